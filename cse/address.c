@@ -1,0 +1,148 @@
+#include "address.h"
+
+#include "cse.h"
+#include "rsc.h"
+
+#include <ctype.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+bool address_valid_segment(const char *s, size_t n)
+{
+    if (n == 0) return false;
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (!isalnum(c) && c != '-' && c != '.' && c != '_' && c != '~') return false;
+    }
+    return true;
+}
+
+/* Every '/'-separated segment must be a valid identifier segment. */
+static bool valid_segments(const char *p)
+{
+    for (;;) {
+        const char *slash = strchr(p, '/');
+        size_t n = slash ? (size_t)(slash - p) : strlen(p);
+        if (!address_valid_segment(p, n)) return false;
+        if (!slash) return true;
+        p = slash + 1;
+    }
+}
+
+void address_clear(struct address *a)
+{
+    free(a->local);
+    free(a->attr);
+    memset(a, 0, sizeof *a);
+}
+
+/* Splits "csi/rest": returns a pointer to rest (NULL when absent). */
+static const char *after_cse_id(const char *p, const char *cse_id, bool *same)
+{
+    const char *slash = strchr(p, '/');
+    size_t n = slash ? (size_t)(slash - p) : strlen(p);
+    *same = n == strlen(cse_id) && !strncmp(p, cse_id, n);
+    return slash ? slash + 1 : NULL;
+}
+
+int address_parse(const struct cse *cse, const char *to, struct address *out)
+{
+    memset(out, 0, sizeof *out);
+    if (!to || !*to) return RSC_BAD_REQUEST;
+    char *copy = strdup(to);
+    char *hash = strchr(copy, '#');
+    if (hash) {
+        *hash = 0;
+        if (!address_valid_segment(hash + 1, strlen(hash + 1))) { free(copy); return RSC_BAD_REQUEST; }
+        out->attr = strdup(hash + 1);
+    }
+    const char *p = copy, *rest = NULL;
+    bool same = false;
+    size_t len = strlen(copy);
+    if (len == 0 || copy[len - 1] == '/') goto bad;
+    if (!strncmp(p, "//", 2)) {
+        /* Absolute: //<SP FQDN>/<CSE-ID>/<CSE-relative> */
+        const char *fqdn = p + 2, *slash = strchr(fqdn, '/');
+        if (!slash || slash == fqdn) goto bad;
+        bool same_sp = (size_t)(slash - fqdn) == strlen(cse->cfg.sp_id) &&
+                       !strncasecmp(fqdn, cse->cfg.sp_id, (size_t)(slash - fqdn));
+        rest = after_cse_id(slash + 1, cse->cfg.cse_id, &same);
+        if (!same_sp || !same) { out->remote = true; goto done; }
+    } else if (p[0] == '/') {
+        rest = after_cse_id(p + 1, cse->cfg.cse_id, &same);
+        if (!same) { out->remote = true; goto done; }
+    } else {
+        rest = p;
+    }
+    /* A CSE-ID alone is not a resource identifier. */
+    if (!rest || !*rest || !valid_segments(rest)) goto bad;
+    out->local = strdup(rest);
+done:
+    free(copy);
+    return 0;
+bad:
+    free(copy);
+    address_clear(out);
+    return RSC_BAD_REQUEST;
+}
+
+static int resolve_virtual(struct cse *cse, const char *parent_path, int which,
+                           struct resource **out)
+{
+    struct resource *parent;
+    int rc = store_get_path(cse->store, parent_path, &parent);
+    if (rc) return rc;
+    int child_ty = parent->ty == 3 ? 4 : parent->ty == 29 ? 30 : 0;
+    if (!child_ty) { resource_free(parent); return RSC_NOT_FOUND; }
+    rc = store_edge_child(cse->store, res_ri(parent), child_ty, which == VIRT_LATEST, out);
+    resource_free(parent);
+    if (!rc) (*out)->virtual_of = which;
+    return rc;
+}
+
+int address_resolve(struct cse *cse, const char *local, struct resource **out)
+{
+    *out = NULL;
+    const char *slash = strchr(local, '/');
+    size_t first_len = slash ? (size_t)(slash - local) : strlen(local);
+    const char *name = cse->cfg.cse_name;
+    char *path;
+    if ((first_len == strlen(name) && !strncmp(local, name, first_len)) ||
+        (first_len == 1 && local[0] == '-')) {
+        /* Structured: CSEBase name (or '-') then resource names. */
+        size_t n = strlen(name) + (slash ? strlen(slash) : 0) + 1;
+        path = malloc(n);
+        snprintf(path, n, "%s%s", name, slash ? slash : "");
+    } else {
+        /* Unstructured ri, possibly followed by child names (hybrid). */
+        char ri[256];
+        if (first_len >= sizeof ri) return RSC_NOT_FOUND;
+        memcpy(ri, local, first_len);
+        ri[first_len] = 0;
+        struct resource *base;
+        int rc = store_get(cse->store, ri, &base);
+        if (rc) return rc;
+        if (!slash) { *out = base; return 0; }
+        size_t n = strlen(base->path) + strlen(slash) + 1;
+        path = malloc(n);
+        snprintf(path, n, "%s%s", base->path, slash);
+        resource_free(base);
+    }
+    int rc = store_get_path(cse->store, path, out);
+    if (rc == RSC_NOT_FOUND) {
+        char *last = strrchr(path, '/');
+        if (last && (!strcmp(last, "/la") || !strcmp(last, "/ol"))) {
+            int which = !strcmp(last, "/la") ? VIRT_LATEST : VIRT_OLDEST;
+            *last = 0;
+            rc = resolve_virtual(cse, path, which, out);
+        }
+    }
+    free(path);
+    return rc;
+}
+
+char *address_of(const struct resource *res, int drt)
+{
+    return strdup(drt == 2 ? res_ri(res) : res->path);
+}

@@ -1,0 +1,227 @@
+#include "config.h"
+
+#include "log.h"
+
+#include <ctype.h>
+#include <stddef.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define IRONBARK_VERSION "0.1.0"
+
+void config_defaults(struct config *c)
+{
+    memset(c, 0, sizeof *c);
+    strcpy(c->cse_id, "id-in");
+    strcpy(c->cse_name, "cse-in");
+    strcpy(c->sp_id, "ironbark.local");
+    strcpy(c->admin, "CAdmin");
+    c->cse_type = 1;
+    strcpy(c->data_dir, "./var");
+    strcpy(c->http_host, "127.0.0.1");
+    c->http_port = 8080;
+    c->sync = 1;
+    c->log_level = LOG_LVL_INFO;
+    c->max_body = 1 << 20;
+    c->max_connections = 4096;
+    c->default_et_s = 10LL * 365 * 86400;
+    c->expiry_interval_ms = 1000;
+    c->strict_query = true;
+}
+
+static int copy_str(char *dst, size_t cap, const char *v, char *err, int errlen, const char *key)
+{
+    if (strlen(v) >= cap) {
+        snprintf(err, errlen, "%s: value too long (max %zu)", key, cap - 1);
+        return -1;
+    }
+    strcpy(dst, v);
+    return 0;
+}
+
+static int parse_num(const char *v, int64_t lo, int64_t hi, int64_t *out)
+{
+    char *end;
+    errno = 0;
+    long long n = strtoll(v, &end, 10);
+    if (!*v || *end || errno || n < lo || n > hi) return -1;
+    *out = n;
+    return 0;
+}
+
+/* One table drives the file, the flags and --help. */
+enum kind { K_STR, K_INT, K_BOOL, K_SYNC, K_LOG };
+struct setting {
+    const char *name;
+    enum kind kind;
+    size_t off, cap;
+    int64_t lo, hi;
+    const char *help;
+};
+
+#define STR(field, name, help) { name, K_STR, offsetof(struct config, field), sizeof(((struct config *)0)->field), 0, 0, help }
+#define INT(field, name, lo, hi, help) { name, K_INT, offsetof(struct config, field), sizeof(((struct config *)0)->field), lo, hi, help }
+
+static const struct setting settings[] = {
+    STR(cse_id, "cse-id", "CSE-ID without the leading '/' (default id-in)"),
+    STR(cse_name, "cse-name", "CSEBase resourceName (default cse-in)"),
+    STR(sp_id, "sp-id", "service provider domain for absolute addresses (default ironbark.local)"),
+    STR(admin, "admin", "admin originator (default CAdmin)"),
+    INT(cse_type, "cse-type", 1, 3, "1 IN-CSE, 2 MN-CSE, 3 ASN-CSE (default 1)"),
+    STR(data_dir, "data-dir", "directory for the database and keys (default ./var)"),
+    STR(db_file, "db", "SQLite file (default <data-dir>/cse.db)"),
+    STR(http_host, "http-host", "HTTP listen address (default 127.0.0.1)"),
+    INT(http_port, "http-port", 0, 65535, "HTTP listen port, 0 = off (default 8080)"),
+    { "sync", K_SYNC, offsetof(struct config, sync), sizeof(int), 0, 0,
+      "durability: off, normal (survives kill -9; default), full (survives power loss)" },
+    { "log-level", K_LOG, offsetof(struct config, log_level), sizeof(int), 0, 0,
+      "error, warn, info (default), debug" },
+    INT(max_body, "max-body", 1024, 1LL << 30, "largest request body in bytes (default 1048576)"),
+    INT(max_connections, "max-connections", 16, 1000000, "open connections at most (default 4096)"),
+    INT(default_et_s, "default-lifetime", 1, 100LL * 365 * 86400, "default expirationTime offset in seconds (default 10 years)"),
+    INT(expiry_interval_ms, "expiry-interval", 10, 3600000, "how often expired resources are removed, ms (default 1000)"),
+    { "strict-query", K_BOOL, offsetof(struct config, strict_query), sizeof(bool), 0, 0,
+      "reject unknown query parameters with 4000 (default true)" },
+};
+
+int config_set(struct config *c, const char *key, const char *value, char *err, int errlen)
+{
+    for (size_t i = 0; i < sizeof settings / sizeof settings[0]; i++) {
+        const struct setting *s = &settings[i];
+        if (strcmp(s->name, key)) continue;
+        void *field = (char *)c + s->off;
+        int64_t n;
+        switch (s->kind) {
+        case K_STR:
+            return copy_str(field, s->cap, value, err, errlen, key);
+        case K_INT:
+            if (parse_num(value, s->lo, s->hi, &n)) {
+                snprintf(err, errlen, "%s: expected a number from %lld to %lld, got '%s'",
+                         key, (long long)s->lo, (long long)s->hi, value);
+                return -1;
+            }
+            if (s->cap == sizeof(int)) *(int *)field = (int)n;
+            else *(int64_t *)field = n;
+            return 0;
+        case K_BOOL:
+            if (!strcmp(value, "true") || !strcmp(value, "1") || !strcmp(value, "yes")) *(bool *)field = true;
+            else if (!strcmp(value, "false") || !strcmp(value, "0") || !strcmp(value, "no")) *(bool *)field = false;
+            else { snprintf(err, errlen, "%s: expected true or false, got '%s'", key, value); return -1; }
+            return 0;
+        case K_SYNC:
+            if (!strcmp(value, "off")) *(int *)field = 0;
+            else if (!strcmp(value, "normal")) *(int *)field = 1;
+            else if (!strcmp(value, "full")) *(int *)field = 2;
+            else { snprintf(err, errlen, "sync: expected off, normal or full, got '%s'", value); return -1; }
+            return 0;
+        case K_LOG:
+            if ((n = log_level_parse(value)) < 0) {
+                snprintf(err, errlen, "log-level: expected error, warn, info or debug, got '%s'", value);
+                return -1;
+            }
+            *(int *)field = (int)n;
+            return 0;
+        }
+    }
+    snprintf(err, errlen, "unknown setting '%s'", key);
+    return -1;
+}
+
+static char *trim(char *s)
+{
+    while (isspace((unsigned char)*s)) s++;
+    char *e = s + strlen(s);
+    while (e > s && isspace((unsigned char)e[-1])) *--e = 0;
+    return s;
+}
+
+int config_load_file(struct config *c, const char *file, char *err, int errlen)
+{
+    FILE *f = fopen(file, "r");
+    if (!f) {
+        snprintf(err, errlen, "cannot open config file %s: %s", file, strerror(errno));
+        return -1;
+    }
+    char line[1024], msg[512];
+    int lineno = 0;
+    while (fgets(line, sizeof line, f)) {
+        lineno++;
+        char *hash = strchr(line, '#');
+        if (hash) *hash = 0;
+        char *s = trim(line);
+        if (!*s) continue;
+        char *eq = strchr(s, '=');
+        if (!eq) {
+            snprintf(err, errlen, "%s:%d: expected 'key = value'", file, lineno);
+            fclose(f);
+            return -1;
+        }
+        *eq = 0;
+        char *key = trim(s), *value = trim(eq + 1);
+        size_t vl = strlen(value);
+        if (vl >= 2 && value[0] == '"' && value[vl - 1] == '"') { value[vl - 1] = 0; value++; }
+        if (config_set(c, key, value, msg, sizeof msg)) {
+            snprintf(err, errlen, "%s:%d: %s", file, lineno, msg);
+            fclose(f);
+            return -1;
+        }
+    }
+    fclose(f);
+    return 0;
+}
+
+void config_usage(const char *prog)
+{
+    printf("Usage: %s [--config FILE] [--SETTING VALUE]...\n\n"
+           "Ironbark oneM2M CSE. Runs on embedded defaults with no arguments.\n\n"
+           "  --config FILE        read settings from FILE (key = value lines)\n"
+           "  --help               show this help\n"
+           "  --version            show the version\n\n"
+           "Settings (file keys and flags share the names):\n", prog);
+    for (size_t i = 0; i < sizeof settings / sizeof settings[0]; i++)
+        printf("  --%-19s %s\n", settings[i].name, settings[i].help);
+}
+
+int config_parse_args(struct config *c, int argc, char **argv)
+{
+    char err[512];
+    /* The config file goes first so that flags override it wherever they stand. */
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--config")) {
+            if (i + 1 >= argc) { fprintf(stderr, "--config needs a file name\n"); return -1; }
+            if (config_load_file(c, argv[i + 1], err, sizeof err)) {
+                fprintf(stderr, "%s\n", err);
+                return -1;
+            }
+        }
+    }
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (!strcmp(a, "--help") || !strcmp(a, "-h")) { config_usage(argv[0]); return 1; }
+        if (!strcmp(a, "--version")) { printf("ironbark %s\n", IRONBARK_VERSION); return 1; }
+        if (!strcmp(a, "--config")) { i++; continue; }
+        if (strncmp(a, "--", 2)) {
+            fprintf(stderr, "unexpected argument '%s' (try --help)\n", a);
+            return -1;
+        }
+        const char *key = a + 2, *value;
+        char keybuf[64];
+        const char *eq = strchr(key, '=');
+        if (eq) {
+            snprintf(keybuf, sizeof keybuf, "%.*s", (int)(eq - key), key);
+            key = keybuf;
+            value = eq + 1;
+        } else {
+            if (i + 1 >= argc) { fprintf(stderr, "--%s needs a value (try --help)\n", key); return -1; }
+            value = argv[++i];
+        }
+        if (config_set(c, key, value, err, sizeof err)) {
+            fprintf(stderr, "%s (try --help)\n", err);
+            return -1;
+        }
+    }
+    if (!c->db_file[0]) snprintf(c->db_file, sizeof c->db_file, "%s/cse.db", c->data_dir);
+    return 0;
+}

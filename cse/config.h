@@ -1,0 +1,38 @@
+/* Settings: embedded defaults, then a config file, then command-line flags. */
+#ifndef IRONBARK_CONFIG_H
+#define IRONBARK_CONFIG_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+struct config {
+    char cse_id[64];          /* without the leading '/': "id-in" */
+    char cse_name[64];        /* CSEBase resourceName: "cse-in" */
+    char sp_id[128];          /* SP domain for absolute addressing */
+    char admin[64];           /* admin originator: "CAdmin" */
+    int cse_type;             /* 1 IN, 2 MN, 3 ASN */
+    char data_dir[256];       /* "./var" */
+    char db_file[300];        /* derived from data_dir unless set */
+    char http_host[64];
+    int http_port;
+    int sync;                 /* enum store_sync */
+    int log_level;
+    int64_t max_body;         /* bytes */
+    int max_connections;
+    int64_t default_et_s;     /* default lifetime of a resource, seconds */
+    int64_t expiry_interval_ms;
+    bool strict_query;        /* unknown query keys -> 4000 */
+};
+
+void config_defaults(struct config *c);
+/* Applies "key = value" lines; '#' starts a comment. Returns 0 or -1 with a
+ * message in err. */
+int config_load_file(struct config *c, const char *file, char *err, int errlen);
+/* Applies one setting by its name (the same names as the file and flags). */
+int config_set(struct config *c, const char *key, const char *value, char *err, int errlen);
+/* Parses argv; returns 0 to run, 1 when --help/--version was printed,
+ * -1 on a usage error (message printed). */
+int config_parse_args(struct config *c, int argc, char **argv);
+void config_usage(const char *prog);
+
+#endif

@@ -1,0 +1,185 @@
+/* CSE life cycle: opening the store, the CSEBase, expiry, identifiers. */
+#include "cse.h"
+
+#include "clock.h"
+#include "log.h"
+#include "loop.h"
+#include "rsc.h"
+#include "../resources/registry.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+
+/* xorshift128+ seeded from the kernel: identifiers need to be unpredictable
+ * enough not to collide, not to be secret (keys use the crypto libraries). */
+static uint64_t rng_state[2];
+
+static uint64_t rng_next(void)
+{
+    if (!rng_state[0] && !rng_state[1]) {
+        if (getrandom(rng_state, sizeof rng_state, 0) != sizeof rng_state) {
+            rng_state[0] = (uint64_t)clock_now_us();
+            rng_state[1] = (uint64_t)(uintptr_t)&rng_state ^ 0x9e3779b97f4a7c15ULL;
+        }
+        rng_state[0] |= 1;
+    }
+    uint64_t s1 = rng_state[0];
+    const uint64_t s0 = rng_state[1];
+    rng_state[0] = s0;
+    s1 ^= s1 << 23;
+    rng_state[1] = s1 ^ s0 ^ (s1 >> 17) ^ (s0 >> 26);
+    return rng_state[1] + s0;
+}
+
+void cse_new_id(const char *prefix, char *out, size_t cap)
+{
+    static const char alphabet[] =
+        "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
+    size_t n = strlen(prefix);
+    if (n + 13 > cap) n = cap > 13 ? cap - 13 : 0;
+    memcpy(out, prefix, n);
+    uint64_t r = rng_next();
+    for (int i = 0; i < 12; i++) {
+        if (i == 10) r = rng_next();
+        out[n++] = alphabet[r % 62];
+        r /= 62;
+    }
+    out[n] = 0;
+}
+
+static int mkdir_p(const char *dir)
+{
+    char buf[300];
+    snprintf(buf, sizeof buf, "%s", dir);
+    for (char *p = buf + 1; *p; p++) {
+        if (*p != '/') continue;
+        *p = 0;
+        if (mkdir(buf, 0700) && errno != EEXIST) return -1;
+        *p = '/';
+    }
+    return mkdir(buf, 0700) && errno != EEXIST ? -1 : 0;
+}
+
+/* Creates the CSEBase on first start; afterwards refreshes what follows from
+ * the configuration (types, points of access). */
+static int ensure_cse_base(struct cse *cse)
+{
+    const struct config *cfg = &cse->cfg;
+    struct resource *base = NULL;
+    int rc = store_get(cse->store, cfg->cse_id, &base);
+    if (rc && rc != RSC_NOT_FOUND) return rc;
+    if (base && strcmp(res_rn(base), cfg->cse_name)) {
+        log_error("the store at %s belongs to CSEBase '%s', not '%s'", cfg->db_file,
+                  res_rn(base), cfg->cse_name);
+        resource_free(base);
+        return RSC_CONFLICT;
+    }
+    bool fresh = !base;
+    if (fresh) {
+        ts_buf now;
+        ts_format(clock_now_us(), now);
+        base = resource_new(5, json_pack("{s:i,s:s,s:s,s:s,s:s,s:s}", "ty", 5, "ri", cfg->cse_id,
+                                         "rn", cfg->cse_name, "pi", "", "ct", now, "lt", now),
+                            cfg->cse_name);
+    }
+    int types[64];
+    int n = registry_types(types, 64);
+    json_t *srt = json_array();
+    for (int i = 0; i < n; i++) json_array_append_new(srt, json_integer(types[i]));
+    char poa[128];
+    snprintf(poa, sizeof poa, "http://%s:%d", cfg->http_host, cfg->http_port);
+    json_object_set_new(base->attrs, "cst", json_integer(cfg->cse_type));
+    json_object_set_new(base->attrs, "csi", json_string(cse->csi));
+    json_object_set_new(base->attrs, "srt", srt);
+    json_object_set_new(base->attrs, "poa", json_pack("[s]", poa));
+    json_object_set_new(base->attrs, "csz", json_pack("[s]", "json"));
+    json_object_set_new(base->attrs, "srv", json_pack("[s,s,s]", "2a", "3", "4"));
+    rc = store_begin(cse->store);
+    if (!rc) rc = fresh ? store_insert(cse->store, base) : store_update(cse->store, base);
+    if (!rc) rc = store_commit(cse->store);
+    else store_rollback(cse->store);
+    resource_free(base);
+    if (!rc && fresh) log_info("created CSEBase '%s' (%s)", cfg->cse_name, cse->csi);
+    return rc;
+}
+
+struct expired_list { struct resource **items; int n, cap; };
+
+static int collect_expired(struct resource *res, void *data)
+{
+    struct expired_list *l = data;
+    if (res->ty == 5) return 0;
+    if (l->n == l->cap) {
+        l->cap = l->cap ? l->cap * 2 : 16;
+        l->items = realloc(l->items, (size_t)l->cap * sizeof *l->items);
+    }
+    l->items[l->n++] = resource_dup(res);
+    return 0;
+}
+
+int cse_expire_now(struct cse *cse)
+{
+    ts_buf now;
+    ts_format(clock_now_us(), now);
+    struct expired_list l = { 0 };
+    if (store_begin(cse->store)) return 0;
+    store_expired(cse->store, now, collect_expired, &l);
+    int removed = 0;
+    for (int i = 0; i < l.n; i++) {
+        struct resource *still;
+        /* An earlier removal may have taken this one with its subtree. */
+        if (!store_get(cse->store, res_ri(l.items[i]), &still)) {
+            struct m2m_response rsp;
+            m2m_response_init(&rsp);
+            if (!cse_delete_resource(cse, still, &rsp)) {
+                removed++;
+                log_debug("expired %s", still->path);
+            }
+            m2m_response_clear(&rsp);
+            resource_free(still);
+        }
+        resource_free(l.items[i]);
+    }
+    free(l.items);
+    if (store_commit(cse->store)) store_rollback(cse->store);
+    return removed;
+}
+
+static int64_t expiry_tick(struct loop *loop, int64_t id, void *data)
+{
+    (void)loop; (void)id;
+    struct cse *cse = data;
+    cse_expire_now(cse);
+    return cse->cfg.expiry_interval_ms;
+}
+
+int cse_open(struct cse *cse, const struct config *cfg, struct loop *loop)
+{
+    memset(cse, 0, sizeof *cse);
+    cse->cfg = *cfg;
+    cse->loop = loop;
+    snprintf(cse->csi, sizeof cse->csi, "/%s", cfg->cse_id);
+    if (strcmp(cfg->db_file, ":memory:") && mkdir_p(cfg->data_dir)) {
+        log_error("cannot create data directory %s: %s", cfg->data_dir, strerror(errno));
+        return -1;
+    }
+    if (store_open(&cse->store, cfg->db_file, (enum store_sync)cfg->sync)) return -1;
+    if (ensure_cse_base(cse)) {
+        store_close(cse->store);
+        cse->store = NULL;
+        return -1;
+    }
+    if (loop) cse->expiry_timer = loop_add_timer(loop, cfg->expiry_interval_ms, expiry_tick, cse);
+    return 0;
+}
+
+void cse_close(struct cse *cse)
+{
+    if (cse->loop && cse->expiry_timer) loop_del_timer(cse->loop, cse->expiry_timer);
+    store_close(cse->store);
+    cse->store = NULL;
+}

@@ -1,0 +1,39 @@
+/* The engine: one CSE instance with its store, settings and event loop.
+ * Bindings hand it primitives through cse_dispatch(); nothing else enters. */
+#ifndef IRONBARK_CSE_H
+#define IRONBARK_CSE_H
+
+#include "config.h"
+#include "primitive.h"
+#include "resource.h"
+#include "store.h"
+
+struct loop;
+
+struct cse {
+    struct config cfg;
+    struct store *store;
+    struct loop *loop;
+    char csi[66];              /* SP-relative CSE-ID: "/id-in" */
+    int64_t expiry_timer;
+};
+
+/* Opens the store, creates the CSEBase on first start, starts the expiry timer. */
+int cse_open(struct cse *cse, const struct config *cfg, struct loop *loop);
+void cse_close(struct cse *cse);
+
+/* Executes one request primitive and fills the response. Never fails to
+ * answer: every error becomes an RSC with an m2m:dbg message. */
+void cse_dispatch(struct cse *cse, struct m2m_request *req, struct m2m_response *rsp);
+
+/* Removes a resource with its subtree, running the delete hooks (used by
+ * DELETE and by expiry). Must run inside a store transaction. */
+int cse_delete_resource(struct cse *cse, struct resource *res, struct m2m_response *rsp);
+
+/* Removes every expired resource now; returns how many were removed. */
+int cse_expire_now(struct cse *cse);
+
+/* Generates a fresh identifier: prefix followed by random alphanumerics. */
+void cse_new_id(const char *prefix, char *out, size_t cap);
+
+#endif

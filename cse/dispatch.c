@@ -1,0 +1,414 @@
+/* The dispatcher: validates a primitive, finds its target, asks access
+ * control, and runs the operation against the resource type's table and
+ * hooks. One store transaction per modifying primitive. */
+#include "dispatch.h"
+
+#include "address.h"
+#include "clock.h"
+#include "log.h"
+#include "rsc.h"
+#include "../security/acl.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+static const char *const supported_rvi[] = { "1", "2", "2a", "3", "4", "5" };
+
+json_t *representation(const struct resource *res, json_t *attrs)
+{
+    const struct resource_type *t = registry_find(res->ty);
+    json_t *o = json_object();
+    json_object_set(o, t ? t->key : "m2m:unknown", attrs);
+    return o;
+}
+
+static bool rcn_valid(enum m2m_op op, int rcn, bool discovery)
+{
+    if (rcn < 0) return op != OP_NOTIFY || true;
+    switch (op) {
+    case OP_CREATE: return rcn == 0 || rcn == 1 || rcn == 2 || rcn == 3 || rcn == 9;
+    case OP_RETRIEVE:
+        if (discovery) return rcn == 6 || rcn == 11;
+        return rcn == 1 || rcn == 4 || rcn == 5 || rcn == 6 || rcn == 8;
+    case OP_UPDATE: return rcn == 0 || rcn == 1 || rcn == 9;
+    case OP_DELETE: return rcn == 0 || rcn == 1 || rcn == 4 || rcn == 5 || rcn == 6 || rcn == 8;
+    default: return false;
+    }
+}
+
+/* Receiver checks that need no resource (TS-0004 7.3.2.1 step 1). */
+static int validate_primitive(struct cse *cse, const struct m2m_request *req, struct m2m_response *rsp)
+{
+    if (req->op < OP_CREATE || req->op > OP_NOTIFY)
+        return m2m_error(rsp, RSC_BAD_REQUEST, "unknown operation");
+    if (!req->rqi || !*req->rqi)
+        return m2m_error(rsp, RSC_BAD_REQUEST, "request identifier (X-M2M-RI) is missing");
+    if (!req->to || !*req->to)
+        return m2m_error(rsp, RSC_BAD_REQUEST, "target (To) is missing");
+    bool registration = req->op == OP_CREATE && req->ty == 2;
+    if (!registration && (!req->fr || !*req->fr))
+        return m2m_error(rsp, RSC_BAD_REQUEST, "originator (X-M2M-Origin) is missing");
+    if (req->rvi) {
+        bool ok = false;
+        for (size_t i = 0; i < sizeof supported_rvi / sizeof *supported_rvi; i++)
+            ok |= !strcmp(req->rvi, supported_rvi[i]);
+        if (!ok)
+            return m2m_error(rsp, RSC_RELEASE_VERSION_NOT_SUPPORTED,
+                             "release version '%s' is not supported", req->rvi);
+    }
+    if (req->unknown_query && cse->cfg.strict_query)
+        return m2m_error(rsp, RSC_BAD_REQUEST, "unknown query parameter '%s'", req->unknown_key);
+    if (req->rqet) {
+        int64_t when;
+        if (!ts_parse_absrel(req->rqet, clock_now_us(), &when))
+            return m2m_error(rsp, RSC_BAD_REQUEST, "request expiration timestamp is malformed");
+        if (when < clock_now_us())
+            return m2m_error(rsp, RSC_REQUEST_TIMEOUT, "request expiration time has passed");
+    }
+    if (req->op == OP_CREATE) {
+        if (req->ty <= 0)
+            return m2m_error(rsp, RSC_BAD_REQUEST, "CREATE needs a resource type (Content-Type ty=)");
+        if (req->fc.present)
+            return m2m_error(rsp, RSC_BAD_REQUEST, "filter criteria are not allowed in CREATE");
+    } else if (req->ty > 0) {
+        /* ty in a non-CREATE request is a filter condition, set by the binding. */
+    }
+    if (req->op == OP_NOTIFY && req->rcn >= 0)
+        return m2m_error(rsp, RSC_BAD_REQUEST, "NOTIFY takes no result content");
+    if (!rcn_valid(req->op, req->rcn, req->fc.fu == 1))
+        return m2m_error(rsp, RSC_BAD_REQUEST, "result content %d is not valid for this operation", req->rcn);
+    if (req->fc.fu != 1 && req->fc.fu != 2)
+        return m2m_error(rsp, RSC_NOT_IMPLEMENTED, "filter usage %d is not supported", req->fc.fu);
+    if (req->rt == 1)
+        return m2m_error(rsp, RSC_NON_BLOCKING_SYNCH_REQUEST_NOT_SUPPORTED,
+                         "non-blocking synchronous requests are not supported yet");
+    if (req->rt == 2 || req->rt == 5)
+        return m2m_error(rsp, RSC_NOT_IMPLEMENTED, "response type %d is not supported yet", req->rt);
+    return 0;
+}
+
+/* Extracts the single {"m2m:<type>": {...}} member of a CREATE/UPDATE body. */
+static int content_of(const struct resource_type *t, const struct m2m_request *req,
+                      struct m2m_response *rsp, json_t **out)
+{
+    if (!req->pc)
+        return m2m_error(rsp, RSC_BAD_REQUEST, "content is missing");
+    if (!json_is_object(req->pc) || json_object_size(req->pc) != 1)
+        return m2m_error(rsp, RSC_BAD_REQUEST, "content must be one object {\"%s\": {...}}", t->key);
+    json_t *inner = json_object_get(req->pc, t->key);
+    if (!inner)
+        return m2m_error(rsp, RSC_BAD_REQUEST, "content does not match the resource type (expected \"%s\")", t->key);
+    if (!json_is_object(inner))
+        return m2m_error(rsp, RSC_BAD_REQUEST, "\"%s\" must be an object", t->key);
+    *out = inner;
+    return 0;
+}
+
+static bool reserved_name(const char *rn, int parent_ty)
+{
+    if ((parent_ty == 3 || parent_ty == 29) && (!strcmp(rn, "la") || !strcmp(rn, "ol"))) return true;
+    if (parent_ty == 9 && (!strcmp(rn, "fopt") || !strcmp(rn, "sfop"))) return true;
+    return false;
+}
+
+/* Sets et: the requested one (must lie ahead) or the default, never beyond
+ * the parent's et. */
+static int settle_expiration(struct cse *cse, struct op_ctx *ctx, int64_t now)
+{
+    struct resource *res = ctx->res;
+    json_t *given = json_object_get(ctx->content, "et");
+    int64_t et, parent_et;
+    if (given && !json_is_null(given)) {
+        ts_parse(json_string_value(given), &et);
+        if (et <= now)
+            return m2m_error(ctx->rsp, RSC_BAD_REQUEST, "expirationTime lies in the past");
+    } else {
+        et = now + cse->cfg.default_et_s * 1000000;
+    }
+    bool clamped = false;
+    if (ctx->parent && ts_parse(res_str(ctx->parent, "et") ? res_str(ctx->parent, "et") : "", &parent_et) &&
+        et > parent_et) {
+        et = parent_et;
+        clamped = true;
+    }
+    ts_buf buf;
+    ts_format(et, buf);
+    json_object_set_new(res->attrs, "et", json_string(buf));
+    if (!given || clamped) json_object_set_new(ctx->modified, "et", json_string(buf));
+    else if (strcmp(json_string_value(given), buf)) json_object_set_new(ctx->modified, "et", json_string(buf));
+    return 0;
+}
+
+static int respond_written(const struct m2m_request *req, struct m2m_response *rsp,
+                           struct op_ctx *ctx, int default_rcn)
+{
+    int rcn = req->rcn < 0 ? default_rcn : req->rcn;
+    const struct resource *res = ctx->res;
+    switch (rcn) {
+    case RCN_NOTHING: break;
+    case RCN_ATTRIBUTES: rsp->pc = representation(res, res->attrs); break;
+    case RCN_HIER_ADDRESS: rsp->pc = json_pack("{s:s}", "m2m:uri", res->path); break;
+    case RCN_HIER_ADDRESS_ATTRIBUTES:
+        rsp->pc = json_pack("{s:{s:O,s:s}}", "m2m:rce", registry_find(res->ty)->key, res->attrs,
+                            "uri", res->path);
+        break;
+    case RCN_MODIFIED:
+        if (json_object_size(ctx->modified)) rsp->pc = representation(res, ctx->modified);
+        break;
+    }
+    return 0;
+}
+
+static int op_create(struct cse *cse, const struct m2m_request *req, struct m2m_response *rsp,
+                     struct resource *parent)
+{
+    if (parent->virtual_of)
+        return m2m_error(rsp, RSC_OPERATION_NOT_ALLOWED, "cannot create under a virtual resource");
+    const struct resource_type *t = registry_find(req->ty);
+    if (!t) return m2m_error(rsp, RSC_NOT_IMPLEMENTED, "resource type %d is not supported", req->ty);
+    if (t->flags & RT_NO_CREATE)
+        return m2m_error(rsp, RSC_OPERATION_NOT_ALLOWED, "%s cannot be created", t->key);
+    json_t *content;
+    int rc = content_of(t, req, rsp, &content);
+    if (rc) return rc;
+    if (!type_allows_parent(t, parent->ty))
+        return m2m_error(rsp, RSC_INVALID_CHILD_RESOURCE_TYPE, "%s cannot be created under %s",
+                         t->key, registry_find(parent->ty)->key);
+    if ((rc = schema_validate(t, OP_CREATE, content, rsp))) return rc;
+
+    int64_t now = clock_now_us();
+    ts_buf ct;
+    ts_format(now, ct);
+    json_t *attrs = json_deep_copy(content);
+    json_object_del(attrs, "cr");
+    char ri[64], rn[300];
+    cse_new_id(t->sn, ri, sizeof ri);
+    const char *given_rn = json_string_value(json_object_get(content, "rn"));
+    if (given_rn) {
+        if (reserved_name(given_rn, parent->ty))
+            { json_decref(attrs); return m2m_error(rsp, RSC_BAD_REQUEST, "resource name '%s' is reserved", given_rn); }
+        snprintf(rn, sizeof rn, "%s", given_rn);
+    } else {
+        snprintf(rn, sizeof rn, "%s_%s", t->sn, ri + strlen(t->sn));
+    }
+    json_object_set_new(attrs, "ty", json_integer(t->ty));
+    json_object_set_new(attrs, "ri", json_string(ri));
+    json_object_set_new(attrs, "rn", json_string(rn));
+    json_object_set_new(attrs, "pi", json_string(res_ri(parent)));
+    json_object_set_new(attrs, "ct", json_string(ct));
+    json_object_set_new(attrs, "lt", json_string(ct));
+    if (t->flags & RT_STATE_TAG) json_object_set_new(attrs, "st", json_integer(0));
+    if ((t->flags & RT_CREATOR) && json_object_get(content, "cr"))
+        json_object_set_new(attrs, "cr", json_string(req->fr ? req->fr : ""));
+
+    struct resource *res = resource_new(t->ty, attrs, NULL);
+    struct op_ctx ctx = { cse, req, rsp, parent, res, NULL, content, json_object() };
+    if (!(t->flags & RT_NO_EXPIRY)) rc = settle_expiration(cse, &ctx, now);
+    if (!rc && t->on_create) rc = t->on_create(&ctx);
+    for (int attempt = 0; !rc; attempt++) {
+        size_t n = strlen(parent->path) + strlen(res_rn(res)) + 2;
+        free(res->path);
+        res->path = malloc(n);
+        snprintf(res->path, n, "%s/%s", parent->path, res_rn(res));
+        rc = store_insert(cse->store, res);
+        if (rc == RSC_ALREADY_EXISTS && res->ty != 2 && attempt < 3) {
+            cse_new_id(t->sn, ri, sizeof ri); /* random ri collided: draw again */
+            json_object_set_new(res->attrs, "ri", json_string(ri));
+            rc = 0;
+            continue;
+        }
+        if (rc == RSC_CONFLICT) rc = m2m_error(rsp, RSC_CONFLICT, "a resource named '%s' already exists here", res_rn(res));
+        else if (rc == RSC_ALREADY_EXISTS) rc = m2m_error(rsp, RSC_ORIGINATOR_HAS_ALREADY_REGISTERED, "'%s' is already registered", res_ri(res));
+        break;
+    }
+    if (!rc) {
+        rsp->rsc = RSC_CREATED;
+        rsp->location = strdup(res_ri(res));
+        respond_written(req, rsp, &ctx, RCN_ATTRIBUTES);
+        log_debug("created %s (%s) by %s", res->path, res_ri(res), req->fr ? req->fr : "-");
+    }
+    json_decref(ctx.modified);
+    resource_free(res);
+    return rc;
+}
+
+static int op_update(struct cse *cse, const struct m2m_request *req, struct m2m_response *rsp,
+                     struct resource *target)
+{
+    const struct resource_type *t = registry_find(target->ty);
+    if (target->virtual_of || (t->flags & RT_NO_UPDATE))
+        return m2m_error(rsp, RSC_OPERATION_NOT_ALLOWED, "%s cannot be updated",
+                         target->virtual_of ? "a virtual resource" : t->key);
+    json_t *content;
+    int rc = content_of(t, req, rsp, &content);
+    if (rc) return rc;
+    if ((rc = schema_validate(t, OP_UPDATE, content, rsp))) return rc;
+    if (json_object_get(content, "acpi") && json_object_size(content) > 1)
+        return m2m_error(rsp, RSC_BAD_REQUEST, "acpi must be updated on its own");
+
+    struct resource *before = resource_dup(target);
+    int64_t now = clock_now_us();
+    const char *key;
+    json_t *v;
+    json_object_foreach(content, key, v) {
+        if (json_is_null(v)) {
+            const struct attr_def *a = type_attr(t, key);
+            if (a->create == M) {
+                resource_free(before);
+                return m2m_error(rsp, RSC_BAD_REQUEST, "mandatory attribute '%s' cannot be deleted", key);
+            }
+            json_object_del(target->attrs, key);
+        } else {
+            json_object_set(target->attrs, key, v);
+        }
+    }
+    json_t *modified = json_object();
+    struct resource *parent = NULL;
+    if (res_pi(target) && *res_pi(target)) store_get(cse->store, res_pi(target), &parent);
+    struct op_ctx ctx = { cse, req, rsp, parent, target, before, content, modified };
+    json_t *et = json_object_get(content, "et");
+    if (et && !json_is_null(et)) rc = settle_expiration(cse, &ctx, now);
+    ts_buf lt;
+    ts_format(now, lt);
+    json_object_set_new(target->attrs, "lt", json_string(lt));
+    json_object_set_new(modified, "lt", json_string(lt));
+    if (t->flags & RT_STATE_TAG) {
+        json_object_set_new(target->attrs, "st", json_integer(res_int(target, "st", 0) + 1));
+        json_object_set(modified, "st", json_object_get(target->attrs, "st"));
+    }
+    if (!rc && t->on_update) rc = t->on_update(&ctx);
+    if (!rc) rc = store_update(cse->store, target);
+    if (!rc) {
+        rsp->rsc = RSC_UPDATED;
+        respond_written(req, rsp, &ctx, RCN_ATTRIBUTES);
+    }
+    json_decref(modified);
+    resource_free(parent);
+    resource_free(before);
+    return rc;
+}
+
+/* Runs the type's delete hook, then removes the subtree. Hooks see the
+ * request so they can refuse (disr); expiry passes none. */
+static int delete_with_hooks(struct cse *cse, const struct m2m_request *req,
+                             struct m2m_response *rsp, struct resource *res)
+{
+    const struct resource_type *t = registry_find(res->ty);
+    struct resource *parent = NULL;
+    if (res_pi(res) && *res_pi(res)) store_get(cse->store, res_pi(res), &parent);
+    struct op_ctx ctx = { cse, req, rsp, parent, res, NULL, NULL, NULL };
+    int rc = t && t->on_delete ? t->on_delete(&ctx) : 0;
+    if (!rc) rc = store_delete_subtree(cse->store, res, NULL, NULL);
+    resource_free(parent);
+    return rc;
+}
+
+int cse_delete_resource(struct cse *cse, struct resource *res, struct m2m_response *rsp)
+{
+    return delete_with_hooks(cse, NULL, rsp, res);
+}
+
+static int op_delete(struct cse *cse, const struct m2m_request *req, struct m2m_response *rsp,
+                     struct resource *target)
+{
+    const struct resource_type *t = registry_find(target->ty);
+    if (t->flags & RT_NO_DELETE)
+        return m2m_error(rsp, RSC_OPERATION_NOT_ALLOWED, "%s cannot be deleted", t->key);
+    int rcn = req->rcn < 0 ? RCN_NOTHING : req->rcn;
+    int rc = 0;
+    if (rcn == RCN_ATTRIBUTES) rsp->pc = representation(target, target->attrs);
+    else if (rcn != RCN_NOTHING) rc = build_with_children(cse, req, rsp, target, rcn);
+    if (!rc) rc = delete_with_hooks(cse, req, rsp, target);
+    if (!rc) rsp->rsc = RSC_DELETED;
+    return rc;
+}
+
+static int op_notify(struct cse *cse, const struct m2m_request *req, struct m2m_response *rsp,
+                     struct resource *target)
+{
+    (void)cse; (void)req;
+    if (target->ty == 5) {
+        /* Notifications addressed to the CSE itself are accepted; their content
+         * (verification requests, async results) is handled by the
+         * notification work. */
+        rsp->rsc = RSC_OK;
+        return 0;
+    }
+    return m2m_error(rsp, RSC_NOT_IMPLEMENTED, "forwarding notifications to %s is not supported yet",
+                     registry_find(target->ty)->key);
+}
+
+static int acop_of(enum m2m_op op, const struct m2m_request *req)
+{
+    switch (op) {
+    case OP_CREATE: return ACOP_CREATE;
+    case OP_RETRIEVE: return req->fc.fu == 1 ? ACOP_DISCOVERY : ACOP_RETRIEVE;
+    case OP_UPDATE: return ACOP_UPDATE;
+    case OP_DELETE: return ACOP_DELETE;
+    default: return ACOP_NOTIFY;
+    }
+}
+
+static int execute(struct cse *cse, struct m2m_request *req, struct m2m_response *rsp)
+{
+    struct address addr;
+    int rc = address_parse(cse, req->to, &addr);
+    if (rc) return m2m_error(rsp, rc, "'%s' is not a valid target address", req->to);
+    if (addr.remote) {
+        address_clear(&addr);
+        return m2m_error(rsp, RSC_NOT_FOUND, "no route to the CSE addressed by '%s'", req->to);
+    }
+    if (addr.attr && req->op != OP_RETRIEVE) {
+        address_clear(&addr);
+        return m2m_error(rsp, RSC_BAD_REQUEST, "an attribute target (#) is only valid for RETRIEVE");
+    }
+    if (addr.attr) {
+        if (req->natrl < 32) req->atrl[req->natrl++] = strdup(addr.attr);
+    }
+    bool writes = req->op != OP_RETRIEVE && req->op != OP_NOTIFY;
+    if (writes && store_begin(cse->store)) {
+        address_clear(&addr);
+        return m2m_error(rsp, RSC_INTERNAL_SERVER_ERROR, "the store is unavailable");
+    }
+    struct resource *target = NULL;
+    rc = address_resolve(cse, addr.local, &target);
+    if (rc == RSC_NOT_FOUND) rc = m2m_error(rsp, rc, "resource '%s' does not exist", req->to);
+    else if (rc) rc = m2m_error(rsp, rc, "cannot resolve '%s'", req->to);
+    /* AE registration is governed by registration rules, not ACPs. */
+    bool registration = req->op == OP_CREATE && req->ty == 2;
+    if (!rc && !registration && acl_check(cse, req, target, acop_of(req->op, req)))
+        rc = m2m_error(rsp, RSC_ORIGINATOR_HAS_NO_PRIVILEGE, "originator has no privilege");
+    if (!rc) {
+        switch (req->op) {
+        case OP_CREATE: rc = op_create(cse, req, rsp, target); break;
+        case OP_RETRIEVE: rc = op_retrieve(cse, req, rsp, target); break;
+        case OP_UPDATE: rc = op_update(cse, req, rsp, target); break;
+        case OP_DELETE: rc = op_delete(cse, req, rsp, target); break;
+        case OP_NOTIFY: rc = op_notify(cse, req, rsp, target); break;
+        default: rc = m2m_error(rsp, RSC_BAD_REQUEST, "unknown operation");
+        }
+    }
+    if (writes) {
+        if (rc) store_rollback(cse->store);
+        else if (store_commit(cse->store)) {
+            store_rollback(cse->store);
+            m2m_response_clear(rsp);
+            rc = m2m_error(rsp, RSC_INTERNAL_SERVER_ERROR, "the change could not be stored");
+        }
+    }
+    resource_free(target);
+    address_clear(&addr);
+    return rc;
+}
+
+void cse_dispatch(struct cse *cse, struct m2m_request *req, struct m2m_response *rsp)
+{
+    rsp->rqi = req->rqi;
+    int rc = validate_primitive(cse, req, rsp);
+    if (!rc) rc = execute(cse, req, rsp);
+    if (rc) {
+        if (rsc_is_success(rsp->rsc) || !rsp->rsc) m2m_error(rsp, rc, "%s", rsc_name(rc));
+        if (rsp->location) { free(rsp->location); rsp->location = NULL; }
+        log_debug("%s %s -> %d", req->fr ? req->fr : "-", req->to ? req->to : "-", rsp->rsc);
+    }
+}

@@ -1,0 +1,158 @@
+#include "filter.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+bool filter_has_conditions(const struct m2m_filter *fc)
+{
+    return fc->crb[0] || fc->cra[0] || fc->ms[0] || fc->us[0] || fc->exb[0] || fc->exa[0] ||
+           fc->sts >= 0 || fc->stb >= 0 || fc->sza >= 0 || fc->szb >= 0 || fc->nty ||
+           fc->nchty || fc->npty || fc->nlbl || fc->nclbl || fc->npalb || fc->ncty || fc->natr;
+}
+
+bool filter_glob(const char *p, const char *t)
+{
+    const char *star = NULL, *resume = NULL;
+    while (*t) {
+        if (*p == '*') { star = p++; resume = t; }
+        else if (*p == '?' || *p == *t) { p++; t++; }
+        else if (star) { p = star + 1; t = ++resume; }
+        else return false;
+    }
+    while (*p == '*') p++;
+    return !*p;
+}
+
+static bool has_label(const struct resource *r, char *const *labels, int n)
+{
+    json_t *lbl = json_object_get(r->attrs, "lbl");
+    size_t i;
+    json_t *v;
+    json_array_foreach(lbl, i, v) {
+        for (int k = 0; k < n; k++)
+            if (json_is_string(v) && !strcmp(json_string_value(v), labels[k])) return true;
+    }
+    return false;
+}
+
+static bool int_in(int v, const int *list, int n)
+{
+    for (int i = 0; i < n; i++)
+        if (list[i] == v) return true;
+    return false;
+}
+
+/* Compares a JSON attribute value with a query string (glob allowed). */
+static bool value_matches(json_t *v, const char *want)
+{
+    char buf[64];
+    switch (json_typeof(v)) {
+    case JSON_STRING: return filter_glob(want, json_string_value(v));
+    case JSON_INTEGER:
+        snprintf(buf, sizeof buf, "%lld", (long long)json_integer_value(v));
+        return filter_glob(want, buf);
+    case JSON_REAL:
+        return strtod(want, NULL) == json_real_value(v);
+    case JSON_TRUE: return !strcmp(want, "true");
+    case JSON_FALSE: return !strcmp(want, "false");
+    case JSON_ARRAY: {
+        size_t i;
+        json_t *item;
+        json_array_foreach(v, i, item)
+            if (value_matches(item, want)) return true;
+        return false;
+    }
+    default: return false;
+    }
+}
+
+struct child_probe {
+    const struct m2m_filter *fc;
+    bool want_ty, want_lbl;
+    bool ty_hit, lbl_hit;
+};
+
+static int probe_child(struct resource *child, void *data)
+{
+    struct child_probe *p = data;
+    if (p->want_ty && int_in(child->ty, p->fc->chty, p->fc->nchty)) p->ty_hit = true;
+    if (p->want_lbl && has_label(child, p->fc->clbl, p->fc->nclbl)) p->lbl_hit = true;
+    return (!p->want_ty || p->ty_hit) && (!p->want_lbl || p->lbl_hit);
+}
+
+/* Accumulates condition results by fo: AND needs all, OR needs one. */
+struct verdict { int fo; bool any_cond; bool all; bool some; };
+
+static void add(struct verdict *v, bool ok)
+{
+    v->any_cond = true;
+    v->all = v->all && ok;
+    v->some = v->some || ok;
+}
+
+static void ts_cond(struct verdict *v, const char *bound, const char *value, bool before)
+{
+    if (!bound[0]) return;
+    if (!value) { add(v, false); return; }
+    int c = strcmp(value, bound);
+    add(v, before ? c < 0 : c >= 0);
+}
+
+bool filter_match(const struct m2m_filter *fc, struct store *store, const struct resource *res)
+{
+    struct verdict v = { fc->fo, false, true, false };
+    ts_cond(&v, fc->crb, res_str(res, "ct"), true);
+    ts_cond(&v, fc->cra, res_str(res, "ct"), false);
+    ts_cond(&v, fc->us, res_str(res, "lt"), true);
+    ts_cond(&v, fc->ms, res_str(res, "lt"), false);
+    ts_cond(&v, fc->exb, res_str(res, "et"), true);
+    ts_cond(&v, fc->exa, res_str(res, "et"), false);
+    int64_t st = res_int(res, "st", -1), cs = res_int(res, "cs", -1);
+    if (fc->sts >= 0) add(&v, st >= 0 && st < fc->sts);
+    if (fc->stb >= 0) add(&v, st >= 0 && st >= fc->stb);
+    if (fc->sza >= 0) add(&v, cs >= 0 && cs >= fc->sza);
+    if (fc->szb >= 0) add(&v, cs >= 0 && cs < fc->szb);
+    if (fc->nty) add(&v, int_in(res->ty, fc->ty, fc->nty));
+    if (fc->nlbl) add(&v, has_label(res, fc->lbl, fc->nlbl));
+    if (fc->ncty) {
+        const char *cnf = res_str(res, "cnf");
+        bool hit = false;
+        for (int i = 0; cnf && i < fc->ncty; i++) {
+            size_t n = strlen(fc->cty[i]);
+            hit |= !strncmp(cnf, fc->cty[i], n) && (cnf[n] == ':' || cnf[n] == 0);
+        }
+        add(&v, hit);
+    }
+    if (fc->natr) {
+        /* Same attribute name: ORed; different names: a condition each. */
+        for (int i = 0; i < fc->natr; i++) {
+            bool first = true;
+            for (int k = 0; k < i; k++) first &= strcmp(fc->atr_nm[k], fc->atr_nm[i]) != 0;
+            if (!first) continue;
+            bool hit = false;
+            for (int k = i; k < fc->natr; k++) {
+                if (strcmp(fc->atr_nm[k], fc->atr_nm[i])) continue;
+                json_t *val = json_object_get(res->attrs, fc->atr_nm[k]);
+                hit |= val && value_matches(val, fc->atr_val[k]);
+            }
+            add(&v, hit);
+        }
+    }
+    if ((fc->npty || fc->npalb) && store) {
+        struct resource *parent = NULL;
+        const char *pi = res_pi(res);
+        if (pi && *pi) store_get(store, pi, &parent);
+        if (fc->npty) add(&v, parent && int_in(parent->ty, fc->pty, fc->npty));
+        if (fc->npalb) add(&v, parent && has_label(parent, fc->palb, fc->npalb));
+        resource_free(parent);
+    }
+    if ((fc->nchty || fc->nclbl) && store) {
+        struct child_probe p = { fc, fc->nchty > 0, fc->nclbl > 0, false, false };
+        store_children(store, res_ri(res), 0, probe_child, &p);
+        if (fc->nchty) add(&v, p.ty_hit);
+        if (fc->nclbl) add(&v, p.lbl_hit);
+    }
+    if (!v.any_cond) return true;
+    return v.fo == 2 ? v.some : v.all;
+}

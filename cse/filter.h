@@ -1,0 +1,23 @@
+/* Filter criteria evaluation (TS-0004 7.3.3.17): does a resource match? */
+#ifndef IRONBARK_FILTER_H
+#define IRONBARK_FILTER_H
+
+#include "primitive.h"
+#include "resource.h"
+#include "store.h"
+
+#include <stdbool.h>
+
+/* True when the filter has at least one matching condition (not only
+ * fu/lim/lvl/ofst/fo). */
+bool filter_has_conditions(const struct m2m_filter *fc);
+
+/* Evaluates every condition of fc on res. The store is consulted only for
+ * parent and child conditions (pty, palb, chty, clbl); it may be NULL when
+ * there are none. Same-tag values are ORed, different tags combine by fo. */
+bool filter_match(const struct m2m_filter *fc, struct store *store, const struct resource *res);
+
+/* Glob match with '*' (any run) and '?' (one character). */
+bool filter_glob(const char *pattern, const char *text);
+
+#endif

@@ -1,0 +1,470 @@
+#include "http.h"
+
+#include "log.h"
+#include "loop.h"
+
+#include <llhttp.h>
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#define READ_CHUNK 16384
+#define MAX_HEADER_BYTES 65536
+#define MAX_PENDING_OUTPUT (4 << 20)
+
+/* A growable byte buffer; fields are kept as offsets because it moves. */
+struct buf { char *data; size_t len, cap; };
+
+static int buf_append(struct buf *b, const char *p, size_t n)
+{
+    if (b->len + n + 1 > b->cap) {
+        size_t cap = b->cap ? b->cap : 1024;
+        while (cap < b->len + n + 1) cap *= 2;
+        char *d = realloc(b->data, cap);
+        if (!d) return -1;
+        b->data = d;
+        b->cap = cap;
+    }
+    memcpy(b->data + b->len, p, n);
+    b->len += n;
+    b->data[b->len] = 0;
+    return 0;
+}
+
+static void buf_free(struct buf *b) { free(b->data); memset(b, 0, sizeof *b); }
+
+enum parse_state { IN_URL, IN_FIELD, IN_VALUE };
+enum conn_error { ERR_NONE, ERR_TOO_LARGE, ERR_HEADERS_TOO_LARGE, ERR_NO_MEMORY };
+
+struct http_conn {
+    int fd;
+    struct http_server *srv;
+    llhttp_t parser;
+    struct buf meta;               /* url, header names and values */
+    struct buf body;
+    size_t url_off;
+    size_t name_off[HTTP_MAX_HEADERS], value_off[HTTP_MAX_HEADERS];
+    int nheaders;
+    enum parse_state state;
+    enum conn_error error;
+    struct buf out;
+    size_t out_sent;
+    bool closing;                  /* close once the output is flushed */
+    bool reading_paused;
+    int64_t last_active;
+    char peer_ip[46];
+    int peer_port;
+    struct http_conn *prev, *next;
+};
+
+struct http_server {
+    struct loop *loop;
+    int listen_fd;
+    int port;
+    struct http_options opt;
+    http_handler *handler;
+    void *data;
+    llhttp_settings_t settings;
+    struct http_conn *conns;
+    int nconns;
+    int64_t sweep_timer;
+};
+
+const char *http_header(const struct http_request *req, const char *name)
+{
+    for (int i = 0; i < req->nheaders; i++)
+        if (!strcasecmp(req->headers[i].name, name)) return req->headers[i].value;
+    return NULL;
+}
+
+void http_add_header(struct http_response *rsp, const char *name, const char *value)
+{
+    size_t room = sizeof rsp->headers - rsp->headers_len;
+    int n = snprintf(rsp->headers + rsp->headers_len, room, "%s: %s\r\n", name, value);
+    if (n > 0 && (size_t)n < room) rsp->headers_len += (size_t)n;
+}
+
+static const char *reason(int status)
+{
+    switch (status) {
+    case 200: return "OK";
+    case 201: return "Created";
+    case 202: return "Accepted";
+    case 400: return "Bad Request";
+    case 403: return "Forbidden";
+    case 404: return "Not Found";
+    case 405: return "Method Not Allowed";
+    case 406: return "Not Acceptable";
+    case 409: return "Conflict";
+    case 413: return "Payload Too Large";
+    case 415: return "Unsupported Media Type";
+    case 431: return "Request Header Fields Too Large";
+    case 500: return "Internal Server Error";
+    case 501: return "Not Implemented";
+    case 503: return "Service Unavailable";
+    case 504: return "Gateway Timeout";
+    default: return "Status";
+    }
+}
+
+static void conn_close(struct http_conn *c)
+{
+    struct http_server *srv = c->srv;
+    loop_unwatch(srv->loop, c->fd, LOOP_READABLE | LOOP_WRITABLE);
+    close(c->fd);
+    if (c->prev) c->prev->next = c->next; else srv->conns = c->next;
+    if (c->next) c->next->prev = c->prev;
+    srv->nconns--;
+    buf_free(&c->meta);
+    buf_free(&c->body);
+    buf_free(&c->out);
+    free(c);
+}
+
+static void queue_response(struct http_conn *c, struct http_response *rsp, bool keep_alive)
+{
+    char head[2048];
+    int n = snprintf(head, sizeof head,
+                     "HTTP/1.1 %d %s\r\n%s%s%sContent-Length: %zu\r\n%.*s%s\r\n",
+                     rsp->status, reason(rsp->status),
+                     rsp->content_type ? "Content-Type: " : "",
+                     rsp->content_type ? rsp->content_type : "",
+                     rsp->content_type ? "\r\n" : "",
+                     rsp->body_len, (int)rsp->headers_len, rsp->headers,
+                     keep_alive ? "" : "Connection: close\r\n");
+    if (n < 0 || (size_t)n >= sizeof head ||
+        buf_append(&c->out, head, (size_t)n) ||
+        (rsp->body_len && buf_append(&c->out, rsp->body, rsp->body_len)))
+        c->closing = true;
+    free(rsp->body);
+    if (!keep_alive) c->closing = true;
+}
+
+/* A canned response for requests that never reach the handler. */
+static void queue_error(struct http_conn *c, int status, const char *rsc, const char *msg)
+{
+    struct http_response rsp = { .status = status, .content_type = "application/json" };
+    http_add_header(&rsp, "X-M2M-RSC", rsc);
+    char body[256];
+    int n = snprintf(body, sizeof body, "{\"m2m:dbg\":\"%s\"}", msg);
+    rsp.body = strdup(body);
+    rsp.body_len = (size_t)n;
+    queue_response(c, &rsp, false);
+}
+
+/* --- llhttp callbacks -------------------------------------------------- */
+
+static struct http_conn *conn_of(llhttp_t *p) { return p->data; }
+
+static int meta_append(struct http_conn *c, const char *at, size_t len)
+{
+    if (c->meta.len + len > MAX_HEADER_BYTES) {
+        c->error = ERR_HEADERS_TOO_LARGE;
+        return -1;
+    }
+    if (buf_append(&c->meta, at, len)) { c->error = ERR_NO_MEMORY; return -1; }
+    return 0;
+}
+
+/* Ends the current url/name/value with a NUL so it reads as a C string. */
+static int meta_terminate(struct http_conn *c)
+{
+    return meta_append(c, "", 1);
+}
+
+static int on_message_begin(llhttp_t *p)
+{
+    struct http_conn *c = conn_of(p);
+    c->meta.len = 0;
+    c->body.len = 0;
+    c->nheaders = 0;
+    c->url_off = 0;
+    c->state = IN_URL;
+    return 0;
+}
+
+static int on_url(llhttp_t *p, const char *at, size_t len)
+{
+    return meta_append(conn_of(p), at, len);
+}
+
+static int on_header_field(llhttp_t *p, const char *at, size_t len)
+{
+    struct http_conn *c = conn_of(p);
+    if (c->state != IN_FIELD) {
+        if (meta_terminate(c)) return -1;
+        if (c->nheaders >= HTTP_MAX_HEADERS) { c->error = ERR_HEADERS_TOO_LARGE; return -1; }
+        c->name_off[c->nheaders++] = c->meta.len;
+        c->state = IN_FIELD;
+    }
+    return meta_append(c, at, len);
+}
+
+static int on_header_value(llhttp_t *p, const char *at, size_t len)
+{
+    struct http_conn *c = conn_of(p);
+    if (c->state != IN_VALUE) {
+        if (meta_terminate(c)) return -1;
+        c->value_off[c->nheaders - 1] = c->meta.len;
+        c->state = IN_VALUE;
+    }
+    return meta_append(c, at, len);
+}
+
+static int on_headers_complete(llhttp_t *p)
+{
+    struct http_conn *c = conn_of(p);
+    if (c->state == IN_FIELD) {
+        /* A name without a value: give it an empty one. */
+        if (meta_terminate(c)) return -1;
+        c->value_off[c->nheaders - 1] = c->meta.len;
+    }
+    if (meta_terminate(c)) return -1;
+    if ((p->flags & F_CONTENT_LENGTH) && p->content_length > (uint64_t)c->srv->opt.max_body) {
+        c->error = ERR_TOO_LARGE;
+        return -1;
+    }
+    return 0;
+}
+
+static int on_body(llhttp_t *p, const char *at, size_t len)
+{
+    struct http_conn *c = conn_of(p);
+    if (c->body.len + len > (size_t)c->srv->opt.max_body) { c->error = ERR_TOO_LARGE; return -1; }
+    if (buf_append(&c->body, at, len)) { c->error = ERR_NO_MEMORY; return -1; }
+    return 0;
+}
+
+static int on_message_complete(llhttp_t *p)
+{
+    struct http_conn *c = conn_of(p);
+    struct http_request req = {
+        .method = llhttp_method_name((llhttp_method_t)p->method),
+        .target = c->meta.data ? c->meta.data + c->url_off : "",
+        .nheaders = c->nheaders,
+        .body = c->body.data ? c->body.data : "",
+        .body_len = c->body.len,
+        .peer_ip = c->peer_ip,
+        .peer_port = c->peer_port,
+    };
+    if (c->state == IN_URL && meta_terminate(c)) return -1;
+    req.target = c->meta.data + c->url_off;
+    for (int i = 0; i < c->nheaders; i++) {
+        req.headers[i].name = c->meta.data + c->name_off[i];
+        req.headers[i].value = c->meta.data + c->value_off[i];
+    }
+    struct http_response rsp = { .status = 500 };
+    c->srv->handler(c->srv->data, &req, &rsp);
+    queue_response(c, &rsp, llhttp_should_keep_alive(p));
+    return c->closing ? HPE_PAUSED : 0;
+}
+
+/* --- I/O ----------------------------------------------------------------- */
+
+static void conn_io(struct loop *loop, int fd, void *data, int mask);
+
+static void conn_flush(struct http_conn *c)
+{
+    while (c->out_sent < c->out.len) {
+        ssize_t n = send(c->fd, c->out.data + c->out_sent, c->out.len - c->out_sent, MSG_NOSIGNAL);
+        if (n < 0 && errno == EINTR) continue;
+        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) break;
+        if (n <= 0) { conn_close(c); return; }
+        c->out_sent += (size_t)n;
+    }
+    if (c->out_sent == c->out.len) {
+        c->out.len = c->out_sent = 0;
+        loop_unwatch(c->srv->loop, c->fd, LOOP_WRITABLE);
+        if (c->closing) { conn_close(c); return; }
+        if (c->reading_paused) {
+            c->reading_paused = false;
+            loop_watch(c->srv->loop, c->fd, LOOP_READABLE, conn_io, c);
+        }
+        return;
+    }
+    loop_watch(c->srv->loop, c->fd, LOOP_WRITABLE, conn_io, c);
+    /* Back-pressure: a client that does not read its responses stops being read. */
+    if (c->out.len - c->out_sent > MAX_PENDING_OUTPUT && !c->reading_paused) {
+        c->reading_paused = true;
+        loop_unwatch(c->srv->loop, c->fd, LOOP_READABLE);
+    }
+}
+
+static void conn_read(struct http_conn *c)
+{
+    char chunk[READ_CHUNK];
+    for (int rounds = 0; rounds < 16 && !c->closing && !c->reading_paused; rounds++) {
+        ssize_t n = recv(c->fd, chunk, sizeof chunk, 0);
+        if (n < 0 && errno == EINTR) continue;
+        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) break;
+        if (n <= 0) {
+            /* Peer closed: answer what was complete, then go. */
+            c->closing = true;
+            break;
+        }
+        c->last_active = loop_now_ms();
+        llhttp_errno_t err = llhttp_execute(&c->parser, chunk, (size_t)n);
+        if (err == HPE_PAUSED) break; /* closing after this response */
+        if (err != HPE_OK) {
+            if (c->error == ERR_TOO_LARGE)
+                queue_error(c, 413, "4000", "request body exceeds the configured maximum");
+            else if (c->error == ERR_HEADERS_TOO_LARGE)
+                queue_error(c, 431, "4000", "request headers are too large");
+            else if (c->error == ERR_NO_MEMORY)
+                queue_error(c, 503, "5000", "out of memory");
+            else
+                queue_error(c, 400, "4000", "malformed HTTP request");
+            log_debug("http: %s:%d: %s", c->peer_ip, c->peer_port, llhttp_errno_name(err));
+            break;
+        }
+        if ((size_t)n < sizeof chunk) break;
+    }
+    conn_flush(c);
+}
+
+static void conn_io(struct loop *loop, int fd, void *data, int mask)
+{
+    (void)loop; (void)fd;
+    struct http_conn *c = data;
+    if (mask & LOOP_READABLE) {
+        conn_read(c); /* may close c */
+        return;
+    }
+    if (mask & LOOP_WRITABLE) conn_flush(c);
+}
+
+static void accept_ready(struct loop *loop, int fd, void *data, int mask)
+{
+    (void)mask;
+    struct http_server *srv = data;
+    for (int i = 0; i < 64; i++) {
+        struct sockaddr_storage ss;
+        socklen_t sl = sizeof ss;
+        int cfd = accept4(fd, (struct sockaddr *)&ss, &sl, SOCK_NONBLOCK | SOCK_CLOEXEC);
+        if (cfd < 0) {
+            if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
+                log_warn("http: accept: %s", strerror(errno));
+            return;
+        }
+        if (srv->nconns >= srv->opt.max_connections) {
+            log_warn("http: connection limit (%d) reached, refusing", srv->opt.max_connections);
+            close(cfd);
+            continue;
+        }
+        struct http_conn *c = calloc(1, sizeof *c);
+        if (!c) { close(cfd); continue; }
+        c->fd = cfd;
+        c->srv = srv;
+        c->last_active = loop_now_ms();
+        if (ss.ss_family == AF_INET) {
+            struct sockaddr_in *a = (struct sockaddr_in *)&ss;
+            inet_ntop(AF_INET, &a->sin_addr, c->peer_ip, sizeof c->peer_ip);
+            c->peer_port = ntohs(a->sin_port);
+        } else if (ss.ss_family == AF_INET6) {
+            struct sockaddr_in6 *a = (struct sockaddr_in6 *)&ss;
+            inet_ntop(AF_INET6, &a->sin6_addr, c->peer_ip, sizeof c->peer_ip);
+            c->peer_port = ntohs(a->sin6_port);
+        }
+        int one = 1;
+        setsockopt(cfd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+        llhttp_init(&c->parser, HTTP_REQUEST, &srv->settings);
+        c->parser.data = c;
+        if (loop_watch(loop, cfd, LOOP_READABLE, conn_io, c)) {
+            close(cfd);
+            free(c);
+            continue;
+        }
+        c->next = srv->conns;
+        if (srv->conns) srv->conns->prev = c;
+        srv->conns = c;
+        srv->nconns++;
+    }
+}
+
+/* Closes connections that stayed silent too long (slow or stalled clients). */
+static int64_t sweep_idle(struct loop *loop, int64_t id, void *data)
+{
+    (void)id;
+    struct http_server *srv = data;
+    int64_t now = loop_now_ms();
+    for (struct http_conn *c = srv->conns, *next; c; c = next) {
+        next = c->next;
+        if (now - c->last_active > srv->opt.idle_timeout_ms && c->out_sent == c->out.len) {
+            log_debug("http: closing idle connection from %s:%d", c->peer_ip, c->peer_port);
+            conn_close(c);
+        }
+    }
+    (void)loop;
+    return 1000;
+}
+
+struct http_server *http_server_start(struct loop *loop, const struct http_options *opt,
+                                      http_handler *handler, void *data)
+{
+    struct sockaddr_storage ss;
+    memset(&ss, 0, sizeof ss);
+    socklen_t sl;
+    struct sockaddr_in *a4 = (struct sockaddr_in *)&ss;
+    struct sockaddr_in6 *a6 = (struct sockaddr_in6 *)&ss;
+    if (inet_pton(AF_INET, opt->host, &a4->sin_addr) == 1) {
+        a4->sin_family = AF_INET;
+        a4->sin_port = htons((uint16_t)opt->port);
+        sl = sizeof *a4;
+    } else if (inet_pton(AF_INET6, opt->host, &a6->sin6_addr) == 1) {
+        a6->sin6_family = AF_INET6;
+        a6->sin6_port = htons((uint16_t)opt->port);
+        sl = sizeof *a6;
+    } else {
+        log_error("http: '%s' is not an IP address", opt->host);
+        return NULL;
+    }
+    int fd = socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    int one = 1;
+    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    if (fd < 0 || bind(fd, (struct sockaddr *)&ss, sl) || listen(fd, 1024)) {
+        log_error("http: cannot listen on %s:%d: %s", opt->host, opt->port, strerror(errno));
+        if (fd >= 0) close(fd);
+        return NULL;
+    }
+    struct http_server *srv = calloc(1, sizeof *srv);
+    srv->loop = loop;
+    srv->listen_fd = fd;
+    srv->opt = *opt;
+    if (srv->opt.idle_timeout_ms <= 0) srv->opt.idle_timeout_ms = 60000;
+    srv->handler = handler;
+    srv->data = data;
+    llhttp_settings_init(&srv->settings);
+    srv->settings.on_message_begin = on_message_begin;
+    srv->settings.on_url = on_url;
+    srv->settings.on_header_field = on_header_field;
+    srv->settings.on_header_value = on_header_value;
+    srv->settings.on_headers_complete = on_headers_complete;
+    srv->settings.on_body = on_body;
+    srv->settings.on_message_complete = on_message_complete;
+    getsockname(fd, (struct sockaddr *)&ss, &sl);
+    srv->port = ntohs(ss.ss_family == AF_INET ? a4->sin_port : a6->sin6_port);
+    loop_watch(loop, fd, LOOP_READABLE, accept_ready, srv);
+    srv->sweep_timer = loop_add_timer(loop, 1000, sweep_idle, srv);
+    return srv;
+}
+
+int http_server_port(const struct http_server *srv) { return srv->port; }
+
+void http_server_stop(struct http_server *srv)
+{
+    if (!srv) return;
+    while (srv->conns) conn_close(srv->conns);
+    loop_unwatch(srv->loop, srv->listen_fd, LOOP_READABLE);
+    loop_del_timer(srv->loop, srv->sweep_timer);
+    close(srv->listen_fd);
+    free(srv);
+}

@@ -1,0 +1,59 @@
+/* HTTP/1.1 server transport on the event loop: llhttp parsing, keep-alive,
+ * pipelining, body limits, idle timeouts. It knows nothing of oneM2M; a
+ * handler turns each parsed request into a response (http_binding.c). */
+#ifndef IRONBARK_HTTP_H
+#define IRONBARK_HTTP_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct loop;
+struct http_server;
+
+#define HTTP_MAX_HEADERS 48
+
+struct http_header { const char *name, *value; };
+
+struct http_request {
+    const char *method;        /* "GET", "POST", … */
+    const char *target;        /* raw request-target: path and query */
+    struct http_header headers[HTTP_MAX_HEADERS];
+    int nheaders;
+    const char *body;
+    size_t body_len;
+    const char *peer_ip;
+    int peer_port;
+};
+
+struct http_response {
+    int status;
+    char headers[1024];        /* extra header lines, each ending in \r\n */
+    size_t headers_len;
+    char *body;                /* owned by the transport after the handler returns (free()) */
+    size_t body_len;
+    const char *content_type;  /* static string or NULL */
+};
+
+typedef void http_handler(void *data, const struct http_request *req, struct http_response *rsp);
+
+struct http_options {
+    const char *host;
+    int port;
+    int max_connections;
+    int64_t max_body;
+    int idle_timeout_ms;
+};
+
+struct http_server *http_server_start(struct loop *loop, const struct http_options *opt,
+                                      http_handler *handler, void *data);
+/* The port actually bound (useful with port 0). */
+int http_server_port(const struct http_server *srv);
+void http_server_stop(struct http_server *srv);
+
+/* Case-insensitive header lookup. */
+const char *http_header(const struct http_request *req, const char *name);
+/* Appends "Name: value\r\n" to the response headers (silently truncated). */
+void http_add_header(struct http_response *rsp, const char *name, const char *value);
+
+#endif

@@ -1,0 +1,182 @@
+#include "http_binding.h"
+
+#include "cse.h"
+#include "rsc.h"
+
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+static char *dup_header(const struct http_request *h, const char *name)
+{
+    const char *v = http_header(h, name);
+    return v ? strdup(v) : NULL;
+}
+
+/* Media types this CSE reads and writes (JSON only, so far). */
+static bool json_media_type(const char *mt, size_t n)
+{
+    static const char *const ok[] = {
+        "application/json", "application/vnd.onem2m-res+json",
+        "application/vnd.onem2m-ntfy+json", "application/vnd.onem2m-preq+json",
+    };
+    for (size_t i = 0; i < sizeof ok / sizeof *ok; i++)
+        if (strlen(ok[i]) == n && !strncasecmp(mt, ok[i], n)) return true;
+    return false;
+}
+
+/* Content-Type: "<media type>[; ty=<n>][; other params]". */
+static int parse_content_type(const char *ct, struct m2m_request *req, struct m2m_response *rsp,
+                              bool *json)
+{
+    const char *semi = strchr(ct, ';');
+    size_t n = semi ? (size_t)(semi - ct) : strlen(ct);
+    while (n && isspace((unsigned char)ct[n - 1])) n--;
+    *json = json_media_type(ct, n);
+    for (const char *p = semi; p; p = strchr(p + 1, ';')) {
+        const char *q = p + 1;
+        while (isspace((unsigned char)*q)) q++;
+        if (strncasecmp(q, "ty", 2)) continue;
+        q += 2;
+        while (isspace((unsigned char)*q)) q++;
+        if (*q != '=') continue;
+        q++;
+        while (isspace((unsigned char)*q)) q++;
+        char *end;
+        long ty = strtol(q, &end, 10);
+        while (isspace((unsigned char)*end)) end++;
+        if (end == q || (*end && *end != ';') || ty <= 0 || ty > 100000)
+            return m2m_error(rsp, RSC_BAD_REQUEST, "invalid ty in Content-Type");
+        req->ty = (int)ty;
+    }
+    return 0;
+}
+
+static int parse_query(const char *q, struct m2m_request *req, struct m2m_response *rsp)
+{
+    while (*q) {
+        const char *amp = strchr(q, '&');
+        size_t n = amp ? (size_t)(amp - q) : strlen(q);
+        if (n) {
+            const char *eq = memchr(q, '=', n);
+            size_t kn = eq ? (size_t)(eq - q) : n;
+            char key[64], value[2048];
+            if (m2m_percent_decode(q, kn, key, sizeof key) < 0 ||
+                m2m_percent_decode(eq ? eq + 1 : q + n, eq ? n - kn - 1 : 0, value, sizeof value) < 0)
+                return m2m_error(rsp, RSC_BAD_REQUEST, "malformed query string");
+            int rc = m2m_apply_query(req, key, value);
+            if (rc) return m2m_error(rsp, rc, "invalid value for query parameter '%s'", key);
+        }
+        if (!amp) break;
+        q = amp + 1;
+    }
+    return 0;
+}
+
+int http_to_primitive(const struct http_request *h, struct m2m_request *req, struct m2m_response *rsp)
+{
+    req->binding = BINDING_HTTP;
+    snprintf(req->peer.ip, sizeof req->peer.ip, "%s", h->peer_ip ? h->peer_ip : "");
+    req->peer.port = h->peer_port;
+    req->fr = dup_header(h, "X-M2M-Origin");
+    req->rqi = dup_header(h, "X-M2M-RI");
+    req->rvi = dup_header(h, "X-M2M-RVI");
+    req->rtu = dup_header(h, "X-M2M-RTU");
+    req->ot = dup_header(h, "X-M2M-OT");
+    req->rset = dup_header(h, "X-M2M-RST");
+    req->rqet = dup_header(h, "X-M2M-RET");
+    req->oet = dup_header(h, "X-M2M-OET");
+    req->vsi = dup_header(h, "X-M2M-VSI");
+    req->gid = dup_header(h, "X-M2M-GID");
+    req->tokens = dup_header(h, "Authorization");
+    const char *ec = http_header(h, "X-M2M-EC");
+    if (ec) req->ec = atoi(ec);
+
+    const char *m = h->method;
+    bool json = true;
+    const char *ct = http_header(h, "Content-Type");
+    if (ct) {
+        int rc = parse_content_type(ct, req, rsp, &json);
+        if (rc) return rc;
+    }
+    if (!strcmp(m, "GET")) req->op = OP_RETRIEVE;
+    else if (!strcmp(m, "PUT")) req->op = OP_UPDATE;
+    else if (!strcmp(m, "DELETE")) req->op = OP_DELETE;
+    else if (!strcmp(m, "POST")) {
+        if (!ct) return m2m_error(rsp, RSC_BAD_REQUEST, "POST needs a Content-Type");
+        req->op = req->ty ? OP_CREATE : OP_NOTIFY;
+    } else {
+        return m2m_error(rsp, RSC_OPERATION_NOT_ALLOWED, "method %s is not part of the oneM2M HTTP binding", m);
+    }
+    if (req->op != OP_CREATE) req->ty = 0;
+
+    /* Target: "/~/x" is SP-relative "/x", "/_/x" absolute "//x". */
+    const char *target = h->target;
+    const char *qmark = strchr(target, '?');
+    size_t plen = qmark ? (size_t)(qmark - target) : strlen(target);
+    char path[2048];
+    if (plen == 0 || target[0] != '/' || m2m_percent_decode(target, plen, path, sizeof path) < 0)
+        return m2m_error(rsp, RSC_BAD_REQUEST, "malformed request target");
+    const char *p = path + 1;
+    if (!strncmp(p, "~/", 2)) req->to = strdup(p + 1);
+    else if (!strncmp(p, "_/", 2)) {
+        size_t n = strlen(p + 1) + 2;
+        req->to = malloc(n);
+        snprintf(req->to, n, "/%s", p + 1);
+    } else req->to = strdup(p);
+    if (qmark) {
+        int rc = parse_query(qmark + 1, req, rsp);
+        if (rc) return rc;
+    }
+    const char *accept = http_header(h, "Accept");
+    if (accept && !strstr(accept, "json") && !strstr(accept, "*/*"))
+        return m2m_error(rsp, RSC_NOT_ACCEPTABLE, "only JSON responses can be produced");
+    if (h->body_len) {
+        if (!ct) return m2m_error(rsp, RSC_UNSUPPORTED_MEDIA_TYPE, "a body needs a Content-Type");
+        if (!json) return m2m_error(rsp, RSC_UNSUPPORTED_MEDIA_TYPE, "unsupported Content-Type '%s' (JSON only)", ct);
+        json_error_t err;
+        req->pc = json_loadb(h->body, h->body_len, JSON_REJECT_DUPLICATES, &err);
+        if (!req->pc)
+            return m2m_error(rsp, RSC_BAD_REQUEST, "malformed JSON at line %d column %d: %s",
+                             err.line, err.column, err.text);
+    }
+    return 0;
+}
+
+void http_from_primitive(const struct m2m_request *req, const struct m2m_response *rsp,
+                         struct http_response *h)
+{
+    char num[32];
+    h->status = rsc_http_status(rsp->rsc);
+    snprintf(num, sizeof num, "%d", rsp->rsc);
+    http_add_header(h, "X-M2M-RSC", num);
+    if (req->rqi) http_add_header(h, "X-M2M-RI", req->rqi);
+    http_add_header(h, "X-M2M-RVI", req->rvi ? req->rvi : "3");
+    if (rsp->location) http_add_header(h, "Content-Location", rsp->location);
+    if (rsp->cnst) {
+        snprintf(num, sizeof num, "%d", rsp->cnst);
+        http_add_header(h, "X-M2M-CTS", num);
+        snprintf(num, sizeof num, "%d", rsp->cnot);
+        http_add_header(h, "X-M2M-CTO", num);
+    }
+    if (rsp->pc) {
+        h->body = json_dumps(rsp->pc, JSON_COMPACT);
+        h->body_len = h->body ? strlen(h->body) : 0;
+        h->content_type = "application/json";
+    }
+}
+
+void http_binding_handle(void *data, const struct http_request *hreq, struct http_response *hrsp)
+{
+    struct cse *cse = data;
+    struct m2m_request req;
+    struct m2m_response rsp;
+    m2m_request_init(&req);
+    m2m_response_init(&rsp);
+    if (!http_to_primitive(hreq, &req, &rsp)) cse_dispatch(cse, &req, &rsp);
+    http_from_primitive(&req, &rsp, hrsp);
+    m2m_response_clear(&rsp);
+    m2m_request_clear(&req);
+}

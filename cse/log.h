@@ -1,0 +1,21 @@
+/* Levelled logging to stderr. The macros test the level before evaluating
+ * their arguments, so a disabled debug line costs one comparison. */
+#ifndef IRONBARK_LOG_H
+#define IRONBARK_LOG_H
+
+enum log_level { LOG_LVL_ERROR, LOG_LVL_WARN, LOG_LVL_INFO, LOG_LVL_DEBUG };
+
+extern int log_level;
+
+void log_set_level(int level);
+/* Parses "error", "warn", "info", "debug"; returns -1 when unknown. */
+int log_level_parse(const char *name);
+void log_write(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+#define LOG_AT(lvl, ...) do { if ((lvl) <= log_level) log_write((lvl), __VA_ARGS__); } while (0)
+#define log_error(...) LOG_AT(LOG_LVL_ERROR, __VA_ARGS__)
+#define log_warn(...)  LOG_AT(LOG_LVL_WARN, __VA_ARGS__)
+#define log_info(...)  LOG_AT(LOG_LVL_INFO, __VA_ARGS__)
+#define log_debug(...) LOG_AT(LOG_LVL_DEBUG, __VA_ARGS__)
+
+#endif

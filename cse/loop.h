@@ -1,0 +1,33 @@
+/* A small epoll event loop in the spirit of Redis' ae.c: file events keyed
+ * by fd and one-shot timers. One loop per worker thread; nothing blocks on it. */
+#ifndef IRONBARK_LOOP_H
+#define IRONBARK_LOOP_H
+
+#include <stdint.h>
+
+#define LOOP_READABLE 1
+#define LOOP_WRITABLE 2
+
+struct loop;
+typedef void loop_file_fn(struct loop *loop, int fd, void *data, int mask);
+/* Returns the delay in ms until it should run again, or -1 to end the timer. */
+typedef int64_t loop_timer_fn(struct loop *loop, int64_t id, void *data);
+
+struct loop *loop_create(int max_fds);
+void loop_destroy(struct loop *loop);
+
+/* Adds mask to the events watched on fd (one callback per fd). */
+int loop_watch(struct loop *loop, int fd, int mask, loop_file_fn *fn, void *data);
+/* Removes mask from the events watched on fd; fd is forgotten when none remain. */
+void loop_unwatch(struct loop *loop, int fd, int mask);
+
+int64_t loop_add_timer(struct loop *loop, int64_t ms, loop_timer_fn *fn, void *data);
+void loop_del_timer(struct loop *loop, int64_t id);
+
+/* Runs until loop_stop(); returns 0. */
+int loop_run(struct loop *loop);
+void loop_stop(struct loop *loop);
+/* Monotonic milliseconds, as the loop sees them. */
+int64_t loop_now_ms(void);
+
+#endif

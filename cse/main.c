@@ -1,0 +1,72 @@
+/* m2m-cse: the CSE executable. */
+#include "config.h"
+#include "cse.h"
+#include "http.h"
+#include "http_binding.h"
+#include "log.h"
+#include "loop.h"
+
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/signalfd.h>
+#include <unistd.h>
+
+static void on_signal(struct loop *loop, int fd, void *data, int mask)
+{
+    (void)data; (void)mask;
+    struct signalfd_siginfo si;
+    if (read(fd, &si, sizeof si) == sizeof si)
+        log_info("received %s, shutting down", strsignal((int)si.ssi_signo));
+    loop_stop(loop);
+}
+
+int main(int argc, char **argv)
+{
+    struct config cfg;
+    config_defaults(&cfg);
+    int rc = config_parse_args(&cfg, argc, argv);
+    if (rc) return rc > 0 ? 0 : 2;
+    log_set_level(cfg.log_level);
+
+    /* Signals arrive through the loop, so shutdown happens between requests. */
+    sigset_t mask;
+    sigemptyset(&mask);
+    sigaddset(&mask, SIGINT);
+    sigaddset(&mask, SIGTERM);
+    sigprocmask(SIG_BLOCK, &mask, NULL);
+    signal(SIGPIPE, SIG_IGN);
+    int sfd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
+
+    struct loop *loop = loop_create(cfg.max_connections + 64);
+    static struct cse cse;
+    if (!loop || cse_open(&cse, &cfg, loop)) {
+        log_error("cannot start the CSE");
+        return 1;
+    }
+    loop_watch(loop, sfd, LOOP_READABLE, on_signal, NULL);
+
+    struct http_server *http = NULL;
+    if (cfg.http_port) {
+        struct http_options opt = {
+            .host = cfg.http_host, .port = cfg.http_port,
+            .max_connections = cfg.max_connections, .max_body = cfg.max_body,
+        };
+        http = http_server_start(loop, &opt, http_binding_handle, &cse);
+        if (!http) {
+            cse_close(&cse);
+            return 1;
+        }
+        log_info("HTTP on %s:%d", cfg.http_host, http_server_port(http));
+    }
+    log_info("CSE %s ('%s') ready, admin originator %s, data in %s",
+             cse.csi, cfg.cse_name, cfg.admin, cfg.db_file);
+    loop_run(loop);
+
+    http_server_stop(http);
+    cse_close(&cse);
+    loop_destroy(loop);
+    close(sfd);
+    log_info("stopped");
+    return 0;
+}

@@ -1,0 +1,243 @@
+#include "primitive.h"
+
+#include "clock.h"
+#include "rsc.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+void m2m_request_init(struct m2m_request *req)
+{
+    memset(req, 0, sizeof *req);
+    req->rcn = -1;
+    req->drt = 1;
+    req->fc.fu = 2;
+    req->fc.fo = 1;
+    req->fc.lim = req->fc.lvl = req->fc.ofst = -1;
+    req->fc.sts = req->fc.stb = req->fc.sza = req->fc.szb = -1;
+}
+
+static void free_list(char **v, int n)
+{
+    for (int i = 0; i < n; i++) free(v[i]);
+}
+
+void m2m_request_clear(struct m2m_request *req)
+{
+    free(req->to); free(req->fr); free(req->rqi); free(req->rvi); free(req->rtu);
+    free(req->ot); free(req->rqet); free(req->rset); free(req->oet); free(req->rp);
+    free(req->vsi); free(req->gid); free(req->tokens); free(req->rids);
+    free_list(req->atrl, req->natrl);
+    struct m2m_filter *f = &req->fc;
+    free_list(f->lbl, f->nlbl); free_list(f->clbl, f->nclbl); free_list(f->palb, f->npalb);
+    free_list(f->cty, f->ncty); free_list(f->atr_nm, f->natr); free_list(f->atr_val, f->natr);
+    free(f->arp);
+    if (req->pc) json_decref(req->pc);
+    m2m_request_init(req);
+}
+
+void m2m_response_init(struct m2m_response *rsp)
+{
+    memset(rsp, 0, sizeof *rsp);
+}
+
+void m2m_response_clear(struct m2m_response *rsp)
+{
+    if (rsp->pc) json_decref(rsp->pc);
+    free(rsp->location);
+    m2m_response_init(rsp);
+}
+
+int m2m_error(struct m2m_response *rsp, int rsc, const char *fmt, ...)
+{
+    char msg[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    if (rsp->pc) json_decref(rsp->pc);
+    rsp->rsc = rsc;
+    rsp->pc = json_pack("{s:s}", "m2m:dbg", msg);
+    return rsc;
+}
+
+int m2m_percent_decode(const char *src, size_t len, char *dst, size_t dstlen)
+{
+    size_t o = 0;
+    for (size_t i = 0; i < len; i++) {
+        if (o + 1 >= dstlen) return -1;
+        char c = src[i];
+        if (c == '%') {
+            if (i + 2 >= len || !isxdigit((unsigned char)src[i + 1]) ||
+                !isxdigit((unsigned char)src[i + 2]))
+                return -1;
+            char hex[3] = { src[i + 1], src[i + 2], 0 };
+            c = (char)strtol(hex, NULL, 16);
+            if (c == 0) return -1;
+            i += 2;
+        }
+        dst[o++] = c;
+    }
+    dst[o] = 0;
+    return (int)o;
+}
+
+/* --- query parameter mapping ------------------------------------------ */
+
+static bool parse_int(const char *s, int64_t min, int64_t max, int64_t *out)
+{
+    if (!s || !*s) return false;
+    errno = 0;
+    char *end;
+    long long v = strtoll(s, &end, 10);
+    if (*end || errno || v < min || v > max) return false;
+    *out = v;
+    return true;
+}
+
+static bool parse_bool(const char *s, bool *out)
+{
+    if (!strcmp(s, "true") || !strcmp(s, "1")) { *out = true; return true; }
+    if (!strcmp(s, "false") || !strcmp(s, "0")) { *out = false; return true; }
+    return false;
+}
+
+/* Splits a '+'- or space-joined list and hands each item to add(). */
+typedef int (*item_fn)(struct m2m_request *req, void *slot, const char *item);
+
+static int each_item(struct m2m_request *req, const char *value, void *slot, item_fn add)
+{
+    char buf[1024];
+    if (strlen(value) >= sizeof buf) return RSC_BAD_REQUEST;
+    strcpy(buf, value);
+    char *save = NULL;
+    int n = 0;
+    for (char *tok = strtok_r(buf, "+ ", &save); tok; tok = strtok_r(NULL, "+ ", &save)) {
+        int rc = add(req, slot, tok);
+        if (rc) return rc;
+        n++;
+    }
+    return n ? 0 : RSC_BAD_REQUEST;
+}
+
+struct int_list { int *n; int *v; };
+struct str_list { int *n; char **v; };
+
+static int add_int(struct m2m_request *req, void *slot, const char *item)
+{
+    (void)req;
+    struct int_list *l = slot;
+    int64_t v;
+    if (*l->n >= FC_MAX_LIST || !parse_int(item, 0, 1000000, &v)) return RSC_BAD_REQUEST;
+    l->v[(*l->n)++] = (int)v;
+    return 0;
+}
+
+static int add_str(struct m2m_request *req, void *slot, const char *item)
+{
+    (void)req;
+    struct str_list *l = slot;
+    if (*l->n >= FC_MAX_LIST) return RSC_BAD_REQUEST;
+    l->v[(*l->n)++] = strdup(item);
+    return 0;
+}
+
+static int add_atrl(struct m2m_request *req, void *slot, const char *item)
+{
+    (void)slot;
+    if (req->natrl >= 32) return RSC_BAD_REQUEST;
+    req->atrl[req->natrl++] = strdup(item);
+    return 0;
+}
+
+static int set_ts(char *dst, const char *value)
+{
+    ts_buf t;
+    if (!ts_canonical(value, t)) return RSC_BAD_REQUEST;
+    memcpy(dst, t, TS_LEN);
+    return 0;
+}
+
+static void set_str(char **dst, const char *value)
+{
+    free(*dst);
+    *dst = strdup(value);
+}
+
+int m2m_apply_query(struct m2m_request *req, const char *key, const char *value)
+{
+    struct m2m_filter *f = &req->fc;
+    int64_t v;
+    bool b;
+
+#define INT_PARAM(name, lo, hi, target) \
+    if (!strcmp(key, name)) { \
+        if (!parse_int(value, lo, hi, &v)) return RSC_BAD_REQUEST; \
+        target = v; return 0; }
+#define FC_INT(name, lo, hi, target) \
+    if (!strcmp(key, name)) { \
+        if (!parse_int(value, lo, hi, &v)) return RSC_BAD_REQUEST; \
+        target = v; f->present = true; return 0; }
+#define FC_TS(name) \
+    if (!strcmp(key, #name)) { f->present = true; return set_ts(f->name, value); }
+#define FC_INTS(name) \
+    if (!strcmp(key, #name)) { struct int_list l = { &f->n##name, f->name }; \
+        f->present = true; return each_item(req, value, &l, add_int); }
+#define FC_STRS(name) \
+    if (!strcmp(key, #name)) { struct str_list l = { &f->n##name, f->name }; \
+        f->present = true; return each_item(req, value, &l, add_str); }
+#define STR_PARAM(name, target) \
+    if (!strcmp(key, name)) { set_str(&target, value); return 0; }
+
+    INT_PARAM("rcn", 0, 12, req->rcn)
+    INT_PARAM("rt", 1, 5, req->rt)
+    INT_PARAM("drt", 1, 2, req->drt)
+    FC_INT("fu", 1, 4, f->fu)
+    FC_INT("fo", 1, 3, f->fo)
+    FC_INT("lim", 0, INT64_MAX, f->lim)
+    FC_INT("lvl", 1, INT64_MAX, f->lvl)
+    FC_INT("ofst", 1, INT64_MAX, f->ofst)
+    FC_INT("sts", 1, INT64_MAX, f->sts)
+    FC_INT("stb", 0, INT64_MAX, f->stb)
+    FC_INT("sza", 0, INT64_MAX, f->sza)
+    FC_INT("szb", 1, INT64_MAX, f->szb)
+    FC_TS(crb) FC_TS(cra) FC_TS(ms) FC_TS(us) FC_TS(exb) FC_TS(exa)
+    FC_INTS(ty) FC_INTS(chty) FC_INTS(pty)
+    FC_STRS(lbl) FC_STRS(clbl) FC_STRS(palb) FC_STRS(cty)
+    STR_PARAM("rp", req->rp)
+    STR_PARAM("rids", req->rids)
+    if (!strcmp(key, "arp")) { f->present = true; set_str(&f->arp, value); return 0; }
+    if (!strcmp(key, "atrl")) return each_item(req, value, NULL, add_atrl);
+    if (!strcmp(key, "da") || !strcmp(key, "tqi") || !strcmp(key, "asi") ||
+        !strcmp(key, "auri") || !strcmp(key, "sqi"))
+        return parse_bool(value, &b) ? 0 : RSC_BAD_REQUEST;
+    if (!strcmp(key, "tids") || !strcmp(key, "ltids"))
+        return 0; /* carried to the DAS work; nothing to validate yet */
+    if (!strcmp(key, "lbq") || !strcmp(key, "cfs") || !strcmp(key, "cfq") ||
+        !strcmp(key, "smf") || !strncmp(key, "c.", 2) || !strncmp(key, "p.", 2)) {
+        /* Recognised but not implemented: refuse rather than silently ignore. */
+        snprintf(req->unknown_key, sizeof req->unknown_key, "%s", key);
+        return RSC_NOT_IMPLEMENTED;
+    }
+    if (registry_is_attribute_name(key)) {
+        if (f->natr >= FC_MAX_LIST) return RSC_BAD_REQUEST;
+        f->atr_nm[f->natr] = strdup(key);
+        f->atr_val[f->natr] = strdup(value);
+        f->natr++;
+        f->present = true;
+        return 0;
+    }
+    req->unknown_query = true;
+    snprintf(req->unknown_key, sizeof req->unknown_key, "%s", key);
+    return 0;
+#undef INT_PARAM
+#undef FC_INT
+#undef FC_TS
+#undef FC_INTS
+#undef FC_STRS
+#undef STR_PARAM
+}

@@ -1,0 +1,115 @@
+/* Request and response primitives (TS-0004 6.4, 7.2.1): what every binding
+ * produces and consumes. Bindings fill a struct m2m_request from their wire
+ * format; the dispatcher answers with a struct m2m_response. Nothing here
+ * knows HTTP or CoAP. */
+#ifndef IRONBARK_PRIMITIVE_H
+#define IRONBARK_PRIMITIVE_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+enum m2m_op { OP_NONE = 0, OP_CREATE = 1, OP_RETRIEVE, OP_UPDATE, OP_DELETE, OP_NOTIFY };
+
+enum m2m_rcn {
+    RCN_NOTHING = 0, RCN_ATTRIBUTES = 1, RCN_HIER_ADDRESS = 2, RCN_HIER_ADDRESS_ATTRIBUTES = 3,
+    RCN_ATTRIBUTES_CHILDREN = 4, RCN_ATTRIBUTES_CHILD_REFS = 5, RCN_CHILD_REFS = 6,
+    RCN_ORIGINAL = 7, RCN_CHILDREN = 8, RCN_MODIFIED = 9, RCN_SEMANTIC = 10,
+    RCN_DISCOVERY_REFS = 11, RCN_PERMISSIONS = 12,
+};
+
+enum m2m_binding { BINDING_INTERNAL = 0, BINDING_HTTP, BINDING_COAP };
+
+#define FC_MAX_LIST 16
+
+/* Filter criteria (TS-0004 7.3.3.17). Timestamps are kept canonical so they
+ * compare with strcmp; absent scalars are -1 / empty strings. */
+struct m2m_filter {
+    bool present;              /* any condition or fu/lim/lvl/ofst given */
+    int fu;                    /* 1 discovery, 2 conditional retrieval */
+    int fo;                    /* 1 AND, 2 OR */
+    int64_t lim, lvl, ofst;    /* -1 = unset */
+    char crb[23], cra[23], ms[23], us[23], exb[23], exa[23];
+    int64_t sts, stb, sza, szb;
+    int nty; int ty[FC_MAX_LIST];
+    int nchty; int chty[FC_MAX_LIST];
+    int npty; int pty[FC_MAX_LIST];
+    int nlbl; char *lbl[FC_MAX_LIST];
+    int nclbl; char *clbl[FC_MAX_LIST];
+    int npalb; char *palb[FC_MAX_LIST];
+    int ncty; char *cty[FC_MAX_LIST];
+    int natr; char *atr_nm[FC_MAX_LIST]; char *atr_val[FC_MAX_LIST];
+    char *arp;
+};
+
+/* Who is speaking, as established by the security gate before dispatch. */
+struct m2m_security {
+    bool authenticated;        /* a SAEF credential vouches for the originator */
+    char credential_id[128];   /* Credential-ID of the security association */
+};
+
+struct m2m_peer {
+    char ip[46];               /* textual address of the remote end */
+    int port;
+};
+
+struct m2m_request {
+    enum m2m_op op;
+    char *to;                  /* target, as addressed (without binding prefix) */
+    char *fr;                  /* originator; NULL when absent */
+    char *rqi;
+    char *rvi;                 /* NULL when absent (treated as "1") */
+    int ty;                    /* CREATE: type to create; 0 = absent */
+    json_t *pc;                /* parsed content or NULL */
+    int rcn;                   /* -1 = absent */
+    int rt;                    /* response type rtv; 0 = absent (blocking) */
+    char *rtu;                 /* X-M2M-RTU / rt.nu, raw */
+    int drt;                   /* 1 structured (default), 2 unstructured */
+    char *atrl[32]; int natrl; /* partial retrieve attribute list */
+    char *ot, *rqet, *rset, *oet, *rp;
+    int ec;                    /* 0 = absent */
+    char *vsi, *gid;
+    char *tokens;              /* raw tkns, for the DAS work */
+    char *rids;                /* raw role IDs */
+    bool unknown_query;        /* binding met a query key it cannot map */
+    char unknown_key[64];
+    struct m2m_filter fc;
+    struct m2m_security sec;
+    struct m2m_peer peer;
+    enum m2m_binding binding;
+};
+
+struct m2m_response {
+    int rsc;
+    char *rqi;                 /* borrowed from the request */
+    json_t *pc;                /* owned; NULL for no content */
+    char *location;            /* owned; Content-Location for CREATE */
+    int cnst, cnot;            /* content status / offset when truncated; 0 = unset */
+};
+
+void m2m_request_init(struct m2m_request *req);
+void m2m_request_clear(struct m2m_request *req);
+void m2m_response_init(struct m2m_response *rsp);
+void m2m_response_clear(struct m2m_response *rsp);
+
+/* Sets an error response: rsc plus {"m2m:dbg": message}. Returns rsc so that
+ * handlers can write `return m2m_error(rsp, RSC_X, "...")`. */
+int m2m_error(struct m2m_response *rsp, int rsc, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* Applies one URL query parameter (shared by the HTTP and CoAP bindings:
+ * both carry the same names). `value` is already percent-decoded. Returns 0
+ * or an RSC for a malformed value. Unknown keys that name an attribute become
+ * `atr` conditions; other unknown keys set req->unknown_query. */
+int m2m_apply_query(struct m2m_request *req, const char *key, const char *value);
+
+/* Percent-decodes src into dst (capacity dstlen); '+' stays '+'. Returns the
+ * decoded length or -1 on a malformed escape or overflow. */
+int m2m_percent_decode(const char *src, size_t len, char *dst, size_t dstlen);
+
+/* Does this short name denote an attribute of some resource type? Provided by
+ * the resource registry; the query mapper uses it for attribute filters. */
+bool registry_is_attribute_name(const char *sn);
+
+#endif

@@ -1,0 +1,222 @@
+/* RETRIEVE: plain, partial (atrl / #attr), conditional, with children
+ * (rcn 4/5/6/8) and discovery (fu=1). */
+#include "dispatch.h"
+
+#include "address.h"
+#include "filter.h"
+#include "rsc.h"
+#include "../security/acl.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+/* Discovery and child listings stop here even without `lim`, so one request
+ * cannot build an unbounded reply; cnst/cnot tell the client to page on. */
+#define MAX_RESULTS 10000
+
+struct collect {
+    struct cse *cse;
+    const struct m2m_request *req;
+    const struct m2m_filter *fc;
+    bool apply_filter;
+    int64_t skip;              /* ofst - 1 matches still to skip */
+    int64_t limit;
+    int64_t taken;
+    bool truncated;
+    int64_t seen;              /* matches counted so far (for cnot) */
+    int drt;
+    /* outputs, by mode */
+    json_t *uris;              /* m2m:uril entries */
+    json_t *refs;              /* rrf / ch entries */
+    json_t *objects;           /* ri -> representation object (rcn 4/8) */
+    json_t *root_attrs;        /* where direct children attach (rcn 4/8) */
+    const char *root_ri;
+};
+
+static json_t *child_ref(const struct resource *r, int drt)
+{
+    char *addr = address_of(r, drt);
+    json_t *ref = json_pack("{s:s,s:i,s:s}", "nm", res_rn(r), "typ", r->ty, "val", addr);
+    free(addr);
+    return ref;
+}
+
+/* Accepts a match into the page window; false when it falls outside. */
+static bool take(struct collect *c)
+{
+    c->seen++;
+    if (c->skip > 0) { c->skip--; return false; }
+    if (c->taken >= c->limit) { c->truncated = true; return false; }
+    c->taken++;
+    return true;
+}
+
+static bool visible(struct collect *c, const struct resource *r, int acop)
+{
+    return acl_check(c->cse, c->req, r, acop) == 0;
+}
+
+static int collect_match(struct resource *r, void *data)
+{
+    struct collect *c = data;
+    if (c->apply_filter && !filter_match(c->fc, c->cse->store, r)) return 0;
+    if (!visible(c, r, c->req->fc.fu == 1 ? ACOP_DISCOVERY : ACOP_RETRIEVE)) return 0;
+    if (!take(c)) return c->truncated ? 1 : 0;
+    if (c->uris) {
+        char *addr = address_of(r, c->drt);
+        json_array_append_new(c->uris, json_string(addr));
+        free(addr);
+    }
+    if (c->refs) json_array_append_new(c->refs, child_ref(r, c->drt));
+    if (c->objects) {
+        /* Nest under the parent's object; children of skipped nodes drop out. */
+        const char *pi = res_pi(r);
+        json_t *parent = !strcmp(pi, c->root_ri) ? c->root_attrs : json_object_get(c->objects, pi);
+        if (parent) {
+            const struct resource_type *t = registry_find(r->ty);
+            const char *key = t ? t->key : "m2m:unknown";
+            json_t *list = json_object_get(parent, key);
+            if (!list) { list = json_array(); json_object_set_new(parent, key, list); }
+            json_t *copy = json_copy(r->attrs);
+            json_array_append(list, copy);
+            json_object_set_new(c->objects, res_ri(r), copy);
+        }
+    }
+    return 0;
+}
+
+static void init_collect(struct collect *c, struct cse *cse, const struct m2m_request *req)
+{
+    memset(c, 0, sizeof *c);
+    c->cse = cse;
+    c->req = req;
+    c->fc = &req->fc;
+    c->apply_filter = filter_has_conditions(&req->fc);
+    c->skip = req->fc.ofst > 0 ? req->fc.ofst - 1 : 0;
+    c->limit = req->fc.lim >= 0 && req->fc.lim < MAX_RESULTS ? req->fc.lim : MAX_RESULTS;
+    c->drt = req->drt;
+}
+
+static void finish_paging(struct collect *c, struct m2m_response *rsp)
+{
+    if (c->truncated) {
+        rsp->cnst = 1;
+        rsp->cnot = (int)(c->seen);
+    }
+}
+
+static int discovery(struct cse *cse, const struct m2m_request *req, struct m2m_response *rsp,
+                     struct resource *target)
+{
+    struct collect c;
+    init_collect(&c, cse, req);
+    int rcn = req->rcn < 0 ? RCN_DISCOVERY_REFS : req->rcn;
+    if (rcn == RCN_CHILD_REFS) c.refs = json_array();
+    else c.uris = json_array();
+    int lvl = req->fc.lvl > 0 ? (int)req->fc.lvl : 0;
+    int rc = store_descendants(cse->store, target->path, lvl, collect_match, &c);
+    if (rc > 1) {
+        json_decref(c.uris); json_decref(c.refs);
+        return m2m_error(rsp, rc, "discovery failed");
+    }
+    rsp->rsc = RSC_OK;
+    rsp->pc = c.refs ? json_pack("{s:{s:o}}", "m2m:rrl", "rrf", c.refs)
+                     : json_pack("{s:o}", "m2m:uril", c.uris);
+    finish_paging(&c, rsp);
+    return 0;
+}
+
+int build_with_children(struct cse *cse, const struct m2m_request *req, struct m2m_response *rsp,
+                        struct resource *target, int rcn)
+{
+    struct collect c;
+    init_collect(&c, cse, req);
+    json_t *attrs = NULL;
+    int depth;
+    switch (rcn) {
+    case RCN_ATTRIBUTES_CHILD_REFS:
+    case RCN_CHILD_REFS:
+        c.refs = json_array();
+        depth = req->fc.lvl > 0 ? (int)req->fc.lvl : 1;
+        break;
+    default: /* 4 and 8: nested representations */
+        c.objects = json_object();
+        c.root_ri = res_ri(target);
+        attrs = rcn == RCN_ATTRIBUTES_CHILDREN ? json_copy(target->attrs) : json_object();
+        c.root_attrs = attrs;
+        depth = req->fc.lvl > 0 ? (int)req->fc.lvl : 0;
+        break;
+    }
+    int rc = store_descendants(cse->store, target->path, depth, collect_match, &c);
+    json_decref(c.objects);
+    if (rc > 1) {
+        json_decref(c.refs); json_decref(attrs);
+        return m2m_error(rsp, rc, "cannot list the children");
+    }
+    switch (rcn) {
+    case RCN_ATTRIBUTES_CHILD_REFS:
+        attrs = json_copy(target->attrs);
+        json_object_set_new(attrs, "ch", c.refs);
+        rsp->pc = representation(target, attrs);
+        json_decref(attrs);
+        break;
+    case RCN_CHILD_REFS:
+        rsp->pc = json_pack("{s:{s:o}}", "m2m:rrl", "rrf", c.refs);
+        break;
+    default:
+        rsp->pc = representation(target, attrs);
+        json_decref(attrs);
+        break;
+    }
+    finish_paging(&c, rsp);
+    return 0;
+}
+
+/* Partial retrieve: only the named attributes. */
+static int partial(const struct m2m_request *req, struct m2m_response *rsp, struct resource *target)
+{
+    const struct resource_type *t = registry_find(target->ty);
+    json_t *attrs = json_object();
+    for (int i = 0; i < req->natrl; i++) {
+        if (!type_attr(t, req->atrl[i])) {
+            json_decref(attrs);
+            return m2m_error(rsp, RSC_BAD_REQUEST, "attribute '%s' is not defined for %s",
+                             req->atrl[i], t->key);
+        }
+        json_t *v = json_object_get(target->attrs, req->atrl[i]);
+        if (v) json_object_set(attrs, req->atrl[i], v);
+    }
+    rsp->pc = representation(target, attrs);
+    json_decref(attrs);
+    return 0;
+}
+
+int op_retrieve(struct cse *cse, const struct m2m_request *req, struct m2m_response *rsp,
+                struct resource *target)
+{
+    const struct resource_type *t = registry_find(target->ty);
+    if (t->on_retrieve) {
+        struct resource *parent = NULL;
+        if (res_pi(target) && *res_pi(target)) store_get(cse->store, res_pi(target), &parent);
+        struct op_ctx ctx = { cse, req, rsp, parent, target, NULL, NULL, NULL };
+        int rc = t->on_retrieve(&ctx);
+        resource_free(parent);
+        if (rc) return rc;
+    }
+    if (req->fc.fu == 1) return discovery(cse, req, rsp, target);
+    int rcn = req->rcn < 0 ? RCN_ATTRIBUTES : req->rcn;
+    /* Conditional retrieval: the target itself must satisfy the conditions. */
+    if (rcn == RCN_ATTRIBUTES && filter_has_conditions(&req->fc) &&
+        !filter_match(&req->fc, cse->store, target))
+        return m2m_error(rsp, RSC_NOT_FOUND, "the resource does not match the filter criteria");
+    rsp->rsc = RSC_OK;
+    if (req->natrl) {
+        if (rcn != RCN_ATTRIBUTES) return m2m_error(rsp, RSC_BAD_REQUEST, "partial retrieve needs rcn=1");
+        return partial(req, rsp, target);
+    }
+    if (rcn == RCN_ATTRIBUTES) {
+        rsp->pc = representation(target, target->attrs);
+        return 0;
+    }
+    return build_with_children(cse, req, rsp, target, rcn);
+}

@@ -1,0 +1,357 @@
+#include "store.h"
+
+#include "log.h"
+#include "rsc.h"
+
+#include <sqlite3.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* One row per resource. `path` is the structured address: unique, so sibling
+ * names are unique, and a subtree is one index range [path/, path0). `seq`
+ * orders by creation, which also puts parents before children. */
+static const char schema_sql[] =
+    "CREATE TABLE IF NOT EXISTS resources("
+    " seq INTEGER PRIMARY KEY,"
+    " ri TEXT NOT NULL UNIQUE,"
+    " path TEXT NOT NULL UNIQUE,"
+    " pi TEXT NOT NULL,"
+    " ty INTEGER NOT NULL,"
+    " et TEXT,"
+    " body TEXT NOT NULL);"
+    "CREATE INDEX IF NOT EXISTS resources_children ON resources(pi, ty);"
+    "CREATE INDEX IF NOT EXISTS resources_expiry ON resources(et) WHERE et IS NOT NULL;";
+
+enum stmt_id {
+    S_BEGIN, S_COMMIT, S_ROLLBACK, S_GET, S_GET_PATH, S_INSERT, S_UPDATE, S_DELETE_ONE,
+    S_SUBTREE, S_DELETE_SUBTREE, S_CHILDREN, S_CHILDREN_TY, S_OLDEST, S_NEWEST,
+    S_COUNT, S_EXPIRED, S_NEXT_EXPIRY, S_COUNT_STMTS
+};
+
+static const char *const stmt_sql[S_COUNT_STMTS] = {
+    [S_BEGIN] = "BEGIN IMMEDIATE",
+    [S_COMMIT] = "COMMIT",
+    [S_ROLLBACK] = "ROLLBACK",
+    [S_GET] = "SELECT seq, ty, path, body FROM resources WHERE ri = ?1",
+    [S_GET_PATH] = "SELECT seq, ty, path, body FROM resources WHERE path = ?1",
+    [S_INSERT] = "INSERT INTO resources(ri, path, pi, ty, et, body) VALUES(?1, ?2, ?3, ?4, ?5, ?6)",
+    [S_UPDATE] = "UPDATE resources SET et = ?2, body = ?3 WHERE ri = ?1",
+    [S_DELETE_ONE] = "DELETE FROM resources WHERE ri = ?1",
+    [S_SUBTREE] = "SELECT seq, ty, path, body FROM resources WHERE path > ?1 AND path < ?2 ORDER BY seq",
+    [S_DELETE_SUBTREE] = "DELETE FROM resources WHERE path > ?1 AND path < ?2",
+    [S_CHILDREN] = "SELECT seq, ty, path, body FROM resources WHERE pi = ?1 ORDER BY seq",
+    [S_CHILDREN_TY] = "SELECT seq, ty, path, body FROM resources WHERE pi = ?1 AND ty = ?2 ORDER BY seq",
+    [S_OLDEST] = "SELECT seq, ty, path, body FROM resources WHERE pi = ?1 AND ty = ?2 ORDER BY seq ASC LIMIT 1",
+    [S_NEWEST] = "SELECT seq, ty, path, body FROM resources WHERE pi = ?1 AND ty = ?2 ORDER BY seq DESC LIMIT 1",
+    [S_COUNT] = "SELECT count(*) FROM resources WHERE pi = ?1 AND (?2 = 0 OR ty = ?2)",
+    [S_EXPIRED] = "SELECT seq, ty, path, body FROM resources WHERE et IS NOT NULL AND et < ?1 ORDER BY et LIMIT 256",
+    [S_NEXT_EXPIRY] = "SELECT min(et) FROM resources WHERE et IS NOT NULL",
+};
+
+struct store {
+    sqlite3 *db;
+    sqlite3_stmt *stmt[S_COUNT_STMTS];
+};
+
+static int db_error(struct store *s, const char *what)
+{
+    log_error("store: %s: %s", what, sqlite3_errmsg(s->db));
+    return RSC_INTERNAL_SERVER_ERROR;
+}
+
+int store_open(struct store **out, const char *file, enum store_sync sync)
+{
+    struct store *s = calloc(1, sizeof *s);
+    if (!s) return RSC_INTERNAL_SERVER_ERROR;
+    if (sqlite3_open_v2(file, &s->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE |
+                        SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK) {
+        log_error("store: cannot open %s: %s", file, s->db ? sqlite3_errmsg(s->db) : "no memory");
+        store_close(s);
+        return RSC_INTERNAL_SERVER_ERROR;
+    }
+    static const char *const sync_names[] = { "OFF", "NORMAL", "FULL" };
+    char pragmas[256];
+    /* A small page cache keeps the idle footprint low; the OS caches the file. */
+    snprintf(pragmas, sizeof pragmas,
+             "PRAGMA journal_mode=WAL; PRAGMA synchronous=%s; PRAGMA cache_size=-512;"
+             "PRAGMA foreign_keys=OFF; PRAGMA temp_store=MEMORY;", sync_names[sync]);
+    sqlite3_busy_timeout(s->db, 5000);
+    char *err = NULL;
+    if (sqlite3_exec(s->db, pragmas, NULL, NULL, &err) != SQLITE_OK ||
+        sqlite3_exec(s->db, schema_sql, NULL, NULL, &err) != SQLITE_OK) {
+        log_error("store: cannot initialise %s: %s", file, err ? err : "?");
+        sqlite3_free(err);
+        store_close(s);
+        return RSC_INTERNAL_SERVER_ERROR;
+    }
+    for (int i = 0; i < S_COUNT_STMTS; i++) {
+        if (sqlite3_prepare_v3(s->db, stmt_sql[i], -1, SQLITE_PREPARE_PERSISTENT,
+                               &s->stmt[i], NULL) != SQLITE_OK) {
+            db_error(s, stmt_sql[i]);
+            store_close(s);
+            return RSC_INTERNAL_SERVER_ERROR;
+        }
+    }
+    *out = s;
+    return 0;
+}
+
+void store_close(struct store *s)
+{
+    if (!s) return;
+    for (int i = 0; i < S_COUNT_STMTS; i++) sqlite3_finalize(s->stmt[i]);
+    sqlite3_close(s->db);
+    free(s);
+}
+
+static sqlite3_stmt *stmt(struct store *s, enum stmt_id id)
+{
+    sqlite3_stmt *st = s->stmt[id];
+    sqlite3_reset(st);
+    sqlite3_clear_bindings(st);
+    return st;
+}
+
+static int run_simple(struct store *s, enum stmt_id id)
+{
+    sqlite3_stmt *st = stmt(s, id);
+    int rc = sqlite3_step(st);
+    sqlite3_reset(st);
+    return rc == SQLITE_DONE ? 0 : db_error(s, stmt_sql[id]);
+}
+
+int store_begin(struct store *s) { return run_simple(s, S_BEGIN); }
+int store_commit(struct store *s) { return run_simple(s, S_COMMIT); }
+
+void store_rollback(struct store *s)
+{
+    if (!sqlite3_get_autocommit(s->db)) run_simple(s, S_ROLLBACK);
+}
+
+/* Builds a resource from the current row (seq, ty, path, body). */
+static struct resource *row_resource(sqlite3_stmt *st)
+{
+    const char *body = (const char *)sqlite3_column_text(st, 3);
+    json_error_t jerr;
+    json_t *attrs = json_loadb(body, (size_t)sqlite3_column_bytes(st, 3), 0, &jerr);
+    if (!attrs) {
+        log_error("store: corrupt body of %s: %s", sqlite3_column_text(st, 2), jerr.text);
+        return NULL;
+    }
+    struct resource *r = resource_new(sqlite3_column_int(st, 1), attrs,
+                                      (const char *)sqlite3_column_text(st, 2));
+    if (r) r->seq = sqlite3_column_int64(st, 0);
+    return r;
+}
+
+static int fetch_one(struct store *s, sqlite3_stmt *st, struct resource **out)
+{
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_DONE) { sqlite3_reset(st); return RSC_NOT_FOUND; }
+    if (rc != SQLITE_ROW) { sqlite3_reset(st); return db_error(s, "fetch"); }
+    *out = row_resource(st);
+    sqlite3_reset(st);
+    return *out ? 0 : RSC_INTERNAL_SERVER_ERROR;
+}
+
+static int visit_rows(struct store *s, sqlite3_stmt *st, store_visit_fn *visit, void *data)
+{
+    int rc, result = 0;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        struct resource *r = row_resource(st);
+        if (!r) { result = RSC_INTERNAL_SERVER_ERROR; break; }
+        result = visit(r, data);
+        resource_free(r);
+        if (result) break;
+    }
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE) result = db_error(s, "scan");
+    sqlite3_reset(st);
+    return result;
+}
+
+int store_get(struct store *s, const char *ri, struct resource **out)
+{
+    sqlite3_stmt *st = stmt(s, S_GET);
+    sqlite3_bind_text(st, 1, ri, -1, SQLITE_STATIC);
+    return fetch_one(s, st, out);
+}
+
+int store_get_path(struct store *s, const char *path, struct resource **out)
+{
+    sqlite3_stmt *st = stmt(s, S_GET_PATH);
+    sqlite3_bind_text(st, 1, path, -1, SQLITE_STATIC);
+    return fetch_one(s, st, out);
+}
+
+static void bind_et(sqlite3_stmt *st, int col, const struct resource *res)
+{
+    const char *et = res_str(res, "et");
+    if (et) sqlite3_bind_text(st, col, et, -1, SQLITE_STATIC);
+    else sqlite3_bind_null(st, col);
+}
+
+int store_insert(struct store *s, struct resource *res)
+{
+    char *body = json_dumps(res->attrs, JSON_COMPACT);
+    if (!body) return RSC_INTERNAL_SERVER_ERROR;
+    sqlite3_stmt *st = stmt(s, S_INSERT);
+    sqlite3_bind_text(st, 1, res_ri(res), -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, res->path, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 3, res_pi(res) ? res_pi(res) : "", -1, SQLITE_STATIC);
+    sqlite3_bind_int(st, 4, res->ty);
+    bind_et(st, 5, res);
+    sqlite3_bind_text(st, 6, body, -1, free);
+    int rc = sqlite3_step(st);
+    sqlite3_reset(st);
+    if (rc == SQLITE_DONE) {
+        res->seq = sqlite3_last_insert_rowid(s->db);
+        return 0;
+    }
+    if (rc == SQLITE_CONSTRAINT) {
+        const char *msg = sqlite3_errmsg(s->db);
+        return strstr(msg, "resources.path") ? RSC_CONFLICT : RSC_ALREADY_EXISTS;
+    }
+    return db_error(s, "insert");
+}
+
+int store_update(struct store *s, const struct resource *res)
+{
+    char *body = json_dumps(res->attrs, JSON_COMPACT);
+    if (!body) return RSC_INTERNAL_SERVER_ERROR;
+    sqlite3_stmt *st = stmt(s, S_UPDATE);
+    sqlite3_bind_text(st, 1, res_ri(res), -1, SQLITE_STATIC);
+    bind_et(st, 2, res);
+    sqlite3_bind_text(st, 3, body, -1, free);
+    int rc = sqlite3_step(st);
+    sqlite3_reset(st);
+    if (rc != SQLITE_DONE) return db_error(s, "update");
+    return sqlite3_changes(s->db) ? 0 : RSC_NOT_FOUND;
+}
+
+/* Subtree bounds: every descendant path lies strictly between "p/" and "p0"
+ * ('0' is the character after '/'). */
+static void subtree_bounds(const char *path, char **lo, char **hi)
+{
+    size_t n = strlen(path);
+    *lo = malloc(n + 2);
+    *hi = malloc(n + 2);
+    memcpy(*lo, path, n); (*lo)[n] = '/'; (*lo)[n + 1] = 0;
+    memcpy(*hi, path, n); (*hi)[n] = '0'; (*hi)[n + 1] = 0;
+}
+
+int store_delete_subtree(struct store *s, const struct resource *res,
+                         store_visit_fn *visit, void *data)
+{
+    char *lo, *hi;
+    subtree_bounds(res->path, &lo, &hi);
+    int result = 0;
+    if (visit) {
+        sqlite3_stmt *st = stmt(s, S_SUBTREE);
+        sqlite3_bind_text(st, 1, lo, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 2, hi, -1, SQLITE_STATIC);
+        result = visit_rows(s, st, visit, data);
+    }
+    if (!result) {
+        sqlite3_stmt *st = stmt(s, S_DELETE_SUBTREE);
+        sqlite3_bind_text(st, 1, lo, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 2, hi, -1, SQLITE_STATIC);
+        if (sqlite3_step(st) != SQLITE_DONE) result = db_error(s, "delete subtree");
+        sqlite3_reset(st);
+    }
+    if (!result) {
+        sqlite3_stmt *st = stmt(s, S_DELETE_ONE);
+        sqlite3_bind_text(st, 1, res_ri(res), -1, SQLITE_STATIC);
+        if (sqlite3_step(st) != SQLITE_DONE) result = db_error(s, "delete");
+        else if (!sqlite3_changes(s->db)) result = RSC_NOT_FOUND;
+        sqlite3_reset(st);
+    }
+    free(lo);
+    free(hi);
+    return result;
+}
+
+int store_children(struct store *s, const char *pi, int ty, store_visit_fn *visit, void *data)
+{
+    sqlite3_stmt *st = stmt(s, ty ? S_CHILDREN_TY : S_CHILDREN);
+    sqlite3_bind_text(st, 1, pi, -1, SQLITE_STATIC);
+    if (ty) sqlite3_bind_int(st, 2, ty);
+    return visit_rows(s, st, visit, data);
+}
+
+struct depth_filter {
+    size_t base_slashes;
+    int max_depth;
+    store_visit_fn *visit;
+    void *data;
+};
+
+static size_t count_slashes(const char *p)
+{
+    size_t n = 0;
+    for (; *p; p++) n += *p == '/';
+    return n;
+}
+
+static int visit_within_depth(struct resource *res, void *data)
+{
+    struct depth_filter *df = data;
+    if ((int)(count_slashes(res->path) - df->base_slashes) > df->max_depth) return 0;
+    return df->visit(res, df->data);
+}
+
+int store_descendants(struct store *s, const char *path, int max_depth,
+                      store_visit_fn *visit, void *data)
+{
+    char *lo, *hi;
+    subtree_bounds(path, &lo, &hi);
+    sqlite3_stmt *st = stmt(s, S_SUBTREE);
+    sqlite3_bind_text(st, 1, lo, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, hi, -1, SQLITE_STATIC);
+    int result;
+    if (max_depth > 0) {
+        struct depth_filter df = { count_slashes(path), max_depth, visit, data };
+        result = visit_rows(s, st, visit_within_depth, &df);
+    } else {
+        result = visit_rows(s, st, visit, data);
+    }
+    free(lo);
+    free(hi);
+    return result;
+}
+
+int store_edge_child(struct store *s, const char *pi, int ty, bool newest, struct resource **out)
+{
+    sqlite3_stmt *st = stmt(s, newest ? S_NEWEST : S_OLDEST);
+    sqlite3_bind_text(st, 1, pi, -1, SQLITE_STATIC);
+    sqlite3_bind_int(st, 2, ty);
+    return fetch_one(s, st, out);
+}
+
+int store_count_children(struct store *s, const char *pi, int ty, int64_t *count)
+{
+    sqlite3_stmt *st = stmt(s, S_COUNT);
+    sqlite3_bind_text(st, 1, pi, -1, SQLITE_STATIC);
+    sqlite3_bind_int(st, 2, ty);
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) *count = sqlite3_column_int64(st, 0);
+    sqlite3_reset(st);
+    return rc == SQLITE_ROW ? 0 : db_error(s, "count");
+}
+
+int store_expired(struct store *s, const char *now_ts, store_visit_fn *visit, void *data)
+{
+    sqlite3_stmt *st = stmt(s, S_EXPIRED);
+    sqlite3_bind_text(st, 1, now_ts, -1, SQLITE_STATIC);
+    return visit_rows(s, st, visit, data);
+}
+
+int store_next_expiry(struct store *s, char ts[23])
+{
+    sqlite3_stmt *st = stmt(s, S_NEXT_EXPIRY);
+    ts[0] = 0;
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW && sqlite3_column_type(st, 0) != SQLITE_NULL)
+        snprintf(ts, 23, "%s", (const char *)sqlite3_column_text(st, 0));
+    sqlite3_reset(st);
+    return rc == SQLITE_ROW ? 0 : db_error(s, "next expiry");
+}

@@ -1,0 +1,54 @@
+/* The resource store: a narrow interface over SQLite (WAL), prepared
+ * statements only, one transaction per primitive. Nothing above this header
+ * knows SQL, so another backend (PostgreSQL) can stand behind it later. */
+#ifndef IRONBARK_STORE_H
+#define IRONBARK_STORE_H
+
+#include "resource.h"
+
+#include <stdbool.h>
+
+struct store;
+
+/* Durability of a commit: NORMAL survives a process crash (kill -9), FULL
+ * also survives power loss (fsync per commit). */
+enum store_sync { STORE_SYNC_OFF = 0, STORE_SYNC_NORMAL = 1, STORE_SYNC_FULL = 2 };
+
+/* Visitor for scans: the resource is borrowed for the call (resource_dup()
+ * to keep it). Return non-zero to stop the scan; that value is returned. */
+typedef int store_visit_fn(struct resource *res, void *data);
+
+/* Results are 0, RSC_NOT_FOUND, RSC_CONFLICT (path taken), RSC_ALREADY_EXISTS
+ * (ri taken) or RSC_INTERNAL_SERVER_ERROR. */
+int store_open(struct store **out, const char *file, enum store_sync sync);
+void store_close(struct store *s);
+
+int store_begin(struct store *s);
+int store_commit(struct store *s);
+void store_rollback(struct store *s);
+
+int store_get(struct store *s, const char *ri, struct resource **out);
+int store_get_path(struct store *s, const char *path, struct resource **out);
+int store_insert(struct store *s, struct resource *res);  /* sets res->seq */
+int store_update(struct store *s, const struct resource *res);
+/* Removes res and its whole subtree; visit (may be NULL) sees each removed
+ * descendant (not res itself), deepest-last in creation order. */
+int store_delete_subtree(struct store *s, const struct resource *res,
+                         store_visit_fn *visit, void *data);
+
+/* Direct children of the resource with ri `pi` (ty 0 = any), in creation order. */
+int store_children(struct store *s, const char *pi, int ty, store_visit_fn *visit, void *data);
+/* Descendants of the resource at `path` down to max_depth levels (<= 0 = all),
+ * in creation order (parents before children). */
+int store_descendants(struct store *s, const char *path, int max_depth,
+                      store_visit_fn *visit, void *data);
+/* Oldest (newest=false) or newest direct child of type ty. */
+int store_edge_child(struct store *s, const char *pi, int ty, bool newest, struct resource **out);
+int store_count_children(struct store *s, const char *pi, int ty, int64_t *count);
+
+/* Resources whose et is earlier than `now_ts` (canonical timestamp). */
+int store_expired(struct store *s, const char *now_ts, store_visit_fn *visit, void *data);
+/* Earliest et in the store into ts (empty when none). */
+int store_next_expiry(struct store *s, char ts[23]);
+
+#endif

@@ -1,0 +1,109 @@
+/* <AE> (ty 2): application registration (TS-0001 10.2.2.2, TS-0004 7.4.5). */
+#include "registry.h"
+
+#include "../cse/address.h"
+#include "../cse/cse.h"
+#include "../cse/rsc.h"
+
+#include <string.h>
+
+static const struct attr_def attrs[] = {
+    ATTR_UNIVERSAL, ATTR_ET, ATTR_LBL, ATTR_ACPI, ATTR_AT, ATTR_AA, ATTR_DACI,
+    { "apn", A_STR, O, O, 0, 0 },
+    { "api", A_ID, M, NP, 0, 0 },
+    { "aei", A_ID, NP, NP, 0, 0 },
+    { "poa", A_URILIST, O, O, 0, 0 },
+    { "or", A_URI, O, O, 0, 0 },
+    { "nl", A_URI, O, O, 0, 0 },
+    { "rr", A_BOOL, M, O, 0, 0 },
+    { "csz", A_STRLIST, O, O, 0, 0 },
+    { "esi", A_OBJ, O, O, 0, 0 },
+    { "mei", A_STR, O, O, 0, 0 },
+    { "srv", A_STRLIST, M, O, 0, 0 },
+    { "regs", A_ENUM, O, O, 1, 2 },
+    { "trps", A_BOOL, O, O, 0, 0 },
+    { "scp", A_LIST, O, O, 0, 0 },
+    { "tren", A_BOOL, O, O, 0, 0 },
+    { "ape", A_LIST, O, O, 0, 0 },
+    { "tri", A_STR, O, O, 0, 0 },
+    { "trn", A_NNINT, O, O, 0, 0 },
+};
+
+/* App-ID: 'R' (registered) or 'N' (non-registered); lower-case 'r' was
+ * tolerated up to Release 3. */
+static bool valid_app_id(const char *api, const char *rvi)
+{
+    if (api[0] == 'R' || api[0] == 'N') return true;
+    return api[0] == 'r' && rvi && (!strcmp(rvi, "2a") || !strcmp(rvi, "3"));
+}
+
+static const char *const serializations[] = { "json", "xml", "cbor" };
+
+static bool valid_csz(json_t *csz)
+{
+    size_t i;
+    json_t *v;
+    json_array_foreach(csz, i, v) {
+        bool ok = false;
+        for (size_t k = 0; k < 3; k++) ok |= !strcmp(json_string_value(v), serializations[k]);
+        if (!ok) return false;
+    }
+    return true;
+}
+
+static int ae_create(struct op_ctx *ctx)
+{
+    const struct m2m_request *req = ctx->req;
+    struct resource *res = ctx->res;
+    const char *api = res_str(res, "api");
+    if (!valid_app_id(api, req->rvi))
+        return m2m_error(ctx->rsp, RSC_BAD_REQUEST, "api must start with 'R' or 'N'");
+    json_t *csz = json_object_get(res->attrs, "csz");
+    if (csz && !valid_csz(csz))
+        return m2m_error(ctx->rsp, RSC_BAD_REQUEST, "csz entries must be json, xml or cbor");
+
+    /* The AE-ID stem: chosen by the CSE for an empty, "C" or "S" originator,
+     * taken as is for a pre-provisioned or re-registering C.../S... stem. */
+    const char *fr = req->fr ? req->fr : "";
+    char stem[128];
+    if (!*fr || !strcmp(fr, "C") || !strcmp(fr, "S")) {
+        cse_new_id(fr[0] == 'S' ? "S" : "C", stem, sizeof stem);
+    } else if ((fr[0] == 'C' || fr[0] == 'S') && strlen(fr) < sizeof stem &&
+               address_valid_segment(fr, strlen(fr))) {
+        strcpy(stem, fr);
+    } else {
+        return m2m_error(ctx->rsp, RSC_BAD_REQUEST,
+                         "originator '%s' is not an AE-ID stem (C... or S...) for registration", fr);
+    }
+    struct resource *existing;
+    if (!store_get(ctx->cse->store, stem, &existing)) {
+        resource_free(existing);
+        return m2m_error(ctx->rsp, RSC_ORIGINATOR_HAS_ALREADY_REGISTERED,
+                         "originator '%s' is already registered", stem);
+    }
+    json_object_set_new(res->attrs, "ri", json_string(stem));
+    json_object_set_new(res->attrs, "aei", json_string(stem));
+    json_object_set_new(ctx->modified, "aei", json_string(stem));
+    if (!json_object_get(ctx->content, "rn")) {
+        json_object_set_new(res->attrs, "rn", json_string(stem));
+        json_object_set_new(ctx->modified, "rn", json_string(stem));
+    }
+    return 0;
+}
+
+static int ae_update(struct op_ctx *ctx)
+{
+    json_t *csz = json_object_get(ctx->res->attrs, "csz");
+    if (csz && !valid_csz(csz))
+        return m2m_error(ctx->rsp, RSC_BAD_REQUEST, "csz entries must be json, xml or cbor");
+    return 0;
+}
+
+const struct resource_type type_ae = {
+    .ty = 2, .sn = "ae", .key = "m2m:ae",
+    .parents = (const int[]){ 5, 0 },
+    .attrs = ATTRS(attrs),
+    .flags = RT_SUBSCRIBABLE,
+    .on_create = ae_create,
+    .on_update = ae_update,
+};

@@ -1,0 +1,110 @@
+/* <contentInstance> (ty 4): immutable data under a container (TS-0004 7.4.7). */
+#include "container.h"
+
+#include "../cse/clock.h"
+#include "../cse/cse.h"
+#include "../cse/rsc.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+static const struct attr_def attrs[] = {
+    ATTR_UNIVERSAL, ATTR_ET_WO, ATTR_ST, ATTR_LBL_WO, ATTR_CR,
+    { "at", A_URILIST, O, NP, 0, 0 },
+    { "aa", A_STRLIST, O, NP, 0, 0 },
+    { "cnf", A_STR, O, NP, 0, 0 },
+    { "cs", A_NNINT, NP, NP, 0, 0 },
+    { "conr", A_URI, O, NP, 0, 0 },
+    { "or", A_URI, O, NP, 0, 0 },
+    { "con", A_ANY, M, NP, 0, 0 },
+};
+
+/* contentInfo: "<type>/<subtype>:<encoding 0-2>[:<security 0-5>]". */
+static bool valid_cnf(const char *s)
+{
+    const char *colon = strchr(s, ':');
+    const char *slash = strchr(s, '/');
+    if (!colon || !slash || slash > colon || slash == s || slash + 1 == colon) return false;
+    const char *enc = colon + 1;
+    if (enc[0] < '0' || enc[0] > '2') return false;
+    if (enc[1] == 0) return true;
+    return enc[1] == ':' && enc[2] >= '0' && enc[2] <= '5' && enc[3] == 0;
+}
+
+static int64_t content_size(json_t *con)
+{
+    if (json_is_string(con)) return (int64_t)json_string_length(con);
+    char *dump = json_dumps(con, JSON_COMPACT | JSON_ENCODE_ANY);
+    int64_t n = dump ? (int64_t)strlen(dump) : 0;
+    free(dump);
+    return n;
+}
+
+static int cin_create(struct op_ctx *ctx)
+{
+    struct resource *cin = ctx->res, *cnt = ctx->parent;
+    const char *cnf = res_str(cin, "cnf");
+    if (cnf && !valid_cnf(cnf))
+        return m2m_error(ctx->rsp, RSC_BAD_REQUEST,
+                         "cnf must look like 'text/plain:0' (media type:encoding[:security])");
+    int64_t cs = content_size(json_object_get(cin->attrs, "con"));
+    int64_t mbs = res_int(cnt, "mbs", -1);
+    if (mbs >= 0 && cs > mbs)
+        return m2m_error(ctx->rsp, RSC_NOT_ACCEPTABLE,
+                         "content of %lld bytes exceeds the container's mbs of %lld",
+                         (long long)cs, (long long)mbs);
+    json_object_set_new(cin->attrs, "cs", json_integer(cs));
+
+    int rc = container_make_room(ctx, cnt, cs);
+    if (rc) return m2m_error(ctx->rsp, rc, "cannot make room in the container");
+
+    int64_t st = res_int(cnt, "st", 0) + 1;
+    json_object_set_new(cnt->attrs, "st", json_integer(st));
+    json_object_set_new(cnt->attrs, "cni", json_integer(res_int(cnt, "cni", 0) + 1));
+    json_object_set_new(cnt->attrs, "cbs", json_integer(res_int(cnt, "cbs", 0) + cs));
+    json_object_set(cnt->attrs, "lt", json_object_get(cin->attrs, "ct"));
+    json_object_set_new(cin->attrs, "st", json_integer(st));
+
+    /* maxInstanceAge caps the instance's lifetime. */
+    int64_t mia = res_int(cnt, "mia", -1), ct_us, et_us;
+    if (mia >= 0 && ts_parse(res_str(cin, "ct"), &ct_us) && ts_parse(res_str(cin, "et"), &et_us) &&
+        et_us > ct_us + mia * 1000000) {
+        ts_buf et;
+        ts_format(ct_us + mia * 1000000, et);
+        json_object_set_new(cin->attrs, "et", json_string(et));
+        json_object_set_new(ctx->modified, "et", json_string(et));
+    }
+    rc = store_update(ctx->cse->store, cnt);
+    return rc ? m2m_error(ctx->rsp, rc, "cannot update the container") : 0;
+}
+
+/* Requests (not expiry) cannot reach instances of a container with disr. */
+static int check_retrieval(struct op_ctx *ctx)
+{
+    if (ctx->req && ctx->parent && res_bool(ctx->parent, "disr", 0))
+        return m2m_error(ctx->rsp, RSC_OPERATION_NOT_ALLOWED,
+                         "the container has disableRetrieval set");
+    return 0;
+}
+
+static int cin_delete(struct op_ctx *ctx)
+{
+    int rc = check_retrieval(ctx);
+    if (rc || !ctx->parent || ctx->parent->ty != 3) return rc;
+    struct resource *cnt = ctx->parent;
+    int64_t cni = res_int(cnt, "cni", 1) - 1, cbs = res_int(cnt, "cbs", 0) - res_int(ctx->res, "cs", 0);
+    json_object_set_new(cnt->attrs, "cni", json_integer(cni < 0 ? 0 : cni));
+    json_object_set_new(cnt->attrs, "cbs", json_integer(cbs < 0 ? 0 : cbs));
+    rc = store_update(ctx->cse->store, cnt);
+    return rc ? m2m_error(ctx->rsp, rc, "cannot update the container") : 0;
+}
+
+const struct resource_type type_content_instance = {
+    .ty = 4, .sn = "cin", .key = "m2m:cin",
+    .parents = (const int[]){ 3, 0 },
+    .attrs = ATTRS(attrs),
+    .flags = RT_NO_UPDATE | RT_STATE_TAG | RT_CREATOR,
+    .on_create = cin_create,
+    .on_delete = cin_delete,
+    .on_retrieve = check_retrieval,
+};

@@ -1,0 +1,24 @@
+/* <CSEBase> (ty 5): the root, created by the CSE itself at start-up. */
+#include "registry.h"
+
+static const struct attr_def attrs[] = {
+    ATTR_UNIVERSAL,
+    { "lbl", A_STRLIST, NP, NP, 0, 0 },
+    { "acpi", A_URILIST, NP, NP, 0, 0 },
+    { "cst", A_ENUM, NP, NP, 1, 3 },
+    { "csi", A_ID, NP, NP, 0, 0 },
+    { "srt", A_INTLIST, NP, NP, 0, 0 },
+    { "poa", A_URILIST, NP, NP, 0, 0 },
+    { "nl", A_URI, NP, NP, 0, 0 },
+    { "daci", A_URILIST, NP, NP, 0, 0 },
+    { "csz", A_STRLIST, NP, NP, 0, 0 },
+    { "esi", A_OBJ, NP, NP, 0, 0 },
+    { "srv", A_STRLIST, NP, NP, 0, 0 },
+};
+
+const struct resource_type type_cse_base = {
+    .ty = 5, .sn = "cb", .key = "m2m:cb",
+    .parents = (const int[]){ 0 },
+    .attrs = ATTRS(attrs),
+    .flags = RT_NO_CREATE | RT_NO_UPDATE | RT_NO_DELETE | RT_NO_EXPIRY | RT_SUBSCRIBABLE,
+};

@@ -1,0 +1,60 @@
+/* The list of resource types this CSE serves. */
+#include "registry.h"
+
+#include <string.h>
+
+extern const struct resource_type type_cse_base;
+extern const struct resource_type type_ae;
+extern const struct resource_type type_container;
+extern const struct resource_type type_content_instance;
+
+static const struct resource_type *const types[] = {
+    &type_cse_base,
+    &type_ae,
+    &type_container,
+    &type_content_instance,
+};
+
+#define NTYPES (sizeof types / sizeof types[0])
+
+const struct resource_type *registry_find(int ty)
+{
+    for (size_t i = 0; i < NTYPES; i++)
+        if (types[i]->ty == ty) return types[i];
+    return NULL;
+}
+
+const struct resource_type *registry_find_key(const char *key)
+{
+    for (size_t i = 0; i < NTYPES; i++)
+        if (!strcmp(types[i]->key, key)) return types[i];
+    return NULL;
+}
+
+int registry_types(int *out, int max)
+{
+    int n = 0;
+    for (size_t i = 0; i < NTYPES && n < max; i++) out[n++] = types[i]->ty;
+    return n;
+}
+
+const struct attr_def *type_attr(const struct resource_type *t, const char *sn)
+{
+    for (int i = 0; i < t->nattrs; i++)
+        if (!strcmp(t->attrs[i].sn, sn)) return &t->attrs[i];
+    return NULL;
+}
+
+bool type_allows_parent(const struct resource_type *t, int parent_ty)
+{
+    for (const int *p = t->parents; p && *p; p++)
+        if (*p == parent_ty) return true;
+    return false;
+}
+
+bool registry_is_attribute_name(const char *sn)
+{
+    for (size_t i = 0; i < NTYPES; i++)
+        if (type_attr(types[i], sn)) return true;
+    return false;
+}

@@ -1,0 +1,118 @@
+/* Resource types: one descriptor per type, each in its own file, driven by an
+ * attribute table that generic code (schema.c) walks. A type file holds only
+ * what is special to it, as hooks. Adding a type = one file + one registry line. */
+#ifndef IRONBARK_REGISTRY_H
+#define IRONBARK_REGISTRY_H
+
+#include "../cse/primitive.h"
+#include "../cse/resource.h"
+
+#include <stdbool.h>
+#include <stdint.h>
+
+/* Wire types of attribute values. */
+enum attr_kind {
+    A_STR,        /* any string */
+    A_ID,         /* non-empty string */
+    A_NAME,       /* resourceName: [A-Za-z0-9][A-Za-z0-9._-]* */
+    A_URI,        /* non-empty string */
+    A_NNINT,      /* integer >= 0 */
+    A_POSINT,     /* integer >= 1 */
+    A_ENUM,       /* integer within [min, max] */
+    A_BOOL,
+    A_TS,         /* m2m:timestamp */
+    A_STRLIST,    /* array of strings */
+    A_URILIST,    /* array of non-empty strings */
+    A_INTLIST,    /* array of integers */
+    A_OBJ,        /* JSON object */
+    A_LIST,       /* any JSON array */
+    A_ANY,        /* any JSON value */
+};
+
+/* Presence of an attribute in the content of a CREATE / UPDATE request
+ * (TS-0004 Annex K): mandatory, optional, or not permitted. */
+enum presence { NP = 0, O = 1, M = 2 };
+
+struct attr_def {
+    const char *sn;           /* short name on the wire */
+    uint8_t kind;             /* enum attr_kind */
+    uint8_t create;           /* enum presence */
+    uint8_t update;           /* enum presence (M is not used) */
+    int64_t min, max;         /* A_ENUM bounds; list length bound for lists when max > 0 */
+};
+
+/* Universal and common attribute rows shared by the type tables. */
+#define ATTR_RN      { "rn",  A_NAME, O,  NP, 0, 0 }
+#define ATTR_TY      { "ty",  A_NNINT, NP, NP, 0, 0 }
+#define ATTR_RI      { "ri",  A_ID,   NP, NP, 0, 0 }
+#define ATTR_PI      { "pi",  A_ID,   NP, NP, 0, 0 }
+#define ATTR_CT      { "ct",  A_TS,   NP, NP, 0, 0 }
+#define ATTR_LT      { "lt",  A_TS,   NP, NP, 0, 0 }
+#define ATTR_ET      { "et",  A_TS,   O,  O,  0, 0 }
+#define ATTR_ET_WO   { "et",  A_TS,   O,  NP, 0, 0 }
+#define ATTR_LBL     { "lbl", A_STRLIST, O, O, 0, 0 }
+#define ATTR_LBL_WO  { "lbl", A_STRLIST, O, NP, 0, 0 }
+#define ATTR_ACPI    { "acpi", A_URILIST, O, O, 0, 0 }
+#define ATTR_AT      { "at",  A_URILIST, O, O, 0, 0 }
+#define ATTR_AA      { "aa",  A_STRLIST, O, O, 0, 0 }
+#define ATTR_DACI    { "daci", A_URILIST, O, O, 0, 0 }
+#define ATTR_ST      { "st",  A_NNINT, NP, NP, 0, 0 }
+#define ATTR_CR      { "cr",  A_ANY,  O,  NP, 0, 0 } /* only null is accepted */
+#define ATTR_UNIVERSAL ATTR_RN, ATTR_TY, ATTR_RI, ATTR_PI, ATTR_CT, ATTR_LT
+
+/* Type flags. */
+#define RT_NO_CREATE     0x01  /* never created through the API */
+#define RT_NO_UPDATE     0x02
+#define RT_NO_DELETE     0x04
+#define RT_STATE_TAG     0x08  /* keeps `st` */
+#define RT_CREATOR       0x10  /* supports `cr` */
+#define RT_NO_EXPIRY     0x20  /* has no `et` */
+#define RT_SUBSCRIBABLE  0x40
+
+struct cse;
+
+/* What a hook sees of the operation in progress. */
+struct op_ctx {
+    struct cse *cse;
+    const struct m2m_request *req;
+    struct m2m_response *rsp;
+    struct resource *parent;   /* CREATE: the target; else the resource's parent (may be NULL) */
+    struct resource *res;      /* the resource being created, updated, retrieved or deleted */
+    const struct resource *before; /* UPDATE: the resource as it was */
+    json_t *content;           /* CREATE/UPDATE: the attributes from the request */
+    json_t *modified;          /* attributes the CSE set differently (rcn=9), owned */
+};
+
+/* Hooks return 0 or an RSC (after m2m_error() for a useful message). */
+typedef int op_hook(struct op_ctx *ctx);
+
+struct resource_type {
+    int ty;
+    const char *sn;            /* short name, e.g. "cnt" */
+    const char *key;           /* wire key, e.g. "m2m:cnt" */
+    const int *parents;        /* allowed parent types, 0-terminated */
+    const struct attr_def *attrs;
+    int nattrs;
+    unsigned flags;
+    op_hook *on_create;        /* after generic validation, before insert */
+    op_hook *on_update;        /* after attributes are merged, before store */
+    op_hook *on_delete;        /* before the subtree is removed */
+    op_hook *on_retrieve;      /* before the representation is built */
+};
+
+#define ATTRS(table) table, (int)(sizeof table / sizeof table[0])
+
+const struct resource_type *registry_find(int ty);
+const struct resource_type *registry_find_key(const char *key);
+/* Fills out[] with the ty of every registered type; returns the count. */
+int registry_types(int *out, int max);
+const struct attr_def *type_attr(const struct resource_type *t, const char *sn);
+bool type_allows_parent(const struct resource_type *t, int parent_ty);
+
+/* Generic validation of a CREATE/UPDATE content object against the table.
+ * Returns 0 or an RSC with a message set in rsp. */
+int schema_validate(const struct resource_type *t, enum m2m_op op, json_t *content,
+                    struct m2m_response *rsp);
+bool schema_valid_name(const char *s);
+
+#endif
