@@ -96,7 +96,8 @@ bool ts_parse_absrel(const char *s, int64_t now_us, int64_t *us)
     bool all_digits = true;
     for (; *p; p++)
         if (!isdigit((unsigned char)*p)) { all_digits = false; break; }
-    if (all_digits && strlen(s) <= 15 && s[8] != 'T') {
+    /* All digits means relative milliseconds (a timestamp always has a 'T'). */
+    if (all_digits && strlen(s) <= 15) {
         *us = now_us + strtoll(s, NULL, 10) * 1000;
         return true;
     }

@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# Runs the whole suite twice: a normal build and an ASan+UBSan build. Ends
+# with one line "N passed, M failed" summed over both.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+total_pass=0; total_fail=0
+run_suite() {  # name builddir [meson setup args...]
+  local name=$1 dir=$2; shift 2
+  if [ ! -d "$dir" ]; then meson setup "$dir" "$@" >/dev/null || { echo "$name: setup failed"; total_fail=$((total_fail+1)); return; }; fi
+  if ! ninja -C "$dir" >"$dir.ninja.log" 2>&1; then
+    cat "$dir.ninja.log"; echo "$name: build failed"; total_fail=$((total_fail+1)); return
+  fi
+  ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+    meson test -C "$dir" --print-errorlogs --num-processes 2 >"$dir.test.log" 2>&1
+  cat "$dir.test.log" | grep -E "^ *[0-9]+/[0-9]+ |^(Ok|Fail|Skipped|Timeout|Expected)" || true
+  # Count individual TAP results from meson's JSON log.
+  read -r p f < <(python3 - "$dir/meson-logs/testlog.json" <<'PY'
+import json, sys, re
+p = f = 0
+for line in open(sys.argv[1]):
+    t = json.loads(line)
+    out = t.get("stdout", "") or ""
+    oks = len(re.findall(r"^ok \d+", out, re.M))
+    noks = len(re.findall(r"^not ok \d+", out, re.M))
+    if t.get("result") not in ("OK", "EXPECTEDFAIL") and noks == 0:
+        noks = 1  # crashed, timed out, or failed without a TAP line
+    p += oks; f += noks
+print(p, f)
+PY
+)
+  echo "$name: $p passed, $f failed"
+  total_pass=$((total_pass+p)); total_fail=$((total_fail+f))
+}
+run_suite plain build
+run_suite asan build-asan -Db_sanitize=address,undefined -Db_lundef=false -Dbuildtype=debug
+echo "$total_pass passed, $total_fail failed"
+[ "$total_fail" -eq 0 ]

@@ -1,0 +1,218 @@
+"""Integration test harness: starts the real m2m-cse on a loopback port with a
+private data directory and drives it with curl. Tests print TAP.
+
+Usage in a test file:
+
+    from harness import Cse, Tap
+    t = Tap()
+    with Cse() as cse:
+        r = cse.get("/cse-in")
+        t.eq(r.status, 200, "CSEBase is retrievable")
+    t.done()
+"""
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+
+BUILD = os.environ.get("IRONBARK_BUILD", os.path.join(os.path.dirname(__file__), "..", "..", "build"))
+CSE_BIN = os.environ.get("M2M_CSE", os.path.join(BUILD, "m2m-cse"))
+
+
+def free_port(kind=socket.SOCK_STREAM):
+    s = socket.socket(socket.AF_INET, kind)
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+class Response:
+    def __init__(self, status, headers, body):
+        self.status = status
+        self.headers = headers          # lower-case names
+        self.text = body
+        try:
+            self.json = json.loads(body) if body.strip() else None
+        except ValueError:
+            self.json = None
+
+    @property
+    def rsc(self):
+        v = self.headers.get("x-m2m-rsc")
+        return int(v) if v and v.isdigit() else None
+
+    def __repr__(self):
+        return "<%s rsc=%s %s>" % (self.status, self.rsc, self.text[:300])
+
+
+def curl(method, url, headers=None, body=None, timeout=10, extra=None):
+    """Runs curl and returns a Response (status -1 when curl itself failed)."""
+    cmd = ["curl", "-s", "-i", "--max-time", str(timeout), "-X", method, url]
+    for k, v in (headers or {}).items():
+        cmd += ["-H", "%s: %s" % (k, v)]
+    if body is not None:
+        cmd += ["--data-binary", "@-"]
+    cmd += extra or []
+    p = subprocess.run(cmd, input=body.encode() if isinstance(body, str) else body,
+                       capture_output=True, timeout=timeout + 5)
+    if p.returncode != 0 and not p.stdout:
+        return Response(-1, {}, p.stderr.decode(errors="replace"))
+    raw = p.stdout.decode(errors="replace")
+    # Skip interim responses (100 Continue).
+    while raw.startswith("HTTP/1.1 100"):
+        raw = raw.split("\r\n\r\n", 1)[1]
+    head, _, body_text = raw.partition("\r\n\r\n")
+    lines = head.split("\r\n")
+    status = int(lines[0].split()[1]) if lines and len(lines[0].split()) > 1 else -1
+    hdrs = {}
+    for line in lines[1:]:
+        if ":" in line:
+            k, v = line.split(":", 1)
+            hdrs[k.strip().lower()] = v.strip()
+    return Response(status, hdrs, body_text)
+
+
+class Cse:
+    """A running m2m-cse. Settings are passed as --key value flags."""
+
+    def __init__(self, data_dir=None, **settings):
+        self.port = settings.pop("http_port", None) or free_port()
+        self.own_dir = data_dir is None
+        self.data_dir = data_dir or tempfile.mkdtemp(prefix="ironbark-test-")
+        self.settings = settings
+        self.proc = None
+        self.rqi = 0
+        self.log_path = os.path.join(self.data_dir, "cse.log")
+
+    def args(self):
+        a = [CSE_BIN, "--http-port", str(self.port), "--data-dir", self.data_dir]
+        for k, v in self.settings.items():
+            a += ["--" + k.replace("_", "-"), str(v)]
+        return a
+
+    def start(self):
+        self.log = open(self.log_path, "ab")
+        self.proc = subprocess.Popen(self.args(), stdout=self.log, stderr=self.log)
+        deadline = time.time() + 10
+        while time.time() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError("m2m-cse exited with %s: %s" % (self.proc.returncode, self.read_log()))
+            try:
+                socket.create_connection(("127.0.0.1", self.port), timeout=0.2).close()
+                return self
+            except OSError:
+                time.sleep(0.05)
+        raise RuntimeError("m2m-cse did not start listening: " + self.read_log())
+
+    def read_log(self):
+        try:
+            with open(self.log_path, errors="replace") as f:
+                return f.read()
+        except OSError:
+            return ""
+
+    def stop(self, sig=signal.SIGTERM, timeout=10):
+        """Stops the CSE; returns its exit code."""
+        if not self.proc:
+            return None
+        if self.proc.poll() is None:
+            self.proc.send_signal(sig)
+            try:
+                self.proc.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.log.close()
+        rc = self.proc.returncode
+        self.proc = None
+        return rc
+
+    def kill9(self):
+        return self.stop(signal.SIGKILL)
+
+    def alive(self):
+        return self.proc is not None and self.proc.poll() is None
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *exc):
+        self.stop()
+        if self.own_dir:
+            shutil.rmtree(self.data_dir, ignore_errors=True)
+
+    @property
+    def base(self):
+        return "http://127.0.0.1:%d" % self.port
+
+    def request(self, method, path, origin="CAdmin", ty=None, body=None, headers=None,
+                rqi=None, rvi="3", content_type="application/json", timeout=10):
+        h = {}
+        if origin is not None:
+            h["X-M2M-Origin"] = origin
+        if rqi is not False:
+            self.rqi += 1
+            h["X-M2M-RI"] = rqi or "rqi-%d" % self.rqi
+        if rvi is not None:
+            h["X-M2M-RVI"] = rvi
+        if body is not None and not isinstance(body, (str, bytes)):
+            body = json.dumps(body)
+        if content_type is not None and (body is not None or ty is not None):
+            h["Content-Type"] = content_type + (";ty=%d" % ty if ty else "")
+        h.update(headers or {})
+        return curl(method, self.base + path, h, body, timeout=timeout)
+
+    def get(self, path, **kw):
+        return self.request("GET", path, **kw)
+
+    def create(self, path, ty, body, **kw):
+        return self.request("POST", path, ty=ty, body=body, **kw)
+
+    def update(self, path, body, **kw):
+        return self.request("PUT", path, body=body, **kw)
+
+    def delete(self, path, **kw):
+        return self.request("DELETE", path, **kw)
+
+    def register_ae(self, rn, origin="C", api="Napp", **attrs):
+        body = {"m2m:ae": dict({"rn": rn, "api": api, "rr": True, "srv": ["3"]}, **attrs)}
+        return self.create("/cse-in", 2, body, origin=origin)
+
+
+class Tap:
+    """Minimal TAP producer; the plan comes last."""
+
+    def __init__(self):
+        self.n = 0
+        self.failed = 0
+
+    def ok(self, cond, name, detail=None):
+        self.n += 1
+        if cond:
+            print("ok %d - %s" % (self.n, name))
+        else:
+            self.failed += 1
+            print("not ok %d - %s" % (self.n, name))
+            if detail is not None:
+                for line in str(detail).splitlines()[:20]:
+                    print("#   " + line)
+        sys.stdout.flush()
+        return cond
+
+    def eq(self, got, want, name):
+        return self.ok(got == want, name, "got %r, want %r" % (got, want))
+
+    def rsc(self, r, rsc, status, name):
+        """Asserts both the oneM2M RSC and the HTTP status of a response."""
+        return self.ok(r.rsc == rsc and r.status == status, name,
+                       "got HTTP %s RSC %s (want %s/%s): %s" % (r.status, r.rsc, status, rsc, r.text[:400]))
+
+    def done(self):
+        print("1..%d" % self.n)
+        sys.exit(1 if self.failed else 0)
