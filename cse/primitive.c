@@ -197,7 +197,7 @@ int m2m_apply_query(struct m2m_request *req, const char *key, const char *value)
     INT_PARAM("rt", 1, 5, req->rt)
     INT_PARAM("drt", 1, 2, req->drt)
     FC_INT("fu", 1, 4, f->fu)
-    FC_INT("fo", 1, 3, f->fo)
+    FC_INT("fo", 1, 2, f->fo)  /* 3 (XOR) is Release 4 */
     FC_INT("lim", 0, INT64_MAX, f->lim)
     FC_INT("lvl", 1, INT64_MAX, f->lvl)
     FC_INT("ofst", 1, INT64_MAX, f->ofst)

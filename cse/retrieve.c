@@ -31,6 +31,8 @@ struct collect {
     json_t *objects;           /* ri -> representation object (rcn 4/8) */
     json_t *root_attrs;        /* where direct children attach (rcn 4/8) */
     const char *root_ri;
+    json_t *hidden;            /* ri set: resources whose subtree is skipped */
+    json_t *no_instances;      /* ri set: containers with disableRetrieval */
 };
 
 static json_t *child_ref(const struct resource *r, int drt)
@@ -56,9 +58,25 @@ static bool visible(struct collect *c, const struct resource *r, int acop)
     return acl_check(c->cse, c->req, r, acop) == 0;
 }
 
+/* Parents come before children in a scan, so a resource is hidden when its
+ * parent was: an AE with regs=INACTIVE drops out of discovery with its
+ * subtree (TS-0001 10.2.2.2), and instances of a container with disr=true
+ * are never listed (they cannot be retrieved either). */
+static bool hidden(struct collect *c, const struct resource *r)
+{
+    const char *pi = res_pi(r), *ri = res_ri(r);
+    bool hide = json_object_get(c->hidden, pi) ||
+                (r->ty == 4 && json_object_get(c->no_instances, pi)) ||
+                (c->req->fc.fu == 1 && r->ty == 2 && res_int(r, "regs", 1) == 2);
+    if (hide) json_object_set_new(c->hidden, ri, json_true());
+    else if (res_bool(r, "disr", 0)) json_object_set_new(c->no_instances, ri, json_true());
+    return hide;
+}
+
 static int collect_match(struct resource *r, void *data)
 {
     struct collect *c = data;
+    if (hidden(c, r)) return 0;
     if (c->apply_filter && !filter_match(c->fc, c->cse->store, r)) return 0;
     if (!visible(c, r, c->req->fc.fu == 1 ? ACOP_DISCOVERY : ACOP_RETRIEVE)) return 0;
     if (!take(c)) return c->truncated ? 1 : 0;
@@ -85,9 +103,13 @@ static int collect_match(struct resource *r, void *data)
     return 0;
 }
 
-static void init_collect(struct collect *c, struct cse *cse, const struct m2m_request *req)
+static void init_collect(struct collect *c, struct cse *cse, const struct m2m_request *req,
+                         const struct resource *target)
 {
     memset(c, 0, sizeof *c);
+    c->hidden = json_object();
+    c->no_instances = json_object();
+    if (res_bool(target, "disr", 0)) json_object_set_new(c->no_instances, res_ri(target), json_true());
     c->cse = cse;
     c->req = req;
     c->fc = &req->fc;
@@ -97,8 +119,12 @@ static void init_collect(struct collect *c, struct cse *cse, const struct m2m_re
     c->drt = req->drt;
 }
 
+/* Releases the scan state; reports truncation when a response is given. */
 static void finish_paging(struct collect *c, struct m2m_response *rsp)
 {
+    json_decref(c->hidden);
+    json_decref(c->no_instances);
+    if (!rsp) return;
     if (c->truncated) {
         rsp->cnst = 1;
         rsp->cnot = (int)(c->seen);
@@ -109,7 +135,7 @@ static int discovery(struct cse *cse, const struct m2m_request *req, struct m2m_
                      struct resource *target)
 {
     struct collect c;
-    init_collect(&c, cse, req);
+    init_collect(&c, cse, req, target);
     int rcn = req->rcn < 0 ? RCN_DISCOVERY_REFS : req->rcn;
     if (rcn == RCN_CHILD_REFS) c.refs = json_array();
     else c.uris = json_array();
@@ -117,6 +143,7 @@ static int discovery(struct cse *cse, const struct m2m_request *req, struct m2m_
     int rc = store_descendants(cse->store, target->path, lvl, collect_match, &c);
     if (rc > 1) {
         json_decref(c.uris); json_decref(c.refs);
+        finish_paging(&c, NULL);
         return m2m_error(rsp, rc, "discovery failed");
     }
     rsp->rsc = RSC_OK;
@@ -130,7 +157,7 @@ int build_with_children(struct cse *cse, const struct m2m_request *req, struct m
                         struct resource *target, int rcn)
 {
     struct collect c;
-    init_collect(&c, cse, req);
+    init_collect(&c, cse, req, target);
     json_t *attrs = NULL;
     int depth;
     switch (rcn) {
@@ -151,6 +178,7 @@ int build_with_children(struct cse *cse, const struct m2m_request *req, struct m
     json_decref(c.objects);
     if (rc > 1) {
         json_decref(c.refs); json_decref(attrs);
+        finish_paging(&c, NULL);
         return m2m_error(rsp, rc, "cannot list the children");
     }
     switch (rcn) {
