@@ -1,0 +1,102 @@
+"""HTTP binding on a raw socket: keep-alive, pipelining, header mapping,
+RSC -> status, Connection: close."""
+import os, socket, sys, time
+sys.path.insert(0, os.path.dirname(__file__))
+from harness import Cse, Tap
+
+t = Tap()
+
+def req(method, path, rqi, extra="", body=b"", origin="CAdmin"):
+    h = "%s %s HTTP/1.1\r\nHost: x\r\nX-M2M-Origin: %s\r\nX-M2M-RI: %s\r\nX-M2M-RVI: 3\r\n%s" % (
+        method, path, origin, rqi, extra)
+    if body:
+        h += "Content-Length: %d\r\n" % len(body)
+    return (h + "\r\n").encode() + body
+
+def read_responses(sock, n, timeout=5):
+    """Reads n complete HTTP responses (Content-Length framed)."""
+    sock.settimeout(timeout)
+    buf, out = b"", []
+    deadline = time.time() + timeout
+    while len(out) < n and time.time() < deadline:
+        while True:
+            head_end = buf.find(b"\r\n\r\n")
+            if head_end < 0:
+                break
+            head = buf[:head_end].decode()
+            length = 0
+            hdrs = {}
+            for line in head.split("\r\n")[1:]:
+                k, _, v = line.partition(":")
+                hdrs[k.strip().lower()] = v.strip()
+            length = int(hdrs.get("content-length", "0"))
+            if len(buf) < head_end + 4 + length:
+                break
+            status = int(head.split()[1])
+            out.append((status, hdrs, buf[head_end + 4:head_end + 4 + length]))
+            buf = buf[head_end + 4 + length:]
+        if len(out) >= n:
+            break
+        chunk = sock.recv(65536)
+        if not chunk:
+            break
+        buf += chunk
+    return out
+
+with Cse() as cse:
+    s = socket.create_connection(("127.0.0.1", cse.port))
+    s.sendall(req("GET", "/cse-in", "p1") + req("GET", "/cse-in/nothere", "p2") + req("GET", "/cse-in", "p3"))
+    rs = read_responses(s, 3)
+    t.eq([r[1].get("x-m2m-ri") for r in rs], ["p1", "p2", "p3"], "three pipelined requests answered in order")
+    t.eq([r[0] for r in rs], [200, 404, 200], "pipelined statuses")
+    t.eq([r[1].get("x-m2m-rsc") for r in rs], ["2000", "4004", "2000"], "X-M2M-RSC on each")
+    t.ok(all(r[1].get("x-m2m-rvi") == "3" for r in rs), "X-M2M-RVI echoed")
+    body = b'{"m2m:ae":{"rn":"ka","api":"Nka","rr":false,"srv":["3"]}}'
+    s.sendall(req("POST", "/cse-in", "p4", "Content-Type: application/json;ty=2\r\n", body, origin="Cka"))
+    rs = read_responses(s, 1)
+    t.ok(rs and rs[0][0] == 201 and rs[0][1].get("content-location") == "Cka", "POST on the reused connection", rs)
+    s.sendall(req("DELETE", "/cse-in/ka", "p5"))
+    rs = read_responses(s, 1)
+    t.ok(rs and rs[0][0] == 200 and rs[0][1].get("x-m2m-rsc") == "2002", "DELETE on the reused connection", rs)
+    # Split a request across writes.
+    raw = req("GET", "/cse-in", "p6")
+    s.sendall(raw[:10]); time.sleep(0.05); s.sendall(raw[10:])
+    rs = read_responses(s, 1)
+    t.ok(rs and rs[0][0] == 200, "request split across two writes", rs)
+    s.sendall(req("GET", "/cse-in", "p7", "Connection: close\r\n"))
+    rs = read_responses(s, 1)
+    t.ok(rs and rs[0][1].get("connection", "").lower() == "close", "Connection: close is honoured", rs)
+    s.settimeout(2)
+    try:
+        t.eq(s.recv(100), b"", "server closes after Connection: close")
+    except OSError as e:
+        t.ok(False, "server closes after Connection: close", e)
+    s.close()
+
+    # HTTP/1.0 without keep-alive closes; garbage gets a 400 and a close.
+    s = socket.create_connection(("127.0.0.1", cse.port))
+    s.sendall(b"GARBAGE\r\n\r\n")
+    s.settimeout(3)
+    data = b""
+    try:
+        while True:
+            c = s.recv(4096)
+            if not c:
+                break
+            data += c
+    except OSError:
+        pass
+    t.ok(data.startswith(b"HTTP/1.1 400"), "unparseable request -> 400", data[:200])
+    s.close()
+    r = cse.get("/cse-in")
+    t.rsc(r, 2000, 200, "server still serves after garbage")
+
+    # Many connections in parallel all answered.
+    socks = [socket.create_connection(("127.0.0.1", cse.port)) for _ in range(20)]
+    for i, so in enumerate(socks):
+        so.sendall(req("GET", "/cse-in", "m%d" % i))
+    ok = all((lambda rs: rs and rs[0][0] == 200)(read_responses(so, 1)) for so in socks)
+    t.ok(ok, "20 concurrent connections answered")
+    for so in socks:
+        so.close()
+t.done()
