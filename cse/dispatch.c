@@ -22,9 +22,11 @@ json_t *representation(const struct resource *res, json_t *attrs)
     return o;
 }
 
+/* Which rcn an operation accepts (TS-0004 Table 6.4.1-1); absent is always
+ * fine (each operation has its default), NOTIFY is checked separately. */
 static bool rcn_valid(enum m2m_op op, int rcn, bool discovery)
 {
-    if (rcn < 0) return op != OP_NOTIFY || true;
+    if (rcn < 0) return true;
     switch (op) {
     case OP_CREATE: return rcn == 0 || rcn == 1 || rcn == 2 || rcn == 3 || rcn == 9;
     case OP_RETRIEVE:
@@ -136,6 +138,28 @@ static int settle_expiration(struct cse *cse, struct op_ctx *ctx, int64_t now)
     json_object_set_new(res->attrs, "et", json_string(buf));
     if (!given || clamped) json_object_set_new(ctx->modified, "et", json_string(buf));
     else if (strcmp(json_string_value(given), buf)) json_object_set_new(ctx->modified, "et", json_string(buf));
+    return 0;
+}
+
+static int latest_et(struct resource *child, void *data)
+{
+    const char *et = res_str(child, "et");
+    char *max = data;
+    if (et && strcmp(et, max) > 0) snprintf(max, TS_LEN, "%s", et);
+    return 0;
+}
+
+/* An UPDATE may not move et before a child's et (TS-0004 7.3.3.x UPDATE
+ * step): the child would outlive its parent. */
+static int check_children_et(struct cse *cse, struct op_ctx *ctx)
+{
+    ts_buf max = "";
+    int rc = store_children(cse->store, res_ri(ctx->res), 0, latest_et, max);
+    if (rc) return m2m_error(ctx->rsp, rc, "cannot read the children");
+    const char *et = res_str(ctx->res, "et");
+    if (max[0] && et && strcmp(et, max) < 0)
+        return m2m_error(ctx->rsp, RSC_BAD_REQUEST,
+                         "expirationTime %s lies before a child's expirationTime %s", et, max);
     return 0;
 }
 
@@ -253,7 +277,8 @@ static int op_update(struct cse *cse, const struct m2m_request *req, struct m2m_
     json_object_foreach(content, key, v) {
         if (json_is_null(v)) {
             const struct attr_def *a = type_attr(t, key);
-            if (a->create == M) {
+            /* Mandatory attributes and et (multiplicity 1) cannot be removed. */
+            if (a->create == M || !strcmp(key, "et")) {
                 resource_free(before);
                 return m2m_error(rsp, RSC_BAD_REQUEST, "mandatory attribute '%s' cannot be deleted", key);
             }
@@ -268,6 +293,7 @@ static int op_update(struct cse *cse, const struct m2m_request *req, struct m2m_
     struct op_ctx ctx = { cse, req, rsp, parent, target, before, content, modified };
     json_t *et = json_object_get(content, "et");
     if (et && !json_is_null(et)) rc = settle_expiration(cse, &ctx, now);
+    if (et && !rc) rc = check_children_et(cse, &ctx);
     ts_buf lt;
     ts_format(now, lt);
     json_object_set_new(target->attrs, "lt", json_string(lt));

@@ -141,4 +141,20 @@ with Cse(expiry_interval=100) as cse:
     t.ok(r.rsc == 2004 and r.json["m2m:cnt"]["et"] < "29990101T000000", "updated et clamped to the parent's", r)
     r = cse.update("/cse-in/app/clamp", {"m2m:cnt": {"et": "20000101T000000"}}, origin=O)
     t.rsc(r, 4000, 400, "update et into the past -> 4000")
+    r = cse.update("/cse-in/app/clamp", {"m2m:cnt": {"et": None}}, origin=O)
+    t.rsc(r, 4000, 400, "et cannot be deleted (multiplicity 1) -> 4000")
+    kid_et = cse.get("/cse-in/app/clamp/kid", origin=O).json["m2m:cnt"]["et"]
+    r = cse.update("/cse-in/app/clamp", {"m2m:cnt": {"et": time.strftime("%Y%m%dT%H%M%S", time.gmtime(time.time() + 30))}},
+                   origin=O)
+    t.rsc(r, 4000, 400, "update et before a child's et -> 4000")
+    r = cse.update("/cse-in/app/clamp/kid", {"m2m:cnt": {"lbl": None}}, origin=O)
+    t.ok(r.rsc == 2004 and "lbl" not in r.json["m2m:cnt"], "null deletes an optional attribute", r)
+    t.eq(cse.get("/cse-in/app/clamp/kid", origin=O).json["m2m:cnt"]["et"], kid_et, "rejected updates changed nothing")
+
+    # contentRef
+    r = cse.create("/cse-in/app/c", 4, {"m2m:cin": {"conr": "http://example.com/blob"}}, origin=O)
+    t.ok(r.rsc == 2001 and r.json["m2m:cin"]["cs"] == 0 and "con" not in r.json["m2m:cin"],
+         "CIN with conr and no con", r)
+    r = cse.create("/cse-in/app/c", 4, {"m2m:cin": {"conr": ""}}, origin=O)
+    t.rsc(r, 4000, 400, "empty conr -> 4000")
 t.done()
