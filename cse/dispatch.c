@@ -79,6 +79,8 @@ static int validate_primitive(struct cse *cse, const struct m2m_request *req, st
         return m2m_error(rsp, RSC_BAD_REQUEST, "NOTIFY takes no result content");
     if (!rcn_valid(req->op, req->rcn, req->fc.fu == 1))
         return m2m_error(rsp, RSC_BAD_REQUEST, "result content %d is not valid for this operation", req->rcn);
+    if (req->fc.arp && req->fc.fu != 1)
+        return m2m_error(rsp, RSC_BAD_REQUEST, "applyRelativePath (arp) needs discovery (fu=1)");
     if (req->fc.fu != 1 && req->fc.fu != 2)
         return m2m_error(rsp, RSC_NOT_IMPLEMENTED, "filter usage %d is not supported", req->fc.fu);
     if (req->rt == 1)

@@ -73,19 +73,76 @@ static bool hidden(struct collect *c, const struct resource *r)
     return hide;
 }
 
-static int collect_match(struct resource *r, void *data)
+/* Joins a structured path and a relative one, folding "." and "..";
+ * NULL when ".." climbs above the CSEBase. */
+static char *join_relative(const char *base, const char *rel)
 {
-    struct collect *c = data;
-    if (hidden(c, r)) return 0;
-    if (c->apply_filter && !filter_match(c->fc, c->cse->store, r)) return 0;
-    if (!visible(c, r, c->req->fc.fu == 1 ? ACOP_DISCOVERY : ACOP_RETRIEVE)) return 0;
-    if (!take(c)) return c->truncated ? 1 : 0;
+    size_t cap = strlen(base) + strlen(rel) + 2;
+    char *out = malloc(cap), *work = malloc(cap);
+    snprintf(work, cap, "%s/%s", base, rel);
+    size_t n = 0;
+    char *save = NULL;
+    for (char *seg = strtok_r(work, "/", &save); seg; seg = strtok_r(NULL, "/", &save)) {
+        if (!strcmp(seg, ".")) continue;
+        if (!strcmp(seg, "..")) {
+            char *slash = n ? memrchr(out, '/', n) : NULL;
+            if (!slash) { free(out); free(work); return NULL; }
+            n = (size_t)(slash - out);
+            continue;
+        }
+        n += (size_t)snprintf(out + n, cap - n, "%s%s", n ? "/" : "", seg);
+    }
+    out[n] = 0;
+    free(work);
+    return out;
+}
+
+/* applyRelativePath: the match is replaced by the resource at its path plus
+ * arp; matches whose relative resource does not exist, or cannot be
+ * retrieved (its type's retrieve hook refuses, e.g. disr), drop out. */
+static struct resource *apply_relative_path(struct collect *c, const struct resource *r)
+{
+    char *path = join_relative(r->path, c->fc->arp);
+    struct resource *out = NULL;
+    if (path && !address_resolve(c->cse, path, &out)) {
+        const struct resource_type *t = registry_find(out->ty);
+        struct m2m_response scratch;
+        m2m_response_init(&scratch);
+        struct resource *parent = NULL;
+        if (t && t->on_retrieve && res_pi(out)) store_get(c->cse->store, res_pi(out), &parent);
+        struct op_ctx ctx = { c->cse, c->req, &scratch, parent, out, NULL, NULL, NULL };
+        if ((t && t->on_retrieve && t->on_retrieve(&ctx)) || !visible(c, out, ACOP_DISCOVERY)) {
+            resource_free(out);
+            out = NULL;
+        }
+        resource_free(parent);
+        m2m_response_clear(&scratch);
+    }
+    free(path);
+    return out;
+}
+
+static void append_reference(struct collect *c, const struct resource *r)
+{
     if (c->uris) {
         char *addr = address_of(r, c->drt);
         json_array_append_new(c->uris, json_string(addr));
         free(addr);
     }
     if (c->refs) json_array_append_new(c->refs, child_ref(r, c->drt));
+}
+
+static int collect_match(struct resource *r, void *data)
+{
+    struct collect *c = data;
+    if (hidden(c, r)) return 0;
+    if (c->apply_filter && !filter_match(c->fc, c->cse->store, r)) return 0;
+    if (!visible(c, r, c->req->fc.fu == 1 ? ACOP_DISCOVERY : ACOP_RETRIEVE)) return 0;
+    struct resource *relative = NULL;
+    if (c->fc->arp && !(relative = apply_relative_path(c, r))) return 0;
+    if (!take(c)) { resource_free(relative); return c->truncated ? 1 : 0; }
+    append_reference(c, relative ? relative : r);
+    resource_free(relative);
     if (c->objects) {
         /* Nest under the parent's object; children of skipped nodes drop out. */
         const char *pi = res_pi(r);

@@ -59,8 +59,12 @@ with Cse(max_body=4096) as cse:
         ("UPDATE of the CSEBase", cse.update("/cse-in", {"m2m:cb": {}}, origin=O), 4005, 405),
         ("DELETE of the CSEBase", cse.delete("/cse-in", origin=O), 4005, 405),
         ("rqet in the past", cse.get("/cse-in", origin=O, headers={"X-M2M-RET": "20000101T000000"}), 4008, 504),
-        ("lbq (not implemented)", cse.get("/cse-in?fu=1&lbq=a", origin=O), 5001, 501),
-        ("c.<attr> (not implemented)", cse.get("/cse-in?fu=1&c.rn=a", origin=O), 5001, 501),
+        ("cfs/cfq (JSONPath, not implemented)", cse.get("/cse-in?fu=1&cfs=1&cfq=$.x", origin=O), 5001, 501),
+        ("smf (semantics, not implemented)", cse.get("/cse-in?fu=1&smf=x", origin=O), 5001, 501),
+        ("malformed lbq", cse.get("/cse-in?fu=1&lbq=a%20XX%20b", origin=O), 4000, 400),
+        ("attribute filter on ct", cse.get("/cse-in?fu=1&ct=20250101T000000", origin=O), 4000, 400),
+        ("c.<unknown attribute>", cse.get("/cse-in?fu=1&c.nope=1", origin=O), 4000, 400),
+        ("arp without fu=1", cse.get("/cse-in?arp=la", origin=O), 4000, 400),
     ]
     for name, r, rsc, status in cases:
         t.rsc(r, rsc, status, name)

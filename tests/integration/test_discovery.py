@@ -81,6 +81,35 @@ with Cse() as cse:
         t.rsc(disc(q), 4000, 400, "bad value %s -> 4000" % name)
     t.rsc(disc("fu=3"), 5001, 501, "fu=3 (IPE on-demand) -> 5001")
 
+    # labelsQuery, child and parent attributes, applyRelativePath.
+    cse.create("/cse-in/app", 3, {"m2m:cnt": {"rn": "kv", "lbl": ["site:berlin", "floor:2"]}}, origin=O)
+    t.eq(names(disc("lbq=site")), ["kv"], "lbq key present")
+    t.eq(names(disc("lbq=site%20EQ%20berlin")), ["kv"], "lbq EQ (percent-encoded spaces)")
+    t.eq(names(disc("lbq=site+EQ+berlin")), ["kv"], "lbq EQ ('+' as space)")
+    t.eq(names(disc("lbq=floor%20IN%20(1,2)")), ["kv"], "lbq IN")
+    t.eq(names(disc("lbq=floor%20NI%20(2)")), [], "lbq NI")
+    t.eq(names(disc("lbq=NT%20site&ty=3")), ["hum", "temp"], "lbq NT")
+    t.eq(names(disc("c.con=21&ty=3")), ["temp"], "c.<attr>: a child matches")
+    t.eq(names(disc("p.rn=hum")), ["cin"], "p.<attr>: the parent matches")
+    t.eq(names(disc("chty=4")), ["hum", "temp"], "chty")
+    t.eq(names(disc("pty=3")), ["cin", "cin", "cin"], "pty")
+    t.eq(names(disc("clbl=room/1")), ["hum"], "clbl")
+    t.eq(names(disc("palb=kind/hum")), ["cin"], "palb")
+    r = disc("ty=3&arp=la")
+    la_temp = cse.get("/cse-in/app/temp/la", origin=O).json["m2m:cin"]["ri"]
+    la_hum = cse.get("/cse-in/app/hum/la", origin=O).json["m2m:cin"]["ri"]
+    t.ok(r.rsc == 2000 and sorted(u.split("/")[-1] for u in r.json["m2m:uril"]) == sorted([
+        cse.get("/" + la_temp, origin=O).json["m2m:cin"]["rn"], cse.get("/" + la_hum, origin=O).json["m2m:cin"]["rn"]]),
+         "arp=la: the latest instance of each match; empty containers drop out", r)
+    r = disc("ty=3&arp=la&drt=2")
+    t.ok(r.rsc == 2000 and sorted(r.json["m2m:uril"]) == sorted([la_temp, la_hum]), "arp with drt=2", r)
+    r = disc("ty=4&arp=..&lbl=room/1")
+    t.ok(r.rsc == 2000 and r.json["m2m:uril"] == ["cse-in/app/hum"], "arp=.. names the parent", r)
+    r = disc("ty=3&arp=../../..")
+    t.ok(r.rsc == 2000 and r.json["m2m:uril"] == [], "arp above the CSEBase drops the match", r)
+    r = disc("ty=3&arp=nothing")
+    t.ok(r.rsc == 2000 and r.json["m2m:uril"] == [], "arp to a missing child drops the match", r)
+
     # Conditional retrieval (fu=2): the target must match.
     r = cse.get("/cse-in/app/temp?lbl=kind/temp", origin=O)
     t.ok(r.rsc == 2000 and r.json["m2m:cnt"]["rn"] == "temp", "conditional retrieve, matching", r)

@@ -160,6 +160,37 @@ static void filter_operation(void **state)
     assert_int_equal(m2m_apply_query(&req, "fo", "3"), RSC_BAD_REQUEST); /* XOR is R4 */
 }
 
+static void labels_query(void **state)
+{
+    (void)state;
+    struct resource *r = mk(3, "{\"ri\":\"x\",\"lbl\":[\"site:berlin\",\"floor:2\",\"indoor\"]}", "cse-in/x");
+    MATCH(r, "lbq=site");
+    MATCH(r, "lbq=indoor");
+    NOMATCH(r, "lbq=outdoor");
+    NOMATCH(r, "lbq=sit");                     /* whole keys only */
+    MATCH(r, "lbq=NT outdoor");
+    NOMATCH(r, "lbq=NT site");
+    MATCH(r, "lbq=site:berlin");
+    MATCH(r, "lbq=site EQ berlin");
+    NOMATCH(r, "lbq=site EQ paris");
+    NOMATCH(r, "lbq=indoor EQ x");
+    MATCH(r, "lbq=site NE paris");
+    NOMATCH(r, "lbq=site NE berlin");
+    NOMATCH(r, "lbq=roof NE x");               /* NE needs the key */
+    MATCH(r, "lbq=floor IN (1, 2, 3)");
+    NOMATCH(r, "lbq=floor IN (1, 3)");
+    MATCH(r, "lbq=floor NI (1, 3)");
+    NOMATCH(r, "lbq=floor NI (2)");
+    MATCH(r, "lbq=site EQ paris&lbq=floor:2"); /* repeated lbq: ORed */
+    NOMATCH(r, "lbq=site EQ paris&lbq=floor:3");
+    MATCH(r, "lbq=site&ty=3");
+    NOMATCH(r, "lbq=site&ty=4");
+    MATCH(r, "lbq=site&ty=4&fo=2");
+    MATCH(cin, "lbq=NT x&lbq=x");              /* no labels at all: NT holds */
+    NOMATCH(cin, "lbq=x");
+    resource_free(r);
+}
+
 static void glob(void **state)
 {
     (void)state;
@@ -203,6 +234,23 @@ static void parents_and_children(void **state)
     f = fc_of(&req, "clbl=room/1&chty=4&fo=2");
     assert_true(filter_match(f, s, ae));
     assert_true(filter_match(f, s, cnt));
+    /* c.<attr> and p.<attr>. */
+    f = fc_of(&req, "c.rn=cin_*");
+    assert_true(filter_match(f, s, cnt));
+    assert_false(filter_match(f, s, ae));
+    f = fc_of(&req, "c.rn=temp&c.rn=other");
+    assert_true(filter_match(f, s, ae));
+    f = fc_of(&req, "c.rn=temp&c.mni=10");     /* two names: both needed (by some child) */
+    assert_true(filter_match(f, s, ae));
+    f = fc_of(&req, "c.rn=temp&c.mni=11");
+    assert_false(filter_match(f, s, ae));
+    f = fc_of(&req, "p.rn=temp");
+    assert_true(filter_match(f, s, cin));
+    assert_false(filter_match(f, s, cnt));
+    f = fc_of(&req, "p.rn=nope&ty=4&fo=2");
+    assert_true(filter_match(f, s, cin));
+    f = fc_of(&req, "p.mni=10&c.rn=x");
+    assert_false(filter_match(f, s, cin));
     resource_free(ae);
     store_close(s);
 }
@@ -216,6 +264,7 @@ int main(void)
         cmocka_unit_test(types_labels_content),
         cmocka_unit_test(attributes),
         cmocka_unit_test(filter_operation),
+        cmocka_unit_test(labels_query),
         cmocka_unit_test(glob),
         cmocka_unit_test(parents_and_children),
     };

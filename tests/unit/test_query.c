@@ -126,11 +126,48 @@ static void attribute_filters_and_unknown_keys(void **state)
     assert_true(req.unknown_query);
     assert_string_equal(req.unknown_key, "bogus");
     /* Recognised but not implemented: refused rather than ignored. */
-    const char *unsupported[] = { "lbq", "cfs", "cfq", "smf", "c.rn", "p.lbl" };
+    const char *unsupported[] = { "cfs", "cfq", "smf" };
     for (size_t i = 0; i < sizeof unsupported / sizeof *unsupported; i++)
         assert_int_equal(m2m_apply_query(&req, unsupported[i], "x"), RSC_NOT_IMPLEMENTED);
     APPLY("arp", "la");
     assert_string_equal(req.fc.arp, "la");
+    /* Attributes with a condition of their own, or not filterable by value. */
+    const char *excluded[] = { "ct", "lt", "st", "et", "cs", "cnf" };
+    for (size_t i = 0; i < sizeof excluded / sizeof *excluded; i++)
+        REJECT(excluded[i], "x");
+    REJECT("p.lbl", "x");                      /* palb is the label condition */
+}
+
+static void child_parent_attributes(void **state)
+{
+    (void)state;
+    APPLY("c.rn", "cin*");
+    APPLY("c.con", "5");
+    APPLY("p.rn", "app");
+    assert_int_equal(req.fc.ncatr, 2);
+    assert_string_equal(req.fc.catr_nm[1], "con");
+    assert_string_equal(req.fc.catr_val[0], "cin*");
+    assert_int_equal(req.fc.npatr, 1);
+    assert_true(req.fc.present);
+    REJECT("c.nope", "1");
+    REJECT("p.ct", "1");
+    REJECT("c.", "1");
+}
+
+static void labels_query(void **state)
+{
+    (void)state;
+    const char *good[] = { "site", "site:a", "NT site", "NT+site", "site EQ a", "site+NE+a",
+                           "site IN (a, b)", "site NI (a)", "site IN(a,b)", "  site  ", "NT" /* a key named NT */ };
+    for (size_t i = 0; i < sizeof good / sizeof *good; i++) APPLY("lbq", good[i]);
+    assert_int_equal(req.fc.nlbq, (int)(sizeof good / sizeof *good));
+    assert_true(req.fc.present);
+    const char *bad[] = { "", " ", "NT a b", "site EQ", "site EQ a b", "site XX a",
+                          "site IN a", "site IN ()", "site IN (a,)", "site IN (a) x", "site IN (a",
+                          ":a", "site:" };
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        if (m2m_apply_query(&req, "lbq", bad[i]) != RSC_BAD_REQUEST) fail_msg("accepted lbq \"%s\"", bad[i]);
+    }
 }
 
 static void percent_decoding(void **state)
@@ -164,6 +201,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(timestamps, fresh, release),
         cmocka_unit_test_setup_teardown(lists, fresh, release),
         cmocka_unit_test_setup_teardown(attribute_filters_and_unknown_keys, fresh, release),
+        cmocka_unit_test_setup_teardown(child_parent_attributes, fresh, release),
+        cmocka_unit_test_setup_teardown(labels_query, fresh, release),
         cmocka_unit_test_setup_teardown(percent_decoding, fresh, release),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
