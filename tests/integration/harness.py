@@ -142,10 +142,15 @@ class Cse:
     def __enter__(self):
         return self.start()
 
-    def __exit__(self, *exc):
-        self.stop()
+    def __exit__(self, exc_type, *exc):
+        rc = self.stop()
+        log = self.read_log() if rc else ""
         if self.own_dir:
             shutil.rmtree(self.data_dir, ignore_errors=True)
+        # A clean SIGTERM shutdown exits 0; anything else (a sanitizer report,
+        # a leak, a crash) fails the test even when every assertion passed.
+        if rc and exc_type is None:
+            raise RuntimeError("m2m-cse exited with %s on SIGTERM; log tail:\n%s" % (rc, log[-3000:]))
 
     @property
     def base(self):
