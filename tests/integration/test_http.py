@@ -43,6 +43,23 @@ def read_responses(sock, n, timeout=5):
         buf += chunk
     return out
 
+def one_shot(port, data):
+    """Sends raw bytes on a fresh connection, returns everything read until close."""
+    so = socket.create_connection(("127.0.0.1", port))
+    so.sendall(data)
+    so.settimeout(3)
+    out = b""
+    try:
+        while True:
+            c = so.recv(65536)
+            if not c:
+                break
+            out += c
+    except OSError:
+        pass
+    so.close()
+    return out
+
 with Cse() as cse:
     s = socket.create_connection(("127.0.0.1", cse.port))
     s.sendall(req("GET", "/cse-in", "p1") + req("GET", "/cse-in/nothere", "p2") + req("GET", "/cse-in", "p3"))
@@ -73,55 +90,26 @@ with Cse() as cse:
         t.ok(False, "server closes after Connection: close", e)
     s.close()
 
-    # HTTP/1.0 without keep-alive closes; garbage gets a 400 and a close.
-    s = socket.create_connection(("127.0.0.1", cse.port))
-    s.sendall(b"GARBAGE\r\n\r\n")
-    s.settimeout(3)
-    data = b""
-    try:
-        while True:
-            c = s.recv(4096)
-            if not c:
-                break
-            data += c
-    except OSError:
-        pass
+    # Garbage gets a 400 and a close.
+    data = one_shot(cse.port, b"GARBAGE\r\n\r\n")
     t.ok(data.startswith(b"HTTP/1.1 400"), "unparseable request -> 400", data[:200])
-    s.close()
     r = cse.get("/cse-in")
     t.rsc(r, 2000, 200, "server still serves after garbage")
 
-    def one_shot(data):
-        """Sends raw bytes on a fresh connection, returns everything read."""
-        so = socket.create_connection(("127.0.0.1", cse.port))
-        so.sendall(data)
-        so.settimeout(3)
-        out = b""
-        try:
-            while True:
-                c = so.recv(65536)
-                if not c:
-                    break
-                out += c
-        except OSError:
-            pass
-        so.close()
-        return out
-
     base = b"GET /cse-in HTTP/1.1\r\nX-M2M-Origin: CAdmin\r\nConnection: close\r\n"
-    out = one_shot(base + b"X-M2M-RVI: 3\r\nX-M2M-RI: " + b"r" * 300 + b"\r\n\r\n")
+    out = one_shot(cse.port, base + b"X-M2M-RVI: 3\r\nX-M2M-RI: " + b"r" * 300 + b"\r\n\r\n")
     t.ok(out.startswith(b"HTTP/1.1 400") and b"X-M2M-RSC: 4000" in out and b"X-M2M-RI:" not in out,
          "X-M2M-RI too long to echo -> 4000", out[:300])
-    out = one_shot(base + b"X-M2M-RI: " + b"r" * 256 + b"\r\n\r\n")
+    out = one_shot(cse.port, base + b"X-M2M-RI: " + b"r" * 256 + b"\r\n\r\n")
     t.ok(out.startswith(b"HTTP/1.1 200") and (b"X-M2M-RI: " + b"r" * 256 + b"\r\n") in out,
          "256-character X-M2M-RI echoed whole", out[:200])
     t.ok(b"X-M2M-RVI" not in out, "no X-M2M-RVI in the request: none in the response (Release 1)", out[:300])
-    out = one_shot(base + b"X-M2M-RI: 1\r\n" + b"".join(b"X-A%d: 1\r\n" % i for i in range(60)) + b"\r\n")
+    out = one_shot(cse.port, base + b"X-M2M-RI: 1\r\n" + b"".join(b"X-A%d: 1\r\n" % i for i in range(60)) + b"\r\n")
     t.ok(out.startswith(b"HTTP/1.1 431") and b"X-M2M-RSC: 4000" in out and b"m2m:dbg" in out,
          "too many header fields -> 431 with RSC 4000", out[:300])
-    out = one_shot(b"GET /cse-in?" + b"a" * 70000 + b" HTTP/1.1\r\nX-M2M-Origin: CAdmin\r\nX-M2M-RI: 1\r\n\r\n")
+    out = one_shot(cse.port, b"GET /cse-in?" + b"a" * 70000 + b" HTTP/1.1\r\nX-M2M-Origin: CAdmin\r\nX-M2M-RI: 1\r\n\r\n")
     t.ok(out.startswith(b"HTTP/1.1 431"), "70 kB request target -> 431", out[:300])
-    out = one_shot(base.replace(b"HTTP/1.1", b"HTTP/1.0").replace(b"Connection: close\r\n", b"") + b"X-M2M-RI: 1\r\n\r\n")
+    out = one_shot(cse.port, base.replace(b"HTTP/1.1", b"HTTP/1.0").replace(b"Connection: close\r\n", b"") + b"X-M2M-RI: 1\r\n\r\n")
     t.ok(out.startswith(b"HTTP/1.1 200"), "HTTP/1.0 request answered and closed", out[:200])
 
     # Many connections in parallel all answered.
