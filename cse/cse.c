@@ -146,7 +146,25 @@ int cse_expire_now(struct cse *cse)
     }
     free(l.items);
     if (store_commit(cse->store)) store_rollback(cse->store);
+    /* A backlog (or an undeletable resource) leaves the earliest et in the
+     * past: let the timer deal with it instead of every request. */
+    if (store_next_expiry(cse->store, cse->next_expiry) || (cse->next_expiry[0] && strcmp(cse->next_expiry, now) < 0))
+        ts_format(clock_now_us() + cse->cfg.expiry_interval_ms * 1000, cse->next_expiry);
     return removed;
+}
+
+void cse_expire_due(struct cse *cse)
+{
+    if (!cse->next_expiry[0]) return;
+    ts_buf now;
+    ts_format(clock_now_us(), now);
+    if (strcmp(now, cse->next_expiry) > 0) cse_expire_now(cse);
+}
+
+void cse_note_expiry(struct cse *cse, const char *et)
+{
+    if (et && (!cse->next_expiry[0] || strcmp(et, cse->next_expiry) < 0))
+        snprintf(cse->next_expiry, sizeof cse->next_expiry, "%s", et);
 }
 
 static int64_t expiry_tick(struct loop *loop, int64_t id, void *data)
@@ -173,6 +191,7 @@ int cse_open(struct cse *cse, const struct config *cfg, struct loop *loop)
         cse->store = NULL;
         return -1;
     }
+    store_next_expiry(cse->store, cse->next_expiry);
     if (loop) cse->expiry_timer = loop_add_timer(loop, cfg->expiry_interval_ms, expiry_tick, cse);
     return 0;
 }

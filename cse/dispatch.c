@@ -248,6 +248,7 @@ static int op_create(struct cse *cse, const struct m2m_request *req, struct m2m_
         break;
     }
     if (!rc) {
+        cse_note_expiry(cse, res_str(res, "et"));
         rsp->rsc = RSC_CREATED;
         rsp->location = strdup(res_ri(res));
         respond_written(req, rsp, &ctx, RCN_ATTRIBUTES);
@@ -307,6 +308,7 @@ static int op_update(struct cse *cse, const struct m2m_request *req, struct m2m_
     if (!rc && t->on_update) rc = t->on_update(&ctx);
     if (!rc) rc = store_update(cse->store, target);
     if (!rc) {
+        cse_note_expiry(cse, res_str(target, "et"));
         rsp->rsc = RSC_UPDATED;
         respond_written(req, rsp, &ctx, RCN_ATTRIBUTES);
     }
@@ -400,6 +402,9 @@ static int execute(struct cse *cse, struct m2m_request *req, struct m2m_response
     }
     struct resource *target = NULL;
     rc = address_resolve(cse, addr.local, &target);
+    ts_buf now;
+    ts_format(clock_now_us(), now);
+    if (!rc && res_expired(target, now)) rc = RSC_NOT_FOUND;
     if (rc == RSC_NOT_FOUND) rc = m2m_error(rsp, rc, "resource '%s' does not exist", req->to);
     else if (rc) rc = m2m_error(rsp, rc, "cannot resolve '%s'", req->to);
     /* AE registration is governed by registration rules, not ACPs. */
@@ -432,6 +437,7 @@ static int execute(struct cse *cse, struct m2m_request *req, struct m2m_response
 void cse_dispatch(struct cse *cse, struct m2m_request *req, struct m2m_response *rsp)
 {
     rsp->rqi = req->rqi;
+    cse_expire_due(cse);
     int rc = validate_primitive(cse, req, rsp);
     if (!rc) rc = execute(cse, req, rsp);
     if (rc) {

@@ -3,6 +3,7 @@
 #include "dispatch.h"
 
 #include "address.h"
+#include "clock.h"
 #include "filter.h"
 #include "rsc.h"
 #include "../security/acl.h"
@@ -33,6 +34,7 @@ struct collect {
     const char *root_ri;
     json_t *hidden;            /* ri set: resources whose subtree is skipped */
     json_t *no_instances;      /* ri set: containers with disableRetrieval */
+    ts_buf now;                /* expired resources not yet swept are skipped */
 };
 
 static json_t *child_ref(const struct resource *r, int drt)
@@ -65,7 +67,7 @@ static bool visible(struct collect *c, const struct resource *r, int acop)
 static bool hidden(struct collect *c, const struct resource *r)
 {
     const char *pi = res_pi(r), *ri = res_ri(r);
-    bool hide = json_object_get(c->hidden, pi) ||
+    bool hide = json_object_get(c->hidden, pi) || res_expired(r, c->now) ||
                 (r->ty == 4 && json_object_get(c->no_instances, pi)) ||
                 (c->req->fc.fu == 1 && r->ty == 2 && res_int(r, "regs", 1) == 2);
     if (hide) json_object_set_new(c->hidden, ri, json_true());
@@ -165,6 +167,7 @@ static void init_collect(struct collect *c, struct cse *cse, const struct m2m_re
 {
     memset(c, 0, sizeof *c);
     c->hidden = json_object();
+    ts_format(clock_now_us(), c->now);
     c->no_instances = json_object();
     if (res_bool(target, "disr", 0)) json_object_set_new(c->no_instances, res_ri(target), json_true());
     c->cse = cse;

@@ -6,6 +6,12 @@ from harness import Cse, Tap
 
 t = Tap()
 O = "Cbox"
+
+def ts(offset):
+    """A timestamp offset seconds from now, with microseconds."""
+    when = time.time() + offset
+    return time.strftime("%Y%m%dT%H%M%S", time.gmtime(when)) + ",%06d" % int((when % 1) * 1e6)
+
 with Cse(expiry_interval=100) as cse:
     cse.register_ae("app", origin=O)
     def mk(rn, **kw):
@@ -126,7 +132,7 @@ with Cse(expiry_interval=100) as cse:
     t.rsc(r, 4000, 400, "et in the past -> 4000")
     r = mk("bad-et", et="tomorrow")
     t.rsc(r, 4000, 400, "malformed et -> 4000")
-    soon = time.strftime("%Y%m%dT%H%M%S", time.gmtime(time.time() + 1))
+    soon = ts(1)
     r = mk("brief", et=soon)
     t.rsc(r, 2001, 201, "container with a short et")
     brief_ri = r.json["m2m:cnt"]["ri"]
@@ -134,7 +140,7 @@ with Cse(expiry_interval=100) as cse:
     t.ok(gone(brief_ri, 4), "a resource with a short et disappears within ~3 s")
     r = cse.get("/cse-in/app/brief?rcn=4", origin=O)
     t.rsc(r, 4004, 404, "its subtree went with it")
-    mk("clamp", et=time.strftime("%Y%m%dT%H%M%S", time.gmtime(time.time() + 60)))
+    mk("clamp", et=ts(60))
     r = cse.create("/cse-in/app/clamp", 3, {"m2m:cnt": {"rn": "kid", "et": "29990101T000000"}}, origin=O)
     t.ok(r.rsc == 2001 and r.json["m2m:cnt"]["et"] < "29990101T000000", "child et clamped to the parent's", r)
     r = cse.update("/cse-in/app/clamp/kid", {"m2m:cnt": {"et": "29990101T000000"}}, origin=O)
@@ -144,7 +150,7 @@ with Cse(expiry_interval=100) as cse:
     r = cse.update("/cse-in/app/clamp", {"m2m:cnt": {"et": None}}, origin=O)
     t.rsc(r, 4000, 400, "et cannot be deleted (multiplicity 1) -> 4000")
     kid_et = cse.get("/cse-in/app/clamp/kid", origin=O).json["m2m:cnt"]["et"]
-    r = cse.update("/cse-in/app/clamp", {"m2m:cnt": {"et": time.strftime("%Y%m%dT%H%M%S", time.gmtime(time.time() + 30))}},
+    r = cse.update("/cse-in/app/clamp", {"m2m:cnt": {"et": ts(30)}},
                    origin=O)
     t.rsc(r, 4000, 400, "update et before a child's et -> 4000")
     r = cse.update("/cse-in/app/clamp/kid", {"m2m:cnt": {"lbl": None}}, origin=O)
@@ -157,4 +163,23 @@ with Cse(expiry_interval=100) as cse:
          "CIN with conr and no con", r)
     r = cse.create("/cse-in/app/c", 4, {"m2m:cin": {"conr": ""}}, origin=O)
     t.rsc(r, 4000, 400, "empty conr -> 4000")
+# Between timer sweeps (here: none for an hour) an expired resource is already
+# gone: a request first removes whatever has expired.
+with Cse(expiry_interval=3600000) as cse:
+    cse.register_ae("app", origin=O)
+    soon = ts(1)
+    r = cse.create("/cse-in/app", 3, {"m2m:cnt": {"rn": "brief", "et": soon}}, origin=O)
+    ri = r.json["m2m:cnt"]["ri"]
+    time.sleep(1.6)
+    t.rsc(cse.get("/" + ri, origin=O), 4004, 404, "expired before the sweep: retrieve -> 4004")
+    t.rsc(cse.create("/cse-in/app/brief", 4, {"m2m:cin": {"con": "x"}}, origin=O), 4004, 404,
+          "expired before the sweep: create under it -> 4004")
+    r = cse.get("/cse-in/app?fu=1&ty=3", origin=O)
+    t.ok(r.rsc == 2000 and r.json["m2m:uril"] == [], "expired before the sweep: not discovered", r)
+    cse.create("/cse-in/app", 3, {"m2m:cnt": {"rn": "aged", "mia": 1}}, origin=O)
+    cse.create("/cse-in/app/aged", 4, {"m2m:cin": {"con": "old"}}, origin=O)
+    time.sleep(1.2)
+    c = cse.get("/cse-in/app/aged", origin=O).json["m2m:cnt"]
+    t.eq((c["cni"], c["cbs"]), (0, 0), "expired before the sweep: cni/cbs already follow")
+    t.rsc(cse.get("/cse-in/app/aged/la", origin=O), 4004, 404, "expired before the sweep: la -> 4004")
 t.done()

@@ -13,17 +13,14 @@
 #include "cse/cse.h"
 #include "cse/log.h"
 #include "cse/rsc.h"
+#include "unit_cse.h"
 
 static struct cse cse;
 
 static int setup(void **state)
 {
     (void)state;
-    struct config cfg;
-    config_defaults(&cfg);
-    strcpy(cfg.db_file, ":memory:");
-    log_set_level(LOG_LVL_ERROR);
-    return cse_open(&cse, &cfg, NULL);
+    return unit_cse_open(&cse);
 }
 
 static int teardown(void **state)
@@ -33,26 +30,9 @@ static int teardown(void **state)
     return 0;
 }
 
-/* Runs one primitive through the dispatcher; returns the RSC and, for a
- * CREATE, copies the new ri into ri_out. */
 static int run(enum m2m_op op, const char *to, int ty, const char *body, char *ri_out, size_t cap)
 {
-    struct m2m_request req;
-    struct m2m_response rsp;
-    m2m_request_init(&req);
-    m2m_response_init(&rsp);
-    req.op = op;
-    req.to = strdup(to);
-    req.fr = strdup("CAdmin");
-    req.rqi = strdup("unit");
-    req.ty = ty;
-    if (body) req.pc = json_loads(body, 0, NULL);
-    cse_dispatch(&cse, &req, &rsp);
-    int rsc = rsp.rsc;
-    if (ri_out && rsp.location) snprintf(ri_out, cap, "%s", rsp.location);
-    m2m_response_clear(&rsp);
-    m2m_request_clear(&req);
-    return rsc;
+    return unit_run(&cse, op, to, ty, body, ri_out, cap, NULL);
 }
 
 static void parse_ok(const char *to, const char *local, const char *attr)
