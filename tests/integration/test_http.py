@@ -112,6 +112,20 @@ with Cse() as cse:
     out = one_shot(cse.port, base.replace(b"HTTP/1.1", b"HTTP/1.0").replace(b"Connection: close\r\n", b"") + b"X-M2M-RI: 1\r\n\r\n")
     t.ok(out.startswith(b"HTTP/1.1 200"), "HTTP/1.0 request answered and closed", out[:200])
 
+    # Media types and methods.
+    r = cse.request("POST", "/cse-in", body={"m2m:ae": {"api": "Nv", "rr": False, "srv": ["3"]}}, origin="Cvnd",
+                    content_type="application/vnd.onem2m-res+json;ty=2")
+    t.rsc(r, 2001, 201, "Content-Type application/vnd.onem2m-res+json;ty=2")
+    t.eq(r.headers.get("content-type"), "application/json", "responses are application/json")
+    r = cse.get("/cse-in", headers={"Accept": "application/vnd.onem2m-res+json"})
+    t.rsc(r, 2000, 200, "Accept application/vnd.onem2m-res+json")
+    r = cse.get("/cse-in", headers={"Accept": "application/xml, application/json;q=0.5"})
+    t.rsc(r, 2000, 200, "Accept with JSON among others")
+    r = cse.request("POST", "/cse-in", body={"m2m:sgn": {"vrq": True}})
+    t.ok(r.rsc == 2000 and r.status == 200, "POST without ty is a NOTIFY; to the CSEBase -> 2000", r)
+    r = cse.request("PUT", "/cse-in/Cvnd", body={"m2m:ae": {"lbl": ["x"]}}, ty=2, origin="Cvnd")
+    t.rsc(r, 2004, 200, "ty in the Content-Type of an UPDATE is ignored")
+
     # Many connections in parallel all answered.
     socks = [socket.create_connection(("127.0.0.1", cse.port)) for _ in range(20)]
     for i, so in enumerate(socks):
