@@ -58,6 +58,9 @@ static int cin_create(struct op_ctx *ctx)
         return m2m_error(ctx->rsp, RSC_NOT_ACCEPTABLE,
                          "content of %lld bytes exceeds the container's mbs of %lld",
                          (long long)cs, (long long)mbs);
+    /* mni = 0: no instance can ever be kept, like content larger than mbs. */
+    if (res_int(cnt, "mni", -1) == 0)
+        return m2m_error(ctx->rsp, RSC_NOT_ACCEPTABLE, "the container's mni is 0: it keeps no instances");
     json_object_set_new(cin->attrs, "cs", json_integer(cs));
 
     int rc = container_make_room(ctx, cnt, cs);
