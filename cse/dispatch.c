@@ -5,6 +5,7 @@
 
 #include "address.h"
 #include "clock.h"
+#include "filter.h"
 #include "log.h"
 #include "rsc.h"
 #include "../security/acl.h"
@@ -368,6 +369,21 @@ static int op_notify(struct cse *cse, const struct m2m_request *req, struct m2m_
                      registry_find(target->ty)->key);
 }
 
+/* Filter criteria on UPDATE/DELETE make the operation conditional (TS-0004
+ * 7.3.3.1): the target must match or nothing happens (4004). Discovery is
+ * a RETRIEVE only; a discovery-based UPDATE/DELETE (fu=4) is Release 4. */
+static int check_conditions(struct cse *cse, const struct m2m_request *req, struct m2m_response *rsp,
+                            const struct resource *target)
+{
+    if (req->fc.fu == 1)
+        return m2m_error(rsp, RSC_BAD_REQUEST, "discovery (fu=1) applies to RETRIEVE only");
+    /* With rcn 4/5/6/8 the conditions select the listed children instead. */
+    bool lists_children = req->rcn >= RCN_ATTRIBUTES_CHILDREN && req->rcn != RCN_MODIFIED;
+    if (!lists_children && filter_has_conditions(&req->fc) && !filter_match(&req->fc, cse->store, target))
+        return m2m_error(rsp, RSC_NOT_FOUND, "the resource does not match the filter criteria");
+    return 0;
+}
+
 static int acop_of(enum m2m_op op, const struct m2m_request *req)
 {
     switch (op) {
@@ -411,6 +427,7 @@ static int execute(struct cse *cse, struct m2m_request *req, struct m2m_response
     bool registration = req->op == OP_CREATE && req->ty == 2;
     if (!rc && !registration && acl_check(cse, req, target, acop_of(req->op, req)))
         rc = m2m_error(rsp, RSC_ORIGINATOR_HAS_NO_PRIVILEGE, "originator has no privilege");
+    if (!rc && (req->op == OP_UPDATE || req->op == OP_DELETE)) rc = check_conditions(cse, req, rsp, target);
     if (!rc) {
         switch (req->op) {
         case OP_CREATE: rc = op_create(cse, req, rsp, target); break;

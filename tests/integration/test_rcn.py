@@ -82,6 +82,17 @@ with Cse() as cse:
     for bad in (2, 3, 9):
         t.rsc(dele("/cse-in/app/r9", bad), 4000, 400, "delete rcn=%d -> 4000" % bad)
     t.rsc(cse.get("/cse-in/app/r9", origin=O), 2000, 200, "nothing deleted by a rejected rcn")
+    # Filter criteria make UPDATE and DELETE conditional.
+    r = cse.request("PUT", "/cse-in/app/r9?lbl=nope", body={"m2m:cnt": {"lbl": ["c"]}}, origin=O)
+    t.rsc(r, 4004, 404, "conditional update, not matching -> 4004")
+    r = cse.request("PUT", "/cse-in/app/r9?ty=3", body={"m2m:cnt": {"lbl": ["c"]}}, origin=O)
+    t.rsc(r, 2004, 200, "conditional update, matching")
+    t.rsc(cse.delete("/cse-in/app/r9?lbl=nope", origin=O), 4004, 404, "conditional delete, not matching -> 4004")
+    t.rsc(cse.delete("/cse-in/app/r9?fu=1&ty=4", origin=O), 4000, 400, "DELETE with fu=1 -> 4000 (not discovery-based)")
+    t.rsc(cse.get("/cse-in/app/r9", origin=O), 2000, 200, "still there after the refused deletes")
+    cse.create("/cse-in/app/r9", 4, {"m2m:cin": {"con": "x"}}, origin=O)
+    r = cse.delete("/cse-in/app/r9?rcn=6&ty=4", origin=O)
+    t.ok(r.rsc == 2002 and len(r.json["m2m:rrl"]["rrf"]) == 1, "DELETE rcn=6 with ty: the filter selects the listed children", r)
     r = cse.get("/cse-in/app?fu=1&rcn=1", origin=O)
     t.rsc(r, 4000, 400, "discovery with rcn=1 -> 4000")
     r = cse.get("/cse-in/app?fu=1&rcn=11", origin=O)
