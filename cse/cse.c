@@ -91,7 +91,9 @@ static int ensure_cse_base(struct cse *cse)
     json_t *srt = json_array();
     for (int i = 0; i < n; i++) json_array_append_new(srt, json_integer(types[i]));
     char poa[128];
-    snprintf(poa, sizeof poa, "http://%s:%d", cfg->http_host, cfg->http_port);
+    bool ipv6 = strchr(cfg->http_host, ':') != NULL;  /* a literal needs brackets in a URL */
+    snprintf(poa, sizeof poa, "http://%s%s%s:%d", ipv6 ? "[" : "", cfg->http_host, ipv6 ? "]" : "",
+             cfg->http_port);
     json_object_set_new(base->attrs, "cst", json_integer(cfg->cse_type));
     json_object_set_new(base->attrs, "csi", json_string(cse->csi));
     json_object_set_new(base->attrs, "srt", srt);

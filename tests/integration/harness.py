@@ -86,6 +86,7 @@ class Cse:
         self.own_dir = data_dir is None
         self.data_dir = data_dir or tempfile.mkdtemp(prefix="ironbark-test-")
         self.settings = settings
+        self.host = settings.get("http_host", "127.0.0.1")
         self.proc = None
         self.rqi = 0
         self.log_path = os.path.join(self.data_dir, "cse.log")
@@ -104,7 +105,7 @@ class Cse:
             if self.proc.poll() is not None:
                 raise RuntimeError("m2m-cse exited with %s: %s" % (self.proc.returncode, self.read_log()))
             try:
-                socket.create_connection(("127.0.0.1", self.port), timeout=0.2).close()
+                socket.create_connection((self.host, self.port), timeout=0.2).close()
                 return self
             except OSError:
                 time.sleep(0.05)
@@ -154,7 +155,8 @@ class Cse:
 
     @property
     def base(self):
-        return "http://127.0.0.1:%d" % self.port
+        host = "[%s]" % self.host if ":" in self.host else self.host
+        return "http://%s:%d" % (host, self.port)
 
     def request(self, method, path, origin="CAdmin", ty=None, body=None, headers=None,
                 rqi=None, rvi="3", content_type="application/json", timeout=10):

@@ -43,6 +43,21 @@ try:
     log = cse.read_log()
     t.ok(log.count("stopped") == 1, "log-level error from a flag silences info lines", log[-500:])
 
+    # Durability levels and an explicit database file.
+    db = os.path.join(d, "other.db")
+    for level in ("full", "off"):
+        cse = Cse(data_dir=d, sync=level, db=db)
+        cse.start()
+        r = cse.register_ae("s" + level, origin="C" + level)
+        t.rsc(r, 2001, 201, "sync=%s: writes work" % level)
+        t.eq(cse.stop(), 0, "sync=%s: clean stop" % level)
+    cse = Cse(data_dir=d, db=db)
+    cse.start()
+    t.ok(cse.get("/cse-in/sfull").rsc == 2000 and cse.get("/cse-in/soff").rsc == 2000,
+         "--db: both registrations are in the explicit database file")
+    t.eq(cse.stop(), 0, "clean stop")
+    t.ok(os.path.exists(db), "--db file created where asked")
+
     with open(conf, "w") as f:
         f.write("this line has no equals sign\n")
     p = subprocess.run([CSE_BIN, "--config", conf, "--http-port", "0"], capture_output=True, text=True, timeout=10)

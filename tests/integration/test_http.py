@@ -134,4 +134,9 @@ with Cse() as cse:
     t.ok(ok, "20 concurrent connections answered")
     for so in socks:
         so.close()
+# IPv6 loopback.
+with Cse(http_host="::1") as cse:
+    r = cse.get("/cse-in")
+    t.rsc(r, 2000, 200, "serves on [::1]")
+    t.eq(r.json["m2m:cb"]["poa"], ["http://[::1]:%d" % cse.port], "CSEBase poa brackets an IPv6 literal")
 t.done()
