@@ -32,6 +32,24 @@ def free_port(kind=socket.SOCK_STREAM):
     return port
 
 
+def raw_exchange(port, data, timeout=5, host="127.0.0.1"):
+    """Sends raw bytes on a fresh connection and returns everything read
+    until the server closes it (or the timeout passes)."""
+    s = socket.create_connection((host, port), timeout=timeout)
+    out = b""
+    try:
+        s.sendall(data)
+        while True:
+            chunk = s.recv(65536)
+            if not chunk:
+                break
+            out += chunk
+    except OSError:
+        pass
+    s.close()
+    return out
+
+
 class Response:
     def __init__(self, status, headers, body):
         self.status = status

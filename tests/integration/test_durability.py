@@ -1,8 +1,8 @@
 """Persistence across restarts, kill -9 during a concurrent write load loses
 no acknowledged write, unique names under concurrent creates."""
-import json, os, shutil, socket, sys, tempfile, threading, time
+import json, os, shutil, sys, tempfile, threading, time
 sys.path.insert(0, os.path.dirname(__file__))
-from harness import Cse, Tap
+from harness import Cse, Tap, raw_exchange
 
 t = Tap()
 O = "Cdur"
@@ -15,15 +15,7 @@ def raw_create(port, path, ty, body, rqi):
            "Content-Type: application/json;ty=%d\r\nContent-Length: %d\r\nConnection: close\r\n\r\n"
            % (path, O, rqi, ty, len(data))).encode() + data
     try:
-        s = socket.create_connection(("127.0.0.1", port), timeout=5)
-        s.sendall(req)
-        buf = b""
-        while True:
-            chunk = s.recv(65536)
-            if not chunk:
-                break
-            buf += chunk
-        s.close()
+        buf = raw_exchange(port, req)
     except OSError:
         return None
     head, _, body = buf.partition(b"\r\n\r\n")

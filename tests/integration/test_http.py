@@ -2,7 +2,7 @@
 RSC -> status, Connection: close."""
 import os, socket, sys, time
 sys.path.insert(0, os.path.dirname(__file__))
-from harness import Cse, Tap
+from harness import Cse, Tap, raw_exchange
 
 t = Tap()
 
@@ -43,23 +43,6 @@ def read_responses(sock, n, timeout=5):
         buf += chunk
     return out
 
-def one_shot(port, data):
-    """Sends raw bytes on a fresh connection, returns everything read until close."""
-    so = socket.create_connection(("127.0.0.1", port))
-    so.sendall(data)
-    so.settimeout(3)
-    out = b""
-    try:
-        while True:
-            c = so.recv(65536)
-            if not c:
-                break
-            out += c
-    except OSError:
-        pass
-    so.close()
-    return out
-
 with Cse() as cse:
     s = socket.create_connection(("127.0.0.1", cse.port))
     s.sendall(req("GET", "/cse-in", "p1") + req("GET", "/cse-in/nothere", "p2") + req("GET", "/cse-in", "p3"))
@@ -91,25 +74,25 @@ with Cse() as cse:
     s.close()
 
     # Garbage gets a 400 and a close.
-    data = one_shot(cse.port, b"GARBAGE\r\n\r\n")
+    data = raw_exchange(cse.port, b"GARBAGE\r\n\r\n")
     t.ok(data.startswith(b"HTTP/1.1 400"), "unparseable request -> 400", data[:200])
     r = cse.get("/cse-in")
     t.rsc(r, 2000, 200, "server still serves after garbage")
 
     base = b"GET /cse-in HTTP/1.1\r\nX-M2M-Origin: CAdmin\r\nConnection: close\r\n"
-    out = one_shot(cse.port, base + b"X-M2M-RVI: 3\r\nX-M2M-RI: " + b"r" * 300 + b"\r\n\r\n")
+    out = raw_exchange(cse.port, base + b"X-M2M-RVI: 3\r\nX-M2M-RI: " + b"r" * 300 + b"\r\n\r\n")
     t.ok(out.startswith(b"HTTP/1.1 400") and b"X-M2M-RSC: 4000" in out and b"X-M2M-RI:" not in out,
          "X-M2M-RI too long to echo -> 4000", out[:300])
-    out = one_shot(cse.port, base + b"X-M2M-RI: " + b"r" * 256 + b"\r\n\r\n")
+    out = raw_exchange(cse.port, base + b"X-M2M-RI: " + b"r" * 256 + b"\r\n\r\n")
     t.ok(out.startswith(b"HTTP/1.1 200") and (b"X-M2M-RI: " + b"r" * 256 + b"\r\n") in out,
          "256-character X-M2M-RI echoed whole", out[:200])
     t.ok(b"X-M2M-RVI" not in out, "no X-M2M-RVI in the request: none in the response (Release 1)", out[:300])
-    out = one_shot(cse.port, base + b"X-M2M-RI: 1\r\n" + b"".join(b"X-A%d: 1\r\n" % i for i in range(60)) + b"\r\n")
+    out = raw_exchange(cse.port, base + b"X-M2M-RI: 1\r\n" + b"".join(b"X-A%d: 1\r\n" % i for i in range(60)) + b"\r\n")
     t.ok(out.startswith(b"HTTP/1.1 431") and b"X-M2M-RSC: 4000" in out and b"m2m:dbg" in out,
          "too many header fields -> 431 with RSC 4000", out[:300])
-    out = one_shot(cse.port, b"GET /cse-in?" + b"a" * 70000 + b" HTTP/1.1\r\nX-M2M-Origin: CAdmin\r\nX-M2M-RI: 1\r\n\r\n")
+    out = raw_exchange(cse.port, b"GET /cse-in?" + b"a" * 70000 + b" HTTP/1.1\r\nX-M2M-Origin: CAdmin\r\nX-M2M-RI: 1\r\n\r\n")
     t.ok(out.startswith(b"HTTP/1.1 431"), "70 kB request target -> 431", out[:300])
-    out = one_shot(cse.port, base.replace(b"HTTP/1.1", b"HTTP/1.0").replace(b"Connection: close\r\n", b"") + b"X-M2M-RI: 1\r\n\r\n")
+    out = raw_exchange(cse.port, base.replace(b"HTTP/1.1", b"HTTP/1.0").replace(b"Connection: close\r\n", b"") + b"X-M2M-RI: 1\r\n\r\n")
     t.ok(out.startswith(b"HTTP/1.1 200"), "HTTP/1.0 request answered and closed", out[:200])
 
     # Media types and methods.
