@@ -97,7 +97,8 @@ static int ensure_cse_base(struct cse *cse)
     json_object_set_new(base->attrs, "cst", json_integer(cfg->cse_type));
     json_object_set_new(base->attrs, "csi", json_string(cse->csi));
     json_object_set_new(base->attrs, "srt", srt);
-    json_object_set_new(base->attrs, "poa", json_pack("[s]", poa));
+    /* http-port 0 turns HTTP off: no point of access to announce. */
+    json_object_set_new(base->attrs, "poa", cfg->http_port ? json_pack("[s]", poa) : json_array());
     json_object_set_new(base->attrs, "csz", json_pack("[s]", "json"));
     json_object_set_new(base->attrs, "srv", json_pack("[s,s,s]", "2a", "3", "4"));
     rc = store_begin(cse->store);

@@ -139,6 +139,8 @@ static void resolve_forms(void **state)
     resource_free(r);
     assert_int_equal(address_resolve(&cse, "id-in", &r), 0);
     assert_int_equal(r->ty, 5);
+    assert_string_equal(json_string_value(json_array_get(json_object_get(r->attrs, "poa"), 0)),
+                        "http://127.0.0.1:8080");
     resource_free(r);
     assert_int_equal(address_resolve(&cse, "cse-in/app/none", &r), RSC_NOT_FOUND);
     assert_null(r);
