@@ -103,6 +103,9 @@ static int ensure_cse_base(struct cse *cse)
     json_object_set_new(base->attrs, "srv", json_pack("[s,s,s]", "2a", "3", "4"));
     rc = store_begin(cse->store);
     if (!rc) rc = fresh ? store_insert(cse->store, base) : store_update(cse->store, base);
+    if (rc == RSC_CONFLICT)
+        log_error("the store at %s already holds a CSEBase '%s' under another CSE-ID than '%s'",
+                  cfg->db_file, cfg->cse_name, cfg->cse_id);
     if (!rc) rc = store_commit(cse->store);
     else store_rollback(cse->store);
     resource_free(base);

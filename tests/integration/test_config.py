@@ -43,6 +43,13 @@ try:
     log = cse.read_log()
     t.ok(log.count("stopped") == 1, "log-level error from a flag silences info lines", log[-500:])
 
+    # The data directory belongs to one CSEBase: another name or CSE-ID refuses to start.
+    for flags, name in ((["--cse-name", "renamed"], "cse-name"), (["--cse-id", "id-other", "--cse-name", "cse-flag"], "cse-id")):
+        p = subprocess.run([CSE_BIN, "--config", conf, "--data-dir", d, "--http-port", "0"] + flags,
+                           capture_output=True, text=True, timeout=10)
+        t.ok(p.returncode == 1 and ("belongs to CSEBase" in p.stderr or "already holds a CSEBase" in p.stderr),
+             "another %s on the same data directory: exit 1 with a reason" % name, p)
+
     # Durability levels and an explicit database file.
     db = os.path.join(d, "other.db")
     for level in ("full", "off"):
