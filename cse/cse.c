@@ -91,15 +91,21 @@ static int ensure_cse_base(struct cse *cse)
     json_t *srt = json_array();
     for (int i = 0; i < n; i++) json_array_append_new(srt, json_integer(types[i]));
     char poa[128];
-    snprintf(poa, sizeof poa, "http://%s:%d", cfg->http_host, cfg->http_port);
+    bool ipv6 = strchr(cfg->http_host, ':') != NULL;  /* a literal needs brackets in a URL */
+    snprintf(poa, sizeof poa, "http://%s%s%s:%d", ipv6 ? "[" : "", cfg->http_host, ipv6 ? "]" : "",
+             cfg->http_port);
     json_object_set_new(base->attrs, "cst", json_integer(cfg->cse_type));
     json_object_set_new(base->attrs, "csi", json_string(cse->csi));
     json_object_set_new(base->attrs, "srt", srt);
-    json_object_set_new(base->attrs, "poa", json_pack("[s]", poa));
+    /* http-port 0 turns HTTP off: no point of access to announce. */
+    json_object_set_new(base->attrs, "poa", cfg->http_port ? json_pack("[s]", poa) : json_array());
     json_object_set_new(base->attrs, "csz", json_pack("[s]", "json"));
     json_object_set_new(base->attrs, "srv", json_pack("[s,s,s]", "2a", "3", "4"));
     rc = store_begin(cse->store);
     if (!rc) rc = fresh ? store_insert(cse->store, base) : store_update(cse->store, base);
+    if (rc == RSC_CONFLICT)
+        log_error("the store at %s already holds a CSEBase '%s' under another CSE-ID than '%s'",
+                  cfg->db_file, cfg->cse_name, cfg->cse_id);
     if (!rc) rc = store_commit(cse->store);
     else store_rollback(cse->store);
     resource_free(base);
@@ -146,7 +152,25 @@ int cse_expire_now(struct cse *cse)
     }
     free(l.items);
     if (store_commit(cse->store)) store_rollback(cse->store);
+    /* A backlog (or an undeletable resource) leaves the earliest et in the
+     * past: let the timer deal with it instead of every request. */
+    if (store_next_expiry(cse->store, cse->next_expiry) || (cse->next_expiry[0] && strcmp(cse->next_expiry, now) < 0))
+        ts_format(clock_now_us() + cse->cfg.expiry_interval_ms * 1000, cse->next_expiry);
     return removed;
+}
+
+void cse_expire_due(struct cse *cse)
+{
+    if (!cse->next_expiry[0]) return;
+    ts_buf now;
+    ts_format(clock_now_us(), now);
+    if (strcmp(now, cse->next_expiry) > 0) cse_expire_now(cse);
+}
+
+void cse_note_expiry(struct cse *cse, const char *et)
+{
+    if (et && (!cse->next_expiry[0] || strcmp(et, cse->next_expiry) < 0))
+        snprintf(cse->next_expiry, sizeof cse->next_expiry, "%s", et);
 }
 
 static int64_t expiry_tick(struct loop *loop, int64_t id, void *data)
@@ -173,6 +197,7 @@ int cse_open(struct cse *cse, const struct config *cfg, struct loop *loop)
         cse->store = NULL;
         return -1;
     }
+    store_next_expiry(cse->store, cse->next_expiry);
     if (loop) cse->expiry_timer = loop_add_timer(loop, cfg->expiry_interval_ms, expiry_tick, cse);
     return 0;
 }

@@ -16,6 +16,7 @@ struct cse {
     struct loop *loop;
     char csi[66];              /* SP-relative CSE-ID: "/id-in" */
     int64_t expiry_timer;
+    char next_expiry[23];      /* earliest et in the store ("" = none) */
 };
 
 /* Opens the store, creates the CSEBase on first start, starts the expiry timer. */
@@ -32,6 +33,12 @@ int cse_delete_resource(struct cse *cse, struct resource *res, struct m2m_respon
 
 /* Removes every expired resource now; returns how many were removed. */
 int cse_expire_now(struct cse *cse);
+
+/* Runs the expiry sweep first when some et has passed, so that a request
+ * never sees an expired resource (nor counters that still include one). */
+void cse_expire_due(struct cse *cse);
+/* Tells the engine about an et just stored, so the next sweep is not late. */
+void cse_note_expiry(struct cse *cse, const char *et);
 
 /* Generates a fresh identifier: prefix followed by random alphanumerics. */
 void cse_new_id(const char *prefix, char *out, size_t cap);

@@ -5,6 +5,7 @@
 
 #include "address.h"
 #include "clock.h"
+#include "filter.h"
 #include "log.h"
 #include "rsc.h"
 #include "../security/acl.h"
@@ -22,9 +23,11 @@ json_t *representation(const struct resource *res, json_t *attrs)
     return o;
 }
 
+/* Which rcn an operation accepts (TS-0004 Table 6.4.1-1); absent is always
+ * fine (each operation has its default), NOTIFY is checked separately. */
 static bool rcn_valid(enum m2m_op op, int rcn, bool discovery)
 {
-    if (rcn < 0) return op != OP_NOTIFY || true;
+    if (rcn < 0) return true;
     switch (op) {
     case OP_CREATE: return rcn == 0 || rcn == 1 || rcn == 2 || rcn == 3 || rcn == 9;
     case OP_RETRIEVE:
@@ -77,6 +80,8 @@ static int validate_primitive(struct cse *cse, const struct m2m_request *req, st
         return m2m_error(rsp, RSC_BAD_REQUEST, "NOTIFY takes no result content");
     if (!rcn_valid(req->op, req->rcn, req->fc.fu == 1))
         return m2m_error(rsp, RSC_BAD_REQUEST, "result content %d is not valid for this operation", req->rcn);
+    if (req->fc.arp && req->fc.fu != 1)
+        return m2m_error(rsp, RSC_BAD_REQUEST, "applyRelativePath (arp) needs discovery (fu=1)");
     if (req->fc.fu != 1 && req->fc.fu != 2)
         return m2m_error(rsp, RSC_NOT_IMPLEMENTED, "filter usage %d is not supported", req->fc.fu);
     if (req->rt == 1)
@@ -136,6 +141,28 @@ static int settle_expiration(struct cse *cse, struct op_ctx *ctx, int64_t now)
     json_object_set_new(res->attrs, "et", json_string(buf));
     if (!given || clamped) json_object_set_new(ctx->modified, "et", json_string(buf));
     else if (strcmp(json_string_value(given), buf)) json_object_set_new(ctx->modified, "et", json_string(buf));
+    return 0;
+}
+
+static int latest_et(struct resource *child, void *data)
+{
+    const char *et = res_str(child, "et");
+    char *max = data;
+    if (et && strcmp(et, max) > 0) snprintf(max, TS_LEN, "%s", et);
+    return 0;
+}
+
+/* An UPDATE may not move et before a child's et (TS-0004 7.3.3.x UPDATE
+ * step): the child would outlive its parent. */
+static int check_children_et(struct cse *cse, struct op_ctx *ctx)
+{
+    ts_buf max = "";
+    int rc = store_children(cse->store, res_ri(ctx->res), 0, latest_et, max);
+    if (rc) return m2m_error(ctx->rsp, rc, "cannot read the children");
+    const char *et = res_str(ctx->res, "et");
+    if (max[0] && et && strcmp(et, max) < 0)
+        return m2m_error(ctx->rsp, RSC_BAD_REQUEST,
+                         "expirationTime %s lies before a child's expirationTime %s", et, max);
     return 0;
 }
 
@@ -222,6 +249,7 @@ static int op_create(struct cse *cse, const struct m2m_request *req, struct m2m_
         break;
     }
     if (!rc) {
+        cse_note_expiry(cse, res_str(res, "et"));
         rsp->rsc = RSC_CREATED;
         rsp->location = strdup(res_ri(res));
         respond_written(req, rsp, &ctx, RCN_ATTRIBUTES);
@@ -253,7 +281,8 @@ static int op_update(struct cse *cse, const struct m2m_request *req, struct m2m_
     json_object_foreach(content, key, v) {
         if (json_is_null(v)) {
             const struct attr_def *a = type_attr(t, key);
-            if (a->create == M) {
+            /* Mandatory attributes and et (multiplicity 1) cannot be removed. */
+            if (a->create == M || !strcmp(key, "et")) {
                 resource_free(before);
                 return m2m_error(rsp, RSC_BAD_REQUEST, "mandatory attribute '%s' cannot be deleted", key);
             }
@@ -268,6 +297,7 @@ static int op_update(struct cse *cse, const struct m2m_request *req, struct m2m_
     struct op_ctx ctx = { cse, req, rsp, parent, target, before, content, modified };
     json_t *et = json_object_get(content, "et");
     if (et && !json_is_null(et)) rc = settle_expiration(cse, &ctx, now);
+    if (et && !rc) rc = check_children_et(cse, &ctx);
     ts_buf lt;
     ts_format(now, lt);
     json_object_set_new(target->attrs, "lt", json_string(lt));
@@ -279,6 +309,7 @@ static int op_update(struct cse *cse, const struct m2m_request *req, struct m2m_
     if (!rc && t->on_update) rc = t->on_update(&ctx);
     if (!rc) rc = store_update(cse->store, target);
     if (!rc) {
+        cse_note_expiry(cse, res_str(target, "et"));
         rsp->rsc = RSC_UPDATED;
         respond_written(req, rsp, &ctx, RCN_ATTRIBUTES);
     }
@@ -338,6 +369,21 @@ static int op_notify(struct cse *cse, const struct m2m_request *req, struct m2m_
                      registry_find(target->ty)->key);
 }
 
+/* Filter criteria on UPDATE/DELETE make the operation conditional (TS-0004
+ * 7.3.3.1): the target must match or nothing happens (4004). Discovery is
+ * a RETRIEVE only; a discovery-based UPDATE/DELETE (fu=4) is Release 4. */
+static int check_conditions(struct cse *cse, const struct m2m_request *req, struct m2m_response *rsp,
+                            const struct resource *target)
+{
+    if (req->fc.fu == 1)
+        return m2m_error(rsp, RSC_BAD_REQUEST, "discovery (fu=1) applies to RETRIEVE only");
+    /* With rcn 4/5/6/8 the conditions select the listed children instead. */
+    bool lists_children = req->rcn >= RCN_ATTRIBUTES_CHILDREN && req->rcn != RCN_MODIFIED;
+    if (!lists_children && filter_has_conditions(&req->fc) && !filter_match(&req->fc, cse->store, target))
+        return m2m_error(rsp, RSC_NOT_FOUND, "the resource does not match the filter criteria");
+    return 0;
+}
+
 static int acop_of(enum m2m_op op, const struct m2m_request *req)
 {
     switch (op) {
@@ -372,12 +418,16 @@ static int execute(struct cse *cse, struct m2m_request *req, struct m2m_response
     }
     struct resource *target = NULL;
     rc = address_resolve(cse, addr.local, &target);
+    ts_buf now;
+    ts_format(clock_now_us(), now);
+    if (!rc && res_expired(target, now)) rc = RSC_NOT_FOUND;
     if (rc == RSC_NOT_FOUND) rc = m2m_error(rsp, rc, "resource '%s' does not exist", req->to);
     else if (rc) rc = m2m_error(rsp, rc, "cannot resolve '%s'", req->to);
     /* AE registration is governed by registration rules, not ACPs. */
     bool registration = req->op == OP_CREATE && req->ty == 2;
     if (!rc && !registration && acl_check(cse, req, target, acop_of(req->op, req)))
         rc = m2m_error(rsp, RSC_ORIGINATOR_HAS_NO_PRIVILEGE, "originator has no privilege");
+    if (!rc && (req->op == OP_UPDATE || req->op == OP_DELETE)) rc = check_conditions(cse, req, rsp, target);
     if (!rc) {
         switch (req->op) {
         case OP_CREATE: rc = op_create(cse, req, rsp, target); break;
@@ -404,6 +454,7 @@ static int execute(struct cse *cse, struct m2m_request *req, struct m2m_response
 void cse_dispatch(struct cse *cse, struct m2m_request *req, struct m2m_response *rsp)
 {
     rsp->rqi = req->rqi;
+    cse_expire_due(cse);
     int rc = validate_primitive(cse, req, rsp);
     if (!rc) rc = execute(cse, req, rsp);
     if (rc) {

@@ -13,9 +13,13 @@
 bool filter_has_conditions(const struct m2m_filter *fc);
 
 /* Evaluates every condition of fc on res. The store is consulted only for
- * parent and child conditions (pty, palb, chty, clbl); it may be NULL when
+ * parent and child conditions (pty, palb, p.<attr>, chty, clbl, c.<attr>); it may be NULL when
  * there are none. Same-tag values are ORed, different tags combine by fo. */
 bool filter_match(const struct m2m_filter *fc, struct store *store, const struct resource *res);
+
+/* Is this a well-formed labelsQuery expression ("key", "key:value",
+ * "NT key", "key EQ v", "key NE v", "key IN (v1, v2)", "key NI (v1, v2)")? */
+bool filter_lbq_valid(const char *expr);
 
 /* Glob match with '*' (any run) and '?' (one character). */
 bool filter_glob(const char *pattern, const char *text);

@@ -9,6 +9,9 @@
 #include <string.h>
 #include <strings.h>
 
+/* Longest X-M2M-RI echoed (http_response.headers holds 1024 bytes). */
+#define MAX_RQI_LEN 256
+
 static char *dup_header(const struct http_request *h, const char *name)
 {
     const char *v = http_header(h, name);
@@ -94,6 +97,10 @@ int http_to_primitive(const struct http_request *h, struct m2m_request *req, str
     const char *ec = http_header(h, "X-M2M-EC");
     if (ec) req->ec = atoi(ec);
 
+    /* The response echoes X-M2M-RI; one that cannot be echoed whole is refused
+     * rather than answered without correlation. */
+    if (req->rqi && strlen(req->rqi) > MAX_RQI_LEN)
+        return m2m_error(rsp, RSC_BAD_REQUEST, "X-M2M-RI is longer than %d characters", MAX_RQI_LEN);
     const char *m = h->method;
     bool json = true;
     const char *ct = http_header(h, "Content-Type");
@@ -152,8 +159,9 @@ void http_from_primitive(const struct m2m_request *req, const struct m2m_respons
     h->status = rsc_http_status(rsp->rsc);
     snprintf(num, sizeof num, "%d", rsp->rsc);
     http_add_header(h, "X-M2M-RSC", num);
-    if (req->rqi) http_add_header(h, "X-M2M-RI", req->rqi);
-    http_add_header(h, "X-M2M-RVI", req->rvi ? req->rvi : "3");
+    if (req->rqi && strlen(req->rqi) <= MAX_RQI_LEN) http_add_header(h, "X-M2M-RI", req->rqi);
+    /* No rvi in the request means a Release-1 originator: answer without one. */
+    if (req->rvi) http_add_header(h, "X-M2M-RVI", req->rvi);
     if (rsp->location) http_add_header(h, "Content-Location", rsp->location);
     if (rsp->cnst) {
         snprintf(num, sizeof num, "%d", rsp->cnst);

@@ -1,6 +1,7 @@
 #include "primitive.h"
 
 #include "clock.h"
+#include "filter.h"
 #include "rsc.h"
 
 #include <ctype.h>
@@ -36,6 +37,9 @@ void m2m_request_clear(struct m2m_request *req)
     free_list(f->lbl, f->nlbl); free_list(f->clbl, f->nclbl); free_list(f->palb, f->npalb);
     free_list(f->cty, f->ncty); free_list(f->atr_nm, f->natr); free_list(f->atr_val, f->natr);
     free(f->arp);
+    free_list(f->lbq, f->nlbq);
+    free_list(f->catr_nm, f->ncatr); free_list(f->catr_val, f->ncatr);
+    free_list(f->patr_nm, f->npatr); free_list(f->patr_val, f->npatr);
     if (req->pc) json_decref(req->pc);
     m2m_request_init(req);
 }
@@ -168,6 +172,29 @@ static void set_str(char **dst, const char *value)
     *dst = strdup(value);
 }
 
+/* Attributes that have their own condition or are not filterable by value
+ * (TS-0004 7.3.3.17: atr is not allowed for ct, lt, st, et, lbl, ty, cs, cnf). */
+static bool attr_filterable(const char *sn)
+{
+    static const char *const excluded[] = { "ct", "lt", "st", "et", "lbl", "ty", "cs", "cnf" };
+    for (size_t i = 0; i < sizeof excluded / sizeof *excluded; i++)
+        if (!strcmp(sn, excluded[i])) return false;
+    return registry_is_attribute_name(sn);
+}
+
+/* Adds one name=value attribute condition to a list (atr, c.<attr>, p.<attr>). */
+static int add_attr_cond(struct m2m_filter *f, int *n, char **names, char **values,
+                         const char *sn, const char *value)
+{
+    if (!attr_filterable(sn)) return RSC_BAD_REQUEST;
+    if (*n >= FC_MAX_LIST) return RSC_BAD_REQUEST;
+    names[*n] = strdup(sn);
+    values[*n] = strdup(value);
+    (*n)++;
+    f->present = true;
+    return 0;
+}
+
 int m2m_apply_query(struct m2m_request *req, const char *key, const char *value)
 {
     struct m2m_filter *f = &req->fc;
@@ -197,7 +224,7 @@ int m2m_apply_query(struct m2m_request *req, const char *key, const char *value)
     INT_PARAM("rt", 1, 5, req->rt)
     INT_PARAM("drt", 1, 2, req->drt)
     FC_INT("fu", 1, 4, f->fu)
-    FC_INT("fo", 1, 3, f->fo)
+    FC_INT("fo", 1, 2, f->fo)  /* 3 (XOR) is Release 4 */
     FC_INT("lim", 0, INT64_MAX, f->lim)
     FC_INT("lvl", 1, INT64_MAX, f->lvl)
     FC_INT("ofst", 1, INT64_MAX, f->ofst)
@@ -217,20 +244,23 @@ int m2m_apply_query(struct m2m_request *req, const char *key, const char *value)
         return parse_bool(value, &b) ? 0 : RSC_BAD_REQUEST;
     if (!strcmp(key, "tids") || !strcmp(key, "ltids"))
         return 0; /* carried to the DAS work; nothing to validate yet */
-    if (!strcmp(key, "lbq") || !strcmp(key, "cfs") || !strcmp(key, "cfq") ||
-        !strcmp(key, "smf") || !strncmp(key, "c.", 2) || !strncmp(key, "p.", 2)) {
+    if (!strcmp(key, "lbq")) {
+        if (f->nlbq >= FC_MAX_LIST || !filter_lbq_valid(value)) return RSC_BAD_REQUEST;
+        f->lbq[f->nlbq++] = strdup(value);
+        f->present = true;
+        return 0;
+    }
+    if (!strncmp(key, "c.", 2))
+        return add_attr_cond(f, &f->ncatr, f->catr_nm, f->catr_val, key + 2, value);
+    if (!strncmp(key, "p.", 2))
+        return add_attr_cond(f, &f->npatr, f->patr_nm, f->patr_val, key + 2, value);
+    if (!strcmp(key, "cfs") || !strcmp(key, "cfq") || !strcmp(key, "smf")) {
         /* Recognised but not implemented: refuse rather than silently ignore. */
         snprintf(req->unknown_key, sizeof req->unknown_key, "%s", key);
         return RSC_NOT_IMPLEMENTED;
     }
-    if (registry_is_attribute_name(key)) {
-        if (f->natr >= FC_MAX_LIST) return RSC_BAD_REQUEST;
-        f->atr_nm[f->natr] = strdup(key);
-        f->atr_val[f->natr] = strdup(value);
-        f->natr++;
-        f->present = true;
-        return 0;
-    }
+    if (registry_is_attribute_name(key))
+        return add_attr_cond(f, &f->natr, f->atr_nm, f->atr_val, key, value);
     req->unknown_query = true;
     snprintf(req->unknown_key, sizeof req->unknown_key, "%s", key);
     return 0;

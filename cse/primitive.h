@@ -41,6 +41,9 @@ struct m2m_filter {
     int ncty; char *cty[FC_MAX_LIST];
     int natr; char *atr_nm[FC_MAX_LIST]; char *atr_val[FC_MAX_LIST];
     char *arp;
+    int nlbq; char *lbq[FC_MAX_LIST];        /* labelsQuery expressions, ORed */
+    int ncatr; char *catr_nm[FC_MAX_LIST]; char *catr_val[FC_MAX_LIST]; /* c.<attr>= */
+    int npatr; char *patr_nm[FC_MAX_LIST]; char *patr_val[FC_MAX_LIST]; /* p.<attr>= */
 };
 
 /* Who is speaking, as established by the security gate before dispatch. */

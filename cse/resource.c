@@ -47,3 +47,9 @@ int res_bool(const struct resource *r, const char *sn, int fallback)
     json_t *v = json_object_get(r->attrs, sn);
     return json_is_boolean(v) ? json_is_true(v) : fallback;
 }
+
+int res_expired(const struct resource *r, const char *now_ts)
+{
+    const char *et = res_str(r, "et");
+    return et && strcmp(et, now_ts) < 0;
+}

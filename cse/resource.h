@@ -22,6 +22,9 @@ void resource_free(struct resource *r);
 const char *res_str(const struct resource *r, const char *sn);
 int64_t res_int(const struct resource *r, const char *sn, int64_t fallback);
 int res_bool(const struct resource *r, const char *sn, int fallback);
+/* Has the resource's et passed at now_ts (a canonical timestamp)? The
+ * expiry sweep removes such resources; until it runs they count as gone. */
+int res_expired(const struct resource *r, const char *now_ts);
 #define res_ri(r) res_str((r), "ri")
 #define res_rn(r) res_str((r), "rn")
 #define res_pi(r) res_str((r), "pi")

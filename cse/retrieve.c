@@ -3,6 +3,7 @@
 #include "dispatch.h"
 
 #include "address.h"
+#include "clock.h"
 #include "filter.h"
 #include "rsc.h"
 #include "../security/acl.h"
@@ -31,6 +32,9 @@ struct collect {
     json_t *objects;           /* ri -> representation object (rcn 4/8) */
     json_t *root_attrs;        /* where direct children attach (rcn 4/8) */
     const char *root_ri;
+    json_t *hidden;            /* ri set: resources whose subtree is skipped */
+    json_t *no_instances;      /* ri set: containers with disableRetrieval */
+    ts_buf now;                /* expired resources not yet swept are skipped */
 };
 
 static json_t *child_ref(const struct resource *r, int drt)
@@ -56,18 +60,91 @@ static bool visible(struct collect *c, const struct resource *r, int acop)
     return acl_check(c->cse, c->req, r, acop) == 0;
 }
 
-static int collect_match(struct resource *r, void *data)
+/* Parents come before children in a scan, so a resource is hidden when its
+ * parent was: an AE with regs=INACTIVE drops out of discovery with its
+ * subtree (TS-0001 10.2.2.2), and instances of a container with disr=true
+ * are never listed (they cannot be retrieved either). */
+static bool hidden(struct collect *c, const struct resource *r)
 {
-    struct collect *c = data;
-    if (c->apply_filter && !filter_match(c->fc, c->cse->store, r)) return 0;
-    if (!visible(c, r, c->req->fc.fu == 1 ? ACOP_DISCOVERY : ACOP_RETRIEVE)) return 0;
-    if (!take(c)) return c->truncated ? 1 : 0;
+    const char *pi = res_pi(r), *ri = res_ri(r);
+    bool hide = json_object_get(c->hidden, pi) || res_expired(r, c->now) ||
+                (r->ty == 4 && json_object_get(c->no_instances, pi)) ||
+                (c->req->fc.fu == 1 && r->ty == 2 && res_int(r, "regs", 1) == 2);
+    if (hide) json_object_set_new(c->hidden, ri, json_true());
+    else if (res_bool(r, "disr", 0)) json_object_set_new(c->no_instances, ri, json_true());
+    return hide;
+}
+
+/* Joins a structured path and a relative one, folding "." and "..";
+ * NULL when ".." climbs above the CSEBase. */
+static char *join_relative(const char *base, const char *rel)
+{
+    size_t cap = strlen(base) + strlen(rel) + 2;
+    char *out = malloc(cap), *work = malloc(cap);
+    snprintf(work, cap, "%s/%s", base, rel);
+    size_t n = 0;
+    char *save = NULL;
+    for (char *seg = strtok_r(work, "/", &save); seg; seg = strtok_r(NULL, "/", &save)) {
+        if (!strcmp(seg, ".")) continue;
+        if (!strcmp(seg, "..")) {
+            char *slash = n ? memrchr(out, '/', n) : NULL;
+            if (!slash) { free(out); free(work); return NULL; }
+            n = (size_t)(slash - out);
+            continue;
+        }
+        n += (size_t)snprintf(out + n, cap - n, "%s%s", n ? "/" : "", seg);
+    }
+    out[n] = 0;
+    free(work);
+    return out;
+}
+
+/* applyRelativePath: the match is replaced by the resource at its path plus
+ * arp; matches whose relative resource does not exist, or cannot be
+ * retrieved (its type's retrieve hook refuses, e.g. disr), drop out. */
+static struct resource *apply_relative_path(struct collect *c, const struct resource *r)
+{
+    char *path = join_relative(r->path, c->fc->arp);
+    struct resource *out = NULL;
+    if (path && !address_resolve(c->cse, path, &out)) {
+        const struct resource_type *t = registry_find(out->ty);
+        struct m2m_response scratch;
+        m2m_response_init(&scratch);
+        struct resource *parent = NULL;
+        if (t && t->on_retrieve && res_pi(out)) store_get(c->cse->store, res_pi(out), &parent);
+        struct op_ctx ctx = { c->cse, c->req, &scratch, parent, out, NULL, NULL, NULL };
+        if ((t && t->on_retrieve && t->on_retrieve(&ctx)) || !visible(c, out, ACOP_DISCOVERY)) {
+            resource_free(out);
+            out = NULL;
+        }
+        resource_free(parent);
+        m2m_response_clear(&scratch);
+    }
+    free(path);
+    return out;
+}
+
+static void append_reference(struct collect *c, const struct resource *r)
+{
     if (c->uris) {
         char *addr = address_of(r, c->drt);
         json_array_append_new(c->uris, json_string(addr));
         free(addr);
     }
     if (c->refs) json_array_append_new(c->refs, child_ref(r, c->drt));
+}
+
+static int collect_match(struct resource *r, void *data)
+{
+    struct collect *c = data;
+    if (hidden(c, r)) return 0;
+    if (c->apply_filter && !filter_match(c->fc, c->cse->store, r)) return 0;
+    if (!visible(c, r, c->req->fc.fu == 1 ? ACOP_DISCOVERY : ACOP_RETRIEVE)) return 0;
+    struct resource *relative = NULL;
+    if (c->fc->arp && !(relative = apply_relative_path(c, r))) return 0;
+    if (!take(c)) { resource_free(relative); return c->truncated ? 1 : 0; }
+    append_reference(c, relative ? relative : r);
+    resource_free(relative);
     if (c->objects) {
         /* Nest under the parent's object; children of skipped nodes drop out. */
         const char *pi = res_pi(r);
@@ -85,9 +162,14 @@ static int collect_match(struct resource *r, void *data)
     return 0;
 }
 
-static void init_collect(struct collect *c, struct cse *cse, const struct m2m_request *req)
+static void init_collect(struct collect *c, struct cse *cse, const struct m2m_request *req,
+                         const struct resource *target)
 {
     memset(c, 0, sizeof *c);
+    c->hidden = json_object();
+    ts_format(clock_now_us(), c->now);
+    c->no_instances = json_object();
+    if (res_bool(target, "disr", 0)) json_object_set_new(c->no_instances, res_ri(target), json_true());
     c->cse = cse;
     c->req = req;
     c->fc = &req->fc;
@@ -97,8 +179,12 @@ static void init_collect(struct collect *c, struct cse *cse, const struct m2m_re
     c->drt = req->drt;
 }
 
+/* Releases the scan state; reports truncation when a response is given. */
 static void finish_paging(struct collect *c, struct m2m_response *rsp)
 {
+    json_decref(c->hidden);
+    json_decref(c->no_instances);
+    if (!rsp) return;
     if (c->truncated) {
         rsp->cnst = 1;
         rsp->cnot = (int)(c->seen);
@@ -109,7 +195,7 @@ static int discovery(struct cse *cse, const struct m2m_request *req, struct m2m_
                      struct resource *target)
 {
     struct collect c;
-    init_collect(&c, cse, req);
+    init_collect(&c, cse, req, target);
     int rcn = req->rcn < 0 ? RCN_DISCOVERY_REFS : req->rcn;
     if (rcn == RCN_CHILD_REFS) c.refs = json_array();
     else c.uris = json_array();
@@ -117,6 +203,7 @@ static int discovery(struct cse *cse, const struct m2m_request *req, struct m2m_
     int rc = store_descendants(cse->store, target->path, lvl, collect_match, &c);
     if (rc > 1) {
         json_decref(c.uris); json_decref(c.refs);
+        finish_paging(&c, NULL);
         return m2m_error(rsp, rc, "discovery failed");
     }
     rsp->rsc = RSC_OK;
@@ -130,7 +217,7 @@ int build_with_children(struct cse *cse, const struct m2m_request *req, struct m
                         struct resource *target, int rcn)
 {
     struct collect c;
-    init_collect(&c, cse, req);
+    init_collect(&c, cse, req, target);
     json_t *attrs = NULL;
     int depth;
     switch (rcn) {
@@ -151,6 +238,7 @@ int build_with_children(struct cse *cse, const struct m2m_request *req, struct m
     json_decref(c.objects);
     if (rc > 1) {
         json_decref(c.refs); json_decref(attrs);
+        finish_paging(&c, NULL);
         return m2m_error(rsp, rc, "cannot list the children");
     }
     switch (rcn) {

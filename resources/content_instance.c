@@ -16,7 +16,9 @@ static const struct attr_def attrs[] = {
     { "cs", A_NNINT, NP, NP, 0, 0 },
     { "conr", A_URI, O, NP, 0, 0 },
     { "or", A_URI, O, NP, 0, 0 },
-    { "con", A_ANY, M, NP, 0, 0 },
+    /* con is mandatory unless conr points at the content elsewhere (checked
+     * in cin_create; R4 behaviour, see docs/conformance.md). */
+    { "con", A_ANY, O, NP, 0, 0 },
 };
 
 /* contentInfo: "<type>/<subtype>:<encoding 0-2>[:<security 0-5>]". */
@@ -33,6 +35,7 @@ static bool valid_cnf(const char *s)
 
 static int64_t content_size(json_t *con)
 {
+    if (!con) return 0;
     if (json_is_string(con)) return (int64_t)json_string_length(con);
     char *dump = json_dumps(con, JSON_COMPACT | JSON_ENCODE_ANY);
     int64_t n = dump ? (int64_t)strlen(dump) : 0;
@@ -43,6 +46,8 @@ static int64_t content_size(json_t *con)
 static int cin_create(struct op_ctx *ctx)
 {
     struct resource *cin = ctx->res, *cnt = ctx->parent;
+    if (!json_object_get(cin->attrs, "con") && !json_object_get(cin->attrs, "conr"))
+        return m2m_error(ctx->rsp, RSC_BAD_REQUEST, "mandatory attribute 'con' is missing (and no conr)");
     const char *cnf = res_str(cin, "cnf");
     if (cnf && !valid_cnf(cnf))
         return m2m_error(ctx->rsp, RSC_BAD_REQUEST,
@@ -53,6 +58,9 @@ static int cin_create(struct op_ctx *ctx)
         return m2m_error(ctx->rsp, RSC_NOT_ACCEPTABLE,
                          "content of %lld bytes exceeds the container's mbs of %lld",
                          (long long)cs, (long long)mbs);
+    /* mni = 0: no instance can ever be kept, like content larger than mbs. */
+    if (res_int(cnt, "mni", -1) == 0)
+        return m2m_error(ctx->rsp, RSC_NOT_ACCEPTABLE, "the container's mni is 0: it keeps no instances");
     json_object_set_new(cin->attrs, "cs", json_integer(cs));
 
     int rc = container_make_room(ctx, cnt, cs);

@@ -32,6 +32,24 @@ def free_port(kind=socket.SOCK_STREAM):
     return port
 
 
+def raw_exchange(port, data, timeout=5, host="127.0.0.1"):
+    """Sends raw bytes on a fresh connection and returns everything read
+    until the server closes it (or the timeout passes)."""
+    s = socket.create_connection((host, port), timeout=timeout)
+    out = b""
+    try:
+        s.sendall(data)
+        while True:
+            chunk = s.recv(65536)
+            if not chunk:
+                break
+            out += chunk
+    except OSError:
+        pass
+    s.close()
+    return out
+
+
 class Response:
     def __init__(self, status, headers, body):
         self.status = status
@@ -86,6 +104,7 @@ class Cse:
         self.own_dir = data_dir is None
         self.data_dir = data_dir or tempfile.mkdtemp(prefix="ironbark-test-")
         self.settings = settings
+        self.host = settings.get("http_host", "127.0.0.1")
         self.proc = None
         self.rqi = 0
         self.log_path = os.path.join(self.data_dir, "cse.log")
@@ -104,7 +123,7 @@ class Cse:
             if self.proc.poll() is not None:
                 raise RuntimeError("m2m-cse exited with %s: %s" % (self.proc.returncode, self.read_log()))
             try:
-                socket.create_connection(("127.0.0.1", self.port), timeout=0.2).close()
+                socket.create_connection((self.host, self.port), timeout=0.2).close()
                 return self
             except OSError:
                 time.sleep(0.05)
@@ -142,14 +161,20 @@ class Cse:
     def __enter__(self):
         return self.start()
 
-    def __exit__(self, *exc):
-        self.stop()
+    def __exit__(self, exc_type, *exc):
+        rc = self.stop()
+        log = self.read_log() if rc else ""
         if self.own_dir:
             shutil.rmtree(self.data_dir, ignore_errors=True)
+        # A clean SIGTERM shutdown exits 0; anything else (a sanitizer report,
+        # a leak, a crash) fails the test even when every assertion passed.
+        if rc and exc_type is None:
+            raise RuntimeError("m2m-cse exited with %s on SIGTERM; log tail:\n%s" % (rc, log[-3000:]))
 
     @property
     def base(self):
-        return "http://127.0.0.1:%d" % self.port
+        host = "[%s]" % self.host if ":" in self.host else self.host
+        return "http://%s:%d" % (host, self.port)
 
     def request(self, method, path, origin="CAdmin", ty=None, body=None, headers=None,
                 rqi=None, rvi="3", content_type="application/json", timeout=10):

@@ -43,6 +43,106 @@ static void coap_mapping(void **state)
     assert_int_equal(rsc_coap_code(RSC_NOT_ACCEPTABLE, OP_RETRIEVE), 0x86);  /* 4.06 */
 }
 
+/* Every row of TS-0009 Table 6.3.2-1 / TS-0008 Table 6.2.4-1 as digested in
+ * /work/shared/spec/bindings.md: RSC, HTTP status, CoAP code (-1 = not
+ * fixed). 2000 is checked with RETRIEVE (2.05). */
+static const struct { int rsc, http, coap; } spec_rows[] = {
+    { 1001, 202, 0x41 },
+    { 1002, 202, -1 },          /* CoAP depends on a <request> resource */
+    { 2000, 200, 0x45 },
+    { 2001, 201, 0x41 },
+    { 2002, 200, 0x42 },
+    { 2004, 200, 0x44 },
+    { 4000, 400, 0x80 },
+    { 4001, 501, 0xa1 },
+    { 4004, 404, 0x84 },
+    { 4005, 405, 0x85 },
+    { 4008, 504, 0xa4 },
+    { 4015, 415, 0x8f },
+    { 4101, 403, 0x83 },
+    { 4102, 400, 0x80 },
+    { 4103, 403, 0x83 },
+    { 4104, 409, 0x80 },
+    { 4105, 409, 0x83 },
+    { 4106, 403, 0x83 },
+    { 4107, 403, 0x83 },
+    { 4108, 403, 0x83 },
+    { 4109, 403, 0x83 },
+    { 4110, 400, 0x80 },
+    { 4111, 403, 0x83 },
+    { 4112, 403, 0x83 },
+    { 4113, 403, 0x83 },
+    { 4114, 403, 0x83 },
+    { 4115, 403, 0x83 },
+    { 4116, 403, 0x83 },
+    { 4117, 403, 0x83 },
+    { 4118, 404, 0x84 },
+    { 4119, 404, 0x84 },
+    { 4120, 400, 0x82 },
+    { 4121, 404, 0x84 },
+    { 4122, 400, 0x82 },
+    { 4123, 400, 0x80 },
+    { 4124, 409, 0x80 },
+    { 4125, 501, 0xa1 },
+    { 4126, 403, 0x83 },
+    { 4127, 403, 0x83 },
+    { 4128, 403, 0x83 },        /* not in the TS tables: as ACME and tinyIoT */
+    { 4143, 400, 0x80 },
+    { 5000, 500, 0xa0 },
+    { 5001, 501, 0xa1 },
+    { 5103, 404, 0x84 },
+    { 5105, 403, 0x83 },
+    { 5106, 409, 0x80 },
+    { 5107, 404, 0x84 },
+    { 5203, 403, 0x83 },
+    { 5204, 500, 0xa0 },
+    { 5205, 403, 0x83 },
+    { 5206, 501, 0xa1 },
+    { 5207, 406, 0x86 },
+    { 5208, 403, 0x83 },
+    { 5209, 500, 0xa0 },
+    { 5210, 500, 0xa0 },
+    { 5211, 500, 0xa0 },
+    { 5212, 500, 0xa0 },
+    { 5214, 403, 0x83 },
+    { 5215, 403, 0x83 },
+    { 5216, 500, 0xa0 },
+    { 5217, 500, 0xa0 },
+    { 5218, 403, 0x83 },
+    { 5219, 409, 0x80 },
+    { 5220, 409, 0x80 },
+    { 5221, 500, 0xa0 },
+    { 5222, 403, 0x83 },
+    { 6003, 404, 0x84 },
+    { 6005, 404, 0x84 },
+    { 6010, 400, 0x80 },
+    { 6020, 500, 0xa0 },
+    { 6021, 500, 0xa0 },
+    { 6022, 400, 0x80 },
+    { 6023, 400, 0x80 },
+    { 6024, 400, 0x80 },
+    { 6025, 500, 0xa0 },
+    { 6026, 500, 0xa0 },
+    { 6028, 409, 0x80 },
+    { 6029, 409, 0x80 },
+    { 6030, 504, 0xa4 },
+    { 6031, 504, 0xa4 },
+};
+
+static void full_table(void **state)
+{
+    (void)state;
+    for (size_t i = 0; i < sizeof spec_rows / sizeof *spec_rows; i++) {
+        int rsc = spec_rows[i].rsc;
+        if (rsc_http_status(rsc) != spec_rows[i].http)
+            fail_msg("RSC %d: HTTP %d, expected %d", rsc, rsc_http_status(rsc), spec_rows[i].http);
+        int coap = rsc_coap_code(rsc, OP_RETRIEVE);
+        if (spec_rows[i].coap >= 0 && coap != spec_rows[i].coap)
+            fail_msg("RSC %d: CoAP 0x%02x, expected 0x%02x", rsc, coap, spec_rows[i].coap);
+        assert_string_not_equal(rsc_name(rsc), "UNKNOWN");
+    }
+}
+
 static void names(void **state)
 {
     (void)state;
@@ -58,6 +158,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(http_mapping),
         cmocka_unit_test(coap_mapping),
+        cmocka_unit_test(full_table),
         cmocka_unit_test(names),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

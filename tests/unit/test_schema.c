@@ -1,0 +1,180 @@
+/* Generic attribute validation (resources/schema.c) against the real type
+ * tables, and the registry lookups it relies on. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <string.h>
+
+#include "cse/rsc.h"
+#include "resources/registry.h"
+
+/* Validates a JSON text for type ty; returns the RSC (0 when valid) and
+ * checks that a failure always carries an m2m:dbg message. */
+static int check(int ty, enum m2m_op op, const char *text)
+{
+    json_error_t err;
+    json_t *content = json_loads(text, 0, &err);
+    assert_non_null(content);
+    struct m2m_response rsp;
+    m2m_response_init(&rsp);
+    int rc = schema_validate(registry_find(ty), op, content, &rsp);
+    if (rc) {
+        assert_int_equal(rsp.rsc, rc);
+        assert_true(json_is_string(json_object_get(rsp.pc, "m2m:dbg")));
+    }
+    m2m_response_clear(&rsp);
+    json_decref(content);
+    return rc;
+}
+
+#define VALID(ty, op, text) assert_int_equal(check(ty, op, text), 0)
+#define BAD(ty, op, text) assert_int_equal(check(ty, op, text), RSC_BAD_REQUEST)
+
+static void registry_lookups(void **state)
+{
+    (void)state;
+    assert_string_equal(registry_find(2)->key, "m2m:ae");
+    assert_string_equal(registry_find(3)->sn, "cnt");
+    assert_null(registry_find(99));
+    assert_int_equal(registry_find_key("m2m:cin")->ty, 4);
+    assert_null(registry_find_key("m2m:nope"));
+    int tys[16];
+    assert_true(registry_types(tys, 16) >= 4); /* other types join later */
+    assert_true(type_allows_parent(registry_find(3), 3));
+    assert_true(type_allows_parent(registry_find(4), 3));
+    assert_false(type_allows_parent(registry_find(4), 2));
+    assert_false(type_allows_parent(registry_find(2), 2));
+    assert_false(type_allows_parent(registry_find(5), 5));
+    assert_non_null(type_attr(registry_find(3), "mni"));
+    assert_null(type_attr(registry_find(3), "con"));
+    assert_true(registry_is_attribute_name("rn"));
+    assert_true(registry_is_attribute_name("con"));
+    assert_false(registry_is_attribute_name("nope"));
+}
+
+static void resource_names(void **state)
+{
+    (void)state;
+    assert_true(schema_valid_name("a"));
+    assert_true(schema_valid_name("Temp-1.2_x"));
+    assert_true(schema_valid_name("9lives"));
+    assert_false(schema_valid_name(""));
+    assert_false(schema_valid_name(NULL));
+    assert_false(schema_valid_name(".hidden"));
+    assert_false(schema_valid_name("-x"));
+    assert_false(schema_valid_name("a/b"));
+    assert_false(schema_valid_name("a b"));
+    assert_false(schema_valid_name("a#b"));
+    char longname[300];
+    memset(longname, 'a', sizeof longname - 1);
+    longname[299] = 0;
+    assert_false(schema_valid_name(longname));
+    longname[255] = 0;
+    assert_true(schema_valid_name(longname));
+}
+
+static void kinds(void **state)
+{
+    (void)state;
+    /* A_NNINT */
+    VALID(3, OP_CREATE, "{\"mni\": 0}");
+    VALID(3, OP_CREATE, "{\"mni\": 100000}");
+    BAD(3, OP_CREATE, "{\"mni\": -1}");
+    BAD(3, OP_CREATE, "{\"mni\": 1.5}");
+    BAD(3, OP_CREATE, "{\"mni\": \"5\"}");
+    /* A_BOOL */
+    VALID(3, OP_CREATE, "{\"disr\": false}");
+    BAD(3, OP_CREATE, "{\"disr\": 0}");
+    /* A_STRLIST */
+    VALID(3, OP_CREATE, "{\"lbl\": []}");
+    VALID(3, OP_CREATE, "{\"lbl\": [\"a\", \"b/c\"]}");
+    BAD(3, OP_CREATE, "{\"lbl\": \"a\"}");
+    BAD(3, OP_CREATE, "{\"lbl\": [1]}");
+    /* A_URILIST */
+    VALID(3, OP_CREATE, "{\"acpi\": [\"acp1\"]}");
+    BAD(3, OP_CREATE, "{\"acpi\": [\"\"]}");
+    /* A_TS */
+    VALID(3, OP_CREATE, "{\"et\": \"20991231T235959\"}");
+    VALID(3, OP_CREATE, "{\"et\": \"20991231T235959,123\"}");
+    BAD(3, OP_CREATE, "{\"et\": \"2099-12-31\"}");
+    BAD(3, OP_CREATE, "{\"et\": \"20991332T000000\"}");
+    BAD(3, OP_CREATE, "{\"et\": 20991231}");
+    /* A_NAME */
+    VALID(3, OP_CREATE, "{\"rn\": \"box-1\"}");
+    BAD(3, OP_CREATE, "{\"rn\": \"a/b\"}");
+    BAD(3, OP_CREATE, "{\"rn\": 5}");
+    /* A_ID / A_URI */
+    VALID(2, OP_CREATE, "{\"api\": \"Nx\", \"rr\": true, \"srv\": [\"3\"]}");
+    BAD(2, OP_CREATE, "{\"api\": \"\", \"rr\": true, \"srv\": [\"3\"]}");
+    BAD(3, OP_CREATE, "{\"or\": \"\"}");
+    /* A_ENUM */
+    VALID(2, OP_UPDATE, "{\"regs\": 1}");
+    VALID(2, OP_UPDATE, "{\"regs\": 2}");
+    BAD(2, OP_UPDATE, "{\"regs\": 3}");
+    BAD(2, OP_UPDATE, "{\"regs\": 0}");
+    /* A_OBJ / A_LIST / A_ANY */
+    VALID(2, OP_UPDATE, "{\"esi\": {}}");
+    BAD(2, OP_UPDATE, "{\"esi\": []}");
+    VALID(2, OP_UPDATE, "{\"scp\": [{}]}");
+    BAD(2, OP_UPDATE, "{\"scp\": {}}");
+    VALID(4, OP_CREATE, "{\"con\": {\"a\": [1, 2]}}");
+    VALID(4, OP_CREATE, "{\"con\": 5}");
+    VALID(4, OP_CREATE, "{\"con\": \"\"}");
+}
+
+static void presence(void **state)
+{
+    (void)state;
+    /* Unknown attributes and not-present (RO) attributes. */
+    BAD(3, OP_CREATE, "{\"foo\": 1}");
+    BAD(3, OP_CREATE, "{\"con\": \"x\"}");
+    const char *ro[] = { "ri", "pi", "ty", "ct", "lt", "st", "cni", "cbs", "li" };
+    for (size_t i = 0; i < sizeof ro / sizeof *ro; i++) {
+        char text[64];
+        snprintf(text, sizeof text, "{\"%s\": \"x\"}", ro[i]);
+        BAD(3, OP_CREATE, text);
+        BAD(3, OP_UPDATE, text);
+    }
+    /* Write-once attributes: allowed in CREATE, not in UPDATE. */
+    VALID(3, OP_CREATE, "{\"rn\": \"x\"}");
+    BAD(3, OP_UPDATE, "{\"rn\": \"x\"}");
+    BAD(2, OP_UPDATE, "{\"api\": \"Nx\"}");
+    BAD(4, OP_UPDATE, "{\"lbl\": []}");
+    BAD(4, OP_UPDATE, "{\"et\": \"20991231T235959\"}");
+    /* Mandatory attributes in CREATE. */
+    BAD(2, OP_CREATE, "{\"rr\": true, \"srv\": [\"3\"]}");
+    BAD(2, OP_CREATE, "{\"api\": \"Nx\", \"srv\": [\"3\"]}");
+    BAD(2, OP_CREATE, "{\"api\": \"Nx\", \"rr\": true}");
+    VALID(4, OP_CREATE, "{\"conr\": \"http://x/y\"}");    /* con or conr: checked by the type */
+    VALID(2, OP_UPDATE, "{}");
+    VALID(3, OP_CREATE, "{}");
+    /* The CSEBase takes nothing from a client. */
+    BAD(5, OP_CREATE, "{\"lbl\": []}");
+    BAD(5, OP_UPDATE, "{\"csi\": \"x\"}");
+}
+
+static void nulls_and_creator(void **state)
+{
+    (void)state;
+    VALID(3, OP_CREATE, "{\"cr\": null}");
+    BAD(3, OP_CREATE, "{\"cr\": \"Cme\"}");
+    BAD(3, OP_UPDATE, "{\"cr\": null}");
+    BAD(3, OP_CREATE, "{\"lbl\": null}");
+    VALID(3, OP_UPDATE, "{\"lbl\": null}");     /* UPDATE: null deletes */
+    VALID(3, OP_UPDATE, "{\"mni\": null, \"mbs\": null}");
+    BAD(2, OP_CREATE, "{\"cr\": null, \"api\": \"Nx\", \"rr\": true, \"srv\": [\"3\"]}");
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(registry_lookups),
+        cmocka_unit_test(resource_names),
+        cmocka_unit_test(kinds),
+        cmocka_unit_test(presence),
+        cmocka_unit_test(nulls_and_creator),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,255 @@
+/* The store (cse/store.c) through store.h: uniqueness, subtree bounds,
+ * ordering, depth, edge children, expiry scans, transactions, reopening. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cse/log.h"
+#include "cse/rsc.h"
+#include "cse/store.h"
+
+static struct store *s;
+
+static struct resource *mk(const char *ri, const char *pi, int ty, const char *path, const char *et)
+{
+    json_t *a = json_pack("{s:s,s:s,s:i}", "ri", ri, "pi", pi, "ty", ty);
+    if (et) json_object_set_new(a, "et", json_string(et));
+    return resource_new(ty, a, path);
+}
+
+static int put(const char *ri, const char *pi, int ty, const char *path, const char *et)
+{
+    struct resource *r = mk(ri, pi, ty, path, et);
+    int rc = store_insert(s, r);
+    if (!rc) assert_true(r->seq > 0);
+    resource_free(r);
+    return rc;
+}
+
+static int setup(void **state)
+{
+    (void)state;
+    log_set_level(LOG_LVL_ERROR - 1); /* silence: the failures below are provoked */
+    if (store_open(&s, ":memory:", STORE_SYNC_OFF)) return -1;
+    /* cse-in
+     *   a          (ae)      a/c1 (cnt) a/c1/i1 i2 i3 (cin), a/c1/sub (cnt), a/c1/sub/j (cin)
+     *   a-x, a.y, a0b   siblings whose names sort right around "a/" */
+    int rc = put("cb", "", 5, "cse-in", NULL) | put("ae1", "cb", 2, "cse-in/a", "20300101T000000,000000") |
+             put("cnt1", "ae1", 3, "cse-in/a/c1", "20300101T000000,000000") |
+             put("i1", "cnt1", 4, "cse-in/a/c1/i1", "20250101T000000,000000") |
+             put("i2", "cnt1", 4, "cse-in/a/c1/i2", "20240101T000000,000000") |
+             put("sub", "cnt1", 3, "cse-in/a/c1/sub", "20290101T000000,000000") |
+             put("i3", "cnt1", 4, "cse-in/a/c1/i3", "20260101T000000,000000") |
+             put("j", "sub", 4, "cse-in/a/c1/sub/j", NULL) |
+             put("x1", "cb", 2, "cse-in/a-x", NULL) | put("x2", "cb", 2, "cse-in/a.y", NULL) |
+             put("x3", "cb", 2, "cse-in/a0b", NULL);
+    return rc ? -1 : 0;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    store_close(s);
+    return 0;
+}
+
+static void lookups(void **state)
+{
+    (void)state;
+    struct resource *r;
+    assert_int_equal(store_get(s, "cnt1", &r), 0);
+    assert_string_equal(r->path, "cse-in/a/c1");
+    assert_int_equal(r->ty, 3);
+    resource_free(r);
+    assert_int_equal(store_get_path(s, "cse-in/a/c1/sub", &r), 0);
+    assert_string_equal(res_ri(r), "sub");
+    resource_free(r);
+    assert_int_equal(store_get(s, "nope", &r), RSC_NOT_FOUND);
+    assert_int_equal(store_get_path(s, "cse-in/nope", &r), RSC_NOT_FOUND);
+    /* SQL metacharacters are plain data. */
+    assert_int_equal(store_get(s, "x' OR '1'='1", &r), RSC_NOT_FOUND);
+    assert_int_equal(store_get_path(s, "cse-in/%", &r), RSC_NOT_FOUND);
+}
+
+static void uniqueness(void **state)
+{
+    (void)state;
+    assert_int_equal(put("other", "ae1", 3, "cse-in/a/c1", NULL), RSC_CONFLICT);      /* path taken */
+    assert_int_equal(put("cnt1", "ae1", 3, "cse-in/a/c9", NULL), RSC_ALREADY_EXISTS); /* ri taken */
+}
+
+struct list { char items[32][64]; int n; };
+
+static int collect(struct resource *r, void *data)
+{
+    struct list *l = data;
+    if (l->n < 32) snprintf(l->items[l->n++], 64, "%s", res_ri(r));
+    return 0;
+}
+
+static void children_and_descendants(void **state)
+{
+    (void)state;
+    struct list l = { .n = 0 };
+    assert_int_equal(store_children(s, "cnt1", 0, collect, &l), 0);
+    assert_int_equal(l.n, 4);
+    assert_string_equal(l.items[0], "i1");   /* creation order */
+    assert_string_equal(l.items[2], "sub");
+    l.n = 0;
+    assert_int_equal(store_children(s, "cnt1", 4, collect, &l), 0);
+    assert_int_equal(l.n, 3);
+    l.n = 0;
+    assert_int_equal(store_descendants(s, "cse-in/a", 0, collect, &l), 0);
+    assert_int_equal(l.n, 6);                /* not a-x, a.y, a0b */
+    assert_string_equal(l.items[0], "cnt1"); /* parents before children */
+    assert_string_equal(l.items[5], "j");
+    l.n = 0;
+    assert_int_equal(store_descendants(s, "cse-in/a", 1, collect, &l), 0);
+    assert_int_equal(l.n, 1);
+    l.n = 0;
+    assert_int_equal(store_descendants(s, "cse-in/a", 2, collect, &l), 0);
+    assert_int_equal(l.n, 5);
+    int64_t n;
+    assert_int_equal(store_count_children(s, "cnt1", 4, &n), 0);
+    assert_int_equal(n, 3);
+    assert_int_equal(store_count_children(s, "cnt1", 0, &n), 0);
+    assert_int_equal(n, 4);
+    struct resource *r;
+    assert_int_equal(store_edge_child(s, "cnt1", 4, false, &r), 0);
+    assert_string_equal(res_ri(r), "i1");
+    resource_free(r);
+    assert_int_equal(store_edge_child(s, "cnt1", 4, true, &r), 0);
+    assert_string_equal(res_ri(r), "i3");
+    resource_free(r);
+    assert_int_equal(store_edge_child(s, "sub", 3, true, &r), RSC_NOT_FOUND);
+}
+
+static int stop_at_two(struct resource *r, void *data)
+{
+    (void)r;
+    return ++*(int *)data == 2 ? 7 : 0;
+}
+
+static void visitor_stops(void **state)
+{
+    (void)state;
+    int seen = 0;
+    assert_int_equal(store_children(s, "cnt1", 0, stop_at_two, &seen), 7);
+    assert_int_equal(seen, 2);
+}
+
+static void expiry(void **state)
+{
+    (void)state;
+    struct list l = { .n = 0 };
+    assert_int_equal(store_expired(s, "20250601T000000,000000", collect, &l), 0);
+    assert_int_equal(l.n, 2);
+    assert_string_equal(l.items[0], "i2");   /* earliest et first */
+    assert_string_equal(l.items[1], "i1");
+    char ts[23];
+    assert_int_equal(store_next_expiry(s, ts), 0);
+    assert_string_equal(ts, "20240101T000000,000000");
+}
+
+static void update_and_transactions(void **state)
+{
+    (void)state;
+    struct resource *r;
+    assert_int_equal(store_get(s, "i2", &r), 0);
+    json_object_set_new(r->attrs, "et", json_string("20350101T000000,000000"));
+    json_object_set_new(r->attrs, "lbl", json_pack("[s]", "x"));
+    assert_int_equal(store_begin(s), 0);
+    assert_int_equal(store_update(s, r), 0);
+    store_rollback(s);
+    resource_free(r);
+    assert_int_equal(store_get(s, "i2", &r), 0);
+    assert_null(json_object_get(r->attrs, "lbl"));   /* rolled back */
+    json_object_set_new(r->attrs, "et", json_string("20350101T000000,000000"));
+    assert_int_equal(store_begin(s), 0);
+    assert_int_equal(store_update(s, r), 0);
+    assert_int_equal(store_commit(s), 0);
+    resource_free(r);
+    char ts[23];
+    assert_int_equal(store_next_expiry(s, ts), 0);
+    assert_string_equal(ts, "20250101T000000,000000");  /* the et column follows the body */
+    struct resource *ghost = mk("ghost", "x", 3, "cse-in/ghost", NULL);
+    assert_int_equal(store_update(s, ghost), RSC_NOT_FOUND);
+    resource_free(ghost);
+    store_rollback(s);                                  /* harmless outside a transaction */
+}
+
+static int count(struct resource *r, void *data)
+{
+    (void)r;
+    ++*(int *)data;
+    return 0;
+}
+
+static void subtree_delete(void **state)
+{
+    (void)state;
+    struct resource *a;
+    assert_int_equal(store_get(s, "ae1", &a), 0);
+    int visited = 0;
+    assert_int_equal(store_delete_subtree(s, a, count, &visited), 0);
+    assert_int_equal(visited, 6);
+    struct resource *r;
+    assert_int_equal(store_get(s, "j", &r), RSC_NOT_FOUND);
+    assert_int_equal(store_get(s, "ae1", &r), RSC_NOT_FOUND);
+    const char *siblings[] = { "x1", "x2", "x3", "cb" };
+    for (int i = 0; i < 4; i++) {
+        assert_int_equal(store_get(s, siblings[i], &r), 0);   /* neighbours by name survive */
+        resource_free(r);
+    }
+    assert_int_equal(store_delete_subtree(s, a, NULL, NULL), RSC_NOT_FOUND);
+    resource_free(a);
+}
+
+static void reopen_file(void **state)
+{
+    (void)state;
+    char path[] = "/tmp/ironbark-store-XXXXXX";
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    close(fd);
+    unlink(path);
+    struct store *f;
+    assert_int_equal(store_open(&f, path, STORE_SYNC_NORMAL), 0);
+    struct resource *r = mk("p1", "", 5, "cse-in", NULL);
+    assert_int_equal(store_begin(f), 0);
+    assert_int_equal(store_insert(f, r), 0);
+    assert_int_equal(store_commit(f), 0);
+    resource_free(r);
+    store_close(f);
+    assert_int_equal(store_open(&f, path, STORE_SYNC_FULL), 0);
+    assert_int_equal(store_get(f, "p1", &r), 0);
+    assert_string_equal(r->path, "cse-in");
+    resource_free(r);
+    store_close(f);
+    char extra[64];
+    snprintf(extra, sizeof extra, "%s-wal", path); unlink(extra);
+    snprintf(extra, sizeof extra, "%s-shm", path); unlink(extra);
+    unlink(path);
+    assert_int_not_equal(store_open(&f, "/nonexistent-dir/x.db", STORE_SYNC_NORMAL), 0);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(lookups),
+        cmocka_unit_test(uniqueness),
+        cmocka_unit_test(children_and_descendants),
+        cmocka_unit_test(visitor_stops),
+        cmocka_unit_test(expiry),
+        cmocka_unit_test(update_and_transactions),
+        cmocka_unit_test(subtree_delete),
+        cmocka_unit_test(reopen_file),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}
