@@ -6,6 +6,7 @@
 #include "loop.h"
 #include "rsc.h"
 #include "../resources/registry.h"
+#include "../security/acl.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -146,6 +147,7 @@ int cse_expire_now(struct cse *cse)
     }
     free(l.items);
     if (store_commit(cse->store)) store_rollback(cse->store);
+    if (removed) acl_invalidate(cse);
     return removed;
 }
 
@@ -168,7 +170,8 @@ int cse_open(struct cse *cse, const struct config *cfg, struct loop *loop)
         return -1;
     }
     if (store_open(&cse->store, cfg->db_file, (enum store_sync)cfg->sync)) return -1;
-    if (ensure_cse_base(cse)) {
+    if (ensure_cse_base(cse) || acl_open(cse)) {
+        acl_close(cse);
         store_close(cse->store);
         cse->store = NULL;
         return -1;
@@ -180,6 +183,7 @@ int cse_open(struct cse *cse, const struct config *cfg, struct loop *loop)
 void cse_close(struct cse *cse)
 {
     if (cse->loop && cse->expiry_timer) loop_del_timer(cse->loop, cse->expiry_timer);
+    acl_close(cse);
     store_close(cse->store);
     cse->store = NULL;
 }

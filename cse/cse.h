@@ -9,6 +9,7 @@
 #include "store.h"
 
 struct loop;
+struct acl_state;
 
 struct cse {
     struct config cfg;
@@ -16,6 +17,7 @@ struct cse {
     struct loop *loop;
     char csi[66];              /* SP-relative CSE-ID: "/id-in" */
     int64_t expiry_timer;
+    struct acl_state *acl;     /* access control: ACP cache and audit log */
 };
 
 /* Opens the store, creates the CSEBase on first start, starts the expiry timer. */

@@ -175,6 +175,8 @@ static int op_create(struct cse *cse, const struct m2m_request *req, struct m2m_
         return m2m_error(rsp, RSC_INVALID_CHILD_RESOURCE_TYPE, "%s cannot be created under %s",
                          t->key, registry_find(parent->ty)->key);
     if ((rc = schema_validate(t, OP_CREATE, content, rsp))) return rc;
+    json_t *acpi = json_object_get(content, "acpi");
+    if (acpi && (rc = acl_validate_acpi(cse, acpi, rsp))) return rc;
 
     int64_t now = clock_now_us();
     ts_buf ct;
@@ -243,8 +245,10 @@ static int op_update(struct cse *cse, const struct m2m_request *req, struct m2m_
     int rc = content_of(t, req, rsp, &content);
     if (rc) return rc;
     if ((rc = schema_validate(t, OP_UPDATE, content, rsp))) return rc;
-    if (json_object_get(content, "acpi") && json_object_size(content) > 1)
+    json_t *acpi = json_object_get(content, "acpi");
+    if (acpi && json_object_size(content) > 1)
         return m2m_error(rsp, RSC_BAD_REQUEST, "acpi must be updated on its own");
+    if (acpi && !json_is_null(acpi) && (rc = acl_validate_acpi(cse, acpi, rsp))) return rc;
 
     struct resource *before = resource_dup(target);
     int64_t now = clock_now_us();
@@ -372,7 +376,11 @@ static int execute(struct cse *cse, struct m2m_request *req, struct m2m_response
     }
     struct resource *target = NULL;
     rc = address_resolve(cse, addr.local, &target);
-    if (rc == RSC_NOT_FOUND) rc = m2m_error(rsp, rc, "resource '%s' does not exist", req->to);
+    /* A missing name below something the originator may not see must look
+     * like a forbidden one, or 4004 would reveal what exists. */
+    if (rc == RSC_NOT_FOUND && acl_conceals_missing(cse, req, addr.local))
+        rc = m2m_error(rsp, RSC_ORIGINATOR_HAS_NO_PRIVILEGE, "originator has no privilege");
+    else if (rc == RSC_NOT_FOUND) rc = m2m_error(rsp, rc, "resource '%s' does not exist", req->to);
     else if (rc) rc = m2m_error(rsp, rc, "cannot resolve '%s'", req->to);
     /* AE registration is governed by registration rules, not ACPs. */
     bool registration = req->op == OP_CREATE && req->ty == 2;
@@ -394,6 +402,8 @@ static int execute(struct cse *cse, struct m2m_request *req, struct m2m_response
             store_rollback(cse->store);
             m2m_response_clear(rsp);
             rc = m2m_error(rsp, RSC_INTERNAL_SERVER_ERROR, "the change could not be stored");
+        } else {
+            acl_after_write(cse, req, target, rsp);
         }
     }
     resource_free(target);
