@@ -421,9 +421,15 @@ void acl_after_write(struct cse *cse, const struct m2m_request *req, const struc
     struct audit *log = cse->acl ? cse->acl->audit : NULL;
     const char *fr = req->fr ? req->fr : "";
     char what[600];
+    char where[600];
+    snprintf(where, sizeof where, "%s", target->path);
+    if (req->op == OP_CREATE) {
+        const char *rn = json_string_value(json_object_get(json_object_get(req->pc, registry_find(ty) ?
+                                           registry_find(ty)->key : ""), "rn"));
+        snprintf(where, sizeof where, "%s/%s", target->path, rn ? rn : rsp->location ? rsp->location : "?");
+    }
     if (ty == 1) {
         static const char *const verbs[] = { "", "created", "", "updated", "deleted" };
-        const char *where = req->op == OP_CREATE && rsp->location ? rsp->location : target->path;
         snprintf(what, sizeof what, "accessControlPolicy %s", verbs[req->op <= OP_DELETE ? req->op : 0]);
         audit_record(log, fr, where, req->op == OP_CREATE ? "CREATE" : req->op == OP_UPDATE ? "UPDATE" : "DELETE",
                      "permit", what);
@@ -433,8 +439,7 @@ void acl_after_write(struct cse *cse, const struct m2m_request *req, const struc
         char *acpi = acpi_text(req);
         if (!acpi) return;
         snprintf(what, sizeof what, "acpi set to %s", acpi);
-        audit_record(log, fr, req->op == OP_CREATE && rsp->location ? rsp->location : target->path,
-                     req->op == OP_CREATE ? "CREATE" : "UPDATE", "permit", what);
+        audit_record(log, fr, where, req->op == OP_CREATE ? "CREATE" : "UPDATE", "permit", what);
         free(acpi);
     }
 }
