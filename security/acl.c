@@ -24,6 +24,7 @@ struct acp_entry {
     char *key;
     bool found;
     struct acr_set *pv, *pvs;
+    char *owner;               /* AE entries ("\1" + path): the AE's ri */
     struct acp_entry *next;
 };
 
@@ -141,6 +142,7 @@ void acl_invalidate(struct cse *cse)
             next = e->next;
             acr_free(e->pv);
             acr_free(e->pvs);
+            free(e->owner);
             free(e->key);
             free(e);
         }
@@ -157,15 +159,29 @@ static struct acr_set *parse_privileges(struct cse *cse, const struct resource *
     return set;
 }
 
-static struct acp_entry *acp_get(struct cse *cse, const char *key)
+/* The cached entry for key; *fresh tells the caller to fill it. */
+static struct acp_entry *cache_slot(struct cse *cse, const char *key, bool *fresh)
 {
     struct acl_state *st = cse->acl;
     unsigned b = hash(key);
+    *fresh = false;
     for (struct acp_entry *e = st->bucket[b]; e; e = e->next)
         if (!strcmp(e->key, key)) return e;
     if (st->count >= CACHE_MAX) acl_invalidate(cse);
     struct acp_entry *e = calloc(1, sizeof *e);
     e->key = strdup(key);
+    e->next = st->bucket[b];
+    st->bucket[b] = e;
+    st->count++;
+    *fresh = true;
+    return e;
+}
+
+static struct acp_entry *acp_get(struct cse *cse, const char *key)
+{
+    bool fresh;
+    struct acp_entry *e = cache_slot(cse, key, &fresh);
+    if (!fresh) return e;
     struct resource *acp = lookup(cse, key);
     if (acp && acp->ty == 1) {
         e->found = true;
@@ -173,10 +189,23 @@ static struct acp_entry *acp_get(struct cse *cse, const char *key)
         e->pvs = parse_privileges(cse, acp, "pvs");
     }
     resource_free(acp);
-    e->next = st->bucket[b];
-    st->bucket[b] = e;
-    st->count++;
     return e;
+}
+
+/* The ri of the AE at `top` ("cse-in/<rn>"), or NULL. AEs change only by
+ * CREATE (a new name) or DELETE (which empties the cache). */
+static const char *ae_at(struct cse *cse, const char *top)
+{
+    char key[300];
+    snprintf(key, sizeof key, "\1%s", top);
+    bool fresh;
+    struct acp_entry *e = cache_slot(cse, key, &fresh);
+    if (fresh) {
+        struct resource *ae = NULL;
+        if (!store_get_path(cse->store, top, &ae) && ae->ty == 2) e->owner = strdup(res_ri(ae));
+        resource_free(ae);
+    }
+    return e->owner;
 }
 
 /* ---- the decision ------------------------------------------------------------- */
@@ -250,12 +279,12 @@ static bool is_owner(struct cse *cse, const struct resource *r, const struct for
     if (!first) return false;
     const char *second = strchr(first + 1, '/');
     size_t n = second ? (size_t)(second - r->path) : strlen(r->path);
-    char *top = strndup(r->path, n);
-    struct resource *ae = NULL;
-    bool owner = !store_get_path(cse->store, top, &ae) && ae->ty == 2 && same_id(cse, res_ri(ae), who);
-    resource_free(ae);
-    free(top);
-    return owner;
+    char top[256];
+    if (n >= sizeof top) return false;
+    memcpy(top, r->path, n);
+    top[n] = 0;
+    const char *ae = ae_at(cse, top);
+    return ae && same_id(cse, ae, who);
 }
 
 static bool registered_ae(struct cse *cse, const struct forms *who)
