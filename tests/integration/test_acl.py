@@ -147,6 +147,25 @@ with Cse() as cse:
     t.ok(not any(l["op"] == "DISCOVERY" and l["originator"] == B for l in denies),
          "hidden discovery results are not logged as denials")
 
+# Expiry of a linked ACP takes its grants away at once (the cache is dropped).
+import datetime, time
+with Cse(expiry_interval=100) as cse:
+    cse.register_ae("ae1", origin="Cae1")
+    cse.register_ae("ae2", origin="Cae2")
+    et = (datetime.datetime.utcnow() + datetime.timedelta(seconds=1.5)).strftime("%Y%m%dT%H%M%S")
+    body = acp("brief", [{"acor": ["Cae2"], "acop": 2}], [{"acor": ["Cae1"], "acop": 63}])
+    body["m2m:acp"]["et"] = et
+    t.rsc(cse.create("/cse-in/ae1", 1, body, origin="Cae1"), 2001, 201, "an ACP with a short lifetime")
+    t.rsc(cse.create("/cse-in/ae1", 3, {"m2m:cnt": {"rn": "c", "acpi": ["acpNoSuch"]}}, origin="Cae1"), 4000, 400,
+          "CREATE with an acpi naming no ACP is rejected")
+    t.rsc(cse.create("/cse-in/ae1", 3, {"m2m:cnt": {"rn": "c", "acpi": ["cse-in/ae1/brief"]}}, origin="Cae1"),
+          2001, 201, "CREATE with a valid acpi")
+    t.rsc(cse.get("/cse-in/ae1/c", origin="Cae2"), 2000, 200, "granted while the ACP lives")
+    deadline = time.time() + 5
+    while time.time() < deadline and cse.get("/cse-in/ae1/brief", origin="CAdmin").rsc == 2000:
+        time.sleep(0.2)
+    t.rsc(cse.get("/cse-in/ae1/c", origin="Cae2"), 4103, 403, "refused once the ACP expired")
+
 # Rotation by size.
 with Cse(audit_max_bytes=600, audit_keep=2) as cse:
     cse.register_ae("ae1", origin="Cae1")

@@ -332,6 +332,14 @@ static int setup(void **state)
                      "\"acpi\":[\"acpR\"]}"), 0);
     assert_int_equal(put(c, 3, "cse-in/ae1/closed", "{\"ty\":3,\"ri\":\"cntClosed\",\"rn\":\"closed\",\"pi\":\"Cae1\"}"), 0);
     assert_int_equal(put(c, 4, "cse-in/ae1/open/i1", "{\"ty\":4,\"ri\":\"cin1\",\"rn\":\"i1\",\"pi\":\"cntOpen\",\"con\":1}"), 0);
+    assert_int_equal(put(c, 9, "cse-in/ae1/team", "{\"ty\":9,\"ri\":\"grpTeam\",\"rn\":\"team\",\"pi\":\"Cae1\","
+                     "\"mid\":[\"/id-in/Cae2\",\"cse-in/ae3\"]}"), 0);
+    assert_int_equal(put(c, 2, "cse-in/ae3", "{\"ty\":2,\"ri\":\"Cae3\",\"rn\":\"ae3\",\"pi\":\"id-in\"}"), 0);
+    assert_int_equal(put(c, 1, "cse-in/ae1/acpG", "{\"ty\":1,\"ri\":\"acpG\",\"rn\":\"acpG\",\"pi\":\"Cae1\","
+                     "\"pv\":{\"acr\":[{\"acor\":[\"grpTeam\"],\"acop\":2}]},"
+                     "\"pvs\":{\"acr\":[{\"acor\":[\"Cae1\"],\"acop\":63}]}}"), 0);
+    assert_int_equal(put(c, 3, "cse-in/ae1/team-only", "{\"ty\":3,\"ri\":\"cntTeam\",\"rn\":\"team-only\","
+                     "\"pi\":\"Cae1\",\"acpi\":[\"acpG\"]}"), 0);
     *state = f;
     return 0;
 }
@@ -388,6 +396,11 @@ static void resolution(void **state)
     assert_int_equal(check(c, "Cae2", "id-in", ACOP_RETRIEVE, NULL), 0);
     assert_int_equal(check(c, "Cae2", "id-in", ACOP_UPDATE, NULL), deny);
     assert_int_equal(check(c, "Cstranger", "id-in", ACOP_RETRIEVE, NULL), deny);
+    /* Group members (by AE-ID or by the AE's address) are covered by a group entry. */
+    assert_int_equal(check(c, "Cae2", "cntTeam", ACOP_RETRIEVE, NULL), 0);
+    assert_int_equal(check(c, "Cae3", "cntTeam", ACOP_RETRIEVE, NULL), 0);
+    assert_int_equal(check(c, "Cae1", "cntTeam", ACOP_RETRIEVE, NULL), deny);
+    assert_int_equal(check(c, "grpTeam", "cntTeam", ACOP_RETRIEVE, NULL), deny);
     /* NOTIFY rights for notification targets. */
     struct resource *ae1 = NULL;
     assert_int_equal(store_get(c->store, "Cae1", &ae1), 0);
