@@ -71,6 +71,7 @@ static void make_forms(const struct cse *cse, const char *id, struct forms *f)
 
 static bool same_id(const struct cse *cse, const char *id, const struct forms *who)
 {
+    if (id[0] != '/' && who->rel[0]) return !strcmp(id, who->rel); /* the common case */
     struct forms f;
     make_forms(cse, id, &f);
     return !strcmp(f.sprel, who->sprel);
@@ -295,17 +296,21 @@ static bool registered_ae(struct cse *cse, const struct forms *who)
     return yes;
 }
 
-/* Types without acpi take their parent's (TS-0001 9.6.7 and alike). */
-static struct resource *acpi_holder(struct cse *cse, const struct resource *target)
+/* Types without acpi take their parent's (TS-0001 9.6.7 and alike). The
+ * result is target itself or an ancestor read from the store (*owned, for
+ * the caller to free); NULL when an ancestor is missing. */
+static const struct resource *acpi_holder(struct cse *cse, const struct resource *target,
+                                          struct resource **owned)
 {
-    struct resource *r = resource_dup(target);
+    const struct resource *r = target;
+    *owned = NULL;
     for (int depth = 0; r && depth < 64; depth++) {
         const struct resource_type *t = registry_find(r->ty);
         if (!t || type_attr(t, "acpi") || r->ty == 5 || !res_pi(r) || !*res_pi(r)) return r;
         struct resource *parent = NULL;
         store_get(cse->store, res_pi(r), &parent);
-        resource_free(r);
-        r = parent;
+        resource_free(*owned);
+        r = *owned = parent;
     }
     return r;
 }
@@ -328,20 +333,22 @@ static bool decide(struct cse *cse, const struct m2m_request *req, const char *f
     *why = "no originator";
     if (!req && !fr) return true;          /* the CSE itself (expiry, hooks) */
     if (!fr || !*fr) return false;
+    if (cse->cfg.admin[0] && !strcmp(fr, cse->cfg.admin)) return true;
     struct subject sub;
     make_subject(cse, req, fr, target, acop, &sub);
-    if (is_admin(cse, &sub.who)) return true;
+    if (is_admin(cse, &sub.who)) return true;   /* the admin in SP-relative or absolute form */
     if (target->ty == 1) {
         /* An ACP answers to its own selfPrivileges. */
         struct acp_entry *e = acp_get(cse, res_ri(target));
         return e->found && acr_permits(e->pvs, &sub.s, why);
     }
-    struct resource *holder = acpi_holder(cse, target);
+    struct resource *owned;
+    const struct resource *holder = acpi_holder(cse, target, &owned);
     if (!holder) { *why = "the parent is gone"; return false; }
     json_t *acpi = json_object_get(holder->attrs, "acpi");
     bool permit = false;
     if (json_array_size(acpi)) {
-        bool self = acop == ACOP_UPDATE && updates_acpi(req) && holder->seq == target->seq;
+        bool self = acop == ACOP_UPDATE && updates_acpi(req) && holder == target;
         size_t i;
         json_t *id;
         *why = "no referenced ACP exists";
@@ -354,7 +361,7 @@ static bool decide(struct cse *cse, const struct m2m_request *req, const char *f
     } else {
         permit = default_policy(cse, holder, &sub, why);
     }
-    resource_free(holder);
+    resource_free(owned);
     return permit;
 }
 
