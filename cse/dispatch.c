@@ -382,9 +382,13 @@ static int execute(struct cse *cse, struct m2m_request *req, struct m2m_response
         rc = m2m_error(rsp, RSC_ORIGINATOR_HAS_NO_PRIVILEGE, "originator has no privilege");
     else if (rc == RSC_NOT_FOUND) rc = m2m_error(rsp, rc, "resource '%s' does not exist", req->to);
     else if (rc) rc = m2m_error(rsp, rc, "cannot resolve '%s'", req->to);
-    /* AE registration is governed by registration rules, not ACPs. */
+    /* AE registration is governed by registration rules, not ACPs. A type
+     * that is never created through the API is refused by op_create whatever
+     * the target, so that answer comes first and reveals nothing. */
     bool registration = req->op == OP_CREATE && req->ty == 2;
-    if (!rc && !registration && acl_check(cse, req, target, acop_of(req->op, req)))
+    const struct resource_type *new_type = req->op == OP_CREATE ? registry_find(req->ty) : NULL;
+    bool refused_type = req->op == OP_CREATE && (!new_type || (new_type->flags & RT_NO_CREATE));
+    if (!rc && !registration && !refused_type && acl_check(cse, req, target, acop_of(req->op, req)))
         rc = m2m_error(rsp, RSC_ORIGINATOR_HAS_NO_PRIVILEGE, "originator has no privilege");
     if (!rc) {
         switch (req->op) {

@@ -320,6 +320,9 @@ static bool default_policy(struct cse *cse, const struct resource *holder, struc
 {
     int op = sub->s.op_bit;
     if (holder->ty == 5) {
+        /* Notifications to the CSE answer its own subscriptions; the
+         * notification module judges them, not ACPs. */
+        if (op == ACOP_NOTIFY && sub->s.target_ty == 5) return true;
         *why = "the CSEBase grants only RETRIEVE and DISCOVERY to registered AEs";
         return (op == ACOP_RETRIEVE || op == ACOP_DISCOVERY) && registered_ae(cse, &sub->who);
     }

@@ -33,6 +33,9 @@ with Cse() as cse:
     t.ok("nothere" not in r.text, "the denial does not echo the name", r.text)
     t.rsc(cse.get("/cse-in/ae1/nothere", origin=A), 4004, 404, "the owner learns it is missing")
 
+    r = cse.create("/cse-in/ae1", 5, {"m2m:cb": {}}, origin=B)
+    t.rsc(r, 4005, 405, "a type never created through the API is refused before authorization")
+
     # Creating ACPs: validation.
     t.rsc(cse.create("/cse-in/ae1", 1, acp("bad", [], []), origin=A), 4000, 400, "empty pvs is rejected")
     t.rsc(cse.create("/cse-in/ae1", 1, {"m2m:acp": {"pv": {"acr": []}}}, origin=A), 4000, 400, "missing pvs is rejected")

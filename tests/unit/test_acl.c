@@ -396,6 +396,7 @@ static void resolution(void **state)
     assert_int_equal(check(c, "Cae2", "id-in", ACOP_RETRIEVE, NULL), 0);
     assert_int_equal(check(c, "Cae2", "id-in", ACOP_UPDATE, NULL), deny);
     assert_int_equal(check(c, "Cstranger", "id-in", ACOP_RETRIEVE, NULL), deny);
+    assert_int_equal(check(c, "/id-mn", "id-in", ACOP_NOTIFY, NULL), 0);
     /* Group members (by AE-ID or by the AE's address) are covered by a group entry. */
     assert_int_equal(check(c, "Cae2", "cntTeam", ACOP_RETRIEVE, NULL), 0);
     assert_int_equal(check(c, "Cae3", "cntTeam", ACOP_RETRIEVE, NULL), 0);
