@@ -104,6 +104,8 @@ struct group_probe { struct cse *cse; const struct forms *who; };
 static bool member_is(struct cse *cse, const char *mid, const struct forms *who)
 {
     if (same_id(cse, mid, who)) return true;
+    /* An AE's ri is its AE-ID, so only structured addresses need a lookup. */
+    if (!strchr(mid, '/')) return false;
     struct resource *r = lookup(cse, mid);
     bool hit = r && r->ty == 2 && same_id(cse, res_ri(r), who);
     resource_free(r);

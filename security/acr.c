@@ -195,23 +195,34 @@ bool acr_ip_in(const char *cidr, const char *ip)
 
 /* ---- originators -------------------------------------------------------- */
 
+/* One '/'-free segment against one pattern segment: the classic greedy
+ * match with a single backtrack point, O(len(pat) * len(text)) at worst, so
+ * a pattern full of stars cannot make evaluation explode. */
+static bool segment_match(const char *p, size_t pn, const char *t, size_t tn)
+{
+    size_t pi = 0, ti = 0, star = (size_t)-1, mark = 0;
+    while (ti < tn) {
+        if (pi < pn && p[pi] == '*') { star = pi++; mark = ti; }
+        else if (pi < pn && p[pi] == t[ti]) { pi++; ti++; }
+        else if (star != (size_t)-1) { pi = star + 1; ti = ++mark; }
+        else return false;
+    }
+    while (pi < pn && p[pi] == '*') pi++;
+    return pi == pn;
+}
+
 bool acr_wildcard_match(const char *pat, const char *text)
 {
     if (!text) return false;
-    while (*pat) {
-        if (*pat == '*') {
-            pat++;
-            /* Try every split point up to the next '/'. */
-            for (const char *t = text;; t++) {
-                if (acr_wildcard_match(pat, t)) return true;
-                if (!*t || *t == '/') return false;
-            }
-        }
-        if (*pat != *text) return false;
-        pat++;
-        text++;
+    /* '*' never crosses '/': match segment by segment. */
+    for (;;) {
+        const char *ps = strchr(pat, '/'), *ts = strchr(text, '/');
+        size_t pn = ps ? (size_t)(ps - pat) : strlen(pat), tn = ts ? (size_t)(ts - text) : strlen(text);
+        if (!segment_match(pat, pn, text, tn)) return false;
+        if (!ps || !ts) return !ps && !ts;
+        pat = ps + 1;
+        text = ts + 1;
     }
-    return *text == 0;
 }
 
 static int classify(const char *e, acr_group_classifier *is_group, void *data)

@@ -90,6 +90,29 @@ static void originators(void **state)
     acr_free(s);
 }
 
+static void wildcards(void **state)
+{
+    (void)state;
+    assert_true(acr_wildcard_match("C*", "Cabc"));
+    assert_true(acr_wildcard_match("C*", "C"));
+    assert_true(acr_wildcard_match("*", ""));
+    assert_true(acr_wildcard_match("/id-*/C*x", "/id-mn/Cabcx"));
+    assert_true(acr_wildcard_match("a*b*c", "aXbYbZc"));
+    assert_false(acr_wildcard_match("a*b*c", "aXbYbZ"));
+    assert_false(acr_wildcard_match("C*", "C/x"));
+    assert_false(acr_wildcard_match("/id-in/C*", "/id-in"));
+    assert_false(acr_wildcard_match("/id-in", "/id-in/Cx"));
+    assert_false(acr_wildcard_match("Cae1", NULL));
+    /* Many stars against a long near-miss stay fast (no exponential backtracking). */
+    char pat[80], text[300];
+    memset(pat, 0, sizeof pat);
+    for (int i = 0; i < 30; i++) { pat[2 * i] = '*'; pat[2 * i + 1] = 'a'; }
+    pat[60] = 'b';
+    memset(text, 'a', 290);
+    text[290] = 0;
+    assert_false(acr_wildcard_match(pat, text));
+}
+
 static void every_acop_bit(void **state)
 {
     (void)state;
@@ -428,6 +451,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(originators),
+        cmocka_unit_test(wildcards),
         cmocka_unit_test(every_acop_bit),
         cmocka_unit_test(permit_overrides),
         cmocka_unit_test(time_windows),
