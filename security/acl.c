@@ -18,6 +18,7 @@
 #define CACHE_BUCKETS 256
 #define CACHE_MAX 4096
 #define MAX_ROLES 16
+#define MAX_ID 200                 /* longest originator ID considered */
 
 /* One acpi entry as last seen in the store; `found` false = no such ACP. */
 struct acp_entry {
@@ -338,6 +339,9 @@ static bool decide(struct cse *cse, const struct m2m_request *req, const char *f
     *why = "no originator";
     if (!req && !fr) return true;          /* the CSE itself (expiry, hooks) */
     if (!fr || !*fr) return false;
+    /* Longer IDs would be cut in the canonical forms and could then match
+     * an entry they are not. */
+    if (strlen(fr) >= MAX_ID) { *why = "originator ID too long"; return false; }
     if (cse->cfg.admin[0] && !strcmp(fr, cse->cfg.admin)) return true;
     struct subject sub;
     make_subject(cse, req, fr, target, acop, &sub);
