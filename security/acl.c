@@ -220,7 +220,22 @@ struct subject {
     struct group_probe probe;
     const char *roles[MAX_ROLES];
     char role_buf[512];
+    char spty[64];
 };
+
+/* CREATE: the specialization of the new resource (containerDefinition of a
+ * flexContainer, mgmtDefinition of a mgmtObj), for acod spty. */
+static void child_specialization(const struct m2m_request *req, struct subject *sub)
+{
+    const char *key;
+    json_t *inner;
+    json_object_foreach(req->pc, key, inner) {
+        json_t *cnd = json_object_get(inner, "cnd"), *mgd = json_object_get(inner, "mgd");
+        if (json_is_string(cnd)) snprintf(sub->spty, sizeof sub->spty, "%s", json_string_value(cnd));
+        else if (json_is_integer(mgd)) snprintf(sub->spty, sizeof sub->spty, "%lld", (long long)json_integer_value(mgd));
+        if (sub->spty[0]) sub->s.child_spty = sub->spty;
+    }
+}
 
 /* Role IDs arrive raw (rids), separated by spaces or commas. */
 static void split_roles(struct subject *sub, const char *rids)
@@ -252,7 +267,10 @@ static void make_subject(struct cse *cse, const struct m2m_request *req, const c
         s->roles = sub->roles;
         s->ip = req->peer.ip;
         s->authenticated = req->sec.authenticated;
-        if (acop == ACOP_CREATE) s->child_ty = req->ty;
+        if (acop == ACOP_CREATE) {
+            s->child_ty = req->ty;
+            if (json_is_object(req->pc)) child_specialization(req, sub);
+        }
     }
 }
 

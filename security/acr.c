@@ -364,11 +364,13 @@ static bool parse_objd(json_t *v, struct objd *o, char *err, size_t errlen)
     json_object_foreach(v, key, m)
         if (strcmp(key, "ty") && strcmp(key, "spty") && strcmp(key, "chty")) FAIL("acod has an unknown member '%s'", key);
     if (ty && (!json_is_integer(ty) || json_integer_value(ty) < 1)) FAIL("acod ty must be one resource type number");
-    if (spty && !json_is_string(spty)) FAIL("acod spty must be a string");
+    if (spty && !json_is_string(spty) && !json_is_integer(spty)) FAIL("acod spty must be a string (or a mgmtDefinition number)");
     if (!json_is_array(chty) || !json_array_size(chty)) FAIL("acod chty is mandatory: a list of resource types");
     o->ty = ty ? (int)json_integer_value(ty) : 0;
     if ((o->ty == 13 || o->ty == 28) && !spty) FAIL("acod with ty %d needs spty", o->ty);
-    o->spty = spty ? strdup(json_string_value(spty)) : NULL;
+    char num[32];
+    if (json_is_integer(spty)) snprintf(num, sizeof num, "%lld", (long long)json_integer_value(spty));
+    o->spty = !spty ? NULL : strdup(json_is_string(spty) ? json_string_value(spty) : num);
     o->chty = calloc(json_array_size(chty), sizeof *o->chty);
     size_t i;
     json_t *e;

@@ -266,6 +266,20 @@ static void object_details(void **state)
     r.target_ty = 2;
     assert_true(acr_permits(s, &r, NULL));
     acr_free(s);
+    /* spty names the new resource's specialization (cnd / mgd). */
+    s = parse("{\"acr\":[{\"acor\":[\"Cae1\"],\"acop\":1,\"acod\":[{\"ty\":28,\"spty\":\"org.x.temp\",\"chty\":[28]},"
+              "{\"ty\":13,\"spty\":1001,\"chty\":[13]}]}]}");
+    struct acr_subject f = who("Cae1", ACOP_CREATE);
+    f.target_ty = 28;
+    f.child_ty = 28;
+    assert_false(acr_permits(s, &f, NULL));
+    f.child_spty = "org.x.temp";
+    assert_true(acr_permits(s, &f, NULL));
+    f.target_ty = f.child_ty = 13;
+    assert_false(acr_permits(s, &f, NULL));
+    f.child_spty = "1001";
+    assert_true(acr_permits(s, &f, NULL));
+    acr_free(s);
 }
 
 static bool fake_group(void *data, const char *entry)
