@@ -340,6 +340,43 @@ static void malformed_sets(void **state)
     assert_false(rejects("{\"acr\":[{\"acor\":[\"a\"],\"acop\":2,\"acco\":[{\"aclr\":{\"accr\":[37.5,127.0,500]}}]}]}"));
 }
 
+/* Mutated rule sets never crash the parser or the evaluator (ASan run). */
+static void mutations(void **state)
+{
+    (void)state;
+    static const char seed[] =
+        "{\"acr\":[{\"acor\":[\"C*\",\"/id-in/Cx\",\"//sp\",\"all\"],\"acop\":63,"
+        "\"acco\":[{\"actw\":[\"*/5 0-30 8-17 * 1,6 1-5 2020-2030\"],\"acip\":{\"ipv4\":[\"10.0.0.0/8\"],"
+        "\"ipv6\":[\"fd00::/8\"]},\"aclr\":{\"accr\":[1.5,2.5,30]}}],\"acaf\":true,"
+        "\"acod\":[{\"ty\":3,\"chty\":[4,23]}]}]}";
+    static const char alphabet[] = "{}[]\":,*/-0123456789acoprtwilyvh ";
+    uint32_t rng = 12345;
+    char buf[sizeof seed];
+    int parsed = 0;
+    for (int i = 0; i < 3000; i++) {
+        memcpy(buf, seed, sizeof seed);
+        for (int k = 0; k < 1 + i % 4; k++) {
+            rng = rng * 1103515245u + 12345u;
+            size_t at = (rng >> 8) % (sizeof seed - 1);
+            buf[at] = alphabet[(rng >> 20) % (sizeof alphabet - 1)];
+        }
+        json_t *j = json_loads(buf, 0, NULL);
+        if (!j) continue;
+        char err[256];
+        struct acr_set *s = acr_parse(j, NULL, NULL, err, sizeof err);
+        json_decref(j);
+        if (!s) continue;
+        parsed++;
+        struct acr_subject a = who("Cx", ACOP_CREATE);
+        a.child_ty = 4;
+        a.target_ty = 3;
+        a.authenticated = true;
+        acr_permits(s, &a, NULL);
+        acr_free(s);
+    }
+    assert_true(parsed > 0);
+}
+
 /* ---- store-backed resolution on an in-memory CSE ---- */
 
 struct fixture { struct cse cse; };
@@ -475,6 +512,7 @@ int main(void)
         cmocka_unit_test(object_details),
         cmocka_unit_test(groups),
         cmocka_unit_test(malformed_sets),
+        cmocka_unit_test(mutations),
         cmocka_unit_test_setup_teardown(resolution, setup, teardown),
         cmocka_unit_test_setup_teardown(validates_acpi, setup, teardown),
     };
