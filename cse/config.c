@@ -88,6 +88,7 @@ static const struct setting settings[] = {
       "reject unknown query parameters with 4000 (default true)" },
     INT(audit_max_bytes, "audit-max-bytes", 0, 1LL << 40, "rotate <data-dir>/audit.log at this size, 0 = never (default 10485760)"),
     INT(audit_keep, "audit-keep", 0, 1000, "rotated audit logs kept (audit.log.1 ...; default 5)"),
+    STR(cse_acpi, "cse-acpi", "CSEBase acpi: comma-separated ACP IDs (default none: admin only)"),
 };
 
 int config_set(struct config *c, const char *key, const char *value, char *err, int errlen)

@@ -24,6 +24,7 @@ struct config {
     bool strict_query;        /* unknown query keys -> 4000 */
     int64_t audit_max_bytes;  /* audit log rotation size, 0 = never rotate */
     int audit_keep;           /* rotated audit logs kept */
+    char cse_acpi[512];       /* CSEBase acpi: comma-separated ACP IDs, "" = none */
 };
 
 void config_defaults(struct config *c);

@@ -99,6 +99,14 @@ static int ensure_cse_base(struct cse *cse)
     json_object_set_new(base->attrs, "poa", json_pack("[s]", poa));
     json_object_set_new(base->attrs, "csz", json_pack("[s]", "json"));
     json_object_set_new(base->attrs, "srv", json_pack("[s,s,s]", "2a", "3", "4"));
+    /* The CSEBase's acpi is read-only over the API and set by configuration. */
+    json_t *acpi = json_array();
+    char list[sizeof cfg->cse_acpi];
+    snprintf(list, sizeof list, "%s", cfg->cse_acpi);
+    for (char *save = NULL, *id = strtok_r(list, ", ", &save); id; id = strtok_r(NULL, ", ", &save))
+        json_array_append_new(acpi, json_string(id));
+    if (json_array_size(acpi)) json_object_set_new(base->attrs, "acpi", acpi);
+    else { json_object_del(base->attrs, "acpi"); json_decref(acpi); }
     rc = store_begin(cse->store);
     if (!rc) rc = fresh ? store_insert(cse->store, base) : store_update(cse->store, base);
     if (!rc) rc = store_commit(cse->store);

@@ -176,6 +176,21 @@ with Cse(expiry_interval=100) as cse:
         time.sleep(0.2)
     t.rsc(cse.get("/cse-in/ae1/c", origin="Cae2"), 4103, 403, "refused once the ACP expired")
 
+# The CSEBase's acpi comes from configuration.
+with Cse(cse_acpi="cse-in/rootAcp") as cse:
+    cse.register_ae("ae1", origin="Cae1")
+    cse.register_ae("ae2", origin="Cae2")
+    t.rsc(cse.create("/cse-in", 3, {"m2m:cnt": {"rn": "shared"}}, origin="Cae1"), 4103, 403,
+          "the configured ACP does not exist yet: nobody but the admin creates under the CSEBase")
+    t.rsc(cse.create("/cse-in", 1, acp("rootAcp", [{"acor": ["Cae1"], "acop": 35}, {"acor": ["all"], "acop": 2}],
+                                       [{"acor": ["CAdmin"], "acop": 63}])), 2001, 201, "the admin creates it")
+    t.eq(cse.get("/cse-in").json["m2m:cb"].get("acpi"), ["cse-in/rootAcp"], "the CSEBase shows the configured acpi")
+    t.rsc(cse.create("/cse-in", 3, {"m2m:cnt": {"rn": "shared"}}, origin="Cae1"), 2001, 201,
+          "now Cae1 may create under the CSEBase")
+    t.rsc(cse.create("/cse-in", 3, {"m2m:cnt": {"rn": "other"}}, origin="Cae2"), 4103, 403, "Cae2 may not")
+    t.rsc(cse.get("/cse-in", origin="Cae2"), 2000, 200, "but may retrieve it (rule for all)")
+    t.rsc(cse.update("/cse-in", {"m2m:cb": {"acpi": []}}, origin="CAdmin"), 4005, 405, "the CSEBase acpi is not updatable")
+
 # Rotation by size.
 with Cse(audit_max_bytes=600, audit_keep=2) as cse:
     cse.register_ae("ae1", origin="Cae1")
