@@ -341,9 +341,6 @@ static bool default_policy(struct cse *cse, const struct resource *holder, struc
 {
     int op = sub->s.op_bit;
     if (holder->ty == 5) {
-        /* Notifications to the CSE answer its own subscriptions; the
-         * notification module judges them, not ACPs. */
-        if (op == ACOP_NOTIFY && sub->s.target_ty == 5) return true;
         *why = "the CSEBase grants only RETRIEVE and DISCOVERY to registered AEs";
         return (op == ACOP_RETRIEVE || op == ACOP_DISCOVERY) && registered_ae(cse, &sub->who);
     }
@@ -364,6 +361,9 @@ static bool decide(struct cse *cse, const struct m2m_request *req, const char *f
     struct subject sub;
     make_subject(cse, req, fr, target, acop, &sub);
     if (is_admin(cse, &sub.who)) return true;   /* the admin in SP-relative or absolute form */
+    /* Notifications to the CSE answer its own subscriptions; the
+     * notification module judges them, not ACPs. */
+    if (target->ty == 5 && acop == ACOP_NOTIFY) return true;
     if (target->ty == 1) {
         /* An ACP answers to its own selfPrivileges. */
         struct acp_entry *e = acp_get(cse, res_ri(target));
