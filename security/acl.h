@@ -34,7 +34,10 @@ int acl_open(struct cse *cse);
 void acl_close(struct cse *cse);
 
 /* May the request's originator perform `acop` on `target`? Returns 0 when
- * granted, RSC_ORIGINATOR_HAS_NO_PRIVILEGE when denied (and audits it). */
+ * granted, RSC_ORIGINATOR_HAS_NO_PRIVILEGE when denied (and audits it).
+ * Types with extra rules call it from their hooks, e.g. a <subscription>
+ * CREATE also needs RETRIEVE on the subscribed-to parent (TS-0001 9.6.8):
+ * acl_check(ctx->cse, ctx->req, ctx->parent, ACOP_RETRIEVE). */
 int acl_check(struct cse *cse, const struct m2m_request *req, const struct resource *target, int acop);
 
 /* The same decision without auditing, for filtering discovery results and
