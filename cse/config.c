@@ -29,6 +29,8 @@ void config_defaults(struct config *c)
     c->default_et_s = 10LL * 365 * 86400;
     c->expiry_interval_ms = 1000;
     c->strict_query = true;
+    c->audit_max_bytes = 10LL << 20;
+    c->audit_keep = 5;
 }
 
 static int copy_str(char *dst, size_t cap, const char *v, char *err, int errlen, const char *key)
@@ -84,6 +86,9 @@ static const struct setting settings[] = {
     INT(expiry_interval_ms, "expiry-interval", 10, 3600000, "how often expired resources are removed, ms (default 1000)"),
     { "strict-query", K_BOOL, offsetof(struct config, strict_query), sizeof(bool), 0, 0,
       "reject unknown query parameters with 4000 (default true)" },
+    INT(audit_max_bytes, "audit-max-bytes", 0, 1LL << 40, "rotate <data-dir>/audit.log at this size, 0 = never (default 10485760)"),
+    INT(audit_keep, "audit-keep", 0, 1000, "rotated audit logs kept (audit.log.1 ...; default 5)"),
+    STR(cse_acpi, "cse-acpi", "CSEBase acpi: comma-separated ACP IDs (default none: admin only)"),
 };
 
 int config_set(struct config *c, const char *key, const char *value, char *err, int errlen)

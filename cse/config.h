@@ -22,6 +22,9 @@ struct config {
     int64_t default_et_s;     /* default lifetime of a resource, seconds */
     int64_t expiry_interval_ms;
     bool strict_query;        /* unknown query keys -> 4000 */
+    int64_t audit_max_bytes;  /* audit log rotation size, 0 = never rotate */
+    int audit_keep;           /* rotated audit logs kept */
+    char cse_acpi[512];       /* CSEBase acpi: comma-separated ACP IDs, "" = none */
 };
 
 void config_defaults(struct config *c);

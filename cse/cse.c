@@ -6,6 +6,7 @@
 #include "loop.h"
 #include "rsc.h"
 #include "../resources/registry.h"
+#include "../security/acl.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -101,6 +102,14 @@ static int ensure_cse_base(struct cse *cse)
     json_object_set_new(base->attrs, "poa", cfg->http_port ? json_pack("[s]", poa) : json_array());
     json_object_set_new(base->attrs, "csz", json_pack("[s]", "json"));
     json_object_set_new(base->attrs, "srv", json_pack("[s,s,s]", "2a", "3", "4"));
+    /* The CSEBase's acpi is read-only over the API and set by configuration. */
+    json_t *acpi = json_array();
+    char list[sizeof cfg->cse_acpi];
+    snprintf(list, sizeof list, "%s", cfg->cse_acpi);
+    for (char *save = NULL, *id = strtok_r(list, ", ", &save); id; id = strtok_r(NULL, ", ", &save))
+        json_array_append_new(acpi, json_string(id));
+    if (json_array_size(acpi)) json_object_set_new(base->attrs, "acpi", acpi);
+    else { json_object_del(base->attrs, "acpi"); json_decref(acpi); }
     rc = store_begin(cse->store);
     if (!rc) rc = fresh ? store_insert(cse->store, base) : store_update(cse->store, base);
     if (rc == RSC_CONFLICT)
@@ -156,6 +165,7 @@ int cse_expire_now(struct cse *cse)
      * past: let the timer deal with it instead of every request. */
     if (store_next_expiry(cse->store, cse->next_expiry) || (cse->next_expiry[0] && strcmp(cse->next_expiry, now) < 0))
         ts_format(clock_now_us() + cse->cfg.expiry_interval_ms * 1000, cse->next_expiry);
+    if (removed) acl_invalidate(cse);
     return removed;
 }
 
@@ -192,7 +202,8 @@ int cse_open(struct cse *cse, const struct config *cfg, struct loop *loop)
         return -1;
     }
     if (store_open(&cse->store, cfg->db_file, (enum store_sync)cfg->sync)) return -1;
-    if (ensure_cse_base(cse)) {
+    if (ensure_cse_base(cse) || acl_open(cse)) {
+        acl_close(cse);
         store_close(cse->store);
         cse->store = NULL;
         return -1;
@@ -205,6 +216,7 @@ int cse_open(struct cse *cse, const struct config *cfg, struct loop *loop)
 void cse_close(struct cse *cse)
 {
     if (cse->loop && cse->expiry_timer) loop_del_timer(cse->loop, cse->expiry_timer);
+    acl_close(cse);
     store_close(cse->store);
     cse->store = NULL;
 }

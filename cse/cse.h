@@ -9,6 +9,7 @@
 #include "store.h"
 
 struct loop;
+struct acl_state;
 
 struct cse {
     struct config cfg;
@@ -17,6 +18,7 @@ struct cse {
     char csi[66];              /* SP-relative CSE-ID: "/id-in" */
     int64_t expiry_timer;
     char next_expiry[23];      /* earliest et in the store ("" = none) */
+    struct acl_state *acl;     /* access control: ACP cache and audit log */
 };
 
 /* Opens the store, creates the CSEBase on first start, starts the expiry timer. */

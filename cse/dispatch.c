@@ -202,6 +202,8 @@ static int op_create(struct cse *cse, const struct m2m_request *req, struct m2m_
         return m2m_error(rsp, RSC_INVALID_CHILD_RESOURCE_TYPE, "%s cannot be created under %s",
                          t->key, registry_find(parent->ty)->key);
     if ((rc = schema_validate(t, OP_CREATE, content, rsp))) return rc;
+    json_t *acpi = json_object_get(content, "acpi");
+    if (acpi && (rc = acl_validate_acpi(cse, acpi, rsp))) return rc;
 
     int64_t now = clock_now_us();
     ts_buf ct;
@@ -271,8 +273,10 @@ static int op_update(struct cse *cse, const struct m2m_request *req, struct m2m_
     int rc = content_of(t, req, rsp, &content);
     if (rc) return rc;
     if ((rc = schema_validate(t, OP_UPDATE, content, rsp))) return rc;
-    if (json_object_get(content, "acpi") && json_object_size(content) > 1)
+    json_t *acpi = json_object_get(content, "acpi");
+    if (acpi && json_object_size(content) > 1)
         return m2m_error(rsp, RSC_BAD_REQUEST, "acpi must be updated on its own");
+    if (acpi && !json_is_null(acpi) && (rc = acl_validate_acpi(cse, acpi, rsp))) return rc;
 
     struct resource *before = resource_dup(target);
     int64_t now = clock_now_us();
@@ -395,6 +399,25 @@ static int acop_of(enum m2m_op op, const struct m2m_request *req)
     }
 }
 
+/* Is the operation one the type refuses whatever the originator, where
+ * saying so reveals nothing? Creation rules are public; of existing
+ * resources only the CSEBase is known to everyone (anything else would
+ * leak its existence to an originator without rights). */
+static bool type_refuses(const struct m2m_request *req, const struct resource *target)
+{
+    const struct resource_type *t;
+    switch (req->op) {
+    case OP_CREATE:
+        t = registry_find(req->ty);
+        return !t || (t->flags & RT_NO_CREATE);
+    case OP_UPDATE:
+    case OP_DELETE:
+        return target->ty == 5;
+    default:
+        return false;
+    }
+}
+
 static int execute(struct cse *cse, struct m2m_request *req, struct m2m_response *rsp)
 {
     struct address addr;
@@ -421,11 +444,19 @@ static int execute(struct cse *cse, struct m2m_request *req, struct m2m_response
     ts_buf now;
     ts_format(clock_now_us(), now);
     if (!rc && res_expired(target, now)) rc = RSC_NOT_FOUND;
-    if (rc == RSC_NOT_FOUND) rc = m2m_error(rsp, rc, "resource '%s' does not exist", req->to);
+    /* A missing name below something the originator may not see must look
+     * like a forbidden one, or 4004 would reveal what exists. */
+    if (rc == RSC_NOT_FOUND && acl_conceals_missing(cse, req, addr.local))
+        rc = m2m_error(rsp, RSC_ORIGINATOR_HAS_NO_PRIVILEGE, "originator has no privilege");
+    else if (rc == RSC_NOT_FOUND) rc = m2m_error(rsp, rc, "resource '%s' does not exist", req->to);
     else if (rc) rc = m2m_error(rsp, rc, "cannot resolve '%s'", req->to);
-    /* AE registration is governed by registration rules, not ACPs. */
+    /* AE registration is governed by registration rules, not ACPs. An
+     * operation the resource type never allows (creating a CSEBase, updating
+     * or deleting one) is refused whoever asks, so that answer comes first
+     * and reveals nothing. */
     bool registration = req->op == OP_CREATE && req->ty == 2;
-    if (!rc && !registration && acl_check(cse, req, target, acop_of(req->op, req)))
+    bool refused_type = !rc && type_refuses(req, target);
+    if (!rc && !registration && !refused_type && acl_check(cse, req, target, acop_of(req->op, req)))
         rc = m2m_error(rsp, RSC_ORIGINATOR_HAS_NO_PRIVILEGE, "originator has no privilege");
     if (!rc && (req->op == OP_UPDATE || req->op == OP_DELETE)) rc = check_conditions(cse, req, rsp, target);
     if (!rc) {
@@ -444,6 +475,8 @@ static int execute(struct cse *cse, struct m2m_request *req, struct m2m_response
             store_rollback(cse->store);
             m2m_response_clear(rsp);
             rc = m2m_error(rsp, RSC_INTERNAL_SERVER_ERROR, "the change could not be stored");
+        } else {
+            acl_after_write(cse, req, target, rsp);
         }
     }
     resource_free(target);

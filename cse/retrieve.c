@@ -57,7 +57,7 @@ static bool take(struct collect *c)
 
 static bool visible(struct collect *c, const struct resource *r, int acop)
 {
-    return acl_check(c->cse, c->req, r, acop) == 0;
+    return acl_permits(c->cse, c->req, r, acop);
 }
 
 /* Parents come before children in a scan, so a resource is hidden when its

@@ -3,12 +3,14 @@
 
 #include <string.h>
 
+extern const struct resource_type type_acp;
 extern const struct resource_type type_cse_base;
 extern const struct resource_type type_ae;
 extern const struct resource_type type_container;
 extern const struct resource_type type_content_instance;
 
 static const struct resource_type *const types[] = {
+    &type_acp,
     &type_cse_base,
     &type_ae,
     &type_container,

@@ -1,9 +1,25 @@
-/* Access control: one decision function for every operation. */
+/* Access control: one decision function for every operation.
+ *
+ * Which rules govern a target (TS-0001 10.2.3.1, TS-0003 7.1):
+ *   - an <accessControlPolicy> is governed by its own pvs;
+ *   - a type without acpi (contentInstance, …) inherits from its parent;
+ *   - a non-empty acpi: the pv of every referenced ACP, permit-overrides;
+ *     an UPDATE of acpi itself is judged by the pvs of those ACPs;
+ *   - an empty acpi: the owner only (the `cr` creator if recorded, else the
+ *     AE whose subtree holds the resource); the CSEBase lets registered AEs
+ *     RETRIEVE and DISCOVER it;
+ *   - the admin originator (config `admin`, "CAdmin") and internal requests
+ *     (binding BINDING_INTERNAL) are granted everything.
+ * Parsed ACPs are cached in the CSE and dropped whenever an ACP or group is
+ * written or anything is deleted (acl_after_write). Denials and ACP changes
+ * go to the audit log (<data-dir>/audit.log). */
 #ifndef IRONBARK_ACL_H
 #define IRONBARK_ACL_H
 
 #include "../cse/primitive.h"
 #include "../cse/resource.h"
+
+#include <stdbool.h>
 
 struct cse;
 
@@ -13,8 +29,42 @@ enum acop {
     ACOP_NOTIFY = 16, ACOP_DISCOVERY = 32,
 };
 
+/* Opens the ACP cache and the audit log; acl_close() releases them. */
+int acl_open(struct cse *cse);
+void acl_close(struct cse *cse);
+
 /* May the request's originator perform `acop` on `target`? Returns 0 when
- * granted, RSC_ORIGINATOR_HAS_NO_PRIVILEGE when denied. */
+ * granted, RSC_ORIGINATOR_HAS_NO_PRIVILEGE when denied (and audits it).
+ * Types with extra rules call it from their hooks, e.g. a <subscription>
+ * CREATE also needs RETRIEVE on the subscribed-to parent (TS-0001 9.6.8):
+ * acl_check(ctx->cse, ctx->req, ctx->parent, ACOP_RETRIEVE). */
 int acl_check(struct cse *cse, const struct m2m_request *req, const struct resource *target, int acop);
+
+/* The same decision without auditing, for filtering discovery results and
+ * child listings (a hidden result is not a refused request). */
+bool acl_permits(struct cse *cse, const struct m2m_request *req, const struct resource *target, int acop);
+
+/* Does `originator` hold NOTIFY rights on `target` (e.g. the AE a
+ * notificationURI points to)? For the subscription work: call it for the
+ * subscription creator and for each local notification target. Returns 0
+ * or RSC_ORIGINATOR_HAS_NO_PRIVILEGE; the caller maps that to 4101/5205. */
+int acl_check_notify(struct cse *cse, const char *originator, const struct resource *target);
+
+/* For a target that does not exist: true when the originator may not see
+ * the nearest existing ancestor either, so the answer must be 4103, not
+ * 4004 (a missing name must look like a forbidden one). */
+bool acl_conceals_missing(struct cse *cse, const struct m2m_request *req, const char *local);
+
+/* Every acpi entry must name an existing local <accessControlPolicy>.
+ * Returns 0 or RSC_BAD_REQUEST with a message in rsp. */
+int acl_validate_acpi(struct cse *cse, json_t *acpi, struct m2m_response *rsp);
+
+/* After a write committed: drops cached policies when needed and audits
+ * changes to ACPs and to acpi. `target` is the request's target. */
+void acl_after_write(struct cse *cse, const struct m2m_request *req, const struct resource *target,
+                     const struct m2m_response *rsp);
+
+/* Drops every cached policy (e.g. after expiry removed resources). */
+void acl_invalidate(struct cse *cse);
 
 #endif

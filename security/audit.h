@@ -1,0 +1,22 @@
+/* Audit log: one JSON object per line, appended to a file and rotated by
+ * size (file, file.1, … file.<keep>). Records access denials and changes to
+ * access control policies so operators can answer "who was refused what,
+ * and who changed which policy". */
+#ifndef IRONBARK_AUDIT_H
+#define IRONBARK_AUDIT_H
+
+#include <stdint.h>
+
+struct audit;
+
+/* Opens (creates) the log for appending. max_bytes <= 0 disables rotation;
+ * keep is the number of rotated files kept. NULL when it cannot be opened. */
+struct audit *audit_open(const char *path, int64_t max_bytes, int keep);
+void audit_close(struct audit *a);
+
+/* Appends {"ts","originator","target","op","decision","reason"}; fields may
+ * be NULL. Failures are logged, never fatal. */
+void audit_record(struct audit *a, const char *originator, const char *target, const char *op,
+                  const char *decision, const char *reason);
+
+#endif

@@ -1,0 +1,66 @@
+/* The client side of a oneM2M primitive, for the m2m tool (and tests):
+ * one request out, one response back, over the transport the URL's scheme
+ * names. Transports live in their own files (client_http.c, …) and register
+ * in the table in client.c, so HTTPS and CoAP(S) slot in without touching
+ * the callers. Blocking I/O: this is a command-line client. */
+#ifndef IRONBARK_CLIENT_H
+#define IRONBARK_CLIENT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+/* oneM2M operations (m2m:operation). */
+enum client_op { CLIENT_CREATE = 1, CLIENT_RETRIEVE, CLIENT_UPDATE, CLIENT_DELETE, CLIENT_NOTIFY };
+
+struct client_opts {
+    const char *url;           /* "http://127.0.0.1:8080" (scheme selects the transport) */
+    const char *from;          /* X-M2M-Origin; NULL = none */
+    const char *rvi;           /* release version, "3" when NULL */
+    int timeout_ms;            /* per request; 0 = 10 s */
+    /* For secured transports (filled by their options; unused by plain HTTP). */
+    const char *ca_file, *cert_file, *key_file, *psk_identity, *psk_key;
+    bool verbose;              /* print the exchange on stderr */
+};
+
+struct client_request {
+    enum client_op op;
+    const char *to;            /* "cse-in/ae1" (CSE-relative), "/id-in/x", "//sp/id-in/x" */
+    int ty;                    /* CREATE: resource type */
+    const char *body;          /* JSON text or NULL */
+    const char *query;         /* "rcn=4&fu=1" (already encoded) or NULL */
+    const char *rqi;           /* NULL = generated */
+};
+
+struct client_response {
+    int status;                /* transport status (HTTP 200, CoAP 69, …) */
+    int rsc;                   /* oneM2M response status code, 0 when absent */
+    char *body;                /* NUL-terminated, may be empty */
+    size_t body_len;
+    char *location;            /* Content-Location, or NULL */
+};
+
+/* A parsed base URL. */
+struct client_url {
+    char scheme[16];
+    char host[256];
+    int port;
+    char prefix[256];          /* path before the oneM2M target, without trailing '/' */
+};
+
+/* One transport: sends rq to url and fills rsp. Returns 0 or -1 with err. */
+typedef int client_send_fn(const struct client_opts *o, const struct client_url *url,
+                           const struct client_request *rq, struct client_response *rsp,
+                           char *err, size_t errlen);
+
+/* Sends one request. Returns 0 when a response arrived (whatever its RSC),
+ * -1 with a message in err when none did. */
+int client_request(const struct client_opts *o, const struct client_request *rq,
+                   struct client_response *rsp, char *err, size_t errlen);
+void client_response_clear(struct client_response *rsp);
+
+int client_parse_url(const char *url, struct client_url *out, char *err, size_t errlen);
+
+/* Transports (one file each). */
+client_send_fn client_http_send;
+
+#endif

@@ -1,0 +1,167 @@
+/* Plain HTTP transport (TS-0009 binding) over a blocking socket: one
+ * request per connection, "Connection: close". */
+#include "client.h"
+
+#include <errno.h>
+#include <netdb.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <time.h>
+#include <unistd.h>
+
+#define MAX_RESPONSE (64 << 20)
+
+static const char *const methods[] = { "", "POST", "GET", "PUT", "DELETE", "POST" };
+
+static int connect_to(const struct client_url *url, int timeout_ms, char *err, size_t errlen)
+{
+    char port[16];
+    snprintf(port, sizeof port, "%d", url->port);
+    struct addrinfo hints = { .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM }, *res, *ai;
+    int rc = getaddrinfo(url->host, port, &hints, &res);
+    if (rc) { snprintf(err, errlen, "%s: %s", url->host, gai_strerror(rc)); return -1; }
+    int fd = -1;
+    struct timeval tv = { timeout_ms / 1000, (timeout_ms % 1000) * 1000 };
+    for (ai = res; ai; ai = ai->ai_next) {
+        fd = socket(ai->ai_family, ai->ai_socktype, ai->ai_protocol);
+        if (fd < 0) continue;
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+        setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+        if (!connect(fd, ai->ai_addr, ai->ai_addrlen)) break;
+        close(fd);
+        fd = -1;
+    }
+    freeaddrinfo(res);
+    if (fd < 0) snprintf(err, errlen, "cannot connect to %s:%d: %s", url->host, url->port, strerror(errno));
+    return fd;
+}
+
+/* The request target: CSE-relative "/x", SP-relative "/~/id/x", absolute "/_/sp/id/x". */
+static void target_path(const struct client_url *url, const struct client_request *rq, char *out, size_t cap)
+{
+    const char *to = rq->to;
+    const char *q = rq->query && *rq->query ? rq->query : NULL;
+    if (!strncmp(to, "//", 2)) snprintf(out, cap, "%s/_/%s%s%s", url->prefix, to + 2, q ? "?" : "", q ? q : "");
+    else if (to[0] == '/') snprintf(out, cap, "%s/~%s%s%s", url->prefix, to, q ? "?" : "", q ? q : "");
+    else snprintf(out, cap, "%s/%s%s%s", url->prefix, to, q ? "?" : "", q ? q : "");
+}
+
+static char *build_request(const struct client_opts *o, const struct client_url *url,
+                           const struct client_request *rq, size_t *len)
+{
+    char path[4096], rqi[64], ctype[96] = "", origin[512] = "";
+    target_path(url, rq, path, sizeof path);
+    if (rq->rqi) snprintf(rqi, sizeof rqi, "%s", rq->rqi);
+    else snprintf(rqi, sizeof rqi, "m2m-%ld-%d", (long)time(NULL), (int)getpid());
+    size_t blen = rq->body ? strlen(rq->body) : 0;
+    if (rq->op == CLIENT_CREATE) snprintf(ctype, sizeof ctype, "Content-Type: application/json;ty=%d\r\n", rq->ty);
+    else if (rq->body || rq->op == CLIENT_NOTIFY) snprintf(ctype, sizeof ctype, "Content-Type: application/json\r\n");
+    if (o->from) snprintf(origin, sizeof origin, "X-M2M-Origin: %s\r\n", o->from);
+    size_t cap = strlen(path) + strlen(url->host) + blen + 1024;
+    char *buf = malloc(cap);
+    int n = snprintf(buf, cap,
+                     "%s %s HTTP/1.1\r\nHost: %s:%d\r\n%sX-M2M-RI: %s\r\nX-M2M-RVI: %s\r\n"
+                     "Accept: application/json\r\n%sContent-Length: %zu\r\nConnection: close\r\n\r\n",
+                     methods[rq->op], path, url->host, url->port, origin, rqi, o->rvi ? o->rvi : "3",
+                     ctype, blen);
+    if (n < 0 || (size_t)n + blen >= cap) { free(buf); return NULL; }
+    if (blen) memcpy(buf + n, rq->body, blen);
+    *len = (size_t)n + blen;
+    return buf;
+}
+
+static int send_all(int fd, const char *p, size_t n)
+{
+    while (n) {
+        ssize_t w = send(fd, p, n, MSG_NOSIGNAL);
+        if (w < 0 && errno == EINTR) continue;
+        if (w <= 0) return -1;
+        p += w;
+        n -= (size_t)w;
+    }
+    return 0;
+}
+
+static char *read_all(int fd, size_t *len)
+{
+    size_t cap = 8192, n = 0;
+    char *buf = malloc(cap);
+    for (;;) {
+        if (n + 1 >= cap) {
+            if (cap >= MAX_RESPONSE) break;
+            cap *= 2;
+            buf = realloc(buf, cap);
+        }
+        ssize_t r = recv(fd, buf + n, cap - n - 1, 0);
+        if (r < 0 && errno == EINTR) continue;
+        if (r <= 0) break;
+        n += (size_t)r;
+    }
+    buf[n] = 0;
+    *len = n;
+    return buf;
+}
+
+static const char *header_value(const char *head, const char *name, size_t *vlen)
+{
+    size_t nl = strlen(name);
+    for (const char *line = strstr(head, "\r\n"); line; line = strstr(line + 2, "\r\n")) {
+        const char *p = line + 2;
+        if (!strncasecmp(p, name, nl) && p[nl] == ':') {
+            p += nl + 1;
+            while (*p == ' ') p++;
+            const char *end = strstr(p, "\r\n");
+            *vlen = end ? (size_t)(end - p) : strlen(p);
+            return p;
+        }
+    }
+    return NULL;
+}
+
+static int parse_response(char *raw, size_t len, struct client_response *rsp, char *err, size_t errlen)
+{
+    char *sep = strstr(raw, "\r\n\r\n");
+    if (strncmp(raw, "HTTP/1.", 7) || !sep) {
+        snprintf(err, errlen, "no HTTP response from the server");
+        return -1;
+    }
+    *sep = 0;
+    rsp->status = atoi(raw + 9);
+    size_t vlen;
+    const char *v = header_value(raw, "X-M2M-RSC", &vlen);
+    if (v) rsp->rsc = atoi(v);
+    if ((v = header_value(raw, "Content-Location", &vlen))) rsp->location = strndup(v, vlen);
+    const char *body = sep + 4;
+    size_t blen = len - (size_t)(body - raw);
+    if ((v = header_value(raw, "Content-Length", &vlen)) && (size_t)atol(v) < blen) blen = (size_t)atol(v);
+    rsp->body = strndup(body, blen);
+    rsp->body_len = blen;
+    return 0;
+}
+
+int client_http_send(const struct client_opts *o, const struct client_url *url,
+                     const struct client_request *rq, struct client_response *rsp,
+                     char *err, size_t errlen)
+{
+    if (rq->op < CLIENT_CREATE || rq->op > CLIENT_NOTIFY) { snprintf(err, errlen, "unknown operation"); return -1; }
+    size_t len;
+    char *req = build_request(o, url, rq, &len);
+    if (!req) { snprintf(err, errlen, "request too large"); return -1; }
+    if (o->verbose) fprintf(stderr, "> %.*s\n", (int)len, req);
+    int fd = connect_to(url, o->timeout_ms > 0 ? o->timeout_ms : 10000, err, errlen);
+    if (fd < 0) { free(req); return -1; }
+    int rc = send_all(fd, req, len);
+    free(req);
+    if (rc) { snprintf(err, errlen, "send failed: %s", strerror(errno)); close(fd); return -1; }
+    size_t n;
+    char *raw = read_all(fd, &n);
+    close(fd);
+    if (o->verbose) fprintf(stderr, "< %s\n", raw);
+    rc = parse_response(raw, n, rsp, err, errlen);
+    free(raw);
+    return rc;
+}

@@ -1,0 +1,242 @@
+/* m2m: command-line client for devices and operators. Any primitive over
+ * the transport the URL names, plus task commands (m2m acp …). */
+#include "m2m.h"
+
+#include "../cse/rsc.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static void usage(void)
+{
+    puts("Usage: m2m [options] <command> [arguments]\n"
+         "\n"
+         "Primitives (print the response content and \"RSC <code> <NAME>\"):\n"
+         "  retrieve <target>            delete <target>\n"
+         "  create <target> --ty N --body JSON|@file\n"
+         "  update <target> --body JSON|@file\n"
+         "  notify <target> --body JSON|@file\n"
+         "Access control (see docs/access-control.md):\n"
+         "  acp list [<parent>]                       ACPs below parent (default cse-in)\n"
+         "  acp show <acp>                            rules, readable\n"
+         "  acp create <parent> <name> [--grant ORIG[,ORIG]:OPS]... [--manage ORIG:OPS]...\n"
+         "  acp grant <acp> --to ORIG[,ORIG] --ops OPS [--ip CIDR]... [--window SCHED]...\n"
+         "                  [--authenticated] [--pvs]\n"
+         "  acp revoke <acp> --to ORIG [--ops OPS] [--pvs]\n"
+         "  acp attach <acp> <resource>               add the ACP to the resource's acpi\n"
+         "  acp detach <acp> <resource>               remove it again\n"
+         "  acp audit [--data-dir DIR | --file PATH] [--tail N] [--deny]\n"
+         "\n"
+         "Options:\n"
+         "  --url URL        CSE address (default $M2M_URL or http://127.0.0.1:8080)\n"
+         "  --from ORIG      originator (default $M2M_ORIGIN or CAdmin)\n"
+         "  --rvi V          release version (default 3)\n"
+         "  --rcn N          result content      --query k=v   extra query parameter (repeatable)\n"
+         "  --rqi ID         request identifier  --timeout MS  per request (default 10000)\n"
+         "  -v, --verbose    show the exchange on stderr\n"
+         "OPS: create,retrieve,update,delete,notify,discover, all, or a number 1-63.\n"
+         "Exit status: 0 for a 2xxx RSC, 1 for other RSCs, 2 for usage or transport errors.");
+}
+
+static char *read_file(const char *path)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f) return NULL;
+    size_t cap = 4096, n = 0;
+    char *buf = malloc(cap);
+    size_t r;
+    while ((r = fread(buf + n, 1, cap - n - 1, f)) > 0) {
+        n += r;
+        if (n + 1 >= cap) buf = realloc(buf, cap *= 2);
+    }
+    fclose(f);
+    buf[n] = 0;
+    return buf;
+}
+
+/* Options with a value, and where each lands. */
+static int take_option(struct cli *c, const char *name, const char *v)
+{
+    #define ADD(list, n) do { if ((n) < CLI_MAX) (list)[(n)++] = v; } while (0)
+    if (!strcmp(name, "--url")) c->o.url = v;
+    else if (!strcmp(name, "--from")) c->o.from = v;
+    else if (!strcmp(name, "--rvi")) c->o.rvi = v;
+    else if (!strcmp(name, "--timeout")) c->o.timeout_ms = atoi(v);
+    else if (!strcmp(name, "--ty")) c->ty = atoi(v);
+    else if (!strcmp(name, "--rcn")) c->rcn = atoi(v);
+    else if (!strcmp(name, "--body")) c->body = v;
+    else if (!strcmp(name, "--rqi")) c->rqi = v;
+    else if (!strcmp(name, "--query")) ADD(c->query, c->nquery);
+    else if (!strcmp(name, "--to")) ADD(c->to, c->nto);
+    else if (!strcmp(name, "--ops")) c->ops = v;
+    else if (!strcmp(name, "--ip")) ADD(c->ip, c->nip);
+    else if (!strcmp(name, "--window")) ADD(c->window, c->nwindow);
+    else if (!strcmp(name, "--grant")) ADD(c->grant, c->ngrant);
+    else if (!strcmp(name, "--manage")) ADD(c->manage, c->nmanage);
+    else if (!strcmp(name, "--data-dir")) c->data_dir = v;
+    else if (!strcmp(name, "--file")) c->file = v;
+    else if (!strcmp(name, "--tail")) c->tail = atoi(v);
+    else if (!strcmp(name, "--ca")) c->o.ca_file = v;
+    else if (!strcmp(name, "--cert")) c->o.cert_file = v;
+    else if (!strcmp(name, "--key")) c->o.key_file = v;
+    else if (!strcmp(name, "--psk-id")) c->o.psk_identity = v;
+    else if (!strcmp(name, "--psk-key")) c->o.psk_key = v;
+    else return -1;
+    return 0;
+    #undef ADD
+}
+
+static int parse_args(struct cli *c, int argc, char **argv)
+{
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (!strcmp(a, "-h") || !strcmp(a, "--help")) { usage(); return 1; }
+        if (!strcmp(a, "-v") || !strcmp(a, "--verbose")) { c->o.verbose = true; continue; }
+        if (!strcmp(a, "--authenticated")) { c->authenticated = true; continue; }
+        if (!strcmp(a, "--pvs")) { c->pvs = true; continue; }
+        if (!strcmp(a, "--deny")) { c->deny_only = true; continue; }
+        if (!strncmp(a, "--", 2) && a[2]) {
+            if (i + 1 >= argc) { fprintf(stderr, "m2m: %s needs a value\n", a); return -1; }
+            if (take_option(c, a, argv[i + 1])) { fprintf(stderr, "m2m: unknown option %s (try --help)\n", a); return -1; }
+            i++;
+            continue;
+        }
+        if (c->npos < CLI_MAX) c->pos[c->npos++] = a;
+    }
+    return 0;
+}
+
+/* Percent-encodes what a query value cannot carry as is. */
+static void append_encoded(char *out, size_t cap, const char *s, size_t n)
+{
+    size_t len = strlen(out);
+    for (size_t i = 0; i < n && len + 4 < cap; i++) {
+        unsigned char ch = (unsigned char)s[i];
+        if ((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
+            strchr("-._~/*:,", ch))
+            out[len++] = (char)ch;
+        else
+            len += (size_t)snprintf(out + len, cap - len, "%%%02X", ch);
+    }
+    out[len] = 0;
+}
+
+static void build_query(const struct cli *c, char *out, size_t cap)
+{
+    out[0] = 0;
+    if (c->rcn >= 0) snprintf(out, cap, "rcn=%d", c->rcn);
+    for (int i = 0; i < c->nquery; i++) {
+        const char *q = c->query[i], *eq = strchr(q, '=');
+        size_t kn = eq ? (size_t)(eq - q) : strlen(q);
+        if (out[0]) strncat(out, "&", cap - strlen(out) - 1);
+        append_encoded(out, cap, q, kn);
+        strncat(out, "=", cap - strlen(out) - 1);
+        if (eq) append_encoded(out, cap, eq + 1, strlen(eq + 1));
+    }
+}
+
+int cli_call(struct cli *c, enum client_op op, const char *to, int ty, const char *body,
+             const char *query, json_t **out, int *rsc)
+{
+    struct client_request rq = { op, to, ty, body, query, c->rqi };
+    struct client_response rsp;
+    char err[512];
+    *out = NULL;
+    if (client_request(&c->o, &rq, &rsp, err, sizeof err)) {
+        fprintf(stderr, "m2m: %s\n", err);
+        return 2;
+    }
+    *rsc = rsp.rsc;
+    if (rsp.body_len) *out = json_loadb(rsp.body, rsp.body_len, 0, NULL);
+    if (rsp.body_len && !*out) printf("%s\n", rsp.body);
+    client_response_clear(&rsp);
+    return 0;
+}
+
+void cli_print_rsc(int rsc, json_t *body)
+{
+    printf("RSC %d %s\n", rsc, rsc ? rsc_name(rsc) : "MISSING");
+    const char *dbg = json_string_value(json_object_get(body, "m2m:dbg"));
+    if (dbg && !rsc_is_success(rsc)) fprintf(stderr, "m2m: %s\n", dbg);
+}
+
+static const char *const op_names[] = { "create", "retrieve", "update", "delete", "notify", "discover" };
+
+int cli_parse_ops(const char *s)
+{
+    if (!s || !*s) return -1;
+    if (!strcmp(s, "all")) return 63;
+    char *end;
+    long n = strtol(s, &end, 10);
+    if (!*end) return n >= 1 && n <= 63 ? (int)n : -1;
+    int mask = 0;
+    char buf[256];
+    snprintf(buf, sizeof buf, "%s", s);
+    for (char *save = NULL, *t = strtok_r(buf, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
+        int bit = 0;
+        for (int i = 0; i < 6; i++)
+            if (!strcmp(t, op_names[i]) || (i == 5 && !strcmp(t, "discovery"))) bit = 1 << i;
+        if (!strcmp(t, "all")) bit = 63;
+        if (!bit) return -1;
+        mask |= bit;
+    }
+    return mask;
+}
+
+void cli_ops_text(int mask, char *out, size_t cap)
+{
+    out[0] = 0;
+    if (mask == 63) { snprintf(out, cap, "all"); return; }
+    for (int i = 0; i < 6; i++) {
+        if (!(mask & (1 << i))) continue;
+        if (out[0]) strncat(out, ",", cap - strlen(out) - 1);
+        strncat(out, op_names[i], cap - strlen(out) - 1);
+    }
+}
+
+static int primitive(struct cli *c, enum client_op op)
+{
+    if (c->npos < 2) { fprintf(stderr, "m2m: %s needs a target\n", c->pos[0]); return 2; }
+    if (op == CLIENT_CREATE && c->ty <= 0) { fprintf(stderr, "m2m: create needs --ty N\n"); return 2; }
+    if ((op == CLIENT_CREATE || op == CLIENT_UPDATE || op == CLIENT_NOTIFY) && !c->body) {
+        fprintf(stderr, "m2m: %s needs --body JSON or --body @file\n", c->pos[0]);
+        return 2;
+    }
+    char *owned = NULL;
+    const char *body = c->body;
+    if (body && body[0] == '@') {
+        if (!(owned = read_file(body + 1))) { fprintf(stderr, "m2m: cannot read %s\n", body + 1); return 2; }
+        body = owned;
+    }
+    char query[4096];
+    build_query(c, query, sizeof query);
+    json_t *out;
+    int rsc = 0, rc = cli_call(c, op, c->pos[1], c->ty, body, query, &out, &rsc);
+    free(owned);
+    if (rc) return rc;
+    if (out) {
+        char *text = json_dumps(out, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+        if (text) printf("%s\n", text);
+        free(text);
+    }
+    cli_print_rsc(rsc, NULL);
+    json_decref(out);
+    return rsc_is_success(rsc) ? 0 : 1;
+}
+
+int main(int argc, char **argv)
+{
+    struct cli c = { .rcn = -1 };
+    c.o.url = getenv("M2M_URL") ? getenv("M2M_URL") : "http://127.0.0.1:8080";
+    c.o.from = getenv("M2M_ORIGIN") ? getenv("M2M_ORIGIN") : "CAdmin";
+    int rc = parse_args(&c, argc, argv);
+    if (rc) return rc > 0 ? 0 : 2;
+    if (!c.npos) { usage(); return 2; }
+    static const char *const prims[] = { "", "create", "retrieve", "update", "delete", "notify" };
+    for (int op = CLIENT_CREATE; op <= CLIENT_NOTIFY; op++)
+        if (!strcmp(c.pos[0], prims[op])) return primitive(&c, (enum client_op)op);
+    if (!strcmp(c.pos[0], "acp")) return acp_main(&c);
+    fprintf(stderr, "m2m: unknown command '%s' (try --help)\n", c.pos[0]);
+    return 2;
+}
