@@ -22,6 +22,8 @@ void config_defaults(struct config *c)
     strcpy(c->data_dir, "./var");
     strcpy(c->http_host, "127.0.0.1");
     c->http_port = 8080;
+    strcpy(c->coap_host, "127.0.0.1");
+    c->coap_port = 5683;
     c->sync = 1;
     c->log_level = LOG_LVL_INFO;
     c->max_body = 1 << 20;
@@ -76,6 +78,8 @@ static const struct setting settings[] = {
     STR(db_file, "db", "SQLite file (default <data-dir>/cse.db)"),
     STR(http_host, "http-host", "HTTP listen address (default 127.0.0.1)"),
     INT(http_port, "http-port", 0, 65535, "HTTP listen port, 0 = off (default 8080)"),
+    STR(coap_host, "coap-host", "CoAP listen address (default 127.0.0.1)"),
+    INT(coap_port, "coap-port", 0, 65535, "CoAP (UDP) listen port, 0 = off (default 5683)"),
     { "sync", K_SYNC, offsetof(struct config, sync), sizeof(int), 0, 0,
       "durability: off, normal (survives kill -9; default), full (survives power loss)" },
     { "log-level", K_LOG, offsetof(struct config, log_level), sizeof(int), 0, 0,

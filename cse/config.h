@@ -15,6 +15,8 @@ struct config {
     char db_file[300];        /* derived from data_dir unless set */
     char http_host[64];
     int http_port;
+    char coap_host[64];
+    int coap_port;            /* UDP; 0 = CoAP off */
     int sync;                 /* enum store_sync */
     int log_level;
     int64_t max_body;         /* bytes */

@@ -1,4 +1,5 @@
 /* m2m-cse: the CSE executable. */
+#include "coap.h"
 #include "config.h"
 #include "cse.h"
 #include "http.h"
@@ -59,10 +60,25 @@ int main(int argc, char **argv)
         }
         log_info("HTTP on %s:%d", cfg.http_host, http_server_port(http));
     }
+    struct coap_server *coap = NULL;
+    if (cfg.coap_port) {
+        struct coap_options copt = {
+            .host = cfg.coap_host, .port = cfg.coap_port, .max_body = cfg.max_body,
+            .max_sessions = 1024, .dedup_entries = 4096,
+        };
+        coap = coap_server_start(loop, &cse, &copt);
+        if (!coap) {
+            http_server_stop(http);
+            cse_close(&cse);
+            return 1;
+        }
+        log_info("CoAP on %s:%d", cfg.coap_host, cfg.coap_port);
+    }
     log_info("CSE %s ('%s') ready, admin originator %s, data in %s",
              cse.csi, cfg.cse_name, cfg.admin, cfg.db_file);
     loop_run(loop);
 
+    coap_server_stop(coap);
     http_server_stop(http);
     cse_close(&cse);
     loop_destroy(loop);

@@ -32,6 +32,7 @@ void m2m_request_clear(struct m2m_request *req)
     free(req->to); free(req->fr); free(req->rqi); free(req->rvi); free(req->rtu);
     free(req->ot); free(req->rqet); free(req->rset); free(req->oet); free(req->rp);
     free(req->vsi); free(req->gid); free(req->tokens); free(req->rids);
+    free(req->grtm); free(req->aus);
     free_list(req->atrl, req->natrl);
     struct m2m_filter *f = &req->fc;
     free_list(f->lbl, f->nlbl); free_list(f->clbl, f->nclbl); free_list(f->palb, f->npalb);

@@ -75,6 +75,8 @@ struct m2m_request {
     char *vsi, *gid;
     char *tokens;              /* raw tkns, for the DAS work */
     char *rids;                /* raw role IDs */
+    char *grtm;                /* group request target members, raw (CoAP GTM) */
+    char *aus;                 /* authorization signatures, raw (CoAP AUS) */
     bool unknown_query;        /* binding met a query key it cannot map */
     char unknown_key[64];
     struct m2m_filter fc;

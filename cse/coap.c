@@ -1,0 +1,303 @@
+/* libcoap glue of the CoAP binding: context and endpoints, event-loop
+ * integration, request handler, duplicate detection. The CoAP <-> primitive
+ * rules are in coap_map.c; the oneM2M option acceptance in coap_optfilter.c. */
+#include "coap.h"
+
+#include "coap_dedup.h"
+#include "coap_map.h"
+#include "coap_optfilter.h"
+#include "cse.h"
+#include "log.h"
+#include "loop.h"
+#include "rsc.h"
+
+#include <coap3/coap.h>
+
+#include <arpa/inet.h>
+#include <netdb.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define COAP_TIMER_MS 100          /* libcoap timeouts are checked this often */
+#define DEDUP_MAX_BYTES (16u << 20)
+
+struct coap_server {
+    struct cse *cse;
+    struct loop *loop;
+    coap_context_t *ctx;
+    int fd;                        /* libcoap's epoll fd, watched by our loop */
+    int64_t timer;
+    int64_t max_body;
+    struct coap_dedup *dedup;
+};
+
+/* ---- libcoap logging into ours ------------------------------------------ */
+
+static void libcoap_log(coap_log_t level, const char *message)
+{
+    size_t n = strlen(message);
+    while (n && message[n - 1] == '\n') n--;
+    if (level <= LOG_ERR) log_error("libcoap: %.*s", (int)n, message);
+    else if (level <= LOG_WARNING) log_warn("libcoap: %.*s", (int)n, message);
+    else log_debug("libcoap: %.*s", (int)n, message);
+}
+
+/* ---- request handling --------------------------------------------------- */
+
+/* "ip:port" of the remote end, the duplicate-detection key with the MID. */
+static void peer_name(coap_session_t *session, struct m2m_peer *peer, char *key, size_t keylen)
+{
+    const coap_address_t *a = coap_session_get_addr_remote(session);
+    peer->ip[0] = 0;
+    peer->port = 0;
+    if (a && a->addr.sa.sa_family == AF_INET) {
+        inet_ntop(AF_INET, &a->addr.sin.sin_addr, peer->ip, sizeof peer->ip);
+        peer->port = ntohs(a->addr.sin.sin_port);
+    } else if (a && a->addr.sa.sa_family == AF_INET6) {
+        inet_ntop(AF_INET6, &a->addr.sin6.sin6_addr, peer->ip, sizeof peer->ip);
+        peer->port = ntohs(a->addr.sin6.sin6_port);
+    }
+    snprintf(key, keylen, "%d|%s|%d", (int)coap_session_get_proto(session), peer->ip, peer->port);
+}
+
+/* A secured (DTLS) session names its PSK identity: the security gate binds
+ * it to an originator. Plain CoAP leaves the credential empty. */
+static void session_security(coap_session_t *session, struct m2m_security *sec)
+{
+    if (coap_session_get_proto(session) != COAP_PROTO_DTLS) return;
+    const coap_bin_const_t *id = coap_session_get_psk_identity(session);
+    if (!id || !id->s) return;
+    size_t n = id->length < sizeof sec->credential_id - 1 ? id->length : sizeof sec->credential_id - 1;
+    memcpy(sec->credential_id, id->s, n);
+    sec->credential_id[n] = 0;
+    if (strlen(sec->credential_id) != n) sec->credential_id[0] = 0;  /* embedded NUL: no identity */
+}
+
+static void read_request(const coap_pdu_t *pdu, struct coap_msg_in *in)
+{
+    coap_opt_iterator_t it;
+    coap_opt_t *opt;
+    in->code = coap_pdu_get_code(pdu);
+    coap_option_iterator_init(pdu, &it, COAP_OPT_ALL);
+    while ((opt = coap_option_next(&it))) {
+        if (in->nopts == COAP_MAP_MAX_OPTS) {
+            in->too_many_opts = true;
+            break;
+        }
+        struct coap_option_in *o = &in->opts[in->nopts++];
+        o->number = (uint16_t)it.number;
+        o->value = coap_opt_value(opt);
+        o->len = coap_opt_length(opt);
+    }
+    size_t len = 0, offset = 0, total = 0;
+    const uint8_t *data = NULL;
+    if (coap_get_data_large(pdu, &len, &data, &offset, &total) && data) {
+        in->payload = data;
+        in->payload_len = len;
+    }
+}
+
+static void serve(struct coap_server *srv, coap_session_t *session, const struct coap_msg_in *in,
+                  const struct m2m_peer *peer, struct coap_msg_out *out)
+{
+    struct m2m_request req;
+    struct m2m_response rsp;
+    m2m_request_init(&req);
+    m2m_response_init(&rsp);
+    req.peer = *peer;
+    session_security(session, &req.sec);
+    if (!coap_to_primitive(in, &req, &rsp)) cse_dispatch(srv->cse, &req, &rsp);
+    coap_from_primitive(&req, &rsp, out);
+    m2m_response_clear(&rsp);
+    m2m_request_clear(&req);
+}
+
+static void release_payload(coap_session_t *session, void *data)
+{
+    (void)session;
+    free(data);
+}
+
+static void write_response(coap_resource_t *resource, coap_session_t *session,
+                           const coap_pdu_t *request, const coap_string_t *query,
+                           coap_pdu_t *response, const struct coap_msg_out *out)
+{
+    coap_pdu_set_code(response, (coap_pdu_code_t)out->code);
+    for (int i = 0; i < out->nopts; i++)
+        coap_add_option(response, out->opts[i].number, out->opts[i].len,
+                        out->optbuf + out->opts[i].off);
+    if (!out->payload_len) return;
+    /* libcoap keeps the body until a Block2 transfer ends: give it its own copy. */
+    uint8_t *body = malloc(out->payload_len);
+    if (!body) {
+        coap_pdu_set_code(response, COAP_RESPONSE_CODE(500));
+        return;
+    }
+    memcpy(body, out->payload, out->payload_len);
+    /* Max-Age 0: a oneM2M resource must not be served from a CoAP cache. */
+    if (!coap_add_data_large_response(resource, session, request, response, query,
+                                      (uint16_t)out->content_format, 0, 0, out->payload_len,
+                                      body, release_payload, body))
+        log_warn("coap: cannot attach a %zu byte response body", out->payload_len);
+}
+
+static void on_request(coap_resource_t *resource, coap_session_t *session,
+                       const coap_pdu_t *request, const coap_string_t *query,
+                       coap_pdu_t *response)
+{
+    struct coap_server *srv = coap_get_app_data(coap_session_get_context(session));
+    struct m2m_peer peer;
+    char key[80];
+    peer_name(session, &peer, key, sizeof key);
+    uint16_t mid = (uint16_t)coap_pdu_get_mid(request);
+    int64_t now = loop_now_ms();
+
+    const struct coap_msg_out *seen = coap_dedup_find(srv->dedup, key, mid, now);
+    if (seen) {
+        log_debug("coap: duplicate mid 0x%04x from %s:%d answered from cache", mid, peer.ip, peer.port);
+        write_response(resource, session, request, query, response, seen);
+        return;
+    }
+    struct coap_msg_out *out = malloc(sizeof *out);
+    if (!out) {
+        coap_pdu_set_code(response, COAP_RESPONSE_CODE(500));
+        return;
+    }
+    coap_msg_out_init(out);
+    struct coap_msg_in *in = calloc(1, sizeof *in);
+    if (!in) {
+        free(out);
+        coap_pdu_set_code(response, COAP_RESPONSE_CODE(500));
+        return;
+    }
+    read_request(request, in);
+    if ((int64_t)in->payload_len > srv->max_body) {
+        /* Transport-level refusal, like HTTP's 413: no primitive exists yet. */
+        coap_pdu_set_code(response, COAP_RESPONSE_CODE(413));
+        free(in);
+        free(out);
+        return;
+    }
+    serve(srv, session, in, &peer, out);
+    free(in);
+    write_response(resource, session, request, query, response, out);
+    coap_dedup_put(srv->dedup, key, mid, out, now);
+}
+
+/* ---- context, endpoints, loop ------------------------------------------- */
+
+/* One unknown-resource handler for every method of the binding, so that any
+ * path reaches the dispatcher. Other methods (FETCH, PATCH) get libcoap's 4.05. */
+static int add_handlers(struct coap_server *srv)
+{
+    coap_resource_t *r = coap_resource_unknown_init2(on_request, 0);
+    if (!r) return -1;
+    coap_register_request_handler(r, COAP_REQUEST_GET, on_request);
+    coap_register_request_handler(r, COAP_REQUEST_POST, on_request);
+    coap_register_request_handler(r, COAP_REQUEST_DELETE, on_request);
+    coap_add_resource(srv->ctx, r);
+    return 0;
+}
+
+static int configure_context(struct coap_server *srv, const struct coap_options *opt)
+{
+    srv->ctx = coap_new_context(NULL);
+    if (!srv->ctx) return -1;
+    coap_set_app_data(srv->ctx, srv);
+    coap_optfilter_install(srv->ctx);
+    coap_context_set_block_mode(srv->ctx, COAP_BLOCK_USE_LIBCOAP | COAP_BLOCK_SINGLE_BODY);
+    coap_context_set_max_idle_sessions(srv->ctx, (unsigned)opt->max_sessions);
+    return add_handlers(srv);
+}
+
+static int add_endpoint(struct coap_server *srv, const char *host, int port, coap_proto_t proto)
+{
+    struct addrinfo hints = { .ai_family = AF_UNSPEC, .ai_socktype = SOCK_DGRAM,
+                              .ai_flags = AI_PASSIVE | AI_NUMERICSERV };
+    struct addrinfo *ai = NULL;
+    char service[8];
+    snprintf(service, sizeof service, "%d", port);
+    if (getaddrinfo(host, service, &hints, &ai) || !ai) {
+        log_error("coap: cannot resolve %s", host);
+        return -1;
+    }
+    coap_address_t addr;
+    coap_address_init(&addr);
+    memcpy(&addr.addr, ai->ai_addr, ai->ai_addrlen);
+    addr.size = ai->ai_addrlen;
+    freeaddrinfo(ai);
+    if (!coap_new_endpoint(srv->ctx, &addr, proto)) {
+        log_error("coap: cannot listen on %s:%d", host, port);
+        return -1;
+    }
+    return 0;
+}
+
+/* Endpoints of the one libcoap context. A CoAPS endpoint (DTLS, 5684) is
+ * added here the same way, after coap_context_set_psk2() and/or
+ * coap_context_set_pki() on srv->ctx; on_request() then copies the
+ * session's PSK identity into req->sec.credential_id. */
+static int open_endpoints(struct coap_server *srv, const struct coap_options *opt)
+{
+    return add_endpoint(srv, opt->host, opt->port, COAP_PROTO_UDP);
+}
+
+static void on_readable(struct loop *loop, int fd, void *data, int mask)
+{
+    (void)loop; (void)fd; (void)mask;
+    struct coap_server *srv = data;
+    coap_io_process(srv->ctx, COAP_IO_NO_WAIT);
+}
+
+static int64_t on_timer(struct loop *loop, int64_t id, void *data)
+{
+    (void)loop; (void)id;
+    struct coap_server *srv = data;
+    coap_io_process(srv->ctx, COAP_IO_NO_WAIT);
+    return COAP_TIMER_MS;
+}
+
+static int watch_loop(struct coap_server *srv)
+{
+    srv->fd = coap_context_get_coap_fd(srv->ctx);
+    if (srv->fd < 0) {
+        log_error("coap: libcoap was built without epoll support");
+        return -1;
+    }
+    if (loop_watch(srv->loop, srv->fd, LOOP_READABLE, on_readable, srv)) return -1;
+    srv->timer = loop_add_timer(srv->loop, COAP_TIMER_MS, on_timer, srv);
+    return srv->timer < 0 ? -1 : 0;
+}
+
+struct coap_server *coap_server_start(struct loop *loop, struct cse *cse,
+                                      const struct coap_options *opt)
+{
+    coap_startup();
+    coap_set_log_handler(libcoap_log);
+    coap_set_log_level(log_level >= LOG_LVL_DEBUG ? LOG_INFO : LOG_WARNING);
+    struct coap_server *srv = calloc(1, sizeof *srv);
+    if (!srv) return NULL;
+    srv->cse = cse;
+    srv->loop = loop;
+    srv->fd = -1;
+    srv->timer = -1;
+    srv->max_body = opt->max_body;
+    srv->dedup = coap_dedup_new(opt->dedup_entries, DEDUP_MAX_BYTES, COAP_EXCHANGE_LIFETIME_MS);
+    if (!srv->dedup || configure_context(srv, opt) || open_endpoints(srv, opt) || watch_loop(srv)) {
+        coap_server_stop(srv);
+        return NULL;
+    }
+    return srv;
+}
+
+void coap_server_stop(struct coap_server *srv)
+{
+    if (!srv) return;
+    if (srv->fd >= 0) loop_unwatch(srv->loop, srv->fd, LOOP_READABLE);
+    if (srv->timer >= 0) loop_del_timer(srv->loop, srv->timer);
+    if (srv->ctx) coap_free_context(srv->ctx);
+    coap_dedup_free(srv->dedup);
+    free(srv);
+    coap_cleanup();
+}
