@@ -187,8 +187,9 @@ static void on_request(coap_resource_t *resource, coap_session_t *session,
 
 /* ---- context, endpoints, loop ------------------------------------------- */
 
-/* One unknown-resource handler for every method of the binding, so that any
- * path reaches the dispatcher. Other methods (FETCH, PATCH) get libcoap's 4.05. */
+/* One unknown-resource handler for every method, so that any path reaches
+ * the mapping; methods outside the binding (FETCH, PATCH, iPATCH) are
+ * answered there with 4.05 / RSC 4005 rather than libcoap's bare 4.04. */
 static int add_handlers(struct coap_server *srv)
 {
     coap_resource_t *r = coap_resource_unknown_init2(on_request, 0);
@@ -196,6 +197,9 @@ static int add_handlers(struct coap_server *srv)
     coap_register_request_handler(r, COAP_REQUEST_GET, on_request);
     coap_register_request_handler(r, COAP_REQUEST_POST, on_request);
     coap_register_request_handler(r, COAP_REQUEST_DELETE, on_request);
+    coap_register_request_handler(r, COAP_REQUEST_FETCH, on_request);
+    coap_register_request_handler(r, COAP_REQUEST_PATCH, on_request);
+    coap_register_request_handler(r, COAP_REQUEST_IPATCH, on_request);
     coap_add_resource(srv->ctx, r);
     return 0;
 }

@@ -101,6 +101,10 @@ class Cse:
 
     def __init__(self, data_dir=None, **settings):
         self.port = settings.pop("http_port", None) or free_port()
+        # Every CSE gets its own UDP port for CoAP (0 turns CoAP off), so that
+        # parallel tests never collide on the default 5683.
+        coap = settings.pop("coap_port", None)
+        self.coap_port = free_port(socket.SOCK_DGRAM) if coap is None else coap
         self.own_dir = data_dir is None
         self.data_dir = data_dir or tempfile.mkdtemp(prefix="ironbark-test-")
         self.settings = settings
@@ -110,13 +114,15 @@ class Cse:
         self.log_path = os.path.join(self.data_dir, "cse.log")
 
     def args(self):
-        a = [CSE_BIN, "--http-port", str(self.port), "--data-dir", self.data_dir]
+        a = [CSE_BIN, "--http-port", str(self.port), "--data-dir", self.data_dir,
+             "--coap-port", str(self.coap_port)]
         for k, v in self.settings.items():
             a += ["--" + k.replace("_", "-"), str(v)]
         return a
 
     def start(self):
         self.log = open(self.log_path, "ab")
+        self.log_start = len(self.read_log())   # a restart appends to the same log
         self.proc = subprocess.Popen(self.args(), stdout=self.log, stderr=self.log)
         deadline = time.time() + 10
         while time.time() < deadline:
@@ -124,6 +130,8 @@ class Cse:
                 raise RuntimeError("m2m-cse exited with %s: %s" % (self.proc.returncode, self.read_log()))
             try:
                 socket.create_connection((self.host, self.port), timeout=0.2).close()
+                if self.coap_port and "ready" not in self.read_log()[self.log_start:]:
+                    raise OSError("CoAP endpoint not yet bound")
                 return self
             except OSError:
                 time.sleep(0.05)
