@@ -98,7 +98,7 @@ static void read_request(const coap_pdu_t *pdu, struct coap_msg_in *in)
     }
 }
 
-static void serve(struct coap_server *srv, coap_session_t *session, const struct coap_msg_in *in,
+static void serve(struct coap_server *srv, coap_session_t *session, struct coap_msg_in *in,
                   const struct m2m_peer *peer, struct coap_msg_out *out)
 {
     struct m2m_request req;
@@ -107,8 +107,19 @@ static void serve(struct coap_server *srv, coap_session_t *session, const struct
     m2m_response_init(&rsp);
     req.peer = *peer;
     session_security(session, &req.sec);
-    if (!coap_to_primitive(in, &req, &rsp)) cse_dispatch(srv->cse, &req, &rsp);
+    /* An oversize body is refused like HTTP's 413: 4.13 with RSC 4000, the
+     * options still mapped so that the reply carries the request's RQI. */
+    size_t too_big = (int64_t)in->payload_len > srv->max_body ? in->payload_len : 0;
+    if (too_big) in->payload_len = 0;
+    if (!coap_to_primitive(in, &req, &rsp)) {
+        if (too_big)
+            m2m_error(&rsp, RSC_BAD_REQUEST, "payload of %zu bytes exceeds max-body %lld", too_big,
+                      (long long)srv->max_body);
+        else
+            cse_dispatch(srv->cse, &req, &rsp);
+    }
     coap_from_primitive(&req, &rsp, out);
+    if (too_big) out->code = COAP_RESPONSE_CODE(413);
     m2m_response_clear(&rsp);
     m2m_request_clear(&req);
 }
@@ -172,13 +183,6 @@ static void on_request(coap_resource_t *resource, coap_session_t *session,
         return;
     }
     read_request(request, in);
-    if ((int64_t)in->payload_len > srv->max_body) {
-        /* Transport-level refusal, like HTTP's 413: no primitive exists yet. */
-        coap_pdu_set_code(response, COAP_RESPONSE_CODE(413));
-        free(in);
-        free(out);
-        return;
-    }
     serve(srv, session, in, &peer, out);
     free(in);
     write_response(resource, session, request, query, response, out);

@@ -55,6 +55,19 @@ def run_coap(client, build_request, total, window, time_limit):
     return ok, errors, timeouts + len(pending), time.perf_counter() - start
 
 
+def cpu_seconds(pid):
+    """User+system CPU time of a process: a cost per request that, unlike
+    req/s, holds on a machine shared with other work."""
+    fields = open("/proc/%d/stat" % pid).read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def measured(pid, fn, *args):
+    before = cpu_seconds(pid)
+    result = fn(*args)
+    return result, cpu_seconds(pid) - before
+
+
 def run_wrk(cse, path, secs, conns):
     if not shutil.which("wrk"):
         return None
@@ -63,7 +76,9 @@ def run_wrk(cse, path, secs, conns):
     out = subprocess.run(cmd, capture_output=True, text=True, timeout=secs + 30).stdout
     m = re.search(r"Requests/sec:\s+([\d.]+)", out)
     non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
-    return float(m.group(1)) if m else None, int(non2xx.group(1)) if non2xx else 0
+    total = re.search(r"(\d+) requests in", out)
+    return (float(m.group(1)) if m else None, int(non2xx.group(1)) if non2xx else 0,
+            int(total.group(1)) if total else 0)
 
 
 def main():
@@ -97,19 +112,23 @@ def main():
                           get_opts + m2m_options(fr="Cbench", rqi="r%d" % i, rvi="3"))
 
         limit = a.seconds * 4
-        c_ok, c_err, c_to, c_s = run_coap(client, create, a.creates, a.window, limit)
-        r_ok, r_err, r_to, r_s = run_coap(client, retrieve, a.requests, a.window, limit)
+        pid = cse.proc.pid
+        (c_ok, c_err, c_to, c_s), c_cpu = measured(pid, run_coap, client, create, a.creates, a.window, limit)
+        (r_ok, r_err, r_to, r_s), r_cpu = measured(pid, run_coap, client, retrieve, a.requests, a.window, limit)
         client.close()
-        wrk = run_wrk(cse, "/cse-in/bench/data", a.seconds, a.window)
+        wrk, h_cpu = measured(pid, run_wrk, cse, "/cse-in/bench/data", a.seconds, a.window)
 
     kind = "NON" if a.non else "CON"
-    print("CoAP %s CREATE contentInstance: %d ok, %d errors, %d timeouts in %.2f s = %.0f req/s"
-          % (kind, c_ok, c_err, c_to, c_s, c_ok / c_s))
-    print("CoAP %s RETRIEVE container:     %d ok, %d errors, %d timeouts in %.2f s = %.0f req/s"
-          % (kind, r_ok, r_err, r_to, r_s, r_ok / r_s))
+    print("CoAP %s CREATE contentInstance: %d ok, %d errors, %d timeouts in %.2f s = %.0f req/s, "
+          "CSE CPU %.1f us/req" % (kind, c_ok, c_err, c_to, c_s, c_ok / c_s, 1e6 * c_cpu / max(c_ok, 1)))
+    print("CoAP %s RETRIEVE container:     %d ok, %d errors, %d timeouts in %.2f s = %.0f req/s, "
+          "CSE CPU %.1f us/req" % (kind, r_ok, r_err, r_to, r_s, r_ok / r_s, 1e6 * r_cpu / max(r_ok, 1)))
     if wrk and wrk[0]:
-        print("HTTP RETRIEVE container (wrk -t1 -c%d): %.0f req/s (%d non-2xx)" % (a.window, wrk[0], wrk[1]))
-        print("ratio CoAP/HTTP RETRIEVE: %.2f" % ((r_ok / r_s) / wrk[0]))
+        h_us = 1e6 * h_cpu / max(wrk[2], 1)
+        print("HTTP RETRIEVE container (wrk -t1 -c%d): %.0f req/s (%d non-2xx), CSE CPU %.1f us/req"
+              % (a.window, wrk[0], wrk[1], h_us))
+        print("ratio CoAP/HTTP RETRIEVE: throughput %.2f, CSE CPU per request %.2f"
+              % ((r_ok / r_s) / wrk[0], (1e6 * r_cpu / max(r_ok, 1)) / h_us))
     else:
         print("HTTP RETRIEVE: wrk not available")
     return 0 if c_err + c_to + r_err + r_to == 0 else 1

@@ -148,4 +148,11 @@ with Cse() as cse:
     check(r, "4.04", 4004, "deleted AE is gone")
     raw.close()
     t.ok(cse.alive(), "CSE still running")
+
+with Cse(max_body=2048) as cse:
+    r = coap_client(cse.coap_port, "cse-in", "post", hdr("Cbig", "big-1", ty=2),
+                    json.dumps({"m2m:ae": {"rn": "big", "api": "N" + "x" * 3000, "rr": True,
+                                           "srv": ["3"]}}), cf=50)
+    check(r, "4.13", 4000, "a body above max-body is 4.13 / 4000 after block-wise assembly")
+    t.eq(r.options.get(283), b"big-1", "... and still echoes oneM2M-RQI")
 t.done()
