@@ -15,6 +15,7 @@
 
 #include <arpa/inet.h>
 #include <netdb.h>
+#include <unistd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,6 +24,8 @@
 #define DEDUP_MAX_BYTES (16u << 20)
 
 struct coap_server {
+    struct sockaddr_storage udp_addr;   /* the plain endpoint, for the self-test */
+    socklen_t udp_addr_len;
     struct cse *cse;
     struct loop *loop;
     coap_context_t *ctx;
@@ -234,6 +237,10 @@ static int add_endpoint(struct coap_server *srv, const char *host, int port, coa
     coap_address_init(&addr);
     memcpy(&addr.addr, ai->ai_addr, ai->ai_addrlen);
     addr.size = ai->ai_addrlen;
+    if (proto == COAP_PROTO_UDP) {
+        memcpy(&srv->udp_addr, ai->ai_addr, ai->ai_addrlen);
+        srv->udp_addr_len = ai->ai_addrlen;
+    }
     freeaddrinfo(ai);
     if (!coap_new_endpoint(srv->ctx, &addr, proto)) {
         log_error("coap: cannot listen on %s:%d", host, port);
@@ -249,6 +256,40 @@ static int add_endpoint(struct coap_server *srv, const char *host, int port, coa
 static int open_endpoints(struct coap_server *srv, const struct coap_options *opt)
 {
     return add_endpoint(srv, opt->host, opt->port, COAP_PROTO_UDP);
+}
+
+/* Proves at start that libcoap accepts oneM2M options in this process, i.e.
+ * that the interposition of coap_optfilter.c is effective: one NON request
+ * carrying three oneM2M options (RVI, FR, RQI) is sent to our own endpoint.
+ * It has no target, so the dispatcher answers it 4000 and nothing changes. */
+static int self_test(struct coap_server *srv)
+{
+    static const uint8_t probe[] = {
+        0x50, 0x01, 0x00, 0x01,             /* v1 NON GET, MID 1, no token */
+        0xe1, 0x00, 0x02, '3',              /* 271 oneM2M-RVI "3" */
+        0x81, 'C',                          /* 279 oneM2M-FR "C" */
+        0x41, 's',                          /* 283 oneM2M-RQI "s" */
+    };
+    struct sockaddr_storage to = srv->udp_addr;
+    if (to.ss_family == AF_INET) {
+        struct sockaddr_in *in = (struct sockaddr_in *)&to;
+        if (in->sin_addr.s_addr == htonl(INADDR_ANY)) in->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    } else if (to.ss_family == AF_INET6) {
+        struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)&to;
+        if (IN6_IS_ADDR_UNSPECIFIED(&in6->sin6_addr)) in6->sin6_addr = in6addr_loopback;
+    }
+    int fd = socket(to.ss_family, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    if (fd < 0 || sendto(fd, probe, sizeof probe, 0, (struct sockaddr *)&to, srv->udp_addr_len) < 0) {
+        if (fd >= 0) close(fd);
+        log_warn("coap: cannot send the option self-test datagram");
+        return 0;   /* nothing learnt either way: do not block the start */
+    }
+    for (int i = 0; i < 100 && !coap_optfilter_active(); i++) coap_io_process(srv->ctx, 10);
+    close(fd);
+    if (coap_optfilter_active()) return 0;
+    log_error("coap: libcoap rejects oneM2M options in this process (the coap_option_filter_get "
+              "interposition is not effective, see docs/coap.md); refusing to serve CoAP");
+    return -1;
 }
 
 static void on_readable(struct loop *loop, int fd, void *data, int mask)
@@ -292,7 +333,8 @@ struct coap_server *coap_server_start(struct loop *loop, struct cse *cse,
     srv->timer = -1;
     srv->max_body = opt->max_body;
     srv->dedup = coap_dedup_new(opt->dedup_entries, DEDUP_MAX_BYTES, COAP_EXCHANGE_LIFETIME_MS);
-    if (!srv->dedup || configure_context(srv, opt) || open_endpoints(srv, opt) || watch_loop(srv)) {
+    if (!srv->dedup || configure_context(srv, opt) || open_endpoints(srv, opt) ||
+        self_test(srv) || watch_loop(srv)) {
         coap_server_stop(srv);
         return NULL;
     }
