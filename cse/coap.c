@@ -37,12 +37,14 @@ struct coap_server {
 
 /* ---- libcoap logging into ours ------------------------------------------ */
 
+/* libcoap warns once per malformed datagram: a remote peer could flood our
+ * log, so its warnings are debug output and only its errors are shown. */
 static void libcoap_log(coap_log_t level, const char *message)
 {
     size_t n = strlen(message);
     while (n && message[n - 1] == '\n') n--;
-    if (level <= LOG_ERR) log_error("libcoap: %.*s", (int)n, message);
-    else if (level <= LOG_WARNING) log_warn("libcoap: %.*s", (int)n, message);
+    if (level <= LOG_CRIT) log_error("libcoap: %.*s", (int)n, message);
+    else if (level <= LOG_ERR) log_warn("libcoap: %.*s", (int)n, message);
     else log_debug("libcoap: %.*s", (int)n, message);
 }
 
@@ -324,7 +326,7 @@ struct coap_server *coap_server_start(struct loop *loop, struct cse *cse,
 {
     coap_startup();
     coap_set_log_handler(libcoap_log);
-    coap_set_log_level(log_level >= LOG_LVL_DEBUG ? LOG_INFO : LOG_WARNING);
+    coap_set_log_level(log_level >= LOG_LVL_DEBUG ? LOG_INFO : LOG_ERR);
     struct coap_server *srv = calloc(1, sizeof *srv);
     if (!srv) return NULL;
     srv->cse = cse;

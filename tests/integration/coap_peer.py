@@ -218,7 +218,7 @@ class ClientResult:
 
 
 def coap_client(port, path, method="get", params=None, body=None, cf=None, non=False, preload=True,
-                extra=(), timeout=5):
+                extra=(), timeout=5, host="127.0.0.1"):
     """Runs coap-client-openssl against the CSE; params are oneM2M options by
     short name. Returns a ClientResult with the last response seen."""
     cmd = [COAP_CLIENT, "-v", "7", "-B", str(timeout), "-m", method]
@@ -236,7 +236,8 @@ def coap_client(port, path, method="get", params=None, body=None, cf=None, non=F
         with open(infile, "wb") as f:
             f.write(body.encode() if isinstance(body, str) else body)
         cmd += ["-f", infile]
-    cmd += ["-o", tmp.name] + list(extra) + ["coap://127.0.0.1:%d/%s" % (port, path.lstrip("/"))]
+    host = "[%s]" % host if ":" in host else host
+    cmd += ["-o", tmp.name] + list(extra) + ["coap://%s:%d/%s" % (host, port, path.lstrip("/"))]
     env = dict(os.environ)
     if preload:
         env["LD_PRELOAD"] = PRELOAD

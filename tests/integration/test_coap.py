@@ -149,10 +149,12 @@ with Cse() as cse:
     raw.close()
     t.ok(cse.alive(), "CSE still running")
 
-with Cse(max_body=2048) as cse:
+with Cse(max_body=2048, coap_host="::1") as cse:
+    r = coap_client(cse.coap_port, "cse-in", params=hdr("CAdmin", "v6-1"), host="::1")
+    check(r, "2.05", 2000, "CoAP over IPv6 (coap-host ::1)")
     r = coap_client(cse.coap_port, "cse-in", "post", hdr("Cbig", "big-1", ty=2),
                     json.dumps({"m2m:ae": {"rn": "big", "api": "N" + "x" * 3000, "rr": True,
-                                           "srv": ["3"]}}), cf=50)
+                                           "srv": ["3"]}}), cf=50, host="::1")
     check(r, "4.13", 4000, "a body above max-body is 4.13 / 4000 after block-wise assembly")
     t.eq(r.options.get(283), b"big-1", "... and still echoes oneM2M-RQI")
 t.done()

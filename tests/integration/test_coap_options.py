@@ -8,6 +8,7 @@ still be refused with 4.02 (CON) or dropped (NON)."""
 import json
 import os
 import sys
+import threading
 import time
 sys.path.insert(0, os.path.dirname(__file__))
 from harness import Cse, Tap
@@ -151,8 +152,25 @@ with Cse() as cse:
             (code_str(m.code) if not isinstance(m, str) else m) for m in replies) or "ignored"), replies)
     r = raw.request(GET, "cse-in/meter", m2m_options(fr="Cmeter", rqi="after-bad"))
     check(r, "2.05", 2000, "after the bad datagrams a valid request is served")
-    h = cse.get("/cse-in/meter", origin="Cmeter")
-    t.rsc(h, 2000, 200, "HTTP served too")
+
+    # -- CoAP and HTTP at once, garbage interleaved --------------------------
+    results = []
+
+    def coap_load():
+        c = RawClient(port)
+        for i in range(200):
+            if i % 10 == 0:
+                c.send_raw(b"\x40\x01\x00")                  # a truncated header now and then
+            m = c.request(GET, "cse-in/meter", m2m_options(fr="Cmeter", rqi="load-%d" % i))
+            results.append(m is not None and m.rsc == 2000)
+        c.close()
+
+    worker = threading.Thread(target=coap_load)
+    worker.start()
+    http_ok = sum(cse.get("/cse-in/meter", origin="Cmeter").status == 200 for _ in range(20))
+    worker.join(timeout=60)
+    t.eq((len(results), all(results), http_ok), (200, True, 20),
+         "200 CoAP requests with bad datagrams between them and 20 HTTP requests, concurrently")
     raw.close()
     t.ok(cse.alive(), "CSE still running")
     t.eq(cse.stop(), 0, "clean shutdown (exit code 0)")
