@@ -346,13 +346,31 @@ static void option_table(void **state)
     assert_null(coap_onem2m_option_name(11));
 }
 
+/* Rows of TS-0008 Table 6.2.4-1 that an early rsc.h had wrong. */
+static void coap_codes(void **state)
+{
+    (void)state;
+    assert_int_equal(rsc_coap_code(RSC_TARGET_HAS_NO_SESSION_CAPABILITY, OP_CREATE), 0x83);
+    assert_int_equal(rsc_coap_code(RSC_SESSION_IS_ONLINE, OP_CREATE), 0x83);
+    assert_int_equal(rsc_coap_code(RSC_TRIGGERING_DISABLED_FOR_RECIPIENT, OP_CREATE), 0x83);
+    assert_int_equal(rsc_coap_code(RSC_UNABLE_TO_REPLACE_REQUEST, OP_CREATE), 0x80);
+    assert_int_equal(rsc_coap_code(RSC_UNABLE_TO_RECALL_REQUEST, OP_CREATE), 0x80);
+    assert_int_equal(rsc_coap_code(RSC_TRANSACTION_PROCESSING_IS_INCOMPLETE, OP_CREATE), 0x83);
+    assert_int_equal(rsc_coap_code(RSC_EXTERNAL_OBJECT_NOT_REACHABLE_BEFORE_RQET_TIMEOUT, OP_CREATE), 0xa4);
+    assert_int_equal(rsc_coap_code(RSC_EXTERNAL_OBJECT_NOT_REACHABLE_BEFORE_OET_TIMEOUT, OP_CREATE), 0xa4);
+    assert_int_equal(rsc_http_status(RSC_ALREADY_COMPLETE), 409);
+    assert_int_equal(rsc_http_status(RSC_UNABLE_TO_RECALL_REQUEST), 409);
+    assert_int_equal(rsc_http_status(RSC_SESSION_IS_ONLINE), 403);
+    assert_int_equal(rsc_http_status(RSC_EXTERNAL_OBJECT_NOT_REACHABLE_BEFORE_OET_TIMEOUT), 504);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(options_to_primitive), cmocka_unit_test(methods),
         cmocka_unit_test(targets), cmocka_unit_test(option_values),
         cmocka_unit_test(content_formats), cmocka_unit_test(response_options),
-        cmocka_unit_test(dedup), cmocka_unit_test(option_table),
+        cmocka_unit_test(dedup), cmocka_unit_test(option_table), cmocka_unit_test(coap_codes),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
