@@ -9,6 +9,9 @@ Usage in a test file:
         r = cse.get("/cse-in")
         t.eq(r.status, 200, "CSEBase is retrievable")
     t.done()
+
+Each Cse also listens for CoAP on its own UDP port (cse.coap_port; pass
+coap_port=0 to turn CoAP off); tests/integration/coap_peer.py drives it.
 """
 import json
 import os
