@@ -103,8 +103,30 @@ static void read_request(const coap_pdu_t *pdu, struct coap_msg_in *in)
     }
 }
 
-static void serve(struct coap_server *srv, coap_session_t *session, struct coap_msg_in *in,
-                  const struct m2m_peer *peer, struct coap_msg_out *out)
+/* Requests refused at the CoAP level still get a mapped reply (RQI, RSC
+ * 4000) with a CoAP code of their own. Returns that code or 0. */
+static int transport_refusal(const struct coap_server *srv, const coap_pdu_t *pdu,
+                             const struct coap_msg_in *in, char *why, size_t whylen)
+{
+    /* Like HTTP's 413; libcoap has assembled the Block1 body by now. */
+    if ((int64_t)in->payload_len > srv->max_body) {
+        snprintf(why, whylen, "payload of %zu bytes exceeds max-body %lld", in->payload_len,
+                 (long long)srv->max_body);
+        return COAP_RESPONSE_CODE(413);
+    }
+    /* A Block2 continuation reaches us only when libcoap no longer holds the
+     * response; running a non-GET primitive again would repeat its effect. */
+    coap_block_t b;
+    if (in->code != COAP_M_GET && coap_get_block(pdu, COAP_OPTION_BLOCK2, &b) && b.num > 0) {
+        snprintf(why, whylen, "Block2 continuation of a response no longer held; repeat the "
+                 "request without Block2");
+        return COAP_RESPONSE_CODE(408);
+    }
+    return 0;
+}
+
+static void serve(struct coap_server *srv, coap_session_t *session, const coap_pdu_t *pdu,
+                  struct coap_msg_in *in, const struct m2m_peer *peer, struct coap_msg_out *out)
 {
     struct m2m_request req;
     struct m2m_response rsp;
@@ -112,19 +134,24 @@ static void serve(struct coap_server *srv, coap_session_t *session, struct coap_
     m2m_response_init(&rsp);
     req.peer = *peer;
     session_security(session, &req.sec);
-    /* An oversize body is refused like HTTP's 413: 4.13 with RSC 4000, the
-     * options still mapped so that the reply carries the request's RQI. */
-    size_t too_big = (int64_t)in->payload_len > srv->max_body ? in->payload_len : 0;
-    if (too_big) in->payload_len = 0;
+    char why[160];
+    int refused = transport_refusal(srv, pdu, in, why, sizeof why);
+    if (refused) in->payload_len = 0;   /* still map the options, for the RQI */
     if (!coap_to_primitive(in, &req, &rsp)) {
-        if (too_big)
-            m2m_error(&rsp, RSC_BAD_REQUEST, "payload of %zu bytes exceeds max-body %lld", too_big,
-                      (long long)srv->max_body);
-        else
-            cse_dispatch(srv->cse, &req, &rsp);
+        if (refused) m2m_error(&rsp, RSC_BAD_REQUEST, "%s", why);
+        else cse_dispatch(srv->cse, &req, &rsp);
     }
     coap_from_primitive(&req, &rsp, out);
-    if (too_big) out->code = COAP_RESPONSE_CODE(413);
+    if (refused) out->code = refused;
+    if (refused == COAP_RESPONSE_CODE(408)) {
+        /* libcoap would cut a payload to the Block2 piece asked for, which
+         * does not exist: the explanation goes to the log instead. */
+        log_debug("coap: %s", why);
+        free(out->payload);
+        out->payload = NULL;
+        out->payload_len = 0;
+        out->content_format = -1;
+    }
     m2m_response_clear(&rsp);
     m2m_request_clear(&req);
 }
@@ -188,7 +215,7 @@ static void on_request(coap_resource_t *resource, coap_session_t *session,
         return;
     }
     read_request(request, in);
-    serve(srv, session, in, &peer, out);
+    serve(srv, session, request, in, &peer, out);
     free(in);
     write_response(resource, session, request, query, response, out);
     coap_dedup_put(srv->dedup, key, mid, out, now);

@@ -130,6 +130,12 @@ with Cse() as cse:
     t.eq((r.json or {}).get("m2m:cnt", {}).get("cni") if r else None, 3,
          "the large create ran once despite its Block2 follow-ups (cni 3)")
 
+    r = raw.request(POST, "cse-in/meter/data", m2m_options(fr="Cmeter", rqi="b4", ty=4) +
+                    [(23, bytes([0x16]))], '{"m2m:cin": {"con": "again"}}', cf=50)
+    check(r, "4.08", 4000, "a stray Block2 continuation of a CREATE is refused (4.08), not re-executed")
+    r = raw.request(GET, "cse-in/meter/data", m2m_options(fr="Cmeter", rqi="b5"))
+    t.eq((r.json or {}).get("m2m:cnt", {}).get("cni") if r else None, 3, "... and created nothing")
+
     # -- NON requests ---------------------------------------------------------
     r = raw.request(GET, "cse-in/meter", m2m_options(fr="Cmeter", rqi="non1"), mtype=NON)
     check(r, "2.05", 2000, "NON request answered")
