@@ -125,7 +125,6 @@ class Cse:
 
     def start(self):
         self.log = open(self.log_path, "ab")
-        self.log_start = len(self.read_log())   # a restart appends to the same log
         self.proc = subprocess.Popen(self.args(), stdout=self.log, stderr=self.log)
         deadline = time.time() + 10
         while time.time() < deadline:
@@ -133,12 +132,27 @@ class Cse:
                 raise RuntimeError("m2m-cse exited with %s: %s" % (self.proc.returncode, self.read_log()))
             try:
                 socket.create_connection((self.host, self.port), timeout=0.2).close()
-                if self.coap_port and "ready" not in self.read_log()[self.log_start:]:
+                if self.coap_port and not self.coap_ping():
                     raise OSError("CoAP endpoint not yet bound")
                 return self
             except OSError:
                 time.sleep(0.05)
         raise RuntimeError("m2m-cse did not start listening: " + self.read_log())
+
+    def coap_ping(self, timeout=0.2):
+        """True when the CoAP endpoint answers a CoAP ping (empty CON) with RST."""
+        host = self.settings.get("coap_host", "127.0.0.1")
+        fam = socket.AF_INET6 if ":" in host else socket.AF_INET
+        s = socket.socket(fam, socket.SOCK_DGRAM)
+        try:
+            s.settimeout(timeout)
+            s.sendto(b"\x40\x00\x7a\x11", (host, self.coap_port))
+            data = s.recv(64)
+            return len(data) >= 4 and data[0] >> 4 == 0x7 and data[2:4] == b"\x7a\x11"
+        except OSError:
+            return False
+        finally:
+            s.close()
 
     def read_log(self):
         try:

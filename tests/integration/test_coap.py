@@ -150,7 +150,7 @@ with Cse() as cse:
 
     r = coap_client(port, "cse-in/meter", "delete", hdr("Cmeter", "d1"))
     check(r, "2.02", 2002, "coap-client: AE delete is 2.02 / 2002")
-    r = raw.request(GET, "cse-in/meter", m2m_options(fr="Cmeter", rqi="d2"))
+    r = raw.request(GET, "cse-in/meter", m2m_options(fr="CAdmin", rqi="d2"))
     check(r, "4.04", 4004, "deleted AE is gone")
     raw.close()
     t.ok(cse.alive(), "CSE still running")
