@@ -33,6 +33,11 @@ void config_defaults(struct config *c)
     c->strict_query = true;
     c->audit_max_bytes = 10LL << 20;
     c->audit_keep = 5;
+    c->https_port = 8443;
+    strcpy(c->tls_server_name, "localhost");
+    c->tls_handshake_timeout_ms = 5000;
+    c->security_http = SECURITY_OPTIONAL;
+    c->security_coap = SECURITY_OPTIONAL;
 }
 
 static int copy_str(char *dst, size_t cap, const char *v, char *err, int errlen, const char *key)
@@ -56,17 +61,20 @@ static int parse_num(const char *v, int64_t lo, int64_t hi, int64_t *out)
 }
 
 /* One table drives the file, the flags and --help. */
-enum kind { K_STR, K_INT, K_BOOL, K_SYNC, K_LOG };
+enum kind { K_STR, K_INT, K_BOOL, K_SYNC, K_LOG, K_SECURITY, K_LIST };
 struct setting {
     const char *name;
     enum kind kind;
     size_t off, cap;
     int64_t lo, hi;
     const char *help;
+    size_t count_off;          /* K_LIST: offset of the int that counts entries */
 };
 
-#define STR(field, name, help) { name, K_STR, offsetof(struct config, field), sizeof(((struct config *)0)->field), 0, 0, help }
-#define INT(field, name, lo, hi, help) { name, K_INT, offsetof(struct config, field), sizeof(((struct config *)0)->field), lo, hi, help }
+#define STR(field, name, help) { name, K_STR, offsetof(struct config, field), sizeof(((struct config *)0)->field), 0, 0, help, 0 }
+#define LIST(field, count, name, help) { name, K_LIST, offsetof(struct config, field), sizeof(((struct config *)0)->field[0]), 0, 0, help, offsetof(struct config, count) }
+#define SECURITY(field, name, help) { name, K_SECURITY, offsetof(struct config, field), sizeof(int), 0, 0, help, 0 }
+#define INT(field, name, lo, hi, help) { name, K_INT, offsetof(struct config, field), sizeof(((struct config *)0)->field), lo, hi, help, 0 }
 
 static const struct setting settings[] = {
     STR(cse_id, "cse-id", "CSE-ID without the leading '/' (default id-in)"),
@@ -81,18 +89,27 @@ static const struct setting settings[] = {
     STR(coap_host, "coap-host", "CoAP listen address (default 127.0.0.1)"),
     INT(coap_port, "coap-port", 0, 65535, "CoAP (UDP) listen port, 0 = off (default 5683)"),
     { "sync", K_SYNC, offsetof(struct config, sync), sizeof(int), 0, 0,
-      "durability: off, normal (survives kill -9; default), full (survives power loss)" },
+      "durability: off, normal (survives kill -9; default), full (survives power loss)", 0 },
     { "log-level", K_LOG, offsetof(struct config, log_level), sizeof(int), 0, 0,
-      "error, warn, info (default), debug" },
+      "error, warn, info (default), debug", 0 },
     INT(max_body, "max-body", 1024, 1LL << 30, "largest request body in bytes (default 1048576)"),
     INT(max_connections, "max-connections", 16, 1000000, "open connections at most (default 4096)"),
     INT(default_et_s, "default-lifetime", 1, 100LL * 365 * 86400, "default expirationTime offset in seconds (default 10 years)"),
     INT(expiry_interval_ms, "expiry-interval", 10, 3600000, "how often expired resources are removed, ms (default 1000)"),
     { "strict-query", K_BOOL, offsetof(struct config, strict_query), sizeof(bool), 0, 0,
-      "reject unknown query parameters with 4000 (default true)" },
+      "reject unknown query parameters with 4000 (default true)", 0 },
     INT(audit_max_bytes, "audit-max-bytes", 0, 1LL << 40, "rotate <data-dir>/audit.log at this size, 0 = never (default 10485760)"),
     INT(audit_keep, "audit-keep", 0, 1000, "rotated audit logs kept (audit.log.1 ...; default 5)"),
     STR(cse_acpi, "cse-acpi", "CSEBase acpi: comma-separated ACP IDs (default none: admin only)"),
+    INT(https_port, "https-port", 0, 65535, "HTTPS listen port on http-host, 0 = off (default 8443)"),
+    STR(tls_cert, "tls-cert", "server certificate chain, PEM (default: generated under <data-dir>/tls)"),
+    STR(tls_key, "tls-key", "private key of tls-cert, PEM"),
+    STR(tls_server_name, "tls-server-name", "SNI name and generated certificate DNS name (default localhost)"),
+    INT(tls_handshake_timeout_ms, "tls-handshake-timeout", 100, 600000, "close a (D)TLS handshake that takes longer, ms (default 5000)"),
+    SECURITY(security_http, "security-http", "SAEF policy for HTTP/HTTPS: off, optional (default), required"),
+    SECURITY(security_coap, "security-coap", "SAEF policy for CoAP/CoAPS: off, optional (default), required"),
+    LIST(psk, npsk, "psk", "pre-provisioned key identity:hexkey:originator-patterns (repeatable)"),
+    LIST(trusted_ca, ntrusted_ca, "trusted-ca", "PEM file of a CA trusted for client certificates (repeatable)"),
 };
 
 int config_set(struct config *c, const char *key, const char *value, char *err, int errlen)
@@ -132,6 +149,22 @@ int config_set(struct config *c, const char *key, const char *value, char *err, 
             }
             *(int *)field = (int)n;
             return 0;
+        case K_SECURITY:
+            if (!strcmp(value, "off")) *(int *)field = SECURITY_OFF;
+            else if (!strcmp(value, "optional")) *(int *)field = SECURITY_OPTIONAL;
+            else if (!strcmp(value, "required")) *(int *)field = SECURITY_REQUIRED;
+            else { snprintf(err, errlen, "%s: expected off, optional or required, got '%s'", key, value); return -1; }
+            return 0;
+        case K_LIST: {
+            int *count = (int *)((char *)c + s->count_off);
+            if (*count >= CONFIG_MAX_LIST) {
+                snprintf(err, errlen, "%s: at most %d entries", key, CONFIG_MAX_LIST);
+                return -1;
+            }
+            if (copy_str((char *)field + (size_t)*count * s->cap, s->cap, value, err, errlen, key)) return -1;
+            (*count)++;
+            return 0;
+        }
         }
     }
     snprintf(err, errlen, "unknown setting '%s'", key);

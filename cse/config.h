@@ -5,6 +5,13 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#define CONFIG_MAX_LIST 16
+
+/* Per-binding SAEF policy: off = no secure transport; optional = secured
+ * connections are bound to their credential, plain ones served as before;
+ * required = only requests over an authenticated credential are served. */
+enum config_security { SECURITY_OFF = 0, SECURITY_OPTIONAL = 1, SECURITY_REQUIRED = 2 };
+
 struct config {
     char cse_id[64];          /* without the leading '/': "id-in" */
     char cse_name[64];        /* CSEBase resourceName: "cse-in" */
@@ -27,6 +34,18 @@ struct config {
     int64_t audit_max_bytes;  /* audit log rotation size, 0 = never rotate */
     int audit_keep;           /* rotated audit logs kept */
     char cse_acpi[512];       /* CSEBase acpi: comma-separated ACP IDs, "" = none */
+    /* Secure transports and SAEF (security/, docs/security.md). */
+    int https_port;           /* 0 = off (default 8443) */
+    char tls_cert[256];       /* server certificate chain, PEM; empty = generated */
+    char tls_key[256];        /* its private key, PEM */
+    char tls_server_name[128];/* SNI host name and certificate DNS name */
+    int tls_handshake_timeout_ms;
+    int security_http;        /* enum config_security, for HTTP and HTTPS */
+    int security_coap;        /* enum config_security, for CoAP and CoAPS */
+    char psk[CONFIG_MAX_LIST][320];        /* "identity:hexkey:originators" */
+    int npsk;
+    char trusted_ca[CONFIG_MAX_LIST][256]; /* PEM files trusted for client certs */
+    int ntrusted_ca;
 };
 
 void config_defaults(struct config *c);

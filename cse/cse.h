@@ -10,10 +10,12 @@
 
 struct loop;
 struct acl_state;
+struct credentials;
 
 struct cse {
     struct config cfg;
     struct store *store;
+    struct credentials *creds;  /* SAEF credential store; NULL = none */
     struct loop *loop;
     char csi[66];              /* SP-relative CSE-ID: "/id-in" */
     int64_t expiry_timer;

@@ -9,6 +9,7 @@
 #include "log.h"
 #include "rsc.h"
 #include "../security/acl.h"
+#include "../security/saef.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -420,8 +421,10 @@ static bool type_refuses(const struct m2m_request *req, const struct resource *t
 
 static int execute(struct cse *cse, struct m2m_request *req, struct m2m_response *rsp)
 {
+    int rc = saef_check(cse, req, rsp);
+    if (rc) return rc;
     struct address addr;
-    int rc = address_parse(cse, req->to, &addr);
+    rc = address_parse(cse, req->to, &addr);
     if (rc) return m2m_error(rsp, rc, "'%s' is not a valid target address", req->to);
     if (addr.remote) {
         address_clear(&addr);

@@ -60,6 +60,10 @@ struct http_conn {
     size_t out_sent;
     bool closing;                  /* close once the output is flushed */
     bool reading_paused;
+    void *tx;                      /* transport context (TLS), NULL for plain TCP */
+    bool handshaking;
+    bool read_wants_write;         /* the transport needs to write before reading on */
+    int64_t accepted_at;
     int64_t last_active;
     char peer_ip[46];
     int peer_port;
@@ -120,6 +124,7 @@ static void conn_close(struct http_conn *c)
 {
     struct http_server *srv = c->srv;
     loop_unwatch(srv->loop, c->fd, LOOP_READABLE | LOOP_WRITABLE);
+    if (c->tx) srv->opt.transport->detach(c->tx);
     close(c->fd);
     if (c->prev) c->prev->next = c->next; else srv->conns = c->next;
     if (c->next) c->next->prev = c->prev;
@@ -255,6 +260,8 @@ static int on_message_complete(llhttp_t *p)
         .body_len = c->body.len,
         .peer_ip = c->peer_ip,
         .peer_port = c->peer_port,
+        .secure = c->tx != NULL,
+        .credential_id = c->tx ? c->srv->opt.transport->credential(c->tx) : NULL,
     };
     if (c->state == IN_URL && meta_terminate(c)) return -1;
     req.target = c->meta.data + c->url_off;
@@ -271,13 +278,38 @@ static int on_message_complete(llhttp_t *p)
 /* --- I/O ----------------------------------------------------------------- */
 
 static void conn_io(struct loop *loop, int fd, void *data, int mask);
+static void conn_read(struct http_conn *c);
+
+/* recv/send or the transport's read/write, with one set of return codes. */
+static long conn_recv(struct http_conn *c, char *buf, size_t n)
+{
+    if (c->tx) return c->srv->opt.transport->read(c->tx, buf, n);
+    for (;;) {
+        ssize_t r = recv(c->fd, buf, n, 0);
+        if (r >= 0) return r;
+        if (errno == EINTR) continue;
+        return errno == EAGAIN || errno == EWOULDBLOCK ? HTTP_IO_WANT_READ : HTTP_IO_ERROR;
+    }
+}
+
+static long conn_send(struct http_conn *c, const char *buf, size_t n)
+{
+    if (c->tx) return c->srv->opt.transport->write(c->tx, buf, n);
+    for (;;) {
+        ssize_t r = send(c->fd, buf, n, MSG_NOSIGNAL);
+        if (r >= 0) return r;
+        if (errno == EINTR) continue;
+        return errno == EAGAIN || errno == EWOULDBLOCK ? HTTP_IO_WANT_WRITE : HTTP_IO_ERROR;
+    }
+}
 
 static void conn_flush(struct http_conn *c)
 {
     while (c->out_sent < c->out.len) {
-        ssize_t n = send(c->fd, c->out.data + c->out_sent, c->out.len - c->out_sent, MSG_NOSIGNAL);
-        if (n < 0 && errno == EINTR) continue;
-        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) break;
+        long n = conn_send(c, c->out.data + c->out_sent, c->out.len - c->out_sent);
+        if (n == HTTP_IO_WANT_WRITE) break;
+        /* A transport that must read first goes on when the socket is readable. */
+        if (n == HTTP_IO_WANT_READ) return;
         if (n <= 0) { conn_close(c); return; }
         c->out_sent += (size_t)n;
     }
@@ -288,6 +320,8 @@ static void conn_flush(struct http_conn *c)
         if (c->reading_paused) {
             c->reading_paused = false;
             loop_watch(c->srv->loop, c->fd, LOOP_READABLE, conn_io, c);
+            /* A transport may hold decrypted input the socket no longer signals. */
+            if (c->tx) conn_read(c);
         }
         return;
     }
@@ -302,10 +336,17 @@ static void conn_flush(struct http_conn *c)
 static void conn_read(struct http_conn *c)
 {
     char chunk[READ_CHUNK];
-    for (int rounds = 0; rounds < 16 && !c->closing && !c->reading_paused; rounds++) {
-        ssize_t n = recv(c->fd, chunk, sizeof chunk, 0);
-        if (n < 0 && errno == EINTR) continue;
-        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) break;
+    /* A transport is drained until it wants more input: data it buffered
+     * would not wake the loop again. */
+    int max_rounds = c->tx ? 1 << 20 : 16;
+    for (int rounds = 0; rounds < max_rounds && !c->closing && !c->reading_paused; rounds++) {
+        long n = conn_recv(c, chunk, sizeof chunk);
+        if (n == HTTP_IO_WANT_READ) break;
+        if (n == HTTP_IO_WANT_WRITE) {
+            c->read_wants_write = true;
+            loop_watch(c->srv->loop, c->fd, LOOP_WRITABLE, conn_io, c);
+            break;
+        }
         if (n <= 0) {
             /* Peer closed: answer what was complete, then go. */
             c->closing = true;
@@ -326,16 +367,45 @@ static void conn_read(struct http_conn *c)
             log_debug("http: %s:%d: %s", c->peer_ip, c->peer_port, llhttp_errno_name(err));
             break;
         }
-        if ((size_t)n < sizeof chunk) break;
+        if (!c->tx && (size_t)n < sizeof chunk) break;
     }
     conn_flush(c);
+}
+
+/* Advances the transport handshake; the connection starts reading once done. */
+static void conn_handshake(struct http_conn *c)
+{
+    int rc = c->srv->opt.transport->handshake(c->tx);
+    if (rc == 0) {
+        c->handshaking = false;
+        c->last_active = loop_now_ms();
+        loop_unwatch(c->srv->loop, c->fd, LOOP_WRITABLE);
+        conn_read(c); /* may close c */
+    } else if (rc == HTTP_IO_WANT_READ) {
+        loop_unwatch(c->srv->loop, c->fd, LOOP_WRITABLE);
+    } else if (rc == HTTP_IO_WANT_WRITE) {
+        loop_watch(c->srv->loop, c->fd, LOOP_WRITABLE, conn_io, c);
+    } else {
+        log_debug("http: handshake with %s:%d failed", c->peer_ip, c->peer_port);
+        conn_close(c);
+    }
 }
 
 static void conn_io(struct loop *loop, int fd, void *data, int mask)
 {
     (void)loop; (void)fd;
     struct http_conn *c = data;
+    if (c->handshaking) {
+        conn_handshake(c); /* may close c */
+        return;
+    }
     if (mask & LOOP_READABLE) {
+        conn_read(c); /* may close c */
+        return;
+    }
+    if ((mask & LOOP_WRITABLE) && c->read_wants_write) {
+        c->read_wants_write = false;
+        if (c->out_sent == c->out.len) loop_unwatch(c->srv->loop, c->fd, LOOP_WRITABLE);
         conn_read(c); /* may close c */
         return;
     }
@@ -364,7 +434,7 @@ static void accept_ready(struct loop *loop, int fd, void *data, int mask)
         if (!c) { close(cfd); continue; }
         c->fd = cfd;
         c->srv = srv;
-        c->last_active = loop_now_ms();
+        c->last_active = c->accepted_at = loop_now_ms();
         if (ss.ss_family == AF_INET) {
             struct sockaddr_in *a = (struct sockaddr_in *)&ss;
             inet_ntop(AF_INET, &a->sin_addr, c->peer_ip, sizeof c->peer_ip);
@@ -378,7 +448,12 @@ static void accept_ready(struct loop *loop, int fd, void *data, int mask)
         setsockopt(cfd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
         llhttp_init(&c->parser, HTTP_REQUEST, &srv->settings);
         c->parser.data = c;
-        if (loop_watch(loop, cfd, LOOP_READABLE, conn_io, c)) {
+        if (srv->opt.transport) {
+            c->tx = srv->opt.transport->attach(srv->opt.transport_data, cfd);
+            c->handshaking = true;
+        }
+        if ((srv->opt.transport && !c->tx) || loop_watch(loop, cfd, LOOP_READABLE, conn_io, c)) {
+            if (c->tx) srv->opt.transport->detach(c->tx);
             close(cfd);
             free(c);
             continue;
@@ -398,6 +473,12 @@ static int64_t sweep_idle(struct loop *loop, int64_t id, void *data)
     int64_t now = loop_now_ms();
     for (struct http_conn *c = srv->conns, *next; c; c = next) {
         next = c->next;
+        if (c->handshaking && now - c->accepted_at > srv->opt.handshake_timeout_ms) {
+            log_info("http: %s:%d did not finish its handshake in time, closing",
+                     c->peer_ip, c->peer_port);
+            conn_close(c);
+            continue;
+        }
         if (now - c->last_active > srv->opt.idle_timeout_ms && c->out_sent == c->out.len) {
             log_debug("http: closing idle connection from %s:%d", c->peer_ip, c->peer_port);
             conn_close(c);
@@ -440,6 +521,7 @@ struct http_server *http_server_start(struct loop *loop, const struct http_optio
     srv->listen_fd = fd;
     srv->opt = *opt;
     if (srv->opt.idle_timeout_ms <= 0) srv->opt.idle_timeout_ms = 60000;
+    if (srv->opt.handshake_timeout_ms <= 0) srv->opt.handshake_timeout_ms = 5000;
     srv->handler = handler;
     srv->data = data;
     llhttp_settings_init(&srv->settings);

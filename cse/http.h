@@ -24,6 +24,8 @@ struct http_request {
     size_t body_len;
     const char *peer_ip;
     int peer_port;
+    bool secure;               /* arrived over a transport such as TLS */
+    const char *credential_id; /* authenticated peer credential, or NULL */
 };
 
 struct http_response {
@@ -37,12 +39,32 @@ struct http_response {
 
 typedef void http_handler(void *data, const struct http_request *req, struct http_response *rsp);
 
+/* Pluggable connection I/O (TLS lives behind it, see security/tls.c). The
+ * read/write/handshake functions return a byte count (0 = peer closed) or
+ * one of these codes; sockets are non-blocking. */
+enum { HTTP_IO_ERROR = -1, HTTP_IO_WANT_READ = -2, HTTP_IO_WANT_WRITE = -3 };
+
+struct http_transport {
+    /* A new connection on fd; returns its context, or NULL to refuse it. */
+    void *(*attach)(void *transport_data, int fd);
+    /* 0 once the handshake is complete, else HTTP_IO_WANT_* or HTTP_IO_ERROR. */
+    int (*handshake)(void *conn);
+    long (*read)(void *conn, void *buf, size_t n);
+    long (*write)(void *conn, const void *buf, size_t n);
+    /* The Credential-ID the handshake authenticated, or NULL. */
+    const char *(*credential)(void *conn);
+    void (*detach)(void *conn);
+};
+
 struct http_options {
     const char *host;
     int port;
     int max_connections;
     int64_t max_body;
     int idle_timeout_ms;
+    const struct http_transport *transport; /* NULL = plain TCP */
+    void *transport_data;
+    int handshake_timeout_ms;  /* a handshake unfinished after this is dropped */
 };
 
 struct http_server *http_server_start(struct loop *loop, const struct http_options *opt,

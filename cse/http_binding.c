@@ -2,6 +2,7 @@
 
 #include "cse.h"
 #include "rsc.h"
+#include "../security/saef.h"
 
 #include <ctype.h>
 #include <stdio.h>
@@ -83,6 +84,7 @@ int http_to_primitive(const struct http_request *h, struct m2m_request *req, str
     req->binding = BINDING_HTTP;
     snprintf(req->peer.ip, sizeof req->peer.ip, "%s", h->peer_ip ? h->peer_ip : "");
     req->peer.port = h->peer_port;
+    saef_bind(req, h->credential_id);
     req->fr = dup_header(h, "X-M2M-Origin");
     req->rqi = dup_header(h, "X-M2M-RI");
     req->rvi = dup_header(h, "X-M2M-RVI");

@@ -6,6 +6,9 @@
 #include "http_binding.h"
 #include "log.h"
 #include "loop.h"
+#include "../security/cred_admin.h"
+#include "../security/credentials.h"
+#include "../security/tls.h"
 
 #include <signal.h>
 #include <stdio.h>
@@ -22,8 +25,26 @@ static void on_signal(struct loop *loop, int fd, void *data, int mask)
     loop_stop(loop);
 }
 
+/* The HTTPS listener: the HTTP server over the wolfSSL transport. */
+static struct http_server *start_https(struct loop *loop, const struct config *cfg, struct cse *cse,
+                                       struct tls_server **tls)
+{
+    *tls = tls_server_create(cfg, cse->creds);
+    if (!*tls) return NULL;
+    struct http_options opt = {
+        .host = cfg->http_host, .port = cfg->https_port,
+        .max_connections = cfg->max_connections, .max_body = cfg->max_body,
+        .transport = tls_http_transport(), .transport_data = *tls,
+        .handshake_timeout_ms = cfg->tls_handshake_timeout_ms,
+    };
+    struct http_server *srv = http_server_start(loop, &opt, http_binding_handle, cse);
+    if (srv) log_info("HTTPS on %s:%d", cfg->http_host, http_server_port(srv));
+    return srv;
+}
+
 int main(int argc, char **argv)
 {
+    if (argc > 1 && !strcmp(argv[1], "credentials")) return cred_admin_main(argc - 1, argv + 1);
     struct config cfg;
     config_defaults(&cfg);
     int rc = config_parse_args(&cfg, argc, argv);
@@ -46,6 +67,11 @@ int main(int argc, char **argv)
         return 1;
     }
     loop_watch(loop, sfd, LOOP_READABLE, on_signal, NULL);
+    cse.creds = cred_open_provisioned(&cfg);
+    if (!cse.creds) {
+        cse_close(&cse);
+        return 1;
+    }
 
     struct http_server *http = NULL;
     if (cfg.http_port) {
@@ -60,6 +86,16 @@ int main(int argc, char **argv)
         }
         log_info("HTTP on %s:%d", cfg.http_host, http_server_port(http));
     }
+    struct http_server *https = NULL;
+    struct tls_server *tls = NULL;
+    if (cfg.https_port && cfg.security_http != SECURITY_OFF &&
+        !(https = start_https(loop, &cfg, &cse, &tls))) {
+        http_server_stop(http);
+        tls_server_free(tls);
+        cred_close(cse.creds);
+        cse_close(&cse);
+        return 1;
+    }
     struct coap_server *coap = NULL;
     if (cfg.coap_port) {
         struct coap_options copt = {
@@ -69,6 +105,9 @@ int main(int argc, char **argv)
         coap = coap_server_start(loop, &cse, &copt);
         if (!coap) {
             http_server_stop(http);
+            http_server_stop(https);
+            tls_server_free(tls);
+            cred_close(cse.creds);
             cse_close(&cse);
             return 1;
         }
@@ -80,6 +119,9 @@ int main(int argc, char **argv)
 
     coap_server_stop(coap);
     http_server_stop(http);
+    http_server_stop(https);
+    tls_server_free(tls);
+    cred_close(cse.creds);
     cse_close(&cse);
     loop_destroy(loop);
     close(sfd);

@@ -1,0 +1,214 @@
+#include "certgen.h"
+
+#include "../cse/log.h"
+
+#include <wolfssl/options.h>
+#include <wolfssl/wolfcrypt/asn_public.h>
+#include <wolfssl/wolfcrypt/ecc.h>
+#include <wolfssl/wolfcrypt/random.h>
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define DER_MAX 4096
+#define PEM_MAX 8192
+
+struct der { unsigned char data[DER_MAX]; int len; };
+
+static bool file_exists(const char *path) { return access(path, R_OK) == 0; }
+
+static int write_file(const char *path, const void *data, size_t len, mode_t mode)
+{
+    char tmp[600];
+    snprintf(tmp, sizeof tmp, "%s.tmp", path);
+    FILE *f = fopen(tmp, "wb");
+    if (!f) return -1;
+    chmod(tmp, mode);
+    int rc = fwrite(data, 1, len, f) == len ? 0 : -1;
+    if (fclose(f)) rc = -1;
+    if (!rc) rc = rename(tmp, path);
+    if (rc) unlink(tmp);
+    return rc;
+}
+
+static int read_file(const char *path, unsigned char *buf, int cap)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f) return -1;
+    size_t n = fread(buf, 1, (size_t)cap - 1, f);
+    fclose(f);
+    buf[n] = 0;
+    return (int)n;
+}
+
+static int write_pem(const char *path, const struct der *der, int type, mode_t mode)
+{
+    unsigned char pem[PEM_MAX];
+    int n = wc_DerToPem(der->data, (word32)der->len, pem, sizeof pem, type);
+    return n > 0 ? write_file(path, pem, (size_t)n, mode) : -1;
+}
+
+static int append_file(const char *dst, const char *src)
+{
+    unsigned char buf[PEM_MAX];
+    int n = read_file(src, buf, sizeof buf);
+    FILE *f = n > 0 ? fopen(dst, "ab") : NULL;
+    if (!f) return -1;
+    int rc = fwrite(buf, 1, (size_t)n, f) == (size_t)n ? 0 : -1;
+    return fclose(f) || rc ? -1 : 0;
+}
+
+static int load_key(const char *path, ecc_key *key)
+{
+    unsigned char pem[PEM_MAX];
+    struct der der;
+    int n = read_file(path, pem, sizeof pem);
+    if (n <= 0) return -1;
+    der.len = wc_KeyPemToDer(pem, n, der.data, sizeof der.data, NULL);
+    word32 idx = 0;
+    return der.len > 0 && wc_EccPrivateKeyDecode(der.data, &idx, key, (word32)der.len) == 0 ? 0 : -1;
+}
+
+static int load_cert_der(const char *path, struct der *der)
+{
+    unsigned char pem[PEM_MAX];
+    int n = read_file(path, pem, sizeof pem);
+    if (n <= 0) return -1;
+    der->len = wc_CertPemToDer(pem, n, der->data, sizeof der->data, CERT_TYPE);
+    return der->len > 0 ? 0 : -1;
+}
+
+static int save_key(const char *path, ecc_key *key)
+{
+    struct der der;
+    der.len = wc_EccKeyToDer(key, der.data, sizeof der.data);
+    int rc = der.len > 0 ? write_pem(path, &der, ECC_PRIVATEKEY_TYPE, 0600) : -1;
+    memset(&der, 0, sizeof der);
+    return rc;
+}
+
+/* DER of GeneralNames: one dNSName plus the loopback addresses. */
+static int build_alt_names(const char *dns, unsigned char *out, int cap)
+{
+    static const unsigned char ipv4[] = { 0x87, 4, 127, 0, 0, 1 };
+    static const unsigned char ipv6[] = { 0x87, 16, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1 };
+    size_t dl = strlen(dns);
+    size_t body = 2 + dl + sizeof ipv4 + sizeof ipv6;
+    if (dl > 100 || (int)body + 2 > cap) return -1;
+    int n = 0;
+    out[n++] = 0x30;
+    out[n++] = (unsigned char)body;
+    out[n++] = 0x82;
+    out[n++] = (unsigned char)dl;
+    memcpy(out + n, dns, dl);
+    n += (int)dl;
+    memcpy(out + n, ipv4, sizeof ipv4);
+    n += (int)sizeof ipv4;
+    memcpy(out + n, ipv6, sizeof ipv6);
+    return n + (int)sizeof ipv6;
+}
+
+static void name_cert(Cert *cert, const char *cn, int days)
+{
+    wc_InitCert(cert);
+    cert->sigType = CTC_SHA256wECDSA;
+    cert->daysValid = days;
+    snprintf(cert->subject.country, sizeof cert->subject.country, "ZZ");
+    snprintf(cert->subject.org, sizeof cert->subject.org, "Ironbark CSE");
+    snprintf(cert->subject.commonName, sizeof cert->subject.commonName, "%s", cn);
+}
+
+/* Makes the body for subject_key and signs it with signer_key. */
+static int make_signed(Cert *cert, ecc_key *subject_key, ecc_key *signer_key, WC_RNG *rng,
+                       struct der *der)
+{
+    int n = wc_MakeCert_ex(cert, der->data, sizeof der->data, ECC_TYPE, subject_key, rng);
+    if (n > 0)
+        n = wc_SignCert_ex(cert->bodySz, cert->sigType, der->data, sizeof der->data, ECC_TYPE,
+                           signer_key, rng);
+    der->len = n;
+    return n > 0 ? 0 : -1;
+}
+
+static int make_ca(const struct certgen_paths *p, ecc_key *ca_key, struct der *ca_der, WC_RNG *rng)
+{
+    Cert cert;
+    name_cert(&cert, "Ironbark local CA", 3650);
+    cert.isCA = 1;
+    if (wc_ecc_make_key(rng, 32, ca_key) ||
+        wc_SetKeyUsage(&cert, "keyCertSign,cRLSign,digitalSignature") ||
+        wc_SetSubjectKeyIdFromPublicKey_ex(&cert, ECC_TYPE, ca_key) ||
+        make_signed(&cert, ca_key, ca_key, rng, ca_der))
+        return -1;
+    if (save_key(p->ca_key, ca_key) || write_pem(p->ca_cert, ca_der, CERT_TYPE, 0644)) return -1;
+    return 0;
+}
+
+static int make_server(const struct certgen_paths *p, const char *name, ecc_key *ca_key,
+                       const struct der *ca_der, WC_RNG *rng)
+{
+    Cert cert;
+    ecc_key key;
+    struct der der;
+    name_cert(&cert, name, 825);
+    int rc = wc_ecc_init(&key);
+    if (!rc) rc = wc_ecc_make_key(rng, 32, &key);
+    if (!rc) rc = wc_SetIssuerBuffer(&cert, ca_der->data, ca_der->len);
+    if (!rc) rc = wc_SetKeyUsage(&cert, "digitalSignature,keyAgreement");
+    if (!rc) rc = wc_SetExtKeyUsage(&cert, "serverAuth,clientAuth");
+    if (!rc) rc = wc_SetAuthKeyIdFromPublicKey_ex(&cert, ECC_TYPE, ca_key);
+    if (!rc) rc = wc_SetSubjectKeyIdFromPublicKey_ex(&cert, ECC_TYPE, &key);
+    if (!rc) {
+        cert.altNamesSz = build_alt_names(name, cert.altNames, sizeof cert.altNames);
+        rc = cert.altNamesSz > 0 ? 0 : -1;
+    }
+    if (!rc) rc = make_signed(&cert, &key, ca_key, rng, &der);
+    if (!rc) rc = save_key(p->server_key, &key);
+    /* The server presents its chain: its own certificate, then the CA's. */
+    if (!rc) rc = write_pem(p->server_cert, &der, CERT_TYPE, 0644);
+    if (!rc) rc = append_file(p->server_cert, p->ca_cert);
+    wc_ecc_free(&key);
+    return rc ? -1 : 0;
+}
+
+static void set_paths(const char *dir, struct certgen_paths *p)
+{
+    snprintf(p->ca_cert, sizeof p->ca_cert, "%s/ca.pem", dir);
+    snprintf(p->ca_key, sizeof p->ca_key, "%s/ca.key", dir);
+    snprintf(p->server_cert, sizeof p->server_cert, "%s/server.pem", dir);
+    snprintf(p->server_key, sizeof p->server_key, "%s/server.key", dir);
+}
+
+int certgen_ensure(const char *dir, const char *server_name, struct certgen_paths *out,
+                   bool *created)
+{
+    set_paths(dir, out);
+    *created = false;
+    if (file_exists(out->server_cert) && file_exists(out->server_key) && file_exists(out->ca_cert))
+        return 0;
+    if (mkdir(dir, 0700) && errno != EEXIST) {
+        log_error("tls: cannot create %s: %s", dir, strerror(errno));
+        return -1;
+    }
+    WC_RNG rng;
+    ecc_key ca_key;
+    struct der ca_der;
+    if (wc_InitRng(&rng)) return -1;
+    int rc = wc_ecc_init(&ca_key);
+    bool have_ca = file_exists(out->ca_cert) && file_exists(out->ca_key);
+    if (!rc && have_ca) rc = load_key(out->ca_key, &ca_key) || load_cert_der(out->ca_cert, &ca_der);
+    else if (!rc) rc = make_ca(out, &ca_key, &ca_der, &rng);
+    if (!rc) rc = make_server(out, server_name, &ca_key, &ca_der, &rng);
+    wc_ecc_free(&ca_key);
+    wc_FreeRng(&rng);
+    if (rc) {
+        log_error("tls: cannot create certificates under %s", dir);
+        return -1;
+    }
+    *created = true;
+    return 0;
+}

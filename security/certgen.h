@@ -1,0 +1,20 @@
+/* First-start certificates: an ECDSA P-256 CA and a server certificate
+ * signed by it, written as PEM under a directory (wolfCrypt only). */
+#ifndef IRONBARK_CERTGEN_H
+#define IRONBARK_CERTGEN_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+struct certgen_paths {
+    char ca_cert[512], ca_key[512];
+    char server_cert[512], server_key[512];  /* server_cert holds the chain */
+};
+
+/* Makes sure dir holds ca.pem, ca.key, server.pem and server.key, creating
+ * what is missing (an existing CA is reused). *created tells whether
+ * anything was written. Returns 0 or -1 with a logged reason. */
+int certgen_ensure(const char *dir, const char *server_name, struct certgen_paths *out,
+                   bool *created);
+
+#endif

@@ -1,0 +1,57 @@
+/* The SAEF credential store: pre-provisioned symmetric keys (Kpsa, named by
+ * their KpsaID, which is the (D)TLS PSK identity) with the originators each
+ * key may speak for, and trusted CA certificates for client certificates.
+ * Kept in its own SQLite file (<data-dir>/credentials.db, mode 0600) so that
+ * secrets never travel with the resource database. Filled from the config
+ * file at start and by `m2m-cse credentials ...` (the admin interface). */
+#ifndef IRONBARK_CREDENTIALS_H
+#define IRONBARK_CREDENTIALS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define CRED_ID_MAX 128        /* KpsaID length limit, '\0' included */
+#define CRED_KEY_MAX 64        /* PSK bytes */
+#define CRED_ORIG_MAX 512      /* comma-separated originator patterns */
+
+struct cred_psk {
+    char identity[CRED_ID_MAX];
+    uint8_t key[CRED_KEY_MAX];
+    size_t key_len;
+    char originators[CRED_ORIG_MAX];
+};
+
+struct credentials;
+
+/* Opens (creating) the store file; NULL with a logged reason on failure. */
+struct credentials *cred_open(const char *file);
+void cred_close(struct credentials *cs);
+
+/* Adds or replaces a PSK. Returns 0, or -1 on a bad identity/key/pattern. */
+int cred_put_psk(struct credentials *cs, const struct cred_psk *psk);
+/* Finds a PSK by identity: 0 found, 1 unknown, -1 store error. */
+int cred_get_psk(struct credentials *cs, const char *identity, struct cred_psk *out);
+/* Removes a PSK: 0 removed, 1 unknown, -1 store error. */
+int cred_remove_psk(struct credentials *cs, const char *identity);
+
+/* Trusted CA certificates (PEM text), by a name of the operator's choice. */
+int cred_put_ca(struct credentials *cs, const char *name, const char *pem);
+int cred_remove_ca(struct credentials *cs, const char *name);
+/* Calls fn for each trusted CA; stops and returns fn's value when non-zero. */
+int cred_each_ca(struct credentials *cs, int (*fn)(void *arg, const char *name, const char *pem),
+                 void *arg);
+/* Calls fn for each PSK (keys included); for listing. */
+int cred_each_psk(struct credentials *cs, int (*fn)(void *arg, const struct cred_psk *psk), void *arg);
+
+/* Parses "identity:hexkey:pattern[,pattern...]" (the config-file form). */
+int cred_parse_psk(const char *text, struct cred_psk *out, char *err, size_t errlen);
+
+/* KpsaID characters: letters, digits, '.', '_', '-', '@' (TS-0003 12.2). */
+bool cred_valid_identity(const char *id);
+
+/* Does a comma-separated pattern list allow this originator? Patterns are
+ * exact IDs or end in one '*' (prefix match); "*" allows everyone. */
+bool cred_pattern_allows(const char *patterns, const char *originator);
+
+#endif

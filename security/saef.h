@@ -1,0 +1,24 @@
+/* SAEF identity binding (TS-0003 8.2, TS-0004 7.3.2.1): a secured connection
+ * yields a Credential-ID; every request over it, AE registration included,
+ * must come from an originator that credential may speak for. */
+#ifndef IRONBARK_SAEF_H
+#define IRONBARK_SAEF_H
+
+#include "../cse/primitive.h"
+
+struct cse;
+
+/* Records the binding's authenticated Credential-ID (NULL = none) in req->sec. */
+void saef_bind(struct m2m_request *req, const char *credential_id);
+
+/* The identity gate, run before addressing and ACPs. Returns 0, or an RSC
+ * (4106 ORIGINATOR_NOT_AUTHENTICATED, 4107 SECURITY_ASSOCIATION_REQUIRED)
+ * already set in rsp. */
+int saef_check(struct cse *cse, const struct m2m_request *req, struct m2m_response *rsp);
+
+/* Reduces an AE-ID in any of its forms (absolute "//sp/csi/C1", SP-relative
+ * "/csi/C1" or CSE-relative "C1") to the CSE-relative form when it belongs to
+ * this CSE; other IDs are copied unchanged. */
+void saef_normalize_id(const char *sp_id, const char *cse_id, const char *id, char *out, size_t cap);
+
+#endif

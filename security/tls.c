@@ -1,0 +1,257 @@
+/* wolfSSL only: this file must never include OpenSSL headers (design.md). */
+#include "tls.h"
+
+#include "certgen.h"
+#include "credentials.h"
+#include "../cse/log.h"
+
+#include <wolfssl/options.h>
+#include <wolfssl/ssl.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define GEN_URI_TYPE 6         /* GeneralName uniformResourceIdentifier */
+#define NID_SAN 131            /* wolfSSL's NID_subject_alt_name */
+
+/* TLS 1.3 suites, then the TLS 1.2 ECDHE-ECDSA and ECDHE-PSK ones. Debian's
+ * wolfSSL has no plain-PSK TLS 1.2 suites (no WOLFSSL_STATIC_PSK). */
+static const char cipher_list[] =
+    "TLS13-AES128-GCM-SHA256:TLS13-AES256-GCM-SHA384:TLS13-CHACHA20-POLY1305-SHA256:"
+    "TLS13-AES128-CCM-SHA256:"
+    "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-ECDSA-AES128-SHA256:"
+    "ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-ECDSA-AES128-CCM-8:"
+    "ECDHE-PSK-AES128-CBC-SHA256:ECDHE-PSK-AES128-GCM-SHA256";
+
+struct tls_server {
+    WOLFSSL_CTX *ctx;
+    struct credentials *creds;
+};
+
+struct tls_conn {
+    WOLFSSL *ssl;
+    struct tls_server *ts;
+    bool psk_found;            /* the PSK callback knew the offered identity */
+    bool psk_unknown;          /* the client offered an identity we do not know */
+    char psk_identity[CRED_ID_MAX];
+    bool bound;
+    char credential_id[160];
+};
+
+/* PSK server callback: the identity is a KpsaID in the credential store.
+ * wolfSSL reports the offered identity even when it fell back to a
+ * certificate handshake, so the outcome is recorded on the connection. */
+static unsigned int psk_lookup(WOLFSSL *ssl, const char *identity, unsigned char *key,
+                               unsigned int key_max)
+{
+    struct tls_conn *c = wolfSSL_get_ex_data(ssl, 0);
+    struct cred_psk psk;
+    if (!c || !identity || cred_get_psk(c->ts->creds, identity, &psk) != 0 || psk.key_len > key_max) {
+        log_info("tls: unknown PSK identity '%s'", identity ? identity : "");
+        if (c) c->psk_unknown = true;
+        return 0;
+    }
+    unsigned int n = (unsigned int)psk.key_len;
+    memcpy(key, psk.key, n);
+    memset(&psk, 0, sizeof psk);
+    c->psk_found = true;
+    snprintf(c->psk_identity, sizeof c->psk_identity, "%s", identity);
+    return n;
+}
+
+static int load_ca(void *arg, const char *name, const char *pem)
+{
+    WOLFSSL_CTX *ctx = arg;
+    if (wolfSSL_CTX_load_verify_buffer(ctx, (const unsigned char *)pem, (long)strlen(pem),
+                                       WOLFSSL_FILETYPE_PEM) != WOLFSSL_SUCCESS)
+        log_warn("tls: trusted CA '%s' could not be loaded, skipped", name);
+    return 0;
+}
+
+/* The certificate and key: configured ones, or generated under data-dir. */
+static int load_identity(WOLFSSL_CTX *ctx, const struct config *cfg)
+{
+    const char *cert = cfg->tls_cert, *key = cfg->tls_key;
+    struct certgen_paths gen;
+    if (!cert[0]) {
+        char dir[300];
+        bool created;
+        snprintf(dir, sizeof dir, "%s/tls", cfg->data_dir);
+        if (certgen_ensure(dir, cfg->tls_server_name, &gen, &created)) return -1;
+        if (created)
+            log_info("tls: no certificate configured, created CA %s and server certificate %s "
+                     "(clients trust %s)", gen.ca_cert, gen.server_cert, gen.ca_cert);
+        cert = gen.server_cert;
+        key = gen.server_key;
+        /* Our own CA may sign client certificates too. */
+        if (wolfSSL_CTX_load_verify_locations(ctx, gen.ca_cert, NULL) != WOLFSSL_SUCCESS)
+            log_warn("tls: cannot load %s as a trusted CA", gen.ca_cert);
+    }
+    if (wolfSSL_CTX_use_certificate_chain_file(ctx, cert) != WOLFSSL_SUCCESS ||
+        wolfSSL_CTX_use_PrivateKey_file(ctx, key, WOLFSSL_FILETYPE_PEM) != WOLFSSL_SUCCESS) {
+        log_error("tls: cannot load certificate %s with key %s", cert, key);
+        return -1;
+    }
+    return 0;
+}
+
+struct tls_server *tls_server_create(const struct config *cfg, struct credentials *creds)
+{
+    static bool initialised;
+    if (!initialised) { wolfSSL_Init(); initialised = true; }
+    struct tls_server *ts = calloc(1, sizeof *ts);
+    if (!ts) return NULL;
+    ts->creds = creds;
+    ts->ctx = wolfSSL_CTX_new(wolfSSLv23_server_method());
+    if (!ts->ctx || wolfSSL_CTX_SetMinVersion(ts->ctx, WOLFSSL_TLSV1_2) != WOLFSSL_SUCCESS ||
+        wolfSSL_CTX_set_cipher_list(ts->ctx, cipher_list) != WOLFSSL_SUCCESS ||
+        load_identity(ts->ctx, cfg)) {
+        log_error("tls: cannot set up the TLS context");
+        tls_server_free(ts);
+        return NULL;
+    }
+    wolfSSL_CTX_set_psk_server_callback(ts->ctx, psk_lookup);
+    cred_each_ca(creds, load_ca, ts->ctx);
+    /* Ask for a client certificate; whether one is needed is the SAEF policy's call. */
+    wolfSSL_CTX_set_verify(ts->ctx, WOLFSSL_VERIFY_PEER, NULL);
+    const char *sni = cfg->tls_server_name;
+    if (sni[0] && wolfSSL_CTX_UseSNI(ts->ctx, WOLFSSL_SNI_HOST_NAME, sni, (unsigned short)strlen(sni))
+                      == WOLFSSL_SUCCESS)
+        wolfSSL_CTX_SNI_SetOptions(ts->ctx, WOLFSSL_SNI_HOST_NAME,
+                                   WOLFSSL_SNI_CONTINUE_ON_MISMATCH | WOLFSSL_SNI_ANSWER_ON_MISMATCH);
+    return ts;
+}
+
+void tls_server_free(struct tls_server *ts)
+{
+    if (!ts) return;
+    if (ts->ctx) wolfSSL_CTX_free(ts->ctx);
+    free(ts);
+}
+
+/* --- per connection ------------------------------------------------------ */
+
+static void *tls_attach(void *data, int fd)
+{
+    struct tls_server *ts = data;
+    struct tls_conn *c = calloc(1, sizeof *c);
+    if (!c) return NULL;
+    c->ts = ts;
+    c->ssl = wolfSSL_new(ts->ctx);
+    if (!c->ssl || wolfSSL_set_fd(c->ssl, fd) != WOLFSSL_SUCCESS ||
+        wolfSSL_set_ex_data(c->ssl, 0, c) != WOLFSSL_SUCCESS) {
+        if (c->ssl) wolfSSL_free(c->ssl);
+        free(c);
+        return NULL;
+    }
+    return c;
+}
+
+static void tls_detach(void *conn)
+{
+    struct tls_conn *c = conn;
+    wolfSSL_shutdown(c->ssl); /* best effort close_notify; the socket is non-blocking */
+    wolfSSL_free(c->ssl);
+    free(c);
+}
+
+static int want(WOLFSSL *ssl, int ret)
+{
+    int err = wolfSSL_get_error(ssl, ret);
+    if (err == WOLFSSL_ERROR_WANT_READ) return HTTP_IO_WANT_READ;
+    if (err == WOLFSSL_ERROR_WANT_WRITE) return HTTP_IO_WANT_WRITE;
+    if (err == WOLFSSL_ERROR_ZERO_RETURN) return 0;
+    char msg[WOLFSSL_MAX_ERROR_SZ];
+    log_debug("tls: %s", wolfSSL_ERR_error_string((unsigned long)err, msg));
+    return HTTP_IO_ERROR;
+}
+
+/* The AE-ID or CSE-ID a client certificate names in a URI subjectAltName. */
+static bool san_uri(WOLFSSL_X509 *x509, char *out, size_t cap)
+{
+    WOLFSSL_GENERAL_NAMES *names = wolfSSL_X509_get_ext_d2i(x509, NID_SAN, NULL, NULL);
+    bool found = false;
+    for (int i = 0; names && !found && i < wolfSSL_sk_GENERAL_NAME_num(names); i++) {
+        WOLFSSL_GENERAL_NAME *gn = wolfSSL_sk_GENERAL_NAME_value(names, i);
+        if (!gn || gn->type != GEN_URI_TYPE) continue;
+        WOLFSSL_ASN1_STRING *s = gn->d.uniformResourceIdentifier;
+        int n = wolfSSL_ASN1_STRING_length(s);
+        if (n <= 0 || (size_t)n >= cap) continue;
+        memcpy(out, wolfSSL_ASN1_STRING_data(s), (size_t)n);
+        out[n] = 0;
+        found = true;
+    }
+    if (names) wolfSSL_GENERAL_NAMES_free(names);
+    return found;
+}
+
+/* Binds the finished handshake to a Credential-ID: "12-<KpsaID>" for a PSK,
+ * "33-<AE-ID>" for a certificate naming an AE-ID (or CSE-ID) in its SAN. */
+static void bind_credential(struct tls_conn *c)
+{
+    if (c->psk_found) {
+        snprintf(c->credential_id, sizeof c->credential_id, "12-%s", c->psk_identity);
+        c->bound = true;
+    } else {
+        WOLFSSL_X509 *peer = wolfSSL_get_peer_certificate(c->ssl);
+        char uri[128];
+        if (peer && san_uri(peer, uri, sizeof uri)) {
+            snprintf(c->credential_id, sizeof c->credential_id, "33-%s", uri);
+            c->bound = true;
+        } else if (peer) {
+            log_debug("tls: client certificate without a URI subjectAltName: not bound");
+        }
+        if (peer) wolfSSL_X509_free(peer);
+    }
+    log_debug("tls: %s handshake done, %s, credential %s", wolfSSL_get_version(c->ssl),
+              wolfSSL_get_cipher(c->ssl), c->bound ? c->credential_id : "none");
+}
+
+static int tls_handshake(void *conn)
+{
+    struct tls_conn *c = conn;
+    int ret = wolfSSL_accept(c->ssl);
+    if (ret != WOLFSSL_SUCCESS) {
+        int w = want(c->ssl, ret);
+        return w == 0 ? HTTP_IO_ERROR : w;
+    }
+    /* A client that offered a PSK we do not know gets no fallback to an
+     * anonymous session: it asked to be someone we cannot vouch for. */
+    if (c->psk_unknown && !c->psk_found) return HTTP_IO_ERROR;
+    bind_credential(c);
+    return 0;
+}
+
+static long tls_read(void *conn, void *buf, size_t n)
+{
+    struct tls_conn *c = conn;
+    int ret = wolfSSL_read(c->ssl, buf, n > 1 << 30 ? 1 << 30 : (int)n);
+    return ret > 0 ? ret : want(c->ssl, ret);
+}
+
+static long tls_write(void *conn, const void *buf, size_t n)
+{
+    struct tls_conn *c = conn;
+    int ret = wolfSSL_write(c->ssl, buf, n > 1 << 30 ? 1 << 30 : (int)n);
+    if (ret > 0) return ret;
+    int w = want(c->ssl, ret);
+    return w == 0 ? HTTP_IO_ERROR : w;
+}
+
+static const char *tls_credential(void *conn)
+{
+    struct tls_conn *c = conn;
+    return c->bound ? c->credential_id : NULL;
+}
+
+static const struct http_transport transport = {
+    .attach = tls_attach,
+    .handshake = tls_handshake,
+    .read = tls_read,
+    .write = tls_write,
+    .credential = tls_credential,
+    .detach = tls_detach,
+};
+
+const struct http_transport *tls_http_transport(void) { return &transport; }
