@@ -84,7 +84,11 @@ def curl(method, url, headers=None, body=None, timeout=10, extra=None):
                        capture_output=True, timeout=timeout + 5)
     if p.returncode != 0 and not p.stdout:
         return Response(-1, {}, p.stderr.decode(errors="replace"))
-    raw = p.stdout.decode(errors="replace")
+    return parse_response(p.stdout.decode(errors="replace"))
+
+
+def parse_response(raw):
+    """Parses one raw HTTP/1.1 response (status line, headers, body)."""
     # Skip interim responses (100 Continue).
     while raw.startswith("HTTP/1.1 100"):
         raw = raw.split("\r\n\r\n", 1)[1]
@@ -108,6 +112,8 @@ class Cse:
         # parallel tests never collide on the default 5683.
         coap = settings.pop("coap_port", None)
         self.coap_port = free_port(socket.SOCK_DGRAM) if coap is None else coap
+        # Every CSE also serves HTTPS (default 8443): give each its own port.
+        self.https_port = settings.pop("https_port", None) or free_port()
         self.own_dir = data_dir is None
         self.data_dir = data_dir or tempfile.mkdtemp(prefix="ironbark-test-")
         self.settings = settings
@@ -117,10 +123,12 @@ class Cse:
         self.log_path = os.path.join(self.data_dir, "cse.log")
 
     def args(self):
-        a = [CSE_BIN, "--http-port", str(self.port), "--data-dir", self.data_dir,
-             "--coap-port", str(self.coap_port)]
+        a = [CSE_BIN, "--http-port", str(self.port), "--https-port", str(self.https_port),
+             "--data-dir", self.data_dir, "--coap-port", str(self.coap_port)]
         for k, v in self.settings.items():
-            a += ["--" + k.replace("_", "-"), str(v)]
+            # A list value repeats the flag (psk, trusted-ca).
+            for item in (v if isinstance(v, (list, tuple)) else [v]):
+                a += ["--" + k.replace("_", "-"), str(item)]
         return a
 
     def start(self):
@@ -201,8 +209,24 @@ class Cse:
         host = "[%s]" % self.host if ":" in self.host else self.host
         return "http://%s:%d" % (host, self.port)
 
+    @property
+    def https_base(self):
+        return "https://localhost:%d" % self.https_port
+
+    @property
+    def tls_ca(self):
+        """The CA the CSE generated on its first start."""
+        return os.path.join(self.data_dir, "tls", "ca.pem")
+
+    def https_curl_options(self):
+        """curl options that trust the generated CA and reach localhost on loopback."""
+        return ["--cacert", self.tls_ca, "--resolve", "localhost:%d:127.0.0.1" % self.https_port]
+
     def request(self, method, path, origin="CAdmin", ty=None, body=None, headers=None,
-                rqi=None, rvi="3", content_type="application/json", timeout=10):
+                rqi=None, rvi="3", content_type="application/json", timeout=10,
+                base=None, curl_extra=None):
+        """base overrides the URL prefix (e.g. https_base); curl_extra adds
+        curl options (certificates)."""
         h = {}
         if origin is not None:
             h["X-M2M-Origin"] = origin
@@ -216,7 +240,7 @@ class Cse:
         if content_type is not None and (body is not None or ty is not None):
             h["Content-Type"] = content_type + (";ty=%d" % ty if ty else "")
         h.update(headers or {})
-        return curl(method, self.base + path, h, body, timeout=timeout)
+        return curl(method, (base or self.base) + path, h, body, timeout=timeout, extra=curl_extra)
 
     def get(self, path, **kw):
         return self.request("GET", path, **kw)

@@ -1,0 +1,97 @@
+"""Helpers for the secure-transport tests: certificates made with the openssl
+command line, and oneM2M requests over TLS-PSK with `openssl s_client`
+(curl has no TLS-PSK)."""
+import json
+import os
+import subprocess
+
+from harness import Response, parse_response
+
+
+def run(cmd, **kw):
+    return subprocess.run(cmd, capture_output=True, check=True, timeout=30, **kw)
+
+
+def make_key(path):
+    run(["openssl", "genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256", "-out", path])
+    return path
+
+
+def make_ca(d, name):
+    """A P-256 CA; returns (cert, key)."""
+    key = make_key(os.path.join(d, name + ".key"))
+    cert = os.path.join(d, name + ".pem")
+    run(["openssl", "req", "-x509", "-new", "-key", key, "-subj", "/CN=" + name, "-days", "30",
+         "-addext", "basicConstraints=critical,CA:TRUE", "-addext", "keyUsage=keyCertSign,cRLSign",
+         "-out", cert])
+    return cert, key
+
+
+def make_csr(d, name, san_uri):
+    key = make_key(os.path.join(d, name + ".key"))
+    csr = os.path.join(d, name + ".csr")
+    run(["openssl", "req", "-new", "-key", key, "-subj", "/CN=" + name,
+         "-addext", "subjectAltName=URI:" + san_uri, "-out", csr])
+    return csr, key
+
+
+def make_client_cert(d, name, san_uri, ca):
+    """A client certificate with san_uri as URI subjectAltName, signed by ca."""
+    csr, key = make_csr(d, name, san_uri)
+    cert = os.path.join(d, name + ".pem")
+    run(["openssl", "x509", "-req", "-in", csr, "-CA", ca[0], "-CAkey", ca[1], "-CAcreateserial",
+         "-days", "30", "-copy_extensions", "copy", "-out", cert])
+    return cert, key
+
+
+def make_expired_cert(d, name, san_uri, ca):
+    """Like make_client_cert, but valid only in 2020 (openssl ca sets the dates)."""
+    csr, key = make_csr(d, name, san_uri)
+    cadir = os.path.join(d, "ca-db")
+    os.makedirs(cadir, exist_ok=True)
+    open(os.path.join(cadir, "index.txt"), "w").close()
+    with open(os.path.join(cadir, "serial"), "w") as f:
+        f.write("1000\n")
+    cnf = os.path.join(cadir, "ca.cnf")
+    with open(cnf, "w") as f:
+        f.write("[ca]\ndefault_ca = d\n[d]\ndatabase = %s/index.txt\nnew_certs_dir = %s\n"
+                "serial = %s/serial\ndefault_md = sha256\npolicy = p\ncopy_extensions = copy\n"
+                "[p]\ncommonName = supplied\n" % (cadir, cadir, cadir))
+    cert = os.path.join(d, name + ".pem")
+    run(["openssl", "ca", "-batch", "-config", cnf, "-cert", ca[0], "-keyfile", ca[1], "-in", csr,
+         "-startdate", "20200101000000Z", "-enddate", "20201231000000Z", "-notext", "-out", cert])
+    return cert, key
+
+
+def raw_request(method, path, origin, ty=None, body=None, rqi="psk-1"):
+    """One HTTP/1.1 request as bytes, asking the server to close afterwards."""
+    if body is not None and not isinstance(body, str):
+        body = json.dumps(body)
+    lines = ["%s %s HTTP/1.1" % (method, path), "Host: localhost", "X-M2M-RI: " + rqi,
+             "X-M2M-RVI: 3", "Connection: close"]
+    if origin is not None:
+        lines.append("X-M2M-Origin: " + origin)
+    if ty is not None or body is not None:
+        lines.append("Content-Type: application/json" + (";ty=%d" % ty if ty else ""))
+    data = (body or "").encode()
+    lines.append("Content-Length: %d" % len(data))
+    return ("\r\n".join(lines) + "\r\n\r\n").encode() + data
+
+
+def psk_request(port, identity, key_hex, method, path, origin, ty=None, body=None, version="1.3",
+                cipher=None, extra=None):
+    """Sends one request over TLS-PSK with openssl s_client. Returns a Response,
+    or one with status -1 (text = s_client's output) when no HTTP answer came."""
+    cmd = ["openssl", "s_client", "-connect", "127.0.0.1:%d" % port, "-servername", "localhost",
+           "-psk_identity", identity, "-psk", key_hex, "-tls" + version.replace(".", "_"),
+           "-ign_eof", "-quiet"]
+    if cipher:
+        cmd += ["-cipher", cipher]
+    cmd += extra or []
+    p = subprocess.run(cmd, input=raw_request(method, path, origin, ty, body), capture_output=True,
+                       timeout=20)
+    out = p.stdout.decode(errors="replace")
+    i = out.find("HTTP/1.1 ")
+    if i < 0:
+        return Response(-1, {}, out + p.stderr.decode(errors="replace"))
+    return parse_response(out[i:])

@@ -1,0 +1,128 @@
+/* The SAEF credential store: originator patterns, the config-file PSK form,
+ * the SQLite store, and AE-ID normalisation for the identity gate. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "security/credentials.h"
+#include "security/saef.h"
+
+static void patterns(void **state)
+{
+    (void)state;
+    assert_true(cred_pattern_allows("Cmeter*", "Cmeter1"));
+    assert_true(cred_pattern_allows("Cmeter*", "Cmeter"));
+    assert_false(cred_pattern_allows("Cmeter*", "Cmete"));
+    assert_false(cred_pattern_allows("Cmeter*", "XCmeter1"));
+    assert_true(cred_pattern_allows("Cabc", "Cabc"));
+    assert_false(cred_pattern_allows("Cabc", "Cabcd"));
+    assert_true(cred_pattern_allows("Cx, Cy ,Cz", "Cy"));
+    assert_true(cred_pattern_allows("Cx,Cz", "Cz"));
+    assert_false(cred_pattern_allows("Cx,Cz", "Cy"));
+    assert_true(cred_pattern_allows("C123*X", "C123abcX"));
+    assert_false(cred_pattern_allows("C123*X", "C123abcY"));
+    assert_true(cred_pattern_allows("*", "anything"));
+    assert_true(cred_pattern_allows("C*a*b", "Cxaybzb"));
+    assert_false(cred_pattern_allows("*", ""));
+    assert_false(cred_pattern_allows("", "C1"));
+    assert_false(cred_pattern_allows(NULL, "C1"));
+}
+
+static void parse_psk(void **state)
+{
+    (void)state;
+    struct cred_psk p;
+    char err[128];
+    assert_int_equal(cred_parse_psk("key7@sp.example.com:0aFF10:Cmeter*,Cgw", &p, err, sizeof err), 0);
+    assert_string_equal(p.identity, "key7@sp.example.com");
+    assert_int_equal(p.key_len, 3);
+    assert_int_equal(p.key[0], 0x0a);
+    assert_int_equal(p.key[1], 0xff);
+    assert_int_equal(p.key[2], 0x10);
+    assert_string_equal(p.originators, "Cmeter*,Cgw");
+    assert_int_equal(cred_parse_psk("no-colons", &p, err, sizeof err), -1);
+    assert_int_equal(cred_parse_psk("id:abc:C1", &p, err, sizeof err), -1);       /* odd hex */
+    assert_int_equal(cred_parse_psk("id:zz:C1", &p, err, sizeof err), -1);        /* not hex */
+    assert_int_equal(cred_parse_psk("bad id:00:C1", &p, err, sizeof err), -1);    /* space */
+    assert_int_equal(cred_parse_psk("id:00:", &p, err, sizeof err), -1);          /* no patterns */
+    assert_int_equal(cred_parse_psk("id:00:C1;drop", &p, err, sizeof err), -1);   /* bad pattern */
+    char big[300];
+    memset(big, 'a', sizeof big);
+    memcpy(big, "i:", 2);
+    memcpy(big + 2 + 2 * (CRED_KEY_MAX + 1), ":C1", 4);
+    assert_int_equal(cred_parse_psk(big, &p, err, sizeof err), -1);               /* key too long */
+    assert_false(cred_valid_identity(""));
+    assert_true(cred_valid_identity("a.b_c-d@e"));
+}
+
+static void store(void **state)
+{
+    (void)state;
+    char path[] = "/tmp/ironbark-cred-XXXXXX";
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    close(fd);
+    struct credentials *cs = cred_open(path);
+    assert_non_null(cs);
+    struct cred_psk p, q;
+    char err[64];
+    assert_int_equal(cred_parse_psk("k1@x:0102:Ca*", &p, err, sizeof err), 0);
+    assert_int_equal(cred_put_psk(cs, &p), 0);
+    assert_int_equal(cred_get_psk(cs, "k1@x", &q), 0);
+    assert_int_equal(q.key_len, 2);
+    assert_memory_equal(q.key, "\x01\x02", 2);
+    assert_string_equal(q.originators, "Ca*");
+    assert_int_equal(cred_get_psk(cs, "k2@x", &q), 1);
+    assert_int_equal(cred_get_psk(cs, "k1@x' OR '1'='1", &q), 1);
+    snprintf(p.originators, sizeof p.originators, "Cb");
+    assert_int_equal(cred_put_psk(cs, &p), 0);                   /* replaces */
+    assert_int_equal(cred_get_psk(cs, "k1@x", &q), 0);
+    assert_string_equal(q.originators, "Cb");
+    assert_int_equal(cred_remove_psk(cs, "k1@x"), 0);
+    assert_int_equal(cred_remove_psk(cs, "k1@x"), 1);
+    assert_int_equal(cred_put_ca(cs, "ca1", "not a certificate"), -1);
+    assert_int_equal(cred_put_ca(cs, "ca1", "-----BEGIN CERTIFICATE-----\nAA\n-----END CERTIFICATE-----\n"), 0);
+    assert_int_equal(cred_remove_ca(cs, "ca1"), 0);
+    cred_close(cs);
+    char side[64];
+    unlink(path);
+    snprintf(side, sizeof side, "%s-wal", path);
+    unlink(side);
+    snprintf(side, sizeof side, "%s-shm", path);
+    unlink(side);
+}
+
+static void normalize(void **state)
+{
+    (void)state;
+    char out[64];
+    saef_normalize_id("sp.example", "id-in", "Cmeter1", out, sizeof out);
+    assert_string_equal(out, "Cmeter1");
+    saef_normalize_id("sp.example", "id-in", "/id-in/Cmeter1", out, sizeof out);
+    assert_string_equal(out, "Cmeter1");
+    saef_normalize_id("sp.example", "id-in", "//sp.example/id-in/Cmeter1", out, sizeof out);
+    assert_string_equal(out, "Cmeter1");
+    saef_normalize_id("sp.example", "id-in", "/id-mn/Cmeter1", out, sizeof out);
+    assert_string_equal(out, "/id-mn/Cmeter1");
+    saef_normalize_id("sp.example", "id-in", "//other.example/id-in/C1", out, sizeof out);
+    assert_string_equal(out, "//other.example/id-in/C1");
+    saef_normalize_id("sp.example", "id-in", "/id-inx/C1", out, sizeof out);
+    assert_string_equal(out, "/id-inx/C1");
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(patterns),
+        cmocka_unit_test(parse_psk),
+        cmocka_unit_test(store),
+        cmocka_unit_test(normalize),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
