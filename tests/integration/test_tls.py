@@ -53,6 +53,8 @@ with Cse(psk=PSK, trusted_ca=ca[0], tls_handshake_timeout=1000) as cse:
     r = psk("POST", "/cse-in", "Cintruder", ty=2,
             body={"m2m:ae": {"rn": "intr", "api": "Nx", "rr": False, "srv": ["3"]}})
     t.rsc(r, 4106, 403, "registration claiming an originator outside the PSK's patterns: 4106")
+    r = psk("POST", "/cse-in", None, ty=2, body={"m2m:ae": {"rn": "anon", "api": "Nx", "rr": False, "srv": ["3"]}})
+    t.rsc(r, 4106, 403, "registration without From over a PSK: 4106 (the CSE would pick an unbound AE-ID)")
     r = psk("GET", "/cse-in/meter1", "Cclient1")
     t.rsc(r, 4106, 403, "request claiming another AE's originator over the PSK: 4106")
     r = secure.psk_request(cse.https_port, "meter-key@test.example", "ffeeddccbbaa99887766554433221100",
