@@ -1,5 +1,6 @@
 #include "certgen.h"
 
+#include "../cse/config.h"
 #include "../cse/log.h"
 
 #include <wolfssl/options.h>
@@ -210,5 +211,23 @@ int certgen_ensure(const char *dir, const char *server_name, struct certgen_path
         return -1;
     }
     *created = true;
+    return 0;
+}
+
+int certgen_server_identity(const struct config *cfg, struct certgen_paths *out)
+{
+    memset(out, 0, sizeof *out);
+    if (cfg->tls_cert[0]) {
+        snprintf(out->server_cert, sizeof out->server_cert, "%s", cfg->tls_cert);
+        snprintf(out->server_key, sizeof out->server_key, "%s", cfg->tls_key);
+        return 0;
+    }
+    char dir[300];
+    bool created;
+    snprintf(dir, sizeof dir, "%s/tls", cfg->data_dir);
+    if (certgen_ensure(dir, cfg->tls_server_name, out, &created)) return -1;
+    if (created)
+        log_info("tls: no certificate configured, created CA %s and server certificate %s "
+                 "(clients trust %s)", out->ca_cert, out->server_cert, out->ca_cert);
     return 0;
 }

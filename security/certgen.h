@@ -6,6 +6,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+struct config;
+
 struct certgen_paths {
     char ca_cert[512], ca_key[512];
     char server_cert[512], server_key[512];  /* server_cert holds the chain */
@@ -16,5 +18,10 @@ struct certgen_paths {
  * anything was written. Returns 0 or -1 with a logged reason. */
 int certgen_ensure(const char *dir, const char *server_name, struct certgen_paths *out,
                    bool *created);
+
+/* The server identity for TLS and DTLS: tls-cert/tls-key when configured
+ * (ca_cert then empty), else the generated set under <data-dir>/tls, made
+ * on first use (and logged). Returns 0 or -1. */
+int certgen_server_identity(const struct config *cfg, struct certgen_paths *out);
 
 #endif

@@ -72,25 +72,14 @@ static int load_ca(void *arg, const char *name, const char *pem)
 /* The certificate and key: configured ones, or generated under data-dir. */
 static int load_identity(WOLFSSL_CTX *ctx, const struct config *cfg)
 {
-    const char *cert = cfg->tls_cert, *key = cfg->tls_key;
-    struct certgen_paths gen;
-    if (!cert[0]) {
-        char dir[300];
-        bool created;
-        snprintf(dir, sizeof dir, "%s/tls", cfg->data_dir);
-        if (certgen_ensure(dir, cfg->tls_server_name, &gen, &created)) return -1;
-        if (created)
-            log_info("tls: no certificate configured, created CA %s and server certificate %s "
-                     "(clients trust %s)", gen.ca_cert, gen.server_cert, gen.ca_cert);
-        cert = gen.server_cert;
-        key = gen.server_key;
-        /* Our own CA may sign client certificates too. */
-        if (wolfSSL_CTX_load_verify_locations(ctx, gen.ca_cert, NULL) != WOLFSSL_SUCCESS)
-            log_warn("tls: cannot load %s as a trusted CA", gen.ca_cert);
-    }
-    if (wolfSSL_CTX_use_certificate_chain_file(ctx, cert) != WOLFSSL_SUCCESS ||
-        wolfSSL_CTX_use_PrivateKey_file(ctx, key, WOLFSSL_FILETYPE_PEM) != WOLFSSL_SUCCESS) {
-        log_error("tls: cannot load certificate %s with key %s", cert, key);
+    struct certgen_paths id;
+    if (certgen_server_identity(cfg, &id)) return -1;
+    /* Our own CA may sign client certificates too. */
+    if (id.ca_cert[0] && wolfSSL_CTX_load_verify_locations(ctx, id.ca_cert, NULL) != WOLFSSL_SUCCESS)
+        log_warn("tls: cannot load %s as a trusted CA", id.ca_cert);
+    if (wolfSSL_CTX_use_certificate_chain_file(ctx, id.server_cert) != WOLFSSL_SUCCESS ||
+        wolfSSL_CTX_use_PrivateKey_file(ctx, id.server_key, WOLFSSL_FILETYPE_PEM) != WOLFSSL_SUCCESS) {
+        log_error("tls: cannot load certificate %s with key %s", id.server_cert, id.server_key);
         return -1;
     }
     return 0;

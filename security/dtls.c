@@ -1,0 +1,175 @@
+/* libcoap and OpenSSL only: this file must never include wolfssl/ssl.h. */
+#include "dtls.h"
+
+#include "certgen.h"
+#include "credentials.h"
+#include "../cse/config.h"
+#include "../cse/log.h"
+
+#include <coap3/coap.h>
+#include <openssl/ssl.h>
+#include <openssl/x509v3.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* The TS-0003 10.2 DTLS suites first, then stronger AEAD ones. */
+static const char dtls_ciphers[] =
+    "PSK-AES128-CCM8:ECDHE-ECDSA-AES128-CCM8:"
+    "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-PSK-AES128-CBC-SHA256:PSK-AES128-GCM-SHA256";
+
+struct dtls {
+    struct credentials *creds;
+    uint8_t key[CRED_KEY_MAX];     /* the key handed to libcoap, which copies it */
+    coap_bin_const_t key_bin;
+    struct certgen_paths id;
+    char ca_bundle[512];
+};
+
+static const coap_bin_const_t *psk_for_identity(coap_bin_const_t *identity, coap_session_t *session,
+                                                void *arg)
+{
+    (void)session;
+    struct dtls *d = arg;
+    char id[CRED_ID_MAX];
+    if (!identity || !identity->length || identity->length >= sizeof id) return NULL;
+    memcpy(id, identity->s, identity->length);
+    id[identity->length] = 0;
+    struct cred_psk psk;
+    if (strlen(id) != identity->length || cred_get_psk(d->creds, id, &psk) != 0) {
+        log_info("dtls: unknown PSK identity '%.*s'", (int)identity->length, (const char *)identity->s);
+        return NULL;
+    }
+    memcpy(d->key, psk.key, psk.key_len);
+    d->key_bin.s = d->key;
+    d->key_bin.length = psk.key_len;
+    memset(&psk, 0, sizeof psk);
+    return &d->key_bin;
+}
+
+/* libcoap has verified the chain; only a verified certificate is accepted. */
+static int accept_verified(const char *cn, const uint8_t *der, size_t der_len, coap_session_t *session,
+                           unsigned depth, int validated, void *arg)
+{
+    (void)der; (void)der_len; (void)session; (void)arg;
+    if (!validated) log_info("dtls: certificate '%s' (depth %u) refused", cn ? cn : "", depth);
+    return validated;
+}
+
+/* Called with the OpenSSL session during the ClientHello: choose our suites. */
+static int prefer_suites(void *tls_session, coap_dtls_pki_t *setup)
+{
+    (void)setup;
+    SSL *ssl = tls_session;
+    SSL_set_options(ssl, SSL_OP_CIPHER_SERVER_PREFERENCE);
+    return SSL_set_cipher_list(ssl, dtls_ciphers) == 1;
+}
+
+static int append_ca(void *arg, const char *name, const char *pem)
+{
+    (void)name;
+    return fputs(pem, arg) < 0 ? -1 : 0;
+}
+
+/* libcoap takes one CA file: our CA plus every trusted CA of the store. */
+static int write_ca_bundle(struct dtls *d, const struct config *cfg)
+{
+    snprintf(d->ca_bundle, sizeof d->ca_bundle, "%s/tls/trusted-cas.pem", cfg->data_dir);
+    FILE *f = fopen(d->ca_bundle, "w");
+    if (!f) return -1;
+    int rc = 0;
+    FILE *own = d->id.ca_cert[0] ? fopen(d->id.ca_cert, "r") : NULL;
+    if (own) {
+        char buf[4096];
+        size_t n;
+        while ((n = fread(buf, 1, sizeof buf, own)) > 0) if (fwrite(buf, 1, n, f) != n) rc = -1;
+        fclose(own);
+    }
+    if (cred_each_ca(d->creds, append_ca, f)) rc = -1;
+    return fclose(f) || rc ? -1 : 0;
+}
+
+struct dtls *dtls_setup(struct coap_context_t *ctx, const struct config *cfg, struct credentials *creds)
+{
+    if (!coap_dtls_is_supported()) {
+        log_error("dtls: libcoap was built without DTLS");
+        return NULL;
+    }
+    struct dtls *d = calloc(1, sizeof *d);
+    if (!d) return NULL;
+    d->creds = creds;
+    if (certgen_server_identity(cfg, &d->id) || write_ca_bundle(d, cfg)) {
+        log_error("dtls: cannot prepare the server certificate and trusted CAs");
+        free(d);
+        return NULL;
+    }
+    coap_dtls_spsk_t psk = {
+        .version = COAP_DTLS_SPSK_SETUP_VERSION,
+        .validate_id_call_back = psk_for_identity,
+        .id_call_back_arg = d,
+    };
+    coap_dtls_pki_t pki = {
+        .version = COAP_DTLS_PKI_SETUP_VERSION,
+        .verify_peer_cert = 1,
+        .check_common_ca = 1,
+        .cert_chain_validation = 1,
+        .cert_chain_verify_depth = 3,
+        .validate_cn_call_back = accept_verified,
+        .additional_tls_setup_call_back = prefer_suites,
+    };
+    pki.pki_key.key_type = COAP_PKI_KEY_PEM;
+    pki.pki_key.key.pem.ca_file = d->ca_bundle;
+    pki.pki_key.key.pem.public_cert = d->id.server_cert;
+    pki.pki_key.key.pem.private_key = d->id.server_key;
+    if (!coap_context_set_psk2(ctx, &psk) || !coap_context_set_pki(ctx, &pki)) {
+        log_error("dtls: libcoap refused the PSK/PKI setup");
+        free(d);
+        return NULL;
+    }
+    return d;
+}
+
+void dtls_free(struct dtls *d)
+{
+    if (!d) return;
+    memset(d->key, 0, sizeof d->key);
+    free(d);
+}
+
+static bool san_uri(X509 *cert, char *out, size_t cap)
+{
+    GENERAL_NAMES *names = X509_get_ext_d2i(cert, NID_subject_alt_name, NULL, NULL);
+    bool found = false;
+    for (int i = 0; names && !found && i < sk_GENERAL_NAME_num(names); i++) {
+        const GENERAL_NAME *gn = sk_GENERAL_NAME_value(names, i);
+        if (gn->type != GEN_URI) continue;
+        int n = ASN1_STRING_length(gn->d.uniformResourceIdentifier);
+        if (n <= 0 || (size_t)n >= cap) continue;
+        memcpy(out, ASN1_STRING_get0_data(gn->d.uniformResourceIdentifier), (size_t)n);
+        out[n] = 0;
+        found = strlen(out) == (size_t)n;
+    }
+    GENERAL_NAMES_free(names);
+    return found;
+}
+
+bool dtls_session_credential(struct coap_session_t *session, char *out, size_t cap)
+{
+    if (coap_session_get_proto(session) != COAP_PROTO_DTLS) return false;
+    const coap_bin_const_t *id = coap_session_get_psk_identity(session);
+    if (id && id->length) {
+        if (id->length >= CRED_ID_MAX || memchr(id->s, 0, id->length)) return false;
+        snprintf(out, cap, "12-%.*s", (int)id->length, (const char *)id->s);
+        return true;
+    }
+    coap_tls_library_t lib;
+    SSL *ssl = coap_session_get_tls(session, &lib);
+    if (!ssl || lib != COAP_TLS_LIBRARY_OPENSSL || SSL_get_verify_result(ssl) != X509_V_OK) return false;
+    X509 *peer = SSL_get1_peer_certificate(ssl);
+    char uri[128];
+    bool ok = peer && san_uri(peer, uri, sizeof uri);
+    X509_free(peer);
+    if (ok) snprintf(out, cap, "33-%s", uri);
+    return ok;
+}

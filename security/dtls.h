@@ -1,0 +1,27 @@
+/* CoAPS: DTLS 1.2 on a libcoap context (OpenSSL backend). PSK identities are
+ * KpsaIDs looked up in the credential store; certificates are the same
+ * server identity as HTTPS, and client certificates are verified against
+ * the trusted CAs. Each DTLS session yields a Credential-ID like TLS does. */
+#ifndef IRONBARK_DTLS_H
+#define IRONBARK_DTLS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+struct config;
+struct credentials;
+struct coap_context_t;
+struct coap_session_t;
+struct dtls;
+
+/* Sets up PSK and PKI on ctx; NULL with a logged reason on failure. The
+ * result must outlive the context. */
+struct dtls *dtls_setup(struct coap_context_t *ctx, const struct config *cfg,
+                        struct credentials *creds);
+void dtls_free(struct dtls *d);
+
+/* The Credential-ID a DTLS session authenticated ("12-<KpsaID>" or
+ * "33-<AE-ID from the certificate's URI SAN>"); false when there is none. */
+bool dtls_session_credential(struct coap_session_t *session, char *out, size_t cap);
+
+#endif
