@@ -1,0 +1,229 @@
+/* CoAP and CoAPS transports for the m2m client (TS-0008 binding) on libcoap
+ * with its OpenSSL DTLS backend: coaps:// takes --psk-id/--psk (the key in
+ * hex) or --cert/--key, and verifies the server against --ca. The oneM2M
+ * options are sent and read here; coap_optfilter lets libcoap accept the
+ * responses that carry them. No wolfSSL headers here. */
+#include "client.h"
+
+#include "../cse/coap_map.h"
+#include "../cse/coap_optfilter.h"
+
+#include <coap3/coap.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+#include <unistd.h>
+
+struct exchange {
+    struct client_response *rsp;
+    bool done;
+    char location[1024];
+};
+
+static const int op_code[] = { 0, COAP_REQUEST_CODE_POST, COAP_REQUEST_CODE_GET, COAP_REQUEST_CODE_PUT,
+                               COAP_REQUEST_CODE_DELETE, COAP_REQUEST_CODE_POST };
+
+static void read_options(const coap_pdu_t *pdu, struct exchange *x)
+{
+    coap_opt_iterator_t it;
+    coap_opt_t *opt;
+    coap_option_iterator_init(pdu, &it, COAP_OPT_ALL);
+    while ((opt = coap_option_next(&it))) {
+        const uint8_t *v = coap_opt_value(opt);
+        unsigned len = coap_opt_length(opt);
+        if (it.number == M2MOPT_RSC) {
+            x->rsp->rsc = (int)coap_decode_var_bytes(v, len);
+        } else if (it.number == COAPOPT_LOCATION_PATH) {
+            size_t used = strlen(x->location);
+            snprintf(x->location + used, sizeof x->location - used, "%s%.*s", used ? "/" : "",
+                     (int)len, (const char *)v);
+        }
+    }
+}
+
+static coap_response_t on_response(coap_session_t *session, const coap_pdu_t *sent,
+                                   const coap_pdu_t *received, const coap_mid_t mid)
+{
+    (void)sent; (void)mid;
+    struct exchange *x = coap_session_get_app_data(session);
+    if (!x || x->done) return COAP_RESPONSE_OK;
+    coap_pdu_code_t code = coap_pdu_get_code(received);
+    x->rsp->status = (int)code;
+    read_options(received, x);
+    size_t len = 0, offset, total;
+    const uint8_t *data = NULL;
+    coap_get_data_large(received, &len, &data, &offset, &total);
+    x->rsp->body = strndup(data ? (const char *)data : "", len);
+    x->rsp->body_len = len;
+    /* Location-Path segments back into an address: "~"/"_" mark SP-relative/absolute. */
+    if (x->location[0]) {
+        const char *l = x->location;
+        if (!strncmp(l, "~/", 2)) x->rsp->location = strdup(l + 1);
+        else if (!strncmp(l, "_/", 2)) {
+            size_t n = strlen(l) + 1;
+            if ((x->rsp->location = malloc(n))) snprintf(x->rsp->location, n, "/%s", l + 1);
+        } else {
+            x->rsp->location = strdup(l);
+        }
+    }
+    x->done = true;
+    return COAP_RESPONSE_OK;
+}
+
+static void add_path_segment(void *data, const char *seg, size_t len)
+{
+    coap_insert_optlist(data, coap_new_optlist(COAP_OPTION_URI_PATH, len, (const uint8_t *)seg));
+}
+
+static void add_uint(coap_optlist_t **list, uint16_t number, unsigned value)
+{
+    uint8_t buf[4];
+    coap_insert_optlist(list, coap_new_optlist(number, coap_encode_var_safe(buf, sizeof buf, value), buf));
+}
+
+static void add_str(coap_optlist_t **list, uint16_t number, const char *s)
+{
+    coap_insert_optlist(list, coap_new_optlist(number, strlen(s), (const uint8_t *)s));
+}
+
+/* The oneM2M request: Uri-Path from the target, Uri-Query, FR/RQI/RVI/TY. */
+static coap_optlist_t *request_options(const struct client_opts *o, const struct client_request *rq)
+{
+    coap_optlist_t *list = NULL;
+    char rqi[64];
+    coap_target_segments(rq->to, add_path_segment, &list);
+    if (rq->body || rq->op == CLIENT_CREATE || rq->op == CLIENT_NOTIFY)
+        add_uint(&list, COAP_OPTION_CONTENT_FORMAT, COAP_CF_JSON);
+    for (const char *q = rq->query; q && *q;) {
+        size_t n = strcspn(q, "&");
+        if (n) coap_insert_optlist(&list, coap_new_optlist(COAP_OPTION_URI_QUERY, n, (const uint8_t *)q));
+        q += n + (q[n] == '&');
+    }
+    add_uint(&list, COAP_OPTION_ACCEPT, COAP_CF_JSON);
+    if (rq->op == CLIENT_CREATE) add_uint(&list, M2MOPT_TY, (unsigned)rq->ty);
+    add_str(&list, M2MOPT_RVI, o->rvi ? o->rvi : "3");
+    if (o->from) add_str(&list, M2MOPT_FR, o->from);
+    if (rq->rqi) snprintf(rqi, sizeof rqi, "%s", rq->rqi);
+    else snprintf(rqi, sizeof rqi, "m2m-%ld-%d", (long)time(NULL), (int)getpid());
+    add_str(&list, M2MOPT_RQI, rqi);
+    return list;
+}
+
+static int hex_to_bytes(const char *hex, uint8_t *out, size_t cap, size_t *len)
+{
+    size_t n = strlen(hex);
+    if (!n || n % 2 || n / 2 > cap) return -1;
+    for (size_t i = 0; i < n; i += 2) {
+        unsigned b;
+        if (sscanf(hex + i, "%2x", &b) != 1) return -1;
+        out[i / 2] = (uint8_t)b;
+    }
+    *len = n / 2;
+    return 0;
+}
+
+static coap_session_t *open_session(coap_context_t *ctx, const struct client_opts *o,
+                                    const struct client_url *url, coap_address_t *dst,
+                                    char *err, size_t errlen)
+{
+    if (!strcasecmp(url->scheme, "coap")) return coap_new_client_session(ctx, NULL, dst, COAP_PROTO_UDP);
+    static uint8_t key[64];
+    size_t key_len = 0;
+    if (o->psk_identity) {
+        if (!o->psk_key || hex_to_bytes(o->psk_key, key, sizeof key, &key_len)) {
+            snprintf(err, errlen, "--psk-id needs --psk with 1 to 64 bytes in hex");
+            return NULL;
+        }
+        coap_dtls_cpsk_t psk = { .version = COAP_DTLS_CPSK_SETUP_VERSION, .client_sni = (char *)url->host };
+        psk.psk_info.identity.s = (const uint8_t *)o->psk_identity;
+        psk.psk_info.identity.length = strlen(o->psk_identity);
+        psk.psk_info.key.s = key;
+        psk.psk_info.key.length = key_len;
+        return coap_new_client_session_psk2(ctx, NULL, dst, COAP_PROTO_DTLS, &psk);
+    }
+    if (!o->ca_file) {
+        snprintf(err, errlen, "coaps needs --ca FILE (with --cert/--key) or --psk-id/--psk");
+        return NULL;
+    }
+    coap_dtls_pki_t pki = {
+        .version = COAP_DTLS_PKI_SETUP_VERSION, .verify_peer_cert = 1, .check_common_ca = 1,
+        .cert_chain_validation = 1, .cert_chain_verify_depth = 3, .client_sni = (char *)url->host,
+    };
+    pki.pki_key.key_type = COAP_PKI_KEY_PEM;
+    pki.pki_key.key.pem.ca_file = o->ca_file;
+    pki.pki_key.key.pem.public_cert = o->cert_file;
+    pki.pki_key.key.pem.private_key = o->key_file ? o->key_file : o->cert_file;
+    return coap_new_client_session_pki(ctx, NULL, dst, COAP_PROTO_DTLS, &pki);
+}
+
+static int resolve(const struct client_url *url, coap_address_t *dst, char *err, size_t errlen)
+{
+    coap_str_const_t host = { strlen(url->host), (const uint8_t *)url->host };
+    coap_addr_info_t *ai = coap_resolve_address_info(&host, (uint16_t)url->port, (uint16_t)url->port,
+                                                     AI_ADDRCONFIG, COAP_PROTO_NONE);
+    if (!ai) {
+        snprintf(err, errlen, "cannot resolve %s", url->host);
+        return -1;
+    }
+    *dst = ai->addr;
+    coap_free_address_info(ai);
+    return 0;
+}
+
+int client_coap_send(const struct client_opts *o, const struct client_url *url,
+                     const struct client_request *rq, struct client_response *rsp,
+                     char *err, size_t errlen)
+{
+    if (rq->op < CLIENT_CREATE || rq->op > CLIENT_NOTIFY) { snprintf(err, errlen, "unknown operation"); return -1; }
+    coap_startup();
+    coap_set_log_level(o->verbose ? LOG_INFO : LOG_EMERG);
+    coap_dtls_set_log_level(o->verbose ? LOG_INFO : LOG_EMERG);
+    coap_address_t dst;
+    coap_context_t *ctx = NULL;
+    coap_session_t *session = NULL;
+    struct exchange x = { .rsp = rsp };
+    int rc = -1;
+    if (resolve(url, &dst, err, errlen) || !(ctx = coap_new_context(NULL))) goto out;
+    coap_optfilter_install(ctx);
+    coap_context_set_block_mode(ctx, COAP_BLOCK_USE_LIBCOAP | COAP_BLOCK_SINGLE_BODY);
+    coap_register_response_handler(ctx, on_response);
+    if (!(session = open_session(ctx, o, url, &dst, err, errlen))) {
+        if (!*err) snprintf(err, errlen, "cannot open a %s session to %s:%d", url->scheme, url->host, url->port);
+        goto out;
+    }
+    coap_session_set_app_data(session, &x);
+    coap_pdu_t *pdu = coap_new_pdu(COAP_MESSAGE_CON, (coap_pdu_code_t)op_code[rq->op], session);
+    uint8_t token[8];
+    size_t tlen;
+    coap_session_new_token(session, &tlen, token);
+    coap_optlist_t *opts = request_options(o, rq);
+    if (!pdu || !coap_add_token(pdu, tlen, token) || !coap_add_optlist_pdu(pdu, &opts)) {
+        coap_delete_optlist(opts);
+        snprintf(err, errlen, "cannot build the CoAP request");
+        goto out;
+    }
+    coap_delete_optlist(opts);
+    if (rq->body) coap_add_data_large_request(session, pdu, strlen(rq->body), (const uint8_t *)rq->body, NULL, NULL);
+    if (coap_send(session, pdu) == COAP_INVALID_MID) {
+        snprintf(err, errlen, "cannot send to %s:%d", url->host, url->port);
+        goto out;
+    }
+    int timeout = o->timeout_ms > 0 ? o->timeout_ms : 10000;
+    struct timespec t0, t;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    for (long waited = 0; !x.done && waited < timeout;) {
+        coap_io_process(ctx, 100);
+        clock_gettime(CLOCK_MONOTONIC, &t);
+        waited = (t.tv_sec - t0.tv_sec) * 1000 + (t.tv_nsec - t0.tv_nsec) / 1000000;
+    }
+    if (x.done) rc = 0;
+    else snprintf(err, errlen, "no %s response from %s:%d within %d ms", url->scheme, url->host, url->port, timeout);
+out:
+    if (session) coap_session_release(session);
+    if (ctx) coap_free_context(ctx);
+    coap_cleanup();
+    return rc;
+}
