@@ -11,6 +11,7 @@ struct transport { const char *scheme; int default_port; client_send_fn *send; }
 /* https, coap and coaps register here when their files land. */
 static const struct transport transports[] = {
     { "http", 80, client_http_send },
+    { "https", 443, client_https_send },
 };
 
 static const struct transport *transport_for(const char *scheme)

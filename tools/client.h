@@ -62,5 +62,7 @@ int client_parse_url(const char *url, struct client_url *out, char *err, size_t 
 
 /* Transports (one file each). */
 client_send_fn client_http_send;
+client_send_fn client_https_send;   /* client_tls.c */
+client_send_fn client_coap_send;    /* client_coap.c: coap and coaps */
 
 #endif

@@ -1,6 +1,7 @@
 /* Plain HTTP transport (TS-0009 binding) over a blocking socket: one
  * request per connection, "Connection: close". */
 #include "client.h"
+#include "client_http.h"
 
 #include <errno.h>
 #include <netdb.h>
@@ -17,7 +18,7 @@
 
 static const char *const methods[] = { "", "POST", "GET", "PUT", "DELETE", "POST" };
 
-static int connect_to(const struct client_url *url, int timeout_ms, char *err, size_t errlen)
+int client_http_connect(const struct client_url *url, int timeout_ms, char *err, size_t errlen)
 {
     char port[16];
     snprintf(port, sizeof port, "%d", url->port);
@@ -50,9 +51,13 @@ static void target_path(const struct client_url *url, const struct client_reques
     else snprintf(out, cap, "%s/%s%s%s", url->prefix, to, q ? "?" : "", q ? q : "");
 }
 
-static char *build_request(const struct client_opts *o, const struct client_url *url,
-                           const struct client_request *rq, size_t *len)
+char *client_http_build(const struct client_opts *o, const struct client_url *url,
+                        const struct client_request *rq, size_t *len, char *err, size_t errlen)
 {
+    if (rq->op < CLIENT_CREATE || rq->op > CLIENT_NOTIFY) {
+        snprintf(err, errlen, "unknown operation");
+        return NULL;
+    }
     char path[4096], rqi[64], ctype[96] = "", origin[512] = "";
     target_path(url, rq, path, sizeof path);
     if (rq->rqi) snprintf(rqi, sizeof rqi, "%s", rq->rqi);
@@ -68,7 +73,11 @@ static char *build_request(const struct client_opts *o, const struct client_url 
                      "Accept: application/json\r\n%sContent-Length: %zu\r\nConnection: close\r\n\r\n",
                      methods[rq->op], path, url->host, url->port, origin, rqi, o->rvi ? o->rvi : "3",
                      ctype, blen);
-    if (n < 0 || (size_t)n + blen >= cap) { free(buf); return NULL; }
+    if (n < 0 || (size_t)n + blen >= cap) {
+        free(buf);
+        snprintf(err, errlen, "request too large");
+        return NULL;
+    }
     if (blen) memcpy(buf + n, rq->body, blen);
     *len = (size_t)n + blen;
     return buf;
@@ -122,7 +131,7 @@ static const char *header_value(const char *head, const char *name, size_t *vlen
     return NULL;
 }
 
-static int parse_response(char *raw, size_t len, struct client_response *rsp, char *err, size_t errlen)
+int client_http_parse(char *raw, size_t len, struct client_response *rsp, char *err, size_t errlen)
 {
     char *sep = strstr(raw, "\r\n\r\n");
     if (strncmp(raw, "HTTP/1.", 7) || !sep) {
@@ -147,12 +156,11 @@ int client_http_send(const struct client_opts *o, const struct client_url *url,
                      const struct client_request *rq, struct client_response *rsp,
                      char *err, size_t errlen)
 {
-    if (rq->op < CLIENT_CREATE || rq->op > CLIENT_NOTIFY) { snprintf(err, errlen, "unknown operation"); return -1; }
     size_t len;
-    char *req = build_request(o, url, rq, &len);
-    if (!req) { snprintf(err, errlen, "request too large"); return -1; }
+    char *req = client_http_build(o, url, rq, &len, err, errlen);
+    if (!req) return -1;
     if (o->verbose) fprintf(stderr, "> %.*s\n", (int)len, req);
-    int fd = connect_to(url, o->timeout_ms > 0 ? o->timeout_ms : 10000, err, errlen);
+    int fd = client_http_connect(url, o->timeout_ms > 0 ? o->timeout_ms : 10000, err, errlen);
     if (fd < 0) { free(req); return -1; }
     int rc = send_all(fd, req, len);
     free(req);
@@ -161,7 +169,7 @@ int client_http_send(const struct client_opts *o, const struct client_url *url,
     char *raw = read_all(fd, &n);
     close(fd);
     if (o->verbose) fprintf(stderr, "< %s\n", raw);
-    rc = parse_response(raw, n, rsp, err, errlen);
+    rc = client_http_parse(raw, n, rsp, err, errlen);
     free(raw);
     return rc;
 }

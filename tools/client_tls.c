@@ -140,8 +140,11 @@ int client_https_send(const struct client_opts *o, const struct client_url *url,
         int ret = wolfSSL_connect(ssl);
         if (ret != WOLFSSL_SUCCESS) {
             char msg[WOLFSSL_MAX_ERROR_SZ];
-            snprintf(err, errlen, "TLS handshake with %s:%d failed: %s", url->host, url->port,
-                     wolfSSL_ERR_error_string((unsigned long)wolfSSL_get_error(ssl, ret), msg));
+            int code = wolfSSL_get_error(ssl, ret);
+            const char *why = code == WOLFSSL_ERROR_ZERO_RETURN || code == WOLFSSL_ERROR_SYSCALL
+                ? "the server ended it (credentials refused?)"
+                : wolfSSL_ERR_error_string((unsigned long)code, msg);
+            snprintf(err, errlen, "TLS handshake with %s:%d failed: %s", url->host, url->port, why);
         } else if (wolfSSL_write(ssl, req, (int)len) != (int)len) {
             snprintf(err, errlen, "TLS write failed");
         } else {

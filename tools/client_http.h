@@ -1,0 +1,16 @@
+/* The HTTP/1.1 pieces of the plain transport that HTTPS (client_tls.c)
+ * reuses over its TLS session. */
+#ifndef IRONBARK_CLIENT_HTTP_H
+#define IRONBARK_CLIENT_HTTP_H
+
+#include "client.h"
+
+/* A connected blocking TCP socket with send/receive timeouts, or -1 with err. */
+int client_http_connect(const struct client_url *url, int timeout_ms, char *err, size_t errlen);
+/* The request bytes (malloc()ed, length in *len), or NULL with err. */
+char *client_http_build(const struct client_opts *o, const struct client_url *url,
+                        const struct client_request *rq, size_t *len, char *err, size_t errlen);
+/* Parses a whole response (raw is modified). Returns 0 or -1 with err. */
+int client_http_parse(char *raw, size_t len, struct client_response *rsp, char *err, size_t errlen);
+
+#endif
