@@ -1,0 +1,76 @@
+"""The m2m client over HTTPS: server verification with the generated CA, a
+PSK and a client certificate as credentials, the SAEF gate's 4106 with the
+client's exit status, and an `acaf` (authenticated-only) ACP rule that
+grants over a PSK session what plain HTTP does not get."""
+import os, shutil, subprocess, sys, tempfile
+sys.path.insert(0, os.path.dirname(__file__))
+from harness import Cse, Tap, BUILD
+import secure
+
+TOOL = os.environ.get("M2M_TOOL", os.path.join(BUILD, "m2m"))
+KEY = "8f1e6b0c2d4a59e7c3b1a0f9d8e7c6b5"
+t = Tap()
+certs = tempfile.mkdtemp(prefix="ironbark-m2m-")
+
+
+def last(out):
+    lines = out.strip().splitlines()
+    return lines[-1] if lines else ""
+
+
+with Cse(psk=["meter@test:%s:Cmeter*" % KEY, "reader@test:%s:Creader" % KEY]) as cse:
+    def m2m(*args, origin="CAdmin", url=None, creds=()):
+        p = subprocess.run([TOOL, "--url", url or cse.https_base.replace("localhost", "127.0.0.1"),
+                            "--from", origin] + list(creds) + list(args),
+                           capture_output=True, text=True, timeout=20)
+        return p.returncode, p.stdout, p.stderr
+
+    ca = ["--ca", cse.tls_ca]
+    meter = ["--psk-id", "meter@test", "--psk", KEY]
+    reader = ["--psk-id", "reader@test", "--psk", KEY]
+    https_host = "https://localhost:%d" % cse.https_port
+
+    rc, out, err = m2m("retrieve", "cse-in", url=https_host, creds=ca)
+    t.ok(rc == 0 and last(out) == "RSC 2000 OK", "m2m over https verifies the server with the generated CA", err)
+    rc, out, err = m2m("retrieve", "cse-in", url=https_host, creds=["--ca", os.path.join(certs, "none.pem")])
+    t.ok(rc != 0 and "CA file" in err, "a missing CA file is reported", err)
+    other = secure.make_ca(certs, "otherca")
+    rc, out, err = m2m("retrieve", "cse-in", url=https_host, creds=["--ca", other[0]])
+    t.ok(rc != 0 and "handshake" in err, "a server certificate from another CA is refused", err)
+
+    rc, out, err = m2m("create", "cse-in", "--ty", "2", "--body",
+                       '{"m2m:ae":{"rn":"meter1","api":"Nm","rr":false,"srv":["3"]}}', origin="Cmeter1", creds=meter)
+    t.ok(rc == 0 and last(out) == "RSC 2001 CREATED", "AE registers with m2m over TLS-PSK", out + err)
+    rc, out, err = m2m("create", "cse-in/meter1", "--ty", "3", "--body", '{"m2m:cnt":{"rn":"data"}}',
+                       origin="Cmeter1", creds=meter)
+    t.ok(rc == 0 and last(out) == "RSC 2001 CREATED", "container with m2m over TLS-PSK", out + err)
+    rc, out, err = m2m("retrieve", "cse-in/meter1", origin="Cother", creds=meter)
+    t.ok(rc != 0 and last(out) == "RSC 4106 ORIGINATOR_NOT_AUTHENTICATED",
+         "m2m shows 4106 when the key does not vouch for the originator", out + err)
+    rc, out, err = m2m("retrieve", "cse-in", creds=["--psk-id", "meter@test", "--psk", "00" * 16])
+    t.ok(rc != 0 and "handshake" in err, "a wrong PSK fails the handshake with a message", err)
+
+    dev = secure.make_client_cert(certs, "dev", "Cdev1", (cse.tls_ca, os.path.join(cse.data_dir, "tls", "ca.key")))
+    rc, out, err = m2m("create", "cse-in", "--ty", "2", "--body",
+                       '{"m2m:ae":{"rn":"dev1","api":"Nd","rr":false,"srv":["3"]}}', origin="Cdev1",
+                       url=https_host, creds=ca + ["--cert", dev[0], "--key", dev[1]])
+    t.ok(rc == 0 and last(out) == "RSC 2001 CREATED",
+         "AE registers with m2m and a certificate issued by the generated CA (SAN URI = AE-ID)", out + err)
+
+    # acaf: the grant holds only for an authenticated originator.
+    rc, out, err = m2m("acp", "create", "cse-in/meter1", "share", "--grant", "Cmeter1:all", origin="Cmeter1",
+                       creds=meter)
+    t.eq(rc, 0, "ACP created over TLS-PSK")
+    rc, out, err = m2m("acp", "grant", "cse-in/meter1/share", "--to", "Creader", "--ops", "retrieve",
+                       "--authenticated", origin="Cmeter1", creds=meter)
+    t.eq(rc, 0, "authenticated-only grant for Creader")
+    rc, out, err = m2m("acp", "attach", "cse-in/meter1/share", "cse-in/meter1/data", origin="Cmeter1", creds=meter)
+    t.eq(rc, 0, "ACP attached to the container")
+    rc, out, err = m2m("retrieve", "cse-in/meter1/data", origin="Creader", url=cse.base)
+    t.ok(last(out).startswith("RSC 4103"), "plain HTTP: the acaf rule does not apply (4103)", out + err)
+    rc, out, err = m2m("retrieve", "cse-in/meter1/data", origin="Creader", creds=reader)
+    t.ok(rc == 0 and last(out) == "RSC 2000 OK", "over TLS-PSK the same originator is authenticated and granted",
+         out + err)
+
+shutil.rmtree(certs, ignore_errors=True)
+t.done()
