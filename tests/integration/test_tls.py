@@ -107,16 +107,16 @@ with Cse(psk=PSK, trusted_ca=ca[0], tls_handshake_timeout=1000) as cse:
 
     # The admin interface: a key added while the CSE runs is usable at once.
     adm = [CSE_BIN, "credentials", "--data-dir", cse.data_dir]
-    p = subprocess.run(adm + ["add-psk", "late@test.example:%s:Clate" % KEY], capture_output=True, timeout=10)
+    p = subprocess.run(adm + ["add-psk", "late@test.example:%s:CAdmin" % KEY], capture_output=True, timeout=10)
     t.eq(p.returncode, 0, "m2m-cse credentials add-psk")
-    r = secure.psk_request(cse.https_port, "late@test.example", KEY, "GET", "/cse-in", "Clate")
+    r = secure.psk_request(cse.https_port, "late@test.example", KEY, "GET", "/cse-in", "CAdmin")
     t.rsc(r, 2000, 200, "a key provisioned through the admin interface works without a restart")
     p = subprocess.run(adm + ["list"], capture_output=True, timeout=10)
     listing = p.stdout.decode()
-    t.ok("late@test.example -> Clate" in listing and KEY not in listing and ca[0] in listing,
+    t.ok("late@test.example -> CAdmin" in listing and KEY not in listing and ca[0] in listing,
          "credentials list shows identities and CAs, never keys", listing)
     p = subprocess.run(adm + ["remove-psk", "late@test.example"], capture_output=True, timeout=10)
-    r = secure.psk_request(cse.https_port, "late@test.example", KEY, "GET", "/cse-in", "Clate")
+    r = secure.psk_request(cse.https_port, "late@test.example", KEY, "GET", "/cse-in", "CAdmin")
     t.ok(p.returncode == 0 and r.status == -1, "a removed key is refused")
     p = subprocess.run(adm + ["add-psk", "bad id:zz:C*"], capture_output=True, timeout=10)
     t.ok(p.returncode != 0 and p.stderr, "a malformed key is rejected with a message")
@@ -131,8 +131,9 @@ with Cse(psk=PSK, security_http="required") as cse:
     t.rsc(r, 4107, 403, "required: a plain HTTP request gets 4107")
     r = cse.get("/cse-in", base=cse.https_base, curl_extra=cse.https_curl_options())
     t.rsc(r, 4107, 403, "required: TLS without a client credential gets 4107")
-    r = secure.psk_request(cse.https_port, "meter-key@test.example", KEY, "GET", "/cse-in", "Cmeter9")
-    t.rsc(r, 2000, 200, "required: a PSK-authenticated request is served")
+    r = secure.psk_request(cse.https_port, "meter-key@test.example", KEY, "POST", "/cse-in", "Cmeter9", ty=2,
+                           body={"m2m:ae": {"rn": "m9", "api": "Nm", "rr": False, "srv": ["3"]}})
+    t.rsc(r, 2001, 201, "required: a PSK-authenticated registration is served")
 
 # Policy "off": no HTTPS listener at all.
 with Cse(security_http="off") as cse:
