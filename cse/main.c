@@ -67,56 +67,39 @@ int main(int argc, char **argv)
         return 1;
     }
     loop_watch(loop, sfd, LOOP_READABLE, on_signal, NULL);
-    cse.creds = cred_open_provisioned(&cfg);
-    if (!cse.creds) {
-        cse_close(&cse);
-        return 1;
-    }
 
-    struct http_server *http = NULL;
+    /* Every listener, or none: a failure stops the start and unwinds below.
+     * HTTPS comes first so that its generated CA exists before any port answers. */
+    int status = 1;
+    struct http_server *http = NULL, *https = NULL;
+    struct tls_server *tls = NULL;
+    struct coap_server *coap = NULL;
+    if (!(cse.creds = cred_open_provisioned(&cfg))) goto out;
+    if (cfg.https_port && cfg.security_http != SECURITY_OFF &&
+        !(https = start_https(loop, &cfg, &cse, &tls)))
+        goto out;
     if (cfg.http_port) {
         struct http_options opt = {
             .host = cfg.http_host, .port = cfg.http_port,
             .max_connections = cfg.max_connections, .max_body = cfg.max_body,
         };
-        http = http_server_start(loop, &opt, http_binding_handle, &cse);
-        if (!http) {
-            cse_close(&cse);
-            return 1;
-        }
+        if (!(http = http_server_start(loop, &opt, http_binding_handle, &cse))) goto out;
         log_info("HTTP on %s:%d", cfg.http_host, http_server_port(http));
     }
-    struct http_server *https = NULL;
-    struct tls_server *tls = NULL;
-    if (cfg.https_port && cfg.security_http != SECURITY_OFF &&
-        !(https = start_https(loop, &cfg, &cse, &tls))) {
-        http_server_stop(http);
-        tls_server_free(tls);
-        cred_close(cse.creds);
-        cse_close(&cse);
-        return 1;
-    }
-    struct coap_server *coap = NULL;
     if (cfg.coap_port) {
         struct coap_options copt = {
             .host = cfg.coap_host, .port = cfg.coap_port, .max_body = cfg.max_body,
             .max_sessions = 1024, .dedup_entries = 4096,
         };
-        coap = coap_server_start(loop, &cse, &copt);
-        if (!coap) {
-            http_server_stop(http);
-            http_server_stop(https);
-            tls_server_free(tls);
-            cred_close(cse.creds);
-            cse_close(&cse);
-            return 1;
-        }
+        if (!(coap = coap_server_start(loop, &cse, &copt))) goto out;
         log_info("CoAP on %s:%d", cfg.coap_host, cfg.coap_port);
     }
     log_info("CSE %s ('%s') ready, admin originator %s, data in %s",
              cse.csi, cfg.cse_name, cfg.admin, cfg.db_file);
     loop_run(loop);
+    status = 0;
 
+out:
     coap_server_stop(coap);
     http_server_stop(http);
     http_server_stop(https);
@@ -125,6 +108,7 @@ int main(int argc, char **argv)
     cse_close(&cse);
     loop_destroy(loop);
     close(sfd);
+    if (status) return status;
     log_info("stopped");
     return 0;
 }
