@@ -10,6 +10,8 @@
 #include "log.h"
 #include "loop.h"
 #include "rsc.h"
+#include "../security/dtls.h"
+#include "../security/saef.h"
 
 #include <coap3/coap.h>
 
@@ -33,6 +35,7 @@ struct coap_server {
     int64_t timer;
     int64_t max_body;
     struct coap_dedup *dedup;
+    struct dtls *dtls;             /* CoAPS setup, NULL without a DTLS endpoint */
 };
 
 /* ---- libcoap logging into ours ------------------------------------------ */
@@ -66,17 +69,13 @@ static void peer_name(coap_session_t *session, struct m2m_peer *peer, char *key,
     snprintf(key, keylen, "%d|%s|%d", (int)coap_session_get_proto(session), peer->ip, peer->port);
 }
 
-/* A secured (DTLS) session names its PSK identity: the security gate binds
- * it to an originator. Plain CoAP leaves the credential empty. */
-static void session_security(coap_session_t *session, struct m2m_security *sec)
+/* A DTLS session yields the Credential-ID its handshake authenticated (PSK
+ * identity or certificate AE-ID); the security gate binds it to originators.
+ * Plain CoAP carries none. */
+static void session_security(coap_session_t *session, struct m2m_request *req)
 {
-    if (coap_session_get_proto(session) != COAP_PROTO_DTLS) return;
-    const coap_bin_const_t *id = coap_session_get_psk_identity(session);
-    if (!id || !id->s) return;
-    size_t n = id->length < sizeof sec->credential_id - 1 ? id->length : sizeof sec->credential_id - 1;
-    memcpy(sec->credential_id, id->s, n);
-    sec->credential_id[n] = 0;
-    if (strlen(sec->credential_id) != n) sec->credential_id[0] = 0;  /* embedded NUL: no identity */
+    char cred[sizeof req->sec.credential_id];
+    saef_bind(req, dtls_session_credential(session, cred, sizeof cred) ? cred : NULL);
 }
 
 static void read_request(const coap_pdu_t *pdu, struct coap_msg_in *in)
@@ -133,7 +132,7 @@ static void serve(struct coap_server *srv, coap_session_t *session, const coap_p
     m2m_request_init(&req);
     m2m_response_init(&rsp);
     req.peer = *peer;
-    session_security(session, &req.sec);
+    session_security(session, &req);
     char why[160];
     int refused = transport_refusal(srv, pdu, in, why, sizeof why);
     if (refused) in->payload_len = 0;   /* still map the options, for the RQI */
@@ -278,13 +277,16 @@ static int add_endpoint(struct coap_server *srv, const char *host, int port, coa
     return 0;
 }
 
-/* Endpoints of the one libcoap context. A CoAPS endpoint (DTLS, 5684) is
- * added here the same way, after coap_context_set_psk2() and/or
- * coap_context_set_pki() on srv->ctx; on_request() then copies the
- * session's PSK identity into req->sec.credential_id. */
+/* Endpoints of the one libcoap context: plain UDP, and DTLS once PSK and
+ * PKI are set up on the context (security/dtls.c). */
 static int open_endpoints(struct coap_server *srv, const struct coap_options *opt)
 {
-    return add_endpoint(srv, opt->host, opt->port, COAP_PROTO_UDP);
+    if (opt->port && add_endpoint(srv, opt->host, opt->port, COAP_PROTO_UDP)) return -1;
+    if (!opt->secure_port) return 0;
+    srv->dtls = dtls_setup(srv->ctx, &srv->cse->cfg, srv->cse->creds);
+    if (!srv->dtls || add_endpoint(srv, opt->host, opt->secure_port, COAP_PROTO_DTLS)) return -1;
+    log_info("CoAPS (DTLS 1.2) on %s:%d", opt->host, opt->secure_port);
+    return 0;
 }
 
 /* Proves at start that libcoap accepts oneM2M options in this process, i.e.
@@ -299,6 +301,7 @@ static int self_test(struct coap_server *srv)
         0x81, 'C',                          /* 279 oneM2M-FR "C" */
         0x41, 's',                          /* 283 oneM2M-RQI "s" */
     };
+    if (!srv->udp_addr_len) return 0;   /* no plain endpoint to probe */
     struct sockaddr_storage to = srv->udp_addr;
     if (to.ss_family == AF_INET) {
         struct sockaddr_in *in = (struct sockaddr_in *)&to;
@@ -376,6 +379,7 @@ void coap_server_stop(struct coap_server *srv)
     if (srv->fd >= 0) loop_unwatch(srv->loop, srv->fd, LOOP_READABLE);
     if (srv->timer >= 0) loop_del_timer(srv->loop, srv->timer);
     if (srv->ctx) coap_free_context(srv->ctx);
+    dtls_free(srv->dtls);
     coap_dedup_free(srv->dedup);
     free(srv);
     coap_cleanup();

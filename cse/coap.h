@@ -17,6 +17,7 @@ struct coap_options {
     int64_t max_body;          /* largest request payload after block-wise assembly */
     int max_sessions;          /* idle peer sessions kept at most */
     int dedup_entries;         /* replies remembered for duplicate detection */
+    int secure_port;           /* UDP port of the coaps:// (DTLS) endpoint; 0 = none */
 };
 
 struct coap_server *coap_server_start(struct loop *loop, struct cse *cse,

@@ -24,6 +24,7 @@ void config_defaults(struct config *c)
     c->http_port = 8080;
     strcpy(c->coap_host, "127.0.0.1");
     c->coap_port = 5683;
+    c->coaps_port = 5684;
     c->sync = 1;
     c->log_level = LOG_LVL_INFO;
     c->max_body = 1 << 20;
@@ -88,6 +89,7 @@ static const struct setting settings[] = {
     INT(http_port, "http-port", 0, 65535, "HTTP listen port, 0 = off (default 8080)"),
     STR(coap_host, "coap-host", "CoAP listen address (default 127.0.0.1)"),
     INT(coap_port, "coap-port", 0, 65535, "CoAP (UDP) listen port, 0 = off (default 5683)"),
+    INT(coaps_port, "coaps-port", 0, 65535, "CoAPS (DTLS) listen port on coap-host, 0 = off (default 5684)"),
     { "sync", K_SYNC, offsetof(struct config, sync), sizeof(int), 0, 0,
       "durability: off, normal (survives kill -9; default), full (survives power loss)", 0 },
     { "log-level", K_LOG, offsetof(struct config, log_level), sizeof(int), 0, 0,

@@ -24,6 +24,7 @@ struct config {
     int http_port;
     char coap_host[64];
     int coap_port;            /* UDP; 0 = CoAP off */
+    int coaps_port;           /* UDP, DTLS; 0 = CoAPS off */
     int sync;                 /* enum store_sync */
     int log_level;
     int64_t max_body;         /* bytes */

@@ -86,13 +86,14 @@ int main(int argc, char **argv)
         if (!(http = http_server_start(loop, &opt, http_binding_handle, &cse))) goto out;
         log_info("HTTP on %s:%d", cfg.http_host, http_server_port(http));
     }
-    if (cfg.coap_port) {
+    int coaps_port = cfg.security_coap != SECURITY_OFF ? cfg.coaps_port : 0;
+    if (cfg.coap_port || coaps_port) {
         struct coap_options copt = {
             .host = cfg.coap_host, .port = cfg.coap_port, .max_body = cfg.max_body,
-            .max_sessions = 1024, .dedup_entries = 4096,
+            .max_sessions = 1024, .dedup_entries = 4096, .secure_port = coaps_port,
         };
         if (!(coap = coap_server_start(loop, &cse, &copt))) goto out;
-        log_info("CoAP on %s:%d", cfg.coap_host, cfg.coap_port);
+        if (cfg.coap_port) log_info("CoAP on %s:%d", cfg.coap_host, cfg.coap_port);
     }
     log_info("CSE %s ('%s') ready, admin originator %s, data in %s",
              cse.csi, cfg.cse_name, cfg.admin, cfg.db_file);

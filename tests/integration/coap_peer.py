@@ -218,9 +218,10 @@ class ClientResult:
 
 
 def coap_client(port, path, method="get", params=None, body=None, cf=None, non=False, preload=True,
-                extra=(), timeout=5, host="127.0.0.1"):
+                extra=(), timeout=5, host="127.0.0.1", scheme="coap"):
     """Runs coap-client-openssl against the CSE; params are oneM2M options by
-    short name. Returns a ClientResult with the last response seen."""
+    short name; scheme "coaps" with DTLS options in extra. Returns a
+    ClientResult with the last response seen."""
     cmd = [COAP_CLIENT, "-v", "7", "-B", str(timeout), "-m", method]
     for num, val in m2m_options(**(params or {})):
         cmd += ["-O", "%d,0x%s" % (num, val.hex()) if val else "%d," % num]
@@ -237,7 +238,7 @@ def coap_client(port, path, method="get", params=None, body=None, cf=None, non=F
             f.write(body.encode() if isinstance(body, str) else body)
         cmd += ["-f", infile]
     host = "[%s]" % host if ":" in host else host
-    cmd += ["-o", tmp.name] + list(extra) + ["coap://%s:%d/%s" % (host, port, path.lstrip("/"))]
+    cmd += ["-o", tmp.name] + list(extra) + ["%s://%s:%d/%s" % (scheme, host, port, path.lstrip("/"))]
     env = dict(os.environ)
     if preload:
         env["LD_PRELOAD"] = PRELOAD

@@ -112,6 +112,8 @@ class Cse:
         # parallel tests never collide on the default 5683.
         coap = settings.pop("coap_port", None)
         self.coap_port = free_port(socket.SOCK_DGRAM) if coap is None else coap
+        coaps = settings.pop("coaps_port", None)
+        self.coaps_port = free_port(socket.SOCK_DGRAM) if coaps is None else coaps
         # Every CSE also serves HTTPS (default 8443): give each its own port.
         self.https_port = settings.pop("https_port", None) or free_port()
         self.own_dir = data_dir is None
@@ -124,7 +126,8 @@ class Cse:
 
     def args(self):
         a = [CSE_BIN, "--http-port", str(self.port), "--https-port", str(self.https_port),
-             "--data-dir", self.data_dir, "--coap-port", str(self.coap_port)]
+             "--data-dir", self.data_dir, "--coap-port", str(self.coap_port),
+             "--coaps-port", str(self.coaps_port)]
         for k, v in self.settings.items():
             # A list value repeats the flag (psk, trusted-ca).
             for item in (v if isinstance(v, (list, tuple)) else [v]):
