@@ -1,0 +1,130 @@
+/* DTLS handshakes per second against a running m2m-cse CoAPS port: each
+ * round opens a new client session (new socket, full DTLS 1.2 handshake
+ * with cookie exchange), sends one oneM2M RETRIEVE and waits for its answer.
+ * Bounded by --seconds. libcoap (OpenSSL backend) only. */
+#include "cse/coap_optfilter.h"
+
+#include <coap3/coap.h>
+
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+static int answered;
+
+static coap_response_t on_response(coap_session_t *s, const coap_pdu_t *sent, const coap_pdu_t *rcvd,
+                                   const coap_mid_t mid)
+{
+    (void)s; (void)sent; (void)mid;
+    answered = coap_pdu_get_code(rcvd) == COAP_RESPONSE_CODE_CONTENT ? 1 : -1;
+    return COAP_RESPONSE_OK;
+}
+
+static coap_session_t *open_session(coap_context_t *ctx, coap_address_t *dst, const char *mode,
+                                    const char *psk_id, const char *psk_key, const char *ca,
+                                    const char *cert, const char *key)
+{
+    if (!strcmp(mode, "dtls-psk")) {
+        coap_dtls_cpsk_t psk = { .version = COAP_DTLS_CPSK_SETUP_VERSION };
+        psk.psk_info.identity.s = (const uint8_t *)psk_id;
+        psk.psk_info.identity.length = strlen(psk_id);
+        psk.psk_info.key.s = (const uint8_t *)psk_key;
+        psk.psk_info.key.length = strlen(psk_key);
+        return coap_new_client_session_psk2(ctx, NULL, dst, COAP_PROTO_DTLS, &psk);
+    }
+    coap_dtls_pki_t pki = {
+        .version = COAP_DTLS_PKI_SETUP_VERSION, .verify_peer_cert = 1, .check_common_ca = 1,
+        .cert_chain_validation = 1, .cert_chain_verify_depth = 3,
+    };
+    pki.pki_key.key_type = COAP_PKI_KEY_PEM;
+    pki.pki_key.key.pem.ca_file = ca;
+    pki.pki_key.key.pem.public_cert = cert;
+    pki.pki_key.key.pem.private_key = key;
+    return coap_new_client_session_pki(ctx, NULL, dst, COAP_PROTO_DTLS, &pki);
+}
+
+static void add_str(coap_optlist_t **l, uint16_t num, const char *s)
+{
+    coap_insert_optlist(l, coap_new_optlist(num, strlen(s), (const uint8_t *)s));
+}
+
+static int one_round(coap_context_t *ctx, coap_session_t *session, const char *origin)
+{
+    coap_pdu_t *pdu = coap_new_pdu(COAP_MESSAGE_CON, COAP_REQUEST_CODE_GET, session);
+    uint8_t token[8];
+    size_t tlen;
+    coap_session_new_token(session, &tlen, token);
+    coap_optlist_t *opts = NULL;
+    add_str(&opts, COAP_OPTION_URI_PATH, "cse-in");
+    add_str(&opts, 271, "3");                 /* oneM2M-RVI */
+    add_str(&opts, 279, origin);              /* oneM2M-FR */
+    add_str(&opts, 283, "bench");             /* oneM2M-RQI */
+    int ok = pdu && coap_add_token(pdu, tlen, token) && coap_add_optlist_pdu(pdu, &opts);
+    coap_delete_optlist(opts);
+    if (!ok || coap_send(session, pdu) == COAP_INVALID_MID) return -1;
+    answered = 0;
+    double end = now_s() + 5;
+    while (!answered && now_s() < end) coap_io_process(ctx, 50);
+    return answered == 1 ? 0 : -1;
+}
+
+int main(int argc, char **argv)
+{
+    int port = 0;
+    double seconds = 2;
+    const char *mode = "dtls-psk", *psk = NULL, *ca = NULL, *cert = NULL, *key = NULL, *origin = "CAdmin";
+    for (int i = 1; i + 1 < argc; i += 2) {
+        if (!strcmp(argv[i], "--port")) port = atoi(argv[i + 1]);
+        else if (!strcmp(argv[i], "--seconds")) seconds = atof(argv[i + 1]);
+        else if (!strcmp(argv[i], "--mode")) mode = argv[i + 1];
+        else if (!strcmp(argv[i], "--psk")) psk = argv[i + 1];
+        else if (!strcmp(argv[i], "--ca")) ca = argv[i + 1];
+        else if (!strcmp(argv[i], "--cert")) cert = argv[i + 1];
+        else if (!strcmp(argv[i], "--key")) key = argv[i + 1];
+        else if (!strcmp(argv[i], "--origin")) origin = argv[i + 1];
+    }
+    const char *colon = psk ? strchr(psk, ':') : NULL;
+    bool pki = !strcmp(mode, "dtls-cert");
+    if (!port || seconds <= 0 || seconds > 60 || (!pki && !colon) || (pki && (!ca || !cert || !key))) {
+        fprintf(stderr, "usage: handshake_bench_dtls --port P [--mode dtls-psk --psk ID:TEXTKEY |\n"
+                        "       --mode dtls-cert --ca F --cert F --key F] [--origin O] [--seconds S<=60]\n");
+        return 2;
+    }
+    char psk_id[128] = "";
+    if (colon) snprintf(psk_id, sizeof psk_id, "%.*s", (int)(colon - psk), psk);
+    coap_startup();
+    coap_set_log_level(LOG_EMERG);
+    coap_dtls_set_log_level(LOG_EMERG);
+    coap_context_t *ctx = coap_new_context(NULL);
+    coap_optfilter_install(ctx);
+    coap_register_response_handler(ctx, on_response);
+    coap_address_t dst;
+    coap_address_init(&dst);
+    dst.addr.sin.sin_family = AF_INET;
+    dst.addr.sin.sin_port = htons((uint16_t)port);
+    dst.addr.sin.sin_addr.s_addr = htonl(0x7f000001);
+    dst.size = sizeof dst.addr.sin;
+    double start = now_s(), end = start + seconds;
+    long rounds = 0, failures = 0;
+    while (now_s() < end && failures < 20) {
+        coap_session_t *s = open_session(ctx, &dst, mode, psk_id, colon ? colon + 1 : "", ca, cert, key);
+        if (s && !one_round(ctx, s, origin)) rounds++;
+        else failures++;
+        if (s) coap_session_release(s);
+    }
+    double took = now_s() - start;
+    printf("%s: %ld handshakes+requests in %.2f s = %.0f/s (%ld failed)\n", mode, rounds, took,
+           rounds / took, failures);
+    coap_free_context(ctx);
+    coap_cleanup();
+    return failures && !rounds ? 1 : 0;
+}
