@@ -78,7 +78,9 @@ with Cse(psk=PSK, trusted_ca=ca[0], log_level="debug") as cse:
     t.rsc(cse.get("/cse-in"), 2000, 200, "HTTP keeps being served")
     t.ok(cse.alive(), "the CSE survived the refused handshakes")
 
-with Cse(psk=PSK, security_coap="required", log_level="debug") as cse:
+# Default log level on purpose: libcoap's DTLS behaves differently with its
+# logging turned down (see security/dtls.c).
+with Cse(psk=PSK, security_coap="required") as cse:
     r = coap_client(cse.coap_port, "cse-in", "get", hdr("Cmeter1"))
     t.ok(r.code == "4.03" and r.rsc == 4107, "required: plain CoAP gets 4107", r)
     r = coap_client(cse.coaps_port, "cse-in", "post", hdr("Cmeter1", ty=2),
