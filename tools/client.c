@@ -12,6 +12,8 @@ struct transport { const char *scheme; int default_port; client_send_fn *send; }
 static const struct transport transports[] = {
     { "http", 80, client_http_send },
     { "https", 443, client_https_send },
+    { "coap", 5683, client_coap_send },
+    { "coaps", 5684, client_coap_send },
 };
 
 static const struct transport *transport_for(const char *scheme)

@@ -1,5 +1,5 @@
 /* CoAP and CoAPS transports for the m2m client (TS-0008 binding) on libcoap
- * with its OpenSSL DTLS backend: coaps:// takes --psk-id/--psk (the key in
+ * with its OpenSSL DTLS backend: coaps:// takes --psk-id/--psk-key (the key in
  * hex) or --cert/--key, and verifies the server against --ca. The oneM2M
  * options are sent and read here; coap_optfilter lets libcoap accept the
  * responses that carry them. No wolfSSL headers here. */
@@ -10,6 +10,7 @@
 
 #include <coap3/coap.h>
 
+#include <netdb.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,6 +21,7 @@
 struct exchange {
     struct client_response *rsp;
     bool done;
+    bool failed;               /* the DTLS session broke down */
     char location[1024];
 };
 
@@ -71,6 +73,14 @@ static coap_response_t on_response(coap_session_t *session, const coap_pdu_t *se
     }
     x->done = true;
     return COAP_RESPONSE_OK;
+}
+
+/* A refused or broken DTLS handshake ends the wait at once. */
+static int on_event(coap_session_t *session, const coap_event_t event)
+{
+    struct exchange *x = coap_session_get_app_data(session);
+    if (x && (event == COAP_EVENT_DTLS_ERROR || event == COAP_EVENT_DTLS_CLOSED)) x->failed = true;
+    return 0;
 }
 
 static void add_path_segment(void *data, const char *seg, size_t len)
@@ -134,7 +144,7 @@ static coap_session_t *open_session(coap_context_t *ctx, const struct client_opt
     size_t key_len = 0;
     if (o->psk_identity) {
         if (!o->psk_key || hex_to_bytes(o->psk_key, key, sizeof key, &key_len)) {
-            snprintf(err, errlen, "--psk-id needs --psk with 1 to 64 bytes in hex");
+            snprintf(err, errlen, "--psk-id needs --psk-key with 1 to 64 bytes in hex");
             return NULL;
         }
         coap_dtls_cpsk_t psk = { .version = COAP_DTLS_CPSK_SETUP_VERSION, .client_sni = (char *)url->host };
@@ -145,7 +155,7 @@ static coap_session_t *open_session(coap_context_t *ctx, const struct client_opt
         return coap_new_client_session_psk2(ctx, NULL, dst, COAP_PROTO_DTLS, &psk);
     }
     if (!o->ca_file) {
-        snprintf(err, errlen, "coaps needs --ca FILE (with --cert/--key) or --psk-id/--psk");
+        snprintf(err, errlen, "coaps needs --ca FILE (with --cert/--key) or --psk-id/--psk-key");
         return NULL;
     }
     coap_dtls_pki_t pki = {
@@ -161,15 +171,18 @@ static coap_session_t *open_session(coap_context_t *ctx, const struct client_opt
 
 static int resolve(const struct client_url *url, coap_address_t *dst, char *err, size_t errlen)
 {
-    coap_str_const_t host = { strlen(url->host), (const uint8_t *)url->host };
-    coap_addr_info_t *ai = coap_resolve_address_info(&host, (uint16_t)url->port, (uint16_t)url->port,
-                                                     AI_ADDRCONFIG, COAP_PROTO_NONE);
-    if (!ai) {
+    struct addrinfo hints = { .ai_family = AF_UNSPEC, .ai_socktype = SOCK_DGRAM }, *ai = NULL;
+    char port[8];
+    snprintf(port, sizeof port, "%d", url->port);
+    if (getaddrinfo(url->host, port, &hints, &ai) || !ai || ai->ai_addrlen > sizeof dst->addr) {
+        if (ai) freeaddrinfo(ai);
         snprintf(err, errlen, "cannot resolve %s", url->host);
         return -1;
     }
-    *dst = ai->addr;
-    coap_free_address_info(ai);
+    coap_address_init(dst);
+    memcpy(&dst->addr, ai->ai_addr, ai->ai_addrlen);
+    dst->size = ai->ai_addrlen;
+    freeaddrinfo(ai);
     return 0;
 }
 
@@ -190,6 +203,7 @@ int client_coap_send(const struct client_opts *o, const struct client_url *url,
     coap_optfilter_install(ctx);
     coap_context_set_block_mode(ctx, COAP_BLOCK_USE_LIBCOAP | COAP_BLOCK_SINGLE_BODY);
     coap_register_response_handler(ctx, on_response);
+    coap_register_event_handler(ctx, on_event);
     if (!(session = open_session(ctx, o, url, &dst, err, errlen))) {
         if (!*err) snprintf(err, errlen, "cannot open a %s session to %s:%d", url->scheme, url->host, url->port);
         goto out;
@@ -214,12 +228,14 @@ int client_coap_send(const struct client_opts *o, const struct client_url *url,
     int timeout = o->timeout_ms > 0 ? o->timeout_ms : 10000;
     struct timespec t0, t;
     clock_gettime(CLOCK_MONOTONIC, &t0);
-    for (long waited = 0; !x.done && waited < timeout;) {
+    for (long waited = 0; !x.done && !x.failed && waited < timeout;) {
         coap_io_process(ctx, 100);
         clock_gettime(CLOCK_MONOTONIC, &t);
         waited = (t.tv_sec - t0.tv_sec) * 1000 + (t.tv_nsec - t0.tv_nsec) / 1000000;
     }
     if (x.done) rc = 0;
+    else if (x.failed) snprintf(err, errlen, "DTLS handshake with %s:%d failed (credentials refused?)",
+                                url->host, url->port);
     else snprintf(err, errlen, "no %s response from %s:%d within %d ms", url->scheme, url->host, url->port, timeout);
 out:
     if (session) coap_session_release(session);

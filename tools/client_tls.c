@@ -1,7 +1,7 @@
 /* HTTPS transport for the m2m client: the HTTP/1.1 exchange of
  * client_http.c over wolfSSL (TLS 1.3 or 1.2). The server is verified
  * against --ca; --cert/--key present a client certificate; --psk-id and
- * --psk (hex) authenticate with a pre-shared key instead (TLS 1.3 PSK, or
+ * --psk-key (hex) authenticate with a pre-shared key instead (TLS 1.3 PSK, or
  * ECDHE-PSK on TLS 1.2). wolfSSL only: no OpenSSL headers here. */
 #include "client.h"
 #include "client_http.h"
@@ -43,12 +43,12 @@ static int parse_hex_key(const char *hex, char *err, size_t errlen)
     size_t n = strlen(hex);
     psk_len = 0;
     if (!n || n % 2 || n / 2 > sizeof psk_key) {
-        snprintf(err, errlen, "--psk wants 1 to %zu bytes in hex", sizeof psk_key);
+        snprintf(err, errlen, "--psk-key wants 1 to %zu bytes in hex", sizeof psk_key);
         return -1;
     }
     for (size_t i = 0; i < n; i += 2) {
         unsigned int b;
-        if (sscanf(hex + i, "%2x", &b) != 1) { snprintf(err, errlen, "--psk is not hex"); return -1; }
+        if (sscanf(hex + i, "%2x", &b) != 1) { snprintf(err, errlen, "--psk-key is not hex"); return -1; }
         psk_key[psk_len++] = (unsigned char)b;
     }
     return 0;
@@ -74,7 +74,7 @@ static WOLFSSL_CTX *make_ctx(const struct client_opts *o, char *err, size_t errl
     if (o->psk_identity) {
         snprintf(psk_identity, sizeof psk_identity, "%s", o->psk_identity);
         rc = o->psk_key ? parse_hex_key(o->psk_key, err, errlen) : -1;
-        if (!o->psk_key) snprintf(err, errlen, "--psk-id needs --psk");
+        if (!o->psk_key) snprintf(err, errlen, "--psk-id needs --psk-key");
         wolfSSL_CTX_set_psk_client_callback(ctx, give_psk);
         wolfSSL_CTX_set_psk_client_tls13_callback(ctx, give_psk_tls13);
     }
@@ -90,7 +90,7 @@ static WOLFSSL_CTX *make_ctx(const struct client_opts *o, char *err, size_t errl
         rc = -1;
     }
     if (!rc && !o->ca_file && !o->psk_identity) {
-        snprintf(err, errlen, "https needs --ca FILE to verify the server (or --psk-id/--psk)");
+        snprintf(err, errlen, "https needs --ca FILE to verify the server (or --psk-id/--psk-key)");
         rc = -1;
     }
     /* With a PSK the server proves itself by knowing the key. */

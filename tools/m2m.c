@@ -38,7 +38,7 @@ static void usage(void)
          "Secure transports (https://, coaps://):\n"
          "  --ca FILE        CA that signed the server certificate (e.g. var/tls/ca.pem)\n"
          "  --cert FILE      client certificate (PEM)   --key FILE  its private key\n"
-         "  --psk-id ID      pre-shared key identity    --psk HEX   the key in hex\n"
+         "  --psk-id ID      pre-shared key identity    --psk-key HEX  the key in hex\n"
          "OPS: create,retrieve,update,delete,notify,discover, all, or a number 1-63.\n"
          "Exit status: 0 for a 2xxx RSC, 1 for other RSCs, 2 for usage or transport errors.");
 }
@@ -71,7 +71,7 @@ static int take_option(struct cli *c, const char *name, const char *v)
     else if (!strcmp(name, "--cert")) c->o.cert_file = v;
     else if (!strcmp(name, "--key")) c->o.key_file = v;
     else if (!strcmp(name, "--psk-id")) c->o.psk_identity = v;
-    else if (!strcmp(name, "--psk")) c->o.psk_key = v;
+    else if (!strcmp(name, "--psk-key")) c->o.psk_key = v;
     else if (!strcmp(name, "--ty")) c->ty = atoi(v);
     else if (!strcmp(name, "--rcn")) c->rcn = atoi(v);
     else if (!strcmp(name, "--body")) c->body = v;

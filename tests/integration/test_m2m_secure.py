@@ -1,7 +1,7 @@
-"""The m2m client over HTTPS: server verification with the generated CA, a
-PSK and a client certificate as credentials, the SAEF gate's 4106 with the
-client's exit status, and an `acaf` (authenticated-only) ACP rule that
-grants over a PSK session what plain HTTP does not get."""
+"""The m2m client over HTTPS, CoAP and CoAPS: server verification with the
+generated CA, a PSK and a client certificate as credentials, the SAEF gate's
+4106 with the client's exit status, and an `acaf` (authenticated-only) ACP
+rule that grants over a PSK session what plain HTTP does not get."""
 import os, shutil, subprocess, sys, tempfile
 sys.path.insert(0, os.path.dirname(__file__))
 from harness import Cse, Tap, BUILD
@@ -26,8 +26,8 @@ with Cse(psk=["meter@test:%s:Cmeter*" % KEY, "reader@test:%s:Creader" % KEY]) as
         return p.returncode, p.stdout, p.stderr
 
     ca = ["--ca", cse.tls_ca]
-    meter = ["--psk-id", "meter@test", "--psk", KEY]
-    reader = ["--psk-id", "reader@test", "--psk", KEY]
+    meter = ["--psk-id", "meter@test", "--psk-key", KEY]
+    reader = ["--psk-id", "reader@test", "--psk-key", KEY]
     https_host = "https://localhost:%d" % cse.https_port
 
     rc, out, err = m2m("retrieve", "cse-in", url=https_host, creds=ca)
@@ -47,7 +47,7 @@ with Cse(psk=["meter@test:%s:Cmeter*" % KEY, "reader@test:%s:Creader" % KEY]) as
     rc, out, err = m2m("retrieve", "cse-in/meter1", origin="Cother", creds=meter)
     t.ok(rc != 0 and last(out) == "RSC 4106 ORIGINATOR_NOT_AUTHENTICATED",
          "m2m shows 4106 when the key does not vouch for the originator", out + err)
-    rc, out, err = m2m("retrieve", "cse-in", creds=["--psk-id", "meter@test", "--psk", "00" * 16])
+    rc, out, err = m2m("retrieve", "cse-in", creds=["--psk-id", "meter@test", "--psk-key", "00" * 16])
     t.ok(rc != 0 and "handshake" in err, "a wrong PSK fails the handshake with a message", err)
 
     dev = secure.make_client_cert(certs, "dev", "Cdev1", (cse.tls_ca, os.path.join(cse.data_dir, "tls", "ca.key")))
@@ -71,6 +71,25 @@ with Cse(psk=["meter@test:%s:Cmeter*" % KEY, "reader@test:%s:Creader" % KEY]) as
     rc, out, err = m2m("retrieve", "cse-in/meter1/data", origin="Creader", creds=reader)
     t.ok(rc == 0 and last(out) == "RSC 2000 OK", "over TLS-PSK the same originator is authenticated and granted",
          out + err)
+
+    # The same client over CoAP and CoAPS (DTLS 1.2).
+    coap = "coap://127.0.0.1:%d" % cse.coap_port
+    coaps = "coaps://127.0.0.1:%d" % cse.coaps_port
+    rc, out, err = m2m("retrieve", "cse-in", url=coap)
+    t.ok(rc == 0 and last(out) == "RSC 2000 OK", "m2m over plain CoAP", out + err)
+    rc, out, err = m2m("create", "cse-in/meter1", "--ty", "3", "--body", '{"m2m:cnt":{"rn":"viacoaps"}}',
+                       origin="Cmeter1", url=coaps, creds=meter)
+    t.ok(rc == 0 and last(out) == "RSC 2001 CREATED", "container with m2m over CoAPS/PSK", out + err)
+    rc, out, err = m2m("create", "cse-in/meter1/viacoaps", "--ty", "4", "--body", '{"m2m:cin":{"con":"7"}}',
+                       origin="Cmeter1", url=coaps, creds=meter)
+    t.ok(rc == 0 and last(out) == "RSC 2001 CREATED", "contentInstance with m2m over CoAPS/PSK", out + err)
+    rc, out, err = m2m("retrieve", "cse-in/meter1", origin="Cother", url=coaps, creds=meter)
+    t.ok(rc != 0 and last(out) == "RSC 4106 ORIGINATOR_NOT_AUTHENTICATED", "4106 over CoAPS too", out + err)
+    rc, out, err = m2m("retrieve", "cse-in/dev1", origin="Cdev1", url=coaps,
+                       creds=ca + ["--cert", dev[0], "--key", dev[1]])
+    t.ok(rc == 0 and last(out) == "RSC 2000 OK", "m2m over CoAPS with a client certificate", out + err)
+    rc, out, err = m2m("retrieve", "cse-in", url=coaps, creds=ca + ["--timeout", "3000"])
+    t.ok(rc != 0 and "DTLS" in err, "CoAPS without a client credential is refused, with a message", err)
 
 shutil.rmtree(certs, ignore_errors=True)
 t.done()
