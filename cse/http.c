@@ -474,7 +474,7 @@ static int64_t sweep_idle(struct loop *loop, int64_t id, void *data)
     for (struct http_conn *c = srv->conns, *next; c; c = next) {
         next = c->next;
         if (c->handshaking && now - c->accepted_at > srv->opt.handshake_timeout_ms) {
-            log_info("http: %s:%d did not finish its handshake in time, closing",
+            log_debug("http: %s:%d did not finish its handshake in time, closing",
                      c->peer_ip, c->peer_port);
             conn_close(c);
             continue;

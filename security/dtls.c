@@ -39,7 +39,7 @@ static const coap_bin_const_t *psk_for_identity(coap_bin_const_t *identity, coap
     id[identity->length] = 0;
     struct cred_psk psk;
     if (strlen(id) != identity->length || cred_get_psk(d->creds, id, &psk) != 0) {
-        log_info("dtls: unknown PSK identity '%.*s'", (int)identity->length, (const char *)identity->s);
+        log_debug("dtls: unknown PSK identity '%.*s'", (int)identity->length, (const char *)identity->s);
         return NULL;
     }
     memcpy(d->key, psk.key, psk.key_len);
@@ -54,7 +54,7 @@ static int accept_verified(const char *cn, const uint8_t *der, size_t der_len, c
                            unsigned depth, int validated, void *arg)
 {
     (void)der; (void)der_len; (void)session; (void)arg;
-    if (!validated) log_info("dtls: certificate '%s' (depth %u) refused", cn ? cn : "", depth);
+    if (!validated) log_debug("dtls: certificate '%s' (depth %u) refused", cn ? cn : "", depth);
     return validated;
 }
 

@@ -67,7 +67,7 @@ int saef_check(struct cse *cse, const struct m2m_request *req, struct m2m_respon
                          "credential %s is not bound to any originator", req->sec.credential_id);
     saef_normalize_id(cse->cfg.sp_id, cse->cfg.cse_id, req->fr ? req->fr : "", from, sizeof from);
     if (!from[0] || !cred_pattern_allows(patterns, from)) {
-        log_info("saef: %s may not speak as '%s' (bound to %s)", req->sec.credential_id,
+        log_debug("saef: %s may not speak as '%s' (bound to %s)", req->sec.credential_id,
                  req->fr ? req->fr : "", patterns);
         return m2m_error(rsp, RSC_ORIGINATOR_NOT_AUTHENTICATED,
                          "originator '%s' is not bound to the credential of this connection",

@@ -48,7 +48,7 @@ static unsigned int psk_lookup(WOLFSSL *ssl, const char *identity, unsigned char
     struct tls_conn *c = wolfSSL_get_ex_data(ssl, 0);
     struct cred_psk psk;
     if (!c || !identity || cred_get_psk(c->ts->creds, identity, &psk) != 0 || psk.key_len > key_max) {
-        log_info("tls: unknown PSK identity '%s'", identity ? identity : "");
+        log_debug("tls: unknown PSK identity '%s'", identity ? identity : "");
         if (c) c->psk_unknown = true;
         return 0;
     }

@@ -10,6 +10,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "cse/cse.h"
+#include "cse/rsc.h"
 #include "security/credentials.h"
 #include "security/saef.h"
 
@@ -116,6 +118,72 @@ static void normalize(void **state)
     assert_string_equal(out, "/id-inx/C1");
 }
 
+/* The identity gate on a CSE with one PSK bound to "Cmeter*". */
+static int gate(struct cse *cse, enum m2m_binding b, const char *cred, const char *fr)
+{
+    struct m2m_request req;
+    struct m2m_response rsp;
+    m2m_request_init(&req);
+    m2m_response_init(&rsp);
+    req.binding = b;
+    req.fr = fr ? strdup(fr) : NULL;
+    saef_bind(&req, cred);
+    int rc = saef_check(cse, &req, &rsp);
+    if (rc) assert_int_equal(rsp.rsc, rc);
+    m2m_response_clear(&rsp);
+    m2m_request_clear(&req);
+    return rc;
+}
+
+static void identity_gate(void **state)
+{
+    (void)state;
+    char path[] = "/tmp/ironbark-gate-XXXXXX";
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    close(fd);
+    static struct cse cse;
+    memset(&cse, 0, sizeof cse);
+    config_defaults(&cse.cfg);
+    cse.creds = cred_open(path);
+    assert_non_null(cse.creds);
+    struct cred_psk p;
+    char err[64];
+    assert_int_equal(cred_parse_psk("k@x:01:Cmeter*", &p, err, sizeof err), 0);
+    assert_int_equal(cred_put_psk(cse.creds, &p), 0);
+
+    assert_int_equal(gate(&cse, BINDING_HTTP, "12-k@x", "Cmeter1"), 0);
+    assert_int_equal(gate(&cse, BINDING_HTTP, "12-k@x", "/id-in/Cmeter1"), 0);
+    assert_int_equal(gate(&cse, BINDING_HTTP, "12-k@x", "//ironbark.local/id-in/Cmeter1"), 0);
+    assert_int_equal(gate(&cse, BINDING_HTTP, "12-k@x", "Cother"), RSC_ORIGINATOR_NOT_AUTHENTICATED);
+    assert_int_equal(gate(&cse, BINDING_HTTP, "12-k@x", "/id-mn/Cmeter1"), RSC_ORIGINATOR_NOT_AUTHENTICATED);
+    assert_int_equal(gate(&cse, BINDING_HTTP, "12-k@x", NULL), RSC_ORIGINATOR_NOT_AUTHENTICATED);
+    assert_int_equal(gate(&cse, BINDING_HTTP, "12-gone@x", "Cmeter1"), RSC_ORIGINATOR_NOT_AUTHENTICATED);
+    /* A certificate binds exactly its AE-ID, in any of its forms. */
+    assert_int_equal(gate(&cse, BINDING_COAP, "33-//ironbark.local/id-in/Cdev", "Cdev"), 0);
+    assert_int_equal(gate(&cse, BINDING_COAP, "33-Cdev", "/id-in/Cdev"), 0);
+    assert_int_equal(gate(&cse, BINDING_COAP, "33-Cdev", "Cdev2"), RSC_ORIGINATOR_NOT_AUTHENTICATED);
+    assert_int_equal(gate(&cse, BINDING_COAP, "33-C*", "Cdev"), RSC_ORIGINATOR_NOT_AUTHENTICATED);
+    assert_int_equal(gate(&cse, BINDING_HTTP, "99-what", "Cdev"), RSC_ORIGINATOR_NOT_AUTHENTICATED);
+    /* Unsecured requests: the binding's policy decides. */
+    assert_int_equal(gate(&cse, BINDING_HTTP, NULL, "Cany"), 0);
+    cse.cfg.security_http = SECURITY_REQUIRED;
+    assert_int_equal(gate(&cse, BINDING_HTTP, NULL, "Cany"), RSC_SECURITY_ASSOCIATION_REQUIRED);
+    assert_int_equal(gate(&cse, BINDING_COAP, NULL, "Cany"), 0);
+    assert_int_equal(gate(&cse, BINDING_INTERNAL, NULL, "Cany"), 0);
+    cse.cfg.security_coap = SECURITY_REQUIRED;
+    assert_int_equal(gate(&cse, BINDING_COAP, NULL, "Cany"), RSC_SECURITY_ASSOCIATION_REQUIRED);
+    assert_int_equal(gate(&cse, BINDING_COAP, "12-k@x", "Cmeter2"), 0);
+
+    cred_close(cse.creds);
+    char side[64];
+    unlink(path);
+    snprintf(side, sizeof side, "%s-wal", path);
+    unlink(side);
+    snprintf(side, sizeof side, "%s-shm", path);
+    unlink(side);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -123,6 +191,7 @@ int main(void)
         cmocka_unit_test(parse_psk),
         cmocka_unit_test(store),
         cmocka_unit_test(normalize),
+        cmocka_unit_test(identity_gate),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
