@@ -105,6 +105,25 @@ with Cse(psk=PSK, trusted_ca=ca[0], tls_handshake_timeout=1000) as cse:
     t.ok(closed and time.time() - start < 4.5, "the stalled handshake is closed after the timeout")
     stalled.close()
 
+    # Plain HTTP and garbage on the TLS port: dropped, nothing answered in clear.
+    for junk in (b"GET /cse-in HTTP/1.1\r\nHost: x\r\n\r\n", os.urandom(300)):
+        s = socket.create_connection(("127.0.0.1", cse.https_port))
+        s.settimeout(5)
+        s.sendall(junk)
+        got = b""
+        try:
+            for _ in range(10):
+                chunk = s.recv(4096)
+                if not chunk:
+                    break
+                got += chunk
+        except (ConnectionResetError, socket.timeout):
+            pass
+        s.close()
+        t.ok(b"HTTP/1.1" not in got, "non-TLS bytes on the HTTPS port get no HTTP answer (%d bytes)" % len(junk))
+    r = cse.get("/cse-in", **https)
+    t.rsc(r, 2000, 200, "HTTPS still served after the junk")
+
     # The admin interface: a key added while the CSE runs is usable at once.
     adm = [CSE_BIN, "credentials", "--data-dir", cse.data_dir]
     p = subprocess.run(adm + ["add-psk", "late@test.example:%s:CAdmin" % KEY], capture_output=True, timeout=10)
