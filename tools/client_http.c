@@ -95,7 +95,7 @@ static int send_all(int fd, const char *p, size_t n)
     return 0;
 }
 
-static char *read_all(int fd, size_t *len)
+char *client_http_read_all(client_read_fn *rd, void *ctx, size_t *len)
 {
     size_t cap = 8192, n = 0;
     char *buf = malloc(cap);
@@ -105,14 +105,21 @@ static char *read_all(int fd, size_t *len)
             cap *= 2;
             buf = realloc(buf, cap);
         }
-        ssize_t r = recv(fd, buf + n, cap - n - 1, 0);
-        if (r < 0 && errno == EINTR) continue;
+        long r = rd(ctx, buf + n, cap - n - 1);
         if (r <= 0) break;
         n += (size_t)r;
     }
     buf[n] = 0;
     *len = n;
     return buf;
+}
+
+static long socket_read(void *ctx, char *buf, size_t n)
+{
+    for (;;) {
+        ssize_t r = recv(*(int *)ctx, buf, n, 0);
+        if (r >= 0 || errno != EINTR) return r;
+    }
 }
 
 static const char *header_value(const char *head, const char *name, size_t *vlen)
@@ -166,7 +173,7 @@ int client_http_send(const struct client_opts *o, const struct client_url *url,
     free(req);
     if (rc) { snprintf(err, errlen, "send failed: %s", strerror(errno)); close(fd); return -1; }
     size_t n;
-    char *raw = read_all(fd, &n);
+    char *raw = client_http_read_all(socket_read, &fd, &n);
     close(fd);
     if (o->verbose) fprintf(stderr, "< %s\n", raw);
     rc = client_http_parse(raw, n, rsp, err, errlen);

@@ -15,8 +15,6 @@
 #include <string.h>
 #include <unistd.h>
 
-#define MAX_RESPONSE (64 << 20)
-
 static char psk_identity[128];
 static unsigned char psk_key[64];
 static unsigned int psk_len;
@@ -99,23 +97,9 @@ static WOLFSSL_CTX *make_ctx(const struct client_opts *o, char *err, size_t errl
     return ctx;
 }
 
-static char *read_all(WOLFSSL *ssl, size_t *len)
+static long tls_read(void *ssl, char *buf, size_t n)
 {
-    size_t cap = 8192, n = 0;
-    char *buf = malloc(cap);
-    for (;;) {
-        if (n + 1 >= cap) {
-            if (cap >= MAX_RESPONSE) break;
-            cap *= 2;
-            buf = realloc(buf, cap);
-        }
-        int r = wolfSSL_read(ssl, buf + n, (int)(cap - n - 1));
-        if (r <= 0) break;
-        n += (size_t)r;
-    }
-    buf[n] = 0;
-    *len = n;
-    return buf;
+    return wolfSSL_read(ssl, buf, n > 1 << 30 ? 1 << 30 : (int)n);
 }
 
 int client_https_send(const struct client_opts *o, const struct client_url *url,
@@ -149,7 +133,7 @@ int client_https_send(const struct client_opts *o, const struct client_url *url,
             snprintf(err, errlen, "TLS write failed");
         } else {
             size_t n;
-            char *raw = read_all(ssl, &n);
+            char *raw = client_http_read_all(tls_read, ssl, &n);
             if (o->verbose) fprintf(stderr, "< %s\n", raw);
             rc = client_http_parse(raw, n, rsp, err, errlen);
             free(raw);

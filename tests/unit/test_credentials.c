@@ -63,15 +63,33 @@ static void parse_psk(void **state)
     assert_true(cred_valid_identity("a.b_c-d@e"));
 }
 
-static void store(void **state)
+/* A fresh store in a temporary file; drop_store() removes it with its WAL. */
+static struct credentials *temp_store(char *path)
 {
-    (void)state;
-    char path[] = "/tmp/ironbark-cred-XXXXXX";
     int fd = mkstemp(path);
     assert_true(fd >= 0);
     close(fd);
     struct credentials *cs = cred_open(path);
     assert_non_null(cs);
+    return cs;
+}
+
+static void drop_store(struct credentials *cs, const char *path)
+{
+    cred_close(cs);
+    char side[64];
+    unlink(path);
+    snprintf(side, sizeof side, "%s-wal", path);
+    unlink(side);
+    snprintf(side, sizeof side, "%s-shm", path);
+    unlink(side);
+}
+
+static void store(void **state)
+{
+    (void)state;
+    char path[] = "/tmp/ironbark-cred-XXXXXX";
+    struct credentials *cs = temp_store(path);
     struct cred_psk p, q;
     char err[64];
     assert_int_equal(cred_parse_psk("k1@x:0102:Ca*", &p, err, sizeof err), 0);
@@ -91,13 +109,7 @@ static void store(void **state)
     assert_int_equal(cred_put_ca(cs, "ca1", "not a certificate"), -1);
     assert_int_equal(cred_put_ca(cs, "ca1", "-----BEGIN CERTIFICATE-----\nAA\n-----END CERTIFICATE-----\n"), 0);
     assert_int_equal(cred_remove_ca(cs, "ca1"), 0);
-    cred_close(cs);
-    char side[64];
-    unlink(path);
-    snprintf(side, sizeof side, "%s-wal", path);
-    unlink(side);
-    snprintf(side, sizeof side, "%s-shm", path);
-    unlink(side);
+    drop_store(cs, path);
 }
 
 static void normalize(void **state)
@@ -139,14 +151,10 @@ static void identity_gate(void **state)
 {
     (void)state;
     char path[] = "/tmp/ironbark-gate-XXXXXX";
-    int fd = mkstemp(path);
-    assert_true(fd >= 0);
-    close(fd);
     static struct cse cse;
     memset(&cse, 0, sizeof cse);
     config_defaults(&cse.cfg);
-    cse.creds = cred_open(path);
-    assert_non_null(cse.creds);
+    cse.creds = temp_store(path);
     struct cred_psk p;
     char err[64];
     assert_int_equal(cred_parse_psk("k@x:01:Cmeter*", &p, err, sizeof err), 0);
@@ -175,13 +183,7 @@ static void identity_gate(void **state)
     assert_int_equal(gate(&cse, BINDING_COAP, NULL, "Cany"), RSC_SECURITY_ASSOCIATION_REQUIRED);
     assert_int_equal(gate(&cse, BINDING_COAP, "12-k@x", "Cmeter2"), 0);
 
-    cred_close(cse.creds);
-    char side[64];
-    unlink(path);
-    snprintf(side, sizeof side, "%s-wal", path);
-    unlink(side);
-    snprintf(side, sizeof side, "%s-shm", path);
-    unlink(side);
+    drop_store(cse.creds, path);
 }
 
 int main(void)
