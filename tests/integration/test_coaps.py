@@ -73,6 +73,16 @@ with Cse(psk=PSK, trusted_ca=ca[0], log_level="debug") as cse:
     r = coap_client(cse.coaps_port, "cse-in", "get", hdr("Cdev1"), scheme="coaps", extra=["-C", cse.tls_ca], timeout=3)
     t.ok(r.code is None, "CoAPS with certificates requires a client certificate", r)
 
+    # Junk datagrams and a DTLS ClientHello that never continues: the next
+    # client is served as usual.
+    import socket
+    junk = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    for d in (os.urandom(200), bytes.fromhex("16feff0000000000000000") + os.urandom(40), b"\x00"):
+        junk.sendto(d, ("127.0.0.1", cse.coaps_port))
+    junk.close()
+    r = psk("get", "cse-in/meter1", "Cmeter1")
+    t.ok(r.rsc == 2000, "junk and a stalled DTLS hello on the CoAPS port do not disturb the next client", r)
+
     r = coap_client(cse.coap_port, "cse-in", "get", hdr("CAdmin"))
     t.ok(r.rsc == 2000, "plain CoAP is served alongside under the optional policy", r)
     t.rsc(cse.get("/cse-in"), 2000, 200, "HTTP keeps being served")
