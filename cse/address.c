@@ -129,15 +129,18 @@ int address_resolve(struct cse *cse, const char *local, struct resource **out)
         snprintf(path, n, "%s%s", base->path, slash);
         resource_free(base);
     }
-    int rc = store_get_path(cse->store, path, out);
-    if (rc == RSC_NOT_FOUND) {
-        char *last = strrchr(path, '/');
-        if (last && (!strcmp(last, "/la") || !strcmp(last, "/ol"))) {
-            int which = !strcmp(last, "/la") ? VIRT_LATEST : VIRT_OLDEST;
-            *last = 0;
-            rc = resolve_virtual(cse, path, which, out);
-        }
+    /* la/ol are reserved under containers, so try the virtual resource first
+     * (the common case: polling the latest instance) and fall back to a real
+     * child of that name under other parents. */
+    int rc = RSC_NOT_FOUND;
+    char *last = strrchr(path, '/');
+    if (last && (!strcmp(last, "/la") || !strcmp(last, "/ol"))) {
+        int which = !strcmp(last, "/la") ? VIRT_LATEST : VIRT_OLDEST;
+        *last = 0;
+        rc = resolve_virtual(cse, path, which, out);
+        *last = '/';
     }
+    if (rc == RSC_NOT_FOUND) rc = store_get_path(cse->store, path, out);
     free(path);
     return rc;
 }

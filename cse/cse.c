@@ -36,16 +36,27 @@ static uint64_t rng_next(void)
     return rng_state[1] + s0;
 }
 
+/* prefix + 7 base62 digits of the millisecond clock + 6 random ones. The
+ * alphabet is in ASCII order, so identifiers (and the default names built
+ * from them) sort by creation time: the store's ri and path indexes then grow
+ * at their right edge instead of touching a random page per insert. 62^6
+ * random values per millisecond keep collisions negligible (and retried). */
 void cse_new_id(const char *prefix, char *out, size_t cap)
 {
     static const char alphabet[] =
         "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
+    if (cap < 14) { if (cap) out[0] = 0; return; }
     size_t n = strlen(prefix);
-    if (n + 13 > cap) n = cap > 13 ? cap - 13 : 0;
+    if (n + 14 > cap) n = cap - 14;
     memcpy(out, prefix, n);
+    uint64_t ms = (uint64_t)clock_now_us() / 1000;
+    for (int i = 6; i >= 0; i--) {
+        out[n + (size_t)i] = alphabet[ms % 62];
+        ms /= 62;
+    }
+    n += 7;
     uint64_t r = rng_next();
-    for (int i = 0; i < 12; i++) {
-        if (i == 10) r = rng_next();
+    for (int i = 0; i < 6; i++) {
         out[n++] = alphabet[r % 62];
         r /= 62;
     }

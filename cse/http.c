@@ -92,9 +92,16 @@ const char *http_header(const struct http_request *req, const char *name)
 
 void http_add_header(struct http_response *rsp, const char *name, const char *value)
 {
+    /* Plain copies, not snprintf: several headers go out with every response. */
+    size_t nl = strlen(name), vl = strlen(value);
     size_t room = sizeof rsp->headers - rsp->headers_len;
-    int n = snprintf(rsp->headers + rsp->headers_len, room, "%s: %s\r\n", name, value);
-    if (n > 0 && (size_t)n < room) rsp->headers_len += (size_t)n;
+    if (nl + vl + 4 >= room) return;
+    char *p = rsp->headers + rsp->headers_len;
+    memcpy(p, name, nl);
+    memcpy(p + nl, ": ", 2);
+    memcpy(p + nl + 2, value, vl);
+    memcpy(p + nl + 2 + vl, "\r\n", 3);
+    rsp->headers_len += nl + vl + 4;
 }
 
 static const char *reason(int status)
@@ -135,19 +142,53 @@ static void conn_close(struct http_conn *c)
     free(c);
 }
 
+static char *put_str(char *p, const char *s, size_t n)
+{
+    memcpy(p, s, n);
+    return p + n;
+}
+
+static char *put_uint(char *p, size_t v)
+{
+    char tmp[24], *e = tmp + sizeof tmp, *q = e;
+    do { *--q = (char)('0' + v % 10); v /= 10; } while (v);
+    return put_str(p, q, (size_t)(e - q));
+}
+
+/* Status line and headers, assembled without printf (this runs per response). */
+static size_t response_head(char *head, const struct http_response *rsp, bool keep_alive)
+{
+    static const char ct_name[] = "Content-Type: ", cl_name[] = "Content-Length: ",
+                      conn_close[] = "Connection: close\r\n";
+    int status = rsp->status >= 100 && rsp->status <= 999 ? rsp->status : 500;
+    const char *why = reason(status);
+    char *p = put_str(head, "HTTP/1.1 ", 9);
+    p = put_uint(p, (size_t)status);
+    *p++ = ' ';
+    p = put_str(p, why, strlen(why));
+    p = put_str(p, "\r\n", 2);
+    if (rsp->content_type) {
+        p = put_str(p, ct_name, sizeof ct_name - 1);
+        p = put_str(p, rsp->content_type, strlen(rsp->content_type));
+        p = put_str(p, "\r\n", 2);
+    }
+    p = put_str(p, cl_name, sizeof cl_name - 1);
+    p = put_uint(p, rsp->body_len);
+    p = put_str(p, "\r\n", 2);
+    p = put_str(p, rsp->headers, rsp->headers_len);
+    if (!keep_alive) p = put_str(p, conn_close, sizeof conn_close - 1);
+    p = put_str(p, "\r\n", 2);
+    return (size_t)(p - head);
+}
+
 static void queue_response(struct http_conn *c, struct http_response *rsp, bool keep_alive)
 {
-    char head[2048];
-    int n = snprintf(head, sizeof head,
-                     "HTTP/1.1 %d %s\r\n%s%s%sContent-Length: %zu\r\n%.*s%s\r\n",
-                     rsp->status, reason(rsp->status),
-                     rsp->content_type ? "Content-Type: " : "",
-                     rsp->content_type ? rsp->content_type : "",
-                     rsp->content_type ? "\r\n" : "",
-                     rsp->body_len, (int)rsp->headers_len, rsp->headers,
-                     keep_alive ? "" : "Connection: close\r\n");
-    if (n < 0 || (size_t)n >= sizeof head ||
-        buf_append(&c->out, head, (size_t)n) ||
+    /* Fixed parts are short; headers[] is bounded; content_type is a short static. */
+    char head[sizeof rsp->headers + 512];
+    bool fits = rsp->headers_len <= sizeof rsp->headers &&
+                (!rsp->content_type || strlen(rsp->content_type) < 256);
+    size_t n = fits ? response_head(head, rsp, keep_alive) : 0;
+    if (!fits || buf_append(&c->out, head, n) ||
         (rsp->body_len && buf_append(&c->out, rsp->body, rsp->body_len)))
         c->closing = true;
     free(rsp->body);

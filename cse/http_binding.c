@@ -1,6 +1,7 @@
 #include "http_binding.h"
 
 #include "cse.h"
+#include "json_text.h"
 #include "rsc.h"
 #include "../security/saef.h"
 
@@ -172,8 +173,8 @@ void http_from_primitive(const struct m2m_request *req, const struct m2m_respons
         http_add_header(h, "X-M2M-CTO", num);
     }
     if (rsp->pc) {
-        h->body = json_dumps(rsp->pc, JSON_COMPACT);
-        h->body_len = h->body ? strlen(h->body) : 0;
+        h->body = json_text(rsp->pc, &h->body_len);
+        if (!h->body) h->body_len = 0;
         h->content_type = "application/json";
     }
 }

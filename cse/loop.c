@@ -79,6 +79,12 @@ int loop_watch(struct loop *l, int fd, int mask, loop_file_fn *fn, void *data)
         return -1;
     }
     struct file_event *fe = &l->events[fd];
+    if ((fe->mask & mask) == mask) {
+        /* Already watched: no system call, just the new callback. */
+        fe->fn = fn;
+        fe->data = data;
+        return 0;
+    }
     struct epoll_event ee = { .events = epoll_mask(fe->mask | mask), .data.fd = fd };
     int op = fe->mask ? EPOLL_CTL_MOD : EPOLL_CTL_ADD;
     if (epoll_ctl(l->epfd, op, fd, &ee) < 0) return -1;
@@ -92,7 +98,7 @@ void loop_unwatch(struct loop *l, int fd, int mask)
 {
     if (fd < 0 || fd >= l->max_fds) return;
     struct file_event *fe = &l->events[fd];
-    if (!fe->mask) return;
+    if (!(fe->mask & mask)) return;   /* nothing to change: no system call */
     fe->mask &= ~mask;
     struct epoll_event ee = { .events = epoll_mask(fe->mask), .data.fd = fd };
     epoll_ctl(l->epfd, fe->mask ? EPOLL_CTL_MOD : EPOLL_CTL_DEL, fd, &ee);

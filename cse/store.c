@@ -1,5 +1,6 @@
 #include "store.h"
 
+#include "json_text.h"
 #include "log.h"
 #include "rsc.h"
 
@@ -48,10 +49,66 @@ static const char *const stmt_sql[S_COUNT_STMTS] = {
     [S_NEXT_EXPIRY] = "SELECT min(et) FROM resources WHERE et IS NOT NULL",
 };
 
+/* Recently read or written bodies with their parsed form. Parsing is the
+ * dearest step of a read (jansson's lexer), and the same few resources (a
+ * container, its latest instance) are read over and over. An entry serves a
+ * row only when the stored text is byte-identical, so it cannot go stale;
+ * callers get a deep copy because they change what they get. */
+#define BODY_CACHE_SLOTS 64
+#define BODY_CACHE_MAX_TEXT 4096
+
+struct cached_body {
+    int64_t seq;
+    size_t len;
+    char *text;
+    json_t *attrs;
+};
+
 struct store {
     sqlite3 *db;
     sqlite3_stmt *stmt[S_COUNT_STMTS];
+    struct cached_body cache[BODY_CACHE_SLOTS];
 };
+
+static void cache_drop(struct cached_body *c)
+{
+    free(c->text);
+    json_decref(c->attrs);
+    memset(c, 0, sizeof *c);
+}
+
+/* Remembers text as the body of row seq; takes ownership of text and attrs. */
+static void cache_put(struct store *s, int64_t seq, char *text, size_t len, json_t *attrs)
+{
+    struct cached_body *c = &s->cache[(uint64_t)seq % BODY_CACHE_SLOTS];
+    cache_drop(c);
+    if (!text || !attrs || len > BODY_CACHE_MAX_TEXT) {
+        free(text);
+        json_decref(attrs);
+        return;
+    }
+    *c = (struct cached_body){ seq, len, text, attrs };
+}
+
+/* Parsed attributes of row seq with this body, from the cache or parsed (and
+ * then cached). NULL when the body is not JSON. */
+static json_t *body_attrs(struct store *s, int64_t seq, const char *body, size_t len,
+                          json_error_t *jerr)
+{
+    struct cached_body *c = &s->cache[(uint64_t)seq % BODY_CACHE_SLOTS];
+    if (c->text && c->seq == seq && c->len == len && !memcmp(c->text, body, len))
+        return json_deep_copy(c->attrs);
+    json_t *attrs = json_loadb(body, len, 0, jerr);
+    if (attrs && len <= BODY_CACHE_MAX_TEXT) {
+        char *text = malloc(len + 1);
+        if (text) {
+            memcpy(text, body, len);
+            text[len] = 0;
+        }
+        cache_put(s, seq, text, len, json_deep_copy(attrs));
+    }
+    return attrs;
+}
 
 static int db_error(struct store *s, const char *what)
 {
@@ -99,6 +156,7 @@ int store_open(struct store **out, const char *file, enum store_sync sync)
 void store_close(struct store *s)
 {
     if (!s) return;
+    for (int i = 0; i < BODY_CACHE_SLOTS; i++) cache_drop(&s->cache[i]);
     for (int i = 0; i < S_COUNT_STMTS; i++) sqlite3_finalize(s->stmt[i]);
     sqlite3_close(s->db);
     free(s);
@@ -129,18 +187,19 @@ void store_rollback(struct store *s)
 }
 
 /* Builds a resource from the current row (seq, ty, path, body). */
-static struct resource *row_resource(sqlite3_stmt *st)
+static struct resource *row_resource(struct store *s, sqlite3_stmt *st)
 {
     const char *body = (const char *)sqlite3_column_text(st, 3);
-    json_error_t jerr;
-    json_t *attrs = json_loadb(body, (size_t)sqlite3_column_bytes(st, 3), 0, &jerr);
+    int64_t seq = sqlite3_column_int64(st, 0);
+    json_error_t jerr = { .text = "out of memory" };
+    json_t *attrs = body ? body_attrs(s, seq, body, (size_t)sqlite3_column_bytes(st, 3), &jerr) : NULL;
     if (!attrs) {
         log_error("store: corrupt body of %s: %s", sqlite3_column_text(st, 2), jerr.text);
         return NULL;
     }
     struct resource *r = resource_new(sqlite3_column_int(st, 1), attrs,
                                       (const char *)sqlite3_column_text(st, 2));
-    if (r) r->seq = sqlite3_column_int64(st, 0);
+    if (r) r->seq = seq;
     return r;
 }
 
@@ -149,7 +208,7 @@ static int fetch_one(struct store *s, sqlite3_stmt *st, struct resource **out)
     int rc = sqlite3_step(st);
     if (rc == SQLITE_DONE) { sqlite3_reset(st); return RSC_NOT_FOUND; }
     if (rc != SQLITE_ROW) { sqlite3_reset(st); return db_error(s, "fetch"); }
-    *out = row_resource(st);
+    *out = row_resource(s, st);
     sqlite3_reset(st);
     return *out ? 0 : RSC_INTERNAL_SERVER_ERROR;
 }
@@ -158,7 +217,7 @@ static int visit_rows(struct store *s, sqlite3_stmt *st, store_visit_fn *visit, 
 {
     int rc, result = 0;
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        struct resource *r = row_resource(st);
+        struct resource *r = row_resource(s, st);
         if (!r) { result = RSC_INTERNAL_SERVER_ERROR; break; }
         result = visit(r, data);
         resource_free(r);
@@ -192,7 +251,8 @@ static void bind_et(sqlite3_stmt *st, int col, const struct resource *res)
 
 int store_insert(struct store *s, struct resource *res)
 {
-    char *body = json_dumps(res->attrs, JSON_COMPACT);
+    size_t len;
+    char *body = json_text(res->attrs, &len);
     if (!body) return RSC_INTERNAL_SERVER_ERROR;
     sqlite3_stmt *st = stmt(s, S_INSERT);
     sqlite3_bind_text(st, 1, res_ri(res), -1, SQLITE_STATIC);
@@ -200,13 +260,17 @@ int store_insert(struct store *s, struct resource *res)
     sqlite3_bind_text(st, 3, res_pi(res) ? res_pi(res) : "", -1, SQLITE_STATIC);
     sqlite3_bind_int(st, 4, res->ty);
     bind_et(st, 5, res);
-    sqlite3_bind_text(st, 6, body, -1, free);
+    sqlite3_bind_text(st, 6, body, (int)len, SQLITE_STATIC);
     int rc = sqlite3_step(st);
     sqlite3_reset(st);
+    sqlite3_clear_bindings(st);
     if (rc == SQLITE_DONE) {
         res->seq = sqlite3_last_insert_rowid(s->db);
+        /* A fresh resource is usually read back soon (la, the next instance). */
+        cache_put(s, res->seq, body, len, json_deep_copy(res->attrs));
         return 0;
     }
+    free(body);
     if (rc == SQLITE_CONSTRAINT) {
         const char *msg = sqlite3_errmsg(s->db);
         return strstr(msg, "resources.path") ? RSC_CONFLICT : RSC_ALREADY_EXISTS;
@@ -216,16 +280,22 @@ int store_insert(struct store *s, struct resource *res)
 
 int store_update(struct store *s, const struct resource *res)
 {
-    char *body = json_dumps(res->attrs, JSON_COMPACT);
+    size_t len;
+    char *body = json_text(res->attrs, &len);
     if (!body) return RSC_INTERNAL_SERVER_ERROR;
     sqlite3_stmt *st = stmt(s, S_UPDATE);
     sqlite3_bind_text(st, 1, res_ri(res), -1, SQLITE_STATIC);
     bind_et(st, 2, res);
-    sqlite3_bind_text(st, 3, body, -1, free);
+    sqlite3_bind_text(st, 3, body, (int)len, SQLITE_STATIC);
     int rc = sqlite3_step(st);
     sqlite3_reset(st);
-    if (rc != SQLITE_DONE) return db_error(s, "update");
-    return sqlite3_changes(s->db) ? 0 : RSC_NOT_FOUND;
+    sqlite3_clear_bindings(st);
+    if (rc != SQLITE_DONE) { free(body); return db_error(s, "update"); }
+    if (!sqlite3_changes(s->db)) { free(body); return RSC_NOT_FOUND; }
+    /* seq is known when res came from the store; the cache is keyed by it. */
+    if (res->seq > 0) cache_put(s, res->seq, body, len, json_deep_copy(res->attrs));
+    else free(body);
+    return 0;
 }
 
 /* Subtree bounds: every descendant path lies strictly between "p/" and "p0"

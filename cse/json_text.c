@@ -1,0 +1,178 @@
+#include "json_text.h"
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Deeper than jansson's own parser accepts (2048), so every parsed tree fits. */
+#define MAX_DEPTH 4096
+
+struct out { char *p; size_t len, cap; };
+
+static int grow(struct out *o, size_t need)
+{
+    if (o->len + need < o->cap) return 0;
+    size_t cap = o->cap ? o->cap : 256;
+    while (cap <= o->len + need) cap *= 2;
+    char *p = realloc(o->p, cap);
+    if (!p) return -1;
+    o->p = p;
+    o->cap = cap;
+    return 0;
+}
+
+static int put(struct out *o, const char *s, size_t n)
+{
+    if (grow(o, n)) return -1;
+    memcpy(o->p + o->len, s, n);
+    o->len += n;
+    return 0;
+}
+
+static int put_int(struct out *o, json_int_t v)
+{
+    char tmp[24];
+    char *e = tmp + sizeof tmp, *q = e;
+    /* Work on the unsigned magnitude so INT64_MIN needs no special case. */
+    uint64_t u = v < 0 ? (uint64_t)0 - (uint64_t)v : (uint64_t)v;
+    do { *--q = (char)('0' + u % 10); u /= 10; } while (u);
+    if (v < 0) *--q = '-';
+    return put(o, q, (size_t)(e - q));
+}
+
+/* The same text jansson gives a real: %.17g, a ".0" when it would read back
+ * as an integer, and an exponent without '+' or leading zeros. */
+static int put_real(struct out *o, double v)
+{
+    char buf[64];
+    int n = snprintf(buf, sizeof buf - 3, "%.17g", v);
+    if (n < 0 || (size_t)n >= sizeof buf - 3) return -1;
+    char *comma = strchr(buf, ',');   /* a locale's decimal comma */
+    if (comma) *comma = '.';
+    if (!strchr(buf, '.') && !strchr(buf, 'e')) {
+        memcpy(buf + n, ".0", 3);
+        n += 2;
+    }
+    char *exp = strchr(buf, 'e');
+    if (exp) {
+        char *start = exp + 1, *digits = exp + 2;
+        if (*start == '-') start++;
+        while (*digits == '0') digits++;
+        if (digits != start) {
+            memmove(start, digits, (size_t)(buf + n + 1 - digits));
+            n -= (int)(digits - start);
+        }
+    }
+    return put(o, buf, (size_t)n);
+}
+
+/* Length of a valid UTF-8 sequence starting at s (at most n bytes), 0 if invalid. */
+static size_t utf8_len(const unsigned char *s, size_t n)
+{
+    unsigned c = s[0];
+    size_t len;
+    uint32_t cp;
+    if (c >= 0xC2 && c <= 0xDF) { len = 2; cp = c & 0x1F; }
+    else if (c >= 0xE0 && c <= 0xEF) { len = 3; cp = c & 0x0F; }
+    else if (c >= 0xF0 && c <= 0xF4) { len = 4; cp = c & 0x07; }
+    else return 0;
+    if (len > n) return 0;
+    for (size_t i = 1; i < len; i++) {
+        if ((s[i] & 0xC0) != 0x80) return 0;
+        cp = (cp << 6) | (s[i] & 0x3F);
+    }
+    /* Overlong forms, surrogates and values beyond U+10FFFF are invalid. */
+    if ((len == 3 && cp < 0x800) || (len == 4 && cp < 0x10000) || cp > 0x10FFFF ||
+        (cp >= 0xD800 && cp <= 0xDFFF))
+        return 0;
+    return len;
+}
+
+static int put_string(struct out *o, const char *str, size_t n)
+{
+    /* Worst case: every byte becomes \u00XX. */
+    if (grow(o, n * 6 + 2)) return -1;
+    char *d = o->p + o->len;
+    const unsigned char *s = (const unsigned char *)str, *end = s + n;
+    static const char hex[] = "0123456789ABCDEF";
+    *d++ = '"';
+    while (s < end) {
+        unsigned c = *s;
+        if (c >= 0x20 && c < 0x80 && c != '"' && c != '\\') { *d++ = (char)c; s++; continue; }
+        if (c >= 0x80) {
+            size_t l = utf8_len(s, (size_t)(end - s));
+            if (!l) return -1;
+            memcpy(d, s, l);
+            d += l;
+            s += l;
+            continue;
+        }
+        *d++ = '\\';
+        switch (c) {
+        case '"': *d++ = '"'; break;
+        case '\\': *d++ = '\\'; break;
+        case '\b': *d++ = 'b'; break;
+        case '\f': *d++ = 'f'; break;
+        case '\n': *d++ = 'n'; break;
+        case '\r': *d++ = 'r'; break;
+        case '\t': *d++ = 't'; break;
+        default:
+            memcpy(d, "u00", 3);
+            d[3] = hex[c >> 4];
+            d[4] = hex[c & 15];
+            d += 5;
+        }
+        s++;
+    }
+    *d++ = '"';
+    o->len = (size_t)(d - o->p);
+    return 0;
+}
+
+static int put_value(struct out *o, const json_t *v, int depth)
+{
+    if (!v || depth > MAX_DEPTH) return -1;
+    switch (json_typeof(v)) {
+    case JSON_NULL: return put(o, "null", 4);
+    case JSON_TRUE: return put(o, "true", 4);
+    case JSON_FALSE: return put(o, "false", 5);
+    case JSON_INTEGER: return put_int(o, json_integer_value(v));
+    case JSON_REAL: return put_real(o, json_real_value(v));
+    case JSON_STRING: return put_string(o, json_string_value(v), json_string_length(v));
+    case JSON_ARRAY: {
+        if (put(o, "[", 1)) return -1;
+        size_t n = json_array_size(v);
+        for (size_t i = 0; i < n; i++) {
+            if ((i && put(o, ",", 1)) || put_value(o, json_array_get(v, i), depth + 1)) return -1;
+        }
+        return put(o, "]", 1);
+    }
+    case JSON_OBJECT: {
+        if (put(o, "{", 1)) return -1;
+        bool first = true;
+        for (void *it = json_object_iter((json_t *)v); it;
+             it = json_object_iter_next((json_t *)v, it)) {
+            if (!first && put(o, ",", 1)) return -1;
+            first = false;
+            if (put_string(o, json_object_iter_key(it), json_object_iter_key_len(it)) ||
+                put(o, ":", 1) || put_value(o, json_object_iter_value(it), depth + 1))
+                return -1;
+        }
+        return put(o, "}", 1);
+    }
+    }
+    return -1;
+}
+
+char *json_text(const json_t *v, size_t *len)
+{
+    struct out o = { 0 };
+    if (put_value(&o, v, 0) || put(&o, "", 1)) {
+        free(o.p);
+        return NULL;
+    }
+    if (len) *len = o.len - 1;
+    return o.p;
+}

@@ -1,0 +1,16 @@
+/* Compact JSON text of a jansson value, byte-identical to
+ * json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY) but several times cheaper:
+ * one growing buffer, no per-fragment callbacks, no printf for integers and
+ * no loop-detection table (a depth limit stops cycles instead). The store and
+ * the bindings serialize every body through it. */
+#ifndef IRONBARK_JSON_TEXT_H
+#define IRONBARK_JSON_TEXT_H
+
+#include <jansson.h>
+#include <stddef.h>
+
+/* Returns a malloc'ed NUL-terminated text and its length in *len (may be
+ * NULL), or NULL on invalid UTF-8 in a string, too deep nesting, or no memory. */
+char *json_text(const json_t *v, size_t *len);
+
+#endif
