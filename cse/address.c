@@ -87,16 +87,16 @@ bad:
     return RSC_BAD_REQUEST;
 }
 
+/* la/ol: the newest/oldest contentInstance of a container, or
+ * timeSeriesInstance of a timeSeries, found without loading the parent. */
 static int resolve_virtual(struct cse *cse, const char *parent_path, int which,
                            struct resource **out)
 {
-    struct resource *parent;
-    int rc = store_get_path(cse->store, parent_path, &parent);
-    if (rc) return rc;
-    int child_ty = parent->ty == 3 ? 4 : parent->ty == 29 ? 30 : 0;
-    if (!child_ty) { resource_free(parent); return RSC_NOT_FOUND; }
-    rc = store_edge_child(cse->store, res_ri(parent), child_ty, which == VIRT_LATEST, out);
-    resource_free(parent);
+    static const int parent_child[][2] = { { 3, 4 }, { 29, 30 } };
+    int rc = RSC_NOT_FOUND;
+    for (size_t i = 0; rc == RSC_NOT_FOUND && i < sizeof parent_child / sizeof *parent_child; i++)
+        rc = store_edge_child_at(cse->store, parent_path, parent_child[i][0], parent_child[i][1],
+                                 which == VIRT_LATEST, out);
     if (!rc) (*out)->virtual_of = which;
     return rc;
 }

@@ -11,6 +11,8 @@
 /* One row per resource. `path` is the structured address: unique, so sibling
  * names are unique, and a subtree is one index range [path/, path0). `seq`
  * orders by creation, which also puts parents before children. */
+
+#define PAGESZ "1024"
 static const char schema_sql[] =
     "CREATE TABLE IF NOT EXISTS resources("
     " seq INTEGER PRIMARY KEY,"
@@ -26,7 +28,7 @@ static const char schema_sql[] =
 enum stmt_id {
     S_BEGIN, S_COMMIT, S_ROLLBACK, S_GET, S_GET_PATH, S_INSERT, S_UPDATE, S_DELETE_ONE,
     S_SUBTREE, S_DELETE_SUBTREE, S_CHILDREN, S_CHILDREN_TY, S_OLDEST, S_NEWEST,
-    S_COUNT, S_EXPIRED, S_NEXT_EXPIRY, S_COUNT_STMTS
+    S_COUNT, S_EXPIRED, S_NEXT_EXPIRY, S_OLDEST_AT, S_NEWEST_AT, S_COUNT_STMTS
 };
 
 static const char *const stmt_sql[S_COUNT_STMTS] = {
@@ -47,6 +49,10 @@ static const char *const stmt_sql[S_COUNT_STMTS] = {
     [S_COUNT] = "SELECT count(*) FROM resources WHERE pi = ?1 AND (?2 = 0 OR ty = ?2)",
     [S_EXPIRED] = "SELECT seq, ty, path, body FROM resources WHERE et IS NOT NULL AND et < ?1 ORDER BY et LIMIT 256",
     [S_NEXT_EXPIRY] = "SELECT min(et) FROM resources WHERE et IS NOT NULL",
+    [S_OLDEST_AT] = "SELECT c.seq, c.ty, c.path, c.body FROM resources p JOIN resources c ON c.pi = p.ri"
+                    " WHERE p.path = ?1 AND p.ty = ?2 AND c.ty = ?3 ORDER BY c.seq ASC LIMIT 1",
+    [S_NEWEST_AT] = "SELECT c.seq, c.ty, c.path, c.body FROM resources p JOIN resources c ON c.pi = p.ri"
+                    " WHERE p.path = ?1 AND p.ty = ?2 AND c.ty = ?3 ORDER BY c.seq DESC LIMIT 1",
 };
 
 /* Recently read or written bodies with their parsed form. Parsing is the
@@ -130,7 +136,7 @@ int store_open(struct store **out, const char *file, enum store_sync sync)
     char pragmas[256];
     /* A small page cache keeps the idle footprint low; the OS caches the file. */
     snprintf(pragmas, sizeof pragmas,
-             "PRAGMA journal_mode=WAL; PRAGMA synchronous=%s; PRAGMA cache_size=-512;"
+             "PRAGMA page_size=" PAGESZ "; PRAGMA journal_mode=WAL; PRAGMA synchronous=%s; PRAGMA cache_size=-512;"
              "PRAGMA foreign_keys=OFF; PRAGMA temp_store=MEMORY;", sync_names[sync]);
     sqlite3_busy_timeout(s->db, 5000);
     char *err = NULL;
@@ -394,6 +400,16 @@ int store_edge_child(struct store *s, const char *pi, int ty, bool newest, struc
     sqlite3_stmt *st = stmt(s, newest ? S_NEWEST : S_OLDEST);
     sqlite3_bind_text(st, 1, pi, -1, SQLITE_STATIC);
     sqlite3_bind_int(st, 2, ty);
+    return fetch_one(s, st, out);
+}
+
+int store_edge_child_at(struct store *s, const char *parent_path, int parent_ty, int child_ty,
+                        bool newest, struct resource **out)
+{
+    sqlite3_stmt *st = stmt(s, newest ? S_NEWEST_AT : S_OLDEST_AT);
+    sqlite3_bind_text(st, 1, parent_path, -1, SQLITE_STATIC);
+    sqlite3_bind_int(st, 2, parent_ty);
+    sqlite3_bind_int(st, 3, child_ty);
     return fetch_one(s, st, out);
 }
 

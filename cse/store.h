@@ -44,6 +44,10 @@ int store_descendants(struct store *s, const char *path, int max_depth,
                       store_visit_fn *visit, void *data);
 /* Oldest (newest=false) or newest direct child of type ty. */
 int store_edge_child(struct store *s, const char *pi, int ty, bool newest, struct resource **out);
+/* The same, for the resource at parent_path when it has type parent_ty: one
+ * lookup for la/ol, without loading the parent. */
+int store_edge_child_at(struct store *s, const char *parent_path, int parent_ty, int child_ty,
+                        bool newest, struct resource **out);
 int store_count_children(struct store *s, const char *pi, int ty, int64_t *count);
 
 /* Resources whose et is earlier than `now_ts` (canonical timestamp). */

@@ -1,0 +1,397 @@
+#!/usr/bin/env python3
+"""Ironbark benchmark: contentInstance CREATE and `la` RETRIEVE against a
+hello-world served by the same event loop and HTTP transport, in one run.
+
+Every figure is also given as a ratio to the hello-world baseline measured in
+the same run (before and after the CSE runs; their mean is the baseline),
+because the machine is shared and absolute numbers drift. Results are printed
+as a table and written as JSON (--out).
+
+  tests/bench/run.sh                     # the main table (+ the sync levels)
+  tests/bench/run.sh --flat              # + memory flatness over 1M requests
+  tests/bench/run.sh --leak              # + valgrind leak check
+  tests/bench/run.sh --duration 5 --syncs normal
+"""
+import argparse
+import json
+import os
+import platform
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.abspath(os.path.join(HERE, "..", ".."))
+HEADERS = {"X-M2M-Origin": "Cbench", "X-M2M-RI": "bench-setup", "X-M2M-RVI": "3"}
+
+
+def free_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+def wait_port(port, proc, timeout=30.0):
+    end = time.time() + timeout
+    while time.time() < end:
+        if proc.poll() is not None:
+            raise RuntimeError("server exited with %s" % proc.returncode)
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+            return
+        except OSError:
+            time.sleep(0.02)
+    raise RuntimeError("port %d did not open" % port)
+
+
+def proc_status(pid, field):
+    """VmRSS / VmHWM of pid in kB (None once the process is gone)."""
+    try:
+        with open("/proc/%d/status" % pid) as f:
+            for line in f:
+                if line.startswith(field + ":"):
+                    return int(line.split()[1])
+    except OSError:
+        return None
+    return None
+
+
+def reset_peak(pid):
+    """Resets VmHWM to the current RSS (Linux >= 4.0: clear_refs 5)."""
+    try:
+        with open("/proc/%d/clear_refs" % pid, "w") as f:
+            f.write("5")
+        return True
+    except OSError:
+        return False
+
+
+class Server:
+    """A benchmark target: bench_hello or m2m-cse on a loopback port."""
+
+    def __init__(self, argv, port, name, wrapper=None):
+        self.port, self.name = port, name
+        self.log = tempfile.TemporaryFile()
+        self.proc = subprocess.Popen((wrapper or []) + argv, stdout=self.log, stderr=subprocess.STDOUT)
+        wait_port(port, self.proc, timeout=60 if wrapper else 15)
+        time.sleep(0.2 if not wrapper else 1.0)
+        self.idle_rss = proc_status(self.proc.pid, "VmRSS")
+
+    @property
+    def pid(self):
+        return self.proc.pid
+
+    def stop(self, timeout=120):
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.log.seek(0)
+        return self.log.read().decode(errors="replace")
+
+    def url(self, path):
+        return "http://127.0.0.1:%d%s" % (self.port, path)
+
+
+def request(srv, method, path, ty=None, body=None):
+    headers = dict(HEADERS)
+    data = None
+    if ty:
+        headers["Content-Type"] = "application/json;ty=%d" % ty
+        data = json.dumps(body).encode()
+    req = urllib.request.Request(srv.url(path), data=data, headers=headers, method=method)
+    with urllib.request.urlopen(req, timeout=10) as r:
+        return r.status, json.loads(r.read() or b"null")
+
+
+def prepare_cse(srv):
+    """AE 'bench' with containers 'data' (unbounded) and 'ring' (mni=1000),
+    each with one instance so that `la` exists from the start."""
+    request(srv, "POST", "/cse-in", 2, {"m2m:ae": {"rn": "bench", "api": "Nbench", "rr": False, "srv": ["3"]}})
+    request(srv, "POST", "/cse-in/bench", 3, {"m2m:cnt": {"rn": "data"}})
+    request(srv, "POST", "/cse-in/bench", 3, {"m2m:cnt": {"rn": "ring", "mni": 1000}})
+    for cnt in ("data", "ring"):
+        request(srv, "POST", "/cse-in/bench/" + cnt, 4, {"m2m:cin": {"cnf": "text/plain:0", "con": "21.5"}})
+    status, _ = request(srv, "GET", "/cse-in/bench/data/la")
+    if status != 200:
+        raise RuntimeError("setup failed: la answered %d" % status)
+
+
+UNITS = {"us": 1e-3, "ms": 1.0, "s": 1000.0, "m": 60000.0}
+
+
+def parse_wrk(out):
+    def number(pattern):
+        m = re.search(pattern, out)
+        return m.group(1) if m else None
+
+    def latency_ms(pct):
+        m = re.search(r"^\s*%s%%\s+([\d.]+)(us|ms|s|m)\s*$" % pct, out, re.M)
+        return float(m.group(1)) * UNITS[m.group(2)] if m else None
+
+    rps = number(r"Requests/sec:\s+([\d.]+)")
+    total = number(r"(\d+) requests in")
+    non2xx = number(r"Non-2xx or 3xx responses: (\d+)")
+    sock = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out)
+    return {
+        "rps": float(rps) if rps else 0.0,
+        "requests": int(total) if total else 0,
+        "p50_ms": latency_ms(50),
+        "p99_ms": latency_ms(99),
+        "errors": int(non2xx or 0) + (sum(int(x) for x in sock.groups()) if sock else 0),
+    }
+
+
+def run_wrk(args, url, script=None, duration=None, connections=None):
+    cmd = ["wrk", "-t", str(args.threads), "-c", str(connections or args.connections),
+           "-d", "%ss" % (duration or args.duration), "--latency"]
+    if script:
+        cmd += ["-s", os.path.join(HERE, script)]
+    cmd.append(url)
+    out = subprocess.run(cmd, capture_output=True, text=True, timeout=(duration or args.duration) + 60).stdout
+    r = parse_wrk(out)
+    if not r["requests"]:
+        raise RuntimeError("wrk measured nothing:\n" + out)
+    return r
+
+
+def measure(args, srv, path, script=None, duration=None):
+    reset_peak(srv.pid)
+    r = run_wrk(args, srv.url(path), script, duration)
+    r["peak_rss_kb"] = proc_status(srv.pid, "VmHWM")
+    return r
+
+
+def start_cse(args, data_dir, sync="normal", wrapper=None):
+    port = free_port()
+    argv = [args.cse, "--http-port", str(port), "--data-dir", data_dir, "--sync", sync,
+            "--log-level", "warn"]
+    return Server(argv, port, "m2m-cse", wrapper)
+
+
+def start_hello(args):
+    port = free_port()
+    return Server([args.hello, str(port)], port, "bench_hello")
+
+
+def fmt(v, spec):
+    return "-" if v is None else format(v, spec)
+
+
+def print_table(rows, base):
+    print()
+    print("%-30s %10s %8s %9s %9s %10s %9s" % ("workload", "req/s", "vs hello", "p99 ms",
+                                            "p99 x", "peak RSS", "RSS x"))
+    for name, r in rows:
+        print("%-30s %10.0f %7.0f%% %9s %9s %8s kB %9s" % (
+            name, r["rps"], 100.0 * r["rps"] / base["rps"], fmt(r["p99_ms"], ".2f"),
+            fmt(r["p99_ms"] / base["p99_ms"] if r["p99_ms"] and base["p99_ms"] else None, ".1f"),
+            fmt(r["peak_rss_kb"], "d"),
+            fmt(r["peak_rss_kb"] / base["peak_rss_kb"] if r["peak_rss_kb"] and base["peak_rss_kb"] else None, ".2f")))
+    print()
+
+
+def machine_info():
+    model = "?"
+    try:
+        for line in open("/proc/cpuinfo"):
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    wrk_version = subprocess.run(["wrk", "-v"], capture_output=True, text=True).stdout.split("\n")[0]
+    return {"cpu": model, "cores": os.cpu_count(), "kernel": platform.release(),
+            "loadavg_at_start": os.getloadavg(), "wrk": wrk_version.strip()}
+
+
+def main_table(args, work, summary):
+    hello = start_hello(args)
+    try:
+        base_before = measure(args, hello, "/")
+    finally:
+        hello_log = hello.stop()
+    summary["hello_idle_rss_kb"] = hello.idle_rss
+
+    cse = start_cse(args, os.path.join(work, "main"))
+    summary["cse_idle_rss_kb"] = cse.idle_rss
+    rows = []
+    try:
+        prepare_cse(cse)
+        rows.append(("RETRIEVE la", measure(args, cse, "/cse-in/bench/data/la", "retrieve_la.lua")))
+        rows.append(("CREATE cin (sync=normal)", measure(args, cse, "/cse-in/bench/data", "create_cin.lua")))
+        rows.append(("CREATE cin, mni=1000 (evicting)", measure(args, cse, "/cse-in/bench/ring", "create_cin.lua")))
+        rows.append(("RETRIEVE la (after creates)", measure(args, cse, "/cse-in/bench/data/la", "retrieve_la.lua")))
+    finally:
+        log = cse.stop()
+
+    hello = start_hello(args)
+    try:
+        base_after = measure(args, hello, "/")
+    finally:
+        hello.stop()
+    base = {
+        "rps": (base_before["rps"] + base_after["rps"]) / 2,
+        "p99_ms": (base_before["p99_ms"] + base_after["p99_ms"]) / 2,
+        "peak_rss_kb": max(base_before["peak_rss_kb"] or 0, base_after["peak_rss_kb"] or 0) or None,
+    }
+    summary["hello"] = {"before": base_before, "after": base_after, "baseline": base}
+    summary["workloads"] = {}
+    for name, r in rows:
+        r["rps_ratio"] = r["rps"] / base["rps"]
+        summary["workloads"][name] = r
+        if r["errors"]:
+            print("warning: %s had %d failed requests; CSE log tail:\n%s" % (name, r["errors"], log[-2000:]))
+    print_table([("hello-world (before)", base_before), ("hello-world (after)", base_after)] + rows, base)
+    print("idle RSS right after start: m2m-cse %s kB, bench_hello %s kB" %
+          (summary["cse_idle_rss_kb"], summary["hello_idle_rss_kb"]))
+    return base
+
+
+def sync_levels(args, work, summary, base):
+    summary["sync_levels"] = {}
+    for level in args.syncs.split(","):
+        cse = start_cse(args, os.path.join(work, "sync-" + level), sync=level)
+        try:
+            prepare_cse(cse)
+            r = measure(args, cse, "/cse-in/bench/data", "create_cin.lua", args.sync_duration)
+        finally:
+            cse.stop()
+        r["rps_ratio"] = r["rps"] / base["rps"]
+        summary["sync_levels"][level] = r
+        print("CREATE cin with --sync %-6s %8.0f req/s (%3.0f%% of hello), p99 %s ms, %d errors" %
+              (level, r["rps"], 100 * r["rps_ratio"], fmt(r["p99_ms"], ".2f"), r["errors"]))
+
+
+def run_until(args, srv, path, script, target, limit_s, chunk_s, on_chunk=None):
+    """Runs wrk in chunks until `target` requests were answered or `limit_s`
+    passed; returns the answered count and the errors."""
+    done = errors = 0
+    start = time.time()
+    while done < target and time.time() - start < limit_s:
+        r = run_wrk(args, srv.url(path), script, chunk_s, args.connections)
+        done += r["requests"]
+        errors += r["errors"]
+        if on_chunk:
+            on_chunk(done, time.time() - start)
+    return done, errors
+
+
+def flatness(args, work, summary):
+    cse = start_cse(args, os.path.join(work, "flat"))
+    samples = [(0, cse.idle_rss)]
+    try:
+        prepare_cse(cse)
+
+        def sample(done, elapsed):
+            samples.append((done, proc_status(cse.pid, "VmRSS")))
+            print("  %9d requests  %6.0f s  RSS %s kB" % (done, elapsed, samples[-1][1]), flush=True)
+
+        print("memory flatness: %d mixed requests (CREATE into mni=1000 + RETRIEVE la)" % args.flat_requests)
+        done, errors = run_until(args, cse, "/cse-in/bench/ring", "mixed.lua", args.flat_requests,
+                                 args.flat_limit, 5, sample)
+    finally:
+        cse.stop()
+    warm = next((rss for n, rss in samples if n >= args.flat_requests // 10), samples[-1][1])
+    summary["flatness"] = {
+        "requests": done, "errors": errors, "idle_rss_kb": samples[0][1], "rss_after_10pct_kb": warm,
+        "end_rss_kb": samples[-1][1], "max_rss_kb": max(s[1] for s in samples if s[1]),
+        "samples": samples, "complete": done >= args.flat_requests,
+    }
+    f = summary["flatness"]
+    print("flatness: %d requests (%d errors), RSS idle %s kB, after 10%% %s kB, end %s kB, max %s kB%s" %
+          (done, errors, f["idle_rss_kb"], warm, f["end_rss_kb"], f["max_rss_kb"],
+           "" if f["complete"] else " (stopped at the time limit)"))
+
+
+def leak_check(args, work, summary):
+    if not shutil.which("valgrind"):
+        summary["leak"] = {"skipped": "valgrind not installed"}
+        print("leak check: valgrind not installed")
+        return
+    vg = ["valgrind", "--leak-check=full", "--show-leak-kinds=definite,indirect",
+          "--errors-for-leak-kinds=definite", "--error-exitcode=0"]
+    cse = start_cse(args, os.path.join(work, "leak"), wrapper=vg)
+    try:
+        prepare_cse(cse)
+        done, errors = run_until(args, cse, "/cse-in/bench/ring", "mixed.lua", args.leak_requests, 300, 3)
+    finally:
+        log = cse.stop(timeout=300)
+
+    def lost(kind):
+        m = re.search(r"%s lost: ([\d,]+) bytes in ([\d,]+) blocks" % kind, log)
+        return int(m.group(1).replace(",", "")) if m else 0
+
+    m = re.search(r"ERROR SUMMARY: (\d+) errors", log)
+    clean_exit = "All heap blocks were freed" in log
+    summary["leak"] = {
+        "requests": done, "errors": errors, "definitely_lost_bytes": lost("definitely"),
+        "indirectly_lost_bytes": lost("indirectly"), "valgrind_errors": int(m.group(1)) if m else None,
+        "all_heap_freed": clean_exit,
+    }
+    L = summary["leak"]
+    print("leak check (valgrind, %d mixed requests, SIGTERM): definitely lost %d bytes, "
+          "indirectly lost %d bytes, %s valgrind errors%s" %
+          (done, L["definitely_lost_bytes"], L["indirectly_lost_bytes"], L["valgrind_errors"],
+           ", all heap blocks freed" if clean_exit else ""))
+    if L["definitely_lost_bytes"] or L["valgrind_errors"]:
+        print(log[-6000:])
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--build", default=os.environ.get("IRONBARK_BUILD", os.path.join(ROOT, "build")))
+    ap.add_argument("--duration", type=int, default=10, help="seconds per wrk run (default 10)")
+    ap.add_argument("--sync-duration", type=int, default=None, help="seconds per sync-level run (default: --duration)")
+    ap.add_argument("--connections", type=int, default=32)
+    ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--syncs", default="off,normal,full", help="sync levels to measure CREATE with ('' = none)")
+    ap.add_argument("--flat", action="store_true", help="also run the memory flatness test")
+    ap.add_argument("--flat-requests", type=int, default=1000000)
+    ap.add_argument("--flat-limit", type=int, default=900, help="time limit of the flatness run, s")
+    ap.add_argument("--leak", action="store_true", help="also run the valgrind leak check")
+    ap.add_argument("--leak-requests", type=int, default=4000)
+    ap.add_argument("--out", default=None, help="JSON summary (default <build>/bench-summary.json)")
+    args = ap.parse_args()
+    args.sync_duration = args.sync_duration or args.duration
+    args.cse = os.path.join(args.build, "m2m-cse")
+    args.hello = os.path.join(args.build, "tests", "bench_hello")
+    for exe in (args.cse, args.hello):
+        if not os.access(exe, os.X_OK):
+            sys.exit("%s is missing: build first (make build)" % exe)
+    if not shutil.which("wrk"):
+        sys.exit("wrk is missing (apt-get install wrk)")
+    out = args.out or os.path.join(args.build, "bench-summary.json")
+
+    summary = {"machine": machine_info(), "settings": {
+        "duration_s": args.duration, "connections": args.connections, "wrk_threads": args.threads}}
+    print("machine: %(cpu)s, %(cores)s cores, kernel %(kernel)s, load %(loadavg_at_start)s" % summary["machine"])
+    work = tempfile.mkdtemp(prefix="ironbark-bench-", dir=os.environ.get("BENCH_DIR"))
+    try:
+        base = main_table(args, work, summary)
+        if args.syncs:
+            sync_levels(args, work, summary, base)
+        if args.flat:
+            flatness(args, work, summary)
+        if args.leak:
+            leak_check(args, work, summary)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    with open(out, "w") as f:
+        json.dump(summary, f, indent=2)
+    print("summary written to %s" % out)
+
+
+if __name__ == "__main__":
+    main()
