@@ -190,12 +190,14 @@ def fmt(v, spec):
 
 
 def print_table(rows, base):
+    """Medians over the rounds; 'vs hello' is the median of per-round ratios."""
     print()
-    print("%-30s %10s %8s %9s %9s %10s %9s" % ("workload", "req/s", "vs hello", "p99 ms",
-                                            "p99 x", "peak RSS", "RSS x"))
+    print("%-32s %9s %9s %8s %7s %11s %7s" % ("workload (median of rounds)", "req/s", "vs hello",
+                                             "p99 ms", "p99 x", "peak RSS", "RSS x"))
     for name, r in rows:
-        print("%-30s %10.0f %7.0f%% %9s %9s %8s kB %9s" % (
-            name, r["rps"], 100.0 * r["rps"] / base["rps"], fmt(r["p99_ms"], ".2f"),
+        ratio = r.get("rps_ratio", 1.0)
+        print("%-32s %9.0f %8.0f%% %8s %7s %8s kB %7s" % (
+            name, r["rps"], 100.0 * ratio, fmt(r["p99_ms"], ".2f"),
             fmt(r["p99_ms"] / base["p99_ms"] if r["p99_ms"] and base["p99_ms"] else None, ".1f"),
             fmt(r["peak_rss_kb"], "d"),
             fmt(r["peak_rss_kb"] / base["peak_rss_kb"] if r["peak_rss_kb"] and base["peak_rss_kb"] else None, ".2f")))
@@ -216,62 +218,95 @@ def machine_info():
             "loadavg_at_start": os.getloadavg(), "wrk": wrk_version.strip()}
 
 
-def main_table(args, work, summary):
-    hello = start_hello(args)
-    try:
-        base_before = measure(args, hello, "/")
-    finally:
-        hello_log = hello.stop()
-    summary["hello_idle_rss_kb"] = hello.idle_rss
+WORKLOADS = [
+    # name, path, wrk script
+    ("RETRIEVE la", "/cse-in/bench/data/la", "retrieve_la.lua"),
+    ("CREATE cin (sync=normal)", "/cse-in/bench/data", "create_cin.lua"),
+    ("CREATE cin, mni=1000 (evicting)", "/cse-in/bench/ring", "create_cin.lua"),
+]
 
+
+def median(values):
+    v = sorted(x for x in values if x is not None)
+    if not v:
+        return None
+    mid = len(v) // 2
+    return v[mid] if len(v) % 2 else (v[mid - 1] + v[mid]) / 2
+
+
+def main_table(args, work, summary):
+    """Rounds of [hello, each CSE workload]: every workload's ratio is taken
+    against the hello-world run of its own round, and the table shows the
+    median over the rounds, so that a neighbour's burst of load skews one
+    round, not the result. Both servers stay up; the idle one costs nothing."""
+    hello = start_hello(args)
     cse = start_cse(args, os.path.join(work, "main"))
+    summary["hello_idle_rss_kb"] = hello.idle_rss
     summary["cse_idle_rss_kb"] = cse.idle_rss
-    rows = []
+    rounds = []
     try:
         prepare_cse(cse)
-        rows.append(("RETRIEVE la", measure(args, cse, "/cse-in/bench/data/la", "retrieve_la.lua")))
-        rows.append(("CREATE cin (sync=normal)", measure(args, cse, "/cse-in/bench/data", "create_cin.lua")))
-        rows.append(("CREATE cin, mni=1000 (evicting)", measure(args, cse, "/cse-in/bench/ring", "create_cin.lua")))
-        rows.append(("RETRIEVE la (after creates)", measure(args, cse, "/cse-in/bench/data/la", "retrieve_la.lua")))
-    finally:
-        log = cse.stop()
-
-    hello = start_hello(args)
-    try:
-        base_after = measure(args, hello, "/")
+        for i in range(args.rounds):
+            rnd = {"hello": measure(args, hello, "/")}
+            for name, path, script in WORKLOADS:
+                rnd[name] = measure(args, cse, path, script)
+                rnd[name]["rps_ratio"] = rnd[name]["rps"] / rnd["hello"]["rps"]
+            rounds.append(rnd)
+            print("round %d: hello %.0f/s, %s" % (i + 1, rnd["hello"]["rps"], ", ".join(
+                "%s %.0f/s (%.0f%%)" % (n, rnd[n]["rps"], 100 * rnd[n]["rps_ratio"]) for n, _, _ in WORKLOADS)),
+                flush=True)
     finally:
         hello.stop()
-    base = {
-        "rps": (base_before["rps"] + base_after["rps"]) / 2,
-        "p99_ms": (base_before["p99_ms"] + base_after["p99_ms"]) / 2,
-        "peak_rss_kb": max(base_before["peak_rss_kb"] or 0, base_after["peak_rss_kb"] or 0) or None,
-    }
-    summary["hello"] = {"before": base_before, "after": base_after, "baseline": base}
+        log = cse.stop()
+
+    def combine(key):
+        runs = [r[key] for r in rounds]
+        out = {k: median([x[k] for x in runs]) for k in ("rps", "p50_ms", "p99_ms")}
+        out["peak_rss_kb"] = max((x["peak_rss_kb"] or 0) for x in runs) or None
+        out["errors"] = sum(x["errors"] for x in runs)
+        out["requests"] = sum(x["requests"] for x in runs)
+        if key != "hello":
+            out["rps_ratio"] = median([x["rps_ratio"] for x in runs])
+        out["rounds"] = runs
+        return out
+
+    base = combine("hello")
+    summary["hello"] = base
     summary["workloads"] = {}
-    for name, r in rows:
-        r["rps_ratio"] = r["rps"] / base["rps"]
+    rows = [("hello-world (same loop+http)", base)]
+    for name, _, _ in WORKLOADS:
+        r = combine(name)
         summary["workloads"][name] = r
+        rows.append((name, r))
         if r["errors"]:
             print("warning: %s had %d failed requests; CSE log tail:\n%s" % (name, r["errors"], log[-2000:]))
-    print_table([("hello-world (before)", base_before), ("hello-world (after)", base_after)] + rows, base)
+    print_table(rows, base)
     print("idle RSS right after start: m2m-cse %s kB, bench_hello %s kB" %
           (summary["cse_idle_rss_kb"], summary["hello_idle_rss_kb"]))
     return base
 
 
 def sync_levels(args, work, summary, base):
+    """CREATE rate per durability level, each on a fresh store, each right
+    after its own hello-world run (the ratio is to that run)."""
     summary["sync_levels"] = {}
-    for level in args.syncs.split(","):
-        cse = start_cse(args, os.path.join(work, "sync-" + level), sync=level)
-        try:
-            prepare_cse(cse)
-            r = measure(args, cse, "/cse-in/bench/data", "create_cin.lua", args.sync_duration)
-        finally:
-            cse.stop()
-        r["rps_ratio"] = r["rps"] / base["rps"]
-        summary["sync_levels"][level] = r
-        print("CREATE cin with --sync %-6s %8.0f req/s (%3.0f%% of hello), p99 %s ms, %d errors" %
-              (level, r["rps"], 100 * r["rps_ratio"], fmt(r["p99_ms"], ".2f"), r["errors"]))
+    hello = start_hello(args)
+    try:
+        for level in args.syncs.split(","):
+            h = measure(args, hello, "/", duration=args.sync_duration)
+            cse = start_cse(args, os.path.join(work, "sync-" + level), sync=level)
+            try:
+                prepare_cse(cse)
+                r = measure(args, cse, "/cse-in/bench/data", "create_cin.lua", args.sync_duration)
+            finally:
+                cse.stop()
+            r["hello_rps"] = h["rps"]
+            r["rps_ratio"] = r["rps"] / h["rps"]
+            summary["sync_levels"][level] = r
+            print("CREATE cin with --sync %-6s %8.0f req/s (%3.0f%% of hello), p99 %s ms, %d errors" %
+                  (level, r["rps"], 100 * r["rps_ratio"], fmt(r["p99_ms"], ".2f"), r["errors"]))
+    finally:
+        hello.stop()
 
 
 def run_until(args, srv, path, script, target, limit_s, chunk_s, on_chunk=None):
@@ -352,7 +387,8 @@ def leak_check(args, work, summary):
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--build", default=os.environ.get("IRONBARK_BUILD", os.path.join(ROOT, "build")))
-    ap.add_argument("--duration", type=int, default=10, help="seconds per wrk run (default 10)")
+    ap.add_argument("--duration", type=int, default=5, help="seconds per wrk run (default 5)")
+    ap.add_argument("--rounds", type=int, default=3, help="rounds of hello + workloads (default 3)")
     ap.add_argument("--sync-duration", type=int, default=None, help="seconds per sync-level run (default: --duration)")
     ap.add_argument("--connections", type=int, default=32)
     ap.add_argument("--threads", type=int, default=1)
@@ -375,7 +411,8 @@ def main():
     out = args.out or os.path.join(args.build, "bench-summary.json")
 
     summary = {"machine": machine_info(), "settings": {
-        "duration_s": args.duration, "connections": args.connections, "wrk_threads": args.threads}}
+        "duration_s": args.duration, "rounds": args.rounds, "connections": args.connections,
+        "wrk_threads": args.threads}}
     print("machine: %(cpu)s, %(cores)s cores, kernel %(kernel)s, load %(loadavg_at_start)s" % summary["machine"])
     work = tempfile.mkdtemp(prefix="ironbark-bench-", dir=os.environ.get("BENCH_DIR"))
     try:
