@@ -28,6 +28,7 @@ import urllib.request
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.abspath(os.path.join(HERE, "..", ".."))
+PIN = {"server": [], "client": []}   # taskset prefixes (--pin)
 HEADERS = {"X-M2M-Origin": "Cbench", "X-M2M-RI": "bench-setup", "X-M2M-RVI": "3"}
 
 
@@ -64,6 +65,16 @@ def proc_status(pid, field):
     return None
 
 
+def cpu_seconds(pid):
+    """User + system CPU time the process has used so far, in seconds."""
+    try:
+        with open("/proc/%d/stat" % pid) as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, IndexError, ValueError):
+        return None
+
+
 def reset_peak(pid):
     """Resets VmHWM to the current RSS (Linux >= 4.0: clear_refs 5)."""
     try:
@@ -80,7 +91,8 @@ class Server:
     def __init__(self, argv, port, name, wrapper=None):
         self.port, self.name = port, name
         self.log = tempfile.TemporaryFile()
-        self.proc = subprocess.Popen((wrapper or []) + argv, stdout=self.log, stderr=subprocess.STDOUT)
+        self.proc = subprocess.Popen(PIN["server"] + (wrapper or []) + argv, stdout=self.log,
+                                     stderr=subprocess.STDOUT)
         wait_port(port, self.proc, timeout=60 if wrapper else 15)
         time.sleep(0.2 if not wrapper else 1.0)
         self.idle_rss = proc_status(self.proc.pid, "VmRSS")
@@ -154,7 +166,7 @@ def parse_wrk(out):
 
 
 def run_wrk(args, url, script=None, duration=None, connections=None):
-    cmd = ["wrk", "-t", str(args.threads), "-c", str(connections or args.connections),
+    cmd = PIN["client"] + ["wrk", "-t", str(args.threads), "-c", str(connections or args.connections),
            "-d", "%ss" % (duration or args.duration), "--latency"]
     if script:
         cmd += ["-s", os.path.join(HERE, script)]
@@ -167,9 +179,14 @@ def run_wrk(args, url, script=None, duration=None, connections=None):
 
 
 def measure(args, srv, path, script=None, duration=None):
+    """One wrk run. Besides wrk's figures, the server's own CPU time per
+    request: far less sensitive than req/s to what else runs on the machine."""
     reset_peak(srv.pid)
+    cpu0 = cpu_seconds(srv.pid)
     r = run_wrk(args, srv.url(path), script, duration)
+    cpu1 = cpu_seconds(srv.pid)
     r["peak_rss_kb"] = proc_status(srv.pid, "VmHWM")
+    r["cpu_us_per_req"] = (cpu1 - cpu0) * 1e6 / r["requests"] if cpu0 is not None and cpu1 is not None else None
     return r
 
 
@@ -190,15 +207,18 @@ def fmt(v, spec):
 
 
 def print_table(rows, base):
-    """Medians over the rounds; 'vs hello' is the median of per-round ratios."""
+    """Medians over the rounds; the ratios are medians of per-round ratios.
+    'cpu/req' is the server's CPU time per request; 'cpu x' is hello's
+    cpu/req over the workload's: the req/s share each would reach with a
+    core to itself."""
     print()
-    print("%-32s %9s %9s %8s %7s %11s %7s" % ("workload (median of rounds)", "req/s", "vs hello",
-                                             "p99 ms", "p99 x", "peak RSS", "RSS x"))
+    print("%-32s %8s %8s %8s %7s %8s %6s %9s %6s" % ("workload (median of rounds)", "req/s", "vs hello",
+          "p99 ms", "p99 x", "cpu/req", "cpu x", "peak RSS", "RSS x"))
     for name, r in rows:
-        ratio = r.get("rps_ratio", 1.0)
-        print("%-32s %9.0f %8.0f%% %8s %7s %8s kB %7s" % (
-            name, r["rps"], 100.0 * ratio, fmt(r["p99_ms"], ".2f"),
+        print("%-32s %8.0f %7.0f%% %8s %7s %6sus %5s%% %6s kB %6s" % (
+            name, r["rps"], 100.0 * r.get("rps_ratio", 1.0), fmt(r["p99_ms"], ".2f"),
             fmt(r["p99_ms"] / base["p99_ms"] if r["p99_ms"] and base["p99_ms"] else None, ".1f"),
+            fmt(r.get("cpu_us_per_req"), ".1f"), fmt(100.0 * r.get("cpu_ratio", 1.0) if r.get("cpu_ratio", 1.0) else None, ".0f"),
             fmt(r["peak_rss_kb"], "d"),
             fmt(r["peak_rss_kb"] / base["peak_rss_kb"] if r["peak_rss_kb"] and base["peak_rss_kb"] else None, ".2f")))
     print()
@@ -251,9 +271,12 @@ def main_table(args, work, summary):
             for name, path, script in WORKLOADS:
                 rnd[name] = measure(args, cse, path, script)
                 rnd[name]["rps_ratio"] = rnd[name]["rps"] / rnd["hello"]["rps"]
+                if rnd[name]["cpu_us_per_req"] and rnd["hello"]["cpu_us_per_req"]:
+                    rnd[name]["cpu_ratio"] = rnd["hello"]["cpu_us_per_req"] / rnd[name]["cpu_us_per_req"]
             rounds.append(rnd)
             print("round %d: hello %.0f/s, %s" % (i + 1, rnd["hello"]["rps"], ", ".join(
-                "%s %.0f/s (%.0f%%)" % (n, rnd[n]["rps"], 100 * rnd[n]["rps_ratio"]) for n, _, _ in WORKLOADS)),
+                "%s %.0f/s (%.0f%%, cpu %.0f%%)" % (n, rnd[n]["rps"], 100 * rnd[n]["rps_ratio"],
+                                                  100 * (rnd[n].get("cpu_ratio") or 0)) for n, _, _ in WORKLOADS)),
                 flush=True)
     finally:
         hello.stop()
@@ -261,12 +284,13 @@ def main_table(args, work, summary):
 
     def combine(key):
         runs = [r[key] for r in rounds]
-        out = {k: median([x[k] for x in runs]) for k in ("rps", "p50_ms", "p99_ms")}
+        out = {k: median([x.get(k) for x in runs]) for k in ("rps", "p50_ms", "p99_ms", "cpu_us_per_req")}
         out["peak_rss_kb"] = max((x["peak_rss_kb"] or 0) for x in runs) or None
         out["errors"] = sum(x["errors"] for x in runs)
         out["requests"] = sum(x["requests"] for x in runs)
         if key != "hello":
             out["rps_ratio"] = median([x["rps_ratio"] for x in runs])
+            out["cpu_ratio"] = median([x.get("cpu_ratio") for x in runs])
         out["rounds"] = runs
         return out
 
@@ -303,8 +327,9 @@ def sync_levels(args, work, summary, base):
             r["hello_rps"] = h["rps"]
             r["rps_ratio"] = r["rps"] / h["rps"]
             summary["sync_levels"][level] = r
-            print("CREATE cin with --sync %-6s %8.0f req/s (%3.0f%% of hello), p99 %s ms, %d errors" %
-                  (level, r["rps"], 100 * r["rps_ratio"], fmt(r["p99_ms"], ".2f"), r["errors"]))
+            print("CREATE cin with --sync %-6s %8.0f req/s (%3.0f%% of hello), p99 %s ms, cpu %s us/req, %d errors" %
+                  (level, r["rps"], 100 * r["rps_ratio"], fmt(r["p99_ms"], ".2f"),
+                   fmt(r["cpu_us_per_req"], ".1f"), r["errors"]))
     finally:
         hello.stop()
 
@@ -398,6 +423,8 @@ def main():
     ap.add_argument("--flat-limit", type=int, default=900, help="time limit of the flatness run, s")
     ap.add_argument("--leak", action="store_true", help="also run the valgrind leak check")
     ap.add_argument("--leak-requests", type=int, default=4000)
+    ap.add_argument("--pin", action="store_true",
+                    help="pin the server to CPU 0 and wrk to CPU 1 (taskset): steadier on a shared machine")
     ap.add_argument("--out", default=None, help="JSON summary (default <build>/bench-summary.json)")
     args = ap.parse_args()
     args.sync_duration = args.sync_duration or args.duration
@@ -409,10 +436,14 @@ def main():
     if not shutil.which("wrk"):
         sys.exit("wrk is missing (apt-get install wrk)")
     out = args.out or os.path.join(args.build, "bench-summary.json")
+    if args.pin:
+        if not shutil.which("taskset") or (os.cpu_count() or 1) < 2:
+            sys.exit("--pin needs taskset and two CPUs")
+        PIN["server"], PIN["client"] = ["taskset", "-c", "0"], ["taskset", "-c", "1"]
 
     summary = {"machine": machine_info(), "settings": {
         "duration_s": args.duration, "rounds": args.rounds, "connections": args.connections,
-        "wrk_threads": args.threads}}
+        "wrk_threads": args.threads, "pinned": args.pin}}
     print("machine: %(cpu)s, %(cores)s cores, kernel %(kernel)s, load %(loadavg_at_start)s" % summary["machine"])
     work = tempfile.mkdtemp(prefix="ironbark-bench-", dir=os.environ.get("BENCH_DIR"))
     try:
