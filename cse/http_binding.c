@@ -6,6 +6,7 @@
 #include "../security/saef.h"
 
 #include <ctype.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,10 +15,42 @@
 /* Longest X-M2M-RI echoed (http_response.headers holds 1024 bytes). */
 #define MAX_RQI_LEN 256
 
-static char *dup_header(const struct http_request *h, const char *name)
+/* The oneM2M request headers (X-M2M-<suffix>) that are copied as text into
+ * the primitive; the first occurrence of each counts. */
+static const struct { const char *suffix; size_t field; } m2m_text_headers[] = {
+    { "Origin", offsetof(struct m2m_request, fr) }, { "RI", offsetof(struct m2m_request, rqi) },
+    { "RVI", offsetof(struct m2m_request, rvi) }, { "RTU", offsetof(struct m2m_request, rtu) },
+    { "OT", offsetof(struct m2m_request, ot) }, { "RST", offsetof(struct m2m_request, rset) },
+    { "RET", offsetof(struct m2m_request, rqet) }, { "OET", offsetof(struct m2m_request, oet) },
+    { "VSI", offsetof(struct m2m_request, vsi) }, { "GID", offsetof(struct m2m_request, gid) },
+};
+
+static void keep_first(char **field, const char *value)
 {
-    const char *v = http_header(h, name);
-    return v ? strdup(v) : NULL;
+    if (!*field) *field = strdup(value);
+}
+
+/* One pass over the request headers (not one scan per header name). */
+static void copy_headers(const struct http_request *h, struct m2m_request *req)
+{
+    bool ec_seen = false;
+    for (int i = 0; i < h->nheaders; i++) {
+        const char *name = h->headers[i].name, *value = h->headers[i].value;
+        if (!strcasecmp(name, "Authorization")) { keep_first(&req->tokens, value); continue; }
+        if (strncasecmp(name, "X-M2M-", 6)) continue;
+        name += 6;
+        if (!strcasecmp(name, "EC")) {
+            if (!ec_seen) req->ec = atoi(value);
+            ec_seen = true;
+            continue;
+        }
+        for (size_t k = 0; k < sizeof m2m_text_headers / sizeof *m2m_text_headers; k++) {
+            if (!strcasecmp(name, m2m_text_headers[k].suffix)) {
+                keep_first((char **)((char *)req + m2m_text_headers[k].field), value);
+                break;
+            }
+        }
+    }
 }
 
 /* Media types this CSE reads and writes (JSON only, so far). */
@@ -86,19 +119,7 @@ int http_to_primitive(const struct http_request *h, struct m2m_request *req, str
     snprintf(req->peer.ip, sizeof req->peer.ip, "%s", h->peer_ip ? h->peer_ip : "");
     req->peer.port = h->peer_port;
     saef_bind(req, h->credential_id);
-    req->fr = dup_header(h, "X-M2M-Origin");
-    req->rqi = dup_header(h, "X-M2M-RI");
-    req->rvi = dup_header(h, "X-M2M-RVI");
-    req->rtu = dup_header(h, "X-M2M-RTU");
-    req->ot = dup_header(h, "X-M2M-OT");
-    req->rset = dup_header(h, "X-M2M-RST");
-    req->rqet = dup_header(h, "X-M2M-RET");
-    req->oet = dup_header(h, "X-M2M-OET");
-    req->vsi = dup_header(h, "X-M2M-VSI");
-    req->gid = dup_header(h, "X-M2M-GID");
-    req->tokens = dup_header(h, "Authorization");
-    const char *ec = http_header(h, "X-M2M-EC");
-    if (ec) req->ec = atoi(ec);
+    copy_headers(h, req);
 
     /* The response echoes X-M2M-RI; one that cannot be echoed whole is refused
      * rather than answered without correlation. */

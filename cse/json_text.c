@@ -176,3 +176,81 @@ char *json_text(const json_t *v, size_t *len)
     if (len) *len = o.len - 1;
     return o.p;
 }
+
+/* --- small-block pool for jansson ---------------------------------------- */
+
+#if defined(__SANITIZE_ADDRESS__)
+#define POOL_ENABLED 0
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define POOL_ENABLED 0
+#endif
+#endif
+#ifndef POOL_ENABLED
+#define POOL_ENABLED 1
+#endif
+
+#define POOL_GRANULE 16
+#define POOL_CLASSES 8          /* payloads up to 128 bytes */
+#define POOL_KEEP 128           /* cached blocks per class and thread */
+#define POOL_HEADER 16          /* keeps the payload 16-byte aligned */
+
+struct pool_block { struct pool_block *next; };
+struct pool_class { struct pool_block *head; unsigned count; };
+static _Thread_local struct pool_class pool[POOL_CLASSES];
+
+/* The header's first byte holds the size class (1..POOL_CLASSES), 0 for a
+ * block too big to pool. */
+static void *pool_malloc(size_t n)
+{
+    size_t cls = n ? (n + POOL_GRANULE - 1) / POOL_GRANULE : 1;
+    if (cls <= POOL_CLASSES) {
+        struct pool_class *pc = &pool[cls - 1];
+        if (pc->head) {
+            struct pool_block *b = pc->head;
+            pc->head = b->next;
+            pc->count--;
+            return b;
+        }
+        n = cls * POOL_GRANULE;
+    } else {
+        cls = 0;
+    }
+    if (n > SIZE_MAX - POOL_HEADER) return NULL;
+    unsigned char *raw = malloc(POOL_HEADER + n);
+    if (!raw) return NULL;
+    raw[0] = (unsigned char)cls;
+    return raw + POOL_HEADER;
+}
+
+static void pool_free(void *p)
+{
+    if (!p) return;
+    unsigned char *raw = (unsigned char *)p - POOL_HEADER;
+    unsigned cls = raw[0];
+    if (cls && pool[cls - 1].count < POOL_KEEP) {
+        struct pool_block *b = p;
+        b->next = pool[cls - 1].head;
+        pool[cls - 1].head = b;
+        pool[cls - 1].count++;
+        return;
+    }
+    free(raw);
+}
+
+void json_pool_install(void)
+{
+    if (POOL_ENABLED) json_set_alloc_funcs(pool_malloc, pool_free);
+}
+
+void json_pool_release(void)
+{
+    for (int i = 0; i < POOL_CLASSES; i++) {
+        while (pool[i].head) {
+            struct pool_block *b = pool[i].head;
+            pool[i].head = b->next;
+            free((unsigned char *)b - POOL_HEADER);
+        }
+        pool[i].count = 0;
+    }
+}

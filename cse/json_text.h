@@ -13,4 +13,14 @@
  * NULL), or NULL on invalid UTF-8 in a string, too deep nesting, or no memory. */
 char *json_text(const json_t *v, size_t *len);
 
+/* A small per-thread free-list allocator for jansson's small blocks. Reading
+ * a resource builds and drops about a hundred tiny objects and strings; the
+ * free lists make each malloc/free pair a few instructions instead of a trip
+ * through glibc's bins (measured: ~15% of a RETRIEVE). At most JSON_POOL_KEEP
+ * blocks per size class stay cached, so memory stays flat. Call install at
+ * the start of main(), before any JSON value exists; release frees the cached
+ * blocks at exit. No-ops under AddressSanitizer, which must see every free. */
+void json_pool_install(void);
+void json_pool_release(void);
+
 #endif

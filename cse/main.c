@@ -4,6 +4,7 @@
 #include "cse.h"
 #include "http.h"
 #include "http_binding.h"
+#include "json_text.h"
 #include "log.h"
 #include "loop.h"
 #include "../security/cred_admin.h"
@@ -44,6 +45,7 @@ static struct http_server *start_https(struct loop *loop, const struct config *c
 
 int main(int argc, char **argv)
 {
+    json_pool_install();   /* before any JSON value exists */
     if (argc > 1 && !strcmp(argv[1], "credentials")) return cred_admin_main(argc - 1, argv + 1);
     struct config cfg;
     config_defaults(&cfg);
@@ -109,6 +111,7 @@ out:
     cse_close(&cse);
     loop_destroy(loop);
     close(sfd);
+    json_pool_release();
     if (status) return status;
     log_info("stopped");
     return 0;

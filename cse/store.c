@@ -129,6 +129,9 @@ int store_open(struct store **out, const char *file, enum store_sync sync)
 {
     struct store *s = calloc(1, sizeof *s);
     if (!s) return RSC_INTERNAL_SERVER_ERROR;
+    /* No allocation statistics: they cost a global mutex per SQLite malloc.
+     * Only possible before SQLite initialises; later calls fail harmlessly. */
+    sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
     if (sqlite3_open_v2(file, &s->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE |
                         SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK) {
         log_error("store: cannot open %s: %s", file, s->db ? sqlite3_errmsg(s->db) : "no memory");
