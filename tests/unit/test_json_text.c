@@ -81,7 +81,10 @@ static json_t *random_value(unsigned *seed, int depth)
     switch (kind) {
     case 0: return json_null();
     case 1: return json_boolean(rand_r(seed) & 1);
-    case 2: return json_integer((json_int_t)rand_r(seed) * (rand_r(seed) & 1 ? -1 : 1) << (rand_r(seed) % 32));
+    case 2: {
+        json_int_t v = (json_int_t)rand_r(seed) << (rand_r(seed) % 32);
+        return json_integer(rand_r(seed) & 1 ? -v : v);
+    }
     case 3: return json_real((double)rand_r(seed) / ((double)rand_r(seed) + 1.0) * (rand_r(seed) % 2 ? 1e-9 : 1e9));
     case 4: {
         char s[16];
