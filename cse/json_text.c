@@ -1,6 +1,7 @@
 #include "json_text.h"
 
 #include <stdbool.h>
+#include <malloc.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -190,52 +191,50 @@ char *json_text(const json_t *v, size_t *len)
 #define POOL_ENABLED 1
 #endif
 
-#define POOL_GRANULE 16
-#define POOL_CLASSES 8          /* payloads up to 128 bytes */
+#define POOL_CLASSES 8          /* class k holds blocks of 16k+8 usable bytes: 24..136 */
 #define POOL_KEEP 128           /* cached blocks per class and thread */
-#define POOL_HEADER 16          /* keeps the payload 16-byte aligned */
 
 struct pool_block { struct pool_block *next; };
 struct pool_class { struct pool_block *head; unsigned count; };
 static _Thread_local struct pool_class pool[POOL_CLASSES];
 
-/* The header's first byte holds the size class (1..POOL_CLASSES), 0 for a
- * block too big to pool. */
+/* Blocks are plain malloc() chunks without a header, so whatever jansson hands
+ * out (json_dumps() text, say) may still be released with free(). A chunk's
+ * class follows from malloc_usable_size(): glibc rounds a request of 16k+8
+ * bytes to exactly that usable size. */
+static size_t pool_class_of(size_t usable)
+{
+    if (usable < 24 || (usable - 8) % 16) return 0;
+    size_t k = (usable - 8) / 16;
+    return k <= POOL_CLASSES ? k : 0;
+}
+
 static void *pool_malloc(size_t n)
 {
-    size_t cls = n ? (n + POOL_GRANULE - 1) / POOL_GRANULE : 1;
-    if (cls <= POOL_CLASSES) {
-        struct pool_class *pc = &pool[cls - 1];
-        if (pc->head) {
-            struct pool_block *b = pc->head;
-            pc->head = b->next;
-            pc->count--;
-            return b;
-        }
-        n = cls * POOL_GRANULE;
-    } else {
-        cls = 0;
+    size_t k = n <= 24 ? 1 : (n - 8 + 15) / 16;
+    if (k > POOL_CLASSES) return malloc(n);
+    struct pool_class *pc = &pool[k - 1];
+    if (pc->head) {
+        struct pool_block *b = pc->head;
+        pc->head = b->next;
+        pc->count--;
+        return b;
     }
-    if (n > SIZE_MAX - POOL_HEADER) return NULL;
-    unsigned char *raw = malloc(POOL_HEADER + n);
-    if (!raw) return NULL;
-    raw[0] = (unsigned char)cls;
-    return raw + POOL_HEADER;
+    return malloc(16 * k + 8);
 }
 
 static void pool_free(void *p)
 {
     if (!p) return;
-    unsigned char *raw = (unsigned char *)p - POOL_HEADER;
-    unsigned cls = raw[0];
-    if (cls && pool[cls - 1].count < POOL_KEEP) {
+    size_t k = pool_class_of(malloc_usable_size(p));
+    if (k && pool[k - 1].count < POOL_KEEP) {
         struct pool_block *b = p;
-        b->next = pool[cls - 1].head;
-        pool[cls - 1].head = b;
-        pool[cls - 1].count++;
+        b->next = pool[k - 1].head;
+        pool[k - 1].head = b;
+        pool[k - 1].count++;
         return;
     }
-    free(raw);
+    free(p);
 }
 
 void json_pool_install(void)
@@ -249,7 +248,7 @@ void json_pool_release(void)
         while (pool[i].head) {
             struct pool_block *b = pool[i].head;
             pool[i].head = b->next;
-            free((unsigned char *)b - POOL_HEADER);
+            free(b);
         }
         pool[i].count = 0;
     }

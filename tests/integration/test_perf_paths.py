@@ -39,11 +39,12 @@ with Cse() as cse:
          "container cni/cbs/st count every instance")
 
     # Updates through both statement paths (et unchanged / et changed).
-    r = cse.update("/cse-in/perf/box", {"m2m:cnt": {"lbl": ["a"]}}, origin=O)
+    t.rsc(cse.create("/cse-in/perf", 3, {"m2m:cnt": {"rn": "upd"}}, origin=O), 2001, 201, "empty container")
+    r = cse.update("/cse-in/perf/upd", {"m2m:cnt": {"lbl": ["a"]}}, origin=O)
     t.rsc(r, 2004, 200, "update without et")
-    r = cse.update("/cse-in/perf/box", {"m2m:cnt": {"et": "20300101T000000"}}, origin=O)
+    r = cse.update("/cse-in/perf/upd", {"m2m:cnt": {"et": "20300101T000000"}}, origin=O)
     t.rsc(r, 2004, 200, "update of et")
-    r = cse.get("/cse-in/perf/box", origin=O)
+    r = cse.get("/cse-in/perf/upd", origin=O)
     t.eq((r.json["m2m:cnt"].get("lbl"), r.json["m2m:cnt"]["et"][:15]), (["a"], "20300101T000000"),
          "both updates are read back")
 
