@@ -183,9 +183,15 @@ int cse_expire_now(struct cse *cse)
 void cse_expire_due(struct cse *cse)
 {
     if (!cse->next_expiry[0]) return;
-    ts_buf now;
-    ts_format(clock_now_us(), now);
-    if (strcmp(now, cse->next_expiry) > 0) cse_expire_now(cse);
+    /* Runs before every primitive: compare microseconds, not formatted
+     * timestamps, and parse next_expiry only when it changes. */
+    static _Thread_local ts_buf parsed;
+    static _Thread_local int64_t next_us;
+    if (strcmp(parsed, cse->next_expiry)) {
+        if (!ts_parse(cse->next_expiry, &next_us)) next_us = INT64_MIN;
+        snprintf(parsed, sizeof parsed, "%s", cse->next_expiry);
+    }
+    if (clock_now_us() > next_us) cse_expire_now(cse);
 }
 
 void cse_note_expiry(struct cse *cse, const char *et)
