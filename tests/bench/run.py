@@ -65,6 +65,20 @@ def proc_status(pid, field):
     return None
 
 
+def memory_breakdown(pid):
+    """RSS split into anonymous and file-backed pages, and PSS (shared library
+    pages divided among the processes that map them), in kB."""
+    out = {"rss_anon_kb": proc_status(pid, "RssAnon"), "rss_file_kb": proc_status(pid, "RssFile")}
+    try:
+        with open("/proc/%d/smaps_rollup" % pid) as f:
+            for line in f:
+                if line.startswith("Pss:"):
+                    out["pss_kb"] = int(line.split()[1])
+    except OSError:
+        pass
+    return out
+
+
 def cpu_seconds(pid):
     """User + system CPU time the process has used so far, in seconds."""
     try:
@@ -96,6 +110,7 @@ class Server:
         wait_port(port, self.proc, timeout=60 if wrapper else 15)
         time.sleep(0.2 if not wrapper else 1.0)
         self.idle_rss = proc_status(self.proc.pid, "VmRSS")
+        self.idle_memory = memory_breakdown(self.proc.pid)
 
     @property
     def pid(self):
@@ -263,6 +278,8 @@ def main_table(args, work, summary):
     cse = start_cse(args, os.path.join(work, "main"))
     summary["hello_idle_rss_kb"] = hello.idle_rss
     summary["cse_idle_rss_kb"] = cse.idle_rss
+    summary["cse_idle_memory"] = cse.idle_memory
+    summary["hello_idle_memory"] = hello.idle_memory
     rounds = []
     try:
         prepare_cse(cse)
@@ -305,8 +322,9 @@ def main_table(args, work, summary):
         if r["errors"]:
             print("warning: %s had %d failed requests; CSE log tail:\n%s" % (name, r["errors"], log[-2000:]))
     print_table(rows, base)
-    print("idle RSS right after start: m2m-cse %s kB, bench_hello %s kB" %
-          (summary["cse_idle_rss_kb"], summary["hello_idle_rss_kb"]))
+    print("idle RSS right after start: m2m-cse %s kB (anon %s, file %s, PSS %s), bench_hello %s kB" %
+          (summary["cse_idle_rss_kb"], cse.idle_memory.get("rss_anon_kb"), cse.idle_memory.get("rss_file_kb"),
+           cse.idle_memory.get("pss_kb"), summary["hello_idle_rss_kb"]))
     return base
 
 
