@@ -76,6 +76,27 @@ static int mkdir_p(const char *dir)
     return mkdir(buf, 0700) && errno != EEXIST ? -1 : 0;
 }
 
+/* One URL per transport that is switched on (port 0 or security off means
+ * no listener, so nothing to announce). */
+static void add_poa(json_t *list, const char *scheme, const char *host, int port)
+{
+    if (!port) return;
+    char url[160];
+    bool ipv6 = strchr(host, ':') != NULL;  /* a literal needs brackets in a URL */
+    snprintf(url, sizeof url, "%s://%s%s%s:%d", scheme, ipv6 ? "[" : "", host, ipv6 ? "]" : "", port);
+    json_array_append_new(list, json_string(url));
+}
+
+static json_t *points_of_access(const struct config *cfg)
+{
+    json_t *poa = json_array();
+    add_poa(poa, "http", cfg->http_host, cfg->http_port);
+    add_poa(poa, "https", cfg->http_host, cfg->security_http != SECURITY_OFF ? cfg->https_port : 0);
+    add_poa(poa, "coap", cfg->coap_host, cfg->coap_port);
+    add_poa(poa, "coaps", cfg->coap_host, cfg->security_coap != SECURITY_OFF ? cfg->coaps_port : 0);
+    return poa;
+}
+
 /* Creates the CSEBase on first start; afterwards refreshes what follows from
  * the configuration (types, points of access). */
 static int ensure_cse_base(struct cse *cse)
@@ -102,15 +123,10 @@ static int ensure_cse_base(struct cse *cse)
     int n = registry_types(types, 64);
     json_t *srt = json_array();
     for (int i = 0; i < n; i++) json_array_append_new(srt, json_integer(types[i]));
-    char poa[128];
-    bool ipv6 = strchr(cfg->http_host, ':') != NULL;  /* a literal needs brackets in a URL */
-    snprintf(poa, sizeof poa, "http://%s%s%s:%d", ipv6 ? "[" : "", cfg->http_host, ipv6 ? "]" : "",
-             cfg->http_port);
     json_object_set_new(base->attrs, "cst", json_integer(cfg->cse_type));
     json_object_set_new(base->attrs, "csi", json_string(cse->csi));
     json_object_set_new(base->attrs, "srt", srt);
-    /* http-port 0 turns HTTP off: no point of access to announce. */
-    json_object_set_new(base->attrs, "poa", cfg->http_port ? json_pack("[s]", poa) : json_array());
+    json_object_set_new(base->attrs, "poa", points_of_access(cfg));
     json_object_set_new(base->attrs, "csz", json_pack("[s]", "json"));
     json_object_set_new(base->attrs, "srv", json_pack("[s,s,s]", "2a", "3", "4"));
     /* The CSEBase's acpi is read-only over the API and set by configuration. */

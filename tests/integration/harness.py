@@ -115,7 +115,8 @@ class Cse:
         coaps = settings.pop("coaps_port", None)
         self.coaps_port = free_port(socket.SOCK_DGRAM) if coaps is None else coaps
         # Every CSE also serves HTTPS (default 8443): give each its own port.
-        self.https_port = settings.pop("https_port", None) or free_port()
+        https = settings.pop("https_port", None)
+        self.https_port = free_port() if https is None else https  # 0 turns HTTPS off
         self.own_dir = data_dir is None
         self.data_dir = data_dir or tempfile.mkdtemp(prefix="ironbark-test-")
         self.settings = settings

@@ -9,6 +9,16 @@ with Cse() as cse:
     t.rsc(r, 2000, 200, "CSEBase retrieve")
     t.eq(r.json["m2m:cb"]["csi"], "/id-in", "CSEBase csi is /id-in")
     t.eq(r.headers.get("x-m2m-ri"), "rqi-1", "X-M2M-RI echoed")
+    poa = r.json["m2m:cb"]["poa"]
+    t.eq([p.split(":")[0] for p in poa], ["http", "https", "coap", "coaps"],
+         "CSEBase poa names every transport that listens")
+    t.ok("http://127.0.0.1:%d" % cse.port in poa, "poa carries the HTTP port", poa)
+
+with Cse(https_port=0, coap_port=0, coaps_port=0) as cse:
+    poa = cse.get("/cse-in").json["m2m:cb"]["poa"]
+    t.eq(poa, ["http://127.0.0.1:%d" % cse.port], "transports switched off are not announced")
+
+with Cse() as cse:
 
     r = cse.register_ae("meter", origin="Cmeter")
     t.rsc(r, 2001, 201, "AE registration with a C stem")

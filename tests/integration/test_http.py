@@ -121,5 +121,6 @@ with Cse() as cse:
 with Cse(http_host="::1") as cse:
     r = cse.get("/cse-in")
     t.rsc(r, 2000, 200, "serves on [::1]")
-    t.eq(r.json["m2m:cb"]["poa"], ["http://[::1]:%d" % cse.port], "CSEBase poa brackets an IPv6 literal")
+    t.ok("http://[::1]:%d" % cse.port in r.json["m2m:cb"]["poa"], "CSEBase poa brackets an IPv6 literal",
+         r.json["m2m:cb"]["poa"])
 t.done()
