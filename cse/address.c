@@ -149,3 +149,16 @@ char *address_of(const struct resource *res, int drt)
 {
     return strdup(drt == 2 ? res_ri(res) : res->path);
 }
+
+bool address_split_virtual(const char *local, const char *name, char **head, char **rest)
+{
+    *head = *rest = NULL;
+    size_t n = strlen(name);
+    for (const char *p = strchr(local, '/'); p; p = strchr(p + 1, '/')) {
+        if (strncmp(p + 1, name, n) || (p[n + 1] && p[n + 1] != '/')) continue;
+        *head = strndup(local, (size_t)(p - local));
+        if (p[n + 1] == '/' && p[n + 2]) *rest = strdup(p + n + 2);
+        return *head != NULL;
+    }
+    return false;
+}

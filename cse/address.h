@@ -28,6 +28,11 @@ void address_clear(struct address *a);
  * Returns 0, RSC_NOT_FOUND or RSC_BAD_REQUEST. */
 int address_resolve(struct cse *cse, const char *local, struct resource **out);
 
+/* Splits "<head>/<name>[/<rest>]" at the first segment equal to `name`
+ * (a virtual child such as fopt). head and rest (NULL when empty) are
+ * malloc'd. Returns false when no such segment follows a head. */
+bool address_split_virtual(const char *local, const char *name, char **head, char **rest);
+
 /* The address of a resource as a reply shows it: structured (drt 1) or
  * unstructured (drt 2), CSE-relative. Returns a malloc'd string. */
 char *address_of(const struct resource *res, int drt);

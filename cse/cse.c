@@ -4,6 +4,7 @@
 #include "clock.h"
 #include "log.h"
 #include "loop.h"
+#include "notify.h"
 #include "rsc.h"
 #include "../resources/registry.h"
 #include "../security/acl.h"
@@ -163,6 +164,19 @@ static int collect_expired(struct resource *res, void *data)
     return 0;
 }
 
+/* Expiry is a deletion too: subscribers hear of it like of a DELETE. */
+static void announce_expired(struct cse *cse, struct resource **gone, int n)
+{
+    for (int i = 0; i < n; i++) notify_event(cse, NET_DELETE, gone[i], NULL, NULL);
+    notify_removed_commit(cse);
+    for (int i = 0; i < n; i++) {
+        struct resource *parent = NULL;
+        if (res_pi(gone[i]) && !store_get(cse->store, res_pi(gone[i]), &parent))
+            notify_event(cse, NET_DELETE_CHILD, gone[i], parent, NULL);
+        resource_free(parent);
+    }
+}
+
 int cse_expire_now(struct cse *cse)
 {
     ts_buf now;
@@ -171,14 +185,16 @@ int cse_expire_now(struct cse *cse)
     if (store_begin(cse->store)) return 0;
     store_expired(cse->store, now, collect_expired, &l);
     int removed = 0;
-    for (int i = 0; i < l.n; i++) {
+    struct resource **gone = calloc((size_t)l.n + 1, sizeof *gone);
+    for (int i = 0; i < l.n && gone; i++) {
         struct resource *still;
         /* An earlier removal may have taken this one with its subtree. */
         if (!store_get(cse->store, res_ri(l.items[i]), &still)) {
             struct m2m_response rsp;
             m2m_response_init(&rsp);
             if (!cse_delete_resource(cse, still, &rsp)) {
-                removed++;
+                gone[removed++] = l.items[i];
+                l.items[i] = NULL;
                 log_debug("expired %s", still->path);
             }
             m2m_response_clear(&rsp);
@@ -186,8 +202,16 @@ int cse_expire_now(struct cse *cse)
         }
         resource_free(l.items[i]);
     }
+    if (store_commit(cse->store)) {
+        store_rollback(cse->store);
+        notify_removed_abort(cse);
+    } else {
+        announce_expired(cse, gone, removed);
+    }
+    for (int i = 0; i < removed; i++) resource_free(gone[i]);
+    for (int i = 0; !gone && i < l.n; i++) resource_free(l.items[i]);
+    free(gone);
     free(l.items);
-    if (store_commit(cse->store)) store_rollback(cse->store);
     /* A backlog (or an undeletable resource) leaves the earliest et in the
      * past: let the timer deal with it instead of every request. */
     if (store_next_expiry(cse->store, cse->next_expiry) || (cse->next_expiry[0] && strcmp(cse->next_expiry, now) < 0))
@@ -242,6 +266,11 @@ int cse_open(struct cse *cse, const struct config *cfg, struct loop *loop)
         return -1;
     }
     store_next_expiry(cse->store, cse->next_expiry);
+    if (notify_open(cse)) {
+        store_close(cse->store);
+        cse->store = NULL;
+        return -1;
+    }
     if (loop) cse->expiry_timer = loop_add_timer(loop, cfg->expiry_interval_ms, expiry_tick, cse);
     return 0;
 }
@@ -249,6 +278,7 @@ int cse_open(struct cse *cse, const struct config *cfg, struct loop *loop)
 void cse_close(struct cse *cse)
 {
     if (cse->loop && cse->expiry_timer) loop_del_timer(cse->loop, cse->expiry_timer);
+    notify_close(cse);
     acl_close(cse);
     store_close(cse->store);
     cse->store = NULL;

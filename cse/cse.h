@@ -11,6 +11,7 @@
 struct loop;
 struct acl_state;
 struct credentials;
+struct notifier;
 
 struct cse {
     struct config cfg;
@@ -21,6 +22,7 @@ struct cse {
     int64_t expiry_timer;
     char next_expiry[23];      /* earliest et in the store ("" = none) */
     struct acl_state *acl;     /* access control: ACP cache and audit log */
+    struct notifier *notify;   /* cse/notify.c: subscriptions and delivery */
 };
 
 /* Opens the store, creates the CSEBase on first start, starts the expiry timer. */
@@ -30,6 +32,19 @@ void cse_close(struct cse *cse);
 /* Executes one request primitive and fills the response. Never fails to
  * answer: every error becomes an RSC with an m2m:dbg message. */
 void cse_dispatch(struct cse *cse, struct m2m_request *req, struct m2m_response *rsp);
+
+/* Like cse_dispatch, but a request that needs outside answers first (the
+ * verification of a new subscription's targets) may be deferred: then it
+ * returns 1 and later calls done(data) from the loop, with rsp filled; req
+ * and rsp must stay alive until then. Returns 0 when rsp is already final. */
+typedef void cse_done_fn(void *data);
+int cse_dispatch_async(struct cse *cse, struct m2m_request *req, struct m2m_response *rsp,
+                       cse_done_fn *done, void *data);
+
+/* What a resource hook returns when it asked for work through
+ * req->cont->wanted: the dispatcher rolls back and runs the request again
+ * once that work is done. Never an RSC. */
+#define DISPATCH_PENDING 1
 
 /* Removes a resource with its subtree, running the delete hooks (used by
  * DELETE and by expiry). Must run inside a store transaction. */

@@ -7,7 +7,10 @@
 #include "clock.h"
 #include "filter.h"
 #include "log.h"
+#include "nonblocking.h"
+#include "notify.h"
 #include "rsc.h"
+#include "../resources/group.h"
 #include "../security/acl.h"
 #include "../security/saef.h"
 
@@ -22,6 +25,65 @@ json_t *representation(const struct resource *res, json_t *attrs)
     json_t *o = json_object();
     json_object_set(o, t ? t->key : "m2m:unknown", attrs);
     return o;
+}
+
+/* What a committed write reports to the notification module. */
+struct event {
+    int net;                   /* 0 = nothing to report */
+    struct resource *res, *parent;
+    json_t *modified;
+};
+
+static void event_clear(struct event *ev)
+{
+    resource_free(ev->res);
+    resource_free(ev->parent);
+    json_decref(ev->modified);
+    memset(ev, 0, sizeof *ev);
+}
+
+/* Runs after the transaction committed, so receivers never hear of a
+ * change that was rolled back. */
+static void event_fire(struct cse *cse, struct event *ev)
+{
+    switch (ev->net) {
+    case NET_CREATE_CHILD: notify_event(cse, NET_CREATE_CHILD, ev->res, ev->parent, NULL); break;
+    case NET_UPDATE: notify_event(cse, NET_UPDATE, ev->res, NULL, ev->modified); break;
+    case NET_RETRIEVE_CNT_NO_CHILD: notify_event(cse, ev->net, ev->res, NULL, NULL); break;
+    case NET_DELETE:
+        notify_event(cse, NET_DELETE, ev->res, ev->parent, NULL);
+        notify_removed_commit(cse);
+        notify_event(cse, NET_DELETE_CHILD, ev->res, ev->parent, NULL);
+        break;
+    }
+    notify_removed_commit(cse);
+}
+
+/* net 5: a RETRIEVE of <container>/la or /ol found no instance. */
+static void empty_container_event(struct cse *cse, const char *local, struct event *ev)
+{
+    size_t n = strlen(local);
+    if (n < 4 || (strcmp(local + n - 3, "/la") && strcmp(local + n - 3, "/ol"))) return;
+    char *head = strndup(local, n - 3);
+    struct resource *cnt = NULL;
+    if (head && !address_resolve(cse, head, &cnt) && cnt->ty == 3)
+        *ev = (struct event){ NET_RETRIEVE_CNT_NO_CHILD, cnt, NULL, NULL };
+    else
+        resource_free(cnt);
+    free(head);
+}
+
+/* The attributes whose value an UPDATE changed (removed ones as null). */
+static json_t *changed_attributes(const struct resource *before, const struct resource *after)
+{
+    json_t *diff = json_object();
+    const char *key;
+    json_t *v;
+    json_object_foreach(after->attrs, key, v)
+        if (!json_equal(v, json_object_get(before->attrs, key))) json_object_set(diff, key, v);
+    json_object_foreach(before->attrs, key, v)
+        if (!json_object_get(after->attrs, key)) json_object_set_new(diff, key, json_null());
+    return diff;
 }
 
 /* Which rcn an operation accepts (TS-0004 Table 6.4.1-1); absent is always
@@ -85,11 +147,8 @@ static int validate_primitive(struct cse *cse, const struct m2m_request *req, st
         return m2m_error(rsp, RSC_BAD_REQUEST, "applyRelativePath (arp) needs discovery (fu=1)");
     if (req->fc.fu != 1 && req->fc.fu != 2)
         return m2m_error(rsp, RSC_NOT_IMPLEMENTED, "filter usage %d is not supported", req->fc.fu);
-    if (req->rt == 1)
-        return m2m_error(rsp, RSC_NON_BLOCKING_SYNCH_REQUEST_NOT_SUPPORTED,
-                         "non-blocking synchronous requests are not supported yet");
-    if (req->rt == 2 || req->rt == 5)
-        return m2m_error(rsp, RSC_NOT_IMPLEMENTED, "response type %d is not supported yet", req->rt);
+    if (req->rt == 5)
+        return m2m_error(rsp, RSC_NOT_IMPLEMENTED, "response type noResponse is not supported");
     return 0;
 }
 
@@ -188,7 +247,7 @@ static int respond_written(const struct m2m_request *req, struct m2m_response *r
 }
 
 static int op_create(struct cse *cse, const struct m2m_request *req, struct m2m_response *rsp,
-                     struct resource *parent)
+                     struct resource *parent, struct event *ev)
 {
     if (parent->virtual_of)
         return m2m_error(rsp, RSC_OPERATION_NOT_ALLOWED, "cannot create under a virtual resource");
@@ -212,7 +271,12 @@ static int op_create(struct cse *cse, const struct m2m_request *req, struct m2m_
     json_t *attrs = json_deep_copy(content);
     json_object_del(attrs, "cr");
     char ri[64], rn[300];
-    cse_new_id(t->sn, ri, sizeof ri);
+    if (req->cont && req->cont->ri[0]) {
+        snprintf(ri, sizeof ri, "%s", req->cont->ri); /* the second run keeps the first's ri */
+    } else {
+        cse_new_id(t->sn, ri, sizeof ri);
+        if (req->cont) snprintf(req->cont->ri, sizeof req->cont->ri, "%s", ri);
+    }
     const char *given_rn = json_string_value(json_object_get(content, "rn"));
     if (given_rn) {
         if (reserved_name(given_rn, parent->ty))
@@ -256,6 +320,7 @@ static int op_create(struct cse *cse, const struct m2m_request *req, struct m2m_
         rsp->rsc = RSC_CREATED;
         rsp->location = strdup(res_ri(res));
         respond_written(req, rsp, &ctx, RCN_ATTRIBUTES);
+        *ev = (struct event){ NET_CREATE_CHILD, resource_dup(res), resource_dup(parent), NULL };
         log_debug("created %s (%s) by %s", res->path, res_ri(res), req->fr ? req->fr : "-");
     }
     json_decref(ctx.modified);
@@ -264,7 +329,7 @@ static int op_create(struct cse *cse, const struct m2m_request *req, struct m2m_
 }
 
 static int op_update(struct cse *cse, const struct m2m_request *req, struct m2m_response *rsp,
-                     struct resource *target)
+                     struct resource *target, struct event *ev)
 {
     const struct resource_type *t = registry_find(target->ty);
     if (target->virtual_of || (t->flags & RT_NO_UPDATE))
@@ -317,11 +382,19 @@ static int op_update(struct cse *cse, const struct m2m_request *req, struct m2m_
         cse_note_expiry(cse, res_str(target, "et"));
         rsp->rsc = RSC_UPDATED;
         respond_written(req, rsp, &ctx, RCN_ATTRIBUTES);
+        *ev = (struct event){ NET_UPDATE, resource_dup(target), NULL, changed_attributes(before, target) };
     }
     json_decref(modified);
     resource_free(parent);
     resource_free(before);
     return rc;
+}
+
+/* Subscriptions leaving with a subtree owe their subscriber a notification. */
+static int note_removed_subscription(struct resource *res, void *data)
+{
+    if (res->ty == 23) notify_removing(data, res);
+    return 0;
 }
 
 /* Runs the type's delete hook, then removes the subtree. Hooks see the
@@ -334,7 +407,8 @@ static int delete_with_hooks(struct cse *cse, const struct m2m_request *req,
     if (res_pi(res) && *res_pi(res)) store_get(cse->store, res_pi(res), &parent);
     struct op_ctx ctx = { cse, req, rsp, parent, res, NULL, NULL, NULL };
     int rc = t && t->on_delete ? t->on_delete(&ctx) : 0;
-    if (!rc) rc = store_delete_subtree(cse->store, res, NULL, NULL);
+    if (!rc) rc = store_delete_subtree(cse->store, res, note_removed_subscription, cse);
+    if (!rc) note_removed_subscription(res, cse);
     resource_free(parent);
     return rc;
 }
@@ -345,7 +419,7 @@ int cse_delete_resource(struct cse *cse, struct resource *res, struct m2m_respon
 }
 
 static int op_delete(struct cse *cse, const struct m2m_request *req, struct m2m_response *rsp,
-                     struct resource *target)
+                     struct resource *target, struct event *ev)
 {
     const struct resource_type *t = registry_find(target->ty);
     if (t->flags & RT_NO_DELETE)
@@ -355,22 +429,34 @@ static int op_delete(struct cse *cse, const struct m2m_request *req, struct m2m_
     if (rcn == RCN_ATTRIBUTES) rsp->pc = representation(target, target->attrs);
     else if (rcn != RCN_NOTHING) rc = build_with_children(cse, req, rsp, target, rcn);
     if (!rc) rc = delete_with_hooks(cse, req, rsp, target);
-    if (!rc) rsp->rsc = RSC_DELETED;
+    if (!rc) {
+        rsp->rsc = RSC_DELETED;
+        struct resource *parent = NULL;
+        if (res_pi(target) && *res_pi(target)) store_get(cse->store, res_pi(target), &parent);
+        *ev = (struct event){ NET_DELETE, resource_dup(target), parent, NULL };
+    }
     return rc;
 }
 
 static int op_notify(struct cse *cse, const struct m2m_request *req, struct m2m_response *rsp,
                      struct resource *target)
 {
-    (void)cse; (void)req;
     if (target->ty == 5) {
-        /* Notifications addressed to the CSE itself are accepted; their content
-         * (verification requests, async results) is handled by the
-         * notification work. */
+        /* Addressed to the CSE itself: verification requests and results of
+         * non-blocking requests this CSE sent; nothing to do but accept. */
         rsp->rsc = RSC_OK;
         return 0;
     }
-    return m2m_error(rsp, RSC_NOT_IMPLEMENTED, "forwarding notifications to %s is not supported yet",
+    if (target->ty == 2 || target->ty == 16) {
+        int rsc = notify_forward(cse, target, req);
+        if (rsc == DISPATCH_PENDING) return rsc;
+        if (rsc == RSC_TARGET_NOT_REACHABLE)
+            return m2m_error(rsp, rsc, "no point of access of '%s' answered", res_ri(target));
+        if (!rsc_is_success(rsc)) return m2m_error(rsp, rsc, "the notification target answered %d", rsc);
+        rsp->rsc = rsc;
+        return 0;
+    }
+    return m2m_error(rsp, RSC_OPERATION_NOT_ALLOWED, "%s cannot receive notifications",
                      registry_find(target->ty)->key);
 }
 
@@ -437,6 +523,19 @@ static int execute(struct cse *cse, struct m2m_request *req, struct m2m_response
     if (addr.attr) {
         if (req->natrl < 32) req->atrl[req->natrl++] = strdup(addr.attr);
     }
+    struct resource *grp;
+    char *rest;
+    if (group_fopt_target(cse, addr.local, &grp, &rest)) {
+        /* Each member runs as its own primitive, with its own transaction. */
+        if (acl_check(cse, req, grp, acop_of(req->op, req)))
+            rc = m2m_error(rsp, RSC_ORIGINATOR_HAS_NO_PRIVILEGE, "originator has no privilege");
+        else
+            rc = group_fanout(cse, req, rsp, grp, rest);
+        resource_free(grp);
+        free(rest);
+        address_clear(&addr);
+        return rc;
+    }
     bool writes = req->op != OP_RETRIEVE && req->op != OP_NOTIFY;
     if (writes && store_begin(cse->store)) {
         address_clear(&addr);
@@ -462,12 +561,14 @@ static int execute(struct cse *cse, struct m2m_request *req, struct m2m_response
     if (!rc && !registration && !refused_type && acl_check(cse, req, target, acop_of(req->op, req)))
         rc = m2m_error(rsp, RSC_ORIGINATOR_HAS_NO_PRIVILEGE, "originator has no privilege");
     if (!rc && (req->op == OP_UPDATE || req->op == OP_DELETE)) rc = check_conditions(cse, req, rsp, target);
+    struct event ev = { 0 };
+    if (rc == RSC_NOT_FOUND && req->op == OP_RETRIEVE) empty_container_event(cse, addr.local, &ev);
     if (!rc) {
         switch (req->op) {
-        case OP_CREATE: rc = op_create(cse, req, rsp, target); break;
+        case OP_CREATE: rc = op_create(cse, req, rsp, target, &ev); break;
         case OP_RETRIEVE: rc = op_retrieve(cse, req, rsp, target); break;
-        case OP_UPDATE: rc = op_update(cse, req, rsp, target); break;
-        case OP_DELETE: rc = op_delete(cse, req, rsp, target); break;
+        case OP_UPDATE: rc = op_update(cse, req, rsp, target, &ev); break;
+        case OP_DELETE: rc = op_delete(cse, req, rsp, target, &ev); break;
         case OP_NOTIFY: rc = op_notify(cse, req, rsp, target); break;
         default: rc = m2m_error(rsp, RSC_BAD_REQUEST, "unknown operation");
         }
@@ -481,7 +582,12 @@ static int execute(struct cse *cse, struct m2m_request *req, struct m2m_response
         } else {
             acl_after_write(cse, req, target, rsp);
         }
+        if (rc) notify_removed_abort(cse);
+        else event_fire(cse, &ev);
+    } else if (ev.net) {
+        event_fire(cse, &ev);
     }
+    event_clear(&ev);
     resource_free(target);
     address_clear(&addr);
     return rc;
@@ -492,10 +598,80 @@ void cse_dispatch(struct cse *cse, struct m2m_request *req, struct m2m_response 
     rsp->rqi = req->rqi;
     cse_expire_due(cse);
     int rc = validate_primitive(cse, req, rsp);
-    if (!rc) rc = execute(cse, req, rsp);
+    if (!rc && (req->rt == 1 || req->rt == 2)) rc = nonblocking_accept(cse, req, rsp);
+    else if (!rc) rc = execute(cse, req, rsp);
+    if (rc == DISPATCH_PENDING) return;
     if (rc) {
         if (rsc_is_success(rsp->rsc) || !rsp->rsc) m2m_error(rsp, rc, "%s", rsc_name(rc));
         if (rsp->location) { free(rsp->location); rsp->location = NULL; }
         log_debug("%s %s -> %d", req->fr ? req->fr : "-", req->to ? req->to : "-", rsp->rsc);
     }
+}
+
+/* --- deferred requests ---------------------------------------------------- */
+
+struct deferral {
+    struct cse *cse;
+    struct m2m_request *req;
+    struct m2m_response *rsp;
+    cse_done_fn *done;
+    void *data;
+    int outstanding;
+};
+
+struct answer {
+    struct deferral *d;
+    char *target;
+};
+
+static void continuation_free(struct m2m_request *req)
+{
+    if (!req->cont) return;
+    json_decref(req->cont->wanted);
+    json_decref(req->cont->verified);
+    free(req->cont);
+    req->cont = NULL;
+}
+
+/* One answer is in; with the last one the request runs again, to the end. */
+static void verified(void *data, int rsc)
+{
+    struct answer *v = data;
+    struct deferral *d = v->d;
+    json_object_set_new(d->req->cont->verified, v->target, json_integer(rsc));
+    free(v->target);
+    free(v);
+    if (--d->outstanding) return;
+    d->req->cont->may_defer = false;
+    json_array_clear(d->req->cont->wanted);
+    m2m_response_clear(d->rsp);
+    cse_dispatch(d->cse, d->req, d->rsp);
+    continuation_free(d->req);
+    d->done(d->data);
+    free(d);
+}
+
+int cse_dispatch_async(struct cse *cse, struct m2m_request *req, struct m2m_response *rsp,
+                       cse_done_fn *done, void *data)
+{
+    struct m2m_continuation *k = calloc(1, sizeof *k);
+    if (!k) { cse_dispatch(cse, req, rsp); return 0; }
+    k->may_defer = cse->loop != NULL;
+    k->wanted = json_array();
+    k->verified = json_object();
+    req->cont = k;
+    cse_dispatch(cse, req, rsp);
+    size_t n = json_array_size(k->wanted);
+    if (!n) { continuation_free(req); return 0; }
+    struct deferral *d = calloc(1, sizeof *d);
+    *d = (struct deferral){ cse, req, rsp, done, data, (int)n };
+    size_t i;
+    json_t *w;
+    json_array_foreach(k->wanted, i, w) {
+        struct answer *v = malloc(sizeof *v);
+        v->d = d;
+        v->target = strdup(json_string_value(json_object_get(w, "key")));
+        notify_run_exchange(cse, w, verified, v);
+    }
+    return 1;
 }

@@ -64,6 +64,10 @@ struct http_conn {
     bool handshaking;
     bool read_wants_write;         /* the transport needs to write before reading on */
     int64_t accepted_at;
+    bool waiting;                  /* a deferred answer is outstanding */
+    bool waiting_keep_alive;
+    struct buf unparsed;           /* bytes read past the deferred request */
+    uint64_t gen;                  /* tells a reused struct from the one a deferral saw */
     int64_t last_active;
     char peer_ip[46];
     int peer_port;
@@ -81,6 +85,7 @@ struct http_server {
     struct http_conn *conns;
     int nconns;
     int64_t sweep_timer;
+    uint64_t next_gen;
 };
 
 const char *http_header(const struct http_request *req, const char *name)
@@ -139,6 +144,7 @@ static void conn_close(struct http_conn *c)
     buf_free(&c->meta);
     buf_free(&c->body);
     buf_free(&c->out);
+    buf_free(&c->unparsed);
     free(c);
 }
 
@@ -303,6 +309,9 @@ static int on_message_complete(llhttp_t *p)
         .peer_port = c->peer_port,
         .secure = c->tx != NULL,
         .credential_id = c->tx ? c->srv->opt.transport->credential(c->tx) : NULL,
+        .server = c->srv,
+        .conn = c,
+        .conn_gen = c->gen,
     };
     if (c->state == IN_URL && meta_terminate(c)) return -1;
     req.target = c->meta.data + c->url_off;
@@ -312,6 +321,12 @@ static int on_message_complete(llhttp_t *p)
     }
     struct http_response rsp = { .status = 500 };
     c->srv->handler(c->srv->data, &req, &rsp);
+    if (rsp.deferred) {
+        c->waiting = true;
+        c->waiting_keep_alive = llhttp_should_keep_alive(p);
+        free(rsp.body);
+        return HPE_PAUSED;
+    }
     queue_response(c, &rsp, llhttp_should_keep_alive(p));
     return c->closing ? HPE_PAUSED : 0;
 }
@@ -358,7 +373,7 @@ static void conn_flush(struct http_conn *c)
         c->out.len = c->out_sent = 0;
         loop_unwatch(c->srv->loop, c->fd, LOOP_WRITABLE);
         if (c->closing) { conn_close(c); return; }
-        if (c->reading_paused) {
+        if (c->reading_paused && !c->waiting) {
             c->reading_paused = false;
             loop_watch(c->srv->loop, c->fd, LOOP_READABLE, conn_io, c);
             /* A transport may hold decrypted input the socket no longer signals. */
@@ -374,13 +389,75 @@ static void conn_flush(struct http_conn *c)
     }
 }
 
+static void queue_parse_error(struct http_conn *c, llhttp_errno_t err)
+{
+    if (c->error == ERR_TOO_LARGE)
+        queue_error(c, 413, "4000", "request body exceeds the configured maximum");
+    else if (c->error == ERR_HEADERS_TOO_LARGE)
+        queue_error(c, 431, "4000", "request headers are too large");
+    else if (c->error == ERR_NO_MEMORY)
+        queue_error(c, 503, "5000", "out of memory");
+    else
+        queue_error(c, 400, "4000", "malformed HTTP request");
+    log_debug("http: %s:%d: %s", c->peer_ip, c->peer_port, llhttp_errno_name(err));
+}
+
+/* Parses bytes; a deferred request keeps what follows it for later.
+ * Returns false when reading must stop. */
+static bool conn_feed(struct http_conn *c, const char *data, size_t n)
+{
+    llhttp_errno_t err = llhttp_execute(&c->parser, data, n);
+    if (err == HPE_PAUSED && c->waiting) {
+        const char *at = llhttp_get_error_pos(&c->parser);
+        size_t used = at && at >= data && at <= data + n ? (size_t)(at - data) : n;
+        if (used < n && buf_append(&c->unparsed, data + used, n - used)) c->closing = true;
+        loop_unwatch(c->srv->loop, c->fd, LOOP_READABLE);
+        return false;
+    }
+    if (err == HPE_PAUSED) return false; /* closing after this response */
+    if (err != HPE_OK) {
+        queue_parse_error(c, err);
+        return false;
+    }
+    return true;
+}
+
+void http_server_respond(struct http_server *srv, struct http_conn *conn, uint64_t gen,
+                         struct http_response *rsp)
+{
+    struct http_conn *c = srv->conns;
+    while (c && !(c == conn && c->gen == gen)) c = c->next;
+    if (!c || !c->waiting) { free(rsp->body); return; }
+    c->waiting = false;
+    queue_response(c, rsp, c->waiting_keep_alive);
+    c->last_active = loop_now_ms();
+    /* Pipelined requests that arrived meanwhile run now, in order. */
+    struct buf rest = c->unparsed;
+    memset(&c->unparsed, 0, sizeof c->unparsed);
+    bool more = !c->closing;
+    if (more) {
+        llhttp_resume(&c->parser);
+        if (rest.len) more = conn_feed(c, rest.data, rest.len);
+    }
+    buf_free(&rest);
+    if (more && !c->waiting && !c->reading_paused) {
+        loop_watch(srv->loop, c->fd, LOOP_READABLE, conn_io, c);
+        /* A transport may hold decrypted input the socket no longer signals. */
+        if (c->tx) {
+            conn_read(c); /* flushes; may close c */
+            return;
+        }
+    }
+    conn_flush(c);
+}
+
 static void conn_read(struct http_conn *c)
 {
     char chunk[READ_CHUNK];
     /* A transport is drained until it wants more input: data it buffered
      * would not wake the loop again. */
     int max_rounds = c->tx ? 1 << 20 : 16;
-    for (int rounds = 0; rounds < max_rounds && !c->closing && !c->reading_paused; rounds++) {
+    for (int rounds = 0; rounds < max_rounds && !c->closing && !c->reading_paused && !c->waiting; rounds++) {
         long n = conn_recv(c, chunk, sizeof chunk);
         if (n == HTTP_IO_WANT_READ) break;
         if (n == HTTP_IO_WANT_WRITE) {
@@ -394,20 +471,7 @@ static void conn_read(struct http_conn *c)
             break;
         }
         c->last_active = loop_now_ms();
-        llhttp_errno_t err = llhttp_execute(&c->parser, chunk, (size_t)n);
-        if (err == HPE_PAUSED) break; /* closing after this response */
-        if (err != HPE_OK) {
-            if (c->error == ERR_TOO_LARGE)
-                queue_error(c, 413, "4000", "request body exceeds the configured maximum");
-            else if (c->error == ERR_HEADERS_TOO_LARGE)
-                queue_error(c, 431, "4000", "request headers are too large");
-            else if (c->error == ERR_NO_MEMORY)
-                queue_error(c, 503, "5000", "out of memory");
-            else
-                queue_error(c, 400, "4000", "malformed HTTP request");
-            log_debug("http: %s:%d: %s", c->peer_ip, c->peer_port, llhttp_errno_name(err));
-            break;
-        }
+        if (!conn_feed(c, chunk, (size_t)n)) break;
         if (!c->tx && (size_t)n < sizeof chunk) break;
     }
     conn_flush(c);
@@ -475,6 +539,7 @@ static void accept_ready(struct loop *loop, int fd, void *data, int mask)
         if (!c) { close(cfd); continue; }
         c->fd = cfd;
         c->srv = srv;
+        c->gen = ++srv->next_gen;
         c->last_active = c->accepted_at = loop_now_ms();
         if (ss.ss_family == AF_INET) {
             struct sockaddr_in *a = (struct sockaddr_in *)&ss;
@@ -514,6 +579,7 @@ static int64_t sweep_idle(struct loop *loop, int64_t id, void *data)
     int64_t now = loop_now_ms();
     for (struct http_conn *c = srv->conns, *next; c; c = next) {
         next = c->next;
+        c->gen = ++srv->next_gen;
         if (c->handshaking && now - c->accepted_at > srv->opt.handshake_timeout_ms) {
             log_debug("http: %s:%d did not finish its handshake in time, closing",
                      c->peer_ip, c->peer_port);

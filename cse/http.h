@@ -10,6 +10,7 @@
 
 struct loop;
 struct http_server;
+struct http_conn;
 
 #define HTTP_MAX_HEADERS 48
 
@@ -26,6 +27,10 @@ struct http_request {
     int peer_port;
     bool secure;               /* arrived over a transport such as TLS */
     const char *credential_id; /* authenticated peer credential, or NULL */
+    /* Where a deferred answer must go (see http_server_respond). */
+    struct http_server *server;
+    struct http_conn *conn;
+    uint64_t conn_gen;
 };
 
 struct http_response {
@@ -35,6 +40,9 @@ struct http_response {
     char *body;                /* owned by the transport after the handler returns (free()) */
     size_t body_len;
     const char *content_type;  /* static string or NULL */
+    bool deferred;             /* the handler answers later through http_server_respond();
+                                * the connection reads nothing more until then, so
+                                * pipelined responses keep their order */
 };
 
 typedef void http_handler(void *data, const struct http_request *req, struct http_response *rsp);
@@ -72,6 +80,12 @@ struct http_server *http_server_start(struct loop *loop, const struct http_optio
 /* The port actually bound (useful with port 0). */
 int http_server_port(const struct http_server *srv);
 void http_server_stop(struct http_server *srv);
+
+/* Delivers the answer to a request whose handler set `deferred`. conn and
+ * gen come from that request; a connection closed meanwhile is skipped.
+ * rsp->body is taken over (free()d) in every case. */
+void http_server_respond(struct http_server *srv, struct http_conn *conn, uint64_t gen,
+                         struct http_response *rsp);
 
 /* Case-insensitive header lookup. */
 const char *http_header(const struct http_request *req, const char *name);

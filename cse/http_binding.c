@@ -200,15 +200,52 @@ void http_from_primitive(const struct m2m_request *req, const struct m2m_respons
     }
 }
 
-void http_binding_handle(void *data, const struct http_request *hreq, struct http_response *hrsp)
-{
-    struct cse *cse = data;
+/* A request whose answer may come later (see cse_dispatch_async). */
+struct exchange {
+    struct cse *cse;
     struct m2m_request req;
     struct m2m_response rsp;
-    m2m_request_init(&req);
-    m2m_response_init(&rsp);
-    if (!http_to_primitive(hreq, &req, &rsp)) cse_dispatch(cse, &req, &rsp);
-    http_from_primitive(&req, &rsp, hrsp);
-    m2m_response_clear(&rsp);
-    m2m_request_clear(&req);
+    struct http_server *srv;
+    struct http_conn *conn;
+    uint64_t gen;
+};
+
+static void exchange_free(struct exchange *x)
+{
+    m2m_response_clear(&x->rsp);
+    m2m_request_clear(&x->req);
+    free(x);
+}
+
+static void answer_later(void *data)
+{
+    struct exchange *x = data;
+    struct http_response h = { .status = 500 };
+    http_from_primitive(&x->req, &x->rsp, &h);
+    http_server_respond(x->srv, x->conn, x->gen, &h);
+    exchange_free(x);
+}
+
+void http_binding_handle(void *data, const struct http_request *hreq, struct http_response *hrsp)
+{
+    struct exchange *x = calloc(1, sizeof *x);
+    if (!x) {
+        hrsp->status = 503;
+        return;
+    }
+    x->cse = data;
+    m2m_request_init(&x->req);
+    m2m_response_init(&x->rsp);
+    if (!http_to_primitive(hreq, &x->req, &x->rsp)) {
+        x->srv = hreq->server;
+        x->conn = hreq->conn;
+        x->gen = hreq->conn_gen;
+        if (x->srv && cse_dispatch_async(x->cse, &x->req, &x->rsp, answer_later, x)) {
+            hrsp->deferred = true;
+            return;
+        }
+        if (!x->srv) cse_dispatch(x->cse, &x->req, &x->rsp);
+    }
+    http_from_primitive(&x->req, &x->rsp, hrsp);
+    exchange_free(x);
 }

@@ -45,6 +45,30 @@ void m2m_request_clear(struct m2m_request *req)
     m2m_request_init(req);
 }
 
+static char *dup_str(const char *s) { return s ? strdup(s) : NULL; }
+
+static void dup_list(char **v, int n)
+{
+    for (int i = 0; i < n; i++) v[i] = dup_str(v[i]);
+}
+
+struct m2m_request *m2m_request_dup(const struct m2m_request *req)
+{
+    struct m2m_request *d = malloc(sizeof *d);
+    if (!d) return NULL;
+    *d = *req;
+    char **strs[] = { &d->to, &d->fr, &d->rqi, &d->rvi, &d->rtu, &d->ot, &d->rqet, &d->rset,
+                      &d->oet, &d->rp, &d->vsi, &d->gid, &d->tokens, &d->rids, &d->fc.arp };
+    for (size_t i = 0; i < sizeof strs / sizeof *strs; i++) *strs[i] = dup_str(*strs[i]);
+    dup_list(d->atrl, d->natrl);
+    struct m2m_filter *f = &d->fc;
+    dup_list(f->lbl, f->nlbl); dup_list(f->clbl, f->nclbl); dup_list(f->palb, f->npalb);
+    dup_list(f->cty, f->ncty); dup_list(f->atr_nm, f->natr); dup_list(f->atr_val, f->natr);
+    d->pc = req->pc ? json_deep_copy(req->pc) : NULL;
+    d->cont = NULL;
+    return d;
+}
+
 void m2m_response_init(struct m2m_response *rsp)
 {
     memset(rsp, 0, sizeof *rsp);

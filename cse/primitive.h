@@ -57,6 +57,16 @@ struct m2m_peer {
     int port;
 };
 
+/* State the dispatcher keeps across a deferred request (cse_dispatch_async):
+ * work started on the first run (subscription verification) and its results
+ * for the run that completes the request. */
+struct m2m_continuation {
+    bool may_defer;            /* the caller accepts a later answer */
+    json_t *wanted;            /* [{"target": s, "pc": {...}}] asked for by the first run */
+    json_t *verified;          /* {"<target>": rsc} gathered meanwhile */
+    char ri[64];               /* the resource ID the first run assigned */
+};
+
 struct m2m_request {
     enum m2m_op op;
     char *to;                  /* target, as addressed (without binding prefix) */
@@ -83,6 +93,7 @@ struct m2m_request {
     struct m2m_security sec;
     struct m2m_peer peer;
     enum m2m_binding binding;
+    struct m2m_continuation *cont; /* NULL unless dispatched with cse_dispatch_async() */
 };
 
 struct m2m_response {
@@ -95,6 +106,8 @@ struct m2m_response {
 
 void m2m_request_init(struct m2m_request *req);
 void m2m_request_clear(struct m2m_request *req);
+/* A deep copy that outlives the original (for work done after the reply). */
+struct m2m_request *m2m_request_dup(const struct m2m_request *req);
 void m2m_response_init(struct m2m_response *rsp);
 void m2m_response_clear(struct m2m_response *rsp);
 

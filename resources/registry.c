@@ -8,6 +8,9 @@ extern const struct resource_type type_cse_base;
 extern const struct resource_type type_ae;
 extern const struct resource_type type_container;
 extern const struct resource_type type_content_instance;
+extern const struct resource_type type_subscription;
+extern const struct resource_type type_group;
+extern const struct resource_type type_request;
 
 static const struct resource_type *const types[] = {
     &type_acp,
@@ -15,6 +18,9 @@ static const struct resource_type *const types[] = {
     &type_ae,
     &type_container,
     &type_content_instance,
+    &type_subscription,
+    &type_group,
+    &type_request,
 };
 
 #define NTYPES (sizeof types / sizeof types[0])

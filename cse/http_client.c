@@ -1,0 +1,556 @@
+#include "http_client.h"
+
+#include "log.h"
+#include "loop.h"
+
+#include <llhttp.h>
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#define MAX_RESPONSE_BODY (1 << 20)
+#define MAX_IDLE_PER_HOST 4
+
+/* --- URLs ------------------------------------------------------------------ */
+
+struct url {
+    char hostport[300];            /* "host:port", the keep-alive pool key */
+    char path[2048];
+    struct sockaddr_storage addr;
+    socklen_t alen;
+};
+
+static int url_parse(const char *s, struct url *u)
+{
+    memset(u, 0, sizeof *u);
+    if (strncasecmp(s, "http://", 7)) return -1;
+    const char *h = s + 7, *end = h + strcspn(h, "/?");
+    char host[256];
+    int port = 80;
+    const char *hend;
+    if (*h == '[') {
+        hend = memchr(h, ']', (size_t)(end - h));
+        if (!hend) return -1;
+        h++;
+    } else {
+        hend = memchr(h, ':', (size_t)(end - h));
+        if (!hend) hend = end;
+    }
+    if (hend <= h || (size_t)(hend - h) >= sizeof host) return -1;
+    memcpy(host, h, (size_t)(hend - h));
+    host[hend - h] = 0;
+    const char *colon = memchr(hend, ':', (size_t)(end - hend));
+    if (colon) {
+        char *e;
+        long p = strtol(colon + 1, &e, 10);
+        if (e != end || p <= 0 || p > 65535) return -1;
+        port = (int)p;
+    }
+    if (!strcasecmp(host, "localhost")) snprintf(host, sizeof host, "127.0.0.1");
+    struct sockaddr_in *a4 = (struct sockaddr_in *)&u->addr;
+    struct sockaddr_in6 *a6 = (struct sockaddr_in6 *)&u->addr;
+    if (inet_pton(AF_INET, host, &a4->sin_addr) == 1) {
+        a4->sin_family = AF_INET;
+        a4->sin_port = htons((uint16_t)port);
+        u->alen = sizeof *a4;
+    } else if (inet_pton(AF_INET6, host, &a6->sin6_addr) == 1) {
+        a6->sin6_family = AF_INET6;
+        a6->sin6_port = htons((uint16_t)port);
+        u->alen = sizeof *a6;
+    } else {
+        return -1; /* names would need a blocking lookup */
+    }
+    snprintf(u->hostport, sizeof u->hostport, "%s:%d", host, port);
+    snprintf(u->path, sizeof u->path, "%s", *end ? end : "/");
+    if (u->path[0] == '?') snprintf(u->path, sizeof u->path, "/%s", end);
+    return 0;
+}
+
+/* Builds the request bytes; returns a malloc'd buffer and its length. */
+static char *build_request(const char *method, const struct url *u, const char *headers,
+                           const char *body, size_t body_len, size_t *out_len)
+{
+    size_t hl = headers ? strlen(headers) : 0;
+    size_t cap = strlen(method) + strlen(u->path) + strlen(u->hostport) + hl + body_len + 128;
+    char *buf = malloc(cap);
+    if (!buf) return NULL;
+    int n = snprintf(buf, cap, "%s %s HTTP/1.1\r\nHost: %s\r\n%sContent-Length: %zu\r\n\r\n",
+                     method, u->path, u->hostport, headers ? headers : "", body_len);
+    if (n < 0 || (size_t)n + body_len >= cap) { free(buf); return NULL; }
+    if (body_len) memcpy(buf + n, body, body_len);
+    *out_len = (size_t)n + body_len;
+    return buf;
+}
+
+/* --- response parsing (shared by both variants) ------------------------------ */
+
+struct parse {
+    llhttp_t p;
+    llhttp_settings_t settings;
+    char field[32];
+    size_t field_len;
+    bool field_is_rsc;
+    char rsc[16];
+    size_t rsc_len;
+    char *body;
+    size_t body_len;
+    bool complete, too_large;
+};
+
+static int on_field(llhttp_t *p, const char *at, size_t n)
+{
+    struct parse *ps = p->data;
+    if (ps->field_len + n < sizeof ps->field) {
+        memcpy(ps->field + ps->field_len, at, n);
+        ps->field_len += n;
+    } else {
+        ps->field_len = sizeof ps->field; /* too long to be X-M2M-RSC */
+    }
+    return 0;
+}
+
+static int on_field_done(llhttp_t *p)
+{
+    struct parse *ps = p->data;
+    ps->field_is_rsc = ps->field_len == 9 && !strncasecmp(ps->field, "X-M2M-RSC", 9);
+    ps->field_len = 0;
+    if (ps->field_is_rsc) ps->rsc_len = 0;
+    return 0;
+}
+
+static int on_value(llhttp_t *p, const char *at, size_t n)
+{
+    struct parse *ps = p->data;
+    if (ps->field_is_rsc && ps->rsc_len + n < sizeof ps->rsc) {
+        memcpy(ps->rsc + ps->rsc_len, at, n);
+        ps->rsc_len += n;
+    }
+    return 0;
+}
+
+static int on_value_done(llhttp_t *p)
+{
+    struct parse *ps = p->data;
+    if (ps->field_is_rsc) ps->rsc[ps->rsc_len] = 0;
+    ps->field_is_rsc = false;
+    return 0;
+}
+
+static int on_body(llhttp_t *p, const char *at, size_t n)
+{
+    struct parse *ps = p->data;
+    if (ps->body_len + n > MAX_RESPONSE_BODY) { ps->too_large = true; return -1; }
+    char *b = realloc(ps->body, ps->body_len + n + 1);
+    if (!b) return -1;
+    memcpy(b + ps->body_len, at, n);
+    ps->body = b;
+    ps->body_len += n;
+    b[ps->body_len] = 0;
+    return 0;
+}
+
+static int on_complete(llhttp_t *p)
+{
+    ((struct parse *)p->data)->complete = true;
+    return HPE_PAUSED; /* one response per request: stop here */
+}
+
+static void parse_init(struct parse *ps)
+{
+    memset(ps, 0, sizeof *ps);
+    llhttp_settings_init(&ps->settings);
+    ps->settings.on_header_field = on_field;
+    ps->settings.on_header_field_complete = on_field_done;
+    ps->settings.on_header_value = on_value;
+    ps->settings.on_header_value_complete = on_value_done;
+    ps->settings.on_body = on_body;
+    ps->settings.on_message_complete = on_complete;
+    llhttp_init(&ps->p, HTTP_RESPONSE, &ps->settings);
+    ps->p.data = ps;
+}
+
+static void parse_reset(struct parse *ps)
+{
+    free(ps->body);
+    parse_init(ps);
+}
+
+/* Feeds bytes; returns 1 when the response is complete, 0 for more, -1 on error. */
+static int parse_feed(struct parse *ps, const char *data, size_t n)
+{
+    llhttp_errno_t err = llhttp_execute(&ps->p, data, n);
+    if (ps->complete) return 1;
+    return err == HPE_OK ? 0 : -1;
+}
+
+/* The peer closed: a response without Content-Length ends here. */
+static int parse_eof(struct parse *ps)
+{
+    if (ps->complete) return 1;
+    llhttp_errno_t err = llhttp_finish(&ps->p);
+    return ps->complete || (err == HPE_OK && ps->p.status_code) ? 1 : -1;
+}
+
+static void parse_result(struct parse *ps, struct http_client_result *r)
+{
+    r->error = HC_OK;
+    r->status = ps->p.status_code;
+    r->rsc = ps->rsc_len ? atoi(ps->rsc) : 0;
+    r->body = ps->body;
+    r->body_len = ps->body_len;
+}
+
+/* --- the asynchronous client --------------------------------------------- */
+
+struct hc_conn {
+    struct http_client *cl;
+    int fd;
+    struct url url;
+    bool connected, reused, got_bytes, idle;
+    char *out;
+    size_t out_len, out_sent;
+    struct parse ps;
+    int64_t timer;                 /* request timeout, or 0 */
+    int64_t deferred;              /* zero-delay timer for errors found before I/O */
+    int deferred_error;
+    http_client_done *done;
+    void *data;
+    /* kept to retry once when a reused keep-alive connection was closed by the peer */
+    char *method, *headers, *body;
+    size_t body_len;
+    int timeout_ms;
+    struct hc_conn *next;
+};
+
+struct http_client {
+    struct loop *loop;
+    struct hc_conn *conns;         /* all connections, idle and busy */
+    int nconns;
+};
+
+struct http_client *http_client_create(struct loop *loop)
+{
+    struct http_client *c = calloc(1, sizeof *c);
+    if (c) c->loop = loop;
+    return c;
+}
+
+int http_client_connections(const struct http_client *c) { return c->nconns; }
+
+static void conn_forget_request(struct hc_conn *k)
+{
+    free(k->out); k->out = NULL;
+    free(k->method); free(k->headers); free(k->body);
+    k->method = k->headers = k->body = NULL;
+    k->done = NULL;
+    if (k->timer) { loop_del_timer(k->cl->loop, k->timer); k->timer = 0; }
+    if (k->deferred) { loop_del_timer(k->cl->loop, k->deferred); k->deferred = 0; }
+}
+
+static void conn_free(struct hc_conn *k)
+{
+    struct http_client *cl = k->cl;
+    for (struct hc_conn **p = &cl->conns; *p; p = &(*p)->next)
+        if (*p == k) { *p = k->next; break; }
+    cl->nconns--;
+    if (k->fd >= 0) {
+        loop_unwatch(cl->loop, k->fd, LOOP_READABLE | LOOP_WRITABLE);
+        close(k->fd);
+    }
+    conn_forget_request(k);
+    free(k->ps.body);
+    free(k);
+}
+
+void http_client_destroy(struct http_client *c)
+{
+    if (!c) return;
+    while (c->conns) conn_free(c->conns);
+    free(c);
+}
+
+static void conn_io(struct loop *loop, int fd, void *data, int mask);
+static int conn_start(struct http_client *cl, const struct url *u, const char *method,
+                      const char *headers, const char *body, size_t body_len, int timeout_ms,
+                      http_client_done *done, void *data, bool allow_reuse);
+
+/* Ends the current request with a result; the connection goes idle or away. */
+static void conn_finish(struct hc_conn *k, struct http_client_result *r, bool keep)
+{
+    http_client_done *done = k->done;
+    void *data = k->data;
+    k->done = NULL;
+    if (done) done(data, r);
+    if (keep && k->fd >= 0) {
+        int idle = 0;
+        for (struct hc_conn *o = k->cl->conns; o; o = o->next)
+            idle += o->idle && !strcmp(o->url.hostport, k->url.hostport);
+        if (idle < MAX_IDLE_PER_HOST) {
+            conn_forget_request(k);
+            parse_reset(&k->ps);
+            k->idle = true;
+            k->got_bytes = false;
+            loop_unwatch(k->cl->loop, k->fd, LOOP_WRITABLE);
+            loop_watch(k->cl->loop, k->fd, LOOP_READABLE, conn_io, k); /* notice peer close */
+            return;
+        }
+    }
+    conn_free(k);
+}
+
+static void conn_fail(struct hc_conn *k, int error)
+{
+    /* A reused keep-alive connection the peer had closed: try once afresh. */
+    if (error == HC_ERR_CONNECT && k->reused && !k->got_bytes && k->done) {
+        http_client_done *done = k->done;
+        k->done = NULL;
+        int rc = conn_start(k->cl, &k->url, k->method, k->headers, k->body, k->body_len,
+                            k->timeout_ms, done, k->data, false);
+        if (rc == 0) { conn_free(k); return; }
+        k->done = done;
+    }
+    struct http_client_result r = { .error = error };
+    conn_finish(k, &r, false);
+}
+
+static int64_t conn_timeout(struct loop *loop, int64_t id, void *data)
+{
+    (void)loop; (void)id;
+    struct hc_conn *k = data;
+    k->timer = 0;
+    conn_fail(k, HC_ERR_TIMEOUT);
+    return -1;
+}
+
+static int64_t conn_deferred(struct loop *loop, int64_t id, void *data)
+{
+    (void)loop; (void)id;
+    struct hc_conn *k = data;
+    k->deferred = 0;
+    conn_fail(k, k->deferred_error);
+    return -1;
+}
+
+static void conn_write(struct hc_conn *k)
+{
+    while (k->out_sent < k->out_len) {
+        ssize_t n = send(k->fd, k->out + k->out_sent, k->out_len - k->out_sent, MSG_NOSIGNAL);
+        if (n < 0 && errno == EINTR) continue;
+        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return;
+        if (n <= 0) { conn_fail(k, HC_ERR_CONNECT); return; }
+        k->out_sent += (size_t)n;
+    }
+    loop_unwatch(k->cl->loop, k->fd, LOOP_WRITABLE);
+    loop_watch(k->cl->loop, k->fd, LOOP_READABLE, conn_io, k);
+}
+
+static void conn_read(struct hc_conn *k)
+{
+    char chunk[16384];
+    for (;;) {
+        ssize_t n = recv(k->fd, chunk, sizeof chunk, 0);
+        if (n < 0 && errno == EINTR) continue;
+        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return;
+        if (n <= 0) {
+            if (k->idle) { conn_free(k); return; }
+            if (k->got_bytes && parse_eof(&k->ps) == 1) {
+                struct http_client_result r;
+                parse_result(&k->ps, &r);
+                conn_finish(k, &r, false);
+            } else {
+                conn_fail(k, k->got_bytes ? HC_ERR_PROTOCOL : HC_ERR_CONNECT);
+            }
+            return;
+        }
+        if (k->idle) { conn_free(k); return; } /* unsolicited bytes: drop it */
+        k->got_bytes = true;
+        int st = parse_feed(&k->ps, chunk, (size_t)n);
+        if (st < 0) { conn_fail(k, HC_ERR_PROTOCOL); return; }
+        if (st == 1) {
+            struct http_client_result r;
+            parse_result(&k->ps, &r);
+            conn_finish(k, &r, llhttp_should_keep_alive(&k->ps.p));
+            return;
+        }
+    }
+}
+
+static void conn_io(struct loop *loop, int fd, void *data, int mask)
+{
+    (void)loop; (void)fd;
+    struct hc_conn *k = data;
+    if (!k->connected && (mask & LOOP_WRITABLE)) {
+        int err = 0;
+        socklen_t el = sizeof err;
+        getsockopt(k->fd, SOL_SOCKET, SO_ERROR, &err, &el);
+        if (err) { conn_fail(k, HC_ERR_CONNECT); return; }
+        k->connected = true;
+    }
+    if (mask & LOOP_READABLE) { conn_read(k); return; }
+    if (mask & LOOP_WRITABLE) conn_write(k);
+}
+
+static struct hc_conn *find_idle(struct http_client *cl, const char *hostport)
+{
+    for (struct hc_conn *k = cl->conns; k; k = k->next)
+        if (k->idle && !strcmp(k->url.hostport, hostport)) return k;
+    return NULL;
+}
+
+static char *dup_or_null(const char *s) { return s ? strdup(s) : NULL; }
+
+static int conn_start(struct http_client *cl, const struct url *u, const char *method,
+                      const char *headers, const char *body, size_t body_len, int timeout_ms,
+                      http_client_done *done, void *data, bool allow_reuse)
+{
+    struct hc_conn *k = allow_reuse ? find_idle(cl, u->hostport) : NULL;
+    if (k) {
+        k->idle = false;
+        k->reused = true;
+    } else {
+        k = calloc(1, sizeof *k);
+        if (!k) return -1;
+        k->cl = cl;
+        k->fd = -1;
+        parse_init(&k->ps);
+        k->next = cl->conns;
+        cl->conns = k;
+        cl->nconns++;
+    }
+    k->url = *u;
+    k->done = done;
+    k->data = data;
+    k->timeout_ms = timeout_ms;
+    k->method = strdup(method);
+    k->headers = dup_or_null(headers);
+    k->body = body_len ? malloc(body_len) : NULL;
+    if (body_len && k->body) memcpy(k->body, body, body_len);
+    k->body_len = body_len;
+    k->out = build_request(method, u, headers, body, body_len, &k->out_len);
+    k->out_sent = 0;
+    k->timer = loop_add_timer(cl->loop, timeout_ms, conn_timeout, k);
+    if (!k->out || !k->method || (body_len && !k->body)) {
+        k->deferred_error = HC_ERR_MEMORY;
+        k->deferred = loop_add_timer(cl->loop, 0, conn_deferred, k);
+        return 0;
+    }
+    if (k->reused) {
+        loop_watch(cl->loop, k->fd, LOOP_WRITABLE, conn_io, k);
+        return 0;
+    }
+    k->fd = socket(u->addr.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    int rc = k->fd < 0 ? -1 : connect(k->fd, (const struct sockaddr *)&u->addr, u->alen);
+    if (rc && errno != EINPROGRESS) {
+        /* Report from the loop, never from inside the caller. */
+        k->deferred_error = HC_ERR_CONNECT;
+        k->deferred = loop_add_timer(cl->loop, 0, conn_deferred, k);
+        return 0;
+    }
+    int one = 1;
+    setsockopt(k->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    k->connected = rc == 0;
+    if (loop_watch(cl->loop, k->fd, LOOP_WRITABLE, conn_io, k)) {
+        k->deferred_error = HC_ERR_CONNECT;
+        k->deferred = loop_add_timer(cl->loop, 0, conn_deferred, k);
+    }
+    return 0;
+}
+
+int http_client_send(struct http_client *cl, const char *method, const char *url,
+                     const char *headers, const char *body, size_t body_len, int timeout_ms,
+                     http_client_done *done, void *data)
+{
+    struct url u;
+    if (url_parse(url, &u)) return -1;
+    return conn_start(cl, &u, method, headers, body, body_len, timeout_ms, done, data, true);
+}
+
+/* --- the blocking, bounded variant ------------------------------------------- */
+
+static int64_t ms_left(int64_t deadline)
+{
+    int64_t d = deadline - loop_now_ms();
+    return d < 0 ? 0 : d;
+}
+
+static int wait_fd(int fd, short ev, int64_t deadline)
+{
+    struct pollfd pfd = { .fd = fd, .events = ev };
+    for (;;) {
+        int n = poll(&pfd, 1, (int)ms_left(deadline));
+        if (n < 0 && errno == EINTR) continue;
+        return n;
+    }
+}
+
+static int sync_exchange(int fd, const struct url *u, const char *req, size_t len,
+                         int64_t deadline, struct parse *ps)
+{
+    if (connect(fd, (const struct sockaddr *)&u->addr, u->alen) && errno != EINPROGRESS)
+        return HC_ERR_CONNECT;
+    if (wait_fd(fd, POLLOUT, deadline) <= 0) return HC_ERR_TIMEOUT;
+    int err = 0;
+    socklen_t el = sizeof err;
+    getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &el);
+    if (err) return HC_ERR_CONNECT;
+    for (size_t sent = 0; sent < len;) {
+        ssize_t n = send(fd, req + sent, len - sent, MSG_NOSIGNAL);
+        if (n < 0 && (errno == EAGAIN || errno == EINTR)) {
+            if (wait_fd(fd, POLLOUT, deadline) <= 0) return HC_ERR_TIMEOUT;
+            continue;
+        }
+        if (n <= 0) return HC_ERR_CONNECT;
+        sent += (size_t)n;
+    }
+    char chunk[16384];
+    bool got = false;
+    for (;;) {
+        if (wait_fd(fd, POLLIN, deadline) <= 0) return HC_ERR_TIMEOUT;
+        ssize_t n = recv(fd, chunk, sizeof chunk, 0);
+        if (n < 0 && (errno == EAGAIN || errno == EINTR)) continue;
+        if (n <= 0) return got && parse_eof(ps) == 1 ? HC_OK : got ? HC_ERR_PROTOCOL : HC_ERR_CONNECT;
+        got = true;
+        int st = parse_feed(ps, chunk, (size_t)n);
+        if (st < 0) return HC_ERR_PROTOCOL;
+        if (st == 1) return HC_OK;
+    }
+}
+
+void http_client_send_sync(const char *method, const char *url, const char *headers,
+                           const char *body, size_t body_len, int timeout_ms,
+                           struct http_client_result *out)
+{
+    memset(out, 0, sizeof *out);
+    struct url u;
+    if (url_parse(url, &u)) { out->error = HC_ERR_URL; return; }
+    size_t len;
+    char *req = build_request(method, &u, headers, body, body_len, &len);
+    int fd = socket(u.addr.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (!req || fd < 0) {
+        out->error = req ? HC_ERR_CONNECT : HC_ERR_MEMORY;
+        free(req);
+        if (fd >= 0) close(fd);
+        return;
+    }
+    struct parse ps;
+    parse_init(&ps);
+    int rc = sync_exchange(fd, &u, req, len, loop_now_ms() + timeout_ms, &ps);
+    close(fd);
+    free(req);
+    if (rc == HC_OK) {
+        parse_result(&ps, out);
+    } else {
+        out->error = rc;
+        free(ps.body);
+    }
+}

@@ -1,0 +1,160 @@
+#include "nonblocking.h"
+
+#include "address.h"
+#include "clock.h"
+#include "cse.h"
+#include "log.h"
+#include "loop.h"
+#include "notify.h"
+#include "rsc.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#define REQUEST_LIFETIME_S 3600    /* how long a <request> record is kept */
+
+enum request_status { RS_COMPLETED = 1, RS_FAILED = 2, RS_PENDING = 3 };
+
+struct pending {
+    struct cse *cse;
+    struct m2m_request *req;
+    char ri[64];
+};
+
+static bool targets_request_record(struct cse *cse, const char *to)
+{
+    struct address a;
+    struct resource *r = NULL;
+    if (address_parse(cse, to, &a)) return false;
+    if (!a.remote) address_resolve(cse, a.local, &r);
+    address_clear(&a);
+    bool yes = r && r->ty == 17;
+    resource_free(r);
+    return yes;
+}
+
+/* metaInformation: the optional parameters worth keeping. */
+static json_t *meta_information(const struct m2m_request *req)
+{
+    json_t *mi = json_pack("{s:{s:i}}", "rt", "rtv", req->rt);
+    if (req->rtu) json_object_set_new(json_object_get(mi, "rt"), "nu", json_string(req->rtu));
+    if (req->ty > 0) json_object_set_new(mi, "ty", json_integer(req->ty));
+    if (req->rcn >= 0) json_object_set_new(mi, "rcn", json_integer(req->rcn));
+    if (req->rqet) json_object_set_new(mi, "rqet", json_string(req->rqet));
+    return mi;
+}
+
+static struct resource *new_record(struct cse *cse, const struct m2m_request *req)
+{
+    char ri[64];
+    cse_new_id("req", ri, sizeof ri);
+    int64_t now = clock_now_us();
+    ts_buf ct, et;
+    ts_format(now, ct);
+    ts_format(now + (int64_t)REQUEST_LIFETIME_S * 1000000, et);
+    json_t *a = json_pack("{s:i,s:s,s:s,s:s,s:s,s:s,s:s,s:i,s:s,s:s,s:s,s:o,s:i,s:{s:i}}",
+                          "ty", 17, "ri", ri, "rn", ri, "pi", cse->cfg.cse_id, "ct", ct, "lt", ct,
+                          "et", et, "op", req->op, "tg", req->to, "org", req->fr ? req->fr : "",
+                          "rid", req->rqi, "mi", meta_information(req), "rs", RS_PENDING,
+                          "ors", "rsc", RSC_ACCEPTED);
+    if (req->pc) json_object_set(a, "pc", req->pc);
+    size_t n = strlen(cse->cfg.cse_name) + strlen(ri) + 2;
+    char *path = malloc(n);
+    snprintf(path, n, "%s/%s", cse->cfg.cse_name, ri);
+    struct resource *r = resource_new(17, a, path);
+    free(path);
+    return r;
+}
+
+/* rt 2: the result goes to each X-M2M-RTU entry ('&'-separated), to the
+ * originator when the header is absent, to nobody when it is empty. */
+static void send_result(struct cse *cse, const struct m2m_request *req, json_t *ors)
+{
+    json_t *pc = json_pack("{s:O}", "m2m:rsp", ors);
+    if (!req->rtu) {
+        if (req->fr) notify_send(cse, req->fr, pc, 0, NULL, NULL);
+    } else {
+        char *list = strdup(req->rtu), *save = NULL;
+        for (char *t = strtok_r(list, "& ", &save); t; t = strtok_r(NULL, "& ", &save))
+            notify_send(cse, t, pc, 0, NULL, NULL);
+        free(list);
+    }
+    json_decref(pc);
+}
+
+static void record_result(struct cse *cse, const char *ri, json_t *ors, bool ok)
+{
+    struct resource *rec = NULL;
+    if (store_begin(cse->store)) return;
+    int rc = store_get(cse->store, ri, &rec);
+    if (!rc) {
+        ts_buf lt;
+        ts_format(clock_now_us(), lt);
+        json_object_set(rec->attrs, "ors", ors);
+        json_object_set_new(rec->attrs, "rs", json_integer(ok ? RS_COMPLETED : RS_FAILED));
+        json_object_set_new(rec->attrs, "lt", json_string(lt));
+        rc = store_update(cse->store, rec);
+    }
+    if (rc || store_commit(cse->store)) {
+        store_rollback(cse->store); /* deleted meanwhile: the result only goes out by rt 2 */
+    } else {
+        json_t *modified = json_pack("{s:O,s:O,s:O}", "ors", ors, "rs", json_object_get(rec->attrs, "rs"),
+                                     "lt", json_object_get(rec->attrs, "lt"));
+        notify_event(cse, NET_UPDATE, rec, NULL, modified);
+        json_decref(modified);
+    }
+    resource_free(rec);
+}
+
+static int64_t run_pending(struct loop *loop, int64_t id, void *data)
+{
+    (void)loop; (void)id;
+    struct pending *p = data;
+    struct m2m_request *req = p->req;
+    int rt = req->rt;
+    req->rt = 0; /* executed as a blocking request now */
+    struct m2m_response rsp;
+    m2m_response_init(&rsp);
+    cse_dispatch(p->cse, req, &rsp);
+    json_t *ors = json_pack("{s:i,s:s,s:s,s:s}", "rsc", rsp.rsc, "rqi", req->rqi,
+                            "to", req->fr ? req->fr : "", "fr", p->cse->csi);
+    if (rsp.pc) json_object_set(ors, "pc", rsp.pc);
+    record_result(p->cse, p->ri, ors, rsc_is_success(rsp.rsc));
+    if (rt == 2) send_result(p->cse, req, ors);
+    json_decref(ors);
+    m2m_response_clear(&rsp);
+    m2m_request_clear(req);
+    free(req);
+    free(p);
+    return -1;
+}
+
+int nonblocking_accept(struct cse *cse, const struct m2m_request *req, struct m2m_response *rsp)
+{
+    if (targets_request_record(cse, req->to))
+        return m2m_error(rsp, RSC_BAD_REQUEST, "a <request> is accessed with blocking requests only");
+    if (!cse->loop)
+        return m2m_error(rsp, RSC_NON_BLOCKING_SYNCH_REQUEST_NOT_SUPPORTED, "no event loop to run it on");
+    struct resource *rec = new_record(cse, req);
+    int rc = store_begin(cse->store);
+    if (!rc) rc = store_insert(cse->store, rec);
+    if (!rc) rc = store_commit(cse->store);
+    else store_rollback(cse->store);
+    if (rc) {
+        resource_free(rec);
+        return m2m_error(rsp, RSC_INTERNAL_SERVER_ERROR, "the request could not be recorded");
+    }
+    struct pending *p = calloc(1, sizeof *p);
+    p->cse = cse;
+    p->req = m2m_request_dup(req);
+    snprintf(p->ri, sizeof p->ri, "%s", res_ri(rec));
+    loop_add_timer(cse->loop, 0, run_pending, p);
+    rsp->rsc = req->rt == 1 ? RSC_ACCEPTED_NONBLOCKING_SYNCH : RSC_ACCEPTED_NONBLOCKING_ASYNCH;
+    rsp->pc = json_pack("{s:s}", "m2m:uri", res_ri(rec));
+    struct resource *base = NULL;
+    if (!store_get(cse->store, cse->cfg.cse_id, &base))
+        notify_event(cse, NET_CREATE_CHILD, rec, base, NULL);
+    resource_free(base);
+    resource_free(rec);
+    return 0;
+}

@@ -1,0 +1,952 @@
+/* Notifications: event matching against <subscription> resources, content
+ * building, batching, and the delivery queue. See docs/subscriptions.md. */
+#include "notify.h"
+
+#include "address.h"
+#include "clock.h"
+#include "cse.h"
+#include "dispatch.h"
+#include "http_client.h"
+#include "log.h"
+#include "loop.h"
+#include "rsc.h"
+#include "../security/acl.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#define TARGET_CAP 10000           /* queued items per target: oldest waiting dropped */
+#define TOTAL_CAP 100000           /* queued items overall: newest refused */
+#define MAX_ATTEMPTS 6             /* delivery attempts per item before it is dropped */
+#define BACKOFF_BASE_MS 200        /* 200, 400, 800, 1600, 3200 ms between attempts */
+#define SEND_TIMEOUT_MS 5000       /* one asynchronous attempt */
+#define VERIFY_TIMEOUT_MS 2000     /* one blocking exchange (verification, forwarding) */
+#define DEFAULT_BATCH_MS 60000     /* bn.dur when the subscriber gave only num */
+#define EC_LATEST 4
+#define TARGET_BUCKETS 256
+#define BATCH_CAP 1000             /* a batch is sent when it holds this many, whatever bn.num says */
+
+/* --- state -------------------------------------------------------------- */
+
+struct item {
+    struct item *next;
+    char *body;
+    size_t len;
+    char rqi[32];
+    int ec;
+    char *sub_ri;                  /* set for ln (latestNotify) items only */
+    char *stat_ri;                 /* subscription counting statistics (nse), or NULL */
+    int count;                     /* notifications carried (a batch carries several) */
+    notify_done_fn *done;
+    void *data;
+    int attempts;
+};
+
+struct target {
+    struct target *next;           /* in its hash bucket */
+    struct notifier *nf;
+    char *key;                     /* the notificationURI as given (URL or entity ID) */
+    struct item *head, *tail;
+    int n;
+    bool busy;                     /* head is in flight or waiting for its retry */
+    int64_t retry_timer;
+};
+
+struct batch {
+    struct batch *next;
+    struct notifier *nf;
+    char *sub_ri, *target;
+    json_t *sgns;                  /* array of m2m:sgn objects */
+    int num;
+    bool latest;
+    int64_t timer;
+};
+
+struct notifier {
+    struct cse *cse;
+    struct http_client *http;
+    struct target *targets[TARGET_BUCKETS];  /* targets with queued work, by key hash */
+    struct batch *batches;
+    struct resource **removing;
+    int nremoving, capremoving;
+    struct notify_stats st;
+    uint64_t next_rqi;
+    /* nse: {"<sub ri>": {"noec": n, "tg": {"<target>": {"rqs": n, "rsr": n}}}} */
+    json_t *sub_stats;
+};
+
+static struct notifier *nf_of(struct cse *cse) { return cse->notify; }
+
+/* --- per-scheme senders ---------------------------------------------------- */
+
+static void headers_for(char *buf, size_t cap, const char *from, const char *rqi, int ec)
+{
+    int n = snprintf(buf, cap, "X-M2M-Origin: %s\r\nX-M2M-RI: %s\r\nX-M2M-RVI: 3\r\n"
+                     "Content-Type: application/json\r\nAccept: application/json\r\n",
+                     from, rqi);
+    if (ec && n > 0 && (size_t)n < cap) snprintf(buf + n, cap - (size_t)n, "X-M2M-EC: %d\r\n", ec);
+}
+
+/* The RSC of an HTTP answer: the header when present, else from the status. */
+static int rsc_of_http(const struct http_client_result *r)
+{
+    if (r->error) return RSC_TARGET_NOT_REACHABLE;
+    if (r->rsc) return r->rsc;
+    if (r->status >= 200 && r->status < 300) return RSC_OK;
+    if (r->status == 403) return RSC_ORIGINATOR_HAS_NO_PRIVILEGE;
+    if (r->status == 404) return RSC_NOT_FOUND;
+    return r->status >= 500 ? RSC_INTERNAL_SERVER_ERROR : RSC_BAD_REQUEST;
+}
+
+struct http_attempt { notify_sender_done *done; void *data; };
+
+static void http_done(void *data, const struct http_client_result *r)
+{
+    struct http_attempt a = *(struct http_attempt *)data;
+    free(data);
+    bool unreachable = r->error == HC_ERR_CONNECT || r->error == HC_ERR_TIMEOUT;
+    a.done(a.data, rsc_of_http(r), unreachable);
+}
+
+static int http_send(struct cse *cse, const struct notify_send_args *a, notify_sender_done *done, void *data)
+{
+    struct notifier *nf = nf_of(cse);
+    char hdr[512];
+    headers_for(hdr, sizeof hdr, a->from, a->rqi, a->ec);
+    struct http_attempt *at = malloc(sizeof *at);
+    if (!at) return -1;
+    *at = (struct http_attempt){ done, data };
+    int rc = http_client_send(nf->http, "POST", a->url, hdr, a->body, a->len, a->timeout_ms,
+                              http_done, at);
+    if (rc) free(at);
+    return rc;
+}
+
+static int http_send_blocking(struct cse *cse, const struct notify_send_args *a)
+{
+    (void)cse;
+    char hdr[512];
+    headers_for(hdr, sizeof hdr, a->from, a->rqi, a->ec);
+    struct http_client_result r;
+    http_client_send_sync("POST", a->url, hdr, a->body, a->len, a->timeout_ms, &r);
+    int rsc = rsc_of_http(&r);
+    free((char *)r.body);
+    return rsc;
+}
+
+/* The per-scheme sender table. coap:// and coaps:// stay empty until the
+ * CoAP binding installs its functions (notify_set_sender): until then
+ * delivery to them fails with a clear log line. */
+struct sender {
+    const char *scheme;
+    notify_send_fn *send;
+    notify_send_blocking_fn *send_blocking;
+};
+
+static struct sender senders[] = {
+    { "http://", http_send, http_send_blocking },
+    { "coap://", NULL, NULL },
+    { "coaps://", NULL, NULL },
+};
+
+static const struct sender *sender_for(const char *url)
+{
+    for (size_t i = 0; i < sizeof senders / sizeof *senders; i++)
+        if (!strncasecmp(url, senders[i].scheme, strlen(senders[i].scheme))) return &senders[i];
+    return NULL;
+}
+
+int notify_set_sender(const char *scheme, notify_send_fn *send, notify_send_blocking_fn *send_blocking)
+{
+    for (size_t i = 0; i < sizeof senders / sizeof *senders; i++) {
+        if (strcasecmp(senders[i].scheme, scheme)) continue;
+        senders[i].send = send;
+        senders[i].send_blocking = send_blocking;
+        return 0;
+    }
+    return -1;
+}
+
+static bool is_url(const char *s) { return strstr(s, "://") != NULL; }
+
+json_t *notify_poa_of(struct cse *cse, const char *id)
+{
+    struct address a;
+    if (address_parse(cse, id, &a)) return NULL;
+    struct resource *r = NULL;
+    if (!a.remote && !a.attr) address_resolve(cse, a.local, &r);
+    address_clear(&a);
+    json_t *poa = NULL;
+    if (r && (r->ty == 2 || r->ty == 16)) poa = json_incref(json_object_get(r->attrs, "poa"));
+    resource_free(r);
+    if (poa && (!json_is_array(poa) || !json_array_size(poa))) { json_decref(poa); poa = NULL; }
+    return poa;
+}
+
+/* The URL to deliver to: the target itself, or the first poa of the entity
+ * it names that has a known scheme. Writes "" when there is none. */
+static void resolve_url(struct cse *cse, const char *key, char *url, size_t cap)
+{
+    url[0] = 0;
+    if (is_url(key)) { snprintf(url, cap, "%s", key); return; }
+    json_t *poa = notify_poa_of(cse, key);
+    size_t i;
+    json_t *v;
+    json_array_foreach(poa, i, v) {
+        const char *s = json_string_value(v);
+        if (s && sender_for(s)) { snprintf(url, cap, "%s", s); break; }
+    }
+    json_decref(poa);
+}
+
+/* "?ct=json" / "&ct=json" selects the serialization; only JSON exists here,
+ * so the suffix is removed before sending. */
+static void strip_ct(char *url)
+{
+    char *p = strstr(url, "?ct=");
+    if (!p) p = strstr(url, "&ct=");
+    if (!p) return;
+    char *end = strchr(p + 1, '&');
+    if (end && *p == '?') memmove(p + 1, end + 1, strlen(end + 1) + 1);
+    else if (end) memmove(p, end, strlen(end) + 1);
+    else *p = 0;
+}
+
+/* --- notification statistics (nse / nsi) ------------------------------------
+ * Kept in memory and shown when the subscription is retrieved: counting in
+ * the store would cost a write per notification. Lost on restart. */
+
+static void stats_add(struct notifier *nf, const char *sub_ri, const char *target, const char *field,
+                      int n)
+{
+    json_t *s = json_object_get(nf->sub_stats, sub_ri);
+    if (!s) return; /* counting is off for this subscription */
+    json_t *where = s;
+    if (target) {
+        json_t *tg = json_object_get(s, "tg");
+        where = json_object_get(tg, target);
+        if (!where) {
+            where = json_pack("{s:i,s:i}", "rqs", 0, "rsr", 0);
+            json_object_set_new(tg, target, where);
+        }
+    }
+    json_object_set_new(where, field, json_integer(json_integer_value(json_object_get(where, field)) + n));
+}
+
+void notify_reset_stats(struct cse *cse, const struct resource *sub)
+{
+    struct notifier *nf = nf_of(cse);
+    if (!nf) return;
+    if (res_bool(sub, "nse", 0))
+        json_object_set_new(nf->sub_stats, res_ri(sub), json_pack("{s:i,s:{}}", "noec", 0, "tg"));
+    else
+        json_object_del(nf->sub_stats, res_ri(sub));
+}
+
+void notify_fill_stats(struct cse *cse, struct resource *sub)
+{
+    struct notifier *nf = nf_of(cse);
+    json_t *s = nf ? json_object_get(nf->sub_stats, res_ri(sub)) : NULL;
+    if (!s) return;
+    json_t *nsi = json_array();
+    size_t i;
+    json_t *v;
+    json_array_foreach(json_object_get(sub->attrs, "nu"), i, v) {
+        const char *target = json_string_value(v);
+        json_t *c = json_object_get(json_object_get(s, "tg"), target);
+        json_array_append_new(nsi, json_pack("{s:s,s:I,s:I,s:O}", "tg", target,
+                                             "rqs", json_integer_value(json_object_get(c, "rqs")),
+                                             "rsr", json_integer_value(json_object_get(c, "rsr")),
+                                             "noec", json_object_get(s, "noec")));
+    }
+    json_object_set_new(sub->attrs, "nsi", nsi);
+}
+
+/* --- the queue ------------------------------------------------------------ */
+
+static void item_free(struct item *it)
+{
+    free(it->body);
+    free(it->sub_ri);
+    free(it->stat_ri);
+    free(it);
+}
+
+static struct target **bucket_of(struct notifier *nf, const char *key)
+{
+    uint32_t h = 2166136261u; /* FNV-1a */
+    for (const unsigned char *p = (const unsigned char *)key; *p; p++) h = (h ^ *p) * 16777619u;
+    return &nf->targets[h % TARGET_BUCKETS];
+}
+
+static struct target *target_get(struct notifier *nf, const char *key)
+{
+    struct target **b = bucket_of(nf, key);
+    for (struct target *t = *b; t; t = t->next)
+        if (!strcmp(t->key, key)) return t;
+    struct target *t = calloc(1, sizeof *t);
+    if (!t || !(t->key = strdup(key))) { free(t); return NULL; }
+    t->nf = nf;
+    t->next = *b;
+    *b = t;
+    return t;
+}
+
+static void target_free(struct target *t)
+{
+    if (t->retry_timer) loop_del_timer(t->nf->cse->loop, t->retry_timer);
+    for (struct item *it = t->head, *n2; it; it = n2) { n2 = it->next; item_free(it); }
+    free(t->key);
+    free(t);
+}
+
+/* A target with nothing queued is forgotten: memory follows the backlog,
+ * not the number of targets ever used. */
+static void target_release(struct target *tg)
+{
+    for (struct target **p = bucket_of(tg->nf, tg->key); *p; p = &(*p)->next)
+        if (*p == tg) { *p = tg->next; break; }
+    target_free(tg);
+}
+
+static void pump(struct target *tg);
+
+static struct item *pop_head(struct target *tg)
+{
+    struct item *it = tg->head;
+    tg->head = it->next;
+    if (!tg->head) tg->tail = NULL;
+    tg->n--;
+    tg->nf->st.pending--;
+    return it;
+}
+
+static void finish_head(struct target *tg, int rsc, bool answered)
+{
+    struct item *it = pop_head(tg);
+    if (answered && it->stat_ri) stats_add(tg->nf, it->stat_ri, tg->key, "rsr", it->count);
+    if (rsc == RSC_OK) tg->nf->st.delivered++;
+    else tg->nf->st.failed++;
+    if (it->done) it->done(it->data, rsc);
+    item_free(it);
+}
+
+static int64_t retry_due(struct loop *loop, int64_t id, void *data)
+{
+    (void)loop; (void)id;
+    struct target *tg = data;
+    tg->retry_timer = 0;
+    tg->busy = false;
+    pump(tg);
+    return -1;
+}
+
+/* Result of one attempt for the head item of tg. */
+static void delivered(void *data, int rsc, bool unreachable)
+{
+    struct target *tg = data;
+    struct notifier *nf = tg->nf;
+    struct item *it = tg->head;
+    if (unreachable && it && ++it->attempts < MAX_ATTEMPTS) {
+        int64_t delay = (int64_t)BACKOFF_BASE_MS << (it->attempts - 1);
+        nf->st.retries++;
+        log_debug("notify: %s unreachable, retry %d in %lld ms", tg->key, it->attempts,
+                  (long long)delay);
+        tg->retry_timer = loop_add_timer(nf->cse->loop, delay, retry_due, tg);
+        return; /* stays busy: later items wait, so order is kept */
+    }
+    if (unreachable) log_warn("notify: giving up on %s after %d attempts", tg->key, MAX_ATTEMPTS);
+    else if (rsc != RSC_OK) log_debug("notify: %s answered %d", tg->key, rsc);
+    tg->busy = false;
+    if (it) finish_head(tg, rsc, !unreachable);
+    pump(tg);
+}
+
+/* Starts delivering the head item unless one is already under way. */
+static void pump(struct target *tg)
+{
+    struct notifier *nf = tg->nf;
+    while (!tg->busy && tg->head) {
+        char url[2048];
+        resolve_url(nf->cse, tg->key, url, sizeof url);
+        strip_ct(url);
+        const struct sender *s = url[0] ? sender_for(url) : NULL;
+        if (!url[0]) {
+            /* An entity without a usable poa now may register one later. */
+            tg->busy = true;
+            delivered(tg, RSC_TARGET_NOT_REACHABLE, true);
+            return;
+        }
+        if (!s || !s->send) {
+            log_warn("notify: cannot deliver to %s: %s", url,
+                     s ? "coap:// delivery is pending the CoAP binding" : "unsupported scheme");
+            finish_head(tg, RSC_TARGET_NOT_REACHABLE, false);
+            continue;
+        }
+        tg->busy = true;
+        struct item *it = tg->head;
+        if (it->stat_ri && it->attempts == 0) stats_add(nf, it->stat_ri, tg->key, "rqs", it->count);
+        struct notify_send_args a = { url, nf->cse->csi, it->rqi, it->body, it->len, it->ec,
+                                      SEND_TIMEOUT_MS };
+        if (s->send(nf->cse, &a, delivered, tg)) {
+            log_warn("notify: cannot deliver to %s: malformed URL or non-numeric host", url);
+            tg->busy = false;
+            finish_head(tg, RSC_TARGET_NOT_REACHABLE, false);
+        }
+    }
+    if (!tg->busy && !tg->head) target_release(tg);
+}
+
+/* ln: a newer notification of the same subscription replaces a waiting one. */
+static bool replace_latest(struct target *tg, struct item *it)
+{
+    for (struct item *o = tg->head; o; o = o->next) {
+        if (o == tg->head && tg->busy) continue;
+        if (o->sub_ri && !strcmp(o->sub_ri, it->sub_ri)) {
+            free(o->body);
+            o->body = it->body;
+            o->len = it->len;
+            it->body = NULL;
+            tg->nf->st.dropped++;
+            item_free(it);
+            return true;
+        }
+    }
+    return false;
+}
+
+/* Drops the oldest item that is not in flight. */
+static void drop_oldest(struct target *tg)
+{
+    struct item **p = &tg->head;
+    if (tg->busy && *p) p = &(*p)->next;
+    struct item *it = *p;
+    if (!it) return;
+    *p = it->next;
+    if (tg->tail == it) {
+        tg->tail = NULL;
+        for (struct item *o = tg->head; o; o = o->next) tg->tail = o;
+    }
+    tg->n--;
+    tg->nf->st.pending--;
+    tg->nf->st.dropped++;
+    if (it->done) it->done(it->data, RSC_TARGET_NOT_REACHABLE);
+    item_free(it);
+}
+
+static struct item *item_new(struct notifier *nf, json_t *pc, int ec, notify_done_fn *done, void *data)
+{
+    struct item *it = calloc(1, sizeof *it);
+    if (!it || !(it->body = json_dumps(pc, JSON_COMPACT))) {
+        free(it);
+        return NULL;
+    }
+    it->len = strlen(it->body);
+    it->ec = ec;
+    it->done = done;
+    it->data = data;
+    it->count = 1;
+    snprintf(it->rqi, sizeof it->rqi, "ntf-%llu", (unsigned long long)++nf->next_rqi);
+    return it;
+}
+
+/* Queues it for key (taking it); refused when the overall cap is reached. */
+static int queue_item(struct notifier *nf, const char *key, struct item *it)
+{
+    struct target *tg = it && nf->st.pending < TOTAL_CAP ? target_get(nf, key) : NULL;
+    if (!tg) {
+        nf->st.dropped++;
+        log_warn("notify: queue full (%d) or out of memory, dropping a notification to %s", TOTAL_CAP, key);
+        if (it) item_free(it);
+        return -1;
+    }
+    nf->st.queued++;
+    if (it->sub_ri && replace_latest(tg, it)) return 0;
+    if (tg->n >= TARGET_CAP) drop_oldest(tg);
+    if (tg->tail) tg->tail->next = it; else tg->head = it;
+    tg->tail = it;
+    tg->n++;
+    nf->st.pending++;
+    pump(tg);
+    return 0;
+}
+
+static int enqueue(struct notifier *nf, const char *key, json_t *pc, int ec, notify_done_fn *done,
+                   void *data)
+{
+    return queue_item(nf, key, item_new(nf, pc, ec, done, data));
+}
+
+/* --- exchanges: a NOTIFY whose answer a request waits for ------------------------
+ * Verification requests and forwarded notifications. An exchange is a JSON
+ * object {"key", "urls": [...], "from", "rqi", "pc"}: the URLs (or entity
+ * IDs) are tried in order until one is reachable; the RSC answered is the
+ * result, recorded under "key" in the request's continuation. */
+
+int notify_send(struct cse *cse, const char *target, json_t *pc, int ec,
+                notify_done_fn *done, void *data)
+{
+    struct notifier *nf = nf_of(cse);
+    if (!nf) return -1;
+    return enqueue(nf, target, pc, ec, done, data);
+}
+
+static const struct sender *usable_sender(struct cse *cse, const char *target, char *url, size_t cap)
+{
+    resolve_url(cse, target, url, cap);
+    strip_ct(url);
+    const struct sender *s = url[0] ? sender_for(url) : NULL;
+    if (url[0] && (!s || !s->send))
+        log_warn("notify: cannot send to %s (%s)", url,
+                 s ? "coap:// is pending the CoAP binding" : "unsupported scheme");
+    return s && s->send ? s : NULL;
+}
+
+static int blocking_exchange(struct cse *cse, json_t *x)
+{
+    const char *from = json_string_value(json_object_get(x, "from"));
+    const char *rqi = json_string_value(json_object_get(x, "rqi"));
+    char *body = json_dumps(json_object_get(x, "pc"), JSON_COMPACT);
+    int rsc = RSC_TARGET_NOT_REACHABLE;
+    size_t i;
+    json_t *v;
+    json_array_foreach(json_object_get(x, "urls"), i, v) {
+        char url[2048];
+        const struct sender *s = usable_sender(cse, json_string_value(v), url, sizeof url);
+        if (!s || !body) continue;
+        struct notify_send_args a = { url, from, rqi, body, strlen(body), 0, VERIFY_TIMEOUT_MS };
+        rsc = s->send_blocking(cse, &a);
+        if (rsc != RSC_TARGET_NOT_REACHABLE) break;
+    }
+    free(body);
+    return rsc;
+}
+
+struct exchange {
+    struct cse *cse;
+    json_t *x;
+    size_t next;                   /* index of the URL to try next */
+    char *body;
+    notify_done_fn *done;
+    void *data;
+};
+
+static void exchange_try(struct exchange *e);
+
+static void exchange_end(struct exchange *e, int rsc)
+{
+    e->done(e->data, rsc);
+    json_decref(e->x);
+    free(e->body);
+    free(e);
+}
+
+static void exchange_answered(void *data, int rsc, bool unreachable)
+{
+    struct exchange *e = data;
+    if (unreachable) exchange_try(e);
+    else exchange_end(e, rsc);
+}
+
+static int64_t exchange_later(struct loop *loop, int64_t id, void *data)
+{
+    (void)loop; (void)id;
+    exchange_try(data);
+    return -1;
+}
+
+/* Starts the attempt at the next URL; none left: unreachable. */
+static void exchange_try(struct exchange *e)
+{
+    json_t *urls = json_object_get(e->x, "urls");
+    while (e->next < json_array_size(urls)) {
+        char url[2048];
+        const char *target = json_string_value(json_array_get(urls, e->next++));
+        const struct sender *s = usable_sender(e->cse, target, url, sizeof url);
+        if (!s || !e->body) continue;
+        struct notify_send_args a = { url, json_string_value(json_object_get(e->x, "from")),
+                               json_string_value(json_object_get(e->x, "rqi")), e->body,
+                               strlen(e->body), 0, VERIFY_TIMEOUT_MS };
+        if (!s->send(e->cse, &a, exchange_answered, e)) return;
+    }
+    exchange_end(e, RSC_TARGET_NOT_REACHABLE);
+}
+
+void notify_run_exchange(struct cse *cse, json_t *x, notify_done_fn *done, void *data)
+{
+    struct exchange *e = calloc(1, sizeof *e);
+    *e = (struct exchange){ cse, json_incref(x), 0, json_dumps(json_object_get(x, "pc"), JSON_COMPACT),
+                            done, data };
+    /* Answers always come from the loop, never from inside this call. */
+    loop_add_timer(cse->loop, 0, exchange_later, e);
+}
+
+/* The answer to exchange x for this request: known from an earlier run,
+ * deferred (DISPATCH_PENDING) when the request can wait, else obtained by a
+ * bounded blocking exchange. Takes x. */
+static int answer_of(struct cse *cse, const struct m2m_request *req, json_t *x)
+{
+    struct m2m_continuation *k = req ? req->cont : NULL;
+    const char *key = json_string_value(json_object_get(x, "key"));
+    json_t *known = k ? json_object_get(k->verified, key) : NULL;
+    int rsc;
+    if (known) rsc = (int)json_integer_value(known);
+    else if (k && k->may_defer && nf_of(cse)) {
+        json_array_append(k->wanted, x);
+        rsc = DISPATCH_PENDING;
+    } else {
+        rsc = blocking_exchange(cse, x);
+    }
+    json_decref(x);
+    return rsc;
+}
+
+static void next_rqi(struct cse *cse, const char *prefix, char *out, size_t cap)
+{
+    struct notifier *nf = nf_of(cse);
+    snprintf(out, cap, "%s-%llu", prefix, (unsigned long long)(nf ? ++nf->next_rqi : 0));
+}
+
+int notify_verify(struct cse *cse, const struct m2m_request *req, const char *target, json_t *pc)
+{
+    char rqi[32];
+    next_rqi(cse, "vrq", rqi, sizeof rqi);
+    return answer_of(cse, req, json_pack("{s:s,s:[s],s:s,s:s,s:O}", "key", target, "urls", target,
+                                         "from", cse->csi, "rqi", rqi, "pc", pc));
+}
+
+int notify_send_blocking(struct cse *cse, const char *target, json_t *pc)
+{
+    return notify_verify(cse, NULL, target, pc);
+}
+
+int notify_forward(struct cse *cse, const struct resource *entity, const struct m2m_request *req)
+{
+    json_t *poa = json_object_get(entity->attrs, "poa");
+    if (!json_array_size(poa)) return RSC_TARGET_NOT_REACHABLE;
+    char key[300];
+    snprintf(key, sizeof key, "forward %s", res_ri(entity));
+    json_t *x = json_pack("{s:s,s:O,s:s,s:s,s:O}", "key", key, "urls", poa, "from",
+                          req->fr ? req->fr : cse->csi, "rqi", req->rqi, "pc",
+                          req->pc ? req->pc : json_null());
+    return answer_of(cse, req, x);
+}
+
+/* --- batching (bn) ---------------------------------------------------------- */
+
+static void batch_free(struct batch *b)
+{
+    struct notifier *nf = b->nf;
+    for (struct batch **p = &nf->batches; *p; p = &(*p)->next)
+        if (*p == b) { *p = b->next; break; }
+    if (b->timer) loop_del_timer(nf->cse->loop, b->timer);
+    json_decref(b->sgns);
+    free(b->sub_ri);
+    free(b->target);
+    free(b);
+}
+
+/* Sends what the batch holds as m2m:agn: all of it, or with ln only the last. */
+static void batch_flush(struct batch *b)
+{
+    size_t n = json_array_size(b->sgns);
+    if (n) {
+        json_t *pc;
+        if (b->latest)
+            pc = json_pack("{s:{s:[O]}}", "m2m:agn", "m2m:sgn", json_array_get(b->sgns, n - 1));
+        else
+            pc = json_pack("{s:{s:O}}", "m2m:agn", "m2m:sgn", b->sgns);
+        struct item *it = item_new(b->nf, pc, b->latest ? EC_LATEST : 0, NULL, NULL);
+        if (it && json_object_get(b->nf->sub_stats, b->sub_ri)) {
+            it->stat_ri = strdup(b->sub_ri);
+            it->count = (int)n;
+        }
+        queue_item(b->nf, b->target, it);
+        json_decref(pc);
+    }
+    batch_free(b);
+}
+
+static int64_t batch_due(struct loop *loop, int64_t id, void *data)
+{
+    (void)loop; (void)id;
+    struct batch *b = data;
+    b->timer = 0;
+    batch_flush(b);
+    return -1;
+}
+
+static void batch_add(struct notifier *nf, const struct resource *sub, const char *target,
+                      json_t *bn, json_t *sgn)
+{
+    struct batch *b = nf->batches;
+    while (b && (strcmp(b->sub_ri, res_ri(sub)) || strcmp(b->target, target))) b = b->next;
+    if (!b) {
+        b = calloc(1, sizeof *b);
+        if (!b) return;
+        b->nf = nf;
+        b->sub_ri = strdup(res_ri(sub));
+        b->target = strdup(target);
+        b->sgns = json_array();
+        b->num = (int)json_integer_value(json_object_get(bn, "num"));
+        b->latest = res_bool(sub, "ln", 0);
+        int64_t dur_us = (int64_t)DEFAULT_BATCH_MS * 1000;
+        const char *dur = json_string_value(json_object_get(bn, "dur"));
+        if (dur) duration_parse(dur, &dur_us);
+        b->next = nf->batches;
+        nf->batches = b;
+        b->timer = loop_add_timer(nf->cse->loop, dur_us / 1000, batch_due, b);
+    }
+    json_array_append(b->sgns, sgn);
+    int full = b->num > 0 && b->num < BATCH_CAP ? b->num : BATCH_CAP;
+    if ((int)json_array_size(b->sgns) >= full) batch_flush(b);
+}
+
+static void flush_batches_of(struct notifier *nf, const char *sub_ri)
+{
+    for (struct batch *b = nf->batches, *next; b; b = next) {
+        next = b->next;
+        if (!strcmp(b->sub_ri, sub_ri)) batch_flush(b);
+    }
+}
+
+/* --- events -> notifications ------------------------------------------------ */
+
+static bool int_in(json_t *list, int64_t v)
+{
+    size_t i;
+    json_t *x;
+    json_array_foreach(list, i, x)
+        if (json_integer_value(x) == v) return true;
+    return false;
+}
+
+static bool matches(const struct resource *sub, int net, const struct resource *res, json_t *modified)
+{
+    json_t *enc = json_object_get(sub->attrs, "enc");
+    json_t *nets = json_object_get(enc, "net");
+    if (json_array_size(nets) ? !int_in(nets, net) : net != NET_UPDATE) return false;
+    json_t *atr = json_object_get(enc, "atr");
+    if (net == NET_UPDATE && json_array_size(atr)) {
+        bool hit = false;
+        size_t i;
+        json_t *a;
+        json_array_foreach(atr, i, a)
+            hit |= json_string_value(a) && json_object_get(modified, json_string_value(a));
+        if (!hit) return false;
+    }
+    json_t *chty = json_object_get(enc, "chty");
+    if ((net == NET_CREATE_CHILD || net == NET_DELETE_CHILD) && json_array_size(chty) &&
+        !int_in(chty, res->ty))
+        return false;
+    return true;
+}
+
+static void sur_of(struct cse *cse, const struct resource *sub, char *out, size_t cap)
+{
+    snprintf(out, cap, "%s/%s", cse->csi, res_ri(sub));
+}
+
+static json_t *event_sgn(struct cse *cse, const struct resource *sub, int net,
+                         const struct resource *res, json_t *modified)
+{
+    int nct = (int)res_int(sub, "nct", 1);
+    json_t *rep;
+    if (nct == 3) rep = json_pack("{s:s}", "m2m:uri", res_ri(res));
+    else if (nct == 2 && net == NET_UPDATE && modified) rep = representation(res, modified);
+    else rep = representation(res, res->attrs);
+    char sur[256];
+    sur_of(cse, sub, sur, sizeof sur);
+    return json_pack("{s:{s:{s:o,s:i},s:s}}", "m2m:sgn", "nev", "rep", rep, "net", net, "sur", sur);
+}
+
+/* The subscriber must still be allowed to see the subscribed resource. */
+static bool subscriber_may_read(struct cse *cse, const struct resource *sub,
+                                const struct resource *subscribed)
+{
+    struct m2m_request req;
+    m2m_request_init(&req);
+    req.op = OP_RETRIEVE;
+    req.fr = (char *)res_str(sub, "cr");
+    req.to = (char *)res_ri(subscribed);
+    req.binding = BINDING_INTERNAL;
+    return !req.fr || acl_check(cse, &req, subscribed, ACOP_RETRIEVE) == 0;
+}
+
+static void deliver_sgn(struct notifier *nf, const struct resource *sub, json_t *pc)
+{
+    json_t *nu = json_object_get(sub->attrs, "nu");
+    json_t *bn = json_object_get(sub->attrs, "bn");
+    bool latest = res_bool(sub, "ln", 0);
+    size_t i;
+    json_t *v;
+    json_array_foreach(nu, i, v) {
+        const char *target = json_string_value(v);
+        if (!target) continue;
+        if (bn) batch_add(nf, sub, target, bn, json_object_get(pc, "m2m:sgn"));
+        else {
+            struct item *it = item_new(nf, pc, latest ? EC_LATEST : 0, NULL, NULL);
+            if (it && latest) it->sub_ri = strdup(res_ri(sub));
+            if (it && json_object_get(nf->sub_stats, res_ri(sub))) it->stat_ri = strdup(res_ri(sub));
+            queue_item(nf, target, it);
+        }
+    }
+}
+
+/* exc: one less per notification event; the subscription goes at zero. */
+static void count_down(struct cse *cse, const struct resource *sub)
+{
+    int64_t exc = res_int(sub, "exc", -1);
+    if (exc < 0 || store_begin(cse->store)) return;
+    struct resource *cur = NULL;
+    int rc = store_get(cse->store, res_ri(sub), &cur);
+    if (!rc && exc <= 1) {
+        struct m2m_response rsp;
+        m2m_response_init(&rsp);
+        rc = cse_delete_resource(cse, cur, &rsp);
+        m2m_response_clear(&rsp);
+    } else if (!rc) {
+        json_object_set_new(cur->attrs, "exc", json_integer(res_int(cur, "exc", exc) - 1));
+        rc = store_update(cse->store, cur);
+    }
+    resource_free(cur);
+    if (rc || store_commit(cse->store)) {
+        store_rollback(cse->store);
+        notify_removed_abort(cse);
+        return;
+    }
+    notify_removed_commit(cse);
+}
+
+struct sub_list { struct resource **v; int n, cap; };
+
+static int collect_sub(struct resource *res, void *data)
+{
+    struct sub_list *l = data;
+    if (l->n == l->cap) {
+        l->cap = l->cap ? l->cap * 2 : 8;
+        l->v = realloc(l->v, (size_t)l->cap * sizeof *l->v);
+    }
+    l->v[l->n++] = resource_dup(res);
+    return 0;
+}
+
+void notify_event(struct cse *cse, int net, const struct resource *res,
+                  const struct resource *parent, json_t *modified)
+{
+    struct notifier *nf = nf_of(cse);
+    if (!nf || !res) return;
+    /* A subscription created, or its nse changed: (re)start or stop counting. */
+    if (res->ty == 23 && (net == NET_CREATE_CHILD || (net == NET_UPDATE && json_object_get(modified, "nse"))))
+        notify_reset_stats(cse, res);
+    const struct resource *subscribed = net == NET_CREATE_CHILD || net == NET_DELETE_CHILD ? parent : res;
+    if (!subscribed) return;
+    struct sub_list l = { 0 };
+    if (net == NET_DELETE) {
+        /* The subscriptions went with the resource: they were noted on removal. */
+        for (int i = 0; i < nf->nremoving; i++)
+            if (res_pi(nf->removing[i]) && !strcmp(res_pi(nf->removing[i]), res_ri(res)))
+                collect_sub(nf->removing[i], &l);
+    } else {
+        store_children(cse->store, res_ri(subscribed), 23, collect_sub, &l);
+    }
+    for (int i = 0; i < l.n; i++) {
+        struct resource *sub = l.v[i];
+        /* A new subscription is not told of its own creation. */
+        bool self = !strcmp(res_ri(sub), res_ri(res));
+        if (!self && matches(sub, net, res, modified) && subscriber_may_read(cse, sub, subscribed)) {
+            json_t *pc = event_sgn(cse, sub, net, res, modified);
+            stats_add(nf, res_ri(sub), NULL, "noec", 1);
+            deliver_sgn(nf, sub, pc);
+            json_decref(pc);
+            if (net != NET_DELETE) count_down(cse, sub);
+        }
+        resource_free(sub);
+    }
+    free(l.v);
+}
+
+void notify_removing(struct cse *cse, const struct resource *sub)
+{
+    struct notifier *nf = nf_of(cse);
+    if (!nf) return;
+    if (nf->nremoving == nf->capremoving) {
+        nf->capremoving = nf->capremoving ? nf->capremoving * 2 : 8;
+        nf->removing = realloc(nf->removing, (size_t)nf->capremoving * sizeof *nf->removing);
+    }
+    nf->removing[nf->nremoving++] = resource_dup(sub);
+}
+
+void notify_removed_abort(struct cse *cse)
+{
+    struct notifier *nf = nf_of(cse);
+    if (!nf) return;
+    for (int i = 0; i < nf->nremoving; i++) resource_free(nf->removing[i]);
+    nf->nremoving = 0;
+}
+
+void notify_removed_commit(struct cse *cse)
+{
+    struct notifier *nf = nf_of(cse);
+    if (!nf) return;
+    /* Taken first: a callback below may remove more subscriptions. */
+    struct resource **v = nf->removing;
+    int n = nf->nremoving;
+    nf->removing = NULL;
+    nf->nremoving = nf->capremoving = 0;
+    for (int i = 0; i < n; i++) {
+        struct resource *sub = v[i];
+        flush_batches_of(nf, res_ri(sub));
+        json_object_del(nf->sub_stats, res_ri(sub));
+        const char *su = res_str(sub, "su");
+        if (su && *su) {
+            char sur[256];
+            sur_of(cse, sub, sur, sizeof sur);
+            json_t *pc = json_pack("{s:{s:b,s:s}}", "m2m:sgn", "sud", 1, "sur", sur);
+            enqueue(nf, su, pc, 0, NULL, NULL);
+            json_decref(pc);
+        }
+        resource_free(sub);
+    }
+    free(v);
+}
+
+/* --- life cycle --------------------------------------------------------------- */
+
+int notify_open(struct cse *cse)
+{
+    if (!cse->loop) return 0; /* tools without a loop deliver nothing */
+    struct notifier *nf = calloc(1, sizeof *nf);
+    if (!nf || !(nf->http = http_client_create(cse->loop))) { free(nf); return -1; }
+    nf->cse = cse;
+    nf->sub_stats = json_object();
+    cse->notify = nf;
+    return 0;
+}
+
+void notify_close(struct cse *cse)
+{
+    struct notifier *nf = nf_of(cse);
+    if (!nf) return;
+    while (nf->batches) batch_free(nf->batches);
+    http_client_destroy(nf->http);
+    for (int i = 0; i < TARGET_BUCKETS; i++)
+        for (struct target *t = nf->targets[i], *next; t; t = next) {
+            next = t->next;
+            target_free(t);
+        }
+    notify_removed_abort(cse);
+    free(nf->removing);
+    json_decref(nf->sub_stats);
+    free(nf);
+    cse->notify = NULL;
+}
+
+void notify_get_stats(struct cse *cse, struct notify_stats *out)
+{
+    struct notifier *nf = nf_of(cse);
+    if (nf) *out = nf->st;
+    else memset(out, 0, sizeof *out);
+}

@@ -1,0 +1,105 @@
+/* Subscriptions -> notifications. The dispatcher reports what happened
+ * (after its transaction committed); this module finds the subscriptions
+ * concerned, builds m2m:sgn / m2m:agn content, and delivers it through an
+ * asynchronous queue: a FIFO per target (ordering), retries with exponential
+ * back-off, bounded memory with a drop policy, statistics. Delivery goes
+ * through a per-scheme sender table (http today; coap pending its binding). */
+#ifndef IRONBARK_NOTIFY_H
+#define IRONBARK_NOTIFY_H
+
+#include "primitive.h"
+#include "resource.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct cse;
+
+/* notificationEventType values (TS-0004 6.3.4.2.x). */
+enum net {
+    NET_UPDATE = 1, NET_DELETE = 2, NET_CREATE_CHILD = 3, NET_DELETE_CHILD = 4,
+    NET_RETRIEVE_CNT_NO_CHILD = 5,
+};
+
+struct notify_stats {
+    uint64_t queued, delivered, failed, dropped, retries;
+    int64_t pending;               /* items waiting or in flight */
+};
+
+int notify_open(struct cse *cse);
+void notify_close(struct cse *cse);
+
+/* After a successful commit: `res` changed (net 1, `modified` = the changed
+ * attributes), was deleted (net 2), or `res` is a child of `parent` that was
+ * created (net 3) or deleted (net 4). */
+void notify_event(struct cse *cse, int net, const struct resource *res,
+                  const struct resource *parent, json_t *modified);
+
+/* Inside a transaction: a subscription is about to be removed (directly,
+ * with an ancestor, by expiry or by its expiration counter). The deletion
+ * notifications go out at notify_removed_commit(); notify_removed_abort()
+ * forgets them when the transaction rolls back. */
+void notify_removing(struct cse *cse, const struct resource *sub);
+void notify_removed_commit(struct cse *cse);
+void notify_removed_abort(struct cse *cse);
+
+/* Queues one NOTIFY with content pc (borrowed) to a target: a URL or the ID
+ * of an entity with a poa. `done` (may be NULL) learns the final RSC. */
+typedef void notify_done_fn(void *data, int rsc);
+int notify_send(struct cse *cse, const char *target, json_t *pc, int ec,
+                notify_done_fn *done, void *data);
+
+/* Exchanges: a NOTIFY whose answer a request needs (verification of a
+ * subscription target, a notification forwarded to an AE's poa). Within a
+ * request dispatched by cse_dispatch_async they are deferred: the call
+ * records the exchange in req->cont->wanted and returns DISPATCH_PENDING;
+ * the dispatcher runs them with notify_run_exchange() and runs the request
+ * again, when the call returns the answer's RSC. Elsewhere (fopt fan-out,
+ * non-blocking execution) they block for a bounded time. An unreachable
+ * target gives 5103. */
+int notify_verify(struct cse *cse, const struct m2m_request *req, const char *target, json_t *pc);
+int notify_forward(struct cse *cse, const struct resource *entity, const struct m2m_request *req);
+/* Sends exchange x (from req->cont->wanted); done learns the RSC, always
+ * later from the loop. */
+void notify_run_exchange(struct cse *cse, json_t *x, notify_done_fn *done, void *data);
+/* A blocking verification-style NOTIFY from this CSE. */
+int notify_send_blocking(struct cse *cse, const char *target, json_t *pc);
+
+/* Per-scheme senders: the delivery layer's extension point. A binding that
+ * can carry NOTIFY requests (the CoAP one for coap:// and coaps://) installs
+ * two functions; http:// is built in. Until then a target with that scheme
+ * is unreachable (logged) and a subscription naming it gets 5204. */
+struct notify_send_args {
+    const char *url;           /* target URL, scheme included */
+    const char *from, *rqi;    /* X-M2M-Origin / X-M2M-RI of the NOTIFY */
+    const char *body;          /* JSON content (pc) */
+    size_t len;
+    int ec;                    /* event category, 0 = none */
+    int timeout_ms;
+};
+/* Result of one attempt: the RSC answered; unreachable = no answer at all
+ * (refused, reset, timed out), which the queue retries. */
+typedef void notify_sender_done(void *data, int rsc, bool unreachable);
+/* Starts one asynchronous attempt and calls done exactly once, later from
+ * the loop (never from inside send). Returns -1 when it cannot even start. */
+typedef int notify_send_fn(struct cse *cse, const struct notify_send_args *a,
+                           notify_sender_done *done, void *data);
+/* One exchange bounded by a->timeout_ms; returns the RSC, 5103 when unreachable. */
+typedef int notify_send_blocking_fn(struct cse *cse, const struct notify_send_args *a);
+/* Installs the sender of a scheme ("coap://"); -1 for a scheme not in the table. */
+int notify_set_sender(const char *scheme, notify_send_fn *send, notify_send_blocking_fn *send_blocking);
+
+/* Notification statistics (nse/nsi), kept in memory: reset_stats starts
+ * (nse true) or stops (false) counting for a subscription; fill_stats sets
+ * its nsi from the counters, for a RETRIEVE. */
+void notify_reset_stats(struct cse *cse, const struct resource *sub);
+void notify_fill_stats(struct cse *cse, struct resource *sub);
+
+/* Points of access of an AE/CSE given by ID (NULL when it has none):
+ * a JSON array, new reference. */
+json_t *notify_poa_of(struct cse *cse, const char *id);
+
+void notify_get_stats(struct cse *cse, struct notify_stats *out);
+
+#endif

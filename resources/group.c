@@ -1,0 +1,205 @@
+/* <group> (ty 9): a set of member resources and the `fopt` virtual child
+ * that fans any operation out to them (TS-0001 10.2.7, TS-0004 7.4.13). */
+#include "registry.h"
+
+#include "group.h"
+
+#include "../cse/address.h"
+#include "../cse/cse.h"
+#include "../cse/log.h"
+#include "../cse/rsc.h"
+#include "../security/acl.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+enum csy { CSY_ABANDON_MEMBER = 1, CSY_ABANDON_GROUP = 2, CSY_SET_MIXED = 3 };
+
+#define MAX_FANOUT_DEPTH 4
+
+static const struct attr_def attrs[] = {
+    ATTR_UNIVERSAL, ATTR_ET, ATTR_LBL, ATTR_ACPI, ATTR_AT, ATTR_AA, ATTR_DACI, ATTR_CR,
+    { "mt", A_NNINT, O, NP, 0, 0 },
+    { "cnm", A_NNINT, NP, NP, 0, 0 },
+    { "mnm", A_POSINT, M, O, 0, 0 },
+    { "mid", A_URILIST, M, O, 0, 0 },
+    { "macp", A_URILIST, O, O, 0, 0 },
+    { "mtv", A_BOOL, NP, NP, 0, 0 },
+    { "csy", A_ENUM, O, NP, 1, 3 },
+    { "gn", A_STR, O, O, 0, 0 },
+};
+
+/* A member ID as stored, split into the resource it names and whether it
+ * addresses that group's fopt (only such group members are fanned out). */
+static int member_resource(struct cse *cse, const char *id, struct resource **out, bool *remote)
+{
+    struct address a;
+    *out = NULL;
+    *remote = false;
+    int rc = address_parse(cse, id, &a);
+    if (rc) return rc;
+    if (a.remote || a.attr) {
+        *remote = a.remote;
+        address_clear(&a);
+        return *remote ? 0 : RSC_BAD_REQUEST;
+    }
+    size_t n = strlen(a.local);
+    if (n > 5 && !strcmp(a.local + n - 5, "/fopt")) a.local[n - 5] = 0;
+    rc = address_resolve(cse, a.local, out);
+    address_clear(&a);
+    return rc;
+}
+
+/* Removes duplicates, checks existence and type consistency per csy. */
+static int validate_members(struct op_ctx *ctx)
+{
+    struct resource *grp = ctx->res;
+    json_t *mid = json_object_get(grp->attrs, "mid");
+    int64_t mt = res_int(grp, "mt", 0), csy = res_int(grp, "csy", CSY_ABANDON_MEMBER);
+    json_t *kept = json_array();
+    bool validated = true;
+    size_t i;
+    json_t *v;
+    json_array_foreach(mid, i, v) {
+        const char *id = json_string_value(v);
+        bool dup = false;
+        size_t k;
+        json_t *w;
+        json_array_foreach(kept, k, w) dup |= !strcmp(json_string_value(w), id);
+        if (dup) continue;
+        struct resource *m;
+        bool remote;
+        int rc = member_resource(ctx->cse, id, &m, &remote);
+        if (rc) {
+            json_decref(kept);
+            return m2m_error(ctx->rsp, rc == RSC_NOT_FOUND ? RSC_NOT_FOUND : RSC_BAD_REQUEST,
+                             "member '%s' %s", id, rc == RSC_NOT_FOUND ? "does not exist" : "is not a valid ID");
+        }
+        if (remote) validated = false; /* other CSEs' members are not checked here */
+        if (m && mt != 0 && m->ty != mt) {
+            if (csy == CSY_ABANDON_GROUP) {
+                int ty = m->ty;
+                resource_free(m);
+                json_decref(kept);
+                return m2m_error(ctx->rsp, RSC_GROUP_MEMBER_TYPE_INCONSISTENT,
+                                 "member '%s' is of type %d, the group's memberType is %lld", id, ty,
+                                 (long long)mt);
+            }
+            if (csy == CSY_ABANDON_MEMBER) { resource_free(m); continue; }
+            mt = 0; /* SET_MIXED */
+        }
+        resource_free(m);
+        json_array_append(kept, v);
+    }
+    int64_t mnm = res_int(grp, "mnm", 0);
+    if ((int64_t)json_array_size(kept) > mnm) {
+        json_decref(kept);
+        return m2m_error(ctx->rsp, RSC_MAX_NUMBER_OF_MEMBER_EXCEEDED,
+                         "%zu members exceed maxNrOfMembers %lld", json_array_size(mid), (long long)mnm);
+    }
+    if (!json_equal(kept, mid)) json_object_set(ctx->modified, "mid", kept);
+    if (mt != res_int(grp, "mt", 0)) json_object_set_new(ctx->modified, "mt", json_integer(mt));
+    json_object_set_new(grp->attrs, "mid", kept);
+    json_object_set_new(grp->attrs, "mt", json_integer(mt));
+    json_object_set_new(grp->attrs, "cnm", json_integer((json_int_t)json_array_size(kept)));
+    json_object_set_new(grp->attrs, "mtv", json_boolean(validated));
+    json_object_set(ctx->modified, "cnm", json_object_get(grp->attrs, "cnm"));
+    json_object_set(ctx->modified, "mtv", json_object_get(grp->attrs, "mtv"));
+    return 0;
+}
+
+static int grp_create(struct op_ctx *ctx)
+{
+    if (!json_object_get(ctx->res->attrs, "csy"))
+        json_object_set_new(ctx->res->attrs, "csy", json_integer(CSY_ABANDON_MEMBER));
+    return validate_members(ctx);
+}
+
+static int grp_update(struct op_ctx *ctx)
+{
+    /* Members are checked when they change; a member deleted since stays
+     * listed (fan-out reports it) and does not block other updates. */
+    if (json_object_get(ctx->content, "mid")) return validate_members(ctx);
+    if (res_int(ctx->res, "mnm", 0) < res_int(ctx->res, "cnm", 0))
+        return m2m_error(ctx->rsp, RSC_MAX_NUMBER_OF_MEMBER_EXCEEDED, "maxNrOfMembers %lld is below the %lld members",
+                         (long long)res_int(ctx->res, "mnm", 0), (long long)res_int(ctx->res, "cnm", 0));
+    return 0;
+}
+
+const struct resource_type type_group = {
+    .ty = 9, .sn = "grp", .key = "m2m:grp",
+    .parents = (const int[]){ 5, 2, 16, 0 },
+    .attrs = ATTRS(attrs),
+    .flags = RT_CREATOR | RT_SUBSCRIBABLE,
+    .on_create = grp_create,
+    .on_update = grp_update,
+};
+
+/* --- fopt fan-out ------------------------------------------------------------ */
+
+/* The member's target: its ID with the rest of the fopt path appended. */
+static char *member_target(const char *id, const char *rest)
+{
+    size_t n = strlen(id) + (rest ? strlen(rest) + 1 : 0) + 1;
+    char *to = malloc(n);
+    if (to) snprintf(to, n, "%s%s%s", id, rest ? "/" : "", rest ? rest : "");
+    return to;
+}
+
+static json_t *member_response(struct cse *cse, const char *to, const struct m2m_response *r)
+{
+    json_t *o = json_pack("{s:i,s:s,s:s,s:s}", "rsc", r->rsc, "rqi", r->rqi ? r->rqi : "",
+                          "to", to, "fr", cse->csi);
+    if (r->pc) json_object_set(o, "pc", r->pc);
+    return o;
+}
+
+int group_fanout(struct cse *cse, struct m2m_request *req, struct m2m_response *rsp,
+                 const struct resource *grp, const char *rest)
+{
+    static int depth;
+    if (depth >= MAX_FANOUT_DEPTH)
+        return m2m_error(rsp, RSC_BAD_REQUEST, "groups nest too deep through fopt");
+    json_t *mid = json_object_get(grp->attrs, "mid");
+    if (!json_array_size(mid)) return m2m_error(rsp, RSC_NO_MEMBERS, "the group has no members");
+    json_t *list = json_array();
+    size_t i;
+    json_t *v;
+    depth++;
+    json_array_foreach(mid, i, v) {
+        /* Each member gets the same primitive with its own target. */
+        struct m2m_request sub = *req;
+        struct m2m_response r;
+        m2m_response_init(&r);
+        sub.to = member_target(json_string_value(v), rest);
+        sub.cont = NULL; /* members are not deferred: see docs/subscriptions.md */
+        if (!sub.to) continue;
+        cse_dispatch(cse, &sub, &r);
+        for (int k = req->natrl; k < sub.natrl; k++) free(sub.atrl[k]);
+        json_array_append_new(list, member_response(cse, sub.to, &r));
+        free(sub.to);
+        m2m_response_clear(&r);
+    }
+    depth--;
+    rsp->rsc = RSC_OK;
+    rsp->pc = json_pack("{s:{s:o}}", "m2m:agr", "m2m:rsp", list);
+    return 0;
+}
+
+bool group_fopt_target(struct cse *cse, const char *local, struct resource **grp, char **rest)
+{
+    char *head;
+    *grp = NULL;
+    if (!address_split_virtual(local, "fopt", &head, rest)) return false;
+    struct resource *r = NULL;
+    int rc = address_resolve(cse, head, &r);
+    free(head);
+    if (rc || r->ty != 9) {
+        resource_free(r);
+        free(*rest);
+        *rest = NULL;
+        return false;
+    }
+    *grp = r;
+    return true;
+}

@@ -1,0 +1,211 @@
+/* <subscription> (ty 23): who is told what about changes of its parent
+ * (TS-0001 10.2.10, TS-0004 7.4.8). Delivery lives in cse/notify.c. */
+#include "registry.h"
+
+#include "../cse/cse.h"
+#include "../cse/notify.h"
+#include "../cse/rsc.h"
+#include "../cse/clock.h"
+#include "../security/acl.h"
+
+#include <string.h>
+
+static const struct attr_def attrs[] = {
+    ATTR_UNIVERSAL, ATTR_ET, ATTR_LBL, ATTR_ACPI, ATTR_DACI, ATTR_CR,
+    { "enc", A_OBJ, O, O, 0, 0 },
+    { "exc", A_POSINT, O, O, 0, 0 },
+    { "nu", A_URILIST, M, O, 0, 0 },
+    { "bn", A_OBJ, O, O, 0, 0 },
+    { "ln", A_BOOL, O, O, 0, 0 },
+    { "nct", A_ENUM, O, O, 1, 3 },
+    { "su", A_URI, O, NP, 0, 0 },
+    { "nse", A_BOOL, O, O, 0, 0 },
+    { "nsi", A_LIST, NP, NP, 0, 0 },
+};
+
+#define DEFAULT_BATCH_DURATION "PT60S"
+
+static bool is_int_list(json_t *v, int lo, int hi)
+{
+    if (!json_is_array(v)) return false;
+    size_t i;
+    json_t *x;
+    json_array_foreach(v, i, x)
+        if (!json_is_integer(x) || json_integer_value(x) < lo || json_integer_value(x) > hi) return false;
+    return true;
+}
+
+static bool is_str_list(json_t *v)
+{
+    if (!json_is_array(v)) return false;
+    size_t i;
+    json_t *x;
+    json_array_foreach(v, i, x)
+        if (!json_is_string(x)) return false;
+    return true;
+}
+
+/* eventNotificationCriteria: the members this CSE evaluates. */
+static int check_enc(json_t *enc, struct m2m_response *rsp)
+{
+    const char *key;
+    json_t *v;
+    json_object_foreach(enc, key, v) {
+        if (!strcmp(key, "net")) {
+            if (!is_int_list(v, 1, 8) || json_array_size(v) == 0)
+                return m2m_error(rsp, RSC_BAD_REQUEST, "enc.net must be a non-empty list of values 1..8");
+            size_t i;
+            json_t *x;
+            json_array_foreach(v, i, x)
+                if (json_integer_value(x) > 5)
+                    return m2m_error(rsp, RSC_NOT_IMPLEMENTED, "notificationEventType %lld is not supported",
+                                     (long long)json_integer_value(x));
+        } else if (!strcmp(key, "atr")) {
+            if (!is_str_list(v)) return m2m_error(rsp, RSC_BAD_REQUEST, "enc.atr must be a list of attribute names");
+        } else if (!strcmp(key, "chty")) {
+            if (!is_int_list(v, 1, 100000))
+                return m2m_error(rsp, RSC_BAD_REQUEST, "enc.chty must be a list of resource types");
+        } else {
+            return m2m_error(rsp, RSC_NOT_IMPLEMENTED, "enc.%s is not supported (net, atr and chty are)", key);
+        }
+    }
+    return 0;
+}
+
+/* TS-0001 Table 9.6.8-4: net 1 allows nct 1, 2, 3; net 2..5 allow 1 and 3. */
+static int check_nct(const struct resource *sub, struct m2m_response *rsp)
+{
+    int64_t nct = res_int(sub, "nct", 1);
+    json_t *nets = json_object_get(json_object_get(sub->attrs, "enc"), "net");
+    size_t i;
+    json_t *x;
+    json_array_foreach(nets, i, x) {
+        int64_t net = json_integer_value(x);
+        if (net != 1 && nct == 2)
+            return m2m_error(rsp, RSC_BAD_REQUEST,
+                             "notificationContentType 2 (modified attributes) needs net 1 only");
+    }
+    return 0;
+}
+
+static int check_bn(struct op_ctx *ctx)
+{
+    json_t *bn = json_object_get(ctx->res->attrs, "bn");
+    if (!bn) return 0;
+    json_t *num = json_object_get(bn, "num"), *dur = json_object_get(bn, "dur");
+    int64_t us;
+    const char *key;
+    json_t *v;
+    json_object_foreach(bn, key, v)
+        if (strcmp(key, "num") && strcmp(key, "dur"))
+            return m2m_error(ctx->rsp, RSC_BAD_REQUEST, "bn has no member '%s'", key);
+    if (!json_is_integer(num) || json_integer_value(num) < 1)
+        return m2m_error(ctx->rsp, RSC_BAD_REQUEST, "bn.num must be a positive integer");
+    if (dur && (!json_is_string(dur) || !duration_parse(json_string_value(dur), &us) || us <= 0))
+        return m2m_error(ctx->rsp, RSC_BAD_REQUEST, "bn.dur must be a positive ISO 8601 duration");
+    if (!dur) {
+        json_object_set_new(bn, "dur", json_string(DEFAULT_BATCH_DURATION));
+        json_object_set(ctx->modified, "bn", bn);
+    }
+    return 0;
+}
+
+static int check_common(struct op_ctx *ctx)
+{
+    struct resource *sub = ctx->res;
+    if (!json_array_size(json_object_get(sub->attrs, "nu")))
+        return m2m_error(ctx->rsp, RSC_BAD_REQUEST, "notificationURI must not be empty");
+    json_t *enc = json_object_get(sub->attrs, "enc");
+    int rc = enc ? check_enc(enc, ctx->rsp) : 0;
+    if (!rc) rc = check_nct(sub, ctx->rsp);
+    if (!rc) rc = check_bn(ctx);
+    return rc;
+}
+
+static bool in_list(json_t *list, const char *s)
+{
+    size_t i;
+    json_t *x;
+    json_array_foreach(list, i, x)
+        if (json_string_value(x) && !strcmp(json_string_value(x), s)) return true;
+    return false;
+}
+
+/* Verification request to every new nu entry except the subscriber itself
+ * (TS-0004 7.3.8.2.1). Through HTTP the request is deferred until the
+ * answers are in; internal callers (fopt fan-out, non-blocking execution)
+ * wait for a bounded time instead. */
+static int verify_targets(struct op_ctx *ctx, json_t *old_nu)
+{
+    struct resource *sub = ctx->res;
+    const char *fr = ctx->req ? ctx->req->fr : NULL;
+    char sur[256];
+    snprintf(sur, sizeof sur, "%s/%s", ctx->cse->csi, res_ri(sub));
+    json_t *nu = json_object_get(sub->attrs, "nu");
+    size_t i;
+    json_t *x;
+    bool pending = false;
+    json_array_foreach(nu, i, x) {
+        const char *target = json_string_value(x);
+        if ((fr && !strcmp(target, fr)) || (old_nu && in_list(old_nu, target))) continue;
+        json_t *pc = json_pack("{s:{s:b,s:s,s:s}}", "m2m:sgn", "vrq", 1, "sur", sur, "cr", fr ? fr : "");
+        int rsc = notify_verify(ctx->cse, ctx->req, target, pc);
+        json_decref(pc);
+        if (rsc == DISPATCH_PENDING) { pending = true; continue; }
+        if (rsc == RSC_OK) continue;
+        if (rsc == RSC_SUBSCRIPTION_CREATOR_HAS_NO_PRIVILEGE || rsc == RSC_SUBSCRIPTION_HOST_HAS_NO_PRIVILEGE)
+            return m2m_error(ctx->rsp, rsc, "notification target '%s' refused the verification (%d)", target, rsc);
+        return m2m_error(ctx->rsp, RSC_SUBSCRIPTION_VERIFICATION_INITIATION_FAILED,
+                         rsc == RSC_TARGET_NOT_REACHABLE
+                             ? "notification target '%s' could not be reached for verification"
+                             : "notification target '%s' did not accept the verification", target);
+    }
+    return pending ? DISPATCH_PENDING : 0;
+}
+
+static int sub_create(struct op_ctx *ctx)
+{
+    const struct resource_type *pt = registry_find(ctx->parent->ty);
+    if (!pt || !(pt->flags & RT_SUBSCRIBABLE))
+        return m2m_error(ctx->rsp, RSC_TARGET_NOT_SUBSCRIBABLE, "%s cannot be subscribed to",
+                         pt ? pt->key : "the target");
+    /* The subscriber must be allowed to see what it subscribes to. */
+    if (acl_check(ctx->cse, ctx->req, ctx->parent, ACOP_RETRIEVE))
+        return m2m_error(ctx->rsp, RSC_ORIGINATOR_HAS_NO_PRIVILEGE,
+                         "the originator may not retrieve the subscribed-to resource");
+    int rc = check_common(ctx);
+    if (rc) return rc;
+    /* The creator is always kept: notifications are checked against it. */
+    const char *fr = ctx->req && ctx->req->fr ? ctx->req->fr : "";
+    json_object_set_new(ctx->res->attrs, "cr", json_string(fr));
+    if (!json_object_get(ctx->res->attrs, "nct")) {
+        json_object_set_new(ctx->res->attrs, "nct", json_integer(1));
+        json_object_set_new(ctx->modified, "nct", json_integer(1));
+    }
+    return verify_targets(ctx, NULL);
+}
+
+static int sub_update(struct op_ctx *ctx)
+{
+    int rc = check_common(ctx);
+    if (!rc) rc = verify_targets(ctx, json_object_get(ctx->before->attrs, "nu"));
+    return rc;
+}
+
+/* nsi is counted in memory (cse/notify.c) and shown on retrieval. */
+static int sub_retrieve(struct op_ctx *ctx)
+{
+    notify_fill_stats(ctx->cse, ctx->res);
+    return 0;
+}
+
+const struct resource_type type_subscription = {
+    .ty = 23, .sn = "sub", .key = "m2m:sub",
+    /* Any stored type may be asked; those without RT_SUBSCRIBABLE get 5203. */
+    .parents = (const int[]){ 1, 2, 3, 4, 5, 9, 16, 17, 23, 0 },
+    .attrs = ATTRS(attrs),
+    .flags = RT_CREATOR,
+    .on_create = sub_create,
+    .on_update = sub_update,
+    .on_retrieve = sub_retrieve,
+};

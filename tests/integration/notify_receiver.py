@@ -1,0 +1,145 @@
+"""A small oneM2M notification receiver for the integration tests: an HTTP
+server on a loopback port, in a thread, that records every request and
+answers with a configurable RSC. It can be switched off (port closed) and on
+again on the same port to simulate an outage.
+
+    rx = Receiver().start()
+    ... rx.url ...               # "http://127.0.0.1:<port>/notify"
+    rx.wait(lambda reqs: len(reqs) >= 2, timeout=5)
+    rx.stop()
+"""
+import json
+import socket
+import threading
+import time
+import http.server
+
+
+class _Handler(http.server.BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+
+    def do_POST(self):
+        n = int(self.headers.get("Content-Length") or 0)
+        raw = self.rfile.read(n) if n else b""
+        try:
+            body = json.loads(raw) if raw else None
+        except ValueError:
+            body = None
+        rx = self.server.receiver
+        with rx.lock:
+            rx.requests.append({"path": self.path, "headers": {k.lower(): v for k, v in self.headers.items()},
+                                "body": body, "time": time.time()})
+            rsc = rx.reply_rsc
+            delay = rx.delay
+        if delay:
+            time.sleep(delay)
+        status = 200 if rsc < 3000 else 403 if rsc in (4101, 4103, 5205) else 400 if rsc < 5000 else 500
+        self.send_response(status)
+        self.send_header("X-M2M-RSC", str(rsc))
+        if self.headers.get("X-M2M-RI"):
+            self.send_header("X-M2M-RI", self.headers["X-M2M-RI"])
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    def log_message(self, *args):
+        pass
+
+
+class _Server(http.server.ThreadingHTTPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+
+
+class Receiver:
+    def __init__(self, port=None, path="/notify", reply_rsc=2000):
+        self.port = port or _free_port()
+        self.path = path
+        self.reply_rsc = reply_rsc
+        self.delay = 0.0               # seconds to wait before answering
+        self.requests = []
+        self.lock = threading.Lock()
+        self.server = None
+        self.thread = None
+
+    @property
+    def url(self):
+        return "http://127.0.0.1:%d%s" % (self.port, self.path)
+
+    def start(self):
+        deadline = time.time() + 5
+        while True:
+            try:
+                self.server = _Server(("127.0.0.1", self.port), _Handler)
+                break
+            except OSError:
+                if time.time() > deadline:
+                    raise
+                time.sleep(0.05)
+        self.server.receiver = self
+        self.thread = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.05},
+                                       daemon=True)
+        self.thread.start()
+        return self
+
+    def stop(self):
+        """Closes the listening port (an outage); start() opens it again."""
+        if self.server:
+            self.server.shutdown()
+            self.server.server_close()
+            self.server = None
+
+    def set_reply(self, rsc):
+        with self.lock:
+            self.reply_rsc = rsc
+
+    def snapshot(self):
+        with self.lock:
+            return list(self.requests)
+
+    def clear(self):
+        with self.lock:
+            self.requests.clear()
+
+    def bodies(self):
+        return [r["body"] for r in self.snapshot()]
+
+    def wait(self, cond, timeout=5.0):
+        """Waits (bounded) until cond(requests) holds; returns the requests."""
+        deadline = time.time() + timeout
+        while True:
+            reqs = self.snapshot()
+            if cond(reqs) or time.time() > deadline:
+                return reqs
+            time.sleep(0.02)
+
+    def wait_count(self, n, timeout=5.0):
+        return self.wait(lambda r: len(r) >= n, timeout)
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *exc):
+        self.stop()
+
+
+def _free_port():
+    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+def sgn(body):
+    """The m2m:sgn of a notification body (or None)."""
+    return (body or {}).get("m2m:sgn")
+
+
+def events(reqs):
+    """(net, rep) pairs of the event notifications among recorded requests."""
+    out = []
+    for r in reqs:
+        s = sgn(r["body"])
+        if s and "nev" in s:
+            out.append((s["nev"].get("net"), s["nev"].get("rep")))
+    return out

@@ -1,0 +1,223 @@
+/* The asynchronous HTTP client against a tiny scripted server on the same
+ * loop: answers, keep-alive reuse, chunked bodies, refused connections,
+ * timeouts, bad URLs. Every wait is bounded by a loop timer. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include "cse/http_client.h"
+#include "cse/loop.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+struct server {
+    struct loop *loop;
+    int fd, port;
+    int accepted, requests;
+    const char *reply;             /* raw HTTP response; NULL = never answer */
+    int conns[8];
+    char in[8][4096];
+    size_t in_len[8];
+};
+
+struct outcome {
+    struct loop *loop;
+    int calls;
+    struct http_client_result res;
+    char body[256];
+};
+
+static void server_read(struct loop *loop, int fd, void *data, int mask)
+{
+    (void)mask;
+    struct server *s = data;
+    int k = 0;
+    while (k < 8 && s->conns[k] != fd) k++;
+    if (k == 8) return;
+    ssize_t n = recv(fd, s->in[k] + s->in_len[k], sizeof s->in[k] - s->in_len[k] - 1, 0);
+    if (n <= 0) {
+        loop_unwatch(loop, fd, LOOP_READABLE);
+        close(fd);
+        s->conns[k] = -1;
+        return;
+    }
+    s->in_len[k] += (size_t)n;
+    s->in[k][s->in_len[k]] = 0;
+    /* One request = headers + Content-Length bytes. */
+    char *end = strstr(s->in[k], "\r\n\r\n");
+    if (!end) return;
+    const char *cl = strstr(s->in[k], "Content-Length: ");
+    size_t body = cl ? (size_t)atoi(cl + 16) : 0;
+    size_t whole = (size_t)(end + 4 - s->in[k]) + body;
+    if (s->in_len[k] < whole) return;
+    memmove(s->in[k], s->in[k] + whole, s->in_len[k] - whole);
+    s->in_len[k] -= whole;
+    s->requests++;
+    if (s->reply) {
+        ssize_t w = send(fd, s->reply, strlen(s->reply), MSG_NOSIGNAL);
+        (void)w;
+    }
+}
+
+static void server_accept(struct loop *loop, int fd, void *data, int mask)
+{
+    (void)mask;
+    struct server *s = data;
+    int c = accept(fd, NULL, NULL);
+    if (c < 0) return;
+    for (int k = 0; k < 8; k++) {
+        if (s->conns[k] >= 0) continue;
+        s->conns[k] = c;
+        s->in_len[k] = 0;
+        s->accepted++;
+        loop_watch(loop, c, LOOP_READABLE, server_read, s);
+        return;
+    }
+    close(c);
+}
+
+static void server_start(struct server *s, struct loop *loop, const char *reply)
+{
+    memset(s, 0, sizeof *s);
+    for (int k = 0; k < 8; k++) s->conns[k] = -1;
+    s->loop = loop;
+    s->reply = reply;
+    s->fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+    struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+    socklen_t al = sizeof a;
+    assert_int_equal(bind(s->fd, (struct sockaddr *)&a, sizeof a), 0);
+    assert_int_equal(listen(s->fd, 16), 0);
+    getsockname(s->fd, (struct sockaddr *)&a, &al);
+    s->port = ntohs(a.sin_port);
+    loop_watch(loop, s->fd, LOOP_READABLE, server_accept, s);
+}
+
+static void server_stop(struct server *s)
+{
+    for (int k = 0; k < 8; k++)
+        if (s->conns[k] >= 0) { loop_unwatch(s->loop, s->conns[k], LOOP_READABLE); close(s->conns[k]); }
+    loop_unwatch(s->loop, s->fd, LOOP_READABLE);
+    close(s->fd);
+}
+
+static void record(void *data, const struct http_client_result *r)
+{
+    struct outcome *o = data;
+    o->calls++;
+    o->res = *r;
+    snprintf(o->body, sizeof o->body, "%.*s", (int)r->body_len, r->body ? r->body : "");
+    o->res.body = NULL;
+    loop_stop(o->loop);
+}
+
+static int64_t give_up(struct loop *loop, int64_t id, void *data)
+{
+    (void)id; (void)data;
+    loop_stop(loop);
+    return -1;
+}
+
+/* Sends one request and runs the loop until it completes (at most 3 s). */
+static void exchange(struct http_client *c, struct loop *loop, const char *url, int timeout_ms,
+                     struct outcome *o)
+{
+    memset(o, 0, sizeof *o);
+    o->loop = loop;
+    assert_int_equal(http_client_send(c, "POST", url, "X-M2M-RI: t\r\n", "{}", 2, timeout_ms, record, o), 0);
+    assert_int_equal(o->calls, 0); /* never called from inside send */
+    int64_t t = loop_add_timer(loop, 3000, give_up, NULL);
+    loop_run(loop);
+    loop_del_timer(loop, t);
+    assert_int_equal(o->calls, 1);
+}
+
+static void answers_and_reuses(void **state)
+{
+    (void)state;
+    struct loop *loop = loop_create(1024);
+    struct server s;
+    server_start(&s, loop, "HTTP/1.1 200 OK\r\nX-M2M-RSC: 2000\r\nContent-Length: 5\r\n\r\nhello");
+    struct http_client *c = http_client_create(loop);
+    char url[64];
+    snprintf(url, sizeof url, "http://127.0.0.1:%d/notify", s.port);
+    struct outcome o;
+    for (int i = 0; i < 3; i++) {
+        exchange(c, loop, url, 1000, &o);
+        assert_int_equal(o.res.error, HC_OK);
+        assert_int_equal(o.res.status, 200);
+        assert_int_equal(o.res.rsc, 2000);
+        assert_string_equal(o.body, "hello");
+    }
+    assert_int_equal(s.requests, 3);
+    assert_int_equal(s.accepted, 1); /* keep-alive: one connection for all three */
+    assert_int_equal(http_client_connections(c), 1);
+    http_client_destroy(c);
+    server_stop(&s);
+    loop_destroy(loop);
+}
+
+static void chunked_and_close(void **state)
+{
+    (void)state;
+    struct loop *loop = loop_create(1024);
+    struct server s;
+    server_start(&s, loop, "HTTP/1.1 201 Created\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n"
+                           "3\r\nabc\r\n2\r\nde\r\n0\r\n\r\n");
+    struct http_client *c = http_client_create(loop);
+    char url[64];
+    snprintf(url, sizeof url, "http://localhost:%d", s.port);
+    struct outcome o;
+    exchange(c, loop, url, 1000, &o);
+    assert_int_equal(o.res.error, HC_OK);
+    assert_int_equal(o.res.status, 201);
+    assert_int_equal(o.res.rsc, 0);
+    assert_string_equal(o.body, "abcde");
+    assert_int_equal(http_client_connections(c), 0); /* Connection: close honoured */
+    http_client_destroy(c);
+    server_stop(&s);
+    loop_destroy(loop);
+}
+
+static void refused_timeout_and_bad_url(void **state)
+{
+    (void)state;
+    struct loop *loop = loop_create(1024);
+    struct server s;
+    server_start(&s, loop, NULL); /* accepts, never answers */
+    struct http_client *c = http_client_create(loop);
+    char url[64];
+    snprintf(url, sizeof url, "http://127.0.0.1:%d/x", s.port);
+    struct outcome o;
+    exchange(c, loop, url, 150, &o);
+    assert_int_equal(o.res.error, HC_ERR_TIMEOUT);
+    assert_int_equal(s.requests, 1);
+    int port = s.port;
+    server_stop(&s);
+    snprintf(url, sizeof url, "http://127.0.0.1:%d/x", port);
+    exchange(c, loop, url, 1000, &o);
+    assert_int_equal(o.res.error, HC_ERR_CONNECT);
+    assert_int_equal(http_client_send(c, "POST", "http://example.org/x", NULL, NULL, 0, 100, record, &o), -1);
+    assert_int_equal(http_client_send(c, "POST", "coap://127.0.0.1/x", NULL, NULL, 0, 100, record, &o), -1);
+    assert_int_equal(http_client_send(c, "POST", "http://127.0.0.1:99999/x", NULL, NULL, 0, 100, record, &o), -1);
+    http_client_destroy(c);
+    loop_destroy(loop);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(answers_and_reuses),
+        cmocka_unit_test(chunked_and_close),
+        cmocka_unit_test(refused_timeout_and_bad_url),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
