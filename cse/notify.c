@@ -771,8 +771,8 @@ static bool subscriber_may_read(struct cse *cse, const struct resource *sub,
     req.op = OP_RETRIEVE;
     req.fr = (char *)res_str(sub, "cr");
     req.to = (char *)res_ri(subscribed);
-    req.binding = BINDING_INTERNAL;
-    return !req.fr || acl_check(cse, &req, subscribed, ACOP_RETRIEVE) == 0;
+    req.binding = BINDING_HTTP; /* the subscriber, not the CSE itself: never internal */
+    return !req.fr || acl_permits(cse, &req, subscribed, ACOP_RETRIEVE);
 }
 
 static void deliver_sgn(struct notifier *nf, const struct resource *sub, json_t *pc)

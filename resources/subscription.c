@@ -2,6 +2,7 @@
  * (TS-0001 10.2.10, TS-0004 7.4.8). Delivery lives in cse/notify.c. */
 #include "registry.h"
 
+#include "../cse/address.h"
 #include "../cse/cse.h"
 #include "../cse/notify.h"
 #include "../cse/rsc.h"
@@ -131,6 +132,23 @@ static bool in_list(json_t *list, const char *s)
     return false;
 }
 
+/* A target hosted here (an AE or remoteCSE given by ID) must grant the
+ * subscriber NOTIFY rights (TS-0004 7.3.8.2.1: else 4101). */
+static int creator_may_notify(struct op_ctx *ctx, const char *target, const char *fr)
+{
+    struct address a;
+    struct resource *entity = NULL;
+    if (strstr(target, "://") || address_parse(ctx->cse, target, &a)) return 0;
+    if (!a.remote && !a.attr) address_resolve(ctx->cse, a.local, &entity);
+    address_clear(&a);
+    int rc = 0;
+    if (entity && (entity->ty == 2 || entity->ty == 16) && acl_check_notify(ctx->cse, fr ? fr : "", entity))
+        rc = m2m_error(ctx->rsp, RSC_SUBSCRIPTION_CREATOR_HAS_NO_PRIVILEGE,
+                       "the subscriber may not send notifications to '%s'", target);
+    resource_free(entity);
+    return rc;
+}
+
 /* Verification request to every new nu entry except the subscriber itself
  * (TS-0004 7.3.8.2.1). Through HTTP the request is deferred until the
  * answers are in; internal callers (fopt fan-out, non-blocking execution)
@@ -148,6 +166,8 @@ static int verify_targets(struct op_ctx *ctx, json_t *old_nu)
     json_array_foreach(nu, i, x) {
         const char *target = json_string_value(x);
         if ((fr && !strcmp(target, fr)) || (old_nu && in_list(old_nu, target))) continue;
+        int rc = creator_may_notify(ctx, target, fr);
+        if (rc) return rc;
         json_t *pc = json_pack("{s:{s:b,s:s,s:s}}", "m2m:sgn", "vrq", 1, "sur", sur, "cr", fr ? fr : "");
         int rsc = notify_verify(ctx->cse, ctx->req, target, pc);
         json_decref(pc);

@@ -291,10 +291,13 @@ static bool updates_acpi(const struct m2m_request *req)
 }
 
 /* The AE that owns a resource: its `cr` if recorded, else the AE at the
- * top of its subtree (AEs live directly under the CSEBase). */
+ * top of its subtree (AEs live directly under the CSEBase); a <request>'s
+ * originator owns it. */
 static bool is_owner(struct cse *cse, const struct resource *r, const struct forms *who)
 {
     if (r->ty == 2) return same_id(cse, res_ri(r), who);
+    /* A <request> record belongs to the originator of the request (TS-0001 10.2.20). */
+    if (r->ty == 17) return res_str(r, "org") && same_id(cse, res_str(r, "org"), who);
     const char *cr = res_str(r, "cr");
     if (cr && *cr) return same_id(cse, cr, who);
     const char *first = r->path ? strchr(r->path, '/') : NULL;

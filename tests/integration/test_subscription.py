@@ -114,6 +114,8 @@ try:
 
         # --- validation -----------------------------------------------------
         t.rsc(sub(cse, box, [], rn="bad"), 4000, 400, "empty nu -> 4000")
+        t.rsc(sub(cse, box, rx.url, origin="Cother", rn="bad"), 4103, 403,
+              "a subscriber without RETRIEVE on the target -> 4103")
         t.rsc(sub(cse, box, rx.url, rn="bad", enc={"net": [9]}), 4000, 400, "net 9 -> 4000")
         t.rsc(sub(cse, box, rx.url, rn="bad", enc={"net": [3]}, nct=2), 4000, 400, "net 3 with nct 2 -> 4000")
         t.rsc(sub(cse, box, rx.url, rn="bad", bn={"num": 0}), 4000, 400, "bn.num 0 -> 4000")
@@ -286,6 +288,15 @@ try:
         t.rsc(cse.register_ae("app", origin="Capp", poa=[rx2.url]), 2001, 201, "AE with poa")
         rx2.clear()
         r = sub(cse, box, "Capp", origin="Cmon", rn="viaae", enc={"net": [3]})
+        t.rsc(r, 4101, 403, "an AE target that does not grant the subscriber NOTIFY -> 4101")
+        t.eq(len(rx2.snapshot()), 0, "no verification was sent then")
+        pol = {"m2m:acp": {"rn": "notif", "pv": {"acr": [{"acor": ["Cmon"], "acop": 16},
+                                                          {"acor": ["Capp"], "acop": 63}]},
+                           "pvs": {"acr": [{"acor": ["Capp"], "acop": 63}]}}}
+        t.rsc(cse.create("/cse-in/app", 1, pol, origin="Capp"), 2001, 201, "the AE grants Cmon NOTIFY by an ACP")
+        t.rsc(cse.update("/cse-in/app", {"m2m:ae": {"acpi": ["cse-in/app/notif"]}}, origin="Capp"), 2004, 200,
+              "and links it")
+        r = sub(cse, box, "Capp", origin="Cmon", rn="viaae", enc={"net": [3]})
         t.rsc(r, 2001, 201, "subscription with an AE-ID target (verified via poa)")
         v = rx2.wait_count(1)
         t.ok(v and sgn(v[0]["body"]).get("vrq") is True, "verification went to the AE's poa", v)
@@ -296,21 +307,23 @@ try:
 
         # --- NOTIFY primitives ------------------------------------------------------
         rx2.clear()
+        r = cse.request("POST", "/cse-in/app", origin="Cother", body={"m2m:sgn": {"sur": "/x/y"}})
+        t.rsc(r, 4103, 403, "NOTIFY to an AE without NOTIFY rights on it -> 4103")
         r = cse.request("POST", "/cse-in/app", origin="Cmon", body={"m2m:sgn": {"sur": "/x/y"}})
         t.rsc(r, 2000, 200, "NOTIFY to an AE is forwarded to its poa")
         t.ok(rx2.wait_count(1) != [], "the forwarded notification arrived")
         cse.register_ae("two", origin="Ctwo", poa=[dead, rx2.url])
         rx2.clear()
-        r = cse.request("POST", "/cse-in/two", origin="Cmon", rqi="fwd-2",
+        r = cse.request("POST", "/cse-in/two", origin="CAdmin", rqi="fwd-2",
                         body={"m2m:sgn": {"sur": "/x/z"}})
         t.rsc(r, 2000, 200, "NOTIFY forwarding tries the AE's poa entries in order")
         fw = rx2.wait_count(1)
-        t.ok(fw and fw[0]["headers"].get("x-m2m-origin") == "Cmon" and fw[0]["headers"].get("x-m2m-ri") == "fwd-2",
+        t.ok(fw and fw[0]["headers"].get("x-m2m-origin") == "CAdmin" and fw[0]["headers"].get("x-m2m-ri") == "fwd-2",
              "the forwarded NOTIFY keeps the originator and request ID", fw)
         r = cse.request("POST", "/cse-in", origin="Cmon", body={"m2m:sgn": {"vrq": True, "sur": "/x/y"}})
         t.rsc(r, 2000, 200, "NOTIFY to the CSEBase is accepted")
         cse.register_ae("nopoa", origin="Cnopoa")
-        r = cse.request("POST", "/cse-in/nopoa", origin="Cmon", body={"m2m:sgn": {"sur": "/x/y"}})
+        r = cse.request("POST", "/cse-in/nopoa", origin="CAdmin", body={"m2m:sgn": {"sur": "/x/y"}})
         t.rsc(r, 5103, 404, "NOTIFY to an AE without poa -> 5103")
 finally:
     rx.stop()
