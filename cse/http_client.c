@@ -2,6 +2,7 @@
 
 #include "log.h"
 #include "loop.h"
+#include "url.h"
 
 #include <llhttp.h>
 
@@ -24,55 +25,16 @@
 /* --- URLs ------------------------------------------------------------------ */
 
 struct url {
-    char hostport[300];            /* "host:port", the keep-alive pool key */
+    struct url_endpoint ep;        /* ep.hostport is the keep-alive pool key */
     char path[2048];
-    struct sockaddr_storage addr;
-    socklen_t alen;
 };
 
 static int url_parse(const char *s, struct url *u)
 {
     memset(u, 0, sizeof *u);
-    if (strncasecmp(s, "http://", 7)) return -1;
-    const char *h = s + 7, *end = h + strcspn(h, "/?");
-    char host[256];
-    int port = 80;
-    const char *hend;
-    if (*h == '[') {
-        hend = memchr(h, ']', (size_t)(end - h));
-        if (!hend) return -1;
-        h++;
-    } else {
-        hend = memchr(h, ':', (size_t)(end - h));
-        if (!hend) hend = end;
-    }
-    if (hend <= h || (size_t)(hend - h) >= sizeof host) return -1;
-    memcpy(host, h, (size_t)(hend - h));
-    host[hend - h] = 0;
-    const char *colon = memchr(hend, ':', (size_t)(end - hend));
-    if (colon) {
-        char *e;
-        long p = strtol(colon + 1, &e, 10);
-        if (e != end || p <= 0 || p > 65535) return -1;
-        port = (int)p;
-    }
-    if (!strcasecmp(host, "localhost")) snprintf(host, sizeof host, "127.0.0.1");
-    struct sockaddr_in *a4 = (struct sockaddr_in *)&u->addr;
-    struct sockaddr_in6 *a6 = (struct sockaddr_in6 *)&u->addr;
-    if (inet_pton(AF_INET, host, &a4->sin_addr) == 1) {
-        a4->sin_family = AF_INET;
-        a4->sin_port = htons((uint16_t)port);
-        u->alen = sizeof *a4;
-    } else if (inet_pton(AF_INET6, host, &a6->sin6_addr) == 1) {
-        a6->sin6_family = AF_INET6;
-        a6->sin6_port = htons((uint16_t)port);
-        u->alen = sizeof *a6;
-    } else {
-        return -1; /* names would need a blocking lookup */
-    }
-    snprintf(u->hostport, sizeof u->hostport, "%s:%d", host, port);
-    snprintf(u->path, sizeof u->path, "%s", *end ? end : "/");
-    if (u->path[0] == '?') snprintf(u->path, sizeof u->path, "/%s", end);
+    if (strncasecmp(s, "http://", 7) || url_endpoint_parse(s + 7, 80, &u->ep)) return -1;
+    const char *p = u->ep.path;
+    snprintf(u->path, sizeof u->path, "%s%s", *p == '/' ? "" : "/", p);
     return 0;
 }
 
@@ -81,11 +43,11 @@ static char *build_request(const char *method, const struct url *u, const char *
                            const char *body, size_t body_len, size_t *out_len)
 {
     size_t hl = headers ? strlen(headers) : 0;
-    size_t cap = strlen(method) + strlen(u->path) + strlen(u->hostport) + hl + body_len + 128;
+    size_t cap = strlen(method) + strlen(u->path) + strlen(u->ep.hostport) + hl + body_len + 128;
     char *buf = malloc(cap);
     if (!buf) return NULL;
     int n = snprintf(buf, cap, "%s %s HTTP/1.1\r\nHost: %s\r\n%sContent-Length: %zu\r\n\r\n",
-                     method, u->path, u->hostport, headers ? headers : "", body_len);
+                     method, u->path, u->ep.hostport, headers ? headers : "", body_len);
     if (n < 0 || (size_t)n + body_len >= cap) { free(buf); return NULL; }
     if (body_len) memcpy(buf + n, body, body_len);
     *out_len = (size_t)n + body_len;
@@ -294,7 +256,7 @@ static void conn_finish(struct hc_conn *k, struct http_client_result *r, bool ke
     if (keep && k->fd >= 0) {
         int idle = 0;
         for (struct hc_conn *o = k->cl->conns; o; o = o->next)
-            idle += o->idle && !strcmp(o->url.hostport, k->url.hostport);
+            idle += o->idle && !strcmp(o->url.ep.hostport, k->url.ep.hostport);
         if (idle < MAX_IDLE_PER_HOST) {
             conn_forget_request(k);
             parse_reset(&k->ps);
@@ -403,7 +365,7 @@ static void conn_io(struct loop *loop, int fd, void *data, int mask)
 static struct hc_conn *find_idle(struct http_client *cl, const char *hostport)
 {
     for (struct hc_conn *k = cl->conns; k; k = k->next)
-        if (k->idle && !strcmp(k->url.hostport, hostport)) return k;
+        if (k->idle && !strcmp(k->url.ep.hostport, hostport)) return k;
     return NULL;
 }
 
@@ -413,7 +375,7 @@ static int conn_start(struct http_client *cl, const struct url *u, const char *m
                       const char *headers, const char *body, size_t body_len, int timeout_ms,
                       http_client_done *done, void *data, bool allow_reuse)
 {
-    struct hc_conn *k = allow_reuse ? find_idle(cl, u->hostport) : NULL;
+    struct hc_conn *k = allow_reuse ? find_idle(cl, u->ep.hostport) : NULL;
     if (k) {
         k->idle = false;
         k->reused = true;
@@ -448,8 +410,8 @@ static int conn_start(struct http_client *cl, const struct url *u, const char *m
         loop_watch(cl->loop, k->fd, LOOP_WRITABLE, conn_io, k);
         return 0;
     }
-    k->fd = socket(u->addr.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-    int rc = k->fd < 0 ? -1 : connect(k->fd, (const struct sockaddr *)&u->addr, u->alen);
+    k->fd = socket(u->ep.addr.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    int rc = k->fd < 0 ? -1 : connect(k->fd, (const struct sockaddr *)&u->ep.addr, u->ep.alen);
     if (rc && errno != EINPROGRESS) {
         /* Report from the loop, never from inside the caller. */
         k->deferred_error = HC_ERR_CONNECT;
@@ -496,7 +458,7 @@ static int wait_fd(int fd, short ev, int64_t deadline)
 static int sync_exchange(int fd, const struct url *u, const char *req, size_t len,
                          int64_t deadline, struct parse *ps)
 {
-    if (connect(fd, (const struct sockaddr *)&u->addr, u->alen) && errno != EINPROGRESS)
+    if (connect(fd, (const struct sockaddr *)&u->ep.addr, u->ep.alen) && errno != EINPROGRESS)
         return HC_ERR_CONNECT;
     if (wait_fd(fd, POLLOUT, deadline) <= 0) return HC_ERR_TIMEOUT;
     int err = 0;
@@ -535,7 +497,7 @@ void http_client_send_sync(const char *method, const char *url, const char *head
     if (url_parse(url, &u)) { out->error = HC_ERR_URL; return; }
     size_t len;
     char *req = build_request(method, &u, headers, body, body_len, &len);
-    int fd = socket(u.addr.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    int fd = socket(u.ep.addr.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     if (!req || fd < 0) {
         out->error = req ? HC_ERR_CONNECT : HC_ERR_MEMORY;
         free(req);

@@ -3,6 +3,7 @@
 #include "notify.h"
 
 #include "address.h"
+#include "coap_notify.h"
 #include "clock.h"
 #include "cse.h"
 #include "dispatch.h"
@@ -136,9 +137,9 @@ static int http_send_blocking(struct cse *cse, const struct notify_send_args *a)
     return rsc;
 }
 
-/* The per-scheme sender table. coap:// and coaps:// stay empty until the
- * CoAP binding installs its functions (notify_set_sender): until then
- * delivery to them fails with a clear log line. */
+/* The per-scheme sender table: http:// here, coap:// installed by
+ * cse/coap_notify.c (notify_set_sender); coaps:// has no sender yet, so
+ * delivery to it fails with a clear log line. */
 struct sender {
     const char *scheme;
     notify_send_fn *send;
@@ -381,7 +382,7 @@ static void pump(struct target *tg)
         }
         if (!s || !s->send) {
             log_warn("notify: cannot deliver to %s: %s", url,
-                     s ? "coap:// delivery is pending the CoAP binding" : "unsupported scheme");
+                     s ? "no sender for this scheme (coaps:// is not implemented)" : "unsupported scheme");
             finish_head(tg, RSC_TARGET_NOT_REACHABLE, false);
             continue;
         }
@@ -500,7 +501,7 @@ static const struct sender *usable_sender(struct cse *cse, const char *target, c
     const struct sender *s = url[0] ? sender_for(url) : NULL;
     if (url[0] && (!s || !s->send))
         log_warn("notify: cannot send to %s (%s)", url,
-                 s ? "coap:// is pending the CoAP binding" : "unsupported scheme");
+                 s ? "no sender for this scheme (coaps:// is not implemented)" : "unsupported scheme");
     return s && s->send ? s : NULL;
 }
 
@@ -922,6 +923,7 @@ int notify_open(struct cse *cse)
     if (!nf || !(nf->http = http_client_create(cse->loop))) { free(nf); return -1; }
     nf->cse = cse;
     nf->sub_stats = json_object();
+    coap_notify_install();
     cse->notify = nf;
     return 0;
 }
@@ -932,6 +934,7 @@ void notify_close(struct cse *cse)
     if (!nf) return;
     while (nf->batches) batch_free(nf->batches);
     http_client_destroy(nf->http);
+    coap_notify_shutdown();
     for (int i = 0; i < TARGET_BUCKETS; i++)
         for (struct target *t = nf->targets[i], *next; t; t = next) {
             next = t->next;

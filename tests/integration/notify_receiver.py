@@ -50,7 +50,44 @@ class _Server(http.server.ThreadingHTTPServer):
     allow_reuse_address = True
 
 
-class Receiver:
+class _Recorder:
+    """What both receivers share: the recorded requests and bounded waits."""
+
+    def set_reply(self, rsc):
+        with self.lock:
+            self.reply_rsc = rsc
+
+    def snapshot(self):
+        with self.lock:
+            return list(self.requests)
+
+    def clear(self):
+        with self.lock:
+            self.requests.clear()
+
+    def bodies(self):
+        return [r["body"] for r in self.snapshot()]
+
+    def wait(self, cond, timeout=5.0):
+        """Waits (bounded) until cond(requests) holds; returns the requests."""
+        deadline = time.time() + timeout
+        while True:
+            reqs = self.snapshot()
+            if cond(reqs) or time.time() > deadline:
+                return reqs
+            time.sleep(0.02)
+
+    def wait_count(self, n, timeout=5.0):
+        return self.wait(lambda r: len(r) >= n, timeout)
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *exc):
+        self.stop()
+
+
+class Receiver(_Recorder):
     def __init__(self, port=None, path="/notify", reply_rsc=2000):
         self.port = port or _free_port()
         self.path = path
@@ -88,42 +125,10 @@ class Receiver:
             self.server.server_close()
             self.server = None
 
-    def set_reply(self, rsc):
-        with self.lock:
-            self.reply_rsc = rsc
-
-    def snapshot(self):
-        with self.lock:
-            return list(self.requests)
-
-    def clear(self):
-        with self.lock:
-            self.requests.clear()
-
-    def bodies(self):
-        return [r["body"] for r in self.snapshot()]
-
-    def wait(self, cond, timeout=5.0):
-        """Waits (bounded) until cond(requests) holds; returns the requests."""
-        deadline = time.time() + timeout
-        while True:
-            reqs = self.snapshot()
-            if cond(reqs) or time.time() > deadline:
-                return reqs
-            time.sleep(0.02)
-
-    def wait_count(self, n, timeout=5.0):
-        return self.wait(lambda r: len(r) >= n, timeout)
-
-    def __enter__(self):
-        return self.start()
-
-    def __exit__(self, *exc):
-        self.stop()
 
 
-def _free_port():
-    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+def _free_port(kind=socket.SOCK_STREAM):
+    s = socket.socket(socket.AF_INET, kind)
     s.bind(("127.0.0.1", 0))
     port = s.getsockname()[1]
     s.close()
@@ -143,3 +148,71 @@ def events(reqs):
         if s and "nev" in s:
             out.append((s["nev"].get("net"), s["nev"].get("rep")))
     return out
+
+
+class CoapReceiver(_Recorder):
+    """The same for coap:// targets: a UDP thread that answers each
+    confirmable request with a piggy-backed ACK 2.04 carrying the oneM2M RSC
+    option (reply_rsc). Records path, oneM2M options and JSON body."""
+
+    def __init__(self, port=None, path="/notify", reply_rsc=2000):
+        import coap_peer
+        self.cp = coap_peer
+        self.port = port or _free_port(socket.SOCK_DGRAM)
+        self.path = path
+        self.reply_rsc = reply_rsc
+        self.requests = []
+        self.lock = threading.Lock()
+        self.sock = None
+        self.thread = None
+        self.running = False
+
+    @property
+    def url(self):
+        return "coap://127.0.0.1:%d%s" % (self.port, self.path)
+
+    def start(self):
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.sock.bind(("127.0.0.1", self.port))
+        self.sock.settimeout(0.05)
+        self.running = True
+        self.thread = threading.Thread(target=self._serve, daemon=True)
+        self.thread.start()
+        return self
+
+    def _serve(self):
+        cp = self.cp
+        while self.running:
+            try:
+                data, peer = self.sock.recvfrom(65535)
+            except socket.timeout:
+                continue
+            except OSError:
+                return
+            try:
+                m = cp.decode(data)
+            except ValueError:
+                continue
+            if m.type != cp.CON:
+                continue
+            opts = {name: m.opt(num) for name, num in cp.OPT.items() if m.opt(num) is not None}
+            try:
+                body = json.loads(m.payload) if m.payload else None
+            except ValueError:
+                body = None
+            with self.lock:
+                self.requests.append({"path": "/" + "/".join(v.decode() for v in m.opts(cp.URI_PATH)),
+                                      "options": opts, "code": m.code, "body": body, "time": time.time()})
+                rsc = self.reply_rsc
+            reply = cp.encode(cp.ACK, cp.code(2, 4), m.mid, m.token, [(cp.OPT["rsc"], cp.uint_bytes(rsc))])
+            self.sock.sendto(reply, peer)
+
+    def stop(self):
+        self.running = False
+        if self.thread:
+            self.thread.join(2)
+        if self.sock:
+            self.sock.close()
+            self.sock = None
+
+

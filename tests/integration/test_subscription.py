@@ -50,7 +50,7 @@ try:
         r = cse.get(box + "/bad", origin="Cmon")
         t.rsc(r, 4004, 404, "failed subscription was not stored")
         r = sub(cse, box, "coap://127.0.0.1:5683/x", rn="bad")
-        t.rsc(r, 5204, 500, "coap:// target refused until the CoAP binding exists")
+        t.rsc(r, 5204, 500, "a coap:// target nobody listens on -> 5204")
 
         # --- the verification does not block the CSE -----------------------
         import threading

@@ -208,6 +208,9 @@ static void refused_timeout_and_bad_url(void **state)
     assert_int_equal(http_client_send(c, "POST", "http://example.org/x", NULL, NULL, 0, 100, record, &o), -1);
     assert_int_equal(http_client_send(c, "POST", "coap://127.0.0.1/x", NULL, NULL, 0, 100, record, &o), -1);
     assert_int_equal(http_client_send(c, "POST", "http://127.0.0.1:99999/x", NULL, NULL, 0, 100, record, &o), -1);
+    assert_int_equal(http_client_send(c, "POST", "http://[::1/x", NULL, NULL, 0, 100, record, &o), -1);
+    exchange(c, loop, "http://[::1]:1/x", 1000, &o); /* IPv6 literal parses; nobody listens */
+    assert_int_equal(o.res.error, HC_ERR_CONNECT);
     http_client_destroy(c);
     loop_destroy(loop);
 }

@@ -1,0 +1,61 @@
+"""Notifications to coap:// targets: verification, events, RSC of the answer,
+an unreachable CoAP target, and the deletion notification, with a CoAP
+notification receiver (tests/integration/notify_receiver.py)."""
+import os, sys, time
+sys.path.insert(0, os.path.dirname(__file__))
+from harness import Cse, Tap
+from notify_receiver import CoapReceiver, sgn, events
+
+t = Tap()
+rx = CoapReceiver().start()
+try:
+    with Cse() as cse:
+        cse.register_ae("mon", origin="Cmon")
+        cse.create("/cse-in/mon", 3, {"m2m:cnt": {"rn": "box"}}, origin="Cmon")
+        box = "/cse-in/mon/box"
+
+        r = cse.create(box, 23, {"m2m:sub": {"rn": "s", "nu": [rx.url], "su": rx.url, "enc": {"net": [3]}}},
+                       origin="Cmon")
+        t.rsc(r, 2001, 201, "subscription with a coap:// target, verified over CoAP")
+        reqs = rx.snapshot()
+        v = reqs[0] if reqs else {}
+        t.ok(v and sgn(v["body"]).get("vrq") is True and v["path"] == "/notify" and v["code"] == 2,
+             "the verification request is a CoAP POST to the URL's path", v)
+        t.eq((v.get("options", {}).get("fr"), v.get("options", {}).get("rvi")), (b"/id-in", b"3"),
+             "with the oneM2M FR and RVI options")
+
+        rx.clear()
+        for i in range(3):
+            cse.create(box, 4, {"m2m:cin": {"con": "c%d" % i}}, origin="Cmon")
+        reqs = rx.wait_count(3)
+        t.eq([e[1]["m2m:cin"]["con"] for e in events(reqs)], ["c0", "c1", "c2"],
+             "three net 3 notifications over CoAP, in order")
+
+        rx.clear()
+        t.rsc(cse.delete(box + "/s", origin="Cmon"), 2002, 200, "delete the subscription")
+        d = rx.wait_count(1)
+        t.ok(d and sgn(d[0]["body"]).get("sud") is True, "deletion notification to a coap:// su", d)
+
+        rx.set_reply(4000)
+        r = cse.create(box, 23, {"m2m:sub": {"rn": "bad", "nu": [rx.url]}}, origin="Cmon")
+        t.rsc(r, 5204, 500, "a CoAP target answering RSC 4000 fails the verification")
+        rx.set_reply(2000)
+        dead = CoapReceiver()
+        t0 = time.time()
+        r = cse.create(box, 23, {"m2m:sub": {"rn": "bad", "nu": [dead.url]}}, origin="Cmon")
+        t.rsc(r, 5204, 500, "an unreachable CoAP target -> 5204")
+        t.ok(time.time() - t0 < 4, "within the verification timeout (%.1fs)" % (time.time() - t0))
+        r = cse.create(box, 23, {"m2m:sub": {"rn": "bad", "nu": ["coaps://127.0.0.1:5684/x"]}}, origin="Cmon")
+        t.rsc(r, 5204, 500, "coaps:// has no sender yet -> 5204")
+
+        # Inside a fopt fan-out the verification is a bounded blocking exchange.
+        cri = cse.get(box, origin="Cmon").json["m2m:cnt"]["ri"]
+        cse.create("/cse-in/mon", 9, {"m2m:grp": {"rn": "g", "mid": [cri], "mnm": 2}}, origin="Cmon")
+        rx.clear()
+        r = cse.create("/cse-in/mon/g/fopt", 23, {"m2m:sub": {"nu": [rx.url]}}, origin="Cmon")
+        rsp = (r.json or {}).get("m2m:agr", {}).get("m2m:rsp", [{}])[0]
+        t.eq(rsp.get("rsc"), 2001, "subscription through fopt verified over CoAP (blocking variant)")
+        t.ok(any(sgn(x["body"]).get("vrq") for x in rx.snapshot()), "its verification arrived")
+finally:
+    rx.stop()
+t.done()
