@@ -579,14 +579,13 @@ static int64_t sweep_idle(struct loop *loop, int64_t id, void *data)
     int64_t now = loop_now_ms();
     for (struct http_conn *c = srv->conns, *next; c; c = next) {
         next = c->next;
-        c->gen = ++srv->next_gen;
         if (c->handshaking && now - c->accepted_at > srv->opt.handshake_timeout_ms) {
             log_debug("http: %s:%d did not finish its handshake in time, closing",
                      c->peer_ip, c->peer_port);
             conn_close(c);
             continue;
         }
-        if (now - c->last_active > srv->opt.idle_timeout_ms && c->out_sent == c->out.len) {
+        if (now - c->last_active > srv->opt.idle_timeout_ms && c->out_sent == c->out.len && !c->waiting) {
             log_debug("http: closing idle connection from %s:%d", c->peer_ip, c->peer_port);
             conn_close(c);
         }
