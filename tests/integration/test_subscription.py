@@ -71,6 +71,14 @@ try:
              "the verified sur names the subscription that was created")
         cse.delete(box + "/slow", origin="Cmon")
 
+        # The same over HTTPS: the deferred answer goes back through TLS.
+        rx2.delay = 0.5
+        r = cse.create(box, 23, {"m2m:sub": {"rn": "tls", "nu": [rx2.url]}}, origin="Cmon",
+                       base=cse.https_base, curl_extra=cse.https_curl_options())
+        rx2.delay = 0
+        t.rsc(r, 2001, 201, "a deferred CREATE over HTTPS is answered after its verification")
+        cse.delete(box + "/tls", origin="Cmon")
+
         # Pipelined behind a deferred CREATE, a GET is answered after it, in order.
         import socket, json as _json
         rx2.delay = 0.5
