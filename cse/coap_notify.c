@@ -293,7 +293,7 @@ void coap_notify_shutdown(void)
         struct pending *x = cl->pending;
         cl->pending = x->next;
         if (x->timer) loop_del_timer(cl->loop, x->timer);
-        free(x);
+        finish(x, RSC_TARGET_NOT_REACHABLE, true); /* the owner releases what it holds */
     }
     if (cl->fd >= 0) loop_unwatch(cl->loop, cl->fd, LOOP_READABLE);
     if (cl->tick > 0) loop_del_timer(cl->loop, cl->tick);

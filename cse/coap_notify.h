@@ -11,7 +11,7 @@ struct cse;
 /* Installs the coap:// sender in notify's table (the client context is
  * created on first use). */
 void coap_notify_install(void);
-/* Frees the client context; requests in flight are dropped. */
+/* Frees the client context; requests in flight end as unreachable. */
 void coap_notify_shutdown(void);
 
 #endif

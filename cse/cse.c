@@ -278,6 +278,7 @@ int cse_open(struct cse *cse, const struct config *cfg, struct loop *loop)
 void cse_close(struct cse *cse)
 {
     if (cse->loop && cse->expiry_timer) loop_del_timer(cse->loop, cse->expiry_timer);
+    cse_abandon_deferred(cse); /* before notify_close, which ends their exchanges */
     notify_close(cse);
     acl_close(cse);
     store_close(cse->store);

@@ -12,6 +12,7 @@ struct loop;
 struct acl_state;
 struct credentials;
 struct notifier;
+struct deferral;
 
 struct cse {
     struct config cfg;
@@ -23,6 +24,7 @@ struct cse {
     char next_expiry[23];      /* earliest et in the store ("" = none) */
     struct acl_state *acl;     /* access control: ACP cache and audit log */
     struct notifier *notify;   /* cse/notify.c: subscriptions and delivery */
+    struct deferral *deferred; /* requests waiting for outside answers (dispatch.c) */
 };
 
 /* Opens the store, creates the CSEBase on first start, starts the expiry timer. */
@@ -38,8 +40,12 @@ void cse_dispatch(struct cse *cse, struct m2m_request *req, struct m2m_response 
  * returns 1 and later calls done(data) from the loop, with rsp filled; req
  * and rsp must stay alive until then. Returns 0 when rsp is already final. */
 typedef void cse_done_fn(void *data);
+/* abandon(data) replaces done when the CSE closes first: rsp is then not
+ * filled, and the caller only releases what it holds. */
 int cse_dispatch_async(struct cse *cse, struct m2m_request *req, struct m2m_response *rsp,
-                       cse_done_fn *done, void *data);
+                       cse_done_fn *done, cse_done_fn *abandon, void *data);
+/* At shutdown: every deferred request is abandoned (see above). */
+void cse_abandon_deferred(struct cse *cse);
 
 /* What a resource hook returns when it asked for work through
  * req->cont->wanted: the dispatcher rolls back and runs the request again

@@ -611,12 +611,14 @@ void cse_dispatch(struct cse *cse, struct m2m_request *req, struct m2m_response 
 /* --- deferred requests ---------------------------------------------------- */
 
 struct deferral {
+    struct deferral *next;         /* in cse->deferred */
     struct cse *cse;
     struct m2m_request *req;
     struct m2m_response *rsp;
-    cse_done_fn *done;
+    cse_done_fn *done, *abandon;
     void *data;
-    int outstanding;
+    int outstanding;               /* answers still to come */
+    bool abandoned;                /* the CSE closed first: answers are only counted */
 };
 
 struct answer {
@@ -638,10 +640,13 @@ static void verified(void *data, int rsc)
 {
     struct answer *v = data;
     struct deferral *d = v->d;
-    json_object_set_new(d->req->cont->verified, v->target, json_integer(rsc));
+    if (!d->abandoned) json_object_set_new(d->req->cont->verified, v->target, json_integer(rsc));
     free(v->target);
     free(v);
     if (--d->outstanding) return;
+    if (d->abandoned) { free(d); return; }
+    for (struct deferral **p = &d->cse->deferred; *p; p = &(*p)->next)
+        if (*p == d) { *p = d->next; break; }
     d->req->cont->may_defer = false;
     json_array_clear(d->req->cont->wanted);
     m2m_response_clear(d->rsp);
@@ -652,7 +657,7 @@ static void verified(void *data, int rsc)
 }
 
 int cse_dispatch_async(struct cse *cse, struct m2m_request *req, struct m2m_response *rsp,
-                       cse_done_fn *done, void *data)
+                       cse_done_fn *done, cse_done_fn *abandon, void *data)
 {
     struct m2m_continuation *k = calloc(1, sizeof *k);
     if (!k) { cse_dispatch(cse, req, rsp); return 0; }
@@ -664,7 +669,8 @@ int cse_dispatch_async(struct cse *cse, struct m2m_request *req, struct m2m_resp
     size_t n = json_array_size(k->wanted);
     if (!n) { continuation_free(req); return 0; }
     struct deferral *d = calloc(1, sizeof *d);
-    *d = (struct deferral){ cse, req, rsp, done, data, (int)n };
+    *d = (struct deferral){ cse->deferred, cse, req, rsp, done, abandon, data, (int)n, false };
+    cse->deferred = d;
     size_t i;
     json_t *w;
     json_array_foreach(k->wanted, i, w) {
@@ -674,4 +680,15 @@ int cse_dispatch_async(struct cse *cse, struct m2m_request *req, struct m2m_resp
         notify_run_exchange(cse, w, verified, v);
     }
     return 1;
+}
+
+void cse_abandon_deferred(struct cse *cse)
+{
+    while (cse->deferred) {
+        struct deferral *d = cse->deferred;
+        cse->deferred = d->next;
+        d->abandoned = true;
+        continuation_free(d->req);
+        d->abandon(d->data); /* d itself goes with its last answer */
+    }
 }

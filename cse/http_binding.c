@@ -226,6 +226,12 @@ static void answer_later(void *data)
     exchange_free(x);
 }
 
+/* The CSE closed before the answer: the connection is gone with its server. */
+static void abandon(void *data)
+{
+    exchange_free(data);
+}
+
 void http_binding_handle(void *data, const struct http_request *hreq, struct http_response *hrsp)
 {
     struct exchange *x = calloc(1, sizeof *x);
@@ -240,7 +246,7 @@ void http_binding_handle(void *data, const struct http_request *hreq, struct htt
         x->srv = hreq->server;
         x->conn = hreq->conn;
         x->gen = hreq->conn_gen;
-        if (x->srv && cse_dispatch_async(x->cse, &x->req, &x->rsp, answer_later, x)) {
+        if (x->srv && cse_dispatch_async(x->cse, &x->req, &x->rsp, answer_later, abandon, x)) {
             hrsp->deferred = true;
             return;
         }

@@ -237,7 +237,16 @@ static void conn_free(struct hc_conn *k)
 void http_client_destroy(struct http_client *c)
 {
     if (!c) return;
-    while (c->conns) conn_free(c->conns);
+    while (c->conns) {
+        struct hc_conn *k = c->conns;
+        http_client_done *done = k->done;
+        void *data = k->data;
+        k->done = NULL;
+        conn_free(k);
+        /* The owner learns its request ended, so it can release what it holds. */
+        struct http_client_result r = { .error = HC_ERR_CONNECT };
+        if (done) done(data, &r);
+    }
     free(c);
 }
 

@@ -32,7 +32,8 @@ struct http_client_result {
 typedef void http_client_done(void *data, const struct http_client_result *res);
 
 struct http_client *http_client_create(struct loop *loop);
-/* Closes every connection; callbacks of requests in flight are not called. */
+/* Closes every connection; requests in flight end with HC_ERR_CONNECT (their
+ * callbacks must not send on c again). */
 void http_client_destroy(struct http_client *c);
 
 /* Sends `method url` with extra header lines (each ending in \r\n) and a body;

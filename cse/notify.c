@@ -76,6 +76,8 @@ struct notifier {
     uint64_t next_rqi;
     /* nse: {"<sub ri>": {"noec": n, "tg": {"<target>": {"rqs": n, "rsr": n}}}} */
     json_t *sub_stats;
+    struct exchange *exchanges;    /* live exchanges, ended at close */
+    bool closing;                  /* notify_close runs: answers end things, start nothing */
 };
 
 static struct notifier *nf_of(struct cse *cse) { return cse->notify; }
@@ -349,6 +351,7 @@ static void delivered(void *data, int rsc, bool unreachable)
 {
     struct target *tg = data;
     struct notifier *nf = tg->nf;
+    if (nf->closing) return; /* the queue is being freed */
     struct item *it = tg->head;
     if (unreachable && it && ++it->attempts < MAX_ATTEMPTS) {
         int64_t delay = (int64_t)BACKOFF_BASE_MS << (it->attempts - 1);
@@ -526,18 +529,22 @@ static int blocking_exchange(struct cse *cse, json_t *x)
 }
 
 struct exchange {
+    struct exchange *next;         /* in notifier.exchanges */
     struct cse *cse;
     json_t *x;
-    size_t next;                   /* index of the URL to try next */
+    size_t next_url;               /* index of the URL to try next */
     char *body;
     notify_done_fn *done;
     void *data;
+    int64_t timer;                 /* the zero-delay start, until it ran */
 };
 
 static void exchange_try(struct exchange *e);
 
 static void exchange_end(struct exchange *e, int rsc)
 {
+    for (struct exchange **p = &nf_of(e->cse)->exchanges; *p; p = &(*p)->next)
+        if (*p == e) { *p = e->next; break; }
     e->done(e->data, rsc);
     json_decref(e->x);
     free(e->body);
@@ -547,14 +554,16 @@ static void exchange_end(struct exchange *e, int rsc)
 static void exchange_answered(void *data, int rsc, bool unreachable)
 {
     struct exchange *e = data;
-    if (unreachable) exchange_try(e);
-    else exchange_end(e, rsc);
+    if (unreachable && !nf_of(e->cse)->closing) exchange_try(e);
+    else exchange_end(e, unreachable ? RSC_TARGET_NOT_REACHABLE : rsc);
 }
 
 static int64_t exchange_later(struct loop *loop, int64_t id, void *data)
 {
     (void)loop; (void)id;
-    exchange_try(data);
+    struct exchange *e = data;
+    e->timer = 0;
+    exchange_try(e);
     return -1;
 }
 
@@ -562,9 +571,9 @@ static int64_t exchange_later(struct loop *loop, int64_t id, void *data)
 static void exchange_try(struct exchange *e)
 {
     json_t *urls = json_object_get(e->x, "urls");
-    while (e->next < json_array_size(urls)) {
+    while (e->next_url < json_array_size(urls)) {
         char url[2048];
-        const char *target = json_string_value(json_array_get(urls, e->next++));
+        const char *target = json_string_value(json_array_get(urls, e->next_url++));
         const struct sender *s = usable_sender(e->cse, target, url, sizeof url);
         if (!s || !e->body) continue;
         struct notify_send_args a = { url, json_string_value(json_object_get(e->x, "from")),
@@ -577,11 +586,13 @@ static void exchange_try(struct exchange *e)
 
 void notify_run_exchange(struct cse *cse, json_t *x, notify_done_fn *done, void *data)
 {
+    struct notifier *nf = nf_of(cse);
     struct exchange *e = calloc(1, sizeof *e);
-    *e = (struct exchange){ cse, json_incref(x), 0, json_dumps(json_object_get(x, "pc"), JSON_COMPACT),
-                            done, data };
+    *e = (struct exchange){ nf->exchanges, cse, json_incref(x), 0,
+                            json_dumps(json_object_get(x, "pc"), JSON_COMPACT), done, data, 0 };
+    nf->exchanges = e;
     /* Answers always come from the loop, never from inside this call. */
-    loop_add_timer(cse->loop, 0, exchange_later, e);
+    e->timer = loop_add_timer(cse->loop, 0, exchange_later, e);
 }
 
 /* The answer to exchange x for this request: known from an earlier run,
@@ -932,9 +943,16 @@ void notify_close(struct cse *cse)
 {
     struct notifier *nf = nf_of(cse);
     if (!nf) return;
+    nf->closing = true;
     while (nf->batches) batch_free(nf->batches);
+    /* Requests in flight end as unreachable; exchanges waiting to start too. */
     http_client_destroy(nf->http);
     coap_notify_shutdown();
+    while (nf->exchanges) {
+        struct exchange *e = nf->exchanges;
+        if (e->timer) loop_del_timer(cse->loop, e->timer);
+        exchange_end(e, RSC_TARGET_NOT_REACHABLE);
+    }
     for (int i = 0; i < TARGET_BUCKETS; i++)
         for (struct target *t = nf->targets[i], *next; t; t = next) {
             next = t->next;
