@@ -333,6 +333,21 @@ try:
         cse.register_ae("nopoa", origin="Cnopoa")
         r = cse.request("POST", "/cse-in/nopoa", origin="CAdmin", body={"m2m:sgn": {"sur": "/x/y"}})
         t.rsc(r, 5103, 404, "NOTIFY to an AE without poa -> 5103")
+
+    # Stopping the CSE while a verification is outstanding: a clean exit (under
+    # the sanitizers a leak would make the exit status non-zero).
+    import threading
+    slow = Receiver().start()
+    slow.delay = 1.5
+    cse2 = Cse().start()
+    cse2.register_ae("late", origin="Clate")
+    th = threading.Thread(target=lambda: cse2.create("/cse-in/late", 23, {"m2m:sub": {"nu": [slow.url]}},
+                                                     origin="Clate"))
+    th.start()
+    slow.wait_count(1, timeout=3)
+    t.eq(cse2.stop(), 0, "the CSE stops cleanly while a verification is outstanding")
+    th.join(10)
+    slow.stop()
 finally:
     rx.stop()
     rx2.stop()
