@@ -27,6 +27,8 @@ static void free_list(char **v, int n)
     for (int i = 0; i < n; i++) free(v[i]);
 }
 
+/* Keep in step with m2m_request_dup(): each owned pointer freed here is
+ * copied there. */
 void m2m_request_clear(struct m2m_request *req)
 {
     free(req->to); free(req->fr); free(req->rqi); free(req->rvi); free(req->rtu);
@@ -57,13 +59,18 @@ struct m2m_request *m2m_request_dup(const struct m2m_request *req)
     struct m2m_request *d = malloc(sizeof *d);
     if (!d) return NULL;
     *d = *req;
+    /* Every owned pointer that m2m_request_clear() frees is copied here. */
     char **strs[] = { &d->to, &d->fr, &d->rqi, &d->rvi, &d->rtu, &d->ot, &d->rqet, &d->rset,
-                      &d->oet, &d->rp, &d->vsi, &d->gid, &d->tokens, &d->rids, &d->fc.arp };
+                      &d->oet, &d->rp, &d->vsi, &d->gid, &d->tokens, &d->rids, &d->grtm, &d->aus,
+                      &d->fc.arp };
     for (size_t i = 0; i < sizeof strs / sizeof *strs; i++) *strs[i] = dup_str(*strs[i]);
     dup_list(d->atrl, d->natrl);
     struct m2m_filter *f = &d->fc;
     dup_list(f->lbl, f->nlbl); dup_list(f->clbl, f->nclbl); dup_list(f->palb, f->npalb);
     dup_list(f->cty, f->ncty); dup_list(f->atr_nm, f->natr); dup_list(f->atr_val, f->natr);
+    dup_list(f->lbq, f->nlbq);
+    dup_list(f->catr_nm, f->ncatr); dup_list(f->catr_val, f->ncatr);
+    dup_list(f->patr_nm, f->npatr); dup_list(f->patr_val, f->npatr);
     d->pc = req->pc ? json_deep_copy(req->pc) : NULL;
     d->cont = NULL;
     return d;
