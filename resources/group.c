@@ -154,14 +154,45 @@ static json_t *member_response(struct cse *cse, const char *to, const struct m2m
     return o;
 }
 
+static bool listed(json_t *list, const char *s)
+{
+    size_t i;
+    json_t *v;
+    json_array_foreach(list, i, v)
+        if (!strcmp(json_string_value(v), s)) return true;
+    return false;
+}
+
+/* grtm (groupRequestTargetMembers, '&'- or space-separated): the members
+ * to address, each of which must be one (else 4000). NULL = all. */
+static int target_members(json_t *mid, const char *grtm, struct m2m_response *rsp, json_t **out)
+{
+    *out = NULL;
+    if (!grtm) return 0;
+    json_t *list = json_array();
+    char *copy = strdup(grtm), *save = NULL;
+    int rc = 0;
+    for (char *t = strtok_r(copy, "& ", &save); t && !rc; t = strtok_r(NULL, "& ", &save)) {
+        if (!listed(mid, t)) rc = m2m_error(rsp, RSC_BAD_REQUEST, "'%s' in grtm is not a member", t);
+        else json_array_append_new(list, json_string(t));
+    }
+    free(copy);
+    if (rc) json_decref(list);
+    else *out = list;
+    return rc;
+}
+
 int group_fanout(struct cse *cse, struct m2m_request *req, struct m2m_response *rsp,
                  const struct resource *grp, const char *rest)
 {
     static int depth;
     if (depth >= MAX_FANOUT_DEPTH)
         return m2m_error(rsp, RSC_BAD_REQUEST, "groups nest too deep through fopt");
-    json_t *mid = json_object_get(grp->attrs, "mid");
+    json_t *mid = json_object_get(grp->attrs, "mid"), *chosen;
     if (!json_array_size(mid)) return m2m_error(rsp, RSC_NO_MEMBERS, "the group has no members");
+    int rc = target_members(mid, req->grtm, rsp, &chosen);
+    if (rc) return rc;
+    if (chosen) mid = chosen;
     json_t *list = json_array();
     size_t i;
     json_t *v;
@@ -169,6 +200,7 @@ int group_fanout(struct cse *cse, struct m2m_request *req, struct m2m_response *
     json_array_foreach(mid, i, v) {
         /* Each member gets the same primitive with its own target. */
         struct m2m_request sub = *req;
+        sub.grtm = NULL; /* it chose among this group's members only */
         struct m2m_response r;
         m2m_response_init(&r);
         sub.to = member_target(json_string_value(v), rest);
@@ -181,6 +213,7 @@ int group_fanout(struct cse *cse, struct m2m_request *req, struct m2m_response *
         m2m_response_clear(&r);
     }
     depth--;
+    json_decref(chosen);
     rsp->rsc = RSC_OK;
     rsp->pc = json_pack("{s:{s:o}}", "m2m:agr", "m2m:rsp", list);
     return 0;

@@ -56,6 +56,18 @@ try:
         rsp = (r.json or {}).get("m2m:agr", {}).get("m2m:rsp", [{}])[0]
         t.eq(rsp.get("rsc"), 2001, "subscription through fopt verified over CoAP (blocking variant)")
         t.ok(any(sgn(x["body"]).get("vrq") for x in rx.snapshot()), "its verification arrived")
+
+        # grtm (CoAP GTM option) restricts the fan-out to some members.
+        import coap_peer as cp
+        cri2 = cse.create("/cse-in/mon", 3, {"m2m:cnt": {"rn": "box2"}}, origin="Cmon").json["m2m:cnt"]["ri"]
+        cse.create("/cse-in/mon", 9, {"m2m:grp": {"rn": "g2", "mid": [cri, cri2], "mnm": 2}}, origin="Cmon")
+        c = cp.RawClient(cse.coap_port)
+        m = c.request(cp.GET, "cse-in/mon/g2/fopt", cp.m2m_options(fr="Cmon", rqi="g1", rvi="3", gtm=cri2))
+        tos = [x["to"] for x in (m.json or {}).get("m2m:agr", {}).get("m2m:rsp", [])] if m else None
+        t.eq((m.rsc if m else None, tos), (2000, [cri2]), "GTM names one member: only it is addressed")
+        m = c.request(cp.GET, "cse-in/mon/g2/fopt", cp.m2m_options(fr="Cmon", rqi="g2", rvi="3", gtm="nope"))
+        t.eq(m.rsc if m else None, 4000, "GTM naming a non-member -> 4000")
+        c.close()
 finally:
     rx.stop()
 t.done()
