@@ -527,7 +527,7 @@ static int execute(struct cse *cse, struct m2m_request *req, struct m2m_response
     char *rest;
     if (group_fopt_target(cse, addr.local, &grp, &rest)) {
         /* Each member runs as its own primitive, with its own transaction. */
-        if (acl_check(cse, req, grp, acop_of(req->op, req)))
+        if (group_fopt_access(cse, req, grp, acop_of(req->op, req)))
             rc = m2m_error(rsp, RSC_ORIGINATOR_HAS_NO_PRIVILEGE, "originator has no privilege");
         else
             rc = group_fanout(cse, req, rsp, grp, rest);

@@ -108,8 +108,17 @@ static int validate_members(struct op_ctx *ctx)
     return 0;
 }
 
+/* macp entries, like acpi ones, must name existing local ACPs. */
+static int check_macp(struct op_ctx *ctx)
+{
+    json_t *macp = json_object_get(ctx->content, "macp");
+    return macp && !json_is_null(macp) ? acl_validate_acpi(ctx->cse, macp, ctx->rsp) : 0;
+}
+
 static int grp_create(struct op_ctx *ctx)
 {
+    int rc = check_macp(ctx);
+    if (rc) return rc;
     if (!json_object_get(ctx->res->attrs, "csy"))
         json_object_set_new(ctx->res->attrs, "csy", json_integer(CSY_ABANDON_MEMBER));
     return validate_members(ctx);
@@ -117,6 +126,8 @@ static int grp_create(struct op_ctx *ctx)
 
 static int grp_update(struct op_ctx *ctx)
 {
+    int rc = check_macp(ctx);
+    if (rc) return rc;
     /* Members are checked when they change; a member deleted since stays
      * listed (fan-out reports it) and does not block other updates. */
     if (json_object_get(ctx->content, "mid")) return validate_members(ctx);
@@ -235,4 +246,17 @@ bool group_fopt_target(struct cse *cse, const char *local, struct resource **grp
     }
     *grp = r;
     return true;
+}
+
+int group_fopt_access(struct cse *cse, const struct m2m_request *req, const struct resource *grp, int acop)
+{
+    json_t *macp = json_object_get(grp->attrs, "macp");
+    if (!json_array_size(macp)) return acl_check(cse, req, grp, acop);
+    /* The same decision, with the group's policies swapped for macp. */
+    struct resource *as_members = resource_dup(grp);
+    if (!as_members) return RSC_ORIGINATOR_HAS_NO_PRIVILEGE;
+    json_object_set(as_members->attrs, "acpi", macp);
+    int rc = acl_check(cse, req, as_members, acop);
+    resource_free(as_members);
+    return rc;
 }

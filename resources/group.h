@@ -14,6 +14,11 @@ struct cse;
  * the caller. */
 bool group_fopt_target(struct cse *cse, const char *local, struct resource **grp, char **rest);
 
+/* May the originator use the group's fopt for this access mode? Judged by
+ * the group's membersAccessControlPolicyIDs (macp) when it has them, else by
+ * its own acpi. Returns 0 or 4103. */
+int group_fopt_access(struct cse *cse, const struct m2m_request *req, const struct resource *grp, int acop);
+
 /* Sends the request to every member (member ID + "/" + rest) through the
  * dispatcher and answers 2000 with {"m2m:agr": {"m2m:rsp": [...]}}; an empty
  * group gives 4109. Runs outside any store transaction. */

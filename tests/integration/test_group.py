@@ -83,6 +83,22 @@ try:
               4000, 400,
               "'fopt' is a reserved name under a group")
 
+        # --- macp: who may use fopt ---------------------------------------------------
+        t.rsc(cse.get("/cse-in/gapp/g/fopt", origin="Cother"), 4103, 403,
+              "without macp the group's own policy (owner only) guards fopt")
+        pol = {"m2m:acp": {"rn": "members", "pv": {"acr": [{"acor": ["Cother"], "acop": 2}]},
+                           "pvs": {"acr": [{"acor": ["Cgapp"], "acop": 63}]}}}
+        t.rsc(cse.create("/cse-in/gapp", 1, pol, origin="Cgapp"), 2001, 201, "an ACP for the members")
+        t.rsc(cse.update("/cse-in/gapp/g", {"m2m:grp": {"macp": ["nosuchacp"]}}, origin="Cgapp"), 4000, 400,
+              "macp must name existing ACPs")
+        t.rsc(cse.update("/cse-in/gapp/g", {"m2m:grp": {"macp": ["cse-in/gapp/members"]}}, origin="Cgapp"),
+              2004, 200, "macp set")
+        r = cse.get("/cse-in/gapp/g/fopt", origin="Cother")
+        t.rsc(r, 2000, 200, "macp grants Cother RETRIEVE through fopt")
+        t.ok(r.json and all(x["rsc"] in (4103, 4004) for x in r.json["m2m:agr"]["m2m:rsp"]),
+             "each member still applies its own access control", r.json)
+        t.rsc(cse.delete("/cse-in/gapp/g/fopt", origin="Cother"), 4103, 403, "macp grants no DELETE")
+
         # --- non-blocking synch (rt 1) -----------------------------------------------
         srt = cse.get("/cse-in").json["m2m:cb"]["srt"]
         t.ok(17 in srt and 23 in srt and 9 in srt, "srt lists request, subscription and group", srt)
