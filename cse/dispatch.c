@@ -320,7 +320,8 @@ static int op_create(struct cse *cse, const struct m2m_request *req, struct m2m_
         rsp->rsc = RSC_CREATED;
         rsp->location = strdup(res_ri(res));
         respond_written(req, rsp, &ctx, RCN_ATTRIBUTES);
-        *ev = (struct event){ NET_CREATE_CHILD, resource_dup(res), resource_dup(parent), NULL };
+        if (notify_watched(cse, res_ri(parent)) || res->ty == 23)
+            *ev = (struct event){ NET_CREATE_CHILD, resource_dup(res), resource_dup(parent), NULL };
         log_debug("created %s (%s) by %s", res->path, res_ri(res), req->fr ? req->fr : "-");
     }
     json_decref(ctx.modified);
@@ -382,7 +383,8 @@ static int op_update(struct cse *cse, const struct m2m_request *req, struct m2m_
         cse_note_expiry(cse, res_str(target, "et"));
         rsp->rsc = RSC_UPDATED;
         respond_written(req, rsp, &ctx, RCN_ATTRIBUTES);
-        *ev = (struct event){ NET_UPDATE, resource_dup(target), NULL, changed_attributes(before, target) };
+        if (notify_watched(cse, res_ri(target)) || target->ty == 23)
+            *ev = (struct event){ NET_UPDATE, resource_dup(target), NULL, changed_attributes(before, target) };
     }
     json_decref(modified);
     resource_free(parent);
@@ -659,16 +661,25 @@ static void verified(void *data, int rsc)
 int cse_dispatch_async(struct cse *cse, struct m2m_request *req, struct m2m_response *rsp,
                        cse_done_fn *done, cse_done_fn *abandon, void *data)
 {
-    struct m2m_continuation *k = calloc(1, sizeof *k);
-    if (!k) { cse_dispatch(cse, req, rsp); return 0; }
-    k->may_defer = cse->loop != NULL;
-    k->wanted = json_array();
+    /* On the stack first: most requests never defer, and pay nothing more. */
+    struct m2m_continuation first = { .may_defer = cse->loop != NULL };
+    req->cont = &first;
+    cse_dispatch(cse, req, rsp);
+    size_t n = json_array_size(first.wanted);
+    req->cont = NULL;
+    if (!n) { json_decref(first.wanted); return 0; }
+    struct m2m_continuation *k = malloc(sizeof *k);
+    struct deferral *d = k ? calloc(1, sizeof *d) : NULL;
+    if (!d) {
+        free(k);
+        json_decref(first.wanted);
+        m2m_response_clear(rsp);
+        m2m_error(rsp, RSC_INTERNAL_SERVER_ERROR, "out of memory");
+        return 0;
+    }
+    *k = first;
     k->verified = json_object();
     req->cont = k;
-    cse_dispatch(cse, req, rsp);
-    size_t n = json_array_size(k->wanted);
-    if (!n) { continuation_free(req); return 0; }
-    struct deferral *d = calloc(1, sizeof *d);
     *d = (struct deferral){ cse->deferred, cse, req, rsp, done, abandon, data, (int)n, false };
     cse->deferred = d;
     size_t i;

@@ -606,6 +606,7 @@ static int answer_of(struct cse *cse, const struct m2m_request *req, json_t *x)
     int rsc;
     if (known) rsc = (int)json_integer_value(known);
     else if (k && k->may_defer && nf_of(cse)) {
+        if (!k->wanted) k->wanted = json_array(); /* created when first needed */
         json_array_append(k->wanted, x);
         rsc = DISPATCH_PENDING;
     } else {
@@ -843,6 +844,12 @@ static int collect_sub(struct resource *res, void *data)
     }
     l->v[l->n++] = resource_dup(res);
     return 0;
+}
+
+bool notify_watched(struct cse *cse, const char *ri)
+{
+    int64_t n = 0;
+    return nf_of(cse) && ri && !store_count_children(cse->store, ri, 23, &n) && n > 0;
 }
 
 void notify_event(struct cse *cse, int net, const struct resource *res,

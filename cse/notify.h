@@ -30,6 +30,10 @@ struct notify_stats {
 int notify_open(struct cse *cse);
 void notify_close(struct cse *cse);
 
+/* Has the resource with this ri any <subscription> child? Lets the
+ * dispatcher skip preparing events nobody listens to (the hot path). */
+bool notify_watched(struct cse *cse, const char *ri);
+
 /* After a successful commit: `res` changed (net 1, `modified` = the changed
  * attributes), was deleted (net 2), or `res` is a child of `parent` that was
  * created (net 3) or deleted (net 4). */
