@@ -275,11 +275,86 @@ int cse_open(struct cse *cse, const struct config *cfg, struct loop *loop)
     return 0;
 }
 
+/* One parent, current while the store's generation is unchanged. Replaced
+ * entries are retired, not freed, because a caller (a hook, an access
+ * decision further up the stack) may still read them during the primitive. */
+struct parent_cache {
+    struct resource *current;
+    uint64_t generation;
+    struct resource **retired;
+    size_t nretired, cap;
+    int in_primitive;
+};
+
+static void retire(struct parent_cache *pc, struct resource *r)
+{
+    if (!r) return;
+    if (pc->nretired == pc->cap) {
+        size_t cap = pc->cap ? pc->cap * 2 : 8;
+        struct resource **grown = realloc(pc->retired, cap * sizeof *grown);
+        if (!grown) { resource_free(r); return; }   /* only reachable without memory */
+        pc->retired = grown;
+        pc->cap = cap;
+    }
+    pc->retired[pc->nretired++] = r;
+}
+
+static void free_retired(struct parent_cache *pc)
+{
+    for (size_t i = 0; i < pc->nretired; i++) resource_free(pc->retired[i]);
+    pc->nretired = 0;
+}
+
+static struct parent_cache *parent_cache_of(struct cse *cse)
+{
+    if (!cse->parents) cse->parents = calloc(1, sizeof *cse->parents);
+    return cse->parents;
+}
+
+struct resource *cse_parent(struct cse *cse, const struct resource *res)
+{
+    const char *pi = res_pi(res);
+    struct parent_cache *pc = parent_cache_of(cse);
+    if (!pi || !*pi || !pc) return NULL;
+    uint64_t gen = store_generation(cse->store);
+    if (pc->current && pc->generation == gen && !strcmp(res_ri(pc->current), pi)) return pc->current;
+    if (!pc->in_primitive) free_retired(pc);
+    retire(pc, pc->current);
+    pc->current = NULL;
+    if (store_get(cse->store, pi, &pc->current)) return NULL;
+    pc->generation = gen;
+    return pc->current;
+}
+
+void cse_primitive_begin(struct cse *cse)
+{
+    struct parent_cache *pc = parent_cache_of(cse);
+    if (pc) pc->in_primitive++;
+}
+
+void cse_primitive_end(struct cse *cse)
+{
+    struct parent_cache *pc = cse->parents;
+    if (pc && pc->in_primitive > 0 && !--pc->in_primitive) free_retired(pc);
+}
+
+static void parent_cache_free(struct cse *cse)
+{
+    struct parent_cache *pc = cse->parents;
+    if (!pc) return;
+    free_retired(pc);
+    free(pc->retired);
+    resource_free(pc->current);
+    free(pc);
+    cse->parents = NULL;
+}
+
 void cse_close(struct cse *cse)
 {
     if (cse->loop && cse->expiry_timer) loop_del_timer(cse->loop, cse->expiry_timer);
     cse_abandon_deferred(cse); /* before notify_close, which ends their exchanges */
     notify_close(cse);
+    parent_cache_free(cse);
     acl_close(cse);
     store_close(cse->store);
     cse->store = NULL;

@@ -25,6 +25,7 @@ struct cse {
     struct acl_state *acl;     /* access control: ACP cache and audit log */
     struct notifier *notify;   /* cse/notify.c: subscriptions and delivery */
     struct deferral *deferred; /* requests waiting for outside answers (dispatch.c) */
+    struct parent_cache *parents;    /* cse_parent(); NULL until first used */
 };
 
 /* Opens the store, creates the CSEBase on first start, starts the expiry timer. */
@@ -64,6 +65,21 @@ int cse_expire_now(struct cse *cse);
 void cse_expire_due(struct cse *cse);
 /* Tells the engine about an et just stored, so the next sweep is not late. */
 void cse_note_expiry(struct cse *cse, const char *et);
+
+/* The parent of res (NULL for the CSEBase or when it is gone), read from
+ * the store at most once while the store does not change: access control
+ * (types without acpi take their parent's) and the retrieve hooks both need
+ * it for the same request, and a discovery asks for the same container for
+ * each of its instances. The result belongs to the cache: read it, do not
+ * modify or free it. It stays valid until the current primitive has been
+ * answered (cse_dispatch), or, outside a primitive, until the next
+ * cse_parent() call. */
+struct resource *cse_parent(struct cse *cse, const struct resource *res);
+
+/* Bracket one primitive's execution (cse_dispatch does): parents read by
+ * cse_parent() meanwhile stay valid until the end. Nests. */
+void cse_primitive_begin(struct cse *cse);
+void cse_primitive_end(struct cse *cse);
 
 /* Generates a fresh identifier: prefix followed by random alphanumerics. */
 void cse_new_id(const char *prefix, char *out, size_t cap);

@@ -599,9 +599,11 @@ void cse_dispatch(struct cse *cse, struct m2m_request *req, struct m2m_response 
 {
     rsp->rqi = req->rqi;
     cse_expire_due(cse);
+    cse_primitive_begin(cse);
     int rc = validate_primitive(cse, req, rsp);
     if (!rc && (req->rt == 1 || req->rt == 2)) rc = nonblocking_accept(cse, req, rsp);
     else if (!rc) rc = execute(cse, req, rsp);
+    cse_primitive_end(cse);
     if (rc == DISPATCH_PENDING) return;
     if (rc) {
         if (rsc_is_success(rsp->rsc) || !rsp->rsc) m2m_error(rsp, rc, "%s", rsc_name(rc));

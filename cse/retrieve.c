@@ -110,14 +110,12 @@ static struct resource *apply_relative_path(struct collect *c, const struct reso
         const struct resource_type *t = registry_find(out->ty);
         struct m2m_response scratch;
         m2m_response_init(&scratch);
-        struct resource *parent = NULL;
-        if (t && t->on_retrieve && res_pi(out)) store_get(c->cse->store, res_pi(out), &parent);
+        struct resource *parent = t && t->on_retrieve ? cse_parent(c->cse, out) : NULL;
         struct op_ctx ctx = { c->cse, c->req, &scratch, parent, out, NULL, NULL, NULL };
         if ((t && t->on_retrieve && t->on_retrieve(&ctx)) || !visible(c, out, ACOP_DISCOVERY)) {
             resource_free(out);
             out = NULL;
         }
-        resource_free(parent);
         m2m_response_clear(&scratch);
     }
     free(path);
@@ -284,11 +282,9 @@ int op_retrieve(struct cse *cse, const struct m2m_request *req, struct m2m_respo
 {
     const struct resource_type *t = registry_find(target->ty);
     if (t->on_retrieve) {
-        struct resource *parent = NULL;
-        if (res_pi(target) && *res_pi(target)) store_get(cse->store, res_pi(target), &parent);
-        struct op_ctx ctx = { cse, req, rsp, parent, target, NULL, NULL, NULL };
+        /* Usually already read for the access decision. */
+        struct op_ctx ctx = { cse, req, rsp, cse_parent(cse, target), target, NULL, NULL, NULL };
         int rc = t->on_retrieve(&ctx);
-        resource_free(parent);
         if (rc) return rc;
     }
     if (req->fc.fu == 1) return discovery(cse, req, rsp, target);

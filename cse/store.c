@@ -77,6 +77,7 @@ struct store {
     sqlite3 *db;
     sqlite3_stmt *stmt[S_COUNT_STMTS];
     struct cached_body cache[BODY_CACHE_SLOTS];
+    uint64_t generation;       /* bumped by every change (store_generation) */
 };
 
 static void cache_drop(struct cached_body *c)
@@ -202,8 +203,11 @@ static int run_simple(struct store *s, enum stmt_id id)
 int store_begin(struct store *s) { return run_simple(s, S_BEGIN); }
 int store_commit(struct store *s) { return run_simple(s, S_COMMIT); }
 
+uint64_t store_generation(const struct store *s) { return s->generation; }
+
 void store_rollback(struct store *s)
 {
+    s->generation++;
     if (!sqlite3_get_autocommit(s->db)) run_simple(s, S_ROLLBACK);
 }
 
@@ -275,6 +279,7 @@ int store_insert(struct store *s, struct resource *res)
     size_t len;
     char *body = json_text(res->attrs, &len);
     if (!body) return RSC_INTERNAL_SERVER_ERROR;
+    s->generation++;
     sqlite3_stmt *st = stmt(s, S_INSERT);
     sqlite3_bind_text(st, 1, res_ri(res), -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 2, res->path, -1, SQLITE_STATIC);
@@ -304,6 +309,7 @@ int store_update(struct store *s, const struct resource *res)
     size_t len;
     char *body = json_text(res->attrs, &len);
     if (!body) return RSC_INTERNAL_SERVER_ERROR;
+    s->generation++;
     int rc = SQLITE_DONE, changed = 0;
     for (int id = S_UPDATE_BODY; rc == SQLITE_DONE && !changed && id >= S_UPDATE; id--) {
         sqlite3_stmt *st = stmt(s, (enum stmt_id)id);
@@ -339,6 +345,7 @@ int store_delete_subtree(struct store *s, const struct resource *res,
 {
     char *lo, *hi;
     subtree_bounds(res->path, &lo, &hi);
+    s->generation++;
     int result = 0;
     if (visit) {
         sqlite3_stmt *st = stmt(s, S_SUBTREE);

@@ -7,6 +7,7 @@
 #include "resource.h"
 
 #include <stdbool.h>
+#include <stdint.h>
 
 struct store;
 
@@ -49,6 +50,11 @@ int store_edge_child(struct store *s, const char *pi, int ty, bool newest, struc
 int store_edge_child_at(struct store *s, const char *parent_path, int parent_ty, int child_ty,
                         bool newest, struct resource **out);
 int store_count_children(struct store *s, const char *pi, int ty, int64_t *count);
+
+/* A number that changes whenever the store's content may have changed
+ * (insert, update, delete, rollback): a copy read at generation g is still
+ * current while store_generation() returns g. */
+uint64_t store_generation(const struct store *s);
 
 /* Resources whose et is earlier than `now_ts` (canonical timestamp). */
 int store_expired(struct store *s, const char *now_ts, store_visit_fn *visit, void *data);

@@ -16,7 +16,7 @@ command -v wrk >/dev/null || { echo "wrk is not installed"; exit 2; }
 
 DIR=$(mktemp -d)
 PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-"$CSE_BIN" --http-port "$PORT" --data-dir "$DIR" --log-level warn >"$DIR/cse.log" 2>&1 &
+"$CSE_BIN" --http-port "$PORT" --https-port 0 --coap-port 0 --coaps-port 0 --data-dir "$DIR" --log-level warn >"$DIR/cse.log" 2>&1 &
 CSE_PID=$!
 cleanup() { kill "$CSE_PID" 2>/dev/null || true; wait "$CSE_PID" 2>/dev/null || true; rm -rf "$DIR"; }
 trap cleanup EXIT

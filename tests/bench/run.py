@@ -66,16 +66,22 @@ def proc_status(pid, field):
 
 
 def memory_breakdown(pid):
-    """RSS split into anonymous and file-backed pages, and PSS (shared library
-    pages divided among the processes that map them), in kB."""
+    """RSS split into anonymous and file-backed pages, PSS (shared library
+    pages divided among the processes that map them) and private (pages no
+    other process maps), in kB."""
     out = {"rss_anon_kb": proc_status(pid, "RssAnon"), "rss_file_kb": proc_status(pid, "RssFile")}
+    fields = {"Pss:": "pss_kb", "Private_Clean:": "private_clean_kb", "Private_Dirty:": "private_dirty_kb",
+              "Shared_Clean:": "shared_clean_kb", "Shared_Dirty:": "shared_dirty_kb"}
     try:
         with open("/proc/%d/smaps_rollup" % pid) as f:
             for line in f:
-                if line.startswith("Pss:"):
-                    out["pss_kb"] = int(line.split()[1])
+                key = line.split(" ", 1)[0]
+                if key in fields:
+                    out[fields[key]] = int(line.split()[1])
     except OSError:
         pass
+    if "private_clean_kb" in out and "private_dirty_kb" in out:
+        out["private_kb"] = out["private_clean_kb"] + out["private_dirty_kb"]
     return out
 
 
@@ -205,11 +211,35 @@ def measure(args, srv, path, script=None, duration=None):
     return r
 
 
-def start_cse(args, data_dir, sync="normal", wrapper=None):
+# The engine benchmarks talk HTTP only; the other listeners would take their
+# default ports (and collide with a second CSE running at the same time).
+HTTP_ONLY = ["--https-port", "0", "--coap-port", "0", "--coaps-port", "0"]
+
+
+def start_cse(args, data_dir, sync="normal", wrapper=None, all_transports=False):
     port = free_port()
     argv = [args.cse, "--http-port", str(port), "--data-dir", data_dir, "--sync", sync,
             "--log-level", "warn"]
+    if all_transports:
+        # The default configuration (every listener on), on free ports.
+        argv += ["--https-port", str(free_port()), "--coap-port", str(free_port()),
+                 "--coaps-port", str(free_port())]
+    else:
+        argv += HTTP_ONLY
     return Server(argv, port, "m2m-cse", wrapper)
+
+
+def idle_defaults(args, work, summary):
+    """Idle memory with every transport listening (the shipped defaults)."""
+    cse = start_cse(args, os.path.join(work, "defaults"), all_transports=True)
+    try:
+        summary["cse_defaults_idle_rss_kb"] = cse.idle_rss
+        summary["cse_defaults_idle_memory"] = cse.idle_memory
+    finally:
+        cse.stop()
+    m = cse.idle_memory
+    print("idle RSS with all transports (HTTP, HTTPS, CoAP, CoAPS): %s kB (anon %s, file %s, PSS %s, private %s)" %
+          (cse.idle_rss, m.get("rss_anon_kb"), m.get("rss_file_kb"), m.get("pss_kb"), m.get("private_kb")))
 
 
 def start_hello(args):
@@ -322,9 +352,10 @@ def main_table(args, work, summary):
         if r["errors"]:
             print("warning: %s had %d failed requests; CSE log tail:\n%s" % (name, r["errors"], log[-2000:]))
     print_table(rows, base)
-    print("idle RSS right after start: m2m-cse %s kB (anon %s, file %s, PSS %s), bench_hello %s kB" %
+    print("idle RSS right after start (HTTP only): m2m-cse %s kB (anon %s, file %s, PSS %s, private %s), "
+          "bench_hello %s kB" %
           (summary["cse_idle_rss_kb"], cse.idle_memory.get("rss_anon_kb"), cse.idle_memory.get("rss_file_kb"),
-           cse.idle_memory.get("pss_kb"), summary["hello_idle_rss_kb"]))
+           cse.idle_memory.get("pss_kb"), cse.idle_memory.get("private_kb"), summary["hello_idle_rss_kb"]))
     return base
 
 
@@ -466,6 +497,7 @@ def main():
     work = tempfile.mkdtemp(prefix="ironbark-bench-", dir=os.environ.get("BENCH_DIR"))
     try:
         base = main_table(args, work, summary)
+        idle_defaults(args, work, summary)
         if args.syncs:
             sync_levels(args, work, summary, base)
         if args.flat:

@@ -1,0 +1,76 @@
+#!/usr/bin/env python3
+"""Instructions per request of one workload, by callgrind (deterministic,
+unlike wall clock on a shared machine).
+
+    tests/bench/profile.py retrieve|create [--n 500] [--sync normal] [--keep DIR]
+
+Starts m2m-cse (HTTP only) under callgrind with collection off, prepares the
+bench AE/containers, switches collection on for N keep-alive requests, and
+prints instructions per request; --keep leaves callgrind.out for
+callgrind_annotate."""
+import argparse
+import http.client
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+import run  # noqa: E402
+
+HDR = {"X-M2M-Origin": "Cbench", "X-M2M-RI": "r", "X-M2M-RVI": "3", "Accept": "application/json"}
+CIN = b'{"m2m:cin":{"cnf":"text/plain:0","con":"21.5"}}'
+
+
+def one(conn, kind):
+    if kind == "retrieve":
+        conn.request("GET", "/cse-in/bench/data/la", headers=HDR)
+    else:
+        h = dict(HDR, **{"Content-Type": "application/json;ty=4"})
+        conn.request("POST", "/cse-in/bench/data", body=CIN, headers=h)
+    r = conn.getresponse()
+    r.read()
+    if r.status >= 300:
+        sys.exit("request failed: %d" % r.status)
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("kind", choices=["retrieve", "create"])
+    ap.add_argument("--n", type=int, default=500)
+    ap.add_argument("--sync", default="normal")
+    ap.add_argument("--build", default=os.path.join(run.ROOT, "build"))
+    ap.add_argument("--keep", default=None)
+    args = ap.parse_args()
+    args.cse = os.path.join(args.build, "m2m-cse")
+    work = tempfile.mkdtemp(prefix="ironbark-prof-")
+    out = os.path.join(args.keep or work, "callgrind.out")
+    wrapper = ["valgrind", "--tool=callgrind", "--instr-atstart=no", "--callgrind-out-file=" + out]
+    srv = run.start_cse(args, os.path.join(work, "data"), sync=args.sync, wrapper=wrapper)
+    try:
+        run.prepare_cse(srv)
+        conn = http.client.HTTPConnection("127.0.0.1", srv.port, timeout=30)
+        for _ in range(20):
+            one(conn, args.kind)  # warm caches
+        subprocess.run(["callgrind_control", "-i", "on", str(srv.pid)], check=True, capture_output=True)
+        for _ in range(args.n):
+            one(conn, args.kind)
+        subprocess.run(["callgrind_control", "-i", "off", str(srv.pid)], check=True, capture_output=True)
+        conn.close()
+    finally:
+        srv.stop()
+    total = 0
+    with open(out) as f:
+        for line in f:
+            if line.startswith("summary:") or line.startswith("totals:"):
+                total = int(line.split()[1])
+    print("%s: %d instructions per request (%d requests)" % (args.kind, total // args.n, args.n))
+    if not args.keep:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
