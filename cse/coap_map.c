@@ -357,7 +357,12 @@ void coap_from_primitive(const struct m2m_request *req, const struct m2m_respons
     }
     /* A successful NOTIFY is answered 2.04 with an empty payload (TS-0008). */
     bool notify_ok = req->op == OP_NOTIFY && rsc_is_success(rsp->rsc);
-    if (rsp->pc && !notify_ok) {
+    if (rsp->pc && !notify_ok && rsp->pc_text && rsp->pc_text_of == rsp->pc &&
+        (out->payload = malloc(rsp->pc_text_len + 1))) {
+        memcpy(out->payload, rsp->pc_text, rsp->pc_text_len + 1);
+        out->payload_len = rsp->pc_text_len;
+        out->content_format = COAP_CF_JSON;
+    } else if (rsp->pc && !notify_ok) {
         out->payload = json_dumps(rsp->pc, JSON_COMPACT);
         out->payload_len = out->payload ? strlen(out->payload) : 0;
         out->content_format = COAP_CF_JSON;

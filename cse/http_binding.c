@@ -193,7 +193,12 @@ void http_from_primitive(const struct m2m_request *req, const struct m2m_respons
         snprintf(num, sizeof num, "%d", rsp->cnot);
         http_add_header(h, "X-M2M-CTO", num);
     }
-    if (rsp->pc) {
+    if (rsp->pc && rsp->pc_text && rsp->pc_text_of == rsp->pc &&
+        (h->body = malloc(rsp->pc_text_len + 1))) {
+        memcpy(h->body, rsp->pc_text, rsp->pc_text_len + 1);
+        h->body_len = rsp->pc_text_len;
+        h->content_type = "application/json";
+    } else if (rsp->pc) {
         h->body = json_text(rsp->pc, &h->body_len);
         if (!h->body) h->body_len = 0;
         h->content_type = "application/json";

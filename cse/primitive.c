@@ -85,6 +85,7 @@ void m2m_response_clear(struct m2m_response *rsp)
 {
     if (rsp->pc) json_decref(rsp->pc);
     free(rsp->location);
+    free(rsp->pc_text);
     m2m_response_init(rsp);
 }
 
@@ -96,6 +97,8 @@ int m2m_error(struct m2m_response *rsp, int rsc, const char *fmt, ...)
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
     if (rsp->pc) json_decref(rsp->pc);
+    free(rsp->pc_text);   /* the new pc may land at the old one's address */
+    rsp->pc_text = NULL;
     rsp->rsc = rsc;
     rsp->pc = json_pack("{s:s}", "m2m:dbg", msg);
     return rsc;

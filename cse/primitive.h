@@ -102,6 +102,12 @@ struct m2m_response {
     json_t *pc;                /* owned; NULL for no content */
     char *location;            /* owned; Content-Location for CREATE */
     int cnst, cnot;            /* content status / offset when truncated; 0 = unset */
+    /* Optional: pc already written as compact JSON (owned), e.g. a stored
+     * body spliced into its wrapper. Valid only while pc == pc_text_of;
+     * bindings send it instead of serialising pc. */
+    char *pc_text;
+    size_t pc_text_len;
+    const json_t *pc_text_of;
 };
 
 void m2m_request_init(struct m2m_request *req);

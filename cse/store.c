@@ -205,6 +205,15 @@ int store_commit(struct store *s) { return run_simple(s, S_COMMIT); }
 
 uint64_t store_generation(const struct store *s) { return s->generation; }
 
+const char *store_cached_body(struct store *s, const struct resource *res, size_t *len)
+{
+    if (res->seq <= 0) return NULL;
+    struct cached_body *c = &s->cache[(uint64_t)res->seq % BODY_CACHE_SLOTS];
+    if (!c->text || c->seq != res->seq) return NULL;
+    *len = c->len;
+    return c->text;
+}
+
 void store_rollback(struct store *s)
 {
     s->generation++;

@@ -51,6 +51,12 @@ int store_edge_child_at(struct store *s, const char *parent_path, int parent_ty,
                         bool newest, struct resource **out);
 int store_count_children(struct store *s, const char *pi, int ty, int64_t *count);
 
+/* The stored JSON text of res when the store still holds it in memory
+ * (recently read or written), NULL otherwise. Borrowed until the next store
+ * call; it is the text of res->attrs as they were read, so callers use it
+ * only while nothing has modified them. */
+const char *store_cached_body(struct store *s, const struct resource *res, size_t *len);
+
 /* A number that changes whenever the store's content may have changed
  * (insert, update, delete, rollback): a copy read at generation g is still
  * current while store_generation() returns g. */

@@ -111,7 +111,7 @@ const struct resource_type type_content_instance = {
     .ty = 4, .sn = "cin", .key = "m2m:cin",
     .parents = (const int[]){ 3, 0 },
     .attrs = ATTRS(attrs),
-    .flags = RT_NO_UPDATE | RT_STATE_TAG | RT_CREATOR,
+    .flags = RT_NO_UPDATE | RT_STATE_TAG | RT_CREATOR | RT_RETRIEVE_READS_ONLY,
     .on_create = cin_create,
     .on_delete = cin_delete,
     .on_retrieve = check_retrieval,

@@ -68,6 +68,8 @@ struct attr_def {
 #define RT_CREATOR       0x10  /* supports `cr` */
 #define RT_NO_EXPIRY     0x20  /* has no `et` */
 #define RT_SUBSCRIBABLE  0x40
+#define RT_RETRIEVE_READS_ONLY 0x80  /* on_retrieve never modifies ctx->res (rcn=1 may
+                                        then be answered from the stored text) */
 
 struct cse;
 
