@@ -489,6 +489,15 @@ int acl_validate_acpi(struct cse *cse, json_t *acpi, struct m2m_response *rsp)
 
 /* ---- after a write -------------------------------------------------------------- */
 
+static bool acpi_in_request(const struct m2m_request *req)
+{
+    const char *key;
+    json_t *inner;
+    json_object_foreach(req->pc, key, inner)
+        if (json_is_object(inner) && json_object_get(inner, "acpi")) return true;
+    return false;
+}
+
 static char *acpi_text(const struct m2m_request *req)
 {
     const char *key;
@@ -507,6 +516,10 @@ void acl_after_write(struct cse *cse, const struct m2m_request *req, const struc
     int ty = req->op == OP_CREATE ? req->ty : target->ty;
     /* Any delete may take ACPs or groups with a subtree; cheap to refill. */
     if (req->op == OP_DELETE || ty == 1 || ty == 9) acl_invalidate(cse);
+    /* Only ACP writes and acpi changes are audited; skip the formatting
+     * below for everything else (every contentInstance CREATE gets here). */
+    bool acpi_change = (req->op == OP_CREATE || req->op == OP_UPDATE) && acpi_in_request(req);
+    if (ty != 1 && !acpi_change) return;
     struct audit *log = cse->acl ? cse->acl->audit : NULL;
     const char *fr = req->fr ? req->fr : "";
     char what[600];
