@@ -140,6 +140,13 @@ static void serve(struct coap_server *srv, coap_session_t *session, const coap_p
         if (refused) m2m_error(&rsp, RSC_BAD_REQUEST, "%s", why);
         else cse_dispatch(srv->cse, &req, &rsp);
     }
+    /* libcoap sends the reply when this returns: the round's writes must be
+     * durable first (group commit, cse.h). */
+    if (cse_commit(srv->cse) && rsc_is_success(rsp.rsc)) {
+        m2m_response_clear(&rsp);
+        rsp.rqi = req.rqi;
+        m2m_error(&rsp, RSC_INTERNAL_SERVER_ERROR, "the change could not be stored");
+    }
     coap_from_primitive(&req, &rsp, out);
     if (refused) out->code = refused;
     if (refused == COAP_RESPONSE_CODE(408)) {

@@ -248,6 +248,13 @@ static int64_t expiry_tick(struct loop *loop, int64_t id, void *data)
     return cse->cfg.expiry_interval_ms;
 }
 
+/* The loop round is over: its writes become durable together. */
+static void commit_round(struct loop *loop, void *data)
+{
+    (void)loop;
+    cse_commit(data);
+}
+
 int cse_open(struct cse *cse, const struct config *cfg, struct loop *loop)
 {
     memset(cse, 0, sizeof *cse);
@@ -271,7 +278,40 @@ int cse_open(struct cse *cse, const struct config *cfg, struct loop *loop)
         cse->store = NULL;
         return -1;
     }
-    if (loop) cse->expiry_timer = loop_add_timer(loop, cfg->expiry_interval_ms, expiry_tick, cse);
+    if (loop) {
+        cse->expiry_timer = loop_add_timer(loop, cfg->expiry_interval_ms, expiry_tick, cse);
+        /* Registered before any binding starts, so that the commit runs
+         * before a binding's own before-sleep work. */
+        store_batch_enable(cse->store, true);
+        loop_before_sleep(loop, commit_round, cse);
+    }
+    return 0;
+}
+
+bool cse_batch_pending(const struct cse *cse)
+{
+    return cse->store && store_batch_pending(cse->store);
+}
+
+int cse_commit(struct cse *cse)
+{
+    if (!cse_batch_pending(cse)) return 0;
+    int rc = store_batch_commit(cse->store);
+    if (rc) {
+        log_error("group commit failed: the round's changes were rolled back");
+        acl_invalidate(cse);              /* it may have cached rolled-back policies */
+        store_next_expiry(cse->store, cse->next_expiry);
+    }
+    for (int i = 0; i < cse->non_commit; i++) cse->on_commit[i].fn(cse->on_commit[i].data, rc == 0);
+    return rc;
+}
+
+int cse_on_commit(struct cse *cse, cse_commit_fn *fn, void *data)
+{
+    int max = (int)(sizeof cse->on_commit / sizeof *cse->on_commit);
+    if (cse->non_commit == max) return -1;
+    cse->on_commit[cse->non_commit].fn = fn;
+    cse->on_commit[cse->non_commit++].data = data;
     return 0;
 }
 
@@ -351,6 +391,8 @@ static void parent_cache_free(struct cse *cse)
 
 void cse_close(struct cse *cse)
 {
+    cse->non_commit = 0;       /* the bindings are gone by now */
+    cse_commit(cse);
     if (cse->loop && cse->expiry_timer) loop_del_timer(cse->loop, cse->expiry_timer);
     cse_abandon_deferred(cse); /* before notify_close, which ends their exchanges */
     notify_close(cse);

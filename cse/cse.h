@@ -14,6 +14,10 @@ struct credentials;
 struct notifier;
 struct deferral;
 
+/* After a group commit: ok = the batch is durable; otherwise it was rolled
+ * back and every response that depended on it must become an error. */
+typedef void cse_commit_fn(void *data, bool ok);
+
 struct cse {
     struct config cfg;
     struct store *store;
@@ -26,7 +30,21 @@ struct cse {
     struct notifier *notify;   /* cse/notify.c: subscriptions and delivery */
     struct deferral *deferred; /* requests waiting for outside answers (dispatch.c) */
     struct parent_cache *parents;    /* cse_parent(); NULL until first used */
+    /* Group commit (cse_commit): told after every batch commit. */
+    struct { cse_commit_fn *fn; void *data; } on_commit[4];
+    int non_commit;
 };
+
+/* Group commit. With a loop, the writes of all primitives executed in one
+ * loop round share one store transaction (each primitive in its own
+ * savepoint), committed by a before-sleep hook. Bindings must not send a
+ * response while cse_batch_pending() (it may show uncommitted writes): they
+ * hold it until the commit callback (cse_on_commit) or commit at once with
+ * cse_commit(), which returns 0 or RSC_INTERNAL_SERVER_ERROR (the batch was
+ * rolled back). */
+bool cse_batch_pending(const struct cse *cse);
+int cse_commit(struct cse *cse);
+int cse_on_commit(struct cse *cse, cse_commit_fn *fn, void *data);
 
 /* Opens the store, creates the CSEBase on first start, starts the expiry timer. */
 int cse_open(struct cse *cse, const struct config *cfg, struct loop *loop);

@@ -72,6 +72,9 @@ struct http_conn {
     char peer_ip[46];
     int peer_port;
     struct http_conn *prev, *next;
+    struct buf held_ok, held_fail;  /* held responses, as sent on success / failure */
+    struct http_conn *held_prev, *held_next;
+    bool held;                      /* on the server's held list */
 };
 
 struct http_server {
@@ -84,6 +87,7 @@ struct http_server {
     llhttp_settings_t settings;
     struct http_conn *conns;
     int nconns;
+    struct http_conn *held;        /* connections with held responses */
     int64_t sweep_timer;
     uint64_t next_gen;
 };
@@ -132,6 +136,15 @@ static const char *reason(int status)
     }
 }
 
+static void unlist_held(struct http_conn *c)
+{
+    if (!c->held) return;
+    if (c->held_prev) c->held_prev->held_next = c->held_next; else c->srv->held = c->held_next;
+    if (c->held_next) c->held_next->held_prev = c->held_prev;
+    c->held_prev = c->held_next = NULL;
+    c->held = false;
+}
+
 static void conn_close(struct http_conn *c)
 {
     struct http_server *srv = c->srv;
@@ -141,6 +154,9 @@ static void conn_close(struct http_conn *c)
     if (c->prev) c->prev->next = c->next; else srv->conns = c->next;
     if (c->next) c->next->prev = c->prev;
     srv->nconns--;
+    unlist_held(c);
+    buf_free(&c->held_ok);
+    buf_free(&c->held_fail);
     buf_free(&c->meta);
     buf_free(&c->body);
     buf_free(&c->out);
@@ -187,18 +203,63 @@ static size_t response_head(char *head, const struct http_response *rsp, bool ke
     return (size_t)(p - head);
 }
 
-static void queue_response(struct http_conn *c, struct http_response *rsp, bool keep_alive)
+static void conn_flush(struct http_conn *c);
+
+/* Appends the response's bytes to b; -1 when it cannot. */
+static int put_response(struct buf *b, const struct http_response *rsp, bool keep_alive)
 {
     /* Fixed parts are short; headers[] is bounded; content_type is a short static. */
     char head[sizeof rsp->headers + 512];
     bool fits = rsp->headers_len <= sizeof rsp->headers &&
                 (!rsp->content_type || strlen(rsp->content_type) < 256);
     size_t n = fits ? response_head(head, rsp, keep_alive) : 0;
-    if (!fits || buf_append(&c->out, head, n) ||
-        (rsp->body_len && buf_append(&c->out, rsp->body, rsp->body_len)))
+    if (!fits || buf_append(b, head, n) || (rsp->body_len && buf_append(b, rsp->body, rsp->body_len)))
+        return -1;
+    return 0;
+}
+
+static void free_fallback(struct http_response *rsp)
+{
+    if (!rsp->fallback) return;
+    free(rsp->fallback->body);
+    free(rsp->fallback);
+    rsp->fallback = NULL;
+}
+
+/* Held: kept in both forms until http_server_release() picks one. */
+static void hold_response(struct http_conn *c, struct http_response *rsp, bool keep_alive)
+{
+    const struct http_response *fail = rsp->fallback ? rsp->fallback : rsp;
+    if (put_response(&c->held_ok, rsp, keep_alive) || put_response(&c->held_fail, fail, keep_alive))
         c->closing = true;
+    if (!c->held) {
+        c->held = true;
+        c->held_prev = NULL;
+        c->held_next = c->srv->held;
+        if (c->srv->held) c->srv->held->held_prev = c;
+        c->srv->held = c;
+    }
+}
+
+static void queue_response(struct http_conn *c, struct http_response *rsp, bool keep_alive)
+{
+    if (rsp->hold || c->held) hold_response(c, rsp, keep_alive);
+    else if (put_response(&c->out, rsp, keep_alive)) c->closing = true;
     free(rsp->body);
+    free_fallback(rsp);
     if (!keep_alive) c->closing = true;
+}
+
+void http_server_release(struct http_server *srv, bool ok)
+{
+    while (srv->held) {
+        struct http_conn *c = srv->held;
+        unlist_held(c);
+        struct buf *b = ok ? &c->held_ok : &c->held_fail;
+        if (b->len && buf_append(&c->out, b->data, b->len)) c->closing = true;
+        c->held_ok.len = c->held_fail.len = 0;
+        conn_flush(c);
+    }
 }
 
 /* A canned response for requests that never reach the handler. */
@@ -325,6 +386,7 @@ static int on_message_complete(llhttp_t *p)
         c->waiting = true;
         c->waiting_keep_alive = llhttp_should_keep_alive(p);
         free(rsp.body);
+        free_fallback(&rsp);
         return HPE_PAUSED;
     }
     queue_response(c, &rsp, llhttp_should_keep_alive(p));
@@ -372,6 +434,7 @@ static void conn_flush(struct http_conn *c)
     if (c->out_sent == c->out.len) {
         c->out.len = c->out_sent = 0;
         loop_unwatch(c->srv->loop, c->fd, LOOP_WRITABLE);
+        if (c->held) return;      /* the rest waits for http_server_release() */
         if (c->closing) { conn_close(c); return; }
         if (c->reading_paused && !c->waiting) {
             c->reading_paused = false;
@@ -427,7 +490,7 @@ void http_server_respond(struct http_server *srv, struct http_conn *conn, uint64
 {
     struct http_conn *c = srv->conns;
     while (c && !(c == conn && c->gen == gen)) c = c->next;
-    if (!c || !c->waiting) { free(rsp->body); return; }
+    if (!c || !c->waiting) { free(rsp->body); free_fallback(rsp); return; }
     c->waiting = false;
     queue_response(c, rsp, c->waiting_keep_alive);
     c->last_active = loop_now_ms();

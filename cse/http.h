@@ -43,7 +43,18 @@ struct http_response {
     bool deferred;             /* the handler answers later through http_server_respond();
                                 * the connection reads nothing more until then, so
                                 * pipelined responses keep their order */
+    /* Held output (group commit): the response is queued but not sent until
+     * http_server_release(); then it goes out as is (ok) or `fallback` goes
+     * out in its place (owned by the transport, malloc()ed; NULL = the
+     * response itself). Responses after a held one on the same connection
+     * wait behind it. */
+    bool hold;
+    struct http_response *fallback;
 };
+
+/* Sends every held response (ok) or its fallback (!ok), see hold above. */
+struct http_server;
+void http_server_release(struct http_server *srv, bool ok);
 
 typedef void http_handler(void *data, const struct http_request *req, struct http_response *rsp);
 

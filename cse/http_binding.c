@@ -205,6 +205,20 @@ void http_from_primitive(const struct m2m_request *req, const struct m2m_respons
     }
 }
 
+/* A write of this round (this one's or another's) is not durable yet: the
+ * response waits for the group commit, and turns into 5000 if it fails. */
+static void hold_until_commit(const struct m2m_request *req, struct http_response *hrsp)
+{
+    struct m2m_response failed;
+    m2m_response_init(&failed);
+    failed.rqi = req->rqi;
+    m2m_error(&failed, RSC_INTERNAL_SERVER_ERROR, "the change could not be stored");
+    hrsp->hold = true;
+    hrsp->fallback = calloc(1, sizeof *hrsp->fallback);
+    if (hrsp->fallback) http_from_primitive(req, &failed, hrsp->fallback);
+    m2m_response_clear(&failed);
+}
+
 /* A request whose answer may come later (see cse_dispatch_async). */
 struct exchange {
     struct cse *cse;
@@ -227,6 +241,7 @@ static void answer_later(void *data)
     struct exchange *x = data;
     struct http_response h = { .status = 500 };
     http_from_primitive(&x->req, &x->rsp, &h);
+    if (cse_batch_pending(x->cse)) hold_until_commit(&x->req, &h);
     http_server_respond(x->srv, x->conn, x->gen, &h);
     exchange_free(x);
 }
@@ -258,5 +273,6 @@ void http_binding_handle(void *data, const struct http_request *hreq, struct htt
         if (!x->srv) cse_dispatch(x->cse, &x->req, &x->rsp);
     }
     http_from_primitive(&x->req, &x->rsp, hrsp);
+    if (cse_batch_pending(x->cse)) hold_until_commit(&x->req, hrsp);
     exchange_free(x);
 }

@@ -29,6 +29,8 @@ struct loop {
     struct timer *timers;      /* unsorted: few timers live at once */
     int64_t next_timer_id;
     int stop;
+    struct { loop_hook_fn *fn; void *data; } before_sleep[LOOP_MAX_HOOKS];
+    int nbefore_sleep;
 };
 
 int64_t loop_now_ms(void)
@@ -159,10 +161,24 @@ static void run_timers(struct loop *l)
     }
 }
 
+int loop_before_sleep(struct loop *l, loop_hook_fn *fn, void *data)
+{
+    if (l->nbefore_sleep == LOOP_MAX_HOOKS) return -1;
+    l->before_sleep[l->nbefore_sleep].fn = fn;
+    l->before_sleep[l->nbefore_sleep++].data = data;
+    return 0;
+}
+
+void loop_run_before_sleep(struct loop *l)
+{
+    for (int i = 0; i < l->nbefore_sleep; i++) l->before_sleep[i].fn(l, l->before_sleep[i].data);
+}
+
 int loop_run(struct loop *l)
 {
     l->stop = 0;
     while (!l->stop) {
+        loop_run_before_sleep(l);
         int n = epoll_wait(l->epfd, l->fired, 256, next_timeout(l));
         if (n < 0 && errno != EINTR) return -1;
         for (int i = 0; i < n; i++) {
@@ -177,6 +193,7 @@ int loop_run(struct loop *l)
         }
         run_timers(l);
     }
+    loop_run_before_sleep(l);   /* finish the last round's work */
     return 0;
 }
 

@@ -12,6 +12,9 @@ struct loop;
 typedef void loop_file_fn(struct loop *loop, int fd, void *data, int mask);
 /* Returns the delay in ms until it should run again, or -1 to end the timer. */
 typedef int64_t loop_timer_fn(struct loop *loop, int64_t id, void *data);
+typedef void loop_hook_fn(struct loop *loop, void *data);
+
+#define LOOP_MAX_HOOKS 8
 
 struct loop *loop_create(int max_fds);
 void loop_destroy(struct loop *loop);
@@ -23,6 +26,14 @@ void loop_unwatch(struct loop *loop, int fd, int mask);
 
 int64_t loop_add_timer(struct loop *loop, int64_t ms, loop_timer_fn *fn, void *data);
 void loop_del_timer(struct loop *loop, int64_t id);
+
+/* Registers fn to run at the end of every loop round, before the loop waits
+ * for events again (like Redis' beforeSleep): work gathered during the round
+ * (a group commit) is finished there. Hooks run in registration order.
+ * Returns -1 when LOOP_MAX_HOOKS are taken. */
+int loop_before_sleep(struct loop *loop, loop_hook_fn *fn, void *data);
+/* Runs the before-sleep hooks now (also done on the way out of loop_run). */
+void loop_run_before_sleep(struct loop *loop);
 
 /* Runs until loop_stop(); returns 0. */
 int loop_run(struct loop *loop);

@@ -26,6 +26,12 @@ static void on_signal(struct loop *loop, int fd, void *data, int mask)
     loop_stop(loop);
 }
 
+/* After the group commit: held HTTP(S) responses go out (or their 5000). */
+static void release_http(void *srv, bool ok)
+{
+    http_server_release(srv, ok);
+}
+
 /* The HTTPS listener: the HTTP server over the wolfSSL transport. */
 static struct http_server *start_https(struct loop *loop, const struct config *cfg, struct cse *cse,
                                        struct tls_server **tls)
@@ -40,6 +46,7 @@ static struct http_server *start_https(struct loop *loop, const struct config *c
     };
     struct http_server *srv = http_server_start(loop, &opt, http_binding_handle, cse);
     if (srv) log_info("HTTPS on %s:%d", cfg->http_host, http_server_port(srv));
+    if (srv) cse_on_commit(cse, release_http, srv);
     return srv;
 }
 
@@ -86,6 +93,7 @@ int main(int argc, char **argv)
             .max_connections = cfg.max_connections, .max_body = cfg.max_body,
         };
         if (!(http = http_server_start(loop, &opt, http_binding_handle, &cse))) goto out;
+        cse_on_commit(&cse, release_http, http);
         log_info("HTTP on %s:%d", cfg.http_host, http_server_port(http));
     }
     int coaps_port = cfg.security_coap != SECURITY_OFF ? cfg.coaps_port : 0;

@@ -7,6 +7,7 @@
 #include <sqlite3.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 /* One row per resource. `path` is the structured address: unique, so sibling
  * names are unique, and a subtree is one index range [path/, path0). `seq`
@@ -27,13 +28,17 @@ static const char schema_sql[] =
 enum stmt_id {
     S_BEGIN, S_COMMIT, S_ROLLBACK, S_GET, S_GET_PATH, S_INSERT, S_UPDATE, S_UPDATE_BODY, S_DELETE_ONE,
     S_SUBTREE, S_DELETE_SUBTREE, S_CHILDREN, S_CHILDREN_TY, S_OLDEST, S_NEWEST,
-    S_COUNT, S_EXPIRED, S_NEXT_EXPIRY, S_OLDEST_AT, S_NEWEST_AT, S_COUNT_STMTS
+    S_COUNT, S_EXPIRED, S_NEXT_EXPIRY, S_OLDEST_AT, S_NEWEST_AT,
+    S_SAVEPOINT, S_RELEASE, S_ROLLBACK_TO, S_COUNT_STMTS
 };
 
 static const char *const stmt_sql[S_COUNT_STMTS] = {
     [S_BEGIN] = "BEGIN IMMEDIATE",
     [S_COMMIT] = "COMMIT",
     [S_ROLLBACK] = "ROLLBACK",
+    [S_SAVEPOINT] = "SAVEPOINT primitive",
+    [S_RELEASE] = "RELEASE primitive",
+    [S_ROLLBACK_TO] = "ROLLBACK TO primitive",
     [S_GET] = "SELECT seq, ty, path, body FROM resources WHERE ri = ?1",
     [S_GET_PATH] = "SELECT seq, ty, path, body FROM resources WHERE path = ?1",
     [S_INSERT] = "INSERT INTO resources(ri, path, pi, ty, et, body) VALUES(?1, ?2, ?3, ?4, ?5, ?6)",
@@ -78,6 +83,9 @@ struct store {
     sqlite3_stmt *stmt[S_COUNT_STMTS];
     struct cached_body cache[BODY_CACHE_SLOTS];
     uint64_t generation;       /* bumped by every change (store_generation) */
+    bool batching;             /* store_batch_enable(): transactions become savepoints */
+    bool in_batch;             /* the batch transaction is open */
+    const char *fail_flag;     /* test hook, see commit_fault() */
 };
 
 static void cache_drop(struct cached_body *c)
@@ -129,6 +137,7 @@ static int db_error(struct store *s, const char *what)
 int store_open(struct store **out, const char *file, enum store_sync sync)
 {
     struct store *s = calloc(1, sizeof *s);
+    if (s) s->fail_flag = getenv("IRONBARK_TEST_FAIL_COMMIT");
     if (!s) return RSC_INTERNAL_SERVER_ERROR;
     /* No allocation statistics: they cost a global mutex per SQLite malloc.
      * Only possible before SQLite initialises; later calls fail harmlessly. */
@@ -200,8 +209,50 @@ static int run_simple(struct store *s, enum stmt_id id)
     return rc == SQLITE_DONE ? 0 : db_error(s, stmt_sql[id]);
 }
 
-int store_begin(struct store *s) { return run_simple(s, S_BEGIN); }
-int store_commit(struct store *s) { return run_simple(s, S_COMMIT); }
+/* In a batch, a transaction is a savepoint in the batch's transaction: a
+ * failing primitive rolls back its own changes only, and the batch's one
+ * COMMIT (store_batch_commit) makes them all durable at once. */
+int store_begin(struct store *s)
+{
+    if (!s->batching) return run_simple(s, S_BEGIN);
+    if (!s->in_batch) {
+        if (run_simple(s, S_BEGIN)) return RSC_INTERNAL_SERVER_ERROR;
+        s->in_batch = true;
+    }
+    return run_simple(s, S_SAVEPOINT);
+}
+
+int store_commit(struct store *s)
+{
+    return run_simple(s, s->in_batch ? S_RELEASE : S_COMMIT);
+}
+
+void store_batch_enable(struct store *s, bool on)
+{
+    s->batching = on;
+}
+
+bool store_batch_pending(const struct store *s) { return s->in_batch; }
+
+/* Fault injection for the tests of a failed group commit: with
+ * IRONBARK_TEST_FAIL_COMMIT=<file> in the environment, a batch commit fails
+ * (as a full disk would) once for each time that file is created. */
+static bool commit_fault(struct store *s)
+{
+    return s->fail_flag && !unlink(s->fail_flag);
+}
+
+int store_batch_commit(struct store *s)
+{
+    if (!s->in_batch) return 0;
+    s->in_batch = false;
+    int rc = commit_fault(s) ? RSC_INTERNAL_SERVER_ERROR : run_simple(s, S_COMMIT);
+    if (rc) {
+        s->generation++;
+        if (!sqlite3_get_autocommit(s->db)) run_simple(s, S_ROLLBACK);
+    }
+    return rc;
+}
 
 uint64_t store_generation(const struct store *s) { return s->generation; }
 
@@ -217,6 +268,11 @@ const char *store_cached_body(struct store *s, const struct resource *res, size_
 void store_rollback(struct store *s)
 {
     s->generation++;
+    if (s->in_batch) {
+        run_simple(s, S_ROLLBACK_TO);
+        run_simple(s, S_RELEASE);
+        return;
+    }
     if (!sqlite3_get_autocommit(s->db)) run_simple(s, S_ROLLBACK);
 }
 
