@@ -295,8 +295,11 @@ bool cse_batch_pending(const struct cse *cse)
 
 int cse_commit(struct cse *cse)
 {
-    if (!cse_batch_pending(cse)) return 0;
+    if (!cse->store) return 0;
     int rc = store_batch_commit(cse->store);
+    /* A plain transaction may have committed (or failed to commit) the
+     * batch meanwhile: held responses learn the outcome either way. */
+    if (store_batch_take_failure(cse->store) && !rc) rc = RSC_INTERNAL_SERVER_ERROR;
     if (rc) {
         log_error("group commit failed: the round's changes were rolled back");
         acl_invalidate(cse);              /* it may have cached rolled-back policies */

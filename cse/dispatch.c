@@ -539,7 +539,7 @@ static int execute(struct cse *cse, struct m2m_request *req, struct m2m_response
         return rc;
     }
     bool writes = req->op != OP_RETRIEVE && req->op != OP_NOTIFY;
-    if (writes && store_begin(cse->store)) {
+    if (writes && store_begin_batched(cse->store)) {
         address_clear(&addr);
         return m2m_error(rsp, RSC_INTERNAL_SERVER_ERROR, "the store is unavailable");
     }
@@ -584,9 +584,16 @@ static int execute(struct cse *cse, struct m2m_request *req, struct m2m_response
         } else {
             acl_after_write(cse, req, target, rsp);
         }
+        /* Receivers must never hear of a change a crash could still undo:
+         * the round's group commit happens first (a DELETE may also have
+         * removed subscriptions, whose ends are announced). */
+        if (!rc && (ev.net || req->op == OP_DELETE) && cse_commit(cse)) {
+            m2m_response_clear(rsp);
+            rc = m2m_error(rsp, RSC_INTERNAL_SERVER_ERROR, "the change could not be stored");
+        }
         if (rc) notify_removed_abort(cse);
         else event_fire(cse, &ev);
-    } else if (ev.net) {
+    } else if (ev.net && !cse_commit(cse)) {
         event_fire(cse, &ev);
     }
     event_clear(&ev);

@@ -88,6 +88,7 @@ struct http_server {
     struct http_conn *conns;
     int nconns;
     struct http_conn *held;        /* connections with held responses */
+    int in_handler;                /* a handler is running (release must not flush inline) */
     int64_t sweep_timer;
     uint64_t next_gen;
 };
@@ -204,6 +205,7 @@ static size_t response_head(char *head, const struct http_response *rsp, bool ke
 }
 
 static void conn_flush(struct http_conn *c);
+static void conn_io(struct loop *loop, int fd, void *data, int mask);
 
 /* Appends the response's bytes to b; -1 when it cannot. */
 static int put_response(struct buf *b, const struct http_response *rsp, bool keep_alive)
@@ -258,7 +260,10 @@ void http_server_release(struct http_server *srv, bool ok)
         struct buf *b = ok ? &c->held_ok : &c->held_fail;
         if (b->len && buf_append(&c->out, b->data, b->len)) c->closing = true;
         c->held_ok.len = c->held_fail.len = 0;
-        conn_flush(c);
+        /* Inside a handler (a commit forced by the dispatcher) a flush could
+         * close the connection under the parser's feet: the loop sends it. */
+        if (srv->in_handler) loop_watch(srv->loop, c->fd, LOOP_WRITABLE, conn_io, c);
+        else conn_flush(c);
     }
 }
 
@@ -381,7 +386,9 @@ static int on_message_complete(llhttp_t *p)
         req.headers[i].value = c->meta.data + c->value_off[i];
     }
     struct http_response rsp = { .status = 500 };
+    c->srv->in_handler++;
     c->srv->handler(c->srv->data, &req, &rsp);
+    c->srv->in_handler--;
     if (rsp.deferred) {
         c->waiting = true;
         c->waiting_keep_alive = llhttp_should_keep_alive(p);

@@ -29,7 +29,7 @@ enum stmt_id {
     S_BEGIN, S_COMMIT, S_ROLLBACK, S_GET, S_GET_PATH, S_INSERT, S_UPDATE, S_UPDATE_BODY, S_DELETE_ONE,
     S_SUBTREE, S_DELETE_SUBTREE, S_CHILDREN, S_CHILDREN_TY, S_OLDEST, S_NEWEST,
     S_COUNT, S_EXPIRED, S_NEXT_EXPIRY, S_OLDEST_AT, S_NEWEST_AT,
-    S_SAVEPOINT, S_RELEASE, S_ROLLBACK_TO, S_COUNT_STMTS
+    S_SAVEPOINT, S_RELEASE, S_ROLLBACK_TO, S_COUNT_TY, S_COUNT_STMTS
 };
 
 static const char *const stmt_sql[S_COUNT_STMTS] = {
@@ -55,6 +55,10 @@ static const char *const stmt_sql[S_COUNT_STMTS] = {
     [S_OLDEST] = "SELECT seq, ty, path, body FROM resources WHERE pi = ?1 AND ty = ?2 ORDER BY seq ASC LIMIT 1",
     [S_NEWEST] = "SELECT seq, ty, path, body FROM resources WHERE pi = ?1 AND ty = ?2 ORDER BY seq DESC LIMIT 1",
     [S_COUNT] = "SELECT count(*) FROM resources WHERE pi = ?1 AND (?2 = 0 OR ty = ?2)",
+    /* With a type, the (pi, ty) index narrows the count to that type: the
+     * form above reads every child (a container's instances, on each
+     * CREATE that asks whether it has subscriptions). */
+    [S_COUNT_TY] = "SELECT count(*) FROM resources WHERE pi = ?1 AND ty = ?2",
     [S_EXPIRED] = "SELECT seq, ty, path, body FROM resources WHERE et IS NOT NULL AND et < ?1 ORDER BY et LIMIT 256",
     [S_NEXT_EXPIRY] = "SELECT min(et) FROM resources WHERE et IS NOT NULL",
     [S_OLDEST_AT] = "SELECT c.seq, c.ty, c.path, c.body FROM resources p JOIN resources c ON c.pi = p.ri"
@@ -85,6 +89,8 @@ struct store {
     uint64_t generation;       /* bumped by every change (store_generation) */
     bool batching;             /* store_batch_enable(): transactions become savepoints */
     bool in_batch;             /* the batch transaction is open */
+    bool plain_joined;         /* a store_begin() savepoint is open in the batch */
+    bool batch_failed;         /* a batch commit failed (store_batch_take_failure) */
     const char *fail_flag;     /* test hook, see commit_fault() */
 };
 
@@ -212,9 +218,8 @@ static int run_simple(struct store *s, enum stmt_id id)
 /* In a batch, a transaction is a savepoint in the batch's transaction: a
  * failing primitive rolls back its own changes only, and the batch's one
  * COMMIT (store_batch_commit) makes them all durable at once. */
-int store_begin(struct store *s)
+static int begin_in_batch(struct store *s)
 {
-    if (!s->batching) return run_simple(s, S_BEGIN);
     if (!s->in_batch) {
         if (run_simple(s, S_BEGIN)) return RSC_INTERNAL_SERVER_ERROR;
         s->in_batch = true;
@@ -222,9 +227,28 @@ int store_begin(struct store *s)
     return run_simple(s, S_SAVEPOINT);
 }
 
+int store_begin_batched(struct store *s)
+{
+    return s->batching ? begin_in_batch(s) : run_simple(s, S_BEGIN);
+}
+
+/* Everyone else expects a commit to be durable when it returns (they act
+ * on it: notify, answer later): joining an open batch, their commit
+ * commits the whole batch. */
+int store_begin(struct store *s)
+{
+    if (!s->in_batch) return run_simple(s, S_BEGIN);
+    s->plain_joined = true;
+    return run_simple(s, S_SAVEPOINT);
+}
+
 int store_commit(struct store *s)
 {
-    return run_simple(s, s->in_batch ? S_RELEASE : S_COMMIT);
+    if (!s->in_batch) return run_simple(s, S_COMMIT);
+    int rc = run_simple(s, S_RELEASE);
+    if (rc || !s->plain_joined) return rc;
+    s->plain_joined = false;
+    return store_batch_commit(s);
 }
 
 void store_batch_enable(struct store *s, bool on)
@@ -233,6 +257,13 @@ void store_batch_enable(struct store *s, bool on)
 }
 
 bool store_batch_pending(const struct store *s) { return s->in_batch; }
+
+bool store_batch_take_failure(struct store *s)
+{
+    bool failed = s->batch_failed;
+    s->batch_failed = false;
+    return failed;
+}
 
 /* Fault injection for the tests of a failed group commit: with
  * IRONBARK_TEST_FAIL_COMMIT=<file> in the environment, a batch commit fails
@@ -249,6 +280,7 @@ int store_batch_commit(struct store *s)
     int rc = commit_fault(s) ? RSC_INTERNAL_SERVER_ERROR : run_simple(s, S_COMMIT);
     if (rc) {
         s->generation++;
+        s->batch_failed = true;
         if (!sqlite3_get_autocommit(s->db)) run_simple(s, S_ROLLBACK);
     }
     return rc;
@@ -269,6 +301,7 @@ void store_rollback(struct store *s)
 {
     s->generation++;
     if (s->in_batch) {
+        s->plain_joined = false;
         run_simple(s, S_ROLLBACK_TO);
         run_simple(s, S_RELEASE);
         return;
@@ -506,7 +539,7 @@ int store_edge_child_at(struct store *s, const char *parent_path, int parent_ty,
 
 int store_count_children(struct store *s, const char *pi, int ty, int64_t *count)
 {
-    sqlite3_stmt *st = stmt(s, S_COUNT);
+    sqlite3_stmt *st = stmt(s, ty ? S_COUNT_TY : S_COUNT);
     sqlite3_bind_text(st, 1, pi, -1, SQLITE_STATIC);
     sqlite3_bind_int(st, 2, ty);
     int rc = sqlite3_step(st);

@@ -28,15 +28,20 @@ int store_begin(struct store *s);
 int store_commit(struct store *s);
 void store_rollback(struct store *s);
 
-/* Group commit. With batching on, store_begin() opens (or joins) one batch
- * transaction and a savepoint in it; store_commit() releases the savepoint
- * and store_rollback() undoes that savepoint only. Nothing is durable until
- * store_batch_commit() commits the batch (on failure the whole batch is
- * rolled back and an RSC returned). Callers must not acknowledge a write
- * before the batch that holds it has committed. */
+/* Group commit. With batching on, store_begin_batched() opens (or joins)
+ * one batch transaction and a savepoint in it; store_commit() releases the
+ * savepoint and store_rollback() undoes that savepoint only. Nothing is
+ * durable until store_batch_commit() commits the batch (on failure the whole
+ * batch is rolled back, an RSC returned, and store_batch_take_failure()
+ * reports it once). Callers must not acknowledge a write before the batch
+ * that holds it has committed. store_begin() inside an open batch joins it
+ * with a savepoint, and its store_commit() commits the whole batch: plain
+ * transactions stay durable when their commit returns. */
 void store_batch_enable(struct store *s, bool on);
+int store_begin_batched(struct store *s);
 bool store_batch_pending(const struct store *s);
 int store_batch_commit(struct store *s);
+bool store_batch_take_failure(struct store *s);
 
 int store_get(struct store *s, const char *ri, struct resource **out);
 int store_get_path(struct store *s, const char *path, struct resource **out);
