@@ -7,6 +7,7 @@ import json, os, shutil, socket, sys, tempfile, threading, time
 sys.path.insert(0, os.path.dirname(__file__))
 from harness import Cse, Tap
 from coap_peer import POST, RawClient, m2m_options
+from notify_receiver import Receiver, sgn
 
 t = Tap()
 O = "Cgrp"
@@ -119,6 +120,29 @@ try:
         t.rsc(cse.get("/cse-in/grp/box/k2", origin=O), 4004, 404, "…and it is not stored")
     finally:
         client.close()
+
+    # Notifications go out only for committed changes: a change whose group
+    # commit fails is answered 5000 and never announced.
+    rx = Receiver().start()
+    try:
+        t.rsc(cse.create("/cse-in/grp", 3, {"m2m:cnt": {"rn": "watched"}}, origin=O), 2001, 201, "watched container")
+        t.rsc(cse.create("/cse-in/grp/watched", 23, {"m2m:sub": {"rn": "s", "nu": [rx.url], "nct": 1, "enc": {"net": [3]}}}, origin=O),
+              2001, 201, "subscription (verified)")
+        rx.clear()
+        open(flag, "w").close()
+        r = cse.create("/cse-in/grp/watched", 4, cin("lost", "1"), origin=O)
+        t.rsc(r, 5000, 500, "create under a subscription whose commit fails: 5000")
+        time.sleep(0.5)
+        t.eq(len(rx.snapshot()), 0, "…and no notification was sent for it")
+        t.rsc(cse.get("/cse-in/grp/watched/lost", origin=O), 4004, 404, "…nor is it stored")
+        r = cse.create("/cse-in/grp/watched", 4, cin("kept", "2"), origin=O)
+        t.rsc(r, 2001, 201, "the next create commits")
+        rx.wait_count(1)
+        got = [sgn(x["body"]) for x in rx.snapshot()]
+        reps = [g.get("nev", {}).get("rep", {}).get("m2m:cin", {}).get("rn") for g in got]
+        t.eq(reps, ["kept"], "exactly the committed instance was announced")
+    finally:
+        rx.stop()
 
     # kill -9 during pipelined writes on several connections: every
     # acknowledged write is there after the restart.
