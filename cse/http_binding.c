@@ -176,16 +176,23 @@ int http_to_primitive(const struct http_request *h, struct m2m_request *req, str
     return 0;
 }
 
-void http_from_primitive(const struct m2m_request *req, const struct m2m_response *rsp,
-                         struct http_response *h)
+/* Status line and the headers every response carries. */
+static void put_status(const struct m2m_request *req, int rsc, struct http_response *h)
 {
     char num[32];
-    h->status = rsc_http_status(rsp->rsc);
-    snprintf(num, sizeof num, "%d", rsp->rsc);
+    h->status = rsc_http_status(rsc);
+    snprintf(num, sizeof num, "%d", rsc);
     http_add_header(h, "X-M2M-RSC", num);
     if (req->rqi && strlen(req->rqi) <= MAX_RQI_LEN) http_add_header(h, "X-M2M-RI", req->rqi);
     /* No rvi in the request means a Release-1 originator: answer without one. */
     if (req->rvi) http_add_header(h, "X-M2M-RVI", req->rvi);
+}
+
+void http_from_primitive(const struct m2m_request *req, const struct m2m_response *rsp,
+                         struct http_response *h)
+{
+    char num[32];
+    put_status(req, rsp->rsc, h);
     if (rsp->location) http_add_header(h, "Content-Location", rsp->location);
     if (rsp->cnst) {
         snprintf(num, sizeof num, "%d", rsp->cnst);
@@ -209,14 +216,17 @@ void http_from_primitive(const struct m2m_request *req, const struct m2m_respons
  * response waits for the group commit, and turns into 5000 if it fails. */
 static void hold_until_commit(const struct m2m_request *req, struct http_response *hrsp)
 {
-    struct m2m_response failed;
-    m2m_response_init(&failed);
-    failed.rqi = req->rqi;
-    m2m_error(&failed, RSC_INTERNAL_SERVER_ERROR, "the change could not be stored");
+    /* What http_from_primitive() makes of m2m_error(5000, this text),
+     * without building and serialising it for every held response. */
+    static const char failed[] = "{\"m2m:dbg\":\"the change could not be stored\"}";
     hrsp->hold = true;
-    hrsp->fallback = calloc(1, sizeof *hrsp->fallback);
-    if (hrsp->fallback) http_from_primitive(req, &failed, hrsp->fallback);
-    m2m_response_clear(&failed);
+    struct http_response *f = hrsp->fallback = calloc(1, sizeof *f);
+    if (!f) return;
+    put_status(req, RSC_INTERNAL_SERVER_ERROR, f);
+    if ((f->body = strdup(failed))) {
+        f->body_len = sizeof failed - 1;
+        f->content_type = "application/json";
+    }
 }
 
 /* A request whose answer may come later (see cse_dispatch_async). */

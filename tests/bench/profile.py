@@ -2,16 +2,18 @@
 """Instructions per request of one workload, by callgrind (deterministic,
 unlike wall clock on a shared machine).
 
-    tests/bench/profile.py retrieve|create [--n 500] [--sync normal] [--keep DIR]
+    tests/bench/profile.py retrieve|create [--n 500] [--pipeline K] [--sync normal] [--keep DIR]
 
 Starts m2m-cse (HTTP only) under callgrind with collection off, prepares the
 bench AE/containers, switches collection on for N keep-alive requests, and
 prints instructions per request; --keep leaves callgrind.out for
-callgrind_annotate."""
+callgrind_annotate. --pipeline K sends K requests in one write (one loop
+round, so one group commit for K creates)."""
 import argparse
 import http.client
 import os
 import shutil
+import socket
 import subprocess
 import sys
 import tempfile
@@ -23,6 +25,35 @@ import run  # noqa: E402
 
 HDR = {"X-M2M-Origin": "Cbench", "X-M2M-RI": "r", "X-M2M-RVI": "3", "Accept": "application/json"}
 CIN = b'{"m2m:cin":{"cnf":"text/plain:0","con":"21.5"}}'
+
+
+def raw(kind, port_path):
+    path = "/cse-in/bench/data/la" if kind == "retrieve" else "/cse-in/bench/data"
+    head = "%s %s HTTP/1.1\r\nHost: x\r\n" % ("GET" if kind == "retrieve" else "POST", path)
+    head += "".join("%s: %s\r\n" % kv for kv in HDR.items())
+    if kind == "create":
+        head += "Content-Type: application/json;ty=4\r\nContent-Length: %d\r\n" % len(CIN)
+    return (head + "\r\n").encode() + (CIN if kind == "create" else b"")
+
+
+def burst(sock, kind, k):
+    """k pipelined requests in one write, then their k responses."""
+    sock.sendall(raw(kind, None) * k)
+    buf = b""
+    for _ in range(k):
+        while b"\r\n\r\n" not in buf:
+            buf += sock.recv(65536)
+        head, _, buf = buf.partition(b"\r\n\r\n")
+        status = int(head.split(b" ", 2)[1])
+        n = 0
+        for line in head.split(b"\r\n"):
+            if line.lower().startswith(b"content-length:"):
+                n = int(line.split(b":")[1])
+        while len(buf) < n:
+            buf += sock.recv(65536)
+        buf = buf[n:]
+        if status >= 300:
+            sys.exit("request failed: %d" % status)
 
 
 def one(conn, kind):
@@ -42,6 +73,7 @@ def main():
     ap.add_argument("kind", choices=["retrieve", "create"])
     ap.add_argument("--n", type=int, default=500)
     ap.add_argument("--sync", default="normal")
+    ap.add_argument("--pipeline", type=int, default=1)
     ap.add_argument("--build", default=os.path.join(run.ROOT, "build"))
     ap.add_argument("--keep", default=None)
     args = ap.parse_args()
@@ -56,8 +88,14 @@ def main():
         for _ in range(20):
             one(conn, args.kind)  # warm caches
         subprocess.run(["callgrind_control", "-i", "on", str(srv.pid)], check=True, capture_output=True)
-        for _ in range(args.n):
-            one(conn, args.kind)
+        if args.pipeline > 1:
+            sock = socket.create_connection(("127.0.0.1", srv.port), timeout=30)
+            for _ in range(args.n // args.pipeline):
+                burst(sock, args.kind, args.pipeline)
+            args.n = args.n // args.pipeline * args.pipeline
+        else:
+            for _ in range(args.n):
+                one(conn, args.kind)
         subprocess.run(["callgrind_control", "-i", "off", str(srv.pid)], check=True, capture_output=True)
         conn.close()
     finally:
