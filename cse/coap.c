@@ -36,6 +36,7 @@ struct coap_server {
     int64_t max_body;
     struct coap_dedup *dedup;
     struct dtls *dtls;             /* CoAPS setup, NULL without a DTLS endpoint */
+    struct coap_job *jobs;         /* deferred requests waiting for their answer */
 };
 
 /* ---- libcoap logging into ours ------------------------------------------ */
@@ -124,30 +125,94 @@ static int transport_refusal(const struct coap_server *srv, const coap_pdu_t *pd
     return 0;
 }
 
-static void serve(struct coap_server *srv, coap_session_t *session, const coap_pdu_t *pdu,
-                  struct coap_msg_in *in, const struct m2m_peer *peer, struct coap_msg_out *out)
-{
+/* A request being served. When the dispatcher defers it (a subscription's
+ * verification, a NOTIFY forwarded to an AE), libcoap answers CON with an
+ * empty ACK and this job waits, registered as libcoap "async" state under the
+ * request's token; the answer goes out as a separate response. */
+struct coap_job {
+    struct coap_job *next;         /* in srv->jobs while deferred */
+    struct coap_server *srv;       /* NULL once the server stopped */
     struct m2m_request req;
     struct m2m_response rsp;
-    m2m_request_init(&req);
-    m2m_response_init(&rsp);
-    req.peer = *peer;
-    session_security(session, &req);
+    coap_async_t *async;           /* NULL: no async state could be kept */
+    char key[80];                  /* duplicate-detection key and MID of the request */
+    uint16_t mid;
+    struct coap_msg_out *out;      /* the answer, once known */
+};
+
+static void job_free(struct coap_job *j)
+{
+    if (!j) return;
+    if (j->srv)
+        for (struct coap_job **p = &j->srv->jobs; *p; p = &(*p)->next)
+            if (*p == j) { *p = j->next; break; }
+    m2m_response_clear(&j->rsp);
+    m2m_request_clear(&j->req);
+    if (j->out) {
+        coap_msg_out_clear(j->out);
+        free(j->out);
+    }
+    free(j);
+}
+
+static int64_t kick(struct loop *loop, int64_t id, void *data)
+{
+    (void)loop; (void)id;
+    struct coap_server *srv = data;
+    coap_io_process(srv->ctx, COAP_IO_NO_WAIT);
+    return -1;
+}
+
+/* libcoap sends a reply when the handler returns: the round's writes must
+ * be durable first (group commit, cse.h); a failed commit turns success into 5000. */
+static void commit_before_reply(struct cse *cse, struct m2m_request *req, struct m2m_response *rsp)
+{
+    if (cse_commit(cse) && rsc_is_success(rsp->rsc)) {
+        m2m_response_clear(rsp);
+        rsp->rqi = req->rqi;
+        m2m_error(rsp, RSC_INTERNAL_SERVER_ERROR, "the change could not be stored");
+    }
+}
+
+/* The deferred answer is ready: libcoap calls on_request again with the
+ * request, which then sends it (see on_request). Like any answer it waits
+ * for the commit of what it wrote. */
+static void answer_later(void *data)
+{
+    struct coap_job *j = data;
+    if (!j->srv || !j->async) { job_free(j); return; }
+    commit_before_reply(j->srv->cse, &j->req, &j->rsp);
+    j->out = malloc(sizeof *j->out);
+    if (j->out) {
+        coap_msg_out_init(j->out);
+        coap_from_primitive(&j->req, &j->rsp, j->out);
+    }
+    coap_async_trigger(j->async);
+    loop_add_timer(j->srv->loop, 0, kick, j->srv); /* send now, not at the next tick */
+}
+
+static void abandon(void *data)
+{
+    job_free(data);
+}
+
+/* Returns 1 when the answer comes later (the job then lives on), else 0
+ * with out filled. */
+static int serve(struct coap_server *srv, coap_session_t *session, const coap_pdu_t *pdu,
+                 struct coap_msg_in *in, struct coap_job *j, struct coap_msg_out *out)
+{
+    struct m2m_request *req = &j->req;
+    struct m2m_response *rsp = &j->rsp;
+    session_security(session, req);
     char why[160];
     int refused = transport_refusal(srv, pdu, in, why, sizeof why);
     if (refused) in->payload_len = 0;   /* still map the options, for the RQI */
-    if (!coap_to_primitive(in, &req, &rsp)) {
-        if (refused) m2m_error(&rsp, RSC_BAD_REQUEST, "%s", why);
-        else cse_dispatch(srv->cse, &req, &rsp);
+    if (!coap_to_primitive(in, req, rsp)) {
+        if (refused) m2m_error(rsp, RSC_BAD_REQUEST, "%s", why);
+        else if (cse_dispatch_async(srv->cse, req, rsp, answer_later, abandon, j)) return 1;
     }
-    /* libcoap sends the reply when this returns: the round's writes must be
-     * durable first (group commit, cse.h). */
-    if (cse_commit(srv->cse) && rsc_is_success(rsp.rsc)) {
-        m2m_response_clear(&rsp);
-        rsp.rqi = req.rqi;
-        m2m_error(&rsp, RSC_INTERNAL_SERVER_ERROR, "the change could not be stored");
-    }
-    coap_from_primitive(&req, &rsp, out);
+    commit_before_reply(srv->cse, req, rsp);
+    coap_from_primitive(req, rsp, out);
     if (refused) out->code = refused;
     if (refused == COAP_RESPONSE_CODE(408)) {
         /* libcoap would cut a payload to the Block2 piece asked for, which
@@ -158,8 +223,7 @@ static void serve(struct coap_server *srv, coap_session_t *session, const coap_p
         out->payload_len = 0;
         out->content_format = -1;
     }
-    m2m_response_clear(&rsp);
-    m2m_request_clear(&req);
+    return 0;
 }
 
 static void release_payload(coap_session_t *session, void *data)
@@ -191,40 +255,94 @@ static void write_response(coap_resource_t *resource, coap_session_t *session,
         log_warn("coap: cannot attach a %zu byte response body", out->payload_len);
 }
 
+/* The second call for a deferred request (its async state triggered):
+ * sends the answer, which the duplicate cache keeps from now on. */
+static void send_deferred(struct coap_server *srv, coap_async_t *async, coap_resource_t *resource,
+                          coap_session_t *session, const coap_pdu_t *request,
+                          const coap_string_t *query, coap_pdu_t *response)
+{
+    struct coap_job *j = coap_async_get_app_data(async);
+    coap_async_set_app_data(async, NULL);
+    if (!j || !j->out) {
+        coap_pdu_set_code(response, COAP_RESPONSE_CODE(500));
+        job_free(j);
+        return;
+    }
+    write_response(resource, session, request, query, response, j->out);
+    coap_dedup_put(srv->dedup, j->key, j->mid, j->out, loop_now_ms());
+    j->out = NULL;
+    job_free(j);
+    /* libcoap drops the async state when this handler returns. */
+}
+
+/* A deferred request: CON gets an empty ACK now (libcoap sends it when no
+ * code is set) and retransmissions of it are ACKed by libcoap without
+ * reaching us, so the primitive runs once. */
+static void defer(struct coap_server *srv, struct coap_job *j, coap_session_t *session,
+                  const coap_pdu_t *request, coap_pdu_t *response)
+{
+    j->srv = srv;
+    j->next = srv->jobs;
+    srv->jobs = j;
+    j->async = coap_register_async(session, request, 0);
+    if (!j->async) {
+        /* Cannot wait for it: the request still completes, unanswered here. */
+        log_warn("coap: cannot keep async state for mid 0x%04x", j->mid);
+        coap_pdu_set_code(response, COAP_RESPONSE_CODE(503));
+        return;
+    }
+    coap_async_set_app_data(j->async, j);
+}
+
 static void on_request(coap_resource_t *resource, coap_session_t *session,
                        const coap_pdu_t *request, const coap_string_t *query,
                        coap_pdu_t *response)
 {
     struct coap_server *srv = coap_get_app_data(coap_session_get_context(session));
-    struct m2m_peer peer;
-    char key[80];
-    peer_name(session, &peer, key, sizeof key);
-    uint16_t mid = (uint16_t)coap_pdu_get_mid(request);
+    coap_async_t *async = coap_find_async(session, coap_pdu_get_token(request));
+    if (async) {
+        send_deferred(srv, async, resource, session, request, query, response);
+        return;
+    }
+    struct coap_job *j = calloc(1, sizeof *j);
+    if (!j) {
+        coap_pdu_set_code(response, COAP_RESPONSE_CODE(500));
+        return;
+    }
+    m2m_request_init(&j->req);
+    m2m_response_init(&j->rsp);
+    peer_name(session, &j->req.peer, j->key, sizeof j->key);
+    j->mid = (uint16_t)coap_pdu_get_mid(request);
     int64_t now = loop_now_ms();
 
-    const struct coap_msg_out *seen = coap_dedup_find(srv->dedup, key, mid, now);
+    const struct coap_msg_out *seen = coap_dedup_find(srv->dedup, j->key, j->mid, now);
     if (seen) {
-        log_debug("coap: duplicate mid 0x%04x from %s:%d answered from cache", mid, peer.ip, peer.port);
+        log_debug("coap: duplicate mid 0x%04x from %s:%d answered from cache", j->mid,
+                  j->req.peer.ip, j->req.peer.port);
         write_response(resource, session, request, query, response, seen);
+        job_free(j);
         return;
     }
     struct coap_msg_out *out = malloc(sizeof *out);
-    if (!out) {
+    struct coap_msg_in *in = out ? calloc(1, sizeof *in) : NULL;
+    if (!in) {
+        free(out);
+        job_free(j);
         coap_pdu_set_code(response, COAP_RESPONSE_CODE(500));
         return;
     }
     coap_msg_out_init(out);
-    struct coap_msg_in *in = calloc(1, sizeof *in);
-    if (!in) {
+    read_request(request, in);
+    int later = serve(srv, session, request, in, j, out);
+    free(in);
+    if (later) {
         free(out);
-        coap_pdu_set_code(response, COAP_RESPONSE_CODE(500));
+        defer(srv, j, session, request, response);
         return;
     }
-    read_request(request, in);
-    serve(srv, session, request, in, &peer, out);
-    free(in);
     write_response(resource, session, request, query, response, out);
-    coap_dedup_put(srv->dedup, key, mid, out, now);
+    coap_dedup_put(srv->dedup, j->key, j->mid, out, now);
+    job_free(j);
 }
 
 /* ---- context, endpoints, loop ------------------------------------------- */
@@ -385,6 +503,9 @@ void coap_server_stop(struct coap_server *srv)
     if (!srv) return;
     if (srv->fd >= 0) loop_unwatch(srv->loop, srv->fd, LOOP_READABLE);
     if (srv->timer >= 0) loop_del_timer(srv->loop, srv->timer);
+    /* Deferred requests are abandoned later by the CSE: they forget us. */
+    for (struct coap_job *j = srv->jobs; j; j = j->next) j->srv = NULL;
+    srv->jobs = NULL;
     if (srv->ctx) coap_free_context(srv->ctx);
     dtls_free(srv->dtls);
     coap_dedup_free(srv->dedup);
