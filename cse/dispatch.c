@@ -642,6 +642,7 @@ static void continuation_free(struct m2m_request *req)
     if (!req->cont) return;
     json_decref(req->cont->wanted);
     json_decref(req->cont->verified);
+    json_decref(req->cont->members);
     free(req->cont);
     req->cont = NULL;
 }
@@ -676,12 +677,13 @@ int cse_dispatch_async(struct cse *cse, struct m2m_request *req, struct m2m_resp
     cse_dispatch(cse, req, rsp);
     size_t n = json_array_size(first.wanted);
     req->cont = NULL;
-    if (!n) { json_decref(first.wanted); return 0; }
+    if (!n) { json_decref(first.wanted); json_decref(first.members); return 0; }
     struct m2m_continuation *k = malloc(sizeof *k);
     struct deferral *d = k ? calloc(1, sizeof *d) : NULL;
     if (!d) {
         free(k);
         json_decref(first.wanted);
+        json_decref(first.members);
         m2m_response_clear(rsp);
         m2m_error(rsp, RSC_INTERNAL_SERVER_ERROR, "out of memory");
         return 0;

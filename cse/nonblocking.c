@@ -18,6 +18,8 @@ enum request_status { RS_COMPLETED = 1, RS_FAILED = 2, RS_PENDING = 3 };
 struct pending {
     struct cse *cse;
     struct m2m_request *req;
+    struct m2m_response rsp;
+    int rt;                        /* the response type asked for */
     char ri[64];
 };
 
@@ -106,26 +108,44 @@ static void record_result(struct cse *cse, const char *ri, json_t *ors, bool ok)
     resource_free(rec);
 }
 
+static void pending_free(struct pending *p)
+{
+    m2m_response_clear(&p->rsp);
+    m2m_request_clear(p->req);
+    free(p->req);
+    free(p);
+}
+
+/* The operation has its response: record it, and with rt 2 send it. */
+static void executed(void *data)
+{
+    struct pending *p = data;
+    struct m2m_request *req = p->req;
+    json_t *ors = json_pack("{s:i,s:s,s:s,s:s}", "rsc", p->rsp.rsc, "rqi", req->rqi,
+                            "to", req->fr ? req->fr : "", "fr", p->cse->csi);
+    if (p->rsp.pc) json_object_set(ors, "pc", p->rsp.pc);
+    record_result(p->cse, p->ri, ors, rsc_is_success(p->rsp.rsc));
+    if (p->rt == 2) send_result(p->cse, req, ors);
+    json_decref(ors);
+    pending_free(p);
+}
+
+/* The CSE closed before the operation completed: the record stays pending. */
+static void abandoned(void *data)
+{
+    pending_free(data);
+}
+
+/* Runs the operation as a blocking request, which may itself wait for
+ * outside answers (a verification) without holding up the loop. */
 static int64_t run_pending(struct loop *loop, int64_t id, void *data)
 {
     (void)loop; (void)id;
     struct pending *p = data;
-    struct m2m_request *req = p->req;
-    int rt = req->rt;
-    req->rt = 0; /* executed as a blocking request now */
-    struct m2m_response rsp;
-    m2m_response_init(&rsp);
-    cse_dispatch(p->cse, req, &rsp);
-    json_t *ors = json_pack("{s:i,s:s,s:s,s:s}", "rsc", rsp.rsc, "rqi", req->rqi,
-                            "to", req->fr ? req->fr : "", "fr", p->cse->csi);
-    if (rsp.pc) json_object_set(ors, "pc", rsp.pc);
-    record_result(p->cse, p->ri, ors, rsc_is_success(rsp.rsc));
-    if (rt == 2) send_result(p->cse, req, ors);
-    json_decref(ors);
-    m2m_response_clear(&rsp);
-    m2m_request_clear(req);
-    free(req);
-    free(p);
+    p->rt = p->req->rt;
+    p->req->rt = 0;
+    m2m_response_init(&p->rsp);
+    if (!cse_dispatch_async(p->cse, p->req, &p->rsp, executed, abandoned, p)) executed(p);
     return -1;
 }
 

@@ -65,6 +65,8 @@ struct m2m_continuation {
     json_t *wanted;            /* [{"target": s, "pc": {...}}] asked for by the first run */
     json_t *verified;          /* {"<target>": rsc} gathered meanwhile */
     char ri[64];               /* the resource ID the first run assigned */
+    json_t *members;           /* fopt fan-out: {"<member>": its response, or the
+                                  continuation of a member still waiting} */
 };
 
 struct m2m_request {

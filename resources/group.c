@@ -193,6 +193,45 @@ static int target_members(json_t *mid, const char *grtm, struct m2m_response *rs
     return rc;
 }
 
+/* Runs one member and returns its m2m:rsp entry, or NULL when it waits
+ * for outside answers (a subscription's verification, a forwarded NOTIFY).
+ * Then the whole fan-out waits and runs again once they are in (see
+ * cse_dispatch_async); what each member did or waits with is kept in
+ * req->cont->members under its target, so that a member that completed (and
+ * committed) is not run twice, and one that waited keeps its ri. */
+static json_t *run_member(struct cse *cse, const struct m2m_request *req, struct m2m_request *sub)
+{
+    struct m2m_continuation *k = req->cont;
+    json_t *saved = k ? json_object_get(k->members, sub->to) : NULL;
+    json_t *wait = json_object_get(saved, "wait");
+    if (saved && !wait) return json_incref(saved); /* answered in an earlier run */
+    struct m2m_continuation mk = { .may_defer = k && k->may_defer, .verified = k ? k->verified : NULL };
+    if (wait) {
+        snprintf(mk.ri, sizeof mk.ri, "%s", json_string_value(json_object_get(wait, "ri")));
+        mk.members = json_incref(json_object_get(wait, "members"));
+    }
+    sub->cont = k ? &mk : NULL;
+    struct m2m_response r;
+    m2m_response_init(&r);
+    cse_dispatch(cse, sub, &r);
+    json_t *entry = NULL;
+    if (k && !k->members) k->members = json_object();
+    if (json_array_size(mk.wanted)) {
+        if (!k->wanted) k->wanted = json_array();
+        json_array_extend(k->wanted, mk.wanted);
+        json_object_set_new(k->members, sub->to, json_pack("{s:{s:s,s:O*}}", "wait", "ri", mk.ri,
+                                                           "members", mk.members));
+    } else {
+        entry = member_response(cse, sub->to, &r);
+        if (k) json_object_set(k->members, sub->to, entry);
+    }
+    json_decref(mk.wanted);
+    json_decref(mk.members);
+    m2m_response_clear(&r);
+    sub->cont = NULL;
+    return entry;
+}
+
 int group_fanout(struct cse *cse, struct m2m_request *req, struct m2m_response *rsp,
                  const struct resource *grp, const char *rest)
 {
@@ -205,6 +244,7 @@ int group_fanout(struct cse *cse, struct m2m_request *req, struct m2m_response *
     if (rc) return rc;
     if (chosen) mid = chosen;
     json_t *list = json_array();
+    bool waiting = false;
     size_t i;
     json_t *v;
     depth++;
@@ -212,24 +252,24 @@ int group_fanout(struct cse *cse, struct m2m_request *req, struct m2m_response *
         /* Each member gets the same primitive with its own target. */
         struct m2m_request sub = *req;
         sub.grtm = NULL; /* it chose among this group's members only */
-        struct m2m_response r;
-        m2m_response_init(&r);
         sub.to = member_target(json_string_value(v), rest);
-        sub.cont = NULL; /* members are not deferred: see docs/subscriptions.md */
         if (!sub.to) continue;
-        cse_dispatch(cse, &sub, &r);
+        json_t *entry = run_member(cse, req, &sub);
         for (int k = req->natrl; k < sub.natrl; k++) free(sub.atrl[k]);
-        json_array_append_new(list, member_response(cse, sub.to, &r));
+        if (entry) json_array_append_new(list, entry);
+        else waiting = true;
         free(sub.to);
-        m2m_response_clear(&r);
     }
     depth--;
     json_decref(chosen);
+    if (waiting) {
+        json_decref(list);
+        return DISPATCH_PENDING;
+    }
     rsp->rsc = RSC_OK;
     rsp->pc = json_pack("{s:{s:o}}", "m2m:agr", "m2m:rsp", list);
     return 0;
 }
-
 bool group_fopt_target(struct cse *cse, const char *local, struct resource **grp, char **rest)
 {
     char *head;
