@@ -1,7 +1,8 @@
 /* The oneM2M CoAP binding server (TS-0008) on libcoap, driven by the event
  * loop: libcoap's epoll fd is watched for readability and a loop timer runs
  * libcoap's own timeouts (retransmissions, block transfers). Requests of any
- * path reach cse_dispatch(); coap_map.c does the CoAP <-> primitive rules. */
+ * path reach cse_dispatch_async(); a deferred answer goes out as a separate
+ * response (libcoap async state). coap_map.c does the CoAP <-> primitive rules. */
 #ifndef IRONBARK_COAP_H
 #define IRONBARK_COAP_H
 

@@ -595,9 +595,9 @@ void notify_run_exchange(struct cse *cse, json_t *x, notify_done_fn *done, void 
     e->timer = loop_add_timer(cse->loop, 0, exchange_later, e);
 }
 
-/* The answer to exchange x for this request: known from an earlier run,
- * deferred (DISPATCH_PENDING) when the request can wait, else obtained by a
- * bounded blocking exchange. Takes x. */
+/* The answer to exchange x for this request: known from an earlier run, or
+ * deferred (DISPATCH_PENDING) when the request can wait. Only without an
+ * event loop is it a bounded blocking exchange. Takes x. */
 static int answer_of(struct cse *cse, const struct m2m_request *req, json_t *x)
 {
     struct m2m_continuation *k = req ? req->cont : NULL;
@@ -609,8 +609,13 @@ static int answer_of(struct cse *cse, const struct m2m_request *req, json_t *x)
         if (!k->wanted) k->wanted = json_array(); /* created when first needed */
         json_array_append(k->wanted, x);
         rsc = DISPATCH_PENDING;
+    } else if (!cse->loop) {
+        rsc = blocking_exchange(cse, x); /* no loop to wait on: tools and unit tests */
     } else {
-        rsc = blocking_exchange(cse, x);
+        /* Only a request run again can get here, asking what its first run
+         * did not (its group's members changed meanwhile): never wait on the loop. */
+        log_warn("notify: exchange with %s not prepared by the first run; not waiting for it", key);
+        rsc = RSC_TARGET_NOT_REACHABLE;
     }
     json_decref(x);
     return rsc;
@@ -628,11 +633,6 @@ int notify_verify(struct cse *cse, const struct m2m_request *req, const char *ta
     next_rqi(cse, "vrq", rqi, sizeof rqi);
     return answer_of(cse, req, json_pack("{s:s,s:[s],s:s,s:s,s:O}", "key", target, "urls", target,
                                          "from", cse->csi, "rqi", rqi, "pc", pc));
-}
-
-int notify_send_blocking(struct cse *cse, const char *target, json_t *pc)
-{
-    return notify_verify(cse, NULL, target, pc);
 }
 
 int notify_forward(struct cse *cse, const struct resource *entity, const struct m2m_request *req)

@@ -59,16 +59,15 @@ int notify_send(struct cse *cse, const char *target, json_t *pc, int ec,
  * request dispatched by cse_dispatch_async they are deferred: the call
  * records the exchange in req->cont->wanted and returns DISPATCH_PENDING;
  * the dispatcher runs them with notify_run_exchange() and runs the request
- * again, when the call returns the answer's RSC. Elsewhere (fopt fan-out,
- * non-blocking execution) they block for a bounded time. An unreachable
- * target gives 5103. */
+ * again, when the call returns the answer's RSC. Every request entering
+ * through a binding, a fopt member or a non-blocking execution can wait;
+ * only without an event loop do they block (bounded). An unreachable target
+ * gives 5103. */
 int notify_verify(struct cse *cse, const struct m2m_request *req, const char *target, json_t *pc);
 int notify_forward(struct cse *cse, const struct resource *entity, const struct m2m_request *req);
 /* Sends exchange x (from req->cont->wanted); done learns the RSC, always
  * later from the loop. */
 void notify_run_exchange(struct cse *cse, json_t *x, notify_done_fn *done, void *data);
-/* A blocking verification-style NOTIFY from this CSE. */
-int notify_send_blocking(struct cse *cse, const char *target, json_t *pc);
 
 /* Per-scheme senders: the delivery layer's extension point. A binding that
  * can carry NOTIFY requests (the CoAP one for coap:// and coaps://) installs

@@ -49,6 +49,24 @@ def in_thread(fn):
     return th, out
 
 
+def coap_deferred(cse, name, path, options, body, token):
+    """A CoAP CON request whose answer is deferred: an empty ACK at once,
+    HTTP and CoAP served meanwhile, then the separate response (ACKed)."""
+    c = cp.RawClient(cse.coap_port)
+    c.send_raw(cp.encode(cp.CON, cp.POST, c.next_mid(), token, cp.path_options(path) + options +
+                         [(cp.CONTENT_FORMAT, cp.uint_bytes(50))], body))
+    ack = c.recv(1.0)
+    t.ok(ack is not None and ack.type == cp.ACK and ack.code == 0, "%s: empty ACK at once" % name, ack)
+    waiter = threading.Thread(target=time.sleep, args=(DELAY - 0.5,), daemon=True)
+    waiter.start()
+    probe_fast(cse, name, waiter)
+    m = c.recv(DELAY + 2)
+    if m is not None and m.type == cp.CON:
+        c.send_raw(cp.encode(cp.ACK, 0, m.mid))
+    c.close()
+    return m if m is not None and m.token == token else None
+
+
 rx = Receiver().start()
 rx.delay = DELAY
 try:
@@ -90,6 +108,89 @@ try:
         t.eq(len((r.json or {}).get("m2m:uril", [])), 1, "exactly one subscription was created")
         t.eq(sum(1 for x in rx.snapshot() if sgn(x["body"]).get("vrq")), 1,
              "exactly one verification request was sent")
+        def ri_of(path):
+            r = cse.get(path)
+            return list((r.json or {}).values())[0]["ri"]
+
+        def subs_under(path):
+            return len((cse.get(path + "?fu=1&ty=23").json or {}).get("m2m:uril", []))
+
+        def vrq_count():
+            return sum(1 for x in rx.snapshot() if sgn(x["body"]).get("vrq"))
+
+        # -- fopt over HTTP: every member verifies through the slow receiver --
+        for n in ("m1", "m2"):
+            cse.create("/cse-in", 3, {"m2m:cnt": {"rn": n}})
+        cse.create("/cse-in", 9, {"m2m:grp": {"rn": "g", "mnm": 5,
+                                              "mid": [ri_of("/cse-in/m1"), ri_of("/cse-in/m2")]}})
+        rx.clear()
+        th, out = in_thread(lambda: cse.create("/cse-in/g/fopt", 23, {"m2m:sub": {"nu": [rx.url]}}))
+        probe_fast(cse, "fopt sub CREATE over HTTP", th)
+        th.join(DELAY + 5)
+        r = out.get("r")
+        rsps = (r.json or {}).get("m2m:agr", {}).get("m2m:rsp", []) if r else []
+        t.eq(sorted(x.get("rsc") for x in rsps), [2001, 2001], "fopt: both members answer 2001 in m2m:agr")
+        t.eq((subs_under("/cse-in/m1"), subs_under("/cse-in/m2")), (1, 1),
+             "fopt: one subscription per member (the rerun created nothing twice)")
+        t.eq(vrq_count(), 2, "fopt: one verification per member")
+
+        # -- fopt over CoAP ----------------------------------------------------
+        rx.clear()
+        body = json.dumps({"m2m:sub": {"rn": "viacoap", "nu": [rx.url]}})
+        m = coap_deferred(cse, "fopt sub CREATE over CoAP", "cse-in/g/fopt", opts("CAdmin", "cg-1", ty=23),
+                          body, b"\x61\x62")
+        rsps = (m.json or {}).get("m2m:agr", {}).get("m2m:rsp", []) if m and m.payload else []
+        t.ok(m is not None and m.rsc == 2000 and sorted(x.get("rsc") for x in rsps) == [2001, 2001],
+             "fopt over CoAP: separate response with m2m:agr of two 2001", m)
+        t.eq((subs_under("/cse-in/m1"), subs_under("/cse-in/m2")), (2, 2), "fopt over CoAP: one more each")
+
+        # -- NOTIFY forwarded to an AE's poa: directly over CoAP, in fopt ------
+        r = cse.register_ae("fwd", origin="Cfwd", poa=[rx.url])
+        fwd_ri = (r.json or {}).get("m2m:ae", {}).get("ri")
+        rx.clear()
+        note = json.dumps({"m2m:sgn": {"nev": {"rep": {"m2m:cin": {"con": "x"}}, "net": 3}, "sur": "/id-in/x"}})
+        m = coap_deferred(cse, "NOTIFY forward over CoAP", "cse-in/fwd", opts("CAdmin", "nf-1"), note, b"\x71")
+        t.ok(m is not None and m.rsc == 2000, "NOTIFY forward over CoAP: 2000 relayed", m)
+        t.eq(len(rx.snapshot()), 1, "the AE's poa received the notification once")
+
+        # A group of the CSEBase (answers at once) and the AE (forwarded):
+        # the member that completed in the first run is not run again.
+        cse.create("/cse-in", 9, {"m2m:grp": {"rn": "gn", "mnm": 5, "mid": [ri_of("/cse-in"), fwd_ri]}})
+        rx.clear()
+        th, out = in_thread(lambda: cse.request("POST", "/cse-in/gn/fopt", body=json.loads(note)))
+        probe_fast(cse, "fopt NOTIFY forward", th)
+        th.join(DELAY + 5)
+        r = out.get("r")
+        rsps = (r.json or {}).get("m2m:agr", {}).get("m2m:rsp", []) if r else []
+        t.eq(sorted((x.get("to"), x.get("rsc")) for x in rsps), sorted([(ri_of("/cse-in"), 2000), (fwd_ri, 2000)]),
+             "fopt NOTIFY: CSEBase 2000 and the forwarded member's 2000")
+        t.eq(len(rx.snapshot()), 1, "fopt NOTIFY: forwarded once")
+
+        # -- non-blocking requests: the execution waits without blocking -------
+        rx.clear()
+        rx2 = Receiver().start()
+        try:
+            for rt, want in ((1, 1001), (2, 1002)):
+                r = cse.request("POST", "/cse-in/m1?rt=%d" % rt, ty=23, body={"m2m:sub": {"nu": [rx.url]}},
+                                headers={"X-M2M-RTU": rx2.url})
+                t.eq(r.rsc, want, "rt=%d sub CREATE accepted with %d" % (rt, want))
+                rec = (r.json or {}).get("m2m:uri")
+                waiter = threading.Thread(target=time.sleep, args=(DELAY - 0.5,), daemon=True)
+                waiter.start()
+                probe_fast(cse, "rt=%d execution" % rt, waiter)
+                deadline, ors = time.time() + DELAY + 4, None
+                while time.time() < deadline:
+                    q = cse.get("/" + rec).json or {}
+                    if q.get("m2m:req", {}).get("rs") == 1:
+                        ors = q["m2m:req"].get("ors")
+                        break
+                    time.sleep(0.1)
+                t.eq((ors or {}).get("rsc"), 2001, "rt=%d: the <request> record completes with 2001" % rt)
+            t.ok(rx2.wait(lambda reqs: any("m2m:rsp" in (x["body"] or {}) for x in reqs), timeout=3),
+                 "rt=2: the result was notified to the RTU")
+        finally:
+            rx2.stop()
+        t.eq(subs_under("/cse-in/m1"), 4, "non-blocking: one subscription per request")
 finally:
     rx.stop()
 t.done()
