@@ -94,8 +94,8 @@ try:
              "retransmitted CON while pending: empty ACK again, not executed twice", again)
         m = c.recv(DELAY + 2)
         took = time.time() - t0
-        t.ok(m is not None and m.token == token and m.code == cp.code(2, 1) and m.rsc == 2001,
-             "separate response 2.01 / 2001 with the request's token", m)
+        t.ok(m is not None and m.type == cp.CON and m.token == token and m.code == cp.code(2, 1)
+             and m.rsc == 2001, "separate response: CON 2.01 / 2001 with the request's token", m)
         t.ok(took >= DELAY - 0.1, "it came after the receiver answered (%.2fs)" % took)
         if m is not None and m.type == cp.CON:
             c.send_raw(cp.encode(cp.ACK, 0, m.mid))
@@ -103,11 +103,20 @@ try:
         dup = c.recv(1.0)
         t.ok(dup is not None and dup.code == cp.code(2, 1) and dup.rsc == 2001,
              "a late duplicate gets the cached 2.01", dup)
+        # NON: nothing at once, a NON response later.
+        body = json.dumps({"m2m:sub": {"rn": "s2", "nu": [rx.url]}})
+        t0 = time.time()
+        c.send_raw(cp.encode(cp.NON, cp.POST, c.next_mid(), b"\x55", cp.path_options("cse-in/box") +
+                             opts("CAdmin", "cs-2", ty=23) + [(cp.CONTENT_FORMAT, cp.uint_bytes(50))], body))
+        m = c.recv(DELAY + 2)
+        t.ok(m is not None and m.type == cp.NON and m.token == b"\x55" and m.rsc == 2001
+             and time.time() - t0 >= DELAY - 0.1, "NON sub CREATE: NON 2.01 after the verification", m)
         c.close()
         r = cse.get("/cse-in/box?fu=1&ty=23")
-        t.eq(len((r.json or {}).get("m2m:uril", [])), 1, "exactly one subscription was created")
-        t.eq(sum(1 for x in rx.snapshot() if sgn(x["body"]).get("vrq")), 1,
-             "exactly one verification request was sent")
+        t.eq(len((r.json or {}).get("m2m:uril", [])), 2, "exactly one subscription per request was created")
+        t.eq(sum(1 for x in rx.snapshot() if sgn(x["body"]).get("vrq")), 2,
+             "exactly one verification request per subscription was sent")
+
         def ri_of(path):
             r = cse.get(path)
             return list((r.json or {}).values())[0]["ri"]
