@@ -200,6 +200,24 @@ try:
         finally:
             rx2.stop()
         t.eq(subs_under("/cse-in/m1"), 4, "non-blocking: one subscription per request")
+
+    # Stopping the CSE while a CoAP request, a fopt fan-out and a non-blocking
+    # execution wait: a clean exit (the sanitizer build fails on a leak).
+    with Cse() as cse2:
+        cse2.create("/cse-in", 3, {"m2m:cnt": {"rn": "b"}})
+        cse2.create("/cse-in", 9, {"m2m:grp": {"rn": "g", "mnm": 2,
+                                               "mid": [cse2.get("/cse-in/b").json["m2m:cnt"]["ri"]]}})
+        rx.clear()
+        c = cp.RawClient(cse2.coap_port)
+        c.send_raw(cp.encode(cp.CON, cp.POST, c.next_mid(), b"\x01", cp.path_options("cse-in/b") +
+                             opts("CAdmin", "q-1", ty=23) + [(cp.CONTENT_FORMAT, cp.uint_bytes(50))],
+                             json.dumps({"m2m:sub": {"nu": [rx.url]}})))
+        cse2.request("POST", "/cse-in/b?rt=1", ty=23, body={"m2m:sub": {"nu": [rx.url]}})
+        th, _ = in_thread(lambda: cse2.create("/cse-in/g/fopt", 23, {"m2m:sub": {"nu": [rx.url]}}))
+        rx.wait_count(3, timeout=3)
+        t.eq(cse2.stop(), 0, "the CSE stops cleanly while deferred CoAP, fopt and rt=1 requests wait")
+        th.join(10)
+        c.close()
 finally:
     rx.stop()
 t.done()
