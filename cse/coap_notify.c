@@ -240,7 +240,7 @@ static int coap_send_async(struct cse *cse, const struct notify_send_args *a, no
     return 0;
 }
 
-/* --- the bounded blocking variant ----------------------------------------------- */
+/* --- the bounded blocking variant (only for a CSE without event loop) ---------- */
 
 struct sync_result { bool answered; int rsc; };
 static struct sync_result *sync_slot;

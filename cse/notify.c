@@ -23,7 +23,7 @@
 #define MAX_ATTEMPTS 6             /* delivery attempts per item before it is dropped */
 #define BACKOFF_BASE_MS 200        /* 200, 400, 800, 1600, 3200 ms between attempts */
 #define SEND_TIMEOUT_MS 5000       /* one asynchronous attempt */
-#define VERIFY_TIMEOUT_MS 2000     /* one blocking exchange (verification, forwarding) */
+#define VERIFY_TIMEOUT_MS 2000     /* one exchange attempt (verification, forwarding) */
 #define DEFAULT_BATCH_MS 60000     /* bn.dur when the subscriber gave only num */
 #define EC_LATEST 4
 #define TARGET_BUCKETS 256
