@@ -6,7 +6,9 @@ request, a NOTIFY forwarded to an AE's poa), while other HTTP and CoAP
 requests are answered at once; the deferred request gets the right answer."""
 import json
 import os
+import shutil
 import sys
+import tempfile
 import threading
 import time
 
@@ -218,6 +220,39 @@ try:
         t.eq(cse2.stop(), 0, "the CSE stops cleanly while deferred CoAP, fopt and rt=1 requests wait")
         th.join(10)
         c.close()
+
+    # A deferred answer, too, leaves only once its write is committed (group
+    # commit): when that commit fails it is 5000 and nothing is stored.
+    data_dir = tempfile.mkdtemp(prefix="ironbark-defer-")
+    flag = os.path.join(data_dir, "fail-next-commit")
+    os.environ["IRONBARK_TEST_FAIL_COMMIT"] = flag
+    try:
+        cse3 = Cse(data_dir=data_dir).start()
+    finally:
+        os.environ.pop("IRONBARK_TEST_FAIL_COMMIT")
+    try:
+        cse3.create("/cse-in", 3, {"m2m:cnt": {"rn": "b"}})
+        c = cp.RawClient(cse3.coap_port)
+        c.send_raw(cp.encode(cp.CON, cp.POST, c.next_mid(), b"\x02", cp.path_options("cse-in/b") +
+                             opts("CAdmin", "f-1", ty=23) + [(cp.CONTENT_FORMAT, cp.uint_bytes(50))],
+                             json.dumps({"m2m:sub": {"rn": "lost", "nu": [rx.url]}})))
+        c.recv(1.0)
+        time.sleep(0.3)  # past the first run's round (rolled back, nothing to keep)
+        open(flag, "w").close()  # the commit of the run after the verification fails
+        m = c.recv(DELAY + 2)
+        t.ok(m is not None and m.token == b"\x02" and m.rsc == 5000,
+             "CoAP deferred CREATE whose commit fails: separate response 5000", m)
+        c.close()
+        t.eq(cse3.get("/cse-in/b/lost").rsc, 4004, "…and the subscription is not stored")
+        th, out = in_thread(lambda: cse3.create("/cse-in/b", 23, {"m2m:sub": {"rn": "lost2", "nu": [rx.url]}}))
+        time.sleep(0.3)
+        open(flag, "w").close()
+        th.join(DELAY + 5)
+        t.eq(out["r"].rsc if "r" in out else None, 5000, "HTTP deferred CREATE whose commit fails: 5000")
+        t.eq(cse3.get("/cse-in/b/lost2").rsc, 4004, "…and it is not stored")
+    finally:
+        t.eq(cse3.stop(), 0, "that CSE stops cleanly")
+        shutil.rmtree(data_dir, ignore_errors=True)
 finally:
     rx.stop()
 t.done()
