@@ -28,6 +28,7 @@ void config_defaults(struct config *c)
     c->sync = 1;
     c->log_level = LOG_LVL_INFO;
     c->max_body = 1 << 20;
+    c->http_idle_timeout_ms = 60000;
     c->max_connections = 4096;
     c->default_et_s = 10LL * 365 * 86400;
     c->expiry_interval_ms = 1000;
@@ -95,6 +96,7 @@ static const struct setting settings[] = {
     { "log-level", K_LOG, offsetof(struct config, log_level), sizeof(int), 0, 0,
       "error, warn, info (default), debug", 0 },
     INT(max_body, "max-body", 1024, 1LL << 30, "largest request body in bytes (default 1048576)"),
+    INT(http_idle_timeout_ms, "http-idle-timeout", 100, 86400000, "close an HTTP(S) connection idle this long, ms (default 60000)"),
     INT(max_connections, "max-connections", 16, 1000000, "open connections at most (default 4096)"),
     INT(default_et_s, "default-lifetime", 1, 100LL * 365 * 86400, "default expirationTime offset in seconds (default 10 years)"),
     INT(expiry_interval_ms, "expiry-interval", 10, 3600000, "how often expired resources are removed, ms (default 1000)"),

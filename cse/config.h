@@ -29,6 +29,7 @@ struct config {
     int log_level;
     int64_t max_body;         /* bytes */
     int max_connections;
+    int http_idle_timeout_ms; /* close an HTTP(S) connection silent this long */
     int64_t default_et_s;     /* default lifetime of a resource, seconds */
     int64_t expiry_interval_ms;
     bool strict_query;        /* unknown query keys -> 4000 */

@@ -641,6 +641,13 @@ static void accept_ready(struct loop *loop, int fd, void *data, int mask)
     }
 }
 
+/* Checked often enough that a short idle timeout is kept to within half of it. */
+static int64_t sweep_interval(const struct http_server *srv)
+{
+    int64_t half = srv->opt.idle_timeout_ms / 2;
+    return half < 1000 ? (half > 50 ? half : 50) : 1000;
+}
+
 /* Closes connections that stayed silent too long (slow or stalled clients). */
 static int64_t sweep_idle(struct loop *loop, int64_t id, void *data)
 {
@@ -661,7 +668,7 @@ static int64_t sweep_idle(struct loop *loop, int64_t id, void *data)
         }
     }
     (void)loop;
-    return 1000;
+    return sweep_interval(srv);
 }
 
 struct http_server *http_server_start(struct loop *loop, const struct http_options *opt,
@@ -711,7 +718,7 @@ struct http_server *http_server_start(struct loop *loop, const struct http_optio
     getsockname(fd, (struct sockaddr *)&ss, &sl);
     srv->port = ntohs(ss.ss_family == AF_INET ? a4->sin_port : a6->sin6_port);
     loop_watch(loop, fd, LOOP_READABLE, accept_ready, srv);
-    srv->sweep_timer = loop_add_timer(loop, 1000, sweep_idle, srv);
+    srv->sweep_timer = loop_add_timer(loop, sweep_interval(srv), sweep_idle, srv);
     return srv;
 }
 

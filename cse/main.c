@@ -41,6 +41,7 @@ static struct http_server *start_https(struct loop *loop, const struct config *c
     struct http_options opt = {
         .host = cfg->http_host, .port = cfg->https_port,
         .max_connections = cfg->max_connections, .max_body = cfg->max_body,
+        .idle_timeout_ms = cfg->http_idle_timeout_ms,
         .transport = tls_http_transport(), .transport_data = *tls,
         .handshake_timeout_ms = cfg->tls_handshake_timeout_ms,
     };
@@ -91,6 +92,7 @@ int main(int argc, char **argv)
         struct http_options opt = {
             .host = cfg.http_host, .port = cfg.http_port,
             .max_connections = cfg.max_connections, .max_body = cfg.max_body,
+            .idle_timeout_ms = cfg.http_idle_timeout_ms,
         };
         if (!(http = http_server_start(loop, &opt, http_binding_handle, &cse))) goto out;
         cse_on_commit(&cse, release_http, http);

@@ -1,0 +1,93 @@
+"""http-idle-timeout: an HTTP connection left silent for the configured time
+is closed by the CSE; one that keeps sending requests within that time stays
+open and is served on the same connection."""
+import os
+import socket
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(__file__))
+from harness import Cse, Tap
+
+IDLE_MS = 1000
+t = Tap()
+
+
+def request_bytes(host_port):
+    return ("GET /cse-in HTTP/1.1\r\nHost: %s\r\nX-M2M-Origin: CAdmin\r\nX-M2M-RI: idle\r\n"
+            "X-M2M-RVI: 3\r\nAccept: application/json\r\n\r\n" % host_port).encode()
+
+
+def read_response(s, timeout=2.0):
+    """One HTTP response (Content-Length framed); b'' when the peer closed."""
+    s.settimeout(timeout)
+    buf = b""
+    while b"\r\n\r\n" not in buf:
+        chunk = s.recv(4096)
+        if not chunk:
+            return buf
+        buf += chunk
+    head, _, body = buf.partition(b"\r\n\r\n")
+    n = 0
+    for line in head.split(b"\r\n"):
+        if line.lower().startswith(b"content-length:"):
+            n = int(line.split(b":")[1])
+    while len(body) < n:
+        chunk = s.recv(4096)
+        if not chunk:
+            break
+        body += chunk
+    return head + b"\r\n\r\n" + body
+
+
+def closed_within(s, seconds):
+    """Seconds until the peer closed s (EOF or reset), None if it did not."""
+    t0 = time.time()
+    s.settimeout(seconds)
+    try:
+        data = s.recv(1)
+    except socket.timeout:
+        return None
+    except ConnectionResetError:
+        data = b""
+    return time.time() - t0 if data == b"" else None
+
+
+with Cse(http_idle_timeout=IDLE_MS) as cse:
+    hp = "127.0.0.1:%d" % cse.port
+    idle = socket.create_connection(("127.0.0.1", cse.port))
+    active = socket.create_connection(("127.0.0.1", cse.port))
+    idle.sendall(request_bytes(hp))
+    t.ok(read_response(idle).startswith(b"HTTP/1.1 200"), "the idle connection is served first")
+    t0 = time.time()
+    # The active connection sends a request every 0.3 s for 2.1 s (past twice the timeout).
+    served = 0
+    for _ in range(7):
+        active.sendall(request_bytes(hp))
+        if read_response(active).startswith(b"HTTP/1.1 200"):
+            served += 1
+        time.sleep(0.3)
+    t.eq(served, 7, "an active connection is served on the same socket past the idle timeout")
+    waited = closed_within(idle, 3.0)
+    total = time.time() - t0 + (waited or 0) if waited is not None else None
+    t.ok(total is not None and total <= IDLE_MS / 1000 + 1.5,
+         "the idle connection was closed after about %d ms (%s s)" % (IDLE_MS, total and round(total, 2)))
+    active.sendall(request_bytes(hp))
+    t.ok(read_response(active).startswith(b"HTTP/1.1 200"), "the active connection is still open")
+    # Closed no earlier than the timeout: a fresh connection survives 0.6 s of silence.
+    fresh = socket.create_connection(("127.0.0.1", cse.port))
+    t0 = time.time()
+    w = closed_within(fresh, 3.0)
+    t.ok(w is not None and IDLE_MS / 1000 - 0.05 <= w <= IDLE_MS / 1000 + 1.0,
+         "a silent new connection is closed after the timeout, not before (%.2f s)" % (w or -1))
+    for s in (idle, active, fresh):
+        s.close()
+    t.eq(cse.stop(), 0, "the CSE stops cleanly")
+
+with Cse() as cse:
+    s = socket.create_connection(("127.0.0.1", cse.port))
+    t.eq(closed_within(s, 1.5), None, "by default (60 s) a connection silent for 1.5 s stays open")
+    s.sendall(request_bytes("127.0.0.1:%d" % cse.port))
+    t.ok(read_response(s).startswith(b"HTTP/1.1 200"), "…and is served")
+    s.close()
+t.done()
