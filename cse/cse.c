@@ -4,6 +4,7 @@
 #include "clock.h"
 #include "log.h"
 #include "loop.h"
+#include "nonblocking.h"
 #include "notify.h"
 #include "rsc.h"
 #include "../resources/registry.h"
@@ -397,6 +398,7 @@ void cse_close(struct cse *cse)
     cse->non_commit = 0;       /* the bindings are gone by now */
     cse_commit(cse);
     if (cse->loop && cse->expiry_timer) loop_del_timer(cse->loop, cse->expiry_timer);
+    nonblocking_close(cse);
     cse_abandon_deferred(cse); /* before notify_close, which ends their exchanges */
     notify_close(cse);
     parent_cache_free(cse);

@@ -13,6 +13,7 @@ struct acl_state;
 struct credentials;
 struct notifier;
 struct deferral;
+struct nb_pending;
 
 /* After a group commit: ok = the batch is durable; otherwise it was rolled
  * back and every response that depended on it must become an error. */
@@ -29,6 +30,7 @@ struct cse {
     struct acl_state *acl;     /* access control: ACP cache and audit log */
     struct notifier *notify;   /* cse/notify.c: subscriptions and delivery */
     struct deferral *deferred; /* requests waiting for outside answers (dispatch.c) */
+    struct nb_pending *nb_unstarted; /* rt 1/2 requests not yet started (nonblocking.c) */
     struct parent_cache *parents;    /* cse_parent(); NULL until first used */
     /* Group commit (cse_commit): told after every batch commit. */
     struct { cse_commit_fn *fn; void *data; } on_commit[4];

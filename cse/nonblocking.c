@@ -15,12 +15,14 @@
 
 enum request_status { RS_COMPLETED = 1, RS_FAILED = 2, RS_PENDING = 3 };
 
-struct pending {
+struct nb_pending {
     struct cse *cse;
     struct m2m_request *req;
     struct m2m_response rsp;
     int rt;                        /* the response type asked for */
     char ri[64];
+    struct nb_pending *next;       /* in cse->nb_unstarted until its timer fires */
+    int64_t timer;
 };
 
 static bool targets_request_record(struct cse *cse, const char *to)
@@ -108,7 +110,7 @@ static void record_result(struct cse *cse, const char *ri, json_t *ors, bool ok)
     resource_free(rec);
 }
 
-static void pending_free(struct pending *p)
+static void pending_free(struct nb_pending *p)
 {
     m2m_response_clear(&p->rsp);
     m2m_request_clear(p->req);
@@ -119,7 +121,7 @@ static void pending_free(struct pending *p)
 /* The operation has its response: record it, and with rt 2 send it. */
 static void executed(void *data)
 {
-    struct pending *p = data;
+    struct nb_pending *p = data;
     struct m2m_request *req = p->req;
     json_t *ors = json_pack("{s:i,s:s,s:s,s:s}", "rsc", p->rsp.rsc, "rqi", req->rqi,
                             "to", req->fr ? req->fr : "", "fr", p->cse->csi);
@@ -136,12 +138,31 @@ static void abandoned(void *data)
     pending_free(data);
 }
 
+static void unlist(struct nb_pending *p)
+{
+    for (struct nb_pending **q = &p->cse->nb_unstarted; *q; q = &(*q)->next)
+        if (*q == p) { *q = p->next; break; }
+}
+
+/* The loop may stop before a zero-delay timer fires (a request dispatched
+ * by a before-sleep hook of the last round): the record stays pending. */
+void nonblocking_close(struct cse *cse)
+{
+    while (cse->nb_unstarted) {
+        struct nb_pending *p = cse->nb_unstarted;
+        cse->nb_unstarted = p->next;
+        loop_del_timer(cse->loop, p->timer);
+        pending_free(p);
+    }
+}
+
 /* Runs the operation as a blocking request, which may itself wait for
  * outside answers (a verification) without holding up the loop. */
 static int64_t run_pending(struct loop *loop, int64_t id, void *data)
 {
     (void)loop; (void)id;
-    struct pending *p = data;
+    struct nb_pending *p = data;
+    unlist(p);
     p->rt = p->req->rt;
     p->req->rt = 0;
     m2m_response_init(&p->rsp);
@@ -164,11 +185,17 @@ int nonblocking_accept(struct cse *cse, const struct m2m_request *req, struct m2
         resource_free(rec);
         return m2m_error(rsp, RSC_INTERNAL_SERVER_ERROR, "the request could not be recorded");
     }
-    struct pending *p = calloc(1, sizeof *p);
+    struct nb_pending *p = calloc(1, sizeof *p);
+    if (!p) {
+        resource_free(rec);
+        return m2m_error(rsp, RSC_INTERNAL_SERVER_ERROR, "out of memory");
+    }
     p->cse = cse;
     p->req = m2m_request_dup(req);
     snprintf(p->ri, sizeof p->ri, "%s", res_ri(rec));
-    loop_add_timer(cse->loop, 0, run_pending, p);
+    p->timer = loop_add_timer(cse->loop, 0, run_pending, p);
+    p->next = cse->nb_unstarted;
+    cse->nb_unstarted = p;
     rsp->rsc = req->rt == 1 ? RSC_ACCEPTED_NONBLOCKING_SYNCH : RSC_ACCEPTED_NONBLOCKING_ASYNCH;
     rsp->pc = json_pack("{s:s}", "m2m:uri", res_ri(rec));
     struct resource *base = NULL;

@@ -12,4 +12,7 @@ struct cse;
  * ID, or an error. */
 int nonblocking_accept(struct cse *cse, const struct m2m_request *req, struct m2m_response *rsp);
 
+/* At shutdown: frees the accepted requests whose execution has not started. */
+void nonblocking_close(struct cse *cse);
+
 #endif
