@@ -3,8 +3,9 @@ receiver, 1.5 s), each served while other requests are answered at once:
 - over CoAPS (DTLS, PSK) with coap-client-openssl: empty ACK, then the
   separate 2.01 after the verification;
 - block-wise: a Block1 request body assembled by libcoap, then deferred, and
-  a deferred answer that needs Block2 (both with and without Block1, over
-  CoAP and CoAPS), fetched completely by coap-client;
+  a deferred answer that needs Block2: a subscription CREATE (CoAP and CoAPS)
+  and a fopt CREATE (with and without Block1), each answer fetched whole and
+  nothing run twice;
 - a fopt UPDATE whose one member completes at once (and commits) while the
   other waits for its verification: the first is not run again;
 - rt=1 / rt=2 requests immediately followed by SIGTERM: a clean exit (the
@@ -196,6 +197,26 @@ try:
         t.eq([subs_under(cse, "/cse-in/m%d" % i) for i in range(6)], [1] * 6,
              "fopt: one subscription per member (the Block2 follow-ups ran nothing again)")
         t.eq(sum(1 for x in rx.snapshot() if sgn(x["body"]).get("vrq")), 6, "fopt: one verification per member")
+
+        # A large fopt CREATE (Block1) whose members all verify: coap-client
+        # sends it in pieces and, having state for it, fetches the Block2 answer.
+        rx.clear()
+        body = json.dumps({"m2m:sub": {"nu": [rx.url], "lbl": ["fopt-block1-%03d-%s" % (i, "z" * 60)
+                                                               for i in range(20)]}})
+        r, took = deferred(cse, "fopt Block1 request", lambda: cp.coap_client(
+            cse.coap_port, "cse-in/g6/fopt", "post", hdr("CAdmin", ty=23), body, cf=50, extra=["-b", "256"],
+            timeout=DELAY + 6))
+        try:
+            rsps = json.loads(r.body)["m2m:agr"]["m2m:rsp"]
+        except (AttributeError, ValueError, KeyError, TypeError):
+            rsps = []
+        t.ok(r is not None and len(re.findall(r"Block1:\d+/", r.out)) >= 6 and "Block2:1/" in r.out
+             and final_response(r) is not None and final_response(r)[2] == 2000
+             and sorted(x.get("rsc") for x in rsps) == [2001] * 6
+             and all(len(x.get("pc", {}).get("m2m:sub", {}).get("lbl", [])) == 20 for x in rsps),
+             "fopt Block1 request: m2m:agr of six 2001, each with the whole body, in Block2 pieces (%.2fs)" % took)
+        t.eq([subs_under(cse, "/cse-in/m%d" % i) for i in range(6)], [2] * 6, "fopt Block1: one more per member")
+        t.eq(sum(1 for x in rx.snapshot() if sgn(x["body"]).get("vrq")), 6, "fopt Block1: one verification each")
 
         # -- 5. a member that completed at once is not run again ---------------
         # sub1 already notifies rx: an UPDATE setting nu [rx] adds nothing to
