@@ -52,6 +52,14 @@ try:
     with Cse(coap_port=0, coaps_port=0) as cse:
         t.ok(has(mapped(cse), "ironbark-transports"), "HTTPS on: the module is loaded at start")
 
+    with Cse(https_port=0, coap_port=0, coaps_port=0, transport_module="/nonexistent/m.so") as cse:
+        cse.register_ae("mon", origin="Cmon")
+        r = cse.create("/cse-in/mon", 23, {"m2m:sub": {"rn": "s", "nu": [rx.url]}}, origin="Cmon")
+        t.rsc(r, 5204, 500, "module missing at the first coap:// delivery: verification fails 5204")
+        t.ok("/nonexistent/m.so (setting transport-module)" in cse.read_log(),
+             "and the log names the file and the setting")
+        t.eq(cse.get("/cse-in").status, 200, "the CSE keeps serving")
+
     d = tempfile.mkdtemp(prefix="ironbark-test-")
     missing = os.path.join(d, "nope.so")
     p = subprocess.run([CSE_BIN, "--http-port", "0", "--https-port", "0", "--coaps-port", "0",
