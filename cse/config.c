@@ -114,6 +114,7 @@ static const struct setting settings[] = {
     SECURITY(security_coap, "security-coap", "SAEF policy for CoAP/CoAPS: off, optional (default), required"),
     LIST(psk, npsk, "psk", "pre-provisioned key identity:hexkey:originator-patterns (repeatable)"),
     LIST(trusted_ca, ntrusted_ca, "trusted-ca", "PEM file of a CA trusted for client certificates (repeatable)"),
+    STR(transport_module, "transport-module", "HTTPS/CoAP(S) module file (default ironbark-transports.so beside the executable)"),
 };
 
 int config_set(struct config *c, const char *key, const char *value, char *err, int errlen)

@@ -48,6 +48,7 @@ struct config {
     int npsk;
     char trusted_ca[CONFIG_MAX_LIST][256]; /* PEM files trusted for client certs */
     int ntrusted_ca;
+    char transport_module[512]; /* ironbark-transports.so; "" = beside the executable */
 };
 
 void config_defaults(struct config *c);

@@ -7,6 +7,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#define LOOP_INITIAL_FDS 64
+
 struct file_event {
     int mask;
     loop_file_fn *fn;
@@ -24,6 +26,7 @@ struct timer {
 struct loop {
     int epfd;
     int max_fds;
+    int nevents;               /* entries of events: grown on demand up to max_fds */
     struct file_event *events;
     struct epoll_event *fired;
     struct timer *timers;      /* unsorted: few timers live at once */
@@ -46,7 +49,10 @@ struct loop *loop_create(int max_fds)
     if (!l) return NULL;
     l->epfd = epoll_create1(EPOLL_CLOEXEC);
     l->max_fds = max_fds;
-    l->events = calloc((size_t)max_fds, sizeof *l->events);
+    /* The fd table starts small and grows with the highest fd watched, so an
+     * idle server does not pay for max-connections up front. */
+    l->nevents = max_fds < LOOP_INITIAL_FDS ? max_fds : LOOP_INITIAL_FDS;
+    l->events = calloc((size_t)l->nevents, sizeof *l->events);
     l->fired = calloc(256, sizeof *l->fired);
     if (l->epfd < 0 || !l->events || !l->fired) {
         loop_destroy(l);
@@ -74,12 +80,28 @@ static uint32_t epoll_mask(int mask)
     return (mask & LOOP_READABLE ? EPOLLIN : 0) | (mask & LOOP_WRITABLE ? EPOLLOUT : 0);
 }
 
-int loop_watch(struct loop *l, int fd, int mask, loop_file_fn *fn, void *data)
+/* Makes events[fd] exist (zeroed when new); -1 when fd is beyond max_fds. */
+static int ensure_fd(struct loop *l, int fd)
 {
     if (fd < 0 || fd >= l->max_fds) {
         errno = ERANGE;
         return -1;
     }
+    if (fd < l->nevents) return 0;
+    int n = l->nevents;
+    while (n <= fd) n = n ? n * 2 : LOOP_INITIAL_FDS;
+    if (n > l->max_fds) n = l->max_fds;
+    struct file_event *e = realloc(l->events, (size_t)n * sizeof *e);
+    if (!e) return -1;
+    memset(e + l->nevents, 0, (size_t)(n - l->nevents) * sizeof *e);
+    l->events = e;
+    l->nevents = n;
+    return 0;
+}
+
+int loop_watch(struct loop *l, int fd, int mask, loop_file_fn *fn, void *data)
+{
+    if (ensure_fd(l, fd)) return -1;
     struct file_event *fe = &l->events[fd];
     if ((fe->mask & mask) == mask) {
         /* Already watched: no system call, just the new callback. */
@@ -98,7 +120,7 @@ int loop_watch(struct loop *l, int fd, int mask, loop_file_fn *fn, void *data)
 
 void loop_unwatch(struct loop *l, int fd, int mask)
 {
-    if (fd < 0 || fd >= l->max_fds) return;
+    if (fd < 0 || fd >= l->nevents) return;
     struct file_event *fe = &l->events[fd];
     if (!(fe->mask & mask)) return;   /* nothing to change: no system call */
     fe->mask &= ~mask;

@@ -7,9 +7,9 @@
 #include "json_text.h"
 #include "log.h"
 #include "loop.h"
+#include "transport.h"
 #include "../security/cred_admin.h"
 #include "../security/credentials.h"
-#include "../security/tls.h"
 
 #include <signal.h>
 #include <stdio.h>
@@ -34,15 +34,15 @@ static void release_http(void *srv, bool ok)
 
 /* The HTTPS listener: the HTTP server over the wolfSSL transport. */
 static struct http_server *start_https(struct loop *loop, const struct config *cfg, struct cse *cse,
-                                       struct tls_server **tls)
+                                       const struct transport_module *tm, struct tls_server **tls)
 {
-    *tls = tls_server_create(cfg, cse->creds);
+    *tls = tm->tls_server_create(cfg, cse->creds);
     if (!*tls) return NULL;
     struct http_options opt = {
         .host = cfg->http_host, .port = cfg->https_port,
         .max_connections = cfg->max_connections, .max_body = cfg->max_body,
         .idle_timeout_ms = cfg->http_idle_timeout_ms,
-        .transport = tls_http_transport(), .transport_data = *tls,
+        .transport = tm->tls_http_transport(), .transport_data = *tls,
         .handshake_timeout_ms = cfg->tls_handshake_timeout_ms,
     };
     struct http_server *srv = http_server_start(loop, &opt, http_binding_handle, cse);
@@ -84,9 +84,16 @@ int main(int argc, char **argv)
     struct http_server *http = NULL, *https = NULL;
     struct tls_server *tls = NULL;
     struct coap_server *coap = NULL;
-    if (!(cse.creds = cred_open_provisioned(&cfg))) goto out;
+    /* HTTPS and CoAP(S) live in the transport module: loaded only when one
+     * of them is on, so an HTTP-only CSE never maps the TLS libraries. */
+    const struct transport_module *tm = NULL;
+    if (transport_needed(&cfg) && !(tm = transport_load(&cfg))) goto out;
+    /* Credentials serve only the secure transports (PSK, trusted CAs); the
+     * store is still opened when the config provisions some, so that they
+     * are imported (and checked) at every start as before. */
+    if ((tm || cfg.npsk || cfg.ntrusted_ca) && !(cse.creds = cred_open_provisioned(&cfg))) goto out;
     if (cfg.https_port && cfg.security_http != SECURITY_OFF &&
-        !(https = start_https(loop, &cfg, &cse, &tls)))
+        !(https = start_https(loop, &cfg, &cse, tm, &tls)))
         goto out;
     if (cfg.http_port) {
         struct http_options opt = {
@@ -104,7 +111,7 @@ int main(int argc, char **argv)
             .host = cfg.coap_host, .port = cfg.coap_port, .max_body = cfg.max_body,
             .max_sessions = 1024, .dedup_entries = 4096, .secure_port = coaps_port,
         };
-        if (!(coap = coap_server_start(loop, &cse, &copt))) goto out;
+        if (!(coap = tm->coap_server_start(loop, &cse, &copt))) goto out;
         if (cfg.coap_port) log_info("CoAP on %s:%d", cfg.coap_host, cfg.coap_port);
     }
     log_info("CSE %s ('%s') ready, admin originator %s, data in %s",
@@ -113,10 +120,10 @@ int main(int argc, char **argv)
     status = 0;
 
 out:
-    coap_server_stop(coap);
+    if (coap) tm->coap_server_stop(coap);
     http_server_stop(http);
     http_server_stop(https);
-    tls_server_free(tls);
+    if (tls) tm->tls_server_free(tls);
     cred_close(cse.creds);
     cse_close(&cse);
     loop_destroy(loop);

@@ -3,7 +3,6 @@
 #include "notify.h"
 
 #include "address.h"
-#include "coap_notify.h"
 #include "clock.h"
 #include "cse.h"
 #include "dispatch.h"
@@ -11,6 +10,7 @@
 #include "log.h"
 #include "loop.h"
 #include "rsc.h"
+#include "transport.h"
 #include "../security/acl.h"
 
 #include <stdio.h>
@@ -139,9 +139,13 @@ static int http_send_blocking(struct cse *cse, const struct notify_send_args *a)
     return rsc;
 }
 
-/* The per-scheme sender table: http:// here, coap:// installed by
- * cse/coap_notify.c (notify_set_sender); coaps:// has no sender yet, so
- * delivery to it fails with a clear log line. */
+static int coap_send_lazy(struct cse *cse, const struct notify_send_args *a, notify_sender_done *done, void *data);
+static int coap_send_blocking_lazy(struct cse *cse, const struct notify_send_args *a);
+
+/* The per-scheme sender table: http:// here; coap:// lives in the transport
+ * module (cse/coap_notify.c), loaded on the first coap:// delivery, whose
+ * install replaces the lazy entries below (notify_set_sender); coaps:// has
+ * no sender yet, so delivery to it fails with a clear log line. */
 struct sender {
     const char *scheme;
     notify_send_fn *send;
@@ -150,7 +154,7 @@ struct sender {
 
 static struct sender senders[] = {
     { "http://", http_send, http_send_blocking },
-    { "coap://", NULL, NULL },
+    { "coap://", coap_send_lazy, coap_send_blocking_lazy },
     { "coaps://", NULL, NULL },
 };
 
@@ -170,6 +174,29 @@ int notify_set_sender(const char *scheme, notify_send_fn *send, notify_send_bloc
         return 0;
     }
     return -1;
+}
+
+/* The coap:// sender of the transport module, loading it first if need be;
+ * NULL when it cannot be loaded (logged; the delivery then fails). */
+static const struct sender *coap_sender(struct cse *cse)
+{
+    const struct transport_module *m = transport_load(&cse->cfg);
+    if (!m) return NULL;
+    m->coap_notify_install();
+    const struct sender *s = sender_for("coap://");
+    return s && s->send != coap_send_lazy ? s : NULL;
+}
+
+static int coap_send_lazy(struct cse *cse, const struct notify_send_args *a, notify_sender_done *done, void *data)
+{
+    const struct sender *s = coap_sender(cse);
+    return s ? s->send(cse, a, done, data) : -1;
+}
+
+static int coap_send_blocking_lazy(struct cse *cse, const struct notify_send_args *a)
+{
+    const struct sender *s = coap_sender(cse);
+    return s ? s->send_blocking(cse, a) : RSC_TARGET_NOT_REACHABLE;
 }
 
 static bool is_url(const char *s) { return strstr(s, "://") != NULL; }
@@ -941,7 +968,6 @@ int notify_open(struct cse *cse)
     if (!nf || !(nf->http = http_client_create(cse->loop))) { free(nf); return -1; }
     nf->cse = cse;
     nf->sub_stats = json_object();
-    coap_notify_install();
     cse->notify = nf;
     return 0;
 }
@@ -954,7 +980,7 @@ void notify_close(struct cse *cse)
     while (nf->batches) batch_free(nf->batches);
     /* Requests in flight end as unreachable; exchanges waiting to start too. */
     http_client_destroy(nf->http);
-    coap_notify_shutdown();
+    if (transport_loaded()) transport_loaded()->coap_notify_shutdown();
     while (nf->exchanges) {
         struct exchange *e = nf->exchanges;
         if (e->timer) loop_del_timer(cse->loop, e->timer);

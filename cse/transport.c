@@ -1,0 +1,52 @@
+#include "transport.h"
+
+#include "config.h"
+#include "log.h"
+
+#include <dlfcn.h>
+#include <libgen.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+static const struct transport_module *loaded;
+
+bool transport_needed(const struct config *cfg)
+{
+    return (cfg->https_port && cfg->security_http != SECURITY_OFF) || cfg->coap_port ||
+           (cfg->coaps_port && cfg->security_coap != SECURITY_OFF);
+}
+
+/* The setting, else the file beside /proc/self/exe. */
+static void module_path(const struct config *cfg, char *out, size_t cap)
+{
+    if (cfg && cfg->transport_module[0]) { snprintf(out, cap, "%s", cfg->transport_module); return; }
+    char exe[4096];
+    ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+    if (n <= 0) { snprintf(out, cap, "%s", TRANSPORT_MODULE_FILE); return; }
+    exe[n] = 0;
+    snprintf(out, cap, "%s/%s", dirname(exe), TRANSPORT_MODULE_FILE);
+}
+
+const struct transport_module *transport_load(const struct config *cfg)
+{
+    if (loaded) return loaded;
+    char path[4200];
+    module_path(cfg, path, sizeof path);
+    /* RTLD_NODELETE: libcoap and OpenSSL keep process-wide state. */
+    void *h = dlopen(path, RTLD_NOW | RTLD_LOCAL | RTLD_NODELETE);
+    if (!h) {
+        log_error("cannot load the transport module %s (setting transport-module): %s", path, dlerror());
+        return NULL;
+    }
+    const struct transport_module *m = dlsym(h, TRANSPORT_MODULE_SYMBOL);
+    if (!m || m->abi != TRANSPORT_MODULE_ABI) {
+        log_error("%s (setting transport-module) is not an Ironbark transport module of this build", path);
+        dlclose(h);
+        return NULL;
+    }
+    log_debug("transport module %s loaded", path);
+    return loaded = m;
+}
+
+const struct transport_module *transport_loaded(void) { return loaded; }
