@@ -263,6 +263,32 @@ class Cse:
         return self.create("/cse-in", 2, body, origin=origin)
 
 
+def kill9_under_load(cse, writer, threads=4, enough=150, seconds=5):
+    """Crash test: runs writer(n, stop, ack) in `threads` threads (each calls
+    ack(ri) for every acknowledged write and returns when `stop` is set),
+    kills the CSE with SIGKILL once `enough` writes were acknowledged or
+    after `seconds`, restarts it and returns the acknowledged ris."""
+    import threading
+    acked, lock, stop = [], threading.Lock(), threading.Event()
+
+    def ack(ri):
+        with lock:
+            acked.append(ri)
+    workers = [threading.Thread(target=writer, args=(n, stop, ack)) for n in range(threads)]
+    for th in workers:
+        th.start()
+    deadline = time.time() + seconds
+    while time.time() < deadline and len(acked) < enough:
+        time.sleep(0.01)
+    cse.kill9()
+    stop.set()
+    for th in workers:
+        th.join(timeout=10)
+    cse.start()
+    with lock:
+        return list(acked)
+
+
 class Tap:
     """Minimal TAP producer; the plan comes last."""
 

@@ -2,7 +2,7 @@
 no acknowledged write, unique names under concurrent creates."""
 import json, os, shutil, sys, tempfile, threading, time
 sys.path.insert(0, os.path.dirname(__file__))
-from harness import Cse, Tap, raw_exchange
+from harness import Cse, Tap, kill9_under_load, raw_exchange
 
 t = Tap()
 O = "Cdur"
@@ -52,8 +52,7 @@ try:
 
     # kill -9 under load
     cse.create("/cse-in/app", 3, {"m2m:cnt": {"rn": "load"}}, origin=O)
-    acked, lock, stop = [], threading.Lock(), threading.Event()
-    def writer(n):
+    def writer(n, stop, ack):
         i = 0
         while not stop.is_set() and i < 400:
             res = raw_create(cse.port, "/cse-in/app/load", 4, {"m2m:cin": {"con": "w%d-%d" % (n, i)}}, "w%d-%d" % (n, i))
@@ -61,20 +60,9 @@ try:
             if res is None:
                 return
             if res[0] == 2001:
-                with lock:
-                    acked.append(res[1]["m2m:cin"]["ri"])
-    threads = [threading.Thread(target=writer, args=(n,)) for n in range(4)]
-    for th in threads:
-        th.start()
-    deadline = time.time() + 5
-    while time.time() < deadline and len(acked) < 150:
-        time.sleep(0.02)
-    cse.kill9()
-    stop.set()
-    for th in threads:
-        th.join(timeout=10)
+                ack(res[1]["m2m:cin"]["ri"])
+    acked = kill9_under_load(cse, writer, enough=150)
     t.ok(len(acked) > 20, "writers got acknowledgements before the kill (%d)" % len(acked))
-    cse.start()
     missing = [ri for ri in acked if cse.get("/" + ri, origin=O).rsc != 2000] if len(acked) <= 60 else None
     if missing is None:
         r = cse.get("/cse-in/app/load?fu=1&ty=4&drt=2&lim=100000", origin=O)
@@ -86,7 +74,7 @@ try:
     t.eq(r.json["m2m:cnt"]["cni"], len(found), "cni matches the stored instances after the crash")
 
     # concurrent creates of one name: exactly one wins
-    results, threads = [], []
+    results, threads, lock = [], [], threading.Lock()
     def racer(k):
         res = raw_create(cse.port, "/cse-in/app", 3, {"m2m:cnt": {"rn": "same"}}, "race%d" % k)
         with lock:

@@ -5,7 +5,7 @@ failed commit turns every held response into 5000 (HTTP and CoAP); kill -9
 under a pipelined, concurrent write load loses no acknowledged write."""
 import json, os, shutil, socket, sys, tempfile, threading, time
 sys.path.insert(0, os.path.dirname(__file__))
-from harness import Cse, Tap
+from harness import Cse, Tap, kill9_under_load
 from coap_peer import POST, RawClient, m2m_options
 from notify_receiver import Receiver, sgn
 
@@ -147,9 +147,7 @@ try:
     # kill -9 during pipelined writes on several connections: every
     # acknowledged write is there after the restart.
     t.rsc(cse.create("/cse-in/grp", 3, {"m2m:cnt": {"rn": "load"}}, origin=O), 2001, 201, "load container")
-    acked, lock, stop = [], threading.Lock(), threading.Event()
-
-    def writer(n):
+    def writer(n, stop, ack):
         try:
             conn = Conn(cse.port)
             for burst in range(100):
@@ -162,23 +160,12 @@ try:
                     if res is None:
                         return
                     if res[0] == 2001:
-                        with lock:
-                            acked.append(res[2]["m2m:cin"]["ri"])
+                        ack(res[2]["m2m:cin"]["ri"])
         except OSError:
             return
 
-    threads = [threading.Thread(target=writer, args=(n,)) for n in range(4)]
-    for th in threads:
-        th.start()
-    deadline = time.time() + 5
-    while time.time() < deadline and len(acked) < 400:
-        time.sleep(0.01)
-    cse.kill9()
-    stop.set()
-    for th in threads:
-        th.join(timeout=10)
+    acked = kill9_under_load(cse, writer, enough=400)
     t.ok(len(acked) > 40, "writers got acknowledgements before the kill (%d)" % len(acked))
-    cse.start()
     r = cse.get("/cse-in/grp/load?fu=1&ty=4&drt=2&lim=100000", origin=O)
     found = set(r.json["m2m:uril"]) if r.rsc == 2000 else set()
     missing = [ri for ri in acked if ri not in found]
