@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define IRONBARK_VERSION "0.1.0"
+/* IRONBARK_VERSION comes from meson.build (the project version). */
 
 void config_defaults(struct config *c)
 {
