@@ -3,9 +3,11 @@
  * rules are in coap_map.c; the oneM2M option acceptance in coap_optfilter.c. */
 #include "coap.h"
 
+#include "coap_block.h"
 #include "coap_dedup.h"
 #include "coap_map.h"
 #include "coap_optfilter.h"
+#include "coap_parse_hook.h"
 #include "cse.h"
 #include "log.h"
 #include "loop.h"
@@ -24,6 +26,13 @@
 
 #define COAP_TIMER_MS 100          /* libcoap timeouts are checked this often */
 #define DEDUP_MAX_BYTES (16u << 20)
+/* Block-wise transfers in progress (docs/coap.md): a peer can hold a few,
+ * all peers together a bounded number and bytes; an idle one is forgotten
+ * after a minute (RFC 7959 leaves the time to the server). */
+#define COAP_BLOCK_TRANSFERS 256
+#define COAP_BLOCK_TRANSFERS_PER_PEER 4
+#define COAP_BLOCK_BYTES ((size_t)16 << 20)
+#define COAP_BLOCK_IDLE_MS 60000
 
 struct coap_server {
     struct sockaddr_storage udp_addr;   /* the plain endpoint, for the self-test */
@@ -37,19 +46,44 @@ struct coap_server {
     struct coap_dedup *dedup;
     struct dtls *dtls;             /* CoAPS setup, NULL without a DTLS endpoint */
     struct coap_job *jobs;         /* deferred requests waiting for their answer */
+    struct coap_blocks *blocks;    /* block-wise transfers in progress (coap_block.h) */
+    int64_t piggyback_ms;          /* how long a deferred answer may still go on the ACK */
+    long long refused;             /* requests refused for peer misbehaviour */
+    struct log_burst refused_log;
 };
+
+/* Remote misbehaviour: counted, and logged at most once a minute. */
+static void counter_bump(struct coap_server *srv, const char *what)
+{
+    srv->refused++;
+    log_burst_write(&srv->refused_log, LOG_LVL_INFO, loop_now_ms(), 60000, "coap: %s", what);
+}
 
 /* ---- libcoap logging into ours ------------------------------------------ */
 
-/* libcoap warns once per malformed datagram: a remote peer could flood our
- * log, so its warnings are debug output and only its errors are shown. */
+/* While the server starts, libcoap's errors are ours (a port in use). Once
+ * it serves, what libcoap complains about is mostly what remote peers sent
+ * (malformed datagrams, failed handshakes): a peer could flood the log, so
+ * those lines are debug output, counted, with a summary at most once a
+ * minute. Process-wide, because libcoap's log handler is. */
+static int libcoap_serving;
+static struct log_burst libcoap_log_burst;
+
 static void libcoap_log(coap_log_t level, const char *message)
 {
     size_t n = strlen(message);
     while (n && message[n - 1] == '\n') n--;
-    if (level <= LOG_CRIT) log_error("libcoap: %.*s", (int)n, message);
-    else if (level <= LOG_ERR) log_warn("libcoap: %.*s", (int)n, message);
-    else log_debug("libcoap: %.*s", (int)n, message);
+    if (level > LOG_ERR) {
+        log_debug("libcoap: %.*s", (int)n, message);
+    } else if (!libcoap_serving) {
+        if (level <= LOG_CRIT) log_error("libcoap: %.*s", (int)n, message);
+        else log_warn("libcoap: %.*s", (int)n, message);
+    } else {
+        log_debug("libcoap: %.*s", (int)n, message);
+        log_burst_write(&libcoap_log_burst, LOG_LVL_INFO, loop_now_ms(), 60000,
+                        "coap: libcoap reports errors (last: %.*s; --log-level debug shows each)",
+                        (int)(n > 200 ? 200 : n), message);
+    }
 }
 
 /* ---- request handling --------------------------------------------------- */
@@ -103,64 +137,115 @@ static void read_request(const coap_pdu_t *pdu, struct coap_msg_in *in)
     }
 }
 
-/* Requests refused at the CoAP level still get a mapped reply (RQI, RSC
- * 4000) with a CoAP code of their own. Returns that code or 0. */
-static int transport_refusal(const struct coap_server *srv, const coap_pdu_t *pdu,
-                             const struct coap_msg_in *in, char *why, size_t whylen)
+/* ---- writing replies ---------------------------------------------------- */
+
+/* Room for payload in a datagram of this session after the header, token
+ * and options (each option counted with its largest header). */
+static size_t payload_room(coap_session_t *session, size_t toklen, const struct coap_msg_out *out)
 {
-    /* Like HTTP's 413; libcoap has assembled the Block1 body by now. */
-    if ((int64_t)in->payload_len > srv->max_body) {
-        snprintf(why, whylen, "payload of %zu bytes exceeds max-body %lld", in->payload_len,
-                 (long long)srv->max_body);
-        return COAP_RESPONSE_CODE(413);
-    }
-    /* A Block2 continuation reaches us only when libcoap no longer holds the
-     * response; running a non-GET primitive again would repeat its effect. */
-    coap_block_t b;
-    if (in->code != COAP_M_GET && coap_get_block(pdu, COAP_OPTION_BLOCK2, &b) && b.num > 0) {
-        snprintf(why, whylen, "Block2 continuation of a response no longer held; repeat the "
-                 "request without Block2");
-        return COAP_RESPONSE_CODE(408);
-    }
-    return 0;
+    size_t used = 4 + toklen + 1 /* payload marker */ + 3 * 5 /* CF, Max-Age, Block1 */
+                  + 4 + 5 /* Block2, Size2 */;
+    for (int i = 0; i < out->nopts; i++) used += 5 + out->opts[i].len;
+    size_t max = coap_session_max_pdu_size(session);
+    return max > used ? max - used : 0;
 }
 
+static void add_uint(coap_pdu_t *pdu, uint16_t number, uint32_t v)
+{
+    uint8_t buf[4];
+    coap_add_option(pdu, number, coap_encode_var_safe(buf, sizeof buf, v), buf);
+}
+
+/* Fills pdu (header and token set by the caller) with out: code, options,
+ * the Block1 echo of a block-wise request, and the payload or the Block2
+ * piece of it the request asked for. A payload too large for one datagram
+ * is kept (keep != 0) so that its later pieces can be fetched. */
+static void fill_pdu(struct coap_server *srv, coap_session_t *session, const char *peer,
+                     const struct coap_msg_in *in, const struct coap_block *b1echo,
+                     coap_pdu_t *pdu, const struct coap_msg_out *out, int keep)
+{
+    coap_pdu_set_code(pdu, (coap_pdu_code_t)out->code);
+    for (int i = 0; i < out->nopts; i++)   /* libcoap puts them in order */
+        coap_add_option(pdu, out->opts[i].number, out->opts[i].len,
+                        out->optbuf + out->opts[i].off);
+    uint8_t b[3];
+    if (b1echo) coap_add_option(pdu, COAPOPT_BLOCK1, coap_block_encode(b1echo, b), b);
+    if (!out->payload_len) return;
+    struct coap_block asked, piece;
+    int has_asked = in && coap_block_find(in, COAPOPT_BLOCK2, &asked) == 1;
+    size_t off = 0, len = out->payload_len;
+    coap_bin_const_t token = coap_pdu_get_token(pdu);
+    int cut = coap_block2_piece(out->payload_len, has_asked ? &asked : NULL,
+                                payload_room(session, token.length, out), &piece, &off, &len);
+    if (cut < 0) {
+        /* A piece past the end (4.00, as RFC 7959 2.2 leaves it open), or
+         * options that leave no room for the smallest block. */
+        coap_pdu_set_code(pdu, cut == -1 ? COAP_RESPONSE_CODE(400) : COAP_RESPONSE_CODE(500));
+        return;
+    }
+    if (out->content_format >= 0) add_uint(pdu, COAP_OPTION_CONTENT_FORMAT, (uint32_t)out->content_format);
+    /* Max-Age 0: a oneM2M resource must not be served from a CoAP cache. */
+    add_uint(pdu, COAP_OPTION_MAXAGE, 0);
+    if (cut == 1) {
+        coap_add_option(pdu, COAPOPT_BLOCK2, coap_block_encode(&piece, b), b);
+        add_uint(pdu, COAPOPT_SIZE2, (uint32_t)out->payload_len);
+        if (keep && in && piece.more) coap_blocks_keep(srv->blocks, peer, in, out, loop_now_ms());
+    }
+    if (!coap_add_data(pdu, len, (const uint8_t *)out->payload + off)) {
+        counter_bump(srv, "cannot attach a response body");
+        coap_pdu_set_code(pdu, COAP_RESPONSE_CODE(500));
+    }
+}
+
+/* ---- request handling --------------------------------------------------- */
+
 /* A request being served. When the dispatcher defers it (a subscription's
- * verification, a NOTIFY forwarded to an AE), libcoap answers CON with an
- * empty ACK and this job waits, registered as libcoap "async" state under the
- * request's token; the answer goes out as a separate response. */
+ * verification, a NOTIFY forwarded to an AE), the job waits with a reference
+ * to the session. Within coap-piggyback-ms the answer goes out on the ACK
+ * (piggy-backed); after that a CON gets an empty ACK and the answer follows
+ * as a separate CON response (RFC 7252 5.2.2). Retransmissions meanwhile are
+ * recognised by (peer, MID) and never reach the dispatcher. */
 struct coap_job {
     struct coap_job *next;         /* in srv->jobs while deferred */
     struct coap_server *srv;       /* NULL once the server stopped */
     struct m2m_request req;
     struct m2m_response rsp;
-    coap_async_t *async;           /* NULL: no async state could be kept */
+    coap_session_t *session;       /* referenced while deferred */
     char key[80];                  /* duplicate-detection key and MID of the request */
     uint16_t mid;
-    struct coap_msg_out *out;      /* the answer, once known */
+    bool con, acked;               /* a CON request; its empty ACK went out */
+    uint8_t token[8];
+    size_t toklen;
+    int64_t timer;                 /* the piggy-back bound, -1 when not running */
+    struct coap_msg_in *in;        /* the request's options, kept for Block2 */
+    uint8_t *optcopy;              /* the bytes in->opts point into */
+    uint8_t *body;                 /* an assembled Block1 body */
+    bool has_b1;
+    struct coap_block b1echo;
 };
 
 static void job_free(struct coap_job *j)
 {
     if (!j) return;
-    if (j->srv)
+    if (j->srv) {
         for (struct coap_job **p = &j->srv->jobs; *p; p = &(*p)->next)
             if (*p == j) { *p = j->next; break; }
+        if (j->timer >= 0) loop_del_timer(j->srv->loop, j->timer);
+    }
+    if (j->session) coap_session_release(j->session);
     m2m_response_clear(&j->rsp);
     m2m_request_clear(&j->req);
-    if (j->out) {
-        coap_msg_out_clear(j->out);
-        free(j->out);
-    }
+    free(j->in);
+    free(j->optcopy);
+    free(j->body);
     free(j);
 }
 
-static int64_t kick(struct loop *loop, int64_t id, void *data)
+static struct coap_job *pending_find(struct coap_server *srv, const char *key, uint16_t mid)
 {
-    (void)loop; (void)id;
-    struct coap_server *srv = data;
-    coap_io_process(srv->ctx, COAP_IO_NO_WAIT);
-    return -1;
+    for (struct coap_job *j = srv->jobs; j; j = j->next)
+        if (j->mid == mid && !strcmp(j->key, key)) return j;
+    return NULL;
 }
 
 /* libcoap sends a reply when the handler returns: the round's writes must
@@ -174,21 +259,78 @@ static void commit_before_reply(struct cse *cse, struct m2m_request *req, struct
     }
 }
 
-/* The deferred answer is ready: libcoap calls on_request again with the
- * request, which then sends it (see on_request). Like any answer it waits
- * for the commit of what it wrote. */
+/* The request's options outlive the libcoap PDU they point into. */
+static int keep_options(struct coap_job *j, const struct coap_msg_in *in)
+{
+    size_t bytes = 0;
+    for (int i = 0; i < in->nopts; i++) bytes += in->opts[i].len;
+    j->in = calloc(1, sizeof *j->in);
+    j->optcopy = malloc(bytes ? bytes : 1);
+    if (!j->in || !j->optcopy) {
+        free(j->in);
+        free(j->optcopy);
+        j->in = NULL;
+        j->optcopy = NULL;
+        return -1;
+    }
+    *j->in = *in;
+    uint8_t *w = j->optcopy;
+    for (int i = 0; i < in->nopts; i++) {
+        memcpy(w, in->opts[i].value, in->opts[i].len);
+        j->in->opts[i].value = w;
+        w += in->opts[i].len;
+    }
+    j->in->payload = NULL;
+    j->in->payload_len = 0;
+    return 0;
+}
+
+/* Sends the answer of a deferred request on its own: piggy-backed on the
+ * ACK while none was sent, else as a separate CON (libcoap retransmits it
+ * until ACKed), or NON for a NON request. */
+static void send_answer(struct coap_job *j, const struct coap_msg_out *out)
+{
+    coap_pdu_type_t type = !j->con ? COAP_MESSAGE_NON : j->acked ? COAP_MESSAGE_CON : COAP_MESSAGE_ACK;
+    coap_mid_t mid = type == COAP_MESSAGE_ACK ? j->mid : coap_new_message_id(j->session);
+    coap_pdu_t *pdu = coap_pdu_init(type, COAP_EMPTY_CODE, mid, coap_session_max_pdu_size(j->session));
+    if (!pdu || !coap_add_token(pdu, j->toklen, j->token)) {
+        if (pdu) coap_delete_pdu(pdu);
+        log_warn("coap: cannot build the answer to mid 0x%04x", j->mid);
+        return;
+    }
+    fill_pdu(j->srv, j->session, j->key, j->in, j->has_b1 ? &j->b1echo : NULL, pdu, out, 1);
+    if (coap_send(j->session, pdu) == COAP_INVALID_MID)
+        log_info("coap: the answer to mid 0x%04x from %s:%d could not be sent", j->mid,
+                 j->req.peer.ip, j->req.peer.port);
+}
+
+/* An empty ACK for a CON whose answer is not ready within the bound. */
+static int64_t piggyback_expired(struct loop *loop, int64_t id, void *data)
+{
+    (void)loop; (void)id;
+    struct coap_job *j = data;
+    j->timer = -1;
+    coap_pdu_t *ack = coap_pdu_init(COAP_MESSAGE_ACK, COAP_EMPTY_CODE, j->mid, 4);
+    if (ack && coap_send(j->session, ack) != COAP_INVALID_MID) j->acked = true;
+    return -1;
+}
+
+/* The deferred answer is ready. Like any answer it waits for the commit of
+ * what it wrote; the duplicate cache keeps it from now on. */
 static void answer_later(void *data)
 {
     struct coap_job *j = data;
-    if (!j->srv || !j->async) { job_free(j); return; }
+    if (!j->srv) { job_free(j); return; }
     commit_before_reply(j->srv->cse, &j->req, &j->rsp);
-    j->out = malloc(sizeof *j->out);
-    if (j->out) {
-        coap_msg_out_init(j->out);
-        coap_from_primitive(&j->req, &j->rsp, j->out);
+    struct coap_msg_out *out = malloc(sizeof *out);
+    if (out) {
+        coap_msg_out_init(out);
+        coap_from_primitive(&j->req, &j->rsp, out);
+        send_answer(j, out);
+        coap_dedup_put(j->srv->dedup, j->key, j->mid, out, loop_now_ms());
     }
-    coap_async_trigger(j->async);
-    loop_add_timer(j->srv->loop, 0, kick, j->srv); /* send now, not at the next tick */
+    coap_io_process(j->srv->ctx, COAP_IO_NO_WAIT);   /* send now, not at the next tick */
+    job_free(j);
 }
 
 static void abandon(void *data)
@@ -196,152 +338,152 @@ static void abandon(void *data)
     job_free(data);
 }
 
-/* Returns 1 when the answer comes later (the job then lives on), else 0
- * with out filled. */
-static int serve(struct coap_server *srv, coap_session_t *session, const coap_pdu_t *pdu,
-                 struct coap_msg_in *in, struct coap_job *j, struct coap_msg_out *out)
+/* A refusal at the CoAP level (block-wise errors) still gets a mapped reply
+ * (RQI, RSC, m2m:dbg) with a CoAP code of its own. */
+static void refuse(const struct coap_msg_in *in, int coap_code, int rsc, const char *why,
+                   struct m2m_request *req, struct m2m_response *rsp, struct coap_msg_out *out)
 {
-    struct m2m_request *req = &j->req;
-    struct m2m_response *rsp = &j->rsp;
-    session_security(session, req);
-    char why[160];
-    int refused = transport_refusal(srv, pdu, in, why, sizeof why);
-    if (refused) in->payload_len = 0;   /* still map the options, for the RQI */
-    if (!coap_to_primitive(in, req, rsp)) {
-        if (refused) m2m_error(rsp, RSC_BAD_REQUEST, "%s", why);
-        else if (cse_dispatch_async(srv->cse, req, rsp, answer_later, abandon, j)) return 1;
-    }
-    commit_before_reply(srv->cse, req, rsp);
+    struct coap_msg_in opts_only = *in;
+    opts_only.payload_len = 0;
+    m2m_response_clear(rsp);
+    m2m_response_init(rsp);
+    if (!coap_to_primitive(&opts_only, req, rsp)) m2m_error(rsp, rsc, "%s", why);
     coap_from_primitive(req, rsp, out);
-    if (refused) out->code = refused;
-    if (refused == COAP_RESPONSE_CODE(408)) {
-        /* libcoap would cut a payload to the Block2 piece asked for, which
-         * does not exist: the explanation goes to the log instead. */
-        log_debug("coap: %s", why);
-        free(out->payload);
-        out->payload = NULL;
-        out->payload_len = 0;
-        out->content_format = -1;
-    }
-    return 0;
+    out->code = coap_code;
 }
 
-static void release_payload(coap_session_t *session, void *data)
+static void reply_now(struct coap_server *srv, coap_session_t *session, const char *peer,
+                      const struct coap_msg_in *in, const struct coap_block *b1echo,
+                      coap_pdu_t *response, struct coap_msg_out *out, uint16_t mid, int64_t now)
 {
-    (void)session;
-    free(data);
+    fill_pdu(srv, session, peer, in, b1echo, response, out, 1);
+    coap_dedup_put(srv->dedup, peer, mid, out, now);
 }
 
-static void write_response(coap_resource_t *resource, coap_session_t *session,
-                           const coap_pdu_t *request, const coap_string_t *query,
-                           coap_pdu_t *response, const struct coap_msg_out *out)
-{
-    coap_pdu_set_code(response, (coap_pdu_code_t)out->code);
-    for (int i = 0; i < out->nopts; i++)
-        coap_add_option(response, out->opts[i].number, out->opts[i].len,
-                        out->optbuf + out->opts[i].off);
-    if (!out->payload_len) return;
-    /* libcoap keeps the body until a Block2 transfer ends: give it its own copy. */
-    uint8_t *body = malloc(out->payload_len);
-    if (!body) {
-        coap_pdu_set_code(response, COAP_RESPONSE_CODE(500));
-        return;
-    }
-    memcpy(body, out->payload, out->payload_len);
-    /* Max-Age 0: a oneM2M resource must not be served from a CoAP cache. */
-    if (!coap_add_data_large_response(resource, session, request, response, query,
-                                      (uint16_t)out->content_format, 0, 0, out->payload_len,
-                                      body, release_payload, body))
-        log_warn("coap: cannot attach a %zu byte response body", out->payload_len);
-}
-
-/* The second call for a deferred request (its async state triggered):
- * sends the answer, which the duplicate cache keeps from now on. */
-static void send_deferred(struct coap_server *srv, coap_async_t *async, coap_resource_t *resource,
-                          coap_session_t *session, const coap_pdu_t *request,
-                          const coap_string_t *query, coap_pdu_t *response)
-{
-    struct coap_job *j = coap_async_get_app_data(async);
-    coap_async_set_app_data(async, NULL);
-    if (!j || !j->out) {
-        coap_pdu_set_code(response, COAP_RESPONSE_CODE(500));
-        job_free(j);
-        return;
-    }
-    write_response(resource, session, request, query, response, j->out);
-    coap_dedup_put(srv->dedup, j->key, j->mid, j->out, loop_now_ms());
-    j->out = NULL;
-    job_free(j);
-    /* libcoap drops the async state when this handler returns. */
-}
-
-/* A deferred request: CON gets an empty ACK now (libcoap sends it when no
- * code is set) and retransmissions of it are ACKed by libcoap without
- * reaching us, so the primitive runs once. */
+/* Keeps a deferred request waiting (see struct coap_job). */
 static void defer(struct coap_server *srv, struct coap_job *j, coap_session_t *session,
                   const coap_pdu_t *request, coap_pdu_t *response)
 {
     j->srv = srv;
     j->next = srv->jobs;
     srv->jobs = j;
-    j->async = coap_register_async(session, request, 0);
-    if (!j->async) {
-        /* Cannot wait for it: the request still completes, unanswered here. */
-        log_warn("coap: cannot keep async state for mid 0x%04x", j->mid);
-        coap_pdu_set_code(response, COAP_RESPONSE_CODE(503));
-        return;
-    }
-    coap_async_set_app_data(j->async, j);
+    j->session = coap_session_reference(session);
+    j->con = coap_pdu_get_type(request) == COAP_MESSAGE_CON;
+    coap_bin_const_t tok = coap_pdu_get_token(request);
+    j->toklen = tok.length <= sizeof j->token ? tok.length : 0;
+    memcpy(j->token, tok.s, j->toklen);
+    /* Nothing goes out now: the answer may still be piggy-backed. */
+    coap_pdu_set_type(response, COAP_MESSAGE_NON);
+    coap_pdu_set_code(response, COAP_EMPTY_CODE);
+    if (j->con) j->timer = loop_add_timer(srv->loop, srv->piggyback_ms, piggyback_expired, j);
 }
 
 static void on_request(coap_resource_t *resource, coap_session_t *session,
                        const coap_pdu_t *request, const coap_string_t *query,
                        coap_pdu_t *response)
 {
+    (void)resource; (void)query;
     struct coap_server *srv = coap_get_app_data(coap_session_get_context(session));
-    coap_async_t *async = coap_find_async(session, coap_pdu_get_token(request));
-    if (async) {
-        send_deferred(srv, async, resource, session, request, query, response);
-        return;
-    }
     struct coap_job *j = calloc(1, sizeof *j);
-    if (!j) {
+    struct coap_msg_out *out = malloc(sizeof *out);
+    struct coap_msg_in *in = calloc(1, sizeof *in);
+    if (!j || !out || !in) {
+        free(j); free(out); free(in);
         coap_pdu_set_code(response, COAP_RESPONSE_CODE(500));
         return;
     }
+    j->timer = -1;
+    coap_msg_out_init(out);
     m2m_request_init(&j->req);
     m2m_response_init(&j->rsp);
     peer_name(session, &j->req.peer, j->key, sizeof j->key);
     j->mid = (uint16_t)coap_pdu_get_mid(request);
     int64_t now = loop_now_ms();
+    read_request(request, in);
 
-    const struct coap_msg_out *seen = coap_dedup_find(srv->dedup, j->key, j->mid, now);
-    if (seen) {
+    struct coap_job *waiting = pending_find(srv, j->key, j->mid);
+    const struct coap_msg_out *seen = waiting ? NULL : coap_dedup_find(srv->dedup, j->key, j->mid, now);
+    struct coap_block b2;
+    int b2state = coap_block_find(in, COAPOPT_BLOCK2, &b2);
+    const struct coap_msg_out *held = NULL;
+    if (waiting) {
+        /* A retransmission of a request still being served: ignored until
+         * its empty ACK went out, then ACKed empty again. */
+        if (!waiting->acked) coap_pdu_set_type(response, COAP_MESSAGE_NON);
+        coap_pdu_set_code(response, COAP_EMPTY_CODE);
+    } else if (seen) {
         log_debug("coap: duplicate mid 0x%04x from %s:%d answered from cache", j->mid,
                   j->req.peer.ip, j->req.peer.port);
-        write_response(resource, session, request, query, response, seen);
-        job_free(j);
-        return;
+        fill_pdu(srv, session, j->key, in, NULL, response, seen, 0);
+    } else if (b2state < 0) {
+        refuse(in, COAP_RESPONSE_CODE(400), RSC_BAD_REQUEST, "invalid Block2 option", &j->req, &j->rsp, out);
+        reply_now(srv, session, j->key, in, NULL, response, out, j->mid, now);
+        out = NULL;
+    } else if (b2state && b2.num > 0 && (held = coap_blocks_held(srv->blocks, j->key, in, now))) {
+        /* A later piece of a response kept for this peer and request. */
+        fill_pdu(srv, session, j->key, in, NULL, response, held, 0);
+        struct coap_msg_out *copy = coap_msg_out_dup(held);
+        if (copy) coap_dedup_put(srv->dedup, j->key, j->mid, copy, now);
+    } else if (b2state && b2.num > 0 && in->code != COAP_M_GET) {
+        /* Running a non-GET primitive again would repeat its effect. */
+        refuse(in, COAP_RESPONSE_CODE(408), RSC_BAD_REQUEST, "Block2 continuation of a response no "
+               "longer held; repeat the request without Block2", &j->req, &j->rsp, out);
+        free(out->payload);
+        out->payload = NULL;
+        out->payload_len = 0;
+        reply_now(srv, session, j->key, in, NULL, response, out, j->mid, now);
+        out = NULL;
+    } else {
+        struct coap_block1_result r;
+        coap_blocks_put(srv->blocks, j->key, in, now, &r);
+        if (r.status == COAP_B1_ERROR) {
+            counter_bump(srv, "block-wise request refused");
+            log_debug("coap: %s:%d: %s", j->req.peer.ip, j->req.peer.port, r.why);
+            refuse(in, r.code, r.code >> 5 == 5 ? RSC_INTERNAL_SERVER_ERROR : RSC_BAD_REQUEST, r.why,
+                   &j->req, &j->rsp, out);
+            if (r.code == COAP_RESPONSE_CODE(413))   /* RFC 7959 2.9.3: the largest we take */
+                coap_msg_out_add_uint(out, COAPOPT_SIZE1, (uint32_t)srv->max_body);
+            reply_now(srv, session, j->key, in, NULL, response, out, j->mid, now);
+            out = NULL;
+        } else if (r.status == COAP_B1_CONTINUE) {
+            out->code = COAP_RESPONSE_CODE(231);
+            reply_now(srv, session, j->key, in, &r.echo, response, out, j->mid, now);
+            out = NULL;
+        } else if (r.status == COAP_B1_NONE && (int64_t)in->payload_len > srv->max_body) {
+            refuse(in, COAP_RESPONSE_CODE(413), RSC_BAD_REQUEST, "request body exceeds max-body",
+                   &j->req, &j->rsp, out);
+            coap_msg_out_add_uint(out, COAPOPT_SIZE1, (uint32_t)srv->max_body);
+            reply_now(srv, session, j->key, in, NULL, response, out, j->mid, now);
+            out = NULL;
+        } else {
+            if (r.status == COAP_B1_DONE) {
+                j->body = r.body;
+                in->payload = r.body;
+                in->payload_len = r.body_len;
+                j->has_b1 = true;
+                j->b1echo = r.echo;
+            }
+            session_security(session, &j->req);
+            if (!coap_to_primitive(in, &j->req, &j->rsp) &&
+                cse_dispatch_async(srv->cse, &j->req, &j->rsp, answer_later, abandon, j)) {
+                /* Without its options the answer can still go, unsliced. */
+                if (keep_options(j, in)) log_warn("coap: out of memory keeping a deferred request");
+                defer(srv, j, session, request, response);
+                j = NULL;   /* answer_later or abandon frees it */
+            } else {
+                commit_before_reply(srv->cse, &j->req, &j->rsp);
+                coap_from_primitive(&j->req, &j->rsp, out);
+                reply_now(srv, session, j->key, in, j->has_b1 ? &j->b1echo : NULL, response, out,
+                          j->mid, now);
+                out = NULL;
+            }
+        }
     }
-    struct coap_msg_out *out = malloc(sizeof *out);
-    struct coap_msg_in *in = out ? calloc(1, sizeof *in) : NULL;
-    if (!in) {
+    if (out) {
+        coap_msg_out_clear(out);
         free(out);
-        job_free(j);
-        coap_pdu_set_code(response, COAP_RESPONSE_CODE(500));
-        return;
     }
-    coap_msg_out_init(out);
-    read_request(request, in);
-    int later = serve(srv, session, request, in, j, out);
     free(in);
-    if (later) {
-        free(out);
-        defer(srv, j, session, request, response);
-        return;
-    }
-    write_response(resource, session, request, query, response, out);
-    coap_dedup_put(srv->dedup, j->key, j->mid, out, now);
     job_free(j);
 }
 
@@ -370,7 +512,8 @@ static int configure_context(struct coap_server *srv, const struct coap_options 
     if (!srv->ctx) return -1;
     coap_set_app_data(srv->ctx, srv);
     coap_optfilter_install(srv->ctx);
-    coap_context_set_block_mode(srv->ctx, COAP_BLOCK_USE_LIBCOAP | COAP_BLOCK_SINGLE_BODY);
+    /* Block-wise transfer is ours (coap_block.h), not libcoap's: block mode 0. */
+    coap_context_set_block_mode(srv->ctx, 0);
     coap_context_set_max_idle_sessions(srv->ctx, (unsigned)opt->max_sessions);
     return add_handlers(srv);
 }
@@ -414,15 +557,17 @@ static int open_endpoints(struct coap_server *srv, const struct coap_options *op
     return 0;
 }
 
-/* Proves at start that libcoap accepts oneM2M options in this process, i.e.
- * that the interposition of coap_optfilter.c is effective: one NON request
- * carrying three oneM2M options (RVI, FR, RQI) is sent to our own endpoint.
- * It has no target, so the dispatcher answers it 4000 and nothing changes. */
+/* Proves at start that both interpositions are effective in this process:
+ * libcoap accepts oneM2M options (coap_optfilter.c) and a zero-length
+ * Uri-Query, which only our parse hook lets through (coap_parse_hook.c). One
+ * NON request carrying both is sent to our own endpoint. It has no target,
+ * so the dispatcher answers it 4000 and nothing changes. */
 static int self_test(struct coap_server *srv)
 {
     static const uint8_t probe[] = {
         0x50, 0x01, 0x00, 0x01,             /* v1 NON GET, MID 1, no token */
-        0xe1, 0x00, 0x02, '3',              /* 271 oneM2M-RVI "3" */
+        0xd0, 0x02,                         /* 15 Uri-Query, empty */
+        0xd1, 0xf3, '3',                    /* 271 oneM2M-RVI "3" */
         0x81, 'C',                          /* 279 oneM2M-FR "C" */
         0x41, 's',                          /* 283 oneM2M-RQI "s" */
     };
@@ -443,6 +588,14 @@ static int self_test(struct coap_server *srv)
     }
     for (int i = 0; i < 100 && !coap_optfilter_active(); i++) coap_io_process(srv->ctx, 10);
     close(fd);
+    struct coap_parse_stats ps;
+    coap_parse_hook_stats(&ps);
+    if (!ps.rewritten) {
+        log_error("coap: our datagram check does not run in front of libcoap's parser (the "
+                  "coap_pdu_parse interposition is not effective, see docs/coap.md); refusing to "
+                  "serve CoAP");
+        return -1;
+    }
     if (coap_optfilter_active()) return 0;
     log_error("coap: libcoap rejects oneM2M options in this process (the coap_option_filter_get "
               "interposition is not effective, see docs/coap.md); refusing to serve CoAP");
@@ -489,12 +642,21 @@ struct coap_server *coap_server_start(struct loop *loop, struct cse *cse,
     srv->fd = -1;
     srv->timer = -1;
     srv->max_body = opt->max_body;
+    srv->piggyback_ms = opt->piggyback_ms;
+    struct coap_blocks_limits lim = {
+        .max_body = (size_t)opt->max_body, .max_entries = COAP_BLOCK_TRANSFERS,
+        .per_peer = COAP_BLOCK_TRANSFERS_PER_PEER, .max_bytes = COAP_BLOCK_BYTES,
+        .idle_ms = COAP_BLOCK_IDLE_MS,
+    };
+    if (lim.max_bytes < 2 * lim.max_body) lim.max_bytes = 2 * lim.max_body;
+    srv->blocks = coap_blocks_new(&lim);
     srv->dedup = coap_dedup_new(opt->dedup_entries, DEDUP_MAX_BYTES, COAP_EXCHANGE_LIFETIME_MS);
-    if (!srv->dedup || configure_context(srv, opt) || open_endpoints(srv, opt) ||
+    if (!srv->dedup || !srv->blocks || configure_context(srv, opt) || open_endpoints(srv, opt) ||
         self_test(srv) || watch_loop(srv)) {
         coap_server_stop(srv);
         return NULL;
     }
+    libcoap_serving = 1;
     return srv;
 }
 
@@ -503,10 +665,24 @@ void coap_server_stop(struct coap_server *srv)
     if (!srv) return;
     if (srv->fd >= 0) loop_unwatch(srv->loop, srv->fd, LOOP_READABLE);
     if (srv->timer >= 0) loop_del_timer(srv->loop, srv->timer);
-    /* Deferred requests are abandoned later by the CSE: they forget us. */
-    for (struct coap_job *j = srv->jobs; j; j = j->next) j->srv = NULL;
+    /* Deferred requests are abandoned later by the CSE: they forget us and
+     * their session, which goes with the context. */
+    for (struct coap_job *j = srv->jobs; j; j = j->next) {
+        if (j->timer >= 0) loop_del_timer(srv->loop, j->timer);
+        j->timer = -1;
+        if (j->session) coap_session_release(j->session);
+        j->session = NULL;
+        j->srv = NULL;
+    }
     srv->jobs = NULL;
+    libcoap_serving = 0;
+    struct coap_parse_stats ps;
+    coap_parse_hook_stats(&ps);
+    if (srv->refused || ps.malformed)
+        log_info("coap: %lld malformed datagrams and %lld requests refused for misbehaviour since "
+                 "start", ps.malformed, srv->refused);
     if (srv->ctx) coap_free_context(srv->ctx);
+    coap_blocks_free(srv->blocks);
     dtls_free(srv->dtls);
     coap_dedup_free(srv->dedup);
     free(srv);

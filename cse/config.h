@@ -25,6 +25,7 @@ struct config {
     char coap_host[64];
     int coap_port;            /* UDP; 0 = CoAP off */
     int coaps_port;           /* UDP, DTLS; 0 = CoAPS off */
+    int64_t coap_piggyback_ms; /* a deferred CoAP answer ready within this rides on the ACK */
     int sync;                 /* enum store_sync */
     int log_level;
     int64_t max_body;         /* bytes */

@@ -12,6 +12,19 @@ void log_set_level(int level);
 int log_level_parse(const char *name);
 void log_write(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
+/* A line about something outsiders can make happen at will (a malformed
+ * datagram, a refused connection): counted always, written at most once per
+ * interval so that nobody can flood the log. The line after a quiet spell
+ * says how many were left unwritten before it. */
+struct log_burst {
+    long long count;           /* events ever counted */
+    long long unwritten;       /* since the last line written */
+    long long last_ms;         /* when that line was written; 0 = never */
+};
+
+void log_burst_write(struct log_burst *b, int level, long long now_ms, long long interval_ms,
+                     const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+
 #define LOG_AT(lvl, ...) do { if ((lvl) <= log_level) log_write((lvl), __VA_ARGS__); } while (0)
 #define log_error(...) LOG_AT(LOG_LVL_ERROR, __VA_ARGS__)
 #define log_warn(...)  LOG_AT(LOG_LVL_WARN, __VA_ARGS__)

@@ -110,6 +110,7 @@ int main(int argc, char **argv)
         struct coap_options copt = {
             .host = cfg.coap_host, .port = cfg.coap_port, .max_body = cfg.max_body,
             .max_sessions = 1024, .dedup_entries = 4096, .secure_port = coaps_port,
+            .piggyback_ms = cfg.coap_piggyback_ms,
         };
         if (!(coap = tm->coap_server_start(loop, &cse, &copt))) goto out;
         if (cfg.coap_port) log_info("CoAP on %s:%d", cfg.coap_host, cfg.coap_port);

@@ -1,0 +1,70 @@
+#include "coap_parse_hook.h"
+
+#include "coap_wire.h"
+#include "log.h"
+
+#include <coap3/coap.h>
+
+#include <dlfcn.h>
+#include <stdlib.h>
+#include <time.h>
+
+typedef int parse_fn(coap_proto_t proto, const uint8_t *data, size_t length, coap_pdu_t *pdu);
+
+static parse_fn *real_parse;
+static struct coap_parse_stats stats;
+static struct log_burst malformed_log;
+
+static parse_fn *libcoap_parse(void)
+{
+    if (!real_parse) {
+        /* The next definition after ours in lookup order is libcoap's. */
+        void *f = dlvsym(RTLD_NEXT, "coap_pdu_parse", "VER_3");
+        if (!f) f = dlsym(RTLD_NEXT, "coap_pdu_parse");
+        real_parse = (parse_fn *)f;
+    }
+    return real_parse;
+}
+
+static long long now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+void coap_parse_hook_stats(struct coap_parse_stats *out) { *out = stats; }
+
+/* Overrides libcoap's exported function of the same name (see header). */
+int coap_pdu_parse(coap_proto_t proto, const uint8_t *data, size_t length, coap_pdu_t *pdu)
+{
+    parse_fn *real = libcoap_parse();
+    if (!real) return 0;
+    if (proto != COAP_PROTO_UDP && proto != COAP_PROTO_DTLS) return real(proto, data, length, pdu);
+    stats.checked++;
+    const char *why = NULL;
+    uint8_t *copy = NULL;
+    size_t copylen = 0;
+    enum coap_wire_verdict v = coap_wire_check(data, length, NULL, 0, &copylen, &why);
+    if (v == COAP_WIRE_REWRITTEN) {   /* rare: only then a copy */
+        copy = malloc(length);
+        v = copy ? coap_wire_check(data, length, copy, length, &copylen, &why) : COAP_WIRE_MALFORMED;
+        if (!copy) why = "out of memory";
+    }
+    int ok;
+    if (v == COAP_WIRE_MALFORMED) {
+        stats.malformed++;
+        /* Outsiders choose what they send: debug detail, a rate-limited summary. */
+        log_debug("coap: malformed datagram of %zu bytes: %s", length, why);
+        log_burst_write(&malformed_log, LOG_LVL_INFO, now_ms(), 60000,
+                        "coap: refusing malformed datagrams (%s)", why);
+        ok = 0;
+    } else if (v == COAP_WIRE_REWRITTEN) {
+        stats.rewritten++;
+        ok = real(proto, copy, copylen, pdu);
+    } else {
+        ok = real(proto, data, length, pdu);
+    }
+    free(copy);
+    return ok;
+}
