@@ -275,21 +275,35 @@ void coap_blocks_put(struct coap_blocks *bs, const char *peer, const struct coap
     }
     if (found < 0) return fail(r, CODE(4, 0), "invalid Block1 option (BERT is not for CoAP over UDP)");
     expire(bs, now);
-    size_t size = coap_block_size(b.szx);
-    if (b.more && in->payload_len != size)
-        return fail(r, CODE(4, 0), "a Block1 piece with more to follow must fill its block size");
-    if (in->payload_len > size) return fail(r, CODE(4, 0), "a Block1 piece is larger than its block size");
-    uint64_t off = (uint64_t)b.num << (b.szx + 4);
-    if (off + in->payload_len > bs->lim.max_body)
-        return fail(r, CODE(4, 13), "request body exceeds max-body");
-    int has_size1;
-    uint32_t size1 = size1_of(in, &has_size1);
-    if (has_size1 && size1 > bs->lim.max_body) return fail(r, CODE(4, 13), "Size1 exceeds max-body");
-
     size_t plen, klen;
     char *key = request_key(peer, UPLOAD, in, &plen, &klen);
     if (!key) return fail(r, CODE(5, 0), "out of memory");
     struct transfer *t = find(bs, key, plen, klen);
+    /* A refused piece ends its transfer: the client starts again or gives up. */
+    int code = 0;
+    const char *why = NULL;
+    size_t size = coap_block_size(b.szx);
+    uint64_t off = (uint64_t)b.num << (b.szx + 4);
+    int has_size1;
+    uint32_t size1 = size1_of(in, &has_size1);
+    if (b.more && in->payload_len != size) {
+        code = CODE(4, 0);
+        why = "a Block1 piece with more to follow must fill its block size";
+    } else if (in->payload_len > size) {
+        code = CODE(4, 0);
+        why = "a Block1 piece is larger than its block size";
+    } else if (off + in->payload_len > bs->lim.max_body) {
+        code = CODE(4, 13);
+        why = "request body exceeds max-body";
+    } else if (has_size1 && size1 > bs->lim.max_body) {
+        code = CODE(4, 13);
+        why = "Size1 exceeds max-body";
+    }
+    if (code) {
+        if (t) transfer_drop(bs, t);
+        free(key);
+        return fail(r, code, why);
+    }
     r->echo = b;
     if (b.num == 0) {
         if (t) transfer_drop(bs, t);   /* a fresh start replaces the old one */

@@ -7,6 +7,7 @@
 
 #include <dlfcn.h>
 #include <stdlib.h>
+#include <string.h>
 #include <time.h>
 
 typedef int parse_fn(coap_proto_t proto, const uint8_t *data, size_t length, coap_pdu_t *pdu);
@@ -31,6 +32,22 @@ static long long now_ms(void)
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* libcoap answers a datagram it cannot parse with a Reset carrying the
+ * Message ID it read: it must read the header before it fails. So it gets
+ * the header and token followed by a reserved option byte (a format error
+ * to any parser); a header it cannot read it gets as it came. */
+static int refuse(parse_fn *real, coap_proto_t proto, const uint8_t *data, size_t length,
+                  coap_pdu_t *pdu)
+{
+    size_t head = length >= 4 ? 4u + (data[0] & 15) : 0;
+    if (length < 4 || (data[0] & 15) > 8 || head > length) return real(proto, data, length, pdu);
+    uint8_t bad[4 + 8 + 1];
+    memcpy(bad, data, head);
+    bad[head] = 0xf1;
+    if (real(proto, bad, head + 1, pdu)) return 0;   /* never: 0xf1 is reserved */
+    return 0;
 }
 
 void coap_parse_hook_stats(struct coap_parse_stats *out) { *out = stats; }
@@ -58,7 +75,7 @@ int coap_pdu_parse(coap_proto_t proto, const uint8_t *data, size_t length, coap_
         log_debug("coap: malformed datagram of %zu bytes: %s", length, why);
         log_burst_write(&malformed_log, LOG_LVL_INFO, now_ms(), 60000,
                         "coap: refusing malformed datagrams (%s)", why);
-        ok = 0;
+        ok = refuse(real, proto, data, length, pdu);
     } else if (v == COAP_WIRE_REWRITTEN) {
         stats.rewritten++;
         ok = real(proto, copy, copylen, pdu);
