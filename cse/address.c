@@ -6,7 +6,6 @@
 #include <ctype.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
 bool address_valid_segment(const char *s, size_t n)
 {
@@ -65,8 +64,8 @@ int address_parse(const struct cse *cse, const char *to, struct address *out)
         /* Absolute: //<SP FQDN>/<CSE-ID>/<CSE-relative> */
         const char *fqdn = p + 2, *slash = strchr(fqdn, '/');
         if (!slash || slash == fqdn) goto bad;
-        bool same_sp = (size_t)(slash - fqdn) == strlen(cse->cfg.sp_id) &&
-                       !strncasecmp(fqdn, cse->cfg.sp_id, (size_t)(slash - fqdn));
+        struct ident_home home = cse_home(cse);
+        bool same_sp = ident_local_sp(&home, fqdn, (size_t)(slash - fqdn));
         rest = after_cse_id(slash + 1, cse->cfg.cse_id, &same);
         if (!same_sp || !same) { out->remote = true; goto done; }
     } else if (p[0] == '/') {

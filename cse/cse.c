@@ -38,6 +38,11 @@ static uint64_t rng_next(void)
     return rng_state[1] + s0;
 }
 
+struct ident_home cse_home(const struct cse *cse)
+{
+    return (struct ident_home){ cse->cfg.sp_id, cse->cfg.cse_id };
+}
+
 /* prefix + 7 base62 digits of the millisecond clock + 6 random ones. The
  * alphabet is in ASCII order, so identifiers (and the default names built
  * from them) sort by creation time: the store's ri and path indexes then grow

@@ -4,6 +4,7 @@
 #define IRONBARK_CSE_H
 
 #include "config.h"
+#include "ident.h"
 #include "primitive.h"
 #include "resource.h"
 #include "store.h"
@@ -103,5 +104,8 @@ void cse_primitive_end(struct cse *cse);
 
 /* Generates a fresh identifier: prefix followed by random alphanumerics. */
 void cse_new_id(const char *prefix, char *out, size_t cap);
+
+/* This CSE's SP-ID and CSE-ID, for comparing originators (cse/ident.h). */
+struct ident_home cse_home(const struct cse *cse);
 
 #endif

@@ -157,6 +157,7 @@ static int verify_targets(struct op_ctx *ctx, json_t *old_nu)
 {
     struct resource *sub = ctx->res;
     const char *fr = ctx->req ? ctx->req->fr : NULL;
+    struct ident_home home = cse_home(ctx->cse);
     char sur[256];
     snprintf(sur, sizeof sur, "%s/%s", ctx->cse->csi, res_ri(sub));
     json_t *nu = json_object_get(sub->attrs, "nu");
@@ -165,7 +166,9 @@ static int verify_targets(struct op_ctx *ctx, json_t *old_nu)
     bool pending = false;
     json_array_foreach(nu, i, x) {
         const char *target = json_string_value(x);
-        if ((fr && !strcmp(target, fr)) || (old_nu && in_list(old_nu, target))) continue;
+        /* The subscriber itself, in any form of its ID, needs no verification;
+         * a foreign SP's ID of the same name is someone else. */
+        if ((fr && ident_same(&home, target, fr)) || (old_nu && in_list(old_nu, target))) continue;
         int rc = creator_may_notify(ctx, target, fr);
         if (rc) return rc;
         json_t *pc = json_pack("{s:{s:b,s:s,s:s}}", "m2m:sgn", "vrq", 1, "sur", sur, "cr", fr ? fr : "");

@@ -35,64 +35,14 @@ struct acl_state {
     struct audit *audit;
 };
 
-/* The originator in the three forms acor entries may use. */
-struct forms {
-    char rel[256];             /* empty when the originator is not local */
-    char sprel[320];
-    char abs[480];
-};
-
 /* ---- identifiers ----------------------------------------------------------- */
 
-/* Canonical forms of an ID relative to this CSE: "/id-in/X" and "X" name the
- * same local entity. */
-/* dst = the concatenation of the NULL-terminated parts, cut to cap - 1
- * bytes like snprintf (three forms are built per access decision; snprintf
- * was a tenth of a RETRIEVE). */
-static void concat(char *dst, size_t cap, const char *const *parts)
+/* Does `id` (a cr, ri, mid entry, the admin setting) name the originator
+ * whose forms are `who`? cse/ident.c decides, for every comparison here. */
+static bool same_id(const struct cse *cse, const char *id, const struct ident_forms *who)
 {
-    size_t n = 0;
-    for (; *parts; parts++) {
-        size_t len = strlen(*parts);
-        if (len > cap - 1 - n) len = cap - 1 - n;
-        memcpy(dst + n, *parts, len);
-        n += len;
-    }
-    dst[n] = 0;
-}
-
-#define CONCAT(dst, ...) concat((dst), sizeof (dst), (const char *const[]){ __VA_ARGS__, NULL })
-
-static void make_forms(const struct cse *cse, const char *id, struct forms *f)
-{
-    const char *sp = cse->cfg.sp_id, *csi = cse->csi; /* "/id-in" */
-    size_t csilen = strlen(csi);
-    f->rel[0] = 0;
-    if (!strncmp(id, "//", 2)) {
-        CONCAT(f->abs, id);
-        const char *slash = strchr(id + 2, '/');
-        CONCAT(f->sprel, slash ? slash : "");
-        bool same_sp = slash && (size_t)(slash - id - 2) == strlen(sp) && !strncmp(id + 2, sp, strlen(sp));
-        if (!same_sp) return;
-    } else if (id[0] == '/') {
-        CONCAT(f->sprel, id);
-        CONCAT(f->abs, "//", sp, id);
-    } else {
-        CONCAT(f->rel, id);
-        CONCAT(f->sprel, csi, "/", id);
-        CONCAT(f->abs, "//", sp, csi, "/", id);
-        return;
-    }
-    if (!strncmp(f->sprel, csi, csilen) && f->sprel[csilen] == '/')
-        CONCAT(f->rel, f->sprel + csilen + 1);
-}
-
-static bool same_id(const struct cse *cse, const char *id, const struct forms *who)
-{
-    if (id[0] != '/' && who->rel[0]) return !strcmp(id, who->rel); /* the common case */
-    struct forms f;
-    make_forms(cse, id, &f);
-    return !strcmp(f.sprel, who->sprel);
+    struct ident_home home = cse_home(cse);
+    return ident_is(&home, id, who);
 }
 
 /* A stored resource by any local identifier (ri, structured, SP-relative). */
@@ -116,10 +66,10 @@ static bool is_group_entry(void *data, const char *entry)
     return group;
 }
 
-struct group_probe { struct cse *cse; const struct forms *who; };
+struct group_probe { struct cse *cse; const struct ident_forms *who; };
 
 /* Members are listed by AE/CSE ID or by the resource's address. */
-static bool member_is(struct cse *cse, const char *mid, const struct forms *who)
+static bool member_is(struct cse *cse, const char *mid, const struct ident_forms *who)
 {
     if (same_id(cse, mid, who)) return true;
     /* An AE's ri is its AE-ID, so only structured addresses need a lookup. */
@@ -233,7 +183,7 @@ static const char *ae_at(struct cse *cse, const char *top)
 
 struct subject {
     struct acr_subject s;
-    struct forms who;
+    struct ident_forms who;
     struct group_probe probe;
     const char *roles[MAX_ROLES];
     char role_buf[512];
@@ -264,15 +214,20 @@ static void split_roles(struct subject *sub, const char *rids)
         sub->roles[sub->s.nroles++] = t;
 }
 
-static void make_subject(struct cse *cse, const struct m2m_request *req, const char *fr,
+/* False when fr is not a well-formed ID: it then names no one, and "all"
+ * must not cover what cannot be compared. */
+static bool make_subject(struct cse *cse, const struct m2m_request *req, const char *fr,
                          const struct resource *target, int acop, struct subject *sub)
 {
     memset(sub, 0, sizeof *sub);
-    make_forms(cse, fr, &sub->who);
+    struct ident_home home = cse_home(cse);
+    if (!ident_forms(&home, fr, &sub->who)) return false;
     sub->probe = (struct group_probe){ cse, &sub->who };
     struct acr_subject *s = &sub->s;
+    /* A foreign SP's originator has neither a CSE-relative nor an
+     * SP-relative form here: "Cae1" and "/id-in/..." entries never match it. */
     s->rel = sub->who.rel[0] ? sub->who.rel : NULL;
-    s->sprel = sub->who.sprel;
+    s->sprel = sub->who.sprel[0] ? sub->who.sprel : NULL;
     s->abs = sub->who.abs;
     s->now_us = clock_now_us();
     s->op_bit = acop;
@@ -289,9 +244,10 @@ static void make_subject(struct cse *cse, const struct m2m_request *req, const c
             if (json_is_object(req->pc)) child_specialization(req, sub);
         }
     }
+    return true;
 }
 
-static bool is_admin(const struct cse *cse, const struct forms *who)
+static bool is_admin(const struct cse *cse, const struct ident_forms *who)
 {
     return cse->cfg.admin[0] && same_id(cse, cse->cfg.admin, who);
 }
@@ -310,7 +266,7 @@ static bool updates_acpi(const struct m2m_request *req)
 /* The AE that owns a resource: its `cr` if recorded, else the AE at the
  * top of its subtree (AEs live directly under the CSEBase); a <request>'s
  * originator owns it. */
-static bool is_owner(struct cse *cse, const struct resource *r, const struct forms *who)
+static bool is_owner(struct cse *cse, const struct resource *r, const struct ident_forms *who)
 {
     if (r->ty == 2) return same_id(cse, res_ri(r), who);
     /* A <request> record belongs to the originator of the request (TS-0001 10.2.20). */
@@ -329,7 +285,7 @@ static bool is_owner(struct cse *cse, const struct resource *r, const struct for
     return ae && same_id(cse, ae, who);
 }
 
-static bool registered_ae(struct cse *cse, const struct forms *who)
+static bool registered_ae(struct cse *cse, const struct ident_forms *who)
 {
     struct resource *ae = NULL;
     bool yes = who->rel[0] && !store_get(cse->store, who->rel, &ae) && ae->ty == 2;
@@ -380,13 +336,13 @@ static bool decide(struct cse *cse, const struct m2m_request *req, const char *f
     *why = "no originator";
     if (!req && !fr) return true;          /* the CSE itself (expiry, hooks) */
     if (!fr || !*fr) return false;
-    /* Longer IDs would be cut in the canonical forms and could then match
-     * an entry they are not. */
     if (strlen(fr) >= MAX_ID) { *why = "originator ID too long"; return false; }
     if (cse->cfg.admin[0] && !strcmp(fr, cse->cfg.admin)) return true;
     struct subject sub;
-    make_subject(cse, req, fr, target, acop, &sub);
-    if (is_admin(cse, &sub.who)) return true;   /* the admin in SP-relative or absolute form */
+    if (!make_subject(cse, req, fr, target, acop, &sub)) { *why = "originator is not a well-formed ID"; return false; }
+    /* The admin in another form of the same local ID; never a foreign SP's
+     * or another CSE's originator of the same name. */
+    if (is_admin(cse, &sub.who)) return true;
     /* Notifications to the CSE answer its own subscriptions; the
      * notification module judges them, not ACPs. */
     if (target->ty == 5 && acop == ACOP_NOTIFY) return true;

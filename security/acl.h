@@ -8,8 +8,11 @@
  *   - an empty acpi: the owner only (the `cr` creator if recorded, else the
  *     AE whose subtree holds the resource); the CSEBase lets registered AEs
  *     RETRIEVE and DISCOVER it;
- *   - the admin originator (config `admin`, "CAdmin") and internal requests
+ *   - the admin originator (config `admin`, "CAdmin", in any form of that
+ *     local ID; never another SP's "CAdmin") and internal requests
  *     (binding BINDING_INTERNAL) are granted everything.
+ * Originator IDs (admin, cr, AE-IDs, group members, acor) are compared
+ * through cse/ident.h only.
  * Parsed ACPs are cached in the CSE and dropped whenever an ACP or group is
  * written or anything is deleted (acl_after_write). Denials and ACP changes
  * go to the audit log (<data-dir>/audit.log). */

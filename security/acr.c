@@ -271,8 +271,13 @@ static bool parse_acor(json_t *v, struct rule *r, acr_group_classifier *is_group
     json_array_foreach(v, i, e) {
         if (!json_is_string(e) || !json_string_length(e)) FAIL("acor entries must be non-empty strings");
         const char *s = json_string_value(e);
-        r->orig[r->norig].s = strdup(s);
-        r->orig[r->norig++].kind = classify(s, is_group, data);
+        struct orig *o = &r->orig[r->norig++];
+        o->s = strdup(s);
+        o->kind = classify(s, is_group, data);
+        /* SP-IDs are domain names: the subject's absolute form has its
+         * SP-ID in lower case (cse/ident.h), so has the entry. */
+        if (o->kind == O_ABS)
+            for (char *c = o->s + 2; *c != '/'; c++) *c = (char)tolower((unsigned char)*c);
     }
     return true;
 }

@@ -15,9 +15,9 @@ struct acr_set;
 
 /* Everything the rules may look at. Absent forms are NULL. */
 struct acr_subject {
-    const char *rel;           /* CSE-relative originator ("Cae1"), NULL if not local */
-    const char *sprel;         /* SP-relative ("/id-in/Cae1") */
-    const char *abs;           /* absolute ("//sp.example/id-in/Cae1") */
+    const char *rel;           /* CSE-relative originator ("Cae1"), NULL if not of this CSE */
+    const char *sprel;         /* SP-relative ("/id-in/Cae1"), NULL if not of this SP */
+    const char *abs;           /* absolute, SP-ID in lower case ("//sp.example/id-in/Cae1") */
     const char *const *roles;  /* role IDs the originator holds */
     int nroles;
     const char *ip;            /* textual peer address; NULL or "" = unknown */

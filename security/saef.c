@@ -15,15 +15,6 @@ void saef_bind(struct m2m_request *req, const char *credential_id)
              req->sec.authenticated ? credential_id : "");
 }
 
-void saef_normalize_id(const char *sp_id, const char *cse_id, const char *id, char *out, size_t cap)
-{
-    const char *s = id;
-    size_t spl = strlen(sp_id), csl = strlen(cse_id);
-    if (!strncmp(s, "//", 2) && !strncmp(s + 2, sp_id, spl) && s[2 + spl] == '/') s += 2 + spl;
-    if (s[0] == '/' && !strncmp(s + 1, cse_id, csl) && s[1 + csl] == '/') s += 2 + csl;
-    snprintf(out, cap, "%s", s);
-}
-
 static int policy_of(const struct config *cfg, enum m2m_binding b)
 {
     switch (b) {
@@ -33,22 +24,42 @@ static int policy_of(const struct config *cfg, enum m2m_binding b)
     }
 }
 
-/* The originator patterns a Credential-ID is bound to; false if none. */
-static bool bound_patterns(struct cse *cse, const char *cred, char *out, size_t cap)
+/* One credential pattern against the originator. Both are compared in
+ * their absolute form (cse/ident.h), so "Cmeter*", "/id-in/Cmeter*" and
+ * "//ironbark.local/id-in/Cmeter*" bind the same local AEs, and a pattern
+ * naming a foreign SP ("//evil.example/...") matches only that SP's IDs, never
+ * the local ones of the same name. "*" alone stays "anyone". */
+static bool pattern_allows(const struct ident_home *home, const char *pat, size_t n,
+                           const struct ident_forms *from)
 {
+    char one[CRED_ORIG_MAX];
+    struct ident_forms f;
+    if (n >= sizeof one) return false;
+    memcpy(one, pat, n);
+    one[n] = 0;
+    if (strcmp(one, "*") && ident_forms(home, one, &f)) snprintf(one, sizeof one, "%s", f.abs);
+    return cred_pattern_allows(one, from->abs);
+}
+
+/* May this Credential-ID speak as the originator with forms `from`? */
+static bool credential_allows(struct cse *cse, const char *cred, const struct ident_forms *from)
+{
+    struct ident_home home = cse_home(cse);
     if (!strncmp(cred, "12-", 3)) {
         struct cred_psk psk;
         if (!cse->creds || cred_get_psk(cse->creds, cred + 3, &psk) != 0) return false;
-        snprintf(out, cap, "%s", psk.originators);
+        bool ok = false;
+        for (const char *p = psk.originators; *p && !ok;) {
+            p += strspn(p, ", ");
+            size_t n = strcspn(p, ", ");
+            ok = n && pattern_allows(&home, p, n, from);
+            p += n;
+        }
         memset(&psk, 0, sizeof psk);
-        return true;
+        return ok;
     }
-    if (!strncmp(cred, "33-", 3)) {
-        /* AE-ID certificate: exactly the ID in its SAN, no patterns. */
-        if (strchr(cred + 3, '*') || strchr(cred + 3, ',')) return false;
-        saef_normalize_id(cse->cfg.sp_id, cse->cfg.cse_id, cred + 3, out, cap);
-        return true;
-    }
+    /* AE-ID certificate: exactly the ID in its SAN, in any of its forms. */
+    if (!strncmp(cred, "33-", 3)) return ident_is(&home, cred + 3, from);
     return false;
 }
 
@@ -61,14 +72,11 @@ int saef_check(struct cse *cse, const struct m2m_request *req, struct m2m_respon
                              "this CSE serves only requests over an authenticated secure transport");
         return 0;
     }
-    char patterns[CRED_ORIG_MAX], from[256];
-    if (!bound_patterns(cse, req->sec.credential_id, patterns, sizeof patterns))
-        return m2m_error(rsp, RSC_ORIGINATOR_NOT_AUTHENTICATED,
-                         "credential %s is not bound to any originator", req->sec.credential_id);
-    saef_normalize_id(cse->cfg.sp_id, cse->cfg.cse_id, req->fr ? req->fr : "", from, sizeof from);
-    if (!from[0] || !cred_pattern_allows(patterns, from)) {
-        log_debug("saef: %s may not speak as '%s' (bound to %s)", req->sec.credential_id,
-                 req->fr ? req->fr : "", patterns);
+    struct ident_home home = cse_home(cse);
+    struct ident_forms from;
+    if (!ident_forms(&home, req->fr ? req->fr : "", &from) ||
+        !credential_allows(cse, req->sec.credential_id, &from)) {
+        log_debug("saef: %s may not speak as '%s'", req->sec.credential_id, req->fr ? req->fr : "");
         return m2m_error(rsp, RSC_ORIGINATOR_NOT_AUTHENTICATED,
                          "originator '%s' is not bound to the credential of this connection",
                          req->fr ? req->fr : "");

@@ -16,9 +16,4 @@ void saef_bind(struct m2m_request *req, const char *credential_id);
  * already set in rsp. */
 int saef_check(struct cse *cse, const struct m2m_request *req, struct m2m_response *rsp);
 
-/* Reduces an AE-ID in any of its forms (absolute "//sp/csi/C1", SP-relative
- * "/csi/C1" or CSE-relative "C1") to the CSE-relative form when it belongs to
- * this CSE; other IDs are copied unchanged. */
-void saef_normalize_id(const char *sp_id, const char *cse_id, const char *id, char *out, size_t cap);
-
 #endif

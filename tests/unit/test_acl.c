@@ -484,6 +484,63 @@ static void resolution(void **state)
     resource_free(ae1);
 }
 
+/* An originator of another SP, or of another CSE, is never the local AE of
+ * the same name: not the admin, not an owner, not a group member, not an
+ * acor entry written in CSE-relative or SP-relative form (cse/ident.h). */
+static void foreign_originators(void **state)
+{
+    struct cse *c = &((struct fixture *)*state)->cse;
+    const int deny = RSC_ORIGINATOR_HAS_NO_PRIVILEGE;
+    static const char *const strangers[] = {
+        "//evil.example/id-in/", "//ironbark.local/id-mn/", "/id-mn/", "//ironbark.localx/id-in/",
+    };
+    for (size_t i = 0; i < sizeof strangers / sizeof *strangers; i++) {
+        char admin[64], ae1[64], ae2[64], ae3[64];
+        snprintf(admin, sizeof admin, "%sCAdmin", strangers[i]);
+        snprintf(ae1, sizeof ae1, "%sCae1", strangers[i]);
+        snprintf(ae2, sizeof ae2, "%sCae2", strangers[i]);
+        snprintf(ae3, sizeof ae3, "%sCae3", strangers[i]);
+        assert_int_equal(check(c, admin, "cntClosed", ACOP_DELETE, NULL), deny);   /* admin */
+        assert_int_equal(check(c, admin, "id-in", ACOP_UPDATE, NULL), deny);
+        assert_int_equal(check(c, ae1, "cntClosed", ACOP_RETRIEVE, NULL), deny);   /* owner */
+        assert_int_equal(check(c, ae1, "cntClosed", ACOP_DELETE, NULL), deny);
+        assert_int_equal(check(c, ae1, "Cae1", ACOP_DELETE, NULL), deny);          /* the AE itself */
+        assert_int_equal(check(c, ae1, "acpR", ACOP_UPDATE, NULL), deny);          /* pvs acor "Cae1" */
+        assert_int_equal(check(c, ae2, "cntOpen", ACOP_RETRIEVE, NULL), deny);     /* pv acor "Cae2" */
+        assert_int_equal(check(c, ae2, "cntTeam", ACOP_RETRIEVE, NULL), deny);     /* mid "/id-in/Cae2" */
+        assert_int_equal(check(c, ae3, "cntTeam", ACOP_RETRIEVE, NULL), deny);     /* mid "cse-in/ae3" */
+        assert_int_equal(check(c, ae2, "id-in", ACOP_RETRIEVE, NULL), deny);       /* registered AEs only */
+        struct resource *r = NULL;
+        assert_int_equal(store_get(c->store, "Cae1", &r), 0);
+        assert_int_equal(acl_check_notify(c, ae1, r), deny);
+        resource_free(r);
+    }
+    /* The local forms are still the same AE (the SP-ID in any case). */
+    assert_int_equal(check(c, "//IRONBARK.local/id-in/CAdmin", "cntClosed", ACOP_DELETE, NULL), 0);
+    assert_int_equal(check(c, "/id-in/Cae1", "cntClosed", ACOP_DELETE, NULL), 0);
+    assert_int_equal(check(c, "//ironbark.local/id-in/Cae1", "acpR", ACOP_UPDATE, NULL), 0);
+    assert_int_equal(check(c, "//Ironbark.Local/id-in/Cae2", "cntOpen", ACOP_RETRIEVE, NULL), 0);
+    assert_int_equal(check(c, "//ironbark.local/id-in/Cae3", "cntTeam", ACOP_RETRIEVE, NULL), 0);
+    /* A malformed originator names no one. */
+    assert_int_equal(check(c, "/id-in//Cae1", "cntClosed", ACOP_RETRIEVE, NULL), deny);
+}
+
+/* acor entries: a foreign subject has only its absolute form. */
+static void foreign_acor(void **state)
+{
+    (void)state;
+    struct acr_set *s = parse("{\"acr\":[{\"acor\":[\"Cx\",\"/id-in/C*\",\"//Evil.Example/id-in/Cy\"],"
+                              "\"acop\":2}]}");
+    struct acr_subject foreign_x = { .abs = "//evil.example/id-in/Cx", .op_bit = ACOP_RETRIEVE };
+    struct acr_subject foreign_y = { .abs = "//evil.example/id-in/Cy", .op_bit = ACOP_RETRIEVE };
+    struct acr_subject local_y = who("Cy", ACOP_RETRIEVE);
+    assert_false(acr_permits(s, &foreign_x, NULL));   /* neither "Cx" nor "/id-in/C*" */
+    assert_true(acr_permits(s, &foreign_y, NULL));    /* the absolute entry, SP-ID in any case */
+    local_y.abs = "//sp.example/id-in/Cy";
+    assert_true(acr_permits(s, &local_y, NULL));      /* by "/id-in/C*" */
+    acr_free(s);
+}
+
 static void validates_acpi(void **state)
 {
     struct cse *c = &((struct fixture *)*state)->cse;
@@ -515,6 +572,8 @@ int main(void)
         cmocka_unit_test(mutations),
         cmocka_unit_test_setup_teardown(resolution, setup, teardown),
         cmocka_unit_test_setup_teardown(validates_acpi, setup, teardown),
+        cmocka_unit_test_setup_teardown(foreign_originators, setup, teardown),
+        cmocka_unit_test(foreign_acor),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

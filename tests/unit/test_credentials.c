@@ -112,24 +112,6 @@ static void store(void **state)
     drop_store(cs, path);
 }
 
-static void normalize(void **state)
-{
-    (void)state;
-    char out[64];
-    saef_normalize_id("sp.example", "id-in", "Cmeter1", out, sizeof out);
-    assert_string_equal(out, "Cmeter1");
-    saef_normalize_id("sp.example", "id-in", "/id-in/Cmeter1", out, sizeof out);
-    assert_string_equal(out, "Cmeter1");
-    saef_normalize_id("sp.example", "id-in", "//sp.example/id-in/Cmeter1", out, sizeof out);
-    assert_string_equal(out, "Cmeter1");
-    saef_normalize_id("sp.example", "id-in", "/id-mn/Cmeter1", out, sizeof out);
-    assert_string_equal(out, "/id-mn/Cmeter1");
-    saef_normalize_id("sp.example", "id-in", "//other.example/id-in/C1", out, sizeof out);
-    assert_string_equal(out, "//other.example/id-in/C1");
-    saef_normalize_id("sp.example", "id-in", "/id-inx/C1", out, sizeof out);
-    assert_string_equal(out, "/id-inx/C1");
-}
-
 /* The identity gate on a CSE with one PSK bound to "Cmeter*". */
 static int gate(struct cse *cse, enum m2m_binding b, const char *cred, const char *fr)
 {
@@ -173,6 +155,37 @@ static void identity_gate(void **state)
     assert_int_equal(gate(&cse, BINDING_COAP, "33-Cdev", "Cdev2"), RSC_ORIGINATOR_NOT_AUTHENTICATED);
     assert_int_equal(gate(&cse, BINDING_COAP, "33-C*", "Cdev"), RSC_ORIGINATOR_NOT_AUTHENTICATED);
     assert_int_equal(gate(&cse, BINDING_HTTP, "99-what", "Cdev"), RSC_ORIGINATOR_NOT_AUTHENTICATED);
+    /* A credential bound to a foreign SP speaks only for that SP's IDs, never
+     * for the local AEs of the same name (cse/ident.h). */
+    assert_int_equal(cred_parse_psk("evil@x:02://evil.example/*", &p, err, sizeof err), 0);
+    assert_int_equal(cred_put_psk(cse.creds, &p), 0);
+    assert_int_equal(gate(&cse, BINDING_HTTP, "12-evil@x", "//evil.example/id-in/CAdmin"), 0);
+    assert_int_equal(gate(&cse, BINDING_HTTP, "12-evil@x", "//EVIL.example/id-in/Cother"), 0);
+    assert_int_equal(gate(&cse, BINDING_HTTP, "12-evil@x", "CAdmin"), RSC_ORIGINATOR_NOT_AUTHENTICATED);
+    assert_int_equal(gate(&cse, BINDING_HTTP, "12-evil@x", "/id-in/Cother"), RSC_ORIGINATOR_NOT_AUTHENTICATED);
+    assert_int_equal(gate(&cse, BINDING_HTTP, "12-evil@x", "//ironbark.local/id-in/Cother"),
+                     RSC_ORIGINATOR_NOT_AUTHENTICATED);
+    assert_int_equal(gate(&cse, BINDING_HTTP, "12-evil@x", "//evil.example.other/id-in/C1"),
+                     RSC_ORIGINATOR_NOT_AUTHENTICATED);
+    /* Patterns in SP-relative or absolute form bind the local IDs they name;
+     * "/id-in/..." does not reach other SPs or CSEs. */
+    assert_int_equal(cred_parse_psk("local@x:03:/id-in/Cgw*,//IRONBARK.local/id-in/Cdash", &p, err, sizeof err), 0);
+    assert_int_equal(cred_put_psk(cse.creds, &p), 0);
+    assert_int_equal(gate(&cse, BINDING_HTTP, "12-local@x", "Cgw1"), 0);
+    assert_int_equal(gate(&cse, BINDING_HTTP, "12-local@x", "//ironbark.local/id-in/Cgw2"), 0);
+    assert_int_equal(gate(&cse, BINDING_HTTP, "12-local@x", "Cdash"), 0);
+    assert_int_equal(gate(&cse, BINDING_HTTP, "12-local@x", "//evil.example/id-in/Cgw1"),
+                     RSC_ORIGINATOR_NOT_AUTHENTICATED);
+    assert_int_equal(gate(&cse, BINDING_HTTP, "12-local@x", "/id-mn/Cgw1"), RSC_ORIGINATOR_NOT_AUTHENTICATED);
+    assert_int_equal(cred_parse_psk("any@x:04:*", &p, err, sizeof err), 0);
+    assert_int_equal(cred_put_psk(cse.creds, &p), 0);
+    assert_int_equal(gate(&cse, BINDING_HTTP, "12-any@x", "//evil.example/id-in/C1"), 0);
+    assert_int_equal(gate(&cse, BINDING_HTTP, "12-any@x", "C1"), 0);
+    assert_int_equal(gate(&cse, BINDING_HTTP, "12-any@x", "C1//x"), RSC_ORIGINATOR_NOT_AUTHENTICATED);
+    /* A certificate for a foreign AE-ID is that foreign AE only. */
+    assert_int_equal(gate(&cse, BINDING_COAP, "33-//evil.example/id-in/Cdev", "Cdev"),
+                     RSC_ORIGINATOR_NOT_AUTHENTICATED);
+    assert_int_equal(gate(&cse, BINDING_COAP, "33-//evil.example/id-in/Cdev", "//Evil.Example/id-in/Cdev"), 0);
     /* Unsecured requests: the binding's policy decides. */
     assert_int_equal(gate(&cse, BINDING_HTTP, NULL, "Cany"), 0);
     cse.cfg.security_http = SECURITY_REQUIRED;
@@ -192,7 +205,6 @@ int main(void)
         cmocka_unit_test(patterns),
         cmocka_unit_test(parse_psk),
         cmocka_unit_test(store),
-        cmocka_unit_test(normalize),
         cmocka_unit_test(identity_gate),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
