@@ -2,6 +2,7 @@
 
 #include "log.h"
 
+#include <arpa/inet.h>
 #include <ctype.h>
 #include <stddef.h>
 #include <errno.h>
@@ -39,8 +40,8 @@ void config_defaults(struct config *c)
     c->https_port = 8443;
     strcpy(c->tls_server_name, "localhost");
     c->tls_handshake_timeout_ms = 5000;
-    c->security_http = SECURITY_OPTIONAL;
-    c->security_coap = SECURITY_OPTIONAL;
+    c->security_http = SECURITY_AUTO;
+    c->security_coap = SECURITY_AUTO;
 }
 
 static int copy_str(char *dst, size_t cap, const char *v, char *err, int errlen, const char *key)
@@ -112,8 +113,8 @@ static const struct setting settings[] = {
     STR(tls_key, "tls-key", "private key of tls-cert, PEM"),
     STR(tls_server_name, "tls-server-name", "SNI name and generated certificate DNS name (default localhost)"),
     INT(tls_handshake_timeout_ms, "tls-handshake-timeout", 100, 600000, "close a (D)TLS handshake that takes longer, ms (default 5000)"),
-    SECURITY(security_http, "security-http", "SAEF policy for HTTP/HTTPS: off, optional (default), required"),
-    SECURITY(security_coap, "security-coap", "SAEF policy for CoAP/CoAPS: off, optional (default), required"),
+    SECURITY(security_http, "security-http", "SAEF policy for HTTP/HTTPS: off, optional, required (default: optional on a loopback http-host, required otherwise)"),
+    SECURITY(security_coap, "security-coap", "SAEF policy for CoAP/CoAPS: off, optional, required (default: optional on a loopback coap-host, required otherwise)"),
     LIST(psk, npsk, "psk", "pre-provisioned key identity:hexkey:originator-patterns (repeatable)"),
     LIST(trusted_ca, ntrusted_ca, "trusted-ca", "PEM file of a CA trusted for client certificates (repeatable)"),
     STR(transport_module, "transport-module", "HTTPS/CoAP(S) module file (default ironbark-transports.so beside the executable)"),
@@ -160,7 +161,8 @@ int config_set(struct config *c, const char *key, const char *value, char *err, 
             if (!strcmp(value, "off")) *(int *)field = SECURITY_OFF;
             else if (!strcmp(value, "optional")) *(int *)field = SECURITY_OPTIONAL;
             else if (!strcmp(value, "required")) *(int *)field = SECURITY_REQUIRED;
-            else { snprintf(err, errlen, "%s: expected off, optional or required, got '%s'", key, value); return -1; }
+            else if (!strcmp(value, "auto")) *(int *)field = SECURITY_AUTO;
+            else { snprintf(err, errlen, "%s: expected off, optional, required or auto, got '%s'", key, value); return -1; }
             return 0;
         case K_LIST: {
             int *count = (int *)((char *)c + s->count_off);
@@ -273,4 +275,35 @@ int config_parse_args(struct config *c, int argc, char **argv)
     }
     if (!c->db_file[0]) snprintf(c->db_file, sizeof c->db_file, "%s/cse.db", c->data_dir);
     return 0;
+}
+
+bool config_is_loopback(const char *host)
+{
+    struct in_addr a4;
+    struct in6_addr a6;
+    if (!strcmp(host, "localhost")) return true;
+    if (inet_pton(AF_INET, host, &a4) == 1) return (ntohl(a4.s_addr) >> 24) == 127;
+    if (inet_pton(AF_INET6, host, &a6) != 1) return false;   /* a name: not known to be */
+    if (IN6_IS_ADDR_LOOPBACK(&a6)) return true;
+    return IN6_IS_ADDR_V4MAPPED(&a6) && a6.s6_addr[12] == 127;
+}
+
+static void resolve_one(int *policy, const char *key, const char *host, const char *binding)
+{
+    if (*policy != SECURITY_AUTO) return;
+    if (config_is_loopback(host)) {
+        *policy = SECURITY_OPTIONAL;
+        return;
+    }
+    /* Off loopback a self-declared originator could be anyone: secure by default. */
+    *policy = SECURITY_REQUIRED;
+    log_info("%s listens on %s, not loopback: %s is 'required' by default (only originators "
+             "authenticated over %s are served); set %s to 'optional' to accept self-declared "
+             "originators", binding, host, key, !strcmp(binding, "HTTP") ? "HTTPS" : "CoAPS", key);
+}
+
+void config_resolve_security(struct config *c)
+{
+    resolve_one(&c->security_http, "security-http", c->http_host, "HTTP");
+    resolve_one(&c->security_coap, "security-coap", c->coap_host, "CoAP");
 }

@@ -10,7 +10,9 @@
 /* Per-binding SAEF policy: off = no secure transport; optional = secured
  * connections are bound to their credential, plain ones served as before;
  * required = only requests over an authenticated credential are served. */
-enum config_security { SECURITY_OFF = 0, SECURITY_OPTIONAL = 1, SECURITY_REQUIRED = 2 };
+/* SECURITY_AUTO, the default, is resolved at start by config_resolve_security():
+ * optional on a loopback listener, required on any other. */
+enum config_security { SECURITY_OFF = 0, SECURITY_OPTIONAL = 1, SECURITY_REQUIRED = 2, SECURITY_AUTO = 3 };
 
 struct config {
     char cse_id[64];          /* without the leading '/': "id-in" */
@@ -62,5 +64,11 @@ int config_set(struct config *c, const char *key, const char *value, char *err, 
  * -1 on a usage error (message printed). */
 int config_parse_args(struct config *c, int argc, char **argv);
 void config_usage(const char *prog);
+
+/* Is this listen address (numeric, or "localhost") on the loopback? */
+bool config_is_loopback(const char *host);
+/* Turns SECURITY_AUTO into what the listen addresses call for, and says so
+ * when a non-loopback listener made it `required`. */
+void config_resolve_security(struct config *c);
 
 #endif

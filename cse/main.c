@@ -60,6 +60,7 @@ int main(int argc, char **argv)
     int rc = config_parse_args(&cfg, argc, argv);
     if (rc) return rc > 0 ? 0 : 2;
     log_set_level(cfg.log_level);
+    config_resolve_security(&cfg);
 
     /* Signals arrive through the loop, so shutdown happens between requests. */
     sigset_t mask;

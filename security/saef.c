@@ -63,6 +63,18 @@ static bool credential_allows(struct cse *cse, const char *cred, const struct id
     return false;
 }
 
+/* The admin may speak unauthenticated only from this machine: a peer
+ * elsewhere claiming it must prove it over HTTPS/CoAPS, whatever the policy. */
+static bool admin_from_afar(struct cse *cse, const struct m2m_request *req)
+{
+    if (req->binding != BINDING_HTTP && req->binding != BINDING_COAP) return false;
+    /* No peer address: a request made in this process. */
+    if (!req->peer.ip[0] || config_is_loopback(req->peer.ip)) return false;
+    struct ident_home home = cse_home(cse);
+    struct ident_forms from;
+    return req->fr && ident_forms(&home, req->fr, &from) && ident_is(&home, cse->cfg.admin, &from);
+}
+
 int saef_check(struct cse *cse, const struct m2m_request *req, struct m2m_response *rsp)
 {
     int policy = policy_of(&cse->cfg, req->binding);
@@ -70,6 +82,9 @@ int saef_check(struct cse *cse, const struct m2m_request *req, struct m2m_respon
         if (policy == SECURITY_REQUIRED)
             return m2m_error(rsp, RSC_SECURITY_ASSOCIATION_REQUIRED,
                              "this CSE serves only requests over an authenticated secure transport");
+        if (admin_from_afar(cse, req))
+            return m2m_error(rsp, RSC_SECURITY_ASSOCIATION_REQUIRED,
+                             "the admin originator is served unauthenticated only from loopback");
         return 0;
     }
     struct ident_home home = cse_home(cse);

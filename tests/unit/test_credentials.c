@@ -10,6 +10,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "cse/config.h"
 #include "cse/cse.h"
 #include "cse/rsc.h"
 #include "security/credentials.h"
@@ -129,6 +130,73 @@ static int gate(struct cse *cse, enum m2m_binding b, const char *cred, const cha
     return rc;
 }
 
+static int gate_from(struct cse *cse, enum m2m_binding b, const char *cred, const char *fr,
+                     const char *ip)
+{
+    struct m2m_request req;
+    struct m2m_response rsp;
+    m2m_request_init(&req);
+    m2m_response_init(&rsp);
+    req.binding = b;
+    req.fr = strdup(fr);
+    snprintf(req.peer.ip, sizeof req.peer.ip, "%s", ip);
+    saef_bind(&req, cred);
+    int rc = saef_check(cse, &req, &rsp);
+    m2m_response_clear(&rsp);
+    m2m_request_clear(&req);
+    return rc;
+}
+
+/* Secure by default off loopback (issue 16 item 9). */
+static void loopback_defaults(void **state)
+{
+    (void)state;
+    assert_true(config_is_loopback("127.0.0.1"));
+    assert_true(config_is_loopback("127.8.9.10"));
+    assert_true(config_is_loopback("::1"));
+    assert_true(config_is_loopback("::ffff:127.0.0.1"));
+    assert_true(config_is_loopback("localhost"));
+    assert_false(config_is_loopback("0.0.0.0"));
+    assert_false(config_is_loopback("::"));
+    assert_false(config_is_loopback("192.0.2.1"));
+    assert_false(config_is_loopback("128.0.0.1"));
+    assert_false(config_is_loopback("example.org"));
+    assert_false(config_is_loopback(""));
+    struct config c;
+    config_defaults(&c);
+    assert_int_equal(c.security_http, SECURITY_AUTO);
+    config_resolve_security(&c);
+    assert_int_equal(c.security_http, SECURITY_OPTIONAL);
+    assert_int_equal(c.security_coap, SECURITY_OPTIONAL);
+    config_defaults(&c);
+    strcpy(c.http_host, "0.0.0.0");
+    strcpy(c.coap_host, "::");
+    config_resolve_security(&c);
+    assert_int_equal(c.security_http, SECURITY_REQUIRED);
+    assert_int_equal(c.security_coap, SECURITY_REQUIRED);
+    config_defaults(&c);
+    strcpy(c.http_host, "0.0.0.0");
+    c.security_http = SECURITY_OPTIONAL;              /* the operator opted out */
+    config_resolve_security(&c);
+    assert_int_equal(c.security_http, SECURITY_OPTIONAL);
+
+    /* The admin unauthenticated: from loopback only, whatever the policy. */
+    struct cse cse;
+    memset(&cse, 0, sizeof cse);
+    config_defaults(&cse.cfg);
+    cse.cfg.security_http = cse.cfg.security_coap = SECURITY_OPTIONAL;
+    assert_int_equal(gate_from(&cse, BINDING_HTTP, NULL, "CAdmin", "127.0.0.1"), 0);
+    assert_int_equal(gate_from(&cse, BINDING_HTTP, NULL, "CAdmin", "192.0.2.7"), RSC_SECURITY_ASSOCIATION_REQUIRED);
+    assert_int_equal(gate_from(&cse, BINDING_COAP, NULL, "/id-in/CAdmin", "2001:db8::1"),
+                     RSC_SECURITY_ASSOCIATION_REQUIRED);
+    assert_int_equal(gate_from(&cse, BINDING_HTTP, NULL, "//ironbark.local/id-in/CAdmin", "192.0.2.7"),
+                     RSC_SECURITY_ASSOCIATION_REQUIRED);
+    assert_int_equal(gate_from(&cse, BINDING_HTTP, NULL, "Cother", "192.0.2.7"), 0);
+    cse.cfg.security_http = SECURITY_OFF;
+    assert_int_equal(gate_from(&cse, BINDING_HTTP, NULL, "CAdmin", "192.0.2.7"), RSC_SECURITY_ASSOCIATION_REQUIRED);
+    assert_int_equal(gate_from(&cse, BINDING_INTERNAL, NULL, "CAdmin", "192.0.2.7"), 0);
+}
+
 static void identity_gate(void **state)
 {
     (void)state;
@@ -205,7 +273,7 @@ int main(void)
         cmocka_unit_test(patterns),
         cmocka_unit_test(parse_psk),
         cmocka_unit_test(store),
-        cmocka_unit_test(identity_gate),
+        cmocka_unit_test(identity_gate), cmocka_unit_test(loopback_defaults),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
