@@ -161,7 +161,7 @@ struct expired_list { struct resource **items; int n, cap; };
 static int collect_expired(struct resource *res, void *data)
 {
     struct expired_list *l = data;
-    if (res->ty == 5) return 0;
+    if (type_flags(res->ty) & RT_ROOT) return 0;
     if (l->n == l->cap) {
         l->cap = l->cap ? l->cap * 2 : 16;
         l->items = realloc(l->items, (size_t)l->cap * sizeof *l->items);

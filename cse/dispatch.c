@@ -66,7 +66,7 @@ static void empty_container_event(struct cse *cse, const char *local, struct eve
     if (n < 4 || (strcmp(local + n - 3, "/la") && strcmp(local + n - 3, "/ol"))) return;
     char *head = strndup(local, n - 3);
     struct resource *cnt = NULL;
-    if (head && !address_resolve(cse, head, &cnt) && cnt->ty == 3)
+    if (head && !address_resolve(cse, head, &cnt) && type_reserves_name(registry_find(cnt->ty), local + n - 2))
         *ev = (struct event){ NET_RETRIEVE_CNT_NO_CHILD, cnt, NULL, NULL };
     else
         resource_free(cnt);
@@ -111,7 +111,7 @@ static int validate_primitive(struct cse *cse, const struct m2m_request *req, st
         return m2m_error(rsp, RSC_BAD_REQUEST, "request identifier (X-M2M-RI) is missing");
     if (!req->to || !*req->to)
         return m2m_error(rsp, RSC_BAD_REQUEST, "target (To) is missing");
-    bool registration = req->op == OP_CREATE && req->ty == 2;
+    bool registration = req->op == OP_CREATE && (type_flags(req->ty) & RT_REGISTERS);
     if (!registration && (!req->fr || !*req->fr))
         return m2m_error(rsp, RSC_BAD_REQUEST, "originator (X-M2M-Origin) is missing");
     if (req->rvi) {
@@ -171,9 +171,7 @@ static int content_of(const struct resource_type *t, const struct m2m_request *r
 
 static bool reserved_name(const char *rn, int parent_ty)
 {
-    if ((parent_ty == 3 || parent_ty == 29) && (!strcmp(rn, "la") || !strcmp(rn, "ol"))) return true;
-    if (parent_ty == 9 && (!strcmp(rn, "fopt") || !strcmp(rn, "sfop"))) return true;
-    return false;
+    return type_reserves_name(registry_find(parent_ty), rn);
 }
 
 /* Sets et: the requested one (must lie ahead) or the default, never beyond
@@ -305,7 +303,8 @@ static int op_create(struct cse *cse, const struct m2m_request *req, struct m2m_
         res->path = malloc(n);
         snprintf(res->path, n, "%s/%s", parent->path, res_rn(res));
         rc = store_insert(cse->store, res);
-        if (rc == RSC_ALREADY_EXISTS && res->ty != 2 && attempt < 3) {
+        /* A registrant's ri is its ID, not drawn: a collision is a second registration. */
+        if (rc == RSC_ALREADY_EXISTS && !(t->flags & RT_REGISTERS) && attempt < 3) {
             cse_new_id(t->sn, ri, sizeof ri); /* random ri collided: draw again */
             json_object_set_new(res->attrs, "ri", json_string(ri));
             rc = 0;
@@ -320,7 +319,7 @@ static int op_create(struct cse *cse, const struct m2m_request *req, struct m2m_
         rsp->rsc = RSC_CREATED;
         rsp->location = strdup(res_ri(res));
         respond_written(req, rsp, &ctx, RCN_ATTRIBUTES);
-        if (notify_watched(cse, res_ri(parent)) || res->ty == 23)
+        if (notify_watched(cse, res_ri(parent)) || (t->flags & RT_SUBSCRIPTION))
             *ev = (struct event){ NET_CREATE_CHILD, resource_dup(res), resource_dup(parent), NULL };
         log_debug("created %s (%s) by %s", res->path, res_ri(res), req->fr ? req->fr : "-");
     }
@@ -383,7 +382,7 @@ static int op_update(struct cse *cse, const struct m2m_request *req, struct m2m_
         cse_note_expiry(cse, res_str(target, "et"));
         rsp->rsc = RSC_UPDATED;
         respond_written(req, rsp, &ctx, RCN_ATTRIBUTES);
-        if (notify_watched(cse, res_ri(target)) || target->ty == 23)
+        if (notify_watched(cse, res_ri(target)) || (type_flags(target->ty) & RT_SUBSCRIPTION))
             *ev = (struct event){ NET_UPDATE, resource_dup(target), NULL, changed_attributes(before, target) };
     }
     json_decref(modified);
@@ -395,7 +394,7 @@ static int op_update(struct cse *cse, const struct m2m_request *req, struct m2m_
 /* Subscriptions leaving with a subtree owe their subscriber a notification. */
 static int note_removed_subscription(struct resource *res, void *data)
 {
-    if (res->ty == 23) notify_removing(data, res);
+    if (type_flags(res->ty) & RT_SUBSCRIPTION) notify_removing(data, res);
     return 0;
 }
 
@@ -443,23 +442,13 @@ static int op_delete(struct cse *cse, const struct m2m_request *req, struct m2m_
 static int op_notify(struct cse *cse, const struct m2m_request *req, struct m2m_response *rsp,
                      struct resource *target)
 {
-    if (target->ty == 5) {
-        /* Addressed to the CSE itself: verification requests and results of
-         * non-blocking requests this CSE sent; nothing to do but accept. */
-        rsp->rsc = RSC_OK;
-        return 0;
-    }
-    if (target->ty == 2 || target->ty == 16) {
-        int rsc = notify_forward(cse, target, req);
-        if (rsc == DISPATCH_PENDING) return rsc;
-        if (rsc == RSC_TARGET_NOT_REACHABLE)
-            return m2m_error(rsp, rsc, "no point of access of '%s' answered", res_ri(target));
-        if (!rsc_is_success(rsc)) return m2m_error(rsp, rsc, "the notification target answered %d", rsc);
-        rsp->rsc = rsc;
-        return 0;
+    const struct resource_type *t = registry_find(target->ty);
+    if (t && t->on_notify) {
+        struct op_ctx ctx = { .cse = cse, .req = req, .rsp = rsp, .res = target };
+        return t->on_notify(&ctx);
     }
     return m2m_error(rsp, RSC_OPERATION_NOT_ALLOWED, "%s cannot receive notifications",
-                     registry_find(target->ty)->key);
+                     t ? type_key(t, target) : "this resource");
 }
 
 /* Filter criteria on UPDATE/DELETE make the operation conditional (TS-0004
@@ -500,8 +489,9 @@ static bool type_refuses(const struct m2m_request *req, const struct resource *t
         t = registry_find(req->ty);
         return !t || (t->flags & RT_NO_CREATE);
     case OP_UPDATE:
+        return type_flags(target->ty) & RT_NO_UPDATE && type_flags(target->ty) & RT_ROOT;
     case OP_DELETE:
-        return target->ty == 5;
+        return type_flags(target->ty) & RT_NO_DELETE && type_flags(target->ty) & RT_ROOT;
     default:
         return false;
     }
@@ -558,7 +548,7 @@ static int execute(struct cse *cse, struct m2m_request *req, struct m2m_response
      * operation the resource type never allows (creating a CSEBase, updating
      * or deleting one) is refused whoever asks, so that answer comes first
      * and reveals nothing. */
-    bool registration = req->op == OP_CREATE && req->ty == 2;
+    bool registration = req->op == OP_CREATE && (type_flags(req->ty) & RT_REGISTERS);
     bool refused_type = !rc && type_refuses(req, target);
     if (!rc && !registration && !refused_type && acl_check(cse, req, target, acop_of(req->op, req)))
         rc = m2m_error(rsp, RSC_ORIGINATOR_HAS_NO_PRIVILEGE, "originator has no privilege");

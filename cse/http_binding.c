@@ -3,6 +3,7 @@
 #include "cse.h"
 #include "json_text.h"
 #include "rsc.h"
+#include "../resources/types.h"
 #include "../security/saef.h"
 
 #include <ctype.h>
@@ -85,7 +86,7 @@ static int parse_content_type(const char *ct, struct m2m_request *req, struct m2
         char *end;
         long ty = strtol(q, &end, 10);
         while (isspace((unsigned char)*end)) end++;
-        if (end == q || (*end && *end != ';') || ty <= 0 || ty > 100000)
+        if (end == q || (*end && *end != ';') || ty <= 0 || ty > TY_NUMBER_MAX)
             return m2m_error(rsp, RSC_BAD_REQUEST, "invalid ty in Content-Type");
         req->ty = (int)ty;
     }

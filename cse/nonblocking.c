@@ -1,5 +1,7 @@
 #include "nonblocking.h"
 
+#include "../resources/types.h"
+
 #include "address.h"
 #include "clock.h"
 #include "cse.h"
@@ -32,7 +34,7 @@ static bool targets_request_record(struct cse *cse, const char *to)
     if (address_parse(cse, to, &a)) return false;
     if (!a.remote) address_resolve(cse, a.local, &r);
     address_clear(&a);
-    bool yes = r && r->ty == 17;
+    bool yes = r && r->ty == TY_REQ;   /* this module implements <request> */
     resource_free(r);
     return yes;
 }

@@ -209,7 +209,7 @@ json_t *notify_poa_of(struct cse *cse, const char *id)
     if (!a.remote && !a.attr) address_resolve(cse, a.local, &r);
     address_clear(&a);
     json_t *poa = NULL;
-    if (r && (r->ty == 2 || r->ty == 16)) poa = json_incref(json_object_get(r->attrs, "poa"));
+    if (r && (type_flags(r->ty) & RT_HAS_POA)) poa = json_incref(json_object_get(r->attrs, "poa"));
     resource_free(r);
     if (poa && (!json_is_array(poa) || !json_array_size(poa))) { json_decref(poa); poa = NULL; }
     return poa;
@@ -885,7 +885,7 @@ void notify_event(struct cse *cse, int net, const struct resource *res,
     struct notifier *nf = nf_of(cse);
     if (!nf || !res) return;
     /* A subscription created, or its nse changed: (re)start or stop counting. */
-    if (res->ty == 23 && (net == NET_CREATE_CHILD || (net == NET_UPDATE && json_object_get(modified, "nse"))))
+    if ((type_flags(res->ty) & RT_SUBSCRIPTION) && (net == NET_CREATE_CHILD || (net == NET_UPDATE && json_object_get(modified, "nse"))))
         notify_reset_stats(cse, res);
     const struct resource *subscribed = net == NET_CREATE_CHILD || net == NET_DELETE_CHILD ? parent : res;
     if (!subscribed) return;

@@ -67,9 +67,10 @@ static bool visible(struct collect *c, const struct resource *r, int acop)
 static bool hidden(struct collect *c, const struct resource *r)
 {
     const char *pi = res_pi(r), *ri = res_ri(r);
+    const struct resource_type *t = registry_find(r->ty);
     bool hide = json_object_get(c->hidden, pi) || res_expired(r, c->now) ||
-                (r->ty == 4 && json_object_get(c->no_instances, pi)) ||
-                (c->req->fc.fu == 1 && r->ty == 2 && res_int(r, "regs", 1) == 2);
+                (t && (t->flags & RT_INSTANCE) && json_object_get(c->no_instances, pi)) ||
+                (t && t->hidden && t->hidden(r, c->req));
     if (hide) json_object_set_new(c->hidden, ri, json_true());
     else if (res_bool(r, "disr", 0)) json_object_set_new(c->no_instances, ri, json_true());
     return hide;

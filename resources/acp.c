@@ -38,10 +38,10 @@ static int acp_validate(struct op_ctx *ctx)
 }
 
 const struct resource_type type_acp = {
-    .ty = 1, .sn = "acp", .key = "m2m:acp",
-    .parents = (const int[]){ 5, 2, 16, 0 },
+    .ty = TY_ACP, .sn = "acp", .key = "m2m:acp",
+    .parents = (const int[]){ TY_CSEBASE, TY_AE, TY_CSR, 0 },
     .attrs = ATTRS(attrs),
-    .flags = RT_SUBSCRIBABLE,
+    .flags = RT_SUBSCRIBABLE | RT_ANNOUNCEABLE,
     .on_create = acp_validate,
     .on_update = acp_validate,
 };

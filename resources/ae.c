@@ -99,11 +99,24 @@ static int ae_update(struct op_ctx *ctx)
     return 0;
 }
 
+/* An AE's ri is its AE-ID: it owns itself. */
+static const char *ae_owner(const struct resource *res) { return res_ri(res); }
+
+/* An inactive AE (regs=INACTIVE) drops out of discovery with its subtree
+ * (TS-0001 10.2.2.2). */
+static bool ae_hidden(const struct resource *res, const struct m2m_request *req)
+{
+    return req->fc.fu == 1 && res_int(res, "regs", 1) == 2;
+}
+
 const struct resource_type type_ae = {
-    .ty = 2, .sn = "ae", .key = "m2m:ae",
-    .parents = (const int[]){ 5, 0 },
+    .ty = TY_AE, .sn = "ae", .key = "m2m:ae",
+    .parents = (const int[]){ TY_CSEBASE, 0 },
     .attrs = ATTRS(attrs),
-    .flags = RT_SUBSCRIBABLE,
+    .flags = RT_SUBSCRIBABLE | RT_REGISTERS | RT_HAS_POA | RT_ANNOUNCEABLE,
     .on_create = ae_create,
     .on_update = ae_update,
+    .on_notify = poa_forward_notify,
+    .owner = ae_owner,
+    .hidden = ae_hidden,
 };

@@ -74,10 +74,12 @@ static int cnt_update(struct op_ctx *ctx)
 }
 
 const struct resource_type type_container = {
-    .ty = 3, .sn = "cnt", .key = "m2m:cnt",
-    .parents = (const int[]){ 5, 2, 3, 16, 0 },
+    .ty = TY_CNT, .sn = "cnt", .key = "m2m:cnt",
+    .parents = (const int[]){ TY_CSEBASE, TY_AE, TY_CNT, TY_CSR, 0 },
     .attrs = ATTRS(attrs),
-    .flags = RT_STATE_TAG | RT_CREATOR | RT_SUBSCRIBABLE,
+    .flags = RT_STATE_TAG | RT_CREATOR | RT_SUBSCRIBABLE | RT_ANNOUNCEABLE,
     .on_create = cnt_create,
     .on_update = cnt_update,
+    /* latest and oldest (cse/address.c resolves them). */
+    .virtual_children = (const char *const[]){ "la", "ol", NULL },
 };

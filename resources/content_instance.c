@@ -98,7 +98,7 @@ static int check_retrieval(struct op_ctx *ctx)
 static int cin_delete(struct op_ctx *ctx)
 {
     int rc = check_retrieval(ctx);
-    if (rc || !ctx->parent || ctx->parent->ty != 3) return rc;
+    if (rc || !ctx->parent || ctx->parent->ty != TY_CNT) return rc;
     struct resource *cnt = ctx->parent;
     int64_t cni = res_int(cnt, "cni", 1) - 1, cbs = res_int(cnt, "cbs", 0) - res_int(ctx->res, "cs", 0);
     json_object_set_new(cnt->attrs, "cni", json_integer(cni < 0 ? 0 : cni));
@@ -108,10 +108,11 @@ static int cin_delete(struct op_ctx *ctx)
 }
 
 const struct resource_type type_content_instance = {
-    .ty = 4, .sn = "cin", .key = "m2m:cin",
-    .parents = (const int[]){ 3, 0 },
+    .ty = TY_CIN, .sn = "cin", .key = "m2m:cin",
+    .parents = (const int[]){ TY_CNT, 0 },
     .attrs = ATTRS(attrs),
-    .flags = RT_NO_UPDATE | RT_STATE_TAG | RT_CREATOR | RT_RETRIEVE_READS_ONLY,
+    .flags = RT_NO_UPDATE | RT_STATE_TAG | RT_CREATOR | RT_RETRIEVE_READS_ONLY | RT_INSTANCE |
+             RT_ANNOUNCEABLE,
     .on_create = cin_create,
     .on_delete = cin_delete,
     .on_retrieve = check_retrieval,

@@ -138,12 +138,13 @@ static int grp_update(struct op_ctx *ctx)
 }
 
 const struct resource_type type_group = {
-    .ty = 9, .sn = "grp", .key = "m2m:grp",
-    .parents = (const int[]){ 5, 2, 16, 0 },
+    .ty = TY_GRP, .sn = "grp", .key = "m2m:grp",
+    .parents = (const int[]){ TY_CSEBASE, TY_AE, TY_CSR, 0 },
     .attrs = ATTRS(attrs),
-    .flags = RT_CREATOR | RT_SUBSCRIBABLE,
+    .flags = RT_CREATOR | RT_SUBSCRIBABLE | RT_ANNOUNCEABLE,
     .on_create = grp_create,
     .on_update = grp_update,
+    .virtual_children = (const char *const[]){ "fopt", "sfop", NULL },
 };
 
 /* --- fopt fan-out ------------------------------------------------------------ */
@@ -278,7 +279,7 @@ bool group_fopt_target(struct cse *cse, const char *local, struct resource **grp
     struct resource *r = NULL;
     int rc = address_resolve(cse, head, &r);
     free(head);
-    if (rc || r->ty != 9) {
+    if (rc || r->ty != TY_GRP) {
         resource_free(r);
         free(*rest);
         *rest = NULL;

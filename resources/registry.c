@@ -66,3 +66,21 @@ bool registry_is_attribute_name(const char *sn)
         if (type_attr(types[i], sn)) return true;
     return false;
 }
+
+const char *type_key(const struct resource_type *t, const struct resource *res)
+{
+    return t->key_of && res ? t->key_of(res) : t->key;
+}
+
+bool type_reserves_name(const struct resource_type *t, const char *name)
+{
+    for (const char *const *v = t ? t->virtual_children : NULL; v && *v; v++)
+        if (!strcmp(*v, name)) return true;
+    return false;
+}
+
+unsigned type_flags(int ty)
+{
+    const struct resource_type *t = registry_find(ty);
+    return t ? t->flags : 0;
+}

@@ -6,6 +6,7 @@
 
 #include "../cse/primitive.h"
 #include "../cse/resource.h"
+#include "types.h"
 
 #include <stdbool.h>
 #include <stdint.h>
@@ -70,6 +71,16 @@ struct attr_def {
 #define RT_SUBSCRIBABLE  0x40
 #define RT_RETRIEVE_READS_ONLY 0x80  /* on_retrieve never modifies ctx->res (rcn=1 may
                                         then be answered from the stored text) */
+#define RT_ROOT          0x100 /* the CSEBase: the tree's root, never expires or goes */
+#define RT_REGISTERS     0x200 /* creating one registers its originator (AE; later remoteCSE):
+                                  no originator needed, its ri is the registrant's ID */
+#define RT_HAS_POA       0x400 /* has pointOfAccess: NOTIFYs to it are forwarded there */
+#define RT_INSTANCE      0x800 /* an instance of its parent (cin): counts toward the parent's
+                                  quotas, hidden with it when the parent has disr=true */
+#define RT_SUBSCRIPTION  0x1000 /* is a subscription: its own life is an event for the notifier */
+#define RT_ANNOUNCEABLE  0x2000 /* may be announced (ty + TY_ANNC_OFFSET) */
+#define RT_SPECIALIZED   0x4000 /* one type, many wire keys (mgmtObj, flexContainer): an acod
+                                   naming it needs spty */
 
 struct cse;
 
@@ -100,7 +111,31 @@ struct resource_type {
     op_hook *on_update;        /* after attributes are merged, before store */
     op_hook *on_delete;        /* before the subtree is removed */
     op_hook *on_retrieve;      /* before the representation is built */
+    /* A NOTIFY addressed to a resource of this type; NULL: 4005. */
+    op_hook *on_notify;
+    /* Names reserved for virtual children (la, ol, fopt, …), NULL-terminated;
+     * NULL: none. A child may not be created under such a name. */
+    const char *const *virtual_children;
+    /* The ID of the originator owning a resource of this type regardless of
+     * `cr` (an AE owns itself, a <request> its originator), or NULL. */
+    const char *(*owner)(const struct resource *res);
+    /* Kept out of discovery results (and so of what lies below it) for this
+     * request, e.g. an inactive AE; NULL: never. */
+    bool (*hidden)(const struct resource *res, const struct m2m_request *req);
+    /* The wire key of one resource when it differs per instance (mgmtObj and
+     * flexContainer specialisations); NULL: `key`. */
+    const char *(*key_of)(const struct resource *res);
 };
+
+/* The on_notify hook of the types with RT_HAS_POA: forwards to the poa. */
+int poa_forward_notify(struct op_ctx *ctx);
+
+/* The wire key of a resource, "m2m:cnt" (its type's, or its own specialisation's). */
+const char *type_key(const struct resource_type *t, const struct resource *res);
+/* Is name reserved for a virtual child of a resource of type t? */
+bool type_reserves_name(const struct resource_type *t, const char *name);
+/* The type's flags, 0 for an unknown type: a short way to ask a type a question. */
+unsigned type_flags(int ty);
 
 #define ATTRS(table) table, (int)(sizeof table / sizeof table[0])
 

@@ -19,9 +19,13 @@ static const struct attr_def attrs[] = {
     { "ors", A_OBJ, NP, NP, 0, 0 },
 };
 
+/* A <request> record belongs to the originator of the request (TS-0001 10.2.20). */
+static const char *req_owner(const struct resource *res) { return res_str(res, "org"); }
+
 const struct resource_type type_request = {
-    .ty = 17, .sn = "req", .key = "m2m:req",
-    .parents = (const int[]){ 5, 0 },
+    .ty = TY_REQ, .sn = "req", .key = "m2m:req",
+    .parents = (const int[]){ TY_CSEBASE, 0 },
     .attrs = ATTRS(attrs),
     .flags = RT_NO_CREATE | RT_NO_UPDATE | RT_SUBSCRIBABLE,
+    .owner = req_owner,
 };

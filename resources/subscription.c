@@ -142,7 +142,7 @@ static int creator_may_notify(struct op_ctx *ctx, const char *target, const char
     if (!a.remote && !a.attr) address_resolve(ctx->cse, a.local, &entity);
     address_clear(&a);
     int rc = 0;
-    if (entity && (entity->ty == 2 || entity->ty == 16) && acl_check_notify(ctx->cse, fr ? fr : "", entity))
+    if (entity && (type_flags(entity->ty) & RT_HAS_POA) && acl_check_notify(ctx->cse, fr ? fr : "", entity))
         rc = m2m_error(ctx->rsp, RSC_SUBSCRIPTION_CREATOR_HAS_NO_PRIVILEGE,
                        "the subscriber may not send notifications to '%s'", target);
     resource_free(entity);
@@ -223,11 +223,11 @@ static int sub_retrieve(struct op_ctx *ctx)
 }
 
 const struct resource_type type_subscription = {
-    .ty = 23, .sn = "sub", .key = "m2m:sub",
+    .ty = TY_SUB, .sn = "sub", .key = "m2m:sub",
     /* Any stored type may be asked; those without RT_SUBSCRIBABLE get 5203. */
-    .parents = (const int[]){ 1, 2, 3, 4, 5, 9, 16, 17, 23, 0 },
+    .parents = (const int[]){ TY_ACP, TY_AE, TY_CNT, TY_CIN, TY_CSEBASE, TY_GRP, TY_CSR, TY_REQ, TY_SUB, 0 },
     .attrs = ATTRS(attrs),
-    .flags = RT_CREATOR,
+    .flags = RT_CREATOR | RT_SUBSCRIPTION,
     .on_create = sub_create,
     .on_update = sub_update,
     .on_retrieve = sub_retrieve,

@@ -61,7 +61,7 @@ static struct resource *lookup(struct cse *cse, const char *id)
 static bool is_group_entry(void *data, const char *entry)
 {
     struct resource *r = lookup(data, entry);
-    bool group = r && r->ty == 9;
+    bool group = r && r->ty == TY_GRP;
     resource_free(r);
     return group;
 }
@@ -75,7 +75,8 @@ static bool member_is(struct cse *cse, const char *mid, const struct ident_forms
     /* An AE's ri is its AE-ID, so only structured addresses need a lookup. */
     if (!strchr(mid, '/')) return false;
     struct resource *r = lookup(cse, mid);
-    bool hit = r && r->ty == 2 && same_id(cse, res_ri(r), who);
+    /* A registrant's ri is its ID. */
+    bool hit = r && (type_flags(r->ty) & RT_REGISTERS) && same_id(cse, res_ri(r), who);
     resource_free(r);
     return hit;
 }
@@ -85,7 +86,7 @@ static bool in_group(void *data, const char *group)
     struct group_probe *p = data;
     struct resource *g = lookup(p->cse, group);
     bool hit = false;
-    if (g && g->ty == 9) {
+    if (g && g->ty == TY_GRP) {
         size_t i;
         json_t *m;
         json_array_foreach(json_object_get(g->attrs, "mid"), i, m)
@@ -154,7 +155,7 @@ static struct acp_entry *acp_get(struct cse *cse, const char *key)
     struct acp_entry *e = cache_slot(cse, key, &fresh);
     if (!fresh) return e;
     struct resource *acp = lookup(cse, key);
-    if (acp && acp->ty == 1) {
+    if (acp && acp->ty == TY_ACP) {
         e->found = true;
         e->pv = parse_privileges(cse, acp, "pv");
         e->pvs = parse_privileges(cse, acp, "pvs");
@@ -173,7 +174,8 @@ static const char *ae_at(struct cse *cse, const char *top)
     struct acp_entry *e = cache_slot(cse, key, &fresh);
     if (fresh) {
         struct resource *ae = NULL;
-        if (!store_get_path(cse->store, top, &ae) && ae->ty == 2) e->owner = strdup(res_ri(ae));
+        if (!store_get_path(cse->store, top, &ae) && (type_flags(ae->ty) & RT_REGISTERS))
+            e->owner = strdup(res_ri(ae));
         resource_free(ae);
     }
     return e->owner;
@@ -268,9 +270,12 @@ static bool updates_acpi(const struct m2m_request *req)
  * originator owns it. */
 static bool is_owner(struct cse *cse, const struct resource *r, const struct ident_forms *who)
 {
-    if (r->ty == 2) return same_id(cse, res_ri(r), who);
-    /* A <request> record belongs to the originator of the request (TS-0001 10.2.20). */
-    if (r->ty == 17) return res_str(r, "org") && same_id(cse, res_str(r, "org"), who);
+    /* Types that name their owner (an AE itself, a <request>'s originator). */
+    const struct resource_type *t = registry_find(r->ty);
+    if (t && t->owner) {
+        const char *owner = t->owner(r);
+        return owner && same_id(cse, owner, who);
+    }
     const char *cr = res_str(r, "cr");
     if (cr && *cr) return same_id(cse, cr, who);
     const char *first = r->path ? strchr(r->path, '/') : NULL;
@@ -288,7 +293,7 @@ static bool is_owner(struct cse *cse, const struct resource *r, const struct ide
 static bool registered_ae(struct cse *cse, const struct ident_forms *who)
 {
     struct resource *ae = NULL;
-    bool yes = who->rel[0] && !store_get(cse->store, who->rel, &ae) && ae->ty == 2;
+    bool yes = who->rel[0] && !store_get(cse->store, who->rel, &ae) && (type_flags(ae->ty) & RT_REGISTERS);
     resource_free(ae);
     return yes;
 }
@@ -303,7 +308,7 @@ static const struct resource *acpi_holder(struct cse *cse, const struct resource
     *owned = NULL;
     for (int depth = 0; r && depth < 64; depth++) {
         const struct resource_type *t = registry_find(r->ty);
-        if (!t || type_attr(t, "acpi") || r->ty == 5 || !res_pi(r) || !*res_pi(r)) return r;
+        if (!t || type_attr(t, "acpi") || (t->flags & RT_ROOT) || !res_pi(r) || !*res_pi(r)) return r;
         if (depth == 0) {
             /* The usual case (an instance under its container): the parent
              * the retrieve hook will want too, read once. */
@@ -322,7 +327,7 @@ static bool default_policy(struct cse *cse, const struct resource *holder, struc
                            const char **why)
 {
     int op = sub->s.op_bit;
-    if (holder->ty == 5) {
+    if (type_flags(holder->ty) & RT_ROOT) {
         *why = "the CSEBase grants only RETRIEVE and DISCOVERY to registered AEs";
         return (op == ACOP_RETRIEVE || op == ACOP_DISCOVERY) && registered_ae(cse, &sub->who);
     }
@@ -345,8 +350,8 @@ static bool decide(struct cse *cse, const struct m2m_request *req, const char *f
     if (is_admin(cse, &sub.who)) return true;
     /* Notifications to the CSE answer its own subscriptions; the
      * notification module judges them, not ACPs. */
-    if (target->ty == 5 && acop == ACOP_NOTIFY) return true;
-    if (target->ty == 1) {
+    if ((type_flags(target->ty) & RT_ROOT) && acop == ACOP_NOTIFY) return true;
+    if (target->ty == TY_ACP) {
         /* An ACP answers to its own selfPrivileges. */
         struct acp_entry *e = acp_get(cse, res_ri(target));
         return e->found && acr_permits(e->pvs, &sub.s, why);
@@ -436,7 +441,7 @@ int acl_validate_acpi(struct cse *cse, json_t *acpi, struct m2m_response *rsp)
         struct resource *r = lookup(cse, json_string_value(id));
         int ty = r ? r->ty : 0;
         resource_free(r);
-        if (ty != 1)
+        if (ty != TY_ACP)
             return m2m_error(rsp, RSC_BAD_REQUEST, "acpi entry '%s' is not an accessControlPolicy of this CSE",
                              json_string_value(id));
     }
@@ -471,11 +476,11 @@ void acl_after_write(struct cse *cse, const struct m2m_request *req, const struc
     if (!req || !target) return;
     int ty = req->op == OP_CREATE ? req->ty : target->ty;
     /* Any delete may take ACPs or groups with a subtree; cheap to refill. */
-    if (req->op == OP_DELETE || ty == 1 || ty == 9) acl_invalidate(cse);
+    if (req->op == OP_DELETE || ty == TY_ACP || ty == TY_GRP) acl_invalidate(cse);
     /* Only ACP writes and acpi changes are audited; skip the formatting
      * below for everything else (every contentInstance CREATE gets here). */
     bool acpi_change = (req->op == OP_CREATE || req->op == OP_UPDATE) && acpi_in_request(req);
-    if (ty != 1 && !acpi_change) return;
+    if (ty != TY_ACP && !acpi_change) return;
     struct audit *log = cse->acl ? cse->acl->audit : NULL;
     const char *fr = req->fr ? req->fr : "";
     char what[600];
@@ -486,7 +491,7 @@ void acl_after_write(struct cse *cse, const struct m2m_request *req, const struc
                                            registry_find(ty)->key : ""), "rn"));
         snprintf(where, sizeof where, "%s/%s", target->path, rn ? rn : rsp->location ? rsp->location : "?");
     }
-    if (ty == 1) {
+    if (ty == TY_ACP) {
         static const char *const verbs[] = { "", "created", "", "updated", "deleted" };
         snprintf(what, sizeof what, "accessControlPolicy %s", verbs[req->op <= OP_DELETE ? req->op : 0]);
         audit_record(log, fr, where, req->op == OP_CREATE ? "CREATE" : req->op == OP_UPDATE ? "UPDATE" : "DELETE",

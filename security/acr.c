@@ -3,6 +3,8 @@
  * string parsing at all. */
 #include "acr.h"
 
+#include "../resources/types.h"
+
 #include <arpa/inet.h>
 #include <ctype.h>
 #include <stdio.h>
@@ -372,7 +374,7 @@ static bool parse_objd(json_t *v, struct objd *o, char *err, size_t errlen)
     if (spty && !json_is_string(spty) && !json_is_integer(spty)) FAIL("acod spty must be a string (or a mgmtDefinition number)");
     if (!json_is_array(chty) || !json_array_size(chty)) FAIL("acod chty is mandatory: a list of resource types");
     o->ty = ty ? (int)json_integer_value(ty) : 0;
-    if ((o->ty == 13 || o->ty == 28) && !spty) FAIL("acod with ty %d needs spty", o->ty);
+    if ((o->ty == TY_MGMTOBJ || o->ty == TY_FCNT) && !spty) FAIL("acod with ty %d needs spty", o->ty);
     char num[32];
     if (json_is_integer(spty)) snprintf(num, sizeof num, "%lld", (long long)json_integer_value(spty));
     o->spty = !spty ? NULL : strdup(json_is_string(spty) ? json_string_value(spty) : num);
