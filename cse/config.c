@@ -32,6 +32,8 @@ void config_defaults(struct config *c)
     c->max_body = 1 << 20;
     c->http_idle_timeout_ms = 60000;
     c->max_connections = 4096;
+    c->max_connections_per_client = 64;
+    c->http_request_timeout_ms = 30000;
     c->default_et_s = 10LL * 365 * 86400;
     c->expiry_interval_ms = 1000;
     c->strict_query = true;
@@ -100,7 +102,9 @@ static const struct setting settings[] = {
       "error, warn, info (default), debug", 0 },
     INT(max_body, "max-body", 1024, 1LL << 30, "largest request body in bytes (default 1048576)"),
     INT(http_idle_timeout_ms, "http-idle-timeout", 100, 86400000, "close an HTTP(S) connection idle this long, ms (default 60000)"),
-    INT(max_connections, "max-connections", 16, 1000000, "open connections at most (default 4096)"),
+    INT(http_request_timeout_ms, "http-request-timeout", 100, 86400000, "a request must be complete this long after its first byte, ms, else 408 (default 30000)"),
+    INT(max_connections, "max-connections", 16, 1000000, "open HTTP(S) connections at most, idle ones are closed for new ones (default 4096)"),
+    INT(max_connections_per_client, "max-connections-per-client", 1, 1000000, "open HTTP(S) connections from one address at most (default 64)"),
     INT(default_et_s, "default-lifetime", 1, 100LL * 365 * 86400, "default expirationTime offset in seconds (default 10 years)"),
     INT(expiry_interval_ms, "expiry-interval", 10, 3600000, "how often expired resources are removed, ms (default 1000)"),
     { "strict-query", K_BOOL, offsetof(struct config, strict_query), sizeof(bool), 0, 0,

@@ -31,8 +31,10 @@ struct config {
     int sync;                 /* enum store_sync */
     int log_level;
     int64_t max_body;         /* bytes */
-    int max_connections;
+    int max_connections;      /* HTTP and HTTPS together */
+    int max_connections_per_client; /* from one source address */
     int http_idle_timeout_ms; /* close an HTTP(S) connection silent this long */
+    int http_request_timeout_ms; /* a request must be complete this long after its first byte */
     int64_t default_et_s;     /* default lifetime of a resource, seconds */
     int64_t expiry_interval_ms;
     bool strict_query;        /* unknown query keys -> 4000 */

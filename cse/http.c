@@ -2,12 +2,14 @@
 
 #include "log.h"
 #include "loop.h"
+#include "peer_table.h"
 
 #include <llhttp.h>
 
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <stdio.h>
@@ -20,6 +22,10 @@
 #define READ_CHUNK 16384
 #define MAX_HEADER_BYTES 65536
 #define MAX_PENDING_OUTPUT (4 << 20)
+#define SHED_SCAN 256              /* least recently active connections looked at for an idle one */
+#define SHED_GRACE_MS 200          /* a connection quiet for less is not idle yet: its request may be on the way */
+#define ACCEPT_PAUSE_MS 100        /* the listener rests this long when accept() cannot go on */
+#define REFUSAL_REPORT_MS 10000    /* refusals of a burst are summed up in one line this often */
 
 /* A growable byte buffer; fields are kept as offsets because it moves. */
 struct buf { char *data; size_t len, cap; };
@@ -68,13 +74,33 @@ struct http_conn {
     bool waiting_keep_alive;
     struct buf unparsed;           /* bytes read past the deferred request */
     uint64_t gen;                  /* tells a reused struct from the one a deferral saw */
-    int64_t last_active;
+    int64_t last_active;           /* last byte received or sent */
+    int64_t request_started;       /* first byte of the request being read; 0 = none */
     char peer_ip[46];
     int peer_port;
+    struct peer_key peer;
     struct http_conn *prev, *next;
+    struct http_conn *lru_prev, *lru_next;  /* in the limits' activity order */
     struct buf held_ok, held_fail;  /* held responses, as sent on success / failure */
     struct http_conn *held_prev, *held_next;
     bool held;                      /* on the server's held list */
+};
+
+/* Why a connection was refused (the rate-limited log sums them up). */
+enum refusal { REFUSED_PER_CLIENT, REFUSED_FULL, REFUSED_RESOURCES, REFUSAL_KINDS };
+
+struct http_limits {
+    int max_total, max_per_client;
+    int total;
+    struct peer_table peers;
+    /* Every connection of every server sharing these limits, most recently
+     * active first: idle connections are shed from the tail. */
+    struct http_conn *lru_head, *lru_tail;
+    /* The refusal log: the first refusal of a burst is logged at once, the
+     * rest are counted and summed up every REFUSAL_REPORT_MS. */
+    int64_t burst_reported_at;     /* 0 = no burst going on */
+    unsigned refused[REFUSAL_KINDS];
+    unsigned shed;
 };
 
 struct http_server {
@@ -86,7 +112,10 @@ struct http_server {
     void *data;
     llhttp_settings_t settings;
     struct http_conn *conns;
-    int nconns;
+    struct http_limits *limits;
+    bool own_limits;
+    int spare_fd;                  /* /dev/null, given up to refuse a connection when out of fds */
+    int64_t resume_timer;          /* the listener is paused until it fires; 0 = listening */
     struct http_conn *held;        /* connections with held responses */
     int in_handler;                /* a handler is running (release must not flush inline) */
     int64_t sweep_timer;
@@ -125,6 +154,7 @@ static const char *reason(int status)
     case 404: return "Not Found";
     case 405: return "Method Not Allowed";
     case 406: return "Not Acceptable";
+    case 408: return "Request Timeout";
     case 409: return "Conflict";
     case 413: return "Payload Too Large";
     case 415: return "Unsupported Media Type";
@@ -146,15 +176,104 @@ static void unlist_held(struct http_conn *c)
     c->held = false;
 }
 
+/* --- connection limits ---------------------------------------------------- */
+
+struct http_limits *http_limits_create(int max_total, int max_per_client)
+{
+    struct http_limits *l = calloc(1, sizeof *l);
+    if (!l) return NULL;
+    l->max_total = max_total;
+    l->max_per_client = max_per_client > 0 ? max_per_client : INT_MAX;
+    return l;
+}
+
+void http_limits_free(struct http_limits *l)
+{
+    if (!l) return;
+    peer_table_free(&l->peers);
+    free(l);
+}
+
+static void lru_unlink(struct http_limits *l, struct http_conn *c)
+{
+    if (c->lru_prev) c->lru_prev->lru_next = c->lru_next; else l->lru_head = c->lru_next;
+    if (c->lru_next) c->lru_next->lru_prev = c->lru_prev; else l->lru_tail = c->lru_prev;
+    c->lru_prev = c->lru_next = NULL;
+}
+
+static void lru_push(struct http_limits *l, struct http_conn *c)
+{
+    c->lru_prev = NULL;
+    c->lru_next = l->lru_head;
+    if (l->lru_head) l->lru_head->lru_prev = c; else l->lru_tail = c;
+    l->lru_head = c;
+}
+
+/* Bytes moved: the connection is active now. */
+static void conn_touch(struct http_conn *c)
+{
+    struct http_limits *l = c->srv->limits;
+    c->last_active = loop_now_ms();
+    if (l->lru_head != c) {
+        lru_unlink(l, c);
+        lru_push(l, c);
+    }
+}
+
+static const char *refusal_reason(enum refusal why)
+{
+    switch (why) {
+    case REFUSED_PER_CLIENT: return "over max-connections-per-client";
+    case REFUSED_FULL: return "over max-connections with no idle connection to close";
+    default: return "out of file descriptors or memory";
+    }
+}
+
+/* Counts a refusal; only the first of a burst is logged at once. */
+static void note_refusal(struct http_limits *l, enum refusal why, const char *detail)
+{
+    if (l->burst_reported_at) {
+        l->refused[why]++;
+        return;
+    }
+    l->burst_reported_at = loop_now_ms();
+    memset(l->refused, 0, sizeof l->refused);
+    l->shed = 0;
+    log_warn("http: refusing connections: %s (%s); further refusals are summed up every %d s",
+             refusal_reason(why), detail, REFUSAL_REPORT_MS / 1000);
+}
+
+/* One line per REFUSAL_REPORT_MS while a burst lasts; a quiet interval ends it. */
+static void report_refusals(struct http_limits *l)
+{
+    int64_t now = loop_now_ms();
+    if (!l->burst_reported_at || now - l->burst_reported_at < REFUSAL_REPORT_MS) return;
+    unsigned n = 0;
+    for (int i = 0; i < REFUSAL_KINDS; i++) n += l->refused[i];
+    if (n)
+        log_warn("http: refused %u connections in the last %lld s (%u %s, %u %s, %u %s); "
+                 "closed %u idle ones to admit others",
+                 n, (long long)(now - l->burst_reported_at) / 1000,
+                 l->refused[REFUSED_PER_CLIENT], refusal_reason(REFUSED_PER_CLIENT),
+                 l->refused[REFUSED_FULL], refusal_reason(REFUSED_FULL),
+                 l->refused[REFUSED_RESOURCES], refusal_reason(REFUSED_RESOURCES), l->shed);
+    l->burst_reported_at = n ? now : 0;
+    memset(l->refused, 0, sizeof l->refused);
+    l->shed = 0;
+}
+
 static void conn_close(struct http_conn *c)
 {
     struct http_server *srv = c->srv;
+    struct http_limits *l = srv->limits;
     loop_unwatch(srv->loop, c->fd, LOOP_READABLE | LOOP_WRITABLE);
     if (c->tx) srv->opt.transport->detach(c->tx);
     close(c->fd);
     if (c->prev) c->prev->next = c->next; else srv->conns = c->next;
     if (c->next) c->next->prev = c->prev;
-    srv->nconns--;
+    lru_unlink(l, c);
+    peer_table_remove(&l->peers, &c->peer);
+    l->total--;
     unlist_held(c);
     buf_free(&c->held_ok);
     buf_free(&c->held_fail);
@@ -302,6 +421,9 @@ static int meta_terminate(struct http_conn *c)
 static int on_message_begin(llhttp_t *p)
 {
     struct http_conn *c = conn_of(p);
+    /* llhttp calls this at the first byte of a request (not at the CRLFs a
+     * client may send between requests): its deadline starts here. */
+    c->request_started = loop_now_ms();
     c->meta.len = 0;
     c->body.len = 0;
     c->nheaders = 0;
@@ -386,6 +508,7 @@ static int on_message_complete(llhttp_t *p)
         req.headers[i].value = c->meta.data + c->value_off[i];
     }
     struct http_response rsp = { .status = 500 };
+    c->request_started = 0;
     c->srv->in_handler++;
     c->srv->handler(c->srv->data, &req, &rsp);
     c->srv->in_handler--;
@@ -430,14 +553,18 @@ static long conn_send(struct http_conn *c, const char *buf, size_t n)
 
 static void conn_flush(struct http_conn *c)
 {
+    size_t before = c->out_sent;
+    long n = 0;
     while (c->out_sent < c->out.len) {
-        long n = conn_send(c, c->out.data + c->out_sent, c->out.len - c->out_sent);
-        if (n == HTTP_IO_WANT_WRITE) break;
-        /* A transport that must read first goes on when the socket is readable. */
-        if (n == HTTP_IO_WANT_READ) return;
+        n = conn_send(c, c->out.data + c->out_sent, c->out.len - c->out_sent);
+        if (n == HTTP_IO_WANT_WRITE || n == HTTP_IO_WANT_READ) break;
         if (n <= 0) { conn_close(c); return; }
         c->out_sent += (size_t)n;
     }
+    /* A client that takes its responses is active; one that does not goes idle. */
+    if (c->out_sent != before) conn_touch(c);
+    /* A transport that must read first goes on when the socket is readable. */
+    if (n == HTTP_IO_WANT_READ) return;
     if (c->out_sent == c->out.len) {
         c->out.len = c->out_sent = 0;
         loop_unwatch(c->srv->loop, c->fd, LOOP_WRITABLE);
@@ -500,7 +627,7 @@ void http_server_respond(struct http_server *srv, struct http_conn *conn, uint64
     if (!c || !c->waiting) { free(rsp->body); free_fallback(rsp); return; }
     c->waiting = false;
     queue_response(c, rsp, c->waiting_keep_alive);
-    c->last_active = loop_now_ms();
+    conn_touch(c);
     /* Pipelined requests that arrived meanwhile run now, in order. */
     struct buf rest = c->unparsed;
     memset(&c->unparsed, 0, sizeof c->unparsed);
@@ -540,7 +667,7 @@ static void conn_read(struct http_conn *c)
             c->closing = true;
             break;
         }
-        c->last_active = loop_now_ms();
+        conn_touch(c);
         if (!conn_feed(c, chunk, (size_t)n)) break;
         if (!c->tx && (size_t)n < sizeof chunk) break;
     }
@@ -553,7 +680,7 @@ static void conn_handshake(struct http_conn *c)
     int rc = c->srv->opt.transport->handshake(c->tx);
     if (rc == 0) {
         c->handshaking = false;
-        c->last_active = loop_now_ms();
+        conn_touch(c);
         loop_unwatch(c->srv->loop, c->fd, LOOP_WRITABLE);
         conn_read(c); /* may close c */
     } else if (rc == HTTP_IO_WANT_READ) {
@@ -587,71 +714,222 @@ static void conn_io(struct loop *loop, int fd, void *data, int mask)
     if (mask & LOOP_WRITABLE) conn_flush(c);
 }
 
+/* No request in progress, nothing owed, and quiet for a moment (a client just
+ * connected or just answered may be sending its request): closing it loses nothing. */
+static bool conn_idle(const struct http_conn *c, int64_t now)
+{
+    return !c->request_started && !c->waiting && !c->held && c->out_sent == c->out.len &&
+           now - c->last_active >= SHED_GRACE_MS;
+}
+
+/* Closes the least recently active idle connection of any server sharing l,
+ * to make room for a new one; false when none of the SHED_SCAN least recently
+ * active connections is idle (each of them is bounded by a deadline). */
+static bool shed_oldest_idle(struct http_limits *l)
+{
+    int scanned = 0;
+    int64_t now = loop_now_ms();
+    for (struct http_conn *c = l->lru_tail; c && scanned < SHED_SCAN; c = c->lru_prev, scanned++) {
+        /* From the tail on, the rest are even more recently active. */
+        if (now - c->last_active < SHED_GRACE_MS) break;
+        if (!conn_idle(c, now)) continue;
+        log_debug("http: closing idle connection from %s:%d to admit a new one", c->peer_ip, c->peer_port);
+        l->shed++;
+        conn_close(c);
+        return true;
+    }
+    return false;
+}
+
+/* Refuses an accepted connection: plain HTTP clients get a 503 with the
+ * reason (if the socket takes it at once), TLS clients just the close. */
+static void refuse(struct http_server *srv, int cfd, enum refusal why, const char *detail)
+{
+    static const char per_client[] =
+        "HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\nX-M2M-RSC: 5000\r\n"
+        "Content-Length: 52\r\nConnection: close\r\n\r\n"
+        "{\"m2m:dbg\":\"too many connections from this address\"}";
+    static const char full[] =
+        "HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\nX-M2M-RSC: 5000\r\n"
+        "Content-Length: 33\r\nConnection: close\r\n\r\n"
+        "{\"m2m:dbg\":\"too many connections\"}";
+    if (!srv->opt.transport) {
+        const char *msg = why == REFUSED_PER_CLIENT ? per_client : full;
+        size_t len = why == REFUSED_PER_CLIENT ? sizeof per_client - 1 : sizeof full - 1;
+        if (send(cfd, msg, len, MSG_NOSIGNAL | MSG_DONTWAIT) < 0) { /* the close says it too */ }
+    }
+    close(cfd);
+    note_refusal(srv->limits, why, detail);
+}
+
+static void accept_ready(struct loop *loop, int fd, void *data, int mask);
+
+static int64_t resume_accepting(struct loop *loop, int64_t id, void *data)
+{
+    (void)id;
+    struct http_server *srv = data;
+    srv->resume_timer = 0;
+    loop_watch(loop, srv->listen_fd, LOOP_READABLE, accept_ready, srv);
+    return -1;
+}
+
+/* The listener stops being watched for a moment: a pending connection that
+ * cannot be accepted would otherwise wake the loop again at once (a spin). */
+static void pause_accepting(struct http_server *srv)
+{
+    if (srv->resume_timer) return;
+    int64_t id = loop_add_timer(srv->loop, ACCEPT_PAUSE_MS, resume_accepting, srv);
+    if (id <= 0) return;
+    srv->resume_timer = id;
+    loop_unwatch(srv->loop, srv->listen_fd, LOOP_READABLE);
+}
+
+/* Out of descriptors: the spare one is given up to accept one pending
+ * connection and close it at once, so that the backlog drains instead of
+ * waking the loop forever. 1 = one refused, 0 = none was pending, -1 = no luck. */
+static int refuse_with_spare(struct http_server *srv)
+{
+    if (srv->spare_fd < 0) return -1;
+    close(srv->spare_fd);
+    int cfd = accept4(srv->listen_fd, NULL, NULL, SOCK_CLOEXEC);
+    int err = errno;
+    if (cfd >= 0) close(cfd);
+    srv->spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+    if (cfd >= 0) return 1;
+    return err == EAGAIN || err == EWOULDBLOCK ? 0 : -1;
+}
+
+static void peer_name(const struct sockaddr_storage *ss, char *ip, size_t iplen, int *port)
+{
+    if (ss->ss_family == AF_INET) {
+        const struct sockaddr_in *a = (const struct sockaddr_in *)ss;
+        inet_ntop(AF_INET, &a->sin_addr, ip, (socklen_t)iplen);
+        *port = ntohs(a->sin_port);
+    } else if (ss->ss_family == AF_INET6) {
+        const struct sockaddr_in6 *a = (const struct sockaddr_in6 *)ss;
+        inet_ntop(AF_INET6, &a->sin6_addr, ip, (socklen_t)iplen);
+        *port = ntohs(a->sin6_port);
+    }
+}
+
+/* A new connection: within the limits it becomes a struct http_conn. */
+static void admit(struct http_server *srv, int cfd, const struct sockaddr_storage *ss)
+{
+    struct http_limits *l = srv->limits;
+    struct peer_key key;
+    peer_key_from_sockaddr(&key, (const struct sockaddr *)ss);
+    char ip[46] = "", detail[96];
+    int port = 0;
+    peer_name(ss, ip, sizeof ip, &port);
+    if (peer_table_count(&l->peers, &key) >= l->max_per_client) {
+        snprintf(detail, sizeof detail, "%s has %d open", ip, l->max_per_client);
+        refuse(srv, cfd, REFUSED_PER_CLIENT, detail);
+        return;
+    }
+    if (l->total >= l->max_total && !shed_oldest_idle(l)) {
+        snprintf(detail, sizeof detail, "%d open", l->total);
+        refuse(srv, cfd, REFUSED_FULL, detail);
+        return;
+    }
+    struct http_conn *c = calloc(1, sizeof *c);
+    if (!c || peer_table_add(&l->peers, &key) < 0) {
+        free(c);
+        refuse(srv, cfd, REFUSED_RESOURCES, "no memory for a connection");
+        return;
+    }
+    c->fd = cfd;
+    c->srv = srv;
+    c->peer = key;
+    c->gen = ++srv->next_gen;
+    c->last_active = c->accepted_at = loop_now_ms();
+    memcpy(c->peer_ip, ip, sizeof ip);
+    c->peer_port = port;
+    int one = 1;
+    setsockopt(cfd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    llhttp_init(&c->parser, HTTP_REQUEST, &srv->settings);
+    c->parser.data = c;
+    if (srv->opt.transport) {
+        c->tx = srv->opt.transport->attach(srv->opt.transport_data, cfd);
+        c->handshaking = true;
+    }
+    if ((srv->opt.transport && !c->tx) || loop_watch(srv->loop, cfd, LOOP_READABLE, conn_io, c)) {
+        if (c->tx) srv->opt.transport->detach(c->tx);
+        peer_table_remove(&l->peers, &key);
+        close(cfd);
+        free(c);
+        return;
+    }
+    c->next = srv->conns;
+    if (srv->conns) srv->conns->prev = c;
+    srv->conns = c;
+    lru_push(l, c);
+    l->total++;
+}
+
 static void accept_ready(struct loop *loop, int fd, void *data, int mask)
 {
-    (void)mask;
+    (void)loop; (void)mask;
     struct http_server *srv = data;
     for (int i = 0; i < 64; i++) {
         struct sockaddr_storage ss;
         socklen_t sl = sizeof ss;
         int cfd = accept4(fd, (struct sockaddr *)&ss, &sl, SOCK_NONBLOCK | SOCK_CLOEXEC);
-        if (cfd < 0) {
-            if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
-                log_warn("http: accept: %s", strerror(errno));
-            return;
-        }
-        if (srv->nconns >= srv->opt.max_connections) {
-            log_warn("http: connection limit (%d) reached, refusing", srv->opt.max_connections);
-            close(cfd);
+        if (cfd >= 0) {
+            admit(srv, cfd, &ss);
             continue;
         }
-        struct http_conn *c = calloc(1, sizeof *c);
-        if (!c) { close(cfd); continue; }
-        c->fd = cfd;
-        c->srv = srv;
-        c->gen = ++srv->next_gen;
-        c->last_active = c->accepted_at = loop_now_ms();
-        if (ss.ss_family == AF_INET) {
-            struct sockaddr_in *a = (struct sockaddr_in *)&ss;
-            inet_ntop(AF_INET, &a->sin_addr, c->peer_ip, sizeof c->peer_ip);
-            c->peer_port = ntohs(a->sin_port);
-        } else if (ss.ss_family == AF_INET6) {
-            struct sockaddr_in6 *a = (struct sockaddr_in6 *)&ss;
-            inet_ntop(AF_INET6, &a->sin6_addr, c->peer_ip, sizeof c->peer_ip);
-            c->peer_port = ntohs(a->sin6_port);
+        int err = errno;
+        if (err == EAGAIN || err == EWOULDBLOCK) return;
+        /* The connection went before we took it, or a firewall said no. */
+        if (err == EINTR || err == ECONNABORTED || err == EPERM || err == EPROTO) continue;
+        if (err == EMFILE || err == ENFILE) {
+            /* An idle connection's descriptor serves the new client. */
+            if (shed_oldest_idle(srv->limits)) continue;
+            note_refusal(srv->limits, REFUSED_RESOURCES, strerror(err));
+            int r = refuse_with_spare(srv);
+            if (r > 0) continue;
+            if (r == 0) return;
+        } else {
+            note_refusal(srv->limits, REFUSED_RESOURCES, strerror(err));
         }
-        int one = 1;
-        setsockopt(cfd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-        llhttp_init(&c->parser, HTTP_REQUEST, &srv->settings);
-        c->parser.data = c;
-        if (srv->opt.transport) {
-            c->tx = srv->opt.transport->attach(srv->opt.transport_data, cfd);
-            c->handshaking = true;
-        }
-        if ((srv->opt.transport && !c->tx) || loop_watch(loop, cfd, LOOP_READABLE, conn_io, c)) {
-            if (c->tx) srv->opt.transport->detach(c->tx);
-            close(cfd);
-            free(c);
-            continue;
-        }
-        c->next = srv->conns;
-        if (srv->conns) srv->conns->prev = c;
-        srv->conns = c;
-        srv->nconns++;
+        pause_accepting(srv);
+        return;
     }
 }
 
-/* Checked often enough that a short idle timeout is kept to within half of it. */
+/* Checked often enough that a short idle timeout or request deadline is kept
+ * to within half of it. */
 static int64_t sweep_interval(const struct http_server *srv)
 {
-    int64_t half = srv->opt.idle_timeout_ms / 2;
+    int64_t t = srv->opt.idle_timeout_ms < srv->opt.request_timeout_ms ? srv->opt.idle_timeout_ms
+                                                                        : srv->opt.request_timeout_ms;
+    int64_t half = t / 2;
     return half < 1000 ? (half > 50 ? half : 50) : 1000;
 }
 
-/* Closes connections that stayed silent too long (slow or stalled clients). */
+/* The request did not arrive in time: 408 if the socket takes it at once,
+ * then the close (a client this slow does not keep its slot while we wait). */
+static void conn_time_out(struct http_conn *c)
+{
+    log_debug("http: %s:%d did not send a complete request within %d ms, closing",
+              c->peer_ip, c->peer_port, c->srv->opt.request_timeout_ms);
+    /* Unread input would turn our close into a reset that discards the 408. */
+    char sink[4096];
+    for (int i = 0; i < 16 && !c->tx && recv(c->fd, sink, sizeof sink, MSG_DONTWAIT) > 0; i++) {}
+    queue_error(c, 408, "4008", "the request did not arrive completely within http-request-timeout");
+    while (!c->held && c->out_sent < c->out.len) {
+        long n = conn_send(c, c->out.data + c->out_sent, c->out.len - c->out_sent);
+        if (n <= 0) break;
+        c->out_sent += (size_t)n;
+    }
+    conn_close(c);
+}
+
+/* Closes connections that stalled: handshakes and requests past their
+ * deadline, and connections silent for the idle timeout. */
 static int64_t sweep_idle(struct loop *loop, int64_t id, void *data)
 {
-    (void)id;
+    (void)id; (void)loop;
     struct http_server *srv = data;
     int64_t now = loop_now_ms();
     for (struct http_conn *c = srv->conns, *next; c; c = next) {
@@ -662,12 +940,20 @@ static int64_t sweep_idle(struct loop *loop, int64_t id, void *data)
             conn_close(c);
             continue;
         }
-        if (now - c->last_active > srv->opt.idle_timeout_ms && c->out_sent == c->out.len && !c->waiting) {
+        /* Time the server itself holds the request (deferred answer, back-pressure)
+         * is not the client's; a connection already closing has had its answer. */
+        bool owed = c->waiting || c->held;
+        if (c->request_started && !owed && !c->reading_paused && !c->closing &&
+            now - c->request_started > srv->opt.request_timeout_ms) {
+            conn_time_out(c);
+            continue;
+        }
+        if (now - c->last_active > srv->opt.idle_timeout_ms && !owed) {
             log_debug("http: closing idle connection from %s:%d", c->peer_ip, c->peer_port);
             conn_close(c);
         }
     }
-    (void)loop;
+    report_refusals(srv->limits);
     return sweep_interval(srv);
 }
 
@@ -700,10 +986,22 @@ struct http_server *http_server_start(struct loop *loop, const struct http_optio
         return NULL;
     }
     struct http_server *srv = calloc(1, sizeof *srv);
+    struct http_limits *own = opt->limits ? NULL : http_limits_create(opt->max_connections, opt->max_per_client);
+    if (!srv || (!opt->limits && !own)) {
+        log_error("http: out of memory");
+        free(srv);
+        close(fd);
+        return NULL;
+    }
     srv->loop = loop;
     srv->listen_fd = fd;
     srv->opt = *opt;
+    srv->limits = own ? own : opt->limits;
+    srv->own_limits = own != NULL;
+    /* Given up when accept() runs out of descriptors (refuse_with_spare). */
+    srv->spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
     if (srv->opt.idle_timeout_ms <= 0) srv->opt.idle_timeout_ms = 60000;
+    if (srv->opt.request_timeout_ms <= 0) srv->opt.request_timeout_ms = 30000;
     if (srv->opt.handshake_timeout_ms <= 0) srv->opt.handshake_timeout_ms = 5000;
     srv->handler = handler;
     srv->data = data;
@@ -730,6 +1028,9 @@ void http_server_stop(struct http_server *srv)
     while (srv->conns) conn_close(srv->conns);
     loop_unwatch(srv->loop, srv->listen_fd, LOOP_READABLE);
     loop_del_timer(srv->loop, srv->sweep_timer);
+    if (srv->resume_timer) loop_del_timer(srv->loop, srv->resume_timer);
     close(srv->listen_fd);
+    if (srv->spare_fd >= 0) close(srv->spare_fd);
+    if (srv->own_limits) http_limits_free(srv->limits);
     free(srv);
 }

@@ -1,6 +1,7 @@
 /* HTTP/1.1 server transport on the event loop: llhttp parsing, keep-alive,
- * pipelining, body limits, idle timeouts. It knows nothing of oneM2M; a
- * handler turns each parsed request into a response (http_binding.c). */
+ * pipelining, body limits, idle timeouts, request deadlines and connection
+ * limits. It knows nothing of oneM2M; a handler turns each parsed request
+ * into a response (http_binding.c). */
 #ifndef IRONBARK_HTTP_H
 #define IRONBARK_HTTP_H
 
@@ -75,12 +76,24 @@ struct http_transport {
     void (*detach)(void *conn);
 };
 
+/* Connection limits shared by the listeners of one loop, so that HTTP and
+ * HTTPS connections count together: at most max_total open, at most
+ * max_per_client (<= 0: no limit) from one address. At max_total the least
+ * recently active idle connection is closed to admit a new one. */
+struct http_limits;
+struct http_limits *http_limits_create(int max_total, int max_per_client);
+/* Only once every server using l has stopped. */
+void http_limits_free(struct http_limits *l);
+
 struct http_options {
     const char *host;
     int port;
-    int max_connections;
+    int max_connections;       /* these two apply when limits is NULL */
+    int max_per_client;        /* <= 0: no per-address limit */
+    struct http_limits *limits;/* shared limits, or NULL for the server's own */
     int64_t max_body;
     int idle_timeout_ms;
+    int request_timeout_ms;    /* a request must be complete this long after its first byte (408) */
     const struct http_transport *transport; /* NULL = plain TCP */
     void *transport_data;
     int handshake_timeout_ms;  /* a handshake unfinished after this is dropped */

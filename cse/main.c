@@ -2,6 +2,7 @@
 #include "coap.h"
 #include "config.h"
 #include "cse.h"
+#include "fd_limit.h"
 #include "http.h"
 #include "http_binding.h"
 #include "json_text.h"
@@ -33,18 +34,26 @@ static void release_http(void *srv, bool ok)
 }
 
 /* The HTTPS listener: the HTTP server over the wolfSSL transport. */
+/* Settings both HTTP listeners share (their connections count together). */
+static struct http_options http_options_of(const struct config *cfg, struct http_limits *limits, int port)
+{
+    return (struct http_options){
+        .host = cfg->http_host, .port = port, .limits = limits, .max_body = cfg->max_body,
+        .idle_timeout_ms = cfg->http_idle_timeout_ms,
+        .request_timeout_ms = cfg->http_request_timeout_ms,
+    };
+}
+
 static struct http_server *start_https(struct loop *loop, const struct config *cfg, struct cse *cse,
-                                       const struct transport_module *tm, struct tls_server **tls)
+                                       const struct transport_module *tm, struct http_limits *limits,
+                                       struct tls_server **tls)
 {
     *tls = tm->tls_server_create(cfg, cse->creds);
     if (!*tls) return NULL;
-    struct http_options opt = {
-        .host = cfg->http_host, .port = cfg->https_port,
-        .max_connections = cfg->max_connections, .max_body = cfg->max_body,
-        .idle_timeout_ms = cfg->http_idle_timeout_ms,
-        .transport = tm->tls_http_transport(), .transport_data = *tls,
-        .handshake_timeout_ms = cfg->tls_handshake_timeout_ms,
-    };
+    struct http_options opt = http_options_of(cfg, limits, cfg->https_port);
+    opt.transport = tm->tls_http_transport();
+    opt.transport_data = *tls;
+    opt.handshake_timeout_ms = cfg->tls_handshake_timeout_ms;
     struct http_server *srv = http_server_start(loop, &opt, http_binding_handle, cse);
     if (srv) log_info("HTTPS on %s:%d", cfg->http_host, http_server_port(srv));
     if (srv) cse_on_commit(cse, release_http, srv);
@@ -71,10 +80,15 @@ int main(int argc, char **argv)
     signal(SIGPIPE, SIG_IGN);
     int sfd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
 
-    struct loop *loop = loop_create(cfg.max_connections + 64);
+    /* Before anything opens files: descriptors bound the connections. */
+    long nofile = fd_limit_prepare(&cfg.max_connections);
+    struct loop *loop = loop_create((int)nofile);
+    struct http_limits *limits = http_limits_create(cfg.max_connections, cfg.max_connections_per_client);
     static struct cse cse;
-    if (!loop || cse_open(&cse, &cfg, loop)) {
+    if (!loop || !limits || cse_open(&cse, &cfg, loop)) {
         log_error("cannot start the CSE");
+        http_limits_free(limits);
+        loop_destroy(loop);
         return 1;
     }
     loop_watch(loop, sfd, LOOP_READABLE, on_signal, NULL);
@@ -94,14 +108,10 @@ int main(int argc, char **argv)
      * are imported (and checked) at every start as before. */
     if ((tm || cfg.npsk || cfg.ntrusted_ca) && !(cse.creds = cred_open_provisioned(&cfg))) goto out;
     if (cfg.https_port && cfg.security_http != SECURITY_OFF &&
-        !(https = start_https(loop, &cfg, &cse, tm, &tls)))
+        !(https = start_https(loop, &cfg, &cse, tm, limits, &tls)))
         goto out;
     if (cfg.http_port) {
-        struct http_options opt = {
-            .host = cfg.http_host, .port = cfg.http_port,
-            .max_connections = cfg.max_connections, .max_body = cfg.max_body,
-            .idle_timeout_ms = cfg.http_idle_timeout_ms,
-        };
+        struct http_options opt = http_options_of(&cfg, limits, cfg.http_port);
         if (!(http = http_server_start(loop, &opt, http_binding_handle, &cse))) goto out;
         cse_on_commit(&cse, release_http, http);
         log_info("HTTP on %s:%d", cfg.http_host, http_server_port(http));
@@ -125,6 +135,7 @@ out:
     if (coap) tm->coap_server_stop(coap);
     http_server_stop(http);
     http_server_stop(https);
+    http_limits_free(limits);
     if (tls) tm->tls_server_free(tls);
     cred_close(cse.creds);
     cse_close(&cse);

@@ -218,8 +218,9 @@ HTTP_ONLY = ["--https-port", "0", "--coap-port", "0", "--coaps-port", "0"]
 
 def start_cse(args, data_dir, sync="normal", wrapper=None, all_transports=False):
     port = free_port()
+    # wrk opens all its connections from one address: the per-client limit must let them in.
     argv = [args.cse, "--http-port", str(port), "--data-dir", data_dir, "--sync", sync,
-            "--log-level", "warn"]
+            "--log-level", "warn", "--max-connections-per-client", str(max(64, args.connections))]
     if all_transports:
         # The default configuration (every listener on), on free ports.
         argv += ["--https-port", str(free_port()), "--coap-port", str(free_port()),

@@ -53,6 +53,28 @@ def raw_exchange(port, data, timeout=5, host="127.0.0.1"):
     return out
 
 
+def read_response(s, timeout=2.0):
+    """One HTTP response (Content-Length framed); b'' when the peer closed."""
+    s.settimeout(timeout)
+    buf = b""
+    while b"\r\n\r\n" not in buf:
+        chunk = s.recv(4096)
+        if not chunk:
+            return buf
+        buf += chunk
+    head, _, body = buf.partition(b"\r\n\r\n")
+    n = 0
+    for line in head.split(b"\r\n"):
+        if line.lower().startswith(b"content-length:"):
+            n = int(line.split(b":")[1])
+    while len(body) < n:
+        chunk = s.recv(4096)
+        if not chunk:
+            break
+        body += chunk
+    return head + b"\r\n\r\n" + body
+
+
 class Response:
     def __init__(self, status, headers, body):
         self.status = status
@@ -104,9 +126,11 @@ def parse_response(raw):
 
 
 class Cse:
-    """A running m2m-cse. Settings are passed as --key value flags."""
+    """A running m2m-cse. Settings are passed as --key value flags;
+    preexec_fn runs in the child before exec (resource limits)."""
 
-    def __init__(self, data_dir=None, **settings):
+    def __init__(self, data_dir=None, preexec_fn=None, **settings):
+        self.preexec_fn = preexec_fn
         self.port = settings.pop("http_port", None) or free_port()
         # Every CSE gets its own UDP port for CoAP (0 turns CoAP off), so that
         # parallel tests never collide on the default 5683.
@@ -137,7 +161,8 @@ class Cse:
 
     def start(self):
         self.log = open(self.log_path, "ab")
-        self.proc = subprocess.Popen(self.args(), stdout=self.log, stderr=self.log)
+        self.proc = subprocess.Popen(self.args(), stdout=self.log, stderr=self.log,
+                                     preexec_fn=self.preexec_fn)
         deadline = time.time() + 10
         while time.time() < deadline:
             if self.proc.poll() is not None:

@@ -8,7 +8,7 @@ import threading
 import time
 
 sys.path.insert(0, os.path.dirname(__file__))
-from harness import Cse, Tap
+from harness import Cse, Tap, read_response
 
 IDLE_MS = 1000
 t = Tap()
@@ -17,28 +17,6 @@ t = Tap()
 def request_bytes(host_port):
     return ("GET /cse-in HTTP/1.1\r\nHost: %s\r\nX-M2M-Origin: CAdmin\r\nX-M2M-RI: idle\r\n"
             "X-M2M-RVI: 3\r\nAccept: application/json\r\n\r\n" % host_port).encode()
-
-
-def read_response(s, timeout=2.0):
-    """One HTTP response (Content-Length framed); b'' when the peer closed."""
-    s.settimeout(timeout)
-    buf = b""
-    while b"\r\n\r\n" not in buf:
-        chunk = s.recv(4096)
-        if not chunk:
-            return buf
-        buf += chunk
-    head, _, body = buf.partition(b"\r\n\r\n")
-    n = 0
-    for line in head.split(b"\r\n"):
-        if line.lower().startswith(b"content-length:"):
-            n = int(line.split(b":")[1])
-    while len(body) < n:
-        chunk = s.recv(4096)
-        if not chunk:
-            break
-        body += chunk
-    return head + b"\r\n\r\n" + body
 
 
 def closed_within(s, seconds):

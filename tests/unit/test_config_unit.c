@@ -28,6 +28,9 @@ static void defaults(void **state)
     assert_int_equal(c.log_level, LOG_LVL_INFO);
     assert_true(c.strict_query);
     assert_int_equal(c.max_body, 1 << 20);
+    assert_int_equal(c.max_connections, 4096);
+    assert_int_equal(c.max_connections_per_client, 64);
+    assert_int_equal(c.http_request_timeout_ms, 30000);
     assert_string_equal(c.db_file, "");
 }
 
@@ -49,6 +52,12 @@ static void set_values(void **state)
     assert_int_equal(config_set(&c, "max-body", "2048", err, sizeof err), 0);
     assert_int_equal(c.max_body, 2048);
     assert_int_equal(config_set(&c, "max-body", "10", err, sizeof err), -1);
+    assert_int_equal(config_set(&c, "max-connections-per-client", "8", err, sizeof err), 0);
+    assert_int_equal(c.max_connections_per_client, 8);
+    assert_int_equal(config_set(&c, "max-connections-per-client", "0", err, sizeof err), -1);
+    assert_int_equal(config_set(&c, "http-request-timeout", "1000", err, sizeof err), 0);
+    assert_int_equal(c.http_request_timeout_ms, 1000);
+    assert_int_equal(config_set(&c, "http-request-timeout", "99", err, sizeof err), -1);
     assert_int_equal(config_set(&c, "default-lifetime", "3153600000", err, sizeof err), 0);
     assert_int_equal(c.default_et_s, 3153600000LL);
     assert_int_equal(config_set(&c, "sync", "full", err, sizeof err), 0);
