@@ -1,6 +1,9 @@
 """Helpers for the secure-transport tests: certificates made with the openssl
 command line, and oneM2M requests over TLS-PSK with `openssl s_client`
-(curl has no TLS-PSK)."""
+(curl has no TLS-PSK). s_client, like coap-client-openssl, takes a PSK only
+as an argument: the tests use throw-away keys on loopback with these
+third-party peers; Ironbark's own tools read keys from files or stdin
+(docs/security.md)."""
 import json
 import os
 import subprocess

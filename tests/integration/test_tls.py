@@ -137,9 +137,11 @@ with Cse(psk=PSK, trusted_ca=ca[0], tls_handshake_timeout=1000) as cse:
     t.rsc(r, 2000, 200, "HTTPS still served after the junk")
 
     # The admin interface: a key added while the CSE runs is usable at once.
+    # Keys go in on standard input, never as arguments.
     adm = [CSE_BIN, "credentials", "--data-dir", cse.data_dir]
-    p = subprocess.run(adm + ["add-psk", "late@test.example:%s:CAdmin" % KEY], capture_output=True, timeout=10)
-    t.eq(p.returncode, 0, "m2m-cse credentials add-psk")
+    p = subprocess.run(adm + ["add-psk"], input=("late@test.example:%s:CAdmin\n" % KEY).encode(),
+                       capture_output=True, timeout=10)
+    t.eq(p.returncode, 0, "m2m-cse credentials add-psk (key on stdin)")
     r = secure.psk_request(cse.https_port, "late@test.example", KEY, "GET", "/cse-in", "CAdmin")
     t.rsc(r, 2000, 200, "a key provisioned through the admin interface works without a restart")
     p = subprocess.run(adm + ["list"], capture_output=True, timeout=10)
@@ -149,8 +151,8 @@ with Cse(psk=PSK, trusted_ca=ca[0], tls_handshake_timeout=1000) as cse:
     p = subprocess.run(adm + ["remove-psk", "late@test.example"], capture_output=True, timeout=10)
     r = secure.psk_request(cse.https_port, "late@test.example", KEY, "GET", "/cse-in", "CAdmin")
     t.ok(p.returncode == 0 and r.status == -1, "a removed key is refused")
-    p = subprocess.run(adm + ["add-psk", "bad id:zz:C*"], capture_output=True, timeout=10)
-    t.ok(p.returncode != 0 and p.stderr, "a malformed key is rejected with a message")
+    p = subprocess.run(adm + ["add-psk"], input=b"bad id:zz:C*\n", capture_output=True, timeout=10)
+    t.ok(p.returncode != 0 and b"stdin:1:" in p.stderr, "a malformed key is rejected with a message", p.stderr)
 
     r = cse.get("/cse-in")
     t.rsc(r, 2000, 200, "plain HTTP is still served under the optional policy")
