@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 /* IRONBARK_VERSION comes from meson.build (the project version). */
 
@@ -75,12 +76,14 @@ struct setting {
     int64_t lo, hi;
     const char *help;
     size_t count_off;          /* K_LIST: offset of the int that counts entries */
+    bool secret;               /* holds keys: never a flag (argv is public in
+                                * /proc/PID/cmdline), only an owner-only file */
 };
 
-#define STR(field, name, help) { name, K_STR, offsetof(struct config, field), sizeof(((struct config *)0)->field), 0, 0, help, 0 }
-#define LIST(field, count, name, help) { name, K_LIST, offsetof(struct config, field), sizeof(((struct config *)0)->field[0]), 0, 0, help, offsetof(struct config, count) }
-#define SECURITY(field, name, help) { name, K_SECURITY, offsetof(struct config, field), sizeof(int), 0, 0, help, 0 }
-#define INT(field, name, lo, hi, help) { name, K_INT, offsetof(struct config, field), sizeof(((struct config *)0)->field), lo, hi, help, 0 }
+#define STR(field, name, help) { name, K_STR, offsetof(struct config, field), sizeof(((struct config *)0)->field), 0, 0, help, 0, false }
+#define LIST(field, count, name, help) { name, K_LIST, offsetof(struct config, field), sizeof(((struct config *)0)->field[0]), 0, 0, help, offsetof(struct config, count), false }
+#define SECURITY(field, name, help) { name, K_SECURITY, offsetof(struct config, field), sizeof(int), 0, 0, help, 0, false }
+#define INT(field, name, lo, hi, help) { name, K_INT, offsetof(struct config, field), sizeof(((struct config *)0)->field), lo, hi, help, 0, false }
 
 static const struct setting settings[] = {
     STR(cse_id, "cse-id", "CSE-ID without the leading '/' (default id-in)"),
@@ -97,9 +100,9 @@ static const struct setting settings[] = {
     INT(coaps_port, "coaps-port", 0, 65535, "CoAPS (DTLS) listen port on coap-host, 0 = off (default 5684)"),
     INT(coap_piggyback_ms, "coap-piggyback", 0, 1500, "a deferred CoAP answer ready within this many ms goes on the ACK; later ones follow an empty ACK (default 500)"),
     { "sync", K_SYNC, offsetof(struct config, sync), sizeof(int), 0, 0,
-      "durability: off, normal (survives kill -9; default), full (survives power loss)", 0 },
+      "durability: off, normal (survives kill -9; default), full (survives power loss)", 0, false },
     { "log-level", K_LOG, offsetof(struct config, log_level), sizeof(int), 0, 0,
-      "error, warn, info (default), debug", 0 },
+      "error, warn, info (default), debug", 0, false },
     INT(max_body, "max-body", 1024, 1LL << 30, "largest request body in bytes (default 1048576)"),
     INT(http_idle_timeout_ms, "http-idle-timeout", 100, 86400000, "close an HTTP(S) connection idle this long, ms (default 60000)"),
     INT(http_request_timeout_ms, "http-request-timeout", 100, 86400000, "a request must be complete this long after its first byte, ms, else 408 (default 30000)"),
@@ -108,7 +111,7 @@ static const struct setting settings[] = {
     INT(default_et_s, "default-lifetime", 1, 100LL * 365 * 86400, "default expirationTime offset in seconds (default 10 years)"),
     INT(expiry_interval_ms, "expiry-interval", 10, 3600000, "how often expired resources are removed, ms (default 1000)"),
     { "strict-query", K_BOOL, offsetof(struct config, strict_query), sizeof(bool), 0, 0,
-      "reject unknown query parameters with 4000 (default true)", 0 },
+      "reject unknown query parameters with 4000 (default true)", 0, false },
     INT(audit_max_bytes, "audit-max-bytes", 0, 1LL << 40, "rotate <data-dir>/audit.log at this size, 0 = never (default 10485760)"),
     INT(audit_keep, "audit-keep", 0, 1000, "rotated audit logs kept (audit.log.1 ...; default 5)"),
     STR(cse_acpi, "cse-acpi", "CSEBase acpi: comma-separated ACP IDs (default none: admin only)"),
@@ -119,16 +122,24 @@ static const struct setting settings[] = {
     INT(tls_handshake_timeout_ms, "tls-handshake-timeout", 100, 600000, "close a (D)TLS handshake that takes longer, ms (default 5000)"),
     SECURITY(security_http, "security-http", "SAEF policy for HTTP/HTTPS: off, optional, required (default: optional on a loopback http-host, required otherwise)"),
     SECURITY(security_coap, "security-coap", "SAEF policy for CoAP/CoAPS: off, optional, required (default: optional on a loopback coap-host, required otherwise)"),
-    LIST(psk, npsk, "psk", "pre-provisioned key identity:hexkey:originator-patterns (repeatable)"),
+    { "psk", K_LIST, offsetof(struct config, psk), sizeof(((struct config *)0)->psk[0]), 0, 0,
+      "pre-provisioned key identity:hexkey:originator-patterns (repeatable)", offsetof(struct config, npsk), true },
+    STR(psk_file, "psk-file", "file of pre-provisioned keys, one identity:hexkey:originator-patterns a line (mode 600)"),
     LIST(trusted_ca, ntrusted_ca, "trusted-ca", "PEM file of a CA trusted for client certificates (repeatable)"),
     STR(transport_module, "transport-module", "HTTPS/CoAP(S) module file (default ironbark-transports.so beside the executable)"),
 };
 
+static const struct setting *find_setting(const char *key)
+{
+    for (size_t i = 0; i < sizeof settings / sizeof settings[0]; i++)
+        if (!strcmp(settings[i].name, key)) return &settings[i];
+    return NULL;
+}
+
 int config_set(struct config *c, const char *key, const char *value, char *err, int errlen)
 {
-    for (size_t i = 0; i < sizeof settings / sizeof settings[0]; i++) {
-        const struct setting *s = &settings[i];
-        if (strcmp(s->name, key)) continue;
+    const struct setting *s = find_setting(key);
+    if (s) {
         void *field = (char *)c + s->off;
         int64_t n;
         switch (s->kind) {
@@ -199,6 +210,9 @@ int config_load_file(struct config *c, const char *file, char *err, int errlen)
         snprintf(err, errlen, "cannot open config file %s: %s", file, strerror(errno));
         return -1;
     }
+    /* Keys may stand in the file only when nobody else can read it. */
+    struct stat st;
+    bool private_file = !fstat(fileno(f), &st) && !(st.st_mode & 077);
     char line[1024], msg[512];
     int lineno = 0;
     while (fgets(line, sizeof line, f)) {
@@ -217,7 +231,17 @@ int config_load_file(struct config *c, const char *file, char *err, int errlen)
         char *key = trim(s), *value = trim(eq + 1);
         size_t vl = strlen(value);
         if (vl >= 2 && value[0] == '"' && value[vl - 1] == '"') { value[vl - 1] = 0; value++; }
-        if (config_set(c, key, value, msg, sizeof msg)) {
+        const struct setting *set = find_setting(key);
+        if (set && set->secret && !private_file) {
+            snprintf(err, errlen, "%s:%d: %s: the file holds a key but group or others may read it "
+                     "(mode %04o): chmod 600 %s", file, lineno, key, (unsigned)(st.st_mode & 0777), file);
+            memset(line, 0, sizeof line);
+            fclose(f);
+            return -1;
+        }
+        int rc = config_set(c, key, value, msg, sizeof msg);
+        memset(line, 0, sizeof line);   /* it may have held a key */
+        if (rc) {
             snprintf(err, errlen, "%s:%d: %s", file, lineno, msg);
             fclose(f);
             return -1;
@@ -236,7 +260,10 @@ void config_usage(const char *prog)
            "  --version            show the version\n\n"
            "Settings (file keys and flags share the names):\n", prog);
     for (size_t i = 0; i < sizeof settings / sizeof settings[0]; i++)
-        printf("  --%-19s %s\n", settings[i].name, settings[i].help);
+        if (!settings[i].secret) printf("  --%-19s %s\n", settings[i].name, settings[i].help);
+    printf("\nConfig file only (a key in argv is readable by every local user):\n");
+    for (size_t i = 0; i < sizeof settings / sizeof settings[0]; i++)
+        if (settings[i].secret) printf("  %-21s %s\n", settings[i].name, settings[i].help);
 }
 
 int config_parse_args(struct config *c, int argc, char **argv)
@@ -271,6 +298,14 @@ int config_parse_args(struct config *c, int argc, char **argv)
         } else {
             if (i + 1 >= argc) { fprintf(stderr, "--%s needs a value (try --help)\n", key); return -1; }
             value = argv[++i];
+        }
+        const struct setting *set = find_setting(key);
+        if (set && set->secret) {
+            fprintf(stderr, "--%s is not accepted on the command line: every local user can read a "
+                    "process's arguments (/proc/PID/cmdline). Put the keys in a file only you can read "
+                    "and give --psk-file FILE, or add them with 'm2m-cse credentials add-psk' "
+                    "(docs/security.md)\n", key);
+            return -1;
         }
         if (config_set(c, key, value, err, sizeof err)) {
             fprintf(stderr, "%s (try --help)\n", err);

@@ -49,8 +49,9 @@ struct config {
     int tls_handshake_timeout_ms;
     int security_http;        /* enum config_security, for HTTP and HTTPS */
     int security_coap;        /* enum config_security, for CoAP and CoAPS */
-    char psk[CONFIG_MAX_LIST][320];        /* "identity:hexkey:originators" */
+    char psk[CONFIG_MAX_LIST][320];        /* "identity:hexkey:originators" (config file only) */
     int npsk;
+    char psk_file[256];       /* one psk entry a line; owner-only (security/cred_admin.c) */
     char trusted_ca[CONFIG_MAX_LIST][256]; /* PEM files trusted for client certs */
     int ntrusted_ca;
     char transport_module[512]; /* ironbark-transports.so; "" = beside the executable */

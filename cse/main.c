@@ -12,10 +12,12 @@
 #include "../security/cred_admin.h"
 #include "../security/credentials.h"
 
+#include <errno.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/signalfd.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 static void on_signal(struct loop *loop, int fd, void *data, int mask)
@@ -60,8 +62,46 @@ static struct http_server *start_https(struct loop *loop, const struct config *c
     return srv;
 }
 
+static void restrict_file(const char *path)
+{
+    struct stat st;
+    if (lstat(path, &st) || !S_ISREG(st.st_mode) || !(st.st_mode & 077)) return;
+    unsigned mode = (unsigned)(st.st_mode & 0777);
+    if (chmod(path, st.st_mode & 0700))
+        log_warn("%s is readable by group or others (mode %04o) and cannot be restricted: %s",
+                 path, mode, strerror(errno));
+    else
+        log_warn("%s was readable by group or others (mode %04o): now owner-only", path, mode);
+}
+
+/* Files an earlier version left readable by group or others (it created
+ * them under the caller's umask) are made owner-only: they hold the
+ * resource tree, the audit trail and keys. */
+static void restrict_data_files(const struct config *cfg)
+{
+    static const char *const db_suffixes[] = { "", "-wal", "-shm", "-journal" };
+    static const char *const in_data_dir[] = { "audit.log", "credentials.db", "credentials.db-wal",
+                                               "credentials.db-shm", "tls/ca.key", "tls/server.key" };
+    char path[600];
+    for (size_t i = 0; strcmp(cfg->db_file, ":memory:") && i < sizeof db_suffixes / sizeof *db_suffixes; i++) {
+        snprintf(path, sizeof path, "%s%s", cfg->db_file, db_suffixes[i]);
+        restrict_file(path);
+    }
+    for (size_t i = 0; i < sizeof in_data_dir / sizeof *in_data_dir; i++) {
+        snprintf(path, sizeof path, "%s/%s", cfg->data_dir, in_data_dir[i]);
+        restrict_file(path);
+    }
+    for (int i = 1; i <= cfg->audit_keep; i++) {   /* rotated audit logs */
+        snprintf(path, sizeof path, "%s/audit.log.%d", cfg->data_dir, i);
+        restrict_file(path);
+    }
+}
+
 int main(int argc, char **argv)
 {
+    /* Everything the CSE creates (the database and its WAL, the audit log,
+     * keys, the credential store) is for its own user only. */
+    umask(077);
     json_pool_install();   /* before any JSON value exists */
     if (argc > 1 && !strcmp(argv[1], "credentials")) return cred_admin_main(argc - 1, argv + 1);
     struct config cfg;
@@ -70,6 +110,7 @@ int main(int argc, char **argv)
     if (rc) return rc > 0 ? 0 : 2;
     log_set_level(cfg.log_level);
     config_resolve_security(&cfg);
+    restrict_data_files(&cfg);
 
     /* Signals arrive through the loop, so shutdown happens between requests. */
     sigset_t mask;
@@ -106,7 +147,8 @@ int main(int argc, char **argv)
     /* Credentials serve only the secure transports (PSK, trusted CAs); the
      * store is still opened when the config provisions some, so that they
      * are imported (and checked) at every start as before. */
-    if ((tm || cfg.npsk || cfg.ntrusted_ca) && !(cse.creds = cred_open_provisioned(&cfg))) goto out;
+    if ((tm || cfg.npsk || cfg.psk_file[0] || cfg.ntrusted_ca) && !(cse.creds = cred_open_provisioned(&cfg)))
+        goto out;
     if (cfg.https_port && cfg.security_http != SECURITY_OFF &&
         !(https = start_https(loop, &cfg, &cse, tm, limits, &tls)))
         goto out;

@@ -49,7 +49,8 @@ struct m2m_filter {
 /* Who is speaking, as established by the security gate before dispatch. */
 struct m2m_security {
     bool authenticated;        /* a SAEF credential vouches for the originator */
-    char credential_id[128];   /* Credential-ID of the security association */
+    char credential_id[136];   /* Credential-ID of the security association: "12-" or
+                                * "33-" + a KpsaID or URI of up to 127 characters */
 };
 
 struct m2m_peer {

@@ -9,6 +9,7 @@
 #include <wolfssl/wolfcrypt/random.h>
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,9 +27,16 @@ static int write_file(const char *path, const void *data, size_t len, mode_t mod
 {
     char tmp[600];
     snprintf(tmp, sizeof tmp, "%s.tmp", path);
-    FILE *f = fopen(tmp, "wb");
-    if (!f) return -1;
-    chmod(tmp, mode);
+    /* The mode is the file's from its creation on: a key is never readable
+     * by others, not even between an open and a chmod. */
+    unlink(tmp);
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode);
+    FILE *f = fd >= 0 && !fchmod(fd, mode) ? fdopen(fd, "wb") : NULL;
+    if (!f) {
+        if (fd >= 0) close(fd);
+        unlink(tmp);
+        return -1;
+    }
     int rc = fwrite(data, 1, len, f) == len ? 0 : -1;
     if (fclose(f)) rc = -1;
     if (!rc) rc = rename(tmp, path);

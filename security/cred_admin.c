@@ -4,10 +4,12 @@
 #include "../cse/log.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #define PEM_FILE_MAX (64 * 1024)
 
@@ -36,10 +38,84 @@ static int put_ca_file(struct credentials *cs, const char *name, const char *fil
     return rc;
 }
 
+/* Opens a file that holds keys: a regular file nobody but its owner may read. */
+static FILE *open_private(const char *path, char *err, size_t errlen)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    struct stat st;
+    if (fd < 0) {
+        snprintf(err, errlen, "%s: %s", path, strerror(errno));
+        return NULL;
+    }
+    if (fstat(fd, &st) || !S_ISREG(st.st_mode)) {
+        snprintf(err, errlen, "%s: not a regular file", path);
+    } else if (st.st_mode & 077) {
+        snprintf(err, errlen, "%s holds keys but group or others may read it (mode %04o): chmod 600 %s",
+                 path, (unsigned)(st.st_mode & 0777), path);
+    } else {
+        FILE *f = fdopen(fd, "r");
+        if (f) return f;
+        snprintf(err, errlen, "%s: %s", path, strerror(errno));
+    }
+    close(fd);
+    return NULL;
+}
+
+int cred_import_psk_lines(struct credentials *cs, FILE *in, const char *name, char *err, size_t errlen)
+{
+    /* All lines are parsed before any is stored: one bad line stores nothing. */
+    struct cred_psk *all = NULL;
+    size_t n = 0, cap = 0;
+    char line[1024], msg[256];
+    int lineno = 0, rc = 0;
+    while (!rc && fgets(line, sizeof line, in)) {
+        lineno++;
+        size_t len = strlen(line);
+        if (len == sizeof line - 1 && line[len - 1] != '\n' && !feof(in)) {
+            snprintf(err, errlen, "%s:%d: line too long", name, lineno);
+            rc = -1;
+            break;
+        }
+        char *s = line, *e = line + len;
+        while (*s == ' ' || *s == '\t') s++;
+        while (e > s && (e[-1] == '\n' || e[-1] == '\r' || e[-1] == ' ' || e[-1] == '\t')) *--e = 0;
+        if (!*s || *s == '#') continue;
+        if (n == cap) {
+            struct cred_psk *grown = realloc(all, (cap = cap ? cap * 2 : 8) * sizeof *all);
+            if (!grown) { snprintf(err, errlen, "%s: out of memory", name); rc = -1; break; }
+            all = grown;
+        }
+        if (cred_parse_psk(s, &all[n], msg, sizeof msg)) {
+            snprintf(err, errlen, "%s:%d: %s", name, lineno, msg);
+            rc = -1;
+        }
+        n++;
+    }
+    memset(line, 0, sizeof line);
+    for (size_t i = 0; !rc && i < n; i++)
+        if (cred_put_psk(cs, &all[i])) {
+            snprintf(err, errlen, "%s: cannot store the key '%s'", name, all[i].identity);
+            rc = -1;
+        }
+    if (all) memset(all, 0, cap * sizeof *all);
+    free(all);
+    return rc ? -1 : (int)n;
+}
+
+static int import_psk_file(struct credentials *cs, const char *path)
+{
+    char err[1024];
+    FILE *f = open_private(path, err, sizeof err);
+    int rc = f ? cred_import_psk_lines(cs, f, path, err, sizeof err) : -1;
+    if (f) fclose(f);
+    if (rc < 0) log_error("credentials: psk-file %s", err);
+    return rc < 0 ? -1 : 0;
+}
+
 struct credentials *cred_open_provisioned(const struct config *cfg)
 {
     char path[400], err[256];
-    mkdir(cfg->data_dir, 0755);
+    mkdir(cfg->data_dir, 0700);
     cred_store_path(cfg, path, sizeof path);
     struct credentials *cs = cred_open(path);
     if (!cs) return NULL;
@@ -53,6 +129,10 @@ struct credentials *cred_open_provisioned(const struct config *cfg)
             cred_close(cs);
             return NULL;
         }
+    }
+    if (cfg->psk_file[0] && import_psk_file(cs, cfg->psk_file)) {
+        cred_close(cs);
+        return NULL;
     }
     for (int i = 0; i < cfg->ntrusted_ca; i++) {
         if (put_ca_file(cs, cfg->trusted_ca[i], cfg->trusted_ca[i])) {
@@ -81,37 +161,75 @@ static int usage(void)
 {
     fprintf(stderr,
             "usage: m2m-cse credentials [--data-dir D | --config F] <command>\n"
-            "  list                                  show PSK identities and trusted CAs\n"
-            "  add-psk IDENTITY:HEXKEY:ORIGINATORS   add or replace a pre-provisioned key\n"
+            "  list                    show PSK identities and trusted CAs\n"
+            "  add-psk < FILE          add or replace the keys read from standard input,\n"
+            "                          one IDENTITY:HEXKEY:ORIGINATORS a line\n"
             "  remove-psk IDENTITY\n"
-            "  add-ca NAME FILE.pem                  trust a CA for client certificates\n"
-            "  remove-ca NAME\n");
+            "  add-ca NAME FILE.pem    trust a CA for client certificates\n"
+            "  remove-ca NAME\n"
+            "The data directory (default ./var) must exist: the CSE's first start makes it.\n");
     return 2;
+}
+
+/* The commands and their argument counts (the command word included). */
+static const struct { const char *name; int argc; bool creates; } commands[] = {
+    { "list", 1, false }, { "add-psk", 1, true }, { "remove-psk", 2, false },
+    { "add-ca", 3, true }, { "remove-ca", 2, false },
+};
+
+static int add_psk_from_stdin(struct credentials *cs)
+{
+    char err[512];
+    if (isatty(STDIN_FILENO)) fprintf(stderr, "IDENTITY:HEXKEY:ORIGINATORS lines, then Ctrl-D:\n");
+    int n = cred_import_psk_lines(cs, stdin, "stdin", err, sizeof err);
+    if (n < 0) fprintf(stderr, "%s (nothing stored)\n", err);
+    else if (!n) fprintf(stderr, "add-psk: no IDENTITY:HEXKEY:ORIGINATORS line on standard input\n");
+    else printf("added %d key%s\n", n, n == 1 ? "" : "s");
+    return n > 0 ? 0 : 1;
 }
 
 static int run(struct credentials *cs, int argc, char **argv)
 {
     const char *cmd = argv[0];
-    char err[256];
-    if (!strcmp(cmd, "list") && argc == 1)
+    if (!strcmp(cmd, "list"))
         return cred_each_psk(cs, print_psk, NULL) || cred_each_ca(cs, print_ca, NULL);
-    if (!strcmp(cmd, "add-psk") && argc == 2) {
-        struct cred_psk psk;
-        err[0] = 0;
-        if (!cred_parse_psk(argv[1], &psk, err, sizeof err) && cred_put_psk(cs, &psk))
-            snprintf(err, sizeof err, "cannot store the key");
-        if (err[0]) fprintf(stderr, "%s\n", err);
-        else printf("added psk %s\n", psk.identity);
-        memset(&psk, 0, sizeof psk);
-        return err[0] != 0;
-    }
-    if ((!strcmp(cmd, "remove-psk") || !strcmp(cmd, "remove-ca")) && argc == 2) {
+    if (!strcmp(cmd, "add-psk")) return add_psk_from_stdin(cs);
+    if (!strcmp(cmd, "remove-psk") || !strcmp(cmd, "remove-ca")) {
         int rc = cmd[7] == 'p' ? cred_remove_psk(cs, argv[1]) : cred_remove_ca(cs, argv[1]);
         if (rc) fprintf(stderr, "%s: no such entry\n", argv[1]);
         return rc != 0;
     }
-    if (!strcmp(cmd, "add-ca") && argc == 3) return put_ca_file(cs, argv[1], argv[2]) != 0;
-    return usage();
+    return put_ca_file(cs, argv[1], argv[2]) != 0;   /* add-ca */
+}
+
+/* Refuses what would store keys where they are visible, or make a store
+ * nobody will read: 0 to go on, else the exit status. */
+static int check_command(const struct config *cfg, int argc, char **argv)
+{
+    size_t i = 0, n = sizeof commands / sizeof commands[0];
+    while (i < n && strcmp(commands[i].name, argv[0])) i++;
+    if (i < n && !strcmp(argv[0], "add-psk") && argc > 1) {
+        fprintf(stderr, "add-psk takes no argument: a key on the command line is readable by every "
+                "local user (/proc/PID/cmdline). Give the IDENTITY:HEXKEY:ORIGINATORS lines on "
+                "standard input:\n  m2m-cse credentials add-psk < keys.txt\n");
+        return 2;
+    }
+    if (i == n || commands[i].argc != argc) return usage();
+    struct stat st;
+    if (stat(cfg->data_dir, &st) || !S_ISDIR(st.st_mode)) {
+        fprintf(stderr, "m2m-cse credentials: no data directory %s. Run it where the CSE runs, or give "
+                "--data-dir DIR or --config FILE (a new data directory is made by the CSE's first "
+                "start, or by mkdir -m 700 DIR)\n", cfg->data_dir);
+        return 1;
+    }
+    char path[400];
+    cred_store_path(cfg, path, sizeof path);
+    if (!commands[i].creates && access(path, F_OK)) {
+        fprintf(stderr, "m2m-cse credentials: no credential store %s: nothing is provisioned in %s yet "
+                "(add-psk or add-ca creates it)\n", path, cfg->data_dir);
+        return 1;
+    }
+    return 0;
 }
 
 int cred_admin_main(int argc, char **argv)
@@ -133,6 +251,7 @@ int cred_admin_main(int argc, char **argv)
     config_defaults(&cfg);
     int rc = config_parse_args(&cfg, nflags, flags);
     if (rc) return rc > 0 ? 0 : 2;
+    if ((rc = check_command(&cfg, nwords, words))) return rc;
     log_set_level(LOG_LVL_WARN);
     struct credentials *cs = cred_open_provisioned(&cfg);
     if (!cs) return 1;

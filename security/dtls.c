@@ -1,6 +1,7 @@
 /* libcoap and OpenSSL only: this file must never include wolfssl/ssl.h. */
 #include "dtls.h"
 
+#include "cert_san.h"
 #include "certgen.h"
 #include "credentials.h"
 #include "../cse/config.h"
@@ -9,7 +10,7 @@
 #include <coap3/coap.h>
 #include <openssl/err.h>
 #include <openssl/ssl.h>
-#include <openssl/x509v3.h>
+#include <openssl/x509.h>
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -49,13 +50,23 @@ static const coap_bin_const_t *psk_for_identity(coap_bin_const_t *identity, coap
     return &d->key_bin;
 }
 
-/* libcoap has verified the chain; only a verified certificate is accepted. */
+/* libcoap has verified the chain; only a verified certificate is accepted,
+ * and a client certificate (depth 0) only when its URI subjectAltName is
+ * absent or well-formed (cert_san.h, the same rule as HTTPS). */
 static int accept_verified(const char *cn, const uint8_t *der, size_t der_len, coap_session_t *session,
                            unsigned depth, int validated, void *arg)
 {
-    (void)der; (void)der_len; (void)session; (void)arg;
-    if (!validated) log_debug("dtls: certificate '%s' (depth %u) refused", cn ? cn : "", depth);
-    return validated;
+    (void)session; (void)arg;
+    if (!validated) {
+        log_debug("dtls: certificate '%s' (depth %u) refused", cn ? cn : "", depth);
+        return 0;
+    }
+    char uri[SAN_URI_MAX + 1];
+    if (depth == 0 && cert_san_uri(der, der_len, uri, sizeof uri) == SAN_URI_BAD) {
+        log_warn("dtls: client certificate with a malformed URI subjectAltName refused");
+        return 0;
+    }
+    return 1;
 }
 
 /* Called with the OpenSSL session during the ClientHello: choose our suites. */
@@ -147,21 +158,14 @@ void dtls_free(struct dtls *d)
     free(d);
 }
 
-static bool san_uri(X509 *cert, char *out, size_t cap)
+/* The client certificate's URI subjectAltName, read from its DER. */
+static bool cert_uri(X509 *cert, char *out, size_t cap)
 {
-    GENERAL_NAMES *names = X509_get_ext_d2i(cert, NID_subject_alt_name, NULL, NULL);
-    bool found = false;
-    for (int i = 0; names && !found && i < sk_GENERAL_NAME_num(names); i++) {
-        const GENERAL_NAME *gn = sk_GENERAL_NAME_value(names, i);
-        if (gn->type != GEN_URI) continue;
-        int n = ASN1_STRING_length(gn->d.uniformResourceIdentifier);
-        if (n <= 0 || (size_t)n >= cap) continue;
-        memcpy(out, ASN1_STRING_get0_data(gn->d.uniformResourceIdentifier), (size_t)n);
-        out[n] = 0;
-        found = strlen(out) == (size_t)n;
-    }
-    GENERAL_NAMES_free(names);
-    return found;
+    unsigned char *der = NULL;
+    int n = cert ? i2d_X509(cert, &der) : -1;
+    bool ok = n > 0 && cert_san_uri(der, (size_t)n, out, cap) == SAN_URI_OK;
+    OPENSSL_free(der);
+    return ok;
 }
 
 bool dtls_session_credential(struct coap_session_t *session, char *out, size_t cap)
@@ -179,8 +183,8 @@ bool dtls_session_credential(struct coap_session_t *session, char *out, size_t c
     }
     if (SSL_get_verify_result(ssl) != X509_V_OK) return false;
     X509 *peer = SSL_get1_peer_certificate(ssl);
-    char uri[128];
-    bool ok = peer && san_uri(peer, uri, sizeof uri);
+    char uri[SAN_URI_MAX + 1];
+    bool ok = cert_uri(peer, uri, sizeof uri);
     X509_free(peer);
     if (ok) snprintf(out, cap, "33-%s", uri);
     return ok;

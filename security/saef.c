@@ -10,7 +10,10 @@
 
 void saef_bind(struct m2m_request *req, const char *credential_id)
 {
-    req->sec.authenticated = credential_id && *credential_id;
+    /* A Credential-ID that does not fit is not bound: a truncated one could
+     * name another credential. */
+    req->sec.authenticated = credential_id && *credential_id &&
+                             strlen(credential_id) < sizeof req->sec.credential_id;
     snprintf(req->sec.credential_id, sizeof req->sec.credential_id, "%s",
              req->sec.authenticated ? credential_id : "");
 }

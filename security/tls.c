@@ -1,6 +1,7 @@
 /* wolfSSL only: this file must never include OpenSSL headers (design.md). */
 #include "tls.h"
 
+#include "cert_san.h"
 #include "certgen.h"
 #include "credentials.h"
 #include "../cse/log.h"
@@ -11,9 +12,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-#define GEN_URI_TYPE 6         /* GeneralName uniformResourceIdentifier */
-#define NID_SAN 131            /* wolfSSL's NID_subject_alt_name */
 
 /* TLS 1.3 suites, then the TLS 1.2 ECDHE-ECDSA and ECDHE-PSK ones. Debian's
  * wolfSSL has no plain-PSK TLS 1.2 suites (no WOLFSSL_STATIC_PSK). */
@@ -36,7 +34,7 @@ struct tls_conn {
     bool psk_unknown;          /* the client offered an identity we do not know */
     char psk_identity[CRED_ID_MAX];
     bool bound;
-    char credential_id[160];
+    char credential_id[SAN_URI_MAX + 4];   /* "33-" + URI, or "12-" + KpsaID */
 };
 
 /* PSK server callback: the identity is a KpsaID in the credential store.
@@ -156,45 +154,38 @@ static int want(WOLFSSL *ssl, int ret)
     return HTTP_IO_ERROR;
 }
 
-/* The AE-ID or CSE-ID a client certificate names in a URI subjectAltName. */
-static bool san_uri(WOLFSSL_X509 *x509, char *out, size_t cap)
-{
-    WOLFSSL_GENERAL_NAMES *names = wolfSSL_X509_get_ext_d2i(x509, NID_SAN, NULL, NULL);
-    bool found = false;
-    for (int i = 0; names && !found && i < wolfSSL_sk_GENERAL_NAME_num(names); i++) {
-        WOLFSSL_GENERAL_NAME *gn = wolfSSL_sk_GENERAL_NAME_value(names, i);
-        if (!gn || gn->type != GEN_URI_TYPE) continue;
-        WOLFSSL_ASN1_STRING *s = gn->d.uniformResourceIdentifier;
-        int n = wolfSSL_ASN1_STRING_length(s);
-        if (n <= 0 || (size_t)n >= cap) continue;
-        memcpy(out, wolfSSL_ASN1_STRING_data(s), (size_t)n);
-        out[n] = 0;
-        found = true;
-    }
-    if (names) wolfSSL_GENERAL_NAMES_free(names);
-    return found;
-}
-
 /* Binds the finished handshake to a Credential-ID: "12-<KpsaID>" for a PSK,
- * "33-<AE-ID>" for a certificate naming an AE-ID (or CSE-ID) in its SAN. */
-static void bind_credential(struct tls_conn *c)
+ * "33-<AE-ID>" for a certificate naming an AE-ID (or CSE-ID) in its URI
+ * subjectAltName (cert_san.h, shared with CoAPS). False when the certificate's
+ * URI is malformed: such a handshake is refused, not bound to a guess. */
+static bool bind_credential(struct tls_conn *c)
 {
+    bool ok = true;
     if (c->psk_found) {
         snprintf(c->credential_id, sizeof c->credential_id, "12-%s", c->psk_identity);
         c->bound = true;
     } else {
         WOLFSSL_X509 *peer = wolfSSL_get_peer_certificate(c->ssl);
-        char uri[128];
-        if (peer && san_uri(peer, uri, sizeof uri)) {
+        int der_len = 0;
+        const unsigned char *der = peer ? wolfSSL_X509_get_der(peer, &der_len) : NULL;
+        char uri[SAN_URI_MAX + 1];
+        enum san_uri san = der && der_len > 0 ? cert_san_uri(der, (size_t)der_len, uri, sizeof uri)
+                                              : SAN_URI_NONE;
+        if (san == SAN_URI_OK) {
             snprintf(c->credential_id, sizeof c->credential_id, "33-%s", uri);
             c->bound = true;
+        } else if (san == SAN_URI_BAD) {
+            log_warn("tls: client certificate with a malformed URI subjectAltName refused");
+            ok = false;
         } else if (peer) {
             log_debug("tls: client certificate without a URI subjectAltName: not bound");
         }
         if (peer) wolfSSL_X509_free(peer);
     }
-    log_debug("tls: %s handshake done, %s, credential %s", wolfSSL_get_version(c->ssl),
-              wolfSSL_get_cipher(c->ssl), c->bound ? c->credential_id : "none");
+    if (ok)
+        log_debug("tls: %s handshake done, %s, credential %s", wolfSSL_get_version(c->ssl),
+                  wolfSSL_get_cipher(c->ssl), c->bound ? c->credential_id : "none");
+    return ok;
 }
 
 static int tls_handshake(void *conn)
@@ -208,8 +199,7 @@ static int tls_handshake(void *conn)
     /* A client that offered a PSK we do not know gets no fallback to an
      * anonymous session: it asked to be someone we cannot vouch for. */
     if (c->psk_unknown && !c->psk_found) return HTTP_IO_ERROR;
-    bind_credential(c);
-    return 0;
+    return bind_credential(c) ? 0 : HTTP_IO_ERROR;
 }
 
 static long tls_read(void *conn, void *buf, size_t n)

@@ -85,3 +85,15 @@ void client_response_clear(struct client_response *rsp)
     free(rsp->location);
     memset(rsp, 0, sizeof *rsp);
 }
+
+int client_request_timeout(const struct client_opts *o)
+{
+    return o->timeout_ms > 0 ? o->timeout_ms : 10000;
+}
+
+int client_handshake_timeout(const struct client_opts *o)
+{
+    int hs = o->handshake_timeout_ms > 0 ? o->handshake_timeout_ms : CLIENT_HANDSHAKE_MS;
+    int total = client_request_timeout(o);
+    return hs < total ? hs : total;
+}

@@ -18,7 +18,9 @@ struct client_opts {
     const char *rvi;           /* release version, "3" when NULL */
     int timeout_ms;            /* per request; 0 = 10 s */
     /* For secured transports (filled by their options; unused by plain HTTP). */
-    const char *ca_file, *cert_file, *key_file, *psk_identity, *psk_key;
+    const char *ca_file, *cert_file, *key_file, *psk_identity;
+    const char *psk_key;       /* hex; never from argv (m2m.c) */
+    int handshake_timeout_ms;  /* (D)TLS handshake bound; 0 = CLIENT_HANDSHAKE_MS, capped by timeout_ms */
     bool verbose;              /* print the exchange on stderr */
 };
 
@@ -59,6 +61,13 @@ int client_request(const struct client_opts *o, const struct client_request *rq,
 void client_response_clear(struct client_response *rsp);
 
 int client_parse_url(const char *url, struct client_url *out, char *err, size_t errlen);
+
+/* The default handshake bound. A DTLS server drops a Finished it cannot
+ * decrypt (a wrong PSK) without an alert (RFC 6347 4.1.2.7), so a refused key
+ * shows only as a handshake that never completes. */
+#define CLIENT_HANDSHAKE_MS 3000
+int client_request_timeout(const struct client_opts *o);
+int client_handshake_timeout(const struct client_opts *o);
 
 /* Transports (one file each). */
 client_send_fn client_http_send;

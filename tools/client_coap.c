@@ -1,6 +1,7 @@
 /* CoAP and CoAPS transports for the m2m client (TS-0008 binding) on libcoap
- * with its OpenSSL DTLS backend: coaps:// takes --psk-id/--psk-key (the key in
- * hex) or --cert/--key, and verifies the server against --ca. The oneM2M
+ * with its OpenSSL DTLS backend: coaps:// takes --psk-id with its key (hex,
+ * from a file or the environment: m2m.c) or --cert/--key, and verifies the
+ * server against --ca. The oneM2M
  * options are sent and read here; coap_optfilter lets libcoap accept the
  * responses that carry them. No wolfSSL headers here. */
 #include "client.h"
@@ -22,6 +23,7 @@ struct exchange {
     struct client_response *rsp;
     bool done;
     bool failed;               /* the DTLS session broke down */
+    bool connected;            /* the DTLS handshake completed */
     char location[1024];
 };
 
@@ -80,6 +82,7 @@ static int on_event(coap_session_t *session, const coap_event_t event)
 {
     struct exchange *x = coap_session_get_app_data(session);
     if (x && (event == COAP_EVENT_DTLS_ERROR || event == COAP_EVENT_DTLS_CLOSED)) x->failed = true;
+    if (x && event == COAP_EVENT_DTLS_CONNECTED) x->connected = true;
     return 0;
 }
 
@@ -144,7 +147,7 @@ static coap_session_t *open_session(coap_context_t *ctx, const struct client_opt
     size_t key_len = 0;
     if (o->psk_identity) {
         if (!o->psk_key || hex_to_bytes(o->psk_key, key, sizeof key, &key_len)) {
-            snprintf(err, errlen, "--psk-id needs --psk-key with 1 to 64 bytes in hex");
+            snprintf(err, errlen, "--psk-id needs its key (1 to 64 bytes in hex): --psk-key-file FILE or M2M_PSK_KEY");
             return NULL;
         }
         coap_dtls_cpsk_t psk = { .version = COAP_DTLS_CPSK_SETUP_VERSION, .client_sni = (char *)url->host };
@@ -155,7 +158,7 @@ static coap_session_t *open_session(coap_context_t *ctx, const struct client_opt
         return coap_new_client_session_psk2(ctx, NULL, dst, COAP_PROTO_DTLS, &psk);
     }
     if (!o->ca_file) {
-        snprintf(err, errlen, "coaps needs --ca FILE (with --cert/--key) or --psk-id/--psk-key");
+        snprintf(err, errlen, "coaps needs --ca FILE (with --cert/--key) or a PSK (--psk-id with its key)");
         return NULL;
     }
     coap_dtls_pki_t pki = {
@@ -225,10 +228,14 @@ int client_coap_send(const struct client_opts *o, const struct client_url *url,
         snprintf(err, errlen, "cannot send to %s:%d", url->host, url->port);
         goto out;
     }
-    int timeout = o->timeout_ms > 0 ? o->timeout_ms : 10000;
+    /* The handshake has its own, shorter bound (client.h: a wrong key is
+     * dropped silently); then the request gets the rest of the timeout. */
+    bool dtls = strcasecmp(url->scheme, "coap") != 0;
+    int timeout = client_request_timeout(o), bound = dtls ? client_handshake_timeout(o) : timeout;
+    long waited = 0;
     struct timespec t0, t;
     clock_gettime(CLOCK_MONOTONIC, &t0);
-    for (long waited = 0; !x.done && !x.failed && waited < timeout;) {
+    while (!x.done && !x.failed && waited < (dtls && !x.connected ? bound : timeout)) {
         coap_io_process(ctx, 100);
         clock_gettime(CLOCK_MONOTONIC, &t);
         waited = (t.tv_sec - t0.tv_sec) * 1000 + (t.tv_nsec - t0.tv_nsec) / 1000000;
@@ -236,6 +243,10 @@ int client_coap_send(const struct client_opts *o, const struct client_url *url,
     if (x.done) rc = 0;
     else if (x.failed) snprintf(err, errlen, "DTLS handshake with %s:%d failed (credentials refused?)",
                                 url->host, url->port);
+    else if (dtls && !x.connected)
+        snprintf(err, errlen, "DTLS handshake with %s:%d not completed within %d ms: the server did "
+                 "not accept the credentials (a wrong PSK gets no answer in DTLS) or does not answer",
+                 url->host, url->port, bound);
     else snprintf(err, errlen, "no %s response from %s:%d within %d ms", url->scheme, url->host, url->port, timeout);
 out:
     if (session) coap_session_release(session);

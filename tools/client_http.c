@@ -141,6 +141,10 @@ static const char *header_value(const char *head, const char *name, size_t *vlen
 int client_http_parse(char *raw, size_t len, struct client_response *rsp, char *err, size_t errlen)
 {
     char *sep = strstr(raw, "\r\n\r\n");
+    if (!len) {
+        snprintf(err, errlen, "the server closed the connection without a response");
+        return -1;
+    }
     if (strncmp(raw, "HTTP/1.", 7) || !sep) {
         snprintf(err, errlen, "no HTTP response from the server");
         return -1;
@@ -167,7 +171,7 @@ int client_http_send(const struct client_opts *o, const struct client_url *url,
     char *req = client_http_build(o, url, rq, &len, err, errlen);
     if (!req) return -1;
     if (o->verbose) fprintf(stderr, "> %.*s\n", (int)len, req);
-    int fd = client_http_connect(url, o->timeout_ms > 0 ? o->timeout_ms : 10000, err, errlen);
+    int fd = client_http_connect(url, client_request_timeout(o), err, errlen);
     if (fd < 0) { free(req); return -1; }
     int rc = send_all(fd, req, len);
     free(req);

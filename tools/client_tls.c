@@ -1,8 +1,9 @@
 /* HTTPS transport for the m2m client: the HTTP/1.1 exchange of
  * client_http.c over wolfSSL (TLS 1.3 or 1.2). The server is verified
- * against --ca; --cert/--key present a client certificate; --psk-id and
- * --psk-key (hex) authenticate with a pre-shared key instead (TLS 1.3 PSK, or
- * ECDHE-PSK on TLS 1.2). wolfSSL only: no OpenSSL headers here. */
+ * against --ca; --cert/--key present a client certificate; --psk-id and its
+ * key (hex, from a file or the environment: m2m.c) authenticate with a
+ * pre-shared key instead (TLS 1.3 PSK, or ECDHE-PSK on TLS 1.2). wolfSSL
+ * only: no OpenSSL headers here. */
 #include "client.h"
 #include "client_http.h"
 
@@ -11,6 +12,8 @@
 
 #include <arpa/inet.h>
 #include <stdio.h>
+#include <sys/socket.h>
+#include <sys/time.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -41,12 +44,12 @@ static int parse_hex_key(const char *hex, char *err, size_t errlen)
     size_t n = strlen(hex);
     psk_len = 0;
     if (!n || n % 2 || n / 2 > sizeof psk_key) {
-        snprintf(err, errlen, "--psk-key wants 1 to %zu bytes in hex", sizeof psk_key);
+        snprintf(err, errlen, "the PSK must be 1 to %zu bytes in hex", sizeof psk_key);
         return -1;
     }
     for (size_t i = 0; i < n; i += 2) {
         unsigned int b;
-        if (sscanf(hex + i, "%2x", &b) != 1) { snprintf(err, errlen, "--psk-key is not hex"); return -1; }
+        if (sscanf(hex + i, "%2x", &b) != 1) { snprintf(err, errlen, "the PSK is not hex"); return -1; }
         psk_key[psk_len++] = (unsigned char)b;
     }
     return 0;
@@ -72,7 +75,7 @@ static WOLFSSL_CTX *make_ctx(const struct client_opts *o, char *err, size_t errl
     if (o->psk_identity) {
         snprintf(psk_identity, sizeof psk_identity, "%s", o->psk_identity);
         rc = o->psk_key ? parse_hex_key(o->psk_key, err, errlen) : -1;
-        if (!o->psk_key) snprintf(err, errlen, "--psk-id needs --psk-key");
+        if (!o->psk_key) snprintf(err, errlen, "--psk-id needs its key: --psk-key-file FILE or M2M_PSK_KEY");
         wolfSSL_CTX_set_psk_client_callback(ctx, give_psk);
         wolfSSL_CTX_set_psk_client_tls13_callback(ctx, give_psk_tls13);
     }
@@ -88,7 +91,7 @@ static WOLFSSL_CTX *make_ctx(const struct client_opts *o, char *err, size_t errl
         rc = -1;
     }
     if (!rc && !o->ca_file && !o->psk_identity) {
-        snprintf(err, errlen, "https needs --ca FILE to verify the server (or --psk-id/--psk-key)");
+        snprintf(err, errlen, "https needs --ca FILE to verify the server (or a PSK: --psk-id with its key)");
         rc = -1;
     }
     /* With a PSK the server proves itself by knowing the key. */
@@ -102,6 +105,44 @@ static long tls_read(void *ssl, char *buf, size_t n)
     return wolfSSL_read(ssl, buf, n > 1 << 30 ? 1 << 30 : (int)n);
 }
 
+static void set_recv_timeout(int fd, int ms)
+{
+    struct timeval tv = { ms / 1000, (ms % 1000) * 1000 };
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+}
+
+/* Runs the handshake within the handshake bound. Returns 0, or -1 with err. */
+static int handshake(const struct client_opts *o, const struct client_url *url, WOLFSSL *ssl, int fd,
+                     char *err, size_t errlen)
+{
+    int bound = client_handshake_timeout(o);
+    set_recv_timeout(fd, bound);
+    int ret = wolfSSL_connect(ssl);
+    set_recv_timeout(fd, client_request_timeout(o));
+    if (ret != WOLFSSL_SUCCESS) {
+        char msg[WOLFSSL_MAX_ERROR_SZ];
+        int code = wolfSSL_get_error(ssl, ret);
+        const char *why = code == WOLFSSL_ERROR_ZERO_RETURN || code == WOLFSSL_ERROR_SYSCALL
+            ? "the server ended it (credentials refused?)"
+            : code == WOLFSSL_ERROR_WANT_READ ? "no answer from the server"
+            : wolfSSL_ERR_error_string((unsigned long)code, msg);
+        snprintf(err, errlen, "TLS handshake with %s:%d failed%s: %s", url->host, url->port,
+                 code == WOLFSSL_ERROR_WANT_READ ? " within the handshake timeout" : "", why);
+        return -1;
+    }
+    /* A server that does not know our identity falls back to a certificate
+     * handshake; we asked to be that identity, so the session is of no use
+     * (and without --ca the certificate was not even verified). */
+    WOLFSSL_X509 *cert = o->psk_identity ? wolfSSL_get_peer_certificate(ssl) : NULL;
+    if (cert) {
+        wolfSSL_X509_free(cert);
+        snprintf(err, errlen, "the server at %s:%d did not accept the PSK identity '%s' (unknown there?)",
+                 url->host, url->port, o->psk_identity);
+        return -1;
+    }
+    return 0;
+}
+
 int client_https_send(const struct client_opts *o, const struct client_url *url,
                       const struct client_request *rq, struct client_response *rsp,
                       char *err, size_t errlen)
@@ -111,7 +152,7 @@ int client_https_send(const struct client_opts *o, const struct client_url *url,
     if (!req) return -1;
     wolfSSL_Init();
     WOLFSSL_CTX *ctx = make_ctx(o, err, errlen);
-    int fd = ctx ? client_http_connect(url, o->timeout_ms > 0 ? o->timeout_ms : 10000, err, errlen) : -1;
+    int fd = ctx ? client_http_connect(url, client_request_timeout(o), err, errlen) : -1;
     WOLFSSL *ssl = fd >= 0 ? wolfSSL_new(ctx) : NULL;
     int rc = -1;
     if (ssl) {
@@ -121,16 +162,11 @@ int client_https_send(const struct client_opts *o, const struct client_url *url,
             if (o->ca_file) wolfSSL_check_domain_name(ssl, url->host);
         }
         if (o->verbose) fprintf(stderr, "> %.*s\n", (int)len, req);
-        int ret = wolfSSL_connect(ssl);
-        if (ret != WOLFSSL_SUCCESS) {
-            char msg[WOLFSSL_MAX_ERROR_SZ];
-            int code = wolfSSL_get_error(ssl, ret);
-            const char *why = code == WOLFSSL_ERROR_ZERO_RETURN || code == WOLFSSL_ERROR_SYSCALL
-                ? "the server ended it (credentials refused?)"
-                : wolfSSL_ERR_error_string((unsigned long)code, msg);
-            snprintf(err, errlen, "TLS handshake with %s:%d failed: %s", url->host, url->port, why);
+        if (handshake(o, url, ssl, fd, err, errlen)) {
+            /* err says why */
         } else if (wolfSSL_write(ssl, req, (int)len) != (int)len) {
-            snprintf(err, errlen, "TLS write failed");
+            snprintf(err, errlen, "the server at %s:%d closed the TLS connection before the request "
+                     "was sent (credentials refused?)", url->host, url->port);
         } else {
             size_t n;
             char *raw = client_http_read_all(tls_read, ssl, &n);

@@ -4,9 +4,14 @@
 
 #include "../cse/rsc.h"
 
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 static void usage(void)
 {
@@ -38,7 +43,9 @@ static void usage(void)
          "Secure transports (https://, coaps://):\n"
          "  --ca FILE        CA that signed the server certificate (e.g. var/tls/ca.pem)\n"
          "  --cert FILE      client certificate (PEM)   --key FILE  its private key\n"
-         "  --psk-id ID      pre-shared key identity    --psk-key HEX  the key in hex\n"
+         "  --psk-id ID      pre-shared key identity; the key (hex) comes from\n"
+         "  --psk-key-file FILE  a file only you can read (chmod 600), or $M2M_PSK_KEY\n"
+         "  --handshake-timeout MS  give up a (D)TLS handshake after MS (default 3000)\n"
          "OPS: create,retrieve,update,delete,notify,discover, all, or a number 1-63.\n"
          "Exit status: 0 for a 2xxx RSC, 1 for other RSCs, 2 for usage or transport errors.");
 }
@@ -71,7 +78,8 @@ static int take_option(struct cli *c, const char *name, const char *v)
     else if (!strcmp(name, "--cert")) c->o.cert_file = v;
     else if (!strcmp(name, "--key")) c->o.key_file = v;
     else if (!strcmp(name, "--psk-id")) c->o.psk_identity = v;
-    else if (!strcmp(name, "--psk-key")) c->o.psk_key = v;
+    else if (!strcmp(name, "--psk-key-file")) c->psk_key_file = v;
+    else if (!strcmp(name, "--handshake-timeout")) c->o.handshake_timeout_ms = atoi(v);
     else if (!strcmp(name, "--ty")) c->ty = atoi(v);
     else if (!strcmp(name, "--rcn")) c->rcn = atoi(v);
     else if (!strcmp(name, "--body")) c->body = v;
@@ -86,11 +94,6 @@ static int take_option(struct cli *c, const char *name, const char *v)
     else if (!strcmp(name, "--data-dir")) c->data_dir = v;
     else if (!strcmp(name, "--file")) c->file = v;
     else if (!strcmp(name, "--tail")) c->tail = atoi(v);
-    else if (!strcmp(name, "--ca")) c->o.ca_file = v;
-    else if (!strcmp(name, "--cert")) c->o.cert_file = v;
-    else if (!strcmp(name, "--key")) c->o.key_file = v;
-    else if (!strcmp(name, "--psk-id")) c->o.psk_identity = v;
-    else if (!strcmp(name, "--psk-key")) c->o.psk_key = v;
     else return -1;
     return 0;
     #undef ADD
@@ -105,6 +108,12 @@ static int parse_args(struct cli *c, int argc, char **argv)
         if (!strcmp(a, "--authenticated")) { c->authenticated = true; continue; }
         if (!strcmp(a, "--pvs")) { c->pvs = true; continue; }
         if (!strcmp(a, "--deny")) { c->deny_only = true; continue; }
+        if (!strcmp(a, "--psk-key") || !strncmp(a, "--psk-key=", 10)) {
+            fprintf(stderr, "m2m: --psk-key is not accepted: every local user can read a process's "
+                    "arguments (/proc/PID/cmdline). Put the key (hex) in a file only you can read and "
+                    "give --psk-key-file FILE, or set M2M_PSK_KEY\n");
+            return -1;
+        }
         if (!strncmp(a, "--", 2) && a[2]) {
             if (i + 1 >= argc) { fprintf(stderr, "m2m: %s needs a value\n", a); return -1; }
             if (take_option(c, a, argv[i + 1])) { fprintf(stderr, "m2m: unknown option %s (try --help)\n", a); return -1; }
@@ -234,13 +243,53 @@ static int primitive(struct cli *c, enum client_op op)
     return rsc_is_success(rsc) ? 0 : 1;
 }
 
+/* The PSK, in hex: from --psk-key-file (a file nobody else may read) or
+ * $M2M_PSK_KEY (the environment is readable by the same user only). */
+static int load_psk_key(struct cli *c)
+{
+    static char hex[2 * 64 + 2];
+    if (!c->o.psk_identity) return 0;
+    if (!c->psk_key_file) {
+        const char *env = getenv("M2M_PSK_KEY");
+        c->o.psk_key = env && *env ? env : NULL;
+        return 0;
+    }
+    int fd = open(c->psk_key_file, O_RDONLY | O_CLOEXEC);
+    struct stat st;
+    if (fd < 0 || fstat(fd, &st)) {
+        fprintf(stderr, "m2m: cannot read the key file %s: %s\n", c->psk_key_file, strerror(errno));
+        if (fd >= 0) close(fd);
+        return -1;
+    }
+    if (st.st_mode & 077) {
+        fprintf(stderr, "m2m: the key file %s may be read by group or others (mode %04o): chmod 600 %s\n",
+                c->psk_key_file, (unsigned)(st.st_mode & 0777), c->psk_key_file);
+        close(fd);
+        return -1;
+    }
+    ssize_t n = read(fd, hex, sizeof hex - 1);
+    close(fd);
+    while (n > 0 && strchr(" \t\r\n", hex[n - 1])) n--;
+    if (n <= 0 || n == (ssize_t)sizeof hex - 1) {
+        fprintf(stderr, "m2m: the key file %s must hold one key of 1 to 64 bytes in hex\n", c->psk_key_file);
+        return -1;
+    }
+    hex[n] = 0;
+    c->o.psk_key = hex;
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
+    /* A server that drops the connection must give an error message and exit
+     * status 2, not a silent death on a write to a closed socket. */
+    signal(SIGPIPE, SIG_IGN);
     struct cli c = { .rcn = -1 };
     c.o.url = getenv("M2M_URL") ? getenv("M2M_URL") : "http://127.0.0.1:8080";
     c.o.from = getenv("M2M_ORIGIN") ? getenv("M2M_ORIGIN") : "CAdmin";
     int rc = parse_args(&c, argc, argv);
     if (rc) return rc > 0 ? 0 : 2;
+    if (load_psk_key(&c)) return 2;
     if (!c.npos) { usage(); return 2; }
     static const char *const prims[] = { "", "create", "retrieve", "update", "delete", "notify" };
     for (int op = CLIENT_CREATE; op <= CLIENT_NOTIFY; op++)

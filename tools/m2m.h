@@ -23,6 +23,7 @@ struct cli {
     const char *manage[CLI_MAX]; int nmanage;
     bool authenticated, pvs, deny_only;
     const char *data_dir, *file;
+    const char *psk_key_file;
     int tail;
 };
 

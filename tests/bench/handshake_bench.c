@@ -79,24 +79,23 @@ int main(int argc, char **argv)
         else if (!strcmp(argv[i], "--seconds")) seconds = atof(argv[i + 1]);
         else if (!strcmp(argv[i], "--mode")) mode = argv[i + 1];
         else if (!strcmp(argv[i], "--ca")) ca = argv[i + 1];
-        else if (!strcmp(argv[i], "--psk")) psk = argv[i + 1];
+        else if (!strcmp(argv[i], "--psk-id")) psk = argv[i + 1];
         else if (!strcmp(argv[i], "--origin")) origin = argv[i + 1];
     }
     if (!port || seconds <= 0 || seconds > 60) {
         fprintf(stderr, "usage: handshake_bench --port P [--mode tls13-cert|tls12-cert|tls13-psk|tls12-psk]\n"
-                        "       [--ca FILE] [--psk IDENTITY:HEXKEY] [--origin O] [--seconds S<=60]\n");
+                        "       [--ca FILE] [--psk-id IDENTITY] [--origin O] [--seconds S<=60]\n"
+                        "The PSK (hex) comes from $M2M_PSK_KEY, never from the command line.\n");
         return 2;
     }
     wolfSSL_Init();
     bool tls12 = !strncmp(mode, "tls12", 5), use_psk = strstr(mode, "psk") != NULL;
     WOLFSSL_CTX *ctx = wolfSSL_CTX_new(tls12 ? wolfTLSv1_2_client_method() : wolfTLSv1_3_client_method());
     if (use_psk) {
-        static char id[128];
-        const char *colon = psk ? strchr(psk, ':') : NULL;
-        if (!colon || (size_t)(colon - psk) >= sizeof id) { fprintf(stderr, "--psk IDENTITY:HEXKEY\n"); return 2; }
-        memcpy(id, psk, (size_t)(colon - psk));
-        psk_identity = id;
-        for (const char *h = colon + 1; h[0] && h[1] && psk_len < sizeof psk_key; h += 2) {
+        const char *hex = getenv("M2M_PSK_KEY");
+        if (!psk || !hex || strlen(psk) >= 128) { fprintf(stderr, "--psk-id IDENTITY and M2M_PSK_KEY=HEX\n"); return 2; }
+        psk_identity = psk;
+        for (const char *h = hex; h[0] && h[1] && psk_len < sizeof psk_key; h += 2) {
             unsigned int b;
             sscanf(h, "%2x", &b);
             psk_key[psk_len++] = (unsigned char)b;

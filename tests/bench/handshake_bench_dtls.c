@@ -86,21 +86,30 @@ int main(int argc, char **argv)
         if (!strcmp(argv[i], "--port")) port = atoi(argv[i + 1]);
         else if (!strcmp(argv[i], "--seconds")) seconds = atof(argv[i + 1]);
         else if (!strcmp(argv[i], "--mode")) mode = argv[i + 1];
-        else if (!strcmp(argv[i], "--psk")) psk = argv[i + 1];
+        else if (!strcmp(argv[i], "--psk-id")) psk = argv[i + 1];
         else if (!strcmp(argv[i], "--ca")) ca = argv[i + 1];
         else if (!strcmp(argv[i], "--cert")) cert = argv[i + 1];
         else if (!strcmp(argv[i], "--key")) key = argv[i + 1];
         else if (!strcmp(argv[i], "--origin")) origin = argv[i + 1];
     }
-    const char *colon = psk ? strchr(psk, ':') : NULL;
+    /* The key, in hex, from the environment: never on the command line. */
+    const char *hex = getenv("M2M_PSK_KEY");
+    static char psk_key[65];
+    for (size_t i = 0; hex && hex[i] && hex[i + 1] && i / 2 < sizeof psk_key - 1; i += 2) {
+        unsigned int b;
+        if (sscanf(hex + i, "%2x", &b) != 1 || !b) break;
+        psk_key[i / 2] = (char)b;
+    }
     bool pki = !strcmp(mode, "dtls-cert");
-    if (!port || seconds <= 0 || seconds > 60 || (!pki && !colon) || (pki && (!ca || !cert || !key))) {
-        fprintf(stderr, "usage: handshake_bench_dtls --port P [--mode dtls-psk --psk ID:TEXTKEY |\n"
-                        "       --mode dtls-cert --ca F --cert F --key F] [--origin O] [--seconds S<=60]\n");
+    if (!port || seconds <= 0 || seconds > 60 || (!pki && (!psk || !psk_key[0])) ||
+        (pki && (!ca || !cert || !key))) {
+        fprintf(stderr, "usage: handshake_bench_dtls --port P [--mode dtls-psk --psk-id ID |\n"
+                        "       --mode dtls-cert --ca F --cert F --key F] [--origin O] [--seconds S<=60]\n"
+                        "dtls-psk takes the key (hex, no zero bytes) from $M2M_PSK_KEY.\n");
         return 2;
     }
     char psk_id[128] = "";
-    if (colon) snprintf(psk_id, sizeof psk_id, "%.*s", (int)(colon - psk), psk);
+    if (psk) snprintf(psk_id, sizeof psk_id, "%s", psk);
     coap_startup();
     coap_set_log_level(LOG_EMERG);
     coap_dtls_set_log_level(LOG_EMERG);
@@ -116,7 +125,7 @@ int main(int argc, char **argv)
     double start = now_s(), end = start + seconds;
     long rounds = 0, failures = 0;
     while (now_s() < end && failures < 20) {
-        coap_session_t *s = open_session(ctx, &dst, mode, psk_id, colon ? colon + 1 : "", ca, cert, key);
+        coap_session_t *s = open_session(ctx, &dst, mode, psk_id, psk_key, ca, cert, key);
         if (s && !one_round(ctx, s, origin)) rounds++;
         else failures++;
         if (s) coap_session_release(s);

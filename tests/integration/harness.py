@@ -27,6 +27,15 @@ BUILD = os.environ.get("IRONBARK_BUILD", os.path.join(os.path.dirname(__file__),
 CSE_BIN = os.environ.get("M2M_CSE", os.path.join(BUILD, "m2m-cse"))
 
 
+def write_private(path, text):
+    """Writes text to a file only its owner may read (mode 0600); returns path."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    os.fchmod(fd, 0o600)
+    with os.fdopen(fd, "w") as f:
+        f.write(text)
+    return path
+
+
 def free_port(kind=socket.SOCK_STREAM):
     s = socket.socket(socket.AF_INET, kind)
     s.bind(("127.0.0.1", 0))
@@ -143,6 +152,10 @@ class Cse:
         self.https_port = free_port() if https is None else https  # 0 turns HTTPS off
         self.own_dir = data_dir is None
         self.data_dir = data_dir or tempfile.mkdtemp(prefix="ironbark-test-")
+        # Keys never go on the command line: psk=... entries are written to an
+        # owner-only psk-file (docs/security.md).
+        psk = settings.pop("psk", None)
+        self.psk = [psk] if isinstance(psk, str) else list(psk or [])
         self.settings = settings
         self.host = settings.get("http_host", "127.0.0.1")
         self.proc = None
@@ -153,8 +166,11 @@ class Cse:
         a = [CSE_BIN, "--http-port", str(self.port), "--https-port", str(self.https_port),
              "--data-dir", self.data_dir, "--coap-port", str(self.coap_port),
              "--coaps-port", str(self.coaps_port)]
+        if self.psk:
+            a += ["--psk-file", write_private(os.path.join(self.data_dir, "psk-file"), "".join(
+                line + "\n" for line in self.psk))]
         for k, v in self.settings.items():
-            # A list value repeats the flag (psk, trusted-ca).
+            # A list value repeats the flag (trusted-ca).
             for item in (v if isinstance(v, (list, tuple)) else [v]):
                 a += ["--" + k.replace("_", "-"), str(item)]
         return a

@@ -1,6 +1,9 @@
 """Helpers for the secure-transport tests: certificates made with the openssl
 command line, and oneM2M requests over TLS-PSK with `openssl s_client`
-(curl has no TLS-PSK)."""
+(curl has no TLS-PSK). s_client, like coap-client-openssl, takes a PSK only
+as an argument: the tests use throw-away keys on loopback with these
+third-party peers; Ironbark's own tools read keys from files or stdin
+(docs/security.md)."""
 import json
 import os
 import subprocess
@@ -27,16 +30,29 @@ def make_ca(d, name):
     return cert, key
 
 
+def raw_uri_san(*uris):
+    """A subjectAltName extension for openssl -addext holding the given URIs
+    byte for byte (an embedded NUL or control character included), which the
+    URI: syntax cannot express: GeneralNames DER, each URI as [6] IA5String."""
+    def tlv(tag, value):
+        n = len(value)
+        head = bytes([n]) if n < 0x80 else bytes([0x81, n]) if n < 0x100 else bytes([0x82, n >> 8, n & 0xff])
+        return bytes([tag]) + head + value
+    return "subjectAltName=DER:" + tlv(0x30, b"".join(tlv(0x86, u) for u in uris)).hex()
+
+
 def make_csr(d, name, san_uri):
+    """san_uri: a URI string, or a full extension (raw_uri_san())."""
     key = make_key(os.path.join(d, name + ".key"))
     csr = os.path.join(d, name + ".csr")
-    run(["openssl", "req", "-new", "-key", key, "-subj", "/CN=" + name,
-         "-addext", "subjectAltName=URI:" + san_uri, "-out", csr])
+    ext = san_uri if san_uri.startswith("subjectAltName=") else "subjectAltName=URI:" + san_uri
+    run(["openssl", "req", "-new", "-key", key, "-subj", "/CN=" + name, "-addext", ext, "-out", csr])
     return csr, key
 
 
 def make_client_cert(d, name, san_uri, ca):
-    """A client certificate with san_uri as URI subjectAltName, signed by ca."""
+    """A client certificate with san_uri as URI subjectAltName (or the
+    extension raw_uri_san() made), signed by ca."""
     csr, key = make_csr(d, name, san_uri)
     cert = os.path.join(d, name + ".pem")
     run(["openssl", "x509", "-req", "-in", csr, "-CA", ca[0], "-CAkey", ca[1], "-CAcreateserial",

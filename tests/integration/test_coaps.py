@@ -20,6 +20,8 @@ dev = secure.make_client_cert(certs, "dev1", "Cdev1", ca)
 old = secure.make_expired_cert(certs, "old", "Cold", ca)
 rogue_ca = secure.make_ca(certs, "rogueca")
 rogue = secure.make_client_cert(certs, "rogue", "Cdev1", rogue_ca)
+nul_san = secure.make_client_cert(certs, "nul", secure.raw_uri_san(b"Cdev1\x00.evil.example"), ca)
+bad_first = secure.make_client_cert(certs, "badfirst", secure.raw_uri_san(b"Cdev1\x01", b"Cdev1"), ca)
 n = [0]
 
 
@@ -70,6 +72,14 @@ with Cse(psk=PSK, trusted_ca=ca[0], log_level="debug") as cse:
     t.ok(r.code is None, "expired client certificate: refused", r)
     r = cert("get", "cse-in/dev1", "Cdev1", rogue)
     t.ok(r.code is None, "certificate from an untrusted CA: refused", r)
+    r = cert("get", "cse-in/dev1", "Cdev1", nul_san)
+    t.ok(r.code is None, "a URI SAN with an embedded NUL: handshake refused, as over HTTPS", r)
+    t.ok("dtls: client certificate with a malformed URI subjectAltName refused" in cse.read_log(),
+         "the refusal is logged")
+    r = cert("get", "cse-in/dev1", "Cdev1", bad_first)
+    t.ok(r.code is None, "a malformed first URI SAN: refused, never skipped for a later one", r)
+    r = cert("get", "cse-in/dev1", "Cdev1", dev)
+    t.ok(r.rsc == 2000, "the well-formed certificate of the same CA still binds", r)
     r = coap_client(cse.coaps_port, "cse-in", "get", hdr("Cdev1"), scheme="coaps", extra=["-C", cse.tls_ca], timeout=3)
     t.ok(r.code is None, "CoAPS with certificates requires a client certificate", r)
 

@@ -17,6 +17,10 @@ client = secure.make_client_cert(certs, "client1", "Cclient1", ca)
 expired = secure.make_expired_cert(certs, "old", "Cold", ca)
 rogue_ca = secure.make_ca(certs, "rogueca")
 rogue = secure.make_client_cert(certs, "rogue", "Cclient1", rogue_ca)
+# URI SANs that must never bind (security/cert_san.c): an embedded NUL (the
+# text before it names a real AE), and a bad first URI before a good one.
+nul_san = secure.make_client_cert(certs, "nul", secure.raw_uri_san(b"Cclient1\x00.evil.example"), ca)
+bad_first = secure.make_client_cert(certs, "badfirst", secure.raw_uri_san(b"Cclient1\x01", b"Cclient1"), ca)
 
 with Cse(psk=PSK, trusted_ca=ca[0], tls_handshake_timeout=1000) as cse:
     https = dict(base=cse.https_base, curl_extra=cse.https_curl_options())
@@ -84,6 +88,14 @@ with Cse(psk=PSK, trusted_ca=ca[0], tls_handshake_timeout=1000) as cse:
     t.eq(r.status, -1, "expired client certificate: handshake refused")
     r = cse.get("/cse-in/client1", origin="Cclient1", **with_cert(rogue))
     t.eq(r.status, -1, "client certificate from an untrusted CA: handshake refused")
+    r = cse.get("/cse-in/client1", origin="Cclient1", **with_cert(nul_san))
+    t.eq(r.status, -1, "a URI SAN with an embedded NUL is refused, not bound to the text before it")
+    t.ok("tls: client certificate with a malformed URI subjectAltName refused" in cse.read_log(),
+         "the refusal is logged")
+    r = cse.get("/cse-in/client1", origin="Cclient1", **with_cert(bad_first))
+    t.eq(r.status, -1, "a malformed first URI SAN is refused, never skipped for a later one")
+    r = cse.get("/cse-in/client1", origin="Cclient1", **with_cert(client))
+    t.rsc(r, 2000, 200, "the well-formed certificate of the same CA still binds")
 
     # A client that stalls mid-handshake is dropped; others are served meanwhile.
     stalled = socket.create_connection(("127.0.0.1", cse.https_port))
@@ -125,9 +137,11 @@ with Cse(psk=PSK, trusted_ca=ca[0], tls_handshake_timeout=1000) as cse:
     t.rsc(r, 2000, 200, "HTTPS still served after the junk")
 
     # The admin interface: a key added while the CSE runs is usable at once.
+    # Keys go in on standard input, never as arguments.
     adm = [CSE_BIN, "credentials", "--data-dir", cse.data_dir]
-    p = subprocess.run(adm + ["add-psk", "late@test.example:%s:CAdmin" % KEY], capture_output=True, timeout=10)
-    t.eq(p.returncode, 0, "m2m-cse credentials add-psk")
+    p = subprocess.run(adm + ["add-psk"], input=("late@test.example:%s:CAdmin\n" % KEY).encode(),
+                       capture_output=True, timeout=10)
+    t.eq(p.returncode, 0, "m2m-cse credentials add-psk (key on stdin)")
     r = secure.psk_request(cse.https_port, "late@test.example", KEY, "GET", "/cse-in", "CAdmin")
     t.rsc(r, 2000, 200, "a key provisioned through the admin interface works without a restart")
     p = subprocess.run(adm + ["list"], capture_output=True, timeout=10)
@@ -137,8 +151,8 @@ with Cse(psk=PSK, trusted_ca=ca[0], tls_handshake_timeout=1000) as cse:
     p = subprocess.run(adm + ["remove-psk", "late@test.example"], capture_output=True, timeout=10)
     r = secure.psk_request(cse.https_port, "late@test.example", KEY, "GET", "/cse-in", "CAdmin")
     t.ok(p.returncode == 0 and r.status == -1, "a removed key is refused")
-    p = subprocess.run(adm + ["add-psk", "bad id:zz:C*"], capture_output=True, timeout=10)
-    t.ok(p.returncode != 0 and p.stderr, "a malformed key is rejected with a message")
+    p = subprocess.run(adm + ["add-psk"], input=b"bad id:zz:C*\n", capture_output=True, timeout=10)
+    t.ok(p.returncode != 0 and b"stdin:1:" in p.stderr, "a malformed key is rejected with a message", p.stderr)
 
     r = cse.get("/cse-in")
     t.rsc(r, 2000, 200, "plain HTTP is still served under the optional policy")

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "cse/config.h"
@@ -177,6 +178,48 @@ static void flags(void **state)
     assert_int_equal(parse(&c, 2, bad6), -1);
 }
 
+/* Keys: never a flag; in a file only when nobody else may read it. */
+static void secret_settings(void **state)
+{
+    (void)state;
+    struct config c;
+    char err[512];
+    fflush(stderr);
+    int saved = dup(2), devnull = open("/dev/null", O_WRONLY);
+    dup2(devnull, 2);
+    const char *a1[] = { "m2m-cse", "--psk", "k@x:00:C*" };
+    int rc1 = parse(&c, 3, a1);
+    const char *a2[] = { "m2m-cse", "--psk=k@x:00:C*" };
+    int rc2 = parse(&c, 2, a2);
+    dup2(saved, 2);
+    close(saved);
+    close(devnull);
+    assert_int_equal(rc1, -1);
+    assert_int_equal(rc2, -1);
+    assert_int_equal(c.npsk, 0);
+    const char *a3[] = { "m2m-cse", "--psk-file", "/etc/ironbark/keys" };
+    assert_int_equal(parse(&c, 3, a3), 0);
+    assert_string_equal(c.psk_file, "/etc/ironbark/keys");
+
+    write_conf("cse-id = id-file\npsk = k@x:0011:C*\n");
+    chmod(conf_path, 0640);
+    config_defaults(&c);
+    assert_int_equal(config_load_file(&c, conf_path, err, sizeof err), -1);
+    assert_non_null(strstr(err, ":2: psk:"));
+    assert_non_null(strstr(err, "chmod 600"));
+    assert_null(strstr(err, "0011"));                 /* the key is not repeated */
+    assert_int_equal(c.npsk, 0);
+    chmod(conf_path, 0600);
+    config_defaults(&c);
+    assert_int_equal(config_load_file(&c, conf_path, err, sizeof err), 0);
+    assert_int_equal(c.npsk, 1);
+    assert_string_equal(c.psk[0], "k@x:0011:C*");
+    /* Other settings need no private file. */
+    write_conf("cse-id = id-file\npsk-file = /x\n");
+    chmod(conf_path, 0644);
+    assert_int_equal(config_load_file(&c, conf_path, err, sizeof err), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -184,6 +227,7 @@ int main(void)
         cmocka_unit_test(set_values),
         cmocka_unit_test_setup_teardown(config_file, make_conf, drop_conf),
         cmocka_unit_test_setup_teardown(flags, make_conf, drop_conf),
+        cmocka_unit_test_setup_teardown(secret_settings, make_conf, drop_conf),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

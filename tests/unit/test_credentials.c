@@ -13,6 +13,7 @@
 #include "cse/config.h"
 #include "cse/cse.h"
 #include "cse/rsc.h"
+#include "security/cred_admin.h"
 #include "security/credentials.h"
 #include "security/saef.h"
 
@@ -110,6 +111,45 @@ static void store(void **state)
     assert_int_equal(cred_put_ca(cs, "ca1", "not a certificate"), -1);
     assert_int_equal(cred_put_ca(cs, "ca1", "-----BEGIN CERTIFICATE-----\nAA\n-----END CERTIFICATE-----\n"), 0);
     assert_int_equal(cred_remove_ca(cs, "ca1"), 0);
+    drop_store(cs, path);
+}
+
+/* psk-file and `credentials add-psk` lines: all stored, or none. */
+static void import_lines(void **state)
+{
+    (void)state;
+    char path[] = "/tmp/ironbark-import-XXXXXX";
+    struct credentials *cs = temp_store(path);
+    struct cred_psk q;
+    char err[256];
+    static const char good[] = "# keys\n\n  a@x:0a0b:Ca*  \r\nb@x:0c:Cb\n#last";
+    FILE *f = fmemopen((void *)good, sizeof good - 1, "r");
+    assert_int_equal(cred_import_psk_lines(cs, f, "keys", err, sizeof err), 2);
+    fclose(f);
+    assert_int_equal(cred_get_psk(cs, "a@x", &q), 0);
+    assert_int_equal(q.key_len, 2);
+    assert_string_equal(q.originators, "Ca*");
+    assert_int_equal(cred_get_psk(cs, "b@x", &q), 0);
+
+    static const char bad[] = "c@x:0d:Cc\nd@x:zz:Cd\n";
+    f = fmemopen((void *)bad, sizeof bad - 1, "r");
+    assert_int_equal(cred_import_psk_lines(cs, f, "keys", err, sizeof err), -1);
+    fclose(f);
+    assert_non_null(strstr(err, "keys:2:"));
+    assert_int_equal(cred_get_psk(cs, "c@x", &q), 1);    /* the good line before it is not stored */
+
+    static const char none[] = "# nothing\n\n";
+    f = fmemopen((void *)none, sizeof none - 1, "r");
+    assert_int_equal(cred_import_psk_lines(cs, f, "keys", err, sizeof err), 0);
+    fclose(f);
+
+    char longline[1100];
+    memset(longline, 'a', sizeof longline - 1);
+    longline[sizeof longline - 1] = 0;
+    f = fmemopen(longline, strlen(longline), "r");
+    assert_int_equal(cred_import_psk_lines(cs, f, "keys", err, sizeof err), -1);
+    fclose(f);
+    assert_non_null(strstr(err, "too long"));
     drop_store(cs, path);
 }
 
@@ -264,6 +304,7 @@ int main(void)
         cmocka_unit_test(patterns),
         cmocka_unit_test(parse_psk),
         cmocka_unit_test(store),
+        cmocka_unit_test(import_lines),
         cmocka_unit_test(identity_gate), cmocka_unit_test(loopback_defaults),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
