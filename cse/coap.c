@@ -8,6 +8,7 @@
 #include "coap_map.h"
 #include "coap_optfilter.h"
 #include "coap_parse_hook.h"
+#include "coap_wire.h"
 #include "cse.h"
 #include "log.h"
 #include "loop.h"
@@ -378,6 +379,13 @@ static void defer(struct coap_server *srv, struct coap_job *j, coap_session_t *s
     if (j->con) j->timer = loop_add_timer(srv->loop, srv->piggyback_ms, piggyback_expired, j);
 }
 
+static bool has_option(const struct coap_msg_in *in, unsigned number)
+{
+    for (int i = 0; i < in->nopts; i++)
+        if (in->opts[i].number == number) return true;
+    return false;
+}
+
 static void on_request(coap_resource_t *resource, coap_session_t *session,
                        const coap_pdu_t *request, const coap_string_t *query,
                        coap_pdu_t *response)
@@ -432,6 +440,16 @@ static void on_request(coap_resource_t *resource, coap_session_t *session,
         out->payload = NULL;
         out->payload_len = 0;
         reply_now(srv, session, j->key, in, NULL, response, out, j->mid, now);
+        out = NULL;
+    } else if (has_option(in, COAP_WIRE_OPT_TOO_LARGE)) {
+        /* Larger than a datagram libcoap takes (coap_parse_hook.c): RFC
+         * 7959 2.9.3, 4.13 with the block size we take, so that a client
+         * able to go block-wise starts again in pieces. */
+        refuse(in, COAP_RESPONSE_CODE(413), RSC_BAD_REQUEST, "request too large for one datagram; "
+               "send it block-wise (Block1)", &j->req, &j->rsp, out);
+        coap_msg_out_add_uint(out, COAPOPT_SIZE1, (uint32_t)srv->max_body);
+        struct coap_block one = { 0, false, 6 };
+        reply_now(srv, session, j->key, in, &one, response, out, j->mid, now);
         out = NULL;
     } else {
         struct coap_block1_result r;

@@ -50,6 +50,20 @@ static int refuse(parse_fn *real, coap_proto_t proto, const uint8_t *data, size_
     return 0;
 }
 
+/* Well formed yet refused: libcoap's PDU for the session is smaller than
+ * the datagram (1152 bytes by default). Handed over without its payload and
+ * marked, the request reaches the server, which answers 4.13 (coap.c)
+ * instead of leaving the client to retransmit into silence. */
+static int too_large(parse_fn *real, coap_proto_t proto, const uint8_t *data, size_t length,
+                     coap_pdu_t *pdu)
+{
+    uint8_t *head = malloc(length + 8);
+    size_t n = head ? coap_wire_strip_payload(data, length, head, length + 8) : 0;
+    int ok = n && real(proto, head, n, pdu);
+    free(head);
+    return ok;
+}
+
 void coap_parse_hook_stats(struct coap_parse_stats *out) { *out = stats; }
 
 /* Overrides libcoap's exported function of the same name (see header). */
@@ -82,6 +96,8 @@ int coap_pdu_parse(coap_proto_t proto, const uint8_t *data, size_t length, coap_
     } else {
         ok = real(proto, data, length, pdu);
     }
+    if (!ok && v != COAP_WIRE_MALFORMED) ok = too_large(real, proto, copy ? copy : data,
+                                                        copy ? copylen : length, pdu);
     free(copy);
     return ok;
 }

@@ -103,10 +103,12 @@ static const uint8_t *walk(const uint8_t *p, const uint8_t *end,
     return p;
 }
 
-/* What libcoap would refuse although the RFCs allow it. */
+/* What libcoap would refuse although the RFCs allow it; and our own
+ * marker, which only coap_wire_strip_payload() may set (an elective option
+ * from a peer is ignorable, so dropping it changes nothing). */
 static int libcoap_rejects(const struct option *o)
 {
-    return o->number == URI_QUERY && o->len == 0;
+    return (o->number == URI_QUERY && o->len == 0) || o->number == COAP_WIRE_OPT_TOO_LARGE;
 }
 
 /* Per option: is the message still one to hand over as it is? */
@@ -206,4 +208,27 @@ enum coap_wire_verdict coap_wire_check(const uint8_t *msg, size_t len, uint8_t *
     memcpy(c.w, after, rest);
     *outlen = (size_t)(c.w - out) + rest;
     return COAP_WIRE_REWRITTEN;
+}
+
+static int last_number(void *ctx, const struct option *o)
+{
+    *(unsigned *)ctx = o->number;
+    return 0;
+}
+
+size_t coap_wire_strip_payload(const uint8_t *msg, size_t len, uint8_t *out, size_t outcap)
+{
+    const char *why;
+    if (len < 4 || (msg[0] & 15) > 8 || len < 4u + (msg[0] & 15)) return 0;
+    const uint8_t *end = msg + len, *opts = msg + 4 + (msg[0] & 15);
+    unsigned last = 0;
+    const uint8_t *after = walk(opts, end, last_number, &last, &why);
+    if (!after || after >= end || last >= COAP_WIRE_OPT_TOO_LARGE) return 0;
+    size_t head = (size_t)(after - msg), payload = (size_t)(end - after - 1);
+    if (outcap < head + 8) return 0;
+    memcpy(out, msg, head);
+    uint8_t value[4] = { (uint8_t)(payload >> 24), (uint8_t)(payload >> 16), (uint8_t)(payload >> 8),
+                         (uint8_t)payload };
+    uint8_t *w = write_option(out + head, COAP_WIRE_OPT_TOO_LARGE - last, value, sizeof value);
+    return (size_t)(w - out);
 }

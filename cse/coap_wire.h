@@ -44,4 +44,17 @@ int coap_wire_option_limits(unsigned number, size_t *min, size_t *max);
 enum coap_wire_verdict coap_wire_check(const uint8_t *msg, size_t len, uint8_t *out,
                                        size_t outcap, size_t *outlen, const char **why);
 
+/* An elective option number of our own (experimental range, RFC 7252
+ * 12.2) that marks a request whose payload was too large for libcoap to
+ * take in one datagram; its value is the payload's length. The same option
+ * from a peer is dropped by coap_wire_check(), so only we can set it. */
+#define COAP_WIRE_OPT_TOO_LARGE 65002
+
+/* Writes msg (well formed, as coap_wire_check said) without its payload and
+ * with a COAP_WIRE_OPT_TOO_LARGE option carrying the payload's length, so
+ * that a request libcoap cannot hold can still be answered (4.13). Returns
+ * the length written to out (outcap >= 4 + 8 + options + 8 suffices), or 0
+ * when msg has no payload or already an option numbered that high. */
+size_t coap_wire_strip_payload(const uint8_t *msg, size_t len, uint8_t *out, size_t outcap);
+
 #endif

@@ -145,12 +145,29 @@ static void limits_table(void **state)
     assert_false(coap_wire_option_limits(279, &lo, &hi));   /* oneM2M: no rule */
 }
 
+static void strip_payload(void **state)
+{
+    (void)state;
+    /* POST, token "t", Uri-Path "a", payload "xyz": kept up to the options,
+     * then option 65002 (delta 65002 - 11 = 269 + 64722) of 4 bytes = 3. */
+    static const uint8_t m[] = { 0x41, 0x02, 0, 9, 't', 0xb1, 'a', 0xff, 'x', 'y', 'z' };
+    static const uint8_t want[] = { 0x41, 0x02, 0, 9, 't', 0xb1, 'a', 0xe4, 0xfc, 0xd2, 0, 0, 0, 3 };
+    uint8_t out[64];
+    assert_int_equal(coap_wire_strip_payload(m, sizeof m, out, sizeof out), sizeof want);
+    assert_memory_equal(out, want, sizeof want);
+    /* From a peer, the marker is dropped: only we may set it. */
+    assert_int_equal(coap_wire_check(out, sizeof want, NULL, 0, NULL, NULL), COAP_WIRE_REWRITTEN);
+    /* No payload, or no room: nothing. */
+    assert_int_equal(coap_wire_strip_payload(m, 7, out, sizeof out), 0);
+    assert_int_equal(coap_wire_strip_payload(m, sizeof m, out, 8), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(well_formed_as_is), cmocka_unit_test(empty_uri_query_rewritten),
         cmocka_unit_test(rewrite_keeps_deltas_and_payload), cmocka_unit_test(elective_bad_length_ignored),
-        cmocka_unit_test(format_errors), cmocka_unit_test(limits_table),
+        cmocka_unit_test(format_errors), cmocka_unit_test(limits_table), cmocka_unit_test(strip_payload),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
