@@ -15,6 +15,7 @@ struct credentials;
 struct notifier;
 struct deferral;
 struct nb_pending;
+struct authz_decider;
 
 /* After a group commit: ok = the batch is durable; otherwise it was rolled
  * back and every response that depended on it must become an error. */
@@ -29,6 +30,9 @@ struct cse {
     int64_t expiry_timer;
     char next_expiry[23];      /* earliest et in the store ("" = none) */
     struct acl_state *acl;     /* access control: ACP cache and audit log */
+    /* Authorization: the chain of deciders (security/authz.h), ACP first. */
+    const struct authz_decider *deciders[8];
+    int ndeciders;
     struct notifier *notify;   /* cse/notify.c: subscriptions and delivery */
     struct deferral *deferred; /* requests waiting for outside answers (dispatch.c) */
     struct nb_pending *nb_unstarted; /* rt 1/2 requests not yet started (nonblocking.c) */

@@ -519,10 +519,10 @@ static int execute(struct cse *cse, struct m2m_request *req, struct m2m_response
     char *rest;
     if (group_fopt_target(cse, addr.local, &grp, &rest)) {
         /* Each member runs as its own primitive, with its own transaction. */
-        if (group_fopt_access(cse, req, grp, acop_of(req->op, req)))
-            rc = m2m_error(rsp, RSC_ORIGINATOR_HAS_NO_PRIVILEGE, "originator has no privilege");
-        else
-            rc = group_fanout(cse, req, rsp, grp, rest);
+        int ac = group_fopt_access(cse, req, grp, acop_of(req->op, req));
+        if (ac == DISPATCH_PENDING) rc = ac;
+        else if (ac) rc = m2m_error(rsp, RSC_ORIGINATOR_HAS_NO_PRIVILEGE, "originator has no privilege");
+        else rc = group_fanout(cse, req, rsp, grp, rest);
         resource_free(grp);
         free(rest);
         address_clear(&addr);
@@ -550,8 +550,12 @@ static int execute(struct cse *cse, struct m2m_request *req, struct m2m_response
      * and reveals nothing. */
     bool registration = req->op == OP_CREATE && (type_flags(req->ty) & RT_REGISTERS);
     bool refused_type = !rc && type_refuses(req, target);
-    if (!rc && !registration && !refused_type && acl_check(cse, req, target, acop_of(req->op, req)))
-        rc = m2m_error(rsp, RSC_ORIGINATOR_HAS_NO_PRIVILEGE, "originator has no privilege");
+    if (!rc && !registration && !refused_type) {
+        /* The chain of deciders (security/authz.h) may also wait for an answer. */
+        int ac = acl_check(cse, req, target, acop_of(req->op, req));
+        if (ac == DISPATCH_PENDING) rc = ac;
+        else if (ac) rc = m2m_error(rsp, RSC_ORIGINATOR_HAS_NO_PRIVILEGE, "originator has no privilege");
+    }
     if (!rc && (req->op == OP_UPDATE || req->op == OP_DELETE)) rc = check_conditions(cse, req, rsp, target);
     struct event ev = { 0 };
     if (rc == RSC_NOT_FOUND && req->op == OP_RETRIEVE) empty_container_event(cse, addr.local, &ev);
@@ -601,7 +605,10 @@ void cse_dispatch(struct cse *cse, struct m2m_request *req, struct m2m_response 
     if (!rc && (req->rt == 1 || req->rt == 2)) rc = nonblocking_accept(cse, req, rsp);
     else if (!rc) rc = execute(cse, req, rsp);
     cse_primitive_end(cse);
-    if (rc == DISPATCH_PENDING) return;
+    /* Waiting is only for something asked for (req->cont->wanted). */
+    if (rc == DISPATCH_PENDING && req->cont && json_array_size(req->cont->wanted)) return;
+    if (rc == DISPATCH_PENDING)
+        rc = m2m_error(rsp, RSC_INTERNAL_SERVER_ERROR, "a decision waited for an answer it never asked for");
     if (rc) {
         if (rsc_is_success(rsp->rsc) || !rsp->rsc) m2m_error(rsp, rc, "%s", rsc_name(rc));
         if (rsp->location) { free(rsp->location); rsp->location = NULL; }

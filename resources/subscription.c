@@ -193,7 +193,9 @@ static int sub_create(struct op_ctx *ctx)
         return m2m_error(ctx->rsp, RSC_TARGET_NOT_SUBSCRIBABLE, "%s cannot be subscribed to",
                          pt ? pt->key : "the target");
     /* The subscriber must be allowed to see what it subscribes to. */
-    if (acl_check(ctx->cse, ctx->req, ctx->parent, ACOP_RETRIEVE))
+    int ac = acl_check(ctx->cse, ctx->req, ctx->parent, ACOP_RETRIEVE);
+    if (ac == DISPATCH_PENDING) return ac;   /* a decider waits for an answer */
+    if (ac)
         return m2m_error(ctx->rsp, RSC_ORIGINATOR_HAS_NO_PRIVILEGE,
                          "the originator may not retrieve the subscribed-to resource");
     int rc = check_common(ctx);

@@ -4,6 +4,7 @@
 
 #include "acr.h"
 #include "audit.h"
+#include "authz.h"
 #include "../cse/address.h"
 #include "../cse/clock.h"
 #include "../cse/cse.h"
@@ -392,28 +393,49 @@ static const char *acop_name(int acop)
     }
 }
 
+/* ---- the ACP decider and the chain ------------------------------------------- */
+
+static enum authz_answer acp_decide(struct cse *cse, const struct authz_query *q, const char **why)
+{
+    return decide(cse, q->req, q->originator, q->target, q->acop, why) ? AUTHZ_GRANT : AUTHZ_DENY;
+}
+
+static const struct authz_decider acp_decider = { "acp", acp_decide };
+
+/* The chain's answer as an RSC: 0, DISPATCH_PENDING, or 4103 (audited). */
+static int chain_check(struct cse *cse, const struct authz_query *q)
+{
+    struct authz_result r;
+    authz_run(cse, q, &r);
+    if (r.answer == AUTHZ_GRANT) return 0;
+    if (r.answer == AUTHZ_PENDING) return DISPATCH_PENDING;
+    const char *fr = q->originator ? q->originator : "";
+    audit_decision(cse->acl ? cse->acl->audit : NULL, fr, q->target->path, acop_name(q->acop), "deny",
+                   r.decider, r.why);
+    log_debug("authz: %s may not %s %s: %s (%s)", *fr ? fr : "-", acop_name(q->acop), q->target->path,
+              r.why, r.decider);
+    return RSC_ORIGINATOR_HAS_NO_PRIVILEGE;
+}
+
 bool acl_permits(struct cse *cse, const struct m2m_request *req, const struct resource *target, int acop)
 {
-    const char *why;
-    return decide(cse, req, req ? req->fr : NULL, target, acop, &why);
+    struct authz_query q = { req, req ? req->fr : NULL, target, acop, false };
+    struct authz_result r;
+    authz_run(cse, &q, &r);
+    return r.answer == AUTHZ_GRANT;
 }
 
 int acl_check(struct cse *cse, const struct m2m_request *req, const struct resource *target, int acop)
 {
-    const char *why;
-    if (decide(cse, req, req ? req->fr : NULL, target, acop, &why)) return 0;
-    audit_record(cse->acl ? cse->acl->audit : NULL, req && req->fr ? req->fr : "", target->path,
-                 acop_name(acop), "deny", why);
-    log_debug("acl: %s may not %s %s: %s", req && req->fr ? req->fr : "-", acop_name(acop), target->path, why);
-    return RSC_ORIGINATOR_HAS_NO_PRIVILEGE;
+    bool may_wait = req && req->cont && req->cont->may_defer;
+    struct authz_query q = { req, req ? req->fr : NULL, target, acop, may_wait };
+    return chain_check(cse, &q);
 }
 
 int acl_check_notify(struct cse *cse, const char *originator, const struct resource *target)
 {
-    const char *why;
-    if (decide(cse, NULL, originator ? originator : "", target, ACOP_NOTIFY, &why)) return 0;
-    audit_record(cse->acl ? cse->acl->audit : NULL, originator, target->path, "NOTIFY", "deny", why);
-    return RSC_ORIGINATOR_HAS_NO_PRIVILEGE;
+    struct authz_query q = { NULL, originator ? originator : "", target, ACOP_NOTIFY, false };
+    return chain_check(cse, &q);
 }
 
 bool acl_conceals_missing(struct cse *cse, const struct m2m_request *req, const char *local)
@@ -513,6 +535,14 @@ int acl_open(struct cse *cse)
 {
     cse->acl = calloc(1, sizeof *cse->acl);
     if (!cse->acl) return -1;
+    /* The ACP decider comes first in the chain; others (the DAS) follow. */
+    bool present = false;
+    for (int i = 0; i < cse->ndeciders; i++) present |= cse->deciders[i] == &acp_decider;
+    if (!present) {
+        memmove(cse->deciders + 1, cse->deciders, (size_t)cse->ndeciders * sizeof *cse->deciders);
+        cse->deciders[0] = &acp_decider;
+        cse->ndeciders++;
+    }
     if (strcmp(cse->cfg.db_file, ":memory:")) {
         char path[320];
         snprintf(path, sizeof path, "%s/audit.log", cse->cfg.data_dir);

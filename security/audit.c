@@ -74,11 +74,18 @@ static void rotate(struct audit *a)
 void audit_record(struct audit *a, const char *originator, const char *target, const char *op,
                   const char *decision, const char *reason)
 {
+    audit_decision(a, originator, target, op, decision, NULL, reason);
+}
+
+void audit_decision(struct audit *a, const char *originator, const char *target, const char *op,
+                    const char *decision, const char *decider, const char *reason)
+{
     if (!a) return;
     ts_buf ts;
     ts_format(clock_now_us(), ts);
-    json_t *o = json_pack("{s:s,s:s?,s:s?,s:s?,s:s?,s:s?}", "ts", ts, "originator", originator,
-                          "target", target, "op", op, "decision", decision, "reason", reason);
+    json_t *o = json_pack("{s:s,s:s?,s:s?,s:s?,s:s?,s:s?,s:s?}", "ts", ts, "originator", originator,
+                          "target", target, "op", op, "decision", decision, "decider", decider,
+                          "reason", reason);
     char *line = o ? json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
     json_decref(o);
     if (!line) return;

@@ -18,5 +18,9 @@ void audit_close(struct audit *a);
  * be NULL. Failures are logged, never fatal. */
 void audit_record(struct audit *a, const char *originator, const char *target, const char *op,
                   const char *decision, const char *reason);
+/* The same, naming the decider of the authorization chain that decided
+ * (security/authz.h): "acp", "das", … */
+void audit_decision(struct audit *a, const char *originator, const char *target, const char *op,
+                    const char *decision, const char *decider, const char *reason);
 
 #endif

@@ -148,6 +148,8 @@ with Cse() as cse:
          "the audit log records AE2's refused DELETE", denies[-5:])
     t.ok(all(set(l) >= {"ts", "originator", "target", "op", "decision", "reason"} for l in lines),
          "every audit entry has time, originator, target, operation, decision and reason")
+    t.ok(denies and all(l.get("decider") == "acp" for l in denies),
+         "every refusal names the decider of the authorization chain that decided (acp)", denies[-3:])
     changes = [l for l in lines if l["decision"] == "permit"]
     t.ok(any("accessControlPolicy created" in l["reason"] for l in changes), "ACP creation is audited", changes[:3])
     t.ok(any("accessControlPolicy updated" in l["reason"] for l in changes), "ACP update is audited")
