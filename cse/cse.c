@@ -127,7 +127,7 @@ static int ensure_cse_base(struct cse *cse)
                             cfg->cse_name);
     }
     int types[64];
-    int n = registry_types(types, 64);
+    int n = registry_types(&cse->types, types, 64);
     json_t *srt = json_array();
     for (int i = 0; i < n; i++) json_array_append_new(srt, json_integer(types[i]));
     json_object_set_new(base->attrs, "cst", json_integer(cfg->cse_type));
@@ -156,12 +156,12 @@ static int ensure_cse_base(struct cse *cse)
     return rc;
 }
 
-struct expired_list { struct resource **items; int n, cap; };
+struct expired_list { const struct cse *cse; struct resource **items; int n, cap; };
 
 static int collect_expired(struct resource *res, void *data)
 {
     struct expired_list *l = data;
-    if (type_flags(res->ty) & RT_ROOT) return 0;
+    if (type_flags(&l->cse->types, res->ty) & RT_ROOT) return 0;
     if (l->n == l->cap) {
         l->cap = l->cap ? l->cap * 2 : 16;
         l->items = realloc(l->items, (size_t)l->cap * sizeof *l->items);
@@ -187,7 +187,7 @@ int cse_expire_now(struct cse *cse)
 {
     ts_buf now;
     ts_format(clock_now_us(), now);
-    struct expired_list l = { 0 };
+    struct expired_list l = { .cse = cse };
     if (store_begin(cse->store)) return 0;
     store_expired(cse->store, now, collect_expired, &l);
     int removed = 0;
@@ -263,7 +263,19 @@ static void commit_round(struct loop *loop, void *data)
 
 int cse_open(struct cse *cse, const struct config *cfg, struct loop *loop)
 {
+    return cse_open_with(cse, cfg, loop, NULL);
+}
+
+int cse_open_with(struct cse *cse, const struct config *cfg, struct loop *loop,
+                  const struct resource_type *const *extra_types)
+{
     memset(cse, 0, sizeof *cse);
+    registry_init_core(&cse->types);
+    for (const struct resource_type *const *t = extra_types; t && *t; t++)
+        if (registry_add(&cse->types, *t)) {
+            log_error("resource type %d (%s) cannot be added: its number or key is taken", (*t)->ty, (*t)->key);
+            return -1;
+        }
     cse->cfg = *cfg;
     cse->loop = loop;
     snprintf(cse->csi, sizeof cse->csi, "/%s", cfg->cse_id);

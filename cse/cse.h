@@ -8,6 +8,7 @@
 #include "primitive.h"
 #include "resource.h"
 #include "store.h"
+#include "../resources/registry.h"
 
 struct loop;
 struct acl_state;
@@ -23,6 +24,7 @@ typedef void cse_commit_fn(void *data, bool ok);
 
 struct cse {
     struct config cfg;
+    struct registry types;     /* the resource types served (resources/registry.h) */
     struct store *store;
     struct credentials *creds;  /* SAEF credential store; NULL = none */
     struct loop *loop;
@@ -56,6 +58,10 @@ int cse_on_commit(struct cse *cse, cse_commit_fn *fn, void *data);
 /* Opens the store, creates the CSEBase on first start, starts the expiry timer. */
 int cse_open(struct cse *cse, const struct config *cfg, struct loop *loop);
 void cse_close(struct cse *cse);
+/* The same, serving extra resource types (NULL-terminated) beside the
+ * engine's own: how a server profile adds its types (cse/server.h). */
+int cse_open_with(struct cse *cse, const struct config *cfg, struct loop *loop,
+                  const struct resource_type *const *extra_types);
 
 /* Executes one request primitive and fills the response. Never fails to
  * answer: every error becomes an RSC with an m2m:dbg message. */

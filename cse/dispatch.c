@@ -19,11 +19,11 @@
 
 static const char *const supported_rvi[] = { "1", "2", "2a", "3", "4", "5" };
 
-json_t *representation(const struct resource *res, json_t *attrs)
+json_t *representation(const struct cse *cse, const struct resource *res, json_t *attrs)
 {
-    const struct resource_type *t = registry_find(res->ty);
+    const struct resource_type *t = registry_find(&cse->types, res->ty);
     json_t *o = json_object();
-    json_object_set(o, t ? t->key : "m2m:unknown", attrs);
+    json_object_set(o, t ? type_key(t, res) : "m2m:unknown", attrs);
     return o;
 }
 
@@ -66,7 +66,7 @@ static void empty_container_event(struct cse *cse, const char *local, struct eve
     if (n < 4 || (strcmp(local + n - 3, "/la") && strcmp(local + n - 3, "/ol"))) return;
     char *head = strndup(local, n - 3);
     struct resource *cnt = NULL;
-    if (head && !address_resolve(cse, head, &cnt) && type_reserves_name(registry_find(cnt->ty), local + n - 2))
+    if (head && !address_resolve(cse, head, &cnt) && type_reserves_name(registry_find(&cse->types, cnt->ty), local + n - 2))
         *ev = (struct event){ NET_RETRIEVE_CNT_NO_CHILD, cnt, NULL, NULL };
     else
         resource_free(cnt);
@@ -102,8 +102,13 @@ static bool rcn_valid(enum m2m_op op, int rcn, bool discovery)
     }
 }
 
+static bool is_attribute(const void *types, const char *sn)
+{
+    return registry_is_attribute_name(types, sn);
+}
+
 /* Receiver checks that need no resource (TS-0004 7.3.2.1 step 1). */
-static int validate_primitive(struct cse *cse, const struct m2m_request *req, struct m2m_response *rsp)
+static int validate_primitive(struct cse *cse, struct m2m_request *req, struct m2m_response *rsp)
 {
     if (req->op < OP_CREATE || req->op > OP_NOTIFY)
         return m2m_error(rsp, RSC_BAD_REQUEST, "unknown operation");
@@ -111,7 +116,7 @@ static int validate_primitive(struct cse *cse, const struct m2m_request *req, st
         return m2m_error(rsp, RSC_BAD_REQUEST, "request identifier (X-M2M-RI) is missing");
     if (!req->to || !*req->to)
         return m2m_error(rsp, RSC_BAD_REQUEST, "target (To) is missing");
-    bool registration = req->op == OP_CREATE && (type_flags(req->ty) & RT_REGISTERS);
+    bool registration = req->op == OP_CREATE && (type_flags(&cse->types, req->ty) & RT_REGISTERS);
     if (!registration && (!req->fr || !*req->fr))
         return m2m_error(rsp, RSC_BAD_REQUEST, "originator (X-M2M-Origin) is missing");
     if (req->rvi) {
@@ -122,6 +127,9 @@ static int validate_primitive(struct cse *cse, const struct m2m_request *req, st
             return m2m_error(rsp, RSC_RELEASE_VERSION_NOT_SUPPORTED,
                              "release version '%s' is not supported", req->rvi);
     }
+    if (m2m_query_attributes_known(req, is_attribute, &cse->types))
+        return m2m_error(rsp, RSC_BAD_REQUEST, "'%s' filters on an attribute no resource type has",
+                         req->unknown_key);
     if (req->unknown_query && cse->cfg.strict_query)
         return m2m_error(rsp, RSC_BAD_REQUEST, "unknown query parameter '%s'", req->unknown_key);
     if (req->rqet) {
@@ -169,9 +177,9 @@ static int content_of(const struct resource_type *t, const struct m2m_request *r
     return 0;
 }
 
-static bool reserved_name(const char *rn, int parent_ty)
+static bool reserved_name(const struct cse *cse, const char *rn, int parent_ty)
 {
-    return type_reserves_name(registry_find(parent_ty), rn);
+    return type_reserves_name(registry_find(&cse->types, parent_ty), rn);
 }
 
 /* Sets et: the requested one (must lie ahead) or the default, never beyond
@@ -231,14 +239,14 @@ static int respond_written(const struct m2m_request *req, struct m2m_response *r
     const struct resource *res = ctx->res;
     switch (rcn) {
     case RCN_NOTHING: break;
-    case RCN_ATTRIBUTES: rsp->pc = representation(res, res->attrs); break;
+    case RCN_ATTRIBUTES: rsp->pc = representation(ctx->cse, res, res->attrs); break;
     case RCN_HIER_ADDRESS: rsp->pc = json_pack("{s:s}", "m2m:uri", res->path); break;
     case RCN_HIER_ADDRESS_ATTRIBUTES:
-        rsp->pc = json_pack("{s:{s:O,s:s}}", "m2m:rce", registry_find(res->ty)->key, res->attrs,
+        rsp->pc = json_pack("{s:{s:O,s:s}}", "m2m:rce", type_key(registry_find(&ctx->cse->types, res->ty), res), res->attrs,
                             "uri", res->path);
         break;
     case RCN_MODIFIED:
-        if (json_object_size(ctx->modified)) rsp->pc = representation(res, ctx->modified);
+        if (json_object_size(ctx->modified)) rsp->pc = representation(ctx->cse, res, ctx->modified);
         break;
     }
     return 0;
@@ -249,7 +257,7 @@ static int op_create(struct cse *cse, const struct m2m_request *req, struct m2m_
 {
     if (parent->virtual_of)
         return m2m_error(rsp, RSC_OPERATION_NOT_ALLOWED, "cannot create under a virtual resource");
-    const struct resource_type *t = registry_find(req->ty);
+    const struct resource_type *t = registry_find(&cse->types, req->ty);
     if (!t) return m2m_error(rsp, RSC_NOT_IMPLEMENTED, "resource type %d is not supported", req->ty);
     if (t->flags & RT_NO_CREATE)
         return m2m_error(rsp, RSC_OPERATION_NOT_ALLOWED, "%s cannot be created", t->key);
@@ -258,7 +266,7 @@ static int op_create(struct cse *cse, const struct m2m_request *req, struct m2m_
     if (rc) return rc;
     if (!type_allows_parent(t, parent->ty))
         return m2m_error(rsp, RSC_INVALID_CHILD_RESOURCE_TYPE, "%s cannot be created under %s",
-                         t->key, registry_find(parent->ty)->key);
+                         t->key, registry_find(&cse->types, parent->ty)->key);
     if ((rc = schema_validate(t, OP_CREATE, content, rsp))) return rc;
     json_t *acpi = json_object_get(content, "acpi");
     if (acpi && (rc = acl_validate_acpi(cse, acpi, rsp))) return rc;
@@ -277,7 +285,7 @@ static int op_create(struct cse *cse, const struct m2m_request *req, struct m2m_
     }
     const char *given_rn = json_string_value(json_object_get(content, "rn"));
     if (given_rn) {
-        if (reserved_name(given_rn, parent->ty))
+        if (reserved_name(cse, given_rn, parent->ty))
             { json_decref(attrs); return m2m_error(rsp, RSC_BAD_REQUEST, "resource name '%s' is reserved", given_rn); }
         snprintf(rn, sizeof rn, "%s", given_rn);
     } else {
@@ -331,7 +339,7 @@ static int op_create(struct cse *cse, const struct m2m_request *req, struct m2m_
 static int op_update(struct cse *cse, const struct m2m_request *req, struct m2m_response *rsp,
                      struct resource *target, struct event *ev)
 {
-    const struct resource_type *t = registry_find(target->ty);
+    const struct resource_type *t = registry_find(&cse->types, target->ty);
     if (target->virtual_of || (t->flags & RT_NO_UPDATE))
         return m2m_error(rsp, RSC_OPERATION_NOT_ALLOWED, "%s cannot be updated",
                          target->virtual_of ? "a virtual resource" : t->key);
@@ -382,7 +390,7 @@ static int op_update(struct cse *cse, const struct m2m_request *req, struct m2m_
         cse_note_expiry(cse, res_str(target, "et"));
         rsp->rsc = RSC_UPDATED;
         respond_written(req, rsp, &ctx, RCN_ATTRIBUTES);
-        if (notify_watched(cse, res_ri(target)) || (type_flags(target->ty) & RT_SUBSCRIPTION))
+        if (notify_watched(cse, res_ri(target)) || (type_flags(&cse->types, target->ty) & RT_SUBSCRIPTION))
             *ev = (struct event){ NET_UPDATE, resource_dup(target), NULL, changed_attributes(before, target) };
     }
     json_decref(modified);
@@ -394,7 +402,8 @@ static int op_update(struct cse *cse, const struct m2m_request *req, struct m2m_
 /* Subscriptions leaving with a subtree owe their subscriber a notification. */
 static int note_removed_subscription(struct resource *res, void *data)
 {
-    if (type_flags(res->ty) & RT_SUBSCRIPTION) notify_removing(data, res);
+    struct cse *cse = data;
+    if (type_flags(&cse->types, res->ty) & RT_SUBSCRIPTION) notify_removing(cse, res);
     return 0;
 }
 
@@ -403,7 +412,7 @@ static int note_removed_subscription(struct resource *res, void *data)
 static int delete_with_hooks(struct cse *cse, const struct m2m_request *req,
                              struct m2m_response *rsp, struct resource *res)
 {
-    const struct resource_type *t = registry_find(res->ty);
+    const struct resource_type *t = registry_find(&cse->types, res->ty);
     struct resource *parent = NULL;
     if (res_pi(res) && *res_pi(res)) store_get(cse->store, res_pi(res), &parent);
     struct op_ctx ctx = { cse, req, rsp, parent, res, NULL, NULL, NULL };
@@ -422,12 +431,12 @@ int cse_delete_resource(struct cse *cse, struct resource *res, struct m2m_respon
 static int op_delete(struct cse *cse, const struct m2m_request *req, struct m2m_response *rsp,
                      struct resource *target, struct event *ev)
 {
-    const struct resource_type *t = registry_find(target->ty);
+    const struct resource_type *t = registry_find(&cse->types, target->ty);
     if (t->flags & RT_NO_DELETE)
         return m2m_error(rsp, RSC_OPERATION_NOT_ALLOWED, "%s cannot be deleted", t->key);
     int rcn = req->rcn < 0 ? RCN_NOTHING : req->rcn;
     int rc = 0;
-    if (rcn == RCN_ATTRIBUTES) rsp->pc = representation(target, target->attrs);
+    if (rcn == RCN_ATTRIBUTES) rsp->pc = representation(cse, target, target->attrs);
     else if (rcn != RCN_NOTHING) rc = build_with_children(cse, req, rsp, target, rcn);
     if (!rc) rc = delete_with_hooks(cse, req, rsp, target);
     if (!rc) {
@@ -442,7 +451,7 @@ static int op_delete(struct cse *cse, const struct m2m_request *req, struct m2m_
 static int op_notify(struct cse *cse, const struct m2m_request *req, struct m2m_response *rsp,
                      struct resource *target)
 {
-    const struct resource_type *t = registry_find(target->ty);
+    const struct resource_type *t = registry_find(&cse->types, target->ty);
     if (t && t->on_notify) {
         struct op_ctx ctx = { .cse = cse, .req = req, .rsp = rsp, .res = target };
         return t->on_notify(&ctx);
@@ -481,17 +490,17 @@ static int acop_of(enum m2m_op op, const struct m2m_request *req)
  * saying so reveals nothing? Creation rules are public; of existing
  * resources only the CSEBase is known to everyone (anything else would
  * leak its existence to an originator without rights). */
-static bool type_refuses(const struct m2m_request *req, const struct resource *target)
+static bool type_refuses(const struct cse *cse, const struct m2m_request *req, const struct resource *target)
 {
     const struct resource_type *t;
     switch (req->op) {
     case OP_CREATE:
-        t = registry_find(req->ty);
+        t = registry_find(&cse->types, req->ty);
         return !t || (t->flags & RT_NO_CREATE);
     case OP_UPDATE:
-        return type_flags(target->ty) & RT_NO_UPDATE && type_flags(target->ty) & RT_ROOT;
+        return type_flags(&cse->types, target->ty) & RT_NO_UPDATE && type_flags(&cse->types, target->ty) & RT_ROOT;
     case OP_DELETE:
-        return type_flags(target->ty) & RT_NO_DELETE && type_flags(target->ty) & RT_ROOT;
+        return type_flags(&cse->types, target->ty) & RT_NO_DELETE && type_flags(&cse->types, target->ty) & RT_ROOT;
     default:
         return false;
     }
@@ -548,8 +557,8 @@ static int execute(struct cse *cse, struct m2m_request *req, struct m2m_response
      * operation the resource type never allows (creating a CSEBase, updating
      * or deleting one) is refused whoever asks, so that answer comes first
      * and reveals nothing. */
-    bool registration = req->op == OP_CREATE && (type_flags(req->ty) & RT_REGISTERS);
-    bool refused_type = !rc && type_refuses(req, target);
+    bool registration = req->op == OP_CREATE && (type_flags(&cse->types, req->ty) & RT_REGISTERS);
+    bool refused_type = !rc && type_refuses(cse, req, target);
     if (!rc && !registration && !refused_type) {
         /* The chain of deciders (security/authz.h) may also wait for an answer. */
         int ac = acl_check(cse, req, target, acop_of(req->op, req));

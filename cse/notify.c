@@ -209,7 +209,7 @@ json_t *notify_poa_of(struct cse *cse, const char *id)
     if (!a.remote && !a.attr) address_resolve(cse, a.local, &r);
     address_clear(&a);
     json_t *poa = NULL;
-    if (r && (type_flags(r->ty) & RT_HAS_POA)) poa = json_incref(json_object_get(r->attrs, "poa"));
+    if (r && (type_flags(&cse->types, r->ty) & RT_HAS_POA)) poa = json_incref(json_object_get(r->attrs, "poa"));
     resource_free(r);
     if (poa && (!json_is_array(poa) || !json_array_size(poa))) { json_decref(poa); poa = NULL; }
     return poa;
@@ -795,8 +795,8 @@ static json_t *event_sgn(struct cse *cse, const struct resource *sub, int net,
     int nct = (int)res_int(sub, "nct", 1);
     json_t *rep;
     if (nct == 3) rep = json_pack("{s:s}", "m2m:uri", res_ri(res));
-    else if (nct == 2 && net == NET_UPDATE && modified) rep = representation(res, modified);
-    else rep = representation(res, res->attrs);
+    else if (nct == 2 && net == NET_UPDATE && modified) rep = representation(cse, res, modified);
+    else rep = representation(cse, res, res->attrs);
     char sur[256];
     sur_of(cse, sub, sur, sizeof sur);
     return json_pack("{s:{s:{s:o,s:i},s:s}}", "m2m:sgn", "nev", "rep", rep, "net", net, "sur", sur);
@@ -885,7 +885,7 @@ void notify_event(struct cse *cse, int net, const struct resource *res,
     struct notifier *nf = nf_of(cse);
     if (!nf || !res) return;
     /* A subscription created, or its nse changed: (re)start or stop counting. */
-    if ((type_flags(res->ty) & RT_SUBSCRIPTION) && (net == NET_CREATE_CHILD || (net == NET_UPDATE && json_object_get(modified, "nse"))))
+    if ((type_flags(&cse->types, res->ty) & RT_SUBSCRIPTION) && (net == NET_CREATE_CHILD || (net == NET_UPDATE && json_object_get(modified, "nse"))))
         notify_reset_stats(cse, res);
     const struct resource *subscribed = net == NET_CREATE_CHILD || net == NET_DELETE_CHILD ? parent : res;
     if (!subscribed) return;

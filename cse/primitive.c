@@ -211,10 +211,11 @@ static void set_str(char **dst, const char *value)
  * (TS-0004 7.3.3.17: atr is not allowed for ct, lt, st, et, lbl, ty, cs, cnf). */
 static bool attr_filterable(const char *sn)
 {
+    if (!*sn) return false;
     static const char *const excluded[] = { "ct", "lt", "st", "et", "lbl", "ty", "cs", "cnf" };
     for (size_t i = 0; i < sizeof excluded / sizeof *excluded; i++)
         if (!strcmp(sn, excluded[i])) return false;
-    return registry_is_attribute_name(sn);
+    return true;   /* whether some type has it, the dispatcher asks its registry */
 }
 
 /* Adds one name=value attribute condition to a list (atr, c.<attr>, p.<attr>). */
@@ -294,15 +295,48 @@ int m2m_apply_query(struct m2m_request *req, const char *key, const char *value)
         snprintf(req->unknown_key, sizeof req->unknown_key, "%s", key);
         return RSC_NOT_IMPLEMENTED;
     }
-    if (registry_is_attribute_name(key))
-        return add_attr_cond(f, &f->natr, f->atr_nm, f->atr_val, key, value);
-    req->unknown_query = true;
-    snprintf(req->unknown_key, sizeof req->unknown_key, "%s", key);
-    return 0;
+    /* Any other key may name an attribute; m2m_query_attributes_known()
+     * later keeps those that do and treats the rest as unknown keys. */
+    return add_attr_cond(f, &f->natr, f->atr_nm, f->atr_val, key, value);
 #undef INT_PARAM
 #undef FC_INT
 #undef FC_TS
 #undef FC_INTS
 #undef FC_STRS
 #undef STR_PARAM
+}
+
+/* Drops entry i of a name/value list. */
+static void drop_cond(char **names, char **values, int *n, int i)
+{
+    free(names[i]);
+    free(values[i]);
+    memmove(names + i, names + i + 1, (size_t)(*n - i - 1) * sizeof *names);
+    memmove(values + i, values + i + 1, (size_t)(*n - i - 1) * sizeof *values);
+    (*n)--;
+}
+
+int m2m_query_attributes_known(struct m2m_request *req, bool (*known)(const void *ctx, const char *sn),
+                               const void *ctx)
+{
+    struct m2m_filter *f = &req->fc;
+    for (int i = 0; i < f->ncatr; i++)
+        if (!known(ctx, f->catr_nm[i])) {
+            snprintf(req->unknown_key, sizeof req->unknown_key, "c.%s", f->catr_nm[i]);
+            return RSC_BAD_REQUEST;
+        }
+    for (int i = 0; i < f->npatr; i++)
+        if (!known(ctx, f->patr_nm[i])) {
+            snprintf(req->unknown_key, sizeof req->unknown_key, "p.%s", f->patr_nm[i]);
+            return RSC_BAD_REQUEST;
+        }
+    for (int i = 0; i < f->natr;)
+        if (known(ctx, f->atr_nm[i])) {
+            i++;
+        } else {
+            if (!req->unknown_query) snprintf(req->unknown_key, sizeof req->unknown_key, "%s", f->atr_nm[i]);
+            req->unknown_query = true;
+            drop_cond(f->atr_nm, f->atr_val, &f->natr, i);
+        }
+    return 0;
 }

@@ -135,8 +135,11 @@ int m2m_apply_query(struct m2m_request *req, const char *key, const char *value)
  * decoded length or -1 on a malformed escape or overflow. */
 int m2m_percent_decode(const char *src, size_t len, char *dst, size_t dstlen);
 
-/* Does this short name denote an attribute of some resource type? Provided by
- * the resource registry; the query mapper uses it for attribute filters. */
-bool registry_is_attribute_name(const char *sn);
+/* Which query keys name attributes depends on the types a CSE serves, so
+ * the dispatcher settles it with its registry: bare keys that name no
+ * attribute become unknown keys (req->unknown_query); a c./p. condition on
+ * no attribute is RSC_BAD_REQUEST with the key in req->unknown_key. */
+int m2m_query_attributes_known(struct m2m_request *req, bool (*known)(const void *ctx, const char *sn),
+                               const void *ctx);
 
 #endif

@@ -67,7 +67,7 @@ static bool visible(struct collect *c, const struct resource *r, int acop)
 static bool hidden(struct collect *c, const struct resource *r)
 {
     const char *pi = res_pi(r), *ri = res_ri(r);
-    const struct resource_type *t = registry_find(r->ty);
+    const struct resource_type *t = registry_find(&c->cse->types, r->ty);
     bool hide = json_object_get(c->hidden, pi) || res_expired(r, c->now) ||
                 (t && (t->flags & RT_INSTANCE) && json_object_get(c->no_instances, pi)) ||
                 (t && t->hidden && t->hidden(r, c->req));
@@ -108,7 +108,7 @@ static struct resource *apply_relative_path(struct collect *c, const struct reso
     char *path = join_relative(r->path, c->fc->arp);
     struct resource *out = NULL;
     if (path && !address_resolve(c->cse, path, &out)) {
-        const struct resource_type *t = registry_find(out->ty);
+        const struct resource_type *t = registry_find(&c->cse->types, out->ty);
         struct m2m_response scratch;
         m2m_response_init(&scratch);
         struct resource *parent = t && t->on_retrieve ? cse_parent(c->cse, out) : NULL;
@@ -149,7 +149,7 @@ static int collect_match(struct resource *r, void *data)
         const char *pi = res_pi(r);
         json_t *parent = !strcmp(pi, c->root_ri) ? c->root_attrs : json_object_get(c->objects, pi);
         if (parent) {
-            const struct resource_type *t = registry_find(r->ty);
+            const struct resource_type *t = registry_find(&c->cse->types, r->ty);
             const char *key = t ? t->key : "m2m:unknown";
             json_t *list = json_object_get(parent, key);
             if (!list) { list = json_array(); json_object_set_new(parent, key, list); }
@@ -244,14 +244,14 @@ int build_with_children(struct cse *cse, const struct m2m_request *req, struct m
     case RCN_ATTRIBUTES_CHILD_REFS:
         attrs = json_copy(target->attrs);
         json_object_set_new(attrs, "ch", c.refs);
-        rsp->pc = representation(target, attrs);
+        rsp->pc = representation(cse, target, attrs);
         json_decref(attrs);
         break;
     case RCN_CHILD_REFS:
         rsp->pc = json_pack("{s:{s:o}}", "m2m:rrl", "rrf", c.refs);
         break;
     default:
-        rsp->pc = representation(target, attrs);
+        rsp->pc = representation(cse, target, attrs);
         json_decref(attrs);
         break;
     }
@@ -260,9 +260,10 @@ int build_with_children(struct cse *cse, const struct m2m_request *req, struct m
 }
 
 /* Partial retrieve: only the named attributes. */
-static int partial(const struct m2m_request *req, struct m2m_response *rsp, struct resource *target)
+static int partial(struct cse *cse, const struct m2m_request *req, struct m2m_response *rsp,
+                   struct resource *target)
 {
-    const struct resource_type *t = registry_find(target->ty);
+    const struct resource_type *t = registry_find(&cse->types, target->ty);
     json_t *attrs = json_object();
     for (int i = 0; i < req->natrl; i++) {
         if (!type_attr(t, req->atrl[i])) {
@@ -273,7 +274,7 @@ static int partial(const struct m2m_request *req, struct m2m_response *rsp, stru
         json_t *v = json_object_get(target->attrs, req->atrl[i]);
         if (v) json_object_set(attrs, req->atrl[i], v);
     }
-    rsp->pc = representation(target, attrs);
+    rsp->pc = representation(cse, target, attrs);
     json_decref(attrs);
     return 0;
 }
@@ -306,7 +307,7 @@ static void attach_stored_text(struct cse *cse, const struct resource_type *t,
 int op_retrieve(struct cse *cse, const struct m2m_request *req, struct m2m_response *rsp,
                 struct resource *target)
 {
-    const struct resource_type *t = registry_find(target->ty);
+    const struct resource_type *t = registry_find(&cse->types, target->ty);
     if (t->on_retrieve) {
         /* Usually already read for the access decision. */
         struct op_ctx ctx = { cse, req, rsp, cse_parent(cse, target), target, NULL, NULL, NULL };
@@ -322,10 +323,10 @@ int op_retrieve(struct cse *cse, const struct m2m_request *req, struct m2m_respo
     rsp->rsc = RSC_OK;
     if (req->natrl) {
         if (rcn != RCN_ATTRIBUTES) return m2m_error(rsp, RSC_BAD_REQUEST, "partial retrieve needs rcn=1");
-        return partial(req, rsp, target);
+        return partial(cse, req, rsp, target);
     }
     if (rcn == RCN_ATTRIBUTES) {
-        rsp->pc = representation(target, target->attrs);
+        rsp->pc = representation(cse, target, target->attrs);
         /* Nothing has written to the store or the target since it was read:
          * a RETRIEVE only reads, and the hook (if any) only reads. */
         attach_stored_text(cse, t, target, rsp);

@@ -12,7 +12,7 @@ extern const struct resource_type type_subscription;
 extern const struct resource_type type_group;
 extern const struct resource_type type_request;
 
-static const struct resource_type *const types[] = {
+static const struct resource_type *const core[] = {
     &type_acp,
     &type_cse_base,
     &type_ae,
@@ -23,26 +23,37 @@ static const struct resource_type *const types[] = {
     &type_request,
 };
 
-#define NTYPES (sizeof types / sizeof types[0])
-
-const struct resource_type *registry_find(int ty)
+void registry_init_core(struct registry *r)
 {
-    for (size_t i = 0; i < NTYPES; i++)
-        if (types[i]->ty == ty) return types[i];
+    r->n = 0;
+    for (size_t i = 0; i < sizeof core / sizeof *core; i++) registry_add(r, core[i]);
+}
+
+int registry_add(struct registry *r, const struct resource_type *t)
+{
+    if (r->n >= REGISTRY_MAX || registry_find(r, t->ty) || registry_find_key(r, t->key)) return -1;
+    r->types[r->n++] = t;
+    return 0;
+}
+
+const struct resource_type *registry_find(const struct registry *r, int ty)
+{
+    for (int i = 0; i < r->n; i++)
+        if (r->types[i]->ty == ty) return r->types[i];
     return NULL;
 }
 
-const struct resource_type *registry_find_key(const char *key)
+const struct resource_type *registry_find_key(const struct registry *r, const char *key)
 {
-    for (size_t i = 0; i < NTYPES; i++)
-        if (!strcmp(types[i]->key, key)) return types[i];
+    for (int i = 0; i < r->n; i++)
+        if (!strcmp(r->types[i]->key, key)) return r->types[i];
     return NULL;
 }
 
-int registry_types(int *out, int max)
+int registry_types(const struct registry *r, int *out, int max)
 {
     int n = 0;
-    for (size_t i = 0; i < NTYPES && n < max; i++) out[n++] = types[i]->ty;
+    for (int i = 0; i < r->n && n < max; i++) out[n++] = r->types[i]->ty;
     return n;
 }
 
@@ -60,10 +71,10 @@ bool type_allows_parent(const struct resource_type *t, int parent_ty)
     return false;
 }
 
-bool registry_is_attribute_name(const char *sn)
+bool registry_is_attribute_name(const struct registry *r, const char *sn)
 {
-    for (size_t i = 0; i < NTYPES; i++)
-        if (type_attr(types[i], sn)) return true;
+    for (int i = 0; i < r->n; i++)
+        if (type_attr(r->types[i], sn)) return true;
     return false;
 }
 
@@ -79,8 +90,8 @@ bool type_reserves_name(const struct resource_type *t, const char *name)
     return false;
 }
 
-unsigned type_flags(int ty)
+unsigned type_flags(const struct registry *r, int ty)
 {
-    const struct resource_type *t = registry_find(ty);
+    const struct resource_type *t = registry_find(r, ty);
     return t ? t->flags : 0;
 }

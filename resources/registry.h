@@ -83,6 +83,7 @@ struct attr_def {
                                    naming it needs spty */
 
 struct cse;
+struct registry;
 
 /* What a hook sees of the operation in progress. */
 struct op_ctx {
@@ -135,14 +136,28 @@ const char *type_key(const struct resource_type *t, const struct resource *res);
 /* Is name reserved for a virtual child of a resource of type t? */
 bool type_reserves_name(const struct resource_type *t, const char *name);
 /* The type's flags, 0 for an unknown type: a short way to ask a type a question. */
-unsigned type_flags(int ty);
+unsigned type_flags(const struct registry *r, int ty);
 
 #define ATTRS(table) table, (int)(sizeof table / sizeof table[0])
 
-const struct resource_type *registry_find(int ty);
-const struct resource_type *registry_find_key(const char *key);
+/* The resource types one CSE serves (struct cse holds it): the core types
+ * of this engine, then whatever a server profile adds (cse/server.h). */
+#define REGISTRY_MAX 64
+struct registry {
+    const struct resource_type *types[REGISTRY_MAX];
+    int n;
+};
+
+/* Puts the engine's own types (CSEBase, AE, container, …) in r. */
+void registry_init_core(struct registry *r);
+/* Adds a type; -1 when r is full or the ty or wire key is taken. */
+int registry_add(struct registry *r, const struct resource_type *t);
+const struct resource_type *registry_find(const struct registry *r, int ty);
+const struct resource_type *registry_find_key(const struct registry *r, const char *key);
 /* Fills out[] with the ty of every registered type; returns the count. */
-int registry_types(int *out, int max);
+int registry_types(const struct registry *r, int *out, int max);
+/* Is sn an attribute of any registered type (for attribute filters)? */
+bool registry_is_attribute_name(const struct registry *r, const char *sn);
 const struct attr_def *type_attr(const struct resource_type *t, const char *sn);
 bool type_allows_parent(const struct resource_type *t, int parent_ty);
 

@@ -142,7 +142,7 @@ static int creator_may_notify(struct op_ctx *ctx, const char *target, const char
     if (!a.remote && !a.attr) address_resolve(ctx->cse, a.local, &entity);
     address_clear(&a);
     int rc = 0;
-    if (entity && (type_flags(entity->ty) & RT_HAS_POA) && acl_check_notify(ctx->cse, fr ? fr : "", entity))
+    if (entity && (type_flags(&ctx->cse->types, entity->ty) & RT_HAS_POA) && acl_check_notify(ctx->cse, fr ? fr : "", entity))
         rc = m2m_error(ctx->rsp, RSC_SUBSCRIPTION_CREATOR_HAS_NO_PRIVILEGE,
                        "the subscriber may not send notifications to '%s'", target);
     resource_free(entity);
@@ -188,7 +188,7 @@ static int verify_targets(struct op_ctx *ctx, json_t *old_nu)
 
 static int sub_create(struct op_ctx *ctx)
 {
-    const struct resource_type *pt = registry_find(ctx->parent->ty);
+    const struct resource_type *pt = registry_find(&ctx->cse->types, ctx->parent->ty);
     if (!pt || !(pt->flags & RT_SUBSCRIBABLE))
         return m2m_error(ctx->rsp, RSC_TARGET_NOT_SUBSCRIBABLE, "%s cannot be subscribed to",
                          pt ? pt->key : "the target");

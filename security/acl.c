@@ -77,7 +77,7 @@ static bool member_is(struct cse *cse, const char *mid, const struct ident_forms
     if (!strchr(mid, '/')) return false;
     struct resource *r = lookup(cse, mid);
     /* A registrant's ri is its ID. */
-    bool hit = r && (type_flags(r->ty) & RT_REGISTERS) && same_id(cse, res_ri(r), who);
+    bool hit = r && (type_flags(&cse->types, r->ty) & RT_REGISTERS) && same_id(cse, res_ri(r), who);
     resource_free(r);
     return hit;
 }
@@ -175,7 +175,7 @@ static const char *ae_at(struct cse *cse, const char *top)
     struct acp_entry *e = cache_slot(cse, key, &fresh);
     if (fresh) {
         struct resource *ae = NULL;
-        if (!store_get_path(cse->store, top, &ae) && (type_flags(ae->ty) & RT_REGISTERS))
+        if (!store_get_path(cse->store, top, &ae) && (type_flags(&cse->types, ae->ty) & RT_REGISTERS))
             e->owner = strdup(res_ri(ae));
         resource_free(ae);
     }
@@ -272,7 +272,7 @@ static bool updates_acpi(const struct m2m_request *req)
 static bool is_owner(struct cse *cse, const struct resource *r, const struct ident_forms *who)
 {
     /* Types that name their owner (an AE itself, a <request>'s originator). */
-    const struct resource_type *t = registry_find(r->ty);
+    const struct resource_type *t = registry_find(&cse->types, r->ty);
     if (t && t->owner) {
         const char *owner = t->owner(r);
         return owner && same_id(cse, owner, who);
@@ -294,7 +294,7 @@ static bool is_owner(struct cse *cse, const struct resource *r, const struct ide
 static bool registered_ae(struct cse *cse, const struct ident_forms *who)
 {
     struct resource *ae = NULL;
-    bool yes = who->rel[0] && !store_get(cse->store, who->rel, &ae) && (type_flags(ae->ty) & RT_REGISTERS);
+    bool yes = who->rel[0] && !store_get(cse->store, who->rel, &ae) && (type_flags(&cse->types, ae->ty) & RT_REGISTERS);
     resource_free(ae);
     return yes;
 }
@@ -308,7 +308,7 @@ static const struct resource *acpi_holder(struct cse *cse, const struct resource
     const struct resource *r = target;
     *owned = NULL;
     for (int depth = 0; r && depth < 64; depth++) {
-        const struct resource_type *t = registry_find(r->ty);
+        const struct resource_type *t = registry_find(&cse->types, r->ty);
         if (!t || type_attr(t, "acpi") || (t->flags & RT_ROOT) || !res_pi(r) || !*res_pi(r)) return r;
         if (depth == 0) {
             /* The usual case (an instance under its container): the parent
@@ -328,7 +328,7 @@ static bool default_policy(struct cse *cse, const struct resource *holder, struc
                            const char **why)
 {
     int op = sub->s.op_bit;
-    if (type_flags(holder->ty) & RT_ROOT) {
+    if (type_flags(&cse->types, holder->ty) & RT_ROOT) {
         *why = "the CSEBase grants only RETRIEVE and DISCOVERY to registered AEs";
         return (op == ACOP_RETRIEVE || op == ACOP_DISCOVERY) && registered_ae(cse, &sub->who);
     }
@@ -351,7 +351,7 @@ static bool decide(struct cse *cse, const struct m2m_request *req, const char *f
     if (is_admin(cse, &sub.who)) return true;
     /* Notifications to the CSE answer its own subscriptions; the
      * notification module judges them, not ACPs. */
-    if ((type_flags(target->ty) & RT_ROOT) && acop == ACOP_NOTIFY) return true;
+    if ((type_flags(&cse->types, target->ty) & RT_ROOT) && acop == ACOP_NOTIFY) return true;
     if (target->ty == TY_ACP) {
         /* An ACP answers to its own selfPrivileges. */
         struct acp_entry *e = acp_get(cse, res_ri(target));
@@ -509,8 +509,8 @@ void acl_after_write(struct cse *cse, const struct m2m_request *req, const struc
     char where[600];
     snprintf(where, sizeof where, "%s", target->path);
     if (req->op == OP_CREATE) {
-        const char *rn = json_string_value(json_object_get(json_object_get(req->pc, registry_find(ty) ?
-                                           registry_find(ty)->key : ""), "rn"));
+        const char *rn = json_string_value(json_object_get(json_object_get(req->pc, registry_find(&cse->types, ty) ?
+                                           registry_find(&cse->types, ty)->key : ""), "rn"));
         snprintf(where, sizeof where, "%s/%s", target->path, rn ? rn : rsp->location ? rsp->location : "?");
     }
     if (ty == TY_ACP) {

@@ -9,6 +9,7 @@
 
 #include "cse/primitive.h"
 #include "cse/rsc.h"
+#include "resources/registry.h"
 
 static struct m2m_request req;
 
@@ -26,8 +27,24 @@ static int release(void **state)
     return 0;
 }
 
-#define APPLY(k, v) assert_int_equal(m2m_apply_query(&req, k, v), 0)
-#define REJECT(k, v) assert_int_equal(m2m_apply_query(&req, k, v), RSC_BAD_REQUEST)
+/* Which keys name attributes is settled against the CSE's types once the
+ * query is read (m2m_query_attributes_known): a query is both steps. */
+static bool core_attribute(const void *ctx, const char *sn)
+{
+    (void)ctx;
+    static struct registry core;
+    if (!core.n) registry_init_core(&core);
+    return registry_is_attribute_name(&core, sn);
+}
+
+static int query(const char *k, const char *v)
+{
+    int rc = m2m_apply_query(&req, k, v);
+    return rc ? rc : m2m_query_attributes_known(&req, core_attribute, NULL);
+}
+
+#define APPLY(k, v) assert_int_equal(query(k, v), 0)
+#define REJECT(k, v) assert_int_equal(query(k, v), RSC_BAD_REQUEST)
 
 static void defaults(void **state)
 {
