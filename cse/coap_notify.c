@@ -96,9 +96,15 @@ static coap_pdu_t *notify_pdu(coap_session_t *s, const struct coap_url *u,
     add_str_option(pdu, M2MOPT_FR, a->from);
     add_str_option(pdu, M2MOPT_RQI, a->rqi);
     if (a->ec) add_uint_option(pdu, M2MOPT_EC, (unsigned)a->ec);
+    /* libcoap keeps the body until the (block-wise) transfer ends, possibly
+     * after the queue let go of it: it gets a copy of its own. */
     uint8_t *body = malloc(a->len ? a->len : 1);
     if (!body) { coap_delete_pdu(pdu); return NULL; }
-    memcpy(body, a->body, a->len);
+    size_t off = 0;
+    for (int i = 0; i < a->nbody; i++) {
+        memcpy(body + off, a->body[i].iov_base, a->body[i].iov_len);
+        off += a->body[i].iov_len;
+    }
     coap_add_data_large_request(s, pdu, a->len, body, release_body, body);
     return pdu;
 }

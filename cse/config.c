@@ -37,6 +37,8 @@ void config_defaults(struct config *c)
     c->http_request_timeout_ms = 30000;
     c->default_et_s = 10LL * 365 * 86400;
     c->expiry_interval_ms = 1000;
+    c->notify_target_bytes = 4LL << 20;
+    c->notify_total_bytes = 64LL << 20;
     c->strict_query = true;
     c->audit_max_bytes = 10LL << 20;
     c->audit_keep = 5;
@@ -110,6 +112,8 @@ static const struct setting settings[] = {
     INT(max_connections_per_client, "max-connections-per-client", 1, 1000000, "open HTTP(S) connections from one address at most (default 64)"),
     INT(default_et_s, "default-lifetime", 1, 100LL * 365 * 86400, "default expirationTime offset in seconds (default 10 years)"),
     INT(expiry_interval_ms, "expiry-interval", 10, 3600000, "how often expired resources are removed, ms (default 1000)"),
+    INT(notify_target_bytes, "notify-target-bytes", 4096, 1LL << 40, "notifications queued for one target, bytes; oldest dropped beyond (default 4194304)"),
+    INT(notify_total_bytes, "notify-total-bytes", 65536, 1LL << 40, "notifications held overall, bytes; new ones refused beyond (default 67108864)"),
     { "strict-query", K_BOOL, offsetof(struct config, strict_query), sizeof(bool), 0, 0,
       "reject unknown query parameters with 4000 (default true)", 0, false },
     INT(audit_max_bytes, "audit-max-bytes", 0, 1LL << 40, "rotate <data-dir>/audit.log at this size, 0 = never (default 10485760)"),

@@ -37,6 +37,8 @@ struct config {
     int http_request_timeout_ms; /* a request must be complete this long after its first byte */
     int64_t default_et_s;     /* default lifetime of a resource, seconds */
     int64_t expiry_interval_ms;
+    int64_t notify_target_bytes; /* notification queue bound per target */
+    int64_t notify_total_bytes;  /* ... and for everything the notifier holds */
     bool strict_query;        /* unknown query keys -> 4000 */
     int64_t audit_max_bytes;  /* audit log rotation size, 0 = never rotate */
     int audit_keep;           /* rotated audit logs kept */

@@ -38,20 +38,69 @@ static int url_parse(const char *s, struct url *u)
     return 0;
 }
 
-/* Builds the request bytes; returns a malloc'd buffer and its length. */
-static char *build_request(const char *method, const struct url *u, const char *headers,
-                           const char *body, size_t body_len, size_t *out_len)
+/* --- requests: the head built here, the body sent from where it lies ------------ */
+
+struct hc_request {
+    char *head;                    /* request line and header lines */
+    size_t head_len;
+    struct iovec *body;            /* the array is ours, the bytes the caller's */
+    int nbody;
+    size_t len, sent;              /* head and body, and how much of that went out */
+    int timeout_ms;
+};
+
+static void request_clear(struct hc_request *rq)
 {
-    size_t hl = headers ? strlen(headers) : 0;
-    size_t cap = strlen(method) + strlen(u->path) + strlen(u->ep.hostport) + hl + body_len + 128;
-    char *buf = malloc(cap);
-    if (!buf) return NULL;
-    int n = snprintf(buf, cap, "%s %s HTTP/1.1\r\nHost: %s\r\n%sContent-Length: %zu\r\n\r\n",
+    free(rq->head);
+    free(rq->body);
+    memset(rq, 0, sizeof *rq);
+}
+
+static int request_init(struct hc_request *rq, const char *method, const struct url *u,
+                        const char *headers, const struct iovec *body, int nbody, int timeout_ms)
+{
+    memset(rq, 0, sizeof *rq);
+    size_t body_len = 0;
+    for (int i = 0; i < nbody; i++) body_len += body[i].iov_len;
+    size_t cap = strlen(method) + strlen(u->path) + strlen(u->ep.hostport) +
+                 (headers ? strlen(headers) : 0) + 128;
+    rq->head = malloc(cap);
+    rq->body = nbody > 0 ? malloc((size_t)nbody * sizeof *body) : NULL;
+    if (!rq->head || (nbody > 0 && !rq->body)) { request_clear(rq); return -1; }
+    int n = snprintf(rq->head, cap, "%s %s HTTP/1.1\r\nHost: %s\r\n%sContent-Length: %zu\r\n\r\n",
                      method, u->path, u->ep.hostport, headers ? headers : "", body_len);
-    if (n < 0 || (size_t)n + body_len >= cap) { free(buf); return NULL; }
-    if (body_len) memcpy(buf + n, body, body_len);
-    *out_len = (size_t)n + body_len;
-    return buf;
+    if (n < 0 || (size_t)n >= cap) { request_clear(rq); return -1; }
+    if (nbody > 0) memcpy(rq->body, body, (size_t)nbody * sizeof *body);
+    rq->nbody = nbody > 0 ? nbody : 0;
+    rq->head_len = (size_t)n;
+    rq->len = rq->head_len + body_len;
+    rq->timeout_ms = timeout_ms;
+    return 0;
+}
+
+/* The bytes not yet sent, as at most cap iovecs. */
+static int request_pending(const struct hc_request *rq, struct iovec *v, int cap)
+{
+    size_t skip = rq->sent;
+    int n = 0;
+    for (int i = -1; i < rq->nbody && n < cap; i++) {
+        char *p = i < 0 ? rq->head : rq->body[i].iov_base;
+        size_t len = i < 0 ? rq->head_len : rq->body[i].iov_len;
+        if (skip >= len) { skip -= len; continue; }
+        v[n++] = (struct iovec){ p + skip, len - skip };
+        skip = 0;
+    }
+    return n;
+}
+
+/* One non-blocking write of what is pending: bytes written, or -1 (errno). */
+static ssize_t request_write(int fd, struct hc_request *rq)
+{
+    struct iovec v[16];
+    struct msghdr m = { .msg_iov = v, .msg_iovlen = (size_t)request_pending(rq, v, 16) };
+    ssize_t n = sendmsg(fd, &m, MSG_NOSIGNAL);
+    if (n > 0) rq->sent += (size_t)n;
+    return n;
 }
 
 /* --- response parsing (shared by both variants) ------------------------------ */
@@ -179,18 +228,13 @@ struct hc_conn {
     int fd;
     struct url url;
     bool connected, reused, got_bytes, idle;
-    char *out;
-    size_t out_len, out_sent;
+    struct hc_request rq;          /* the request under way (head NULL when none) */
     struct parse ps;
     int64_t timer;                 /* request timeout, or 0 */
     int64_t deferred;              /* zero-delay timer for errors found before I/O */
     int deferred_error;
     http_client_done *done;
     void *data;
-    /* kept to retry once when a reused keep-alive connection was closed by the peer */
-    char *method, *headers, *body;
-    size_t body_len;
-    int timeout_ms;
     struct hc_conn *next;
 };
 
@@ -211,9 +255,7 @@ int http_client_connections(const struct http_client *c) { return c->nconns; }
 
 static void conn_forget_request(struct hc_conn *k)
 {
-    free(k->out); k->out = NULL;
-    free(k->method); free(k->headers); free(k->body);
-    k->method = k->headers = k->body = NULL;
+    request_clear(&k->rq);
     k->done = NULL;
     if (k->timer) { loop_del_timer(k->cl->loop, k->timer); k->timer = 0; }
     if (k->deferred) { loop_del_timer(k->cl->loop, k->deferred); k->deferred = 0; }
@@ -251,8 +293,7 @@ void http_client_destroy(struct http_client *c)
 }
 
 static void conn_io(struct loop *loop, int fd, void *data, int mask);
-static int conn_start(struct http_client *cl, const struct url *u, const char *method,
-                      const char *headers, const char *body, size_t body_len, int timeout_ms,
+static int conn_start(struct http_client *cl, const struct url *u, struct hc_request *rq,
                       http_client_done *done, void *data, bool allow_reuse);
 
 /* Ends the current request with a result; the connection goes idle or away. */
@@ -283,12 +324,14 @@ static void conn_fail(struct hc_conn *k, int error)
 {
     /* A reused keep-alive connection the peer had closed: try once afresh. */
     if (error == HC_ERR_CONNECT && k->reused && !k->got_bytes && k->done) {
-        http_client_done *done = k->done;
-        k->done = NULL;
-        int rc = conn_start(k->cl, &k->url, k->method, k->headers, k->body, k->body_len,
-                            k->timeout_ms, done, k->data, false);
-        if (rc == 0) { conn_free(k); return; }
-        k->done = done;
+        struct hc_request rq = k->rq;
+        memset(&k->rq, 0, sizeof k->rq);
+        if (conn_start(k->cl, &k->url, &rq, k->done, k->data, false) == 0) {
+            k->done = NULL;
+            conn_free(k);
+            return;
+        }
+        k->rq = rq;
     }
     struct http_client_result r = { .error = error };
     conn_finish(k, &r, false);
@@ -314,12 +357,11 @@ static int64_t conn_deferred(struct loop *loop, int64_t id, void *data)
 
 static void conn_write(struct hc_conn *k)
 {
-    while (k->out_sent < k->out_len) {
-        ssize_t n = send(k->fd, k->out + k->out_sent, k->out_len - k->out_sent, MSG_NOSIGNAL);
+    while (k->rq.sent < k->rq.len) {
+        ssize_t n = request_write(k->fd, &k->rq);
         if (n < 0 && errno == EINTR) continue;
         if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return;
         if (n <= 0) { conn_fail(k, HC_ERR_CONNECT); return; }
-        k->out_sent += (size_t)n;
     }
     loop_unwatch(k->cl->loop, k->fd, LOOP_WRITABLE);
     loop_watch(k->cl->loop, k->fd, LOOP_READABLE, conn_io, k);
@@ -378,10 +420,8 @@ static struct hc_conn *find_idle(struct http_client *cl, const char *hostport)
     return NULL;
 }
 
-static char *dup_or_null(const char *s) { return s ? strdup(s) : NULL; }
-
-static int conn_start(struct http_client *cl, const struct url *u, const char *method,
-                      const char *headers, const char *body, size_t body_len, int timeout_ms,
+/* Starts rq (taken when 0 is returned) on an idle or a new connection. */
+static int conn_start(struct http_client *cl, const struct url *u, struct hc_request *rq,
                       http_client_done *done, void *data, bool allow_reuse)
 {
     struct hc_conn *k = allow_reuse ? find_idle(cl, u->ep.hostport) : NULL;
@@ -401,20 +441,10 @@ static int conn_start(struct http_client *cl, const struct url *u, const char *m
     k->url = *u;
     k->done = done;
     k->data = data;
-    k->timeout_ms = timeout_ms;
-    k->method = strdup(method);
-    k->headers = dup_or_null(headers);
-    k->body = body_len ? malloc(body_len) : NULL;
-    if (body_len && k->body) memcpy(k->body, body, body_len);
-    k->body_len = body_len;
-    k->out = build_request(method, u, headers, body, body_len, &k->out_len);
-    k->out_sent = 0;
-    k->timer = loop_add_timer(cl->loop, timeout_ms, conn_timeout, k);
-    if (!k->out || !k->method || (body_len && !k->body)) {
-        k->deferred_error = HC_ERR_MEMORY;
-        k->deferred = loop_add_timer(cl->loop, 0, conn_deferred, k);
-        return 0;
-    }
+    k->rq = *rq;
+    k->rq.sent = 0;
+    memset(rq, 0, sizeof *rq);
+    k->timer = loop_add_timer(cl->loop, k->rq.timeout_ms, conn_timeout, k);
     if (k->reused) {
         loop_watch(cl->loop, k->fd, LOOP_WRITABLE, conn_io, k);
         return 0;
@@ -438,12 +468,15 @@ static int conn_start(struct http_client *cl, const struct url *u, const char *m
 }
 
 int http_client_send(struct http_client *cl, const char *method, const char *url,
-                     const char *headers, const char *body, size_t body_len, int timeout_ms,
+                     const char *headers, const struct iovec *body, int nbody, int timeout_ms,
                      http_client_done *done, void *data)
 {
     struct url u;
-    if (url_parse(url, &u)) return -1;
-    return conn_start(cl, &u, method, headers, body, body_len, timeout_ms, done, data, true);
+    struct hc_request rq;
+    if (url_parse(url, &u) || request_init(&rq, method, &u, headers, body, nbody, timeout_ms)) return -1;
+    int rc = conn_start(cl, &u, &rq, done, data, true);
+    request_clear(&rq); /* still ours only when it did not start */
+    return rc;
 }
 
 /* --- the blocking, bounded variant ------------------------------------------- */
@@ -464,7 +497,7 @@ static int wait_fd(int fd, short ev, int64_t deadline)
     }
 }
 
-static int sync_exchange(int fd, const struct url *u, const char *req, size_t len,
+static int sync_exchange(int fd, const struct url *u, struct hc_request *rq,
                          int64_t deadline, struct parse *ps)
 {
     if (connect(fd, (const struct sockaddr *)&u->ep.addr, u->ep.alen) && errno != EINPROGRESS)
@@ -474,14 +507,13 @@ static int sync_exchange(int fd, const struct url *u, const char *req, size_t le
     socklen_t el = sizeof err;
     getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &el);
     if (err) return HC_ERR_CONNECT;
-    for (size_t sent = 0; sent < len;) {
-        ssize_t n = send(fd, req + sent, len - sent, MSG_NOSIGNAL);
+    while (rq->sent < rq->len) {
+        ssize_t n = request_write(fd, rq);
         if (n < 0 && (errno == EAGAIN || errno == EINTR)) {
             if (wait_fd(fd, POLLOUT, deadline) <= 0) return HC_ERR_TIMEOUT;
             continue;
         }
         if (n <= 0) return HC_ERR_CONNECT;
-        sent += (size_t)n;
     }
     char chunk[16384];
     bool got = false;
@@ -498,26 +530,26 @@ static int sync_exchange(int fd, const struct url *u, const char *req, size_t le
 }
 
 void http_client_send_sync(const char *method, const char *url, const char *headers,
-                           const char *body, size_t body_len, int timeout_ms,
+                           const struct iovec *body, int nbody, int timeout_ms,
                            struct http_client_result *out)
 {
     memset(out, 0, sizeof *out);
     struct url u;
     if (url_parse(url, &u)) { out->error = HC_ERR_URL; return; }
-    size_t len;
-    char *req = build_request(method, &u, headers, body, body_len, &len);
+    struct hc_request rq;
+    int made = request_init(&rq, method, &u, headers, body, nbody, timeout_ms);
     int fd = socket(u.ep.addr.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-    if (!req || fd < 0) {
-        out->error = req ? HC_ERR_CONNECT : HC_ERR_MEMORY;
-        free(req);
+    if (made || fd < 0) {
+        out->error = made ? HC_ERR_MEMORY : HC_ERR_CONNECT;
+        if (!made) request_clear(&rq);
         if (fd >= 0) close(fd);
         return;
     }
     struct parse ps;
     parse_init(&ps);
-    int rc = sync_exchange(fd, &u, req, len, loop_now_ms() + timeout_ms, &ps);
+    int rc = sync_exchange(fd, &u, &rq, loop_now_ms() + timeout_ms, &ps);
     close(fd);
-    free(req);
+    request_clear(&rq);
     if (rc == HC_OK) {
         parse_result(&ps, out);
     } else {

@@ -8,6 +8,7 @@
 #define IRONBARK_HTTP_CLIENT_H
 
 #include <stddef.h>
+#include <sys/uio.h>
 
 struct loop;
 struct http_client;
@@ -36,17 +37,19 @@ struct http_client *http_client_create(struct loop *loop);
  * callbacks must not send on c again). */
 void http_client_destroy(struct http_client *c);
 
-/* Sends `method url` with extra header lines (each ending in \r\n) and a body;
- * `done` runs exactly once from the loop (never from inside this call).
+/* Sends `method url` with extra header lines (each ending in \r\n) and a body,
+ * the concatenation of nbody pieces. The body is not copied: the iovec
+ * array is read during the call, the bytes must stay valid until `done`
+ * runs — exactly once, from the loop (never from inside this call).
  * Returns 0, or -1 when the request could not even be queued. */
 int http_client_send(struct http_client *c, const char *method, const char *url,
-                     const char *headers, const char *body, size_t body_len, int timeout_ms,
+                     const char *headers, const struct iovec *body, int nbody, int timeout_ms,
                      http_client_done *done, void *data);
 
 /* Blocking variant with a hard bound of timeout_ms on the whole exchange,
  * on a private socket. out->body is malloc'd (free it). */
 void http_client_send_sync(const char *method, const char *url, const char *headers,
-                           const char *body, size_t body_len, int timeout_ms,
+                           const struct iovec *body, int nbody, int timeout_ms,
                            struct http_client_result *out);
 
 /* Connections currently open (idle or busy), for tests and statistics. */

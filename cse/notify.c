@@ -9,6 +9,7 @@
 #include "http_client.h"
 #include "log.h"
 #include "loop.h"
+#include "notify_queue.h"
 #include "rsc.h"
 #include "transport.h"
 #include "../security/acl.h"
@@ -18,8 +19,6 @@
 #include <string.h>
 #include <strings.h>
 
-#define TARGET_CAP 10000           /* queued items per target: oldest waiting dropped */
-#define TOTAL_CAP 100000           /* queued items overall: newest refused */
 #define MAX_ATTEMPTS 6             /* delivery attempts per item before it is dropped */
 #define BACKOFF_BASE_MS 200        /* 200, 400, 800, 1600, 3200 ms between attempts */
 #define SEND_TIMEOUT_MS 5000       /* one asynchronous attempt */
@@ -28,13 +27,13 @@
 #define EC_LATEST 4
 #define TARGET_BUCKETS 256
 #define BATCH_CAP 1000             /* a batch is sent when it holds this many, whatever bn.num says */
+#define BATCH_BYTES_SHARE 4        /* ... or a quarter of notify-target-bytes, so a queue holds several */
+#define DROP_REPORT_MS 10000       /* drops are summed up in one log line this often */
 
 /* --- state -------------------------------------------------------------- */
 
 struct item {
-    struct item *next;
-    char *body;
-    size_t len;
+    struct nq_entry e;             /* first: the queue links items through it */
     char rqi[32];
     int ec;
     char *sub_ri;                  /* set for ln (latestNotify) items only */
@@ -49,9 +48,8 @@ struct target {
     struct target *next;           /* in its hash bucket */
     struct notifier *nf;
     char *key;                     /* the notificationURI as given (URL or entity ID) */
-    struct item *head, *tail;
-    int n;
-    bool busy;                     /* head is in flight or waiting for its retry */
+    struct nq_fifo q;              /* q.head_busy: the head is in flight or waiting for its retry */
+    uint64_t dropped;              /* since this target's backlog began */
     int64_t retry_timer;
 };
 
@@ -59,7 +57,10 @@ struct batch {
     struct batch *next;
     struct notifier *nf;
     char *sub_ri, *target;
-    json_t *sgns;                  /* array of m2m:sgn objects */
+    struct nq_chunk **nevs;        /* the events' shared "nev" texts; with ln only the last */
+    size_t nnevs, capnevs;
+    int count;                     /* notifications collected */
+    size_t bytes;                  /* size of the m2m:agn so far */
     int num;
     bool latest;
     int64_t timer;
@@ -73,6 +74,11 @@ struct notifier {
     struct resource **removing;
     int nremoving, capremoving;
     struct notify_stats st;
+    struct nq_budget budget;       /* every byte held: queued items, batches, bodies */
+    size_t target_limit, total_limit; /* notify-target-bytes, notify-total-bytes */
+    uint64_t period_drops;         /* dropped since the last drop report */
+    json_t *period_by_target;      /* {"<target>": dropped since the last report} */
+    int64_t drop_timer;            /* the next drop report, 0 when none is due */
     uint64_t next_rqi;
     /* nse: {"<sub ri>": {"noec": n, "tg": {"<target>": {"rqs": n, "rsr": n}}}} */
     json_t *sub_stats;
@@ -121,7 +127,7 @@ static int http_send(struct cse *cse, const struct notify_send_args *a, notify_s
     struct http_attempt *at = malloc(sizeof *at);
     if (!at) return -1;
     *at = (struct http_attempt){ done, data };
-    int rc = http_client_send(nf->http, "POST", a->url, hdr, a->body, a->len, a->timeout_ms,
+    int rc = http_client_send(nf->http, "POST", a->url, hdr, a->body, a->nbody, a->timeout_ms,
                               http_done, at);
     if (rc) free(at);
     return rc;
@@ -133,7 +139,7 @@ static int http_send_blocking(struct cse *cse, const struct notify_send_args *a)
     char hdr[512];
     headers_for(hdr, sizeof hdr, a->from, a->rqi, a->ec);
     struct http_client_result r;
-    http_client_send_sync("POST", a->url, hdr, a->body, a->len, a->timeout_ms, &r);
+    http_client_send_sync("POST", a->url, hdr, a->body, a->nbody, a->timeout_ms, &r);
     int rsc = rsc_of_http(&r);
     free((char *)r.body);
     return rsc;
@@ -296,12 +302,28 @@ void notify_fill_stats(struct cse *cse, struct resource *sub)
 
 /* --- the queue ------------------------------------------------------------ */
 
+static struct item *item_of(struct nq_entry *e) { return (struct item *)e; }
+
 static void item_free(struct item *it)
 {
-    free(it->body);
+    nq_body_clear(&it->e.body);
     free(it->sub_ri);
     free(it->stat_ri);
     free(it);
+}
+
+/* An item that will not be delivered: its owner learns so. */
+static void item_discard(struct item *it)
+{
+    if (it->done) it->done(it->data, RSC_TARGET_NOT_REACHABLE);
+    item_free(it);
+}
+
+/* What an item holds besides its body, as its queue is charged for it. */
+static size_t item_overhead(const struct item *it)
+{
+    return sizeof *it + (it->sub_ri ? strlen(it->sub_ri) + 1 : 0) +
+           (it->stat_ri ? strlen(it->stat_ri) + 1 : 0);
 }
 
 static struct target **bucket_of(struct notifier *nf, const char *key)
@@ -311,14 +333,22 @@ static struct target **bucket_of(struct notifier *nf, const char *key)
     return &nf->targets[h % TARGET_BUCKETS];
 }
 
+static struct target *target_find(struct notifier *nf, const char *key)
+{
+    for (struct target *t = *bucket_of(nf, key); t; t = t->next)
+        if (!strcmp(t->key, key)) return t;
+    return NULL;
+}
+
 static struct target *target_get(struct notifier *nf, const char *key)
 {
-    struct target **b = bucket_of(nf, key);
-    for (struct target *t = *b; t; t = t->next)
-        if (!strcmp(t->key, key)) return t;
-    struct target *t = calloc(1, sizeof *t);
+    struct target *t = target_find(nf, key);
+    if (t) return t;
+    t = calloc(1, sizeof *t);
     if (!t || !(t->key = strdup(key))) { free(t); return NULL; }
     t->nf = nf;
+    t->q.budget = &nf->budget;
+    struct target **b = bucket_of(nf, key);
     t->next = *b;
     *b = t;
     return t;
@@ -327,7 +357,7 @@ static struct target *target_get(struct notifier *nf, const char *key)
 static void target_free(struct target *t)
 {
     if (t->retry_timer) loop_del_timer(t->nf->cse->loop, t->retry_timer);
-    for (struct item *it = t->head, *n2; it; it = n2) { n2 = it->next; item_free(it); }
+    for (struct nq_entry *e; (e = nq_pop(&t->q));) item_free(item_of(e));
     free(t->key);
     free(t);
 }
@@ -341,21 +371,85 @@ static void target_release(struct target *tg)
     target_free(tg);
 }
 
-static void pump(struct target *tg);
+/* --- drops: counted, and logged at a bounded rate ---------------------------- */
 
-static struct item *pop_head(struct target *tg)
+enum drop_reason { DROP_TARGET_BOUND, DROP_TOTAL_BOUND, DROP_NO_MEMORY };
+
+static const char *const drop_reasons[] = {
+    [DROP_TARGET_BOUND] = "per-target bound notify-target-bytes: its oldest waiting ones are dropped",
+    [DROP_TOTAL_BOUND] = "overall bound notify-total-bytes: new notifications are refused",
+    [DROP_NO_MEMORY] = "out of memory",
+};
+
+/* One line for the drops since the last: how many, since start, and the
+ * targets that lost most. */
+static void report_drops(struct notifier *nf)
 {
-    struct item *it = tg->head;
-    tg->head = it->next;
-    if (!tg->head) tg->tail = NULL;
-    tg->n--;
-    tg->nf->st.pending--;
-    return it;
+    char most[512] = "";
+    size_t used = 0;
+    int listed = 0, more = 0;
+    json_t *left = json_deep_copy(nf->period_by_target);
+    while (json_object_size(left)) {
+        const char *top = NULL, *k;
+        json_t *v;
+        json_object_foreach(left, k, v)
+            if (!top || json_integer_value(v) > json_integer_value(json_object_get(left, top))) top = k;
+        if (listed == 3) { more = (int)json_object_size(left); break; }
+        int n = snprintf(most + used, sizeof most - used, "%s%s: %lld", listed ? ", " : "", top,
+                         (long long)json_integer_value(json_object_get(left, top)));
+        if (n > 0) used = used + (size_t)n < sizeof most ? used + (size_t)n : sizeof most - 1;
+        listed++;
+        json_object_del(left, top);
+    }
+    json_decref(left);
+    char others[48] = "";
+    if (more) snprintf(others, sizeof others, " and %d more target%s", more, more == 1 ? "" : "s");
+    log_warn("notify: dropped %llu notification%s in the last %d s (%llu since start; queues hold %zu bytes)"
+             " - %s%s", (unsigned long long)nf->period_drops, nf->period_drops == 1 ? "" : "s",
+             DROP_REPORT_MS / 1000, (unsigned long long)nf->st.dropped, nf->budget.bytes, most, others);
+    nf->period_drops = 0;
+    json_object_clear(nf->period_by_target);
 }
+
+static int64_t drops_due(struct loop *loop, int64_t id, void *data)
+{
+    (void)loop; (void)id;
+    struct notifier *nf = data;
+    if (!nf->period_drops) {
+        nf->drop_timer = 0;
+        return -1;
+    }
+    report_drops(nf);
+    return DROP_REPORT_MS;
+}
+
+/* count notifications to key will not be delivered. The first drop after a
+ * quiet period is logged at once, the rest summed up every DROP_REPORT_MS:
+ * an overloaded target must not turn into a log line per notification. */
+static void note_drop(struct notifier *nf, struct target *tg, const char *key, int count,
+                      enum drop_reason why)
+{
+    nf->st.dropped += (uint64_t)count;
+    nf->period_drops += (uint64_t)count;
+    if (tg) tg->dropped += (uint64_t)count;
+    json_t *n = json_object_get(nf->period_by_target, key);
+    json_object_set_new(nf->period_by_target, key, json_integer(json_integer_value(n) + count));
+    if (nf->drop_timer) return;
+    log_warn("notify: dropping notifications to %s (%s); its queue holds %zu bytes (bound %zu),"
+             " all queues %zu bytes (bound %zu); drops are reported every %d s", key, drop_reasons[why],
+             tg ? tg->q.bytes : 0, nf->target_limit, nf->budget.bytes, nf->total_limit,
+             DROP_REPORT_MS / 1000);
+    nf->drop_timer = loop_add_timer(nf->cse->loop, DROP_REPORT_MS, drops_due, nf);
+}
+
+/* --- delivery ------------------------------------------------------------------ */
+
+static void pump(struct target *tg);
 
 static void finish_head(struct target *tg, int rsc, bool answered)
 {
-    struct item *it = pop_head(tg);
+    struct item *it = item_of(nq_pop(&tg->q));
+    tg->nf->st.pending--;
     if (answered && it->stat_ri) stats_add(tg->nf, it->stat_ri, tg->key, "rsr", it->count);
     if (rsc == RSC_OK) tg->nf->st.delivered++;
     else tg->nf->st.failed++;
@@ -368,7 +462,7 @@ static int64_t retry_due(struct loop *loop, int64_t id, void *data)
     (void)loop; (void)id;
     struct target *tg = data;
     tg->retry_timer = 0;
-    tg->busy = false;
+    tg->q.head_busy = false;
     pump(tg);
     return -1;
 }
@@ -379,7 +473,7 @@ static void delivered(void *data, int rsc, bool unreachable)
     struct target *tg = data;
     struct notifier *nf = tg->nf;
     if (nf->closing) return; /* the queue is being freed */
-    struct item *it = tg->head;
+    struct item *it = tg->q.head ? item_of(tg->q.head) : NULL;
     if (unreachable && it && ++it->attempts < MAX_ATTEMPTS) {
         int64_t delay = (int64_t)BACKOFF_BASE_MS << (it->attempts - 1);
         nf->st.retries++;
@@ -390,23 +484,41 @@ static void delivered(void *data, int rsc, bool unreachable)
     }
     if (unreachable) log_warn("notify: giving up on %s after %d attempts", tg->key, MAX_ATTEMPTS);
     else if (rsc != RSC_OK) log_debug("notify: %s answered %d", tg->key, rsc);
-    tg->busy = false;
+    tg->q.head_busy = false;
     if (it) finish_head(tg, rsc, !unreachable);
     pump(tg);
+}
+
+/* Starts one attempt with the body as it lies in its chunks: the sender
+ * reads the iovecs now and the bytes until it calls done, so a body shared
+ * by many deliveries is never copied for one of them. */
+static int send_body(struct cse *cse, const struct sender *s, struct notify_send_args *a,
+                     const struct nq_body *b, notify_sender_done *done, void *data)
+{
+    struct iovec small[8];
+    struct iovec *iov = b->nparts <= 8 ? small : malloc(b->nparts * sizeof *iov);
+    if (!iov) return -1;
+    nq_body_iov(b, iov);
+    a->body = iov;
+    a->nbody = (int)b->nparts;
+    a->len = b->len;
+    int rc = s->send(cse, a, done, data);
+    if (iov != small) free(iov);
+    return rc;
 }
 
 /* Starts delivering the head item unless one is already under way. */
 static void pump(struct target *tg)
 {
     struct notifier *nf = tg->nf;
-    while (!tg->busy && tg->head) {
+    while (!tg->q.head_busy && tg->q.head) {
         char url[2048];
         resolve_url(nf->cse, tg->key, url, sizeof url);
         strip_ct(url);
         const struct sender *s = url[0] ? sender_for(url) : NULL;
         if (!url[0]) {
             /* An entity without a usable poa now may register one later. */
-            tg->busy = true;
+            tg->q.head_busy = true;
             delivered(tg, RSC_TARGET_NOT_REACHABLE, true);
             return;
         }
@@ -416,65 +528,49 @@ static void pump(struct target *tg)
             finish_head(tg, RSC_TARGET_NOT_REACHABLE, false);
             continue;
         }
-        tg->busy = true;
-        struct item *it = tg->head;
+        tg->q.head_busy = true;
+        struct item *it = item_of(tg->q.head);
         if (it->stat_ri && it->attempts == 0) stats_add(nf, it->stat_ri, tg->key, "rqs", it->count);
-        struct notify_send_args a = { url, nf->cse->csi, it->rqi, it->body, it->len, it->ec,
-                                      SEND_TIMEOUT_MS };
-        if (s->send(nf->cse, &a, delivered, tg)) {
+        struct notify_send_args a = { .url = url, .from = nf->cse->csi, .rqi = it->rqi, .ec = it->ec,
+                                      .timeout_ms = SEND_TIMEOUT_MS };
+        if (send_body(nf->cse, s, &a, &it->e.body, delivered, tg)) {
             log_warn("notify: cannot deliver to %s: malformed URL or non-numeric host", url);
-            tg->busy = false;
+            tg->q.head_busy = false;
             finish_head(tg, RSC_TARGET_NOT_REACHABLE, false);
         }
     }
-    if (!tg->busy && !tg->head) target_release(tg);
+    if (!tg->q.head_busy && !tg->q.head) target_release(tg);
 }
 
-/* ln: a newer notification of the same subscription replaces a waiting one. */
-static bool replace_latest(struct target *tg, struct item *it)
+/* ln: a newer notification of the same subscription replaces a waiting one
+ * (the newer joins the end of the queue, after what was generated before it). */
+static void replace_latest(struct target *tg, const char *sub_ri)
 {
-    for (struct item *o = tg->head; o; o = o->next) {
-        if (o == tg->head && tg->busy) continue;
-        if (o->sub_ri && !strcmp(o->sub_ri, it->sub_ri)) {
-            free(o->body);
-            o->body = it->body;
-            o->len = it->len;
-            it->body = NULL;
-            tg->nf->st.dropped++;
-            item_free(it);
-            return true;
+    for (struct nq_entry *e = tg->q.head; e; e = e->next) {
+        struct item *o = item_of(e);
+        if (e == tg->q.head && tg->q.head_busy) continue;
+        if (o->sub_ri && !strcmp(o->sub_ri, sub_ri)) {
+            nq_remove(&tg->q, e);
+            tg->nf->st.pending--;
+            tg->nf->st.replaced++;
+            item_discard(o);
+            return;
         }
     }
-    return false;
 }
 
-/* Drops the oldest item that is not in flight. */
-static void drop_oldest(struct target *tg)
+/* An item carrying what bd built (bd is finished, also on failure). */
+static struct item *item_new(struct notifier *nf, struct nq_builder *bd, int ec, notify_done_fn *done,
+                             void *data)
 {
-    struct item **p = &tg->head;
-    if (tg->busy && *p) p = &(*p)->next;
-    struct item *it = *p;
-    if (!it) return;
-    *p = it->next;
-    if (tg->tail == it) {
-        tg->tail = NULL;
-        for (struct item *o = tg->head; o; o = o->next) tg->tail = o;
-    }
-    tg->n--;
-    tg->nf->st.pending--;
-    tg->nf->st.dropped++;
-    if (it->done) it->done(it->data, RSC_TARGET_NOT_REACHABLE);
-    item_free(it);
-}
-
-static struct item *item_new(struct notifier *nf, json_t *pc, int ec, notify_done_fn *done, void *data)
-{
+    struct nq_body body;
+    if (nq_build_finish(bd, &body)) return NULL;
     struct item *it = calloc(1, sizeof *it);
-    if (!it || !(it->body = json_dumps(pc, JSON_COMPACT))) {
-        free(it);
+    if (!it) {
+        nq_body_clear(&body);
         return NULL;
     }
-    it->len = strlen(it->body);
+    it->e.body = body;
     it->ec = ec;
     it->done = done;
     it->data = data;
@@ -483,23 +579,52 @@ static struct item *item_new(struct notifier *nf, json_t *pc, int ec, notify_don
     return it;
 }
 
-/* Queues it for key (taking it); refused when the overall cap is reached. */
+static struct item *item_of_json(struct notifier *nf, json_t *pc, int ec, notify_done_fn *done,
+                                 void *data)
+{
+    struct nq_builder bd;
+    nq_build_init(&bd, &nf->budget);
+    char *text = json_dumps(pc, JSON_COMPACT);
+    if (text) nq_build_str(&bd, text);
+    else bd.failed = true;
+    free(text);
+    return item_new(nf, &bd, ec, done, data);
+}
+
+/* Would the notifier hold more than the overall bound with extra bytes
+ * more? Only while something else is held: a lone notification always goes. */
+static bool over_total(const struct notifier *nf, size_t extra)
+{
+    return (nf->st.pending > 0 || nf->batches) && nf->budget.bytes + extra > nf->total_limit;
+}
+
+/* Queues it for key (taking it; -1 when refused, its done not called). The
+ * overall bound refuses it; the target's own bound makes room by dropping
+ * that target's oldest waiting items. */
 static int queue_item(struct notifier *nf, const char *key, struct item *it)
 {
-    struct target *tg = it && nf->st.pending < TOTAL_CAP ? target_get(nf, key) : NULL;
+    struct target *tg = it ? target_get(nf, key) : NULL;
     if (!tg) {
-        nf->st.dropped++;
-        log_warn("notify: queue full (%d) or out of memory, dropping a notification to %s", TOTAL_CAP, key);
+        note_drop(nf, NULL, key, it ? it->count : 1, DROP_NO_MEMORY);
         if (it) item_free(it);
         return -1;
     }
+    it->e.overhead = item_overhead(it);
+    if (over_total(nf, it->e.overhead)) {
+        note_drop(nf, tg, key, it->count, DROP_TOTAL_BOUND);
+        item_free(it);
+        if (!tg->q.head) target_release(tg);
+        return -1;
+    }
+    if (it->sub_ri) replace_latest(tg, it->sub_ri);
     nf->st.queued++;
-    if (it->sub_ri && replace_latest(tg, it)) return 0;
-    if (tg->n >= TARGET_CAP) drop_oldest(tg);
-    if (tg->tail) tg->tail->next = it; else tg->head = it;
-    tg->tail = it;
-    tg->n++;
     nf->st.pending++;
+    for (struct nq_entry *e = nq_append(&tg->q, &it->e, nf->target_limit), *next; e; e = next) {
+        next = e->next;
+        nf->st.pending--;
+        note_drop(nf, tg, key, item_of(e)->count, DROP_TARGET_BOUND);
+        item_discard(item_of(e));
+    }
     pump(tg);
     return 0;
 }
@@ -507,7 +632,7 @@ static int queue_item(struct notifier *nf, const char *key, struct item *it)
 static int enqueue(struct notifier *nf, const char *key, json_t *pc, int ec, notify_done_fn *done,
                    void *data)
 {
-    return queue_item(nf, key, item_new(nf, pc, ec, done, data));
+    return queue_item(nf, key, item_of_json(nf, pc, ec, done, data));
 }
 
 /* --- exchanges: a NOTIFY whose answer a request waits for ------------------------
@@ -547,7 +672,9 @@ static int blocking_exchange(struct cse *cse, json_t *x)
         char url[2048];
         const struct sender *s = usable_sender(cse, json_string_value(v), url, sizeof url);
         if (!s || !body) continue;
-        struct notify_send_args a = { url, from, rqi, body, strlen(body), 0, VERIFY_TIMEOUT_MS };
+        struct iovec iov = { body, strlen(body) };
+        struct notify_send_args a = { .url = url, .from = from, .rqi = rqi, .body = &iov, .nbody = 1,
+                                      .len = iov.iov_len, .timeout_ms = VERIFY_TIMEOUT_MS };
         rsc = s->send_blocking(cse, &a);
         if (rsc != RSC_TARGET_NOT_REACHABLE) break;
     }
@@ -603,9 +730,11 @@ static void exchange_try(struct exchange *e)
         const char *target = json_string_value(json_array_get(urls, e->next_url++));
         const struct sender *s = usable_sender(e->cse, target, url, sizeof url);
         if (!s || !e->body) continue;
-        struct notify_send_args a = { url, json_string_value(json_object_get(e->x, "from")),
-                               json_string_value(json_object_get(e->x, "rqi")), e->body,
-                               strlen(e->body), 0, VERIFY_TIMEOUT_MS };
+        struct iovec iov = { e->body, strlen(e->body) };
+        struct notify_send_args a = { .url = url, .from = json_string_value(json_object_get(e->x, "from")),
+                                      .rqi = json_string_value(json_object_get(e->x, "rqi")),
+                                      .body = &iov, .nbody = 1, .len = iov.iov_len,
+                                      .timeout_ms = VERIFY_TIMEOUT_MS };
         if (!s->send(e->cse, &a, exchange_answered, e)) return;
     }
     exchange_end(e, RSC_TARGET_NOT_REACHABLE);
@@ -674,6 +803,37 @@ int notify_forward(struct cse *cse, const struct resource *entity, const struct 
     return answer_of(cse, req, x);
 }
 
+/* --- notification bodies ------------------------------------------------------
+ * An event's "nev" object ({"rep": …, "net": n}) is serialized once per
+ * representation (nct) and shared by every delivery of that event; around
+ * it each delivery has only its own few bytes ("sur"). */
+
+static void sur_of(struct cse *cse, const char *sub_ri, char *out, size_t cap)
+{
+    snprintf(out, cap, "%s/%s", cse->csi, sub_ri);
+}
+
+/* The JSON string of a subscription's sur: "/id-in/<ri>" (malloc'd). */
+static char *sur_json(struct cse *cse, const char *sub_ri)
+{
+    char sur[256];
+    sur_of(cse, sub_ri, sur, sizeof sur);
+    json_t *v = json_string(sur);
+    char *s = v ? json_dumps(v, JSON_ENCODE_ANY | JSON_COMPACT) : NULL;
+    json_decref(v);
+    return s;
+}
+
+/* One m2m:sgn object: {"nev": <nev>, "sur": <sur>}. */
+static void build_sgn(struct nq_builder *bd, struct nq_chunk *nev, const char *sur, bool shared)
+{
+    nq_build_str(bd, "{\"nev\":");
+    nq_build_chunk(bd, nev, shared);
+    nq_build_str(bd, ",\"sur\":");
+    nq_build_str(bd, sur);
+    nq_build_str(bd, "}");
+}
+
 /* --- batching (bn) ---------------------------------------------------------- */
 
 static void batch_free(struct batch *b)
@@ -682,30 +842,33 @@ static void batch_free(struct batch *b)
     for (struct batch **p = &nf->batches; *p; p = &(*p)->next)
         if (*p == b) { *p = b->next; break; }
     if (b->timer) loop_del_timer(nf->cse->loop, b->timer);
-    json_decref(b->sgns);
+    for (size_t i = 0; i < b->nnevs; i++) nq_chunk_unref(b->nevs[i]);
+    free(b->nevs);
     free(b->sub_ri);
     free(b->target);
     free(b);
 }
 
-/* Sends what the batch holds as m2m:agn: all of it, or with ln only the last. */
+/* Sends what the batch holds as m2m:agn: all of it, or with ln only the last
+ * (the only one it keeps). */
 static void batch_flush(struct batch *b)
 {
-    size_t n = json_array_size(b->sgns);
-    if (n) {
-        json_t *pc;
-        if (b->latest)
-            pc = json_pack("{s:{s:[O]}}", "m2m:agn", "m2m:sgn", json_array_get(b->sgns, n - 1));
-        else
-            pc = json_pack("{s:{s:O}}", "m2m:agn", "m2m:sgn", b->sgns);
-        struct item *it = item_new(b->nf, pc, b->latest ? EC_LATEST : 0, NULL, NULL);
-        if (it && json_object_get(b->nf->sub_stats, b->sub_ri)) {
-            it->stat_ri = strdup(b->sub_ri);
-            it->count = (int)n;
+    char *sur = b->nnevs ? sur_json(b->nf->cse, b->sub_ri) : NULL;
+    if (sur) {
+        struct nq_builder bd;
+        nq_build_init(&bd, &b->nf->budget);
+        nq_build_str(&bd, "{\"m2m:agn\":{\"m2m:sgn\":[");
+        for (size_t i = 0; i < b->nnevs; i++) {
+            if (i) nq_build_str(&bd, ",");
+            build_sgn(&bd, b->nevs[i], sur, false);
         }
+        nq_build_str(&bd, "]}}");
+        struct item *it = item_new(b->nf, &bd, b->latest ? EC_LATEST : 0, NULL, NULL);
+        if (it) it->count = b->count;
+        if (it && json_object_get(b->nf->sub_stats, b->sub_ri)) it->stat_ri = strdup(b->sub_ri);
         queue_item(b->nf, b->target, it);
-        json_decref(pc);
     }
+    free(sur);
     batch_free(b);
 }
 
@@ -719,8 +882,12 @@ static int64_t batch_due(struct loop *loop, int64_t id, void *data)
 }
 
 static void batch_add(struct notifier *nf, const struct resource *sub, const char *target,
-                      json_t *bn, json_t *sgn)
+                      json_t *bn, struct nq_chunk *nev, size_t sur_len)
 {
+    if (over_total(nf, 0)) {
+        note_drop(nf, target_find(nf, target), target, 1, DROP_TOTAL_BOUND);
+        return;
+    }
     struct batch *b = nf->batches;
     while (b && (strcmp(b->sub_ri, res_ri(sub)) || strcmp(b->target, target))) b = b->next;
     if (!b) {
@@ -729,7 +896,6 @@ static void batch_add(struct notifier *nf, const struct resource *sub, const cha
         b->nf = nf;
         b->sub_ri = strdup(res_ri(sub));
         b->target = strdup(target);
-        b->sgns = json_array();
         b->num = (int)json_integer_value(json_object_get(bn, "num"));
         b->latest = res_bool(sub, "ln", 0);
         int64_t dur_us = (int64_t)DEFAULT_BATCH_MS * 1000;
@@ -739,9 +905,24 @@ static void batch_add(struct notifier *nf, const struct resource *sub, const cha
         nf->batches = b;
         b->timer = loop_add_timer(nf->cse->loop, dur_us / 1000, batch_due, b);
     }
-    json_array_append(b->sgns, sgn);
+    if (b->latest && b->nnevs) {
+        nq_chunk_unref(b->nevs[0]);
+        b->nevs[0] = nq_chunk_ref(nev);
+    } else {
+        if (b->nnevs == b->capnevs) {
+            size_t cap = b->capnevs ? b->capnevs * 2 : 4;
+            struct nq_chunk **v = realloc(b->nevs, cap * sizeof *v);
+            if (!v) { note_drop(nf, target_find(nf, target), target, 1, DROP_NO_MEMORY); return; }
+            b->nevs = v;
+            b->capnevs = cap;
+        }
+        b->nevs[b->nnevs++] = nq_chunk_ref(nev);
+    }
+    b->count++;
+    b->bytes += nev->len + sur_len + 16;
     int full = b->num > 0 && b->num < BATCH_CAP ? b->num : BATCH_CAP;
-    if ((int)json_array_size(b->sgns) >= full) batch_flush(b);
+    if (b->count >= full || (!b->latest && b->bytes >= nf->target_limit / BATCH_BYTES_SHARE))
+        batch_flush(b);
 }
 
 static void flush_batches_of(struct notifier *nf, const char *sub_ri)
@@ -784,22 +965,25 @@ static bool matches(const struct resource *sub, int net, const struct resource *
     return true;
 }
 
-static void sur_of(struct cse *cse, const struct resource *sub, char *out, size_t cap)
-{
-    snprintf(out, cap, "%s/%s", cse->csi, res_ri(sub));
-}
+/* The serialized nev objects of one event, by representation: made when a
+ * subscription first needs one, shared by all its deliveries. */
+enum { NEV_WHOLE, NEV_MODIFIED, NEV_RI, NEV_KINDS };
+struct event_nevs { struct nq_chunk *nev[NEV_KINDS]; };
 
-static json_t *event_sgn(struct cse *cse, const struct resource *sub, int net,
-                         const struct resource *res, json_t *modified)
+static struct nq_chunk *event_nev(struct notifier *nf, struct event_nevs *ev, const struct resource *sub,
+                                  int net, const struct resource *res, json_t *modified)
 {
     int nct = (int)res_int(sub, "nct", 1);
-    json_t *rep;
-    if (nct == 3) rep = json_pack("{s:s}", "m2m:uri", res_ri(res));
-    else if (nct == 2 && net == NET_UPDATE && modified) rep = representation(cse, res, modified);
-    else rep = representation(cse, res, res->attrs);
-    char sur[256];
-    sur_of(cse, sub, sur, sizeof sur);
-    return json_pack("{s:{s:{s:o,s:i},s:s}}", "m2m:sgn", "nev", "rep", rep, "net", net, "sur", sur);
+    int kind = nct == 3 ? NEV_RI : nct == 2 && net == NET_UPDATE && modified ? NEV_MODIFIED : NEV_WHOLE;
+    if (ev->nev[kind]) return ev->nev[kind];
+    json_t *rep = kind == NEV_RI ? json_pack("{s:s}", "m2m:uri", res_ri(res))
+                                 : representation(nf->cse, res, kind == NEV_MODIFIED ? modified : res->attrs);
+    json_t *nev = json_pack("{s:o,s:i}", "rep", rep, "net", net);
+    char *text = nev ? json_dumps(nev, JSON_COMPACT) : NULL;
+    if (text) ev->nev[kind] = nq_chunk_new(&nf->budget, text, strlen(text));
+    free(text);
+    json_decref(nev);
+    return ev->nev[kind];
 }
 
 /* The subscriber must still be allowed to see the subscribed resource. */
@@ -815,24 +999,34 @@ static bool subscriber_may_read(struct cse *cse, const struct resource *sub,
     return !req.fr || acl_permits(cse, &req, subscribed, ACOP_RETRIEVE);
 }
 
-static void deliver_sgn(struct notifier *nf, const struct resource *sub, json_t *pc)
+/* Queues {"m2m:sgn": {"nev": <nev>, "sur": …}} to each nu entry of sub (or
+ * adds it to their batches); every copy references the same nev. */
+static void deliver_sgn(struct notifier *nf, const struct resource *sub, struct nq_chunk *nev)
 {
     json_t *nu = json_object_get(sub->attrs, "nu");
     json_t *bn = json_object_get(sub->attrs, "bn");
     bool latest = res_bool(sub, "ln", 0);
+    char *sur = sur_json(nf->cse, res_ri(sub));
     size_t i;
     json_t *v;
     json_array_foreach(nu, i, v) {
         const char *target = json_string_value(v);
         if (!target) continue;
-        if (bn) batch_add(nf, sub, target, bn, json_object_get(pc, "m2m:sgn"));
+        if (!sur) { note_drop(nf, target_find(nf, target), target, 1, DROP_NO_MEMORY); continue; }
+        if (bn) batch_add(nf, sub, target, bn, nev, strlen(sur));
         else {
-            struct item *it = item_new(nf, pc, latest ? EC_LATEST : 0, NULL, NULL);
+            struct nq_builder bd;
+            nq_build_init(&bd, &nf->budget);
+            nq_build_str(&bd, "{\"m2m:sgn\":");
+            build_sgn(&bd, nev, sur, true);
+            nq_build_str(&bd, "}");
+            struct item *it = item_new(nf, &bd, latest ? EC_LATEST : 0, NULL, NULL);
             if (it && latest) it->sub_ri = strdup(res_ri(sub));
             if (it && json_object_get(nf->sub_stats, res_ri(sub))) it->stat_ri = strdup(res_ri(sub));
             queue_item(nf, target, it);
         }
     }
+    free(sur);
 }
 
 /* exc: one less per notification event; the subscription goes at zero. */
@@ -890,27 +1084,29 @@ void notify_event(struct cse *cse, int net, const struct resource *res,
     const struct resource *subscribed = net == NET_CREATE_CHILD || net == NET_DELETE_CHILD ? parent : res;
     if (!subscribed) return;
     struct sub_list l = { 0 };
+    struct event_nevs ev = { 0 };
     if (net == NET_DELETE) {
         /* The subscriptions went with the resource: they were noted on removal. */
         for (int i = 0; i < nf->nremoving; i++)
             if (res_pi(nf->removing[i]) && !strcmp(res_pi(nf->removing[i]), res_ri(res)))
                 collect_sub(nf->removing[i], &l);
     } else {
-        store_children(cse->store, res_ri(subscribed), 23, collect_sub, &l);
+        store_children(cse->store, res_ri(subscribed), TY_SUB, collect_sub, &l);
     }
     for (int i = 0; i < l.n; i++) {
         struct resource *sub = l.v[i];
         /* A new subscription is not told of its own creation. */
         bool self = !strcmp(res_ri(sub), res_ri(res));
         if (!self && matches(sub, net, res, modified) && subscriber_may_read(cse, sub, subscribed)) {
-            json_t *pc = event_sgn(cse, sub, net, res, modified);
+            struct nq_chunk *nev = event_nev(nf, &ev, sub, net, res, modified);
             stats_add(nf, res_ri(sub), NULL, "noec", 1);
-            deliver_sgn(nf, sub, pc);
-            json_decref(pc);
+            if (nev) deliver_sgn(nf, sub, nev);
+            else log_warn("notify: out of memory serializing a notification of %s", res_ri(sub));
             if (net != NET_DELETE) count_down(cse, sub);
         }
         resource_free(sub);
     }
+    for (int k = 0; k < NEV_KINDS; k++) nq_chunk_unref(ev.nev[k]);
     free(l.v);
 }
 
@@ -949,7 +1145,7 @@ void notify_removed_commit(struct cse *cse)
         const char *su = res_str(sub, "su");
         if (su && *su) {
             char sur[256];
-            sur_of(cse, sub, sur, sizeof sur);
+            sur_of(cse, res_ri(sub), sur, sizeof sur);
             json_t *pc = json_pack("{s:{s:b,s:s}}", "m2m:sgn", "sud", 1, "sur", sur);
             enqueue(nf, su, pc, 0, NULL, NULL);
             json_decref(pc);
@@ -968,6 +1164,9 @@ int notify_open(struct cse *cse)
     if (!nf || !(nf->http = http_client_create(cse->loop))) { free(nf); return -1; }
     nf->cse = cse;
     nf->sub_stats = json_object();
+    nf->period_by_target = json_object();
+    nf->target_limit = (size_t)cse->cfg.notify_target_bytes;
+    nf->total_limit = (size_t)cse->cfg.notify_total_bytes;
     cse->notify = nf;
     return 0;
 }
@@ -993,6 +1192,9 @@ void notify_close(struct cse *cse)
         }
     notify_removed_abort(cse);
     free(nf->removing);
+    if (nf->drop_timer) loop_del_timer(cse->loop, nf->drop_timer);
+    if (nf->period_drops) report_drops(nf); /* the last drops are not left unsaid */
+    json_decref(nf->period_by_target);
     json_decref(nf->sub_stats);
     free(nf);
     cse->notify = NULL;
@@ -1001,6 +1203,19 @@ void notify_close(struct cse *cse)
 void notify_get_stats(struct cse *cse, struct notify_stats *out)
 {
     struct notifier *nf = nf_of(cse);
-    if (nf) *out = nf->st;
-    else memset(out, 0, sizeof *out);
+    if (nf) {
+        *out = nf->st;
+        out->bytes = nf->budget.bytes;
+    } else {
+        memset(out, 0, sizeof *out);
+    }
+}
+
+int notify_get_target_stats(struct cse *cse, const char *target, struct notify_target_stats *out)
+{
+    struct notifier *nf = nf_of(cse);
+    struct target *tg = nf ? target_find(nf, target) : NULL;
+    if (!tg) return -1;
+    *out = (struct notify_target_stats){ (int64_t)tg->q.n, tg->q.bytes, tg->dropped };
+    return 0;
 }

@@ -2,7 +2,8 @@
  * (after its transaction committed); this module finds the subscriptions
  * concerned, builds m2m:sgn / m2m:agn content, and delivers it through an
  * asynchronous queue: a FIFO per target (ordering), retries with exponential
- * back-off, bounded memory with a drop policy, statistics. Delivery goes
+ * back-off, memory bounded in bytes (per target and overall, one body
+ * shared by the deliveries of an event) with a drop policy, statistics. Delivery goes
  * through a per-scheme sender table (http today; coap pending its binding). */
 #ifndef IRONBARK_NOTIFY_H
 #define IRONBARK_NOTIFY_H
@@ -13,6 +14,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/uio.h>
 
 struct cse;
 
@@ -23,8 +25,18 @@ enum net {
 };
 
 struct notify_stats {
-    uint64_t queued, delivered, failed, dropped, retries;
+    uint64_t queued, delivered, failed, retries;
+    uint64_t dropped;              /* notifications lost to a byte bound (a batch counts its members) */
+    uint64_t replaced;             /* waiting ln notifications replaced by a newer one */
     int64_t pending;               /* items waiting or in flight */
+    size_t bytes;                  /* held now: queued items, batches being collected, bodies */
+};
+
+/* One target's queue, while it has one (its state goes with its backlog). */
+struct notify_target_stats {
+    int64_t pending;               /* items waiting or in flight */
+    size_t bytes;                  /* what its byte bound (notify-target-bytes) counts */
+    uint64_t dropped;              /* dropped since its backlog began */
 };
 
 int notify_open(struct cse *cse);
@@ -49,7 +61,8 @@ void notify_removed_commit(struct cse *cse);
 void notify_removed_abort(struct cse *cse);
 
 /* Queues one NOTIFY with content pc (borrowed) to a target: a URL or the ID
- * of an entity with a poa. `done` (may be NULL) learns the final RSC. */
+ * of an entity with a poa. `done` (may be NULL) learns the final RSC; -1
+ * when it was not queued (overall bound, memory), done then not called. */
 typedef void notify_done_fn(void *data, int rsc);
 int notify_send(struct cse *cse, const char *target, json_t *pc, int ec,
                 notify_done_fn *done, void *data);
@@ -76,7 +89,11 @@ void notify_run_exchange(struct cse *cse, json_t *x, notify_done_fn *done, void 
 struct notify_send_args {
     const char *url;           /* target URL, scheme included */
     const char *from, *rqi;    /* X-M2M-Origin / X-M2M-RI of the NOTIFY */
-    const char *body;          /* JSON content (pc) */
+    /* JSON content (pc), the concatenation of nbody pieces (len bytes in
+     * all): the iovec array is read during the call only, the bytes stay
+     * valid until done runs (they may be shared with other deliveries). */
+    const struct iovec *body;
+    int nbody;
     size_t len;
     int ec;                    /* event category, 0 = none */
     int timeout_ms;
@@ -103,6 +120,9 @@ void notify_fill_stats(struct cse *cse, struct resource *sub);
  * a JSON array, new reference. */
 json_t *notify_poa_of(struct cse *cse, const char *id);
 
+/* Counters since start (and the bytes held now); drops are also logged
+ * (rate-limited). The target's: -1 when it has nothing queued. */
 void notify_get_stats(struct cse *cse, struct notify_stats *out);
+int notify_get_target_stats(struct cse *cse, const char *target, struct notify_target_stats *out);
 
 #endif

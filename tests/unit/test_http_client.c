@@ -132,7 +132,7 @@ static void exchange(struct http_client *c, struct loop *loop, const char *url, 
 {
     memset(o, 0, sizeof *o);
     o->loop = loop;
-    assert_int_equal(http_client_send(c, "POST", url, "X-M2M-RI: t\r\n", "{}", 2, timeout_ms, record, o), 0);
+    assert_int_equal(http_client_send(c, "POST", url, "X-M2M-RI: t\r\n", &(struct iovec){ "{}", 2 }, 1, timeout_ms, record, o), 0);
     assert_int_equal(o->calls, 0); /* never called from inside send */
     int64_t t = loop_add_timer(loop, 3000, give_up, NULL);
     loop_run(loop);
