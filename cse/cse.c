@@ -122,7 +122,7 @@ static int ensure_cse_base(struct cse *cse)
     if (fresh) {
         ts_buf now;
         ts_format(clock_now_us(), now);
-        base = resource_new(5, json_pack("{s:i,s:s,s:s,s:s,s:s,s:s}", "ty", 5, "ri", cfg->cse_id,
+        base = resource_new(TY_CSEBASE, json_pack("{s:i,s:s,s:s,s:s,s:s,s:s}", "ty", TY_CSEBASE, "ri", cfg->cse_id,
                                          "rn", cfg->cse_name, "pi", "", "ct", now, "lt", now),
                             cfg->cse_name);
     }

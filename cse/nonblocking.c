@@ -59,7 +59,7 @@ static struct resource *new_record(struct cse *cse, const struct m2m_request *re
     ts_format(now, ct);
     ts_format(now + (int64_t)REQUEST_LIFETIME_S * 1000000, et);
     json_t *a = json_pack("{s:i,s:s,s:s,s:s,s:s,s:s,s:s,s:i,s:s,s:s,s:s,s:o,s:i,s:{s:i}}",
-                          "ty", 17, "ri", ri, "rn", ri, "pi", cse->cfg.cse_id, "ct", ct, "lt", ct,
+                          "ty", TY_REQ, "ri", ri, "rn", ri, "pi", cse->cfg.cse_id, "ct", ct, "lt", ct,
                           "et", et, "op", req->op, "tg", req->to, "org", req->fr ? req->fr : "",
                           "rid", req->rqi, "mi", meta_information(req), "rs", RS_PENDING,
                           "ors", "rsc", RSC_ACCEPTED);
@@ -67,7 +67,7 @@ static struct resource *new_record(struct cse *cse, const struct m2m_request *re
     size_t n = strlen(cse->cfg.cse_name) + strlen(ri) + 2;
     char *path = malloc(n);
     snprintf(path, n, "%s/%s", cse->cfg.cse_name, ri);
-    struct resource *r = resource_new(17, a, path);
+    struct resource *r = resource_new(TY_REQ, a, path);
     free(path);
     return r;
 }

@@ -1070,7 +1070,7 @@ static int collect_sub(struct resource *res, void *data)
 bool notify_watched(struct cse *cse, const char *ri)
 {
     int64_t n = 0;
-    return nf_of(cse) && ri && !store_count_children(cse->store, ri, 23, &n) && n > 0;
+    return nf_of(cse) && ri && !store_count_children(cse->store, ri, TY_SUB, &n) && n > 0;
 }
 
 void notify_event(struct cse *cse, int net, const struct resource *res,
