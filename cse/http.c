@@ -128,6 +128,7 @@ static const char *reason(int status)
     case 409: return "Conflict";
     case 413: return "Payload Too Large";
     case 415: return "Unsupported Media Type";
+    case 429: return "Too Many Requests";
     case 431: return "Request Header Fields Too Large";
     case 500: return "Internal Server Error";
     case 501: return "Not Implemented";
@@ -619,6 +620,12 @@ static void accept_ready(struct loop *loop, int fd, void *data, int mask)
             struct sockaddr_in6 *a = (struct sockaddr_in6 *)&ss;
             inet_ntop(AF_INET6, &a->sin6_addr, c->peer_ip, sizeof c->peer_ip);
             c->peer_port = ntohs(a->sin6_port);
+        }
+        if (srv->opt.admit && !srv->opt.admit(srv->opt.admit_data, c->peer_ip)) {
+            log_debug("http: %s:%d refused at accept", c->peer_ip, c->peer_port);
+            close(cfd);
+            free(c);
+            continue;
         }
         int one = 1;
         setsockopt(cfd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);

@@ -7,6 +7,7 @@
 #include "json_text.h"
 #include "log.h"
 #include "loop.h"
+#include "throttle.h"
 #include "transport.h"
 #include "../security/cred_admin.h"
 #include "../security/credentials.h"
@@ -32,6 +33,12 @@ static void release_http(void *srv, bool ok)
     http_server_release(srv, ok);
 }
 
+/* Each TLS connection starts a handshake: the per-address handshake limit. */
+static bool admit_handshake(void *throttle, const char *peer_ip)
+{
+    return throttle_handshake(throttle, peer_ip);
+}
+
 /* The HTTPS listener: the HTTP server over the wolfSSL transport. */
 static struct http_server *start_https(struct loop *loop, const struct config *cfg, struct cse *cse,
                                        const struct transport_module *tm, struct tls_server **tls)
@@ -44,6 +51,7 @@ static struct http_server *start_https(struct loop *loop, const struct config *c
         .idle_timeout_ms = cfg->http_idle_timeout_ms,
         .transport = tm->tls_http_transport(), .transport_data = *tls,
         .handshake_timeout_ms = cfg->tls_handshake_timeout_ms,
+        .admit = admit_handshake, .admit_data = cse->throttle,
     };
     struct http_server *srv = http_server_start(loop, &opt, http_binding_handle, cse);
     if (srv) log_info("HTTPS on %s:%d", cfg->http_host, http_server_port(srv));
