@@ -13,6 +13,7 @@
 #include "log.h"
 #include "loop.h"
 #include "rsc.h"
+#include "throttle.h"
 #include "../security/dtls.h"
 #include "../security/saef.h"
 
@@ -185,8 +186,9 @@ static void fill_pdu(struct coap_server *srv, coap_session_t *session, const cha
         return;
     }
     if (out->content_format >= 0) add_uint(pdu, COAP_OPTION_CONTENT_FORMAT, (uint32_t)out->content_format);
-    /* Max-Age 0: a oneM2M resource must not be served from a CoAP cache. */
-    add_uint(pdu, COAP_OPTION_MAXAGE, 0);
+    /* Max-Age 0: a oneM2M resource must not be served from a CoAP cache
+     * (a 4.29 carries its wait instead). */
+    add_uint(pdu, COAP_OPTION_MAXAGE, out->max_age);
     if (cut == 1) {
         coap_add_option(pdu, COAPOPT_BLOCK2, coap_block_encode(&piece, b), b);
         add_uint(pdu, COAPOPT_SIZE2, (uint32_t)out->payload_len);
@@ -482,8 +484,9 @@ static void on_request(coap_resource_t *resource, coap_session_t *session,
                 j->b1echo = r.echo;
             }
             session_security(session, &j->req);
-            if (!coap_to_primitive(in, &j->req, &j->rsp) &&
-                cse_dispatch_async(srv->cse, &j->req, &j->rsp, answer_later, abandon, j)) {
+            int rc = coap_to_primitive(in, &j->req, &j->rsp);
+            if (throttle_request(srv->cse->throttle, &j->req, &j->rsp)) rc = RSC_BAD_REQUEST;
+            if (!rc && cse_dispatch_async(srv->cse, &j->req, &j->rsp, answer_later, abandon, j)) {
                 /* Without its options the answer can still go, unsliced. */
                 if (keep_options(j, in)) log_warn("coap: out of memory keeping a deferred request");
                 defer(srv, j, session, request, response);
@@ -569,7 +572,7 @@ static int open_endpoints(struct coap_server *srv, const struct coap_options *op
 {
     if (opt->port && add_endpoint(srv, opt->host, opt->port, COAP_PROTO_UDP)) return -1;
     if (!opt->secure_port) return 0;
-    srv->dtls = dtls_setup(srv->ctx, &srv->cse->cfg, srv->cse->creds);
+    srv->dtls = dtls_setup(srv->ctx, &srv->cse->cfg, srv->cse->creds, srv->cse->throttle);
     if (!srv->dtls || add_endpoint(srv, opt->host, opt->secure_port, COAP_PROTO_DTLS)) return -1;
     log_info("CoAPS (DTLS 1.2) on %s:%d", opt->host, opt->secure_port);
     return 0;

@@ -345,6 +345,10 @@ void coap_from_primitive(const struct m2m_request *req, const struct m2m_respons
                          struct coap_msg_out *out)
 {
     out->code = rsc_coap_code(rsp->rsc, req->op);
+    if (rsp->retry_after_s > 0) {
+        out->code = 4 << 5 | 29;
+        out->max_age = (uint32_t)rsp->retry_after_s;
+    }
     if (rsp->location && rsp->rsc == RSC_CREATED)
         coap_target_segments(rsp->location, add_location_segment, out);
     const char *rvi = req->rvi ? req->rvi : "3";

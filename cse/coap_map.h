@@ -74,6 +74,8 @@ struct coap_msg_out {
     size_t optbuf_used;
     char *payload;                              /* malloc()ed, owned */
     size_t payload_len;
+    uint32_t max_age;                           /* Max-Age sent with a payload: 0 (not
+                                                   cacheable), or a 4.29's wait (RFC 8516) */
 };
 
 /* Maps a CoAP request onto a request primitive (req initialised by the
@@ -81,7 +83,8 @@ struct coap_msg_out {
 int coap_to_primitive(const struct coap_msg_in *in, struct m2m_request *req,
                       struct m2m_response *rsp);
 
-/* Writes a response primitive as a CoAP response. */
+/* Writes a response primitive as a CoAP response; a rate-limit refusal
+ * (rsp->retry_after_s) becomes 4.29 Too Many Requests with that Max-Age. */
 void coap_from_primitive(const struct m2m_request *req, const struct m2m_response *rsp,
                          struct coap_msg_out *out);
 

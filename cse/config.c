@@ -47,6 +47,13 @@ void config_defaults(struct config *c)
     c->tls_handshake_timeout_ms = 5000;
     c->security_http = SECURITY_AUTO;
     c->security_coap = SECURITY_AUTO;
+    /* High enough never to meet a well-behaved client: they are a brake for
+     * floods, not a quota (docs/security.md, "Rate limiting"). */
+    c->rate_address = (struct config_rate){ 2000, 4000 };
+    c->rate_originator = (struct config_rate){ 1000, 2000 };
+    c->rate_credential = (struct config_rate){ 2000, 4000 };
+    c->rate_handshake = (struct config_rate){ 50, 100 };
+    c->rate_limit_entries = 8192;
 }
 
 static int copy_str(char *dst, size_t cap, const char *v, char *err, int errlen, const char *key)
@@ -70,7 +77,7 @@ static int parse_num(const char *v, int64_t lo, int64_t hi, int64_t *out)
 }
 
 /* One table drives the file, the flags and --help. */
-enum kind { K_STR, K_INT, K_BOOL, K_SYNC, K_LOG, K_SECURITY, K_LIST };
+enum kind { K_STR, K_INT, K_BOOL, K_SYNC, K_LOG, K_SECURITY, K_LIST, K_RATE };
 struct setting {
     const char *name;
     enum kind kind;
@@ -86,6 +93,7 @@ struct setting {
 #define LIST(field, count, name, help) { name, K_LIST, offsetof(struct config, field), sizeof(((struct config *)0)->field[0]), 0, 0, help, offsetof(struct config, count), false }
 #define SECURITY(field, name, help) { name, K_SECURITY, offsetof(struct config, field), sizeof(int), 0, 0, help, 0, false }
 #define INT(field, name, lo, hi, help) { name, K_INT, offsetof(struct config, field), sizeof(((struct config *)0)->field), lo, hi, help, 0, false }
+#define RATE(field, name, help) { name, K_RATE, offsetof(struct config, field), sizeof(struct config_rate), 0, 0, help, 0, false }
 
 static const struct setting settings[] = {
     STR(cse_id, "cse-id", "CSE-ID without the leading '/' (default id-in)"),
@@ -131,6 +139,13 @@ static const struct setting settings[] = {
     STR(psk_file, "psk-file", "file of pre-provisioned keys, one identity:hexkey:originator-patterns a line (mode 600)"),
     LIST(trusted_ca, ntrusted_ca, "trusted-ca", "PEM file of a CA trusted for client certificates (repeatable)"),
     STR(transport_module, "transport-module", "HTTPS/CoAP(S) module file (default ironbark-transports.so beside the executable)"),
+    RATE(rate_address, "rate-per-address", "requests per second from one source address, RATE[,BURST]; 0 = no limit (default 2000,4000)"),
+    RATE(rate_originator, "rate-per-originator", "requests per second from one originator, RATE[,BURST] (default 1000,2000)"),
+    RATE(rate_credential, "rate-per-credential", "requests per second over one (D)TLS credential, RATE[,BURST] (default 2000,4000)"),
+    RATE(rate_handshake, "rate-handshakes-per-address", "TLS/DTLS handshakes per second from one source address, RATE[,BURST] (default 50,100)"),
+    { "rate-limit-loopback", K_BOOL, offsetof(struct config, rate_limit_loopback), sizeof(bool), 0, 0,
+      "apply the rate limits to loopback peers too (default false: they are exempt)", 0, false },
+    INT(rate_limit_entries, "rate-limit-entries", 16, 1000000, "keys remembered per rate limit, least recently used forgotten first (default 8192)"),
 };
 
 static const struct setting *find_setting(const char *key)
@@ -138,6 +153,24 @@ static const struct setting *find_setting(const char *key)
     for (size_t i = 0; i < sizeof settings / sizeof settings[0]; i++)
         if (!strcmp(settings[i].name, key)) return &settings[i];
     return NULL;
+}
+
+/* "RATE" or "RATE,BURST"; the burst defaults to twice the rate. */
+static int parse_rate(const char *v, struct config_rate *out)
+{
+    char head[32];
+    const char *comma = strchr(v, ',');
+    size_t n = comma ? (size_t)(comma - v) : strlen(v);
+    if (n >= sizeof head) return -1;
+    memcpy(head, v, n);
+    head[n] = 0;
+    int64_t rate, burst;
+    if (parse_num(head, 0, 1000000, &rate)) return -1;
+    if (comma && parse_num(comma + 1, 1, 10000000, &burst)) return -1;
+    if (!comma) burst = rate ? 2 * rate : 1;
+    out->rate = (int)rate;
+    out->burst = (int)burst;
+    return 0;
 }
 
 int config_set(struct config *c, const char *key, const char *value, char *err, int errlen)
@@ -182,6 +215,13 @@ int config_set(struct config *c, const char *key, const char *value, char *err, 
             else if (!strcmp(value, "required")) *(int *)field = SECURITY_REQUIRED;
             else if (!strcmp(value, "auto")) *(int *)field = SECURITY_AUTO;
             else { snprintf(err, errlen, "%s: expected off, optional, required or auto, got '%s'", key, value); return -1; }
+            return 0;
+        case K_RATE:
+            if (parse_rate(value, field)) {
+                snprintf(err, errlen, "%s: expected RATE or RATE,BURST (requests per second 0-1000000, "
+                         "burst 1-10000000), got '%s'", key, value);
+                return -1;
+            }
             return 0;
         case K_LIST: {
             int *count = (int *)((char *)c + s->count_off);

@@ -14,6 +14,9 @@
  * optional on a loopback listener, required on any other. */
 enum config_security { SECURITY_OFF = 0, SECURITY_OPTIONAL = 1, SECURITY_REQUIRED = 2, SECURITY_AUTO = 3 };
 
+/* A token bucket: `rate` per second, at most `burst` at once; rate 0 = no limit. */
+struct config_rate { int rate, burst; };
+
 struct config {
     char cse_id[64];          /* without the leading '/': "id-in" */
     char cse_name[64];        /* CSEBase resourceName: "cse-in" */
@@ -57,6 +60,13 @@ struct config {
     char trusted_ca[CONFIG_MAX_LIST][256]; /* PEM files trusted for client certs */
     int ntrusted_ca;
     char transport_module[512]; /* ironbark-transports.so; "" = beside the executable */
+    /* Rate limits (cse/throttle.h, docs/security.md "Rate limiting"). */
+    struct config_rate rate_address;     /* requests per source address */
+    struct config_rate rate_originator;  /* requests per originator */
+    struct config_rate rate_credential;  /* requests per authenticated credential */
+    struct config_rate rate_handshake;   /* TLS and DTLS handshakes per source address */
+    bool rate_limit_loopback;            /* limit loopback peers too (default: exempt) */
+    int rate_limit_entries;              /* keys remembered per kind */
 };
 
 void config_defaults(struct config *c);

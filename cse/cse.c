@@ -7,6 +7,7 @@
 #include "nonblocking.h"
 #include "notify.h"
 #include "rsc.h"
+#include "throttle.h"
 #include "../resources/registry.h"
 #include "../security/acl.h"
 
@@ -291,7 +292,10 @@ int cse_open_with(struct cse *cse, const struct config *cfg, struct loop *loop,
         return -1;
     }
     store_next_expiry(cse->store, cse->next_expiry);
-    if (notify_open(cse)) {
+    if (!(cse->throttle = throttle_new(cfg, acl_audit_log(cse))) || notify_open(cse)) {
+        throttle_free(cse->throttle);
+        cse->throttle = NULL;
+        acl_close(cse);
         store_close(cse->store);
         cse->store = NULL;
         return -1;
@@ -419,6 +423,8 @@ void cse_close(struct cse *cse)
     cse_abandon_deferred(cse); /* before notify_close, which ends their exchanges */
     notify_close(cse);
     parent_cache_free(cse);
+    throttle_free(cse->throttle);
+    cse->throttle = NULL;
     acl_close(cse);
     store_close(cse->store);
     cse->store = NULL;

@@ -17,6 +17,7 @@ struct notifier;
 struct deferral;
 struct nb_pending;
 struct authz_decider;
+struct throttle;
 
 /* After a group commit: ok = the batch is durable; otherwise it was rolled
  * back and every response that depended on it must become an error. */
@@ -39,6 +40,7 @@ struct cse {
     struct deferral *deferred; /* requests waiting for outside answers (dispatch.c) */
     struct nb_pending *nb_unstarted; /* rt 1/2 requests not yet started (nonblocking.c) */
     struct parent_cache *parents;    /* cse_parent(); NULL until first used */
+    struct throttle *throttle;       /* rate limits the bindings ask (cse/throttle.h) */
     /* Group commit (cse_commit): told after every batch commit. */
     struct { cse_commit_fn *fn; void *data; } on_commit[4];
     int non_commit;

@@ -158,6 +158,7 @@ static const char *reason(int status)
     case 409: return "Conflict";
     case 413: return "Payload Too Large";
     case 415: return "Unsupported Media Type";
+    case 429: return "Too Many Requests";
     case 431: return "Request Header Fields Too Large";
     case 500: return "Internal Server Error";
     case 501: return "Not Implemented";
@@ -821,6 +822,12 @@ static void admit(struct http_server *srv, int cfd, const struct sockaddr_storag
     char ip[46] = "", detail[96];
     int port = 0;
     peer_name(ss, ip, sizeof ip, &port);
+    /* The handshake rate limit (cse/throttle.h): closed before any TLS is read. */
+    if (srv->opt.admit && !srv->opt.admit(srv->opt.admit_data, ip)) {
+        log_debug("http: %s:%d refused at accept", ip, port);
+        close(cfd);
+        return;
+    }
     if (peer_table_count(&l->peers, &key) >= l->max_per_client) {
         snprintf(detail, sizeof detail, "%s has %d open", ip, l->max_per_client);
         refuse(srv, cfd, REFUSED_PER_CLIENT, detail);

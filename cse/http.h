@@ -97,6 +97,10 @@ struct http_options {
     const struct http_transport *transport; /* NULL = plain TCP */
     void *transport_data;
     int handshake_timeout_ms;  /* a handshake unfinished after this is dropped */
+    /* Asked at accept with the peer's address (HTTPS: the handshake rate
+     * limit); false closes the connection before anything is read. NULL = all. */
+    bool (*admit)(void *admit_data, const char *peer_ip);
+    void *admit_data;
 };
 
 struct http_server *http_server_start(struct loop *loop, const struct http_options *opt,

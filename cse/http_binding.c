@@ -4,6 +4,7 @@
 #include "json_text.h"
 #include "rsc.h"
 #include "../resources/types.h"
+#include "throttle.h"
 #include "../security/saef.h"
 
 #include <ctype.h>
@@ -66,15 +67,18 @@ static bool json_media_type(const char *mt, size_t n)
     return false;
 }
 
-/* Content-Type: "<media type>[; ty=<n>][; other params]". */
-static int parse_content_type(const char *ct, struct m2m_request *req, struct m2m_response *rsp,
-                              bool *json)
+static bool content_type_is_json(const char *ct)
 {
     const char *semi = strchr(ct, ';');
     size_t n = semi ? (size_t)(semi - ct) : strlen(ct);
     while (n && isspace((unsigned char)ct[n - 1])) n--;
-    *json = json_media_type(ct, n);
-    for (const char *p = semi; p; p = strchr(p + 1, ';')) {
+    return json_media_type(ct, n);
+}
+
+/* Content-Type: "<media type>[; ty=<n>][; other params]". */
+static int parse_content_type(const char *ct, struct m2m_request *req, struct m2m_response *rsp)
+{
+    for (const char *p = strchr(ct, ';'); p; p = strchr(p + 1, ';')) {
         const char *q = p + 1;
         while (isspace((unsigned char)*q)) q++;
         if (strncasecmp(q, "ty", 2)) continue;
@@ -114,7 +118,8 @@ static int parse_query(const char *q, struct m2m_request *req, struct m2m_respon
     return 0;
 }
 
-int http_to_primitive(const struct http_request *h, struct m2m_request *req, struct m2m_response *rsp)
+int http_head_to_primitive(const struct http_request *h, struct m2m_request *req,
+                           struct m2m_response *rsp)
 {
     req->binding = BINDING_HTTP;
     snprintf(req->peer.ip, sizeof req->peer.ip, "%s", h->peer_ip ? h->peer_ip : "");
@@ -127,10 +132,9 @@ int http_to_primitive(const struct http_request *h, struct m2m_request *req, str
     if (req->rqi && strlen(req->rqi) > MAX_RQI_LEN)
         return m2m_error(rsp, RSC_BAD_REQUEST, "X-M2M-RI is longer than %d characters", MAX_RQI_LEN);
     const char *m = h->method;
-    bool json = true;
     const char *ct = http_header(h, "Content-Type");
     if (ct) {
-        int rc = parse_content_type(ct, req, rsp, &json);
+        int rc = parse_content_type(ct, req, rsp);
         if (rc) return rc;
     }
     if (!strcmp(m, "GET")) req->op = OP_RETRIEVE;
@@ -165,9 +169,17 @@ int http_to_primitive(const struct http_request *h, struct m2m_request *req, str
     const char *accept = http_header(h, "Accept");
     if (accept && !strstr(accept, "json") && !strstr(accept, "*/*"))
         return m2m_error(rsp, RSC_NOT_ACCEPTABLE, "only JSON responses can be produced");
+    return 0;
+}
+
+int http_body_to_primitive(const struct http_request *h, struct m2m_request *req,
+                           struct m2m_response *rsp)
+{
     if (h->body_len) {
+        const char *ct = http_header(h, "Content-Type");
         if (!ct) return m2m_error(rsp, RSC_UNSUPPORTED_MEDIA_TYPE, "a body needs a Content-Type");
-        if (!json) return m2m_error(rsp, RSC_UNSUPPORTED_MEDIA_TYPE, "unsupported Content-Type '%s' (JSON only)", ct);
+        if (!content_type_is_json(ct))
+            return m2m_error(rsp, RSC_UNSUPPORTED_MEDIA_TYPE, "unsupported Content-Type '%s' (JSON only)", ct);
         json_error_t err;
         req->pc = json_loadb(h->body, h->body_len, JSON_REJECT_DUPLICATES, &err);
         if (!req->pc)
@@ -194,6 +206,12 @@ void http_from_primitive(const struct m2m_request *req, const struct m2m_respons
 {
     char num[32];
     put_status(req, rsp->rsc, h);
+    if (rsp->retry_after_s > 0) {
+        /* A rate limit: the transport's own code says so (decisions.md). */
+        h->status = 429;
+        snprintf(num, sizeof num, "%d", rsp->retry_after_s);
+        http_add_header(h, "Retry-After", num);
+    }
     if (rsp->location) http_add_header(h, "Content-Location", rsp->location);
     if (rsp->cnst) {
         snprintf(num, sizeof num, "%d", rsp->cnst);
@@ -273,7 +291,12 @@ void http_binding_handle(void *data, const struct http_request *hreq, struct htt
     x->cse = data;
     m2m_request_init(&x->req);
     m2m_response_init(&x->rsp);
-    if (!http_to_primitive(hreq, &x->req, &x->rsp)) {
+    int rc = http_head_to_primitive(hreq, &x->req, &x->rsp);
+    /* Rate limits before the body is parsed, whatever the head's outcome:
+     * a refused flood costs no JSON parsing. */
+    if (throttle_request(x->cse->throttle, &x->req, &x->rsp)) rc = RSC_BAD_REQUEST;
+    else if (!rc) rc = http_body_to_primitive(hreq, &x->req, &x->rsp);
+    if (!rc) {
         x->srv = hreq->server;
         x->conn = hreq->conn;
         x->gen = hreq->conn_gen;

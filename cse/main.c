@@ -8,6 +8,7 @@
 #include "json_text.h"
 #include "log.h"
 #include "loop.h"
+#include "throttle.h"
 #include "transport.h"
 #include "../security/cred_admin.h"
 #include "../security/credentials.h"
@@ -35,6 +36,12 @@ static void release_http(void *srv, bool ok)
     http_server_release(srv, ok);
 }
 
+/* Each TLS connection starts a handshake: the per-address handshake limit. */
+static bool admit_handshake(void *throttle, const char *peer_ip)
+{
+    return throttle_handshake(throttle, peer_ip);
+}
+
 /* The HTTPS listener: the HTTP server over the wolfSSL transport. */
 /* Settings both HTTP listeners share (their connections count together). */
 static struct http_options http_options_of(const struct config *cfg, struct http_limits *limits, int port)
@@ -56,6 +63,8 @@ static struct http_server *start_https(struct loop *loop, const struct config *c
     opt.transport = tm->tls_http_transport();
     opt.transport_data = *tls;
     opt.handshake_timeout_ms = cfg->tls_handshake_timeout_ms;
+    opt.admit = admit_handshake;
+    opt.admit_data = cse->throttle;
     struct http_server *srv = http_server_start(loop, &opt, http_binding_handle, cse);
     if (srv) log_info("HTTPS on %s:%d", cfg->http_host, http_server_port(srv));
     if (srv) cse_on_commit(cse, release_http, srv);

@@ -105,6 +105,9 @@ struct m2m_response {
     json_t *pc;                /* owned; NULL for no content */
     char *location;            /* owned; Content-Location for CREATE */
     int cnst, cnot;            /* content status / offset when truncated; 0 = unset */
+    /* > 0: refused by a rate limit (cse/throttle.h); the binding answers
+     * HTTP 429 with Retry-After, CoAP 4.29 with Max-Age, of this many seconds. */
+    int retry_after_s;
     /* Optional: pc already written as compact JSON (owned), e.g. a stored
      * body spliced into its wrapper. Valid only while pc == pc_text_of;
      * bindings send it instead of serialising pc. */

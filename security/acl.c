@@ -551,6 +551,11 @@ int acl_open(struct cse *cse)
     return 0;
 }
 
+struct audit *acl_audit_log(struct cse *cse)
+{
+    return cse->acl ? cse->acl->audit : NULL;
+}
+
 void acl_close(struct cse *cse)
 {
     if (!cse->acl) return;

@@ -24,6 +24,7 @@
 
 #include <stdbool.h>
 
+struct audit;
 struct cse;
 
 /* accessControlOperations bits (TS-0004 6.3.4.2.x). */
@@ -66,6 +67,10 @@ int acl_validate_acpi(struct cse *cse, json_t *acpi, struct m2m_response *rsp);
  * changes to ACPs and to acpi. `target` is the request's target. */
 void acl_after_write(struct cse *cse, const struct m2m_request *req, const struct resource *target,
                      const struct m2m_response *rsp);
+
+/* The audit log (<data-dir>/audit.log), for other refusals worth keeping
+ * (rate limits); NULL when it is not open. */
+struct audit *acl_audit_log(struct cse *cse);
 
 /* Drops every cached policy (e.g. after expiry removed resources). */
 void acl_invalidate(struct cse *cse);

@@ -6,11 +6,14 @@
 #include "credentials.h"
 #include "../cse/config.h"
 #include "../cse/log.h"
+#include "../cse/throttle.h"
 
 #include <coap3/coap.h>
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
+
+#include <arpa/inet.h>
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,6 +26,7 @@ static const char dtls_ciphers[] =
 
 struct dtls {
     struct credentials *creds;
+    struct throttle *throttle;
     uint8_t key[CRED_KEY_MAX];     /* the key handed to libcoap, which copies it */
     coap_bin_const_t key_bin;
     struct certgen_paths id;
@@ -69,11 +73,33 @@ static int accept_verified(const char *cn, const uint8_t *der, size_t der_len, c
     return 1;
 }
 
-/* Called with the OpenSSL session during the ClientHello: choose our suites. */
+/* The remote address of the libcoap session behind ssl ("" when unknown). */
+static void peer_address(SSL *ssl, char *ip, size_t cap)
+{
+    coap_session_t *session = SSL_get_app_data(ssl);
+    const coap_address_t *a = session ? coap_session_get_addr_remote(session) : NULL;
+    ip[0] = 0;
+    if (a && a->addr.sa.sa_family == AF_INET)
+        inet_ntop(AF_INET, &a->addr.sin.sin_addr, ip, (socklen_t)cap);
+    else if (a && a->addr.sa.sa_family == AF_INET6)
+        inet_ntop(AF_INET6, &a->addr.sin6.sin6_addr, ip, (socklen_t)cap);
+}
+
+/* Called with the OpenSSL session during the ClientHello, once the cookie
+ * exchange proved the address (so a spoofed one cannot spend another's
+ * handshakes), PSK and certificate handshakes alike: the handshake rate
+ * limit, then our suites. Returning 0 fails the handshake before the
+ * server signs or derives anything. */
 static int prefer_suites(void *tls_session, coap_dtls_pki_t *setup)
 {
-    (void)setup;
     SSL *ssl = tls_session;
+    struct dtls *d = setup->cn_call_back_arg;
+    char ip[INET6_ADDRSTRLEN];
+    peer_address(ssl, ip, sizeof ip);
+    if (!throttle_handshake(d->throttle, ip)) {
+        log_debug("dtls: handshake from %s refused by the rate limit", ip);
+        return 0;
+    }
     ERR_clear_error();   /* see dtls_setup(): stale PEM errors confuse SSL_get_error() */
     SSL_set_options(ssl, SSL_OP_CIPHER_SERVER_PREFERENCE);
     return SSL_set_cipher_list(ssl, dtls_ciphers) == 1;
@@ -103,7 +129,8 @@ static int write_ca_bundle(struct dtls *d, const struct config *cfg)
     return fclose(f) || rc ? -1 : 0;
 }
 
-struct dtls *dtls_setup(struct coap_context_t *ctx, const struct config *cfg, struct credentials *creds)
+struct dtls *dtls_setup(struct coap_context_t *ctx, const struct config *cfg, struct credentials *creds,
+                        struct throttle *throttle)
 {
     if (!coap_dtls_is_supported()) {
         log_error("dtls: libcoap was built without DTLS");
@@ -120,6 +147,7 @@ struct dtls *dtls_setup(struct coap_context_t *ctx, const struct config *cfg, st
     struct dtls *d = calloc(1, sizeof *d);
     if (!d) return NULL;
     d->creds = creds;
+    d->throttle = throttle;
     if (certgen_server_identity(cfg, &d->id) || write_ca_bundle(d, cfg)) {
         log_error("dtls: cannot prepare the server certificate and trusted CAs");
         free(d);
@@ -137,6 +165,7 @@ struct dtls *dtls_setup(struct coap_context_t *ctx, const struct config *cfg, st
         .cert_chain_validation = 1,
         .cert_chain_verify_depth = 3,
         .validate_cn_call_back = accept_verified,
+        .cn_call_back_arg = d,      /* prefer_suites finds the throttle through it */
         .additional_tls_setup_call_back = prefer_suites,
     };
     pki.pki_key.key_type = COAP_PKI_KEY_PEM;

@@ -13,11 +13,13 @@ struct credentials;
 struct coap_context_t;
 struct coap_session_t;
 struct dtls;
+struct throttle;
 
 /* Sets up PSK and PKI on ctx; NULL with a logged reason on failure. The
- * result must outlive the context. */
+ * result must outlive the context. Each ClientHello that passed the cookie
+ * exchange asks throttle (may be NULL) for a handshake of its address. */
 struct dtls *dtls_setup(struct coap_context_t *ctx, const struct config *cfg,
-                        struct credentials *creds);
+                        struct credentials *creds, struct throttle *throttle);
 void dtls_free(struct dtls *d);
 
 /* The Credential-ID a DTLS session authenticated ("12-<KpsaID>" or

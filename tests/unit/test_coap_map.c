@@ -346,6 +346,37 @@ static void option_table(void **state)
     assert_null(coap_onem2m_option_name(11));
 }
 
+/* A rate-limit refusal: 4.29 (RFC 8516) with Max-Age = the wait, RSC 4000
+ * and the m2m:dbg; any other reply keeps Max-Age 0. */
+static void rate_limited(void **state)
+{
+    (void)state;
+    struct m2m_request req;
+    struct m2m_response rsp;
+    struct coap_msg_out out;
+    m2m_request_init(&req);
+    m2m_response_init(&rsp);
+    coap_msg_out_init(&out);
+    req.op = OP_RETRIEVE;
+    rsp.retry_after_s = 3;
+    m2m_error(&rsp, RSC_BAD_REQUEST, "too many requests from originator Cx; retry after 3 s");
+    coap_from_primitive(&req, &rsp, &out);
+    assert_int_equal(out.code, 4 << 5 | 29);
+    assert_int_equal(out.max_age, 3);
+    size_t len;
+    const uint8_t *v = opt_value(&out, M2MOPT_RSC, 0, &len);
+    assert_int_equal(v[0] << 8 | v[1], 4000);
+    assert_non_null(strstr(out.payload, "retry after 3 s"));
+    coap_msg_out_clear(&out);
+    m2m_response_clear(&rsp);
+    m2m_error(&rsp, RSC_BAD_REQUEST, "plain bad request");
+    coap_from_primitive(&req, &rsp, &out);
+    assert_int_equal(out.code, 0x80);
+    assert_int_equal(out.max_age, 0);
+    coap_msg_out_clear(&out);
+    m2m_response_clear(&rsp);
+}
+
 /* Rows of TS-0008 Table 6.2.4-1 that an early rsc.h had wrong. */
 static void coap_codes(void **state)
 {
@@ -371,6 +402,7 @@ int main(void)
         cmocka_unit_test(targets), cmocka_unit_test(option_values),
         cmocka_unit_test(content_formats), cmocka_unit_test(response_options),
         cmocka_unit_test(dedup), cmocka_unit_test(option_table), cmocka_unit_test(coap_codes),
+        cmocka_unit_test(rate_limited),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -81,6 +81,35 @@ static void set_values(void **state)
     assert_string_equal(c.cse_id, "id-mn");
 }
 
+static void rate_settings(void **state)
+{
+    (void)state;
+    struct config c;
+    char err[256];
+    config_defaults(&c);
+    assert_int_equal(c.rate_address.rate, 2000);
+    assert_int_equal(c.rate_address.burst, 4000);
+    assert_int_equal(c.rate_handshake.rate, 50);
+    assert_false(c.rate_limit_loopback);
+    assert_int_equal(config_set(&c, "rate-per-originator", "5,12", err, sizeof err), 0);
+    assert_int_equal(c.rate_originator.rate, 5);
+    assert_int_equal(c.rate_originator.burst, 12);
+    assert_int_equal(config_set(&c, "rate-per-credential", "7", err, sizeof err), 0);
+    assert_int_equal(c.rate_credential.rate, 7);
+    assert_int_equal(c.rate_credential.burst, 14);    /* twice the rate when not given */
+    assert_int_equal(config_set(&c, "rate-per-address", "0", err, sizeof err), 0);
+    assert_int_equal(c.rate_address.rate, 0);         /* off */
+    static const char *const bad[] = { "", "x", "-1", "5,", "5,0", ",5", "5,6,7", "2000000", "1 ,2" };
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        assert_int_equal(config_set(&c, "rate-handshakes-per-address", bad[i], err, sizeof err), -1);
+        assert_non_null(strstr(err, "rate-handshakes-per-address"));
+    }
+    assert_int_equal(c.rate_handshake.rate, 50);      /* unchanged by the failures */
+    assert_int_equal(config_set(&c, "rate-limit-loopback", "true", err, sizeof err), 0);
+    assert_true(c.rate_limit_loopback);
+    assert_int_equal(config_set(&c, "rate-limit-entries", "8", err, sizeof err), -1);
+}
+
 static char conf_path[64];
 
 static void write_conf(const char *text)
@@ -225,6 +254,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(defaults),
         cmocka_unit_test(set_values),
+        cmocka_unit_test(rate_settings),
         cmocka_unit_test_setup_teardown(config_file, make_conf, drop_conf),
         cmocka_unit_test_setup_teardown(flags, make_conf, drop_conf),
         cmocka_unit_test_setup_teardown(secret_settings, make_conf, drop_conf),
