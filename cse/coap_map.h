@@ -72,7 +72,7 @@ struct coap_msg_out {
     int nopts;
     uint8_t optbuf[COAP_OUT_OPTBUF];
     size_t optbuf_used;
-    char *payload;                              /* malloc()ed, owned */
+    char *payload;                              /* malloc()ed, owned, NUL after payload_len */
     size_t payload_len;
     uint32_t max_age;                           /* Max-Age sent with a payload: 0 (not
                                                    cacheable), or a 4.29's wait (RFC 8516) */

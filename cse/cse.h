@@ -32,6 +32,8 @@ struct cse {
     char csi[66];              /* SP-relative CSE-ID: "/id-in" */
     int64_t expiry_timer;
     char next_expiry[23];      /* earliest et in the store ("" = none) */
+    char next_expiry_parsed[23]; /* next_expiry as last parsed into next_expiry_us */
+    int64_t next_expiry_us;
     struct acl_state *acl;     /* access control: ACP cache and audit log */
     /* Authorization: the chain of deciders (security/authz.h), ACP first. */
     const struct authz_decider *deciders[8];
@@ -42,7 +44,7 @@ struct cse {
     struct parent_cache *parents;    /* cse_parent(); NULL until first used */
     struct throttle *throttle;       /* rate limits the bindings ask (cse/throttle.h) */
     /* Group commit (cse_commit): told after every batch commit. */
-    struct { cse_commit_fn *fn; void *data; } on_commit[4];
+    struct { cse_commit_fn *fn; void *data; } on_commit[8];
     int non_commit;
 };
 
@@ -57,13 +59,7 @@ bool cse_batch_pending(const struct cse *cse);
 int cse_commit(struct cse *cse);
 int cse_on_commit(struct cse *cse, cse_commit_fn *fn, void *data);
 
-/* Opens the store, creates the CSEBase on first start, starts the expiry timer. */
-int cse_open(struct cse *cse, const struct config *cfg, struct loop *loop);
-void cse_close(struct cse *cse);
-/* The same, serving extra resource types (NULL-terminated) beside the
- * engine's own: how a server profile adds its types (cse/server.h). */
-int cse_open_with(struct cse *cse, const struct config *cfg, struct loop *loop,
-                  const struct resource_type *const *extra_types);
+/* Opening and closing: cse/engine.h. */
 
 /* Executes one request primitive and fills the response. Never fails to
  * answer: every error becomes an RSC with an m2m:dbg message. */
@@ -78,6 +74,22 @@ typedef void cse_done_fn(void *data);
  * filled, and the caller only releases what it holds. */
 int cse_dispatch_async(struct cse *cse, struct m2m_request *req, struct m2m_response *rsp,
                        cse_done_fn *done, cse_done_fn *abandon, void *data);
+/* One way back in: work the CSE does on its own behalf (the exc countdown,
+ * group fan-out, non-blocking execution) re-enters as a primitive submitted
+ * with an explicit principal: the CSE itself (granted everything), or an
+ * originator with the security association its original request came with
+ * (judged like that request). Never inferred from empty fields. */
+enum principal_kind { PRINCIPAL_CSE, PRINCIPAL_ORIGINATOR };
+struct cse_principal {
+    enum principal_kind kind;
+    const char *originator;            /* PRINCIPAL_ORIGINATOR */
+    const struct m2m_security *sec;    /* PRINCIPAL_ORIGINATOR: NULL = none */
+};
+/* Runs req for who. With done NULL it answers at once (req->cont as the
+ * caller set it) and returns 0; else as cse_dispatch_async(). */
+int cse_submit(struct cse *cse, const struct cse_principal *who, struct m2m_request *req,
+               struct m2m_response *rsp, cse_done_fn *done, cse_done_fn *abandon, void *data);
+
 /* At shutdown: every deferred request is abandoned (see above). */
 void cse_abandon_deferred(struct cse *cse);
 
@@ -86,16 +98,7 @@ void cse_abandon_deferred(struct cse *cse);
  * once that work is done. Never an RSC. */
 #define DISPATCH_PENDING 1
 
-/* Removes a resource with its subtree, running the delete hooks (used by
- * DELETE and by expiry). Must run inside a store transaction. */
-int cse_delete_resource(struct cse *cse, struct resource *res, struct m2m_response *rsp);
-
-/* Removes every expired resource now; returns how many were removed. */
-int cse_expire_now(struct cse *cse);
-
-/* Runs the expiry sweep first when some et has passed, so that a request
- * never sees an expired resource (nor counters that still include one). */
-void cse_expire_due(struct cse *cse);
+/* Removing resources: cse/removal.h; expiry: cse/expiry.h. */
 /* Tells the engine about an et just stored, so the next sweep is not late. */
 void cse_note_expiry(struct cse *cse, const char *et);
 
@@ -113,6 +116,13 @@ struct resource *cse_parent(struct cse *cse, const struct resource *res);
  * cse_parent() meanwhile stay valid until the end. Nests. */
 void cse_primitive_begin(struct cse *cse);
 void cse_primitive_end(struct cse *cse);
+
+/* Frees the parent cache (at close). */
+void cse_forget_parents(struct cse *cse);
+
+/* {"<wire key>": attrs} for a resource: its type's key, or its own
+ * specialisation's (registry.h type_key). */
+json_t *representation(const struct cse *cse, const struct resource *res, json_t *attrs);
 
 /* Generates a fresh identifier: prefix followed by random alphanumerics. */
 void cse_new_id(const char *prefix, char *out, size_t cap);

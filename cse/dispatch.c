@@ -3,6 +3,9 @@
  * hooks. One store transaction per modifying primitive. */
 #include "dispatch.h"
 
+#include "expiry.h"
+#include "removal.h"
+
 #include "address.h"
 #include "clock.h"
 #include "filter.h"
@@ -19,13 +22,6 @@
 
 static const char *const supported_rvi[] = { "1", "2", "2a", "3", "4", "5" };
 
-json_t *representation(const struct cse *cse, const struct resource *res, json_t *attrs)
-{
-    const struct resource_type *t = registry_find(&cse->types, res->ty);
-    json_t *o = json_object();
-    json_object_set(o, t ? type_key(t, res) : "m2m:unknown", attrs);
-    return o;
-}
 
 /* What a committed write reports to the notification module. */
 struct event {
@@ -399,35 +395,6 @@ static int op_update(struct cse *cse, const struct m2m_request *req, struct m2m_
     return rc;
 }
 
-/* Subscriptions leaving with a subtree owe their subscriber a notification. */
-static int note_removed_subscription(struct resource *res, void *data)
-{
-    struct cse *cse = data;
-    if (type_flags(&cse->types, res->ty) & RT_SUBSCRIPTION) notify_removing(cse, res);
-    return 0;
-}
-
-/* Runs the type's delete hook, then removes the subtree. Hooks see the
- * request so they can refuse (disr); expiry passes none. */
-static int delete_with_hooks(struct cse *cse, const struct m2m_request *req,
-                             struct m2m_response *rsp, struct resource *res)
-{
-    const struct resource_type *t = registry_find(&cse->types, res->ty);
-    struct resource *parent = NULL;
-    if (res_pi(res) && *res_pi(res)) store_get(cse->store, res_pi(res), &parent);
-    struct op_ctx ctx = { cse, req, rsp, parent, res, NULL, NULL, NULL };
-    int rc = t && t->on_delete ? t->on_delete(&ctx) : 0;
-    if (!rc) rc = store_delete_subtree(cse->store, res, note_removed_subscription, cse);
-    if (!rc) note_removed_subscription(res, cse);
-    resource_free(parent);
-    return rc;
-}
-
-int cse_delete_resource(struct cse *cse, struct resource *res, struct m2m_response *rsp)
-{
-    return delete_with_hooks(cse, NULL, rsp, res);
-}
-
 static int op_delete(struct cse *cse, const struct m2m_request *req, struct m2m_response *rsp,
                      struct resource *target, struct event *ev)
 {
@@ -438,7 +405,7 @@ static int op_delete(struct cse *cse, const struct m2m_request *req, struct m2m_
     int rc = 0;
     if (rcn == RCN_ATTRIBUTES) rsp->pc = representation(cse, target, target->attrs);
     else if (rcn != RCN_NOTHING) rc = build_with_children(cse, req, rsp, target, rcn);
-    if (!rc) rc = delete_with_hooks(cse, req, rsp, target);
+    if (!rc) rc = removal_delete(cse, req, rsp, target);
     if (!rc) {
         rsp->rsc = RSC_DELETED;
         struct resource *parent = NULL;
@@ -719,4 +686,23 @@ void cse_abandon_deferred(struct cse *cse)
         continuation_free(d->req);
         d->abandon(d->data); /* d itself goes with its last answer */
     }
+}
+
+int cse_submit(struct cse *cse, const struct cse_principal *who, struct m2m_request *req,
+               struct m2m_response *rsp, cse_done_fn *done, cse_done_fn *abandon, void *data)
+{
+    req->binding = BINDING_INTERNAL;
+    req->cse_itself = who->kind == PRINCIPAL_CSE;
+    const char *fr = req->cse_itself ? cse->csi : who->originator;
+    if (fr != req->fr) {
+        char *copy = fr ? strdup(fr) : NULL;
+        free(req->fr);
+        req->fr = copy;
+    }
+    req->sec = !req->cse_itself && who->sec ? *who->sec : (struct m2m_security){ 0 };
+    if (!done) {
+        cse_dispatch(cse, req, rsp);
+        return 0;
+    }
+    return cse_dispatch_async(cse, req, rsp, done, abandon, data);
 }

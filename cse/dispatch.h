@@ -5,11 +5,6 @@
 #include "cse.h"
 #include "../resources/registry.h"
 
-/* {"m2m:<type>": attrs} with attrs shared (incref'd), for replies. */
-struct cse;
-
-json_t *representation(const struct cse *cse, const struct resource *res, json_t *attrs);
-
 /* RETRIEVE of target (discovery, conditional, partial, rcn 1/4/5/6/8). */
 int op_retrieve(struct cse *cse, const struct m2m_request *req, struct m2m_response *rsp,
                 struct resource *target);

@@ -19,7 +19,6 @@ bool filter_match(const struct m2m_filter *fc, struct store *store, const struct
 
 /* Is this a well-formed labelsQuery expression ("key", "key:value",
  * "NT key", "key EQ v", "key NE v", "key IN (v1, v2)", "key NI (v1, v2)")? */
-bool filter_lbq_valid(const char *expr);
 
 /* Glob match with '*' (any run) and '?' (one character). */
 bool filter_glob(const char *pattern, const char *text);

@@ -2,6 +2,7 @@
 #include "coap.h"
 #include "config.h"
 #include "cse.h"
+#include "engine.h"
 #include "fd_limit.h"
 #include "http.h"
 #include "http_binding.h"

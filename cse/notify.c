@@ -5,7 +5,6 @@
 #include "address.h"
 #include "clock.h"
 #include "cse.h"
-#include "dispatch.h"
 #include "http_client.h"
 #include "log.h"
 #include "loop.h"
@@ -1037,10 +1036,24 @@ static void count_down(struct cse *cse, const struct resource *sub)
     struct resource *cur = NULL;
     int rc = store_get(cse->store, res_ri(sub), &cur);
     if (!rc && exc <= 1) {
+        /* The subscription goes: a DELETE the CSE submits for itself, once
+         * this transaction is over. */
+        resource_free(cur);
+        store_rollback(cse->store);
+        struct m2m_request req;
         struct m2m_response rsp;
+        m2m_request_init(&req);
         m2m_response_init(&rsp);
-        rc = cse_delete_resource(cse, cur, &rsp);
+        req.op = OP_DELETE;
+        req.to = strdup(res_ri(sub));
+        req.rqi = strdup("exc");
+        req.rcn = RCN_NOTHING;
+        struct cse_principal me = { .kind = PRINCIPAL_CSE };
+        cse_submit(cse, &me, &req, &rsp, NULL, NULL, NULL);
+        if (rsp.rsc != RSC_DELETED) log_info("notify: subscription %s reached exc 0 but stays: %d", res_ri(sub), rsp.rsc);
         m2m_response_clear(&rsp);
+        m2m_request_clear(&req);
+        return;
     } else if (!rc) {
         json_object_set_new(cur->attrs, "exc", json_integer(res_int(cur, "exc", exc) - 1));
         rc = store_update(cse->store, cur);

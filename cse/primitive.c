@@ -1,7 +1,7 @@
 #include "primitive.h"
 
 #include "clock.h"
-#include "filter.h"
+#include "lbq.h"
 #include "rsc.h"
 
 #include <ctype.h>
@@ -281,7 +281,7 @@ int m2m_apply_query(struct m2m_request *req, const char *key, const char *value)
     if (!strcmp(key, "tids") || !strcmp(key, "ltids"))
         return 0; /* carried to the DAS work; nothing to validate yet */
     if (!strcmp(key, "lbq")) {
-        if (f->nlbq >= FC_MAX_LIST || !filter_lbq_valid(value)) return RSC_BAD_REQUEST;
+        if (f->nlbq >= FC_MAX_LIST || !lbq_valid(value)) return RSC_BAD_REQUEST;
         f->lbq[f->nlbq++] = strdup(value);
         f->present = true;
         return 0;

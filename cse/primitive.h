@@ -10,7 +10,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-enum m2m_op { OP_NONE = 0, OP_CREATE = 1, OP_RETRIEVE, OP_UPDATE, OP_DELETE, OP_NOTIFY };
+#include "op.h"
 
 enum m2m_rcn {
     RCN_NOTHING = 0, RCN_ATTRIBUTES = 1, RCN_HIER_ADDRESS = 2, RCN_HIER_ADDRESS_ATTRIBUTES = 3,
@@ -96,6 +96,7 @@ struct m2m_request {
     struct m2m_security sec;
     struct m2m_peer peer;
     enum m2m_binding binding;
+    bool cse_itself;           /* submitted by the CSE on its own behalf (cse_submit) */
     struct m2m_continuation *cont; /* NULL unless dispatched with cse_dispatch_async() */
 };
 

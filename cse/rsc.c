@@ -1,5 +1,7 @@
 #include "rsc.h"
-#include "primitive.h"
+#include "op.h"
+
+#include <stddef.h>
 
 struct rsc_entry { int code; const char *name; int http; int coap; };
 

@@ -341,6 +341,7 @@ static bool decide(struct cse *cse, const struct m2m_request *req, const char *f
 {
     *why = "no originator";
     if (!req && !fr) return true;          /* the CSE itself (expiry, hooks) */
+    if (req && req->cse_itself) return true; /* work submitted for the CSE (cse_submit) */
     if (!fr || !*fr) return false;
     if (strlen(fr) >= MAX_ID) { *why = "originator ID too long"; return false; }
     if (cse->cfg.admin[0] && !strcmp(fr, cse->cfg.admin)) return true;
@@ -531,10 +532,17 @@ void acl_after_write(struct cse *cse, const struct m2m_request *req, const struc
 
 /* ---- life cycle ------------------------------------------------------------------ */
 
+/* A failed group commit rolled back what the cache may have read. */
+static void after_commit(void *data, bool ok)
+{
+    if (!ok) acl_invalidate(data);
+}
+
 int acl_open(struct cse *cse)
 {
     cse->acl = calloc(1, sizeof *cse->acl);
     if (!cse->acl) return -1;
+    if (cse_on_commit(cse, after_commit, cse)) return -1;
     /* The ACP decider comes first in the chain; others (the DAS) follow. */
     bool present = false;
     for (int i = 0; i < cse->ndeciders; i++) present |= cse->deciders[i] == &acp_decider;

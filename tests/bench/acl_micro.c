@@ -3,6 +3,7 @@
  * of the target, which the wrk benchmark (acl_bench.sh) includes. */
 #include "cse/clock.h"
 #include "cse/cse.h"
+#include "cse/engine.h"
 #include "security/acl.h"
 
 #include <stdio.h>

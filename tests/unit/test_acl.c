@@ -11,6 +11,7 @@
 
 #include "cse/clock.h"
 #include "cse/cse.h"
+#include "cse/engine.h"
 #include "cse/rsc.h"
 #include "security/acl.h"
 #include "security/acr.h"

@@ -11,6 +11,7 @@
 
 #include "cse/address.h"
 #include "cse/cse.h"
+#include "cse/engine.h"
 #include "cse/log.h"
 #include "cse/rsc.h"
 #include "unit_cse.h"

@@ -14,6 +14,7 @@
 #include "security/acl.h"
 #include "security/authz.h"
 #include "unit_cse.h"
+#include "cse/engine.h"
 
 static enum authz_answer scripted[4];
 static int asked[4];

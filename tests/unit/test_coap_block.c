@@ -266,7 +266,7 @@ static void held_responses(void **state)
     struct coap_msg_out out;
     coap_msg_out_init(&out);
     out.code = CODE(2, 5);
-    out.payload = malloc(3000);
+    out.payload = calloc(1, 3001);   /* payloads end in a NUL (coap_map.h) */
     memset(out.payload, 'q', 3000);
     out.payload_len = 3000;
     coap_blocks_keep(bs, "p", &r.in, &out, 0);
@@ -279,7 +279,7 @@ static void held_responses(void **state)
     /* A response larger than all the bytes allowed is not kept. */
     struct coap_msg_out huge;
     coap_msg_out_init(&huge);
-    huge.payload = calloc(1, 20000);
+    huge.payload = calloc(1, 20001);
     huge.payload_len = 20000;
     coap_blocks_keep(bs, "p", &r.in, &huge, 20);
     assert_null(coap_blocks_held(bs, "p", &r.in, 20));

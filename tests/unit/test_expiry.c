@@ -10,6 +10,8 @@
 #include "cse/clock.h"
 #include "cse/rsc.h"
 #include "unit_cse.h"
+#include "cse/engine.h"
+#include "cse/expiry.h"
 
 static struct cse cse;
 static int64_t t0;

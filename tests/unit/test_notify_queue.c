@@ -20,6 +20,7 @@
 #include "cse/notify.h"
 #include "cse/notify_queue.h"
 #include "unit_cse.h"
+#include "cse/engine.h"
 
 #define OVERHEAD 100
 

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "cse/cse.h"
+#include "cse/engine.h"
 #include "cse/log.h"
 
 static inline int unit_cse_open(struct cse *cse)

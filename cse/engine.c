@@ -1,0 +1,188 @@
+/* The composition of one CSE: opening the store and the CSEBase, then the
+ * modules around the core (access control, rate limits, notifications,
+ * expiry), and closing them in reverse. Only executables and tests include
+ * engine.h; every module includes cse.h, so none depends on the others
+ * through the CSE. */
+#include "engine.h"
+
+#include "clock.h"
+#include "expiry.h"
+#include "log.h"
+#include "loop.h"
+#include "nonblocking.h"
+#include "notify.h"
+#include "rsc.h"
+#include "throttle.h"
+#include "../resources/registry.h"
+#include "../security/acl.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+static int mkdir_p(const char *dir)
+{
+    char buf[300];
+    snprintf(buf, sizeof buf, "%s", dir);
+    for (char *p = buf + 1; *p; p++) {
+        if (*p != '/') continue;
+        *p = 0;
+        if (mkdir(buf, 0700) && errno != EEXIST) return -1;
+        *p = '/';
+    }
+    return mkdir(buf, 0700) && errno != EEXIST ? -1 : 0;
+}
+
+/* One URL per transport that is switched on (port 0 or security off means
+ * no listener, so nothing to announce). */
+static void add_poa(json_t *list, const char *scheme, const char *host, int port)
+{
+    if (!port) return;
+    char url[160];
+    bool ipv6 = strchr(host, ':') != NULL;  /* a literal needs brackets in a URL */
+    snprintf(url, sizeof url, "%s://%s%s%s:%d", scheme, ipv6 ? "[" : "", host, ipv6 ? "]" : "", port);
+    json_array_append_new(list, json_string(url));
+}
+
+static json_t *points_of_access(const struct config *cfg)
+{
+    json_t *poa = json_array();
+    add_poa(poa, "http", cfg->http_host, cfg->http_port);
+    add_poa(poa, "https", cfg->http_host, cfg->security_http != SECURITY_OFF ? cfg->https_port : 0);
+    add_poa(poa, "coap", cfg->coap_host, cfg->coap_port);
+    add_poa(poa, "coaps", cfg->coap_host, cfg->security_coap != SECURITY_OFF ? cfg->coaps_port : 0);
+    return poa;
+}
+
+/* Creates the CSEBase on first start; afterwards refreshes what follows from
+ * the configuration (types, points of access). */
+static int ensure_cse_base(struct cse *cse)
+{
+    const struct config *cfg = &cse->cfg;
+    struct resource *base = NULL;
+    int rc = store_get(cse->store, cfg->cse_id, &base);
+    if (rc && rc != RSC_NOT_FOUND) return rc;
+    if (base && strcmp(res_rn(base), cfg->cse_name)) {
+        log_error("the store at %s belongs to CSEBase '%s', not '%s'", cfg->db_file,
+                  res_rn(base), cfg->cse_name);
+        resource_free(base);
+        return RSC_CONFLICT;
+    }
+    bool fresh = !base;
+    if (fresh) {
+        ts_buf now;
+        ts_format(clock_now_us(), now);
+        base = resource_new(TY_CSEBASE, json_pack("{s:i,s:s,s:s,s:s,s:s,s:s}", "ty", TY_CSEBASE, "ri", cfg->cse_id,
+                                         "rn", cfg->cse_name, "pi", "", "ct", now, "lt", now),
+                            cfg->cse_name);
+    }
+    int types[64];
+    int n = registry_types(&cse->types, types, 64);
+    json_t *srt = json_array();
+    for (int i = 0; i < n; i++) json_array_append_new(srt, json_integer(types[i]));
+    json_object_set_new(base->attrs, "cst", json_integer(cfg->cse_type));
+    json_object_set_new(base->attrs, "csi", json_string(cse->csi));
+    json_object_set_new(base->attrs, "srt", srt);
+    json_object_set_new(base->attrs, "poa", points_of_access(cfg));
+    json_object_set_new(base->attrs, "csz", json_pack("[s]", "json"));
+    json_object_set_new(base->attrs, "srv", json_pack("[s,s,s]", "2a", "3", "4"));
+    /* The CSEBase's acpi is read-only over the API and set by configuration. */
+    json_t *acpi = json_array();
+    char list[sizeof cfg->cse_acpi];
+    snprintf(list, sizeof list, "%s", cfg->cse_acpi);
+    for (char *save = NULL, *id = strtok_r(list, ", ", &save); id; id = strtok_r(NULL, ", ", &save))
+        json_array_append_new(acpi, json_string(id));
+    if (json_array_size(acpi)) json_object_set_new(base->attrs, "acpi", acpi);
+    else { json_object_del(base->attrs, "acpi"); json_decref(acpi); }
+    rc = store_begin(cse->store);
+    if (!rc) rc = fresh ? store_insert(cse->store, base) : store_update(cse->store, base);
+    if (rc == RSC_CONFLICT)
+        log_error("the store at %s already holds a CSEBase '%s' under another CSE-ID than '%s'",
+                  cfg->db_file, cfg->cse_name, cfg->cse_id);
+    if (!rc) rc = store_commit(cse->store);
+    else store_rollback(cse->store);
+    resource_free(base);
+    if (!rc && fresh) log_info("created CSEBase '%s' (%s)", cfg->cse_name, cse->csi);
+    return rc;
+}
+
+static int64_t expiry_tick(struct loop *loop, int64_t id, void *data)
+{
+    (void)loop; (void)id;
+    struct cse *cse = data;
+    cse_expire_now(cse);
+    return cse->cfg.expiry_interval_ms;
+}
+
+/* The loop round is over: its writes become durable together. */
+static void commit_round(struct loop *loop, void *data)
+{
+    (void)loop;
+    cse_commit(data);
+}
+
+int cse_open(struct cse *cse, const struct config *cfg, struct loop *loop)
+{
+    return cse_open_with(cse, cfg, loop, NULL);
+}
+
+int cse_open_with(struct cse *cse, const struct config *cfg, struct loop *loop,
+                  const struct resource_type *const *extra_types)
+{
+    memset(cse, 0, sizeof *cse);
+    registry_init_core(&cse->types);
+    for (const struct resource_type *const *t = extra_types; t && *t; t++)
+        if (registry_add(&cse->types, *t)) {
+            log_error("resource type %d (%s) cannot be added: its number or key is taken", (*t)->ty, (*t)->key);
+            return -1;
+        }
+    cse->cfg = *cfg;
+    cse->loop = loop;
+    snprintf(cse->csi, sizeof cse->csi, "/%s", cfg->cse_id);
+    if (strcmp(cfg->db_file, ":memory:") && mkdir_p(cfg->data_dir)) {
+        log_error("cannot create data directory %s: %s", cfg->data_dir, strerror(errno));
+        return -1;
+    }
+    if (store_open(&cse->store, cfg->db_file, (enum store_sync)cfg->sync)) return -1;
+    if (ensure_cse_base(cse) || acl_open(cse)) {
+        acl_close(cse);
+        store_close(cse->store);
+        cse->store = NULL;
+        return -1;
+    }
+    store_next_expiry(cse->store, cse->next_expiry);
+    if (!(cse->throttle = throttle_new(cfg, acl_audit_log(cse))) || notify_open(cse)) {
+        throttle_free(cse->throttle);
+        cse->throttle = NULL;
+        acl_close(cse);
+        store_close(cse->store);
+        cse->store = NULL;
+        return -1;
+    }
+    if (loop) {
+        cse->expiry_timer = loop_add_timer(loop, cfg->expiry_interval_ms, expiry_tick, cse);
+        /* Registered before any binding starts, so that the commit runs
+         * before a binding's own before-sleep work. */
+        store_batch_enable(cse->store, true);
+        loop_before_sleep(loop, commit_round, cse);
+    }
+    return 0;
+}
+
+void cse_close(struct cse *cse)
+{
+    cse->non_commit = 0;       /* the bindings are gone by now */
+    cse_commit(cse);
+    if (cse->loop && cse->expiry_timer) loop_del_timer(cse->loop, cse->expiry_timer);
+    nonblocking_close(cse);
+    cse_abandon_deferred(cse); /* before notify_close, which ends their exchanges */
+    notify_close(cse);
+    cse_forget_parents(cse);
+    throttle_free(cse->throttle);
+    cse->throttle = NULL;
+    acl_close(cse);
+    store_close(cse->store);
+    cse->store = NULL;
+}

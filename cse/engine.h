@@ -1,0 +1,17 @@
+/* Opening and closing a CSE with every module of the engine (cse/engine.c).
+ * An executable does it through server_main() (cse/server.h); unit tests
+ * call it directly. */
+#ifndef IRONBARK_ENGINE_H
+#define IRONBARK_ENGINE_H
+
+#include "cse.h"
+
+/* Opens the store, creates the CSEBase on first start, starts the expiry timer. */
+int cse_open(struct cse *cse, const struct config *cfg, struct loop *loop);
+/* The same, serving extra resource types (NULL-terminated) beside the
+ * engine's own: how a server profile adds its types (cse/server.h). */
+int cse_open_with(struct cse *cse, const struct config *cfg, struct loop *loop,
+                  const struct resource_type *const *extra_types);
+void cse_close(struct cse *cse);
+
+#endif
