@@ -3,7 +3,7 @@
  * by security/acl.c; this file only keeps stored ACPs well-formed. */
 #include "registry.h"
 
-#include "../cse/rsc.h"
+#include "../cse/core/rsc.h"
 #include "../security/acr.h"
 
 static const struct attr_def attrs[] = {

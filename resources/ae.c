@@ -1,9 +1,9 @@
 /* <AE> (ty 2): application registration (TS-0001 10.2.2.2, TS-0004 7.4.5). */
 #include "registry.h"
 
-#include "../cse/address.h"
-#include "../cse/cse.h"
-#include "../cse/rsc.h"
+#include "../cse/core/address.h"
+#include "../cse/core/cse.h"
+#include "../cse/core/rsc.h"
 
 #include <string.h>
 

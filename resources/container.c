@@ -1,8 +1,8 @@
 /* <container> (ty 3): holds contentInstances within mni/mbs/mia quotas. */
 #include "container.h"
 
-#include "../cse/cse.h"
-#include "../cse/rsc.h"
+#include "../cse/core/cse.h"
+#include "../cse/core/rsc.h"
 
 static const struct attr_def attrs[] = {
     ATTR_UNIVERSAL, ATTR_ET, ATTR_ST, ATTR_LBL, ATTR_ACPI, ATTR_AT, ATTR_AA, ATTR_DACI, ATTR_CR,

@@ -1,9 +1,9 @@
 /* <contentInstance> (ty 4): immutable data under a container (TS-0004 7.4.7). */
 #include "container.h"
 
-#include "../cse/clock.h"
-#include "../cse/cse.h"
-#include "../cse/rsc.h"
+#include "../cse/base/clock.h"
+#include "../cse/core/cse.h"
+#include "../cse/core/rsc.h"
 
 #include <stdlib.h>
 #include <string.h>

@@ -1,7 +1,7 @@
 /* <CSEBase> (ty 5): the root, created by the CSE itself at start-up. */
 #include "registry.h"
 
-#include "../cse/rsc.h"
+#include "../cse/core/rsc.h"
 
 static const struct attr_def attrs[] = {
     ATTR_UNIVERSAL,

@@ -4,10 +4,10 @@
 
 #include "group.h"
 
-#include "../cse/address.h"
-#include "../cse/cse.h"
-#include "../cse/log.h"
-#include "../cse/rsc.h"
+#include "../cse/core/address.h"
+#include "../cse/core/cse.h"
+#include "../cse/base/log.h"
+#include "../cse/core/rsc.h"
 #include "../security/acl.h"
 
 #include <stdlib.h>
@@ -236,8 +236,7 @@ static json_t *run_member(struct cse *cse, const struct m2m_request *req, struct
 int group_fanout(struct cse *cse, struct m2m_request *req, struct m2m_response *rsp,
                  const struct resource *grp, const char *rest)
 {
-    static int depth;
-    if (depth >= MAX_FANOUT_DEPTH)
+    if (cse->fanout_depth >= MAX_FANOUT_DEPTH)
         return m2m_error(rsp, RSC_BAD_REQUEST, "groups nest too deep through fopt");
     json_t *mid = json_object_get(grp->attrs, "mid"), *chosen;
     if (!json_array_size(mid)) return m2m_error(rsp, RSC_NO_MEMBERS, "the group has no members");
@@ -248,7 +247,7 @@ int group_fanout(struct cse *cse, struct m2m_request *req, struct m2m_response *
     bool waiting = false;
     size_t i;
     json_t *v;
-    depth++;
+    cse->fanout_depth++;
     json_array_foreach(mid, i, v) {
         /* Each member gets the same primitive with its own target. */
         struct m2m_request sub = *req;
@@ -261,7 +260,7 @@ int group_fanout(struct cse *cse, struct m2m_request *req, struct m2m_response *
         else waiting = true;
         free(sub.to);
     }
-    depth--;
+    cse->fanout_depth--;
     json_decref(chosen);
     if (waiting) {
         json_decref(list);

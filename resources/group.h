@@ -2,8 +2,8 @@
 #ifndef IRONBARK_GROUP_H
 #define IRONBARK_GROUP_H
 
-#include "../cse/primitive.h"
-#include "../cse/resource.h"
+#include "../cse/core/primitive.h"
+#include "../cse/core/resource.h"
 
 #include <stdbool.h>
 

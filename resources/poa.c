@@ -3,9 +3,9 @@
  * types with RT_HAS_POA. */
 #include "registry.h"
 
-#include "../cse/cse.h"
-#include "../cse/notify.h"
-#include "../cse/rsc.h"
+#include "../cse/core/cse.h"
+#include "../cse/events/notify.h"
+#include "../cse/core/rsc.h"
 
 int poa_forward_notify(struct op_ctx *ctx)
 {

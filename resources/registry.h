@@ -4,8 +4,8 @@
 #ifndef IRONBARK_REGISTRY_H
 #define IRONBARK_REGISTRY_H
 
-#include "../cse/primitive.h"
-#include "../cse/resource.h"
+#include "../cse/core/primitive.h"
+#include "../cse/core/resource.h"
 #include "types.h"
 
 #include <stdbool.h>

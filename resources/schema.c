@@ -1,8 +1,8 @@
 /* Generic validation of request content against a type's attribute table. */
 #include "registry.h"
 
-#include "../cse/clock.h"
-#include "../cse/rsc.h"
+#include "../cse/base/clock.h"
+#include "../cse/core/rsc.h"
 
 #include <ctype.h>
 #include <string.h>

@@ -2,11 +2,11 @@
  * (TS-0001 10.2.10, TS-0004 7.4.8). Delivery lives in cse/notify.c. */
 #include "registry.h"
 
-#include "../cse/address.h"
-#include "../cse/cse.h"
-#include "../cse/notify.h"
-#include "../cse/rsc.h"
-#include "../cse/clock.h"
+#include "../cse/core/address.h"
+#include "../cse/core/cse.h"
+#include "../cse/events/notify.h"
+#include "../cse/core/rsc.h"
+#include "../cse/base/clock.h"
 #include "../security/acl.h"
 
 #include <string.h>

@@ -5,11 +5,11 @@
 #include "acr.h"
 #include "audit.h"
 #include "authz.h"
-#include "../cse/address.h"
-#include "../cse/clock.h"
-#include "../cse/cse.h"
-#include "../cse/log.h"
-#include "../cse/rsc.h"
+#include "../cse/core/address.h"
+#include "../cse/base/clock.h"
+#include "../cse/core/cse.h"
+#include "../cse/base/log.h"
+#include "../cse/core/rsc.h"
 #include "../resources/registry.h"
 
 #include <stdio.h>

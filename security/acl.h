@@ -19,8 +19,8 @@
 #ifndef IRONBARK_ACL_H
 #define IRONBARK_ACL_H
 
-#include "../cse/primitive.h"
-#include "../cse/resource.h"
+#include "../cse/core/primitive.h"
+#include "../cse/core/resource.h"
 
 #include <stdbool.h>
 

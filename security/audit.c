@@ -1,7 +1,7 @@
 #include "audit.h"
 
-#include "../cse/clock.h"
-#include "../cse/log.h"
+#include "../cse/base/clock.h"
+#include "../cse/base/log.h"
 
 #include <errno.h>
 #include <jansson.h>

@@ -1,6 +1,6 @@
 #include "authz.h"
 
-#include "../cse/cse.h"
+#include "../cse/core/cse.h"
 
 _Static_assert(sizeof ((struct cse *)0)->deciders / sizeof (void *) == AUTHZ_MAX_DECIDERS,
                "struct cse holds the chain");

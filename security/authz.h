@@ -18,8 +18,8 @@
 #ifndef IRONBARK_AUTHZ_H
 #define IRONBARK_AUTHZ_H
 
-#include "../cse/primitive.h"
-#include "../cse/resource.h"
+#include "../cse/core/primitive.h"
+#include "../cse/core/resource.h"
 
 #include <stdbool.h>
 

@@ -1,7 +1,7 @@
 #include "certgen.h"
 
-#include "../cse/config.h"
-#include "../cse/log.h"
+#include "../cse/core/config.h"
+#include "../cse/base/log.h"
 
 #include <wolfssl/options.h>
 #include <wolfssl/wolfcrypt/asn_public.h>

@@ -1,7 +1,7 @@
 #include "cred_admin.h"
 
 #include "credentials.h"
-#include "../cse/log.h"
+#include "../cse/base/log.h"
 
 #include <errno.h>
 #include <fcntl.h>

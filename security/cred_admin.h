@@ -5,7 +5,7 @@
 #ifndef IRONBARK_CRED_ADMIN_H
 #define IRONBARK_CRED_ADMIN_H
 
-#include "../cse/config.h"
+#include "../cse/core/config.h"
 
 #include <stddef.h>
 #include <stdio.h>

@@ -1,6 +1,6 @@
 #include "credentials.h"
 
-#include "../cse/log.h"
+#include "../cse/base/log.h"
 
 #include <ctype.h>
 #include <sqlite3.h>

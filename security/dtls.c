@@ -4,9 +4,9 @@
 #include "cert_san.h"
 #include "certgen.h"
 #include "credentials.h"
-#include "../cse/config.h"
-#include "../cse/log.h"
-#include "../cse/throttle.h"
+#include "../cse/core/config.h"
+#include "../cse/base/log.h"
+#include "../cse/core/throttle.h"
 
 #include <coap3/coap.h>
 #include <openssl/err.h>

@@ -1,9 +1,9 @@
 #include "saef.h"
 
 #include "credentials.h"
-#include "../cse/cse.h"
-#include "../cse/log.h"
-#include "../cse/rsc.h"
+#include "../cse/core/cse.h"
+#include "../cse/base/log.h"
+#include "../cse/core/rsc.h"
 
 #include <stdio.h>
 #include <string.h>

@@ -4,7 +4,7 @@
 #ifndef IRONBARK_SAEF_H
 #define IRONBARK_SAEF_H
 
-#include "../cse/primitive.h"
+#include "../cse/core/primitive.h"
 
 struct cse;
 

@@ -4,7 +4,7 @@
 #include "cert_san.h"
 #include "certgen.h"
 #include "credentials.h"
-#include "../cse/log.h"
+#include "../cse/base/log.h"
 
 #include <wolfssl/options.h>
 #include <wolfssl/ssl.h>

@@ -5,8 +5,8 @@
 #ifndef IRONBARK_TLS_H
 #define IRONBARK_TLS_H
 
-#include "../cse/config.h"
-#include "../cse/http.h"
+#include "../cse/core/config.h"
+#include "../cse/wire/http.h"
 
 struct credentials;
 struct tls_server;

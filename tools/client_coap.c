@@ -6,8 +6,8 @@
  * responses that carry them. No wolfSSL headers here. */
 #include "client.h"
 
-#include "../cse/coap_map.h"
-#include "../cse/coap_optfilter.h"
+#include "../cse/wire/coap_map.h"
+#include "../cse/wire/coap_optfilter.h"
 
 #include <coap3/coap.h>
 

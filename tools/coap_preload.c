@@ -3,7 +3,7 @@
  * options, which stock libcoap 4.3.1 drops as "unknown critical option"
  * (docs/coap.md). Every context the program creates learns the oneM2M
  * options through the same mechanism the CSE uses (cse/coap_optfilter.c). */
-#include "cse/coap_optfilter.h"
+#include "cse/wire/coap_optfilter.h"
 
 #include <dlfcn.h>
 

@@ -2,7 +2,7 @@
  * the transport the URL names, plus task commands (m2m acp …). */
 #include "m2m.h"
 
-#include "../cse/rsc.h"
+#include "../cse/core/rsc.h"
 
 #include <errno.h>
 #include <fcntl.h>

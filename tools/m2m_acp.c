@@ -3,7 +3,7 @@
  * one UPDATE back — the CSE validates and enforces as for any client. */
 #include "m2m.h"
 
-#include "../cse/rsc.h"
+#include "../cse/core/rsc.h"
 
 #include <stdio.h>
 #include <stdlib.h>

@@ -1,9 +1,9 @@
 /* CPU cost of one access decision (acl_check) with 0, 1 and 20 ACPs linked,
  * on an in-memory CSE: isolates access control from HTTP and the store read
  * of the target, which the wrk benchmark (acl_bench.sh) includes. */
-#include "cse/clock.h"
-#include "cse/cse.h"
-#include "cse/engine.h"
+#include "cse/base/clock.h"
+#include "cse/core/cse.h"
+#include "cse/core/engine.h"
 #include "security/acl.h"
 
 #include <stdio.h>

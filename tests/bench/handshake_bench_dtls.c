@@ -2,7 +2,7 @@
  * round opens a new client session (new socket, full DTLS 1.2 handshake
  * with cookie exchange), sends one oneM2M RETRIEVE and waits for its answer.
  * Bounded by --seconds. libcoap (OpenSSL backend) only. */
-#include "cse/coap_optfilter.h"
+#include "cse/wire/coap_optfilter.h"
 
 #include <coap3/coap.h>
 

@@ -2,9 +2,9 @@
  * HTTP transport as m2m-cse (cse/loop.c, cse/http.c), answering every request
  * with a fixed small body, so the CSE's figures can be read as a share of
  * what the transport alone can serve on the same machine in the same run. */
-#include "cse/http.h"
-#include "cse/log.h"
-#include "cse/loop.h"
+#include "cse/wire/http.h"
+#include "cse/base/log.h"
+#include "cse/base/loop.h"
 
 #include <signal.h>
 #include <stdio.h>

@@ -9,10 +9,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cse/clock.h"
-#include "cse/cse.h"
-#include "cse/engine.h"
-#include "cse/rsc.h"
+#include "cse/base/clock.h"
+#include "cse/core/cse.h"
+#include "cse/core/engine.h"
+#include "cse/core/rsc.h"
 #include "security/acl.h"
 #include "security/acr.h"
 

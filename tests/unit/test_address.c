@@ -9,11 +9,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cse/address.h"
-#include "cse/cse.h"
-#include "cse/engine.h"
-#include "cse/log.h"
-#include "cse/rsc.h"
+#include "cse/core/address.h"
+#include "cse/core/cse.h"
+#include "cse/core/engine.h"
+#include "cse/base/log.h"
+#include "cse/core/rsc.h"
 #include "unit_cse.h"
 
 static struct cse cse;

@@ -10,11 +10,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cse/rsc.h"
+#include "cse/core/rsc.h"
 #include "security/acl.h"
 #include "security/authz.h"
 #include "unit_cse.h"
-#include "cse/engine.h"
+#include "cse/core/engine.h"
 
 static enum authz_answer scripted[4];
 static int asked[4];

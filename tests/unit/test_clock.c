@@ -6,7 +6,7 @@
 #include <cmocka.h>
 #include <string.h>
 
-#include "cse/clock.h"
+#include "cse/base/clock.h"
 
 static void format_and_parse(void **state)
 {

@@ -11,7 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cse/coap_block.h"
+#include "cse/wire/coap_block.h"
 
 #define CODE(c, d) ((c) << 5 | (d))
 

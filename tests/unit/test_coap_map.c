@@ -7,9 +7,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cse/coap_dedup.h"
-#include "cse/coap_map.h"
-#include "cse/rsc.h"
+#include "cse/wire/coap_dedup.h"
+#include "cse/wire/coap_map.h"
+#include "cse/core/rsc.h"
 
 struct msg { struct coap_msg_in in; struct m2m_request req; struct m2m_response rsp; };
 

@@ -9,7 +9,7 @@
 #include <cmocka.h>
 #include <string.h>
 
-#include "cse/coap_wire.h"
+#include "cse/wire/coap_wire.h"
 
 #define CHECK(bytes, expect)                                                         \
     do {                                                                             \

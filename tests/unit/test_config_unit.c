@@ -12,8 +12,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "cse/config.h"
-#include "cse/log.h"
+#include "cse/core/config.h"
+#include "cse/base/log.h"
 
 static void defaults(void **state)
 {

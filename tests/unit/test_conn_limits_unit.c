@@ -1,7 +1,7 @@
 /* The pieces behind the connection limits: the per-address count table
  * (cse/peer_table.c) and the file-descriptor budget (cse/fd_limit.c). */
-#include "cse/fd_limit.h"
-#include "cse/peer_table.h"
+#include "cse/base/fd_limit.h"
+#include "cse/base/peer_table.h"
 
 #include <arpa/inet.h>
 #include <netinet/in.h>

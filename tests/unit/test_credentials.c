@@ -10,9 +10,9 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "cse/config.h"
-#include "cse/cse.h"
-#include "cse/rsc.h"
+#include "cse/core/config.h"
+#include "cse/core/cse.h"
+#include "cse/core/rsc.h"
 #include "security/cred_admin.h"
 #include "security/credentials.h"
 #include "security/saef.h"

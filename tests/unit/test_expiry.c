@@ -7,11 +7,11 @@
 #include <cmocka.h>
 #include <string.h>
 
-#include "cse/clock.h"
-#include "cse/rsc.h"
+#include "cse/base/clock.h"
+#include "cse/core/rsc.h"
 #include "unit_cse.h"
-#include "cse/engine.h"
-#include "cse/expiry.h"
+#include "cse/core/engine.h"
+#include "cse/core/expiry.h"
 
 static struct cse cse;
 static int64_t t0;

@@ -7,10 +7,10 @@
 #include <cmocka.h>
 #include <string.h>
 
-#include "cse/filter.h"
-#include "cse/log.h"
-#include "cse/primitive.h"
-#include "cse/rsc.h"
+#include "cse/core/filter.h"
+#include "cse/base/log.h"
+#include "cse/core/primitive.h"
+#include "cse/core/rsc.h"
 
 static struct resource *mk(int ty, const char *json, const char *path)
 {

@@ -7,8 +7,8 @@
 #include <stdint.h>
 #include <cmocka.h>
 
-#include "cse/http_client.h"
-#include "cse/loop.h"
+#include "cse/wire/http_client.h"
+#include "cse/base/loop.h"
 
 #include <arpa/inet.h>
 #include <errno.h>

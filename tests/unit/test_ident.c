@@ -9,7 +9,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "cse/ident.h"
+#include "cse/core/ident.h"
 
 static const struct ident_home home = { "ironbark.local", "id-in" };
 

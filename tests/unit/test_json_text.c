@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cse/json_text.h"
+#include "cse/base/json_text.h"
 
 static void same_as_jansson(json_t *v)
 {

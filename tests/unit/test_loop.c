@@ -1,6 +1,6 @@
 /* The event loop's fd table: it starts small and grows to the highest fd
  * watched, never beyond max_fds. */
-#include "cse/loop.h"
+#include "cse/base/loop.h"
 
 #include <errno.h>
 #include <setjmp.h>

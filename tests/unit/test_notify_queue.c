@@ -16,11 +16,11 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "cse/loop.h"
-#include "cse/notify.h"
-#include "cse/notify_queue.h"
+#include "cse/base/loop.h"
+#include "cse/events/notify.h"
+#include "cse/events/notify_queue.h"
 #include "unit_cse.h"
-#include "cse/engine.h"
+#include "cse/core/engine.h"
 
 #define OVERHEAD 100
 

@@ -7,8 +7,8 @@
 #include <cmocka.h>
 #include <string.h>
 
-#include "cse/primitive.h"
-#include "cse/rsc.h"
+#include "cse/core/primitive.h"
+#include "cse/core/rsc.h"
 #include "resources/registry.h"
 
 static struct m2m_request req;

@@ -14,10 +14,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cse/config.h"
-#include "cse/ratelimit.h"
-#include "cse/rsc.h"
-#include "cse/throttle.h"
+#include "cse/core/config.h"
+#include "cse/base/ratelimit.h"
+#include "cse/core/rsc.h"
+#include "cse/core/throttle.h"
 
 static struct ratelimit *table(double rate, double burst, int max, int report_after, int64_t window)
 {

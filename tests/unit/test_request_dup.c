@@ -7,7 +7,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
-#include "cse/primitive.h"
+#include "cse/core/primitive.h"
 
 #include <stdlib.h>
 #include <string.h>

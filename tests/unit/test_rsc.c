@@ -6,8 +6,8 @@
 #include <cmocka.h>
 #include <string.h>
 
-#include "cse/primitive.h"
-#include "cse/rsc.h"
+#include "cse/core/primitive.h"
+#include "cse/core/rsc.h"
 
 static void http_mapping(void **state)
 {

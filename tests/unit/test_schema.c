@@ -7,7 +7,7 @@
 #include <cmocka.h>
 #include <string.h>
 
-#include "cse/rsc.h"
+#include "cse/core/rsc.h"
 #include "resources/registry.h"
 
 /* The engine's own types, as every CSE starts with them. */

@@ -10,9 +10,9 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "cse/log.h"
-#include "cse/rsc.h"
-#include "cse/store.h"
+#include "cse/base/log.h"
+#include "cse/core/rsc.h"
+#include "cse/store/store.h"
 
 static struct store *s;
 

@@ -6,9 +6,9 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "cse/cse.h"
-#include "cse/engine.h"
-#include "cse/log.h"
+#include "cse/core/cse.h"
+#include "cse/core/engine.h"
+#include "cse/base/log.h"
 
 static inline int unit_cse_open(struct cse *cse)
 {

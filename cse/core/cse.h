@@ -7,8 +7,8 @@
 #include "ident.h"
 #include "primitive.h"
 #include "resource.h"
-#include "store.h"
-#include "../resources/registry.h"
+#include "../store/store.h"
+#include "../../resources/registry.h"
 
 struct loop;
 struct acl_state;
@@ -38,6 +38,7 @@ struct cse {
     /* Authorization: the chain of deciders (security/authz.h), ACP first. */
     const struct authz_decider *deciders[8];
     int ndeciders;
+    int fanout_depth;          /* nested <group>/fopt fan-outs now running (group.c) */
     struct notifier *notify;   /* cse/notify.c: subscriptions and delivery */
     struct deferral *deferred; /* requests waiting for outside answers (dispatch.c) */
     struct nb_pending *nb_unstarted; /* rt 1/2 requests not yet started (nonblocking.c) */

@@ -8,8 +8,8 @@
 #ifndef IRONBARK_NOTIFY_H
 #define IRONBARK_NOTIFY_H
 
-#include "primitive.h"
-#include "resource.h"
+#include "../core/primitive.h"
+#include "../core/resource.h"
 
 #include <stdbool.h>
 #include <stddef.h>

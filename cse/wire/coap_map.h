@@ -5,7 +5,7 @@
 #ifndef IRONBARK_COAP_MAP_H
 #define IRONBARK_COAP_MAP_H
 
-#include "primitive.h"
+#include "../core/primitive.h"
 
 #include <stdbool.h>
 #include <stddef.h>

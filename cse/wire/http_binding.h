@@ -4,7 +4,7 @@
 #define IRONBARK_HTTP_BINDING_H
 
 #include "http.h"
-#include "primitive.h"
+#include "../core/primitive.h"
 
 struct cse;
 

@@ -3,7 +3,7 @@
 
 #include "coap.h"
 #include "coap_notify.h"
-#include "../security/tls.h"
+#include "../../security/tls.h"
 
 const struct transport_module ironbark_transport_module = {
     .abi = TRANSPORT_MODULE_ABI,

@@ -1,8 +1,8 @@
 #include "http_client.h"
 
-#include "log.h"
-#include "loop.h"
-#include "url.h"
+#include "../base/log.h"
+#include "../base/loop.h"
+#include "../base/url.h"
 
 #include <llhttp.h>
 

@@ -3,8 +3,8 @@
  * (dispatch.c) and expiry (expiry.c). */
 #include "removal.h"
 
-#include "notify.h"
-#include "../resources/registry.h"
+#include "../events/notify.h"
+#include "../../resources/registry.h"
 
 /* Subscriptions leaving with a subtree owe their subscriber a notification. */
 static int note_removed_subscription(struct resource *res, void *data)

@@ -1,6 +1,6 @@
 #include "coap_map.h"
 
-#include "rsc.h"
+#include "../core/rsc.h"
 
 #include <stdio.h>
 #include <stdlib.h>

@@ -1,11 +1,11 @@
 #include "http_binding.h"
 
-#include "cse.h"
-#include "json_text.h"
-#include "rsc.h"
-#include "../resources/types.h"
-#include "throttle.h"
-#include "../security/saef.h"
+#include "../core/cse.h"
+#include "../base/json_text.h"
+#include "../core/rsc.h"
+#include "../../resources/types.h"
+#include "../core/throttle.h"
+#include "../../security/saef.h"
 
 #include <ctype.h>
 #include <stddef.h>

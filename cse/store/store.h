@@ -4,7 +4,7 @@
 #ifndef IRONBARK_STORE_H
 #define IRONBARK_STORE_H
 
-#include "resource.h"
+#include "../core/resource.h"
 
 #include <stdbool.h>
 #include <stdint.h>

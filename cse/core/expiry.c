@@ -2,12 +2,12 @@
  * their subscribers hear of it (docs/architecture.md, Expiry). */
 #include "expiry.h"
 
-#include "clock.h"
-#include "log.h"
-#include "notify.h"
+#include "../base/clock.h"
+#include "../base/log.h"
+#include "../events/notify.h"
 #include "removal.h"
-#include "../resources/registry.h"
-#include "../security/acl.h"
+#include "../../resources/registry.h"
+#include "../../security/acl.h"
 
 #include <stdlib.h>
 #include <string.h>

@@ -4,7 +4,7 @@
 
 #include "primitive.h"
 #include "resource.h"
-#include "store.h"
+#include "../store/store.h"
 
 #include <stdbool.h>
 

@@ -1,13 +1,13 @@
 #include "nonblocking.h"
 
-#include "../resources/types.h"
+#include "../../resources/types.h"
 
 #include "address.h"
-#include "clock.h"
+#include "../base/clock.h"
 #include "cse.h"
-#include "log.h"
-#include "loop.h"
-#include "notify.h"
+#include "../base/log.h"
+#include "../base/loop.h"
+#include "../events/notify.h"
 #include "rsc.h"
 
 #include <stdlib.h>

@@ -1,8 +1,8 @@
 #include "store.h"
 
-#include "json_text.h"
-#include "log.h"
-#include "rsc.h"
+#include "../base/json_text.h"
+#include "../base/log.h"
+#include "../core/rsc.h"
 
 #include <sqlite3.h>
 #include <stdlib.h>

@@ -5,16 +5,16 @@
  * through the CSE. */
 #include "engine.h"
 
-#include "clock.h"
+#include "../base/clock.h"
 #include "expiry.h"
-#include "log.h"
-#include "loop.h"
+#include "../base/log.h"
+#include "../base/loop.h"
 #include "nonblocking.h"
-#include "notify.h"
+#include "../events/notify.h"
 #include "rsc.h"
 #include "throttle.h"
-#include "../resources/registry.h"
-#include "../security/acl.h"
+#include "../../resources/registry.h"
+#include "../../security/acl.h"
 
 #include <errno.h>
 #include <stdio.h>

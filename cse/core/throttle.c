@@ -2,11 +2,11 @@
 
 #include "config.h"
 #include "ident.h"
-#include "log.h"
-#include "loop.h"
-#include "ratelimit.h"
+#include "../base/log.h"
+#include "../base/loop.h"
+#include "../base/ratelimit.h"
 #include "rsc.h"
-#include "../security/audit.h"
+#include "../../security/audit.h"
 
 #include <arpa/inet.h>
 #include <stdio.h>

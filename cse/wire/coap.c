@@ -9,13 +9,13 @@
 #include "coap_optfilter.h"
 #include "coap_parse_hook.h"
 #include "coap_wire.h"
-#include "cse.h"
-#include "log.h"
-#include "loop.h"
-#include "rsc.h"
-#include "throttle.h"
-#include "../security/dtls.h"
-#include "../security/saef.h"
+#include "../core/cse.h"
+#include "../base/log.h"
+#include "../base/loop.h"
+#include "../core/rsc.h"
+#include "../core/throttle.h"
+#include "../../security/dtls.h"
+#include "../../security/saef.h"
 
 #include <coap3/coap.h>
 

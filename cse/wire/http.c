@@ -1,8 +1,8 @@
 #include "http.h"
 
-#include "log.h"
-#include "loop.h"
-#include "peer_table.h"
+#include "../base/log.h"
+#include "../base/loop.h"
+#include "../base/peer_table.h"
 
 #include <llhttp.h>
 

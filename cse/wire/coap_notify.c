@@ -2,12 +2,12 @@
 
 #include "coap_map.h"
 #include "coap_optfilter.h"
-#include "cse.h"
-#include "log.h"
-#include "loop.h"
-#include "notify.h"
-#include "rsc.h"
-#include "url.h"
+#include "../core/cse.h"
+#include "../base/log.h"
+#include "../base/loop.h"
+#include "../events/notify.h"
+#include "../core/rsc.h"
+#include "../base/url.h"
 
 #include <coap3/coap.h>
 

@@ -3,10 +3,10 @@
 #include "dispatch.h"
 
 #include "address.h"
-#include "clock.h"
+#include "../base/clock.h"
 #include "filter.h"
 #include "rsc.h"
-#include "../security/acl.h"
+#include "../../security/acl.h"
 
 #include <stdlib.h>
 #include <string.h>

@@ -2,16 +2,16 @@
  * building, batching, and the delivery queue. See docs/subscriptions.md. */
 #include "notify.h"
 
-#include "address.h"
-#include "clock.h"
-#include "cse.h"
-#include "http_client.h"
-#include "log.h"
-#include "loop.h"
+#include "../core/address.h"
+#include "../base/clock.h"
+#include "../core/cse.h"
+#include "../wire/http_client.h"
+#include "../base/log.h"
+#include "../base/loop.h"
 #include "notify_queue.h"
-#include "rsc.h"
-#include "transport.h"
-#include "../security/acl.h"
+#include "../core/rsc.h"
+#include "../wire/transport.h"
+#include "../../security/acl.h"
 
 #include <stdio.h>
 #include <stdlib.h>

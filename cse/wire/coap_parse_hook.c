@@ -1,7 +1,7 @@
 #include "coap_parse_hook.h"
 
 #include "coap_wire.h"
-#include "log.h"
+#include "../base/log.h"
 
 #include <coap3/coap.h>
 

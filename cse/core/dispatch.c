@@ -7,15 +7,15 @@
 #include "removal.h"
 
 #include "address.h"
-#include "clock.h"
+#include "../base/clock.h"
 #include "filter.h"
-#include "log.h"
+#include "../base/log.h"
 #include "nonblocking.h"
-#include "notify.h"
+#include "../events/notify.h"
 #include "rsc.h"
-#include "../resources/group.h"
-#include "../security/acl.h"
-#include "../security/saef.h"
+#include "../../resources/group.h"
+#include "../../security/acl.h"
+#include "../../security/saef.h"
 
 #include <stdlib.h>
 #include <string.h>

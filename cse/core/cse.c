@@ -3,9 +3,9 @@
  * involve every module, are in engine.c. */
 #include "cse.h"
 
-#include "clock.h"
-#include "log.h"
-#include "loop.h"
+#include "../base/clock.h"
+#include "../base/log.h"
+#include "../base/loop.h"
 #include "rsc.h"
 
 #include <stdio.h>

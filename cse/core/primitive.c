@@ -1,6 +1,6 @@
 #include "primitive.h"
 
-#include "clock.h"
+#include "../base/clock.h"
 #include "lbq.h"
 #include "rsc.h"
 

@@ -3,7 +3,7 @@
 #define IRONBARK_DISPATCH_H
 
 #include "cse.h"
-#include "../resources/registry.h"
+#include "../../resources/registry.h"
 
 /* RETRIEVE of target (discovery, conditional, partial, rcn 1/4/5/6/8). */
 int op_retrieve(struct cse *cse, const struct m2m_request *req, struct m2m_response *rsp,

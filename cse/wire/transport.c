@@ -1,7 +1,7 @@
 #include "transport.h"
 
-#include "config.h"
-#include "log.h"
+#include "../core/config.h"
+#include "../base/log.h"
 
 #include <dlfcn.h>
 #include <libgen.h>
