@@ -235,6 +235,8 @@ int config_set(struct config *c, const char *key, const char *value, char *err, 
         }
         }
     }
+    for (const struct config_extra *x = c->extra; x && x->name; x++)
+        if (!strcmp(x->name, key)) return x->set(x->data, value, err, errlen);
     snprintf(err, errlen, "unknown setting '%s'", key);
     return -1;
 }
@@ -295,7 +297,7 @@ int config_load_file(struct config *c, const char *file, char *err, int errlen)
     return 0;
 }
 
-void config_usage(const char *prog)
+static void usage(const char *prog, const struct config_extra *extra)
 {
     printf("Usage: %s [--config FILE] [--SETTING VALUE]...\n\n"
            "Ironbark oneM2M CSE. Runs on embedded defaults with no arguments.\n\n"
@@ -308,6 +310,13 @@ void config_usage(const char *prog)
     printf("\nConfig file only (a key in argv is readable by every local user):\n");
     for (size_t i = 0; i < sizeof settings / sizeof settings[0]; i++)
         if (settings[i].secret) printf("  %-21s %s\n", settings[i].name, settings[i].help);
+    if (extra && extra->name) printf("\nSettings of this server:\n");
+    for (const struct config_extra *x = extra; x && x->name; x++) printf("  --%-19s %s\n", x->name, x->help);
+}
+
+void config_usage(const char *prog)
+{
+    usage(prog, NULL);
 }
 
 int config_parse_args(struct config *c, int argc, char **argv)
@@ -325,7 +334,7 @@ int config_parse_args(struct config *c, int argc, char **argv)
     }
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
-        if (!strcmp(a, "--help") || !strcmp(a, "-h")) { config_usage(argv[0]); return 1; }
+        if (!strcmp(a, "--help") || !strcmp(a, "-h")) { usage(argv[0], c->extra); return 1; }
         if (!strcmp(a, "--version")) { printf("ironbark %s\n", IRONBARK_VERSION); return 1; }
         if (!strcmp(a, "--config")) { i++; continue; }
         if (strncmp(a, "--", 2)) {

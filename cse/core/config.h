@@ -17,7 +17,17 @@ enum config_security { SECURITY_OFF = 0, SECURITY_OPTIONAL = 1, SECURITY_REQUIRE
 /* A token bucket: `rate` per second, at most `burst` at once; rate 0 = no limit. */
 struct config_rate { int rate, burst; };
 
+/* A setting a server profile adds (cse/core/server.h): parsed by its own
+ * function, listed in --help after the engine's. */
+struct config_extra {
+    const char *name;
+    const char *help;
+    int (*set)(void *data, const char *value, char *err, int errlen);
+    void *data;
+};
+
 struct config {
+    const struct config_extra *extra;   /* NULL-terminated by name; NULL = none */
     char cse_id[64];          /* without the leading '/': "id-in" */
     char cse_name[64];        /* CSEBase resourceName: "cse-in" */
     char sp_id[128];          /* SP domain for absolute addressing */

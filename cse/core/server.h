@@ -1,0 +1,33 @@
+/* The engine as a library: a server executable is a short main() that
+ * hands server_main() a profile. m2m-cse is one (cse/main.c); the security
+ * servers (m2m-das, m2m-mef, …) are others, with their resource types,
+ * deciders, settings and hooks. docs/architecture.md shows how to add one. */
+#ifndef IRONBARK_SERVER_H
+#define IRONBARK_SERVER_H
+
+#include "config.h"
+#include "cse.h"
+
+struct authz_decider;
+
+struct server_profile {
+    const char *name;                             /* "m2m-cse": in logs */
+    /* Served beside the engine's own types; NULL-terminated, may be NULL. */
+    const struct resource_type *const *types;
+    /* Added to the authorization chain after the ACP decider; NULL-terminated. */
+    const struct authz_decider *const *deciders;
+    /* Settings of this server (--name value, or name = value in --config). */
+    const struct config_extra *settings;
+    /* After the CSE opened and before any listener: non-zero stops the start. */
+    int (*on_start)(struct cse *cse, void *data);
+    /* After the loop ended, before the CSE closes. */
+    void (*on_stop)(struct cse *cse, void *data);
+    void *data;
+};
+
+/* Parses argv (settings, --config, --help), runs `credentials` admin
+ * commands, opens the CSE with the profile, serves until SIGINT/SIGTERM.
+ * Returns the process's exit status. */
+int server_main(int argc, char **argv, const struct server_profile *profile);
+
+#endif
