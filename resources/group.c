@@ -214,7 +214,9 @@ static json_t *run_member(struct cse *cse, const struct m2m_request *req, struct
     sub->cont = k ? &mk : NULL;
     struct m2m_response r;
     m2m_response_init(&r);
-    cse_dispatch(cse, sub, &r);
+    /* Each member runs for the originator, with its security association. */
+    struct cse_principal who = { PRINCIPAL_ORIGINATOR, req->fr, &req->sec };
+    cse_submit(cse, &who, sub, &r, NULL, NULL, NULL);
     json_t *entry = NULL;
     if (k && !k->members) k->members = json_object();
     if (json_array_size(mk.wanted)) {

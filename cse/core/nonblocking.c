@@ -168,7 +168,9 @@ static int64_t run_pending(struct loop *loop, int64_t id, void *data)
     p->rt = p->req->rt;
     p->req->rt = 0;
     m2m_response_init(&p->rsp);
-    if (!cse_dispatch_async(p->cse, p->req, &p->rsp, executed, abandoned, p)) executed(p);
+    /* It runs for its originator, with its security association. */
+    struct cse_principal who = { PRINCIPAL_ORIGINATOR, p->req->fr, &p->req->sec };
+    if (!cse_submit(p->cse, &who, p->req, &p->rsp, executed, abandoned, p)) executed(p);
     return -1;
 }
 
