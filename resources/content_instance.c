@@ -33,16 +33,6 @@ static bool valid_cnf(const char *s)
     return enc[1] == ':' && enc[2] >= '0' && enc[2] <= '5' && enc[3] == 0;
 }
 
-static int64_t content_size(json_t *con)
-{
-    if (!con) return 0;
-    if (json_is_string(con)) return (int64_t)json_string_length(con);
-    char *dump = json_dumps(con, JSON_COMPACT | JSON_ENCODE_ANY);
-    int64_t n = dump ? (int64_t)strlen(dump) : 0;
-    free(dump);
-    return n;
-}
-
 static int cin_create(struct op_ctx *ctx)
 {
     struct resource *cin = ctx->res, *cnt = ctx->parent;
@@ -52,7 +42,7 @@ static int cin_create(struct op_ctx *ctx)
     if (cnf && !valid_cnf(cnf))
         return m2m_error(ctx->rsp, RSC_BAD_REQUEST,
                          "cnf must look like 'text/plain:0' (media type:encoding[:security])");
-    int64_t cs = content_size(json_object_get(cin->attrs, "con"));
+    int64_t cs = instances_content_size(json_object_get(cin->attrs, "con"));
     int64_t mbs = res_int(cnt, "mbs", -1);
     if (mbs >= 0 && cs > mbs)
         return m2m_error(ctx->rsp, RSC_NOT_ACCEPTABLE,
@@ -63,25 +53,15 @@ static int cin_create(struct op_ctx *ctx)
         return m2m_error(ctx->rsp, RSC_NOT_ACCEPTABLE, "the container's mni is 0: it keeps no instances");
     json_object_set_new(cin->attrs, "cs", json_integer(cs));
 
-    int rc = container_make_room(ctx, cnt, cs);
+    int rc = instances_make_room(ctx, cnt, TY_CIN, cs);
     if (rc) return m2m_error(ctx->rsp, rc, "cannot make room in the container");
 
     int64_t st = res_int(cnt, "st", 0) + 1;
     json_object_set_new(cnt->attrs, "st", json_integer(st));
-    json_object_set_new(cnt->attrs, "cni", json_integer(res_int(cnt, "cni", 0) + 1));
-    json_object_set_new(cnt->attrs, "cbs", json_integer(res_int(cnt, "cbs", 0) + cs));
-    json_object_set(cnt->attrs, "lt", json_object_get(cin->attrs, "ct"));
+    instances_count_new(cnt, cin, cs);
     json_object_set_new(cin->attrs, "st", json_integer(st));
-
     /* maxInstanceAge caps the instance's lifetime. */
-    int64_t mia = res_int(cnt, "mia", -1), ct_us, et_us;
-    if (mia >= 0 && ts_parse(res_str(cin, "ct"), &ct_us) && ts_parse(res_str(cin, "et"), &et_us) &&
-        et_us > ct_us + mia * 1000000) {
-        ts_buf et;
-        ts_format(ct_us + mia * 1000000, et);
-        json_object_set_new(cin->attrs, "et", json_string(et));
-        json_object_set_new(ctx->modified, "et", json_string(et));
-    }
+    instances_cap_age(ctx, cnt);
     rc = store_update(ctx->cse->store, cnt);
     return rc ? m2m_error(ctx->rsp, rc, "cannot update the container") : 0;
 }
@@ -99,12 +79,7 @@ static int cin_delete(struct op_ctx *ctx)
 {
     int rc = check_retrieval(ctx);
     if (rc || !ctx->parent || ctx->parent->ty != TY_CNT) return rc;
-    struct resource *cnt = ctx->parent;
-    int64_t cni = res_int(cnt, "cni", 1) - 1, cbs = res_int(cnt, "cbs", 0) - res_int(ctx->res, "cs", 0);
-    json_object_set_new(cnt->attrs, "cni", json_integer(cni < 0 ? 0 : cni));
-    json_object_set_new(cnt->attrs, "cbs", json_integer(cbs < 0 ? 0 : cbs));
-    rc = store_update(ctx->cse->store, cnt);
-    return rc ? m2m_error(ctx->rsp, rc, "cannot update the container") : 0;
+    return instances_forget(ctx);
 }
 
 const struct resource_type type_content_instance = {

@@ -1,6 +1,7 @@
 /* The list of resource types this CSE serves. */
 #include "registry.h"
 
+#include <ctype.h>
 #include <string.h>
 
 extern const struct resource_type type_acp;
@@ -80,7 +81,30 @@ bool registry_is_attribute_name(const struct registry *r, const char *sn)
 
 const char *type_key(const struct resource_type *t, const struct resource *res)
 {
-    return t->key_of && res ? t->key_of(res) : t->key;
+    if (t->key_of && res) return t->key_of(res);
+    const char *own = res && (t->flags & RT_SPECIALIZED) ? res_str(res, ATTR_INSTANCE_KEY) : NULL;
+    return own ? own : t->key;
+}
+
+json_t *wire_attrs(json_t *attrs)
+{
+    const char *k;
+    json_t *v, *copy = NULL;
+    json_object_foreach(attrs, k, v)
+        if (k[0] == ATTR_PRIVATE_PREFIX) { copy = json_copy(attrs); break; }
+    if (!copy) return json_incref(attrs);
+    void *tmp;
+    json_object_foreach_safe(copy, tmp, k, v)
+        if (k[0] == ATTR_PRIVATE_PREFIX) json_object_del(copy, k);
+    return copy;
+}
+
+bool is_custom_attr_name(const char *sn)
+{
+    if (!isalpha((unsigned char)sn[0])) return false;
+    for (const char *p = sn + 1; *p; p++)
+        if (!isalnum((unsigned char)*p)) return false;
+    return strlen(sn) <= 64;
 }
 
 bool type_reserves_name(const struct resource_type *t, const char *name)

@@ -80,7 +80,15 @@ struct attr_def {
 #define RT_SUBSCRIPTION  0x1000 /* is a subscription: its own life is an event for the notifier */
 #define RT_ANNOUNCEABLE  0x2000 /* may be announced (ty + TY_ANNC_OFFSET) */
 #define RT_SPECIALIZED   0x4000 /* one type, many wire keys (mgmtObj, flexContainer): an acod
-                                   naming it needs spty */
+                                   naming it needs spty; CREATE accepts any single namespaced
+                                   key that is no other type's, kept as the instance's key */
+#define RT_CUSTOM_ATTRS  0x8000 /* attributes outside the table are the specialisation's custom
+                                   attributes (flexContainer): any value, optional, removable */
+
+/* Attributes whose name starts with this are the CSE's own (a specialisation's
+ * wire key, "@key"): stored with the resource, never on the wire. */
+#define ATTR_PRIVATE_PREFIX '@'
+#define ATTR_INSTANCE_KEY "@key"
 
 struct cse;
 struct registry;
@@ -109,6 +117,7 @@ struct resource_type {
     int nattrs;
     unsigned flags;
     op_hook *on_create;        /* after generic validation, before insert */
+    op_hook *on_created;       /* after insert, same transaction (children it brings along) */
     op_hook *on_update;        /* after attributes are merged, before store */
     op_hook *on_delete;        /* before the subtree is removed */
     op_hook *on_retrieve;      /* before the representation is built */
@@ -123,8 +132,8 @@ struct resource_type {
     /* Kept out of discovery results (and so of what lies below it) for this
      * request, e.g. an inactive AE; NULL: never. */
     bool (*hidden)(const struct resource *res, const struct m2m_request *req);
-    /* The wire key of one resource when it differs per instance (mgmtObj and
-     * flexContainer specialisations); NULL: `key`. */
+    /* The wire key of one resource when it differs per instance; NULL: `key`,
+     * or for RT_SPECIALIZED the key it was created with (ATTR_INSTANCE_KEY). */
     const char *(*key_of)(const struct resource *res);
 };
 
@@ -133,6 +142,11 @@ int poa_forward_notify(struct op_ctx *ctx);
 
 /* The wire key of a resource, "m2m:cnt" (its type's, or its own specialisation's). */
 const char *type_key(const struct resource_type *t, const struct resource *res);
+/* The attributes as they go on the wire: attrs itself (a new reference) or,
+ * when it holds private ones, a copy without them. */
+json_t *wire_attrs(json_t *attrs);
+/* A custom attribute's name (RT_CUSTOM_ATTRS): a letter, then letters and digits. */
+bool is_custom_attr_name(const char *sn);
 /* Is name reserved for a virtual child of a resource of type t? */
 bool type_reserves_name(const struct resource_type *t, const char *name);
 /* The type's flags, 0 for an unknown type: a short way to ask a type a question. */

@@ -84,6 +84,13 @@ int schema_validate(const struct resource_type *t, enum m2m_op op, json_t *conte
     json_t *v;
     json_object_foreach(content, key, v) {
         const struct attr_def *a = type_attr(t, key);
+        if (!a && (t->flags & RT_CUSTOM_ATTRS)) {
+            if (!is_custom_attr_name(key))
+                return m2m_error(rsp, RSC_BAD_REQUEST, "'%s' is not a valid custom attribute name", key);
+            if (op == OP_CREATE && json_is_null(v))
+                return m2m_error(rsp, RSC_BAD_REQUEST, "attribute '%s' must not be null", key);
+            continue;
+        }
         if (!a)
             return m2m_error(rsp, RSC_BAD_REQUEST, "attribute '%s' is not defined for %s", key, t->key);
         int presence = op == OP_CREATE ? a->create : a->update;

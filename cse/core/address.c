@@ -86,16 +86,23 @@ bad:
     return RSC_BAD_REQUEST;
 }
 
-/* la/ol: the newest/oldest contentInstance of a container, or
- * timeSeriesInstance of a timeSeries, found without loading the parent. */
+/* la/ol: the newest/oldest instance (a type with RT_INSTANCE) under a parent
+ * type that reserves the name (container, timeSeries, flexContainer), found
+ * without loading the parent. */
 static int resolve_virtual(struct cse *cse, const char *parent_path, int which,
                            struct resource **out)
 {
-    static const int parent_child[][2] = { { 3, 4 }, { 29, 30 } };
+    const char *name = which == VIRT_LATEST ? "la" : "ol";
+    const struct registry *types = &cse->types;
     int rc = RSC_NOT_FOUND;
-    for (size_t i = 0; rc == RSC_NOT_FOUND && i < sizeof parent_child / sizeof *parent_child; i++)
-        rc = store_edge_child_at(cse->store, parent_path, parent_child[i][0], parent_child[i][1],
-                                 which == VIRT_LATEST, out);
+    for (int i = 0; rc == RSC_NOT_FOUND && i < types->n; i++) {
+        const struct resource_type *child = types->types[i];
+        if (!(child->flags & RT_INSTANCE)) continue;
+        for (const int *p = child->parents; rc == RSC_NOT_FOUND && p && *p; p++)
+            if (type_reserves_name(registry_find(types, *p), name))
+                rc = store_edge_child_at(cse->store, parent_path, *p, child->ty,
+                                         which == VIRT_LATEST, out);
+    }
     if (!rc) (*out)->virtual_of = which;
     return rc;
 }
@@ -128,7 +135,7 @@ int address_resolve(struct cse *cse, const char *local, struct resource **out)
         snprintf(path, n, "%s%s", base->path, slash);
         resource_free(base);
     }
-    /* la/ol are reserved under containers, so try the virtual resource first
+    /* la/ol are reserved under instance-holding parents, so try the virtual resource first
      * (the common case: polling the latest instance) and fall back to a real
      * child of that name under other parents. */
     int rc = RSC_NOT_FOUND;

@@ -179,6 +179,6 @@ json_t *representation(const struct cse *cse, const struct resource *res, json_t
 {
     const struct resource_type *t = registry_find(&cse->types, res->ty);
     json_t *o = json_object();
-    json_object_set(o, t ? type_key(t, res) : "m2m:unknown", attrs);
+    json_object_set_new(o, t ? type_key(t, res) : "m2m:unknown", wire_attrs(attrs));
     return o;
 }

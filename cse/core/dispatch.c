@@ -156,20 +156,40 @@ static int validate_primitive(struct cse *cse, struct m2m_request *req, struct m
     return 0;
 }
 
-/* Extracts the single {"m2m:<type>": {...}} member of a CREATE/UPDATE body. */
-static int content_of(const struct resource_type *t, const struct m2m_request *req,
-                      struct m2m_response *rsp, json_t **out)
+/* A specialisation's key names its namespace: "cod:tempSensor". */
+static bool namespaced_key(const char *k)
 {
+    const char *colon = strchr(k, ':');
+    return colon && colon > k && colon[1] && !strchr(colon + 1, ':') && strlen(k) < 128;
+}
+
+/* Extracts the single {"m2m:<type>": {...}} member of a CREATE/UPDATE body.
+ * A CREATE of an RT_SPECIALIZED type takes any namespaced key no other type
+ * owns (*key_out); an UPDATE needs the key the resource has (target). */
+static int content_of(const struct cse *cse, const struct resource_type *t,
+                      const struct resource *target, const struct m2m_request *req,
+                      struct m2m_response *rsp, json_t **out, const char **key_out)
+{
+    const char *want = type_key(t, target);
     if (!req->pc)
         return m2m_error(rsp, RSC_BAD_REQUEST, "content is missing");
     if (!json_is_object(req->pc) || json_object_size(req->pc) != 1)
-        return m2m_error(rsp, RSC_BAD_REQUEST, "content must be one object {\"%s\": {...}}", t->key);
-    json_t *inner = json_object_get(req->pc, t->key);
+        return m2m_error(rsp, RSC_BAD_REQUEST, "content must be one object {\"%s\": {...}}", want);
+    if (!target && (t->flags & RT_SPECIALIZED)) {
+        const char *given = json_object_iter_key(json_object_iter(req->pc));
+        const struct resource_type *owner = registry_find_key(&cse->types, given);
+        if (!namespaced_key(given) || (owner && owner != t))
+            return m2m_error(rsp, RSC_BAD_REQUEST, "\"%s\" does not name a specialisation of %s",
+                             given, t->key);
+        want = given;
+    }
+    json_t *inner = json_object_get(req->pc, want);
     if (!inner)
-        return m2m_error(rsp, RSC_BAD_REQUEST, "content does not match the resource type (expected \"%s\")", t->key);
+        return m2m_error(rsp, RSC_BAD_REQUEST, "content does not match the resource type (expected \"%s\")", want);
     if (!json_is_object(inner))
-        return m2m_error(rsp, RSC_BAD_REQUEST, "\"%s\" must be an object", t->key);
+        return m2m_error(rsp, RSC_BAD_REQUEST, "\"%s\" must be an object", want);
     *out = inner;
+    if (key_out) *key_out = want;
     return 0;
 }
 
@@ -238,8 +258,8 @@ static int respond_written(const struct m2m_request *req, struct m2m_response *r
     case RCN_ATTRIBUTES: rsp->pc = representation(ctx->cse, res, res->attrs); break;
     case RCN_HIER_ADDRESS: rsp->pc = json_pack("{s:s}", "m2m:uri", res->path); break;
     case RCN_HIER_ADDRESS_ATTRIBUTES:
-        rsp->pc = json_pack("{s:{s:O,s:s}}", "m2m:rce", type_key(registry_find(&ctx->cse->types, res->ty), res), res->attrs,
-                            "uri", res->path);
+        rsp->pc = json_pack("{s:{s:o,s:s}}", "m2m:rce", type_key(registry_find(&ctx->cse->types, res->ty), res),
+                            wire_attrs(res->attrs), "uri", res->path);
         break;
     case RCN_MODIFIED:
         if (json_object_size(ctx->modified)) rsp->pc = representation(ctx->cse, res, ctx->modified);
@@ -258,7 +278,8 @@ static int op_create(struct cse *cse, const struct m2m_request *req, struct m2m_
     if (t->flags & RT_NO_CREATE)
         return m2m_error(rsp, RSC_OPERATION_NOT_ALLOWED, "%s cannot be created", t->key);
     json_t *content;
-    int rc = content_of(t, req, rsp, &content);
+    const char *key;
+    int rc = content_of(cse, t, NULL, req, rsp, &content, &key);
     if (rc) return rc;
     if (!type_allows_parent(t, parent->ty))
         return m2m_error(rsp, RSC_INVALID_CHILD_RESOURCE_TYPE, "%s cannot be created under %s",
@@ -287,6 +308,7 @@ static int op_create(struct cse *cse, const struct m2m_request *req, struct m2m_
     } else {
         snprintf(rn, sizeof rn, "%s_%s", t->sn, ri + strlen(t->sn));
     }
+    if (t->flags & RT_SPECIALIZED) json_object_set_new(attrs, ATTR_INSTANCE_KEY, json_string(key));
     json_object_set_new(attrs, "ty", json_integer(t->ty));
     json_object_set_new(attrs, "ri", json_string(ri));
     json_object_set_new(attrs, "rn", json_string(rn));
@@ -318,6 +340,7 @@ static int op_create(struct cse *cse, const struct m2m_request *req, struct m2m_
         else if (rc == RSC_ALREADY_EXISTS) rc = m2m_error(rsp, RSC_ORIGINATOR_HAS_ALREADY_REGISTERED, "'%s' is already registered", res_ri(res));
         break;
     }
+    if (!rc && t->on_created) rc = t->on_created(&ctx);
     if (!rc) {
         cse_note_expiry(cse, res_str(res, "et"));
         rsp->rsc = RSC_CREATED;
@@ -340,7 +363,7 @@ static int op_update(struct cse *cse, const struct m2m_request *req, struct m2m_
         return m2m_error(rsp, RSC_OPERATION_NOT_ALLOWED, "%s cannot be updated",
                          target->virtual_of ? "a virtual resource" : t->key);
     json_t *content;
-    int rc = content_of(t, req, rsp, &content);
+    int rc = content_of(cse, t, target, req, rsp, &content, NULL);
     if (rc) return rc;
     if ((rc = schema_validate(t, OP_UPDATE, content, rsp))) return rc;
     json_t *acpi = json_object_get(content, "acpi");
@@ -356,7 +379,7 @@ static int op_update(struct cse *cse, const struct m2m_request *req, struct m2m_
         if (json_is_null(v)) {
             const struct attr_def *a = type_attr(t, key);
             /* Mandatory attributes and et (multiplicity 1) cannot be removed. */
-            if (a->create == M || !strcmp(key, "et")) {
+            if ((a && a->create == M) || !strcmp(key, "et")) {
                 resource_free(before);
                 return m2m_error(rsp, RSC_BAD_REQUEST, "mandatory attribute '%s' cannot be deleted", key);
             }

@@ -150,10 +150,11 @@ static int collect_match(struct resource *r, void *data)
         json_t *parent = !strcmp(pi, c->root_ri) ? c->root_attrs : json_object_get(c->objects, pi);
         if (parent) {
             const struct resource_type *t = registry_find(&c->cse->types, r->ty);
-            const char *key = t ? t->key : "m2m:unknown";
+            const char *key = t ? type_key(t, r) : "m2m:unknown";
             json_t *list = json_object_get(parent, key);
             if (!list) { list = json_array(); json_object_set_new(parent, key, list); }
-            json_t *copy = json_copy(r->attrs);
+            json_t *wire = wire_attrs(r->attrs), *copy = json_copy(wire);
+            json_decref(wire);
             json_array_append(list, copy);
             json_object_set_new(c->objects, res_ri(r), copy);
         }
@@ -266,7 +267,8 @@ static int partial(struct cse *cse, const struct m2m_request *req, struct m2m_re
     const struct resource_type *t = registry_find(&cse->types, target->ty);
     json_t *attrs = json_object();
     for (int i = 0; i < req->natrl; i++) {
-        if (!type_attr(t, req->atrl[i])) {
+        if (!type_attr(t, req->atrl[i]) &&
+            !((t->flags & RT_CUSTOM_ATTRS) && is_custom_attr_name(req->atrl[i]))) {
             json_decref(attrs);
             return m2m_error(rsp, RSC_BAD_REQUEST, "attribute '%s' is not defined for %s",
                              req->atrl[i], t->key);
@@ -286,6 +288,7 @@ static void attach_stored_text(struct cse *cse, const struct resource_type *t,
                                const struct resource *target, struct m2m_response *rsp)
 {
     if (t->on_retrieve && !(t->flags & RT_RETRIEVE_READS_ONLY)) return;
+    if (t->flags & RT_SPECIALIZED) return;   /* its key and private attributes differ per instance */
     size_t len, keylen = strlen(t->key);
     const char *body = store_cached_body(cse->store, target, &len);
     if (!body) return;
