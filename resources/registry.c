@@ -12,6 +12,8 @@ extern const struct resource_type type_content_instance;
 extern const struct resource_type type_subscription;
 extern const struct resource_type type_group;
 extern const struct resource_type type_request;
+extern const struct resource_type type_flex_container;
+extern const struct resource_type type_flex_container_instance;
 
 static const struct resource_type *const core[] = {
     &type_acp,
@@ -22,6 +24,8 @@ static const struct resource_type *const core[] = {
     &type_subscription,
     &type_group,
     &type_request,
+    &type_flex_container,
+    &type_flex_container_instance,
 };
 
 void registry_init_core(struct registry *r)

@@ -68,7 +68,7 @@ struct attr_def {
 #define RT_STATE_TAG     0x08  /* keeps `st` */
 #define RT_CREATOR       0x10  /* supports `cr` */
 #define RT_NO_EXPIRY     0x20  /* has no `et` */
-#define RT_SUBSCRIBABLE  0x40
+#define RT_SUBSCRIBABLE  0x40  /* a <subscription> (RT_SUBSCRIPTION) may be created under it */
 #define RT_RETRIEVE_READS_ONLY 0x80  /* on_retrieve never modifies ctx->res (rcn=1 may
                                         then be answered from the stored text) */
 #define RT_ROOT          0x100 /* the CSEBase: the tree's root, never expires or goes */

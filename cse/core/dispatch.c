@@ -281,7 +281,9 @@ static int op_create(struct cse *cse, const struct m2m_request *req, struct m2m_
     const char *key;
     int rc = content_of(cse, t, NULL, req, rsp, &content, &key);
     if (rc) return rc;
-    if (!type_allows_parent(t, parent->ty))
+    /* A subscription may also go under any type that says it is subscribable. */
+    bool subscribable = (t->flags & RT_SUBSCRIPTION) && (type_flags(&cse->types, parent->ty) & RT_SUBSCRIBABLE);
+    if (!type_allows_parent(t, parent->ty) && !subscribable)
         return m2m_error(rsp, RSC_INVALID_CHILD_RESOURCE_TYPE, "%s cannot be created under %s",
                          t->key, registry_find(&cse->types, parent->ty)->key);
     if ((rc = schema_validate(t, OP_CREATE, content, rsp))) return rc;
