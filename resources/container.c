@@ -77,6 +77,18 @@ void instances_cap_age(struct op_ctx *ctx, const struct resource *parent)
     }
 }
 
+bool instances_valid_cnf(const char *s)
+{
+    /* "<type>/<subtype>:<encoding 0-2>[:<security 0-5>]" */
+    const char *colon = strchr(s, ':');
+    const char *slash = strchr(s, '/');
+    if (!colon || !slash || slash > colon || slash == s || slash + 1 == colon) return false;
+    const char *enc = colon + 1;
+    if (enc[0] < '0' || enc[0] > '2') return false;
+    if (enc[1] == 0) return true;
+    return enc[1] == ':' && enc[2] >= '0' && enc[2] <= '5' && enc[3] == 0;
+}
+
 int64_t instances_content_size(json_t *con)
 {
     if (!con) return 0;

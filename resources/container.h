@@ -22,5 +22,7 @@ int instances_forget(struct op_ctx *ctx);
 void instances_cap_age(struct op_ctx *ctx, const struct resource *parent);
 /* The size an instance's content counts for in mbs: a string's length, else its compact JSON. */
 int64_t instances_content_size(json_t *con);
+/* contentInfo (cnf): "text/plain:0", media type:encoding[:security]. */
+bool instances_valid_cnf(const char *s);
 
 #endif

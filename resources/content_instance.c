@@ -21,25 +21,13 @@ static const struct attr_def attrs[] = {
     { "con", A_ANY, O, NP, 0, 0 },
 };
 
-/* contentInfo: "<type>/<subtype>:<encoding 0-2>[:<security 0-5>]". */
-static bool valid_cnf(const char *s)
-{
-    const char *colon = strchr(s, ':');
-    const char *slash = strchr(s, '/');
-    if (!colon || !slash || slash > colon || slash == s || slash + 1 == colon) return false;
-    const char *enc = colon + 1;
-    if (enc[0] < '0' || enc[0] > '2') return false;
-    if (enc[1] == 0) return true;
-    return enc[1] == ':' && enc[2] >= '0' && enc[2] <= '5' && enc[3] == 0;
-}
-
 static int cin_create(struct op_ctx *ctx)
 {
     struct resource *cin = ctx->res, *cnt = ctx->parent;
     if (!json_object_get(cin->attrs, "con") && !json_object_get(cin->attrs, "conr"))
         return m2m_error(ctx->rsp, RSC_BAD_REQUEST, "mandatory attribute 'con' is missing (and no conr)");
     const char *cnf = res_str(cin, "cnf");
-    if (cnf && !valid_cnf(cnf))
+    if (cnf && !instances_valid_cnf(cnf))
         return m2m_error(ctx->rsp, RSC_BAD_REQUEST,
                          "cnf must look like 'text/plain:0' (media type:encoding[:security])");
     int64_t cs = instances_content_size(json_object_get(cin->attrs, "con"));

@@ -14,6 +14,8 @@ extern const struct resource_type type_group;
 extern const struct resource_type type_request;
 extern const struct resource_type type_flex_container;
 extern const struct resource_type type_flex_container_instance;
+extern const struct resource_type type_time_series;
+extern const struct resource_type type_time_series_instance;
 
 static const struct resource_type *const core[] = {
     &type_acp,
@@ -26,6 +28,8 @@ static const struct resource_type *const core[] = {
     &type_request,
     &type_flex_container,
     &type_flex_container_instance,
+    &type_time_series,
+    &type_time_series_instance,
 };
 
 void registry_init_core(struct registry *r)
