@@ -86,7 +86,9 @@ struct attr_def {
                                    attributes (flexContainer): any value, optional, removable */
 
 /* Attributes whose name starts with this are the CSE's own (a specialisation's
- * wire key, "@key"): stored with the resource, never on the wire. */
+ * wire key, "@key"): stored with the resource, never on the wire. Only
+ * RT_SPECIALIZED types may hold them (the others may be answered from their
+ * stored text, which would carry them). */
 #define ATTR_PRIVATE_PREFIX '@'
 #define ATTR_INSTANCE_KEY "@key"
 
