@@ -2,7 +2,7 @@
 kept per instance, cnd mandatory, custom attributes, cs/st, versions within
 mni/mbs/mia reachable through la/ol, discovery by ty, subscriptions, bad
 inputs (nothing stored), one CoAP request."""
-import json, os, sys, time
+import calendar, json, os, sys, time
 sys.path.insert(0, os.path.dirname(__file__))
 from harness import Cse, Tap
 from notify_receiver import Receiver, events
@@ -58,6 +58,11 @@ try:
         t.eq((r.rsc, (r.json or {}).get("cod:tmpSr")), (2000, {"curT0": 22.0}),
              "partial retrieve of a custom attribute")
 
+        r = cse.create(app + "?rcn=3", 28, {"cod:tmpSr": {"rn": "t3", "cnd": CND, "v": 1}}, origin=O)
+        rce = (r.json or {}).get("m2m:rce", {})
+        t.ok(r.rsc == 2001 and rce.get("cod:tmpSr", {}).get("v") == 1 and rce.get("uri", "").endswith("/t3")
+             and "@key" not in rce.get("cod:tmpSr", {}), "rcn=3 names the specialisation key, no private attribute", r)
+
         # --- generic m2m:fcnt ----------------------------------------------
         r = mk({"m2m:fcnt": {"rn": "g", "cnd": "org.example.any", "x": [1, 2]}})
         t.ok(r.rsc == 2001 and r.json["m2m:fcnt"]["x"] == [1, 2], "generic m2m:fcnt with a custom attribute", r)
@@ -105,7 +110,7 @@ try:
         r = cse.request("GET", app + "/v?fu=1&ty=58", origin=O)
         t.eq(len((r.json or {}).get("m2m:uril", [])), 2, "discovery by ty=58 finds the instances")
         r = cse.request("GET", "/cse-in?fu=1&ty=28", origin=O)
-        t.eq(sorted(u.rsplit("/", 1)[-1] for u in (r.json or {}).get("m2m:uril", [])), ["g", "t1", "v"],
+        t.eq(sorted(u.rsplit("/", 1)[-1] for u in (r.json or {}).get("m2m:uril", [])), ["g", "t1", "t3", "v"],
              "discovery by ty=28 finds the flexContainers")
         ol_ri = get(app + "/v/ol").json["cod:tmpSrInstance"]["ri"]
         r = cse.update("/" + ol_ri, {"cod:tmpSrInstance": {"curT0": 9}}, origin=O)
@@ -121,7 +126,11 @@ try:
         t.ok(r.rsc == 2004 and "cni" not in r.json["cod:tmpSr"], "no quotas left: no versions, no cni", r)
         t.rsc(get(app + "/v/la"), 4004, 404, "la without instances -> 4004")
         r = mk({"m2m:fcnt": {"rn": "gv", "cnd": "org.example.any", "mia": 3600, "a": 1}})
-        t.ok(get(app + "/gv/la").json.get("m2m:fci", {}).get("a") == 1, "generic instance key m2m:fci", r)
+        gfci = get(app + "/gv/la").json.get("m2m:fci", {})
+        t.ok(gfci.get("a") == 1, "generic instance key m2m:fci", r)
+        ct = calendar.timegm(time.strptime(gfci.get("ct", "19700101T000000").split(",")[0], "%Y%m%dT%H%M%S"))
+        et = calendar.timegm(time.strptime(gfci.get("et", "19700101T000000").split(",")[0], "%Y%m%dT%H%M%S"))
+        t.ok(0 < et - ct <= 3600, "mia caps the instance's et", gfci)
 
         # --- subscriptions --------------------------------------------------
         r = cse.create(app + "/t1", 23, {"m2m:sub": {"rn": "s", "nu": [rx.url], "enc": {"net": [1]}}}, origin=O)

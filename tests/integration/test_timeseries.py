@@ -71,6 +71,13 @@ try:
         s = get(app + "/small").json["m2m:ts"]
         t.eq((s["cni"], s["cbs"]), (3, 30), "mbs evicts the oldest")
 
+        # --- mia caps an instance's et ---------------------------------------------
+        mkts(rn="aged", mia=60)
+        i = tsi("aged", stamp(0), "old").json["m2m:tsi"]
+        ct = calendar.timegm(time.strptime(i["ct"].split(",")[0], "%Y%m%dT%H%M%S"))
+        et = calendar.timegm(time.strptime(i["et"].split(",")[0], "%Y%m%dT%H%M%S"))
+        t.ok(0 < et - ct <= 60, "mia caps the instance's et at ct + mia", i)
+
         # --- bad inputs: nothing stored --------------------------------------
         before = get(app + "/ts").json["m2m:ts"]
         bad = [
@@ -120,7 +127,7 @@ try:
 
         # --- discovery and subscriptions -------------------------------------------
         r = cse.request("GET", app + "?fu=1&ty=29", origin=O)
-        t.eq(sorted(u.rsplit("/", 1)[-1] for u in (r.json or {}).get("m2m:uril", [])), ["md", "small", "ts"],
+        t.eq(sorted(u.rsplit("/", 1)[-1] for u in (r.json or {}).get("m2m:uril", [])), ["aged", "md", "small", "ts"],
              "discovery by ty=29")
         r = cse.request("GET", app + "/small?fu=1&ty=30", origin=O)
         t.eq(len((r.json or {}).get("m2m:uril", [])), 3, "discovery by ty=30")
