@@ -21,8 +21,10 @@ harness.CSE_BIN = TINY
 with Cse(coap_port=0, coaps_port=0, https_port=0, greeting="hi-from-the-test") as cse:
     log = cse.read_log()
     t.ok("tiny-server: CSE /id-in ('cse-in') ready" in log, "it starts on the engine's defaults", log[-400:])
-    t.ok("tiny-server: 9 types, 2 deciders" in log, "its on_start hook sees its type and decider beside the engine's")
     srt = (cse.get("/cse-in").json or {}).get("m2m:cb", {}).get("srt", [])
+    # The engine's types and the made-up one, each listed once in srt.
+    t.ok(len(srt) > 1 and "tiny-server: %d types, 2 deciders" % len(srt) in log,
+         "its on_start hook sees its type and decider beside the engine's", log[-400:])
     t.ok(910 in srt and 3 in srt, "the CSEBase lists the made-up type among the supported ones", srt)
 
     r = cse.create("/cse-in", 910, {"tiny:note": {"rn": "n1", "txt": "first"}})
