@@ -5,7 +5,8 @@
 #include <string.h>
 
 /* Links are index + 1, so that 0 means "none" and calloc()ed memory is an
- * empty table (the bucket heads are never touched before they are used). */
+ * empty table. The bucket heads are allocated with the first key: a table
+ * nobody is limited by (loopback, the default exemption) costs no memory. */
 struct entry {
     char key[RATELIMIT_KEY_MAX];
     uint64_t hash;
@@ -76,11 +77,6 @@ struct ratelimit *ratelimit_new(const struct ratelimit_params *p, uint64_t seed)
     uint32_t nb = 1;
     while (nb < 2u * (uint32_t)t->p.max_entries) nb <<= 1;
     t->mask = nb - 1;
-    t->heads = calloc(nb, sizeof *t->heads);
-    if (!t->heads) {
-        free(t);
-        return NULL;
-    }
     return t;
 }
 
@@ -147,6 +143,7 @@ static struct entry *find_or_add(struct ratelimit *t, const char *key, int64_t n
     char k[RATELIMIT_KEY_MAX];
     stored_key(t, key, k);
     uint64_t h = key_hash(t->seed, k);
+    if (!t->heads && !(t->heads = calloc((size_t)t->mask + 1, sizeof *t->heads))) return NULL;
     uint32_t *head = &t->heads[h & t->mask];
     for (uint32_t i = *head; i; i = at(t, i)->chain) {
         if (at(t, i)->hash == h && !strcmp(at(t, i)->key, k)) {
