@@ -677,15 +677,34 @@ int cse_dispatch_async(struct cse *cse, struct m2m_request *req, struct m2m_resp
     return 1;
 }
 
-void cse_abandon_deferred(struct cse *cse)
+/* Ends every deferred request: answered with rsc (why), or, with rsc 0,
+ * abandoned. Their exchanges' answers are then only counted. */
+static void end_deferred(struct cse *cse, int rsc, const char *why)
 {
     while (cse->deferred) {
         struct deferral *d = cse->deferred;
         cse->deferred = d->next;
         d->abandoned = true;
         continuation_free(d->req);
-        d->abandon(d->data); /* d itself goes with its last answer */
+        if (!rsc) {
+            d->abandon(d->data); /* d itself goes with its last answer */
+            continue;
+        }
+        m2m_response_clear(d->rsp);
+        d->rsp->rqi = d->req->rqi;
+        m2m_error(d->rsp, rsc, "%s", why);
+        d->done(d->data);
     }
+}
+
+void cse_abandon_deferred(struct cse *cse)
+{
+    end_deferred(cse, 0, NULL);
+}
+
+void cse_fail_deferred(struct cse *cse, int rsc, const char *why)
+{
+    end_deferred(cse, rsc, why);
 }
 
 int cse_submit(struct cse *cse, const struct cse_principal *who, struct m2m_request *req,

@@ -6,6 +6,7 @@
 #include "../../resources/types.h"
 #include "../core/throttle.h"
 #include "../../security/saef.h"
+#include "upper_tester.h"
 
 #include <ctype.h>
 #include <stddef.h>
@@ -291,6 +292,15 @@ void http_binding_handle(void *data, const struct http_request *hreq, struct htt
     x->cse = data;
     m2m_request_init(&x->req);
     m2m_response_init(&x->rsp);
+    if (upper_tester_addressed(x->cse, hreq)) {
+        char utrsp[128];
+        upper_tester_run(x->cse, hreq, &x->req, &x->rsp, utrsp, sizeof utrsp);
+        http_from_primitive(&x->req, &x->rsp, hrsp);
+        if (utrsp[0]) http_add_header(hrsp, "X-M2M-UTRSP", utrsp);
+        if (cse_batch_pending(x->cse)) hold_until_commit(&x->req, hrsp);
+        exchange_free(x);
+        return;
+    }
     int rc = http_head_to_primitive(hreq, &x->req, &x->rsp);
     /* Rate limits before the body is parsed, whatever the head's outcome:
      * a refused flood costs no JSON parsing. */
