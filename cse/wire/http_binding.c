@@ -147,6 +147,10 @@ int http_head_to_primitive(const struct http_request *h, struct m2m_request *req
     } else {
         return m2m_error(rsp, RSC_OPERATION_NOT_ALLOWED, "method %s is not part of the oneM2M HTTP binding", m);
     }
+    /* ty is not permitted in a RETRIEVE (TS-0004 Table 7.2.1.1-1); in an
+     * UPDATE or DELETE it has long been ignored, and still is. */
+    if (req->op == OP_RETRIEVE && req->ty)
+        return m2m_error(rsp, RSC_BAD_REQUEST, "ty (the resource type) is not permitted in a RETRIEVE");
     if (req->op != OP_CREATE) req->ty = 0;
 
     /* Target: "/~/x" is SP-relative "/x", "/_/x" absolute "//x". */
@@ -200,6 +204,11 @@ static void put_status(const struct m2m_request *req, int rsc, struct http_respo
     if (req->rqi && strlen(req->rqi) <= MAX_RQI_LEN) http_add_header(h, "X-M2M-RI", req->rqi);
     /* No rvi in the request means a Release-1 originator: answer without one. */
     if (req->rvi) http_add_header(h, "X-M2M-RVI", req->rvi);
+    struct m2m_echo echo;
+    m2m_response_echo(req, &echo);
+    if (echo.vsi) http_add_header(h, "X-M2M-VSI", echo.vsi);
+    if (echo.rset) http_add_header(h, "X-M2M-RST", echo.rset);
+    if (echo.ot[0]) http_add_header(h, "X-M2M-OT", echo.ot);
 }
 
 void http_from_primitive(const struct m2m_request *req, const struct m2m_response *rsp,
