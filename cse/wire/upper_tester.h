@@ -17,7 +17,7 @@
 struct cse;
 
 /* Is this request for the upper tester, and is it served here? When it is
- * not, the request goes on as any other (an unknown target: 4004), so a
+ * not, the request goes on as any other (to an unknown path), so a
  * CSE with the upper tester off shows nothing of it. */
 bool upper_tester_addressed(const struct cse *cse, const struct http_request *hreq);
 

@@ -216,4 +216,35 @@ with Cse() as cse:
     finally:
         raw.close()
 
+# --- waiting for oet when the CSE is reset or stops -------------------------------------
+with Cse(upper_tester="true") as cse:
+    t.rsc(cse.register_ae("w", origin="Cw"), 2001, 201, "AE for the waits")
+    got = {}
+
+    def waiting(key, rn):
+        got[key] = cse.request("POST", "/cse-in/w", ty=3, body={"m2m:cnt": {"rn": rn}}, origin="Cw",
+                               headers={"X-M2M-OET": "3000"})
+    th = threading.Thread(target=waiting, args=("reset", "r1"))
+    th.start()
+    time.sleep(0.5)
+    from harness import curl
+    r = curl("POST", cse.base + "/__ut__", {"X-M2M-UTCMD": "Reset", "X-M2M-RI": "u1"})
+    t.rsc(r, 2000, 200, "Reset while a request waits for its oet")
+    th.join(timeout=15)
+    t.rsc(got.get("reset"), 5000, 500, "the waiting request is answered 5000 by the reset")
+    time.sleep(3)
+    t.rsc(cse.get("/cse-in/w/r1"), 4004, 404, "it never runs after the reset")
+
+    t.rsc(cse.register_ae("w", origin="Cw"), 2001, 201, "AE again")
+    th = threading.Thread(target=waiting, args=("stop", "r2"))
+    th.start()
+    time.sleep(0.5)
+    rc = cse.stop()
+    th.join(timeout=15)
+    t.eq(rc, 0, "the CSE stops cleanly while a request waits for its oet")
+    t.ok(got.get("stop") is not None and got["stop"].status != 201, "the waiting request was not answered 2001",
+         got.get("stop"))
+    cse.start()
+    t.rsc(cse.get("/cse-in/w/r2"), 4004, 404, "nor executed")
+
 t.done()

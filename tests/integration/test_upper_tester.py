@@ -50,6 +50,13 @@ with Cse() as cse:
          "off: POST /__ut__ answers like any unknown target",
          "got %r, unknown target %r" % (r, other))
     t.ok("x-m2m-utrsp" not in r.headers, "off: no X-M2M-UTRSP")
+    hdr = {"X-M2M-Origin": "CAdmin", "Content-Type": "application/json"}
+    r = ut(cse, "Reset", headers=hdr)
+    other = ut(cse, "Reset", path="/__xy__", headers=hdr)
+    t.ok((r.status, r.rsc) == (other.status, other.rsc) == (404, 4004),
+         "off: as a NOTIFY to /__ut__ it is 404/4004 like any unknown target", "got %r, other %r" % (r, other))
+    r = ut(cse, "Status", method="GET", headers={"X-M2M-Origin": "CAdmin"})
+    t.rsc(r, 4004, 404, "off: GET /__ut__ is 404/4004")
     t.rsc(cse.get("/cse-in/utAE/box/la", origin="CutAE"), 2000, 200, "off: nothing was reset")
     t.ok("upper tester" not in cse.read_log(), "off: nothing logged as an upper tester command")
 
