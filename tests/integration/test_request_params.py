@@ -213,6 +213,13 @@ with Cse() as cse:
                         [(CONTENT_FORMAT, b"\x32")], payload=b'{"m2m:cnt":{"rn":"coaprset"}}')
         t.eq(r.rsc, 4000, "CoAP: rset before rqet -> 4000")
         absent("coaprset", "CoAP rset before rqet")
+        start = time.time()
+        r = raw.request(POST, "cse-in/rp", m2m_options(fr="Crp", rqi="c5", ty=3, oet="1500") +
+                        [(CONTENT_FORMAT, b"\x32")], payload=b'{"m2m:cnt":{"rn":"coapoet"}}', timeout=8)
+        took = time.time() - start
+        t.eq((r.code, r.rsc) if r else None, (code(2, 1), 2001), "CoAP: a CREATE with oet 1500 ms is answered 2.01")
+        t.ok(took >= 1.4, "CoAP: ... no earlier than its oet (a separate response)", took)
+        t.rsc(cse.get("/cse-in/rp/coapoet", origin="Crp"), 2000, 200, "CoAP: the delayed CREATE was executed")
     finally:
         raw.close()
 
