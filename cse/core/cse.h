@@ -45,6 +45,9 @@ struct cse {
     struct nb_pending *nb_unstarted; /* rt 1/2 requests not yet started (nonblocking.c) */
     struct parent_cache *parents;    /* cse_parent(); NULL until first used */
     struct throttle *throttle;       /* rate limits the bindings ask (cse/throttle.h) */
+    /* After cse_reset(): what a server profile recreates (server.h on_reset). */
+    int (*on_reset)(struct cse *cse, void *data);
+    void *on_reset_data;
     /* Group commit (cse_commit): told after every batch commit. */
     struct { cse_commit_fn *fn; void *data; } on_commit[8];
     int non_commit;

@@ -240,6 +240,7 @@ int cse_reset(struct cse *cse)
         cse->throttle = fresh;
     }
     if (notify_open(cse) && !rc) rc = RSC_INTERNAL_SERVER_ERROR;
+    if (!rc && cse->on_reset && cse->on_reset(cse, cse->on_reset_data)) rc = RSC_INTERNAL_SERVER_ERROR;
     if (!rc) log_info("reset: CSEBase '%s' is as at start-up", cse->cfg.cse_name);
     return rc;
 }

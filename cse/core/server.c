@@ -170,6 +170,8 @@ int server_main(int argc, char **argv, const struct server_profile *profile)
         goto out;
     }
     started = true;
+    cse.on_reset = profile->on_reset;
+    cse.on_reset_data = profile->data;
     if (transport_needed(&cfg) && !(tm = transport_load(&cfg))) goto out;
     /* Credentials serve only the secure transports (PSK, trusted CAs); the
      * store is still opened when the config provisions some, so that they
