@@ -66,12 +66,7 @@ static int timed(struct cse *cse, const char *rqet, const char *rset, const char
 {
     struct m2m_request req;
     struct m2m_response rsp;
-    m2m_request_init(&req);
-    m2m_response_init(&rsp);
-    req.op = OP_RETRIEVE;
-    req.to = strdup("cse-in");
-    req.fr = strdup("CAdmin");
-    req.rqi = strdup("t");
+    unit_request_init(&req, &rsp, OP_RETRIEVE, "cse-in", "CAdmin");
     if (rqet) req.rqet = strdup(rqet);
     if (rset) req.rset = strdup(rset);
     if (oet) req.oet = strdup(oet);
