@@ -111,6 +111,7 @@ with Cse(upper_tester="true") as cse:
     t.rsc(ut(cse, "enableShortRequestExpiration 5"), 5001, 501,
           "enableShortRequestExpiration is 501/5001 (not implemented)")
     t.ok("upper tester: 'Reset'" in cse.read_log(), "commands are logged")
+    t.ok("the upper tester is on" in cse.read_log(), "the start-up log says the upper tester is on")
 
 # --- a request waiting for an outside answer (subscription verification) ----------
 rx = Receiver().start()
@@ -149,6 +150,8 @@ with Cse(upper_tester="true", http_host="0.0.0.0", security_http="optional") as 
     t.ok(r.status == other.status and r.rsc == other.rsc and r.status >= 400,
          "non-loopback http-host: upper-tester alone leaves it off", "got %r, unknown %r" % (r, other))
     t.ok(r.headers.get("x-m2m-utrsp") is None, "non-loopback http-host: no UTRSP")
+    t.ok("upper-tester is off: http-host 0.0.0.0 is not loopback" in cse.read_log(),
+         "the start-up log says why it stays off")
 
 with Cse(upper_tester="true", upper_tester_remote="true", http_host="0.0.0.0",
          security_http="optional") as cse:
