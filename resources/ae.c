@@ -51,6 +51,14 @@ static bool valid_csz(json_t *csz)
     return true;
 }
 
+/* "/<cse-id>" or "//<sp-id>/<cse-id>": a CSE speaking, not an AE. */
+static bool is_cse_id(const char *fr)
+{
+    if (fr[0] != '/') return false;
+    const char *p = fr[1] == '/' ? strchr(fr + 2, '/') : fr;
+    return p && p[1] && !strchr(p + 1, '/');
+}
+
 static int ae_create(struct op_ctx *ctx)
 {
     const struct m2m_request *req = ctx->req;
@@ -71,6 +79,10 @@ static int ae_create(struct op_ctx *ctx)
     } else if ((fr[0] == 'C' || fr[0] == 'S') && strlen(fr) < sizeof stem &&
                address_valid_segment(fr, strlen(fr))) {
         strcpy(stem, fr);
+    } else if (is_cse_id(fr) && !req->sec.authenticated) {
+        /* TS-0004 7.3.2.1: a CSE-ID without a security association. */
+        return m2m_error(ctx->rsp, RSC_SECURITY_ASSOCIATION_REQUIRED,
+                         "originator '%s' is a CSE-ID: it needs a security association", fr);
     } else {
         return m2m_error(ctx->rsp, RSC_BAD_REQUEST,
                          "originator '%s' is not an AE-ID stem (C... or S...) for registration", fr);

@@ -28,6 +28,7 @@ enum attr_kind {
     A_OBJ,        /* JSON object */
     A_LIST,       /* any JSON array */
     A_ANY,        /* any JSON value */
+    A_LABELS,     /* m2m:labels: array of tokens (non-empty, no white space or controls) */
 };
 
 /* Presence of an attribute in the content of a CREATE / UPDATE request
@@ -51,8 +52,8 @@ struct attr_def {
 #define ATTR_LT      { "lt",  A_TS,   NP, NP, 0, 0 }
 #define ATTR_ET      { "et",  A_TS,   O,  O,  0, 0 }
 #define ATTR_ET_WO   { "et",  A_TS,   O,  NP, 0, 0 }
-#define ATTR_LBL     { "lbl", A_STRLIST, O, O, 0, 0 }
-#define ATTR_LBL_WO  { "lbl", A_STRLIST, O, NP, 0, 0 }
+#define ATTR_LBL     { "lbl", A_LABELS, O, O, 0, 0 }
+#define ATTR_LBL_WO  { "lbl", A_LABELS, O, NP, 0, 0 }
 #define ATTR_ACPI    { "acpi", A_URILIST, O, O, 0, 0 }
 #define ATTR_AT      { "at",  A_URILIST, O, O, 0, 0 }
 #define ATTR_AA      { "aa",  A_STRLIST, O, O, 0, 0 }

@@ -32,6 +32,16 @@ static bool is_str(json_t *v) { return json_is_string(v); }
 static bool is_nonempty_str(json_t *v) { return json_is_string(v) && json_string_length(v) > 0; }
 static bool is_int(json_t *v) { return json_is_integer(v); }
 
+/* m2m:labels is a list of xs:token items: an item with white space would
+ * be two items in XML, an empty one none. */
+static bool is_label(json_t *v)
+{
+    if (!is_nonempty_str(v)) return false;
+    for (const unsigned char *c = (const unsigned char *)json_string_value(v); *c; c++)
+        if (*c <= ' ' || *c == 0x7f) return false;
+    return true;
+}
+
 static const char *kind_name(int kind)
 {
     switch (kind) {
@@ -47,6 +57,7 @@ static const char *kind_name(int kind)
     case A_INTLIST: return "a list of integers";
     case A_OBJ: return "an object";
     case A_LIST: return "a list";
+    case A_LABELS: return "a list of labels (non-empty, without white space)";
     default: return "a value";
     }
 }
@@ -73,6 +84,7 @@ static bool value_ok(const struct attr_def *a, json_t *v)
     case A_INTLIST: return json_is_array(v) && all_items(v, is_int);
     case A_OBJ: return json_is_object(v);
     case A_LIST: return json_is_array(v);
+    case A_LABELS: return json_is_array(v) && all_items(v, is_label);
     default: return true;
     }
 }

@@ -146,6 +146,10 @@ static const struct setting settings[] = {
     { "rate-limit-loopback", K_BOOL, offsetof(struct config, rate_limit_loopback), sizeof(bool), 0, 0,
       "apply the rate limits to loopback peers too (default false: they are exempt)", 0, false },
     INT(rate_limit_entries, "rate-limit-entries", 16, 1000000, "keys remembered per rate limit, least recently used forgotten first (default 8192)"),
+    { "upper-tester", K_BOOL, offsetof(struct config, upper_tester), sizeof(bool), 0, 0,
+      "serve the conformance upper tester, POST /__ut__ (Reset empties the CSE!) on a loopback http-host (default false)", 0, false },
+    { "upper-tester-remote", K_BOOL, offsetof(struct config, upper_tester_remote), sizeof(bool), 0, 0,
+      "with upper-tester: serve it on a non-loopback http-host too, to the admin originator only (default false)", 0, false },
 };
 
 static const struct setting *find_setting(const char *key)

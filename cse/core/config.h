@@ -77,6 +77,10 @@ struct config {
     struct config_rate rate_handshake;   /* TLS and DTLS handshakes per source address */
     bool rate_limit_loopback;            /* limit loopback peers too (default: exempt) */
     int rate_limit_entries;              /* keys remembered per kind */
+    /* The upper tester (POST /__ut__, cse/wire/upper_tester.h): off unless
+     * upper_tester; on a non-loopback http-host only with upper_tester_remote too. */
+    bool upper_tester;
+    bool upper_tester_remote;
 };
 
 void config_defaults(struct config *c);

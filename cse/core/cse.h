@@ -31,6 +31,7 @@ struct cse {
     struct loop *loop;
     char csi[66];              /* SP-relative CSE-ID: "/id-in" */
     int64_t expiry_timer;
+    int64_t configured_expiry_ms; /* expiry-interval as set at start (cse_set_expiry_interval) */
     char next_expiry[23];      /* earliest et in the store ("" = none) */
     char next_expiry_parsed[23]; /* next_expiry as last parsed into next_expiry_us */
     int64_t next_expiry_us;
@@ -44,6 +45,9 @@ struct cse {
     struct nb_pending *nb_unstarted; /* rt 1/2 requests not yet started (nonblocking.c) */
     struct parent_cache *parents;    /* cse_parent(); NULL until first used */
     struct throttle *throttle;       /* rate limits the bindings ask (cse/throttle.h) */
+    /* After cse_reset(): what a server profile recreates (server.h on_reset). */
+    int (*on_reset)(struct cse *cse, void *data);
+    void *on_reset_data;
     /* Group commit (cse_commit): told after every batch commit. */
     struct { cse_commit_fn *fn; void *data; } on_commit[8];
     int non_commit;
@@ -93,6 +97,8 @@ int cse_submit(struct cse *cse, const struct cse_principal *who, struct m2m_requ
 
 /* At shutdown: every deferred request is abandoned (see above). */
 void cse_abandon_deferred(struct cse *cse);
+/* At a reset (cse_reset): every deferred request is answered rsc (why) now. */
+void cse_fail_deferred(struct cse *cse, int rsc, const char *why);
 
 /* What a resource hook returns when it asked for work through
  * req->cont->wanted: the dispatcher rolls back and runs the request again

@@ -10,6 +10,7 @@
 #include "../base/clock.h"
 #include "filter.h"
 #include "../base/log.h"
+#include "../base/loop.h"
 #include "nonblocking.h"
 #include "../events/notify.h"
 #include "rsc.h"
@@ -103,6 +104,51 @@ static bool is_attribute(const void *types, const char *sn)
     return registry_is_attribute_name(types, sn);
 }
 
+/* The longest wait for an operation execution time (oet): a blocking
+ * request holds its connection meanwhile; a non-blocking one its record. */
+#define OET_MAX_BLOCKING_S 300
+#define OET_MAX_NONBLOCKING_S 3600
+
+/* One of rqet, rset, oet: an absolute timestamp or milliseconds after
+ * arrival, rewritten absolute, so that a later run (oet, a deferral, a
+ * non-blocking execution) and the answer (X-M2M-RST) read one instant. */
+static int settle_time(char **field, const char *what, int64_t now, int64_t *at, struct m2m_response *rsp)
+{
+    *at = 0;
+    if (!*field) return 0;
+    if (!ts_parse_absrel(*field, now, at)) return m2m_error(rsp, RSC_BAD_REQUEST, "%s is malformed", what);
+    ts_buf buf;
+    ts_format(*at, buf);
+    free(*field);
+    *field = strdup(buf);
+    return 0;
+}
+
+/* TS-0004 8.1.2: not executed before oet, dropped after rqet, answered
+ * before rset; an order in which that cannot all hold is refused. */
+static int check_times(struct m2m_request *req, struct m2m_response *rsp)
+{
+    int64_t now = clock_now_us(), rqet, rset, oet;
+    int rc = settle_time(&req->rqet, "request expiration timestamp", now, &rqet, rsp);
+    if (!rc) rc = settle_time(&req->rset, "result expiration timestamp", now, &rset, rsp);
+    if (!rc) rc = settle_time(&req->oet, "operation execution time", now, &oet, rsp);
+    if (rc) return rc;
+    if (rqet && rset && rset < rqet)
+        return m2m_error(rsp, RSC_BAD_REQUEST, "the result expiration timestamp lies before the request expiration timestamp");
+    if (oet && rqet && oet > rqet)
+        return m2m_error(rsp, RSC_BAD_REQUEST, "the operation execution time lies after the request expiration timestamp");
+    if (oet && rset && oet > rset)
+        return m2m_error(rsp, RSC_BAD_REQUEST, "the operation execution time lies after the result expiration timestamp");
+    if (rqet && rqet < now) return m2m_error(rsp, RSC_REQUEST_TIMEOUT, "request expiration time has passed");
+    if (rset && rset < now) return m2m_error(rsp, RSC_REQUEST_TIMEOUT, "result expiration time has passed");
+    bool blocking = req->rt != 1 && req->rt != 2;
+    int64_t max_s = blocking ? OET_MAX_BLOCKING_S : OET_MAX_NONBLOCKING_S;
+    if (oet > now + max_s * 1000000)
+        return m2m_error(rsp, RSC_BAD_REQUEST, "the operation execution time lies more than %lld s ahead%s",
+                         (long long)max_s, blocking ? " (a non-blocking request may wait longer)" : "");
+    return 0;
+}
+
 /* Receiver checks that need no resource (TS-0004 7.3.2.1 step 1). */
 static int validate_primitive(struct cse *cse, struct m2m_request *req, struct m2m_response *rsp)
 {
@@ -128,13 +174,8 @@ static int validate_primitive(struct cse *cse, struct m2m_request *req, struct m
                          req->unknown_key);
     if (req->unknown_query && cse->cfg.strict_query)
         return m2m_error(rsp, RSC_BAD_REQUEST, "unknown query parameter '%s'", req->unknown_key);
-    if (req->rqet) {
-        int64_t when;
-        if (!ts_parse_absrel(req->rqet, clock_now_us(), &when))
-            return m2m_error(rsp, RSC_BAD_REQUEST, "request expiration timestamp is malformed");
-        if (when < clock_now_us())
-            return m2m_error(rsp, RSC_REQUEST_TIMEOUT, "request expiration time has passed");
-    }
+    int rc = check_times(req, rsp);
+    if (rc) return rc;
     if (req->op == OP_CREATE) {
         if (req->ty <= 0)
             return m2m_error(rsp, RSC_BAD_REQUEST, "CREATE needs a resource type (Content-Type ty=)");
@@ -151,8 +192,6 @@ static int validate_primitive(struct cse *cse, struct m2m_request *req, struct m
         return m2m_error(rsp, RSC_BAD_REQUEST, "applyRelativePath (arp) needs discovery (fu=1)");
     if (req->fc.fu != 1 && req->fc.fu != 2)
         return m2m_error(rsp, RSC_NOT_IMPLEMENTED, "filter usage %d is not supported", req->fc.fu);
-    if (req->rt == 5)
-        return m2m_error(rsp, RSC_NOT_IMPLEMENTED, "response type noResponse is not supported");
     return 0;
 }
 
@@ -367,6 +406,8 @@ static int op_update(struct cse *cse, const struct m2m_request *req, struct m2m_
     json_t *content;
     int rc = content_of(cse, t, target, req, rsp, &content, NULL);
     if (rc) return rc;
+    if (!json_object_size(content))
+        return m2m_error(rsp, RSC_BAD_REQUEST, "an UPDATE must name at least one attribute");
     if ((rc = schema_validate(t, OP_UPDATE, content, rsp))) return rc;
     json_t *acpi = json_object_get(content, "acpi");
     if (acpi && json_object_size(content) > 1)
@@ -597,15 +638,38 @@ static int execute(struct cse *cse, struct m2m_request *req, struct m2m_response
     return rc;
 }
 
+/* The operation execution time when it is still ahead, else 0. A caller
+ * that cannot wait (no loop) has the operation run at once. */
+static int64_t oet_ahead(const struct m2m_request *req)
+{
+    int64_t oet;
+    if (!req->oet || req->oet_reached || !ts_parse(req->oet, &oet)) return 0;
+    return oet > clock_now_us() ? oet : 0;
+}
+
 void cse_dispatch(struct cse *cse, struct m2m_request *req, struct m2m_response *rsp)
 {
     rsp->rqi = req->rqi;
     cse_expire_due(cse);
     cse_primitive_begin(cse);
     int rc = validate_primitive(cse, req, rsp);
-    if (!rc && (req->rt == 1 || req->rt == 2)) rc = nonblocking_accept(cse, req, rsp);
-    else if (!rc) rc = execute(cse, req, rsp);
+    int64_t oet = oet_ahead(req);
+    if (!rc && (req->rt == 1 || req->rt == 2)) {
+        rc = nonblocking_accept(cse, req, rsp);
+    } else if (!rc && oet && req->cont && req->cont->may_defer) {
+        req->cont->not_before_us = oet;   /* cse_dispatch_async runs it then */
+        cse_primitive_end(cse);
+        return;
+    } else if (!rc) {
+        rc = execute(cse, req, rsp);
+    }
     cse_primitive_end(cse);
+    /* noResponse (rt 5): the operation runs as a blocking one; a binding
+     * must still answer, so the answer is the RSC alone. */
+    if (!rc && req->rt == 5 && rsp->pc) {
+        json_decref(rsp->pc);
+        rsp->pc = NULL;
+    }
     /* Waiting is only for something asked for (req->cont->wanted). */
     if (rc == DISPATCH_PENDING && req->cont && json_array_size(req->cont->wanted)) return;
     if (rc == DISPATCH_PENDING)
@@ -628,6 +692,7 @@ struct deferral {
     void *data;
     int outstanding;               /* answers still to come */
     bool abandoned;                /* the CSE closed first: answers are only counted */
+    int64_t timer;                 /* waiting for the operation execution time instead */
 };
 
 struct answer {
@@ -645,6 +710,12 @@ static void continuation_free(struct m2m_request *req)
     req->cont = NULL;
 }
 
+static void unlink_deferral(struct deferral *d)
+{
+    for (struct deferral **p = &d->cse->deferred; *p; p = &(*p)->next)
+        if (*p == d) { *p = d->next; break; }
+}
+
 /* One answer is in; with the last one the request runs again, to the end. */
 static void verified(void *data, int rsc)
 {
@@ -655,8 +726,7 @@ static void verified(void *data, int rsc)
     free(v);
     if (--d->outstanding) return;
     if (d->abandoned) { free(d); return; }
-    for (struct deferral **p = &d->cse->deferred; *p; p = &(*p)->next)
-        if (*p == d) { *p = d->next; break; }
+    unlink_deferral(d);
     d->req->cont->may_defer = false;
     json_array_clear(d->req->cont->wanted);
     m2m_response_clear(d->rsp);
@@ -664,6 +734,34 @@ static void verified(void *data, int rsc)
     continuation_free(d->req);
     d->done(d->data);
     free(d);
+}
+
+/* The operation execution time has come: the request runs as if it had
+ * just arrived (it may still wait for outside answers). */
+static int64_t oet_reached(struct loop *loop, int64_t id, void *data)
+{
+    (void)loop; (void)id;
+    struct deferral *d = data;
+    unlink_deferral(d);
+    d->req->oet_reached = true;
+    if (!cse_dispatch_async(d->cse, d->req, d->rsp, d->done, d->abandon, d->data)) d->done(d->data);
+    free(d);
+    return -1;
+}
+
+static int wait_for_oet(struct cse *cse, struct m2m_request *req, struct m2m_response *rsp, int64_t at,
+                        cse_done_fn *done, cse_done_fn *abandon, void *data)
+{
+    struct deferral *d = calloc(1, sizeof *d);
+    if (!d) {
+        m2m_error(rsp, RSC_INTERNAL_SERVER_ERROR, "out of memory");
+        return 0;
+    }
+    *d = (struct deferral){ cse->deferred, cse, req, rsp, done, abandon, data, 0, false, 0 };
+    int64_t ms = (at - clock_now_us() + 999) / 1000;
+    d->timer = loop_add_timer(cse->loop, ms > 0 ? ms : 0, oet_reached, d);
+    cse->deferred = d;
+    return 1;
 }
 
 int cse_dispatch_async(struct cse *cse, struct m2m_request *req, struct m2m_response *rsp,
@@ -675,6 +773,7 @@ int cse_dispatch_async(struct cse *cse, struct m2m_request *req, struct m2m_resp
     cse_dispatch(cse, req, rsp);
     size_t n = json_array_size(first.wanted);
     req->cont = NULL;
+    if (first.not_before_us) return wait_for_oet(cse, req, rsp, first.not_before_us, done, abandon, data);
     if (!n) { json_decref(first.wanted); json_decref(first.members); return 0; }
     struct m2m_continuation *k = malloc(sizeof *k);
     struct deferral *d = k ? calloc(1, sizeof *d) : NULL;
@@ -689,7 +788,7 @@ int cse_dispatch_async(struct cse *cse, struct m2m_request *req, struct m2m_resp
     *k = first;
     k->verified = json_object();
     req->cont = k;
-    *d = (struct deferral){ cse->deferred, cse, req, rsp, done, abandon, data, (int)n, false };
+    *d = (struct deferral){ cse->deferred, cse, req, rsp, done, abandon, data, (int)n, false, 0 };
     cse->deferred = d;
     size_t i;
     json_t *w;
@@ -702,15 +801,36 @@ int cse_dispatch_async(struct cse *cse, struct m2m_request *req, struct m2m_resp
     return 1;
 }
 
-void cse_abandon_deferred(struct cse *cse)
+/* Ends every deferred request: answered with rsc (why), or, with rsc 0,
+ * abandoned. Their exchanges' answers are then only counted. */
+static void end_deferred(struct cse *cse, int rsc, const char *why)
 {
     while (cse->deferred) {
         struct deferral *d = cse->deferred;
         cse->deferred = d->next;
         d->abandoned = true;
         continuation_free(d->req);
-        d->abandon(d->data); /* d itself goes with its last answer */
+        if (d->timer) loop_del_timer(cse->loop, d->timer);
+        if (!rsc) {
+            d->abandon(d->data);
+        } else {
+            m2m_response_clear(d->rsp);
+            d->rsp->rqi = d->req->rqi;
+            m2m_error(d->rsp, rsc, "%s", why);
+            d->done(d->data);
+        }
+        if (d->timer) free(d); /* else it goes with its last answer */
     }
+}
+
+void cse_abandon_deferred(struct cse *cse)
+{
+    end_deferred(cse, 0, NULL);
+}
+
+void cse_fail_deferred(struct cse *cse, int rsc, const char *why)
+{
+    end_deferred(cse, rsc, why);
 }
 
 int cse_submit(struct cse *cse, const struct cse_principal *who, struct m2m_request *req,

@@ -139,6 +139,7 @@ int cse_open_with(struct cse *cse, const struct config *cfg, struct loop *loop,
             return -1;
         }
     cse->cfg = *cfg;
+    cse->configured_expiry_ms = cfg->expiry_interval_ms;
     cse->loop = loop;
     snprintf(cse->csi, sizeof cse->csi, "/%s", cfg->cse_id);
     if (strcmp(cfg->db_file, ":memory:") && mkdir_p(cfg->data_dir)) {
@@ -185,4 +186,69 @@ void cse_close(struct cse *cse)
     acl_close(cse);
     store_close(cse->store);
     cse->store = NULL;
+}
+
+/* --- reset ------------------------------------------------------------------ */
+
+struct children { struct resource **v; size_t n, cap; };
+
+static int collect_child(struct resource *res, void *data)
+{
+    struct children *c = data;
+    if (c->n == c->cap) {
+        size_t cap = c->cap ? 2 * c->cap : 16;
+        struct resource **v = realloc(c->v, cap * sizeof *v);
+        if (!v) return RSC_INTERNAL_SERVER_ERROR;
+        c->v = v;
+        c->cap = cap;
+    }
+    c->v[c->n++] = resource_dup(res);
+    return 0;
+}
+
+/* One transaction: the store holds the CSEBase alone, or nothing changed. */
+static int remove_below_base(struct cse *cse)
+{
+    struct children c = { 0 };
+    int rc = store_begin(cse->store);
+    if (!rc) rc = store_children(cse->store, cse->cfg.cse_id, 0, collect_child, &c);
+    for (size_t i = 0; !rc && i < c.n; i++) rc = store_delete_subtree(cse->store, c.v[i], NULL, NULL);
+    if (!rc) rc = store_commit(cse->store);
+    else store_rollback(cse->store);
+    for (size_t i = 0; i < c.n; i++) resource_free(c.v[i]);
+    free(c.v);
+    return rc;
+}
+
+int cse_reset(struct cse *cse)
+{
+    /* What this round wrote so far is settled first: the reset stands alone. */
+    if (cse_commit(cse)) return RSC_INTERNAL_SERVER_ERROR;
+    cse_fail_deferred(cse, RSC_INTERNAL_SERVER_ERROR, "the CSE was reset while the request waited");
+    nonblocking_close(cse);
+    notify_close(cse);          /* queues, batches and exchanges in flight end here */
+    int rc = remove_below_base(cse);
+    if (rc) log_error("reset: the resources could not be removed (%d)", rc);
+    if (!rc) rc = ensure_cse_base(cse);
+    acl_invalidate(cse);
+    cse_forget_parents(cse);
+    cse->next_expiry[0] = 0;
+    store_next_expiry(cse->store, cse->next_expiry);
+    struct throttle *fresh = throttle_new(&cse->cfg, acl_audit_log(cse));
+    if (fresh) {
+        throttle_free(cse->throttle);
+        cse->throttle = fresh;
+    }
+    if (notify_open(cse) && !rc) rc = RSC_INTERNAL_SERVER_ERROR;
+    if (!rc && cse->on_reset && cse->on_reset(cse, cse->on_reset_data)) rc = RSC_INTERNAL_SERVER_ERROR;
+    if (!rc) log_info("reset: CSEBase '%s' is as at start-up", cse->cfg.cse_name);
+    return rc;
+}
+
+void cse_set_expiry_interval(struct cse *cse, int64_t ms)
+{
+    cse->cfg.expiry_interval_ms = ms > 0 ? ms : cse->configured_expiry_ms;
+    if (!cse->loop) return;
+    if (cse->expiry_timer) loop_del_timer(cse->loop, cse->expiry_timer);
+    cse->expiry_timer = loop_add_timer(cse->loop, cse->cfg.expiry_interval_ms, expiry_tick, cse);
 }

@@ -14,4 +14,16 @@ int cse_open_with(struct cse *cse, const struct config *cfg, struct loop *loop,
                   const struct resource_type *const *extra_types);
 void cse_close(struct cse *cse);
 
+/* Brings an open CSE back to its start-up state, for a conformance upper
+ * tester (cse/wire/upper_tester.h): every resource below the CSEBase
+ * removed (no hooks, no notifications: nothing of it survives to hear of
+ * it), what start-up creates recreated (the CSEBase; cse->on_reset for a
+ * server profile's own), the caches (ACPs, parents),
+ * notification queues, non-blocking and deferred requests (answered 5000)
+ * and rate-limit buckets cleared. Settings are kept. Returns 0 or an RSC. */
+int cse_reset(struct cse *cse);
+
+/* Runs the expiry sweep every ms milliseconds from now on; 0 = as configured. */
+void cse_set_expiry_interval(struct cse *cse, int64_t ms);
+
 #endif

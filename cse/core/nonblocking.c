@@ -197,7 +197,11 @@ int nonblocking_accept(struct cse *cse, const struct m2m_request *req, struct m2
     p->cse = cse;
     p->req = m2m_request_dup(req);
     snprintf(p->ri, sizeof p->ri, "%s", res_ri(rec));
-    p->timer = loop_add_timer(cse->loop, 0, run_pending, p);
+    /* Execution starts at the operation execution time (oet), if any. */
+    int64_t oet, delay_ms = 0;
+    if (req->oet && ts_parse(req->oet, &oet)) delay_ms = (oet - clock_now_us() + 999) / 1000;
+    if (p->req) p->req->oet_reached = true;
+    p->timer = loop_add_timer(cse->loop, delay_ms > 0 ? delay_ms : 0, run_pending, p);
     p->next = cse->nb_unstarted;
     cse->nb_unstarted = p;
     rsp->rsc = req->rt == 1 ? RSC_ACCEPTED_NONBLOCKING_SYNCH : RSC_ACCEPTED_NONBLOCKING_ASYNCH;

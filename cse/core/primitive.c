@@ -76,6 +76,18 @@ struct m2m_request *m2m_request_dup(const struct m2m_request *req)
     return d;
 }
 
+void m2m_response_echo(const struct m2m_request *req, struct m2m_echo *out)
+{
+    out->vsi = req->vsi && strlen(req->vsi) <= M2M_ECHO_MAX ? req->vsi : NULL;
+    out->rset = req->rset && strlen(req->rset) <= M2M_ECHO_MAX ? req->rset : NULL;
+    out->ot[0] = 0;
+    if (req->ot) {
+        ts_buf now;
+        ts_format(clock_now_us(), now);
+        snprintf(out->ot, sizeof out->ot, "%.15s", now);
+    }
+}
+
 void m2m_response_init(struct m2m_response *rsp)
 {
     memset(rsp, 0, sizeof *rsp);

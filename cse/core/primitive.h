@@ -66,6 +66,7 @@ struct m2m_continuation {
     json_t *wanted;            /* [{"target": s, "pc": {...}}] asked for by the first run */
     json_t *verified;          /* {"<target>": rsc} gathered meanwhile */
     char ri[64];               /* the resource ID the first run assigned */
+    int64_t not_before_us;     /* the first run found oet ahead: run again at this instant */
     json_t *members;           /* fopt fan-out: {"<member>": its response, or the
                                   continuation of a member still waiting} */
 };
@@ -97,6 +98,7 @@ struct m2m_request {
     struct m2m_peer peer;
     enum m2m_binding binding;
     bool cse_itself;           /* submitted by the CSE on its own behalf (cse_submit) */
+    bool oet_reached;          /* waited for its operation execution time (oet) already */
     struct m2m_continuation *cont; /* NULL unless dispatched with cse_dispatch_async() */
 };
 
@@ -116,6 +118,17 @@ struct m2m_response {
     size_t pc_text_len;
     const json_t *pc_text_of;
 };
+
+/* What a response carries back of its request besides rqi and rvi
+ * (TS-0004 7.2.1.2), the same for every binding: vsi echoed, rset echoed
+ * (absolute once the dispatcher settled it), and ot, the response's own
+ * originating time, when the request carried one. NULL / "" = absent. */
+#define M2M_ECHO_MAX 256       /* longer vsi values are not echoed */
+struct m2m_echo {
+    const char *vsi, *rset;
+    char ot[16];               /* YYYYMMDDThhmmss: fits CoAP's 15-byte option */
+};
+void m2m_response_echo(const struct m2m_request *req, struct m2m_echo *out);
 
 void m2m_request_init(struct m2m_request *req);
 void m2m_request_clear(struct m2m_request *req);

@@ -170,6 +170,8 @@ int server_main(int argc, char **argv, const struct server_profile *profile)
         goto out;
     }
     started = true;
+    cse.on_reset = profile->on_reset;
+    cse.on_reset_data = profile->data;
     if (transport_needed(&cfg) && !(tm = transport_load(&cfg))) goto out;
     /* Credentials serve only the secure transports (PSK, trusted CAs); the
      * store is still opened when the config provisions some, so that they
@@ -195,6 +197,10 @@ int server_main(int argc, char **argv, const struct server_profile *profile)
         if (!(coap = tm->coap_server_start(loop, &cse, &copt))) goto out;
         if (cfg.coap_port) log_info("CoAP on %s:%d", cfg.coap_host, cfg.coap_port);
     }
+    if (cfg.upper_tester && !config_is_loopback(cfg.http_host) && !cfg.upper_tester_remote)
+        log_warn("upper-tester is off: http-host %s is not loopback (set upper-tester-remote too)", cfg.http_host);
+    else if (cfg.upper_tester)
+        log_warn("the upper tester is on: POST /__ut__ (Reset removes every resource)");
     log_info("%s: CSE %s ('%s') ready, admin originator %s, data in %s", profile->name,
              cse.csi, cfg.cse_name, cfg.admin, cfg.db_file);
     loop_run(loop);

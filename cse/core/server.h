@@ -22,6 +22,9 @@ struct server_profile {
     int (*on_start)(struct cse *cse, void *data);
     /* After the loop ended, before the CSE closes. */
     void (*on_stop)(struct cse *cse, void *data);
+    /* After an upper tester Reset emptied the CSE (cse_reset): recreate
+     * what on_start put into it. Non-zero makes the reset fail (5000). */
+    int (*on_reset)(struct cse *cse, void *data);
     void *data;
 };
 

@@ -201,6 +201,10 @@ static int map_method(int code, int op_query, struct m2m_request *req, struct m2
         return m2m_error(rsp, RSC_OPERATION_NOT_ALLOWED,
                          "CoAP method %d is not part of the oneM2M CoAP binding", code);
     }
+    /* ty is not permitted in a RETRIEVE (TS-0004 Table 7.2.1.1-1); in an
+     * UPDATE or DELETE it has long been ignored, and still is. */
+    if (req->op == OP_RETRIEVE && req->ty)
+        return m2m_error(rsp, RSC_BAD_REQUEST, "ty (the resource type) is not permitted in a RETRIEVE");
     if (req->op != OP_CREATE) req->ty = 0;
     return 0;
 }
@@ -355,6 +359,12 @@ void coap_from_primitive(const struct m2m_request *req, const struct m2m_respons
     coap_msg_out_add(out, M2MOPT_RVI, rvi, strlen(rvi));
     if (req->rqi) coap_msg_out_add(out, M2MOPT_RQI, req->rqi, strlen(req->rqi));
     coap_msg_out_add_uint(out, M2MOPT_RSC, (uint32_t)rsp->rsc);
+    struct m2m_echo echo;
+    m2m_response_echo(req, &echo);
+    if (echo.vsi) coap_msg_out_add(out, M2MOPT_VSI, echo.vsi, strlen(echo.vsi));
+    /* Timestamps in CoAP options are 15 bytes at most (TS-0008): whole seconds. */
+    if (echo.rset) coap_msg_out_add(out, M2MOPT_RSET, echo.rset, strnlen(echo.rset, 15));
+    if (echo.ot[0]) coap_msg_out_add(out, M2MOPT_OT, echo.ot, strlen(echo.ot));
     if (rsp->cnst) {
         coap_msg_out_add_uint(out, M2MOPT_CTO, (uint32_t)rsp->cnot);
         coap_msg_out_add_uint(out, M2MOPT_CTS, (uint32_t)rsp->cnst);

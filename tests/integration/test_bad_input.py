@@ -59,7 +59,7 @@ with Cse(max_body=4096) as cse:
         ("UPDATE of the CSEBase", cse.update("/cse-in", {"m2m:cb": {}}, origin=O), 4005, 405),
         ("DELETE of the CSEBase", cse.delete("/cse-in", origin=O), 4005, 405),
         # rt=1/2 and NOTIFY forwarding work now: test_group.py and test_subscription.py.
-        ("rt=5 (noResponse)", cse.get("/cse-in?rt=5", origin=O), 5001, 501),
+        # rt=5 (noResponse) is served now: test_request_params.py.
         ("NOTIFY to an AE without poa", cse.request("POST", "/cse-in/app", body={"m2m:sgn": {}}, origin=O),
          5103, 404),
         ("NOTIFY to a container", cse.request("POST", "/cse-in/app/c", body={"m2m:sgn": {}}, origin=O), 4005, 405),

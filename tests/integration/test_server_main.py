@@ -1,7 +1,8 @@
 """The engine as a library: tests/server/tiny_server.c is a second server
 executable, a short main() handing server_main() a profile with one made-up
 resource type (ty 910, "tiny:note"), one authorization decider (guests may
-read notes) and one setting (--greeting). Driven over HTTP like m2m-cse."""
+read notes), one setting (--greeting) and an on_reset hook for the upper
+tester's Reset. Driven over HTTP like m2m-cse."""
 import os
 import subprocess
 import sys
@@ -46,6 +47,15 @@ with Cse(coap_port=0, coaps_port=0, https_port=0, greeting="hi-from-the-test") a
     t.rsc(cse.get("/cse-in/box", origin="Cguest"), 4103, 403, "anything else stays refused to the guest")
     t.rsc(cse.delete("/cse-in/n1", origin="Cguest"), 4103, 403, "and so is deleting the note")
     t.rsc(cse.delete("/cse-in/n1"), 2002, 200, "DELETE of it")
+
+# The upper tester's Reset runs the profile's on_reset after emptying the CSE.
+with Cse(coap_port=0, coaps_port=0, https_port=0, upper_tester="true") as cse:
+    t.rsc(cse.create("/cse-in", 910, {"tiny:note": {"rn": "n9", "txt": "x"}}), 2001, 201, "a note before the reset")
+    r = harness.curl("POST", cse.base + "/__ut__", {"X-M2M-UTCMD": "Reset", "X-M2M-RI": "u"})
+    t.rsc(r, 2000, 200, "Reset on a second server executable")
+    t.rsc(cse.get("/cse-in/n9"), 4004, 404, "the note is gone")
+    t.ok("tiny-server: reset, 9 types still served" in cse.read_log(), "the profile's on_reset hook ran",
+         cse.read_log()[-300:])
 
 harness.CSE_BIN = os.environ.get("M2M_CSE", os.path.join(harness.BUILD, "m2m-cse"))
 with Cse(coap_port=0, coaps_port=0, https_port=0) as cse:

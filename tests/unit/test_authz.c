@@ -111,12 +111,7 @@ static void in_the_cse(void **state)
 
     struct m2m_request req;
     struct m2m_response rsp;
-    m2m_request_init(&req);
-    m2m_response_init(&rsp);
-    req.op = OP_RETRIEVE;
-    req.to = strdup("cse-in/box");
-    req.fr = strdup("Cstranger");
-    req.rqi = strdup("u1");
+    unit_request_init(&req, &rsp, OP_RETRIEVE, "cse-in/box", "Cstranger");
     cse_dispatch(&cse, &req, &rsp);
     assert_int_equal(rsp.rsc, RSC_ORIGINATOR_HAS_NO_PRIVILEGE);   /* the ACPs say no */
 

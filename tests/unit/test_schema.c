@@ -95,11 +95,20 @@ static void kinds(void **state)
     /* A_BOOL */
     VALID(3, OP_CREATE, "{\"disr\": false}");
     BAD(3, OP_CREATE, "{\"disr\": 0}");
-    /* A_STRLIST */
+    /* A_LABELS */
     VALID(3, OP_CREATE, "{\"lbl\": []}");
-    VALID(3, OP_CREATE, "{\"lbl\": [\"a\", \"b/c\"]}");
+    VALID(3, OP_CREATE, "{\"lbl\": [\"a\", \"b/c\", \"key:value\", \"\u00e9t\u00e9\"]}");
     BAD(3, OP_CREATE, "{\"lbl\": \"a\"}");
     BAD(3, OP_CREATE, "{\"lbl\": [1]}");
+    BAD(3, OP_CREATE, "{\"lbl\": [\"\"]}");
+    BAD(3, OP_CREATE, "{\"lbl\": [\"a b\"]}");
+    BAD(3, OP_CREATE, "{\"lbl\": [\"a\\tb\"]}");
+    BAD(3, OP_CREATE, "{\"lbl\": [\"ok\", \"nl\\n\"]}");
+    BAD(3, OP_CREATE, "{\"lbl\": [\"del\\u007f\"]}");
+    BAD(2, OP_UPDATE, "{\"lbl\": [\" lead\"]}");
+    /* A_STRLIST */
+    VALID(2, OP_CREATE, "{\"api\": \"Nx\", \"rr\": true, \"srv\": [\"3\"], \"poa\": [\"http://h\"]}");
+    BAD(2, OP_CREATE, "{\"api\": \"Nx\", \"rr\": true, \"srv\": [3]}");
     /* A_URILIST */
     VALID(3, OP_CREATE, "{\"acpi\": [\"acp1\"]}");
     BAD(3, OP_CREATE, "{\"acpi\": [\"\"]}");

@@ -19,6 +19,18 @@ static inline int unit_cse_open(struct cse *cse)
     return cse_open(cse, &cfg, NULL);
 }
 
+/* A primitive from originator fr to `to`, rqi "unit", and an empty response. */
+static inline void unit_request_init(struct m2m_request *req, struct m2m_response *rsp, enum m2m_op op,
+                                     const char *to, const char *fr)
+{
+    m2m_request_init(req);
+    m2m_response_init(rsp);
+    req->op = op;
+    req->to = strdup(to);
+    req->fr = strdup(fr);
+    req->rqi = strdup("unit");
+}
+
 /* Runs one primitive as originator fr; returns the RSC. For a CREATE the
  * new ri goes to ri_out; when pc_out is given it receives the response content. */
 static inline int unit_run_as(struct cse *cse, const char *fr, enum m2m_op op, const char *to, int ty,
@@ -26,12 +38,7 @@ static inline int unit_run_as(struct cse *cse, const char *fr, enum m2m_op op, c
 {
     struct m2m_request req;
     struct m2m_response rsp;
-    m2m_request_init(&req);
-    m2m_response_init(&rsp);
-    req.op = op;
-    req.to = strdup(to);
-    req.fr = strdup(fr);
-    req.rqi = strdup("unit");
+    unit_request_init(&req, &rsp, op, to, fr);
     req.ty = ty;
     if (body) req.pc = json_loads(body, 0, NULL);
     cse_dispatch(cse, &req, &rsp);
