@@ -138,6 +138,8 @@ static const struct setting settings[] = {
       "pre-provisioned key identity:hexkey:originator-patterns (repeatable)", offsetof(struct config, npsk), true },
     STR(psk_file, "psk-file", "file of pre-provisioned keys, one identity:hexkey:originator-patterns a line (mode 600)"),
     LIST(trusted_ca, ntrusted_ca, "trusted-ca", "PEM file of a CA trusted for client certificates (repeatable)"),
+    LIST(outbound_psk, noutbound_psk, "outbound-psk", "coaps:// notification target and the credential store PSK identity to use, host:port=identity (repeatable)"),
+    STR(dns_servers, "dns-servers", "DNS servers for the host names of notification targets, host[:port],... (default: /etc/resolv.conf)"),
     STR(transport_module, "transport-module", "HTTPS/CoAP(S) module file (default ironbark-transports.so beside the executable)"),
     RATE(rate_address, "rate-per-address", "requests per second from one source address, RATE[,BURST]; 0 = no limit (default 2000,4000)"),
     RATE(rate_originator, "rate-per-originator", "requests per second from one originator, RATE[,BURST] (default 1000,2000)"),

@@ -18,7 +18,7 @@ struct http_transport;
 struct loop;
 struct tls_server;
 
-#define TRANSPORT_MODULE_ABI 1
+#define TRANSPORT_MODULE_ABI 2
 #define TRANSPORT_MODULE_SYMBOL "ironbark_transport_module"
 #define TRANSPORT_MODULE_FILE "ironbark-transports.so"
 
@@ -32,9 +32,10 @@ struct transport_module {
     struct coap_server *(*coap_server_start)(struct loop *loop, struct cse *cse,
                                              const struct coap_options *opt);
     void (*coap_server_stop)(struct coap_server *srv);
-    /* coap:// notification delivery (cse/coap_notify.c) */
-    void (*coap_notify_install)(void);
-    void (*coap_notify_shutdown)(void);
+    /* coap:// and coaps:// delivery (cse/wire/coap_notify.c): install puts
+     * its senders in cse's outbound table; shutdown frees cse's client. */
+    void (*coap_notify_install)(struct cse *cse);
+    void (*coap_notify_shutdown)(struct cse *cse);
 };
 
 /* Whether cfg configures a listener that needs the module. */
