@@ -15,8 +15,8 @@
 #include <string.h>
 #include <strings.h>
 
-enum { SCHEME_HTTP, SCHEME_COAP, SCHEME_COAPS, NSCHEMES };
-static const char *const scheme_names[NSCHEMES] = { "http://", "coap://", "coaps://" };
+enum { SCHEME_HTTP, SCHEME_HTTPS, SCHEME_COAP, SCHEME_COAPS, NSCHEMES };
+static const char *const scheme_names[NSCHEMES] = { "http://", "https://", "coap://", "coaps://" };
 
 struct sender {
     notify_send_fn *send;
@@ -27,6 +27,7 @@ struct outbound {
     struct sender senders[NSCHEMES];
     struct http_client *http;      /* NULL without a loop */
     struct resolver *resolver;     /* created at the first host name */
+    struct tls_client *tls;        /* https://, created at the first such target */
 };
 
 static struct outbound *ob_of(struct cse *cse) { return cse->outbound; }
@@ -67,13 +68,18 @@ static const char *http_unreachable(int error)
            : error == HC_ERR_TIMEOUT ? "timeout" : NULL;
 }
 
+static const char *http_reason(const struct http_client_result *r)
+{
+    return r->error == HC_ERR_TLS ? (r->reason ? r->reason : "TLS handshake failed") : http_unreachable(r->error);
+}
+
 struct http_attempt { notify_sender_done *done; void *data; };
 
 static void http_done(void *data, const struct http_client_result *r)
 {
     struct http_attempt a = *(struct http_attempt *)data;
     free(data);
-    a.done(a.data, rsc_of_http(r), http_unreachable(r->error));
+    a.done(a.data, rsc_of_http(r), http_reason(r));
 }
 
 static int http_send(struct cse *cse, const struct notify_send_args *a, notify_sender_done *done, void *data)
@@ -85,8 +91,8 @@ static int http_send(struct cse *cse, const struct notify_send_args *a, notify_s
     struct http_attempt *at = malloc(sizeof *at);
     if (!at) return -1;
     *at = (struct http_attempt){ done, data };
-    int rc = http_client_send(ob->http, "POST", a->url, hdr, a->body, a->nbody, a->timeout_ms,
-                              http_done, at);
+    int rc = http_client_send_named(ob->http, "POST", a->url, a->host, hdr, a->body, a->nbody,
+                                    a->timeout_ms, http_done, at);
     if (rc) free(at);
     return rc;
 }
@@ -101,6 +107,27 @@ static int http_send_blocking(struct cse *cse, const struct notify_send_args *a)
     int rsc = rsc_of_http(&r);
     free((char *)r.body);
     return rsc;
+}
+
+/* https://: the HTTP client with the module's TLS layer, set up at the
+ * first https:// target. */
+static int https_send(struct cse *cse, const struct notify_send_args *a, notify_sender_done *done, void *data)
+{
+    struct outbound *ob = ob_of(cse);
+    if (!ob->http) return -1;
+    if (!http_client_has_tls(ob->http)) {
+        const struct transport_module *m = transport_load(&cse->cfg);
+        if (!m || !(ob->tls = m->tls_client_create(&cse->cfg, cse->creds))) return -1;
+        http_client_set_tls(ob->http, m->tls_client_io(), ob->tls);
+    }
+    return http_send(cse, a, done, data);
+}
+
+static int https_send_blocking(struct cse *cse, const struct notify_send_args *a)
+{
+    (void)cse;
+    log_info("outbound: %s: https:// needs the event loop", a->url);
+    return RSC_TARGET_NOT_REACHABLE;
 }
 
 /* --- coap:// and coaps://: in the transport module ---------------------------------- */
@@ -187,6 +214,7 @@ struct attempt {
     struct cse *cse;
     struct notify_send_args a;
     char *url, *from, *rqi;        /* owned copies of a's strings */
+    char host[256];                /* the name looked up */
     struct iovec *body;            /* owned copy of the array; the bytes are the caller's */
     size_t host_start, host_end;
     notify_sender_done *done;
@@ -226,6 +254,7 @@ static void resolved(void *data, const struct sockaddr *addr, socklen_t alen, co
     const struct sender *s = url ? sender_of(at->cse, url) : NULL;
     at->a.url = url;
     at->a.body = at->body;
+    at->a.host = at->host;
     if (!s || s->send(at->cse, &at->a, attempt_done, at)) {
         free(url);
         attempt_done(at, RSC_TARGET_NOT_REACHABLE, "cannot start the request");
@@ -267,6 +296,7 @@ int outbound_send(struct cse *cse, const struct notify_send_args *a, notify_send
     at->host_start = hs;
     at->host_end = he;
     if (!resolve_is_literal(host)) {
+        snprintf(at->host, sizeof at->host, "%s", host);
         char err[160] = "";
         if (!ob->resolver && cse->loop)
             ob->resolver = resolver_create(cse->loop, cse->cfg.dns_servers, err, sizeof err);
@@ -306,6 +336,7 @@ int outbound_send_blocking(struct cse *cse, const struct notify_send_args *a)
     if (!url) return RSC_TARGET_NOT_REACHABLE;
     struct notify_send_args b = *a;
     b.url = url;
+    b.host = host;
     int rsc = s->send_blocking(cse, &b);
     free(url);
     return rsc;
@@ -318,6 +349,7 @@ int outbound_open(struct cse *cse)
     struct outbound *ob = calloc(1, sizeof *ob);
     if (!ob) return -1;
     ob->senders[SCHEME_HTTP] = (struct sender){ http_send, http_send_blocking };
+    ob->senders[SCHEME_HTTPS] = (struct sender){ https_send, https_send_blocking };
     ob->senders[SCHEME_COAP] = (struct sender){ coap_send_lazy, coap_send_blocking_lazy };
     ob->senders[SCHEME_COAPS] = (struct sender){ coap_send_lazy, coap_send_blocking_lazy };
     if (cse->loop && !(ob->http = http_client_create(cse->loop))) { free(ob); return -1; }
@@ -334,6 +366,7 @@ void outbound_close(struct cse *cse)
     ob->resolver = NULL;
     http_client_destroy(ob->http);
     ob->http = NULL;
+    if (ob->tls) transport_loaded()->tls_client_free(ob->tls);
     if (transport_loaded()) transport_loaded()->coap_notify_shutdown(cse);
     free(ob);
     cse->outbound = NULL;

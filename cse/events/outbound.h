@@ -1,8 +1,8 @@
 /* One way out: every request the CSE sends on its own (notifications,
  * verification requests, NOTIFYs forwarded to an AE's poa, non-blocking
  * results) leaves through outbound_send(). It picks the sender by the URL's
- * scheme (http:// built in; coap:// and coaps:// from the transport module,
- * loaded on first use), resolves host names on the loop (c-ares,
+ * scheme (http:// built in; https://, coap:// and coaps:// from the
+ * transport module, loaded on first use), resolves host names on the loop (c-ares,
  * cse/base/resolve.h) and logs an unreachable target at info with the
  * reason. Its state (sender table, HTTP client, resolver) lives in
  * struct cse. docs/architecture.md, "The outbound path". */
@@ -27,6 +27,10 @@ struct notify_send_args {
     size_t len;
     int ec;                    /* event category, 0 = none */
     int timeout_ms;
+    /* The host name the URL named before outbound put the address found in
+     * its place (https:// checks the certificate against it); NULL when
+     * the URL still holds what was written. */
+    const char *host;
 };
 
 /* Result of one attempt: the RSC answered, or unreachable = why there was
