@@ -137,7 +137,7 @@ static const struct setting settings[] = {
     { "psk", K_LIST, offsetof(struct config, psk), sizeof(((struct config *)0)->psk[0]), 0, 0,
       "pre-provisioned key identity:hexkey:originator-patterns (repeatable)", offsetof(struct config, npsk), true },
     STR(psk_file, "psk-file", "file of pre-provisioned keys, one identity:hexkey:originator-patterns a line (mode 600)"),
-    LIST(trusted_ca, ntrusted_ca, "trusted-ca", "PEM file of a CA trusted for client certificates (repeatable)"),
+    LIST(trusted_ca, ntrusted_ca, "trusted-ca", "PEM file of a CA trusted for client certificates and https:// notification targets (repeatable)"),
     LIST(outbound_psk, noutbound_psk, "outbound-psk", "coaps:// notification target and the credential store PSK identity to use, host:port=identity (repeatable)"),
     STR(dns_servers, "dns-servers", "DNS servers for the host names of notification targets, host[:port],... (default: /etc/resolv.conf)"),
     STR(transport_module, "transport-module", "HTTPS/CoAP(S) module file (default ironbark-transports.so beside the executable)"),
