@@ -6,6 +6,7 @@
 #include "../core/cse.h"
 #include "../core/rsc.h"
 #include "../wire/http_client.h"
+#include "../wire/http_codec.h"
 #include "../wire/transport.h"
 
 #include <arpa/inet.h>
@@ -43,23 +44,17 @@ bool outbound_scheme_known(const char *url) { return scheme_of(url) >= 0; }
 
 /* --- http:// ---------------------------------------------------------------------- */
 
-static void headers_for(char *buf, size_t cap, const char *from, const char *rqi, int ec)
+/* The NOTIFY's header lines (the HTTP codec); -1 when they do not fit. */
+static int headers_for(char *buf, size_t cap, const struct notify_send_args *a)
 {
-    int n = snprintf(buf, cap, "X-M2M-Origin: %s\r\nX-M2M-RI: %s\r\nX-M2M-RVI: 3\r\n"
-                     "Content-Type: application/json\r\nAccept: application/json\r\n",
-                     from, rqi);
-    if (ec && n > 0 && (size_t)n < cap) snprintf(buf + n, cap - (size_t)n, "X-M2M-EC: %d\r\n", ec);
+    struct m2m_request req = { .op = OP_NOTIFY, .fr = (char *)a->from, .rqi = (char *)a->rqi, .ec = a->ec };
+    return http_codec_headers(&req, true, buf, cap);
 }
 
-/* The RSC of an HTTP answer: the header when present, else from the status. */
 static int rsc_of_http(const struct http_client_result *r)
 {
     if (r->error) return RSC_TARGET_NOT_REACHABLE;
-    if (r->rsc) return r->rsc;
-    if (r->status >= 200 && r->status < 300) return RSC_OK;
-    if (r->status == 403) return RSC_ORIGINATOR_HAS_NO_PRIVILEGE;
-    if (r->status == 404) return RSC_NOT_FOUND;
-    return r->status >= 500 ? RSC_INTERNAL_SERVER_ERROR : RSC_BAD_REQUEST;
+    return r->rsc ? r->rsc : http_codec_rsc(r->status, NULL);
 }
 
 static const char *http_unreachable(int error)
@@ -86,8 +81,8 @@ static int http_send(struct cse *cse, const struct notify_send_args *a, notify_s
 {
     struct outbound *ob = ob_of(cse);
     if (!ob->http) return -1;
-    char hdr[512];
-    headers_for(hdr, sizeof hdr, a->from, a->rqi, a->ec);
+    char hdr[1024];
+    if (headers_for(hdr, sizeof hdr, a) < 0) return -1;
     struct http_attempt *at = malloc(sizeof *at);
     if (!at) return -1;
     *at = (struct http_attempt){ done, data };
@@ -100,8 +95,8 @@ static int http_send(struct cse *cse, const struct notify_send_args *a, notify_s
 static int http_send_blocking(struct cse *cse, const struct notify_send_args *a)
 {
     (void)cse;
-    char hdr[512];
-    headers_for(hdr, sizeof hdr, a->from, a->rqi, a->ec);
+    char hdr[1024];
+    if (headers_for(hdr, sizeof hdr, a) < 0) return RSC_TARGET_NOT_REACHABLE;
     struct http_client_result r;
     http_client_send_sync("POST", a->url, hdr, a->body, a->nbody, a->timeout_ms, &r);
     int rsc = rsc_of_http(&r);
