@@ -73,17 +73,6 @@ static int url_parse(const char *url, struct coap_url *u)
     return 0;
 }
 
-static void add_str_option(coap_pdu_t *pdu, uint16_t num, const char *s)
-{
-    if (s && *s) coap_add_option(pdu, num, strlen(s), (const uint8_t *)s);
-}
-
-static void add_uint_option(coap_pdu_t *pdu, uint16_t num, unsigned v)
-{
-    uint8_t buf[4];
-    coap_add_option(pdu, num, coap_encode_var_safe(buf, sizeof buf, v), buf);
-}
-
 static void release_body(coap_session_t *session, void *data)
 {
     (void)session;
@@ -98,20 +87,19 @@ static coap_pdu_t *notify_pdu(coap_session_t *s, const struct coap_url *u,
     if (!pdu) return NULL;
     coap_session_new_token(s, toklen, token);
     coap_add_token(pdu, *toklen, token);
-    const char *p = u->ep.path;
-    while (*p == '/') p++;
-    while (*p && *p != '?') {
-        size_t n = strcspn(p, "/?");
-        if (n) coap_add_option(pdu, COAP_OPTION_URI_PATH, n, (const uint8_t *)p);
-        p += n;
-        while (*p == '/') p++;
-    }
-    add_uint_option(pdu, COAP_OPTION_CONTENT_FORMAT, COAP_CF_JSON);
-    if (*p == '?') add_str_option(pdu, COAP_OPTION_URI_QUERY, p + 1);
-    add_str_option(pdu, M2MOPT_RVI, "3");
-    add_str_option(pdu, M2MOPT_FR, a->from);
-    add_str_option(pdu, M2MOPT_RQI, a->rqi);
-    if (a->ec) add_uint_option(pdu, M2MOPT_EC, (unsigned)a->ec);
+    /* The options from the CoAP codec (coap_map.h), in its order. */
+    char path[2048];
+    const char *q = strchr(u->ep.path, '?');
+    snprintf(path, sizeof path, "%.*s", (int)(q ? (size_t)(q - u->ep.path) : strlen(u->ep.path)), u->ep.path);
+    struct m2m_request req = { .op = OP_NOTIFY, .fr = (char *)a->from, .rqi = (char *)a->rqi, .ec = a->ec };
+    struct coap_msg_out *m = malloc(sizeof *m);
+    if (m) coap_msg_out_init(m);
+    bool ok = m && !coap_request_from_primitive(&req, path, q ? q + 1 : NULL, true, m);
+    for (int i = 0; ok && i < m->nopts; i++)
+        ok = coap_add_option(pdu, m->opts[i].number, m->opts[i].len, m->optbuf + m->opts[i].off) > 0;
+    if (m) coap_msg_out_clear(m);
+    free(m);
+    if (!ok) { coap_delete_pdu(pdu); return NULL; }
     /* libcoap keeps the body until the (block-wise) transfer ends, possibly
      * after the queue let go of it: it gets a copy of its own. */
     uint8_t *body = malloc(a->len ? a->len : 1);
@@ -130,12 +118,8 @@ static int rsc_of(const coap_pdu_t *rcv)
 {
     coap_opt_iterator_t it;
     coap_opt_t *o = coap_check_option(rcv, M2MOPT_RSC, &it);
-    if (o) return (int)coap_decode_var_bytes(coap_opt_value(o), coap_opt_length(o));
-    int code = coap_pdu_get_code(rcv);
-    if (code >> 5 == 2) return RSC_OK;
-    if (code == COAP_RESPONSE_CODE(404)) return RSC_NOT_FOUND;
-    if (code == COAP_RESPONSE_CODE(403)) return RSC_ORIGINATOR_HAS_NO_PRIVILEGE;
-    return code >> 5 == 5 ? RSC_INTERNAL_SERVER_ERROR : RSC_BAD_REQUEST;
+    long rsc = o ? (long)coap_decode_var_bytes(coap_opt_value(o), coap_opt_length(o)) : -1;
+    return coap_response_rsc(coap_pdu_get_code(rcv), rsc);
 }
 
 /* --- the asynchronous client on the loop ------------------------------------------ */
