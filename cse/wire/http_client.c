@@ -30,6 +30,7 @@ struct url {
     bool tls;                      /* https:// */
     char key[96];                  /* the keep-alive pool key: scheme and host:port */
     char host[256];                /* the host as written: the TLS server name */
+    char host_header[300];         /* Host: the name (and port) the URL was written with */
     char path[2048];
 };
 
@@ -44,6 +45,7 @@ static int url_parse(const char *s, struct url *u)
     size_t hn = *h == '[' ? strcspn(hs, "]") : strcspn(hs, ":/?#");
     snprintf(u->host, sizeof u->host, "%.*s", (int)hn, hs);
     snprintf(u->key, sizeof u->key, "%s%s", u->tls ? "https://" : "http://", u->ep.hostport);
+    snprintf(u->host_header, sizeof u->host_header, "%s", u->ep.hostport);
     const char *p = u->ep.path;
     snprintf(u->path, sizeof u->path, "%s%s", *p == '/' ? "" : "/", p);
     return 0;
@@ -73,13 +75,13 @@ static int request_init(struct hc_request *rq, const char *method, const struct 
     memset(rq, 0, sizeof *rq);
     size_t body_len = 0;
     for (int i = 0; i < nbody; i++) body_len += body[i].iov_len;
-    size_t cap = strlen(method) + strlen(u->path) + strlen(u->ep.hostport) +
+    size_t cap = strlen(method) + strlen(u->path) + strlen(u->host_header) +
                  (headers ? strlen(headers) : 0) + 128;
     rq->head = malloc(cap);
     rq->body = nbody > 0 ? malloc((size_t)nbody * sizeof *body) : NULL;
     if (!rq->head || (nbody > 0 && !rq->body)) { request_clear(rq); return -1; }
     int n = snprintf(rq->head, cap, "%s %s HTTP/1.1\r\nHost: %s\r\n%sContent-Length: %zu\r\n\r\n",
-                     method, u->path, u->ep.hostport, headers ? headers : "", body_len);
+                     method, u->path, u->host_header, headers ? headers : "", body_len);
     if (n < 0 || (size_t)n >= cap) { request_clear(rq); return -1; }
     if (nbody > 0) memcpy(rq->body, body, (size_t)nbody * sizeof *body);
     rq->nbody = nbody > 0 ? nbody : 0;
@@ -568,11 +570,16 @@ int http_client_send_named(struct http_client *cl, const char *method, const cha
     struct url u;
     struct hc_request rq;
     if (url_parse(url, &u) || (u.tls && !cl->io)) return -1;
-    if (u.tls && server_name && *server_name) {
-        /* The name, not the address it was resolved to, is what the
-         * certificate proves and what a kept connection is for. */
-        snprintf(u.host, sizeof u.host, "%s", server_name);
-        snprintf(u.key, sizeof u.key, "https://%s|%s", server_name, u.ep.hostport);
+    if (server_name && *server_name) {
+        /* The name, not the address it was resolved to, is what the server
+         * is asked for (Host), what the certificate proves and what a kept
+         * https:// connection is for. */
+        const char *port = strrchr(u.ep.hostport, ':');
+        snprintf(u.host_header, sizeof u.host_header, "%s%s", server_name, port ? port : "");
+        if (u.tls) {
+            snprintf(u.host, sizeof u.host, "%s", server_name);
+            snprintf(u.key, sizeof u.key, "https://%s|%s", server_name, u.ep.hostport);
+        }
     }
     if (request_init(&rq, method, &u, headers, body, nbody, timeout_ms)) return -1;
     int rc = conn_start(cl, &u, &rq, done, data, true);

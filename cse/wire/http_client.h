@@ -69,8 +69,9 @@ bool http_client_has_tls(const struct http_client *c);
 int http_client_send(struct http_client *c, const char *method, const char *url,
                      const char *headers, const struct iovec *body, int nbody, int timeout_ms,
                      http_client_done *done, void *data);
-/* The same for https://, with the name the server's certificate must carry
- * (the URL's host was resolved to an address; NULL = the URL's host). */
+/* The same with the name the URL's host was resolved from (NULL = the
+ * URL's host): it goes in the Host header and, for https://, is what the
+ * server's certificate must carry. */
 int http_client_send_named(struct http_client *c, const char *method, const char *url,
                            const char *server_name, const char *headers, const struct iovec *body,
                            int nbody, int timeout_ms, http_client_done *done, void *data);

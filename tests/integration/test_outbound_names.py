@@ -38,6 +38,8 @@ try:
         t.ok(dns.asked("rx.ironbark.test") >= 1, "the name was asked of the configured DNS server")
         reqs = rx.wait_count(1)
         t.ok(reqs and sgn(reqs[0]["body"]).get("vrq") is True, "the verification request arrived")
+        t.eq(reqs[0]["headers"].get("host") if reqs else None, "rx.ironbark.test:%d" % rx.port,
+             "its Host header names the host, not the address")
 
         rx.clear()
         cse.create("/cse-in/mon/box", 4, {"m2m:cin": {"con": "v1"}}, origin="Cmon")
