@@ -3,7 +3,8 @@ are looked up with c-ares on the loop, here from a DNS server the test runs
 (setting dns-servers), never from /etc/hosts. Verification and notifications
 reach a named receiver; a slow lookup delays only the request that needs it
 while others are answered at once; an unknown name is logged at info with
-the reason and the subscription is refused with 5204."""
+the reason and the subscription is refused with 5204, as is a target that
+refuses the connection."""
 import os
 import sys
 import threading
@@ -70,6 +71,11 @@ try:
                  for l in log.splitlines()),
              "the unreachable target is logged at info with the reason",
              [l for l in log.splitlines() if "nowhere" in l])
+        closed = Receiver()  # a port nobody listens on
+        r = cse.create("/cse-in/mon/box", 23, {"m2m:sub": {"rn": "refused", "nu": [closed.url]}}, origin="Cmon")
+        t.rsc(r, 5204, 500, "a refused connection: verification fails 5204")
+        t.ok(any(" info " in l and closed.url in l and "refused" in l for l in cse.read_log().splitlines()),
+             "the refused connection is logged at info with the reason")
         t.eq(cse.get("/cse-in").rsc, 2000, "the CSE still serves")
 finally:
     dns.stop()
