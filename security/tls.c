@@ -4,6 +4,7 @@
 #include "cert_san.h"
 #include "certgen.h"
 #include "credentials.h"
+#include "tls_io.h"
 #include "../cse/base/log.h"
 
 #include <wolfssl/options.h>
@@ -58,15 +59,6 @@ static unsigned int psk_lookup(WOLFSSL *ssl, const char *identity, unsigned char
     return n;
 }
 
-static int load_ca(void *arg, const char *name, const char *pem)
-{
-    WOLFSSL_CTX *ctx = arg;
-    if (wolfSSL_CTX_load_verify_buffer(ctx, (const unsigned char *)pem, (long)strlen(pem),
-                                       WOLFSSL_FILETYPE_PEM) != WOLFSSL_SUCCESS)
-        log_warn("tls: trusted CA '%s' could not be loaded, skipped", name);
-    return 0;
-}
-
 /* The certificate and key: configured ones, or generated under data-dir. */
 static int load_identity(WOLFSSL_CTX *ctx, const struct config *cfg)
 {
@@ -99,7 +91,7 @@ struct tls_server *tls_server_create(const struct config *cfg, struct credential
         return NULL;
     }
     wolfSSL_CTX_set_psk_server_callback(ts->ctx, psk_lookup);
-    cred_each_ca(creds, load_ca, ts->ctx);
+    cred_each_ca(creds, tls_io_load_ca, ts->ctx);
     /* Ask for a client certificate; whether one is needed is the SAEF policy's call. */
     wolfSSL_CTX_set_verify(ts->ctx, WOLFSSL_VERIFY_PEER, NULL);
     const char *sni = cfg->tls_server_name;
@@ -138,20 +130,8 @@ static void *tls_attach(void *data, int fd)
 static void tls_detach(void *conn)
 {
     struct tls_conn *c = conn;
-    wolfSSL_shutdown(c->ssl); /* best effort close_notify; the socket is non-blocking */
-    wolfSSL_free(c->ssl);
+    tls_io_close(c->ssl);
     free(c);
-}
-
-static int want(WOLFSSL *ssl, int ret)
-{
-    int err = wolfSSL_get_error(ssl, ret);
-    if (err == WOLFSSL_ERROR_WANT_READ) return HTTP_IO_WANT_READ;
-    if (err == WOLFSSL_ERROR_WANT_WRITE) return HTTP_IO_WANT_WRITE;
-    if (err == WOLFSSL_ERROR_ZERO_RETURN) return 0;
-    char msg[WOLFSSL_MAX_ERROR_SZ];
-    log_debug("tls: %s", wolfSSL_ERR_error_string((unsigned long)err, msg));
-    return HTTP_IO_ERROR;
 }
 
 /* Binds the finished handshake to a Credential-ID: "12-<KpsaID>" for a PSK,
@@ -193,7 +173,7 @@ static int tls_handshake(void *conn)
     struct tls_conn *c = conn;
     int ret = wolfSSL_accept(c->ssl);
     if (ret != WOLFSSL_SUCCESS) {
-        int w = want(c->ssl, ret);
+        int w = (int)tls_io_want(c->ssl, ret, NULL, 0);
         return w == 0 ? HTTP_IO_ERROR : w;
     }
     /* A client that offered a PSK we do not know gets no fallback to an
@@ -204,18 +184,12 @@ static int tls_handshake(void *conn)
 
 static long tls_read(void *conn, void *buf, size_t n)
 {
-    struct tls_conn *c = conn;
-    int ret = wolfSSL_read(c->ssl, buf, n > 1 << 30 ? 1 << 30 : (int)n);
-    return ret > 0 ? ret : want(c->ssl, ret);
+    return tls_io_read(((struct tls_conn *)conn)->ssl, buf, n, NULL, 0);
 }
 
 static long tls_write(void *conn, const void *buf, size_t n)
 {
-    struct tls_conn *c = conn;
-    int ret = wolfSSL_write(c->ssl, buf, n > 1 << 30 ? 1 << 30 : (int)n);
-    if (ret > 0) return ret;
-    int w = want(c->ssl, ret);
-    return w == 0 ? HTTP_IO_ERROR : w;
+    return tls_io_write(((struct tls_conn *)conn)->ssl, buf, n, NULL, 0);
 }
 
 static const char *tls_credential(void *conn)

@@ -86,42 +86,25 @@ static int on_event(coap_session_t *session, const coap_event_t event)
     return 0;
 }
 
-static void add_path_segment(void *data, const char *seg, size_t len)
-{
-    coap_insert_optlist(data, coap_new_optlist(COAP_OPTION_URI_PATH, len, (const uint8_t *)seg));
-}
-
-static void add_uint(coap_optlist_t **list, uint16_t number, unsigned value)
-{
-    uint8_t buf[4];
-    coap_insert_optlist(list, coap_new_optlist(number, coap_encode_var_safe(buf, sizeof buf, value), buf));
-}
-
-static void add_str(coap_optlist_t **list, uint16_t number, const char *s)
-{
-    coap_insert_optlist(list, coap_new_optlist(number, strlen(s), (const uint8_t *)s));
-}
-
-/* The oneM2M request: Uri-Path from the target, Uri-Query, FR/RQI/RVI/TY. */
+/* The oneM2M request as the CoAP codec writes it (coap_map.h), the same
+ * as the CSE's own requests. NULL when it does not fit. */
 static coap_optlist_t *request_options(const struct client_opts *o, const struct client_request *rq)
 {
-    coap_optlist_t *list = NULL;
     char rqi[64];
-    coap_target_segments(rq->to, add_path_segment, &list);
-    if (rq->body || rq->op == CLIENT_CREATE || rq->op == CLIENT_NOTIFY)
-        add_uint(&list, COAP_OPTION_CONTENT_FORMAT, COAP_CF_JSON);
-    for (const char *q = rq->query; q && *q;) {
-        size_t n = strcspn(q, "&");
-        if (n) coap_insert_optlist(&list, coap_new_optlist(COAP_OPTION_URI_QUERY, n, (const uint8_t *)q));
-        q += n + (q[n] == '&');
-    }
-    add_uint(&list, COAP_OPTION_ACCEPT, COAP_CF_JSON);
-    if (rq->op == CLIENT_CREATE) add_uint(&list, M2MOPT_TY, (unsigned)rq->ty);
-    add_str(&list, M2MOPT_RVI, o->rvi ? o->rvi : "3");
-    if (o->from) add_str(&list, M2MOPT_FR, o->from);
     if (rq->rqi) snprintf(rqi, sizeof rqi, "%s", rq->rqi);
     else snprintf(rqi, sizeof rqi, "m2m-%ld-%d", (long)time(NULL), (int)getpid());
-    add_str(&list, M2MOPT_RQI, rqi);
+    struct m2m_request req = { .op = (enum m2m_op)rq->op, .to = (char *)rq->to, .fr = (char *)o->from,
+                               .rqi = rqi, .rvi = (char *)o->rvi, .ty = rq->ty };
+    struct coap_msg_out *m = malloc(sizeof *m);
+    if (!m) return NULL;
+    coap_msg_out_init(m);
+    coap_optlist_t *list = NULL;
+    if (!coap_request_from_primitive(&req, NULL, rq->query, rq->body != NULL, m))
+        for (int i = 0; i < m->nopts; i++)
+            coap_insert_optlist(&list, coap_new_optlist(m->opts[i].number, m->opts[i].len,
+                                                        m->optbuf + m->opts[i].off));
+    coap_msg_out_clear(m);
+    free(m);
     return list;
 }
 

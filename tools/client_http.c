@@ -2,6 +2,7 @@
  * request per connection, "Connection: close". */
 #include "client.h"
 #include "client_http.h"
+#include "cse/wire/http_codec.h"
 
 #include <errno.h>
 #include <netdb.h>
@@ -15,8 +16,6 @@
 #include <unistd.h>
 
 #define MAX_RESPONSE (64 << 20)
-
-static const char *const methods[] = { "", "POST", "GET", "PUT", "DELETE", "POST" };
 
 int client_http_connect(const struct client_url *url, int timeout_ms, char *err, size_t errlen)
 {
@@ -58,21 +57,26 @@ char *client_http_build(const struct client_opts *o, const struct client_url *ur
         snprintf(err, errlen, "unknown operation");
         return NULL;
     }
-    char path[4096], rqi[64], ctype[96] = "", origin[512] = "";
+    char path[4096], rqi[64], headers[2048];
     target_path(url, rq, path, sizeof path);
     if (rq->rqi) snprintf(rqi, sizeof rqi, "%s", rq->rqi);
     else snprintf(rqi, sizeof rqi, "m2m-%ld-%d", (long)time(NULL), (int)getpid());
     size_t blen = rq->body ? strlen(rq->body) : 0;
-    if (rq->op == CLIENT_CREATE) snprintf(ctype, sizeof ctype, "Content-Type: application/json;ty=%d\r\n", rq->ty);
-    else if (rq->body || rq->op == CLIENT_NOTIFY) snprintf(ctype, sizeof ctype, "Content-Type: application/json\r\n");
-    if (o->from) snprintf(origin, sizeof origin, "X-M2M-Origin: %s\r\n", o->from);
-    size_t cap = strlen(path) + strlen(url->host) + blen + 1024;
+    /* The same codec as the CSE's own requests (cse/wire/http_codec.h). */
+    struct m2m_request prim = { .op = (enum m2m_op)rq->op, .fr = (char *)o->from, .rqi = rqi,
+                                .rvi = (char *)o->rvi, .ty = rq->ty };
+    if (http_codec_headers(&prim, rq->body != NULL, headers, sizeof headers) < 0) {
+        snprintf(err, errlen, "request headers too large");
+        return NULL;
+    }
+    size_t cap = strlen(path) + strlen(url->host) + strlen(headers) + blen + 256;
     char *buf = malloc(cap);
-    int n = snprintf(buf, cap,
-                     "%s %s HTTP/1.1\r\nHost: %s:%d\r\n%sX-M2M-RI: %s\r\nX-M2M-RVI: %s\r\n"
-                     "Accept: application/json\r\n%sContent-Length: %zu\r\nConnection: close\r\n\r\n",
-                     methods[rq->op], path, url->host, url->port, origin, rqi, o->rvi ? o->rvi : "3",
-                     ctype, blen);
+    if (!buf) {
+        snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
+    int n = snprintf(buf, cap, "%s %s HTTP/1.1\r\nHost: %s:%d\r\n%sContent-Length: %zu\r\nConnection: close\r\n\r\n",
+                     http_codec_method(prim.op), path, url->host, url->port, headers, blen);
     if (n < 0 || (size_t)n + blen >= cap) {
         free(buf);
         snprintf(err, errlen, "request too large");

@@ -1,6 +1,7 @@
 /* The host part of notification URLs ("scheme://host[:port][/path]"),
  * shared by the HTTP and CoAP senders. Hosts must be numeric IPv4/IPv6
- * ([...] for IPv6) or "localhost": a name lookup would block the loop. */
+ * ([...] for IPv6) or "localhost": names were looked up before, on the
+ * loop (cse/events/outbound.c); a lookup here would block it. */
 #ifndef IRONBARK_URL_H
 #define IRONBARK_URL_H
 

@@ -69,6 +69,9 @@ struct config {
     char psk_file[256];       /* one psk entry a line; owner-only (security/cred_admin.c) */
     char trusted_ca[CONFIG_MAX_LIST][256]; /* PEM files trusted for client certs */
     int ntrusted_ca;
+    char outbound_psk[CONFIG_MAX_LIST][200]; /* "host:port=identity": coaps:// targets' PSK */
+    int noutbound_psk;
+    char dns_servers[256];    /* "host[:port],..." for outbound name lookups; "" = resolv.conf */
     char transport_module[512]; /* ironbark-transports.so; "" = beside the executable */
     /* Rate limits (cse/throttle.h, docs/security.md "Rate limiting"). */
     struct config_rate rate_address;     /* requests per source address */

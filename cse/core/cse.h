@@ -14,6 +14,8 @@ struct loop;
 struct acl_state;
 struct credentials;
 struct notifier;
+struct outbound;
+struct coap_client;
 struct deferral;
 struct nb_pending;
 struct authz_decider;
@@ -41,6 +43,8 @@ struct cse {
     int ndeciders;
     int fanout_depth;          /* nested <group>/fopt fan-outs now running (group.c) */
     struct notifier *notify;   /* cse/notify.c: subscriptions and delivery */
+    struct outbound *outbound; /* cse/events/outbound.c: senders, HTTP client, resolver */
+    struct coap_client *coap_client; /* cse/wire/coap_notify.c (transport module): CoAP/DTLS client */
     struct deferral *deferred; /* requests waiting for outside answers (dispatch.c) */
     struct nb_pending *nb_unstarted; /* rt 1/2 requests not yet started (nonblocking.c) */
     struct parent_cache *parents;    /* cse_parent(); NULL until first used */

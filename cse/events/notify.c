@@ -5,12 +5,11 @@
 #include "../core/address.h"
 #include "../base/clock.h"
 #include "../core/cse.h"
-#include "../wire/http_client.h"
 #include "../base/log.h"
 #include "../base/loop.h"
 #include "notify_queue.h"
+#include "outbound.h"
 #include "../core/rsc.h"
-#include "../wire/transport.h"
 #include "../../security/acl.h"
 
 #include <stdio.h>
@@ -67,7 +66,6 @@ struct batch {
 
 struct notifier {
     struct cse *cse;
-    struct http_client *http;
     struct target *targets[TARGET_BUCKETS];  /* targets with queued work, by key hash */
     struct batch *batches;
     struct resource **removing;
@@ -86,123 +84,6 @@ struct notifier {
 };
 
 static struct notifier *nf_of(struct cse *cse) { return cse->notify; }
-
-/* --- per-scheme senders ---------------------------------------------------- */
-
-static void headers_for(char *buf, size_t cap, const char *from, const char *rqi, int ec)
-{
-    int n = snprintf(buf, cap, "X-M2M-Origin: %s\r\nX-M2M-RI: %s\r\nX-M2M-RVI: 3\r\n"
-                     "Content-Type: application/json\r\nAccept: application/json\r\n",
-                     from, rqi);
-    if (ec && n > 0 && (size_t)n < cap) snprintf(buf + n, cap - (size_t)n, "X-M2M-EC: %d\r\n", ec);
-}
-
-/* The RSC of an HTTP answer: the header when present, else from the status. */
-static int rsc_of_http(const struct http_client_result *r)
-{
-    if (r->error) return RSC_TARGET_NOT_REACHABLE;
-    if (r->rsc) return r->rsc;
-    if (r->status >= 200 && r->status < 300) return RSC_OK;
-    if (r->status == 403) return RSC_ORIGINATOR_HAS_NO_PRIVILEGE;
-    if (r->status == 404) return RSC_NOT_FOUND;
-    return r->status >= 500 ? RSC_INTERNAL_SERVER_ERROR : RSC_BAD_REQUEST;
-}
-
-struct http_attempt { notify_sender_done *done; void *data; };
-
-static void http_done(void *data, const struct http_client_result *r)
-{
-    struct http_attempt a = *(struct http_attempt *)data;
-    free(data);
-    bool unreachable = r->error == HC_ERR_CONNECT || r->error == HC_ERR_TIMEOUT;
-    a.done(a.data, rsc_of_http(r), unreachable);
-}
-
-static int http_send(struct cse *cse, const struct notify_send_args *a, notify_sender_done *done, void *data)
-{
-    struct notifier *nf = nf_of(cse);
-    char hdr[512];
-    headers_for(hdr, sizeof hdr, a->from, a->rqi, a->ec);
-    struct http_attempt *at = malloc(sizeof *at);
-    if (!at) return -1;
-    *at = (struct http_attempt){ done, data };
-    int rc = http_client_send(nf->http, "POST", a->url, hdr, a->body, a->nbody, a->timeout_ms,
-                              http_done, at);
-    if (rc) free(at);
-    return rc;
-}
-
-static int http_send_blocking(struct cse *cse, const struct notify_send_args *a)
-{
-    (void)cse;
-    char hdr[512];
-    headers_for(hdr, sizeof hdr, a->from, a->rqi, a->ec);
-    struct http_client_result r;
-    http_client_send_sync("POST", a->url, hdr, a->body, a->nbody, a->timeout_ms, &r);
-    int rsc = rsc_of_http(&r);
-    free((char *)r.body);
-    return rsc;
-}
-
-static int coap_send_lazy(struct cse *cse, const struct notify_send_args *a, notify_sender_done *done, void *data);
-static int coap_send_blocking_lazy(struct cse *cse, const struct notify_send_args *a);
-
-/* The per-scheme sender table: http:// here; coap:// lives in the transport
- * module (cse/coap_notify.c), loaded on the first coap:// delivery, whose
- * install replaces the lazy entries below (notify_set_sender); coaps:// has
- * no sender yet, so delivery to it fails with a clear log line. */
-struct sender {
-    const char *scheme;
-    notify_send_fn *send;
-    notify_send_blocking_fn *send_blocking;
-};
-
-static struct sender senders[] = {
-    { "http://", http_send, http_send_blocking },
-    { "coap://", coap_send_lazy, coap_send_blocking_lazy },
-    { "coaps://", NULL, NULL },
-};
-
-static const struct sender *sender_for(const char *url)
-{
-    for (size_t i = 0; i < sizeof senders / sizeof *senders; i++)
-        if (!strncasecmp(url, senders[i].scheme, strlen(senders[i].scheme))) return &senders[i];
-    return NULL;
-}
-
-int notify_set_sender(const char *scheme, notify_send_fn *send, notify_send_blocking_fn *send_blocking)
-{
-    for (size_t i = 0; i < sizeof senders / sizeof *senders; i++) {
-        if (strcasecmp(senders[i].scheme, scheme)) continue;
-        senders[i].send = send;
-        senders[i].send_blocking = send_blocking;
-        return 0;
-    }
-    return -1;
-}
-
-/* The coap:// sender of the transport module, loading it first if need be;
- * NULL when it cannot be loaded (logged; the delivery then fails). */
-static const struct sender *coap_sender(struct cse *cse)
-{
-    const struct transport_module *m = transport_load(&cse->cfg);
-    if (!m) return NULL;
-    m->coap_notify_install();
-    const struct sender *s = sender_for("coap://");
-    return s && s->send != coap_send_lazy ? s : NULL;
-}
-
-static int coap_send_lazy(struct cse *cse, const struct notify_send_args *a, notify_sender_done *done, void *data)
-{
-    const struct sender *s = coap_sender(cse);
-    return s ? s->send(cse, a, done, data) : -1;
-}
-
-static int coap_send_blocking_lazy(struct cse *cse, const struct notify_send_args *a)
-{
-    const struct sender *s = coap_sender(cse);
-    return s ? s->send_blocking(cse, a) : RSC_TARGET_NOT_REACHABLE;
-}
 
 static bool is_url(const char *s) { return strstr(s, "://") != NULL; }
 
@@ -231,7 +112,7 @@ static void resolve_url(struct cse *cse, const char *key, char *url, size_t cap)
     json_t *v;
     json_array_foreach(poa, i, v) {
         const char *s = json_string_value(v);
-        if (s && sender_for(s)) { snprintf(url, cap, "%s", s); break; }
+        if (s && outbound_scheme_known(s)) { snprintf(url, cap, "%s", s); break; }
     }
     json_decref(poa);
 }
@@ -467,7 +348,7 @@ static int64_t retry_due(struct loop *loop, int64_t id, void *data)
 }
 
 /* Result of one attempt for the head item of tg. */
-static void delivered(void *data, int rsc, bool unreachable)
+static void delivered(void *data, int rsc, const char *unreachable)
 {
     struct target *tg = data;
     struct notifier *nf = tg->nf;
@@ -491,7 +372,7 @@ static void delivered(void *data, int rsc, bool unreachable)
 /* Starts one attempt with the body as it lies in its chunks: the sender
  * reads the iovecs now and the bytes until it calls done, so a body shared
  * by many deliveries is never copied for one of them. */
-static int send_body(struct cse *cse, const struct sender *s, struct notify_send_args *a,
+static int send_body(struct cse *cse, struct notify_send_args *a,
                      const struct nq_body *b, notify_sender_done *done, void *data)
 {
     struct iovec small[8];
@@ -501,7 +382,7 @@ static int send_body(struct cse *cse, const struct sender *s, struct notify_send
     a->body = iov;
     a->nbody = (int)b->nparts;
     a->len = b->len;
-    int rc = s->send(cse, a, done, data);
+    int rc = outbound_send(cse, a, done, data);
     if (iov != small) free(iov);
     return rc;
 }
@@ -514,27 +395,19 @@ static void pump(struct target *tg)
         char url[2048];
         resolve_url(nf->cse, tg->key, url, sizeof url);
         strip_ct(url);
-        const struct sender *s = url[0] ? sender_for(url) : NULL;
         if (!url[0]) {
             /* An entity without a usable poa now may register one later. */
             tg->q.head_busy = true;
-            delivered(tg, RSC_TARGET_NOT_REACHABLE, true);
+            delivered(tg, RSC_TARGET_NOT_REACHABLE, "no point of access with a known scheme");
             return;
-        }
-        if (!s || !s->send) {
-            log_warn("notify: cannot deliver to %s: %s", url,
-                     s ? "no sender for this scheme (coaps:// is not implemented)" : "unsupported scheme");
-            finish_head(tg, RSC_TARGET_NOT_REACHABLE, false);
-            continue;
         }
         tg->q.head_busy = true;
         struct item *it = item_of(tg->q.head);
         if (it->stat_ri && it->attempts == 0) stats_add(nf, it->stat_ri, tg->key, "rqs", it->count);
         struct notify_send_args a = { .url = url, .from = nf->cse->csi, .rqi = it->rqi, .ec = it->ec,
                                       .timeout_ms = SEND_TIMEOUT_MS };
-        if (send_body(nf->cse, s, &a, &it->e.body, delivered, tg)) {
-            log_warn("notify: cannot deliver to %s: malformed URL or non-numeric host", url);
-            tg->q.head_busy = false;
+        if (send_body(nf->cse, &a, &it->e.body, delivered, tg)) {
+            tg->q.head_busy = false; /* outbound logged why */
             finish_head(tg, RSC_TARGET_NOT_REACHABLE, false);
         }
     }
@@ -648,15 +521,12 @@ int notify_send(struct cse *cse, const char *target, json_t *pc, int ec,
     return enqueue(nf, target, pc, ec, done, data);
 }
 
-static const struct sender *usable_sender(struct cse *cse, const char *target, char *url, size_t cap)
+/* The URL to send to for target: its own, or its entity's first usable poa. */
+static bool usable_url(struct cse *cse, const char *target, char *url, size_t cap)
 {
     resolve_url(cse, target, url, cap);
     strip_ct(url);
-    const struct sender *s = url[0] ? sender_for(url) : NULL;
-    if (url[0] && (!s || !s->send))
-        log_warn("notify: cannot send to %s (%s)", url,
-                 s ? "no sender for this scheme (coaps:// is not implemented)" : "unsupported scheme");
-    return s && s->send ? s : NULL;
+    return url[0] != 0;
 }
 
 static int blocking_exchange(struct cse *cse, json_t *x)
@@ -669,12 +539,11 @@ static int blocking_exchange(struct cse *cse, json_t *x)
     json_t *v;
     json_array_foreach(json_object_get(x, "urls"), i, v) {
         char url[2048];
-        const struct sender *s = usable_sender(cse, json_string_value(v), url, sizeof url);
-        if (!s || !body) continue;
+        if (!usable_url(cse, json_string_value(v), url, sizeof url) || !body) continue;
         struct iovec iov = { body, strlen(body) };
         struct notify_send_args a = { .url = url, .from = from, .rqi = rqi, .body = &iov, .nbody = 1,
                                       .len = iov.iov_len, .timeout_ms = VERIFY_TIMEOUT_MS };
-        rsc = s->send_blocking(cse, &a);
+        rsc = outbound_send_blocking(cse, &a);
         if (rsc != RSC_TARGET_NOT_REACHABLE) break;
     }
     free(body);
@@ -704,7 +573,7 @@ static void exchange_end(struct exchange *e, int rsc)
     free(e);
 }
 
-static void exchange_answered(void *data, int rsc, bool unreachable)
+static void exchange_answered(void *data, int rsc, const char *unreachable)
 {
     struct exchange *e = data;
     if (unreachable && !nf_of(e->cse)->closing) exchange_try(e);
@@ -727,14 +596,13 @@ static void exchange_try(struct exchange *e)
     while (e->next_url < json_array_size(urls)) {
         char url[2048];
         const char *target = json_string_value(json_array_get(urls, e->next_url++));
-        const struct sender *s = usable_sender(e->cse, target, url, sizeof url);
-        if (!s || !e->body) continue;
+        if (!usable_url(e->cse, target, url, sizeof url) || !e->body) continue;
         struct iovec iov = { e->body, strlen(e->body) };
         struct notify_send_args a = { .url = url, .from = json_string_value(json_object_get(e->x, "from")),
                                       .rqi = json_string_value(json_object_get(e->x, "rqi")),
                                       .body = &iov, .nbody = 1, .len = iov.iov_len,
                                       .timeout_ms = VERIFY_TIMEOUT_MS };
-        if (!s->send(e->cse, &a, exchange_answered, e)) return;
+        if (!outbound_send(e->cse, &a, exchange_answered, e)) return;
     }
     exchange_end(e, RSC_TARGET_NOT_REACHABLE);
 }
@@ -1172,9 +1040,10 @@ void notify_removed_commit(struct cse *cse)
 
 int notify_open(struct cse *cse)
 {
-    if (!cse->loop) return 0; /* tools without a loop deliver nothing */
+    if (outbound_open(cse)) return -1;
+    if (!cse->loop) return 0; /* tools without a loop deliver nothing (exchanges block) */
     struct notifier *nf = calloc(1, sizeof *nf);
-    if (!nf || !(nf->http = http_client_create(cse->loop))) { free(nf); return -1; }
+    if (!nf) { outbound_close(cse); return -1; }
     nf->cse = cse;
     nf->sub_stats = json_object();
     nf->period_by_target = json_object();
@@ -1187,12 +1056,11 @@ int notify_open(struct cse *cse)
 void notify_close(struct cse *cse)
 {
     struct notifier *nf = nf_of(cse);
-    if (!nf) return;
+    if (!nf) { outbound_close(cse); return; }
     nf->closing = true;
     while (nf->batches) batch_free(nf->batches);
     /* Requests in flight end as unreachable; exchanges waiting to start too. */
-    http_client_destroy(nf->http);
-    if (transport_loaded()) transport_loaded()->coap_notify_shutdown();
+    outbound_close(cse);
     while (nf->exchanges) {
         struct exchange *e = nf->exchanges;
         if (e->timer) loop_del_timer(cse->loop, e->timer);

@@ -3,8 +3,8 @@
  * concerned, builds m2m:sgn / m2m:agn content, and delivers it through an
  * asynchronous queue: a FIFO per target (ordering), retries with exponential
  * back-off, memory bounded in bytes (per target and overall, one body
- * shared by the deliveries of an event) with a drop policy, statistics. Delivery goes
- * through a per-scheme sender table (http today; coap pending its binding). */
+ * shared by the deliveries of an event) with a drop policy, statistics. Every
+ * request leaves through outbound_send() (outbound.h). */
 #ifndef IRONBARK_NOTIFY_H
 #define IRONBARK_NOTIFY_H
 
@@ -81,34 +81,6 @@ int notify_forward(struct cse *cse, const struct resource *entity, const struct 
 /* Sends exchange x (from req->cont->wanted); done learns the RSC, always
  * later from the loop. */
 void notify_run_exchange(struct cse *cse, json_t *x, notify_done_fn *done, void *data);
-
-/* Per-scheme senders: the delivery layer's extension point. A binding that
- * can carry NOTIFY requests (the CoAP one for coap:// and coaps://) installs
- * two functions; http:// is built in. Until then a target with that scheme
- * is unreachable (logged) and a subscription naming it gets 5204. */
-struct notify_send_args {
-    const char *url;           /* target URL, scheme included */
-    const char *from, *rqi;    /* X-M2M-Origin / X-M2M-RI of the NOTIFY */
-    /* JSON content (pc), the concatenation of nbody pieces (len bytes in
-     * all): the iovec array is read during the call only, the bytes stay
-     * valid until done runs (they may be shared with other deliveries). */
-    const struct iovec *body;
-    int nbody;
-    size_t len;
-    int ec;                    /* event category, 0 = none */
-    int timeout_ms;
-};
-/* Result of one attempt: the RSC answered; unreachable = no answer at all
- * (refused, reset, timed out), which the queue retries. */
-typedef void notify_sender_done(void *data, int rsc, bool unreachable);
-/* Starts one asynchronous attempt and calls done exactly once, later from
- * the loop (never from inside send). Returns -1 when it cannot even start. */
-typedef int notify_send_fn(struct cse *cse, const struct notify_send_args *a,
-                           notify_sender_done *done, void *data);
-/* One exchange bounded by a->timeout_ms; returns the RSC, 5103 when unreachable. */
-typedef int notify_send_blocking_fn(struct cse *cse, const struct notify_send_args *a);
-/* Installs the sender of a scheme ("coap://"); -1 for a scheme not in the table. */
-int notify_set_sender(const char *scheme, notify_send_fn *send, notify_send_blocking_fn *send_blocking);
 
 /* Notification statistics (nse/nsi), kept in memory: reset_stats starts
  * (nse true) or stops (false) counting for a subscription; fill_stats sets

@@ -382,3 +382,58 @@ void coap_from_primitive(const struct m2m_request *req, const struct m2m_respons
         out->content_format = COAP_CF_JSON;
     }
 }
+
+/* --- requests going out ------------------------------------------------------ */
+
+static void add_uri_path(void *data, const char *seg, size_t len)
+{
+    struct coap_msg_out *out = data;
+    if (coap_msg_out_add(out, COAPOPT_URI_PATH, seg, len)) out->code = -1;
+}
+
+int coap_request_from_primitive(const struct m2m_request *req, const char *path, const char *query,
+                                bool has_body, struct coap_msg_out *out)
+{
+    static const int method[] = { [OP_CREATE] = COAP_M_POST, [OP_RETRIEVE] = COAP_M_GET,
+                                  [OP_UPDATE] = COAP_M_PUT, [OP_DELETE] = COAP_M_DELETE,
+                                  [OP_NOTIFY] = COAP_M_POST };
+    if (req->op < OP_CREATE || req->op > OP_NOTIFY) return -1;
+    out->code = method[req->op];
+    if (!path) {
+        coap_target_segments(req->to ? req->to : "", add_uri_path, out);
+    } else {
+        for (const char *p = path; *p;) {
+            while (*p == '/') p++;
+            size_t n = strcspn(p, "/");
+            if (n) add_uri_path(out, p, n);
+            p += n;
+        }
+    }
+    int rc = out->code < 0 ? -1 : 0;
+    out->code = method[req->op];
+    if (has_body || req->op == OP_CREATE || req->op == OP_NOTIFY)
+        rc |= coap_msg_out_add_uint(out, COAPOPT_CONTENT_FORMAT, COAP_CF_JSON);
+    for (const char *q = query; q && *q;) {
+        size_t n = strcspn(q, "&");
+        if (n) rc |= coap_msg_out_add(out, COAPOPT_URI_QUERY, q, n);
+        q += n + (q[n] == '&');
+    }
+    rc |= coap_msg_out_add_uint(out, COAPOPT_ACCEPT, COAP_CF_JSON);
+    if (req->op == OP_CREATE) rc |= coap_msg_out_add_uint(out, M2MOPT_TY, (uint32_t)req->ty);
+    const char *rvi = req->rvi && *req->rvi ? req->rvi : "3";
+    rc |= coap_msg_out_add(out, M2MOPT_RVI, rvi, strlen(rvi));
+    if (req->fr && *req->fr) rc |= coap_msg_out_add(out, M2MOPT_FR, req->fr, strlen(req->fr));
+    const char *rqi = req->rqi ? req->rqi : "";
+    rc |= coap_msg_out_add(out, M2MOPT_RQI, rqi, strlen(rqi));
+    if (req->ec) rc |= coap_msg_out_add_uint(out, M2MOPT_EC, (uint32_t)req->ec);
+    return rc ? -1 : 0;
+}
+
+int coap_response_rsc(int code, long rsc_opt)
+{
+    if (rsc_opt >= 0) return (int)rsc_opt;
+    if (code >> 5 == 2) return RSC_OK;
+    if (code == (4 << 5 | 4)) return RSC_NOT_FOUND;
+    if (code == (4 << 5 | 3)) return RSC_ORIGINATOR_HAS_NO_PRIVILEGE;
+    return code >> 5 == 5 ? RSC_INTERNAL_SERVER_ERROR : RSC_BAD_REQUEST;
+}

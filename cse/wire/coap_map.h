@@ -96,6 +96,21 @@ int coap_msg_out_add_uint(struct coap_msg_out *out, uint16_t number, uint32_t va
 /* Deep copy (for the duplicate cache); NULL on allocation failure. */
 struct coap_msg_out *coap_msg_out_dup(const struct coap_msg_out *out);
 
+/* The other direction, for requests the CSE (cse/wire/coap_notify.c) and
+ * the m2m client send: a request primitive as a CoAP request. out gets the
+ * method and, in ascending order, Uri-Path (the segments of path, a URL
+ * path "/a/b"; NULL: of req->to as a oneM2M target, "~"/"_" prefixes),
+ * Content-Format 50 (with a body, and always for CREATE and NOTIFY),
+ * Uri-Query (query split at '&'; may be NULL), Accept 50, and the oneM2M
+ * options TY (CREATE), RVI (rvi, else "3"), FR (when set), RQI, EC (when
+ * set). The payload is the caller's. Returns 0, or -1 when it does not fit
+ * or the operation is unknown. */
+int coap_request_from_primitive(const struct m2m_request *req, const char *path, const char *query,
+                                bool has_body, struct coap_msg_out *out);
+/* The RSC of a CoAP answer: its oneM2M-RSC option (rsc_opt >= 0), else
+ * derived from the code (class << 5 | detail). */
+int coap_response_rsc(int code, long rsc_opt);
+
 /* Splits a oneM2M target ("cse-in/ae", "/id-in/x", "//sp/id-in/x") into
  * Uri-Path style segments ("~" and "_" prefixes). Calls fn per segment;
  * returns the number of segments. */

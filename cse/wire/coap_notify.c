@@ -5,7 +5,8 @@
 #include "../core/cse.h"
 #include "../base/log.h"
 #include "../base/loop.h"
-#include "../events/notify.h"
+#include "../events/outbound.h"
+#include "../../security/credentials.h"
 #include "../core/rsc.h"
 #include "../base/url.h"
 
@@ -19,8 +20,11 @@
 #define TICK_MS 50                 /* libcoap's own timers (retransmission) */
 #define MAX_SESSIONS 64
 
+struct coap_client;
+
 struct pending {
     struct pending *next;
+    struct coap_client *cl;
     uint8_t token[8];
     size_t toklen;
     notify_sender_done *done;
@@ -28,44 +32,45 @@ struct pending {
     int64_t timer;
 };
 
-struct client {
+/* A session per scheme and host:port; a coaps:// one keeps the PSK
+ * libcoap was given (it points into it) until the client goes. */
+struct session {
+    char key[88];                  /* "coaps://host:port" */
+    coap_session_t *s;
+    char identity[CRED_ID_MAX];
+    uint8_t psk[CRED_KEY_MAX];
+};
+
+/* One per CSE (cse->coap_client), created on first use. */
+struct coap_client {
     struct loop *loop;
+    struct cse *cse;
     coap_context_t *ctx;
     int fd;
     int64_t tick;
     struct pending *pending;
-    struct { char key[80]; coap_session_t *s; } sessions[MAX_SESSIONS];
+    struct session sessions[MAX_SESSIONS];
     int nsessions;
 };
-
-static struct client *cl;          /* one loop, one client */
 
 /* --- URL and PDU --------------------------------------------------------------- */
 
 struct coap_url {
     struct url_endpoint ep;        /* ep.hostport keys the session */
     coap_address_t addr;
+    bool secure;                   /* coaps:// */
 };
 
 static int url_parse(const char *url, struct coap_url *u)
 {
     memset(u, 0, sizeof *u);
-    if (strncasecmp(url, "coap://", 7) || url_endpoint_parse(url + 7, 5683, &u->ep)) return -1;
+    u->secure = !strncasecmp(url, "coaps://", 8);
+    if (!u->secure && strncasecmp(url, "coap://", 7)) return -1;
+    if (url_endpoint_parse(url + (u->secure ? 8 : 7), u->secure ? 5684 : 5683, &u->ep)) return -1;
     coap_address_init(&u->addr);
     memcpy(&u->addr.addr, &u->ep.addr, u->ep.alen);
     u->addr.size = u->ep.alen;
     return 0;
-}
-
-static void add_str_option(coap_pdu_t *pdu, uint16_t num, const char *s)
-{
-    if (s && *s) coap_add_option(pdu, num, strlen(s), (const uint8_t *)s);
-}
-
-static void add_uint_option(coap_pdu_t *pdu, uint16_t num, unsigned v)
-{
-    uint8_t buf[4];
-    coap_add_option(pdu, num, coap_encode_var_safe(buf, sizeof buf, v), buf);
 }
 
 static void release_body(coap_session_t *session, void *data)
@@ -82,20 +87,19 @@ static coap_pdu_t *notify_pdu(coap_session_t *s, const struct coap_url *u,
     if (!pdu) return NULL;
     coap_session_new_token(s, toklen, token);
     coap_add_token(pdu, *toklen, token);
-    const char *p = u->ep.path;
-    while (*p == '/') p++;
-    while (*p && *p != '?') {
-        size_t n = strcspn(p, "/?");
-        if (n) coap_add_option(pdu, COAP_OPTION_URI_PATH, n, (const uint8_t *)p);
-        p += n;
-        while (*p == '/') p++;
-    }
-    add_uint_option(pdu, COAP_OPTION_CONTENT_FORMAT, COAP_CF_JSON);
-    if (*p == '?') add_str_option(pdu, COAP_OPTION_URI_QUERY, p + 1);
-    add_str_option(pdu, M2MOPT_RVI, "3");
-    add_str_option(pdu, M2MOPT_FR, a->from);
-    add_str_option(pdu, M2MOPT_RQI, a->rqi);
-    if (a->ec) add_uint_option(pdu, M2MOPT_EC, (unsigned)a->ec);
+    /* The options from the CoAP codec (coap_map.h), in its order. */
+    char path[2048];
+    const char *q = strchr(u->ep.path, '?');
+    snprintf(path, sizeof path, "%.*s", (int)(q ? (size_t)(q - u->ep.path) : strlen(u->ep.path)), u->ep.path);
+    struct m2m_request req = { .op = OP_NOTIFY, .fr = (char *)a->from, .rqi = (char *)a->rqi, .ec = a->ec };
+    struct coap_msg_out *m = malloc(sizeof *m);
+    if (m) coap_msg_out_init(m);
+    bool ok = m && !coap_request_from_primitive(&req, path, q ? q + 1 : NULL, true, m);
+    for (int i = 0; ok && i < m->nopts; i++)
+        ok = coap_add_option(pdu, m->opts[i].number, m->opts[i].len, m->optbuf + m->opts[i].off) > 0;
+    if (m) coap_msg_out_clear(m);
+    free(m);
+    if (!ok) { coap_delete_pdu(pdu); return NULL; }
     /* libcoap keeps the body until the (block-wise) transfer ends, possibly
      * after the queue let go of it: it gets a copy of its own. */
     uint8_t *body = malloc(a->len ? a->len : 1);
@@ -114,17 +118,13 @@ static int rsc_of(const coap_pdu_t *rcv)
 {
     coap_opt_iterator_t it;
     coap_opt_t *o = coap_check_option(rcv, M2MOPT_RSC, &it);
-    if (o) return (int)coap_decode_var_bytes(coap_opt_value(o), coap_opt_length(o));
-    int code = coap_pdu_get_code(rcv);
-    if (code >> 5 == 2) return RSC_OK;
-    if (code == COAP_RESPONSE_CODE(404)) return RSC_NOT_FOUND;
-    if (code == COAP_RESPONSE_CODE(403)) return RSC_ORIGINATOR_HAS_NO_PRIVILEGE;
-    return code >> 5 == 5 ? RSC_INTERNAL_SERVER_ERROR : RSC_BAD_REQUEST;
+    long rsc = o ? (long)coap_decode_var_bytes(coap_opt_value(o), coap_opt_length(o)) : -1;
+    return coap_response_rsc(coap_pdu_get_code(rcv), rsc);
 }
 
 /* --- the asynchronous client on the loop ------------------------------------------ */
 
-static struct pending *take(const uint8_t *token, size_t len)
+static struct pending *take(struct coap_client *cl, const uint8_t *token, size_t len)
 {
     for (struct pending **p = &cl->pending; *p; p = &(*p)->next) {
         struct pending *x = *p;
@@ -137,7 +137,7 @@ static struct pending *take(const uint8_t *token, size_t len)
     return NULL;
 }
 
-static void finish(struct pending *x, int rsc, bool unreachable)
+static void finish(struct pending *x, int rsc, const char *unreachable)
 {
     x->done(x->data, rsc, unreachable);
     free(x);
@@ -147,20 +147,33 @@ static coap_response_t on_response(coap_session_t *s, const coap_pdu_t *sent, co
                                    const coap_mid_t mid)
 {
     (void)s; (void)sent; (void)mid;
+    struct coap_client *cl = coap_session_get_app_data(s);
     coap_bin_const_t tok = coap_pdu_get_token(rcv);
-    struct pending *x = cl ? take(tok.s, tok.length) : NULL;
-    if (x) finish(x, rsc_of(rcv), false);
+    struct pending *x = cl ? take(cl, tok.s, tok.length) : NULL;
+    if (x) finish(x, rsc_of(rcv), NULL);
     return COAP_RESPONSE_OK;
+}
+
+static const char *nack_reason(coap_nack_reason_t r)
+{
+    switch (r) {
+    case COAP_NACK_TLS_FAILED: return "DTLS handshake failed";
+    case COAP_NACK_RST: return "reset by the peer";
+    case COAP_NACK_ICMP_ISSUE: return "port unreachable";
+    case COAP_NACK_TOO_MANY_RETRIES: return "no answer (retransmissions exhausted)";
+    default: return "not deliverable";
+    }
 }
 
 static void on_nack(coap_session_t *s, const coap_pdu_t *sent, const coap_nack_reason_t reason,
                     const coap_mid_t mid)
 {
-    (void)s; (void)reason; (void)mid;
+    (void)mid;
+    struct coap_client *cl = coap_session_get_app_data(s);
     if (!cl || !sent) return;
     coap_bin_const_t tok = coap_pdu_get_token(sent);
-    struct pending *x = take(tok.s, tok.length);
-    if (x) finish(x, RSC_TARGET_NOT_REACHABLE, true);
+    struct pending *x = take(cl, tok.s, tok.length);
+    if (x) finish(x, RSC_TARGET_NOT_REACHABLE, nack_reason(reason));
 }
 
 static int64_t on_timeout(struct loop *loop, int64_t id, void *data)
@@ -168,20 +181,22 @@ static int64_t on_timeout(struct loop *loop, int64_t id, void *data)
     (void)loop; (void)id;
     struct pending *x = data;
     x->timer = 0;
-    take(x->token, x->toklen);
-    finish(x, RSC_TARGET_NOT_REACHABLE, true);
+    take(x->cl, x->token, x->toklen);
+    finish(x, RSC_TARGET_NOT_REACHABLE, "timeout");
     return -1;
 }
 
 static void on_readable(struct loop *loop, int fd, void *data, int mask)
 {
-    (void)loop; (void)fd; (void)data; (void)mask;
+    (void)loop; (void)fd; (void)mask;
+    struct coap_client *cl = data;
     coap_io_process(cl->ctx, COAP_IO_NO_WAIT);
 }
 
 static int64_t on_tick(struct loop *loop, int64_t id, void *data)
 {
-    (void)loop; (void)id; (void)data;
+    (void)loop; (void)id;
+    struct coap_client *cl = data;
     coap_io_process(cl->ctx, COAP_IO_NO_WAIT);
     return TICK_MS;
 }
@@ -198,31 +213,75 @@ static coap_context_t *new_context(void)
     return ctx;
 }
 
-static int client_open(struct loop *loop)
+static struct coap_client *client_of(struct cse *cse)
 {
-    if (cl) return 0;
-    cl = calloc(1, sizeof *cl);
-    if (!cl) return -1;
-    cl->loop = loop;
+    if (cse->coap_client) return cse->coap_client;
+    struct coap_client *cl = calloc(1, sizeof *cl);
+    if (!cl) return NULL;
+    cse->coap_client = cl;
+    cl->loop = cse->loop;
+    cl->cse = cse;
     cl->ctx = new_context();
     cl->fd = cl->ctx ? coap_context_get_coap_fd(cl->ctx) : -1;
-    if (cl->fd < 0 || loop_watch(loop, cl->fd, LOOP_READABLE, on_readable, NULL)) {
-        coap_notify_shutdown();
-        return -1;
+    if (cl->fd < 0 || loop_watch(cl->loop, cl->fd, LOOP_READABLE, on_readable, cl)) {
+        coap_notify_shutdown(cse);
+        return NULL;
     }
-    cl->tick = loop_add_timer(loop, TICK_MS, on_tick, NULL);
-    return 0;
+    cl->tick = loop_add_timer(cl->loop, TICK_MS, on_tick, cl);
+    return cl;
 }
 
-static coap_session_t *session_for(const struct coap_url *u)
+/* The identity configured for host:port (outbound-psk = host:port=identity)
+ * and its key from the credential store; -1 (logged) when there is none. */
+static int outbound_psk(struct cse *cse, const char *hostport, struct session *out)
 {
+    const struct config *c = &cse->cfg;
+    size_t n = strlen(hostport);
+    for (int i = 0; i < c->noutbound_psk; i++) {
+        const char *e = c->outbound_psk[i];
+        if (strncmp(e, hostport, n) || e[n] != '=') continue;
+        struct cred_psk psk;
+        if (!cse->creds || cred_get_psk(cse->creds, e + n + 1, &psk)) {
+            log_info("coaps://%s: the credential store has no key %s (setting outbound-psk)", hostport, e + n + 1);
+            return -1;
+        }
+        snprintf(out->identity, sizeof out->identity, "%s", psk.identity);
+        memcpy(out->psk, psk.key, psk.key_len);
+        int len = (int)psk.key_len;
+        memset(&psk, 0, sizeof psk);
+        return len;
+    }
+    log_info("coaps://%s: no outbound-psk setting names this target", hostport);
+    return -1;
+}
+
+/* A session to u: DTLS with the configured PSK for coaps://. */
+static coap_session_t *new_session(struct cse *cse, coap_context_t *ctx, const struct coap_url *u,
+                                   struct session *keep)
+{
+    if (!u->secure) return coap_new_client_session(ctx, NULL, &u->addr, COAP_PROTO_UDP);
+    int keylen = outbound_psk(cse, u->ep.hostport, keep);
+    if (keylen < 0) return NULL;
+    coap_dtls_cpsk_t setup = { .version = COAP_DTLS_CPSK_SETUP_VERSION };
+    setup.psk_info.identity = (coap_bin_const_t){ strlen(keep->identity), (const uint8_t *)keep->identity };
+    setup.psk_info.key = (coap_bin_const_t){ (size_t)keylen, keep->psk };
+    return coap_new_client_session_psk2(ctx, NULL, &u->addr, COAP_PROTO_DTLS, &setup);
+}
+
+static coap_session_t *session_for(struct coap_client *cl, const struct coap_url *u)
+{
+    char key[sizeof cl->sessions[0].key];
+    snprintf(key, sizeof key, "%s://%s", u->secure ? "coaps" : "coap", u->ep.hostport);
     for (int i = 0; i < cl->nsessions; i++)
-        if (!strcmp(cl->sessions[i].key, u->ep.hostport)) return cl->sessions[i].s;
+        if (!strcmp(cl->sessions[i].key, key)) return cl->sessions[i].s;
     if (cl->nsessions == MAX_SESSIONS) return NULL;
-    coap_session_t *s = coap_new_client_session(cl->ctx, NULL, &u->addr, COAP_PROTO_UDP);
-    if (!s) return NULL;
-    snprintf(cl->sessions[cl->nsessions].key, sizeof cl->sessions[0].key, "%s", u->ep.hostport);
-    cl->sessions[cl->nsessions++].s = s;
+    struct session *slot = &cl->sessions[cl->nsessions];
+    coap_session_t *s = new_session(cl->cse, cl->ctx, u, slot);
+    if (!s) { memset(slot, 0, sizeof *slot); return NULL; }
+    coap_session_set_app_data(s, cl);
+    snprintf(slot->key, sizeof slot->key, "%s", key);
+    slot->s = s;
+    cl->nsessions++;
     return s;
 }
 
@@ -230,14 +289,16 @@ static int coap_send_async(struct cse *cse, const struct notify_send_args *a, no
                            void *data)
 {
     struct coap_url u;
-    if (url_parse(a->url, &u) || client_open(cse->loop)) return -1;
-    coap_session_t *s = session_for(&u);
+    struct coap_client *cl;
+    if (url_parse(a->url, &u) || !(cl = client_of(cse))) return -1;
+    coap_session_t *s = session_for(cl, &u);
     struct pending *x = s ? calloc(1, sizeof *x) : NULL;
     coap_pdu_t *pdu = x ? notify_pdu(s, &u, a, x->token, &x->toklen) : NULL;
     if (!pdu || coap_send(s, pdu) == COAP_INVALID_MID) {
         free(x);
         return -1;
     }
+    x->cl = cl;
     x->done = done;
     x->data = data;
     x->timer = loop_add_timer(cl->loop, a->timeout_ms, on_timeout, x);
@@ -249,61 +310,64 @@ static int coap_send_async(struct cse *cse, const struct notify_send_args *a, no
 /* --- the bounded blocking variant (only for a CSE without event loop) ---------- */
 
 struct sync_result { bool answered; int rsc; };
-static struct sync_result *sync_slot;
 
 static coap_response_t on_sync_response(coap_session_t *s, const coap_pdu_t *sent,
                                         const coap_pdu_t *rcv, const coap_mid_t mid)
 {
-    (void)s; (void)sent; (void)mid;
-    if (sync_slot) *sync_slot = (struct sync_result){ true, rsc_of(rcv) };
+    (void)sent; (void)mid;
+    struct sync_result *r = coap_session_get_app_data(s);
+    if (r) *r = (struct sync_result){ true, rsc_of(rcv) };
     return COAP_RESPONSE_OK;
 }
 
 static int coap_send_blocking(struct cse *cse, const struct notify_send_args *a)
 {
-    (void)cse;
     struct coap_url u;
     if (url_parse(a->url, &u)) return RSC_TARGET_NOT_REACHABLE;
     coap_context_t *ctx = new_context();
-    coap_session_t *s = ctx ? coap_new_client_session(ctx, NULL, &u.addr, COAP_PROTO_UDP) : NULL;
+    struct session keep = { .key = "" };
+    coap_session_t *s = ctx ? new_session(cse, ctx, &u, &keep) : NULL;
     struct sync_result r = { false, RSC_TARGET_NOT_REACHABLE };
     if (s) {
         coap_register_response_handler(ctx, on_sync_response);
         coap_register_nack_handler(ctx, NULL);
+        coap_session_set_app_data(s, &r);
         uint8_t token[8];
         size_t toklen;
         coap_pdu_t *pdu = notify_pdu(s, &u, a, token, &toklen);
-        sync_slot = &r;
         if (pdu && coap_send(s, pdu) != COAP_INVALID_MID) {
             int64_t deadline = loop_now_ms() + a->timeout_ms;
             while (!r.answered && loop_now_ms() < deadline)
                 coap_io_process(ctx, (unsigned)(deadline - loop_now_ms()));
         }
-        sync_slot = NULL;
     }
     if (ctx) coap_free_context(ctx);
+    memset(&keep, 0, sizeof keep);
     return r.answered ? r.rsc : RSC_TARGET_NOT_REACHABLE;
 }
 
 /* --- installation ------------------------------------------------------------------ */
 
-void coap_notify_install(void)
+void coap_notify_install(struct cse *cse)
 {
-    notify_set_sender("coap://", coap_send_async, coap_send_blocking);
+    outbound_set_sender(cse, "coap://", coap_send_async, coap_send_blocking);
+    outbound_set_sender(cse, "coaps://", coap_send_async, coap_send_blocking);
 }
 
-void coap_notify_shutdown(void)
+void coap_notify_shutdown(struct cse *cse)
 {
+    struct coap_client *cl = cse->coap_client;
     if (!cl) return;
     while (cl->pending) {
         struct pending *x = cl->pending;
         cl->pending = x->next;
         if (x->timer) loop_del_timer(cl->loop, x->timer);
-        finish(x, RSC_TARGET_NOT_REACHABLE, true); /* the owner releases what it holds */
+        finish(x, RSC_TARGET_NOT_REACHABLE, "shutting down"); /* the owner releases what it holds */
     }
     if (cl->fd >= 0) loop_unwatch(cl->loop, cl->fd, LOOP_READABLE);
     if (cl->tick > 0) loop_del_timer(cl->loop, cl->tick);
     if (cl->ctx) coap_free_context(cl->ctx);
+    memset(cl->sessions, 0, sizeof cl->sessions); /* the PSKs */
     free(cl);
-    cl = NULL;
+    cse->coap_client = NULL;
 }

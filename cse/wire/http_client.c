@@ -3,6 +3,7 @@
 #include "../base/log.h"
 #include "../base/loop.h"
 #include "../base/url.h"
+#include "http.h"
 
 #include <llhttp.h>
 
@@ -25,14 +26,26 @@
 /* --- URLs ------------------------------------------------------------------ */
 
 struct url {
-    struct url_endpoint ep;        /* ep.hostport is the keep-alive pool key */
+    struct url_endpoint ep;
+    bool tls;                      /* https:// */
+    char key[96];                  /* the keep-alive pool key: scheme and host:port */
+    char host[256];                /* the host as written: the TLS server name */
+    char host_header[300];         /* Host: the name (and port) the URL was written with */
     char path[2048];
 };
 
 static int url_parse(const char *s, struct url *u)
 {
     memset(u, 0, sizeof *u);
-    if (strncasecmp(s, "http://", 7) || url_endpoint_parse(s + 7, 80, &u->ep)) return -1;
+    u->tls = !strncasecmp(s, "https://", 8);
+    if (!u->tls && strncasecmp(s, "http://", 7)) return -1;
+    const char *h = s + (u->tls ? 8 : 7);
+    if (url_endpoint_parse(h, u->tls ? 443 : 80, &u->ep)) return -1;
+    const char *hs = *h == '[' ? h + 1 : h;
+    size_t hn = *h == '[' ? strcspn(hs, "]") : strcspn(hs, ":/?#");
+    snprintf(u->host, sizeof u->host, "%.*s", (int)hn, hs);
+    snprintf(u->key, sizeof u->key, "%s%s", u->tls ? "https://" : "http://", u->ep.hostport);
+    snprintf(u->host_header, sizeof u->host_header, "%s", u->ep.hostport);
     const char *p = u->ep.path;
     snprintf(u->path, sizeof u->path, "%s%s", *p == '/' ? "" : "/", p);
     return 0;
@@ -62,13 +75,13 @@ static int request_init(struct hc_request *rq, const char *method, const struct 
     memset(rq, 0, sizeof *rq);
     size_t body_len = 0;
     for (int i = 0; i < nbody; i++) body_len += body[i].iov_len;
-    size_t cap = strlen(method) + strlen(u->path) + strlen(u->ep.hostport) +
+    size_t cap = strlen(method) + strlen(u->path) + strlen(u->host_header) +
                  (headers ? strlen(headers) : 0) + 128;
     rq->head = malloc(cap);
     rq->body = nbody > 0 ? malloc((size_t)nbody * sizeof *body) : NULL;
     if (!rq->head || (nbody > 0 && !rq->body)) { request_clear(rq); return -1; }
     int n = snprintf(rq->head, cap, "%s %s HTTP/1.1\r\nHost: %s\r\n%sContent-Length: %zu\r\n\r\n",
-                     method, u->path, u->ep.hostport, headers ? headers : "", body_len);
+                     method, u->path, u->host_header, headers ? headers : "", body_len);
     if (n < 0 || (size_t)n >= cap) { request_clear(rq); return -1; }
     if (nbody > 0) memcpy(rq->body, body, (size_t)nbody * sizeof *body);
     rq->nbody = nbody > 0 ? nbody : 0;
@@ -99,6 +112,16 @@ static ssize_t request_write(int fd, struct hc_request *rq)
     struct iovec v[16];
     struct msghdr m = { .msg_iov = v, .msg_iovlen = (size_t)request_pending(rq, v, 16) };
     ssize_t n = sendmsg(fd, &m, MSG_NOSIGNAL);
+    if (n > 0) rq->sent += (size_t)n;
+    return n;
+}
+
+/* The same through a TLS layer: bytes written, or HTTP_IO_* (< 0). */
+static long request_write_io(const struct http_client_io *io, void *conn, struct hc_request *rq)
+{
+    struct iovec v[1];
+    if (request_pending(rq, v, 1) < 1) return 0;
+    long n = io->write(conn, v[0].iov_base, v[0].iov_len);
     if (n > 0) rq->sent += (size_t)n;
     return n;
 }
@@ -228,6 +251,8 @@ struct hc_conn {
     int fd;
     struct url url;
     bool connected, reused, got_bytes, idle;
+    void *io;                      /* the TLS layer's connection (https://), or NULL */
+    bool handshaken;
     struct hc_request rq;          /* the request under way (head NULL when none) */
     struct parse ps;
     int64_t timer;                 /* request timeout, or 0 */
@@ -242,7 +267,17 @@ struct http_client {
     struct loop *loop;
     struct hc_conn *conns;         /* all connections, idle and busy */
     int nconns;
+    const struct http_client_io *io; /* https://, when set up */
+    void *io_data;
 };
+
+void http_client_set_tls(struct http_client *c, const struct http_client_io *io, void *io_data)
+{
+    c->io = io;
+    c->io_data = io_data;
+}
+
+bool http_client_has_tls(const struct http_client *c) { return c->io != NULL; }
 
 struct http_client *http_client_create(struct loop *loop)
 {
@@ -267,6 +302,7 @@ static void conn_free(struct hc_conn *k)
     for (struct hc_conn **p = &cl->conns; *p; p = &(*p)->next)
         if (*p == k) { *p = k->next; break; }
     cl->nconns--;
+    if (k->io) cl->io->detach(k->io);
     if (k->fd >= 0) {
         loop_unwatch(cl->loop, k->fd, LOOP_READABLE | LOOP_WRITABLE);
         close(k->fd);
@@ -306,7 +342,7 @@ static void conn_finish(struct hc_conn *k, struct http_client_result *r, bool ke
     if (keep && k->fd >= 0) {
         int idle = 0;
         for (struct hc_conn *o = k->cl->conns; o; o = o->next)
-            idle += o->idle && !strcmp(o->url.ep.hostport, k->url.ep.hostport);
+            idle += o->idle && !strcmp(o->url.key, k->url.key);
         if (idle < MAX_IDLE_PER_HOST) {
             conn_forget_request(k);
             parse_reset(&k->ps);
@@ -318,6 +354,13 @@ static void conn_finish(struct hc_conn *k, struct http_client_result *r, bool ke
         }
     }
     conn_free(k);
+}
+
+static void conn_fail_tls(struct hc_conn *k)
+{
+    const char *why = k->io ? k->cl->io->error(k->io) : NULL;
+    struct http_client_result r = { .error = HC_ERR_TLS, .reason = why ? why : "TLS handshake failed" };
+    conn_finish(k, &r, false);
 }
 
 static void conn_fail(struct hc_conn *k, int error)
@@ -355,8 +398,44 @@ static int64_t conn_deferred(struct loop *loop, int64_t id, void *data)
     return -1;
 }
 
+/* Waits for what the TLS layer wants (HTTP_IO_WANT_*). */
+static void conn_want(struct hc_conn *k, long want)
+{
+    loop_unwatch(k->cl->loop, k->fd, want == HTTP_IO_WANT_READ ? LOOP_WRITABLE : LOOP_READABLE);
+    loop_watch(k->cl->loop, k->fd, want == HTTP_IO_WANT_READ ? LOOP_READABLE : LOOP_WRITABLE, conn_io, k);
+}
+
+static void conn_write_io(struct hc_conn *k)
+{
+    while (k->rq.sent < k->rq.len) {
+        long n = request_write_io(k->cl->io, k->io, &k->rq);
+        if (n == HTTP_IO_WANT_READ || n == HTTP_IO_WANT_WRITE) { conn_want(k, n); return; }
+        if (n <= 0) { conn_fail(k, HC_ERR_CONNECT); return; }
+    }
+    conn_want(k, HTTP_IO_WANT_READ);
+}
+
+/* https://: the handshake first, then the request. */
+static void conn_handshake(struct hc_conn *k)
+{
+    if (!k->io && !(k->io = k->cl->io->attach(k->cl->io_data, k->fd, k->url.host))) {
+        conn_fail_tls(k);
+        return;
+    }
+    int st = k->cl->io->handshake(k->io);
+    if (st == HTTP_IO_WANT_READ || st == HTTP_IO_WANT_WRITE) { conn_want(k, st); return; }
+    if (st != 0) { conn_fail_tls(k); return; }
+    k->handshaken = true;
+    conn_write_io(k);
+}
+
 static void conn_write(struct hc_conn *k)
 {
+    if (k->url.tls) {
+        if (!k->handshaken) conn_handshake(k);
+        else conn_write_io(k);
+        return;
+    }
     while (k->rq.sent < k->rq.len) {
         ssize_t n = request_write(k->fd, &k->rq);
         if (n < 0 && errno == EINTR) continue;
@@ -371,9 +450,17 @@ static void conn_read(struct hc_conn *k)
 {
     char chunk[16384];
     for (;;) {
-        ssize_t n = recv(k->fd, chunk, sizeof chunk, 0);
-        if (n < 0 && errno == EINTR) continue;
-        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return;
+        ssize_t n;
+        if (k->io) {
+            long r = k->cl->io->read(k->io, chunk, sizeof chunk);
+            if (r == HTTP_IO_WANT_READ) return;
+            if (r == HTTP_IO_WANT_WRITE) { conn_want(k, r); return; }
+            n = r > 0 ? r : 0; /* an error ends the connection like a close */
+        } else {
+            n = recv(k->fd, chunk, sizeof chunk, 0);
+            if (n < 0 && errno == EINTR) continue;
+            if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return;
+        }
         if (n <= 0) {
             if (k->idle) { conn_free(k); return; }
             if (k->got_bytes && parse_eof(&k->ps) == 1) {
@@ -409,14 +496,16 @@ static void conn_io(struct loop *loop, int fd, void *data, int mask)
         if (err) { conn_fail(k, HC_ERR_CONNECT); return; }
         k->connected = true;
     }
+    if (k->url.tls && !k->handshaken) { conn_handshake(k); return; }
+    if (k->url.tls && k->rq.head && k->rq.sent < k->rq.len) { conn_write_io(k); return; }
     if (mask & LOOP_READABLE) { conn_read(k); return; }
     if (mask & LOOP_WRITABLE) conn_write(k);
 }
 
-static struct hc_conn *find_idle(struct http_client *cl, const char *hostport)
+static struct hc_conn *find_idle(struct http_client *cl, const char *key)
 {
     for (struct hc_conn *k = cl->conns; k; k = k->next)
-        if (k->idle && !strcmp(k->url.ep.hostport, hostport)) return k;
+        if (k->idle && !strcmp(k->url.key, key)) return k;
     return NULL;
 }
 
@@ -424,7 +513,7 @@ static struct hc_conn *find_idle(struct http_client *cl, const char *hostport)
 static int conn_start(struct http_client *cl, const struct url *u, struct hc_request *rq,
                       http_client_done *done, void *data, bool allow_reuse)
 {
-    struct hc_conn *k = allow_reuse ? find_idle(cl, u->ep.hostport) : NULL;
+    struct hc_conn *k = allow_reuse ? find_idle(cl, u->key) : NULL;
     if (k) {
         k->idle = false;
         k->reused = true;
@@ -438,7 +527,7 @@ static int conn_start(struct http_client *cl, const struct url *u, struct hc_req
         cl->conns = k;
         cl->nconns++;
     }
-    k->url = *u;
+    if (!k->reused) k->url = *u; /* a reused one keeps the name its handshake proved */
     k->done = done;
     k->data = data;
     k->rq = *rq;
@@ -471,9 +560,28 @@ int http_client_send(struct http_client *cl, const char *method, const char *url
                      const char *headers, const struct iovec *body, int nbody, int timeout_ms,
                      http_client_done *done, void *data)
 {
+    return http_client_send_named(cl, method, url, NULL, headers, body, nbody, timeout_ms, done, data);
+}
+
+int http_client_send_named(struct http_client *cl, const char *method, const char *url,
+                           const char *server_name, const char *headers, const struct iovec *body,
+                           int nbody, int timeout_ms, http_client_done *done, void *data)
+{
     struct url u;
     struct hc_request rq;
-    if (url_parse(url, &u) || request_init(&rq, method, &u, headers, body, nbody, timeout_ms)) return -1;
+    if (url_parse(url, &u) || (u.tls && !cl->io)) return -1;
+    if (server_name && *server_name) {
+        /* The name, not the address it was resolved to, is what the server
+         * is asked for (Host), what the certificate proves and what a kept
+         * https:// connection is for. */
+        const char *port = strrchr(u.ep.hostport, ':');
+        snprintf(u.host_header, sizeof u.host_header, "%s%s", server_name, port ? port : "");
+        if (u.tls) {
+            snprintf(u.host, sizeof u.host, "%s", server_name);
+            snprintf(u.key, sizeof u.key, "https://%s|%s", server_name, u.ep.hostport);
+        }
+    }
+    if (request_init(&rq, method, &u, headers, body, nbody, timeout_ms)) return -1;
     int rc = conn_start(cl, &u, &rq, done, data, true);
     request_clear(&rq); /* still ours only when it did not start */
     return rc;
@@ -535,7 +643,7 @@ void http_client_send_sync(const char *method, const char *url, const char *head
 {
     memset(out, 0, sizeof *out);
     struct url u;
-    if (url_parse(url, &u)) { out->error = HC_ERR_URL; return; }
+    if (url_parse(url, &u) || u.tls) { out->error = HC_ERR_URL; return; } /* https://: on a loop only */
     struct hc_request rq;
     int made = request_init(&rq, method, &u, headers, body, nbody, timeout_ms);
     int fd = socket(u.ep.addr.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);

@@ -15,10 +15,12 @@ struct coap_options;
 struct coap_server;
 struct cse;
 struct http_transport;
+struct http_client_io;
+struct tls_client;
 struct loop;
 struct tls_server;
 
-#define TRANSPORT_MODULE_ABI 1
+#define TRANSPORT_MODULE_ABI 3
 #define TRANSPORT_MODULE_SYMBOL "ironbark_transport_module"
 #define TRANSPORT_MODULE_FILE "ironbark-transports.so"
 
@@ -28,13 +30,18 @@ struct transport_module {
     struct tls_server *(*tls_server_create)(const struct config *cfg, struct credentials *creds);
     void (*tls_server_free)(struct tls_server *ts);
     const struct http_transport *(*tls_http_transport)(void);
+    /* https:// requests out (security/tls_client.c) */
+    struct tls_client *(*tls_client_create)(const struct config *cfg, struct credentials *creds);
+    void (*tls_client_free)(struct tls_client *tc);
+    const struct http_client_io *(*tls_client_io)(void);
     /* CoAP and CoAPS server (cse/coap.c, security/dtls.c) */
     struct coap_server *(*coap_server_start)(struct loop *loop, struct cse *cse,
                                              const struct coap_options *opt);
     void (*coap_server_stop)(struct coap_server *srv);
-    /* coap:// notification delivery (cse/coap_notify.c) */
-    void (*coap_notify_install)(void);
-    void (*coap_notify_shutdown)(void);
+    /* coap:// and coaps:// delivery (cse/wire/coap_notify.c): install puts
+     * its senders in cse's outbound table; shutdown frees cse's client. */
+    void (*coap_notify_install)(struct cse *cse);
+    void (*coap_notify_shutdown)(struct cse *cse);
 };
 
 /* Whether cfg configures a listener that needs the module. */

@@ -4,6 +4,7 @@
 #include <setjmp.h>
 #include <stdint.h>
 #include <cmocka.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -395,6 +396,82 @@ static void coap_codes(void **state)
     assert_int_equal(rsc_http_status(RSC_EXTERNAL_OBJECT_NOT_REACHABLE_BEFORE_OET_TIMEOUT), 504);
 }
 
+/* One option of out as "number=value" (strings) or "number=#n" (uints <= 4 bytes, for CF/Accept/TY/EC). */
+static void option_text(const struct coap_msg_out *out, int i, char *buf, size_t cap)
+{
+    const uint8_t *v = out->optbuf + out->opts[i].off;
+    size_t len = out->opts[i].len;
+    unsigned n = out->opts[i].number;
+    if (n == COAPOPT_CONTENT_FORMAT || n == COAPOPT_ACCEPT || n == M2MOPT_TY || n == M2MOPT_EC) {
+        unsigned x = 0;
+        for (size_t k = 0; k < len; k++) x = x << 8 | v[k];
+        snprintf(buf, cap, "%u=#%u", n, x);
+    } else {
+        snprintf(buf, cap, "%u=%.*s", n, (int)len, (const char *)v);
+    }
+}
+
+static void expect_options(const struct coap_msg_out *out, const char *const *want, int nwant)
+{
+    assert_int_equal(out->nopts, nwant);
+    for (int i = 0; i < nwant; i++) {
+        char got[256];
+        option_text(out, i, got, sizeof got);
+        assert_string_equal(got, want[i]);
+    }
+}
+
+static void requests_out(void **state)
+{
+    (void)state;
+    struct coap_msg_out out;
+    coap_msg_out_init(&out);
+    struct m2m_request ntf = { .op = OP_NOTIFY, .fr = "/id-in", .rqi = "ntf-3", .ec = 4 };
+    assert_int_equal(coap_request_from_primitive(&ntf, "/rx/notify", "a=1&b=2", true, &out), 0);
+    assert_int_equal(out.code, COAP_M_POST);
+    static const char *const ntf_opts[] = { "11=rx", "11=notify", "12=#50", "15=a=1", "15=b=2", "17=#50",
+                                            "271=3", "279=/id-in", "283=ntf-3", "303=#4" };
+    expect_options(&out, ntf_opts, 10);
+    /* bytes of a uint option: 50 is one byte */
+    assert_int_equal(out.opts[2].len, 1);
+    assert_int_equal(out.optbuf[out.opts[2].off], 50);
+    coap_msg_out_clear(&out);
+
+    coap_msg_out_init(&out);
+    struct m2m_request crt = { .op = OP_CREATE, .to = "/id-in/ae1", .fr = "Cae", .rqi = "r1", .rvi = "4", .ty = 4 };
+    assert_int_equal(coap_request_from_primitive(&crt, NULL, NULL, true, &out), 0);
+    static const char *const crt_opts[] = { "11=~", "11=id-in", "11=ae1", "12=#50", "17=#50", "267=#4",
+                                            "271=4", "279=Cae", "283=r1" };
+    expect_options(&out, crt_opts, 9);
+    coap_msg_out_clear(&out);
+
+    coap_msg_out_init(&out);
+    struct m2m_request get = { .op = OP_RETRIEVE, .to = "cse-in", .rqi = "r2" };
+    assert_int_equal(coap_request_from_primitive(&get, NULL, "rcn=4", false, &out), 0);
+    assert_int_equal(out.code, COAP_M_GET);
+    static const char *const get_opts[] = { "11=cse-in", "15=rcn=4", "17=#50", "271=3", "283=r2" };
+    expect_options(&out, get_opts, 5);
+    coap_msg_out_clear(&out);
+
+    coap_msg_out_init(&out);
+    struct m2m_request none = { .op = OP_NONE };
+    assert_int_equal(coap_request_from_primitive(&none, "/x", NULL, false, &out), -1);
+    coap_msg_out_clear(&out);
+}
+
+static void response_rsc_of_answer(void **state)
+{
+    (void)state;
+    assert_int_equal(coap_response_rsc(2 << 5 | 4, 2004), 2004);
+    assert_int_equal(coap_response_rsc(4 << 5 | 3, 4101), 4101);
+    assert_int_equal(coap_response_rsc(2 << 5 | 4, -1), RSC_OK);
+    assert_int_equal(coap_response_rsc(2 << 5 | 1, -1), RSC_OK);
+    assert_int_equal(coap_response_rsc(4 << 5 | 4, -1), RSC_NOT_FOUND);
+    assert_int_equal(coap_response_rsc(4 << 5 | 3, -1), RSC_ORIGINATOR_HAS_NO_PRIVILEGE);
+    assert_int_equal(coap_response_rsc(5 << 5 | 0, -1), RSC_INTERNAL_SERVER_ERROR);
+    assert_int_equal(coap_response_rsc(4 << 5 | 5, -1), RSC_BAD_REQUEST);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -402,7 +479,8 @@ int main(void)
         cmocka_unit_test(targets), cmocka_unit_test(option_values),
         cmocka_unit_test(content_formats), cmocka_unit_test(response_options),
         cmocka_unit_test(dedup), cmocka_unit_test(option_table), cmocka_unit_test(coap_codes),
-        cmocka_unit_test(rate_limited),
+        cmocka_unit_test(rate_limited), cmocka_unit_test(requests_out),
+        cmocka_unit_test(response_rsc_of_answer),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

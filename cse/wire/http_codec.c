@@ -1,0 +1,50 @@
+#include "http_codec.h"
+
+#include "../core/rsc.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+
+const char *http_codec_method(enum m2m_op op)
+{
+    switch (op) {
+    case OP_CREATE: case OP_NOTIFY: return "POST";
+    case OP_RETRIEVE: return "GET";
+    case OP_UPDATE: return "PUT";
+    case OP_DELETE: return "DELETE";
+    default: return NULL;
+    }
+}
+
+int http_codec_headers(const struct m2m_request *req, bool has_body, char *out, size_t cap)
+{
+    if (!http_codec_method(req->op)) return -1;
+    size_t n = 0;
+    int w;
+#define PUT(...) do { \
+        w = snprintf(out + n, cap - n, __VA_ARGS__); \
+        if (w < 0 || (size_t)w >= cap - n) return -1; \
+        n += (size_t)w; \
+    } while (0)
+    if (cap) out[0] = 0;
+    if (req->fr && *req->fr) PUT("X-M2M-Origin: %s\r\n", req->fr);
+    PUT("X-M2M-RI: %s\r\n", req->rqi ? req->rqi : "");
+    PUT("X-M2M-RVI: %s\r\n", req->rvi && *req->rvi ? req->rvi : "3");
+    if (req->ec) PUT("X-M2M-EC: %d\r\n", req->ec);
+    if (req->op == OP_CREATE) PUT("Content-Type: application/json;ty=%d\r\n", req->ty);
+    else if (has_body || req->op == OP_NOTIFY) PUT("Content-Type: application/json\r\n");
+    PUT("Accept: application/json\r\n");
+#undef PUT
+    return (int)n;
+}
+
+int http_codec_rsc(int status, const char *rsc_header)
+{
+    char *end;
+    long v = rsc_header ? strtol(rsc_header, &end, 10) : 0;
+    if (rsc_header && end != rsc_header && v > 0 && v < 100000) return (int)v;
+    if (status >= 200 && status < 300) return RSC_OK;
+    if (status == 403) return RSC_ORIGINATOR_HAS_NO_PRIVILEGE;
+    if (status == 404) return RSC_NOT_FOUND;
+    return status >= 500 ? RSC_INTERNAL_SERVER_ERROR : RSC_BAD_REQUEST;
+}

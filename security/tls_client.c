@@ -1,0 +1,129 @@
+/* wolfSSL only: this file must never include OpenSSL headers (design.md). */
+#include "tls_client.h"
+
+#include "credentials.h"
+#include "tls_io.h"
+#include "../cse/base/log.h"
+#include "../cse/core/config.h"
+#include "../cse/wire/http.h"
+#include "../cse/wire/http_client.h"
+
+#include <arpa/inet.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+struct tls_client {
+    WOLFSSL_CTX *ctx;
+};
+
+struct tls_client_conn {
+    WOLFSSL *ssl;
+    char error[128];               /* why the handshake failed */
+};
+
+static void load_file(WOLFSSL_CTX *ctx, const char *file)
+{
+    if (wolfSSL_CTX_load_verify_locations(ctx, file, NULL) != WOLFSSL_SUCCESS)
+        log_warn("tls client: cannot load %s as a trusted CA", file);
+}
+
+struct tls_client *tls_client_create(const struct config *cfg, struct credentials *creds)
+{
+    static bool initialised;
+    if (!initialised) { wolfSSL_Init(); initialised = true; }
+    struct tls_client *tc = calloc(1, sizeof *tc);
+    if (!tc) return NULL;
+    tc->ctx = wolfSSL_CTX_new(wolfSSLv23_client_method());
+    if (!tc->ctx || wolfSSL_CTX_SetMinVersion(tc->ctx, WOLFSSL_TLSV1_2) != WOLFSSL_SUCCESS) {
+        log_error("tls client: cannot set up the TLS context");
+        tls_client_free(tc);
+        return NULL;
+    }
+    char own[600];
+    snprintf(own, sizeof own, "%s/tls/ca.pem", cfg->data_dir);
+    if (!cfg->tls_cert[0] && access(own, R_OK) == 0) load_file(tc->ctx, own);
+    for (int i = 0; i < cfg->ntrusted_ca; i++) load_file(tc->ctx, cfg->trusted_ca[i]);
+    if (creds) cred_each_ca(creds, tls_io_load_ca, tc->ctx);
+    wolfSSL_CTX_set_verify(tc->ctx, WOLFSSL_VERIFY_PEER, NULL);
+    return tc;
+}
+
+void tls_client_free(struct tls_client *tc)
+{
+    if (!tc) return;
+    if (tc->ctx) wolfSSL_CTX_free(tc->ctx);
+    free(tc);
+}
+
+static bool is_address(const char *host)
+{
+    unsigned char buf[16];
+    return inet_pton(AF_INET, host, buf) == 1 || inet_pton(AF_INET6, host, buf) == 1;
+}
+
+static void *client_attach(void *data, int fd, const char *server_name)
+{
+    struct tls_client *tc = data;
+    struct tls_client_conn *c = calloc(1, sizeof *c);
+    if (!c) return NULL;
+    c->ssl = wolfSSL_new(tc->ctx);
+    bool ok = c->ssl && wolfSSL_set_fd(c->ssl, fd) == WOLFSSL_SUCCESS &&
+              wolfSSL_check_domain_name(c->ssl, server_name) == WOLFSSL_SUCCESS;
+    /* SNI carries names only (RFC 6066). */
+    if (ok && !is_address(server_name))
+        ok = wolfSSL_UseSNI(c->ssl, WOLFSSL_SNI_HOST_NAME, server_name,
+                            (unsigned short)strlen(server_name)) == WOLFSSL_SUCCESS;
+    if (!ok) {
+        if (c->ssl) wolfSSL_free(c->ssl);
+        free(c);
+        return NULL;
+    }
+    return c;
+}
+
+static void client_detach(void *conn)
+{
+    struct tls_client_conn *c = conn;
+    tls_io_close(c->ssl);
+    free(c);
+}
+
+static int client_handshake(void *conn)
+{
+    struct tls_client_conn *c = conn;
+    int ret = wolfSSL_connect(c->ssl);
+    if (ret == WOLFSSL_SUCCESS) return 0;
+    long w = tls_io_want(c->ssl, ret, c->error, sizeof c->error);
+    return w == 0 ? HTTP_IO_ERROR : (int)w;
+}
+
+static long client_read(void *conn, void *buf, size_t n)
+{
+    struct tls_client_conn *c = conn;
+    return tls_io_read(c->ssl, buf, n, c->error, sizeof c->error);
+}
+
+static long client_write(void *conn, const void *buf, size_t n)
+{
+    struct tls_client_conn *c = conn;
+    return tls_io_write(c->ssl, buf, n, c->error, sizeof c->error);
+}
+
+static const char *client_error(void *conn)
+{
+    struct tls_client_conn *c = conn;
+    return c->error[0] ? c->error : NULL;
+}
+
+static const struct http_client_io io = {
+    .attach = client_attach,
+    .handshake = client_handshake,
+    .read = client_read,
+    .write = client_write,
+    .error = client_error,
+    .detach = client_detach,
+};
+
+const struct http_client_io *tls_client_io(void) { return &io; }
