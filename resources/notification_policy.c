@@ -1,5 +1,5 @@
 /* <notificationTargetPolicy> (ty 26, m2m:ntp) and its <policyDeletionRules>
- * (ty 27, m2m:pdr), Release 4 (TS-0001 9.6.75 ff.): the rules under which a
+ * (ty 27, m2m:pdr), Release 4: the rules under which a
  * notification target may remove itself from a subscription (ntsr). Stored
  * and validated only: no ntsr DELETE consults them yet. The CSE holds one
  * system default policy, defaultNTP under the CSEBase, made at start-up and

@@ -1,5 +1,5 @@
 /* <timeSyncBeacon> (ty 60, m2m:tsb, Release 4): where and when the CSE should
- * send its time to (TS-0001 9.6.66). Stored and validated only: this CSE
+ * send its time to. Stored and validated only: this CSE
  * sends no beacons yet. */
 #include "registry.h"
 
