@@ -16,6 +16,10 @@ extern const struct resource_type type_flex_container;
 extern const struct resource_type type_flex_container_instance;
 extern const struct resource_type type_time_series;
 extern const struct resource_type type_time_series_instance;
+extern const struct resource_type type_schedule;
+extern const struct resource_type type_notification_target_policy;
+extern const struct resource_type type_policy_deletion_rules;
+extern const struct resource_type type_time_sync_beacon;
 
 static const struct resource_type *const core[] = {
     &type_acp,
@@ -30,6 +34,10 @@ static const struct resource_type *const core[] = {
     &type_flex_container_instance,
     &type_time_series,
     &type_time_series_instance,
+    &type_schedule,
+    &type_notification_target_policy,
+    &type_policy_deletion_rules,
+    &type_time_sync_beacon,
 };
 
 void registry_init_core(struct registry *r)

@@ -135,6 +135,10 @@ struct resource_type {
     /* Kept out of discovery results (and so of what lies below it) for this
      * request, e.g. an inactive AE; NULL: never. */
     bool (*hidden)(const struct resource *res, const struct m2m_request *req);
+    /* Resources of this type the CSE itself holds (a system default), made
+     * after the CSEBase at start-up and again after an upper tester Reset;
+     * NULL: none. Returns 0 or an RSC; the start fails on an RSC. */
+    int (*on_cse_start)(struct cse *cse);
     /* The wire key of one resource when it differs per instance; NULL: `key`,
      * or for RT_SPECIALIZED the key it was created with (ATTR_INSTANCE_KEY). */
     const char *(*key_of)(const struct resource *res);

@@ -108,6 +108,16 @@ static int ensure_cse_base(struct cse *cse)
     return rc;
 }
 
+/* What start-up makes, in one place for the start and an upper tester Reset:
+ * the CSEBase, then the system resources the types hold (defaultNTP). */
+static int ensure_start_resources(struct cse *cse)
+{
+    int rc = ensure_cse_base(cse);
+    for (int i = 0; !rc && i < cse->types.n; i++)
+        if (cse->types.types[i]->on_cse_start) rc = cse->types.types[i]->on_cse_start(cse);
+    return rc;
+}
+
 static int64_t expiry_tick(struct loop *loop, int64_t id, void *data)
 {
     (void)loop; (void)id;
@@ -147,7 +157,7 @@ int cse_open_with(struct cse *cse, const struct config *cfg, struct loop *loop,
         return -1;
     }
     if (store_open(&cse->store, cfg->db_file, (enum store_sync)cfg->sync)) return -1;
-    if (ensure_cse_base(cse) || acl_open(cse)) {
+    if (ensure_start_resources(cse) || acl_open(cse)) {
         acl_close(cse);
         store_close(cse->store);
         cse->store = NULL;
@@ -229,7 +239,7 @@ int cse_reset(struct cse *cse)
     notify_close(cse);          /* queues, batches and exchanges in flight end here */
     int rc = remove_below_base(cse);
     if (rc) log_error("reset: the resources could not be removed (%d)", rc);
-    if (!rc) rc = ensure_cse_base(cse);
+    if (!rc) rc = ensure_start_resources(cse);
     acl_invalidate(cse);
     cse_forget_parents(cse);
     cse->next_expiry[0] = 0;

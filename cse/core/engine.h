@@ -17,8 +17,9 @@ void cse_close(struct cse *cse);
 /* Brings an open CSE back to its start-up state, for a conformance upper
  * tester (cse/wire/upper_tester.h): every resource below the CSEBase
  * removed (no hooks, no notifications: nothing of it survives to hear of
- * it), what start-up creates recreated (the CSEBase; cse->on_reset for a
- * server profile's own), the caches (ACPs, parents),
+ * it), what start-up creates recreated (the CSEBase and the types'
+ * on_cse_start resources such as defaultNTP; cse->on_reset for a server
+ * profile's own), the caches (ACPs, parents),
  * notification queues, non-blocking and deferred requests (answered 5000)
  * and rate-limit buckets cleared. Settings are kept. Returns 0 or an RSC. */
 int cse_reset(struct cse *cse);

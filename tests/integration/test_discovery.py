@@ -54,7 +54,8 @@ with Cse() as cse:
     r = disc("ty=99")
     t.ok(r.rsc == 2000 and r.json == {"m2m:uril": []}, "empty result: 2000 with an empty list", r)
     t.eq(names(disc("lvl=1")), ["hum", "temp"], "lvl=1: direct children only")
-    t.eq(names(disc("lvl=1", path="/cse-in")), ["app"], "lvl=1 from the CSEBase")
+    t.eq(names(disc("lvl=1", path="/cse-in")), ["app", "defaultNTP"],
+         "lvl=1 from the CSEBase (the AE and the CSE's default notificationTargetPolicy)")
 
     r = disc("ty=4&lim=2")
     t.ok(len(uris(r)) == 2 and r.headers.get("x-m2m-cts") == "1" and r.headers.get("x-m2m-cto"),
