@@ -18,10 +18,10 @@ static inline int unit_cse_open(struct cse *cse)
     return cse_open(cse, &cfg, NULL);
 }
 
-/* Runs one primitive as CAdmin; returns the RSC. For a CREATE the new ri
- * goes to ri_out; when pc_out is given it receives the response content. */
-static inline int unit_run(struct cse *cse, enum m2m_op op, const char *to, int ty, const char *body,
-                           char *ri_out, size_t cap, json_t **pc_out)
+/* Runs one primitive as originator fr; returns the RSC. For a CREATE the
+ * new ri goes to ri_out; when pc_out is given it receives the response content. */
+static inline int unit_run_as(struct cse *cse, enum m2m_op op, const char *to, const char *fr, int ty,
+                              const char *body, char *ri_out, size_t cap, json_t **pc_out)
 {
     struct m2m_request req;
     struct m2m_response rsp;
@@ -29,7 +29,7 @@ static inline int unit_run(struct cse *cse, enum m2m_op op, const char *to, int 
     m2m_response_init(&rsp);
     req.op = op;
     req.to = strdup(to);
-    req.fr = strdup("CAdmin");
+    req.fr = strdup(fr);
     req.rqi = strdup("unit");
     req.ty = ty;
     if (body) req.pc = json_loads(body, 0, NULL);
@@ -40,6 +40,13 @@ static inline int unit_run(struct cse *cse, enum m2m_op op, const char *to, int 
     m2m_response_clear(&rsp);
     m2m_request_clear(&req);
     return rsc;
+}
+
+/* The same as CAdmin. */
+static inline int unit_run(struct cse *cse, enum m2m_op op, const char *to, int ty, const char *body,
+                           char *ri_out, size_t cap, json_t **pc_out)
+{
+    return unit_run_as(cse, op, to, "CAdmin", ty, body, ri_out, cap, pc_out);
 }
 
 #endif
