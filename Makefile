@@ -21,4 +21,4 @@ bench: build
 	@./tests/bench/run.sh
 
 clean:
-	rm -rf $(BUILD) build-asan
+	rm -rf $(BUILD) build-asan build-fuzz

@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
-# Runs the whole suite twice: a normal build and an ASan+UBSan build. Ends
-# with one line "N passed, M failed" summed over both.
+# Runs the whole suite twice: a normal build and an ASan+UBSan build, then
+# the fuzz targets for a short bounded time each (tests/fuzz/run.sh, clang
+# build in build-fuzz/). Ends with one line "N passed, M failed" summed over
+# all three; each fuzz target's run counts as one test.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 total_pass=0; total_fail=0
@@ -31,7 +33,20 @@ PY
   echo "$name: $p passed, $f failed"
   total_pass=$((total_pass+p)); total_fail=$((total_fail+f))
 }
+# The fuzz stage: tests/fuzz/run.sh prints one TAP line per target.
+run_fuzz() {
+  tests/fuzz/run.sh >build-fuzz.test.log 2>&1
+  local rc=$?
+  grep -E "^(ok|not ok) |^# " build-fuzz.test.log || true
+  local p f
+  p=$(grep -c "^ok " build-fuzz.test.log)
+  f=$(grep -c "^not ok " build-fuzz.test.log)
+  if [ "$rc" -ne 0 ] && [ "$f" -eq 0 ]; then cat build-fuzz.test.log; f=1; fi
+  echo "fuzz: $p passed, $f failed"
+  total_pass=$((total_pass+p)); total_fail=$((total_fail+f))
+}
 run_suite plain build
 run_suite asan build-asan -Db_sanitize=address,undefined -Db_lundef=false -Dbuildtype=debug
+run_fuzz
 echo "$total_pass passed, $total_fail failed"
 [ "$total_fail" -eq 0 ]

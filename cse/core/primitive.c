@@ -101,6 +101,23 @@ void m2m_response_clear(struct m2m_response *rsp)
     m2m_response_init(rsp);
 }
 
+/* Length of the well-formed UTF-8 sequence at p (RFC 3629: no overlong
+ * forms, no surrogates, nothing above U+10FFFF), 0 when there is none. */
+static size_t utf8_sequence(const unsigned char *p)
+{
+    if (p[0] < 0x80) return 1;
+    size_t n = p[0] >= 0xc2 && p[0] <= 0xdf ? 2 : p[0] >= 0xe0 && p[0] <= 0xef ? 3
+             : p[0] >= 0xf0 && p[0] <= 0xf4 ? 4 : 0;
+    uint32_t cp = p[0] & (0x7f >> n);
+    for (size_t i = 1; i < n; i++) {
+        if ((p[i] & 0xc0) != 0x80) return 0;   /* also stops at the NUL */
+        cp = cp << 6 | (p[i] & 0x3f);
+    }
+    if ((n == 3 && (cp < 0x800 || (cp >= 0xd800 && cp <= 0xdfff))) || (n == 4 && (cp < 0x10000 || cp > 0x10ffff)))
+        return 0;
+    return n;
+}
+
 int m2m_error(struct m2m_response *rsp, int rsc, const char *fmt, ...)
 {
     char msg[512];
@@ -108,6 +125,14 @@ int m2m_error(struct m2m_response *rsp, int rsc, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
+    /* Messages quote what the client sent (a header, a query key) and may be
+     * cut mid-character; jansson takes UTF-8 only and would leave the
+     * answer without its m2m:dbg. Bytes of a malformed sequence become '?'. */
+    for (unsigned char *p = (unsigned char *)msg; *p;) {
+        size_t n = utf8_sequence(p);
+        if (n) p += n;
+        else *p++ = '?';
+    }
     if (rsp->pc) json_decref(rsp->pc);
     free(rsp->pc_text);   /* the new pc may land at the old one's address */
     rsp->pc_text = NULL;

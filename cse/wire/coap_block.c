@@ -331,9 +331,10 @@ void coap_blocks_put(struct coap_blocks *bs, const char *peer, const struct coap
     } else {
         free(key);
         if (!t) return fail(r, CODE(4, 8), "a Block1 piece of no transfer in progress; start again at NUM 0");
-        uint64_t last_off = (uint64_t)t->last.num << (t->last.szx + 4);
-        if (off == last_off && off + in->payload_len == t->len && t->len &&
-            !memcmp(t->buf + off, in->payload, in->payload_len)) {
+        /* A repeat has the same Block1 option: the same piece sent as the
+         * last one (more = 0) is not a repeat but a gap or an overlap. */
+        if (b.num == t->last.num && b.szx == t->last.szx && b.more == t->last.more &&
+            off + in->payload_len == t->len && !memcmp(t->buf + off, in->payload, in->payload_len)) {
             /* The piece taken last, sent again (a new Message ID): same answer. */
             touch(bs, t, now);
             r->status = COAP_B1_CONTINUE;

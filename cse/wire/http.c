@@ -12,6 +12,7 @@
 #include <limits.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -49,11 +50,19 @@ static int buf_append(struct buf *b, const char *p, size_t n)
 static void buf_free(struct buf *b) { free(b->data); memset(b, 0, sizeof *b); }
 
 enum parse_state { IN_URL, IN_FIELD, IN_VALUE };
-enum conn_error { ERR_NONE, ERR_TOO_LARGE, ERR_HEADERS_TOO_LARGE, ERR_NO_MEMORY };
+enum parse_error { ERR_NONE, ERR_TOO_LARGE, ERR_HEADERS_TOO_LARGE, ERR_NO_MEMORY };
 
-struct http_conn {
-    int fd;
-    struct http_server *srv;
+/* What a parse error is answered with (the connection closes after it). */
+static const struct { int status; const char *rsc, *msg; } parse_errors[] = {
+    [ERR_NONE] = { 400, "4000", "malformed HTTP request" },
+    [ERR_TOO_LARGE] = { 413, "4000", "request body exceeds the configured maximum" },
+    [ERR_HEADERS_TOO_LARGE] = { 431, "4000", "request headers are too large" },
+    [ERR_NO_MEMORY] = { 503, "5000", "out of memory" },
+};
+
+/* Bytes -> requests: llhttp and the buffers its callbacks fill. No socket:
+ * a connection holds one, and so does http_parse_new() (tests, fuzzing). */
+struct http_parse {
     llhttp_t parser;
     struct buf meta;               /* url, header names and values */
     struct buf body;
@@ -61,7 +70,28 @@ struct http_conn {
     size_t name_off[HTTP_MAX_HEADERS], value_off[HTTP_MAX_HEADERS];
     int nheaders;
     enum parse_state state;
-    enum conn_error error;
+    enum parse_error error;
+    int64_t max_body;
+    /* A complete request (fields borrowed for the call); returns 0 to go on
+     * or HPE_PAUSED to stop parsing. */
+    int (*complete)(struct http_parse *ps, struct http_request *req);
+    /* The first byte of a request arrived (not the CRLFs a client may send
+     * between requests); NULL: nothing to do. */
+    void (*begin)(struct http_parse *ps);
+    http_parse_fn *fn;             /* http_parse_new()'s callback */
+    void *fn_arg;
+};
+
+static void parse_release(struct http_parse *ps)
+{
+    buf_free(&ps->meta);
+    buf_free(&ps->body);
+}
+
+struct http_conn {
+    int fd;
+    struct http_server *srv;
+    struct http_parse in;
     struct buf out;
     size_t out_sent;
     bool closing;                  /* close once the output is flushed */
@@ -110,7 +140,6 @@ struct http_server {
     struct http_options opt;
     http_handler *handler;
     void *data;
-    llhttp_settings_t settings;
     struct http_conn *conns;
     struct http_limits *limits;
     bool own_limits;
@@ -278,8 +307,7 @@ static void conn_close(struct http_conn *c)
     unlist_held(c);
     buf_free(&c->held_ok);
     buf_free(&c->held_fail);
-    buf_free(&c->meta);
-    buf_free(&c->body);
+    parse_release(&c->in);
     buf_free(&c->out);
     buf_free(&c->unparsed);
     free(c);
@@ -401,77 +429,75 @@ static void queue_error(struct http_conn *c, int status, const char *rsc, const 
 
 /* --- llhttp callbacks -------------------------------------------------- */
 
-static struct http_conn *conn_of(llhttp_t *p) { return p->data; }
+static struct http_parse *parse_of(llhttp_t *p) { return p->data; }
 
-static int meta_append(struct http_conn *c, const char *at, size_t len)
+static int meta_append(struct http_parse *ps, const char *at, size_t len)
 {
-    if (c->meta.len + len > MAX_HEADER_BYTES) {
-        c->error = ERR_HEADERS_TOO_LARGE;
+    if (ps->meta.len + len > MAX_HEADER_BYTES) {
+        ps->error = ERR_HEADERS_TOO_LARGE;
         return -1;
     }
-    if (buf_append(&c->meta, at, len)) { c->error = ERR_NO_MEMORY; return -1; }
+    if (buf_append(&ps->meta, at, len)) { ps->error = ERR_NO_MEMORY; return -1; }
     return 0;
 }
 
 /* Ends the current url/name/value with a NUL so it reads as a C string. */
-static int meta_terminate(struct http_conn *c)
+static int meta_terminate(struct http_parse *ps)
 {
-    return meta_append(c, "", 1);
+    return meta_append(ps, "", 1);
 }
 
 static int on_message_begin(llhttp_t *p)
 {
-    struct http_conn *c = conn_of(p);
-    /* llhttp calls this at the first byte of a request (not at the CRLFs a
-     * client may send between requests): its deadline starts here. */
-    c->request_started = loop_now_ms();
-    c->meta.len = 0;
-    c->body.len = 0;
-    c->nheaders = 0;
-    c->url_off = 0;
-    c->state = IN_URL;
+    struct http_parse *ps = parse_of(p);
+    if (ps->begin) ps->begin(ps);   /* the request's deadline starts here */
+    ps->meta.len = 0;
+    ps->body.len = 0;
+    ps->nheaders = 0;
+    ps->url_off = 0;
+    ps->state = IN_URL;
     return 0;
 }
 
 static int on_url(llhttp_t *p, const char *at, size_t len)
 {
-    return meta_append(conn_of(p), at, len);
+    return meta_append(parse_of(p), at, len);
 }
 
 static int on_header_field(llhttp_t *p, const char *at, size_t len)
 {
-    struct http_conn *c = conn_of(p);
-    if (c->state != IN_FIELD) {
-        if (meta_terminate(c)) return -1;
-        if (c->nheaders >= HTTP_MAX_HEADERS) { c->error = ERR_HEADERS_TOO_LARGE; return -1; }
-        c->name_off[c->nheaders++] = c->meta.len;
-        c->state = IN_FIELD;
+    struct http_parse *ps = parse_of(p);
+    if (ps->state != IN_FIELD) {
+        if (meta_terminate(ps)) return -1;
+        if (ps->nheaders >= HTTP_MAX_HEADERS) { ps->error = ERR_HEADERS_TOO_LARGE; return -1; }
+        ps->name_off[ps->nheaders++] = ps->meta.len;
+        ps->state = IN_FIELD;
     }
-    return meta_append(c, at, len);
+    return meta_append(ps, at, len);
 }
 
 static int on_header_value(llhttp_t *p, const char *at, size_t len)
 {
-    struct http_conn *c = conn_of(p);
-    if (c->state != IN_VALUE) {
-        if (meta_terminate(c)) return -1;
-        c->value_off[c->nheaders - 1] = c->meta.len;
-        c->state = IN_VALUE;
+    struct http_parse *ps = parse_of(p);
+    if (ps->state != IN_VALUE) {
+        if (meta_terminate(ps)) return -1;
+        ps->value_off[ps->nheaders - 1] = ps->meta.len;
+        ps->state = IN_VALUE;
     }
-    return meta_append(c, at, len);
+    return meta_append(ps, at, len);
 }
 
 static int on_headers_complete(llhttp_t *p)
 {
-    struct http_conn *c = conn_of(p);
-    if (c->state == IN_FIELD) {
+    struct http_parse *ps = parse_of(p);
+    if (ps->state == IN_FIELD) {
         /* A name without a value: give it an empty one. */
-        if (meta_terminate(c)) return -1;
-        c->value_off[c->nheaders - 1] = c->meta.len;
+        if (meta_terminate(ps)) return -1;
+        ps->value_off[ps->nheaders - 1] = ps->meta.len;
     }
-    if (meta_terminate(c)) return -1;
-    if ((p->flags & F_CONTENT_LENGTH) && p->content_length > (uint64_t)c->srv->opt.max_body) {
-        c->error = ERR_TOO_LARGE;
+    if (meta_terminate(ps)) return -1;
+    if ((p->flags & F_CONTENT_LENGTH) && p->content_length > (uint64_t)ps->max_body) {
+        ps->error = ERR_TOO_LARGE;
         return -1;
     }
     return 0;
@@ -479,39 +505,108 @@ static int on_headers_complete(llhttp_t *p)
 
 static int on_body(llhttp_t *p, const char *at, size_t len)
 {
-    struct http_conn *c = conn_of(p);
-    if (c->body.len + len > (size_t)c->srv->opt.max_body) { c->error = ERR_TOO_LARGE; return -1; }
-    if (buf_append(&c->body, at, len)) { c->error = ERR_NO_MEMORY; return -1; }
+    struct http_parse *ps = parse_of(p);
+    if (ps->body.len + len > (size_t)ps->max_body) { ps->error = ERR_TOO_LARGE; return -1; }
+    if (buf_append(&ps->body, at, len)) { ps->error = ERR_NO_MEMORY; return -1; }
     return 0;
 }
 
 static int on_message_complete(llhttp_t *p)
 {
-    struct http_conn *c = conn_of(p);
+    struct http_parse *ps = parse_of(p);
     struct http_request req = {
         .method = llhttp_method_name((llhttp_method_t)p->method),
-        .target = c->meta.data ? c->meta.data + c->url_off : "",
-        .nheaders = c->nheaders,
-        .body = c->body.data ? c->body.data : "",
-        .body_len = c->body.len,
-        .peer_ip = c->peer_ip,
-        .peer_port = c->peer_port,
-        .secure = c->tx != NULL,
-        .credential_id = c->tx ? c->srv->opt.transport->credential(c->tx) : NULL,
-        .server = c->srv,
-        .conn = c,
-        .conn_gen = c->gen,
+        .nheaders = ps->nheaders,
+        .body = ps->body.data ? ps->body.data : "",
+        .body_len = ps->body.len,
     };
-    if (c->state == IN_URL && meta_terminate(c)) return -1;
-    req.target = c->meta.data + c->url_off;
-    for (int i = 0; i < c->nheaders; i++) {
-        req.headers[i].name = c->meta.data + c->name_off[i];
-        req.headers[i].value = c->meta.data + c->value_off[i];
+    if (ps->state == IN_URL && meta_terminate(ps)) return -1;
+    req.target = ps->meta.data + ps->url_off;
+    for (int i = 0; i < ps->nheaders; i++) {
+        req.headers[i].name = ps->meta.data + ps->name_off[i];
+        req.headers[i].value = ps->meta.data + ps->value_off[i];
     }
+    return ps->complete(ps, &req);
+}
+
+/* Shared by every parser; llhttp_settings_init() would only zero the rest. */
+static const llhttp_settings_t parse_settings = {
+    .on_message_begin = on_message_begin,
+    .on_url = on_url,
+    .on_header_field = on_header_field,
+    .on_header_value = on_header_value,
+    .on_headers_complete = on_headers_complete,
+    .on_body = on_body,
+    .on_message_complete = on_message_complete,
+};
+
+static void parse_init(struct http_parse *ps, int64_t max_body,
+                       int (*complete)(struct http_parse *, struct http_request *))
+{
+    llhttp_init(&ps->parser, HTTP_REQUEST, &parse_settings);
+    ps->parser.data = ps;
+    ps->max_body = max_body;
+    ps->complete = complete;
+}
+
+/* --- the pure entry point (http_parse_new) ------------------------------ */
+
+static int parse_hand_over(struct http_parse *ps, struct http_request *req)
+{
+    ps->fn(ps->fn_arg, req, llhttp_should_keep_alive(&ps->parser));
+    return 0;
+}
+
+struct http_parse *http_parse_new(int64_t max_body, http_parse_fn *fn, void *arg)
+{
+    struct http_parse *ps = calloc(1, sizeof *ps);
+    if (!ps) return NULL;
+    parse_init(ps, max_body, parse_hand_over);
+    ps->fn = fn;
+    ps->fn_arg = arg;
+    return ps;
+}
+
+int http_parse_feed(struct http_parse *ps, const char *data, size_t n)
+{
+    return llhttp_execute(&ps->parser, data, n) == HPE_OK ? 0 : parse_errors[ps->error].status;
+}
+
+void http_parse_free(struct http_parse *ps)
+{
+    if (!ps) return;
+    parse_release(ps);
+    free(ps);
+}
+
+/* --- a connection's requests --------------------------------------------- */
+
+static struct http_conn *conn_of(struct http_parse *ps)
+{
+    return (struct http_conn *)((char *)ps - offsetof(struct http_conn, in));
+}
+
+/* A request's deadline (http-request-timeout) runs from its first byte. */
+static void conn_begin(struct http_parse *ps)
+{
+    conn_of(ps)->request_started = loop_now_ms();
+}
+
+static int conn_request(struct http_parse *ps, struct http_request *req)
+{
+    struct http_conn *c = conn_of(ps);
+    llhttp_t *p = &ps->parser;
+    req->peer_ip = c->peer_ip;
+    req->peer_port = c->peer_port;
+    req->secure = c->tx != NULL;
+    req->credential_id = c->tx ? c->srv->opt.transport->credential(c->tx) : NULL;
+    req->server = c->srv;
+    req->conn = c;
+    req->conn_gen = c->gen;
     struct http_response rsp = { .status = 500 };
     c->request_started = 0;
     c->srv->in_handler++;
-    c->srv->handler(c->srv->data, &req, &rsp);
+    c->srv->handler(c->srv->data, req, &rsp);
     c->srv->in_handler--;
     if (rsp.deferred) {
         c->waiting = true;
@@ -589,14 +684,8 @@ static void conn_flush(struct http_conn *c)
 
 static void queue_parse_error(struct http_conn *c, llhttp_errno_t err)
 {
-    if (c->error == ERR_TOO_LARGE)
-        queue_error(c, 413, "4000", "request body exceeds the configured maximum");
-    else if (c->error == ERR_HEADERS_TOO_LARGE)
-        queue_error(c, 431, "4000", "request headers are too large");
-    else if (c->error == ERR_NO_MEMORY)
-        queue_error(c, 503, "5000", "out of memory");
-    else
-        queue_error(c, 400, "4000", "malformed HTTP request");
+    queue_error(c, parse_errors[c->in.error].status, parse_errors[c->in.error].rsc,
+                parse_errors[c->in.error].msg);
     log_debug("http: %s:%d: %s", c->peer_ip, c->peer_port, llhttp_errno_name(err));
 }
 
@@ -604,9 +693,9 @@ static void queue_parse_error(struct http_conn *c, llhttp_errno_t err)
  * Returns false when reading must stop. */
 static bool conn_feed(struct http_conn *c, const char *data, size_t n)
 {
-    llhttp_errno_t err = llhttp_execute(&c->parser, data, n);
+    llhttp_errno_t err = llhttp_execute(&c->in.parser, data, n);
     if (err == HPE_PAUSED && c->waiting) {
-        const char *at = llhttp_get_error_pos(&c->parser);
+        const char *at = llhttp_get_error_pos(&c->in.parser);
         size_t used = at && at >= data && at <= data + n ? (size_t)(at - data) : n;
         if (used < n && buf_append(&c->unparsed, data + used, n - used)) c->closing = true;
         loop_unwatch(c->srv->loop, c->fd, LOOP_READABLE);
@@ -634,7 +723,7 @@ void http_server_respond(struct http_server *srv, struct http_conn *conn, uint64
     memset(&c->unparsed, 0, sizeof c->unparsed);
     bool more = !c->closing;
     if (more) {
-        llhttp_resume(&c->parser);
+        llhttp_resume(&c->in.parser);
         if (rest.len) more = conn_feed(c, rest.data, rest.len);
     }
     buf_free(&rest);
@@ -853,8 +942,8 @@ static void admit(struct http_server *srv, int cfd, const struct sockaddr_storag
     c->peer_port = port;
     int one = 1;
     setsockopt(cfd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-    llhttp_init(&c->parser, HTTP_REQUEST, &srv->settings);
-    c->parser.data = c;
+    parse_init(&c->in, srv->opt.max_body, conn_request);
+    c->in.begin = conn_begin;
     if (srv->opt.transport) {
         c->tx = srv->opt.transport->attach(srv->opt.transport_data, cfd);
         c->handshaking = true;
@@ -1012,14 +1101,6 @@ struct http_server *http_server_start(struct loop *loop, const struct http_optio
     if (srv->opt.handshake_timeout_ms <= 0) srv->opt.handshake_timeout_ms = 5000;
     srv->handler = handler;
     srv->data = data;
-    llhttp_settings_init(&srv->settings);
-    srv->settings.on_message_begin = on_message_begin;
-    srv->settings.on_url = on_url;
-    srv->settings.on_header_field = on_header_field;
-    srv->settings.on_header_value = on_header_value;
-    srv->settings.on_headers_complete = on_headers_complete;
-    srv->settings.on_body = on_body;
-    srv->settings.on_message_complete = on_message_complete;
     getsockname(fd, (struct sockaddr *)&ss, &sl);
     srv->port = ntohs(ss.ss_family == AF_INET ? a4->sin_port : a6->sin6_port);
     loop_watch(loop, fd, LOOP_READABLE, accept_ready, srv);

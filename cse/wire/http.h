@@ -115,6 +115,18 @@ void http_server_stop(struct http_server *srv);
 void http_server_respond(struct http_server *srv, struct http_conn *conn, uint64_t gen,
                          struct http_response *rsp);
 
+/* The server's request parsing without a socket (unit tests, tests/fuzz/):
+ * the same llhttp settings, callbacks and limits as a connection. fn gets
+ * each complete request, its fields borrowed for the call (no peer, server
+ * or connection); keep_alive is what the connection would do after it.
+ * http_parse_feed() takes the next bytes (any split); it returns 0, or the
+ * HTTP status a connection answers before closing (400, 413, 431, 503). */
+struct http_parse;
+typedef void http_parse_fn(void *arg, const struct http_request *req, bool keep_alive);
+struct http_parse *http_parse_new(int64_t max_body, http_parse_fn *fn, void *arg);
+int http_parse_feed(struct http_parse *ps, const char *data, size_t n);
+void http_parse_free(struct http_parse *ps);
+
 /* Case-insensitive header lookup. */
 const char *http_header(const struct http_request *req, const char *name);
 /* Appends "Name: value\r\n" to the response headers (silently truncated). */

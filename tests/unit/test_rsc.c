@@ -4,6 +4,7 @@
 #include <setjmp.h>
 #include <stdint.h>
 #include <cmocka.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "cse/core/primitive.h"
@@ -153,9 +154,53 @@ static void names(void **state)
     assert_false(rsc_is_success(RSC_BAD_REQUEST));
 }
 
+/* The m2m:dbg text of an error whose message is fmt with arg. */
+static char *dbg_of(const char *fmt, const char *arg)
+{
+    struct m2m_response rsp;
+    m2m_response_init(&rsp);
+    assert_int_equal(m2m_error(&rsp, RSC_BAD_REQUEST, fmt, arg), RSC_BAD_REQUEST);
+    /* Found by tests/fuzz (fuzz_query): a query key that is not UTF-8 left
+     * the answer without any m2m:dbg, as jansson refuses such strings. */
+    assert_non_null(rsp.pc);
+    char *msg = strdup(json_string_value(json_object_get(rsp.pc, "m2m:dbg")));
+    m2m_response_clear(&rsp);
+    return msg;
+}
+
+static void error_text_is_utf8(void **state)
+{
+    (void)state;
+    static const struct { const char *in, *out; } cases[] = {
+        { "plain", "plain" },
+        { "\xb0\xb3:\xf6", "??:?" },                      /* stray bytes (the fuzz input) */
+        { "caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80", "caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80" },
+        { "\xc0\xaf", "??" },                               /* overlong '/' */
+        { "\xed\xa0\x80", "???" },                         /* a UTF-16 surrogate */
+        { "\xf4\x90\x80\x80", "????" },                   /* above U+10FFFF */
+        { "a\xe2\x82", "a??" },                             /* cut short */
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        char *msg = dbg_of("%s", cases[i].in);
+        assert_string_equal(msg, cases[i].out);
+        free(msg);
+    }
+    /* Cut by the message length limit in the middle of a character. */
+    char long_arg[600];
+    memset(long_arg, 'x', sizeof long_arg);
+    for (size_t i = 500; i + 1 < sizeof long_arg; i += 2) memcpy(long_arg + i, "\xc3\xa9", 2);
+    long_arg[sizeof long_arg - 1] = 0;
+    for (int shift = 0; shift < 2; shift++) {
+        char *msg = dbg_of(shift ? "k%s" : "%s", long_arg);
+        assert_true(strlen(msg) >= 500);
+        free(msg);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(error_text_is_utf8),
         cmocka_unit_test(http_mapping),
         cmocka_unit_test(coap_mapping),
         cmocka_unit_test(full_table),

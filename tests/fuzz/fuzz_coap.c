@@ -1,0 +1,103 @@
+/* A CoAP datagram as the server receives it: coap_wire_check() (our check
+ * and rewrite in front of libcoap's parser), then the request it carries ->
+ * coap_to_primitive() -> coap_from_primitive(), and the Block2 slicing of
+ * the answer. The input is the datagram. */
+#include <stdint.h>
+
+#include "fuzz.h"
+#include "coap_decode.h"
+#include "cse/wire/coap_block.h"
+#include "cse/wire/coap_wire.h"
+
+/* The datagram's verdict; a rewrite is checked and replaces msg. */
+static enum coap_wire_verdict check(const uint8_t *msg, size_t len, uint8_t *copy, size_t *copylen)
+{
+    const char *why = NULL;
+    size_t outlen = 1;
+    enum coap_wire_verdict v = coap_wire_check(msg, len, NULL, 0, &outlen, &why);
+    FUZZ_CHECK(v == COAP_WIRE_OK || v == COAP_WIRE_REWRITTEN || v == COAP_WIRE_MALFORMED);
+    FUZZ_CHECK(outlen == 0);
+    FUZZ_CHECK((v == COAP_WIRE_MALFORMED) == (why != NULL));
+    if (v != COAP_WIRE_REWRITTEN) return v;
+    /* Too little room is refused, never overrun. */
+    if (len > 0) FUZZ_CHECK(coap_wire_check(msg, len, copy, len - 1, &outlen, &why) == COAP_WIRE_MALFORMED);
+    FUZZ_CHECK(coap_wire_check(msg, len, copy, len, copylen, &why) == COAP_WIRE_REWRITTEN);
+    /* A rewrite never grows the datagram, and is itself well formed as it is. */
+    FUZZ_CHECK(*copylen >= 4 && *copylen <= len);
+    FUZZ_CHECK(coap_wire_check(copy, *copylen, NULL, 0, &outlen, &why) == COAP_WIRE_OK);
+    FUZZ_CHECK(memcmp(copy, msg, 4 + (msg[0] & 15)) == 0);   /* header and token kept */
+    return v;
+}
+
+static void check_answer(const struct m2m_request *req, const struct m2m_response *rsp,
+                         const struct coap_msg_in *in)
+{
+    struct coap_msg_out out;
+    coap_msg_out_init(&out);
+    coap_from_primitive(req, rsp, &out);
+    FUZZ_CHECK(out.nopts <= COAP_OUT_MAX_OPTS && out.optbuf_used <= COAP_OUT_OPTBUF);
+    for (int i = 0; i < out.nopts; i++)
+        FUZZ_CHECK((size_t)out.opts[i].off + out.opts[i].len <= out.optbuf_used);
+    FUZZ_CHECK((out.code >> 5) >= 2 && (out.code >> 5) <= 5);
+    /* Slicing the payload for the Block2 the request asked for. */
+    struct coap_block asked, piece;
+    int has = coap_block_find(in, COAPOPT_BLOCK2, &asked);
+    static const size_t rooms[] = { 15, 16, 100, 1024, 1152 };
+    for (size_t i = 0; has >= 0 && i < sizeof rooms / sizeof *rooms; i++) {
+        size_t off = 0, len = out.payload_len;
+        int cut = coap_block2_piece(out.payload_len, has ? &asked : NULL, rooms[i], &piece, &off, &len);
+        FUZZ_CHECK(cut >= -2 && cut <= 1);
+        if (cut == 0) FUZZ_CHECK(out.payload_len <= rooms[i]);
+        if (cut == 1) {
+            FUZZ_CHECK(len <= rooms[i] && len <= coap_block_size(piece.szx));
+            FUZZ_CHECK(off + len <= out.payload_len);
+            FUZZ_CHECK(off == (size_t)piece.num << (piece.szx + 4));
+            FUZZ_CHECK(piece.more == (off + len < out.payload_len));
+            uint8_t enc[3];
+            struct coap_block back;
+            size_t n = coap_block_encode(&piece, enc);
+            if (piece.num < (1u << 20)) {
+                FUZZ_CHECK(coap_block_decode(enc, n, &back) == 0);
+                FUZZ_CHECK(back.num == piece.num && back.more == piece.more && back.szx == piece.szx);
+            }
+        }
+    }
+    coap_msg_out_clear(&out);
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    static int quiet;
+    if (!quiet++) fuzz_quiet();
+    uint8_t *copy = malloc(size ? size : 1);
+    FUZZ_CHECK(copy);
+    size_t copylen = 0;
+    enum coap_wire_verdict v = check(data, size, copy, &copylen);
+    if (v != COAP_WIRE_MALFORMED) {
+        const uint8_t *msg = v == COAP_WIRE_REWRITTEN ? copy : data;
+        size_t len = v == COAP_WIRE_REWRITTEN ? copylen : size;
+        struct coap_msg_in *in = malloc(sizeof *in);
+        FUZZ_CHECK(in);
+        FUZZ_CHECK(coap_decode(msg, len, in) == 0);
+        struct m2m_request req;
+        struct m2m_response rsp;
+        m2m_request_init(&req);
+        m2m_response_init(&rsp);
+        int rc = coap_to_primitive(in, &req, &rsp);
+        if (rc) {
+            FUZZ_CHECK(rsp.rsc == rc && json_is_object(rsp.pc));
+        } else {
+            FUZZ_CHECK(req.to && req.op >= OP_CREATE && req.op <= OP_NOTIFY);
+            FUZZ_CHECK(!in->payload_len || req.pc);
+            rsp.rsc = req.op == OP_CREATE ? RSC_CREATED : RSC_OK;
+            if (req.pc) rsp.pc = json_incref(req.pc);
+            if (req.op == OP_CREATE) rsp.location = strdup(req.to);
+        }
+        check_answer(&req, &rsp, in);
+        m2m_response_clear(&rsp);
+        m2m_request_clear(&req);
+        free(in);
+    }
+    free(copy);
+    return 0;
+}

@@ -1,0 +1,194 @@
+#!/usr/bin/env python3
+"""Writes the seed inputs of tests/fuzz/corpus/<target>/ (seed-*): real
+requests, datagrams, bodies and query strings as the tests send them, in
+each target's input format (see the comment at the top of each target).
+Crash reproducers (crash-*) found while fuzzing live beside them and are
+not touched. Run it after changing a target's input format."""
+import glob
+import os
+import sys
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, "..", "integration"))
+from coap_peer import CON, NON, GET, POST, PUT, DELETE, OPT, encode  # noqa: E402
+
+CORPUS = os.path.join(HERE, "corpus")
+
+AE = '{"m2m:ae":{"rn":"meter","api":"Nmeter","rr":true,"srv":["3"]}}'
+CNT = '{"m2m:cnt":{"rn":"power","mni":10,"lbl":["kind/temp"]}}'
+CIN = '{"m2m:cin":{"con":"42","cnf":"text/plain:0"}}'
+ACP = ('{"m2m:acp":{"rn":"acp1","pv":{"acr":[{"acor":["Cmeter"],"acop":63,'
+       '"acco":[{"actw":["* * * * * * *"]}]}]},"pvs":{"acr":[{"acor":["CAdmin"],"acop":63}]}}}')
+GRP = '{"m2m:grp":{"rn":"g","mt":3,"mnm":10,"mid":["cse-in/fuzzae/cnt"],"csy":1}}'
+SUB = ('{"m2m:sub":{"rn":"s","nu":["http://127.0.0.1:9/n"],"enc":{"net":[1,3],"atr":["mni"]},'
+       '"bn":{"num":2,"dur":"PT1S"},"exc":3,"nct":1}}')
+NTFY = '{"m2m:sgn":{"nev":{"rep":{"m2m:cin":{"con":"1"}},"net":3},"sur":"cse-in/x/s"}}'
+
+QUERIES = [
+    "fu=1&ty=4", "fu=1&rcn=11", "fu=1&ty=2+3", "rcn=6&ty=4", "atrl=rn+lbl", "atrl=con",
+    "lbl=kind/temp", "fu=1&lim=5&lvl=2&ofst=1", "crb=20000101T000000&stb=1&fo=2",
+    "cra=20250101T000000,5", "cty=application/json+text/plain", "c.rn=cin_*",
+    "c.rn=temp&c.mni=10", "p.lbl=x", "lbq=floor%20IN%20(1,%203)", "lbq=NT%20site&ty=3",
+    "lbq=a%20EQ%20b", "lbq=k:v", "fu=1&arp=la", "fu=1&arp=..", "drt=2&fu=1", "rcn=4",
+    "rcn=8&lim=1", "ms=20250101T000000&us=20990101T000000", "exb=20990101T000000",
+    "sza=1&szb=100", "rp=PT1H&rids=r1", "da=true&sqi=0", "tids=x&ltids=y", "con=42",
+    "rn=*", "mni=5&fo=2", "fu=2&rcn=1", "rt=1", "op=2", "x%3Dy=%41", "=", "&&", "rcn",
+]
+
+
+def put(target, name, data):
+    d = os.path.join(CORPUS, target)
+    os.makedirs(d, exist_ok=True)
+    if isinstance(data, str):
+        data = data.encode()
+    with open(os.path.join(d, "seed-" + name), "wb") as f:
+        f.write(data)
+
+
+def http_request(method, target, headers, body=""):
+    lines = ["%s %s HTTP/1.1" % (method, target), "Host: 127.0.0.1:8080"]
+    lines += ["%s: %s" % h for h in headers]
+    if body:
+        lines.append("Content-Length: %d" % len(body.encode()))
+    return "\r\n".join(lines) + "\r\n\r\n" + body
+
+
+def m2m(origin="Cmeter", rqi="1", ty=None):
+    h = [("X-M2M-Origin", origin), ("X-M2M-RI", rqi), ("X-M2M-RVI", "3"), ("Accept", "application/json")]
+    if ty is not None:
+        h.append(("Content-Type", "application/json;ty=%d" % ty))
+    return h
+
+
+def http_seeds():
+    reqs = {
+        "create-ae": http_request("POST", "/cse-in", m2m("Cmeter", "1", 2), AE),
+        "create-cnt": http_request("POST", "/cse-in/meter", m2m("Cmeter", "2", 3), CNT),
+        "create-cin": http_request("POST", "/cse-in/meter/power", m2m("Cmeter", "3", 4), CIN),
+        "retrieve-la": http_request("GET", "/cse-in/meter/power/la", m2m()),
+        "discovery": http_request("GET", "/cse-in?fu=1&ty=4&lbl=a+b&crb=20250101T000000&lim=5",
+                                  m2m("CAdmin")),
+        "update": http_request("PUT", "/~/id-in/cse-in/meter/power",
+                               m2m() + [("Content-Type", "application/json")], '{"m2m:cnt":{"mni":3}}'),
+        "delete": http_request("DELETE", "/_/ironbark.local/id-in/cse-in/meter", m2m()),
+        "notify": http_request("POST", "/cse-in/meter",
+                               m2m() + [("Content-Type", "application/vnd.onem2m-ntfy+json")], NTFY),
+        "headers": http_request("GET", "/cse-in/%6deter", m2m() + [
+            ("X-M2M-RTU", "http://127.0.0.1:9/r"), ("X-M2M-OT", "20250101T000000"),
+            ("X-M2M-RET", "20990101T000000"), ("X-M2M-EC", "2"), ("X-M2M-GID", "g1"),
+            ("X-M2M-VSI", "v"), ("Authorization", "Bearer x"), ("Connection", "keep-alive")]),
+        "close": http_request("GET", "/cse-in", m2m() + [("Connection", "close")]),
+    }
+    chunked = ("POST /cse-in HTTP/1.1\r\nX-M2M-Origin: Cx\r\nX-M2M-RI: 9\r\nX-M2M-RVI: 3\r\n"
+               "Content-Type: application/json;ty=2\r\nTransfer-Encoding: chunked\r\n\r\n"
+               "%x\r\n%s\r\n0\r\n\r\n" % (len(AE), AE))
+    reqs["chunked"] = chunked
+    reqs["pipelined"] = reqs["retrieve-la"] + reqs["discovery"] + reqs["create-cin"]
+    reqs["expect"] = http_request("POST", "/cse-in", m2m("Cx", "1", 2) + [("Expect", "100-continue")], AE)
+    for name, r in reqs.items():
+        put("http", name, b"\x00" + r.encode())
+    # Split into small reads, and the 1 KiB body limit.
+    put("http", "create-ae-split", b"\x03" + reqs["create-ae"].encode())
+    put("http", "pipelined-split", b"\x01" + reqs["pipelined"].encode())
+    put("http", "large-body", b"\x80" + http_request("POST", "/cse-in/meter/power", m2m("Cmeter", "3", 4),
+                                                     '{"m2m:cin":{"con":"%s"}}' % ("x" * 1100)).encode())
+
+
+def coap_seeds():
+    def req(mcode, path, opts=(), payload=b"", mtype=CON, mid=1, token=b"\x01\x02"):
+        o = [(11, seg) for seg in path] + [(OPT["fr"], "Cmeter"), (OPT["rqi"], "1"), (OPT["rvi"], "3")]
+        return encode(mtype, mcode, mid, token, o + list(opts), payload)
+
+    d = {
+        "get": req(GET, ["cse-in", "meter", "power", "la"]),
+        "create-ae": req(POST, ["cse-in"], [(12, b"\x32"), (OPT["ty"], b"\x02")], AE.encode()),
+        "create-cin-text-ty": req(POST, ["cse-in", "meter", "power"], [(12, b"\x27\x1f"), (OPT["ty"], "4")],
+                                  CIN.encode()),
+        "discovery": req(GET, ["cse-in"], [(15, "fu=1"), (15, "ty=4"), (15, "lim=5"), (17, b"\x32")]),
+        "empty-query": req(GET, ["cse-in"], [(15, b""), (15, "rcn=1")]),
+        "sp-relative": req(GET, ["~", "id-in", "cse-in"]),
+        "absolute": req(GET, ["_", "ironbark.local", "id-in", "cse-in"]),
+        "update": req(PUT, ["cse-in", "meter"], [(12, b"\x32")], b'{"m2m:ae":{"lbl":["a"]}}'),
+        "delete": req(DELETE, ["cse-in", "meter"], mtype=NON),
+        "nonblocking": req(POST, ["cse-in"], [(15, "op=2"), (15, "rt=1"), (OPT["rturi"], "http://x/")]),
+        "block2": req(GET, ["cse-in"], [(15, "fu=1"), (23, b"\x16")]),
+        "block1": req(POST, ["cse-in"], [(27, b"\x0e"), (60, b"\x08\x00"), (OPT["ty"], b"\x02")],
+                      b"x" * 1024),
+        "options": req(GET, ["cse-in"], [(OPT["ot"], "20250101T000000"), (OPT["rqet"], "20990101T000000"),
+                                         (OPT["ec"], b"\x02"), (OPT["gid"], "g"), (OPT["vsi"], "v"),
+                                         (OPT["gtm"], "m"), (OPT["aus"], "a"), (OPT["rset"], "x"),
+                                         (OPT["oet"], "y"), (4, b""), (60, b"\x00\x00\x00\x00\x00")]),
+        "empty": bytes([0x40, 0, 0, 1]),
+        "reserved-nibble": bytes([0x40, 1, 0, 1, 0xf0]),
+    }
+    for name, dgram in d.items():
+        put("coap", name, dgram)
+
+
+def block_step(op, block, payload=b"", tick=0, blen=None):
+    """One step of fuzz_coap_block's input (see its header comment)."""
+    v = block.to_bytes(3, "big")
+    n = blen if blen is not None else (3 if block > 0xFFFF else 2 if block > 0xFF else 1 if block else 0)
+    v = bytes([v[0] | n << 6]) + v[1:]
+    return bytes([op]) + v + len(payload).to_bytes(2, "big") + bytes([tick]) + payload
+
+
+def block_seeds():
+    limits = (1024).to_bytes(2, "big") + bytes([8, 3, 10]) + (0).to_bytes(2, "big")
+    b = lambda num, more, szx: num << 4 | more << 3 | szx  # noqa: E731
+    upload = (block_step(0x00, b(0, 1, 2), b"a" * 64, 2) + block_step(0x00, b(1, 1, 2), b"b" * 64, 2)
+              + block_step(0x00, b(1, 1, 2), b"b" * 64, 2) + block_step(0x00, b(2, 0, 2), b"c" * 10, 2))
+    put("coap_block", "upload", limits + upload)
+    interleaved = b"".join(block_step(peer | (peer << 2), b(num, 1, 0), bytes([peer]) * 16, 1)
+                           for num in range(3) for peer in range(4))
+    put("coap_block", "interleaved", limits + interleaved + block_step(0x81, b(3, 0, 0), b"z", 3))
+    held = (block_step(0x40, b(0, 0, 6), b"r" * 900, 1) + block_step(0x60, b(1, 0, 6), b"", 1)
+            + block_step(0x60, b(2, 0, 6), b"", 250) + block_step(0x70, b(1, 0, 6), b"", 1))
+    put("coap_block", "held", limits + held)
+    put("coap_block", "bad", limits + block_step(0x00, 0x07, b"", 0) + block_step(0x00, b(5, 1, 0), b"q" * 16, 0)
+        + block_step(0x80, b(0, 1, 6), b"s" * 1024, 0))
+
+
+def body_seeds():
+    # (type, target, originator, body): fuzz_paths and originators (CAdmin, Cfuzz, C, Cnew)
+    # in fuzz_body.c; an ACP under the CSEBase needs CAdmin, a new AE registers as Cnew.
+    creates = [(1, 0, 0, ACP), (2, 0, 3, AE), (3, 1, 1, CNT), (4, 2, 1, CIN), (9, 1, 1, GRP),
+               (23, 2, 1, SUB),
+               (4, 2, 1, '{"m2m:cin":{"con":{"a":[1,2.5,null]},"lbl":["x"],"et":"20991231T235959"}}'),
+               (3, 1, 1, '{"m2m:cnt":{"rn":"c2","mbs":10,"mia":60,"disr":true,"acpi":["cse-in/acp"]}}'),
+               (9, 1, 1, '{"m2m:grp":{"mnm":1,"mid":["cse-in/fuzzae/cnt","cse-in/fuzzae/cnt"],"mt":3}}'),
+               (23, 1, 1, '{"m2m:sub":{"nu":["Cfuzz"],"su":"http://127.0.0.1:9/su","nse":true,"ln":true}}'),
+               (2, 0, 2, '{"m2m:ae":{"api":"Rx","rr":false,"srv":["2a","3"],"poa":["coap://127.0.0.1:9"],'
+                         '"csz":["json"]}}'),
+               (1, 1, 1, '{"m2m:acp":{"pv":{"acr":[{"acor":["all"],"acop":2,"acco":[{"actw":["0 0 8-17 * * 1-5 *"],'
+                         '"acip":{"ipv4":["192.168.0.0/16"],"ipv6":["fe80::/10"]},"aclr":{"accc":["DE"]}}],'
+                         '"acod":[{"ty":4,"chty":[3]}]}]},"pvs":{"acr":[{"acor":["Cfuzz"],"acop":63,"acaf":true}]}}}'),
+               (3, 1, 0, '{"m2m:cnt":{"cr":null,"or":"x","li":"y"}}')]
+    types = [1, 2, 3, 4, 9, 23, 5, 17, 0]
+    for i, (ty, path, who, body) in enumerate(creates):
+        put("body", "create%02d-ty%d" % (i, ty), bytes([types.index(ty), who << 4 | path]) + body.encode())
+    updates = [(2, '{"m2m:cnt":{"mni":1,"mbs":null,"lbl":["y"]}}'),
+               (1, '{"m2m:ae":{"lbl":["n"],"poa":[],"rr":false}}'),
+               (7, '{"m2m:acp":{"pv":{"acr":[]}}}'),
+               (6, '{"m2m:grp":{"mid":["cse-in/fuzzae"],"mnm":2}}'),
+               (5, '{"m2m:sub":{"enc":{"net":[2]},"exc":1}}'),
+               (2, '{"m2m:cnt":{"et":"20991231T235959"}}'),
+               (0, '{"m2m:cb":{"lbl":["x"]}}')]
+    for i, (path, body) in enumerate(updates):
+        who = 0 if path in (0, 7) else 1   # the CSEBase and its ACP are CAdmin's
+        put("body", "update%02d" % i, bytes([0x80, who << 4 | path]) + body.encode())
+
+
+def query_seeds():
+    for i, q in enumerate(QUERIES):
+        put("query", "q%02d" % i, bytes([i % 3]) + q.encode())
+
+
+if __name__ == "__main__":
+    for old in glob.glob(os.path.join(CORPUS, "*", "seed-*")):
+        os.remove(old)
+    http_seeds()
+    coap_seeds()
+    block_seeds()
+    body_seeds()
+    query_seeds()
