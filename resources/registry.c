@@ -16,6 +16,8 @@ extern const struct resource_type type_flex_container;
 extern const struct resource_type type_flex_container_instance;
 extern const struct resource_type type_time_series;
 extern const struct resource_type type_time_series_instance;
+extern const struct resource_type type_node;
+extern const struct resource_type type_mgmt_obj;
 
 static const struct resource_type *const core[] = {
     &type_acp,
@@ -30,6 +32,8 @@ static const struct resource_type *const core[] = {
     &type_flex_container_instance,
     &type_time_series,
     &type_time_series_instance,
+    &type_node,
+    &type_mgmt_obj,
 };
 
 void registry_init_core(struct registry *r)
@@ -82,9 +86,26 @@ bool type_allows_parent(const struct resource_type *t, int parent_ty)
 
 bool registry_is_attribute_name(const struct registry *r, const char *sn)
 {
-    for (int i = 0; i < r->n; i++)
+    for (int i = 0; i < r->n; i++) {
         if (type_attr(r->types[i], sn)) return true;
+        for (const struct resource_type *const *s = r->types[i]->specialisations; s && *s; s++)
+            if (type_attr(*s, sn)) return true;
+    }
     return false;
+}
+
+const struct resource_type *type_specialisation(const struct resource_type *t, const char *key)
+{
+    if (!t->specialisations) return t;
+    for (const struct resource_type *const *s = t->specialisations; *s; s++)
+        if (!strcmp((*s)->key, key)) return *s;
+    return NULL;
+}
+
+const struct resource_type *type_of_resource(const struct resource_type *t, const struct resource *res)
+{
+    const struct resource_type *s = type_specialisation(t, type_key(t, res));
+    return s ? s : t;
 }
 
 const char *type_key(const struct resource_type *t, const struct resource *res)

@@ -1,0 +1,146 @@
+"""<node> (ty 14) and <mgmtObj> (ty 13) with its TS-0001 Annex D
+specialisations: node CRUD (ni mandatory), every specialisation created under
+a node with its own key and mgd, wrong key/ty/mgd combinations and missing
+mandatory attributes refused with nothing stored, updates, discovery by ty
+and mgd, deleting a node removes its mgmtObjs, one CoAP request."""
+import json, os, sys
+sys.path.insert(0, os.path.dirname(__file__))
+from harness import Cse, Tap
+from coap_peer import coap_client
+
+t = Tap()
+A = "CAdmin"
+
+# One valid CREATE body per specialisation: key -> (mgd, mandatory attributes).
+SPECS = {
+    "m2m:fwr": (1001, {"vr": "1.0", "fwn": "fw", "url": "http://example.org/fw", "ud": False}),
+    "m2m:swr": (1002, {"vr": "2.1", "swn": "app", "url": "http://example.org/sw", "in": False,
+                       "un": False, "act": False, "dea": False}),
+    "m2m:mem": (1003, {"mma": 1024, "mmt": 4096}),
+    "m2m:ani": (1004, {"ant": "802.15.4", "ldv": ["dev1", "dev2"]}),
+    "m2m:andi": (1005, {"dvd": "dev1", "dvt": "sensor", "awi": "pan1", "lnh": ["dev2"]}),
+    "m2m:bat": (1006, {"btl": 80, "bts": 1}),
+    "m2m:dvi": (1007, {"dlb": "label", "man": "Acme", "mod": "M1", "dty": "gateway"}),
+    "m2m:dvc": (1008, {"can": "camera", "att": True, "cus": False}),
+    "m2m:rbo": (1009, {"rbo": False, "far": False}),
+    "m2m:evl": (1010, {"lgt": 1, "lgd": ["boot ok"], "lga": False, "lgo": False}),
+}
+
+
+def body(key, rn, **extra):
+    mgd, attrs = SPECS[key]
+    return {key: dict(attrs, rn=rn, mgd=mgd, **extra)}
+
+
+with Cse() as cse:
+    # --- node CRUD -------------------------------------------------------
+    r = cse.create("/cse-in", 14, {"m2m:nod": {"rn": "gw", "ni": "urn:dev:gw-1", "hcl": "/id-mn",
+                                                "hael": ["Capp"], "mgca": "coap://10.0.0.1"}}, origin=A)
+    t.rsc(r, 2001, 201, "node created under the CSEBase")
+    nod = (r.json or {}).get("m2m:nod", {})
+    t.eq((nod.get("ty"), nod.get("ni"), nod.get("hcl"), nod.get("hael")),
+         (14, "urn:dev:gw-1", "/id-mn", ["Capp"]), "ty, ni, hcl, hael as given")
+    r = cse.update("/cse-in/gw", {"m2m:nod": {"ni": "urn:dev:gw-2", "hael": ["Capp", "Cother"]}}, origin=A)
+    t.ok(r.rsc == 2004 and r.json["m2m:nod"]["ni"] == "urn:dev:gw-2" and len(r.json["m2m:nod"]["hael"]) == 2,
+         "UPDATE of ni and hael", r)
+    node_bad = [
+        ({"m2m:nod": {"rn": "n1"}}, "ni missing"),
+        ({"m2m:nod": {"rn": "n2", "ni": ""}}, "empty ni"),
+        ({"m2m:nod": {"rn": "n3", "ni": "x", "rms": True}}, "rms (set by the CSE)"),
+        ({"m2m:nod": {"rn": "n4", "ni": "x", "hael": "Capp"}}, "hael not a list"),
+        ({"m2m:fwr": {"rn": "n5", "ni": "x"}}, "a mgmtObj key with ty=14"),
+    ]
+    for b, why in node_bad:
+        t.rsc(cse.create("/cse-in", 14, b, origin=A), 4000, 400, "node CREATE with %s -> 4000" % why)
+    t.ok(all(cse.get("/cse-in/" + list(b.values())[0]["rn"], origin=A).rsc == 4004 for b, _ in node_bad),
+         "none of the refused node CREATEs stored anything")
+    r = cse.update("/cse-in/gw", {"m2m:nod": {"ni": None}}, origin=A)
+    t.rsc(r, 4000, 400, "ni cannot be removed -> 4000")
+    r = cse.register_ae("app", origin="Capp")
+    r = cse.create("/cse-in/app", 14, {"m2m:nod": {"rn": "n6", "ni": "x"}}, origin="Capp")
+    t.rsc(r, 4108, 403, "a node under an AE -> 4108")
+
+    # --- every specialisation under the node ---------------------------------
+    for key, (mgd, _) in SPECS.items():
+        rn = key.split(":")[1]
+        r = cse.create("/cse-in/gw", 13, body(key, rn), origin=A)
+        got = (r.json or {}).get(key, {})
+        t.ok(r.rsc == 2001 and got.get("ty") == 13 and got.get("mgd") == mgd
+             and not any(k.startswith("@") for k in got), "%s created with mgd %d" % (key, mgd), r)
+        r = cse.get("/cse-in/gw/" + rn, origin=A)
+        t.ok(r.rsc == 2000 and (r.json or {}).get(key, {}).get("mgd") == mgd,
+             "%s retrieved under its own key" % key, r)
+
+    # --- refused CREATEs: nothing stored ----------------------------------
+    mgo_bad = [
+        (13, {"m2m:fwr": dict(SPECS["m2m:fwr"][1], rn="b1", mgd=1002)}, "the mgd of another specialisation"),
+        (13, {"m2m:fwr": dict(SPECS["m2m:fwr"][1], rn="b2")}, "mgd missing"),
+        (13, {"m2m:mem": {"rn": "b3", "mgd": 1003, "mma": 1}}, "a mandatory attribute (mmt) missing"),
+        (13, {"m2m:mem": dict(SPECS["m2m:mem"][1], rn="b4", mgd=1003, vr="1")}, "another specialisation's attribute"),
+        (13, {"m2m:xyz": {"rn": "b5", "mgd": 1001}}, "a key that is no specialisation"),
+        (13, {"m2m:mgo": {"rn": "b6", "mgd": 0}}, "the generic key"),
+        (13, {"m2m:nod": {"rn": "b7", "ni": "x"}}, "the node's key with ty=13"),
+        (14, body("m2m:bat", "b8"), "a mgmtObj key with ty=14"),
+        (13, {"m2m:fwr": dict(SPECS["m2m:fwr"][1], rn="b9", mgd=1001, uds={"sus": 1})}, "uds (not writable)"),
+        (13, {"m2m:bat": {"rn": "b10", "mgd": 1006, "btl": 101, "bts": 1}}, "btl above 100"),
+        (13, {"m2m:bat": {"rn": "b11", "mgd": 1006, "btl": 50, "bts": 9}}, "bts out of range"),
+        (13, {"m2m:fwr": dict(SPECS["m2m:fwr"][1], rn="b12", mgd=1001, ud="yes")}, "ud not a boolean"),
+    ]
+    for ty, b, why in mgo_bad:
+        r = cse.create("/cse-in/gw", ty, b, origin=A)
+        t.rsc(r, 4000, 400, "CREATE with %s -> 4000" % why)
+    t.ok(all(cse.get("/cse-in/gw/" + list(b.values())[0]["rn"], origin=A).rsc == 4004 for _, b, _ in mgo_bad),
+         "none of the refused mgmtObj CREATEs stored anything")
+    r = cse.create("/cse-in", 13, body("m2m:fwr", "top"), origin=A)
+    t.rsc(r, 4108, 403, "a mgmtObj under the CSEBase -> 4108")
+    r = cse.create("/cse-in/gw/fwr", 13, body("m2m:fwr", "inner"), origin=A)
+    t.rsc(r, 4108, 403, "a firmware under a firmware -> 4108")
+
+    # --- updates -----------------------------------------------------------
+    r = cse.update("/cse-in/gw/fwr", {"m2m:fwr": {"vr": "1.1", "ud": True, "dc": "new firmware"}}, origin=A)
+    f = (r.json or {}).get("m2m:fwr", {})
+    t.ok(r.rsc == 2004 and f.get("vr") == "1.1" and f.get("ud") is True and f.get("dc") == "new firmware",
+         "UPDATE of a firmware's version and update trigger", r)
+    for b, why in [({"m2m:fwr": {"mgd": 1001}}, "mgd (write-once)"),
+                   ({"m2m:fwr": {"swn": "x"}}, "a software attribute"),
+                   ({"m2m:swr": {"vr": "3"}}, "another specialisation's key"),
+                   ({"m2m:fwr": {"vr": None}}, "removing a mandatory attribute"),
+                   ({"m2m:fwr": {"obis": ["x"]}}, "obis (write-once)")]:
+        t.rsc(cse.update("/cse-in/gw/fwr", b, origin=A), 4000, 400, "UPDATE of %s -> 4000" % why)
+    r = cse.get("/cse-in/gw/fwr", origin=A)
+    t.eq((r.json or {}).get("m2m:fwr", {}).get("vr"), "1.1", "the refused UPDATEs changed nothing")
+    r = cse.update("/cse-in/gw/bat", {"m2m:bat": {"btl": 15, "bts": 2}}, origin=A)
+    t.ok(r.rsc == 2004 and r.json["m2m:bat"]["btl"] == 15, "UPDATE of a battery level", r)
+    r = cse.request("GET", "/cse-in/gw/bat?atrl=btl+mgd", origin=A)
+    t.eq((r.rsc, (r.json or {}).get("m2m:bat")), (2000, {"btl": 15, "mgd": 1006}),
+         "partial retrieve of a specialisation's attributes")
+
+    # --- discovery ---------------------------------------------------------
+    r = cse.get("/cse-in?fu=1&ty=13", origin=A)
+    t.eq(len((r.json or {}).get("m2m:uril", [])), len(SPECS), "discovery by ty=13 finds every mgmtObj")
+    r = cse.get("/cse-in?fu=1&ty=14", origin=A)
+    t.eq(len((r.json or {}).get("m2m:uril", [])), 1, "discovery by ty=14 finds the node")
+    r = cse.get("/cse-in?fu=1&mgd=1006", origin=A)
+    uril = (r.json or {}).get("m2m:uril", [])
+    t.ok(r.rsc == 2000 and len(uril) == 1 and uril[0].endswith("/bat"), "discovery by mgd=1006 finds the battery", r)
+    r = cse.request("GET", "/cse-in/gw?rcn=4", origin=A)
+    nod = (r.json or {}).get("m2m:nod", {})
+    t.ok(r.rsc == 2000 and "m2m:fwr" in nod and "m2m:evl" in nod,
+         "a child listing (rcn=4) names each mgmtObj by its key", r)
+
+    # --- CoAP --------------------------------------------------------------
+    r = coap_client(cse.coap_port, "cse-in/gw", "post", dict(fr=A, rqi="c1", rvi="3", ty=13),
+                    json.dumps(body("m2m:rbo", "rbo2")), cf=50)
+    t.ok(r.rsc == 2001 and (r.json or {}).get("m2m:rbo", {}).get("mgd") == 1009, "CoAP CREATE of a reboot", r)
+    t.eq(cse.get("/cse-in/gw/rbo2", origin=A).rsc, 2000, "the CoAP-created reboot is stored")
+
+    # --- deleting the node removes its mgmtObjs ------------------------------
+    r = cse.delete("/cse-in/gw/mem", origin=A)
+    t.rsc(r, 2002, 200, "DELETE of one mgmtObj")
+    r = cse.delete("/cse-in/gw", origin=A)
+    t.rsc(r, 2002, 200, "DELETE of the node")
+    t.ok(all(cse.get("/cse-in/gw/" + k.split(":")[1], origin=A).rsc == 4004 for k in SPECS),
+         "its mgmtObjs are gone with it")
+    r = cse.get("/cse-in?fu=1&ty=13", origin=A)
+    t.eq((r.json or {}).get("m2m:uril", []), [], "discovery finds no mgmtObj any more")
+t.done()
