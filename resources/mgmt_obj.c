@@ -1,4 +1,4 @@
-/* <node> (ty 14) and <mgmtObj> (ty 13) with its TS-0001 Annex D specialisations.
+/* <mgmtObj> (ty 13) with its TS-0001 Annex D specialisations, under a <node> (node.c).
  *
  * A mgmtObj's specialisation is a closed set: each wire key ("m2m:fwr") has
  * its own descriptor with its own attribute table and its own mgmtDefinition
@@ -9,24 +9,6 @@
  * management server fills in are not writable through Mca. Signed firmware
  * (issue 14's detached JWS) is not done here. */
 #include "registry.h"
-
-static const struct attr_def node_attrs[] = {
-    ATTR_UNIVERSAL, ATTR_ET, ATTR_LBL, ATTR_ACPI, ATTR_AT, ATTR_AA, ATTR_DACI,
-    { "ni", A_ID, M, O, 0, 0 },
-    { "hcl", A_ID, O, O, 0, 0 },
-    { "hael", A_URILIST, O, O, 0, 0 },
-    { "hsl", A_URILIST, O, O, 0, 0 },
-    { "mgca", A_STR, O, O, 0, 0 },
-    { "rms", A_BOOL, NP, NP, 0, 0 },
-    { "nid", A_STR, NP, NP, 0, 0 },
-};
-
-const struct resource_type type_node = {
-    .ty = TY_NOD, .sn = "nod", .key = "m2m:nod",
-    .parents = (const int[]){ TY_CSEBASE, TY_CSR, 0 },
-    .attrs = ATTRS(node_attrs),
-    .flags = RT_SUBSCRIBABLE | RT_ANNOUNCEABLE,
-};
 
 /* The attributes every specialisation has (TS-0001 9.6.15), mgd fixed to its value. */
 #define MGMT_COMMON(mgd)                                                             \

@@ -134,6 +134,32 @@ with Cse() as cse:
     t.ok(r.rsc == 2001 and (r.json or {}).get("m2m:rbo", {}).get("mgd") == 1009, "CoAP CREATE of a reboot", r)
     t.eq(cse.get("/cse-in/gw/rbo2", origin=A).rsc, 2000, "the CoAP-created reboot is stored")
 
+    # --- an AE's nl keeps the node's hael --------------------------------
+    gw_ri = cse.get("/cse-in/gw", origin=A).json["m2m:nod"]["ri"]
+    r = cse.create("/cse-in", 14, {"m2m:nod": {"rn": "gw2", "ni": "urn:dev:gw-3"}}, origin=A)
+    gw2_ri = (r.json or {}).get("m2m:nod", {}).get("ri")
+
+    def hael(node):
+        return cse.get("/cse-in/" + node, origin=A).json["m2m:nod"].get("hael", [])
+
+    r = cse.register_ae("hosted", origin="Chost", nl=gw_ri)
+    t.rsc(r, 2001, 201, "an AE registers with nl naming the node")
+    t.eq(hael("gw"), ["Capp", "Cother", "Chost"], "the node's hael gains the AE-ID")
+    for nl, why in [("cse-in/app", "an AE"), ("nod-none", "nothing")]:
+        r = cse.register_ae("stray", origin="Cstray", nl=nl)
+        t.rsc(r, 4000, 400, "nl naming %s -> 4000" % why)
+    t.eq(cse.get("/cse-in/stray", origin=A).rsc, 4004, "the refused AE is not registered")
+    r = cse.update("/cse-in/hosted", {"m2m:ae": {"nl": gw2_ri}}, origin="Chost")
+    t.rsc(r, 2004, 200, "the AE's nl moves to the second node")
+    t.eq((hael("gw"), hael("gw2")), (["Capp", "Cother"], ["Chost"]), "hael follows the move")
+    r = cse.update("/cse-in/hosted", {"m2m:ae": {"nl": "cse-in/app"}}, origin="Chost")
+    t.rsc(r, 4000, 400, "UPDATE of nl to a non-node -> 4000")
+    t.eq((hael("gw2"), cse.get("/cse-in/hosted", origin="Chost").json["m2m:ae"]["nl"]), (["Chost"], gw2_ri),
+         "the refused UPDATE changed neither the AE nor the node")
+    r = cse.delete("/cse-in/hosted", origin="Chost")
+    t.rsc(r, 2002, 200, "the hosted AE deregisters")
+    t.eq(hael("gw2"), [], "it leaves the node's hael")
+
     # --- deleting the node removes its mgmtObjs ------------------------------
     r = cse.delete("/cse-in/gw/mem", origin=A)
     t.rsc(r, 2002, 200, "DELETE of one mgmtObj")
