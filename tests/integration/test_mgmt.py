@@ -131,6 +131,21 @@ try:
         t.ok(r.rsc == 2000 and "m2m:fwr" in nod and "m2m:evl" in nod,
              "a child listing (rcn=4) names each mgmtObj by its key", r)
 
+        # --- acod spty: a device may create only firmware under its node ----------
+        pv = [{"acor": ["Cdev"], "acop": 1, "acco": [], "acod": [{"ty": 14, "spty": 1001, "chty": [13]}]},
+              {"acor": ["Cdev"], "acop": 2}]
+        r = cse.create("/cse-in", 1, {"m2m:acp": {"rn": "devacp", "pv": {"acr": pv},
+                                                  "pvs": {"acr": [{"acor": [A], "acop": 63}]}}}, origin=A)
+        t.rsc(r, 2001, 201, "an ACP whose acod allows firmware (spty 1001) under a node")
+        acp_ri = (r.json or {}).get("m2m:acp", {}).get("ri")
+        r = cse.create("/cse-in", 14, {"m2m:nod": {"rn": "dev", "ni": "urn:dev:d1", "acpi": [acp_ri]}}, origin=A)
+        t.rsc(r, 2001, 201, "a node governed by it")
+        r = cse.create("/cse-in/dev", 13, body("m2m:fwr", "fwr"), origin="Cdev")
+        t.rsc(r, 2001, 201, "the device creates a firmware (mgd 1001)")
+        r = cse.create("/cse-in/dev", 13, body("m2m:bat", "bat"), origin="Cdev")
+        t.rsc(r, 4103, 403, "the device may not create a battery (mgd 1006) -> 4103")
+        t.eq(cse.get("/cse-in/dev/bat", origin=A).rsc, 4004, "no battery stored")
+
         # --- subscriptions ------------------------------------------------------
         r = cse.create("/cse-in/gw/fwr", 23, {"m2m:sub": {"rn": "s", "nu": [rx.url], "enc": {"net": [1]}}},
                        origin=A)
@@ -185,7 +200,8 @@ try:
         t.ok(all(cse.get("/cse-in/gw/" + k.split(":")[1], origin=A).rsc == 4004 for k in SPECS),
              "its mgmtObjs are gone with it")
         r = cse.get("/cse-in?fu=1&ty=13", origin=A)
-        t.eq((r.json or {}).get("m2m:uril", []), [], "discovery finds no mgmtObj any more")
+        t.eq((r.json or {}).get("m2m:uril", []), ["cse-in/dev/fwr"],
+             "discovery finds only the other node's mgmtObj")
 finally:
     rx.stop()
 t.done()
