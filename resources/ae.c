@@ -1,5 +1,5 @@
 /* <AE> (ty 2): application registration (TS-0001 10.2.2.2, TS-0004 7.4.5). */
-#include "registry.h"
+#include "node.h"
 
 #include "../cse/core/address.h"
 #include "../cse/core/cse.h"
@@ -100,7 +100,18 @@ static int ae_create(struct op_ctx *ctx)
         json_object_set_new(res->attrs, "rn", json_string(stem));
         json_object_set_new(ctx->modified, "rn", json_string(stem));
     }
-    return 0;
+    const char *nl = res_str(res, "nl");
+    return nl ? node_link_ae(ctx, nl, stem, true) : 0;
+}
+
+/* A changed nl moves the AE from the old node's hael to the new one's. */
+static int relink_node(struct op_ctx *ctx)
+{
+    const char *was = res_str(ctx->before, "nl"), *now = res_str(ctx->res, "nl");
+    if ((!was && !now) || (was && now && !strcmp(was, now))) return 0;
+    const char *aei = res_ri(ctx->res);
+    int rc = was ? node_link_ae(ctx, was, aei, false) : 0;
+    return !rc && now ? node_link_ae(ctx, now, aei, true) : rc;
 }
 
 static int ae_update(struct op_ctx *ctx)
@@ -108,7 +119,14 @@ static int ae_update(struct op_ctx *ctx)
     json_t *csz = json_object_get(ctx->res->attrs, "csz");
     if (csz && !valid_csz(csz))
         return m2m_error(ctx->rsp, RSC_BAD_REQUEST, "csz entries must be json, xml or cbor");
-    return 0;
+    return relink_node(ctx);
+}
+
+/* A deregistered AE leaves its node's hael. */
+static int ae_delete(struct op_ctx *ctx)
+{
+    const char *nl = res_str(ctx->res, "nl");
+    return nl ? node_link_ae(ctx, nl, res_ri(ctx->res), false) : 0;
 }
 
 /* An AE's ri is its AE-ID: it owns itself. */
@@ -128,6 +146,7 @@ const struct resource_type type_ae = {
     .flags = RT_SUBSCRIBABLE | RT_REGISTERS | RT_HAS_POA | RT_ANNOUNCEABLE,
     .on_create = ae_create,
     .on_update = ae_update,
+    .on_delete = ae_delete,
     .on_notify = poa_forward_notify,
     .owner = ae_owner,
     .hidden = ae_hidden,

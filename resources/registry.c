@@ -20,6 +20,8 @@ extern const struct resource_type type_schedule;
 extern const struct resource_type type_notification_target_policy;
 extern const struct resource_type type_policy_deletion_rules;
 extern const struct resource_type type_time_sync_beacon;
+extern const struct resource_type type_node;
+extern const struct resource_type type_mgmt_obj;
 
 static const struct resource_type *const core[] = {
     &type_acp,
@@ -38,6 +40,8 @@ static const struct resource_type *const core[] = {
     &type_notification_target_policy,
     &type_policy_deletion_rules,
     &type_time_sync_beacon,
+    &type_node,
+    &type_mgmt_obj,
 };
 
 void registry_init_core(struct registry *r)
@@ -90,9 +94,26 @@ bool type_allows_parent(const struct resource_type *t, int parent_ty)
 
 bool registry_is_attribute_name(const struct registry *r, const char *sn)
 {
-    for (int i = 0; i < r->n; i++)
+    for (int i = 0; i < r->n; i++) {
         if (type_attr(r->types[i], sn)) return true;
+        for (const struct resource_type *const *s = r->types[i]->specialisations; s && *s; s++)
+            if (type_attr(*s, sn)) return true;
+    }
     return false;
+}
+
+const struct resource_type *type_specialisation(const struct resource_type *t, const char *key)
+{
+    if (!t->specialisations) return t;
+    for (const struct resource_type *const *s = t->specialisations; *s; s++)
+        if (!strcmp((*s)->key, key)) return *s;
+    return NULL;
+}
+
+const struct resource_type *type_of_resource(const struct resource_type *t, const struct resource *res)
+{
+    const struct resource_type *s = type_specialisation(t, type_key(t, res));
+    return s ? s : t;
 }
 
 const char *type_key(const struct resource_type *t, const struct resource *res)

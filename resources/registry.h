@@ -142,11 +142,20 @@ struct resource_type {
     /* The wire key of one resource when it differs per instance; NULL: `key`,
      * or for RT_SPECIALIZED the key it was created with (ATTR_INSTANCE_KEY). */
     const char *(*key_of)(const struct resource *res);
+    /* RT_SPECIALIZED with a closed set of specialisations (mgmtObj): one
+     * descriptor per wire key (same ty, own attrs and hooks), NULL-terminated.
+     * A CREATE must name one of them; NULL: any key, all sharing this one. */
+    const struct resource_type *const *specialisations;
 };
 
 /* The on_notify hook of the types with RT_HAS_POA: forwards to the poa. */
 int poa_forward_notify(struct op_ctx *ctx);
 
+/* The descriptor of t's specialisation named key: t itself when t has no
+ * closed set, NULL when key is none of them. */
+const struct resource_type *type_specialisation(const struct resource_type *t, const char *key);
+/* The descriptor that governs res (its specialisation's, else t). */
+const struct resource_type *type_of_resource(const struct resource_type *t, const struct resource *res);
 /* The wire key of a resource, "m2m:cnt" (its type's, or its own specialisation's). */
 const char *type_key(const struct resource_type *t, const struct resource *res);
 /* The attributes as they go on the wire: attrs itself (a new reference) or,

@@ -118,8 +118,14 @@ int schema_validate(const struct resource_type *t, enum m2m_op op, json_t *conte
         }
         if (!strcmp(key, "cr"))
             return m2m_error(rsp, RSC_BAD_REQUEST, "attribute 'cr' may only be sent as null");
-        if (!value_ok(a, v))
+        if (!value_ok(a, v) && a->kind != A_ENUM)
             return m2m_error(rsp, RSC_BAD_REQUEST, "attribute '%s' must be %s", key, kind_name(a->kind));
+        if (!value_ok(a, v) && a->min == a->max) /* a value fixed by the type (a mgmtObj's mgd) */
+            return m2m_error(rsp, RSC_BAD_REQUEST, "attribute '%s' must be %lld for %s", key,
+                             (long long)a->min, t->key);
+        if (!value_ok(a, v))
+            return m2m_error(rsp, RSC_BAD_REQUEST, "attribute '%s' must be an integer from %lld to %lld",
+                             key, (long long)a->min, (long long)a->max);
         if (a->max > 0 && json_is_array(v) && a->kind != A_ENUM && (int64_t)json_array_size(v) > a->max)
             return m2m_error(rsp, RSC_BAD_REQUEST, "attribute '%s' has more than %lld entries",
                              key, (long long)a->max);

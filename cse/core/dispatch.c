@@ -320,11 +320,14 @@ static int op_create(struct cse *cse, const struct m2m_request *req, struct m2m_
     const char *key;
     int rc = content_of(cse, t, NULL, req, rsp, &content, &key);
     if (rc) return rc;
+    const struct resource_type *base = t;
+    if (!(t = type_specialisation(base, key)))
+        return m2m_error(rsp, RSC_BAD_REQUEST, "\"%s\" is not a specialisation of %s", key, base->key);
     /* A subscription may also go under any type that says it is subscribable. */
     bool subscribable = (t->flags & RT_SUBSCRIPTION) && (type_flags(&cse->types, parent->ty) & RT_SUBSCRIBABLE);
     if (!type_allows_parent(t, parent->ty) && !subscribable)
         return m2m_error(rsp, RSC_INVALID_CHILD_RESOURCE_TYPE, "%s cannot be created under %s",
-                         t->key, registry_find(&cse->types, parent->ty)->key);
+                         t->key, type_key(registry_find(&cse->types, parent->ty), parent));
     if ((rc = schema_validate(t, OP_CREATE, content, rsp))) return rc;
     json_t *acpi = json_object_get(content, "acpi");
     if (acpi && (rc = acl_validate_acpi(cse, acpi, rsp))) return rc;
@@ -399,7 +402,7 @@ static int op_create(struct cse *cse, const struct m2m_request *req, struct m2m_
 static int op_update(struct cse *cse, const struct m2m_request *req, struct m2m_response *rsp,
                      struct resource *target, struct event *ev)
 {
-    const struct resource_type *t = registry_find(&cse->types, target->ty);
+    const struct resource_type *t = type_of_resource(registry_find(&cse->types, target->ty), target);
     if (target->virtual_of || (t->flags & RT_NO_UPDATE))
         return m2m_error(rsp, RSC_OPERATION_NOT_ALLOWED, "%s cannot be updated",
                          target->virtual_of ? "a virtual resource" : t->key);

@@ -264,7 +264,7 @@ int build_with_children(struct cse *cse, const struct m2m_request *req, struct m
 static int partial(struct cse *cse, const struct m2m_request *req, struct m2m_response *rsp,
                    struct resource *target)
 {
-    const struct resource_type *t = registry_find(&cse->types, target->ty);
+    const struct resource_type *t = type_of_resource(registry_find(&cse->types, target->ty), target);
     json_t *attrs = json_object();
     for (int i = 0; i < req->natrl; i++) {
         if (!type_attr(t, req->atrl[i]) &&

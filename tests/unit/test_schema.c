@@ -18,16 +18,16 @@ static const struct registry *core(void)
     return &r;
 }
 
-/* Validates a JSON text for type ty; returns the RSC (0 when valid) and
+/* Validates a JSON text against type t; returns the RSC (0 when valid) and
  * checks that a failure always carries an m2m:dbg message. */
-static int check(int ty, enum m2m_op op, const char *text)
+static int check_with(const struct resource_type *t, enum m2m_op op, const char *text)
 {
     json_error_t err;
     json_t *content = json_loads(text, 0, &err);
     assert_non_null(content);
     struct m2m_response rsp;
     m2m_response_init(&rsp);
-    int rc = schema_validate(registry_find(core(), ty), op, content, &rsp);
+    int rc = schema_validate(t, op, content, &rsp);
     if (rc) {
         assert_int_equal(rsp.rsc, rc);
         assert_true(json_is_string(json_object_get(rsp.pc, "m2m:dbg")));
@@ -35,6 +35,11 @@ static int check(int ty, enum m2m_op op, const char *text)
     m2m_response_clear(&rsp);
     json_decref(content);
     return rc;
+}
+
+static int check(int ty, enum m2m_op op, const char *text)
+{
+    return check_with(registry_find(core(), ty), op, text);
 }
 
 #define VALID(ty, op, text) assert_int_equal(check(ty, op, text), 0)
@@ -60,6 +65,34 @@ static void registry_lookups(void **state)
     assert_true(registry_is_attribute_name(core(), "rn"));
     assert_true(registry_is_attribute_name(core(), "con"));
     assert_false(registry_is_attribute_name(core(), "nope"));
+}
+
+/* mgmtObj: a closed set of specialisations, each with its own table. */
+static void specialisations(void **state)
+{
+    (void)state;
+    const struct resource_type *mgo = registry_find(core(), 13);
+    const struct resource_type *fwr = type_specialisation(mgo, "m2m:fwr");
+    assert_non_null(fwr);
+    assert_int_equal(fwr->ty, 13);
+    assert_non_null(type_attr(fwr, "fwn"));
+    assert_null(type_attr(fwr, "mma"));
+    assert_non_null(type_attr(type_specialisation(mgo, "m2m:mem"), "mma"));
+    assert_null(type_specialisation(mgo, "m2m:mgo"));
+    assert_null(type_specialisation(mgo, "cod:fwr"));
+    /* A type without a closed set is its own specialisation for any key. */
+    const struct resource_type *fcnt = registry_find(core(), 28);
+    assert_ptr_equal(type_specialisation(fcnt, "cod:tmpSr"), fcnt);
+    /* A resource is governed by the specialisation it keeps. */
+    struct resource *res = resource_new(13, json_pack("{s:s}", ATTR_INSTANCE_KEY, "m2m:bat"), "/x");
+    assert_ptr_equal(type_of_resource(mgo, res), type_specialisation(mgo, "m2m:bat"));
+    resource_free(res);
+    assert_true(registry_is_attribute_name(core(), "mgd"));
+    assert_true(registry_is_attribute_name(core(), "btl"));
+    assert_int_equal(check_with(fwr, OP_CREATE, "{\"mgd\":1001,\"vr\":\"1\",\"fwn\":\"f\",\"url\":\"u\",\"ud\":false}"), 0);
+    assert_int_equal(check_with(fwr, OP_CREATE, "{\"mgd\":1002,\"vr\":\"1\",\"fwn\":\"f\",\"url\":\"u\",\"ud\":false}"),
+                     RSC_BAD_REQUEST);
+    assert_int_equal(check_with(fwr, OP_UPDATE, "{\"uds\":{}}"), RSC_BAD_REQUEST);
 }
 
 static void resource_names(void **state)
@@ -188,6 +221,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(registry_lookups),
+        cmocka_unit_test(specialisations),
         cmocka_unit_test(resource_names),
         cmocka_unit_test(kinds),
         cmocka_unit_test(presence),
