@@ -18,7 +18,7 @@ AE = '{"m2m:ae":{"rn":"meter","api":"Nmeter","rr":true,"srv":["3"]}}'
 CNT = '{"m2m:cnt":{"rn":"power","mni":10,"lbl":["kind/temp"]}}'
 CIN = '{"m2m:cin":{"con":"42","cnf":"text/plain:0"}}'
 ACP = ('{"m2m:acp":{"rn":"acp1","pv":{"acr":[{"acor":["Cmeter"],"acop":63,'
-       '"acco":[{"actw":["* * * * * *"]}]}]},"pvs":{"acr":[{"acor":["CAdmin"],"acop":63}]}}}')
+       '"acco":[{"actw":["* * * * * * *"]}]}]},"pvs":{"acr":[{"acor":["CAdmin"],"acop":63}]}}}')
 GRP = '{"m2m:grp":{"rn":"g","mt":3,"mnm":10,"mid":["cse-in/fuzzae/cnt"],"csy":1}}'
 SUB = ('{"m2m:sub":{"rn":"s","nu":["http://127.0.0.1:9/n"],"enc":{"net":[1,3],"atr":["mni"]},'
        '"bn":{"num":2,"dur":"PT1S"},"exc":3,"nct":1}}')
@@ -150,17 +150,22 @@ def block_seeds():
 
 
 def body_seeds():
-    # (type, target, originator): fuzz_paths and originators in fuzz_body.c
-    creates = [(1, 0, ACP), (2, 0, AE), (3, 1, CNT), (4, 2, CIN), (9, 1, GRP), (23, 2, SUB),
-               (4, 2, '{"m2m:cin":{"con":{"a":[1,2.5,null]},"lbl":["x"],"et":"20991231T235959"}}'),
-               (3, 1, '{"m2m:cnt":{"rn":"c2","mbs":10,"mia":60,"disr":true,"acpi":["cse-in/acp"]}}'),
-               (9, 1, '{"m2m:grp":{"mnm":1,"mid":["cse-in/fuzzae/cnt","cse-in/fuzzae/cnt"],"mt":3}}'),
-               (23, 1, '{"m2m:sub":{"nu":["Cfuzz"],"su":"http://127.0.0.1:9/su","nse":true,"ln":true}}'),
-               (2, 0, '{"m2m:ae":{"api":"Rx","rr":false,"srv":["2a","3"],"poa":["coap://127.0.0.1:9"],'
-                      '"csz":["json"]}}')]
+    # (type, target, originator, body): fuzz_paths and originators (CAdmin, Cfuzz, C, Cnew)
+    # in fuzz_body.c; an ACP under the CSEBase needs CAdmin, a new AE registers as Cnew.
+    creates = [(1, 0, 0, ACP), (2, 0, 3, AE), (3, 1, 1, CNT), (4, 2, 1, CIN), (9, 1, 1, GRP),
+               (23, 2, 1, SUB),
+               (4, 2, 1, '{"m2m:cin":{"con":{"a":[1,2.5,null]},"lbl":["x"],"et":"20991231T235959"}}'),
+               (3, 1, 1, '{"m2m:cnt":{"rn":"c2","mbs":10,"mia":60,"disr":true,"acpi":["cse-in/acp"]}}'),
+               (9, 1, 1, '{"m2m:grp":{"mnm":1,"mid":["cse-in/fuzzae/cnt","cse-in/fuzzae/cnt"],"mt":3}}'),
+               (23, 1, 1, '{"m2m:sub":{"nu":["Cfuzz"],"su":"http://127.0.0.1:9/su","nse":true,"ln":true}}'),
+               (2, 0, 2, '{"m2m:ae":{"api":"Rx","rr":false,"srv":["2a","3"],"poa":["coap://127.0.0.1:9"],'
+                         '"csz":["json"]}}'),
+               (1, 1, 1, '{"m2m:acp":{"pv":{"acr":[{"acor":["all"],"acop":2,"acco":[{"actw":["0 0 8-17 * * 1-5 *"],'
+                         '"acip":{"ipv4":["192.168.0.0/16"],"ipv6":["fe80::/10"]},"aclr":{"accc":["DE"]}}],'
+                         '"acod":[{"ty":4,"chty":[3]}]}]},"pvs":{"acr":[{"acor":["Cfuzz"],"acop":63,"acaf":true}]}}}'),
+               (3, 1, 0, '{"m2m:cnt":{"cr":null,"or":"x","li":"y"}}')]
     types = [1, 2, 3, 4, 9, 23, 5, 17, 0]
-    for i, (ty, path, body) in enumerate(creates):
-        who = 3 if ty == 2 else 1   # a new AE registers as Cnew, the rest is Cfuzz's
+    for i, (ty, path, who, body) in enumerate(creates):
         put("body", "create%02d-ty%d" % (i, ty), bytes([types.index(ty), who << 4 | path]) + body.encode())
     updates = [(2, '{"m2m:cnt":{"mni":1,"mbs":null,"lbl":["y"]}}'),
                (1, '{"m2m:ae":{"lbl":["n"],"poa":[],"rr":false}}'),
@@ -170,7 +175,8 @@ def body_seeds():
                (2, '{"m2m:cnt":{"et":"20991231T235959"}}'),
                (0, '{"m2m:cb":{"lbl":["x"]}}')]
     for i, (path, body) in enumerate(updates):
-        put("body", "update%02d" % i, bytes([0x80, 1 << 4 | path]) + body.encode())
+        who = 0 if path in (0, 7) else 1   # the CSEBase and its ACP are CAdmin's
+        put("body", "update%02d" % i, bytes([0x80, who << 4 | path]) + body.encode())
 
 
 def query_seeds():
