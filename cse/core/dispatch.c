@@ -161,6 +161,9 @@ static int validate_primitive(struct cse *cse, struct m2m_request *req, struct m
     bool registration = req->op == OP_CREATE && (type_flags(&cse->types, req->ty) & RT_REGISTERS);
     if (!registration && (!req->fr || !*req->fr))
         return m2m_error(rsp, RSC_BAD_REQUEST, "originator (X-M2M-Origin) is missing");
+    /* It would land in cr, the audit log and notifications, all UTF-8. */
+    if (req->fr && !m2m_text_valid(req->fr))
+        return m2m_error(rsp, RSC_BAD_REQUEST, "originator is not well-formed UTF-8 text");
     if (req->rvi) {
         bool ok = false;
         for (size_t i = 0; i < sizeof supported_rvi / sizeof *supported_rvi; i++)

@@ -118,6 +118,16 @@ static size_t utf8_sequence(const unsigned char *p)
     return n;
 }
 
+bool m2m_text_valid(const char *s)
+{
+    for (const unsigned char *p = (const unsigned char *)s; *p;) {
+        size_t n = utf8_sequence(p);
+        if (!n || *p < 0x20 || *p == 0x7f) return false;
+        p += n;
+    }
+    return true;
+}
+
 int m2m_error(struct m2m_response *rsp, int rsc, const char *fmt, ...)
 {
     char msg[512];

@@ -139,6 +139,11 @@ void m2m_response_clear(struct m2m_response *rsp);
 
 /* Sets an error response: rsc plus {"m2m:dbg": message}. Returns rsc so that
  * handlers can write `return m2m_error(rsp, RSC_X, "...")`. */
+/* Is s well-formed UTF-8 without control characters? What an identifier
+ * (an originator) must be: it is written into resources (cr), audit lines
+ * and the JSON of notifications. */
+bool m2m_text_valid(const char *s);
+
 int m2m_error(struct m2m_response *rsp, int rsc, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 

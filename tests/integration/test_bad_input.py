@@ -2,7 +2,7 @@
 and the server keeps serving."""
 import os, sys
 sys.path.insert(0, os.path.dirname(__file__))
-from harness import Cse, Tap, curl
+from harness import parse_response, raw_exchange, Cse, Tap, curl
 
 t = Tap()
 O = "Cbad"
@@ -86,5 +86,27 @@ with Cse(max_body=4096) as cse:
     r = curl("GET", cse.base + "/cse-in", {"X-M2M-Origin": O, "X-M2M-RI": "1", "X-M2M-RVI": "3"},
              extra=["-H", "Content-Type:"])
     t.rsc(r, 2000, 200, "plain GET still answered")
+    # An originator that is not UTF-8 text (found by fuzz_body: it vanished from
+    # cr and broke the subscription's notifications) is refused at once.
+    for bad, label in ((b"C\xff\xfe", "invalid UTF-8"), (b"C\x01x", "a control character")):
+        body = b'{"m2m:cnt":{"rn":"u8"}}'
+        raw = (b"POST /cse-in/app HTTP/1.1\r\nHost: x\r\nX-M2M-Origin: " + bad +
+               b"\r\nX-M2M-RI: u8\r\nX-M2M-RVI: 3\r\nContent-Type: application/json;ty=3\r\n"
+               b"Connection: close\r\nContent-Length: " + str(len(body)).encode() + b"\r\n\r\n" + body)
+        r = parse_response(raw_exchange(cse.port, raw).decode(errors="replace"))
+        # llhttp already refuses control characters in a header value.
+        t.ok(r.status == 400 and r.rsc == 4000 and ("UTF-8" in ((r.json or {}).get("m2m:dbg") or "")
+                                                     or label != "invalid UTF-8"),
+             "an originator with %s -> 400 / 4000 saying why" % label, r)
+    import coap_peer as cp
+    c = cp.RawClient(cse.coap_port)
+    for bad, label in ((b"C\xff", "invalid UTF-8"), (b"C\x01x", "a control character")):
+        m = c.request(cp.POST, "cse-in/app", [(cp.OPT["fr"], bad), (cp.OPT["rqi"], b"u8"), (cp.OPT["rvi"], b"3"),
+                                              (cp.OPT["ty"], b"\x03"), (cp.CONTENT_FORMAT, b"\x32")],
+                      payload=b'{"m2m:cnt":{"rn":"u8"}}')
+        t.ok(m is not None and m.code == cp.code(4, 0) and m.rsc == 4000 and "UTF-8" in m.payload,
+             "CoAP: an originator with %s -> 4.00 / 4000 saying why" % label, m)
+    c.close()
+    t.rsc(cse.get("/cse-in/app/u8", origin=O), 4004, 404, "nothing was created for it")
     t.ok(cse.alive(), "server still running after the bad input")
 t.done()
