@@ -349,7 +349,6 @@ static void refuse(const struct coap_msg_in *in, int coap_code, int rsc, const c
     struct coap_msg_in opts_only = *in;
     opts_only.payload_len = 0;
     m2m_response_clear(rsp);
-    m2m_response_init(rsp);
     if (!coap_to_primitive(&opts_only, req, rsp)) m2m_error(rsp, rsc, "%s", why);
     coap_from_primitive(req, rsp, out);
     out->code = coap_code;
@@ -379,13 +378,6 @@ static void defer(struct coap_server *srv, struct coap_job *j, coap_session_t *s
     coap_pdu_set_type(response, COAP_MESSAGE_NON);
     coap_pdu_set_code(response, COAP_EMPTY_CODE);
     if (j->con) j->timer = loop_add_timer(srv->loop, srv->piggyback_ms, piggyback_expired, j);
-}
-
-static bool has_option(const struct coap_msg_in *in, unsigned number)
-{
-    for (int i = 0; i < in->nopts; i++)
-        if (in->opts[i].number == number) return true;
-    return false;
 }
 
 static void on_request(coap_resource_t *resource, coap_session_t *session,
@@ -443,7 +435,7 @@ static void on_request(coap_resource_t *resource, coap_session_t *session,
         out->payload_len = 0;
         reply_now(srv, session, j->key, in, NULL, response, out, j->mid, now);
         out = NULL;
-    } else if (has_option(in, COAP_WIRE_OPT_TOO_LARGE)) {
+    } else if (coap_msg_in_option(in, COAP_WIRE_OPT_TOO_LARGE)) {
         /* Larger than a datagram libcoap takes (coap_parse_hook.c): RFC
          * 7959 2.9.3, 4.13 with the block size we take, so that a client
          * able to go block-wise starts again in pieces. */

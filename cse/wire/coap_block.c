@@ -27,10 +27,9 @@ size_t coap_block_encode(const struct coap_block *b, uint8_t out[3])
 
 int coap_block_find(const struct coap_msg_in *in, uint16_t number, struct coap_block *b)
 {
-    for (int i = 0; i < in->nopts; i++)
-        if (in->opts[i].number == number)
-            return coap_block_decode(in->opts[i].value, in->opts[i].len, b) ? -1 : 1;
-    return 0;
+    const struct coap_option_in *o = coap_msg_in_option(in, number);
+    if (!o) return 0;
+    return coap_block_decode(o->value, o->len, b) ? -1 : 1;
 }
 
 int coap_block2_piece(size_t total, const struct coap_block *asked, size_t room,
@@ -252,15 +251,11 @@ static int append(struct coap_blocks *bs, struct transfer *t, const uint8_t *dat
 
 static uint32_t size1_of(const struct coap_msg_in *in, int *present)
 {
-    for (int i = 0; i < in->nopts; i++)
-        if (in->opts[i].number == COAPOPT_SIZE1 && in->opts[i].len <= 4) {
-            uint32_t v = 0;
-            for (size_t k = 0; k < in->opts[i].len; k++) v = v << 8 | in->opts[i].value[k];
-            *present = 1;
-            return v;
-        }
-    *present = 0;
-    return 0;
+    const struct coap_option_in *o = coap_msg_in_option(in, COAPOPT_SIZE1);
+    *present = o && o->len <= 4;
+    uint32_t v = 0;
+    for (size_t k = 0; *present && k < o->len; k++) v = v << 8 | o->value[k];
+    return v;
 }
 
 void coap_blocks_put(struct coap_blocks *bs, const char *peer, const struct coap_msg_in *in,

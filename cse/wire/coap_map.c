@@ -437,3 +437,10 @@ int coap_response_rsc(int code, long rsc_opt)
     if (code == (4 << 5 | 3)) return RSC_ORIGINATOR_HAS_NO_PRIVILEGE;
     return code >> 5 == 5 ? RSC_INTERNAL_SERVER_ERROR : RSC_BAD_REQUEST;
 }
+
+const struct coap_option_in *coap_msg_in_option(const struct coap_msg_in *in, uint16_t number)
+{
+    for (int i = 0; i < in->nopts; i++)
+        if (in->opts[i].number == number) return &in->opts[i];
+    return NULL;
+}

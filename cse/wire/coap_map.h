@@ -78,6 +78,9 @@ struct coap_msg_out {
                                                    cacheable), or a 4.29's wait (RFC 8516) */
 };
 
+/* The first option of this number in a request, or NULL. */
+const struct coap_option_in *coap_msg_in_option(const struct coap_msg_in *in, uint16_t number);
+
 /* Maps a CoAP request onto a request primitive (req initialised by the
  * caller). Returns 0, or an RSC with an m2m:dbg explanation in rsp. */
 int coap_to_primitive(const struct coap_msg_in *in, struct m2m_request *req,

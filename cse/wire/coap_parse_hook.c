@@ -2,13 +2,13 @@
 
 #include "coap_wire.h"
 #include "../base/log.h"
+#include "../base/loop.h"
 
 #include <coap3/coap.h>
 
 #include <dlfcn.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 typedef int parse_fn(coap_proto_t proto, const uint8_t *data, size_t length, coap_pdu_t *pdu);
 
@@ -25,13 +25,6 @@ static parse_fn *libcoap_parse(void)
         real_parse = (parse_fn *)f;
     }
     return real_parse;
-}
-
-static long long now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 /* libcoap answers a datagram it cannot parse with a Reset carrying the
@@ -87,7 +80,7 @@ int coap_pdu_parse(coap_proto_t proto, const uint8_t *data, size_t length, coap_
         stats.malformed++;
         /* Outsiders choose what they send: debug detail, a rate-limited summary. */
         log_debug("coap: malformed datagram of %zu bytes: %s", length, why);
-        log_burst_write(&malformed_log, LOG_LVL_INFO, now_ms(), 60000,
+        log_burst_write(&malformed_log, LOG_LVL_INFO, loop_now_ms(), 60000,
                         "coap: refusing malformed datagrams (%s)", why);
         ok = refuse(real, proto, data, length, pdu);
     } else if (v == COAP_WIRE_REWRITTEN) {
