@@ -34,6 +34,7 @@ void m2m_request_clear(struct m2m_request *req)
     free(req->to); free(req->fr); free(req->rqi); free(req->rvi); free(req->rtu);
     free(req->ot); free(req->rqet); free(req->rset); free(req->oet); free(req->rp);
     free(req->vsi); free(req->gid); free(req->tokens); free(req->rids);
+    free(req->tids); free(req->ltids);
     free(req->grtm); free(req->aus);
     free_list(req->atrl, req->natrl);
     struct m2m_filter *f = &req->fc;
@@ -61,7 +62,7 @@ struct m2m_request *m2m_request_dup(const struct m2m_request *req)
     *d = *req;
     /* Every owned pointer that m2m_request_clear() frees is copied here. */
     char **strs[] = { &d->to, &d->fr, &d->rqi, &d->rvi, &d->rtu, &d->ot, &d->rqet, &d->rset,
-                      &d->oet, &d->rp, &d->vsi, &d->gid, &d->tokens, &d->rids, &d->grtm, &d->aus,
+                      &d->oet, &d->rp, &d->vsi, &d->gid, &d->tokens, &d->rids, &d->tids, &d->ltids, &d->grtm, &d->aus,
                       &d->fc.arp };
     for (size_t i = 0; i < sizeof strs / sizeof *strs; i++) *strs[i] = dup_str(*strs[i]);
     dup_list(d->atrl, d->natrl);
@@ -98,6 +99,8 @@ void m2m_response_clear(struct m2m_response *rsp)
     if (rsp->pc) json_decref(rsp->pc);
     free(rsp->location);
     free(rsp->pc_text);
+    if (rsp->tqf) json_decref(rsp->tqf);
+    free(rsp->ati);
     m2m_response_init(rsp);
 }
 

@@ -87,8 +87,12 @@ struct m2m_request {
     char *ot, *rqet, *rset, *oet, *rp;
     int ec;                    /* 0 = absent */
     char *vsi, *gid;
-    char *tokens;              /* raw tkns, for the DAS work */
+    char *tokens;              /* raw tkns: JWTs joined by '+' (HTTP Authorization header,
+                                  or the tkns query/option); NULL when absent */
     char *rids;                /* raw role IDs */
+    char *tids;                /* raw token IDs (tids), joined by '+'; NULL when absent */
+    char *ltids;               /* raw local token IDs (ltids), joined by '+'; NULL when absent */
+    bool tqi;                  /* token request indicator: the originator can fetch tokens */
     char *grtm;                /* group request target members, raw (CoAP GTM) */
     char *aus;                 /* authorization signatures, raw (CoAP AUS) */
     bool unknown_query;        /* binding met a query key it cannot map */
@@ -111,6 +115,12 @@ struct m2m_response {
     /* > 0: refused by a rate limit (cse/throttle.h); the binding answers
      * HTTP 429 with Retry-After, CoAP 4.29 with Max-Age, of this many seconds. */
     int retry_after_s;
+    /* Dynamic authorization (TS-0004 6.4.2): the token request information
+     * of a 4103 (owned; HTTP and CoAP send it as the body, in place of pc),
+     * and the local token IDs assigned to the request's tokens (owned,
+     * "lti:tkid+lti:tkid": HTTP X-M2M-ATI, CoAP option 327). NULL = absent. */
+    json_t *tqf;
+    char *ati;
     /* Optional: pc already written as compact JSON (owned), e.g. a stored
      * body spliced into its wrapper. Valid only while pc == pc_text_of;
      * bindings send it instead of serialising pc. */

@@ -78,6 +78,17 @@ int notify_send(struct cse *cse, const char *target, json_t *pc, int ec,
  * gives 5103. */
 int notify_verify(struct cse *cse, const struct m2m_request *req, const char *target, json_t *pc);
 int notify_forward(struct cse *cse, const struct resource *entity, const struct m2m_request *req);
+/* An exchange whose answer's content matters (a DAS consultation, a token
+ * fetched by ID): the request primitive op (to = the To parameter, NULL for
+ * the URL itself) with content pc (borrowed) is sent from this CSE to urls
+ * (a JSON array, tried in order: URLs, or IDs of entities with a poa),
+ * bounded by timeout_ms. key names the question: within one request, the
+ * same key gets the same answer. Returns, as notify_verify does, the RSC
+ * answered (5103 when no URL answered) or DISPATCH_PENDING; with an RSC,
+ * *answer is the answer's content (a new reference; NULL when it had none
+ * or was not JSON). */
+int notify_ask(struct cse *cse, const struct m2m_request *req, const char *key, json_t *urls,
+               int op, const char *to, json_t *pc, int timeout_ms, json_t **answer);
 /* Sends exchange x (from req->cont->wanted); done learns the RSC, always
  * later from the loop. */
 void notify_run_exchange(struct cse *cse, json_t *x, notify_done_fn *done, void *data);
