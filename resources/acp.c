@@ -6,6 +6,8 @@
 #include "../cse/core/rsc.h"
 #include "../security/acr.h"
 
+#include <string.h>
+
 static const struct attr_def attrs[] = {
     ATTR_UNIVERSAL, ATTR_ET, ATTR_LBL, ATTR_AT, ATTR_AA,
     { "pv", A_OBJ, M, O, 0, 0 },
@@ -37,11 +39,22 @@ static int acp_validate(struct op_ctx *ctx)
     return rc;
 }
 
+/* "dacp-" names the dynamic ACPs of direct dynamic authorization, which
+ * the DAS decider honours under the resource they are children of
+ * (security/das.h): only the CSE itself may make one. */
+static int acp_create(struct op_ctx *ctx)
+{
+    const char *rn = json_string_value(json_object_get(ctx->content, "rn"));
+    if (rn && !strncmp(rn, "dacp-", 5) && !ctx->req->cse_itself)
+        return m2m_error(ctx->rsp, RSC_BAD_REQUEST, "resourceName prefix 'dacp-' is reserved for dynamic ACPs");
+    return acp_validate(ctx);
+}
+
 const struct resource_type type_acp = {
     .ty = TY_ACP, .sn = "acp", .key = "m2m:acp",
     .parents = (const int[]){ TY_CSEBASE, TY_AE, TY_CSR, 0 },
     .attrs = ATTRS(attrs),
     .flags = RT_SUBSCRIBABLE | RT_ANNOUNCEABLE,
-    .on_create = acp_validate,
+    .on_create = acp_create,
     .on_update = acp_validate,
 };

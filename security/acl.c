@@ -188,8 +188,6 @@ struct subject {
     struct acr_subject s;
     struct ident_forms who;
     struct group_probe probe;
-    const char *roles[MAX_ROLES];
-    char role_buf[512];
     char spty[64];
 };
 
@@ -207,20 +205,11 @@ static void child_specialization(const struct m2m_request *req, struct subject *
     }
 }
 
-/* Role IDs arrive raw (rids), separated by spaces or commas. */
-static void split_roles(struct subject *sub, const char *rids)
-{
-    if (!rids) return;
-    snprintf(sub->role_buf, sizeof sub->role_buf, "%s", rids);
-    for (char *save = NULL, *t = strtok_r(sub->role_buf, " ,", &save); t && sub->s.nroles < MAX_ROLES;
-         t = strtok_r(NULL, " ,", &save))
-        sub->roles[sub->s.nroles++] = t;
-}
-
 /* False when fr is not a well-formed ID: it then names no one, and "all"
  * must not cover what cannot be compared. */
 static bool make_subject(struct cse *cse, const struct m2m_request *req, const char *fr,
-                         const struct resource *target, int acop, struct subject *sub)
+                         const struct resource *target, int acop, const struct acl_extra *x,
+                         struct subject *sub)
 {
     memset(sub, 0, sizeof *sub);
     struct ident_home home = cse_home(cse);
@@ -237,9 +226,13 @@ static bool make_subject(struct cse *cse, const struct m2m_request *req, const c
     s->target_ty = target->ty;
     s->in_group = in_group;
     s->group_data = &sub->probe;
+    /* Roles count only when verified (the DAS decider, security/das.h):
+     * the request's rids alone are a claim anyone can make. */
+    if (x) {
+        s->roles = x->roles;
+        s->nroles = x->nroles < MAX_ROLES ? x->nroles : MAX_ROLES;
+    }
     if (req) {
-        split_roles(sub, req->rids);
-        s->roles = sub->roles;
         s->ip = req->peer.ip;
         s->authenticated = req->sec.authenticated;
         if (acop == ACOP_CREATE) {
@@ -302,7 +295,7 @@ static bool registered_ae(struct cse *cse, const struct ident_forms *who)
 /* Types without acpi take their parent's (TS-0001 9.6.7 and alike). The
  * result is target itself or an ancestor read from the store (*owned, for
  * the caller to free); NULL when an ancestor is missing. */
-static const struct resource *acpi_holder(struct cse *cse, const struct resource *target,
+const struct resource *acl_acpi_holder(struct cse *cse, const struct resource *target,
                                           struct resource **owned)
 {
     const struct resource *r = target;
@@ -337,7 +330,7 @@ static bool default_policy(struct cse *cse, const struct resource *holder, struc
 }
 
 static bool decide(struct cse *cse, const struct m2m_request *req, const char *fr,
-                   const struct resource *target, int acop, const char **why)
+                   const struct resource *target, int acop, const struct acl_extra *x, const char **why)
 {
     *why = "no originator";
     if (!req && !fr) return true;          /* the CSE itself (expiry, hooks) */
@@ -346,7 +339,7 @@ static bool decide(struct cse *cse, const struct m2m_request *req, const char *f
     if (strlen(fr) >= MAX_ID) { *why = "originator ID too long"; return false; }
     if (cse->cfg.admin[0] && !strcmp(fr, cse->cfg.admin)) return true;
     struct subject sub;
-    if (!make_subject(cse, req, fr, target, acop, &sub)) { *why = "originator is not a well-formed ID"; return false; }
+    if (!make_subject(cse, req, fr, target, acop, x, &sub)) { *why = "originator is not a well-formed ID"; return false; }
     /* The admin in another form of the same local ID; never a foreign SP's
      * or another CSE's originator of the same name. */
     if (is_admin(cse, &sub.who)) return true;
@@ -359,7 +352,7 @@ static bool decide(struct cse *cse, const struct m2m_request *req, const char *f
         return e->found && acr_permits(e->pvs, &sub.s, why);
     }
     struct resource *owned;
-    const struct resource *holder = acpi_holder(cse, target, &owned);
+    const struct resource *holder = acl_acpi_holder(cse, target, &owned);
     if (!holder) { *why = "the parent is gone"; return false; }
     json_t *acpi = json_object_get(holder->attrs, "acpi");
     bool permit = false;
@@ -381,7 +374,7 @@ static bool decide(struct cse *cse, const struct m2m_request *req, const char *f
     return permit;
 }
 
-static const char *acop_name(int acop)
+const char *acl_acop_name(int acop)
 {
     switch (acop) {
     case ACOP_CREATE: return "CREATE";
@@ -394,11 +387,61 @@ static const char *acop_name(int acop)
     }
 }
 
+bool acl_permits_with(struct cse *cse, const struct m2m_request *req, const char *fr,
+                      const struct resource *target, int acop, const struct acl_extra *x)
+{
+    const char *why;
+    if (!x->pv) return decide(cse, req, fr, target, acop, x, &why);
+    struct subject sub;
+    if (!fr || strlen(fr) >= MAX_ID || !make_subject(cse, req, fr, target, acop, x, &sub)) return false;
+    char err[256];
+    struct acr_set *set = acr_parse(x->pv, is_group_entry, cse, err, sizeof err);
+    bool permit = set && acr_permits(set, &sub.s, &why);
+    acr_free(set);
+    return permit;
+}
+
+struct role_list { json_t *out; };
+
+static void add_role(void *data, const char *role)
+{
+    struct role_list *l = data;
+    size_t i;
+    json_t *v;
+    json_array_foreach(l->out, i, v)
+        if (!strcmp(json_string_value(v), role)) return;
+    json_array_append_new(l->out, json_string(role));
+}
+
+json_t *acl_role_candidates(struct cse *cse, const struct m2m_request *req, const char *fr,
+                            const struct resource *target, int acop)
+{
+    struct role_list l = { json_array() };
+    struct subject sub;
+    if (!fr || strlen(fr) >= MAX_ID || !make_subject(cse, req, fr, target, acop, NULL, &sub)) return l.out;
+    struct resource *owned;
+    const struct resource *holder = target->ty == TY_ACP ? target : acl_acpi_holder(cse, target, &owned);
+    if (target->ty == TY_ACP) owned = NULL;
+    size_t i;
+    json_t *id;
+    json_array_foreach(holder ? json_object_get(holder->attrs, "acpi") : NULL, i, id) {
+        if (!json_is_string(id)) continue;
+        struct acp_entry *e = acp_get(cse, json_string_value(id));
+        if (e->found) acr_roles(e->pv, &sub.s, add_role, &l);
+    }
+    if (target->ty == TY_ACP) {
+        struct acp_entry *e = acp_get(cse, res_ri(target));
+        if (e->found) acr_roles(e->pvs, &sub.s, add_role, &l);
+    }
+    resource_free(owned);
+    return l.out;
+}
+
 /* ---- the ACP decider and the chain ------------------------------------------- */
 
 static enum authz_answer acp_decide(struct cse *cse, const struct authz_query *q, const char **why)
 {
-    return decide(cse, q->req, q->originator, q->target, q->acop, why) ? AUTHZ_GRANT : AUTHZ_DENY;
+    return decide(cse, q->req, q->originator, q->target, q->acop, NULL, why) ? AUTHZ_GRANT : AUTHZ_DENY;
 }
 
 static const struct authz_decider acp_decider = { "acp", acp_decide };
@@ -411,9 +454,9 @@ static int chain_check(struct cse *cse, const struct authz_query *q)
     if (r.answer == AUTHZ_GRANT) return 0;
     if (r.answer == AUTHZ_PENDING) return DISPATCH_PENDING;
     const char *fr = q->originator ? q->originator : "";
-    audit_decision(cse->acl ? cse->acl->audit : NULL, fr, q->target->path, acop_name(q->acop), "deny",
+    audit_decision(cse->acl ? cse->acl->audit : NULL, fr, q->target->path, acl_acop_name(q->acop), "deny",
                    r.decider, r.why);
-    log_debug("authz: %s may not %s %s: %s (%s)", *fr ? fr : "-", acop_name(q->acop), q->target->path,
+    log_debug("authz: %s may not %s %s: %s (%s)", *fr ? fr : "-", acl_acop_name(q->acop), q->target->path,
               r.why, r.decider);
     return RSC_ORIGINATOR_HAS_NO_PRIVILEGE;
 }

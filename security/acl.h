@@ -72,6 +72,35 @@ void acl_after_write(struct cse *cse, const struct m2m_request *req, const struc
  * (rate limits); NULL when it is not open. */
 struct audit *acl_audit_log(struct cse *cse);
 
+/* The ACP decision with what the DAS decider (security/das.h) verified:
+ * the ACP decider itself honours no rids (a claim anyone can make), so the
+ * roles here are those a DAS or a verified token assigns. With pv, only pv
+ * (m2m:setOfAcrs: a token's permission, a DAS's grant) is evaluated, as
+ * one more ACP, with the same rules as acl/acr; else the target's own
+ * ACPs. No audit. */
+struct acl_extra {
+    const char *const *roles;
+    int nroles;
+    json_t *pv;
+};
+bool acl_permits_with(struct cse *cse, const struct m2m_request *req, const char *fr,
+                      const struct resource *target, int acop, const struct acl_extra *x);
+
+/* The role IDs in the acor of the target's ACP rules that match the
+ * request's operation and context (the rfa of a DAS consultation): a JSON
+ * array of strings (new reference). */
+json_t *acl_role_candidates(struct cse *cse, const struct m2m_request *req, const char *fr,
+                            const struct resource *target, int acop);
+
+/* The resource whose acpi governs target: target itself, or for a type
+ * without acpi its nearest ancestor (*owned, for the caller to free, when
+ * read from the store); NULL when an ancestor is missing. */
+const struct resource *acl_acpi_holder(struct cse *cse, const struct resource *target,
+                                       struct resource **owned);
+
+/* "CREATE", "RETRIEVE", … for one ACOP_* bit (audit lines). */
+const char *acl_acop_name(int acop);
+
 /* Drops every cached policy (e.g. after expiry removed resources). */
 void acl_invalidate(struct cse *cse);
 

@@ -527,6 +527,20 @@ static bool rule_permits(const struct rule *r, const struct acr_subject *s, int 
     return false;
 }
 
+void acr_roles(const struct acr_set *set, const struct acr_subject *s,
+               void (*found)(void *data, const char *role), void *data)
+{
+    for (int i = 0; set && i < set->n; i++) {
+        const struct rule *r = &set->rules[i];
+        if (!(r->acop & s->op_bit)) continue;
+        bool ctx = !r->nctx;
+        for (int k = 0; k < r->nctx && !ctx; k++) ctx = context_holds(&r->ctx[k], s);
+        if (!ctx) continue;
+        for (int k = 0; k < r->norig; k++)
+            if (r->orig[k].kind == O_REL && strchr(r->orig[k].s, '@')) found(data, r->orig[k].s);
+    }
+}
+
 bool acr_permits(const struct acr_set *set, const struct acr_subject *s, const char **why)
 {
     static const char *const reasons[] = {

@@ -47,6 +47,12 @@ int acr_count(const struct acr_set *set);
  * `why` (may be NULL) receives a short reason for a denial. */
 bool acr_permits(const struct acr_set *set, const struct acr_subject *s, const char **why);
 
+/* The role IDs ("id@issuer" entries of acor) of the rules whose operations
+ * and contexts match s, whoever they name otherwise: what a DAS
+ * consultation reports as rfa (TS-0003 7.3.2.2). found() sees each once per rule. */
+void acr_roles(const struct acr_set *set, const struct acr_subject *s,
+               void (*found)(void *data, const char *role), void *data);
+
 /* One m2m:scheduleEntry ("sec min hour dom month dow year", UTC). Exposed
  * for validation and tests. */
 bool acr_schedule_valid(const char *entry);

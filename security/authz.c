@@ -33,3 +33,10 @@ void authz_run(struct cse *cse, const struct authz_query *q, struct authz_result
         }
     }
 }
+
+void authz_respond(struct cse *cse, const struct m2m_request *req, const struct resource *target,
+                   int acop, int rsc, struct m2m_response *rsp)
+{
+    for (int i = 0; i < cse->ndeciders; i++)
+        if (cse->deciders[i]->respond) cse->deciders[i]->respond(cse, req, target, acop, rsc, rsp);
+}

@@ -39,6 +39,12 @@ struct authz_query {
 struct authz_decider {
     const char *name;              /* "acp", "das": in the audit log */
     enum authz_answer (*decide)(struct cse *cse, const struct authz_query *q, const char **why);
+    /* Optional. Once per request, after the chain decided on the request's
+     * own operation (rsc 0: granted, else the refusal's RSC, already in
+     * rsp): adds what the decider owes the originator to the response (the
+     * DAS: tqf on a 4103, ati on a grant) and audits what it alone knows. */
+    void (*respond)(struct cse *cse, const struct m2m_request *req, const struct resource *target,
+                    int acop, int rsc, struct m2m_response *rsp);
 };
 
 #define AUTHZ_MAX_DECIDERS 8
@@ -54,5 +60,9 @@ int authz_add(struct cse *cse, const struct authz_decider *d);
 
 /* Runs the chain for q. */
 void authz_run(struct cse *cse, const struct authz_query *q, struct authz_result *out);
+
+/* Runs every decider's respond hook (see above). */
+void authz_respond(struct cse *cse, const struct m2m_request *req, const struct resource *target,
+                   int acop, int rsc, struct m2m_response *rsp);
 
 #endif

@@ -54,6 +54,8 @@ void config_defaults(struct config *c)
     c->rate_credential = (struct config_rate){ 2000, 4000 };
     c->rate_handshake = (struct config_rate){ 50, 100 };
     c->rate_limit_entries = 8192;
+    c->das_timeout_ms = 3000;
+    c->das_cache_size = 1024;
 }
 
 static int copy_str(char *dst, size_t cap, const char *v, char *err, int errlen, const char *key)
@@ -149,6 +151,10 @@ static const struct setting settings[] = {
     { "rate-limit-loopback", K_BOOL, offsetof(struct config, rate_limit_loopback), sizeof(bool), 0, 0,
       "apply the rate limits to loopback peers too (default false: they are exempt)", 0, false },
     INT(rate_limit_entries, "rate-limit-entries", 16, 1000000, "keys remembered per rate limit, least recently used forgotten first (default 8192)"),
+    STR(das_default, "das-default", "DAS consulted when no daci up the tree names an enabled <dac>: its consultation URL (default none)"),
+    INT(das_timeout_ms, "das-timeout", 100, 600000, "wait for a DAS consultation, role check or token fetch at most this long, ms; then deny (default 3000)"),
+    STR(token_trust_file, "token-trust-file", "token issuers trusted, {\"issuers\":[{\"iss\":...,\"jwk\":{...}}]} (default none: every token refused)"),
+    INT(das_cache_size, "das-cache-size", 16, 1000000, "DAS decisions, role checks and tokens remembered, each; oldest forgotten first (default 1024)"),
     { "upper-tester", K_BOOL, offsetof(struct config, upper_tester), sizeof(bool), 0, 0,
       "serve the conformance upper tester, POST /__ut__ (Reset empties the CSE!) on a loopback http-host (default false)", 0, false },
     { "upper-tester-remote", K_BOOL, offsetof(struct config, upper_tester_remote), sizeof(bool), 0, 0,

@@ -83,6 +83,10 @@ struct config {
     int rate_limit_entries;              /* keys remembered per kind */
     /* The upper tester (POST /__ut__, cse/wire/upper_tester.h): off unless
      * upper_tester; on a non-loopback http-host only with upper_tester_remote too. */
+    char das_default[512];    /* DAS consulted where no daci names an enabled <dac>; "" = none */
+    int das_timeout_ms;       /* a consultation, role check or token fetch waits this long */
+    char token_trust_file[256]; /* token issuers trusted: {"issuers":[{"iss","jwk"}]}; "" = none */
+    int das_cache_size;       /* DAS decisions, role checks and tokens remembered, each */
     bool upper_tester;
     bool upper_tester_remote;
 };

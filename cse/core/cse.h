@@ -12,6 +12,7 @@
 
 struct loop;
 struct acl_state;
+struct das_state;
 struct credentials;
 struct notifier;
 struct outbound;
@@ -38,6 +39,7 @@ struct cse {
     char next_expiry_parsed[23]; /* next_expiry as last parsed into next_expiry_us */
     int64_t next_expiry_us;
     struct acl_state *acl;     /* access control: ACP cache and audit log */
+    struct das_state *das;     /* dynamic authorization (security/das.h): caches, trust list */
     /* Authorization: the chain of deciders (security/authz.h), ACP first. */
     const struct authz_decider *deciders[8];
     int ndeciders;

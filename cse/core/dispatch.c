@@ -16,6 +16,7 @@
 #include "rsc.h"
 #include "../../resources/group.h"
 #include "../../security/acl.h"
+#include "../../security/authz.h"
 #include "../../security/saef.h"
 
 #include <stdlib.h>
@@ -328,7 +329,11 @@ static int op_create(struct cse *cse, const struct m2m_request *req, struct m2m_
         return m2m_error(rsp, RSC_BAD_REQUEST, "\"%s\" is not a specialisation of %s", key, base->key);
     /* A subscription may also go under any type that says it is subscribable. */
     bool subscribable = (t->flags & RT_SUBSCRIPTION) && (type_flags(&cse->types, parent->ty) & RT_SUBSCRIBABLE);
-    if (!type_allows_parent(t, parent->ty) && !subscribable)
+    /* The dynamic ACP of direct dynamic authorization is a child of the
+     * resource it grants access to, whatever that is (TS-0004 7.5.1.2.10;
+     * security/das.c): only the CSE itself makes one there. */
+    bool dynamic_acp = req->cse_itself && t->ty == TY_ACP && type_attr(registry_find(&cse->types, parent->ty), "acpi");
+    if (!type_allows_parent(t, parent->ty) && !subscribable && !dynamic_acp)
         return m2m_error(rsp, RSC_INVALID_CHILD_RESOURCE_TYPE, "%s cannot be created under %s",
                          t->key, type_key(registry_find(&cse->types, parent->ty), parent));
     if ((rc = schema_validate(t, OP_CREATE, content, rsp))) return rc;
@@ -600,9 +605,11 @@ static int execute(struct cse *cse, struct m2m_request *req, struct m2m_response
     bool refused_type = !rc && type_refuses(cse, req, target);
     if (!rc && !registration && !refused_type) {
         /* The chain of deciders (security/authz.h) may also wait for an answer. */
-        int ac = acl_check(cse, req, target, acop_of(req->op, req));
+        int acop = acop_of(req->op, req);
+        int ac = acl_check(cse, req, target, acop);
         if (ac == DISPATCH_PENDING) rc = ac;
         else if (ac) rc = m2m_error(rsp, RSC_ORIGINATOR_HAS_NO_PRIVILEGE, "originator has no privilege");
+        if (ac != DISPATCH_PENDING) authz_respond(cse, req, target, acop, rc, rsp);
     }
     if (!rc && (req->op == OP_UPDATE || req->op == OP_DELETE)) rc = check_conditions(cse, req, rsp, target);
     struct event ev = { 0 };

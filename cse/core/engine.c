@@ -15,6 +15,7 @@
 #include "throttle.h"
 #include "../../resources/registry.h"
 #include "../../security/acl.h"
+#include "../../security/das.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -157,7 +158,8 @@ int cse_open_with(struct cse *cse, const struct config *cfg, struct loop *loop,
         return -1;
     }
     if (store_open(&cse->store, cfg->db_file, (enum store_sync)cfg->sync)) return -1;
-    if (ensure_start_resources(cse) || acl_open(cse)) {
+    if (ensure_start_resources(cse) || acl_open(cse) || das_open(cse)) {
+        das_close(cse);
         acl_close(cse);
         store_close(cse->store);
         cse->store = NULL;
@@ -167,6 +169,7 @@ int cse_open_with(struct cse *cse, const struct config *cfg, struct loop *loop,
     if (!(cse->throttle = throttle_new(cfg, acl_audit_log(cse))) || notify_open(cse)) {
         throttle_free(cse->throttle);
         cse->throttle = NULL;
+        das_close(cse);
         acl_close(cse);
         store_close(cse->store);
         cse->store = NULL;
@@ -193,6 +196,7 @@ void cse_close(struct cse *cse)
     cse_forget_parents(cse);
     throttle_free(cse->throttle);
     cse->throttle = NULL;
+    das_close(cse);
     acl_close(cse);
     store_close(cse->store);
     cse->store = NULL;
@@ -241,6 +245,7 @@ int cse_reset(struct cse *cse)
     if (rc) log_error("reset: the resources could not be removed (%d)", rc);
     if (!rc) rc = ensure_start_resources(cse);
     acl_invalidate(cse);
+    das_forget(cse);
     cse_forget_parents(cse);
     cse->next_expiry[0] = 0;
     store_next_expiry(cse->store, cse->next_expiry);
