@@ -444,7 +444,7 @@ static enum authz_answer acp_decide(struct cse *cse, const struct authz_query *q
     return decide(cse, q->req, q->originator, q->target, q->acop, NULL, why) ? AUTHZ_GRANT : AUTHZ_DENY;
 }
 
-static const struct authz_decider acp_decider = { "acp", acp_decide };
+static const struct authz_decider acp_decider = { "acp", acp_decide, NULL };
 
 /* The chain's answer as an RSC: 0, DISPATCH_PENDING, or 4103 (audited). */
 static int chain_check(struct cse *cse, const struct authz_query *q)

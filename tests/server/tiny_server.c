@@ -57,7 +57,7 @@ static enum authz_answer guests_read_notes(struct cse *cse, const struct authz_q
     return AUTHZ_ABSTAIN;
 }
 
-static const struct authz_decider guests = { "tiny-guests", guests_read_notes };
+static const struct authz_decider guests = { "tiny-guests", guests_read_notes, NULL };
 
 static int on_start(struct cse *cse, void *data)
 {

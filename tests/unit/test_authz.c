@@ -30,7 +30,7 @@ static int asked[4];
 FAKE(0)
 FAKE(1)
 FAKE(2)
-static const struct authz_decider d0 = { "d0", fake0 }, d1 = { "d1", fake1 }, d2 = { "d2", fake2 };
+static const struct authz_decider d0 = { "d0", fake0, NULL }, d1 = { "d1", fake1, NULL }, d2 = { "d2", fake2, NULL };
 
 static void run(struct cse *cse, bool may_wait, struct authz_result *r)
 {
