@@ -693,7 +693,7 @@ static enum authz_answer consult(struct das_ctx *c, const char **why)
     int rc = ask(c, key, c->dap, OP_NOTIFY, pc, &answer);
     json_decref(pc);
     if (rc == DISPATCH_PENDING) return AUTHZ_PENDING;
-    if (rc < 0) { *why = "the DAS cannot be consulted here"; return AUTHZ_DENY; }
+    if (rc < 0) return AUTHZ_ABSTAIN;  /* not asked in this request's first run */
     if (rc != RSC_OK) {
         *why = rc == RSC_TARGET_NOT_REACHABLE || rc == RSC_REQUEST_TIMEOUT ? "the DAS did not answer"
                                                                             : "the DAS refused the consultation";
@@ -714,12 +714,11 @@ static enum authz_answer consult(struct das_ctx *c, const char **why)
     decision_key(c, dkey, sizeof dkey);
     bool granted = a.gp && permits(c, a.gp, NULL, 0);
     int64_t until = grant_until(c, a.pl);
+    /* Only grants are remembered: a refusal is asked again, so what the DAS
+     * grants later takes effect at once. */
     if (granted) {
         memo_put(&st->decisions, dkey, true, until);
         schedule_dynamic_acp(c, a.gp, until);
-    } else if (*c->dal) {
-        int64_t t;
-        if (ts_parse_absrel(c->dal, c->now_us, &t)) memo_put(&st->decisions, dkey, false, t);
     }
     /* Tokens for the originator, kept for its later requests. */
     size_t i;
@@ -806,24 +805,19 @@ static enum authz_answer run(struct das_ctx *c, const char **why)
     bool carries = c->req->tokens || c->req->tids || c->req->ltids;
     int tk = carries ? presented(c, true, toks, &ntoks, why) : TK_OK;
     if (tk == TK_BAD) return AUTHZ_DENY;
-    /* Indirect first: a request that brings tokens is judged by them. */
-    enum authz_answer consulted = AUTHZ_ABSTAIN;
-    if (!carries && c->dap && cached != 0 && c->q->may_wait) consulted = AUTHZ_PENDING;
+    /* Indirect first: a request that brings tokens is judged by them, and
+     * the DAS is consulted only for one that brings none. The consultation
+     * is asked in the same run as the rest. */
+    bool direct = !carries && c->dap;
     if (c->pending || tk == TK_PENDING) {
-        if (consulted == AUTHZ_PENDING) consult(c, why); /* asked in the same run */
+        if (direct) consult(c, why);
         return AUTHZ_PENDING;
     }
     for (int i = 0; i < ntoks; i++)
         if (token_permits(c, toks[i]->tkps, held, nheld)) return AUTHZ_GRANT;
     if (nheld && permits(c, NULL, held, nheld)) return AUTHZ_GRANT;
     if (carries) { *why = "the presented tokens do not permit this operation"; return AUTHZ_DENY; }
-    /* Direct: asked now, or answered from the run before. */
-    if (c->dap && cached != 0) {
-        char key[200];
-        snprintf(key, sizeof key, "das-consult %s %d", res_ri(c->q->target), c->q->acop);
-        if (c->q->may_wait || (k && json_object_get(k->verified, key))) return consult(c, why);
-    }
-    return AUTHZ_ABSTAIN;
+    return direct ? consult(c, why) : AUTHZ_ABSTAIN;
 }
 
 static enum authz_answer das_decide(struct cse *cse, const struct authz_query *q, const char **why)

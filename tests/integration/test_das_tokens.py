@@ -5,25 +5,19 @@ their tkps evaluated (pv with ris, rids), local token IDs in X-M2M-ATI and
 accepted back in ltids, every bad kind of token refused with 4103 and
 audited by decider "das" without the token, nothing changed; a refused
 request with tqi gets tqf naming the DAS. Real m2m-cse, curl."""
-import base64, json, os, shutil, subprocess, sys, tempfile, time
+import base64, json, os, sys, time
 sys.path.insert(0, os.path.dirname(__file__))
-from harness import Cse, Tap, BUILD
+from harness import Cse, Tap
 from fake_das import FakeDas
+import das_keys
 
 t = Tap()
-TOOL = os.environ.get("TOKEN_TOOL", os.path.join(BUILD, "tests", "token_tool"))
-SP = "//ironbark.local"
-ISS = SP + "/id-das"
+SP, ISS = das_keys.SP, das_keys.ISS
 A, B, C = "Cowner", "Cdevice", "Cother"
 B_ABS = SP + "/id-in/" + B
-AUD = [SP + "/id-in"]
-
-
-def tool(*args, stdin=None):
-    p = subprocess.run([TOOL] + list(args), input=stdin, capture_output=True, text=True, timeout=20)
-    if p.returncode != 0 and args[0] != "verify":
-        raise RuntimeError("token_tool %s: %s" % (args[0], p.stderr))
-    return p.stdout.strip()
+C_RIS = [SP + "/id-in/cse-in/owner/c"]
+keys = das_keys.Keys()
+trust, other_key = keys.trust, keys.stranger
 
 
 def b64(data):
@@ -31,36 +25,11 @@ def b64(data):
 
 
 def claims(**kw):
-    now = int(time.time())
-    c = {"jti": "t-%d@das.ironbark.local" % claims.n, "iss": ISS, "azp": B_ABS, "nbf": now - 60,
-         "exp": now + 3600, "aud": AUD, "tkvr": "1",
-         "tkps": {"pm": [{"ris": [SP + "/id-in/cse-in/owner/c"],
-                          "pv": {"acr": [{"acor": [B_ABS], "acop": 3}]}}]}}
-    claims.n += 1
-    c.update(kw)
-    return c
-
-
-claims.n = 1
-
-
-key_dir = tempfile.mkdtemp(prefix="ironbark-das-keys-")
-key = os.path.join(key_dir, "das.jwk")
-other_key = os.path.join(key_dir, "evil.jwk")
-for path in (key, other_key):
-    with open(path, "w") as f:
-        f.write(tool("new-key"))
-    os.chmod(path, 0o600)
-trust = os.path.join(key_dir, "issuers.json")
-with open(trust, "w") as f:
-    json.dump({"issuers": [{"iss": ISS, "jwk": json.loads(tool("public-jwk", key))}]}, f)
+    return keys.claims(B_ABS, C_RIS, 3, **kw)
 
 
 def sign(c, with_key=None):
-    path = os.path.join(key_dir, "claims.json")
-    with open(path, "w") as f:
-        json.dump(c, f)
-    return tool("sign", with_key or key, path)
+    return keys.sign(c, with_key)
 
 
 def bearer(*jwts):
@@ -165,5 +134,5 @@ with Cse(token_trust_file=trust) as cse:
     t.rsc(cse.get("/cse-in/owner/c2", origin=B), 4103, 403, "without tqi: a plain 4103")
 
 das.stop()
-shutil.rmtree(key_dir, ignore_errors=True)
+keys.close()
 t.done()
