@@ -170,7 +170,8 @@ static struct token_trust *trust_of(struct cse *cse)
         st->trust_mtime = 1;
         goto none;
     }
-    if (st->trust && sb.st_mtime == st->trust_mtime) return st->trust;
+    /* Unchanged: what it gave last time (a bad file is not re-read and re-logged). */
+    if (sb.st_mtime == st->trust_mtime) return st->trust;
     st->trust_mtime = sb.st_mtime;
     const struct jose_module *jm = jose(cse);
     json_t *doc = json_load_file(file, 0, NULL);
@@ -423,6 +424,11 @@ static struct token_entry *verify(struct das_ctx *c, const char *jwt, bool direc
     struct token_claims claims = { 0 };
     enum token_verdict v = jm->verify(t, jwt, c->who.abs, aud, now_s, &claims);
     if (v != TOKEN_OK) { *why = jm->verdict_text(v); return NULL; }
+    if (!claims.id || !claims.holder) {
+        jm->claims_free(&claims);
+        *why = jm->verdict_text(TOKEN_MALFORMED);
+        return NULL;
+    }
     e = token_keep(st, jwt, &claims, direct);
     jm->claims_free(&claims);
     return e;
