@@ -201,14 +201,15 @@ static cjose_jwk_t *key_import(const char *jwk_json, bool need_private, enum tok
     const char *declared = json_string_value(json_object_get(o, "alg"));
     const char *use = json_string_value(json_object_get(o, "use"));
     bool has_d = json_object_get(o, "d") != NULL;
-    json_decref(o);
     if (use && strcmp(use, "sig")) {
+        json_decref(o);
         set_err(err, cap, "the key's use is not sig", NULL);
         return NULL;
     }
     cjose_err cerr = { 0 };
     cjose_jwk_t *jwk = cjose_jwk_import(jwk_json, strlen(jwk_json), &cerr);
     if (!jwk) {
+        json_decref(o);
         set_err(err, cap, "the key is not a usable JWK", &cerr);
         return NULL;
     }
@@ -233,6 +234,7 @@ static cjose_jwk_t *key_import(const char *jwk_json, bool need_private, enum tok
         why = "the key type is not EC, RSA or oct";
     }
     if (!why && declared && strcmp(declared, alg_name[*alg])) why = "the key's alg is not the one its type implies";
+    json_decref(o);  /* declared and use point into it */
     if (why) {
         cjose_jwk_release(jwk);
         set_err(err, cap, why, NULL);
