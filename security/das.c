@@ -225,7 +225,7 @@ static void token_drop(struct token_entry *e)
 
 static bool token_live(const struct token_entry *e, int64_t now_s)
 {
-    return e->used && now_s >= e->nbf_s && now_s < e->exp_s;
+    return e->used && now_s >= e->nbf_s && now_s <= e->exp_s; /* both inclusive, as token_verify() */
 }
 
 static struct token_entry *token_by(struct das_state *st, const char *jwt, const char *jti, const char *lti)
