@@ -149,6 +149,26 @@ static int memo_init(struct memo *m, int cap)
     return m->order ? 0 : -1;
 }
 
+/* Made on first use: a CSE whose ACPs decide everything pays nothing
+ * (idle RSS is a tracked benchmark). NULL when out of memory. */
+static struct das_state *state_of(struct cse *cse)
+{
+    if (cse->das) return cse->das;
+    struct das_state *st = calloc(1, sizeof *st);
+    int cap = cse->cfg.das_cache_size > 0 ? cse->cfg.das_cache_size : 1024;
+    if (!st) return NULL;
+    st->ntokens = cap;
+    st->tokens = calloc((size_t)cap, sizeof *st->tokens);
+    if (!st->tokens || memo_init(&st->decisions, cap) || memo_init(&st->roles, cap)) {
+        free(st->tokens);
+        free(st->decisions.order);
+        free(st->roles.order);
+        free(st);
+        return NULL;
+    }
+    return cse->das = st;
+}
+
 /* ---- the trust list ------------------------------------------------------- */
 
 static const struct jose_module *jose(struct cse *cse)
@@ -745,7 +765,7 @@ static enum authz_answer consult(struct das_ctx *c, const char **why)
 static bool ctx_open(struct cse *cse, const struct authz_query *q, struct das_ctx *c)
 {
     const struct m2m_request *req = q->req;
-    if (!cse->das || !req || req->cse_itself || !q->originator || !*q->originator) return false;
+    if (!req || req->cse_itself || !q->originator || !*q->originator || !state_of(cse)) return false;
     memset(c, 0, sizeof *c);
     struct ident_home home = cse_home(cse);
     if (!ident_forms(&home, q->originator, &c->who)) return false;
@@ -880,26 +900,6 @@ static void das_respond(struct cse *cse, const struct m2m_request *req, const st
 const struct authz_decider das_decider = { "das", das_decide, das_respond };
 
 /* ---- life cycle ------------------------------------------------------------------------------ */
-
-int das_open(struct cse *cse)
-{
-    struct das_state *st = calloc(1, sizeof *st);
-    if (!st) return -1;
-    int cap = cse->cfg.das_cache_size > 0 ? cse->cfg.das_cache_size : 1024;
-    st->ntokens = cap;
-    st->tokens = calloc((size_t)cap, sizeof *st->tokens);
-    if (!st->tokens || memo_init(&st->decisions, cap) || memo_init(&st->roles, cap)) {
-        free(st->tokens);
-        free(st->decisions.order);
-        free(st->roles.order);
-        free(st);
-        return -1;
-    }
-    cse->das = st;
-    bool present = false;
-    for (int i = 0; i < cse->ndeciders; i++) present |= cse->deciders[i] == &das_decider;
-    return present ? 0 : authz_add(cse, &das_decider);
-}
 
 void das_forget(struct cse *cse)
 {

@@ -29,11 +29,11 @@
 
 struct cse;
 
+/* The decider, for a server profile's deciders (m2m-cse lists it after the
+ * engine's ACP decider). Its caches are made on first use. */
 extern const struct authz_decider das_decider;
 
-/* Adds the decider to the CSE's chain (after the ACP decider) and makes its
- * caches; das_close() releases them. */
-int das_open(struct cse *cse);
+/* Releases the caches (cse_close). */
 void das_close(struct cse *cse);
 
 /* Forgets every cached decision, role and token (the upper tester's Reset). */

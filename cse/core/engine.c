@@ -166,8 +166,7 @@ int cse_open_with(struct cse *cse, const struct config *cfg, struct loop *loop,
         return -1;
     }
     if (store_open(&cse->store, cfg->db_file, (enum store_sync)cfg->sync)) return -1;
-    if (ensure_start_resources(cse) || acl_open(cse) || das_open(cse)) {
-        das_close(cse);
+    if (ensure_start_resources(cse) || acl_open(cse)) {
         acl_close(cse);
         store_close(cse->store);
         cse->store = NULL;
@@ -177,7 +176,6 @@ int cse_open_with(struct cse *cse, const struct config *cfg, struct loop *loop,
     if (!(cse->throttle = throttle_new(cfg, acl_audit_log(cse))) || notify_open(cse)) {
         throttle_free(cse->throttle);
         cse->throttle = NULL;
-        das_close(cse);
         acl_close(cse);
         store_close(cse->store);
         cse->store = NULL;
