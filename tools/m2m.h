@@ -25,6 +25,7 @@ struct cli {
     const char *data_dir, *file;
     const char *psk_key_file;
     int tail;
+    const char *token[CLI_MAX]; int ntoken;    /* --token JWT|@file, joined into o.tokens */
 };
 
 /* Sends one primitive; *out receives the parsed JSON body (NULL if none or
