@@ -68,19 +68,18 @@ static int parse_address(json_t *dreq, struct das_dreq *out, char *err, size_t c
     return 0;
 }
 
-/* tids: an array of token IDs, or one string of IDs joined by '+' is not
- * accepted here (the CSE splits them). */
-static int parse_tids(json_t *dreq, struct das_dreq *out, char *err, size_t cap)
+/* tids, rids: arrays of IDs (the CSE splits a '+'-joined list before). */
+static int parse_ids(json_t *dreq, const char *name, const char **ids, int *n, char *err, size_t cap)
 {
-    json_t *tids = json_object_get(dreq, "tids"), *v;
+    json_t *list = json_object_get(dreq, name), *v;
     size_t i;
-    if (!tids) return 0;
-    if (!json_is_array(tids) || json_array_size(tids) > DAS_MAX_TIDS)
-        return bad(err, cap, "dreq.%s must be an array of at most 16 token IDs", "tids");
-    json_array_foreach(tids, i, v) {
+    if (!list) return 0;
+    if (!json_is_array(list) || json_array_size(list) > DAS_MAX_TIDS)
+        return bad(err, cap, "dreq.%s must be an array of at most 16 IDs", name);
+    json_array_foreach(list, i, v) {
         const char *s = json_string_value(v);
-        if (!s || !*s || strlen(s) > DAS_MAX_ID) return bad(err, cap, "dreq.%s holds a token ID that is no string", "tids");
-        out->tids[out->ntids++] = s;
+        if (!s || !*s || strlen(s) > DAS_MAX_ID) return bad(err, cap, "dreq.%s holds an ID that is no string", name);
+        ids[(*n)++] = s;
     }
     return 0;
 }
@@ -99,7 +98,8 @@ int das_parse_seci(json_t *pc, struct das_dreq *out, char *err, size_t cap)
     int rc = string_param(dreq, "or", "org", &out->originator, err, cap);
     if (!rc) rc = string_param(dreq, "trid", "trid", &out->target, err, cap);
     if (!rc) rc = parse_address(dreq, out, err, cap);
-    if (!rc) rc = parse_tids(dreq, out, err, cap);
+    if (!rc) rc = parse_ids(dreq, "tids", out->tids, &out->ntids, err, cap);
+    if (!rc) rc = parse_ids(dreq, "rids", out->rids, &out->nrids, err, cap);
     if (rc) return rc;
     if (!out->originator) return bad(err, cap, "dreq needs the originator (%s)", "or");
     json_t *op = json_object_get(dreq, "op");
@@ -189,12 +189,22 @@ struct role_question {
     struct cse *cse;
     const char *originator;
     int64_t now_us;
+    const struct das_dreq *dreq;
 };
+
+/* Did the request name role in rids (when it names any)? */
+static bool role_asked(const struct das_dreq *q, const char *role)
+{
+    for (int i = 0; i < q->nrids; i++)
+        if (!strcmp(q->rids[i], role)) return true;
+    return !q->nrids;
+}
 
 /* Is there a valid <role> assigning role to the originator, issued by us? */
 static bool holds_role(void *data, const char *role)
 {
     struct role_question *q = data;
+    if (!role || !role_asked(q->dreq, role)) return false;
     char name[ROLE_NAME_LEN], path[400];
     role_resource_name(q->originator, role, name);
     snprintf(path, sizeof path, "%s/%s", q->cse->cfg.cse_name, name);
@@ -404,7 +414,7 @@ int das_consult_notify(struct op_ctx *ctx)
     das_absolute_id(ctx->cse, q.target, target, sizeof target);
     if (!target[0]) snprintf(target, sizeof target, "%s", q.target);
     int64_t now_us = clock_now_us();
-    struct role_question rq = { ctx->cse, originator, now_us };
+    struct role_question rq = { ctx->cse, originator, now_us, &q };
     struct das_subject s = {
         .originator = originator, .authenticated = ctx->req->sec.authenticated,
         .ip4 = q.ip4, .ip6 = q.ip6, .op_bit = 1 << (q.op - 1), .target = target, .now_us = now_us,

@@ -23,6 +23,8 @@ struct das_dreq {
     const char *ip4, *ip6;    /* oip (oid) */
     const char *tids[DAS_MAX_TIDS];
     int ntids;
+    const char *rids[DAS_MAX_TIDS];  /* roles the originator asks to act in; none = any it holds */
+    int nrids;
 };
 
 /* Parses {"m2m:seci": {"sit": 1, "dreq"|"daq": {...}}} with the spellings
