@@ -1,0 +1,35 @@
+/* The shapes of the dynamic-authorization identifiers and tokens (TS-0004
+ * Table 6.3.3-1, 6.3.5.43): what a binding or a resource type checks before
+ * anything is looked up or verified. Pure functions on text, no state.
+ * Whether a token is genuine is security/token.h's business, not this. */
+#ifndef IRONBARK_TOKEN_SYNTAX_H
+#define IRONBARK_TOKEN_SYNTAX_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+/* Bounds on what a request may carry, so a huge Authorization header or
+ * query costs a 4000, never a large allocation further on. */
+#define TOKENS_MAX_BYTES 16384      /* tkns as a whole */
+#define TOKENS_MAX_COUNT 8          /* items in tkns, tids, ltids */
+#define TOKEN_ID_MAX_LEN 255
+#define LOCAL_TOKEN_ID_MAX_LEN 64
+
+/* A Token-ID or Role-ID: "issuerRelativeID@issuerFQDN", the relative part
+ * made of letters, digits, '.', '_', '-'; the FQDN lowercase labels of
+ * letters, digits and '-', dot-separated. */
+bool token_id_valid(const char *s);
+/* A Local-Token-ID: an xs:NCName (ASCII subset: a letter or '_', then
+ * letters, digits, '.', '-', '_'), at most LOCAL_TOKEN_ID_MAX_LEN. */
+bool local_token_id_valid(const char *s);
+/* m2m:dynAuthJWT: a compact JWS "a.b.c" (a and c non-empty) or JWE
+ * "a.b.c.d.e" (a and d non-empty), every part base64url without padding. */
+bool compact_jwt_valid(const char *s);
+
+/* A '+'-joined list (spaces around a '+' tolerated, as TS-0009's examples
+ * show them) whose items all pass ok(); 1..TOKENS_MAX_COUNT items. When
+ * out is not NULL it receives the items joined by a bare '+' (cap bytes
+ * at least strlen(list) + 1). */
+bool token_list_valid(const char *list, bool (*ok)(const char *item), char *out, size_t cap);
+
+#endif
