@@ -48,7 +48,7 @@ static int rule_check(struct op_ctx *ctx)
     int rc = check_list(ctx, "orp", json_object_get(a, "orp"), valid_pattern, "an originator pattern");
     if (!rc) rc = check_list(ctx, "trp", json_object_get(a, "trp"), valid_pattern, "a target pattern");
     if (!rc) rc = check_list(ctx, "ctw", json_object_get(a, "ctw"), acr_schedule_valid,
-                             "a schedule entry (sec min hour dom month dow)");
+                             "a schedule entry (sec min hour dom month dow year)");
     json_t *acip = json_object_get(a, "acip");
     const char *key;
     json_t *v;

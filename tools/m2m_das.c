@@ -286,8 +286,9 @@ int token_main(struct cli *c)
         printf("tkid %s\n%s\n", peeked && claims.id ? claims.id : "?", jwt);
         if (peeked) token_claims_free(&claims);
     }
-    if (rsc_is_success(rsc) && !json_array_size(tkns)) fprintf(stderr, "m2m: the DAS granted no token\n");
+    bool granted = rsc_is_success(rsc) && json_array_size(tkns);
+    if (rsc_is_success(rsc) && !granted) fprintf(stderr, "m2m: the DAS granted no token\n");
     cli_print_rsc(rsc, out);
     json_decref(out);
-    return rsc_is_success(rsc) && json_array_size(tkns) ? 0 : 1;
+    return granted ? 0 : 1;
 }
