@@ -27,7 +27,7 @@ except ImportError as e:
     t.ok(False, "PyJWT is importable (apt-get install python3-jwt)", str(e))
     t.done()
 
-DAS_BIN = os.environ.get("M2M_DAS", os.path.join(harness.BUILD, "m2m-das"))
+DAS_BIN = os.path.abspath(os.environ.get("M2M_DAS", os.path.join(harness.BUILD, "m2m-das")))
 TOOL = os.environ.get("M2M_TOOL", os.path.join(harness.BUILD, "m2m"))
 TOKEN_TOOL = os.environ.get("TOKEN_TOOL", os.path.join(harness.BUILD, "tests", "token_tool"))
 SP = "//ironbark.local"
@@ -105,7 +105,7 @@ work = tempfile.mkdtemp(prefix="ironbark-das-zero-")
 try:
     das = subprocess.Popen([DAS_BIN], cwd=work, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     cse_port = harness.free_port()
-    cse = subprocess.Popen([harness.CSE_BIN, "--http-port", str(cse_port), "--https-port", "0",
+    cse = subprocess.Popen([os.path.abspath(harness.CSE_BIN), "--http-port", str(cse_port), "--https-port", "0",
                             "--coap-port", "0", "--coaps-port", "0"], cwd=work,
                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     up = wait_port(8281, das) and wait_port(cse_port, cse)
