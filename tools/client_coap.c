@@ -40,6 +40,8 @@ static void read_options(const coap_pdu_t *pdu, struct exchange *x)
         unsigned len = coap_opt_length(opt);
         if (it.number == M2MOPT_RSC) {
             x->rsp->rsc = (int)coap_decode_var_bytes(v, len);
+        } else if (it.number == M2MOPT_ATI && !x->rsp->ati) {
+            x->rsp->ati = strndup((const char *)v, len);
         } else if (it.number == COAPOPT_LOCATION_PATH) {
             size_t used = strlen(x->location);
             snprintf(x->location + used, sizeof x->location - used, "%s%.*s", used ? "/" : "",
@@ -93,8 +95,8 @@ static coap_optlist_t *request_options(const struct client_opts *o, const struct
     char rqi[64];
     if (rq->rqi) snprintf(rqi, sizeof rqi, "%s", rq->rqi);
     else snprintf(rqi, sizeof rqi, "m2m-%ld-%d", (long)time(NULL), (int)getpid());
-    struct m2m_request req = { .op = (enum m2m_op)rq->op, .to = (char *)rq->to, .fr = (char *)o->from,
-                               .rqi = rqi, .rvi = (char *)o->rvi, .ty = rq->ty };
+    struct m2m_request req = { .op = (enum m2m_op)rq->op, .to = (char *)rq->to, .rqi = rqi, .ty = rq->ty };
+    client_fill_primitive(o, &req);
     struct coap_msg_out *m = malloc(sizeof *m);
     if (!m) return NULL;
     coap_msg_out_init(m);

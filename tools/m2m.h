@@ -31,6 +31,7 @@ struct cli {
     const char *role[CLI_MAX]; int nrole;
     bool issue_tokens;
     int tail;
+    const char *token[CLI_MAX]; int ntoken;    /* --token JWT|@file, joined into o.tokens */
 };
 
 /* Sends one primitive; *out receives the parsed JSON body (NULL if none or

@@ -1,5 +1,7 @@
 #include "token_syntax.h"
 
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 static bool is_alpha(char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'); }
@@ -51,6 +53,14 @@ bool compact_jwt_valid(const char *s)
     return parts == 5 && len[0] && len[3];
 }
 
+bool token_text_valid(const char *s)
+{
+    if (!s || !*s || strlen(s) > TOKENS_MAX_BYTES) return false;
+    for (const char *p = s; *p; p++)
+        if (!is_alpha(*p) && !is_digit(*p) && *p != '-' && *p != '_' && *p != '.') return false;
+    return true;
+}
+
 bool token_list_valid(const char *list, bool (*ok)(const char *item), char *out, size_t cap)
 {
     char buf[TOKENS_MAX_BYTES + 1];
@@ -69,4 +79,47 @@ bool token_list_valid(const char *list, bool (*ok)(const char *item), char *out,
         used += len;
     }
     return n > 0;
+}
+
+json_t *ati_parse(const char *text)
+{
+    char buf[TOKENS_MAX_BYTES + 1];
+    if (!text || strlen(text) > TOKENS_MAX_BYTES) return NULL;
+    strcpy(buf, text);
+    json_t *ltia = json_array();
+    char *save = NULL;
+    for (char *pair = strtok_r(buf, "+ ", &save); pair; pair = strtok_r(NULL, "+ ", &save)) {
+        char *colon = strchr(pair, ':');
+        if (colon) *colon = 0;
+        if (!colon || !local_token_id_valid(pair) || !token_id_valid(colon + 1)) {
+            json_decref(ltia);
+            return NULL;
+        }
+        json_array_append_new(ltia, json_pack("{s:s,s:s}", "lti", pair, "tkid", colon + 1));
+    }
+    if (!json_array_size(ltia)) {
+        json_decref(ltia);
+        return NULL;
+    }
+    return json_pack("{s:o}", "ltia", ltia);
+}
+
+char *ati_format(const json_t *ati)
+{
+    json_t *ltia = json_object_get(ati, "ltia"), *a;
+    size_t i, cap = 1;
+    if (!json_array_size(ltia)) return NULL;
+    json_array_foreach(ltia, i, a) {
+        const char *lti = json_string_value(json_object_get(a, "lti"));
+        const char *tkid = json_string_value(json_object_get(a, "tkid"));
+        if (!local_token_id_valid(lti) || !token_id_valid(tkid)) return NULL;
+        cap += strlen(lti) + strlen(tkid) + 2;
+    }
+    char *out = malloc(cap), *w = out;
+    if (!out) return NULL;
+    json_array_foreach(ltia, i, a) {
+        w += sprintf(w, "%s%s:%s", i ? "+" : "", json_string_value(json_object_get(a, "lti")),
+                     json_string_value(json_object_get(a, "tkid")));
+    }
+    return out;
 }
