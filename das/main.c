@@ -8,6 +8,7 @@
 #include "cse/core/rsc.h"
 #include "cse/core/server.h"
 #include "cse/base/log.h"
+#include "cse/core/token_syntax.h"
 #include "resources/registry.h"
 #include "security/acl.h"
 #include "security/authz.h"
@@ -26,8 +27,12 @@ static char *signing_key;
 static int set_fqdn(void *data, const char *value, char *err, int errlen)
 {
     (void)data;
-    if (!*value || strlen(value) >= sizeof fqdn || strpbrk(value, "@/ ")) {
-        snprintf(err, errlen, "das-fqdn: a host name of at most %zu characters", sizeof fqdn - 1);
+    char probe[sizeof fqdn + 2];
+    snprintf(probe, sizeof probe, "x@%s", value);
+    /* Token-IDs end in it, and <token> takes only well-formed ones. */
+    if (strlen(value) >= sizeof fqdn || !token_id_valid(probe)) {
+        snprintf(err, errlen, "das-fqdn: a lowercase host name (letters, digits, '-', dots) of at most %zu characters",
+                 sizeof fqdn - 1);
         return -1;
     }
     snprintf(fqdn, sizeof fqdn, "%s", value);

@@ -6,6 +6,8 @@
 #include "m2m.h"
 
 #include "../cse/core/rsc.h"
+#include "../das/rules.h"
+#include "../resources/types.h"
 #include "../security/role_name.h"
 #include "../security/token.h"
 
@@ -13,9 +15,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-
-#define TY_DAS_RULE 931   /* das/rules.h: m2m-das's own type */
-#define TY_ROLE 31
 
 /* --das URL: "http://host:port/~/id-das/das-in" -> url "http://host:port" and
  * the CSEBase as a target ("/id-das/das-in"); a bare server URL means das-in. */
@@ -211,7 +210,7 @@ static int role_add(struct cli *c, const char *base)
         json_t *role = json_pack("{s:{s:s,s:s,s:s,s:O,s:s,s:s}}", "m2m:rol", "rn", name, "rlid", c->role[i],
                                  "tkhd", c->holder, "tkis", json_object_get(cb, "csi"), "tknb", tknb, "tkna", tkna);
         printf("%s/%s\n", base, name);
-        status = cli_send_doc(c, CLIENT_CREATE, base, TY_ROLE, role, NULL, NULL);
+        status = cli_send_doc(c, CLIENT_CREATE, base, TY_ROL, role, NULL, NULL);
     }
     json_decref(doc);
     return status;
@@ -241,7 +240,7 @@ int das_main(struct cli *c)
         if (!strcmp(sub, "add")) return rule_add(c, base, name);
         if (!strcmp(sub, "rm")) return delete_child(c, base, name);
     } else if (!strcmp(what, "role")) {
-        if (!strcmp(sub, "list")) return list_type(c, base, TY_ROLE, print_role, holder_matches);
+        if (!strcmp(sub, "list")) return list_type(c, base, TY_ROL, print_role, holder_matches);
         if (!strcmp(sub, "add")) return role_add(c, base);
         if (!strcmp(sub, "rm")) return role_rm(c, base);
     }

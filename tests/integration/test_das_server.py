@@ -136,6 +136,11 @@ try:
 finally:
     shutil.rmtree(work, ignore_errors=True)
 
+r = subprocess.run([DAS_BIN, "--das-fqdn", "Not A.Host", "--http-port", "0"], capture_output=True, text=True,
+                   timeout=10)
+t.ok(r.returncode == 2 and "das-fqdn" in r.stderr, "a das-fqdn no Token-ID can end in stops the start (exit 2)",
+     r.stderr)
+
 # --- rules, consultations, tokens, roles --------------------------------------
 data = tempfile.mkdtemp(prefix="ironbark-das-")
 try:
