@@ -101,6 +101,19 @@ def wait_port(port, proc, seconds=15):
 
 
 # --- zero configuration, beside an m2m-cse in the same directory --------------
+def port_free(port):
+    s = socket.socket()
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)   # as the server does: TIME_WAIT is no owner
+    try:
+        s.bind(("127.0.0.1", port))
+        return True
+    except OSError:
+        return False
+    finally:
+        s.close()
+
+
+t.ok(port_free(8281) and port_free(8282), "the default ports 8281 and 8282 are free for the zero-config run")
 work = tempfile.mkdtemp(prefix="ironbark-das-zero-")
 try:
     das = subprocess.Popen([DAS_BIN], cwd=work, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
