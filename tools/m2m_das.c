@@ -262,6 +262,11 @@ int token_main(struct cli *c)
         fprintf(stderr, "m2m: token get needs --target TRID and --op create|retrieve|update|delete|notify\n");
         return 2;
     }
+    if (c->target[0][0] != '/') {
+        fprintf(stderr, "m2m: --target must be the absolute (//sp-id/cse-id/...) or SP-relative (/cse-id/...) "
+                "address of the resource on its CSE\n");
+        return 2;
+    }
     if (!c->o.from || c->o.from[0] != '/')
         fprintf(stderr, "m2m: warning: --from should be your SP-relative or absolute ID (//sp-id/cse-id/ae-id)\n");
     char base[512];
