@@ -227,6 +227,7 @@ struct decision {
     bool tokens;               /* a granting rule asks for tokens */
     char rules[256];           /* names of the granting rules, for the audit */
     const char *why;           /* the denial's reason */
+    char why_rule[320];        /* a context denial: "<rule>: <reason>" */
 };
 
 struct evaluation {
@@ -244,7 +245,10 @@ static int evaluate_rule(struct resource *rule, void *data)
         m = DAS_CONTEXT_DENIED;
         why = "the rule's rate for this originator is spent";
     }
-    if (m == DAS_CONTEXT_DENIED && !e->d->acop) e->d->why = why;
+    if (m == DAS_CONTEXT_DENIED && !e->d->why_rule[0]) {
+        snprintf(e->d->why_rule, sizeof e->d->why_rule, "rule %s: %s", res_rn(rule), why);
+        e->d->why = e->d->why_rule;
+    }
     if (m != DAS_MATCH) return 0;
     e->d->acop |= (int)res_int(rule, "acop", 0);
     int64_t pvl = res_int(rule, "pvl", DAS_DEFAULT_LIFETIME_S);

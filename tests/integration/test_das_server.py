@@ -235,8 +235,9 @@ try:
              grants[0].get("decider") == "das" and "sensors" in grants[0].get("reason", ""),
              "every grant is audited with originator, target, op and rule", grants[:1])
         reasons = " | ".join(a.get("reason", "") for a in denies)
-        t.ok("address outside" in reasons and "time windows" in reasons and "rate" in reasons and
-             "no rule grants it" in reasons, "every denial is audited with its reason", reasons)
+        t.ok("rule lab: originator address outside" in reasons and "rule metered: the rule's rate" in reasons and
+             "rule night: outside the rule's time windows" in reasons and "no rule grants it" in reasons,
+             "every denial is audited with the rule and the reason", reasons)
 
         # A device asks for its own token (indirect DA).
         r = m2m(das, "token", "get", "--target", TARGET, "--op", "retrieve", origin=DEV)
