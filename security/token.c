@@ -201,14 +201,15 @@ static cjose_jwk_t *key_import(const char *jwk_json, bool need_private, enum tok
     const char *declared = json_string_value(json_object_get(o, "alg"));
     const char *use = json_string_value(json_object_get(o, "use"));
     bool has_d = json_object_get(o, "d") != NULL;
-    json_decref(o);
     if (use && strcmp(use, "sig")) {
+        json_decref(o);
         set_err(err, cap, "the key's use is not sig", NULL);
         return NULL;
     }
     cjose_err cerr = { 0 };
     cjose_jwk_t *jwk = cjose_jwk_import(jwk_json, strlen(jwk_json), &cerr);
     if (!jwk) {
+        json_decref(o);
         set_err(err, cap, "the key is not a usable JWK", &cerr);
         return NULL;
     }
@@ -233,6 +234,7 @@ static cjose_jwk_t *key_import(const char *jwk_json, bool need_private, enum tok
         why = "the key type is not EC, RSA or oct";
     }
     if (!why && declared && strcmp(declared, alg_name[*alg])) why = "the key's alg is not the one its type implies";
+    json_decref(o);  /* declared and use point into it */
     if (why) {
         cjose_jwk_release(jwk);
         set_err(err, cap, why, NULL);
@@ -280,14 +282,17 @@ int token_trust_add(struct token_trust *t, const char *issuer, const char *jwk_j
     return 0;
 }
 
-static bool has_oct_key(json_t *issuers)
+static bool is_secret(json_t *jwk) { return json_object_get(jwk, "k") || json_object_get(jwk, "d"); }
+
+/* An HMAC key, or a private key where the public half would do. */
+static bool has_secret(json_t *issuers)
 {
     size_t i, j;
     json_t *e, *k;
     json_array_foreach(issuers, i, e) {
         json_t *jwk = json_object_get(e, "jwk");
-        if (json_is_object(jwk) && json_object_get(jwk, "k")) return true;
-        json_array_foreach(jwk, j, k) if (json_object_get(k, "k")) return true;
+        if (json_is_object(jwk) && is_secret(jwk)) return true;
+        json_array_foreach(jwk, j, k) if (is_secret(k)) return true;
     }
     return false;
 }
@@ -339,9 +344,9 @@ int token_trust_load(struct token_trust *t, const char *path, char *err, size_t 
         json_decref(root);
         return -1;
     }
-    /* A shared HMAC secret is a key at rest: owner-only, like psk-file. */
-    if (has_oct_key(issuers) && (st.st_mode & 077)) {
-        snprintf(err, cap, "%s holds an HMAC (oct) key and is readable by others (chmod 600)", path);
+    /* A shared HMAC secret (or a private key) is a key at rest: owner-only, like psk-file. */
+    if (has_secret(issuers) && (st.st_mode & 077)) {
+        snprintf(err, cap, "%s holds an HMAC (oct) or private key and is readable by others (chmod 600)", path);
         json_decref(root);
         return -1;
     }
@@ -395,15 +400,26 @@ struct jws_parts {
     size_t total;
 };
 
+static int b64url_value(char ch)
+{
+    if (ch >= 'A' && ch <= 'Z') return ch - 'A';
+    if (ch >= 'a' && ch <= 'z') return ch - 'a' + 26;
+    if (ch >= '0' && ch <= '9') return ch - '0' + 52;
+    if (ch == '-') return 62;
+    if (ch == '_') return 63;
+    return -1;
+}
+
+/* Canonical unpadded base64url: the alphabet only, and the bits the last
+ * character carries beyond the last byte zero, so that one token has one
+ * spelling (no second text of a valid signature). */
 static bool is_b64url(const char *s, size_t n)
 {
     if (n % 4 == 1) return false;  /* no whole byte ends there */
-    for (size_t i = 0; i < n; i++) {
-        char ch = s[i];
-        if (!((ch >= 'A' && ch <= 'Z') || (ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9') || ch == '-' ||
-              ch == '_'))
-            return false;
-    }
+    for (size_t i = 0; i < n; i++)
+        if (b64url_value(s[i]) < 0) return false;
+    if (n % 4 == 2) return (b64url_value(s[n - 1]) & 0x0f) == 0;
+    if (n % 4 == 3) return (b64url_value(s[n - 1]) & 0x03) == 0;
     return true;
 }
 
@@ -527,6 +543,8 @@ static enum token_verdict check_signed(const struct token_trust *t, const char *
 enum token_verdict token_verify(const struct token_trust *t, const char *jwt, const char *holder,
                                 const char *csi, int64_t now_s, struct token_claims *out)
 {
+    struct token_claims unused;
+    if (!out) out = &unused;  /* the verdict alone */
     memset(out, 0, sizeof *out);
     struct jws_parts p;
     enum token_verdict v = split(jwt, &p);
@@ -556,7 +574,7 @@ enum token_verdict token_verify(const struct token_trust *t, const char *jwt, co
         else if (csi && c.audience && !audience_has(c.audience, csi)) v = TOKEN_WRONG_AUDIENCE;
         else if (holder && strcmp(holder, c.holder)) v = TOKEN_WRONG_HOLDER;
     }
-    if (v != TOKEN_OK) token_claims_free(&c);
+    if (v != TOKEN_OK || out == &unused) token_claims_free(&c);
     else *out = c;
     return v;
 }

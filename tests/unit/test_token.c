@@ -479,6 +479,20 @@ static void garbage(void **state)
         assert_int_equal(token_peek(bad[i], &c), -1);
         assert_null(c.id);
     }
+    /* One token, one spelling: a signature whose last character carries
+     * non-zero spare bits decodes to the same bytes and is refused. */
+    char *valid = sign_default(ec_key);
+    assert_int_equal(verify(t, valid), TOKEN_OK);
+    char *last = valid + strlen(valid) - 1;  /* 86 characters: 4 spare bits */
+    assert_true(*last == 'A' || *last == 'Q' || *last == 'g' || *last == 'w');
+    *last += 1;
+    assert_int_equal(verify(t, valid), TOKEN_MALFORMED);
+    free(valid);
+    /* Only the verdict. */
+    valid = sign_default(ec_key);
+    assert_int_equal(token_verify(t, valid, HOLDER, CSI, NOW, NULL), TOKEN_OK);
+    assert_int_equal(token_verify(t, valid, "CAE2", CSI, NOW, NULL), TOKEN_WRONG_HOLDER);
+    free(valid);
     /* A NUL inside the token ends it there. */
     char *jwt = sign_default(ec_key);
     jwt[10] = 0;
@@ -606,6 +620,18 @@ static void trust_file(void **state)
     unlink(path);
     free(path);
 
+    /* A private key where the public half would do: owner-only too. */
+    assert_true(asprintf(&text, "{\"issuers\":[{\"iss\":\"//x/id-3\",\"jwk\":[%s]}]}", ec_key) > 0);
+    path = write_file(text, 0640);
+    assert_int_equal(token_trust_load(t, path, err, sizeof err), -1);
+    assert_non_null(strstr(err, "chmod 600"));
+    chmod(path, 0600);
+    assert_int_equal(token_trust_load(t, path, err, sizeof err), 0);
+    assert_int_equal(token_trust_count(t), 6);
+    unlink(path);
+    free(path);
+    free(text);
+
     const char *bad[] = { "", "[]", "{\"issuers\":{}}", "{\"issuers\":[{\"jwk\":{}}]}",
                           "{\"issuers\":[{\"iss\":\"x\"}]}", "{\"issuers\":[{\"iss\":\"x\",\"jwk\":[]}]}",
                           "{\"issuers\":[{\"iss\":\"x\",\"jwk\":[1]}]}" };
@@ -619,7 +645,7 @@ static void trust_file(void **state)
     }
     assert_int_equal(token_trust_load(t, "/nonexistent/issuers.json", err, sizeof err), -1);
     assert_int_equal(token_trust_load(t, "/tmp", err, sizeof err), -1);
-    assert_int_equal(token_trust_count(t), 5);
+    assert_int_equal(token_trust_count(t), 6);
     token_trust_free(t);
     free(ec_pub);
     free(ec2_pub);
