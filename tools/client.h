@@ -83,5 +83,9 @@ void client_fill_primitive(const struct client_opts *o, struct m2m_request *prim
 client_send_fn client_http_send;
 client_send_fn client_https_send;   /* client_tls.c */
 client_send_fn client_coap_send;    /* client_coap.c: coap and coaps */
+/* One option of a CoAP answer into rsp (RSC, ATI) or location (Location-Path
+ * segments joined by '/'); others are ignored. */
+void client_coap_option(struct client_response *rsp, char *location, size_t cap, unsigned number,
+                        const unsigned char *v, size_t len);
 
 #endif

@@ -127,6 +127,7 @@ static const struct setting settings[] = {
     INT(audit_max_bytes, "audit-max-bytes", 0, 1LL << 40, "rotate <data-dir>/audit.log at this size, 0 = never (default 10485760)"),
     INT(audit_keep, "audit-keep", 0, 1000, "rotated audit logs kept (audit.log.1 ...; default 5)"),
     STR(cse_acpi, "cse-acpi", "CSEBase acpi: comma-separated ACP IDs (default none: admin only)"),
+    STR(cse_daci, "cse-daci", "CSEBase daci: comma-separated <dynamicAuthorizationConsultation> IDs (default none)"),
     INT(https_port, "https-port", 0, 65535, "HTTPS listen port on http-host, 0 = off (default 8443)"),
     STR(tls_cert, "tls-cert", "server certificate chain, PEM (default: generated under <data-dir>/tls)"),
     STR(tls_key, "tls-key", "private key of tls-cert, PEM"),

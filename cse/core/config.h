@@ -56,6 +56,7 @@ struct config {
     int64_t audit_max_bytes;  /* audit log rotation size, 0 = never rotate */
     int audit_keep;           /* rotated audit logs kept */
     char cse_acpi[512];       /* CSEBase acpi: comma-separated ACP IDs, "" = none */
+    char cse_daci[512];       /* CSEBase daci: comma-separated <dac> IDs, "" = none */
     /* Secure transports and SAEF (security/, docs/security.md). */
     int https_port;           /* 0 = off (default 8443) */
     char tls_cert[256];       /* server certificate chain, PEM; empty = generated */

@@ -132,6 +132,15 @@ static int parse_authorization(const struct http_request *h, struct m2m_request 
     if (!v) return 0;
     if (!strncasecmp(v, "Bearer ", 7)) v += 7;
     while (*v == ' ') v++;
+    /* White space may only surround a '+': "Basic x" is another scheme. */
+    for (const char *sp = strchr(v, ' '); sp; sp = strchr(sp + 1, ' ')) {
+        const char *a = sp, *b = sp;
+        while (a > v && a[-1] == ' ') a--;
+        while (*b == ' ') b++;
+        if (*b && (a == v || a[-1] != '+') && *b != '+')
+            return m2m_error(rsp, RSC_BAD_REQUEST, "Authorization must hold tokens joined by '+' "
+                             "(optionally after 'Bearer'); no other scheme is supported");
+    }
     if (m2m_add_tokens(req, v))
         return m2m_error(rsp, RSC_BAD_REQUEST, "Authorization must hold at most %d tokens (compact JWS/JWE, "
                          "base64url and '.'), joined by '+', %d bytes in all", TOKENS_MAX_COUNT, TOKENS_MAX_BYTES);

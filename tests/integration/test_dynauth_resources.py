@@ -161,4 +161,10 @@ with Cse() as cse:
 
     t.rsc(cse.delete("/cse-in/dac1"), 2002, 200, "<dac> deleted")
     t.rsc(cse.delete("/cse-in/r1"), 2002, 200, "<role> deleted")
+# The CSEBase's daci comes from the cse-daci setting, as its acpi from cse-acpi.
+with Cse(cse_daci="cse-in/dacRoot, cse-in/dacB") as cse:
+    t.eq(cse.get("/cse-in").json["m2m:cb"].get("daci"), ["cse-in/dacRoot", "cse-in/dacB"],
+         "cse-daci sets the CSEBase's daci")
+with Cse() as cse:
+    t.ok("daci" not in cse.get("/cse-in").json["m2m:cb"], "no cse-daci: the CSEBase has no daci")
 t.done()
