@@ -142,6 +142,7 @@ static const struct setting settings[] = {
     LIST(outbound_psk, noutbound_psk, "outbound-psk", "coaps:// notification target and the credential store PSK identity to use, host:port=identity (repeatable)"),
     STR(dns_servers, "dns-servers", "DNS servers for the host names of notification targets, host[:port],... (default: /etc/resolv.conf)"),
     STR(transport_module, "transport-module", "HTTPS/CoAP(S) module file (default ironbark-transports.so beside the executable)"),
+    STR(jose_module, "jose-module", "token (JWT) module file of dynamic authorization (default ironbark-jose.so beside the executable)"),
     RATE(rate_address, "rate-per-address", "requests per second from one source address, RATE[,BURST]; 0 = no limit (default 2000,4000)"),
     RATE(rate_originator, "rate-per-originator", "requests per second from one originator, RATE[,BURST] (default 1000,2000)"),
     RATE(rate_credential, "rate-per-credential", "requests per second over one (D)TLS credential, RATE[,BURST] (default 2000,4000)"),

@@ -74,6 +74,7 @@ struct config {
     int noutbound_psk;
     char dns_servers[256];    /* "host[:port],..." for outbound name lookups; "" = resolv.conf */
     char transport_module[512]; /* ironbark-transports.so; "" = beside the executable */
+    char jose_module[512];    /* ironbark-jose.so (tokens); "" = beside the executable */
     /* Rate limits (cse/throttle.h, docs/security.md "Rate limiting"). */
     struct config_rate rate_address;     /* requests per source address */
     struct config_rate rate_originator;  /* requests per originator */
