@@ -33,6 +33,15 @@ static void usage(void)
          "  acp attach <acp> <resource>               add the ACP to the resource's acpi\n"
          "  acp detach <acp> <resource>               remove it again\n"
          "  acp audit [--data-dir DIR | --file PATH] [--tail N] [--deny]\n"
+         "Dynamic authorization (see docs/dynamic-authorization.md; --das URL, default\n"
+         "$M2M_DAS or http://127.0.0.1:8281/~/id-das/das-in):\n"
+         "  das rule add <name> (--who PAT[,PAT] | --role ROLEID)... --ops OPS --target PAT...\n"
+         "               [--window SCHED]... [--ip CIDR]... [--rate N] [--lifetime S]\n"
+         "               [--issue-tokens] [--authenticated]\n"
+         "  das rule list                             das rule rm <name>\n"
+         "  das role add --holder ID --role ROLEID [--until TIMESTAMP]\n"
+         "  das role list [--holder ID]               das role rm --holder ID --role ROLEID\n"
+         "  token get --target TRID --op OP [--role ROLEID]   (From = --from, the device)\n"
          "\n"
          "Options:\n"
          "  --url URL        CSE address (default $M2M_URL or http://127.0.0.1:8080)\n"
@@ -100,6 +109,15 @@ static int take_option(struct cli *c, const char *name, const char *v)
     else if (!strcmp(name, "--data-dir")) c->data_dir = v;
     else if (!strcmp(name, "--file")) c->file = v;
     else if (!strcmp(name, "--tail")) c->tail = atoi(v);
+    else if (!strcmp(name, "--das")) c->das_url = v;
+    else if (!strcmp(name, "--who")) ADD(c->who, c->nwho);
+    else if (!strcmp(name, "--target")) ADD(c->target, c->ntarget);
+    else if (!strcmp(name, "--role")) ADD(c->role, c->nrole);
+    else if (!strcmp(name, "--holder")) c->holder = v;
+    else if (!strcmp(name, "--until")) c->until = v;
+    else if (!strcmp(name, "--op")) c->op = v;
+    else if (!strcmp(name, "--rate")) c->rate = v;
+    else if (!strcmp(name, "--lifetime")) c->lifetime = v;
     else if (!strcmp(name, "--token")) ADD(c->token, c->ntoken);
     else if (!strcmp(name, "--tids")) c->o.tids = v;
     else if (!strcmp(name, "--ltids")) c->o.ltids = v;
@@ -118,6 +136,7 @@ static int parse_args(struct cli *c, int argc, char **argv)
         if (!strcmp(a, "--authenticated")) { c->authenticated = true; continue; }
         if (!strcmp(a, "--pvs")) { c->pvs = true; continue; }
         if (!strcmp(a, "--deny")) { c->deny_only = true; continue; }
+        if (!strcmp(a, "--issue-tokens")) { c->issue_tokens = true; continue; }
         if (!strcmp(a, "--tqi")) { c->o.tqi = true; continue; }
         if (!strcmp(a, "--psk-key") || !strncmp(a, "--psk-key=", 10)) {
             fprintf(stderr, "m2m: --psk-key is not accepted: every local user can read a process's "
@@ -333,6 +352,8 @@ int main(int argc, char **argv)
     for (int op = CLIENT_CREATE; op <= CLIENT_NOTIFY; op++)
         if (!strcmp(c.pos[0], prims[op])) return primitive(&c, (enum client_op)op);
     if (!strcmp(c.pos[0], "acp")) return acp_main(&c);
+    if (!strcmp(c.pos[0], "das")) return das_main(&c);
+    if (!strcmp(c.pos[0], "token")) return token_main(&c);
     fprintf(stderr, "m2m: unknown command '%s' (try --help)\n", c.pos[0]);
     return 2;
 }

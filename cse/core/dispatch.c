@@ -730,11 +730,11 @@ static void unlink_deferral(struct deferral *d)
 }
 
 /* One answer is in; with the last one the request runs again, to the end. */
-static void verified(void *data, int rsc)
+static void verified(void *data, json_t *result)
 {
     struct answer *v = data;
     struct deferral *d = v->d;
-    if (!d->abandoned) json_object_set_new(d->req->cont->verified, v->target, json_integer(rsc));
+    if (!d->abandoned) json_object_set(d->req->cont->verified, v->target, result);
     free(v->target);
     free(v);
     if (--d->outstanding) return;

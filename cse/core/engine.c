@@ -153,7 +153,7 @@ int cse_open_with(struct cse *cse, const struct config *cfg, struct loop *loop,
     memset(cse, 0, sizeof *cse);
     registry_init_core(&cse->types);
     for (const struct resource_type *const *t = extra_types; t && *t; t++)
-        if (registry_add(&cse->types, *t)) {
+        if (registry_add(&cse->types, *t) && registry_replace(&cse->types, *t)) {
             log_error("resource type %d (%s) cannot be added: its number or key is taken", (*t)->ty, (*t)->key);
             return -1;
         }

@@ -369,11 +369,16 @@ static void delivered(void *data, int rsc, const char *unreachable)
     pump(tg);
 }
 
+static void delivered_answer(void *data, const struct outbound_answer *ans)
+{
+    delivered(data, ans->rsc, ans->unreachable);
+}
+
 /* Starts one attempt with the body as it lies in its chunks: the sender
  * reads the iovecs now and the bytes until it calls done, so a body shared
  * by many deliveries is never copied for one of them. */
-static int send_body(struct cse *cse, struct notify_send_args *a,
-                     const struct nq_body *b, notify_sender_done *done, void *data)
+static int send_body(struct cse *cse, struct outbound_request *a,
+                     const struct nq_body *b, outbound_done_fn *done, void *data)
 {
     struct iovec small[8];
     struct iovec *iov = b->nparts <= 8 ? small : malloc(b->nparts * sizeof *iov);
@@ -404,9 +409,9 @@ static void pump(struct target *tg)
         tg->q.head_busy = true;
         struct item *it = item_of(tg->q.head);
         if (it->stat_ri && it->attempts == 0) stats_add(nf, it->stat_ri, tg->key, "rqs", it->count);
-        struct notify_send_args a = { .url = url, .from = nf->cse->csi, .rqi = it->rqi, .ec = it->ec,
-                                      .timeout_ms = SEND_TIMEOUT_MS };
-        if (send_body(nf->cse, &a, &it->e.body, delivered, tg)) {
+        struct m2m_request req = { .op = OP_NOTIFY, .fr = nf->cse->csi, .rqi = it->rqi, .ec = it->ec };
+        struct outbound_request a = { .url = url, .req = &req, .timeout_ms = SEND_TIMEOUT_MS };
+        if (send_body(nf->cse, &a, &it->e.body, delivered_answer, tg)) {
             tg->q.head_busy = false; /* outbound logged why */
             finish_head(tg, RSC_TARGET_NOT_REACHABLE, false);
         }
@@ -507,11 +512,13 @@ static int enqueue(struct notifier *nf, const char *key, json_t *pc, int ec, not
     return queue_item(nf, key, item_of_json(nf, pc, ec, done, data));
 }
 
-/* --- exchanges: a NOTIFY whose answer a request waits for ------------------------
- * Verification requests and forwarded notifications. An exchange is a JSON
- * object {"key", "urls": [...], "from", "rqi", "pc"}: the URLs (or entity
- * IDs) are tried in order until one is reachable; the RSC answered is the
- * result, recorded under "key" in the request's continuation. */
+/* --- exchanges: a request whose answer a request waits for ------------------------
+ * Verification requests, forwarded notifications, DAS consultations. An
+ * exchange is a JSON object {"key", "urls": [...], "from", "rqi", "pc",
+ * "op" (default NOTIFY), "to" (appended to each URL), "timeout_ms",
+ * "content" (true: the answer's content is kept)}: the URLs (or entity IDs)
+ * are tried in order until one is reachable; the answer ({"rsc", "pc"}) is
+ * the result, recorded under "key" in the request's continuation. */
 
 int notify_send(struct cse *cse, const char *target, json_t *pc, int ec,
                 notify_done_fn *done, void *data)
@@ -529,25 +536,68 @@ static bool usable_url(struct cse *cse, const char *target, char *url, size_t ca
     return url[0] != 0;
 }
 
-static int blocking_exchange(struct cse *cse, json_t *x)
+/* The URL of attempt i of exchange x (its "to" appended); false when that
+ * target has no usable one. */
+static bool exchange_url(struct cse *cse, json_t *x, size_t i, char *url, size_t cap)
 {
-    const char *from = json_string_value(json_object_get(x, "from"));
-    const char *rqi = json_string_value(json_object_get(x, "rqi"));
-    char *body = json_dumps(json_object_get(x, "pc"), JSON_COMPACT);
-    int rsc = RSC_TARGET_NOT_REACHABLE;
-    size_t i;
-    json_t *v;
-    json_array_foreach(json_object_get(x, "urls"), i, v) {
+    const char *target = json_string_value(json_array_get(json_object_get(x, "urls"), i));
+    const char *to = json_string_value(json_object_get(x, "to"));
+    if (!target || !usable_url(cse, target, url, cap)) return false;
+    if (!to) return true;
+    size_t n = strlen(url);
+    int w = snprintf(url + n, cap - n, "%s%s", n && url[n - 1] == '/' ? "" : "/", to[0] == '/' ? to + 1 : to);
+    return w > 0 && (size_t)w < cap - n;
+}
+
+/* The primitive exchange x sends (borrows x's strings). */
+static struct m2m_request exchange_request(json_t *x)
+{
+    json_t *op = json_object_get(x, "op");
+    return (struct m2m_request){ .op = op ? (enum m2m_op)json_integer_value(op) : OP_NOTIFY,
+                                 .fr = (char *)json_string_value(json_object_get(x, "from")),
+                                 .rqi = (char *)json_string_value(json_object_get(x, "rqi")) };
+}
+
+static int exchange_timeout(json_t *x)
+{
+    json_int_t ms = json_integer_value(json_object_get(x, "timeout_ms"));
+    return ms > 0 ? (int)ms : VERIFY_TIMEOUT_MS;
+}
+
+/* The result of x: {"rsc": n} and, when x keeps content, "pc". */
+static json_t *exchange_result(json_t *x, const struct outbound_answer *ans)
+{
+    json_t *r = json_pack("{s:i}", "rsc", ans ? ans->rsc : RSC_TARGET_NOT_REACHABLE);
+    if (ans && ans->body && json_is_true(json_object_get(x, "content"))) {
+        struct m2m_response rsp;
+        outbound_answer_response(ans, &rsp);
+        if (rsp.pc) json_object_set(r, "pc", rsp.pc);
+        m2m_response_clear(&rsp);
+    }
+    return r;
+}
+
+static void next_rqi(struct cse *cse, const char *prefix, char *out, size_t cap);
+
+static json_t *blocking_exchange(struct cse *cse, json_t *x)
+{
+    char *body = json_dumps(json_object_get(x, "pc"), JSON_COMPACT | JSON_ENCODE_ANY);
+    struct m2m_request req = exchange_request(x);
+    json_t *result = NULL;
+    for (size_t i = 0; i < json_array_size(json_object_get(x, "urls")) && !result; i++) {
         char url[2048];
-        if (!usable_url(cse, json_string_value(v), url, sizeof url) || !body) continue;
-        struct iovec iov = { body, strlen(body) };
-        struct notify_send_args a = { .url = url, .from = from, .rqi = rqi, .body = &iov, .nbody = 1,
-                                      .len = iov.iov_len, .timeout_ms = VERIFY_TIMEOUT_MS };
-        rsc = outbound_send_blocking(cse, &a);
-        if (rsc != RSC_TARGET_NOT_REACHABLE) break;
+        if (!exchange_url(cse, x, i, url, sizeof url)) continue;
+        struct iovec iov = { body, body ? strlen(body) : 0 };
+        bool has_body = body && json_object_get(x, "pc") && !json_is_null(json_object_get(x, "pc"));
+        struct outbound_request a = { .url = url, .req = &req, .body = &iov, .nbody = has_body,
+                                      .len = has_body ? iov.iov_len : 0, .timeout_ms = exchange_timeout(x) };
+        struct outbound_answer ans;
+        outbound_send_blocking(cse, &a, &ans);
+        if (!ans.unreachable) result = exchange_result(x, &ans);
+        free((char *)ans.body);
     }
     free(body);
-    return rsc;
+    return result ? result : exchange_result(x, NULL);
 }
 
 struct exchange {
@@ -555,29 +605,31 @@ struct exchange {
     struct cse *cse;
     json_t *x;
     size_t next_url;               /* index of the URL to try next */
-    char *body;
-    notify_done_fn *done;
+    char *body;                    /* NULL: the request has no content */
+    notify_answer_fn *done;
     void *data;
     int64_t timer;                 /* the zero-delay start, until it ran */
 };
 
 static void exchange_try(struct exchange *e);
 
-static void exchange_end(struct exchange *e, int rsc)
+static void exchange_end(struct exchange *e, const struct outbound_answer *ans)
 {
     for (struct exchange **p = &nf_of(e->cse)->exchanges; *p; p = &(*p)->next)
         if (*p == e) { *p = e->next; break; }
-    e->done(e->data, rsc);
+    json_t *result = exchange_result(e->x, ans);
+    e->done(e->data, result);
+    json_decref(result);
     json_decref(e->x);
     free(e->body);
     free(e);
 }
 
-static void exchange_answered(void *data, int rsc, const char *unreachable)
+static void exchange_answered(void *data, const struct outbound_answer *ans)
 {
     struct exchange *e = data;
-    if (unreachable && !nf_of(e->cse)->closing) exchange_try(e);
-    else exchange_end(e, unreachable ? RSC_TARGET_NOT_REACHABLE : rsc);
+    if (ans->unreachable && !nf_of(e->cse)->closing) exchange_try(e);
+    else exchange_end(e, ans->unreachable ? NULL : ans);
 }
 
 static int64_t exchange_later(struct loop *loop, int64_t id, void *data)
@@ -592,55 +644,87 @@ static int64_t exchange_later(struct loop *loop, int64_t id, void *data)
 /* Starts the attempt at the next URL; none left: unreachable. */
 static void exchange_try(struct exchange *e)
 {
-    json_t *urls = json_object_get(e->x, "urls");
-    while (e->next_url < json_array_size(urls)) {
+    struct m2m_request req = exchange_request(e->x);
+    while (e->next_url < json_array_size(json_object_get(e->x, "urls"))) {
         char url[2048];
-        const char *target = json_string_value(json_array_get(urls, e->next_url++));
-        if (!usable_url(e->cse, target, url, sizeof url) || !e->body) continue;
-        struct iovec iov = { e->body, strlen(e->body) };
-        struct notify_send_args a = { .url = url, .from = json_string_value(json_object_get(e->x, "from")),
-                                      .rqi = json_string_value(json_object_get(e->x, "rqi")),
-                                      .body = &iov, .nbody = 1, .len = iov.iov_len,
-                                      .timeout_ms = VERIFY_TIMEOUT_MS };
+        if (!exchange_url(e->cse, e->x, e->next_url++, url, sizeof url)) continue;
+        struct iovec iov = { e->body, e->body ? strlen(e->body) : 0 };
+        struct outbound_request a = { .url = url, .req = &req, .body = &iov, .nbody = e->body != NULL,
+                                      .len = iov.iov_len, .timeout_ms = exchange_timeout(e->x) };
         if (!outbound_send(e->cse, &a, exchange_answered, e)) return;
     }
-    exchange_end(e, RSC_TARGET_NOT_REACHABLE);
+    exchange_end(e, NULL);
 }
 
-void notify_run_exchange(struct cse *cse, json_t *x, notify_done_fn *done, void *data)
+void notify_run_exchange(struct cse *cse, json_t *x, notify_answer_fn *done, void *data)
 {
     struct notifier *nf = nf_of(cse);
     struct exchange *e = calloc(1, sizeof *e);
+    json_t *pc = json_object_get(x, "pc");
     *e = (struct exchange){ nf->exchanges, cse, json_incref(x), 0,
-                            json_dumps(json_object_get(x, "pc"), JSON_COMPACT), done, data, 0 };
+                            pc && !json_is_null(pc) ? json_dumps(pc, JSON_COMPACT | JSON_ENCODE_ANY) : NULL,
+                            done, data, 0 };
     nf->exchanges = e;
     /* Answers always come from the loop, never from inside this call. */
     e->timer = loop_add_timer(cse->loop, 0, exchange_later, e);
 }
 
-/* The answer to exchange x for this request: known from an earlier run, or
- * deferred (DISPATCH_PENDING) when the request can wait. Only without an
- * event loop is it a bounded blocking exchange. Takes x. */
-static int answer_of(struct cse *cse, const struct m2m_request *req, json_t *x)
+/* The answer to exchange x for this request ({"rsc", "pc"?}, borrowed from
+ * the continuation or *owned), known from an earlier run, or NULL when it
+ * is deferred (DISPATCH_PENDING) because the request can wait. Only without
+ * an event loop is it a bounded blocking exchange. Takes x. */
+static json_t *answer_of(struct cse *cse, const struct m2m_request *req, json_t *x, json_t **owned)
 {
     struct m2m_continuation *k = req ? req->cont : NULL;
     const char *key = json_string_value(json_object_get(x, "key"));
     json_t *known = k ? json_object_get(k->verified, key) : NULL;
-    int rsc;
-    if (known) rsc = (int)json_integer_value(known);
-    else if (k && k->may_defer && nf_of(cse)) {
+    json_t *result = known;
+    *owned = NULL;
+    if (known) {
+        /* answered in the first run's wait */
+    } else if (k && k->may_defer && nf_of(cse)) {
         if (!k->wanted) k->wanted = json_array(); /* created when first needed */
         json_array_append(k->wanted, x);
-        rsc = DISPATCH_PENDING;
     } else if (!cse->loop) {
-        rsc = blocking_exchange(cse, x); /* no loop to wait on: tools and unit tests */
+        result = *owned = blocking_exchange(cse, x); /* no loop to wait on: tools and unit tests */
     } else {
         /* Only a request run again can get here, asking what its first run
          * did not (its group's members changed meanwhile): never wait on the loop. */
         log_warn("notify: exchange with %s not prepared by the first run; not waiting for it", key);
-        rsc = RSC_TARGET_NOT_REACHABLE;
+        result = *owned = json_pack("{s:i}", "rsc", RSC_TARGET_NOT_REACHABLE);
     }
     json_decref(x);
+    return result;
+}
+
+/* answer_of() for a caller that only needs the RSC (or DISPATCH_PENDING). */
+static int rsc_answer_of(struct cse *cse, const struct m2m_request *req, json_t *x)
+{
+    json_t *owned;
+    json_t *r = answer_of(cse, req, x, &owned);
+    int rsc = r ? (int)json_integer_value(json_object_get(r, "rsc")) : DISPATCH_PENDING;
+    json_decref(owned);
+    return rsc;
+}
+
+int notify_ask(struct cse *cse, const struct m2m_request *req, const char *key, json_t *urls,
+               int op, const char *to, json_t *pc, int timeout_ms, json_t **answer)
+{
+    char rqi[32];
+    *answer = NULL;
+    next_rqi(cse, "ask", rqi, sizeof rqi);
+    json_t *x = json_pack("{s:s,s:O,s:s,s:s,s:O,s:i,s:i,s:b}", "key", key, "urls", urls, "from", cse->csi,
+                          "rqi", rqi, "pc", pc ? pc : json_null(), "op", op, "timeout_ms", timeout_ms,
+                          "content", 1);
+    if (!x) return RSC_INTERNAL_SERVER_ERROR;
+    if (to) json_object_set_new(x, "to", json_string(to));
+    json_t *owned;
+    json_t *r = answer_of(cse, req, x, &owned);
+    if (!r) return DISPATCH_PENDING;
+    int rsc = (int)json_integer_value(json_object_get(r, "rsc"));
+    json_t *got = json_object_get(r, "pc");
+    if (got) *answer = json_incref(got);
+    json_decref(owned);
     return rsc;
 }
 
@@ -654,8 +738,8 @@ int notify_verify(struct cse *cse, const struct m2m_request *req, const char *ta
 {
     char rqi[32];
     next_rqi(cse, "vrq", rqi, sizeof rqi);
-    return answer_of(cse, req, json_pack("{s:s,s:[s],s:s,s:s,s:O}", "key", target, "urls", target,
-                                         "from", cse->csi, "rqi", rqi, "pc", pc));
+    return rsc_answer_of(cse, req, json_pack("{s:s,s:[s],s:s,s:s,s:O}", "key", target, "urls", target,
+                                             "from", cse->csi, "rqi", rqi, "pc", pc));
 }
 
 int notify_forward(struct cse *cse, const struct resource *entity, const struct m2m_request *req)
@@ -667,7 +751,7 @@ int notify_forward(struct cse *cse, const struct resource *entity, const struct 
     json_t *x = json_pack("{s:s,s:O,s:s,s:s,s:O}", "key", key, "urls", poa, "from",
                           req->fr ? req->fr : cse->csi, "rqi", req->rqi, "pc",
                           req->pc ? req->pc : json_null());
-    return answer_of(cse, req, x);
+    return rsc_answer_of(cse, req, x);
 }
 
 /* --- notification bodies ------------------------------------------------------
@@ -1064,7 +1148,7 @@ void notify_close(struct cse *cse)
     while (nf->exchanges) {
         struct exchange *e = nf->exchanges;
         if (e->timer) loop_del_timer(cse->loop, e->timer);
-        exchange_end(e, RSC_TARGET_NOT_REACHABLE);
+        exchange_end(e, NULL);
     }
     for (int i = 0; i < TARGET_BUCKETS; i++)
         for (struct target *t = nf->targets[i], *next; t; t = next) {

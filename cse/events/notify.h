@@ -82,16 +82,20 @@ int notify_forward(struct cse *cse, const struct resource *entity, const struct 
  * fetched by ID): the request primitive op (to = the To parameter, NULL for
  * the URL itself) with content pc (borrowed) is sent from this CSE to urls
  * (a JSON array, tried in order: URLs, or IDs of entities with a poa),
- * bounded by timeout_ms. key names the question: within one request, the
+ * bounded by timeout_ms (0: the verification default). to, when set, is
+ * appended to each URL as path segments (the role "rol-..." under a DAS's
+ * base URL). key names the question: within one request, the
  * same key gets the same answer. Returns, as notify_verify does, the RSC
  * answered (5103 when no URL answered) or DISPATCH_PENDING; with an RSC,
  * *answer is the answer's content (a new reference; NULL when it had none
  * or was not JSON). */
 int notify_ask(struct cse *cse, const struct m2m_request *req, const char *key, json_t *urls,
                int op, const char *to, json_t *pc, int timeout_ms, json_t **answer);
-/* Sends exchange x (from req->cont->wanted); done learns the RSC, always
- * later from the loop. */
-void notify_run_exchange(struct cse *cse, json_t *x, notify_done_fn *done, void *data);
+/* Sends exchange x (from req->cont->wanted); done learns the result
+ * ({"rsc": n} and, for notify_ask, "pc": the answer's content; borrowed),
+ * always later from the loop. */
+typedef void notify_answer_fn(void *data, json_t *result);
+void notify_run_exchange(struct cse *cse, json_t *x, notify_answer_fn *done, void *data);
 
 /* Notification statistics (nse/nsi), kept in memory: reset_stats starts
  * (nse true) or stops (false) counting for a subscription; fill_stats sets

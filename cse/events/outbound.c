@@ -4,6 +4,7 @@
 #include "../base/loop.h"
 #include "../base/resolve.h"
 #include "../core/cse.h"
+#include "../core/primitive.h"
 #include "../core/rsc.h"
 #include "../wire/http_client.h"
 #include "../wire/http_codec.h"
@@ -20,8 +21,8 @@ enum { SCHEME_HTTP, SCHEME_HTTPS, SCHEME_COAP, SCHEME_COAPS, NSCHEMES };
 static const char *const scheme_names[NSCHEMES] = { "http://", "https://", "coap://", "coaps://" };
 
 struct sender {
-    notify_send_fn *send;
-    notify_send_blocking_fn *send_blocking;
+    outbound_send_fn *send;
+    outbound_send_blocking_fn *send_blocking;
 };
 
 struct outbound {
@@ -44,11 +45,10 @@ bool outbound_scheme_known(const char *url) { return scheme_of(url) >= 0; }
 
 /* --- http:// ---------------------------------------------------------------------- */
 
-/* The NOTIFY's header lines (the HTTP codec); -1 when they do not fit. */
-static int headers_for(char *buf, size_t cap, const struct notify_send_args *a)
+/* The request's header lines (the HTTP codec); -1 when they do not fit. */
+static int headers_for(char *buf, size_t cap, const struct outbound_request *r)
 {
-    struct m2m_request req = { .op = OP_NOTIFY, .fr = (char *)a->from, .rqi = (char *)a->rqi, .ec = a->ec };
-    return http_codec_headers(&req, true, buf, cap);
+    return http_codec_headers(r->req, r->nbody > 0, buf, cap);
 }
 
 static int rsc_of_http(const struct http_client_result *r)
@@ -68,45 +68,57 @@ static const char *http_reason(const struct http_client_result *r)
     return r->error == HC_ERR_TLS ? (r->reason ? r->reason : "TLS handshake failed") : http_unreachable(r->error);
 }
 
-struct http_attempt { notify_sender_done *done; void *data; };
+static struct outbound_answer answer_of_http(const struct http_client_result *r)
+{
+    /* An answer that was not HTTP counts as answered (5103), not unreachable:
+     * retrying would only get the same again. */
+    bool answered = r->error == HC_OK;
+    return (struct outbound_answer){ rsc_of_http(r), answered ? NULL : http_reason(r),
+                                     answered && r->body_len ? r->body : NULL, answered ? r->body_len : 0 };
+}
+
+struct http_attempt { outbound_done_fn *done; void *data; };
 
 static void http_done(void *data, const struct http_client_result *r)
 {
     struct http_attempt a = *(struct http_attempt *)data;
     free(data);
-    a.done(a.data, rsc_of_http(r), http_reason(r));
+    struct outbound_answer ans = answer_of_http(r);
+    a.done(a.data, &ans);
 }
 
-static int http_send(struct cse *cse, const struct notify_send_args *a, notify_sender_done *done, void *data)
+static int http_send(struct cse *cse, const struct outbound_request *r, outbound_done_fn *done, void *data)
 {
     struct outbound *ob = ob_of(cse);
-    if (!ob->http) return -1;
-    char hdr[1024];
-    if (headers_for(hdr, sizeof hdr, a) < 0) return -1;
+    const char *method = http_codec_method(r->req->op);
+    if (!ob->http || !method) return -1;
+    char hdr[2048];
+    if (headers_for(hdr, sizeof hdr, r) < 0) return -1;
     struct http_attempt *at = malloc(sizeof *at);
     if (!at) return -1;
     *at = (struct http_attempt){ done, data };
-    int rc = http_client_send_named(ob->http, "POST", a->url, a->host, hdr, a->body, a->nbody,
-                                    a->timeout_ms, http_done, at);
+    int rc = http_client_send_named(ob->http, method, r->url, r->host, hdr, r->body, r->nbody,
+                                    r->timeout_ms, http_done, at);
     if (rc) free(at);
     return rc;
 }
 
-static int http_send_blocking(struct cse *cse, const struct notify_send_args *a)
+static void http_send_blocking(struct cse *cse, const struct outbound_request *r, struct outbound_answer *out)
 {
     (void)cse;
-    char hdr[1024];
-    if (headers_for(hdr, sizeof hdr, a) < 0) return RSC_TARGET_NOT_REACHABLE;
-    struct http_client_result r;
-    http_client_send_sync("POST", a->url, hdr, a->body, a->nbody, a->timeout_ms, &r);
-    int rsc = rsc_of_http(&r);
-    free((char *)r.body);
-    return rsc;
+    char hdr[2048];
+    const char *method = http_codec_method(r->req->op);
+    *out = (struct outbound_answer){ RSC_TARGET_NOT_REACHABLE, "cannot write the request", NULL, 0 };
+    if (!method || headers_for(hdr, sizeof hdr, r) < 0) return;
+    struct http_client_result res;
+    http_client_send_sync(method, r->url, hdr, r->body, r->nbody, r->timeout_ms, &res);
+    *out = answer_of_http(&res);
+    if (!out->body) free((char *)res.body); /* else the caller's */
 }
 
 /* https://: the HTTP client with the module's TLS layer, set up at the
  * first https:// target. */
-static int https_send(struct cse *cse, const struct notify_send_args *a, notify_sender_done *done, void *data)
+static int https_send(struct cse *cse, const struct outbound_request *a, outbound_done_fn *done, void *data)
 {
     struct outbound *ob = ob_of(cse);
     if (!ob->http) return -1;
@@ -118,17 +130,17 @@ static int https_send(struct cse *cse, const struct notify_send_args *a, notify_
     return http_send(cse, a, done, data);
 }
 
-static int https_send_blocking(struct cse *cse, const struct notify_send_args *a)
+static void https_send_blocking(struct cse *cse, const struct outbound_request *a, struct outbound_answer *out)
 {
     (void)cse;
     log_info("outbound: %s: https:// needs the event loop", a->url);
-    return RSC_TARGET_NOT_REACHABLE;
+    *out = (struct outbound_answer){ RSC_TARGET_NOT_REACHABLE, "https:// needs the event loop", NULL, 0 };
 }
 
 /* --- coap:// and coaps://: in the transport module ---------------------------------- */
 
-static int coap_send_lazy(struct cse *cse, const struct notify_send_args *a, notify_sender_done *done, void *data);
-static int coap_send_blocking_lazy(struct cse *cse, const struct notify_send_args *a);
+static int coap_send_lazy(struct cse *cse, const struct outbound_request *a, outbound_done_fn *done, void *data);
+static void coap_send_blocking_lazy(struct cse *cse, const struct outbound_request *a, struct outbound_answer *out);
 
 /* The module's sender for the scheme, loading the module first if need be
  * (its install replaces the lazy entries); NULL when it cannot be loaded. */
@@ -143,20 +155,21 @@ static const struct sender *module_sender(struct cse *cse, int scheme)
     return s->send && s->send != coap_send_lazy ? s : NULL;
 }
 
-static int coap_send_lazy(struct cse *cse, const struct notify_send_args *a, notify_sender_done *done, void *data)
+static int coap_send_lazy(struct cse *cse, const struct outbound_request *a, outbound_done_fn *done, void *data)
 {
     const struct sender *s = module_sender(cse, scheme_of(a->url));
     return s ? s->send(cse, a, done, data) : -1;
 }
 
-static int coap_send_blocking_lazy(struct cse *cse, const struct notify_send_args *a)
+static void coap_send_blocking_lazy(struct cse *cse, const struct outbound_request *a, struct outbound_answer *out)
 {
     const struct sender *s = module_sender(cse, scheme_of(a->url));
-    return s ? s->send_blocking(cse, a) : RSC_TARGET_NOT_REACHABLE;
+    if (s) s->send_blocking(cse, a, out);
+    else *out = (struct outbound_answer){ RSC_TARGET_NOT_REACHABLE, "the transport module is missing", NULL, 0 };
 }
 
-int outbound_set_sender(struct cse *cse, const char *scheme, notify_send_fn *send,
-                        notify_send_blocking_fn *send_blocking)
+int outbound_set_sender(struct cse *cse, const char *scheme, outbound_send_fn *send,
+                        outbound_send_blocking_fn *send_blocking)
 {
     int i = scheme_of(scheme);
     if (i < 0 || !ob_of(cse)) return -1;
@@ -207,30 +220,35 @@ static char *url_with_address(const char *url, size_t start, size_t end, const s
  * and the caller's callback, told through ours so reasons are logged. */
 struct attempt {
     struct cse *cse;
-    struct notify_send_args a;
-    char *url, *from, *rqi;        /* owned copies of a's strings */
+    struct outbound_request a;
+    char *url;                     /* owned copy of a's */
+    struct m2m_request *req;       /* owned copy, while a name is looked up; else a's */
     char host[256];                /* the name looked up */
     struct iovec *body;            /* owned copy of the array; the bytes are the caller's */
     size_t host_start, host_end;
-    notify_sender_done *done;
+    outbound_done_fn *done;
     void *data;
 };
 
 static void attempt_free(struct attempt *at)
 {
     free(at->url);
-    free(at->from);
-    free(at->rqi);
+    if (at->req) { m2m_request_clear(at->req); free(at->req); }
     free(at->body);
     free(at);
 }
 
-static void attempt_done(void *data, int rsc, const char *unreachable)
+static void attempt_done(void *data, const struct outbound_answer *ans)
 {
     struct attempt *at = data;
-    if (unreachable) log_info("outbound: %s unreachable: %s", at->url, unreachable);
-    at->done(at->data, rsc, unreachable);
+    if (ans->unreachable) log_info("outbound: %s unreachable: %s", at->url, ans->unreachable);
+    at->done(at->data, ans);
     attempt_free(at);
+}
+
+static void attempt_unreachable(struct attempt *at, const char *why)
+{
+    attempt_done(at, &(struct outbound_answer){ RSC_TARGET_NOT_REACHABLE, why, NULL, 0 });
 }
 
 static const struct sender *sender_of(struct cse *cse, const char *url)
@@ -244,7 +262,7 @@ static void resolved(void *data, const struct sockaddr *addr, socklen_t alen, co
 {
     (void)alen;
     struct attempt *at = data;
-    if (error) { attempt_done(at, RSC_TARGET_NOT_REACHABLE, error); return; }
+    if (error) { attempt_unreachable(at, error); return; }
     char *url = url_with_address(at->url, at->host_start, at->host_end, addr);
     const struct sender *s = url ? sender_of(at->cse, url) : NULL;
     at->a.url = url;
@@ -252,31 +270,30 @@ static void resolved(void *data, const struct sockaddr *addr, socklen_t alen, co
     at->a.host = at->host;
     if (!s || s->send(at->cse, &at->a, attempt_done, at)) {
         free(url);
-        attempt_done(at, RSC_TARGET_NOT_REACHABLE, "cannot start the request");
+        attempt_unreachable(at, "cannot start the request");
         return;
     }
     free(url); /* senders copy what they keep */
 }
 
-static struct attempt *attempt_new(struct cse *cse, const struct notify_send_args *a,
-                                   notify_sender_done *done, void *data)
+/* keep_request: the request outlives this call (a name is looked up first). */
+static struct attempt *attempt_new(struct cse *cse, const struct outbound_request *a, bool keep_request,
+                                   outbound_done_fn *done, void *data)
 {
     struct attempt *at = calloc(1, sizeof *at);
     if (!at) return NULL;
     *at = (struct attempt){ .cse = cse, .a = *a, .done = done, .data = data };
     at->url = strdup(a->url);
-    at->from = strdup(a->from ? a->from : "");
-    at->rqi = strdup(a->rqi ? a->rqi : "");
     at->body = malloc((size_t)(a->nbody > 0 ? a->nbody : 1) * sizeof *at->body);
-    if (!at->url || !at->from || !at->rqi || !at->body) { attempt_free(at); return NULL; }
+    if (keep_request && !(at->req = m2m_request_dup(a->req))) { attempt_free(at); return NULL; }
+    if (!at->url || !at->body) { attempt_free(at); return NULL; }
     if (a->nbody > 0) memcpy(at->body, a->body, (size_t)a->nbody * sizeof *at->body);
-    at->a.from = at->from;
-    at->a.rqi = at->rqi;
+    if (at->req) at->a.req = at->req;
     at->a.body = at->body;
     return at;
 }
 
-int outbound_send(struct cse *cse, const struct notify_send_args *a, notify_sender_done *done, void *data)
+int outbound_send(struct cse *cse, const struct outbound_request *a, outbound_done_fn *done, void *data)
 {
     struct outbound *ob = ob_of(cse);
     const struct sender *s = sender_of(cse, a->url);
@@ -286,7 +303,7 @@ int outbound_send(struct cse *cse, const struct notify_send_args *a, notify_send
         log_info("outbound: cannot send to %s: %s", a->url, s ? "malformed URL" : "unsupported scheme");
         return -1;
     }
-    struct attempt *at = attempt_new(cse, a, done, data);
+    struct attempt *at = attempt_new(cse, a, !resolve_is_literal(host), done, data);
     if (!at) return -1;
     at->host_start = hs;
     at->host_end = he;
@@ -310,31 +327,42 @@ int outbound_send(struct cse *cse, const struct notify_send_args *a, notify_send
     return 0;
 }
 
-int outbound_send_blocking(struct cse *cse, const struct notify_send_args *a)
+int outbound_send_blocking(struct cse *cse, const struct outbound_request *a, struct outbound_answer *out)
 {
+    struct outbound_answer ans = { RSC_TARGET_NOT_REACHABLE, "cannot send", NULL, 0 };
     const struct sender *s = sender_of(cse, a->url);
     char host[256];
     size_t hs, he;
     if (!s || host_of(a->url, host, sizeof host, &hs, &he)) {
         log_info("outbound: cannot send to %s: %s", a->url, s ? "malformed URL" : "unsupported scheme");
-        return RSC_TARGET_NOT_REACHABLE;
+    } else if (resolve_is_literal(host)) {
+        s->send_blocking(cse, a, &ans);
+    } else {
+        struct sockaddr_storage addr;
+        socklen_t alen;
+        const char *error = NULL;
+        char *url = NULL;
+        if (resolve_blocking(host, 0, &addr, &alen, &error)) {
+            log_info("outbound: %s unreachable: %s", a->url, error);
+        } else if ((url = url_with_address(a->url, hs, he, (struct sockaddr *)&addr))) {
+            struct outbound_request b = *a;
+            b.url = url;
+            b.host = host;
+            s->send_blocking(cse, &b, &ans);
+        }
+        free(url);
     }
-    if (resolve_is_literal(host)) return s->send_blocking(cse, a);
-    struct sockaddr_storage addr;
-    socklen_t alen;
-    const char *error = NULL;
-    if (resolve_blocking(host, 0, &addr, &alen, &error)) {
-        log_info("outbound: %s unreachable: %s", a->url, error);
-        return RSC_TARGET_NOT_REACHABLE;
-    }
-    char *url = url_with_address(a->url, hs, he, (struct sockaddr *)&addr);
-    if (!url) return RSC_TARGET_NOT_REACHABLE;
-    struct notify_send_args b = *a;
-    b.url = url;
-    b.host = host;
-    int rsc = s->send_blocking(cse, &b);
-    free(url);
-    return rsc;
+    if (out) *out = ans;
+    else free((char *)ans.body);
+    return ans.rsc;
+}
+
+void outbound_answer_response(const struct outbound_answer *ans, struct m2m_response *out)
+{
+    m2m_response_init(out);
+    out->rsc = ans->rsc;
+    if (ans->body && ans->len) out->pc = json_loadb(ans->body, ans->len, JSON_DECODE_ANY, NULL);
+    if (out->pc && json_is_null(out->pc)) { json_decref(out->pc); out->pc = NULL; }
 }
 
 /* --- life cycle ---------------------------------------------------------------------- */

@@ -27,7 +27,7 @@ struct pending {
     struct coap_client *cl;
     uint8_t token[8];
     size_t toklen;
-    notify_sender_done *done;
+    outbound_done_fn *done;
     void *data;
     int64_t timer;
 };
@@ -79,27 +79,29 @@ static void release_body(coap_session_t *session, void *data)
     free(data);
 }
 
-/* A confirmable POST carrying the NOTIFY; options in ascending order. */
-static coap_pdu_t *notify_pdu(coap_session_t *s, const struct coap_url *u,
-                              const struct notify_send_args *a, uint8_t *token, size_t *toklen)
+/* A confirmable request carrying the primitive: method and options from
+ * the CoAP codec (coap_map.h), in its order. */
+static coap_pdu_t *request_pdu(coap_session_t *s, const struct coap_url *u,
+                               const struct outbound_request *a, uint8_t *token, size_t *toklen)
 {
-    coap_pdu_t *pdu = coap_new_pdu(COAP_MESSAGE_CON, COAP_REQUEST_CODE_POST, s);
-    if (!pdu) return NULL;
-    coap_session_new_token(s, toklen, token);
-    coap_add_token(pdu, *toklen, token);
-    /* The options from the CoAP codec (coap_map.h), in its order. */
     char path[2048];
     const char *q = strchr(u->ep.path, '?');
     snprintf(path, sizeof path, "%.*s", (int)(q ? (size_t)(q - u->ep.path) : strlen(u->ep.path)), u->ep.path);
-    struct m2m_request req = { .op = OP_NOTIFY, .fr = (char *)a->from, .rqi = (char *)a->rqi, .ec = a->ec };
     struct coap_msg_out *m = malloc(sizeof *m);
     if (m) coap_msg_out_init(m);
-    bool ok = m && !coap_request_from_primitive(&req, path, q ? q + 1 : NULL, true, m);
+    bool ok = m && !coap_request_from_primitive(a->req, path, q ? q + 1 : NULL, a->nbody > 0, m);
+    coap_pdu_t *pdu = ok ? coap_new_pdu(COAP_MESSAGE_CON, (coap_pdu_code_t)m->code, s) : NULL;
+    if (pdu) {
+        coap_session_new_token(s, toklen, token);
+        coap_add_token(pdu, *toklen, token);
+    }
+    ok = pdu != NULL;
     for (int i = 0; ok && i < m->nopts; i++)
         ok = coap_add_option(pdu, m->opts[i].number, m->opts[i].len, m->optbuf + m->opts[i].off) > 0;
     if (m) coap_msg_out_clear(m);
     free(m);
-    if (!ok) { coap_delete_pdu(pdu); return NULL; }
+    if (!ok) { if (pdu) coap_delete_pdu(pdu); return NULL; }
+    if (!a->nbody) return pdu;
     /* libcoap keeps the body until the (block-wise) transfer ends, possibly
      * after the queue let go of it: it gets a copy of its own. */
     uint8_t *body = malloc(a->len ? a->len : 1);
@@ -137,10 +139,19 @@ static struct pending *take(struct coap_client *cl, const uint8_t *token, size_t
     return NULL;
 }
 
-static void finish(struct pending *x, int rsc, const char *unreachable)
+static void finish(struct pending *x, int rsc, const char *unreachable, const uint8_t *body, size_t len)
 {
-    x->done(x->data, rsc, unreachable);
+    x->done(x->data, &(struct outbound_answer){ rsc, unreachable, len ? (const char *)body : NULL, len });
     free(x);
+}
+
+/* The answer's payload (the whole body: libcoap reassembles Block2). */
+static const uint8_t *payload_of(const coap_pdu_t *rcv, size_t *len)
+{
+    const uint8_t *data = NULL;
+    size_t offset, total;
+    if (!coap_get_data_large(rcv, len, &data, &offset, &total) || offset) { *len = 0; return NULL; }
+    return data;
 }
 
 static coap_response_t on_response(coap_session_t *s, const coap_pdu_t *sent, const coap_pdu_t *rcv,
@@ -150,7 +161,9 @@ static coap_response_t on_response(coap_session_t *s, const coap_pdu_t *sent, co
     struct coap_client *cl = coap_session_get_app_data(s);
     coap_bin_const_t tok = coap_pdu_get_token(rcv);
     struct pending *x = cl ? take(cl, tok.s, tok.length) : NULL;
-    if (x) finish(x, rsc_of(rcv), NULL);
+    size_t len = 0;
+    const uint8_t *body = x ? payload_of(rcv, &len) : NULL;
+    if (x) finish(x, rsc_of(rcv), NULL, body, len);
     return COAP_RESPONSE_OK;
 }
 
@@ -173,7 +186,7 @@ static void on_nack(coap_session_t *s, const coap_pdu_t *sent, const coap_nack_r
     if (!cl || !sent) return;
     coap_bin_const_t tok = coap_pdu_get_token(sent);
     struct pending *x = take(cl, tok.s, tok.length);
-    if (x) finish(x, RSC_TARGET_NOT_REACHABLE, nack_reason(reason));
+    if (x) finish(x, RSC_TARGET_NOT_REACHABLE, nack_reason(reason), NULL, 0);
 }
 
 static int64_t on_timeout(struct loop *loop, int64_t id, void *data)
@@ -182,7 +195,7 @@ static int64_t on_timeout(struct loop *loop, int64_t id, void *data)
     struct pending *x = data;
     x->timer = 0;
     take(x->cl, x->token, x->toklen);
-    finish(x, RSC_TARGET_NOT_REACHABLE, "timeout");
+    finish(x, RSC_TARGET_NOT_REACHABLE, "timeout", NULL, 0);
     return -1;
 }
 
@@ -285,7 +298,7 @@ static coap_session_t *session_for(struct coap_client *cl, const struct coap_url
     return s;
 }
 
-static int coap_send_async(struct cse *cse, const struct notify_send_args *a, notify_sender_done *done,
+static int coap_send_async(struct cse *cse, const struct outbound_request *a, outbound_done_fn *done,
                            void *data)
 {
     struct coap_url u;
@@ -293,7 +306,7 @@ static int coap_send_async(struct cse *cse, const struct notify_send_args *a, no
     if (url_parse(a->url, &u) || !(cl = client_of(cse))) return -1;
     coap_session_t *s = session_for(cl, &u);
     struct pending *x = s ? calloc(1, sizeof *x) : NULL;
-    coap_pdu_t *pdu = x ? notify_pdu(s, &u, a, x->token, &x->toklen) : NULL;
+    coap_pdu_t *pdu = x ? request_pdu(s, &u, a, x->token, &x->toklen) : NULL;
     if (!pdu || coap_send(s, pdu) == COAP_INVALID_MID) {
         free(x);
         return -1;
@@ -309,32 +322,40 @@ static int coap_send_async(struct cse *cse, const struct notify_send_args *a, no
 
 /* --- the bounded blocking variant (only for a CSE without event loop) ---------- */
 
-struct sync_result { bool answered; int rsc; };
+struct sync_result { bool answered; int rsc; char *body; size_t len; };
 
 static coap_response_t on_sync_response(coap_session_t *s, const coap_pdu_t *sent,
                                         const coap_pdu_t *rcv, const coap_mid_t mid)
 {
     (void)sent; (void)mid;
     struct sync_result *r = coap_session_get_app_data(s);
-    if (r) *r = (struct sync_result){ true, rsc_of(rcv) };
+    if (!r || r->answered) return COAP_RESPONSE_OK;
+    size_t len = 0;
+    const uint8_t *body = payload_of(rcv, &len);
+    *r = (struct sync_result){ true, rsc_of(rcv), NULL, 0 };
+    if (len && (r->body = malloc(len))) {
+        memcpy(r->body, body, len);
+        r->len = len;
+    }
     return COAP_RESPONSE_OK;
 }
 
-static int coap_send_blocking(struct cse *cse, const struct notify_send_args *a)
+static void coap_send_blocking(struct cse *cse, const struct outbound_request *a, struct outbound_answer *out)
 {
     struct coap_url u;
-    if (url_parse(a->url, &u)) return RSC_TARGET_NOT_REACHABLE;
+    *out = (struct outbound_answer){ RSC_TARGET_NOT_REACHABLE, "no answer", NULL, 0 };
+    if (url_parse(a->url, &u)) return;
     coap_context_t *ctx = new_context();
     struct session keep = { .key = "" };
     coap_session_t *s = ctx ? new_session(cse, ctx, &u, &keep) : NULL;
-    struct sync_result r = { false, RSC_TARGET_NOT_REACHABLE };
+    struct sync_result r = { false, RSC_TARGET_NOT_REACHABLE, NULL, 0 };
     if (s) {
         coap_register_response_handler(ctx, on_sync_response);
         coap_register_nack_handler(ctx, NULL);
         coap_session_set_app_data(s, &r);
         uint8_t token[8];
         size_t toklen;
-        coap_pdu_t *pdu = notify_pdu(s, &u, a, token, &toklen);
+        coap_pdu_t *pdu = request_pdu(s, &u, a, token, &toklen);
         if (pdu && coap_send(s, pdu) != COAP_INVALID_MID) {
             int64_t deadline = loop_now_ms() + a->timeout_ms;
             while (!r.answered && loop_now_ms() < deadline)
@@ -343,7 +364,7 @@ static int coap_send_blocking(struct cse *cse, const struct notify_send_args *a)
     }
     if (ctx) coap_free_context(ctx);
     memset(&keep, 0, sizeof keep);
-    return r.answered ? r.rsc : RSC_TARGET_NOT_REACHABLE;
+    if (r.answered) *out = (struct outbound_answer){ r.rsc, NULL, r.body, r.len };
 }
 
 /* --- installation ------------------------------------------------------------------ */
@@ -362,7 +383,7 @@ void coap_notify_shutdown(struct cse *cse)
         struct pending *x = cl->pending;
         cl->pending = x->next;
         if (x->timer) loop_del_timer(cl->loop, x->timer);
-        finish(x, RSC_TARGET_NOT_REACHABLE, "shutting down"); /* the owner releases what it holds */
+        finish(x, RSC_TARGET_NOT_REACHABLE, "shutting down", NULL, 0); /* the owner releases what it holds */
     }
     if (cl->fd >= 0) loop_unwatch(cl->loop, cl->fd, LOOP_READABLE);
     if (cl->tick > 0) loop_del_timer(cl->loop, cl->tick);

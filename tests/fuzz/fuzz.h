@@ -46,14 +46,15 @@ static inline void fuzz_show(const char *what, const struct m2m_response *rsp)
 
 /* Verification requests and forwarded NOTIFYs answer at once, as if every
  * target accepted them: no network from a fuzz target. */
-static inline int fuzz_send_blocking(struct cse *cse, const struct notify_send_args *a)
+static inline void fuzz_send_blocking(struct cse *cse, const struct outbound_request *a,
+                                      struct outbound_answer *out)
 {
     (void)cse; (void)a;
-    return RSC_OK;
+    *out = (struct outbound_answer){ RSC_OK, NULL, NULL, 0 };
 }
 
-static inline int fuzz_send(struct cse *cse, const struct notify_send_args *a,
-                            notify_sender_done *done, void *data)
+static inline int fuzz_send(struct cse *cse, const struct outbound_request *a,
+                            outbound_done_fn *done, void *data)
 {
     (void)cse; (void)a; (void)done; (void)data;
     return -1;   /* never called: without a loop exchanges are blocking */
