@@ -100,7 +100,7 @@ static enum authz_answer consultations(struct cse *cse, const struct authz_query
     return AUTHZ_ABSTAIN;
 }
 
-static const struct authz_decider consult_decider = { "das", consultations };
+static const struct authz_decider consult_decider = { "das", consultations, NULL };
 
 static int das_start(struct cse *cse, void *data)
 {
