@@ -141,22 +141,6 @@ int das_answer_parse(json_t *content, struct das_answer *out, char *err, size_t 
     return 0;
 }
 
-json_t *das_dreq_normalise(json_t *content)
-{
-    json_t *seci = json_is_object(content) ? seci_of(content) : NULL;
-    json_t *d = json_object_get(seci, "dreq");
-    if (!d) d = json_object_get(seci, "daq");
-    if (!json_is_object(d)) return NULL;
-    static const char *const spellings[][2] = { { "org", "or" }, { "tirt", "trt" }, { "oid", "oip" } };
-    json_t *n = json_copy(d);
-    for (size_t i = 0; i < sizeof spellings / sizeof spellings[0]; i++) {
-        json_t *v = json_object_get(n, spellings[i][0]);
-        if (v && !json_object_get(n, spellings[i][1])) json_object_set(n, spellings[i][1], v);
-        json_object_del(n, spellings[i][0]);
-    }
-    return n;
-}
-
 bool das_absolute(const char *sp_id, const char *csi, const char *id, char *out, size_t cap)
 {
     int n;

@@ -1,10 +1,10 @@
 /* The messages of dynamic authorization (TS-0004 6.3.5.45-47), pure: the
  * consultation a hosting CSE sends a DAS (m2m:seci sit 1 with dreq), the
  * answer it reads back (sit 2 with dres), the token request information
- * of a 4103 (tqf), and the spellings other implementations use (ACME's
- * tirt/oid, the TS model's org/daq, KETI's bare gp array, acco object and
- * acaf "TRUE"), which are accepted on input and never emitted
- * (docs/dynamic-authorization.md). No I/O, no clock, no store. */
+ * of a 4103 (tqf), and the answer spellings other implementations use
+ * (KETI's bare gp array, acco object and acaf "TRUE"), accepted on input
+ * and never emitted (docs/dynamic-authorization.md; m2m-das reads the
+ * consultation's spellings itself). No I/O, no clock, no store. */
 #ifndef IRONBARK_DAS_MSG_H
 #define IRONBARK_DAS_MSG_H
 
@@ -54,12 +54,6 @@ int das_answer_parse(json_t *content, struct das_answer *out, char *err, size_t 
  * shapes: {"acr":[...]} with acco a list and acaf a boolean (new
  * reference; NULL when it is neither an object nor an array). */
 json_t *das_normalise_privileges(json_t *gp);
-
-/* A dreq as another implementation may spell it, in TS-0004 short names
- * (org -> or, tirt -> trt, oid -> oip), found under "m2m:seci" or a bare
- * seci, as dreq or daq (new reference; NULL when there is none). For the
- * DAS side, which reads consultations. */
-json_t *das_dreq_normalise(json_t *content);
 
 /* tqf: {"dasi":[{"uri": uri, "dreq": dreq}]} (dreq borrowed; new reference). */
 json_t *das_token_request_info(const char *uri, json_t *dreq);

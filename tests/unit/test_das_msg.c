@@ -1,8 +1,7 @@
 /* The messages of dynamic authorization (security/das_msg.h): the
  * consultation's dreq as TS-0004 names it, the answers a DAS may send in
  * its own spelling (TS-0004, KETI's bare gp array, acco object, acaf
- * "TRUE"), the dreq spellings of ACME and the TS model, tqf, and the
- * absolute IDs the DAS compares. */
+ * "TRUE"), tqf, and the absolute IDs the DAS compares. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -152,26 +151,6 @@ static void garbage_answers_are_refused(void **state)
     }
 }
 
-static void dreq_spellings_of_other_implementations(void **state)
-{
-    (void)state;
-    /* ACME: tirt, oid; the TS model: org, daq. */
-    json_t *c = parse("{\"m2m:seci\":{\"sit\":1,\"daq\":{\"org\":\"C1\",\"tirt\":3,\"oid\":{\"ip4\":\"10.0.0.1\"},\"op\":2}}}");
-    json_t *d = das_dreq_normalise(c);
-    assert_json(d, "{\"or\":\"C1\",\"trt\":3,\"oip\":{\"ip4\":\"10.0.0.1\"},\"op\":2}");
-    json_decref(d);
-    json_decref(c);
-    /* The TS-0004 names win when both are present; a bare seci works too. */
-    c = parse("{\"sit\":1,\"dreq\":{\"or\":\"C2\",\"org\":\"C3\",\"op\":1}}");
-    d = das_dreq_normalise(c);
-    assert_json(d, "{\"or\":\"C2\",\"op\":1}");
-    json_decref(d);
-    json_decref(c);
-    c = parse("{\"m2m:seci\":{\"sit\":1}}");
-    assert_null(das_dreq_normalise(c));
-    json_decref(c);
-}
-
 static void token_request_info(void **state)
 {
     (void)state;
@@ -210,7 +189,6 @@ int main(void)
         cmocka_unit_test(answer_in_keti_spelling),
         cmocka_unit_test(answer_without_grant),
         cmocka_unit_test(garbage_answers_are_refused),
-        cmocka_unit_test(dreq_spellings_of_other_implementations),
         cmocka_unit_test(token_request_info),
         cmocka_unit_test(absolute_ids),
     };
