@@ -91,6 +91,34 @@ static void originators(void **state)
     acr_free(s);
 }
 
+static void collect_role(void *data, const char *role)
+{
+    char *out = data;
+    strcat(out, role);
+    strcat(out, " ");
+}
+
+/* rfa of a DAS consultation: the role IDs of the rules whose operation and
+ * context match, whoever else they name; plain originators are not roles. */
+static void role_candidates(void **state)
+{
+    (void)state;
+    struct acr_set *s = parse("{\"acr\":["
+                              "{\"acor\":[\"reader@roles.example\",\"Cae1\"],\"acop\":2},"
+                              "{\"acor\":[\"writer@roles.example\"],\"acop\":4},"
+                              "{\"acor\":[\"lan@roles.example\"],\"acop\":2,\"acco\":[{\"acip\":{\"ipv4\":[\"192.168.0.0/16\"]}}]},"
+                              "{\"acor\":[\"office@roles.example\",\"all\"],\"acop\":3,\"acco\":[{\"acip\":{\"ipv4\":[\"10.0.0.0/8\"]}}]}]}");
+    char got[256] = "";
+    struct acr_subject a = who("Cae9", ACOP_RETRIEVE);
+    acr_roles(s, &a, collect_role, got);
+    assert_string_equal(got, "reader@roles.example office@roles.example ");
+    got[0] = 0;
+    a.op_bit = ACOP_DELETE;
+    acr_roles(s, &a, collect_role, got);
+    assert_string_equal(got, "");
+    acr_free(s);
+}
+
 static void wildcards(void **state)
 {
     (void)state;
@@ -560,6 +588,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(originators),
+        cmocka_unit_test(role_candidates),
         cmocka_unit_test(wildcards),
         cmocka_unit_test(every_acop_bit),
         cmocka_unit_test(permit_overrides),
