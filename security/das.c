@@ -300,7 +300,6 @@ struct das_ctx {
     json_t *dap;               /* the DAS: its points of access (NULL: none) */
     char dal[64];
     int pending;               /* exchanges asked for in this run */
-    const char *why;
 };
 
 static struct resource *lookup(struct cse *cse, const char *id)
@@ -738,8 +737,9 @@ static enum authz_answer consult(struct das_ctx *c, const char **why)
     json_decref(answer);
     char dkey[800];
     decision_key(c, dkey, sizeof dkey);
-    bool granted = a.gp && permits(c, a.gp, NULL, 0);
     int64_t until = grant_until(c, a.pl);
+    /* A lifetime already over grants nothing. */
+    bool granted = a.gp && until > c->now_us && permits(c, a.gp, NULL, 0);
     /* Only grants are remembered: a refusal is asked again, so what the DAS
      * grants later takes effect at once. */
     if (granted) {
