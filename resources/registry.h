@@ -126,6 +126,11 @@ struct resource_type {
     op_hook *on_retrieve;      /* before the representation is built */
     /* A NOTIFY addressed to a resource of this type; NULL: 4005. */
     op_hook *on_notify;
+    /* A request addressed to one of its virtual_children other than la/ol
+     * (pcu of a pollingChannel): ctx->res is this resource, name the
+     * child's; access was decided on the resource for the request's
+     * operation. NULL: such an address names a real child, if any. */
+    int (*on_virtual)(struct op_ctx *ctx, const char *name);
     /* Names reserved for virtual children (la, ol, fopt, …), NULL-terminated;
      * NULL: none. A child may not be created under such a name. */
     const char *const *virtual_children;

@@ -14,6 +14,7 @@ struct loop;
 struct acl_state;
 struct credentials;
 struct notifier;
+struct polling;
 struct outbound;
 struct coap_client;
 struct deferral;
@@ -43,6 +44,7 @@ struct cse {
     int ndeciders;
     int fanout_depth;          /* nested <group>/fopt fan-outs now running (group.c) */
     struct notifier *notify;   /* cse/notify.c: subscriptions and delivery */
+    struct polling *polling;   /* cse/events/polling.c: polling channels; NULL until first used */
     struct outbound *outbound; /* cse/events/outbound.c: senders, HTTP client, resolver */
     struct coap_client *coap_client; /* cse/wire/coap_notify.c (transport module): CoAP/DTLS client */
     struct deferral *deferred; /* requests waiting for outside answers (dispatch.c) */

@@ -499,6 +499,17 @@ static int op_notify(struct cse *cse, const struct m2m_request *req, struct m2m_
                      t ? type_key(t, target) : "this resource");
 }
 
+/* Any operation on a virtual child its parent's type handles (pcu):
+ * the type's on_virtual hook, with the child's name (the last segment). */
+static int op_virtual(struct cse *cse, const struct m2m_request *req, struct m2m_response *rsp,
+                      struct resource *target, const char *local)
+{
+    const struct resource_type *t = registry_find(&cse->types, target->ty);
+    const char *name = strrchr(local, '/');
+    struct op_ctx ctx = { .cse = cse, .req = req, .rsp = rsp, .res = target };
+    return t->on_virtual(&ctx, name ? name + 1 : local);
+}
+
 /* Filter criteria on UPDATE/DELETE make the operation conditional (TS-0004
  * 7.3.3.1): the target must match or nothing happens (4004). Discovery is
  * a RETRIEVE only; a discovery-based UPDATE/DELETE (fu=4) is Release 4. */
@@ -607,7 +618,9 @@ static int execute(struct cse *cse, struct m2m_request *req, struct m2m_response
     if (!rc && (req->op == OP_UPDATE || req->op == OP_DELETE)) rc = check_conditions(cse, req, rsp, target);
     struct event ev = { 0 };
     if (rc == RSC_NOT_FOUND && req->op == OP_RETRIEVE) empty_container_event(cse, addr.local, &ev);
-    if (!rc) {
+    if (!rc && target->virtual_of == VIRT_CHILD) {
+        rc = op_virtual(cse, req, rsp, target, addr.local);
+    } else if (!rc) {
         switch (req->op) {
         case OP_CREATE: rc = op_create(cse, req, rsp, target, &ev); break;
         case OP_RETRIEVE: rc = op_retrieve(cse, req, rsp, target); break;

@@ -11,6 +11,7 @@
 #include "../base/loop.h"
 #include "nonblocking.h"
 #include "../events/notify.h"
+#include "../events/polling.h"
 #include "rsc.h"
 #include "throttle.h"
 #include "../../resources/registry.h"
@@ -189,6 +190,7 @@ void cse_close(struct cse *cse)
     if (cse->loop && cse->expiry_timer) loop_del_timer(cse->loop, cse->expiry_timer);
     nonblocking_close(cse);
     cse_abandon_deferred(cse); /* before notify_close, which ends their exchanges */
+    polling_close(cse);        /* before notify_close: its requests belong to notify's queues */
     notify_close(cse);
     cse_forget_parents(cse);
     throttle_free(cse->throttle);
@@ -236,6 +238,7 @@ int cse_reset(struct cse *cse)
     if (cse_commit(cse)) return RSC_INTERNAL_SERVER_ERROR;
     cse_fail_deferred(cse, RSC_INTERNAL_SERVER_ERROR, "the CSE was reset while the request waited");
     nonblocking_close(cse);
+    polling_close(cse);
     notify_close(cse);          /* queues, batches and exchanges in flight end here */
     int rc = remove_below_base(cse);
     if (rc) log_error("reset: the resources could not be removed (%d)", rc);

@@ -9,6 +9,7 @@
 #include "../base/loop.h"
 #include "notify_queue.h"
 #include "outbound.h"
+#include "polling.h"
 #include "../core/rsc.h"
 #include "../../security/acl.h"
 
@@ -378,7 +379,8 @@ static void delivered_answer(void *data, const struct outbound_answer *ans)
  * reads the iovecs now and the bytes until it calls done, so a body shared
  * by many deliveries is never copied for one of them. */
 static int send_body(struct cse *cse, struct outbound_request *a,
-                     const struct nq_body *b, outbound_done_fn *done, void *data)
+                     const struct nq_body *b, outbound_done_fn *done, void *data, const char *pch,
+                     const char *target)
 {
     struct iovec small[8];
     struct iovec *iov = b->nparts <= 8 ? small : malloc(b->nparts * sizeof *iov);
@@ -387,7 +389,8 @@ static int send_body(struct cse *cse, struct outbound_request *a,
     a->body = iov;
     a->nbody = (int)b->nparts;
     a->len = b->len;
-    int rc = outbound_send(cse, a, done, data);
+    /* PCH: through the entity's polling channel instead (polling.h). */
+    int rc = pch ? polling_send(cse, pch, target, a, done, data) : outbound_send(cse, a, done, data);
     if (iov != small) free(iov);
     return rc;
 }
@@ -400,7 +403,9 @@ static void pump(struct target *tg)
         char url[2048];
         resolve_url(nf->cse, tg->key, url, sizeof url);
         strip_ct(url);
-        if (!url[0]) {
+        char pch[256]; /* PCH: an entity reached only by polling (polling.h) */
+        bool polled = polling_channel_of(nf->cse, tg->key, url[0] != 0, pch, sizeof pch);
+        if (!url[0] && !polled) {
             /* An entity without a usable poa now may register one later. */
             tg->q.head_busy = true;
             delivered(tg, RSC_TARGET_NOT_REACHABLE, "no point of access with a known scheme");
@@ -411,7 +416,7 @@ static void pump(struct target *tg)
         if (it->stat_ri && it->attempts == 0) stats_add(nf, it->stat_ri, tg->key, "rqs", it->count);
         struct m2m_request req = { .op = OP_NOTIFY, .fr = nf->cse->csi, .rqi = it->rqi, .ec = it->ec };
         struct outbound_request a = { .url = url, .req = &req, .timeout_ms = SEND_TIMEOUT_MS };
-        if (send_body(nf->cse, &a, &it->e.body, delivered_answer, tg)) {
+        if (send_body(nf->cse, &a, &it->e.body, delivered_answer, tg, polled ? pch : NULL, tg->key)) {
             tg->q.head_busy = false; /* outbound logged why */
             finish_head(tg, RSC_TARGET_NOT_REACHABLE, false);
         }
@@ -646,18 +651,25 @@ static void exchange_try(struct exchange *e)
 {
     struct m2m_request req = exchange_request(e->x);
     while (e->next_url < json_array_size(json_object_get(e->x, "urls"))) {
-        char url[2048];
-        if (!exchange_url(e->cse, e->x, e->next_url++, url, sizeof url)) continue;
+        char url[2048], pch[256];
+        const char *target = json_string_value(json_array_get(json_object_get(e->x, "urls"), e->next_url));
+        bool usable = exchange_url(e->cse, e->x, e->next_url++, url, sizeof url);
+        /* PCH: an entity reached only by polling gets it through its channel (polling.h). */
+        bool polled = polling_channel_of(e->cse, target, usable, pch, sizeof pch);
+        if (!usable && !polled) continue;
         struct iovec iov = { e->body, e->body ? strlen(e->body) : 0 };
         struct outbound_request a = { .url = url, .req = &req, .body = &iov, .nbody = e->body != NULL,
                                       .len = iov.iov_len, .timeout_ms = exchange_timeout(e->x) };
-        if (!outbound_send(e->cse, &a, exchange_answered, e)) return;
+        if (!(polled ? polling_send(e->cse, pch, target, &a, exchange_answered, e)
+                     : outbound_send(e->cse, &a, exchange_answered, e)))
+            return;
     }
     exchange_end(e, NULL);
 }
 
 void notify_run_exchange(struct cse *cse, json_t *x, notify_answer_fn *done, void *data)
 {
+    if (polling_run_exchange(cse, x, done, data)) return; /* PCH: a parked long poll */
     struct notifier *nf = nf_of(cse);
     struct exchange *e = calloc(1, sizeof *e);
     json_t *pc = json_object_get(x, "pc");
@@ -745,10 +757,14 @@ int notify_verify(struct cse *cse, const struct m2m_request *req, const char *ta
 int notify_forward(struct cse *cse, const struct resource *entity, const struct m2m_request *req)
 {
     json_t *poa = json_object_get(entity->attrs, "poa");
-    if (!json_array_size(poa)) return RSC_TARGET_NOT_REACHABLE;
+    /* PCH: an entity reached only by polling is addressed by its ID (polling.h). */
+    char pch[256];
+    json_t *urls = polling_channel_of(cse, res_ri(entity), json_array_size(poa) > 0, pch, sizeof pch)
+                       ? json_pack("[s]", res_ri(entity)) : json_incref(poa);
+    if (!json_array_size(urls)) { json_decref(urls); return RSC_TARGET_NOT_REACHABLE; }
     char key[300];
     snprintf(key, sizeof key, "forward %s", res_ri(entity));
-    json_t *x = json_pack("{s:s,s:O,s:s,s:s,s:O}", "key", key, "urls", poa, "from",
+    json_t *x = json_pack("{s:s,s:o,s:s,s:s,s:O}", "key", key, "urls", urls, "from",
                           req->fr ? req->fr : cse->csi, "rqi", req->rqi, "pc",
                           req->pc ? req->pc : json_null());
     return rsc_answer_of(cse, req, x);
