@@ -213,7 +213,7 @@ static int take_first(struct resource *res, void *data)
 bool polling_channel_of(struct cse *cse, const char *target, bool has_url, char *pch, size_t cap)
 {
     pch[0] = 0;
-    if (!target || is_url(target) || !pl_of(cse)) return false;
+    if (!target || is_url(target) || !cse->loop) return false;
     struct address a;
     if (address_parse(cse, target, &a)) return false;
     struct resource *r = NULL;
@@ -303,13 +303,10 @@ bool polling_run_exchange(struct cse *cse, json_t *x, answer_fn *done, void *dat
     struct channel *c = pl && !pl->closing ? channel_get(pl, pch) : NULL;
     struct poll *p = c ? calloc(1, sizeof *p) : NULL;
     if (!p) {
-        /* Out of memory or closing: no poll waits (a deferred request is
-         * never left without its answer). */
+        /* Out of memory: left to notify's generic exchange, which answers
+         * it (no URL: 5103) from the loop, as every exchange is answered. */
         if (c) channel_release(c);
-        json_t *r = json_pack("{s:i}", "rsc", RSC_INTERNAL_SERVER_ERROR);
-        done(data, r);
-        json_decref(r);
-        return true;
+        return false;
     }
     *p = (struct poll){ NULL, c, done, data, 0, NULL };
     struct poll **tail = &c->polls;
@@ -366,7 +363,7 @@ int polling_answer(struct cse *cse, const char *pch, json_t *pc, const char **wh
         *why = "the response primitive has no valid rsc";
         return RSC_BAD_REQUEST;
     }
-    struct polling *pl = pl_of(cse);
+    struct polling *pl = cse->polling;
     struct channel *c = pl ? channel_find(pl, pch) : NULL;
     struct entry *e = c ? c->entries : NULL;
     while (e && (!e->handed || strcmp(e->rqi, rqi))) e = e->next;
