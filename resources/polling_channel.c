@@ -14,7 +14,7 @@
 static const struct attr_def attrs[] = {
     /* No acpi: access is the parent's owner's (TS-0001 9.6.21). */
     ATTR_UNIVERSAL, ATTR_ET, ATTR_LBL,
-    { "rqag", A_BOOL, O, O, 0, 0 },   /* requestAggregation (Release 4): stored only */
+    { "rqag", A_BOOL, O, O, 0, 0 },   /* requestAggregation (Release 4) */
 };
 
 /* Is the request's originator the entity the channel belongs to? (An AE's
@@ -46,12 +46,17 @@ static int pch_delete(struct op_ctx *ctx)
     return 0;
 }
 
+/* A poll ends this much before its rqet: a request handed to it just
+ * before would otherwise meet an expired request when the RETRIEVE runs
+ * again, and be lost to a 4008. */
+#define RQET_MARGIN_MS 100
+
 /* The long poll lasts until the request expiration time, else pch-poll-timeout. */
 static int64_t poll_timeout_ms(struct op_ctx *ctx)
 {
     int64_t rqet;
     if (ctx->req->rqet && ts_parse(ctx->req->rqet, &rqet)) {
-        int64_t ms = (rqet - clock_now_us()) / 1000;
+        int64_t ms = (rqet - clock_now_us()) / 1000 - RQET_MARGIN_MS;
         return ms > 0 ? ms : 0;
     }
     return ctx->cse->cfg.pch_poll_timeout_ms;
@@ -78,7 +83,8 @@ static int pch_virtual(struct op_ctx *ctx, const char *name)
     if (req->fc.fu == 1 || req->natrl)
         return m2m_error(ctx->rsp, RSC_BAD_REQUEST, "pollingChannelURI is polled as a whole");
     json_t *rqp = NULL;
-    int rsc = polling_wait(ctx->cse, req, res_ri(ctx->res), poll_timeout_ms(ctx), &rqp);
+    int rsc = polling_wait(ctx->cse, req, res_ri(ctx->res), poll_timeout_ms(ctx),
+                           res_bool(ctx->res, "rqag", 0), &rqp);
     if (rsc == DISPATCH_PENDING) return rsc;
     if (rsc == RSC_OK && rqp) {
         ctx->rsp->rsc = RSC_OK;

@@ -38,6 +38,7 @@ struct poll {
     void *data;
     int64_t timer;                 /* its deadline, then the zero-delay answer */
     json_t *result;                /* {"rsc": n, "pc"?}, once known */
+    bool aggregate;                /* the channel's rqag: takes every waiting request */
 };
 
 struct channel {
@@ -189,11 +190,19 @@ static int64_t poll_expired(struct loop *loop, int64_t id, void *data)
 static void channel_pump(struct channel *c)
 {
     while (c->polls && c->waiting) {
-        struct entry *e = c->entries;
-        while (e->handed) e = e->next;
-        e->handed = true;
-        c->waiting--;
-        poll_finish(c->polls, json_pack("{s:i,s:O}", "rsc", RSC_OK, "pc", e->rqp));
+        /* One m2m:rqp, or with rqag all waiting ones as m2m:agrp (their
+         * primitives without the m2m:rqp key, as ACME sends them). */
+        json_t *all = c->polls->aggregate ? json_array() : NULL;
+        json_t *pc = NULL;
+        for (struct entry *e = c->entries; e && c->waiting && (all || !pc); e = e->next) {
+            if (e->handed) continue;
+            e->handed = true;
+            c->waiting--;
+            if (all) json_array_append(all, json_object_get(e->rqp, "m2m:rqp"));
+            else pc = json_incref(e->rqp);
+        }
+        if (all) pc = json_pack("{s:o}", "m2m:agrp", all);
+        poll_finish(c->polls, json_pack("{s:i,s:o}", "rsc", RSC_OK, "pc", pc));
     }
 }
 
@@ -308,7 +317,7 @@ bool polling_run_exchange(struct cse *cse, json_t *x, answer_fn *done, void *dat
         if (c) channel_release(c);
         return false;
     }
-    *p = (struct poll){ NULL, c, done, data, 0, NULL };
+    *p = (struct poll){ NULL, c, done, data, 0, NULL, json_is_true(json_object_get(x, "aggregate")) };
     struct poll **tail = &c->polls;
     while (*tail) tail = &(*tail)->next;
     *tail = p;
@@ -332,7 +341,7 @@ bool polling_run_exchange(struct cse *cse, json_t *x, answer_fn *done, void *dat
 }
 
 int polling_wait(struct cse *cse, const struct m2m_request *req, const char *pch, int64_t timeout_ms,
-                 json_t **rqp)
+                 bool aggregate, json_t **rqp)
 {
     *rqp = NULL;
     char key[300];
@@ -341,8 +350,9 @@ int polling_wait(struct cse *cse, const struct m2m_request *req, const char *pch
     json_t *known = k ? json_object_get(k->verified, key) : NULL;
     if (!known && k && k->may_defer && pl_of(cse)) {
         if (!k->wanted) k->wanted = json_array();
-        json_array_append_new(k->wanted, json_pack("{s:s,s:s,s:I}", "key", key, "poll", pch,
-                                                   "timeout_ms", (json_int_t)timeout_ms));
+        json_array_append_new(k->wanted, json_pack("{s:s,s:s,s:I,s:b}", "key", key, "poll", pch,
+                                                   "timeout_ms", (json_int_t)timeout_ms,
+                                                   "aggregate", aggregate));
         return DISPATCH_PENDING;
     }
     /* Without a loop (tools), or run again without the first run's wait: nothing came. */

@@ -36,10 +36,11 @@ int polling_send(struct cse *cse, const char *pch, const char *target, const str
 
 /* The long poll of a RETRIEVE to <pch>/pcu: DISPATCH_PENDING (the request
  * waits, parked) or, when it runs again, the RSC: 2000 with *rqp the request
- * handed over ({"m2m:rqp": ...}, a new reference), 4008 when nothing came
- * within timeout_ms. */
+ * handed over ({"m2m:rqp": ...}, a new reference; with aggregate every
+ * waiting one, {"m2m:agrp": [...]}), 4008 when nothing came within
+ * timeout_ms. */
 int polling_wait(struct cse *cse, const struct m2m_request *req, const char *pch, int64_t timeout_ms,
-                 json_t **rqp);
+                 bool aggregate, json_t **rqp);
 
 /* The entity's answer (the content of a NOTIFY to pcu, {"m2m:rsp": ...}) to
  * a request handed over by channel pch. 0, or an RSC with *why set: 4000

@@ -182,6 +182,23 @@ with Cse(**{"pch-poll-timeout": "1500", "pch-request-timeout": "8000", "pch-queu
     t.eq([b.result().rsc for b in sent[2:]], [2000, 2000, 2000], "and answered")
     t.ok("queue full" in cse.read_log(), "the drops are logged")
 
+    # --- rqag: a poll takes every waiting request at once ------------------
+    cse.update("/cse-in/sensor/pch", {"m2m:pch": {"rqag": True}}, origin="Csensor")
+    sent = []
+    for rqi in ("a1", "a2"):
+        sent.append(Bg(lambda rqi=rqi: cse.request("POST", "/cse-in/sensor", origin="CAdmin", rqi=rqi,
+                                                   body={"m2m:sgn": {"nev": {"rep": {}, "net": 1}}},
+                                                   timeout=15)))
+        time.sleep(0.3)
+    got = poll(cse)
+    agrp = (got.json or {}).get("m2m:agrp")
+    t.ok(got.rsc == 2000 and isinstance(agrp, list) and [a.get("rqi") for a in agrp] == ["a1", "a2"]
+         and all(a.get("op") == 5 for a in agrp), "with rqag, one poll gets both as m2m:agrp", got)
+    for rqi in ("a2", "a1"):
+        answer(cse, rqi)
+    t.eq([b.result().rsc for b in sent], [2000, 2000], "each answered by its rqi, in any order")
+    cse.update("/cse-in/sensor/pch", {"m2m:pch": {"rqag": False}}, origin="Csensor")
+
     # --- the channel's deletion ----------------------------------------------
     fwd = Bg(lambda: cse.request("POST", "/cse-in/sensor", origin="CAdmin", rqi="gone-1",
                                  body={"m2m:sgn": {"nev": {"rep": {}, "net": 1}}}, timeout=15))
