@@ -18,8 +18,9 @@ typedef void answer_fn(void *data, json_t *result);
 
 /* A request waiting at a channel: to be polled, then (handed) to be answered. */
 struct entry {
-    struct entry *next;
-    struct channel *ch;
+    struct entry *next;            /* in its channel, then in the answers due */
+    struct polling *pl;
+    struct channel *ch;            /* NULL once it left its channel */
     json_t *rqp;                   /* {"m2m:rqp": {...}} */
     char *rqi;
     bool handed;                   /* polled: waits for the entity's m2m:rsp */
@@ -32,8 +33,9 @@ struct entry {
 
 /* A parked long poll: a deferred RETRIEVE to pcu. */
 struct poll {
-    struct poll *next;
-    struct channel *ch;
+    struct poll *next;             /* in its channel, then in the answers due */
+    struct polling *pl;
+    struct channel *ch;            /* NULL once it left its channel */
     answer_fn *done;
     void *data;
     int64_t timer;                 /* its deadline, then the zero-delay answer */
@@ -57,6 +59,10 @@ struct polling {
     int parked;                    /* polls parked on every channel */
     uint64_t dropped;
     bool closing;                  /* polling_close runs: answers go out at once */
+    /* Answered, their answer waiting for its zero-delay timer: given at
+     * once by polling_close, so none outlives the queues it answers into. */
+    struct entry *due_entries;
+    struct poll *due_polls;
 };
 
 static struct polling *pl_of(struct cse *cse)
@@ -112,6 +118,8 @@ static int64_t entry_answer_due(struct loop *loop, int64_t id, void *data)
 {
     (void)loop; (void)id;
     struct entry *e = data;
+    for (struct entry **p = &e->pl->due_entries; *p; p = &(*p)->next)
+        if (*p == e) { *p = e->next; break; }
     struct outbound_answer ans = { .rsc = e->rsc, .body = e->body, .len = e->body ? strlen(e->body) : 0 };
     e->done(e->data, &ans);
     free(e->body);
@@ -130,11 +138,13 @@ static void entry_finish(struct entry *e, int rsc, char *body)
     e->rsc = rsc;
     e->body = body;
     e->timer = 0;
-    bool now = c->pl->closing;
     struct loop *loop = loop_of(c);
+    e->ch = NULL;
     channel_release(c);
     /* Later from the loop: the sender may be inside the request that answered. */
-    if (now) entry_answer_due(NULL, 0, e);
+    e->next = e->pl->due_entries;
+    e->pl->due_entries = e;
+    if (e->pl->closing) entry_answer_due(NULL, 0, e);
     else e->timer = loop_add_timer(loop, 0, entry_answer_due, e);
 }
 
@@ -154,6 +164,8 @@ static int64_t poll_answer_due(struct loop *loop, int64_t id, void *data)
 {
     (void)loop; (void)id;
     struct poll *p = data;
+    for (struct poll **q = &p->pl->due_polls; *q; q = &(*q)->next)
+        if (*q == p) { *q = p->next; break; }
     p->done(p->data, p->result);
     json_decref(p->result);
     free(p);
@@ -170,10 +182,12 @@ static void poll_finish(struct poll *p, json_t *result)
     if (p->timer) loop_del_timer(loop_of(c), p->timer);
     p->result = result ? result : json_pack("{s:i}", "rsc", RSC_INTERNAL_SERVER_ERROR);
     p->timer = 0;
-    bool now = c->pl->closing;
     struct loop *loop = loop_of(c);
+    p->ch = NULL;
     channel_release(c);
-    if (now) poll_answer_due(NULL, 0, p);
+    p->next = p->pl->due_polls;
+    p->pl->due_polls = p;
+    if (p->pl->closing) poll_answer_due(NULL, 0, p);
     else p->timer = loop_add_timer(loop, 0, poll_answer_due, p);
 }
 
@@ -283,6 +297,7 @@ int polling_send(struct cse *cse, const char *pch, const char *target, const str
         log_warn("pch %s: cannot queue a request for %s", pch, target);
         return -1;
     }
+    e->pl = pl;
     e->ch = c;
     e->done = done;
     e->data = data;
@@ -317,7 +332,7 @@ bool polling_run_exchange(struct cse *cse, json_t *x, answer_fn *done, void *dat
         if (c) channel_release(c);
         return false;
     }
-    *p = (struct poll){ NULL, c, done, data, 0, NULL, json_is_true(json_object_get(x, "aggregate")) };
+    *p = (struct poll){ NULL, pl, c, done, data, 0, NULL, json_is_true(json_object_get(x, "aggregate")) };
     struct poll **tail = &c->polls;
     while (*tail) tail = &(*tail)->next;
     *tail = p;
@@ -423,6 +438,14 @@ void polling_close(struct cse *cse)
     struct polling *pl = cse->polling;
     if (!pl) return;
     pl->closing = true;
+    while (pl->due_entries) {
+        loop_del_timer(cse->loop, pl->due_entries->timer);
+        entry_answer_due(NULL, 0, pl->due_entries);
+    }
+    while (pl->due_polls) {
+        loop_del_timer(cse->loop, pl->due_polls->timer);
+        poll_answer_due(NULL, 0, pl->due_polls);
+    }
     while (pl->channels) {
         struct channel *c = pl->channels;
         if (c->gone_check > 0) loop_del_timer(cse->loop, c->gone_check);

@@ -61,6 +61,7 @@ with Cse(**{"pch-poll-timeout": "1500", "pch-request-timeout": "8000", "pch-queu
     box = "/cse-in/mon/box"
 
     # --- the channel's rules -------------------------------------------------
+    t.ok(15 in cse.get("/cse-in").json["m2m:cb"]["srt"], "the CSEBase's srt lists 15")
     r = cse.create("/cse-in/sensor", 15, {"m2m:pch": {"rn": "pch"}}, origin="CAdmin")
     t.rsc(r, 4103, 403, "only the AE itself creates its pollingChannel (the admin is refused)")
     r = cse.create("/cse-in/sensor", 15, {"m2m:pch": {"rn": "pch"}}, origin="Csensor")
