@@ -220,4 +220,17 @@ with Cse(**{"pch-poll-timeout": "1500", "pch-request-timeout": "8000", "pch-queu
     r = cse.create(box, 23, {"m2m:sub": {"rn": "s2", "nu": ["Csensor"]}}, origin="Cmon")
     t.rsc(r, 5204, 500, "an AE without poa and without channel cannot be verified -> 5204")
     t.ok(cse.alive(), "the CSE is still running")
+
+    # --- a stop with a poll parked and a request queued is clean -------------
+    cse.register_ae("sensor2", origin="Csensor2", rr=False)
+    cse.create("/cse-in/sensor2", 15, {"m2m:pch": {"rn": "pch"}}, origin="Csensor2")
+    cse.create("/cse-in/sensor", 15, {"m2m:pch": {"rn": "pch"}}, origin="Csensor")
+    parked = Bg(lambda: cse.get("/cse-in/sensor2/pch/pcu", origin="Csensor2", headers={"X-M2M-RET": "20000"},
+                                timeout=25))
+    queued = Bg(lambda: cse.request("POST", "/cse-in/sensor", origin="CAdmin", rqi="left",
+                                    body={"m2m:sgn": {"nev": {"rep": {}, "net": 1}}}, timeout=25))
+    time.sleep(0.5)
+    t.ok(parked.th.is_alive() and queued.th.is_alive(), "a poll parked and a request queued")
+# (leaving the with-block stops the CSE: the harness fails the test unless it exits 0)
+t.ok(parked.result(10) is not None and queued.result(10) is not None, "both clients got an end at the stop")
 t.done()
