@@ -59,6 +59,16 @@ int registry_add(struct registry *r, const struct resource_type *t)
     return 0;
 }
 
+int registry_replace(struct registry *r, const struct resource_type *t)
+{
+    for (int i = 0; i < r->n; i++)
+        if (r->types[i]->ty == t->ty && !strcmp(r->types[i]->key, t->key)) {
+            r->types[i] = t;
+            return 0;
+        }
+    return -1;
+}
+
 const struct resource_type *registry_find(const struct registry *r, int ty)
 {
     for (int i = 0; i < r->n; i++)

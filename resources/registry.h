@@ -187,6 +187,9 @@ struct registry {
 void registry_init_core(struct registry *r);
 /* Adds a type; -1 when r is full or the ty or wire key is taken. */
 int registry_add(struct registry *r, const struct resource_type *t);
+/* Replaces the type with t's number and key (a server profile's own variant
+ * of an engine type); -1 when there is none. */
+int registry_replace(struct registry *r, const struct resource_type *t);
 const struct resource_type *registry_find(const struct registry *r, int ty);
 const struct resource_type *registry_find_key(const struct registry *r, const char *key);
 /* Fills out[] with the ty of every registered type; returns the count. */

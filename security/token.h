@@ -38,8 +38,11 @@ struct token_trust *token_trust_new(void);
 void token_trust_free(struct token_trust *t);
 /* Adds one key for issuer (jwk: JSON text of a public JWK, or oct). -1 with err set when unusable. */
 int token_trust_add(struct token_trust *t, const char *issuer, const char *jwk_json, char *err, size_t cap);
-/* Adds the issuers of a trust file: {"issuers": [{"iss": "...", "jwk": {...}}, ...]}. */
+/* Adds the issuers of a trust file: {"issuers": [{"iss": "...", "jwk": {...} or [{...}, ...]}, ...]}
+ * (an issuer may appear more than once). All or nothing: -1 with err naming the
+ * entry adds no key. A file holding an oct or private key must be mode 0600. */
 int token_trust_load(struct token_trust *t, const char *path, char *err, size_t cap);
+/* The keys held (an issuer may have several). */
 size_t token_trust_count(const struct token_trust *t);
 
 enum token_verdict {
@@ -59,7 +62,8 @@ const char *token_verdict_text(enum token_verdict v);
 /* Verifies jwt for an originator: signature by a key of its (trusted)
  * issuer, now_s within [nbf, exp], csi in aud when aud is present
  * (csi NULL: not checked), holder equal to azp (NULL: not checked). On
- * TOKEN_OK out holds the claims (free with token_claims_free); otherwise out is empty. */
+ * TOKEN_OK out holds the claims (free with token_claims_free); otherwise out is empty.
+ * out may be NULL when only the verdict is wanted. */
 enum token_verdict token_verify(const struct token_trust *t, const char *jwt, const char *holder,
                                 const char *csi, int64_t now_s, struct token_claims *out);
 

@@ -1,6 +1,8 @@
 /* Transport selection by URL scheme. */
 #include "client.h"
 
+#include "../cse/core/primitive.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -83,6 +85,7 @@ void client_response_clear(struct client_response *rsp)
 {
     free(rsp->body);
     free(rsp->location);
+    free(rsp->ati);
     memset(rsp, 0, sizeof *rsp);
 }
 
@@ -96,4 +99,15 @@ int client_handshake_timeout(const struct client_opts *o)
     int hs = o->handshake_timeout_ms > 0 ? o->handshake_timeout_ms : CLIENT_HANDSHAKE_MS;
     int total = client_request_timeout(o);
     return hs < total ? hs : total;
+}
+
+void client_fill_primitive(const struct client_opts *o, struct m2m_request *prim)
+{
+    prim->fr = (char *)o->from;
+    prim->rvi = (char *)o->rvi;
+    prim->tokens = (char *)o->tokens;
+    prim->tids = (char *)o->tids;
+    prim->ltids = (char *)o->ltids;
+    prim->rids = (char *)o->rids;
+    prim->tqi = o->tqi;
 }

@@ -21,7 +21,12 @@ struct client_opts {
     const char *ca_file, *cert_file, *key_file, *psk_identity;
     const char *psk_key;       /* hex; never from argv (m2m.c) */
     int handshake_timeout_ms;  /* (D)TLS handshake bound; 0 = CLIENT_HANDSHAKE_MS, capped by timeout_ms */
-    bool verbose;              /* print the exchange on stderr */
+    bool verbose;              /* print the exchange on stderr (tokens left out) */
+    /* Dynamic authorization (TS-0004 6.4.1), sent with every request: tkns
+     * ('+'-joined JWTs; HTTP Authorization header, CoAP Uri-Query), tids,
+     * ltids, rids ('+'-joined), tqi. NULL/false = absent. */
+    const char *tokens, *tids, *ltids, *rids;
+    bool tqi;
 };
 
 struct client_request {
@@ -39,6 +44,7 @@ struct client_response {
     char *body;                /* NUL-terminated, may be empty */
     size_t body_len;
     char *location;            /* Content-Location, or NULL */
+    char *ati;                 /* assigned token IDs "lti:tkid+…" (X-M2M-ATI, CoAP option 327), or NULL */
 };
 
 /* A parsed base URL. */
@@ -68,10 +74,18 @@ int client_parse_url(const char *url, struct client_url *out, char *err, size_t 
 #define CLIENT_HANDSHAKE_MS 3000
 int client_request_timeout(const struct client_opts *o);
 int client_handshake_timeout(const struct client_opts *o);
+/* The request primitive fields the options carry (fr, rvi, tokens, tids,
+ * ltids, rids, tqi) copied into prim (pointers into o, not owned). */
+struct m2m_request;
+void client_fill_primitive(const struct client_opts *o, struct m2m_request *prim);
 
 /* Transports (one file each). */
 client_send_fn client_http_send;
 client_send_fn client_https_send;   /* client_tls.c */
 client_send_fn client_coap_send;    /* client_coap.c: coap and coaps */
+/* One option of a CoAP answer into rsp (RSC, ATI) or location (Location-Path
+ * segments joined by '/'); others are ignored. */
+void client_coap_option(struct client_response *rsp, char *location, size_t cap, unsigned number,
+                        const unsigned char *v, size_t len);
 
 #endif

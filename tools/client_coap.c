@@ -30,22 +30,29 @@ struct exchange {
 static const int op_code[] = { 0, COAP_REQUEST_CODE_POST, COAP_REQUEST_CODE_GET, COAP_REQUEST_CODE_PUT,
                                COAP_REQUEST_CODE_DELETE, COAP_REQUEST_CODE_POST };
 
+void client_coap_option(struct client_response *rsp, char *location, size_t cap, unsigned number,
+                        const uint8_t *v, size_t len)
+{
+    if (number == M2MOPT_RSC) {
+        uint32_t rsc = 0;
+        for (size_t i = 0; i < len && i < 4; i++) rsc = rsc << 8 | v[i];
+        rsp->rsc = (int)rsc;
+    } else if (number == M2MOPT_ATI && !rsp->ati) {
+        rsp->ati = strndup((const char *)v, len);
+    } else if (number == COAPOPT_LOCATION_PATH) {
+        size_t used = strlen(location);
+        snprintf(location + used, cap - used, "%s%.*s", used ? "/" : "", (int)len, (const char *)v);
+    }
+}
+
 static void read_options(const coap_pdu_t *pdu, struct exchange *x)
 {
     coap_opt_iterator_t it;
     coap_opt_t *opt;
     coap_option_iterator_init(pdu, &it, COAP_OPT_ALL);
-    while ((opt = coap_option_next(&it))) {
-        const uint8_t *v = coap_opt_value(opt);
-        unsigned len = coap_opt_length(opt);
-        if (it.number == M2MOPT_RSC) {
-            x->rsp->rsc = (int)coap_decode_var_bytes(v, len);
-        } else if (it.number == COAPOPT_LOCATION_PATH) {
-            size_t used = strlen(x->location);
-            snprintf(x->location + used, sizeof x->location - used, "%s%.*s", used ? "/" : "",
-                     (int)len, (const char *)v);
-        }
-    }
+    while ((opt = coap_option_next(&it)))
+        client_coap_option(x->rsp, x->location, sizeof x->location, it.number, coap_opt_value(opt),
+                           coap_opt_length(opt));
 }
 
 static coap_response_t on_response(coap_session_t *session, const coap_pdu_t *sent,
@@ -93,8 +100,8 @@ static coap_optlist_t *request_options(const struct client_opts *o, const struct
     char rqi[64];
     if (rq->rqi) snprintf(rqi, sizeof rqi, "%s", rq->rqi);
     else snprintf(rqi, sizeof rqi, "m2m-%ld-%d", (long)time(NULL), (int)getpid());
-    struct m2m_request req = { .op = (enum m2m_op)rq->op, .to = (char *)rq->to, .fr = (char *)o->from,
-                               .rqi = rqi, .rvi = (char *)o->rvi, .ty = rq->ty };
+    struct m2m_request req = { .op = (enum m2m_op)rq->op, .to = (char *)rq->to, .rqi = rqi, .ty = rq->ty };
+    client_fill_primitive(o, &req);
     struct coap_msg_out *m = malloc(sizeof *m);
     if (!m) return NULL;
     coap_msg_out_init(m);

@@ -2,6 +2,7 @@
  * request per connection, "Connection: close". */
 #include "client.h"
 #include "client_http.h"
+#include "cse/core/token_syntax.h"
 #include "cse/wire/http_codec.h"
 
 #include <errno.h>
@@ -40,14 +41,22 @@ int client_http_connect(const struct client_url *url, int timeout_ms, char *err,
     return fd;
 }
 
-/* The request target: CSE-relative "/x", SP-relative "/~/id/x", absolute "/_/sp/id/x". */
-static void target_path(const struct client_url *url, const struct client_request *rq, char *out, size_t cap)
+/* The request target: CSE-relative "/x", SP-relative "/~/id/x", absolute "/_/sp/id/x";
+ * then the query (the request's own, then the dynamic-authorization items). */
+static int target_path(const struct client_url *url, const struct client_request *rq, const char *extra,
+                       char *out, size_t cap)
 {
     const char *to = rq->to;
-    const char *q = rq->query && *rq->query ? rq->query : NULL;
-    if (!strncmp(to, "//", 2)) snprintf(out, cap, "%s/_/%s%s%s", url->prefix, to + 2, q ? "?" : "", q ? q : "");
-    else if (to[0] == '/') snprintf(out, cap, "%s/~%s%s%s", url->prefix, to, q ? "?" : "", q ? q : "");
-    else snprintf(out, cap, "%s/%s%s%s", url->prefix, to, q ? "?" : "", q ? q : "");
+    char joined[8192];
+    if (snprintf(joined, sizeof joined, "%s%s%s", rq->query ? rq->query : "",
+                 rq->query && *rq->query && *extra ? "&" : "", extra) >= (int)sizeof joined)
+        return -1;
+    const char *q = *joined ? joined : NULL;
+    int n;
+    if (!strncmp(to, "//", 2)) n = snprintf(out, cap, "%s/_/%s%s%s", url->prefix, to + 2, q ? "?" : "", q ? q : "");
+    else if (to[0] == '/') n = snprintf(out, cap, "%s/~%s%s%s", url->prefix, to, q ? "?" : "", q ? q : "");
+    else n = snprintf(out, cap, "%s/%s%s%s", url->prefix, to, q ? "?" : "", q ? q : "");
+    return n < 0 || (size_t)n >= cap ? -1 : 0;
 }
 
 char *client_http_build(const struct client_opts *o, const struct client_url *url,
@@ -57,16 +66,21 @@ char *client_http_build(const struct client_opts *o, const struct client_url *ur
         snprintf(err, errlen, "unknown operation");
         return NULL;
     }
-    char path[4096], rqi[64], headers[2048];
-    target_path(url, rq, path, sizeof path);
+    char path[16384], rqi[64], extra[4096];
+    static char headers[TOKENS_MAX_BYTES + 4096];
     if (rq->rqi) snprintf(rqi, sizeof rqi, "%s", rq->rqi);
     else snprintf(rqi, sizeof rqi, "m2m-%ld-%d", (long)time(NULL), (int)getpid());
     size_t blen = rq->body ? strlen(rq->body) : 0;
     /* The same codec as the CSE's own requests (cse/wire/http_codec.h). */
-    struct m2m_request prim = { .op = (enum m2m_op)rq->op, .fr = (char *)o->from, .rqi = rqi,
-                                .rvi = (char *)o->rvi, .ty = rq->ty };
-    if (http_codec_headers(&prim, rq->body != NULL, headers, sizeof headers) < 0) {
+    struct m2m_request prim = { .op = (enum m2m_op)rq->op, .rqi = rqi, .ty = rq->ty };
+    client_fill_primitive(o, &prim);
+    if (http_codec_headers(&prim, rq->body != NULL, headers, sizeof headers) < 0 ||
+        http_codec_query(&prim, extra, sizeof extra) < 0) {
         snprintf(err, errlen, "request headers too large");
+        return NULL;
+    }
+    if (target_path(url, rq, extra, path, sizeof path)) {
+        snprintf(err, errlen, "request target and query too long");
         return NULL;
     }
     size_t cap = strlen(path) + strlen(url->host) + strlen(headers) + blen + 256;
@@ -159,12 +173,29 @@ int client_http_parse(char *raw, size_t len, struct client_response *rsp, char *
     const char *v = header_value(raw, "X-M2M-RSC", &vlen);
     if (v) rsp->rsc = atoi(v);
     if ((v = header_value(raw, "Content-Location", &vlen))) rsp->location = strndup(v, vlen);
+    if ((v = header_value(raw, "X-M2M-ATI", &vlen))) rsp->ati = strndup(v, vlen);
     const char *body = sep + 4;
     size_t blen = len - (size_t)(body - raw);
     if ((v = header_value(raw, "Content-Length", &vlen)) && (size_t)atol(v) < blen) blen = (size_t)atol(v);
     rsp->body = strndup(body, blen);
     rsp->body_len = blen;
     return 0;
+}
+
+void client_http_show(const char *prefix, const char *text, size_t len)
+{
+    /* Tokens are credentials: the Authorization line is shown without them. */
+    const char *auth = NULL, *end = text + len;
+    for (const char *p = text; p < end && !auth;) {
+        if (!strncasecmp(p, "Authorization:", 14)) auth = p;
+        const char *nl = memchr(p, '\n', (size_t)(end - p));
+        p = nl ? nl + 1 : end;
+    }
+    if (!auth) { fprintf(stderr, "%s %.*s\n", prefix, (int)len, text); return; }
+    const char *eol = memchr(auth, '\n', (size_t)(text + len - auth));
+    const char *rest = eol ? eol + 1 : text + len;
+    fprintf(stderr, "%s %.*sAuthorization: (tokens not shown)\r\n%.*s\n", prefix, (int)(auth - text), text,
+            (int)(text + len - rest), rest);
 }
 
 int client_http_send(const struct client_opts *o, const struct client_url *url,
@@ -174,7 +205,7 @@ int client_http_send(const struct client_opts *o, const struct client_url *url,
     size_t len;
     char *req = client_http_build(o, url, rq, &len, err, errlen);
     if (!req) return -1;
-    if (o->verbose) fprintf(stderr, "> %.*s\n", (int)len, req);
+    if (o->verbose) client_http_show(">", req, len);
     int fd = client_http_connect(url, client_request_timeout(o), err, errlen);
     if (fd < 0) { free(req); return -1; }
     int rc = send_all(fd, req, len);
@@ -183,7 +214,7 @@ int client_http_send(const struct client_opts *o, const struct client_url *url,
     size_t n;
     char *raw = client_http_read_all(socket_read, &fd, &n);
     close(fd);
-    if (o->verbose) fprintf(stderr, "< %s\n", raw);
+    if (o->verbose) client_http_show("<", raw, n);
     rc = client_http_parse(raw, n, rsp, err, errlen);
     free(raw);
     return rc;

@@ -17,4 +17,7 @@ char *client_http_read_all(client_read_fn *rd, void *ctx, size_t *len);
 /* Parses a whole response (raw is modified). Returns 0 or -1 with err. */
 int client_http_parse(char *raw, size_t len, struct client_response *rsp, char *err, size_t errlen);
 
+/* Prints a request or response on stderr (verbose), tokens left out. */
+void client_http_show(const char *prefix, const char *text, size_t len);
+
 #endif

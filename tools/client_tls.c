@@ -161,7 +161,7 @@ int client_https_send(const struct client_opts *o, const struct client_url *url,
             wolfSSL_UseSNI(ssl, WOLFSSL_SNI_HOST_NAME, url->host, (unsigned short)strlen(url->host));
             if (o->ca_file) wolfSSL_check_domain_name(ssl, url->host);
         }
-        if (o->verbose) fprintf(stderr, "> %.*s\n", (int)len, req);
+        if (o->verbose) client_http_show(">", req, len);
         if (handshake(o, url, ssl, fd, err, errlen)) {
             /* err says why */
         } else if (wolfSSL_write(ssl, req, (int)len) != (int)len) {
@@ -170,7 +170,7 @@ int client_https_send(const struct client_opts *o, const struct client_url *url,
         } else {
             size_t n;
             char *raw = client_http_read_all(tls_read, ssl, &n);
-            if (o->verbose) fprintf(stderr, "< %s\n", raw);
+            if (o->verbose) client_http_show("<", raw, n);
             rc = client_http_parse(raw, n, rsp, err, errlen);
             free(raw);
         }

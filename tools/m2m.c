@@ -3,6 +3,7 @@
 #include "m2m.h"
 
 #include "../cse/core/rsc.h"
+#include "../cse/core/token_syntax.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -32,6 +33,15 @@ static void usage(void)
          "  acp attach <acp> <resource>               add the ACP to the resource's acpi\n"
          "  acp detach <acp> <resource>               remove it again\n"
          "  acp audit [--data-dir DIR | --file PATH] [--tail N] [--deny]\n"
+         "Dynamic authorization (see docs/dynamic-authorization.md; --das URL, default\n"
+         "$M2M_DAS or http://127.0.0.1:8281/~/id-das/das-in):\n"
+         "  das rule add <name> (--who PAT[,PAT] | --role ROLEID)... --ops OPS --target PAT...\n"
+         "               [--window SCHED]... [--ip CIDR]... [--rate N] [--lifetime S]\n"
+         "               [--issue-tokens] [--authenticated]\n"
+         "  das rule list                             das rule rm <name>\n"
+         "  das role add --holder ID --role ROLEID [--until TIMESTAMP]\n"
+         "  das role list [--holder ID]               das role rm --holder ID --role ROLEID\n"
+         "  token get --target TRID --op OP [--role ROLEID]   (From = --from, the device)\n"
          "\n"
          "Options:\n"
          "  --url URL        CSE address (default $M2M_URL or http://127.0.0.1:8080)\n"
@@ -39,7 +49,12 @@ static void usage(void)
          "  --rvi V          release version (default 3)\n"
          "  --rcn N          result content      --query k=v   extra query parameter (repeatable)\n"
          "  --rqi ID         request identifier  --timeout MS  per request (default 10000)\n"
-         "  -v, --verbose    show the exchange on stderr\n"
+         "  -v, --verbose    show the exchange on stderr (tokens left out) and the assigned token IDs\n"
+         "Dynamic authorization (see docs/dynamic-authorization.md):\n"
+         "  --token JWT|@FILE  a token for the request (repeatable; @FILE keeps it off the command\n"
+         "                   line, where every local user could read it)\n"
+         "  --tids ID[+ID]   token IDs (id@issuer.fqdn)   --ltids LTI[+LTI]  local token IDs\n"
+         "  --rids ROLE[+ROLE] role IDs                    --tqi  ready to fetch a token (tqi=true)\n"
          "Secure transports (https://, coaps://):\n"
          "  --ca FILE        CA that signed the server certificate (e.g. var/tls/ca.pem)\n"
          "  --cert FILE      client certificate (PEM)   --key FILE  its private key\n"
@@ -94,6 +109,19 @@ static int take_option(struct cli *c, const char *name, const char *v)
     else if (!strcmp(name, "--data-dir")) c->data_dir = v;
     else if (!strcmp(name, "--file")) c->file = v;
     else if (!strcmp(name, "--tail")) c->tail = atoi(v);
+    else if (!strcmp(name, "--das")) c->das_url = v;
+    else if (!strcmp(name, "--who")) ADD(c->who, c->nwho);
+    else if (!strcmp(name, "--target")) ADD(c->target, c->ntarget);
+    else if (!strcmp(name, "--role")) ADD(c->role, c->nrole);
+    else if (!strcmp(name, "--holder")) c->holder = v;
+    else if (!strcmp(name, "--until")) c->until = v;
+    else if (!strcmp(name, "--op")) c->op = v;
+    else if (!strcmp(name, "--rate")) c->rate = v;
+    else if (!strcmp(name, "--lifetime")) c->lifetime = v;
+    else if (!strcmp(name, "--token")) ADD(c->token, c->ntoken);
+    else if (!strcmp(name, "--tids")) c->o.tids = v;
+    else if (!strcmp(name, "--ltids")) c->o.ltids = v;
+    else if (!strcmp(name, "--rids")) c->o.rids = v;
     else return -1;
     return 0;
     #undef ADD
@@ -108,6 +136,8 @@ static int parse_args(struct cli *c, int argc, char **argv)
         if (!strcmp(a, "--authenticated")) { c->authenticated = true; continue; }
         if (!strcmp(a, "--pvs")) { c->pvs = true; continue; }
         if (!strcmp(a, "--deny")) { c->deny_only = true; continue; }
+        if (!strcmp(a, "--issue-tokens")) { c->issue_tokens = true; continue; }
+        if (!strcmp(a, "--tqi")) { c->o.tqi = true; continue; }
         if (!strcmp(a, "--psk-key") || !strncmp(a, "--psk-key=", 10)) {
             fprintf(stderr, "m2m: --psk-key is not accepted: every local user can read a process's "
                     "arguments (/proc/PID/cmdline). Put the key (hex) in a file only you can read and "
@@ -166,6 +196,7 @@ int cli_call(struct cli *c, enum client_op op, const char *to, int ty, const cha
         return 2;
     }
     *rsc = rsp.rsc;
+    if (rsp.ati && c->o.verbose) fprintf(stderr, "m2m: assigned token IDs (X-M2M-ATI): %s\n", rsp.ati);
     if (rsp.body_len) *out = json_loadb(rsp.body, rsp.body_len, 0, NULL);
     if (rsp.body_len && !*out) printf("%s\n", rsp.body);
     client_response_clear(&rsp);
@@ -243,6 +274,32 @@ static int primitive(struct cli *c, enum client_op op)
     return rsc_is_success(rsc) ? 0 : 1;
 }
 
+/* --token values ('@FILE': read from the file) joined by '+' into o.tokens. */
+static int load_tokens(struct cli *c)
+{
+    static char joined[TOKENS_MAX_BYTES + 1];
+    size_t n = 0;
+    for (int i = 0; i < c->ntoken; i++) {
+        char *owned = c->token[i][0] == '@' ? read_file(c->token[i] + 1) : NULL;
+        if (c->token[i][0] == '@' && !owned) {
+            fprintf(stderr, "m2m: cannot read the token file %s: %s\n", c->token[i] + 1, strerror(errno));
+            return -1;
+        }
+        const char *tk = owned ? owned : c->token[i];
+        size_t len = strcspn(tk, " \t\r\n");
+        if (!len || n + len + 2 > sizeof joined) {
+            fprintf(stderr, "m2m: --token needs a token (JWS/JWE compact form); %d bytes in all at most\n",
+                    TOKENS_MAX_BYTES);
+            free(owned);
+            return -1;
+        }
+        n += (size_t)snprintf(joined + n, sizeof joined - n, "%s%.*s", n ? "+" : "", (int)len, tk);
+        free(owned);
+    }
+    if (n) c->o.tokens = joined;
+    return 0;
+}
+
 /* The PSK, in hex: from --psk-key-file (a file nobody else may read) or
  * $M2M_PSK_KEY (the environment is readable by the same user only). */
 static int load_psk_key(struct cli *c)
@@ -289,12 +346,14 @@ int main(int argc, char **argv)
     c.o.from = getenv("M2M_ORIGIN") ? getenv("M2M_ORIGIN") : "CAdmin";
     int rc = parse_args(&c, argc, argv);
     if (rc) return rc > 0 ? 0 : 2;
-    if (load_psk_key(&c)) return 2;
+    if (load_psk_key(&c) || load_tokens(&c)) return 2;
     if (!c.npos) { usage(); return 2; }
     static const char *const prims[] = { "", "create", "retrieve", "update", "delete", "notify" };
     for (int op = CLIENT_CREATE; op <= CLIENT_NOTIFY; op++)
         if (!strcmp(c.pos[0], prims[op])) return primitive(&c, (enum client_op)op);
     if (!strcmp(c.pos[0], "acp")) return acp_main(&c);
+    if (!strcmp(c.pos[0], "das")) return das_main(&c);
+    if (!strcmp(c.pos[0], "token")) return token_main(&c);
     fprintf(stderr, "m2m: unknown command '%s' (try --help)\n", c.pos[0]);
     return 2;
 }

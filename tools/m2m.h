@@ -24,7 +24,14 @@ struct cli {
     bool authenticated, pvs, deny_only;
     const char *data_dir, *file;
     const char *psk_key_file;
+    /* das and token commands */
+    const char *das_url, *holder, *until, *op, *rate, *lifetime;
+    const char *who[CLI_MAX]; int nwho;
+    const char *target[CLI_MAX]; int ntarget;
+    const char *role[CLI_MAX]; int nrole;
+    bool issue_tokens;
     int tail;
+    const char *token[CLI_MAX]; int ntoken;    /* --token JWT|@file, joined into o.tokens */
 };
 
 /* Sends one primitive; *out receives the parsed JSON body (NULL if none or
@@ -39,6 +46,20 @@ int cli_parse_ops(const char *s);
 /* "create,retrieve" for a mask. */
 void cli_ops_text(int mask, char *out, size_t cap);
 
+/* RETRIEVE target; on success *res is the inner object and *key its root
+ * key ("m2m:acp"). Returns 0, or the exit status after reporting. */
+int cli_fetch(struct cli *c, const char *target, json_t **doc, json_t **res, const char **key);
+/* Sends doc (consumed) and prints the RSC; before that, `created` (if
+ * not NULL) sees a successful response. Returns the exit status. */
+int cli_send_doc(struct cli *c, enum client_op op, const char *target, int ty, json_t *doc,
+                 void (*created)(json_t *out, void *data), void *data);
+
+/* The items of comma-separated lists, as a JSON array of strings. */
+json_t *cli_split_ids(const char *const *list, int n);
+
 int acp_main(struct cli *c);
+/* m2m das … (operators of an m2m-das) and m2m token get (devices): tools/m2m_das.c. */
+int das_main(struct cli *c);
+int token_main(struct cli *c);
 
 #endif

@@ -9,9 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* RETRIEVE target; on success *res is the inner object and *key its root
- * key ("m2m:acp"). Returns 0, or the exit status after reporting. */
-static int fetch(struct cli *c, const char *target, json_t **doc, json_t **res, const char **key)
+int cli_fetch(struct cli *c, const char *target, json_t **doc, json_t **res, const char **key)
 {
     int rsc = 0;
     int rc = cli_call(c, CLIENT_RETRIEVE, target, 0, NULL, NULL, doc, &rsc);
@@ -27,9 +25,7 @@ static int fetch(struct cli *c, const char *target, json_t **doc, json_t **res, 
     return 0;
 }
 
-/* Sends doc (consumed) and prints the RSC; before that, `created` (if
- * not NULL) sees a successful response. Returns the exit status. */
-static int send_doc(struct cli *c, enum client_op op, const char *target, int ty, json_t *doc,
+int cli_send_doc(struct cli *c, enum client_op op, const char *target, int ty, json_t *doc,
                     void (*created)(json_t *out, void *data), void *data)
 {
     char *body = json_dumps(doc, JSON_COMPACT);
@@ -47,10 +43,10 @@ static int send_doc(struct cli *c, enum client_op op, const char *target, int ty
 /* UPDATE target with {key: {attr: value}}. */
 static int store_attr(struct cli *c, const char *target, const char *key, const char *attr, json_t *value)
 {
-    return send_doc(c, CLIENT_UPDATE, target, 0, json_pack("{s:{s:O}}", key, attr, value), NULL, NULL);
+    return cli_send_doc(c, CLIENT_UPDATE, target, 0, json_pack("{s:{s:O}}", key, attr, value), NULL, NULL);
 }
 
-static json_t *split_ids(const char *const *list, int n)
+json_t *cli_split_ids(const char *const *list, int n)
 {
     json_t *ids = json_array();
     for (int i = 0; i < n; i++) {
@@ -70,7 +66,7 @@ static json_t *rule_from_spec(const char *spec)
     if (ops < 0 || colon == spec) return NULL;
     char *who = colon ? strndup(spec, (size_t)(colon - spec)) : strdup(spec);
     const char *list[1] = { who };
-    json_t *rule = json_pack("{s:o,s:i}", "acor", split_ids(list, 1), "acop", ops);
+    json_t *rule = json_pack("{s:o,s:i}", "acor", cli_split_ids(list, 1), "acop", ops);
     free(who);
     return rule;
 }
@@ -111,7 +107,7 @@ static int acp_show(struct cli *c, const char *target)
 {
     json_t *doc, *acp;
     const char *key;
-    int rc = fetch(c, target, &doc, &acp, &key);
+    int rc = cli_fetch(c, target, &doc, &acp, &key);
     if (rc) return rc;
     printf("%s (ri %s)\n", target, json_string_value(json_object_get(acp, "ri")));
     print_rules("privileges (pv)", json_object_get(acp, "pv"));
@@ -131,7 +127,7 @@ static int acp_list(struct cli *c, const char *parent)
     json_array_foreach(json_object_get(doc, "m2m:uril"), i, u) {
         json_t *d, *acp;
         const char *key;
-        if (fetch(c, json_string_value(u), &d, &acp, &key)) continue;
+        if (cli_fetch(c, json_string_value(u), &d, &acp, &key)) continue;
         printf("%-40s %-20s pv %zu rules, pvs %zu rules\n", json_string_value(u),
                json_string_value(json_object_get(acp, "ri")),
                json_array_size(json_object_get(json_object_get(acp, "pv"), "acr")),
@@ -166,7 +162,7 @@ static int acp_create(struct cli *c, const char *parent, const char *name)
     json_t *doc = json_pack("{s:{s:s,s:{s:o},s:{s:o}}}", "m2m:acp", "rn", name, "pv", "acr", pv, "pvs", "acr", pvs);
     char where[1024];
     snprintf(where, sizeof where, "%s/%s", parent, name);
-    return send_doc(c, CLIENT_CREATE, parent, 1, doc, print_created, where);
+    return cli_send_doc(c, CLIENT_CREATE, parent, 1, doc, print_created, where);
 }
 
 static bool same_ids(json_t *a, json_t *b)
@@ -269,14 +265,14 @@ static int acp_edit(struct cli *c, const char *target, bool grant)
     }
     json_t *doc, *acp;
     const char *key;
-    int rc = fetch(c, target, &doc, &acp, &key);
+    int rc = cli_fetch(c, target, &doc, &acp, &key);
     if (rc) return rc;
     const char *sn = c->pvs ? "pvs" : "pv";
     json_t *set = json_object_get(acp, sn);
     if (!json_is_object(set)) { set = json_object(); json_object_set_new(acp, sn, set); }
     json_t *acr = json_object_get(set, "acr");
     if (!json_is_array(acr)) { acr = json_array(); json_object_set_new(set, "acr", acr); }
-    json_t *ids = split_ids(c->to, c->nto);
+    json_t *ids = cli_split_ids(c->to, c->nto);
     if (grant) {
         add_grant(acr, ids, ops, c);
     } else {
@@ -296,7 +292,7 @@ static int acp_link(struct cli *c, const char *acp_target, const char *res_targe
 {
     json_t *adoc, *acp, *rdoc, *res;
     const char *akey, *rkey;
-    int rc = fetch(c, acp_target, &adoc, &acp, &akey);
+    int rc = cli_fetch(c, acp_target, &adoc, &acp, &akey);
     if (rc) return rc;
     if (strcmp(akey, "m2m:acp")) {
         fprintf(stderr, "m2m: %s is a %s, not an accessControlPolicy\n", acp_target, akey);
@@ -304,7 +300,7 @@ static int acp_link(struct cli *c, const char *acp_target, const char *res_targe
         return 2;
     }
     const char *ri = json_string_value(json_object_get(acp, "ri"));
-    if ((rc = fetch(c, res_target, &rdoc, &res, &rkey))) { json_decref(adoc); return rc; }
+    if ((rc = cli_fetch(c, res_target, &rdoc, &res, &rkey))) { json_decref(adoc); return rc; }
     json_t *acpi = json_object_get(res, "acpi");
     acpi = json_is_array(acpi) ? json_deep_copy(acpi) : json_array();
     bool present = false;

@@ -60,6 +60,7 @@ struct config {
     int64_t audit_max_bytes;  /* audit log rotation size, 0 = never rotate */
     int audit_keep;           /* rotated audit logs kept */
     char cse_acpi[512];       /* CSEBase acpi: comma-separated ACP IDs, "" = none */
+    char cse_daci[512];       /* CSEBase daci: comma-separated <dac> IDs, "" = none */
     /* Secure transports and SAEF (security/, docs/security.md). */
     int https_port;           /* 0 = off (default 8443) */
     char tls_cert[256];       /* server certificate chain, PEM; empty = generated */
@@ -77,6 +78,7 @@ struct config {
     int noutbound_psk;
     char dns_servers[256];    /* "host[:port],..." for outbound name lookups; "" = resolv.conf */
     char transport_module[512]; /* ironbark-transports.so; "" = beside the executable */
+    char jose_module[512];    /* ironbark-jose.so (tokens); "" = beside the executable */
     /* Rate limits (cse/throttle.h, docs/security.md "Rate limiting"). */
     struct config_rate rate_address;     /* requests per source address */
     struct config_rate rate_originator;  /* requests per originator */

@@ -57,8 +57,21 @@ static json_t *points_of_access(const struct config *cfg)
     return poa;
 }
 
+/* A comma- or space-separated list setting as a list attribute of the
+ * CSEBase (absent when empty). */
+static void set_id_list(struct resource *base, const char *sn, const char *setting)
+{
+    json_t *ids = json_array();
+    char list[512];
+    snprintf(list, sizeof list, "%s", setting);
+    for (char *save = NULL, *id = strtok_r(list, ", ", &save); id; id = strtok_r(NULL, ", ", &save))
+        json_array_append_new(ids, json_string(id));
+    if (json_array_size(ids)) json_object_set_new(base->attrs, sn, ids);
+    else { json_object_del(base->attrs, sn); json_decref(ids); }
+}
+
 /* Creates the CSEBase on first start; afterwards refreshes what follows from
- * the configuration (types, points of access). */
+ * the configuration (types, points of access, acpi, daci). */
 static int ensure_cse_base(struct cse *cse)
 {
     const struct config *cfg = &cse->cfg;
@@ -89,14 +102,9 @@ static int ensure_cse_base(struct cse *cse)
     json_object_set_new(base->attrs, "poa", points_of_access(cfg));
     json_object_set_new(base->attrs, "csz", json_pack("[s]", "json"));
     json_object_set_new(base->attrs, "srv", json_pack("[s,s,s]", "2a", "3", "4"));
-    /* The CSEBase's acpi is read-only over the API and set by configuration. */
-    json_t *acpi = json_array();
-    char list[sizeof cfg->cse_acpi];
-    snprintf(list, sizeof list, "%s", cfg->cse_acpi);
-    for (char *save = NULL, *id = strtok_r(list, ", ", &save); id; id = strtok_r(NULL, ", ", &save))
-        json_array_append_new(acpi, json_string(id));
-    if (json_array_size(acpi)) json_object_set_new(base->attrs, "acpi", acpi);
-    else { json_object_del(base->attrs, "acpi"); json_decref(acpi); }
+    /* The CSEBase's acpi and daci are read-only over the API and set by configuration. */
+    set_id_list(base, "acpi", cfg->cse_acpi);
+    set_id_list(base, "daci", cfg->cse_daci);
     rc = store_begin(cse->store);
     if (!rc) rc = fresh ? store_insert(cse->store, base) : store_update(cse->store, base);
     if (rc == RSC_CONFLICT)
@@ -145,7 +153,7 @@ int cse_open_with(struct cse *cse, const struct config *cfg, struct loop *loop,
     memset(cse, 0, sizeof *cse);
     registry_init_core(&cse->types);
     for (const struct resource_type *const *t = extra_types; t && *t; t++)
-        if (registry_add(&cse->types, *t)) {
+        if (registry_add(&cse->types, *t) && registry_replace(&cse->types, *t)) {
             log_error("resource type %d (%s) cannot be added: its number or key is taken", (*t)->ty, (*t)->key);
             return -1;
         }

@@ -3,6 +3,7 @@
 #include "../base/clock.h"
 #include "lbq.h"
 #include "rsc.h"
+#include "token_syntax.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -257,6 +258,40 @@ static void set_str(char **dst, const char *value)
     *dst = strdup(value);
 }
 
+/* A '+'-joined list parameter (tkns, tids, ltids) that may come more than
+ * once (tids=a&tids=b): each value is checked and added; the whole stays
+ * within TOKENS_MAX_COUNT items and TOKENS_MAX_BYTES. */
+static int add_list_param(char **dst, const char *value, bool (*ok)(const char *))
+{
+    size_t have = *dst ? strlen(*dst) : 0, n = have + strlen(value) + 2;
+    if (n > TOKENS_MAX_BYTES + 2) return RSC_BAD_REQUEST;
+    char joined[TOKENS_MAX_BYTES + 2], *out = malloc(n);
+    if (!out) return RSC_INTERNAL_SERVER_ERROR;
+    snprintf(joined, sizeof joined, "%s%s%s", have ? *dst : "", have ? "+" : "", value);
+    if (!token_list_valid(joined, ok, out, n)) {
+        free(out);
+        return RSC_BAD_REQUEST;
+    }
+    free(*dst);
+    *dst = out;
+    return 0;
+}
+
+void m2m_token_params(const struct m2m_request *req, bool with_tokens,
+                      void (*fn)(void *data, const char *key, const char *value), void *data)
+{
+    if (with_tokens && req->tokens) fn(data, "tkns", req->tokens);
+    if (req->tids) fn(data, "tids", req->tids);
+    if (req->ltids) fn(data, "ltids", req->ltids);
+    if (req->rids) fn(data, "rids", req->rids);
+    if (req->tqi) fn(data, "tqi", "true");
+}
+
+int m2m_add_tokens(struct m2m_request *req, const char *value)
+{
+    return add_list_param(&req->tokens, value, token_text_valid);
+}
+
 /* Attributes that have their own condition or are not filterable by value
  * (TS-0004 7.3.3.17: atr is not allowed for ct, lt, st, et, lbl, ty, cs, cnf). */
 static bool attr_filterable(const char *sn)
@@ -325,11 +360,12 @@ int m2m_apply_query(struct m2m_request *req, const char *key, const char *value)
     STR_PARAM("rids", req->rids)
     if (!strcmp(key, "arp")) { f->present = true; set_str(&f->arp, value); return 0; }
     if (!strcmp(key, "atrl")) return each_item(req, value, NULL, add_atrl);
-    if (!strcmp(key, "da") || !strcmp(key, "tqi") || !strcmp(key, "asi") ||
-        !strcmp(key, "auri") || !strcmp(key, "sqi"))
+    if (!strcmp(key, "tqi")) return parse_bool(value, &req->tqi) ? 0 : RSC_BAD_REQUEST;
+    if (!strcmp(key, "da") || !strcmp(key, "asi") || !strcmp(key, "auri") || !strcmp(key, "sqi"))
         return parse_bool(value, &b) ? 0 : RSC_BAD_REQUEST;
-    if (!strcmp(key, "tids") || !strcmp(key, "ltids"))
-        return 0; /* carried to the DAS work; nothing to validate yet */
+    if (!strcmp(key, "tids")) return add_list_param(&req->tids, value, token_id_valid);
+    if (!strcmp(key, "ltids")) return add_list_param(&req->ltids, value, local_token_id_valid);
+    if (!strcmp(key, "tkns")) return m2m_add_tokens(req, value);
     if (!strcmp(key, "lbq")) {
         if (f->nlbq >= FC_MAX_LIST || !lbq_valid(value)) return RSC_BAD_REQUEST;
         f->lbq[f->nlbq++] = strdup(value);

@@ -162,6 +162,17 @@ int m2m_error(struct m2m_response *rsp, int rsc, const char *fmt, ...)
  * or an RSC for a malformed value. Unknown keys that name an attribute become
  * `atr` conditions; other unknown keys set req->unknown_query. */
 int m2m_apply_query(struct m2m_request *req, const char *key, const char *value);
+/* Adds tokens (tkns: '+'- or space-joined, from the HTTP Authorization
+ * header or the CoAP tkns query) to req->tokens, kept '+'-joined. 0, or
+ * 4000 when an item is no token text or the bounds of token_syntax.h are
+ * exceeded. */
+int m2m_add_tokens(struct m2m_request *req, const char *value);
+/* The dynamic-authorization parameters of a request going out, as query
+ * items for a binding to write: fn(key, value) for tids, ltids, rids
+ * ('+'-joined as held) and tqi ("true"), in that order; tkns too when
+ * with_tokens (CoAP; HTTP sends them in the Authorization header). */
+void m2m_token_params(const struct m2m_request *req, bool with_tokens,
+                      void (*fn)(void *data, const char *key, const char *value), void *data);
 
 /* Percent-decodes src into dst (capacity dstlen); '+' stays '+'. Returns the
  * decoded length or -1 on a malformed escape or overflow. */

@@ -121,6 +121,7 @@ int server_main(int argc, char **argv, const struct server_profile *profile)
     if (argc > 1 && !strcmp(argv[1], "credentials")) return cred_admin_main(argc - 1, argv + 1);
     struct config cfg;
     config_defaults(&cfg);
+    if (profile->defaults) profile->defaults(&cfg);
     cfg.extra = profile->settings;
     int rc = config_parse_args(&cfg, argc, argv);
     if (rc) return rc > 0 ? 0 : 2;

@@ -12,7 +12,12 @@ struct authz_decider;
 
 struct server_profile {
     const char *name;                             /* "m2m-cse": in logs */
-    /* Served beside the engine's own types; NULL-terminated, may be NULL. */
+    /* Changes the engine's defaults before the settings are read (its own
+     * ports, CSE-ID, data dir), so two servers run side by side with no flags. */
+    void (*defaults)(struct config *cfg);
+    /* Served beside the engine's own types; NULL-terminated, may be NULL.
+     * One with the number and key of an engine type replaces it (a CSEBase
+     * whose NOTIFY hook does more). */
     const struct resource_type *const *types;
     /* Added to the authorization chain after the ACP decider; NULL-terminated. */
     const struct authz_decider *const *deciders;

@@ -1,6 +1,7 @@
 #include "coap_map.h"
 
 #include "../core/rsc.h"
+#include "../core/token_syntax.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -369,9 +370,15 @@ void coap_from_primitive(const struct m2m_request *req, const struct m2m_respons
         coap_msg_out_add_uint(out, M2MOPT_CTO, (uint32_t)rsp->cnot);
         coap_msg_out_add_uint(out, M2MOPT_CTS, (uint32_t)rsp->cnst);
     }
+    if (rsp->ati) coap_msg_out_add(out, M2MOPT_ATI, rsp->ati, strlen(rsp->ati));
     /* A successful NOTIFY is answered 2.04 with an empty payload (TS-0008). */
     bool notify_ok = req->op == OP_NOTIFY && rsc_is_success(rsp->rsc);
-    if (rsp->pc && !notify_ok && rsp->pc_text && rsp->pc_text_of == rsp->pc &&
+    if (rsp->tqf) {
+        /* The token request information replaces the content (TS-0008 6.2.3). */
+        out->payload = json_dumps(rsp->tqf, JSON_COMPACT);
+        out->payload_len = out->payload ? strlen(out->payload) : 0;
+        out->content_format = COAP_CF_JSON;
+    } else if (rsp->pc && !notify_ok && rsp->pc_text && rsp->pc_text_of == rsp->pc &&
         (out->payload = malloc(rsp->pc_text_len + 1))) {
         memcpy(out->payload, rsp->pc_text, rsp->pc_text_len + 1);
         out->payload_len = rsp->pc_text_len;
@@ -389,6 +396,15 @@ static void add_uri_path(void *data, const char *seg, size_t len)
 {
     struct coap_msg_out *out = data;
     if (coap_msg_out_add(out, COAPOPT_URI_PATH, seg, len)) out->code = -1;
+}
+
+/* One dynamic-authorization parameter as a Uri-Query option "k=v". */
+static void add_uri_query(void *data, const char *key, const char *value)
+{
+    struct coap_msg_out *out = data;
+    char kv[TOKENS_MAX_BYTES + 16];
+    int n = snprintf(kv, sizeof kv, "%s=%s", key, value);
+    if (n < 0 || (size_t)n >= sizeof kv || coap_msg_out_add(out, COAPOPT_URI_QUERY, kv, (size_t)n)) out->code = -1;
 }
 
 int coap_request_from_primitive(const struct m2m_request *req, const char *path, const char *query,
@@ -418,6 +434,9 @@ int coap_request_from_primitive(const struct m2m_request *req, const char *path,
         if (n) rc |= coap_msg_out_add(out, COAPOPT_URI_QUERY, q, n);
         q += n + (q[n] == '&');
     }
+    m2m_token_params(req, true, add_uri_query, out);
+    rc |= out->code < 0 ? -1 : 0;
+    out->code = method[req->op];
     rc |= coap_msg_out_add_uint(out, COAPOPT_ACCEPT, COAP_CF_JSON);
     if (req->op == OP_CREATE) rc |= coap_msg_out_add_uint(out, M2MOPT_TY, (uint32_t)req->ty);
     const char *rvi = req->rvi && *req->rvi ? req->rvi : "3";

@@ -104,7 +104,8 @@ struct coap_msg_out *coap_msg_out_dup(const struct coap_msg_out *out);
  * method and, in ascending order, Uri-Path (the segments of path, a URL
  * path "/a/b"; NULL: of req->to as a oneM2M target, "~"/"_" prefixes),
  * Content-Format 50 (with a body, and always for CREATE and NOTIFY),
- * Uri-Query (query split at '&'; may be NULL), Accept 50, and the oneM2M
+ * Uri-Query (query split at '&'; may be NULL; then tkns, tids, ltids,
+ * rids, tqi from req: m2m_token_params()), Accept 50, and the oneM2M
  * options TY (CREATE), RVI (rvi, else "3"), FR (when set), RQI, EC (when
  * set). The payload is the caller's. Returns 0, or -1 when it does not fit
  * or the operation is unknown. */

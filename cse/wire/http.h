@@ -36,7 +36,8 @@ struct http_request {
 
 struct http_response {
     int status;
-    char headers[1024];        /* extra header lines, each ending in \r\n */
+    char headers[4096];        /* extra header lines, each ending in \r\n (X-M2M-ATI may
+                                  name TOKENS_MAX_COUNT tokens) */
     size_t headers_len;
     char *body;                /* owned by the transport after the handler returns (free()) */
     size_t body_len;

@@ -5,6 +5,7 @@
 #include "../core/rsc.h"
 #include "../../resources/types.h"
 #include "../core/throttle.h"
+#include "../core/token_syntax.h"
 #include "../../security/saef.h"
 #include "upper_tester.h"
 
@@ -39,7 +40,6 @@ static void copy_headers(const struct http_request *h, struct m2m_request *req)
     bool ec_seen = false;
     for (int i = 0; i < h->nheaders; i++) {
         const char *name = h->headers[i].name, *value = h->headers[i].value;
-        if (!strcasecmp(name, "Authorization")) { keep_first(&req->tokens, value); continue; }
         if (strncasecmp(name, "X-M2M-", 6)) continue;
         name += 6;
         if (!strcasecmp(name, "EC")) {
@@ -110,12 +110,40 @@ static int parse_query(const char *q, struct m2m_request *req, struct m2m_respon
             if (m2m_percent_decode(q, kn, key, sizeof key) < 0 ||
                 m2m_percent_decode(eq ? eq + 1 : q + n, eq ? n - kn - 1 : 0, value, sizeof value) < 0)
                 return m2m_error(rsp, RSC_BAD_REQUEST, "malformed query string");
+            /* TS-0009 carries tokens in the Authorization header only; a URL
+             * ends up in logs and proxies' histories (docs/decisions.md). */
+            if (!strcmp(key, "tkns"))
+                return m2m_error(rsp, RSC_BAD_REQUEST, "tokens go in the Authorization header, not the query");
             int rc = m2m_apply_query(req, key, value);
             if (rc) return m2m_error(rsp, rc, "invalid value for query parameter '%s'", key);
         }
         if (!amp) break;
         q = amp + 1;
     }
+    return 0;
+}
+
+/* Authorization: tkns joined by '+' (TS-0009 6.4.19), optionally after the
+ * Bearer scheme of RFC 6750 (TS-0009 7.1); the first such header counts. */
+static int parse_authorization(const struct http_request *h, struct m2m_request *req,
+                               struct m2m_response *rsp)
+{
+    const char *v = http_header(h, "Authorization");
+    if (!v) return 0;
+    if (!strncasecmp(v, "Bearer ", 7)) v += 7;
+    while (*v == ' ') v++;
+    /* White space may only surround a '+': "Basic x" is another scheme. */
+    for (const char *sp = strchr(v, ' '); sp; sp = strchr(sp + 1, ' ')) {
+        const char *a = sp, *b = sp;
+        while (a > v && a[-1] == ' ') a--;
+        while (*b == ' ') b++;
+        if (*b && (a == v || a[-1] != '+') && *b != '+')
+            return m2m_error(rsp, RSC_BAD_REQUEST, "Authorization must hold tokens joined by '+' "
+                             "(optionally after 'Bearer'); no other scheme is supported");
+    }
+    if (m2m_add_tokens(req, v))
+        return m2m_error(rsp, RSC_BAD_REQUEST, "Authorization must hold at most %d tokens (compact JWS/JWE, "
+                         "base64url and '.'), joined by '+', %d bytes in all", TOKENS_MAX_COUNT, TOKENS_MAX_BYTES);
     return 0;
 }
 
@@ -127,6 +155,8 @@ int http_head_to_primitive(const struct http_request *h, struct m2m_request *req
     req->peer.port = h->peer_port;
     saef_bind(req, h->credential_id);
     copy_headers(h, req);
+    int arc = parse_authorization(h, req, rsp);
+    if (arc) return arc;
 
     /* The response echoes X-M2M-RI; one that cannot be echoed whole is refused
      * rather than answered without correlation. */
@@ -229,7 +259,14 @@ void http_from_primitive(const struct m2m_request *req, const struct m2m_respons
         snprintf(num, sizeof num, "%d", rsp->cnot);
         http_add_header(h, "X-M2M-CTO", num);
     }
-    if (rsp->pc && rsp->pc_text && rsp->pc_text_of == rsp->pc &&
+    if (rsp->ati) http_add_header(h, "X-M2M-ATI", rsp->ati);
+    if (rsp->tqf) {
+        /* The token request information is the whole body of its 4103, with
+         * no debugging text beside it (TS-0009 6.5). */
+        h->body = json_text(rsp->tqf, &h->body_len);
+        if (!h->body) h->body_len = 0;
+        h->content_type = "application/json";
+    } else if (rsp->pc && rsp->pc_text && rsp->pc_text_of == rsp->pc &&
         (h->body = malloc(rsp->pc_text_len + 1))) {
         memcpy(h->body, rsp->pc_text, rsp->pc_text_len + 1);
         h->body_len = rsp->pc_text_len;

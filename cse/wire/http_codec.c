@@ -1,9 +1,11 @@
 #include "http_codec.h"
 
 #include "../core/rsc.h"
+#include "../core/token_syntax.h"
 
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 const char *http_codec_method(enum m2m_op op)
 {
@@ -31,6 +33,7 @@ int http_codec_headers(const struct m2m_request *req, bool has_body, char *out, 
     PUT("X-M2M-RI: %s\r\n", req->rqi ? req->rqi : "");
     PUT("X-M2M-RVI: %s\r\n", req->rvi && *req->rvi ? req->rvi : "3");
     if (req->ec) PUT("X-M2M-EC: %d\r\n", req->ec);
+    if (req->tokens) PUT("Authorization: %s\r\n", req->tokens);
     if (req->op == OP_CREATE) PUT("Content-Type: application/json;ty=%d\r\n", req->ty);
     else if (has_body || req->op == OP_NOTIFY) PUT("Content-Type: application/json\r\n");
     PUT("Accept: application/json\r\n");
@@ -47,4 +50,50 @@ int http_codec_rsc(int status, const char *rsc_header)
     if (status == 403) return RSC_ORIGINATOR_HAS_NO_PRIVILEGE;
     if (status == 404) return RSC_NOT_FOUND;
     return status >= 500 ? RSC_INTERNAL_SERVER_ERROR : RSC_BAD_REQUEST;
+}
+
+struct query_out { char *out; size_t cap, n; bool overflow; };
+
+/* Appends "&key=value", percent-encoding what is not unreserved (RFC 3986)
+ * or '@', and '+' between items kept as the list separator. */
+static void put_query_item(void *data, const char *key, const char *value)
+{
+    struct query_out *q = data;
+    static const char hex[] = "0123456789ABCDEF";
+    char item[8192];
+    size_t n = (size_t)snprintf(item, sizeof item, "%s%s=", q->n ? "&" : "", key);
+    for (const unsigned char *p = (const unsigned char *)value; *p && n + 4 < sizeof item; p++) {
+        if ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
+            strchr("-._~@+", *p)) {
+            item[n++] = (char)*p;
+        } else {
+            item[n++] = '%';
+            item[n++] = hex[*p >> 4];
+            item[n++] = hex[*p & 15];
+        }
+    }
+    if (n + 4 >= sizeof item || q->n + n >= q->cap) { q->overflow = true; return; }
+    memcpy(q->out + q->n, item, n);
+    q->n += n;
+    q->out[q->n] = 0;
+}
+
+int http_codec_query(const struct m2m_request *req, char *out, size_t cap)
+{
+    struct query_out q = { out, cap, 0, false };
+    if (!cap) return -1;
+    out[0] = 0;
+    m2m_token_params(req, false, put_query_item, &q);
+    return q.overflow ? -1 : (int)q.n;
+}
+
+int http_codec_ati(const char *header, char *out, size_t cap)
+{
+    if (!header) return 0;
+    json_t *ati = ati_parse(header);
+    char *canonical = ati_format(ati);
+    json_decref(ati);
+    int n = canonical && strlen(canonical) < cap ? snprintf(out, cap, "%s", canonical) : -1;
+    free(canonical);
+    return n;
 }

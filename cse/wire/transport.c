@@ -2,12 +2,10 @@
 
 #include "../core/config.h"
 #include "../base/log.h"
+#include "../base/module_file.h"
 
 #include <dlfcn.h>
-#include <libgen.h>
 #include <stdio.h>
-#include <string.h>
-#include <unistd.h>
 
 static const struct transport_module *loaded;
 
@@ -17,22 +15,11 @@ bool transport_needed(const struct config *cfg)
            (cfg->coaps_port && cfg->security_coap != SECURITY_OFF);
 }
 
-/* The setting, else the file beside /proc/self/exe. */
-static void module_path(const struct config *cfg, char *out, size_t cap)
-{
-    if (cfg && cfg->transport_module[0]) { snprintf(out, cap, "%s", cfg->transport_module); return; }
-    char exe[4096];
-    ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
-    if (n <= 0) { snprintf(out, cap, "%s", TRANSPORT_MODULE_FILE); return; }
-    exe[n] = 0;
-    snprintf(out, cap, "%s/%s", dirname(exe), TRANSPORT_MODULE_FILE);
-}
-
 const struct transport_module *transport_load(const struct config *cfg)
 {
     if (loaded) return loaded;
     char path[4200];
-    module_path(cfg, path, sizeof path);
+    module_file(cfg ? cfg->transport_module : NULL, TRANSPORT_MODULE_FILE, path, sizeof path);
     /* RTLD_NODELETE: libcoap and OpenSSL keep process-wide state. */
     void *h = dlopen(path, RTLD_NOW | RTLD_LOCAL | RTLD_NODELETE);
     if (!h) {

@@ -184,6 +184,42 @@ def query_seeds():
         put("query", "q%02d" % i, bytes([i % 3]) + q.encode())
 
 
+# Tokens made once with tests/token_tool from fuzz_token.c's test keys (EC
+# P-256 and HMAC): valid for //ironbark.local/id-in/CAE1 at 1800000000, and
+# one that expired at 1700000100.
+TOKEN_CLAIMS = ("eyJ0a3ZyIjoiMSIsImp0aSI6InQtMUBkYXMuaXJvbmJhcmsubG9jYWwiLCJpc3MiOiIvL2lyb25iYXJrLmxvY2FsL2lkLWRhcyIs"
+                "ImF6cCI6Ii8vaXJvbmJhcmsubG9jYWwvaWQtaW4vQ0FFMSIsIm5iZiI6MTc5OTk5MDAwMCwiZXhwIjoxODAwMDEwMDAwLCJhdWQi"
+                "OlsiLy9pcm9uYmFyay5sb2NhbC9pZC1pbiJdLCJ0a25tIjoibiIsInRrcHMiOnsicG0iOlt7InJpcyI6WyIvL2lyb25iYXJrLmxv"
+                "Y2FsL2lkLWluL2NudDEiXSwicHYiOnsiYWNyIjpbeyJhY29yIjpbIi8vaXJvbmJhcmsubG9jYWwvaWQtaW4vQ0FFMSJdLCJhY29w"
+                "IjoyfV19fV19LCJ0a2V4IjoieCJ9")
+TOKENS = {
+    "es256": "eyJhbGciOiJFUzI1NiIsInR5cCI6IkpXVCJ9." + TOKEN_CLAIMS + "."
+             "3LaaL3ukKsBVU8Qx-nW6rfdHHpB7AP55BO9Jq0_ub-AOxIxQyru8U0M94UTgQJyFFK9jVFhxL7_ccY__vrqGsQ",
+    "hs256": "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9." + TOKEN_CLAIMS + ".gblJfkLY3NZYOHIoV6D5Dg6NMa6qhxgDERlLbHp2U14",
+    "expired": "eyJhbGciOiJFUzI1NiIsInR5cCI6IkpXVCJ9.eyJ0a3ZyIjoiMSIsImp0aSI6InQtMkBkYXMuaXJvbmJhcmsubG9jYWwiLCJp"
+               "c3MiOiIvL2lyb25iYXJrLmxvY2FsL2lkLWRhcyIsImF6cCI6Ii8vaXJvbmJhcmsubG9jYWwvaWQtaW4vQ0FFMSIsIm5iZiI6MTcw"
+               "MDAwMDAwMCwiZXhwIjoxNzAwMDAwMTAwfQ.rucQBmKljD3BuIXyofO4ctD6tBvscXIAk3Zc3WYwKM2z2qOvw984eMXVr4i_HdLet"
+               "xSo7UeFKnYv5YSpwC1w_Q",
+    "none": "eyJhbGciOiJub25lIn0." + TOKEN_CLAIMS + ".",
+    "jwe": "eyJhbGciOiJSU0EtT0FFUC0yNTYiLCJlbmMiOiJBMTI4R0NNIn0.a2V5.aXY.Y2lwaGVy.dGFn",
+}
+TOKEN_PARTS = {
+    "keti": '{"alg":"RS256","typ":"JWT"}\n{"vr":"1","jti":"token_1@x","iss":"//ironbark.local/id-das",'
+            '"azp":"//ironbark.local/id-in/CAE1","nbf":1799990000,"exp":1800010000.5,'
+            '"aud":"https://ironbark.local/id-in","tkps":"{\\"pm\\":[]}"}\nc2ln',
+    "es256": '{"alg":"ES256","crit":["b64"]}\n{"jti":"t@d","iss":"//ironbark.local/id-das","azp":"CAE1",'
+             '"nbf":1,"exp":2,"aud":["//ironbark.local/id-in",1]}\n' + "A" * 86,
+}
+
+
+def token_seeds():
+    for name, jwt in TOKENS.items():
+        put("token", name + "-now", bytes([0x02]) + jwt.encode())       # checked, 1800000000
+        put("token", name + "-past", bytes([0x04]) + jwt.encode())      # unchecked, 1700000050
+    for name, parts in TOKEN_PARTS.items():
+        put("token", "parts-" + name, bytes([0x03]) + parts.encode())
+
+
 if __name__ == "__main__":
     for old in glob.glob(os.path.join(CORPUS, "*", "seed-*")):
         os.remove(old)
@@ -192,3 +228,4 @@ if __name__ == "__main__":
     block_seeds()
     body_seeds()
     query_seeds()
+    token_seeds()

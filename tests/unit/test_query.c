@@ -85,7 +85,22 @@ static void scalars(void **state)
     APPLY("rp", "PT2H"); assert_string_equal(req.rp, "PT2H");
     APPLY("rids", "r1");
     APPLY("da", "true"); APPLY("sqi", "0"); REJECT("tqi", "yes");
-    APPLY("tids", "anything");
+    /* Issue #9: tids, ltids and tkns are checked now (they were taken as
+     * given, "anything" included). */
+    REJECT("tids", "anything");
+    APPLY("tids", "t1@das.example");
+    APPLY("tids", "t2@das.example+t3@das.example");   /* a repeated key adds */
+    assert_string_equal(req.tids, "t1@das.example+t2@das.example+t3@das.example");
+    REJECT("tids", "t4@DAS.example");
+    APPLY("ltids", "lt1 lt2"); assert_string_equal(req.ltids, "lt1+lt2");
+    REJECT("ltids", "1lt"); REJECT("ltids", "a:b");
+    APPLY("tqi", "1"); assert_true(req.tqi);
+    APPLY("tqi", "false"); assert_false(req.tqi);
+    APPLY("tkns", "eyJh.eyJi.c2ln+eyJh..aXY.Y2lw.dGFn");
+    assert_string_equal(req.tokens, "eyJh.eyJi.c2ln+eyJh..aXY.Y2lw.dGFn");
+    APPLY("tkns", "abc.def");   /* truncated: the verifier's to refuse (4103), not the binding's */
+    REJECT("tkns", "a\"b");
+    REJECT("ltids", "a+b+c+d+e+f+g+h+i");                 /* more than TOKENS_MAX_COUNT */
 }
 
 static void timestamps(void **state)

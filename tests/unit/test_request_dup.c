@@ -16,7 +16,7 @@ static void fill(struct m2m_request *r)
 {
     m2m_request_init(r);
     char **strs[] = { &r->to, &r->fr, &r->rqi, &r->rvi, &r->rtu, &r->ot, &r->rqet, &r->rset,
-                      &r->oet, &r->rp, &r->vsi, &r->gid, &r->tokens, &r->rids, &r->grtm, &r->aus,
+                      &r->oet, &r->rp, &r->vsi, &r->gid, &r->tokens, &r->rids, &r->tids, &r->ltids, &r->grtm, &r->aus,
                       &r->fc.arp };
     for (size_t i = 0; i < sizeof strs / sizeof *strs; i++) *strs[i] = strdup("v");
     r->atrl[r->natrl++] = strdup("lbl");
