@@ -5,7 +5,7 @@ NOTIFY forwarded to the AE, the long-poll timeout, the queue bound, and the
 channel's deletion while polled."""
 import os, sys, threading, time
 sys.path.insert(0, os.path.dirname(__file__))
-from harness import Cse, Tap
+from harness import Cse, Tap, curl
 from coap_peer import coap_client, ClientResult
 
 t = Tap()
@@ -49,7 +49,8 @@ def poll(cse, **kw):
     return cse.get(PCU, origin="Csensor", **kw)
 
 
-with Cse(**{"pch-poll-timeout": "1500", "pch-request-timeout": "8000", "pch-queue": "3"}) as cse:
+with Cse(**{"pch-poll-timeout": "1500", "pch-request-timeout": "8000", "pch-queue": "3",
+            "upper-tester": "true"}) as cse:
     cse.register_ae("sensor", origin="Csensor", rr=False)
     cse.register_ae("mon", origin="Cmon")
     # Cmon may send notifications to the sensor (so may subscribe it).
@@ -221,16 +222,26 @@ with Cse(**{"pch-poll-timeout": "1500", "pch-request-timeout": "8000", "pch-queu
     t.rsc(r, 5204, 500, "an AE without poa and without channel cannot be verified -> 5204")
     t.ok(cse.alive(), "the CSE is still running")
 
-    # --- a stop with a poll parked and a request queued is clean -------------
-    cse.register_ae("sensor2", origin="Csensor2", rr=False)
-    cse.create("/cse-in/sensor2", 15, {"m2m:pch": {"rn": "pch"}}, origin="Csensor2")
-    cse.create("/cse-in/sensor", 15, {"m2m:pch": {"rn": "pch"}}, origin="Csensor")
-    parked = Bg(lambda: cse.get("/cse-in/sensor2/pch/pcu", origin="Csensor2", headers={"X-M2M-RET": "20000"},
-                                timeout=25))
-    queued = Bg(lambda: cse.request("POST", "/cse-in/sensor", origin="CAdmin", rqi="left",
-                                    body={"m2m:sgn": {"nev": {"rep": {}, "net": 1}}}, timeout=25))
-    time.sleep(0.5)
-    t.ok(parked.th.is_alive() and queued.th.is_alive(), "a poll parked and a request queued")
+    # --- an upper tester Reset, then a stop, with a poll parked and a request queued
+    def pending():
+        cse.register_ae("sensor", origin="Csensor", rr=False)
+        cse.register_ae("sensor2", origin="Csensor2", rr=False)
+        cse.create("/cse-in/sensor2", 15, {"m2m:pch": {"rn": "pch"}}, origin="Csensor2")
+        cse.create("/cse-in/sensor", 15, {"m2m:pch": {"rn": "pch"}}, origin="Csensor")
+        parked = Bg(lambda: cse.get("/cse-in/sensor2/pch/pcu", origin="Csensor2",
+                                    headers={"X-M2M-RET": "20000"}, timeout=25))
+        queued = Bg(lambda: cse.request("POST", "/cse-in/sensor", origin="CAdmin", rqi="left",
+                                        body={"m2m:sgn": {"nev": {"rep": {}, "net": 1}}}, timeout=25))
+        time.sleep(0.5)
+        t.ok(parked.th.is_alive() and queued.th.is_alive(), "a poll parked and a request queued")
+        return parked, queued
+
+    cse.delete("/cse-in/sensor", origin="Csensor")
+    parked, queued = pending()
+    r = curl("POST", cse.base + "/__ut__", {"X-M2M-RI": "ut-1", "X-M2M-RVI": "3", "X-M2M-UTCMD": "Reset"})
+    t.eq(r.rsc, 2000, "upper tester Reset")
+    t.eq((parked.result().rsc, queued.result().rsc), (5000, 5000), "the Reset answers both 5000")
+    parked, queued = pending()
 # (leaving the with-block stops the CSE: the harness fails the test unless it exits 0)
 t.ok(parked.result(10) is not None and queued.result(10) is not None, "both clients got an end at the stop")
 t.done()
