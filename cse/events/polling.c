@@ -16,6 +16,8 @@
 
 typedef void answer_fn(void *data, json_t *result);
 
+#define LOG_BURST_MS 10000         /* drops and expiries are logged at most this often (log_burst_write) */
+
 /* A request waiting at a channel: to be polled, then (handed) to be answered. */
 struct entry {
     struct entry *next;            /* in its channel, then in the answers due */
@@ -59,6 +61,7 @@ struct polling {
     int parked;                    /* polls parked on every channel */
     uint64_t dropped;
     bool closing;                  /* polling_close runs: answers go out at once */
+    struct log_burst drop_log, expiry_log; /* lines others can provoke: rate-limited */
     /* Answered, their answer waiting for its zero-delay timer: given at
      * once by polling_close, so none outlives the queues it answers into. */
     struct entry *due_entries;
@@ -153,7 +156,8 @@ static int64_t entry_expired(struct loop *loop, int64_t id, void *data)
     (void)loop; (void)id;
     struct entry *e = data;
     e->timer = 0;
-    log_info("pch %s: request %s was not %s in time", e->ch->ri, e->rqi, e->handed ? "answered" : "polled");
+    log_burst_write(&e->pl->expiry_log, LOG_LVL_INFO, loop_now_ms(), LOG_BURST_MS,
+                    "pch %s: request %s was not %s in time", e->ch->ri, e->rqi, e->handed ? "answered" : "polled");
     entry_finish(e, RSC_REQUEST_TIMEOUT, NULL);
     return -1;
 }
@@ -311,8 +315,9 @@ int polling_send(struct cse *cse, const char *pch, const char *target, const str
         struct entry *old = c->entries;
         while (old->handed) old = old->next;
         pl->dropped++;
-        log_warn("pch %s: queue full (pch-queue %lld): dropping its oldest request %s (%llu dropped since start)",
-                 c->ri, (long long)cse->cfg.pch_queue, old->rqi, (unsigned long long)pl->dropped);
+        log_burst_write(&pl->drop_log, LOG_LVL_WARN, loop_now_ms(), LOG_BURST_MS,
+                        "pch %s: queue full (pch-queue %lld): dropping its oldest request %s (%llu dropped since start)",
+                        c->ri, (long long)cse->cfg.pch_queue, old->rqi, (unsigned long long)pl->dropped);
         entry_finish(old, RSC_TARGET_NOT_REACHABLE, NULL);
     }
     channel_pump(c);
