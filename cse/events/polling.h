@@ -1,4 +1,4 @@
-/* Polling channels (TS-0001 10.2.5.x, TS-0004 7.4.21): requests for an entity
+/* Polling channels (TS-0001 9.6.21, TS-0004 7.4.21): requests for an entity
  * the CSE cannot send to (no usable poa, or requestReachability false) wait at
  * its <pollingChannel>; the entity long-polls <pch>/pcu (RETRIEVE) for the
  * oldest, as an m2m:rqp, and answers it with its m2m:rsp in a NOTIFY to pcu.
