@@ -18,7 +18,7 @@ static const struct attr_def attrs[] = {
     { "nu", A_URILIST, M, O, 0, 0 },
     { "bn", A_OBJ, O, O, 0, 0 },
     { "ln", A_BOOL, O, O, 0, 0 },
-    { "nct", A_ENUM, O, O, 1, 3 },
+    { "nct", A_ENUM, O, O, 1, 5 },
     { "su", A_URI, O, NP, 0, 0 },
     { "nse", A_BOOL, O, O, 0, 0 },
     { "nsi", A_LIST, NP, NP, 0, 0 },
@@ -46,6 +46,18 @@ static bool is_str_list(json_t *v)
     return true;
 }
 
+/* enc.md (missingData): {num, dur}, both needed (TS-0004; ACME alike). */
+static int check_md(json_t *md, struct m2m_response *rsp)
+{
+    json_t *num = json_object_get(md, "num"), *dur = json_object_get(md, "dur");
+    int64_t us;
+    if (!json_is_object(md) || json_object_size(md) != 2 || !json_is_integer(num) || json_integer_value(num) < 1 ||
+        !json_is_string(dur) || !duration_parse(json_string_value(dur), &us) || us <= 0)
+        return m2m_error(rsp, RSC_BAD_REQUEST,
+                         "enc.md must be {\"num\": a positive integer, \"dur\": a positive ISO 8601 duration}");
+    return 0;
+}
+
 /* eventNotificationCriteria: the members this CSE evaluates. */
 static int check_enc(json_t *enc, struct m2m_response *rsp)
 {
@@ -58,7 +70,7 @@ static int check_enc(json_t *enc, struct m2m_response *rsp)
             size_t i;
             json_t *x;
             json_array_foreach(v, i, x)
-                if (json_integer_value(x) > 5)
+                if (json_integer_value(x) == 6 || json_integer_value(x) == NET_BLOCKING_UPDATE)
                     return m2m_error(rsp, RSC_NOT_IMPLEMENTED, "notificationEventType %lld is not supported",
                                      (long long)json_integer_value(x));
         } else if (!strcmp(key, "atr")) {
@@ -66,26 +78,72 @@ static int check_enc(json_t *enc, struct m2m_response *rsp)
         } else if (!strcmp(key, "chty")) {
             if (!is_int_list(v, 1, 100000))
                 return m2m_error(rsp, RSC_BAD_REQUEST, "enc.chty must be a list of resource types");
+        } else if (!strcmp(key, "md")) {
+            int rc = check_md(v, rsp);
+            if (rc) return rc;
         } else {
-            return m2m_error(rsp, RSC_NOT_IMPLEMENTED, "enc.%s is not supported (net, atr and chty are)", key);
+            return m2m_error(rsp, RSC_NOT_IMPLEMENTED, "enc.%s is not supported (net, atr, chty and md are)", key);
         }
     }
     return 0;
 }
 
-/* TS-0001 Table 9.6.8-4: net 1 allows nct 1, 2, 3; net 2..5 allow 1 and 3. */
+static bool has_net(const struct resource *sub, int net)
+{
+    json_t *nets = json_object_get(json_object_get(sub->attrs, "enc"), "net");
+    size_t i;
+    json_t *x;
+    json_array_foreach(nets, i, x)
+        if (json_integer_value(x) == net) return true;
+    return false;
+}
+
+/* TS-0001 Table 9.6.8-4: net 1 allows nct 1, 2, 3; net 2..5 allow 1 and 3;
+ * net 7 only 2; net 8 only 5 (4 is net 6's, which is not supported). */
+static bool nct_allowed(int64_t net, int64_t nct)
+{
+    switch (net) {
+    case NET_UPDATE: return nct >= 1 && nct <= 3;
+    case NET_BLOCKING_UPDATE: return nct == 2;
+    case NET_MISSING_DATA: return nct == 5;
+    default: return nct == 1 || nct == 3;
+    }
+}
+
+/* The nct a subscription gets when it names none: net[0]'s default (ACME). */
+static int64_t default_nct(const struct resource *sub)
+{
+    json_t *nets = json_object_get(json_object_get(sub->attrs, "enc"), "net");
+    int64_t first = json_array_size(nets) ? json_integer_value(json_array_get(nets, 0)) : NET_UPDATE;
+    return first == NET_MISSING_DATA ? 5 : first == NET_BLOCKING_UPDATE ? 2 : 1;
+}
+
 static int check_nct(const struct resource *sub, struct m2m_response *rsp)
 {
     int64_t nct = res_int(sub, "nct", 1);
     json_t *nets = json_object_get(json_object_get(sub->attrs, "enc"), "net");
     size_t i;
     json_t *x;
-    json_array_foreach(nets, i, x) {
-        int64_t net = json_integer_value(x);
-        if (net != 1 && nct == 2)
-            return m2m_error(rsp, RSC_BAD_REQUEST,
-                             "notificationContentType 2 (modified attributes) needs net 1 only");
-    }
+    if (!json_array_size(nets) && !nct_allowed(NET_UPDATE, nct))
+        return m2m_error(rsp, RSC_BAD_REQUEST, "notificationContentType %lld does not go with net 1",
+                         (long long)nct);
+    json_array_foreach(nets, i, x)
+        if (!nct_allowed(json_integer_value(x), nct))
+            return m2m_error(rsp, RSC_BAD_REQUEST, "notificationContentType %lld does not go with net %lld",
+                             (long long)nct, (long long)json_integer_value(x));
+    return 0;
+}
+
+/* net 8 needs a parent that detects missing data and enc.md; md needs net 8. */
+static int check_missing_data(struct op_ctx *ctx)
+{
+    struct resource *sub = ctx->res;
+    bool md = json_object_get(json_object_get(sub->attrs, "enc"), "md") != NULL;
+    if (!has_net(sub, NET_MISSING_DATA))
+        return md ? m2m_error(ctx->rsp, RSC_BAD_REQUEST, "enc.md needs net 8 (missing data points)") : 0;
+    if (ctx->parent && !(type_flags(&ctx->cse->types, ctx->parent->ty) & RT_MISSING_DATA))
+        return m2m_error(ctx->rsp, RSC_BAD_REQUEST, "net 8 (missing data points) needs a timeSeries as parent");
+    if (!md) return m2m_error(ctx->rsp, RSC_BAD_REQUEST, "net 8 (missing data points) needs enc.md");
     return 0;
 }
 
@@ -119,6 +177,7 @@ static int check_common(struct op_ctx *ctx)
     json_t *enc = json_object_get(sub->attrs, "enc");
     int rc = enc ? check_enc(enc, ctx->rsp) : 0;
     if (!rc) rc = check_nct(sub, ctx->rsp);
+    if (!rc) rc = check_missing_data(ctx);
     if (!rc) rc = check_bn(ctx);
     return rc;
 }
@@ -198,15 +257,16 @@ static int sub_create(struct op_ctx *ctx)
     if (ac)
         return m2m_error(ctx->rsp, RSC_ORIGINATOR_HAS_NO_PRIVILEGE,
                          "the originator may not retrieve the subscribed-to resource");
+    if (!json_object_get(ctx->res->attrs, "nct")) {
+        int64_t nct = default_nct(ctx->res);
+        json_object_set_new(ctx->res->attrs, "nct", json_integer(nct));
+        json_object_set_new(ctx->modified, "nct", json_integer(nct));
+    }
     int rc = check_common(ctx);
     if (rc) return rc;
     /* The creator is always kept: notifications are checked against it. */
     const char *fr = ctx->req && ctx->req->fr ? ctx->req->fr : "";
     json_object_set_new(ctx->res->attrs, "cr", json_string(fr));
-    if (!json_object_get(ctx->res->attrs, "nct")) {
-        json_object_set_new(ctx->res->attrs, "nct", json_integer(1));
-        json_object_set_new(ctx->modified, "nct", json_integer(1));
-    }
     return verify_targets(ctx, NULL);
 }
 

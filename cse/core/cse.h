@@ -49,6 +49,10 @@ struct cse {
     struct nb_pending *nb_unstarted; /* rt 1/2 requests not yet started (nonblocking.c) */
     struct parent_cache *parents;    /* cse_parent(); NULL until first used */
     struct throttle *throttle;       /* rate limits the bindings ask (cse/throttle.h) */
+    /* What a resource type keeps in memory (a timeSeries' missing-data
+     * timers), one slot per registered type (cse_type_state()); the type
+     * frees it in its on_cse_stop hook. */
+    void *type_state[REGISTRY_MAX];
     /* After cse_reset(): what a server profile recreates (server.h on_reset). */
     int (*on_reset)(struct cse *cse, void *data);
     void *on_reset_data;
@@ -65,6 +69,8 @@ struct cse {
  * cse_commit(), which returns 0 or RSC_INTERNAL_SERVER_ERROR (the batch was
  * rolled back). */
 bool cse_batch_pending(const struct cse *cse);
+/* The in-memory state slot of the type numbered ty (NULL: not registered). */
+void **cse_type_state(struct cse *cse, int ty);
 int cse_commit(struct cse *cse);
 int cse_on_commit(struct cse *cse, cse_commit_fn *fn, void *data);
 

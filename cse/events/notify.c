@@ -921,6 +921,17 @@ static bool matches(const struct resource *sub, int net, const struct resource *
 enum { NEV_WHOLE, NEV_MODIFIED, NEV_RI, NEV_KINDS };
 struct event_nevs { struct nq_chunk *nev[NEV_KINDS]; };
 
+/* {"rep": rep, "net": net} serialized (rep borrowed); NULL without memory. */
+static struct nq_chunk *nev_chunk(struct notifier *nf, json_t *rep, int net)
+{
+    json_t *nev = rep ? json_pack("{s:O,s:i}", "rep", rep, "net", net) : NULL;
+    char *text = nev ? json_dumps(nev, JSON_COMPACT) : NULL;
+    struct nq_chunk *chunk = text ? nq_chunk_new(&nf->budget, text, strlen(text)) : NULL;
+    free(text);
+    json_decref(nev);
+    return chunk;
+}
+
 static struct nq_chunk *event_nev(struct notifier *nf, struct event_nevs *ev, const struct resource *sub,
                                   int net, const struct resource *res, json_t *modified)
 {
@@ -929,11 +940,8 @@ static struct nq_chunk *event_nev(struct notifier *nf, struct event_nevs *ev, co
     if (ev->nev[kind]) return ev->nev[kind];
     json_t *rep = kind == NEV_RI ? json_pack("{s:s}", "m2m:uri", res_ri(res))
                                  : representation(nf->cse, res, kind == NEV_MODIFIED ? modified : res->attrs);
-    json_t *nev = json_pack("{s:o,s:i}", "rep", rep, "net", net);
-    char *text = nev ? json_dumps(nev, JSON_COMPACT) : NULL;
-    if (text) ev->nev[kind] = nq_chunk_new(&nf->budget, text, strlen(text));
-    free(text);
-    json_decref(nev);
+    ev->nev[kind] = nev_chunk(nf, rep, net);
+    json_decref(rep);
     return ev->nev[kind];
 }
 
@@ -1073,6 +1081,19 @@ void notify_event(struct cse *cse, int net, const struct resource *res,
     }
     for (int k = 0; k < NEV_KINDS; k++) nq_chunk_unref(ev.nev[k]);
     free(l.v);
+}
+
+void notify_deliver(struct cse *cse, const struct resource *sub, const struct resource *subscribed,
+                    int net, json_t *rep)
+{
+    struct notifier *nf = nf_of(cse);
+    if (!nf || !subscriber_may_read(cse, sub, subscribed)) return;
+    struct nq_chunk *nev = nev_chunk(nf, rep, net);
+    stats_add(nf, res_ri(sub), NULL, "noec", 1);
+    if (nev) deliver_sgn(nf, sub, nev);
+    else log_warn("notify: out of memory serializing a notification of %s", res_ri(sub));
+    nq_chunk_unref(nev);
+    count_down(cse, sub);
 }
 
 void notify_removing(struct cse *cse, const struct resource *sub)
