@@ -128,6 +128,11 @@ struct resource_type {
     op_hook *on_retrieve;      /* before the representation is built */
     /* A NOTIFY addressed to a resource of this type; NULL: 4005. */
     op_hook *on_notify;
+    /* Any request addressed to `<resource>/<name>`, name one of its
+     * virtual_children that is nothing stored (a subscription's ntsr): ctx->res
+     * is the resource, the hook answers (rsp->rsc) or returns an RSC; it does
+     * its own access decision. NULL: such names are not addressable (4004). */
+    int (*on_virtual)(struct op_ctx *ctx, const char *name);
     /* Names reserved for virtual children (la, ol, fopt, …), NULL-terminated;
      * NULL: none. A child may not be created under such a name. */
     const char *const *virtual_children;

@@ -1,6 +1,6 @@
 /* <subscription> (ty 23): who is told what about changes of its parent
  * (TS-0001 10.2.10, TS-0004 7.4.8). Delivery lives in cse/notify.c. */
-#include "registry.h"
+#include "notification_policy.h"
 
 #include "../cse/core/address.h"
 #include "../cse/core/cse.h"
@@ -277,6 +277,76 @@ static int sub_update(struct op_ctx *ctx)
     return rc;
 }
 
+/* --- notificationTargetSelfReference (ntsr) ----------------------------------
+ * DELETE <subscription>/ntsr: a notification target removes itself from nu,
+ * as the notificationTargetPolicy that governs the subscription allows. */
+
+/* acn 3: the subscriber is asked ({"tra": true}); its 2000 allows the removal. */
+static int ask_subscriber(struct op_ctx *ctx, const char *sur, const char *fr)
+{
+    const char *cr = res_str(ctx->res, "cr");
+    if (!cr || !*cr) return RSC_TARGET_NOT_REACHABLE;
+    json_t *urls = json_pack("[s]", cr);
+    json_t *pc = json_pack("{s:{s:s,s:b,s:s}}", "m2m:sgn", "sur", sur, "tra", 1, "ntt", fr);
+    json_t *answer = NULL;
+    int rsc = notify_ask(ctx->cse, ctx->req, "ntsr", urls, OP_NOTIFY, NULL, pc, 0, &answer);
+    json_decref(answer);
+    json_decref(pc);
+    json_decref(urls);
+    return rsc;
+}
+
+static int sub_ntsr(struct op_ctx *ctx, const char *name)
+{
+    (void)name;   /* ntsr is the only one */
+    if (ctx->req->op != OP_DELETE)
+        return m2m_error(ctx->rsp, RSC_OPERATION_NOT_ALLOWED, "notificationTargetSelfReference accepts DELETE only");
+    struct resource *sub = ctx->res;
+    const char *fr = ctx->req->fr;
+    struct ident_home home = cse_home(ctx->cse);
+    json_t *nu = json_object_get(sub->attrs, "nu"), *kept = json_array();
+    size_t i;
+    json_t *x;
+    json_array_foreach(nu, i, x)
+        if (!fr || !json_string_value(x) || !ident_same(&home, json_string_value(x), fr))
+            json_array_append(kept, x);
+    if (!fr || json_array_size(kept) == json_array_size(nu)) {
+        json_decref(kept);
+        return m2m_error(ctx->rsp, RSC_ORIGINATOR_HAS_NO_PRIVILEGE,
+                         "the originator is not a notification target of this subscription");
+    }
+    char sur[256];
+    snprintf(sur, sizeof sur, "%s/%s", ctx->cse->csi, res_ri(sub));
+    int64_t acn = ntp_action_for(ctx->cse, res_str(sub, "cr"));
+    int rc = 0;
+    if (acn == NTP_SEEK_AUTHORIZATION) {
+        int rsc = ask_subscriber(ctx, sur, fr);
+        if (rsc == DISPATCH_PENDING) rc = rsc;
+        else if (rsc != RSC_OK)
+            rc = m2m_error(ctx->rsp, RSC_ORIGINATOR_HAS_NO_PRIVILEGE, "the subscriber did not allow the removal (%d)", rsc);
+    } else if (acn == NTP_INFORM) {
+        /* ACME: the subscriber is told of the request ({"trr": true}), which is refused. */
+        json_t *pc = json_pack("{s:{s:s,s:b,s:s}}", "m2m:sgn", "sur", sur, "trr", 1, "ntt", fr);
+        notify_send(ctx->cse, res_str(sub, "cr"), pc, 0, NULL, NULL);
+        json_decref(pc);
+        rc = m2m_error(ctx->rsp, RSC_ORIGINATOR_HAS_NO_PRIVILEGE, "the policy informs the subscriber and refuses");
+    } else if (acn != NTP_ACCEPT) {
+        rc = m2m_error(ctx->rsp, RSC_ORIGINATOR_HAS_NO_PRIVILEGE, "the notification target policy refuses the removal");
+    }
+    if (rc) {
+        json_decref(kept);
+        return rc;
+    }
+    ts_buf now;
+    ts_format(clock_now_us(), now);
+    json_object_set_new(sub->attrs, "nu", kept);
+    json_object_set_new(sub->attrs, "lt", json_string(now));
+    rc = store_update(ctx->cse->store, sub);
+    if (rc) return m2m_error(ctx->rsp, rc, "cannot update the subscription");
+    ctx->rsp->rsc = RSC_DELETED;
+    return 0;
+}
+
 /* nsi is counted in memory (cse/notify.c) and shown on retrieval. */
 static int sub_retrieve(struct op_ctx *ctx)
 {
@@ -293,4 +363,6 @@ const struct resource_type type_subscription = {
     .on_create = sub_create,
     .on_update = sub_update,
     .on_retrieve = sub_retrieve,
+    .on_virtual = sub_ntsr,
+    .virtual_children = (const char *const[]){ "ntsr", NULL },
 };

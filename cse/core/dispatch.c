@@ -487,6 +487,41 @@ static int op_delete(struct cse *cse, const struct m2m_request *req, struct m2m_
     return rc;
 }
 
+/* `<resource>/<name>` where name is a virtual child its type answers itself
+ * (on_virtual): *parent is the resource, *name points into local. Looked
+ * for only where nothing stored was found, so it costs the hot path nothing. */
+static bool virtual_child(struct cse *cse, const char *local, struct resource **parent, const char **name)
+{
+    const char *slash = strrchr(local, '/');
+    if (!slash) return false;
+    bool reserved = false;
+    for (int i = 0; i < cse->types.n && !reserved; i++)
+        reserved = cse->types.types[i]->on_virtual && type_reserves_name(cse->types.types[i], slash + 1);
+    if (!reserved) return false;
+    char *head = strndup(local, (size_t)(slash - local));
+    struct resource *res = NULL;
+    int rc = head ? address_resolve(cse, head, &res) : RSC_NOT_FOUND;
+    free(head);
+    const struct resource_type *t = rc ? NULL : registry_find(&cse->types, res->ty);
+    if (!t || !t->on_virtual || !type_reserves_name(t, slash + 1)) {
+        resource_free(res);
+        return false;
+    }
+    *parent = res;
+    *name = slash + 1;
+    return true;
+}
+
+static int op_virtual(struct cse *cse, const struct m2m_request *req, struct m2m_response *rsp,
+                      struct resource *target, const char *name)
+{
+    const struct resource_type *t = registry_find(&cse->types, target->ty);
+    struct op_ctx ctx = { .cse = cse, .req = req, .rsp = rsp, .res = target, .modified = json_object() };
+    int rc = t->on_virtual(&ctx, name);
+    json_decref(ctx.modified);
+    return rc;
+}
+
 static int op_notify(struct cse *cse, const struct m2m_request *req, struct m2m_response *rsp,
                      struct resource *target)
 {
@@ -586,6 +621,12 @@ static int execute(struct cse *cse, struct m2m_request *req, struct m2m_response
     ts_buf now;
     ts_format(clock_now_us(), now);
     if (!rc && res_expired(target, now)) rc = RSC_NOT_FOUND;
+    const char *vname = NULL;
+    if (rc == RSC_NOT_FOUND) {
+        resource_free(target);
+        target = NULL;
+        if (virtual_child(cse, addr.local, &target, &vname) && !res_expired(target, now)) rc = 0;
+    }
     /* A missing name below something the originator may not see must look
      * like a forbidden one, or 4004 would reveal what exists. */
     if (rc == RSC_NOT_FOUND && acl_conceals_missing(cse, req, addr.local))
@@ -597,17 +638,19 @@ static int execute(struct cse *cse, struct m2m_request *req, struct m2m_response
      * or deleting one) is refused whoever asks, so that answer comes first
      * and reveals nothing. */
     bool registration = req->op == OP_CREATE && (type_flags(&cse->types, req->ty) & RT_REGISTERS);
-    bool refused_type = !rc && type_refuses(cse, req, target);
-    if (!rc && !registration && !refused_type) {
+    bool refused_type = !rc && !vname && type_refuses(cse, req, target);
+    if (!rc && !registration && !refused_type && !vname) {
         /* The chain of deciders (security/authz.h) may also wait for an answer. */
         int ac = acl_check(cse, req, target, acop_of(req->op, req));
         if (ac == DISPATCH_PENDING) rc = ac;
         else if (ac) rc = m2m_error(rsp, RSC_ORIGINATOR_HAS_NO_PRIVILEGE, "originator has no privilege");
     }
-    if (!rc && (req->op == OP_UPDATE || req->op == OP_DELETE)) rc = check_conditions(cse, req, rsp, target);
+    if (!rc && !vname && (req->op == OP_UPDATE || req->op == OP_DELETE)) rc = check_conditions(cse, req, rsp, target);
     struct event ev = { 0 };
     if (rc == RSC_NOT_FOUND && req->op == OP_RETRIEVE) empty_container_event(cse, addr.local, &ev);
-    if (!rc) {
+    /* A virtual child its type answers: the type decides access too. */
+    if (!rc && vname) rc = op_virtual(cse, req, rsp, target, vname);
+    else if (!rc) {
         switch (req->op) {
         case OP_CREATE: rc = op_create(cse, req, rsp, target, &ev); break;
         case OP_RETRIEVE: rc = op_retrieve(cse, req, rsp, target); break;
