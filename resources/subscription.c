@@ -58,6 +58,28 @@ static int check_md(json_t *md, struct m2m_response *rsp)
     return 0;
 }
 
+/* enc.om (operationMonitor): a non-empty list of {ops, org}, each optional:
+ * ops an operation, org an originator. Only operations that change something
+ * raise events here: monitoring RETRIEVE or NOTIFY is not supported. */
+static int check_om(json_t *om, struct m2m_response *rsp)
+{
+    if (!json_is_array(om) || !json_array_size(om))
+        return m2m_error(rsp, RSC_BAD_REQUEST, "enc.om must be a non-empty list of {ops, org}");
+    size_t i;
+    json_t *x;
+    json_array_foreach(om, i, x) {
+        json_t *ops = json_object_get(x, "ops"), *org = json_object_get(x, "org");
+        size_t known = (ops != NULL) + (org != NULL);
+        if (!json_is_object(x) || json_object_size(x) != known || (org && (!json_is_string(org) || !*json_string_value(org))) ||
+            (ops && (!json_is_integer(ops) || json_integer_value(ops) < OP_CREATE || json_integer_value(ops) > OP_NOTIFY)))
+            return m2m_error(rsp, RSC_BAD_REQUEST,
+                             "enc.om entries are {\"ops\": an operation 1..5, \"org\": an originator}, both optional");
+        if (ops && (json_integer_value(ops) == OP_RETRIEVE || json_integer_value(ops) == OP_NOTIFY))
+            return m2m_error(rsp, RSC_NOT_IMPLEMENTED, "enc.om: monitoring RETRIEVE or NOTIFY is not supported");
+    }
+    return 0;
+}
+
 /* eventNotificationCriteria: the members this CSE evaluates. */
 static int check_enc(json_t *enc, struct m2m_response *rsp)
 {
@@ -70,7 +92,7 @@ static int check_enc(json_t *enc, struct m2m_response *rsp)
             size_t i;
             json_t *x;
             json_array_foreach(v, i, x)
-                if (json_integer_value(x) == 6 || json_integer_value(x) == NET_BLOCKING_UPDATE)
+                if (json_integer_value(x) == 6)
                     return m2m_error(rsp, RSC_NOT_IMPLEMENTED, "notificationEventType %lld is not supported",
                                      (long long)json_integer_value(x));
         } else if (!strcmp(key, "atr")) {
@@ -78,11 +100,11 @@ static int check_enc(json_t *enc, struct m2m_response *rsp)
         } else if (!strcmp(key, "chty")) {
             if (!is_int_list(v, 1, 100000))
                 return m2m_error(rsp, RSC_BAD_REQUEST, "enc.chty must be a list of resource types");
-        } else if (!strcmp(key, "md")) {
-            int rc = check_md(v, rsp);
+        } else if (!strcmp(key, "md") || !strcmp(key, "om")) {
+            int rc = !strcmp(key, "md") ? check_md(v, rsp) : check_om(v, rsp);
             if (rc) return rc;
         } else {
-            return m2m_error(rsp, RSC_NOT_IMPLEMENTED, "enc.%s is not supported (net, atr, chty and md are)", key);
+            return m2m_error(rsp, RSC_NOT_IMPLEMENTED, "enc.%s is not supported (net, atr, chty, md and om are)", key);
         }
     }
     return 0;
@@ -134,6 +156,30 @@ static int check_nct(const struct resource *sub, struct m2m_response *rsp)
     return 0;
 }
 
+struct blocking_search { const char *self; bool found; };
+
+static int other_blocking(struct resource *sub, void *data)
+{
+    struct blocking_search *q = data;
+    if ((!q->self || strcmp(res_ri(sub), q->self)) && has_net(sub, NET_BLOCKING_UPDATE)) q->found = true;
+    return q->found;
+}
+
+/* net 7: one target, and one such subscription per resource (ACME: the
+ * UPDATE waits for one answer). */
+static int check_blocking_update(struct op_ctx *ctx)
+{
+    struct resource *sub = ctx->res;
+    if (!has_net(sub, NET_BLOCKING_UPDATE)) return 0;
+    if (json_array_size(json_object_get(sub->attrs, "nu")) != 1)
+        return m2m_error(ctx->rsp, RSC_BAD_REQUEST, "net 7 (blocking update) needs exactly one notificationURI");
+    struct blocking_search q = { ctx->before ? res_ri(sub) : NULL, false };
+    if (ctx->parent) store_children(ctx->cse->store, res_ri(ctx->parent), TY_SUB, other_blocking, &q);
+    if (q.found)
+        return m2m_error(ctx->rsp, RSC_BAD_REQUEST, "the resource already has a blocking-update subscription");
+    return 0;
+}
+
 /* net 8 needs a parent that detects missing data and enc.md; md needs net 8. */
 static int check_missing_data(struct op_ctx *ctx)
 {
@@ -178,6 +224,7 @@ static int check_common(struct op_ctx *ctx)
     int rc = enc ? check_enc(enc, ctx->rsp) : 0;
     if (!rc) rc = check_nct(sub, ctx->rsp);
     if (!rc) rc = check_missing_data(ctx);
+    if (!rc) rc = check_blocking_update(ctx);
     if (!rc) rc = check_bn(ctx);
     return rc;
 }

@@ -40,17 +40,20 @@ static void event_clear(struct event *ev)
 }
 
 /* Runs after the transaction committed, so receivers never hear of a
- * change that was rolled back. */
-static void event_fire(struct cse *cse, struct event *ev)
+ * change that was rolled back. The request's operation and originator are
+ * what an operation monitor (enc.om) looks at. */
+static void event_fire(struct cse *cse, struct event *ev, const struct m2m_request *req)
 {
+    int op = req ? req->op : 0;
+    const char *fr = req ? req->fr : NULL;
     switch (ev->net) {
-    case NET_CREATE_CHILD: notify_event(cse, NET_CREATE_CHILD, ev->res, ev->parent, NULL); break;
-    case NET_UPDATE: notify_event(cse, NET_UPDATE, ev->res, NULL, ev->modified); break;
-    case NET_RETRIEVE_CNT_NO_CHILD: notify_event(cse, ev->net, ev->res, NULL, NULL); break;
+    case NET_CREATE_CHILD: notify_event_op(cse, NET_CREATE_CHILD, ev->res, ev->parent, NULL, op, fr); break;
+    case NET_UPDATE: notify_event_op(cse, NET_UPDATE, ev->res, NULL, ev->modified, op, fr); break;
+    case NET_RETRIEVE_CNT_NO_CHILD: notify_event_op(cse, ev->net, ev->res, NULL, NULL, op, fr); break;
     case NET_DELETE:
-        notify_event(cse, NET_DELETE, ev->res, ev->parent, NULL);
+        notify_event_op(cse, NET_DELETE, ev->res, ev->parent, NULL, op, fr);
         notify_removed_commit(cse);
-        notify_event(cse, NET_DELETE_CHILD, ev->res, ev->parent, NULL);
+        notify_event_op(cse, NET_DELETE_CHILD, ev->res, ev->parent, NULL, op, fr);
         break;
     }
     notify_removed_commit(cse);
@@ -419,6 +422,10 @@ static int op_update(struct cse *cse, const struct m2m_request *req, struct m2m_
     if (acpi && json_object_size(content) > 1)
         return m2m_error(rsp, RSC_BAD_REQUEST, "acpi must be updated on its own");
     if (acpi && !json_is_null(acpi) && (rc = acl_validate_acpi(cse, acpi, rsp))) return rc;
+    /* A blocking-update subscriber must agree before anything changes. */
+    if (notify_watched(cse, res_ri(target)) &&
+        (rc = notify_blocking_update(cse, req, target, type_key(t, target), content, rsp)))
+        return rc;
 
     struct resource *before = resource_dup(target);
     int64_t now = clock_now_us();
@@ -677,9 +684,9 @@ static int execute(struct cse *cse, struct m2m_request *req, struct m2m_response
             rc = m2m_error(rsp, RSC_INTERNAL_SERVER_ERROR, "the change could not be stored");
         }
         if (rc) notify_removed_abort(cse);
-        else event_fire(cse, &ev);
+        else event_fire(cse, &ev, req);
     } else if (ev.net && !cse_commit(cse)) {
-        event_fire(cse, &ev);
+        event_fire(cse, &ev, req);
     }
     event_clear(&ev);
     resource_free(target);
