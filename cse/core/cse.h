@@ -105,6 +105,12 @@ struct cse_principal {
 int cse_submit(struct cse *cse, const struct cse_principal *who, struct m2m_request *req,
                struct m2m_response *rsp, cse_done_fn *done, cse_done_fn *abandon, void *data);
 
+/* A DELETE of the resource ri that the CSE submits for itself (an expiration
+ * counter at zero, a contentInstance's dcnt used up), with the delete hooks
+ * and notifications of any DELETE; tag names it in the request ID. Returns
+ * the RSC (2002 when deleted). Not inside a transaction of the caller's. */
+int cse_delete_itself(struct cse *cse, const char *ri, const char *tag);
+
 /* At shutdown: every deferred request is abandoned (see above). */
 void cse_abandon_deferred(struct cse *cse);
 /* At a reset (cse_reset): every deferred request is answered rsc (why) now. */

@@ -907,3 +907,21 @@ int cse_submit(struct cse *cse, const struct cse_principal *who, struct m2m_requ
     }
     return cse_dispatch_async(cse, req, rsp, done, abandon, data);
 }
+
+int cse_delete_itself(struct cse *cse, const char *ri, const char *tag)
+{
+    struct m2m_request req;
+    struct m2m_response rsp;
+    m2m_request_init(&req);
+    m2m_response_init(&rsp);
+    req.op = OP_DELETE;
+    req.to = strdup(ri);
+    req.rqi = strdup(tag);
+    req.rcn = RCN_NOTHING;
+    struct cse_principal me = { .kind = PRINCIPAL_CSE };
+    cse_submit(cse, &me, &req, &rsp, NULL, NULL, NULL);
+    int rsc = rsp.rsc;
+    m2m_response_clear(&rsp);
+    m2m_request_clear(&req);
+    return rsc;
+}

@@ -1025,19 +1025,8 @@ static void count_down(struct cse *cse, const struct resource *sub)
          * this transaction is over. */
         resource_free(cur);
         store_rollback(cse->store);
-        struct m2m_request req;
-        struct m2m_response rsp;
-        m2m_request_init(&req);
-        m2m_response_init(&rsp);
-        req.op = OP_DELETE;
-        req.to = strdup(res_ri(sub));
-        req.rqi = strdup("exc");
-        req.rcn = RCN_NOTHING;
-        struct cse_principal me = { .kind = PRINCIPAL_CSE };
-        cse_submit(cse, &me, &req, &rsp, NULL, NULL, NULL);
-        if (rsp.rsc != RSC_DELETED) log_info("notify: subscription %s reached exc 0 but stays: %d", res_ri(sub), rsp.rsc);
-        m2m_response_clear(&rsp);
-        m2m_request_clear(&req);
+        int rsc = cse_delete_itself(cse, res_ri(sub), "exc");
+        if (rsc != RSC_DELETED) log_info("notify: subscription %s reached exc 0 but stays: %d", res_ri(sub), rsc);
         return;
     } else if (!rc) {
         json_object_set_new(cur->attrs, "exc", json_integer(res_int(cur, "exc", exc) - 1));
