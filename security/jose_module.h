@@ -7,11 +7,12 @@
 #ifndef IRONBARK_JOSE_MODULE_H
 #define IRONBARK_JOSE_MODULE_H
 
+#include "esprim_crypto.h"
 #include "token.h"
 
 struct config;
 
-#define JOSE_MODULE_ABI 1
+#define JOSE_MODULE_ABI 2
 #define JOSE_MODULE_SYMBOL "ironbark_jose_module"
 #define JOSE_MODULE_FILE "ironbark-jose.so"
 
@@ -32,6 +33,7 @@ struct jose_module {
     char *(*public_jwk)(const char *private_jwk_json);
     const char *(*verdict_text)(enum token_verdict v);
     void (*claims_free)(struct token_claims *c);
+    const struct esprim_crypto *esprim;  /* ESPrim's HMAC and AES-GCM (security/esprim.h) */
 };
 
 /* The module, loaded on first call (the jose-module setting, else

@@ -15,4 +15,5 @@ const struct jose_module ironbark_jose_module = {
     .public_jwk = token_public_jwk,
     .verdict_text = token_verdict_text,
     .claims_free = token_claims_free,
+    .esprim = &esprim_crypto_openssl,
 };

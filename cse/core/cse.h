@@ -20,6 +20,7 @@ struct deferral;
 struct nb_pending;
 struct authz_decider;
 struct throttle;
+struct esprim_receiver;
 
 /* After a group commit: ok = the batch is durable; otherwise it was rolled
  * back and every response that depended on it must become an error. */
@@ -49,6 +50,7 @@ struct cse {
     struct nb_pending *nb_unstarted; /* rt 1/2 requests not yet started (nonblocking.c) */
     struct parent_cache *parents;    /* cse_parent(); NULL until first used */
     struct throttle *throttle;       /* rate limits the bindings ask (cse/throttle.h) */
+    struct esprim_receiver *esprim;  /* ESPrim nonces and sessions (security/esprim.h); NULL until used */
     /* After cse_reset(): what a server profile recreates (server.h on_reset). */
     int (*on_reset)(struct cse *cse, void *data);
     void *on_reset_data;
