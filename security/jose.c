@@ -124,7 +124,7 @@ char *jose_new_jwk(size_t bytes, const char *kid)
 {
     cjose_err cerr = { 0 };
     if (bytes && bytes != 16 && bytes != 24 && bytes != 32 && bytes != 64) return NULL;
-    cjose_jwk_t *jwk = bytes ? cjose_jwk_create_oct_random(bytes, &cerr)
+    cjose_jwk_t *jwk = bytes ? cjose_jwk_create_oct_random(bytes * 8, &cerr)  /* bits */
                              : cjose_jwk_create_EC_random(CJOSE_JWK_EC_P_256, &cerr);
     if (!jwk || (kid && !cjose_jwk_set_kid(jwk, kid, strlen(kid), &cerr))) {
         cjose_jwk_release(jwk);
