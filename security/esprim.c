@@ -226,7 +226,7 @@ int esprim_object_parse(const char *compact, struct esprim_object *out, char *er
     }
     if (n[1]) return bad(err, cap, "the ESPrim object carries an encrypted key: only direct encryption is used");
     if (n[0] > ESPRIM_OBJECT_MAX) return bad(err, cap, "the ESPrim object is too large");
-    uint8_t *hdr = malloc(n[0] + 1);
+    uint8_t *hdr = malloc(n[0] + 1), tag[ESPRIM_TAG_LEN];
     long hn = hdr ? decode_part(p[0], n[0], hdr, n[0]) : -1;
     if (hn > 0) out->header = json_loadb((const char *)hdr, (size_t)hn, JSON_REJECT_DUPLICATES, NULL);
     free(hdr);
@@ -234,18 +234,17 @@ int esprim_object_parse(const char *compact, struct esprim_object *out, char *er
         esprim_object_clear(out);
         return bad(err, cap, "the ESPrim object's protected header is no base64url JSON object");
     }
+    out->compact = compact;
     out->alg = json_string_value(json_object_get(out->header, "alg"));
     out->enc = json_string_value(json_object_get(out->header, "enc"));
     out->kid = json_string_value(json_object_get(out->header, "kid"));
     out->ori = json_string_value(json_object_get(out->header, "ori"));
     out->rri = json_string_value(json_object_get(out->header, "rri"));
-    out->ct = malloc(n[3] + 1);
-    long cn = out->ct ? b64url_decode(p[3], n[3], out->ct, n[3]) : -1;
-    out->ct_len = cn > 0 ? (size_t)cn : 0;
-    out->aad = strndup(p[0], n[0]);
-    if (!out->alg || !out->enc || !out->kid || !out->ori || !out->rri || !out->aad || cn <= 0 ||
+    /* The ciphertext's characters only: its bytes are the JOSE library's. */
+    bool ct_ok = n[3] && n[3] % 4 != 1 && strspn(p[3], "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_") >= n[3];
+    if (!out->alg || !out->enc || !out->kid || !out->ori || !out->rri || !ct_ok ||
         decode_part(p[2], n[2], out->iv, sizeof out->iv) != ESPRIM_IV_LEN ||
-        decode_part(p[4], n[4], out->tag, sizeof out->tag) != ESPRIM_TAG_LEN) {
+        decode_part(p[4], n[4], tag, sizeof tag) != ESPRIM_TAG_LEN) {
         esprim_object_clear(out);
         return bad(err, cap, "the ESPrim object needs alg, enc, kid, ori and rri, a 96-bit IV, "
                    "a ciphertext and a 128-bit tag");
@@ -256,61 +255,34 @@ int esprim_object_parse(const char *compact, struct esprim_object *out, char *er
 void esprim_object_clear(struct esprim_object *o)
 {
     json_decref(o->header);
-    free(o->aad);
-    free(o->ct);
     memset(o, 0, sizeof *o);
 }
 
 int esprim_object_open(const struct esprim_crypto *c, const uint8_t key[ESPRIM_KEY_LEN],
                        const struct esprim_object *o, char **plain, size_t *len)
 {
-    *plain = malloc(o->ct_len + 1);
-    if (!*plain) return RSC_ESPRIM_DECRYPTION_ERROR;
-    int rc = c->gcm_open(key, ESPRIM_KEY_LEN, o->iv, (const uint8_t *)o->aad, strlen(o->aad), o->ct, o->ct_len,
-                         o->tag, (uint8_t *)*plain);
-    if (rc) {
-        free(*plain);
-        *plain = NULL;
-        return rc > 0 ? RSC_ESPRIM_BAD_MAC : RSC_ESPRIM_DECRYPTION_ERROR;
+    switch (c->open(key, o->compact, plain, len)) {
+    case ESPRIM_OPENED: return 0;
+    case ESPRIM_NOT_AUTHENTIC: return RSC_ESPRIM_BAD_MAC;
+    case ESPRIM_NOT_OPENABLE: return RSC_BAD_REQUEST;
+    default: return RSC_ESPRIM_DECRYPTION_ERROR;
     }
-    (*plain)[o->ct_len] = 0;
-    *len = o->ct_len;
-    return 0;
 }
 
-/* Appends '.' and the base64url of n bytes at *at. */
-static void put_part(char **at, const uint8_t *b, size_t n)
-{
-    *(*at)++ = '.';
-    b64url_encode(b, n, *at);
-    *at += strlen(*at);
-}
-
-char *esprim_object_seal(const struct esprim_crypto *c, const uint8_t key[ESPRIM_KEY_LEN], json_t *header,
+char *esprim_object_seal(const struct esprim_crypto *c, const uint8_t key[ESPRIM_KEY_LEN], const json_t *header,
                          const char *plain, size_t len)
 {
-    json_object_set_new(header, "alg", json_string("dir"));
-    json_object_set_new(header, "enc", json_string("A256GCM"));
-    char *h = json_dumps(header, JSON_COMPACT);
-    uint8_t iv[ESPRIM_IV_LEN], tag[ESPRIM_TAG_LEN];
-    uint8_t *ct = malloc(len + 1);
-    size_t hn = h ? strlen(h) : 0;
-    char *out = ct && h ? malloc(b64url_len(hn) + b64url_len(len) + 64) : NULL;
-    if (out) b64url_encode((const uint8_t *)h, hn, out);
-    if (!out || c->random(iv, sizeof iv) ||
-        c->gcm_seal(key, ESPRIM_KEY_LEN, iv, (const uint8_t *)out, strlen(out), (const uint8_t *)plain, len, ct, tag)) {
-        free(out);
+    /* kid and cty are the JOSE API's own parameters; the rest go as extra. */
+    json_t *extra = json_deep_copy(header);
+    json_object_del(extra, "kid");
+    json_object_del(extra, "cty");
+    char *text = json_dumps(extra, JSON_COMPACT);
+    char *out = NULL;
+    if (!text || c->seal(key, json_string_value(json_object_get(header, "kid")),
+                         json_string_value(json_object_get(header, "cty")), text, plain, len, &out))
         out = NULL;
-    } else {
-        char *at = out + strlen(out);
-        *at++ = '.';   /* the encrypted key: empty (dir) */
-        *at = 0;
-        put_part(&at, iv, sizeof iv);
-        put_part(&at, ct, len);
-        put_part(&at, tag, sizeof tag);
-    }
-    free(h);
-    free(ct);
+    free(text);
+    json_decref(extra);
     return out;
 }
 

@@ -16,6 +16,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#define ESPRIM_IV_LEN 12            /* 96-bit GCM IV (RFC 7518 5.3) */
+#define ESPRIM_TAG_LEN 16           /* 128-bit GCM tag */
 #define ESPRIM_RAND_LEN 16          /* esprimRandValue: 128 bits */
 #define ESPRIM_KEY_LEN 32           /* sessionESPrimKey = HMAC-SHA256 output */
 #define ESPRIM_ID_MAX 64            /* esprimRandID characters */
@@ -67,28 +69,27 @@ int esprim_session_key(const struct esprim_crypto *c, const uint8_t *pairwise, s
                        const struct esprim_rand *recv, const struct esprim_rand *orig,
                        uint8_t out[ESPRIM_KEY_LEN]);
 
-/* A parsed ESPrim object (JWE compact, empty encrypted key). */
+/* What the Receiver reads of an ESPrim object (JWE compact, empty
+ * encrypted key) before it has a key: the protected header and the IV. */
 struct esprim_object {
+    const char *compact;            /* borrowed: the object as received */
     json_t *header;                 /* the protected header */
-    const char *alg, *enc, *kid, *ori, *rri; /* borrowed from header; NULL = absent */
-    char *aad;                      /* the encoded header: the GCM AAD */
-    uint8_t iv[ESPRIM_IV_LEN];
-    uint8_t tag[ESPRIM_TAG_LEN];
-    uint8_t *ct;
-    size_t ct_len;
+    const char *alg, *enc, *kid, *ori, *rri; /* borrowed from header */
+    uint8_t iv[ESPRIM_IV_LEN];      /* unique per object: what replay detection remembers */
 };
 /* 0, or RSC_BAD_REQUEST (not five parts, bad base64url or JSON, an
- * encrypted key, a wrong IV or tag length, kid/ori/rri missing). */
+ * encrypted key, a wrong IV or tag length, no ciphertext, alg/enc/kid/ori/rri
+ * missing). */
 int esprim_object_parse(const char *compact, struct esprim_object *out, char *err, size_t cap);
 void esprim_object_clear(struct esprim_object *o);
 /* Decrypts o under key: 0 with *plain (malloc'd, '\0'-terminated) and *len,
- * RSC_ESPRIM_BAD_MAC when the tag does not match, RSC_ESPRIM_DECRYPTION_ERROR
- * otherwise. */
+ * RSC_ESPRIM_BAD_MAC when it does not authenticate, RSC_BAD_REQUEST when
+ * the JOSE library refuses its form, RSC_ESPRIM_DECRYPTION_ERROR otherwise. */
 int esprim_object_open(const struct esprim_crypto *c, const uint8_t key[ESPRIM_KEY_LEN],
                        const struct esprim_object *o, char **plain, size_t *len);
-/* Seals plain under key with header (alg/enc are set here): the compact
- * object (malloc'd), or NULL. */
-char *esprim_object_seal(const struct esprim_crypto *c, const uint8_t key[ESPRIM_KEY_LEN], json_t *header,
+/* Seals plain under key; header holds kid, ori, rri, cty and maybe oro/rro
+ * (alg dir, enc A256GCM are added). The compact object (malloc'd), or NULL. */
+char *esprim_object_seal(const struct esprim_crypto *c, const uint8_t key[ESPRIM_KEY_LEN], const json_t *header,
                          const char *plain, size_t len);
 
 /* The Originator's end (the m2m tool). */

@@ -42,6 +42,13 @@ static void usage(void)
          "  das role add --holder ID --role ROLEID [--until TIMESTAMP]\n"
          "  das role list [--holder ID]               das role rm --holder ID --role ROLEID\n"
          "  token get --target TRID --op OP [--role ROLEID]   (From = --from, the device)\n"
+         "End-to-end protected data, ESData (see docs/end-to-end-security.md):\n"
+         "  create/update ... --encrypt-for KEY and/or --sign KEY   con sealed, cnf marked :1\n"
+         "  retrieve ... --decrypt KEY and/or --verify KEY          con opened and checked\n"
+         "  esdata seal|open --body JSON|@file (same key options)   offline, e.g. a notification\n"
+         "  KEY: a file (JWK, or a symmetric key in hex; chmod 600 if secret) or cred:KpsaID\n"
+         "  (the credential store in --data-dir); --jwe-alg dir|A128KW|A192KW|A256KW,\n"
+         "  --jwe-enc A128GCM|A192GCM|A256GCM (default: AnnnKW by key size, A256GCM)\n"
          "\n"
          "Options:\n"
          "  --url URL        CSE address (default $M2M_URL or http://127.0.0.1:8080)\n"
@@ -62,7 +69,8 @@ static void usage(void)
          "  --psk-key-file FILE  a file only you can read (chmod 600), or $M2M_PSK_KEY\n"
          "  --handshake-timeout MS  give up a (D)TLS handshake after MS (default 3000)\n"
          "OPS: create,retrieve,update,delete,notify,discover, all, or a number 1-63.\n"
-         "Exit status: 0 for a 2xxx RSC, 1 for other RSCs, 2 for usage or transport errors.");
+         "Exit status: 0 for a 2xxx RSC, 1 for other RSCs, 2 for usage or transport errors,\n"
+         "3 when ESData protection cannot be applied or checked (wrong key, tampered content).");
 }
 
 static char *read_file(const char *path)
@@ -122,6 +130,12 @@ static int take_option(struct cli *c, const char *name, const char *v)
     else if (!strcmp(name, "--tids")) c->o.tids = v;
     else if (!strcmp(name, "--ltids")) c->o.ltids = v;
     else if (!strcmp(name, "--rids")) c->o.rids = v;
+    else if (!strcmp(name, "--encrypt-for")) c->encrypt_for = v;
+    else if (!strcmp(name, "--sign")) c->sign_key = v;
+    else if (!strcmp(name, "--decrypt")) c->decrypt_key = v;
+    else if (!strcmp(name, "--verify")) c->verify_key = v;
+    else if (!strcmp(name, "--jwe-alg")) c->jwe_alg = v;
+    else if (!strcmp(name, "--jwe-enc")) c->jwe_enc = v;
     else return -1;
     return 0;
     #undef ADD
@@ -258,12 +272,25 @@ static int primitive(struct cli *c, enum client_op op)
         if (!(owned = read_file(body + 1))) { fprintf(stderr, "m2m: cannot read %s\n", body + 1); return 2; }
         body = owned;
     }
+    if (body && (c->encrypt_for || c->sign_key)) {
+        char *sealed;
+        int rc = esdata_protect_body(c, body, &sealed);
+        free(owned);
+        if (rc) return rc;
+        body = owned = sealed;
+    }
     char query[4096];
     build_query(c, query, sizeof query);
     json_t *out;
     int rsc = 0, rc = cli_call(c, op, c->pos[1], c->ty, body, query, &out, &rsc);
     free(owned);
     if (rc) return rc;
+    int esdata_rc = 0;
+    if (out && rsc_is_success(rsc) && op == CLIENT_RETRIEVE && (c->decrypt_key || c->verify_key) &&
+        (esdata_rc = esdata_unprotect_doc(c, out))) {
+        json_decref(out);
+        out = NULL;  /* never print what could not be opened as if it were the content */
+    }
     if (out) {
         char *text = json_dumps(out, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
         if (text) printf("%s\n", text);
@@ -271,6 +298,7 @@ static int primitive(struct cli *c, enum client_op op)
     }
     cli_print_rsc(rsc, NULL);
     json_decref(out);
+    if (esdata_rc) return esdata_rc;
     return rsc_is_success(rsc) ? 0 : 1;
 }
 
@@ -354,6 +382,13 @@ int main(int argc, char **argv)
     if (!strcmp(c.pos[0], "acp")) return acp_main(&c);
     if (!strcmp(c.pos[0], "das")) return das_main(&c);
     if (!strcmp(c.pos[0], "token")) return token_main(&c);
+    if (!strcmp(c.pos[0], "esdata")) {
+        char *owned = c.body && c.body[0] == '@' ? read_file(c.body + 1) : NULL;
+        if (c.body && c.body[0] == '@' && !owned) { fprintf(stderr, "m2m: cannot read %s\n", c.body + 1); return 2; }
+        rc = esdata_main(&c, owned ? owned : c.body);
+        free(owned);
+        return rc;
+    }
     fprintf(stderr, "m2m: unknown command '%s' (try --help)\n", c.pos[0]);
     return 2;
 }

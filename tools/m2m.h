@@ -32,6 +32,8 @@ struct cli {
     bool issue_tokens;
     int tail;
     const char *token[CLI_MAX]; int ntoken;    /* --token JWT|@file, joined into o.tokens */
+    /* ESData (tools/m2m_esdata.c): key files or cred:KpsaID */
+    const char *encrypt_for, *sign_key, *decrypt_key, *verify_key, *jwe_alg, *jwe_enc;
 };
 
 /* Sends one primitive; *out receives the parsed JSON body (NULL if none or
@@ -61,5 +63,14 @@ int acp_main(struct cli *c);
 /* m2m das … (operators of an m2m-das) and m2m token get (devices): tools/m2m_das.c. */
 int das_main(struct cli *c);
 int token_main(struct cli *c);
+
+/* ESData (tools/m2m_esdata.c). Exit status 3: a protection step failed. */
+#define CLI_EXIT_ESDATA 3
+/* body with its con sealed per --sign/--encrypt-for and cnf marked ":1"; *out malloc'd. */
+int esdata_protect_body(const struct cli *c, const char *body, char **out);
+/* Opens the con of the resource in doc per --decrypt/--verify, in place. */
+int esdata_unprotect_doc(const struct cli *c, json_t *doc);
+/* m2m esdata seal|open --body JSON|@file */
+int esdata_main(struct cli *c, const char *body);
 
 #endif
