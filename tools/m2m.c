@@ -49,6 +49,11 @@ static void usage(void)
          "  KEY: a file (JWK, or a symmetric key in hex; chmod 600 if secret) or cred:KpsaID\n"
          "  (the credential store in --data-dir); --jwe-alg dir|A128KW|A192KW|A256KW,\n"
          "  --jwe-enc A128GCM|A192GCM|A256GCM (default: AnnnKW by key size, A256GCM)\n"
+         "End-to-end protected primitives, ESPrim (see docs/end-to-end-security.md):\n"
+         "  create|retrieve|update|delete|notify ... --esprim KEYID   the whole primitive sealed\n"
+         "  in a NOTIFY to the Receiver's CSEBase, its answer opened; the pairwise key (hex) from\n"
+         "  --esprim-key-file FILE (chmod 600) or $M2M_ESPRIM_KEY; --esprim-receiver ADDR (default:\n"
+         "  the CSEBase of the target); --esprim-seal-only prints the sealed content, sends nothing\n"
          "\n"
          "Options:\n"
          "  --url URL        CSE address (default $M2M_URL or http://127.0.0.1:8080)\n"
@@ -136,6 +141,9 @@ static int take_option(struct cli *c, const char *name, const char *v)
     else if (!strcmp(name, "--verify")) c->verify_key = v;
     else if (!strcmp(name, "--jwe-alg")) c->jwe_alg = v;
     else if (!strcmp(name, "--jwe-enc")) c->jwe_enc = v;
+    else if (!strcmp(name, "--esprim")) c->esprim_kid = v;
+    else if (!strcmp(name, "--esprim-key-file")) c->esprim_key_file = v;
+    else if (!strcmp(name, "--esprim-receiver")) c->esprim_receiver = v;
     else return -1;
     return 0;
     #undef ADD
@@ -152,6 +160,7 @@ static int parse_args(struct cli *c, int argc, char **argv)
         if (!strcmp(a, "--deny")) { c->deny_only = true; continue; }
         if (!strcmp(a, "--issue-tokens")) { c->issue_tokens = true; continue; }
         if (!strcmp(a, "--tqi")) { c->o.tqi = true; continue; }
+        if (!strcmp(a, "--esprim-seal-only")) { c->esprim_seal_only = true; continue; }
         if (!strcmp(a, "--psk-key") || !strncmp(a, "--psk-key=", 10)) {
             fprintf(stderr, "m2m: --psk-key is not accepted: every local user can read a process's "
                     "arguments (/proc/PID/cmdline). Put the key (hex) in a file only you can read and "
@@ -279,6 +288,12 @@ static int primitive(struct cli *c, enum client_op op)
         if (rc) return rc;
         body = owned = sealed;
     }
+    if (c->esprim_kid) {
+        int rc = c->nquery ? (fprintf(stderr, "m2m: --query does not travel sealed; of the query only --rcn does\n"), 2)
+                           : esprim_primitive(c, op, c->pos[1], c->ty, body);
+        free(owned);
+        return rc;
+    }
     char query[4096];
     build_query(c, query, sizeof query);
     json_t *out;
@@ -330,6 +345,32 @@ static int load_tokens(struct cli *c)
 
 /* The PSK, in hex: from --psk-key-file (a file nobody else may read) or
  * $M2M_PSK_KEY (the environment is readable by the same user only). */
+int cli_read_hex_key(const char *path, char *hex, size_t cap)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    struct stat st;
+    if (fd < 0 || fstat(fd, &st)) {
+        fprintf(stderr, "m2m: cannot read the key file %s: %s\n", path, strerror(errno));
+        if (fd >= 0) close(fd);
+        return -1;
+    }
+    if (st.st_mode & 077) {
+        fprintf(stderr, "m2m: the key file %s may be read by group or others (mode %04o): chmod 600 %s\n",
+                path, (unsigned)(st.st_mode & 0777), path);
+        close(fd);
+        return -1;
+    }
+    ssize_t n = read(fd, hex, cap - 1);
+    close(fd);
+    while (n > 0 && strchr(" \t\r\n", hex[n - 1])) n--;
+    if (n <= 0 || n == (ssize_t)cap - 1) {
+        fprintf(stderr, "m2m: the key file %s must hold one key of 1 to 64 bytes in hex\n", path);
+        return -1;
+    }
+    hex[n] = 0;
+    return 0;
+}
+
 static int load_psk_key(struct cli *c)
 {
     static char hex[2 * 64 + 2];
@@ -339,27 +380,7 @@ static int load_psk_key(struct cli *c)
         c->o.psk_key = env && *env ? env : NULL;
         return 0;
     }
-    int fd = open(c->psk_key_file, O_RDONLY | O_CLOEXEC);
-    struct stat st;
-    if (fd < 0 || fstat(fd, &st)) {
-        fprintf(stderr, "m2m: cannot read the key file %s: %s\n", c->psk_key_file, strerror(errno));
-        if (fd >= 0) close(fd);
-        return -1;
-    }
-    if (st.st_mode & 077) {
-        fprintf(stderr, "m2m: the key file %s may be read by group or others (mode %04o): chmod 600 %s\n",
-                c->psk_key_file, (unsigned)(st.st_mode & 0777), c->psk_key_file);
-        close(fd);
-        return -1;
-    }
-    ssize_t n = read(fd, hex, sizeof hex - 1);
-    close(fd);
-    while (n > 0 && strchr(" \t\r\n", hex[n - 1])) n--;
-    if (n <= 0 || n == (ssize_t)sizeof hex - 1) {
-        fprintf(stderr, "m2m: the key file %s must hold one key of 1 to 64 bytes in hex\n", c->psk_key_file);
-        return -1;
-    }
-    hex[n] = 0;
+    if (cli_read_hex_key(c->psk_key_file, hex, sizeof hex)) return -1;
     c->o.psk_key = hex;
     return 0;
 }

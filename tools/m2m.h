@@ -34,6 +34,10 @@ struct cli {
     const char *token[CLI_MAX]; int ntoken;    /* --token JWT|@file, joined into o.tokens */
     /* ESData (tools/m2m_esdata.c): key files or cred:KpsaID */
     const char *encrypt_for, *sign_key, *decrypt_key, *verify_key, *jwe_alg, *jwe_enc;
+    /* ESPrim (tools/m2m_esprim.c): the pairwise key's ID; its key (hex)
+     * from esprim_key_file or $M2M_ESPRIM_KEY; the Receiver's CSEBase. */
+    const char *esprim_kid, *esprim_key_file, *esprim_receiver;
+    bool esprim_seal_only;                     /* print the outer NOTIFY's content, send nothing */
 };
 
 /* Sends one primitive; *out receives the parsed JSON body (NULL if none or
@@ -41,6 +45,12 @@ struct cli {
  * transport error. */
 int cli_call(struct cli *c, enum client_op op, const char *to, int ty, const char *body,
              const char *query, json_t **out, int *rsc);
+/* Reads a key in hex from a file only its owner may read into hex (room
+ * for cap characters, '\0' included). 0, or -1 after a message. */
+int cli_read_hex_key(const char *path, char *hex, size_t cap);
+/* Sends the primitive sealed (ESPrim) and prints the inner response; the
+ * exit status as primitive() has it. body: JSON text or NULL. */
+int esprim_primitive(struct cli *c, enum client_op op, const char *to, int ty, const char *body);
 /* Prints "RSC <code> <NAME>" (and the debug message of an error). */
 void cli_print_rsc(int rsc, json_t *body);
 /* Parses "retrieve,discover" / "all" / "34" into an acop mask; -1 if bad. */
