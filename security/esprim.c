@@ -44,8 +44,8 @@ static bool valid_rand_id(const char *s)
     return true;
 }
 
-/* A list of small integers as a bit set (bit v - base); -1 when bad. */
-static long id_set(const json_t *v, int base)
+/* A list of integers in [base, max] as a bit set (bit v - base); -1 when bad. */
+static long id_set(const json_t *v, int base, int max)
 {
     if (!json_is_array(v) || !json_array_size(v)) return -1;
     long set = 0;
@@ -53,7 +53,7 @@ static long id_set(const json_t *v, int base)
     json_t *e;
     json_array_foreach(v, i, e) {
         json_int_t n = json_is_integer(e) ? json_integer_value(e) : -1;
-        if (n < base || n >= base + 16) return -1;
+        if (n < base || n > max) return -1;
         set |= 1L << (n - base);
     }
     return set;
@@ -78,14 +78,14 @@ int esprim_rand_parse(const json_t *o, bool receiver, int64_t now_us, struct esp
         return bad(err, cap, "%s: esrx must be a timestamp", what);
     long kdfs;
     if (receiver) {
-        kdfs = id_set(json_object_get(o, "esks"), 0);
+        kdfs = id_set(json_object_get(o, "esks"), 0, 15);
     } else {
         json_t *k = json_object_get(o, "esk");
         kdfs = json_is_integer(k) && json_integer_value(k) >= 0 && json_integer_value(k) < 16
                    ? 1L << json_integer_value(k) : -1;
     }
     if (kdfs < 0) return bad(err, cap, "%s: %s must name key generation algorithms", what, receiver ? "esks" : "esk");
-    long aeads = id_set(json_object_get(o, "espa"), 10);
+    long aeads = id_set(json_object_get(o, "espa"), 10, 12);
     if (aeads < 0) return bad(err, cap, "%s: espa must list protocol and algorithm IDs (10-12)", what);
     out->kdfs = (unsigned)kdfs;
     out->aeads = (unsigned)aeads;
