@@ -14,15 +14,18 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* The Receiver's CSEBase for a target: its first path segment(s). */
+/* The Receiver's CSEBase for a target: its first segment when CSE-relative
+ * ("cse-in/ae1" -> "cse-in"), else the CSE-ID's "-" ("/id-in/x" -> "/id-in/-",
+ * "//sp/id-in/x" -> "//sp/id-in/-"): the CSEBase whatever its name. */
 static void receiver_of(const char *to, char *out, size_t cap)
 {
     const char *p = to;
+    bool cse_relative = *p != '/';
     if (!strncmp(p, "//", 2)) p = strchr(p + 2, '/');   /* //sp/cse-id/... */
     else if (*p == '/') p++;                              /* /cse-id/... */
     p = p ? strchr(p + (*p == '/'), '/') : NULL;
     size_t n = p ? (size_t)(p - to) : strlen(to);
-    snprintf(out, cap, "%.*s", (int)n, to);
+    snprintf(out, cap, "%.*s%s", (int)n, to, cse_relative ? "" : "/-");
 }
 
 static int hex_bytes(const char *hex, uint8_t *out, size_t cap)
