@@ -34,6 +34,7 @@ struct cli {
     const char *token[CLI_MAX]; int ntoken;    /* --token JWT|@file, joined into o.tokens */
     /* ESData (tools/m2m_esdata.c): key files or cred:KpsaID */
     const char *encrypt_for, *sign_key, *decrypt_key, *verify_key, *jwe_alg, *jwe_enc;
+    const char *image;                         /* firmware sign --image FILE */
 };
 
 /* Sends one primitive; *out receives the parsed JSON body (NULL if none or
@@ -72,5 +73,7 @@ int esdata_protect_body(const struct cli *c, const char *body, char **out);
 int esdata_unprotect_doc(const struct cli *c, json_t *doc);
 /* m2m esdata seal|open --body JSON|@file */
 int esdata_main(struct cli *c, const char *body);
+/* m2m firmware sign --sign KEY --body JSON|@file [--image FILE] */
+int firmware_main(struct cli *c, const char *body);
 
 #endif

@@ -75,6 +75,7 @@ struct config {
     char dns_servers[256];    /* "host[:port],..." for outbound name lookups; "" = resolv.conf */
     char transport_module[512]; /* ironbark-transports.so; "" = beside the executable */
     char jose_module[512];    /* ironbark-jose.so (tokens); "" = beside the executable */
+    char firmware_trust[256]; /* JWK Set of firmware signing keys; "" = firmware not signature-checked */
     /* Rate limits (cse/throttle.h, docs/security.md "Rate limiting"). */
     struct config_rate rate_address;     /* requests per source address */
     struct config_rate rate_originator;  /* requests per originator */

@@ -20,6 +20,7 @@ struct deferral;
 struct nb_pending;
 struct authz_decider;
 struct throttle;
+struct fw_trust;
 
 /* After a group commit: ok = the batch is durable; otherwise it was rolled
  * back and every response that depended on it must become an error. */
@@ -49,6 +50,7 @@ struct cse {
     struct nb_pending *nb_unstarted; /* rt 1/2 requests not yet started (nonblocking.c) */
     struct parent_cache *parents;    /* cse_parent(); NULL until first used */
     struct throttle *throttle;       /* rate limits the bindings ask (cse/throttle.h) */
+    struct fw_trust *fw_trust;       /* firmware-trust keys (security/firmware_sig.h); NULL = unset */
     /* After cse_reset(): what a server profile recreates (server.h on_reset). */
     int (*on_reset)(struct cse *cse, void *data);
     void *on_reset_data;

@@ -13,6 +13,7 @@
 #include "../events/notify.h"
 #include "rsc.h"
 #include "throttle.h"
+#include "../../security/firmware_sig.h"
 #include "../../resources/registry.h"
 #include "../../security/acl.h"
 
@@ -201,6 +202,8 @@ void cse_close(struct cse *cse)
     cse_forget_parents(cse);
     throttle_free(cse->throttle);
     cse->throttle = NULL;
+    fw_trust_free(cse->fw_trust);
+    cse->fw_trust = NULL;
     acl_close(cse);
     store_close(cse->store);
     cse->store = NULL;
