@@ -47,6 +47,9 @@ static void usage(void)
          "  retrieve ... --decrypt KEY and/or --verify KEY          con opened and checked\n"
          "  esdata seal|open --body JSON|@file (same key options)   offline, e.g. a notification\n"
          "  KEY: a file (JWK, or a symmetric key in hex; chmod 600 if secret) or cred:KpsaID\n"
+         "Signed firmware (see docs/decisions.md):\n"
+         "  firmware sign --sign EC-JWK-FILE --body '{\"m2m:fwr\":{...}}' [--image FILE]\n"
+         "                prints the body with fwdg (sha256 of the image) and fwsg (detached JWS)\n"
          "  (the credential store in --data-dir); --jwe-alg dir|A128KW|A192KW|A256KW,\n"
          "  --jwe-enc A128GCM|A192GCM|A256GCM (default: AnnnKW by key size, A256GCM)\n"
          "End-to-end protected primitives, ESPrim (see docs/end-to-end-security.md):\n"
@@ -141,6 +144,7 @@ static int take_option(struct cli *c, const char *name, const char *v)
     else if (!strcmp(name, "--verify")) c->verify_key = v;
     else if (!strcmp(name, "--jwe-alg")) c->jwe_alg = v;
     else if (!strcmp(name, "--jwe-enc")) c->jwe_enc = v;
+    else if (!strcmp(name, "--image")) c->image = v;
     else if (!strcmp(name, "--esprim")) c->esprim_kid = v;
     else if (!strcmp(name, "--esprim-key-file")) c->esprim_key_file = v;
     else if (!strcmp(name, "--esprim-receiver")) c->esprim_receiver = v;
@@ -403,10 +407,10 @@ int main(int argc, char **argv)
     if (!strcmp(c.pos[0], "acp")) return acp_main(&c);
     if (!strcmp(c.pos[0], "das")) return das_main(&c);
     if (!strcmp(c.pos[0], "token")) return token_main(&c);
-    if (!strcmp(c.pos[0], "esdata")) {
+    if (!strcmp(c.pos[0], "esdata") || !strcmp(c.pos[0], "firmware")) {
         char *owned = c.body && c.body[0] == '@' ? read_file(c.body + 1) : NULL;
         if (c.body && c.body[0] == '@' && !owned) { fprintf(stderr, "m2m: cannot read %s\n", c.body + 1); return 2; }
-        rc = esdata_main(&c, owned ? owned : c.body);
+        rc = (c.pos[0][0] == 'e' ? esdata_main : firmware_main)(&c, owned ? owned : c.body);
         free(owned);
         return rc;
     }

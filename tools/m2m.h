@@ -34,6 +34,7 @@ struct cli {
     const char *token[CLI_MAX]; int ntoken;    /* --token JWT|@file, joined into o.tokens */
     /* ESData (tools/m2m_esdata.c): key files or cred:KpsaID */
     const char *encrypt_for, *sign_key, *decrypt_key, *verify_key, *jwe_alg, *jwe_enc;
+    const char *image;                         /* firmware sign --image FILE */
     /* ESPrim (tools/m2m_esprim.c): the pairwise key's ID; its key (hex)
      * from esprim_key_file or $M2M_ESPRIM_KEY; the Receiver's CSEBase. */
     const char *esprim_kid, *esprim_key_file, *esprim_receiver;
@@ -82,5 +83,7 @@ int esdata_protect_body(const struct cli *c, const char *body, char **out);
 int esdata_unprotect_doc(const struct cli *c, json_t *doc);
 /* m2m esdata seal|open --body JSON|@file */
 int esdata_main(struct cli *c, const char *body);
+/* m2m firmware sign --sign KEY --body JSON|@file [--image FILE] */
+int firmware_main(struct cli *c, const char *body);
 
 #endif

@@ -5,7 +5,10 @@
 #include "m2m.h"
 
 #include "../security/credentials.h"
+#include "../security/firmware_sig.h"
 #include "../security/jose.h"
+
+#include <openssl/evp.h>
 
 #include <errno.h>
 #include <fcntl.h>
@@ -294,4 +297,75 @@ int esdata_main(struct cli *c, const char *body)
     }
     fprintf(stderr, "m2m: esdata seal|open (try --help)\n");
     return 2;
+}
+
+/* fwdg of an image file: "sha256:<hex>" (the device checks the image it downloads against it). */
+static int image_digest(const char *path, char out[72])
+{
+    FILE *f = fopen(path, "rb");
+    if (!f) { fprintf(stderr, "m2m: cannot read the image %s: %s\n", path, strerror(errno)); return -1; }
+    EVP_MD_CTX *md = EVP_MD_CTX_new();
+    unsigned char buf[65536], h[32];
+    unsigned hn = 0;
+    size_t n;
+    int ok = md && EVP_DigestInit_ex(md, EVP_sha256(), NULL);
+    while (ok && (n = fread(buf, 1, sizeof buf, f)) > 0) ok = EVP_DigestUpdate(md, buf, n);
+    ok = ok && !ferror(f) && EVP_DigestFinal_ex(md, h, &hn) && hn == 32;
+    EVP_MD_CTX_free(md);
+    fclose(f);
+    if (!ok) { fprintf(stderr, "m2m: cannot hash the image %s\n", path); return -1; }
+    strcpy(out, "sha256:");
+    for (int i = 0; i < 32; i++) sprintf(out + 7 + 2 * i, "%02x", h[i]);
+    return 0;
+}
+
+/* m2m firmware sign --sign KEY --body '{"m2m:fwr":{...}}' [--image FILE]: prints the body with
+ * fwdg (from --image, else as given) and fwsg, the detached JWS the CSE's firmware-trust checks. */
+int firmware_main(struct cli *c, const char *body)
+{
+    if (c->npos < 2 || strcmp(c->pos[1], "sign") || !c->sign_key || !body) {
+        fprintf(stderr, "m2m: firmware sign --sign KEY --body JSON|@file [--image FILE]\n");
+        return 2;
+    }
+    json_t *doc = json_loads(body, JSON_REJECT_DUPLICATES, NULL);
+    json_t *fwr = json_object_get(doc, "m2m:fwr");
+    if (!json_is_object(fwr)) {
+        fprintf(stderr, "m2m: firmware sign needs a body {\"m2m:fwr\": {\"fwn\", \"vr\", \"url\", ...}}\n");
+        json_decref(doc);
+        return 2;
+    }
+    char dg[72];
+    if (c->image && (image_digest(c->image, dg) || json_object_set_new(fwr, "fwdg", json_string(dg)))) {
+        json_decref(doc);
+        return 2;
+    }
+    char *payload = fw_signed_payload(json_string_value(json_object_get(fwr, "fwn")),
+                                      json_string_value(json_object_get(fwr, "vr")),
+                                      json_string_value(json_object_get(fwr, "url")),
+                                      json_string_value(json_object_get(fwr, "fwdg")));
+    if (!payload || !fw_digest_valid(json_string_value(json_object_get(fwr, "fwdg")))) {
+        fprintf(stderr, "m2m: firmware sign needs fwn, vr, url (no line breaks) and fwdg \"sha256:<hex>\" or --image FILE\n");
+        free(payload);
+        json_decref(doc);
+        return 2;
+    }
+    char *kid = NULL, *jws = NULL;
+    struct jose_key *k = load_key(c, c->sign_key, &kid);
+    struct jose_params p = { .alg = "ES256", .kid = kid };
+    enum jose_error e = k ? jose_jws_sign(k, &p, (const uint8_t *)payload, strlen(payload), true, &jws) : JOSE_E_KEY;
+    jose_key_free(k);
+    free(kid);
+    free(payload);
+    if (e) {
+        fprintf(stderr, "m2m: firmware sign: %s (an EC P-256 private JWK signs firmware)\n", jose_error_text(e));
+        json_decref(doc);
+        return CLI_EXIT_ESDATA;
+    }
+    json_object_set_new(fwr, "fwsg", json_string(jws));
+    free(jws);
+    char *text = json_dumps(doc, JSON_COMPACT | JSON_PRESERVE_ORDER);
+    printf("%s\n", text);
+    free(text);
+    json_decref(doc);
+    return 0;
 }

@@ -20,6 +20,7 @@ struct deferral;
 struct nb_pending;
 struct authz_decider;
 struct throttle;
+struct fw_trust;
 struct esprim_receiver;
 
 /* After a group commit: ok = the batch is durable; otherwise it was rolled
@@ -50,6 +51,7 @@ struct cse {
     struct nb_pending *nb_unstarted; /* rt 1/2 requests not yet started (nonblocking.c) */
     struct parent_cache *parents;    /* cse_parent(); NULL until first used */
     struct throttle *throttle;       /* rate limits the bindings ask (cse/throttle.h) */
+    struct fw_trust *fw_trust;       /* firmware-trust keys (security/firmware_sig.h); NULL = unset */
     struct esprim_receiver *esprim;  /* ESPrim nonces and sessions (security/esprim.h); NULL until used */
     /* After cse_reset(): what a server profile recreates (server.h on_reset). */
     int (*on_reset)(struct cse *cse, void *data);

@@ -13,6 +13,7 @@
 #include "../events/notify.h"
 #include "rsc.h"
 #include "throttle.h"
+#include "../../security/firmware_sig.h"
 #include "../../resources/registry.h"
 #include "../../security/acl.h"
 #include "../../security/esprim.h"
@@ -206,6 +207,8 @@ void cse_close(struct cse *cse)
     cse_forget_parents(cse);
     throttle_free(cse->throttle);
     cse->throttle = NULL;
+    fw_trust_free(cse->fw_trust);
+    cse->fw_trust = NULL;
     esprim_receiver_free(cse->esprim);
     cse->esprim = NULL;
     acl_close(cse);
