@@ -376,8 +376,15 @@ struct session {
     uint8_t key[ESPRIM_KEY_LEN];
     int64_t expiry_us;          /* the earlier of both objects' expiries; 0 = free slot */
     int64_t born_us;
-    uint8_t (*seen)[ESPRIM_IV_LEN]; /* IVs of the objects opened: a repeat is a replay */
+    struct seen *seen;          /* the objects opened: a repeat is a replay */
     int nseen;
+};
+
+/* An object opened: its IV, and while its inner request waits for outside
+ * answers (deferred), the outer request that will run it again. */
+struct seen {
+    uint8_t iv[ESPRIM_IV_LEN];
+    const struct m2m_request *waiting;
 };
 
 struct esprim_receiver {
@@ -477,9 +484,11 @@ static int settle_session(struct esprim_receiver *r, const struct esprim_crypto 
     return 0;
 }
 
-/* Keeps s (opened an object) in the table with iv seen. 0, or an RSC. */
+/* Keeps s (opened an object) in the table with iv seen, for outer. 0, or
+ * an RSC; *mark is the record (to say whether the inner request waits). */
 static int record_object(struct esprim_receiver *r, struct session *s, const uint8_t iv[ESPRIM_IV_LEN],
-                         int64_t now, struct m2m_response *rsp)
+                         const struct m2m_request *outer, int64_t now, struct seen **mark,
+                         struct m2m_response *rsp)
 {
     struct session *slot = NULL;
     for (int i = 0; i < RECEIVER_SESSIONS && !slot; i++) {
@@ -494,14 +503,19 @@ static int record_object(struct esprim_receiver *r, struct session *s, const uin
         slot->seen = NULL;
         slot->nseen = 0;
     }
-    for (int i = 0; i < slot->nseen; i++)
-        if (!memcmp(slot->seen[i], iv, ESPRIM_IV_LEN))
-            return m2m_error(rsp, RSC_ESPRIM_BAD_MAC, "the ESPrim object was received before (replay)");
+    for (int i = 0; i < slot->nseen; i++) {
+        if (memcmp(slot->seen[i].iv, iv, ESPRIM_IV_LEN)) continue;
+        /* Its own request run again once the answers it waited for are in. */
+        if (slot->seen[i].waiting == outer) { *mark = &slot->seen[i]; return 0; }
+        return m2m_error(rsp, RSC_ESPRIM_BAD_MAC, "the ESPrim object was received before (replay)");
+    }
     if (slot->nseen == SESSION_OBJECTS)
         return m2m_error(rsp, RSC_ESPRIM_UNKNOWN_ORIG_RAND_ID, "originator nonce object '%s' is used up: send a new one", s->ori);
     if (!slot->seen && !(slot->seen = malloc(SESSION_OBJECTS * sizeof *slot->seen)))
         return m2m_error(rsp, RSC_INTERNAL_SERVER_ERROR, "out of memory");
-    memcpy(slot->seen[slot->nseen++], iv, ESPRIM_IV_LEN);
+    *mark = &slot->seen[slot->nseen++];
+    memcpy((*mark)->iv, iv, ESPRIM_IV_LEN);
+    (*mark)->waiting = NULL;
     return 0;
 }
 
@@ -537,7 +551,8 @@ static int execute_inner(struct cse *cse, const struct esprim_crypto *c, struct 
         return m2m_error(rsp, RSC_ESPRIM_IMPERSONATION_ERROR, "the inner originator is not the one the key and the outer request speak for");
     }
     /* Impersonation before replay: a swapped originator is told so. */
-    if ((rc = record_object(r, s, o->iv, now, rsp))) {
+    struct seen *mark = NULL;
+    if ((rc = record_object(r, s, o->iv, outer, now, &mark, rsp))) {
         m2m_request_clear(&inner);
         return rc;
     }
@@ -548,8 +563,20 @@ static int execute_inner(struct cse *cse, const struct esprim_crypto *c, struct 
     m2m_response_init(&irsp);
     char *fr = strdup(inner.fr);
     who.originator = fr;
+    /* The inner request shares the outer one's continuation: what it must
+     * wait for (a new subscription's verification) defers the outer request,
+     * which the dispatcher runs again, this gate included, once answered. */
+    inner.cont = outer->cont;
     cse_submit(cse, &who, &inner, &irsp, NULL, NULL, NULL);
+    inner.cont = NULL;
     free(fr);
+    bool waits = !irsp.rsc && outer->cont && json_array_size(outer->cont->wanted);
+    mark->waiting = waits ? outer : NULL;
+    if (waits) {
+        m2m_response_clear(&irsp);
+        m2m_request_clear(&inner);
+        return DISPATCH_PENDING;
+    }
     json_t *idoc = response_to_json(&irsp, inner.rvi);
     json_t *header = json_pack("{s:s,s:s,s:s,s:s}", "kid", s->kid, "ori", s->ori, "rri", s->rri,
                                "cty", "application/vnd.onem2m-prsp+json");

@@ -10,6 +10,7 @@ import base64, json, os, subprocess, sys, tempfile, time
 sys.path.insert(0, os.path.dirname(__file__))
 from harness import Cse, Tap, BUILD, write_private
 import coap_peer as cp
+from notify_receiver import Receiver
 
 TOOL = os.environ.get("M2M_TOOL", os.path.join(BUILD, "m2m"))
 KEY = "3c0f8e1d2b4a69788796a5b4c3d2e1f000112233445566778899aabbccddeeff"
@@ -113,6 +114,16 @@ with Cse(config=config()) as cse:
     rc, out, err = m2m("delete", "cse-in/meter1/c", origin="Cmeter1", url=coap)
     t.ok(rc == 0 and last(out) == "RSC 2002 DELETED", "sealed DELETE over CoAP", out + err)
     t.eq(exists("cse-in/meter1/c"), 4004, "... gone")
+
+    # A sealed CREATE that waits for an outside answer: the subscription's
+    # verification request goes out, the sealed answer follows it.
+    with Receiver() as rx:
+        rc, out, err = m2m("create", "cse-in/meter1", "--ty", "23", "--body",
+                           json.dumps({"m2m:sub": {"rn": "s1", "nu": [rx.url], "enc": {"net": [3]}}}),
+                           origin="Cmeter1")
+        t.ok(rc == 0 and last(out) == "RSC 2001 CREATED" and len(rx.bodies()) >= 1,
+             "a sealed subscription CREATE waits for its verification and is answered sealed", out + err)
+        t.eq(exists("cse-in/meter1/s1"), 2000, "... the subscription is stored once")
 
     cnt = lambda rn: ("create", "cse-in/meter1", "--ty", "3", "--body", '{"m2m:cnt":{"rn":"%s"}}' % rn)
 
