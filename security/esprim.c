@@ -117,8 +117,7 @@ json_t *esprim_rand_json(const struct esprim_rand *r, bool receiver)
     return o;
 }
 
-int esprim_rand_new(const struct esprim_crypto *c, bool shared, bool receiver, int64_t expiry_us,
-                    struct esprim_rand *out)
+int esprim_rand_new(const struct esprim_crypto *c, bool shared, int64_t expiry_us, struct esprim_rand *out)
 {
     static const char alnum[] = "abcdefghijklmnopqrstuvwxyz0123456789";
     memset(out, 0, sizeof *out);
@@ -129,7 +128,6 @@ int esprim_rand_new(const struct esprim_crypto *c, bool shared, bool receiver, i
     out->expiry_us = expiry_us;
     out->kdfs = 1u << ESPRIM_KDF_HMAC_SHA256;
     out->aeads = 1u << (ESPRIM_JWE_A256GCM - 10);
-    (void)receiver;
     return 0;
 }
 
@@ -299,7 +297,7 @@ int esprim_session_start(const struct esprim_crypto *c, const char *kid, const u
     if (recv->expiry_us <= clock_now_us()) return bad(err, cap, "the receiver's nonce object has expired"), -1;
     strcpy(s->kid, kid);
     s->recv = *recv;
-    if (esprim_rand_new(c, false, false, recv->expiry_us, &s->orig) ||
+    if (esprim_rand_new(c, false, recv->expiry_us, &s->orig) ||
         esprim_session_key(c, pairwise, pairwise_len, &s->recv, &s->orig, s->key))
         return bad(err, cap, "cannot derive the session key"), -1;
     return 0;
@@ -405,14 +403,28 @@ void esprim_receiver_free(struct esprim_receiver *r)
     free(r);
 }
 
-/* A free, expired or else the oldest slot of an array of n. */
-#define PICK_SLOT(arr, n, expiry, born, now) ({                                 \
-    int pick_ = 0;                                                              \
-    for (int i_ = 0; i_ < (n); i_++) {                                          \
-        if ((arr)[i_].expiry <= (now)) { pick_ = i_; break; }                   \
-        if ((arr)[i_].born < (arr)[pick_].born) pick_ = i_;                     \
-    }                                                                           \
-    pick_; })
+/* Where a new nonce object goes: a free or expired slot, else the one that
+ * expires first (all share one lifetime: the oldest). */
+static int nonce_slot(const struct esprim_receiver *r, int64_t now)
+{
+    int pick = 0;
+    for (int i = 0; i < RECEIVER_NONCES; i++) {
+        if (r->nonces[i].expiry_us <= now) return i;
+        if (r->nonces[i].expiry_us < r->nonces[pick].expiry_us) pick = i;
+    }
+    return pick;
+}
+
+/* Where a new session goes: a free or expired slot, else the oldest. */
+static int session_slot(const struct esprim_receiver *r, int64_t now)
+{
+    int pick = 0;
+    for (int i = 0; i < RECEIVER_SESSIONS; i++) {
+        if (r->sessions[i].expiry_us <= now) return i;
+        if (r->sessions[i].born_us < r->sessions[pick].born_us) pick = i;
+    }
+    return pick;
+}
 
 static const struct esprim_rand *find_nonce(struct esprim_receiver *r, const char *id, int64_t now)
 {
@@ -443,10 +455,9 @@ static int answer_nonce(struct cse *cse, const struct esprim_crypto *c, struct m
     struct esprim_receiver *r = receiver_of(cse);
     int64_t now = clock_now_us();
     struct esprim_rand n;
-    if (!r || esprim_rand_new(c, false, true, now + cse->cfg.esprim_nonce_lifetime_s * 1000000LL, &n))
+    if (!r || esprim_rand_new(c, false, now + cse->cfg.esprim_nonce_lifetime_s * 1000000LL, &n))
         return m2m_error(rsp, RSC_INTERNAL_SERVER_ERROR, "cannot make a nonce object");
-    /* born = expiry: all receiver objects share one lifetime. */
-    int i = PICK_SLOT(r->nonces, RECEIVER_NONCES, expiry_us, expiry_us, now);
+    int i = nonce_slot(r, now);
     r->nonces[i] = n;
     rsp->rsc = RSC_OK;
     rsp->pc = json_pack("{s:{s:i,s:o}}", "m2m:seci", "sit", 4, "ero", esprim_rand_json(&n, true));
@@ -497,7 +508,7 @@ static int record_object(struct esprim_receiver *r, struct session *s, const uin
             slot = k;
     }
     if (!slot) {
-        slot = &r->sessions[PICK_SLOT(r->sessions, RECEIVER_SESSIONS, expiry_us, born_us, now)];
+        slot = &r->sessions[session_slot(r, now)];
         session_forget(slot);
         *slot = *s;
         slot->seen = NULL;

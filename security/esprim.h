@@ -46,8 +46,7 @@ int esprim_rand_parse(const json_t *o, bool receiver, int64_t now_us, struct esp
 json_t *esprim_rand_json(const struct esprim_rand *r, bool receiver);
 /* A fresh object offering HMAC-SHA256 and A256GCM; its esri starts with
  * 's' (shared) or 'u' (unshared), TS-0003 8.4.3.1. 0 or -1. */
-int esprim_rand_new(const struct esprim_crypto *c, bool shared, bool receiver, int64_t expiry_us,
-                    struct esprim_rand *out);
+int esprim_rand_new(const struct esprim_crypto *c, bool shared, int64_t expiry_us, struct esprim_rand *out);
 
 /* Validates an m2m:e2eSecInfo (esf, escert, esro). 0 or RSC_BAD_REQUEST. */
 int esprim_esi_check(const json_t *esi, char *err, size_t cap);

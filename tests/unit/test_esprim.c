@@ -259,7 +259,7 @@ static void test_seal_open_round_trip(void **state)
     uint8_t pairwise[32];
     for (int i = 0; i < 32; i++) pairwise[i] = (uint8_t)(0x40 + i);
     struct esprim_rand recv;
-    assert_int_equal(esprim_rand_new(C, false, true, clock_now_us() + 60000000, &recv), 0);
+    assert_int_equal(esprim_rand_new(C, false, clock_now_us() + 60000000, &recv), 0);
     assert_int_equal(recv.id[0], 'u');
     struct esprim_session s;
     assert_int_equal(esprim_session_start(C, "k9", pairwise, 32, &recv, &s, err, sizeof err), 0);
