@@ -63,6 +63,8 @@ static const struct alg_info *find_alg(const struct alg_info *t, size_t n, const
 
 /* ---- keys ---- */
 
+static bool b64url_char(unsigned char c);
+
 struct jose_key {
     cjose_jwk_t *jwk;
     cjose_jwk_kty_t kty;
@@ -106,6 +108,15 @@ enum jose_error jose_key_from_jwk(const char *jwk_json, struct jose_key **out)
     json_t *o = json_loadb(jwk_json, n, JSON_REJECT_DUPLICATES, NULL);
     bool has_d = json_is_object(o) && json_object_get(o, "d");
     bool object = json_is_object(o);
+    /* cjose 0.6.2 aborts on some malformed base64url in a JWK (an '=' inside a
+     * coordinate, found by fuzz_jose): the members it decodes are checked first. */
+    static const char *const encoded[] = { "k", "x", "y", "d", "n", "e", "p", "q", "dp", "dq", "qi" };
+    for (size_t i = 0; object && i < sizeof encoded / sizeof *encoded; i++) {
+        json_t *v = json_object_get(o, encoded[i]);
+        const char *s = json_string_value(v);
+        for (size_t j = 0; s && j < json_string_length(v); j++) object &= b64url_char((unsigned char)s[j]);
+        if (v && !s) object = false;
+    }
     json_decref(o);
     if (!object) return JOSE_E_MALFORMED;
     cjose_err cerr = { 0 };
@@ -408,7 +419,12 @@ static enum jose_error ecdh_seal(const struct jose_key *key, const struct alg_in
     if (!epk || !ct || json_object_set_new(hdr, "epk", epk)) { json_decref(epk); epk = NULL; goto out; }
     if ((e = party_info(hdr, "apu", &apu, &apu_n)) || (e = party_info(hdr, "apv", &apv, &apv_n))) goto out;
     e = JOSE_E_INTERNAL;
-    if (ecdh_es_kek(eph, key->jwk, alg->name, apu, apu_n, apv, apv_n, kek, alg->key_bytes) ||
+    char *rcpt_text = cjose_jwk_to_json(key->jwk, false, &cerr);
+    json_t *rcpt = rcpt_text ? json_loads(rcpt_text, 0, NULL) : NULL;
+    if (rcpt_text) cjose_get_dealloc()(rcpt_text);
+    int agreed = rcpt ? ecdh_es_kek(eph, rcpt, alg->name, apu, apu_n, apv, apv_n, kek, alg->key_bytes) : -1;
+    json_decref(rcpt);
+    if (agreed ||
         RAND_bytes(cek, (int)enc->key_bytes) != 1 || RAND_bytes(iv, sizeof iv) != 1 ||
         aes_kw_wrap(kek, alg->key_bytes, cek, enc->key_bytes, ek))
         goto out;
@@ -443,14 +459,10 @@ static enum jose_error ecdh_open(const struct jose_key *key, const struct alg_in
                                  json_t *h, const struct part *parts, uint8_t **plain, size_t *len)
 {
     if (!key->has_private) return JOSE_E_KEY;
+    /* epk is the sender's: checked and decoded by jose_ecdh.c, never by cjose */
     json_t *epk = json_object_get(h, "epk");
     const char *kty = json_string_value(json_object_get(epk, "kty"));
     if (!json_is_object(epk) || !kty || strcmp(kty, "EC") || json_object_get(epk, "d")) return JOSE_E_MALFORMED;
-    char *epk_text = json_dumps(epk, JSON_COMPACT);
-    cjose_err cerr = { 0 };
-    cjose_jwk_t *peer = epk_text ? cjose_jwk_import(epk_text, strlen(epk_text), &cerr) : NULL;
-    free(epk_text);
-    if (!peer) return JOSE_E_MALFORMED;
     enum jose_error e;
     uint8_t *apu = NULL, *apv = NULL, *ek = NULL, *iv = NULL, *ct = NULL, *tag = NULL, *pt = NULL;
     size_t apu_n = 0, apv_n = 0, ek_n = 0, iv_n = 0, ct_n = 0, tag_n = 0;
@@ -462,7 +474,7 @@ static enum jose_error ecdh_open(const struct jose_key *key, const struct alg_in
         goto out;
     /* a point not on our curve, or any agreement failure, is a wrong key, as a failed unwrap is */
     e = JOSE_E_DECRYPT;
-    if (ecdh_es_kek(key->jwk, peer, alg->name, apu, apu_n, apv, apv_n, kek, alg->key_bytes) ||
+    if (ecdh_es_kek(key->jwk, epk, alg->name, apu, apu_n, apv, apv_n, kek, alg->key_bytes) ||
         aes_kw_unwrap(kek, alg->key_bytes, ek, ek_n, cek))
         goto out;
     e = JOSE_E_INTERNAL;
@@ -478,7 +490,6 @@ out:
     if (pt) { explicit_bzero(pt, ct_n); free(pt); }
     explicit_bzero(kek, sizeof kek);
     explicit_bzero(cek, sizeof cek);
-    cjose_jwk_release(peer);
     free(apu);
     free(apv);
     free(ek);

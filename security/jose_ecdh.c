@@ -15,43 +15,57 @@ static void put32(uint8_t *p, uint32_t v)
     p[0] = (uint8_t)(v >> 24); p[1] = (uint8_t)(v >> 16); p[2] = (uint8_t)(v >> 8); p[3] = (uint8_t)v;
 }
 
-/* A base64url JWK member into out (at most cap bytes); its length, or 0. */
-static size_t coord(json_t *jwk, const char *name, uint8_t *out, size_t cap)
+/* A base64url JWK member of exactly want bytes into out; false otherwise. The
+ * alphabet is checked here: cjose 0.6.2 aborts on some malformed base64url
+ * (an '=' inside a JWK coordinate, found by fuzz_jose), so untrusted text
+ * (a JWE's epk) never reaches its decoder unchecked. */
+static bool coord(json_t *jwk, const char *name, uint8_t *out, size_t want)
 {
     const char *s = json_string_value(json_object_get(jwk, name));
+    size_t sn = s ? strlen(s) : 0;
+    if (!s || sn != (want * 4 + 2) / 3) return false;  /* unpadded base64url of want bytes */
+    for (size_t i = 0; i < sn; i++) {
+        char c = s[i];
+        if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '_'))
+            return false;
+    }
     uint8_t *raw = NULL;
     size_t n = 0;
     cjose_err e;
-    if (!s || !cjose_base64url_decode(s, strlen(s), &raw, &n, &e)) return 0;
-    size_t got = n <= cap ? n : 0;
+    if (!cjose_base64url_decode(s, sn, &raw, &n, &e)) return false;
+    bool got = n == want;
     if (got) memcpy(out, raw, n);
     explicit_bzero(raw, n);
     cjose_get_dealloc()(raw);
     return got;
 }
 
-/* The EVP_PKEY of an EC JWK (with its private part when want_private). */
-static EVP_PKEY *pkey_of(const cjose_jwk_t *jwk, bool want_private)
+/* The EVP_PKEY of an EC JWK object (with its private part when want_private):
+ * kty EC, crv P-256/384/521, x and y (and d) of the curve's size, the point on
+ * the curve (OpenSSL checks it when decoding). NULL otherwise. */
+static EVP_PKEY *pkey_of_json(json_t *o, bool want_private)
 {
-    cjose_err e;
-    char *text = cjose_jwk_to_json(jwk, want_private, &e);
-    json_t *o = text ? json_loads(text, 0, NULL) : NULL;
-    if (text) { explicit_bzero(text, strlen(text)); cjose_get_dealloc()(text); }
+    const char *kty = json_string_value(json_object_get(o, "kty"));
     const char *crv = json_string_value(json_object_get(o, "crv"));
-    const char *group = !crv ? NULL : !strcmp(crv, "P-256") ? "prime256v1" : !strcmp(crv, "P-384") ? "secp384r1"
-                      : !strcmp(crv, "P-521") ? "secp521r1" : NULL;
+    const char *group = NULL;
+    size_t sz = 0;
+    if (kty && !strcmp(kty, "EC") && crv) {
+        if (!strcmp(crv, "P-256")) group = "prime256v1", sz = 32;
+        else if (!strcmp(crv, "P-384")) group = "secp384r1", sz = 48;
+        else if (!strcmp(crv, "P-521")) group = "secp521r1", sz = 66;
+    }
     uint8_t point[1 + 2 * 66], d[66];
-    size_t xn = coord(o, "x", point + 1, 66), yn = xn ? coord(o, "y", point + 1 + xn, 66) : 0;
-    size_t dn = want_private ? coord(o, "d", d, sizeof d) : 0;
-    json_decref(o);
+    bool ok = group && coord(o, "x", point + 1, sz) && coord(o, "y", point + 1 + sz, sz) &&
+              (!want_private || coord(o, "d", d, sz));
+    size_t dn = want_private ? sz : 0;
     EVP_PKEY *pkey = NULL;
-    if (!group || !xn || xn != yn || (want_private && !dn)) goto out;
+    if (!ok) goto out;
     point[0] = 0x04;  /* uncompressed */
     OSSL_PARAM_BLD *b = OSSL_PARAM_BLD_new();
     BIGNUM *priv = dn ? BN_bin2bn(d, (int)dn, NULL) : NULL;
     OSSL_PARAM *params = NULL;
     if (b && OSSL_PARAM_BLD_push_utf8_string(b, OSSL_PKEY_PARAM_GROUP_NAME, group, 0) &&
-        OSSL_PARAM_BLD_push_octet_string(b, OSSL_PKEY_PARAM_PUB_KEY, point, 1 + xn + yn) &&
+        OSSL_PARAM_BLD_push_octet_string(b, OSSL_PKEY_PARAM_PUB_KEY, point, 1 + 2 * sz) &&
         (!dn || (priv && OSSL_PARAM_BLD_push_BN(b, OSSL_PKEY_PARAM_PRIV_KEY, priv))))
         params = OSSL_PARAM_BLD_to_param(b);
     EVP_PKEY_CTX *ctx = params ? EVP_PKEY_CTX_new_from_name(NULL, "EC", NULL) : NULL;
@@ -67,12 +81,24 @@ out:
     return pkey;
 }
 
-int ecdh_es_kek(const cjose_jwk_t *own, const cjose_jwk_t *peer, const char *alg, const uint8_t *apu,
+/* The EVP_PKEY of a cjose key (ours: generated, or the operator's key file). */
+static EVP_PKEY *pkey_of(const cjose_jwk_t *jwk, bool want_private)
+{
+    cjose_err e;
+    char *text = cjose_jwk_to_json(jwk, want_private, &e);
+    json_t *o = text ? json_loads(text, 0, NULL) : NULL;
+    if (text) { explicit_bzero(text, strlen(text)); cjose_get_dealloc()(text); }
+    EVP_PKEY *pkey = pkey_of_json(o, want_private);
+    json_decref(o);
+    return pkey;
+}
+
+int ecdh_es_kek(const cjose_jwk_t *own, json_t *peer, const char *alg, const uint8_t *apu,
                 size_t apu_n, const uint8_t *apv, size_t apv_n, uint8_t *kek, size_t kek_bytes)
 {
     size_t an = strlen(alg);
     if (kek_bytes > 32 || apu_n > 512 || apv_n > 512 || an > 64) return -1;
-    EVP_PKEY *mine = pkey_of(own, true), *theirs = pkey_of(peer, false);
+    EVP_PKEY *mine = pkey_of(own, true), *theirs = pkey_of_json(peer, false);
     EVP_PKEY_CTX *ctx = mine && theirs ? EVP_PKEY_CTX_new(mine, NULL) : NULL;
     uint8_t z[66];
     size_t zn = sizeof z;

@@ -6,6 +6,7 @@
 #define IRONBARK_JOSE_ECDH_H
 
 #include <cjose/cjose.h>
+#include <jansson.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -14,7 +15,7 @@
  * (with its private part) and peer (public): Z = ECDH, then the Concat KDF
  * with AlgorithmID = alg, PartyUInfo = apu, PartyVInfo = apv, SuppPubInfo =
  * kek_bytes * 8. 0, or -1. */
-int ecdh_es_kek(const cjose_jwk_t *own, const cjose_jwk_t *peer, const char *alg, const uint8_t *apu,
+int ecdh_es_kek(const cjose_jwk_t *own, json_t *peer, const char *alg, const uint8_t *apu,
                 size_t apu_n, const uint8_t *apv, size_t apv_n, uint8_t *kek, size_t kek_bytes);
 
 /* AES key wrap (RFC 3394) of n bytes (a multiple of 8) under kek: out has n + 8 bytes. */
