@@ -7,9 +7,11 @@
  * cjose is then asked only for the cryptography, so its failure means "wrong
  * key or tampered", never "odd input it happened to accept". */
 #include "jose.h"
+#include "jose_ecdh.h"
 
 #include <cjose/cjose.h>
 #include <jansson.h>
+#include <openssl/rand.h>
 
 #include <stdlib.h>
 #include <string.h>
@@ -21,8 +23,8 @@ const char *jose_error_text(enum jose_error e)
     case JOSE_E_ARGUMENT: return "missing or inconsistent argument";
     case JOSE_E_TOO_LARGE: return "too large";
     case JOSE_E_MALFORMED: return "not a well-formed JOSE compact object or JWK";
-    case JOSE_E_ALG: return "algorithm not supported (claimed: dir, A128KW, A192KW, A256KW with A128GCM, A192GCM, "
-                            "A256GCM; HS256, ES256)";
+    case JOSE_E_ALG: return "algorithm not supported (claimed: dir, A128KW, A192KW, A256KW, ECDH-ES+A128KW, "
+                            "ECDH-ES+A192KW, ECDH-ES+A256KW with A128GCM, A192GCM, A256GCM; HS256, ES256)";
     case JOSE_E_KEY: return "key of the wrong type or size for the algorithm";
     case JOSE_E_DECRYPT: return "decryption failed: wrong key or tampered object";
     case JOSE_E_SIGNATURE: return "signature does not verify: wrong key, wrong payload or tampered object";
@@ -35,11 +37,15 @@ const char *jose_error_text(enum jose_error e)
 
 struct alg_info {
     const char *name;
-    size_t key_bytes;  /* oct key size demanded; 0: see kind */
+    size_t key_bytes;  /* oct key size demanded (ECDH-ES: the KEK's); 0: see kind */
+    bool ecdh;         /* ECDH-ES+A*KW: an EC key, the KEK agreed (security/jose_ecdh.c) */
 };
 /* JWE key management (key_bytes 0 for dir: the enc's size). */
-static const struct alg_info jwe_algs[] = { { "dir", 0 }, { "A128KW", 16 }, { "A192KW", 24 }, { "A256KW", 32 } };
-static const struct alg_info jwe_encs[] = { { "A128GCM", 16 }, { "A192GCM", 24 }, { "A256GCM", 32 } };
+static const struct alg_info jwe_algs[] = {
+    { "dir", 0, false }, { "A128KW", 16, false }, { "A192KW", 24, false }, { "A256KW", 32, false },
+    { "ECDH-ES+A128KW", 16, true }, { "ECDH-ES+A192KW", 24, true }, { "ECDH-ES+A256KW", 32, true },
+};
+static const struct alg_info jwe_encs[] = { { "A128GCM", 16, false }, { "A192GCM", 24, false }, { "A256GCM", 32, false } };
 #define GCM_IV_BYTES 12
 #define GCM_TAG_BYTES 16
 #define KW_OVERHEAD 8            /* RFC 3394 integrity block */
@@ -56,6 +62,8 @@ static const struct alg_info *find_alg(const struct alg_info *t, size_t n, const
 #define FIND(table, name) find_alg(table, sizeof table / sizeof table[0], name)
 
 /* ---- keys ---- */
+
+static bool b64url_char(unsigned char c);
 
 struct jose_key {
     cjose_jwk_t *jwk;
@@ -100,6 +108,15 @@ enum jose_error jose_key_from_jwk(const char *jwk_json, struct jose_key **out)
     json_t *o = json_loadb(jwk_json, n, JSON_REJECT_DUPLICATES, NULL);
     bool has_d = json_is_object(o) && json_object_get(o, "d");
     bool object = json_is_object(o);
+    /* cjose 0.6.2 aborts on some malformed base64url in a JWK (an '=' inside a
+     * coordinate, found by fuzz_jose): the members it decodes are checked first. */
+    static const char *const encoded[] = { "k", "x", "y", "d", "n", "e", "p", "q", "dp", "dq", "qi" };
+    for (size_t i = 0; object && i < sizeof encoded / sizeof *encoded; i++) {
+        json_t *v = json_object_get(o, encoded[i]);
+        const char *s = json_string_value(v);
+        for (size_t j = 0; s && j < json_string_length(v); j++) object &= b64url_char((unsigned char)s[j]);
+        if (v && !s) object = false;
+    }
     json_decref(o);
     if (!object) return JOSE_E_MALFORMED;
     cjose_err cerr = { 0 };
@@ -337,9 +354,149 @@ static enum jose_error copy_out(uint8_t *data, size_t n, uint8_t **out, size_t *
 static enum jose_error jwe_key_check(const struct jose_key *k, const struct alg_info *alg, const struct alg_info *enc)
 {
     if (!alg || !enc) return JOSE_E_ALG;
+    if (alg->ecdh) return k->kty == CJOSE_JWK_KTY_EC ? JOSE_OK : JOSE_E_KEY;
     if (k->kty != CJOSE_JWK_KTY_OCT) return JOSE_E_KEY;
     size_t want = alg->key_bytes ? alg->key_bytes : enc->key_bytes;
     return k->oct_bytes == want ? JOSE_OK : JOSE_E_KEY;
+}
+
+/* ---- ECDH-ES+A*KW (not in cjose 0.6.2): agreement and framing here, RFC 7518 4.6 ---- */
+
+static char *b64url(const uint8_t *b, size_t n)
+{
+    char *s = NULL, *out = NULL;
+    size_t sn = 0;
+    cjose_err cerr = { 0 };
+    static const uint8_t empty[1];
+    if (!cjose_base64url_encode(n ? b : empty, n, &s, &sn, &cerr)) return NULL;
+    out = strndup(s, sn);
+    cjose_get_dealloc()(s);
+    return out;
+}
+
+/* Decodes a part known to have the alphabet and a possible length; NULL on failure. */
+static uint8_t *unb64url(const char *s, size_t n, size_t *out_n)
+{
+    uint8_t *raw = NULL, *out = NULL;
+    cjose_err cerr = { 0 };
+    if (!cjose_base64url_decode(s, n, &raw, out_n, &cerr)) return NULL;
+    out = malloc(*out_n + 1);
+    if (out && *out_n) memcpy(out, raw, *out_n);
+    cjose_get_dealloc()(raw);
+    return out;
+}
+
+/* apu / apv header members (base64url strings), decoded; absent: empty. */
+static enum jose_error party_info(json_t *h, const char *name, uint8_t **out, size_t *n)
+{
+    *out = NULL;
+    *n = 0;
+    json_t *v = json_object_get(h, name);
+    if (!v) return JOSE_OK;
+    const char *s = json_string_value(v);
+    struct part p = { s, s ? strlen(s) : 0 };
+    if (!s || decoded_len(&p) == SIZE_MAX || decoded_len(&p) > 512) return JOSE_E_MALFORMED;
+    for (size_t i = 0; i < p.n; i++) if (!b64url_char((unsigned char)s[i])) return JOSE_E_MALFORMED;
+    *out = unb64url(s, p.n, n);
+    return *out ? JOSE_OK : JOSE_E_MALFORMED;
+}
+
+static enum jose_error ecdh_seal(const struct jose_key *key, const struct alg_info *alg, const struct alg_info *enc,
+                                 json_t *hdr, const uint8_t *plain, size_t len, char **out)
+{
+    cjose_err cerr = { 0 };
+    enum jose_error e = JOSE_E_INTERNAL;
+    cjose_jwk_t *eph = cjose_jwk_create_EC_random(cjose_jwk_EC_get_curve(key->jwk, &cerr), &cerr);
+    char *epk_text = eph ? cjose_jwk_to_json(eph, false, &cerr) : NULL;
+    json_t *epk = epk_text ? json_loads(epk_text, 0, NULL) : NULL;
+    if (epk_text) cjose_get_dealloc()(epk_text);
+    uint8_t *apu = NULL, *apv = NULL;
+    size_t apu_n = 0, apv_n = 0;
+    uint8_t kek[32], cek[32], ek[40], iv[12], tag[16];
+    uint8_t *ct = malloc(len + 1);
+    char *h64 = NULL, *parts[4] = { NULL };
+    char *htext = NULL;
+    if (!epk || !ct || json_object_set_new(hdr, "epk", epk)) { json_decref(epk); epk = NULL; goto out; }
+    if ((e = party_info(hdr, "apu", &apu, &apu_n)) || (e = party_info(hdr, "apv", &apv, &apv_n))) goto out;
+    e = JOSE_E_INTERNAL;
+    char *rcpt_text = cjose_jwk_to_json(key->jwk, false, &cerr);
+    json_t *rcpt = rcpt_text ? json_loads(rcpt_text, 0, NULL) : NULL;
+    if (rcpt_text) cjose_get_dealloc()(rcpt_text);
+    int agreed = rcpt ? ecdh_es_kek(eph, rcpt, alg->name, apu, apu_n, apv, apv_n, kek, alg->key_bytes) : -1;
+    json_decref(rcpt);
+    if (agreed ||
+        RAND_bytes(cek, (int)enc->key_bytes) != 1 || RAND_bytes(iv, sizeof iv) != 1 ||
+        aes_kw_wrap(kek, alg->key_bytes, cek, enc->key_bytes, ek))
+        goto out;
+    htext = json_dumps(hdr, JSON_COMPACT);
+    h64 = htext ? b64url((const uint8_t *)htext, strlen(htext)) : NULL;
+    /* AAD: the ASCII of the encoded protected header (RFC 7516 5.1 step 14) */
+    if (!h64 || aes_gcm(true, cek, enc->key_bytes, iv, (const uint8_t *)h64, strlen(h64), plain, len, ct, tag)) goto out;
+    parts[0] = b64url(ek, enc->key_bytes + 8);
+    parts[1] = b64url(iv, sizeof iv);
+    parts[2] = b64url(ct, len);
+    parts[3] = b64url(tag, sizeof tag);
+    if (!parts[0] || !parts[1] || !parts[2] || !parts[3]) goto out;
+    size_t total = strlen(h64) + strlen(parts[0]) + strlen(parts[1]) + strlen(parts[2]) + strlen(parts[3]) + 5;
+    if ((*out = malloc(total)))
+        snprintf(*out, total, "%s.%s.%s.%s.%s", h64, parts[0], parts[1], parts[2], parts[3]);
+    e = *out ? JOSE_OK : JOSE_E_INTERNAL;
+out:
+    json_object_del(hdr, "epk");
+    cjose_jwk_release(eph);
+    explicit_bzero(kek, sizeof kek);
+    explicit_bzero(cek, sizeof cek);
+    free(apu);
+    free(apv);
+    free(ct);
+    free(htext);
+    free(h64);
+    for (int i = 0; i < 4; i++) free(parts[i]);
+    return e;
+}
+
+static enum jose_error ecdh_open(const struct jose_key *key, const struct alg_info *alg, const struct alg_info *enc,
+                                 json_t *h, const struct part *parts, uint8_t **plain, size_t *len)
+{
+    if (!key->has_private) return JOSE_E_KEY;
+    /* epk is the sender's: checked and decoded by jose_ecdh.c, never by cjose */
+    json_t *epk = json_object_get(h, "epk");
+    const char *kty = json_string_value(json_object_get(epk, "kty"));
+    if (!json_is_object(epk) || !kty || strcmp(kty, "EC") || json_object_get(epk, "d")) return JOSE_E_MALFORMED;
+    enum jose_error e;
+    uint8_t *apu = NULL, *apv = NULL, *ek = NULL, *iv = NULL, *ct = NULL, *tag = NULL, *pt = NULL;
+    size_t apu_n = 0, apv_n = 0, ek_n = 0, iv_n = 0, ct_n = 0, tag_n = 0;
+    uint8_t kek[32], cek[32];
+    if ((e = party_info(h, "apu", &apu, &apu_n)) || (e = party_info(h, "apv", &apv, &apv_n))) goto out;
+    e = JOSE_E_MALFORMED;
+    if (!(ek = unb64url(parts[1].s, parts[1].n, &ek_n)) || !(iv = unb64url(parts[2].s, parts[2].n, &iv_n)) ||
+        !(ct = unb64url(parts[3].s, parts[3].n, &ct_n)) || !(tag = unb64url(parts[4].s, parts[4].n, &tag_n)))
+        goto out;
+    /* a point not on our curve, or any agreement failure, is a wrong key, as a failed unwrap is */
+    e = JOSE_E_DECRYPT;
+    if (ecdh_es_kek(key->jwk, epk, alg->name, apu, apu_n, apv, apv_n, kek, alg->key_bytes) ||
+        aes_kw_unwrap(kek, alg->key_bytes, ek, ek_n, cek))
+        goto out;
+    e = JOSE_E_INTERNAL;
+    if (!(pt = malloc(ct_n + 1))) goto out;
+    e = JOSE_E_DECRYPT;
+    if (aes_gcm(false, cek, enc->key_bytes, iv, (const uint8_t *)parts[0].s, parts[0].n, ct, ct_n, pt, tag)) goto out;
+    pt[ct_n] = 0;
+    *plain = pt;
+    *len = ct_n;
+    pt = NULL;
+    e = JOSE_OK;
+out:
+    if (pt) { explicit_bzero(pt, ct_n); free(pt); }
+    explicit_bzero(kek, sizeof kek);
+    explicit_bzero(cek, sizeof cek);
+    free(apu);
+    free(apv);
+    free(ek);
+    free(iv);
+    free(ct);
+    free(tag);
+    return e;
 }
 
 enum jose_error jose_jwe_seal(const struct jose_key *key, const struct jose_params *p, const uint8_t *plain,
@@ -352,6 +509,11 @@ enum jose_error jose_jwe_seal(const struct jose_key *key, const struct jose_para
     if (e) return e;
     json_t *hdr;
     if ((e = header_build(p, true, &hdr))) return e;
+    if (FIND(jwe_algs, p->alg)->ecdh) {
+        e = ecdh_seal(key, FIND(jwe_algs, p->alg), FIND(jwe_encs, p->enc), hdr, plain, len, out);
+        json_decref(hdr);
+        return e;
+    }
     cjose_err cerr = { 0 };
     static const uint8_t empty[1];
     cjose_jwe_t *jwe = cjose_jwe_encrypt(key->jwk, hdr, len ? plain : empty, len, &cerr);
@@ -386,6 +548,11 @@ enum jose_error jose_jwe_open(const struct jose_key *key, const char *compact, u
     if (decoded_len(&parts[1]) != want_ek || decoded_len(&parts[2]) != GCM_IV_BYTES ||
         decoded_len(&parts[4]) != GCM_TAG_BYTES || decoded_len(&parts[3]) == SIZE_MAX) {
         e = JOSE_E_MALFORMED;
+        goto done;
+    }
+    if (alg->ecdh) {
+        if ((e = ecdh_open(key, alg, enc, h, parts, plain, len))) goto done;
+        if ((e = header_fill(h, hdr))) { free(*plain); *plain = NULL; *len = 0; }
         goto done;
     }
     cjose_err cerr = { 0 };

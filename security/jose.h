@@ -3,7 +3,11 @@
  * signed firmware. The one general JOSE API of the project, on cjose.
  *
  * Claimed algorithms, nothing else is produced or accepted:
- *   JWE alg: dir, A128KW, A192KW, A256KW; enc: A128GCM, A192GCM, A256GCM
+ *   JWE alg: dir, A128KW, A192KW, A256KW (oct keys of the matching size);
+ *            ECDH-ES+A128KW, ECDH-ES+A192KW, ECDH-ES+A256KW (EC P-256/384/521 JWK:
+ *            sealed to the public key, opened with the private one; on libcrypto,
+ *            security/jose_ecdh.c, as cjose 0.6.2 lacks them)
+ *   JWE enc: A128GCM, A192GCM, A256GCM
  *   JWS alg: HS256 (oct key >= 32 bytes), ES256 (EC P-256 JWK)
  * "none", unknown algorithms, "crit", "zip" and unprotected headers are refused.
  * Compact serialisation only. A JWS may have a detached payload (RFC 7515
@@ -48,7 +52,7 @@ const char *jose_key_kid(const struct jose_key *k);
 
 /* What to put in the protected header when sealing or signing. */
 struct jose_params {
-    const char *alg;    /* required: "dir", "A128KW".. (JWE); "HS256", "ES256" (JWS) */
+    const char *alg;    /* required: "dir", "A128KW".., "ECDH-ES+A128KW".. (JWE); "HS256", "ES256" (JWS) */
     const char *enc;    /* JWE only, required: "A128GCM", "A192GCM", "A256GCM" */
     const char *kid;    /* NULL: absent */
     const char *typ;    /* NULL: absent */

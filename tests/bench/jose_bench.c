@@ -117,6 +117,19 @@ int main(int argc, char **argv)
         jose_key_free(c.key);
     }
     char *ec = jose_new_jwk(0, "bench"), *ec_pub = jose_public_jwk(ec);
+    {
+        /* ECDH-ES+A256KW to an EC P-256 key: sealed with the public half, opened with the private one */
+        struct jwe_case sealer = { .p = { .alg = "ECDH-ES+A256KW", .enc = "A256GCM" } }, opener = sealer;
+        if (jose_key_from_jwk(ec_pub, &sealer.key) || jose_key_from_jwk(ec, &opener.key) ||
+            jose_jwe_seal(sealer.key, &sealer.p, plain, sizeof plain, &opener.sealed))
+            return 1;
+        double s = per_second(seal, &sealer, secs), o = per_second(open_, &opener, secs);
+        printf("| JWE seal ECDH-ES+A256KW+A256GCM | %.0f | %.3f |\n", s, s / gcm);
+        printf("| JWE open ECDH-ES+A256KW+A256GCM | %.0f | %.3f |\n", o, o / gcm);
+        free(opener.sealed);
+        jose_key_free(sealer.key);
+        jose_key_free(opener.key);
+    }
     struct jws_case cases[2] = { { .p = { .alg = "HS256" } }, { .p = { .alg = "ES256" } } };
     if (jose_key_from_bytes(aes_key, 32, &cases[0].sign) || jose_key_from_jwk(ec, &cases[1].sign) ||
         jose_key_from_jwk(ec_pub, &cases[1].verify))

@@ -1,7 +1,7 @@
 /* The general JOSE API (security/jose.c) and the CSE's envelope form check
  * (security/esdata.c) on what producers store and peers send. Keys are the
- * RFC 7520 5.6 (dir, A128GCM) and 5.8 (A128KW) keys and the RFC 7515 A.1
- * (HS256) and A.3 (ES256) keys, so the RFC vectors in corpus/jose reach the
+ * RFC 7520 5.6 (dir, A128GCM), 5.8 (A128KW) and 5.4 (ECDH-ES+A128KW, P-384)
+ * keys and the RFC 7515 A.1 (HS256) and A.3 (ES256) keys, so the RFC vectors in corpus/jose reach the
  * cryptography. Byte 0, bits 0-1: 0 = jose_jwe_open, 1 = jose_jws_verify,
  * 2 = detached jose_jws_verify (the text is "compact\npayload"), 3 =
  * esdata_check under every contentSecurity. Bit 2: the text is
@@ -23,6 +23,9 @@ static const char *const jwks[] = {
     "{\"kty\":\"oct\",\"k\":\"XctOhJAkA-pD9Lh7ZgW_2A\"}",
     "{\"kty\":\"oct\",\"k\":\"GZy6sIZ6wl9NJOKB-jnmVQ\"}",
     "{\"kty\":\"oct\",\"k\":\"AyM1SysPpbyDfgZld3umj1qzKObwVMkoqQ-EstJQLr_T-1qS0gZH75aKtMN3Yj0iPS4hcgUuTwjAzZr1Z9CAow\"}",
+    ("{\"kty\":\"EC\",\"crv\":\"P-384\",\"x\":\"YU4rRUzdmVqmRtWOs2OpDE_T5fsNIodcG8G5FWPrTPMyxpzsSOGaQLpe2FpxBmu2\","
+     "\"y\":\"A8-yxCHxkfBz3hKZfI1jUYMjUhsEveZ9THuwFjH2sCNdtksRJU7D5-SkgaFL1ETP\","
+     "\"d\":\"iTx2pk7wW-GqJkHcEkFQb2EFyYcO7RugmaW3mRrQVAOUiPommT0IdnYK2xDlZh-j\"}"),
     ("{\"kty\":\"EC\",\"crv\":\"P-256\",\"x\":\"f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU\","
      "\"y\":\"x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0\"}"),
 };

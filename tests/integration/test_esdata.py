@@ -145,6 +145,24 @@ try:
         rc2, out2, err2 = m2m("retrieve", box + "/h1", "--verify", hs_file)
         t.ok(rc == 0 and rc2 == 0 and '"x"' in out2, "HS256 with a symmetric key", (rc, err, rc2, err2))
 
+        # --- to a recipient's EC key (ECDH-ES+A256KW): anyone may seal, only the key holder opens
+        rcpt = jwk.JWK.generate(kty="EC", crv="P-256", kid="consumer-1")
+        rcpt_priv = write_private(os.path.join(tmp, "consumer.jwk"), rcpt.export(private_key=True))
+        rcpt_pub = os.path.join(tmp, "consumer-pub.jwk")
+        with open(rcpt_pub, "w") as f:
+            f.write(rcpt.export(private_key=False))
+        os.chmod(rcpt_pub, 0o644)
+        rc, out, err = m2m("create", box, "--ty", "4", "--encrypt-for", rcpt_pub,
+                           "--body", json.dumps({"m2m:cin": {"rn": "x1", "cnf": "text/plain:0", "con": SECRET}}))
+        hdr = cse.get(box + "/x1", origin="Cmeter").json["m2m:cin"]["con"].split(".")[0]
+        import base64
+        alg = json.loads(base64.urlsafe_b64decode(hdr + "=" * (-len(hdr) % 4))).get("alg")
+        t.ok(rc == 0 and alg == "ECDH-ES+A256KW", "--encrypt-for a public EC JWK seals with ECDH-ES+A256KW", (rc, err, alg))
+        rc, out, err = m2m("retrieve", box + "/x1", "--decrypt", rcpt_priv)
+        t.ok(rc == 0 and SECRET in out, "the recipient's private key opens it", (rc, err))
+        rc, out, err = m2m("retrieve", box + "/x1", "--decrypt", rcpt_pub)
+        t.ok(rc == 3, "the public key alone cannot (exit 3)", (rc, err))
+
         # --- the CSE's form check: 4000 and nothing stored ------------------------
         cni = cse.get(box, origin="Cmeter").json["m2m:cnt"]["cni"]
         bad = [("application/json:0:1", "hello", "plain text under :1"),

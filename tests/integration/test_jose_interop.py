@@ -1,8 +1,8 @@
 """The JOSE module (security/jose.c, through tests/jose_tool) against an
 independent implementation, python3-jwcrypto: for every algorithm Ironbark
 claims, objects it makes are opened by jwcrypto and objects jwcrypto makes
-are opened by Ironbark (JWE dir/A128KW/A192KW/A256KW x A128GCM/A192GCM/
-A256GCM; JWS HS256 and ES256, attached and detached per RFC 7515 Appendix F);
+are opened by Ironbark (JWE dir/A128KW/A192KW/A256KW and ECDH-ES+A128KW/
+A192KW/A256KW to an EC P-256 key, x A128GCM/A192GCM/A256GCM; JWS HS256 and ES256, attached and detached per RFC 7515 Appendix F);
 a tampered jwcrypto object is refused."""
 import base64, json, os, subprocess, sys, tempfile
 sys.path.insert(0, os.path.dirname(__file__))
@@ -62,6 +62,28 @@ for enc in ("A128GCM", "A192GCM", "A256GCM"):
             parts[3] = b64url(bytes(ct))
             rc, out, err = tool("open", kf, data=".".join(parts).encode())
             t.ok(rc == 1 and "tampered" in err and not out, "a tampered jwcrypto JWE is refused", (rc, err))
+
+# ECDH-ES+A*KW (security/jose_ecdh.c, on libcrypto): sealed to the public key, opened with the private one
+rcpt = jwk.JWK.generate(kty="EC", crv="P-256", kid="recipient")
+rcpt_priv, rcpt_pub = key_file(rcpt, "rcpt.jwk"), key_file(rcpt, "rcpt-pub.jwk", private=False)
+for enc in ("A128GCM", "A192GCM", "A256GCM"):
+    for alg in ("ECDH-ES+A128KW", "ECDH-ES+A192KW", "ECDH-ES+A256KW"):
+        rc, out, err = tool("seal", alg, enc, rcpt_pub, data=PLAIN)
+        try:
+            o = jwe.JWE()
+            o.allowed_algs = [alg, enc]
+            o.deserialize(out.decode(), key=rcpt)
+            got = o.payload
+        except Exception as e:  # noqa: BLE001
+            got = repr(e)
+        t.ok(rc == 0 and got == PLAIN, "Ironbark %s+%s opened by jwcrypto" % (alg, enc), (rc, err, got))
+        o = jwe.JWE(PLAIN, protected=json.dumps({"alg": alg, "enc": enc, "kid": "recipient"}))
+        o.allowed_algs = [alg, enc]
+        o.add_recipient(rcpt)
+        rc, out, err = tool("open", rcpt_priv, data=o.serialize(compact=True).encode())
+        t.ok(rc == 0 and out == PLAIN, "jwcrypto %s+%s opened by Ironbark" % (alg, enc), (rc, err))
+rc, out, err = tool("open", rcpt_pub, data=o.serialize(compact=True).encode())
+t.ok(rc == 1 and "key" in err, "the public key alone cannot open an ECDH-ES JWE", (rc, err))
 
 ec = jwk.JWK.generate(kty="EC", crv="P-256", kid="ec-1")
 ec_priv, ec_pub = key_file(ec, "ec.jwk"), key_file(ec, "ec-pub.jwk", private=False)

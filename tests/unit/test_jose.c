@@ -39,6 +39,22 @@ static const char rfc7520_5_8_jwe[] =
     "ej6zaYcMv3WwdxDFl8REwOhNImk2Xld2JXq6BR53TSFkyT7PwVLuq-1GwtGHlQeg7gDT6xW0JqHDPn_H-puQsmthc9Zg0ojmJfqqFvETUxLAF"
     "-KjcBTS5dNy6egwkYtOt8EIHK-oEsKYtZRaa8Z7MOZ7UGxGIMvEmxrGCPeJa14slv2-gaqK0kEThkaSqdYw0FkQZF.ER7MWJZ1FBI_NKvn7Zb1Lw";
 
+/* RFC 7520 5.4: ECDH-ES+A128KW + A128GCM to a P-384 key. */
+static const char rfc7520_5_4_key[] =
+    "{\"kty\":\"EC\",\"kid\":\"peregrin.took@tuckborough.example\",\"use\":\"enc\",\"crv\":\"P-384\","
+    "\"x\":\"YU4rRUzdmVqmRtWOs2OpDE_T5fsNIodcG8G5FWPrTPMyxpzsSOGaQLpe2FpxBmu2\","
+    "\"y\":\"A8-yxCHxkfBz3hKZfI1jUYMjUhsEveZ9THuwFjH2sCNdtksRJU7D5-SkgaFL1ETP\","
+    "\"d\":\"iTx2pk7wW-GqJkHcEkFQb2EFyYcO7RugmaW3mRrQVAOUiPommT0IdnYK2xDlZh-j\"}";
+static const char rfc7520_5_4_jwe[] =
+    "eyJhbGciOiJFQ0RILUVTK0ExMjhLVyIsImtpZCI6InBlcmVncmluLnRvb2tAdHVja2Jvcm91Z2guZXhhbXBsZSIsImVwayI6eyJrdHkiOiJF"
+    "QyIsImNydiI6IlAtMzg0IiwieCI6InVCbzRrSFB3Nmtiang1bDB4b3dyZF9vWXpCbWF6LUdLRlp1NHhBRkZrYllpV2d1dEVLNml1RURzUTZ3"
+    "TmROZzMiLCJ5Ijoic3AzcDVTR2haVkMyZmFYdW1JLWU5SlUyTW84S3BvWXJGRHI1eVBOVnRXNFBnRXdaT3lRVEEtSmRhWTh0YjdFMCJ9LCJl"
+    "bmMiOiJBMTI4R0NNIn0.0DJjBXri_kBcC46IkU5_Jk9BqaQeHdv2.mH-G2zVqgztUtnW_.tkZuOO9h95OgHJmkkrfLBisku8rGf6nzVxhRM3sV"
+    "OhXgz5NJ76oID7lpnAi_cPWJRCjSpAaUZ5dOR3Spy7QuEkmKx8-3RCMhSYMzsXaEwDdXta9Mn5B7cCBoJKB0IgEnj_qfo1hIi-uEkUpOZ8aLT"
+    "ZGHfpl05jMwbKkTe2yK3mjF6SBAsgicQDVCkcY9BLluzx1RmC3ORXaM0JaHPB93YcdSDGgpgBWMVrNU1ErkjcMqMoT_wtCex3w03XdLkjXIuEr"
+    "2hWgeP-nkUZTPU9EoGSPj6fAS-bSz87RCPrxZdj_iVyC6QWcqAu07WNhjzJEPc4jVntRJ6K53NgPQ5p99l3Z408OUqj4ioYezbS6vTPlQ"
+    ".WuGzxmcreYjpHGJoa17EBg";
+
 static const char rfc7515_payload[] = "{\"iss\":\"joe\",\r\n \"exp\":1300819380,\r\n \"http://example.com/is_root\":true}";
 static const char rfc7515_a1_key[] =
     "{\"kty\":\"oct\",\"k\":\"AyM1SysPpbyDfgZld3umj1qzKObwVMkoqQ-EstJQLr_T-1qS0gZH75aKtMN3Yj0iPS4hcgUuTwjAzZr1Z9CAow\"}";
@@ -102,6 +118,83 @@ static void rfc7520_a128kw(void **s)
 {
     (void)s;
     open_vector(rfc7520_5_8_key, rfc7520_5_8_jwe, "A128KW", "81b20965-8332-43d9-a468-82160ad91ac8");
+}
+
+static void rfc7520_ecdh_es(void **s)
+{
+    (void)s;
+    open_vector(rfc7520_5_4_key, rfc7520_5_4_jwe, "ECDH-ES+A128KW", "peregrin.took@tuckborough.example");
+}
+
+/* ECDH-ES+A*KW to an EC P-256 key: sealed with the public half, opened with the private one. */
+static void ecdh_es_round_trips(void **s)
+{
+    (void)s;
+    char *priv = jose_new_jwk(0, "recipient"), *pub = jose_public_jwk(priv), *other = jose_new_jwk(0, NULL);
+    struct jose_key *kpriv = key(priv), *kpub = key(pub), *kother = key(other);
+    const char *algs[] = { "ECDH-ES+A128KW", "ECDH-ES+A192KW", "ECDH-ES+A256KW" };
+    const char *encs[] = { "A128GCM", "A192GCM", "A256GCM" };
+    for (int a = 0; a < 3; a++)
+        for (int e = 0; e < 3; e++) {
+            struct jose_params p = { .alg = algs[a], .enc = encs[e], .kid = "recipient",
+                                     .extra = a == 1 ? "{\"apu\":\"QWxpY2U\",\"apv\":\"Qm9i\"}" : NULL };
+            char *jwe;
+            assert_int_equal(jose_jwe_seal(kpub, &p, (const uint8_t *)frodo, strlen(frodo), &jwe), JOSE_OK);
+            uint8_t *pt;
+            size_t n;
+            struct jose_header h;
+            assert_int_equal(jose_jwe_open(kpriv, jwe, &pt, &n, &h), JOSE_OK);
+            assert_int_equal(n, strlen(frodo));
+            assert_memory_equal(pt, frodo, n);
+            assert_string_equal(h.alg, algs[a]);
+            assert_non_null(strstr(h.json, "\"epk\""));
+            assert_null(strstr(h.json, "\"d\""));
+            free(pt);
+            jose_header_clear(&h);
+            assert_int_equal(jose_jwe_open(kother, jwe, &pt, &n, NULL), JOSE_E_DECRYPT);
+            assert_int_equal(jose_jwe_open(kpub, jwe, &pt, &n, NULL), JOSE_E_KEY);  /* no private part */
+            char *c = &jwe[strlen(jwe) - 3];  /* a tag character, kept in the alphabet */
+            *c = *c == 'A' ? 'B' : 'A';
+            assert_int_equal(jose_jwe_open(kpriv, jwe, &pt, &n, NULL), JOSE_E_DECRYPT);
+            free(jwe);
+        }
+    /* an oct key cannot do ECDH-ES, an EC key cannot do A128KW */
+    struct jose_key *oct = raw_key(16, 1), *octkeep = oct;
+    struct jose_params p = { .alg = "ECDH-ES+A128KW", .enc = "A128GCM" };
+    char *jwe;
+    assert_int_equal(jose_jwe_seal(oct, &p, (const uint8_t *)"x", 1, &jwe), JOSE_E_KEY);
+    p.alg = "A128KW";
+    assert_int_equal(jose_jwe_seal(kpub, &p, (const uint8_t *)"x", 1, &jwe), JOSE_E_KEY);
+    uint8_t *pt;
+    size_t n;
+    /* an epk whose x holds '=' (cjose 0.6.2 aborts on it; found by fuzz_jose): refused, no abort */
+    char *bad_epk = NULL;
+    {
+        const char *hdr = "{\"alg\":\"ECDH-ES+A128KW\",\"enc\":\"A128GCM\",\"epk\":{\"kty\":\"EC\",\"crv\":\"P-256\","
+                          "\"x\":\"uBo4kHPw6kbjx5l0xowrd_oYzBmaz-GKFZu4x=AFFkb\",\"y\":\"sp3p5SGhZVC2faXumI-e9JU2Mo8KpoYrFDr5yPNVtW4\"}}";
+        static const char b64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+        size_t hn = strlen(hdr), k = 0;
+        bad_epk = malloc(hn * 2 + 100);
+        for (size_t i = 0; i < hn; i += 3) {  /* base64url, no padding */
+            uint32_t v = (uint32_t)(uint8_t)hdr[i] << 16 | (i + 1 < hn ? (uint32_t)(uint8_t)hdr[i + 1] << 8 : 0) |
+                         (i + 2 < hn ? (uint8_t)hdr[i + 2] : 0);
+            for (size_t j = 0; j < 4 && j <= hn - i; j++) bad_epk[k++] = b64[v >> (18 - 6 * j) & 63];
+        }
+        strcpy(bad_epk + k, ".AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA.AAAAAAAAAAAAAAAA.AA.AAAAAAAAAAAAAAAAAAAAAA");
+    }
+    assert_int_equal(jose_jwe_open(kpriv, bad_epk, &pt, &n, NULL), JOSE_E_DECRYPT);
+    free(bad_epk);
+    assert_int_equal(jose_key_from_jwk("{\"kty\":\"EC\",\"crv\":\"P-256\",\"x\":\"a=b\",\"y\":\"AA\"}", &oct),
+                     JOSE_E_MALFORMED);
+    /* a P-384 epk against a P-256 key: refused as a wrong key */
+    assert_int_equal(jose_jwe_open(kpriv, rfc7520_5_4_jwe, &pt, &n, NULL), JOSE_E_DECRYPT);
+    jose_key_free(octkeep);
+    jose_key_free(kpriv);
+    jose_key_free(kpub);
+    jose_key_free(kother);
+    free(priv);
+    free(pub);
+    free(other);
 }
 
 static void verify_vector(const char *jwk, const char *jws, const char *alg)
@@ -335,6 +428,7 @@ int main(void)
         cmocka_unit_test(rfc7520_dir),     cmocka_unit_test(rfc7520_a128kw),      cmocka_unit_test(rfc7515_hs256),
         cmocka_unit_test(rfc7515_es256),   cmocka_unit_test(jwe_round_trips),     cmocka_unit_test(jwe_empty_and_extra),
         cmocka_unit_test(jwe_refused),     cmocka_unit_test(jws_round_trips),     cmocka_unit_test(keys_and_texts),
+        cmocka_unit_test(rfc7520_ecdh_es), cmocka_unit_test(ecdh_es_round_trips),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
