@@ -4,6 +4,7 @@
 #include "../cse/core/address.h"
 #include "../cse/core/cse.h"
 #include "../cse/core/rsc.h"
+#include "../security/esprim.h"
 
 #include <string.h>
 
@@ -51,6 +52,19 @@ static bool valid_csz(json_t *csz)
     return true;
 }
 
+/* csz and esi (m2m:e2eSecInfo), as created or updated. */
+static int check_serialization_and_security(struct op_ctx *ctx)
+{
+    json_t *csz = json_object_get(ctx->res->attrs, "csz");
+    if (csz && !valid_csz(csz))
+        return m2m_error(ctx->rsp, RSC_BAD_REQUEST, "csz entries must be json, xml or cbor");
+    json_t *esi = json_object_get(ctx->res->attrs, "esi");
+    char err[200];
+    if (esi && !json_is_null(esi) && esprim_esi_check(esi, err, sizeof err))
+        return m2m_error(ctx->rsp, RSC_BAD_REQUEST, "%s", err);
+    return 0;
+}
+
 /* "/<cse-id>" or "//<sp-id>/<cse-id>": a CSE speaking, not an AE. */
 static bool is_cse_id(const char *fr)
 {
@@ -66,9 +80,8 @@ static int ae_create(struct op_ctx *ctx)
     const char *api = res_str(res, "api");
     if (!valid_app_id(api, req->rvi))
         return m2m_error(ctx->rsp, RSC_BAD_REQUEST, "api must start with 'R' or 'N'");
-    json_t *csz = json_object_get(res->attrs, "csz");
-    if (csz && !valid_csz(csz))
-        return m2m_error(ctx->rsp, RSC_BAD_REQUEST, "csz entries must be json, xml or cbor");
+    int rc = check_serialization_and_security(ctx);
+    if (rc) return rc;
 
     /* The AE-ID stem: chosen by the CSE for an empty, "C" or "S" originator,
      * taken as is for a pre-provisioned or re-registering C.../S... stem. */
@@ -116,10 +129,8 @@ static int relink_node(struct op_ctx *ctx)
 
 static int ae_update(struct op_ctx *ctx)
 {
-    json_t *csz = json_object_get(ctx->res->attrs, "csz");
-    if (csz && !valid_csz(csz))
-        return m2m_error(ctx->rsp, RSC_BAD_REQUEST, "csz entries must be json, xml or cbor");
-    return relink_node(ctx);
+    int rc = check_serialization_and_security(ctx);
+    return rc ? rc : relink_node(ctx);
 }
 
 /* A deregistered AE leaves its node's hael. */

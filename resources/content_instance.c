@@ -8,6 +8,7 @@
 #include "../cse/base/loop.h"
 #include "../cse/core/cse.h"
 #include "../cse/core/rsc.h"
+#include "../security/esdata.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -37,6 +38,10 @@ static int cin_create(struct op_ctx *ctx)
     if (cnf && !instances_valid_cnf(cnf))
         return m2m_error(ctx->rsp, RSC_BAD_REQUEST,
                          "cnf must look like 'text/plain:0' (media type:encoding[:security])");
+    /* ESData: the CSE has no key; it checks only that protected content is an envelope. */
+    char why[200];
+    if (esdata_check(cnf, json_object_get(cin->attrs, "con"), why, sizeof why))
+        return m2m_error(ctx->rsp, RSC_BAD_REQUEST, "%s", why);
     int64_t cs = instances_content_size(json_object_get(cin->attrs, "con"));
     int64_t mbs = res_int(cnt, "mbs", -1);
     if (mbs >= 0 && cs > mbs)

@@ -15,6 +15,7 @@
 #include "../cse/core/cse.h"
 #include "../cse/core/rsc.h"
 #include "../cse/events/notify.h"
+#include "../security/esdata.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -336,6 +337,10 @@ static int tsi_create(struct op_ctx *ctx)
         json_object_set_new(tsi->attrs, "dgt", json_string(dgt));
         json_object_set_new(ctx->modified, "dgt", json_string(dgt));
     }
+    /* ESData: the timeSeries' cnf covers its instances' con (form only, no key). */
+    char why[200];
+    if (esdata_check(res_str(ts, "cnf"), json_object_get(tsi->attrs, "con"), why, sizeof why))
+        return m2m_error(ctx->rsp, RSC_BAD_REQUEST, "%s", why);
     struct same_dgt q = { dgt, false };
     int rc = store_children(ctx->cse->store, res_ri(ts), TY_TSI, has_dgt, &q);
     if (rc > 1) return m2m_error(ctx->rsp, rc, "cannot read the instances");

@@ -8,7 +8,7 @@ packages=(
   libjansson-dev libsqlite3-dev libcmocka-dev node-llhttp
   libcoap3-dev libcoap3-bin libwolfssl-dev libcjose-dev libssl-dev libc-ares-dev
   curl openssl python3 wrk clang libclang-rt-14-dev
-  python3-jwt python3-cryptography
+  python3-jwt python3-jwcrypto python3-cryptography
 )
 missing=()
 for p in "${packages[@]}"; do

@@ -130,6 +130,18 @@ struct credentials *cred_open_provisioned(const struct config *cfg)
             return NULL;
         }
     }
+    for (int i = 0; i < cfg->nesprim_key; i++) {
+        struct cred_psk key;
+        err[0] = 0;
+        int rc = cred_parse_psk(cfg->esprim_key[i], &key, err, sizeof err);
+        if (!rc) rc = cred_put_esprim_key(cs, &key);
+        memset(&key, 0, sizeof key);
+        if (rc) {
+            log_error("credentials: config esprim-key #%d: %s", i + 1, err[0] ? err : "cannot store it");
+            cred_close(cs);
+            return NULL;
+        }
+    }
     if (cfg->psk_file[0] && import_psk_file(cs, cfg->psk_file)) {
         cred_close(cs);
         return NULL;

@@ -16,6 +16,8 @@ struct credentials {
 static const char schema[] =
     "CREATE TABLE IF NOT EXISTS psk (identity TEXT PRIMARY KEY, key BLOB NOT NULL,"
     " originators TEXT NOT NULL);"
+    "CREATE TABLE IF NOT EXISTS esprim_key (identity TEXT PRIMARY KEY, key BLOB NOT NULL,"
+    " originators TEXT NOT NULL);"
     "CREATE TABLE IF NOT EXISTS trusted_ca (name TEXT PRIMARY KEY, pem TEXT NOT NULL);";
 
 struct credentials *cred_open(const char *file)
@@ -145,15 +147,25 @@ static int exec_stmt(struct credentials *cs, const char *sql, int nparams, const
     return rc;
 }
 
-int cred_put_psk(struct credentials *cs, const struct cred_psk *psk)
+/* The PSK and ESPrim key tables have the same shape; sql names the table. */
+static int put_key(struct credentials *cs, const char *sql, const struct cred_psk *psk)
 {
     if (!cred_valid_identity(psk->identity) || !psk->key_len || psk->key_len > CRED_KEY_MAX ||
         !valid_patterns(psk->originators))
         return -1;
     const char *params[] = { psk->identity, NULL, psk->originators };
-    int rc = exec_stmt(cs, "INSERT OR REPLACE INTO psk (identity, key, originators) VALUES (?, ?, ?)",
-                       3, params, psk->key, (int)psk->key_len, 2);
+    int rc = exec_stmt(cs, sql, 3, params, psk->key, (int)psk->key_len, 2);
     return rc == SQLITE_DONE ? 0 : -1;
+}
+
+int cred_put_psk(struct credentials *cs, const struct cred_psk *psk)
+{
+    return put_key(cs, "INSERT OR REPLACE INTO psk (identity, key, originators) VALUES (?, ?, ?)", psk);
+}
+
+int cred_put_esprim_key(struct credentials *cs, const struct cred_psk *key)
+{
+    return put_key(cs, "INSERT OR REPLACE INTO esprim_key (identity, key, originators) VALUES (?, ?, ?)", key);
 }
 
 static int remove_row(struct credentials *cs, const char *sql, const char *key)
@@ -178,17 +190,25 @@ static void psk_from_row(sqlite3_stmt *st, struct cred_psk *out)
     snprintf(out->originators, sizeof out->originators, "%s", (const char *)sqlite3_column_text(st, 2));
 }
 
-int cred_get_psk(struct credentials *cs, const char *identity, struct cred_psk *out)
+static int get_key(struct credentials *cs, const char *sql, const char *identity, struct cred_psk *out)
 {
     sqlite3_stmt *st;
-    if (sqlite3_prepare_v2(cs->db, "SELECT identity, key, originators FROM psk WHERE identity = ?",
-                           -1, &st, NULL) != SQLITE_OK)
-        return -1;
+    if (sqlite3_prepare_v2(cs->db, sql, -1, &st, NULL) != SQLITE_OK) return -1;
     sqlite3_bind_text(st, 1, identity, -1, SQLITE_TRANSIENT);
     int rc = sqlite3_step(st);
     if (rc == SQLITE_ROW) psk_from_row(st, out);
     sqlite3_finalize(st);
     return rc == SQLITE_ROW ? 0 : rc == SQLITE_DONE ? 1 : -1;
+}
+
+int cred_get_psk(struct credentials *cs, const char *identity, struct cred_psk *out)
+{
+    return get_key(cs, "SELECT identity, key, originators FROM psk WHERE identity = ?", identity, out);
+}
+
+int cred_get_esprim_key(struct credentials *cs, const char *key_id, struct cred_psk *out)
+{
+    return get_key(cs, "SELECT identity, key, originators FROM esprim_key WHERE identity = ?", key_id, out);
 }
 
 int cred_each_psk(struct credentials *cs, int (*fn)(void *arg, const struct cred_psk *psk), void *arg)

@@ -35,6 +35,14 @@ int cred_get_psk(struct credentials *cs, const char *identity, struct cred_psk *
 /* Removes a PSK: 0 removed, 1 unknown, -1 store error. */
 int cred_remove_psk(struct credentials *cs, const char *identity);
 
+/* Pairwise ESPrim keys (TS-0003 8.4.2 A), pre-provisioned: the same shape
+ * as a PSK (identity = pairwiseESPrimKeyID, the JWE kid; originators = the
+ * peer identities the key is bound to), in their own table so that a
+ * (D)TLS PSK never doubles as an ESPrim key. Same return values as the PSK
+ * functions. */
+int cred_put_esprim_key(struct credentials *cs, const struct cred_psk *key);
+int cred_get_esprim_key(struct credentials *cs, const char *key_id, struct cred_psk *out);
+
 /* Trusted CA certificates (PEM text), by a name of the operator's choice. */
 int cred_put_ca(struct credentials *cs, const char *name, const char *pem);
 int cred_remove_ca(struct credentials *cs, const char *name);

@@ -7,16 +7,19 @@
 #ifndef IRONBARK_JOSE_MODULE_H
 #define IRONBARK_JOSE_MODULE_H
 
+#include "esprim_crypto.h"
+#include "jose.h"
 #include "token.h"
 
 struct config;
 
-#define JOSE_MODULE_ABI 1
+#define JOSE_MODULE_ABI 3
 #define JOSE_MODULE_SYMBOL "ironbark_jose_module"
 #define JOSE_MODULE_FILE "ironbark-jose.so"
 
-/* One member per function of token.h, same signature and meaning. Strings
- * the module returns (sign, new_key, public_jwk) are malloc'd: free() them. */
+/* One member per function of token.h and jose.h, same signature and
+ * meaning. Strings the module returns (sign, new_key, public_jwk, the jose_*
+ * outputs) are malloc'd: free() them. */
 struct jose_module {
     int abi;  /* JOSE_MODULE_ABI of the build that made the module */
     struct token_trust *(*trust_new)(void);
@@ -32,6 +35,29 @@ struct jose_module {
     char *(*public_jwk)(const char *private_jwk_json);
     const char *(*verdict_text)(enum token_verdict v);
     void (*claims_free)(struct token_claims *c);
+
+    /* jose.h (abi 2) */
+    const char *(*jose_error_text)(enum jose_error e);
+    enum jose_error (*jose_key_from_jwk)(const char *jwk_json, struct jose_key **out);
+    enum jose_error (*jose_key_from_bytes)(const uint8_t *bytes, size_t len, struct jose_key **out);
+    void (*jose_key_free)(struct jose_key *k);
+    const char *(*jose_key_kid)(const struct jose_key *k);
+    void (*jose_header_clear)(struct jose_header *h);
+    enum jose_error (*jose_jwe_seal)(const struct jose_key *key, const struct jose_params *p,
+                                     const uint8_t *plain, size_t len, char **out);
+    enum jose_error (*jose_jwe_open)(const struct jose_key *key, const char *compact,
+                                     uint8_t **plain, size_t *len, struct jose_header *hdr);
+    enum jose_error (*jose_jws_sign)(const struct jose_key *key, const struct jose_params *p,
+                                     const uint8_t *payload, size_t len, bool detached, char **out);
+    enum jose_error (*jose_jws_verify)(const struct jose_key *key, const char *compact,
+                                       const uint8_t *detached, size_t detached_len,
+                                       uint8_t **payload, size_t *len, struct jose_header *hdr);
+    enum jose_error (*jose_peek_header)(const char *compact, struct jose_header *out);
+    char *(*jose_new_jwk)(size_t bytes, const char *kid);
+    char *(*jose_public_jwk)(const char *jwk_json);
+
+    /* ESPrim (abi 3): its HMAC, randomness and JWE (security/esprim_crypto.h) */
+    const struct esprim_crypto *esprim;
 };
 
 /* The module, loaded on first call (the jose-module setting, else

@@ -44,20 +44,38 @@ static bool pattern_allows(const struct ident_home *home, const char *pat, size_
     return cred_pattern_allows(one, from->abs);
 }
 
+/* Does a comma-separated pattern list allow the originator with forms `from`? */
+static bool patterns_allow(const struct ident_home *home, const char *patterns, const struct ident_forms *from)
+{
+    bool ok = false;
+    for (const char *p = patterns; *p && !ok;) {
+        p += strspn(p, ", ");
+        size_t n = strcspn(p, ", ");
+        ok = n && pattern_allows(home, p, n, from);
+        p += n;
+    }
+    return ok;
+}
+
+bool saef_patterns_allow(struct cse *cse, const char *patterns, const char *originator)
+{
+    struct ident_home home = cse_home(cse);
+    struct ident_forms from;
+    return originator && ident_forms(&home, originator, &from) && patterns_allow(&home, patterns, &from);
+}
+
 /* May this Credential-ID speak as the originator with forms `from`? */
 static bool credential_allows(struct cse *cse, const char *cred, const struct ident_forms *from)
 {
     struct ident_home home = cse_home(cse);
-    if (!strncmp(cred, "12-", 3)) {
+    bool esprim = !strncmp(cred, SAEF_ESPRIM_PREFIX, strlen(SAEF_ESPRIM_PREFIX));
+    if (!strncmp(cred, "12-", 3) || esprim) {
+        /* A PSK, or the pairwise key an ESPrim object opened under. */
+        const char *id = esprim ? cred + strlen(SAEF_ESPRIM_PREFIX) : cred + 3;
         struct cred_psk psk;
-        if (!cse->creds || cred_get_psk(cse->creds, cred + 3, &psk) != 0) return false;
-        bool ok = false;
-        for (const char *p = psk.originators; *p && !ok;) {
-            p += strspn(p, ", ");
-            size_t n = strcspn(p, ", ");
-            ok = n && pattern_allows(&home, p, n, from);
-            p += n;
-        }
+        if (!cse->creds || (esprim ? cred_get_esprim_key(cse->creds, id, &psk) : cred_get_psk(cse->creds, id, &psk)))
+            return false;
+        bool ok = patterns_allow(&home, psk.originators, from);
         memset(&psk, 0, sizeof psk);
         return ok;
     }

@@ -16,4 +16,13 @@ void saef_bind(struct m2m_request *req, const char *credential_id);
  * already set in rsp. */
 int saef_check(struct cse *cse, const struct m2m_request *req, struct m2m_response *rsp);
 
+/* The Credential-ID of a request that arrived sealed in an ESPrim object
+ * (security/esprim.h): this prefix and the pairwise key's ID. Internal to
+ * this CSE: TS-0003 numbers no credential type for it. */
+#define SAEF_ESPRIM_PREFIX "esprim-"
+
+/* Does a comma-separated originator pattern list (as a credential holds)
+ * allow this originator, comparing absolute forms (cse/ident.h)? */
+bool saef_patterns_allow(struct cse *cse, const char *patterns, const char *originator);
+
 #endif

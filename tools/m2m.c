@@ -42,6 +42,22 @@ static void usage(void)
          "  das role add --holder ID --role ROLEID [--until TIMESTAMP]\n"
          "  das role list [--holder ID]               das role rm --holder ID --role ROLEID\n"
          "  token get --target TRID --op OP [--role ROLEID]   (From = --from, the device)\n"
+         "End-to-end protected data, ESData (see docs/end-to-end-security.md):\n"
+         "  create/update ... --encrypt-for KEY and/or --sign KEY   con sealed, cnf marked :1\n"
+         "  retrieve ... --decrypt KEY and/or --verify KEY          con opened and checked\n"
+         "  esdata seal|open --body JSON|@file (same key options)   offline, e.g. a notification\n"
+         "  KEY: a file (JWK, or a symmetric key in hex; chmod 600 if secret) or cred:KpsaID\n"
+         "Signed firmware (see docs/decisions.md):\n"
+         "  firmware sign --sign EC-JWK-FILE --body '{\"m2m:fwr\":{...}}' [--image FILE]\n"
+         "                prints the body with fwdg (sha256 of the image) and fwsg (detached JWS)\n"
+         "  (the credential store in --data-dir); --jwe-alg dir|A128KW|A192KW|A256KW,\n"
+         "  --jwe-enc A128GCM|A192GCM|A256GCM (default: AnnnKW by key size, ECDH-ES+A256KW for an\n"
+         "  EC public JWK, A256GCM); --jwe-alg ECDH-ES+A128KW|ECDH-ES+A192KW too\n"
+         "End-to-end protected primitives, ESPrim (see docs/end-to-end-security.md):\n"
+         "  create|retrieve|update|delete|notify ... --esprim KEYID   the whole primitive sealed\n"
+         "  in a NOTIFY to the Receiver's CSEBase, its answer opened; the pairwise key (hex) from\n"
+         "  --esprim-key-file FILE (chmod 600) or $M2M_ESPRIM_KEY; --esprim-receiver ADDR (default:\n"
+         "  the CSEBase of the target); --esprim-seal-only prints the sealed content, sends nothing\n"
          "\n"
          "Options:\n"
          "  --url URL        CSE address (default $M2M_URL or http://127.0.0.1:8080)\n"
@@ -62,7 +78,8 @@ static void usage(void)
          "  --psk-key-file FILE  a file only you can read (chmod 600), or $M2M_PSK_KEY\n"
          "  --handshake-timeout MS  give up a (D)TLS handshake after MS (default 3000)\n"
          "OPS: create,retrieve,update,delete,notify,discover, all, or a number 1-63.\n"
-         "Exit status: 0 for a 2xxx RSC, 1 for other RSCs, 2 for usage or transport errors.");
+         "Exit status: 0 for a 2xxx RSC, 1 for other RSCs, 2 for usage or transport errors,\n"
+         "3 when ESData protection cannot be applied or checked (wrong key, tampered content).");
 }
 
 static char *read_file(const char *path)
@@ -122,6 +139,16 @@ static int take_option(struct cli *c, const char *name, const char *v)
     else if (!strcmp(name, "--tids")) c->o.tids = v;
     else if (!strcmp(name, "--ltids")) c->o.ltids = v;
     else if (!strcmp(name, "--rids")) c->o.rids = v;
+    else if (!strcmp(name, "--encrypt-for")) c->encrypt_for = v;
+    else if (!strcmp(name, "--sign")) c->sign_key = v;
+    else if (!strcmp(name, "--decrypt")) c->decrypt_key = v;
+    else if (!strcmp(name, "--verify")) c->verify_key = v;
+    else if (!strcmp(name, "--jwe-alg")) c->jwe_alg = v;
+    else if (!strcmp(name, "--jwe-enc")) c->jwe_enc = v;
+    else if (!strcmp(name, "--image")) c->image = v;
+    else if (!strcmp(name, "--esprim")) c->esprim_kid = v;
+    else if (!strcmp(name, "--esprim-key-file")) c->esprim_key_file = v;
+    else if (!strcmp(name, "--esprim-receiver")) c->esprim_receiver = v;
     else return -1;
     return 0;
     #undef ADD
@@ -138,6 +165,7 @@ static int parse_args(struct cli *c, int argc, char **argv)
         if (!strcmp(a, "--deny")) { c->deny_only = true; continue; }
         if (!strcmp(a, "--issue-tokens")) { c->issue_tokens = true; continue; }
         if (!strcmp(a, "--tqi")) { c->o.tqi = true; continue; }
+        if (!strcmp(a, "--esprim-seal-only")) { c->esprim_seal_only = true; continue; }
         if (!strcmp(a, "--psk-key") || !strncmp(a, "--psk-key=", 10)) {
             fprintf(stderr, "m2m: --psk-key is not accepted: every local user can read a process's "
                     "arguments (/proc/PID/cmdline). Put the key (hex) in a file only you can read and "
@@ -258,12 +286,31 @@ static int primitive(struct cli *c, enum client_op op)
         if (!(owned = read_file(body + 1))) { fprintf(stderr, "m2m: cannot read %s\n", body + 1); return 2; }
         body = owned;
     }
+    if (body && (c->encrypt_for || c->sign_key)) {
+        char *sealed;
+        int rc = esdata_protect_body(c, body, &sealed);
+        free(owned);
+        if (rc) return rc;
+        body = owned = sealed;
+    }
+    if (c->esprim_kid) {
+        int rc = c->nquery ? (fprintf(stderr, "m2m: --query does not travel sealed; of the query only --rcn does\n"), 2)
+                           : esprim_primitive(c, op, c->pos[1], c->ty, body);
+        free(owned);
+        return rc;
+    }
     char query[4096];
     build_query(c, query, sizeof query);
     json_t *out;
     int rsc = 0, rc = cli_call(c, op, c->pos[1], c->ty, body, query, &out, &rsc);
     free(owned);
     if (rc) return rc;
+    int esdata_rc = 0;
+    if (out && rsc_is_success(rsc) && op == CLIENT_RETRIEVE && (c->decrypt_key || c->verify_key) &&
+        (esdata_rc = esdata_unprotect_doc(c, out))) {
+        json_decref(out);
+        out = NULL;  /* never print what could not be opened as if it were the content */
+    }
     if (out) {
         char *text = json_dumps(out, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
         if (text) printf("%s\n", text);
@@ -271,6 +318,7 @@ static int primitive(struct cli *c, enum client_op op)
     }
     cli_print_rsc(rsc, NULL);
     json_decref(out);
+    if (esdata_rc) return esdata_rc;
     return rsc_is_success(rsc) ? 0 : 1;
 }
 
@@ -302,6 +350,32 @@ static int load_tokens(struct cli *c)
 
 /* The PSK, in hex: from --psk-key-file (a file nobody else may read) or
  * $M2M_PSK_KEY (the environment is readable by the same user only). */
+int cli_read_hex_key(const char *path, char *hex, size_t cap)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    struct stat st;
+    if (fd < 0 || fstat(fd, &st)) {
+        fprintf(stderr, "m2m: cannot read the key file %s: %s\n", path, strerror(errno));
+        if (fd >= 0) close(fd);
+        return -1;
+    }
+    if (st.st_mode & 077) {
+        fprintf(stderr, "m2m: the key file %s may be read by group or others (mode %04o): chmod 600 %s\n",
+                path, (unsigned)(st.st_mode & 0777), path);
+        close(fd);
+        return -1;
+    }
+    ssize_t n = read(fd, hex, cap - 1);
+    close(fd);
+    while (n > 0 && strchr(" \t\r\n", hex[n - 1])) n--;
+    if (n <= 0 || n == (ssize_t)cap - 1) {
+        fprintf(stderr, "m2m: the key file %s must hold one key of 1 to 64 bytes in hex\n", path);
+        return -1;
+    }
+    hex[n] = 0;
+    return 0;
+}
+
 static int load_psk_key(struct cli *c)
 {
     static char hex[2 * 64 + 2];
@@ -311,27 +385,7 @@ static int load_psk_key(struct cli *c)
         c->o.psk_key = env && *env ? env : NULL;
         return 0;
     }
-    int fd = open(c->psk_key_file, O_RDONLY | O_CLOEXEC);
-    struct stat st;
-    if (fd < 0 || fstat(fd, &st)) {
-        fprintf(stderr, "m2m: cannot read the key file %s: %s\n", c->psk_key_file, strerror(errno));
-        if (fd >= 0) close(fd);
-        return -1;
-    }
-    if (st.st_mode & 077) {
-        fprintf(stderr, "m2m: the key file %s may be read by group or others (mode %04o): chmod 600 %s\n",
-                c->psk_key_file, (unsigned)(st.st_mode & 0777), c->psk_key_file);
-        close(fd);
-        return -1;
-    }
-    ssize_t n = read(fd, hex, sizeof hex - 1);
-    close(fd);
-    while (n > 0 && strchr(" \t\r\n", hex[n - 1])) n--;
-    if (n <= 0 || n == (ssize_t)sizeof hex - 1) {
-        fprintf(stderr, "m2m: the key file %s must hold one key of 1 to 64 bytes in hex\n", c->psk_key_file);
-        return -1;
-    }
-    hex[n] = 0;
+    if (cli_read_hex_key(c->psk_key_file, hex, sizeof hex)) return -1;
     c->o.psk_key = hex;
     return 0;
 }
@@ -354,6 +408,13 @@ int main(int argc, char **argv)
     if (!strcmp(c.pos[0], "acp")) return acp_main(&c);
     if (!strcmp(c.pos[0], "das")) return das_main(&c);
     if (!strcmp(c.pos[0], "token")) return token_main(&c);
+    if (!strcmp(c.pos[0], "esdata") || !strcmp(c.pos[0], "firmware")) {
+        char *owned = c.body && c.body[0] == '@' ? read_file(c.body + 1) : NULL;
+        if (c.body && c.body[0] == '@' && !owned) { fprintf(stderr, "m2m: cannot read %s\n", c.body + 1); return 2; }
+        rc = (c.pos[0][0] == 'e' ? esdata_main : firmware_main)(&c, owned ? owned : c.body);
+        free(owned);
+        return rc;
+    }
     fprintf(stderr, "m2m: unknown command '%s' (try --help)\n", c.pos[0]);
     return 2;
 }

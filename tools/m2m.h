@@ -32,6 +32,13 @@ struct cli {
     bool issue_tokens;
     int tail;
     const char *token[CLI_MAX]; int ntoken;    /* --token JWT|@file, joined into o.tokens */
+    /* ESData (tools/m2m_esdata.c): key files or cred:KpsaID */
+    const char *encrypt_for, *sign_key, *decrypt_key, *verify_key, *jwe_alg, *jwe_enc;
+    const char *image;                         /* firmware sign --image FILE */
+    /* ESPrim (tools/m2m_esprim.c): the pairwise key's ID; its key (hex)
+     * from esprim_key_file or $M2M_ESPRIM_KEY; the Receiver's CSEBase. */
+    const char *esprim_kid, *esprim_key_file, *esprim_receiver;
+    bool esprim_seal_only;                     /* print the outer NOTIFY's content, send nothing */
 };
 
 /* Sends one primitive; *out receives the parsed JSON body (NULL if none or
@@ -39,6 +46,12 @@ struct cli {
  * transport error. */
 int cli_call(struct cli *c, enum client_op op, const char *to, int ty, const char *body,
              const char *query, json_t **out, int *rsc);
+/* Reads a key in hex from a file only its owner may read into hex (room
+ * for cap characters, '\0' included). 0, or -1 after a message. */
+int cli_read_hex_key(const char *path, char *hex, size_t cap);
+/* Sends the primitive sealed (ESPrim) and prints the inner response; the
+ * exit status as primitive() has it. body: JSON text or NULL. */
+int esprim_primitive(struct cli *c, enum client_op op, const char *to, int ty, const char *body);
 /* Prints "RSC <code> <NAME>" (and the debug message of an error). */
 void cli_print_rsc(int rsc, json_t *body);
 /* Parses "retrieve,discover" / "all" / "34" into an acop mask; -1 if bad. */
@@ -61,5 +74,16 @@ int acp_main(struct cli *c);
 /* m2m das … (operators of an m2m-das) and m2m token get (devices): tools/m2m_das.c. */
 int das_main(struct cli *c);
 int token_main(struct cli *c);
+
+/* ESData (tools/m2m_esdata.c). Exit status 3: a protection step failed. */
+#define CLI_EXIT_ESDATA 3
+/* body with its con sealed per --sign/--encrypt-for and cnf marked ":1"; *out malloc'd. */
+int esdata_protect_body(const struct cli *c, const char *body, char **out);
+/* Opens the con of the resource in doc per --decrypt/--verify, in place. */
+int esdata_unprotect_doc(const struct cli *c, json_t *doc);
+/* m2m esdata seal|open --body JSON|@file */
+int esdata_main(struct cli *c, const char *body);
+/* m2m firmware sign --sign KEY --body JSON|@file [--image FILE] */
+int firmware_main(struct cli *c, const char *body);
 
 #endif

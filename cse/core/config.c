@@ -44,6 +44,7 @@ void config_defaults(struct config *c)
     c->pch_queue = 64;
     c->pch_max_polls = 1024;
     c->strict_query = true;
+    c->esprim_nonce_lifetime_s = 300;
     c->audit_max_bytes = 10LL << 20;
     c->audit_keep = 5;
     c->https_port = 8443;
@@ -152,7 +153,13 @@ static const struct setting settings[] = {
     LIST(outbound_psk, noutbound_psk, "outbound-psk", "coaps:// notification target and the credential store PSK identity to use, host:port=identity (repeatable)"),
     STR(dns_servers, "dns-servers", "DNS servers for the host names of notification targets, host[:port],... (default: /etc/resolv.conf)"),
     STR(transport_module, "transport-module", "HTTPS/CoAP(S) module file (default ironbark-transports.so beside the executable)"),
-    STR(jose_module, "jose-module", "token (JWT) module file of dynamic authorization (default ironbark-jose.so beside the executable)"),
+    STR(jose_module, "jose-module", "JOSE module file: tokens, ESPrim, signed firmware (default ironbark-jose.so beside the executable)"),
+    STR(firmware_trust, "firmware-trust", "JWK Set file of the public EC keys firmware must be signed with (fwsg); unset: <firmware> is not signature-checked"),
+    { "esprim", K_BOOL, offsetof(struct config, esprim), sizeof(bool), 0, 0,
+      "serve end-to-end secured primitives (ESPrim, TS-0003 8.4) to the CSEBase; its esi announces SUID 13 (default false)", 0, false },
+    INT(esprim_nonce_lifetime_s, "esprim-nonce-lifetime", 1, 86400, "seconds a receiver nonce object (m2m:seci sit 4) stays usable (default 300)"),
+    { "esprim-key", K_LIST, offsetof(struct config, esprim_key), sizeof(((struct config *)0)->esprim_key[0]), 0, 0,
+      "pre-provisioned pairwise ESPrim key keyid:hexkey:originator-patterns (repeatable)", offsetof(struct config, nesprim_key), true },
     RATE(rate_address, "rate-per-address", "requests per second from one source address, RATE[,BURST]; 0 = no limit (default 2000,4000)"),
     RATE(rate_originator, "rate-per-originator", "requests per second from one originator, RATE[,BURST] (default 1000,2000)"),
     RATE(rate_credential, "rate-per-credential", "requests per second over one (D)TLS credential, RATE[,BURST] (default 2000,4000)"),

@@ -79,6 +79,12 @@ struct config {
     char dns_servers[256];    /* "host[:port],..." for outbound name lookups; "" = resolv.conf */
     char transport_module[512]; /* ironbark-transports.so; "" = beside the executable */
     char jose_module[512];    /* ironbark-jose.so (tokens); "" = beside the executable */
+    char firmware_trust[256]; /* JWK Set of firmware signing keys; "" = firmware not signature-checked */
+    /* ESPrim as a Receiver (security/esprim.h, docs/end-to-end-security.md). */
+    bool esprim;              /* serve sealed primitives; the CSEBase's esi says so */
+    int esprim_nonce_lifetime_s; /* receiver nonce objects (sit 4) live this long */
+    char esprim_key[CONFIG_MAX_LIST][320]; /* "keyid:hexkey:originators" (config file only) */
+    int nesprim_key;
     /* Rate limits (cse/throttle.h, docs/security.md "Rate limiting"). */
     struct config_rate rate_address;     /* requests per source address */
     struct config_rate rate_originator;  /* requests per originator */

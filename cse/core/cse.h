@@ -22,6 +22,8 @@ struct deferral;
 struct nb_pending;
 struct authz_decider;
 struct throttle;
+struct fw_trust;
+struct esprim_receiver;
 
 /* After a group commit: ok = the batch is durable; otherwise it was rolled
  * back and every response that depended on it must become an error. */
@@ -57,6 +59,8 @@ struct cse {
      * timers), one slot per registered type (cse_type_state()); the type
      * frees it in its on_cse_stop hook. */
     void *type_state[REGISTRY_MAX];
+    struct fw_trust *fw_trust;       /* firmware-trust keys (security/firmware_sig.h); NULL = unset */
+    struct esprim_receiver *esprim;  /* ESPrim nonces and sessions (security/esprim.h); NULL until used */
     /* After cse_reset(): what a server profile recreates (server.h on_reset). */
     int (*on_reset)(struct cse *cse, void *data);
     void *on_reset_data;

@@ -17,6 +17,7 @@
 #include "../../resources/group.h"
 #include "../../security/acl.h"
 #include "../../security/authz.h"
+#include "../../security/esprim.h"
 #include "../../security/saef.h"
 
 #include <stdlib.h>
@@ -694,7 +695,12 @@ void cse_dispatch(struct cse *cse, struct m2m_request *req, struct m2m_response 
     cse_primitive_begin(cse);
     int rc = validate_primitive(cse, req, rsp);
     int64_t oet = oet_ahead(req);
-    if (!rc && (req->rt == 1 || req->rt == 2)) {
+    /* End-to-end secured primitives open (or are refused) before anything
+     * else looks at them (security/esprim.h); -1: not one. */
+    int sealed = rc ? -1 : esprim_gate(cse, req, rsp);
+    if (sealed >= 0) {
+        rc = sealed;
+    } else if (!rc && (req->rt == 1 || req->rt == 2)) {
         rc = nonblocking_accept(cse, req, rsp);
     } else if (!rc && oet && req->cont && req->cont->may_defer) {
         req->cont->not_before_us = oet;   /* cse_dispatch_async runs it then */

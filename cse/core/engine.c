@@ -14,9 +14,11 @@
 #include "../events/polling.h"
 #include "rsc.h"
 #include "throttle.h"
+#include "../../security/firmware_sig.h"
 #include "../../resources/registry.h"
 #include "../../security/acl.h"
 #include "../../security/das.h"
+#include "../../security/esprim.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -106,6 +108,10 @@ static int ensure_cse_base(struct cse *cse)
     /* The CSEBase's acpi and daci are read-only over the API and set by configuration. */
     set_id_list(base, "acpi", cfg->cse_acpi);
     set_id_list(base, "daci", cfg->cse_daci);
+    /* esi: ESPrim with pre-provisioned keys when served; no esro, so an
+     * Originator asks for a nonce object (sit 3). */
+    if (cfg->esprim) json_object_set_new(base->attrs, "esi", json_pack("{s:[i]}", "esf", ESPRIM_SUID_PROVISIONED));
+    else json_object_del(base->attrs, "esi");
     rc = store_begin(cse->store);
     if (!rc) rc = fresh ? store_insert(cse->store, base) : store_update(cse->store, base);
     if (rc == RSC_CONFLICT)
@@ -220,6 +226,10 @@ void cse_close(struct cse *cse)
     throttle_free(cse->throttle);
     cse->throttle = NULL;
     das_close(cse);
+    fw_trust_free(cse->fw_trust);
+    cse->fw_trust = NULL;
+    esprim_receiver_free(cse->esprim);
+    cse->esprim = NULL;
     acl_close(cse);
     store_close(cse->store);
     cse->store = NULL;

@@ -174,10 +174,11 @@ int server_main(int argc, char **argv, const struct server_profile *profile)
     cse.on_reset = profile->on_reset;
     cse.on_reset_data = profile->data;
     if (transport_needed(&cfg) && !(tm = transport_load(&cfg))) goto out;
-    /* Credentials serve only the secure transports (PSK, trusted CAs); the
-     * store is still opened when the config provisions some, so that they
-     * are imported (and checked) at every start as before. */
-    if ((tm || cfg.npsk || cfg.psk_file[0] || cfg.ntrusted_ca) && !(cse.creds = cred_open_provisioned(&cfg)))
+    /* Credentials serve the secure transports (PSK, trusted CAs) and ESPrim
+     * (pairwise keys); the store is still opened when the config provisions
+     * some, so that they are imported (and checked) at every start as before. */
+    if ((tm || cfg.npsk || cfg.psk_file[0] || cfg.ntrusted_ca || cfg.esprim || cfg.nesprim_key) &&
+        !(cse.creds = cred_open_provisioned(&cfg)))
         goto out;
     if (cfg.https_port && cfg.security_http != SECURITY_OFF &&
         !(https = start_https(loop, &cfg, &cse, tm, limits, &tls)))

@@ -371,8 +371,10 @@ void coap_from_primitive(const struct m2m_request *req, const struct m2m_respons
         coap_msg_out_add_uint(out, M2MOPT_CTS, (uint32_t)rsp->cnst);
     }
     if (rsp->ati) coap_msg_out_add(out, M2MOPT_ATI, rsp->ati, strlen(rsp->ati));
-    /* A successful NOTIFY is answered 2.04 with an empty payload (TS-0008). */
-    bool notify_ok = req->op == OP_NOTIFY && rsc_is_success(rsp->rsc);
+    /* A successful NOTIFY is answered 2.04 with an empty payload (TS-0008),
+     * unless it answers with security information (m2m:seci: an ESPrim
+     * nonce or sealed response, a DAS response), which is its content. */
+    bool notify_ok = req->op == OP_NOTIFY && rsc_is_success(rsp->rsc) && !json_object_get(rsp->pc, "m2m:seci");
     if (rsp->tqf) {
         /* The token request information replaces the content (TS-0008 6.2.3). */
         out->payload = json_dumps(rsp->tqf, JSON_COMPACT);

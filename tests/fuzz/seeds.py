@@ -220,6 +220,48 @@ def token_seeds():
         put("token", "parts-" + name, bytes([0x03]) + parts.encode())
 
 
+# fuzz_jose: the RFC 7520 5.6 / 5.8 JWEs and RFC 7515 A.1 / A.3 JWSs (the
+# target holds their keys), detached and form-check variants, one header as JSON.
+RFC7520_5_6 = ("eyJhbGciOiJkaXIiLCJraWQiOiI3N2M3ZTJiOC02ZTEzLTQ1Y2YtODY3Mi02MTdiNWI0NTI0M2EiLCJlbmMiOiJBMTI4R0NNIn0"
+               "..refa467QzzKx6QAB.JW_i_f52hww_ELQPGaYyeAB6HYGcR559l9TYnSovc23XJoBcW29rHP8yZOZG7YhLpT1bjFuvZPjQS-m0IFtVcXk"
+               "ZXdH_lr_FrdYt9HRUYkshtrMmIUAyGmUnd9zMDB2n0cRDIHAzFVeJUDxkUwVAE7_YGRPdcqMyiBoCO-FBdE-Nceb4h3-FtBP-c_BIwCPTjb"
+               "9o0SbdcdREEMJMyZBH8ySWMVi1gPD9yxi-aQpGbSv_F9N4IZAxscj5g-NJsUPbjk29-s7LJAGb15wEBtXphVCgyy53CoIKLHHeJHXex45Uz9"
+               "aKZSRSInZI-wjsY0yu3cT4_aQ3i1o-tiE-F8Ios61EKgyIQ4CWao8PFMj8TTnp.vbb32Xvllea2OtmHAdccRQ")
+RFC7520_5_8 = ("eyJhbGciOiJBMTI4S1ciLCJraWQiOiI4MWIyMDk2NS04MzMyLTQzZDktYTQ2OC04MjE2MGFkOTFhYzgiLCJlbmMiOiJBMTI4R0NNIn0"
+               ".CBI6oDw8MydIx1IBntf_lQcw2MmJKIQx.Qx0pmsDa8KnJc9Jo.AwliP-KmWgsZ37BvzCefNen6VTbRK3QMA4TkvRkH0tP1bTdhtFJgJxeVm"
+               "JkLD61A1hnWGetdg11c9ADsnWgL56NyxwSYjU1ZEHcGkd3EkU0vjHi9gTlb90qSYFfeF0LwkcTtjbYKCsiNJQkcIp1yeM03OmuiYSoYJVSpf7"
+               "ej6zaYcMv3WwdxDFl8REwOhNImk2Xld2JXq6BR53TSFkyT7PwVLuq-1GwtGHlQeg7gDT6xW0JqHDPn_H-puQsmthc9Zg0ojmJfqqFvETUxLAF"
+               "-KjcBTS5dNy6egwkYtOt8EIHK-oEsKYtZRaa8Z7MOZ7UGxGIMvEmxrGCPeJa14slv2-gaqK0kEThkaSqdYw0FkQZF.ER7MWJZ1FBI_NKvn7Zb1Lw")
+RFC7520_5_4 = ("eyJhbGciOiJFQ0RILUVTK0ExMjhLVyIsImtpZCI6InBlcmVncmluLnRvb2tAdHVja2Jvcm91Z2guZXhhbXBsZSIsImVwayI6eyJrdHkiOiJF"
+               "QyIsImNydiI6IlAtMzg0IiwieCI6InVCbzRrSFB3Nmtiang1bDB4b3dyZF9vWXpCbWF6LUdLRlp1NHhBRkZrYllpV2d1dEVLNml1RURzUTZ3"
+               "TmROZzMiLCJ5Ijoic3AzcDVTR2haVkMyZmFYdW1JLWU5SlUyTW84S3BvWXJGRHI1eVBOVnRXNFBnRXdaT3lRVEEtSmRhWTh0YjdFMCJ9LCJl"
+               "bmMiOiJBMTI4R0NNIn0.0DJjBXri_kBcC46IkU5_Jk9BqaQeHdv2.mH-G2zVqgztUtnW_.tkZuOO9h95OgHJmkkrfLBisku8rGf6nzVxhRM3sV"
+               "OhXgz5NJ76oID7lpnAi_cPWJRCjSpAaUZ5dOR3Spy7QuEkmKx8-3RCMhSYMzsXaEwDdXta9Mn5B7cCBoJKB0IgEnj_qfo1hIi-uEkUpOZ8aLT"
+               "ZGHfpl05jMwbKkTe2yK3mjF6SBAsgicQDVCkcY9BLluzx1RmC3ORXaM0JaHPB93YcdSDGgpgBWMVrNU1ErkjcMqMoT_wtCex3w03XdLkjXIuEr"
+               "2hWgeP-nkUZTPU9EoGSPj6fAS-bSz87RCPrxZdj_iVyC6QWcqAu07WNhjzJEPc4jVntRJ6K53NgPQ5p99l3Z408OUqj4ioYezbS6vTPlQ"
+               ".WuGzxmcreYjpHGJoa17EBg")
+RFC7515_PAYLOAD = "eyJpc3MiOiJqb2UiLA0KICJleHAiOjEzMDA4MTkzODAsDQogImh0dHA6Ly9leGFtcGxlLmNvbS9pc19yb290Ijp0cnVlfQ"
+RFC7515_A1 = ("eyJ0eXAiOiJKV1QiLA0KICJhbGciOiJIUzI1NiJ9." + RFC7515_PAYLOAD + ".dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk")
+RFC7515_A3 = ("eyJhbGciOiJFUzI1NiJ9." + RFC7515_PAYLOAD + ".DtEhU3ljbEg8L38VWAfUAqOyKAM6-Xx-F4GawxaepmXFCgfTjDxw5djxLa8ISlSApm"
+              "WQxfKTUJqPP3-Kg6NU1Q")
+
+
+def jose_seeds():
+    put("jose", "rfc7520-5-6", b"\x00" + RFC7520_5_6.encode())
+    put("jose", "rfc7520-5-8", b"\x00" + RFC7520_5_8.encode())
+    put("jose", "rfc7520-5-4", b"\x00" + RFC7520_5_4.encode())
+    put("jose", "rfc7520-5-6-json", b"\x04" + b'{"alg":"dir","enc":"A128GCM"}\n' + RFC7520_5_6.split(".", 1)[1].encode())
+    put("jose", "rfc7515-a1", b"\x01" + RFC7515_A1.encode())
+    put("jose", "rfc7515-a3", b"\x01" + RFC7515_A3.encode())
+    payload = '{"iss":"joe",\r\n "exp":1300819380,\r\n "http://example.com/is_root":true}'
+    for name, jws in (("a1", RFC7515_A1), ("a3", RFC7515_A3)):
+        h, _, sig = jws.split(".")
+        put("jose", "detached-" + name, b"\x02" + ("%s..%s\n%s" % (h, sig, payload)).encode())
+        put("jose", "form-" + name, b"\x03" + jws.encode())
+    put("jose", "form-jwe", b"\x03" + RFC7520_5_8.encode())
+    put("jose", "form-json", b"\x03" + b'{"protected":"e30","ciphertext":"AA","iv":"AA","tag":"AA"}')
+
+
 if __name__ == "__main__":
     for old in glob.glob(os.path.join(CORPUS, "*", "seed-*")):
         os.remove(old)
@@ -229,3 +271,4 @@ if __name__ == "__main__":
     body_seeds()
     query_seeds()
     token_seeds()
+    jose_seeds()

@@ -114,6 +114,28 @@ static void store(void **state)
     drop_store(cs, path);
 }
 
+/* ESPrim keys have a table of their own: a PSK of the same name is not one. */
+static void esprim_keys(void **state)
+{
+    (void)state;
+    char path[] = "/tmp/ironbark-esprim-XXXXXX";
+    struct credentials *cs = temp_store(path);
+    struct cred_psk p, q;
+    char err[64];
+    assert_int_equal(cred_parse_psk("k1:0a0b0c:Cmeter*", &p, err, sizeof err), 0);
+    assert_int_equal(cred_put_esprim_key(cs, &p), 0);
+    assert_int_equal(cred_get_esprim_key(cs, "k1", &q), 0);
+    assert_int_equal(q.key_len, 3);
+    assert_string_equal(q.originators, "Cmeter*");
+    assert_int_equal(cred_get_psk(cs, "k1", &q), 1);          /* not a (D)TLS PSK */
+    assert_int_equal(cred_parse_psk("k2:0d:Cx", &p, err, sizeof err), 0);
+    assert_int_equal(cred_put_psk(cs, &p), 0);
+    assert_int_equal(cred_get_esprim_key(cs, "k2", &q), 1);   /* nor the other way round */
+    p.key_len = 0;
+    assert_int_equal(cred_put_esprim_key(cs, &p), -1);         /* no key */
+    drop_store(cs, path);
+}
+
 /* psk-file and `credentials add-psk` lines: all stored, or none. */
 static void import_lines(void **state)
 {
@@ -304,6 +326,7 @@ int main(void)
         cmocka_unit_test(patterns),
         cmocka_unit_test(parse_psk),
         cmocka_unit_test(store),
+        cmocka_unit_test(esprim_keys),
         cmocka_unit_test(import_lines),
         cmocka_unit_test(identity_gate), cmocka_unit_test(loopback_defaults),
     };
