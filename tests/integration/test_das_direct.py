@@ -4,7 +4,11 @@ consultation's content, a grant that becomes a dynamic child ACP expiring at
 pl, the cached decision (no second round trip), deny, 4xxx, garbage, a DAS
 down or slow while other clients are served, KETI's spellings, tokens in the
 answer, token IDs fetched from the DAS, roles the DAS assigns, and the
-das-default setting. Real m2m-cse, curl."""
+das-default setting. Real m2m-cse, curl.
+
+Not yet listed in tests/meson.build: it needs notify_ask() (branch
+h-outbound); until that merge every consultation is unanswerable (the weak
+stub at the end of security/das.c). Add it to integration_tests then."""
 import json, os, sys, threading, time
 sys.path.insert(0, os.path.dirname(__file__))
 from harness import Cse, Tap, free_port
