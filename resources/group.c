@@ -108,6 +108,44 @@ static int validate_members(struct op_ctx *ctx)
     return 0;
 }
 
+/* mid and cnm follow member deletion: a local member that no longer
+ * exists is dropped (members on other CSEs and malformed entries stay).
+ * Done where the group is read, written or fanned out, not when the member
+ * goes: a DELETE would otherwise have to search every group. */
+static json_t *live_members(struct cse *cse, json_t *mid)
+{
+    json_t *kept = json_array();
+    size_t i;
+    json_t *v;
+    json_array_foreach(mid, i, v) {
+        struct resource *m = NULL;
+        bool remote = false;
+        if (member_resource(cse, json_string_value(v), &m, &remote) != RSC_NOT_FOUND)
+            json_array_append(kept, v);
+        resource_free(m);
+    }
+    return kept;
+}
+
+static void drop_deleted_members(struct op_ctx *ctx)
+{
+    struct resource *grp = ctx->res;
+    json_t *mid = json_object_get(grp->attrs, "mid"), *kept = live_members(ctx->cse, mid);
+    if (json_array_size(kept) != json_array_size(mid)) {
+        json_object_set_new(grp->attrs, "cnm", json_integer((json_int_t)json_array_size(kept)));
+        json_object_set(grp->attrs, "mid", kept);
+        json_object_set(ctx->modified, "mid", kept);
+        json_object_set(ctx->modified, "cnm", json_object_get(grp->attrs, "cnm"));
+    }
+    json_decref(kept);
+}
+
+static int grp_retrieve(struct op_ctx *ctx)
+{
+    drop_deleted_members(ctx);
+    return 0;
+}
+
 /* macp entries, like acpi ones, must name existing local ACPs. */
 static int check_macp(struct op_ctx *ctx)
 {
@@ -128,9 +166,10 @@ static int grp_update(struct op_ctx *ctx)
 {
     int rc = check_macp(ctx);
     if (rc) return rc;
-    /* Members are checked when they change; a member deleted since stays
-     * listed (fan-out reports it) and does not block other updates. */
+    /* Members are checked when they change; members deleted since are
+     * dropped (and the store follows with this write). */
     if (json_object_get(ctx->content, "mid")) return validate_members(ctx);
+    drop_deleted_members(ctx);
     if (res_int(ctx->res, "mnm", 0) < res_int(ctx->res, "cnm", 0))
         return m2m_error(ctx->rsp, RSC_MAX_NUMBER_OF_MEMBER_EXCEEDED, "maxNrOfMembers %lld is below the %lld members",
                          (long long)res_int(ctx->res, "mnm", 0), (long long)res_int(ctx->res, "cnm", 0));
@@ -144,6 +183,7 @@ const struct resource_type type_group = {
     .flags = RT_CREATOR | RT_SUBSCRIBABLE | RT_ANNOUNCEABLE,
     .on_create = grp_create,
     .on_update = grp_update,
+    .on_retrieve = grp_retrieve,
     .virtual_children = (const char *const[]){ "fopt", "sfop", NULL },
 };
 
@@ -240,10 +280,16 @@ int group_fanout(struct cse *cse, struct m2m_request *req, struct m2m_response *
 {
     if (cse->fanout_depth >= MAX_FANOUT_DEPTH)
         return m2m_error(rsp, RSC_BAD_REQUEST, "groups nest too deep through fopt");
-    json_t *mid = json_object_get(grp->attrs, "mid"), *chosen;
-    if (!json_array_size(mid)) return m2m_error(rsp, RSC_NO_MEMBERS, "the group has no members");
+    json_t *live = live_members(cse, json_object_get(grp->attrs, "mid")), *mid = live, *chosen;
+    if (!json_array_size(mid)) {
+        json_decref(live);
+        return m2m_error(rsp, RSC_NO_MEMBERS, "the group has no members");
+    }
     int rc = target_members(mid, req->grtm, rsp, &chosen);
-    if (rc) return rc;
+    if (rc) {
+        json_decref(live);
+        return rc;
+    }
     if (chosen) mid = chosen;
     json_t *list = json_array();
     bool waiting = false;
@@ -264,6 +310,7 @@ int group_fanout(struct cse *cse, struct m2m_request *req, struct m2m_response *
     }
     cse->fanout_depth--;
     json_decref(chosen);
+    json_decref(live);
     if (waiting) {
         json_decref(list);
         return DISPATCH_PENDING;

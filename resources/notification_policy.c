@@ -1,10 +1,11 @@
 /* <notificationTargetPolicy> (ty 26, m2m:ntp) and its <policyDeletionRules>
  * (ty 27, m2m:pdr), Release 4: the rules under which a
- * notification target may remove itself from a subscription (ntsr). Stored
- * and validated only: no ntsr DELETE consults them yet. The CSE holds one
+ * notification target may remove itself from a subscription (ntsr): its
+ * acn decides (ntp_action_for); the policyDeletionRules are stored and
+ * validated only. The CSE holds one
  * system default policy, defaultNTP under the CSEBase, made at start-up and
  * after a Reset, which cannot be deleted. */
-#include "registry.h"
+#include "notification_policy.h"
 
 #include "../cse/base/clock.h"
 #include "../cse/base/log.h"
@@ -29,7 +30,7 @@ enum { LOGIC_AND = 1, LOGIC_OR = 2 };
 static const struct attr_def ntp_attrs[] = {
     ATTR_UNIVERSAL, ATTR_ET, ATTR_LBL, ATTR_CR,
     { "plbl", A_STR, M, O, 0, 0 },                        /* policyLabel */
-    { "acn", A_NNINT, O, O, 0, 0 },                       /* action */
+    { "acn", A_ENUM, O, O, 1, 4 },                        /* action: enum ntp_action */
     { "rrs", A_ENUM, O, O, LOGIC_AND, LOGIC_OR },         /* rulesRelationship */
 };
 
@@ -130,3 +131,22 @@ const struct resource_type type_policy_deletion_rules = {
     .flags = RT_SUBSCRIBABLE,
     .on_create = pdr_create,
 };
+
+struct policy_search { struct ident_home home; const char *owner; int64_t own, system; };
+
+static int find_policy(struct resource *ntp, void *data)
+{
+    struct policy_search *q = data;
+    const char *plbl = res_str(ntp, "plbl"), *cr = res_str(ntp, "cr");
+    if (!strcmp(res_ri(ntp), DEFAULT_NTP_RI)) q->system = res_int(ntp, "acn", NTP_REJECT);
+    else if (plbl && !strcmp(plbl, DEFAULT_NTP_LABEL) && cr && q->owner && ident_same(&q->home, cr, q->owner))
+        q->own = res_int(ntp, "acn", NTP_REJECT);
+    return 0;
+}
+
+int64_t ntp_action_for(struct cse *cse, const char *subscriber)
+{
+    struct policy_search q = { cse_home(cse), subscriber, 0, NTP_REJECT };
+    store_children(cse->store, cse->cfg.cse_id, TY_NTP, find_policy, &q);
+    return q.own ? q.own : q.system;
+}

@@ -22,6 +22,7 @@ extern const struct resource_type type_policy_deletion_rules;
 extern const struct resource_type type_time_sync_beacon;
 extern const struct resource_type type_node;
 extern const struct resource_type type_mgmt_obj;
+extern const struct resource_type type_polling_channel;
 
 static const struct resource_type *const core[] = {
     &type_acp,
@@ -42,6 +43,7 @@ static const struct resource_type *const core[] = {
     &type_time_sync_beacon,
     &type_node,
     &type_mgmt_obj,
+    &type_polling_channel,
 };
 
 void registry_init_core(struct registry *r)

@@ -83,6 +83,8 @@ struct attr_def {
 #define RT_SPECIALIZED   0x4000 /* one type, many wire keys (mgmtObj, flexContainer): an acod
                                    naming it needs spty; CREATE accepts any single namespaced
                                    key that is no other type's, kept as the instance's key */
+#define RT_MISSING_DATA  0x10000 /* detects missing data points: net 8 subscriptions may go
+                                   under it (timeSeries) */
 #define RT_CUSTOM_ATTRS  0x8000 /* attributes outside the table are the specialisation's custom
                                    attributes (flexContainer): any value, optional, removable */
 
@@ -126,6 +128,13 @@ struct resource_type {
     op_hook *on_retrieve;      /* before the representation is built */
     /* A NOTIFY addressed to a resource of this type; NULL: 4005. */
     op_hook *on_notify;
+    /* Any request addressed to `<resource>/<name>`, name one of its
+     * virtual_children that is nothing stored (pcu of a pollingChannel, ntsr
+     * of a subscription): ctx->res is the resource (address.c marks it
+     * VIRT_CHILD), the hook answers (rsp->rsc) or returns an RSC, and makes
+     * its own access decision: no ACP is consulted. NULL: such names are not
+     * addressable (4004). */
+    int (*on_virtual)(struct op_ctx *ctx, const char *name);
     /* Names reserved for virtual children (la, ol, fopt, …), NULL-terminated;
      * NULL: none. A child may not be created under such a name. */
     const char *const *virtual_children;
@@ -139,6 +148,9 @@ struct resource_type {
      * after the CSEBase at start-up and again after an upper tester Reset;
      * NULL: none. Returns 0 or an RSC; the start fails on an RSC. */
     int (*on_cse_start)(struct cse *cse);
+    /* Frees what the type keeps in memory (cse_type_state(): loop timers and
+     * their data), at close and before an upper tester Reset; NULL: nothing. */
+    void (*on_cse_stop)(struct cse *cse);
     /* The wire key of one resource when it differs per instance; NULL: `key`,
      * or for RT_SPECIALIZED the key it was created with (ATTR_INSTANCE_KEY). */
     const char *(*key_of)(const struct resource *res);

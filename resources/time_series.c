@@ -1,17 +1,23 @@
 /* <timeSeries> (ty 29) and <timeSeriesInstance> (ty 30): data points stamped
  * with their dataGenerationTime (dgt), unique per timeSeries, kept within
  * mni/mbs/mia like a container's, reachable through la/ol. With missing data
- * detection (mdd) and a periodicInterval (pei, ms), a data point arriving
- * later than pei + peid after the previous one records the periods in between
- * in missingDataList (mdlt, at most mdn entries, mdc of them); detection
- * happens when the next point arrives (docs/decisions.md). */
+ * detection (mdd) and a periodicInterval (pei, ms), missed periods are listed
+ * in missingDataList (mdlt, at most mdn entries, mdc of them). With a
+ * missingDataDetectTimer (mdt, ms) a loop timer checks each expected point
+ * mdt after its expected dgt and reports a missing one at once, also to the
+ * net 8 subscriptions (m2m:tsn); without mdt detection happens when the next
+ * point arrives (docs/decisions.md). */
 #include "container.h"
 
 #include "../cse/base/clock.h"
+#include "../cse/base/log.h"
+#include "../cse/base/loop.h"
 #include "../cse/core/cse.h"
 #include "../cse/core/rsc.h"
+#include "../cse/events/notify.h"
 #include "../security/esdata.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 static const struct attr_def ts_attrs[] = {
@@ -94,12 +100,29 @@ static int has_dgt(struct resource *tsi, void *data)
     return 0;
 }
 
-/* Appends the expected, missed data points between the previous instance's
- * dgt and this one's to mdlt (the newest mdn of them). */
+/* Appends the timestamps in `missed` to mdlt, keeping the newest mdn. */
+static void append_missing(struct resource *ts, json_t *missed)
+{
+    int64_t max = res_int(ts, "mdn", MISSING_DATA_DEFAULT_MAX);
+    json_t *list = json_object_get(ts->attrs, "mdlt");
+    list = json_is_array(list) ? json_copy(list) : json_array();
+    json_array_extend(list, missed);
+    while ((int64_t)json_array_size(list) > max) json_array_remove(list, 0);
+    json_object_set_new(ts->attrs, "mdc", json_integer((json_int_t)json_array_size(list)));
+    json_object_set_new(ts->attrs, "mdlt", list);
+}
+
+static bool timer_detects(const struct resource *ts)
+{
+    return res_bool(ts, "mdd", 0) && res_int(ts, "pei", 0) > 0 && res_int(ts, "mdt", 0) > 0;
+}
+
+/* Without mdt: the expected, missed data points between the previous
+ * instance's dgt and this one's go to mdlt when this one arrives. */
 static int record_missing(struct op_ctx *ctx, struct resource *ts, int64_t dgt_us)
 {
     int64_t pei_us = res_int(ts, "pei", 0) * 1000, peid_us = res_int(ts, "peid", 0) * 1000;
-    if (!res_bool(ts, "mdd", 0) || pei_us <= 0) return 0;
+    if (!res_bool(ts, "mdd", 0) || pei_us <= 0 || timer_detects(ts)) return 0;
     struct resource *prev;
     int rc = store_edge_child(ctx->cse->store, res_ri(ts), TY_TSI, true, &prev);
     if (rc == RSC_NOT_FOUND) return 0;
@@ -112,17 +135,194 @@ static int record_missing(struct op_ctx *ctx, struct resource *ts, int64_t dgt_u
     int64_t missed = (dgt_us - peid_us - prev_us - 1) / pei_us;
     if (missed <= 0) return 0;
     int64_t max = res_int(ts, "mdn", MISSING_DATA_DEFAULT_MAX);
-    json_t *list = json_object_get(ts->attrs, "mdlt");
-    list = json_is_array(list) ? json_copy(list) : json_array();
+    json_t *list = json_array();
     for (int64_t k = missed > max ? missed - max + 1 : 1; k <= missed; k++) {
         ts_buf when;
         ts_format(prev_us + k * pei_us, when);
         json_array_append_new(list, json_string(when));
     }
-    while ((int64_t)json_array_size(list) > max) json_array_remove(list, 0);
-    json_object_set_new(ts->attrs, "mdc", json_integer((json_int_t)json_array_size(list)));
-    json_object_set_new(ts->attrs, "mdlt", list);
+    append_missing(ts, list);
+    json_decref(list);
     return 0;
+}
+
+/* --- the missing data detect timer (mdt) -------------------------------------
+ * One watch per timeSeries that detects with a timer, in memory: it starts
+ * with the first instance after start-up (or after mdd was turned on) and
+ * ends when the timeSeries goes or stops detecting. Everything is read again
+ * from the store when the timer fires, so a rolled-back CREATE or an UPDATE
+ * in between is simply seen as it is. */
+struct ts_watch {
+    struct ts_watch *next;
+    struct cse *cse;
+    char *ri;
+    int64_t expected_us;   /* the dgt the next point should have */
+    int64_t timer;
+    json_t *subs;          /* net 8 subscription ri -> {"mdlt": [...], "end": us}: its window */
+};
+
+static struct ts_watch **watches(struct cse *cse)
+{
+    void **slot = cse_type_state(cse, TY_TS);
+    return (struct ts_watch **)slot;
+}
+
+static void watch_unlink(struct ts_watch *w)
+{
+    struct ts_watch **p = watches(w->cse);
+    while (p && *p && *p != w) p = &(*p)->next;
+    if (p && *p) *p = w->next;
+    json_decref(w->subs);
+    free(w->ri);
+    free(w);
+}
+
+struct sub_set { struct resource **v; int n; };
+
+static int collect_missing_data_sub(struct resource *sub, void *data)
+{
+    struct sub_set *l = data;
+    json_t *nets = json_object_get(json_object_get(sub->attrs, "enc"), "net");
+    size_t i;
+    json_t *x;
+    json_array_foreach(nets, i, x)
+        if (json_integer_value(x) == NET_MISSING_DATA) {
+            struct resource **v = realloc(l->v, (size_t)(l->n + 1) * sizeof *v);
+            if (!v) return RSC_INTERNAL_SERVER_ERROR;
+            l->v = v;
+            l->v[l->n++] = resource_dup(sub);
+            return 0;
+        }
+    return 0;
+}
+
+/* enc.md of each net 8 subscription: `num` missing points within `dur` of
+ * the first one make a notification of them (ACME's reading of TS-0001
+ * 10.2.39); a window that ends short of `num` is forgotten. */
+static void tell_subscribers(struct ts_watch *w, const struct resource *ts, const char *when, int64_t now_us)
+{
+    struct sub_set l = { 0 };
+    store_children(w->cse->store, w->ri, TY_SUB, collect_missing_data_sub, &l);
+    json_t *kept = json_object();
+    for (int i = 0; i < l.n; i++) {
+        struct resource *sub = l.v[i];
+        json_t *md = json_object_get(json_object_get(sub->attrs, "enc"), "md");
+        json_t *st = json_object_get(w->subs, res_ri(sub));
+        int64_t dur_us = 0;
+        duration_parse(json_string_value(json_object_get(md, "dur")), &dur_us);
+        if (!st || json_integer_value(json_object_get(st, "end")) <= now_us)
+            st = json_pack("{s:[],s:I}", "mdlt", "end", (json_int_t)(now_us + dur_us));
+        else json_incref(st);
+        json_t *list = json_object_get(st, "mdlt");
+        json_array_append_new(list, json_string(when));
+        if ((int64_t)json_array_size(list) >= json_integer_value(json_object_get(md, "num"))) {
+            json_t *rep = json_pack("{s:{s:O,s:I}}", "m2m:tsn", "mdlt", list, "mdc", (json_int_t)json_array_size(list));
+            notify_deliver(w->cse, sub, ts, NET_MISSING_DATA, rep);
+            json_decref(rep);
+            json_decref(st);
+        } else {
+            json_object_set_new(kept, res_ri(sub), st);
+        }
+        resource_free(sub);
+    }
+    free(l.v);
+    json_decref(w->subs);
+    w->subs = kept;
+}
+
+/* The expected point at `when` is missing: into mdlt, and to the subscribers. */
+static void report_missing(struct ts_watch *w, int64_t expected_us, int64_t now_us)
+{
+    ts_buf when;
+    ts_format(expected_us, when);
+    struct store *st = w->cse->store;
+    struct resource *ts = NULL;
+    int rc = store_begin(st);
+    if (!rc) rc = store_get(st, w->ri, &ts);
+    if (!rc) {
+        json_t *one = json_pack("[s]", when);
+        append_missing(ts, one);
+        json_decref(one);
+        rc = store_update(st, ts);
+    }
+    if (!rc) rc = store_commit(st);
+    else store_rollback(st);
+    if (rc) log_warn("timeSeries %s: missing data point %s not recorded (%d)", w->ri, when, rc);
+    else tell_subscribers(w, ts, when, now_us);
+    resource_free(ts);
+}
+
+/* Checks the expected point; returns the ms until the next check, or -1
+ * when the timeSeries no longer detects with a timer. */
+static int64_t watch_check(struct ts_watch *w)
+{
+    struct resource *ts = NULL, *latest = NULL;
+    int64_t dgt_us = 0;
+    bool detects = !store_get(w->cse->store, w->ri, &ts) && timer_detects(ts) &&
+                   !store_edge_child(w->cse->store, w->ri, TY_TSI, true, &latest) &&
+                   ts_parse(res_str(latest, "dgt"), &dgt_us);
+    resource_free(latest);
+    if (!detects) {
+        resource_free(ts);
+        return -1;
+    }
+    int64_t pei_us = res_int(ts, "pei", 0) * 1000, peid_us = res_int(ts, "peid", 0) * 1000;
+    int64_t mdt_us = res_int(ts, "mdt", 0) * 1000, now_us = clock_now_us();
+    resource_free(ts);
+    /* On time: within expected +- peid (both ends, so that peid 0 allows the
+     * exact dgt; ACME leaves the lower end open). */
+    if (dgt_us >= w->expected_us - peid_us && dgt_us <= w->expected_us + peid_us) {
+        w->expected_us = dgt_us + pei_us;
+    } else {
+        report_missing(w, w->expected_us, now_us);
+        w->expected_us += pei_us;
+    }
+    int64_t wait_us = w->expected_us + mdt_us - now_us;
+    return wait_us > 0 ? (wait_us + 999) / 1000 : 0;
+}
+
+static int64_t watch_due(struct loop *loop, int64_t id, void *data)
+{
+    (void)loop; (void)id;
+    struct ts_watch *w = data;
+    int64_t next = watch_check(w);
+    if (next < 0) watch_unlink(w);
+    return next;
+}
+
+/* A point arrived: the first one starts the watch (unless its period's
+ * detection time is already past, as ACME does). */
+static void watch_arrival(struct cse *cse, const struct resource *ts, int64_t dgt_us)
+{
+    struct ts_watch **head = watches(cse);
+    if (!cse->loop || !head || !timer_detects(ts)) return;
+    for (struct ts_watch *w = *head; w; w = w->next)
+        if (!strcmp(w->ri, res_ri(ts))) return;
+    int64_t expected_us = dgt_us + res_int(ts, "pei", 0) * 1000;
+    int64_t wait_us = expected_us + res_int(ts, "mdt", 0) * 1000 - clock_now_us();
+    if (wait_us < 0) return;
+    struct ts_watch *w = calloc(1, sizeof *w);
+    if (!w || !(w->ri = strdup(res_ri(ts))) || !(w->subs = json_object())) {
+        if (w) free(w->ri);
+        free(w);
+        log_warn("timeSeries %s: out of memory, no missing data detection", res_ri(ts));
+        return;
+    }
+    w->cse = cse;
+    w->expected_us = expected_us;
+    w->timer = loop_add_timer(cse->loop, (wait_us + 999) / 1000, watch_due, w);
+    w->next = *head;
+    *head = w;
+}
+
+static void ts_stop(struct cse *cse)
+{
+    struct ts_watch **head = watches(cse);
+    while (head && *head) {
+        struct ts_watch *w = *head;
+        if (cse->loop) loop_del_timer(cse->loop, w->timer);
+        watch_unlink(w);
+    }
 }
 
 static int tsi_create(struct op_ctx *ctx)
@@ -156,6 +356,7 @@ static int tsi_create(struct op_ctx *ctx)
         return m2m_error(ctx->rsp, RSC_NOT_ACCEPTABLE, "the timeSeries' mni is 0: it keeps no instances");
     json_object_set_new(tsi->attrs, "cs", json_integer(cs));
     if ((rc = record_missing(ctx, ts, dgt_us))) return rc;
+    watch_arrival(ctx->cse, ts, dgt_us);
     if ((rc = instances_make_room(ctx, ts, TY_TSI, cs)))
         return m2m_error(ctx->rsp, rc, "cannot make room in the timeSeries");
     instances_count_new(ts, tsi, cs);
@@ -173,9 +374,10 @@ const struct resource_type type_time_series = {
     .ty = TY_TS, .sn = "ts", .key = "m2m:ts",
     .parents = (const int[]){ TY_CSEBASE, TY_AE, TY_CSR, TY_FCNT, 0 },
     .attrs = ATTRS(ts_attrs),
-    .flags = RT_CREATOR | RT_SUBSCRIBABLE | RT_ANNOUNCEABLE,
+    .flags = RT_CREATOR | RT_SUBSCRIBABLE | RT_ANNOUNCEABLE | RT_MISSING_DATA,
     .on_create = ts_create,
     .on_update = ts_update,
+    .on_cse_stop = ts_stop,
     .virtual_children = (const char *const[]){ "la", "ol", NULL },
 };
 

@@ -39,6 +39,7 @@ struct rule {
     struct context *ctx; int nctx;
     bool acaf;
     struct objd *objd; int nobjd;
+    char **aca; int naca;      /* accessControlAttributes: the rule covers these only */
 };
 
 struct acr_set { struct rule *rules; int n; };
@@ -69,18 +70,27 @@ static bool parse_field(const char *s, size_t len, int k, struct sched_field *f)
     memcpy(buf, s, len);
     buf[len] = 0;
     f->n = 0;
-    for (char *save = NULL, *tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
-        if (f->n == SCHED_ITEMS) return false;
+    /* Split by hand: an empty list item ("1,,2", "1,") is an error. */
+    for (char *tok = buf, *next; tok; tok = next) {
+        next = strchr(tok, ',');
+        if (next) *next++ = 0;
+        if (f->n == SCHED_ITEMS || !*tok) return false;
         struct sched_item it = { sched_lo[k], sched_hi[k], 1 };
         const char *p = tok;
+        bool single = false;
         if (*p == '*') {
             p++;
         } else {
             if (!parse_int(&p, &it.lo)) return false;
             it.hi = it.lo;
+            single = *p != '-';
             if (*p == '-') { p++; if (!parse_int(&p, &it.hi)) return false; }
         }
-        if (*p == '/') { p++; if (!parse_int(&p, &it.step) || it.step < 1) return false; }
+        if (*p == '/') {
+            p++;
+            if (!parse_int(&p, &it.step) || it.step < 1) return false;
+            if (single) it.hi = sched_hi[k];   /* "n/s": from n to the maximum (crontab's reading) */
+        }
         if (*p) return false;
         if (it.lo < sched_lo[k] || it.hi > sched_hi[k] || it.lo > it.hi) return false;
         f->item[f->n++] = it;
@@ -92,13 +102,13 @@ static bool parse_schedule(const char *entry, struct schedule *out)
 {
     const char *p = entry;
     for (int k = 0; k < SCHED_FIELDS; k++) {
-        while (*p == ' ') p++;
+        while (isspace((unsigned char)*p)) p++;
         const char *end = p;
-        while (*end && *end != ' ') end++;
+        while (*end && !isspace((unsigned char)*end)) end++;
         if (!parse_field(p, (size_t)(end - p), k, &out->f[k])) return false;
         p = end;
     }
-    while (*p == ' ') p++;
+    while (isspace((unsigned char)*p)) p++;
     return *p == 0;
 }
 
@@ -395,6 +405,23 @@ static bool parse_list(json_t *v, const char *name, size_t *n, char *err, size_t
     return true;
 }
 
+/* aca: a non-empty list of attribute short names. */
+static bool parse_aca(json_t *v, struct rule *r, char *err, size_t errlen)
+{
+    if (!json_is_array(v) || !json_array_size(v)) FAIL("aca must be a non-empty list of attribute names");
+    r->aca = calloc(json_array_size(v), sizeof *r->aca);
+    size_t i;
+    json_t *e;
+    json_array_foreach(v, i, e) {
+        const char *name = json_string_value(e);
+        bool ok = name && *name;
+        for (const char *c = name; ok && *c; c++) ok = isalnum((unsigned char)*c);
+        if (!ok) FAIL("aca entries must be attribute names (letters and digits)");
+        r->aca[r->naca++] = strdup(name);
+    }
+    return true;
+}
+
 static bool parse_rule(json_t *v, struct rule *r, acr_group_classifier *is_group, void *data,
                        char *err, size_t errlen)
 {
@@ -403,7 +430,7 @@ static bool parse_rule(json_t *v, struct rule *r, acr_group_classifier *is_group
     json_t *m;
     json_object_foreach(v, key, m)
         if (strcmp(key, "acor") && strcmp(key, "acop") && strcmp(key, "acco") && strcmp(key, "acaf") &&
-            strcmp(key, "acod"))
+            strcmp(key, "acod") && strcmp(key, "aca"))
             FAIL("access control rule has an unknown member '%s'", key);
     if (!parse_acor(json_object_get(v, "acor"), r, is_group, data, err, errlen)) return false;
     json_t *acop = json_object_get(v, "acop");
@@ -422,6 +449,7 @@ static bool parse_rule(json_t *v, struct rule *r, acr_group_classifier *is_group
             if (!parse_context(e, &r->ctx[r->nctx++], err, errlen)) return false;
         }
     }
+    if ((m = json_object_get(v, "aca")) && !parse_aca(m, r, err, errlen)) return false;
     if ((m = json_object_get(v, "acod"))) {
         if (!parse_list(m, "acod", &n, err, errlen)) return false;
         r->objd = calloc(n ? n : 1, sizeof *r->objd);
@@ -466,6 +494,8 @@ void acr_free(struct acr_set *set)
         free(r->ctx);
         for (int k = 0; k < r->nobjd; k++) { free(r->objd[k].spty); free(r->objd[k].chty); }
         free(r->objd);
+        for (int k = 0; k < r->naca; k++) free(r->aca[k]);
+        free(r->aca);
     }
     free(set->rules);
     free(set);
@@ -502,6 +532,19 @@ static bool objd_holds(const struct objd *o, const struct acr_subject *s)
     return false;
 }
 
+/* aca: every attribute the request touches must be one the rule lists. */
+static bool attributes_covered(const struct rule *r, const struct acr_subject *s)
+{
+    if (!r->naca) return true;
+    if (!s->attrs_known) return false;
+    for (int i = 0; i < s->nattrs; i++) {
+        bool listed = false;
+        for (int k = 0; k < r->naca && !listed; k++) listed = !strcmp(r->aca[k], s->attrs[i]);
+        if (!listed) return false;
+    }
+    return true;
+}
+
 /* Cheap conditions first; group membership (a store lookup) last. */
 static bool rule_permits(const struct rule *r, const struct acr_subject *s, int *stage)
 {
@@ -522,6 +565,8 @@ static bool rule_permits(const struct rule *r, const struct acr_subject *s, int 
         if (!ok) return false;
     }
     *stage = 4;
+    if (!attributes_covered(r, s)) return false;
+    *stage = 5;
     for (int i = 0; i < r->norig; i++)
         if (orig_match(&r->orig[i], s)) return true;
     return false;
@@ -532,7 +577,7 @@ bool acr_permits(const struct acr_set *set, const struct acr_subject *s, const c
     static const char *const reasons[] = {
         "no rule grants this operation", "rule requires an authenticated originator",
         "outside the rule's time, address or location context", "child resource type not allowed by acod",
-        "originator not listed in acor",
+        "attributes outside the rule's aca", "originator not listed in acor",
     };
     int best = -1;
     for (int i = 0; set && i < set->n; i++) {

@@ -27,6 +27,13 @@ struct acr_subject {
     int target_ty;             /* CREATE: type of the parent being created under */
     int child_ty;              /* CREATE: type of the new child; 0 otherwise */
     const char *child_spty;    /* CREATE: specialization of the new child, if any */
+    /* The attributes the request touches, for rules with accessControlAttributes
+     * (aca): CREATE/UPDATE the request's attributes, a partial RETRIEVE its
+     * attribute list, else every attribute of the target. attrs_known false:
+     * not supplied, and a rule with aca grants nothing. */
+    const char *const *attrs;
+    int nattrs;
+    bool attrs_known;
     /* Is the originator a member of the group whose ID is `group`? */
     bool (*in_group)(void *data, const char *group);
     void *group_data;
@@ -47,8 +54,10 @@ int acr_count(const struct acr_set *set);
  * `why` (may be NULL) receives a short reason for a denial. */
 bool acr_permits(const struct acr_set *set, const struct acr_subject *s, const char **why);
 
-/* One m2m:scheduleEntry ("sec min hour dom month dow year", UTC). Exposed
- * for validation and tests. */
+/* One m2m:scheduleEntry ("sec min hour dom month dow year", UTC; fields
+ * separated by white space). Each field: `*`, `n`, `a-b`, a step `/s` after
+ * `*`, a range or a single start `n` (n, n+s, ... up to the field's maximum),
+ * and comma lists of those. Exposed for validation and tests. */
 bool acr_schedule_valid(const char *entry);
 bool acr_schedule_match(const char *entry, int64_t us);
 /* "10.0.0.0/8", "fd00::/8", or a bare address. */

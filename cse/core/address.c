@@ -107,6 +107,24 @@ static int resolve_virtual(struct cse *cse, const char *parent_path, int which,
     return rc;
 }
 
+/* <path-of-parent>/<name> where the parent's type handles the virtual child
+ * `name` (on_virtual): the parent, marked VIRT_CHILD. */
+static int resolve_virtual_child(struct cse *cse, char *path, char *last, struct resource **out)
+{
+    *last = 0;
+    struct resource *parent = NULL;
+    int rc = store_get_path(cse->store, path, &parent);
+    *last = '/';
+    const struct resource_type *t = rc ? NULL : registry_find(&cse->types, parent->ty);
+    if (!t || !t->on_virtual || !type_reserves_name(t, last + 1)) {
+        resource_free(parent);
+        return RSC_NOT_FOUND;
+    }
+    parent->virtual_of = VIRT_CHILD;
+    *out = parent;
+    return 0;
+}
+
 int address_resolve(struct cse *cse, const char *local, struct resource **out)
 {
     *out = NULL;
@@ -147,6 +165,7 @@ int address_resolve(struct cse *cse, const char *local, struct resource **out)
         *last = '/';
     }
     if (rc == RSC_NOT_FOUND) rc = store_get_path(cse->store, path, out);
+    if (rc == RSC_NOT_FOUND && last) rc = resolve_virtual_child(cse, path, last, out);
     free(path);
     return rc;
 }

@@ -8,7 +8,10 @@
 
 struct cse;
 
-enum addr_virtual { VIRT_NONE = 0, VIRT_LATEST = 1, VIRT_OLDEST = 2 };
+/* VIRT_CHILD: the resource itself, addressed through a virtual child its
+ * type handles (on_virtual, registry.h); the child's name is the address's
+ * last segment. */
+enum addr_virtual { VIRT_NONE = 0, VIRT_LATEST = 1, VIRT_OLDEST = 2, VIRT_CHILD = 3 };
 
 struct address {
     char *local;               /* CSE-relative identifier, without "#attr" */

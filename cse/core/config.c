@@ -39,6 +39,10 @@ void config_defaults(struct config *c)
     c->expiry_interval_ms = 1000;
     c->notify_target_bytes = 4LL << 20;
     c->notify_total_bytes = 64LL << 20;
+    c->pch_poll_timeout_ms = 30000;
+    c->pch_request_timeout_ms = 30000;
+    c->pch_queue = 64;
+    c->pch_max_polls = 1024;
     c->strict_query = true;
     c->audit_max_bytes = 10LL << 20;
     c->audit_keep = 5;
@@ -122,6 +126,10 @@ static const struct setting settings[] = {
     INT(expiry_interval_ms, "expiry-interval", 10, 3600000, "how often expired resources are removed, ms (default 1000)"),
     INT(notify_target_bytes, "notify-target-bytes", 4096, 1LL << 40, "notifications queued for one target, bytes; oldest dropped beyond (default 4194304)"),
     INT(notify_total_bytes, "notify-total-bytes", 65536, 1LL << 40, "notifications held overall, bytes; new ones refused beyond (default 67108864)"),
+    INT(pch_poll_timeout_ms, "pch-poll-timeout", 100, 3600000, "a long poll of <pollingChannel>/pcu without rqet waits this long for a request, ms, then 4008 (default 30000)"),
+    INT(pch_request_timeout_ms, "pch-request-timeout", 100, 3600000, "a request queued at a polling channel waits this long to be polled and answered, ms (default 30000)"),
+    INT(pch_queue, "pch-queue", 1, 100000, "requests waiting per polling channel; the oldest is dropped beyond (default 64)"),
+    INT(pch_max_polls, "pch-max-polls", 1, 1000000, "long polls parked at once on all polling channels; the oldest is answered 4008 beyond (default 1024)"),
     { "strict-query", K_BOOL, offsetof(struct config, strict_query), sizeof(bool), 0, 0,
       "reject unknown query parameters with 4000 (default true)", 0, false },
     INT(audit_max_bytes, "audit-max-bytes", 0, 1LL << 40, "rotate <data-dir>/audit.log at this size, 0 = never (default 10485760)"),

@@ -52,6 +52,10 @@ struct config {
     int64_t expiry_interval_ms;
     int64_t notify_target_bytes; /* notification queue bound per target */
     int64_t notify_total_bytes;  /* ... and for everything the notifier holds */
+    int64_t pch_poll_timeout_ms;    /* a pcu long poll without rqet waits this long */
+    int64_t pch_request_timeout_ms; /* a request queued at a polling channel waits this long */
+    int64_t pch_queue;              /* requests waiting per polling channel; oldest dropped beyond */
+    int64_t pch_max_polls;          /* long polls parked at once, all channels */
     bool strict_query;        /* unknown query keys -> 4000 */
     int64_t audit_max_bytes;  /* audit log rotation size, 0 = never rotate */
     int audit_keep;           /* rotated audit logs kept */

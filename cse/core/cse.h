@@ -14,6 +14,7 @@ struct loop;
 struct acl_state;
 struct credentials;
 struct notifier;
+struct polling;
 struct outbound;
 struct coap_client;
 struct deferral;
@@ -44,6 +45,7 @@ struct cse {
     int ndeciders;
     int fanout_depth;          /* nested <group>/fopt fan-outs now running (group.c) */
     struct notifier *notify;   /* cse/notify.c: subscriptions and delivery */
+    struct polling *polling;   /* cse/events/polling.c: polling channels; NULL until first used */
     struct outbound *outbound; /* cse/events/outbound.c: senders, HTTP client, resolver */
     struct coap_client *coap_client; /* cse/wire/coap_notify.c (transport module): CoAP/DTLS client */
     struct deferral *deferred; /* requests waiting for outside answers (dispatch.c) */
@@ -51,6 +53,10 @@ struct cse {
     struct parent_cache *parents;    /* cse_parent(); NULL until first used */
     struct throttle *throttle;       /* rate limits the bindings ask (cse/throttle.h) */
     struct fw_trust *fw_trust;       /* firmware-trust keys (security/firmware_sig.h); NULL = unset */
+    /* What a resource type keeps in memory (a timeSeries' missing-data
+     * timers), one slot per registered type (cse_type_state()); the type
+     * frees it in its on_cse_stop hook. */
+    void *type_state[REGISTRY_MAX];
     /* After cse_reset(): what a server profile recreates (server.h on_reset). */
     int (*on_reset)(struct cse *cse, void *data);
     void *on_reset_data;
@@ -67,6 +73,8 @@ struct cse {
  * cse_commit(), which returns 0 or RSC_INTERNAL_SERVER_ERROR (the batch was
  * rolled back). */
 bool cse_batch_pending(const struct cse *cse);
+/* The in-memory state slot of the type numbered ty (NULL: not registered). */
+void **cse_type_state(struct cse *cse, int ty);
 int cse_commit(struct cse *cse);
 int cse_on_commit(struct cse *cse, cse_commit_fn *fn, void *data);
 
@@ -100,6 +108,12 @@ struct cse_principal {
  * caller set it) and returns 0; else as cse_dispatch_async(). */
 int cse_submit(struct cse *cse, const struct cse_principal *who, struct m2m_request *req,
                struct m2m_response *rsp, cse_done_fn *done, cse_done_fn *abandon, void *data);
+
+/* A DELETE of the resource ri that the CSE submits for itself (an expiration
+ * counter at zero, a contentInstance's dcnt used up), with the delete hooks
+ * and notifications of any DELETE; tag names it in the request ID. Returns
+ * the RSC (2002 when deleted). Not inside a transaction of the caller's. */
+int cse_delete_itself(struct cse *cse, const char *ri, const char *tag);
 
 /* At shutdown: every deferred request is abandoned (see above). */
 void cse_abandon_deferred(struct cse *cse);

@@ -40,17 +40,20 @@ static void event_clear(struct event *ev)
 }
 
 /* Runs after the transaction committed, so receivers never hear of a
- * change that was rolled back. */
-static void event_fire(struct cse *cse, struct event *ev)
+ * change that was rolled back. The request's operation and originator are
+ * what an operation monitor (enc.om) looks at. */
+static void event_fire(struct cse *cse, struct event *ev, const struct m2m_request *req)
 {
+    int op = req ? req->op : 0;
+    const char *fr = req ? req->fr : NULL;
     switch (ev->net) {
-    case NET_CREATE_CHILD: notify_event(cse, NET_CREATE_CHILD, ev->res, ev->parent, NULL); break;
-    case NET_UPDATE: notify_event(cse, NET_UPDATE, ev->res, NULL, ev->modified); break;
-    case NET_RETRIEVE_CNT_NO_CHILD: notify_event(cse, ev->net, ev->res, NULL, NULL); break;
+    case NET_CREATE_CHILD: notify_event_op(cse, NET_CREATE_CHILD, ev->res, ev->parent, NULL, op, fr); break;
+    case NET_UPDATE: notify_event_op(cse, NET_UPDATE, ev->res, NULL, ev->modified, op, fr); break;
+    case NET_RETRIEVE_CNT_NO_CHILD: notify_event_op(cse, ev->net, ev->res, NULL, NULL, op, fr); break;
     case NET_DELETE:
-        notify_event(cse, NET_DELETE, ev->res, ev->parent, NULL);
+        notify_event_op(cse, NET_DELETE, ev->res, ev->parent, NULL, op, fr);
         notify_removed_commit(cse);
-        notify_event(cse, NET_DELETE_CHILD, ev->res, ev->parent, NULL);
+        notify_event_op(cse, NET_DELETE_CHILD, ev->res, ev->parent, NULL, op, fr);
         break;
     }
     notify_removed_commit(cse);
@@ -419,6 +422,10 @@ static int op_update(struct cse *cse, const struct m2m_request *req, struct m2m_
     if (acpi && json_object_size(content) > 1)
         return m2m_error(rsp, RSC_BAD_REQUEST, "acpi must be updated on its own");
     if (acpi && !json_is_null(acpi) && (rc = acl_validate_acpi(cse, acpi, rsp))) return rc;
+    /* A blocking-update subscriber must agree before anything changes. */
+    if (notify_watched(cse, res_ri(target)) &&
+        (rc = notify_blocking_update(cse, req, target, type_key(t, target), content, rsp)))
+        return rc;
 
     struct resource *before = resource_dup(target);
     int64_t now = clock_now_us();
@@ -497,6 +504,21 @@ static int op_notify(struct cse *cse, const struct m2m_request *req, struct m2m_
     }
     return m2m_error(rsp, RSC_OPERATION_NOT_ALLOWED, "%s cannot receive notifications",
                      t ? type_key(t, target) : "this resource");
+}
+
+/* Any operation on a virtual child its parent's type handles (pcu, ntsr):
+ * the type's on_virtual hook, with the child's name (the last segment). The
+ * hook decides access itself: who may use such a child is the type's rule
+ * (the channel's owner; a subscription's notification target), not an ACP's. */
+static int op_virtual(struct cse *cse, const struct m2m_request *req, struct m2m_response *rsp,
+                      struct resource *target, const char *local)
+{
+    const struct resource_type *t = registry_find(&cse->types, target->ty);
+    const char *name = strrchr(local, '/');
+    struct op_ctx ctx = { .cse = cse, .req = req, .rsp = rsp, .res = target, .modified = json_object() };
+    int rc = t->on_virtual(&ctx, name ? name + 1 : local);
+    json_decref(ctx.modified);
+    return rc;
 }
 
 /* Filter criteria on UPDATE/DELETE make the operation conditional (TS-0004
@@ -586,6 +608,8 @@ static int execute(struct cse *cse, struct m2m_request *req, struct m2m_response
     ts_buf now;
     ts_format(clock_now_us(), now);
     if (!rc && res_expired(target, now)) rc = RSC_NOT_FOUND;
+    /* <resource>/<name> that its type answers (address.c marks it VIRT_CHILD). */
+    bool vchild = !rc && target->virtual_of == VIRT_CHILD;
     /* A missing name below something the originator may not see must look
      * like a forbidden one, or 4004 would reveal what exists. */
     if (rc == RSC_NOT_FOUND && acl_conceals_missing(cse, req, addr.local))
@@ -597,17 +621,20 @@ static int execute(struct cse *cse, struct m2m_request *req, struct m2m_response
      * or deleting one) is refused whoever asks, so that answer comes first
      * and reveals nothing. */
     bool registration = req->op == OP_CREATE && (type_flags(&cse->types, req->ty) & RT_REGISTERS);
-    bool refused_type = !rc && type_refuses(cse, req, target);
-    if (!rc && !registration && !refused_type) {
+    bool refused_type = !rc && !vchild && type_refuses(cse, req, target);
+    if (!rc && !registration && !refused_type && !vchild) {
         /* The chain of deciders (security/authz.h) may also wait for an answer. */
         int ac = acl_check(cse, req, target, acop_of(req->op, req));
         if (ac == DISPATCH_PENDING) rc = ac;
         else if (ac) rc = m2m_error(rsp, RSC_ORIGINATOR_HAS_NO_PRIVILEGE, "originator has no privilege");
     }
-    if (!rc && (req->op == OP_UPDATE || req->op == OP_DELETE)) rc = check_conditions(cse, req, rsp, target);
+    if (!rc && !vchild && (req->op == OP_UPDATE || req->op == OP_DELETE)) rc = check_conditions(cse, req, rsp, target);
     struct event ev = { 0 };
     if (rc == RSC_NOT_FOUND && req->op == OP_RETRIEVE) empty_container_event(cse, addr.local, &ev);
-    if (!rc) {
+    /* A virtual child its type answers: the type decides access too. */
+    if (!rc && vchild) {
+        rc = op_virtual(cse, req, rsp, target, addr.local);
+    } else if (!rc) {
         switch (req->op) {
         case OP_CREATE: rc = op_create(cse, req, rsp, target, &ev); break;
         case OP_RETRIEVE: rc = op_retrieve(cse, req, rsp, target); break;
@@ -634,9 +661,9 @@ static int execute(struct cse *cse, struct m2m_request *req, struct m2m_response
             rc = m2m_error(rsp, RSC_INTERNAL_SERVER_ERROR, "the change could not be stored");
         }
         if (rc) notify_removed_abort(cse);
-        else event_fire(cse, &ev);
+        else event_fire(cse, &ev, req);
     } else if (ev.net && !cse_commit(cse)) {
-        event_fire(cse, &ev);
+        event_fire(cse, &ev, req);
     }
     event_clear(&ev);
     resource_free(target);
@@ -856,4 +883,22 @@ int cse_submit(struct cse *cse, const struct cse_principal *who, struct m2m_requ
         return 0;
     }
     return cse_dispatch_async(cse, req, rsp, done, abandon, data);
+}
+
+int cse_delete_itself(struct cse *cse, const char *ri, const char *tag)
+{
+    struct m2m_request req;
+    struct m2m_response rsp;
+    m2m_request_init(&req);
+    m2m_response_init(&rsp);
+    req.op = OP_DELETE;
+    req.to = strdup(ri);
+    req.rqi = strdup(tag);
+    req.rcn = RCN_NOTHING;
+    struct cse_principal me = { .kind = PRINCIPAL_CSE };
+    cse_submit(cse, &me, &req, &rsp, NULL, NULL, NULL);
+    int rsc = rsp.rsc;
+    m2m_response_clear(&rsp);
+    m2m_request_clear(&req);
+    return rsc;
 }

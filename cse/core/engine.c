@@ -11,6 +11,7 @@
 #include "../base/loop.h"
 #include "nonblocking.h"
 #include "../events/notify.h"
+#include "../events/polling.h"
 #include "rsc.h"
 #include "throttle.h"
 #include "../../security/firmware_sig.h"
@@ -191,13 +192,29 @@ int cse_open_with(struct cse *cse, const struct config *cfg, struct loop *loop,
     return 0;
 }
 
+void **cse_type_state(struct cse *cse, int ty)
+{
+    for (int i = 0; i < cse->types.n; i++)
+        if (cse->types.types[i]->ty == ty) return &cse->type_state[i];
+    return NULL;
+}
+
+/* The types' in-memory state (their timers) goes before the store does. */
+static void stop_types(struct cse *cse)
+{
+    for (int i = 0; i < cse->types.n; i++)
+        if (cse->types.types[i]->on_cse_stop) cse->types.types[i]->on_cse_stop(cse);
+}
+
 void cse_close(struct cse *cse)
 {
     cse->non_commit = 0;       /* the bindings are gone by now */
     cse_commit(cse);
     if (cse->loop && cse->expiry_timer) loop_del_timer(cse->loop, cse->expiry_timer);
+    stop_types(cse);
     nonblocking_close(cse);
     cse_abandon_deferred(cse); /* before notify_close, which ends their exchanges */
+    polling_close(cse);        /* before notify_close: its requests belong to notify's queues */
     notify_close(cse);
     cse_forget_parents(cse);
     throttle_free(cse->throttle);
@@ -247,6 +264,8 @@ int cse_reset(struct cse *cse)
     if (cse_commit(cse)) return RSC_INTERNAL_SERVER_ERROR;
     cse_fail_deferred(cse, RSC_INTERNAL_SERVER_ERROR, "the CSE was reset while the request waited");
     nonblocking_close(cse);
+    polling_close(cse);
+    stop_types(cse);
     notify_close(cse);          /* queues, batches and exchanges in flight end here */
     int rc = remove_below_base(cse);
     if (rc) log_error("reset: the resources could not be removed (%d)", rc);

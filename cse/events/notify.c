@@ -9,6 +9,7 @@
 #include "../base/loop.h"
 #include "notify_queue.h"
 #include "outbound.h"
+#include "polling.h"
 #include "../core/rsc.h"
 #include "../../security/acl.h"
 
@@ -378,7 +379,8 @@ static void delivered_answer(void *data, const struct outbound_answer *ans)
  * reads the iovecs now and the bytes until it calls done, so a body shared
  * by many deliveries is never copied for one of them. */
 static int send_body(struct cse *cse, struct outbound_request *a,
-                     const struct nq_body *b, outbound_done_fn *done, void *data)
+                     const struct nq_body *b, outbound_done_fn *done, void *data, const char *pch,
+                     const char *target)
 {
     struct iovec small[8];
     struct iovec *iov = b->nparts <= 8 ? small : malloc(b->nparts * sizeof *iov);
@@ -387,7 +389,8 @@ static int send_body(struct cse *cse, struct outbound_request *a,
     a->body = iov;
     a->nbody = (int)b->nparts;
     a->len = b->len;
-    int rc = outbound_send(cse, a, done, data);
+    /* PCH: through the entity's polling channel instead (polling.h). */
+    int rc = pch ? polling_send(cse, pch, target, a, done, data) : outbound_send(cse, a, done, data);
     if (iov != small) free(iov);
     return rc;
 }
@@ -400,7 +403,9 @@ static void pump(struct target *tg)
         char url[2048];
         resolve_url(nf->cse, tg->key, url, sizeof url);
         strip_ct(url);
-        if (!url[0]) {
+        char pch[256]; /* PCH: an entity reached only by polling (polling.h) */
+        bool polled = polling_channel_of(nf->cse, tg->key, url[0] != 0, pch, sizeof pch);
+        if (!url[0] && !polled) {
             /* An entity without a usable poa now may register one later. */
             tg->q.head_busy = true;
             delivered(tg, RSC_TARGET_NOT_REACHABLE, "no point of access with a known scheme");
@@ -411,7 +416,7 @@ static void pump(struct target *tg)
         if (it->stat_ri && it->attempts == 0) stats_add(nf, it->stat_ri, tg->key, "rqs", it->count);
         struct m2m_request req = { .op = OP_NOTIFY, .fr = nf->cse->csi, .rqi = it->rqi, .ec = it->ec };
         struct outbound_request a = { .url = url, .req = &req, .timeout_ms = SEND_TIMEOUT_MS };
-        if (send_body(nf->cse, &a, &it->e.body, delivered_answer, tg)) {
+        if (send_body(nf->cse, &a, &it->e.body, delivered_answer, tg, polled ? pch : NULL, tg->key)) {
             tg->q.head_busy = false; /* outbound logged why */
             finish_head(tg, RSC_TARGET_NOT_REACHABLE, false);
         }
@@ -646,18 +651,25 @@ static void exchange_try(struct exchange *e)
 {
     struct m2m_request req = exchange_request(e->x);
     while (e->next_url < json_array_size(json_object_get(e->x, "urls"))) {
-        char url[2048];
-        if (!exchange_url(e->cse, e->x, e->next_url++, url, sizeof url)) continue;
+        char url[2048], pch[256];
+        const char *target = json_string_value(json_array_get(json_object_get(e->x, "urls"), e->next_url));
+        bool usable = exchange_url(e->cse, e->x, e->next_url++, url, sizeof url);
+        /* PCH: an entity reached only by polling gets it through its channel (polling.h). */
+        bool polled = polling_channel_of(e->cse, target, usable, pch, sizeof pch);
+        if (!usable && !polled) continue;
         struct iovec iov = { e->body, e->body ? strlen(e->body) : 0 };
         struct outbound_request a = { .url = url, .req = &req, .body = &iov, .nbody = e->body != NULL,
                                       .len = iov.iov_len, .timeout_ms = exchange_timeout(e->x) };
-        if (!outbound_send(e->cse, &a, exchange_answered, e)) return;
+        if (!(polled ? polling_send(e->cse, pch, target, &a, exchange_answered, e)
+                     : outbound_send(e->cse, &a, exchange_answered, e)))
+            return;
     }
     exchange_end(e, NULL);
 }
 
 void notify_run_exchange(struct cse *cse, json_t *x, notify_answer_fn *done, void *data)
 {
+    if (polling_run_exchange(cse, x, done, data)) return; /* PCH: a parked long poll */
     struct notifier *nf = nf_of(cse);
     struct exchange *e = calloc(1, sizeof *e);
     json_t *pc = json_object_get(x, "pc");
@@ -745,10 +757,14 @@ int notify_verify(struct cse *cse, const struct m2m_request *req, const char *ta
 int notify_forward(struct cse *cse, const struct resource *entity, const struct m2m_request *req)
 {
     json_t *poa = json_object_get(entity->attrs, "poa");
-    if (!json_array_size(poa)) return RSC_TARGET_NOT_REACHABLE;
+    /* PCH: an entity reached only by polling is addressed by its ID (polling.h). */
+    char pch[256];
+    json_t *urls = polling_channel_of(cse, res_ri(entity), json_array_size(poa) > 0, pch, sizeof pch)
+                       ? json_pack("[s]", res_ri(entity)) : json_incref(poa);
+    if (!json_array_size(urls)) { json_decref(urls); return RSC_TARGET_NOT_REACHABLE; }
     char key[300];
     snprintf(key, sizeof key, "forward %s", res_ri(entity));
-    json_t *x = json_pack("{s:s,s:O,s:s,s:s,s:O}", "key", key, "urls", poa, "from",
+    json_t *x = json_pack("{s:s,s:o,s:s,s:s,s:O}", "key", key, "urls", urls, "from",
                           req->fr ? req->fr : cse->csi, "rqi", req->rqi, "pc",
                           req->pc ? req->pc : json_null());
     return rsc_answer_of(cse, req, x);
@@ -901,7 +917,7 @@ static bool matches(const struct resource *sub, int net, const struct resource *
     json_t *nets = json_object_get(enc, "net");
     if (json_array_size(nets) ? !int_in(nets, net) : net != NET_UPDATE) return false;
     json_t *atr = json_object_get(enc, "atr");
-    if (net == NET_UPDATE && json_array_size(atr)) {
+    if ((net == NET_UPDATE || net == NET_BLOCKING_UPDATE) && json_array_size(atr)) {
         bool hit = false;
         size_t i;
         json_t *a;
@@ -921,20 +937,53 @@ static bool matches(const struct resource *sub, int net, const struct resource *
 enum { NEV_WHOLE, NEV_MODIFIED, NEV_RI, NEV_KINDS };
 struct event_nevs { struct nq_chunk *nev[NEV_KINDS]; };
 
+/* nev serialized (and released); NULL without memory. */
+static struct nq_chunk *chunk_of(struct notifier *nf, json_t *nev)
+{
+    char *text = nev ? json_dumps(nev, JSON_COMPACT) : NULL;
+    struct nq_chunk *chunk = text ? nq_chunk_new(&nf->budget, text, strlen(text)) : NULL;
+    free(text);
+    json_decref(nev);
+    return chunk;
+}
+
+/* {"rep": rep, "net": net} serialized (rep borrowed). */
+static struct nq_chunk *nev_chunk(struct notifier *nf, json_t *rep, int net)
+{
+    return chunk_of(nf, rep ? json_pack("{s:O,s:i}", "rep", rep, "net", net) : NULL);
+}
+
+static int nev_kind(const struct resource *sub, int net, json_t *modified)
+{
+    int nct = (int)res_int(sub, "nct", 1);
+    return nct == 3 ? NEV_RI : nct == 2 && net == NET_UPDATE && modified ? NEV_MODIFIED : NEV_WHOLE;
+}
+
+/* The representation a subscription asks for (new reference). */
+static json_t *nev_rep(struct notifier *nf, int kind, const struct resource *res, json_t *modified)
+{
+    return kind == NEV_RI ? json_pack("{s:s}", "m2m:uri", res_ri(res))
+                          : representation(nf->cse, res, kind == NEV_MODIFIED ? modified : res->attrs);
+}
+
 static struct nq_chunk *event_nev(struct notifier *nf, struct event_nevs *ev, const struct resource *sub,
                                   int net, const struct resource *res, json_t *modified)
 {
-    int nct = (int)res_int(sub, "nct", 1);
-    int kind = nct == 3 ? NEV_RI : nct == 2 && net == NET_UPDATE && modified ? NEV_MODIFIED : NEV_WHOLE;
+    int kind = nev_kind(sub, net, modified);
     if (ev->nev[kind]) return ev->nev[kind];
-    json_t *rep = kind == NEV_RI ? json_pack("{s:s}", "m2m:uri", res_ri(res))
-                                 : representation(nf->cse, res, kind == NEV_MODIFIED ? modified : res->attrs);
-    json_t *nev = json_pack("{s:o,s:i}", "rep", rep, "net", net);
-    char *text = nev ? json_dumps(nev, JSON_COMPACT) : NULL;
-    if (text) ev->nev[kind] = nq_chunk_new(&nf->budget, text, strlen(text));
-    free(text);
-    json_decref(nev);
+    json_t *rep = nev_rep(nf, kind, res, modified);
+    ev->nev[kind] = nev_chunk(nf, rep, net);
+    json_decref(rep);
     return ev->nev[kind];
+}
+
+/* An operation monitor's nev carries om = {ops, org} of the request: its
+ * own (not shared) chunk. */
+static struct nq_chunk *monitored_nev(struct notifier *nf, const struct resource *sub, int net,
+                                      const struct resource *res, json_t *modified, int op, const char *fr)
+{
+    return chunk_of(nf, json_pack("{s:o,s:i,s:{s:i,s:s}}", "rep", nev_rep(nf, nev_kind(sub, net, modified), res, modified),
+                                  "net", net, "om", "ops", op, "org", fr ? fr : ""));
 }
 
 /* The subscriber must still be allowed to see the subscribed resource. */
@@ -992,19 +1041,8 @@ static void count_down(struct cse *cse, const struct resource *sub)
          * this transaction is over. */
         resource_free(cur);
         store_rollback(cse->store);
-        struct m2m_request req;
-        struct m2m_response rsp;
-        m2m_request_init(&req);
-        m2m_response_init(&rsp);
-        req.op = OP_DELETE;
-        req.to = strdup(res_ri(sub));
-        req.rqi = strdup("exc");
-        req.rcn = RCN_NOTHING;
-        struct cse_principal me = { .kind = PRINCIPAL_CSE };
-        cse_submit(cse, &me, &req, &rsp, NULL, NULL, NULL);
-        if (rsp.rsc != RSC_DELETED) log_info("notify: subscription %s reached exc 0 but stays: %d", res_ri(sub), rsp.rsc);
-        m2m_response_clear(&rsp);
-        m2m_request_clear(&req);
+        int rsc = cse_delete_itself(cse, res_ri(sub), "exc");
+        if (rsc != RSC_DELETED) log_info("notify: subscription %s reached exc 0 but stays: %d", res_ri(sub), rsc);
         return;
     } else if (!rc) {
         json_object_set_new(cur->attrs, "exc", json_integer(res_int(cur, "exc", exc) - 1));
@@ -1038,8 +1076,29 @@ bool notify_watched(struct cse *cse, const char *ri)
     return nf_of(cse) && ri && !store_count_children(cse->store, ri, TY_SUB, &n) && n > 0;
 }
 
+/* enc.om with an operation known: the first entry whose ops and org (each
+ * when given) are the request's, or NULL. */
+static json_t *operation_monitor(const struct resource *sub, int op, const char *fr)
+{
+    json_t *om = json_object_get(json_object_get(sub->attrs, "enc"), "om");
+    size_t i;
+    json_t *x;
+    json_array_foreach(om, i, x) {
+        json_t *ops = json_object_get(x, "ops");
+        const char *org = json_string_value(json_object_get(x, "org"));
+        if ((!ops || json_integer_value(ops) == op) && (!org || (fr && !strcmp(org, fr)))) return x;
+    }
+    return NULL;
+}
+
 void notify_event(struct cse *cse, int net, const struct resource *res,
                   const struct resource *parent, json_t *modified)
+{
+    notify_event_op(cse, net, res, parent, modified, 0, NULL);
+}
+
+void notify_event_op(struct cse *cse, int net, const struct resource *res,
+                     const struct resource *parent, json_t *modified, int op, const char *fr)
 {
     struct notifier *nf = nf_of(cse);
     if (!nf || !res) return;
@@ -1062,17 +1121,86 @@ void notify_event(struct cse *cse, int net, const struct resource *res,
         struct resource *sub = l.v[i];
         /* A new subscription is not told of its own creation. */
         bool self = !strcmp(res_ri(sub), res_ri(res));
-        if (!self && matches(sub, net, res, modified) && subscriber_may_read(cse, sub, subscribed)) {
-            struct nq_chunk *nev = event_nev(nf, &ev, sub, net, res, modified);
+        /* With an operation monitor, the operation decides instead of net. */
+        bool monitors = op && json_object_get(json_object_get(sub->attrs, "enc"), "om");
+        json_t *om = monitors ? operation_monitor(sub, op, fr) : NULL;
+        if (!self && (monitors ? om != NULL : matches(sub, net, res, modified)) &&
+            subscriber_may_read(cse, sub, subscribed)) {
+            struct nq_chunk *nev = om ? monitored_nev(nf, sub, net, res, modified, op, fr)
+                                      : event_nev(nf, &ev, sub, net, res, modified);
             stats_add(nf, res_ri(sub), NULL, "noec", 1);
             if (nev) deliver_sgn(nf, sub, nev);
             else log_warn("notify: out of memory serializing a notification of %s", res_ri(sub));
+            if (om) nq_chunk_unref(nev);
             if (net != NET_DELETE) count_down(cse, sub);
         }
         resource_free(sub);
     }
     for (int k = 0; k < NEV_KINDS; k++) nq_chunk_unref(ev.nev[k]);
     free(l.v);
+}
+
+void notify_deliver(struct cse *cse, const struct resource *sub, const struct resource *subscribed,
+                    int net, json_t *rep)
+{
+    struct notifier *nf = nf_of(cse);
+    if (!nf || !subscriber_may_read(cse, sub, subscribed)) return;
+    struct nq_chunk *nev = nev_chunk(nf, rep, net);
+    stats_add(nf, res_ri(sub), NULL, "noec", 1);
+    if (nev) deliver_sgn(nf, sub, nev);
+    else log_warn("notify: out of memory serializing a notification of %s", res_ri(sub));
+    nq_chunk_unref(nev);
+    count_down(cse, sub);
+}
+
+/* A blocking-update subscription's answer, as the UPDATE's result (ACME's
+ * mapping of the two codes TS-0004 7.3.3.x names). */
+static int blocking_refusal(struct m2m_response *rsp, const char *target, int rsc)
+{
+    if (rsc == RSC_TARGET_NOT_REACHABLE)
+        return m2m_error(rsp, RSC_REMOTE_ENTITY_NOT_REACHABLE, "the blocking-update subscriber '%s' cannot be reached",
+                         target);
+    if (rsc == RSC_OPERATION_NOT_ALLOWED)
+        return m2m_error(rsp, RSC_OPERATION_DENIED_BY_REMOTE_ENTITY, "the blocking-update subscriber '%s' denied it",
+                         target);
+    return m2m_error(rsp, rsc, "the blocking-update subscriber '%s' answered %d", target, rsc);
+}
+
+int notify_blocking_update(struct cse *cse, const struct m2m_request *req, const struct resource *target,
+                           const char *key, json_t *content, struct m2m_response *rsp)
+{
+    struct sub_list l = { 0 };
+    store_children(cse->store, res_ri(target), TY_SUB, collect_sub, &l);
+    int rc = 0;
+    bool pending = false;
+    for (int i = 0; i < l.n; i++) {
+        struct resource *sub = l.v[i];
+        json_t *modified = json_object();
+        const char *k;
+        json_t *v;
+        json_object_foreach(content, k, v) json_object_set_new(modified, k, json_true());
+        const char *nu0 = json_string_value(json_array_get(json_object_get(sub->attrs, "nu"), 0));
+        bool asks = !rc && nu0 && matches(sub, NET_BLOCKING_UPDATE, target, modified) &&
+                    subscriber_may_read(cse, sub, target);
+        json_decref(modified);
+        if (asks) {
+            char sur[256], qkey[300];
+            sur_of(cse, res_ri(sub), sur, sizeof sur);
+            snprintf(qkey, sizeof qkey, "blocking-update %s", res_ri(sub));
+            json_t *pc = json_pack("{s:{s:{s:{s:O},s:i},s:s}}", "m2m:sgn", "nev", "rep", key, content,
+                                   "net", NET_BLOCKING_UPDATE, "sur", sur);
+            json_t *urls = json_pack("[s]", nu0), *answer = NULL;
+            int rsc = notify_ask(cse, req, qkey, urls, OP_NOTIFY, NULL, pc, 0, &answer);
+            json_decref(answer);
+            json_decref(urls);
+            json_decref(pc);
+            if (rsc == DISPATCH_PENDING) pending = true;
+            else if (rsc != RSC_OK) rc = blocking_refusal(rsp, nu0, rsc);
+        }
+        resource_free(sub);
+    }
+    free(l.v);
+    return rc ? rc : pending ? DISPATCH_PENDING : 0;
 }
 
 void notify_removing(struct cse *cse, const struct resource *sub)

@@ -21,7 +21,7 @@ struct cse;
 /* notificationEventType values (TS-0004 6.3.4.2.x). */
 enum net {
     NET_UPDATE = 1, NET_DELETE = 2, NET_CREATE_CHILD = 3, NET_DELETE_CHILD = 4,
-    NET_RETRIEVE_CNT_NO_CHILD = 5,
+    NET_RETRIEVE_CNT_NO_CHILD = 5, NET_BLOCKING_UPDATE = 7, NET_MISSING_DATA = 8,
 };
 
 struct notify_stats {
@@ -51,6 +51,27 @@ bool notify_watched(struct cse *cse, const char *ri);
  * created (net 3) or deleted (net 4). */
 void notify_event(struct cse *cse, int net, const struct resource *res,
                   const struct resource *parent, json_t *modified);
+/* The same for an event a request caused: op (enum m2m_op) and its
+ * originator fr are matched against the subscriptions' enc.om (operation
+ * monitor), whose match notifies whatever the net, with nev.om = {ops, org}. */
+void notify_event_op(struct cse *cse, int net, const struct resource *res,
+                     const struct resource *parent, json_t *modified, int op, const char *fr);
+
+/* A notification no resource event describes (a timeSeries' missing data
+ * points, net 8): {"nev": {"rep": rep, "net": net}} to sub's targets, with
+ * its batching, ln, statistics and exc like an event's, if the subscriber
+ * may still retrieve `subscribed` (rep borrowed). */
+void notify_deliver(struct cse *cse, const struct resource *sub, const struct resource *subscribed,
+                    int net, json_t *rep);
+
+/* Before an UPDATE of target with content (the request's attributes, its
+ * wire key `key`) is applied: each net 7 (blocking update) subscription whose
+ * atr matches is sent {"nev": {"rep": {key: content}, "net": 7}} and must
+ * answer 2000 (an exchange: DISPATCH_PENDING until the answer is in). Returns
+ * 0, DISPATCH_PENDING, or the refusal's RSC (unreachable 5107, 4005 from the
+ * subscriber 4127, any other answer as it is), set in rsp. */
+int notify_blocking_update(struct cse *cse, const struct m2m_request *req, const struct resource *target,
+                           const char *key, json_t *content, struct m2m_response *rsp);
 
 /* Inside a transaction: a subscription is about to be removed (directly,
  * with an ancestor, by expiry or by its expiration counter). The deletion

@@ -186,6 +186,64 @@ static void time_windows(void **state)
     assert_false(acr_schedule_valid("* * * * * 7 *"));   /* weekday 7 */
     assert_false(acr_schedule_valid("*/0 * * * * * *"));
     assert_false(acr_schedule_valid("5-3 * * * * * *"));
+
+    /* The full syntax: "n/s" runs from n to the field's maximum, ranges with
+     * steps in lists, any white space between fields. */
+    assert_true(acr_schedule_match("5/20 * * * * * *", at("20260101T000045")));
+    assert_false(acr_schedule_match("5/20 * * * * * *", at("20260101T000035")));
+    assert_true(acr_schedule_match("0 0 9-17/4,20 * * * *", at("20260101T130000")));
+    assert_false(acr_schedule_match("0 0 9-17/4,20 * * * *", at("20260101T150000")));
+    assert_true(acr_schedule_match("0 0 9-17/4,20 * * * *", at("20260101T200000")));
+    assert_true(acr_schedule_match("*\t*  *\t* *   * *", at("20260101T200000")));
+    assert_true(acr_schedule_match(" 0 0 0 1 1 4 2026 ", at("20260101T000000")));  /* a Thursday */
+    assert_false(acr_schedule_match("0 0 0 1 1 5 2026", at("20260101T000000")));
+    assert_true(acr_schedule_match("* * * 1/7 * * *", at("20260115T101010")));
+    assert_false(acr_schedule_match("* * * 1/7 * * *", at("20260116T101010")));
+    assert_false(acr_schedule_valid("70/5 * * * * * *"));  /* start beyond the maximum */
+    assert_false(acr_schedule_valid("5/ * * * * * *"));
+    assert_false(acr_schedule_valid("/5 * * * * * *"));
+    assert_false(acr_schedule_valid("1,,2 * * * * * *"));
+    assert_false(acr_schedule_valid("1, * * * * * *"));
+    assert_false(acr_schedule_valid("* * * * * * * *"));     /* eight fields */
+    assert_false(acr_schedule_valid(""));
+}
+
+/* accessControlAttributes (aca): the rule covers the listed attributes only. */
+static void attribute_lists(void **state)
+{
+    (void)state;
+    struct acr_set *s = parse("{\"acr\":[{\"acor\":[\"Cae1\"],\"acop\":6,\"aca\":[\"lbl\",\"mni\"]}]}");
+    struct acr_subject a = who("Cae1", ACOP_UPDATE);
+    const char *why;
+    assert_false(acr_permits(s, &a, &why));          /* attributes not supplied: no grant */
+    assert_string_equal(why, "attributes outside the rule's aca");
+    const char *both[] = { "lbl", "mni" }, *other[] = { "lbl", "mbs" };
+    a.attrs = both; a.nattrs = 2; a.attrs_known = true;
+    assert_true(acr_permits(s, &a, NULL));
+    a.attrs = other;
+    assert_false(acr_permits(s, &a, &why));
+    assert_string_equal(why, "attributes outside the rule's aca");
+    a.attrs = both;
+    struct acr_subject b = a;
+    b.rel = "Cae2"; b.sprel = "/id-in/Cae2"; b.abs = "//sp.example/id-in/Cae2";
+    assert_false(acr_permits(s, &b, NULL));          /* the originator still has to match */
+    acr_free(s);
+    /* A rule without aca grants whatever attributes; permit-overrides across rules. */
+    s = parse("{\"acr\":[{\"acor\":[\"Cae1\"],\"acop\":2,\"aca\":[\"lbl\"]},{\"acor\":[\"Cae1\"],\"acop\":4}]}");
+    a.op_bit = ACOP_UPDATE;
+    a.attrs = other;
+    assert_true(acr_permits(s, &a, NULL));
+    a.op_bit = ACOP_RETRIEVE;
+    assert_false(acr_permits(s, &a, NULL));
+    const char *lbl[] = { "lbl" };
+    a.attrs = lbl; a.nattrs = 1;
+    assert_true(acr_permits(s, &a, NULL));
+    acr_free(s);
+    assert_true(rejects("{\"acr\":[{\"acor\":[\"a\"],\"acop\":2,\"aca\":[]}]}"));
+    assert_true(rejects("{\"acr\":[{\"acor\":[\"a\"],\"acop\":2,\"aca\":\"lbl\"}]}"));
+    assert_true(rejects("{\"acr\":[{\"acor\":[\"a\"],\"acop\":2,\"aca\":[\"\"]}]}"));
+    assert_true(rejects("{\"acr\":[{\"acor\":[\"a\"],\"acop\":2,\"aca\":[3]}]}"));
+    assert_true(rejects("{\"acr\":[{\"acor\":[\"a\"],\"acop\":2,\"aca\":[\"l b\"]}]}"));
 }
 
 static void ip_ranges(void **state)
@@ -564,6 +622,7 @@ int main(void)
         cmocka_unit_test(every_acop_bit),
         cmocka_unit_test(permit_overrides),
         cmocka_unit_test(time_windows),
+        cmocka_unit_test(attribute_lists),
         cmocka_unit_test(ip_ranges),
         cmocka_unit_test(contexts_combine),
         cmocka_unit_test(authentication_flag),
