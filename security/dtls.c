@@ -1,6 +1,7 @@
 /* libcoap and OpenSSL only: this file must never include wolfssl/ssl.h. */
 #include "dtls.h"
 
+#include "bootstrap.h"
 #include "cert_san.h"
 #include "certgen.h"
 #include "credentials.h"
@@ -197,6 +198,20 @@ static bool cert_uri(X509 *cert, char *out, size_t cap)
     return ok;
 }
 
+/* In a MEF the PSK session is the MEF handshake (bootstrap.h); the same
+ * session exports the same bytes, so a record per request stays one record. */
+static void export_bootstrap(SSL *ssl, const char *credential_id)
+{
+    if (!bootstrap_enabled()) return;
+    static const char label[] = "EXPORTER-oneM2M-Bootstrap";
+    unsigned char km[BOOTSTRAP_LEN];
+    if (SSL_export_keying_material(ssl, km, sizeof km, label, sizeof label - 1, NULL, 0, 0) == 1)
+        bootstrap_record(credential_id, km);
+    else
+        log_warn("dtls: cannot export the bootstrap keying material of %s", credential_id);
+    OPENSSL_cleanse(km, sizeof km);
+}
+
 bool dtls_session_credential(struct coap_session_t *session, char *out, size_t cap)
 {
     if (coap_session_get_proto(session) != COAP_PROTO_DTLS) return false;
@@ -208,6 +223,7 @@ bool dtls_session_credential(struct coap_session_t *session, char *out, size_t c
     if (id && id->length) {
         if (id->length >= CRED_ID_MAX || memchr(id->s, 0, id->length)) return false;
         snprintf(out, cap, "12-%.*s", (int)id->length, (const char *)id->s);
+        export_bootstrap(ssl, out);
         return true;
     }
     if (SSL_get_verify_result(ssl) != X509_V_OK) return false;

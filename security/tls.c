@@ -1,6 +1,7 @@
 /* wolfSSL only: this file must never include OpenSSL headers (design.md). */
 #include "tls.h"
 
+#include "bootstrap.h"
 #include "cert_san.h"
 #include "certgen.h"
 #include "credentials.h"
@@ -134,6 +135,8 @@ static void tls_detach(void *conn)
     free(c);
 }
 
+static void export_bootstrap(struct tls_conn *c);
+
 /* Binds the finished handshake to a Credential-ID: "12-<KpsaID>" for a PSK,
  * "33-<AE-ID>" for a certificate naming an AE-ID (or CSE-ID) in its URI
  * subjectAltName (cert_san.h, shared with CoAPS). False when the certificate's
@@ -144,6 +147,7 @@ static bool bind_credential(struct tls_conn *c)
     if (c->psk_found) {
         snprintf(c->credential_id, sizeof c->credential_id, "12-%s", c->psk_identity);
         c->bound = true;
+        export_bootstrap(c);
     } else {
         WOLFSSL_X509 *peer = wolfSSL_get_peer_certificate(c->ssl);
         int der_len = 0;
@@ -166,6 +170,21 @@ static bool bind_credential(struct tls_conn *c)
         log_debug("tls: %s handshake done, %s, credential %s", wolfSSL_get_version(c->ssl),
                   wolfSSL_get_cipher(c->ssl), c->bound ? c->credential_id : "none");
     return ok;
+}
+
+/* In a MEF (bootstrap_enabled), a PSK handshake is the MEF handshake: its
+ * RFC 5705 material is what Client Registration turns into Ke (bootstrap.h). */
+static void export_bootstrap(struct tls_conn *c)
+{
+    if (!bootstrap_enabled()) return;
+    static const char label[] = "EXPORTER-oneM2M-Bootstrap";
+    unsigned char km[BOOTSTRAP_LEN];
+    if (wolfSSL_export_keying_material(c->ssl, km, sizeof km, label, sizeof label - 1, NULL, 0, 0)
+            == WOLFSSL_SUCCESS)
+        bootstrap_record(c->credential_id, km);
+    else
+        log_warn("tls: cannot export the bootstrap keying material of %s", c->credential_id);
+    explicit_bzero(km, sizeof km);
 }
 
 static int tls_handshake(void *conn)

@@ -42,6 +42,14 @@ static void usage(void)
          "  das role add --holder ID --role ROLEID [--until TIMESTAMP]\n"
          "  das role list [--holder ID]               das role rm --holder ID --role ROLEID\n"
          "  token get --target TRID --op OP [--role ROLEID]   (From = --from, the device)\n"
+         "Enrolment (see docs/onboarding.md; --mef URL, default $M2M_MEF or http://127.0.0.1:8381):\n"
+         "  enrol [<csebase>] --mef https://MEF:8382 --psk-id KPMID --psk-key-file F --from AE-ID\n"
+         "        --target CSE-ID [--cse coaps://CSE:5684] [--file KEYFILE] [--lifetime P30D]\n"
+         "        [--mef-fqdn FQDN] [--admin-fqdn FQDN] [--api APP-ID] [--rn NAME]\n"
+         "        bootstrap PSK -> enrolment (KeID) -> key registration for the CSE -> Kpsa in\n"
+         "        KEYFILE (default ./enrolment.key) -> the AE registered at --cse with it\n"
+         "  mef list                                  mef show <KeID|KpmID|MEFClientRegID>\n"
+         "  mef revoke <KeID|KpmID|MEFClientRegID>    (operators, From = the MEF's admin)\n"
          "\n"
          "Options:\n"
          "  --url URL        CSE address (default $M2M_URL or http://127.0.0.1:8080)\n"
@@ -122,6 +130,12 @@ static int take_option(struct cli *c, const char *name, const char *v)
     else if (!strcmp(name, "--tids")) c->o.tids = v;
     else if (!strcmp(name, "--ltids")) c->o.ltids = v;
     else if (!strcmp(name, "--rids")) c->o.rids = v;
+    else if (!strcmp(name, "--mef")) c->mef_url = v;
+    else if (!strcmp(name, "--mef-fqdn")) c->mef_fqdn = v;
+    else if (!strcmp(name, "--cse")) c->cse_url = v;
+    else if (!strcmp(name, "--api")) c->api = v;
+    else if (!strcmp(name, "--rn")) c->rn = v;
+    else if (!strcmp(name, "--admin-fqdn")) c->admin_fqdn = v;
     else return -1;
     return 0;
     #undef ADD
@@ -354,6 +368,8 @@ int main(int argc, char **argv)
     if (!strcmp(c.pos[0], "acp")) return acp_main(&c);
     if (!strcmp(c.pos[0], "das")) return das_main(&c);
     if (!strcmp(c.pos[0], "token")) return token_main(&c);
+    if (!strcmp(c.pos[0], "enrol")) return enrol_main(&c);
+    if (!strcmp(c.pos[0], "mef")) return mef_main(&c);
     fprintf(stderr, "m2m: unknown command '%s' (try --help)\n", c.pos[0]);
     return 2;
 }

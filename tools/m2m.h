@@ -32,6 +32,8 @@ struct cli {
     bool issue_tokens;
     int tail;
     const char *token[CLI_MAX]; int ntoken;    /* --token JWT|@file, joined into o.tokens */
+    /* enrol and mef commands */
+    const char *mef_url, *mef_fqdn, *cse_url, *api, *rn, *admin_fqdn;
 };
 
 /* Sends one primitive; *out receives the parsed JSON body (NULL if none or
@@ -61,5 +63,8 @@ int acp_main(struct cli *c);
 /* m2m das … (operators of an m2m-das) and m2m token get (devices): tools/m2m_das.c. */
 int das_main(struct cli *c);
 int token_main(struct cli *c);
+/* m2m enrol (devices) and m2m mef list|show|revoke (operators): tools/m2m_mef.c. */
+int enrol_main(struct cli *c);
+int mef_main(struct cli *c);
 
 #endif

@@ -139,6 +139,8 @@ static const struct setting settings[] = {
       "pre-provisioned key identity:hexkey:originator-patterns (repeatable)", offsetof(struct config, npsk), true },
     STR(psk_file, "psk-file", "file of pre-provisioned keys, one identity:hexkey:originator-patterns a line (mode 600)"),
     LIST(trusted_ca, ntrusted_ca, "trusted-ca", "PEM file of a CA trusted for client certificates and https:// notification targets (repeatable)"),
+    STR(mef_fqdn, "mef-fqdn", "m2m-cse: accept PSK identities <KeID>@<mef-fqdn> issued by this MEF, fetching their keys from mef-url; m2m-mef: its own MEF-FQDN (default mef.ironbark.local)"),
+    STR(mef_url, "mef-url", "m2m-cse: the MEF's base URL for /fetchCredentials (coaps://host:port, authenticated with outbound-psk)"),
     LIST(outbound_psk, noutbound_psk, "outbound-psk", "coaps:// notification target and the credential store PSK identity to use, host:port=identity (repeatable)"),
     STR(dns_servers, "dns-servers", "DNS servers for the host names of notification targets, host[:port],... (default: /etc/resolv.conf)"),
     STR(transport_module, "transport-module", "HTTPS/CoAP(S) module file (default ironbark-transports.so beside the executable)"),

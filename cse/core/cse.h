@@ -52,6 +52,9 @@ struct cse {
     /* After cse_reset(): what a server profile recreates (server.h on_reset). */
     int (*on_reset)(struct cse *cse, void *data);
     void *on_reset_data;
+    /* A server's own endpoints outside the resource tree (server.h
+     * on_request): -1 = not its own, else the RSC it answered. */
+    int (*on_request)(struct cse *cse, const struct m2m_request *req, struct m2m_response *rsp);
     /* Group commit (cse_commit): told after every batch commit. */
     struct { cse_commit_fn *fn; void *data; } on_commit[8];
     int non_commit;

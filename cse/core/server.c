@@ -18,6 +18,7 @@
 #include "../../security/authz.h"
 #include "../../security/cred_admin.h"
 #include "../../security/credentials.h"
+#include "../../security/enrol_target.h"
 
 #include <errno.h>
 #include <signal.h>
@@ -172,6 +173,7 @@ int server_main(int argc, char **argv, const struct server_profile *profile)
     }
     started = true;
     cse.on_reset = profile->on_reset;
+    cse.on_request = profile->on_request;
     cse.on_reset_data = profile->data;
     if (transport_needed(&cfg) && !(tm = transport_load(&cfg))) goto out;
     /* Credentials serve only the secure transports (PSK, trusted CAs); the
@@ -179,6 +181,7 @@ int server_main(int argc, char **argv, const struct server_profile *profile)
      * are imported (and checked) at every start as before. */
     if ((tm || cfg.npsk || cfg.psk_file[0] || cfg.ntrusted_ca) && !(cse.creds = cred_open_provisioned(&cfg)))
         goto out;
+    if (cse.creds && enrol_target_open(&cse)) goto out;
     if (cfg.https_port && cfg.security_http != SECURITY_OFF &&
         !(https = start_https(loop, &cfg, &cse, tm, limits, &tls)))
         goto out;
@@ -214,6 +217,7 @@ out:
     http_server_stop(https);
     http_limits_free(limits);
     if (tls) tm->tls_server_free(tls);
+    if (cse.creds) enrol_target_close(&cse);
     cred_close(cse.creds);
     cse_close(&cse);
     loop_destroy(loop);

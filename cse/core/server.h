@@ -30,6 +30,10 @@ struct server_profile {
     /* After an upper tester Reset emptied the CSE (cse_reset): recreate
      * what on_start put into it. Non-zero makes the reset fail (5000). */
     int (*on_reset)(struct cse *cse, void *data);
+    /* Requests to endpoints outside the resource tree (the MEF's
+     * /fetchCredentials/...), after the SAEF gate and before addressing:
+     * -1 when the target is not one of them, else the RSC answered in rsp. */
+    int (*on_request)(struct cse *cse, const struct m2m_request *req, struct m2m_response *rsp);
     void *data;
 };
 
