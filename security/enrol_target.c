@@ -25,6 +25,7 @@ struct fetch {
     struct fetch *next;
     char keid[CRED_ID_MAX];
     int64_t timer;                         /* until the request left; 0 after */
+    bool recheck;                          /* asking again about a key held already */
 };
 
 struct refused {
@@ -40,6 +41,7 @@ static struct {
     unsigned long seq;
     struct refused refused[REFUSED_SLOTS];
     int next_refused;
+    int64_t recheck_timer;
 } tgt;
 
 bool enrol_target_is_keid(const char *identity, const char *mef_fqdn)
@@ -73,7 +75,16 @@ static void unlink_fetch(struct fetch *f)
     free(f);
 }
 
-static void lend(const char *keid, const struct outbound_answer *ans)
+/* A key the MEF no longer vouches for (revoked, expired, de-registered)
+ * goes at once: requests over sessions made with it fail the SAEF gate
+ * from now on, and new handshakes with it fail. */
+static void withdraw(const char *keid, const char *why)
+{
+    if (cred_withdraw_lease(tgt.cse->creds, keid) == 0)
+        log_info("enrolment: %s withdrawn: %s", keid, why);
+}
+
+static void lend(const char *keid, bool recheck, const struct outbound_answer *ans)
 {
     struct m2m_response rsp;
     outbound_answer_response(ans, &rsp);
@@ -86,6 +97,7 @@ static void lend(const char *keid, const struct outbound_answer *ans)
         }
         log_info("enrolment: no key for %s: %s", keid, err);
         remember_refusal(keid);
+        if (recheck) withdraw(keid, err);
         json_decref(rsp.pc);
         return;
     }
@@ -115,7 +127,7 @@ static void fetched(void *data, const struct outbound_answer *ans)
             log_info("enrolment: the MEF is unreachable for %s: %s", f->keid, ans->unreachable);
             remember_refusal(f->keid);
         } else {
-            lend(f->keid, ans);
+            lend(f->keid, f->recheck, ans);
         }
     }
     unlink_fetch(f);
@@ -141,10 +153,9 @@ static int64_t start_fetch(struct loop *loop, int64_t id, void *data)
     return -1;
 }
 
-static void on_unknown(void *arg, const char *identity)
+/* Queues a fetch of identity (once at a time); started from the loop. */
+static void queue_fetch(const char *identity, bool recheck)
 {
-    (void)arg;
-    if (!tgt.open || !enrol_target_is_keid(identity, tgt.cse->cfg.mef_fqdn) || recently_refused(identity)) return;
     for (struct fetch *f = tgt.pending; f; f = f->next)
         if (!strcasecmp(f->keid, identity)) return;
     if (tgt.npending >= MAX_PENDING) {
@@ -154,11 +165,35 @@ static void on_unknown(void *arg, const char *identity)
     struct fetch *f = calloc(1, sizeof *f);
     if (!f) return;
     snprintf(f->keid, sizeof f->keid, "%s", identity);
+    f->recheck = recheck;
     /* Started from the loop, not from inside the (D)TLS library's callback. */
     f->timer = loop_add_timer(tgt.cse->loop, 0, start_fetch, f);
     f->next = tgt.pending;
     tgt.pending = f;
     tgt.npending++;
+}
+
+static void on_unknown(void *arg, const char *identity)
+{
+    (void)arg;
+    if (tgt.open && enrol_target_is_keid(identity, tgt.cse->cfg.mef_fqdn) && !recently_refused(identity))
+        queue_fetch(identity, false);
+}
+
+static int recheck_one(void *arg, const struct cred_psk *psk, int64_t until_us)
+{
+    (void)arg; (void)until_us;
+    if (enrol_target_is_keid(psk->identity, tgt.cse->cfg.mef_fqdn)) queue_fetch(psk->identity, true);
+    return 0;
+}
+
+/* Every key lent is asked about again: revocation reaches this CSE within
+ * one mef-recheck interval. */
+static int64_t recheck_all(struct loop *loop, int64_t id, void *data)
+{
+    (void)loop; (void)id; (void)data;
+    if (tgt.open) cred_each_lease(tgt.cse->creds, recheck_one, NULL);
+    return tgt.cse->cfg.mef_recheck_ms;
 }
 
 int enrol_target_open(struct cse *cse)
@@ -177,6 +212,7 @@ int enrol_target_open(struct cse *cse)
     tgt.cse = cse;
     tgt.open = true;
     cred_on_miss(cse->creds, on_unknown, NULL);
+    tgt.recheck_timer = loop_add_timer(cse->loop, c->mef_recheck_ms, recheck_all, NULL);
     log_info("enrolment: accepting KeIDs of %s, keys fetched from %s", c->mef_fqdn, c->mef_url);
     return 0;
 }
@@ -186,6 +222,8 @@ void enrol_target_close(struct cse *cse)
     if (!tgt.open || tgt.cse != cse) return;
     tgt.open = false;
     cred_on_miss(cse->creds, NULL, NULL);
+    if (tgt.recheck_timer) loop_del_timer(cse->loop, tgt.recheck_timer);
+    tgt.recheck_timer = 0;
     /* Not yet sent: gone now. Sent: freed when outbound ends them. */
     for (struct fetch *f = tgt.pending, *next; f; f = next) {
         next = f->next;

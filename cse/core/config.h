@@ -74,6 +74,7 @@ struct config {
      * (<hex>@<mef-fqdn>) it accepts, fetching their keys from mef_url. */
     char mef_fqdn[128];
     char mef_url[256];
+    int mef_recheck_ms;       /* how often each key lent by the MEF is asked about again */
     char outbound_psk[CONFIG_MAX_LIST][200]; /* "host:port=identity": coaps:// targets' PSK */
     int noutbound_psk;
     char dns_servers[256];    /* "host[:port],..." for outbound name lookups; "" = resolv.conf */

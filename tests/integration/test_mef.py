@@ -1,0 +1,292 @@
+"""m2m-mef, the M2M Enrolment Function (mef/, docs/onboarding.md), with real
+processes on loopback: a device with a bootstrap PSK enrols over HTTPS
+(`m2m enrol`: MEF handshake, Client Registration with the exported
+RelativeKeID, Key Registration for the CSE, Kpsa derived on the device),
+then registers an AE over CoAPS at an m2m-cse that fetches the key from the
+MEF (/fetchCredentials over CoAPS, outbound-psk) and binds the session to
+the Enrolee-ID; the inventory (`m2m mef list|show`); revocation cutting the
+device off at the CSE; bad input (wrong bootstrap key, replayed and expired
+enrolments, unknown KeID at the CSE, unauthenticated or foreign fetches,
+malformed Mmef paths and bodies), each refused, audited, nothing issued;
+and a CSE that keeps serving while its MEF does not answer."""
+import json
+import os
+import re
+import socket
+import stat
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+
+sys.path.insert(0, os.path.dirname(__file__))
+import harness  # noqa: E402
+from harness import Cse, Tap, curl, free_port, write_private  # noqa: E402
+
+t = Tap()
+MEF_BIN = os.path.abspath(os.environ.get("M2M_MEF", os.path.join(harness.BUILD, "m2m-mef")))
+TOOL = os.environ.get("M2M_TOOL", os.path.join(harness.BUILD, "m2m"))
+FQDN = "mef.ironbark.local"
+KPM = "00112233445566778899aabbccddeeff"          # the factory bootstrap key of meter1
+KPM2 = "0f1e2d3c4b5a69788796a5b4c3d2e1f0"
+FETCH = "ffeeddccbbaa99887766554433221100"        # the CSE's credential at the MEF
+OTHER = "1234123412341234123412341234abcd"        # another server's credential at the MEF
+
+
+class Mef(Cse):
+    """A running m2m-mef on free loopback ports (HTTP for operators, HTTPS, CoAPS)."""
+
+    def __init__(self, data_dir=None, **settings):
+        super().__init__(data_dir=data_dir, coap_port=0, **settings)
+
+    def args(self):
+        return [MEF_BIN] + super().args()[1:]
+
+
+def tool(*args, env=None, timeout=60):
+    e = dict(os.environ)
+    e.update(env or {})
+    return subprocess.run([TOOL] + list(args), capture_output=True, text=True, timeout=timeout, env=e)
+
+
+def audit(server):
+    try:
+        with open(os.path.join(server.data_dir, "audit.log")) as f:
+            return [json.loads(line) for line in f if line.strip()]
+    except OSError:
+        return []
+
+
+def mef_denials(server):
+    return [a for a in audit(server) if a.get("decider") == "mef" and a.get("decision") == "deny"]
+
+
+work = tempfile.mkdtemp(prefix="ironbark-mef-")
+kpm_file = write_private(os.path.join(work, "kpm.key"), KPM + "\n")
+kpm2_file = write_private(os.path.join(work, "kpm2.key"), KPM2 + "\n")
+wrong_file = write_private(os.path.join(work, "wrong.key"), "aa" * 16 + "\n")
+fetch_file = write_private(os.path.join(work, "fetch.key"), FETCH + "\n")
+other_file = write_private(os.path.join(work, "other.key"), OTHER + "\n")
+dev_key = os.path.join(work, "dev.key")
+
+mef = Mef(psk=["kpm-meter1:%s:Cmeter1" % KPM, "kpm-meter2:%s:Cmeter2" % KPM2,
+               "cse-in-fetch:%s:/id-in" % FETCH, "other-fetch:%s:/id-other" % OTHER],
+          log_level="debug")
+mef.start()
+try:
+    # --- the MEF at rest --------------------------------------------------
+    root = os.path.join(mef.data_dir, "mef-root.key")
+    t.ok(os.path.exists(root) and stat.S_IMODE(os.stat(root).st_mode) == 0o600,
+         "the MEF made its root secret, owner-only", oct(os.stat(root).st_mode) if os.path.exists(root) else None)
+    t.ok(os.path.exists(os.path.join(mef.data_dir, "tls", "ca.pem")), "the MEF made its own CA under its data dir")
+    mef_https = "https://127.0.0.1:%d" % mef.https_port
+    mef_coaps = "coaps://127.0.0.1:%d" % mef.coaps_port
+
+    cse = Cse(psk=["cse-in-fetch:%s:/id-mef" % FETCH], coap_port=0, mef_fqdn=FQDN, mef_url=mef_coaps,
+              outbound_psk="127.0.0.1:%d=cse-in-fetch" % mef.coaps_port, mef_recheck=500, log_level="debug")
+    cse.start()
+    try:
+        cse_coaps = "coaps://127.0.0.1:%d" % cse.coaps_port
+
+        # --- PSK bootstrap -> SAEF key -> AE over CoAPS -----------------------
+        r = tool("enrol", "--mef", mef_https, "--psk-id", "kpm-meter1", "--psk-key-file", kpm_file,
+                 "--from", "Cmeter1", "--target", "/id-in", "--cse", cse_coaps, "--file", dev_key,
+                 "--rn", "meter1")
+        t.eq(r.returncode, 0, "m2m enrol: bootstrap PSK to a registered AE (%s)" % r.stderr.strip()[-300:])
+        m = re.search(r"KeID ([0-9a-f]{32}@" + re.escape(FQDN) + ")", r.stdout)
+        t.ok(m is not None, "m2m enrol says which KeID it got", r.stdout)
+        keid = m.group(1) if m else "none"
+        t.ok("registered AE" in r.stdout and "key registered" in r.stdout, "m2m enrol says what it did", r.stdout)
+        t.ok(stat.S_IMODE(os.stat(dev_key).st_mode) == 0o600 and len(open(dev_key).read().strip()) == 64,
+             "the derived Kpsa is in an owner-only file, 32 bytes in hex")
+        ae = cse.get("/cse-in/meter1")
+        t.eq(ae.rsc, 2000, "the AE exists at the CSE")
+        t.eq(((ae.json or {}).get("m2m:ae") or {}).get("aei"), "Cmeter1", "its AE-ID is the Enrolee-ID")
+        log = cse.read_log()
+        t.ok("fetching the key of %s" % keid in log and "bound to Cmeter1" in log,
+             "the CSE fetched the key from the MEF and bound it to the Enrolee-ID")
+        t.ok(keid not in open(os.path.join(cse.data_dir, "credentials.db"), "rb").read().decode("latin-1"),
+             "the lent key is held in memory only, never in the CSE's credential store")
+        t.ok(open(dev_key).read().strip() not in mef.read_log() + cse.read_log(), "no key in any log")
+
+        def as_device(*args, key=dev_key, identity=None, origin="Cmeter1"):
+            return tool("--url", cse_coaps, "--psk-id", identity or keid, "--psk-key-file", key, "--from", origin,
+                        "--handshake-timeout", "1500", "--timeout", "4000", *args)
+
+        r = as_device("create", "cse-in/meter1", "--ty", "3", "--body", '{"m2m:cnt":{"rn":"data"}}')
+        t.ok("RSC 2001" in r.stdout, "the device writes over its enrolled credential", r.stdout + r.stderr)
+        r = as_device("retrieve", "cse-in/meter1", origin="Cother")
+        t.ok("RSC 4106" in r.stdout, "the enrolled key speaks only for its Enrolee-ID (4106 for another)",
+             r.stdout + r.stderr)
+
+        # --- the inventory ---------------------------------------------------
+        r = tool("--mef", mef.base, "mef", "list")
+        t.ok(keid in r.stdout and "active" in r.stdout and "SUID 22 for //ironbark.local/id-in" in r.stdout,
+             "m2m mef list shows the enrolment, its state and its key registration", r.stdout + r.stderr)
+        r = tool("--mef", mef.base, "mef", "show", "kpm-meter1")
+        shown = json.loads(r.stdout) if r.returncode == 0 else {}
+        t.eq(shown.get("KeID"), keid, "m2m mef show finds it by its bootstrap credential")
+        t.ok("Credential" not in r.stdout and KPM not in r.stdout, "the inventory shows no key material")
+        r = tool("--mef", mef.base, "--from", "Cmeter1", "mef", "list")
+        t.ok(r.returncode == 1 and "4103" in r.stdout, "only the MEF's admin reads the inventory", r.stdout)
+
+        # --- the MEF's own checks (curl and m2m against it) -------------------
+        r = curl("GET", mef.base + "/fetchCredentials/%s/22" % keid,
+                 {"X-M2M-Origin": "/id-in", "X-M2M-RI": "f1", "X-M2M-RVI": "3"})
+        t.eq(r.rsc, 4107, "fetchCredentials without an authenticated session: 4107")
+        t.ok("Credential" not in r.text, "... and no key")
+
+        def fetch(identity, keyfile, origin, path):
+            return tool("--url", mef_coaps, "--psk-id", identity, "--psk-key-file", keyfile, "--from", origin,
+                        "retrieve", path)
+
+        r = fetch("other-fetch", other_file, "/id-other", "fetchCredentials/%s/22" % keid)
+        t.ok("RSC 4103" in r.stdout and "no key registration names this target" in (r.stdout + r.stderr),
+             "a server the device did not register for gets nothing (4103)", r.stdout + r.stderr)
+        r = fetch("cse-in-fetch", fetch_file, "/id-in", "fetchCredentials/%s/23" % keid)
+        t.ok("RSC 4103" in r.stdout, "the registered target, another SUID: 4103", r.stdout)
+        r = fetch("cse-in-fetch", fetch_file, "/id-in", "fetchCredentials/%s/22" % keid)
+        t.ok("RSC 2000" in r.stdout and '"Status": true' in r.stdout and '"EnroleeID": "Cmeter1"' in r.stdout,
+             "the registered target fetches Status/Credential/EnroleeID/Lifetime", r.stdout)
+        cred = re.search(r'"Credential": "([0-9a-f]+)"', r.stdout)
+        t.eq(cred.group(1) if cred else None, open(dev_key).read().strip(),
+             "the MEF's Kpsa for the CSE equals the one the device derived")
+        r = fetch("cse-in-fetch", fetch_file, "/id-in", "fetchCredentials/%s/22" % ("0" * 32 + "@" + FQDN))
+        t.ok("RSC 4004" in r.stdout and "unknown KeID" in (r.stdout + r.stderr), "unknown KeID at the MEF: 4004", r.stdout)
+        r = fetch("cse-in-fetch", fetch_file, "/id-in", "fetchCredentials/abc")
+        t.ok("RSC 4000" in r.stdout and "malformed Mmef target" in (r.stdout + r.stderr), "a malformed Mmef path: 4000",
+             r.stdout + r.stderr)
+
+        # --- bad bootstrap input ----------------------------------------------
+        before = tool("--mef", mef.base, "mef", "list").stdout
+        r = tool("enrol", "--mef", mef_https, "--psk-id", "kpm-meter2", "--psk-key-file", wrong_file,
+                 "--from", "Cmeter2", "--target", "/id-in", "--file", os.path.join(work, "x.key"))
+        t.ok(r.returncode == 2 and "handshake" in (r.stdout + r.stderr), "a wrong bootstrap key: no MEF handshake",
+             r.stdout + r.stderr)
+        t.eq(tool("--mef", mef.base, "mef", "list").stdout, before, "... and nothing enrolled")
+        t.ok(not os.path.exists(os.path.join(work, "x.key")), "... and no key file written")
+
+        def register(body, origin="Cmeter2", key=kpm2_file, identity="kpm-meter2"):
+            return tool("--url", mef_https, "--psk-id", identity, "--psk-key-file", key, "--from", origin,
+                        "create", "mefClientReg", "--ty", "950", "--body", json.dumps(body))
+
+        reg = {"mef:clientReg": {"MEF-FQDN": FQDN, "adminFQDN": FQDN, "expirationTime": "20991231T000000",
+                                 "relativeKeID": keid.split("@")[0]}}
+        r = register(reg, origin="Cmeter1", key=kpm_file, identity="kpm-meter1")
+        t.ok("RSC 4000" in r.stdout and "no fresh MEF handshake" in (r.stdout + r.stderr),
+             "a replayed Client Registration (another session's RelativeKeID): refused", r.stdout + r.stderr)
+        bad = dict(reg["mef:clientReg"], relativeKeID="zz" * 16)
+        r = register({"mef:clientReg": bad})
+        t.ok("RSC 4000" in r.stdout and "relativeKeID" in (r.stdout + r.stderr), "a malformed relativeKeID: 4000", r.stderr)
+        bad = dict(reg["mef:clientReg"], expirationTime="20200101T000000")
+        r = register({"mef:clientReg": bad})
+        t.ok("RSC 4000" in r.stdout and "expirationTime has passed" in (r.stdout + r.stderr), "an expired enrolment request: 4000",
+             r.stderr)
+        bad = dict(reg["mef:clientReg"], **{"MEF-FQDN": "evil.example"})
+        r = register({"mef:clientReg": bad})
+        t.ok("RSC 4000" in r.stdout and "not this MEF" in (r.stdout + r.stderr), "another MEF-FQDN: 4000", r.stderr)
+        r = register({"m2m:ae": {}})
+        t.ok("RSC 4000" in r.stdout and "mef:clientReg" in (r.stdout + r.stderr), "not an Mmef body: 4000", r.stderr)
+        r = register(reg, origin="Cintruder")
+        t.ok("RSC 4106" in r.stdout, "an Enrolee-ID the bootstrap credential may not claim: 4106", r.stdout)
+        t.eq(tool("--mef", mef.base, "mef", "list").stdout, before, "none of those enrolled anything")
+        denials = mef_denials(mef)
+        t.ok(len(denials) >= 8 and all(d.get("reason") for d in denials),
+             "every refusal is in the MEF's audit log with its reason", len(denials))
+
+        # --- an enrolment that expires ----------------------------------------
+        r = tool("enrol", "--mef", mef_https, "--psk-id", "kpm-meter2", "--psk-key-file", kpm2_file,
+                 "--from", "Cmeter2", "--target", "/id-in", "--lifetime", "PT2S", "--file", os.path.join(work, "m2.key"))
+        t.eq(r.returncode, 0, "a short enrolment (2 s) is granted (%s)" % r.stderr.strip())
+        m2 = re.search(r"KeID ([0-9a-f]{32}@\S+),", r.stdout)
+        time.sleep(2.5)
+        r = tool("--url", mef_https, "--psk-id", "kpm-meter2", "--psk-key-file", kpm2_file, "--from", "Cmeter2",
+                 "create", "mefKeyReg", "--ty", "951", "--body", json.dumps({"mef:keyReg": {
+                     "MEF-FQDN": FQDN, "adminFQDN": FQDN, "expirationTime": "20991231T000000", "SUID": 22,
+                     "targetIDs": ["/id-in"]}}))
+        t.ok("RSC 4103" in r.stdout and "expired" in (r.stdout + r.stderr), "Key Registration on an expired enrolment: refused",
+             r.stdout + r.stderr)
+        r = fetch("cse-in-fetch", fetch_file, "/id-in", "fetchCredentials/%s/22" % (m2.group(1) if m2 else "x"))
+        t.ok("RSC 4103" in r.stdout and "expired" in (r.stdout + r.stderr), "an expired enrolment's key is not handed out",
+             r.stdout + r.stderr)
+
+        # --- unknown KeID at the CSE ------------------------------------------
+        stranger = write_private(os.path.join(work, "stranger.key"), "bb" * 32 + "\n")
+        unknown = "1" * 32 + "@" + FQDN
+        r = as_device("retrieve", "cse-in", identity=unknown, key=stranger)
+        t.eq(r.returncode, 2, "an unknown KeID: the CoAPS handshake fails at the CSE")
+        deadline = time.time() + 5
+        while time.time() < deadline and "no key for %s" % unknown not in cse.read_log():
+            time.sleep(0.1)
+        t.ok("no key for %s: the MEF answered 4004" % unknown in cse.read_log(),
+             "... the CSE asked the MEF, which knows no such KeID")
+        r = as_device("retrieve", "cse-in", identity=unknown, key=stranger)
+        t.eq(r.returncode, 2, "... and the retry fails too")
+
+        # --- revocation ------------------------------------------------------
+        r = as_device("retrieve", "cse-in/meter1")
+        t.ok("RSC 2000" in r.stdout, "before revocation the device is served", r.stdout + r.stderr)
+        r = tool("--mef", mef.base, "mef", "revoke", keid)
+        t.eq(r.returncode, 0, "m2m mef revoke (%s)" % r.stdout.strip())
+        deadline = time.time() + 10
+        while time.time() < deadline and "%s withdrawn" % keid not in cse.read_log():
+            time.sleep(0.1)
+        t.ok("%s withdrawn" % keid in cse.read_log(), "the CSE learns of the revocation (mef-recheck) and withdraws the key")
+        r = as_device("retrieve", "cse-in/meter1")
+        t.ok(r.returncode != 0 and "RSC 2000" not in r.stdout, "the revoked device is refused afterwards",
+             r.stdout + r.stderr)
+        r = tool("--mef", mef.base, "mef", "show", keid)
+        t.ok('"state": "revoked"' in r.stdout, "the inventory shows it revoked", r.stdout)
+
+        # --- re-enrolment: a new enrolment replaces the revoked one ---------
+        r = tool("enrol", "--mef", mef_https, "--psk-id", "kpm-meter1", "--psk-key-file", kpm_file,
+                 "--from", "Cmeter1", "--target", "/id-in", "--file", os.path.join(work, "dev2.key"))
+        m3 = re.search(r"KeID ([0-9a-f]{32}@\S+),", r.stdout)
+        t.ok(r.returncode == 0 and m3 and m3.group(1) != keid, "re-enrolment gives a new KeID", r.stdout + r.stderr)
+        if m3:
+            r = as_device("retrieve", "cse-in/meter1", identity=m3.group(1), key=os.path.join(work, "dev2.key"))
+            if "RSC 2000" not in r.stdout:   # the first handshake only starts the fetch
+                r = as_device("retrieve", "cse-in/meter1", identity=m3.group(1), key=os.path.join(work, "dev2.key"))
+            t.ok("RSC 2000" in r.stdout, "the re-enrolled device continues with its new key", r.stdout + r.stderr)
+    finally:
+        cse.stop()
+finally:
+    mef.stop()
+
+# --- a MEF that does not answer: the CSE keeps serving ------------------------
+hold = socket.socket()
+hold.bind(("127.0.0.1", 0))
+hold.listen(8)
+held = []
+
+
+def accept_and_hold():
+    hold.settimeout(10)
+    try:
+        c, _ = hold.accept()
+        held.append(c)      # never answered: the TLS handshake stalls
+    except OSError:
+        pass
+
+
+thr = threading.Thread(target=accept_and_hold, daemon=True)
+thr.start()
+with Cse(coap_port=0, mef_fqdn=FQDN, mef_url="https://127.0.0.1:%d" % hold.getsockname()[1]) as slow:
+    stranger = write_private(os.path.join(work, "s.key"), "cc" * 32 + "\n")
+    r = tool("--url", "https://127.0.0.1:%d" % slow.https_port, "--psk-id", "2" * 32 + "@" + FQDN,
+             "--psk-key-file", stranger, "--from", "Cx", "--handshake-timeout", "1500", "retrieve", "cse-in")
+    t.eq(r.returncode, 2, "HTTPS with a KeID the CSE must fetch: the first handshake fails")
+    thr.join(5)
+    t.ok(held, "the CSE is fetching from the (silent) MEF")
+    answered = [slow.get("/cse-in").rsc for _ in range(5)]
+    t.eq(answered, [2000] * 5, "meanwhile the CSE serves other requests")
+    deadline = time.time() + 10
+    while time.time() < deadline and "no key for" not in slow.read_log() and "unreachable" not in slow.read_log():
+        time.sleep(0.1)
+    t.ok("2222222222" in slow.read_log() and ("unreachable" in slow.read_log() or "no key for" in slow.read_log()),
+         "the fetch ends by its timeout, logged")
+for c in held:
+    c.close()
+hold.close()
+t.done()
