@@ -21,7 +21,9 @@ int enrol_keid(const uint8_t relkeid[ENROL_RELKEID_LEN], const char *mef_fqdn, c
     char hex[2 * ENROL_RELKEID_LEN + 1];
     hex_encode(relkeid, ENROL_RELKEID_LEN, hex);
     int n = snprintf(out, cap, "%s@%s", hex, mef_fqdn);
-    return n < 0 || (size_t)n >= cap || !*mef_fqdn ? -1 : 0;
+    if (n >= 0 && (size_t)n < cap && *mef_fqdn) return 0;
+    if (cap) out[0] = 0;   /* a cut KeID would name another enrolment */
+    return -1;
 }
 
 /* HMAC-SHA-256(key, label || a || b): the labels are ASCII without terminator. */
