@@ -1,7 +1,7 @@
 #include "mmef.h"
 
-#include "cse/base/clock.h"
-#include "security/hex.h"
+#include "../cse/base/clock.h"
+#include "../security/hex.h"
 
 #include <stdio.h>
 #include <stdlib.h>

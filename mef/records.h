@@ -6,7 +6,7 @@
 #ifndef IRONBARK_MEF_RECORDS_H
 #define IRONBARK_MEF_RECORDS_H
 
-#include "security/enrol_keys.h"
+#include "../security/enrol_keys.h"
 
 #include <stdbool.h>
 #include <stdint.h>
