@@ -30,6 +30,7 @@ TOOL = os.environ.get("M2M_TOOL", os.path.join(harness.BUILD, "m2m"))
 FQDN = "mef.ironbark.local"
 KPM = "00112233445566778899aabbccddeeff"          # the factory bootstrap key of meter1
 KPM2 = "0f1e2d3c4b5a69788796a5b4c3d2e1f0"
+KPM3 = "a0a1a2a3a4a5a6a7a8a9aaabacadaeaf"
 FETCH = "ffeeddccbbaa99887766554433221100"        # the CSE's credential at the MEF
 OTHER = "1234123412341234123412341234abcd"        # another server's credential at the MEF
 
@@ -65,12 +66,13 @@ def mef_denials(server):
 work = tempfile.mkdtemp(prefix="ironbark-mef-")
 kpm_file = write_private(os.path.join(work, "kpm.key"), KPM + "\n")
 kpm2_file = write_private(os.path.join(work, "kpm2.key"), KPM2 + "\n")
+kpm3_file = write_private(os.path.join(work, "kpm3.key"), KPM3 + "\n")
 wrong_file = write_private(os.path.join(work, "wrong.key"), "aa" * 16 + "\n")
 fetch_file = write_private(os.path.join(work, "fetch.key"), FETCH + "\n")
 other_file = write_private(os.path.join(work, "other.key"), OTHER + "\n")
 dev_key = os.path.join(work, "dev.key")
 
-mef = Mef(psk=["kpm-meter1:%s:Cmeter1" % KPM, "kpm-meter2:%s:Cmeter2" % KPM2,
+mef = Mef(psk=["kpm-meter1:%s:Cmeter1" % KPM, "kpm-meter2:%s:Cmeter2" % KPM2, "kpm-meter3:%s:Cmeter3" % KPM3,
                "cse-in-fetch:%s:/id-in" % FETCH, "other-fetch:%s:/id-other" % OTHER],
           log_level="debug")
 mef.start()
@@ -119,6 +121,14 @@ try:
         r = as_device("retrieve", "cse-in/meter1", origin="Cother")
         t.ok("RSC 4106" in r.stdout, "the enrolled key speaks only for its Enrolee-ID (4106 for another)",
              r.stdout + r.stderr)
+
+        # --- the MEF handshake over CoAPS, the AE over HTTPS ------------------
+        r = tool("enrol", "--mef", mef_coaps, "--psk-id", "kpm-meter3", "--psk-key-file", kpm3_file,
+                 "--from", "Cmeter3", "--target", "/id-in", "--cse", "https://127.0.0.1:%d" % cse.https_port,
+                 "--file", os.path.join(work, "m3.key"), "--rn", "meter3")
+        t.ok(r.returncode == 0 and "registered AE Cmeter3" in r.stdout,
+             "m2m enrol over CoAPS (DTLS exporter), then the AE over HTTPS", r.stdout + r.stderr)
+        t.eq(cse.get("/cse-in/meter3").rsc, 2000, "... the AE exists at the CSE")
 
         # --- the inventory ---------------------------------------------------
         r = tool("--mef", mef.base, "mef", "list")
