@@ -1,5 +1,7 @@
 #include "enrol_target.h"
 
+#include "acl.h"
+#include "audit.h"
 #include "credentials.h"
 #include "../cse/base/clock.h"
 #include "../cse/base/log.h"
@@ -61,6 +63,12 @@ static bool recently_refused(const char *keid)
     return false;
 }
 
+/* The CSE's audit log gets every KeID it could not accept, with the reason. */
+static void audit_refusal(const char *keid, const char *why)
+{
+    audit_decision(acl_audit_log(tgt.cse), keid, tgt.cse->cfg.mef_url, "psk-identity", "deny", "mef", why);
+}
+
 static void remember_refusal(const char *keid)
 {
     struct refused *r = &tgt.refused[tgt.next_refused++ % REFUSED_SLOTS];
@@ -96,6 +104,7 @@ static void lend(const char *keid, bool recheck, const struct outbound_answer *a
             snprintf(err, sizeof err, "the MEF answered %d%s%s", rsp.rsc, dbg ? ": " : "", dbg ? dbg : "");
         }
         log_info("enrolment: no key for %s: %s", keid, err);
+        audit_refusal(keid, err);
         remember_refusal(keid);
         if (recheck) withdraw(keid, err);
         json_decref(rsp.pc);
@@ -125,6 +134,7 @@ static void fetched(void *data, const struct outbound_answer *ans)
     if (tgt.open) {
         if (ans->unreachable) {
             log_info("enrolment: the MEF is unreachable for %s: %s", f->keid, ans->unreachable);
+            audit_refusal(f->keid, ans->unreachable);
             remember_refusal(f->keid);
         } else {
             lend(f->keid, f->recheck, ans);

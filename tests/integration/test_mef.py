@@ -231,6 +231,8 @@ try:
             time.sleep(0.1)
         t.ok("no key for %s: the MEF answered 4004" % unknown in cse.read_log(),
              "... the CSE asked the MEF, which knows no such KeID")
+        t.ok(any(a.get("originator") == unknown and a.get("decision") == "deny" and "4004" in a.get("reason", "")
+                 for a in audit(cse)), "... and audited the refusal")
         r = as_device("retrieve", "cse-in", identity=unknown, key=stranger)
         t.eq(r.returncode, 2, "... and the retry fails too")
 
