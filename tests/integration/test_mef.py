@@ -262,9 +262,11 @@ try:
                 r = as_device("retrieve", "cse-in/meter1", identity=m3.group(1), key=os.path.join(work, "dev2.key"))
             t.ok("RSC 2000" in r.stdout, "the re-enrolled device continues with its new key", r.stdout + r.stderr)
     finally:
-        cse.stop()
+        cse_rc = cse.stop()
+    t.eq(cse_rc, 0, "m2m-cse stops cleanly on SIGTERM (no sanitizer report)")
 finally:
-    mef.stop()
+    mef_rc = mef.stop()
+t.eq(mef_rc, 0, "m2m-mef stops cleanly on SIGTERM (no sanitizer report)")
 
 # --- a MEF that does not answer: the CSE keeps serving ------------------------
 hold = socket.socket()
