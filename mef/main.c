@@ -105,6 +105,7 @@ int main(int argc, char **argv)
         .settings = settings,
         .on_start = mef_start, .on_stop = mef_stop, .on_reset = mef_reset,
         .on_request = mef_request,
+        .on_http = mef_http,
     };
     return server_main(argc, argv, &profile);
 }

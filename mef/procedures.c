@@ -22,6 +22,7 @@
 static struct mef_service svc;
 
 void mef_service_set(const struct mef_service *s) { svc = *s; }
+const struct mef_service *mef_service(void) { return &svc; }
 
 static const char *const op_names[] = { "", "create", "retrieve", "update", "delete", "notify" };
 

@@ -5,6 +5,7 @@
 
 #include "cse/core/primitive.h"
 
+#include <stdbool.h>
 #include <stdint.h>
 
 struct cse;
@@ -17,8 +18,14 @@ struct mef_service {
 };
 
 void mef_service_set(const struct mef_service *s);
+const struct mef_service *mef_service(void);
 
 /* server_profile.on_request: -1 when the target is not an Mmef path. */
 int mef_request(struct cse *cse, const struct m2m_request *req, struct m2m_response *rsp);
+
+/* server_profile.on_http: EST under /.well-known/est/ (mef/est_service.c). */
+struct http_request;
+struct http_response;
+bool mef_http(struct cse *cse, const struct http_request *h, struct http_response *out);
 
 #endif

@@ -129,7 +129,7 @@ static int row_enrolment(struct mef_records *r, sqlite3_stmt *st, bool with_key,
 int mef_get_enrolment(struct mef_records *r, const char *key, bool with_key, struct mef_enrolment *out)
 {
     char sql[sizeof enrolment_cols + 96];
-    snprintf(sql, sizeof sql, "%s WHERE keid=?1 COLLATE NOCASE OR reg_id=?1 OR kpm_id=?1 LIMIT 1", enrolment_cols);
+    snprintf(sql, sizeof sql, "%s WHERE keid=?1 COLLATE NOCASE OR reg_id=?1 OR kpm_id=?1 OR enrolee_id=?1 LIMIT 1", enrolment_cols);
     sqlite3_stmt *st = prepare(r, sql);
     if (!st) return -1;
     text(st, 1, key);

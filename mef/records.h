@@ -39,7 +39,7 @@ void mef_records_close(struct mef_records *r);
 /* Stores a new enrolment (its ke sealed), removing any earlier one of the
  * same KpmID with its key registrations. 0 or -1. */
 int mef_put_enrolment(struct mef_records *r, const struct mef_enrolment *e);
-/* By KeID, MEFClientRegID or KpmID: 0 found, 1 unknown, -1 error (also when
+/* By KeID, MEFClientRegID, KpmID or Enrolee-ID: 0 found, 1 unknown, -1 error (also when
  * with_key and the sealed key does not open). */
 int mef_get_enrolment(struct mef_records *r, const char *key, bool with_key, struct mef_enrolment *out);
 int mef_update_enrolment(struct mef_records *r, const struct mef_enrolment *e);

@@ -25,6 +25,9 @@ struct throttle;
  * back and every response that depended on it must become an error. */
 typedef void cse_commit_fn(void *data, bool ok);
 
+struct http_request;
+struct http_response;
+
 struct cse {
     struct config cfg;
     struct registry types;     /* the resource types served (resources/registry.h) */
@@ -55,6 +58,8 @@ struct cse {
     /* A server's own endpoints outside the resource tree (server.h
      * on_request): -1 = not its own, else the RSC it answered. */
     int (*on_request)(struct cse *cse, const struct m2m_request *req, struct m2m_response *rsp);
+    /* Plain HTTP(S) endpoints of a server (server.h on_http): true when answered. */
+    bool (*on_http)(struct cse *cse, const struct http_request *h, struct http_response *out);
     /* Group commit (cse_commit): told after every batch commit. */
     struct { cse_commit_fn *fn; void *data; } on_commit[8];
     int non_commit;

@@ -174,6 +174,7 @@ int server_main(int argc, char **argv, const struct server_profile *profile)
     started = true;
     cse.on_reset = profile->on_reset;
     cse.on_request = profile->on_request;
+    cse.on_http = profile->on_http;
     cse.on_reset_data = profile->data;
     if (transport_needed(&cfg) && !(tm = transport_load(&cfg))) goto out;
     /* Credentials serve only the secure transports (PSK, trusted CAs); the

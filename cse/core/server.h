@@ -34,6 +34,10 @@ struct server_profile {
      * /fetchCredentials/...), after the SAEF gate and before addressing:
      * -1 when the target is not one of them, else the RSC answered in rsp. */
     int (*on_request)(struct cse *cse, const struct m2m_request *req, struct m2m_response *rsp);
+    /* Plain HTTP(S) requests that are not oneM2M primitives (the MEF's EST,
+     * /.well-known/est/...), before the HTTP binding reads any X-M2M header:
+     * true when it answered into out (body malloc'd). */
+    bool (*on_http)(struct cse *cse, const struct http_request *h, struct http_response *out);
     void *data;
 };
 

@@ -22,6 +22,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(__file__))
 import harness  # noqa: E402
+import secure  # noqa: E402
 from harness import Cse, Tap, curl, free_port, write_private  # noqa: E402
 
 t = Tap()
@@ -31,6 +32,7 @@ FQDN = "mef.ironbark.local"
 KPM = "00112233445566778899aabbccddeeff"          # the factory bootstrap key of meter1
 KPM2 = "0f1e2d3c4b5a69788796a5b4c3d2e1f0"
 KPM3 = "a0a1a2a3a4a5a6a7a8a9aaabacadaeaf"
+KPM4 = "b0b1b2b3b4b5b6b7b8b9babbbcbdbebf"
 FETCH = "ffeeddccbbaa99887766554433221100"        # the CSE's credential at the MEF
 OTHER = "1234123412341234123412341234abcd"        # another server's credential at the MEF
 
@@ -67,12 +69,13 @@ work = tempfile.mkdtemp(prefix="ironbark-mef-")
 kpm_file = write_private(os.path.join(work, "kpm.key"), KPM + "\n")
 kpm2_file = write_private(os.path.join(work, "kpm2.key"), KPM2 + "\n")
 kpm3_file = write_private(os.path.join(work, "kpm3.key"), KPM3 + "\n")
+kpm4_file = write_private(os.path.join(work, "kpm4.key"), KPM4 + "\n")
 wrong_file = write_private(os.path.join(work, "wrong.key"), "aa" * 16 + "\n")
 fetch_file = write_private(os.path.join(work, "fetch.key"), FETCH + "\n")
 other_file = write_private(os.path.join(work, "other.key"), OTHER + "\n")
 dev_key = os.path.join(work, "dev.key")
 
-mef = Mef(psk=["kpm-meter1:%s:Cmeter1" % KPM, "kpm-meter2:%s:Cmeter2" % KPM2, "kpm-meter3:%s:Cmeter3" % KPM3,
+mef = Mef(psk=["kpm-meter1:%s:Cmeter1" % KPM, "kpm-meter2:%s:Cmeter2" % KPM2, "kpm-meter3:%s:Cmeter3" % KPM3, "kpm-meter4:%s:Cmeter4" % KPM4,
                "cse-in-fetch:%s:/id-in" % FETCH, "other-fetch:%s:/id-other" % OTHER],
           log_level="debug")
 mef.start()
@@ -235,6 +238,94 @@ try:
                  for a in audit(cse)), "... and audited the refusal")
         r = as_device("retrieve", "cse-in", identity=unknown, key=stranger)
         t.eq(r.returncode, 2, "... and the retry fails too")
+
+        # --- certificate enrolment (EST) -------------------------------------
+        r = tool("enrol", "--mef", mef_https, "--psk-id", "kpm-meter4", "--psk-key-file", kpm4_file,
+                 "--from", "Cmeter4", "--target", "/id-in", "--file", os.path.join(work, "m4.key"))
+        m4 = re.search(r"KeID ([0-9a-f]{32}@\S+),", r.stdout)
+        keid4 = m4.group(1) if m4 else "none"
+        mef_ca = os.path.join(mef.data_dir, "tls", "ca.pem")
+        est = "https://localhost:%d/.well-known/est/" % mef.https_port
+        curl_tls = ["--cacert", mef_ca, "--resolve", "localhost:%d:127.0.0.1" % mef.https_port]
+
+        def openssl(*args, data=None):
+            return subprocess.run(["openssl"] + list(args), input=data, capture_output=True, timeout=30)
+
+        def csr(name, san, password, key=None):
+            """A base64 DER PKCS#10 request made with `openssl req` (as an EST client would)."""
+            key = key or secure.make_key(os.path.join(work, name + ".key"))
+            cnf = os.path.join(work, name + ".cnf")
+            with open(cnf, "w") as f:
+                f.write("[req]\nprompt = no\ndistinguished_name = dn\nattributes = attrs\nreq_extensions = ext\n"
+                        "[dn]\nCN = %s\n[attrs]\n%s[ext]\nsubjectAltName = URI:%s\n"
+                        % (name, "challengePassword = %s\n" % password if password else "", san))
+            der = openssl("req", "-new", "-key", key, "-config", cnf, "-outform", "DER").stdout
+            return __import__("base64").b64encode(der).decode(), key
+
+        def est_psk(op, body, identity="kpm-meter4", key=KPM4):
+            req = ("POST /.well-known/est/%s HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/pkcs10\r\n"
+                   "Content-Length: %d\r\nConnection: close\r\n\r\n%s" % (op, len(body), body)).encode()
+            p = subprocess.run(["openssl", "s_client", "-connect", "127.0.0.1:%d" % mef.https_port, "-psk_identity",
+                                identity, "-psk", key, "-tls1_3", "-ign_eof", "-quiet"], input=req,
+                               capture_output=True, timeout=20)
+            out = p.stdout.decode(errors="replace")
+            status = int(out.split(" ")[1]) if out.startswith("HTTP/1.1 ") else -1
+            return status, out.split("\r\n\r\n", 1)[1] if "\r\n\r\n" in out else out
+
+        def certs_of(b64, name):
+            """PKCS#7 certs-only (base64) -> PEM file, with openssl pkcs7."""
+            pem = os.path.join(work, name + ".pem")
+            p = openssl("pkcs7", "-inform", "DER", "-print_certs", "-out", pem,
+                        data=__import__("base64").b64decode(b64.strip()))
+            return pem if p.returncode == 0 else None
+
+        r = curl("GET", est + "cacerts", extra=curl_tls)
+        ca_from_est = certs_of(r.text, "cacerts") if r.status == 200 else None
+        t.ok(ca_from_est and open(ca_from_est).read().count("BEGIN CERTIFICATE") == 1 and
+             r.headers.get("content-type", "").startswith("application/pkcs7-mime"),
+             "EST /cacerts (curl): PKCS#7 certs-only with the MEF's CA, read by openssl pkcs7", r)
+        r = curl("GET", est + "csrattrs", extra=curl_tls)
+        attrs = openssl("asn1parse", "-inform", "DER", data=__import__("base64").b64decode(r.text)).stdout.decode()
+        t.ok("challengePassword" in attrs and "Subject Alternative Name" in attrs,
+             "EST /csrattrs: challengePassword and the identity attribute (subjectAltName)", attrs)
+        issued_before = len([a for a in audit(mef) if a.get("op") == "est" and a.get("decision") == "grant"])
+        body, _ = csr("bad-san", "Cother", keid4)
+        st, text = est_psk("simpleenroll", body)
+        t.ok(st == 400 and "subjectAltName" in text, "EST: a CSR whose SAN claims another identity is refused", text)
+        body, _ = csr("bad-pw", "Cmeter4", "not-the-keid")
+        st, text = est_psk("simpleenroll", body)
+        t.ok(st == 400 and "challengePassword" in text, "EST: a bad challengePassword is refused", text)
+        st, text = est_psk("simpleenroll", "!!!not base64!!!")
+        t.ok(st == 400 and "base64" in text, "EST: malformed base64 is refused", text)
+        st, text = est_psk("simpleenroll", "AAAA" * 8)
+        t.ok(st == 400 and "DER" in text, "EST: malformed DER is refused", text)
+        body, dev4_key = csr("meter4", "Cmeter4", keid4)
+        r = curl("POST", est + "simpleenroll", {"Content-Type": "application/pkcs10"}, body, extra=curl_tls)
+        t.eq(r.status, 401, "EST simpleenroll without the MEF handshake (plain TLS): 401")
+        t.eq(len([a for a in audit(mef) if a.get("op") == "est" and a.get("decision") == "grant"]), issued_before,
+             "none of those issued anything")
+        t.ok(len([a for a in audit(mef) if a.get("op") == "est" and a.get("decision") == "deny"]) >= 5,
+             "... and each refusal is audited")
+        st, text = est_psk("simpleenroll", body)
+        cert4 = certs_of(text, "meter4-cert") if st == 200 else None
+        t.ok(cert4 is not None, "EST simpleenroll over TLS-PSK (openssl req + openssl s_client): a certificate", text[:300])
+        if cert4:
+            v = openssl("verify", "-CAfile", mef_ca, cert4)
+            t.ok(v.returncode == 0, "openssl verify: it chains to the MEF's CA", v.stdout + v.stderr)
+            ext = openssl("x509", "-in", cert4, "-noout", "-ext", "subjectAltName,keyUsage").stdout.decode()
+            t.ok("URI:Cmeter4" in ext and "Digital Signature" in ext, "its SAN carries the AE-ID", ext)
+            with Cse(coap_port=0, trusted_ca=mef_ca) as cse2:
+                opts = cse2.https_curl_options() + ["--cert", cert4, "--key", dev4_key]
+                r = cse2.create("/cse-in", 2, {"m2m:ae": {"rn": "meter4", "api": "Nm4", "rr": False, "srv": ["3"]}},
+                                origin="Cmeter4", base=cse2.https_base, curl_extra=opts)
+                t.rsc(r, 2001, 201, "an AE registers over HTTPS with the EST certificate (CSE trusts the MEF's CA)")
+                r = cse2.get("/cse-in/meter4", origin="Cother", base=cse2.https_base, curl_extra=opts)
+                t.rsc(r, 4106, 403, "... bound to the AE-ID in its SAN (4106 for another)")
+            body2, key2 = csr("meter4b", "Cmeter4", keid4)
+            r = curl("POST", est + "simplereenroll", {"Content-Type": "application/pkcs10"}, body2,
+                     extra=curl_tls + ["--cert", cert4, "--key", dev4_key])
+            t.ok(r.status == 200 and certs_of(r.text, "meter4b-cert"),
+                 "EST simplereenroll with the issued certificate (curl --cert): a new certificate", r)
 
         # --- revocation ------------------------------------------------------
         r = as_device("retrieve", "cse-in/meter1")
