@@ -12,9 +12,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "cse/base/clock.h"
+#include "mef/est.h"
 #include "mef/mmef.h"
 #include "mef/vault.h"
 #include "security/bootstrap.h"
@@ -288,6 +290,79 @@ static void leases(void **state)
     cred_close(cs);
 }
 
+/* EST encodings against openssl: a CSR made by `openssl req`, the answer
+ * read by `openssl pkcs7` and checked by `openssl verify`. */
+static int sh(const char *fmt, const char *dir)
+{
+    char cmd[2048];
+    snprintf(cmd, sizeof cmd, fmt, dir, dir, dir, dir, dir, dir, dir, dir);
+    return system(cmd);
+}
+
+static char *slurp(const char *dir, const char *name)
+{
+    char path[256];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    FILE *f = fopen(path, "r");
+    char *buf = calloc(1, 16384);
+    if (f) { size_t n = fread(buf, 1, 16383, f); buf[n] = 0; fclose(f); }
+    return buf;
+}
+
+static void est_encodings(void **state)
+{
+    (void)state;
+    char *attrs = est_csrattrs();
+    assert_string_equal(attrs, "MBAGCSqGSIb3DQEJBwYDVR0R");   /* { challengePassword, subjectAltName } */
+    free(attrs);
+    char dir[] = "/tmp/ironbark-est-XXXXXX", err[200], serial[80], ca[128], cakey[128];
+    assert_non_null(mkdtemp(dir));
+    snprintf(ca, sizeof ca, "%s/ca.pem", dir);
+    snprintf(cakey, sizeof cakey, "%s/ca.key", dir);
+    assert_int_equal(sh("cd %s && openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out ca.key 2>/dev/null &&"
+                        " openssl req -x509 -new -key ca.key -subj /CN=test-ca -days 2 -out ca.pem 2>/dev/null &&"
+                        " openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out dev.key 2>/dev/null &&"
+                        " printf '[req]\nprompt=no\ndistinguished_name=dn\nattributes=a\nreq_extensions=e\n"
+                        "[dn]\nCN=d\n[a]\nchallengePassword=pw-1\n[e]\nsubjectAltName=URI:Cdev1\n' > r.cnf &&"
+                        " openssl req -new -key dev.key -config r.cnf -outform DER | base64 > csr.b64", dir), 0);
+    char *csr = slurp(dir, "csr.b64");
+    struct est_issue in = { "Cdev1", "pw-1", ca, cakey, time(NULL) + 3600 };
+    char *p7 = est_enroll(csr, strlen(csr), &in, serial, sizeof serial, err, sizeof err);
+    assert_non_null(p7);
+    assert_true(strlen(serial) > 0);
+    char path[256];
+    snprintf(path, sizeof path, "%s/out.b64", dir);
+    FILE *f = fopen(path, "w");
+    fputs(p7, f);
+    fclose(f);
+    free(p7);
+    assert_int_equal(sh("cd %s && base64 -d out.b64 | openssl pkcs7 -inform DER -print_certs -out cert.pem &&"
+                        " openssl verify -CAfile ca.pem cert.pem >/dev/null &&"
+                        " openssl x509 -in cert.pem -noout -ext subjectAltName | grep -q URI:Cdev1", dir), 0);
+    /* Each refusal says why and issues nothing. */
+    struct est_issue other = in;
+    other.identity = "Cdev2";
+    assert_null(est_enroll(csr, strlen(csr), &other, serial, sizeof serial, err, sizeof err));
+    assert_non_null(strstr(err, "subjectAltName"));
+    other = in;
+    other.password = "pw-2";
+    assert_null(est_enroll(csr, strlen(csr), &other, serial, sizeof serial, err, sizeof err));
+    assert_non_null(strstr(err, "challengePassword"));
+    assert_null(est_enroll("!!!!", 4, &in, serial, sizeof serial, err, sizeof err));
+    assert_non_null(strstr(err, "base64"));
+    assert_null(est_enroll("AAAAAAAA", 8, &in, serial, sizeof serial, err, sizeof err));
+    assert_non_null(strstr(err, "DER"));
+    assert_null(est_enroll("", 0, &in, serial, sizeof serial, err, sizeof err));
+    csr[40] = csr[40] == 'A' ? 'B' : 'A';   /* a flipped bit: bad DER or a bad signature */
+    assert_null(est_enroll(csr, strlen(csr), &in, serial, sizeof serial, err, sizeof err));
+    free(csr);
+    char *cas = est_cacerts(ca, err, sizeof err);
+    assert_non_null(cas);
+    free(cas);
+    assert_null(est_cacerts("/nonexistent.pem", err, sizeof err));
+    sh("rm -rf %s", dir);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -299,6 +374,7 @@ int main(void)
         cmocka_unit_test(mmef_bodies),
         cmocka_unit_test(vault_round_trip),
         cmocka_unit_test(leases),
+        cmocka_unit_test(est_encodings),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
