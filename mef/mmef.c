@@ -186,11 +186,10 @@ json_t *mmef_client_reg_json(const struct mef_enrolment *e, const char *mef_fqdn
                      "adminFQDN", e->admin_fqdn, "MEF-FQDN", mef_fqdn, "KeID", e->keid);
 }
 
-json_t *mmef_key_reg_json(const struct mef_keyreg *k, const struct mef_enrolment *e, const char *mef_fqdn)
+json_t *mmef_key_reg_json(const struct mef_keyreg *k, const struct mef_enrolment *e)
 {
     char rel[ENROL_KEID_MAX];
     snprintf(rel, sizeof rel, "%.*s", (int)strcspn(k->keid, "@"), k->keid);
-    (void)mef_fqdn;
     return json_pack("{s:{s:s, s:o, s:s, s:s, s:i, s:[s], s:s}}", "mef:keyReg",
                      "RelativeKeyID", rel, "expirationTime", ts_json(k->expires_us),
                      "SourceMEFClientID", e->enrolee_id, "adminFQDN", e->admin_fqdn, "SUID", k->suid,

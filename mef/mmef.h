@@ -70,7 +70,7 @@ int mmef_parse_key_reg(const json_t *pc, struct mmef_key_reg *out, char *err, si
 
 /* Responses (new references). fields: for an Update, only what was sent. */
 json_t *mmef_client_reg_json(const struct mef_enrolment *e, const char *mef_fqdn);
-json_t *mmef_key_reg_json(const struct mef_keyreg *k, const struct mef_enrolment *e, const char *mef_fqdn);
+json_t *mmef_key_reg_json(const struct mef_keyreg *k, const struct mef_enrolment *e);
 /* fetchCredentials success: Status true, Credential (hex), EnroleeID, Lifetime. */
 json_t *mmef_fetch_json(const uint8_t *key, size_t n, const char *enrolee_id, int64_t lifetime_us);
 /* An inventory entry (no key material) and its key registrations. */

@@ -215,7 +215,7 @@ static int key_register(struct cse *cse, const struct m2m_request *req, struct m
     char loc[ENROL_KEID_MAX + 32];
     snprintf(loc, sizeof loc, "mefKeyReg/%.*s/%d", (int)strcspn(e.keid, "@"), e.keid, k.suid);
     rsp->location = strdup(loc);
-    return reply(rsp, RSC_CREATED, mmef_key_reg_json(&k, &e, svc.fqdn));
+    return reply(rsp, RSC_CREATED, mmef_key_reg_json(&k, &e));
 }
 
 static int key_deregister(struct cse *cse, const struct m2m_request *req, struct m2m_response *rsp,

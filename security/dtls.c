@@ -2,6 +2,7 @@
 #include "dtls.h"
 
 #include "bootstrap.h"
+#include "enrol_keys.h"
 #include "cert_san.h"
 #include "certgen.h"
 #include "credentials.h"
@@ -203,9 +204,9 @@ static bool cert_uri(X509 *cert, char *out, size_t cap)
 static void export_bootstrap(SSL *ssl, const char *credential_id)
 {
     if (!bootstrap_enabled()) return;
-    static const char label[] = "EXPORTER-oneM2M-Bootstrap";
     unsigned char km[BOOTSTRAP_LEN];
-    if (SSL_export_keying_material(ssl, km, sizeof km, label, sizeof label - 1, NULL, 0, 0) == 1)
+    if (SSL_export_keying_material(ssl, km, sizeof km, ENROL_EXPORT_LABEL, strlen(ENROL_EXPORT_LABEL),
+                                   NULL, 0, 0) == 1)
         bootstrap_record(credential_id, km);
     else
         log_warn("dtls: cannot export the bootstrap keying material of %s", credential_id);

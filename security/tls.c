@@ -2,6 +2,7 @@
 #include "tls.h"
 
 #include "bootstrap.h"
+#include "enrol_keys.h"
 #include "cert_san.h"
 #include "certgen.h"
 #include "credentials.h"
@@ -177,9 +178,9 @@ static bool bind_credential(struct tls_conn *c)
 static void export_bootstrap(struct tls_conn *c)
 {
     if (!bootstrap_enabled()) return;
-    static const char label[] = "EXPORTER-oneM2M-Bootstrap";
     unsigned char km[BOOTSTRAP_LEN];
-    if (wolfSSL_export_keying_material(c->ssl, km, sizeof km, label, sizeof label - 1, NULL, 0, 0)
+    if (wolfSSL_export_keying_material(c->ssl, km, sizeof km, ENROL_EXPORT_LABEL, strlen(ENROL_EXPORT_LABEL),
+                                       NULL, 0, 0)
             == WOLFSSL_SUCCESS)
         bootstrap_record(c->credential_id, km);
     else

@@ -125,6 +125,10 @@ try:
         t.ok("RSC 4106" in r.stdout, "the enrolled key speaks only for its Enrolee-ID (4106 for another)",
              r.stdout + r.stderr)
 
+        def fetch(identity, keyfile, origin, path):
+            return tool("--url", mef_coaps, "--psk-id", identity, "--psk-key-file", keyfile, "--from", origin,
+                        "retrieve", path)
+
         # --- the MEF handshake over CoAPS, the AE over HTTPS ------------------
         r = tool("enrol", "--mef", mef_coaps, "--psk-id", "kpm-meter3", "--psk-key-file", kpm3_file,
                  "--from", "Cmeter3", "--target", "/id-in", "--cse", "https://127.0.0.1:%d" % cse.https_port,
@@ -132,6 +136,34 @@ try:
         t.ok(r.returncode == 0 and "registered AE Cmeter3" in r.stdout,
              "m2m enrol over CoAPS (DTLS exporter), then the AE over HTTPS", r.stdout + r.stderr)
         t.eq(cse.get("/cse-in/meter3").rsc, 2000, "... the AE exists at the CSE")
+        reg3 = re.search(r"MEFClientRegID (mcr-[0-9a-f]+)", r.stdout)
+        keid3 = re.search(r"KeID ([0-9a-f]{32})@", r.stdout)
+
+        def as_meter3(*args):
+            return tool("--url", mef_https, "--psk-id", "kpm-meter3", "--psk-key-file", kpm3_file, "--from", "Cmeter3",
+                        *args)
+
+        reg3 = reg3.group(1) if reg3 else "none"
+        r = as_meter3("update", "mefClientReg/" + reg3, "--body", '{"mef:clientReg":{"labels":["floor2"]}}')
+        t.ok("RSC 2004" in r.stdout and '"floor2"' in r.stdout and "expirationTime" not in r.stdout,
+             "Client Registration Update: 2004 with only what was sent", r.stdout + r.stderr)
+        r = as_meter3("update", "mefClientReg/" + reg3, "--body", '{"mef:clientReg":{"adminFQDN":"x"}}')
+        t.ok("RSC 4000" in r.stdout, "an Update of anything but expirationTime and labels: 4000", r.stdout)
+        r = as_meter3("retrieve", "mefClientReg/" + reg3)
+        t.ok("RSC 2000" in r.stdout and '"floor2"' in r.stdout and '"MEFClientID": "Cmeter3"' in r.stdout,
+             "Client Configuration Retrieval shows it", r.stdout)
+        r = tool("--url", mef_https, "--psk-id", "kpm-meter1", "--psk-key-file", kpm_file, "--from", "Cmeter1",
+                 "retrieve", "mefClientReg/" + reg3)
+        t.ok("RSC 4004" in r.stdout, "another client's registration is not visible (4004)", r.stdout)
+        rel3 = keid3.group(1) if keid3 else "none"
+        r = as_meter3("delete", "mefKeyReg/%s/22" % rel3)
+        t.ok("RSC 2002" in r.stdout, "Key De-Registration: 2002", r.stdout + r.stderr)
+        r = fetch("cse-in-fetch", fetch_file, "/id-in", "fetchCredentials/%s@%s/22" % (rel3, FQDN))
+        t.ok("RSC 4103" in r.stdout, "... after which the target gets no key", r.stdout)
+        r = as_meter3("delete", "mefClientReg/" + reg3)
+        t.ok("RSC 2002" in r.stdout, "Client De-Registration: 2002", r.stdout + r.stderr)
+        r = tool("--mef", mef.base, "mef", "show", "kpm-meter3")
+        t.ok(r.returncode == 1 and "4004" in r.stdout, "... the enrolment is gone", r.stdout)
 
         # --- the inventory ---------------------------------------------------
         r = tool("--mef", mef.base, "mef", "list")
@@ -149,10 +181,6 @@ try:
                  {"X-M2M-Origin": "/id-in", "X-M2M-RI": "f1", "X-M2M-RVI": "3"})
         t.eq(r.rsc, 4107, "fetchCredentials without an authenticated session: 4107")
         t.ok("Credential" not in r.text, "... and no key")
-
-        def fetch(identity, keyfile, origin, path):
-            return tool("--url", mef_coaps, "--psk-id", identity, "--psk-key-file", keyfile, "--from", origin,
-                        "retrieve", path)
 
         r = fetch("other-fetch", other_file, "/id-other", "fetchCredentials/%s/22" % keid)
         t.ok("RSC 4103" in r.stdout and "no key registration names this target" in (r.stdout + r.stderr),
