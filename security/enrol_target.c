@@ -84,12 +84,16 @@ static void unlink_fetch(struct fetch *f)
 }
 
 /* A key the MEF no longer vouches for (revoked, expired, de-registered)
- * goes at once: requests over sessions made with it fail the SAEF gate
- * from now on, and new handshakes with it fail. */
+ * goes at once: its HTTPS connections are closed (cse_credential_withdrawn),
+ * requests over CoAPS sessions made with it fail the SAEF gate, and new
+ * handshakes with it fail. */
 static void withdraw(const char *keid, const char *why)
 {
-    if (cred_withdraw_lease(tgt.cse->creds, keid) == 0)
-        log_info("enrolment: %s withdrawn: %s", keid, why);
+    if (cred_withdraw_lease(tgt.cse->creds, keid) != 0) return;
+    log_info("enrolment: %s withdrawn: %s", keid, why);
+    char cred[CRED_ID_MAX + 4];
+    snprintf(cred, sizeof cred, "12-%s", keid);
+    cse_credential_withdrawn(tgt.cse, cred);
 }
 
 static void lend(const char *keid, bool recheck, const struct outbound_answer *ans)

@@ -24,6 +24,9 @@ struct throttle;
 /* After a group commit: ok = the batch is durable; otherwise it was rolled
  * back and every response that depended on it must become an error. */
 typedef void cse_commit_fn(void *data, bool ok);
+/* Told when a credential stops being valid (a key the MEF withdrew): the
+ * secure bindings close the sessions that authenticated with it. */
+typedef void cse_withdraw_fn(void *data, const char *credential_id);
 
 struct http_request;
 struct http_response;
@@ -63,6 +66,8 @@ struct cse {
     /* Group commit (cse_commit): told after every batch commit. */
     struct { cse_commit_fn *fn; void *data; } on_commit[8];
     int non_commit;
+    struct { cse_withdraw_fn *fn; void *data; } on_withdraw[4];
+    int non_withdraw;
 };
 
 /* Group commit. With a loop, the writes of all primitives executed in one
@@ -75,6 +80,11 @@ struct cse {
 bool cse_batch_pending(const struct cse *cse);
 int cse_commit(struct cse *cse);
 int cse_on_commit(struct cse *cse, cse_commit_fn *fn, void *data);
+
+/* Withdrawn credentials: bindings register (-1 when full); security code
+ * announces one ("12-<KpsaID>") and every registered binding is told. */
+int cse_on_withdraw(struct cse *cse, cse_withdraw_fn *fn, void *data);
+void cse_credential_withdrawn(struct cse *cse, const char *credential_id);
 
 /* Opening and closing: cse/engine.h. */
 

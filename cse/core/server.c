@@ -43,6 +43,13 @@ static void release_http(void *srv, bool ok)
     http_server_release(srv, ok);
 }
 
+/* A withdrawn credential: its HTTPS connections end now. */
+static void close_withdrawn(void *srv, const char *credential_id)
+{
+    int n = http_server_close_credential(srv, credential_id);
+    if (n) log_info("closed %d HTTPS connection%s of the withdrawn credential %s", n, n > 1 ? "s" : "", credential_id);
+}
+
 /* Each TLS connection starts a handshake: the per-address handshake limit. */
 static bool admit_handshake(void *throttle, const char *peer_ip)
 {
@@ -75,6 +82,7 @@ static struct http_server *start_https(struct loop *loop, const struct config *c
     struct http_server *srv = http_server_start(loop, &opt, http_binding_handle, cse);
     if (srv) log_info("HTTPS on %s:%d", cfg->http_host, http_server_port(srv));
     if (srv) cse_on_commit(cse, release_http, srv);
+    if (srv) cse_on_withdraw(cse, close_withdrawn, srv);
     return srv;
 }
 

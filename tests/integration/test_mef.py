@@ -358,12 +358,31 @@ try:
         # --- revocation ------------------------------------------------------
         r = as_device("retrieve", "cse-in/meter1")
         t.ok("RSC 2000" in r.stdout, "before revocation the device is served", r.stdout + r.stderr)
+        # A live HTTPS session of the device (TLS 1.3 PSK, kept open), served once before the revocation.
+        live = subprocess.Popen(["openssl", "s_client", "-connect", "127.0.0.1:%d" % cse.https_port, "-servername",
+                                 "localhost", "-psk_identity", keid, "-psk", open(dev_key).read().strip(), "-tls1_3",
+                                 "-ign_eof", "-quiet"], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                stderr=subprocess.DEVNULL)
+        live.stdin.write(b"GET /cse-in/meter1 HTTP/1.1\r\nHost: localhost\r\nX-M2M-Origin: Cmeter1\r\n"
+                         b"X-M2M-RI: live-1\r\nX-M2M-RVI: 3\r\n\r\n")
+        live.stdin.flush()
+        time.sleep(1)
+        t.ok(live.poll() is None, "the device holds a live HTTPS session with its enrolled key")
         r = tool("--mef", mef.base, "mef", "revoke", keid)
         t.eq(r.returncode, 0, "m2m mef revoke (%s)" % r.stdout.strip())
         deadline = time.time() + 10
         while time.time() < deadline and "%s withdrawn" % keid not in cse.read_log():
             time.sleep(0.1)
         t.ok("%s withdrawn" % keid in cse.read_log(), "the CSE learns of the revocation (mef-recheck) and withdraws the key")
+        try:
+            live_out, _ = live.communicate(timeout=5)
+            ended = True            # s_client ended by itself: the server closed the session
+        except subprocess.TimeoutExpired:
+            live.kill()
+            live_out, _ = live.communicate()
+            ended = False
+        t.ok(b"HTTP/1.1 200" in live_out and ended and "closed 1 HTTPS connection" in cse.read_log(),
+             "the live session was served, then cut off by the CSE when the key was withdrawn", live_out[-300:])
         r = as_device("retrieve", "cse-in/meter1")
         t.ok(r.returncode != 0 and "RSC 2000" not in r.stdout, "the revoked device is refused afterwards",
              r.stdout + r.stderr)
