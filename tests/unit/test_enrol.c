@@ -15,6 +15,10 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <openssl/core_names.h>
+#include <openssl/params.h>
+#include <openssl/kdf.h>
+
 #include "cse/base/clock.h"
 #include "mef/est.h"
 #include "mef/mmef.h"
@@ -59,6 +63,40 @@ static void split_and_keid(void **state)
     assert_false(enrol_target_is_keid("40414243444546474849zz4b4c4d4e4f@mef.ironbark.local", "mef.ironbark.local"));
     assert_false(enrol_target_is_keid(keid, "other.example"));
     assert_false(enrol_target_is_keid("kpsa-1", "mef.ironbark.local"));
+}
+
+/* The (D)TLS 1.2 exporter (RFC 5705, no context) is the TLS PRF over the
+ * master secret with seed label || client_random || server_random. With a
+ * fixed session (master secret 00..2f, randoms c0.. and 50..), the 48 bytes
+ * and their split were computed independently (Python's hmac, P_SHA256). */
+static void export_vector(void **state)
+{
+    (void)state;
+    uint8_t master[48], seed[sizeof ENROL_EXPORT_LABEL - 1 + 64], km[48];
+    for (int i = 0; i < 48; i++) master[i] = (uint8_t)i;
+    memcpy(seed, ENROL_EXPORT_LABEL, sizeof ENROL_EXPORT_LABEL - 1);
+    for (int i = 0; i < 32; i++) {
+        seed[sizeof ENROL_EXPORT_LABEL - 1 + i] = (uint8_t)(0xc0 + i % 16);
+        seed[sizeof ENROL_EXPORT_LABEL - 1 + 32 + i] = (uint8_t)(0x50 + i % 16);
+    }
+    EVP_KDF *kdf = EVP_KDF_fetch(NULL, "TLS1-PRF", NULL);
+    EVP_KDF_CTX *kctx = EVP_KDF_CTX_new(kdf);
+    OSSL_PARAM params[] = {
+        OSSL_PARAM_construct_utf8_string(OSSL_KDF_PARAM_DIGEST, "SHA256", 0),
+        OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_SECRET, master, sizeof master),
+        OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_SEED, seed, sizeof seed),
+        OSSL_PARAM_construct_end(),
+    };
+    assert_int_equal(EVP_KDF_derive(kctx, km, sizeof km, params), 1);
+    EVP_KDF_CTX_free(kctx);
+    EVP_KDF_free(kdf);
+    uint8_t rel[16], ke[32];
+    enrol_split_export(km, rel, ke);
+    assert_string_equal(hexof(rel, 16), "db3c6b037d4b6044cc3dcc232cb8d5f2");
+    assert_string_equal(hexof(ke, 32), "61cdf5adaba4f91cc989a80a31d33c8ca03d0857fc3f2fb50b7707bd97e38a75");
+    char keid[ENROL_KEID_MAX];
+    assert_int_equal(enrol_keid(rel, "mef.ironbark.local", keid, sizeof keid), 0);
+    assert_string_equal(keid, "db3c6b037d4b6044cc3dcc232cb8d5f2@mef.ironbark.local");
 }
 
 static void derivations(void **state)
@@ -367,6 +405,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(split_and_keid),
+        cmocka_unit_test(export_vector),
         cmocka_unit_test(derivations),
         cmocka_unit_test(hex_both_ways),
         cmocka_unit_test(bootstrap_once),
