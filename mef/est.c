@@ -14,7 +14,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 static char *b64_of(const unsigned char *der, int n)
 {
@@ -202,4 +204,49 @@ char *est_enroll(const char *b64, size_t len, const struct est_issue *in, char *
     X509_REQ_free(req);
     free(der);
     return out;
+}
+
+static bool revoke_serial(X509_CRL *crl, const char *hex, const ASN1_TIME *when)
+{
+    BIGNUM *bn = NULL;
+    X509_REVOKED *rev = X509_REVOKED_new();
+    ASN1_INTEGER *serial = BN_hex2bn(&bn, hex) ? BN_to_ASN1_INTEGER(bn, NULL) : NULL;
+    bool ok = rev && serial && X509_REVOKED_set_serialNumber(rev, serial) &&
+              X509_REVOKED_set_revocationDate(rev, (ASN1_TIME *)when) && X509_CRL_add0_revoked(crl, rev);
+    if (!ok) X509_REVOKED_free(rev);
+    ASN1_INTEGER_free(serial);
+    BN_free(bn);
+    return ok;
+}
+
+int est_write_crl(const char *ca_cert, const char *ca_key, const char *const *serials, int n, const char *out_file,
+                  char *err, size_t errlen)
+{
+    struct est_issue in = { .ca_cert = ca_cert, .ca_key = ca_key };
+    X509 *ca = NULL;
+    EVP_PKEY *key = NULL;
+    X509_CRL *crl = X509_CRL_new();
+    ASN1_TIME *now = ASN1_TIME_adj(NULL, time(NULL), 0, 0), *next = ASN1_TIME_adj(NULL, time(NULL), 1, 0);
+    bool ok = crl && now && next && load_ca(&in, &ca, &key) && X509_CRL_set_version(crl, 1) &&
+              X509_CRL_set_issuer_name(crl, X509_get_subject_name(ca)) && X509_CRL_set1_lastUpdate(crl, now) &&
+              X509_CRL_set1_nextUpdate(crl, next);
+    for (int i = 0; ok && i < n; i++) ok = revoke_serial(crl, serials[i], now);
+    ok = ok && X509_CRL_sort(crl) && X509_CRL_sign(crl, key, EVP_sha256()) > 0;
+    char tmp[600];
+    snprintf(tmp, sizeof tmp, "%s.new", out_file);
+    FILE *f = ok ? fopen(tmp, "w") : NULL;
+    ok = f && PEM_write_X509_CRL(f, crl);
+    if (f && fclose(f)) ok = false;
+    if (ok) chmod(tmp, 0644);   /* public: CSEs read it */
+    ok = ok && !rename(tmp, out_file);
+    if (!ok) {
+        snprintf(err, errlen, "cannot write the CRL %s", out_file);
+        unlink(tmp);
+    }
+    ASN1_TIME_free(now);
+    ASN1_TIME_free(next);
+    X509_CRL_free(crl);
+    X509_free(ca);
+    EVP_PKEY_free(key);
+    return ok ? 0 : -1;
 }

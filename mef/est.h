@@ -33,4 +33,10 @@ struct est_issue {
 char *est_enroll(const char *b64, size_t len, const struct est_issue *in, char *serial, size_t serial_cap,
                  char *err, size_t errlen);
 
+/* Writes a CRL (PEM, signed by the CA, next update in a day) listing the
+ * serial numbers (hex) to out_file, atomically (a new file renamed over
+ * the old, mode 0644). 0, or -1 with err. */
+int est_write_crl(const char *ca_cert, const char *ca_key, const char *const *serials, int n, const char *out_file,
+                  char *err, size_t errlen);
+
 #endif

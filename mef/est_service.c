@@ -16,8 +16,45 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 static const char est_prefix[] = "/.well-known/est/";
+static const char crl_path[] = "/mef/crl.pem";
+
+struct serials {
+    char **list;
+    int n, cap;
+};
+
+static int collect(void *arg, const char *serial)
+{
+    struct serials *s = arg;
+    if (s->n == s->cap) {
+        int cap = s->cap ? 2 * s->cap : 16;
+        char **l = realloc(s->list, (size_t)cap * sizeof *l);
+        if (!l) return -1;
+        s->list = l;
+        s->cap = cap;
+    }
+    return (s->list[s->n] = strdup(serial)) ? (s->n++, 0) : -1;
+}
+
+int mef_publish_crl(struct cse *cse)
+{
+    char ca_cert[600], ca_key[600], file[600], err[300];
+    snprintf(ca_cert, sizeof ca_cert, "%s/tls/ca.pem", cse->cfg.data_dir);
+    snprintf(ca_key, sizeof ca_key, "%s/tls/ca.key", cse->cfg.data_dir);
+    snprintf(file, sizeof file, "%s/tls/crl.pem", cse->cfg.data_dir);
+    if (access(ca_key, R_OK)) return 0;   /* no CA of its own (tls-cert configured): no EST, no CRL */
+    struct serials s = { 0 };
+    int rc = mef_each_revoked_cert(mef_service()->records, collect, &s);
+    if (!rc) rc = est_write_crl(ca_cert, ca_key, (const char *const *)s.list, s.n, file, err, sizeof err);
+    if (rc) log_error("mef: %s", rc < 0 && err[0] ? err : "cannot publish the CRL");
+    else log_info("mef: CRL %s lists %d revoked certificate%s", file, s.n, s.n == 1 ? "" : "s");
+    for (int i = 0; i < s.n; i++) free(s.list[i]);
+    free(s.list);
+    return rc;
+}
 
 static bool answer(struct http_response *out, int status, const char *ctype, char *body)
 {
@@ -77,13 +114,32 @@ static bool enroll(struct cse *cse, const struct http_request *h, struct http_re
     struct est_issue in = { e.enrolee_id, e.keid, ca_cert, ca_key, e.expires_us / 1000000 };
     char *p7 = est_enroll(h->body ? h->body : "", h->body_len, &in, serial, sizeof serial, err, sizeof err);
     if (!p7) return refuse(cse, h, out, 400, key, err);
+    if (mef_put_cert(svc->records, serial, e.keid)) log_error("mef: certificate %s not recorded", serial);
+    mef_publish_crl(cse);   /* the first issue makes the (empty) CRL exist for the CSEs */
     audit_decision(acl_audit_log(cse), key, h->target, "est", "grant", "mef", serial);
     log_info("mef: EST issued certificate %s for %s (%s)", serial, e.enrolee_id, e.keid);
     return base64_answer(out, "application/pkcs7-mime; smime-type=certs-only", p7);
 }
 
+/* The CRL is public: any client, HTTP or HTTPS. */
+static bool serve_crl(struct cse *cse, const struct http_request *h, struct http_response *out)
+{
+    char file[600];
+    snprintf(file, sizeof file, "%s/tls/crl.pem", cse->cfg.data_dir);
+    FILE *f = fopen(file, "r");
+    char *body = f ? calloc(1, 1 << 16) : NULL;
+    size_t n = body ? fread(body, 1, (1 << 16) - 1, f) : 0;
+    if (f) fclose(f);
+    if (!n) {
+        free(body);
+        return refuse(cse, h, out, 404, NULL, "no CRL yet: the MEF has issued no certificate");
+    }
+    return answer(out, 200, "application/x-pem-file", body);
+}
+
 bool mef_http(struct cse *cse, const struct http_request *h, struct http_response *out)
 {
+    if (!strcmp(h->method, "GET") && !strcmp(h->target, crl_path)) return serve_crl(cse, h, out);
     if (strncmp(h->target, est_prefix, sizeof est_prefix - 1)) return false;
     const char *op = h->target + sizeof est_prefix - 1;
     size_t n = strcspn(op, "?");

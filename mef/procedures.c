@@ -305,8 +305,9 @@ static int enrolments(struct cse *cse, const struct m2m_request *req, struct m2m
     }
     if (req->op != OP_DELETE) return refuse(cse, req, rsp, RSC_OPERATION_NOT_ALLOWED, "RETRIEVE or DELETE (revoke)");
     e.revoked = true;
-    if (mef_update_enrolment(svc.records, &e))
+    if (mef_update_enrolment(svc.records, &e) || mef_revoke_certs(svc.records, e.keid))
         return m2m_error(rsp, RSC_INTERNAL_SERVER_ERROR, "cannot revoke the enrolment");
+    mef_publish_crl(cse);   /* its certificates too */
     log_info("mef: enrolment %s of %s revoked", e.keid, e.enrolee_id);
     granted(cse, req, "revoked");
     rsp->rsc = RSC_DELETED;

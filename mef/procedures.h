@@ -27,5 +27,7 @@ int mef_request(struct cse *cse, const struct m2m_request *req, struct m2m_respo
 struct http_request;
 struct http_response;
 bool mef_http(struct cse *cse, const struct http_request *h, struct http_response *out);
+/* Rewrites <data-dir>/tls/crl.pem from the revoked certificates: 0 or -1 (logged). */
+int mef_publish_crl(struct cse *cse);
 
 #endif

@@ -23,7 +23,8 @@ static const char schema[] =
     " sealed_ke BLOB NOT NULL);"
     "CREATE INDEX IF NOT EXISTS enrolment_kpm ON enrolment(kpm_id);"
     "CREATE TABLE IF NOT EXISTS keyreg (keid TEXT NOT NULL, suid INTEGER NOT NULL, target TEXT NOT NULL,"
-    " expires INTEGER NOT NULL, PRIMARY KEY (keid, suid, target));";
+    " expires INTEGER NOT NULL, PRIMARY KEY (keid, suid, target));"
+    "CREATE TABLE IF NOT EXISTS cert (serial TEXT PRIMARY KEY, keid TEXT NOT NULL, revoked INTEGER NOT NULL DEFAULT 0);";
 
 struct mef_records *mef_records_open(const char *file, struct vault *v)
 {
@@ -229,6 +230,32 @@ int mef_each_keyreg(struct mef_records *r, const char *keid, int (*fn)(void *arg
         row_keyreg(st, &k);
         rc = fn(arg, &k);
     }
+    sqlite3_finalize(st);
+    return rc;
+}
+
+int mef_put_cert(struct mef_records *r, const char *serial, const char *keid)
+{
+    sqlite3_stmt *st = prepare(r, "INSERT OR REPLACE INTO cert (serial, keid, revoked) VALUES (?1, ?2, 0)");
+    if (!st) return -1;
+    text(st, 1, serial);
+    text(st, 2, keid);
+    return exec_done(r, st);
+}
+
+int mef_revoke_certs(struct mef_records *r, const char *keid)
+{
+    sqlite3_stmt *st = prepare(r, "UPDATE cert SET revoked = 1 WHERE keid = ?1 COLLATE NOCASE");
+    if (!st) return -1;
+    text(st, 1, keid);
+    return exec_done(r, st);
+}
+
+int mef_each_revoked_cert(struct mef_records *r, int (*fn)(void *arg, const char *serial), void *arg)
+{
+    sqlite3_stmt *st = prepare(r, "SELECT serial FROM cert WHERE revoked = 1 ORDER BY serial");
+    int rc = st ? 0 : -1;
+    while (!rc && st && sqlite3_step(st) == SQLITE_ROW) rc = fn(arg, (const char *)sqlite3_column_text(st, 0));
     sqlite3_finalize(st);
     return rc;
 }

@@ -53,4 +53,10 @@ int mef_delete_keyregs(struct mef_records *r, const char *keid, int suid);
 int mef_each_keyreg(struct mef_records *r, const char *keid, int (*fn)(void *arg, const struct mef_keyreg *k),
                     void *arg);
 
+/* Certificates EST issued, by serial (hex): revoked with their enrolment. */
+int mef_put_cert(struct mef_records *r, const char *serial, const char *keid);
+int mef_revoke_certs(struct mef_records *r, const char *keid);
+/* Calls fn for each revoked serial; for the CRL. */
+int mef_each_revoked_cert(struct mef_records *r, int (*fn)(void *arg, const char *serial), void *arg);
+
 #endif

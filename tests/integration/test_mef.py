@@ -342,18 +342,32 @@ try:
             t.ok(v.returncode == 0, "openssl verify: it chains to the MEF's CA", v.stdout + v.stderr)
             ext = openssl("x509", "-in", cert4, "-noout", "-ext", "subjectAltName,keyUsage").stdout.decode()
             t.ok("URI:Cmeter4" in ext and "Digital Signature" in ext, "its SAN carries the AE-ID", ext)
-            with Cse(coap_port=0, trusted_ca=mef_ca) as cse2:
+            crl = os.path.join(mef.data_dir, "tls", "crl.pem")
+            with Cse(coap_port=0, trusted_ca=mef_ca, crl_file=crl) as cse2:
                 opts = cse2.https_curl_options() + ["--cert", cert4, "--key", dev4_key]
                 r = cse2.create("/cse-in", 2, {"m2m:ae": {"rn": "meter4", "api": "Nm4", "rr": False, "srv": ["3"]}},
                                 origin="Cmeter4", base=cse2.https_base, curl_extra=opts)
-                t.rsc(r, 2001, 201, "an AE registers over HTTPS with the EST certificate (CSE trusts the MEF's CA)")
+                t.rsc(r, 2001, 201, "an AE registers over HTTPS with the EST certificate (CSE trusts the MEF's CA, checks its CRL)")
                 r = cse2.get("/cse-in/meter4", origin="Cother", base=cse2.https_base, curl_extra=opts)
                 t.rsc(r, 4106, 403, "... bound to the AE-ID in its SAN (4106 for another)")
-            body2, key2 = csr("meter4b", "Cmeter4", keid4)
-            r = curl("POST", est + "simplereenroll", {"Content-Type": "application/pkcs10"}, body2,
-                     extra=curl_tls + ["--cert", cert4, "--key", dev4_key])
-            t.ok(r.status == 200 and certs_of(r.text, "meter4b-cert"),
-                 "EST simplereenroll with the issued certificate (curl --cert): a new certificate", r)
+                body2, key2 = csr("meter4b", "Cmeter4", keid4)
+                r = curl("POST", est + "simplereenroll", {"Content-Type": "application/pkcs10"}, body2,
+                         extra=curl_tls + ["--cert", cert4, "--key", dev4_key])
+                t.ok(r.status == 200 and certs_of(r.text, "meter4b-cert"),
+                     "EST simplereenroll with the issued certificate (curl --cert): a new certificate", r)
+                # Revocation reaches certificates through the MEF's CRL.
+                r = tool("--mef", mef.base, "mef", "revoke", keid4)
+                t.eq(r.returncode, 0, "m2m mef revoke of the certificate holder")
+                served = curl("GET", mef.base + "/mef/crl.pem")
+                t.ok(served.status == 200 and "BEGIN X509 CRL" in served.text, "the MEF serves its CRL (/mef/crl.pem)")
+                v = openssl("verify", "-crl_check", "-CAfile", mef_ca, "-CRLfile", crl, cert4)
+                t.ok(v.returncode != 0 and b"revoked" in v.stdout + v.stderr,
+                     "openssl verify -crl_check: the certificate is revoked", v.stdout + v.stderr)
+                r = cse2.get("/cse-in/meter4", origin="Cmeter4", base=cse2.https_base, curl_extra=opts)
+                t.eq(r.status, -1, "the CSE refuses the revoked certificate's handshake (CRL reread)")
+                r = curl("POST", est + "simplereenroll", {"Content-Type": "application/pkcs10"}, body2,
+                         extra=curl_tls + ["--cert", os.path.join(work, "meter4b-cert.pem"), "--key", key2])
+                t.eq(r.status, 403, "a revoked enrolment gets no re-enrolment")
 
         # --- revocation ------------------------------------------------------
         r = as_device("retrieve", "cse-in/meter1")
