@@ -13,7 +13,11 @@
 #include <coap3/coap.h>
 #include <openssl/err.h>
 #include <openssl/ssl.h>
+#include <openssl/pem.h>
 #include <openssl/x509.h>
+#include <openssl/x509_vfy.h>
+
+#include <sys/stat.h>
 
 #include <arpa/inet.h>
 
@@ -33,7 +37,43 @@ struct dtls {
     coap_bin_const_t key_bin;
     struct certgen_paths id;
     char ca_bundle[512];
+    char crl_file[256];            /* "" = no revocation checks */
+    struct timespec crl_mtime;
+    X509_STORE *crl_store;         /* the trusted CAs and the CRLs, checked per session */
 };
+
+/* The verification store with the CRLs, rebuilt when the CRL file changed
+ * (an m2m-mef rewrote it on a revocation); NULL when there is none. */
+static X509_STORE *crl_store(struct dtls *d)
+{
+    struct stat st;
+    if (!d->crl_file[0] || stat(d->crl_file, &st)) return d->crl_store;
+    if (d->crl_store && st.st_mtim.tv_sec == d->crl_mtime.tv_sec && st.st_mtim.tv_nsec == d->crl_mtime.tv_nsec)
+        return d->crl_store;
+    X509_STORE *store = X509_STORE_new();
+    FILE *f = fopen(d->crl_file, "r");
+    X509_CRL *crl;
+    int n = 0;
+    bool ok = store && f && X509_STORE_load_file(store, d->ca_bundle) == 1;
+    while (ok && (crl = PEM_read_X509_CRL(f, NULL, NULL, NULL))) {
+        ok = X509_STORE_add_crl(store, crl) == 1;
+        X509_CRL_free(crl);
+        n++;
+    }
+    if (f) fclose(f);
+    ERR_clear_error();   /* the end of the PEM file */
+    if (!ok || !n) {
+        log_warn("dtls: cannot load the CRL file %s", d->crl_file);
+        X509_STORE_free(store);
+        return d->crl_store;
+    }
+    X509_STORE_set_flags(store, X509_V_FLAG_CRL_CHECK);
+    X509_STORE_free(d->crl_store);
+    d->crl_store = store;
+    d->crl_mtime = st.st_mtim;
+    log_info("dtls: CRL %s loaded", d->crl_file);
+    return store;
+}
 
 static const coap_bin_const_t *psk_for_identity(coap_bin_const_t *identity, coap_session_t *session,
                                                 void *arg)
@@ -102,6 +142,8 @@ static int prefer_suites(void *tls_session, coap_dtls_pki_t *setup)
         log_debug("dtls: handshake from %s refused by the rate limit", ip);
         return 0;
     }
+    X509_STORE *store = crl_store(d);
+    if (store && SSL_set1_verify_cert_store(ssl, store) != 1) return 0;
     ERR_clear_error();   /* see dtls_setup(): stale PEM errors confuse SSL_get_error() */
     SSL_set_options(ssl, SSL_OP_CIPHER_SERVER_PREFERENCE);
     return SSL_set_cipher_list(ssl, dtls_ciphers) == 1;
@@ -150,6 +192,7 @@ struct dtls *dtls_setup(struct coap_context_t *ctx, const struct config *cfg, st
     if (!d) return NULL;
     d->creds = creds;
     d->throttle = throttle;
+    snprintf(d->crl_file, sizeof d->crl_file, "%s", cfg->crl_file);
     if (certgen_server_identity(cfg, &d->id) || write_ca_bundle(d, cfg)) {
         log_error("dtls: cannot prepare the server certificate and trusted CAs");
         free(d);
@@ -186,6 +229,7 @@ void dtls_free(struct dtls *d)
 {
     if (!d) return;
     memset(d->key, 0, sizeof d->key);
+    X509_STORE_free(d->crl_store);
     free(d);
 }
 

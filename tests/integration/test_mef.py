@@ -350,6 +350,13 @@ try:
                 t.rsc(r, 2001, 201, "an AE registers over HTTPS with the EST certificate (CSE trusts the MEF's CA, checks its CRL)")
                 r = cse2.get("/cse-in/meter4", origin="Cother", base=cse2.https_base, curl_extra=opts)
                 t.rsc(r, 4106, 403, "... bound to the AE-ID in its SAN (4106 for another)")
+                def coaps_cert(cert):
+                    return tool("--url", "coaps://127.0.0.1:%d" % cse2.coaps_port, "--ca", cse2.tls_ca, "--cert", cert,
+                                "--key", dev4_key, "--from", "Cmeter4", "--handshake-timeout", "1500",
+                                "retrieve", "cse-in/meter4")
+                r = coaps_cert(cert4)
+                t.ok("RSC 2000" in r.stdout, "the EST certificate works over CoAPS too (DTLS, CRL checked)",
+                     r.stdout + r.stderr)
                 body2, key2 = csr("meter4b", "Cmeter4", keid4)
                 r = curl("POST", est + "simplereenroll", {"Content-Type": "application/pkcs10"}, body2,
                          extra=curl_tls + ["--cert", cert4, "--key", dev4_key])
@@ -365,6 +372,8 @@ try:
                      "openssl verify -crl_check: the certificate is revoked", v.stdout + v.stderr)
                 r = cse2.get("/cse-in/meter4", origin="Cmeter4", base=cse2.https_base, curl_extra=opts)
                 t.eq(r.status, -1, "the CSE refuses the revoked certificate's handshake (CRL reread)")
+                r = coaps_cert(cert4)
+                t.ok(r.returncode == 2 and "RSC" not in r.stdout, "... over CoAPS too", r.stdout + r.stderr)
                 r = curl("POST", est + "simplereenroll", {"Content-Type": "application/pkcs10"}, body2,
                          extra=curl_tls + ["--cert", os.path.join(work, "meter4b-cert.pem"), "--key", key2])
                 t.eq(r.status, 403, "a revoked enrolment gets no re-enrolment")
