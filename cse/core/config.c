@@ -140,7 +140,7 @@ static const struct setting settings[] = {
       "pre-provisioned key identity:hexkey:originator-patterns (repeatable)", offsetof(struct config, npsk), true },
     STR(psk_file, "psk-file", "file of pre-provisioned keys, one identity:hexkey:originator-patterns a line (mode 600)"),
     LIST(trusted_ca, ntrusted_ca, "trusted-ca", "PEM file of a CA trusted for client certificates and https:// notification targets (repeatable)"),
-    STR(crl_file, "crl-file", "PEM file of CRLs checked for HTTPS client certificates, reread when it changes; it must cover every trusted CA (e.g. an m2m-mef's tls/crl.pem)"),
+    STR(crl_file, "crl-file", "PEM file of CRLs checked for HTTPS and CoAPS client certificates, reread when it changes; it must cover every trusted CA (e.g. an m2m-mef's tls/crl.pem)"),
     STR(mef_fqdn, "mef-fqdn", "m2m-cse: accept PSK identities <KeID>@<mef-fqdn> issued by this MEF, fetching their keys from mef-url; m2m-mef: its own MEF-FQDN (default mef.ironbark.local)"),
     STR(mef_url, "mef-url", "m2m-cse: the MEF's base URL for /fetchCredentials (coaps://host:port, authenticated with outbound-psk)"),
     INT(mef_recheck_ms, "mef-recheck", 100, 86400000, "m2m-cse: ask the MEF again about every key it lent this often, ms; a revoked one is withdrawn (default 60000)"),

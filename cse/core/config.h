@@ -72,7 +72,7 @@ struct config {
     int ntrusted_ca;
     /* Enrolment: m2m-mef's own MEF-FQDN; in m2m-cse the MEF whose KeIDs
      * (<hex>@<mef-fqdn>) it accepts, fetching their keys from mef_url. */
-    char crl_file[256];       /* CRL(s), PEM, for client certificates over HTTPS; "" = none */
+    char crl_file[256];       /* CRL(s), PEM, for HTTPS and CoAPS client certificates; "" = none */
     char mef_fqdn[128];
     char mef_url[256];
     int mef_recheck_ms;       /* how often each key lent by the MEF is asked about again */
