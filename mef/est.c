@@ -10,6 +10,7 @@
 #include <openssl/x509v3.h>
 
 #include <ctype.h>
+#include <fcntl.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -226,10 +227,20 @@ int est_write_crl(const char *ca_cert, const char *ca_key, const char *const *se
     X509 *ca = NULL;
     EVP_PKEY *key = NULL;
     X509_CRL *crl = X509_CRL_new();
-    ASN1_TIME *now = ASN1_TIME_adj(NULL, time(NULL), 0, 0), *next = ASN1_TIME_adj(NULL, time(NULL), 1, 0);
+    /* thisUpdate a minute back: a verifier whose clock is a second behind (or
+     * that wants thisUpdate strictly in the past, as wolfSSL does) takes it. */
+    ASN1_TIME *now = ASN1_TIME_adj(NULL, time(NULL) - 60, 0, 0), *next = ASN1_TIME_adj(NULL, time(NULL), 1, 0);
     bool ok = crl && now && next && load_ca(&in, &ca, &key) && X509_CRL_set_version(crl, 1) &&
               X509_CRL_set_issuer_name(crl, X509_get_subject_name(ca)) && X509_CRL_set1_lastUpdate(crl, now) &&
               X509_CRL_set1_nextUpdate(crl, next);
+    /* The issuer's key ID: every Ironbark CA has the same subject name, so a
+     * verifier must find the right one by key (wolfSSL looks the CRL's CA up
+     * by its authorityKeyIdentifier, else by name). */
+    X509V3_CTX v3;
+    X509V3_set_ctx(&v3, ca, NULL, NULL, crl, 0);
+    X509_EXTENSION *akid = ok ? X509V3_EXT_conf_nid(NULL, &v3, NID_authority_key_identifier, "keyid:always") : NULL;
+    ok = akid && X509_CRL_add_ext(crl, akid, -1);
+    X509_EXTENSION_free(akid);
     for (int i = 0; ok && i < n; i++) ok = revoke_serial(crl, serials[i], now);
     ok = ok && X509_CRL_sort(crl) && X509_CRL_sign(crl, key, EVP_sha256()) > 0;
     char tmp[600];
@@ -248,5 +259,71 @@ int est_write_crl(const char *ca_cert, const char *ca_key, const char *const *se
     X509_CRL_free(crl);
     X509_free(ca);
     EVP_PKEY_free(key);
+    return ok ? 0 : -1;
+}
+
+char *est_make_csr(const char *key_file, const char *identity, const char *password, char *err, size_t errlen)
+{
+    EVP_PKEY *key = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256");
+    X509_REQ *req = X509_REQ_new();
+    X509_NAME *name = X509_NAME_new();
+    GENERAL_NAMES *san = GENERAL_NAMES_new();
+    GENERAL_NAME *uri = GENERAL_NAME_new();
+    ASN1_IA5STRING *ia5 = ASN1_IA5STRING_new();
+    STACK_OF(X509_EXTENSION) *exts = sk_X509_EXTENSION_new_null();
+    X509_EXTENSION *ext = NULL;
+    bool ok = key && req && name && san && uri && ia5 && exts && ASN1_STRING_set(ia5, identity, -1) &&
+              X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_UTF8, (const unsigned char *)identity, -1, -1, 0) &&
+              X509_REQ_set_subject_name(req, name) && X509_REQ_set_pubkey(req, key) &&
+              X509_REQ_add1_attr_by_NID(req, NID_pkcs9_challengePassword, MBSTRING_UTF8,
+                                        (const unsigned char *)password, -1);
+    if (ok) {
+        GENERAL_NAME_set0_value(uri, GEN_URI, ia5);
+        ia5 = NULL;
+        ok = sk_GENERAL_NAME_push(san, uri) > 0;
+        if (ok) uri = NULL;
+    }
+    ok = ok && (ext = X509V3_EXT_i2d(NID_subject_alt_name, 0, san)) && sk_X509_EXTENSION_push(exts, ext) > 0 &&
+         X509_REQ_add_extensions(req, exts) && X509_REQ_sign(req, key, EVP_sha256()) > 0;
+    if (ext && !ok) X509_EXTENSION_free(ext);
+    FILE *f = NULL;
+    if (ok) {
+        unlink(key_file);
+        int fd = open(key_file, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+        f = fd >= 0 ? fdopen(fd, "w") : NULL;
+        ok = f && PEM_write_PrivateKey(f, key, NULL, NULL, 0, NULL, NULL);
+        if (f && fclose(f)) ok = false;
+        if (!ok) snprintf(err, errlen, "cannot write the key file %s", key_file);
+    } else {
+        snprintf(err, errlen, "cannot make the certificate request");
+    }
+    unsigned char *der = NULL;
+    int n = ok ? i2d_X509_REQ(req, &der) : -1;
+    char *out = b64_of(der, n);
+    OPENSSL_free(der);
+    sk_X509_EXTENSION_pop_free(exts, X509_EXTENSION_free);
+    GENERAL_NAME_free(uri);
+    ASN1_IA5STRING_free(ia5);
+    GENERAL_NAMES_free(san);
+    X509_NAME_free(name);
+    X509_REQ_free(req);
+    EVP_PKEY_free(key);
+    return out;
+}
+
+int est_save_certs(const char *b64, size_t len, const char *cert_file, char *err, size_t errlen)
+{
+    unsigned char *der = NULL;
+    int n = der_of(b64, len, &der);
+    const unsigned char *p = der;
+    PKCS7 *p7 = n > 0 ? d2i_PKCS7(NULL, &p, n) : NULL;
+    STACK_OF(X509) *certs = p7 && PKCS7_type_is_signed(p7) ? p7->d.sign->cert : NULL;
+    FILE *f = sk_X509_num(certs) > 0 ? fopen(cert_file, "w") : NULL;
+    bool ok = f != NULL;
+    for (int i = 0; ok && i < sk_X509_num(certs); i++) ok = PEM_write_X509(f, sk_X509_value(certs, i));
+    if (f && fclose(f)) ok = false;
+    if (!ok) snprintf(err, errlen, certs ? "cannot write %s" : "the answer is not a PKCS#7 certs-only (base64)", cert_file);
+    PKCS7_free(p7);
+    free(der);
     return ok ? 0 : -1;
 }

@@ -39,4 +39,12 @@ char *est_enroll(const char *b64, size_t len, const struct est_issue *in, char *
 int est_write_crl(const char *ca_cert, const char *ca_key, const char *const *serials, int n, const char *out_file,
                   char *err, size_t errlen);
 
+/* The client side (m2m enrol --est-cert): a new P-256 key written to
+ * key_file (0600), and a CSR for it with identity as its one URI SAN (and
+ * CN) and password as challengePassword, as base64 DER (malloc'd). */
+char *est_make_csr(const char *key_file, const char *identity, const char *password, char *err, size_t errlen);
+/* The certificates of a base64 PKCS#7 certs-only answer, as PEM into
+ * cert_file. 0, or -1 with err. */
+int est_save_certs(const char *b64, size_t len, const char *cert_file, char *err, size_t errlen);
+
 #endif

@@ -42,6 +42,9 @@ struct client_request {
     const char *body;          /* JSON text or NULL */
     const char *query;         /* "rcn=4&fu=1" (already encoded) or NULL */
     const char *rqi;           /* NULL = generated */
+    /* Not NULL: a plain HTTP(S) POST of body with this Content-Type to the
+     * path `to` (EST), with no oneM2M headers. */
+    const char *content_type;
 };
 
 struct client_response {

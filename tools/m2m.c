@@ -46,8 +46,10 @@ static void usage(void)
          "  enrol [<csebase>] --mef https://MEF:8382 --psk-id KPMID --psk-key-file F --from AE-ID\n"
          "        --target CSE-ID [--cse coaps://CSE:5684] [--file KEYFILE] [--lifetime P30D]\n"
          "        [--mef-fqdn FQDN] [--admin-fqdn FQDN] [--api APP-ID] [--rn NAME]\n"
+         "        [--est-cert FILE [--est-key FILE]]\n"
          "        bootstrap PSK -> enrolment (KeID) -> key registration for the CSE -> Kpsa in\n"
-         "        KEYFILE (default ./enrolment.key) -> the AE registered at --cse with it\n"
+         "        KEYFILE (default ./enrolment.key) -> with --est-cert, a certificate over EST\n"
+         "        (key in --est-key, default FILE.key) -> the AE registered at --cse with the PSK\n"
          "  mef list                                  mef show <KeID|KpmID|MEFClientRegID>\n"
          "  mef revoke <KeID|KpmID|MEFClientRegID>    (operators, From = the MEF's admin)\n"
          "\n"
@@ -136,6 +138,8 @@ static int take_option(struct cli *c, const char *name, const char *v)
     else if (!strcmp(name, "--api")) c->api = v;
     else if (!strcmp(name, "--rn")) c->rn = v;
     else if (!strcmp(name, "--admin-fqdn")) c->admin_fqdn = v;
+    else if (!strcmp(name, "--est-cert")) c->est_cert = v;
+    else if (!strcmp(name, "--est-key")) c->est_key = v;
     else return -1;
     return 0;
     #undef ADD
@@ -201,7 +205,7 @@ static void build_query(const struct cli *c, char *out, size_t cap)
 int cli_call(struct cli *c, enum client_op op, const char *to, int ty, const char *body,
              const char *query, json_t **out, int *rsc)
 {
-    struct client_request rq = { op, to, ty, body, query, c->rqi };
+    struct client_request rq = { op, to, ty, body, query, c->rqi, NULL };
     struct client_response rsp;
     char err[512];
     *out = NULL;

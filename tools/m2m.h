@@ -33,7 +33,7 @@ struct cli {
     int tail;
     const char *token[CLI_MAX]; int ntoken;    /* --token JWT|@file, joined into o.tokens */
     /* enrol and mef commands */
-    const char *mef_url, *mef_fqdn, *cse_url, *api, *rn, *admin_fqdn;
+    const char *mef_url, *mef_fqdn, *cse_url, *api, *rn, *admin_fqdn, *est_cert, *est_key;
 };
 
 /* Sends one primitive; *out receives the parsed JSON body (NULL if none or

@@ -6,6 +6,7 @@
 
 #include "../cse/base/clock.h"
 #include "../cse/core/rsc.h"
+#include "../mef/est.h"
 #include "../mef/mmef.h"
 #include "../security/enrol_keys.h"
 #include "../security/hex.h"
@@ -111,7 +112,7 @@ static int register_ae(struct cli *c, const char *keid, const char *key_hex)
     if (c->rn) json_object_set_new(json_object_get(ae, "m2m:ae"), "rn", json_string(c->rn));
     char *body = json_dumps(ae, JSON_COMPACT);
     json_decref(ae);
-    struct client_request rq = { CLIENT_CREATE, base, 2, body, NULL, NULL };
+    struct client_request rq = { CLIENT_CREATE, base, 2, body, NULL, NULL, NULL };
     struct client_response rsp;
     char err[512];
     int tries = 0, rc = -1;
@@ -131,6 +132,36 @@ static int register_ae(struct cli *c, const char *keid, const char *key_hex)
     printf("registered AE %s at %s over %s (after %d handshake%s)\n", aei ? aei : "?", o.url, keid, tries,
            tries > 1 ? "s" : "");
     json_decref(out);
+    return 0;
+}
+
+/* EST (RFC 7030) over the MEF handshake: a new P-256 key and CSR (SAN =
+ * the Enrolee-ID, challengePassword = the KeID) to /simpleenroll. */
+static int est_enroll_step(struct cli *c, const char *mef, const char *keid)
+{
+    char key_file[600], err[300];
+    snprintf(key_file, sizeof key_file, "%s", c->est_key ? c->est_key : "");
+    if (!c->est_key) snprintf(key_file, sizeof key_file, "%s.key", c->est_cert);
+    char *csr = est_make_csr(key_file, c->o.from, keid, err, sizeof err);
+    if (!csr) { fprintf(stderr, "m2m enrol: %s\n", err); return 2; }
+    struct client_opts o = c->o;
+    o.url = mef;
+    o.export_label = NULL;
+    struct client_request rq = { CLIENT_CREATE, "/.well-known/est/simpleenroll", 0, csr, NULL, NULL,
+                                 "application/pkcs10" };
+    struct client_response rsp;
+    int rc = client_request(&o, &rq, &rsp, err, sizeof err);
+    free(csr);
+    if (rc) { fprintf(stderr, "m2m enrol: EST: %s\n", err); return 2; }
+    if (rsp.status != 200) {
+        fprintf(stderr, "m2m enrol: EST simpleenroll refused: HTTP %d: %s", rsp.status, rsp.body ? rsp.body : "");
+        client_response_clear(&rsp);
+        return 1;
+    }
+    rc = est_save_certs(rsp.body, rsp.body_len, c->est_cert, err, sizeof err);
+    client_response_clear(&rsp);
+    if (rc) { fprintf(stderr, "m2m enrol: EST: %s\n", err); return 1; }
+    printf("certificate (EST): %s, key %s (mode 600), subjectAltName URI %s\n", c->est_cert, key_file, c->o.from);
     return 0;
 }
 
@@ -212,7 +243,13 @@ int enrol_main(struct cli *c)
     if (rc) { explicit_bzero(key_hex, sizeof key_hex); return 2; }
     printf("SAEF credential: PSK identity (KpsaID) %s, key (Kpsa) in %s (mode 600)\n", r.keid, key_file);
 
-    /* 4. The AE, at the CSE, over that credential. */
+    /* 4. A certificate over EST, when asked for. */
+    if (c->est_cert && (rc = est_enroll_step(c, bootstrap.url, r.keid))) {
+        explicit_bzero(key_hex, sizeof key_hex);
+        return rc;
+    }
+
+    /* 5. The AE, at the CSE, over the SAEF credential. */
     rc = c->cse_url ? register_ae(c, r.keid, key_hex) : 0;
     explicit_bzero(key_hex, sizeof key_hex);
     if (!c->cse_url) printf("no --cse URL: register with --psk-id %s --psk-key-file %s\n", r.keid, key_file);

@@ -33,6 +33,7 @@ KPM = "00112233445566778899aabbccddeeff"          # the factory bootstrap key of
 KPM2 = "0f1e2d3c4b5a69788796a5b4c3d2e1f0"
 KPM3 = "a0a1a2a3a4a5a6a7a8a9aaabacadaeaf"
 KPM4 = "b0b1b2b3b4b5b6b7b8b9babbbcbdbebf"
+KPM5 = "c0c1c2c3c4c5c6c7c8c9cacbcccdcecf"
 FETCH = "ffeeddccbbaa99887766554433221100"        # the CSE's credential at the MEF
 OTHER = "1234123412341234123412341234abcd"        # another server's credential at the MEF
 
@@ -70,12 +71,13 @@ kpm_file = write_private(os.path.join(work, "kpm.key"), KPM + "\n")
 kpm2_file = write_private(os.path.join(work, "kpm2.key"), KPM2 + "\n")
 kpm3_file = write_private(os.path.join(work, "kpm3.key"), KPM3 + "\n")
 kpm4_file = write_private(os.path.join(work, "kpm4.key"), KPM4 + "\n")
+kpm5_file = write_private(os.path.join(work, "kpm5.key"), KPM5 + "\n")
 wrong_file = write_private(os.path.join(work, "wrong.key"), "aa" * 16 + "\n")
 fetch_file = write_private(os.path.join(work, "fetch.key"), FETCH + "\n")
 other_file = write_private(os.path.join(work, "other.key"), OTHER + "\n")
 dev_key = os.path.join(work, "dev.key")
 
-mef = Mef(psk=["kpm-meter1:%s:Cmeter1" % KPM, "kpm-meter2:%s:Cmeter2" % KPM2, "kpm-meter3:%s:Cmeter3" % KPM3, "kpm-meter4:%s:Cmeter4" % KPM4,
+mef = Mef(psk=["kpm-meter1:%s:Cmeter1" % KPM, "kpm-meter2:%s:Cmeter2" % KPM2, "kpm-meter3:%s:Cmeter3" % KPM3, "kpm-meter4:%s:Cmeter4" % KPM4, "kpm-meter5:%s:Cmeter5" % KPM5,
                "cse-in-fetch:%s:/id-in" % FETCH, "other-fetch:%s:/id-other" % OTHER],
           log_level="debug")
 mef.start()
@@ -377,6 +379,18 @@ try:
                 r = curl("POST", est + "simplereenroll", {"Content-Type": "application/pkcs10"}, body2,
                          extra=curl_tls + ["--cert", os.path.join(work, "meter4b-cert.pem"), "--key", key2])
                 t.eq(r.status, 403, "a revoked enrolment gets no re-enrolment")
+
+        # m2m enrol runs EST itself with --est-cert.
+        cert5 = os.path.join(work, "meter5.pem")
+        r = tool("enrol", "--mef", mef_https, "--psk-id", "kpm-meter5", "--psk-key-file", kpm5_file,
+                 "--from", "Cmeter5", "--target", "/id-in", "--file", os.path.join(work, "m5.key"), "--est-cert", cert5)
+        t.ok(r.returncode == 0 and "certificate (EST)" in r.stdout, "m2m enrol --est-cert: a certificate over EST",
+             r.stdout + r.stderr)
+        v = openssl("verify", "-CAfile", mef_ca, cert5)
+        ext = openssl("x509", "-in", cert5, "-noout", "-ext", "subjectAltName").stdout.decode() if v.returncode == 0 else ""
+        t.ok(v.returncode == 0 and "URI:Cmeter5" in ext and
+             stat.S_IMODE(os.stat(cert5 + ".key").st_mode) == 0o600,
+             "... it verifies against the MEF's CA, carries the AE-ID, its key is owner-only", ext)
 
         # --- revocation ------------------------------------------------------
         r = as_device("retrieve", "cse-in/meter1")
