@@ -1,5 +1,6 @@
 #include "credentials.h"
 
+#include "../cse/base/clock.h"
 #include "../cse/base/log.h"
 
 #include <ctype.h>
@@ -9,8 +10,17 @@
 #include <string.h>
 #include <sys/stat.h>
 
+/* A key lent by a MEF: in memory only, until its lifetime ends. */
+struct lease {
+    struct cred_psk psk;
+    int64_t until_us;          /* 0 = free slot */
+};
+
 struct credentials {
     sqlite3 *db;
+    struct lease leases[CRED_LEASES];
+    cred_miss_fn *miss;
+    void *miss_arg;
 };
 
 static const char schema[] =
@@ -41,6 +51,7 @@ struct credentials *cred_open(const char *file)
 void cred_close(struct credentials *cs)
 {
     if (!cs) return;
+    explicit_bzero(cs->leases, sizeof cs->leases);
     sqlite3_close(cs->db);
     free(cs);
 }
@@ -201,14 +212,75 @@ static int get_key(struct credentials *cs, const char *sql, const char *identity
     return rc == SQLITE_ROW ? 0 : rc == SQLITE_DONE ? 1 : -1;
 }
 
+/* The live lease of identity; ended ones are forgotten on the way. */
+static struct lease *lease_of(struct credentials *cs, const char *identity)
+{
+    int64_t now = clock_now_us();
+    for (int i = 0; i < CRED_LEASES; i++) {
+        struct lease *l = &cs->leases[i];
+        if (!l->until_us) continue;
+        if (l->until_us <= now) { explicit_bzero(l, sizeof *l); continue; }
+        if (!strcmp(l->psk.identity, identity)) return l;
+    }
+    return NULL;
+}
+
+/* The stored keys first, then the MEF's leases; an identity neither knows
+ * is told to the miss hook (the enrolment target fetches it). */
 int cred_get_psk(struct credentials *cs, const char *identity, struct cred_psk *out)
 {
-    return get_key(cs, "SELECT identity, key, originators FROM psk WHERE identity = ?", identity, out);
+    int rc = get_key(cs, "SELECT identity, key, originators FROM psk WHERE identity = ?", identity, out);
+    if (rc != 1) return rc;
+    struct lease *l = lease_of(cs, identity);
+    if (l) *out = l->psk;
+    else if (cs->miss) cs->miss(cs->miss_arg, identity);
+    return l ? 0 : 1;
 }
 
 int cred_get_esprim_key(struct credentials *cs, const char *key_id, struct cred_psk *out)
 {
     return get_key(cs, "SELECT identity, key, originators FROM esprim_key WHERE identity = ?", key_id, out);
+}
+
+void cred_on_miss(struct credentials *cs, cred_miss_fn *fn, void *arg)
+{
+    cs->miss = fn;
+    cs->miss_arg = arg;
+}
+
+int cred_lease_psk(struct credentials *cs, const struct cred_psk *psk, int64_t until_us)
+{
+    if (!cred_valid_identity(psk->identity) || !psk->key_len || psk->key_len > CRED_KEY_MAX ||
+        until_us <= clock_now_us())
+        return -1;
+    struct lease *slot = lease_of(cs, psk->identity);
+    for (int i = 0; !slot && i < CRED_LEASES; i++)
+        if (!cs->leases[i].until_us) slot = &cs->leases[i];
+    /* Full: the lease that ends first gives way (it is fetched again if used). */
+    if (!slot) {
+        slot = &cs->leases[0];
+        for (int i = 1; i < CRED_LEASES; i++)
+            if (cs->leases[i].until_us < slot->until_us) slot = &cs->leases[i];
+    }
+    slot->psk = *psk;
+    slot->until_us = until_us;
+    return 0;
+}
+
+int cred_withdraw_lease(struct credentials *cs, const char *identity)
+{
+    struct lease *l = lease_of(cs, identity);
+    if (l) explicit_bzero(l, sizeof *l);
+    return l ? 0 : 1;
+}
+
+int cred_each_lease(struct credentials *cs, int (*fn)(void *arg, const struct cred_psk *psk, int64_t until_us),
+                    void *arg)
+{
+    int rc = 0;
+    for (int i = 0; !rc && i < CRED_LEASES; i++)
+        if (cs->leases[i].until_us) rc = fn(arg, &cs->leases[i].psk, cs->leases[i].until_us);
+    return rc;
 }
 
 int cred_each_psk(struct credentials *cs, int (*fn)(void *arg, const struct cred_psk *psk), void *arg)

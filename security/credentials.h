@@ -42,6 +42,19 @@ int cred_remove_psk(struct credentials *cs, const char *identity);
  * functions. */
 int cred_put_esprim_key(struct credentials *cs, const struct cred_psk *key);
 int cred_get_esprim_key(struct credentials *cs, const char *key_id, struct cred_psk *out);
+/* Keys lent by a MEF to this CSE as an enrolment target (TS-0003 8.3.2.1):
+ * held in memory only, never in the file, until until_us (clock.h time).
+ * cred_get_psk finds them after the stored keys. */
+#define CRED_LEASES 256
+int cred_lease_psk(struct credentials *cs, const struct cred_psk *psk, int64_t until_us);
+/* Removes a lease: 0, or 1 when there was none. */
+int cred_withdraw_lease(struct credentials *cs, const char *identity);
+int cred_each_lease(struct credentials *cs, int (*fn)(void *arg, const struct cred_psk *psk, int64_t until_us),
+                    void *arg);
+/* Told of every identity cred_get_psk does not know (the enrolment target
+ * starts fetching it); fn must not block and must not call back into cs. */
+typedef void cred_miss_fn(void *arg, const char *identity);
+void cred_on_miss(struct credentials *cs, cred_miss_fn *fn, void *arg);
 
 /* Trusted CA certificates (PEM text), by a name of the operator's choice. */
 int cred_put_ca(struct credentials *cs, const char *name, const char *pem);

@@ -1,6 +1,8 @@
 /* libcoap and OpenSSL only: this file must never include wolfssl/ssl.h. */
 #include "dtls.h"
 
+#include "bootstrap.h"
+#include "enrol_keys.h"
 #include "cert_san.h"
 #include "certgen.h"
 #include "credentials.h"
@@ -11,7 +13,11 @@
 #include <coap3/coap.h>
 #include <openssl/err.h>
 #include <openssl/ssl.h>
+#include <openssl/pem.h>
 #include <openssl/x509.h>
+#include <openssl/x509_vfy.h>
+
+#include <sys/stat.h>
 
 #include <arpa/inet.h>
 
@@ -31,7 +37,43 @@ struct dtls {
     coap_bin_const_t key_bin;
     struct certgen_paths id;
     char ca_bundle[512];
+    char crl_file[256];            /* "" = no revocation checks */
+    struct timespec crl_mtime;
+    X509_STORE *crl_store;         /* the trusted CAs and the CRLs, checked per session */
 };
+
+/* The verification store with the CRLs, rebuilt when the CRL file changed
+ * (an m2m-mef rewrote it on a revocation); NULL when there is none. */
+static X509_STORE *crl_store(struct dtls *d)
+{
+    struct stat st;
+    if (!d->crl_file[0] || stat(d->crl_file, &st)) return d->crl_store;
+    if (d->crl_store && st.st_mtim.tv_sec == d->crl_mtime.tv_sec && st.st_mtim.tv_nsec == d->crl_mtime.tv_nsec)
+        return d->crl_store;
+    X509_STORE *store = X509_STORE_new();
+    FILE *f = fopen(d->crl_file, "r");
+    X509_CRL *crl;
+    int n = 0;
+    bool ok = store && f && X509_STORE_load_file(store, d->ca_bundle) == 1;
+    while (ok && (crl = PEM_read_X509_CRL(f, NULL, NULL, NULL))) {
+        ok = X509_STORE_add_crl(store, crl) == 1;
+        X509_CRL_free(crl);
+        n++;
+    }
+    if (f) fclose(f);
+    ERR_clear_error();   /* the end of the PEM file */
+    if (!ok || !n) {
+        log_warn("dtls: cannot load the CRL file %s", d->crl_file);
+        X509_STORE_free(store);
+        return d->crl_store;
+    }
+    X509_STORE_set_flags(store, X509_V_FLAG_CRL_CHECK);
+    X509_STORE_free(d->crl_store);
+    d->crl_store = store;
+    d->crl_mtime = st.st_mtim;
+    log_info("dtls: CRL %s loaded", d->crl_file);
+    return store;
+}
 
 static const coap_bin_const_t *psk_for_identity(coap_bin_const_t *identity, coap_session_t *session,
                                                 void *arg)
@@ -100,6 +142,8 @@ static int prefer_suites(void *tls_session, coap_dtls_pki_t *setup)
         log_debug("dtls: handshake from %s refused by the rate limit", ip);
         return 0;
     }
+    X509_STORE *store = crl_store(d);
+    if (store && SSL_set1_verify_cert_store(ssl, store) != 1) return 0;
     ERR_clear_error();   /* see dtls_setup(): stale PEM errors confuse SSL_get_error() */
     SSL_set_options(ssl, SSL_OP_CIPHER_SERVER_PREFERENCE);
     return SSL_set_cipher_list(ssl, dtls_ciphers) == 1;
@@ -148,6 +192,7 @@ struct dtls *dtls_setup(struct coap_context_t *ctx, const struct config *cfg, st
     if (!d) return NULL;
     d->creds = creds;
     d->throttle = throttle;
+    snprintf(d->crl_file, sizeof d->crl_file, "%s", cfg->crl_file);
     if (certgen_server_identity(cfg, &d->id) || write_ca_bundle(d, cfg)) {
         log_error("dtls: cannot prepare the server certificate and trusted CAs");
         free(d);
@@ -184,6 +229,7 @@ void dtls_free(struct dtls *d)
 {
     if (!d) return;
     memset(d->key, 0, sizeof d->key);
+    X509_STORE_free(d->crl_store);
     free(d);
 }
 
@@ -197,6 +243,20 @@ static bool cert_uri(X509 *cert, char *out, size_t cap)
     return ok;
 }
 
+/* In a MEF the PSK session is the MEF handshake (bootstrap.h); the same
+ * session exports the same bytes, so a record per request stays one record. */
+static void export_bootstrap(SSL *ssl, const char *credential_id)
+{
+    if (!bootstrap_enabled()) return;
+    unsigned char km[BOOTSTRAP_LEN];
+    if (SSL_export_keying_material(ssl, km, sizeof km, ENROL_EXPORT_LABEL, strlen(ENROL_EXPORT_LABEL),
+                                   NULL, 0, 0) == 1)
+        bootstrap_record(credential_id, km);
+    else
+        log_warn("dtls: cannot export the bootstrap keying material of %s", credential_id);
+    OPENSSL_cleanse(km, sizeof km);
+}
+
 bool dtls_session_credential(struct coap_session_t *session, char *out, size_t cap)
 {
     if (coap_session_get_proto(session) != COAP_PROTO_DTLS) return false;
@@ -208,6 +268,7 @@ bool dtls_session_credential(struct coap_session_t *session, char *out, size_t c
     if (id && id->length) {
         if (id->length >= CRED_ID_MAX || memchr(id->s, 0, id->length)) return false;
         snprintf(out, cap, "12-%.*s", (int)id->length, (const char *)id->s);
+        export_bootstrap(ssl, out);
         return true;
     }
     if (SSL_get_verify_result(ssl) != X509_V_OK) return false;

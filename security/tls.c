@@ -1,6 +1,8 @@
 /* wolfSSL only: this file must never include OpenSSL headers (design.md). */
 #include "tls.h"
 
+#include "bootstrap.h"
+#include "enrol_keys.h"
 #include "cert_san.h"
 #include "certgen.h"
 #include "credentials.h"
@@ -11,6 +13,8 @@
 #include <wolfssl/ssl.h>
 
 #include <stdio.h>
+#include <sys/stat.h>
+#include <time.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -26,6 +30,8 @@ static const char cipher_list[] =
 struct tls_server {
     WOLFSSL_CTX *ctx;
     struct credentials *creds;
+    char crl_file[256];        /* "" = no revocation checks */
+    struct timespec crl_mtime; /* of the CRL file as last loaded */
 };
 
 struct tls_conn {
@@ -75,6 +81,21 @@ static int load_identity(WOLFSSL_CTX *ctx, const struct config *cfg)
     return 0;
 }
 
+/* (Re)loads the CRL file when it changed since the last load: a CRL an
+ * m2m-mef rewrote on a revocation takes effect at the next handshake. */
+static void refresh_crl(struct tls_server *ts)
+{
+    struct stat st;
+    if (!ts->crl_file[0] || stat(ts->crl_file, &st)) return;
+    if (st.st_mtim.tv_sec == ts->crl_mtime.tv_sec && st.st_mtim.tv_nsec == ts->crl_mtime.tv_nsec) return;
+    if (wolfSSL_CTX_LoadCRLFile(ts->ctx, ts->crl_file, WOLFSSL_FILETYPE_PEM) != WOLFSSL_SUCCESS) {
+        log_warn("tls: cannot load the CRL file %s", ts->crl_file);
+        return;
+    }
+    ts->crl_mtime = st.st_mtim;
+    log_info("tls: CRL %s loaded", ts->crl_file);
+}
+
 struct tls_server *tls_server_create(const struct config *cfg, struct credentials *creds)
 {
     static bool initialised;
@@ -92,6 +113,16 @@ struct tls_server *tls_server_create(const struct config *cfg, struct credential
     }
     wolfSSL_CTX_set_psk_server_callback(ts->ctx, psk_lookup);
     cred_each_ca(creds, tls_io_load_ca, ts->ctx);
+    /* After the CAs: a CRL loads only when its issuer is trusted. */
+    if (cfg->crl_file[0]) {
+        snprintf(ts->crl_file, sizeof ts->crl_file, "%s", cfg->crl_file);
+        if (wolfSSL_CTX_EnableCRL(ts->ctx, WOLFSSL_CRL_CHECK) != WOLFSSL_SUCCESS) {
+            log_error("tls: cannot turn on CRL checks");
+            tls_server_free(ts);
+            return NULL;
+        }
+        refresh_crl(ts);
+    }
     /* Ask for a client certificate; whether one is needed is the SAEF policy's call. */
     wolfSSL_CTX_set_verify(ts->ctx, WOLFSSL_VERIFY_PEER, NULL);
     const char *sni = cfg->tls_server_name;
@@ -114,6 +145,7 @@ void tls_server_free(struct tls_server *ts)
 static void *tls_attach(void *data, int fd)
 {
     struct tls_server *ts = data;
+    refresh_crl(ts);
     struct tls_conn *c = calloc(1, sizeof *c);
     if (!c) return NULL;
     c->ts = ts;
@@ -134,6 +166,8 @@ static void tls_detach(void *conn)
     free(c);
 }
 
+static void export_bootstrap(struct tls_conn *c);
+
 /* Binds the finished handshake to a Credential-ID: "12-<KpsaID>" for a PSK,
  * "33-<AE-ID>" for a certificate naming an AE-ID (or CSE-ID) in its URI
  * subjectAltName (cert_san.h, shared with CoAPS). False when the certificate's
@@ -144,6 +178,7 @@ static bool bind_credential(struct tls_conn *c)
     if (c->psk_found) {
         snprintf(c->credential_id, sizeof c->credential_id, "12-%s", c->psk_identity);
         c->bound = true;
+        export_bootstrap(c);
     } else {
         WOLFSSL_X509 *peer = wolfSSL_get_peer_certificate(c->ssl);
         int der_len = 0;
@@ -166,6 +201,21 @@ static bool bind_credential(struct tls_conn *c)
         log_debug("tls: %s handshake done, %s, credential %s", wolfSSL_get_version(c->ssl),
                   wolfSSL_get_cipher(c->ssl), c->bound ? c->credential_id : "none");
     return ok;
+}
+
+/* In a MEF (bootstrap_enabled), a PSK handshake is the MEF handshake: its
+ * RFC 5705 material is what Client Registration turns into Ke (bootstrap.h). */
+static void export_bootstrap(struct tls_conn *c)
+{
+    if (!bootstrap_enabled()) return;
+    unsigned char km[BOOTSTRAP_LEN];
+    if (wolfSSL_export_keying_material(c->ssl, km, sizeof km, ENROL_EXPORT_LABEL, strlen(ENROL_EXPORT_LABEL),
+                                       NULL, 0, 0)
+            == WOLFSSL_SUCCESS)
+        bootstrap_record(c->credential_id, km);
+    else
+        log_warn("tls: cannot export the bootstrap keying material of %s", c->credential_id);
+    explicit_bzero(km, sizeof km);
 }
 
 static int tls_handshake(void *conn)

@@ -27,6 +27,12 @@ struct client_opts {
      * ltids, rids ('+'-joined), tqi. NULL/false = absent. */
     const char *tokens, *tids, *ltids, *rids;
     bool tqi;
+    /* The MEF handshake (m2m enrol, HTTPS): after the TLS handshake, 48
+     * bytes of RFC 5705 keying material with this label go to on_export,
+     * before the request is built (so it may still fill the body). */
+    const char *export_label;
+    void (*on_export)(void *data, const unsigned char *km, size_t n);
+    void *export_data;
 };
 
 struct client_request {
@@ -36,6 +42,9 @@ struct client_request {
     const char *body;          /* JSON text or NULL */
     const char *query;         /* "rcn=4&fu=1" (already encoded) or NULL */
     const char *rqi;           /* NULL = generated */
+    /* Not NULL: a plain HTTP(S) POST of body with this Content-Type to the
+     * path `to` (EST), with no oneM2M headers. */
+    const char *content_type;
 };
 
 struct client_response {

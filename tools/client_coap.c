@@ -10,6 +10,8 @@
 #include "../cse/wire/coap_optfilter.h"
 
 #include <coap3/coap.h>
+#include <openssl/crypto.h>
+#include <openssl/ssl.h>
 
 #include <netdb.h>
 #include <stdio.h>
@@ -179,6 +181,36 @@ static int resolve(const struct client_url *url, coap_address_t *dst, char *err,
     return 0;
 }
 
+static long elapsed_ms(const struct timespec *t0)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (t.tv_sec - t0->tv_sec) * 1000 + (t.tv_nsec - t0->tv_nsec) / 1000000;
+}
+
+/* The MEF handshake over CoAPS (client.h export_label): the DTLS handshake
+ * first, then its keying material, before the request is built. */
+static int export_material(coap_context_t *ctx, coap_session_t *session, const struct client_opts *o,
+                           const struct client_url *url, struct exchange *x, char *err, size_t errlen)
+{
+    if (!o->export_label || !o->on_export || !strcasecmp(url->scheme, "coap")) return 0;
+    struct timespec t0;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    while (!x->connected && !x->failed && elapsed_ms(&t0) < client_handshake_timeout(o)) coap_io_process(ctx, 100);
+    coap_tls_library_t lib;
+    SSL *ssl = x->connected ? coap_session_get_tls(session, &lib) : NULL;
+    unsigned char km[48];
+    if (!ssl || lib != COAP_TLS_LIBRARY_OPENSSL ||
+        SSL_export_keying_material(ssl, km, sizeof km, o->export_label, strlen(o->export_label), NULL, 0, 0) != 1) {
+        snprintf(err, errlen, "DTLS handshake with %s:%d %s", url->host, url->port,
+                 x->connected ? "gave no keying material to export" : "failed (credentials refused?)");
+        return -1;
+    }
+    o->on_export(o->export_data, km, sizeof km);
+    OPENSSL_cleanse(km, sizeof km);
+    return 0;
+}
+
 int client_coap_send(const struct client_opts *o, const struct client_url *url,
                      const struct client_request *rq, struct client_response *rsp,
                      char *err, size_t errlen)
@@ -202,6 +234,7 @@ int client_coap_send(const struct client_opts *o, const struct client_url *url,
         goto out;
     }
     coap_session_set_app_data(session, &x);
+    if (export_material(ctx, session, o, url, &x, err, errlen)) goto out;
     coap_pdu_t *pdu = coap_new_pdu(COAP_MESSAGE_CON, (coap_pdu_code_t)op_code[rq->op], session);
     uint8_t token[8];
     size_t tlen;
@@ -222,14 +255,10 @@ int client_coap_send(const struct client_opts *o, const struct client_url *url,
      * dropped silently); then the request gets the rest of the timeout. */
     bool dtls = strcasecmp(url->scheme, "coap") != 0;
     int timeout = client_request_timeout(o), bound = dtls ? client_handshake_timeout(o) : timeout;
-    long waited = 0;
-    struct timespec t0, t;
+    struct timespec t0;
     clock_gettime(CLOCK_MONOTONIC, &t0);
-    while (!x.done && !x.failed && waited < (dtls && !x.connected ? bound : timeout)) {
+    while (!x.done && !x.failed && elapsed_ms(&t0) < (dtls && !x.connected ? bound : timeout))
         coap_io_process(ctx, 100);
-        clock_gettime(CLOCK_MONOTONIC, &t);
-        waited = (t.tv_sec - t0.tv_sec) * 1000 + (t.tv_nsec - t0.tv_nsec) / 1000000;
-    }
     if (x.done) rc = 0;
     else if (x.failed) snprintf(err, errlen, "DTLS handshake with %s:%d failed (credentials refused?)",
                                 url->host, url->port);

@@ -59,6 +59,26 @@ static int target_path(const struct client_url *url, const struct client_request
     return n < 0 || (size_t)n >= cap ? -1 : 0;
 }
 
+/* A plain POST (EST): the path as given, the body with its own type. */
+static char *plain_post(const struct client_url *url, const struct client_request *rq, size_t *len, char *err,
+                        size_t errlen)
+{
+    size_t blen = rq->body ? strlen(rq->body) : 0, cap = strlen(url->prefix) + strlen(rq->to) + strlen(url->host) +
+                                                         strlen(rq->content_type) + blen + 200;
+    char *buf = malloc(cap);
+    int n = buf ? snprintf(buf, cap, "POST %s%s HTTP/1.1\r\nHost: %s:%d\r\nContent-Type: %s\r\nContent-Length: %zu\r\n"
+                                     "Connection: close\r\n\r\n", url->prefix, rq->to, url->host, url->port,
+                           rq->content_type, blen) : -1;
+    if (n < 0 || (size_t)n + blen >= cap) {
+        free(buf);
+        snprintf(err, errlen, "request too large");
+        return NULL;
+    }
+    if (blen) memcpy(buf + n, rq->body, blen);
+    *len = (size_t)n + blen;
+    return buf;
+}
+
 char *client_http_build(const struct client_opts *o, const struct client_url *url,
                         const struct client_request *rq, size_t *len, char *err, size_t errlen)
 {
@@ -66,6 +86,7 @@ char *client_http_build(const struct client_opts *o, const struct client_url *ur
         snprintf(err, errlen, "unknown operation");
         return NULL;
     }
+    if (rq->content_type) return plain_post(url, rq, len, err, errlen);
     char path[16384], rqi[64], extra[4096];
     static char headers[TOKENS_MAX_BYTES + 4096];
     if (rq->rqi) snprintf(rqi, sizeof rqi, "%s", rq->rqi);

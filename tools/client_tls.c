@@ -143,13 +143,45 @@ static int handshake(const struct client_opts *o, const struct client_url *url, 
     return 0;
 }
 
+/* The request out, the response in, over the finished handshake. */
+static int exchange(const struct client_opts *o, const struct client_url *url, WOLFSSL *ssl, const char *req,
+                    size_t len, struct client_response *rsp, char *err, size_t errlen)
+{
+    if (o->verbose) client_http_show(">", req, len);
+    if (wolfSSL_write(ssl, req, (int)len) != (int)len) {
+        snprintf(err, errlen, "the server at %s:%d closed the TLS connection before the request "
+                 "was sent (credentials refused?)", url->host, url->port);
+        return -1;
+    }
+    size_t n;
+    char *raw = client_http_read_all(tls_read, ssl, &n);
+    if (o->verbose) client_http_show("<", raw, n);
+    int rc = client_http_parse(raw, n, rsp, err, errlen);
+    free(raw);
+    return rc;
+}
+
+/* The MEF handshake's keying material (client.h export_label). */
+static int export_material(const struct client_opts *o, WOLFSSL *ssl, char *err, size_t errlen)
+{
+    if (!o->export_label || !o->on_export) return 0;
+    unsigned char km[48];
+    if (wolfSSL_export_keying_material(ssl, km, sizeof km, o->export_label, strlen(o->export_label), NULL, 0, 0)
+            != WOLFSSL_SUCCESS) {
+        snprintf(err, errlen, "cannot export the TLS keying material (%s)", o->export_label);
+        return -1;
+    }
+    o->on_export(o->export_data, km, sizeof km);
+    explicit_bzero(km, sizeof km);
+    return 0;
+}
+
 int client_https_send(const struct client_opts *o, const struct client_url *url,
                       const struct client_request *rq, struct client_response *rsp,
                       char *err, size_t errlen)
 {
-    size_t len;
-    char *req = client_http_build(o, url, rq, &len, err, errlen);
-    if (!req) return -1;
+    size_t len = 0;
+    char *req = NULL;
     wolfSSL_Init();
     WOLFSSL_CTX *ctx = make_ctx(o, err, errlen);
     int fd = ctx ? client_http_connect(url, client_request_timeout(o), err, errlen) : -1;
@@ -161,19 +193,9 @@ int client_https_send(const struct client_opts *o, const struct client_url *url,
             wolfSSL_UseSNI(ssl, WOLFSSL_SNI_HOST_NAME, url->host, (unsigned short)strlen(url->host));
             if (o->ca_file) wolfSSL_check_domain_name(ssl, url->host);
         }
-        if (o->verbose) client_http_show(">", req, len);
-        if (handshake(o, url, ssl, fd, err, errlen)) {
-            /* err says why */
-        } else if (wolfSSL_write(ssl, req, (int)len) != (int)len) {
-            snprintf(err, errlen, "the server at %s:%d closed the TLS connection before the request "
-                     "was sent (credentials refused?)", url->host, url->port);
-        } else {
-            size_t n;
-            char *raw = client_http_read_all(tls_read, ssl, &n);
-            if (o->verbose) client_http_show("<", raw, n);
-            rc = client_http_parse(raw, n, rsp, err, errlen);
-            free(raw);
-        }
+        if (!handshake(o, url, ssl, fd, err, errlen) && !export_material(o, ssl, err, errlen) &&
+            (req = client_http_build(o, url, rq, &len, err, errlen)))
+            rc = exchange(o, url, ssl, req, len, rsp, err, errlen);
         wolfSSL_shutdown(ssl);
         wolfSSL_free(ssl);
     }

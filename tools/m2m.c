@@ -58,6 +58,16 @@ static void usage(void)
          "  in a NOTIFY to the Receiver's CSEBase, its answer opened; the pairwise key (hex) from\n"
          "  --esprim-key-file FILE (chmod 600) or $M2M_ESPRIM_KEY; --esprim-receiver ADDR (default:\n"
          "  the CSEBase of the target); --esprim-seal-only prints the sealed content, sends nothing\n"
+         "Enrolment (see docs/onboarding.md; --mef URL, default $M2M_MEF or http://127.0.0.1:8381):\n"
+         "  enrol [<csebase>] --mef https://MEF:8382 --psk-id KPMID --psk-key-file F --from AE-ID\n"
+         "        --target CSE-ID [--cse coaps://CSE:5684] [--file KEYFILE] [--lifetime P30D]\n"
+         "        [--mef-fqdn FQDN] [--admin-fqdn FQDN] [--api APP-ID] [--rn NAME]\n"
+         "        [--est-cert FILE [--est-key FILE]]\n"
+         "        bootstrap PSK -> enrolment (KeID) -> key registration for the CSE -> Kpsa in\n"
+         "        KEYFILE (default ./enrolment.key) -> with --est-cert, a certificate over EST\n"
+         "        (key in --est-key, default FILE.key) -> the AE registered at --cse with the PSK\n"
+         "  mef list                                  mef show <KeID|KpmID|MEFClientRegID>\n"
+         "  mef revoke <KeID|KpmID|MEFClientRegID>    (operators, From = the MEF's admin)\n"
          "\n"
          "Options:\n"
          "  --url URL        CSE address (default $M2M_URL or http://127.0.0.1:8080)\n"
@@ -149,6 +159,14 @@ static int take_option(struct cli *c, const char *name, const char *v)
     else if (!strcmp(name, "--esprim")) c->esprim_kid = v;
     else if (!strcmp(name, "--esprim-key-file")) c->esprim_key_file = v;
     else if (!strcmp(name, "--esprim-receiver")) c->esprim_receiver = v;
+    else if (!strcmp(name, "--mef")) c->mef_url = v;
+    else if (!strcmp(name, "--mef-fqdn")) c->mef_fqdn = v;
+    else if (!strcmp(name, "--cse")) c->cse_url = v;
+    else if (!strcmp(name, "--api")) c->api = v;
+    else if (!strcmp(name, "--rn")) c->rn = v;
+    else if (!strcmp(name, "--admin-fqdn")) c->admin_fqdn = v;
+    else if (!strcmp(name, "--est-cert")) c->est_cert = v;
+    else if (!strcmp(name, "--est-key")) c->est_key = v;
     else return -1;
     return 0;
     #undef ADD
@@ -215,7 +233,7 @@ static void build_query(const struct cli *c, char *out, size_t cap)
 int cli_call(struct cli *c, enum client_op op, const char *to, int ty, const char *body,
              const char *query, json_t **out, int *rsc)
 {
-    struct client_request rq = { op, to, ty, body, query, c->rqi };
+    struct client_request rq = { op, to, ty, body, query, c->rqi, NULL };
     struct client_response rsp;
     char err[512];
     *out = NULL;
@@ -415,6 +433,8 @@ int main(int argc, char **argv)
         free(owned);
         return rc;
     }
+    if (!strcmp(c.pos[0], "enrol")) return enrol_main(&c);
+    if (!strcmp(c.pos[0], "mef")) return mef_main(&c);
     fprintf(stderr, "m2m: unknown command '%s' (try --help)\n", c.pos[0]);
     return 2;
 }

@@ -39,6 +39,8 @@ struct cli {
      * from esprim_key_file or $M2M_ESPRIM_KEY; the Receiver's CSEBase. */
     const char *esprim_kid, *esprim_key_file, *esprim_receiver;
     bool esprim_seal_only;                     /* print the outer NOTIFY's content, send nothing */
+    /* enrol and mef commands */
+    const char *mef_url, *mef_fqdn, *cse_url, *api, *rn, *admin_fqdn, *est_cert, *est_key;
 };
 
 /* Sends one primitive; *out receives the parsed JSON body (NULL if none or
@@ -74,6 +76,9 @@ int acp_main(struct cli *c);
 /* m2m das … (operators of an m2m-das) and m2m token get (devices): tools/m2m_das.c. */
 int das_main(struct cli *c);
 int token_main(struct cli *c);
+/* m2m enrol (devices) and m2m mef list|show|revoke (operators): tools/m2m_mef.c. */
+int enrol_main(struct cli *c);
+int mef_main(struct cli *c);
 
 /* ESData (tools/m2m_esdata.c). Exit status 3: a protection step failed. */
 #define CLI_EXIT_ESDATA 3

@@ -50,6 +50,7 @@ void config_defaults(struct config *c)
     c->https_port = 8443;
     strcpy(c->tls_server_name, "localhost");
     c->tls_handshake_timeout_ms = 5000;
+    c->mef_recheck_ms = 60000;
     c->security_http = SECURITY_AUTO;
     c->security_coap = SECURITY_AUTO;
     /* High enough never to meet a well-behaved client: they are a brake for
@@ -150,6 +151,10 @@ static const struct setting settings[] = {
       "pre-provisioned key identity:hexkey:originator-patterns (repeatable)", offsetof(struct config, npsk), true },
     STR(psk_file, "psk-file", "file of pre-provisioned keys, one identity:hexkey:originator-patterns a line (mode 600)"),
     LIST(trusted_ca, ntrusted_ca, "trusted-ca", "PEM file of a CA trusted for client certificates and https:// notification targets (repeatable)"),
+    STR(crl_file, "crl-file", "PEM file of CRLs checked for HTTPS and CoAPS client certificates, reread when it changes; it must cover every trusted CA (e.g. an m2m-mef's tls/crl.pem)"),
+    STR(mef_fqdn, "mef-fqdn", "m2m-cse: accept PSK identities <KeID>@<mef-fqdn> issued by this MEF, fetching their keys from mef-url; m2m-mef: its own MEF-FQDN (default mef.ironbark.local)"),
+    STR(mef_url, "mef-url", "m2m-cse: the MEF's base URL for /fetchCredentials (coaps://host:port, authenticated with outbound-psk)"),
+    INT(mef_recheck_ms, "mef-recheck", 100, 86400000, "m2m-cse: ask the MEF again about every key it lent this often, ms; a revoked one is withdrawn (default 60000)"),
     LIST(outbound_psk, noutbound_psk, "outbound-psk", "coaps:// notification target and the credential store PSK identity to use, host:port=identity (repeatable)"),
     STR(dns_servers, "dns-servers", "DNS servers for the host names of notification targets, host[:port],... (default: /etc/resolv.conf)"),
     STR(transport_module, "transport-module", "HTTPS/CoAP(S) module file (default ironbark-transports.so beside the executable)"),

@@ -74,6 +74,12 @@ struct config {
     char psk_file[256];       /* one psk entry a line; owner-only (security/cred_admin.c) */
     char trusted_ca[CONFIG_MAX_LIST][256]; /* PEM files trusted for client certs */
     int ntrusted_ca;
+    /* Enrolment: m2m-mef's own MEF-FQDN; in m2m-cse the MEF whose KeIDs
+     * (<hex>@<mef-fqdn>) it accepts, fetching their keys from mef_url. */
+    char crl_file[256];       /* CRL(s), PEM, for HTTPS and CoAPS client certificates; "" = none */
+    char mef_fqdn[128];
+    char mef_url[256];
+    int mef_recheck_ms;       /* how often each key lent by the MEF is asked about again */
     char outbound_psk[CONFIG_MAX_LIST][200]; /* "host:port=identity": coaps:// targets' PSK */
     int noutbound_psk;
     char dns_servers[256];    /* "host[:port],..." for outbound name lookups; "" = resolv.conf */

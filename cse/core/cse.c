@@ -101,6 +101,20 @@ int cse_on_commit(struct cse *cse, cse_commit_fn *fn, void *data)
     return 0;
 }
 
+int cse_on_withdraw(struct cse *cse, cse_withdraw_fn *fn, void *data)
+{
+    int max = (int)(sizeof cse->on_withdraw / sizeof *cse->on_withdraw);
+    if (cse->non_withdraw == max) return -1;
+    cse->on_withdraw[cse->non_withdraw].fn = fn;
+    cse->on_withdraw[cse->non_withdraw++].data = data;
+    return 0;
+}
+
+void cse_credential_withdrawn(struct cse *cse, const char *credential_id)
+{
+    for (int i = 0; i < cse->non_withdraw; i++) cse->on_withdraw[i].fn(cse->on_withdraw[i].data, credential_id);
+}
+
 /* One parent, current while the store's generation is unchanged. Replaced
  * entries are retired, not freed, because a caller (a hook, an access
  * decision further up the stack) may still read them during the primitive. */

@@ -28,6 +28,12 @@ struct esprim_receiver;
 /* After a group commit: ok = the batch is durable; otherwise it was rolled
  * back and every response that depended on it must become an error. */
 typedef void cse_commit_fn(void *data, bool ok);
+/* Told when a credential stops being valid (a key the MEF withdrew): the
+ * secure bindings close the sessions that authenticated with it. */
+typedef void cse_withdraw_fn(void *data, const char *credential_id);
+
+struct http_request;
+struct http_response;
 
 struct cse {
     struct config cfg;
@@ -64,9 +70,16 @@ struct cse {
     /* After cse_reset(): what a server profile recreates (server.h on_reset). */
     int (*on_reset)(struct cse *cse, void *data);
     void *on_reset_data;
+    /* A server's own endpoints outside the resource tree (server.h
+     * on_request): -1 = not its own, else the RSC it answered. */
+    int (*on_request)(struct cse *cse, const struct m2m_request *req, struct m2m_response *rsp);
+    /* Plain HTTP(S) endpoints of a server (server.h on_http): true when answered. */
+    bool (*on_http)(struct cse *cse, const struct http_request *h, struct http_response *out);
     /* Group commit (cse_commit): told after every batch commit. */
     struct { cse_commit_fn *fn; void *data; } on_commit[8];
     int non_commit;
+    struct { cse_withdraw_fn *fn; void *data; } on_withdraw[4];
+    int non_withdraw;
 };
 
 /* Group commit. With a loop, the writes of all primitives executed in one
@@ -81,6 +94,11 @@ bool cse_batch_pending(const struct cse *cse);
 void **cse_type_state(struct cse *cse, int ty);
 int cse_commit(struct cse *cse);
 int cse_on_commit(struct cse *cse, cse_commit_fn *fn, void *data);
+
+/* Withdrawn credentials: bindings register (-1 when full); security code
+ * announces one ("12-<KpsaID>") and every registered binding is told. */
+int cse_on_withdraw(struct cse *cse, cse_withdraw_fn *fn, void *data);
+void cse_credential_withdrawn(struct cse *cse, const char *credential_id);
 
 /* Opening and closing: cse/engine.h. */
 

@@ -577,6 +577,7 @@ static int execute(struct cse *cse, struct m2m_request *req, struct m2m_response
 {
     int rc = saef_check(cse, req, rsp);
     if (rc) return rc;
+    if (cse->on_request && (rc = cse->on_request(cse, req, rsp)) >= 0) return rc;
     struct address addr;
     rc = address_parse(cse, req->to, &addr);
     if (rc) return m2m_error(rsp, rc, "'%s' is not a valid target address", req->to);

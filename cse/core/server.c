@@ -18,6 +18,7 @@
 #include "../../security/authz.h"
 #include "../../security/cred_admin.h"
 #include "../../security/credentials.h"
+#include "../../security/enrol_target.h"
 
 #include <errno.h>
 #include <signal.h>
@@ -40,6 +41,13 @@ static void on_signal(struct loop *loop, int fd, void *data, int mask)
 static void release_http(void *srv, bool ok)
 {
     http_server_release(srv, ok);
+}
+
+/* A withdrawn credential: its HTTPS connections end now. */
+static void close_withdrawn(void *srv, const char *credential_id)
+{
+    int n = http_server_close_credential(srv, credential_id);
+    if (n) log_info("closed %d HTTPS connection%s of the withdrawn credential %s", n, n > 1 ? "s" : "", credential_id);
 }
 
 /* Each TLS connection starts a handshake: the per-address handshake limit. */
@@ -74,6 +82,7 @@ static struct http_server *start_https(struct loop *loop, const struct config *c
     struct http_server *srv = http_server_start(loop, &opt, http_binding_handle, cse);
     if (srv) log_info("HTTPS on %s:%d", cfg->http_host, http_server_port(srv));
     if (srv) cse_on_commit(cse, release_http, srv);
+    if (srv) cse_on_withdraw(cse, close_withdrawn, srv);
     return srv;
 }
 
@@ -172,6 +181,8 @@ int server_main(int argc, char **argv, const struct server_profile *profile)
     }
     started = true;
     cse.on_reset = profile->on_reset;
+    cse.on_request = profile->on_request;
+    cse.on_http = profile->on_http;
     cse.on_reset_data = profile->data;
     if (transport_needed(&cfg) && !(tm = transport_load(&cfg))) goto out;
     /* Credentials serve the secure transports (PSK, trusted CAs) and ESPrim
@@ -180,6 +191,7 @@ int server_main(int argc, char **argv, const struct server_profile *profile)
     if ((tm || cfg.npsk || cfg.psk_file[0] || cfg.ntrusted_ca || cfg.esprim || cfg.nesprim_key) &&
         !(cse.creds = cred_open_provisioned(&cfg)))
         goto out;
+    if (cse.creds && enrol_target_open(&cse)) goto out;
     if (cfg.https_port && cfg.security_http != SECURITY_OFF &&
         !(https = start_https(loop, &cfg, &cse, tm, limits, &tls)))
         goto out;
@@ -215,6 +227,7 @@ out:
     http_server_stop(https);
     http_limits_free(limits);
     if (tls) tm->tls_server_free(tls);
+    if (cse.creds) enrol_target_close(&cse);
     cred_close(cse.creds);
     cse_close(&cse);
     loop_destroy(loop);

@@ -30,6 +30,14 @@ struct server_profile {
     /* After an upper tester Reset emptied the CSE (cse_reset): recreate
      * what on_start put into it. Non-zero makes the reset fail (5000). */
     int (*on_reset)(struct cse *cse, void *data);
+    /* Requests to endpoints outside the resource tree (the MEF's
+     * /fetchCredentials/...), after the SAEF gate and before addressing:
+     * -1 when the target is not one of them, else the RSC answered in rsp. */
+    int (*on_request)(struct cse *cse, const struct m2m_request *req, struct m2m_response *rsp);
+    /* Plain HTTP(S) requests that are not oneM2M primitives (the MEF's EST,
+     * /.well-known/est/...), before the HTTP binding reads any X-M2M header:
+     * true when it answered into out (body malloc'd). */
+    bool (*on_http)(struct cse *cse, const struct http_request *h, struct http_response *out);
     void *data;
 };
 

@@ -1110,6 +1110,19 @@ struct http_server *http_server_start(struct loop *loop, const struct http_optio
 
 int http_server_port(const struct http_server *srv) { return srv->port; }
 
+int http_server_close_credential(struct http_server *srv, const char *credential_id)
+{
+    int n = 0;
+    for (struct http_conn *c = srv ? srv->conns : NULL, *next; c; c = next) {
+        next = c->next;
+        const char *cred = c->tx && !c->handshaking ? srv->opt.transport->credential(c->tx) : NULL;
+        if (!cred || strcmp(cred, credential_id)) continue;
+        conn_close(c);
+        n++;
+    }
+    return n;
+}
+
 void http_server_stop(struct http_server *srv)
 {
     if (!srv) return;

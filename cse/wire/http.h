@@ -109,6 +109,9 @@ struct http_server *http_server_start(struct loop *loop, const struct http_optio
 /* The port actually bound (useful with port 0). */
 int http_server_port(const struct http_server *srv);
 void http_server_stop(struct http_server *srv);
+/* Closes every connection whose transport authenticated credential_id (a
+ * withdrawn key): at once, whatever it was doing. Returns how many. */
+int http_server_close_credential(struct http_server *srv, const char *credential_id);
 
 /* Delivers the answer to a request whose handler set `deferred`. conn and
  * gen come from that request; a connection closed meanwhile is skipped.

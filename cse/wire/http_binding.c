@@ -330,6 +330,9 @@ static void abandon(void *data)
 
 void http_binding_handle(void *data, const struct http_request *hreq, struct http_response *hrsp)
 {
+    struct cse *cse = data;
+    /* A server's own plain-HTTP endpoints (the MEF's EST) carry no primitive. */
+    if (cse->on_http && cse->on_http(cse, hreq, hrsp)) return;
     struct exchange *x = calloc(1, sizeof *x);
     if (!x) {
         hrsp->status = 503;

@@ -1,0 +1,24 @@
+/* The CSE as an enrolment target (TS-0003 8.3.2.1): a device presents a
+ * PSK identity <KeID>@<mef-fqdn> the CSE does not hold. The (D)TLS PSK
+ * callback cannot wait, so that first handshake fails; meanwhile the CSE
+ * fetches the key from the MEF (RETRIEVE <mef-url>/fetchCredentials/<KeID>/22
+ * through the asynchronous outbound path, authenticated by outbound-psk)
+ * and lends it to the credential store (cred_lease_psk) bound to the
+ * Enrolee-ID the MEF vouches for, until its Lifetime. The device's retry
+ * succeeds. docs/decisions.md, "Enrolment target". */
+#ifndef IRONBARK_ENROL_TARGET_H
+#define IRONBARK_ENROL_TARGET_H
+
+struct cse;
+
+/* With mef-fqdn and mef-url set and a credential store: starts watching
+ * unknown identities. 0, or -1 (logged) on a bad setting. */
+int enrol_target_open(struct cse *cse);
+/* Fetches still under way are forgotten (their answers only free memory). */
+void enrol_target_close(struct cse *cse);
+
+/* Is identity a KeID of this MEF ("<32 hex>@<mef_fqdn>", hex any case)? */
+#include <stdbool.h>
+bool enrol_target_is_keid(const char *identity, const char *mef_fqdn);
+
+#endif
