@@ -796,6 +796,7 @@ static bool direct_tokens_permit(struct das_ctx *c)
     return false;
 }
 
+static enum authz_answer judge(struct das_ctx *c, const char *const *held, int nheld, const char **why);
 static enum authz_answer run(struct das_ctx *c, const char **why)
 {
     struct das_state *st = c->cse->das;
@@ -823,9 +824,17 @@ static enum authz_answer run(struct das_ctx *c, const char **why)
     /* Everything outside is asked for in one run: a request runs again once. */
     const char *held[MAX_HELD_ROLES];
     int nheld = 0;
+    /* held points into rids: it lives as long as this run. */
     json_t *rids = das_split_list(c->req->rids);
     held_roles(c, rids, held, &nheld);
+    enum authz_answer a = judge(c, held, nheld, why);
     json_decref(rids);
+    return a;
+}
+
+/* The rest of run(), with the roles the DAS assigns to the originator. */
+static enum authz_answer judge(struct das_ctx *c, const char *const *held, int nheld, const char **why)
+{
     struct token_entry *toks[MAX_TOKENS];
     int ntoks = 0;
     bool carries = c->req->tokens || c->req->tids || c->req->ltids;
@@ -928,14 +937,4 @@ void das_close(struct cse *cse)
     json_decref(st->issuers);
     free(st);
     cse->das = NULL;
-}
-
-/* TEMPORARY: notify_ask() lands with branch h-outbound; until then every
- * question is unanswerable (deny). Removed at that merge. */
-__attribute__((weak)) int notify_ask(struct cse *cse, const struct m2m_request *req, const char *key, json_t *urls,
-                                     int op, const char *to, json_t *pc, int timeout_ms, json_t **answer)
-{
-    (void)cse; (void)req; (void)key; (void)urls; (void)op; (void)to; (void)pc; (void)timeout_ms;
-    *answer = NULL;
-    return RSC_TARGET_NOT_REACHABLE;
 }
