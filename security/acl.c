@@ -184,12 +184,50 @@ static const char *ae_at(struct cse *cse, const char *top)
 
 /* ---- the decision ------------------------------------------------------------- */
 
+#define MAX_SUBJECT_ATTRS 128
+
 struct subject {
     struct acr_subject s;
     struct ident_forms who;
     struct group_probe probe;
     char spty[64];
+    const char *attrs[MAX_SUBJECT_ATTRS]; /* borrowed from the request or the target */
 };
+
+/* The attributes the request touches, for rules with aca: a CREATE's or
+ * UPDATE's content, a partial RETRIEVE's list, else all of the target's.
+ * More than the subject holds: unknown, so an aca rule grants nothing. */
+static void touched_attributes(const struct m2m_request *req, const struct resource *target, int acop,
+                               struct subject *sub)
+{
+    struct acr_subject *s = &sub->s;
+    int n = 0;
+    bool fits = true;
+    const char *key;
+    json_t *v;
+    if ((acop == ACOP_CREATE || acop == ACOP_UPDATE) && json_is_object(req->pc)) {
+        json_t *inner = NULL;
+        json_object_foreach(req->pc, key, v) { inner = v; break; }
+        json_object_foreach(inner, key, v) {
+            if (n == MAX_SUBJECT_ATTRS) { fits = false; break; }
+            sub->attrs[n++] = key;
+        }
+    } else if (acop == ACOP_RETRIEVE && req->natrl) {
+        for (int i = 0; i < req->natrl && fits; i++) {
+            if (n == MAX_SUBJECT_ATTRS) fits = false;
+            else sub->attrs[n++] = req->atrl[i];
+        }
+    } else if (target && target->attrs) {
+        json_object_foreach(target->attrs, key, v) {
+            if (key[0] == '@') continue;           /* the engine's private attributes */
+            if (n == MAX_SUBJECT_ATTRS) { fits = false; break; }
+            sub->attrs[n++] = key;
+        }
+    }
+    s->attrs = sub->attrs;
+    s->nattrs = n;
+    s->attrs_known = fits;
+}
 
 /* CREATE: the specialization of the new resource (containerDefinition of a
  * flexContainer, mgmtDefinition of a mgmtObj), for acod spty. */
@@ -239,6 +277,7 @@ static bool make_subject(struct cse *cse, const struct m2m_request *req, const c
             s->child_ty = req->ty;
             if (json_is_object(req->pc)) child_specialization(req, sub);
         }
+        touched_attributes(req, target, acop, sub);
     }
     return true;
 }

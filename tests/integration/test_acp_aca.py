@@ -1,8 +1,8 @@
 """ACP rules with accessControlAttributes (aca) and the full actw syntax, as
 a client sees them: malformed aca or actw -> 4000 with nothing stored; valid
-ones are stored and returned. A rule with aca grants only for the attributes
-it lists; the access decision does not yet tell the rules which attributes a
-request touches (security/acl.c), so today such a rule grants nothing."""
+ones are stored and returned. A rule with aca grants only when every
+attribute the request touches is listed: an UPDATE's content, a partial
+RETRIEVE's list, else all of the target's attributes (security/acl.c)."""
 import os, sys
 sys.path.insert(0, os.path.dirname(__file__))
 from harness import Cse, Tap
@@ -36,10 +36,15 @@ with Cse() as cse:
     t.ok(r.rsc == 2001 and r.json["m2m:acp"]["pv"]["acr"][0]["aca"] == ["lbl"], "a rule with aca is stored", r)
     ri = r.json["m2m:acp"]["ri"]
     cse.create(app, 3, {"m2m:cnt": {"rn": "box", "acpi": [ri]}}, origin=O)
-    t.rsc(cse.update(app + "/box", {"m2m:cnt": {"lbl": ["x"]}}, origin=X), 4103, 403,
-          "an aca rule alone grants nothing while the decision cannot name the touched attributes")
-    t.eq((cse.get(app + "/box", origin="CAdmin").json or {}).get("m2m:cnt", {}).get("lbl", "absent"), "absent",
-         "nothing changed")
+    t.rsc(cse.update(app + "/box", {"m2m:cnt": {"lbl": ["x"]}}, origin=X), 2004, 200,
+          "an UPDATE of lbl alone: the aca rule grants")
+    t.rsc(cse.update(app + "/box", {"m2m:cnt": {"lbl": ["y"], "mni": 5}}, origin=X), 4103, 403,
+          "an UPDATE touching mni too: refused")
+    t.eq((cse.get(app + "/box", origin="CAdmin").json or {}).get("m2m:cnt", {}).get("mni", "absent"), "absent",
+         "nothing changed by the refused UPDATE")
+    t.rsc(cse.get(app + "/box?atrl=lbl", origin=X), 2000, 200, "a partial RETRIEVE of lbl: granted")
+    t.rsc(cse.get(app + "/box?atrl=lbl+cni", origin=X), 4103, 403, "a partial RETRIEVE naming cni too: refused")
+    t.rsc(cse.get(app + "/box", origin=X), 4103, 403, "a whole RETRIEVE touches every attribute: refused")
     r = cse.create("/cse-in", 18, {"m2m:sch": {"rn": "sch", "se": {"sce": ["0 0 8/2 * * 1-5 *"]}}}, origin="CAdmin")
     t.rsc(r, 2001, 201, "a <schedule> entry with the n/s form (the same parser)")
 t.done()
