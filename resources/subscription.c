@@ -197,6 +197,7 @@ static int check_bn(struct op_ctx *ctx)
 {
     json_t *bn = json_object_get(ctx->res->attrs, "bn");
     if (!bn) return 0;
+    if (!json_is_object(bn)) return m2m_error(ctx->rsp, RSC_BAD_REQUEST, "bn must be an object {num, dur}");
     json_t *num = json_object_get(bn, "num"), *dur = json_object_get(bn, "dur");
     int64_t us;
     const char *key;
@@ -204,7 +205,9 @@ static int check_bn(struct op_ctx *ctx)
     json_object_foreach(bn, key, v)
         if (strcmp(key, "num") && strcmp(key, "dur"))
             return m2m_error(ctx->rsp, RSC_BAD_REQUEST, "bn has no member '%s'", key);
-    if (!json_is_integer(num) || json_integer_value(num) < 1)
+    /* num is optional: bn with dur alone sends whatever was collected when dur
+     * elapses (TS-0004 batchNotify; ACME alike). */
+    if (num && (!json_is_integer(num) || json_integer_value(num) < 1))
         return m2m_error(ctx->rsp, RSC_BAD_REQUEST, "bn.num must be a positive integer");
     if (dur && (!json_is_string(dur) || !duration_parse(json_string_value(dur), &us) || us <= 0))
         return m2m_error(ctx->rsp, RSC_BAD_REQUEST, "bn.dur must be a positive ISO 8601 duration");
