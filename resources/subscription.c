@@ -19,6 +19,7 @@ static const struct attr_def attrs[] = {
     { "bn", A_OBJ, O, O, 0, 0 },
     { "ln", A_BOOL, O, O, 0, 0 },
     { "nct", A_ENUM, O, O, 1, 5 },
+    { "pn", A_ENUM, O, O, 1, 2 },   /* pendingNotification: 1 sendLatest, 2 sendAllPending */
     { "su", A_URI, O, NP, 0, 0 },
     { "nse", A_BOOL, O, O, 0, 0 },
     { "nsi", A_LIST, NP, NP, 0, 0 },
