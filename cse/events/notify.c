@@ -3,6 +3,7 @@
 #include "notify.h"
 
 #include "../core/address.h"
+#include "../base/cbor_json.h"
 #include "../base/clock.h"
 #include "../core/cse.h"
 #include "../base/log.h"
@@ -44,6 +45,8 @@ struct item {
     notify_done_fn *done;
     void *data;
     int attempts;
+    uint8_t *cbor;                 /* the body in CBOR, made at the first attempt to a CBOR target */
+    size_t cbor_len;
 };
 
 struct target {
@@ -108,16 +111,23 @@ static struct notifier *nf_of(struct cse *cse) { return cse->notify; }
 
 static bool is_url(const char *s) { return strstr(s, "://") != NULL; }
 
-json_t *notify_poa_of(struct cse *cse, const char *id)
+/* Attribute sn of the entity (AE, remoteCSE) named by id, a new reference or NULL. */
+static json_t *entity_attr(struct cse *cse, const char *id, const char *sn)
 {
     struct address a;
     if (address_parse(cse, id, &a)) return NULL;
     struct resource *r = NULL;
     if (!a.remote && !a.attr) address_resolve(cse, a.local, &r);
     address_clear(&a);
-    json_t *poa = NULL;
-    if (r && (type_flags(&cse->types, r->ty) & RT_HAS_POA)) poa = json_incref(json_object_get(r->attrs, "poa"));
+    json_t *v = NULL;
+    if (r && (type_flags(&cse->types, r->ty) & RT_HAS_POA)) v = json_incref(json_object_get(r->attrs, sn));
     resource_free(r);
+    return v;
+}
+
+json_t *notify_poa_of(struct cse *cse, const char *id)
+{
+    json_t *poa = entity_attr(cse, id, "poa");
     if (poa && (!json_is_array(poa) || !json_array_size(poa))) { json_decref(poa); poa = NULL; }
     return poa;
 }
@@ -138,8 +148,48 @@ static void resolve_url(struct cse *cse, const char *key, char *url, size_t cap)
     json_decref(poa);
 }
 
-/* "?ct=json" / "&ct=json" selects the serialization; only JSON exists here,
- * so the suffix is removed before sending. */
+/* Are notifications to this target sent in CBOR? A URL's "ct=cbor" says
+ * so; an entity says so with CBOR first in its csz (its preference). */
+static bool target_wants_cbor(struct cse *cse, const char *key, const char *url)
+{
+    const char *ct = strstr(url, "?ct=");
+    if (!ct) ct = strstr(url, "&ct=");
+    if (ct) return !strncmp(ct + 4, "cbor", 4) && (!ct[8] || ct[8] == '&');
+    if (is_url(key)) return false;
+    json_t *csz = entity_attr(cse, key, "csz");
+    const char *first = json_string_value(json_array_get(csz, 0));
+    bool cbor = first && (!strcmp(first, "application/cbor") || !strcmp(first, "cbor"));
+    json_decref(csz);
+    return cbor;
+}
+
+/* The item's body in CBOR (kept for its retries); false when it cannot be
+ * converted (then it goes as JSON). */
+static bool item_cbor(struct item *it)
+{
+    if (it->cbor) return true;
+    char *text = malloc(it->e.body.len + 1);
+    if (!text) return false;
+    struct iovec small[8];
+    struct iovec *iov = it->e.body.nparts <= 8 ? small : malloc(it->e.body.nparts * sizeof *iov);
+    size_t n = 0;
+    if (iov) {
+        nq_body_iov(&it->e.body, iov);
+        for (size_t i = 0; i < it->e.body.nparts; i++) {
+            memcpy(text + n, iov[i].iov_base, iov[i].iov_len);
+            n += iov[i].iov_len;
+        }
+        if (iov != small) free(iov);
+    }
+    json_t *pc = iov ? json_loadb(text, n, 0, NULL) : NULL;
+    free(text);
+    it->cbor = pc ? json_to_cbor(pc, &it->cbor_len) : NULL;
+    json_decref(pc);
+    return it->cbor != NULL;
+}
+
+/* "?ct=json" / "&ct=json" selects the serialization (target_wants_cbor);
+ * the suffix is removed before sending. */
 static void strip_ct(char *url)
 {
     char *p = strstr(url, "?ct=");
@@ -210,6 +260,7 @@ static void item_free(struct item *it)
     nq_body_clear(&it->e.body);
     free(it->sub_ri);
     free(it->stat_ri);
+    free(it->cbor);
     free(it);
 }
 
@@ -399,9 +450,10 @@ static void delivered_answer(void *data, const struct outbound_answer *ans)
  * reads the iovecs now and the bytes until it calls done, so a body shared
  * by many deliveries is never copied for one of them. */
 static int send_body(struct cse *cse, struct outbound_request *a,
-                     const struct nq_body *b, outbound_done_fn *done, void *data, const char *pch,
+                     const struct item *it, outbound_done_fn *done, void *data, const char *pch,
                      const char *target)
 {
+    const struct nq_body *b = &it->e.body;
     struct iovec small[8];
     struct iovec *iov = b->nparts <= 8 ? small : malloc(b->nparts * sizeof *iov);
     if (!iov) return -1;
@@ -409,6 +461,14 @@ static int send_body(struct cse *cse, struct outbound_request *a,
     a->body = iov;
     a->nbody = (int)b->nparts;
     a->len = b->len;
+    struct iovec cbor;
+    if (a->req->cbor_content) {
+        /* The target reads CBOR: the item's converted body instead. */
+        cbor = (struct iovec){ it->cbor, it->cbor_len };
+        a->body = &cbor;
+        a->nbody = 1;
+        a->len = it->cbor_len;
+    }
     /* PCH: through the entity's polling channel instead (polling.h). */
     int rc = pch ? polling_send(cse, pch, target, a, done, data) : outbound_send(cse, a, done, data);
     if (iov != small) free(iov);
@@ -422,6 +482,7 @@ static void pump(struct target *tg)
     while (!tg->q.head_busy && tg->q.head) {
         char url[2048];
         resolve_url(nf->cse, tg->key, url, sizeof url);
+        bool cbor = url[0] && target_wants_cbor(nf->cse, tg->key, url);
         strip_ct(url);
         char pch[256]; /* PCH: an entity reached only by polling (polling.h) */
         bool polled = polling_channel_of(nf->cse, tg->key, url[0] != 0, pch, sizeof pch);
@@ -434,9 +495,10 @@ static void pump(struct target *tg)
         tg->q.head_busy = true;
         struct item *it = item_of(tg->q.head);
         if (it->stat_ri && it->attempts == 0) stats_add(nf, it->stat_ri, tg->key, "rqs", it->count);
-        struct m2m_request req = { .op = OP_NOTIFY, .fr = nf->cse->csi, .rqi = it->rqi, .ec = it->ec };
+        struct m2m_request req = { .op = OP_NOTIFY, .fr = nf->cse->csi, .rqi = it->rqi, .ec = it->ec,
+                                   .cbor_content = cbor && item_cbor(it) };
         struct outbound_request a = { .url = url, .req = &req, .timeout_ms = SEND_TIMEOUT_MS };
-        if (send_body(nf->cse, &a, &it->e.body, delivered_answer, tg, polled ? pch : NULL, tg->key)) {
+        if (send_body(nf->cse, &a, it, delivered_answer, tg, polled ? pch : NULL, tg->key)) {
             tg->q.head_busy = false; /* outbound logged why */
             finish_head(tg, RSC_TARGET_NOT_REACHABLE, false);
         }

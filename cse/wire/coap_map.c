@@ -442,7 +442,7 @@ int coap_request_from_primitive(const struct m2m_request *req, const char *path,
     int rc = out->code < 0 ? -1 : 0;
     out->code = method[req->op];
     if (has_body || req->op == OP_CREATE || req->op == OP_NOTIFY)
-        rc |= coap_msg_out_add_uint(out, COAPOPT_CONTENT_FORMAT, COAP_CF_JSON);
+        rc |= coap_msg_out_add_uint(out, COAPOPT_CONTENT_FORMAT, req->cbor_content ? COAP_CF_CBOR : COAP_CF_JSON);
     for (const char *q = query; q && *q;) {
         size_t n = strcspn(q, "&");
         if (n) rc |= coap_msg_out_add(out, COAPOPT_URI_QUERY, q, n);

@@ -8,6 +8,7 @@ import http.client, json, math, os, struct, sys
 sys.path.insert(0, os.path.dirname(__file__))
 import cbor2
 from harness import Cse, Tap
+from notify_receiver import Receiver
 from coap_peer import GET, POST, ACCEPT, RawClient, code_str, coap_client, m2m_options, uint_bytes
 
 t = Tap()
@@ -123,5 +124,48 @@ with Cse() as cse:
     t.ok(m is not None and code_str(m.code) == "4.00" and m.rsc == 4000, "CoAP: bad CBOR -> 4.00 / 4000", m)
     m = raw_c.request(GET, "cse-in/cb/k", m2m_options(fr="Ccb", rqi="k4", rvi="3") + [(ACCEPT, uint_bytes(41))])
     t.ok(m is not None and m.rsc == 5207, "CoAP: Accept 41 (XML) -> 5207", m)
+
+    # --- notifications in CBOR: the target AE's csz prefers it, or ?ct=cbor ----------
+    rx = Receiver().start()
+    try:
+        ae = {"m2m:ae": {"rn": "nb", "api": "Nnb", "rr": True, "srv": ["3"], "poa": [rx.url],
+                         "csz": ["application/cbor", "application/json"]}}
+        r = raw(cse, "POST", "/cse-in", json.dumps(ae), "application/json", origin="Cnb", ty=2)
+        t.eq(rsc(r), 2001, "AE with csz [application/cbor, application/json] and a poa")
+        acp = {"m2m:acp": {"rn": "nbacp", "pv": {"acr": [{"acor": ["Cnb", "Ccb"], "acop": 63}]},
+                           "pvs": {"acr": [{"acor": ["Cnb"], "acop": 63}]}}}
+        raw(cse, "POST", "/cse-in/nb", json.dumps(acp), "application/json", origin="Cnb", ty=1)
+        raw(cse, "PUT", "/cse-in/nb", json.dumps({"m2m:ae": {"acpi": ["cse-in/nb/nbacp"]}}), "application/json",
+            origin="Cnb")
+        raw(cse, "POST", "/cse-in/cb", json.dumps({"m2m:cnt": {"rn": "n"}}), "application/json", ty=3)
+        sub = {"m2m:sub": {"rn": "s", "nu": ["Cnb"], "enc": {"net": [3]}}}
+        r = raw(cse, "POST", "/cse-in/cb/n", json.dumps(sub), "application/json", origin="Ccb", ty=23)
+        t.eq(rsc(r), 2001, "subscription whose nu is that AE")
+        rx.clear()
+        raw(cse, "POST", "/cse-in/cb/n", json.dumps({"m2m:cin": {"con": {"v": 1.5, "n": -3}}}),
+            "application/json", ty=4)
+        reqs = rx.wait_count(1, timeout=5)
+        got = cbor2.loads(reqs[0]["raw"]) if reqs and reqs[0]["raw"] else {}
+        t.ok(reqs and reqs[0]["headers"].get("content-type") == "application/cbor"
+             and got.get("m2m:sgn", {}).get("nev", {}).get("rep", {}).get("m2m:cin", {}).get("con") == {"v": 1.5, "n": -3},
+             "the notification goes in CBOR to an AE preferring it", reqs[:1])
+        raw(cse, "DELETE", "/cse-in/cb/n/s")
+        r = raw(cse, "POST", "/cse-in/cb/n", json.dumps({"m2m:sub": {"rn": "u", "nu": [rx.url + "?ct=cbor"],
+                                                                   "enc": {"net": [3]}}}),
+                "application/json", ty=23)
+        t.eq(rsc(r), 2001, "subscription with a URL ?ct=cbor")
+        rx.clear()
+        raw(cse, "POST", "/cse-in/cb/n", json.dumps({"m2m:cin": {"con": "u"}}), "application/json", ty=4)
+        reqs = rx.wait_count(1, timeout=5)
+        t.ok(reqs and reqs[0]["path"] == "/notify" and reqs[0]["headers"].get("content-type") == "application/cbor"
+             and cbor2.loads(reqs[0]["raw"])["m2m:sgn"]["nev"]["rep"]["m2m:cin"]["con"] == "u",
+             "?ct=cbor: CBOR, the suffix removed", reqs[:1])
+        r = raw(cse, "POST", "/cse-in", json.dumps({"m2m:ae": {"rn": "nx", "api": "Nnx", "rr": False, "srv": ["3"],
+                                                              "csz": ["application/yaml"]}}),
+                "application/json", origin="Cnx", ty=2)
+        t.eq(rsc(r), 4000, "csz with an unknown media type -> 4000")
+        t.eq(rsc(raw(cse, "GET", "/cse-in/nx")), 4004, "that AE is not stored")
+    finally:
+        rx.stop()
     t.ok(cse.alive(), "CSE still running")
 t.done()
