@@ -33,6 +33,9 @@ def rsc(r):
 
 
 with Cse() as cse:
+    r = raw(cse, "GET", "/cse-in", accept="application/cbor", origin="CAdmin")
+    t.eq(cbor2.loads(r[2])["m2m:cb"].get("csz") if r[2] else None, ["application/json", "application/cbor"],
+         "the CSEBase's csz lists JSON and CBOR (media types)")
     ae = cbor2.dumps({"m2m:ae": {"rn": "cb", "api": "Ncb", "rr": False, "srv": ["3"]}})
     r = raw(cse, "POST", "/cse-in", ae, "application/cbor", "application/cbor", ty=2)
     t.eq((r[0], rsc(r)), (201, 2001), "AE registered with a CBOR body")
