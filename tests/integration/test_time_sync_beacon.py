@@ -2,11 +2,11 @@
 {"m2m:tsbn": {"tbr": <ri>, "ctm": <CSE time>}} to each bcnu every bcni, from
 the CSE-ID; bcni defaults to PT1H; an UPDATE to bcnc 2, a DELETE, the
 deletion of its AE stop it; after a restart the stored periodic beacons are
-sent again. Bad inputs answered 4000 with nothing stored (and no beacon).
+sent again; an upper tester Reset ends them. Bad inputs answered 4000 with nothing stored (and no beacon).
 Waits are bounded; intervals are 1-2 s."""
 import calendar, os, shutil, sys, tempfile, time
 sys.path.insert(0, os.path.dirname(__file__))
-from harness import Cse, Tap
+from harness import Cse, Tap, curl
 from notify_receiver import Receiver, sgn
 
 t = Tap()
@@ -86,6 +86,16 @@ try:
         time.sleep(1.2)  # a beacon already queued may still arrive
         quiet(rx, 2.5, "no beacon after its AE went")
         t.ok(cse.alive(), "CSE still running")
+
+    # an upper tester Reset removes the beacons and their timers
+    with Cse(upper_tester="true") as cse:
+        cse.register_ae("tsb", origin="Ctsb")
+        cse.create("/cse-in/tsb", 60, {"m2m:tsb": {"rn": "r", "bcnu": [rx.url], "bcni": "PT1S"}}, origin="Ctsb")
+        t.ok(len(rx.wait_count(1, timeout=4)) >= 1, "a beacon before the Reset")
+        t.rsc(curl("POST", cse.base + "/__ut__", {"X-M2M-RI": "ut", "X-M2M-RVI": "3", "X-M2M-UTCMD": "Reset"}),
+              2000, 200, "upper tester Reset")
+        time.sleep(1.2)  # one already queued may still arrive
+        quiet(rx, 2.5, "no beacon after the Reset")
 finally:
     rx.stop()
     rx2.stop()
