@@ -1181,26 +1181,29 @@ static int64_t hold_due(struct loop *loop, int64_t id, void *data)
     return -1;
 }
 
+enum schedule_verdict { SEND_NOW, HELD, NOT_SENT };
+
 /* Outside the subscription's notificationSchedule a notification is not
- * sent now: without pn it is dropped, with pn 1 it replaces the one held,
- * with pn 2 it joins them (TS-0001 pendingNotification). True when taken. */
-static bool hold_outside_schedule(struct notifier *nf, const struct resource *sub, struct nq_chunk *nev)
+ * sent now: without pn it is not sent at all, with pn 1 it replaces the one
+ * held, with pn 2 it joins them (TS-0001 pendingNotification). */
+static enum schedule_verdict hold_outside_schedule(struct notifier *nf, const struct resource *sub,
+                                                   struct nq_chunk *nev)
 {
     json_t *sce = schedule_of(nf->cse, res_ri(sub));
     bool closed = sce && !in_schedule(sce, clock_now_us());
     json_decref(sce);
-    if (!closed) return false;
+    if (!closed) return SEND_NOW;
     int64_t pn = res_int(sub, "pn", 0);
     struct hold *h = nf->holds;
     while (h && strcmp(h->sub_ri, res_ri(sub))) h = h->next;
-    if (pn != 1 && pn != 2) return true;
+    if (pn != 1 && pn != 2) return NOT_SENT;
     if (over_total(nf, 0) || (h && pn == 2 && h->nevs.n >= HOLD_CAP)) {
         note_drop(nf, NULL, res_ri(sub), 1, DROP_TOTAL_BOUND);
-        return true;
+        return HELD; /* counted as a drop, like a full queue's */
     }
     if (!h) {
         h = calloc(1, sizeof *h);
-        if (!h || !(h->sub_ri = strdup(res_ri(sub)))) { free(h); return true; }
+        if (!h || !(h->sub_ri = strdup(res_ri(sub)))) { free(h); return HELD; }
         h->nf = nf;
         h->next = nf->holds;
         nf->holds = h;
@@ -1208,7 +1211,7 @@ static bool hold_outside_schedule(struct notifier *nf, const struct resource *su
     }
     h->latest = pn == 1;
     if (nevs_keep(&h->nevs, nev, h->latest)) note_drop(nf, NULL, res_ri(sub), 1, DROP_NO_MEMORY);
-    return true;
+    return HELD;
 }
 
 static void drop_holds_of(struct notifier *nf, const char *sub_ri)
@@ -1219,9 +1222,13 @@ static void drop_holds_of(struct notifier *nf, const char *sub_ri)
     }
 }
 
-static void deliver_sgn(struct notifier *nf, const struct resource *sub, struct nq_chunk *nev)
+/* Sends (or holds) the notification; false when the schedule said it is
+ * not sent at all (then it does not count against exc). */
+static bool deliver_sgn(struct notifier *nf, const struct resource *sub, struct nq_chunk *nev)
 {
-    if (!hold_outside_schedule(nf, sub, nev)) send_sgn(nf, sub, nev, false);
+    enum schedule_verdict v = hold_outside_schedule(nf, sub, nev);
+    if (v == SEND_NOW) send_sgn(nf, sub, nev, false);
+    return v != NOT_SENT;
 }
 
 /* exc: one less per notification event; the subscription goes at zero. */
@@ -1324,10 +1331,11 @@ void notify_event_op(struct cse *cse, int net, const struct resource *res,
             struct nq_chunk *nev = om ? monitored_nev(nf, sub, net, res, modified, op, fr)
                                       : event_nev(nf, &ev, sub, net, res, modified);
             stats_add(nf, res_ri(sub), NULL, "noec", 1);
-            if (nev) deliver_sgn(nf, sub, nev);
+            bool counts = true;
+            if (nev) counts = deliver_sgn(nf, sub, nev);
             else log_warn("notify: out of memory serializing a notification of %s", res_ri(sub));
             if (om) nq_chunk_unref(nev);
-            if (net != NET_DELETE) count_down(cse, sub);
+            if (net != NET_DELETE && counts) count_down(cse, sub);
         }
         resource_free(sub);
     }
@@ -1342,10 +1350,11 @@ void notify_deliver(struct cse *cse, const struct resource *sub, const struct re
     if (!nf || !subscriber_may_read(cse, sub, subscribed)) return;
     struct nq_chunk *nev = nev_chunk(nf, rep, net);
     stats_add(nf, res_ri(sub), NULL, "noec", 1);
-    if (nev) deliver_sgn(nf, sub, nev);
+    bool counts = true;
+    if (nev) counts = deliver_sgn(nf, sub, nev);
     else log_warn("notify: out of memory serializing a notification of %s", res_ri(sub));
     nq_chunk_unref(nev);
-    count_down(cse, sub);
+    if (counts) count_down(cse, sub);
 }
 
 /* A blocking-update subscription's answer, as the UPDATE's result (ACME's

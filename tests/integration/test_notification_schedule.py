@@ -1,7 +1,8 @@
 """A subscription's notificationSchedule restricts when its notifications
 are sent; outside it pn decides: none -> dropped, 1 (sendLatest) -> the
 latest one is sent (ec 4) when the schedule opens, 2 (sendAllPending) -> all
-of them, in order. Deleting the schedule opens it too. Bad pn -> 4000,
+of them, in order. Deleting the schedule opens it too. One not sent
+does not count against exc. Bad pn -> 4000,
 nothing stored. Waits are bounded; the CSE checks a closed schedule once a
 second."""
 import os, sys, time
@@ -69,8 +70,10 @@ try:
              "pn 1: only the latest sent (ec 4) once the schedule was deleted", reqs)
 
         # --- no pn: dropped
-        box = setup("none")
+        box = setup("none", exc=5)
         raise_closed(box, "n", 1, "no pn")
+        t.eq(cse.get(box + "/s", origin="Cns").json["m2m:sub"].get("exc"), 5,
+             "a notification not sent does not count against exc")
         t.rsc(cse.update(box + "/s/notificationSchedule", sch([ALWAYS]), origin="Cns"), 2004, 200, "schedule opened")
         time.sleep(1.5)
         t.eq(len(rx.snapshot()), 0, "without pn a notification outside the schedule is dropped")
