@@ -38,7 +38,11 @@ static bool valid_app_id(const char *api, const char *rvi)
     return api[0] == 'r' && rvi && (!strcmp(rvi, "2a") || !strcmp(rvi, "3"));
 }
 
-static const char *const serializations[] = { "json", "xml", "cbor" };
+/* csz holds media types (TS-0004 m2m:serializations); the short names
+ * earlier versions of this CSE took are still read. */
+static const char *const serializations[] = {
+    "application/json", "application/xml", "application/cbor", "json", "xml", "cbor",
+};
 
 static bool valid_csz(json_t *csz)
 {
@@ -46,7 +50,8 @@ static bool valid_csz(json_t *csz)
     json_t *v;
     json_array_foreach(csz, i, v) {
         bool ok = false;
-        for (size_t k = 0; k < 3; k++) ok |= !strcmp(json_string_value(v), serializations[k]);
+        for (size_t k = 0; k < sizeof serializations / sizeof *serializations; k++)
+            ok |= json_is_string(v) && !strcmp(json_string_value(v), serializations[k]);
         if (!ok) return false;
     }
     return true;
@@ -57,7 +62,7 @@ static int check_serialization_and_security(struct op_ctx *ctx)
 {
     json_t *csz = json_object_get(ctx->res->attrs, "csz");
     if (csz && !valid_csz(csz))
-        return m2m_error(ctx->rsp, RSC_BAD_REQUEST, "csz entries must be json, xml or cbor");
+        return m2m_error(ctx->rsp, RSC_BAD_REQUEST, "csz entries must be application/json, application/xml or application/cbor");
     json_t *esi = json_object_get(ctx->res->attrs, "esi");
     char err[200];
     if (esi && !json_is_null(esi) && esprim_esi_check(esi, err, sizeof err))

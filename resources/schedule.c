@@ -1,8 +1,8 @@
 /* <schedule> (ty 18, m2m:sch): time windows as m2m:scheduleEntry strings
  * ("sec min hour day month weekday year", UTC), TS-0001 9.6.9. Stored and
- * validated only: nothing in this CSE acts on a schedule yet (a subscription's
- * notificationSchedule does not hold back notifications). The syntax is the
- * one of an ACP's actw, so security/acr.c parses both. */
+ * validated here; a subscription's notificationSchedule restricts when its
+ * notifications are sent (cse/events/notify.c, with the subscription's pn).
+ * The syntax is the one of an ACP's actw, so security/acr.c parses both. */
 #include "registry.h"
 
 #include "../cse/core/cse.h"

@@ -19,6 +19,7 @@ static const struct attr_def attrs[] = {
     { "bn", A_OBJ, O, O, 0, 0 },
     { "ln", A_BOOL, O, O, 0, 0 },
     { "nct", A_ENUM, O, O, 1, 5 },
+    { "pn", A_ENUM, O, O, 1, 2 },   /* pendingNotification: 1 sendLatest, 2 sendAllPending */
     { "su", A_URI, O, NP, 0, 0 },
     { "nse", A_BOOL, O, O, 0, 0 },
     { "nsi", A_LIST, NP, NP, 0, 0 },
@@ -197,6 +198,7 @@ static int check_bn(struct op_ctx *ctx)
 {
     json_t *bn = json_object_get(ctx->res->attrs, "bn");
     if (!bn) return 0;
+    if (!json_is_object(bn)) return m2m_error(ctx->rsp, RSC_BAD_REQUEST, "bn must be an object {num, dur}");
     json_t *num = json_object_get(bn, "num"), *dur = json_object_get(bn, "dur");
     int64_t us;
     const char *key;
@@ -204,7 +206,9 @@ static int check_bn(struct op_ctx *ctx)
     json_object_foreach(bn, key, v)
         if (strcmp(key, "num") && strcmp(key, "dur"))
             return m2m_error(ctx->rsp, RSC_BAD_REQUEST, "bn has no member '%s'", key);
-    if (!json_is_integer(num) || json_integer_value(num) < 1)
+    /* num is optional: bn with dur alone sends whatever was collected when dur
+     * elapses (TS-0004 batchNotify; ACME alike). */
+    if (num && (!json_is_integer(num) || json_integer_value(num) < 1))
         return m2m_error(ctx->rsp, RSC_BAD_REQUEST, "bn.num must be a positive integer");
     if (dur && (!json_is_string(dur) || !duration_parse(json_string_value(dur), &us) || us <= 0))
         return m2m_error(ctx->rsp, RSC_BAD_REQUEST, "bn.dur must be a positive ISO 8601 duration");

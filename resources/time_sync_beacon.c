@@ -1,13 +1,30 @@
-/* <timeSyncBeacon> (ty 60, m2m:tsb, Release 4): where and when the CSE should
- * send its time to. Stored and validated only: this CSE
- * sends no beacons yet. */
+/* <timeSyncBeacon> (ty 60, m2m:tsb, Release 4): where and when the CSE
+ * sends its time. Periodic beacons (bcnc 1) go every bcni to the bcnu
+ * targets as {"m2m:tsbn": {"tbr": <tsb ri>, "ctm": <CSE time>}} through the
+ * notification queue; a loop timer per beacon, in memory, re-reads its
+ * resource each time it fires, so an UPDATE, a rolled-back CREATE or a
+ * deletion with an ancestor is seen as it is. Loss-of-synchronisation
+ * beacons (bcnc 2) are stored and validated only (docs/decisions.md). */
 #include "registry.h"
 
 #include "../cse/base/clock.h"
+#include "../cse/base/log.h"
+#include "../cse/base/loop.h"
+#include "../cse/core/cse.h"
 #include "../cse/core/rsc.h"
+#include "../cse/events/notify.h"
+#include "../cse/store/store.h"
+
+#include <stdlib.h>
+#include <string.h>
 
 /* beaconCriteria (m2m:beaconCriteria). */
 enum { BCNC_PERIODIC = 1, BCNC_LOSS_OF_SYNC = 2 };
+
+/* bcni when a periodic beacon names none (as ACME's default), and the
+ * shortest period sent, so that a tiny bcni cannot flood the targets. */
+#define DEFAULT_BCNI "PT1H"
+#define MIN_PERIOD_MS 1000
 
 static const struct attr_def attrs[] = {
     ATTR_UNIVERSAL, ATTR_ET, ATTR_LBL, ATTR_ACPI, ATTR_AT, ATTR_AA, ATTR_DACI,
@@ -45,7 +62,147 @@ static int tsb_validate(struct op_ctx *ctx)
         return m2m_error(ctx->rsp, RSC_BAD_REQUEST, "bcni goes with bcnc 1 (periodic) only");
     if (bcnc == BCNC_LOSS_OF_SYNC && !json_object_get(a, "bcnr"))
         return m2m_error(ctx->rsp, RSC_BAD_REQUEST, "bcnc 2 (loss of synchronization) needs bcnr");
+    if (bcnc == BCNC_PERIODIC && !json_object_get(a, "bcni")) {
+        json_object_set_new(a, "bcni", json_string(DEFAULT_BCNI));
+        json_object_set_new(ctx->modified, "bcni", json_string(DEFAULT_BCNI));
+    }
     return 0;
+}
+
+/* --- periodic beacons ------------------------------------------------------ */
+
+struct beacon {
+    struct beacon *next;
+    struct cse *cse;
+    char *ri;
+    int64_t timer;
+};
+
+static struct beacon **beacons(struct cse *cse)
+{
+    return (struct beacon **)cse_type_state(cse, TY_TSB);
+}
+
+/* The period of a periodic beacon in ms, or -1 when res sends none. */
+static int64_t period_ms(const struct resource *res)
+{
+    int64_t us;
+    const char *bcni = res_str(res, "bcni");
+    if (res_int(res, "bcnc", BCNC_PERIODIC) != BCNC_PERIODIC || !bcni || !duration_parse(bcni, &us)) return -1;
+    return us / 1000 < MIN_PERIOD_MS ? MIN_PERIOD_MS : us / 1000;
+}
+
+static void beacon_free(struct beacon *b)
+{
+    struct beacon **p = beacons(b->cse);
+    while (p && *p && *p != b) p = &(*p)->next;
+    if (p && *p) *p = b->next;
+    if (b->timer && b->cse->loop) loop_del_timer(b->cse->loop, b->timer);
+    free(b->ri);
+    free(b);
+}
+
+static int64_t beacon_due(struct loop *loop, int64_t id, void *data)
+{
+    (void)loop; (void)id;
+    struct beacon *b = data;
+    struct resource *tsb = NULL;
+    int64_t next = store_get(b->cse->store, b->ri, &tsb) || !tsb ? -1 : period_ms(tsb);
+    if (next > 0) {
+        ts_buf now;
+        ts_format(clock_now_us(), now);
+        json_t *pc = json_pack("{s:{s:s,s:s}}", "m2m:tsbn", "tbr", b->ri, "ctm", now);
+        size_t i;
+        json_t *u;
+        json_array_foreach(json_object_get(tsb->attrs, "bcnu"), i, u)
+            if (json_string_value(u)) notify_send(b->cse, json_string_value(u), pc, 0, NULL, NULL);
+        json_decref(pc);
+    }
+    resource_free(tsb);
+    if (next > 0) return next;
+    b->timer = 0;
+    beacon_free(b);
+    return -1;
+}
+
+static void beacon_disarm(struct cse *cse, const char *ri)
+{
+    struct beacon **p = beacons(cse);
+    while (p && *p && strcmp((*p)->ri, ri)) p = &(*p)->next;
+    if (p && *p) beacon_free(*p);
+}
+
+/* (Re)starts res's timer: the first beacon one period from now. */
+static void beacon_arm(struct cse *cse, const struct resource *res)
+{
+    beacon_disarm(cse, res_ri(res));
+    int64_t ms = period_ms(res);
+    struct beacon **head = beacons(cse);
+    if (ms < 0 || !head || !cse->loop) return;
+    struct beacon *b = calloc(1, sizeof *b);
+    if (!b || !(b->ri = strdup(res_ri(res)))) {
+        free(b);
+        log_warn("timeSyncBeacon %s: out of memory, no beacons", res_ri(res));
+        return;
+    }
+    b->cse = cse;
+    b->timer = loop_add_timer(cse->loop, ms, beacon_due, b);
+    b->next = *head;
+    *head = b;
+}
+
+static int tsb_created(struct op_ctx *ctx)
+{
+    beacon_arm(ctx->cse, ctx->res);
+    return 0;
+}
+
+static int tsb_update(struct op_ctx *ctx)
+{
+    int rc = tsb_validate(ctx);
+    if (!rc) beacon_arm(ctx->cse, ctx->res);
+    return rc;
+}
+
+static int tsb_delete(struct op_ctx *ctx)
+{
+    beacon_disarm(ctx->cse, res_ri(ctx->res));
+    return 0;
+}
+
+static int arm_found(struct resource *res, void *data)
+{
+    beacon_arm(data, res);
+    return 0;
+}
+
+static int collect_ri(struct resource *res, void *data)
+{
+    json_array_append_new(data, json_string(res_ri(res)));
+    return 0;
+}
+
+/* After a start or a Reset: the periodic beacons stored are sent again. A
+ * beacon's parent is the CSEBase, an AE or a remoteCSE, so indexed child
+ * lookups find them all without walking the resource tree. */
+static int tsb_start(struct cse *cse)
+{
+    if (!cse->loop) return 0;
+    json_t *parents = json_pack("[s]", cse->cfg.cse_id);
+    store_children(cse->store, cse->cfg.cse_id, TY_AE, collect_ri, parents);
+    store_children(cse->store, cse->cfg.cse_id, TY_CSR, collect_ri, parents);
+    size_t i;
+    json_t *pi;
+    json_array_foreach(parents, i, pi)
+        store_children(cse->store, json_string_value(pi), TY_TSB, arm_found, cse);
+    json_decref(parents);
+    return 0;
+}
+
+static void tsb_stop(struct cse *cse)
+{
+    struct beacon **head = beacons(cse);
+    while (head && *head) beacon_free(*head);
 }
 
 const struct resource_type type_time_sync_beacon = {
@@ -54,5 +211,9 @@ const struct resource_type type_time_sync_beacon = {
     .attrs = ATTRS(attrs),
     .flags = RT_SUBSCRIBABLE | RT_ANNOUNCEABLE,
     .on_create = tsb_validate,
-    .on_update = tsb_validate,
+    .on_created = tsb_created,
+    .on_update = tsb_update,
+    .on_delete = tsb_delete,
+    .on_cse_start = tsb_start,
+    .on_cse_stop = tsb_stop,
 };

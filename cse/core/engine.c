@@ -103,7 +103,8 @@ static int ensure_cse_base(struct cse *cse)
     json_object_set_new(base->attrs, "csi", json_string(cse->csi));
     json_object_set_new(base->attrs, "srt", srt);
     json_object_set_new(base->attrs, "poa", points_of_access(cfg));
-    json_object_set_new(base->attrs, "csz", json_pack("[s]", "json"));
+    /* The serializations this CSE reads and writes, as media types (TS-0004 m2m:serializations). */
+    json_object_set_new(base->attrs, "csz", json_pack("[s,s]", "application/json", "application/cbor"));
     json_object_set_new(base->attrs, "srv", json_pack("[s,s,s]", "2a", "3", "4"));
     /* The CSEBase's acpi and daci are read-only over the API and set by configuration. */
     set_id_list(base, "acpi", cfg->cse_acpi);

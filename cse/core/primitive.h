@@ -103,6 +103,8 @@ struct m2m_request {
     enum m2m_binding binding;
     bool cse_itself;           /* submitted by the CSE on its own behalf (cse_submit) */
     bool oet_reached;          /* waited for its operation execution time (oet) already */
+    bool cbor_response;        /* the binding answers in CBOR (the originator's Accept) */
+    bool cbor_content;         /* outgoing: pc is sent as CBOR (the target's csz, ?ct=cbor) */
     struct m2m_continuation *cont; /* NULL unless dispatched with cse_dispatch_async() */
 };
 

@@ -3,6 +3,7 @@
 #include "notify.h"
 
 #include "../core/address.h"
+#include "../base/cbor_json.h"
 #include "../base/clock.h"
 #include "../core/cse.h"
 #include "../base/log.h"
@@ -12,6 +13,7 @@
 #include "polling.h"
 #include "../core/rsc.h"
 #include "../../security/acl.h"
+#include "../../security/acr.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -28,6 +30,8 @@
 #define BATCH_CAP 1000             /* a batch is sent when it holds this many, whatever bn.num says */
 #define BATCH_BYTES_SHARE 4        /* ... or a quarter of notify-target-bytes, so a queue holds several */
 #define DROP_REPORT_MS 10000       /* drops are summed up in one log line this often */
+#define HOLD_CAP 1000              /* pn 2: notifications held per subscription outside its schedule */
+#define HOLD_CHECK_MS 1000         /* schedule entries have a resolution of one second */
 
 /* --- state -------------------------------------------------------------- */
 
@@ -41,6 +45,8 @@ struct item {
     notify_done_fn *done;
     void *data;
     int attempts;
+    uint8_t *cbor;                 /* the body in CBOR, made at the first attempt to a CBOR target */
+    size_t cbor_len;
 };
 
 struct target {
@@ -52,15 +58,31 @@ struct target {
     int64_t retry_timer;
 };
 
+/* Shared "nev" texts kept for later, in order; with `latest` only the last. */
+struct nev_list {
+    struct nq_chunk **v;
+    size_t n, cap;
+};
+
 struct batch {
     struct batch *next;
     struct notifier *nf;
     char *sub_ri, *target;
-    struct nq_chunk **nevs;        /* the events' shared "nev" texts; with ln only the last */
-    size_t nnevs, capnevs;
+    struct nev_list nevs;          /* with ln only the last */
     int count;                     /* notifications collected */
     size_t bytes;                  /* size of the m2m:agn so far */
     int num;
+    bool latest;
+    int64_t timer;
+};
+
+/* Notifications of one subscription held outside its notificationSchedule
+ * (pn 1: the latest only; pn 2: all, up to HOLD_CAP). */
+struct hold {
+    struct hold *next;
+    struct notifier *nf;
+    char *sub_ri;
+    struct nev_list nevs;
     bool latest;
     int64_t timer;
 };
@@ -69,6 +91,7 @@ struct notifier {
     struct cse *cse;
     struct target *targets[TARGET_BUCKETS];  /* targets with queued work, by key hash */
     struct batch *batches;
+    struct hold *holds;
     struct resource **removing;
     int nremoving, capremoving;
     struct notify_stats st;
@@ -88,16 +111,23 @@ static struct notifier *nf_of(struct cse *cse) { return cse->notify; }
 
 static bool is_url(const char *s) { return strstr(s, "://") != NULL; }
 
-json_t *notify_poa_of(struct cse *cse, const char *id)
+/* Attribute sn of the entity (AE, remoteCSE) named by id, a new reference or NULL. */
+static json_t *entity_attr(struct cse *cse, const char *id, const char *sn)
 {
     struct address a;
     if (address_parse(cse, id, &a)) return NULL;
     struct resource *r = NULL;
     if (!a.remote && !a.attr) address_resolve(cse, a.local, &r);
     address_clear(&a);
-    json_t *poa = NULL;
-    if (r && (type_flags(&cse->types, r->ty) & RT_HAS_POA)) poa = json_incref(json_object_get(r->attrs, "poa"));
+    json_t *v = NULL;
+    if (r && (type_flags(&cse->types, r->ty) & RT_HAS_POA)) v = json_incref(json_object_get(r->attrs, sn));
     resource_free(r);
+    return v;
+}
+
+json_t *notify_poa_of(struct cse *cse, const char *id)
+{
+    json_t *poa = entity_attr(cse, id, "poa");
     if (poa && (!json_is_array(poa) || !json_array_size(poa))) { json_decref(poa); poa = NULL; }
     return poa;
 }
@@ -118,8 +148,48 @@ static void resolve_url(struct cse *cse, const char *key, char *url, size_t cap)
     json_decref(poa);
 }
 
-/* "?ct=json" / "&ct=json" selects the serialization; only JSON exists here,
- * so the suffix is removed before sending. */
+/* Are notifications to this target sent in CBOR? A URL's "ct=cbor" says
+ * so; an entity says so with CBOR first in its csz (its preference). */
+static bool target_wants_cbor(struct cse *cse, const char *key, const char *url)
+{
+    const char *ct = strstr(url, "?ct=");
+    if (!ct) ct = strstr(url, "&ct=");
+    if (ct) return !strncmp(ct + 4, "cbor", 4) && (!ct[8] || ct[8] == '&');
+    if (is_url(key)) return false;
+    json_t *csz = entity_attr(cse, key, "csz");
+    const char *first = json_string_value(json_array_get(csz, 0));
+    bool cbor = first && (!strcmp(first, "application/cbor") || !strcmp(first, "cbor"));
+    json_decref(csz);
+    return cbor;
+}
+
+/* The item's body in CBOR (kept for its retries); false when it cannot be
+ * converted (then it goes as JSON). */
+static bool item_cbor(struct item *it)
+{
+    if (it->cbor) return true;
+    char *text = malloc(it->e.body.len + 1);
+    if (!text) return false;
+    struct iovec small[8];
+    struct iovec *iov = it->e.body.nparts <= 8 ? small : malloc(it->e.body.nparts * sizeof *iov);
+    size_t n = 0;
+    if (iov) {
+        nq_body_iov(&it->e.body, iov);
+        for (size_t i = 0; i < it->e.body.nparts; i++) {
+            memcpy(text + n, iov[i].iov_base, iov[i].iov_len);
+            n += iov[i].iov_len;
+        }
+        if (iov != small) free(iov);
+    }
+    json_t *pc = iov ? json_loadb(text, n, 0, NULL) : NULL;
+    free(text);
+    it->cbor = pc ? json_to_cbor(pc, &it->cbor_len) : NULL;
+    json_decref(pc);
+    return it->cbor != NULL;
+}
+
+/* "?ct=json" / "&ct=json" selects the serialization (target_wants_cbor);
+ * the suffix is removed before sending. */
 static void strip_ct(char *url)
 {
     char *p = strstr(url, "?ct=");
@@ -190,6 +260,7 @@ static void item_free(struct item *it)
     nq_body_clear(&it->e.body);
     free(it->sub_ri);
     free(it->stat_ri);
+    free(it->cbor);
     free(it);
 }
 
@@ -379,9 +450,10 @@ static void delivered_answer(void *data, const struct outbound_answer *ans)
  * reads the iovecs now and the bytes until it calls done, so a body shared
  * by many deliveries is never copied for one of them. */
 static int send_body(struct cse *cse, struct outbound_request *a,
-                     const struct nq_body *b, outbound_done_fn *done, void *data, const char *pch,
+                     const struct item *it, outbound_done_fn *done, void *data, const char *pch,
                      const char *target)
 {
+    const struct nq_body *b = &it->e.body;
     struct iovec small[8];
     struct iovec *iov = b->nparts <= 8 ? small : malloc(b->nparts * sizeof *iov);
     if (!iov) return -1;
@@ -389,6 +461,14 @@ static int send_body(struct cse *cse, struct outbound_request *a,
     a->body = iov;
     a->nbody = (int)b->nparts;
     a->len = b->len;
+    struct iovec cbor;
+    if (a->req->cbor_content) {
+        /* The target reads CBOR: the item's converted body instead. */
+        cbor = (struct iovec){ it->cbor, it->cbor_len };
+        a->body = &cbor;
+        a->nbody = 1;
+        a->len = it->cbor_len;
+    }
     /* PCH: through the entity's polling channel instead (polling.h). */
     int rc = pch ? polling_send(cse, pch, target, a, done, data) : outbound_send(cse, a, done, data);
     if (iov != small) free(iov);
@@ -402,6 +482,7 @@ static void pump(struct target *tg)
     while (!tg->q.head_busy && tg->q.head) {
         char url[2048];
         resolve_url(nf->cse, tg->key, url, sizeof url);
+        bool cbor = url[0] && target_wants_cbor(nf->cse, tg->key, url);
         strip_ct(url);
         char pch[256]; /* PCH: an entity reached only by polling (polling.h) */
         bool polled = polling_channel_of(nf->cse, tg->key, url[0] != 0, pch, sizeof pch);
@@ -414,9 +495,10 @@ static void pump(struct target *tg)
         tg->q.head_busy = true;
         struct item *it = item_of(tg->q.head);
         if (it->stat_ri && it->attempts == 0) stats_add(nf, it->stat_ri, tg->key, "rqs", it->count);
-        struct m2m_request req = { .op = OP_NOTIFY, .fr = nf->cse->csi, .rqi = it->rqi, .ec = it->ec };
+        struct m2m_request req = { .op = OP_NOTIFY, .fr = nf->cse->csi, .rqi = it->rqi, .ec = it->ec,
+                                   .cbor_content = cbor && item_cbor(it) };
         struct outbound_request a = { .url = url, .req = &req, .timeout_ms = SEND_TIMEOUT_MS };
-        if (send_body(nf->cse, &a, &it->e.body, delivered_answer, tg, polled ? pch : NULL, tg->key)) {
+        if (send_body(nf->cse, &a, it, delivered_answer, tg, polled ? pch : NULL, tg->key)) {
             tg->q.head_busy = false; /* outbound logged why */
             finish_head(tg, RSC_TARGET_NOT_REACHABLE, false);
         }
@@ -477,7 +559,7 @@ static struct item *item_of_json(struct notifier *nf, json_t *pc, int ec, notify
  * more? Only while something else is held: a lone notification always goes. */
 static bool over_total(const struct notifier *nf, size_t extra)
 {
-    return (nf->st.pending > 0 || nf->batches) && nf->budget.bytes + extra > nf->total_limit;
+    return (nf->st.pending > 0 || nf->batches || nf->holds) && nf->budget.bytes + extra > nf->total_limit;
 }
 
 /* Queues it for key (taking it; -1 when refused, its done not called). The
@@ -801,6 +883,32 @@ static void build_sgn(struct nq_builder *bd, struct nq_chunk *nev, const char *s
     nq_build_str(bd, "}");
 }
 
+static void nevs_clear(struct nev_list *l)
+{
+    for (size_t i = 0; i < l->n; i++) nq_chunk_unref(l->v[i]);
+    free(l->v);
+    *l = (struct nev_list){ 0 };
+}
+
+/* Keeps nev: appended, or with latest in place of the one kept. -1 without memory. */
+static int nevs_keep(struct nev_list *l, struct nq_chunk *nev, bool latest)
+{
+    if (latest && l->n) {
+        nq_chunk_unref(l->v[0]);
+        l->v[0] = nq_chunk_ref(nev);
+        return 0;
+    }
+    if (l->n == l->cap) {
+        size_t cap = l->cap ? l->cap * 2 : 4;
+        struct nq_chunk **v = realloc(l->v, cap * sizeof *v);
+        if (!v) return -1;
+        l->v = v;
+        l->cap = cap;
+    }
+    l->v[l->n++] = nq_chunk_ref(nev);
+    return 0;
+}
+
 /* --- batching (bn) ---------------------------------------------------------- */
 
 static void batch_free(struct batch *b)
@@ -809,8 +917,7 @@ static void batch_free(struct batch *b)
     for (struct batch **p = &nf->batches; *p; p = &(*p)->next)
         if (*p == b) { *p = b->next; break; }
     if (b->timer) loop_del_timer(nf->cse->loop, b->timer);
-    for (size_t i = 0; i < b->nnevs; i++) nq_chunk_unref(b->nevs[i]);
-    free(b->nevs);
+    nevs_clear(&b->nevs);
     free(b->sub_ri);
     free(b->target);
     free(b);
@@ -820,14 +927,14 @@ static void batch_free(struct batch *b)
  * (the only one it keeps). */
 static void batch_flush(struct batch *b)
 {
-    char *sur = b->nnevs ? sur_json(b->nf->cse, b->sub_ri) : NULL;
+    char *sur = b->nevs.n ? sur_json(b->nf->cse, b->sub_ri) : NULL;
     if (sur) {
         struct nq_builder bd;
         nq_build_init(&bd, &b->nf->budget);
         nq_build_str(&bd, "{\"m2m:agn\":{\"m2m:sgn\":[");
-        for (size_t i = 0; i < b->nnevs; i++) {
+        for (size_t i = 0; i < b->nevs.n; i++) {
             if (i) nq_build_str(&bd, ",");
-            build_sgn(&bd, b->nevs[i], sur, false);
+            build_sgn(&bd, b->nevs.v[i], sur, false);
         }
         nq_build_str(&bd, "]}}");
         struct item *it = item_new(b->nf, &bd, b->latest ? EC_LATEST : 0, NULL, NULL);
@@ -872,18 +979,9 @@ static void batch_add(struct notifier *nf, const struct resource *sub, const cha
         nf->batches = b;
         b->timer = loop_add_timer(nf->cse->loop, dur_us / 1000, batch_due, b);
     }
-    if (b->latest && b->nnevs) {
-        nq_chunk_unref(b->nevs[0]);
-        b->nevs[0] = nq_chunk_ref(nev);
-    } else {
-        if (b->nnevs == b->capnevs) {
-            size_t cap = b->capnevs ? b->capnevs * 2 : 4;
-            struct nq_chunk **v = realloc(b->nevs, cap * sizeof *v);
-            if (!v) { note_drop(nf, target_find(nf, target), target, 1, DROP_NO_MEMORY); return; }
-            b->nevs = v;
-            b->capnevs = cap;
-        }
-        b->nevs[b->nnevs++] = nq_chunk_ref(nev);
+    if (nevs_keep(&b->nevs, nev, b->latest)) {
+        note_drop(nf, target_find(nf, target), target, 1, DROP_NO_MEMORY);
+        return;
     }
     b->count++;
     b->bytes += nev->len + sur_len + 16;
@@ -1000,12 +1098,13 @@ static bool subscriber_may_read(struct cse *cse, const struct resource *sub,
 }
 
 /* Queues {"m2m:sgn": {"nev": <nev>, "sur": …}} to each nu entry of sub (or
- * adds it to their batches); every copy references the same nev. */
-static void deliver_sgn(struct notifier *nf, const struct resource *sub, struct nq_chunk *nev)
+ * adds it to their batches); every copy references the same nev. `latest`
+ * sends them as a latest notification (ec 4) whatever ln says. */
+static void send_sgn(struct notifier *nf, const struct resource *sub, struct nq_chunk *nev, bool latest)
 {
     json_t *nu = json_object_get(sub->attrs, "nu");
     json_t *bn = json_object_get(sub->attrs, "bn");
-    bool latest = res_bool(sub, "ln", 0);
+    latest = latest || res_bool(sub, "ln", 0);
     char *sur = sur_json(nf->cse, res_ri(sub));
     size_t i;
     json_t *v;
@@ -1027,6 +1126,109 @@ static void deliver_sgn(struct notifier *nf, const struct resource *sub, struct 
         }
     }
     free(sur);
+}
+
+/* --- notification schedule (a subscription's notificationSchedule, pn) ----- */
+
+/* The schedule entries (sce) of the subscription's notificationSchedule,
+ * a new reference, or NULL when it has none. */
+static json_t *schedule_of(struct cse *cse, const char *sub_ri)
+{
+    struct resource *sch = NULL;
+    if (store_edge_child(cse->store, sub_ri, TY_SCH, true, &sch) || !sch) return NULL;
+    json_t *sce = json_incref(json_object_get(json_object_get(sch->attrs, "se"), "sce"));
+    resource_free(sch);
+    return sce;
+}
+
+static bool in_schedule(json_t *sce, int64_t now_us)
+{
+    size_t i;
+    json_t *e;
+    json_array_foreach(sce, i, e)
+        if (acr_schedule_match(json_string_value(e), now_us)) return true;
+    return false;
+}
+
+static void hold_free(struct hold *h)
+{
+    struct notifier *nf = h->nf;
+    for (struct hold **p = &nf->holds; *p; p = &(*p)->next)
+        if (*p == h) { *p = h->next; break; }
+    if (h->timer) loop_del_timer(nf->cse->loop, h->timer);
+    nevs_clear(&h->nevs);
+    free(h->sub_ri);
+    free(h);
+}
+
+/* Checked every second: once the schedule admits sending (or is gone),
+ * what was held goes out in order, to the subscription as it is now. */
+static int64_t hold_due(struct loop *loop, int64_t id, void *data)
+{
+    (void)loop; (void)id;
+    struct hold *h = data;
+    struct notifier *nf = h->nf;
+    json_t *sce = schedule_of(nf->cse, h->sub_ri);
+    bool closed = sce && !in_schedule(sce, clock_now_us());
+    json_decref(sce);
+    if (closed) return HOLD_CHECK_MS;
+    h->timer = 0;
+    struct resource *sub = NULL;
+    if (!store_get(nf->cse->store, h->sub_ri, &sub) && sub)
+        for (size_t i = 0; i < h->nevs.n; i++) send_sgn(nf, sub, h->nevs.v[i], h->latest);
+    resource_free(sub);
+    hold_free(h);
+    return -1;
+}
+
+enum schedule_verdict { SEND_NOW, HELD, NOT_SENT };
+
+/* Outside the subscription's notificationSchedule a notification is not
+ * sent now: without pn it is not sent at all, with pn 1 it replaces the one
+ * held, with pn 2 it joins them (TS-0001 pendingNotification). */
+static enum schedule_verdict hold_outside_schedule(struct notifier *nf, const struct resource *sub,
+                                                   struct nq_chunk *nev)
+{
+    json_t *sce = schedule_of(nf->cse, res_ri(sub));
+    bool closed = sce && !in_schedule(sce, clock_now_us());
+    json_decref(sce);
+    if (!closed) return SEND_NOW;
+    int64_t pn = res_int(sub, "pn", 0);
+    struct hold *h = nf->holds;
+    while (h && strcmp(h->sub_ri, res_ri(sub))) h = h->next;
+    if (pn != 1 && pn != 2) return NOT_SENT;
+    if (over_total(nf, 0) || (h && pn == 2 && h->nevs.n >= HOLD_CAP)) {
+        note_drop(nf, NULL, res_ri(sub), 1, DROP_TOTAL_BOUND);
+        return HELD; /* counted as a drop, like a full queue's */
+    }
+    if (!h) {
+        h = calloc(1, sizeof *h);
+        if (!h || !(h->sub_ri = strdup(res_ri(sub)))) { free(h); return HELD; }
+        h->nf = nf;
+        h->next = nf->holds;
+        nf->holds = h;
+        h->timer = loop_add_timer(nf->cse->loop, HOLD_CHECK_MS, hold_due, h);
+    }
+    h->latest = pn == 1;
+    if (nevs_keep(&h->nevs, nev, h->latest)) note_drop(nf, NULL, res_ri(sub), 1, DROP_NO_MEMORY);
+    return HELD;
+}
+
+static void drop_holds_of(struct notifier *nf, const char *sub_ri)
+{
+    for (struct hold *h = nf->holds, *next; h; h = next) {
+        next = h->next;
+        if (!strcmp(h->sub_ri, sub_ri)) hold_free(h);
+    }
+}
+
+/* Sends (or holds) the notification; false when the schedule said it is
+ * not sent at all (then it does not count against exc). */
+static bool deliver_sgn(struct notifier *nf, const struct resource *sub, struct nq_chunk *nev)
+{
+    enum schedule_verdict v = hold_outside_schedule(nf, sub, nev);
+    if (v == SEND_NOW) send_sgn(nf, sub, nev, false);
+    return v != NOT_SENT;
 }
 
 /* exc: one less per notification event; the subscription goes at zero. */
@@ -1129,10 +1331,11 @@ void notify_event_op(struct cse *cse, int net, const struct resource *res,
             struct nq_chunk *nev = om ? monitored_nev(nf, sub, net, res, modified, op, fr)
                                       : event_nev(nf, &ev, sub, net, res, modified);
             stats_add(nf, res_ri(sub), NULL, "noec", 1);
-            if (nev) deliver_sgn(nf, sub, nev);
+            bool counts = true;
+            if (nev) counts = deliver_sgn(nf, sub, nev);
             else log_warn("notify: out of memory serializing a notification of %s", res_ri(sub));
             if (om) nq_chunk_unref(nev);
-            if (net != NET_DELETE) count_down(cse, sub);
+            if (net != NET_DELETE && counts) count_down(cse, sub);
         }
         resource_free(sub);
     }
@@ -1147,10 +1350,11 @@ void notify_deliver(struct cse *cse, const struct resource *sub, const struct re
     if (!nf || !subscriber_may_read(cse, sub, subscribed)) return;
     struct nq_chunk *nev = nev_chunk(nf, rep, net);
     stats_add(nf, res_ri(sub), NULL, "noec", 1);
-    if (nev) deliver_sgn(nf, sub, nev);
+    bool counts = true;
+    if (nev) counts = deliver_sgn(nf, sub, nev);
     else log_warn("notify: out of memory serializing a notification of %s", res_ri(sub));
     nq_chunk_unref(nev);
-    count_down(cse, sub);
+    if (counts) count_down(cse, sub);
 }
 
 /* A blocking-update subscription's answer, as the UPDATE's result (ACME's
@@ -1234,6 +1438,7 @@ void notify_removed_commit(struct cse *cse)
     for (int i = 0; i < n; i++) {
         struct resource *sub = v[i];
         flush_batches_of(nf, res_ri(sub));
+        drop_holds_of(nf, res_ri(sub)); /* never due: the subscription went first */
         json_object_del(nf->sub_stats, res_ri(sub));
         const char *su = res_str(sub, "su");
         if (su && *su) {
@@ -1271,6 +1476,7 @@ void notify_close(struct cse *cse)
     if (!nf) { outbound_close(cse); return; }
     nf->closing = true;
     while (nf->batches) batch_free(nf->batches);
+    while (nf->holds) hold_free(nf->holds);
     /* Requests in flight end as unreachable; exchanges waiting to start too. */
     outbound_close(cse);
     while (nf->exchanges) {

@@ -1,5 +1,6 @@
 #include "coap_map.h"
 
+#include "../base/cbor_json.h"
 #include "../core/rsc.h"
 #include "../core/token_syntax.h"
 
@@ -216,9 +217,14 @@ static int parse_payload(const struct coap_msg_in *in, int cf, struct m2m_reques
     if (!in->payload_len) return 0;
     /* A missing Content-Format is read as JSON: coap-client and many device
      * stacks omit it (docs/coap.md). */
+    if (cf == COAP_CF_CBOR) {
+        const char *why = NULL;
+        req->pc = cbor_to_json(in->payload, in->payload_len, &why);
+        return req->pc ? 0 : m2m_error(rsp, RSC_BAD_REQUEST, "malformed CBOR: %s", why);
+    }
     if (cf >= 0 && !coap_cf_is_json((unsigned)cf))
         return m2m_error(rsp, RSC_UNSUPPORTED_MEDIA_TYPE,
-                         "unsupported Content-Format %d (JSON only)", cf);
+                         "unsupported Content-Format %d (JSON or CBOR)", cf);
     json_error_t err;
     req->pc = json_loadb((const char *)in->payload, in->payload_len, JSON_REJECT_DUPLICATES, &err);
     if (!req->pc)
@@ -240,7 +246,8 @@ static int map_options(const struct coap_msg_in *in, struct m2m_request *req, st
         case COAPOPT_URI_QUERY: rc = apply_query_option(o, req, op_query, rsp); break;
         case COAPOPT_CONTENT_FORMAT: *cf = (int)opt_binary_uint(o); break;
         case COAPOPT_ACCEPT:
-            if (!coap_cf_is_json(opt_binary_uint(o))) accept_bad = (int)opt_binary_uint(o);
+            if (opt_binary_uint(o) == COAP_CF_CBOR) req->cbor_response = true;
+            else if (!coap_cf_is_json(opt_binary_uint(o))) accept_bad = (int)opt_binary_uint(o);
             break;
         default:
             if ((idx = onem2m_index(o->number)) < 0) break;
@@ -254,7 +261,7 @@ static int map_options(const struct coap_msg_in *in, struct m2m_request *req, st
     }
     if (accept_bad)
         return m2m_error(rsp, RSC_NOT_ACCEPTABLE,
-                         "Accept %d cannot be produced (JSON only)", accept_bad);
+                         "Accept %d cannot be produced (JSON or CBOR)", accept_bad);
     return 0;
 }
 
@@ -375,7 +382,12 @@ void coap_from_primitive(const struct m2m_request *req, const struct m2m_respons
      * unless it answers with security information (m2m:seci: an ESPrim
      * nonce or sealed response, a DAS response), which is its content. */
     bool notify_ok = req->op == OP_NOTIFY && rsc_is_success(rsp->rsc) && !json_object_get(rsp->pc, "m2m:seci");
-    if (rsp->tqf) {
+    if (req->cbor_response && (rsp->tqf || (rsp->pc && !notify_ok))) {
+        size_t len = 0;
+        out->payload = (void *)json_to_cbor(rsp->tqf ? rsp->tqf : rsp->pc, &len);
+        out->payload_len = out->payload ? len : 0;
+        out->content_format = COAP_CF_CBOR;
+    } else if (rsp->tqf) {
         /* The token request information replaces the content (TS-0008 6.2.3). */
         out->payload = json_dumps(rsp->tqf, JSON_COMPACT);
         out->payload_len = out->payload ? strlen(out->payload) : 0;
@@ -430,7 +442,7 @@ int coap_request_from_primitive(const struct m2m_request *req, const char *path,
     int rc = out->code < 0 ? -1 : 0;
     out->code = method[req->op];
     if (has_body || req->op == OP_CREATE || req->op == OP_NOTIFY)
-        rc |= coap_msg_out_add_uint(out, COAPOPT_CONTENT_FORMAT, COAP_CF_JSON);
+        rc |= coap_msg_out_add_uint(out, COAPOPT_CONTENT_FORMAT, req->cbor_content ? COAP_CF_CBOR : COAP_CF_JSON);
     for (const char *q = query; q && *q;) {
         size_t n = strcspn(q, "&");
         if (n) rc |= coap_msg_out_add(out, COAPOPT_URI_QUERY, q, n);

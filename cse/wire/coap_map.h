@@ -38,8 +38,10 @@ bool coap_is_onem2m_option(unsigned number);
 /* Short name ("FR") of a oneM2M option, NULL for other numbers. */
 const char *coap_onem2m_option_name(unsigned number);
 
-/* Content-Format 50 (application/json) is what this CSE writes. */
+/* Content-Format 50 (application/json) is what this CSE writes, or 60
+ * (application/cbor) to an originator whose Accept asks for it. */
 #define COAP_CF_JSON 50
+#define COAP_CF_CBOR 60
 /* Does this Content-Format carry JSON (50 or a oneM2M JSON id)? */
 bool coap_cf_is_json(unsigned cf);
 

@@ -1,6 +1,7 @@
 #include "http_binding.h"
 
 #include "../core/cse.h"
+#include "../base/cbor_json.h"
 #include "../base/json_text.h"
 #include "../core/rsc.h"
 #include "../../resources/types.h"
@@ -56,24 +57,38 @@ static void copy_headers(const struct http_request *h, struct m2m_request *req)
     }
 }
 
-/* Media types this CSE reads and writes (JSON only, so far). */
-static bool json_media_type(const char *mt, size_t n)
+/* Media types this CSE reads and writes: JSON and CBOR (TS-0004 6.7). */
+enum media { MEDIA_OTHER, MEDIA_JSON, MEDIA_CBOR };
+
+static enum media media_type(const char *mt, size_t n)
 {
     static const char *const ok[] = {
         "application/json", "application/vnd.onem2m-res+json",
         "application/vnd.onem2m-ntfy+json", "application/vnd.onem2m-preq+json",
+        "application/cbor", "application/vnd.onem2m-res+cbor",
+        "application/vnd.onem2m-ntfy+cbor", "application/vnd.onem2m-preq+cbor",
     };
     for (size_t i = 0; i < sizeof ok / sizeof *ok; i++)
-        if (strlen(ok[i]) == n && !strncasecmp(mt, ok[i], n)) return true;
-    return false;
+        if (strlen(ok[i]) == n && !strncasecmp(mt, ok[i], n)) return i < 4 ? MEDIA_JSON : MEDIA_CBOR;
+    return MEDIA_OTHER;
 }
 
-static bool content_type_is_json(const char *ct)
+static enum media content_type_media(const char *ct)
 {
     const char *semi = strchr(ct, ';');
     size_t n = semi ? (size_t)(semi - ct) : strlen(ct);
     while (n && isspace((unsigned char)ct[n - 1])) n--;
-    return json_media_type(ct, n);
+    return media_type(ct, n);
+}
+
+/* The answer's format from Accept: CBOR when a CBOR type comes before any
+ * JSON one or the any-type wildcard, JSON when one of those is named, else none. */
+static enum media accepted_media(const char *accept)
+{
+    const char *c = strcasestr(accept, "cbor"), *j = strcasestr(accept, "json"), *any = strstr(accept, "*/*");
+    if (any && (!j || any < j)) j = any;
+    if (c && (!j || c < j)) return MEDIA_CBOR;
+    return j ? MEDIA_JSON : MEDIA_OTHER;
 }
 
 /* Content-Type: "<media type>[; ty=<n>][; other params]". */
@@ -202,8 +217,10 @@ int http_head_to_primitive(const struct http_request *h, struct m2m_request *req
         if (rc) return rc;
     }
     const char *accept = http_header(h, "Accept");
-    if (accept && !strstr(accept, "json") && !strstr(accept, "*/*"))
-        return m2m_error(rsp, RSC_NOT_ACCEPTABLE, "only JSON responses can be produced");
+    enum media answer = accept ? accepted_media(accept) : MEDIA_JSON;
+    if (answer == MEDIA_OTHER)
+        return m2m_error(rsp, RSC_NOT_ACCEPTABLE, "only JSON and CBOR responses can be produced");
+    req->cbor_response = answer == MEDIA_CBOR;
     return 0;
 }
 
@@ -213,8 +230,14 @@ int http_body_to_primitive(const struct http_request *h, struct m2m_request *req
     if (h->body_len) {
         const char *ct = http_header(h, "Content-Type");
         if (!ct) return m2m_error(rsp, RSC_UNSUPPORTED_MEDIA_TYPE, "a body needs a Content-Type");
-        if (!content_type_is_json(ct))
-            return m2m_error(rsp, RSC_UNSUPPORTED_MEDIA_TYPE, "unsupported Content-Type '%s' (JSON only)", ct);
+        enum media media = content_type_media(ct);
+        if (media == MEDIA_OTHER)
+            return m2m_error(rsp, RSC_UNSUPPORTED_MEDIA_TYPE, "unsupported Content-Type '%s' (JSON or CBOR)", ct);
+        if (media == MEDIA_CBOR) {
+            const char *why = NULL;
+            req->pc = cbor_to_json((const uint8_t *)h->body, h->body_len, &why);
+            return req->pc ? 0 : m2m_error(rsp, RSC_BAD_REQUEST, "malformed CBOR: %s", why);
+        }
         json_error_t err;
         req->pc = json_loadb(h->body, h->body_len, JSON_REJECT_DUPLICATES, &err);
         if (!req->pc)
@@ -260,7 +283,11 @@ void http_from_primitive(const struct m2m_request *req, const struct m2m_respons
         http_add_header(h, "X-M2M-CTO", num);
     }
     if (rsp->ati) http_add_header(h, "X-M2M-ATI", rsp->ati);
-    if (rsp->tqf) {
+    if (req->cbor_response && (rsp->tqf || rsp->pc)) {
+        h->body = (char *)json_to_cbor(rsp->tqf ? rsp->tqf : rsp->pc, &h->body_len);
+        if (!h->body) h->body_len = 0;
+        h->content_type = "application/cbor";
+    } else if (rsp->tqf) {
         /* The token request information is the whole body of its 4103, with
          * no debugging text beside it (TS-0009 6.5). */
         h->body = json_text(rsp->tqf, &h->body_len);
@@ -289,7 +316,12 @@ static void hold_until_commit(const struct m2m_request *req, struct http_respons
     struct http_response *f = hrsp->fallback = calloc(1, sizeof *f);
     if (!f) return;
     put_status(req, RSC_INTERNAL_SERVER_ERROR, f);
-    if ((f->body = strdup(failed))) {
+    if (req->cbor_response) {
+        json_t *pc = json_loads(failed, 0, NULL);
+        f->body = (char *)json_to_cbor(pc, &f->body_len);
+        json_decref(pc);
+        if (f->body) f->content_type = "application/cbor";
+    } else if ((f->body = strdup(failed))) {
         f->body_len = sizeof failed - 1;
         f->content_type = "application/json";
     }

@@ -35,6 +35,7 @@ int http_codec_headers(const struct m2m_request *req, bool has_body, char *out, 
     if (req->ec) PUT("X-M2M-EC: %d\r\n", req->ec);
     if (req->tokens) PUT("Authorization: %s\r\n", req->tokens);
     if (req->op == OP_CREATE) PUT("Content-Type: application/json;ty=%d\r\n", req->ty);
+    else if (req->cbor_content) PUT("Content-Type: application/cbor\r\n");
     else if (has_body || req->op == OP_NOTIFY) PUT("Content-Type: application/json\r\n");
     PUT("Accept: application/json\r\n");
 #undef PUT

@@ -125,7 +125,9 @@ def decode(data):
         options.append((num, bytes(data[pos:pos + l])))
         pos += l
     payload = bytes(data[pos + 1:]) if pos < len(data) else b""
-    return Message(mtype, mcode, mid, token, options, payload.decode(errors="replace"))
+    m = Message(mtype, mcode, mid, token, options, payload.decode(errors="replace"))
+    m.raw_payload = bytes(payload)  # binary content (CBOR) as it came
+    return m
 
 
 def m2m_options(**params):

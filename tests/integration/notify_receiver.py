@@ -28,7 +28,7 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         rx = self.server.receiver
         with rx.lock:
             rx.requests.append({"path": self.path, "headers": {k.lower(): v for k, v in self.headers.items()},
-                                "body": body, "time": time.time()})
+                                "body": body, "raw": raw, "time": time.time()})
             rsc = rx.reply_rsc
             delay = rx.delay
         if delay:

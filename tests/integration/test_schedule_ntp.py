@@ -7,7 +7,8 @@ with nothing stored; a subscription's schedule is its notificationSchedule;
 the system default policy defaultNTP exists at start, after a restart and
 after an upper tester Reset, and cannot be deleted; at most two
 policyDeletionRules under one policy. These types are stored and validated
-only: schedules hold back no notification and no beacon is sent."""
+only here: notificationSchedule delivery and beacons are tested in
+test_notification_schedule and test_time_sync_beacon."""
 import os, shutil, sys, tempfile
 sys.path.insert(0, os.path.dirname(__file__))
 from harness import Cse, Tap, curl

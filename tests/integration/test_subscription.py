@@ -266,6 +266,29 @@ try:
         t.ok(agn and len(agn["m2m:sgn"]) == 2, "bn dur 1s: batch of two released by the timer", reqs)
         cse.delete(box + "/bdur", origin="Cmon")
 
+        # bn with dur alone (no num): accepted, the batch goes when dur elapses.
+        r = sub(cse, box, rx.url, rn="donly", bn={"dur": "PT1S"}, enc={"net": [3]})
+        t.rsc(r, 2001, 201, "bn with dur alone accepted")
+        t.eq(r.json["m2m:sub"].get("bn") if r.json else None, {"dur": "PT1S"}, "bn dur-only kept as given")
+        rx.clear()
+        for i in range(5):
+            cin(cse, box, "o%d" % i)
+        time.sleep(0.3)
+        t.eq(len(rx.snapshot()), 0, "bn dur alone: nothing before the duration, whatever the count")
+        reqs = rx.wait_count(1, timeout=4)
+        agn = (reqs[0]["body"] or {}).get("m2m:agn") if reqs else None
+        t.ok(agn and [s["nev"]["rep"]["m2m:cin"]["con"] for s in agn["m2m:sgn"]] == ["o%d" % i for i in range(5)],
+             "bn dur alone: one m2m:agn of all five when dur elapsed", reqs)
+        cse.delete(box + "/donly", origin="Cmon")
+        r = sub(cse, box, rx.url, rn="bempty", bn={}, enc={"net": [3]})
+        t.eq(r.json["m2m:sub"].get("bn") if r.json else None, {"dur": "PT60S"}, "bn {} gets the default dur")
+        cse.delete(box + "/bempty", origin="Cmon")
+        for bad, what in (({"num": "3"}, "bn.num a string"), ({"dur": 5}, "bn.dur a number"),
+                          ({"dur": "PT0S"}, "bn.dur zero"), ("PT1S", "bn not an object"),
+                          ({"num": 2, "x": 1}, "bn unknown member")):
+            t.rsc(sub(cse, box, rx.url, rn="bbad", bn=bad), 4000, 400, what + " -> 4000")
+        t.rsc(cse.get(box + "/bbad", origin="Cmon"), 4004, 404, "refused bn subscriptions not stored")
+
         sub(cse, box, rx.url, rn="late", bn={"num": 3}, ln=True, enc={"net": [3]})
         rx.clear()
         for i in range(3):

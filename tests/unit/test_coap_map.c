@@ -193,7 +193,8 @@ static void content_formats(void **state)
     (void)state;
     static const struct { int cf; int rsc; } cases[] = {
         { 50, 0 }, { 10001, 0 }, { 10003, 0 }, { 10007, 0 }, { 10015, 0 }, { -1, 0 },
-        { 41, RSC_UNSUPPORTED_MEDIA_TYPE }, { 60, RSC_UNSUPPORTED_MEDIA_TYPE },
+        /* 60 is read as CBOR (issue 14), and "{}" is no CBOR item: 4000. */
+        { 41, RSC_UNSUPPORTED_MEDIA_TYPE }, { 60, RSC_BAD_REQUEST },
         { 10014, RSC_UNSUPPORTED_MEDIA_TYPE },
     };
     for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
