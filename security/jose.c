@@ -11,6 +11,9 @@
 
 #include <cjose/cjose.h>
 #include <jansson.h>
+#include <openssl/core_names.h>
+#include <openssl/evp.h>
+#include <openssl/param_build.h>
 #include <openssl/rand.h>
 
 #include <stdlib.h>
@@ -24,7 +27,8 @@ const char *jose_error_text(enum jose_error e)
     case JOSE_E_TOO_LARGE: return "too large";
     case JOSE_E_MALFORMED: return "not a well-formed JOSE compact object or JWK";
     case JOSE_E_ALG: return "algorithm not supported (claimed: dir, A128KW, A192KW, A256KW, ECDH-ES+A128KW, "
-                            "ECDH-ES+A192KW, ECDH-ES+A256KW with A128GCM, A192GCM, A256GCM; HS256, ES256)";
+                            "ECDH-ES+A192KW, ECDH-ES+A256KW, RSA-OAEP-256 with A128GCM, A192GCM, A256GCM; "
+                            "HS256, ES256)";
     case JOSE_E_KEY: return "key of the wrong type or size for the algorithm";
     case JOSE_E_DECRYPT: return "decryption failed: wrong key or tampered object";
     case JOSE_E_SIGNATURE: return "signature does not verify: wrong key, wrong payload or tampered object";
@@ -39,19 +43,24 @@ struct alg_info {
     const char *name;
     size_t key_bytes;  /* oct key size demanded (ECDH-ES: the KEK's); 0: see kind */
     bool ecdh;         /* ECDH-ES+A*KW: an EC key, the KEK agreed (security/jose_ecdh.c) */
+    bool rsa;          /* RSA-OAEP-256: an RSA key encrypts the CEK */
 };
 /* JWE key management (key_bytes 0 for dir: the enc's size). */
 static const struct alg_info jwe_algs[] = {
-    { "dir", 0, false }, { "A128KW", 16, false }, { "A192KW", 24, false }, { "A256KW", 32, false },
-    { "ECDH-ES+A128KW", 16, true }, { "ECDH-ES+A192KW", 24, true }, { "ECDH-ES+A256KW", 32, true },
+    { "dir", 0, false, false }, { "A128KW", 16, false, false }, { "A192KW", 24, false, false },
+    { "A256KW", 32, false, false }, { "ECDH-ES+A128KW", 16, true, false }, { "ECDH-ES+A192KW", 24, true, false },
+    { "ECDH-ES+A256KW", 32, true, false }, { "RSA-OAEP-256", 0, false, true },
 };
-static const struct alg_info jwe_encs[] = { { "A128GCM", 16, false }, { "A192GCM", 24, false }, { "A256GCM", 32, false } };
+static const struct alg_info jwe_encs[] = { { "A128GCM", 16, false, false }, { "A192GCM", 24, false, false },
+                                            { "A256GCM", 32, false, false } };
 #define GCM_IV_BYTES 12
 #define GCM_TAG_BYTES 16
 #define KW_OVERHEAD 8            /* RFC 3394 integrity block */
 #define HS256_MIN_KEY 32         /* RFC 7518 3.2 */
 #define HS256_SIG_BYTES 32
 #define ES256_SIG_BYTES 64       /* r || s, RFC 7518 3.4 */
+#define RSA_MIN_BYTES 256        /* 2048-bit modulus, RFC 7518 4.3 */
+#define RSA_MAX_BYTES 1024       /* 8192 bits: bounds ek and the work one object can ask for */
 
 static const struct alg_info *find_alg(const struct alg_info *t, size_t n, const char *name)
 {
@@ -70,7 +79,9 @@ struct jose_key {
     cjose_jwk_kty_t kty;
     size_t oct_bytes;   /* oct: the secret's length */
     bool p256;          /* EC on P-256 */
-    bool has_private;   /* EC: d present */
+    bool has_private;   /* EC, RSA: d present */
+    EVP_PKEY *rsa;      /* RSA: the key for libcrypto (cjose 0.6.2 lacks RSA-OAEP-256) */
+    size_t rsa_bytes;   /* RSA: the modulus size, which is ek's */
     char *kid;
 };
 
@@ -78,6 +89,7 @@ void jose_key_free(struct jose_key *k)
 {
     if (!k) return;
     cjose_jwk_release(k->jwk);  /* cjose wipes oct secrets on release */
+    EVP_PKEY_free(k->rsa);      /* libcrypto clears its private numbers */
     free(k->kid);
     free(k);
 }
@@ -99,6 +111,50 @@ static enum jose_error key_wrap(cjose_jwk_t *jwk, struct jose_key **out)
     return JOSE_OK;
 }
 
+/* A JWK member (base64url, alphabet already checked) as a big number pushed to bld; absent: false. */
+static bool rsa_param(OSSL_PARAM_BLD *bld, json_t *o, const char *member, const char *param, BIGNUM **bn)
+{
+    json_t *v = json_object_get(o, member);
+    size_t n = 0;
+    uint8_t *raw = NULL;
+    cjose_err cerr = { 0 };
+    if (!json_is_string(v) || !cjose_base64url_decode(json_string_value(v), json_string_length(v), &raw, &n, &cerr))
+        return false;
+    *bn = n ? BN_bin2bn(raw, (int)n, NULL) : NULL;
+    explicit_bzero(raw, n);
+    cjose_get_dealloc()(raw);
+    return *bn && OSSL_PARAM_BLD_push_BN(bld, param, *bn);
+}
+
+/* The EVP_PKEY of an RSA JWK: n, e; with d the private key, the CRT members
+ * (p, q, dp, dq, qi) used when all five are there. NULL when not a usable key. */
+static EVP_PKEY *rsa_from_jwk(json_t *o)
+{
+    static const char *const members[] = { "n", "e", "d", "p", "q", "dp", "dq", "qi" };
+    static const char *const params[] = { OSSL_PKEY_PARAM_RSA_N, OSSL_PKEY_PARAM_RSA_E, OSSL_PKEY_PARAM_RSA_D,
+                                          OSSL_PKEY_PARAM_RSA_FACTOR1, OSSL_PKEY_PARAM_RSA_FACTOR2,
+                                          OSSL_PKEY_PARAM_RSA_EXPONENT1, OSSL_PKEY_PARAM_RSA_EXPONENT2,
+                                          OSSL_PKEY_PARAM_RSA_COEFFICIENT1 };
+    BIGNUM *bn[8] = { NULL };
+    EVP_PKEY *pkey = NULL;
+    OSSL_PARAM *params_built = NULL;
+    OSSL_PARAM_BLD *bld = OSSL_PARAM_BLD_new();
+    EVP_PKEY_CTX *ctx = EVP_PKEY_CTX_new_from_name(NULL, "RSA", NULL);
+    bool priv = json_object_get(o, "d") != NULL, crt = true;
+    for (size_t i = 3; i < 8; i++) crt &= json_object_get(o, members[i]) != NULL;
+    size_t used = !priv ? 2 : crt ? 8 : 3;
+    bool ok = bld && ctx;
+    for (size_t i = 0; ok && i < used; i++) ok = rsa_param(bld, o, members[i], params[i], &bn[i]);
+    if (ok && (params_built = OSSL_PARAM_BLD_to_param(bld)) && EVP_PKEY_fromdata_init(ctx) == 1 &&
+        EVP_PKEY_fromdata(ctx, &pkey, priv ? EVP_PKEY_KEYPAIR : EVP_PKEY_PUBLIC_KEY, params_built) != 1)
+        pkey = NULL;
+    OSSL_PARAM_free(params_built);
+    OSSL_PARAM_BLD_free(bld);
+    EVP_PKEY_CTX_free(ctx);
+    for (size_t i = 0; i < 8; i++) BN_clear_free(bn[i]);
+    return pkey;
+}
+
 enum jose_error jose_key_from_jwk(const char *jwk_json, struct jose_key **out)
 {
     if (!jwk_json || !out) return JOSE_E_ARGUMENT;
@@ -117,14 +173,20 @@ enum jose_error jose_key_from_jwk(const char *jwk_json, struct jose_key **out)
         for (size_t j = 0; s && j < json_string_length(v); j++) object &= b64url_char((unsigned char)s[j]);
         if (v && !s) object = false;
     }
+    EVP_PKEY *rsa = NULL;
+    const char *kty = object ? json_string_value(json_object_get(o, "kty")) : NULL;
+    if (kty && !strcmp(kty, "RSA") && !(rsa = rsa_from_jwk(o))) object = false;
     json_decref(o);
     if (!object) return JOSE_E_MALFORMED;
     cjose_err cerr = { 0 };
     cjose_jwk_t *jwk = cjose_jwk_import(jwk_json, n, &cerr);
-    if (!jwk) return JOSE_E_MALFORMED;
+    if (!jwk) { EVP_PKEY_free(rsa); return JOSE_E_MALFORMED; }
     enum jose_error e = key_wrap(jwk, out);
-    if (e == JOSE_OK) (*out)->has_private = has_d;
-    return e;
+    if (e) { EVP_PKEY_free(rsa); return e; }
+    (*out)->has_private = has_d;
+    (*out)->rsa = rsa;
+    (*out)->rsa_bytes = rsa ? (size_t)EVP_PKEY_get_size(rsa) : 0;
+    return JOSE_OK;
 }
 
 enum jose_error jose_key_from_bytes(const uint8_t *bytes, size_t len, struct jose_key **out)
@@ -162,7 +224,7 @@ char *jose_public_jwk(const char *jwk_json)
     struct jose_key *k;
     if (jose_key_from_jwk(jwk_json, &k) != JOSE_OK) return NULL;
     char *out = NULL;
-    if (k->kty == CJOSE_JWK_KTY_EC) {
+    if (k->kty == CJOSE_JWK_KTY_EC || k->kty == CJOSE_JWK_KTY_RSA) {
         cjose_err cerr = { 0 };
         char *json = cjose_jwk_to_json(k->jwk, false, &cerr);
         out = json ? strdup(json) : NULL;
@@ -355,6 +417,7 @@ static enum jose_error jwe_key_check(const struct jose_key *k, const struct alg_
 {
     if (!alg || !enc) return JOSE_E_ALG;
     if (alg->ecdh) return k->kty == CJOSE_JWK_KTY_EC ? JOSE_OK : JOSE_E_KEY;
+    if (alg->rsa) return k->rsa && k->rsa_bytes >= RSA_MIN_BYTES && k->rsa_bytes <= RSA_MAX_BYTES ? JOSE_OK : JOSE_E_KEY;
     if (k->kty != CJOSE_JWK_KTY_OCT) return JOSE_E_KEY;
     size_t want = alg->key_bytes ? alg->key_bytes : enc->key_bytes;
     return k->oct_bytes == want ? JOSE_OK : JOSE_E_KEY;
@@ -401,38 +464,19 @@ static enum jose_error party_info(json_t *h, const char *name, uint8_t **out, si
     return *out ? JOSE_OK : JOSE_E_MALFORMED;
 }
 
-static enum jose_error ecdh_seal(const struct jose_key *key, const struct alg_info *alg, const struct alg_info *enc,
-                                 json_t *hdr, const uint8_t *plain, size_t len, char **out)
+/* The own framing of ECDH-ES and RSA-OAEP-256 (RFC 7516 5.1): cek (enc's size) under a
+ * fresh IV, the ASCII of the encoded protected header as AAD, ek as given. */
+static enum jose_error gcm_seal(json_t *hdr, const struct alg_info *enc, const uint8_t *cek, const uint8_t *ek,
+                                size_t ek_n, const uint8_t *plain, size_t len, char **out)
 {
-    cjose_err cerr = { 0 };
     enum jose_error e = JOSE_E_INTERNAL;
-    cjose_jwk_t *eph = cjose_jwk_create_EC_random(cjose_jwk_EC_get_curve(key->jwk, &cerr), &cerr);
-    char *epk_text = eph ? cjose_jwk_to_json(eph, false, &cerr) : NULL;
-    json_t *epk = epk_text ? json_loads(epk_text, 0, NULL) : NULL;
-    if (epk_text) cjose_get_dealloc()(epk_text);
-    uint8_t *apu = NULL, *apv = NULL;
-    size_t apu_n = 0, apv_n = 0;
-    uint8_t kek[32], cek[32], ek[40], iv[12], tag[16];
+    uint8_t iv[GCM_IV_BYTES], tag[GCM_TAG_BYTES];
     uint8_t *ct = malloc(len + 1);
-    char *h64 = NULL, *parts[4] = { NULL };
-    char *htext = NULL;
-    if (!epk || !ct || json_object_set_new(hdr, "epk", epk)) { json_decref(epk); epk = NULL; goto out; }
-    if ((e = party_info(hdr, "apu", &apu, &apu_n)) || (e = party_info(hdr, "apv", &apv, &apv_n))) goto out;
-    e = JOSE_E_INTERNAL;
-    char *rcpt_text = cjose_jwk_to_json(key->jwk, false, &cerr);
-    json_t *rcpt = rcpt_text ? json_loads(rcpt_text, 0, NULL) : NULL;
-    if (rcpt_text) cjose_get_dealloc()(rcpt_text);
-    int agreed = rcpt ? ecdh_es_kek(eph, rcpt, alg->name, apu, apu_n, apv, apv_n, kek, alg->key_bytes) : -1;
-    json_decref(rcpt);
-    if (agreed ||
-        RAND_bytes(cek, (int)enc->key_bytes) != 1 || RAND_bytes(iv, sizeof iv) != 1 ||
-        aes_kw_wrap(kek, alg->key_bytes, cek, enc->key_bytes, ek))
-        goto out;
-    htext = json_dumps(hdr, JSON_COMPACT);
-    h64 = htext ? b64url((const uint8_t *)htext, strlen(htext)) : NULL;
-    /* AAD: the ASCII of the encoded protected header (RFC 7516 5.1 step 14) */
+    char *htext = json_dumps(hdr, JSON_COMPACT), *h64 = NULL, *parts[4] = { NULL };
+    if (!ct || !htext || RAND_bytes(iv, sizeof iv) != 1) goto out;
+    h64 = b64url((const uint8_t *)htext, strlen(htext));
     if (!h64 || aes_gcm(true, cek, enc->key_bytes, iv, (const uint8_t *)h64, strlen(h64), plain, len, ct, tag)) goto out;
-    parts[0] = b64url(ek, enc->key_bytes + 8);
+    parts[0] = b64url(ek, ek_n);
     parts[1] = b64url(iv, sizeof iv);
     parts[2] = b64url(ct, len);
     parts[3] = b64url(tag, sizeof tag);
@@ -442,12 +486,6 @@ static enum jose_error ecdh_seal(const struct jose_key *key, const struct alg_in
         snprintf(*out, total, "%s.%s.%s.%s.%s", h64, parts[0], parts[1], parts[2], parts[3]);
     e = *out ? JOSE_OK : JOSE_E_INTERNAL;
 out:
-    json_object_del(hdr, "epk");
-    cjose_jwk_release(eph);
-    explicit_bzero(kek, sizeof kek);
-    explicit_bzero(cek, sizeof cek);
-    free(apu);
-    free(apv);
     free(ct);
     free(htext);
     free(h64);
@@ -455,27 +493,16 @@ out:
     return e;
 }
 
-static enum jose_error ecdh_open(const struct jose_key *key, const struct alg_info *alg, const struct alg_info *enc,
-                                 json_t *h, const struct part *parts, uint8_t **plain, size_t *len)
+/* The counterpart of gcm_seal once the CEK is recovered: IV, ciphertext and tag
+ * decoded (their lengths already checked), the tag verified over the header. */
+static enum jose_error gcm_open(const struct part *parts, const struct alg_info *enc, const uint8_t *cek,
+                                uint8_t **plain, size_t *len)
 {
-    if (!key->has_private) return JOSE_E_KEY;
-    /* epk is the sender's: checked and decoded by jose_ecdh.c, never by cjose */
-    json_t *epk = json_object_get(h, "epk");
-    const char *kty = json_string_value(json_object_get(epk, "kty"));
-    if (!json_is_object(epk) || !kty || strcmp(kty, "EC") || json_object_get(epk, "d")) return JOSE_E_MALFORMED;
-    enum jose_error e;
-    uint8_t *apu = NULL, *apv = NULL, *ek = NULL, *iv = NULL, *ct = NULL, *tag = NULL, *pt = NULL;
-    size_t apu_n = 0, apv_n = 0, ek_n = 0, iv_n = 0, ct_n = 0, tag_n = 0;
-    uint8_t kek[32], cek[32];
-    if ((e = party_info(h, "apu", &apu, &apu_n)) || (e = party_info(h, "apv", &apv, &apv_n))) goto out;
-    e = JOSE_E_MALFORMED;
-    if (!(ek = unb64url(parts[1].s, parts[1].n, &ek_n)) || !(iv = unb64url(parts[2].s, parts[2].n, &iv_n)) ||
-        !(ct = unb64url(parts[3].s, parts[3].n, &ct_n)) || !(tag = unb64url(parts[4].s, parts[4].n, &tag_n)))
-        goto out;
-    /* a point not on our curve, or any agreement failure, is a wrong key, as a failed unwrap is */
-    e = JOSE_E_DECRYPT;
-    if (ecdh_es_kek(key->jwk, epk, alg->name, apu, apu_n, apv, apv_n, kek, alg->key_bytes) ||
-        aes_kw_unwrap(kek, alg->key_bytes, ek, ek_n, cek))
+    enum jose_error e = JOSE_E_MALFORMED;
+    uint8_t *iv = NULL, *ct = NULL, *tag = NULL, *pt = NULL;
+    size_t iv_n = 0, ct_n = 0, tag_n = 0;
+    if (!(iv = unb64url(parts[2].s, parts[2].n, &iv_n)) || !(ct = unb64url(parts[3].s, parts[3].n, &ct_n)) ||
+        !(tag = unb64url(parts[4].s, parts[4].n, &tag_n)))
         goto out;
     e = JOSE_E_INTERNAL;
     if (!(pt = malloc(ct_n + 1))) goto out;
@@ -488,14 +515,127 @@ static enum jose_error ecdh_open(const struct jose_key *key, const struct alg_in
     e = JOSE_OK;
 out:
     if (pt) { explicit_bzero(pt, ct_n); free(pt); }
+    free(iv);
+    free(ct);
+    free(tag);
+    return e;
+}
+
+static enum jose_error ecdh_seal(const struct jose_key *key, const struct alg_info *alg, const struct alg_info *enc,
+                                 json_t *hdr, const uint8_t *plain, size_t len, char **out)
+{
+    cjose_err cerr = { 0 };
+    enum jose_error e = JOSE_E_INTERNAL;
+    cjose_jwk_t *eph = cjose_jwk_create_EC_random(cjose_jwk_EC_get_curve(key->jwk, &cerr), &cerr);
+    char *epk_text = eph ? cjose_jwk_to_json(eph, false, &cerr) : NULL;
+    json_t *epk = epk_text ? json_loads(epk_text, 0, NULL) : NULL;
+    if (epk_text) cjose_get_dealloc()(epk_text);
+    uint8_t *apu = NULL, *apv = NULL;
+    size_t apu_n = 0, apv_n = 0;
+    uint8_t kek[32], cek[32], ek[40];
+    if (!epk || json_object_set_new(hdr, "epk", epk)) goto out;  /* set_new consumes epk even when failing */
+    if ((e = party_info(hdr, "apu", &apu, &apu_n)) || (e = party_info(hdr, "apv", &apv, &apv_n))) goto out;
+    e = JOSE_E_INTERNAL;
+    char *rcpt_text = cjose_jwk_to_json(key->jwk, false, &cerr);
+    json_t *rcpt = rcpt_text ? json_loads(rcpt_text, 0, NULL) : NULL;
+    if (rcpt_text) cjose_get_dealloc()(rcpt_text);
+    int agreed = rcpt ? ecdh_es_kek(eph, rcpt, alg->name, apu, apu_n, apv, apv_n, kek, alg->key_bytes) : -1;
+    json_decref(rcpt);
+    if (agreed || RAND_bytes(cek, (int)enc->key_bytes) != 1 ||
+        aes_kw_wrap(kek, alg->key_bytes, cek, enc->key_bytes, ek))
+        goto out;
+    e = gcm_seal(hdr, enc, cek, ek, enc->key_bytes + KW_OVERHEAD, plain, len, out);
+out:
+    json_object_del(hdr, "epk");
+    cjose_jwk_release(eph);
+    explicit_bzero(kek, sizeof kek);
+    explicit_bzero(cek, sizeof cek);
+    free(apu);
+    free(apv);
+    return e;
+}
+
+static enum jose_error ecdh_open(const struct jose_key *key, const struct alg_info *alg, const struct alg_info *enc,
+                                 json_t *h, const struct part *parts, uint8_t **plain, size_t *len)
+{
+    if (!key->has_private) return JOSE_E_KEY;
+    /* epk is the sender's: checked and decoded by jose_ecdh.c, never by cjose */
+    json_t *epk = json_object_get(h, "epk");
+    const char *kty = json_string_value(json_object_get(epk, "kty"));
+    if (!json_is_object(epk) || !kty || strcmp(kty, "EC") || json_object_get(epk, "d")) return JOSE_E_MALFORMED;
+    enum jose_error e;
+    uint8_t *apu = NULL, *apv = NULL, *ek = NULL;
+    size_t apu_n = 0, apv_n = 0, ek_n = 0;
+    uint8_t kek[32], cek[32];
+    if ((e = party_info(h, "apu", &apu, &apu_n)) || (e = party_info(h, "apv", &apv, &apv_n))) goto out;
+    e = JOSE_E_MALFORMED;
+    if (!(ek = unb64url(parts[1].s, parts[1].n, &ek_n))) goto out;
+    /* a point not on our curve, or any agreement failure, is a wrong key, as a failed unwrap is */
+    e = JOSE_E_DECRYPT;
+    if (ecdh_es_kek(key->jwk, epk, alg->name, apu, apu_n, apv, apv_n, kek, alg->key_bytes) ||
+        aes_kw_unwrap(kek, alg->key_bytes, ek, ek_n, cek))
+        goto out;
+    e = gcm_open(parts, enc, cek, plain, len);
+out:
     explicit_bzero(kek, sizeof kek);
     explicit_bzero(cek, sizeof cek);
     free(apu);
     free(apv);
     free(ek);
-    free(iv);
-    free(ct);
-    free(tag);
+    return e;
+}
+
+/* ---- RSA-OAEP-256 (not in cjose 0.6.2): RSAES-OAEP, SHA-256 and MGF1 with SHA-256, RFC 7518 4.3 ---- */
+
+/* A context for pkey set up for OAEP with SHA-256 and MGF1-SHA-256; NULL on failure. */
+static EVP_PKEY_CTX *oaep_ctx(EVP_PKEY *pkey, bool encrypt)
+{
+    EVP_PKEY_CTX *ctx = EVP_PKEY_CTX_new_from_pkey(NULL, pkey, NULL);
+    if (ctx && (encrypt ? EVP_PKEY_encrypt_init(ctx) : EVP_PKEY_decrypt_init(ctx)) == 1 &&
+        EVP_PKEY_CTX_set_rsa_padding(ctx, RSA_PKCS1_OAEP_PADDING) == 1 &&
+        EVP_PKEY_CTX_set_rsa_oaep_md(ctx, EVP_sha256()) == 1 && EVP_PKEY_CTX_set_rsa_mgf1_md(ctx, EVP_sha256()) == 1)
+        return ctx;
+    EVP_PKEY_CTX_free(ctx);
+    return NULL;
+}
+
+static enum jose_error rsa_seal(const struct jose_key *key, const struct alg_info *enc, json_t *hdr,
+                                const uint8_t *plain, size_t len, char **out)
+{
+    enum jose_error e = JOSE_E_INTERNAL;
+    uint8_t cek[32];
+    size_t ek_n = key->rsa_bytes;
+    uint8_t *ek = malloc(ek_n);
+    EVP_PKEY_CTX *ctx = oaep_ctx(key->rsa, true);
+    if (ek && ctx && RAND_bytes(cek, (int)enc->key_bytes) == 1 &&
+        EVP_PKEY_encrypt(ctx, ek, &ek_n, cek, enc->key_bytes) == 1 && ek_n == key->rsa_bytes)
+        e = gcm_seal(hdr, enc, cek, ek, ek_n, plain, len, out);
+    explicit_bzero(cek, sizeof cek);
+    EVP_PKEY_CTX_free(ctx);
+    free(ek);
+    return e;
+}
+
+static enum jose_error rsa_open(const struct jose_key *key, const struct alg_info *enc, const struct part *parts,
+                                uint8_t **plain, size_t *len)
+{
+    if (!key->has_private) return JOSE_E_KEY;
+    enum jose_error e = JOSE_E_MALFORMED;
+    size_t ek_n = 0, cek_n = key->rsa_bytes;
+    uint8_t *ek = unb64url(parts[1].s, parts[1].n, &ek_n), *cek = malloc(cek_n), fake[32];
+    EVP_PKEY_CTX *ctx = NULL;
+    if (!ek) goto out;
+    e = JOSE_E_INTERNAL;
+    if (!cek || !(ctx = oaep_ctx(key->rsa, false)) || RAND_bytes(fake, sizeof fake) != 1) goto out;
+    /* RFC 7516 11.5: a failed or odd-sized unwrap goes on with a random CEK, so
+     * that it fails where a wrong key fails, at the tag, with the same error */
+    bool unwrapped = EVP_PKEY_decrypt(ctx, cek, &cek_n, ek, ek_n) == 1 && cek_n == enc->key_bytes;
+    e = gcm_open(parts, enc, unwrapped ? cek : fake, plain, len);
+out:
+    if (cek) { explicit_bzero(cek, key->rsa_bytes); free(cek); }
+    explicit_bzero(fake, sizeof fake);
+    EVP_PKEY_CTX_free(ctx);
+    free(ek);
     return e;
 }
 
@@ -509,8 +649,9 @@ enum jose_error jose_jwe_seal(const struct jose_key *key, const struct jose_para
     if (e) return e;
     json_t *hdr;
     if ((e = header_build(p, true, &hdr))) return e;
-    if (FIND(jwe_algs, p->alg)->ecdh) {
-        e = ecdh_seal(key, FIND(jwe_algs, p->alg), FIND(jwe_encs, p->enc), hdr, plain, len, out);
+    const struct alg_info *alg = FIND(jwe_algs, p->alg), *enc = FIND(jwe_encs, p->enc);
+    if (alg->ecdh || alg->rsa) {
+        e = alg->ecdh ? ecdh_seal(key, alg, enc, hdr, plain, len, out) : rsa_seal(key, enc, hdr, plain, len, out);
         json_decref(hdr);
         return e;
     }
@@ -543,15 +684,17 @@ enum jose_error jose_jwe_open(const struct jose_key *key, const char *compact, u
     const struct alg_info *alg = FIND(jwe_algs, json_string_value(json_object_get(h, "alg")));
     const struct alg_info *enc = FIND(jwe_encs, json_string_value(json_object_get(h, "enc")));
     if ((e = jwe_key_check(key, alg, enc))) goto done;
-    /* dir: no encrypted key; A*KW: the CEK wrapped (+8 bytes). */
-    size_t want_ek = alg->key_bytes ? enc->key_bytes + KW_OVERHEAD : 0;
+    /* dir: no encrypted key; A*KW: the CEK wrapped (+8 bytes); RSA: the modulus size
+     * (bounded by jwe_key_check). */
+    size_t want_ek = alg->rsa ? key->rsa_bytes : alg->key_bytes ? enc->key_bytes + KW_OVERHEAD : 0;
     if (decoded_len(&parts[1]) != want_ek || decoded_len(&parts[2]) != GCM_IV_BYTES ||
         decoded_len(&parts[4]) != GCM_TAG_BYTES || decoded_len(&parts[3]) == SIZE_MAX) {
         e = JOSE_E_MALFORMED;
         goto done;
     }
-    if (alg->ecdh) {
-        if ((e = ecdh_open(key, alg, enc, h, parts, plain, len))) goto done;
+    if (alg->ecdh || alg->rsa) {
+        e = alg->ecdh ? ecdh_open(key, alg, enc, h, parts, plain, len) : rsa_open(key, enc, parts, plain, len);
+        if (e) goto done;
         if ((e = header_fill(h, hdr))) { free(*plain); *plain = NULL; *len = 0; }
         goto done;
     }

@@ -6,7 +6,9 @@
  *   JWE alg: dir, A128KW, A192KW, A256KW (oct keys of the matching size);
  *            ECDH-ES+A128KW, ECDH-ES+A192KW, ECDH-ES+A256KW (EC P-256/384/521 JWK:
  *            sealed to the public key, opened with the private one; on libcrypto,
- *            security/jose_ecdh.c, as cjose 0.6.2 lacks them)
+ *            security/jose_ecdh.c, as cjose 0.6.2 lacks them);
+ *            RSA-OAEP-256 (RSA JWK of 2048 to 8192 bits, the same way; on libcrypto in
+ *            jose.c; a private JWK without the CRT members p, q, dp, dq, qi works too)
  *   JWE enc: A128GCM, A192GCM, A256GCM
  *   JWS alg: HS256 (oct key >= 32 bytes), ES256 (EC P-256 JWK)
  * "none", unknown algorithms, "crit", "zip" and unprotected headers are refused.
@@ -42,7 +44,7 @@ enum jose_error {
 /* A short English text for e (static storage, never NULL). */
 const char *jose_error_text(enum jose_error e);
 
-/* A key: a JWK (oct, EC P-256 public or private) or raw symmetric bytes. */
+/* A key: a JWK (oct, EC, RSA; public or private) or raw symmetric bytes. */
 struct jose_key;
 enum jose_error jose_key_from_jwk(const char *jwk_json, struct jose_key **out);
 enum jose_error jose_key_from_bytes(const uint8_t *bytes, size_t len, struct jose_key **out);
@@ -52,7 +54,8 @@ const char *jose_key_kid(const struct jose_key *k);
 
 /* What to put in the protected header when sealing or signing. */
 struct jose_params {
-    const char *alg;    /* required: "dir", "A128KW".., "ECDH-ES+A128KW".. (JWE); "HS256", "ES256" (JWS) */
+    const char *alg;    /* required: "dir", "A128KW".., "ECDH-ES+A128KW".., "RSA-OAEP-256" (JWE);
+                           "HS256", "ES256" (JWS) */
     const char *enc;    /* JWE only, required: "A128GCM", "A192GCM", "A256GCM" */
     const char *kid;    /* NULL: absent */
     const char *typ;    /* NULL: absent */
@@ -96,7 +99,7 @@ enum jose_error jose_peek_header(const char *compact, struct jose_header *out);
 /* A fresh key as private JWK JSON (malloc'd): "oct" of bytes 16/24/32/64,
  * or EC P-256 when bytes is 0. kid: NULL or the "kid" to set. NULL on failure. */
 char *jose_new_jwk(size_t bytes, const char *kid);
-/* The public half of an EC private JWK (malloc'd JSON); NULL for oct or bad input. */
+/* The public half of an EC or RSA private JWK (malloc'd JSON); NULL for oct or bad input. */
 char *jose_public_jwk(const char *jwk_json);
 
 #endif

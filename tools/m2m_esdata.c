@@ -113,9 +113,9 @@ static struct jose_key *load_key(const struct cli *c, const char *spec, char **k
 static int wrap_alg_for(const struct jose_key *k, const char *enc, const char **alg)
 {
     /* the wrap algorithm the key implies: 16/24/32 bytes -> A128KW/A192KW/A256KW; an EC
-     * (certificate-style) public key -> ECDH-ES+A256KW */
-    static const char *const kw[] = { "A128KW", "A192KW", "A256KW", "ECDH-ES+A256KW" };
-    for (int i = 0; i < 4; i++) {
+     * (certificate-style) public key -> ECDH-ES+A256KW; an RSA one -> RSA-OAEP-256 */
+    static const char *const kw[] = { "A128KW", "A192KW", "A256KW", "ECDH-ES+A256KW", "RSA-OAEP-256" };
+    for (size_t i = 0; i < sizeof kw / sizeof *kw; i++) {
         struct jose_params p = { .alg = kw[i], .enc = enc };
         char *probe = NULL;
         if (jose_jwe_seal(k, &p, (const uint8_t *)"", 0, &probe) == JOSE_OK) {

@@ -1,9 +1,9 @@
 /* The general JOSE API (security/jose.c) and the CSE's envelope form check
  * (security/esdata.c) on what producers store and peers send. Keys are the
  * RFC 7520 5.6 (dir, A128GCM), 5.8 (A128KW) and 5.4 (ECDH-ES+A128KW, P-384)
- * keys and the RFC 7515 A.1 (HS256) and A.3 (ES256) keys, so the RFC vectors in corpus/jose reach the
- * cryptography. Byte 0, bits 0-1: 0 = jose_jwe_open, 1 = jose_jws_verify,
- * 2 = detached jose_jws_verify (the text is "compact\npayload"), 3 =
+ * keys, the RFC 7515 A.1 (HS256) and A.3 (ES256) keys and an RSA key (RSA-OAEP-256), so the
+ * RFC vectors and the RSA seed in corpus/jose reach the cryptography. Byte 0, bits 0-1:
+ * 0 = jose_jwe_open, 1 = jose_jws_verify, 2 = detached jose_jws_verify (the text is "compact\npayload"), 3 =
  * esdata_check under every contentSecurity. Bit 2: the text is
  * "header JSON\nrest" and the target base64url-encodes the header (so
  * mutations reach the JSON). Cross-check: what jose.c opens or verifies, the
@@ -28,6 +28,23 @@ static const char *const jwks[] = {
      "\"d\":\"iTx2pk7wW-GqJkHcEkFQb2EFyYcO7RugmaW3mRrQVAOUiPommT0IdnYK2xDlZh-j\"}"),
     ("{\"kty\":\"EC\",\"crv\":\"P-256\",\"x\":\"f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU\","
      "\"y\":\"x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0\"}"),
+    /* RSA 2048, private (made for this target; seeds.py's RSA-OAEP-256 seed is sealed to it) */
+    ("{\"d\":\"Ah6xavwZiWWkOYYRnJ3Si7MITjlcdiaKtcw8EeJ9IVexWlz1M5NSQVJLdSZpvwyf5sX8OgNrCYU_aoCZ5tfF8SMnrh9q6xF"
+     "YCc-_VdldSefPhqoJNvYuzJ_Hcd2oLpSk60nBqhkg97e5YEFA08_Pi4vOOviObwbzsYolmtkbm3cv4qmTl-xJ73EEiEFjYFgqB6xBoyd"
+     "Zt_xU-kaFa22x5NJcsJbpNkowiotSanJ2QWUBXn3b3nvwgZCXXxkfgLkaN7DcD-JgJJzRExnYn4dubq1RXBobAY28bvQKhSGCazq0trz"
+     "T9FfYotZ5OJUM3J_7SEz8tVTYJoYmEefNMxwiYQ\",\"dp\":\"vJkMxDg-4qTCA2JvrO_vomFRix0HSq-iuUhdFF6Tb7coTtm7lmZBG"
+     "kOVjS8PbXPv0kYpi9eOrEQY0b-RHzzMXokkymQQGiM1DEu7JELoR-1BLnF8Nd_faiKeQ3pyNMiKe6d1M7H2_OMkn0XuO0dsgTfJuxvO8"
+     "myBlr6vV2HzY8E\",\"dq\":\"O1QWB-9cPs98Q4ZuIjayHYMWcofTO_2JBKjmjejjbFxLQXBuGQdfLicf-BxL9PUd5ayAu-mUZ3u-8V"
+     "OTF5TNo-OBLgT-yo_hd0O7ewZmGdYrNZxPRREMYdMg-TIqAhcDYguYOuxKQavHByvoFI-VB5sDSJbeIYxS-0cj7wXbON8\",\"e\":\""
+     "AQAB\",\"kty\":\"RSA\",\"n\":\"pxdiTFpH_-RRiFcHeTltAhkH8G43vY0v75es-rh3Q4k5coogOIXJ5qH4xAfYraeMaTDBR-sY5"
+     "uUtEu5uDYT6SRunW_-GC2sRsCL7QeeAfZg6yjO5YltZ4VEav9h_EWfSVtnzv5ZzaSqpjKUk26FVqqROqPcIZu9u0_7LefGmvn1VSqty7"
+     "fK3FYZ2Bs3mvUoiJqOfbd26bB35z3grOM-f-kRNSzLXR_vLpRF_RRPM_bfp_8vWlJZfaU-71U0nlwm4VRuCD14ygRHhWcMe9bm5i1wS9"
+     "-n8sFbj5e86SDI5s2fsLv-urpWprHYOP2JQeajB5cGW6ETl85QFRR1yRtcp7w\",\"p\":\"1xvKBot7USfZ0-4xSlR-CoTI3Qvluv3w"
+     "ZI9z1yJ7opfoN8DjeBGkAoQNsKU42gCqQTdZ_NUv5v3UpkXDuUbRu8UQCXLweEV_pnhllIe1xRuuXDfc9fwjeRFXearyiqkMMMRkawef"
+     "HpKaYIfJHc3i2Pkdyr1XJ7P1G6RIvLILibE\",\"q\":\"xtrZDLssqUIDkw1jqAdIp1blKxCwpKmxjTPtmjXu0Am8Yt8Q5T6tVw6MKN"
+     "o6ilnGMX7Or39h2uXBP34t1tyTA1PR4a4GTgpywjtLCzFO9vTfMzmh1GfeoBBgUEXMp3EZqYyUPc3RfpfOE8GDIPMf5WV3YuquekqBAm"
+     "x5ofCbNZ8\",\"qi\":\"DW-1GAI6Iz1PhrzPely5EWVBbtatRFa0X8XgvqRG4pzmVHB75UA1FSFj2QQVXGsJD7uDrJcEKrywXEwrkbl"
+     "SUS0HY4RyeJ4OkfKz4Ta2HwGWiRlYFsB5PmcSqmR1n3VY0hV43jl9RP2edN5K8j9uKth4F5rr86o-eyF548c20sU\"}"),
 };
 #define NKEYS (sizeof jwks / sizeof *jwks)
 

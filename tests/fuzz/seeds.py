@@ -220,7 +220,7 @@ def token_seeds():
         put("token", "parts-" + name, bytes([0x03]) + parts.encode())
 
 
-# fuzz_jose: the RFC 7520 5.6 / 5.8 JWEs and RFC 7515 A.1 / A.3 JWSs (the
+# fuzz_jose: the RFC 7520 5.6 / 5.8 / 5.4 JWEs, an RSA-OAEP-256 JWE and RFC 7515 A.1 / A.3 JWSs (the
 # target holds their keys), detached and form-check variants, one header as JSON.
 RFC7520_5_6 = ("eyJhbGciOiJkaXIiLCJraWQiOiI3N2M3ZTJiOC02ZTEzLTQ1Y2YtODY3Mi02MTdiNWI0NTI0M2EiLCJlbmMiOiJBMTI4R0NNIn0"
                "..refa467QzzKx6QAB.JW_i_f52hww_ELQPGaYyeAB6HYGcR559l9TYnSovc23XJoBcW29rHP8yZOZG7YhLpT1bjFuvZPjQS-m0IFtVcXk"
@@ -240,6 +240,12 @@ RFC7520_5_4 = ("eyJhbGciOiJFQ0RILUVTK0ExMjhLVyIsImtpZCI6InBlcmVncmluLnRvb2tAdHVj
                "ZGHfpl05jMwbKkTe2yK3mjF6SBAsgicQDVCkcY9BLluzx1RmC3ORXaM0JaHPB93YcdSDGgpgBWMVrNU1ErkjcMqMoT_wtCex3w03XdLkjXIuEr"
                "2hWgeP-nkUZTPU9EoGSPj6fAS-bSz87RCPrxZdj_iVyC6QWcqAu07WNhjzJEPc4jVntRJ6K53NgPQ5p99l3Z408OUqj4ioYezbS6vTPlQ"
                ".WuGzxmcreYjpHGJoa17EBg")
+# RSA-OAEP-256 + A128GCM (no RFC 7520 vector exists): sealed by tests/jose_tool to fuzz_jose.c's RSA key.
+RSA_OAEP_256 = ("eyJhbGciOiJSU0EtT0FFUC0yNTYiLCJlbmMiOiJBMTI4R0NNIn0.jNeUoUxmM6nuXNf3CTE9q5w5oqpvp8C8UXU5s801V3w5NA05bDRUxfEarN"
+                "w9-hHdgpYzQa-sKercge0DC0Of8XTABzaY2GdonizKsH_nmw8UoVLFSojJKRKr8RLV4EYBCFLApSULbIYj5sAaUNiRWx4Ks63yv0Sgmg1L-IL1"
+                "xYCTHhDFoLb-PYKorPcy3DURHwQ_rygrFFiQHrLU5FixILT9mYzZyuAEPk_3PytEDx8dcvhlpBJoNFVkKyf0UYfLBHo0DXTU99ta1wL53omvyl"
+                "80-XkiHJ3XdCPiVcst9bORAk6axP3vACrKZHpBee2ksMAZ1iB2anVKEqisSe5Htw._qBKHIGBuoWDS1Po.TBOcDtJA2-uB7nWxQ5Xm043XK-qi"
+                "o5mv2W4.XHjHqHLg92d0ncU_UZjP-A")
 RFC7515_PAYLOAD = "eyJpc3MiOiJqb2UiLA0KICJleHAiOjEzMDA4MTkzODAsDQogImh0dHA6Ly9leGFtcGxlLmNvbS9pc19yb290Ijp0cnVlfQ"
 RFC7515_A1 = ("eyJ0eXAiOiJKV1QiLA0KICJhbGciOiJIUzI1NiJ9." + RFC7515_PAYLOAD + ".dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk")
 RFC7515_A3 = ("eyJhbGciOiJFUzI1NiJ9." + RFC7515_PAYLOAD + ".DtEhU3ljbEg8L38VWAfUAqOyKAM6-Xx-F4GawxaepmXFCgfTjDxw5djxLa8ISlSApm"
@@ -250,6 +256,7 @@ def jose_seeds():
     put("jose", "rfc7520-5-6", b"\x00" + RFC7520_5_6.encode())
     put("jose", "rfc7520-5-8", b"\x00" + RFC7520_5_8.encode())
     put("jose", "rfc7520-5-4", b"\x00" + RFC7520_5_4.encode())
+    put("jose", "rsa-oaep-256", b"\x00" + RSA_OAEP_256.encode())
     put("jose", "rfc7520-5-6-json", b"\x04" + b'{"alg":"dir","enc":"A128GCM"}\n' + RFC7520_5_6.split(".", 1)[1].encode())
     put("jose", "rfc7515-a1", b"\x01" + RFC7515_A1.encode())
     put("jose", "rfc7515-a3", b"\x01" + RFC7515_A3.encode())

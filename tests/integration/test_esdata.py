@@ -6,7 +6,8 @@ notifies it unchanged; a consumer retrieves it over HTTP with
 store). The SQLite file holds no plaintext. Wrong keys, tampered envelopes,
 --verify of unsigned content fail with exit status 3 and a message; a cnf
 claiming protection over a con that is no envelope is 4000 with nothing stored.
-Signing (ES256 with a jwcrypto-made key, HS256) and sign-then-encrypt too."""
+Signing (ES256 with a jwcrypto-made key, HS256) and sign-then-encrypt too;
+sealing to a recipient's EC (ECDH-ES+A256KW) or RSA (RSA-OAEP-256) public JWK."""
 import glob, json, os, subprocess, sys, tempfile
 sys.path.insert(0, os.path.dirname(__file__))
 from harness import Cse, Tap, BUILD, write_private
@@ -145,23 +146,30 @@ try:
         rc2, out2, err2 = m2m("retrieve", box + "/h1", "--verify", hs_file)
         t.ok(rc == 0 and rc2 == 0 and '"x"' in out2, "HS256 with a symmetric key", (rc, err, rc2, err2))
 
-        # --- to a recipient's EC key (ECDH-ES+A256KW): anyone may seal, only the key holder opens
-        rcpt = jwk.JWK.generate(kty="EC", crv="P-256", kid="consumer-1")
-        rcpt_priv = write_private(os.path.join(tmp, "consumer.jwk"), rcpt.export(private_key=True))
-        rcpt_pub = os.path.join(tmp, "consumer-pub.jwk")
-        with open(rcpt_pub, "w") as f:
-            f.write(rcpt.export(private_key=False))
-        os.chmod(rcpt_pub, 0o644)
-        rc, out, err = m2m("create", box, "--ty", "4", "--encrypt-for", rcpt_pub,
-                           "--body", json.dumps({"m2m:cin": {"rn": "x1", "cnf": "text/plain:0", "con": SECRET}}))
-        hdr = cse.get(box + "/x1", origin="Cmeter").json["m2m:cin"]["con"].split(".")[0]
+        # --- to a recipient's EC key (ECDH-ES+A256KW) or RSA key (RSA-OAEP-256): anyone may seal,
+        # only the key holder opens
         import base64
-        alg = json.loads(base64.urlsafe_b64decode(hdr + "=" * (-len(hdr) % 4))).get("alg")
-        t.ok(rc == 0 and alg == "ECDH-ES+A256KW", "--encrypt-for a public EC JWK seals with ECDH-ES+A256KW", (rc, err, alg))
-        rc, out, err = m2m("retrieve", box + "/x1", "--decrypt", rcpt_priv)
-        t.ok(rc == 0 and SECRET in out, "the recipient's private key opens it", (rc, err))
-        rc, out, err = m2m("retrieve", box + "/x1", "--decrypt", rcpt_pub)
-        t.ok(rc == 3, "the public key alone cannot (exit 3)", (rc, err))
+        privs = {}
+        for kind, rn, want, gen in (("EC", "x1", "ECDH-ES+A256KW", {"crv": "P-256"}),
+                                    ("RSA", "x2", "RSA-OAEP-256", {"size": 2048})):
+            rcpt = jwk.JWK.generate(kty=kind, kid="consumer-" + kind, **gen)
+            privs[kind] = write_private(os.path.join(tmp, "consumer-%s.jwk" % kind), rcpt.export(private_key=True))
+            rcpt_pub = os.path.join(tmp, "consumer-%s-pub.jwk" % kind)
+            with open(rcpt_pub, "w") as f:
+                f.write(rcpt.export(private_key=False))
+            os.chmod(rcpt_pub, 0o644)
+            rc, out, err = m2m("create", box, "--ty", "4", "--encrypt-for", rcpt_pub,
+                               "--body", json.dumps({"m2m:cin": {"rn": rn, "cnf": "text/plain:0", "con": SECRET}}))
+            hdr = cse.get(box + "/" + rn, origin="Cmeter").json["m2m:cin"]["con"].split(".")[0]
+            alg = json.loads(base64.urlsafe_b64decode(hdr + "=" * (-len(hdr) % 4))).get("alg")
+            t.ok(rc == 0 and alg == want, "--encrypt-for a public %s JWK seals with %s" % (kind, want), (rc, err, alg))
+            rc, out, err = m2m("retrieve", box + "/" + rn, "--decrypt", privs[kind])
+            t.ok(rc == 0 and SECRET in out, "the recipient's private %s key opens it" % kind, (rc, err))
+            rc, out, err = m2m("retrieve", box + "/" + rn, "--decrypt", rcpt_pub)
+            t.ok(rc == 3 and SECRET not in out, "the public %s key alone cannot (exit 3)" % kind, (rc, err))
+        rc, out, err = m2m("retrieve", box + "/x2", "--decrypt", privs["EC"])
+        t.ok(rc == 3 and SECRET not in out, "another recipient's key cannot open the RSA-OAEP-256 reading (exit 3)",
+             (rc, err))
 
         # --- the CSE's form check: 4000 and nothing stored ------------------------
         cni = cse.get(box, origin="Cmeter").json["m2m:cnt"]["cni"]

@@ -2,7 +2,8 @@
 independent implementation, python3-jwcrypto: for every algorithm Ironbark
 claims, objects it makes are opened by jwcrypto and objects jwcrypto makes
 are opened by Ironbark (JWE dir/A128KW/A192KW/A256KW and ECDH-ES+A128KW/
-A192KW/A256KW to an EC P-256 key, x A128GCM/A192GCM/A256GCM; JWS HS256 and ES256, attached and detached per RFC 7515 Appendix F);
+A192KW/A256KW to an EC P-256 key and RSA-OAEP-256 to a 2048-bit RSA key
+(one with, one without the CRT members), x A128GCM/A192GCM/A256GCM; JWS HS256 and ES256, attached and detached per RFC 7515 Appendix F);
 a tampered jwcrypto object is refused."""
 import base64, json, os, subprocess, sys, tempfile
 sys.path.insert(0, os.path.dirname(__file__))
@@ -32,6 +33,24 @@ def b64url(b):
     return base64.urlsafe_b64encode(b).rstrip(b"=").decode()
 
 
+def jwcrypto_open(compact, k, alg, enc):
+    """jwcrypto's payload and protected header of compact, or (the exception's repr, {})."""
+    try:
+        o = jwe.JWE()
+        o.allowed_algs = [alg, enc]
+        o.deserialize(compact, key=k)
+        return o.payload, json.loads(o.objects["protected"])
+    except Exception as e:  # noqa: BLE001 - reported as the failure detail
+        return repr(e), {}
+
+
+def jwcrypto_seal(k, alg, enc, kid):
+    o = jwe.JWE(PLAIN, protected=json.dumps({"alg": alg, "enc": enc, "kid": kid}))
+    o.allowed_algs = [alg, enc]
+    o.add_recipient(k)
+    return o.serialize(compact=True)
+
+
 SIZES = {"A128GCM": 16, "A192GCM": 24, "A256GCM": 32, "A128KW": 16, "A192KW": 24, "A256KW": 32}
 for enc in ("A128GCM", "A192GCM", "A256GCM"):
     for alg in ("dir", "A128KW", "A192KW", "A256KW"):
@@ -39,20 +58,10 @@ for enc in ("A128GCM", "A192GCM", "A256GCM"):
         k = jwk.JWK.generate(kty="oct", size=size * 8, kid="k-%s-%s" % (alg, enc))
         kf = key_file(k, "oct-%s-%s.jwk" % (alg, enc))
         rc, out, err = tool("seal", alg, enc, kf, data=PLAIN)
-        try:
-            o = jwe.JWE()
-            o.allowed_algs = [alg, enc]
-            o.deserialize(out.decode(), key=k)
-            got = o.payload
-            hdr = json.loads(o.objects["protected"])
-        except Exception as e:  # noqa: BLE001 - reported as the failure detail
-            got, hdr = repr(e), {}
+        got, hdr = jwcrypto_open(out.decode(), k, alg, enc)
         t.ok(rc == 0 and got == PLAIN and hdr.get("alg") == alg and hdr.get("enc") == enc,
              "Ironbark %s+%s opened by jwcrypto" % (alg, enc), (rc, err, got))
-        o = jwe.JWE(PLAIN, protected=json.dumps({"alg": alg, "enc": enc, "kid": k.key_id}))
-        o.allowed_algs = [alg, enc]
-        o.add_recipient(k)
-        compact = o.serialize(compact=True)
+        compact = jwcrypto_seal(k, alg, enc, k.key_id)
         rc, out, err = tool("open", kf, data=compact.encode())
         t.ok(rc == 0 and out == PLAIN, "jwcrypto %s+%s opened by Ironbark" % (alg, enc), (rc, err))
         if alg == "A128KW" and enc == "A128GCM":
@@ -69,21 +78,41 @@ rcpt_priv, rcpt_pub = key_file(rcpt, "rcpt.jwk"), key_file(rcpt, "rcpt-pub.jwk",
 for enc in ("A128GCM", "A192GCM", "A256GCM"):
     for alg in ("ECDH-ES+A128KW", "ECDH-ES+A192KW", "ECDH-ES+A256KW"):
         rc, out, err = tool("seal", alg, enc, rcpt_pub, data=PLAIN)
-        try:
-            o = jwe.JWE()
-            o.allowed_algs = [alg, enc]
-            o.deserialize(out.decode(), key=rcpt)
-            got = o.payload
-        except Exception as e:  # noqa: BLE001
-            got = repr(e)
+        got, _ = jwcrypto_open(out.decode(), rcpt, alg, enc)
         t.ok(rc == 0 and got == PLAIN, "Ironbark %s+%s opened by jwcrypto" % (alg, enc), (rc, err, got))
-        o = jwe.JWE(PLAIN, protected=json.dumps({"alg": alg, "enc": enc, "kid": "recipient"}))
-        o.allowed_algs = [alg, enc]
-        o.add_recipient(rcpt)
-        rc, out, err = tool("open", rcpt_priv, data=o.serialize(compact=True).encode())
+        compact = jwcrypto_seal(rcpt, alg, enc, "recipient")
+        rc, out, err = tool("open", rcpt_priv, data=compact.encode())
         t.ok(rc == 0 and out == PLAIN, "jwcrypto %s+%s opened by Ironbark" % (alg, enc), (rc, err))
-rc, out, err = tool("open", rcpt_pub, data=o.serialize(compact=True).encode())
+rc, out, err = tool("open", rcpt_pub, data=compact.encode())
 t.ok(rc == 1 and "key" in err, "the public key alone cannot open an ECDH-ES JWE", (rc, err))
+
+# RSA-OAEP-256 (on libcrypto in security/jose.c): sealed to the public key, opened with the private one
+rsa = jwk.JWK.generate(kty="RSA", size=2048, kid="rsa-recipient")
+rsa_priv, rsa_pub = key_file(rsa, "rsa.jwk"), key_file(rsa, "rsa-pub.jwk", private=False)
+no_crt = {m: v for m, v in json.loads(rsa.export(private_key=True)).items() if m not in ("p", "q", "dp", "dq", "qi")}
+rsa_ned = os.path.join(tmp, "rsa-ned.jwk")
+with open(rsa_ned, "w") as f:
+    json.dump(no_crt, f)
+alg = "RSA-OAEP-256"
+for enc in ("A128GCM", "A192GCM", "A256GCM"):
+    rc, out, err = tool("seal", alg, enc, rsa_pub, data=PLAIN)
+    got, hdr = jwcrypto_open(out.decode(), rsa, alg, enc)
+    t.ok(rc == 0 and got == PLAIN and hdr.get("alg") == alg and hdr.get("enc") == enc,
+         "Ironbark %s+%s opened by jwcrypto" % (alg, enc), (rc, err, got))
+    compact = jwcrypto_seal(rsa, alg, enc, "rsa-recipient")
+    rc, out, err = tool("open", rsa_priv, data=compact.encode())
+    t.ok(rc == 0 and out == PLAIN, "jwcrypto %s+%s opened by Ironbark" % (alg, enc), (rc, err))
+    rc, out, err = tool("open", rsa_ned, data=compact.encode())
+    t.ok(rc == 0 and out == PLAIN, "jwcrypto %s+%s opened with a private JWK of n, e, d only" % (alg, enc), (rc, err))
+parts = compact.split(".")
+ek = bytearray(base64.urlsafe_b64decode(parts[1] + "=" * (-len(parts[1]) % 4)))
+ek[-1] ^= 1
+parts[1] = b64url(bytes(ek))
+rc, out, err = tool("open", rsa_priv, data=".".join(parts).encode())
+t.ok(rc == 1 and "decryption failed" in err and not out, "a jwcrypto RSA-OAEP-256 JWE with a changed ek is refused",
+     (rc, err))
+rc, out, err = tool("open", rsa_pub, data=compact.encode())
+t.ok(rc == 1 and "key" in err, "the public key alone cannot open an RSA-OAEP-256 JWE", (rc, err))
 
 ec = jwk.JWK.generate(kty="EC", crv="P-256", kid="ec-1")
 ec_priv, ec_pub = key_file(ec, "ec.jwk"), key_file(ec, "ec-pub.jwk", private=False)

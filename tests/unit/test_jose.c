@@ -1,6 +1,7 @@
 /* The general JOSE API (security/jose.c) against fixed vectors: RFC 7520
  * 5.6 (dir + A128GCM) and 5.8 (A128KW + A128GCM), RFC 7515 A.1 (HS256) and
- * A.3 (ES256); then round trips of every claimed alg/enc, detached JWS
+ * A.3 (ES256); then round trips of every claimed alg/enc (RSA-OAEP-256 has no
+ * RFC 7520 vector: round trips here, jwcrypto interop elsewhere), detached JWS
  * (RFC 7515 Appendix F), tampering, wrong keys and refused forms. */
 #include <stdarg.h>
 #include <stddef.h>
@@ -68,6 +69,56 @@ static const char rfc7515_a3_jws[] =
     "eyJhbGciOiJFUzI1NiJ9.eyJpc3MiOiJqb2UiLA0KICJleHAiOjEzMDA4MTkzODAsDQogImh0dHA6Ly9leGFtcGxlLmNvbS9pc19yb290Ijp0"
     "cnVlfQ.DtEhU3ljbEg8L38VWAfUAqOyKAM6-Xx-F4GawxaepmXFCgfTjDxw5djxLa8ISlSApmWQxfKTUJqPP3-Kg6NU1Q";
 
+/* RSA-OAEP-256 keys (made with python3-jwcrypto for this test): 2048-bit, the recipient */
+static const char rsa2048_a[] =
+    "{\"d\":\"B3rPkyIgmsggkcyijYxoPgVXVExphipqXibyUHg3O66hOcHnQKjOLu5oTzOUfKRDE7sf_mA_kau52zMhBZ-4DloXM_OTBi"
+    "Xv6xMn2WtjFCVPQW60zKYv2rUfsKvxFACY3Wsdy24gzgyQMTl_ZERr7ORxBUQSLWijEc5B8zZxusufbTcq-E4JO79bRzrJihigiQ"
+    "RPzsogSnokIp8OQoREC3BtjZVuQkQ92xi4Cw6rlp2acFU9fzSjxE4tULPRWtmmCDfg3-GBZs6fxcHFHp4qbf3yF7TtxWfWxFB4X1"
+    "kYN1ROoKfARLpCkXrThTE4_-trnxl3a4zcGdkpoqLVSsDHGQ\",\"dp\":\"cxJZXu60DEZLE6z-fOLaaduguGqvG1WFUgvX3e7aOgRN"
+    "0tN_5QnrCzf0Zr50UNIc9GbdeGbGwxr9PwgjXicx6pXtPApl94idoLmYCLjtv3_n6GqZ4O2t6_tGcZX-nCpKdwOYAk-1gkuBm0WD"
+    "8rUJYwxg9fN4FaHq5N3FlbgGGHk\",\"dq\":\"cr4VZxQkrG86lahAGZFTOTUpmgHUpK4Xynz3y72Yb3kkOyt_L16sOmzaIgrZbHwdL"
+    "UpB87CwDJ2x7Q6gQhUSvnf8edK3iNbCvWkr9nSUdjFOlwSje48UtZfACSRL-xdB8NXlb19J6Dh1cGCVzfyUK0YcFRH2b3A5P5FnZ"
+    "pYDTZ0\",\"e\":\"AQAB\",\"kid\":\"rsa-a\",\"kty\":\"RSA\",\"n\":\"92NLHqU05MURXgQM8XXdCx8d3LJEKRODRVqPt_pG6jaCJkImL2"
+    "wNJNUS4GXD8_PRv0ykRYnHiAQSuUOIdnA6qekTMN8d33AV1eRXqyY90vYKCzwrlauzX6qGNQ01zXFZ_IJipX0n4SuBXIc3t6BrqP"
+    "hNOIjf9P6Td__36-WB78ZOgb9fs7FCuh4FNWZszrQ_BFv5Cy32FRwtdJ1RU7xBJiKs1YYOoXZh3vy2NQ0HqEBdz0Xbxch28S-xSJ"
+    "jAW3YK3Z7pUV7ukgRBPZI4WCKTJeUtVqr3RF23t388jHomlUCiVFYyjlnozT9H8V8GrGsEj8cif2kmq3h_XeN3r9Cvow\",\"p\":\"_"
+    "Pm59GhYgq--rweZ7cEvfGx22bh_NuM_DcaRBc19dhciF94EYlvefALZBxMmho01uATBn4fn-KoIwmWk8PxD2yQxyidUnIUDHJBPT"
+    "JCzykqND1mhLGtDrLZQm-rO0jYA0YRH8dhx2iwn3prBi6YSvQ8WlEY6dJ4MM21hzEQUX6k\",\"q\":\"-lh3FjkQlvwFJ7jea24ijg6"
+    "Ul4agp3lhyuTd3WBSvvPPbJeERvUa0j5A3Tgosq356OqIpmHnmkF5ia2DVp4MipDOVDrZ5oUnDT5HAbEsoW6T_PWbVV3V3szT2AP"
+    "cm_S5lmvhbpPcIgrJYK4Mf7jWj-n45vpsCyuOV3a-h59nlGs\",\"qi\":\"UcTmjqxaklGQTvl_gvA65LBmxnpe4TgbTwmXPtJg-auH"
+    "Oa64rqFN3B6_9Vep4jDWm6R74YqfSDchxtmLF-0hjIqIqK1QxjsGR0jVvKGCq2A0P4VwF4PiIYqa1BW50jWlGvwffJGZhTpBqr7q"
+    "BcJKRA12pZZY8qIBY9cITcj_abc\"}";
+/* 2048-bit, another */
+static const char rsa2048_b[] =
+    "{\"d\":\"AVAhU9BJipppcWxXWxF9_uoJBTIKIvyyH1T_VLWAd4VKc68e9KjwL4pJGWTc4l3sjf_M0TFEx4Mu2lMmNTpPMisToJSF2N"
+    "Wp4gqYdenarcijouzxq00ix05hZQucf_RDmh1iyfXGK64tLBPNHWMD0ZYRgPVU3zFy7Bg3hPBh_r7j7FM9vP7qYW6DnkBr1OmZyw"
+    "GadRCPgcLDWu16VfxnOE7rmO718Qg9myYClHJzmVojHMqq9BzhBFotcAr-GkCcQBe0r_cW8OyW2mSR7EJA0OePsUDRphxvExW9xm"
+    "0dYr580V7uO3WIuqbJ33ibnVie2stXwXzac5iSIP_Q9850ew\",\"dp\":\"gNSZ7Z9rctqoibAvx-rYzmRqQP-3HYOD7axSt9h4Mq9Z"
+    "2PUe4NG0jbS_NRquJLc9xWcY9Pj2p87RZZD2FHPPq6Rb3PQmbI9VtcubjTXneR3xLlG9G7P1dmX_SeuuGg2Nh0-v8NuPt4zWX3Z6"
+    "sObT5CDS5hPfOTT1uR6SZ9pf9e0\",\"dq\":\"LsF5hMCXgQYiEHzsYOjkUMR8kpVPhXkeg0o921fZcM9Ru6ssd_X6QzsW4XkVsATkv"
+    "kBPYCdQlmpdCKYsr94I8Z-IxlpWCP56gSzBmQgfsOiki-DM46NYRUQRDPbJrWq49dvyguGiDBg7rK91628VFUH6hmBdASPw65tkF"
+    "3-9h-U\",\"e\":\"AQAB\",\"kty\":\"RSA\",\"n\":\"inTVWDH8qNzND8UBnEGFAd3I5kfO_n1DxSWM9QP8TVax7u-U0GGO7Dd1d6Sr3BXM"
+    "euTxyUBzp9YizzCeU9SDLt0cEwJxAnnO3JEyqxIpdBUuKQSR6oAiyECLz881KbYV_LMjxb28om8ncQ6zqzNd9NT-KEyLcMnhvib4"
+    "2xgRw9H3OuyCLi7_aLdu-xPBQxHUIYjiC8hohCCFdrpNyBmIChk1BnxPUCld0HoFbWa_NuXIFbSa1T3qu-vNs8Pp5YMMIe0oeDS0"
+    "EMcRTyxh-e9Ki0obbYTG5QHKB0dlAACXN-NmeKL15igC5ncH1G6VuNTeMqqoym5-gQXxVAcHhWD3fQ\",\"p\":\"wajOy56UtigQ16o"
+    "vnAGl-vsbT_NdT4Idz_hMZ70bvsvrhVfadIYk5SZfNHhSM7opz6sPa3o80C0-X3FcBRWY6TSq2rzJkoMwoxqJbdjTwYIxIxJsJOG"
+    "gQYzH-HRbNh_erTPeCmDjeC0VXQzNLnqDtfLdaJHvMH2amA8Bb2qqoxs\",\"q\":\"twbS7Qp-U9GvbTEofNqtqy2t19gnTz9GAgepu"
+    "PQ87dDCbGVJ9s082Hp7UHXJw8sa7fE5KhdQjFqydcnzrRqWhKvIrQSfsBEt5d8ylDm_2vCjviW_6EWp88W_Hwm8HJHKAGGAFtDy6"
+    "CaHjW1uSqKE-YhsBS6RCq__v5l8PJxJ4Uc\",\"qi\":\"ommiJkrtw4inJ95nFKUL-rWGmH__YA_uUlQzCtvR1q4faTNdv6wgq3V8DM"
+    "qgu_8ehtrcyLi1PbwdKvwe2gtn0TkFq-6l6laGUMoPBSC-wIFSueXTxi_lagdq5i_r9JnrVK2yTGhfxNZHJ8KV6QeuBR-V_je1bN"
+    "jAZ1BaTkTB0To\"}";
+/* 1024-bit: below RFC 7518 4.3's minimum */
+static const char rsa1024[] =
+    "{\"d\":\"looy2E02ehckJv7yl_VJZXhoYV_fopfbzW52ljirq4sIxsBQm_a7Ewlu0OQJVydccTbc9Bh-w7hQWdzHmzD__KS2F0UNp9"
+    "cKqM9206kF4eGetZvVcg9WF0qge9qBQKwVuCANDQewCIrUGBqftkcEeKH9imWZRinG29BNVpvXw6E\",\"dp\":\"TYw4O8j290JiumH"
+    "UIYJ3qkcJK2ktG_uFsJztlYa5LaixN9-ilht7lwxBG-I_jW1cQwZEB22irINhj5anZIRp_Q\",\"dq\":\"fzrkToNtOzHgBYYiNZEqL"
+    "cB_UDMCOns4GhKgTWlfvCtNOEWfg2oc5CLvJjFvkm4X3i6qQoIwMALJjRAjWCkLsQ\",\"e\":\"AQAB\",\"kty\":\"RSA\",\"n\":\"zQPM4"
+    "V04pVLbC3WMGWKN_1xP3mxjk5_VIUwkF63qmvS9aYLuL5C06_wSwk0jDBWzxZCQVB9xqs4ubmk9_YY01yKM3TOIoBYqDObNWonVq"
+    "r-5FZLteEBu8f9ymqXzNp9I8kPjHyb1Nq7GLStW3U4gzMTIqYtTe9h0RhIHrSYIKv8\",\"p\":\"6ACg5aBYQe0vVqYReZdZ7E4a0Eb"
+    "3G8wh5E-KCzjxoVzkly8T6RKB7zd3CckdVCzlJj5kzWr0RMlDIy2if_xuDw\",\"q\":\"4jiLznax47nfukFo6HGf8BJtM0CTAKRfog"
+    "_PcCinAW5WTOe5cSwnaOw4tcA9XlY8abLW_uKJGnKmwff1x0lkEQ\",\"qi\":\"rDRX2mH-daKNtBt3mMQR2a5C_xCtnB02AsW0fhmp"
+    "EVcrMc1WTEfdOJr9brGho5J9lcpvj9kPUm0wV5d-JkvTDQ\"}";
+
 static struct jose_key *key(const char *jwk)
 {
     struct jose_key *k = NULL;
@@ -82,6 +133,23 @@ static struct jose_key *raw_key(size_t n, uint8_t fill)
     struct jose_key *k = NULL;
     assert_int_equal(jose_key_from_bytes(b, n, &k), JOSE_OK);
     return k;
+}
+
+/* Seals frodo to kseal, opens it with kopen into h: the JWE (the caller frees both). */
+static char *seal_open(const struct jose_key *kseal, const struct jose_key *kopen, const struct jose_params *p,
+                       struct jose_header *h)
+{
+    char *jwe;
+    uint8_t *pt;
+    size_t n;
+    assert_int_equal(jose_jwe_seal(kseal, p, (const uint8_t *)frodo, strlen(frodo), &jwe), JOSE_OK);
+    assert_int_equal(jose_jwe_open(kopen, jwe, &pt, &n, h), JOSE_OK);
+    assert_int_equal(n, strlen(frodo));
+    assert_memory_equal(pt, frodo, n);
+    assert_string_equal(h->alg, p->alg);
+    assert_string_equal(h->enc, p->enc);
+    free(pt);
+    return jwe;
 }
 
 static void open_vector(const char *jwk, const char *jwe, const char *alg, const char *kid)
@@ -138,18 +206,12 @@ static void ecdh_es_round_trips(void **s)
         for (int e = 0; e < 3; e++) {
             struct jose_params p = { .alg = algs[a], .enc = encs[e], .kid = "recipient",
                                      .extra = a == 1 ? "{\"apu\":\"QWxpY2U\",\"apv\":\"Qm9i\"}" : NULL };
-            char *jwe;
-            assert_int_equal(jose_jwe_seal(kpub, &p, (const uint8_t *)frodo, strlen(frodo), &jwe), JOSE_OK);
+            struct jose_header h;
+            char *jwe = seal_open(kpub, kpriv, &p, &h);
             uint8_t *pt;
             size_t n;
-            struct jose_header h;
-            assert_int_equal(jose_jwe_open(kpriv, jwe, &pt, &n, &h), JOSE_OK);
-            assert_int_equal(n, strlen(frodo));
-            assert_memory_equal(pt, frodo, n);
-            assert_string_equal(h.alg, algs[a]);
             assert_non_null(strstr(h.json, "\"epk\""));
             assert_null(strstr(h.json, "\"d\""));
-            free(pt);
             jose_header_clear(&h);
             assert_int_equal(jose_jwe_open(kother, jwe, &pt, &n, NULL), JOSE_E_DECRYPT);
             assert_int_equal(jose_jwe_open(kpub, jwe, &pt, &n, NULL), JOSE_E_KEY);  /* no private part */
@@ -422,6 +484,96 @@ static void keys_and_texts(void **s)
     assert_int_equal(jose_peek_header("abc", &h), JOSE_E_MALFORMED);
 }
 
+/* RSA-OAEP-256 (no RFC 7520 vector exists for it: 5.2 is SHA-1 RSA-OAEP; interop with
+ * jwcrypto is in tests/integration/test_jose_interop.py): round trips, wrong and public-only
+ * keys, tampered ek / ciphertext / tag, a 1024-bit key refused, n/e/d without CRT members. */
+static void flip_in_part(char *jwe, int part, size_t at)
+{
+    char *c = jwe;
+    for (int i = 0; i < part; i++) c = strchr(c, '.') + 1;
+    c += at;
+    *c = *c == 'A' ? 'B' : 'A';  /* stays in the alphabet */
+}
+
+static void rsa_oaep_round_trips(void **s)
+{
+    (void)s;
+    char *pub = jose_public_jwk(rsa2048_a);
+    assert_non_null(pub);
+    assert_null(strstr(pub, "\"d\""));
+    struct jose_key *kpriv = key(rsa2048_a), *kpub = key(pub), *kother = key(rsa2048_b);
+    const char *encs[] = { "A128GCM", "A192GCM", "A256GCM" };
+    for (int e = 0; e < 3; e++) {
+        struct jose_params p = { .alg = "RSA-OAEP-256", .enc = encs[e], .kid = "rsa-a" };
+        struct jose_header h;
+        char *jwe = seal_open(kpub, kpriv, &p, &h);
+        jose_header_clear(&h);
+        /* ek is the modulus size: 256 bytes, 342 base64url characters */
+        const char *ek = strchr(jwe, '.') + 1;
+        assert_int_equal(strchr(ek, '.') - ek, 342);
+        uint8_t *pt;
+        size_t n;
+        assert_int_equal(jose_jwe_open(kother, jwe, &pt, &n, NULL), JOSE_E_DECRYPT);
+        assert_null(pt);
+        assert_int_equal(jose_jwe_open(kpub, jwe, &pt, &n, NULL), JOSE_E_KEY);  /* no private part */
+        for (int part = 1; part <= 4; part += part == 1 ? 2 : 1) {  /* ek, ciphertext, tag */
+            char *bad = strdup(jwe);
+            flip_in_part(bad, part, 5);
+            assert_int_equal(jose_jwe_open(kpriv, bad, &pt, &n, NULL), JOSE_E_DECRYPT);
+            assert_null(pt);
+            free(bad);
+        }
+        free(jwe);
+    }
+    /* empty plaintext; a private JWK with only n, e, d (no CRT members) still opens */
+    struct jose_params p = { .alg = "RSA-OAEP-256", .enc = "A256GCM" };
+    char *jwe, *ned = strdup(rsa2048_a);
+    static const char *const crt[] = { "\"p\"", "\"q\"", "\"dp\"", "\"dq\"", "\"qi\"" };
+    for (int i = 0; i < 5; i++) {  /* the members are strings without ',' or '}' */
+        char *m = strstr(ned, crt[i]), *end = m + strcspn(m, ",}");
+        if (*end == ',') end++;
+        else if (m[-1] == ',') m--;
+        memmove(m, end, strlen(end) + 1);
+    }
+    assert_null(strstr(ned, "\"qi\""));
+    struct jose_key *kned = key(ned);
+    assert_int_equal(jose_jwe_seal(kpub, &p, NULL, 0, &jwe), JOSE_OK);
+    uint8_t *pt;
+    size_t n = 1;
+    assert_int_equal(jose_jwe_open(kned, jwe, &pt, &n, NULL), JOSE_OK);
+    assert_int_equal(n, 0);
+    free(pt);
+    /* ek of another length than the modulus: refused by its form, before any RSA */
+    char *shorter = malloc(strlen(jwe) + 1), *ek = strchr(jwe, '.') + 1;
+    size_t hn = (size_t)(ek - jwe);
+    memcpy(shorter, jwe, hn);
+    strcpy(shorter + hn, ek + 4);
+    assert_int_equal(jose_jwe_open(kpriv, shorter, &pt, &n, NULL), JOSE_E_MALFORMED);
+    free(shorter);
+    /* a 1024-bit key is refused both ways; oct and EC keys cannot do RSA-OAEP-256, RSA not A128KW */
+    struct jose_key *small = key(rsa1024), *oct = raw_key(16, 1);
+    assert_int_equal(jose_jwe_open(small, jwe, &pt, &n, NULL), JOSE_E_KEY);
+    free(jwe);
+    assert_int_equal(jose_jwe_seal(small, &p, (const uint8_t *)"x", 1, &jwe), JOSE_E_KEY);
+    assert_int_equal(jose_jwe_seal(oct, &p, (const uint8_t *)"x", 1, &jwe), JOSE_E_KEY);
+    p.alg = "A128KW";
+    p.enc = "A128GCM";
+    assert_int_equal(jose_jwe_seal(kpub, &p, (const uint8_t *)"x", 1, &jwe), JOSE_E_KEY);
+    p.alg = "RSA-OAEP";  /* SHA-1 OAEP (cjose has it): not claimed */
+    assert_int_equal(jose_jwe_seal(kpub, &p, (const uint8_t *)"x", 1, &jwe), JOSE_E_ALG);
+    jose_key_free(oct);
+    /* an RSA JWK that is no key (e empty) is malformed */
+    assert_int_equal(jose_key_from_jwk("{\"kty\":\"RSA\",\"n\":\"AQAB\",\"e\":\"\"}", &oct), JOSE_E_MALFORMED);
+    assert_null(oct);
+    jose_key_free(small);
+    jose_key_free(kned);
+    jose_key_free(kpriv);
+    jose_key_free(kpub);
+    jose_key_free(kother);
+    free(ned);
+    free(pub);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -429,6 +581,7 @@ int main(void)
         cmocka_unit_test(rfc7515_es256),   cmocka_unit_test(jwe_round_trips),     cmocka_unit_test(jwe_empty_and_extra),
         cmocka_unit_test(jwe_refused),     cmocka_unit_test(jws_round_trips),     cmocka_unit_test(keys_and_texts),
         cmocka_unit_test(rfc7520_ecdh_es), cmocka_unit_test(ecdh_es_round_trips),
+        cmocka_unit_test(rsa_oaep_round_trips),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
