@@ -121,7 +121,7 @@ struct credentials *cred_open_provisioned(const struct config *cfg)
     snprintf(root, sizeof root, "%s/%s", cfg->data_dir, CRED_ROOT_FILE);
     /* Keys are sealed at rest by ironbark-jose.so (m2m-cse maps no libcrypto). */
     const struct jose_module *m = jose_load(cfg);
-    struct credentials *cs = cred_open(path, root, m ? m->seal : NULL);
+    struct credentials *cs = cred_open(path, root, m ? m->seal() : NULL);
     if (!cs) return NULL;
     for (int i = 0; i < cfg->npsk; i++) {
         struct cred_psk psk;

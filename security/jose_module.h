@@ -61,7 +61,7 @@ struct jose_module {
     const struct esprim_crypto *esprim;
 
     /* Keys at rest in the credential store (abi 4; security/key_seal.h) */
-    const struct key_seal_ops *seal;
+    const struct key_seal_ops *(*seal)(void);
 };
 
 /* The module, loaded on first call (the jose-module setting, else

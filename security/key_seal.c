@@ -143,6 +143,10 @@ static int seal_unseal(const struct key_seal *k, const uint8_t *aad, size_t aad_
     return key_seal_gcm_open(k->kek, aad, aad_len, in, n, out);
 }
 
-const struct key_seal_ops key_seal_openssl = {
-    .open = seal_open, .close = seal_close, .seal = seal_seal, .unseal = seal_unseal,
-};
+const struct key_seal_ops *key_seal_openssl(void)
+{
+    static const struct key_seal_ops ops = {
+        .open = seal_open, .close = seal_close, .seal = seal_seal, .unseal = seal_unseal,
+    };
+    return &ops;
+}

@@ -45,6 +45,9 @@ struct key_seal_ops {
                   uint8_t *out);
 };
 
-extern const struct key_seal_ops key_seal_openssl;
+/* The libcrypto implementation. A function, not a global table: m2m-mef
+ * links this file and also loads ironbark-jose.so, which holds it too, and
+ * a global defined twice is an ODR violation (ASan stops the process). */
+const struct key_seal_ops *key_seal_openssl(void);
 
 #endif

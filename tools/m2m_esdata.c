@@ -41,7 +41,7 @@ static struct jose_key *key_from_store(const struct cli *c, const char *id, char
     }
     char root[4200];
     snprintf(root, sizeof root, "%s/%s", c->data_dir ? c->data_dir : "./var", CRED_ROOT_FILE);
-    struct credentials *cs = cred_open(path, root, &key_seal_openssl);
+    struct credentials *cs = cred_open(path, root, key_seal_openssl());
     struct cred_psk psk;
     int rc = cs ? cred_get_psk(cs, id, &psk) : -1;
     cred_close(cs);

@@ -74,7 +74,7 @@ static struct credentials *temp_store_at(const char *path)
 {
     char root[64];
     snprintf(root, sizeof root, "%s-root.key", path);
-    struct credentials *cs = cred_open(path, root, &key_seal_openssl);
+    struct credentials *cs = cred_open(path, root, key_seal_openssl());
     assert_non_null(cs);
     return cs;
 }
@@ -257,10 +257,11 @@ static struct cred_psk known_psk(const char *identity)
 static void seal_round_trip(void **state)
 {
     (void)state;
+    const struct key_seal_ops *ks = key_seal_openssl();
     char dir[] = "/tmp/ironbark-kek-XXXXXX", root[64], err[300];
     assert_non_null(mkdtemp(dir));
     snprintf(root, sizeof root, "%s/credentials-root.key", dir);
-    struct key_seal *k = key_seal_openssl.open(root, "label A", err, sizeof err);
+    struct key_seal *k = ks->open(root, "label A", err, sizeof err);
     assert_non_null(k);
     struct stat st;
     assert_int_equal(stat(root, &st), 0);
@@ -268,30 +269,30 @@ static void seal_round_trip(void **state)
     assert_int_equal(st.st_size, KEY_SEAL_ROOT_LEN);
     const uint8_t aad[] = "psk\0id1", other[] = "psk\0id2";
     uint8_t sealed[sizeof known_key + KEY_SEAL_OVERHEAD], again[sizeof sealed], out[sizeof known_key];
-    assert_int_equal(key_seal_openssl.seal(k, aad, sizeof aad, known_key, sizeof known_key, sealed), 0);
-    assert_int_equal(key_seal_openssl.seal(k, aad, sizeof aad, known_key, sizeof known_key, again), 0);
+    assert_int_equal(ks->seal(k, aad, sizeof aad, known_key, sizeof known_key, sealed), 0);
+    assert_int_equal(ks->seal(k, aad, sizeof aad, known_key, sizeof known_key, again), 0);
     assert_memory_not_equal(sealed, again, sizeof sealed);                 /* fresh nonce */
-    assert_int_equal(key_seal_openssl.unseal(k, aad, sizeof aad, sealed, sizeof sealed, out), 0);
+    assert_int_equal(ks->unseal(k, aad, sizeof aad, sealed, sizeof sealed, out), 0);
     assert_memory_equal(out, known_key, sizeof known_key);
     /* Another record's associated data, a flipped bit anywhere, a short blob. */
-    assert_int_equal(key_seal_openssl.unseal(k, other, sizeof other, sealed, sizeof sealed, out), -1);
+    assert_int_equal(ks->unseal(k, other, sizeof other, sealed, sizeof sealed, out), -1);
     for (size_t i = 0; i < sizeof sealed; i++) {
         sealed[i] ^= 0x01;
-        assert_int_equal(key_seal_openssl.unseal(k, aad, sizeof aad, sealed, sizeof sealed, out), -1);
+        assert_int_equal(ks->unseal(k, aad, sizeof aad, sealed, sizeof sealed, out), -1);
         sealed[i] ^= 0x01;
     }
-    assert_int_equal(key_seal_openssl.unseal(k, aad, sizeof aad, sealed, KEY_SEAL_OVERHEAD - 1, out), -1);
+    assert_int_equal(ks->unseal(k, aad, sizeof aad, sealed, KEY_SEAL_OVERHEAD - 1, out), -1);
     /* Another label (another store's KEK) from the same root does not open it. */
-    struct key_seal *k2 = key_seal_openssl.open(root, "label B", err, sizeof err);
+    struct key_seal *k2 = ks->open(root, "label B", err, sizeof err);
     assert_non_null(k2);
-    assert_int_equal(key_seal_openssl.unseal(k2, aad, sizeof aad, sealed, sizeof sealed, out), -1);
-    key_seal_openssl.close(k2);
+    assert_int_equal(ks->unseal(k2, aad, sizeof aad, sealed, sizeof sealed, out), -1);
+    ks->close(k2);
     /* The same root file after a restart opens it. */
-    key_seal_openssl.close(k);
-    k = key_seal_openssl.open(root, "label A", err, sizeof err);
+    ks->close(k);
+    k = ks->open(root, "label A", err, sizeof err);
     assert_non_null(k);
-    assert_int_equal(key_seal_openssl.unseal(k, aad, sizeof aad, sealed, sizeof sealed, out), 0);
-    key_seal_openssl.close(k);
+    assert_int_equal(ks->unseal(k, aad, sizeof aad, sealed, sizeof sealed, out), 0);
+    ks->close(k);
     unlink(root);
     rmdir(dir);
 }
@@ -299,23 +300,24 @@ static void seal_round_trip(void **state)
 static void root_file_refused(void **state)
 {
     (void)state;
+    const struct key_seal_ops *ks = key_seal_openssl();
     char dir[] = "/tmp/ironbark-kek-XXXXXX", root[64], db[64], err[300];
     assert_non_null(mkdtemp(dir));
     snprintf(root, sizeof root, "%s/credentials-root.key", dir);
     snprintf(db, sizeof db, "%s/credentials.db", dir);
-    struct credentials *cs = cred_open(db, root, &key_seal_openssl);
+    struct credentials *cs = cred_open(db, root, key_seal_openssl());
     assert_non_null(cs);
     cred_close(cs);
     chmod(root, 0640);   /* group may read it */
-    assert_null(key_seal_openssl.open(root, "x", err, sizeof err));
+    assert_null(ks->open(root, "x", err, sizeof err));
     assert_non_null(strstr(err, "group or others"));
-    assert_null(cred_open(db, root, &key_seal_openssl));
+    assert_null(cred_open(db, root, key_seal_openssl()));
     chmod(root, 0604);
-    assert_null(cred_open(db, root, &key_seal_openssl));
+    assert_null(cred_open(db, root, key_seal_openssl()));
     chmod(root, 0600);
     assert_int_equal(truncate(root, 31), 0);   /* not a root secret */
-    assert_null(key_seal_openssl.open(root, "x", err, sizeof err));
-    assert_null(cred_open(db, root, &key_seal_openssl));
+    assert_null(ks->open(root, "x", err, sizeof err));
+    assert_null(cred_open(db, root, key_seal_openssl()));
     /* No crypto module: refused rather than stored in the clear. */
     assert_null(cred_open(db, root, NULL));
     char side[80];
@@ -345,7 +347,7 @@ static void sealed_rows(void **state)
     assert_false(file_holds(path, known_key + 1, 8));
     char root[64];
     snprintf(root, sizeof root, "%s-root.key", path);
-    cs = cred_open(path, root, &key_seal_openssl);
+    cs = cred_open(path, root, key_seal_openssl());
     assert_non_null(cs);
     assert_int_equal(cred_get_psk(cs, "a@x", &out), 0);
     assert_int_equal(out.key_len, sizeof known_key);
@@ -356,18 +358,18 @@ static void sealed_rows(void **state)
 
     /* b's sealed key swapped onto a: the associated data refuses it at open. */
     sql(path, "UPDATE psk SET key = (SELECT key FROM psk WHERE identity = 'b@x') WHERE identity = 'a@x'");
-    assert_null(cred_open(path, root, &key_seal_openssl));
+    assert_null(cred_open(path, root, key_seal_openssl()));
     sql(path, "DELETE FROM psk WHERE identity = 'a@x'");
     /* The psk table's sealed key moved into the esprim_key table: refused too. */
     sql(path, "UPDATE esprim_key SET key = (SELECT key FROM psk WHERE identity = 'b@x')");
-    assert_null(cred_open(path, root, &key_seal_openssl));
+    assert_null(cred_open(path, root, key_seal_openssl()));
     sql(path, "DELETE FROM esprim_key");
 
     /* A wrong root file: refused, and the rows are all still there. */
     char saved[64];
     snprintf(saved, sizeof saved, "%s-saved.key", path);
     assert_int_equal(rename(root, saved), 0);
-    assert_null(cred_open(path, root, &key_seal_openssl));   /* a fresh root file is made: wrong */
+    assert_null(cred_open(path, root, key_seal_openssl()));   /* a fresh root file is made: wrong */
     sqlite3 *db;
     sqlite3_stmt *st;
     assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
@@ -377,7 +379,7 @@ static void sealed_rows(void **state)
     sqlite3_finalize(st);
     sqlite3_close(db);
     assert_int_equal(rename(saved, root), 0);
-    cs = cred_open(path, root, &key_seal_openssl);
+    cs = cred_open(path, root, key_seal_openssl());
     assert_non_null(cs);
     assert_int_equal(cred_get_psk(cs, "b@x", &out), 0);
     assert_memory_equal(out.key, b.key, sizeof known_key);

@@ -298,7 +298,7 @@ static void leases(void **state)
     char dir[] = "/tmp/ironbark-lease-XXXXXX", root[64];
     assert_non_null(mkdtemp(dir));
     snprintf(root, sizeof root, "%s/root.key", dir);
-    struct credentials *cs = cred_open(":memory:", root, &key_seal_openssl);
+    struct credentials *cs = cred_open(":memory:", root, key_seal_openssl());
     assert_non_null(cs);
     unlink(root);
     rmdir(dir);
