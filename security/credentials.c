@@ -143,7 +143,11 @@ static int seal_at_rest(struct credentials *cs, const char *file)
     for (size_t t = 0; t < sizeof key_tables / sizeof *key_tables; t++) {
         struct key_row *rows = NULL;
         int n = 0, bad = -1;
-        if (read_key_rows(cs->db, key_tables[t], &rows, &n)) { free(rows); goto db_error; }
+        if (read_key_rows(cs->db, key_tables[t], &rows, &n)) {
+            if (rows) explicit_bzero(rows, (size_t)n * sizeof *rows);   /* plain keys of an old store */
+            free(rows);
+            goto db_error;
+        }
         for (int i = 0; bad < 0 && i < n; i++) {
             struct key_row *r = &rows[i];
             uint8_t key[CRED_KEY_MAX], blob[SEALED_MAX];
@@ -159,8 +163,8 @@ static int seal_at_rest(struct credentials *cs, const char *file)
                     sqlite3_bind_blob(st, 1, blob, len, SQLITE_TRANSIENT);
                     sqlite3_bind_text(st, 2, r->identity, -1, SQLITE_TRANSIENT);
                     if (sqlite3_step(st) != SQLITE_DONE) bad = i;
+                    else nsealed++;
                     sqlite3_finalize(st);
-                    nsealed++;
                 }
             }
             explicit_bzero(key, sizeof key);
@@ -209,7 +213,10 @@ struct credentials *cred_open(const char *file, const char *root_file, const str
         return NULL;
     }
     if (rc != SQLITE_OK ||
-        sqlite3_exec(cs->db, "PRAGMA journal_mode=WAL; PRAGMA busy_timeout=2000;", NULL, NULL, NULL) ||
+        /* secure_delete: a replaced or removed key (a plain one being sealed)
+         * is zeroed in the file, not left in free space. */
+        sqlite3_exec(cs->db, "PRAGMA journal_mode=WAL; PRAGMA busy_timeout=2000; PRAGMA secure_delete=ON;",
+                     NULL, NULL, NULL) ||
         sqlite3_exec(cs->db, schema, NULL, NULL, NULL)) {
         log_error("credentials: cannot open %s: %s", file, sqlite3_errmsg(cs->db));
         cred_close(cs);
