@@ -1,6 +1,7 @@
 #include "cred_admin.h"
 
 #include "credentials.h"
+#include "jose_module.h"
 #include "../cse/base/log.h"
 
 #include <errno.h>
@@ -114,10 +115,13 @@ static int import_psk_file(struct credentials *cs, const char *path)
 
 struct credentials *cred_open_provisioned(const struct config *cfg)
 {
-    char path[400], err[256];
+    char path[400], root[400], err[256];
     mkdir(cfg->data_dir, 0700);
     cred_store_path(cfg, path, sizeof path);
-    struct credentials *cs = cred_open(path);
+    snprintf(root, sizeof root, "%s/%s", cfg->data_dir, CRED_ROOT_FILE);
+    /* Keys are sealed at rest by ironbark-jose.so (m2m-cse maps no libcrypto). */
+    const struct jose_module *m = jose_load(cfg);
+    struct credentials *cs = cred_open(path, root, m ? m->seal() : NULL);
     if (!cs) return NULL;
     for (int i = 0; i < cfg->npsk; i++) {
         struct cred_psk psk;

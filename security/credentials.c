@@ -2,8 +2,10 @@
 
 #include "../cse/base/clock.h"
 #include "../cse/base/log.h"
+#include "key_seal.h"
 
 #include <ctype.h>
+#include <stdbool.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,30 +20,209 @@ struct lease {
 
 struct credentials {
     sqlite3 *db;
+    const struct key_seal_ops *seal;   /* ironbark-jose.so's, or linked statically */
+    struct key_seal *kek;
     struct lease leases[CRED_LEASES];
     cred_miss_fn *miss;
     void *miss_arg;
 };
+
+/* Keys at rest: each key column holds SEALED_V1 || nonce || AES-256-GCM
+ * ciphertext || tag under a KEK that is HKDF-SHA256(credentials-root.key,
+ * KEK_LABEL); the associated data is the version byte, the table and the
+ * identity, so a sealed key cannot be moved onto another row. store_meta
+ * "keys" = "sealed-v1" says every row is sealed (docs/decisions.md). */
+#define SEALED_V1 1
+#define SEALED_MAX (1 + KEY_SEAL_OVERHEAD + CRED_KEY_MAX)
+static const char kek_label[] = "Ironbark CSE credential store KEK v1";
+static const char sealed_mark[] = "sealed-v1";
+static const char *const key_tables[] = { "psk", "esprim_key" };
 
 static const char schema[] =
     "CREATE TABLE IF NOT EXISTS psk (identity TEXT PRIMARY KEY, key BLOB NOT NULL,"
     " originators TEXT NOT NULL);"
     "CREATE TABLE IF NOT EXISTS esprim_key (identity TEXT PRIMARY KEY, key BLOB NOT NULL,"
     " originators TEXT NOT NULL);"
-    "CREATE TABLE IF NOT EXISTS trusted_ca (name TEXT PRIMARY KEY, pem TEXT NOT NULL);";
+    "CREATE TABLE IF NOT EXISTS trusted_ca (name TEXT PRIMARY KEY, pem TEXT NOT NULL);"
+    "CREATE TABLE IF NOT EXISTS store_meta (name TEXT PRIMARY KEY, value TEXT NOT NULL);";
 
-struct credentials *cred_open(const char *file)
+/* version || table || '\0' || identity */
+static size_t key_aad(const char *table, const char *identity, uint8_t *aad, size_t cap)
 {
+    size_t t = strlen(table) + 1, i = strlen(identity);
+    if (1 + t + i > cap) return 0;
+    aad[0] = SEALED_V1;
+    memcpy(aad + 1, table, t);
+    memcpy(aad + 1 + t, identity, i);
+    return 1 + t + i;
+}
+
+/* Seals n key bytes into out (SEALED_MAX); the blob's length, or -1. */
+static int seal_key(struct credentials *cs, const char *table, const char *identity, const uint8_t *key,
+                    size_t n, uint8_t *out)
+{
+    uint8_t aad[1 + 16 + CRED_ID_MAX];
+    size_t aad_len = key_aad(table, identity, aad, sizeof aad);
+    if (!aad_len || !n || n > CRED_KEY_MAX) return -1;
+    out[0] = SEALED_V1;
+    if (cs->seal->seal(cs->kek, aad, aad_len, key, n, out + 1)) return -1;
+    return (int)(1 + KEY_SEAL_OVERHEAD + n);
+}
+
+/* Opens a sealed blob into key (CRED_KEY_MAX); the key's length, or -1
+ * (unknown version, wrong root file, altered, another row's key). */
+static int open_key(struct credentials *cs, const char *table, const char *identity, const uint8_t *blob,
+                    size_t n, uint8_t *key)
+{
+    uint8_t aad[1 + 16 + CRED_ID_MAX];
+    size_t aad_len = key_aad(table, identity, aad, sizeof aad);
+    if (!aad_len || !blob || n <= 1 + KEY_SEAL_OVERHEAD || n > SEALED_MAX || blob[0] != SEALED_V1 ||
+        cs->seal->unseal(cs->kek, aad, aad_len, blob + 1, n - 1, key))
+        return -1;
+    return (int)(n - 1 - KEY_SEAL_OVERHEAD);
+}
+
+static int step_sql(sqlite3 *db, const char *sql)
+{
+    return sqlite3_exec(db, sql, NULL, NULL, NULL) == SQLITE_OK ? 0 : -1;
+}
+
+/* One row of a key table, as read for sealing or checking. */
+struct key_row {
+    char identity[CRED_ID_MAX];
+    uint8_t blob[SEALED_MAX];
+    int len;
+};
+
+static int read_key_rows(sqlite3 *db, const char *table, struct key_row **rows, int *n)
+{
+    char sql[96];
+    snprintf(sql, sizeof sql, "SELECT identity, key FROM %s", table);
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK) return -1;
+    int rc, cap = 0;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        if (*n == cap) {
+            struct key_row *more = realloc(*rows, (size_t)(cap = cap ? 2 * cap : 16) * sizeof *more);
+            if (!more) break;
+            *rows = more;
+        }
+        struct key_row *r = &(*rows)[(*n)++];
+        snprintf(r->identity, sizeof r->identity, "%s", (const char *)sqlite3_column_text(st, 0));
+        int len = sqlite3_column_bytes(st, 1);
+        r->len = len > (int)sizeof r->blob ? -1 : len;   /* too long: neither opens nor seals */
+        if (r->len > 0) memcpy(r->blob, sqlite3_column_blob(st, 1), (size_t)len);
+    }
+    sqlite3_finalize(st);
+    return rc == SQLITE_DONE ? 0 : -1;
+}
+
+/* At open, in one transaction: a store of plain keys (no "sealed-v1" mark,
+ * an earlier version) has every key sealed in place; a sealed store has
+ * every key opened once, so that a wrong root file stops the start rather
+ * than failing each handshake. 0, or -1 logged. */
+static int seal_at_rest(struct credentials *cs, const char *file)
+{
+    sqlite3_stmt *st;
+    bool sealed = false;
+    if (step_sql(cs->db, "BEGIN IMMEDIATE")) goto db_error;
+    if (sqlite3_prepare_v2(cs->db, "SELECT value FROM store_meta WHERE name = 'keys'", -1, &st, NULL) != SQLITE_OK)
+        goto db_error;
+    if (sqlite3_step(st) == SQLITE_ROW) {
+        const char *v = (const char *)sqlite3_column_text(st, 0);
+        sealed = v && !strcmp(v, sealed_mark);
+        if (!sealed) {
+            log_error("credentials: %s: keys are stored as '%s', which this version does not know", file,
+                      v ? v : "");
+            sqlite3_finalize(st);
+            goto fail;
+        }
+    }
+    sqlite3_finalize(st);
+    int nsealed = 0;
+    for (size_t t = 0; t < sizeof key_tables / sizeof *key_tables; t++) {
+        struct key_row *rows = NULL;
+        int n = 0, bad = -1;
+        if (read_key_rows(cs->db, key_tables[t], &rows, &n)) {
+            if (rows) explicit_bzero(rows, (size_t)n * sizeof *rows);   /* plain keys of an old store */
+            free(rows);
+            goto db_error;
+        }
+        for (int i = 0; bad < 0 && i < n; i++) {
+            struct key_row *r = &rows[i];
+            uint8_t key[CRED_KEY_MAX], blob[SEALED_MAX];
+            if (sealed) {
+                if (open_key(cs, key_tables[t], r->identity, r->blob, (size_t)r->len, key) < 0) bad = i;
+            } else {
+                int len = r->len >= 1 && r->len <= CRED_KEY_MAX
+                              ? seal_key(cs, key_tables[t], r->identity, r->blob, (size_t)r->len, blob) : -1;
+                char sql[96];
+                snprintf(sql, sizeof sql, "UPDATE %s SET key = ? WHERE identity = ?", key_tables[t]);
+                if (len < 0 || sqlite3_prepare_v2(cs->db, sql, -1, &st, NULL) != SQLITE_OK) bad = i;
+                else {
+                    sqlite3_bind_blob(st, 1, blob, len, SQLITE_TRANSIENT);
+                    sqlite3_bind_text(st, 2, r->identity, -1, SQLITE_TRANSIENT);
+                    if (sqlite3_step(st) != SQLITE_DONE) bad = i;
+                    else nsealed++;
+                    sqlite3_finalize(st);
+                }
+            }
+            explicit_bzero(key, sizeof key);
+        }
+        if (bad >= 0)
+            log_error("credentials: %s: the %s key '%s' %s", file, key_tables[t], rows[bad].identity,
+                      sealed ? "does not open: the store was sealed under another credentials-root.key, "
+                               "or was altered; refusing to start (no key is dropped)"
+                             : "cannot be sealed (malformed row); refusing to start");
+        if (rows) explicit_bzero(rows, (size_t)n * sizeof *rows);
+        free(rows);
+        if (bad >= 0) goto fail;
+    }
+    if (!sealed && step_sql(cs->db, "INSERT INTO store_meta (name, value) VALUES ('keys', 'sealed-v1')"))
+        goto db_error;
+    if (step_sql(cs->db, "COMMIT")) goto db_error;
+    if (nsealed) log_info("credentials: %d keys sealed (%s)", nsealed, file);
+    return 0;
+db_error:
+    log_error("credentials: %s: %s", file, sqlite3_errmsg(cs->db));
+fail:
+    step_sql(cs->db, "ROLLBACK");
+    return -1;
+}
+
+struct credentials *cred_open(const char *file, const char *root_file, const struct key_seal_ops *seal)
+{
+    if (!seal) {
+        log_error("credentials: cannot open %s: keys at rest are sealed by the crypto module "
+                  "(ironbark-jose.so, setting jose-module), which is not loaded; keys are never stored in the clear",
+                  file);
+        return NULL;
+    }
     struct credentials *cs = calloc(1, sizeof *cs);
     if (!cs) return NULL;
+    cs->seal = seal;
+    char err[600];
     /* Keys live here: nobody but the CSE's user may read the file. */
     mode_t old = umask(077);
-    int rc = sqlite3_open(file, &cs->db);
+    cs->kek = seal->open(root_file, kek_label, err, sizeof err);
+    int rc = cs->kek ? sqlite3_open(file, &cs->db) : SQLITE_OK;
     umask(old);
+    if (!cs->kek) {
+        log_error("credentials: cannot open %s: %s", file, err);
+        cred_close(cs);
+        return NULL;
+    }
     if (rc != SQLITE_OK ||
-        sqlite3_exec(cs->db, "PRAGMA journal_mode=WAL; PRAGMA busy_timeout=2000;", NULL, NULL, NULL) ||
+        /* secure_delete: a replaced or removed key (a plain one being sealed)
+         * is zeroed in the file, not left in free space. */
+        sqlite3_exec(cs->db, "PRAGMA journal_mode=WAL; PRAGMA busy_timeout=2000; PRAGMA secure_delete=ON;",
+                     NULL, NULL, NULL) ||
         sqlite3_exec(cs->db, schema, NULL, NULL, NULL)) {
         log_error("credentials: cannot open %s: %s", file, sqlite3_errmsg(cs->db));
+        cred_close(cs);
+        return NULL;
+    }
+    if (seal_at_rest(cs, file)) {
         cred_close(cs);
         return NULL;
     }
@@ -52,6 +233,7 @@ void cred_close(struct credentials *cs)
 {
     if (!cs) return;
     explicit_bzero(cs->leases, sizeof cs->leases);
+    if (cs->kek) cs->seal->close(cs->kek);
     sqlite3_close(cs->db);
     free(cs);
 }
@@ -158,25 +340,30 @@ static int exec_stmt(struct credentials *cs, const char *sql, int nparams, const
     return rc;
 }
 
-/* The PSK and ESPrim key tables have the same shape; sql names the table. */
-static int put_key(struct credentials *cs, const char *sql, const struct cred_psk *psk)
+/* The PSK and ESPrim key tables have the same shape; the key is sealed. */
+static int put_key(struct credentials *cs, const char *table, const struct cred_psk *psk)
 {
     if (!cred_valid_identity(psk->identity) || !psk->key_len || psk->key_len > CRED_KEY_MAX ||
         !valid_patterns(psk->originators))
         return -1;
+    uint8_t blob[SEALED_MAX];
+    int len = seal_key(cs, table, psk->identity, psk->key, psk->key_len, blob);
+    if (len < 0) return -1;
+    char sql[128];
+    snprintf(sql, sizeof sql, "INSERT OR REPLACE INTO %s (identity, key, originators) VALUES (?, ?, ?)", table);
     const char *params[] = { psk->identity, NULL, psk->originators };
-    int rc = exec_stmt(cs, sql, 3, params, psk->key, (int)psk->key_len, 2);
+    int rc = exec_stmt(cs, sql, 3, params, blob, len, 2);
     return rc == SQLITE_DONE ? 0 : -1;
 }
 
 int cred_put_psk(struct credentials *cs, const struct cred_psk *psk)
 {
-    return put_key(cs, "INSERT OR REPLACE INTO psk (identity, key, originators) VALUES (?, ?, ?)", psk);
+    return put_key(cs, "psk", psk);
 }
 
 int cred_put_esprim_key(struct credentials *cs, const struct cred_psk *key)
 {
-    return put_key(cs, "INSERT OR REPLACE INTO esprim_key (identity, key, originators) VALUES (?, ?, ?)", key);
+    return put_key(cs, "esprim_key", key);
 }
 
 static int remove_row(struct credentials *cs, const char *sql, const char *key)
@@ -191,23 +378,33 @@ int cred_remove_psk(struct credentials *cs, const char *identity)
     return remove_row(cs, "DELETE FROM psk WHERE identity = ?", identity);
 }
 
-static void psk_from_row(sqlite3_stmt *st, struct cred_psk *out)
+/* A row (identity, sealed key, originators) with its key opened: 0, or -1
+ * logged (seal_at_rest checked every key at open: altered since). */
+static int psk_from_row(struct credentials *cs, const char *table, sqlite3_stmt *st, struct cred_psk *out)
 {
     memset(out, 0, sizeof *out);
     snprintf(out->identity, sizeof out->identity, "%s", (const char *)sqlite3_column_text(st, 0));
-    int n = sqlite3_column_bytes(st, 1);
-    out->key_len = n > CRED_KEY_MAX ? CRED_KEY_MAX : (size_t)n;
-    if (out->key_len) memcpy(out->key, sqlite3_column_blob(st, 1), out->key_len);
+    int n = open_key(cs, table, out->identity, sqlite3_column_blob(st, 1), (size_t)sqlite3_column_bytes(st, 1),
+                     out->key);
+    if (n < 0) {
+        log_error("credentials: the %s key '%s' does not open (the store was altered)", table, out->identity);
+        memset(out, 0, sizeof *out);
+        return -1;
+    }
+    out->key_len = (size_t)n;
     snprintf(out->originators, sizeof out->originators, "%s", (const char *)sqlite3_column_text(st, 2));
+    return 0;
 }
 
-static int get_key(struct credentials *cs, const char *sql, const char *identity, struct cred_psk *out)
+static int get_key(struct credentials *cs, const char *table, const char *identity, struct cred_psk *out)
 {
+    char sql[128];
+    snprintf(sql, sizeof sql, "SELECT identity, key, originators FROM %s WHERE identity = ?", table);
     sqlite3_stmt *st;
     if (sqlite3_prepare_v2(cs->db, sql, -1, &st, NULL) != SQLITE_OK) return -1;
     sqlite3_bind_text(st, 1, identity, -1, SQLITE_TRANSIENT);
     int rc = sqlite3_step(st);
-    if (rc == SQLITE_ROW) psk_from_row(st, out);
+    if (rc == SQLITE_ROW && psk_from_row(cs, table, st, out)) rc = SQLITE_ERROR;
     sqlite3_finalize(st);
     return rc == SQLITE_ROW ? 0 : rc == SQLITE_DONE ? 1 : -1;
 }
@@ -229,7 +426,7 @@ static struct lease *lease_of(struct credentials *cs, const char *identity)
  * is told to the miss hook (the enrolment target fetches it). */
 int cred_get_psk(struct credentials *cs, const char *identity, struct cred_psk *out)
 {
-    int rc = get_key(cs, "SELECT identity, key, originators FROM psk WHERE identity = ?", identity, out);
+    int rc = get_key(cs, "psk", identity, out);
     if (rc != 1) return rc;
     struct lease *l = lease_of(cs, identity);
     if (l) *out = l->psk;
@@ -239,7 +436,7 @@ int cred_get_psk(struct credentials *cs, const char *identity, struct cred_psk *
 
 int cred_get_esprim_key(struct credentials *cs, const char *key_id, struct cred_psk *out)
 {
-    return get_key(cs, "SELECT identity, key, originators FROM esprim_key WHERE identity = ?", key_id, out);
+    return get_key(cs, "esprim_key", key_id, out);
 }
 
 void cred_on_miss(struct credentials *cs, cred_miss_fn *fn, void *arg)
@@ -291,10 +488,8 @@ int cred_each_psk(struct credentials *cs, int (*fn)(void *arg, const struct cred
         return -1;
     int rc = 0;
     struct cred_psk psk;
-    while (!rc && sqlite3_step(st) == SQLITE_ROW) {
-        psk_from_row(st, &psk);
-        rc = fn(arg, &psk);
-    }
+    while (!rc && sqlite3_step(st) == SQLITE_ROW)
+        rc = psk_from_row(cs, "psk", st, &psk) ? -1 : fn(arg, &psk);
     memset(&psk, 0, sizeof psk);
     sqlite3_finalize(st);
     return rc;

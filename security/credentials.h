@@ -2,7 +2,8 @@
  * their KpsaID, which is the (D)TLS PSK identity) with the originators each
  * key may speak for, and trusted CA certificates for client certificates.
  * Kept in its own SQLite file (<data-dir>/credentials.db, mode 0600) so that
- * secrets never travel with the resource database. Filled from the config
+ * secrets never travel with the resource database; keys in it are sealed
+ * (AES-256-GCM) under a key that never sits in it. Filled from the config
  * file at start and by `m2m-cse credentials ...` (the admin interface). */
 #ifndef IRONBARK_CREDENTIALS_H
 #define IRONBARK_CREDENTIALS_H
@@ -14,6 +15,7 @@
 #define CRED_ID_MAX 128        /* KpsaID length limit, '\0' included */
 #define CRED_KEY_MAX 64        /* PSK bytes */
 #define CRED_ORIG_MAX 512      /* comma-separated originator patterns */
+#define CRED_ROOT_FILE "credentials-root.key"   /* in the data dir, beside credentials.db */
 
 struct cred_psk {
     char identity[CRED_ID_MAX];
@@ -24,8 +26,16 @@ struct cred_psk {
 
 struct credentials;
 
-/* Opens (creating) the store file; NULL with a logged reason on failure. */
-struct credentials *cred_open(const char *file);
+struct key_seal_ops;
+
+/* Opens (creating) the store file. Every key is sealed at rest under a KEK
+ * derived from root_file (<data-dir>/credentials-root.key: made 0600 at
+ * first use, refused when group or others may read it) by seal (the jose
+ * module's, security/key_seal.h; NULL refuses: keys are never stored in the
+ * clear). A store of plain keys from an earlier version is sealed in place;
+ * one whose keys do not open under root_file is refused. NULL with a logged
+ * reason on failure. */
+struct credentials *cred_open(const char *file, const char *root_file, const struct key_seal_ops *seal);
 void cred_close(struct credentials *cs);
 
 /* Adds or replaces a PSK. Returns 0, or -1 on a bad identity/key/pattern. */

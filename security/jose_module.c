@@ -19,13 +19,13 @@ const struct jose_module *jose_load(const struct config *cfg)
     /* RTLD_NODELETE: OpenSSL keeps process-wide state. */
     void *h = dlopen(path, RTLD_NOW | RTLD_LOCAL | RTLD_NODELETE);
     if (!h) {
-        log_error("cannot load the token module %s (setting jose-module): %s; tokens are refused", path, dlerror());
+        log_error("cannot load the token and crypto module %s (setting jose-module): %s; tokens, ESPrim and the credential store are refused", path, dlerror());
         failed = true;
         return NULL;
     }
     const struct jose_module *m = dlsym(h, JOSE_MODULE_SYMBOL);
     if (!m || m->abi != JOSE_MODULE_ABI) {
-        log_error("%s (setting jose-module) is not an Ironbark token module of this build; tokens are refused", path);
+        log_error("%s (setting jose-module) is not an Ironbark token module of this build; tokens, ESPrim and the credential store are refused", path);
         dlclose(h);
         failed = true;
         return NULL;

@@ -9,11 +9,12 @@
 
 #include "esprim_crypto.h"
 #include "jose.h"
+#include "key_seal.h"
 #include "token.h"
 
 struct config;
 
-#define JOSE_MODULE_ABI 3
+#define JOSE_MODULE_ABI 4
 #define JOSE_MODULE_SYMBOL "ironbark_jose_module"
 #define JOSE_MODULE_FILE "ironbark-jose.so"
 
@@ -58,6 +59,9 @@ struct jose_module {
 
     /* ESPrim (abi 3): its HMAC, randomness and JWE (security/esprim_crypto.h) */
     const struct esprim_crypto *esprim;
+
+    /* Keys at rest in the credential store (abi 4; security/key_seal.h) */
+    const struct key_seal_ops *(*seal)(void);
 };
 
 /* The module, loaded on first call (the jose-module setting, else

@@ -29,4 +29,5 @@ const struct jose_module ironbark_jose_module = {
     .jose_new_jwk = jose_new_jwk,
     .jose_public_jwk = jose_public_jwk,
     .esprim = &esprim_crypto_openssl,
+    .seal = key_seal_openssl,
 };

@@ -5,6 +5,7 @@
 #include "m2m.h"
 
 #include "../security/credentials.h"
+#include "../security/key_seal.h"
 #include "../security/firmware_sig.h"
 #include "../security/jose.h"
 
@@ -38,7 +39,9 @@ static struct jose_key *key_from_store(const struct cli *c, const char *id, char
         fprintf(stderr, "m2m: cannot read the credential store %s (--data-dir): %s\n", path, strerror(errno));
         return NULL;
     }
-    struct credentials *cs = cred_open(path);
+    char root[4200];
+    snprintf(root, sizeof root, "%s/%s", c->data_dir ? c->data_dir : "./var", CRED_ROOT_FILE);
+    struct credentials *cs = cred_open(path, root, key_seal_openssl());
     struct cred_psk psk;
     int rc = cs ? cred_get_psk(cs, id, &psk) : -1;
     cred_close(cs);

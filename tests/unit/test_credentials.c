@@ -5,9 +5,12 @@
 #include <setjmp.h>
 #include <stdint.h>
 #include <cmocka.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sqlite3.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "cse/core/config.h"
@@ -15,6 +18,7 @@
 #include "cse/core/rsc.h"
 #include "security/cred_admin.h"
 #include "security/credentials.h"
+#include "security/key_seal.h"
 #include "security/saef.h"
 
 static void patterns(void **state)
@@ -65,15 +69,24 @@ static void parse_psk(void **state)
     assert_true(cred_valid_identity("a.b_c-d@e"));
 }
 
-/* A fresh store in a temporary file; drop_store() removes it with its WAL. */
+/* The store at path with its root file beside it (path-root.key). */
+static struct credentials *temp_store_at(const char *path)
+{
+    char root[64];
+    snprintf(root, sizeof root, "%s-root.key", path);
+    struct credentials *cs = cred_open(path, root, key_seal_openssl());
+    assert_non_null(cs);
+    return cs;
+}
+
+/* A fresh store in a temporary file; drop_store() removes it with its WAL
+ * and root file. */
 static struct credentials *temp_store(char *path)
 {
     int fd = mkstemp(path);
     assert_true(fd >= 0);
     close(fd);
-    struct credentials *cs = cred_open(path);
-    assert_non_null(cs);
-    return cs;
+    return temp_store_at(path);
 }
 
 static void drop_store(struct credentials *cs, const char *path)
@@ -81,6 +94,8 @@ static void drop_store(struct credentials *cs, const char *path)
     cred_close(cs);
     char side[64];
     unlink(path);
+    snprintf(side, sizeof side, "%s-root.key", path);
+    unlink(side);
     snprintf(side, sizeof side, "%s-wal", path);
     unlink(side);
     snprintf(side, sizeof side, "%s-shm", path);
@@ -201,6 +216,215 @@ static int gate(struct cse *cse, enum m2m_binding b, const char *cred, const cha
 }
 
 /* Secure by default off loopback (issue 16 item 9). */
+/* Keys at rest (security/key_seal.h, credentials.c) ------------------------ */
+
+static const uint8_t known_key[16] = { 0x5a, 0x17, 0xc3, 0x9e, 0x42, 0x08, 0xd1, 0x6b,
+                                       0x7f, 0x90, 0x2e, 0xa4, 0x33, 0xbc, 0x05, 0xe8 };
+
+/* Does the file (with its WAL) hold these bytes anywhere? */
+static bool file_holds(const char *path, const uint8_t *bytes, size_t n)
+{
+    char name[80];
+    bool found = false;
+    for (int i = 0; i < 2 && !found; i++) {
+        snprintf(name, sizeof name, "%s%s", path, i ? "-wal" : "");
+        FILE *f = fopen(name, "rb");
+        if (!f) continue;
+        static uint8_t buf[1 << 20];
+        size_t len = fread(buf, 1, sizeof buf, f);
+        fclose(f);
+        for (size_t j = 0; !found && j + n <= len; j++) found = !memcmp(buf + j, bytes, n);
+    }
+    return found;
+}
+
+static void sql(const char *path, const char *text)
+{
+    sqlite3 *db;
+    assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+    assert_int_equal(sqlite3_exec(db, text, NULL, NULL, NULL), SQLITE_OK);
+    sqlite3_close(db);
+}
+
+static struct cred_psk known_psk(const char *identity)
+{
+    struct cred_psk p = { .key_len = sizeof known_key, .originators = "Cm*" };
+    snprintf(p.identity, sizeof p.identity, "%s", identity);
+    memcpy(p.key, known_key, sizeof known_key);
+    return p;
+}
+
+static void seal_round_trip(void **state)
+{
+    (void)state;
+    const struct key_seal_ops *ks = key_seal_openssl();
+    char dir[] = "/tmp/ironbark-kek-XXXXXX", root[64], err[300];
+    assert_non_null(mkdtemp(dir));
+    snprintf(root, sizeof root, "%s/credentials-root.key", dir);
+    struct key_seal *k = ks->open(root, "label A", err, sizeof err);
+    assert_non_null(k);
+    struct stat st;
+    assert_int_equal(stat(root, &st), 0);
+    assert_int_equal(st.st_mode & 0777, 0600);
+    assert_int_equal(st.st_size, KEY_SEAL_ROOT_LEN);
+    const uint8_t aad[] = "psk\0id1", other[] = "psk\0id2";
+    uint8_t sealed[sizeof known_key + KEY_SEAL_OVERHEAD], again[sizeof sealed], out[sizeof known_key];
+    assert_int_equal(ks->seal(k, aad, sizeof aad, known_key, sizeof known_key, sealed), 0);
+    assert_int_equal(ks->seal(k, aad, sizeof aad, known_key, sizeof known_key, again), 0);
+    assert_memory_not_equal(sealed, again, sizeof sealed);                 /* fresh nonce */
+    assert_int_equal(ks->unseal(k, aad, sizeof aad, sealed, sizeof sealed, out), 0);
+    assert_memory_equal(out, known_key, sizeof known_key);
+    /* Another record's associated data, a flipped bit anywhere, a short blob. */
+    assert_int_equal(ks->unseal(k, other, sizeof other, sealed, sizeof sealed, out), -1);
+    for (size_t i = 0; i < sizeof sealed; i++) {
+        sealed[i] ^= 0x01;
+        assert_int_equal(ks->unseal(k, aad, sizeof aad, sealed, sizeof sealed, out), -1);
+        sealed[i] ^= 0x01;
+    }
+    assert_int_equal(ks->unseal(k, aad, sizeof aad, sealed, KEY_SEAL_OVERHEAD - 1, out), -1);
+    /* Another label (another store's KEK) from the same root does not open it. */
+    struct key_seal *k2 = ks->open(root, "label B", err, sizeof err);
+    assert_non_null(k2);
+    assert_int_equal(ks->unseal(k2, aad, sizeof aad, sealed, sizeof sealed, out), -1);
+    ks->close(k2);
+    /* The same root file after a restart opens it. */
+    ks->close(k);
+    k = ks->open(root, "label A", err, sizeof err);
+    assert_non_null(k);
+    assert_int_equal(ks->unseal(k, aad, sizeof aad, sealed, sizeof sealed, out), 0);
+    ks->close(k);
+    unlink(root);
+    rmdir(dir);
+}
+
+static void root_file_refused(void **state)
+{
+    (void)state;
+    const struct key_seal_ops *ks = key_seal_openssl();
+    char dir[] = "/tmp/ironbark-kek-XXXXXX", root[64], db[64], err[300];
+    assert_non_null(mkdtemp(dir));
+    snprintf(root, sizeof root, "%s/credentials-root.key", dir);
+    snprintf(db, sizeof db, "%s/credentials.db", dir);
+    struct credentials *cs = cred_open(db, root, key_seal_openssl());
+    assert_non_null(cs);
+    cred_close(cs);
+    chmod(root, 0640);   /* group may read it */
+    assert_null(ks->open(root, "x", err, sizeof err));
+    assert_non_null(strstr(err, "group or others"));
+    assert_null(cred_open(db, root, key_seal_openssl()));
+    chmod(root, 0604);
+    assert_null(cred_open(db, root, key_seal_openssl()));
+    chmod(root, 0600);
+    assert_int_equal(truncate(root, 31), 0);   /* not a root secret */
+    assert_null(ks->open(root, "x", err, sizeof err));
+    assert_null(cred_open(db, root, key_seal_openssl()));
+    /* No crypto module: refused rather than stored in the clear. */
+    assert_null(cred_open(db, root, NULL));
+    char side[80];
+    const char *files[] = { "credentials-root.key", "credentials.db", "credentials.db-wal", "credentials.db-shm" };
+    for (size_t i = 0; i < 4; i++) {
+        snprintf(side, sizeof side, "%s/%s", dir, files[i]);
+        unlink(side);
+    }
+    assert_int_equal(rmdir(dir), 0);
+}
+
+/* Sealed rows: no key bytes in the file; a row's blob moved onto another
+ * identity, or another table, does not open; a wrong root file refuses the
+ * store and drops nothing. */
+static void sealed_rows(void **state)
+{
+    (void)state;
+    char path[] = "/tmp/ironbark-cred-XXXXXX";
+    struct credentials *cs = temp_store(path);
+    struct cred_psk a = known_psk("a@x"), b = known_psk("b@x"), out;
+    b.key[0] ^= 0xff;
+    assert_int_equal(cred_put_psk(cs, &a), 0);
+    assert_int_equal(cred_put_psk(cs, &b), 0);
+    assert_int_equal(cred_put_esprim_key(cs, &a), 0);
+    cred_close(cs);
+    assert_false(file_holds(path, known_key, sizeof known_key));
+    assert_false(file_holds(path, known_key + 1, 8));
+    char root[64];
+    snprintf(root, sizeof root, "%s-root.key", path);
+    cs = cred_open(path, root, key_seal_openssl());
+    assert_non_null(cs);
+    assert_int_equal(cred_get_psk(cs, "a@x", &out), 0);
+    assert_int_equal(out.key_len, sizeof known_key);
+    assert_memory_equal(out.key, known_key, sizeof known_key);
+    assert_int_equal(cred_get_esprim_key(cs, "a@x", &out), 0);
+    assert_memory_equal(out.key, known_key, sizeof known_key);
+    cred_close(cs);
+
+    /* b's sealed key swapped onto a: the associated data refuses it at open. */
+    sql(path, "UPDATE psk SET key = (SELECT key FROM psk WHERE identity = 'b@x') WHERE identity = 'a@x'");
+    assert_null(cred_open(path, root, key_seal_openssl()));
+    sql(path, "DELETE FROM psk WHERE identity = 'a@x'");
+    /* The psk table's sealed key moved into the esprim_key table: refused too. */
+    sql(path, "UPDATE esprim_key SET key = (SELECT key FROM psk WHERE identity = 'b@x')");
+    assert_null(cred_open(path, root, key_seal_openssl()));
+    sql(path, "DELETE FROM esprim_key");
+
+    /* A wrong root file: refused, and the rows are all still there. */
+    char saved[64];
+    snprintf(saved, sizeof saved, "%s-saved.key", path);
+    assert_int_equal(rename(root, saved), 0);
+    assert_null(cred_open(path, root, key_seal_openssl()));   /* a fresh root file is made: wrong */
+    sqlite3 *db;
+    sqlite3_stmt *st;
+    assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+    assert_int_equal(sqlite3_prepare_v2(db, "SELECT count(*) FROM psk", -1, &st, NULL), SQLITE_OK);
+    assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+    assert_int_equal(sqlite3_column_int(st, 0), 1);
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+    assert_int_equal(rename(saved, root), 0);
+    cs = cred_open(path, root, key_seal_openssl());
+    assert_non_null(cs);
+    assert_int_equal(cred_get_psk(cs, "b@x", &out), 0);
+    assert_memory_equal(out.key, b.key, sizeof known_key);
+    drop_store(cs, path);
+}
+
+/* A store of plain keys (an earlier version) is sealed at first open. */
+static void migrate_plain(void **state)
+{
+    (void)state;
+    char path[] = "/tmp/ironbark-cred-XXXXXX";
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    close(fd);
+    char text[600], hex[2 * sizeof known_key + 1];
+    for (size_t i = 0; i < sizeof known_key; i++) snprintf(hex + 2 * i, 3, "%02x", known_key[i]);
+    snprintf(text, sizeof text,
+             "CREATE TABLE psk (identity TEXT PRIMARY KEY, key BLOB NOT NULL, originators TEXT NOT NULL);"
+             "CREATE TABLE esprim_key (identity TEXT PRIMARY KEY, key BLOB NOT NULL, originators TEXT NOT NULL);"
+             "CREATE TABLE trusted_ca (name TEXT PRIMARY KEY, pem TEXT NOT NULL);"
+             "INSERT INTO psk VALUES ('p1@x', X'%s', 'C1'), ('p2@x', X'0102', 'C2*');"
+             "INSERT INTO esprim_key VALUES ('e1', X'%s', 'C3');", hex, hex);
+    sql(path, text);
+    assert_true(file_holds(path, known_key, sizeof known_key));
+    struct credentials *cs = temp_store_at(path);
+    struct cred_psk out;
+    assert_int_equal(cred_get_psk(cs, "p1@x", &out), 0);
+    assert_int_equal(out.key_len, sizeof known_key);
+    assert_memory_equal(out.key, known_key, sizeof known_key);
+    assert_string_equal(out.originators, "C1");
+    assert_int_equal(cred_get_psk(cs, "p2@x", &out), 0);
+    assert_int_equal(out.key_len, 2);
+    assert_int_equal(out.key[1], 2);
+    assert_int_equal(cred_get_esprim_key(cs, "e1", &out), 0);
+    assert_memory_equal(out.key, known_key, sizeof known_key);
+    cred_close(cs);
+    /* Sealed in place (checkpointed into the main file by the close). */
+    assert_false(file_holds(path, known_key, sizeof known_key));
+    /* Opened again: already sealed, nothing sealed twice. */
+    cs = temp_store_at(path);
+    assert_int_equal(cred_get_psk(cs, "p1@x", &out), 0);
+    assert_memory_equal(out.key, known_key, sizeof known_key);
+    drop_store(cs, path);
+}
+
 static void loopback_defaults(void **state)
 {
     (void)state;
@@ -328,6 +552,8 @@ int main(void)
         cmocka_unit_test(store),
         cmocka_unit_test(esprim_keys),
         cmocka_unit_test(import_lines),
+        cmocka_unit_test(seal_round_trip), cmocka_unit_test(root_file_refused),
+        cmocka_unit_test(sealed_rows), cmocka_unit_test(migrate_plain),
         cmocka_unit_test(identity_gate), cmocka_unit_test(loopback_defaults),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

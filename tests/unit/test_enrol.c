@@ -25,6 +25,7 @@
 #include "mef/vault.h"
 #include "security/bootstrap.h"
 #include "security/credentials.h"
+#include "security/key_seal.h"
 #include "security/enrol_keys.h"
 #include "security/enrol_target.h"
 #include "security/hex.h"
@@ -294,8 +295,13 @@ static void on_miss(void *arg, const char *identity)
 static void leases(void **state)
 {
     (void)state;
-    struct credentials *cs = cred_open(":memory:");
+    char dir[] = "/tmp/ironbark-lease-XXXXXX", root[64];
+    assert_non_null(mkdtemp(dir));
+    snprintf(root, sizeof root, "%s/root.key", dir);
+    struct credentials *cs = cred_open(":memory:", root, key_seal_openssl());
     assert_non_null(cs);
+    unlink(root);
+    rmdir(dir);
     cred_on_miss(cs, on_miss, NULL);
     struct cred_psk psk = { .identity = "404142434445464748494a4b4c4d4e4f@mef.x", .key_len = 32,
                             .originators = "Cmeter1" }, out;

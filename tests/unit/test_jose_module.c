@@ -16,6 +16,7 @@
 #include "cse/core/config.h"
 #include "security/esdata.h"
 #include "security/firmware_sig.h"
+#include "security/credentials.h"
 #include "security/jose_module.h"
 
 #include <jansson.h>
@@ -153,6 +154,44 @@ static void esdata_forms(void **state)
     json_decref(plain);
 }
 
+/* Keys at rest through the table (abi 4): the credential store of m2m-cse
+ * seals with the module's key_seal. */
+static void seal_members(void **state)
+{
+    (void)state;
+    struct config cfg = cfg_with(getenv("JOSE_MODULE"));
+    const struct jose_module *m = jose_load(&cfg);
+    assert_non_null(m);
+    const struct key_seal_ops *ks = m->seal();
+    assert_non_null(ks);
+    char dir[] = "/tmp/ironbark-jm-XXXXXX", root[64], db[64], err[300];
+    assert_non_null(mkdtemp(dir));
+    snprintf(root, sizeof root, "%s/%s", dir, CRED_ROOT_FILE);
+    snprintf(db, sizeof db, "%s/credentials.db", dir);
+    struct key_seal *k = ks->open(root, "test", err, sizeof err);
+    assert_non_null(k);
+    const uint8_t aad[] = "a", key[5] = { 1, 2, 3, 4, 5 };
+    uint8_t sealed[sizeof key + KEY_SEAL_OVERHEAD], out[sizeof key];
+    assert_int_equal(ks->seal(k, aad, sizeof aad, key, sizeof key, sealed), 0);
+    assert_int_equal(ks->unseal(k, aad, sizeof aad, sealed, sizeof sealed, out), 0);
+    assert_memory_equal(out, key, sizeof key);
+    ks->close(k);
+    struct credentials *cs = cred_open(db, root, ks);
+    assert_non_null(cs);
+    struct cred_psk p = { .identity = "k@x", .key_len = 5, .originators = "C*" }, q;
+    memcpy(p.key, key, sizeof key);
+    assert_int_equal(cred_put_psk(cs, &p), 0);
+    assert_int_equal(cred_get_psk(cs, "k@x", &q), 0);
+    assert_memory_equal(q.key, key, sizeof key);
+    cred_close(cs);
+    const char *files[] = { CRED_ROOT_FILE, "credentials.db", "credentials.db-wal", "credentials.db-shm" };
+    for (size_t i = 0; i < 4; i++) {
+        snprintf(db, sizeof db, "%s/%s", dir, files[i]);
+        unlink(db);
+    }
+    assert_int_equal(rmdir(dir), 0);
+}
+
 /* Every member, through the table. */
 static void round_trip(void **state)
 {
@@ -213,7 +252,8 @@ int main(int argc, char **argv)
     if (!getenv("JOSE_MODULE")) { fprintf(stderr, "JOSE_MODULE is not set (run through meson test)\n"); return 1; }
     const char *mode = argc > 1 ? argv[1] : "";
     const struct CMUnitTest loaded[] = { cmocka_unit_test(not_linked), cmocka_unit_test(round_trip),
-                                         cmocka_unit_test(jose_members), cmocka_unit_test(esdata_forms) };
+                                         cmocka_unit_test(jose_members), cmocka_unit_test(esdata_forms),
+                                         cmocka_unit_test(seal_members) };
     const struct CMUnitTest absent[] = { cmocka_unit_test(missing) };
     const struct CMUnitTest foreign[] = { cmocka_unit_test(not_a_module) };
     if (!strcmp(mode, "missing")) return cmocka_run_group_tests(absent, NULL, NULL);
