@@ -9,6 +9,7 @@ before consent, served within it (operation, resource, time window), refused
 after withdrawal and after expiry. Bad documents and forged consents are
 refused with a clear error and grant nothing."""
 import datetime
+import json
 import os
 import subprocess
 import sys
@@ -164,5 +165,28 @@ with Server(PPM_BIN, "/~/id-ppm/ppm-in", ppm_grant_lifetime=2, expiry_interval=1
         t.ok(gone, "the consent expires at the PPM (gone, as the admin sees)")
         t.ok(wait_for(lambda: not dynamic_acps(cse), 10), "and the CSE's cached grant ends")
         t.rsc(cse.get("/cse-in/Chome/meter", origin="Cadvice"), 4103, 403, "after expiry: refused")
+
+        # --- the m2m tool (m2m ppm ...) -----------------------------------------------------------------
+        doc = os.path.join(ppm.data_dir, "prefs.json")
+        with open(doc, "w") as f:
+            json.dump(PREFS, f)
+        sub = ["--ppm", ppm.url, "--from", "Chome", "ppm"]
+        r = m2m(*sub, "prefs", "home-prefs", "--file", doc)
+        t.ok(r.returncode == 0 and "home-prefs version 4" in r.stdout, "m2m ppm prefs: an update, version 4",
+             r.stdout + r.stderr)
+        r = m2m(*sub, "consent", "c4", "--prefs", "home-prefs", "--policy", "advice", "--until", later(600))
+        t.ok(r.returncode == 0 and "decision=pending" in r.stdout and "operation update" in r.stdout and
+             "tag 6.0 = 90 (you: 30)" in r.stdout, "m2m ppm consent: pending, the differences shown", r.stdout + r.stderr)
+        r = m2m("--ppm", ppm.url, "--from", "Cadvice", "ppm", "accept", "c4")
+        t.ok(r.returncode != 0 and "4103" in r.stdout + r.stderr, "m2m ppm accept by the provider: refused",
+             r.stdout + r.stderr)
+        t.rsc(cse.get("/cse-in/Chome/meter", origin="Cadvice"), 4103, 403, "so the provider is still refused")
+        r = m2m(*sub, "accept", "c4")
+        t.ok(r.returncode == 0 and "decision=accepted" in r.stdout, "m2m ppm accept", r.stdout + r.stderr)
+        t.rsc(cse.get("/cse-in/Chome/meter", origin="Cadvice"), 2000, 200, "the provider is served")
+        r = m2m(*sub, "withdraw", "c4")
+        t.ok(r.returncode == 0 and "decision=refused" in r.stdout, "m2m ppm withdraw", r.stdout + r.stderr)
+        t.ok(wait_for(lambda: cse.get("/cse-in/Chome/meter", origin="Cadvice").rsc == 4103, 10),
+             "after withdrawal the provider is refused (within the grant lifetime)")
         t.ok(cse.alive() and ppm.alive(), "both servers still run")
 t.done()
