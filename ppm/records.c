@@ -162,9 +162,11 @@ static enum authz_answer owners(struct cse *cse, const struct authz_query *q, co
     const char *who = q->originator;
     if (!who || !*who || !q->req) return AUTHZ_ABSTAIN;
     if (q->acop == ACOP_CREATE && q->target->ty == TY_CSEBASE && ppm_type(q->req->ty)) return AUTHZ_GRANT;
+    /* Finding one's own records (m2m ppm log): each found one is checked below. */
+    if (q->acop == ACOP_DISCOVERY && q->target->ty == TY_CSEBASE) return AUTHZ_GRANT;
     if (!ppm_type(q->target->ty)) return AUTHZ_ABSTAIN;
     const char *own = res_str(q->target, "own");
-    if (own && !strcmp(own, who) && (q->acop & (ACOP_RETRIEVE | ACOP_UPDATE | ACOP_DELETE))) return AUTHZ_GRANT;
+    if (own && !strcmp(own, who) && (q->acop & (ACOP_RETRIEVE | ACOP_UPDATE | ACOP_DELETE | ACOP_DISCOVERY))) return AUTHZ_GRANT;
     if (q->target->ty == TY_PPM_POLICY && q->acop == ACOP_RETRIEVE) return AUTHZ_GRANT;
     *why = "a privacy record is its owner's";
     return AUTHZ_ABSTAIN;

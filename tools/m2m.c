@@ -49,6 +49,8 @@ static void usage(void)
          "  ppm consent <name> --prefs P --policy Q --until TIMESTAMP [--target ID]...\n"
          "                                            a pending consent: shows the differences\n"
          "  ppm show|accept|refuse|withdraw|rm <name>\n"
+         "  ppm log <prefs> --file AUDIT.LOG          who accessed your data, under which consent\n"
+         "                                            (the CSE's audit log, with audit-grants on)\n"
          "End-to-end protected data, ESData (see docs/end-to-end-security.md):\n"
          "  create/update ... --encrypt-for KEY and/or --sign KEY   con sealed, cnf marked :1\n"
          "  retrieve ... --decrypt KEY and/or --verify KEY          con opened and checked\n"

@@ -109,7 +109,16 @@ with Server(PPM_BIN, "/~/id-ppm/ppm-in", ppm_grant_lifetime=2, expiry_interval=1
     t.eq(cns.get("polv"), 2, "the consent names the policy version it was computed from")
 
     with Cse(das_default=ppm.url, token_trust_file=os.path.join(ppm.data_dir, "issuers.json"), das_timeout=2000,
-             expiry_interval=100) as cse:
+             expiry_interval=100, audit_grants="true") as cse:
+        served = []
+
+        def provider(method, path, **kw):
+            """A request of the provider's; the ones served are the access log's truth."""
+            r = cse.request(method, path, origin="Cadvice", **kw)
+            if r.rsc in (2000, 2004):
+                served.append(path)
+            return r
+
         t.rsc(cse.register_ae("Chome", origin="Chome"), 2001, 201, "the household's AE registers at the CSE")
         own = {"acr": [{"acor": ["Chome"], "acop": 63}]}
         cse.create("/cse-in/Chome", 1, {"m2m:acp": {"rn": "own", "pv": own, "pvs": own}}, origin="Chome")
@@ -118,22 +127,22 @@ with Server(PPM_BIN, "/~/id-ppm/ppm-in", ppm_grant_lifetime=2, expiry_interval=1
         cse.create("/cse-in/Chome/meter", 4, {"m2m:cin": {"con": "1.2 kWh"}}, origin="Chome")
         cse.create("/cse-in/Chome", 3, {"m2m:cnt": {"rn": "diary", "acpi": ["cse-in/Chome/own"]}}, origin="Chome")
 
-        t.rsc(cse.get("/cse-in/Chome/meter/la", origin="Cadvice"), 4103, 403, "before consent: the provider is refused")
+        t.rsc(provider("GET", "/cse-in/Chome/meter/la"), 4103, 403, "before consent: the provider is refused")
         r = ppm.update(P + "/c1", {"ppm:cns": {"acc": True}}, origin="Chome")
         t.ok(r.rsc == 2004 and r.json["ppm:cns"].get("acop") == 2 and r.json["ppm:cns"].get("dect"),
              "the household accepts: retrieve granted, the decision's time recorded", r.text[:400])
-        t.rsc(cse.get("/cse-in/Chome/meter/la", origin="Cadvice"), 2000, 200,
+        t.rsc(provider("GET", "/cse-in/Chome/meter/la"), 2000, 200,
               "after consent: the provider reads the meter's latest reading")
-        t.rsc(cse.update("/cse-in/Chome/meter", {"m2m:cnt": {"lbl": ["x"]}}, origin="Cadvice"), 4103, 403,
+        t.rsc(provider("PUT", "/cse-in/Chome/meter", body={"m2m:cnt": {"lbl": ["x"]}}), 4103, 403,
               "update, which the household did not consent to, is refused")
-        t.rsc(cse.get("/cse-in/Chome/diary", origin="Cadvice"), 4103, 403, "another of her resources is refused")
+        t.rsc(provider("GET", "/cse-in/Chome/diary"), 4103, 403, "another of her resources is refused")
         t.rsc(cse.get("/cse-in/Chome/meter", origin="Cstranger"), 4103, 403, "another originator is refused")
         r = m2m("--das", ppm.url, "--from", ADVICE, "token", "get", "--target", METER, "--op", "retrieve")
         lines = r.stdout.splitlines()
         token = lines[1] if len(lines) > 1 else ""
         t.ok(r.returncode == 0 and token.count(".") == 2, "option 3.2: the provider gets a token from the PPM",
              r.stdout + r.stderr)
-        t.rsc(cse.get("/cse-in/Chome/meter", origin="Cadvice", headers={"Authorization": "Bearer " + token}),
+        t.rsc(provider("GET", "/cse-in/Chome/meter", headers={"Authorization": "Bearer " + token}),
               2000, 200, "the token grants the consented RETRIEVE")
 
         # --- withdrawal ------------------------------------------------------------------------------
@@ -141,9 +150,9 @@ with Server(PPM_BIN, "/~/id-ppm/ppm-in", ppm_grant_lifetime=2, expiry_interval=1
         t.ok(r.rsc == 2004 and r.json["ppm:cns"].get("acop") == 0, "the household withdraws", r.text[:300])
         r = m2m("--das", ppm.url, "--from", ADVICE, "token", "get", "--target", METER, "--op", "retrieve")
         t.ok(r.returncode != 0, "after withdrawal the PPM issues no token", r.stdout + r.stderr)
-        t.ok(wait_for(lambda: cse.get("/cse-in/Chome/meter/la", origin="Cadvice").rsc == 4103, 10),
+        t.ok(wait_for(lambda: provider("GET", "/cse-in/Chome/meter/la").rsc == 4103, 10),
              "the CSE's cached grants (dynamic ACP, token) end with their pl (2 s)")
-        t.rsc(cse.get("/cse-in/Chome/meter", origin="Cadvice"), 4103, 403, "after withdrawal: the provider is refused")
+        t.rsc(provider("GET", "/cse-in/Chome/meter"), 4103, 403, "after withdrawal: the provider is refused")
 
         # --- time windows -------------------------------------------------------------------------------
         night = dict(PREFS, windows=[other_hour()])
@@ -152,7 +161,7 @@ with Server(PPM_BIN, "/~/id-ppm/ppm-in", ppm_grant_lifetime=2, expiry_interval=1
                                             "et": later(600)}}, origin="Chome")
         t.ok(r.rsc == 2001 and r.json["ppm:cns"].get("ctw") == [other_hour()],
              "a consent within the household's window (another hour) is accepted", r.text[:300])
-        t.rsc(cse.get("/cse-in/Chome/meter", origin="Cadvice"), 4103, 403, "outside the window: refused")
+        t.rsc(provider("GET", "/cse-in/Chome/meter"), 4103, 403, "outside the window: refused")
         ppm.delete(P + "/c2", origin="Chome")
 
         # --- expiry --------------------------------------------------------------------------------------
@@ -160,11 +169,11 @@ with Server(PPM_BIN, "/~/id-ppm/ppm-in", ppm_grant_lifetime=2, expiry_interval=1
         r = ppm.create(P, 943, {"ppm:cns": {"rn": "c3", "prf": "home-prefs", "pol": "advice", "acc": True,
                                             "et": later(4)}}, origin="Chome")
         t.rsc(r, 2001, 201, "a consent for 4 seconds")
-        t.rsc(cse.get("/cse-in/Chome/meter", origin="Cadvice"), 2000, 200, "within it the provider is served")
+        t.rsc(provider("GET", "/cse-in/Chome/meter"), 2000, 200, "within it the provider is served")
         gone = wait_for(lambda: ppm.get(P + "/c3", origin="CAdmin").rsc == 4004, 10)
         t.ok(gone, "the consent expires at the PPM (gone, as the admin sees)")
         t.ok(wait_for(lambda: not dynamic_acps(cse), 10), "and the CSE's cached grant ends")
-        t.rsc(cse.get("/cse-in/Chome/meter", origin="Cadvice"), 4103, 403, "after expiry: refused")
+        t.rsc(provider("GET", "/cse-in/Chome/meter"), 4103, 403, "after expiry: refused")
 
         # --- the m2m tool (m2m ppm ...) -----------------------------------------------------------------
         doc = os.path.join(ppm.data_dir, "prefs.json")
@@ -180,13 +189,27 @@ with Server(PPM_BIN, "/~/id-ppm/ppm-in", ppm_grant_lifetime=2, expiry_interval=1
         r = m2m("--ppm", ppm.url, "--from", "Cadvice", "ppm", "accept", "c4")
         t.ok(r.returncode != 0 and "4103" in r.stdout + r.stderr, "m2m ppm accept by the provider: refused",
              r.stdout + r.stderr)
-        t.rsc(cse.get("/cse-in/Chome/meter", origin="Cadvice"), 4103, 403, "so the provider is still refused")
+        t.rsc(provider("GET", "/cse-in/Chome/meter"), 4103, 403, "so the provider is still refused")
         r = m2m(*sub, "accept", "c4")
         t.ok(r.returncode == 0 and "decision=accepted" in r.stdout, "m2m ppm accept", r.stdout + r.stderr)
-        t.rsc(cse.get("/cse-in/Chome/meter", origin="Cadvice"), 2000, 200, "the provider is served")
+        t.rsc(provider("GET", "/cse-in/Chome/meter"), 2000, 200, "the provider is served")
         r = m2m(*sub, "withdraw", "c4")
         t.ok(r.returncode == 0 and "decision=refused" in r.stdout, "m2m ppm withdraw", r.stdout + r.stderr)
-        t.ok(wait_for(lambda: cse.get("/cse-in/Chome/meter", origin="Cadvice").rsc == 4103, 10),
+        t.ok(wait_for(lambda: provider("GET", "/cse-in/Chome/meter").rsc == 4103, 10),
              "after withdrawal the provider is refused (within the grant lifetime)")
+
+        # --- the access log ----------------------------------------------------------------------------
+        r = m2m(*sub, "log", "home-prefs", "--file", os.path.join(cse.data_dir, "audit.log"))
+        lines = r.stdout.splitlines()
+        permits = [ln for ln in lines if ln.split()[1:2] == ["Cadvice"] and " permit" in ln]
+        t.eq(len(permits), len(served), "m2m ppm log: as many of the provider's accesses as were served")
+        t.ok(all("RETRIEVE cse-in/Chome/meter" in ln and "consent=" in ln for ln in permits),
+             "each a RETRIEVE of the meter, with its consent", lines)
+        t.eq(sorted({ln.split("consent=")[1] for ln in permits}), ["(none on record: expired or removed)", "c1", "c4"],
+             "c1 and c4 named; c3's accesses say its record is gone (it expired)")
+        t.ok(any(" deny" in ln and "Cadvice" in ln for ln in lines), "the refusals are listed too", lines)
+        t.ok(not any(ln.split()[1:2] == ["Chome"] for ln in lines), "the household's own accesses are not")
+        t.ok(all(ln.split()[1] in ("Cadvice", "Cstranger", "CAdmin") for ln in lines),
+             "and only those who asked: the provider, the stranger, the test's admin (not the CSE's upkeep)", lines)
         t.ok(cse.alive() and ppm.alive(), "both servers still run")
 t.done()
