@@ -252,6 +252,10 @@ static int evaluate_rule(struct resource *rule, void *data)
     if (m != DAS_MATCH) return 0;
     e->d->acop |= (int)res_int(rule, "acop", 0);
     int64_t pvl = res_int(rule, "pvl", DAS_DEFAULT_LIFETIME_S);
+    int64_t et_us;
+    /* A grant never outlives the rule (a consent ends at its expiry). */
+    if (res_str(rule, "et") && ts_parse(res_str(rule, "et"), &et_us) && (et_us - e->s->now_us) / 1000000 < pvl)
+        pvl = (et_us - e->s->now_us) / 1000000 > 1 ? (et_us - e->s->now_us) / 1000000 : 1;
     if (!e->d->lifetime_s || pvl < e->d->lifetime_s) e->d->lifetime_s = pvl;
     e->d->tokens |= res_bool(rule, "tkn", 0) == 1;
     size_t n = strlen(e->d->rules);
@@ -269,7 +273,9 @@ static void decide(struct cse *cse, const struct das_subject *s, struct decision
         return;
     }
     struct evaluation e = { s, d };
-    store_children(cse->store, res_ri(base), TY_DAS_RULE, evaluate_rule, &e);
+    static const int das_rules_only[] = { TY_DAS_RULE, 0 };
+    for (const int *ty = das.id.rule_types ? das.id.rule_types : das_rules_only; *ty; ty++)
+        store_children(cse->store, res_ri(base), *ty, evaluate_rule, &e);
     resource_free(base);
 }
 

@@ -36,6 +36,10 @@ struct das_identity {
     const char *issuer;       /* "//<sp-id>/<csi>": tkis, iss */
     const char *fqdn;         /* token IDs end in "@<fqdn>" */
     const char *private_jwk;  /* never logged */
+    /* Resource types under the CSEBase whose attributes are rules
+     * (das/rules.h's orp, rlid, acop, trp, ctw, …), 0-terminated; NULL =
+     * das:rule only. The m2m-ppm adds its consents (ppm/consent.h). */
+    const int *rule_types;
 };
 void das_consult_open(const struct das_identity *id);
 void das_consult_close(void);

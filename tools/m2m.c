@@ -42,6 +42,15 @@ static void usage(void)
          "  das role add --holder ID --role ROLEID [--until TIMESTAMP]\n"
          "  das role list [--holder ID]               das role rm --holder ID --role ROLEID\n"
          "  token get --target TRID --op OP [--role ROLEID]   (From = --from, the device)\n"
+         "Privacy (see docs/privacy.md; --ppm URL, default $M2M_PPM or\n"
+         "http://127.0.0.1:8481/~/id-ppm/ppm-in; From = --from, the subscriber or provider):\n"
+         "  ppm prefs <name> --file DOC.json          register or update preferences\n"
+         "  ppm policy <name> --file DOC.json         register or update a policy\n"
+         "  ppm consent <name> --prefs P --policy Q --until TIMESTAMP [--target ID]...\n"
+         "                                            a pending consent: shows the differences\n"
+         "  ppm show|accept|refuse|withdraw|rm <name>\n"
+         "  ppm log <prefs> --file AUDIT.LOG          who accessed your data, under which consent\n"
+         "                                            (the CSE's audit log, with audit-grants on)\n"
          "End-to-end protected data, ESData (see docs/end-to-end-security.md):\n"
          "  create/update ... --encrypt-for KEY and/or --sign KEY   con sealed, cnf marked :1\n"
          "  retrieve ... --decrypt KEY and/or --verify KEY          con opened and checked\n"
@@ -138,6 +147,9 @@ static int take_option(struct cli *c, const char *name, const char *v)
     else if (!strcmp(name, "--file")) c->file = v;
     else if (!strcmp(name, "--tail")) c->tail = atoi(v);
     else if (!strcmp(name, "--das")) c->das_url = v;
+    else if (!strcmp(name, "--ppm")) c->ppm_url = v;
+    else if (!strcmp(name, "--prefs")) c->prefs = v;
+    else if (!strcmp(name, "--policy")) c->policy = v;
     else if (!strcmp(name, "--who")) ADD(c->who, c->nwho);
     else if (!strcmp(name, "--target")) ADD(c->target, c->ntarget);
     else if (!strcmp(name, "--role")) ADD(c->role, c->nrole);
@@ -426,6 +438,7 @@ int main(int argc, char **argv)
         if (!strcmp(c.pos[0], prims[op])) return primitive(&c, (enum client_op)op);
     if (!strcmp(c.pos[0], "acp")) return acp_main(&c);
     if (!strcmp(c.pos[0], "das")) return das_main(&c);
+    if (!strcmp(c.pos[0], "ppm")) return ppm_main(&c);
     if (!strcmp(c.pos[0], "token")) return token_main(&c);
     if (!strcmp(c.pos[0], "esdata") || !strcmp(c.pos[0], "firmware")) {
         char *owned = c.body && c.body[0] == '@' ? read_file(c.body + 1) : NULL;

@@ -41,6 +41,8 @@ struct cli {
     bool esprim_seal_only;                     /* print the outer NOTIFY's content, send nothing */
     /* enrol and mef commands */
     const char *mef_url, *mef_fqdn, *cse_url, *api, *rn, *admin_fqdn, *est_cert, *est_key;
+    /* ppm commands (tools/m2m_ppm.c) */
+    const char *ppm_url, *prefs, *policy;
 };
 
 /* Sends one primitive; *out receives the parsed JSON body (NULL if none or
@@ -72,7 +74,14 @@ int cli_send_doc(struct cli *c, enum client_op op, const char *target, int ty, j
 /* The items of comma-separated lists, as a JSON array of strings. */
 json_t *cli_split_ids(const char *const *list, int n);
 
+/* A server's URL (given, else $env, else fallback, "http://host:port/~/csi/name")
+ * split: c->o.url the server, base its CSEBase as a target. 0, or -1 after a message. */
+int cli_server_address(struct cli *c, const char *given, const char *env, const char *fallback, char *base,
+                       size_t cap);
+
 int acp_main(struct cli *c);
+/* m2m ppm … (subscribers and providers of an m2m-ppm): tools/m2m_ppm.c. */
+int ppm_main(struct cli *c);
 /* m2m das … (operators of an m2m-das) and m2m token get (devices): tools/m2m_das.c. */
 int das_main(struct cli *c);
 int token_main(struct cli *c);

@@ -20,18 +20,24 @@
  * the CSEBase as a target ("/id-das/das-in"); a bare server URL means das-in. */
 static int das_address(struct cli *c, char *base, size_t cap)
 {
+    return cli_server_address(c, c->das_url, "M2M_DAS", "http://127.0.0.1:8281/~/id-das/das-in", base, cap);
+}
+
+int cli_server_address(struct cli *c, const char *given, const char *env, const char *fallback, char *base,
+                       size_t cap)
+{
     static char server[512];
-    const char *url = c->das_url ? c->das_url : getenv("M2M_DAS");
-    if (!url || !*url) url = "http://127.0.0.1:8281/~/id-das/das-in";
+    const char *url = given ? given : getenv(env);
+    if (!url || !*url) url = fallback;
     const char *sep = strstr(url, "://");
     const char *path = sep ? strchr(sep + 3, '/') : NULL;
     if (!sep || strlen(url) >= sizeof server) {
-        fprintf(stderr, "m2m: --das '%s' is not a URL (http://host:port/~/id-das/das-in)\n", url);
+        fprintf(stderr, "m2m: '%s' is not a URL (like %s)\n", url, fallback);
         return -1;
     }
     snprintf(server, sizeof server, "%.*s", (int)(path ? (size_t)(path - url) : strlen(url)), url);
     c->o.url = server;
-    const char *p = path && path[1] ? path + 1 : "das-in";
+    const char *p = path && path[1] ? path + 1 : strrchr(fallback, '/') + 1;
     if (!strncmp(p, "~/", 2)) snprintf(base, cap, "%s", p + 1);
     else if (!strncmp(p, "_/", 2)) snprintf(base, cap, "/%s", p + 1);
     else snprintf(base, cap, "%s", p);

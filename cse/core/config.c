@@ -137,6 +137,9 @@ static const struct setting settings[] = {
     { "strict-query", K_BOOL, offsetof(struct config, strict_query), sizeof(bool), 0, 0,
       "reject unknown query parameters with 4000 (default true)", 0, false },
     INT(audit_max_bytes, "audit-max-bytes", 0, 1LL << 40, "rotate <data-dir>/audit.log at this size, 0 = never (default 10485760)"),
+    { "audit-grants", K_BOOL, offsetof(struct config, audit_grants), sizeof(bool), 0, 0,
+      "audit every granted request as well (originator, target, operation; for the m2m-ppm's access log, "
+      "docs/privacy.md; default false)", 0, false },
     INT(audit_keep, "audit-keep", 0, 1000, "rotated audit logs kept (audit.log.1 ...; default 5)"),
     STR(cse_acpi, "cse-acpi", "CSEBase acpi: comma-separated ACP IDs (default none: admin only)"),
     STR(cse_daci, "cse-daci", "CSEBase daci: comma-separated <dynamicAuthorizationConsultation> IDs (default none)"),

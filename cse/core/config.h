@@ -59,6 +59,7 @@ struct config {
     bool strict_query;        /* unknown query keys -> 4000 */
     int64_t audit_max_bytes;  /* audit log rotation size, 0 = never rotate */
     int audit_keep;           /* rotated audit logs kept */
+    bool audit_grants;        /* every granted request is audited too (a PPM's access log) */
     char cse_acpi[512];       /* CSEBase acpi: comma-separated ACP IDs, "" = none */
     char cse_daci[512];       /* CSEBase daci: comma-separated <dac> IDs, "" = none */
     /* Secure transports and SAEF (security/, docs/security.md). */

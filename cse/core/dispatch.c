@@ -16,6 +16,7 @@
 #include "rsc.h"
 #include "../../resources/group.h"
 #include "../../security/acl.h"
+#include "../../security/audit.h"
 #include "../../security/authz.h"
 #include "../../security/esprim.h"
 #include "../../security/saef.h"
@@ -636,6 +637,9 @@ static int execute(struct cse *cse, struct m2m_request *req, struct m2m_response
         if (ac == DISPATCH_PENDING) rc = ac;
         else if (ac) rc = m2m_error(rsp, RSC_ORIGINATOR_HAS_NO_PRIVILEGE, "originator has no privilege");
         if (ac != DISPATCH_PENDING) authz_respond(cse, req, target, acop, rc, rsp);
+        /* Who read or changed what: the subscriber's access log (docs/privacy.md). */
+        if (!rc && cse->cfg.audit_grants && req->fr && !req->cse_itself)
+            audit_decision(acl_audit_log(cse), req->fr, target->path, acl_acop_name(acop), "permit", NULL, "granted");
     }
     if (!rc && !vchild && (req->op == OP_UPDATE || req->op == OP_DELETE)) rc = check_conditions(cse, req, rsp, target);
     struct event ev = { 0 };

@@ -304,6 +304,33 @@ class Cse:
         return self.create("/cse-in", 2, body, origin=origin)
 
 
+class Server(Cse):
+    """A security server on the engine (m2m-das, m2m-ppm): binary instead of
+    m2m-cse, free loopback ports, CoAP and HTTPS off; url is its CSEBase."""
+
+    def __init__(self, binary, base_path, **settings):
+        self.binary = binary
+        self.base_path = base_path
+        super().__init__(coap_port=0, coaps_port=0, https_port=0, **settings)
+
+    def args(self):
+        return [self.binary] + super().args()[1:]
+
+    @property
+    def url(self):
+        return self.base + self.base_path
+
+
+def wait_for(cond, seconds=10.0, step=0.1):
+    """Polls cond (bounded); returns its last value."""
+    deadline = time.time() + seconds
+    while True:
+        v = cond()
+        if v or time.time() > deadline:
+            return v
+        time.sleep(step)
+
+
 def kill9_under_load(cse, writer, threads=4, enough=150, seconds=5):
     """Crash test: runs writer(n, stop, ack) in `threads` threads (each calls
     ack(ri) for every acknowledged write and returns when `stop` is set),

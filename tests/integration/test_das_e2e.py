@@ -12,11 +12,10 @@ import json
 import os
 import subprocess
 import sys
-import time
 
 sys.path.insert(0, os.path.dirname(__file__))
 import harness  # noqa: E402
-from harness import Cse, Tap, curl  # noqa: E402
+from harness import Cse, Server, Tap, curl, wait_for  # noqa: E402
 
 DAS_BIN = os.path.abspath(os.environ.get("M2M_DAS", os.path.join(harness.BUILD, "m2m-das")))
 TOOL = os.environ.get("M2M_TOOL", os.path.join(harness.BUILD, "m2m"))
@@ -28,31 +27,8 @@ ROLE = "reader@roles.ironbark.local"
 t = Tap()
 
 
-class Das(Cse):
-    """A running m2m-das on free loopback ports (CoAP and HTTPS off)."""
-
-    def __init__(self, **settings):
-        super().__init__(coap_port=0, coaps_port=0, https_port=0, **settings)
-
-    def args(self):
-        return [DAS_BIN] + super().args()[1:]
-
-    @property
-    def url(self):
-        return self.base + "/~/id-das/das-in"
-
-
 def m2m(*args, timeout=30):
     return subprocess.run([TOOL] + list(args), capture_output=True, text=True, timeout=timeout)
-
-
-def wait_for(cond, seconds=10.0):
-    deadline = time.time() + seconds
-    while True:
-        v = cond()
-        if v or time.time() > deadline:
-            return v
-        time.sleep(0.1)
 
 
 def dynamic_acps(cse):
@@ -61,7 +37,7 @@ def dynamic_acps(cse):
     return [u for u in (r.json or {}).get("m2m:uril", []) if "/dacp-" in u or u.split("/")[-1].startswith("dacp-")]
 
 
-with Das() as das:
+with Server(DAS_BIN, "/~/id-das/das-in") as das:
     admin = ["--das", das.url, "--from", "CAdmin"]
     r = m2m(*admin, "das", "rule", "add", "readers", "--who", HOSTING + "/Creader*", "--ops", "retrieve",
             "--target", HOSTING + "/cse-in/room/*", "--lifetime", "3")

@@ -1,0 +1,99 @@
+/* m2m-ppm: the Privacy Policy Manager, a server on the engine
+ * (cse/core/server.h) that acts as a DAS (das/service.h). Subscribers
+ * register preferences, providers policies, subscribers consent
+ * (ppm/records.h); an accepted consent grants by the shared consultation
+ * code until it is withdrawn or expires. ppm/README.md, docs/privacy.md. */
+#include "records.h"
+#include "das/service.h"
+#include "cse/core/server.h"
+#include "resources/registry.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+extern const struct resource_type type_token;
+
+static int set_root(void *data, const char *value, char *err, int errlen)
+{
+    (void)data;
+    size_t n = strlen(value);
+    if (strncmp(value, "//", 2) || n >= sizeof ppm_settings.data_root || value[n - 1] == '/') {
+        snprintf(err, errlen, "ppm-data-root: an absolute resource ID (//sp-id/cse-id/cse-name), no trailing '/'");
+        return -1;
+    }
+    snprintf(ppm_settings.data_root, sizeof ppm_settings.data_root, "%s", value);
+    return 0;
+}
+
+static int set_lifetime(void *data, const char *value, char *err, int errlen)
+{
+    (void)data;
+    char *end;
+    long s = strtol(value, &end, 10);
+    if (*end || s < 1 || s > 86400) {
+        snprintf(err, errlen, "ppm-grant-lifetime: seconds, 1 to 86400");
+        return -1;
+    }
+    ppm_settings.grant_lifetime_s = s;
+    return 0;
+}
+
+static const struct config_extra settings[] = {
+    { "das-fqdn", DAS_FQDN_HELP " (default ppm.ironbark.local)", das_service_set_fqdn, NULL },
+    { "ppm-data-root", "where subscribers' resources are: subscriber S owns <root>/S and below "
+      "(default //ironbark.local/id-in/cse-in)", set_root, NULL },
+    { "ppm-grant-lifetime", "seconds a grant or token issued for a consent lasts, at most until the consent "
+      "expires; a CSE may use a grant this long after a withdrawal (default 30)", set_lifetime, NULL },
+    { NULL, NULL, NULL, NULL },
+};
+
+/* Its own ports, CSE-ID and data, so it runs beside an m2m-cse and an m2m-das with no flags. */
+static void ppm_defaults(struct config *cfg)
+{
+    strcpy(cfg->cse_id, "id-ppm");
+    strcpy(cfg->cse_name, "ppm-in");
+    strcpy(cfg->data_dir, "./var-ppm");
+    cfg->http_port = 8481;
+    cfg->https_port = 8482;
+    cfg->coap_port = 0;
+    cfg->coaps_port = 0;
+}
+
+/* Consents answer consultations like rules do (das/consult.h). */
+static const int rule_types[] = { TY_PPM_CONSENT, 0 };
+
+static int ppm_start(struct cse *cse, void *data)
+{
+    (void)data;
+    return das_service_start(cse, rule_types, "m2m-ppm");
+}
+
+static void ppm_stop(struct cse *cse, void *data)
+{
+    (void)cse; (void)data;
+    das_service_stop();
+}
+
+/* Documents, consents and tokens live in the store: nothing to remake. */
+static int ppm_reset(struct cse *cse, void *data)
+{
+    (void)cse; (void)data;
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    das_service_init("ppm.ironbark.local");
+    const struct server_profile profile = {
+        .name = "m2m-ppm",
+        .defaults = ppm_defaults,
+        .types = (const struct resource_type *const[]){ &das_service_base, &das_service_role, &type_token,
+                                                        &type_ppm_preferences, &type_ppm_policy,
+                                                        &type_ppm_consent, NULL },
+        .deciders = (const struct authz_decider *const[]){ &das_service_decider, &ppm_owner_decider, NULL },
+        .settings = settings,
+        .on_start = ppm_start, .on_stop = ppm_stop, .on_reset = ppm_reset,
+    };
+    return server_main(argc, argv, &profile);
+}

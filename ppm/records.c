@@ -1,0 +1,175 @@
+/* ppm/records.h: the PPM's documents and consents, checked and versioned. */
+#include "records.h"
+#include "privacy.h"
+#include "cse/base/clock.h"
+#include "cse/core/cse.h"
+#include "cse/core/rsc.h"
+#include "cse/store/store.h"
+#include "resources/registry.h"
+#include "security/acl.h"
+
+#include <stdio.h>
+#include <string.h>
+
+struct ppm_settings ppm_settings = { "//ironbark.local/id-in/cse-in", 30 };
+
+static const struct attr_def doc_attrs[] = {
+    ATTR_UNIVERSAL, ATTR_ET, ATTR_LBL,
+    { "doc", A_OBJ, M, O, 0, 0 },      /* the Annex J document */
+    { "own", A_STR, NP, NP, 0, 0 },    /* the originator that registered it */
+    { "ver", A_POSINT, NP, NP, 0, 0 }, /* 1, +1 per update */
+};
+
+static int doc_write(struct op_ctx *ctx, enum ppm_doc_kind kind)
+{
+    json_t *a = ctx->res->attrs;
+    const char *own = ctx->before ? json_string_value(json_object_get(ctx->before->attrs, "own")) : ctx->req->fr;
+    if (!own || !*own) return m2m_error(ctx->rsp, RSC_BAD_REQUEST, "an originator (X-M2M-Origin) is needed");
+    char root[sizeof ppm_settings.data_root + 256], err[400];
+    snprintf(root, sizeof root, "%s/%s", ppm_settings.data_root, own);
+    if (ppm_doc_check(json_object_get(a, "doc"), kind, root, err, sizeof err))
+        return m2m_error(ctx->rsp, RSC_BAD_REQUEST, "%s: %s", kind == PPM_POLICY ? "policy" : "preferences", err);
+    json_object_set_new(a, "own", json_string(own));
+    json_int_t ver = ctx->before ? json_integer_value(json_object_get(ctx->before->attrs, "ver")) + 1 : 1;
+    json_object_set_new(a, "ver", json_integer(ver));
+    return 0;
+}
+
+static int prefs_write(struct op_ctx *ctx) { return doc_write(ctx, PPM_PREFERENCES); }
+static int policy_write(struct op_ctx *ctx) { return doc_write(ctx, PPM_POLICY); }
+
+const struct resource_type type_ppm_preferences = {
+    .ty = TY_PPM_PREFERENCES, .sn = "ppmprf", .key = "ppm:prf",
+    .parents = (const int[]){ TY_CSEBASE, 0 },
+    .attrs = ATTRS(doc_attrs),
+    .on_create = prefs_write, .on_update = prefs_write,
+};
+
+const struct resource_type type_ppm_policy = {
+    .ty = TY_PPM_POLICY, .sn = "ppmpol", .key = "ppm:pol",
+    .parents = (const int[]){ TY_CSEBASE, 0 },
+    .attrs = ATTRS(doc_attrs),
+    .on_create = policy_write, .on_update = policy_write,
+};
+
+static const struct attr_def consent_attrs[] = {
+    ATTR_UNIVERSAL, ATTR_ET, ATTR_LBL,
+    { "prf", A_NAME, M, NP, 0, 0 },     /* the subscriber's ppm:prf */
+    { "pol", A_NAME, M, NP, 0, 0 },     /* the provider's ppm:pol */
+    { "data", A_STRLIST, O, NP, 0, 64 },/* the resources consented; absent = all of prf's */
+    { "acc", A_BOOL, O, O, 0, 0 },      /* true accepted, false refused/withdrawn, absent pending */
+    { "own", A_STR, NP, NP, 0, 0 },
+    { "prfv", A_POSINT, NP, NP, 0, 0 }, /* versions decided on */
+    { "polv", A_POSINT, NP, NP, 0, 0 },
+    { "cpol", A_OBJ, NP, NP, 0, 0 },    /* the customised policy */
+    { "diff", A_LIST, NP, NP, 0, 0 },   /* what the provider asks beyond the preferences */
+    { "dect", A_TS, NP, NP, 0, 0 },     /* when acc was last set */
+    /* das:rule attributes (das/rules.h), the PPM's alone to set */
+    { "orp", A_STRLIST, NP, NP, 0, 0 },
+    { "trp", A_STRLIST, NP, NP, 0, 0 },
+    { "acop", A_NNINT, NP, NP, 0, 0 },
+    { "ctw", A_STRLIST, NP, NP, 0, 0 },
+    { "pvl", A_POSINT, NP, NP, 0, 0 },
+    { "tkn", A_BOOL, NP, NP, 0, 0 },
+};
+
+/* The named document under the CSEBase, of type ty, owned by own; NULL with an error in rsp. */
+static struct resource *owned_doc(struct op_ctx *ctx, const char *rn, int ty, const char *own, int *rc)
+{
+    char path[600];
+    snprintf(path, sizeof path, "%s/%s", ctx->cse->cfg.cse_name, rn);
+    struct resource *r = NULL;
+    if (store_get_path(ctx->cse->store, path, &r) || !r || r->ty != ty) {
+        resource_free(r);
+        *rc = m2m_error(ctx->rsp, RSC_BAD_REQUEST, "%s '%s' is not a registered %s", ty == TY_PPM_POLICY ? "pol" : "prf",
+                        rn, ty == TY_PPM_POLICY ? "privacy policy (ppm:pol)" : "privacy preference (ppm:prf)");
+        return NULL;
+    }
+    if (own && strcmp(own, res_str(r, "own") ? res_str(r, "own") : "")) {
+        resource_free(r);
+        *rc = m2m_error(ctx->rsp, RSC_ORIGINATOR_HAS_NO_PRIVILEGE,
+                        "prf '%s' belongs to another subscriber: only she can consent with it", rn);
+        return NULL;
+    }
+    return r;
+}
+
+/* (Re)computes the customised policy and, when accepted, the rule it grants by. */
+static int consent_write(struct op_ctx *ctx)
+{
+    json_t *a = ctx->res->attrs;
+    const char *own = ctx->before ? json_string_value(json_object_get(ctx->before->attrs, "own")) : ctx->req->fr;
+    if (!own || !*own) return m2m_error(ctx->rsp, RSC_BAD_REQUEST, "an originator (X-M2M-Origin) is needed");
+    if (!ctx->before && !json_object_get(ctx->content, "et"))
+        return m2m_error(ctx->rsp, RSC_BAD_REQUEST, "a consent needs its expiry (et)");
+    int rc = 0;
+    struct resource *prf = owned_doc(ctx, json_string_value(json_object_get(a, "prf")), TY_PPM_PREFERENCES, own, &rc);
+    if (!prf) return rc;
+    struct resource *pol = owned_doc(ctx, json_string_value(json_object_get(a, "pol")), TY_PPM_POLICY, NULL, &rc);
+    if (!pol) {
+        resource_free(prf);
+        return rc;
+    }
+    json_t *diff = NULL;
+    char err[400];
+    json_t *custom = ppm_customise(json_object_get(prf->attrs, "doc"), json_object_get(pol->attrs, "doc"),
+                                   json_object_get(a, "data"), &diff, err, sizeof err);
+    json_object_set_new(a, "prfv", json_integer(res_int(prf, "ver", 1)));
+    json_object_set_new(a, "polv", json_integer(res_int(pol, "ver", 1)));
+    resource_free(prf);
+    resource_free(pol);
+    if (!custom) return m2m_error(ctx->rsp, RSC_BAD_REQUEST, "consent: %s", err);
+    bool accepted = json_is_true(json_object_get(a, "acc"));
+    json_t *trp = json_array(), *v;
+    size_t i;
+    json_array_foreach(json_object_get(custom, "data"), i, v) {
+        json_array_append(trp, v);
+        json_array_append_new(trp, json_sprintf("%s/*", json_string_value(v)));
+    }
+    json_object_set_new(a, "own", json_string(own));
+    json_object_set(a, "orp", json_object_get(custom, "originators"));
+    json_object_set_new(a, "trp", trp);
+    json_object_set(a, "ctw", json_object_get(custom, "windows"));
+    /* Refused, withdrawn or pending: the rule grants nothing. */
+    json_object_set_new(a, "acop", json_integer(accepted ? json_integer_value(json_object_get(custom, "acop")) : 0));
+    json_object_set_new(a, "pvl", json_integer(ppm_settings.grant_lifetime_s));
+    json_object_set_new(a, "tkn", json_true());
+    json_object_set_new(a, "cpol", custom);
+    json_object_set_new(a, "diff", diff);
+    if (!ctx->before || json_object_get(ctx->content, "acc")) {
+        ts_buf now;
+        ts_format(clock_now_us(), now);
+        json_object_set_new(a, "dect", json_string(now));
+    }
+    return 0;
+}
+
+const struct resource_type type_ppm_consent = {
+    .ty = TY_PPM_CONSENT, .sn = "ppmcns", .key = "ppm:cns",
+    .parents = (const int[]){ TY_CSEBASE, 0 },
+    .attrs = ATTRS(consent_attrs),
+    .on_create = consent_write, .on_update = consent_write,
+};
+
+static bool ppm_type(int ty)
+{
+    return ty == TY_PPM_PREFERENCES || ty == TY_PPM_POLICY || ty == TY_PPM_CONSENT;
+}
+
+static enum authz_answer owners(struct cse *cse, const struct authz_query *q, const char **why)
+{
+    (void)cse;
+    const char *who = q->originator;
+    if (!who || !*who || !q->req) return AUTHZ_ABSTAIN;
+    if (q->acop == ACOP_CREATE && q->target->ty == TY_CSEBASE && ppm_type(q->req->ty)) return AUTHZ_GRANT;
+    /* Finding one's own records (m2m ppm log): each found one is checked below. */
+    if (q->acop == ACOP_DISCOVERY && q->target->ty == TY_CSEBASE) return AUTHZ_GRANT;
+    if (!ppm_type(q->target->ty)) return AUTHZ_ABSTAIN;
+    const char *own = res_str(q->target, "own");
+    if (own && !strcmp(own, who) && (q->acop & (ACOP_RETRIEVE | ACOP_UPDATE | ACOP_DELETE | ACOP_DISCOVERY))) return AUTHZ_GRANT;
+    if (q->target->ty == TY_PPM_POLICY && q->acop == ACOP_RETRIEVE) return AUTHZ_GRANT;
+    *why = "a privacy record is its owner's";
+    return AUTHZ_ABSTAIN;
+}
+
+const struct authz_decider ppm_owner_decider = { "ppm", owners, NULL };
