@@ -140,10 +140,10 @@ static void bootstrap_once(void **state)
     uint8_t km[48], got[48];
     fixed_export(km);
     bootstrap_clear();
-    bootstrap_enable(false);
+    bootstrap_enable(NULL);
     bootstrap_record("12-kpm1", km);
     assert_false(bootstrap_take("12-kpm1", "404142434445464748494a4b4c4d4e4f", got));   /* off: nothing kept */
-    bootstrap_enable(true);
+    bootstrap_enable(ENROL_EXPORT_LABEL);
     bootstrap_record("12-kpm1", km);
     bootstrap_record("12-kpm1", km);          /* the same session twice: one record */
     assert_false(bootstrap_take("12-kpm2", "404142434445464748494a4b4c4d4e4f", got));   /* another credential */
@@ -152,7 +152,7 @@ static void bootstrap_once(void **state)
     assert_true(bootstrap_take("12-kpm1", "404142434445464748494A4B4C4D4E4F", got));
     assert_memory_equal(got, km, 48);
     assert_false(bootstrap_take("12-kpm1", "404142434445464748494a4b4c4d4e4f", got));   /* replayed */
-    bootstrap_enable(false);
+    bootstrap_enable(NULL);
     bootstrap_clear();
 }
 
