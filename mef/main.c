@@ -12,6 +12,7 @@
 #include "cse/core/server.h"
 #include "cse/core/token_syntax.h"
 #include "security/bootstrap.h"
+#include "security/enrol_keys.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -73,7 +74,7 @@ static int mef_start(struct cse *cse, void *data)
     snprintf(path, sizeof path, "%s/mef.db", cse->cfg.data_dir);
     if (!(records = mef_records_open(path, vault))) return -1;
     mef_service_set(&(struct mef_service){ records, fqdn, max_enrolment_us });
-    bootstrap_enable(true);
+    bootstrap_enable(ENROL_EXPORT_LABEL);
     log_info("m2m-mef: MEF-FQDN %s, enrolments in %s, keys sealed under %s/mef-root.key", fqdn, path,
              cse->cfg.data_dir);
     return 0;
@@ -82,7 +83,7 @@ static int mef_start(struct cse *cse, void *data)
 static void mef_stop(struct cse *cse, void *data)
 {
     (void)cse; (void)data;
-    bootstrap_enable(false);
+    bootstrap_enable(NULL);
     bootstrap_clear();
     mef_records_close(records);
     vault_close(vault);

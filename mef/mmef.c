@@ -2,6 +2,7 @@
 
 #include "../cse/base/clock.h"
 #include "../security/hex.h"
+#include "../security/mm_elements.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -53,62 +54,15 @@ struct mmef_path mmef_parse_path(const char *to, const char *csebase_name)
     return p;
 }
 
-static const json_t *body_of(const json_t *pc, const char *key, char *err, size_t errlen)
-{
-    const json_t *b = json_object_get(pc, key);
-    if (!json_is_object(b)) snprintf(err, errlen, "the content must be {\"%s\": {...}}", key);
-    return json_is_object(b) ? b : NULL;
-}
-
-static const char *str_el(const json_t *b, const char *name, bool mandatory, bool *bad, char *err, size_t errlen)
-{
-    const json_t *v = json_object_get(b, name);
-    if (!v && !mandatory) return NULL;
-    if (!json_is_string(v) || !json_string_length(v) || json_string_length(v) > 255) {
-        if (!*bad) snprintf(err, errlen, "%s must be a non-empty string of at most 255 characters", name);
-        *bad = true;
-        return NULL;
-    }
-    return json_string_value(v);
-}
-
-static bool time_el(const json_t *b, bool mandatory, int64_t *us, bool *present, bool *bad, char *err,
-                    size_t errlen)
-{
-    const json_t *v = json_object_get(b, "expirationTime");
-    *present = v != NULL;
-    if (!v && !mandatory) return true;
-    if (!json_is_string(v) || !ts_parse(json_string_value(v), us)) {
-        if (!*bad) snprintf(err, errlen, "expirationTime must be a oneM2M timestamp (YYYYMMDDThhmmss)");
-        *bad = true;
-        return false;
-    }
-    return true;
-}
-
-static bool labels_el(const json_t *b, json_t **labels, bool *bad, char *err, size_t errlen)
-{
-    json_t *v = json_object_get(b, "labels");
-    *labels = v;
-    if (!v) return true;
-    bool ok = json_is_array(v) && json_array_size(v) <= 16;
-    size_t i;
-    json_t *l;
-    json_array_foreach(v, i, l) ok = ok && json_is_string(l) && json_string_length(l) <= 64;
-    if (!ok && !*bad) snprintf(err, errlen, "labels must be a list of at most 16 strings of at most 64 characters");
-    *bad |= !ok;
-    return ok;
-}
-
 int mmef_parse_client_reg(const json_t *pc, bool update, struct mmef_client_reg *out, char *err, size_t errlen)
 {
     memset(out, 0, sizeof *out);
-    const json_t *b = body_of(pc, "mef:clientReg", err, errlen);
+    const json_t *b = mm_body(pc, "mef:clientReg", err, errlen);
     if (!b) return -1;
     bool bad = false;
     if (update) {
-        time_el(b, false, &out->et_us, &out->has_et, &bad, err, errlen);
-        labels_el(b, &out->labels, &bad, err, errlen);
+        mm_time(b, false, &out->et_us, &out->has_et, &bad, err, errlen);
+        mm_labels(b, &out->labels, &bad, err, errlen);
         out->has_labels = out->labels != NULL;
         if (!bad && !out->has_et && !out->has_labels) {
             snprintf(err, errlen, "a Client Registration Update needs expirationTime or labels");
@@ -120,12 +74,12 @@ int mmef_parse_client_reg(const json_t *pc, bool update, struct mmef_client_reg 
         }
         return bad ? -1 : 0;
     }
-    out->mef_fqdn = str_el(b, "MEF-FQDN", true, &bad, err, errlen);
-    out->admin_fqdn = str_el(b, "adminFQDN", true, &bad, err, errlen);
-    time_el(b, true, &out->et_us, &out->has_et, &bad, err, errlen);
-    labels_el(b, &out->labels, &bad, err, errlen);
+    out->mef_fqdn = mm_str(b, "MEF-FQDN", true, &bad, err, errlen);
+    out->admin_fqdn = mm_str(b, "adminFQDN", true, &bad, err, errlen);
+    mm_time(b, true, &out->et_us, &out->has_et, &bad, err, errlen);
+    mm_labels(b, &out->labels, &bad, err, errlen);
     out->has_labels = out->labels != NULL;
-    out->relative_keid = str_el(b, "relativeKeID", true, &bad, err, errlen);
+    out->relative_keid = mm_str(b, "relativeKeID", true, &bad, err, errlen);
     uint8_t probe[ENROL_RELKEID_LEN];
     if (!bad && (strlen(out->relative_keid) != 2 * ENROL_RELKEID_LEN ||
                  hex_decode(out->relative_keid, probe, sizeof probe) != ENROL_RELKEID_LEN)) {
@@ -138,12 +92,12 @@ int mmef_parse_client_reg(const json_t *pc, bool update, struct mmef_client_reg 
 int mmef_parse_key_reg(const json_t *pc, struct mmef_key_reg *out, char *err, size_t errlen)
 {
     memset(out, 0, sizeof *out);
-    const json_t *b = body_of(pc, "mef:keyReg", err, errlen);
+    const json_t *b = mm_body(pc, "mef:keyReg", err, errlen);
     if (!b) return -1;
     bool bad = false;
-    out->mef_fqdn = str_el(b, "MEF-FQDN", true, &bad, err, errlen);
-    out->admin_fqdn = str_el(b, "adminFQDN", true, &bad, err, errlen);
-    time_el(b, true, &out->et_us, &out->has_et, &bad, err, errlen);
+    out->mef_fqdn = mm_str(b, "MEF-FQDN", true, &bad, err, errlen);
+    out->admin_fqdn = mm_str(b, "adminFQDN", true, &bad, err, errlen);
+    mm_time(b, true, &out->et_us, &out->has_et, &bad, err, errlen);
     if (json_object_get(b, "Key Value") || json_object_get(b, "keyValue")) {
         if (!bad) snprintf(err, errlen, "a self-generated Key Value is not accepted: the MEF derives the key from Ke");
         bad = true;
@@ -164,25 +118,11 @@ int mmef_parse_key_reg(const json_t *pc, struct mmef_key_reg *out, char *err, si
     return bad ? -1 : 0;
 }
 
-static json_t *ts_json(int64_t us)
-{
-    ts_buf t;
-    ts_format(us, t);
-    t[15] = 0;   /* seconds are enough on the wire */
-    return json_string(t);
-}
-
-static json_t *labels_json(const char *text)
-{
-    json_t *l = text && *text ? json_loads(text, 0, NULL) : NULL;
-    return l ? l : json_array();
-}
-
 json_t *mmef_client_reg_json(const struct mef_enrolment *e, const char *mef_fqdn)
 {
     return json_pack("{s:{s:s, s:o, s:o, s:s, s:s, s:s, s:s}}", "mef:clientReg",
-                     "MEFClientRegID", e->reg_id, "labels", labels_json(e->labels),
-                     "expirationTime", ts_json(e->expires_us), "MEFClientID", e->enrolee_id,
+                     "MEFClientRegID", e->reg_id, "labels", mm_labels_json(e->labels),
+                     "expirationTime", mm_ts_json(e->expires_us), "MEFClientID", e->enrolee_id,
                      "adminFQDN", e->admin_fqdn, "MEF-FQDN", mef_fqdn, "KeID", e->keid);
 }
 
@@ -191,7 +131,7 @@ json_t *mmef_key_reg_json(const struct mef_keyreg *k, const struct mef_enrolment
     char rel[ENROL_KEID_MAX];
     snprintf(rel, sizeof rel, "%.*s", (int)strcspn(k->keid, "@"), k->keid);
     return json_pack("{s:{s:s, s:o, s:s, s:s, s:i, s:[s], s:s}}", "mef:keyReg",
-                     "RelativeKeyID", rel, "expirationTime", ts_json(k->expires_us),
+                     "RelativeKeyID", rel, "expirationTime", mm_ts_json(k->expires_us),
                      "SourceMEFClientID", e->enrolee_id, "adminFQDN", e->admin_fqdn, "SUID", k->suid,
                      "targetIDs", k->target, "keyIdentifier", k->keid);
 }
@@ -202,7 +142,7 @@ json_t *mmef_fetch_json(const uint8_t *key, size_t n, const char *enrolee_id, in
     if (n > 64) return NULL;
     hex_encode(key, n, hex);
     json_t *j = json_pack("{s:{s:b, s:s, s:s, s:o}}", "mef:fetchCredentials", "Status", 1, "Credential", hex,
-                          "EnroleeID", enrolee_id, "Lifetime", ts_json(lifetime_us));
+                          "EnroleeID", enrolee_id, "Lifetime", mm_ts_json(lifetime_us));
     explicit_bzero(hex, sizeof hex);
     return j;
 }
@@ -210,15 +150,15 @@ json_t *mmef_fetch_json(const uint8_t *key, size_t n, const char *enrolee_id, in
 json_t *mmef_keyreg_entry(const struct mef_keyreg *k)
 {
     return json_pack("{s:i, s:s, s:o}", "SUID", k->suid, "targetID", k->target,
-                     "expirationTime", ts_json(k->expires_us));
+                     "expirationTime", mm_ts_json(k->expires_us));
 }
 
 json_t *mmef_enrolment_json(const struct mef_enrolment *e, json_t *keyregs)
 {
     return json_pack("{s:s, s:s, s:s, s:s, s:s, s:o, s:o, s:o, s:s, s:o}", "KeID", e->keid,
                      "MEFClientRegID", e->reg_id, "KpmID", e->kpm_id, "EnroleeID", e->enrolee_id,
-                     "adminFQDN", e->admin_fqdn, "enrolled", ts_json(e->created_us),
-                     "expirationTime", ts_json(e->expires_us), "labels", labels_json(e->labels),
+                     "adminFQDN", e->admin_fqdn, "enrolled", mm_ts_json(e->created_us),
+                     "expirationTime", mm_ts_json(e->expires_us), "labels", mm_labels_json(e->labels),
                      "state", e->revoked ? "revoked" : e->expires_us <= clock_now_us() ? "expired" : "active",
                      "keyRegs", keyregs ? keyregs : json_array());
 }
@@ -226,7 +166,7 @@ json_t *mmef_enrolment_json(const struct mef_enrolment *e, json_t *keyregs)
 int mmef_parse_fetch(const json_t *pc, struct mmef_fetched *out, char *err, size_t errlen)
 {
     memset(out, 0, sizeof *out);
-    const json_t *b = body_of(pc, "mef:fetchCredentials", err, errlen);
+    const json_t *b = mm_body(pc, "mef:fetchCredentials", err, errlen);
     if (!b) return -1;
     const char *cred = json_string_value(json_object_get(b, "Credential"));
     const char *who = json_string_value(json_object_get(b, "EnroleeID"));

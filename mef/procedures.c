@@ -11,6 +11,8 @@
 #include "security/bootstrap.h"
 #include "security/enrol_keys.h"
 #include "security/hex.h"
+#include "security/mm_elements.h"
+#include "security/mm_service.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -24,34 +26,11 @@ static struct mef_service svc;
 void mef_service_set(const struct mef_service *s) { svc = *s; }
 const struct mef_service *mef_service(void) { return &svc; }
 
-static const char *const op_names[] = { "", "create", "retrieve", "update", "delete", "notify" };
-
-/* Every refusal is audited (who, what, why) and answered with the reason. */
-static int refuse(struct cse *cse, const struct m2m_request *req, struct m2m_response *rsp, int rsc,
-                  const char *fmt, ...) __attribute__((format(printf, 5, 6)));
-static int refuse(struct cse *cse, const struct m2m_request *req, struct m2m_response *rsp, int rsc,
-                  const char *fmt, ...)
-{
-    char why[400];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(why, sizeof why, fmt, ap);
-    va_end(ap);
-    audit_decision(acl_audit_log(cse), req->fr, req->to, op_names[req->op], "deny", "mef", why);
-    log_info("mef: refused %s %s from %s: %s", op_names[req->op], req->to, req->fr ? req->fr : "-", why);
-    return m2m_error(rsp, rsc, "%s", why);
-}
-
-static void granted(struct cse *cse, const struct m2m_request *req, const char *what)
-{
-    audit_decision(acl_audit_log(cse), req->fr, req->to, op_names[req->op], "grant", "mef", what);
-}
+#define refuse(cse, req, rsp, rsc, ...) mm_refuse(cse, "mef", req, rsp, rsc, __VA_ARGS__)
+#define granted(cse, req, what) mm_granted(cse, "mef", req, what)
 
 /* The bootstrap credential (KpmID) of the MEF handshake, or NULL. */
-static const char *kpm_of(const struct m2m_request *req)
-{
-    return req->sec.authenticated && !strncmp(req->sec.credential_id, "12-", 3) ? req->sec.credential_id + 3 : NULL;
-}
+#define kpm_of(req) mm_psk_of(req)
 
 static bool is_admin(struct cse *cse, const struct m2m_request *req)
 {
@@ -84,13 +63,6 @@ static int own_enrolment(struct cse *cse, const struct m2m_request *req, struct 
     if (e->expires_us <= clock_now_us())
         return refuse(cse, req, rsp, RSC_ORIGINATOR_HAS_NO_PRIVILEGE, "enrolment %s has expired: enrol again", e->keid);
     return 0;
-}
-
-static void labels_text(const json_t *labels, char *out, size_t cap)
-{
-    char *t = labels ? json_dumps(labels, JSON_COMPACT) : NULL;
-    snprintf(out, cap, "%s", t && strlen(t) < cap ? t : "");
-    free(t);
 }
 
 /* Client Registration: the enrolment itself. The session's exported
@@ -129,7 +101,7 @@ static int client_register(struct cse *cse, const struct m2m_request *req, struc
     snprintf(e.kpm_id, sizeof e.kpm_id, "%s", kpm);
     snprintf(e.enrolee_id, sizeof e.enrolee_id, "%s", req->fr);
     snprintf(e.admin_fqdn, sizeof e.admin_fqdn, "%s", in.admin_fqdn);
-    labels_text(in.labels, e.labels, sizeof e.labels);
+    mm_labels_text(in.labels, e.labels, sizeof e.labels);
     e.created_us = now;
     e.expires_us = in.et_us < now + svc.max_enrolment_us ? in.et_us : now + svc.max_enrolment_us;
     int rc = mef_put_enrolment(svc.records, &e);
@@ -169,7 +141,7 @@ static int client_reg_op(struct cse *cse, const struct m2m_request *req, struct 
         /* Never beyond what a fresh enrolment would get. */
         e.expires_us = in.et_us < e.created_us + svc.max_enrolment_us ? in.et_us : e.created_us + svc.max_enrolment_us;
     }
-    if (in.has_labels) labels_text(in.labels, e.labels, sizeof e.labels);
+    if (in.has_labels) mm_labels_text(in.labels, e.labels, sizeof e.labels);
     if (mef_update_enrolment(svc.records, &e)) {
         json_decref(sent);
         return m2m_error(rsp, RSC_INTERNAL_SERVER_ERROR, "cannot update the enrolment");
@@ -180,16 +152,6 @@ static int client_reg_op(struct cse *cse, const struct m2m_request *req, struct 
     json_decref(all);
     granted(cse, req, e.keid);
     return reply(rsp, RSC_UPDATED, json_pack("{s:o}", "mef:clientReg", sent));
-}
-
-/* A target ID in its absolute form, the one the derivation uses. */
-static bool absolute_id(struct cse *cse, const char *id, char *out, size_t cap)
-{
-    struct ident_home home = cse_home(cse);
-    struct ident_forms f;
-    if (!ident_forms(&home, id, &f) || strlen(f.abs) >= cap) return false;
-    snprintf(out, cap, "%s", f.abs);
-    return true;
 }
 
 static int key_register(struct cse *cse, const struct m2m_request *req, struct m2m_response *rsp)
@@ -203,7 +165,7 @@ static int key_register(struct cse *cse, const struct m2m_request *req, struct m
     if (strcmp(in.mef_fqdn, svc.fqdn))
         return refuse(cse, req, rsp, RSC_BAD_REQUEST, "MEF-FQDN '%s' is not this MEF (%s)", in.mef_fqdn, svc.fqdn);
     struct mef_keyreg k = { .suid = in.suid };
-    if (!absolute_id(cse, in.target, k.target, sizeof k.target))
+    if (!mm_absolute_id(cse, in.target, k.target, sizeof k.target))
         return refuse(cse, req, rsp, RSC_BAD_REQUEST, "targetIDs: '%s' is not a CSE-ID or AE-ID", in.target);
     if (in.et_us <= clock_now_us()) return refuse(cse, req, rsp, RSC_BAD_REQUEST, "expirationTime has passed");
     /* A key derived from Ke never outlives Ke (TS-0003 10.7). */
@@ -242,7 +204,7 @@ static int fetch_credentials(struct cse *cse, const struct m2m_request *req, str
         return refuse(cse, req, rsp, RSC_SECURITY_ASSOCIATION_REQUIRED,
                       "a target fetches keys over an authenticated (D)TLS session only");
     char target[256];
-    if (!absolute_id(cse, req->fr, target, sizeof target))
+    if (!mm_absolute_id(cse, req->fr, target, sizeof target))
         return refuse(cse, req, rsp, RSC_BAD_REQUEST, "the originator is not a CSE-ID or AE-ID");
     struct mef_enrolment e;
     int rc = mef_get_enrolment(svc.records, p->id, true, &e);
@@ -337,5 +299,5 @@ int mef_request(struct cse *cse, const struct m2m_request *req, struct m2m_respo
         return enrolments(cse, req, rsp, p.id);
     }
     return refuse(cse, req, rsp, RSC_OPERATION_NOT_ALLOWED, "%s is not an Mmef operation on '%s'",
-                  op_names[req->op], req->to);
+                  mm_op_name(req), req->to);
 }

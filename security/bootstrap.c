@@ -18,6 +18,7 @@ struct record {
 
 static struct record table[SLOTS];
 static bool enabled;
+static const char *export_label;
 
 static time_t now_s(void)
 {
@@ -26,7 +27,8 @@ static time_t now_s(void)
     return ts.tv_sec + 1;   /* never 0: 0 marks a free slot */
 }
 
-void bootstrap_enable(bool on) { enabled = on; }
+void bootstrap_enable(const char *label) { enabled = label != NULL; export_label = label; }
+const char *bootstrap_label(void) { return export_label; }
 bool bootstrap_enabled(void) { return enabled; }
 
 static void forget(struct record *r)

@@ -1,7 +1,7 @@
-/* The MEF handshake's exported keying material, from the (D)TLS layer to
+/* The MEF (or MAF) handshake's exported keying material, from the (D)TLS layer to
  * the MEF's request handlers. The transports export TS-0003's bootstrap
  * material (enrol_keys.h) after each PSK handshake, but only in a server
- * that enabled it (m2m-mef); the Client Registration that follows on that
+ * that enabled it (m2m-mef, m2m-maf); the Client Registration that follows on that
  * session names the RelativeKeID it computed, and takes the record once.
  * Requests never carry keys, and the records live for a short while only. */
 #ifndef IRONBARK_BOOTSTRAP_H
@@ -13,8 +13,11 @@
 #define BOOTSTRAP_LEN 48
 #define BOOTSTRAP_TTL_S 120    /* a registration later than this needs a new handshake */
 
-void bootstrap_enable(bool on);
+/* label: the RFC 5705 label to export with (m2m-mef: TS-0003's bootstrap
+ * label, m2m-maf: its connection label), NULL to stop. */
+void bootstrap_enable(const char *label);
 bool bootstrap_enabled(void);
+const char *bootstrap_label(void);
 
 /* Records the material of a finished handshake authenticated as
  * credential_id ("12-<KpmID>"); the same session recorded twice is one record. */

@@ -249,7 +249,7 @@ static void export_bootstrap(SSL *ssl, const char *credential_id)
 {
     if (!bootstrap_enabled()) return;
     unsigned char km[BOOTSTRAP_LEN];
-    if (SSL_export_keying_material(ssl, km, sizeof km, ENROL_EXPORT_LABEL, strlen(ENROL_EXPORT_LABEL),
+    if (SSL_export_keying_material(ssl, km, sizeof km, bootstrap_label(), strlen(bootstrap_label()),
                                    NULL, 0, 0) == 1)
         bootstrap_record(credential_id, km);
     else

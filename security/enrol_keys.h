@@ -10,6 +10,7 @@
 #include <stdint.h>
 
 #define ENROL_EXPORT_LABEL "EXPORTER-oneM2M-Bootstrap"   /* TS-0003 10.3.1 */
+#define MAF_EXPORT_LABEL "EXPORTER-oneM2M-Connection"    /* TS-0003 10.3.1: Kc/KcID after the MAF handshake */
 #define ENROL_EXPORT_LEN 48
 #define ENROL_RELKEID_LEN 16
 #define ENROL_KEY_LEN 32
@@ -24,7 +25,8 @@
 void enrol_split_export(const uint8_t km[ENROL_EXPORT_LEN], uint8_t relkeid[ENROL_RELKEID_LEN],
                         uint8_t ke[ENROL_KEY_LEN]);
 
-/* KeID = lowercase hex(RelativeKeID) "@" MEF-FQDN (10.3.4). -1 when it does not fit. */
+/* KeID = lowercase hex(RelativeKeID) "@" MEF-FQDN (10.3.4). -1 when it does not fit.
+ * The MAF's Key Identifier has the same form: hex(KcID) "@" MAF-FQDN (10.3.5). */
 int enrol_keid(const uint8_t relkeid[ENROL_RELKEID_LEN], const char *mef_fqdn, char *out, size_t cap);
 
 /* Km = HMAC(Ke, LABEL_KM || MAF-ID) (10.3.2). */

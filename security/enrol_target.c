@@ -10,6 +10,7 @@
 #include "../cse/core/rsc.h"
 #include "../cse/events/outbound.h"
 #include "../mef/mmef.h"
+#include "../maf/mmaf.h"
 
 #include <ctype.h>
 #include <stdio.h>
@@ -22,9 +23,29 @@
 #define REFUSED_HOLD_US (5LL * 1000000)   /* a refused KeID is not asked again for this long */
 #define FETCH_TIMEOUT_MS 5000
 #define SUID_SAEF 22                       /* RSPF-provisioned key for an SAEF (m2m:suid) */
+#define SUID_MAF_SAEF 32                   /* MAF-distributed key for an SAEF */
+
+/* What a source vouches for: the key, whom it speaks for, until when. */
+struct lent {
+    uint8_t key[64];
+    size_t key_len;
+    char originator[256];
+    int64_t until_us;
+};
+
+/* Where keys of unknown identities come from: the MEF (KeIDs) or the MAF
+ * (Key Identifiers); both "<32 hex>@<fqdn>". */
+struct source {
+    const char *name;                      /* "mef" / "maf": the audit's decider */
+    const char *title;                     /* "MEF" / "MAF": logs */
+    const char *fqdn, *url;
+    void (*request_url)(const struct source *s, const char *identity, char *out, size_t cap);
+    int (*parse)(const json_t *pc, struct lent *out, char *err, size_t errlen);
+};
 
 struct fetch {
     struct fetch *next;
+    const struct source *src;
     char keid[CRED_ID_MAX];
     int64_t timer;                         /* until the request left; 0 after */
     bool recheck;                          /* asking again about a key held already */
@@ -44,7 +65,55 @@ static struct {
     struct refused refused[REFUSED_SLOTS];
     int next_refused;
     int64_t recheck_timer;
+    struct source sources[2];
+    int nsources;
+    char self_abs[512];                    /* this CSE's absolute CSE-ID: a MAF key must name it */
 } tgt;
+
+static void mef_url_of(const struct source *s, const char *identity, char *out, size_t cap)
+{
+    snprintf(out, cap, "%s/fetchCredentials/%s/%d", s->url, identity, SUID_SAEF);
+}
+
+static void fill(struct lent *out, const uint8_t *key, size_t n, const char *originator, int64_t until_us)
+{
+    memcpy(out->key, key, n);
+    out->key_len = n;
+    snprintf(out->originator, sizeof out->originator, "%s", originator);
+    out->until_us = until_us;
+}
+
+static int mef_parse(const json_t *pc, struct lent *out, char *err, size_t errlen)
+{
+    struct mmef_fetched got;
+    if (mmef_parse_fetch(pc, &got, err, errlen)) return -1;
+    fill(out, got.key, got.key_len, got.enrolee_id, got.lifetime_us);
+    explicit_bzero(&got, sizeof got);
+    return 0;
+}
+
+/* MAF Key Retrieval: RETRIEVE <maf-url>/mafKeyReg/<RelativeKeyID>. */
+static void maf_url_of(const struct source *s, const char *identity, char *out, size_t cap)
+{
+    snprintf(out, cap, "%s/mafKeyReg/%.*s", s->url, (int)strcspn(identity, "@"), identity);
+}
+
+/* The key must be for an SAEF and name this CSE: no other client's key is accepted. */
+static int maf_parse(const json_t *pc, struct lent *out, char *err, size_t errlen)
+{
+    struct mmaf_retrieved got;
+    if (mmaf_parse_retrieved(pc, SUID_MAF_SAEF, tgt.self_abs, &got, err, errlen)) return -1;
+    fill(out, got.key, got.key_len, got.source_id, got.expires_us);
+    explicit_bzero(&got, sizeof got);
+    return 0;
+}
+
+static const struct source *source_of(const char *identity)
+{
+    for (int i = 0; i < tgt.nsources; i++)
+        if (enrol_target_is_keid(identity, tgt.sources[i].fqdn)) return &tgt.sources[i];
+    return NULL;
+}
 
 bool enrol_target_is_keid(const char *identity, const char *mef_fqdn)
 {
@@ -64,9 +133,9 @@ static bool recently_refused(const char *keid)
 }
 
 /* The CSE's audit log gets every KeID it could not accept, with the reason. */
-static void audit_refusal(const char *keid, const char *why)
+static void audit_refusal(const struct source *src, const char *keid, const char *why)
 {
-    audit_decision(acl_audit_log(tgt.cse), keid, tgt.cse->cfg.mef_url, "psk-identity", "deny", "mef", why);
+    audit_decision(acl_audit_log(tgt.cse), keid, src->url, "psk-identity", "deny", src->name, why);
 }
 
 static void remember_refusal(const char *keid)
@@ -96,19 +165,19 @@ static void withdraw(const char *keid, const char *why)
     cse_credential_withdrawn(tgt.cse, cred);
 }
 
-static void lend(const char *keid, bool recheck, const struct outbound_answer *ans)
+static void lend(const struct source *src, const char *keid, bool recheck, const struct outbound_answer *ans)
 {
     struct m2m_response rsp;
     outbound_answer_response(ans, &rsp);
-    struct mmef_fetched got;
+    struct lent got;
     char err[300];
-    if (rsp.rsc != RSC_OK || mmef_parse_fetch(rsp.pc, &got, err, sizeof err)) {
+    if (rsp.rsc != RSC_OK || src->parse(rsp.pc, &got, err, sizeof err)) {
         if (rsp.rsc != RSC_OK) {
             const char *dbg = json_string_value(json_object_get(rsp.pc, "m2m:dbg"));
-            snprintf(err, sizeof err, "the MEF answered %d%s%s", rsp.rsc, dbg ? ": " : "", dbg ? dbg : "");
+            snprintf(err, sizeof err, "the %s answered %d%s%s", src->title, rsp.rsc, dbg ? ": " : "", dbg ? dbg : "");
         }
         log_info("enrolment: no key for %s: %s", keid, err);
-        audit_refusal(keid, err);
+        audit_refusal(src, keid, err);
         remember_refusal(keid);
         if (recheck) withdraw(keid, err);
         json_decref(rsp.pc);
@@ -118,15 +187,16 @@ static void lend(const char *keid, bool recheck, const struct outbound_answer *a
     struct cred_psk psk = { .key_len = got.key_len };
     snprintf(psk.identity, sizeof psk.identity, "%s", keid);
     memcpy(psk.key, got.key, got.key_len);
-    snprintf(psk.originators, sizeof psk.originators, "%s", got.enrolee_id);
-    int rc = cred_lease_psk(tgt.cse->creds, &psk, got.lifetime_us);
+    snprintf(psk.originators, sizeof psk.originators, "%s", got.originator);
+    int rc = cred_lease_psk(tgt.cse->creds, &psk, got.until_us);
     ts_buf until;
-    ts_format(got.lifetime_us, until);
+    ts_format(got.until_us, until);
     if (rc) {
-        log_info("enrolment: the MEF's key for %s is unusable (expired or malformed)", keid);
+        log_info("enrolment: the %s's key for %s is unusable (expired or malformed)", src->title, keid);
         remember_refusal(keid);
     } else {
-        log_info("enrolment: %s is now known, bound to %s until %s (from the MEF)", keid, got.enrolee_id, until);
+        log_info("enrolment: %s is now known, bound to %s until %s (from the %s)", keid, got.originator, until,
+                 src->title);
     }
     explicit_bzero(&psk, sizeof psk);
     explicit_bzero(&got, sizeof got);
@@ -137,11 +207,11 @@ static void fetched(void *data, const struct outbound_answer *ans)
     struct fetch *f = data;
     if (tgt.open) {
         if (ans->unreachable) {
-            log_info("enrolment: the MEF is unreachable for %s: %s", f->keid, ans->unreachable);
-            audit_refusal(f->keid, ans->unreachable);
+            log_info("enrolment: the %s is unreachable for %s: %s", f->src->title, f->keid, ans->unreachable);
+            audit_refusal(f->src, f->keid, ans->unreachable);
             remember_refusal(f->keid);
         } else {
-            lend(f->keid, f->recheck, ans);
+            lend(f->src, f->keid, f->recheck, ans);
         }
     }
     unlink_fetch(f);
@@ -154,12 +224,12 @@ static int64_t start_fetch(struct loop *loop, int64_t id, void *data)
     f->timer = 0;
     struct cse *cse = tgt.cse;
     char url[sizeof cse->cfg.mef_url + CRED_ID_MAX + 32], rqi[40];
-    snprintf(url, sizeof url, "%s/fetchCredentials/%s/%d", cse->cfg.mef_url, f->keid, SUID_SAEF);
-    snprintf(rqi, sizeof rqi, "mef-fetch-%lu", ++tgt.seq);
-    /* The MEF checks that the From of its authenticated peer is the key's target. */
+    f->src->request_url(f->src, f->keid, url, sizeof url);
+    snprintf(rqi, sizeof rqi, "%s-fetch-%lu", f->src->name, ++tgt.seq);
+    /* The MEF (MAF) checks that the From of its authenticated peer is the key's target. */
     struct m2m_request req = { .op = OP_RETRIEVE, .fr = cse->csi, .rqi = rqi, .rvi = "3" };
     struct outbound_request r = { .url = url, .req = &req, .timeout_ms = FETCH_TIMEOUT_MS };
-    log_info("enrolment: fetching the key of %s from the MEF", f->keid);
+    log_info("enrolment: fetching the key of %s from the %s", f->keid, f->src->title);
     if (outbound_send(cse, &r, fetched, f)) {
         remember_refusal(f->keid);
         unlink_fetch(f);
@@ -168,7 +238,7 @@ static int64_t start_fetch(struct loop *loop, int64_t id, void *data)
 }
 
 /* Queues a fetch of identity (once at a time); started from the loop. */
-static void queue_fetch(const char *identity, bool recheck)
+static void queue_fetch(const struct source *src, const char *identity, bool recheck)
 {
     for (struct fetch *f = tgt.pending; f; f = f->next)
         if (!strcasecmp(f->keid, identity)) return;
@@ -179,6 +249,7 @@ static void queue_fetch(const char *identity, bool recheck)
     struct fetch *f = calloc(1, sizeof *f);
     if (!f) return;
     snprintf(f->keid, sizeof f->keid, "%s", identity);
+    f->src = src;
     f->recheck = recheck;
     /* Started from the loop, not from inside the (D)TLS library's callback. */
     f->timer = loop_add_timer(tgt.cse->loop, 0, start_fetch, f);
@@ -190,14 +261,15 @@ static void queue_fetch(const char *identity, bool recheck)
 static void on_unknown(void *arg, const char *identity)
 {
     (void)arg;
-    if (tgt.open && enrol_target_is_keid(identity, tgt.cse->cfg.mef_fqdn) && !recently_refused(identity))
-        queue_fetch(identity, false);
+    const struct source *src = tgt.open ? source_of(identity) : NULL;
+    if (src && !recently_refused(identity)) queue_fetch(src, identity, false);
 }
 
 static int recheck_one(void *arg, const struct cred_psk *psk, int64_t until_us)
 {
     (void)arg; (void)until_us;
-    if (enrol_target_is_keid(psk->identity, tgt.cse->cfg.mef_fqdn)) queue_fetch(psk->identity, true);
+    const struct source *src = source_of(psk->identity);
+    if (src) queue_fetch(src, psk->identity, true);
     return 0;
 }
 
@@ -210,24 +282,39 @@ static int64_t recheck_all(struct loop *loop, int64_t id, void *data)
     return tgt.cse->cfg.mef_recheck_ms;
 }
 
+static int add_source(struct cse *cse, const char *name, const char *title, const char *fqdn, const char *url,
+                      void (*request_url)(const struct source *, const char *, char *, size_t),
+                      int (*parse)(const json_t *, struct lent *, char *, size_t))
+{
+    if (!url[0]) return 0;   /* m2m-mef and m2m-maf set only their own FQDN */
+    if (!fqdn[0] || !cse->creds) {
+        log_error("enrolment: %s-url needs %s-fqdn (the host part of the identities it issues)", name, name);
+        return -1;
+    }
+    if (!outbound_scheme_known(url)) {
+        log_error("enrolment: %s-url %s: unknown scheme (coaps:// or https://)", name, url);
+        return -1;
+    }
+    tgt.sources[tgt.nsources++] = (struct source){ name, title, fqdn, url, request_url, parse };
+    log_info("enrolment: accepting identities <hex>@%s, keys from the %s at %s", fqdn, title, url);
+    return 0;
+}
+
 int enrol_target_open(struct cse *cse)
 {
     const struct config *c = &cse->cfg;
-    if (!c->mef_url[0]) return 0;   /* m2m-mef sets only its own mef-fqdn */
-    if (!c->mef_fqdn[0] || !cse->creds) {
-        log_error("enrolment: mef-url needs mef-fqdn (the host part of the MEF's KeIDs)");
-        return -1;
-    }
-    if (!outbound_scheme_known(c->mef_url)) {
-        log_error("enrolment: mef-url %s: unknown scheme (coaps:// or https://)", c->mef_url);
-        return -1;
-    }
     memset(&tgt, 0, sizeof tgt);
     tgt.cse = cse;
+    if (add_source(cse, "mef", "MEF", c->mef_fqdn, c->mef_url, mef_url_of, mef_parse) ||
+        add_source(cse, "maf", "MAF", c->maf_fqdn, c->maf_url, maf_url_of, maf_parse))
+        return -1;
+    if (!tgt.nsources) return 0;
+    struct ident_home home = cse_home(cse);
+    struct ident_forms self;
+    if (ident_forms(&home, cse->csi, &self)) snprintf(tgt.self_abs, sizeof tgt.self_abs, "%s", self.abs);
     tgt.open = true;
     cred_on_miss(cse->creds, on_unknown, NULL);
     tgt.recheck_timer = loop_add_timer(cse->loop, c->mef_recheck_ms, recheck_all, NULL);
-    log_info("enrolment: accepting KeIDs of %s, keys fetched from %s", c->mef_fqdn, c->mef_url);
     return 0;
 }
 

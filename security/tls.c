@@ -209,7 +209,7 @@ static void export_bootstrap(struct tls_conn *c)
 {
     if (!bootstrap_enabled()) return;
     unsigned char km[BOOTSTRAP_LEN];
-    if (wolfSSL_export_keying_material(c->ssl, km, sizeof km, ENROL_EXPORT_LABEL, strlen(ENROL_EXPORT_LABEL),
+    if (wolfSSL_export_keying_material(c->ssl, km, sizeof km, bootstrap_label(), strlen(bootstrap_label()),
                                        NULL, 0, 0)
             == WOLFSSL_SUCCESS)
         bootstrap_record(c->credential_id, km);

@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -78,6 +79,14 @@ static void usage(void)
          "        (key in --est-key, default FILE.key) -> the AE registered at --cse with the PSK\n"
          "  mef list                                  mef show <KeID|KpmID|MEFClientRegID>\n"
          "  mef revoke <KeID|KpmID|MEFClientRegID>    (operators, From = the MEF's admin)\n"
+         "MAF (see docs/security.md; --maf URL, default $M2M_MAF or https://127.0.0.1:8582; the\n"
+         "MAF handshake uses --psk-id KMID --psk-key-file F, From = --from):\n"
+         "  maf register [--lifetime P7D]             MAF Client Registration\n"
+         "  maf key add --target ID [--suid 32|33|34|35] [--lifetime PT1H] [--file maf.key]\n"
+         "  maf key list                              maf key revoke <RelativeKeyID>\n"
+         "  create|retrieve|... --url CSE --maf URL --target CSE-ID   a connection key for the\n"
+         "  CSE registered at the MAF and used as this request's PSK (--maf-fqdn, default\n"
+         "  maf.ironbark.local)\n"
          "\n"
          "Options:\n"
          "  --url URL        CSE address (default $M2M_URL or http://127.0.0.1:8080)\n"
@@ -174,6 +183,9 @@ static int take_option(struct cli *c, const char *name, const char *v)
     else if (!strcmp(name, "--esprim-receiver")) c->esprim_receiver = v;
     else if (!strcmp(name, "--mef")) c->mef_url = v;
     else if (!strcmp(name, "--mef-fqdn")) c->mef_fqdn = v;
+    else if (!strcmp(name, "--maf")) c->maf_url = v;
+    else if (!strcmp(name, "--maf-fqdn")) c->maf_fqdn = v;
+    else if (!strcmp(name, "--suid")) c->suid = v;
     else if (!strcmp(name, "--cse")) c->cse_url = v;
     else if (!strcmp(name, "--api")) c->api = v;
     else if (!strcmp(name, "--rn")) c->rn = v;
@@ -434,8 +446,17 @@ int main(int argc, char **argv)
     if (load_psk_key(&c) || load_tokens(&c)) return 2;
     if (!c.npos) { usage(); return 2; }
     static const char *const prims[] = { "", "create", "retrieve", "update", "delete", "notify" };
-    for (int op = CLIENT_CREATE; op <= CLIENT_NOTIFY; op++)
-        if (!strcmp(c.pos[0], prims[op])) return primitive(&c, (enum client_op)op);
+    for (int op = CLIENT_CREATE; op <= CLIENT_NOTIFY; op++) {
+        if (strcmp(c.pos[0], prims[op])) continue;
+        if (!c.maf_url) return primitive(&c, (enum client_op)op);
+        if ((rc = maf_connect(&c))) return rc;
+        /* The CSE's first handshakes fail while it retrieves the key from the MAF. */
+        for (int tries = 0; tries < 20; tries++) {
+            if ((rc = primitive(&c, (enum client_op)op)) != 2) return rc;
+            nanosleep(&(struct timespec){ 0, 250 * 1000000L }, NULL);
+        }
+        return rc;
+    }
     if (!strcmp(c.pos[0], "acp")) return acp_main(&c);
     if (!strcmp(c.pos[0], "das")) return das_main(&c);
     if (!strcmp(c.pos[0], "ppm")) return ppm_main(&c);
@@ -449,6 +470,7 @@ int main(int argc, char **argv)
     }
     if (!strcmp(c.pos[0], "enrol")) return enrol_main(&c);
     if (!strcmp(c.pos[0], "mef")) return mef_main(&c);
+    if (!strcmp(c.pos[0], "maf")) return maf_main(&c);
     fprintf(stderr, "m2m: unknown command '%s' (try --help)\n", c.pos[0]);
     return 2;
 }

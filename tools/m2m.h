@@ -43,6 +43,8 @@ struct cli {
     const char *mef_url, *mef_fqdn, *cse_url, *api, *rn, *admin_fqdn, *est_cert, *est_key;
     /* ppm commands (tools/m2m_ppm.c) */
     const char *ppm_url, *prefs, *policy;
+    /* maf commands and --maf */
+    const char *maf_url, *maf_fqdn, *suid;
 };
 
 /* Sends one primitive; *out receives the parsed JSON body (NULL if none or
@@ -87,6 +89,11 @@ int das_main(struct cli *c);
 int token_main(struct cli *c);
 /* m2m enrol (devices) and m2m mef list|show|revoke (operators): tools/m2m_mef.c. */
 int enrol_main(struct cli *c);
+/* m2m maf register|key add|key list|key revoke: tools/m2m_maf.c. */
+int maf_main(struct cli *c);
+/* --maf: registers a connection key for --target at the MAF and makes it
+ * this run's PSK (identity and key). 0, or the exit status. */
+int maf_connect(struct cli *c);
 int mef_main(struct cli *c);
 
 /* ESData (tools/m2m_esdata.c). Exit status 3: a protection step failed. */

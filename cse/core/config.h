@@ -80,7 +80,11 @@ struct config {
     char crl_file[256];       /* CRL(s), PEM, for HTTPS and CoAPS client certificates; "" = none */
     char mef_fqdn[128];
     char mef_url[256];
-    int mef_recheck_ms;       /* how often each key lent by the MEF is asked about again */
+    int mef_recheck_ms;       /* how often each key lent by the MEF (or MAF) is asked about again */
+    /* MAF-based SAEF: m2m-maf's own MAF-FQDN; in m2m-cse the MAF whose Key
+     * Identifiers (<hex KcID>@<maf-fqdn>) it accepts, retrieving Kc from maf_url. */
+    char maf_fqdn[128];
+    char maf_url[256];
     char outbound_psk[CONFIG_MAX_LIST][200]; /* "host:port=identity": coaps:// targets' PSK */
     int noutbound_psk;
     char dns_servers[256];    /* "host[:port],..." for outbound name lookups; "" = resolv.conf */

@@ -25,6 +25,16 @@
         } \
     } while (0)
 
+/* The input after its selector byte, as a NUL-terminated copy (free() it). */
+static inline char *fuzz_text(const uint8_t *data, size_t size)
+{
+    char *text = malloc(size);
+    if (!text) abort();
+    memcpy(text, data + 1, size - 1);
+    text[size - 1] = 0;
+    return text;
+}
+
 /* Logging off (stderr is libFuzzer's), unless FUZZ_LOG names a level:
  * then the log lines' arguments are evaluated too. */
 static inline void fuzz_quiet(void)

@@ -13,9 +13,7 @@
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     if (size < 1) return 0;
-    char *text = malloc(size);
-    memcpy(text, data + 1, size - 1);
-    text[size - 1] = 0;
+    char *text = fuzz_text(data, size);
     char err[200];
     int which = data[0] % 6;
     if (which == 5) {

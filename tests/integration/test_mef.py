@@ -12,16 +12,15 @@ and a CSE that keeps serving while its MEF does not answer."""
 import json
 import os
 import re
-import socket
 import stat
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 
 sys.path.insert(0, os.path.dirname(__file__))
 import harness  # noqa: E402
+import silent_source  # noqa: E402
 import secure  # noqa: E402
 from harness import Cse, Tap, curl, free_port, write_private  # noqa: E402
 
@@ -444,38 +443,5 @@ finally:
 t.eq(mef_rc, 0, "m2m-mef stops cleanly on SIGTERM (no sanitizer report)")
 
 # --- a MEF that does not answer: the CSE keeps serving ------------------------
-hold = socket.socket()
-hold.bind(("127.0.0.1", 0))
-hold.listen(8)
-held = []
-
-
-def accept_and_hold():
-    hold.settimeout(10)
-    try:
-        c, _ = hold.accept()
-        held.append(c)      # never answered: the TLS handshake stalls
-    except OSError:
-        pass
-
-
-thr = threading.Thread(target=accept_and_hold, daemon=True)
-thr.start()
-with Cse(coap_port=0, mef_fqdn=FQDN, mef_url="https://127.0.0.1:%d" % hold.getsockname()[1]) as slow:
-    stranger = write_private(os.path.join(work, "s.key"), "cc" * 32 + "\n")
-    r = tool("--url", "https://127.0.0.1:%d" % slow.https_port, "--psk-id", "2" * 32 + "@" + FQDN,
-             "--psk-key-file", stranger, "--from", "Cx", "--handshake-timeout", "1500", "retrieve", "cse-in")
-    t.eq(r.returncode, 2, "HTTPS with a KeID the CSE must fetch: the first handshake fails")
-    thr.join(5)
-    t.ok(held, "the CSE is fetching from the (silent) MEF")
-    answered = [slow.get("/cse-in").rsc for _ in range(5)]
-    t.eq(answered, [2000] * 5, "meanwhile the CSE serves other requests")
-    deadline = time.time() + 10
-    while time.time() < deadline and "no key for" not in slow.read_log() and "unreachable" not in slow.read_log():
-        time.sleep(0.1)
-    t.ok("2222222222" in slow.read_log() and ("unreachable" in slow.read_log() or "no key for" in slow.read_log()),
-         "the fetch ends by its timeout, logged")
-for c in held:
-    c.close()
-hold.close()
+silent_source.check(t, tool, work, "MEF", FQDN, "2")
 t.done()

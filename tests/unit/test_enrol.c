@@ -27,6 +27,7 @@
 #include "security/credentials.h"
 #include "security/key_seal.h"
 #include "security/enrol_keys.h"
+#include "maf/mmaf.h"
 #include "security/enrol_target.h"
 #include "security/hex.h"
 
@@ -70,27 +71,34 @@ static void split_and_keid(void **state)
  * master secret with seed label || client_random || server_random. With a
  * fixed session (master secret 00..2f, randoms c0.. and 50..), the 48 bytes
  * and their split were computed independently (Python's hmac, P_SHA256). */
-static void export_vector(void **state)
+static void fixed_session_export(const char *label, uint8_t km[48])
 {
-    (void)state;
-    uint8_t master[48], seed[sizeof ENROL_EXPORT_LABEL - 1 + 64], km[48];
+    size_t ln = strlen(label);
+    uint8_t master[48], seed[64 + 64];
     for (int i = 0; i < 48; i++) master[i] = (uint8_t)i;
-    memcpy(seed, ENROL_EXPORT_LABEL, sizeof ENROL_EXPORT_LABEL - 1);
+    memcpy(seed, label, ln);
     for (int i = 0; i < 32; i++) {
-        seed[sizeof ENROL_EXPORT_LABEL - 1 + i] = (uint8_t)(0xc0 + i % 16);
-        seed[sizeof ENROL_EXPORT_LABEL - 1 + 32 + i] = (uint8_t)(0x50 + i % 16);
+        seed[ln + i] = (uint8_t)(0xc0 + i % 16);
+        seed[ln + 32 + i] = (uint8_t)(0x50 + i % 16);
     }
     EVP_KDF *kdf = EVP_KDF_fetch(NULL, "TLS1-PRF", NULL);
     EVP_KDF_CTX *kctx = EVP_KDF_CTX_new(kdf);
     OSSL_PARAM params[] = {
         OSSL_PARAM_construct_utf8_string(OSSL_KDF_PARAM_DIGEST, "SHA256", 0),
         OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_SECRET, master, sizeof master),
-        OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_SEED, seed, sizeof seed),
+        OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_SEED, seed, ln + 64),
         OSSL_PARAM_construct_end(),
     };
-    assert_int_equal(EVP_KDF_derive(kctx, km, sizeof km, params), 1);
+    assert_int_equal(EVP_KDF_derive(kctx, km, 48, params), 1);
     EVP_KDF_CTX_free(kctx);
     EVP_KDF_free(kdf);
+}
+
+static void export_vector(void **state)
+{
+    (void)state;
+    uint8_t km[48];
+    fixed_session_export(ENROL_EXPORT_LABEL, km);
     uint8_t rel[16], ke[32];
     enrol_split_export(km, rel, ke);
     assert_string_equal(hexof(rel, 16), "db3c6b037d4b6044cc3dcc232cb8d5f2");
@@ -98,6 +106,64 @@ static void export_vector(void **state)
     char keid[ENROL_KEID_MAX];
     assert_int_equal(enrol_keid(rel, "mef.ironbark.local", keid, sizeof keid), 0);
     assert_string_equal(keid, "db3c6b037d4b6044cc3dcc232cb8d5f2@mef.ironbark.local");
+}
+
+/* The MAF's connection key (TS-0003 10.3.1, 10.3.5): the same fixed
+ * session exported with "EXPORTER-oneM2M-Connection" (computed
+ * independently with Python's hmac): KcID, Kc, and the Key Identifier a
+ * device sends as its PSK identity. */
+static void maf_export_vector(void **state)
+{
+    (void)state;
+    uint8_t km[48], kcid[16], kc[32];
+    fixed_session_export(MAF_EXPORT_LABEL, km);
+    enrol_split_export(km, kcid, kc);
+    assert_string_equal(hexof(kcid, 16), "938d888a33a0e34fabc9b000beff2596");
+    assert_string_equal(hexof(kc, 32), "5621a267965f73058094f5adfa16683252e5ecb36cc2bb8e530693180943616e");
+    char kid[ENROL_KEID_MAX];
+    assert_int_equal(enrol_keid(kcid, "maf.ironbark.local", kid, sizeof kid), 0);
+    assert_string_equal(kid, "938d888a33a0e34fabc9b000beff2596@maf.ironbark.local");
+    assert_true(enrol_target_is_keid(kid, "maf.ironbark.local"));
+    assert_false(enrol_target_is_keid(kid, "mef.ironbark.local"));   /* a MAF's key is not a MEF's */
+}
+
+/* The Mmaf mapping: paths, Key Registration, and what a target accepts. */
+static void mmaf_mapping(void **state)
+{
+    (void)state;
+    struct mmaf_path p = mmaf_parse_path("/maf-in/mafKeyReg/938d888a33a0e34fabc9b000beff2596", "maf-in");
+    assert_int_equal(p.target, MMAF_KEY_REG);
+    assert_string_equal(p.id, "938d888a33a0e34fabc9b000beff2596");
+    assert_int_equal(mmaf_parse_path("mafClientReg", NULL).target, MMAF_CLIENT_REG);
+    assert_int_equal(mmaf_parse_path("mafKeyReg/a*b", NULL).target, MMAF_BAD);
+    assert_int_equal(mmaf_parse_path("mafKeyReg/a/b", NULL).target, MMAF_BAD);
+    assert_int_equal(mmaf_parse_path("mafKeyRegs", NULL).target, MMAF_NONE);
+    assert_int_equal(mmaf_parse_path("cse-in/x", NULL).target, MMAF_NONE);
+    char err[200];
+    struct mmaf_key_reg k;
+    json_t *j = json_loads("{\"maf:keyReg\":{\"MAF-FQDN\":\"m\",\"adminFQDN\":\"a\",\"expirationTime\":"
+                           "\"20991231T000000\",\"SUID\":32,\"targetIDs\":[\"/id-in\"],\"relativeKeyID\":"
+                           "\"938d888a33a0e34fabc9b000beff2596\"}}", 0, NULL);
+    assert_int_equal(mmaf_parse_key_reg(j, false, &k, err, sizeof err), 0);
+    assert_int_equal(k.suid, 32);
+    assert_int_equal(k.ntargets, 1);
+    json_object_set_new(json_object_get(j, "maf:keyReg"), "SUID", json_integer(22));
+    assert_int_equal(mmaf_parse_key_reg(j, false, &k, err, sizeof err), -1);   /* not a MAF usage */
+    json_object_set_new(json_object_get(j, "maf:keyReg"), "SUID", json_integer(32));
+    json_object_set_new(json_object_get(j, "maf:keyReg"), "targetIDs", json_pack("[s,s]", "/a", "/b"));
+    assert_int_equal(mmaf_parse_key_reg(j, false, &k, err, sizeof err), -1);   /* SAEF: one target */
+    json_decref(j);
+    struct mmaf_retrieved got;
+    json_t *ans = json_loads("{\"maf:keyReg\":{\"Key Value\":\"5621a267965f73058094f5adfa16683252e5ecb36cc2bb8e530693180943616e\","
+                             "\"SourceMAFClientID\":\"Cdev1\",\"expirationTime\":\"20991231T000000\",\"SUID\":32,"
+                             "\"targetIDs\":[\"//ironbark.local/id-in\"]}}", 0, NULL);
+    assert_int_equal(mmaf_parse_retrieved(ans, 32, "//ironbark.local/id-in", &got, err, sizeof err), 0);
+    assert_string_equal(got.source_id, "Cdev1");
+    assert_int_equal(got.key_len, 32);
+    assert_int_equal(mmaf_parse_retrieved(ans, 33, "//ironbark.local/id-in", &got, err, sizeof err), -1);
+    assert_int_equal(mmaf_parse_retrieved(ans, 32, "//ironbark.local/id-other", &got, err, sizeof err), -1);
+    assert_int_equal(got.key_len, 0);   /* nothing kept from a refused answer */
+    json_decref(ans);
 }
 
 static void derivations(void **state)
@@ -141,10 +207,10 @@ static void bootstrap_once(void **state)
     uint8_t km[48], got[48];
     fixed_export(km);
     bootstrap_clear();
-    bootstrap_enable(false);
+    bootstrap_enable(NULL);
     bootstrap_record("12-kpm1", km);
     assert_false(bootstrap_take("12-kpm1", "404142434445464748494a4b4c4d4e4f", got));   /* off: nothing kept */
-    bootstrap_enable(true);
+    bootstrap_enable(ENROL_EXPORT_LABEL);
     bootstrap_record("12-kpm1", km);
     bootstrap_record("12-kpm1", km);          /* the same session twice: one record */
     assert_false(bootstrap_take("12-kpm2", "404142434445464748494a4b4c4d4e4f", got));   /* another credential */
@@ -153,7 +219,7 @@ static void bootstrap_once(void **state)
     assert_true(bootstrap_take("12-kpm1", "404142434445464748494A4B4C4D4E4F", got));
     assert_memory_equal(got, km, 48);
     assert_false(bootstrap_take("12-kpm1", "404142434445464748494a4b4c4d4e4f", got));   /* replayed */
-    bootstrap_enable(false);
+    bootstrap_enable(NULL);
     bootstrap_clear();
 }
 
@@ -412,6 +478,8 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(split_and_keid),
         cmocka_unit_test(export_vector),
+        cmocka_unit_test(maf_export_vector),
+        cmocka_unit_test(mmaf_mapping),
         cmocka_unit_test(derivations),
         cmocka_unit_test(hex_both_ways),
         cmocka_unit_test(bootstrap_once),
