@@ -205,8 +205,12 @@ with Server(PPM_BIN, "/~/id-ppm/ppm-in", ppm_grant_lifetime=2, expiry_interval=1
         t.eq(len(permits), len(served), "m2m ppm log: as many of the provider's accesses as were served")
         t.ok(all("RETRIEVE cse-in/Chome/meter" in ln and "consent=" in ln for ln in permits),
              "each a RETRIEVE of the meter, with its consent", lines)
-        t.eq(sorted({ln.split("consent=")[1] for ln in permits}), ["(none on record: expired or removed)", "c1", "c4"],
-             "c1 and c4 named; c3's accesses say its record is gone (it expired)")
+        # c3's access: its record is gone (it expired), unless it came within the grant
+        # lifetime after c1's withdrawal, when c1's grant may still have been in force
+        # (m2m_ppm.c in_force): either is a true account, which one depends on timing.
+        named = {ln.split("consent=")[1] for ln in permits}
+        t.ok({"c1", "c4"} <= named <= {"(none on record: expired or removed)", "c1", "c4"},
+             "c1 and c4 named; c3's accesses say its record is gone, or name c1's grant still in force", named)
         t.ok(any(" deny" in ln and "Cadvice" in ln for ln in lines), "the refusals are listed too", lines)
         t.ok(not any(ln.split()[1:2] == ["Chome"] for ln in lines), "the household's own accesses are not")
         t.ok(all(ln.split()[1] in ("Cadvice", "Cstranger", "CAdmin") for ln in lines),
