@@ -160,6 +160,8 @@ static const struct setting settings[] = {
     STR(maf_fqdn, "maf-fqdn", "m2m-cse: accept PSK identities <RelativeKeyID>@<maf-fqdn> registered at this MAF, retrieving their keys from maf-url; m2m-maf: its own MAF-FQDN (default maf.ironbark.local)"),
     STR(maf_url, "maf-url", "m2m-cse: the MAF's base URL for Key Retrieval (coaps://host:port, authenticated with outbound-psk: the CSE's Km)"),
     INT(mef_recheck_ms, "mef-recheck", 100, 86400000, "m2m-cse: ask the MEF (and MAF) again about every key it lent this often, ms; a revoked one is withdrawn (default 60000)"),
+    STR(registrar_url, "registrar", "MN/ASN-CSE: the registrar CSE's base URL to register with at start-up, http(s)://host:port or coap(s)://host:port (default: none)"),
+    STR(registrar_csi, "registrar-csi", "the registrar's CSE-ID, /id-in (default: none; needed with registrar)"),
     LIST(outbound_psk, noutbound_psk, "outbound-psk", "coaps:// notification target and the credential store PSK identity to use, host:port=identity (repeatable)"),
     STR(dns_servers, "dns-servers", "DNS servers for the host names of notification targets, host[:port],... (default: /etc/resolv.conf)"),
     STR(transport_module, "transport-module", "HTTPS/CoAP(S) module file (default ironbark-transports.so beside the executable)"),

@@ -85,6 +85,10 @@ struct config {
      * Identifiers (<hex KcID>@<maf-fqdn>) it accepts, retrieving Kc from maf_url. */
     char maf_fqdn[128];
     char maf_url[256];
+    /* CSE-to-CSE (docs/cse-to-cse.md): an MN/ASN-CSE's registrar, registered
+     * with at start-up; "" = none (an IN-CSE, or a CSE registering nowhere). */
+    char registrar_url[256];  /* the registrar CSE's base URL (its poa), http(s):// or coap(s):// */
+    char registrar_csi[64];   /* its CSE-ID, "/id-in" */
     char outbound_psk[CONFIG_MAX_LIST][200]; /* "host:port=identity": coaps:// targets' PSK */
     int noutbound_psk;
     char dns_servers[256];    /* "host[:port],..." for outbound name lookups; "" = resolv.conf */

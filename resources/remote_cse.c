@@ -1,0 +1,60 @@
+/* <remoteCSE> (ty 16): another CSE registered with this one, or this CSE's
+ * registrar (TS-0001 10.2.2.4, TS-0004 7.4.4). Its ri is the other CSE's
+ * CSE-ID without the leading '/' ("id-mn"), so the route to a CSE-ID is one
+ * store_get (cse/core/route.h). Registration itself: remote/ (docs/cse-to-cse.md). */
+#include "registry.h"
+
+#include "../cse/core/route.h"
+#include "../cse/core/cse.h"
+#include "../cse/core/rsc.h"
+
+#include <string.h>
+
+static const struct attr_def attrs[] = {
+    ATTR_UNIVERSAL, ATTR_ET, ATTR_LBL, ATTR_ACPI, ATTR_AT, ATTR_AA, ATTR_DACI,
+    { "cst", A_ENUM, O, NP, 1, 3 },
+    { "poa", A_URILIST, O, O, 0, 0 },
+    { "cb", A_URI, M, NP, 0, 0 },
+    { "csi", A_ID, M, NP, 0, 0 },
+    { "mei", A_STR, O, O, 0, 0 },
+    { "tri", A_STR, O, O, 0, 0 },
+    { "rr", A_BOOL, M, O, 0, 0 },
+    { "nl", A_URI, O, O, 0, 0 },
+    { "csz", A_STRLIST, O, O, 0, 0 },
+    { "esi", A_OBJ, O, O, 0, 0 },
+    { "srv", A_STRLIST, M, O, 0, 0 },
+    { "dcse", A_URILIST, O, O, 0, 0 },
+    { "trn", A_NNINT, O, O, 0, 0 },
+};
+
+static int remote_cse_create(struct op_ctx *ctx)
+{
+    struct resource *res = ctx->res;
+    const char *csi = res_str(res, "csi");
+    const char *stem = route_csi_stem(csi);
+    if (!stem) return m2m_error(ctx->rsp, RSC_BAD_REQUEST, "csi must be a CSE-ID of the form /<id>");
+    struct resource *existing;
+    if (!store_get(ctx->cse->store, stem, &existing)) {
+        resource_free(existing);
+        return m2m_error(ctx->rsp, RSC_ORIGINATOR_HAS_ALREADY_REGISTERED, "CSE '%s' is already registered", csi);
+    }
+    json_object_set_new(res->attrs, "ri", json_string(stem));
+    if (!json_object_get(ctx->content, "rn")) {
+        json_object_set_new(res->attrs, "rn", json_string(stem));
+        json_object_set_new(ctx->modified, "rn", json_string(stem));
+    }
+    return 0;
+}
+
+/* The registered CSE owns its <remoteCSE>: its ri is the CSE-ID's stem. */
+static const char *remote_cse_owner(const struct resource *res) { return res_str(res, "csi"); }
+
+const struct resource_type type_remote_cse = {
+    .ty = TY_CSR, .sn = "csr", .key = "m2m:csr",
+    .parents = (const int[]){ TY_CSEBASE, 0 },
+    .attrs = ATTRS(attrs),
+    .flags = RT_SUBSCRIBABLE | RT_REGISTERS | RT_HAS_POA | RT_ANNOUNCEABLE,
+    .on_create = remote_cse_create,
+    .on_notify = poa_forward_notify,
+    .owner = remote_cse_owner,
+};
