@@ -196,7 +196,7 @@ static struct token_trust *trust_of(struct cse *cse)
     const struct jose_module *jm = jose(cse);
     json_t *doc = json_load_file(file, 0, NULL);
     struct token_trust *t = jm ? jm->trust_new() : NULL;
-    char err[256] = "the token module is not available";
+    char err[256] = "the JOSE module (ironbark-jose.so) is not available";
     if (!t || jm->trust_load(t, file, err, sizeof err)) {
         log_warn("das: token-trust-file %s: %s; tokens are refused", file, err);
         if (t) jm->trust_free(t);
@@ -433,7 +433,7 @@ static struct token_entry *verify(struct das_ctx *c, const char *jwt, bool direc
     }
     const struct jose_module *jm = jose(c->cse);
     struct token_trust *t = trust_of(c->cse);
-    if (!jm) { *why = "tokens cannot be verified: the token module is not available"; return NULL; }
+    if (!jm) { *why = "tokens cannot be verified: the JOSE module (ironbark-jose.so) is not available"; return NULL; }
     if (!t) { *why = "no token issuer is trusted (token-trust-file)"; return NULL; }
     char aud[600];
     if (!das_absolute(c->cse->cfg.sp_id, c->cse->csi, c->cse->csi, aud, sizeof aud)) {

@@ -25,11 +25,11 @@ const struct jose_module *jose_load(const struct config *cfg)
     }
     const struct jose_module *m = dlsym(h, JOSE_MODULE_SYMBOL);
     if (!m || m->abi != JOSE_MODULE_ABI) {
-        log_error("%s (setting jose-module) is not an Ironbark token module of this build; tokens, ESPrim and the credential store are refused", path);
+        log_error("%s (setting jose-module) is not an Ironbark JOSE module of this build; tokens, ESPrim and the credential store are refused", path);
         dlclose(h);
         failed = true;
         return NULL;
     }
-    log_debug("token module %s loaded", path);
+    log_debug("JOSE module %s loaded", path);
     return loaded = m;
 }
