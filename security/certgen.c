@@ -145,8 +145,14 @@ static int make_signed(Cert *cert, ecc_key *subject_key, ecc_key *signer_key, WC
 
 static int make_ca(const struct certgen_paths *p, ecc_key *ca_key, struct der *ca_der, WC_RNG *rng)
 {
+    /* A name of its own: a CSE trusting another generated CA (an MEF's) then
+     * holds two CAs that name lookups (CRLs, chains) cannot confuse. */
+    unsigned char tag[4];
+    char cn[64];
+    if (wc_RNG_GenerateBlock(rng, tag, sizeof tag)) return -1;
+    snprintf(cn, sizeof cn, "Ironbark local CA %02x%02x%02x%02x", tag[0], tag[1], tag[2], tag[3]);
     Cert cert;
-    name_cert(&cert, "Ironbark local CA", 3650);
+    name_cert(&cert, cn, 3650);
     cert.isCA = 1;
     if (wc_ecc_make_key(rng, 32, ca_key) ||
         wc_SetKeyUsage(&cert, "keyCertSign,cRLSign,digitalSignature") ||
