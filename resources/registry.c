@@ -1,6 +1,8 @@
 /* The list of resource types this CSE serves. */
 #include "registry.h"
 
+#include "announced.h"
+
 #include <ctype.h>
 #include <string.h>
 
@@ -52,6 +54,7 @@ void registry_init_core(struct registry *r)
 {
     r->n = 0;
     for (size_t i = 0; i < sizeof core / sizeof *core; i++) registry_add(r, core[i]);
+    announced_register(r);
 }
 
 int registry_add(struct registry *r, const struct resource_type *t)
