@@ -470,22 +470,24 @@ static struct link *link_for(struct cse *cse, const char *ri, const char *csi, c
     return l;
 }
 
-/* The attributes that were announced and are not any more (or went). */
-static json_t *gone_attributes(struct cse *cse, const struct resource *before, const struct resource *after,
-                               const char *csi)
+/* What an UPDATE changed of what is announced at csi: false when nothing;
+ * *gone gets the attributes no longer announced (as null), or NULL. */
+static bool announced_change(struct cse *cse, const struct resource *before, const struct resource *after,
+                             const char *csi, json_t **gone)
 {
     json_t *was = announced_attributes(cse, before, csi), *now = announced_attributes(cse, after, csi);
-    json_t *gone = NULL;
+    bool changed = !json_equal(was, now);
+    *gone = NULL;
     const char *k;
     json_t *v;
     json_object_foreach(was, k, v)
         if (!json_object_get(now, k)) {
-            if (!gone) gone = json_object();
-            json_object_set_new(gone, k, json_null());
+            if (!*gone) *gone = json_object();
+            json_object_set_new(*gone, k, json_null());
         }
     json_decref(was);
     json_decref(now);
-    return gone;
+    return changed;
 }
 
 static void note_write(struct cse *cse, enum m2m_op op, const struct resource *res, const struct resource *before)
@@ -497,16 +499,18 @@ static void note_write(struct cse *cse, enum m2m_op op, const struct resource *r
     /* Targets wanted now: create or bring in step. */
     json_array_foreach(at, i, v) {
         const char *csi = json_string_value(v);
-        struct link *l = op == OP_DELETE ? NULL : link_for(cse, res_ri(res), csi, announced_at(res, csi));
-        if (!l) continue;
-        l->dirty = true;
-        if (before) {
-            json_t *gone = gone_attributes(cse, before, res, csi);
+        if (op == OP_DELETE) break;
+        json_t *gone = NULL;
+        /* An UPDATE that changed nothing announced there sends nothing. */
+        if (before && announced_at(res, csi) && !announced_change(cse, before, res, csi, &gone)) continue;
+        struct link *l = link_for(cse, res_ri(res), csi, announced_at(res, csi));
+        if (l) {
+            l->dirty = true;
             if (gone && !l->gone_attrs) l->gone_attrs = json_incref(gone);
             else if (gone) json_object_update(l->gone_attrs, gone);
-            json_decref(gone);
+            link_schedule(l, 0);
         }
-        link_schedule(l, 0);
+        json_decref(gone);
     }
     /* Announced where it is no longer wanted (or the original went): remove. */
     const char *csi;
