@@ -1,8 +1,6 @@
 /* The list of resource types this CSE serves. */
 #include "registry.h"
 
-#include "announced.h"
-
 #include <ctype.h>
 #include <string.h>
 
@@ -26,6 +24,9 @@ extern const struct resource_type type_node;
 extern const struct resource_type type_mgmt_obj;
 extern const struct resource_type type_polling_channel;
 extern const struct resource_type type_remote_cse;
+/* The announced variants of the announceable ones (announced.c; declared
+ * here like the types themselves: announced.c sees the engine, this file does not). */
+extern void announced_register(struct registry *r);
 
 static const struct resource_type *const core[] = {
     &type_acp,
