@@ -496,7 +496,6 @@ static int op_delete(struct cse *cse, const struct m2m_request *req, struct m2m_
     int rc = 0;
     if (rcn == RCN_ATTRIBUTES) rsp->pc = representation(cse, target, target->attrs);
     else if (rcn != RCN_NOTHING) rc = build_with_children(cse, req, rsp, target, rcn);
-    if (!rc) announce_note(cse, OP_DELETE, target, NULL); /* before its subtree goes */
     if (!rc) rc = removal_delete(cse, req, rsp, target);
     if (!rc) {
         rsp->rsc = RSC_DELETED;

@@ -220,8 +220,9 @@ static void link_schedule(struct link *l, int64_t ms)
     l->timer = loop_add_timer(l->cse->loop, ms, link_due, l);
 }
 
-/* Records the announced address (NULL: none) in the original, if it is still there. */
-static void record(struct link *l, const char *addr)
+/* Records the announced address (NULL: none) in the original, if it is
+ * still there; leave_at: the target also leaves its `at`. */
+static void record_at(struct link *l, const char *addr, bool leave_at)
 {
     struct store *st = l->cse->store;
     struct resource *res = NULL;
@@ -232,8 +233,21 @@ static void record(struct link *l, const char *addr)
     if (addr) json_object_set_new(annc, l->csi, json_string(addr));
     else json_object_del(annc, l->csi);
     if (!json_object_size(annc)) json_object_del(res->attrs, ATTR_ANNOUNCED);
+    json_t *at = json_object_get(res->attrs, "at");
+    size_t i;
+    json_t *v;
+    if (leave_at) {
+        json_array_foreach(at, i, v)
+            if (!strcmp(json_string_value(v), l->csi)) { json_array_remove(at, i); break; }
+        if (at && !json_array_size(at)) json_object_del(res->attrs, "at");
+    }
     if (store_update(st, res) || store_commit(st)) store_rollback(st);
     resource_free(res);
+}
+
+static void record(struct link *l, const char *addr)
+{
+    record_at(l, addr, false);
 }
 
 static void link_retry(struct link *l, const char *why)
@@ -242,20 +256,7 @@ static void link_retry(struct link *l, const char *why)
         log_warn("announce: %s at %s given up after %d attempts: %s", l->ri, l->csi, l->attempts, why);
         /* The target leaves `at`, which lists where the original is
          * announced; what may be left there goes at its et. */
-        record(l, NULL);
-        struct resource *res = NULL;
-        if (!store_begin(l->cse->store) && !store_get(l->cse->store, l->ri, &res)) {
-            json_t *at = json_object_get(res->attrs, "at");
-            size_t i;
-            json_t *v;
-            json_array_foreach(at, i, v)
-                if (!strcmp(json_string_value(v), l->csi)) { json_array_remove(at, i); break; }
-            if (at && !json_array_size(at)) json_object_del(res->attrs, "at");
-            if (store_update(l->cse->store, res) || store_commit(l->cse->store)) store_rollback(l->cse->store);
-        } else {
-            store_rollback(l->cse->store);
-        }
-        resource_free(res);
+        record_at(l, NULL, true);
         link_drop(l);
         return;
     }
@@ -268,7 +269,9 @@ static void link_retry(struct link *l, const char *why)
 static const char *created_ri(json_t *pc)
 {
     void *it = json_is_object(pc) ? json_object_iter(pc) : NULL;
-    return it ? json_string_value(json_object_get(json_object_iter_value(it), "ri")) : NULL;
+    const char *ri = it ? json_string_value(json_object_get(json_object_iter_value(it), "ri")) : NULL;
+    /* It goes into later requests' addresses: one plain segment only. */
+    return ri && strlen(ri) < 200 && address_valid_segment(ri, strlen(ri)) ? ri : NULL;
 }
 
 static bool retryable(int rsc)
@@ -531,21 +534,12 @@ static void remember(struct cse *cse, enum m2m_op op, const struct resource *res
     an->noted = n;
 }
 
-static int note_descendant(struct resource *res, void *data)
-{
-    if (json_object_get(res->attrs, ATTR_ANNOUNCED)) remember(data, OP_DELETE, res, NULL);
-    return 0;
-}
-
 void announce_note(struct cse *cse, enum m2m_op op, const struct resource *res, const struct resource *before)
 {
     if (!cse->loop) return;
     bool involved = json_object_get(res->attrs, "at") || json_object_get(res->attrs, ATTR_ANNOUNCED) ||
                     (before && json_object_get(before->attrs, "at"));
     if (involved) remember(cse, op, res, before);
-    /* A DELETE removes the subtree: what was announced below goes too (its
-     * announced resources may sit elsewhere than under this one's). */
-    if (op == OP_DELETE && res->path) store_descendants(cse->store, res->path, 0, note_descendant, cse);
 }
 
 void announce_commit(struct cse *cse)

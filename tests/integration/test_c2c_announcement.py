@@ -6,7 +6,7 @@ attribute reaches the Annc, a target removed from at and a deleted original
 de-announce, an announced ACP decides access at the IN, and a target down at
 announcement time is retried when it comes back. Bad at/aa values: 4000.
 The two CSEs are peered statically by their admins (docs/cse-to-cse.md)."""
-import os, sys, time
+import http.server, os, sys, threading, time
 sys.path.insert(0, os.path.dirname(__file__))
 from harness import Cse, Tap
 
@@ -49,6 +49,24 @@ def announced(inn, original_ri, ty):
 def at_of(mn, path):
     return inner(mn.get(path, origin=A)).get("at")
 
+
+class Refuser(http.server.BaseHTTPRequestHandler):
+    """A peer that refuses everything with 4000: announcing to it is given up at once."""
+    def do_POST(self):
+        body = b'{"m2m:dbg":"refused"}'
+        self.send_response(400)
+        self.send_header("X-M2M-RSC", "4000")
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args):
+        pass
+
+
+refuser = http.server.HTTPServer(("127.0.0.1", 0), Refuser)
+threading.Thread(target=refuser.serve_forever, daemon=True).start()
 
 inn = Cse(cse_id="id-in", cse_name="cse-in", cse_type=1)
 mn = Cse(cse_id="id-mn", cse_name="cse-mn", cse_type=2)
@@ -153,6 +171,15 @@ with inn, mn:
     t.ok(wait_for(lambda: not (inn.get("/cse-in?fu=1&ty=10028").json or {}).get("m2m:uril")),
          "its fcntA goes from the IN")
 
+    # --- a target that refuses: given up, and it leaves at ---------------------------------
+    t.rsc(peer(mn, "/cse-mn", "/id-no", "/id-no/cse-no", "http://127.0.0.1:%d" % refuser.server_port), 2001, 201,
+          "MN: a peer that refuses everything")
+    r = mn.create("/cse-mn/meter", 3, {"m2m:cnt": {"rn": "two", "at": ["/id-in", "/id-no"]}}, origin=A)
+    t.eq(inner(r).get("at"), ["/id-in", "/id-no"], "at lists both targets at first")
+    t.ok(wait_for(lambda: at_of(mn, "/cse-mn/meter/two") == ["/id-in"]), "the refusing one leaves at",
+         at_of(mn, "/cse-mn/meter/two"))
+    t.ok("given up" in mn.read_log(), "the give-up is logged")
+
     # --- the target down at announcement time ----------------------------------------------
     inn.stop()
     r = mn.create("/cse-mn/meter", 3, {"m2m:cnt": {"rn": "late", "at": ["/id-in"]}}, origin=A)
@@ -169,4 +196,5 @@ with inn, mn:
     t.ok(wait_for(lambda: not (inn.get("/cse-in?fu=1&ty=10002").json or {}).get("m2m:uril")
                   and not (inn.get("/cse-in?fu=1&ty=10003").json or {}).get("m2m:uril")),
          "the aeA and every cntA are gone from the IN")
+refuser.shutdown()
 t.done()
