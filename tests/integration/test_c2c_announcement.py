@@ -1,10 +1,11 @@
 """Announcement between two real CSEs (issue 15): an MN-CSE announces AE,
-container, contentInstance, flexContainer, group and ACP to the IN-CSE
+container, contentInstance, flexContainer, group, ACP, node and mgmtObj to the IN-CSE
 (at/aa); the IN stores the ...Annc types (ty 10000 + n) with lnk, finds them
 by discovery (ty, lbl), and keeps them in step: an UPDATE of an announced
 attribute reaches the Annc, a target removed from at and a deleted original
 de-announce, an announced ACP decides access at the IN, and a target down at
-announcement time is retried when it comes back. Bad at/aa values: 4000.
+announcement time is retried when it comes back, one that refuses is given
+up and leaves at. Bad at/aa values: 4000.
 The two CSEs are peered statically by their admins (docs/cse-to-cse.md)."""
 import http.server, os, sys, threading, time
 sys.path.insert(0, os.path.dirname(__file__))
@@ -130,6 +131,20 @@ with inn, mn:
     acp_ri = inner(r).get("ri")
     acpa = wait_for(lambda: announced(inn, acp_ri, 10001)) or {}
     t.eq(acpa.get("pv"), acr, "acpA carries pv (mandatory announced for an ACP)")
+
+    # node and mgmtObj (admin-made at the MN): nodA, and the memory's key + A under it
+    r = mn.create("/cse-mn", 14, {"m2m:nod": {"rn": "gw", "ni": "urn:dev:gw-1", "at": ["/id-in"]}})
+    nod_ri = inner(r).get("ri")
+    noda = wait_for(lambda: announced(inn, nod_ri, 10014)) or {}
+    t.eq(noda.get("lnk"), "/id-mn/" + nod_ri, "nodA at the IN")
+    r = mn.create("/cse-mn/gw", 13, {"m2m:mem": {"rn": "mem", "mgd": 1003, "mma": 1024, "mmt": 4096,
+                                                 "at": ["/id-in"], "aa": ["mma", "mmt"]}})
+    mem_ri = inner(r).get("ri")
+    mem_uri = wait_for(lambda: (inn.get("/cse-in?fu=1&ty=10013").json or {}).get("m2m:uril"))
+    mema = inn.get("/" + mem_uri[0]) if mem_uri else None
+    t.ok(mema is not None and "m2m:memA" in (mema.json or {}) and inner(mema).get("mmt") == 4096
+         and inner(mema).get("pi") == noda.get("ri") and inner(mema).get("lnk") == "/id-mn/" + mem_ri,
+         "m2m:memA (10013) under the nodA, with mma/mmt", mema)
 
     # An announced ACP decides at the IN: a container whose acpi names the
     # ACP gets the acpA in its announced acpi, and an AE at the IN it
