@@ -24,6 +24,9 @@ extern const struct resource_type type_node;
 extern const struct resource_type type_mgmt_obj;
 extern const struct resource_type type_polling_channel;
 extern const struct resource_type type_remote_cse;
+/* The announced variants of the announceable ones (announced.c; declared
+ * here like the types themselves: announced.c sees the engine, this file does not). */
+extern void announced_register(struct registry *r);
 
 static const struct resource_type *const core[] = {
     &type_acp,
@@ -52,6 +55,7 @@ void registry_init_core(struct registry *r)
 {
     r->n = 0;
     for (size_t i = 0; i < sizeof core / sizeof *core; i++) registry_add(r, core[i]);
+    announced_register(r);
 }
 
 int registry_add(struct registry *r, const struct resource_type *t)

@@ -184,7 +184,7 @@ unsigned type_flags(const struct registry *r, int ty);
 
 /* The resource types one CSE serves (struct cse holds it): the core types
  * of this engine, then whatever a server profile adds (cse/server.h). */
-#define REGISTRY_MAX 64
+#define REGISTRY_MAX 96   /* the core types, their announced variants, a profile's */
 struct registry {
     const struct resource_type *types[REGISTRY_MAX];
     int n;

@@ -150,13 +150,20 @@ static struct acp_entry *cache_slot(struct cse *cse, const char *key, bool *fres
     return e;
 }
 
+/* Policies acpi may name: an ACP of this CSE, or one announced to it (an
+ * announced resource's acpi names those, TS-0001 9.6.26.3). */
+static bool is_policy(int ty)
+{
+    return ty == TY_ACP || ty == TY_ACP + TY_ANNC_OFFSET;
+}
+
 static struct acp_entry *acp_get(struct cse *cse, const char *key)
 {
     bool fresh;
     struct acp_entry *e = cache_slot(cse, key, &fresh);
     if (!fresh) return e;
     struct resource *acp = lookup(cse, key);
-    if (acp && acp->ty == TY_ACP) {
+    if (acp && is_policy(acp->ty)) {
         e->found = true;
         e->pv = parse_privileges(cse, acp, "pv");
         e->pvs = parse_privileges(cse, acp, "pvs");
@@ -546,7 +553,7 @@ int acl_validate_acpi(struct cse *cse, json_t *acpi, struct m2m_response *rsp)
         struct resource *r = lookup(cse, json_string_value(id));
         int ty = r ? r->ty : 0;
         resource_free(r);
-        if (ty != TY_ACP)
+        if (!is_policy(ty))
             return m2m_error(rsp, RSC_BAD_REQUEST, "acpi entry '%s' is not an accessControlPolicy of this CSE",
                              json_string_value(id));
     }
@@ -581,7 +588,7 @@ void acl_after_write(struct cse *cse, const struct m2m_request *req, const struc
     if (!req || !target) return;
     int ty = req->op == OP_CREATE ? req->ty : target->ty;
     /* Any delete may take ACPs or groups with a subtree; cheap to refill. */
-    if (req->op == OP_DELETE || ty == TY_ACP || ty == TY_GRP) acl_invalidate(cse);
+    if (req->op == OP_DELETE || is_policy(ty) || ty == TY_GRP) acl_invalidate(cse);
     /* Only ACP writes and acpi changes are audited; skip the formatting
      * below for everything else (every contentInstance CREATE gets here). */
     bool acpi_change = (req->op == OP_CREATE || req->op == OP_UPDATE) && acpi_in_request(req);

@@ -24,6 +24,7 @@ struct authz_decider;
 struct throttle;
 struct fw_trust;
 struct esprim_receiver;
+struct announcer;
 
 /* After a group commit: ok = the batch is durable; otherwise it was rolled
  * back and every response that depended on it must become an error. */
@@ -56,6 +57,7 @@ struct cse {
     struct notifier *notify;   /* cse/notify.c: subscriptions and delivery */
     struct polling *polling;   /* cse/events/polling.c: polling channels; NULL until first used */
     struct outbound *outbound; /* cse/events/outbound.c: senders, HTTP client, resolver */
+    struct announcer *announce; /* cse/events/announce.c: announcements out of step; NULL until used */
     struct coap_client *coap_client; /* cse/wire/coap_notify.c (transport module): CoAP/DTLS client */
     struct deferral *deferred; /* requests waiting for outside answers (dispatch.c) */
     struct nb_pending *nb_unstarted; /* rt 1/2 requests not yet started (nonblocking.c) */

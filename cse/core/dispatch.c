@@ -12,6 +12,7 @@
 #include "../base/log.h"
 #include "../base/loop.h"
 #include "nonblocking.h"
+#include "../events/announce.h"
 #include "../events/notify.h"
 #include "rsc.h"
 #include "../../resources/group.h"
@@ -342,6 +343,7 @@ static int op_create(struct cse *cse, const struct m2m_request *req, struct m2m_
         return m2m_error(rsp, RSC_INVALID_CHILD_RESOURCE_TYPE, "%s cannot be created under %s",
                          t->key, type_key(registry_find(&cse->types, parent->ty), parent));
     if ((rc = schema_validate(t, OP_CREATE, content, rsp))) return rc;
+    if ((t->flags & RT_ANNOUNCEABLE) && (rc = announce_validate(cse, t, content, rsp))) return rc;
     json_t *acpi = json_object_get(content, "acpi");
     if (acpi && (rc = acl_validate_acpi(cse, acpi, rsp))) return rc;
 
@@ -400,6 +402,7 @@ static int op_create(struct cse *cse, const struct m2m_request *req, struct m2m_
     if (!rc && t->on_created) rc = t->on_created(&ctx);
     if (!rc) {
         cse_note_expiry(cse, res_str(res, "et"));
+        if (t->flags & RT_ANNOUNCEABLE) announce_note(cse, OP_CREATE, res, NULL);
         rsp->rsc = RSC_CREATED;
         rsp->location = strdup(res_ri(res));
         respond_written(req, rsp, &ctx, RCN_ATTRIBUTES);
@@ -425,6 +428,7 @@ static int op_update(struct cse *cse, const struct m2m_request *req, struct m2m_
     if (!json_object_size(content))
         return m2m_error(rsp, RSC_BAD_REQUEST, "an UPDATE must name at least one attribute");
     if ((rc = schema_validate(t, OP_UPDATE, content, rsp))) return rc;
+    if ((t->flags & RT_ANNOUNCEABLE) && (rc = announce_validate(cse, t, content, rsp))) return rc;
     json_t *acpi = json_object_get(content, "acpi");
     if (acpi && json_object_size(content) > 1)
         return m2m_error(rsp, RSC_BAD_REQUEST, "acpi must be updated on its own");
@@ -470,6 +474,7 @@ static int op_update(struct cse *cse, const struct m2m_request *req, struct m2m_
     if (!rc) rc = store_update(cse->store, target);
     if (!rc) {
         cse_note_expiry(cse, res_str(target, "et"));
+        if (t->flags & RT_ANNOUNCEABLE) announce_note(cse, OP_UPDATE, target, before);
         rsp->rsc = RSC_UPDATED;
         respond_written(req, rsp, &ctx, RCN_ATTRIBUTES);
         if (notify_watched(cse, res_ri(target)) || (type_flags(&cse->types, target->ty) & RT_SUBSCRIPTION))
@@ -673,8 +678,13 @@ static int execute(struct cse *cse, struct m2m_request *req, struct m2m_response
             m2m_response_clear(rsp);
             rc = m2m_error(rsp, RSC_INTERNAL_SERVER_ERROR, "the change could not be stored");
         }
-        if (rc) notify_removed_abort(cse);
-        else event_fire(cse, &ev, req);
+        if (rc) {
+            notify_removed_abort(cse);
+            announce_abort(cse);
+        } else {
+            event_fire(cse, &ev, req);
+            announce_commit(cse);
+        }
     } else if (ev.net && !cse_commit(cse)) {
         event_fire(cse, &ev, req);
     }

@@ -10,6 +10,7 @@
 #include "../base/log.h"
 #include "../base/loop.h"
 #include "nonblocking.h"
+#include "../events/announce.h"
 #include "../events/notify.h"
 #include "../events/polling.h"
 #include "rsc.h"
@@ -220,6 +221,7 @@ void cse_close(struct cse *cse)
     if (cse->loop && cse->expiry_timer) loop_del_timer(cse->loop, cse->expiry_timer);
     stop_types(cse);
     nonblocking_close(cse);
+    announce_close(cse);
     cse_abandon_deferred(cse); /* before notify_close, which ends their exchanges */
     polling_close(cse);        /* before notify_close: its requests belong to notify's queues */
     notify_close(cse);
@@ -274,6 +276,7 @@ int cse_reset(struct cse *cse)
     if (cse_commit(cse)) return RSC_INTERNAL_SERVER_ERROR;
     cse_fail_deferred(cse, RSC_INTERNAL_SERVER_ERROR, "the CSE was reset while the request waited");
     nonblocking_close(cse);
+    announce_close(cse);
     polling_close(cse);
     stop_types(cse);
     notify_close(cse);          /* queues, batches and exchanges in flight end here */

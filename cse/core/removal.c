@@ -3,14 +3,23 @@
  * (dispatch.c) and expiry (expiry.c). */
 #include "removal.h"
 
+#include "../events/announce.h"
 #include "../events/notify.h"
 #include "../../resources/registry.h"
 
-/* Subscriptions leaving with a subtree owe their subscriber a notification. */
-static int note_removed_subscription(struct resource *res, void *data)
+struct removing {
+    struct cse *cse;
+    bool deannounce;
+};
+
+/* Subscriptions leaving with a subtree owe their subscriber a notification;
+ * what a DELETE removes that was announced is de-announced (expiry need
+ * not: the copies carry the same et). */
+static int note_removed(struct resource *res, void *data)
 {
-    struct cse *cse = data;
-    if (type_flags(&cse->types, res->ty) & RT_SUBSCRIPTION) notify_removing(cse, res);
+    struct removing *r = data;
+    if (type_flags(&r->cse->types, res->ty) & RT_SUBSCRIPTION) notify_removing(r->cse, res);
+    if (r->deannounce && json_object_get(res->attrs, ATTR_ANNOUNCED)) announce_note(r->cse, OP_DELETE, res, NULL);
     return 0;
 }
 
@@ -23,9 +32,10 @@ int removal_delete(struct cse *cse, const struct m2m_request *req, struct m2m_re
     struct resource *parent = NULL;
     if (res_pi(res) && *res_pi(res)) store_get(cse->store, res_pi(res), &parent);
     struct op_ctx ctx = { cse, req, rsp, parent, res, NULL, NULL, NULL };
+    struct removing r = { cse, req != NULL };
     int rc = t && t->on_delete ? t->on_delete(&ctx) : 0;
-    if (!rc) rc = store_delete_subtree(cse->store, res, note_removed_subscription, cse);
-    if (!rc) note_removed_subscription(res, cse);
+    if (!rc) rc = store_delete_subtree(cse->store, res, note_removed, &r);
+    if (!rc) note_removed(res, &r);
     resource_free(parent);
     return rc;
 }

@@ -2,6 +2,8 @@
  * (rcn 4/5/6/8) and discovery (fu=1). */
 #include "dispatch.h"
 
+#include "../events/announce.h"
+
 #include "address.h"
 #include "../base/clock.h"
 #include "filter.h"
@@ -289,6 +291,7 @@ static void attach_stored_text(struct cse *cse, const struct resource_type *t,
 {
     if (t->on_retrieve && !(t->flags & RT_RETRIEVE_READS_ONLY)) return;
     if (t->flags & RT_SPECIALIZED) return;   /* its key and private attributes differ per instance */
+    if (json_object_get(target->attrs, ATTR_ANNOUNCED)) return; /* a private attribute (announce.h) */
     size_t len, keylen = strlen(t->key);
     const char *body = store_cached_body(cse->store, target, &len);
     if (!body) return;

@@ -217,6 +217,31 @@ static void nulls_and_creator(void **state)
     BAD(2, OP_CREATE, "{\"cr\": null, \"api\": \"Nx\", \"rr\": true, \"srv\": [\"3\"]}");
 }
 
+/* The announced variants derived from the announceable types (announced.c). */
+static void announced_types(void **state)
+{
+    (void)state;
+    const struct resource_type *cnta = registry_find(core(), 10003);
+    assert_non_null(cnta);
+    assert_string_equal(cnta->key, "m2m:cntA");
+    assert_string_equal(registry_find(core(), 10002)->key, "m2m:aeA");
+    assert_non_null(registry_find(core(), 10001));
+    assert_non_null(registry_find(core(), 10009));
+    assert_non_null(registry_find(core(), 10028));
+    assert_null(registry_find(core(), 10023));          /* subscriptions are not announceable */
+    assert_true(type_allows_parent(cnta, 16));           /* under the announcing CSE's <remoteCSE> */
+    assert_true(type_allows_parent(cnta, 10002));        /* under an announced AE */
+    assert_false(type_allows_parent(cnta, 2));
+    assert_true(type_allows_parent(registry_find(core(), 10004), 10003));
+    /* lnk mandatory; the original's attributes optional; at/aa/cr not there. */
+    VALID(10003, OP_CREATE, "{\"lnk\": \"/id-mn/cnt1\", \"mni\": 3}");
+    BAD(10003, OP_CREATE, "{\"mni\": 3}");
+    BAD(10003, OP_CREATE, "{\"lnk\": \"/id-mn/cnt1\", \"at\": [\"/id-in\"]}");
+    BAD(10003, OP_UPDATE, "{\"lnk\": \"/id-mn/cnt2\"}");
+    VALID(10002, OP_CREATE, "{\"lnk\": \"/id-mn/Cx\"}");   /* api, rr, srv: no longer mandatory */
+    VALID(10002, OP_UPDATE, "{\"apn\": \"x\"}");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -226,6 +251,7 @@ int main(void)
         cmocka_unit_test(kinds),
         cmocka_unit_test(presence),
         cmocka_unit_test(nulls_and_creator),
+        cmocka_unit_test(announced_types),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
