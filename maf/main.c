@@ -38,13 +38,7 @@ static const struct config_extra settings[] = {
 /* Its own ports, CSE-ID and data, so it runs beside m2m-cse, m2m-das and m2m-mef with no flags. */
 static void maf_defaults(struct config *cfg)
 {
-    strcpy(cfg->cse_id, "id-maf");
-    strcpy(cfg->cse_name, "maf-in");
-    strcpy(cfg->data_dir, "./var-maf");
-    cfg->http_port = 8581;
-    cfg->https_port = 8582;
-    cfg->coap_port = 0;
-    cfg->coaps_port = 5884;
+    server_defaults(cfg, "id-maf", "maf-in", "./var-maf", 8581, 8582, 0, 5884);
     strcpy(cfg->maf_fqdn, "maf.ironbark.local");
 }
 
