@@ -8,7 +8,6 @@
 #include "cse/core/server.h"
 #include "resources/registry.h"
 
-#include <string.h>
 
 extern const struct resource_type type_token;
 
