@@ -40,6 +40,7 @@ static void maf_defaults(struct config *cfg)
 {
     server_defaults(cfg, "id-maf", "maf-in", "./var-maf", 8581, 8582, 0, 5884);
     strcpy(cfg->maf_fqdn, "maf.ironbark.local");
+    cfg->mef_fetch_suid = 21;   /* with mef-url: a KmID <KeID>@<mef-fqdn> is fetched as the Km the MEF derived */
 }
 
 static int maf_start(struct cse *cse, void *data)

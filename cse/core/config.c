@@ -51,6 +51,7 @@ void config_defaults(struct config *c)
     strcpy(c->tls_server_name, "localhost");
     c->tls_handshake_timeout_ms = 5000;
     c->mef_recheck_ms = 60000;
+    c->mef_fetch_suid = 22;
     c->security_http = SECURITY_AUTO;
     c->security_coap = SECURITY_AUTO;
     /* High enough never to meet a well-behaved client: they are a brake for

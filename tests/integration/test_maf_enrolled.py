@@ -1,0 +1,99 @@
+"""m2m-maf beyond pre-provisioned keys, with real m2m-mef, m2m-maf and
+m2m-cse processes on loopback (docs/security.md "MAF-based SAEF"):
+a MAF client whose Km the MEF provisioned (`m2m enrol --suid 21`, the MAF
+fetching Km as an enrolment target of the MEF) meets the CSE through the
+MAF."""
+import os
+import re
+import subprocess
+import sys
+import tempfile
+import time
+
+sys.path.insert(0, os.path.dirname(__file__))
+import harness  # noqa: E402
+from harness import Cse, Tap, write_private  # noqa: E402
+
+t = Tap()
+MAF_BIN = os.path.abspath(os.environ.get("M2M_MAF", os.path.join(harness.BUILD, "m2m-maf")))
+MEF_BIN = os.path.abspath(os.environ.get("M2M_MEF", os.path.join(harness.BUILD, "m2m-mef")))
+TOOL = os.environ.get("M2M_TOOL", os.path.join(harness.BUILD, "m2m"))
+MAF_FQDN = "maf.ironbark.local"
+MEF_FQDN = "mef.ironbark.local"
+KPM = "00112233445566778899aabbccddeeff"           # the device's bootstrap key at the MEF
+FETCH = "a0a1a2a3a4a5a6a7a8a9aaabacadaeaf"         # the MAF's credential at the MEF
+KMCSE = "ffeeddccbbaa99887766554433221100"         # the CSE's Km at the MAF
+
+
+class Server(Cse):
+    def __init__(self, binary, **settings):
+        self.binary = binary
+        super().__init__(coap_port=0, **settings)
+
+    def args(self):
+        return [self.binary] + super().args()[1:]
+
+
+def tool(*args, timeout=60):
+    return subprocess.run([TOOL] + list(args), capture_output=True, text=True, timeout=timeout)
+
+
+def retried(*args):
+    """The first handshake with an identity the server must fetch fails (rc 2); the next succeeds."""
+    last = None
+    for _ in range(20):
+        last = tool("--handshake-timeout", "1500", "--timeout", "4000", *args)
+        if last.returncode != 2:
+            return last
+        time.sleep(0.25)
+    return last
+
+
+work = tempfile.mkdtemp(prefix="ironbark-maf-enrolled-")
+kpm = write_private(os.path.join(work, "kpm.key"), KPM + "\n")
+km = os.path.join(work, "km.key")
+
+mef = Server(MEF_BIN, psk=["kpm-dev:%s:Cdev" % KPM, "maf-fetch:%s:/id-maf" % FETCH], log_level="debug")
+mef.start()
+maf = Server(MAF_BIN, psk=["maf-fetch:%s:/id-mef" % FETCH, "km-cse-in:%s:/id-in" % KMCSE], mef_fqdn=MEF_FQDN,
+             mef_url="coaps://127.0.0.1:%d" % mef.coaps_port, outbound_psk="127.0.0.1:%d=maf-fetch" % mef.coaps_port,
+             log_level="debug")
+maf.start()
+cse = Cse(psk=["km-cse-in:%s:/id-maf" % KMCSE], coap_port=0, maf_fqdn=MAF_FQDN,
+          maf_url="coaps://127.0.0.1:%d" % maf.coaps_port, outbound_psk="127.0.0.1:%d=km-cse-in" % maf.coaps_port,
+          log_level="debug")
+cse.start()
+try:
+    maf_https = "https://127.0.0.1:%d" % maf.https_port
+    cse_coaps = "coaps://127.0.0.1:%d" % cse.coaps_port
+
+    # --- Km provisioned by the MEF (SUID 21), fetched by the MAF ----------------
+    r = tool("enrol", "--mef", "https://127.0.0.1:%d" % mef.https_port, "--psk-id", "kpm-dev", "--psk-key-file", kpm,
+             "--from", "Cdev", "--target", "/id-maf", "--suid", "21", "--file", km)
+    m = re.search(r"KmID ([0-9a-f]{32}@" + re.escape(MEF_FQDN) + ")", r.stdout)
+    kmid = m.group(1) if m else "none"
+    t.ok(r.returncode == 0 and m and "SUID 21" in r.stdout, "m2m enrol --suid 21: Km for the MAF, KmID = KeID",
+         r.stdout + r.stderr[-300:])
+
+    def dev(*args, origin="Cdev"):
+        return retried("--maf", maf_https, "--psk-id", kmid, "--psk-key-file", km, "--from", origin, *args)
+
+    r = dev("maf", "register")
+    t.ok(r.returncode == 0 and "as Cdev" in r.stdout, "MAF Client Registration with the MEF-provisioned Km",
+         r.stdout + r.stderr[-300:])
+    log = maf.read_log()
+    t.ok("fetching the key of %s from the MEF" % kmid in log and "bound to Cdev" in log,
+         "the MAF fetched Km from the MEF (/fetchCredentials/<KeID>/21) and bound it to the Enrolee-ID")
+    r = dev("maf", "register", origin="Cmallory")
+    t.ok("4106" in r.stdout + r.stderr, "the Km speaks only for its Enrolee-ID (4106)", r.stdout + r.stderr[-200:])
+
+    r = dev("--url", cse_coaps, "--target", "/id-in", "create", "cse-in", "--ty", "2",
+            "--body", '{"m2m:ae":{"rn":"dev","api":"Ndev","rr":false,"srv":["3"]}}')
+    t.ok("RSC 2001" in r.stdout, "MEF -> MAF -> CSE: the device meets the CSE with a key from its MEF-provisioned Km",
+         r.stdout + r.stderr[-300:])
+    t.eq(((cse.get("/cse-in/dev").json or {}).get("m2m:ae") or {}).get("aei"), "Cdev", "the AE-ID is the Enrolee-ID")
+    t.ok(open(km).read().strip() not in mef.read_log() + maf.read_log() + cse.read_log(), "no key in any log")
+finally:
+    rcs = [s.stop() for s in (cse, maf, mef)]
+t.eq(rcs, [0, 0, 0], "m2m-cse, m2m-maf and m2m-mef stop cleanly")
+t.done()
