@@ -2,9 +2,11 @@
  * (cse/core/server.h). MAF clients hold a Km (KmID: a PSK in the MAF's
  * credential store, like any PSK) and run the MAF handshake over HTTPS or
  * CoAPS; a source client registers a connection key Kc exported from that
- * handshake for its targets, who retrieve it (maf/procedures.h). The MAF's
- * state is in memory only. maf/README.md. */
+ * handshake for its targets, who retrieve it (maf/procedures.h). The
+ * registrations live in <data-dir>/maf.db, Kc sealed under
+ * <data-dir>/maf-root.key (maf/store.h). maf/README.md. */
 #include "procedures.h"
+#include "store.h"
 #include "cse/base/clock.h"
 #include "cse/base/log.h"
 #include "cse/core/server.h"
@@ -16,6 +18,7 @@
 #include <string.h>
 
 static int64_t max_key_us = 7LL * 86400 * 1000000;
+static struct maf_store *store;
 
 static int set_lifetime(void *data, const char *value, char *err, int errlen)
 {
@@ -54,9 +57,20 @@ static int maf_start(struct cse *cse, void *data)
         log_error("m2m-maf: maf-fqdn '%s' must be a lowercase host name (letters, digits, '-', dots)", fqdn);
         return -1;
     }
-    maf_service_set(fqdn, max_key_us);
+    char err[600];
+    if (!(store = maf_store_open(cse->cfg.data_dir, err, sizeof err))) {
+        log_error("m2m-maf: %s", err);
+        return -1;
+    }
+    if (maf_service_set(fqdn, max_key_us, store)) {
+        log_error("m2m-maf: cannot read the registrations in %s/maf.db", cse->cfg.data_dir);
+        maf_store_close(store);
+        store = NULL;
+        return -1;
+    }
     bootstrap_enable(MAF_EXPORT_LABEL);
-    log_info("m2m-maf: MAF-FQDN %s; registrations and keys in memory only", fqdn);
+    log_info("m2m-maf: MAF-FQDN %s, registrations in %s/maf.db, keys sealed under maf-root.key", fqdn,
+             cse->cfg.data_dir);
     return 0;
 }
 
@@ -66,6 +80,8 @@ static void maf_stop(struct cse *cse, void *data)
     bootstrap_enable(NULL);
     bootstrap_clear();
     maf_forget_all();
+    maf_store_close(store);
+    store = NULL;
 }
 
 /* Registrations live outside the resource tree: a Reset leaves them. */

@@ -2,9 +2,10 @@
 m2m-cse processes on loopback (docs/security.md "MAF-based SAEF"):
 a MAF client whose Km the MEF provisioned (`m2m enrol --suid 21`, the MAF
 fetching Km as an enrolment target of the MEF) meets the CSE through the
-MAF."""
+MAF; the MAF's registrations survive its restart, Kc sealed at rest."""
 import os
 import re
+import stat
 import subprocess
 import sys
 import tempfile
@@ -55,10 +56,17 @@ km = os.path.join(work, "km.key")
 
 mef = Server(MEF_BIN, psk=["kpm-dev:%s:Cdev" % KPM, "maf-fetch:%s:/id-maf" % FETCH], log_level="debug")
 mef.start()
-maf = Server(MAF_BIN, psk=["maf-fetch:%s:/id-mef" % FETCH, "km-cse-in:%s:/id-in" % KMCSE], mef_fqdn=MEF_FQDN,
-             mef_url="coaps://127.0.0.1:%d" % mef.coaps_port, outbound_psk="127.0.0.1:%d=maf-fetch" % mef.coaps_port,
-             log_level="debug")
-maf.start()
+
+
+def start_maf(again=None):
+    ports = dict(data_dir=again.data_dir, http_port=again.port, https_port=again.https_port,
+                 coaps_port=again.coaps_port) if again else {}
+    return Server(MAF_BIN, psk=["maf-fetch:%s:/id-mef" % FETCH, "km-cse-in:%s:/id-in" % KMCSE], mef_fqdn=MEF_FQDN,
+                  mef_url="coaps://127.0.0.1:%d" % mef.coaps_port,
+                  outbound_psk="127.0.0.1:%d=maf-fetch" % mef.coaps_port, log_level="debug", **ports).start()
+
+
+maf = start_maf()
 cse = Cse(psk=["km-cse-in:%s:/id-maf" % KMCSE], coap_port=0, maf_fqdn=MAF_FQDN,
           maf_url="coaps://127.0.0.1:%d" % maf.coaps_port, outbound_psk="127.0.0.1:%d=km-cse-in" % maf.coaps_port,
           log_level="debug")
@@ -93,6 +101,28 @@ try:
          r.stdout + r.stderr[-300:])
     t.eq(((cse.get("/cse-in/dev").json or {}).get("m2m:ae") or {}).get("aei"), "Cdev", "the AE-ID is the Enrolee-ID")
     t.ok(open(km).read().strip() not in mef.read_log() + maf.read_log() + cse.read_log(), "no key in any log")
+
+    # --- persistence: registrations survive a restart, Kc sealed at rest -------
+    k2 = os.path.join(work, "k2.key")
+    r = dev("maf", "key", "add", "--target", "/id-in", "--file", k2)
+    m = re.search(r"--psk-id (\S+)", r.stdout)
+    kid2 = m.group(1) if m else "none"
+    t.ok(r.returncode == 0 and m, "a key registered before the restart", r.stdout + r.stderr[-200:])
+    t.eq(maf.stop(), 0, "m2m-maf stops")
+    kc = bytes.fromhex(open(k2).read().strip())
+    at_rest = b"".join(open(os.path.join(maf.data_dir, f), "rb").read() for f in os.listdir(maf.data_dir)
+                       if f.startswith("maf.db"))
+    t.ok(kid2.split("@")[0].encode() in at_rest and kc not in at_rest and kc.hex().encode() not in at_rest,
+         "maf.db holds the registration but not Kc (neither raw nor hex)")
+    root = os.path.join(maf.data_dir, "maf-root.key")
+    t.eq(stat.S_IMODE(os.stat(root).st_mode), 0o600, "the root key file is owner-only")
+    maf = start_maf(again=maf)
+    r = dev("maf", "key", "list")
+    t.ok(r.returncode == 0 and kid2 in r.stdout, "after the restart: the client's registration and key are there",
+         r.stdout + r.stderr[-200:])
+    r = retried("--url", cse_coaps, "--psk-id", kid2, "--psk-key-file", k2, "--from", "Cdev", "retrieve", "cse-in/dev")
+    t.ok("RSC 2000" in r.stdout, "after the restart: the CSE retrieves the key registered before it (Key Retrieval)",
+         r.stdout + r.stderr[-300:])
 finally:
     rcs = [s.stop() for s in (cse, maf, mef)]
 t.eq(rcs, [0, 0, 0], "m2m-cse, m2m-maf and m2m-mef stop cleanly")
