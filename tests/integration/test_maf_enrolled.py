@@ -2,7 +2,8 @@
 m2m-cse processes on loopback (docs/security.md "MAF-based SAEF"):
 a MAF client whose Km the MEF provisioned (`m2m enrol --suid 21`, the MAF
 fetching Km as an enrolment target of the MEF) meets the CSE through the
-MAF; the MAF's registrations survive its restart, Kc sealed at rest."""
+MAF; an ESPrim key from the MAF (SUID 33) opens sealed primitives at the
+CSE, which asks the MAF without blocking; the MAF's registrations survive its restart, Kc sealed at rest."""
 import os
 import re
 import stat
@@ -69,7 +70,7 @@ def start_maf(again=None):
 maf = start_maf()
 cse = Cse(psk=["km-cse-in:%s:/id-maf" % KMCSE], coap_port=0, maf_fqdn=MAF_FQDN,
           maf_url="coaps://127.0.0.1:%d" % maf.coaps_port, outbound_psk="127.0.0.1:%d=km-cse-in" % maf.coaps_port,
-          log_level="debug")
+          esprim="true", log_level="debug")
 cse.start()
 try:
     maf_https = "https://127.0.0.1:%d" % maf.https_port
@@ -101,6 +102,32 @@ try:
          r.stdout + r.stderr[-300:])
     t.eq(((cse.get("/cse-in/dev").json or {}).get("m2m:ae") or {}).get("aei"), "Cdev", "the AE-ID is the Enrolee-ID")
     t.ok(open(km).read().strip() not in mef.read_log() + maf.read_log() + cse.read_log(), "no key in any log")
+
+    # --- ESPrim with a MAF key (<RelativeKeyID>@<maf-fqdn> as kid) --------------
+    def esprim_key(target, suid, name):
+        kf = os.path.join(work, name)
+        r = dev("maf", "key", "add", "--target", target, "--suid", suid, "--file", kf)
+        m = re.search(r"Key Identifier ([0-9a-f]{32}@[^\s,]+)", r.stdout)
+        return (m.group(1) if m else "none"), kf
+
+    def sealed(kid, kf, *args):
+        return tool("--url", cse.base, "--from", "Cdev", "--esprim", kid, "--esprim-key-file", kf, *args)
+
+    ekid, ek = esprim_key("/id-in", "33", "esprim.key")
+    r = sealed(ekid, ek, "retrieve", "cse-in/dev")
+    t.ok("RSC 2000" in r.stdout and "Cdev" in r.stdout, "ESPrim with a MAF key: the CSE retrieved it and opened the primitive",
+         r.stdout + r.stderr[-300:])
+    t.ok("asking the MAF for key %s (SUID 33)" % ekid in cse.read_log(), "... asked through the loop, not blocking it")
+    r = sealed(ekid, ek, "retrieve", "cse-in/dev", "--from", "Cmallory")
+    t.ok("RSC 4116" in r.stdout,
+         "the MAF key speaks only for its source (4116)", r.stdout + r.stderr[-200:])
+    for target, suid, what in (("/id-other", "33", "an ESPrim key for another CSE"),
+                               ("/id-in", "32", "an SAEF key used for ESPrim")):
+        kid, kf = esprim_key(target, suid, "e%s%s.key" % (suid, len(what)))
+        r = sealed(kid, kf, "retrieve", "cse-in/dev")
+        with open(os.path.join(cse.data_dir, "audit.log")) as f:
+            denied = [line for line in f if kid in line and '"maf"' in line and '"deny"' in line]
+        t.ok("RSC 4112" in r.stdout and denied, "%s: refused (4112), audited" % what, r.stdout + r.stderr[-200:])
 
     # --- persistence: registrations survive a restart, Kc sealed at rest -------
     k2 = os.path.join(work, "k2.key")
