@@ -84,6 +84,8 @@ static void usage(void)
          "MAF handshake uses --psk-id KMID --psk-key-file F, From = --from):\n"
          "  maf register [--lifetime P7D]             MAF Client Registration\n"
          "  maf key add --target ID [--suid 32|33|34|35] [--lifetime PT1H] [--file maf.key]\n"
+         "  maf key get <RelativeKeyID> [--file F]   Key Retrieval by a target (SUID 34/35: an oct\n"
+         "                                            JWK, kid = Key Identifier, for ESData)\n"
          "  maf key list                              maf key revoke <RelativeKeyID>\n"
          "  create|retrieve|... --url CSE --maf URL --target CSE-ID   a connection key for the\n"
          "  CSE registered at the MAF and used as this request's PSK (--maf-fqdn, default\n"

@@ -4,6 +4,8 @@ a MAF client whose Km the MEF provisioned (`m2m enrol --suid 21`, the MAF
 fetching Km as an enrolment target of the MEF) meets the CSE through the
 MAF; an ESPrim key from the MAF (SUID 33) opens sealed primitives at the
 CSE, which asks the MAF without blocking; the MAF's registrations survive its restart, Kc sealed at rest."""
+import base64
+import json
 import os
 import re
 import stat
@@ -25,6 +27,7 @@ MEF_FQDN = "mef.ironbark.local"
 KPM = "00112233445566778899aabbccddeeff"           # the device's bootstrap key at the MEF
 FETCH = "a0a1a2a3a4a5a6a7a8a9aaabacadaeaf"         # the MAF's credential at the MEF
 KMCSE = "ffeeddccbbaa99887766554433221100"         # the CSE's Km at the MAF
+KMUSER = "5a5b5c5d5e5f60616263646566676869"        # a consumer's (pre-provisioned) Km at the MAF
 
 
 class Server(Cse):
@@ -53,6 +56,7 @@ def retried(*args):
 
 work = tempfile.mkdtemp(prefix="ironbark-maf-enrolled-")
 kpm = write_private(os.path.join(work, "kpm.key"), KPM + "\n")
+kmuser = write_private(os.path.join(work, "kmuser.key"), KMUSER + "\n")
 km = os.path.join(work, "km.key")
 
 mef = Server(MEF_BIN, psk=["kpm-dev:%s:Cdev" % KPM, "maf-fetch:%s:/id-maf" % FETCH], log_level="debug")
@@ -62,7 +66,7 @@ mef.start()
 def start_maf(again=None):
     ports = dict(data_dir=again.data_dir, http_port=again.port, https_port=again.https_port,
                  coaps_port=again.coaps_port) if again else {}
-    return Server(MAF_BIN, psk=["maf-fetch:%s:/id-mef" % FETCH, "km-cse-in:%s:/id-in" % KMCSE], mef_fqdn=MEF_FQDN,
+    return Server(MAF_BIN, psk=["maf-fetch:%s:/id-mef" % FETCH, "km-cse-in:%s:/id-in" % KMCSE, "km-user:%s:Cuser" % KMUSER], mef_fqdn=MEF_FQDN,
                   mef_url="coaps://127.0.0.1:%d" % mef.coaps_port,
                   outbound_psk="127.0.0.1:%d=maf-fetch" % mef.coaps_port, log_level="debug", **ports).start()
 
@@ -128,6 +132,28 @@ try:
         with open(os.path.join(cse.data_dir, "audit.log")) as f:
             denied = [line for line in f if kid in line and '"maf"' in line and '"deny"' in line]
         t.ok("RSC 4112" in r.stdout and denied, "%s: refused (4112), audited" % what, r.stdout + r.stderr[-200:])
+
+    # --- ESData with a MAF key (SUID 34): the source seals, the target retrieves the key and opens ---
+    secret = "reading-4711"
+    ed_src = os.path.join(work, "esdata-src.jwk")
+    ekid, _ = esprim_key("Cuser", "34", "esdata-src.jwk")
+    r = tool("esdata", "seal", "--encrypt-for", ed_src,
+             "--body", json.dumps({"m2m:cin": {"cnf": "text/plain:0", "con": secret}}))
+    env = (json.loads(r.stdout) if r.returncode == 0 else {}).get("m2m:cin", {}).get("con", "")
+    hdr = json.loads(base64.urlsafe_b64decode(env.split(".")[0] + "==")) if env.count(".") == 4 else {}
+    t.ok(secret not in env and hdr.get("kid") == ekid, "m2m esdata seal with the MAF key: a JWE naming the Key Identifier",
+         r.stdout + r.stderr[-200:])
+    ed_dst = os.path.join(work, "esdata-dst.jwk")
+    r = tool("--maf", maf_https, "--psk-id", "km-user", "--psk-key-file", kmuser, "--from", "Cuser",
+             "maf", "key", "get", ekid, "--file", ed_dst)
+    t.ok(r.returncode == 0 and stat.S_IMODE(os.stat(ed_dst).st_mode) == 0o600,
+         "m2m maf key get: the target retrieves the ESData key into an owner-only JWK", r.stdout + r.stderr[-200:])
+    r = tool("esdata", "open", "--decrypt", ed_dst, "--body", json.dumps({"m2m:cin": {"cnf": "text/plain:0:1", "con": env}}))
+    t.ok(r.returncode == 0 and secret in r.stdout, "... and the JOSE module opens the ESData with it",
+         r.stdout + r.stderr[-200:])
+    r = dev("maf", "key", "get", ekid, "--file", os.path.join(work, "nope.jwk"))
+    t.ok(r.returncode == 1 and not os.path.exists(os.path.join(work, "nope.jwk")),
+         "the source's own Key Retrieval carries no Key Value", r.stdout + r.stderr[-200:])
 
     # --- persistence: registrations survive a restart, Kc sealed at rest -------
     k2 = os.path.join(work, "k2.key")
