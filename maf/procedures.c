@@ -70,6 +70,16 @@ static int answer(struct cse *cse, const struct m2m_request *req, struct m2m_res
     return pc || rsc == RSC_DELETED ? 0 : m2m_error(rsp, RSC_INTERNAL_SERVER_ERROR, "cannot write the answer");
 }
 
+/* Who ran the MAF handshake: "12-<KmID>" (a PSK: a pre-provisioned Km, or
+ * one the MEF provisioned) or "33-<URI SAN>" (a certificate; the SAEF gate
+ * already held the From to that SAN). NULL without one. */
+static const char *maf_credential(const struct m2m_request *req)
+{
+    const char *cred = req->sec.credential_id;
+    bool ok = req->sec.authenticated && (!strncmp(cred, "12-", 3) || !strncmp(cred, "33-", 3));
+    return ok ? cred : NULL;
+}
+
 static struct maf_client *client_of_kmid(const char *kmid)
 {
     int64_t now = clock_now_us();
@@ -107,10 +117,10 @@ static int64_t capped(int64_t et_us, int64_t limit_us)
  * client's earlier registration. */
 static int client_register(struct cse *cse, const struct m2m_request *req, struct m2m_response *rsp)
 {
-    const char *kmid = mm_psk_of(req);
+    const char *kmid = maf_credential(req);
     if (!kmid)
         return refuse(cse, req, rsp, RSC_SECURITY_ASSOCIATION_REQUIRED,
-                      "MAF procedures need the MAF handshake: (D)TLS with the client's Km (KmID)");
+                      "MAF procedures need the MAF handshake: (D)TLS with the client's Km (KmID) or certificate");
     struct mmaf_client_reg in;
     char err[200];
     if (mmaf_parse_client_reg(req->pc, false, &in, err, sizeof err)) return refuse(cse, req, rsp, RSC_BAD_REQUEST, "%s", err);
@@ -135,7 +145,7 @@ static int client_register(struct cse *cse, const struct m2m_request *req, struc
     nc.expires_us = capped(in.et_us, now + maf.max_key_us);
     if (maf_store_put_client(maf.store, &nc)) return STORE_FAILED(rsp);
     *c = nc;
-    log_info("maf: %s registered (KmID %s) as %s", c->client_id, kmid, c->reg_id);
+    log_info("maf: %s registered (credential %s) as %s", c->client_id, kmid, c->reg_id);
     char loc[80];
     snprintf(loc, sizeof loc, "mafClientReg/%s", c->reg_id);
     rsp->location = strdup(loc);
@@ -146,10 +156,10 @@ static int client_register(struct cse *cse, const struct m2m_request *req, struc
 static int own_client(struct cse *cse, const struct m2m_request *req, struct m2m_response *rsp, const char *reg_id,
                       struct maf_client **out)
 {
-    const char *kmid = mm_psk_of(req);
+    const char *kmid = maf_credential(req);
     if (!kmid)
         return refuse(cse, req, rsp, RSC_SECURITY_ASSOCIATION_REQUIRED,
-                      "MAF procedures need the MAF handshake: (D)TLS with the client's Km (KmID)");
+                      "MAF procedures need the MAF handshake: (D)TLS with the client's Km (KmID) or certificate");
     struct maf_client *c = client_of_kmid(kmid);
     if (!c || (reg_id && strcmp(c->reg_id, reg_id)))
         return refuse(cse, req, rsp, RSC_NOT_FOUND, "no MAF client registration %s of this client", reg_id ? reg_id : "");
@@ -248,11 +258,11 @@ static bool is_target(const struct maf_key *k, const char *abs)
  * view (without); anyone else learns nothing, not even that the key exists. */
 static int key_op(struct cse *cse, const struct m2m_request *req, struct m2m_response *rsp, const char *rel)
 {
-    const char *kmid = mm_psk_of(req);
+    const char *kmid = maf_credential(req);
     char who[256];
     if (!kmid)
         return refuse(cse, req, rsp, RSC_SECURITY_ASSOCIATION_REQUIRED,
-                      "MAF procedures need the MAF handshake: (D)TLS with the client's Km (KmID)");
+                      "MAF procedures need the MAF handshake: (D)TLS with the client's Km (KmID) or certificate");
     if (!mm_absolute_id(cse, req->fr, who, sizeof who))
         return refuse(cse, req, rsp, RSC_BAD_REQUEST, "the originator is not a CSE-ID or AE-ID");
     struct maf_key *k = key_named(rel);

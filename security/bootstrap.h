@@ -1,6 +1,6 @@
 /* The MEF (or MAF) handshake's exported keying material, from the (D)TLS layer to
  * the MEF's request handlers. The transports export TS-0003's bootstrap
- * material (enrol_keys.h) after each PSK handshake, but only in a server
+ * material (enrol_keys.h) after each PSK (or client certificate) handshake, but only in a server
  * that enabled it (m2m-mef, m2m-maf); the Client Registration that follows on that
  * session names the RelativeKeID it computed, and takes the record once.
  * Requests never carry keys, and the records live for a short while only. */
@@ -20,7 +20,7 @@ bool bootstrap_enabled(void);
 const char *bootstrap_label(void);
 
 /* Records the material of a finished handshake authenticated as
- * credential_id ("12-<KpmID>"); the same session recorded twice is one record. */
+ * credential_id ("12-<KpmID>", "33-<URI SAN>"); the same session recorded twice is one record. */
 void bootstrap_record(const char *credential_id, const uint8_t km[BOOTSTRAP_LEN]);
 
 /* Takes (and forgets) the record of credential_id whose first 16 bytes are

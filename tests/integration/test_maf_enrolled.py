@@ -2,7 +2,8 @@
 m2m-cse processes on loopback (docs/security.md "MAF-based SAEF"):
 a MAF client whose Km the MEF provisioned (`m2m enrol --suid 21`, the MAF
 fetching Km as an enrolment target of the MEF) meets the CSE through the
-MAF; an ESPrim key from the MAF (SUID 33) opens sealed primitives at the
+MAF; a client authenticated by a certificate (URI SAN = its ID) does the
+MAF procedures with curl and registers a key; an ESPrim key from the MAF (SUID 33) opens sealed primitives at the
 CSE, which asks the MAF without blocking; the MAF's registrations survive its restart, Kc sealed at rest."""
 import base64
 import json
@@ -16,6 +17,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(__file__))
 import harness  # noqa: E402
+import secure  # noqa: E402
 from harness import Cse, Tap, write_private  # noqa: E402
 
 t = Tap()
@@ -57,6 +59,8 @@ def retried(*args):
 work = tempfile.mkdtemp(prefix="ironbark-maf-enrolled-")
 kpm = write_private(os.path.join(work, "kpm.key"), KPM + "\n")
 kmuser = write_private(os.path.join(work, "kmuser.key"), KMUSER + "\n")
+devca = secure.make_ca(work, "devca")
+ccert = secure.make_client_cert(work, "ccert", "Ccert", devca)
 km = os.path.join(work, "km.key")
 
 mef = Server(MEF_BIN, psk=["kpm-dev:%s:Cdev" % KPM, "maf-fetch:%s:/id-maf" % FETCH], log_level="debug")
@@ -68,7 +72,8 @@ def start_maf(again=None):
                  coaps_port=again.coaps_port) if again else {}
     return Server(MAF_BIN, psk=["maf-fetch:%s:/id-mef" % FETCH, "km-cse-in:%s:/id-in" % KMCSE, "km-user:%s:Cuser" % KMUSER], mef_fqdn=MEF_FQDN,
                   mef_url="coaps://127.0.0.1:%d" % mef.coaps_port,
-                  outbound_psk="127.0.0.1:%d=maf-fetch" % mef.coaps_port, log_level="debug", **ports).start()
+                  outbound_psk="127.0.0.1:%d=maf-fetch" % mef.coaps_port, trusted_ca=devca[0], log_level="debug",
+                  **ports).start()
 
 
 maf = start_maf()
@@ -132,6 +137,37 @@ try:
         with open(os.path.join(cse.data_dir, "audit.log")) as f:
             denied = [line for line in f if kid in line and '"maf"' in line and '"deny"' in line]
         t.ok("RSC 4112" in r.stdout and denied, "%s: refused (4112), audited" % what, r.stdout + r.stderr[-200:])
+
+    # --- a certificate-authenticated MAF client (curl; the m2m tool for the exporter) ------
+    def curl_maf(method, path, origin, ty=None, body=None):
+        headers = {"X-M2M-Origin": origin, "X-M2M-RI": "c1", "X-M2M-RVI": "3", "Accept": "application/json"}
+        if ty:
+            headers["Content-Type"] = "application/json;ty=%d" % ty
+        return harness.curl(method, "https://localhost:%d/%s" % (maf.https_port, path), headers, body,
+                            extra=maf.https_curl_options() + ["--cert", ccert[0], "--key", ccert[1]])
+
+    reg = json.dumps({"maf:clientReg": {"MAF-FQDN": MAF_FQDN, "adminFQDN": MAF_FQDN,
+                                        "expirationTime": "20991231T000000"}})
+    r = curl_maf("POST", "mafClientReg", "Ccert", 952, reg)
+    t.ok(r.status == 201 and '"MAFClientID":"Ccert"' in r.text.replace(" ", ""),
+         "curl with a client certificate: MAF Client Registration, the client ID is the certificate's URI SAN",
+         (r.status, r.text))
+    r = curl_maf("POST", "mafClientReg", "Cmallory", 952, reg)
+    t.eq(r.rsc, 4106, "... another From with that certificate: 4106")
+    ckey = os.path.join(work, "cert-kc.key")
+    r = tool("--maf", maf_https, "--ca", maf.tls_ca, "--cert", ccert[0], "--key", ccert[1], "--from", "Ccert",
+             "maf", "key", "add", "--target", "/id-in", "--file", ckey)
+    m = re.search(r"--psk-id (\S+)", r.stdout)
+    ckid = m.group(1) if m else "none"
+    t.ok(r.returncode == 0 and m, "Key Registration over the certificate handshake (Kc exported from it)",
+         r.stdout + r.stderr[-300:])
+    r = curl_maf("GET", "mafKeyReg", "Ccert")
+    t.ok(r.status == 200 and ckid in r.text and "Key Value" not in r.text, "curl: the certificate client's keys",
+         (r.status, r.text))
+    r = retried("--url", cse_coaps, "--psk-id", ckid, "--psk-key-file", ckey, "--from", "Ccert", "create", "cse-in",
+                "--ty", "2", "--body", '{"m2m:ae":{"rn":"ccert","api":"Ncert","rr":false,"srv":["3"]}}')
+    t.ok("RSC 2001" in r.stdout, "... and the CSE accepts that key, bound to the certificate's ID",
+         r.stdout + r.stderr[-300:])
 
     # --- ESData with a MAF key (SUID 34): the source seals, the target retrieves the key and opens ---
     secret = "reading-4711"
