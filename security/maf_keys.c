@@ -86,8 +86,8 @@ int maf_key_lookup(struct cse *cse, const struct m2m_request *req, const char *k
         log_info("maf: asking the MAF for key %s (SUID %d)", kid, suid);
         return rc;
     }
-    char why[300];
-    struct mmaf_retrieved got;
+    char why[300] = "";
+    struct mmaf_retrieved got = { 0 };
     struct ident_home home = cse_home(cse);
     struct ident_forms self;
     if (rc != RSC_OK) {
@@ -95,11 +95,11 @@ int maf_key_lookup(struct cse *cse, const struct m2m_request *req, const char *k
         snprintf(why, sizeof why, "the MAF answered %d%s%s", rc, dbg ? ": " : "", dbg ? dbg : "");
     } else if (!ident_forms(&home, cse->csi, &self)) {
         snprintf(why, sizeof why, "this CSE has no absolute CSE-ID");
-    } else if (!mmaf_parse_retrieved(answer, suid, self.abs, &got, why, sizeof why) && got.expires_us <= now) {
+    } else if (mmaf_parse_retrieved(answer, suid, self.abs, &got, why, sizeof why)) {
+        /* why says what is wrong with the key: usage, target, form */
+    } else if (got.expires_us <= now) {
         snprintf(why, sizeof why, "it has expired");
         explicit_bzero(&got, sizeof got);
-    } else if (!got.key_len) {
-        /* why says what mmaf_parse_retrieved refused */
     } else {
         json_decref(answer);
         struct cached *c = free_slot();
