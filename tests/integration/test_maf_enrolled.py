@@ -2,17 +2,19 @@
 m2m-cse processes on loopback (docs/security.md "MAF-based SAEF"):
 a MAF client whose Km the MEF provisioned (`m2m enrol --suid 21`, the MAF
 fetching Km as an enrolment target of the MEF) meets the CSE through the
-MAF; a client authenticated by a certificate (URI SAN = its ID) does the
+MAF; a silent MAF holds up only the ESPrim request that waits for it; a client authenticated by a certificate (URI SAN = its ID) does the
 MAF procedures with curl and registers a key; an ESPrim key from the MAF (SUID 33) opens sealed primitives at the
 CSE, which asks the MAF without blocking; the MAF's registrations survive its restart, Kc sealed at rest."""
 import base64
 import json
 import os
 import re
+import socket
 import stat
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 
 sys.path.insert(0, os.path.dirname(__file__))
@@ -215,4 +217,26 @@ try:
 finally:
     rcs = [s.stop() for s in (cse, maf, mef)]
 t.eq(rcs, [0, 0, 0], "m2m-cse, m2m-maf and m2m-mef stop cleanly")
+
+# --- a MAF that accepts and never answers: the ESPrim request waits, nobody else does ---
+hold = socket.socket()
+hold.bind(("127.0.0.1", 0))
+hold.listen(4)
+held = []
+thr = threading.Thread(target=lambda: held.append(hold.accept()[0]), daemon=True)
+hold.settimeout(15)
+thr.start()
+with Cse(coap_port=0, esprim="true", maf_fqdn=MAF_FQDN, maf_url="https://127.0.0.1:%d" % hold.getsockname()[1]) as slow:
+    anykey = write_private(os.path.join(work, "any.key"), "cd" * 32 + "\n")
+    waiting = subprocess.Popen([TOOL, "--url", slow.base, "--from", "Cdev", "--timeout", "15000", "--esprim",
+                                "ab" * 16 + "@" + MAF_FQDN, "--esprim-key-file", anykey, "retrieve", "cse-in"],
+                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    thr.join(10)
+    t.ok(held, "an ESPrim object under a MAF key: the CSE asks the (silent) MAF")
+    t.eq([slow.get("/cse-in").rsc for _ in range(5)], [2000] * 5, "meanwhile the CSE serves other requests")
+    out = waiting.communicate(timeout=30)[0]
+    t.ok("RSC 4112" in out, "the waiting request ends by the MAF's timeout: 4112, key unknown", out[-300:])
+for c in held:
+    c.close()
+hold.close()
 t.done()
