@@ -69,6 +69,7 @@ static int maf_start(struct cse *cse, void *data)
         return -1;
     }
     bootstrap_enable(MAF_EXPORT_LABEL);
+    bootstrap_enable_certificates(true);   /* clients with a certificate instead of Km */
     log_info("m2m-maf: MAF-FQDN %s, registrations in %s/maf.db, keys sealed under maf-root.key", fqdn,
              cse->cfg.data_dir);
     return 0;

@@ -1,6 +1,6 @@
 /* The MEF (or MAF) handshake's exported keying material, from the (D)TLS layer to
  * the MEF's request handlers. The transports export TS-0003's bootstrap
- * material (enrol_keys.h) after each PSK (or client certificate) handshake, but only in a server
+ * material (enrol_keys.h) after each PSK handshake, but only in a server
  * that enabled it (m2m-mef, m2m-maf); the Client Registration that follows on that
  * session names the RelativeKeID it computed, and takes the record once.
  * Requests never carry keys, and the records live for a short while only. */
@@ -16,6 +16,10 @@
 /* label: the RFC 5705 label to export with (m2m-mef: TS-0003's bootstrap
  * label, m2m-maf: its connection label), NULL to stop. */
 void bootstrap_enable(const char *label);
+/* After bootstrap_enable: client certificate handshakes export too (m2m-maf,
+ * whose clients may hold a certificate instead of Km; not m2m-mef). */
+void bootstrap_enable_certificates(bool on);
+bool bootstrap_for_certificates(void);
 bool bootstrap_enabled(void);
 const char *bootstrap_label(void);
 

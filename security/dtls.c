@@ -278,7 +278,7 @@ bool dtls_session_credential(struct coap_session_t *session, char *out, size_t c
     X509_free(peer);
     if (ok) {
         snprintf(out, cap, "33-%s", uri);
-        export_bootstrap(ssl, out);
+        if (bootstrap_for_certificates()) export_bootstrap(ssl, out);
     }
     return ok;
 }
