@@ -8,7 +8,6 @@
 #include "cse/core/server.h"
 #include "resources/registry.h"
 
-#include <string.h>
 
 extern const struct resource_type type_token;
 
@@ -20,13 +19,7 @@ static const struct config_extra settings[] = {
 /* Its own ports, CSE-ID and data, so it runs beside an m2m-cse with no flags. */
 static void das_defaults(struct config *cfg)
 {
-    strcpy(cfg->cse_id, "id-das");
-    strcpy(cfg->cse_name, "das-in");
-    strcpy(cfg->data_dir, "./var-das");
-    cfg->http_port = 8281;
-    cfg->https_port = 8282;
-    cfg->coap_port = 0;
-    cfg->coaps_port = 0;
+    server_defaults(cfg, "id-das", "das-in", "./var-das", 8281, 8282, 0, 0);
 }
 
 static int das_start(struct cse *cse, void *data)

@@ -2,9 +2,11 @@
  * (cse/core/server.h). MAF clients hold a Km (KmID: a PSK in the MAF's
  * credential store, like any PSK) and run the MAF handshake over HTTPS or
  * CoAPS; a source client registers a connection key Kc exported from that
- * handshake for its targets, who retrieve it (maf/procedures.h). The MAF's
- * state is in memory only. maf/README.md. */
+ * handshake for its targets, who retrieve it (maf/procedures.h). The
+ * registrations live in <data-dir>/maf.db, Kc sealed under
+ * <data-dir>/maf-root.key (maf/store.h). maf/README.md. */
 #include "procedures.h"
+#include "store.h"
 #include "cse/base/clock.h"
 #include "cse/base/log.h"
 #include "cse/core/server.h"
@@ -16,6 +18,7 @@
 #include <string.h>
 
 static int64_t max_key_us = 7LL * 86400 * 1000000;
+static struct maf_store *store;
 
 static int set_lifetime(void *data, const char *value, char *err, int errlen)
 {
@@ -38,14 +41,9 @@ static const struct config_extra settings[] = {
 /* Its own ports, CSE-ID and data, so it runs beside m2m-cse, m2m-das and m2m-mef with no flags. */
 static void maf_defaults(struct config *cfg)
 {
-    strcpy(cfg->cse_id, "id-maf");
-    strcpy(cfg->cse_name, "maf-in");
-    strcpy(cfg->data_dir, "./var-maf");
-    cfg->http_port = 8581;
-    cfg->https_port = 8582;
-    cfg->coap_port = 0;
-    cfg->coaps_port = 5884;
+    server_defaults(cfg, "id-maf", "maf-in", "./var-maf", 8581, 8582, 0, 5884);
     strcpy(cfg->maf_fqdn, "maf.ironbark.local");
+    cfg->mef_fetch_suid = 21;   /* with mef-url: a KmID <KeID>@<mef-fqdn> is fetched as the Km the MEF derived */
 }
 
 static int maf_start(struct cse *cse, void *data)
@@ -59,9 +57,21 @@ static int maf_start(struct cse *cse, void *data)
         log_error("m2m-maf: maf-fqdn '%s' must be a lowercase host name (letters, digits, '-', dots)", fqdn);
         return -1;
     }
-    maf_service_set(fqdn, max_key_us);
+    char err[600];
+    if (!(store = maf_store_open(cse->cfg.data_dir, err, sizeof err))) {
+        log_error("m2m-maf: %s", err);
+        return -1;
+    }
+    if (maf_service_set(fqdn, max_key_us, store)) {
+        log_error("m2m-maf: cannot read the registrations in %s/maf.db", cse->cfg.data_dir);
+        maf_store_close(store);
+        store = NULL;
+        return -1;
+    }
     bootstrap_enable(MAF_EXPORT_LABEL);
-    log_info("m2m-maf: MAF-FQDN %s; registrations and keys in memory only", fqdn);
+    bootstrap_enable_certificates(true);   /* clients with a certificate instead of Km */
+    log_info("m2m-maf: MAF-FQDN %s, registrations in %s/maf.db, keys sealed under maf-root.key", fqdn,
+             cse->cfg.data_dir);
     return 0;
 }
 
@@ -71,6 +81,8 @@ static void maf_stop(struct cse *cse, void *data)
     bootstrap_enable(NULL);
     bootstrap_clear();
     maf_forget_all();
+    maf_store_close(store);
+    store = NULL;
 }
 
 /* Registrations live outside the resource tree: a Reset leaves them. */

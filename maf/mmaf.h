@@ -39,7 +39,7 @@ struct mmaf_path mmaf_parse_path(const char *to, const char *csebase_name);
 
 /* A MAF client registration as the MAF holds it. */
 struct maf_client {
-    char kmid[128];           /* the credential of the MAF handshake (KmID) */
+    char kmid[136];           /* the MAF handshake's Credential-ID: "12-<KmID>" or "33-<URI SAN>" */
     char reg_id[48];          /* mafClientRegID */
     char client_id[256];      /* MAF Client ID: the originator the MAF vouches for */
     char admin_fqdn[128];
@@ -50,7 +50,7 @@ struct maf_client {
 /* A key registration as the MAF holds it (Kc only in memory). */
 struct maf_key {
     char rel[MMAF_RELKEYID_LEN + 1];   /* RelativeKeyID */
-    char source_kmid[128];
+    char source_kmid[136];    /* its source's Credential-ID (maf_client.kmid) */
     char source_id[256];      /* Source MAF Client ID */
     int suid;
     char targets[MMAF_MAX_TARGETS][256];

@@ -1,6 +1,7 @@
 #include "procedures.h"
 
 #include "mmaf.h"
+#include "store.h"
 #include "cse/base/clock.h"
 #include "cse/base/log.h"
 #include "cse/core/cse.h"
@@ -26,15 +27,35 @@
 static struct {
     const char *fqdn;
     int64_t max_key_us;
+    struct maf_store *store;
     struct maf_client clients[MAX_CLIENTS];
     struct maf_key keys[MAX_KEYS];
 } maf;
 
-void maf_service_set(const char *fqdn, int64_t max_key_us)
+static void load_client(void *arg, const struct maf_client *c)
+{
+    (void)arg;
+    for (int i = 0; i < MAX_CLIENTS; i++)
+        if (!maf.clients[i].reg_id[0]) { maf.clients[i] = *c; return; }
+}
+
+static void load_key(void *arg, const struct maf_key *k)
+{
+    (void)arg;
+    for (int i = 0; i < MAX_KEYS; i++)
+        if (!maf.keys[i].rel[0]) { maf.keys[i] = *k; return; }
+}
+
+int maf_service_set(const char *fqdn, int64_t max_key_us, struct maf_store *store)
 {
     maf.fqdn = fqdn;
     maf.max_key_us = max_key_us;
+    maf.store = store;
+    return maf_store_load(store, clock_now_us(), load_client, load_key, NULL);
 }
+
+/* Every change is written before it is answered: a 5000 leaves memory as it was. */
+#define STORE_FAILED(rsp) m2m_error(rsp, RSC_INTERNAL_SERVER_ERROR, "the MAF cannot store the registration")
 
 void maf_forget_all(void) { explicit_bzero(maf.clients, sizeof maf.clients); explicit_bzero(maf.keys, sizeof maf.keys); }
 
@@ -47,6 +68,16 @@ static int answer(struct cse *cse, const struct m2m_request *req, struct m2m_res
     rsp->rsc = rsc;
     rsp->pc = pc;
     return pc || rsc == RSC_DELETED ? 0 : m2m_error(rsp, RSC_INTERNAL_SERVER_ERROR, "cannot write the answer");
+}
+
+/* Who ran the MAF handshake: "12-<KmID>" (a PSK: a pre-provisioned Km, or
+ * one the MEF provisioned) or "33-<URI SAN>" (a certificate; the SAEF gate
+ * already held the From to that SAN). NULL without one. */
+static const char *maf_credential(const struct m2m_request *req)
+{
+    const char *cred = req->sec.credential_id;
+    bool ok = req->sec.authenticated && (!strncmp(cred, "12-", 3) || !strncmp(cred, "33-", 3));
+    return ok ? cred : NULL;
 }
 
 static struct maf_client *client_of_kmid(const char *kmid)
@@ -86,10 +117,10 @@ static int64_t capped(int64_t et_us, int64_t limit_us)
  * client's earlier registration. */
 static int client_register(struct cse *cse, const struct m2m_request *req, struct m2m_response *rsp)
 {
-    const char *kmid = mm_psk_of(req);
+    const char *kmid = maf_credential(req);
     if (!kmid)
         return refuse(cse, req, rsp, RSC_SECURITY_ASSOCIATION_REQUIRED,
-                      "MAF procedures need the MAF handshake: (D)TLS with the client's Km (KmID)");
+                      "MAF procedures need the MAF handshake: (D)TLS with the client's Km (KmID) or certificate");
     struct mmaf_client_reg in;
     char err[200];
     if (mmaf_parse_client_reg(req->pc, false, &in, err, sizeof err)) return refuse(cse, req, rsp, RSC_BAD_REQUEST, "%s", err);
@@ -105,14 +136,16 @@ static int client_register(struct cse *cse, const struct m2m_request *req, struc
     char rhex[17];
     if (getrandom(rnd, sizeof rnd, 0) != sizeof rnd) return m2m_error(rsp, RSC_INTERNAL_SERVER_ERROR, "no randomness");
     hex_encode(rnd, sizeof rnd, rhex);
-    memset(c, 0, sizeof *c);
-    snprintf(c->kmid, sizeof c->kmid, "%s", kmid);
-    snprintf(c->reg_id, sizeof c->reg_id, "mafcr-%s", rhex);
-    snprintf(c->client_id, sizeof c->client_id, "%s", req->fr);
-    snprintf(c->admin_fqdn, sizeof c->admin_fqdn, "%s", in.admin_fqdn);
-    mm_labels_text(in.labels, c->labels, sizeof c->labels);
-    c->expires_us = capped(in.et_us, now + maf.max_key_us);
-    log_info("maf: %s registered (KmID %s) as %s", c->client_id, kmid, c->reg_id);
+    struct maf_client nc = { 0 };
+    snprintf(nc.kmid, sizeof nc.kmid, "%s", kmid);
+    snprintf(nc.reg_id, sizeof nc.reg_id, "mafcr-%s", rhex);
+    snprintf(nc.client_id, sizeof nc.client_id, "%s", req->fr);
+    snprintf(nc.admin_fqdn, sizeof nc.admin_fqdn, "%s", in.admin_fqdn);
+    mm_labels_text(in.labels, nc.labels, sizeof nc.labels);
+    nc.expires_us = capped(in.et_us, now + maf.max_key_us);
+    if (maf_store_put_client(maf.store, &nc)) return STORE_FAILED(rsp);
+    *c = nc;
+    log_info("maf: %s registered (credential %s) as %s", c->client_id, kmid, c->reg_id);
     char loc[80];
     snprintf(loc, sizeof loc, "mafClientReg/%s", c->reg_id);
     rsp->location = strdup(loc);
@@ -123,10 +156,10 @@ static int client_register(struct cse *cse, const struct m2m_request *req, struc
 static int own_client(struct cse *cse, const struct m2m_request *req, struct m2m_response *rsp, const char *reg_id,
                       struct maf_client **out)
 {
-    const char *kmid = mm_psk_of(req);
+    const char *kmid = maf_credential(req);
     if (!kmid)
         return refuse(cse, req, rsp, RSC_SECURITY_ASSOCIATION_REQUIRED,
-                      "MAF procedures need the MAF handshake: (D)TLS with the client's Km (KmID)");
+                      "MAF procedures need the MAF handshake: (D)TLS with the client's Km (KmID) or certificate");
     struct maf_client *c = client_of_kmid(kmid);
     if (!c || (reg_id && strcmp(c->reg_id, reg_id)))
         return refuse(cse, req, rsp, RSC_NOT_FOUND, "no MAF client registration %s of this client", reg_id ? reg_id : "");
@@ -142,6 +175,7 @@ static int client_reg_op(struct cse *cse, const struct m2m_request *req, struct 
     if (req->op == OP_RETRIEVE)
         return answer(cse, req, rsp, RSC_OK, mmaf_client_reg_json("maf:clientCfg", c, maf.fqdn), c->reg_id);
     if (req->op == OP_DELETE) {
+        if (maf_store_drop_client(maf.store, c->kmid)) return STORE_FAILED(rsp);
         log_info("maf: %s de-registered (%s); its keys go with it", c->client_id, c->reg_id);
         drop_keys_of(c->kmid);
         explicit_bzero(c, sizeof *c);
@@ -152,8 +186,11 @@ static int client_reg_op(struct cse *cse, const struct m2m_request *req, struct 
     if (mmaf_parse_client_reg(req->pc, true, &in, err, sizeof err)) return refuse(cse, req, rsp, RSC_BAD_REQUEST, "%s", err);
     int64_t now = clock_now_us();
     if (in.has_et && in.et_us <= now) return refuse(cse, req, rsp, RSC_BAD_REQUEST, "expirationTime has passed");
-    if (in.has_et) c->expires_us = capped(in.et_us, now + maf.max_key_us);
-    if (in.has_labels) mm_labels_text(in.labels, c->labels, sizeof c->labels);
+    struct maf_client nc = *c;
+    if (in.has_et) nc.expires_us = capped(in.et_us, now + maf.max_key_us);
+    if (in.has_labels) mm_labels_text(in.labels, nc.labels, sizeof nc.labels);
+    if (maf_store_put_client(maf.store, &nc)) return STORE_FAILED(rsp);
+    *c = nc;
     return answer(cse, req, rsp, RSC_UPDATED, mmaf_client_reg_json("maf:clientReg", c, maf.fqdn), c->reg_id);
 }
 
@@ -197,6 +234,10 @@ static int key_register(struct cse *cse, const struct m2m_request *req, struct m
     mm_labels_text(in.labels, k.labels, sizeof k.labels);
     /* Kc never outlives the registration that authenticated its source. */
     k.expires_us = capped(capped(in.et_us, now + maf.max_key_us), c->expires_us);
+    if (maf_store_put_key(maf.store, &k)) {
+        explicit_bzero(&k, sizeof k);
+        return STORE_FAILED(rsp);
+    }
     *slot = k;
     explicit_bzero(&k, sizeof k);
     log_info("maf: key %s of %s for SUID %d, first target %s", slot->rel, slot->source_id, slot->suid, slot->targets[0]);
@@ -217,11 +258,11 @@ static bool is_target(const struct maf_key *k, const char *abs)
  * view (without); anyone else learns nothing, not even that the key exists. */
 static int key_op(struct cse *cse, const struct m2m_request *req, struct m2m_response *rsp, const char *rel)
 {
-    const char *kmid = mm_psk_of(req);
+    const char *kmid = maf_credential(req);
     char who[256];
     if (!kmid)
         return refuse(cse, req, rsp, RSC_SECURITY_ASSOCIATION_REQUIRED,
-                      "MAF procedures need the MAF handshake: (D)TLS with the client's Km (KmID)");
+                      "MAF procedures need the MAF handshake: (D)TLS with the client's Km (KmID) or certificate");
     if (!mm_absolute_id(cse, req->fr, who, sizeof who))
         return refuse(cse, req, rsp, RSC_BAD_REQUEST, "the originator is not a CSE-ID or AE-ID");
     struct maf_key *k = key_named(rel);
@@ -236,6 +277,7 @@ static int key_op(struct cse *cse, const struct m2m_request *req, struct m2m_res
         return answer(cse, req, rsp, RSC_OK, mmaf_key_json(k, maf.fqdn, target), k->rel);
     }
     if (req->op == OP_DELETE) {
+        if (maf_store_drop_key(maf.store, k->rel)) return STORE_FAILED(rsp);
         log_info("maf: key %s de-registered by %s", k->rel, k->source_id);
         explicit_bzero(k, sizeof *k);
         return answer(cse, req, rsp, RSC_DELETED, NULL, rel);
@@ -251,13 +293,18 @@ static int key_op(struct cse *cse, const struct m2m_request *req, struct m2m_res
     for (int i = 0; in.has_targets && i < in.ntargets; i++)
         if (!mm_absolute_id(cse, in.targets[i], targets[i], sizeof targets[i]))
             return refuse(cse, req, rsp, RSC_BAD_REQUEST, "targetIDs: '%s' is not a CSE-ID or AE-ID", in.targets[i]);
+    struct maf_key nk = *k;
     if (in.has_targets) {
-        memcpy(k->targets, targets, sizeof targets);
-        k->ntargets = in.ntargets;
+        memcpy(nk.targets, targets, sizeof targets);
+        nk.ntargets = in.ntargets;
     }
     struct maf_client *c = client_of_kmid(kmid);
-    if (in.has_et) k->expires_us = capped(capped(in.et_us, now + maf.max_key_us), c ? c->expires_us : now);
-    if (in.has_labels) mm_labels_text(in.labels, k->labels, sizeof k->labels);
+    if (in.has_et) nk.expires_us = capped(capped(in.et_us, now + maf.max_key_us), c ? c->expires_us : now);
+    if (in.has_labels) mm_labels_text(in.labels, nk.labels, sizeof nk.labels);
+    int stored = maf_store_put_key(maf.store, &nk);
+    if (!stored) *k = nk;
+    explicit_bzero(&nk, sizeof nk);
+    if (stored) return STORE_FAILED(rsp);
     return answer(cse, req, rsp, RSC_UPDATED, mmaf_key_json(k, maf.fqdn, false), k->rel);
 }
 

@@ -45,13 +45,7 @@ static const struct config_extra settings[] = {
 /* Its own ports, CSE-ID and data, so it runs beside m2m-cse and m2m-das with no flags. */
 static void mef_defaults(struct config *cfg)
 {
-    strcpy(cfg->cse_id, "id-mef");
-    strcpy(cfg->cse_name, "mef-in");
-    strcpy(cfg->data_dir, "./var-mef");
-    cfg->http_port = 8381;
-    cfg->https_port = 8382;
-    cfg->coap_port = 0;
-    cfg->coaps_port = 5784;
+    server_defaults(cfg, "id-mef", "mef-in", "./var-mef", 8381, 8382, 0, 5784);
     strcpy(cfg->mef_fqdn, "mef.ironbark.local");
 }
 

@@ -51,13 +51,7 @@ static const struct config_extra settings[] = {
 /* Its own ports, CSE-ID and data, so it runs beside an m2m-cse and an m2m-das with no flags. */
 static void ppm_defaults(struct config *cfg)
 {
-    strcpy(cfg->cse_id, "id-ppm");
-    strcpy(cfg->cse_name, "ppm-in");
-    strcpy(cfg->data_dir, "./var-ppm");
-    cfg->http_port = 8481;
-    cfg->https_port = 8482;
-    cfg->coap_port = 0;
-    cfg->coaps_port = 0;
+    server_defaults(cfg, "id-ppm", "ppm-in", "./var-ppm", 8481, 8482, 0, 0);
 }
 
 /* Consents answer consultations like rules do (das/consult.h). */

@@ -17,7 +17,7 @@ struct record {
 };
 
 static struct record table[SLOTS];
-static bool enabled;
+static bool enabled, for_certificates;
 static const char *export_label;
 
 static time_t now_s(void)
@@ -27,7 +27,9 @@ static time_t now_s(void)
     return ts.tv_sec + 1;   /* never 0: 0 marks a free slot */
 }
 
-void bootstrap_enable(const char *label) { enabled = label != NULL; export_label = label; }
+void bootstrap_enable(const char *label) { enabled = label != NULL; export_label = label; for_certificates = false; }
+void bootstrap_enable_certificates(bool on) { for_certificates = on; }
+bool bootstrap_for_certificates(void) { return enabled && for_certificates; }
 const char *bootstrap_label(void) { return export_label; }
 bool bootstrap_enabled(void) { return enabled; }
 

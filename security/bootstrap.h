@@ -16,11 +16,15 @@
 /* label: the RFC 5705 label to export with (m2m-mef: TS-0003's bootstrap
  * label, m2m-maf: its connection label), NULL to stop. */
 void bootstrap_enable(const char *label);
+/* After bootstrap_enable: client certificate handshakes export too (m2m-maf,
+ * whose clients may hold a certificate instead of Km; not m2m-mef). */
+void bootstrap_enable_certificates(bool on);
+bool bootstrap_for_certificates(void);
 bool bootstrap_enabled(void);
 const char *bootstrap_label(void);
 
 /* Records the material of a finished handshake authenticated as
- * credential_id ("12-<KpmID>"); the same session recorded twice is one record. */
+ * credential_id ("12-<KpmID>", "33-<URI SAN>"); the same session recorded twice is one record. */
 void bootstrap_record(const char *credential_id, const uint8_t km[BOOTSTRAP_LEN]);
 
 /* Takes (and forgets) the record of credential_id whose first 16 bytes are

@@ -276,6 +276,9 @@ bool dtls_session_credential(struct coap_session_t *session, char *out, size_t c
     char uri[SAN_URI_MAX + 1];
     bool ok = cert_uri(peer, uri, sizeof uri);
     X509_free(peer);
-    if (ok) snprintf(out, cap, "33-%s", uri);
+    if (ok) {
+        snprintf(out, cap, "33-%s", uri);
+        if (bootstrap_for_certificates()) export_bootstrap(ssl, out);
+    }
     return ok;
 }

@@ -22,7 +22,6 @@
 #define REFUSED_SLOTS 64
 #define REFUSED_HOLD_US (5LL * 1000000)   /* a refused KeID is not asked again for this long */
 #define FETCH_TIMEOUT_MS 5000
-#define SUID_SAEF 22                       /* RSPF-provisioned key for an SAEF (m2m:suid) */
 #define SUID_MAF_SAEF 32                   /* MAF-distributed key for an SAEF */
 
 /* What a source vouches for: the key, whom it speaks for, until when. */
@@ -70,9 +69,10 @@ static struct {
     char self_abs[512];                    /* this CSE's absolute CSE-ID: a MAF key must name it */
 } tgt;
 
+/* SUID 22 (Kpsa) for a CSE; 21 (Km) for m2m-maf, whose MAF clients the MEF enrolled. */
 static void mef_url_of(const struct source *s, const char *identity, char *out, size_t cap)
 {
-    snprintf(out, cap, "%s/fetchCredentials/%s/%d", s->url, identity, SUID_SAEF);
+    snprintf(out, cap, "%s/fetchCredentials/%s/%d", s->url, identity, tgt.cse->cfg.mef_fetch_suid);
 }
 
 static void fill(struct lent *out, const uint8_t *key, size_t n, const char *originator, int64_t until_us)

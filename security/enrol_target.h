@@ -1,7 +1,8 @@
 /* The CSE as an enrolment target (TS-0003 8.3.2.1): a device presents a
  * PSK identity <KeID>@<mef-fqdn> the CSE does not hold. The (D)TLS PSK
  * callback cannot wait, so that first handshake fails; meanwhile the CSE
- * fetches the key from the MEF (RETRIEVE <mef-url>/fetchCredentials/<KeID>/22
+ * fetches the key from the MEF (RETRIEVE <mef-url>/fetchCredentials/<KeID>/22,
+ * or /21 in m2m-maf, whose clients' Km the MEF provisions: cfg.mef_fetch_suid;
  * through the asynchronous outbound path, authenticated by outbound-psk)
  * and lends it to the credential store (cred_lease_psk) bound to the
  * Enrolee-ID the MEF vouches for, until its Lifetime. The device's retry

@@ -1,6 +1,7 @@
 /* ESPrim (security/esprim.h): nonce objects, the session key, the JWE
  * object and the Receiver's gate. */
 #include "esprim.h"
+#include "maf_keys.h"
 
 #include "credentials.h"
 #include "jose_module.h"
@@ -619,9 +620,13 @@ static int open_object(struct cse *cse, const struct esprim_crypto *c, struct m2
     int64_t now = clock_now_us();
     char *plain = NULL;
     size_t len = 0;
+    int from_maf = -1;
     if (strcmp(o.alg, "dir") || strcmp(o.enc, "A256GCM"))
         rc = m2m_error(rsp, RSC_ESPRIM_UNSUPPORTED_OPTION, "only alg dir with enc A256GCM is supported");
-    else if (!cse->creds || cred_get_esprim_key(cse->creds, o.kid, &key))
+    /* <RelativeKeyID>@<maf-fqdn>: a MAF-distributed key (SUID 33), asked for while the loop serves on. */
+    else if ((from_maf = maf_key_lookup(cse, req, o.kid, MAF_SUID_ESPRIM, RSC_ESPRIM_UNKNOWN_KEY_ID, &key, rsp)) > 0)
+        rc = from_maf;
+    else if (from_maf < 0 && (!cse->creds || cred_get_esprim_key(cse->creds, o.kid, &key)))
         rc = m2m_error(rsp, RSC_ESPRIM_UNKNOWN_KEY_ID, "ESPrim key '%s' is unknown", o.kid);
     else if (!(rc = settle_session(r, c, &key, &o, now, &s, rsp)) &&
              (rc = esprim_object_open(c, s.key, &o, &plain, &len)))

@@ -1,6 +1,7 @@
 #include "saef.h"
 
 #include "credentials.h"
+#include "maf_keys.h"
 #include "../cse/core/cse.h"
 #include "../cse/base/log.h"
 #include "../cse/core/rsc.h"
@@ -73,8 +74,10 @@ static bool credential_allows(struct cse *cse, const char *cred, const struct id
         /* A PSK, or the pairwise key an ESPrim object opened under. */
         const char *id = esprim ? cred + strlen(SAEF_ESPRIM_PREFIX) : cred + 3;
         struct cred_psk psk;
-        if (!cse->creds || (esprim ? cred_get_esprim_key(cse->creds, id, &psk) : cred_get_psk(cse->creds, id, &psk)))
-            return false;
+        bool known = esprim ? (cse->creds && !cred_get_esprim_key(cse->creds, id, &psk)) ||
+                                  !maf_key_cached(id, MAF_SUID_ESPRIM, &psk)
+                            : cse->creds && !cred_get_psk(cse->creds, id, &psk);
+        if (!known) return false;
         bool ok = patterns_allow(&home, psk.originators, from);
         memset(&psk, 0, sizeof psk);
         return ok;

@@ -189,6 +189,7 @@ static bool bind_credential(struct tls_conn *c)
         if (san == SAN_URI_OK) {
             snprintf(c->credential_id, sizeof c->credential_id, "33-%s", uri);
             c->bound = true;
+            if (bootstrap_for_certificates()) export_bootstrap(c);   /* a MAF client's certificate */
         } else if (san == SAN_URI_BAD) {
             log_warn("tls: client certificate with a malformed URI subjectAltName refused");
             ok = false;
@@ -204,7 +205,8 @@ static bool bind_credential(struct tls_conn *c)
 }
 
 /* In a MEF (bootstrap_enabled), a PSK handshake is the MEF handshake: its
- * RFC 5705 material is what Client Registration turns into Ke (bootstrap.h). */
+ * RFC 5705 material is what Client Registration turns into Ke (bootstrap.h).
+ * In a MAF a certificate handshake is one too (bootstrap_for_certificates). */
 static void export_bootstrap(struct tls_conn *c)
 {
     if (!bootstrap_enabled()) return;

@@ -1,8 +1,9 @@
-/* m2m maf register|key add|key list|key revoke (MAF clients) and
+/* m2m maf register|key add|key get|key list|key revoke (MAF clients) and
  * m2m --maf URL (connect to a CSE with a key the MAF establishes). The
  * MAF's wire mapping is maf/mmaf.h; the exporter split, security/enrol_keys.h. */
 #include "m2m.h"
 
+#include "../cse/base/b64url.h"
 #include "../cse/base/clock.h"
 #include "../cse/core/rsc.h"
 #include "../maf/mmaf.h"
@@ -120,14 +121,72 @@ static int key_add(struct cli *c, char *kid, size_t kid_cap, char kc_hex[2 * ENR
     return 0;
 }
 
-static int write_key(const char *path, const char *hex)
+static bool esdata_suid(int suid) { return suid == 34 || suid == 35; }
+
+/* Kc into an owner-only file: hex for a PSK (SAEF) or ESPrim key; for an
+ * ESData key (SUID 34/35) an oct JWK whose kid is the Key Identifier, so
+ * --encrypt-for/--sign name it in the JOSE header and the target knows
+ * which key to retrieve. */
+static int write_key(const char *path, const char *kid, int suid, const char *hex)
 {
+    char text[512], k64[64];
+    uint8_t kc[ENROL_KEY_LEN];
+    if (esdata_suid(suid) && hex_decode(hex, kc, sizeof kc) == sizeof kc) {
+        b64url_encode(kc, sizeof kc, k64);
+        snprintf(text, sizeof text, "{\"kty\":\"oct\",\"kid\":\"%s\",\"k\":\"%s\"}\n", kid, k64);
+    } else {
+        snprintf(text, sizeof text, "%s\n", hex);
+    }
+    explicit_bzero(kc, sizeof kc);
+    explicit_bzero(k64, sizeof k64);
     unlink(path);
     int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-    bool ok = fd >= 0 && write(fd, hex, strlen(hex)) == (ssize_t)strlen(hex) && write(fd, "\n", 1) == 1;
+    bool ok = fd >= 0 && write(fd, text, strlen(text)) == (ssize_t)strlen(text);
+    explicit_bzero(text, sizeof text);
     if (fd >= 0 && close(fd)) ok = false;
     if (!ok) fprintf(stderr, "m2m maf: cannot write %s: %s\n", path, strerror(errno));
     return ok ? 0 : 2;
+}
+
+static void how_to_use(int suid, const char *kid, const char *file)
+{
+    if (esdata_suid(suid))
+        printf("ESData: %s %s (kid %s)\n", suid == 34 ? "--encrypt-for / --decrypt" : "--sign / --verify", file, kid);
+    else if (suid == 33)
+        printf("ESPrim: --esprim %s --esprim-key-file %s\n", kid, file);
+    else
+        printf("connect with --psk-id %s --psk-key-file %s\n", kid, file);
+}
+
+/* Key Retrieval by a target: m2m maf key get <RelativeKeyID or Key Identifier> [--file F]. */
+static int key_get(struct cli *c, const char *which)
+{
+    char target[128];
+    snprintf(target, sizeof target, "mafKeyReg/%.*s", (int)strcspn(which, "@") > 64 ? 64 : (int)strcspn(which, "@"),
+             which);
+    json_t *out;
+    int rsc, rc = cli_call(c, CLIENT_RETRIEVE, target, 0, NULL, NULL, &out, &rsc);
+    if (rc) return rc;
+    if (!rsc_is_success(rsc)) return refused("Key Retrieval", rsc, out);
+    json_t *k = json_object_get(out, "maf:keyReg");
+    const char *hex = json_string_value(json_object_get(k, "Key Value"));
+    const char *kid = json_string_value(json_object_get(k, "keyIdentifier"));
+    int suid = (int)json_integer_value(json_object_get(k, "SUID"));
+    if (!hex || !kid || strlen(hex) != 2 * ENROL_KEY_LEN) {
+        fprintf(stderr, "m2m maf: the MAF gave no Key Value: this client is not among the key's targets\n");
+        json_decref(out);
+        return 1;
+    }
+    const char *file = c->file ? c->file : "maf.key";
+    rc = write_key(file, kid, suid, hex);
+    if (!rc) {
+        printf("retrieved %s (SUID %d) of %s, until %s, into %s (mode 600)\n", kid, suid,
+               json_string_value(json_object_get(k, "SourceMAFClientID")),
+               json_string_value(json_object_get(k, "expirationTime")), file);
+        how_to_use(suid, kid, file);
+    }
+    json_decref(out);
+    return rc;
 }
 
 static int client_register(struct cli *c)
@@ -161,14 +220,17 @@ int maf_main(struct cli *c)
         int rc = key_add(c, kid, sizeof kid, hex);
         if (rc) return rc;
         const char *file = c->file ? c->file : "maf.key";
-        rc = write_key(file, hex);
+        int suid = c->suid ? atoi(c->suid) : 32;
+        rc = write_key(file, kid, suid, hex);
         explicit_bzero(hex, sizeof hex);
-        if (!rc) printf("connect with --psk-id %s --psk-key-file %s\n", kid, file);
+        if (!rc) how_to_use(suid, kid, file);
         return rc;
     }
+    if (!strcmp(cmd, "key") && !strcmp(sub, "get") && c->npos > 3) return key_get(c, c->pos[3]);
     bool list = !strcmp(cmd, "key") && !strcmp(sub, "list"), revoke = !strcmp(cmd, "key") && !strcmp(sub, "revoke");
     if (!list && !(revoke && c->npos > 3)) {
-        fprintf(stderr, "m2m maf: register | key add --target ID [--suid 32] | key list | key revoke <RelativeKeyID>\n");
+        fprintf(stderr, "m2m maf: register | key add --target ID [--suid 32] | key get <RelativeKeyID> | key list | "
+                "key revoke <RelativeKeyID>\n");
         return 2;
     }
     char target[128];

@@ -176,6 +176,12 @@ int enrol_main(struct cli *c)
         fprintf(stderr, "m2m enrol: --target CSE-ID names the CSE the device enrols for (e.g. /id-in)\n");
         return 2;
     }
+    /* 22: Kpsa for an SAEF at the target CSE; 21: Km for the target MAF (MEF-provisioned MAF client). */
+    int suid = c->suid ? atoi(c->suid) : 22;
+    if (suid != 21 && suid != 22) {
+        fprintf(stderr, "m2m enrol: --suid 22 (SAEF key for a CSE, the default) or 21 (Km for a MAF)\n");
+        return 2;
+    }
     int64_t life;
     if (lifetime_us(c, &life)) return 2;
     struct registration r = { .c = c };
@@ -210,11 +216,11 @@ int enrol_main(struct cli *c)
            json_string_value(json_object_get(reg, "expirationTime")));
     json_decref(out);
 
-    /* 2. Key Registration: the target may fetch the SAEF key of this enrolment. */
+    /* 2. Key Registration: the target may fetch the SAEF key (or Km) of this enrolment. */
     step.o = c->o;
     step.o.url = bootstrap.url;
     json_t *kr = json_pack("{s:{s:s, s:s, s:s, s:i, s:[s]}}", "mef:keyReg", "MEF-FQDN", mef_fqdn(c), "adminFQDN",
-                           c->admin_fqdn ? c->admin_fqdn : mef_fqdn(c), "expirationTime", r.expiry, "SUID", 22,
+                           c->admin_fqdn ? c->admin_fqdn : mef_fqdn(c), "expirationTime", r.expiry, "SUID", suid,
                            "targetIDs", c->target[0]);
     char *krb = json_dumps(kr, JSON_COMPACT);
     json_decref(kr);
@@ -224,16 +230,17 @@ int enrol_main(struct cli *c)
     if (!rsc_is_success(rsc)) { explicit_bzero(r.ke, sizeof r.ke); return failed("Key Registration at the MEF", rsc, out); }
     const char *target = json_string_value(json_array_get(json_object_get(json_object_get(out, "mef:keyReg"), "targetIDs"), 0));
 
-    /* 3. Kpsa, derived here exactly as the MEF derives it for the target. */
+    /* 3. Kpsa (Km), derived here exactly as the MEF derives it for the target. */
     uint8_t kpsa[ENROL_KEY_LEN];
-    rc = target ? enrol_derive_kpsa(r.ke, target, kpsa) : -1;
+    rc = target ? enrol_derive_for_suid(r.ke, suid, target, kpsa) : -1;
     explicit_bzero(r.ke, sizeof r.ke);
     if (rc) {
         json_decref(out);
-        fprintf(stderr, "m2m enrol: cannot derive the SAEF key\n");
+        fprintf(stderr, "m2m enrol: cannot derive the key\n");
         return 1;
     }
-    printf("key registered: %s may fetch the SAEF key (SUID 22) of %s\n", target, r.keid);
+    const char *what = suid == 21 ? "Km (MAF client key)" : "SAEF key";
+    printf("key registered: %s may fetch the %s (SUID %d) of %s\n", target, what, suid, r.keid);
     json_decref(out);
     const char *key_file = c->file ? c->file : "enrolment.key";
     char key_hex[2 * ENROL_KEY_LEN + 1];
@@ -241,7 +248,11 @@ int enrol_main(struct cli *c)
     rc = write_key_file(key_file, kpsa, sizeof kpsa);
     explicit_bzero(kpsa, sizeof kpsa);
     if (rc) { explicit_bzero(key_hex, sizeof key_hex); return 2; }
-    printf("SAEF credential: PSK identity (KpsaID) %s, key (Kpsa) in %s (mode 600)\n", r.keid, key_file);
+    if (suid == 21)
+        printf("MAF credential: KmID %s, key (Km) in %s (mode 600); m2m --maf URL --psk-id %s --psk-key-file %s\n",
+               r.keid, key_file, r.keid, key_file);
+    else
+        printf("SAEF credential: PSK identity (KpsaID) %s, key (Kpsa) in %s (mode 600)\n", r.keid, key_file);
 
     /* 4. A certificate over EST, when asked for. */
     if (c->est_cert && (rc = est_enroll_step(c, bootstrap.url, r.keid))) {
@@ -250,9 +261,9 @@ int enrol_main(struct cli *c)
     }
 
     /* 5. The AE, at the CSE, over the SAEF credential. */
-    rc = c->cse_url ? register_ae(c, r.keid, key_hex) : 0;
+    rc = c->cse_url && suid == 22 ? register_ae(c, r.keid, key_hex) : 0;
     explicit_bzero(key_hex, sizeof key_hex);
-    if (!c->cse_url) printf("no --cse URL: register with --psk-id %s --psk-key-file %s\n", r.keid, key_file);
+    if (!c->cse_url && suid == 22) printf("no --cse URL: register with --psk-id %s --psk-key-file %s\n", r.keid, key_file);
     return rc;
 }
 

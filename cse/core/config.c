@@ -51,6 +51,7 @@ void config_defaults(struct config *c)
     strcpy(c->tls_server_name, "localhost");
     c->tls_handshake_timeout_ms = 5000;
     c->mef_recheck_ms = 60000;
+    c->mef_fetch_suid = 22;
     c->security_http = SECURITY_AUTO;
     c->security_coap = SECURITY_AUTO;
     /* High enough never to meet a well-behaved client: they are a brake for
@@ -156,9 +157,9 @@ static const struct setting settings[] = {
     LIST(trusted_ca, ntrusted_ca, "trusted-ca", "PEM file of a CA trusted for client certificates and https:// notification targets (repeatable)"),
     STR(crl_file, "crl-file", "PEM file of CRLs checked for HTTPS and CoAPS client certificates, reread when it changes; it must cover every trusted CA (e.g. an m2m-mef's tls/crl.pem)"),
     STR(mef_fqdn, "mef-fqdn", "m2m-cse: accept PSK identities <KeID>@<mef-fqdn> issued by this MEF, fetching their keys from mef-url; m2m-mef: its own MEF-FQDN (default mef.ironbark.local)"),
-    STR(mef_url, "mef-url", "m2m-cse: the MEF's base URL for /fetchCredentials (coaps://host:port, authenticated with outbound-psk)"),
+    STR(mef_url, "mef-url", "m2m-cse (and m2m-maf, for its clients' Km): the MEF's base URL for /fetchCredentials (coaps://host:port, authenticated with outbound-psk)"),
     STR(maf_fqdn, "maf-fqdn", "m2m-cse: accept PSK identities <RelativeKeyID>@<maf-fqdn> registered at this MAF, retrieving their keys from maf-url; m2m-maf: its own MAF-FQDN (default maf.ironbark.local)"),
-    STR(maf_url, "maf-url", "m2m-cse: the MAF's base URL for Key Retrieval (coaps://host:port, authenticated with outbound-psk: the CSE's Km)"),
+    STR(maf_url, "maf-url", "m2m-cse: the MAF's base URL for Key Retrieval, of (D)TLS and ESPrim keys (coaps://host:port, authenticated with outbound-psk: the CSE's Km)"),
     INT(mef_recheck_ms, "mef-recheck", 100, 86400000, "m2m-cse: ask the MEF (and MAF) again about every key it lent this often, ms; a revoked one is withdrawn (default 60000)"),
     STR(registrar_url, "registrar", "MN/ASN-CSE: the registrar CSE's base URL to register with at start-up, http(s)://host:port or coap(s)://host:port (default: none)"),
     STR(registrar_csi, "registrar-csi", "the registrar's CSE-ID, /id-in (default: none; needed with registrar)"),

@@ -80,6 +80,9 @@ struct config {
     char crl_file[256];       /* CRL(s), PEM, for HTTPS and CoAPS client certificates; "" = none */
     char mef_fqdn[128];
     char mef_url[256];
+    /* The SUID of the key fetched for a KeID: 22 (Kpsa, for an SAEF at a CSE);
+     * m2m-maf's profile sets 21 (Km: MEF-provisioned MAF clients). Not a setting. */
+    int mef_fetch_suid;
     int mef_recheck_ms;       /* how often each key lent by the MEF (or MAF) is asked about again */
     /* MAF-based SAEF: m2m-maf's own MAF-FQDN; in m2m-cse the MAF whose Key
      * Identifiers (<hex KcID>@<maf-fqdn>) it accepts, retrieving Kc from maf_url. */

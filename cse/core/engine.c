@@ -20,6 +20,7 @@
 #include "../../security/acl.h"
 #include "../../security/das.h"
 #include "../../security/esprim.h"
+#include "../../security/maf_keys.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -233,6 +234,7 @@ void cse_close(struct cse *cse)
     cse->fw_trust = NULL;
     esprim_receiver_free(cse->esprim);
     cse->esprim = NULL;
+    maf_keys_clear();
     acl_close(cse);
     store_close(cse->store);
     cse->store = NULL;

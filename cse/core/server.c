@@ -121,6 +121,18 @@ static void restrict_data_files(const struct config *cfg)
     }
 }
 
+void server_defaults(struct config *cfg, const char *cse_id, const char *cse_name, const char *data_dir,
+                     int http_port, int https_port, int coap_port, int coaps_port)
+{
+    snprintf(cfg->cse_id, sizeof cfg->cse_id, "%s", cse_id);
+    snprintf(cfg->cse_name, sizeof cfg->cse_name, "%s", cse_name);
+    snprintf(cfg->data_dir, sizeof cfg->data_dir, "%s", data_dir);
+    cfg->http_port = http_port;
+    cfg->https_port = https_port;
+    cfg->coap_port = coap_port;
+    cfg->coaps_port = coaps_port;
+}
+
 int server_main(int argc, char **argv, const struct server_profile *profile)
 {
     /* Everything the CSE creates (the database and its WAL, the audit log,

@@ -41,6 +41,11 @@ struct server_profile {
     void *data;
 };
 
+/* What every server's defaults() sets: its CSE-ID, CSEBase name, data
+ * directory and four ports (0 = off), so it runs beside the others. */
+void server_defaults(struct config *cfg, const char *cse_id, const char *cse_name, const char *data_dir,
+                     int http_port, int https_port, int coap_port, int coaps_port);
+
 /* Parses argv (settings, --config, --help), runs `credentials` admin
  * commands, opens the CSE with the profile, serves until SIGINT/SIGTERM.
  * Returns the process's exit status. */

@@ -147,7 +147,7 @@ try:
         def refused_at_cse(target, suid, what, why):
             kf = os.path.join(work, "k-%s-%s.key" % (suid, len(what)))
             r = dev1("maf", "key", "add", "--target", target, "--suid", suid, "--file", kf)
-            m = re.search(r"--psk-id (\S+)", r.stdout)
+            m = re.search(r"(?:--psk-id|--esprim) (\S+)", r.stdout)
             ident = m.group(1) if m else "x"
             before = len(audit(cse, "maf"))
             r = with_key(cse_coaps, "retrieve", "cse-in", identity=ident, key=kf)

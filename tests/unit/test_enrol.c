@@ -1,7 +1,7 @@
 /* Enrolment (issue 11): the key split and derivations of TS-0003 10.3
  * against fixed vectors (computed independently with Python's hmac), the
  * bootstrap hand-over from the (D)TLS layer, the Mmef mapping's parsers,
- * the MEF's vault, and keys lent to the credential store. */
+ * the MEF's vault, the MAF's store, and keys lent to the credential store. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -28,6 +28,7 @@
 #include "security/key_seal.h"
 #include "security/enrol_keys.h"
 #include "maf/mmaf.h"
+#include "maf/store.h"
 #include "security/enrol_target.h"
 #include "security/hex.h"
 
@@ -358,6 +359,95 @@ static void on_miss(void *arg, const char *identity)
     snprintf(missed, sizeof missed, "%s", identity);
 }
 
+struct loaded {
+    struct maf_client clients[4];
+    struct maf_key keys[4];
+    int nclients, nkeys;
+};
+
+static void got_client(void *arg, const struct maf_client *c)
+{
+    struct loaded *l = arg;
+    if (l->nclients < 4) l->clients[l->nclients++] = *c;
+}
+
+static void got_key(void *arg, const struct maf_key *k)
+{
+    struct loaded *l = arg;
+    if (l->nkeys < 4) l->keys[l->nkeys++] = *k;
+}
+
+static size_t file_has(const char *path, const uint8_t *needle, size_t n)
+{
+    FILE *f = fopen(path, "rb");
+    static uint8_t buf[1 << 20];
+    size_t len = f ? fread(buf, 1, sizeof buf, f) : 0;
+    if (f) fclose(f);
+    return len >= n && memmem(buf, len, needle, n) != NULL;
+}
+
+/* Registrations come back after a reopen, Kc only ever sealed; expired rows
+ * go; a Kc sealed under another root is skipped, not given out. */
+static void maf_store_round_trip(void **state)
+{
+    (void)state;
+    char dir[] = "/tmp/ironbark-mafstore-XXXXXX", path[128], err[300];
+    assert_non_null(mkdtemp(dir));
+    struct maf_store *s = maf_store_open(dir, err, sizeof err);
+    assert_non_null(s);
+    int64_t now = clock_now_us();
+    struct maf_client c = { .kmid = "12-km-dev1", .reg_id = "mafcr-01", .client_id = "Cdev1",
+                            .admin_fqdn = "maf.test", .labels = "[\"a\"]", .expires_us = now + 60000000 };
+    struct maf_key k = { .rel = "00112233445566778899aabbccddeeff", .source_kmid = "12-km-dev1", .source_id = "Cdev1",
+                         .suid = 34, .ntargets = 2, .targets = { "//x/id-in", "//x/id-in/Cuser" },
+                         .labels = "[]", .admin_fqdn = "maf.test", .expires_us = now + 60000000 };
+    memset(k.kc, 0x5c, sizeof k.kc);
+    struct maf_key old = k;
+    snprintf(old.rel, sizeof old.rel, "%s", "ffeeddccbbaa99887766554433221100");
+    old.expires_us = now - 1;
+    assert_int_equal(maf_store_put_client(s, &c), 0);
+    assert_int_equal(maf_store_put_key(s, &k), 0);
+    assert_int_equal(maf_store_put_key(s, &old), 0);
+    maf_store_close(s);
+    snprintf(path, sizeof path, "%s/maf.db", dir);
+    assert_false(file_has(path, k.kc, sizeof k.kc));
+
+    struct loaded l = { 0 };
+    s = maf_store_open(dir, err, sizeof err);
+    assert_int_equal(maf_store_load(s, now, got_client, got_key, &l), 0);
+    assert_int_equal(l.nclients, 1);
+    assert_string_equal(l.clients[0].client_id, "Cdev1");
+    assert_string_equal(l.clients[0].labels, "[\"a\"]");
+    assert_int_equal(l.nkeys, 1);   /* the expired one is gone */
+    assert_string_equal(l.keys[0].rel, k.rel);
+    assert_int_equal(l.keys[0].ntargets, 2);
+    assert_string_equal(l.keys[0].targets[1], "//x/id-in/Cuser");
+    assert_int_equal(l.keys[0].suid, 34);
+    assert_memory_equal(l.keys[0].kc, k.kc, sizeof k.kc);
+    maf_store_close(s);
+
+    /* Another root file: the key does not open and is not given out. */
+    snprintf(path, sizeof path, "%s/maf-root.key", dir);
+    unlink(path);
+    memset(&l, 0, sizeof l);
+    s = maf_store_open(dir, err, sizeof err);
+    assert_int_equal(maf_store_load(s, now, got_client, got_key, &l), 0);
+    assert_int_equal(l.nclients, 1);
+    assert_int_equal(l.nkeys, 0);
+    /* A client goes with its keys. */
+    assert_int_equal(maf_store_drop_client(s, "12-km-dev1"), 0);
+    memset(&l, 0, sizeof l);
+    assert_int_equal(maf_store_load(s, now, got_client, got_key, &l), 0);
+    assert_int_equal(l.nclients + l.nkeys, 0);
+    maf_store_close(s);
+    for (const char *const *f = (const char *const[]){ "maf.db", "maf.db-wal", "maf.db-shm", "maf-root.key", NULL };
+         *f; f++) {
+        snprintf(path, sizeof path, "%s/%s", dir, *f);
+        unlink(path);
+    }
+    assert_int_equal(rmdir(dir), 0);
+}
+
 static void leases(void **state)
 {
     (void)state;
@@ -486,6 +576,7 @@ int main(void)
         cmocka_unit_test(mmef_paths),
         cmocka_unit_test(mmef_bodies),
         cmocka_unit_test(vault_round_trip),
+        cmocka_unit_test(maf_store_round_trip),
         cmocka_unit_test(leases),
         cmocka_unit_test(est_encodings),
     };
