@@ -6,7 +6,6 @@
 #include "../cse/base/clock.h"
 #include "../cse/base/log.h"
 #include "../cse/core/cse.h"
-#include "../cse/core/dispatch.h"
 #include "../cse/core/ident.h"
 #include "../cse/core/rsc.h"
 #include "../cse/events/notify.h"
