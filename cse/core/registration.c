@@ -31,6 +31,8 @@ struct registration {
     enum step step;
     int64_t timer;
     bool in_flight, stopping, registered, dirty;
+    bool known;                 /* the registrar holds our <remoteCSE>, as far as we know */
+    int stop_wait_ms;
     bool released;              /* stopped while an exchange was in flight: its answer frees this */
     int failures;
     /* What was last logged, so that a registrar down for an hour is one line. */
@@ -135,6 +137,7 @@ static json_t *wanted(struct cse *cse, bool all)
 /* --- exchanges ------------------------------------------------------------ */
 
 static void schedule(struct registration *reg, enum step step, int64_t ms);
+static void send_step(struct registration *reg, int timeout_ms);
 
 /* Logs a failure once per change of what failed, then backs off. */
 static void failed(struct registration *reg, int rsc, const char *why)
@@ -227,20 +230,47 @@ static void keep_registrar(struct cse *cse, const json_t *cb)
     submit_local(cse, OP_CREATE, cse->cfg.cse_name, a);
 }
 
+/* What an answer tells about the registrar holding our <remoteCSE>. */
+static void note_known(struct registration *reg, const struct outbound_answer *ans)
+{
+    if (ans->unreachable) return;
+    int rsc = ans->rsc;
+    if ((reg->step == STEP_CREATE && (rsc == RSC_CREATED || rsc == RSC_ORIGINATOR_HAS_ALREADY_REGISTERED)) ||
+        (reg->step == STEP_UPDATE && rsc == RSC_UPDATED) || (reg->step == STEP_CHECK && rsc == RSC_OK))
+        reg->known = true;
+    else if (rsc == RSC_NOT_FOUND && reg->step != STEP_BASE)
+        reg->known = false;
+}
+
+/* Stopping: the answer to the DELETE, or to an exchange that was in flight
+ * when the stop came (then the DELETE follows, if the registrar knows us). */
+static void answered_while_stopping(struct registration *reg, const struct outbound_answer *ans)
+{
+    const char *csi = reg->cse->cfg.registrar_csi;
+    if (reg->released) {
+        free(reg);
+        return;
+    }
+    if (reg->step != STEP_DELETE && reg->known) {
+        reg->step = STEP_DELETE;
+        send_step(reg, reg->stop_wait_ms);
+        if (reg->in_flight) return;
+    } else if (reg->step == STEP_DELETE) {
+        if (ans->unreachable) log_info("deregistration at %s: unreachable: %s", csi, ans->unreachable);
+        else log_info("deregistered from %s (%d)", csi, ans->rsc);
+    }
+    loop_stop(reg->cse->loop);
+}
+
 static void answered(void *data, const struct outbound_answer *ans)
 {
     struct registration *reg = data;
     reg->in_flight = false;
     free(reg->body);
     reg->body = NULL;
+    note_known(reg, ans);
     if (reg->stopping) {
-        if (reg->released) {
-            free(reg);
-        } else if (reg->step == STEP_DELETE) {
-            if (ans->unreachable) log_info("deregistration at %s: unreachable: %s", reg->cse->cfg.registrar_csi, ans->unreachable);
-            else log_info("deregistered from %s (%d)", reg->cse->cfg.registrar_csi, ans->rsc);
-            loop_stop(reg->cse->loop);
-        }
+        answered_while_stopping(reg, ans);
         return;
     }
     struct m2m_response rsp;
@@ -387,17 +417,21 @@ void registration_stop(struct cse *cse, int wait_ms)
     if (reg->timer) loop_del_timer(cse->loop, reg->timer);
     reg->timer = 0;
     reg->stopping = true;
-    if (reg->registered && !reg->in_flight) {
+    reg->stop_wait_ms = wait_ms;
+    if (!reg->in_flight && reg->known) {
         reg->step = STEP_DELETE;
         send_step(reg, wait_ms);   /* the exchange's own timeout bounds the wait */
-        int64_t t = reg->in_flight ? loop_add_timer(cse->loop, wait_ms + 500, give_up, NULL) : 0;
-        if (t) loop_run(cse->loop);
-        if (t) loop_del_timer(cse->loop, t);
-        if (reg->in_flight) log_info("deregistration at %s unanswered after %d ms", cse->cfg.registrar_csi, wait_ms);
     }
-    /* An exchange still in flight is ended by outbound_close(), whose
-     * answer frees the state. */
+    /* The DELETE, or the exchange in flight and then the DELETE, within one bound. */
     if (reg->in_flight) {
+        int64_t t = loop_add_timer(cse->loop, wait_ms + 500, give_up, NULL);
+        loop_run(cse->loop);
+        loop_del_timer(cse->loop, t);
+    }
+    /* Still unanswered: outbound_close() ends the exchange, whose answer
+     * frees the state. */
+    if (reg->in_flight) {
+        log_info("deregistration at %s unanswered after %d ms", cse->cfg.registrar_csi, wait_ms);
         reg->released = true;
         return;
     }

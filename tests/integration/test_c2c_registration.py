@@ -105,6 +105,15 @@ try:
     t.ok(wait_for(lambda: not csr(inn, "id-mn")[1].get("dcse")), "... and the MN's dcse at the IN followed")
     mn2.start()
     t.ok(wait_for(lambda: csr(mn, "id-mn2")[0] == 2000), "its restart registered it again")
+    # Killed, it cannot deregister; back on other ports, its CREATE meets 4105 and it updates its poa.
+    mn2.kill9()
+    mn2 = Cse(data_dir=mn2.data_dir, cse_id="id-mn2", cse_name="cse-mn2", cse_type=3,
+              registrar="https://127.0.0.1:%d" % mn.https_port, registrar_csi="/id-mn", trusted_ca=mn.tls_ca,
+              outbound_cert=cert[0], outbound_key=cert[1], **FAST)
+    mn2.own_dir = True
+    mn2.start()
+    t.ok(wait_for(lambda: "http://127.0.0.1:%d" % mn2.port in (csr(mn, "id-mn2")[1].get("poa") or [])),
+         "killed and restarted on new ports: still registered, its poa updated", csr(mn, "id-mn2")[1])
 
     # --- the registrar down, and back without its data ---------------------------------
     ports = dict(http_port=inn.port, coap_port=inn.coap_port, coaps_port=inn.coaps_port, https_port=inn.https_port)
