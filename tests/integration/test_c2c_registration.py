@@ -46,6 +46,15 @@ def mn_of(inn):
                psk=["mn-key:%s:/id-in" % MN_KEY], **FAST)
 
 
+bad = Cse(cse_id="id-bad", registrar="coaps://127.0.0.1:9")
+try:
+    bad.start()
+    t.ok(False, "a registrar without registrar-csi stops the start")
+except RuntimeError as e:
+    t.ok("needs registrar-csi" in str(e), "a registrar without registrar-csi stops the start, saying why", str(e)[-300:])
+bad.stop()
+shutil.rmtree(bad.data_dir, ignore_errors=True)
+
 inn = registrar()
 inn.start()
 mn = mn_of(inn)
@@ -88,6 +97,11 @@ try:
     r = inn.create("/cse-in", 16, {"m2m:csr": {"csi": "/id-static", "cb": "/id-static/cse-s", "rr": True,
                                                "srv": ["3"], "poa": ["http://127.0.0.1:9"]}})
     t.rsc(r, 2001, 201, "the admin still adds a static peer")
+    out = tool("--url", inn.base, "csr", "add", "/id-peer", "http://127.0.0.1:9")
+    t.ok(out.returncode == 0 and "RSC 2001" in out.stdout and csr(inn, "id-peer")[1].get("poa") == ["http://127.0.0.1:9"],
+         "m2m csr add: static peering from the command line", out.stdout + out.stderr)
+    out = tool("--url", inn.base, "csr", "rm", "/id-peer")
+    t.ok(out.returncode == 0 and csr(inn, "id-peer")[0] == 4004, "m2m csr rm removes it", out.stdout + out.stderr)
 
     # --- certificates over HTTPS, and dcse ----------------------------------------
     cert = secure.make_client_cert(tmp, "mn2", "/id-mn2", (mn.tls_ca, os.path.join(mn.data_dir, "tls", "ca.key")))
