@@ -168,7 +168,7 @@ static const struct setting settings[] = {
     INT(registration_retry_max_ms, "registration-retry-max", 100, 86400000, "ceiling of the back-off between registration attempts while the registrar does not answer, ms (default 60000)"),
     STR(outbound_cert, "outbound-cert", "client certificate chain, PEM, presented to https:// targets (a registrar; default: none)"),
     STR(outbound_key, "outbound-key", "private key of outbound-cert, PEM"),
-    LIST(outbound_psk, noutbound_psk, "outbound-psk", "coaps:// notification target and the credential store PSK identity to use, host:port=identity (repeatable)"),
+    LIST(outbound_psk, noutbound_psk, "outbound-psk", "coaps:// target (notifications, registrar, MEF, MAF) and the credential store PSK identity to use, host:port=identity (repeatable)"),
     STR(dns_servers, "dns-servers", "DNS servers for the host names of notification targets, host[:port],... (default: /etc/resolv.conf)"),
     STR(transport_module, "transport-module", "HTTPS/CoAP(S) module file (default ironbark-transports.so beside the executable)"),
     STR(jose_module, "jose-module", "JOSE module file: tokens, ESPrim, signed firmware (default ironbark-jose.so beside the executable)"),
