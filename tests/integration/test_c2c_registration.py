@@ -114,7 +114,7 @@ try:
          "the MN told the IN of its descendant (dcse)", csr(inn, "id-mn")[1])
 
     # --- clean stop deregisters; a start registers again ---------------------------------
-    mn2.stop()
+    t.eq(mn2.stop(), 0, "the ASN-CSE stops cleanly (exit 0)")
     t.eq(csr(mn, "id-mn2")[0], 4004, "a clean stop deregistered the ASN-CSE at once")
     t.ok(wait_for(lambda: not csr(inn, "id-mn")[1].get("dcse")), "... and the MN's dcse at the IN followed")
     mn2.start()
@@ -131,7 +131,7 @@ try:
 
     # --- the registrar down, and back without its data ---------------------------------
     ports = dict(http_port=inn.port, coap_port=inn.coap_port, coaps_port=inn.coaps_port, https_port=inn.https_port)
-    inn.stop()
+    t.eq(inn.stop(), 0, "the IN stops cleanly")
     shutil.rmtree(inn.data_dir, ignore_errors=True)
     r = mn.create("/cse-mn", 2, {"m2m:ae": {"rn": "meter", "api": "Nmeter", "rr": False, "srv": ["3"]}},
                   origin="Cmeter")
@@ -145,7 +145,7 @@ try:
          "the registrar back with an empty store: the MN registered again", mn.read_log()[-1500:])
     t.ok(wait_for(lambda: "/id-mn2" in (csr(inn, "id-mn")[1].get("dcse") or [])), "... with its dcse")
 
-    mn.stop()
+    t.eq(mn.stop(), 0, "the MN stops cleanly, deregistering")
     t.eq(csr(inn, "id-mn")[0], 4004, "the MN's clean stop deregistered it at the IN")
     t.ok(MN_KEY not in mn.read_log() + inn.read_log(), "no key in any log")
 finally:
