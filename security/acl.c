@@ -5,6 +5,7 @@
 #include "acr.h"
 #include "audit.h"
 #include "authz.h"
+#include "../cse/core/route.h"
 #include "../cse/core/address.h"
 #include "../cse/base/clock.h"
 #include "../cse/core/cse.h"
@@ -330,10 +331,13 @@ static bool is_owner(struct cse *cse, const struct resource *r, const struct ide
     return ae && same_id(cse, ae, who);
 }
 
+/* An AE registered here (its ri is its AE-ID), or another CSE of this SP
+ * registered here (its <remoteCSE>'s ri is its CSE-ID's stem, route.h). */
 static bool registered_ae(struct cse *cse, const struct ident_forms *who)
 {
+    const char *key = who->rel[0] ? who->rel : route_csi_stem(who->sprel);
     struct resource *ae = NULL;
-    bool yes = who->rel[0] && !store_get(cse->store, who->rel, &ae) && (type_flags(&cse->types, ae->ty) & RT_REGISTERS);
+    bool yes = key && !store_get(cse->store, key, &ae) && (type_flags(&cse->types, ae->ty) & RT_REGISTERS);
     resource_free(ae);
     return yes;
 }

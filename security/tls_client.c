@@ -46,6 +46,16 @@ struct tls_client *tls_client_create(const struct config *cfg, struct credential
     if (!cfg->tls_cert[0] && access(own, R_OK) == 0) load_file(tc->ctx, own);
     for (int i = 0; i < cfg->ntrusted_ca; i++) load_file(tc->ctx, cfg->trusted_ca[i]);
     if (creds) cred_each_ca(creds, tls_io_load_ca, tc->ctx);
+    /* Our own certificate for servers that ask for one (a registrar binds
+     * its URI subjectAltName to this CSE's ID, SAEF). */
+    if (cfg->outbound_cert[0] &&
+        (wolfSSL_CTX_use_certificate_chain_file(tc->ctx, cfg->outbound_cert) != WOLFSSL_SUCCESS ||
+         wolfSSL_CTX_use_PrivateKey_file(tc->ctx, cfg->outbound_key[0] ? cfg->outbound_key : cfg->outbound_cert,
+                                         WOLFSSL_FILETYPE_PEM) != WOLFSSL_SUCCESS)) {
+        log_error("tls client: cannot load outbound-cert %s with its key (outbound-key)", cfg->outbound_cert);
+        tls_client_free(tc);
+        return NULL;
+    }
     wolfSSL_CTX_set_verify(tc->ctx, WOLFSSL_VERIFY_PEER, NULL);
     return tc;
 }

@@ -34,6 +34,10 @@ static void usage(void)
          "  acp attach <acp> <resource>               add the ACP to the resource's acpi\n"
          "  acp detach <acp> <resource>               remove it again\n"
          "  acp audit [--data-dir DIR | --file PATH] [--tail N] [--deny]\n"
+         "Remote CSEs (see docs/cse-to-cse.md):\n"
+         "  csr list [<cse>]                          registered CSEs, registrar, static peers\n"
+         "  csr add <csi> <poa> [<cse>]               static peering: the admin adds a CSE\n"
+         "  csr rm <csi>                              remove a remote CSE (deregister it)\n"
          "Dynamic authorization (see docs/dynamic-authorization.md; --das URL, default\n"
          "$M2M_DAS or http://127.0.0.1:8281/~/id-das/das-in):\n"
          "  das rule add <name> (--who PAT[,PAT] | --role ROLEID)... --ops OPS --target PAT...\n"
@@ -461,6 +465,7 @@ int main(int argc, char **argv)
         return rc;
     }
     if (!strcmp(c.pos[0], "acp")) return acp_main(&c);
+    if (!strcmp(c.pos[0], "csr")) return csr_main(&c);
     if (!strcmp(c.pos[0], "das")) return das_main(&c);
     if (!strcmp(c.pos[0], "ppm")) return ppm_main(&c);
     if (!strcmp(c.pos[0], "token")) return token_main(&c);

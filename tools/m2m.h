@@ -82,6 +82,8 @@ int cli_server_address(struct cli *c, const char *given, const char *env, const 
                        size_t cap);
 
 int acp_main(struct cli *c);
+/* m2m csr list|add|rm (remote CSEs): tools/m2m_csr.c. */
+int csr_main(struct cli *c);
 /* m2m ppm … (subscribers and providers of an m2m-ppm): tools/m2m_ppm.c. */
 int ppm_main(struct cli *c);
 /* m2m das … (operators of an m2m-das) and m2m token get (devices): tools/m2m_das.c. */

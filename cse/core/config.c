@@ -52,6 +52,8 @@ void config_defaults(struct config *c)
     c->tls_handshake_timeout_ms = 5000;
     c->mef_recheck_ms = 60000;
     c->mef_fetch_suid = 22;
+    c->registration_check_ms = 60000;
+    c->registration_retry_max_ms = 60000;
     c->security_http = SECURITY_AUTO;
     c->security_coap = SECURITY_AUTO;
     /* High enough never to meet a well-behaved client: they are a brake for
@@ -163,7 +165,11 @@ static const struct setting settings[] = {
     INT(mef_recheck_ms, "mef-recheck", 100, 86400000, "m2m-cse: ask the MEF (and MAF) again about every key it lent this often, ms; a revoked one is withdrawn (default 60000)"),
     STR(registrar_url, "registrar", "MN/ASN-CSE: the registrar CSE's base URL to register with at start-up, http(s)://host:port or coap(s)://host:port (default: none)"),
     STR(registrar_csi, "registrar-csi", "the registrar's CSE-ID, /id-in (default: none; needed with registrar)"),
-    LIST(outbound_psk, noutbound_psk, "outbound-psk", "coaps:// notification target and the credential store PSK identity to use, host:port=identity (repeatable)"),
+    INT(registration_check_ms, "registration-check", 100, 86400000, "check the registration at the registrar this often, ms: re-register when it is gone, update poa/dcse (default 60000)"),
+    INT(registration_retry_max_ms, "registration-retry-max", 100, 86400000, "ceiling of the back-off between registration attempts while the registrar does not answer, ms (default 60000)"),
+    STR(outbound_cert, "outbound-cert", "client certificate chain, PEM, presented to https:// targets (a registrar; default: none)"),
+    STR(outbound_key, "outbound-key", "private key of outbound-cert, PEM"),
+    LIST(outbound_psk, noutbound_psk, "outbound-psk", "coaps:// target (notifications, registrar, MEF, MAF) and the credential store PSK identity to use, host:port=identity (repeatable)"),
     STR(dns_servers, "dns-servers", "DNS servers for the host names of notification targets, host[:port],... (default: /etc/resolv.conf)"),
     STR(transport_module, "transport-module", "HTTPS/CoAP(S) module file (default ironbark-transports.so beside the executable)"),
     STR(jose_module, "jose-module", "JOSE module file: tokens, ESPrim, signed firmware (default ironbark-jose.so beside the executable)"),

@@ -92,6 +92,10 @@ struct config {
      * with at start-up; "" = none (an IN-CSE, or a CSE registering nowhere). */
     char registrar_url[256];  /* the registrar CSE's base URL (its poa), http(s):// or coap(s):// */
     char registrar_csi[64];   /* its CSE-ID, "/id-in" */
+    int registration_check_ms; /* how often the registration is checked (and refreshed) */
+    int registration_retry_max_ms; /* the back-off's ceiling while the registrar does not answer */
+    char outbound_cert[256];  /* client certificate chain (PEM) for https:// targets; "" = none */
+    char outbound_key[256];   /* its private key, PEM */
     char outbound_psk[CONFIG_MAX_LIST][200]; /* "host:port=identity": coaps:// targets' PSK */
     int noutbound_psk;
     char dns_servers[256];    /* "host[:port],..." for outbound name lookups; "" = resolv.conf */

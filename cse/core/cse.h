@@ -17,6 +17,7 @@ struct credentials;
 struct notifier;
 struct polling;
 struct outbound;
+struct registration;
 struct coap_client;
 struct deferral;
 struct nb_pending;
@@ -58,6 +59,7 @@ struct cse {
     struct polling *polling;   /* cse/events/polling.c: polling channels; NULL until first used */
     struct outbound *outbound; /* cse/events/outbound.c: senders, HTTP client, resolver */
     struct announcer *announce; /* cse/events/announce.c: announcements out of step; NULL until used */
+    struct registration *registration; /* cse/core/registration.c: at our registrar; NULL = none */
     struct coap_client *coap_client; /* cse/wire/coap_notify.c (transport module): CoAP/DTLS client */
     struct deferral *deferred; /* requests waiting for outside answers (dispatch.c) */
     struct nb_pending *nb_unstarted; /* rt 1/2 requests not yet started (nonblocking.c) */

@@ -6,6 +6,7 @@
 
 #include "config.h"
 #include "engine.h"
+#include "registration.h"
 #include "throttle.h"
 #include "../base/fd_limit.h"
 #include "../base/json_text.h"
@@ -27,6 +28,8 @@
 #include <sys/signalfd.h>
 #include <sys/stat.h>
 #include <unistd.h>
+
+#define DEREGISTRATION_WAIT_MS 2000
 
 static void on_signal(struct loop *loop, int fd, void *data, int mask)
 {
@@ -227,10 +230,13 @@ int server_main(int argc, char **argv, const struct server_profile *profile)
         log_warn("upper-tester is off: http-host %s is not loopback (set upper-tester-remote too)", cfg.http_host);
     else if (cfg.upper_tester)
         log_warn("the upper tester is on: POST /__ut__ (Reset removes every resource)");
+    if (registration_start(&cse)) goto out;
     log_info("%s: CSE %s ('%s') ready, admin originator %s, data in %s", profile->name,
              cse.csi, cfg.cse_name, cfg.admin, cfg.db_file);
     loop_run(loop);
     status = 0;
+    /* A clean stop deregisters, waiting a bounded time for the answer. */
+    registration_stop(&cse, DEREGISTRATION_WAIT_MS);
 
 out:
     if (started && profile->on_stop) profile->on_stop(&cse, profile->data);
