@@ -58,6 +58,9 @@ struct attr_def {
 #define ATTR_AT      { "at",  A_URILIST, O, O, 0, 0 }
 #define ATTR_AA      { "aa",  A_STRLIST, O, O, 0, 0 }
 #define ATTR_DACI    { "daci", A_URILIST, O, O, 0, 0 }
+/* custodian (R4): with no acpi, it alone gets the default policy's full
+ * access instead of the creator (security/acl.c); a well-formed ID */
+#define ATTR_CSTN    { "cstn", A_ID, O, O, 0, 0 }
 #define ATTR_ST      { "st",  A_NNINT, NP, NP, 0, 0 }
 #define ATTR_CR      { "cr",  A_ANY,  O,  NP, 0, 0 } /* only null is accepted */
 #define ATTR_UNIVERSAL ATTR_RN, ATTR_TY, ATTR_RI, ATTR_PI, ATTR_CT, ATTR_LT

@@ -27,7 +27,7 @@ enum { BCNC_PERIODIC = 1, BCNC_LOSS_OF_SYNC = 2 };
 #define MIN_PERIOD_MS 1000
 
 static const struct attr_def attrs[] = {
-    ATTR_UNIVERSAL, ATTR_ET, ATTR_LBL, ATTR_ACPI, ATTR_AT, ATTR_AA, ATTR_DACI,
+    ATTR_UNIVERSAL, ATTR_ET, ATTR_LBL, ATTR_ACPI, ATTR_AT, ATTR_AA, ATTR_DACI, ATTR_CSTN,
     { "bcnr", A_URI, O, O, 0, 0 },                 /* beaconRequester */
     { "bcnc", A_ENUM, O, O, BCNC_PERIODIC, BCNC_LOSS_OF_SYNC }, /* beaconCriteria */
     { "bcni", A_STR, O, O, 0, 0 },                 /* beaconInterval: a duration */

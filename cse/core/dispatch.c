@@ -344,6 +344,7 @@ static int op_create(struct cse *cse, const struct m2m_request *req, struct m2m_
     if ((rc = schema_validate(t, OP_CREATE, content, rsp))) return rc;
     json_t *acpi = json_object_get(content, "acpi");
     if (acpi && (rc = acl_validate_acpi(cse, acpi, rsp))) return rc;
+    if ((rc = acl_validate_custodian(cse, content, rsp))) return rc;
 
     int64_t now = clock_now_us();
     ts_buf ct;
@@ -429,6 +430,7 @@ static int op_update(struct cse *cse, const struct m2m_request *req, struct m2m_
     if (acpi && json_object_size(content) > 1)
         return m2m_error(rsp, RSC_BAD_REQUEST, "acpi must be updated on its own");
     if (acpi && !json_is_null(acpi) && (rc = acl_validate_acpi(cse, acpi, rsp))) return rc;
+    if ((rc = acl_validate_custodian(cse, content, rsp))) return rc;
     /* A blocking-update subscriber must agree before anything changes. */
     if (notify_watched(cse, res_ri(target)) &&
         (rc = notify_blocking_update(cse, req, target, type_key(t, target), content, rsp)))
