@@ -154,6 +154,10 @@ struct resource_type {
     /* Frees what the type keeps in memory (cse_type_state(): loop timers and
      * their data), at close and before an upper tester Reset; NULL: nothing. */
     void (*on_cse_stop)(struct cse *cse);
+    /* A request carrying an originating timestamp (ot) arrived, whatever
+     * its target: types that watch originators' clocks look at it
+     * (loss-of-synchronisation timeSyncBeacons); NULL: nothing. */
+    void (*on_request_time)(struct cse *cse, const struct m2m_request *req);
     /* The wire key of one resource when it differs per instance; NULL: `key`,
      * or for RT_SPECIALIZED the key it was created with (ATTR_INSTANCE_KEY). */
     const char *(*key_of)(const struct resource *res);

@@ -580,6 +580,9 @@ static int execute(struct cse *cse, struct m2m_request *req, struct m2m_response
 {
     int rc = saef_check(cse, req, rsp);
     if (rc) return rc;
+    if (req->ot && !req->cse_itself)
+        for (int i = 0; i < cse->types.n; i++)
+            if (cse->types.types[i]->on_request_time) cse->types.types[i]->on_request_time(cse, req);
     if (cse->on_request && (rc = cse->on_request(cse, req, rsp)) >= 0) return rc;
     struct address addr;
     rc = address_parse(cse, req->to, &addr);
