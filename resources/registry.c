@@ -23,6 +23,8 @@ extern const struct resource_type type_time_sync_beacon;
 extern const struct resource_type type_node;
 extern const struct resource_type type_mgmt_obj;
 extern const struct resource_type type_polling_channel;
+extern const struct resource_type type_ae_contact_list;
+extern const struct resource_type type_ae_contact_list_per_cse;
 
 static const struct resource_type *const core[] = {
     &type_acp,
@@ -44,6 +46,8 @@ static const struct resource_type *const core[] = {
     &type_node,
     &type_mgmt_obj,
     &type_polling_channel,
+    &type_ae_contact_list,
+    &type_ae_contact_list_per_cse,
 };
 
 void registry_init_core(struct registry *r)
