@@ -28,6 +28,14 @@ with Cse(upper_tester="true") as cse:
     t.rsc(cse.create("/cse-in", 43, {"m2m:alst": {"rn": "mine"}}, origin="Cal"), 4005, 405,
           "an AE's CREATE is refused the same way")
 
+    # Reference notifications from other CSEs wait for CSE registration (issue 15): nothing is made
+    r = cse.request("POST", "/cse-in", body={"m2m:sgn": {"aerid": True, "tid1": None, "tid2": "/id-mn/Cal"}},
+                    origin="/id-mn")
+    t.rsc(r, 2000, 200, "a NOTIFY with aerid is answered like any notification to the CSE")
+    r = cse.get(AL + "?rcn=4")
+    t.ok(r.rsc == 2000 and r.json["m2m:alst"]["nic"] == 0 and "m2m:alpc" not in r.json["m2m:alst"],
+         "... and creates no AEContactListPerCSE (unauthenticated CSE)", r)
+
     r = coap_client(cse.coap_port, "cse-in/aeContactList", params=dict(fr="CAdmin", rqi="c1", rvi="3"))
     t.ok(r.rsc == 2000 and (r.json or {}).get("m2m:alst", {}).get("nic") == 0, "CoAP: retrieved", r)
     r = coap_client(cse.coap_port, "cse-in", "post", params=dict(fr="CAdmin", rqi="c2", rvi="3", ty=43),
