@@ -46,6 +46,8 @@ with Cse() as cse:
           "the custodian hands it on (SP-relative form)")
     t.rsc(cse.get(box, origin=C), 2000, 200, "the new custodian (CSE-relative originator) has access")
     t.rsc(cse.get(box, origin=B), 4103, 403, "the former one has none")
+    t.rsc(cse.get(box + "/la", origin=C), 2000, 200, "... also to the instances below it")
+    t.rsc(cse.get(box + "/la", origin=B), 4103, 403, "which the former one no longer reads")
     t.rsc(cse.update(box, {"m2m:cnt": {"cstn": "bad id"}}, origin=C), 4000, 400, "UPDATE with a malformed cstn -> 4000")
     t.eq(cse.get(box, origin=C).json["m2m:cnt"]["cstn"], "/id-in/" + C, "... and nothing changed")
     t.rsc(cse.update(box, {"m2m:cnt": {"cstn": None}}, origin=C), 2004, 200, "cstn null removes the custodian")
