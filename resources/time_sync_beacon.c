@@ -189,7 +189,9 @@ static void tsb_request_time(struct cse *cse, const struct m2m_request *req)
             continue;
         struct resource *tsb = NULL;
         /* Gone with an ancestor (no per-descendant hook): forget it. */
-        if (store_get(cse->store, b->ri, &tsb) || !tsb) { beacon_free(b); continue; }
+        int rc = store_get(cse->store, b->ri, &tsb);
+        if (rc == RSC_NOT_FOUND) { beacon_free(b); continue; }
+        if (rc || !tsb) continue;
         b->last_sent_us = now;
         log_debug("timeSyncBeacon %s: %s is %lld ms off, beacon sent", b->ri, req->fr, (long long)(off / 1000));
         beacon_send(cse, b->ri, tsb);
@@ -197,8 +199,23 @@ static void tsb_request_time(struct cse *cse, const struct m2m_request *req)
     }
 }
 
+/* Loss-of-sync beacons deleted with an ancestor (no per-descendant hook
+ * runs) whose requester is gone too would stay in memory; each new beacon
+ * first forgets those, so deleted ones cannot pile up. */
+static void forget_gone(struct cse *cse)
+{
+    struct beacon **head = beacons(cse);
+    for (struct beacon *b = head ? *head : NULL, *next; b; b = next) {
+        next = b->next;
+        struct resource *tsb = NULL;
+        if (b->bcnr && store_get(cse->store, b->ri, &tsb) == RSC_NOT_FOUND) beacon_free(b);
+        resource_free(tsb);
+    }
+}
+
 static int tsb_created(struct op_ctx *ctx)
 {
+    forget_gone(ctx->cse);
     beacon_arm(ctx->cse, ctx->res);
     return 0;
 }

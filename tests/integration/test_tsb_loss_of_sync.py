@@ -100,6 +100,20 @@ try:
         rx.clear()
         poke(cse, -60)
         quiet(rx, 1.5, "no beacon after its DELETE")
+        # a beacon that goes with its AE sends nothing more, and a new beacon still works
+        cse.register_ae("gone", origin="Cgone")
+        r = cse.create("/cse-in/gone", 60, {"m2m:tsb": {"rn": "g", "bcnc": 2, "bcnr": "Cgone", "bcnt": "PT10S",
+                                                        "bcnu": [rx.url]}}, origin="Cgone")
+        t.rsc(r, 2001, 201, "a beacon under another AE")
+        t.rsc(cse.delete("/cse-in/gone", origin="Cgone"), 2002, 200, "that AE deregisters")
+        rx.clear()
+        cse.get("/cse-in", origin="Cgone", headers={"X-M2M-OT": ot(-60)})
+        quiet(rx, 1.5, "its requester, far off, gets no beacon from the deleted one")
+        r = cse.create("/cse-in/los", 60, {"m2m:tsb": {"rn": "b2", "bcnc": 2, "bcnr": O, "bcnt": "PT10S",
+                                                       "bcnu": [rx.url]}}, origin=O)
+        t.rsc(r, 2001, 201, "a new beacon")
+        poke(cse, -60)
+        t.ok(len(rx.wait_count(1, timeout=5)) >= 1, "it sends")
         t.ok(cse.alive(), "CSE still running")
 finally:
     rx.stop()
