@@ -1,6 +1,7 @@
 /* The shapes of Token-IDs, Local-Token-IDs and compact JWTs (cse/core/
  * token_syntax.h), and the rule that every type with acpi also has daci
- * (TS-0001 9.6.1.3.2) and, where acpi is writable, cstn; checked over the types m2m-cse serves. */
+ * (TS-0001 9.6.1.3.2) and, where acpi is writable, cstn; checked over the
+ * types m2m-cse serves. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
