@@ -9,7 +9,7 @@
 #include <string.h>
 
 static const struct attr_def attrs[] = {
-    ATTR_UNIVERSAL, ATTR_ET, ATTR_LBL, ATTR_ACPI, ATTR_AT, ATTR_AA, ATTR_DACI,
+    ATTR_UNIVERSAL, ATTR_ET, ATTR_LBL, ATTR_ACPI, ATTR_AT, ATTR_AA, ATTR_DACI, ATTR_CSTN,
     { "apn", A_STR, O, O, 0, 0 },
     { "api", A_ID, M, NP, 0, 0 },
     { "aei", A_ID, NP, NP, 0, 0 },

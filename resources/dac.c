@@ -7,7 +7,7 @@
 #include "../cse/core/rsc.h"
 
 static const struct attr_def attrs[] = {
-    ATTR_UNIVERSAL, ATTR_ET, ATTR_LBL, ATTR_ACPI, ATTR_DACI,
+    ATTR_UNIVERSAL, ATTR_ET, ATTR_LBL, ATTR_ACPI, ATTR_DACI, ATTR_CSTN,
     { "dae", A_BOOL, M, O, 0, 0 },
     { "dap", A_URILIST, M, O, 0, 0 },
     { "dal", A_TS, O, O, 0, 0 },

@@ -18,7 +18,7 @@
 #include <string.h>
 
 static const struct attr_def fcnt_attrs[] = {
-    ATTR_UNIVERSAL, ATTR_ET, ATTR_ST, ATTR_LBL, ATTR_ACPI, ATTR_AT, ATTR_AA, ATTR_DACI, ATTR_CR,
+    ATTR_UNIVERSAL, ATTR_ET, ATTR_ST, ATTR_LBL, ATTR_ACPI, ATTR_AT, ATTR_AA, ATTR_DACI, ATTR_CSTN, ATTR_CR,
     { "cnd", A_URI, M, NP, 0, 0 },
     { "or", A_URI, O, O, 0, 0 },
     { "cs", A_NNINT, NP, NP, 0, 0 },

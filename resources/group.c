@@ -18,7 +18,7 @@ enum csy { CSY_ABANDON_MEMBER = 1, CSY_ABANDON_GROUP = 2, CSY_SET_MIXED = 3 };
 #define MAX_FANOUT_DEPTH 4
 
 static const struct attr_def attrs[] = {
-    ATTR_UNIVERSAL, ATTR_ET, ATTR_LBL, ATTR_ACPI, ATTR_AT, ATTR_AA, ATTR_DACI, ATTR_CR,
+    ATTR_UNIVERSAL, ATTR_ET, ATTR_LBL, ATTR_ACPI, ATTR_AT, ATTR_AA, ATTR_DACI, ATTR_CSTN, ATTR_CR,
     { "mt", A_NNINT, O, NP, 0, 0 },
     { "cnm", A_NNINT, NP, NP, 0, 0 },
     { "mnm", A_POSINT, M, O, 0, 0 },

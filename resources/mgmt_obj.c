@@ -22,7 +22,7 @@
 
 /* The attributes every specialisation has (TS-0001 9.6.15), mgd fixed to its value. */
 #define MGMT_COMMON(mgd)                                                             \
-    ATTR_UNIVERSAL, ATTR_ET, ATTR_LBL, ATTR_ACPI, ATTR_AT, ATTR_AA, ATTR_DACI,      \
+    ATTR_UNIVERSAL, ATTR_ET, ATTR_LBL, ATTR_ACPI, ATTR_AT, ATTR_AA, ATTR_DACI, ATTR_CSTN, \
     { "mgd", A_ENUM, M, NP, mgd, mgd },                                              \
     { "obis", A_URILIST, O, NP, 0, 0 },                                              \
     { "obps", A_URILIST, O, NP, 0, 0 },                                              \

@@ -10,7 +10,7 @@
 #include <string.h>
 
 static const struct attr_def node_attrs[] = {
-    ATTR_UNIVERSAL, ATTR_ET, ATTR_LBL, ATTR_ACPI, ATTR_AT, ATTR_AA, ATTR_DACI,
+    ATTR_UNIVERSAL, ATTR_ET, ATTR_LBL, ATTR_ACPI, ATTR_AT, ATTR_AA, ATTR_DACI, ATTR_CSTN,
     { "ni", A_ID, M, O, 0, 0 },
     { "hcl", A_ID, O, O, 0, 0 },
     { "hael", A_URILIST, O, O, 0, 0 },

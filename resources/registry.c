@@ -27,6 +27,8 @@ extern const struct resource_type type_remote_cse;
 /* The announced variants of the announceable ones (announced.c; declared
  * here like the types themselves: announced.c sees the engine, this file does not). */
 extern void announced_register(struct registry *r);
+extern const struct resource_type type_ae_contact_list;
+extern const struct resource_type type_ae_contact_list_per_cse;
 
 static const struct resource_type *const core[] = {
     &type_acp,
@@ -49,6 +51,8 @@ static const struct resource_type *const core[] = {
     &type_mgmt_obj,
     &type_polling_channel,
     &type_remote_cse,
+    &type_ae_contact_list,
+    &type_ae_contact_list_per_cse,
 };
 
 void registry_init_core(struct registry *r)

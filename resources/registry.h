@@ -58,6 +58,9 @@ struct attr_def {
 #define ATTR_AT      { "at",  A_URILIST, O, O, 0, 0 }
 #define ATTR_AA      { "aa",  A_STRLIST, O, O, 0, 0 }
 #define ATTR_DACI    { "daci", A_URILIST, O, O, 0, 0 }
+/* custodian (R4): with no acpi, it alone gets the default policy's full
+ * access instead of the creator (security/acl.c); a well-formed ID */
+#define ATTR_CSTN    { "cstn", A_ID, O, O, 0, 0 }
 #define ATTR_ST      { "st",  A_NNINT, NP, NP, 0, 0 }
 #define ATTR_CR      { "cr",  A_ANY,  O,  NP, 0, 0 } /* only null is accepted */
 #define ATTR_UNIVERSAL ATTR_RN, ATTR_TY, ATTR_RI, ATTR_PI, ATTR_CT, ATTR_LT
@@ -151,6 +154,10 @@ struct resource_type {
     /* Frees what the type keeps in memory (cse_type_state(): loop timers and
      * their data), at close and before an upper tester Reset; NULL: nothing. */
     void (*on_cse_stop)(struct cse *cse);
+    /* A request carrying an originating timestamp (ot) arrived, whatever
+     * its target: types that watch originators' clocks look at it
+     * (loss-of-synchronisation timeSyncBeacons); NULL: nothing. */
+    void (*on_request_time)(struct cse *cse, const struct m2m_request *req);
     /* The wire key of one resource when it differs per instance; NULL: `key`,
      * or for RT_SPECIALIZED the key it was created with (ATTR_INSTANCE_KEY). */
     const char *(*key_of)(const struct resource *res);

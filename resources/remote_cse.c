@@ -14,7 +14,7 @@
 #include <string.h>
 
 static const struct attr_def attrs[] = {
-    ATTR_UNIVERSAL, ATTR_ET, ATTR_LBL, ATTR_ACPI, ATTR_AT, ATTR_AA, ATTR_DACI,
+    ATTR_UNIVERSAL, ATTR_ET, ATTR_LBL, ATTR_ACPI, ATTR_AT, ATTR_AA, ATTR_DACI, ATTR_CSTN,
     { "cst", A_ENUM, O, NP, 1, 3 },
     { "poa", A_URILIST, O, O, 0, 0 },
     { "cb", A_URI, M, NP, 0, 0 },

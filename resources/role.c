@@ -9,7 +9,7 @@
 #include "../cse/core/token_syntax.h"
 
 static const struct attr_def attrs[] = {
-    ATTR_UNIVERSAL, ATTR_ET, ATTR_LBL, ATTR_ACPI, ATTR_DACI,
+    ATTR_UNIVERSAL, ATTR_ET, ATTR_LBL, ATTR_ACPI, ATTR_DACI, ATTR_CSTN,
     { "rlid", A_ID, M, NP, 0, 0 },
     { "tkis", A_ID, M, NP, 0, 0 },
     { "tkhd", A_ID, M, NP, 0, 0 },

@@ -15,7 +15,7 @@
 #define NOTIFICATION_SCHEDULE "notificationSchedule"
 
 static const struct attr_def attrs[] = {
-    ATTR_UNIVERSAL, ATTR_ET, ATTR_LBL, ATTR_ACPI, ATTR_AT, ATTR_AA, ATTR_DACI,
+    ATTR_UNIVERSAL, ATTR_ET, ATTR_LBL, ATTR_ACPI, ATTR_AT, ATTR_AA, ATTR_DACI, ATTR_CSTN,
     { "se", A_OBJ, M, O, 0, 0 },      /* scheduleElement: { "sce": [entries] } */
     { "nco", A_BOOL, O, O, 0, 0 },    /* networkCoordinated: only under a <node> */
 };

@@ -12,7 +12,7 @@
 #include <string.h>
 
 static const struct attr_def attrs[] = {
-    ATTR_UNIVERSAL, ATTR_ET, ATTR_LBL, ATTR_ACPI, ATTR_DACI, ATTR_CR,
+    ATTR_UNIVERSAL, ATTR_ET, ATTR_LBL, ATTR_ACPI, ATTR_DACI, ATTR_CSTN, ATTR_CR,
     { "enc", A_OBJ, O, O, 0, 0 },
     { "exc", A_POSINT, O, O, 0, 0 },
     { "nu", A_URILIST, M, O, 0, 0 },

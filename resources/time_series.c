@@ -21,7 +21,7 @@
 #include <string.h>
 
 static const struct attr_def ts_attrs[] = {
-    ATTR_UNIVERSAL, ATTR_ET, ATTR_LBL, ATTR_ACPI, ATTR_AT, ATTR_AA, ATTR_DACI, ATTR_CR,
+    ATTR_UNIVERSAL, ATTR_ET, ATTR_LBL, ATTR_ACPI, ATTR_AT, ATTR_AA, ATTR_DACI, ATTR_CSTN, ATTR_CR,
     { "mni", A_NNINT, O, O, 0, 0 },
     { "mbs", A_NNINT, O, O, 0, 0 },
     { "mia", A_NNINT, O, O, 0, 0 },

@@ -4,13 +4,17 @@
  * notification queue; a loop timer per beacon, in memory, re-reads its
  * resource each time it fires, so an UPDATE, a rolled-back CREATE or a
  * deletion with an ancestor is seen as it is. Loss-of-synchronisation
- * beacons (bcnc 2) are stored and validated only (docs/decisions.md). */
+ * beacons (bcnc 2) watch their requester (bcnr): a request of its whose
+ * originating timestamp (ot) is further than bcnt from the CSE's clock
+ * sends the same notification to bcnu, at most once a second per beacon
+ * (docs/decisions.md). */
 #include "registry.h"
 
 #include "../cse/base/clock.h"
 #include "../cse/base/log.h"
 #include "../cse/base/loop.h"
 #include "../cse/core/cse.h"
+#include "../cse/core/ident.h"
 #include "../cse/core/rsc.h"
 #include "../cse/events/notify.h"
 #include "../cse/store/store.h"
@@ -27,7 +31,7 @@ enum { BCNC_PERIODIC = 1, BCNC_LOSS_OF_SYNC = 2 };
 #define MIN_PERIOD_MS 1000
 
 static const struct attr_def attrs[] = {
-    ATTR_UNIVERSAL, ATTR_ET, ATTR_LBL, ATTR_ACPI, ATTR_AT, ATTR_AA, ATTR_DACI,
+    ATTR_UNIVERSAL, ATTR_ET, ATTR_LBL, ATTR_ACPI, ATTR_AT, ATTR_AA, ATTR_DACI, ATTR_CSTN,
     { "bcnr", A_URI, O, O, 0, 0 },                 /* beaconRequester */
     { "bcnc", A_ENUM, O, O, BCNC_PERIODIC, BCNC_LOSS_OF_SYNC }, /* beaconCriteria */
     { "bcni", A_STR, O, O, 0, 0 },                 /* beaconInterval: a duration */
@@ -69,13 +73,18 @@ static int tsb_validate(struct op_ctx *ctx)
     return 0;
 }
 
-/* --- periodic beacons ------------------------------------------------------ */
+/* --- beacons in memory ------------------------------------------------------ */
 
+/* One per stored beacon: a periodic one has a loop timer, a loss-of-sync one
+ * its requester and threshold, so a request costs no store read. */
 struct beacon {
     struct beacon *next;
     struct cse *cse;
     char *ri;
     int64_t timer;
+    char *bcnr;                /* loss of sync: the requester watched */
+    int64_t threshold_us;      /* loss of sync: bcnt */
+    int64_t last_sent_us;      /* loss of sync: the last beacon sent */
 };
 
 static struct beacon **beacons(struct cse *cse)
@@ -99,7 +108,21 @@ static void beacon_free(struct beacon *b)
     if (p && *p) *p = b->next;
     if (b->timer && b->cse->loop) loop_del_timer(b->cse->loop, b->timer);
     free(b->ri);
+    free(b->bcnr);
     free(b);
+}
+
+/* Sends tsb's beacon to each of its bcnu, from the CSE. */
+static void beacon_send(struct cse *cse, const char *ri, const struct resource *tsb)
+{
+    ts_buf now;
+    ts_format(clock_now_us(), now);
+    json_t *pc = json_pack("{s:{s:s,s:s}}", "m2m:tsbn", "tbr", ri, "ctm", now);
+    size_t i;
+    json_t *u;
+    json_array_foreach(json_object_get(tsb->attrs, "bcnu"), i, u)
+        if (json_string_value(u)) notify_send(cse, json_string_value(u), pc, 0, NULL, NULL);
+    json_decref(pc);
 }
 
 static int64_t beacon_due(struct loop *loop, int64_t id, void *data)
@@ -108,16 +131,7 @@ static int64_t beacon_due(struct loop *loop, int64_t id, void *data)
     struct beacon *b = data;
     struct resource *tsb = NULL;
     int64_t next = store_get(b->cse->store, b->ri, &tsb) || !tsb ? -1 : period_ms(tsb);
-    if (next > 0) {
-        ts_buf now;
-        ts_format(clock_now_us(), now);
-        json_t *pc = json_pack("{s:{s:s,s:s}}", "m2m:tsbn", "tbr", b->ri, "ctm", now);
-        size_t i;
-        json_t *u;
-        json_array_foreach(json_object_get(tsb->attrs, "bcnu"), i, u)
-            if (json_string_value(u)) notify_send(b->cse, json_string_value(u), pc, 0, NULL, NULL);
-        json_decref(pc);
-    }
+    if (next > 0) beacon_send(b->cse, b->ri, tsb);
     resource_free(tsb);
     if (next > 0) return next;
     b->timer = 0;
@@ -132,27 +146,76 @@ static void beacon_disarm(struct cse *cse, const char *ri)
     if (p && *p) beacon_free(*p);
 }
 
-/* (Re)starts res's timer: the first beacon one period from now. */
+/* (Re)starts res's beacon: a periodic one's timer (the first beacon one
+ * period from now), or a loss-of-sync one's watch of its requester. */
 static void beacon_arm(struct cse *cse, const struct resource *res)
 {
     beacon_disarm(cse, res_ri(res));
-    int64_t ms = period_ms(res);
+    int64_t ms = period_ms(res), threshold = 0;
+    const char *bcnr = res_str(res, "bcnr"), *bcnt = res_str(res, "bcnt");
+    bool watch = res_int(res, "bcnc", BCNC_PERIODIC) == BCNC_LOSS_OF_SYNC && bcnr && bcnt &&
+                 duration_parse(bcnt, &threshold) && threshold > 0;
     struct beacon **head = beacons(cse);
-    if (ms < 0 || !head || !cse->loop) return;
+    if ((ms < 0 && !watch) || !head || !cse->loop) return;
     struct beacon *b = calloc(1, sizeof *b);
-    if (!b || !(b->ri = strdup(res_ri(res)))) {
+    if (!b || !(b->ri = strdup(res_ri(res))) || (watch && !(b->bcnr = strdup(bcnr)))) {
+        if (b) free(b->ri);
         free(b);
         log_warn("timeSyncBeacon %s: out of memory, no beacons", res_ri(res));
         return;
     }
     b->cse = cse;
-    b->timer = loop_add_timer(cse->loop, ms, beacon_due, b);
+    b->threshold_us = threshold;
+    if (!watch) b->timer = loop_add_timer(cse->loop, ms, beacon_due, b);
     b->next = *head;
     *head = b;
 }
 
+/* A request with an originating timestamp: a watched requester whose clock
+ * is off by more than the threshold (either way) gets its beacon. */
+static void tsb_request_time(struct cse *cse, const struct m2m_request *req)
+{
+    struct beacon **head = beacons(cse);
+    int64_t ot, now = clock_now_us();
+    if (!head || !*head || !req->fr || !req->ot || !ts_parse(req->ot, &ot)) return;
+    struct ident_home home = cse_home(cse);
+    struct ident_forms who;
+    if (!ident_forms(&home, req->fr, &who)) return;
+    int64_t off = now > ot ? now - ot : ot - now;
+    for (struct beacon *b = *head, *next; b; b = next) {
+        next = b->next;
+        if (!b->bcnr || off <= b->threshold_us || now - b->last_sent_us < MIN_PERIOD_MS * 1000 ||
+            !ident_is(&home, b->bcnr, &who))
+            continue;
+        struct resource *tsb = NULL;
+        /* Gone with an ancestor (no per-descendant hook): forget it. */
+        int rc = store_get(cse->store, b->ri, &tsb);
+        if (rc == RSC_NOT_FOUND) { beacon_free(b); continue; }
+        if (rc || !tsb) continue;
+        b->last_sent_us = now;
+        log_debug("timeSyncBeacon %s: %s is %lld ms off, beacon sent", b->ri, req->fr, (long long)(off / 1000));
+        beacon_send(cse, b->ri, tsb);
+        resource_free(tsb);
+    }
+}
+
+/* Loss-of-sync beacons deleted with an ancestor (no per-descendant hook
+ * runs) whose requester is gone too would stay in memory; each new beacon
+ * first forgets those, so deleted ones cannot pile up. */
+static void forget_gone(struct cse *cse)
+{
+    struct beacon **head = beacons(cse);
+    for (struct beacon *b = head ? *head : NULL, *next; b; b = next) {
+        next = b->next;
+        struct resource *tsb = NULL;
+        if (b->bcnr && store_get(cse->store, b->ri, &tsb) == RSC_NOT_FOUND) beacon_free(b);
+        resource_free(tsb);
+    }
+}
+
 static int tsb_created(struct op_ctx *ctx)
 {
+    forget_gone(ctx->cse);
     beacon_arm(ctx->cse, ctx->res);
     return 0;
 }
@@ -182,7 +245,7 @@ static int collect_ri(struct resource *res, void *data)
     return 0;
 }
 
-/* After a start or a Reset: the periodic beacons stored are sent again. A
+/* After a start or a Reset: the stored beacons are armed again. A
  * beacon's parent is the CSEBase, an AE or a remoteCSE, so indexed child
  * lookups find them all without walking the resource tree. */
 static int tsb_start(struct cse *cse)
@@ -216,4 +279,5 @@ const struct resource_type type_time_sync_beacon = {
     .on_delete = tsb_delete,
     .on_cse_start = tsb_start,
     .on_cse_stop = tsb_stop,
+    .on_request_time = tsb_request_time,
 };

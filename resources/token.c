@@ -11,7 +11,7 @@
 #include <string.h>
 
 static const struct attr_def attrs[] = {
-    ATTR_UNIVERSAL, ATTR_ET, ATTR_LBL, ATTR_ACPI, ATTR_DACI,
+    ATTR_UNIVERSAL, ATTR_ET, ATTR_LBL, ATTR_ACPI, ATTR_DACI, ATTR_CSTN,
     { "tkid", A_ID, M, NP, 0, 0 },
     { "tkob", A_ID, M, NP, 0, 0 },
     { "vr", A_STR, O, NP, 0, 0 },

@@ -375,6 +375,12 @@ static bool default_policy(struct cse *cse, const struct resource *holder, struc
         *why = "the CSEBase grants only RETRIEVE and DISCOVERY to registered AEs";
         return (op == ACOP_RETRIEVE || op == ACOP_DISCOVERY) && registered_ae(cse, &sub->who);
     }
+    /* A custodian (R4) takes the creator's place: it alone has access. */
+    const char *cstn = res_str(holder, "cstn");
+    if (cstn && *cstn) {
+        *why = "no acpi: only the custodian has access";
+        return same_id(cse, cstn, &sub->who);
+    }
     *why = "no acpi: only the owner has access";
     return is_owner(cse, holder, &sub->who);
 }
@@ -561,6 +567,19 @@ int acl_validate_acpi(struct cse *cse, json_t *acpi, struct m2m_response *rsp)
             return m2m_error(rsp, RSC_BAD_REQUEST, "acpi entry '%s' is not an accessControlPolicy of this CSE",
                              json_string_value(id));
     }
+    return 0;
+}
+
+int acl_validate_custodian(struct cse *cse, json_t *content, struct m2m_response *rsp)
+{
+    const char *cstn = json_string_value(json_object_get(content, "cstn"));
+    struct ident_home home = cse_home(cse);
+    struct ident_forms f;
+    if (!cstn) return 0;
+    bool plain = strlen(cstn) < MAX_ID;
+    for (const char *c = cstn; plain && *c; c++) plain = *c > ' ' && *c < 127 && *c != '*';
+    if (!plain || !ident_forms(&home, cstn, &f))
+        return m2m_error(rsp, RSC_BAD_REQUEST, "cstn must be an AE-ID or CSE-ID (no wildcards or white space)");
     return 0;
 }
 

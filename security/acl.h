@@ -63,6 +63,10 @@ bool acl_conceals_missing(struct cse *cse, const struct m2m_request *req, const 
  * Returns 0 or RSC_BAD_REQUEST with a message in rsp. */
 int acl_validate_acpi(struct cse *cse, json_t *acpi, struct m2m_response *rsp);
 
+/* A custodian (cstn) in CREATE/UPDATE content must be a well-formed ID
+ * (it is compared as an originator). 0 or RSC_BAD_REQUEST. */
+int acl_validate_custodian(struct cse *cse, json_t *content, struct m2m_response *rsp);
+
 /* After a write committed: drops cached policies when needed and audits
  * changes to ACPs and to acpi. `target` is the request's target. */
 void acl_after_write(struct cse *cse, const struct m2m_request *req, const struct resource *target,

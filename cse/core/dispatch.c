@@ -346,6 +346,7 @@ static int op_create(struct cse *cse, const struct m2m_request *req, struct m2m_
     if ((t->flags & RT_ANNOUNCEABLE) && (rc = announce_validate(cse, t, content, rsp))) return rc;
     json_t *acpi = json_object_get(content, "acpi");
     if (acpi && (rc = acl_validate_acpi(cse, acpi, rsp))) return rc;
+    if ((rc = acl_validate_custodian(cse, content, rsp))) return rc;
 
     int64_t now = clock_now_us();
     ts_buf ct;
@@ -433,6 +434,7 @@ static int op_update(struct cse *cse, const struct m2m_request *req, struct m2m_
     if (acpi && json_object_size(content) > 1)
         return m2m_error(rsp, RSC_BAD_REQUEST, "acpi must be updated on its own");
     if (acpi && !json_is_null(acpi) && (rc = acl_validate_acpi(cse, acpi, rsp))) return rc;
+    if ((rc = acl_validate_custodian(cse, content, rsp))) return rc;
     /* A blocking-update subscriber must agree before anything changes. */
     if (notify_watched(cse, res_ri(target)) &&
         (rc = notify_blocking_update(cse, req, target, type_key(t, target), content, rsp)))
@@ -583,6 +585,9 @@ static int execute(struct cse *cse, struct m2m_request *req, struct m2m_response
 {
     int rc = saef_check(cse, req, rsp);
     if (rc) return rc;
+    if (req->ot && !req->cse_itself)
+        for (int i = 0; i < cse->types.n; i++)
+            if (cse->types.types[i]->on_request_time) cse->types.types[i]->on_request_time(cse, req);
     if (cse->on_request && (rc = cse->on_request(cse, req, rsp)) >= 0) return rc;
     struct address addr;
     rc = address_parse(cse, req->to, &addr);

@@ -134,6 +134,10 @@ def parse_response(raw):
     return Response(status, hdrs, body_text)
 
 
+class SetupFailed(Exception):
+    """A test's set-up request was refused (Cse.ae_with_container)."""
+
+
 class Cse:
     """A running m2m-cse. Settings are passed as --key value flags;
     preexec_fn runs in the child before exec (resource limits)."""
@@ -302,6 +306,19 @@ class Cse:
     def register_ae(self, rn, origin="C", api="Napp", **attrs):
         body = {"m2m:ae": dict({"rn": rn, "api": api, "rr": True, "srv": ["3"]}, **attrs)}
         return self.create("/cse-in", 2, body, origin=origin)
+
+    def ae_with_container(self, origin, ae="app", cnt="box", **cnt_attrs):
+        """The set-up most tests open with: AE `ae` registered as `origin`,
+        container `cnt` (with cnt_attrs) created under it by that AE.
+        Returns the container's path; raises SetupFailed when either step
+        is refused, so no test runs on a set-up that did not happen."""
+        for what, r in (("AE %s" % ae, self.register_ae(ae, origin=origin)),
+                        ("container %s" % cnt, self.create("/cse-in/" + ae, 3,
+                                                           {"m2m:cnt": dict({"rn": cnt}, **cnt_attrs)},
+                                                           origin=origin))):
+            if r.rsc != 2001:
+                raise SetupFailed("%s not created: %r" % (what, r))
+        return "/cse-in/%s/%s" % (ae, cnt)
 
 
 class Server(Cse):

@@ -16,9 +16,7 @@ O = "Cbu"
 rx = Receiver().start()
 try:
     with Cse() as cse:
-        cse.register_ae("app", origin=O)
-        cnt = "/cse-in/app/box"
-        cse.create("/cse-in/app", 3, {"m2m:cnt": {"rn": "box", "lbl": ["a"]}}, origin=O)
+        cnt = cse.ae_with_container(O, lbl=["a"])
 
         def sub(rn, **kw):
             return cse.create(cnt, 23, {"m2m:sub": dict({"rn": rn}, **kw)}, origin=O)

@@ -14,9 +14,7 @@ O = "Cdc"
 rx = Receiver().start()
 try:
     with Cse() as cse:
-        cse.register_ae("app", origin=O)
-        box = "/cse-in/app/box"
-        cse.create("/cse-in/app", 3, {"m2m:cnt": {"rn": "box"}}, origin=O)
+        box = cse.ae_with_container(O)
 
         def cin(**kw):
             return cse.create(box, 4, {"m2m:cin": dict({"con": "v"}, **kw)}, origin=O)

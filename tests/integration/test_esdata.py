@@ -48,9 +48,7 @@ try:
                                capture_output=True, text=True, timeout=20)
             return p.returncode, p.stdout, p.stderr
 
-        cse.register_ae("meter", origin="Cmeter")
-        cse.create("/cse-in/meter", 3, {"m2m:cnt": {"rn": "data"}}, origin="Cmeter")
-        box = "/cse-in/meter/data"
+        box = cse.ae_with_container("Cmeter", ae="meter", cnt="data")
         r = cse.create(box, 23, {"m2m:sub": {"rn": "s", "nu": [rx.url], "enc": {"net": [3]}}}, origin="Cmeter")
         t.rsc(r, 2001, 201, "a subscriber for new readings")
 

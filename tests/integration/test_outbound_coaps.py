@@ -77,8 +77,7 @@ try:
     with Cse(psk="%s:%s:Cnobody" % (IDENTITY, KEY.encode().hex()),
              outbound_psk=["127.0.0.1:%d=%s" % (good.dtls_port, IDENTITY),
                            "127.0.0.1:%d=%s" % (other.dtls_port, IDENTITY)]) as cse:
-        cse.register_ae("mon", origin="Cmon")
-        cse.create("/cse-in/mon", 3, {"m2m:cnt": {"rn": "box"}}, origin="Cmon")
+        cse.ae_with_container("Cmon", ae="mon")
 
         r = cse.create("/cse-in/mon/box", 23, {"m2m:sub": {"rn": "s", "nu": [good.url()], "enc": {"net": [3]}}},
                        origin="Cmon")

@@ -30,8 +30,7 @@ def url(name):
 
 try:
     with Cse(coap_port=0, coaps_port=0, https_port=0, dns_servers=dns.server) as cse:
-        cse.register_ae("mon", origin="Cmon")
-        cse.create("/cse-in/mon", 3, {"m2m:cnt": {"rn": "box"}}, origin="Cmon")
+        cse.ae_with_container("Cmon", ae="mon")
 
         r = cse.create("/cse-in/mon/box", 23, {"m2m:sub": {"rn": "named", "nu": [url("rx.ironbark.test")], "enc": {"net": [3]}}},
                        origin="Cmon")

@@ -10,9 +10,7 @@ t = Tap()
 rx = CoapReceiver().start()
 try:
     with Cse() as cse:
-        cse.register_ae("mon", origin="Cmon")
-        cse.create("/cse-in/mon", 3, {"m2m:cnt": {"rn": "box"}}, origin="Cmon")
-        box = "/cse-in/mon/box"
+        box = cse.ae_with_container("Cmon", ae="mon")
 
         r = cse.create(box, 23, {"m2m:sub": {"rn": "s", "nu": [rx.url], "su": rx.url, "enc": {"net": [3]}}},
                        origin="Cmon")

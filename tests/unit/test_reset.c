@@ -39,15 +39,18 @@ static void reset_empties_below_the_base(void **state)
                                  NULL, 0, NULL), RSC_CREATED);
     assert_int_equal(unit_run(&cse, OP_CREATE, "cse-in", 3, "{\"m2m:cnt\":{\"rn\":\"top\"}}", NULL, 0, NULL),
                      RSC_CREATED);
-    /* r1, top and the system default notificationTargetPolicy made at start-up. */
-    assert_int_equal(children_of_base(&cse), 3);
+    /* r1, top, and what an IN-CSE makes at start-up: the system default
+     * notificationTargetPolicy and the AEContactList. */
+    assert_int_equal(children_of_base(&cse), 4);
 
     assert_int_equal(cse_reset(&cse), 0);
-    /* What start-up makes is there again: defaultNTP alone. */
-    assert_int_equal(children_of_base(&cse), 1);
-    int64_t ntps = 0;
+    /* What start-up makes is there again: defaultNTP and the AEContactList alone. */
+    assert_int_equal(children_of_base(&cse), 2);
+    int64_t ntps = 0, alsts = 0;
     assert_int_equal(store_count_children(cse.store, cse.cfg.cse_id, TY_NTP, &ntps), 0);
     assert_int_equal(ntps, 1);
+    assert_int_equal(store_count_children(cse.store, cse.cfg.cse_id, TY_ALST, &alsts), 0);
+    assert_int_equal(alsts, 1);
     assert_int_equal(unit_run(&cse, OP_RETRIEVE, "cse-in/r1/c", 0, NULL, NULL, 0, NULL), RSC_NOT_FOUND);
     json_t *after = NULL;
     assert_int_equal(unit_run(&cse, OP_RETRIEVE, "cse-in", 0, NULL, NULL, 0, &after), RSC_OK);
@@ -62,7 +65,7 @@ static void reset_empties_below_the_base(void **state)
                                  NULL, 0, NULL), RSC_CREATED);
     assert_int_equal(cse_reset(&cse), 0);
     assert_int_equal(cse_reset(&cse), 0);   /* an empty CSE resets too */
-    assert_int_equal(children_of_base(&cse), 1);   /* defaultNTP, made once */
+    assert_int_equal(children_of_base(&cse), 2);   /* defaultNTP and the AEContactList, made once */
     cse_close(&cse);
 }
 

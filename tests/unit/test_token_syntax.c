@@ -1,6 +1,7 @@
 /* The shapes of Token-IDs, Local-Token-IDs and compact JWTs (cse/core/
  * token_syntax.h), and the rule that every type with acpi also has daci
- * (TS-0001 9.6.1.3.2), checked over the types m2m-cse serves. */
+ * (TS-0001 9.6.1.3.2) and, where acpi is writable, cstn; checked over the
+ * types m2m-cse serves. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -97,13 +98,20 @@ static void acpi_implies_daci(void **state)
     for (int i = 0; i < r.n; i++) {
         const struct resource_type *t = r.types[i];
         for (const struct resource_type *const *s = t->specialisations; s && *s; s++)
-            if (type_attr(*s, "acpi")) { assert_non_null(type_attr(*s, "daci")); checked++; }
+            if (type_attr(*s, "acpi")) {
+                assert_non_null(type_attr(*s, "daci"));
+                assert_non_null(type_attr(*s, "cstn"));
+                checked++;
+            }
         if (!type_attr(t, "acpi")) continue;
         if (!type_attr(t, "daci")) fail_msg("%s has acpi but no daci", t->key);
         const struct attr_def *acpi = type_attr(t, "acpi"), *daci = type_attr(t, "daci");
         /* daci is as writable as acpi (both RO on the CSEBase and <request>). */
         assert_int_equal(daci->create, acpi->create);
         assert_int_equal(daci->update, acpi->update);
+        /* So is the custodian: where acpi can be set, cstn can (it takes the
+         * owner's place when acpi is absent). */
+        if (acpi->create != NP && !type_attr(t, "cstn")) fail_msg("%s has a writable acpi but no cstn", t->key);
         checked++;
     }
     assert_true(checked >= 12);
