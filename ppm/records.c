@@ -4,6 +4,8 @@
 #include "cse/base/clock.h"
 #include "cse/core/cse.h"
 #include "cse/core/rsc.h"
+#include "cse/base/log.h"
+#include "cse/events/notify.h"
 #include "cse/store/store.h"
 #include "resources/registry.h"
 #include "security/acl.h"
@@ -11,7 +13,7 @@
 #include <stdio.h>
 #include <string.h>
 
-struct ppm_settings ppm_settings = { "//ironbark.local/id-in/cse-in", 30 };
+struct ppm_settings ppm_settings = { "//ironbark.local/id-in/cse-in", 30, 365, "" };
 
 static const struct attr_def doc_attrs[] = {
     ATTR_UNIVERSAL, ATTR_ET, ATTR_LBL,
@@ -64,6 +66,8 @@ static const struct attr_def consent_attrs[] = {
     { "cpol", A_OBJ, NP, NP, 0, 0 },    /* the customised policy */
     { "diff", A_LIST, NP, NP, 0, 0 },   /* what the provider asks beyond the preferences */
     { "dect", A_TS, NP, NP, 0, 0 },     /* when acc was last set */
+    { "cet", A_TS, NP, NP, 0, 0 },      /* the consent's expiry (et as given); et keeps the record longer */
+    { "psh", A_OBJ, NP, NP, 0, 0 },     /* the last withdrawal pushed to the CSE: to, rsc, at */
     /* das:rule attributes (das/rules.h), the PPM's alone to set */
     { "orp", A_STRLIST, NP, NP, 0, 0 },
     { "trp", A_STRLIST, NP, NP, 0, 0 },
@@ -92,6 +96,73 @@ static struct resource *owned_doc(struct op_ctx *ctx, const char *rn, int ty, co
         return NULL;
     }
     return r;
+}
+
+/* Consents whose withdrawal is being pushed (ppm_consent_suspended). */
+#define MAX_SUSPENDED 64
+static char suspended[MAX_SUSPENDED][64];
+
+static void suspend(const char *ri, bool on)
+{
+    for (int i = 0; i < MAX_SUSPENDED; i++)
+        if (on ? !suspended[i][0] : !strcmp(suspended[i], ri)) {
+            snprintf(suspended[i], sizeof suspended[i], "%s", on ? ri : "");
+            return;
+        }
+}
+
+bool ppm_consent_suspended(const char *ri)
+{
+    for (int i = 0; ri && i < MAX_SUSPENDED; i++)
+        if (!strcmp(suspended[i], ri)) return true;
+    return false;
+}
+
+static bool consent_live(const struct resource *r)
+{
+    int64_t cet;
+    const char *s = res_str(r, "cet");
+    return res_int(r, "acop", 0) > 0 && (!s || !ts_parse(s, &cet) || cet > clock_now_us());
+}
+
+/* A consent that granted is withdrawn, changed or removed: the CSE (ppm-cse)
+ * is told to drop what it holds for the consent's originators (das:rvk,
+ * security/das.h) before the change is answered. The first run asks
+ * (DISPATCH_PENDING; the consent grants nothing meanwhile, so no
+ * consultation answered in between re-grants); the run after records the
+ * outcome in psh. Unreachable: the change stands, the CSE's grants end
+ * within ppm-grant-lifetime. */
+static int push_withdrawal(struct op_ctx *ctx, const struct resource *was, json_t *record)
+{
+    if (!*ppm_settings.cse_url || !consent_live(was)) return 0;
+    json_t *pc = json_pack("{s:{s:O}}", "das:rvk", "orp", json_object_get(was->attrs, "orp"));
+    json_t *urls = json_pack("[s]", ppm_settings.cse_url), *answer = NULL;
+    int rc = notify_ask(ctx->cse, ctx->req, "ppm-withdrawal", urls, OP_NOTIFY, NULL, pc, 0, &answer);
+    json_decref(pc);
+    json_decref(urls);
+    json_decref(answer);
+    suspend(res_ri(was), rc == DISPATCH_PENDING);
+    if (rc == DISPATCH_PENDING) return rc;
+    if (rc != RSC_OK)
+        log_warn("ppm: the CSE at %s did not take the withdrawal of %s (%d): its grants end within ppm-grant-lifetime",
+                 ppm_settings.cse_url, res_rn(was), rc);
+    ts_buf now;
+    ts_format(clock_now_us(), now);
+    if (record) json_object_set_new(record, "psh", json_pack("{s:s,s:i,s:s}", "to", ppm_settings.cse_url, "rsc", rc, "at", now));
+    return 0;
+}
+
+/* et as given is the consent's expiry (cet); the record stays ppm-history-days
+ * longer, so the access log can name a consent that expired. */
+static void keep_history(struct op_ctx *ctx)
+{
+    json_t *a = ctx->res->attrs;
+    int64_t cet;
+    if (!json_object_get(ctx->content, "et") || !ts_parse(res_str(ctx->res, "et"), &cet)) return;
+    ts_buf kept;
+    ts_format(cet + (int64_t)ppm_settings.history_days * 86400 * 1000000, kept);
+    json_object_set(a, "cet", json_object_get(a, "et"));
+    json_object_set_new(a, "et", json_string(kept));
 }
 
 /* (Re)computes the customised policy and, when accepted, the rule it grants by. */
@@ -141,14 +212,23 @@ static int consent_write(struct op_ctx *ctx)
         ts_format(clock_now_us(), now);
         json_object_set_new(a, "dect", json_string(now));
     }
-    return 0;
+    keep_history(ctx);
+    return ctx->before ? push_withdrawal(ctx, ctx->before, a) : 0;
+}
+
+/* A removed consent that granted: pushed like a withdrawal. Not when the
+ * engine removes it at its et (its cet passed long before). */
+static int consent_delete(struct op_ctx *ctx)
+{
+    if (!ctx->req || ctx->req->op != OP_DELETE) return 0;
+    return push_withdrawal(ctx, ctx->res, NULL);
 }
 
 const struct resource_type type_ppm_consent = {
     .ty = TY_PPM_CONSENT, .sn = "ppmcns", .key = "ppm:cns",
     .parents = (const int[]){ TY_CSEBASE, 0 },
     .attrs = ATTRS(consent_attrs),
-    .on_create = consent_write, .on_update = consent_write,
+    .on_create = consent_write, .on_update = consent_write, .on_delete = consent_delete,
 };
 
 static bool ppm_type(int ty)

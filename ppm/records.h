@@ -20,9 +20,15 @@ extern const struct resource_type type_ppm_preferences, type_ppm_policy, type_pp
  * creating originator) reads, changes or removes it; anyone reads policies. */
 extern const struct authz_decider ppm_owner_decider;
 
+/* Is the consent (ri) being withdrawn this moment? It grants nothing
+ * (das_identity.suspended) while the CSE is told to drop its grants. */
+bool ppm_consent_suspended(const char *ri);
+
 struct ppm_settings {
     char data_root[256];      /* a subscriber owns <data_root>/<her originator> and below */
     long grant_lifetime_s;    /* pl of the grants and tokens issued for a consent */
+    long history_days;        /* a consent's record outlives its expiry (cet) this long */
+    char cse_url[512];        /* the CSE's CSEBase (http://…): withdrawals pushed there; "" none */
 };
 extern struct ppm_settings ppm_settings;
 

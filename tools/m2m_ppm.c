@@ -54,6 +54,13 @@ static int put_doc(struct cli *c, const char *base, const char *name, int ty, co
     return rsc_is_success(rsc) ? 0 : 1;
 }
 
+/* The consent's expiry: cet (et keeps the record longer), et before cet existed. */
+static const char *consent_end(json_t *cns)
+{
+    json_t *cet = json_object_get(cns, "cet");
+    return json_string_value(cet ? cet : json_object_get(cns, "et"));
+}
+
 static void print_consent(json_t *r)
 {
     json_t *acc = json_object_get(r, "acc");
@@ -63,7 +70,7 @@ static void print_consent(json_t *r)
            json_string_value(json_object_get(r, "rn")), json_string_value(json_object_get(r, "prf")),
            json_integer_value(json_object_get(r, "prfv")), json_string_value(json_object_get(r, "pol")),
            json_integer_value(json_object_get(r, "polv")), !acc ? "pending" : json_is_true(acc) ? "accepted" : "refused",
-           json_string_value(json_object_get(r, "dect")), json_string_value(json_object_get(r, "et")));
+           json_string_value(json_object_get(r, "dect")), consent_end(r));
     printf("customised policy: ops=%s\n", ops);
     size_t i;
     json_t *d;
@@ -154,24 +161,36 @@ static time_t seconds_of(const char *ts)
 }
 
 /* Was the consent in force at ts: created before, not expired, and not withdrawn
- * longer ago than the lifetime of a grant the CSE may still hold (pvl)? */
+ * longer ago than the lifetime of a grant the CSE may still hold (pvl), or at
+ * all when the withdrawal reached the CSE (psh rsc 2000: it dropped its grants)? */
 static bool in_force(json_t *cns, const char *ts)
 {
     const char *ct = json_string_value(json_object_get(cns, "ct"));
-    const char *et = json_string_value(json_object_get(cns, "et"));
-    if (!ct || strcmp(ct, ts) > 0 || (et && strcmp(et, ts) < 0)) return false;
+    const char *end = consent_end(cns);
+    if (!ct || strcmp(ct, ts) > 0 || (end && strcmp(end, ts) < 0)) return false;
     if (json_is_true(json_object_get(cns, "acc"))) return true;
     const char *dect = json_string_value(json_object_get(cns, "dect"));
+    bool pushed = json_integer_value(json_object_get(json_object_get(cns, "psh"), "rsc")) == 2000;
     return dect && json_object_get(cns, "acc") &&
-           seconds_of(ts) <= seconds_of(dect) + json_integer_value(json_object_get(cns, "pvl"));
+           seconds_of(ts) <= seconds_of(dect) + (pushed ? 0 : json_integer_value(json_object_get(cns, "pvl")));
+}
+
+/* What became of a consent since: "", " (withdrawn)", " (expired)". */
+static const char *consent_state(json_t *cns, time_t now)
+{
+    const char *end = consent_end(cns);
+    if (end && seconds_of(end) < now) return " (expired)";
+    return json_is_true(json_object_get(cns, "acc")) ? "" : " (withdrawn)";
 }
 
 /* The consent under which originator's access to target at ts happened: of the
  * subscriber's consents at the PPM in force then whose originators and resources
- * cover it, the latest created. An expired consent is gone from the PPM: none. */
-static const char *consent_for(json_t *consents, const char *originator, const char *target, const char *ts)
+ * cover it, the latest created. The PPM keeps expired consents for
+ * ppm-history-days; one removed (DELETE) or older is gone: none. */
+static json_t *consent_for(json_t *consents, const char *originator, const char *target, const char *ts)
 {
-    const char *best = NULL, *best_ct = "";
+    json_t *best = NULL;
+    const char *best_ct = "";
     size_t i, j, k;
     json_t *cns, *o, *t;
     json_array_foreach(consents, i, cns) {
@@ -185,7 +204,7 @@ static const char *consent_for(json_t *consents, const char *originator, const c
                 covers |= !fnmatch(local_path(json_string_value(t)), target, 0);
         }
         if (covers) {
-            best = json_string_value(json_object_get(cns, "rn"));
+            best = cns;
             best_ct = ct;
         }
     }
@@ -220,6 +239,7 @@ static int access_log(struct cli *c, const char *base, const char *prefs_target)
     json_decref(found);
     char line[8192];
     int n = 0;
+    time_t now = time(NULL);
     while (fgets(line, sizeof line, f)) {
         json_t *e = json_loads(line, 0, NULL);
         const char *who = json_string_value(json_object_get(e, "originator"));
@@ -230,12 +250,13 @@ static int access_log(struct cli *c, const char *base, const char *prefs_target)
         /* Not the subscriber's own, nor the CSE's upkeep (its dynamic ACPs: a CSE-ID). */
         if (mine && who && who[0] != '/' && (!own || strcmp(who, own))) {
             const char *decision = json_string_value(json_object_get(e, "decision"));
-            const char *cns = decision && !strcmp(decision, "permit") ? consent_for(consents, who, target, json_string_value(json_object_get(e, "ts")) ?
-                                                                        json_string_value(json_object_get(e, "ts")) : "") : NULL;
+            const char *ts = json_string_value(json_object_get(e, "ts"));
             bool permit = decision && !strcmp(decision, "permit");
-            printf("%s %s %s %s %s%s%s\n", json_string_value(json_object_get(e, "ts")), who,
-                   json_string_value(json_object_get(e, "op")), target, decision ? decision : "?",
-                   permit ? " consent=" : "", permit ? (cns ? cns : "(none on record: expired or removed)") : "");
+            json_t *cns = permit ? consent_for(consents, who, target, ts ? ts : "") : NULL;
+            printf("%s %s %s %s %s%s%s%s\n", ts, who, json_string_value(json_object_get(e, "op")), target,
+                   decision ? decision : "?", permit ? " consent=" : "",
+                   !permit ? "" : cns ? json_string_value(json_object_get(cns, "rn")) : "(none on record: removed)",
+                   cns ? consent_state(cns, now) : "");
             n++;
         }
         json_decref(e);
