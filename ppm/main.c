@@ -122,7 +122,7 @@ int main(int argc, char **argv)
         .defaults = ppm_defaults,
         .types = (const struct resource_type *const[]){ &das_service_base, &das_service_role, &type_token,
                                                         &type_ppm_preferences, &type_ppm_policy,
-                                                        &type_ppm_consent, NULL },
+                                                        &type_ppm_consent, &type_ppm_deletion, NULL },
         .deciders = (const struct authz_decider *const[]){ &das_service_decider, &ppm_owner_decider, NULL },
         .settings = settings,
         .on_start = ppm_start, .on_stop = ppm_stop, .on_reset = ppm_reset,

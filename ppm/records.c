@@ -77,22 +77,25 @@ static const struct attr_def consent_attrs[] = {
     { "tkn", A_BOOL, NP, NP, 0, 0 },
 };
 
-/* The named document under the CSEBase, of type ty, owned by own; NULL with an error in rsp. */
+/* The named record under the CSEBase, of type ty, owned by own; NULL with an error in rsp. */
 static struct resource *owned_doc(struct op_ctx *ctx, const char *rn, int ty, const char *own, int *rc)
 {
+    const char *attr = ty == TY_PPM_POLICY ? "pol" : ty == TY_PPM_CONSENT ? "cns" : "prf";
     char path[600];
     snprintf(path, sizeof path, "%s/%s", ctx->cse->cfg.cse_name, rn);
     struct resource *r = NULL;
     if (store_get_path(ctx->cse->store, path, &r) || !r || r->ty != ty) {
         resource_free(r);
-        *rc = m2m_error(ctx->rsp, RSC_BAD_REQUEST, "%s '%s' is not a registered %s", ty == TY_PPM_POLICY ? "pol" : "prf",
-                        rn, ty == TY_PPM_POLICY ? "privacy policy (ppm:pol)" : "privacy preference (ppm:prf)");
+        *rc = m2m_error(ctx->rsp, RSC_BAD_REQUEST, "%s '%s' is not a registered %s", attr, rn,
+                        ty == TY_PPM_POLICY ? "privacy policy (ppm:pol)" : ty == TY_PPM_CONSENT ? "consent (ppm:cns)"
+                                                                         : "privacy preference (ppm:prf)");
         return NULL;
     }
     if (own && strcmp(own, res_str(r, "own") ? res_str(r, "own") : "")) {
         resource_free(r);
         *rc = m2m_error(ctx->rsp, RSC_ORIGINATOR_HAS_NO_PRIVILEGE,
-                        "prf '%s' belongs to another subscriber: only she can consent with it", rn);
+                        "%s '%s' belongs to another subscriber: only she can %s with it", attr, rn,
+                        ty == TY_PPM_CONSENT ? "ask for deletions" : "consent");
         return NULL;
     }
     return r;
@@ -231,9 +234,113 @@ const struct resource_type type_ppm_consent = {
     .on_create = consent_write, .on_update = consent_write, .on_delete = consent_delete,
 };
 
+/* --- deletion requests --------------------------------------------------------- */
+
+static const struct attr_def deletion_attrs[] = {
+    ATTR_UNIVERSAL, ATTR_ET, ATTR_LBL,
+    { "cns", A_NAME, O, NP, 0, 0 },      /* delete what this consent of hers covers */
+    { "data", A_STRLIST, O, NP, 0, 64 }, /* or these resources of hers */
+    { "own", A_STR, NP, NP, 0, 0 },
+    { "res", A_LIST, NP, NP, 0, 0 },     /* per resource: {"ri": absolute ID, "rsc": the CSE's answer} */
+    { "st", A_STR, NP, NP, 0, 0 },       /* done, partial or failed */
+};
+
+/* The URL of an absolute resource ID of the subscriber's at the CSE: ppm-cse's
+ * CSEBase URL stands for ppm-data-root. "" when it is not below the root. */
+static void data_url(const char *id, char *out, size_t cap)
+{
+    size_t n = strlen(ppm_settings.data_root);
+    out[0] = 0;
+    if (!strncmp(id, ppm_settings.data_root, n) && id[n] == '/')
+        snprintf(out, cap, "%s%s", ppm_settings.cse_url, id + n);
+}
+
+/* The resources to delete: the consent's data (checked as hers), or data,
+ * each at or below <ppm-data-root>/<own>. NULL with an error in rsp. */
+static json_t *deletion_targets(struct op_ctx *ctx, const char *own, int *rc)
+{
+    json_t *a = ctx->res->attrs, *data = json_object_get(a, "data");
+    const char *cns = json_string_value(json_object_get(a, "cns"));
+    if (!cns == !data) {
+        *rc = m2m_error(ctx->rsp, RSC_BAD_REQUEST, "a deletion request names either cns (a consent of yours) or data");
+        return NULL;
+    }
+    if (cns) {
+        struct resource *c = owned_doc(ctx, cns, TY_PPM_CONSENT, own, rc);
+        if (!c) return NULL;
+        json_t *covered = json_incref(json_object_get(json_object_get(c->attrs, "cpol"), "data"));
+        resource_free(c);
+        return covered;
+    }
+    char root[sizeof ppm_settings.data_root + 256];
+    snprintf(root, sizeof root, "%s/%s", ppm_settings.data_root, own);
+    size_t i, n = strlen(root);
+    json_t *v;
+    json_array_foreach(data, i, v) {
+        const char *id = json_string_value(v);
+        if (strncmp(id, root, n) || id[n] != '/' || strpbrk(id, "*?[]")) {
+            *rc = m2m_error(ctx->rsp, RSC_ORIGINATOR_HAS_NO_PRIVILEGE,
+                            "data: '%s' is not yours to delete: your resources are below %s, no patterns", id, root);
+            return NULL;
+        }
+    }
+    return json_incref(data);
+}
+
+/* Carried out as it is created: one DELETE per resource at the CSE, as the
+ * PPM (its CSE-ID: her ACPs must grant it DELETE), all asked in the first
+ * run; the run after records each answer. The record is created whatever
+ * the CSE answered: it is the account of what was done. */
+static int deletion_create(struct op_ctx *ctx)
+{
+    const char *own = ctx->req->fr;
+    if (!own || !*own) return m2m_error(ctx->rsp, RSC_BAD_REQUEST, "an originator (X-M2M-Origin) is needed");
+    if (!*ppm_settings.cse_url)
+        return m2m_error(ctx->rsp, RSC_OPERATION_NOT_ALLOWED, "this PPM has no CSE to delete at (ppm-cse is not set)");
+    int rc = 0;
+    json_t *targets = deletion_targets(ctx, own, &rc);
+    if (!targets) return rc;
+    json_t *res = json_array(), *v;
+    size_t i;
+    int pending = 0, deleted = 0;
+    json_array_foreach(targets, i, v) {
+        char url[1200], key[700];
+        data_url(json_string_value(v), url, sizeof url);
+        snprintf(key, sizeof key, "ppm-delete %s", json_string_value(v));
+        json_t *urls = json_pack("[s]", url), *answer = NULL;
+        int got = *url ? notify_ask(ctx->cse, ctx->req, key, urls, OP_DELETE, NULL, NULL, 0, &answer)
+                       : RSC_BAD_REQUEST;
+        json_decref(urls);
+        json_decref(answer);
+        if (got == DISPATCH_PENDING) pending++;
+        /* Gone already is what was asked for. */
+        deleted += got == RSC_DELETED || got == RSC_NOT_FOUND;
+        json_array_append_new(res, json_pack("{s:O,s:i}", "ri", v, "rsc", got));
+    }
+    size_t n = json_array_size(targets);
+    json_decref(targets);
+    if (pending) {
+        json_decref(res);
+        return DISPATCH_PENDING;
+    }
+    json_object_set_new(ctx->res->attrs, "own", json_string(own));
+    json_object_set_new(ctx->res->attrs, "res", res);
+    json_object_set_new(ctx->res->attrs, "st", json_string(deleted == (int)n ? "done" : deleted ? "partial" : "failed"));
+    if (deleted != (int)n) log_info("ppm: deletion request of %s: %d of %zu resources deleted", own, deleted, n);
+    return 0;
+}
+
+const struct resource_type type_ppm_deletion = {
+    .ty = TY_PPM_DELETION, .sn = "ppmdlr", .key = "ppm:dlr",
+    .parents = (const int[]){ TY_CSEBASE, 0 },
+    .attrs = ATTRS(deletion_attrs),
+    .flags = RT_NO_UPDATE,
+    .on_create = deletion_create,
+};
+
 static bool ppm_type(int ty)
 {
-    return ty == TY_PPM_PREFERENCES || ty == TY_PPM_POLICY || ty == TY_PPM_CONSENT;
+    return ty == TY_PPM_PREFERENCES || ty == TY_PPM_POLICY || ty == TY_PPM_CONSENT || ty == TY_PPM_DELETION;
 }
 
 static enum authz_answer owners(struct cse *cse, const struct authz_query *q, const char **why)

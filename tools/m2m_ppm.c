@@ -268,6 +268,33 @@ static int access_log(struct cli *c, const char *base, const char *prefs_target)
     return 0;
 }
 
+/* A deletion request: what the consent covered, or the resources named; the
+ * PPM carries it out at the CSE and answers with the outcome per resource. */
+static int erase(struct cli *c, const char *base, const char *name)
+{
+    if (!c->consent == !c->ntarget) {
+        fprintf(stderr, "m2m: ppm erase needs --consent NAME or --target ID... (one of them)\n");
+        return 2;
+    }
+    json_t *dlr = json_pack("{s:s}", "rn", name);
+    if (c->consent) json_object_set_new(dlr, "cns", json_string(c->consent));
+    else json_object_set_new(dlr, "data", cli_split_ids(c->target, c->ntarget));
+    char *body = dump(json_pack("{s:o}", "ppm:dlr", dlr));
+    json_t *out = NULL;
+    int rsc = 0, rc = cli_call(c, CLIENT_CREATE, base, TY_PPM_DELETION, body, NULL, &out, &rsc);
+    free(body);
+    if (rc) return rc;
+    cli_print_rsc(rsc, out);
+    json_t *r = json_object_get(out, "ppm:dlr"), *e;
+    size_t i;
+    if (r) printf("%s %s\n", name, json_string_value(json_object_get(r, "st")));
+    json_array_foreach(json_object_get(r, "res"), i, e)
+        printf("%s %lld\n", json_string_value(json_object_get(e, "ri")), json_integer_value(json_object_get(e, "rsc")));
+    bool done = r && !strcmp(json_string_value(json_object_get(r, "st")) ? json_string_value(json_object_get(r, "st")) : "", "done");
+    json_decref(out);
+    return rsc_is_success(rsc) && done ? 0 : 1;
+}
+
 int ppm_main(struct cli *c)
 {
     const char *what = c->npos > 1 ? c->pos[1] : "", *name = c->npos > 2 ? c->pos[2] : NULL;
@@ -282,6 +309,7 @@ int ppm_main(struct cli *c)
     if (!strcmp(what, "refuse") || !strcmp(what, "withdraw")) return consent_decide(c, target, false);
     if (!strcmp(what, "show")) return show(c, target);
     if (!strcmp(what, "log")) return access_log(c, base, target);
+    if (!strcmp(what, "erase")) return erase(c, base, name);
     if (!strcmp(what, "rm")) {
         json_t *out = NULL;
         int rsc = 0, rc = cli_call(c, CLIENT_DELETE, target, 0, NULL, NULL, &out, &rsc);
@@ -290,6 +318,6 @@ int ppm_main(struct cli *c)
         json_decref(out);
         return rsc_is_success(rsc) ? 0 : 1;
     }
-    fprintf(stderr, "m2m: ppm needs prefs|policy|consent|show|accept|refuse|withdraw|rm|log (try --help)\n");
+    fprintf(stderr, "m2m: ppm needs prefs|policy|consent|show|accept|refuse|withdraw|rm|log|erase (try --help)\n");
     return 2;
 }

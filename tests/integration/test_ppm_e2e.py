@@ -235,5 +235,30 @@ with Server(PPM_BIN, "/~/id-ppm/ppm-in", ppm_grant_lifetime=60, expiry_interval=
         t.ok(not any(ln.split()[1:2] == ["Chome"] for ln in lines), "the household's own accesses are not")
         t.ok(all(ln.split()[1] in ("Cadvice", "Cstranger", "CAdmin") for ln in lines),
              "and only those who asked: the provider, the stranger, the test's admin (not the CSE's upkeep)", lines)
+
+        # --- deletion requests: carried out at the CSE, the outcome recorded -----------------------------
+        r = ppm.create(P, 944, {"ppm:dlr": {"cns": "c4"}}, origin="Cadvice")
+        t.ok(r.rsc == 4103 and "another subscriber" in r.text, "the provider cannot ask to delete with her consent",
+             r.text[:300])
+        r = ppm.create(P, 944, {"ppm:dlr": {"data": [ROOT + "/Cneighbour/meter"]}}, origin="Chome")
+        t.ok(r.rsc == 4103 and "not yours" in r.text, "nor can she ask to delete another's resources", r.text[:300])
+        r = ppm.create(P, 944, {"ppm:dlr": {}}, origin="Chome")
+        t.ok(r.rsc == 4000 and "either cns" in r.text, "a deletion request names a consent or resources", r.text[:300])
+        r = m2m(*sub, "erase", "e1", "--consent", "c4")
+        t.ok(r.returncode == 1 and "e1 failed" in r.stdout and METER + " 4103" in r.stdout,
+             "m2m ppm erase before her ACP lets the PPM delete: recorded as failed (4103 at the CSE)",
+             r.stdout + r.stderr)
+        t.rsc(cse.get("/cse-in/Chome/meter", origin="Chome"), 2000, 200, "the meter is still there")
+        ppm_may_delete = {"acr": [{"acor": ["Chome"], "acop": 63}, {"acor": ["/id-ppm"], "acop": 8}]}
+        t.rsc(cse.update("/cse-in/Chome/own", {"m2m:acp": {"pv": ppm_may_delete}}, origin="Chome"), 2004, 200,
+              "the household lets the PPM (its CSE-ID) delete her data")
+        r = m2m(*sub, "erase", "e2", "--consent", "c4")
+        t.ok(r.returncode == 0 and "e2 done" in r.stdout and METER + " 2002" in r.stdout,
+             "m2m ppm erase: the data c4 covered is deleted at the CSE", r.stdout + r.stderr)
+        t.rsc(cse.get("/cse-in/Chome/meter", origin="Chome"), 4004, 404, "the meter and its readings are gone")
+        r = ppm.get(P + "/e2", origin="Chome")
+        t.ok(r.rsc == 2000 and r.json["ppm:dlr"].get("res") == [{"ri": METER, "rsc": 2002}],
+             "the deletion request stays on record with its outcome", r.text[:300])
+        t.rsc(ppm.get(P + "/e2", origin="Cadvice"), 4103, 403, "only she reads it")
         t.ok(cse.alive() and ppm.alive(), "both servers still run")
 t.done()
