@@ -4,6 +4,7 @@
  * (ppm/records.h); an accepted consent grants by the shared consultation
  * code until it is withdrawn or expires. ppm/README.md, docs/privacy.md. */
 #include "records.h"
+#include "option0.h"
 #include "das/service.h"
 #include "cse/core/server.h"
 #include "resources/registry.h"
@@ -67,6 +68,18 @@ static int set_cse(void *data, const char *value, char *err, int errlen)
     return 0;
 }
 
+static int set_ae(void *data, const char *value, char *err, int errlen)
+{
+    (void)data;
+    if (strlen(value) >= sizeof ppm_settings.ae_id || strpbrk(value, "/?#* ")) {
+        snprintf(err, errlen, "ppm-ae: an AE-ID (C...) of at most %zu characters, no '/', or empty",
+                 sizeof ppm_settings.ae_id - 1);
+        return -1;
+    }
+    snprintf(ppm_settings.ae_id, sizeof ppm_settings.ae_id, "%s", value);
+    return 0;
+}
+
 static const struct config_extra settings[] = {
     { "das-fqdn", DAS_FQDN_HELP " (default ppm.ironbark.local)", das_service_set_fqdn, NULL },
     { "ppm-data-root", "where subscribers' resources are: subscriber S owns <root>/S and below "
@@ -77,6 +90,8 @@ static const struct config_extra settings[] = {
       set_history, NULL },
     { "ppm-cse", "URL of the CSE's CSEBase: withdrawals are pushed there at once (das:rvk); "
       "empty: not pushed (default empty)", set_cse, NULL },
+    { "ppm-ae", "option 0: the PPM's AE-ID at the ppm-cse CSE; accepted consents become ACPs it creates and links "
+      "there; empty: off (default empty)", set_ae, NULL },
     { NULL, NULL, NULL, NULL },
 };
 
@@ -103,7 +118,8 @@ static int ppm_start(struct cse *cse, void *data)
 
 static void ppm_stop(struct cse *cse, void *data)
 {
-    (void)cse; (void)data;
+    (void)data;
+    ppm_option0_stop(cse);
     das_service_stop();
 }
 

@@ -1,5 +1,6 @@
 /* ppm/records.h: the PPM's documents and consents, checked and versioned. */
 #include "records.h"
+#include "option0.h"
 #include "privacy.h"
 #include "cse/base/clock.h"
 #include "cse/core/cse.h"
@@ -13,7 +14,7 @@
 #include <stdio.h>
 #include <string.h>
 
-struct ppm_settings ppm_settings = { "//ironbark.local/id-in/cse-in", 30, 365, "" };
+struct ppm_settings ppm_settings = { "//ironbark.local/id-in/cse-in", 30, 365, "", "" };
 
 static const struct attr_def doc_attrs[] = {
     ATTR_UNIVERSAL, ATTR_ET, ATTR_LBL,
@@ -144,14 +145,31 @@ static int push_withdrawal(struct op_ctx *ctx, const struct resource *was, json_
     json_decref(pc);
     json_decref(urls);
     json_decref(answer);
-    suspend(res_ri(was), rc == DISPATCH_PENDING);
-    if (rc == DISPATCH_PENDING) return rc;
+    /* Option 0: its ACP goes in the same round, so no resource grants by it once this is answered
+     * (the acpi entries naming it are cleaned up after, ppm/option0.h). */
+    int acp = 0;
+    if (*ppm_settings.ae_id) {
+        char url[1200];
+        ppm_option0_acp_url(res_ri(was), url, sizeof url);
+        urls = json_pack("[s]", url);
+        acp = notify_ask_as(ctx->cse, ctx->req, "ppm-acp-removal", ppm_settings.ae_id, urls, OP_DELETE, NULL, NULL, 0,
+                            &answer);
+        json_decref(urls);
+        json_decref(answer);
+    }
+    bool pending = rc == DISPATCH_PENDING || acp == DISPATCH_PENDING;
+    suspend(res_ri(was), pending);
+    if (pending) return DISPATCH_PENDING;
     if (rc != RSC_OK)
         log_warn("ppm: the CSE at %s did not take the withdrawal of %s (%d): its grants end within ppm-grant-lifetime",
                  ppm_settings.cse_url, res_rn(was), rc);
     ts_buf now;
     ts_format(clock_now_us(), now);
-    if (record) json_object_set_new(record, "psh", json_pack("{s:s,s:i,s:s}", "to", ppm_settings.cse_url, "rsc", rc, "at", now));
+    if (record) {
+        json_t *psh = json_pack("{s:s,s:i,s:s}", "to", ppm_settings.cse_url, "rsc", rc, "at", now);
+        if (*ppm_settings.ae_id) json_object_set_new(psh, "acp", json_integer(acp));
+        json_object_set_new(record, "psh", psh);
+    }
     return 0;
 }
 
@@ -216,7 +234,10 @@ static int consent_write(struct op_ctx *ctx)
         json_object_set_new(a, "dect", json_string(now));
     }
     keep_history(ctx);
-    return ctx->before ? push_withdrawal(ctx, ctx->before, a) : 0;
+    if (ctx->before && (rc = push_withdrawal(ctx, ctx->before, a))) return rc;
+    json_t *was = ctx->before ? json_object_get(json_object_get(ctx->before->attrs, "cpol"), "data") : NULL;
+    ppm_option0_sync(ctx->cse, res_ri(ctx->res), was);
+    return 0;
 }
 
 /* A removed consent that granted: pushed like a withdrawal. Not when the
@@ -224,7 +245,9 @@ static int consent_write(struct op_ctx *ctx)
 static int consent_delete(struct op_ctx *ctx)
 {
     if (!ctx->req || ctx->req->op != OP_DELETE) return 0;
-    return push_withdrawal(ctx, ctx->res, NULL);
+    int rc = push_withdrawal(ctx, ctx->res, NULL);
+    if (!rc) ppm_option0_sync(ctx->cse, res_ri(ctx->res), json_object_get(json_object_get(ctx->res->attrs, "cpol"), "data"));
+    return rc;
 }
 
 const struct resource_type type_ppm_consent = {
@@ -245,9 +268,7 @@ static const struct attr_def deletion_attrs[] = {
     { "st", A_STR, NP, NP, 0, 0 },       /* done, partial or failed */
 };
 
-/* The URL of an absolute resource ID of the subscriber's at the CSE: ppm-cse's
- * CSEBase URL stands for ppm-data-root. "" when it is not below the root. */
-static void data_url(const char *id, char *out, size_t cap)
+void ppm_data_url(const char *id, char *out, size_t cap)
 {
     size_t n = strlen(ppm_settings.data_root);
     out[0] = 0;
@@ -288,7 +309,7 @@ static json_t *deletion_targets(struct op_ctx *ctx, const char *own, int *rc)
 }
 
 /* Carried out as it is created: one DELETE per resource at the CSE, as the
- * PPM (its CSE-ID: her ACPs must grant it DELETE), all asked in the first
+ * PPM (its AE, ppm-ae, else its CSE-ID: her ACPs must grant it DELETE), all asked in the first
  * run; the run after records each answer. The record is created whatever
  * the CSE answered: it is the account of what was done. */
 static int deletion_create(struct op_ctx *ctx)
@@ -305,10 +326,11 @@ static int deletion_create(struct op_ctx *ctx)
     int pending = 0, deleted = 0;
     json_array_foreach(targets, i, v) {
         char url[1200], key[700];
-        data_url(json_string_value(v), url, sizeof url);
+        ppm_data_url(json_string_value(v), url, sizeof url);
         snprintf(key, sizeof key, "ppm-delete %s", json_string_value(v));
         json_t *urls = json_pack("[s]", url), *answer = NULL;
-        int got = *url ? notify_ask(ctx->cse, ctx->req, key, urls, OP_DELETE, NULL, NULL, 0, &answer)
+        int got = *url ? notify_ask_as(ctx->cse, ctx->req, key, *ppm_settings.ae_id ? ppm_settings.ae_id : ctx->cse->csi,
+                                       urls, OP_DELETE, NULL, NULL, 0, &answer)
                        : RSC_BAD_REQUEST;
         json_decref(urls);
         json_decref(answer);

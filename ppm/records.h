@@ -12,6 +12,9 @@
 
 #include "security/authz.h"
 
+#include <stdbool.h>
+#include <stddef.h>
+
 /* Not TS-0004 numbers: types of the m2m-ppm's own. */
 #define TY_PPM_PREFERENCES 941
 #define TY_PPM_POLICY 942
@@ -27,11 +30,16 @@ extern const struct authz_decider ppm_owner_decider;
  * (das_identity.suspended) while the CSE is told to drop its grants. */
 bool ppm_consent_suspended(const char *ri);
 
+/* The URL of an absolute resource ID of a subscriber's at the CSE: ppm-cse's
+ * CSEBase URL stands for ppm-data-root. "" when it is not below the root. */
+void ppm_data_url(const char *id, char *out, size_t cap);
+
 struct ppm_settings {
     char data_root[256];      /* a subscriber owns <data_root>/<her originator> and below */
     long grant_lifetime_s;    /* pl of the grants and tokens issued for a consent */
     long history_days;        /* a consent's record outlives its expiry (cet) this long */
     char cse_url[512];        /* the CSE's CSEBase (http://…): withdrawals pushed there; "" none */
+    char ae_id[64];           /* option 0: the PPM's AE-ID at that CSE; "" off */
 };
 extern struct ppm_settings ppm_settings;
 

@@ -1,0 +1,135 @@
+"""The Privacy Policy Manager in option 0 (issue 13): a real m2m-ppm acting as an AE
+(Cppm) of a real m2m-cse that consults no DAS, so the ACPs the PPM creates and links
+decide alone. A household (Chome) delegates the management of her meter's access to
+the PPM; an energy-advice provider (Cadvice) is refused before consent, served exactly
+within it (operation, resource, time window, through an ACP with actw), refused right
+after withdrawal and after expiry; the PPM unlinks what it linked."""
+import datetime
+import os
+import sys
+
+sys.path.insert(0, os.path.dirname(__file__))
+import harness  # noqa: E402
+from harness import Cse, Server, Tap, wait_for  # noqa: E402
+
+PPM_BIN = os.path.abspath(os.environ.get("M2M_PPM", os.path.join(harness.BUILD, "m2m-ppm")))
+ROOT = "//ironbark.local/id-in/cse-in"
+METER = ROOT + "/Chome/meter"
+ADVICE = "//ironbark.local/id-in/Cadvice"
+OWN = ["cse-in/Chome/own"]
+
+t = Tap()
+
+
+def later(seconds):
+    return (datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(seconds=seconds)).strftime(
+        "%Y%m%dT%H%M%S")
+
+
+def other_hour():
+    return "* * %d * * * *" % ((datetime.datetime.now(datetime.timezone.utc).hour + 3) % 24)
+
+
+PREFS = {"tags": {"2.0": "personal", "3.0": "hourly"}, "ops": ["retrieve"], "windows": ["* * * * * * *"],
+         "data": [METER]}
+POLICY = {"tags": {"2.0": "personal", "3.0": "hourly"}, "ops": ["retrieve", "update"], "originators": [ADVICE]}
+
+CSE_PORT = harness.free_port()
+with Server(PPM_BIN, "/~/id-ppm/ppm-in", ppm_cse="http://127.0.0.1:%d/~/id-in/cse-in" % CSE_PORT, ppm_ae="Cppm",
+            expiry_interval=100) as ppm, Cse(http_port=CSE_PORT, expiry_interval=100) as cse:
+    P = "/ppm-in"
+
+    def acpi():
+        r = cse.get("/cse-in/Chome/meter", origin="Chome")
+        return (r.json or {}).get("m2m:cnt", {}).get("acpi")
+
+    def consent(rn, et=600, **extra):
+        body = dict({"rn": rn, "prf": "home-prefs", "pol": "advice", "et": later(et)}, **extra)
+        r = ppm.create(P, 943, {"ppm:cns": body}, origin="Chome")
+        return r, (r.json or {}).get("ppm:cns", {}).get("ri", "")
+
+    def meter(**kw):
+        return cse.get("/cse-in/Chome/meter", origin="Cadvice", **kw)
+
+    cse.register_ae("Chome", origin="Chome")
+    own = {"acr": [{"acor": ["Chome"], "acop": 63}]}
+    cse.create("/cse-in/Chome", 1, {"m2m:acp": {"rn": "own", "pv": own, "pvs": own}}, origin="Chome")
+    t.rsc(cse.create("/cse-in/Chome", 3, {"m2m:cnt": {"rn": "meter", "acpi": OWN}}, origin="Chome"), 2001, 201,
+          "the household's meter, only she may use it")
+    cse.create("/cse-in/Chome/meter", 4, {"m2m:cin": {"con": "1.2 kWh"}}, origin="Chome")
+    ppm.create(P, 941, {"ppm:prf": {"rn": "home-prefs", "doc": PREFS}}, origin="Chome")
+    ppm.create(P, 942, {"ppm:pol": {"rn": "advice", "doc": POLICY}}, origin="Cadvice")
+    t.rsc(meter(), 4103, 403, "before consent: the provider is refused")
+
+    # --- without her delegation the PPM can link nothing ---------------------------------------------
+    r, c0 = consent("c0", acc=True)
+    t.rsc(r, 2001, 201, "a consent accepted before she delegated to the PPM")
+    t.ok(wait_for(lambda: cse.get("/cse-in/Cppm/ppm-" + c0, origin="Cppm").rsc == 2000, 10),
+         "the PPM registered its AE and made the consent's ACP there")
+    t.ok(wait_for(lambda: "a resource could not be read" in ppm.read_log(), 10),
+         "but it could not read her meter to link it (logged)")
+    t.eq(acpi(), OWN, "her meter's acpi is unchanged")
+    t.rsc(meter(), 4103, 403, "so the provider is still refused")
+    ppm.delete(P + "/c0", origin="Chome")
+    t.ok(wait_for(lambda: cse.get("/cse-in/Cppm/ppm-" + c0, origin="Cppm").rsc == 4004, 10),
+         "removing the consent removes its ACP")
+
+    # --- she lets the PPM manage her ACP links: read the acpi (pv), change it (pvs) -------------------
+    pv = {"acr": [{"acor": ["Chome"], "acop": 63}, {"acor": ["Cppm"], "acop": 2}]}
+    pvs = {"acr": [{"acor": ["Chome"], "acop": 63}, {"acor": ["Cppm"], "acop": 4}]}
+    t.rsc(cse.update("/cse-in/Chome/own", {"m2m:acp": {"pv": pv, "pvs": pvs}}, origin="Chome"), 2004, 200,
+          "the household delegates her meter's ACP links to the PPM's AE")
+
+    # --- a time window: the ACP's actw ----------------------------------------------------------------
+    ppm.update(P + "/home-prefs", {"ppm:prf": {"doc": dict(PREFS, windows=[other_hour()])}}, origin="Chome")
+    r, c2 = consent("c2", acc=True)
+    acp2 = "cse-in/Cppm/ppm-" + c2
+    t.ok(wait_for(lambda: acp2 in (acpi() or []), 10), "a consent within another hour: its ACP is linked", acpi())
+    r = cse.get("/" + acp2, origin="Cppm")
+    rule = ((r.json or {}).get("m2m:acp", {}).get("pv", {}).get("acr") or [{}])[0]
+    t.ok(rule.get("acor") == [ADVICE] and rule.get("acop") == 2 and
+         rule.get("acco") == [{"actw": [other_hour()]}],
+         "the ACP grants exactly the consented retrieve to the provider, in her window (actw)", r.text[:400])
+    t.rsc(meter(), 4103, 403, "outside the window: refused")
+    ppm.delete(P + "/c2", origin="Chome")
+    t.ok(wait_for(lambda: acpi() == OWN, 10), "the consent removed: its ACP is unlinked", acpi())
+    ppm.update(P + "/home-prefs", {"ppm:prf": {"doc": PREFS}}, origin="Chome")
+
+    # --- accepted: served exactly within it ------------------------------------------------------------
+    r, c1 = consent("c1")
+    t.ok(r.rsc == 2001 and r.json["ppm:cns"].get("acop") == 0, "a pending consent", r.text[:300])
+    t.rsc(meter(), 4103, 403, "pending: refused")
+    r = ppm.update(P + "/c1", {"ppm:cns": {"acc": True}}, origin="Chome")
+    t.rsc(r, 2004, 200, "the household accepts")
+    acp1 = "cse-in/Cppm/ppm-" + c1
+    t.ok(wait_for(lambda: acpi() == OWN + [acp1], 10), "the PPM links the consent's ACP to her meter", acpi())
+    t.rsc(meter(), 2000, 200, "after consent: the provider reads the meter (the ACPs alone decide)")
+    t.rsc(cse.get("/cse-in/Chome/meter/la", origin="Cadvice"), 2000, 200, "and its latest reading")
+    t.rsc(cse.update("/cse-in/Chome/meter", {"m2m:cnt": {"lbl": ["x"]}}, origin="Cadvice"), 4103, 403,
+          "update, which she did not consent to, is refused")
+    t.rsc(cse.get("/cse-in/Chome", origin="Cadvice"), 4103, 403, "her other resources are refused")
+    t.rsc(cse.get("/cse-in/Chome/meter", origin="Cstranger"), 4103, 403, "another originator is refused")
+    t.rsc(cse.get("/cse-in/Chome/meter", origin="Chome"), 2000, 200, "she keeps her own access")
+
+    # --- withdrawal: the ACP is gone before the withdrawal is answered --------------------------------
+    r = ppm.update(P + "/c1", {"ppm:cns": {"acc": False}}, origin="Chome")
+    psh = (r.json or {}).get("ppm:cns", {}).get("psh", {})
+    t.ok(r.rsc == 2004 and psh.get("acp") == 2002, "the household withdraws: the PPM removed the ACP at once",
+         r.text[:400])
+    t.rsc(meter(), 4103, 403, "right after withdrawal the provider is refused")
+    t.ok(wait_for(lambda: acpi() == OWN, 10), "and the PPM unlinks the ACP from her meter", acpi())
+
+    # --- expiry: the CSE removes the ACP at its et, the PPM unlinks it --------------------------------
+    r, c3 = consent("c3", et=3, acc=True)
+    acp3 = "cse-in/Cppm/ppm-" + c3
+    t.ok(wait_for(lambda: acp3 in (acpi() or []), 10), "a consent for 3 seconds: linked", acpi())
+    t.rsc(meter(), 2000, 200, "within it the provider is served")
+    cet = (r.json or {}).get("ppm:cns", {}).get("cet")
+    r = cse.get("/" + acp3, origin="Cppm")
+    t.ok(cet and (r.json or {}).get("m2m:acp", {}).get("et") == cet, "the ACP expires with the consent (et = cet)",
+         r.text[:300])
+    t.ok(wait_for(lambda: meter().rsc == 4103, 10), "after expiry the provider is refused")
+    t.ok(wait_for(lambda: acpi() == OWN, 10), "and the expired consent's ACP is unlinked", acpi())
+    t.rsc(cse.get("/cse-in/Chome/meter", origin="Chome"), 2000, 200, "she keeps her own access")
+    t.ok(cse.alive() and ppm.alive(), "both servers still run")
+t.done()
