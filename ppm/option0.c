@@ -1,6 +1,6 @@
 /* ppm/option0.h: consents as ACPs at the CSE, linked by the PPM's AE. */
 #include "option0.h"
-#include "records.h"
+#include "settings.h"
 #include "cse/base/clock.h"
 #include "cse/base/log.h"
 #include "cse/base/loop.h"

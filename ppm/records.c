@@ -14,7 +14,6 @@
 #include <stdio.h>
 #include <string.h>
 
-struct ppm_settings ppm_settings = { "//ironbark.local/id-in/cse-in", 30, 365, "", "" };
 
 static const struct attr_def doc_attrs[] = {
     ATTR_UNIVERSAL, ATTR_ET, ATTR_LBL,
@@ -268,13 +267,6 @@ static const struct attr_def deletion_attrs[] = {
     { "st", A_STR, NP, NP, 0, 0 },       /* done, partial or failed */
 };
 
-void ppm_data_url(const char *id, char *out, size_t cap)
-{
-    size_t n = strlen(ppm_settings.data_root);
-    out[0] = 0;
-    if (!strncmp(id, ppm_settings.data_root, n) && id[n] == '/')
-        snprintf(out, cap, "%s%s", ppm_settings.cse_url, id + n);
-}
 
 /* The resources to delete: the consent's data (checked as hers), or data,
  * each at or below <ppm-data-root>/<own>. NULL with an error in rsp. */

@@ -10,16 +10,10 @@
 #ifndef IRONBARK_PPM_RECORDS_H
 #define IRONBARK_PPM_RECORDS_H
 
+#include "settings.h"
 #include "security/authz.h"
 
 #include <stdbool.h>
-#include <stddef.h>
-
-/* Not TS-0004 numbers: types of the m2m-ppm's own. */
-#define TY_PPM_PREFERENCES 941
-#define TY_PPM_POLICY 942
-#define TY_PPM_CONSENT 943
-#define TY_PPM_DELETION 944
 
 extern const struct resource_type type_ppm_preferences, type_ppm_policy, type_ppm_consent, type_ppm_deletion;
 /* Anyone may register a document or a consent; only its owner (own, the
@@ -29,18 +23,5 @@ extern const struct authz_decider ppm_owner_decider;
 /* Is the consent (ri) being withdrawn this moment? It grants nothing
  * (das_identity.suspended) while the CSE is told to drop its grants. */
 bool ppm_consent_suspended(const char *ri);
-
-/* The URL of an absolute resource ID of a subscriber's at the CSE: ppm-cse's
- * CSEBase URL stands for ppm-data-root. "" when it is not below the root. */
-void ppm_data_url(const char *id, char *out, size_t cap);
-
-struct ppm_settings {
-    char data_root[256];      /* a subscriber owns <data_root>/<her originator> and below */
-    long grant_lifetime_s;    /* pl of the grants and tokens issued for a consent */
-    long history_days;        /* a consent's record outlives its expiry (cet) this long */
-    char cse_url[512];        /* the CSE's CSEBase (http://…): withdrawals pushed there; "" none */
-    char ae_id[64];           /* option 0: the PPM's AE-ID at that CSE; "" off */
-};
-extern struct ppm_settings ppm_settings;
 
 #endif
