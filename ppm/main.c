@@ -113,7 +113,9 @@ static const int rule_types[] = { TY_PPM_CONSENT, 0 };
 static int ppm_start(struct cse *cse, void *data)
 {
     (void)data;
-    return das_service_start(cse, rule_types, ppm_consent_suspended, "m2m-ppm");
+    if (das_service_start(cse, rule_types, ppm_consent_suspended, "m2m-ppm")) return -1;
+    ppm_option0_start(cse);
+    return 0;
 }
 
 static void ppm_stop(struct cse *cse, void *data)

@@ -25,8 +25,7 @@ struct job {
     json_t *link, *unlink;     /* absolute IDs of resources */
     enum stage stage;
     size_t i;
-    json_t *current;           /* the resource read (key -> attributes) */
-    int failures;
+    json_t *linked, *failed;   /* the outcome: resources linked; {"ri", "what", "rsc"} per failure */
 };
 
 static struct job *queue;      /* one request to the CSE at a time, oldest job first */
@@ -48,6 +47,8 @@ void ppm_option0_acp_url(const char *ri, char *out, size_t cap)
 
 static void job_free(struct job *j)
 {
+    json_decref(j->linked);
+    json_decref(j->failed);
     json_decref(j->was_data);
     json_decref(j->acp);
     json_decref(j->link);
@@ -121,7 +122,12 @@ static void plan(struct job *j)
 
 static void fail(struct job *j, const char *what, json_t *result)
 {
-    j->failures++;
+    json_t *list = j->stage == LINK_READ || j->stage == LINK_WRITE ? j->link : j->stage == UNLINK_READ ||
+                   j->stage == UNLINK_WRITE ? j->unlink : NULL;
+    json_t *ri = json_array_get(list, j->i);
+    json_array_append_new(j->failed, json_pack("{s:s,s:I,s:O}", "what", what, "rsc",
+                                               json_integer_value(json_object_get(result, "rsc")),
+                                               "ri", ri ? ri : json_null()));
     log_warn("ppm: option 0 for consent %s: %s (the CSE answered %lld)", j->ri, what,
              json_integer_value(json_object_get(result, "rsc")));
 }
@@ -141,6 +147,32 @@ static json_t *changed_acpi(json_t *current, const char *id, bool add, const cha
     return out;
 }
 
+/* The consent records the outcome (enf): an UPDATE of it by the PPM itself
+ * (only it may set enf). */
+static void record(struct job *j, const char *id)
+{
+    if (stopping) return;
+    ts_buf now;
+    ts_format(clock_now_us(), now);
+    json_t *enf = json_pack("{s:s?,s:O,s:O,s:s}", "acp", j->acp ? id : NULL, "linked", j->linked, "failed", j->failed,
+                            "at", now);
+    struct m2m_request req;
+    struct m2m_response rsp;
+    m2m_request_init(&req);
+    m2m_response_init(&rsp);
+    req.op = OP_UPDATE;
+    req.to = strdup(j->ri);
+    req.rqi = strdup("ppm-option0");
+    req.rcn = RCN_NOTHING;
+    req.pc = json_pack("{s:{s:o}}", "ppm:cns", "enf", enf);
+    struct cse_principal me = { .kind = PRINCIPAL_CSE };
+    cse_submit(j->cse, &me, &req, &rsp, NULL, NULL, NULL);
+    if (rsp.rsc != RSC_UPDATED && rsp.rsc != RSC_NOT_FOUND)
+        log_warn("ppm: option 0's outcome for consent %s could not be recorded (%d)", j->ri, rsp.rsc);
+    m2m_response_clear(&rsp);
+    m2m_request_clear(&req);
+}
+
 /* One step: the answer to the last request (NULL at the start), the next request. */
 static void advance(struct job *j, json_t *result)
 {
@@ -151,7 +183,8 @@ static void advance(struct job *j, json_t *result)
     for (;;) {
         switch (j->stage) {
         case REGISTER:
-            if (result && rsc != RSC_CREATED && rsc != RSC_ORIGINATOR_HAS_ALREADY_REGISTERED) {
+            /* Registered before (a PPM restarted): 4117, or 4105 for the name. */
+            if (result && rsc != RSC_CREATED && rsc != RSC_ORIGINATOR_HAS_ALREADY_REGISTERED && rsc != RSC_CONFLICT) {
                 fail(j, "the PPM's AE could not register", result);
                 j->stage = DONE;
                 break;
@@ -220,6 +253,7 @@ static void advance(struct job *j, json_t *result)
                 json_decref(acpi);
                 acpi = NULL;
             }
+            if (!acpi && add && rsc == RSC_OK && listed(was, id)) json_array_append(j->linked, json_array_get(list, j->i));
             if (!acpi) {
                 j->i++;
                 result = NULL;
@@ -231,6 +265,7 @@ static void advance(struct job *j, json_t *result)
             return;
         }
         case LINK_WRITE: case UNLINK_WRITE:
+            if (rsc == RSC_UPDATED && j->stage == LINK_WRITE) json_array_append(j->linked, json_array_get(j->link, j->i));
             if (rsc != RSC_UPDATED) fail(j, j->stage == LINK_WRITE ? "its ACP could not be linked" : "its ACP could not be unlinked", result);
             j->stage = j->stage == LINK_WRITE ? LINK_READ : UNLINK_READ;
             j->i++;
@@ -248,7 +283,8 @@ static void advance(struct job *j, json_t *result)
         case DONE:
             if (!stopping)
                 log_info("ppm: option 0 for consent %s: %s at %s%s", j->ri, j->acp ? "ACP linked" : "ACP removed",
-                         ppm_settings.cse_url, j->failures ? " with failures (above)" : "");
+                         ppm_settings.cse_url, json_array_size(j->failed) ? " with failures (above)" : "");
+            record(j, id);
             queue = j->next;
             job_free(j);
             start_next();
@@ -330,12 +366,22 @@ void ppm_option0_sync(struct cse *cse, const char *ri, json_t *was_data)
     j->cse = cse;
     snprintf(j->ri, sizeof j->ri, "%s", ri);
     j->was_data = was_data ? json_incref(was_data) : json_array();
+    j->linked = json_array();
+    j->failed = json_array();
     struct job **tail = &queue;
     while (*tail) tail = &(*tail)->next;
     *tail = j;
     /* From the loop: the consent's request has committed by then, and the
      * job reads the consent as stored. */
     if (queue == j && !start_timer) start_timer = loop_add_timer(cse->loop, 0, start_later, NULL);
+}
+
+void ppm_option0_start(struct cse *cse)
+{
+    if (!*ppm_settings.ae_id || !*ppm_settings.cse_url || !cse->loop) return;
+    /* What ended while the PPM was down is not caught up (docs/privacy.md); the rest is watched. */
+    ts_format(clock_now_us(), expiry_seen);
+    at_expiry(cse->loop, 0, cse);
 }
 
 void ppm_option0_stop(struct cse *cse)

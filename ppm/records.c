@@ -68,6 +68,7 @@ static const struct attr_def consent_attrs[] = {
     { "dect", A_TS, NP, NP, 0, 0 },     /* when acc was last set */
     { "cet", A_TS, NP, NP, 0, 0 },      /* the consent's expiry (et as given); et keeps the record longer */
     { "psh", A_OBJ, NP, NP, 0, 0 },     /* the last withdrawal pushed to the CSE: to, rsc, at */
+    { "enf", A_OBJ, NP, O, 0, 0 },      /* option 0: its ACP at the CSE, where linked, what failed (the PPM's alone) */
     /* das:rule attributes (das/rules.h), the PPM's alone to set */
     { "orp", A_STRLIST, NP, NP, 0, 0 },
     { "trp", A_STRLIST, NP, NP, 0, 0 },
@@ -189,6 +190,11 @@ static void keep_history(struct op_ctx *ctx)
 static int consent_write(struct op_ctx *ctx)
 {
     json_t *a = ctx->res->attrs;
+    /* Option 0's outcome, recorded by the PPM itself (ppm/option0.h): nothing else changes. */
+    if (json_object_get(ctx->content, "enf")) {
+        if (!ctx->req->cse_itself) return m2m_error(ctx->rsp, RSC_BAD_REQUEST, "enf is set by the PPM alone");
+        return 0;
+    }
     const char *own = ctx->before ? json_string_value(json_object_get(ctx->before->attrs, "own")) : ctx->req->fr;
     if (!own || !*own) return m2m_error(ctx->rsp, RSC_BAD_REQUEST, "an originator (X-M2M-Origin) is needed");
     if (!ctx->before && !json_object_get(ctx->content, "et"))

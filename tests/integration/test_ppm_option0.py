@@ -48,6 +48,9 @@ with Server(PPM_BIN, "/~/id-ppm/ppm-in", ppm_cse="http://127.0.0.1:%d/~/id-in/cs
         r = ppm.create(P, 943, {"ppm:cns": body}, origin="Chome")
         return r, (r.json or {}).get("ppm:cns", {}).get("ri", "")
 
+    def enf(rn):
+        return (ppm.get(P + "/" + rn, origin="Chome").json or {}).get("ppm:cns", {}).get("enf") or {}
+
     def meter(**kw):
         return cse.get("/cse-in/Chome/meter", origin="Cadvice", **kw)
 
@@ -66,8 +69,10 @@ with Server(PPM_BIN, "/~/id-ppm/ppm-in", ppm_cse="http://127.0.0.1:%d/~/id-in/cs
     t.rsc(r, 2001, 201, "a consent accepted before she delegated to the PPM")
     t.ok(wait_for(lambda: cse.get("/cse-in/Cppm/ppm-" + c0, origin="Cppm").rsc == 2000, 10),
          "the PPM registered its AE and made the consent's ACP there")
-    t.ok(wait_for(lambda: "a resource could not be read" in ppm.read_log(), 10),
-         "but it could not read her meter to link it (logged)")
+    t.ok(wait_for(lambda: enf("c0").get("failed"), 10), "but it could not link it", enf("c0"))
+    t.ok([f.get("ri") for f in enf("c0").get("failed", [])] == [METER] and enf("c0").get("linked") == [] and
+         enf("c0")["failed"][0].get("rsc") == 4103,
+         "the consent records why: her meter could not be read (4103), nothing linked", enf("c0"))
     t.eq(acpi(), OWN, "her meter's acpi is unchanged")
     t.rsc(meter(), 4103, 403, "so the provider is still refused")
     ppm.delete(P + "/c0", origin="Chome")
@@ -103,6 +108,10 @@ with Server(PPM_BIN, "/~/id-ppm/ppm-in", ppm_cse="http://127.0.0.1:%d/~/id-in/cs
     t.rsc(r, 2004, 200, "the household accepts")
     acp1 = "cse-in/Cppm/ppm-" + c1
     t.ok(wait_for(lambda: acpi() == OWN + [acp1], 10), "the PPM links the consent's ACP to her meter", acpi())
+    t.ok(wait_for(lambda: enf("c1").get("linked") == [METER], 10) and enf("c1").get("acp") == acp1 and
+         not enf("c1").get("failed"), "the consent records its ACP and where it is linked (enf)", enf("c1"))
+    r = ppm.update(P + "/c1", {"ppm:cns": {"enf": {"linked": []}}}, origin="Chome")
+    t.ok(r.rsc == 4000 and "PPM alone" in r.text, "nobody else may set enf", r.text[:300])
     t.rsc(meter(), 2000, 200, "after consent: the provider reads the meter (the ACPs alone decide)")
     t.rsc(cse.get("/cse-in/Chome/meter/la", origin="Cadvice"), 2000, 200, "and its latest reading")
     t.rsc(cse.update("/cse-in/Chome/meter", {"m2m:cnt": {"lbl": ["x"]}}, origin="Cadvice"), 4103, 403,
