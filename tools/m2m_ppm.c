@@ -175,11 +175,20 @@ static bool in_force(json_t *cns, const char *ts)
            seconds_of(ts) <= seconds_of(dect) + (pushed ? 0 : json_integer_value(json_object_get(cns, "pvl")));
 }
 
+/* Microseconds of a timestamp with its fraction ("…T101500,250000"). */
+static long long micros_of(const char *ts)
+{
+    const char *frac = ts ? strchr(ts, ',') : NULL;
+    long long us = frac ? strtoll(frac + 1, NULL, 10) : 0;
+    for (size_t n = frac ? strspn(frac + 1, "0123456789") : 6; n < 6; n++) us *= 10;
+    return (long long)seconds_of(ts) * 1000000 + us;
+}
+
 /* What became of a consent since: "", " (withdrawn)", " (expired)". */
-static const char *consent_state(json_t *cns, time_t now)
+static const char *consent_state(json_t *cns, long long now_us)
 {
     const char *end = consent_end(cns);
-    if (end && seconds_of(end) < now) return " (expired)";
+    if (end && micros_of(end) <= now_us) return " (expired)";
     return json_is_true(json_object_get(cns, "acc")) ? "" : " (withdrawn)";
 }
 
@@ -239,7 +248,9 @@ static int access_log(struct cli *c, const char *base, const char *prefs_target)
     json_decref(found);
     char line[8192];
     int n = 0;
-    time_t now = time(NULL);
+    struct timespec ts_now;
+    clock_gettime(CLOCK_REALTIME, &ts_now);
+    long long now = (long long)ts_now.tv_sec * 1000000 + ts_now.tv_nsec / 1000;
     while (fgets(line, sizeof line, f)) {
         json_t *e = json_loads(line, 0, NULL);
         const char *who = json_string_value(json_object_get(e, "originator"));

@@ -6,6 +6,7 @@ within it (operation, resource, time window, through an ACP with actw), refused 
 after withdrawal and after expiry; the PPM unlinks what it linked."""
 import datetime
 import os
+import subprocess
 import sys
 
 sys.path.insert(0, os.path.dirname(__file__))
@@ -13,6 +14,7 @@ import harness  # noqa: E402
 from harness import Cse, Server, Tap, wait_for  # noqa: E402
 
 PPM_BIN = os.path.abspath(os.environ.get("M2M_PPM", os.path.join(harness.BUILD, "m2m-ppm")))
+TOOL = os.environ.get("M2M_TOOL", os.path.join(harness.BUILD, "m2m"))
 ROOT = "//ironbark.local/id-in/cse-in"
 METER = ROOT + "/Chome/meter"
 ADVICE = "//ironbark.local/id-in/Cadvice"
@@ -36,8 +38,9 @@ POLICY = {"tags": {"2.0": "personal", "3.0": "hourly"}, "ops": ["retrieve", "upd
 
 CSE_PORT = harness.free_port()
 with Server(PPM_BIN, "/~/id-ppm/ppm-in", ppm_cse="http://127.0.0.1:%d/~/id-in/cse-in" % CSE_PORT, ppm_ae="Cppm",
-            expiry_interval=100) as ppm, Cse(http_port=CSE_PORT, expiry_interval=100) as cse:
+            expiry_interval=100) as ppm, Cse(http_port=CSE_PORT, expiry_interval=100, audit_grants="true") as cse:
     P = "/ppm-in"
+    served = []
 
     def acpi():
         r = cse.get("/cse-in/Chome/meter", origin="Chome")
@@ -52,7 +55,11 @@ with Server(PPM_BIN, "/~/id-ppm/ppm-in", ppm_cse="http://127.0.0.1:%d/~/id-in/cs
         return (ppm.get(P + "/" + rn, origin="Chome").json or {}).get("ppm:cns", {}).get("enf") or {}
 
     def meter(**kw):
-        return cse.get("/cse-in/Chome/meter", origin="Cadvice", **kw)
+        """The provider reads the meter; what is served is the access log's truth."""
+        r = cse.get("/cse-in/Chome/meter", origin="Cadvice", **kw)
+        if r.rsc == 2000:
+            served.append(r)
+        return r
 
     cse.register_ae("Chome", origin="Chome")
     own = {"acr": [{"acor": ["Chome"], "acop": 63}]}
@@ -113,7 +120,9 @@ with Server(PPM_BIN, "/~/id-ppm/ppm-in", ppm_cse="http://127.0.0.1:%d/~/id-in/cs
     r = ppm.update(P + "/c1", {"ppm:cns": {"enf": {"linked": []}}}, origin="Chome")
     t.ok(r.rsc == 4000 and "PPM alone" in r.text, "nobody else may set enf", r.text[:300])
     t.rsc(meter(), 2000, 200, "after consent: the provider reads the meter (the ACPs alone decide)")
-    t.rsc(cse.get("/cse-in/Chome/meter/la", origin="Cadvice"), 2000, 200, "and its latest reading")
+    r = cse.get("/cse-in/Chome/meter/la", origin="Cadvice")
+    served += [r] if r.rsc == 2000 else []
+    t.rsc(r, 2000, 200, "and its latest reading")
     t.rsc(cse.update("/cse-in/Chome/meter", {"m2m:cnt": {"lbl": ["x"]}}, origin="Cadvice"), 4103, 403,
           "update, which she did not consent to, is refused")
     t.rsc(cse.get("/cse-in/Chome", origin="Cadvice"), 4103, 403, "her other resources are refused")
@@ -140,5 +149,15 @@ with Server(PPM_BIN, "/~/id-ppm/ppm-in", ppm_cse="http://127.0.0.1:%d/~/id-in/cs
     t.ok(wait_for(lambda: meter().rsc == 4103, 10), "after expiry the provider is refused")
     t.ok(wait_for(lambda: acpi() == OWN, 10), "and the expired consent's ACP is unlinked", acpi())
     t.rsc(cse.get("/cse-in/Chome/meter", origin="Chome"), 2000, 200, "she keeps her own access")
+
+    # --- the access log: the CSE's audit of the ACP decider's grants ----------------------------------
+    r = subprocess.run([TOOL, "--ppm", ppm.url, "--from", "Chome", "ppm", "log", "home-prefs", "--file",
+                        os.path.join(cse.data_dir, "audit.log")], capture_output=True, text=True, timeout=30)
+    permits = [ln for ln in r.stdout.splitlines() if ln.split()[1:2] == ["Cadvice"] and " permit" in ln]
+    t.eq(len(permits), len(served), "m2m ppm log: as many of the provider's accesses as were served")
+    named = sorted({ln.split("consent=")[1] for ln in permits})
+    t.eq(named, ["c1 (withdrawn)", "c3 (expired)"], "each under its consent, now withdrawn or expired")
+    t.ok(any(ln.split()[1:2] == ["Cppm"] for ln in r.stdout.splitlines()),
+         "the PPM's own reads and links of her meter are listed too", r.stdout)
     t.ok(cse.alive() and ppm.alive(), "both servers still run")
 t.done()
