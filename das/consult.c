@@ -239,6 +239,7 @@ static int evaluate_rule(struct resource *rule, void *data)
 {
     struct evaluation *e = data;
     const char *why = NULL;
+    if (das.id.suspended && das.id.suspended(res_ri(rule))) return 0;
     enum das_match m = das_rule_match(rule->attrs, e->s, &why);
     int64_t rate = res_int(rule, "rate", 0);
     if (m == DAS_MATCH && rate > 0 && !rate_admits(res_ri(rule), rate, e->s->originator, e->s->now_us)) {
@@ -253,8 +254,9 @@ static int evaluate_rule(struct resource *rule, void *data)
     e->d->acop |= (int)res_int(rule, "acop", 0);
     int64_t pvl = res_int(rule, "pvl", DAS_DEFAULT_LIFETIME_S);
     int64_t et_us;
-    /* A grant never outlives the rule (a consent ends at its expiry). */
-    if (res_str(rule, "et") && ts_parse(res_str(rule, "et"), &et_us) && (et_us - e->s->now_us) / 1000000 < pvl)
+    /* A grant never outlives the rule (a consent ends at its expiry, cet). */
+    const char *end = res_str(rule, "cet") ? res_str(rule, "cet") : res_str(rule, "et");
+    if (end && ts_parse(end, &et_us) && (et_us - e->s->now_us) / 1000000 < pvl)
         pvl = (et_us - e->s->now_us) / 1000000 > 1 ? (et_us - e->s->now_us) / 1000000 : 1;
     if (!e->d->lifetime_s || pvl < e->d->lifetime_s) e->d->lifetime_s = pvl;
     e->d->tokens |= res_bool(rule, "tkn", 0) == 1;

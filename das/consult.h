@@ -7,6 +7,7 @@
 #define IRONBARK_DAS_CONSULT_H
 
 #include <jansson.h>
+#include <stdbool.h>
 #include <stddef.h>
 
 struct op_ctx;
@@ -40,6 +41,9 @@ struct das_identity {
      * (das/rules.h's orp, rlid, acop, trp, ctw, …), 0-terminated; NULL =
      * das:rule only. The m2m-ppm adds its consents (ppm/consent.h). */
     const int *rule_types;
+    /* Optional: is this rule (ri) to grant nothing just now? (the m2m-ppm:
+     * a consent whose withdrawal is being pushed to the CSE) */
+    bool (*suspended)(const char *rule_ri);
 };
 void das_consult_open(const struct das_identity *id);
 void das_consult_close(void);

@@ -25,7 +25,7 @@ static void das_defaults(struct config *cfg)
 static int das_start(struct cse *cse, void *data)
 {
     (void)data;
-    return das_service_start(cse, NULL, "m2m-das");
+    return das_service_start(cse, NULL, NULL, "m2m-das");
 }
 
 static void das_stop(struct cse *cse, void *data)

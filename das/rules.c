@@ -1,6 +1,7 @@
 /* das:rule (das/rules.h): the type, its validation, and the pure match. */
 #include "rules.h"
 
+#include "cse/base/clock.h"
 #include "cse/core/rsc.h"
 #include "resources/registry.h"
 #include "security/acr.h"
@@ -114,6 +115,13 @@ enum das_match das_rule_match(json_t *rule, const struct das_subject *s, const c
     }
     if (!any_pattern(json_object_get(rule, "trp"), s->target)) {
         *why = "target not named";
+        return DAS_NOT_APPLICABLE;
+    }
+    /* A record may outlive the rule it holds (an m2m-ppm consent kept past its expiry). */
+    const char *cet = json_string_value(json_object_get(rule, "cet"));
+    int64_t end;
+    if (cet && (!ts_parse(cet, &end) || end <= s->now_us)) {
+        *why = "the consent has expired";
         return DAS_NOT_APPLICABLE;
     }
     if (json_is_true(json_object_get(rule, "aut")) && !s->authenticated) {

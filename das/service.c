@@ -88,7 +88,7 @@ void das_service_init(const char *default_fqdn)
     das_service_role.on_create = role_create;
 }
 
-int das_service_start(struct cse *cse, const int *rule_types, const char *who)
+int das_service_start(struct cse *cse, const int *rule_types, bool (*suspended)(const char *rule_ri), const char *who)
 {
     snprintf(issuer, sizeof issuer, "//%s%s", cse->cfg.sp_id, cse->csi);
     char err[600];
@@ -96,7 +96,7 @@ int das_service_start(struct cse *cse, const int *rule_types, const char *who)
         log_error("%s: %s", who, err);
         return -1;
     }
-    das_consult_open(&(struct das_identity){ issuer, fqdn, signing_key, rule_types });
+    das_consult_open(&(struct das_identity){ issuer, fqdn, signing_key, rule_types, suspended });
     log_info("%s: issuer %s, trust file %s/%s, consultations at the CSEBase %s/%s", who, issuer,
              cse->cfg.data_dir, DAS_ISSUERS_FILE, cse->csi, cse->cfg.cse_name);
     return 0;

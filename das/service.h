@@ -10,6 +10,8 @@ struct resource_type;
 struct authz_decider;
 #include "cse/core/config.h"
 
+#include <stdbool.h>
+
 /* The CSEBase with the consultation hook and the <role> checking its issuer;
  * das_service_init() fills them from the engine's types. */
 extern struct resource_type das_service_base, das_service_role;
@@ -20,9 +22,10 @@ int das_service_set_fqdn(void *data, const char *value, char *err, int errlen);
 
 /* fqdn: the default host part of token IDs (das-fqdn overrides it). */
 void das_service_init(const char *fqdn);
-/* on_start: opens the signing key in the data dir; rule_types as in
- * struct das_identity. Non-zero: logged, the start stops. */
-int das_service_start(struct cse *cse, const int *rule_types, const char *who);
+/* on_start: opens the signing key in the data dir; rule_types and
+ * suspended (NULL: none) as in struct das_identity. Non-zero: logged, the
+ * start stops. */
+int das_service_start(struct cse *cse, const int *rule_types, bool (*suspended)(const char *rule_ri), const char *who);
 void das_service_stop(void);
 
 #endif

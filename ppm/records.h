@@ -4,26 +4,24 @@
  * ppm:cns, a subscriber's consent to one policy: the customised policy, the
  * differences, the decision with its time and expiry (et), and the das:rule
  * attributes it grants by (orp, trp, acop, ctw, pvl, tkn), so that the shared
- * consultation code (das/consult.h) answers for it while it is accepted. */
+ * consultation code (das/consult.h) answers for it while it is accepted;
+ * ppm:dlr, a subscriber's request to delete her data at the CSE, carried
+ * out as it is created, with the outcome per resource. */
 #ifndef IRONBARK_PPM_RECORDS_H
 #define IRONBARK_PPM_RECORDS_H
 
+#include "settings.h"
 #include "security/authz.h"
 
-/* Not TS-0004 numbers: types of the m2m-ppm's own. */
-#define TY_PPM_PREFERENCES 941
-#define TY_PPM_POLICY 942
-#define TY_PPM_CONSENT 943
+#include <stdbool.h>
 
-extern const struct resource_type type_ppm_preferences, type_ppm_policy, type_ppm_consent;
+extern const struct resource_type type_ppm_preferences, type_ppm_policy, type_ppm_consent, type_ppm_deletion;
 /* Anyone may register a document or a consent; only its owner (own, the
  * creating originator) reads, changes or removes it; anyone reads policies. */
 extern const struct authz_decider ppm_owner_decider;
 
-struct ppm_settings {
-    char data_root[256];      /* a subscriber owns <data_root>/<her originator> and below */
-    long grant_lifetime_s;    /* pl of the grants and tokens issued for a consent */
-};
-extern struct ppm_settings ppm_settings;
+/* Is the consent (ri) being withdrawn this moment? It grants nothing
+ * (das_identity.suspended) while the CSE is told to drop its grants. */
+bool ppm_consent_suspended(const char *ri);
 
 #endif

@@ -25,6 +25,8 @@
 #include <string.h>
 #include <sys/stat.h>
 
+extern const struct resource_type type_cse_base;
+
 #define BUCKETS 256
 #define MAX_TOKENS 8               /* presented in one request */
 #define MAX_HELD_ROLES 16
@@ -32,6 +34,9 @@
 #define GRANT_WITHOUT_LIFETIME_S 3600 /* a grant with neither pl nor dal */
 #define TRUST_RECHECK_US 1000000   /* token-trust-file's mtime, at most once a second */
 #define DYNAMIC_ACP_PREFIX "dacp-"
+/* A revocation outlives every grant and token a DAS issued before it that
+ * the CSE may still see (ppm-grant-lifetime is at most a day). */
+#define REVOCATION_KEPT_S 86400
 
 /* ---- a bounded map of yes/no answers with a lifetime -------------------- */
 
@@ -39,6 +44,7 @@ struct memo_entry {
     char *key;
     bool yes;
     int64_t until_us;
+    int64_t since_us;          /* revocations: when it was revoked */
     struct memo_entry *next;
 };
 
@@ -108,6 +114,13 @@ static void memo_clear(struct memo *m)
     m->head = m->n = 0;
 }
 
+/* When a DAS revoked what it granted to holder (absolute ID); 0: never. */
+static int64_t revoked_at(struct memo *revoked, const char *holder, int64_t now_us)
+{
+    struct memo_entry *e = memo_find(revoked, holder);
+    return e && e->until_us > now_us ? e->since_us : 0;
+}
+
 /* ---- state -------------------------------------------------------------- */
 
 /* A verified token, kept until it expires or is pushed out. */
@@ -133,6 +146,7 @@ struct acp_job {
 struct das_state {
     struct memo decisions;     /* "<abs originator>\n<target ri>\n<acop>" */
     struct memo roles;         /* "<abs originator>\n<role ID>" */
+    struct memo revoked;       /* "<abs originator>": its grants revoked at since_us */
     struct token_entry *tokens;
     int ntokens, next_slot;
     struct token_trust *trust; /* from token-trust-file */
@@ -140,6 +154,9 @@ struct das_state {
     time_t trust_mtime;
     int64_t trust_checked_us;
     struct acp_job *jobs;
+    json_t *dacp_parents;      /* {"<ri>": true}: where dynamic ACPs were made (revocations) */
+    json_t *doomed;            /* [ri]: dynamic ACPs a revocation removes, after its request */
+    int64_t doom_timer;
 };
 
 static int memo_init(struct memo *m, int cap)
@@ -159,10 +176,12 @@ static struct das_state *state_of(struct cse *cse)
     if (!st) return NULL;
     st->ntokens = cap;
     st->tokens = calloc((size_t)cap, sizeof *st->tokens);
-    if (!st->tokens || memo_init(&st->decisions, cap) || memo_init(&st->roles, cap)) {
+    if (!st->tokens || memo_init(&st->decisions, cap) || memo_init(&st->roles, cap) ||
+        memo_init(&st->revoked, cap)) {
         free(st->tokens);
         free(st->decisions.order);
         free(st->roles.order);
+        free(st->revoked.order);
         free(st);
         return NULL;
     }
@@ -426,8 +445,9 @@ static struct token_entry *verify(struct das_ctx *c, const char *jwt, bool direc
 {
     struct das_state *st = c->cse->das;
     int64_t now_s = c->now_us / 1000000;
+    int64_t revoked = revoked_at(&st->revoked, c->who.abs, c->now_us);
     struct token_entry *e = token_by(st, jwt, NULL, NULL);
-    if (e && !strcmp(e->holder, c->who.abs) && token_live(e, now_s)) {
+    if (e && !strcmp(e->holder, c->who.abs) && token_live(e, now_s) && e->nbf_s * 1000000LL > revoked) {
         e->direct |= direct;
         return e;
     }
@@ -446,6 +466,12 @@ static struct token_entry *verify(struct das_ctx *c, const char *jwt, bool direc
     if (!claims.id || !claims.holder) {
         jm->claims_free(&claims);
         *why = jm->verdict_text(TOKEN_MALFORMED);
+        return NULL;
+    }
+    /* Seconds: a token of the revocation's own second counts as before it. */
+    if (revoked && claims.not_before * 1000000LL <= revoked) {
+        jm->claims_free(&claims);
+        *why = "the token was issued before its holder's grants were revoked";
         return NULL;
     }
     e = token_keep(st, jwt, &claims, direct);
@@ -595,14 +621,18 @@ static void held_roles(struct das_ctx *c, json_t *rids, const char **held, int *
 
 /* ---- dynamic ACPs ------------------------------------------------------------------------ */
 
-struct dyn_scan { json_t *pvs; ts_buf now; };
+struct dyn_scan { json_t *pvs; ts_buf now; int64_t revoked_us; };
 
 static int dyn_visit(struct resource *res, void *data)
 {
     struct dyn_scan *s = data;
     const char *rn = res_str(res, "rn");
-    if (rn && !strncmp(rn, DYNAMIC_ACP_PREFIX, strlen(DYNAMIC_ACP_PREFIX)) && !res_expired(res, s->now))
-        json_array_append(s->pvs, json_object_get(res->attrs, "pv"));
+    if (!rn || strncmp(rn, DYNAMIC_ACP_PREFIX, strlen(DYNAMIC_ACP_PREFIX)) || res_expired(res, s->now)) return 0;
+    int64_t ct = 0;
+    /* One made before a revocation of the originator's grants counts no more. */
+    if (s->revoked_us && (!res_str(res, "ct") || !ts_parse(res_str(res, "ct"), &ct) || ct <= s->revoked_us))
+        return 0;
+    json_array_append(s->pvs, json_object_get(res->attrs, "pv"));
     return 0;
 }
 
@@ -610,7 +640,7 @@ static int dyn_visit(struct resource *res, void *data)
 static bool dynamic_acps_permit(struct das_ctx *c)
 {
     if (!c->holder) return false;
-    struct dyn_scan s = { json_array(), "" };
+    struct dyn_scan s = { json_array(), "", revoked_at(&c->cse->das->revoked, c->who.abs, c->now_us) };
     ts_format(c->now_us, s.now);
     store_children(c->cse->store, res_ri(c->holder), TY_ACP, dyn_visit, &s);
     bool ok = false;
@@ -658,10 +688,16 @@ static int64_t make_dynamic_acp(struct loop *loop, int64_t id, void *data)
                        "acor", cse->csi, "acop", 2 | 4 | 8, "et", j->et);
     struct cse_principal me = { .kind = PRINCIPAL_CSE };
     cse_submit(cse, &me, &req, &rsp, NULL, NULL, NULL);
-    if (rsp.rsc != RSC_CREATED)
+    if (rsp.rsc != RSC_CREATED) {
         log_info("das: the dynamic ACP under %s could not be made (%d)", j->parent, rsp.rsc);
-    else
+    } else {
         log_debug("das: dynamic ACP %s under %s until %s", rn, j->parent, j->et);
+        struct das_state *st = cse->das;
+        if (!st->dacp_parents) st->dacp_parents = json_object();
+        /* Bounded: one past the bound is still refused after a revocation (dyn_visit), only not removed. */
+        if (json_object_size(st->dacp_parents) < (size_t)st->ntokens)
+            json_object_set_new(st->dacp_parents, j->parent, json_true());
+    }
     m2m_response_clear(&rsp);
     m2m_request_clear(&req);
     job_free(j);
@@ -858,6 +894,124 @@ static enum authz_answer judge(struct das_ctx *c, const char *const *held, int n
     return direct ? consult(c, why) : AUTHZ_ABSTAIN;
 }
 
+/* ---- revocations ------------------------------------------------------------------------- */
+
+/* Is the originator a DAS whose tokens this CSE trusts? Only those may drop what the CSE holds. */
+static bool trusted_das(struct cse *cse, const char *originator)
+{
+    struct ident_forms from;
+    struct ident_home home = cse_home(cse);
+    return originator && state_of(cse) && ident_forms(&home, originator, &from) && trusted_issuer(cse, from.abs);
+}
+
+struct doom_scan { struct cse *cse; const char *holder; ts_buf now; };
+
+/* A dynamic ACP made before now whose privileges name the holder: to remove. */
+static int doom_visit(struct resource *res, void *data)
+{
+    struct doom_scan *d = data;
+    const char *rn = res_str(res, "rn"), *ct = res_str(res, "ct");
+    if (!rn || strncmp(rn, DYNAMIC_ACP_PREFIX, strlen(DYNAMIC_ACP_PREFIX)) || !ct || strcmp(ct, d->now) > 0) return 0;
+    struct ident_home home = cse_home(d->cse);
+    size_t i, k;
+    json_t *acr, *who;
+    json_array_foreach(json_object_get(json_object_get(res->attrs, "pv"), "acr"), i, acr)
+        json_array_foreach(json_object_get(acr, "acor"), k, who)
+            if (json_is_string(who) && ident_same(&home, json_string_value(who), d->holder)) {
+                json_array_append_new(d->cse->das->doomed, json_string(res_ri(res)));
+                return 0;
+            }
+    return 0;
+}
+
+/* Removes the doomed dynamic ACPs, as the CSE, after the revocation's request. */
+static int64_t remove_doomed(struct loop *loop, int64_t id, void *data)
+{
+    (void)loop; (void)id;
+    struct cse *cse = data;
+    struct das_state *st = cse->das;
+    size_t i;
+    json_t *ri;
+    json_array_foreach(st->doomed, i, ri) {
+        struct m2m_request req;
+        struct m2m_response rsp;
+        m2m_request_init(&req);
+        m2m_response_init(&rsp);
+        req.op = OP_DELETE;
+        req.to = strdup(json_string_value(ri));
+        req.rqi = strdup("das-revocation");
+        struct cse_principal me = { .kind = PRINCIPAL_CSE };
+        cse_submit(cse, &me, &req, &rsp, NULL, NULL, NULL);
+        if (rsp.rsc != RSC_DELETED && rsp.rsc != RSC_NOT_FOUND)
+            log_info("das: the revoked dynamic ACP %s could not be removed (%d)", json_string_value(ri), rsp.rsc);
+        m2m_response_clear(&rsp);
+        m2m_request_clear(&req);
+    }
+    json_array_clear(st->doomed);
+    st->doom_timer = 0;
+    return -1;
+}
+
+/* Forgets what was granted to holder (absolute) before now: cached
+ * decisions and tokens; dynamic ACPs and tokens issued before now count no
+ * more (dyn_visit, verify). Pending dynamic ACPs are dropped: what they
+ * held is asked again. */
+static void revoke(struct cse *cse, const char *holder, int64_t now_us)
+{
+    struct das_state *st = cse->das;
+    size_t n = strlen(holder);
+    for (int i = 0; i < st->decisions.n; i++) {
+        struct memo_entry *e = st->decisions.order[(st->decisions.head + i) % st->decisions.cap];
+        if (!strncmp(e->key, holder, n) && e->key[n] == '\n') e->until_us = 0;
+    }
+    for (int i = 0; i < st->ntokens; i++)
+        if (st->tokens[i].used && !strcmp(st->tokens[i].holder, holder)) token_drop(&st->tokens[i]);
+    while (st->jobs) {
+        struct acp_job *j = st->jobs;
+        st->jobs = j->next;
+        if (cse->loop) loop_del_timer(cse->loop, j->timer);
+        job_free(j);
+    }
+    memo_put(&st->revoked, holder, true, now_us + REVOCATION_KEPT_S * 1000000LL);
+    struct memo_entry *e = memo_find(&st->revoked, holder);
+    if (e) e->since_us = now_us;
+    if (!cse->loop || !json_object_size(st->dacp_parents)) return;
+    struct doom_scan d = { cse, holder, "" };
+    ts_format(now_us, d.now);
+    if (!st->doomed) st->doomed = json_array();
+    const char *parent;
+    json_t *unused;
+    json_object_foreach(st->dacp_parents, parent, unused) store_children(cse->store, parent, TY_ACP, doom_visit, &d);
+    if (json_array_size(st->doomed) && !st->doom_timer) st->doom_timer = loop_add_timer(cse->loop, 0, remove_doomed, cse);
+}
+
+int das_revocation_notify(struct op_ctx *ctx)
+{
+    json_t *rvk = json_object_get(ctx->req->pc, DAS_REVOCATION_KEY);
+    if (!rvk) return type_cse_base.on_notify(ctx);
+    if (!trusted_das(ctx->cse, ctx->req->fr))
+        return m2m_error(ctx->rsp, RSC_ORIGINATOR_HAS_NO_PRIVILEGE,
+                         DAS_REVOCATION_KEY ": only a DAS whose tokens this CSE trusts (token-trust-file) may revoke");
+    json_t *orp = json_object_get(rvk, "orp");
+    if (!json_is_array(orp) || !json_array_size(orp) || json_array_size(orp) > 64)
+        return m2m_error(ctx->rsp, RSC_BAD_REQUEST, DAS_REVOCATION_KEY ": orp, a list of 1 to 64 originator IDs");
+    struct ident_home home = cse_home(ctx->cse);
+    struct ident_forms who;
+    size_t i;
+    json_t *v;
+    json_array_foreach(orp, i, v)
+        if (!json_is_string(v) || !ident_forms(&home, json_string_value(v), &who))
+            return m2m_error(ctx->rsp, RSC_BAD_REQUEST, DAS_REVOCATION_KEY ": orp entry %zu is not an originator ID", i);
+    int64_t now = clock_now_us();
+    json_array_foreach(orp, i, v) {
+        ident_forms(&home, json_string_value(v), &who);
+        revoke(ctx->cse, who.abs, now);
+    }
+    log_info("das: %s revoked the grants of %zu originator(s)", ctx->req->fr, json_array_size(orp));
+    ctx->rsp->rsc = RSC_OK;
+    return 0;
+}
+
 static enum authz_answer das_decide(struct cse *cse, const struct authz_query *q, const char **why)
 {
     struct das_ctx c;
@@ -919,6 +1073,13 @@ void das_forget(struct cse *cse)
     if (!st) return;
     memo_clear(&st->decisions);
     memo_clear(&st->roles);
+    memo_clear(&st->revoked);
+    json_decref(st->dacp_parents);
+    st->dacp_parents = NULL;
+    json_decref(st->doomed);
+    st->doomed = NULL;
+    if (st->doom_timer && cse->loop) loop_del_timer(cse->loop, st->doom_timer);
+    st->doom_timer = 0;
     for (int i = 0; i < st->ntokens; i++) token_drop(&st->tokens[i]);
     while (st->jobs) {
         struct acp_job *j = st->jobs;
@@ -936,6 +1097,7 @@ void das_close(struct cse *cse)
     free(st->tokens);
     free(st->decisions.order);
     free(st->roles.order);
+    free(st->revoked.order);
     if (st->trust && jose(cse)) jose(cse)->trust_free(st->trust);
     json_decref(st->issuers);
     free(st);

@@ -33,6 +33,16 @@ struct cse;
  * engine's ACP decider). Its caches are made on first use. */
 extern const struct authz_decider das_decider;
 
+/* Revocations (docs/dynamic-authorization.md): a NOTIFY to the CSEBase with
+ * {"das:rvk": {"orp": [originator IDs]}} from a trusted token issuer
+ * (token-trust-file; the decider grants it) drops what the CSE holds for
+ * those originators: cached grants and tokens; dynamic ACPs made and tokens
+ * issued before it no longer count. Anything else goes to the CSEBase's
+ * own on_notify. m2m-cse's CSEBase type has this as its on_notify. */
+#define DAS_REVOCATION_KEY "das:rvk"
+struct op_ctx;
+int das_revocation_notify(struct op_ctx *ctx);
+
 /* Releases the caches (cse_close). */
 void das_close(struct cse *cse);
 

@@ -56,6 +56,8 @@ static void usage(void)
          "  ppm show|accept|refuse|withdraw|rm <name>\n"
          "  ppm log <prefs> --file AUDIT.LOG          who accessed your data, under which consent\n"
          "                                            (the CSE's audit log, with audit-grants on)\n"
+         "  ppm erase <name> --consent C | --target ID...\n"
+         "                                            have the PPM delete your data at the CSE\n"
          "End-to-end protected data, ESData (see docs/end-to-end-security.md):\n"
          "  create/update ... --encrypt-for KEY and/or --sign KEY   con sealed, cnf marked :1\n"
          "  retrieve ... --decrypt KEY and/or --verify KEY          con opened and checked\n"
@@ -166,6 +168,7 @@ static int take_option(struct cli *c, const char *name, const char *v)
     else if (!strcmp(name, "--ppm")) c->ppm_url = v;
     else if (!strcmp(name, "--prefs")) c->prefs = v;
     else if (!strcmp(name, "--policy")) c->policy = v;
+    else if (!strcmp(name, "--consent")) c->consent = v;
     else if (!strcmp(name, "--who")) ADD(c->who, c->nwho);
     else if (!strcmp(name, "--target")) ADD(c->target, c->ntarget);
     else if (!strcmp(name, "--role")) ADD(c->role, c->nrole);

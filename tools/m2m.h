@@ -42,7 +42,7 @@ struct cli {
     /* enrol and mef commands */
     const char *mef_url, *mef_fqdn, *cse_url, *api, *rn, *admin_fqdn, *est_cert, *est_key;
     /* ppm commands (tools/m2m_ppm.c) */
-    const char *ppm_url, *prefs, *policy;
+    const char *ppm_url, *prefs, *policy, *consent;
     /* maf commands and --maf */
     const char *maf_url, *maf_fqdn, *suid;
 };

@@ -54,6 +54,13 @@ static int put_doc(struct cli *c, const char *base, const char *name, int ty, co
     return rsc_is_success(rsc) ? 0 : 1;
 }
 
+/* The consent's expiry: cet (et keeps the record longer), et before cet existed. */
+static const char *consent_end(json_t *cns)
+{
+    json_t *cet = json_object_get(cns, "cet");
+    return json_string_value(cet ? cet : json_object_get(cns, "et"));
+}
+
 static void print_consent(json_t *r)
 {
     json_t *acc = json_object_get(r, "acc");
@@ -63,7 +70,7 @@ static void print_consent(json_t *r)
            json_string_value(json_object_get(r, "rn")), json_string_value(json_object_get(r, "prf")),
            json_integer_value(json_object_get(r, "prfv")), json_string_value(json_object_get(r, "pol")),
            json_integer_value(json_object_get(r, "polv")), !acc ? "pending" : json_is_true(acc) ? "accepted" : "refused",
-           json_string_value(json_object_get(r, "dect")), json_string_value(json_object_get(r, "et")));
+           json_string_value(json_object_get(r, "dect")), consent_end(r));
     printf("customised policy: ops=%s\n", ops);
     size_t i;
     json_t *d;
@@ -154,24 +161,45 @@ static time_t seconds_of(const char *ts)
 }
 
 /* Was the consent in force at ts: created before, not expired, and not withdrawn
- * longer ago than the lifetime of a grant the CSE may still hold (pvl)? */
+ * longer ago than the lifetime of a grant the CSE may still hold (pvl), or at
+ * all when the withdrawal reached the CSE (psh rsc 2000: it dropped its grants)? */
 static bool in_force(json_t *cns, const char *ts)
 {
     const char *ct = json_string_value(json_object_get(cns, "ct"));
-    const char *et = json_string_value(json_object_get(cns, "et"));
-    if (!ct || strcmp(ct, ts) > 0 || (et && strcmp(et, ts) < 0)) return false;
+    const char *end = consent_end(cns);
+    if (!ct || strcmp(ct, ts) > 0 || (end && strcmp(end, ts) < 0)) return false;
     if (json_is_true(json_object_get(cns, "acc"))) return true;
     const char *dect = json_string_value(json_object_get(cns, "dect"));
+    bool pushed = json_integer_value(json_object_get(json_object_get(cns, "psh"), "rsc")) == 2000;
     return dect && json_object_get(cns, "acc") &&
-           seconds_of(ts) <= seconds_of(dect) + json_integer_value(json_object_get(cns, "pvl"));
+           seconds_of(ts) <= seconds_of(dect) + (pushed ? 0 : json_integer_value(json_object_get(cns, "pvl")));
+}
+
+/* Microseconds of a timestamp with its fraction ("…T101500,250000"). */
+static long long micros_of(const char *ts)
+{
+    const char *frac = ts ? strchr(ts, ',') : NULL;
+    long long us = frac ? strtoll(frac + 1, NULL, 10) : 0;
+    for (size_t n = frac ? strspn(frac + 1, "0123456789") : 6; n < 6; n++) us *= 10;
+    return (long long)seconds_of(ts) * 1000000 + us;
+}
+
+/* What became of a consent since: "", " (withdrawn)", " (expired)". */
+static const char *consent_state(json_t *cns, long long now_us)
+{
+    const char *end = consent_end(cns);
+    if (end && micros_of(end) <= now_us) return " (expired)";
+    return json_is_true(json_object_get(cns, "acc")) ? "" : " (withdrawn)";
 }
 
 /* The consent under which originator's access to target at ts happened: of the
  * subscriber's consents at the PPM in force then whose originators and resources
- * cover it, the latest created. An expired consent is gone from the PPM: none. */
-static const char *consent_for(json_t *consents, const char *originator, const char *target, const char *ts)
+ * cover it, the latest created. The PPM keeps expired consents for
+ * ppm-history-days; one removed (DELETE) or older is gone: none. */
+static json_t *consent_for(json_t *consents, const char *originator, const char *target, const char *ts)
 {
-    const char *best = NULL, *best_ct = "";
+    json_t *best = NULL;
+    const char *best_ct = "";
     size_t i, j, k;
     json_t *cns, *o, *t;
     json_array_foreach(consents, i, cns) {
@@ -185,7 +213,7 @@ static const char *consent_for(json_t *consents, const char *originator, const c
                 covers |= !fnmatch(local_path(json_string_value(t)), target, 0);
         }
         if (covers) {
-            best = json_string_value(json_object_get(cns, "rn"));
+            best = cns;
             best_ct = ct;
         }
     }
@@ -220,6 +248,9 @@ static int access_log(struct cli *c, const char *base, const char *prefs_target)
     json_decref(found);
     char line[8192];
     int n = 0;
+    struct timespec ts_now;
+    clock_gettime(CLOCK_REALTIME, &ts_now);
+    long long now = (long long)ts_now.tv_sec * 1000000 + ts_now.tv_nsec / 1000;
     while (fgets(line, sizeof line, f)) {
         json_t *e = json_loads(line, 0, NULL);
         const char *who = json_string_value(json_object_get(e, "originator"));
@@ -230,12 +261,13 @@ static int access_log(struct cli *c, const char *base, const char *prefs_target)
         /* Not the subscriber's own, nor the CSE's upkeep (its dynamic ACPs: a CSE-ID). */
         if (mine && who && who[0] != '/' && (!own || strcmp(who, own))) {
             const char *decision = json_string_value(json_object_get(e, "decision"));
-            const char *cns = decision && !strcmp(decision, "permit") ? consent_for(consents, who, target, json_string_value(json_object_get(e, "ts")) ?
-                                                                        json_string_value(json_object_get(e, "ts")) : "") : NULL;
+            const char *ts = json_string_value(json_object_get(e, "ts"));
             bool permit = decision && !strcmp(decision, "permit");
-            printf("%s %s %s %s %s%s%s\n", json_string_value(json_object_get(e, "ts")), who,
-                   json_string_value(json_object_get(e, "op")), target, decision ? decision : "?",
-                   permit ? " consent=" : "", permit ? (cns ? cns : "(none on record: expired or removed)") : "");
+            json_t *cns = permit ? consent_for(consents, who, target, ts ? ts : "") : NULL;
+            printf("%s %s %s %s %s%s%s%s\n", ts, who, json_string_value(json_object_get(e, "op")), target,
+                   decision ? decision : "?", permit ? " consent=" : "",
+                   !permit ? "" : cns ? json_string_value(json_object_get(cns, "rn")) : "(none on record: removed)",
+                   cns ? consent_state(cns, now) : "");
             n++;
         }
         json_decref(e);
@@ -245,6 +277,33 @@ static int access_log(struct cli *c, const char *base, const char *prefs_target)
     json_decref(consents);
     json_decref(doc);
     return 0;
+}
+
+/* A deletion request: what the consent covered, or the resources named; the
+ * PPM carries it out at the CSE and answers with the outcome per resource. */
+static int erase(struct cli *c, const char *base, const char *name)
+{
+    if (!c->consent == !c->ntarget) {
+        fprintf(stderr, "m2m: ppm erase needs --consent NAME or --target ID... (one of them)\n");
+        return 2;
+    }
+    json_t *dlr = json_pack("{s:s}", "rn", name);
+    if (c->consent) json_object_set_new(dlr, "cns", json_string(c->consent));
+    else json_object_set_new(dlr, "data", cli_split_ids(c->target, c->ntarget));
+    char *body = dump(json_pack("{s:o}", "ppm:dlr", dlr));
+    json_t *out = NULL;
+    int rsc = 0, rc = cli_call(c, CLIENT_CREATE, base, TY_PPM_DELETION, body, NULL, &out, &rsc);
+    free(body);
+    if (rc) return rc;
+    cli_print_rsc(rsc, out);
+    json_t *r = json_object_get(out, "ppm:dlr"), *e;
+    size_t i;
+    if (r) printf("%s %s\n", name, json_string_value(json_object_get(r, "st")));
+    json_array_foreach(json_object_get(r, "res"), i, e)
+        printf("%s %lld\n", json_string_value(json_object_get(e, "ri")), json_integer_value(json_object_get(e, "rsc")));
+    bool done = r && !strcmp(json_string_value(json_object_get(r, "st")) ? json_string_value(json_object_get(r, "st")) : "", "done");
+    json_decref(out);
+    return rsc_is_success(rsc) && done ? 0 : 1;
 }
 
 int ppm_main(struct cli *c)
@@ -261,6 +320,7 @@ int ppm_main(struct cli *c)
     if (!strcmp(what, "refuse") || !strcmp(what, "withdraw")) return consent_decide(c, target, false);
     if (!strcmp(what, "show")) return show(c, target);
     if (!strcmp(what, "log")) return access_log(c, base, target);
+    if (!strcmp(what, "erase")) return erase(c, base, name);
     if (!strcmp(what, "rm")) {
         json_t *out = NULL;
         int rsc = 0, rc = cli_call(c, CLIENT_DELETE, target, 0, NULL, NULL, &out, &rsc);
@@ -269,6 +329,6 @@ int ppm_main(struct cli *c)
         json_decref(out);
         return rsc_is_success(rsc) ? 0 : 1;
     }
-    fprintf(stderr, "m2m: ppm needs prefs|policy|consent|show|accept|refuse|withdraw|rm|log (try --help)\n");
+    fprintf(stderr, "m2m: ppm needs prefs|policy|consent|show|accept|refuse|withdraw|rm|log|erase (try --help)\n");
     return 2;
 }

@@ -641,6 +641,7 @@ static struct m2m_request exchange_request(json_t *x)
 {
     json_t *op = json_object_get(x, "op");
     return (struct m2m_request){ .op = op ? (enum m2m_op)json_integer_value(op) : OP_NOTIFY,
+                                 .ty = (int)json_integer_value(json_object_get(x, "ty")),
                                  .fr = (char *)json_string_value(json_object_get(x, "from")),
                                  .rqi = (char *)json_string_value(json_object_get(x, "rqi")) };
 }
@@ -804,10 +805,16 @@ static int rsc_answer_of(struct cse *cse, const struct m2m_request *req, json_t 
 int notify_ask(struct cse *cse, const struct m2m_request *req, const char *key, json_t *urls,
                int op, const char *to, json_t *pc, int timeout_ms, json_t **answer)
 {
+    return notify_ask_as(cse, req, key, cse->csi, urls, op, to, pc, timeout_ms, answer);
+}
+
+int notify_ask_as(struct cse *cse, const struct m2m_request *req, const char *key, const char *from, json_t *urls,
+                  int op, const char *to, json_t *pc, int timeout_ms, json_t **answer)
+{
     char rqi[32];
     *answer = NULL;
     next_rqi(cse, "ask", rqi, sizeof rqi);
-    json_t *x = json_pack("{s:s,s:O,s:s,s:s,s:O,s:i,s:i,s:b}", "key", key, "urls", urls, "from", cse->csi,
+    json_t *x = json_pack("{s:s,s:O,s:s,s:s,s:O,s:i,s:i,s:b}", "key", key, "urls", urls, "from", from,
                           "rqi", rqi, "pc", pc ? pc : json_null(), "op", op, "timeout_ms", timeout_ms,
                           "content", 1);
     if (!x) return RSC_INTERNAL_SERVER_ERROR;

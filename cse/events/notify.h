@@ -112,7 +112,12 @@ int notify_forward(struct cse *cse, const struct resource *entity, const struct 
  * or was not JSON). */
 int notify_ask(struct cse *cse, const struct m2m_request *req, const char *key, json_t *urls,
                int op, const char *to, json_t *pc, int timeout_ms, json_t **answer);
-/* Sends exchange x (from req->cont->wanted); done learns the result
+/* notify_ask() sent as originator from (a server acting as an AE elsewhere: the m2m-ppm's ppm-ae). */
+int notify_ask_as(struct cse *cse, const struct m2m_request *req, const char *key, const char *from, json_t *urls,
+                  int op, const char *to, json_t *pc, int timeout_ms, json_t **answer);
+/* Sends exchange x (from req->cont->wanted, or made by a server's own work:
+ * {"key", "urls", "from", "rqi", "pc", "op", "ty" for a CREATE, "timeout_ms",
+ * "content"}); done learns the result
  * ({"rsc": n} and, for notify_ask, "pc": the answer's content; borrowed),
  * always later from the loop. */
 typedef void notify_answer_fn(void *data, json_t *result);

@@ -161,6 +161,13 @@ static void rule_match(void **state)
     assert_int_equal(match("{\"orp\":[\"*\"],\"acop\":2,\"trp\":[\"*\"],\"aut\":true}", &s), DAS_CONTEXT_DENIED);
     s.authenticated = true;
     assert_int_equal(match("{\"orp\":[\"*\"],\"acop\":2,\"trp\":[\"*\"],\"aut\":true}", &s), DAS_MATCH);
+
+    /* A record kept past the end of the rule it holds (an m2m-ppm consent's cet). */
+    assert_int_equal(match("{\"orp\":[\"*\"],\"acop\":2,\"trp\":[\"*\"],\"cet\":\"20261206T103001\"}", &s),
+                     DAS_MATCH);
+    assert_int_equal(match("{\"orp\":[\"*\"],\"acop\":2,\"trp\":[\"*\"],\"cet\":\"20261206T103000\"}", &s),
+                     DAS_NOT_APPLICABLE);
+    assert_int_equal(match("{\"orp\":[\"*\"],\"acop\":2,\"trp\":[\"*\"],\"cet\":\"soon\"}", &s), DAS_NOT_APPLICABLE);
 }
 
 static void patterns(void **state)

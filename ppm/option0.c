@@ -1,0 +1,404 @@
+/* ppm/option0.h: consents as ACPs at the CSE, linked by the PPM's AE. */
+#include "option0.h"
+#include "settings.h"
+#include "cse/base/clock.h"
+#include "cse/base/log.h"
+#include "cse/base/loop.h"
+#include "cse/core/cse.h"
+#include "cse/core/rsc.h"
+#include "cse/events/notify.h"
+#include "cse/store/store.h"
+#include "resources/registry.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+enum stage { REGISTER, ACP_UPDATE, ACP_CREATE, LINK_READ, LINK_WRITE, UNLINK_READ, UNLINK_WRITE, ACP_DELETE, DONE };
+
+struct job {
+    struct job *next;
+    struct cse *cse;
+    char ri[64];
+    json_t *was_data;          /* the consent's resources before the change, or NULL */
+    json_t *acp;               /* {"pv", "et"} while the consent grants; NULL: remove */
+    json_t *link, *unlink;     /* absolute IDs of resources */
+    enum stage stage;
+    size_t i;
+    json_t *linked, *failed;   /* the outcome: resources linked; {"ri", "what", "rsc"} per failure */
+};
+
+static struct job *queue;      /* one request to the CSE at a time, oldest job first */
+static bool registered, stopping, in_flight;
+static int64_t start_timer, expiry_timer, expiry_at; /* timers: 0 none */
+static ts_buf expiry_seen;     /* consents ending up to here were unlinked */
+
+/* "<cse-name>/<ae>/ppm-<ri>": the ACP's ID as the resources' acpi name it. */
+static void acp_id(const struct job *j, char *out, size_t cap)
+{
+    const char *name = strrchr(ppm_settings.cse_url, '/');
+    snprintf(out, cap, "%s/%s/ppm-%s", name ? name + 1 : "", ppm_settings.ae_id, j->ri);
+}
+
+void ppm_option0_acp_url(const char *ri, char *out, size_t cap)
+{
+    snprintf(out, cap, "%s/%s/ppm-%s", ppm_settings.cse_url, ppm_settings.ae_id, ri);
+}
+
+static void job_free(struct job *j)
+{
+    json_decref(j->linked);
+    json_decref(j->failed);
+    json_decref(j->was_data);
+    json_decref(j->acp);
+    json_decref(j->link);
+    json_decref(j->unlink);
+    free(j);
+}
+
+static bool listed(json_t *list, const char *s)
+{
+    size_t i;
+    json_t *v;
+    json_array_foreach(list, i, v)
+        if (json_is_string(v) && !strcmp(json_string_value(v), s)) return true;
+    return false;
+}
+
+static void advance(struct job *j, json_t *result);
+static void start_next(void);
+static void watch_expiry(struct cse *cse, const struct resource *c);
+
+static void answered(void *data, json_t *result)
+{
+    in_flight = false;
+    advance(data, result);
+}
+
+/* Sends one request of the job as the PPM's AE; the answer comes back to advance(). */
+static void send(struct job *j, int op, const char *url, int ty, json_t *pc)
+{
+    static unsigned long n;
+    char rqi[32];
+    snprintf(rqi, sizeof rqi, "ppm-opt0-%lu", ++n);
+    json_t *x = json_pack("{s:s,s:[s],s:s,s:s,s:O,s:i,s:i,s:b}", "key", rqi, "urls", url, "from",
+                          ppm_settings.ae_id, "rqi", rqi, "pc", pc ? pc : json_null(), "op", op, "timeout_ms", 0,
+                          "content", 1);
+    if (ty) json_object_set_new(x, "ty", json_integer(ty));
+    json_decref(pc);
+    in_flight = true;
+    notify_run_exchange(j->cse, x, answered, j);
+    json_decref(x);
+}
+
+/* The ACP a granting consent stands for: its rule as acr, its cet as et. */
+static json_t *acp_of(const struct resource *c)
+{
+    int64_t cet;
+    const char *end = res_str(c, "cet");
+    if (res_int(c, "acop", 0) <= 0 || !end || !ts_parse(end, &cet) || cet <= clock_now_us()) return NULL;
+    json_t *rule = json_pack("{s:O,s:I}", "acor", json_object_get(c->attrs, "orp"), "acop", res_int(c, "acop", 0));
+    json_t *ctw = json_object_get(c->attrs, "ctw");
+    if (json_array_size(ctw)) json_object_set_new(rule, "acco", json_pack("[{s:O}]", "actw", ctw));
+    return json_pack("{s:{s:[o]},s:s}", "pv", "acr", rule, "et", end);
+}
+
+/* Reads the consent as stored now: what to link, unlink and hold. */
+static void plan(struct job *j)
+{
+    struct resource *c = NULL;
+    store_get(j->cse->store, j->ri, &c);
+    j->acp = c ? acp_of(c) : NULL;
+    if (j->acp) watch_expiry(j->cse, c);
+    json_t *now = j->acp ? json_object_get(json_object_get(c->attrs, "cpol"), "data") : NULL;
+    j->link = now ? json_incref(now) : json_array();
+    j->unlink = json_array();
+    size_t i;
+    json_t *v;
+    json_array_foreach(j->was_data, i, v)
+        if (!listed(j->link, json_string_value(v))) json_array_append(j->unlink, v);
+    resource_free(c);
+}
+
+static void fail(struct job *j, const char *what, json_t *result)
+{
+    json_t *list = j->stage == LINK_READ || j->stage == LINK_WRITE ? j->link : j->stage == UNLINK_READ ||
+                   j->stage == UNLINK_WRITE ? j->unlink : NULL;
+    json_t *ri = json_array_get(list, j->i);
+    json_array_append_new(j->failed, json_pack("{s:s,s:I,s:O}", "what", what, "rsc",
+                                               json_integer_value(json_object_get(result, "rsc")),
+                                               "ri", ri ? ri : json_null()));
+    log_warn("ppm: option 0 for consent %s: %s (the CSE answered %lld)", j->ri, what,
+             json_integer_value(json_object_get(result, "rsc")));
+}
+
+/* The resource's acpi with id added (add) or taken out; NULL when nothing changes. */
+static json_t *changed_acpi(json_t *current, const char *id, bool add, const char **key)
+{
+    void *it = json_object_iter(current);
+    *key = it ? json_object_iter_key(it) : NULL;
+    json_t *acpi = json_object_get(it ? json_object_iter_value(it) : NULL, "acpi");
+    if (add == listed(acpi, id)) return NULL;
+    json_t *out = json_array(), *v;
+    size_t i;
+    json_array_foreach(acpi, i, v)
+        if (strcmp(json_string_value(v), id)) json_array_append(out, v);
+    if (add) json_array_append_new(out, json_string(id));
+    return out;
+}
+
+/* The consent records the outcome (enf): an UPDATE of it by the PPM itself
+ * (only it may set enf). */
+static void record(struct job *j, const char *id)
+{
+    if (stopping) return;
+    ts_buf now;
+    ts_format(clock_now_us(), now);
+    json_t *enf = json_pack("{s:s?,s:O,s:O,s:s}", "acp", j->acp ? id : NULL, "linked", j->linked, "failed", j->failed,
+                            "at", now);
+    struct m2m_request req;
+    struct m2m_response rsp;
+    m2m_request_init(&req);
+    m2m_response_init(&rsp);
+    req.op = OP_UPDATE;
+    req.to = strdup(j->ri);
+    req.rqi = strdup("ppm-option0");
+    req.rcn = RCN_NOTHING;
+    req.pc = json_pack("{s:{s:o}}", "ppm:cns", "enf", enf);
+    struct cse_principal me = { .kind = PRINCIPAL_CSE };
+    cse_submit(j->cse, &me, &req, &rsp, NULL, NULL, NULL);
+    if (rsp.rsc != RSC_UPDATED && rsp.rsc != RSC_NOT_FOUND)
+        log_warn("ppm: option 0's outcome for consent %s could not be recorded (%d)", j->ri, rsp.rsc);
+    m2m_response_clear(&rsp);
+    m2m_request_clear(&req);
+}
+
+/* One step: the answer to the last request (NULL at the start), the next request. */
+static void advance(struct job *j, json_t *result)
+{
+    int rsc = (int)json_integer_value(json_object_get(result, "rsc"));
+    char id[600], url[1200];
+    acp_id(j, id, sizeof id);
+    if (stopping) j->stage = DONE;
+    for (;;) {
+        switch (j->stage) {
+        case REGISTER:
+            /* Registered before (a PPM restarted): 4117, or 4105 for the name. */
+            if (result && rsc != RSC_CREATED && rsc != RSC_ORIGINATOR_HAS_ALREADY_REGISTERED && rsc != RSC_CONFLICT) {
+                fail(j, "the PPM's AE could not register", result);
+                j->stage = DONE;
+                break;
+            }
+            if (!result && !registered) {
+                send(j, OP_CREATE, ppm_settings.cse_url, TY_AE, json_pack("{s:{s:s,s:s,s:b,s:[s]}}", "m2m:ae", "rn", ppm_settings.ae_id,
+                                                         "api", "Nppm", "rr", 0, "srv", "3"));
+                return;
+            }
+            registered = true;
+            j->stage = j->acp ? ACP_UPDATE : UNLINK_READ;
+            result = NULL;
+            continue;
+        case ACP_UPDATE:
+            if (!result) {
+                ppm_option0_acp_url(j->ri, url, sizeof url);
+                send(j, OP_UPDATE, url, 0, json_pack("{s:O}", "m2m:acp", j->acp));
+                return;
+            }
+            j->stage = rsc == RSC_UPDATED ? LINK_READ : ACP_CREATE;
+            if (rsc != RSC_UPDATED && rsc != RSC_NOT_FOUND) {
+                fail(j, "its ACP could not be updated", result);
+                j->stage = DONE;
+            }
+            result = NULL;
+            continue;
+        case ACP_CREATE:
+            if (!result) {
+                json_t *acp = json_deep_copy(j->acp);
+                char rn[80];
+                snprintf(rn, sizeof rn, "ppm-%s", j->ri);
+                json_object_set_new(acp, "rn", json_string(rn));
+                json_object_set_new(acp, "pvs", json_pack("{s:[{s:[s],s:i}]}", "acr", "acor", ppm_settings.ae_id, "acop", 63));
+                snprintf(url, sizeof url, "%s/%s", ppm_settings.cse_url, ppm_settings.ae_id);
+                send(j, OP_CREATE, url, TY_ACP, json_pack("{s:o}", "m2m:acp", acp));
+                return;
+            }
+            if (rsc != RSC_CREATED) {
+                fail(j, "its ACP could not be created", result);
+                j->stage = DONE;
+            } else {
+                j->stage = LINK_READ;
+            }
+            result = NULL;
+            continue;
+        case LINK_READ: case UNLINK_READ: {
+            json_t *list = j->stage == LINK_READ ? j->link : j->unlink;
+            if (!result && j->i < json_array_size(list)) {
+                ppm_data_url(json_string_value(json_array_get(list, j->i)), url, sizeof url);
+                send(j, OP_RETRIEVE, url, 0, NULL);
+                return;
+            }
+            if (!result) {   /* this list is done */
+                j->i = 0;
+                j->stage = j->stage == LINK_READ ? UNLINK_READ : j->acp ? DONE : ACP_DELETE;
+                continue;
+            }
+            bool add = j->stage == LINK_READ;
+            const char *key = NULL;
+            json_t *acpi = rsc == RSC_OK ? changed_acpi(json_object_get(result, "pc"), id, add, &key) : NULL;
+            json_t *was = rsc == RSC_OK ? json_object_get(json_object_get(json_object_get(result, "pc"), key ? key : ""), "acpi") : NULL;
+            if (rsc != RSC_OK && !(rsc == RSC_NOT_FOUND && !add)) fail(j, "a resource could not be read", result);
+            /* An empty acpi stands for the default privileges: ours alone would replace them. */
+            if (acpi && add && !json_array_size(was)) {
+                fail(j, "a resource without an acpi of its own is not linked", result);
+                json_decref(acpi);
+                acpi = NULL;
+            }
+            if (!acpi && add && rsc == RSC_OK && listed(was, id)) json_array_append(j->linked, json_array_get(list, j->i));
+            if (!acpi) {
+                j->i++;
+                result = NULL;
+                continue;
+            }
+            ppm_data_url(json_string_value(json_array_get(list, j->i)), url, sizeof url);
+            j->stage = add ? LINK_WRITE : UNLINK_WRITE;
+            send(j, OP_UPDATE, url, 0, json_pack("{s:{s:o}}", key, "acpi", acpi));
+            return;
+        }
+        case LINK_WRITE: case UNLINK_WRITE:
+            if (rsc == RSC_UPDATED && j->stage == LINK_WRITE) json_array_append(j->linked, json_array_get(j->link, j->i));
+            if (rsc != RSC_UPDATED) fail(j, j->stage == LINK_WRITE ? "its ACP could not be linked" : "its ACP could not be unlinked", result);
+            j->stage = j->stage == LINK_WRITE ? LINK_READ : UNLINK_READ;
+            j->i++;
+            result = NULL;
+            continue;
+        case ACP_DELETE:
+            if (!result) {
+                ppm_option0_acp_url(j->ri, url, sizeof url);
+                send(j, OP_DELETE, url, 0, NULL);
+                return;
+            }
+            if (rsc != RSC_DELETED && rsc != RSC_NOT_FOUND) fail(j, "its ACP could not be removed", result);
+            j->stage = DONE;
+            continue;
+        case DONE:
+            if (!stopping)
+                log_info("ppm: option 0 for consent %s: %s at %s%s", j->ri, j->acp ? "ACP linked" : "ACP removed",
+                         ppm_settings.cse_url, json_array_size(j->failed) ? " with failures (above)" : "");
+            record(j, id);
+            queue = j->next;
+            job_free(j);
+            start_next();
+            return;
+        }
+    }
+}
+
+static void start_next(void)
+{
+    if (!queue || stopping) return;
+    plan(queue);
+    advance(queue, NULL);
+}
+
+static int64_t start_later(struct loop *loop, int64_t id, void *data)
+{
+    (void)loop; (void)id; (void)data;
+    start_timer = 0;
+    start_next();
+    return -1;
+}
+
+static int64_t at_expiry(struct loop *loop, int64_t id, void *data);
+
+/* A consent's end needs its ACP unlinked (the CSE removes the ACP at its et;
+ * the acpi entries naming it would stay): one timer, at the soonest cet. */
+static void watch_expiry(struct cse *cse, const struct resource *c)
+{
+    int64_t cet, now = clock_now_us();
+    if (!expiry_seen[0]) ts_format(now, expiry_seen);
+    if (!ts_parse(res_str(c, "cet"), &cet) || cet <= now || (expiry_timer && cet >= expiry_at)) return;
+    if (expiry_timer) loop_del_timer(cse->loop, expiry_timer);
+    expiry_at = cet;
+    expiry_timer = loop_add_timer(cse->loop, (cet - now) / 1000 + 1, at_expiry, cse);
+}
+
+struct expiry_scan { struct cse *cse; ts_buf now; json_t *due; };
+
+/* Granting consents whose cet passed since the last scan are due; the others are watched. */
+static int expiry_visit(struct resource *c, void *data)
+{
+    struct expiry_scan *s = data;
+    const char *end = res_str(c, "cet");
+    if (res_int(c, "acop", 0) <= 0 || !end || strcmp(end, expiry_seen) <= 0) return 0;
+    if (strcmp(end, s->now) <= 0)
+        json_array_append_new(s->due, json_pack("{s:s,s:O}", "ri", res_ri(c), "data",
+                                                json_object_get(json_object_get(c->attrs, "cpol"), "data")));
+    else
+        watch_expiry(s->cse, c);
+    return 0;
+}
+
+static int64_t at_expiry(struct loop *loop, int64_t id, void *data)
+{
+    (void)loop; (void)id;
+    struct cse *cse = data;
+    expiry_timer = 0;
+    struct resource *base = NULL;
+    struct expiry_scan s = { cse, "", json_array() };
+    ts_format(clock_now_us(), s.now);
+    if (!store_get_path(cse->store, cse->cfg.cse_name, &base) && base)
+        store_children(cse->store, res_ri(base), TY_PPM_CONSENT, expiry_visit, &s);
+    resource_free(base);
+    memcpy(expiry_seen, s.now, sizeof expiry_seen);
+    size_t i;
+    json_t *e;
+    json_array_foreach(s.due, i, e)
+        ppm_option0_sync(cse, json_string_value(json_object_get(e, "ri")), json_object_get(e, "data"));
+    json_decref(s.due);
+    return -1;
+}
+
+void ppm_option0_sync(struct cse *cse, const char *ri, json_t *was_data)
+{
+    if (!*ppm_settings.ae_id || !*ppm_settings.cse_url || !cse->loop || stopping) return;
+    struct job *j = calloc(1, sizeof *j);
+    if (!j) return;
+    j->cse = cse;
+    snprintf(j->ri, sizeof j->ri, "%s", ri);
+    j->was_data = was_data ? json_incref(was_data) : json_array();
+    j->linked = json_array();
+    j->failed = json_array();
+    struct job **tail = &queue;
+    while (*tail) tail = &(*tail)->next;
+    *tail = j;
+    /* From the loop: the consent's request has committed by then, and the
+     * job reads the consent as stored. */
+    if (queue == j && !start_timer) start_timer = loop_add_timer(cse->loop, 0, start_later, NULL);
+}
+
+void ppm_option0_start(struct cse *cse)
+{
+    if (!*ppm_settings.ae_id || !*ppm_settings.cse_url || !cse->loop) return;
+    /* What ended while the PPM was down is not caught up (docs/privacy.md); the rest is watched. */
+    ts_format(clock_now_us(), expiry_seen);
+    at_expiry(cse->loop, 0, cse);
+}
+
+void ppm_option0_stop(struct cse *cse)
+{
+    stopping = true;
+    if (cse->loop) {
+        if (expiry_timer) loop_del_timer(cse->loop, expiry_timer);
+        if (start_timer) loop_del_timer(cse->loop, start_timer);
+    }
+    expiry_timer = start_timer = 0;
+    /* Jobs not started are dropped; the one in flight ends when its exchange answers (unreachable at close). */
+    struct job *first = in_flight ? queue : NULL, *j = in_flight ? queue->next : queue;
+    while (j) {
+        struct job *next = j->next;
+        job_free(j);
+        j = next;
+    }
+    if (first) first->next = NULL;
+    queue = first;
+}
