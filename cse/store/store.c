@@ -113,8 +113,22 @@ struct cached_body {
     json_t *attrs;
 };
 
+/* The last la/ol answer of store_edge_child_at(): while nothing has
+ * changed (the generation), the same question gets the same row, served
+ * from the body cache without SQLite. Repeated `la` reads are the hot path. */
+#define EDGE_MEMO_PATH 256
+
+struct edge_memo {
+    uint64_t generation;
+    bool valid, newest;
+    int parent_ty, child_ty, ty;
+    int64_t seq;
+    char parent_path[EDGE_MEMO_PATH], path[EDGE_MEMO_PATH];
+};
+
 struct store {
     sqlite3 *db;
+    struct edge_memo edge;
     int64_t next_seq;          /* seq of the next insert (its sk needs it first) */
     struct store_scan_stats last_scan;
     sqlite3_stmt *stmt[S_COUNT_STMTS];
@@ -686,14 +700,48 @@ int store_edge_child(struct store *s, const char *pi, int ty, bool newest, struc
     return fetch_one(s, st, out);
 }
 
+/* The memo's row, when it answers this question and its body is cached. */
+static struct resource *edge_from_memo(struct store *s, const char *parent_path, int parent_ty,
+                                       int child_ty, bool newest)
+{
+    const struct edge_memo *m = &s->edge;
+    if (!m->valid || m->generation != s->generation || m->newest != newest ||
+        m->parent_ty != parent_ty || m->child_ty != child_ty || strcmp(m->parent_path, parent_path))
+        return NULL;
+    const struct cached_body *c = &s->cache[(uint64_t)m->seq % BODY_CACHE_SLOTS];
+    if (!c->text || c->seq != m->seq) return NULL;
+    struct resource *r = resource_new(m->ty, json_deep_copy(c->attrs), m->path);
+    if (r) r->seq = m->seq;
+    return r;
+}
+
+static void edge_remember(struct store *s, const char *parent_path, int parent_ty, int child_ty,
+                          bool newest, const struct resource *r)
+{
+    struct edge_memo *m = &s->edge;
+    m->valid = strlen(parent_path) < EDGE_MEMO_PATH && strlen(r->path) < EDGE_MEMO_PATH;
+    if (!m->valid) return;
+    m->generation = s->generation;
+    m->newest = newest;
+    m->parent_ty = parent_ty;
+    m->child_ty = child_ty;
+    m->ty = r->ty;
+    m->seq = r->seq;
+    strcpy(m->parent_path, parent_path);
+    strcpy(m->path, r->path);
+}
+
 int store_edge_child_at(struct store *s, const char *parent_path, int parent_ty, int child_ty,
                         bool newest, struct resource **out)
 {
+    if ((*out = edge_from_memo(s, parent_path, parent_ty, child_ty, newest))) return 0;
     sqlite3_stmt *st = stmt(s, newest ? S_NEWEST_AT : S_OLDEST_AT);
     sqlite3_bind_text(st, 1, parent_path, -1, SQLITE_STATIC);
     sqlite3_bind_int(st, 2, parent_ty);
     sqlite3_bind_int(st, 3, child_ty);
-    return fetch_one(s, st, out);
+    int rc = fetch_one(s, st, out);
+    if (!rc) edge_remember(s, parent_path, parent_ty, child_ty, newest, *out);
+    return rc;
 }
 
 int store_count_children(struct store *s, const char *pi, int ty, int64_t *count)

@@ -327,6 +327,52 @@ static void limited_scan_reads_only_what_it_takes(void **state)
     store_close(st);
 }
 
+static void expect_newest(struct store *st, const char *ri)
+{
+    struct resource *r;
+    assert_int_equal(store_edge_child_at(st, "cse-in/c", 3, 4, true, &r), 0);
+    assert_string_equal(res_ri(r), ri);
+    char path[64];
+    snprintf(path, sizeof path, "cse-in/c/%s", ri);
+    assert_string_equal(r->path, path);
+    assert_int_equal(r->ty, 4);
+    json_object_set_new(r->attrs, "con", json_string("changed by the caller"));
+    resource_free(r);
+    assert_int_equal(store_edge_child_at(st, "cse-in/c", 3, 4, true, &r), 0);
+    assert_null(json_object_get(r->attrs, "con"));   /* each caller gets its own copy */
+    resource_free(r);
+}
+
+/* la/ol answered again without a change come from the memo; any change
+ * (insert, rollback) is seen at once. */
+static void edge_child_memo_follows_changes(void **state)
+{
+    (void)state;
+    struct store *st;
+    assert_int_equal(store_open(&st, ":memory:", STORE_SYNC_OFF), 0);
+    struct resource *cb = mk("mcb", "", 5, "cse-in", NULL), *cnt = mk("mc", "mcb", 3, "cse-in/c", NULL);
+    assert_int_equal(store_insert(st, cb), 0);
+    assert_int_equal(store_insert(st, cnt), 0);
+    resource_free(cb);
+    resource_free(cnt);
+    put_many(st, "mc", "cse-in/c", "i", 4, 3);
+    expect_newest(st, "i2");
+    expect_newest(st, "i2");                           /* again: from the memo */
+    assert_int_equal(store_begin(st), 0);
+    struct resource *added = mk("i3", "mc", 4, "cse-in/c/i3", NULL);
+    assert_int_equal(store_insert(st, added), 0);
+    resource_free(added);
+    expect_newest(st, "i3");
+    store_rollback(st);
+    expect_newest(st, "i2");                           /* the rollback is seen */
+    struct resource *r;
+    assert_int_equal(store_edge_child_at(st, "cse-in/c", 3, 4, false, &r), 0);
+    assert_string_equal(res_ri(r), "i0");
+    resource_free(r);
+    assert_int_equal(store_edge_child_at(st, "cse-in/c", 2, 4, true, &r), RSC_NOT_FOUND);
+    store_close(st);
+}
+
 /* A database written before the scan keys existed is migrated on open:
  * every row gets its key, and scans see the tree as before. */
 static void migrates_old_schema(void **state)
@@ -390,6 +436,7 @@ int main(void)
         cmocka_unit_test(reopen_file),
         cmocka_unit_test(limited_scan_reads_only_what_it_takes),
         cmocka_unit_test(migrates_old_schema),
+        cmocka_unit_test(edge_child_memo_follows_changes),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
