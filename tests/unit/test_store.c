@@ -277,6 +277,19 @@ static void put_many(struct store *st, const char *parent_ri, const char *parent
     assert_int_equal(store_commit(st), 0);
 }
 
+/* A fresh in-memory store with a CSEBase (cb_ri) and a container cse-in/c. */
+static struct store *open_with_container(const char *cb_ri, const char *cnt_ri)
+{
+    struct store *st;
+    assert_int_equal(store_open(&st, ":memory:", STORE_SYNC_OFF), 0);
+    struct resource *cb = mk(cb_ri, "", 5, "cse-in", NULL), *cnt = mk(cnt_ri, cb_ri, 3, "cse-in/c", NULL);
+    assert_int_equal(store_insert(st, cb), 0);
+    assert_int_equal(store_insert(st, cnt), 0);
+    resource_free(cb);
+    resource_free(cnt);
+    return st;
+}
+
 /* The plan of a limited subtree scan, pinned by what SQLite did: no sort
  * (temporary B-tree for ORDER BY), no full scan, and rows read in
  * proportion to the rows taken, not to the subtree (2 000 instances here,
@@ -284,13 +297,7 @@ static void put_many(struct store *st, const char *parent_ri, const char *parent
 static void limited_scan_reads_only_what_it_takes(void **state)
 {
     (void)state;
-    struct store *st;
-    assert_int_equal(store_open(&st, ":memory:", STORE_SYNC_OFF), 0);
-    struct resource *cb = mk("pcb", "", 5, "cse-in", NULL), *cnt = mk("pcnt", "pcb", 3, "cse-in/c", NULL);
-    assert_int_equal(store_insert(st, cb), 0);
-    assert_int_equal(store_insert(st, cnt), 0);
-    resource_free(cb);
-    resource_free(cnt);
+    struct store *st = open_with_container("pcb", "pcnt");
     put_many(st, "pcnt", "cse-in/c", "sub", 23, 2000);
     put_many(st, "pcnt", "cse-in/c", "cin", 4, 2000);
     struct { const char *path; int depth, ty; } cases[] = {
@@ -348,13 +355,7 @@ static void expect_newest(struct store *st, const char *ri)
 static void edge_child_memo_follows_changes(void **state)
 {
     (void)state;
-    struct store *st;
-    assert_int_equal(store_open(&st, ":memory:", STORE_SYNC_OFF), 0);
-    struct resource *cb = mk("mcb", "", 5, "cse-in", NULL), *cnt = mk("mc", "mcb", 3, "cse-in/c", NULL);
-    assert_int_equal(store_insert(st, cb), 0);
-    assert_int_equal(store_insert(st, cnt), 0);
-    resource_free(cb);
-    resource_free(cnt);
+    struct store *st = open_with_container("mcb", "mc");
     put_many(st, "mc", "cse-in/c", "i", 4, 3);
     expect_newest(st, "i2");
     expect_newest(st, "i2");                           /* again: from the memo */
