@@ -35,7 +35,10 @@ static const char index_sql[] =
     "CREATE INDEX IF NOT EXISTS resources_children ON resources(pi, ty);"
     "CREATE INDEX IF NOT EXISTS resources_expiry ON resources(et) WHERE et IS NOT NULL;"
     "CREATE INDEX IF NOT EXISTS resources_subtree ON resources(sk);"
-    "CREATE INDEX IF NOT EXISTS resources_subtree_ty ON resources(ty, sk);";
+    /* Not for contentInstances: they are most of the writes (an index entry
+     * each would cost every CREATE), and most of any subtree they are in,
+     * so a scan for them through (sk) meets few other rows. */
+    "CREATE INDEX IF NOT EXISTS resources_subtree_ty ON resources(ty, sk) WHERE ty <> 4;";
 
 /* Databases written before `sk` existed: add the column and fill it, parents
  * first (a parent's seq is always smaller than its children's), one tree
@@ -53,7 +56,7 @@ enum stmt_id {
     S_SUBTREE, S_DELETE_SUBTREE, S_CHILDREN, S_CHILDREN_TY, S_OLDEST, S_NEWEST,
     S_COUNT, S_EXPIRED, S_NEXT_EXPIRY, S_OLDEST_AT, S_NEWEST_AT,
     S_SAVEPOINT, S_RELEASE, S_ROLLBACK_TO, S_COUNT_TY, S_SCAN, S_SCAN_TY, S_SCAN_KEY,
-    S_COUNT_STMTS
+    S_KEY_OF_RI, S_SCAN_CIN, S_COUNT_STMTS
 };
 
 static const char *const stmt_sql[S_COUNT_STMTS] = {
@@ -65,8 +68,8 @@ static const char *const stmt_sql[S_COUNT_STMTS] = {
     [S_ROLLBACK_TO] = "ROLLBACK TO primitive",
     [S_GET] = "SELECT seq, ty, path, body FROM resources WHERE ri = ?1",
     [S_GET_PATH] = "SELECT seq, ty, path, body FROM resources WHERE path = ?1",
-    [S_INSERT] = "INSERT INTO resources(ri, path, pi, ty, et, body, seq, sk) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7,"
-                 " ironbark_seqkey((SELECT sk FROM resources WHERE ri = ?3), ?7))",
+    [S_INSERT] = "INSERT INTO resources(ri, path, pi, ty, et, body, seq, sk) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+    [S_KEY_OF_RI] = "SELECT sk FROM resources WHERE ri = ?1",
     [S_UPDATE] = "UPDATE resources SET et = ?2, body = ?3 WHERE ri = ?1",
     /* Naming et in SET rewrites its index entry even when unchanged: one more
      * page in the WAL per commit. Most updates (a container's cni/st on every
@@ -88,8 +91,12 @@ static const char *const stmt_sql[S_COUNT_STMTS] = {
     /* Subtree scans in sk order (store_scan_subtree); ?1 moves forward past
      * subtrees deeper than the scan wants. */
     [S_SCAN] = "SELECT seq, ty, path, body, sk FROM resources WHERE sk > ?1 AND sk < ?2 ORDER BY sk",
+    /* `ty <> 4` lets SQLite use the partial index (the condition must be
+     * in the query to be known at prepare time). */
     [S_SCAN_TY] = "SELECT seq, ty, path, body, sk FROM resources"
-                  " WHERE ty = ?3 AND sk > ?1 AND sk < ?2 ORDER BY sk",
+                  " WHERE ty = ?3 AND ty <> 4 AND sk > ?1 AND sk < ?2 ORDER BY sk",
+    [S_SCAN_CIN] = "SELECT seq, ty, path, body, sk FROM resources"
+                   " WHERE sk > ?1 AND sk < ?2 AND ty = ?3 ORDER BY sk",
     [S_SCAN_KEY] = "SELECT sk FROM resources WHERE path = ?1",
     [S_NEXT_EXPIRY] = "SELECT min(et) FROM resources WHERE et IS NOT NULL",
     [S_OLDEST_AT] = "SELECT c.seq, c.ty, c.path, c.body FROM resources p JOIN resources c ON c.pi = p.ri"
@@ -126,9 +133,22 @@ struct edge_memo {
     char parent_path[EDGE_MEMO_PATH], path[EDGE_MEMO_PATH];
 };
 
+/* The scan key of the last parent inserted under: instances arrive in
+ * bursts into one container. A row's key never changes while the row
+ * lives, so the memo is dropped only by a delete or a rollback. */
+#define PARENT_KEY_MAX 256
+
+struct parent_memo {
+    bool valid;
+    char ri[128];
+    size_t len;
+    unsigned char key[PARENT_KEY_MAX];
+};
+
 struct store {
     sqlite3 *db;
     struct edge_memo edge;
+    struct parent_memo parent;
     int64_t next_seq;          /* seq of the next insert (its sk needs it first) */
     struct store_scan_stats last_scan;
     sqlite3_stmt *stmt[S_COUNT_STMTS];
@@ -418,6 +438,7 @@ int store_batch_commit(struct store *s)
     int rc = commit_fault(s) ? RSC_INTERNAL_SERVER_ERROR : run_simple(s, S_COMMIT);
     if (rc) {
         s->generation++;
+        s->parent.valid = false;
         s->batch_failed = true;
         if (!sqlite3_get_autocommit(s->db)) run_simple(s, S_ROLLBACK);
     }
@@ -438,6 +459,7 @@ const char *store_cached_body(struct store *s, const struct resource *res, size_
 void store_rollback(struct store *s)
 {
     s->generation++;
+    s->parent.valid = false;
     if (s->in_batch) {
         s->plain_joined = false;
         run_simple(s, S_ROLLBACK_TO);
@@ -511,6 +533,33 @@ static void bind_et(sqlite3_stmt *st, int col, const struct resource *res)
     else sqlite3_bind_null(st, col);
 }
 
+/* The scan key of the row with ri `pi` into key (at most PARENT_KEY_MAX
+ * bytes), length into *len; 0 bytes for a root (no such row). False when
+ * the key does not fit or SQLite fails. */
+static bool parent_key(struct store *s, const char *pi, unsigned char *key, size_t *len)
+{
+    struct parent_memo *m = &s->parent;
+    if (m->valid && !strcmp(m->ri, pi)) {
+        memcpy(key, m->key, m->len);
+        *len = m->len;
+        return true;
+    }
+    sqlite3_stmt *st = stmt(s, S_KEY_OF_RI);
+    sqlite3_bind_text(st, 1, pi, -1, SQLITE_STATIC);
+    int rc = sqlite3_step(st);
+    *len = rc == SQLITE_ROW ? (size_t)sqlite3_column_bytes(st, 0) : 0;
+    bool ok = (rc == SQLITE_ROW || rc == SQLITE_DONE) && *len <= PARENT_KEY_MAX;
+    if (ok && *len) memcpy(key, sqlite3_column_blob(st, 0), *len);
+    sqlite3_reset(st);
+    m->valid = ok && *len && strlen(pi) < sizeof m->ri;
+    if (m->valid) {
+        strcpy(m->ri, pi);
+        memcpy(m->key, key, *len);
+        m->len = *len;
+    }
+    return ok;
+}
+
 int store_insert(struct store *s, struct resource *res)
 {
     size_t len;
@@ -527,6 +576,15 @@ int store_insert(struct store *s, struct resource *res)
     /* Never reused, even after a rollback: a gap is harmless. */
     int64_t seq = s->next_seq++;
     sqlite3_bind_int64(st, 7, seq);
+    unsigned char key[PARENT_KEY_MAX + SEQKEY_MAX];
+    size_t key_len;
+    if (!parent_key(s, res_pi(res) ? res_pi(res) : "", key, &key_len)) {
+        sqlite3_clear_bindings(st);
+        free(body);
+        return db_error(s, "scan key of the parent");
+    }
+    key_len += seqkey(seq, key + key_len);
+    sqlite3_bind_blob(st, 8, key, (int)key_len, SQLITE_STATIC);
     int rc = sqlite3_step(st);
     sqlite3_reset(st);
     sqlite3_clear_bindings(st);
@@ -586,6 +644,7 @@ int store_delete_subtree(struct store *s, const struct resource *res,
     char *lo, *hi;
     subtree_bounds(res->path, &lo, &hi);
     s->generation++;
+    s->parent.valid = false;
     int result = 0;
     if (visit) {
         sqlite3_stmt *st = stmt(s, S_SUBTREE);
@@ -649,7 +708,8 @@ int store_scan_subtree(struct store *s, const char *path, int max_depth, int ty,
     unsigned char *root = scan_key_of(s, path, &root_len);
     if (!root) return 0;
     size_t deepest = seqkey_levels(root, root_len) + (size_t)(max_depth > 0 ? max_depth : 0);
-    sqlite3_stmt *st = stmt(s, ty ? S_SCAN_TY : S_SCAN);
+    sqlite3_stmt *st = stmt(s, !ty ? S_SCAN : ty == 4 ? S_SCAN_CIN : S_SCAN_TY);
+    sqlite3_stmt_status(st, SQLITE_STMTSTATUS_VM_STEP, 1);
     sqlite3_stmt_status(st, SQLITE_STMTSTATUS_SORT, 1);
     sqlite3_stmt_status(st, SQLITE_STMTSTATUS_FULLSCAN_STEP, 1);
     sqlite3_stmt_status(st, SQLITE_STMTSTATUS_AUTOINDEX, 1);
@@ -682,6 +742,7 @@ int store_scan_subtree(struct store *s, const char *path, int max_depth, int ty,
         if (result) break;
     }
     if (rc != SQLITE_ROW && rc != SQLITE_DONE) result = db_error(s, "subtree scan");
+    s->last_scan.vm_steps = sqlite3_stmt_status(st, SQLITE_STMTSTATUS_VM_STEP, 0);
     s->last_scan.sorts = sqlite3_stmt_status(st, SQLITE_STMTSTATUS_SORT, 0);
     s->last_scan.full_scan_steps = sqlite3_stmt_status(st, SQLITE_STMTSTATUS_FULLSCAN_STEP, 0) +
                                    sqlite3_stmt_status(st, SQLITE_STMTSTATUS_AUTOINDEX, 0);

@@ -60,16 +60,19 @@ int store_children(struct store *s, const char *pi, int ty, store_visit_fn *visi
  * its cost follows the rows visited, not the subtree's size. */
 int store_descendants(struct store *s, const char *path, int max_depth,
                       store_visit_fn *visit, void *data);
-/* The same, only descendants of type ty (0 = any), found by index: the
- * visitor does not see their ancestors. */
+/* The same, only descendants of type ty (0 = any), found by index (for
+ * contentInstances, the subtree's rows are read in order and others
+ * skipped, without their bodies): the visitor does not see their ancestors. */
 int store_scan_subtree(struct store *s, const char *path, int max_depth, int ty,
                        store_visit_fn *visit, void *data);
 
 /* What the last subtree scan cost SQLite, for tests that pin the plan:
- * rows read, seeks past too-deep subtrees, sorts (a temporary B-tree for
- * ORDER BY) and full-scan or automatic-index steps. */
+ * rows returned, seeks past too-deep subtrees, virtual machine steps
+ * (grow with every row looked at, returned or not), sorts (a temporary
+ * B-tree for ORDER BY) and full-scan or automatic-index steps. */
 struct store_scan_stats {
     int64_t rows;
+    int64_t vm_steps;
     int64_t seeks;
     int64_t sorts;
     int64_t full_scan_steps;
