@@ -107,8 +107,14 @@ static unsigned hash(const char *s)
     return h % CACHE_BUCKETS;
 }
 
+/* Bumped whenever cached ACL state is dropped (acl_parse_privileges). */
+static uint64_t epoch;
+
+uint64_t acl_epoch(void) { return epoch; }
+
 void acl_invalidate(struct cse *cse)
 {
+    epoch++;
     struct acl_state *st = cse->acl;
     if (!st) return;
     for (int b = 0; b < CACHE_BUCKETS; b++) {
@@ -447,14 +453,20 @@ bool acl_permits_with(struct cse *cse, const struct m2m_request *req, const char
                       const struct resource *target, int acop, const struct acl_extra *x)
 {
     const char *why;
-    if (!x->pv) return decide(cse, req, fr, target, acop, x, &why);
+    if (!x->pv && !x->parsed) return decide(cse, req, fr, target, acop, x, &why);
     struct subject sub;
     if (!fr || strlen(fr) >= MAX_ID || !make_subject(cse, req, fr, target, acop, x, &sub)) return false;
-    char err[256];
-    struct acr_set *set = acr_parse(x->pv, is_group_entry, cse, err, sizeof err);
+    if (x->parsed) return acr_permits(x->parsed, &sub.s, &why);
+    struct acr_set *set = acl_parse_privileges(cse, x->pv);
     bool permit = set && acr_permits(set, &sub.s, &why);
     acr_free(set);
     return permit;
+}
+
+struct acr_set *acl_parse_privileges(struct cse *cse, json_t *pv)
+{
+    char err[256];
+    return acr_parse(pv, is_group_entry, cse, err, sizeof err);
 }
 
 struct role_list { json_t *out; };

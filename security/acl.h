@@ -23,6 +23,7 @@
 #include "../cse/core/resource.h"
 
 #include <stdbool.h>
+#include <stdint.h>
 
 struct audit;
 struct cse;
@@ -82,13 +83,21 @@ struct audit *acl_audit_log(struct cse *cse);
  * (m2m:setOfAcrs: a token's permission, a DAS's grant) is evaluated, as
  * one more ACP, with the same rules as acl/acr; else the target's own
  * ACPs. No audit. */
+struct acr_set;
 struct acl_extra {
     const char *const *roles;
     int nroles;
     json_t *pv;
+    const struct acr_set *parsed;   /* pv already parsed (acl_parse_privileges), used instead */
 };
 bool acl_permits_with(struct cse *cse, const struct m2m_request *req, const char *fr,
                       const struct resource *target, int acop, const struct acl_extra *x);
+
+/* pv parsed once for many acl_permits_with() calls (acr_free() it); NULL
+ * when malformed. Parsing resolves which entries are groups, so a parsed
+ * set is current only while acl_epoch() returns what it returned then. */
+struct acr_set *acl_parse_privileges(struct cse *cse, json_t *pv);
+uint64_t acl_epoch(void);
 
 /* The role IDs in the acor of the target's ACP rules that match the
  * request's operation and context (the rfa of a DAS consultation): a JSON

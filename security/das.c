@@ -7,6 +7,7 @@
 #include "das.h"
 
 #include "acl.h"
+#include "acr.h"
 #include "audit.h"
 #include "das_msg.h"
 #include "jose_module.h"
@@ -131,6 +132,11 @@ struct token_entry {
     int64_t nbf_s, exp_s;
     json_t *tkps;
     char lti[24];              /* local token ID (NCName) */
+    /* tkps's pm[i].pv parsed (NULL: none or malformed), kept with the
+     * verified token so that a request does not parse it again. */
+    struct acr_set **pm_sets;
+    size_t npm;
+    uint64_t pm_epoch;         /* acl_epoch() when parsed */
 };
 
 /* A dynamic ACP to be made once the request that earned it is answered. */
@@ -253,8 +259,17 @@ static bool trusted_issuer(struct cse *cse, const char *iss)
 
 /* ---- the token cache --------------------------------------------------------- */
 
+static void drop_pm_sets(struct token_entry *e)
+{
+    for (size_t i = 0; i < e->npm; i++) acr_free(e->pm_sets[i]);
+    free(e->pm_sets);
+    e->pm_sets = NULL;
+    e->npm = 0;
+}
+
 static void token_drop(struct token_entry *e)
 {
+    drop_pm_sets(e);
     free(e->jti);
     free(e->holder);
     free(e->jwt);
@@ -301,7 +316,7 @@ static struct token_entry *token_keep(struct das_state *st, const char *jwt, str
     /* NCName: a letter first; random, so IDs from before a restart name nothing. */
     if (!*lti) cse_new_id("l", lti, 14);
     *e = (struct token_entry){ true, direct, strdup(c->id), strdup(c->holder), strdup(jwt), c->not_before,
-                               c->not_after, json_incref(c->permissions), "" };
+                               c->not_after, json_incref(c->permissions), "", NULL, 0, 0 };
     snprintf(e->lti, sizeof e->lti, "%s", lti);
     return e;
 }
@@ -388,7 +403,7 @@ static void decision_key(const struct das_ctx *c, char *out, size_t cap)
 
 static bool permits(struct das_ctx *c, json_t *pv, const char *const *roles, int nroles)
 {
-    struct acl_extra x = { roles, nroles, pv };
+    struct acl_extra x = { roles, nroles, pv, NULL };
     return acl_permits_with(c->cse, c->req, c->q->originator, c->q->target, c->q->acop, &x);
 }
 
@@ -407,12 +422,35 @@ static bool ris_covers(struct das_ctx *c, json_t *ris)
     return false;
 }
 
-/* A token's tkps: permission by permission until one permits. */
-static bool token_permits(struct das_ctx *c, json_t *tkps, const char *const *held, int nheld)
+/* The parsed pv of each of the token's permissions, parsed on first use
+ * and again only when group resources may have changed (acl_epoch). */
+static struct acr_set *const *token_pm_sets(struct das_ctx *c, struct token_entry *e)
 {
+    json_t *pms = json_object_get(e->tkps, "pm");
+    if (e->pm_sets && e->pm_epoch == acl_epoch()) return e->pm_sets;
+    drop_pm_sets(e);
+    size_t n = json_array_size(pms);
+    e->pm_sets = calloc(n ? n : 1, sizeof *e->pm_sets);
+    if (!e->pm_sets) return NULL;
+    e->npm = n;
+    e->pm_epoch = acl_epoch();
+    for (size_t i = 0; i < n; i++) {
+        json_t *pv = json_object_get(json_array_get(pms, i), "pv");
+        json_t *set = pv ? das_normalise_privileges(pv) : NULL;
+        e->pm_sets[i] = set ? acl_parse_privileges(c->cse, set) : NULL;
+        json_decref(set);
+    }
+    return e->pm_sets;
+}
+
+/* A token's tkps: permission by permission until one permits. */
+static bool token_permits(struct das_ctx *c, struct token_entry *e, const char *const *held, int nheld)
+{
+    struct acr_set *const *sets = token_pm_sets(c, e);
+    if (!sets) return false;
     size_t i;
     json_t *pm;
-    json_array_foreach(json_object_get(tkps, "pm"), i, pm) {
+    json_array_foreach(json_object_get(e->tkps, "pm"), i, pm) {
         json_t *ris = json_object_get(pm, "ris");
         if (ris && !ris_covers(c, ris)) continue;
         const char *roles[MAX_HELD_ROLES + 16];
@@ -425,10 +463,9 @@ static bool token_permits(struct das_ctx *c, json_t *tkps, const char *const *he
         json_t *pv = json_object_get(pm, "pv");
         /* pv needs ris (TS-0004 6.3.5.53): a pv for everything is not a permission. */
         if (pv && ris) {
-            json_t *set = das_normalise_privileges(pv);
-            bool ok = set && permits(c, set, roles, n);
-            json_decref(set);
-            if (ok) return true;
+            struct acl_extra x = { roles, n, NULL, sets[i] };
+            if (sets[i] && acl_permits_with(c->cse, c->req, c->q->originator, c->q->target, c->q->acop, &x))
+                return true;
         } else if (!pv && n > nheld && permits(c, NULL, roles, n)) {
             return true;
         }
@@ -789,7 +826,7 @@ static enum authz_answer consult(struct das_ctx *c, const char **why)
         const char *bad = NULL;
         struct token_entry *e = verify(c, json_string_value(jwt), true, &bad);
         if (!e) log_info("das: a token from %s for %s is refused: %s", das_url(c), c->who.abs, bad);
-        else if (!granted) granted = token_permits(c, e->tkps, NULL, 0);
+        else if (!granted) granted = token_permits(c, e, NULL, 0);
     }
     das_answer_clear(&a);
     *why = "the DAS granted nothing for this operation";
@@ -826,13 +863,21 @@ static bool direct_tokens_permit(struct das_ctx *c)
     int64_t now_s = c->now_us / 1000000;
     for (int i = 0; i < st->ntokens; i++) {
         struct token_entry *e = &st->tokens[i];
-        if (e->direct && token_live(e, now_s) && !strcmp(e->holder, c->who.abs) && token_permits(c, e->tkps, NULL, 0))
+        if (e->direct && token_live(e, now_s) && !strcmp(e->holder, c->who.abs) && token_permits(c, e, NULL, 0))
             return true;
     }
     return false;
 }
 
-static enum authz_answer judge(struct das_ctx *c, const char *const *held, int nheld, const char **why);
+/* The tokens a request presents, as presented() found them. */
+struct presented_tokens {
+    int rc;                    /* TK_OK, TK_BAD or TK_PENDING */
+    int n;
+    struct token_entry *toks[MAX_TOKENS];
+};
+
+static enum authz_answer judge(struct das_ctx *c, struct presented_tokens *pt,
+                               const char *const *held, int nheld, const char **why);
 static enum authz_answer run(struct das_ctx *c, const char **why)
 {
     struct das_state *st = c->cse->das;
@@ -848,13 +893,13 @@ static enum authz_answer run(struct das_ctx *c, const char **why)
     /* Tokens already verified (or verifiable here) that permit by
      * themselves decide at once: no store scan, no walk for a <dac>. A
      * refusal is not final here: the full judgement below gives the reason. */
+    struct presented_tokens pt = { .rc = TK_BAD };
     if (c->req->tokens || c->req->tids || c->req->ltids) {
-        struct token_entry *toks[MAX_TOKENS];
-        int n = 0;
         const char *unused;
-        if (presented(c, false, toks, &n, &unused) == TK_OK)
-            for (int i = 0; i < n; i++)
-                if (token_permits(c, toks[i]->tkps, NULL, 0)) return AUTHZ_GRANT;
+        pt.rc = presented(c, false, pt.toks, &pt.n, &unused);
+        if (pt.rc == TK_OK)
+            for (int i = 0; i < pt.n; i++)
+                if (token_permits(c, pt.toks[i], NULL, 0)) return AUTHZ_GRANT;
     }
     if (!full) return AUTHZ_ABSTAIN;
     if (dynamic_acps_permit(c)) return AUTHZ_GRANT;
@@ -866,18 +911,22 @@ static enum authz_answer run(struct das_ctx *c, const char **why)
     /* held points into rids: it lives as long as this run. */
     json_t *rids = das_split_list(c->req->rids);
     held_roles(c, rids, held, &nheld);
-    enum authz_answer a = judge(c, held, nheld, why);
+    enum authz_answer a = judge(c, &pt, held, nheld, why);
     json_decref(rids);
     return a;
 }
 
-/* The rest of run(), with the roles the DAS assigns to the originator. */
-static enum authz_answer judge(struct das_ctx *c, const char *const *held, int nheld, const char **why)
+/* The rest of run(), with the roles the DAS assigns to the originator and
+ * the tokens run() found. Only when that found none usable are they looked
+ * for again, this time fetching token IDs the CSE does not hold yet. */
+static enum authz_answer judge(struct das_ctx *c, struct presented_tokens *pt,
+                               const char *const *held, int nheld, const char **why)
 {
-    struct token_entry *toks[MAX_TOKENS];
-    int ntoks = 0;
     bool carries = c->req->tokens || c->req->tids || c->req->ltids;
-    int tk = carries ? presented(c, true, toks, &ntoks, why) : TK_OK;
+    if (carries && pt->rc != TK_OK) pt->rc = presented(c, true, pt->toks, &pt->n, why);
+    int tk = carries ? pt->rc : TK_OK;
+    struct token_entry *const *toks = pt->toks;
+    int ntoks = carries ? pt->n : 0;
     if (tk == TK_BAD) return AUTHZ_DENY;
     /* Indirect first: a request that brings tokens is judged by them, and
      * the DAS is consulted only for one that brings none. The consultation
@@ -888,7 +937,7 @@ static enum authz_answer judge(struct das_ctx *c, const char *const *held, int n
         return AUTHZ_PENDING;
     }
     for (int i = 0; i < ntoks; i++)
-        if (token_permits(c, toks[i]->tkps, held, nheld)) return AUTHZ_GRANT;
+        if (token_permits(c, toks[i], held, nheld)) return AUTHZ_GRANT;
     if (nheld && permits(c, NULL, held, nheld)) return AUTHZ_GRANT;
     if (carries) { *why = "the presented tokens do not permit this operation"; return AUTHZ_DENY; }
     return direct ? consult(c, why) : AUTHZ_ABSTAIN;

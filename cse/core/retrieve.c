@@ -36,6 +36,9 @@ struct collect {
     const char *root_ri;
     json_t *hidden;            /* ri set: resources whose subtree is skipped */
     json_t *no_instances;      /* ri set: containers with disableRetrieval */
+    const char *target_ri;
+    int scan_ty;               /* the store scans this type only (0: every row) */
+    json_t *passed;            /* ri set: ancestors read and found visible (scan_ty) */
     ts_buf now;                /* expired resources not yet swept are skipped */
 };
 
@@ -66,16 +69,44 @@ static bool visible(struct collect *c, const struct resource *r, int acop)
  * parent was: an AE with regs=INACTIVE drops out of discovery with its
  * subtree (TS-0001 10.2.2.2), and instances of a container with disr=true
  * are never listed (they cannot be retrieved either). */
+static bool hidden(struct collect *c, const struct resource *r);
+
+/* Is the subtree of pi (an ancestor of a scanned row) hidden? A full scan
+ * has judged it already; a scan of one type skips ancestors, so each is
+ * read and judged once, then remembered. */
+static bool ancestor_hidden(struct collect *c, const char *pi)
+{
+    if (json_object_get(c->hidden, pi)) return true;
+    if (!c->scan_ty || !strcmp(pi, c->target_ri) || json_object_get(c->passed, pi)) return false;
+    struct resource *parent = NULL;
+    if (store_get(c->cse->store, pi, &parent)) return false;
+    bool hide = hidden(c, parent);
+    resource_free(parent);
+    return hide;
+}
+
 static bool hidden(struct collect *c, const struct resource *r)
 {
     const char *pi = res_pi(r), *ri = res_ri(r);
     const struct resource_type *t = registry_find(&c->cse->types, r->ty);
-    bool hide = json_object_get(c->hidden, pi) || res_expired(r, c->now) ||
+    bool hide = ancestor_hidden(c, pi) || res_expired(r, c->now) ||
                 (t && (t->flags & RT_INSTANCE) && json_object_get(c->no_instances, pi)) ||
                 (t && t->hidden && t->hidden(r, c->req));
     if (hide) json_object_set_new(c->hidden, ri, json_true());
     else if (res_bool(r, "disr", 0)) json_object_set_new(c->no_instances, ri, json_true());
+    if (!hide && c->scan_ty) json_object_set_new(c->passed, ri, json_true());
     return hide;
+}
+
+/* The type the store can scan by index: the filter's only ty value, when
+ * every match must have it (fo=AND, or ty is the only condition). */
+static int indexed_type(const struct m2m_filter *fc)
+{
+    if (fc->nty != 1) return 0;
+    if (fc->fo != 2) return fc->ty[0];
+    struct m2m_filter rest = *fc;
+    rest.nty = 0;
+    return filter_has_conditions(&rest) ? 0 : fc->ty[0];
 }
 
 /* Joins a structured path and a relative one, folding "." and "..";
@@ -169,6 +200,9 @@ static void init_collect(struct collect *c, struct cse *cse, const struct m2m_re
 {
     memset(c, 0, sizeof *c);
     c->hidden = json_object();
+    c->passed = json_object();
+    c->target_ri = res_ri(target);
+    c->scan_ty = indexed_type(&req->fc);
     ts_format(clock_now_us(), c->now);
     c->no_instances = json_object();
     if (res_bool(target, "disr", 0)) json_object_set_new(c->no_instances, res_ri(target), json_true());
@@ -185,6 +219,7 @@ static void init_collect(struct collect *c, struct cse *cse, const struct m2m_re
 static void finish_paging(struct collect *c, struct m2m_response *rsp)
 {
     json_decref(c->hidden);
+    json_decref(c->passed);
     json_decref(c->no_instances);
     if (!rsp) return;
     if (c->truncated) {
@@ -202,7 +237,7 @@ static int discovery(struct cse *cse, const struct m2m_request *req, struct m2m_
     if (rcn == RCN_CHILD_REFS) c.refs = json_array();
     else c.uris = json_array();
     int lvl = req->fc.lvl > 0 ? (int)req->fc.lvl : 0;
-    int rc = store_descendants(cse->store, target->path, lvl, collect_match, &c);
+    int rc = store_scan_subtree(cse->store, target->path, lvl, c.scan_ty, collect_match, &c);
     if (rc > 1) {
         json_decref(c.uris); json_decref(c.refs);
         finish_paging(&c, NULL);
@@ -236,7 +271,7 @@ int build_with_children(struct cse *cse, const struct m2m_request *req, struct m
         depth = req->fc.lvl > 0 ? (int)req->fc.lvl : 0;
         break;
     }
-    int rc = store_descendants(cse->store, target->path, depth, collect_match, &c);
+    int rc = store_scan_subtree(cse->store, target->path, depth, c.scan_ty, collect_match, &c);
     json_decref(c.objects);
     if (rc > 1) {
         json_decref(c.refs); json_decref(attrs);

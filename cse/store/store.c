@@ -11,9 +11,16 @@
 
 /* One row per resource. `path` is the structured address: unique, so sibling
  * names are unique, and a subtree is one index range [path/, path0). `seq`
- * orders by creation, which also puts parents before children. */
+ * orders by creation, which also puts parents before children.
+ *
+ * `sk` (scan key) is the parent's sk followed by the row's own seq as one
+ * order-preserving component (seqkey()): a subtree is one index range
+ * (sk, sk||x'FF') already in pre-order with siblings in creation order, so
+ * a discovery with `lim` reads only the rows it returns, and (ty, sk) does
+ * the same for one resource type. Ordering by seq instead would need the
+ * whole subtree read and sorted first. */
 
-static const char schema_sql[] =
+static const char table_sql[] =
     "CREATE TABLE IF NOT EXISTS resources("
     " seq INTEGER PRIMARY KEY,"
     " ri TEXT NOT NULL UNIQUE,"
@@ -21,15 +28,35 @@ static const char schema_sql[] =
     " pi TEXT NOT NULL,"
     " ty INTEGER NOT NULL,"
     " et TEXT,"
-    " body TEXT NOT NULL);"
+    " body TEXT NOT NULL,"
+    " sk BLOB);";
+
+static const char index_sql[] =
     "CREATE INDEX IF NOT EXISTS resources_children ON resources(pi, ty);"
-    "CREATE INDEX IF NOT EXISTS resources_expiry ON resources(et) WHERE et IS NOT NULL;";
+    "CREATE INDEX IF NOT EXISTS resources_expiry ON resources(et) WHERE et IS NOT NULL;"
+    "CREATE INDEX IF NOT EXISTS resources_subtree ON resources(sk);"
+    /* Not for contentInstances: they are most of the writes (an index entry
+     * each would cost every CREATE), and most of any subtree they are in,
+     * so a scan for them through (sk) meets few other rows. */
+    "CREATE INDEX IF NOT EXISTS resources_subtree_ty ON resources(ty, sk) WHERE ty <> 4;";
+
+/* Databases written before `sk` existed: add the column and fill it, parents
+ * first (a parent's seq is always smaller than its children's), one tree
+ * level per UPDATE until no row is left without a key. */
+static const char migrate_add_sql[] = "ALTER TABLE resources ADD COLUMN sk BLOB;";
+static const char migrate_roots_sql[] =
+    "UPDATE resources SET sk = ironbark_seqkey(NULL, seq)"
+    " WHERE NOT EXISTS (SELECT 1 FROM resources p WHERE p.ri = resources.pi)";
+static const char migrate_level_sql[] =
+    "UPDATE resources SET sk = ironbark_seqkey((SELECT p.sk FROM resources p WHERE p.ri = resources.pi), seq)"
+    " WHERE sk IS NULL AND (SELECT p.sk FROM resources p WHERE p.ri = resources.pi) IS NOT NULL";
 
 enum stmt_id {
     S_BEGIN, S_COMMIT, S_ROLLBACK, S_GET, S_GET_PATH, S_INSERT, S_UPDATE, S_UPDATE_BODY, S_DELETE_ONE,
     S_SUBTREE, S_DELETE_SUBTREE, S_CHILDREN, S_CHILDREN_TY, S_OLDEST, S_NEWEST,
     S_COUNT, S_EXPIRED, S_NEXT_EXPIRY, S_OLDEST_AT, S_NEWEST_AT,
-    S_SAVEPOINT, S_RELEASE, S_ROLLBACK_TO, S_COUNT_TY, S_COUNT_STMTS
+    S_SAVEPOINT, S_RELEASE, S_ROLLBACK_TO, S_COUNT_TY, S_SCAN, S_SCAN_TY, S_SCAN_KEY,
+    S_KEY_OF_RI, S_SCAN_CIN, S_COUNT_STMTS
 };
 
 static const char *const stmt_sql[S_COUNT_STMTS] = {
@@ -41,7 +68,8 @@ static const char *const stmt_sql[S_COUNT_STMTS] = {
     [S_ROLLBACK_TO] = "ROLLBACK TO primitive",
     [S_GET] = "SELECT seq, ty, path, body FROM resources WHERE ri = ?1",
     [S_GET_PATH] = "SELECT seq, ty, path, body FROM resources WHERE path = ?1",
-    [S_INSERT] = "INSERT INTO resources(ri, path, pi, ty, et, body) VALUES(?1, ?2, ?3, ?4, ?5, ?6)",
+    [S_INSERT] = "INSERT INTO resources(ri, path, pi, ty, et, body, seq, sk) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+    [S_KEY_OF_RI] = "SELECT sk FROM resources WHERE ri = ?1",
     [S_UPDATE] = "UPDATE resources SET et = ?2, body = ?3 WHERE ri = ?1",
     /* Naming et in SET rewrites its index entry even when unchanged: one more
      * page in the WAL per commit. Most updates (a container's cni/st on every
@@ -60,6 +88,16 @@ static const char *const stmt_sql[S_COUNT_STMTS] = {
      * CREATE that asks whether it has subscriptions). */
     [S_COUNT_TY] = "SELECT count(*) FROM resources WHERE pi = ?1 AND ty = ?2",
     [S_EXPIRED] = "SELECT seq, ty, path, body FROM resources WHERE et IS NOT NULL AND et < ?1 ORDER BY et LIMIT 256",
+    /* Subtree scans in sk order (store_scan_subtree); ?1 moves forward past
+     * subtrees deeper than the scan wants. */
+    [S_SCAN] = "SELECT seq, ty, path, body, sk FROM resources WHERE sk > ?1 AND sk < ?2 ORDER BY sk",
+    /* `ty <> 4` lets SQLite use the partial index (the condition must be
+     * in the query to be known at prepare time). */
+    [S_SCAN_TY] = "SELECT seq, ty, path, body, sk FROM resources"
+                  " WHERE ty = ?3 AND ty <> 4 AND sk > ?1 AND sk < ?2 ORDER BY sk",
+    [S_SCAN_CIN] = "SELECT seq, ty, path, body, sk FROM resources"
+                   " WHERE sk > ?1 AND sk < ?2 AND ty = ?3 ORDER BY sk",
+    [S_SCAN_KEY] = "SELECT sk FROM resources WHERE path = ?1",
     [S_NEXT_EXPIRY] = "SELECT min(et) FROM resources WHERE et IS NOT NULL",
     [S_OLDEST_AT] = "SELECT c.seq, c.ty, c.path, c.body FROM resources p JOIN resources c ON c.pi = p.ri"
                     " WHERE p.path = ?1 AND p.ty = ?2 AND c.ty = ?3 ORDER BY c.seq ASC LIMIT 1",
@@ -82,8 +120,37 @@ struct cached_body {
     json_t *attrs;
 };
 
+/* The last la/ol answer of store_edge_child_at(): while nothing has
+ * changed (the generation), the same question gets the same row, served
+ * from the body cache without SQLite. Repeated `la` reads are the hot path. */
+#define EDGE_MEMO_PATH 256
+
+struct edge_memo {
+    uint64_t generation;
+    bool valid, newest;
+    int parent_ty, child_ty, ty;
+    int64_t seq;
+    char parent_path[EDGE_MEMO_PATH], path[EDGE_MEMO_PATH];
+};
+
+/* The scan key of the last parent inserted under: instances arrive in
+ * bursts into one container. A row's key never changes while the row
+ * lives, so the memo is dropped only by a delete or a rollback. */
+#define PARENT_KEY_MAX 256
+
+struct parent_memo {
+    bool valid;
+    char ri[128];
+    size_t len;
+    unsigned char key[PARENT_KEY_MAX];
+};
+
 struct store {
     sqlite3 *db;
+    struct edge_memo edge;
+    struct parent_memo parent;
+    int64_t next_seq;          /* seq of the next insert (its sk needs it first) */
+    struct store_scan_stats last_scan;
     sqlite3_stmt *stmt[S_COUNT_STMTS];
     struct cached_body cache[BODY_CACHE_SLOTS];
     uint64_t generation;       /* bumped by every change (store_generation) */
@@ -115,15 +182,16 @@ static void cache_put(struct store *s, int64_t seq, char *text, size_t len, json
 }
 
 /* Parsed attributes of row seq with this body, from the cache or parsed (and
- * then cached). NULL when the body is not JSON. */
+ * then cached when `remember`: subtree scans do not, so one discovery does
+ * not push the hot resources out). NULL when the body is not JSON. */
 static json_t *body_attrs(struct store *s, int64_t seq, const char *body, size_t len,
-                          json_error_t *jerr)
+                          json_error_t *jerr, bool remember)
 {
     struct cached_body *c = &s->cache[(uint64_t)seq % BODY_CACHE_SLOTS];
     if (c->text && c->seq == seq && c->len == len && !memcmp(c->text, body, len))
         return json_deep_copy(c->attrs);
     json_t *attrs = json_loadb(body, len, 0, jerr);
-    if (attrs && len <= BODY_CACHE_MAX_TEXT) {
+    if (attrs && remember && len <= BODY_CACHE_MAX_TEXT) {
         char *text = malloc(len + 1);
         if (text) {
             memcpy(text, body, len);
@@ -138,6 +206,91 @@ static int db_error(struct store *s, const char *what)
 {
     log_error("store: %s: %s", what, sqlite3_errmsg(s->db));
     return RSC_INTERNAL_SERVER_ERROR;
+}
+
+/* One sk component: a length byte (1..8, so never 0xFF, which bounds a
+ * subtree) and seq in that many big-endian bytes. Byte order is numeric
+ * order, and a parent's key is a prefix of its descendants' keys. */
+#define SEQKEY_MAX 9
+
+static size_t seqkey(int64_t seq, unsigned char out[SEQKEY_MAX])
+{
+    uint64_t v = (uint64_t)seq;
+    unsigned n = 1;
+    while (n < 8 && (v >> (8 * n))) n++;
+    out[0] = (unsigned char)n;
+    for (unsigned i = 0; i < n; i++) out[1 + i] = (unsigned char)(v >> (8 * (n - 1 - i)));
+    return n + 1;
+}
+
+/* Length of the first `levels` components of key (all of it when shorter). */
+static size_t seqkey_prefix(const unsigned char *key, size_t len, size_t levels)
+{
+    size_t at = 0;
+    for (size_t i = 0; i < levels && at < len; i++) at += 1u + key[at];
+    return at < len ? at : len;
+}
+
+static size_t seqkey_levels(const unsigned char *key, size_t len)
+{
+    size_t n = 0;
+    for (size_t at = 0; at < len; at += 1u + key[at]) n++;
+    return n;
+}
+
+/* ironbark_seqkey(parent_sk, seq): the key of a row under parent_sk (NULL
+ * for a root). A function, not ||, because || makes text of blobs. */
+static void sql_seqkey(sqlite3_context *ctx, int argc, sqlite3_value **argv)
+{
+    (void)argc;
+    const unsigned char *parent = sqlite3_value_type(argv[0]) == SQLITE_BLOB ? sqlite3_value_blob(argv[0]) : NULL;
+    size_t plen = parent ? (size_t)sqlite3_value_bytes(argv[0]) : 0;
+    unsigned char *key = sqlite3_malloc64(plen + SEQKEY_MAX);
+    if (!key) { sqlite3_result_error_nomem(ctx); return; }
+    if (plen) memcpy(key, parent, plen);
+    size_t n = plen + seqkey(sqlite3_value_int64(argv[1]), key + plen);
+    sqlite3_result_blob(ctx, key, (int)n, sqlite3_free);
+}
+
+static bool has_scan_keys(struct store *s)
+{
+    sqlite3_stmt *st;
+    bool found = false;
+    if (sqlite3_prepare_v2(s->db, "SELECT 1 FROM pragma_table_info('resources') WHERE name = 'sk'",
+                           -1, &st, NULL) != SQLITE_OK)
+        return false;
+    found = sqlite3_step(st) == SQLITE_ROW;
+    sqlite3_finalize(st);
+    return found;
+}
+
+/* Adds and fills sk in a database from before it existed, in one
+ * transaction: a crash part-way leaves the old schema, migrated next time. */
+static int migrate_scan_keys(struct store *s, char **err)
+{
+    if (has_scan_keys(s)) return SQLITE_OK;
+    log_info("store: adding subtree scan keys to an existing database");
+    int rc = sqlite3_exec(s->db, "BEGIN IMMEDIATE", NULL, NULL, err);
+    if (rc == SQLITE_OK) rc = sqlite3_exec(s->db, migrate_add_sql, NULL, NULL, err);
+    if (rc == SQLITE_OK) rc = sqlite3_exec(s->db, migrate_roots_sql, NULL, NULL, err);
+    while (rc == SQLITE_OK) {
+        rc = sqlite3_exec(s->db, migrate_level_sql, NULL, NULL, err);
+        if (rc == SQLITE_OK && !sqlite3_changes(s->db)) break;
+    }
+    if (rc == SQLITE_OK) rc = sqlite3_exec(s->db, "COMMIT", NULL, NULL, err);
+    if (rc != SQLITE_OK) sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+    return rc;
+}
+
+static int64_t first_free_seq(struct store *s)
+{
+    sqlite3_stmt *st;
+    int64_t next = 1;
+    if (sqlite3_prepare_v2(s->db, "SELECT max(seq) FROM resources", -1, &st, NULL) == SQLITE_OK) {
+        if (sqlite3_step(st) == SQLITE_ROW) next = sqlite3_column_int64(st, 0) + 1;
+        sqlite3_finalize(st);
+    }
+    return next;
 }
 
 int store_open(struct store **out, const char *file, enum store_sync sync)
@@ -171,8 +324,12 @@ int store_open(struct store **out, const char *file, enum store_sync sync)
              "PRAGMA foreign_keys=OFF; PRAGMA temp_store=MEMORY;", sync_names[sync]);
     sqlite3_busy_timeout(s->db, 5000);
     char *err = NULL;
-    if (sqlite3_exec(s->db, pragmas, NULL, NULL, &err) != SQLITE_OK ||
-        sqlite3_exec(s->db, schema_sql, NULL, NULL, &err) != SQLITE_OK) {
+    if (sqlite3_create_function(s->db, "ironbark_seqkey", 2, SQLITE_UTF8 | SQLITE_DETERMINISTIC,
+                                NULL, sql_seqkey, NULL, NULL) != SQLITE_OK ||
+        sqlite3_exec(s->db, pragmas, NULL, NULL, &err) != SQLITE_OK ||
+        sqlite3_exec(s->db, table_sql, NULL, NULL, &err) != SQLITE_OK ||
+        migrate_scan_keys(s, &err) != SQLITE_OK ||
+        sqlite3_exec(s->db, index_sql, NULL, NULL, &err) != SQLITE_OK) {
         log_error("store: cannot initialise %s: %s", file, err ? err : "?");
         sqlite3_free(err);
         store_close(s);
@@ -186,6 +343,7 @@ int store_open(struct store **out, const char *file, enum store_sync sync)
             return RSC_INTERNAL_SERVER_ERROR;
         }
     }
+    s->next_seq = first_free_seq(s);
     *out = s;
     return 0;
 }
@@ -280,6 +438,7 @@ int store_batch_commit(struct store *s)
     int rc = commit_fault(s) ? RSC_INTERNAL_SERVER_ERROR : run_simple(s, S_COMMIT);
     if (rc) {
         s->generation++;
+        s->parent.valid = false;
         s->batch_failed = true;
         if (!sqlite3_get_autocommit(s->db)) run_simple(s, S_ROLLBACK);
     }
@@ -300,6 +459,7 @@ const char *store_cached_body(struct store *s, const struct resource *res, size_
 void store_rollback(struct store *s)
 {
     s->generation++;
+    s->parent.valid = false;
     if (s->in_batch) {
         s->plain_joined = false;
         run_simple(s, S_ROLLBACK_TO);
@@ -310,12 +470,13 @@ void store_rollback(struct store *s)
 }
 
 /* Builds a resource from the current row (seq, ty, path, body). */
-static struct resource *row_resource(struct store *s, sqlite3_stmt *st)
+static struct resource *row_resource(struct store *s, sqlite3_stmt *st, bool remember)
 {
     const char *body = (const char *)sqlite3_column_text(st, 3);
     int64_t seq = sqlite3_column_int64(st, 0);
     json_error_t jerr = { .text = "out of memory" };
-    json_t *attrs = body ? body_attrs(s, seq, body, (size_t)sqlite3_column_bytes(st, 3), &jerr) : NULL;
+    json_t *attrs = body ? body_attrs(s, seq, body, (size_t)sqlite3_column_bytes(st, 3), &jerr,
+                                      remember) : NULL;
     if (!attrs) {
         log_error("store: corrupt body of %s: %s", sqlite3_column_text(st, 2), jerr.text);
         return NULL;
@@ -331,7 +492,7 @@ static int fetch_one(struct store *s, sqlite3_stmt *st, struct resource **out)
     int rc = sqlite3_step(st);
     if (rc == SQLITE_DONE) { sqlite3_reset(st); return RSC_NOT_FOUND; }
     if (rc != SQLITE_ROW) { sqlite3_reset(st); return db_error(s, "fetch"); }
-    *out = row_resource(s, st);
+    *out = row_resource(s, st, true);
     sqlite3_reset(st);
     return *out ? 0 : RSC_INTERNAL_SERVER_ERROR;
 }
@@ -340,7 +501,7 @@ static int visit_rows(struct store *s, sqlite3_stmt *st, store_visit_fn *visit, 
 {
     int rc, result = 0;
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        struct resource *r = row_resource(s, st);
+        struct resource *r = row_resource(s, st, true);
         if (!r) { result = RSC_INTERNAL_SERVER_ERROR; break; }
         result = visit(r, data);
         resource_free(r);
@@ -372,6 +533,33 @@ static void bind_et(sqlite3_stmt *st, int col, const struct resource *res)
     else sqlite3_bind_null(st, col);
 }
 
+/* The scan key of the row with ri `pi` into key (at most PARENT_KEY_MAX
+ * bytes), length into *len; 0 bytes for a root (no such row). False when
+ * the key does not fit or SQLite fails. */
+static bool parent_key(struct store *s, const char *pi, unsigned char *key, size_t *len)
+{
+    struct parent_memo *m = &s->parent;
+    if (m->valid && !strcmp(m->ri, pi)) {
+        memcpy(key, m->key, m->len);
+        *len = m->len;
+        return true;
+    }
+    sqlite3_stmt *st = stmt(s, S_KEY_OF_RI);
+    sqlite3_bind_text(st, 1, pi, -1, SQLITE_STATIC);
+    int rc = sqlite3_step(st);
+    *len = rc == SQLITE_ROW ? (size_t)sqlite3_column_bytes(st, 0) : 0;
+    bool ok = (rc == SQLITE_ROW || rc == SQLITE_DONE) && *len <= PARENT_KEY_MAX;
+    if (ok && *len) memcpy(key, sqlite3_column_blob(st, 0), *len);
+    sqlite3_reset(st);
+    m->valid = ok && *len && strlen(pi) < sizeof m->ri;
+    if (m->valid) {
+        strcpy(m->ri, pi);
+        memcpy(m->key, key, *len);
+        m->len = *len;
+    }
+    return ok;
+}
+
 int store_insert(struct store *s, struct resource *res)
 {
     size_t len;
@@ -385,11 +573,23 @@ int store_insert(struct store *s, struct resource *res)
     sqlite3_bind_int(st, 4, res->ty);
     bind_et(st, 5, res);
     sqlite3_bind_text(st, 6, body, (int)len, SQLITE_STATIC);
+    /* Never reused, even after a rollback: a gap is harmless. */
+    int64_t seq = s->next_seq++;
+    sqlite3_bind_int64(st, 7, seq);
+    unsigned char key[PARENT_KEY_MAX + SEQKEY_MAX];
+    size_t key_len;
+    if (!parent_key(s, res_pi(res) ? res_pi(res) : "", key, &key_len)) {
+        sqlite3_clear_bindings(st);
+        free(body);
+        return db_error(s, "scan key of the parent");
+    }
+    key_len += seqkey(seq, key + key_len);
+    sqlite3_bind_blob(st, 8, key, (int)key_len, SQLITE_STATIC);
     int rc = sqlite3_step(st);
     sqlite3_reset(st);
     sqlite3_clear_bindings(st);
     if (rc == SQLITE_DONE) {
-        res->seq = sqlite3_last_insert_rowid(s->db);
+        res->seq = seq;
         /* A fresh resource is usually read back soon (la, the next instance). */
         cache_put(s, res->seq, body, len, json_deep_copy(res->attrs));
         return 0;
@@ -444,6 +644,7 @@ int store_delete_subtree(struct store *s, const struct resource *res,
     char *lo, *hi;
     subtree_bounds(res->path, &lo, &hi);
     s->generation++;
+    s->parent.valid = false;
     int result = 0;
     if (visit) {
         sqlite3_stmt *st = stmt(s, S_SUBTREE);
@@ -478,46 +679,79 @@ int store_children(struct store *s, const char *pi, int ty, store_visit_fn *visi
     return visit_rows(s, st, visit, data);
 }
 
-struct depth_filter {
-    size_t base_slashes;
-    int max_depth;
-    store_visit_fn *visit;
-    void *data;
-};
-
-static size_t count_slashes(const char *p)
-{
-    size_t n = 0;
-    for (; *p; p++) n += *p == '/';
-    return n;
-}
-
-static int visit_within_depth(struct resource *res, void *data)
-{
-    struct depth_filter *df = data;
-    if ((int)(count_slashes(res->path) - df->base_slashes) > df->max_depth) return 0;
-    return df->visit(res, df->data);
-}
-
 int store_descendants(struct store *s, const char *path, int max_depth,
                       store_visit_fn *visit, void *data)
 {
-    char *lo, *hi;
-    subtree_bounds(path, &lo, &hi);
-    sqlite3_stmt *st = stmt(s, S_SUBTREE);
-    sqlite3_bind_text(st, 1, lo, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 2, hi, -1, SQLITE_STATIC);
-    int result;
-    if (max_depth > 0) {
-        struct depth_filter df = { count_slashes(path), max_depth, visit, data };
-        result = visit_rows(s, st, visit_within_depth, &df);
-    } else {
-        result = visit_rows(s, st, visit, data);
+    return store_scan_subtree(s, path, max_depth, 0, visit, data);
+}
+
+/* The scan key of the resource at path into a new buffer; NULL when absent. */
+static unsigned char *scan_key_of(struct store *s, const char *path, size_t *len)
+{
+    sqlite3_stmt *st = stmt(s, S_SCAN_KEY);
+    sqlite3_bind_text(st, 1, path, -1, SQLITE_STATIC);
+    unsigned char *key = NULL;
+    if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_type(st, 0) == SQLITE_BLOB) {
+        *len = (size_t)sqlite3_column_bytes(st, 0);
+        key = malloc(*len + 1);   /* + the 0xFF of the upper bound */
+        if (key) memcpy(key, sqlite3_column_blob(st, 0), *len);
     }
-    free(lo);
-    free(hi);
+    sqlite3_reset(st);
+    return key;
+}
+
+int store_scan_subtree(struct store *s, const char *path, int max_depth, int ty,
+                       store_visit_fn *visit, void *data)
+{
+    s->last_scan = (struct store_scan_stats){ 0 };
+    size_t root_len = 0;
+    unsigned char *root = scan_key_of(s, path, &root_len);
+    if (!root) return 0;
+    size_t deepest = seqkey_levels(root, root_len) + (size_t)(max_depth > 0 ? max_depth : 0);
+    sqlite3_stmt *st = stmt(s, !ty ? S_SCAN : ty == 4 ? S_SCAN_CIN : S_SCAN_TY);
+    sqlite3_stmt_status(st, SQLITE_STMTSTATUS_VM_STEP, 1);
+    sqlite3_stmt_status(st, SQLITE_STMTSTATUS_SORT, 1);
+    sqlite3_stmt_status(st, SQLITE_STMTSTATUS_FULLSCAN_STEP, 1);
+    sqlite3_stmt_status(st, SQLITE_STMTSTATUS_AUTOINDEX, 1);
+    sqlite3_bind_blob(st, 1, root, (int)root_len, SQLITE_TRANSIENT);
+    root[root_len] = 0xFF;
+    sqlite3_bind_blob(st, 2, root, (int)root_len + 1, SQLITE_TRANSIENT);
+    if (ty) sqlite3_bind_int(st, 3, ty);
+    int rc, result = 0;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        s->last_scan.rows++;
+        const unsigned char *key = sqlite3_column_blob(st, 4);
+        size_t key_len = (size_t)sqlite3_column_bytes(st, 4);
+        if (max_depth > 0 && seqkey_levels(key, key_len) > deepest) {
+            /* Below the depth wanted: jump past the subtree of its ancestor
+             * at the last wanted level instead of reading it. */
+            unsigned char next[SEQKEY_MAX * 64 + 1];
+            size_t n = seqkey_prefix(key, key_len, deepest);
+            if (n >= sizeof next) { result = RSC_INTERNAL_SERVER_ERROR; break; }
+            memcpy(next, key, n);
+            next[n] = 0xFF;
+            sqlite3_reset(st);
+            sqlite3_bind_blob(st, 1, next, (int)n + 1, SQLITE_TRANSIENT);
+            s->last_scan.seeks++;
+            continue;
+        }
+        struct resource *r = row_resource(s, st, false);
+        if (!r) { result = RSC_INTERNAL_SERVER_ERROR; break; }
+        result = visit(r, data);
+        resource_free(r);
+        if (result) break;
+    }
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE) result = db_error(s, "subtree scan");
+    s->last_scan.vm_steps = sqlite3_stmt_status(st, SQLITE_STMTSTATUS_VM_STEP, 0);
+    s->last_scan.sorts = sqlite3_stmt_status(st, SQLITE_STMTSTATUS_SORT, 0);
+    s->last_scan.full_scan_steps = sqlite3_stmt_status(st, SQLITE_STMTSTATUS_FULLSCAN_STEP, 0) +
+                                   sqlite3_stmt_status(st, SQLITE_STMTSTATUS_AUTOINDEX, 0);
+    sqlite3_reset(st);
+    free(root);
     return result;
 }
+
+struct store_scan_stats store_last_scan(const struct store *s) { return s->last_scan; }
 
 int store_edge_child(struct store *s, const char *pi, int ty, bool newest, struct resource **out)
 {
@@ -527,14 +761,48 @@ int store_edge_child(struct store *s, const char *pi, int ty, bool newest, struc
     return fetch_one(s, st, out);
 }
 
+/* The memo's row, when it answers this question and its body is cached. */
+static struct resource *edge_from_memo(struct store *s, const char *parent_path, int parent_ty,
+                                       int child_ty, bool newest)
+{
+    const struct edge_memo *m = &s->edge;
+    if (!m->valid || m->generation != s->generation || m->newest != newest ||
+        m->parent_ty != parent_ty || m->child_ty != child_ty || strcmp(m->parent_path, parent_path))
+        return NULL;
+    const struct cached_body *c = &s->cache[(uint64_t)m->seq % BODY_CACHE_SLOTS];
+    if (!c->text || c->seq != m->seq) return NULL;
+    struct resource *r = resource_new(m->ty, json_deep_copy(c->attrs), m->path);
+    if (r) r->seq = m->seq;
+    return r;
+}
+
+static void edge_remember(struct store *s, const char *parent_path, int parent_ty, int child_ty,
+                          bool newest, const struct resource *r)
+{
+    struct edge_memo *m = &s->edge;
+    m->valid = strlen(parent_path) < EDGE_MEMO_PATH && strlen(r->path) < EDGE_MEMO_PATH;
+    if (!m->valid) return;
+    m->generation = s->generation;
+    m->newest = newest;
+    m->parent_ty = parent_ty;
+    m->child_ty = child_ty;
+    m->ty = r->ty;
+    m->seq = r->seq;
+    strcpy(m->parent_path, parent_path);
+    strcpy(m->path, r->path);
+}
+
 int store_edge_child_at(struct store *s, const char *parent_path, int parent_ty, int child_ty,
                         bool newest, struct resource **out)
 {
+    if ((*out = edge_from_memo(s, parent_path, parent_ty, child_ty, newest))) return 0;
     sqlite3_stmt *st = stmt(s, newest ? S_NEWEST_AT : S_OLDEST_AT);
     sqlite3_bind_text(st, 1, parent_path, -1, SQLITE_STATIC);
     sqlite3_bind_int(st, 2, parent_ty);
     sqlite3_bind_int(st, 3, child_ty);
-    return fetch_one(s, st, out);
+    int rc = fetch_one(s, st, out);
+    if (!rc) edge_remember(s, parent_path, parent_ty, child_ty, newest, *out);
+    return rc;
 }
 
 int store_count_children(struct store *s, const char *pi, int ty, int64_t *count)

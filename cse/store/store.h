@@ -55,9 +55,29 @@ int store_delete_subtree(struct store *s, const struct resource *res,
 /* Direct children of the resource with ri `pi` (ty 0 = any), in creation order. */
 int store_children(struct store *s, const char *pi, int ty, store_visit_fn *visit, void *data);
 /* Descendants of the resource at `path` down to max_depth levels (<= 0 = all),
- * in creation order (parents before children). */
+ * in pre-order: parents before their children, siblings in creation order.
+ * The scan reads rows as the visitor takes them (stop early for a limit):
+ * its cost follows the rows visited, not the subtree's size. */
 int store_descendants(struct store *s, const char *path, int max_depth,
                       store_visit_fn *visit, void *data);
+/* The same, only descendants of type ty (0 = any), found by index (for
+ * contentInstances, the subtree's rows are read in order and others
+ * skipped, without their bodies): the visitor does not see their ancestors. */
+int store_scan_subtree(struct store *s, const char *path, int max_depth, int ty,
+                       store_visit_fn *visit, void *data);
+
+/* What the last subtree scan cost SQLite, for tests that pin the plan:
+ * rows returned, seeks past too-deep subtrees, virtual machine steps
+ * (grow with every row looked at, returned or not), sorts (a temporary
+ * B-tree for ORDER BY) and full-scan or automatic-index steps. */
+struct store_scan_stats {
+    int64_t rows;
+    int64_t vm_steps;
+    int64_t seeks;
+    int64_t sorts;
+    int64_t full_scan_steps;
+};
+struct store_scan_stats store_last_scan(const struct store *s);
 /* Oldest (newest=false) or newest direct child of type ty. */
 int store_edge_child(struct store *s, const char *pi, int ty, bool newest, struct resource **out);
 /* The same, for the resource at parent_path when it has type parent_ty: one

@@ -27,7 +27,7 @@
 #include <string.h>
 
 #define COAP_TIMER_MS 100          /* libcoap timeouts are checked this often */
-#define DEDUP_MAX_BYTES (16u << 20)
+#define DEDUP_MAX_BYTES (4u << 20)   /* packed replies: 4096 typical ones need about 2 MiB */
 /* Block-wise transfers in progress (docs/coap.md): a peer can hold a few,
  * all peers together a bounded number and bytes; an idle one is forgotten
  * after a minute (RFC 7959 leaves the time to the server). */

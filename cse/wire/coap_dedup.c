@@ -3,11 +3,24 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* A reply as remembered: only the options and bytes it uses. A struct
+ * coap_msg_out is over 2 KiB whatever it holds (room for 40 options), so
+ * 4096 replies kept whole were 10 MB of heap; packed, a typical reply is a
+ * few hundred bytes. */
+struct packed_reply {
+    int code, content_format;
+    uint32_t max_age;
+    int nopts;
+    size_t optbuf_used, payload_len;
+    char *payload;               /* owned */
+    unsigned char data[];        /* nopts option records, then optbuf_used bytes */
+};
+
 struct entry {
     char peer[64];
     uint16_t mid;
     int64_t when;
-    struct coap_msg_out *reply;  /* NULL = free slot */
+    struct packed_reply *reply;  /* NULL = free slot */
     int next;                    /* next entry in the same bucket, -1 = end */
 };
 
@@ -18,7 +31,48 @@ struct coap_dedup {
     unsigned nbuckets;           /* power of two */
     size_t bytes, max_bytes;
     int64_t lifetime_ms;
+    struct coap_msg_out found;   /* what coap_dedup_find() returns, unpacked */
 };
+
+#define OPT_RECORD sizeof(((struct coap_msg_out *)0)->opts[0])
+
+static size_t packed_size(const struct coap_msg_out *r)
+{
+    return sizeof(struct packed_reply) + (size_t)r->nopts * OPT_RECORD + r->optbuf_used;
+}
+
+size_t coap_dedup_entry_bytes(const struct coap_msg_out *r) { return packed_size(r) + r->payload_len; }
+
+/* Packs r, taking its payload; r is freed. NULL (and r freed) without memory. */
+static struct packed_reply *pack(struct coap_msg_out *r)
+{
+    struct packed_reply *p = malloc(packed_size(r));
+    if (p) {
+        *p = (struct packed_reply){ r->code, r->content_format, r->max_age, r->nopts, r->optbuf_used,
+                                    r->payload_len, r->payload };
+        memcpy(p->data, r->opts, (size_t)r->nopts * OPT_RECORD);
+        memcpy(p->data + (size_t)r->nopts * OPT_RECORD, r->optbuf, r->optbuf_used);
+        r->payload = NULL;
+    }
+    coap_msg_out_clear(r);
+    free(r);
+    return p;
+}
+
+/* Unpacks p into out, lending it p's payload (out must not be cleared). */
+static const struct coap_msg_out *unpack(const struct packed_reply *p, struct coap_msg_out *out)
+{
+    out->code = p->code;
+    out->content_format = p->content_format;
+    out->max_age = p->max_age;
+    out->nopts = p->nopts;
+    out->optbuf_used = p->optbuf_used;
+    out->payload = p->payload;
+    out->payload_len = p->payload_len;
+    memcpy(out->opts, p->data, (size_t)p->nopts * OPT_RECORD);
+    memcpy(out->optbuf, p->data + (size_t)p->nopts * OPT_RECORD, p->optbuf_used);
+    return out;
+}
 
 static unsigned hash_key(const char *peer, uint16_t mid)
 {
@@ -27,7 +81,10 @@ static unsigned hash_key(const char *peer, uint16_t mid)
     return h;
 }
 
-static size_t reply_bytes(const struct coap_msg_out *r) { return sizeof *r + r->payload_len; }
+static size_t reply_bytes(const struct packed_reply *p)
+{
+    return sizeof *p + (size_t)p->nopts * OPT_RECORD + p->optbuf_used + p->payload_len;
+}
 
 struct coap_dedup *coap_dedup_new(int max_entries, size_t max_bytes, int64_t lifetime_ms)
 {
@@ -55,7 +112,7 @@ static void release(struct coap_dedup *d, int i)
     while (*link != -1 && *link != i) link = &d->ring[*link].next;
     if (*link == i) *link = e->next;
     d->bytes -= reply_bytes(e->reply);
-    coap_msg_out_clear(e->reply);
+    free(e->reply->payload);
     free(e->reply);
     e->reply = NULL;
 }
@@ -81,7 +138,7 @@ const struct coap_msg_out *coap_dedup_find(struct coap_dedup *d, const char *pee
     for (int i = d->bucket[hash_key(peer, mid) & (d->nbuckets - 1)]; i != -1; i = d->ring[i].next) {
         const struct entry *e = &d->ring[i];
         if (e->mid == mid && !strcmp(e->peer, peer))
-            return now_ms - e->when <= d->lifetime_ms ? e->reply : NULL;
+            return now_ms - e->when <= d->lifetime_ms ? unpack(e->reply, &d->found) : NULL;
     }
     return NULL;
 }
@@ -89,8 +146,10 @@ const struct coap_msg_out *coap_dedup_find(struct coap_dedup *d, const char *pee
 void coap_dedup_put(struct coap_dedup *d, const char *peer, uint16_t mid,
                     struct coap_msg_out *reply, int64_t now_ms)
 {
+    struct packed_reply *packed = pack(reply);
+    if (!packed) return;
     if (d->count == d->cap) evict_oldest(d);
-    while (d->count && d->bytes + reply_bytes(reply) > d->max_bytes) evict_oldest(d);
+    while (d->count && d->bytes + reply_bytes(packed) > d->max_bytes) evict_oldest(d);
     int i = d->head;
     struct entry *e = &d->ring[i];
     size_t n = strlen(peer);
@@ -99,11 +158,11 @@ void coap_dedup_put(struct coap_dedup *d, const char *peer, uint16_t mid,
     e->peer[n] = 0;
     e->mid = mid;
     e->when = now_ms;
-    e->reply = reply;
+    e->reply = packed;
     unsigned b = hash_key(e->peer, mid) & (d->nbuckets - 1);
     e->next = d->bucket[b];
     d->bucket[b] = i;
-    d->bytes += reply_bytes(reply);
+    d->bytes += reply_bytes(packed);
     d->head = (d->head + 1) % d->cap;
     d->count++;
 }

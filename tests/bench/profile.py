@@ -77,6 +77,7 @@ def main():
     ap.add_argument("--build", default=os.path.join(run.ROOT, "build"))
     ap.add_argument("--keep", default=None)
     args = ap.parse_args()
+    args.connections = 1   # run.start_cse() sizes the per-client connection limit from it
     args.cse = os.path.join(args.build, "m2m-cse")
     work = tempfile.mkdtemp(prefix="ironbark-prof-")
     out = os.path.join(args.keep or work, "callgrind.out")

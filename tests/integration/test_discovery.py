@@ -125,4 +125,23 @@ with Cse() as cse:
          and "cse-in/app" in r.json["m2m:uril"], "regs=INACTIVE AE subtree skipped", r)
     r = cse.get("/cse-in/sleepy", origin="Csleepy")
     t.rsc(r, 2000, 200, "inactive AE still retrievable directly")
+
+    # One type is found through an index without visiting the ancestors:
+    # what hides a subtree (an inactive AE, a disr container) still applies.
+    # (asked by the inactive AE itself, which could otherwise discover its container)
+    r = cse.get("/cse-in?fu=1&ty=3", origin="Csleepy")
+    t.ok(r.rsc == 2000 and not any("sleepy" in u for u in r.json["m2m:uril"]),
+         "one-type discovery skips an inactive AE's subtree", r)
+    cse.create("/cse-in/app", 3, {"m2m:cnt": {"rn": "locked", "disr": True}}, origin=O)
+    cse.create("/cse-in/app/locked", 4, {"m2m:cin": {"con": "secret"}}, origin=O)
+    for base in ("/cse-in/app", "/cse-in"):
+        r = cse.get(base + "?fu=1&ty=4", origin=O)
+        t.ok(r.rsc == 2000 and len(r.json["m2m:uril"]) == 3 and not any("locked" in u for u in r.json["m2m:uril"]),
+             "one-type discovery from %s leaves out a disr container's instances" % base, r)
+    # Pages of one match each add up to the whole list, in one order.
+    whole = disc("ty=4").json["m2m:uril"]
+    pages = [disc("ty=4&lim=1&ofst=%d" % k).json["m2m:uril"] for k in (1, 2, 3, 4)]
+    t.eq(sum(pages, []), whole, "ofst/lim pages of a one-type discovery")
+    t.eq([u.split("/")[2] for u in whole], ["temp", "temp", "hum"],
+         "pre-order: a container's instances, then the next container's")
 t.done()

@@ -323,8 +323,32 @@ static void dedup(void **state)
     assert_non_null(coap_dedup_find(d, "p5", 99, 10));
     coap_dedup_free(d);
 
+    /* A remembered reply comes back whole: code, options, format, payload. */
+    d = coap_dedup_new(4, 1 << 20, 1000);
+    struct coap_msg_out *full = reply("{\"x\":1}");
+    full->content_format = 50;
+    full->max_age = 7;
+    assert_int_equal(coap_msg_out_add(full, 256, "Cae", 3), 0);
+    assert_int_equal(coap_msg_out_add(full, 265, "\x07\xd0", 2), 0);
+    coap_dedup_put(d, "p", 9, full, 0);
+    const struct coap_msg_out *back = coap_dedup_find(d, "p", 9, 1);
+    assert_non_null(back);
+    assert_int_equal(back->code, 0x41);
+    assert_int_equal(back->content_format, 50);
+    assert_int_equal(back->max_age, 7);
+    assert_int_equal(back->nopts, 2);
+    assert_int_equal(back->opts[1].number, 265);
+    assert_memory_equal(back->optbuf + back->opts[0].off, "Cae", 3);
+    assert_memory_equal(back->optbuf + back->opts[1].off, "\x07\xd0", 2);
+    assert_int_equal(back->payload_len, 7);
+    assert_string_equal(back->payload, "{\"x\":1}");
+    coap_dedup_free(d);
+
     /* The byte budget evicts too. */
-    d = coap_dedup_new(100, 2 * sizeof(struct coap_msg_out) + 10, 1000);
+    struct coap_msg_out *sample = reply("12345");
+    d = coap_dedup_new(100, 2 * coap_dedup_entry_bytes(sample) + 10, 1000);
+    coap_msg_out_clear(sample);
+    free(sample);
     coap_dedup_put(d, "p", 1, reply("12345"), 0);
     coap_dedup_put(d, "p", 2, reply("12345"), 0);
     coap_dedup_put(d, "p", 3, reply("12345"), 0);

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sqlite3.h>
 
 #include "cse/base/log.h"
 #include "cse/core/rsc.h"
@@ -108,7 +109,11 @@ static void children_and_descendants(void **state)
     assert_int_equal(store_descendants(s, "cse-in/a", 0, collect, &l), 0);
     assert_int_equal(l.n, 6);                /* not a-x, a.y, a0b */
     assert_string_equal(l.items[0], "cnt1"); /* parents before children */
-    assert_string_equal(l.items[5], "j");
+    /* Pre-order, siblings in creation order: sub's j before i3, created
+     * after it (a subtree scan in key order needs no sort, see below). */
+    assert_string_equal(l.items[3], "sub");
+    assert_string_equal(l.items[4], "j");
+    assert_string_equal(l.items[5], "i3");
     l.n = 0;
     assert_int_equal(store_descendants(s, "cse-in/a", 1, collect, &l), 0);
     assert_int_equal(l.n, 1);
@@ -211,13 +216,27 @@ static void subtree_delete(void **state)
     resource_free(a);
 }
 
+/* A fresh temporary file name into path (a mkstemp template). */
+static void temp_db(char *path)
+{
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    close(fd);
+}
+
+static void remove_db(const char *path)
+{
+    char extra[64];
+    snprintf(extra, sizeof extra, "%s-wal", path); unlink(extra);
+    snprintf(extra, sizeof extra, "%s-shm", path); unlink(extra);
+    unlink(path);
+}
+
 static void reopen_file(void **state)
 {
     (void)state;
     char path[] = "/tmp/ironbark-store-XXXXXX";
-    int fd = mkstemp(path);
-    assert_true(fd >= 0);
-    close(fd);
+    temp_db(path);
     unlink(path);
     struct store *f;
     assert_int_equal(store_open(&f, path, STORE_SYNC_NORMAL), 0);
@@ -232,11 +251,195 @@ static void reopen_file(void **state)
     assert_string_equal(r->path, "cse-in");
     resource_free(r);
     store_close(f);
-    char extra[64];
-    snprintf(extra, sizeof extra, "%s-wal", path); unlink(extra);
-    snprintf(extra, sizeof extra, "%s-shm", path); unlink(extra);
-    unlink(path);
+    remove_db(path);
     assert_int_not_equal(store_open(&f, "/nonexistent-dir/x.db", STORE_SYNC_NORMAL), 0);
+}
+
+static int stop_at(struct resource *r, void *data)
+{
+    (void)r;
+    return --*(int *)data == 0;
+}
+
+static void put_many(struct store *st, const char *parent_ri, const char *parent_path,
+                     const char *prefix, int ty, int n)
+{
+    char ri[64], path[160];
+    assert_int_equal(store_begin(st), 0);
+    for (int i = 0; i < n; i++) {
+        snprintf(ri, sizeof ri, "%s%d", prefix, i);
+        snprintf(path, sizeof path, "%s/%s%d", parent_path, prefix, i);
+        json_t *a = json_pack("{s:s,s:s,s:i}", "ri", ri, "pi", parent_ri, "ty", ty);
+        struct resource *r = resource_new(ty, a, path);
+        assert_int_equal(store_insert(st, r), 0);
+        resource_free(r);
+    }
+    assert_int_equal(store_commit(st), 0);
+}
+
+/* Collects the first resource it sees, then stops. */
+static int first_only(struct resource *r, void *data)
+{
+    collect(r, data);
+    return 1;
+}
+
+/* A fresh in-memory store with a CSEBase (cb_ri) and a container cse-in/c. */
+static struct store *open_with_container(const char *cb_ri, const char *cnt_ri)
+{
+    struct store *st;
+    assert_int_equal(store_open(&st, ":memory:", STORE_SYNC_OFF), 0);
+    struct resource *cb = mk(cb_ri, "", 5, "cse-in", NULL), *cnt = mk(cnt_ri, cb_ri, 3, "cse-in/c", NULL);
+    assert_int_equal(store_insert(st, cb), 0);
+    assert_int_equal(store_insert(st, cnt), 0);
+    resource_free(cb);
+    resource_free(cnt);
+    return st;
+}
+
+/* The plan of a limited subtree scan, pinned by what SQLite did: no sort
+ * (temporary B-tree for ORDER BY), no full scan, and rows read in
+ * proportion to the rows taken, not to the subtree (2 000 instances here,
+ * and 2 000 subscriptions after them). */
+static void limited_scan_reads_only_what_it_takes(void **state)
+{
+    (void)state;
+    struct store *st = open_with_container("pcb", "pcnt");
+    put_many(st, "pcnt", "cse-in/c", "cin", 4, 2000);
+    put_many(st, "pcnt", "cse-in/c", "sub", 23, 2000);
+    struct { const char *path; int depth, ty; } cases[] = {
+        { "cse-in/c", 0, 0 }, { "cse-in/c", 0, 4 }, { "cse-in", 0, 4 }, { "cse-in", 0, 0 },
+        { "cse-in", 2, 0 }, { "cse-in/c", 1, 4 },
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        int left = 10;
+        assert_int_equal(store_scan_subtree(st, cases[i].path, cases[i].depth, cases[i].ty,
+                                            stop_at, &left), 1);
+        struct store_scan_stats stats = store_last_scan(st);
+        assert_int_equal(stats.sorts, 0);
+        assert_int_equal(stats.full_scan_steps, 0);
+        assert_true(stats.rows <= 11);
+        assert_true(stats.seeks <= 1);
+        /* Every row looked at costs VM steps: a few hundred for ten rows,
+         * tens of thousands for the 4 000 of the subtree. */
+        assert_true(stats.vm_steps < 1000);
+    }
+    /* Groups sparse among instances and subscriptions (created after
+     * them): found through the (ty, sk) index, without reading the others. */
+    put_many(st, "pcnt", "cse-in/c", "late", 9, 5);
+    struct list late = { .n = 0 };
+    assert_int_equal(store_scan_subtree(st, "cse-in", 0, 9, first_only, &late), 1);
+    assert_string_equal(late.items[0], "late0");
+    assert_true(store_last_scan(st).vm_steps < 1000);
+    assert_int_equal(store_last_scan(st).sorts, 0);
+    /* A depth limit skips the subtree under the last level instead of
+     * reading it: lvl=1 from the CSEBase sees only the container. */
+    struct list l = { .n = 0 };
+    assert_int_equal(store_scan_subtree(st, "cse-in", 1, 0, collect, &l), 0);
+    assert_int_equal(l.n, 1);
+    assert_string_equal(l.items[0], "pcnt");
+    assert_true(store_last_scan(st).rows <= 2);
+    /* A type scan finds the instances in creation order, and only them. */
+    l.n = 0;
+    int left = 3;
+    assert_int_equal(store_scan_subtree(st, "cse-in", 0, 4, stop_at, &left), 1);
+    assert_int_equal(store_scan_subtree(st, "cse-in", 0, 4, collect, &l), 0);
+    assert_int_equal(l.n, 32);
+    assert_string_equal(l.items[0], "cin0");
+    assert_string_equal(l.items[31], "cin31");
+    assert_int_equal(store_last_scan(st).rows, 2000);
+    assert_int_equal(store_scan_subtree(st, "cse-in/none", 0, 0, collect, &l), 0);
+    store_close(st);
+}
+
+static void expect_newest(struct store *st, const char *ri)
+{
+    struct resource *r;
+    assert_int_equal(store_edge_child_at(st, "cse-in/c", 3, 4, true, &r), 0);
+    assert_string_equal(res_ri(r), ri);
+    char path[64];
+    snprintf(path, sizeof path, "cse-in/c/%s", ri);
+    assert_string_equal(r->path, path);
+    assert_int_equal(r->ty, 4);
+    json_object_set_new(r->attrs, "con", json_string("changed by the caller"));
+    resource_free(r);
+    assert_int_equal(store_edge_child_at(st, "cse-in/c", 3, 4, true, &r), 0);
+    assert_null(json_object_get(r->attrs, "con"));   /* each caller gets its own copy */
+    resource_free(r);
+}
+
+/* la/ol answered again without a change come from the memo; any change
+ * (insert, rollback) is seen at once. */
+static void edge_child_memo_follows_changes(void **state)
+{
+    (void)state;
+    struct store *st = open_with_container("mcb", "mc");
+    put_many(st, "mc", "cse-in/c", "i", 4, 3);
+    expect_newest(st, "i2");
+    expect_newest(st, "i2");                           /* again: from the memo */
+    assert_int_equal(store_begin(st), 0);
+    struct resource *added = mk("i3", "mc", 4, "cse-in/c/i3", NULL);
+    assert_int_equal(store_insert(st, added), 0);
+    resource_free(added);
+    expect_newest(st, "i3");
+    store_rollback(st);
+    expect_newest(st, "i2");                           /* the rollback is seen */
+    struct resource *r;
+    assert_int_equal(store_edge_child_at(st, "cse-in/c", 3, 4, false, &r), 0);
+    assert_string_equal(res_ri(r), "i0");
+    resource_free(r);
+    assert_int_equal(store_edge_child_at(st, "cse-in/c", 2, 4, true, &r), RSC_NOT_FOUND);
+    store_close(st);
+}
+
+/* A database written before the scan keys existed is migrated on open:
+ * every row gets its key, and scans see the tree as before. */
+static void migrates_old_schema(void **state)
+{
+    (void)state;
+    char path[] = "/tmp/ironbark-store-old-XXXXXX";
+    temp_db(path);
+    sqlite3 *db;
+    assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+    const char *old_schema =
+        "CREATE TABLE resources(seq INTEGER PRIMARY KEY, ri TEXT NOT NULL UNIQUE,"
+        " path TEXT NOT NULL UNIQUE, pi TEXT NOT NULL, ty INTEGER NOT NULL, et TEXT, body TEXT NOT NULL);"
+        "CREATE INDEX resources_children ON resources(pi, ty);"
+        "INSERT INTO resources(ri, path, pi, ty, body) VALUES"
+        " ('cb', 'cse-in', '', 5, '{\"ri\":\"cb\",\"pi\":\"\"}'),"
+        " ('ae', 'cse-in/ae', 'cb', 2, '{\"ri\":\"ae\",\"pi\":\"cb\"}'),"
+        " ('c', 'cse-in/ae/c', 'ae', 3, '{\"ri\":\"c\",\"pi\":\"ae\"}'),"
+        " ('i1', 'cse-in/ae/c/i1', 'c', 4, '{\"ri\":\"i1\",\"pi\":\"c\"}'),"
+        " ('ae2', 'cse-in/ae2', 'cb', 2, '{\"ri\":\"ae2\",\"pi\":\"cb\"}'),"
+        " ('i2', 'cse-in/ae/c/i2', 'c', 4, '{\"ri\":\"i2\",\"pi\":\"c\"}');";
+    assert_int_equal(sqlite3_exec(db, old_schema, NULL, NULL, NULL), SQLITE_OK);
+    sqlite3_close(db);
+    struct store *st;
+    assert_int_equal(store_open(&st, path, STORE_SYNC_NORMAL), 0);
+    struct list l = { .n = 0 };
+    assert_int_equal(store_descendants(st, "cse-in", 0, collect, &l), 0);
+    assert_int_equal(l.n, 5);
+    const char *order[] = { "ae", "c", "i1", "i2", "ae2" };
+    for (int i = 0; i < 5; i++) assert_string_equal(l.items[i], order[i]);
+    l.n = 0;
+    assert_int_equal(store_scan_subtree(st, "cse-in/ae", 0, 4, collect, &l), 0);
+    assert_int_equal(l.n, 2);
+    /* New rows join the migrated tree, after the old ones. */
+    struct resource *r = mk("i3", "c", 4, "cse-in/ae/c/i3", NULL);
+    assert_int_equal(store_insert(st, r), 0);
+    assert_true(r->seq > 6);
+    resource_free(r);
+    l.n = 0;
+    assert_int_equal(store_scan_subtree(st, "cse-in/ae/c", 0, 4, collect, &l), 0);
+    assert_int_equal(l.n, 3);
+    assert_string_equal(l.items[2], "i3");
+    store_close(st);
+    assert_int_equal(store_open(&st, path, STORE_SYNC_NORMAL), 0);   /* reopening: nothing to do */
+    l.n = 0;
+    assert_int_equal(store_descendants(st, "cse-in", 0, collect, &l), 0);
+    assert_int_equal(l.n, 6);
+    store_close(st);
+    remove_db(path);
 }
 
 int main(void)
@@ -250,6 +453,9 @@ int main(void)
         cmocka_unit_test(update_and_transactions),
         cmocka_unit_test(subtree_delete),
         cmocka_unit_test(reopen_file),
+        cmocka_unit_test(limited_scan_reads_only_what_it_takes),
+        cmocka_unit_test(migrates_old_schema),
+        cmocka_unit_test(edge_child_memo_follows_changes),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -1,0 +1,206 @@
+#!/usr/bin/env python3
+"""Discovery and child listings as the store grows (issue 17).
+
+For each size N (default 1 000 / 100 000 / 1 000 000) a fresh CSE gets an AE
+`bench` with a container `data`, one instance written over HTTP, and then
+N - 1 more instances written straight into its SQLite file by a bulk loader
+(one transaction, the CSE stopped): clones of the first instance with their
+own ri, rn, path and seq, and the container's cni/cbs/st to match. The CSE is
+then started on that file and each query is sent sequentially on one
+keep-alive connection. Reported per size: median and p90 latency, the
+server's CPU time per request, and the ratio of the median to the same
+query's median at the smallest size. A `la` RETRIEVE is measured beside them
+as the yardstick of the machine's speed in that run.
+
+  tests/bench/discovery_bench.py --build build
+  tests/bench/discovery_bench.py --build build --sizes 1000,100000 --requests 100
+  tests/bench/discovery_bench.py --build /tmp/old/build      # a build from before
+
+Nothing here asserts: it prints a table and writes JSON (--out).
+"""
+import argparse
+import http.client
+import json
+import os
+import shutil
+import sqlite3
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+from run import Server, free_port, HTTP_ONLY, request  # noqa: E402
+
+
+def cpu_seconds(pid):
+    """Time the process has spent on a CPU (/proc/<pid>/schedstat, in ns:
+    finer than the clock ticks of /proc/<pid>/stat for short runs)."""
+    with open("/proc/%d/schedstat" % pid) as f:
+        return int(f.read().split()[0]) / 1e9
+
+QUERIES = [
+    ("la", "/cse-in/bench/data/la"),
+    ("fu=1&ty=4&lim=10 (container)", "/cse-in/bench/data?fu=1&ty=4&lim=10"),
+    ("fu=1&ty=4&lim=10 (CSEBase)", "/cse-in?fu=1&ty=4&lim=10"),
+    ("fu=1&lim=10 (AE)", "/cse-in/bench?fu=1&lim=10"),
+    ("fu=1&ty=4&lim=10&ofst=500", "/cse-in/bench/data?fu=1&ty=4&lim=10&ofst=500"),
+    ("rcn=4&lim=10", "/cse-in/bench/data?rcn=4&lim=10"),
+    ("rcn=8&lim=10", "/cse-in/bench/data?rcn=8&lim=10"),
+    ("rcn=6&lim=10 (CSEBase, lvl 1)", "/cse-in?rcn=6&lim=10"),
+]
+HEADERS = {"X-M2M-Origin": "Cbench", "X-M2M-RI": "disc", "X-M2M-RVI": "3"}
+
+
+def seqkey(seq):
+    """The store's scan-key component (cse/store/store.c seqkey())."""
+    n = 1
+    while n < 8 and seq >> (8 * n):
+        n += 1
+    return bytes([n]) + seq.to_bytes(n, "big")
+
+
+def bulk_load(db_file, total):
+    """Clones the container's one instance until it holds `total`."""
+    db = sqlite3.connect(db_file)
+    # A bulk load with the CSE stopped: a crash here only loses the run.
+    db.execute("PRAGMA synchronous=OFF")
+    db.execute("PRAGMA cache_size=-262144")
+    cols = [r[1] for r in db.execute("PRAGMA table_info(resources)")]
+    has_sk = "sk" in cols
+    cnt = db.execute("SELECT seq, ri, body%s FROM resources WHERE path = 'cse-in/bench/data'"
+                     % (", sk" if has_sk else "")).fetchone()
+    cin = db.execute("SELECT ri, path, pi, ty, et, body FROM resources WHERE pi = ? AND ty = 4",
+                     (cnt[1],)).fetchone()
+    base = json.loads(cin[5])
+    first = db.execute("SELECT max(seq) FROM resources").fetchone()[0] + 1
+
+    def rows():
+        for i in range(1, total):
+            seq = first + i
+            body = dict(base, ri="cin%08d" % seq, rn="cin_%08d" % seq)
+            row = (seq, body["ri"], "cse-in/bench/data/" + body["rn"], cin[2], 4, cin[4],
+                   json.dumps(body, separators=(",", ":")))
+            yield row + ((cnt[3] + seqkey(seq),) if has_sk else ())
+
+    db.execute("BEGIN")
+    db.executemany("INSERT INTO resources(seq, ri, path, pi, ty, et, body%s) VALUES(?,?,?,?,?,?,?%s)"
+                   % ((", sk", ",?") if has_sk else ("", "")), rows())
+    cbody = json.loads(cnt[2])
+    cbody["cni"] = total
+    cbody["cbs"] = total * base.get("cs", 0)
+    cbody["st"] = cbody.get("st", 0) + total - 1
+    db.execute("UPDATE resources SET body = ? WHERE seq = ?", (json.dumps(cbody, separators=(",", ":")), cnt[0]))
+    db.commit()
+    db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    db.close()
+
+
+def start(cse, data_dir):
+    port = free_port()
+    argv = [cse, "--http-port", str(port), "--data-dir", data_dir, "--log-level", "warn"] + HTTP_ONLY
+    return Server(argv, port, "m2m-cse")
+
+
+def measure(srv, path, n):
+    conn = http.client.HTTPConnection("127.0.0.1", srv.port, timeout=60)
+    lat = []
+    for i in range(n + 3):
+        t0 = time.perf_counter()
+        conn.request("GET", path, headers=HEADERS)
+        r = conn.getresponse()
+        body = r.read()
+        dt = time.perf_counter() - t0
+        if r.status != 200:
+            raise RuntimeError("%s answered %d: %s" % (path, r.status, body[:200]))
+        if i == 2:
+            cpu0 = cpu_seconds(srv.pid)
+        if i >= 3:
+            lat.append(dt * 1000)
+    cpu1 = cpu_seconds(srv.pid)
+    conn.close()
+    lat.sort()
+    return {"median_ms": statistics.median(lat), "p90_ms": lat[int(len(lat) * 0.9) - 1],
+            "cpu_us": (cpu1 - cpu0) * 1e6 / n, "items": len(json.loads(body).get("m2m:uril", [])) or None}
+
+
+def concurrent(srv, path, seconds, connections):
+    """wrk at `connections` connections: req/s and timeouts (2 s)."""
+    if not shutil.which("wrk"):
+        return None
+    cmd = ["wrk", "-t1", "-c%d" % connections, "-d%ds" % seconds, "--timeout", "2s", "--latency",
+           "-H", "X-M2M-Origin: Cbench", "-H", "X-M2M-RI: disc", "-H", "X-M2M-RVI: 3",
+           "http://127.0.0.1:%d%s" % (srv.port, path)]
+    out = subprocess.run(cmd, capture_output=True, text=True, timeout=seconds + 60).stdout
+    import re
+    rps = re.search(r"Requests/sec:\s+([\d.]+)", out)
+    tmo = re.search(r"timeout (\d+)", out)
+    non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    return {"rps": float(rps.group(1)) if rps else 0.0, "timeouts": int(tmo.group(1)) if tmo else 0,
+            "non2xx": int(non2xx.group(1)) if non2xx else 0}
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--build", default=os.path.join(HERE, "..", "..", "build"))
+    ap.add_argument("--sizes", default="1000,100000,1000000")
+    ap.add_argument("--requests", type=int, default=200, help="sequential requests per query and size")
+    ap.add_argument("--wrk", type=int, default=3, help="seconds of 16-connection load per size (0: none)")
+    ap.add_argument("--out", default=None)
+    args = ap.parse_args()
+    cse = os.path.join(args.build, "m2m-cse")
+    sizes = [int(x) for x in args.sizes.split(",")]
+    results = {}
+    work = tempfile.mkdtemp(prefix="ironbark-disc-")
+    try:
+        for n in sizes:
+            data = os.path.join(work, str(n))
+            srv = start(cse, data)
+            try:
+                request(srv, "POST", "/cse-in", 2, {"m2m:ae": {"rn": "bench", "api": "Nbench", "rr": False, "srv": ["3"]}})
+                request(srv, "POST", "/cse-in/bench", 3, {"m2m:cnt": {"rn": "data"}})
+                request(srv, "POST", "/cse-in/bench/data", 4, {"m2m:cin": {"cnf": "text/plain:0", "con": "21.5"}})
+            finally:
+                srv.stop()
+            t0 = time.time()
+            bulk_load(os.path.join(data, "cse.db"), n)
+            load_s = time.time() - t0
+            srv = start(cse, data)
+            try:
+                row = {"load_s": load_s, "queries": {}}
+                for name, path in QUERIES:
+                    row["queries"][name] = measure(srv, path, args.requests)
+                if args.wrk:
+                    row["wrk16"] = concurrent(srv, QUERIES[1][1], args.wrk, 16)
+                row["rss_kb"] = int(open("/proc/%d/status" % srv.pid).read().split("VmRSS:")[1].split()[0])
+            finally:
+                srv.stop()
+            results[n] = row
+            shutil.rmtree(data, ignore_errors=True)
+            print("size %d loaded in %.1f s" % (n, load_s), file=sys.stderr)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    first = sizes[0]
+    print("\nbuild: %s   load average: %s" % (args.build, " ".join(open("/proc/loadavg").read().split()[:3])))
+    print("%-32s" % "query (median ms / CPU µs / ×size %d)" % first + "".join("%26d" % n for n in sizes))
+    for name, _ in QUERIES:
+        cells = []
+        for n in sizes:
+            q = results[n]["queries"][name]
+            ratio = q["median_ms"] / results[first]["queries"][name]["median_ms"]
+            cells.append("%8.3f %8.0f %7.2f×" % (q["median_ms"], q["cpu_us"], ratio))
+        print("%-32s" % name + "".join("%26s" % c for c in cells))
+    if args.wrk:
+        print("%-32s" % "16 conn. ty=4&lim=10 req/s (timeouts)" +
+              "".join("%26s" % ("%.0f (%d)" % (results[n]["wrk16"]["rps"], results[n]["wrk16"]["timeouts"])
+                                if results[n].get("wrk16") else "-") for n in sizes))
+    print("%-32s" % "RSS after (kB)" + "".join("%26d" % results[n]["rss_kb"] for n in sizes))
+    if args.out:
+        with open(args.out, "w") as f:
+            json.dump(results, f, indent=1)
+
+
+if __name__ == "__main__":
+    main()

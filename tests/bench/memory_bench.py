@@ -1,0 +1,130 @@
+#!/usr/bin/env python3
+"""Memory under mixed HTTP + CoAP load, every transport on (issue 17).
+
+Starts m2m-cse with HTTP, HTTPS, CoAP and CoAPS listening, then runs for
+--seconds: wrk (mixed.lua: CREATE into a container with mni=1000 and `la`
+RETRIEVE, alternating) on HTTP and, beside it, CoAP clients (RETRIEVE and
+CREATE alternating, `window` outstanding each). Every --clients CoAP client
+uses a fresh UDP port every --rotate requests, as sleeping devices do, so
+that the CSE sees many CoAP sessions come and go. Prints RSS every few
+seconds, then the resident memory by mapping (heap, anonymous, libraries)
+at the end. Nothing asserts; a lean run, not a test.
+
+  tests/bench/memory_bench.py --build build --seconds 60
+"""
+import argparse
+import json
+import os
+import socket
+import subprocess
+import sys
+import threading
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, "..", "integration"))
+os.environ.setdefault("M2M_CSE", os.path.join(HERE, "..", "..", "build", "m2m-cse"))
+
+
+def rss_kb(pid):
+    for line in open("/proc/%d/status" % pid):
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1])
+    return 0
+
+
+def by_mapping(pid):
+    """Resident kB per mapping name ([heap], [anon], library file)."""
+    out, name = {}, None
+    for line in open("/proc/%d/smaps" % pid):
+        parts = line.split()
+        if "-" in parts[0] and not line.startswith(("Rss", "Size")) and len(parts) >= 5 and ":" not in parts[0]:
+            name = os.path.basename(parts[5]) if len(parts) > 5 else "[anon]"
+        elif parts[0] == "Rss:":
+            out[name] = out.get(name, 0) + int(parts[1])
+    return sorted(out.items(), key=lambda kv: -kv[1])
+
+
+def coap_client(port, stop, counts, rotate, window):
+    from coap_peer import CON, GET, POST, encode, m2m_options, path_options, decode, uint_bytes
+    cin = json.dumps({"m2m:cin": {"con": "21.5"}})
+    create_opts = path_options("cse-in/bench/ring") + [(12, uint_bytes(50))]
+    get_opts = path_options("cse-in/bench/ring/la")
+    n = 0
+    while not stop.is_set():
+        sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        sock.settimeout(1.0)
+        pending = 0
+        for i in range(rotate):
+            if stop.is_set():
+                break
+            n += 1
+            token = n.to_bytes(4, "big")
+            if n % 2:
+                msg = encode(CON, POST, n & 0xFFFF, token,
+                             create_opts + m2m_options(fr="Cbench", rqi="c%d" % n, rvi="3", ty=4), cin)
+            else:
+                msg = encode(CON, GET, n & 0xFFFF, token, get_opts + m2m_options(fr="Cbench", rqi="r%d" % n, rvi="3"))
+            sock.sendto(msg, ("127.0.0.1", port))
+            pending += 1
+            while pending >= window or (i == rotate - 1 and pending):
+                try:
+                    m = decode(sock.recvfrom(65536)[0])
+                    pending -= 1
+                    counts["coap_ok" if (m.code >> 5) == 2 else "coap_err"] += 1
+                except OSError:
+                    counts["coap_timeout"] += pending
+                    pending = 0
+        sock.close()
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--build", default=os.path.join(HERE, "..", "..", "build"))
+    ap.add_argument("--seconds", type=int, default=60)
+    ap.add_argument("--clients", type=int, default=2)
+    ap.add_argument("--rotate", type=int, default=200, help="CoAP requests per client port")
+    ap.add_argument("--window", type=int, default=8)
+    ap.add_argument("--wrapper", default=None, help="a program that runs m2m-cse (e.g. under massif)")
+    ap.add_argument("--cse-args", default="", help="extra m2m-cse settings, e.g. 'coap_max_sessions=64'")
+    args = ap.parse_args()
+    os.environ["M2M_CSE"] = args.wrapper or os.path.join(args.build, "m2m-cse")
+    import harness
+    harness.CSE_BIN = os.environ["M2M_CSE"]
+    extra = dict(kv.split("=", 1) for kv in args.cse_args.split(",") if kv)
+    with harness.Cse(log_level="warn", max_connections_per_client=256, **extra) as cse:
+        cse.register_ae("bench", origin="Cbench")
+        cse.create("/cse-in/bench", 3, {"m2m:cnt": {"rn": "ring", "mni": 1000}}, origin="Cbench")
+        cse.create("/cse-in/bench/ring", 4, {"m2m:cin": {"con": "1"}}, origin="Cbench")
+        pid = cse.proc.pid
+        idle = rss_kb(pid)
+        stop = threading.Event()
+        counts = {"coap_ok": 0, "coap_err": 0, "coap_timeout": 0}
+        threads = [threading.Thread(target=coap_client, args=(cse.coap_port, stop, counts, args.rotate, args.window))
+                   for _ in range(args.clients)]
+        wrk = subprocess.Popen(["wrk", "-t1", "-c16", "-d%ds" % args.seconds, "-s", os.path.join(HERE, "mixed.lua"),
+                                "http://127.0.0.1:%d/cse-in/bench/ring" % cse.port],
+                               stdout=subprocess.PIPE, text=True)
+        for t in threads:
+            t.start()
+        t0 = time.time()
+        samples = []
+        while wrk.poll() is None:
+            time.sleep(5)
+            samples.append((round(time.time() - t0), rss_kb(pid), counts["coap_ok"]))
+            print("t=%3ds RSS %6d kB  CoAP ok %d" % samples[-1], file=sys.stderr)
+        stop.set()
+        for t in threads:
+            t.join()
+        out = wrk.stdout.read()
+        http = [l for l in out.splitlines() if "requests in" in l or "Non-2xx" in l]
+        final = rss_kb(pid)
+        maps = by_mapping(pid)
+    print("idle RSS %d kB; after %d s: %d kB (peak sample %d kB)" % (idle, args.seconds, final, max(s[1] for s in samples)))
+    print("HTTP (wrk, mixed): %s" % "; ".join(x.strip() for x in http))
+    print("CoAP: %(coap_ok)d ok, %(coap_err)d errors, %(coap_timeout)d timeouts" % counts)
+    print("resident by mapping (kB): " + ", ".join("%s %d" % kv for kv in maps[:10]))
+
+
+if __name__ == "__main__":
+    main()
