@@ -43,6 +43,7 @@ struct config {
     int64_t coap_piggyback_ms; /* a deferred CoAP answer ready within this rides on the ACK */
     int sync;                 /* enum store_sync */
     int log_level;
+    int log_format;           /* enum log_format: text or json lines */
     int64_t max_body;         /* bytes */
     int max_connections;      /* HTTP and HTTPS together */
     int max_connections_per_client; /* from one source address */

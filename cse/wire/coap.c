@@ -10,6 +10,8 @@
 #include "coap_parse_hook.h"
 #include "coap_wire.h"
 #include "../core/cse.h"
+#include "../core/metrics.h"
+#include "../base/clock.h"
 #include "../base/log.h"
 #include "../base/loop.h"
 #include "../core/rsc.h"
@@ -216,6 +218,7 @@ struct coap_job {
     coap_session_t *session;       /* referenced while deferred */
     char key[80];                  /* duplicate-detection key and MID of the request */
     uint16_t mid;
+    int64_t started_us;            /* when it was read (metrics, request log) */
     bool con, acked;               /* a CON request; its empty ACK went out */
     uint8_t token[8];
     size_t toklen;
@@ -325,6 +328,7 @@ static void answer_later(void *data)
     struct coap_job *j = data;
     if (!j->srv) { job_free(j); return; }
     commit_before_reply(j->srv->cse, &j->req, &j->rsp);
+    metrics_request(j->srv->cse->metrics, &j->req, &j->rsp, j->started_us);
     struct coap_msg_out *out = malloc(sizeof *out);
     if (out) {
         coap_msg_out_init(out);
@@ -395,6 +399,7 @@ static void on_request(coap_resource_t *resource, coap_session_t *session,
         return;
     }
     j->timer = -1;
+    j->started_us = clock_now_us();
     coap_msg_out_init(out);
     m2m_request_init(&j->req);
     m2m_response_init(&j->rsp);
@@ -485,6 +490,7 @@ static void on_request(coap_resource_t *resource, coap_session_t *session,
                 j = NULL;   /* answer_later or abandon frees it */
             } else {
                 commit_before_reply(srv->cse, &j->req, &j->rsp);
+                metrics_request(srv->cse->metrics, &j->req, &j->rsp, j->started_us);
                 coap_from_primitive(&j->req, &j->rsp, out);
                 reply_now(srv, session, j->key, in, j->has_b1 ? &j->b1echo : NULL, response, out,
                           j->mid, now);
