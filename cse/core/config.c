@@ -149,6 +149,7 @@ static const struct setting settings[] = {
     STR(tls_cert, "tls-cert", "server certificate chain, PEM (default: generated under <data-dir>/tls)"),
     STR(tls_key, "tls-key", "private key of tls-cert, PEM"),
     STR(tls_server_name, "tls-server-name", "SNI name and generated certificate DNS name (default localhost)"),
+    STR(tls_extra_names, "tls-extra-names", "more DNS names and IP addresses for the generated server certificate, comma-separated (default none; 127.0.0.1 and ::1 always)"),
     INT(tls_handshake_timeout_ms, "tls-handshake-timeout", 100, 600000, "close a (D)TLS handshake that takes longer, ms (default 5000)"),
     SECURITY(security_http, "security-http", "SAEF policy for HTTP/HTTPS: off, optional, required (default: optional on a loopback http-host, required otherwise)"),
     SECURITY(security_coap, "security-coap", "SAEF policy for CoAP/CoAPS: off, optional, required (default: optional on a loopback coap-host, required otherwise)"),

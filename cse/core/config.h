@@ -68,6 +68,7 @@ struct config {
     char tls_cert[256];       /* server certificate chain, PEM; empty = generated */
     char tls_key[256];        /* its private key, PEM */
     char tls_server_name[128];/* SNI host name and certificate DNS name */
+    char tls_extra_names[512];/* more DNS names and IP addresses for the generated certificate */
     int tls_handshake_timeout_ms;
     int security_http;        /* enum config_security, for HTTP and HTTPS */
     int security_coap;        /* enum config_security, for CoAP and CoAPS */
