@@ -22,31 +22,39 @@ int log_format_parse(const char *name)
     return -1;
 }
 
-/* Appends to buf[*len] within cap; truncates quietly (a line, not data). */
-static void put(char *buf, size_t *len, size_t cap, const char *s, size_t n)
+/* Appends s[0..n) to buf[*len] when all of it fits within cap, else
+ * nothing: a line is cut short, never cut inside an escape or a field. */
+static bool put(char *buf, size_t *len, size_t cap, const char *s, size_t n)
 {
-    if (*len + 1 >= cap) return;
-    if (n > cap - 1 - *len) n = cap - 1 - *len;
+    if (*len + n + 1 > cap) return false;
     memcpy(buf + *len, s, n);
     *len += n;
     buf[*len] = 0;
+    return true;
 }
 
-/* s as the inside of a JSON string: quotes, backslashes and control
- * characters escaped (a hostile originator cannot end the object). */
+/* Room kept after an escaped string for what closes it ("}). */
+#define CLOSE_ROOM 4
+
+/* s as the inside of a JSON string: quotes, backslashes, control
+ * characters and bytes above ASCII escaped (a hostile originator cannot end the object); cut
+ * short, whole escapes only, when it would not leave CLOSE_ROOM. */
 static void put_escaped(char *buf, size_t *len, size_t cap, const char *s)
 {
+    if (cap <= CLOSE_ROOM) return;
     for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
         char esc[8];
+        size_t n = 1;
         if (*p == '"' || *p == '\\') {
             esc[0] = '\\'; esc[1] = (char)*p;
-            put(buf, len, cap, esc, 2);
-        } else if (*p < 0x20 || *p == 0x7f) {
+            n = 2;
+        } else if (*p < 0x20 || *p >= 0x7f) {   /* bytes above ASCII too: a line stays valid UTF-8 */
             snprintf(esc, sizeof esc, "\\u%04x", *p);
-            put(buf, len, cap, esc, 6);
+            n = 6;
         } else {
-            put(buf, len, cap, (const char *)p, 1);
+            esc[0] = (char)*p;
         }
+        if (!put(buf, len, cap - CLOSE_ROOM, esc, n)) return;
     }
 }
 
@@ -102,31 +110,29 @@ void log_fields(int level, const char *event, const struct log_field *fields, in
         put(body, &len, sizeof body, event, strlen(event));
     }
     for (int i = 0; i < n; i++) {
-        char num[32];
+        /* Each field whole or not at all; a value is cut at 400 bytes. */
+        char one[512], num[32];
+        size_t olen = 0;
+        one[0] = 0;
         const char *v = fields[i].str;
         if (!v) snprintf(num, sizeof num, "%lld", fields[i].num);
-        if (json) {
-            put(body, &len, sizeof body, ",\"", 2);
-            put_escaped(body, &len, sizeof body, fields[i].key);
-            put(body, &len, sizeof body, "\":", 2);
-            if (!v) { put(body, &len, sizeof body, num, strlen(num)); continue; }
-            put(body, &len, sizeof body, "\"", 1);
-            put_escaped(body, &len, sizeof body, v);
-            put(body, &len, sizeof body, "\"", 1);
-            continue;
+        put(one, &olen, sizeof one, json ? ",\"" : " ", json ? 2 : 1);
+        put_escaped(one, &olen, 64, fields[i].key);   /* keys are ours: short, plain */
+        put(one, &olen, sizeof one, json ? "\":" : "=", json ? 2 : 1);
+        /* Text: bare when it cannot be mistaken for more fields; else quoted. */
+        bool bare = !json && v && *v;
+        for (const unsigned char *p = (const unsigned char *)v; bare && *p; p++)
+            bare = *p > 0x20 && *p < 0x7f && *p != '"' && *p != '=' && *p != '\\';
+        if (!v) {
+            put(one, &olen, sizeof one, num, strlen(num));
+        } else if (bare) {
+            put_escaped(one, &olen, olen + 400, v);   /* nothing to escape: a plain cut */
+        } else {
+            put(one, &olen, sizeof one, "\"", 1);
+            put_escaped(one, &olen, olen + 400, v);
+            put(one, &olen, sizeof one, "\"", 1);
         }
-        put(body, &len, sizeof body, " ", 1);
-        put(body, &len, sizeof body, fields[i].key, strlen(fields[i].key));
-        put(body, &len, sizeof body, "=", 1);
-        if (!v) { put(body, &len, sizeof body, num, strlen(num)); continue; }
-        /* Bare when it cannot be mistaken for more fields; else quoted. */
-        bool bare = *v != 0;
-        for (const unsigned char *p = (const unsigned char *)v; *p && bare; p++)
-            bare = *p > 0x20 && *p != 0x7f && *p != '"' && *p != '=' && *p != '\\';
-        if (bare) { put(body, &len, sizeof body, v, strlen(v)); continue; }
-        put(body, &len, sizeof body, "\"", 1);
-        put_escaped(body, &len, sizeof body, v);
-        put(body, &len, sizeof body, "\"", 1);
+        if (!put(body, &len, sizeof body, one, olen)) break;
     }
     emit(level, body, json);
 }

@@ -7,7 +7,8 @@ Conventions (README.md, *Documentation*, says them too):
   build under test, which is also on PATH for bare `m2m`) and in its own
   network namespace (unshare -n), so the documented ports (8080, 5683,
   8443, 5684, the servers' own) are free and nothing leaves loopback. A CSE
-  started there with no flags serves the file's examples.
+  started there with no flags serves the file's examples, unless the file
+  starts one on the default port itself (with the settings it explains).
 - A block fails at its first failing command (bash -e -o pipefail).
 - A command ending in a comment `# RSC NNNN` must print `RSC NNNN` (the
   m2m client's last line); its exit status is then not asserted, so a
@@ -29,8 +30,7 @@ MAX_SKIPS = 6
 # or a local token ID from an earlier answer, a kpm.key or ./m2m that no
 # example makes) and their owners were rewriting them when this test came
 # (issue 18). Not run, and said so in every run; the list may only shrink.
-PENDING = {"docs/dynamic-authorization.md", "docs/end-to-end-security.md", "docs/onboarding.md",
-           "docs/privacy.md"}
+PENDING = {"docs/dynamic-authorization.md", "docs/privacy.md"}
 SKIP = re.compile(r"<!--\s*docs-test:\s*skip\s*\((.+)\)\s*-->")
 SERVER = re.compile(r"^build/m2m-(cse|das|ppm|mef|maf)(\s+--?\S+(\s+[^#&\s]+)?)*\s*&?\s*(#.*)?$")
 EXPECT = re.compile(r"#\s*RSC (\d{4})\b")
@@ -71,13 +71,17 @@ def commands(text, kind):
         if line.rstrip().endswith("\\"):
             cur += line.rstrip()[:-1] + " "
             continue
+        if re.search(r"(\||&&|\|\|)\s*$", line.split(" #")[0]):     # a pipeline goes on
+            cur += line + " "
+            continue
         logical.append(cur + line)
         cur = ""
     return logical
 
 
 def starts_cse(runnable):
-    return any(SERVER.match(c.strip()) and c.split()[0] == "build/m2m-cse"
+    """Does the file start an m2m-cse on the default HTTP port itself?"""
+    return any(SERVER.match(c.strip()) and c.split()[0] == "build/m2m-cse" and "--http-port" not in c
                for _, kind, text, _ in runnable for c in commands(text, kind))
 
 
@@ -86,7 +90,8 @@ def script(path, runnable):
     file that starts its own m2m-cse (with the settings it explains) gets
     none from the test."""
     # Every server the script started stops with it (they are its jobs).
-    out = ["set -e -o pipefail", "export PATH=%s:$PATH" % BUILD,
+    # A Debian 12 shell: its python3 (with python3-jwcrypto), not a developer's own.
+    out = ["set -e -o pipefail", "export PATH=%s:/usr/bin:$PATH" % BUILD,
            "trap 'kill $(jobs -p) 2>/dev/null; wait' EXIT",
            # Until more TCP ports listen than before (bounded: 10 s).
            "listening() { ss -Htln | wc -l; }",
@@ -149,8 +154,8 @@ for path in files:
     if os.environ.get("DOCS_KEEP"):
         print("# kept " + work)
     t.ok(rc == 0 and "::: done" in err, "%d shell example(s) of %s run" % (len(runnable), os.path.relpath(path, ROOT)),
-         "failed in %s\n--- stdout\n%s\n--- stderr\n%s\n--- cse.log\n%s" % (last[-1] if last else "start-up",
-                                                                          out[-1500:], err[-3000:], log))
+         "failed in %s\n--- stderr\n%s\n--- stdout\n%s\n--- cse.log\n%s" % (last[-1] if last else "start-up",
+                                                                          err[-1500:], out[-600:], log))
     if not os.environ.get("DOCS_KEEP"):
         shutil.rmtree(work, ignore_errors=True)
 

@@ -117,9 +117,13 @@ with Cse(psk=PSK, log_level="debug", log_format="json") as cse:
     ok = coap_client(cse.coaps_port, "cse-in/meter", "get", hdr("Cmeter"), scheme="coaps",
                      extra=["-k", SECRET, "-u", "ops-dev@test.example"], timeout=3)
     t.eq(ok.code, "2.05", "a CoAPS request with the PSK is answered")
+    cse.get("/cse-in", origin='Cq"\u00e9}{' + "x" * 600)     # quotes, braces, non-ASCII, long
     coap_client(cse.coaps_port, "cse-in", "get", hdr("Cmeter"), scheme="coaps",
                 extra=["-k", SECRET[::-1], "-u", "ops-dev@test.example"], timeout=2)
     log = cse.read_log()
+    raw = open(cse.log_path, "rb").read()
+    t.ok(raw.decode("utf-8", errors="strict") is not None and all(b < 0x80 for b in raw),
+         "JSON log lines are plain ASCII (bytes above it escaped)")
     lines = [l for l in log.splitlines() if l.strip()]
     parsed = []
     for l in lines:
@@ -135,6 +139,8 @@ with Cse(psk=PSK, log_level="debug", log_format="json") as cse:
              and p.get("to") == "cse-in" and p.get("rsc") == 2001 and isinstance(p.get("us"), int) for p in reqs),
          "a request line carries binding, originator, operation, target, RSC and microseconds as fields", reqs[:2])
     t.ok(any(p.get("binding") == "coap" and p.get("rsc") == 2000 for p in reqs), "CoAPS requests are logged")
+    t.ok(any(p.get("fr", "").startswith('Cq"\u00c3\u00a9}{x') and p.get("rsc") == 4103 and len(p["fr"]) <= 400
+             for p in reqs), "a hostile originator stays inside its field, cut at 400 bytes", [p.get("fr") for p in reqs][-2:])
     for secret, what in ((KEY_HEX, "the PSK in hex"), (SECRET, "the PSK as text"), (SECRET[::-1], "a wrong key tried"),
                          (TOKEN, "a token"), (TOKEN.split(".")[2], "a token's signature"),
                          (TOKEN.split(".")[1], "a token's claims")):
