@@ -35,7 +35,7 @@ struct metrics {
     struct { const char *decider; uint64_t n; } denial[8];
     int ndenials;
     struct histogram batch;
-    uint64_t handshake_failures;       /* HTTPS */
+    uint64_t handshake_failures[2];    /* https, coaps */
     struct { metrics_source_fn *fn; void *data; } source[4];
     int nsources;
 };
@@ -111,9 +111,9 @@ void metrics_denial(struct metrics *m, const char *decider)
     m->denial[m->ndenials++].n = 1;
 }
 
-void metrics_handshake_failed(struct metrics *m)
+void metrics_handshake_failed(struct metrics *m, const char *transport)
 {
-    if (m) m->handshake_failures++;
+    if (m) m->handshake_failures[strcmp(transport, "https") != 0]++;
 }
 
 void metrics_batch(struct metrics *m, int primitives)
@@ -202,9 +202,11 @@ static void own_lines(const struct metrics *m, struct metrics_text *out)
         metrics_line(out, "ironbark_access_denials_total{decider=\"%s\"} %llu", m->denial[i].decider,
                      (unsigned long long)m->denial[i].n);
 
-    metrics_head(out, "ironbark_handshake_failures_total", "counter", "TLS handshakes that failed or timed out, by transport.");
+    metrics_head(out, "ironbark_handshake_failures_total", "counter", "TLS and DTLS handshakes that failed, by transport.");
     metrics_line(out, "ironbark_handshake_failures_total{transport=\"https\"} %llu",
-                 (unsigned long long)m->handshake_failures);
+                 (unsigned long long)m->handshake_failures[0]);
+    metrics_line(out, "ironbark_handshake_failures_total{transport=\"coaps\"} %llu",
+                 (unsigned long long)m->handshake_failures[1]);
 
     metrics_head(out, "ironbark_group_commit_batch_size", "histogram", "Primitives written by one group commit.");
     histogram_lines(out, "ironbark_group_commit_batch_size", "", &m->batch, batch_le, NBATCH, 1);

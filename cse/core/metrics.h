@@ -25,9 +25,11 @@ void metrics_request(struct metrics *m, const struct m2m_request *req, const str
                      int64_t started_us);
 /* The decider chain refused an operation; decider names who. */
 void metrics_denial(struct metrics *m, const char *decider);
-/* A TLS handshake of the HTTPS listener failed or timed out. (libcoap 4.3.1
- * reports no failed DTLS handshake to the server in time to count it.) */
-void metrics_handshake_failed(struct metrics *m);
+/* A handshake failed: transport "https" (failed or timed out) or "coaps"
+ * (refused by our checks: an unknown PSK identity, a refused certificate;
+ * libcoap 4.3.1 tells the server nothing of a handshake that failed on a
+ * wrong PSK, so that one is not counted). */
+void metrics_handshake_failed(struct metrics *m, const char *transport);
 /* A group commit wrote this many primitives' savepoints at once. */
 void metrics_batch(struct metrics *m, int primitives);
 

@@ -59,7 +59,7 @@ static bool admit_handshake(void *throttle, const char *peer_ip)
 
 static void https_handshake_failed(void *metrics)
 {
-    metrics_handshake_failed(metrics);
+    metrics_handshake_failed(metrics, "https");
 }
 
 /* The listeners' gauges, which the engine does not own. */

@@ -570,7 +570,8 @@ static int open_endpoints(struct coap_server *srv, const struct coap_options *op
 {
     if (opt->port && add_endpoint(srv, opt->host, opt->port, COAP_PROTO_UDP)) return -1;
     if (!opt->secure_port) return 0;
-    srv->dtls = dtls_setup(srv->ctx, &srv->cse->cfg, srv->cse->creds, srv->cse->throttle);
+    srv->dtls = dtls_setup(srv->ctx, &srv->cse->cfg, srv->cse->creds, srv->cse->throttle,
+                           srv->cse->metrics);
     if (!srv->dtls || add_endpoint(srv, opt->host, opt->secure_port, COAP_PROTO_DTLS)) return -1;
     log_info("CoAPS (DTLS 1.2) on %s:%d", opt->host, opt->secure_port);
     return 0;

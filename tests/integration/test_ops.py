@@ -1,6 +1,6 @@
 """What an operator watches: the health endpoint, Prometheus metrics for the
 admin only (values move as requests are made over HTTP, CoAP and failed
-TLS handshakes), one request log line per request at info, JSON log
+TLS and DTLS handshakes), one request log line per request at info, JSON log
 lines with log-format = json, and no key material or token in any log line
 even at debug."""
 import json, os, re, sys
@@ -73,6 +73,9 @@ with Cse(psk=PSK, log_level="info") as cse:
     c = coap_client(cse.coap_port, "cse-in/meter", "get", hdr("Cmeter"), timeout=3)
     t.eq(c.code, "2.05", "a CoAP RETRIEVE is answered")
     raw_exchange(cse.https_port, b"GET / HTTP/1.1\r\nHost: x\r\n\r\n", timeout=3)   # plain text to TLS
+    bad = coap_client(cse.coaps_port, "cse-in", "get", hdr("Cmeter"), scheme="coaps",
+                      extra=["-k", SECRET, "-u", "nobody@test.example"], timeout=2)
+    t.ok(bad.code is None, "a DTLS handshake with an unknown PSK identity fails")
 
     after = samples(scrape(cse).text)
     key = 'ironbark_requests_total{op="create",binding="http",rsc="2001"}'
@@ -95,6 +98,8 @@ with Cse(psk=PSK, log_level="info") as cse:
          "open connections include the scrape's own")
     key = 'ironbark_handshake_failures_total{transport="https"}'
     t.eq(value(after, key) - value(before, key), 1, "a failed TLS handshake is counted")
+    key = 'ironbark_handshake_failures_total{transport="coaps"}'
+    t.ok(value(after, key) - value(before, key) >= 1, "a DTLS handshake refused for its PSK identity is counted")
     t.ok("ironbark_notification_queue_depth 0" in scrape(cse).text, "nothing is queued for notification")
 
     # --- the request log ----------------------------------------------------
