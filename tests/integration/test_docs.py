@@ -30,7 +30,7 @@ MAX_SKIPS = 6
 # or a local token ID from an earlier answer, a kpm.key or ./m2m that no
 # example makes) and their owners were rewriting them when this test came
 # (issue 18). Not run, and said so in every run; the list may only shrink.
-PENDING = {"docs/dynamic-authorization.md", "docs/privacy.md"}
+PENDING = {"docs/privacy.md"}
 SKIP = re.compile(r"<!--\s*docs-test:\s*skip\s*\((.+)\)\s*-->")
 SERVER = re.compile(r"^build/m2m-(cse|das|ppm|mef|maf)(\s+--?\S+(\s+[^#&\s]+)?)*\s*&?\s*(#.*)?$")
 EXPECT = re.compile(r"#\s*RSC (\d{4})\b")
@@ -64,6 +64,8 @@ def commands(text, kind):
     logical, cur = [], ""
     for raw in text.split("\n"):
         line = raw
+        if not cur and line.lstrip().startswith("#"):            # a comment line (its ' are prose)
+            continue
         if kind == "console":
             if not line.startswith("$ ") and not cur:
                 continue
@@ -73,6 +75,10 @@ def commands(text, kind):
             continue
         if re.search(r"(\||&&|\|\|)\s*$", line.split(" #")[0]):     # a pipeline goes on
             cur += line + " "
+            continue
+        open_quote = cur.count("'") % 2
+        if (cur.count("'") + (line if open_quote else line.split(" #")[0]).count("'")) % 2:   # inside a quoted string
+            cur += line + "\n"
             continue
         logical.append(cur + line)
         cur = ""
@@ -95,7 +101,9 @@ def script(path, runnable):
            "trap 'kill $(jobs -p) 2>/dev/null; wait' EXIT",
            # Until more TCP ports listen than before (bounded: 10 s).
            "listening() { ss -Htln | wc -l; }",
-           "wait_more() { local i; for i in $(seq 200); do [ \"$(listening)\" -gt \"$1\" ] && return 0; sleep 0.05; done; return 0; }",
+           # (or until the server, $2, has exited: it failed, or its ports were taken)
+           "wait_more() { local i; for i in $(seq 200); do [ \"$(listening)\" -gt \"$1\" ] && return 0; "
+           "[ -n \"$2\" ] && ! kill -0 \"$2\" 2>/dev/null && return 0; sleep 0.05; done; return 0; }",
            ]
     if not starts_cse(runnable):
         out += ["build/m2m-cse > cse.log 2>&1 &", "wait_more 0; sleep 0.2"]
@@ -109,7 +117,7 @@ def script(path, runnable):
                 name = cmd.split()[0].split("/")[-1]
                 out.append("before=$(listening)")
                 out.append("%s > %s.log 2>&1 &" % (cmd.split("#")[0].strip().rstrip("&").strip(), name))
-                out.append("wait_more $before; sleep 0.3")
+                out.append("wait_more $before $!; sleep 0.3")
             elif expect:
                 out.append("{ %s ; } > .out 2>&1 || true; cat .out; grep -q 'RSC %s' .out || "
                            "{ echo 'expected RSC %s from: %s' >&2; exit 1; }"
