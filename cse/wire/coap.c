@@ -53,6 +53,7 @@ struct coap_server {
     struct coap_blocks *blocks;    /* block-wise transfers in progress (coap_block.h) */
     int64_t piggyback_ms;          /* how long a deferred answer may still go on the ACK */
     long long refused;             /* requests refused for peer misbehaviour */
+    bool self_testing;             /* our own probe at start: not a request to count or log */
     struct log_burst refused_log;
 };
 
@@ -490,7 +491,7 @@ static void on_request(coap_resource_t *resource, coap_session_t *session,
                 j = NULL;   /* answer_later or abandon frees it */
             } else {
                 commit_before_reply(srv->cse, &j->req, &j->rsp);
-                metrics_request(srv->cse->metrics, &j->req, &j->rsp, j->started_us);
+                if (!srv->self_testing) metrics_request(srv->cse->metrics, &j->req, &j->rsp, j->started_us);
                 coap_from_primitive(&j->req, &j->rsp, out);
                 reply_now(srv, session, j->key, in, j->has_b1 ? &j->b1echo : NULL, response, out,
                           j->mid, now);
@@ -606,7 +607,9 @@ static int self_test(struct coap_server *srv)
         log_warn("coap: cannot send the option self-test datagram");
         return 0;   /* nothing learnt either way: do not block the start */
     }
+    srv->self_testing = true;
     for (int i = 0; i < 100 && !coap_optfilter_active(); i++) coap_io_process(srv->ctx, 10);
+    srv->self_testing = false;
     close(fd);
     struct coap_parse_stats ps;
     coap_parse_hook_stats(&ps);

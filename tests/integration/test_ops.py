@@ -113,6 +113,7 @@ with Cse(psk=PSK, log_level="info") as cse:
     t.ok('fr="Cx rsc=2000 \\"us=1"' in log, "an originator with spaces and quotes is quoted, not a forged field",
          log[-600:])
     t.ok("/__metrics__" not in log and "/__health__" not in log, "scrapes and probes are not request lines")
+    t.ok(" rqi=s " not in log, "the CoAP binding's start-up self-test is not a request line")
 
 # --- JSON lines, and no secret in any line at debug ------------------------------
 with Cse(psk=PSK, log_level="debug", log_format="json") as cse:
