@@ -9,6 +9,7 @@
 #include "../cse/core/address.h"
 #include "../cse/base/clock.h"
 #include "../cse/core/cse.h"
+#include "../cse/core/metrics.h"
 #include "../cse/base/log.h"
 #include "../cse/core/rsc.h"
 #include "../resources/registry.h"
@@ -524,6 +525,7 @@ static int chain_check(struct cse *cse, const struct authz_query *q)
     const char *fr = q->originator ? q->originator : "";
     audit_decision(cse->acl ? cse->acl->audit : NULL, fr, q->target->path, acl_acop_name(q->acop), "deny",
                    r.decider, r.why);
+    metrics_denial(cse->metrics, r.decider);
     log_debug("authz: %s may not %s %s: %s (%s)", *fr ? fr : "-", acl_acop_name(q->acop), q->target->path,
               r.why, r.decider);
     return RSC_ORIGINATOR_HAS_NO_PRIVILEGE;

@@ -8,6 +8,7 @@
 #include <wolfssl/wolfcrypt/ecc.h>
 #include <wolfssl/wolfcrypt/random.h>
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -100,25 +101,85 @@ static int save_key(const char *path, ecc_key *key)
     return rc;
 }
 
-/* DER of GeneralNames: one dNSName plus the loopback addresses. */
-static int build_alt_names(const char *dns, unsigned char *out, int cap)
+/* One DER element (tag, definite length, value) appended at out[*n]. */
+static int put_tlv(unsigned char *out, int cap, int *n, unsigned char tag, const void *v, size_t len)
 {
-    static const unsigned char ipv4[] = { 0x87, 4, 127, 0, 0, 1 };
-    static const unsigned char ipv6[] = { 0x87, 16, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1 };
-    size_t dl = strlen(dns);
-    size_t body = 2 + dl + sizeof ipv4 + sizeof ipv6;
-    if (dl > 100 || (int)body + 2 > cap) return -1;
+    unsigned char head[4] = { tag };
+    int hl;
+    if (len < 0x80) { head[1] = (unsigned char)len; hl = 2; }
+    else if (len < 0x100) { head[1] = 0x81; head[2] = (unsigned char)len; hl = 3; }
+    else if (len < 0x10000) { head[1] = 0x82; head[2] = (unsigned char)(len >> 8); head[3] = (unsigned char)len; hl = 4; }
+    else return -1;
+    if (*n + hl + (int)len > cap) return -1;
+    memcpy(out + *n, head, (size_t)hl);
+    memcpy(out + *n + hl, v, len);
+    *n += hl + (int)len;
+    return 0;
+}
+
+/* A host name as a certificate may carry it: labels of letters, digits and
+ * hyphens, optionally a leading "*." wildcard label. */
+static bool dns_name_ok(const char *s)
+{
+    size_t len = strlen(s);
+    if (!len || len > 253) return false;
+    if (!strncmp(s, "*.", 2)) s += 2;
+    for (const char *label = s; *label;) {
+        size_t l = strcspn(label, ".");
+        if (!l || l > 63 || label[0] == '-' || label[l - 1] == '-') return false;
+        for (size_t i = 0; i < l; i++) {
+            char c = label[i];
+            if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-')) return false;
+        }
+        label += l;
+        if (*label == '.') label++;
+    }
+    return true;
+}
+
+/* One GeneralName: an iPAddress when name parses as IPv4 or IPv6, else a
+ * dNSName. -1 for neither (logged). */
+static int put_general_name(unsigned char *out, int cap, int *n, const char *name)
+{
+    unsigned char addr[16];
+    if (inet_pton(AF_INET, name, addr) == 1) return put_tlv(out, cap, n, 0x87, addr, 4);
+    if (inet_pton(AF_INET6, name, addr) == 1) return put_tlv(out, cap, n, 0x87, addr, 16);
+    if (dns_name_ok(name)) return put_tlv(out, cap, n, 0x82, name, strlen(name));
+    log_error("tls-extra-names: '%s' is neither an IP address nor a DNS name", name);
+    return -1;
+}
+
+/* DER of GeneralNames: the server name, the loopback addresses, and the
+ * extra names (comma- or space-separated). */
+static int build_alt_names(const char *dns, const char *extra, unsigned char *out, int cap)
+{
+    unsigned char body[4096];
     int n = 0;
-    out[n++] = 0x30;
-    out[n++] = (unsigned char)body;
-    out[n++] = 0x82;
-    out[n++] = (unsigned char)dl;
-    memcpy(out + n, dns, dl);
-    n += (int)dl;
-    memcpy(out + n, ipv4, sizeof ipv4);
-    n += (int)sizeof ipv4;
-    memcpy(out + n, ipv6, sizeof ipv6);
-    return n + (int)sizeof ipv6;
+    char list[600];
+    snprintf(list, sizeof list, "%s,127.0.0.1,::1,%s", dns, extra ? extra : "");
+    char *save = NULL;
+    for (char *name = strtok_r(list, ", \t", &save); name; name = strtok_r(NULL, ", \t", &save))
+        if (put_general_name(body, (int)sizeof body, &n, name)) return -1;
+    int len = 0;
+    return put_tlv(out, cap, &len, 0x30, body, (size_t)n) ? -1 : len;
+}
+
+/* The names a generated server certificate was made for, kept beside it
+ * so that a changed tls-server-name or tls-extra-names makes a new one. */
+static void names_line(const char *server_name, const char *extra, char *out, size_t cap)
+{
+    snprintf(out, cap, "%s|%s\n", server_name, extra ? extra : "");
+}
+
+static bool names_match(const char *path, const char *want)
+{
+    char have[700] = "";
+    FILE *f = fopen(path, "r");
+    if (!f) return strchr(want, '|')[1] == '\n';   /* made before names were kept: none extra then */
+    size_t n = fread(have, 1, sizeof have - 1, f);
+    fclose(f);
+    have[n] = 0;
+    return !strcmp(have, want);
 }
 
 static void name_cert(Cert *cert, const char *cn, int days)
@@ -163,7 +224,7 @@ static int make_ca(const struct certgen_paths *p, ecc_key *ca_key, struct der *c
     return 0;
 }
 
-static int make_server(const struct certgen_paths *p, const char *name, ecc_key *ca_key,
+static int make_server(const struct certgen_paths *p, const char *name, const char *extra, ecc_key *ca_key,
                        const struct der *ca_der, WC_RNG *rng)
 {
     Cert cert;
@@ -178,7 +239,7 @@ static int make_server(const struct certgen_paths *p, const char *name, ecc_key 
     if (!rc) rc = wc_SetAuthKeyIdFromPublicKey_ex(&cert, ECC_TYPE, ca_key);
     if (!rc) rc = wc_SetSubjectKeyIdFromPublicKey_ex(&cert, ECC_TYPE, &key);
     if (!rc) {
-        cert.altNamesSz = build_alt_names(name, cert.altNames, sizeof cert.altNames);
+        cert.altNamesSz = build_alt_names(name, extra, cert.altNames, sizeof cert.altNames);
         rc = cert.altNamesSz > 0 ? 0 : -1;
     }
     if (!rc) rc = make_signed(&cert, &key, ca_key, rng, &der);
@@ -198,12 +259,16 @@ static void set_paths(const char *dir, struct certgen_paths *p)
     snprintf(p->server_key, sizeof p->server_key, "%s/server.key", dir);
 }
 
-int certgen_ensure(const char *dir, const char *server_name, struct certgen_paths *out,
-                   bool *created)
+int certgen_ensure(const char *dir, const char *server_name, const char *extra_names,
+                   struct certgen_paths *out, bool *created)
 {
     set_paths(dir, out);
     *created = false;
-    if (file_exists(out->server_cert) && file_exists(out->server_key) && file_exists(out->ca_cert))
+    char names_path[600], names[700];
+    snprintf(names_path, sizeof names_path, "%s/server.names", dir);
+    names_line(server_name, extra_names, names, sizeof names);
+    if (file_exists(out->server_cert) && file_exists(out->server_key) && file_exists(out->ca_cert) &&
+        names_match(names_path, names))
         return 0;
     if (mkdir(dir, 0700) && errno != EEXIST) {
         log_error("tls: cannot create %s: %s", dir, strerror(errno));
@@ -217,13 +282,17 @@ int certgen_ensure(const char *dir, const char *server_name, struct certgen_path
     bool have_ca = file_exists(out->ca_cert) && file_exists(out->ca_key);
     if (!rc && have_ca) rc = load_key(out->ca_key, &ca_key) || load_cert_der(out->ca_cert, &ca_der);
     else if (!rc) rc = make_ca(out, &ca_key, &ca_der, &rng);
-    if (!rc) rc = make_server(out, server_name, &ca_key, &ca_der, &rng);
+    if (!rc) rc = make_server(out, server_name, extra_names, &ca_key, &ca_der, &rng);
     wc_ecc_free(&ca_key);
     wc_FreeRng(&rng);
     if (rc) {
         log_error("tls: cannot create certificates under %s", dir);
         return -1;
     }
+    int fd = open(names_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (fd < 0 || write(fd, names, strlen(names)) != (ssize_t)strlen(names))
+        log_warn("tls: cannot record the certificate's names in %s", names_path);
+    if (fd >= 0) close(fd);
     *created = true;
     return 0;
 }
@@ -239,9 +308,10 @@ int certgen_server_identity(const struct config *cfg, struct certgen_paths *out)
     char dir[300];
     bool created;
     snprintf(dir, sizeof dir, "%s/tls", cfg->data_dir);
-    if (certgen_ensure(dir, cfg->tls_server_name, out, &created)) return -1;
+    if (certgen_ensure(dir, cfg->tls_server_name, cfg->tls_extra_names, out, &created)) return -1;
     if (created)
-        log_info("tls: no certificate configured, created CA %s and server certificate %s "
-                 "(clients trust %s)", out->ca_cert, out->server_cert, out->ca_cert);
+        log_info("tls: created server certificate %s for %s, 127.0.0.1, ::1%s%s, signed by the CA %s "
+                 "(clients trust it)", out->server_cert, cfg->tls_server_name,
+                 cfg->tls_extra_names[0] ? ", " : "", cfg->tls_extra_names, out->ca_cert);
     return 0;
 }

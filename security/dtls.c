@@ -1,6 +1,8 @@
 /* libcoap and OpenSSL only: this file must never include wolfssl/ssl.h. */
 #include "dtls.h"
 
+#include "../cse/core/metrics.h"
+
 #include "bootstrap.h"
 #include "enrol_keys.h"
 #include "cert_san.h"
@@ -33,6 +35,7 @@ static const char dtls_ciphers[] =
 struct dtls {
     struct credentials *creds;
     struct throttle *throttle;
+    struct metrics *metrics;
     uint8_t key[CRED_KEY_MAX];     /* the key handed to libcoap, which copies it */
     coap_bin_const_t key_bin;
     struct certgen_paths id;
@@ -87,6 +90,7 @@ static const coap_bin_const_t *psk_for_identity(coap_bin_const_t *identity, coap
     struct cred_psk psk;
     if (strlen(id) != identity->length || cred_get_psk(d->creds, id, &psk) != 0) {
         log_debug("dtls: unknown PSK identity '%.*s'", (int)identity->length, (const char *)identity->s);
+        metrics_handshake_failed(d->metrics, "coaps");
         return NULL;
     }
     memcpy(d->key, psk.key, psk.key_len);
@@ -102,14 +106,17 @@ static const coap_bin_const_t *psk_for_identity(coap_bin_const_t *identity, coap
 static int accept_verified(const char *cn, const uint8_t *der, size_t der_len, coap_session_t *session,
                            unsigned depth, int validated, void *arg)
 {
-    (void)session; (void)arg;
+    (void)session;
+    struct dtls *d = arg;
     if (!validated) {
         log_debug("dtls: certificate '%s' (depth %u) refused", cn ? cn : "", depth);
+        metrics_handshake_failed(d->metrics, "coaps");
         return 0;
     }
     char uri[SAN_URI_MAX + 1];
     if (depth == 0 && cert_san_uri(der, der_len, uri, sizeof uri) == SAN_URI_BAD) {
         log_warn("dtls: client certificate with a malformed URI subjectAltName refused");
+        metrics_handshake_failed(d->metrics, "coaps");
         return 0;
     }
     return 1;
@@ -174,7 +181,7 @@ static int write_ca_bundle(struct dtls *d, const struct config *cfg)
 }
 
 struct dtls *dtls_setup(struct coap_context_t *ctx, const struct config *cfg, struct credentials *creds,
-                        struct throttle *throttle)
+                        struct throttle *throttle, struct metrics *metrics)
 {
     if (!coap_dtls_is_supported()) {
         log_error("dtls: libcoap was built without DTLS");
@@ -192,6 +199,7 @@ struct dtls *dtls_setup(struct coap_context_t *ctx, const struct config *cfg, st
     if (!d) return NULL;
     d->creds = creds;
     d->throttle = throttle;
+    d->metrics = metrics;
     snprintf(d->crl_file, sizeof d->crl_file, "%s", cfg->crl_file);
     if (certgen_server_identity(cfg, &d->id) || write_ca_bundle(d, cfg)) {
         log_error("dtls: cannot prepare the server certificate and trusted CAs");

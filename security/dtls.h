@@ -14,12 +14,15 @@ struct coap_context_t;
 struct coap_session_t;
 struct dtls;
 struct throttle;
+struct metrics;
 
 /* Sets up PSK and PKI on ctx; NULL with a logged reason on failure. The
  * result must outlive the context. Each ClientHello that passed the cookie
- * exchange asks throttle (may be NULL) for a handshake of its address. */
+ * exchange asks throttle (may be NULL) for a handshake of its address;
+ * handshakes it refuses (an unknown PSK identity, a refused certificate)
+ * are counted in metrics (may be NULL). */
 struct dtls *dtls_setup(struct coap_context_t *ctx, const struct config *cfg,
-                        struct credentials *creds, struct throttle *throttle);
+                        struct credentials *creds, struct throttle *throttle, struct metrics *metrics);
 void dtls_free(struct dtls *d);
 
 /* The Credential-ID a DTLS session authenticated ("12-<KpsaID>" or

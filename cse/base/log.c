@@ -1,15 +1,141 @@
 #include "log.h"
 
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
 
 int log_level = LOG_LVL_INFO;
+/* Process-wide like log_level: stderr is the process's. */
+static enum log_format log_format = LOG_FORMAT_TEXT;
 
 static const char *const level_names[] = { "error", "warn", "info", "debug" };
 
 void log_set_level(int level) { log_level = level; }
+void log_set_format(enum log_format format) { log_format = format; }
+
+int log_format_parse(const char *name)
+{
+    if (!strcmp(name, "text")) return LOG_FORMAT_TEXT;
+    if (!strcmp(name, "json")) return LOG_FORMAT_JSON;
+    return -1;
+}
+
+/* Appends s[0..n) to buf[*len] when all of it fits within cap, else
+ * nothing: a line is cut short, never cut inside an escape or a field. */
+static bool put(char *buf, size_t *len, size_t cap, const char *s, size_t n)
+{
+    if (*len + n + 1 > cap) return false;
+    memcpy(buf + *len, s, n);
+    *len += n;
+    buf[*len] = 0;
+    return true;
+}
+
+/* Room kept after an escaped string for what closes it ("}). */
+#define CLOSE_ROOM 4
+
+/* s as the inside of a JSON string: quotes, backslashes, control
+ * characters and bytes above ASCII escaped (a hostile originator cannot end the object); cut
+ * short, whole escapes only, when it would not leave CLOSE_ROOM. */
+static void put_escaped(char *buf, size_t *len, size_t cap, const char *s)
+{
+    if (cap <= CLOSE_ROOM) return;
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+        char esc[8];
+        size_t n = 1;
+        if (*p == '"' || *p == '\\') {
+            esc[0] = '\\'; esc[1] = (char)*p;
+            n = 2;
+        } else if (*p < 0x20 || *p >= 0x7f) {   /* bytes above ASCII too: a line stays valid UTF-8 */
+            snprintf(esc, sizeof esc, "\\u%04x", *p);
+            n = 6;
+        } else {
+            esc[0] = (char)*p;
+        }
+        if (!put(buf, len, cap - CLOSE_ROOM, esc, n)) return;
+    }
+}
+
+static void stamp_now(char *out, size_t cap)
+{
+    struct timespec ts;
+    struct tm tm;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    gmtime_r(&ts.tv_sec, &tm);
+    size_t n = strftime(out, cap, "%Y-%m-%dT%H:%M:%S", &tm);
+    snprintf(out + n, cap - n, ".%03dZ", (int)(ts.tv_nsec / 1000000) % 1000);
+}
+
+/* One finished line: the JSON object's closing brace is added here. */
+static void emit(int level, const char *body, bool json_fields)
+{
+    char stamp[32];
+    stamp_now(stamp, sizeof stamp);
+    if (log_format == LOG_FORMAT_TEXT) {
+        fprintf(stderr, "%s %-5s %s\n", stamp, level_names[level], body);
+        return;
+    }
+    char line[4096];
+    size_t len = 0;
+    line[0] = 0;
+    put(line, &len, sizeof line, "{\"ts\":\"", 7);
+    put(line, &len, sizeof line, stamp, strlen(stamp));
+    put(line, &len, sizeof line, "\",\"level\":\"", 11);
+    put(line, &len, sizeof line, level_names[level], strlen(level_names[level]));
+    if (json_fields) {
+        put(line, &len, sizeof line, "\",", 2);
+        put(line, &len, sizeof line, body, strlen(body));
+    } else {
+        put(line, &len, sizeof line, "\",\"msg\":\"", 9);
+        put_escaped(line, &len, sizeof line, body);
+        put(line, &len, sizeof line, "\"", 1);
+    }
+    fprintf(stderr, "%s}\n", line);
+}
+
+void log_fields(int level, const char *event, const struct log_field *fields, int n)
+{
+    if (level > log_level) return;
+    char body[2048];
+    size_t len = 0;
+    body[0] = 0;
+    bool json = log_format == LOG_FORMAT_JSON;
+    if (json) {
+        put(body, &len, sizeof body, "\"msg\":\"", 7);
+        put_escaped(body, &len, sizeof body, event);
+        put(body, &len, sizeof body, "\"", 1);
+    } else {
+        put(body, &len, sizeof body, event, strlen(event));
+    }
+    for (int i = 0; i < n; i++) {
+        /* Each field whole or not at all; a value is cut at 400 bytes. */
+        char one[512], num[32];
+        size_t olen = 0;
+        one[0] = 0;
+        const char *v = fields[i].str;
+        if (!v) snprintf(num, sizeof num, "%lld", fields[i].num);
+        put(one, &olen, sizeof one, json ? ",\"" : " ", json ? 2 : 1);
+        put_escaped(one, &olen, 64, fields[i].key);   /* keys are ours: short, plain */
+        put(one, &olen, sizeof one, json ? "\":" : "=", json ? 2 : 1);
+        /* Text: bare when it cannot be mistaken for more fields; else quoted. */
+        bool bare = !json && v && *v;
+        for (const unsigned char *p = (const unsigned char *)v; bare && *p; p++)
+            bare = *p > 0x20 && *p < 0x7f && *p != '"' && *p != '=' && *p != '\\';
+        if (!v) {
+            put(one, &olen, sizeof one, num, strlen(num));
+        } else if (bare) {
+            put_escaped(one, &olen, olen + 400, v);   /* nothing to escape: a plain cut */
+        } else {
+            put(one, &olen, sizeof one, "\"", 1);
+            put_escaped(one, &olen, olen + 400, v);
+            put(one, &olen, sizeof one, "\"", 1);
+        }
+        if (!put(body, &len, sizeof body, one, olen)) break;
+    }
+    emit(level, body, json);
+}
 
 int log_level_parse(const char *name)
 {
@@ -20,20 +146,12 @@ int log_level_parse(const char *name)
 
 void log_write(int level, const char *fmt, ...)
 {
-    char stamp[32];
-    struct timespec ts;
-    struct tm tm;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    gmtime_r(&ts.tv_sec, &tm);
-    strftime(stamp, sizeof stamp, "%Y-%m-%dT%H:%M:%S", &tm);
-
     char line[2048];
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(line, sizeof line, fmt, ap);
     va_end(ap);
-    fprintf(stderr, "%s.%03ldZ %-5s %s\n", stamp, ts.tv_nsec / 1000000,
-            level_names[level], line);
+    emit(level, line, false);
 }
 
 void log_burst_write(struct log_burst *b, int level, long long now_ms, long long interval_ms,

@@ -7,10 +7,27 @@ enum log_level { LOG_LVL_ERROR, LOG_LVL_WARN, LOG_LVL_INFO, LOG_LVL_DEBUG };
 
 extern int log_level;
 
+/* text: "<time> <level> <message>"; json: one object a line, for
+ * collectors that parse (journald forwarders, Loki, Elasticsearch). */
+enum log_format { LOG_FORMAT_TEXT, LOG_FORMAT_JSON };
+
 void log_set_level(int level);
+void log_set_format(enum log_format format);
+/* Parses "text", "json"; returns -1 when unknown. */
+int log_format_parse(const char *name);
 /* Parses "error", "warn", "info", "debug"; returns -1 when unknown. */
 int log_level_parse(const char *name);
 void log_write(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* One event with named fields (the request log): "event k=v k=v" in text,
+ * where a value with spaces, quotes or control characters is quoted and
+ * escaped so nobody can forge a line; members of the object in json. */
+struct log_field {
+    const char *key;
+    const char *str;           /* NULL: the number below */
+    long long num;
+};
+void log_fields(int level, const char *event, const struct log_field *fields, int n);
 
 /* A line about something outsiders can make happen at will (a malformed
  * datagram, a refused connection): counted always, written at most once per

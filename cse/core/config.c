@@ -88,7 +88,7 @@ static int parse_num(const char *v, int64_t lo, int64_t hi, int64_t *out)
 }
 
 /* One table drives the file, the flags and --help. */
-enum kind { K_STR, K_INT, K_BOOL, K_SYNC, K_LOG, K_SECURITY, K_LIST, K_RATE };
+enum kind { K_STR, K_INT, K_BOOL, K_SYNC, K_LOG, K_LOGFMT, K_SECURITY, K_LIST, K_RATE };
 struct setting {
     const char *name;
     enum kind kind;
@@ -124,6 +124,8 @@ static const struct setting settings[] = {
       "durability: off, normal (survives kill -9; default), full (survives power loss)", 0, false },
     { "log-level", K_LOG, offsetof(struct config, log_level), sizeof(int), 0, 0,
       "error, warn, info (default), debug", 0, false },
+    { "log-format", K_LOGFMT, offsetof(struct config, log_format), sizeof(int), 0, 0,
+      "text (default) or json: one JSON object per log line", 0, false },
     INT(max_body, "max-body", 1024, 1LL << 30, "largest request body in bytes (default 1048576)"),
     INT(http_idle_timeout_ms, "http-idle-timeout", 100, 86400000, "close an HTTP(S) connection idle this long, ms (default 60000)"),
     INT(http_request_timeout_ms, "http-request-timeout", 100, 86400000, "a request must be complete this long after its first byte, ms, else 408 (default 30000)"),
@@ -150,6 +152,7 @@ static const struct setting settings[] = {
     STR(tls_cert, "tls-cert", "server certificate chain, PEM (default: generated under <data-dir>/tls)"),
     STR(tls_key, "tls-key", "private key of tls-cert, PEM"),
     STR(tls_server_name, "tls-server-name", "SNI name and generated certificate DNS name (default localhost)"),
+    STR(tls_extra_names, "tls-extra-names", "more DNS names and IP addresses for the generated server certificate, comma-separated (default none; 127.0.0.1 and ::1 always)"),
     INT(tls_handshake_timeout_ms, "tls-handshake-timeout", 100, 600000, "close a (D)TLS handshake that takes longer, ms (default 5000)"),
     SECURITY(security_http, "security-http", "SAEF policy for HTTP/HTTPS: off, optional, required (default: optional on a loopback http-host, required otherwise)"),
     SECURITY(security_coap, "security-coap", "SAEF policy for CoAP/CoAPS: off, optional, required (default: optional on a loopback coap-host, required otherwise)"),
@@ -253,6 +256,13 @@ int config_set(struct config *c, const char *key, const char *value, char *err, 
         case K_LOG:
             if ((n = log_level_parse(value)) < 0) {
                 snprintf(err, errlen, "log-level: expected error, warn, info or debug, got '%s'", value);
+                return -1;
+            }
+            *(int *)field = (int)n;
+            return 0;
+        case K_LOGFMT:
+            if ((n = log_format_parse(value)) < 0) {
+                snprintf(err, errlen, "log-format: expected text or json, got '%s'", value);
                 return -1;
             }
             *(int *)field = (int)n;

@@ -43,6 +43,7 @@ struct config {
     int64_t coap_piggyback_ms; /* a deferred CoAP answer ready within this rides on the ACK */
     int sync;                 /* enum store_sync */
     int log_level;
+    int log_format;           /* enum log_format: text or json lines */
     int64_t max_body;         /* bytes */
     int max_connections;      /* HTTP and HTTPS together */
     int max_connections_per_client; /* from one source address */
@@ -67,6 +68,7 @@ struct config {
     char tls_cert[256];       /* server certificate chain, PEM; empty = generated */
     char tls_key[256];        /* its private key, PEM */
     char tls_server_name[128];/* SNI host name and certificate DNS name */
+    char tls_extra_names[512];/* more DNS names and IP addresses for the generated certificate */
     int tls_handshake_timeout_ms;
     int security_http;        /* enum config_security, for HTTP and HTTPS */
     int security_coap;        /* enum config_security, for CoAP and CoAPS */

@@ -6,6 +6,7 @@
 #include "../base/clock.h"
 #include "../base/log.h"
 #include "../base/loop.h"
+#include "metrics.h"
 #include "rsc.h"
 
 #include <stdio.h>
@@ -80,6 +81,7 @@ bool cse_batch_pending(const struct cse *cse)
 int cse_commit(struct cse *cse)
 {
     if (!cse->store) return 0;
+    metrics_batch(cse->metrics, store_batch_size(cse->store));
     int rc = store_batch_commit(cse->store);
     /* A plain transaction may have committed (or failed to commit) the
      * batch meanwhile: held responses learn the outcome either way. */

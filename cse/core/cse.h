@@ -26,6 +26,7 @@ struct throttle;
 struct fw_trust;
 struct esprim_receiver;
 struct announcer;
+struct metrics;
 
 /* After a group commit: ok = the batch is durable; otherwise it was rolled
  * back and every response that depended on it must become an error. */
@@ -65,6 +66,8 @@ struct cse {
     struct nb_pending *nb_unstarted; /* rt 1/2 requests not yet started (nonblocking.c) */
     struct parent_cache *parents;    /* cse_parent(); NULL until first used */
     struct throttle *throttle;       /* rate limits the bindings ask (cse/throttle.h) */
+    struct metrics *metrics;         /* operator counters, request log (cse/metrics.h) */
+    int64_t started_us;              /* when it opened (the health endpoint's uptime) */
     /* What a resource type keeps in memory (a timeSeries' missing-data
      * timers), one slot per registered type (cse_type_state()); the type
      * frees it in its on_cse_stop hook. */

@@ -13,6 +13,7 @@
 #include "../events/announce.h"
 #include "../events/notify.h"
 #include "../events/polling.h"
+#include "metrics.h"
 #include "rsc.h"
 #include "throttle.h"
 #include "../../security/firmware_sig.h"
@@ -152,6 +153,43 @@ static void commit_round(struct loop *loop, void *data)
     cse_commit(data);
 }
 
+static long long file_bytes(const char *path)
+{
+    struct stat st;
+    return stat(path, &st) ? 0 : (long long)st.st_size;
+}
+
+/* What the engine's other modules count, for the metrics (cse/metrics.h). */
+static void module_metrics(void *data, struct metrics_text *out)
+{
+    struct cse *cse = data;
+    static const char *const throttle_names[THROTTLE_KINDS] = { "address", "originator", "credential", "handshake" };
+    metrics_head(out, "ironbark_rate_limited_total", "counter", "Requests and handshakes refused by a rate limit, by key.");
+    for (int k = 0; k < THROTTLE_KINDS; k++)
+        metrics_line(out, "ironbark_rate_limited_total{key=\"%s\"} %lld", throttle_names[k],
+                     throttle_refused(cse->throttle, (enum throttle_kind)k));
+
+    struct notify_stats ns = { 0 };
+    notify_get_stats(cse, &ns);
+    metrics_head(out, "ironbark_notification_queue_depth", "gauge", "Notifications waiting or in flight.");
+    metrics_line(out, "ironbark_notification_queue_depth %lld", (long long)ns.pending);
+    metrics_head(out, "ironbark_notification_queue_bytes", "gauge", "Bytes the notification queues hold.");
+    metrics_line(out, "ironbark_notification_queue_bytes %zu", ns.bytes);
+    metrics_head(out, "ironbark_notifications_dropped_total", "counter", "Notifications dropped by a queue's byte bound.");
+    metrics_line(out, "ironbark_notifications_dropped_total %llu", (unsigned long long)ns.dropped);
+    metrics_head(out, "ironbark_notifications_total", "counter", "Notifications by outcome.");
+    metrics_line(out, "ironbark_notifications_total{outcome=\"queued\"} %llu", (unsigned long long)ns.queued);
+    metrics_line(out, "ironbark_notifications_total{outcome=\"delivered\"} %llu", (unsigned long long)ns.delivered);
+    metrics_line(out, "ironbark_notifications_total{outcome=\"failed\"} %llu", (unsigned long long)ns.failed);
+
+    metrics_head(out, "ironbark_store_bytes", "gauge", "Size of the store's database file and its write-ahead log.");
+    char wal[sizeof cse->cfg.db_file + 8];
+    snprintf(wal, sizeof wal, "%s-wal", cse->cfg.db_file);
+    bool on_disk = strcmp(cse->cfg.db_file, ":memory:") != 0;
+    metrics_line(out, "ironbark_store_bytes{file=\"db\"} %lld", on_disk ? file_bytes(cse->cfg.db_file) : 0);
+    metrics_line(out, "ironbark_store_bytes{file=\"wal\"} %lld", on_disk ? file_bytes(wal) : 0);
+}
+
 int cse_open(struct cse *cse, const struct config *cfg, struct loop *loop)
 {
     return cse_open_with(cse, cfg, loop, NULL);
@@ -175,6 +213,7 @@ int cse_open_with(struct cse *cse, const struct config *cfg, struct loop *loop,
         log_error("cannot create data directory %s: %s", cfg->data_dir, strerror(errno));
         return -1;
     }
+    cse->started_us = clock_now_us();
     if (store_open(&cse->store, cfg->db_file, (enum store_sync)cfg->sync)) return -1;
     if (ensure_start_resources(cse) || acl_open(cse)) {
         acl_close(cse);
@@ -198,6 +237,9 @@ int cse_open_with(struct cse *cse, const struct config *cfg, struct loop *loop,
         store_batch_enable(cse->store, true);
         loop_before_sleep(loop, commit_round, cse);
     }
+    /* Without it (out of memory) the CSE serves on, uncounted. */
+    cse->metrics = metrics_new();
+    metrics_add_source(cse->metrics, module_metrics, cse);
     return 0;
 }
 
@@ -238,6 +280,8 @@ void cse_close(struct cse *cse)
     acl_close(cse);
     store_close(cse->store);
     cse->store = NULL;
+    metrics_free(cse->metrics);
+    cse->metrics = NULL;
 }
 
 /* --- reset ------------------------------------------------------------------ */

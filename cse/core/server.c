@@ -7,6 +7,7 @@
 #include "config.h"
 #include "engine.h"
 #include "registration.h"
+#include "metrics.h"
 #include "throttle.h"
 #include "../base/fd_limit.h"
 #include "../base/json_text.h"
@@ -59,6 +60,18 @@ static bool admit_handshake(void *throttle, const char *peer_ip)
     return throttle_handshake(throttle, peer_ip);
 }
 
+static void https_handshake_failed(void *metrics)
+{
+    metrics_handshake_failed(metrics, "https");
+}
+
+/* The listeners' gauges, which the engine does not own. */
+static void listener_metrics(void *limits, struct metrics_text *out)
+{
+    metrics_head(out, "ironbark_open_connections", "gauge", "Open HTTP and HTTPS connections.");
+    metrics_line(out, "ironbark_open_connections{transport=\"http\"} %d", http_limits_open(limits));
+}
+
 /* The HTTPS listener: the HTTP server over the wolfSSL transport. */
 /* Settings both HTTP listeners share (their connections count together). */
 static struct http_options http_options_of(const struct config *cfg, struct http_limits *limits, int port)
@@ -82,6 +95,8 @@ static struct http_server *start_https(struct loop *loop, const struct config *c
     opt.handshake_timeout_ms = cfg->tls_handshake_timeout_ms;
     opt.admit = admit_handshake;
     opt.admit_data = cse->throttle;
+    opt.handshake_failed = https_handshake_failed;
+    opt.handshake_failed_data = cse->metrics;
     struct http_server *srv = http_server_start(loop, &opt, http_binding_handle, cse);
     if (srv) log_info("HTTPS on %s:%d", cfg->http_host, http_server_port(srv));
     if (srv) cse_on_commit(cse, release_http, srv);
@@ -150,6 +165,7 @@ int server_main(int argc, char **argv, const struct server_profile *profile)
     int rc = config_parse_args(&cfg, argc, argv);
     if (rc) return rc > 0 ? 0 : 2;
     log_set_level(cfg.log_level);
+    log_set_format(cfg.log_format);
     config_resolve_security(&cfg);
     restrict_data_files(&cfg);
 
@@ -174,6 +190,7 @@ int server_main(int argc, char **argv, const struct server_profile *profile)
         return 1;
     }
     loop_watch(loop, sfd, LOOP_READABLE, on_signal, NULL);
+    metrics_add_source(cse.metrics, listener_metrics, limits);
 
     /* Every listener, or none: a failure stops the start and unwinds below.
      * HTTPS comes first so that its generated CA exists before any port answers. */

@@ -166,6 +166,7 @@ struct store {
     bool in_batch;             /* the batch transaction is open */
     bool plain_joined;         /* a store_begin() savepoint is open in the batch */
     bool batch_failed;         /* a batch commit failed (store_batch_take_failure) */
+    int batch_size;            /* savepoints opened in the open batch */
     const char *fail_flag;     /* test hook, see commit_fault() */
 };
 
@@ -389,7 +390,9 @@ static int begin_in_batch(struct store *s)
     if (!s->in_batch) {
         if (run_simple(s, S_BEGIN)) return RSC_INTERNAL_SERVER_ERROR;
         s->in_batch = true;
+        s->batch_size = 0;
     }
+    s->batch_size++;
     return run_simple(s, S_SAVEPOINT);
 }
 
@@ -423,6 +426,7 @@ void store_batch_enable(struct store *s, bool on)
 }
 
 bool store_batch_pending(const struct store *s) { return s->in_batch; }
+int store_batch_size(const struct store *s) { return s->in_batch ? s->batch_size : 0; }
 
 bool store_batch_take_failure(struct store *s)
 {

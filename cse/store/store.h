@@ -40,6 +40,8 @@ void store_rollback(struct store *s);
 void store_batch_enable(struct store *s, bool on);
 int store_begin_batched(struct store *s);
 bool store_batch_pending(const struct store *s);
+/* Primitives (savepoints) in the open batch; 0 when none is open. */
+int store_batch_size(const struct store *s);
 int store_batch_commit(struct store *s);
 bool store_batch_take_failure(struct store *s);
 

@@ -10,6 +10,8 @@
 #include "coap_parse_hook.h"
 #include "coap_wire.h"
 #include "../core/cse.h"
+#include "../core/metrics.h"
+#include "../base/clock.h"
 #include "../base/log.h"
 #include "../base/loop.h"
 #include "../core/rsc.h"
@@ -51,6 +53,7 @@ struct coap_server {
     struct coap_blocks *blocks;    /* block-wise transfers in progress (coap_block.h) */
     int64_t piggyback_ms;          /* how long a deferred answer may still go on the ACK */
     long long refused;             /* requests refused for peer misbehaviour */
+    bool self_testing;             /* our own probe at start: not a request to count or log */
     struct log_burst refused_log;
 };
 
@@ -216,6 +219,7 @@ struct coap_job {
     coap_session_t *session;       /* referenced while deferred */
     char key[80];                  /* duplicate-detection key and MID of the request */
     uint16_t mid;
+    int64_t started_us;            /* when it was read (metrics, request log) */
     bool con, acked;               /* a CON request; its empty ACK went out */
     uint8_t token[8];
     size_t toklen;
@@ -325,6 +329,7 @@ static void answer_later(void *data)
     struct coap_job *j = data;
     if (!j->srv) { job_free(j); return; }
     commit_before_reply(j->srv->cse, &j->req, &j->rsp);
+    metrics_request(j->srv->cse->metrics, &j->req, &j->rsp, j->started_us);
     struct coap_msg_out *out = malloc(sizeof *out);
     if (out) {
         coap_msg_out_init(out);
@@ -395,6 +400,7 @@ static void on_request(coap_resource_t *resource, coap_session_t *session,
         return;
     }
     j->timer = -1;
+    j->started_us = clock_now_us();
     coap_msg_out_init(out);
     m2m_request_init(&j->req);
     m2m_response_init(&j->rsp);
@@ -485,6 +491,7 @@ static void on_request(coap_resource_t *resource, coap_session_t *session,
                 j = NULL;   /* answer_later or abandon frees it */
             } else {
                 commit_before_reply(srv->cse, &j->req, &j->rsp);
+                if (!srv->self_testing) metrics_request(srv->cse->metrics, &j->req, &j->rsp, j->started_us);
                 coap_from_primitive(&j->req, &j->rsp, out);
                 reply_now(srv, session, j->key, in, j->has_b1 ? &j->b1echo : NULL, response, out,
                           j->mid, now);
@@ -564,7 +571,8 @@ static int open_endpoints(struct coap_server *srv, const struct coap_options *op
 {
     if (opt->port && add_endpoint(srv, opt->host, opt->port, COAP_PROTO_UDP)) return -1;
     if (!opt->secure_port) return 0;
-    srv->dtls = dtls_setup(srv->ctx, &srv->cse->cfg, srv->cse->creds, srv->cse->throttle);
+    srv->dtls = dtls_setup(srv->ctx, &srv->cse->cfg, srv->cse->creds, srv->cse->throttle,
+                           srv->cse->metrics);
     if (!srv->dtls || add_endpoint(srv, opt->host, opt->secure_port, COAP_PROTO_DTLS)) return -1;
     log_info("CoAPS (DTLS 1.2) on %s:%d", opt->host, opt->secure_port);
     return 0;
@@ -599,7 +607,9 @@ static int self_test(struct coap_server *srv)
         log_warn("coap: cannot send the option self-test datagram");
         return 0;   /* nothing learnt either way: do not block the start */
     }
+    srv->self_testing = true;
     for (int i = 0; i < 100 && !coap_optfilter_active(); i++) coap_io_process(srv->ctx, 10);
+    srv->self_testing = false;
     close(fd);
     struct coap_parse_stats ps;
     coap_parse_hook_stats(&ps);

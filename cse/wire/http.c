@@ -224,6 +224,13 @@ void http_limits_free(struct http_limits *l)
     free(l);
 }
 
+int http_limits_open(const struct http_limits *l) { return l ? l->total : 0; }
+
+static void handshake_failed(struct http_server *srv)
+{
+    if (srv->opt.handshake_failed) srv->opt.handshake_failed(srv->opt.handshake_failed_data);
+}
+
 static void lru_unlink(struct http_limits *l, struct http_conn *c)
 {
     if (c->lru_prev) c->lru_prev->lru_next = c->lru_next; else l->lru_head = c->lru_next;
@@ -779,6 +786,7 @@ static void conn_handshake(struct http_conn *c)
         loop_watch(c->srv->loop, c->fd, LOOP_WRITABLE, conn_io, c);
     } else {
         log_debug("http: handshake with %s:%d failed", c->peer_ip, c->peer_port);
+        handshake_failed(c->srv);
         conn_close(c);
     }
 }
@@ -1033,6 +1041,7 @@ static int64_t sweep_idle(struct loop *loop, int64_t id, void *data)
         if (c->handshaking && now - c->accepted_at > srv->opt.handshake_timeout_ms) {
             log_debug("http: %s:%d did not finish its handshake in time, closing",
                      c->peer_ip, c->peer_port);
+            handshake_failed(srv);
             conn_close(c);
             continue;
         }

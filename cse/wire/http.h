@@ -85,6 +85,8 @@ struct http_limits;
 struct http_limits *http_limits_create(int max_total, int max_per_client);
 /* Only once every server using l has stopped. */
 void http_limits_free(struct http_limits *l);
+/* Connections open now under these limits (HTTP and HTTPS together). */
+int http_limits_open(const struct http_limits *l);
 
 struct http_options {
     const char *host;
@@ -102,6 +104,9 @@ struct http_options {
      * limit); false closes the connection before anything is read. NULL = all. */
     bool (*admit)(void *admit_data, const char *peer_ip);
     void *admit_data;
+    /* Told of each handshake that failed or timed out (metrics). NULL = none. */
+    void (*handshake_failed)(void *handshake_failed_data);
+    void *handshake_failed_data;
 };
 
 struct http_server *http_server_start(struct loop *loop, const struct http_options *opt,

@@ -1,6 +1,8 @@
 #include "http_binding.h"
 
 #include "../core/cse.h"
+#include "../core/metrics.h"
+#include "../base/clock.h"
 #include "../base/cbor_json.h"
 #include "../base/json_text.h"
 #include "../core/rsc.h"
@@ -8,6 +10,7 @@
 #include "../core/throttle.h"
 #include "../core/token_syntax.h"
 #include "../../security/saef.h"
+#include "ops_http.h"
 #include "upper_tester.h"
 
 #include <ctype.h>
@@ -335,6 +338,7 @@ struct exchange {
     struct http_server *srv;
     struct http_conn *conn;
     uint64_t gen;
+    int64_t started_us;        /* when the request was read (metrics, request log) */
 };
 
 static void exchange_free(struct exchange *x)
@@ -350,6 +354,7 @@ static void answer_later(void *data)
     struct http_response h = { .status = 500 };
     http_from_primitive(&x->req, &x->rsp, &h);
     if (cse_batch_pending(x->cse)) hold_until_commit(&x->req, &h);
+    metrics_request(x->cse->metrics, &x->req, &x->rsp, x->started_us);
     http_server_respond(x->srv, x->conn, x->gen, &h);
     exchange_free(x);
 }
@@ -365,12 +370,14 @@ void http_binding_handle(void *data, const struct http_request *hreq, struct htt
     struct cse *cse = data;
     /* A server's own plain-HTTP endpoints (the MEF's EST) carry no primitive. */
     if (cse->on_http && cse->on_http(cse, hreq, hrsp)) return;
+    if (ops_http_handle(cse, hreq, hrsp)) return;
     struct exchange *x = calloc(1, sizeof *x);
     if (!x) {
         hrsp->status = 503;
         return;
     }
     x->cse = data;
+    x->started_us = clock_now_us();
     m2m_request_init(&x->req);
     m2m_response_init(&x->rsp);
     if (upper_tester_addressed(x->cse, hreq)) {
@@ -399,5 +406,6 @@ void http_binding_handle(void *data, const struct http_request *hreq, struct htt
     }
     http_from_primitive(&x->req, &x->rsp, hrsp);
     if (cse_batch_pending(x->cse)) hold_until_commit(&x->req, hrsp);
+    metrics_request(x->cse->metrics, &x->req, &x->rsp, x->started_us);
     exchange_free(x);
 }

@@ -1,5 +1,7 @@
 #include "upper_tester.h"
 
+#include "ops_http.h"
+
 #include "../core/cse.h"
 #include "../core/engine.h"
 #include "../core/rsc.h"
@@ -21,11 +23,6 @@ bool upper_tester_addressed(const struct cse *cse, const struct http_request *hr
     if (!config_is_loopback(cse->cfg.http_host) && !cse->cfg.upper_tester_remote) return false;
     size_t n = strcspn(hreq->target, "?");
     return n == strlen(UT_PATH) && !strncasecmp(hreq->target, UT_PATH, n);
-}
-
-static void keep(char **field, const char *value)
-{
-    if (value) *field = strdup(value);
 }
 
 /* A peer elsewhere must be the admin, authenticated as SAEF demands of
@@ -98,13 +95,7 @@ void upper_tester_run(struct cse *cse, const struct http_request *hreq, struct m
                       struct m2m_response *rsp, char *utrsp, size_t cap)
 {
     utrsp[0] = 0;
-    req->binding = BINDING_HTTP;
-    keep(&req->rqi, http_header(hreq, "X-M2M-RI"));
-    keep(&req->rvi, http_header(hreq, "X-M2M-RVI"));
-    keep(&req->fr, http_header(hreq, "X-M2M-Origin"));
-    snprintf(req->peer.ip, sizeof req->peer.ip, "%s", hreq->peer_ip ? hreq->peer_ip : "");
-    req->peer.port = hreq->peer_port;
-    saef_bind(req, hreq->credential_id);
+    ops_http_request_fields(hreq, req);
     rsp->rqi = req->rqi;
     if (allowed(cse, req, rsp)) return;
     if (strcmp(hreq->method, "POST")) {
