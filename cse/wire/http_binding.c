@@ -8,6 +8,7 @@
 #include "../core/throttle.h"
 #include "../core/token_syntax.h"
 #include "../../security/saef.h"
+#include "console.h"
 #include "upper_tester.h"
 
 #include <ctype.h>
@@ -335,6 +336,7 @@ struct exchange {
     struct http_server *srv;
     struct http_conn *conn;
     uint64_t gen;
+    char cors_origin[256];     /* an allowed origin of another page: named in the answer */
 };
 
 static void exchange_free(struct exchange *x)
@@ -349,6 +351,7 @@ static void answer_later(void *data)
     struct exchange *x = data;
     struct http_response h = { .status = 500 };
     http_from_primitive(&x->req, &x->rsp, &h);
+    if (x->cors_origin[0]) console_cors_headers(x->cors_origin, &h);
     if (cse_batch_pending(x->cse)) hold_until_commit(&x->req, &h);
     http_server_respond(x->srv, x->conn, x->gen, &h);
     exchange_free(x);
@@ -363,6 +366,8 @@ static void abandon(void *data)
 void http_binding_handle(void *data, const struct http_request *hreq, struct http_response *hrsp)
 {
     struct cse *cse = data;
+    /* Browsers first: CORS, foreign pages refused, the web console. */
+    if (console_http(cse, hreq, hrsp)) return;
     /* A server's own plain-HTTP endpoints (the MEF's EST) carry no primitive. */
     if (cse->on_http && cse->on_http(cse, hreq, hrsp)) return;
     struct exchange *x = calloc(1, sizeof *x);
@@ -383,6 +388,9 @@ void http_binding_handle(void *data, const struct http_request *hreq, struct htt
         return;
     }
     int rc = http_head_to_primitive(hreq, &x->req, &x->rsp);
+    if (!rc) rc = console_bind(x->cse, hreq, &x->req, &x->rsp);
+    const char *origin = console_cors_origin(x->cse, hreq);
+    if (origin && strlen(origin) < sizeof x->cors_origin) strcpy(x->cors_origin, origin);
     /* Rate limits before the body is parsed, whatever the head's outcome:
      * a refused flood costs no JSON parsing. */
     if (throttle_request(x->cse->throttle, &x->req, &x->rsp)) rc = RSC_BAD_REQUEST;
@@ -398,6 +406,7 @@ void http_binding_handle(void *data, const struct http_request *hreq, struct htt
         if (!x->srv) cse_dispatch(x->cse, &x->req, &x->rsp);
     }
     http_from_primitive(&x->req, &x->rsp, hrsp);
+    if (x->cors_origin[0]) console_cors_headers(x->cors_origin, hrsp);
     if (cse_batch_pending(x->cse)) hold_until_commit(&x->req, hrsp);
     exchange_free(x);
 }
