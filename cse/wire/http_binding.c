@@ -346,13 +346,21 @@ static void exchange_free(struct exchange *x)
     free(x);
 }
 
+/* An allowed page of another origin may read the answer, or its fallback. */
+static void cors_headers(const struct exchange *x, struct http_response *h)
+{
+    if (!x->cors_origin[0]) return;
+    console_cors_headers(x->cors_origin, h);
+    if (h->fallback) console_cors_headers(x->cors_origin, h->fallback);
+}
+
 static void answer_later(void *data)
 {
     struct exchange *x = data;
     struct http_response h = { .status = 500 };
     http_from_primitive(&x->req, &x->rsp, &h);
-    if (x->cors_origin[0]) console_cors_headers(x->cors_origin, &h);
     if (cse_batch_pending(x->cse)) hold_until_commit(&x->req, &h);
+    cors_headers(x, &h);
     http_server_respond(x->srv, x->conn, x->gen, &h);
     exchange_free(x);
 }
@@ -406,7 +414,7 @@ void http_binding_handle(void *data, const struct http_request *hreq, struct htt
         if (!x->srv) cse_dispatch(x->cse, &x->req, &x->rsp);
     }
     http_from_primitive(&x->req, &x->rsp, hrsp);
-    if (x->cors_origin[0]) console_cors_headers(x->cors_origin, hrsp);
     if (cse_batch_pending(x->cse)) hold_until_commit(&x->req, hrsp);
+    cors_headers(x, hrsp);
     exchange_free(x);
 }

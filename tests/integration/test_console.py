@@ -116,6 +116,9 @@ with Cse(console="true", console_session_ttl=2, psk="meter-key@test.example:%s:C
     t.ok(r.rsc == 2000 and r.headers.get("access-control-allow-origin") == dash and
          "X-M2M-RSC" in r.headers.get("access-control-expose-headers", ""),
          "and may read the answer (Access-Control-Allow-Origin, exposed X-M2M headers)", r)
+    r = cse.create("/cse-in", 3, {"m2m:cnt": {"rn": "fromdash"}}, headers={"Origin": dash})
+    t.ok(r.rsc == 2001 and r.headers.get("access-control-allow-origin") == dash,
+         "a write from it too (answered after the group commit)", r)
     r = curl("OPTIONS", cse.base + "/cse-in")
     t.rsc(r, 4005, 405, "OPTIONS without Origin is no preflight: still not part of the binding")
 t.done()
