@@ -120,6 +120,8 @@ function renderTree() {
   for (const p of paths.filter((p) => !f || p.includes(f))) {
     const li = el("li", p, "tree-item");
     li.dataset.path = p;
+    // A tree by indentation: one step per level below the CSEBase.
+    li.style.paddingLeft = (p.split("/").length - 1) * 1.2 + 0.3 + "em";
     li.addEventListener("click", () => showResource(p, li));
     ul.appendChild(li);
   }
