@@ -103,6 +103,21 @@ with Cse(console="true", coap_port=0, coaps_port=0) as cse:
              any("cse-in/meter/power" in r and "CREATE" in r for r in rows),
              "the audit view shows the denial, filtered by originator and decision", rows)
 
+        # Edit the policy: Cmeter may create as well.
+        d.find_element(By.CSS_SELECTOR, "button[data-tab=acps]").click()
+        wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, "#acp-table button"))
+        d.find_element(By.CSS_SELECTOR, "#acp-table button").click()
+        wait.until(lambda d: "Edit cse-in/readonly" in d.find_element(By.ID, "acp-form-title").text)
+        rule = [tr for tr in d.find_elements(By.CSS_SELECTOR, "#rule-table tbody tr")
+                if tr.find_element(By.CSS_SELECTOR, ".rule-acor").get_attribute("value") == "Cmeter"][0]
+        rule.find_element(By.CSS_SELECTOR, ".op-create").click()
+        d.find_element(By.ID, "acp-save").click()
+        wait.until(lambda d: "saved" in d.find_element(By.ID, "status").text)
+        t.eq((cse.get("/cse-in/readonly").json or {}).get("m2m:acp", {}).get("pv"),
+             {"acr": [{"acor": ["Cmeter"], "acop": 3}]}, "the edited policy is stored")
+        r = cse.create("/cse-in/meter/power", 4, {"m2m:cin": {"con": "43"}}, origin="Cmeter")
+        t.rsc(r, 2001, 201, "and Cmeter may create again")
+
         # The AE and the credentials views.
         d.find_element(By.CSS_SELECTOR, "button[data-tab=aes]").click()
         wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, "#ae-table tbody tr"))
