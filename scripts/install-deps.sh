@@ -9,6 +9,7 @@ packages=(
   libcoap3-dev libcoap3-bin libwolfssl-dev libcjose-dev libssl-dev libc-ares-dev
   curl openssl python3 wrk clang libclang-rt-14-dev systemd iproute2
   python3-jwt python3-jwcrypto python3-cryptography python3-cbor2
+  chromium chromium-driver python3-selenium
 )
 missing=()
 for p in "${packages[@]}"; do

@@ -4,6 +4,7 @@
 #include "../cse/base/log.h"
 
 #include <errno.h>
+#include <stdbool.h>
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -96,4 +97,44 @@ void audit_decision(struct audit *a, const char *originator, const char *target,
         a->size += len;
     }
     free(line);
+}
+
+/* Does the field hold the wanted text (NULL or "" wants anything)? */
+static bool field_has(json_t *entry, const char *field, const char *wanted, bool exact)
+{
+    if (!wanted || !*wanted) return true;
+    const char *v = json_string_value(json_object_get(entry, field));
+    return v && (exact ? !strcmp(v, wanted) : strstr(v, wanted) != NULL);
+}
+
+json_t *audit_query(const char *path, const struct audit_filter *f, int limit, size_t max_bytes)
+{
+    json_t *out = json_array();
+    FILE *in = fopen(path, "r");
+    if (!in) return out;
+    /* Only the newest max_bytes of the file: the first, cut line is skipped. */
+    fseek(in, 0, SEEK_END);
+    long size = ftell(in);
+    long from = size > (long)max_bytes ? size - (long)max_bytes : 0;
+    char *buf = malloc((size_t)(size - from) + 1);
+    size_t n = 0;
+    if (buf && !fseek(in, from, SEEK_SET)) n = fread(buf, 1, (size_t)(size - from), in);
+    fclose(in);
+    if (!buf) return out;
+    buf[n] = 0;
+    char *start = buf;
+    if (from > 0 && (start = strchr(buf, '\n'))) start++;
+    /* Newest first: walk the lines from the end. */
+    for (char *end = start ? buf + n : buf; start && end > start && (int)json_array_size(out) < limit;) {
+        char *line = end;
+        while (line > start && line[-1] != '\n') line--;
+        json_t *e = json_loadb(line, (size_t)(end - line), 0, NULL);
+        if (json_is_object(e) && field_has(e, "originator", f->originator, false) &&
+            field_has(e, "target", f->target, false) && field_has(e, "decision", f->decision, true))
+            json_array_append(out, e);
+        json_decref(e);
+        end = line > start ? line - 1 : start;
+    }
+    free(buf);
+    return out;
 }

@@ -5,6 +5,8 @@
 #ifndef IRONBARK_AUDIT_H
 #define IRONBARK_AUDIT_H
 
+#include <jansson.h>
+#include <stddef.h>
 #include <stdint.h>
 
 struct audit;
@@ -22,5 +24,12 @@ void audit_record(struct audit *a, const char *originator, const char *target, c
  * (security/authz.h): "acp", "das", … */
 void audit_decision(struct audit *a, const char *originator, const char *target, const char *op,
                     const char *decision, const char *decider, const char *reason);
+
+/* Reading the log back (the web console's audit view, docs/console.md):
+ * the entries of the newest max_bytes of the current file that match, newest
+ * first, at most limit. originator and target match as substrings,
+ * decision exactly; NULL or "" matches anything. Never NULL. */
+struct audit_filter { const char *originator, *target, *decision; };
+json_t *audit_query(const char *path, const struct audit_filter *f, int limit, size_t max_bytes);
 
 #endif

@@ -2,6 +2,7 @@
 
 #include "credentials.h"
 #include "jose_module.h"
+#include "../cse/base/clock.h"
 #include "../cse/base/log.h"
 
 #include <errno.h>
@@ -9,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -248,30 +250,96 @@ static int check_command(const struct config *cfg, int argc, char **argv)
     return 0;
 }
 
-int cred_admin_main(int argc, char **argv)
+/* Splits "--flag value" settings from the command words; the flags named
+ * in own (NULL-terminated) are the command's and go to opts instead. */
+struct admin_args {
+    char *flags[64], *words[8], *opts[8];
+    int nflags, nwords, nopts;
+};
+
+static void split_args(int argc, char **argv, const char *const *own, struct admin_args *a)
 {
-    /* Split "--flag value" settings from the command words. */
-    char *flags[64], *words[8];
-    int nflags = 1, nwords = 0;
-    flags[0] = "m2m-cse";
+    memset(a, 0, sizeof *a);
+    a->flags[a->nflags++] = "m2m-cse";
     for (int i = 1; i < argc; i++) {
-        if (!strncmp(argv[i], "--", 2) && nflags < 62) {
-            flags[nflags++] = argv[i];
-            if (!strchr(argv[i], '=') && i + 1 < argc) flags[nflags++] = argv[++i];
-        } else if (nwords < 8) {
-            words[nwords++] = argv[i];
+        bool mine = false;
+        for (const char *const *o = own; o && *o; o++) mine |= !strcmp(argv[i], *o);
+        if (mine && i + 1 < argc && a->nopts < 7) {
+            a->opts[a->nopts++] = argv[i];
+            a->opts[a->nopts++] = argv[++i];
+        } else if (!strncmp(argv[i], "--", 2) && a->nflags < 62) {
+            a->flags[a->nflags++] = argv[i];
+            if (!strchr(argv[i], '=') && i + 1 < argc) a->flags[a->nflags++] = argv[++i];
+        } else if (a->nwords < 8) {
+            a->words[a->nwords++] = argv[i];
         }
     }
-    if (!nwords) return usage();
+}
+
+int cred_admin_main(int argc, char **argv)
+{
+    struct admin_args a;
+    split_args(argc, argv, NULL, &a);
+    if (!a.nwords) return usage();
     struct config cfg;
     config_defaults(&cfg);
-    int rc = config_parse_args(&cfg, nflags, flags);
+    int rc = config_parse_args(&cfg, a.nflags, a.flags);
     if (rc) return rc > 0 ? 0 : 2;
-    if ((rc = check_command(&cfg, nwords, words))) return rc;
+    if ((rc = check_command(&cfg, a.nwords, a.words))) return rc;
     log_set_level(LOG_LVL_WARN);
     struct credentials *cs = cred_open_provisioned(&cfg);
     if (!cs) return 1;
-    rc = run(cs, nwords, words);
+    rc = run(cs, a.nwords, a.words);
     cred_close(cs);
     return rc ? 1 : 0;
+}
+
+/* Unambiguous when read aloud or typed: no 0/O, 1/I/L. */
+static const char code_alphabet[] = "23456789ABCDEFGHJKMNPQRSTUVWXYZ";
+
+int console_login_main(int argc, char **argv)
+{
+    static const char *const own[] = { "--as", "--ttl", NULL };
+    struct admin_args a;
+    split_args(argc, argv, own, &a);
+    struct config cfg;
+    config_defaults(&cfg);
+    int rc = config_parse_args(&cfg, a.nflags, a.flags);
+    if (rc) return rc > 0 ? 0 : 2;
+    const char *as = cfg.admin;
+    long ttl = 120;
+    for (int i = 0; i + 1 < a.nopts; i += 2) {
+        if (!strcmp(a.opts[i], "--as")) as = a.opts[i + 1];
+        else ttl = strtol(a.opts[i + 1], NULL, 10);
+    }
+    if (a.nwords || ttl < 1 || ttl > 3600 || !*as || strlen(as) >= 256) {
+        fprintf(stderr, "usage: m2m-cse console-login [--as ORIGINATOR] [--ttl SECONDS (1..3600, default 120)]\n"
+                "  [--data-dir D | --config F]: prints a single-use login code for the web console\n");
+        return 2;
+    }
+    struct stat st;
+    if (stat(cfg.data_dir, &st) || !S_ISDIR(st.st_mode)) {
+        fprintf(stderr, "m2m-cse console-login: no data directory %s: run it where the CSE runs, or give "
+                "--data-dir DIR or --config FILE\n", cfg.data_dir);
+        return 1;
+    }
+    uint8_t rnd[CONSOLE_CODE_LEN];
+    char code[CONSOLE_CODE_LEN + 1];
+    if (getrandom(rnd, sizeof rnd, 0) != (ssize_t)sizeof rnd) return 1;
+    for (size_t i = 0; i < sizeof rnd; i++) code[i] = code_alphabet[rnd[i] % (sizeof code_alphabet - 1)];
+    code[CONSOLE_CODE_LEN] = 0;
+    log_set_level(LOG_LVL_WARN);
+    struct credentials *cs = cred_open_provisioned(&cfg);
+    if (!cs) return 1;
+    int64_t now = clock_now_us();
+    rc = cred_put_login_code(cs, code, as, now, now + ttl * 1000000);
+    cred_close(cs);
+    if (rc) {
+        fprintf(stderr, "m2m-cse console-login: the code could not be stored\n");
+        return 1;
+    }
+    printf("%s\n", code);
+    fprintf(stderr, "login code for %s, valid once for %ld s: open https://%s:%d/console/\n", as, ttl,
+            cfg.tls_server_name, cfg.https_port);
+    return 0;
 }

@@ -15,6 +15,11 @@ struct credentials;
 /* argv[0] is "credentials". Returns the process exit code. */
 int cred_admin_main(int argc, char **argv);
 
+/* argv[0] is "console-login": mints a single-use web console login code
+ * (docs/console.md) in the credential store and prints it. */
+#define CONSOLE_CODE_LEN 20   /* characters of 31: ~99 bits */
+int console_login_main(int argc, char **argv);
+
 /* Path of the store file for a configuration. */
 void cred_store_path(const struct config *cfg, char *out, size_t cap);
 

@@ -44,7 +44,9 @@ static const char schema[] =
     "CREATE TABLE IF NOT EXISTS esprim_key (identity TEXT PRIMARY KEY, key BLOB NOT NULL,"
     " originators TEXT NOT NULL);"
     "CREATE TABLE IF NOT EXISTS trusted_ca (name TEXT PRIMARY KEY, pem TEXT NOT NULL);"
-    "CREATE TABLE IF NOT EXISTS store_meta (name TEXT PRIMARY KEY, value TEXT NOT NULL);";
+    "CREATE TABLE IF NOT EXISTS store_meta (name TEXT PRIMARY KEY, value TEXT NOT NULL);"
+    "CREATE TABLE IF NOT EXISTS console_code (code TEXT PRIMARY KEY, originator TEXT NOT NULL,"
+    " until_us INTEGER NOT NULL);";
 
 /* version || table || '\0' || identity */
 static size_t key_aad(const char *table, const char *identity, uint8_t *aad, size_t cap)
@@ -520,4 +522,35 @@ int cred_each_ca(struct credentials *cs, int (*fn)(void *arg, const char *name, 
         rc = fn(arg, (const char *)sqlite3_column_text(st, 0), (const char *)sqlite3_column_text(st, 1));
     sqlite3_finalize(st);
     return rc;
+}
+
+int cred_put_login_code(struct credentials *cs, const char *code, const char *originator, int64_t now_us,
+                        int64_t until_us)
+{
+    char until[24], now[24];
+    snprintf(until, sizeof until, "%lld", (long long)until_us);
+    snprintf(now, sizeof now, "%lld", (long long)now_us);
+    /* Codes nobody used are removed with the next one minted. */
+    const char *old[] = { now };
+    exec_stmt(cs, "DELETE FROM console_code WHERE until_us <= CAST(? AS INTEGER)", 1, old, NULL, 0, 0);
+    const char *params[] = { code, originator, until };
+    return exec_stmt(cs, "INSERT INTO console_code (code, originator, until_us) VALUES (?, ?, ?)",
+                     3, params, NULL, 0, 0) == SQLITE_DONE ? 0 : -1;
+}
+
+int cred_take_login_code(struct credentials *cs, const char *code, int64_t now_us, char *originator, size_t cap)
+{
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(cs->db, "DELETE FROM console_code WHERE code = ? RETURNING originator, until_us",
+                           -1, &st, NULL) != SQLITE_OK)
+        return -1;
+    sqlite3_bind_text(st, 1, code, -1, SQLITE_TRANSIENT);
+    int rc = sqlite3_step(st), found = 1;
+    if (rc == SQLITE_ROW && sqlite3_column_int64(st, 1) > now_us) {
+        snprintf(originator, cap, "%s", (const char *)sqlite3_column_text(st, 0));
+        found = 0;
+    }
+    while (rc == SQLITE_ROW) rc = sqlite3_step(st);
+    sqlite3_finalize(st);
+    return rc == SQLITE_DONE ? found : -1;
 }

@@ -75,6 +75,14 @@ int cred_each_ca(struct credentials *cs, int (*fn)(void *arg, const char *name, 
 /* Calls fn for each PSK (keys included); for listing. */
 int cred_each_psk(struct credentials *cs, int (*fn)(void *arg, const struct cred_psk *psk), void *arg);
 
+/* Console login codes (docs/console.md): minted by `m2m-cse console-login`,
+ * single use. cred_take_login_code removes the code whatever its age and
+ * returns 0 with its originator when it was still valid at now_us, 1 when
+ * unknown or expired, -1 on a store error. */
+int cred_put_login_code(struct credentials *cs, const char *code, const char *originator, int64_t now_us,
+                        int64_t until_us);
+int cred_take_login_code(struct credentials *cs, const char *code, int64_t now_us, char *originator, size_t cap);
+
 /* Parses "identity:hexkey:pattern[,pattern...]" (the config-file form). */
 int cred_parse_psk(const char *text, struct cred_psk *out, char *err, size_t errlen);
 

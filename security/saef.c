@@ -1,12 +1,15 @@
 #include "saef.h"
 
+#include "console_session.h"
 #include "credentials.h"
 #include "maf_keys.h"
+#include "../cse/base/clock.h"
 #include "../cse/core/cse.h"
 #include "../cse/base/log.h"
 #include "../cse/core/rsc.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 void saef_bind(struct m2m_request *req, const char *credential_id)
@@ -81,6 +84,13 @@ static bool credential_allows(struct cse *cse, const char *cred, const struct id
         bool ok = patterns_allow(&home, psk.originators, from);
         memset(&psk, 0, sizeof psk);
         return ok;
+    }
+    /* A web console session: exactly the originator it logged in as. */
+    if (!strncmp(cred, CONSOLE_CRED_PREFIX, strlen(CONSOLE_CRED_PREFIX))) {
+        const char *who = console_session_originator(cse->console,
+                                                     (unsigned)strtoul(cred + strlen(CONSOLE_CRED_PREFIX), NULL, 10),
+                                                     clock_now_us());
+        return who && ident_is(&home, who, from);
     }
     /* AE-ID certificate: exactly the ID in its SAN, in any of its forms. */
     if (!strncmp(cred, "33-", 3)) return ident_is(&home, cred + 3, from);

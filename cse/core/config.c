@@ -47,6 +47,7 @@ void config_defaults(struct config *c)
     c->esprim_nonce_lifetime_s = 300;
     c->audit_max_bytes = 10LL << 20;
     c->audit_keep = 5;
+    c->console_session_ttl_s = 900;
     c->https_port = 8443;
     strcpy(c->tls_server_name, "localhost");
     c->tls_handshake_timeout_ms = 5000;
@@ -197,6 +198,10 @@ static const struct setting settings[] = {
       "serve the conformance upper tester, POST /__ut__ (Reset empties the CSE!) on a loopback http-host (default false)", 0, false },
     { "upper-tester-remote", K_BOOL, offsetof(struct config, upper_tester_remote), sizeof(bool), 0, 0,
       "with upper-tester: serve it on a non-loopback http-host too, to the admin originator only (default false)", 0, false },
+    { "console", K_BOOL, offsetof(struct config, console), sizeof(bool), 0, 0,
+      "serve the web console at https://<http-host>:<https-port>/console/ (log in with m2m-cse console-login; default false)", 0, false },
+    INT(console_session_ttl_s, "console-session-ttl", 1, 86400, "a web console session ends this many seconds after its login (default 900)"),
+    STR(cors_origins, "cors-origins", "browser origins besides the console's own allowed to call the API, https://host:port,... (default none)"),
 };
 
 static const struct setting *find_setting(const char *key)

@@ -124,6 +124,11 @@ struct config {
     int das_cache_size;       /* DAS decisions, role checks and tokens remembered, each */
     bool upper_tester;
     bool upper_tester_remote;
+    /* The web console (docs/console.md): HTTPS only, off unless console. */
+    bool console;
+    int console_session_ttl_s;   /* a console session lasts this long */
+    char cors_origins[1024];     /* origins other than the console's own that browsers may
+                                  * call the API from, comma-separated; "" = none */
 };
 
 void config_defaults(struct config *c);

@@ -14,6 +14,7 @@ struct loop;
 struct acl_state;
 struct das_state;
 struct credentials;
+struct console_sessions;
 struct notifier;
 struct polling;
 struct outbound;
@@ -43,6 +44,7 @@ struct cse {
     struct registry types;     /* the resource types served (resources/registry.h) */
     struct store *store;
     struct credentials *creds;  /* SAEF credential store; NULL = none */
+    struct console_sessions *console; /* web console sessions (security/console_session.h); NULL = off */
     struct loop *loop;
     char csi[66];              /* SP-relative CSE-ID: "/id-in" */
     int64_t expiry_timer;

@@ -19,6 +19,7 @@
 #include "../wire/transport.h"
 #include "../../security/authz.h"
 #include "../../security/cred_admin.h"
+#include "../../security/console_session.h"
 #include "../../security/credentials.h"
 #include "../../security/enrol_target.h"
 
@@ -158,6 +159,7 @@ int server_main(int argc, char **argv, const struct server_profile *profile)
     umask(077);
     json_pool_install();   /* before any JSON value exists */
     if (argc > 1 && !strcmp(argv[1], "credentials")) return cred_admin_main(argc - 1, argv + 1);
+    if (argc > 1 && !strcmp(argv[1], "console-login")) return console_login_main(argc - 1, argv + 1);
     struct config cfg;
     config_defaults(&cfg);
     if (profile->defaults) profile->defaults(&cfg);
@@ -224,6 +226,7 @@ int server_main(int argc, char **argv, const struct server_profile *profile)
         !(cse.creds = cred_open_provisioned(&cfg)))
         goto out;
     if (cse.creds && enrol_target_open(&cse)) goto out;
+    if (cfg.console && !(cse.console = console_sessions_create(cfg.console_session_ttl_s * 1000000LL))) goto out;
     if (cfg.https_port && cfg.security_http != SECURITY_OFF &&
         !(https = start_https(loop, &cfg, &cse, tm, limits, &tls)))
         goto out;
@@ -243,6 +246,11 @@ int server_main(int argc, char **argv, const struct server_profile *profile)
         if (!(coap = tm->coap_server_start(loop, &cse, &copt))) goto out;
         if (cfg.coap_port) log_info("CoAP on %s:%d", cfg.coap_host, cfg.coap_port);
     }
+    if (cfg.console && https)
+        log_info("web console on https://%s:%d/console/ (log in with: %s console-login)", cfg.tls_server_name,
+                 http_server_port(https), profile->name);
+    else if (cfg.console)
+        log_warn("console = true, but the console is served over HTTPS only and https-port is off");
     if (cfg.upper_tester && !config_is_loopback(cfg.http_host) && !cfg.upper_tester_remote)
         log_warn("upper-tester is off: http-host %s is not loopback (set upper-tester-remote too)", cfg.http_host);
     else if (cfg.upper_tester)
@@ -264,6 +272,8 @@ out:
     if (tls) tm->tls_server_free(tls);
     if (cse.creds) enrol_target_close(&cse);
     cred_close(cse.creds);
+    console_sessions_free(cse.console);
+    cse.console = NULL;
     cse_close(&cse);
     loop_destroy(loop);
     close(sfd);

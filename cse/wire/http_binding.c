@@ -11,6 +11,7 @@
 #include "../core/token_syntax.h"
 #include "../../security/saef.h"
 #include "ops_http.h"
+#include "console.h"
 #include "upper_tester.h"
 
 #include <ctype.h>
@@ -339,6 +340,7 @@ struct exchange {
     struct http_conn *conn;
     uint64_t gen;
     int64_t started_us;        /* when the request was read (metrics, request log) */
+    char cors_origin[256];     /* an allowed origin of another page: named in the answer */
 };
 
 static void exchange_free(struct exchange *x)
@@ -348,6 +350,14 @@ static void exchange_free(struct exchange *x)
     free(x);
 }
 
+/* An allowed page of another origin may read the answer, or its fallback. */
+static void cors_headers(const struct exchange *x, struct http_response *h)
+{
+    if (!x->cors_origin[0]) return;
+    console_cors_headers(x->cors_origin, h);
+    if (h->fallback) console_cors_headers(x->cors_origin, h->fallback);
+}
+
 static void answer_later(void *data)
 {
     struct exchange *x = data;
@@ -355,6 +365,7 @@ static void answer_later(void *data)
     http_from_primitive(&x->req, &x->rsp, &h);
     if (cse_batch_pending(x->cse)) hold_until_commit(&x->req, &h);
     metrics_request(x->cse->metrics, &x->req, &x->rsp, x->started_us);
+    cors_headers(x, &h);
     http_server_respond(x->srv, x->conn, x->gen, &h);
     exchange_free(x);
 }
@@ -368,6 +379,8 @@ static void abandon(void *data)
 void http_binding_handle(void *data, const struct http_request *hreq, struct http_response *hrsp)
 {
     struct cse *cse = data;
+    /* Browsers first: CORS, foreign pages refused, the web console. */
+    if (console_http(cse, hreq, hrsp)) return;
     /* A server's own plain-HTTP endpoints (the MEF's EST) carry no primitive. */
     if (cse->on_http && cse->on_http(cse, hreq, hrsp)) return;
     if (ops_http_handle(cse, hreq, hrsp)) return;
@@ -390,6 +403,9 @@ void http_binding_handle(void *data, const struct http_request *hreq, struct htt
         return;
     }
     int rc = http_head_to_primitive(hreq, &x->req, &x->rsp);
+    if (!rc) rc = console_bind(x->cse, hreq, &x->req, &x->rsp);
+    const char *origin = console_cors_origin(x->cse, hreq);
+    if (origin && strlen(origin) < sizeof x->cors_origin) strcpy(x->cors_origin, origin);
     /* Rate limits before the body is parsed, whatever the head's outcome:
      * a refused flood costs no JSON parsing. */
     if (throttle_request(x->cse->throttle, &x->req, &x->rsp)) rc = RSC_BAD_REQUEST;
@@ -407,5 +423,6 @@ void http_binding_handle(void *data, const struct http_request *hreq, struct htt
     http_from_primitive(&x->req, &x->rsp, hrsp);
     if (cse_batch_pending(x->cse)) hold_until_commit(&x->req, hrsp);
     metrics_request(x->cse->metrics, &x->req, &x->rsp, x->started_us);
+    cors_headers(x, hrsp);
     exchange_free(x);
 }
