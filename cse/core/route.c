@@ -9,6 +9,7 @@
 #include "../store/store.h"
 
 #include <jansson.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -57,4 +58,51 @@ void route_clear(struct route *r)
     free(r->csi);
     free(r->url);
     r->csi = r->url = NULL;
+}
+
+int route_of_target(struct cse *cse, const char *to, struct route *out)
+{
+    memset(out, 0, sizeof *out);
+    if (!to || to[0] != '/') return RSC_NOT_FOUND;
+    const char *p = to + 1;
+    if (to[1] == '/') {
+        /* Absolute: only this SP's CSEs are reachable (no route to another SP). */
+        const char *slash = strchr(to + 2, '/');
+        struct ident_home home = cse_home(cse);
+        if (!slash || !ident_local_sp(&home, to + 2, (size_t)(slash - to - 2))) return RSC_NOT_FOUND;
+        p = slash + 1;
+    }
+    char csi[80];
+    size_t n = strcspn(p, "/#");
+    if (!n || n + 2 > sizeof csi) return RSC_NOT_FOUND;
+    snprintf(csi, sizeof csi, "/%.*s", (int)n, p);
+    return route_next_hop(cse, csi, out);
+}
+
+char *route_target_path(const char *to)
+{
+    if (!to || to[0] != '/') return NULL;
+    bool absolute = to[1] == '/';
+    const char *rest = absolute ? to + 2 : to + 1;
+    size_t n = 2 + strlen(rest) * 3 + 1;
+    char *path = malloc(n), *o = path;
+    if (!path) return NULL;
+    *o++ = absolute ? '_' : '~';
+    *o++ = '/';
+    for (const char *c = rest; *c; c++) {
+        if (*c == '#') { memcpy(o, "%23", 3); o += 3; }
+        else *o++ = *c;
+    }
+    *o = 0;
+    return path;
+}
+
+bool route_is_peer(struct cse *cse, const char *csi)
+{
+    const char *stem = route_csi_stem(csi);
+    struct resource *r;
+    if (!stem || store_get(cse->store, stem, &r)) return false;
+    bool peer = r->ty == TY_CSR;
+    resource_free(r);
+    return peer;
 }

@@ -4,6 +4,8 @@
 #ifndef IRONBARK_ROUTE_H
 #define IRONBARK_ROUTE_H
 
+#include <stdbool.h>
+
 struct cse;
 
 struct route {
@@ -18,6 +20,19 @@ struct route {
  * route exists (also for this CSE's own ID). */
 int route_next_hop(struct cse *cse, const char *csi, struct route *out);
 void route_clear(struct route *r);
+
+/* The next hop towards the CSE hosting `to`, an SP-relative ("/id-mn/...")
+ * or absolute ("//sp/id-mn/...") ID of something on another CSE. 0, or
+ * RSC_NOT_FOUND: no route (another SP, unknown CSE-ID, malformed). */
+int route_of_target(struct cse *cse, const char *to, struct route *out);
+
+/* The URL path that addresses `to` at another CSE's base URL, as the
+ * bindings spell it: "~/id-mn/x" (SP-relative), "_/sp/id-mn/x" (absolute);
+ * '#' (an attribute) escaped. malloc'd; NULL for a CSE-relative ID. */
+char *route_target_path(const char *to);
+
+/* Is csi ("/id-mn") a CSE peered with this one (a <remoteCSE> of it here)? */
+bool route_is_peer(struct cse *cse, const char *csi);
 
 /* "/id-mn" -> "id-mn", the ri of that CSE's <remoteCSE>; NULL when csi is
  * not of the form "/<segment>". Points into csi. */
