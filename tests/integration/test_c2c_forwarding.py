@@ -9,6 +9,7 @@ import os, sys
 sys.path.insert(0, os.path.dirname(__file__))
 from harness import Cse, Tap, free_port, wait_for
 from notify_receiver import Receiver
+from coap_peer import coap_client
 
 t = Tap()
 
@@ -143,6 +144,45 @@ try:
         t.eq((r.rsc, remote.get("rsc"), (remote.get("pc") or {}).get("m2m:cnt", {}).get("rn"),
               rsps.get("cse-in/ae1/box", {}).get("rsc")), (2000, 2000, "cnt", 2000),
              "fopt RETRIEVE: the remote member answered through MN1, the local one here")
+
+    # --- SAEF: a forwarded originator over an authenticated link (CoAPS, PSK) -------------------------
+    # The MN binds the key "in-key" to the IN's CSE-ID; the IN forwards under it
+    # (outbound-psk). An AE's key ("ae-key", bound to Cdev*) cannot pass as a
+    # forwarding CSE, and a peer cannot speak for the MN's own entities.
+    KEY, AEKEY = "c2c-forward-key", "c2c-ae-key-0001"
+    in_key = "in-key:%s:/id-in" % KEY.encode().hex()
+    MN = Cse(cse_id="id-mn", cse_name="cse-mn", log_level="debug", psk=[in_key, "ae-key:%s:Cdev*" % AEKEY.encode().hex()])
+    with MN:
+        IN = Cse(cse_id="id-in", cse_name="cse-in", psk=[in_key], outbound_psk="127.0.0.1:%d=in-key" % MN.coaps_port)
+        with IN:
+            peer(IN, "cse-in", "/id-mn", "coaps://127.0.0.1:%d" % MN.coaps_port)
+            peer(MN, "cse-mn", "/id-in", IN.base)
+            IN.register_ae("ae1", origin="Cae1")
+            IN.register_ae("ae2", origin="Cae2")
+            MN.create("/cse-mn", 2, {"m2m:ae": {"rn": "mnae", "api": "Nmn", "rr": True, "srv": ["3"]}},
+                      origin="Cmnae")
+            acp(MN, "cse-mn", "share", ["Cmnae", "/id-in/Cae1"])
+            MN.create("/cse-mn/mnae", 3, {"m2m:cnt": {"rn": "cnt", "acpi": ["cse-mn/share"]}}, origin="Cmnae")
+            r = IN.get("/~/id-mn/cse-mn/mnae/cnt", origin="Cae1")
+            t.eq((r.rsc, "dtls: request over PSK" in MN.read_log()), (2000, True),
+                 "forwarded over CoAPS under the IN's key: /id-in/Cae1 accepted, MN's ACP grants it")
+            t.rsc(IN.get("/~/id-mn/cse-mn/mnae/cnt", origin="Cae2"), 4103, 403,
+                  "the same link for Cae2: SAEF passes, MN's ACP refuses (4103)")
+
+            def direct(fr, key, identity, query=""):
+                return coap_client(MN.coaps_port, "cse-mn/mnae/cnt" + query, "get",
+                                   dict(fr=fr, rqi="saef-%s" % fr.replace("/", "_"), rvi="3"),
+                                   scheme="coaps", extra=["-k", key, "-u", identity], timeout=3)
+            r = direct("/id-in/Cae1", KEY, "in-key", "?via=/id-in")
+            t.ok(r.rsc == 2000, "the IN's key, via /id-in, originator /id-in/Cae1: accepted", r)
+            r = direct("/id-in/Cae1", KEY, "in-key")
+            t.ok(r.rsc == 4106, "the IN's key without via speaks only as /id-in: 4106", r)
+            r = direct("/id-mn/Cmnae", KEY, "in-key", "?via=/id-in")
+            t.ok(r.rsc == 4106, "a peer cannot forward as one of the MN's own AEs: 4106", r)
+            r = direct("/id-in/Cae1", AEKEY, "ae-key", "?via=/id-in")
+            t.ok(r.rsc == 4106, "an AE's key claiming to forward for /id-in/Cae1: 4106", r)
+            r = direct("/id-in/Cae1", AEKEY, "ae-key", "?via=/id-nobody")
+            t.ok(r.rsc == 4106, "nor through a CSE that is no peer: 4106", r)
 finally:
     rx.stop()
 t.done()
