@@ -424,7 +424,7 @@ static int set_via(struct m2m_request *req, const char *value)
             if (!isalnum((unsigned char)p[i]) && !strchr("-._~", p[i])) return RSC_BAD_REQUEST;
         p += n + (p[n] == '+');
     }
-    if (req->via || !items || items > M2M_VIA_MAX) return RSC_BAD_REQUEST;
+    if (req->via || !items || items > M2M_VIA_MAX || value[strlen(value) - 1] == '+') return RSC_BAD_REQUEST;
     req->via = strdup(value);
     return 0;
 }

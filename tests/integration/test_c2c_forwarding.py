@@ -26,6 +26,13 @@ def acp(cse, base, rn, originators, origin="CAdmin"):
                       origin=origin)
 
 
+def notified_con():
+    """The con of the first m2m:sgn with an event the receiver got (bounded wait)."""
+    got = rx.wait(lambda reqs: any((q["body"] or {}).get("m2m:sgn", {}).get("nev") for q in reqs))
+    sgn = [q["body"]["m2m:sgn"] for q in got if (q["body"] or {}).get("m2m:sgn", {}).get("nev")]
+    return sgn[0]["nev"]["rep"]["m2m:cin"]["con"] if sgn else None
+
+
 rx = Receiver().start()
 IN = Cse(cse_id="id-in", cse_name="cse-in")
 MN1 = Cse(cse_id="id-mn1", cse_name="cse-mn1", registrar_csi="/id-in")
@@ -101,8 +108,11 @@ try:
         r = IN.get(c2 + "?fu=1&lbl=nothing", origin="Cae1")
         t.eq((r.rsc, (r.json or {}).get("m2m:uril", [])), (2000, []), "discovery over CoAP keeps its filter")
         t.rsc(IN.get(c2 + "/x", origin="Cae2"), 4103, 403, "over CoAP too, MN2's ACPs decide on the originator")
+        r = MN2.create("/~/id-in/cse-in/ae1/box", 4, {"m2m:cin": {"con": "from-mn2"}}, origin="Cmn2ae")
+        t.eq(r.rsc, 2001, "CREATE forwarded MN2 -> IN over CoAP")
         r = MN2.get("/~/id-in/cse-in/ae1/box/la", origin="Cmn2ae")
-        t.eq(r.rsc, 2000, "RETRIEVE forwarded MN2 -> IN over CoAP")
+        t.eq((r.rsc, (r.json or {}).get("m2m:cin", {}).get("con")), (2000, "from-mn2"),
+             "RETRIEVE forwarded MN2 -> IN over CoAP")
         r = MN1.get(c2 + "/x", origin="Cmnae")
         t.eq((r.rsc, (r.json or {}).get("m2m:cin", {}).get("con")), (2000, "co"),
              "two hops: MN1 -> IN (HTTP) -> MN2 (CoAP), through MN1's registrar")
@@ -123,15 +133,16 @@ try:
         t.rsc(IN.get("/~/id-dead/cse/x", origin="Cae1"), 5103, 404, "the next hop is down -> 5103")
         t.ok(IN.alive() and MN1.alive() and MN2.alive(), "all three CSEs still serve")
 
-        # --- a notification from MN1 reaches the IN's AE Cae1 -------------------------------------
-        rx.clear()
-        r = IN.create(cnt, 23, {"m2m:sub": {"rn": "s", "nu": ["/id-in/Cae1"], "enc": {"net": [3]}}}, origin="Cae1")
-        t.rsc(r, 2001, 201, "a subscription on MN1's container, nu = the IN's AE, made from the IN")
-        MN1.create("/cse-mn1/mnae/cnt", 4, {"m2m:cin": {"con": "event"}}, origin="Cmnae")
-        got = rx.wait(lambda reqs: any((q["body"] or {}).get("m2m:sgn", {}).get("nev") for q in reqs))
-        sgn = [q["body"]["m2m:sgn"] for q in got if (q["body"] or {}).get("m2m:sgn", {}).get("nev")]
-        t.eq(sgn[0]["nev"]["rep"]["m2m:cin"]["con"] if sgn else None, "event",
-             "MN1's notification reached the AE on the IN (through the IN, to its poa)")
+        # --- a notification from MN1 (HTTP) and from MN2 (CoAP) reaches the IN's AE Cae1 ------------
+        for cse, ae, target, local, con, how in ((MN1, "Cmnae", cnt, "/cse-mn1/mnae/cnt", "event", "HTTP"),
+                                                 (MN2, "Cmn2ae", c2, "/cse-mn2/mn2ae/c", "coap-event", "CoAP")):
+            rx.clear()
+            r = IN.create(target, 23, {"m2m:sub": {"rn": "s", "nu": ["/id-in/Cae1"], "enc": {"net": [3]}}},
+                          origin="Cae1")
+            t.rsc(r, 2001, 201, "a subscription on %s, nu = the IN's AE, made from the IN (verified over %s)"
+                  % (target, how))
+            cse.create(local, 4, {"m2m:cin": {"con": con}}, origin=ae)
+            t.eq(notified_con(), con, "the notification crossed %s to the IN and reached its AE's poa" % how)
 
         # --- a group on the IN with a member on MN1 fans out through forwarding -----------------------
         r = IN.create("/cse-in/ae1", 9, {"m2m:grp": {"rn": "g", "mnm": 5, "mid": ["/id-mn1/cse-mn1/mnae/cnt",
