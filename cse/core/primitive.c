@@ -432,14 +432,16 @@ static int set_via(struct m2m_request *req, const char *value)
 /* Adds "key=value" to req->query, the parameters a forwarded request carries on. */
 static int keep_query_item(struct m2m_request *req, const char *key, const char *value)
 {
-    char enc[4096];
-    if (m2m_percent_encode(value, enc, sizeof enc) < 0) return RSC_BAD_REQUEST;
-    size_t have = req->query ? strlen(req->query) : 0, n = have + strlen(key) + strlen(enc) + 3;
-    char *q = realloc(req->query, n);
-    if (!q) return RSC_INTERNAL_SERVER_ERROR;
-    snprintf(q + have, n - have, "%s%s=%s", have ? "&" : "", key, enc);
-    req->query = q;
-    return 0;
+    size_t cap = strlen(value) * 3 + 1;     /* every byte escaped at most */
+    char *enc = malloc(cap);
+    size_t have = req->query ? strlen(req->query) : 0, n = have + strlen(key) + cap + 2;
+    char *q = enc && m2m_percent_encode(value, enc, cap) >= 0 ? realloc(req->query, n) : NULL;
+    if (q) {
+        snprintf(q + have, n - have, "%s%s=%s", have ? "&" : "", key, enc);
+        req->query = q;
+    }
+    free(enc);
+    return q ? 0 : RSC_INTERNAL_SERVER_ERROR;
 }
 
 int m2m_apply_query(struct m2m_request *req, const char *key, const char *value)

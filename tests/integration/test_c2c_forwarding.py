@@ -71,6 +71,9 @@ try:
              "rqi and content come back unchanged")
         r = IN.update(cnt, {"m2m:cnt": {"lbl": ["fwd"]}}, origin="Cae1")
         t.eq((r.rsc, (r.json or {}).get("m2m:cnt", {}).get("lbl")), (2004, ["fwd"]), "UPDATE forwarded")
+        r = IN.get(cnt + "%23lbl", origin="Cae1")
+        t.eq((r.rsc, r.json), (2000, MN1.get("/cse-mn1/mnae/cnt%23lbl", origin="Cmnae").json),
+             "an attribute (#lbl) of a remote resource, as MN1 answers it")
         r = IN.get(cnt + "?fu=1&ty=4", origin="Cae1")
         t.eq((r.rsc, (r.json or {}).get("m2m:uril")), (2000, ["cse-mn1/mnae/cnt/c1"]),
              "discovery forwarded with its filter criteria")
@@ -105,6 +108,8 @@ try:
              "CREATE forwarded IN -> MN2 over CoAP, Content-Location (Location-Path) back")
         t.eq(IN.get(c2 + "/x", origin="Cae1").rsc, 2000, "RETRIEVE over CoAP")
         t.eq(IN.update(c2, {"m2m:cnt": {"lbl": ["coap"]}}, origin="Cae1").rsc, 2004, "UPDATE over CoAP")
+        r = IN.get(c2 + "%23lbl", origin="Cae1")
+        t.eq((r.rsc, r.json), (2000, {"m2m:cnt": {"lbl": ["coap"]}}), "an attribute over CoAP (Uri-Path cnt#lbl)")
         r = IN.get(c2 + "?fu=1&lbl=nothing", origin="Cae1")
         t.eq((r.rsc, (r.json or {}).get("m2m:uril", [])), (2000, []), "discovery over CoAP keeps its filter")
         t.rsc(IN.get(c2 + "/x", origin="Cae2"), 4103, 403, "over CoAP too, MN2's ACPs decide on the originator")
