@@ -33,6 +33,22 @@ static char *poa_of(struct cse *cse, const char *csi)
     return url;
 }
 
+struct descendant_search {
+    const char *csi;
+    char *via;         /* the registered CSE whose dcse lists csi (malloc'd), or NULL */
+};
+
+static int lists_descendant(struct resource *csr, void *data)
+{
+    struct descendant_search *q = data;
+    size_t i;
+    json_t *v;
+    json_array_foreach(json_object_get(csr->attrs, "dcse"), i, v)
+        if (!q->via && json_is_string(v) && !strcmp(json_string_value(v), q->csi) && res_str(csr, "csi"))
+            q->via = strdup(res_str(csr, "csi"));
+    return 0;
+}
+
 int route_next_hop(struct cse *cse, const char *csi, struct route *out)
 {
     memset(out, 0, sizeof *out);
@@ -40,6 +56,15 @@ int route_next_hop(struct cse *cse, const char *csi, struct route *out)
     if (!stem || !strcmp(stem, cse->cfg.cse_id)) return RSC_NOT_FOUND;
     const char *via = csi;
     char *url = poa_of(cse, csi);
+    /* A descendant of a CSE registered here (its dcse): down through that CSE. */
+    struct descendant_search q = { csi, NULL };
+    if (!url) store_children(cse->store, cse->cfg.cse_id, TY_CSR, lists_descendant, &q);
+    if (q.via && (url = poa_of(cse, q.via))) {
+        out->csi = q.via;
+        out->url = url;
+        return 0;
+    }
+    free(q.via);
     if (!url && cse->cfg.registrar_csi[0]) {
         /* Not known here: up the tree, through the registrar. Its <remoteCSE>
          * holds its current poa; before registration, the configured URL. */

@@ -14,7 +14,8 @@ struct route {
 };
 
 /* The next hop towards the CSE `csi` (SP-relative "/id-mn"): that CSE's own
- * <remoteCSE> when it is registered here (or is our registrar); otherwise, on
+ * <remoteCSE> when it is registered here (or is our registrar); else the
+ * registered CSE whose dcse lists it (a descendant, reached through it); otherwise, on
  * a CSE with a registrar, the registrar (the default route up the tree).
  * Returns 0 with out filled (route_clear() it), or RSC_NOT_FOUND when no
  * route exists (also for this CSE's own ID). */

@@ -134,6 +134,11 @@ try:
         peer(MN1, "cse-mn1", "/id-loop", IN.base)
         r = IN.get("/~/id-loop/cse/x", origin="Cae1")
         t.eq((r.rsc, "loop" in r.text), (4004, True), "A -> B -> A: the loop is detected (4004, says so)")
+        r = IN.update("/cse-in/id-mn1", {"m2m:csr": {"dcse": ["/id-asn"]}})
+        t.rsc(r, 2004, 200, "MN1's <remoteCSE> on the IN lists a descendant /id-asn (dcse)")
+        r = IN.get("/~/id-asn/cse-asn/x", origin="Cae1")
+        t.eq((r.rsc, "other than back to /id-in" in r.text), (4004, True),
+             "the IN routes /id-asn down through MN1; MN1, with no route but back up, answers 4004")
         peer(IN, "cse-in", "/id-dead", "http://127.0.0.1:%d" % free_port())
         t.rsc(IN.get("/~/id-dead/cse/x", origin="Cae1"), 5103, 404, "the next hop is down -> 5103")
         t.ok(IN.alive() and MN1.alive() and MN2.alive(), "all three CSEs still serve")
