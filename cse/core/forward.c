@@ -116,9 +116,10 @@ int forward_request(struct cse *cse, const struct m2m_request *req, struct m2m_r
     char *path = via ? target_at_hop(req, via) : NULL;
     char key[300];
     snprintf(key, sizeof key, "fwd %s", req->to);
-    json_t *answer = NULL;
-    int rc = path && fr ? notify_relay(cse, req, key, hop.url, path, fr, timeout_of(req), &answer)
+    json_t *answer = NULL, *urls = route_urls(cse, &hop);
+    int rc = path && fr ? notify_relay(cse, req, key, urls, path, fr, timeout_of(req), &answer)
                         : RSC_INTERNAL_SERVER_ERROR;
+    json_decref(urls);
     if (rc != DISPATCH_PENDING)
         log_debug("forward: %s %s via %s -> %d", fr ? fr : "-", req->to, hop.csi, rc);
     if (rc == DISPATCH_PENDING) {

@@ -122,6 +122,22 @@ char *route_target_path(const char *to)
     return path;
 }
 
+json_t *route_urls(struct cse *cse, const struct route *hop)
+{
+    const char *stem = route_csi_stem(hop->csi);
+    struct resource *r;
+    json_t *urls = json_array();
+    if (stem && !store_get(cse->store, stem, &r)) {
+        size_t i;
+        json_t *v;
+        json_array_foreach(r->ty == TY_CSR ? json_object_get(r->attrs, "poa") : NULL, i, v)
+            if (json_is_string(v)) json_array_append(urls, v);
+        resource_free(r);
+    }
+    if (!json_array_size(urls)) json_array_append_new(urls, json_string(hop->url));
+    return urls;
+}
+
 bool route_is_peer(struct cse *cse, const char *csi)
 {
     const char *stem = route_csi_stem(csi);

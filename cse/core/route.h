@@ -4,6 +4,7 @@
 #ifndef IRONBARK_ROUTE_H
 #define IRONBARK_ROUTE_H
 
+#include <jansson.h>
 #include <stdbool.h>
 
 struct cse;
@@ -31,6 +32,10 @@ int route_of_target(struct cse *cse, const char *to, struct route *out);
  * bindings spell it: "~/id-mn/x" (SP-relative), "_/sp/id-mn/x" (absolute);
  * '#' (an attribute) escaped. malloc'd; NULL for a CSE-relative ID. */
 char *route_target_path(const char *to);
+
+/* Every URL the next hop may be reached at, in order: its <remoteCSE>'s
+ * poa, else the route's url alone. A JSON array (new reference). */
+json_t *route_urls(struct cse *cse, const struct route *hop);
 
 /* Is csi ("/id-mn") a CSE peered with this one (a <remoteCSE> of it here)? */
 bool route_is_peer(struct cse *cse, const char *csi);

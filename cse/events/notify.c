@@ -855,7 +855,7 @@ int notify_ask(struct cse *cse, const struct m2m_request *req, const char *key, 
     return rsc;
 }
 
-int notify_relay(struct cse *cse, const struct m2m_request *req, const char *key, const char *url,
+int notify_relay(struct cse *cse, const struct m2m_request *req, const char *key, json_t *urls,
                  const char *path, const char *fr, int timeout_ms, json_t **answer)
 {
     *answer = NULL;
@@ -866,7 +866,7 @@ int notify_relay(struct cse *cse, const struct m2m_request *req, const char *key
 #undef KEEP
     if (req->op == OP_CREATE) json_object_set_new(fwd, "ty", json_integer(req->ty));
     if (req->ec) json_object_set_new(fwd, "ec", json_integer(req->ec));
-    json_t *x = json_pack("{s:s,s:[s],s:s,s:s,s:O,s:i,s:s,s:i,s:b,s:o}", "key", key, "urls", url, "from", fr,
+    json_t *x = json_pack("{s:s,s:O,s:s,s:s,s:O,s:i,s:s,s:i,s:b,s:o}", "key", key, "urls", urls, "from", fr,
                           "rqi", req->rqi ? req->rqi : "", "pc", req->pc ? req->pc : json_null(), "op", (int)req->op,
                           "to", path, "timeout_ms", timeout_ms, "content", 1, "fwd", fwd);
     if (!x) return RSC_INTERNAL_SERVER_ERROR;

@@ -113,11 +113,12 @@ int notify_forward(struct cse *cse, const struct resource *entity, const struct 
 int notify_ask(struct cse *cse, const struct m2m_request *req, const char *key, json_t *urls,
                int op, const char *to, json_t *pc, int timeout_ms, json_t **answer);
 /* Forwarding (cse/core/forward.h): req relayed as it is (op, rqi, rvi,
- * ty, pc, ec, tokens, rqet, rset, oet, vsi) from originator fr to the URL
- * url + "/" + path (the target and query at the next hop), bounded by
- * timeout_ms. Returns DISPATCH_PENDING or the RSC answered (5103 when
- * unreachable) with *answer = {"rsc", "pc"?, "loc"?} (a new reference). */
-int notify_relay(struct cse *cse, const struct m2m_request *req, const char *key, const char *url,
+ * ty, pc, ec, tokens, rqet, rset, oet, vsi) from originator fr to
+ * <url> + "/" + path (the target and query at the next hop), the URLs of
+ * urls (a JSON array, borrowed) tried in order, each bounded by timeout_ms.
+ * Returns DISPATCH_PENDING or the RSC answered (5103 when none was
+ * reachable) with *answer = {"rsc", "pc"?, "loc"?} (a new reference). */
+int notify_relay(struct cse *cse, const struct m2m_request *req, const char *key, json_t *urls,
                  const char *path, const char *fr, int timeout_ms, json_t **answer);
 /* Sends exchange x (from req->cont->wanted); done learns the result
  * ({"rsc": n} and, for notify_ask, "pc": the answer's content; borrowed),

@@ -134,6 +134,9 @@ try:
         peer(MN1, "cse-mn1", "/id-loop", IN.base)
         r = IN.get("/~/id-loop/cse/x", origin="Cae1")
         t.eq((r.rsc, "loop" in r.text), (4004, True), "A -> B -> A: the loop is detected (4004, says so)")
+        r = IN.update("/cse-in/id-mn1", {"m2m:csr": {"poa": ["http://127.0.0.1:%d" % free_port(), MN1.base]}})
+        t.eq((r.rsc, IN.get(cnt, origin="Cae1").rsc), (2004, 2000),
+             "MN1's first poa is down: the next one in its poa list answers")
         r = IN.update("/cse-in/id-mn1", {"m2m:csr": {"dcse": ["/id-asn"]}})
         t.rsc(r, 2004, 200, "MN1's <remoteCSE> on the IN lists a descendant /id-asn (dcse)")
         r = IN.get("/~/id-asn/cse-asn/x", origin="Cae1")
