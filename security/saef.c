@@ -5,6 +5,8 @@
 #include "maf_keys.h"
 #include "../cse/base/clock.h"
 #include "../cse/core/cse.h"
+#include "../cse/core/forward.h"
+#include "../cse/core/route.h"
 #include "../cse/base/log.h"
 #include "../cse/core/rsc.h"
 
@@ -109,6 +111,23 @@ static bool admin_from_afar(struct cse *cse, const struct m2m_request *req)
     return req->fr && ident_forms(&home, req->fr, &from) && ident_is(&home, cse->cfg.admin, &from);
 }
 
+/* A request forwarded by a peer CSE (docs/cse-to-cse.md, Forwarding): its
+ * originator is an entity elsewhere, and the connection's credential is the
+ * forwarding CSE's. Allowed when the last CSE in via is one this CSE peers
+ * with, the credential speaks for that CSE-ID, and the originator is no
+ * entity of this CSE (a peer vouches for its side, never for ours). An AE's
+ * credential is bound to its AE-ID, not to a peer's CSE-ID: it cannot
+ * pass as a forwarded request. */
+static bool forwarded_by_peer(struct cse *cse, const struct m2m_request *req, const struct ident_forms *from)
+{
+    char sender[80];
+    struct ident_home home = cse_home(cse);
+    struct ident_forms peer;
+    if (!forward_via_last(req->via, sender, sizeof sender) || !ident_forms(&home, sender, &peer)) return false;
+    if (from->rel[0] || ident_is(&home, cse->csi, from)) return false;
+    return route_is_peer(cse, sender) && credential_allows(cse, req->sec.credential_id, &peer);
+}
+
 int saef_check(struct cse *cse, const struct m2m_request *req, struct m2m_response *rsp)
 {
     int policy = policy_of(&cse->cfg, req->binding);
@@ -124,7 +143,7 @@ int saef_check(struct cse *cse, const struct m2m_request *req, struct m2m_respon
     struct ident_home home = cse_home(cse);
     struct ident_forms from;
     if (!ident_forms(&home, req->fr ? req->fr : "", &from) ||
-        !credential_allows(cse, req->sec.credential_id, &from)) {
+        !(credential_allows(cse, req->sec.credential_id, &from) || forwarded_by_peer(cse, req, &from))) {
         log_debug("saef: %s may not speak as '%s'", req->sec.credential_id, req->fr ? req->fr : "");
         return m2m_error(rsp, RSC_ORIGINATOR_NOT_AUTHENTICATED,
                          "originator '%s' is not bound to the credential of this connection",

@@ -9,6 +9,8 @@
 #include "address.h"
 #include "../base/clock.h"
 #include "filter.h"
+#include "forward.h"
+#include "route.h"
 #include "../base/log.h"
 #include "../base/loop.h"
 #include "nonblocking.h"
@@ -593,8 +595,9 @@ static int execute(struct cse *cse, struct m2m_request *req, struct m2m_response
     rc = address_parse(cse, req->to, &addr);
     if (rc) return m2m_error(rsp, rc, "'%s' is not a valid target address", req->to);
     if (addr.remote) {
+        /* Transit: another CSE hosts the target (cse/core/forward.h). */
         address_clear(&addr);
-        return m2m_error(rsp, RSC_NOT_FOUND, "no route to the CSE addressed by '%s'", req->to);
+        return forward_request(cse, req, rsp);
     }
     if (addr.attr && req->op != OP_RETRIEVE) {
         address_clear(&addr);
@@ -640,7 +643,11 @@ static int execute(struct cse *cse, struct m2m_request *req, struct m2m_response
      * and reveals nothing. */
     bool registration = req->op == OP_CREATE && (type_flags(&cse->types, req->ty) & RT_REGISTERS);
     bool refused_type = !rc && !vchild && type_refuses(cse, req, target);
-    if (!rc && !registration && !refused_type && !vchild) {
+    /* A peer CSE relays notifications to the AEs registered here (their
+     * subscriptions live on its side): it needs no ACP of each AE. */
+    bool relayed_notify = !rc && req->op == OP_NOTIFY && (type_flags(&cse->types, target->ty) & RT_HAS_POA) &&
+                          req->fr && route_is_peer(cse, req->fr);
+    if (!rc && !registration && !refused_type && !vchild && !relayed_notify) {
         /* The chain of deciders (security/authz.h) may also wait for an answer. */
         int acop = acop_of(req->op, req);
         int ac = acl_check(cse, req, target, acop);

@@ -36,7 +36,7 @@ void m2m_request_clear(struct m2m_request *req)
     free(req->ot); free(req->rqet); free(req->rset); free(req->oet); free(req->rp);
     free(req->vsi); free(req->gid); free(req->tokens); free(req->rids);
     free(req->tids); free(req->ltids);
-    free(req->grtm); free(req->aus);
+    free(req->grtm); free(req->aus); free(req->query); free(req->via);
     free_list(req->atrl, req->natrl);
     struct m2m_filter *f = &req->fc;
     free_list(f->lbl, f->nlbl); free_list(f->clbl, f->nclbl); free_list(f->palb, f->npalb);
@@ -64,7 +64,7 @@ struct m2m_request *m2m_request_dup(const struct m2m_request *req)
     /* Every owned pointer that m2m_request_clear() frees is copied here. */
     char **strs[] = { &d->to, &d->fr, &d->rqi, &d->rvi, &d->rtu, &d->ot, &d->rqet, &d->rset,
                       &d->oet, &d->rp, &d->vsi, &d->gid, &d->tokens, &d->rids, &d->tids, &d->ltids, &d->grtm, &d->aus,
-                      &d->fc.arp };
+                      &d->query, &d->via, &d->fc.arp };
     for (size_t i = 0; i < sizeof strs / sizeof *strs; i++) *strs[i] = dup_str(*strs[i]);
     dup_list(d->atrl, d->natrl);
     struct m2m_filter *f = &d->fc;
@@ -174,6 +174,26 @@ int m2m_percent_decode(const char *src, size_t len, char *dst, size_t dstlen)
     }
     dst[o] = 0;
     return (int)o;
+}
+
+int m2m_percent_encode(const char *value, char *dst, size_t cap)
+{
+    static const char hex[] = "0123456789ABCDEF";
+    size_t n = 0;
+    for (const unsigned char *p = (const unsigned char *)value; *p; p++) {
+        bool plain = isalnum(*p) || strchr("-._~@+", *p);
+        if (n + (plain ? 1 : 3) >= cap) return -1;
+        if (plain) {
+            dst[n++] = (char)*p;
+        } else {
+            dst[n++] = '%';
+            dst[n++] = hex[*p >> 4];
+            dst[n++] = hex[*p & 15];
+        }
+    }
+    if (n >= cap) return -1;
+    dst[n] = 0;
+    return (int)n;
 }
 
 /* --- query parameter mapping ------------------------------------------ */
@@ -316,7 +336,7 @@ static int add_attr_cond(struct m2m_filter *f, int *n, char **names, char **valu
     return 0;
 }
 
-int m2m_apply_query(struct m2m_request *req, const char *key, const char *value)
+static int apply_query_param(struct m2m_request *req, const char *key, const char *value)
 {
     struct m2m_filter *f = &req->fc;
     int64_t v;
@@ -390,6 +410,47 @@ int m2m_apply_query(struct m2m_request *req, const char *key, const char *value)
 #undef FC_INTS
 #undef FC_STRS
 #undef STR_PARAM
+}
+
+/* via: '+'-joined SP-relative CSE-IDs ("/id-in+/id-mn"), at most
+ * M2M_VIA_MAX of them; given once. */
+static int set_via(struct m2m_request *req, const char *value)
+{
+    int items = 0;
+    for (const char *p = value; *p; items++) {
+        size_t n = strcspn(p, "+");
+        if (n < 2 || p[0] != '/') return RSC_BAD_REQUEST;
+        for (size_t i = 1; i < n; i++)
+            if (!isalnum((unsigned char)p[i]) && !strchr("-._~", p[i])) return RSC_BAD_REQUEST;
+        p += n + (p[n] == '+');
+    }
+    if (req->via || !items || items > M2M_VIA_MAX || value[strlen(value) - 1] == '+') return RSC_BAD_REQUEST;
+    req->via = strdup(value);
+    return 0;
+}
+
+/* Adds "key=value" to req->query, the parameters a forwarded request carries on. */
+static int keep_query_item(struct m2m_request *req, const char *key, const char *value)
+{
+    size_t cap = strlen(value) * 3 + 1;     /* every byte escaped at most */
+    char *enc = malloc(cap);
+    size_t have = req->query ? strlen(req->query) : 0, n = have + strlen(key) + cap + 2;
+    char *q = enc && m2m_percent_encode(value, enc, cap) >= 0 ? realloc(req->query, n) : NULL;
+    if (q) {
+        snprintf(q + have, n - have, "%s%s=%s", have ? "&" : "", key, enc);
+        req->query = q;
+    }
+    free(enc);
+    return q ? 0 : RSC_INTERNAL_SERVER_ERROR;
+}
+
+int m2m_apply_query(struct m2m_request *req, const char *key, const char *value)
+{
+    if (!strcmp(key, "via")) return set_via(req, value);
+    int rc = apply_query_param(req, key, value);
+    /* Tokens travel in their own header or option (req->tokens). */
+    if (!rc && strcmp(key, "tkns")) rc = keep_query_item(req, key, value);
+    return rc;
 }
 
 /* Drops entry i of a name/value list. */

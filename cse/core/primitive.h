@@ -22,6 +22,7 @@ enum m2m_rcn {
 enum m2m_binding { BINDING_INTERNAL = 0, BINDING_HTTP, BINDING_COAP };
 
 #define FC_MAX_LIST 16
+#define M2M_VIA_MAX 8          /* CSEs a forwarded request may pass (via) */
 
 /* Filter criteria (TS-0004 7.3.3.17). Timestamps are kept canonical so they
  * compare with strcmp; absent scalars are -1 / empty strings. */
@@ -95,6 +96,11 @@ struct m2m_request {
     bool tqi;                  /* token request indicator: the originator can fetch tokens */
     char *grtm;                /* group request target members, raw (CoAP GTM) */
     char *aus;                 /* authorization signatures, raw (CoAP AUS) */
+    char *query;               /* the query parameters as received, re-encoded "k=v&k=v"
+                                  (tkns and via left out): what a forwarded request
+                                  carries on (cse/core/forward.h); NULL when none */
+    char *via;                 /* the CSEs a forwarded request passed, '+'-joined SP-relative
+                                  CSE-IDs, the last one the sender (query "via"; NULL when none) */
     bool unknown_query;        /* binding met a query key it cannot map */
     char unknown_key[64];
     struct m2m_filter fc;
@@ -175,6 +181,11 @@ int m2m_add_tokens(struct m2m_request *req, const char *value);
  * with_tokens (CoAP; HTTP sends them in the Authorization header). */
 void m2m_token_params(const struct m2m_request *req, bool with_tokens,
                       void (*fn)(void *data, const char *key, const char *value), void *data);
+
+/* Percent-encodes value for a query item into dst (capacity cap): what is
+ * not unreserved (RFC 3986), '@' or '+' (kept: the list separator) is
+ * escaped. Returns the length written, or -1 when it does not fit. */
+int m2m_percent_encode(const char *value, char *dst, size_t cap);
 
 /* Percent-decodes src into dst (capacity dstlen); '+' stays '+'. Returns the
  * decoded length or -1 on a malformed escape or overflow. */

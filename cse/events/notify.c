@@ -11,6 +11,7 @@
 #include "notify_queue.h"
 #include "outbound.h"
 #include "polling.h"
+#include "../core/route.h"
 #include "../core/rsc.h"
 #include "../../security/acl.h"
 #include "../../security/acr.h"
@@ -132,12 +133,34 @@ json_t *notify_poa_of(struct cse *cse, const char *id)
     return poa;
 }
 
-/* The URL to deliver to: the target itself, or the first poa of the entity
- * it names that has a known scheme. Writes "" when there is none. */
+/* An entity on another CSE ("/id-in/Cae1"): its ID at the next hop's base
+ * URL, which delivers it onward (docs/cse-to-cse.md, Forwarding). */
+static void remote_url(struct cse *cse, const char *id, char *url, size_t cap)
+{
+    struct route hop;
+    char *path = route_target_path(id);
+    if (path && !route_of_target(cse, id, &hop)) {
+        size_t n = strlen(hop.url);
+        int w = snprintf(url, cap, "%s%s%s", hop.url, n && hop.url[n - 1] == '/' ? "" : "/", path);
+        if (w < 0 || (size_t)w >= cap) url[0] = 0;
+        route_clear(&hop);
+    }
+    free(path);
+}
+
+/* The URL to deliver to: the target itself, the first poa of the entity
+ * it names that has a known scheme, or for an entity of another CSE the
+ * next hop towards it. Writes "" when there is none. */
 static void resolve_url(struct cse *cse, const char *key, char *url, size_t cap)
 {
     url[0] = 0;
     if (is_url(key)) { snprintf(url, cap, "%s", key); return; }
+    if (key[0] == '/') {
+        struct address a;
+        bool remote = !address_parse(cse, key, &a) && a.remote;
+        address_clear(&a);
+        if (remote) { remote_url(cse, key, url, cap); return; }
+    }
     json_t *poa = notify_poa_of(cse, key);
     size_t i;
     json_t *v;
@@ -636,14 +659,23 @@ static bool exchange_url(struct cse *cse, json_t *x, size_t i, char *url, size_t
     return w > 0 && (size_t)w < cap - n;
 }
 
-/* The primitive exchange x sends (borrows x's strings). */
+/* The primitive exchange x sends (borrows x's strings); a relayed request
+ * (notify_relay) carries the parameters of its "fwd" object too. */
 static struct m2m_request exchange_request(json_t *x)
 {
-    json_t *op = json_object_get(x, "op");
+    json_t *op = json_object_get(x, "op"), *fwd = json_object_get(x, "fwd");
+#define FWD(k) (char *)json_string_value(json_object_get(fwd, k))
+    /* ty: a server's own CREATE names it in x, a relayed one in "fwd". */
+    json_t *ty = json_object_get(x, "ty") ? json_object_get(x, "ty") : json_object_get(fwd, "ty");
     return (struct m2m_request){ .op = op ? (enum m2m_op)json_integer_value(op) : OP_NOTIFY,
-                                 .ty = (int)json_integer_value(json_object_get(x, "ty")),
+                                 .ty = (int)json_integer_value(ty),
                                  .fr = (char *)json_string_value(json_object_get(x, "from")),
-                                 .rqi = (char *)json_string_value(json_object_get(x, "rqi")) };
+                                 .rqi = (char *)json_string_value(json_object_get(x, "rqi")),
+                                 .rvi = FWD("rvi"),
+                                 .ec = (int)json_integer_value(json_object_get(fwd, "ec")),
+                                 .tokens = FWD("tkns"), .rqet = FWD("rqet"), .rset = FWD("rset"),
+                                 .oet = FWD("oet"), .vsi = FWD("vsi") };
+#undef FWD
 }
 
 static int exchange_timeout(json_t *x)
@@ -661,6 +693,9 @@ static json_t *exchange_result(json_t *x, const struct outbound_answer *ans)
         outbound_answer_response(ans, &rsp);
         if (rsp.pc) json_object_set(r, "pc", rsp.pc);
         m2m_response_clear(&rsp);
+    }
+    if (ans && ans->location[0] && json_is_true(json_object_get(x, "content"))) {
+        json_object_set_new(r, "loc", json_string(ans->location));
     }
     return r;
 }
@@ -827,6 +862,28 @@ int notify_ask_as(struct cse *cse, const struct m2m_request *req, const char *ke
     if (got) *answer = json_incref(got);
     json_decref(owned);
     return rsc;
+}
+
+int notify_relay(struct cse *cse, const struct m2m_request *req, const char *key, json_t *urls,
+                 const char *path, const char *fr, int timeout_ms, json_t **answer)
+{
+    *answer = NULL;
+    json_t *fwd = json_object();
+#define KEEP(k, v) if (v) json_object_set_new(fwd, k, json_string(v))
+    KEEP("rvi", req->rvi); KEEP("tkns", req->tokens); KEEP("rqet", req->rqet); KEEP("rset", req->rset);
+    KEEP("oet", req->oet); KEEP("vsi", req->vsi);
+#undef KEEP
+    if (req->op == OP_CREATE) json_object_set_new(fwd, "ty", json_integer(req->ty));
+    if (req->ec) json_object_set_new(fwd, "ec", json_integer(req->ec));
+    json_t *x = json_pack("{s:s,s:O,s:s,s:s,s:O,s:i,s:s,s:i,s:b,s:o}", "key", key, "urls", urls, "from", fr,
+                          "rqi", req->rqi ? req->rqi : "", "pc", req->pc ? req->pc : json_null(), "op", (int)req->op,
+                          "to", path, "timeout_ms", timeout_ms, "content", 1, "fwd", fwd);
+    if (!x) return RSC_INTERNAL_SERVER_ERROR;
+    json_t *owned;
+    json_t *r = answer_of(cse, req, x, &owned);
+    if (!r) return DISPATCH_PENDING;
+    *answer = owned ? owned : json_incref(r);
+    return (int)json_integer_value(json_object_get(r, "rsc"));
 }
 
 static void next_rqi(struct cse *cse, const char *prefix, char *out, size_t cap)

@@ -115,6 +115,14 @@ int notify_ask(struct cse *cse, const struct m2m_request *req, const char *key, 
 /* notify_ask() sent as originator from (a server acting as an AE elsewhere: the m2m-ppm's ppm-ae). */
 int notify_ask_as(struct cse *cse, const struct m2m_request *req, const char *key, const char *from, json_t *urls,
                   int op, const char *to, json_t *pc, int timeout_ms, json_t **answer);
+/* Forwarding (cse/core/forward.h): req relayed as it is (op, rqi, rvi,
+ * ty, pc, ec, tokens, rqet, rset, oet, vsi) from originator fr to
+ * <url> + "/" + path (the target and query at the next hop), the URLs of
+ * urls (a JSON array, borrowed) tried in order, each bounded by timeout_ms.
+ * Returns DISPATCH_PENDING or the RSC answered (5103 when none was
+ * reachable) with *answer = {"rsc", "pc"?, "loc"?} (a new reference). */
+int notify_relay(struct cse *cse, const struct m2m_request *req, const char *key, json_t *urls,
+                 const char *path, const char *fr, int timeout_ms, json_t **answer);
 /* Sends exchange x (from req->cont->wanted, or made by a server's own work:
  * {"key", "urls", "from", "rqi", "pc", "op", "ty" for a CREATE, "timeout_ms",
  * "content"}); done learns the result

@@ -73,8 +73,10 @@ static struct outbound_answer answer_of_http(const struct http_client_result *r)
     /* An answer that was not HTTP counts as answered (5103), not unreachable:
      * retrying would only get the same again. */
     bool answered = r->error == HC_OK;
-    return (struct outbound_answer){ rsc_of_http(r), answered ? NULL : http_reason(r),
-                                     answered && r->body_len ? r->body : NULL, answered ? r->body_len : 0 };
+    struct outbound_answer a = { rsc_of_http(r), answered ? NULL : http_reason(r),
+                                 answered && r->body_len ? r->body : NULL, answered ? r->body_len : 0, "" };
+    if (answered) memcpy(a.location, r->location, sizeof a.location);
+    return a;
 }
 
 struct http_attempt { outbound_done_fn *done; void *data; };
@@ -108,7 +110,7 @@ static void http_send_blocking(struct cse *cse, const struct outbound_request *r
     (void)cse;
     char hdr[2048];
     const char *method = http_codec_method(r->req->op);
-    *out = (struct outbound_answer){ RSC_TARGET_NOT_REACHABLE, "cannot write the request", NULL, 0 };
+    *out = (struct outbound_answer){ RSC_TARGET_NOT_REACHABLE, "cannot write the request", NULL, 0, "" };
     if (!method || headers_for(hdr, sizeof hdr, r) < 0) return;
     struct http_client_result res;
     http_client_send_sync(method, r->url, hdr, r->body, r->nbody, r->timeout_ms, &res);
@@ -134,7 +136,7 @@ static void https_send_blocking(struct cse *cse, const struct outbound_request *
 {
     (void)cse;
     log_info("outbound: %s: https:// needs the event loop", a->url);
-    *out = (struct outbound_answer){ RSC_TARGET_NOT_REACHABLE, "https:// needs the event loop", NULL, 0 };
+    *out = (struct outbound_answer){ RSC_TARGET_NOT_REACHABLE, "https:// needs the event loop", NULL, 0, "" };
 }
 
 /* --- coap:// and coaps://: in the transport module ---------------------------------- */
@@ -165,7 +167,7 @@ static void coap_send_blocking_lazy(struct cse *cse, const struct outbound_reque
 {
     const struct sender *s = module_sender(cse, scheme_of(a->url));
     if (s) s->send_blocking(cse, a, out);
-    else *out = (struct outbound_answer){ RSC_TARGET_NOT_REACHABLE, "the transport module is missing", NULL, 0 };
+    else *out = (struct outbound_answer){ RSC_TARGET_NOT_REACHABLE, "the transport module is missing", NULL, 0, "" };
 }
 
 int outbound_set_sender(struct cse *cse, const char *scheme, outbound_send_fn *send,
@@ -248,7 +250,7 @@ static void attempt_done(void *data, const struct outbound_answer *ans)
 
 static void attempt_unreachable(struct attempt *at, const char *why)
 {
-    attempt_done(at, &(struct outbound_answer){ RSC_TARGET_NOT_REACHABLE, why, NULL, 0 });
+    attempt_done(at, &(struct outbound_answer){ RSC_TARGET_NOT_REACHABLE, why, NULL, 0, "" });
 }
 
 static const struct sender *sender_of(struct cse *cse, const char *url)
@@ -329,7 +331,7 @@ int outbound_send(struct cse *cse, const struct outbound_request *a, outbound_do
 
 int outbound_send_blocking(struct cse *cse, const struct outbound_request *a, struct outbound_answer *out)
 {
-    struct outbound_answer ans = { RSC_TARGET_NOT_REACHABLE, "cannot send", NULL, 0 };
+    struct outbound_answer ans = { RSC_TARGET_NOT_REACHABLE, "cannot send", NULL, 0, "" };
     const struct sender *s = sender_of(cse, a->url);
     char host[256];
     size_t hs, he;
@@ -363,6 +365,7 @@ void outbound_answer_response(const struct outbound_answer *ans, struct m2m_resp
     out->rsc = ans->rsc;
     if (ans->body && ans->len) out->pc = json_loadb(ans->body, ans->len, JSON_DECODE_ANY, NULL);
     if (out->pc && json_is_null(out->pc)) { json_decref(out->pc); out->pc = NULL; }
+    if (ans->location[0]) out->location = strdup(ans->location);
 }
 
 /* --- life cycle ---------------------------------------------------------------------- */

@@ -52,10 +52,11 @@ struct outbound_answer {
      * caller, free it). */
     const char *body;
     size_t len;
+    char location[256];        /* the answer's Content-Location, "" when none */
 };
 
-/* The answer as a response primitive: rsc and pc (the content parsed;
- * NULL when there was none or it was not JSON). Clear out after. */
+/* The answer as a response primitive: rsc, pc (the content parsed;
+ * NULL when there was none or it was not JSON) and location. Clear out after. */
 void outbound_answer_response(const struct outbound_answer *ans, struct m2m_response *out);
 
 typedef void outbound_done_fn(void *data, const struct outbound_answer *ans);

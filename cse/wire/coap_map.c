@@ -412,6 +412,15 @@ static void add_uri_path(void *data, const char *seg, size_t len)
     if (coap_msg_out_add(out, COAPOPT_URI_PATH, seg, len)) out->code = -1;
 }
 
+/* A URL's path segment or query item as an option: options carry it
+ * percent-decoded (RFC 7252 6.4). */
+static int add_decoded(struct coap_msg_out *out, uint16_t number, const char *s, size_t len)
+{
+    char plain[1024];
+    int n = m2m_percent_decode(s, len, plain, sizeof plain);
+    return n < 0 ? -1 : coap_msg_out_add(out, number, plain, (size_t)n);
+}
+
 /* One dynamic-authorization parameter as a Uri-Query option "k=v". */
 static void add_uri_query(void *data, const char *key, const char *value)
 {
@@ -435,7 +444,7 @@ int coap_request_from_primitive(const struct m2m_request *req, const char *path,
         for (const char *p = path; *p;) {
             while (*p == '/') p++;
             size_t n = strcspn(p, "/");
-            if (n) add_uri_path(out, p, n);
+            if (n && add_decoded(out, COAPOPT_URI_PATH, p, n)) out->code = -1;
             p += n;
         }
     }
@@ -445,7 +454,7 @@ int coap_request_from_primitive(const struct m2m_request *req, const char *path,
         rc |= coap_msg_out_add_uint(out, COAPOPT_CONTENT_FORMAT, req->cbor_content ? COAP_CF_CBOR : COAP_CF_JSON);
     for (const char *q = query; q && *q;) {
         size_t n = strcspn(q, "&");
-        if (n) rc |= coap_msg_out_add(out, COAPOPT_URI_QUERY, q, n);
+        if (n) rc |= add_decoded(out, COAPOPT_URI_QUERY, q, n);
         q += n + (q[n] == '&');
     }
     m2m_token_params(req, true, add_uri_query, out);
@@ -458,7 +467,12 @@ int coap_request_from_primitive(const struct m2m_request *req, const char *path,
     if (req->fr && *req->fr) rc |= coap_msg_out_add(out, M2MOPT_FR, req->fr, strlen(req->fr));
     const char *rqi = req->rqi ? req->rqi : "";
     rc |= coap_msg_out_add(out, M2MOPT_RQI, rqi, strlen(rqi));
+    const char *times[] = { req->rqet, req->rset, req->oet };
+    static const uint16_t time_opts[] = { M2MOPT_RQET, M2MOPT_RSET, M2MOPT_OET };
+    for (int i = 0; i < 3; i++)
+        if (times[i]) rc |= coap_msg_out_add(out, time_opts[i], times[i], strlen(times[i]));
     if (req->ec) rc |= coap_msg_out_add_uint(out, M2MOPT_EC, (uint32_t)req->ec);
+    if (req->vsi) rc |= coap_msg_out_add(out, M2MOPT_VSI, req->vsi, strlen(req->vsi));
     return rc ? -1 : 0;
 }
 

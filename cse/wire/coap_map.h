@@ -104,12 +104,13 @@ struct coap_msg_out *coap_msg_out_dup(const struct coap_msg_out *out);
 /* The other direction, for requests the CSE (cse/wire/coap_notify.c) and
  * the m2m client send: a request primitive as a CoAP request. out gets the
  * method and, in ascending order, Uri-Path (the segments of path, a URL
- * path "/a/b"; NULL: of req->to as a oneM2M target, "~"/"_" prefixes),
+ * path "/a/b", percent-decoded; NULL: of req->to as a oneM2M target,
+ * "~"/"_" prefixes),
  * Content-Format 50 (with a body, and always for CREATE and NOTIFY),
- * Uri-Query (query split at '&'; may be NULL; then tkns, tids, ltids,
+ * Uri-Query (query split at '&', percent-decoded; may be NULL; then tkns, tids, ltids,
  * rids, tqi from req: m2m_token_params()), Accept 50, and the oneM2M
- * options TY (CREATE), RVI (rvi, else "3"), FR (when set), RQI, EC (when
- * set). The payload is the caller's. Returns 0, or -1 when it does not fit
+ * options TY (CREATE), RVI (rvi, else "3"), FR (when set), RQI, RQET, RSET,
+ * OET, EC, VSI (each when set). The payload is the caller's. Returns 0, or -1 when it does not fit
  * or the operation is unknown. */
 int coap_request_from_primitive(const struct m2m_request *req, const char *path, const char *query,
                                 bool has_body, struct coap_msg_out *out);

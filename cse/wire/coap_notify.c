@@ -139,10 +139,38 @@ static struct pending *take(struct coap_client *cl, const uint8_t *token, size_t
     return NULL;
 }
 
-static void finish(struct pending *x, int rsc, const char *unreachable, const uint8_t *body, size_t len)
+static void finish(struct pending *x, int rsc, const char *unreachable, const uint8_t *body, size_t len,
+                   const char *location)
 {
-    x->done(x->data, &(struct outbound_answer){ rsc, unreachable, len ? (const char *)body : NULL, len });
+    struct outbound_answer a = { rsc, unreachable, len ? (const char *)body : NULL, len, "" };
+    if (location) snprintf(a.location, sizeof a.location, "%s", location);
+    x->done(x->data, &a);
     free(x);
+}
+
+/* The answer's Location-Path options as a oneM2M ID (Content-Location):
+ * a first "~" segment starts an SP-relative ID, "_" an absolute one. ""
+ * when there are none or they do not fit. */
+static void location_of(const coap_pdu_t *rcv, char *out, size_t cap)
+{
+    coap_opt_iterator_t it;
+    coap_opt_filter_t f;
+    coap_option_filter_clear(&f);
+    coap_option_filter_set(&f, COAP_OPTION_LOCATION_PATH);
+    coap_option_iterator_init(rcv, &it, &f);
+    size_t n = 0;
+    int seg = 0;
+    out[0] = 0;
+    for (coap_opt_t *o; (o = coap_option_next(&it)); seg++) {
+        const char *v = (const char *)coap_opt_value(o);
+        size_t len = coap_opt_length(o);
+        bool prefix = seg == 0 && len == 1 && (v[0] == '~' || v[0] == '_');
+        const char *sep = !n || out[n - 1] == '/' ? "" : "/";
+        int w = prefix ? snprintf(out + n, cap - n, "%s", v[0] == '~' ? "/" : "//")
+                       : snprintf(out + n, cap - n, "%s%.*s", sep, (int)len, v);
+        if (w < 0 || (size_t)w >= cap - n) { out[0] = 0; return; }
+        n += (size_t)w;
+    }
 }
 
 /* The answer's payload (the whole body: libcoap reassembles Block2). */
@@ -163,7 +191,9 @@ static coap_response_t on_response(coap_session_t *s, const coap_pdu_t *sent, co
     struct pending *x = cl ? take(cl, tok.s, tok.length) : NULL;
     size_t len = 0;
     const uint8_t *body = x ? payload_of(rcv, &len) : NULL;
-    if (x) finish(x, rsc_of(rcv), NULL, body, len);
+    char location[256];
+    if (x) location_of(rcv, location, sizeof location);
+    if (x) finish(x, rsc_of(rcv), NULL, body, len, location);
     return COAP_RESPONSE_OK;
 }
 
@@ -186,7 +216,7 @@ static void on_nack(coap_session_t *s, const coap_pdu_t *sent, const coap_nack_r
     if (!cl || !sent) return;
     coap_bin_const_t tok = coap_pdu_get_token(sent);
     struct pending *x = take(cl, tok.s, tok.length);
-    if (x) finish(x, RSC_TARGET_NOT_REACHABLE, nack_reason(reason), NULL, 0);
+    if (x) finish(x, RSC_TARGET_NOT_REACHABLE, nack_reason(reason), NULL, 0, NULL);
 }
 
 static int64_t on_timeout(struct loop *loop, int64_t id, void *data)
@@ -195,7 +225,7 @@ static int64_t on_timeout(struct loop *loop, int64_t id, void *data)
     struct pending *x = data;
     x->timer = 0;
     take(x->cl, x->token, x->toklen);
-    finish(x, RSC_TARGET_NOT_REACHABLE, "timeout", NULL, 0);
+    finish(x, RSC_TARGET_NOT_REACHABLE, "timeout", NULL, 0, NULL);
     return -1;
 }
 
@@ -343,7 +373,7 @@ static coap_response_t on_sync_response(coap_session_t *s, const coap_pdu_t *sen
 static void coap_send_blocking(struct cse *cse, const struct outbound_request *a, struct outbound_answer *out)
 {
     struct coap_url u;
-    *out = (struct outbound_answer){ RSC_TARGET_NOT_REACHABLE, "no answer", NULL, 0 };
+    *out = (struct outbound_answer){ RSC_TARGET_NOT_REACHABLE, "no answer", NULL, 0, "" };
     if (url_parse(a->url, &u)) return;
     coap_context_t *ctx = new_context();
     struct session keep = { .key = "" };
@@ -364,7 +394,7 @@ static void coap_send_blocking(struct cse *cse, const struct outbound_request *a
     }
     if (ctx) coap_free_context(ctx);
     memset(&keep, 0, sizeof keep);
-    if (r.answered) *out = (struct outbound_answer){ r.rsc, NULL, r.body, r.len };
+    if (r.answered) *out = (struct outbound_answer){ r.rsc, NULL, r.body, r.len, "" };
 }
 
 /* --- installation ------------------------------------------------------------------ */
@@ -383,7 +413,7 @@ void coap_notify_shutdown(struct cse *cse)
         struct pending *x = cl->pending;
         cl->pending = x->next;
         if (x->timer) loop_del_timer(cl->loop, x->timer);
-        finish(x, RSC_TARGET_NOT_REACHABLE, "shutting down", NULL, 0); /* the owner releases what it holds */
+        finish(x, RSC_TARGET_NOT_REACHABLE, "shutting down", NULL, 0, NULL); /* the owner releases what it holds */
     }
     if (cl->fd >= 0) loop_unwatch(cl->loop, cl->fd, LOOP_READABLE);
     if (cl->tick > 0) loop_del_timer(cl->loop, cl->tick);

@@ -47,6 +47,7 @@ struct http_client_result {
     const char *body;    /* borrowed for the callback (sync: owned, see below) */
     size_t body_len;
     const char *reason;  /* HC_ERR_TLS: why, borrowed for the callback */
+    char location[256];  /* Content-Location ("" when absent or too long) */
 };
 
 typedef void http_client_done(void *data, const struct http_client_result *res);

@@ -33,6 +33,10 @@ int http_codec_headers(const struct m2m_request *req, bool has_body, char *out, 
     PUT("X-M2M-RI: %s\r\n", req->rqi ? req->rqi : "");
     PUT("X-M2M-RVI: %s\r\n", req->rvi && *req->rvi ? req->rvi : "3");
     if (req->ec) PUT("X-M2M-EC: %d\r\n", req->ec);
+    if (req->rqet) PUT("X-M2M-RQET: %s\r\n", req->rqet);
+    if (req->rset) PUT("X-M2M-RSET: %s\r\n", req->rset);
+    if (req->oet) PUT("X-M2M-OET: %s\r\n", req->oet);
+    if (req->vsi) PUT("X-M2M-VSI: %s\r\n", req->vsi);
     if (req->tokens) PUT("Authorization: %s\r\n", req->tokens);
     if (req->op == OP_CREATE) PUT("Content-Type: application/json;ty=%d\r\n", req->ty);
     else if (req->cbor_content) PUT("Content-Type: application/cbor\r\n");
@@ -55,25 +59,15 @@ int http_codec_rsc(int status, const char *rsc_header)
 
 struct query_out { char *out; size_t cap, n; bool overflow; };
 
-/* Appends "&key=value", percent-encoding what is not unreserved (RFC 3986)
- * or '@', and '+' between items kept as the list separator. */
+/* Appends "&key=value", the value percent-encoded (m2m_percent_encode). */
 static void put_query_item(void *data, const char *key, const char *value)
 {
     struct query_out *q = data;
-    static const char hex[] = "0123456789ABCDEF";
     char item[8192];
-    size_t n = (size_t)snprintf(item, sizeof item, "%s%s=", q->n ? "&" : "", key);
-    for (const unsigned char *p = (const unsigned char *)value; *p && n + 4 < sizeof item; p++) {
-        if ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
-            strchr("-._~@+", *p)) {
-            item[n++] = (char)*p;
-        } else {
-            item[n++] = '%';
-            item[n++] = hex[*p >> 4];
-            item[n++] = hex[*p & 15];
-        }
-    }
-    if (n + 4 >= sizeof item || q->n + n >= q->cap) { q->overflow = true; return; }
+    int head = snprintf(item, sizeof item, "%s%s=", q->n ? "&" : "", key);
+    int enc = head > 0 && (size_t)head < sizeof item ? m2m_percent_encode(value, item + head, sizeof item - (size_t)head) : -1;
+    size_t n = enc < 0 ? 0 : (size_t)(head + enc);
+    if (enc < 0 || q->n + n >= q->cap) { q->overflow = true; return; }
     memcpy(q->out + q->n, item, n);
     q->n += n;
     q->out[q->n] = 0;

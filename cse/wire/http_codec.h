@@ -16,8 +16,8 @@
 const char *http_codec_method(enum m2m_op op);
 
 /* The header lines (each ending in \r\n) that carry req: X-M2M-Origin
- * (when fr is set), X-M2M-RI, X-M2M-RVI (rvi, else "3"), X-M2M-EC (when
- * set), Authorization (tokens, when set), Content-Type (application/json, with ;ty= on CREATE) when has_body
+ * (when fr is set), X-M2M-RI, X-M2M-RVI (rvi, else "3"), X-M2M-EC, X-M2M-RQET,
+ * -RSET, -OET, -VSI (each when set), Authorization (tokens, when set), Content-Type (application/json, with ;ty= on CREATE) when has_body
  * or the operation needs one, Accept. Returns the length written, or -1
  * when it does not fit (or the operation is unknown). */
 int http_codec_headers(const struct m2m_request *req, bool has_body, char *out, size_t cap);

@@ -13,7 +13,6 @@ originator: CSE -> DAS -> CSE -> answer) next to a cached request's.
 
   tests/bench/das_bench.py --build build --duration 3 --rounds 2
 """
-import argparse
 import json
 import os
 import statistics
@@ -69,14 +68,8 @@ def measure(args, srv, script):
 
 
 def main():
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--build", default=os.path.join(bench.ROOT, "build"))
-    ap.add_argument("--duration", type=int, default=5)
-    ap.add_argument("--rounds", type=int, default=3)
-    ap.add_argument("--threads", type=int, default=2)
-    ap.add_argument("--connections", type=int, default=32)
+    ap = bench.load_arguments(__doc__)
     ap.add_argument("--fresh", type=int, default=50, help="uncached consultations to time")
-    ap.add_argument("--out")
     args = ap.parse_args()
     tool = os.path.join(args.build, "m2m")
     work = tempfile.mkdtemp(prefix="ironbark-das-bench-")
@@ -162,9 +155,7 @@ def main():
         if cse:
             cse.stop()
         das.stop()
-    if args.out:
-        with open(args.out, "w") as f:
-            json.dump(summary, f, indent=1)
+    bench.write_summary(args.out, summary)
 
 
 if __name__ == "__main__":

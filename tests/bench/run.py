@@ -292,6 +292,26 @@ WORKLOADS = [
 ]
 
 
+def load_arguments(description):
+    """The options every load benchmark beside this one takes: the build,
+    wrk's duration, threads and connections, rounds, and --out."""
+    ap = argparse.ArgumentParser(description=description, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--build", default=os.path.join(ROOT, "build"))
+    ap.add_argument("--duration", type=int, default=5)
+    ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--connections", type=int, default=32)
+    ap.add_argument("--out")
+    return ap
+
+
+def write_summary(path, summary):
+    """The run's figures as JSON at path (nothing when path is None)."""
+    if path:
+        with open(path, "w") as f:
+            json.dump(summary, f, indent=1)
+
+
 def median(values):
     v = sorted(x for x in values if x is not None)
     if not v:

@@ -225,6 +225,52 @@ static void percent_decoding(void **state)
     assert_int_equal(m2m_percent_decode("0123456789abcde", 15, out, sizeof out), 15);
 }
 
+/* What a forwarded request carries on (req->query) and via (loop detection). */
+static void kept_for_forwarding(void **state)
+{
+    (void)state;
+    APPLY("rcn", "6");
+    APPLY("lbl", "a/b");
+    APPLY("rp", "x&y z");
+    APPLY("drt", "2");
+    assert_int_equal(m2m_apply_query(&req, "tkns", "aaa.bbb.ccc"), 0);
+    assert_string_equal(req.query, "rcn=6&lbl=a%2Fb&rp=x%26y%20z&drt=2");   /* tokens travel in their header */
+    assert_null(req.via);
+    APPLY("via", "/id-in+/id-mn1");
+    assert_string_equal(req.via, "/id-in+/id-mn1");
+    assert_string_equal(req.query, "rcn=6&lbl=a%2Fb&rp=x%26y%20z&drt=2");   /* via is rewritten per hop */
+    REJECT("via", "/id-x");                                           /* once only */
+}
+
+static void via_malformed(void **state)
+{
+    (void)state;
+    const char *bad[] = { "", "id-in", "/", "/id in", "/id-in/x", "/id-in+", "+/id-in", "/a+/b+/c+/d+/e+/f+/g+/h+/i" };
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        struct m2m_request r;
+        m2m_request_init(&r);
+        if (m2m_apply_query(&r, "via", bad[i]) != RSC_BAD_REQUEST) fail_msg("accepted via \"%s\"", bad[i]);
+        assert_null(r.via);
+        m2m_request_clear(&r);
+    }
+    APPLY("via", "/a+/b+/c+/d+/e+/f+/g+/h");                          /* M2M_VIA_MAX */
+}
+
+static void percent_encoding(void **state)
+{
+    (void)state;
+    char out[16];
+    assert_int_equal(m2m_percent_encode("a/b c+@~", out, sizeof out), 12);
+    assert_string_equal(out, "a%2Fb%20c+@~");
+    assert_int_equal(m2m_percent_encode("", out, sizeof out), 0);
+    assert_int_equal(m2m_percent_encode("0123456789abcdef", out, sizeof out), -1);
+    assert_int_equal(m2m_percent_encode("0123456789abcd//", out, sizeof out), -1);
+    char back[16];
+    assert_int_equal(m2m_percent_encode("x&y=z", out, sizeof out), 9);
+    assert_int_equal(m2m_percent_decode(out, strlen(out), back, sizeof back), 5);
+    assert_string_equal(back, "x&y=z");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -236,6 +282,9 @@ int main(void)
         cmocka_unit_test_setup_teardown(child_parent_attributes, fresh, release),
         cmocka_unit_test_setup_teardown(labels_query, fresh, release),
         cmocka_unit_test_setup_teardown(percent_decoding, fresh, release),
+        cmocka_unit_test_setup_teardown(kept_for_forwarding, fresh, release),
+        cmocka_unit_test_setup_teardown(via_malformed, fresh, release),
+        cmocka_unit_test_setup_teardown(percent_encoding, fresh, release),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
