@@ -2,7 +2,7 @@
 MAF"), with real processes on loopback: an MN-CSE that shares no key with its
 registrar IN-CSE registers at m2m-maf with its Km (From /id-mn), registers a
 connection key for /id-in (SUID 32) there, and registers at the IN over CoAPS
-presenting <RelativeKeyID>@<maf-fqdn>; the IN retrieves Kc from the MAF,
+presenting <RelativeKeyID>@<maf-fqdn> (and, renewed, over HTTPS); the IN retrieves Kc from the MAF,
 binds the connection to the key's source (/id-mn) and the registration's
 CSE-ID check passes. Refused: a key whose source is another CSE cannot
 register as /id-mn (4106); a de-registered key is withdrawn at the IN and the
@@ -122,19 +122,24 @@ try:
     t.eq(mn.stop(), 0, "the MN stops cleanly")
 
     # --- renewal: a new key, the MN restarted with it, registered again ------------
-    def mn_with(key_id, key_hex):
-        m = Cse(data_dir=mn.data_dir, cse_id="id-mn", cse_name="cse-mn", cse_type=2, registrar=in_coaps,
-                registrar_csi="/id-in", outbound_psk="127.0.0.1:%d=%s" % (inn.coaps_port, key_id),
+    def mn_with(key_id, key_hex, https=False):
+        port = inn.https_port if https else inn.coaps_port
+        m = Cse(data_dir=mn.data_dir, cse_id="id-mn", cse_name="cse-mn", cse_type=2,
+                registrar="%s://127.0.0.1:%d" % ("https" if https else "coaps", port),
+                registrar_csi="/id-in", outbound_psk="127.0.0.1:%d=%s" % (port, key_id),
                 psk=["%s:%s:/id-in" % (key_id, key_hex)], registration_check=300, registration_retry_max=800)
         m.own_dir = True
         return m
 
     kid2, kc2 = key_for_in("km-mn", km_mn, "/id-mn", "mn-in-2.key")
-    mn = mn_with(kid2, kc2)
+    mn = mn_with(kid2, kc2, https=True)
     mn.start()
     t.ok(wait_for(lambda: "registered at /id-in" in mn.read_log(), seconds=15),
-         "with a new key from the MAF the restarted MN registers again", mn.read_log()[-1500:])
+         "with a new key from the MAF the restarted MN registers again, over HTTPS (TLS-PSK)", mn.read_log()[-1500:])
     t.eq(csr(inn, "id-mn")[0], 2000, "... its <remoteCSE> at the IN is there")
+    t.ok("did not accept the PSK identity %s" % kid2 in mn.read_log(),
+         "... after a first handshake the IN answered with its certificate (it was asking the MAF): refused, "
+         "not kept as an unauthenticated connection", mn.read_log()[-1500:])
     t.eq(mn.stop(), 0, "the MN stops cleanly (and deregisters)")
 
     # --- expiry: a key that lives 4 s is refused after it ---------------------------
