@@ -5,6 +5,7 @@
 #include "tls_io.h"
 #include "../cse/base/log.h"
 #include "../cse/core/config.h"
+#include "../cse/events/outbound.h"
 #include "../cse/wire/http.h"
 #include "../cse/wire/http_client.h"
 
@@ -16,12 +17,34 @@
 
 struct tls_client {
     WOLFSSL_CTX *ctx;
+    const struct config *cfg;      /* outbound-psk, looked up per connection */
+    struct credentials *creds;
 };
 
 struct tls_client_conn {
     WOLFSSL *ssl;
+    struct cred_psk psk;           /* outbound-psk for this target; key_len 0: none */
     char error[128];               /* why the handshake failed */
 };
+
+/* The PSK of the connection (ex_data 0), given to wolfSSL during the handshake. */
+static unsigned int give_psk(WOLFSSL *ssl, const char *hint, char *identity, unsigned int id_max,
+                             unsigned char *key, unsigned int key_max)
+{
+    (void)hint;
+    const struct tls_client_conn *c = wolfSSL_get_ex_data(ssl, 0);
+    if (!c || !c->psk.key_len || strlen(c->psk.identity) >= id_max || c->psk.key_len > key_max) return 0;
+    memcpy(identity, c->psk.identity, strlen(c->psk.identity) + 1);
+    memcpy(key, c->psk.key, c->psk.key_len);
+    return (unsigned int)c->psk.key_len;
+}
+
+static unsigned int give_psk_tls13(WOLFSSL *ssl, const char *hint, char *identity, unsigned int id_max,
+                                   unsigned char *key, unsigned int key_max, const char **suite)
+{
+    *suite = "TLS13-AES128-GCM-SHA256";
+    return give_psk(ssl, hint, identity, id_max, key, key_max);
+}
 
 static void load_file(WOLFSSL_CTX *ctx, const char *file)
 {
@@ -35,6 +58,8 @@ struct tls_client *tls_client_create(const struct config *cfg, struct credential
     if (!initialised) { wolfSSL_Init(); initialised = true; }
     struct tls_client *tc = calloc(1, sizeof *tc);
     if (!tc) return NULL;
+    tc->cfg = cfg;
+    tc->creds = creds;
     tc->ctx = wolfSSL_CTX_new(wolfSSLv23_client_method());
     if (!tc->ctx || wolfSSL_CTX_SetMinVersion(tc->ctx, WOLFSSL_TLSV1_2) != WOLFSSL_SUCCESS) {
         log_error("tls client: cannot set up the TLS context");
@@ -73,21 +98,40 @@ static bool is_address(const char *host)
     return inet_pton(AF_INET, host, buf) == 1 || inet_pton(AF_INET6, host, buf) == 1;
 }
 
-static void *client_attach(void *data, int fd, const char *server_name)
+static void conn_free(struct tls_client_conn *c)
+{
+    explicit_bzero(&c->psk, sizeof c->psk);
+    free(c);
+}
+
+/* A target outbound-psk names is reached with that PSK (TLS 1.3 PSK or
+ * ECDHE-PSK), the server proving itself by knowing the key; any other
+ * target by its certificate. A store without the named key refuses. */
+static void *client_attach(void *data, int fd, const char *server_name, const char *hostport)
 {
     struct tls_client *tc = data;
     struct tls_client_conn *c = calloc(1, sizeof *c);
     if (!c) return NULL;
-    c->ssl = wolfSSL_new(tc->ctx);
-    bool ok = c->ssl && wolfSSL_set_fd(c->ssl, fd) == WOLFSSL_SUCCESS &&
-              wolfSSL_check_domain_name(c->ssl, server_name) == WOLFSSL_SUCCESS;
+    int psk = outbound_psk(tc->cfg, tc->creds, "https://", hostport, &c->psk);
+    c->ssl = psk < 0 ? NULL : wolfSSL_new(tc->ctx);
+    bool ok = c->ssl && wolfSSL_set_fd(c->ssl, fd) == WOLFSSL_SUCCESS;
+    if (ok && psk == 0) {
+        ok = wolfSSL_set_ex_data(c->ssl, 0, c) == WOLFSSL_SUCCESS;
+        /* No certificate is part of a PSK session: one that comes is refused
+         * in client_handshake, with that reason. */
+        wolfSSL_set_verify(c->ssl, WOLFSSL_VERIFY_NONE, NULL);
+        wolfSSL_set_psk_client_callback(c->ssl, give_psk);
+        wolfSSL_set_psk_client_tls13_callback(c->ssl, give_psk_tls13);
+    } else if (ok) {
+        ok = wolfSSL_check_domain_name(c->ssl, server_name) == WOLFSSL_SUCCESS;
+    }
     /* SNI carries names only (RFC 6066). */
     if (ok && !is_address(server_name))
         ok = wolfSSL_UseSNI(c->ssl, WOLFSSL_SNI_HOST_NAME, server_name,
                             (unsigned short)strlen(server_name)) == WOLFSSL_SUCCESS;
     if (!ok) {
         if (c->ssl) wolfSSL_free(c->ssl);
-        free(c);
+        conn_free(c);
         return NULL;
     }
     return c;
@@ -97,13 +141,23 @@ static void client_detach(void *conn)
 {
     struct tls_client_conn *c = conn;
     tls_io_close(c->ssl);
-    free(c);
+    conn_free(c);
 }
 
 static int client_handshake(void *conn)
 {
     struct tls_client_conn *c = conn;
     int ret = wolfSSL_connect(c->ssl);
+    if (ret == WOLFSSL_SUCCESS && c->psk.key_len) {
+        /* A server that did not take our identity falls back to its
+         * certificate, unverified here: the connection would be
+         * unauthenticated (4107 at a registrar) and kept alive. */
+        WOLFSSL_X509 *cert = wolfSSL_get_peer_certificate(c->ssl);
+        if (!cert) return 0;
+        wolfSSL_X509_free(cert);
+        snprintf(c->error, sizeof c->error, "the server did not accept the PSK identity %.80s", c->psk.identity);
+        return HTTP_IO_ERROR;
+    }
     if (ret == WOLFSSL_SUCCESS) return 0;
     long w = tls_io_want(c->ssl, ret, c->error, sizeof c->error);
     return w == 0 ? HTTP_IO_ERROR : (int)w;

@@ -9,6 +9,7 @@
 #include "../wire/http_client.h"
 #include "../wire/http_codec.h"
 #include "../wire/transport.h"
+#include "../../security/credentials.h"
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -396,4 +397,19 @@ void outbound_close(struct cse *cse)
     if (transport_loaded()) transport_loaded()->coap_notify_shutdown(cse);
     free(ob);
     cse->outbound = NULL;
+}
+
+int outbound_psk(const struct config *cfg, struct credentials *creds, const char *scheme, const char *hostport,
+                 struct cred_psk *out)
+{
+    size_t n = strlen(hostport);
+    for (int i = 0; i < cfg->noutbound_psk; i++) {
+        const char *e = cfg->outbound_psk[i];
+        if (strncmp(e, hostport, n) || e[n] != '=') continue;
+        if (creds && !cred_get_psk(creds, e + n + 1, out)) return 0;
+        memset(out, 0, sizeof *out);
+        log_info("%s%s: the credential store has no key %s (setting outbound-psk)", scheme, hostport, e + n + 1);
+        return -1;
+    }
+    return 1;
 }

@@ -15,6 +15,9 @@
 #include <stddef.h>
 #include <sys/uio.h>
 
+struct config;
+struct cred_psk;
+struct credentials;
 struct cse;
 struct m2m_response;
 struct m2m_request;
@@ -89,5 +92,14 @@ int outbound_send(struct cse *cse, const struct outbound_request *r, outbound_do
  * returns the RSC (5103 when unreachable); with out non-NULL, the whole
  * answer (free out->body). */
 int outbound_send_blocking(struct cse *cse, const struct outbound_request *r, struct outbound_answer *out);
+
+/* The PSK the outbound-psk setting names for host:port (as written in the
+ * target's URL, after a name lookup the address found), copied from the
+ * credential store into out (wipe it after use). 0; 1 when no setting names
+ * the target (a client without a PSK: not logged); -1 when the store lacks
+ * the identity (logged at info, scheme for the log). Shared by coaps:// and
+ * https:// (the transport module's clients). */
+int outbound_psk(const struct config *cfg, struct credentials *creds, const char *scheme, const char *hostport,
+                 struct cred_psk *out);
 
 #endif

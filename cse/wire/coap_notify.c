@@ -274,28 +274,21 @@ static struct coap_client *client_of(struct cse *cse)
     return cl;
 }
 
-/* The identity configured for host:port (outbound-psk = host:port=identity)
- * and its key from the credential store; -1 (logged) when there is none. */
-static int outbound_psk(struct cse *cse, const char *hostport, struct session *out)
+/* The identity outbound-psk names for host:port and its key, into out;
+ * -1 (logged) when there is none. */
+static int session_psk(struct cse *cse, const char *hostport, struct session *out)
 {
-    const struct config *c = &cse->cfg;
-    size_t n = strlen(hostport);
-    for (int i = 0; i < c->noutbound_psk; i++) {
-        const char *e = c->outbound_psk[i];
-        if (strncmp(e, hostport, n) || e[n] != '=') continue;
-        struct cred_psk psk;
-        if (!cse->creds || cred_get_psk(cse->creds, e + n + 1, &psk)) {
-            log_info("coaps://%s: the credential store has no key %s (setting outbound-psk)", hostport, e + n + 1);
-            return -1;
-        }
-        snprintf(out->identity, sizeof out->identity, "%s", psk.identity);
-        memcpy(out->psk, psk.key, psk.key_len);
-        int len = (int)psk.key_len;
-        memset(&psk, 0, sizeof psk);
-        return len;
+    struct cred_psk psk;
+    int rc = outbound_psk(&cse->cfg, cse->creds, "coaps://", hostport, &psk);
+    if (rc) {
+        if (rc > 0) log_info("coaps://%s: no outbound-psk setting names this target", hostport);
+        return -1;
     }
-    log_info("coaps://%s: no outbound-psk setting names this target", hostport);
-    return -1;
+    snprintf(out->identity, sizeof out->identity, "%s", psk.identity);
+    memcpy(out->psk, psk.key, psk.key_len);
+    int len = (int)psk.key_len;
+    memset(&psk, 0, sizeof psk);
+    return len;
 }
 
 /* A session to u: DTLS with the configured PSK for coaps://. */
@@ -303,7 +296,7 @@ static coap_session_t *new_session(struct cse *cse, coap_context_t *ctx, const s
                                    struct session *keep)
 {
     if (!u->secure) return coap_new_client_session(ctx, NULL, &u->addr, COAP_PROTO_UDP);
-    int keylen = outbound_psk(cse, u->ep.hostport, keep);
+    int keylen = session_psk(cse, u->ep.hostport, keep);
     if (keylen < 0) return NULL;
     coap_dtls_cpsk_t setup = { .version = COAP_DTLS_CPSK_SETUP_VERSION };
     setup.psk_info.identity = (coap_bin_const_t){ strlen(keep->identity), (const uint8_t *)keep->identity };

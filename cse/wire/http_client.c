@@ -433,7 +433,7 @@ static void conn_write_io(struct hc_conn *k)
 /* https://: the handshake first, then the request. */
 static void conn_handshake(struct hc_conn *k)
 {
-    if (!k->io && !(k->io = k->cl->io->attach(k->cl->io_data, k->fd, k->url.host))) {
+    if (!k->io && !(k->io = k->cl->io->attach(k->cl->io_data, k->fd, k->url.host, k->url.ep.hostport))) {
         conn_fail_tls(k);
         return;
     }

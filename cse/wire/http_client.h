@@ -28,11 +28,12 @@ enum http_client_error {
 
 /* A TLS layer for https:// connections (the shape of struct http_transport,
  * seen from the client side). attach: a new connection on fd to a server
- * that must prove it is server_name; NULL to refuse. handshake: 0 when
+ * that must prove it is server_name, at hostport (the address and port
+ * connected to: what outbound-psk names); NULL to refuse. handshake: 0 when
  * done, else HTTP_IO_WANT_READ/WRITE or HTTP_IO_ERROR (cse/wire/http.h);
  * error: why the last handshake failed, for the log. */
 struct http_client_io {
-    void *(*attach)(void *io_data, int fd, const char *server_name);
+    void *(*attach)(void *io_data, int fd, const char *server_name, const char *hostport);
     int (*handshake)(void *conn);
     long (*read)(void *conn, void *buf, size_t n);
     long (*write)(void *conn, const void *buf, size_t n);

@@ -20,7 +20,7 @@ struct tls_client;
 struct loop;
 struct tls_server;
 
-#define TRANSPORT_MODULE_ABI 3
+#define TRANSPORT_MODULE_ABI 4   /* 4: http_client_io.attach gained hostport */
 #define TRANSPORT_MODULE_SYMBOL "ironbark_transport_module"
 #define TRANSPORT_MODULE_FILE "ironbark-transports.so"
 

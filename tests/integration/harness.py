@@ -321,6 +321,17 @@ class Cse:
         return "/cse-in/%s/%s" % (ae, cnt)
 
 
+class Maf(Cse):
+    """A running m2m-maf (M2M_MAF, else build/m2m-maf) on free loopback ports:
+    HTTPS and CoAPS, no plain CoAP."""
+
+    def __init__(self, **settings):
+        super().__init__(coap_port=0, **settings)
+
+    def args(self):
+        return [os.path.abspath(os.environ.get("M2M_MAF", os.path.join(BUILD, "m2m-maf")))] + super().args()[1:]
+
+
 class Server(Cse):
     """A security server on the engine (m2m-das, m2m-ppm): binary instead of
     m2m-cse, free loopback ports, CoAP and HTTPS off; url is its CSEBase."""

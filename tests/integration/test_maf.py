@@ -21,26 +21,15 @@ import time
 sys.path.insert(0, os.path.dirname(__file__))
 import harness  # noqa: E402
 import silent_source  # noqa: E402
-from harness import Cse, Tap, write_private  # noqa: E402
+from harness import Cse, Maf, Tap, write_private  # noqa: E402
 
 t = Tap()
-MAF_BIN = os.path.abspath(os.environ.get("M2M_MAF", os.path.join(harness.BUILD, "m2m-maf")))
 TOOL = os.environ.get("M2M_TOOL", os.path.join(harness.BUILD, "m2m"))
 FQDN = "maf.ironbark.local"
 KM1 = "00112233445566778899aabbccddeeff"          # device 1's Km
 KM2 = "0f1e2d3c4b5a69788796a5b4c3d2e1f0"          # device 2's Km
 KMCSE = "ffeeddccbbaa99887766554433221100"        # the CSE's Km
 KMOTHER = "1234123412341234123412341234abcd"      # another CSE's Km
-
-
-class Maf(Cse):
-    """A running m2m-maf on free loopback ports (HTTPS and CoAPS)."""
-
-    def __init__(self, **settings):
-        super().__init__(coap_port=0, **settings)
-
-    def args(self):
-        return [MAF_BIN] + super().args()[1:]
 
 
 def tool(*args, timeout=60):
