@@ -3,6 +3,7 @@
  * by security/acl.c; this file only keeps stored ACPs well-formed. */
 #include "registry.h"
 
+#include "../cse/core/ae_refs.h"
 #include "../cse/core/rsc.h"
 #include "../security/acr.h"
 
@@ -50,11 +51,33 @@ static int acp_create(struct op_ctx *ctx)
     return acp_validate(ctx);
 }
 
+/* Originators that are AEs of other CSEs: the IN-CSE keeps count (ae_refs.h). */
+static int acp_created(struct op_ctx *ctx)
+{
+    ae_refs_changed(ctx->cse, NULL, ctx->res);
+    return 0;
+}
+
+static int acp_update(struct op_ctx *ctx)
+{
+    int rc = acp_validate(ctx);
+    if (!rc) ae_refs_changed(ctx->cse, ctx->before, ctx->res);
+    return rc;
+}
+
+static int acp_delete(struct op_ctx *ctx)
+{
+    ae_refs_changed(ctx->cse, ctx->res, NULL);
+    return 0;
+}
+
 const struct resource_type type_acp = {
     .ty = TY_ACP, .sn = "acp", .key = "m2m:acp",
     .parents = (const int[]){ TY_CSEBASE, TY_AE, TY_CSR, 0 },
     .attrs = ATTRS(attrs),
     .flags = RT_SUBSCRIBABLE | RT_ANNOUNCEABLE,
     .on_create = acp_create,
-    .on_update = acp_validate,
+    .on_created = acp_created,
+    .on_update = acp_update,
+    .on_delete = acp_delete,
 };

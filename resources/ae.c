@@ -1,4 +1,5 @@
 /* <AE> (ty 2): application registration (TS-0001 10.2.2.2, TS-0004 7.4.5). */
+#include "ae_contact_list.h"
 #include "node.h"
 
 #include "../cse/core/address.h"
@@ -142,6 +143,8 @@ static int ae_update(struct op_ctx *ctx)
 static int ae_delete(struct op_ctx *ctx)
 {
     const char *nl = res_str(ctx->res, "nl");
+    /* Deregistered: the CSEs referencing it hear so from the IN-CSE. */
+    alst_ae_left(ctx->cse, res_str(ctx->res, "aei") ? res_str(ctx->res, "aei") : res_ri(ctx->res));
     return nl ? node_link_ae(ctx, nl, res_ri(ctx->res), false) : 0;
 }
 

@@ -1,7 +1,9 @@
 /* <CSEBase> (ty 5): the root, created by the CSE itself at start-up. */
+#include "ae_contact_list.h"
 #include "registry.h"
 
 #include "../cse/base/clock.h"
+#include "../cse/base/log.h"
 #include "../cse/core/rsc.h"
 
 #include <string.h>
@@ -36,6 +38,13 @@ static int cb_notify(struct op_ctx *ctx)
     if (!known)
         return m2m_error(ctx->rsp, RSC_BAD_REQUEST, "the content is no notification (m2m:sgn, m2m:agn, "
                          "m2m:rsp); a CREATE needs ty in its Content-Type");
+    const json_t *sgn = json_object_get(pc, "m2m:sgn");
+    if (json_object_get(sgn, "aerid")) return alst_reference_notify(ctx, sgn);
+    /* Our references follow by hand for now (docs/conformance.md): logged. */
+    if (json_is_true(json_object_get(sgn, "aerp")))
+        log_info("%s says AE %s changed its registration point (new: %s)", ctx->req->fr ? ctx->req->fr : "?",
+                 json_string_value(json_object_get(sgn, "tid1")) ? json_string_value(json_object_get(sgn, "tid1")) : "-",
+                 json_string_value(json_object_get(sgn, "tid2")) ? json_string_value(json_object_get(sgn, "tid2")) : "-");
     ctx->rsp->rsc = RSC_OK;
     return 0;
 }

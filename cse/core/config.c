@@ -168,6 +168,7 @@ static const struct setting settings[] = {
     STR(maf_url, "maf-url", "m2m-cse: the MAF's base URL for Key Retrieval, of (D)TLS and ESPrim keys (coaps://host:port, authenticated with outbound-psk: the CSE's Km)"),
     INT(mef_recheck_ms, "mef-recheck", 100, 86400000, "m2m-cse: ask the MEF (and MAF) again about every key it lent this often, ms; a revoked one is withdrawn (default 60000)"),
     STR(registrar_url, "registrar", "MN/ASN-CSE: the registrar CSE's base URL to register with at start-up, http(s)://host:port or coap(s)://host:port (default: none)"),
+    LIST(public_poa, npublic_poa, "public-poa", "a URL this CSE is reached by, http(s):// or coap(s)://, for its CSEBase poa and its registration (repeatable; default: one per listener, from its host)"),
     STR(registrar_csi, "registrar-csi", "the registrar's CSE-ID, /id-in (default: none; needed with registrar)"),
     INT(registration_check_ms, "registration-check", 100, 86400000, "check the registration at the registrar this often, ms: re-register when it is gone, update poa/dcse (default 60000)"),
     INT(registration_retry_max_ms, "registration-retry-max", 100, 86400000, "ceiling of the back-off between registration attempts while the registrar does not answer, ms (default 60000)"),

@@ -6,6 +6,8 @@
 #include <stdint.h>
 
 #define CONFIG_MAX_LIST 16
+/* cse-type values (TS-0004 m2m:cseTypeID). */
+#define CSE_TYPE_IN 1
 
 /* Per-binding SAEF policy: off = no secure transport; optional = secured
  * connections are bound to their credential, plain ones served as before;
@@ -94,6 +96,10 @@ struct config {
      * with at start-up; "" = none (an IN-CSE, or a CSE registering nowhere). */
     char registrar_url[256];  /* the registrar CSE's base URL (its poa), http(s):// or coap(s):// */
     char registrar_csi[64];   /* its CSE-ID, "/id-in" */
+    /* The URLs others reach this CSE by (CSEBase poa, sent when registering);
+     * none = one per listener, from its host (unusable when that is 0.0.0.0). */
+    char public_poa[CONFIG_MAX_LIST][256];
+    int npublic_poa;
     int registration_check_ms; /* how often the registration is checked (and refreshed) */
     int registration_retry_max_ms; /* the back-off's ceiling while the registrar does not answer */
     char outbound_cert[256];  /* client certificate chain (PEM) for https:// targets; "" = none */

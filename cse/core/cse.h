@@ -19,6 +19,7 @@ struct notifier;
 struct polling;
 struct outbound;
 struct registration;
+struct ae_refs;
 struct coap_client;
 struct deferral;
 struct nb_pending;
@@ -63,6 +64,7 @@ struct cse {
     struct outbound *outbound; /* cse/events/outbound.c: senders, HTTP client, resolver */
     struct announcer *announce; /* cse/events/announce.c: announcements out of step; NULL until used */
     struct registration *registration; /* cse/core/registration.c: at our registrar; NULL = none */
+    struct ae_refs *ae_refs;   /* cse/core/ae_refs.c: AE references told to the IN-CSE; NULL until used */
     struct coap_client *coap_client; /* cse/wire/coap_notify.c (transport module): CoAP/DTLS client */
     struct deferral *deferred; /* requests waiting for outside answers (dispatch.c) */
     struct nb_pending *nb_unstarted; /* rt 1/2 requests not yet started (nonblocking.c) */

@@ -6,6 +6,7 @@
 #include "engine.h"
 
 #include "../base/clock.h"
+#include "ae_refs.h"
 #include "expiry.h"
 #include "../base/log.h"
 #include "../base/loop.h"
@@ -56,6 +57,9 @@ static void add_poa(json_t *list, const char *scheme, const char *host, int port
 static json_t *points_of_access(const struct config *cfg)
 {
     json_t *poa = json_array();
+    /* Configured: what a CSE behind 0.0.0.0, a NAT or a proxy is reached by. */
+    for (int i = 0; i < cfg->npublic_poa; i++) json_array_append_new(poa, json_string(cfg->public_poa[i]));
+    if (cfg->npublic_poa) return poa;
     add_poa(poa, "http", cfg->http_host, cfg->http_port);
     add_poa(poa, "https", cfg->http_host, cfg->security_http != SECURITY_OFF ? cfg->https_port : 0);
     add_poa(poa, "coap", cfg->coap_host, cfg->coap_port);
@@ -265,6 +269,7 @@ void cse_close(struct cse *cse)
     stop_types(cse);
     nonblocking_close(cse);
     announce_close(cse);
+    ae_refs_close(cse);
     cse_abandon_deferred(cse); /* before notify_close, which ends their exchanges */
     polling_close(cse);        /* before notify_close: its requests belong to notify's queues */
     notify_close(cse);
@@ -323,6 +328,7 @@ int cse_reset(struct cse *cse)
     cse_fail_deferred(cse, RSC_INTERNAL_SERVER_ERROR, "the CSE was reset while the request waited");
     nonblocking_close(cse);
     announce_close(cse);
+    ae_refs_close(cse);
     polling_close(cse);
     stop_types(cse);
     notify_close(cse);          /* queues, batches and exchanges in flight end here */

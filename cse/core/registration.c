@@ -335,6 +335,8 @@ static void target_url(const struct cse *cse, bool ours, char *out, size_t cap)
              ours ? cse->cfg.cse_id : route_csi_stem(cse->cfg.registrar_csi));
 }
 
+void registration_registrar_url(const struct cse *cse, char *out, size_t cap) { target_url(cse, false, out, cap); }
+
 static void send_step(struct registration *reg, int timeout_ms)
 {
     struct cse *cse = reg->cse;
@@ -380,13 +382,30 @@ static void schedule(struct registration *reg, enum step step, int64_t ms)
 
 /* --- life cycle ----------------------------------------------------------- */
 
-int registration_start(struct cse *cse)
+/* A public-poa must be a URL others can send to: a known scheme and a host. */
+static bool poa_usable(const char *url)
+{
+    const char *host = strstr(url, "://");
+    return outbound_scheme_known(url) && host && host[3] && host[3] != '/' && host[3] != ':';
+}
+
+int registration_check_settings(const struct cse *cse)
 {
     const struct config *c = &cse->cfg;
+    for (int i = 0; i < c->npublic_poa; i++)
+        if (!poa_usable(c->public_poa[i])) {
+            log_error("public-poa '%s': not an http, https, coap or coaps URL with a host", c->public_poa[i]);
+            return -1;
+        }
     if (!c->registrar_url[0]) return 0;
     if (!route_csi_stem(c->registrar_csi)) {
         log_error("registrar %s needs registrar-csi, the registrar's CSE-ID as /<id> (got '%s')",
                   c->registrar_url, c->registrar_csi);
+        return -1;
+    }
+    if (c->cse_type == CSE_TYPE_IN) {
+        log_error("registrar %s: an IN-CSE (cse-type 1) registers nowhere; drop registrar, or set cse-type 2 "
+                  "(MN) or 3 (ASN)", c->registrar_url);
         return -1;
     }
     if (!strcmp(c->registrar_csi, cse->csi)) {
@@ -397,6 +416,14 @@ int registration_start(struct cse *cse)
         log_error("registrar %s: not an http, https, coap or coaps URL", c->registrar_url);
         return -1;
     }
+    return 0;
+}
+
+int registration_start(struct cse *cse)
+{
+    const struct config *c = &cse->cfg;
+    if (!c->registrar_url[0]) return 0;
+    if (registration_check_settings(cse)) return -1;
     struct registration *reg = calloc(1, sizeof *reg);
     if (!reg) return -1;
     reg->cse = cse;

@@ -10,10 +10,14 @@
 
 #include <jansson.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 struct cse;
 
+/* The registration settings and public-poa: -1 (logged) for settings that
+ * cannot work, checked before the listeners open. */
+int registration_check_settings(const struct cse *cse);
 /* Starts registering when cse->cfg names a registrar (no-op otherwise).
  * Returns -1 (logged) for settings that cannot work. */
 int registration_start(struct cse *cse);
@@ -23,6 +27,9 @@ int registration_start(struct cse *cse);
 void registration_stop(struct cse *cse, int wait_ms);
 /* A <remoteCSE> below this CSE came, changed or went: dcse is sent again. */
 void registration_descendants_changed(struct cse *cse);
+
+/* The registrar's CSEBase as a URL to send to ("<registrar>/~/id-in/id-in"). */
+void registration_registrar_url(const struct cse *cse, char *out, size_t cap);
 
 /* --- pure parts (unit-tested) --------------------------------------------- */
 

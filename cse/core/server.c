@@ -218,6 +218,7 @@ int server_main(int argc, char **argv, const struct server_profile *profile)
     cse.on_request = profile->on_request;
     cse.on_http = profile->on_http;
     cse.on_reset_data = profile->data;
+    if (registration_check_settings(&cse)) goto out;
     if (transport_needed(&cfg) && !(tm = transport_load(&cfg))) goto out;
     /* Credentials serve the secure transports (PSK, trusted CAs) and ESPrim
      * (pairwise keys); the store is still opened when the config provisions

@@ -2,7 +2,9 @@
 7.4.53/7.4.54: an IN-CSE makes its list at start-up (again after a Reset);
 it is retrieved (nic = the number of per-CSE children), never created,
 updated or deleted through the API (4005), over HTTP and CoAP; without an
-acpi only the admin reads it. An MN-CSE has none."""
+acpi only the admin reads it. An MN-CSE has none. A reference notification
+(aerid) from an unauthenticated CSE is refused; the inter-CSE behaviour is
+test_c2c_ae_contact_list."""
 import json, os, sys
 sys.path.insert(0, os.path.dirname(__file__))
 from harness import Cse, Tap, curl
@@ -28,13 +30,13 @@ with Cse(upper_tester="true") as cse:
     t.rsc(cse.create("/cse-in", 43, {"m2m:alst": {"rn": "mine"}}, origin="Cal"), 4005, 405,
           "an AE's CREATE is refused the same way")
 
-    # Reference notifications from other CSEs wait for CSE registration (issue 15): nothing is made
+    # Reference notifications come from registered CSEs only (test_c2c_ae_contact_list has them)
     r = cse.request("POST", "/cse-in", body={"m2m:sgn": {"aerid": True, "tid1": None, "tid2": "/id-mn/Cal"}},
                     origin="/id-mn")
-    t.rsc(r, 2000, 200, "a NOTIFY with aerid is answered like any notification to the CSE")
+    t.rsc(r, 4107, 403, "a NOTIFY with aerid from an unauthenticated 'CSE' is refused (4107)")
     r = cse.get(AL + "?rcn=4")
     t.ok(r.rsc == 2000 and r.json["m2m:alst"]["nic"] == 0 and "m2m:alpc" not in r.json["m2m:alst"],
-         "... and creates no AEContactListPerCSE (unauthenticated CSE)", r)
+         "... and creates no AEContactListPerCSE", r)
 
     r = coap_client(cse.coap_port, "cse-in/aeContactList", params=dict(fr="CAdmin", rqi="c1", rvi="3"))
     t.ok(r.rsc == 2000 and (r.json or {}).get("m2m:alst", {}).get("nic") == 0, "CoAP: retrieved", r)

@@ -5,7 +5,9 @@ registers over HTTPS with a certificate whose URI SAN is its CSE-ID, and
 appears in the first one's dcse at the IN; impersonation is refused (4106,
 4107); a clean stop deregisters; a registrar that restarts without its data
 is registered at again, and while it is down the MN keeps serving its AEs
-and logs the failure once, not per attempt."""
+and logs the failure once, not per attempt. An IN-CSE with a registrar,
+and an unusable public-poa, stop the start with a message (public-poa in
+use: test_c2c_ae_contact_list)."""
 import os
 import shutil
 import subprocess
@@ -54,6 +56,20 @@ except RuntimeError as e:
     t.ok("needs registrar-csi" in str(e), "a registrar without registrar-csi stops the start, saying why", str(e)[-300:])
 bad.stop()
 shutil.rmtree(bad.data_dir, ignore_errors=True)
+for settings, why, says in (
+        (dict(cse_id="id-in2", registrar="coaps://127.0.0.1:9", registrar_csi="/id-x"),
+         "an IN-CSE (cse-type 1) with a registrar", "an IN-CSE (cse-type 1) registers nowhere"),
+        (dict(cse_id="id-pp", public_poa=["http://127.0.0.1:8080", "ftp://gw.example"]),
+         "a public-poa that is no http(s)/coap(s) URL", "public-poa 'ftp://gw.example'"),
+        (dict(cse_id="id-pp", public_poa="http://:8080"), "a public-poa without a host", "public-poa 'http://:8080'")):
+    bad = Cse(**settings)
+    try:
+        bad.start()
+        t.ok(False, why + " stops the start")
+    except RuntimeError as e:
+        t.ok(says in str(e), why + " stops the start, saying why", str(e)[-300:])
+    bad.stop()
+    shutil.rmtree(bad.data_dir, ignore_errors=True)
 
 inn = registrar()
 inn.start()

@@ -10,7 +10,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cse/core/ae_refs.h"
+#include "cse/core/ident.h"
 #include "cse/core/registration.h"
+#include "cse/core/resource.h"
 #include "cse/core/rsc.h"
 #include "resources/types.h"
 #include "unit_cse.h"
@@ -88,12 +91,35 @@ static void only_the_bound_cse_registers_itself(void **state)
     cse_close(&cse);
 }
 
+/* The references an MN reports to the IN's AEContactList: ACP originators
+ * that are AEs of another CSE of this SP, SP-relative, each once. */
+static void foreign_ae_references_of_an_acp(void **state)
+{
+    (void)state;
+    struct ident_home home = { "ironbark.local", "id-mn" };
+    json_t *attrs = json_pack(
+        "{s:i,s:{s:[{s:[s,s,s,s,s,s,s,s,s],s:i}]},s:{s:[{s:[s,s],s:i}]}}", "ty", TY_ACP, "pv", "acr", "acor",
+        "/id-in/Cal", "Clocal", "/id-mn/Cown", "all", "/id-in", "/id-in/C*", "//other.sp/id-in/Cfar",
+        "//ironbark.local/id-in/Cal", "/id-in/Sbob", "acop", 2, "pvs", "acr", "acor", "/id-x/Cadm", "CAdmin", "acop", 63);
+    struct resource *r = resource_new(TY_ACP, attrs, "cse-mn/acp");
+    json_t *got = ae_refs_foreign(&home, r);
+    json_t *want = json_pack("[s,s,s]", "/id-in/Cal", "/id-in/Sbob", "/id-x/Cadm");
+    assert_true(json_equal(got, want));
+    json_decref(got);
+    json_decref(want);
+    resource_free(r);
+    got = ae_refs_foreign(&home, NULL);
+    assert_int_equal(json_array_size(got), 0);
+    json_decref(got);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(backoff_doubles_up_to_its_ceiling),
         cmocka_unit_test(differs_compares_lists_as_sets),
         cmocka_unit_test(only_the_bound_cse_registers_itself),
+        cmocka_unit_test(foreign_ae_references_of_an_acp),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
