@@ -48,22 +48,11 @@ static bool same_id(const struct cse *cse, const char *id, const struct ident_fo
     return ident_is(&home, id, who);
 }
 
-/* A stored resource by any local identifier (ri, structured, SP-relative). */
-static struct resource *lookup(struct cse *cse, const char *id)
-{
-    struct address a;
-    struct resource *r = NULL;
-    if (address_parse(cse, id, &a)) return NULL;
-    if (!a.remote && a.local && !a.attr) address_resolve(cse, a.local, &r);
-    address_clear(&a);
-    return r;
-}
-
 /* ---- groups ---------------------------------------------------------------- */
 
 static bool is_group_entry(void *data, const char *entry)
 {
-    struct resource *r = lookup(data, entry);
+    struct resource *r = address_lookup(data, entry);
     bool group = r && r->ty == TY_GRP;
     resource_free(r);
     return group;
@@ -77,7 +66,7 @@ static bool member_is(struct cse *cse, const char *mid, const struct ident_forms
     if (same_id(cse, mid, who)) return true;
     /* An AE's ri is its AE-ID, so only structured addresses need a lookup. */
     if (!strchr(mid, '/')) return false;
-    struct resource *r = lookup(cse, mid);
+    struct resource *r = address_lookup(cse, mid);
     /* A registrant's ri is its ID. */
     bool hit = r && (type_flags(&cse->types, r->ty) & RT_REGISTERS) && same_id(cse, res_ri(r), who);
     resource_free(r);
@@ -87,7 +76,7 @@ static bool member_is(struct cse *cse, const char *mid, const struct ident_forms
 static bool in_group(void *data, const char *group)
 {
     struct group_probe *p = data;
-    struct resource *g = lookup(p->cse, group);
+    struct resource *g = address_lookup(p->cse, group);
     bool hit = false;
     if (g && g->ty == TY_GRP) {
         size_t i;
@@ -170,7 +159,7 @@ static struct acp_entry *acp_get(struct cse *cse, const char *key)
     bool fresh;
     struct acp_entry *e = cache_slot(cse, key, &fresh);
     if (!fresh) return e;
-    struct resource *acp = lookup(cse, key);
+    struct resource *acp = address_lookup(cse, key);
     if (acp && is_policy(acp->ty)) {
         e->found = true;
         e->pv = parse_privileges(cse, acp, "pv");
@@ -574,7 +563,7 @@ int acl_validate_acpi(struct cse *cse, json_t *acpi, struct m2m_response *rsp)
     size_t i;
     json_t *id;
     json_array_foreach(acpi, i, id) {
-        struct resource *r = lookup(cse, json_string_value(id));
+        struct resource *r = address_lookup(cse, json_string_value(id));
         int ty = r ? r->ty : 0;
         resource_free(r);
         if (!is_policy(ty))

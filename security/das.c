@@ -336,16 +336,6 @@ struct das_ctx {
     int pending;               /* exchanges asked for in this run */
 };
 
-static struct resource *lookup(struct cse *cse, const char *id)
-{
-    struct address a;
-    struct resource *r = NULL;
-    if (address_parse(cse, id, &a)) return NULL;
-    if (!a.remote && a.local && !a.attr) address_resolve(cse, a.local, &r);
-    address_clear(&a);
-    return r;
-}
-
 /* The nearest daci up the tree naming an enabled <dac> with points of
  * access, else the das-default setting. */
 static void find_das(struct das_ctx *c)
@@ -357,7 +347,7 @@ static void find_das(struct das_ctx *c)
         size_t i;
         json_t *id;
         json_array_foreach(json_object_get(r->attrs, "daci"), i, id) {
-            struct resource *dac = json_is_string(id) ? lookup(cse, json_string_value(id)) : NULL;
+            struct resource *dac = json_is_string(id) ? address_lookup(cse, json_string_value(id)) : NULL;
             json_t *dap = dac ? json_object_get(dac->attrs, "dap") : NULL;
             if (dac && dac->ty == TY_DAC && res_bool(dac, "dae", 0) == 1 && json_array_size(dap)) {
                 c->dap = json_incref(dap);
@@ -413,7 +403,7 @@ static bool ris_covers(struct das_ctx *c, json_t *ris)
     size_t i;
     json_t *id;
     json_array_foreach(ris, i, id) {
-        struct resource *r = json_is_string(id) ? lookup(c->cse, json_string_value(id)) : NULL;
+        struct resource *r = json_is_string(id) ? address_lookup(c->cse, json_string_value(id)) : NULL;
         bool hit = r && (!strcmp(res_ri(r), res_ri(c->q->target)) ||
                          (c->holder && !strcmp(res_ri(r), res_ri(c->holder))));
         resource_free(r);

@@ -125,6 +125,16 @@ static int resolve_virtual_child(struct cse *cse, char *path, char *last, struct
     return 0;
 }
 
+struct resource *address_lookup(struct cse *cse, const char *id)
+{
+    struct address a;
+    struct resource *r = NULL;
+    if (address_parse(cse, id, &a)) return NULL;
+    if (!a.remote && a.local && !a.attr) address_resolve(cse, a.local, &r);
+    address_clear(&a);
+    return r;
+}
+
 int address_resolve(struct cse *cse, const char *local, struct resource **out)
 {
     *out = NULL;

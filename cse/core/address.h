@@ -31,6 +31,11 @@ void address_clear(struct address *a);
  * Returns 0, RSC_NOT_FOUND or RSC_BAD_REQUEST. */
 int address_resolve(struct cse *cse, const char *local, struct resource **out);
 
+/* A stored resource of this CSE by any local identifier (ri, structured,
+ * SP-relative), or NULL: another CSE's address, an attribute address,
+ * malformed or not found. */
+struct resource *address_lookup(struct cse *cse, const char *id);
+
 /* Splits "<head>/<name>[/<rest>]" at the first segment equal to `name`
  * (a virtual child such as fopt). head and rest (NULL when empty) are
  * malloc'd. Returns false when no such segment follows a head. */

@@ -7,6 +7,7 @@
 #include "rsc.h"
 #include "../base/log.h"
 #include "../base/loop.h"
+#include "../events/announce.h"
 #include "../events/outbound.h"
 #include "../store/store.h"
 #include "../../resources/types.h"
@@ -282,8 +283,11 @@ static void answered(void *data, const struct outbound_answer *ans)
     json_t *got = json_object_get(rsp.pc, reg->step == STEP_BASE ? "m2m:cb" : "m2m:csr");
     switch (reg->step) {
     case STEP_CREATE:
-        if (rsp.rsc == RSC_CREATED) schedule(reg, STEP_BASE, 0);
-        else if (rsp.rsc == RSC_ORIGINATOR_HAS_ALREADY_REGISTERED) schedule(reg, STEP_UPDATE, 0);
+        if (rsp.rsc == RSC_CREATED) {
+            /* A new <remoteCSE>: what we had announced there went with the old one. */
+            announce_renew(reg->cse, reg->cse->cfg.registrar_csi);
+            schedule(reg, STEP_BASE, 0);
+        } else if (rsp.rsc == RSC_ORIGINATOR_HAS_ALREADY_REGISTERED) schedule(reg, STEP_UPDATE, 0);
         else failed(reg, rsp.rsc, why);
         break;
     case STEP_UPDATE:

@@ -133,16 +133,29 @@ static json_t *announced_acpi(struct cse *cse, const struct resource *res, const
     size_t i;
     json_t *v;
     json_array_foreach(acpi, i, v) {
-        struct address a;
-        struct resource *acp = NULL;
-        if (address_parse(cse, json_string_value(v), &a)) continue;
-        if (!a.remote && a.local && !a.attr) address_resolve(cse, a.local, &acp);
-        address_clear(&a);
+        struct resource *acp = address_lookup(cse, json_string_value(v));
         const char *where = acp ? announced_at(acp, csi) : NULL;
         if (where) json_array_append_new(out, json_string(where));
         resource_free(acp);
     }
     return out;
+}
+
+/* True while an ACP named in res's acpi is to be announced at csi but is
+ * not there yet: res's copy waits for it, or its acpi would leave it out. */
+static bool acpi_pending(struct cse *cse, const struct resource *res, const char *csi)
+{
+    json_t *acpi = json_object_get(res->attrs, "acpi");
+    bool pending = false;
+    size_t i;
+    json_t *v;
+    json_array_foreach(acpi, i, v) {
+        struct resource *acp = address_lookup(cse, json_string_value(v));
+        if (acp && !announced_at(acp, csi) && listed(json_object_get(acp->attrs, "at"), csi)) pending = true;
+        resource_free(acp);
+        if (pending) break;
+    }
+    return pending;
 }
 
 /* The attributes that go: the mandatory announced ones (labels, et, acpi,
@@ -417,9 +430,10 @@ static void link_run(struct link *l)
     if (!l->annc) {
         bool wait;
         char *parent = annc_parent(cse, res, l->csi, &wait);
-        if (wait) {
+        if (wait || acpi_pending(cse, res, l->csi)) {
+            free(parent);
             resource_free(res);
-            link_retry(l, "its parent is not announced there yet");
+            link_retry(l, wait ? "its parent is not announced there yet" : "its ACP is not announced there yet");
             return;
         }
         json_t *attrs = announced_attributes(cse, res, l->csi);
@@ -569,6 +583,60 @@ void announce_abort(struct cse *cse)
         resource_free(n->before);
         free(n);
     }
+}
+
+struct renewal {
+    const char *csi;
+    json_t *ris;       /* the originals announced there */
+};
+
+static int renew_collect(struct resource *res, void *data)
+{
+    struct renewal *r = data;
+    if (announced_at(res, r->csi) && listed(json_object_get(res->attrs, "at"), r->csi))
+        json_array_append_new(r->ris, json_string(res_ri(res)));
+    return json_array_size(r->ris) >= LINKS_MAX;   /* more could not be kept in step at once */
+}
+
+void announce_renew(struct cse *cse, const char *csi)
+{
+    if (!cse->loop) return;
+    struct renewal r = { csi, json_array() };
+    /* Pre-order: parents before children, so links start in that order. */
+    store_descendants(cse->store, cse->cfg.cse_name, 0, renew_collect, &r);
+    if (!json_array_size(r.ris) || (cse_batch_pending(cse) && cse_commit(cse)) || store_begin(cse->store)) {
+        json_decref(r.ris);
+        return;
+    }
+    /* The recorded addresses name copies that are gone: forgotten first, in
+     * one transaction, so that a child waits for its parent's new copy and
+     * an acpi for its ACP's (link_run) rather than naming the old ones. */
+    size_t i;
+    json_t *v;
+    json_array_foreach(r.ris, i, v) {
+        struct resource *res = NULL;
+        if (store_get(cse->store, json_string_value(v), &res)) continue;
+        json_t *annc = json_object_get(res->attrs, ATTR_ANNOUNCED);
+        json_object_del(annc, csi);
+        if (!json_object_size(annc)) json_object_del(res->attrs, ATTR_ANNOUNCED);
+        store_update(cse->store, res);
+        resource_free(res);
+    }
+    if (store_commit(cse->store)) {
+        store_rollback(cse->store);
+        json_decref(r.ris);
+        return;
+    }
+    json_array_foreach(r.ris, i, v) {
+        struct link *l = link_for(cse, json_string_value(v), csi, NULL);
+        if (!l) break;
+        free(l->annc);
+        l->annc = NULL;
+        l->dirty = true;
+        link_schedule(l, 0);
+    }
+    log_info("announce: registered afresh at %s: announcing %zu resources there again", csi, json_array_size(r.ris));
+    json_decref(r.ris);
 }
 
 void announce_close(struct cse *cse)

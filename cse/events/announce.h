@@ -36,6 +36,13 @@ void announce_note(struct cse *cse, enum m2m_op op, const struct resource *res,
 void announce_commit(struct cse *cse);
 void announce_abort(struct cse *cse);
 
+/* Our <remoteCSE> at csi was created afresh (a first registration, or the
+ * registrar lost it: after our clean stop deregistered, or its data went),
+ * and with it went every announced resource below it: each resource whose
+ * "@annc" names csi is brought in step again (its UPDATE meets 4004 and it
+ * is created anew). Scans the resource tree once, at re-registration. */
+void announce_renew(struct cse *cse, const char *csi);
+
 /* Ends every exchange and timer (at close or reset). */
 void announce_close(struct cse *cse);
 
