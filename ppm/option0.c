@@ -25,12 +25,13 @@ struct job {
     json_t *link, *unlink;     /* absolute IDs of resources */
     enum stage stage;
     size_t i;
+    int tries;                 /* requests retried after no answer (retry_unanswered) */
     json_t *linked, *failed;   /* the outcome: resources linked; {"ri", "what", "rsc"} per failure */
 };
 
 static struct job *queue;      /* one request to the CSE at a time, oldest job first */
 static bool registered, stopping, in_flight;
-static int64_t start_timer, expiry_timer, expiry_at; /* timers: 0 none */
+static int64_t start_timer, expiry_timer, expiry_at, retry_timer; /* timers: 0 none */
 static ts_buf expiry_seen;     /* consents ending up to here were unlinked */
 
 /* "<cse-name>/<ae>/ppm-<ri>": the ACP's ID as the resources' acpi name it. */
@@ -173,10 +174,35 @@ static void record(struct job *j, const char *id)
     m2m_request_clear(&req);
 }
 
+static int64_t retry_now(struct loop *loop, int64_t id, void *data)
+{
+    (void)loop; (void)id;
+    retry_timer = 0;
+    advance(data, NULL);
+    return -1;
+}
+
+/* A CSE that answers late (loaded) is not one that refused: nothing else would
+ * redo the job (an expiry's unlink is scanned once), so the request is sent
+ * again, a few times, later. A write restarts from its read (the acpi may have
+ * changed), a create from the update (it may have been made). */
+enum { RETRIES = 4, RETRY_FIRST_MS = 500 };
+static bool retry_unanswered(struct job *j, int rsc)
+{
+    if (!(rsc == RSC_TARGET_NOT_REACHABLE || rsc == RSC_REQUEST_TIMEOUT) || j->tries >= RETRIES || stopping)
+        return false;
+    log_info("ppm: option 0 for consent %s: no answer from the CSE (%d), retrying", j->ri, rsc);
+    j->stage = j->stage == LINK_WRITE ? LINK_READ : j->stage == UNLINK_WRITE ? UNLINK_READ :
+               j->stage == ACP_CREATE ? ACP_UPDATE : j->stage;
+    retry_timer = loop_add_timer(j->cse->loop, (int64_t)RETRY_FIRST_MS << j->tries++, retry_now, j);
+    return true;
+}
+
 /* One step: the answer to the last request (NULL at the start), the next request. */
 static void advance(struct job *j, json_t *result)
 {
     int rsc = (int)json_integer_value(json_object_get(result, "rsc"));
+    if (result && retry_unanswered(j, rsc)) return;
     char id[600], url[1200];
     acp_id(j, id, sizeof id);
     if (stopping) j->stage = DONE;
@@ -390,8 +416,9 @@ void ppm_option0_stop(struct cse *cse)
     if (cse->loop) {
         if (expiry_timer) loop_del_timer(cse->loop, expiry_timer);
         if (start_timer) loop_del_timer(cse->loop, start_timer);
+        if (retry_timer) loop_del_timer(cse->loop, retry_timer);
     }
-    expiry_timer = start_timer = 0;
+    expiry_timer = start_timer = retry_timer = 0;
     /* Jobs not started are dropped; the one in flight ends when its exchange answers (unreachable at close). */
     struct job *first = in_flight ? queue : NULL, *j = in_flight ? queue->next : queue;
     while (j) {
