@@ -9,6 +9,7 @@
 #include "cse/events/notify.h"
 #include "cse/store/store.h"
 #include "resources/registry.h"
+#include "../cse/base/json_text.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -55,15 +56,6 @@ static void job_free(struct job *j)
     json_decref(j->link);
     json_decref(j->unlink);
     free(j);
-}
-
-static bool listed(json_t *list, const char *s)
-{
-    size_t i;
-    json_t *v;
-    json_array_foreach(list, i, v)
-        if (json_is_string(v) && !strcmp(json_string_value(v), s)) return true;
-    return false;
 }
 
 static void advance(struct job *j, json_t *result);
@@ -117,7 +109,7 @@ static void plan(struct job *j)
     size_t i;
     json_t *v;
     json_array_foreach(j->was_data, i, v)
-        if (!listed(j->link, json_string_value(v))) json_array_append(j->unlink, v);
+        if (!json_strlist_has(j->link, json_string_value(v))) json_array_append(j->unlink, v);
     resource_free(c);
 }
 
@@ -139,7 +131,7 @@ static json_t *changed_acpi(json_t *current, const char *id, bool add, const cha
     void *it = json_object_iter(current);
     *key = it ? json_object_iter_key(it) : NULL;
     json_t *acpi = json_object_get(it ? json_object_iter_value(it) : NULL, "acpi");
-    if (add == listed(acpi, id)) return NULL;
+    if (add == json_strlist_has(acpi, id)) return NULL;
     json_t *out = json_array(), *v;
     size_t i;
     json_array_foreach(acpi, i, v)
@@ -279,7 +271,7 @@ static void advance(struct job *j, json_t *result)
                 json_decref(acpi);
                 acpi = NULL;
             }
-            if (!acpi && add && rsc == RSC_OK && listed(was, id)) json_array_append(j->linked, json_array_get(list, j->i));
+            if (!acpi && add && rsc == RSC_OK && json_strlist_has(was, id)) json_array_append(j->linked, json_array_get(list, j->i));
             if (!acpi) {
                 j->i++;
                 result = NULL;

@@ -9,6 +9,7 @@
 #include "../cse/base/log.h"
 #include "../cse/core/rsc.h"
 #include "../security/acl.h"
+#include "../cse/base/json_text.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -206,15 +207,6 @@ static json_t *member_response(struct cse *cse, const char *to, const struct m2m
     return o;
 }
 
-static bool listed(json_t *list, const char *s)
-{
-    size_t i;
-    json_t *v;
-    json_array_foreach(list, i, v)
-        if (!strcmp(json_string_value(v), s)) return true;
-    return false;
-}
-
 /* grtm (groupRequestTargetMembers, '&'- or space-separated): the members
  * to address, each of which must be one (else 4000). NULL = all. */
 static int target_members(json_t *mid, const char *grtm, struct m2m_response *rsp, json_t **out)
@@ -225,7 +217,7 @@ static int target_members(json_t *mid, const char *grtm, struct m2m_response *rs
     char *copy = strdup(grtm), *save = NULL;
     int rc = 0;
     for (char *t = strtok_r(copy, "& ", &save); t && !rc; t = strtok_r(NULL, "& ", &save)) {
-        if (!listed(mid, t)) rc = m2m_error(rsp, RSC_BAD_REQUEST, "'%s' in grtm is not a member", t);
+        if (!json_strlist_has(mid, t)) rc = m2m_error(rsp, RSC_BAD_REQUEST, "'%s' in grtm is not a member", t);
         else json_array_append_new(list, json_string(t));
     }
     free(copy);

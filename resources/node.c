@@ -6,6 +6,7 @@
 #include "../cse/core/address.h"
 #include "../cse/core/cse.h"
 #include "../cse/core/rsc.h"
+#include "../cse/base/json_text.h"
 
 #include <string.h>
 
@@ -27,16 +28,6 @@ const struct resource_type type_node = {
     .flags = RT_SUBSCRIBABLE | RT_ANNOUNCEABLE,
 };
 
-/* Index of id in list, or -1. */
-static int find_id(json_t *list, const char *id)
-{
-    size_t i;
-    json_t *v;
-    json_array_foreach(list, i, v)
-        if (json_is_string(v) && !strcmp(json_string_value(v), id)) return (int)i;
-    return -1;
-}
-
 int node_link_ae(struct op_ctx *ctx, const char *nl, const char *aei, bool add)
 {
     struct address addr;
@@ -52,7 +43,7 @@ int node_link_ae(struct op_ctx *ctx, const char *nl, const char *aei, bool add)
         return add ? m2m_error(ctx->rsp, RSC_BAD_REQUEST, "nl '%s' does not name a <node>", nl) : 0;
     }
     json_t *hael = json_object_get(node->attrs, "hael");
-    int at = hael ? find_id(hael, aei) : -1;
+    int at = hael ? json_strlist_index(hael, aei) : -1;
     int rc = 0;
     if (add && at < 0) {
         if (!hael) json_object_set_new(node->attrs, "hael", hael = json_array());

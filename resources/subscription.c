@@ -8,6 +8,7 @@
 #include "../cse/core/rsc.h"
 #include "../cse/base/clock.h"
 #include "../security/acl.h"
+#include "../cse/base/json_text.h"
 
 #include <string.h>
 
@@ -233,15 +234,6 @@ static int check_common(struct op_ctx *ctx)
     return rc;
 }
 
-static bool in_list(json_t *list, const char *s)
-{
-    size_t i;
-    json_t *x;
-    json_array_foreach(list, i, x)
-        if (json_string_value(x) && !strcmp(json_string_value(x), s)) return true;
-    return false;
-}
-
 /* A target hosted here (an AE or remoteCSE given by ID) must grant the
  * subscriber NOTIFY rights (TS-0004 7.3.8.2.1: else 4101). */
 static int creator_may_notify(struct op_ctx *ctx, const char *target, const char *fr)
@@ -278,7 +270,7 @@ static int verify_targets(struct op_ctx *ctx, json_t *old_nu)
         const char *target = json_string_value(x);
         /* The subscriber itself, in any form of its ID, needs no verification;
          * a foreign SP's ID of the same name is someone else. */
-        if ((fr && ident_same(&home, target, fr)) || (old_nu && in_list(old_nu, target))) continue;
+        if ((fr && ident_same(&home, target, fr)) || (old_nu && json_strlist_has(old_nu, target))) continue;
         int rc = creator_may_notify(ctx, target, fr);
         if (rc) return rc;
         json_t *pc = json_pack("{s:{s:b,s:s,s:s}}", "m2m:sgn", "vrq", 1, "sur", sur, "cr", fr ? fr : "");

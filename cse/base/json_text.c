@@ -253,3 +253,13 @@ void json_pool_release(void)
         pool[i].count = 0;
     }
 }
+
+int json_strlist_index(const json_t *list, const char *s)
+{
+    if (!s) return -1;
+    size_t i;
+    json_t *v;
+    json_array_foreach(list, i, v)
+        if (json_is_string(v) && !strcmp(json_string_value(v), s)) return (int)i;
+    return -1;
+}

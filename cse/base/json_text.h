@@ -23,4 +23,10 @@ char *json_text(const json_t *v, size_t *len);
 void json_pool_install(void);
 void json_pool_release(void);
 
+/* The index of the first string equal to s in the array list, or -1 (also
+ * when list is not an array); entries that are not strings never match.
+ * Lists of IDs (acpi, at, nu, mid, hael, …) are asked this everywhere. */
+int json_strlist_index(const json_t *list, const char *s);
+static inline int json_strlist_has(const json_t *list, const char *s) { return json_strlist_index(list, s) >= 0; }
+
 #endif

@@ -10,6 +10,7 @@
 #include "../events/outbound.h"
 #include "../store/store.h"
 #include "../../resources/types.h"
+#include "../base/json_text.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -64,14 +65,6 @@ json_t *ae_refs_foreign(const struct ident_home *home, const struct resource *r)
         add_acors(home, json_object_get(r->attrs, "pvs"), out);
     }
     return out;
-}
-
-static bool listed(const json_t *list, const char *s)
-{
-    size_t i;
-    json_t *x;
-    json_array_foreach(list, i, x) if (!strcmp(json_string_value(x), s)) return true;
-    return false;
 }
 
 /* --- the queue to the registrar --------------------------------------------- */
@@ -192,16 +185,16 @@ void ae_refs_changed(struct cse *cse, const struct resource *before, const struc
     json_t *gone = json_array();
     size_t i;
     json_t *x;
-    json_array_foreach(was, i, x) if (!listed(is, json_string_value(x))) json_array_append(gone, x);
+    json_array_foreach(was, i, x) if (!json_strlist_has(is, json_string_value(x))) json_array_append(gone, x);
     if (json_array_size(gone)) {
         /* Lost here, perhaps still held elsewhere on this CSE. */
         struct still s = { &home, res_ri(before ? before : after), json_array() };
         store_descendants(cse->store, cse->cfg.cse_name, 0, collect, &s);
         json_array_foreach(gone, i, x)
-            if (!listed(s.refs, json_string_value(x))) enqueue(cse, json_string_value(x), NULL);
+            if (!json_strlist_has(s.refs, json_string_value(x))) enqueue(cse, json_string_value(x), NULL);
         json_decref(s.refs);
     }
-    json_array_foreach(is, i, x) if (!listed(was, json_string_value(x))) enqueue(cse, NULL, json_string_value(x));
+    json_array_foreach(is, i, x) if (!json_strlist_has(was, json_string_value(x))) enqueue(cse, NULL, json_string_value(x));
     json_decref(gone);
     json_decref(was);
     json_decref(is);

@@ -14,6 +14,7 @@
 #include "../core/route.h"
 #include "../core/rsc.h"
 #include "../../resources/announced.h"
+#include "../base/json_text.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -109,15 +110,6 @@ int announce_validate(struct cse *cse, const struct resource_type *t, json_t *co
 
 /* ---- what is announced --------------------------------------------------------------- */
 
-static bool listed(json_t *list, const char *s)
-{
-    size_t i;
-    json_t *v;
-    json_array_foreach(list, i, v)
-        if (json_is_string(v) && !strcmp(json_string_value(v), s)) return true;
-    return false;
-}
-
 /* The announced address of res at csi, or NULL. */
 static const char *announced_at(const struct resource *res, const char *csi)
 {
@@ -151,7 +143,7 @@ static bool acpi_pending(struct cse *cse, const struct resource *res, const char
     json_t *v;
     json_array_foreach(acpi, i, v) {
         struct resource *acp = address_lookup(cse, json_string_value(v));
-        if (acp && !announced_at(acp, csi) && listed(json_object_get(acp->attrs, "at"), csi)) pending = true;
+        if (acp && !announced_at(acp, csi) && json_strlist_has(json_object_get(acp->attrs, "at"), csi)) pending = true;
         resource_free(acp);
         if (pending) break;
     }
@@ -394,7 +386,7 @@ static char *annc_parent(struct cse *cse, const struct resource *res, const char
     if (res_pi(res) && !store_get(cse->store, res_pi(res), &parent)) {
         const char *where = announced_at(parent, csi);
         if (where) out = strdup(where);
-        else if (listed(json_object_get(parent->attrs, "at"), csi)) *wait = true;
+        else if (json_strlist_has(json_object_get(parent->attrs, "at"), csi)) *wait = true;
     }
     resource_free(parent);
     if (!out && !*wait) {
@@ -413,7 +405,7 @@ static void link_run(struct link *l)
     if (cse_batch_pending(cse) && cse_commit(cse)) { link_retry(l, "the store did not commit"); return; }
     struct resource *res = NULL;
     store_get(cse->store, l->ri, &res);
-    bool wanted = res && listed(json_object_get(res->attrs, "at"), l->csi);
+    bool wanted = res && json_strlist_has(json_object_get(res->attrs, "at"), l->csi);
     if (!l->annc && res) {
         const char *known = announced_at(res, l->csi);
         if (known) l->annc = strdup(known);
@@ -532,7 +524,7 @@ static void note_write(struct cse *cse, enum m2m_op op, const struct resource *r
     /* Announced where it is no longer wanted (or the original went): remove. */
     const char *csi;
     json_object_foreach(annc, csi, v) {
-        if (op != OP_DELETE && listed(at, csi)) continue;
+        if (op != OP_DELETE && json_strlist_has(at, csi)) continue;
         struct link *l = link_for(cse, res_ri(res), csi, json_string_value(v));
         if (!l) continue;
         if (!l->annc && json_is_string(v)) l->annc = strdup(json_string_value(v));
@@ -593,7 +585,7 @@ struct renewal {
 static int renew_collect(struct resource *res, void *data)
 {
     struct renewal *r = data;
-    if (announced_at(res, r->csi) && listed(json_object_get(res->attrs, "at"), r->csi))
+    if (announced_at(res, r->csi) && json_strlist_has(json_object_get(res->attrs, "at"), r->csi))
         json_array_append_new(r->ris, json_string(res_ri(res)));
     return json_array_size(r->ris) >= LINKS_MAX;   /* more could not be kept in step at once */
 }
