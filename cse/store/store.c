@@ -845,3 +845,12 @@ int store_next_expiry(struct store *s, char ts[23])
     sqlite3_reset(st);
     return rc == SQLITE_ROW ? 0 : db_error(s, "next expiry");
 }
+
+/* SQLite: this process is the only writer (locking_mode=EXCLUSIVE). */
+bool store_shared(const struct store *s) { (void)s; return false; }
+int store_change_fd(const struct store *s) { (void)s; return -1; }
+int store_poll_changes(struct store *s, store_change_fn *fn, void *data)
+{
+    (void)s; (void)fn; (void)data;
+    return 0;
+}

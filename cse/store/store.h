@@ -104,4 +104,35 @@ int store_expired(struct store *s, const char *now_ts, store_visit_fn *visit, vo
 /* Earliest et in the store into ts (empty when none). */
 int store_next_expiry(struct store *s, char ts[23]);
 
+/* Several front-ends on one database (the PostgreSQL store, docs/scale-out.md).
+ * Other processes may then change the tree: every in-memory index or cache
+ * of the engine (subscriptions, ACP decisions, expiry timer, memos) must
+ * follow the changes they commit, which this feed reports. For SQLite (one
+ * process owns the file) there is no feed: fd -1, nothing to poll. */
+bool store_shared(const struct store *s);
+
+enum store_change_op { STORE_CHANGE_CREATE = 'c', STORE_CHANGE_UPDATE = 'u', STORE_CHANGE_DELETE = 'd' };
+
+/* One row changed by a transaction another front-end committed. The strings
+ * are borrowed for the callback. Deleting a subtree reports every row. */
+struct store_change {
+    enum store_change_op op;
+    int ty;
+    const char *ri;
+    const char *pi;
+    const char *path;
+    const char *et;            /* NULL when the row has none (or was deleted) */
+};
+typedef void store_change_fn(const struct store_change *change, void *data);
+
+/* Readable when other front-ends have committed changes; -1 when no one
+ * else writes this store. The descriptor may change after a reconnection:
+ * fetch it again after each store_poll_changes(). */
+int store_change_fd(const struct store *s);
+/* Reads the pending change notices without waiting and calls fn for each
+ * (this front-end's own changes are not reported). store_generation()
+ * moves when any arrived, so memos keyed on it drop themselves. Returns how
+ * many were reported, or -1 while the database is unreachable. */
+int store_poll_changes(struct store *s, store_change_fn *fn, void *data);
+
 #endif
