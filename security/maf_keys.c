@@ -12,6 +12,7 @@
 #include "../maf/mmaf.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
@@ -24,12 +25,24 @@ struct cached {
     int64_t until_us;       /* 0: free */
 };
 
-static struct cached cache[CACHED];
+/* Per CSE (not per process): two engines in one process (the tests'
+ * in-process CSEs, a multi-tenant front-end) must not see each other's keys. */
+struct maf_key_cache {
+    struct cached slot[CACHED];
+};
 
-void maf_keys_clear(void) { explicit_bzero(cache, sizeof cache); }
-
-static struct cached *cached_key(const char *kid, int suid, int64_t now)
+void maf_keys_clear(struct cse *cse)
 {
+    if (!cse->maf_keys) return;
+    explicit_bzero(cse->maf_keys, sizeof *cse->maf_keys);
+    free(cse->maf_keys);
+    cse->maf_keys = NULL;
+}
+
+static struct cached *cached_key(struct cse *cse, const char *kid, int suid, int64_t now)
+{
+    if (!cse->maf_keys) return NULL;
+    struct cached *cache = cse->maf_keys->slot;
     for (int i = 0; i < CACHED; i++) {
         struct cached *c = &cache[i];
         if (c->until_us && c->until_us <= now) explicit_bzero(c, sizeof *c);   /* its lifetime is over */
@@ -38,17 +51,19 @@ static struct cached *cached_key(const char *kid, int suid, int64_t now)
     return NULL;
 }
 
-int maf_key_cached(const char *kid, int suid, struct cred_psk *out)
+int maf_key_cached(struct cse *cse, const char *kid, int suid, struct cred_psk *out)
 {
-    const struct cached *c = cached_key(kid, suid, clock_now_us());
+    const struct cached *c = cached_key(cse, kid, suid, clock_now_us());
     if (!c) return -1;
     *out = c->key;
     return 0;
 }
 
-/* A free slot, else the one that expires first. */
-static struct cached *free_slot(void)
+/* A free slot, else the one that expires first; NULL without memory. */
+static struct cached *free_slot(struct cse *cse)
 {
+    if (!cse->maf_keys && !(cse->maf_keys = calloc(1, sizeof *cse->maf_keys))) return NULL;
+    struct cached *cache = cse->maf_keys->slot;
     struct cached *pick = &cache[0];
     for (int i = 0; i < CACHED; i++) {
         if (!cache[i].until_us) return &cache[i];
@@ -70,7 +85,7 @@ int maf_key_lookup(struct cse *cse, const struct m2m_request *req, const char *k
     const struct config *cfg = &cse->cfg;
     if (!cfg->maf_url[0] || !cfg->maf_fqdn[0] || !kid || !enrol_target_is_keid(kid, cfg->maf_fqdn)) return -1;
     int64_t now = clock_now_us();
-    struct cached *hit = cached_key(kid, suid, now);
+    struct cached *hit = cached_key(cse, kid, suid, now);
     if (hit) {
         *out = hit->key;
         return 0;
@@ -101,7 +116,11 @@ int maf_key_lookup(struct cse *cse, const struct m2m_request *req, const char *k
         explicit_bzero(&got, sizeof got);
     } else {
         json_decref(answer);
-        struct cached *c = free_slot();
+        struct cached *c = free_slot(cse);
+        if (!c) {
+            explicit_bzero(&got, sizeof got);
+            return m2m_error(rsp, RSC_INTERNAL_SERVER_ERROR, "no memory for the MAF key");
+        }
         explicit_bzero(c, sizeof *c);
         snprintf(c->key.identity, sizeof c->key.identity, "%s", kid);
         memcpy(c->key.key, got.key, got.key_len);

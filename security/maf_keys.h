@@ -26,8 +26,8 @@ int maf_key_lookup(struct cse *cse, const struct m2m_request *req, const char *k
                    struct cred_psk *out, struct m2m_response *rsp);
 /* A key maf_key_lookup got and still holds (the SAEF gate's check of the
  * inner originator): 0, or -1. */
-int maf_key_cached(const char *kid, int suid, struct cred_psk *out);
-/* Forgets the cached keys (shutdown). */
-void maf_keys_clear(void);
+int maf_key_cached(struct cse *cse, const char *kid, int suid, struct cred_psk *out);
+/* Forgets the CSE's cached keys, wiping them (shutdown). */
+void maf_keys_clear(struct cse *cse);
 
 #endif

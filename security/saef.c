@@ -80,7 +80,7 @@ static bool credential_allows(struct cse *cse, const char *cred, const struct id
         const char *id = esprim ? cred + strlen(SAEF_ESPRIM_PREFIX) : cred + 3;
         struct cred_psk psk;
         bool known = esprim ? (cse->creds && !cred_get_esprim_key(cse->creds, id, &psk)) ||
-                                  !maf_key_cached(id, MAF_SUID_ESPRIM, &psk)
+                                  !maf_key_cached(cse, id, MAF_SUID_ESPRIM, &psk)
                             : cse->creds && !cred_get_psk(cse->creds, id, &psk);
         if (!known) return false;
         bool ok = patterns_allow(&home, psk.originators, from);

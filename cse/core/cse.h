@@ -13,6 +13,7 @@
 struct loop;
 struct acl_state;
 struct das_state;
+struct maf_key_cache;
 struct credentials;
 struct console_sessions;
 struct notifier;
@@ -55,6 +56,7 @@ struct cse {
     int64_t next_expiry_us;
     struct acl_state *acl;     /* access control: ACP cache and audit log */
     struct das_state *das;     /* dynamic authorization (security/das.h): caches, trust list */
+    struct maf_key_cache *maf_keys; /* keys fetched from the MAF (security/maf_keys.c) */
     /* Authorization: the chain of deciders (security/authz.h), ACP first. */
     const struct authz_decider *deciders[8];
     int ndeciders;

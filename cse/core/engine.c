@@ -281,7 +281,7 @@ void cse_close(struct cse *cse)
     cse->fw_trust = NULL;
     esprim_receiver_free(cse->esprim);
     cse->esprim = NULL;
-    maf_keys_clear();
+    maf_keys_clear(cse);
     acl_close(cse);
     store_close(cse->store);
     cse->store = NULL;
