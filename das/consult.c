@@ -318,24 +318,15 @@ static int store_token(struct cse *cse, const char *rn, const struct token_claim
     ts_buf nb, na;
     ts_format(c->not_before * 1000000, nb);
     ts_format(c->not_after * 1000000, na);
-    struct m2m_request req;
     struct m2m_response rsp;
-    m2m_request_init(&req);
-    m2m_response_init(&rsp);
-    req.op = OP_CREATE;
-    req.ty = TY_TK;
-    req.to = strdup(cse->cfg.cse_name);
-    req.rqi = strdup("das-token");
-    req.rcn = RCN_NOTHING;
-    req.pc = json_pack("{s:{s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:O,s:O}}", "m2m:tk", "rn", rn, "tkid", c->id,
-                       "tkob", jwt, "tkis", c->issuer, "tkhd", c->holder, "tknb", nb, "tkna", na, "et", na,
-                       "tkau", c->audience, "tkps", c->permissions);
-    struct cse_principal me = { .kind = PRINCIPAL_CSE };
-    cse_submit(cse, &me, &req, &rsp, NULL, NULL, NULL);
+    cse_run_itself(cse, OP_CREATE, TY_TK, cse->cfg.cse_name, "das-token",
+                   json_pack("{s:{s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:O,s:O}}", "m2m:tk", "rn", rn, "tkid", c->id,
+                             "tkob", jwt, "tkis", c->issuer, "tkhd", c->holder, "tknb", nb, "tkna", na, "et", na,
+                             "tkau", c->audience, "tkps", c->permissions),
+                   &rsp);
     int rc = rsp.rsc == RSC_CREATED ? 0 : -1;
     if (rc) log_warn("das: token %s could not be stored (%d)", c->id, rsp.rsc);
     m2m_response_clear(&rsp);
-    m2m_request_clear(&req);
     return rc;
 }
 

@@ -702,19 +702,11 @@ static int64_t make_dynamic_acp(struct loop *loop, int64_t id, void *data)
     job_unlink(cse->das, j);
     char rn[40];
     cse_new_id(DYNAMIC_ACP_PREFIX, rn, 21);
-    struct m2m_request req;
     struct m2m_response rsp;
-    m2m_request_init(&req);
-    m2m_response_init(&rsp);
-    req.op = OP_CREATE;
-    req.ty = TY_ACP;
-    req.to = strdup(j->parent);
-    req.rqi = strdup("das-dynamic-acp");
-    req.rcn = RCN_NOTHING;
-    req.pc = json_pack("{s:{s:s,s:O,s:{s:[{s:[s],s:i}]},s:s}}", "m2m:acp", "rn", rn, "pv", j->pv, "pvs", "acr",
-                       "acor", cse->csi, "acop", 2 | 4 | 8, "et", j->et);
-    struct cse_principal me = { .kind = PRINCIPAL_CSE };
-    cse_submit(cse, &me, &req, &rsp, NULL, NULL, NULL);
+    cse_run_itself(cse, OP_CREATE, TY_ACP, j->parent, "das-dynamic-acp",
+                   json_pack("{s:{s:s,s:O,s:{s:[{s:[s],s:i}]},s:s}}", "m2m:acp", "rn", rn, "pv", j->pv, "pvs",
+                             "acr", "acor", cse->csi, "acop", 2 | 4 | 8, "et", j->et),
+                   &rsp);
     if (rsp.rsc != RSC_CREATED) {
         log_info("das: the dynamic ACP under %s could not be made (%d)", j->parent, rsp.rsc);
     } else {
@@ -726,7 +718,6 @@ static int64_t make_dynamic_acp(struct loop *loop, int64_t id, void *data)
             json_object_set_new(st->dacp_parents, j->parent, json_true());
     }
     m2m_response_clear(&rsp);
-    m2m_request_clear(&req);
     job_free(j);
     return -1;
 }
@@ -972,19 +963,9 @@ static int64_t remove_doomed(struct loop *loop, int64_t id, void *data)
     size_t i;
     json_t *ri;
     json_array_foreach(st->doomed, i, ri) {
-        struct m2m_request req;
-        struct m2m_response rsp;
-        m2m_request_init(&req);
-        m2m_response_init(&rsp);
-        req.op = OP_DELETE;
-        req.to = strdup(json_string_value(ri));
-        req.rqi = strdup("das-revocation");
-        struct cse_principal me = { .kind = PRINCIPAL_CSE };
-        cse_submit(cse, &me, &req, &rsp, NULL, NULL, NULL);
-        if (rsp.rsc != RSC_DELETED && rsp.rsc != RSC_NOT_FOUND)
-            log_info("das: the revoked dynamic ACP %s could not be removed (%d)", json_string_value(ri), rsp.rsc);
-        m2m_response_clear(&rsp);
-        m2m_request_clear(&req);
+        int rsc = cse_delete_itself(cse, json_string_value(ri), "das-revocation");
+        if (rsc != RSC_DELETED && rsc != RSC_NOT_FOUND)
+            log_info("das: the revoked dynamic ACP %s could not be removed (%d)", json_string_value(ri), rsc);
     }
     json_array_clear(st->doomed);
     st->doom_timer = 0;

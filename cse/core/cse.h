@@ -149,6 +149,13 @@ int cse_submit(struct cse *cse, const struct cse_principal *who, struct m2m_requ
  * and notifications of any DELETE; tag names it in the request ID. Returns
  * the RSC (2002 when deleted). Not inside a transaction of the caller's. */
 int cse_delete_itself(struct cse *cse, const char *ri, const char *tag);
+/* Any primitive the CSE runs on itself, synchronously, with the CSE's own
+ * rights and every hook and notification a request would have: op on `to`
+ * (ty for a CREATE, else 0), pc taken over (NULL for none), rqi naming the
+ * feature in logs and request IDs, rcn nothing. rsp is initialised here and
+ * the caller clears it. Returns rsp->rsc. Not inside a caller's transaction. */
+int cse_run_itself(struct cse *cse, int op, int ty, const char *to, const char *rqi, json_t *pc,
+                   struct m2m_response *rsp);
 
 /* At shutdown: every deferred request is abandoned (see above). */
 void cse_abandon_deferred(struct cse *cse);

@@ -925,20 +925,29 @@ int cse_submit(struct cse *cse, const struct cse_principal *who, struct m2m_requ
     return cse_dispatch_async(cse, req, rsp, done, abandon, data);
 }
 
-int cse_delete_itself(struct cse *cse, const char *ri, const char *tag)
+int cse_run_itself(struct cse *cse, int op, int ty, const char *to, const char *rqi, json_t *pc,
+                   struct m2m_response *rsp)
 {
     struct m2m_request req;
-    struct m2m_response rsp;
     m2m_request_init(&req);
-    m2m_response_init(&rsp);
-    req.op = OP_DELETE;
-    req.to = strdup(ri);
-    req.rqi = strdup(tag);
+    m2m_response_init(rsp);
+    req.op = op;
+    req.ty = ty;
+    req.to = strdup(to);
+    req.rqi = strdup(rqi);
+    req.rvi = strdup("3");
     req.rcn = RCN_NOTHING;
+    req.pc = pc;
     struct cse_principal me = { .kind = PRINCIPAL_CSE };
-    cse_submit(cse, &me, &req, &rsp, NULL, NULL, NULL);
-    int rsc = rsp.rsc;
-    m2m_response_clear(&rsp);
+    cse_submit(cse, &me, &req, rsp, NULL, NULL, NULL);
     m2m_request_clear(&req);
+    return rsp->rsc;
+}
+
+int cse_delete_itself(struct cse *cse, const char *ri, const char *tag)
+{
+    struct m2m_response rsp;
+    int rsc = cse_run_itself(cse, OP_DELETE, 0, ri, tag, NULL, &rsp);
+    m2m_response_clear(&rsp);
     return rsc;
 }

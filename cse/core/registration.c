@@ -176,26 +176,14 @@ static void became_registered(struct registration *reg)
 /* Runs req inside this CSE as the CSE itself; returns the RSC. */
 static int submit_local(struct cse *cse, int op, const char *to, json_t *content)
 {
-    struct m2m_request req;
     struct m2m_response rsp;
-    m2m_request_init(&req);
-    m2m_response_init(&rsp);
-    req.op = op;
-    req.to = strdup(to);
-    req.rqi = strdup("registration");
-    req.rvi = strdup("3");
-    req.ty = op == OP_CREATE ? TY_CSR : 0;
-    req.rcn = RCN_NOTHING;
-    req.pc = content ? json_pack("{s:o}", "m2m:csr", content) : NULL;
-    struct cse_principal me = { .kind = PRINCIPAL_CSE };
-    cse_submit(cse, &me, &req, &rsp, NULL, NULL, NULL);
-    int rsc = rsp.rsc;
+    int rsc = cse_run_itself(cse, op, op == OP_CREATE ? TY_CSR : 0, to, "registration",
+                             content ? json_pack("{s:o}", "m2m:csr", content) : NULL, &rsp);
     if (rsc >= 4000) {
         const char *dbg = json_string_value(json_object_get(rsp.pc, "m2m:dbg"));
         log_warn("registration: the local <remoteCSE> for %s: %d %s", cse->cfg.registrar_csi, rsc, dbg ? dbg : "");
     }
     m2m_response_clear(&rsp);
-    m2m_request_clear(&req);
     return rsc;
 }
 
