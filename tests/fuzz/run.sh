@@ -13,7 +13,7 @@ set -uo pipefail
 cd "$(dirname "$0")/../.."
 seconds=${FUZZ_SECONDS:-20}
 build=${FUZZ_BUILD:-build-fuzz}
-targets=(${FUZZ_TARGETS:-fuzz_http fuzz_coap fuzz_coap_block fuzz_body fuzz_query fuzz_san fuzz_cbor fuzz_token fuzz_jose fuzz_esprim fuzz_mef fuzz_maf fuzz_ppm})
+targets=(${FUZZ_TARGETS:-fuzz_http fuzz_coap fuzz_coap_block fuzz_body fuzz_query fuzz_san fuzz_cbor fuzz_token fuzz_jose fuzz_esprim fuzz_mef fuzz_maf fuzz_ppm fuzz_console})
 declare -A dict=([fuzz_http]=http [fuzz_coap]=coap [fuzz_body]=body [fuzz_query]=query)
 
 echo "1..${#targets[@]}"

@@ -277,6 +277,24 @@ def jose_seeds():
     put("jose", "form-json", b"\x03" + b'{"protected":"e30","ciphertext":"AA","iv":"AA","tag":"AA"}')
 
 
+def console_seeds():
+    # flags: bits 0-1 method (GET POST OPTIONS PUT), 4 TLS, 8 live session,
+    # 16 preflight header, 32 X-M2M-Origin CAdmin (else Cother), 64 no X-M2M-Origin.
+    def c(flags, target, origin="", token="", body=""):
+        return bytes([flags]) + "\n".join((target, origin, token, body)).encode()
+    put("console", "login", c(1 | 4, "/console/api/login", body='{"code": "ABCD-EFGH-JKLM"}'))
+    put("console", "session", c(4 | 8, "/console/api/session"))
+    put("console", "audit", c(4 | 8, "/console/api/audit?originator=C%41dmin&decision=deny&limit=5"))
+    put("console", "credentials", c(4 | 8, "/console/api/credentials"))
+    put("console", "logout", c(1 | 4, "/console/api/logout", token="not-a-token"))
+    put("console", "page", c(4, "/console/app.js"))
+    put("console", "plain-http", c(0, "/console/"))
+    put("console", "preflight", c(2 | 16, "/cse-in", origin="https://ops.example"))
+    put("console", "foreign-origin", c(1, "/cse-in", origin="https://evil.example"))
+    put("console", "bind-session", c(4 | 8 | 64, "/cse-in"))
+    put("console", "bind-other", c(4 | 8, "/cse-in"))
+
+
 if __name__ == "__main__":
     http_seeds()
     coap_seeds()
@@ -285,6 +303,7 @@ if __name__ == "__main__":
     query_seeds()
     token_seeds()
     jose_seeds()
+    console_seeds()
     generated = {os.path.dirname(p) for p in WRITTEN}
     for old in glob.glob(os.path.join(CORPUS, "*", "seed-*")):
         if os.path.dirname(old) in generated and old not in WRITTEN:
