@@ -174,7 +174,10 @@ static struct acp_entry *acp_get(struct cse *cse, const char *key)
 static const char *ae_at(struct cse *cse, const char *top)
 {
     char key[300];
-    snprintf(key, sizeof key, "\1%s", top);
+    size_t n = strlen(top);   /* < 256: is_owner's bound */
+    if (n >= sizeof key - 1) return NULL;
+    key[0] = '\1';
+    memcpy(key + 1, top, n + 1);
     bool fresh;
     struct acp_entry *e = cache_slot(cse, key, &fresh);
     if (fresh) {

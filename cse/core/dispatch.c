@@ -583,6 +583,16 @@ static bool type_refuses(const struct cse *cse, const struct m2m_request *req, c
     }
 }
 
+/* Does this request leave the target's attributes as they are? Then they
+ * may stay shared with the store's cache (address_resolve_shared): a plain
+ * RETRIEVE through a hook that only reads. */
+static bool only_reads(const struct cse *cse, const struct m2m_request *req, const struct resource *target)
+{
+    if (req->op != OP_RETRIEVE || req->fc.fu == 1 || (req->rcn >= 0 && req->rcn != RCN_ATTRIBUTES)) return false;
+    const struct resource_type *t = registry_find(&cse->types, target->ty);
+    return t && (!t->on_retrieve || (t->flags & RT_RETRIEVE_READS_ONLY));
+}
+
 static int execute(struct cse *cse, struct m2m_request *req, struct m2m_response *rsp)
 {
     int rc = saef_check(cse, req, rsp);
@@ -625,7 +635,9 @@ static int execute(struct cse *cse, struct m2m_request *req, struct m2m_response
         return m2m_error(rsp, RSC_INTERNAL_SERVER_ERROR, "the store is unavailable");
     }
     struct resource *target = NULL;
-    rc = address_resolve(cse, addr.local, &target);
+    rc = req->op == OP_RETRIEVE ? address_resolve_shared(cse, addr.local, &target)
+                                : address_resolve(cse, addr.local, &target);
+    if (!rc && !only_reads(cse, req, target) && !resource_own(target)) rc = RSC_INTERNAL_SERVER_ERROR;
     ts_buf now;
     ts_format(clock_now_us(), now);
     if (!rc && res_expired(target, now)) rc = RSC_NOT_FOUND;
