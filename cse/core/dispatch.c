@@ -368,7 +368,11 @@ static int op_create(struct cse *cse, const struct m2m_request *req, struct m2m_
             { json_decref(attrs); return m2m_error(rsp, RSC_BAD_REQUEST, "resource name '%s' is reserved", given_rn); }
         snprintf(rn, sizeof rn, "%s", given_rn);
     } else {
-        snprintf(rn, sizeof rn, "%s_%s", t->sn, ri + strlen(t->sn));
+        /* "<sn>_<ri after its prefix>": both fit (ri is < 64 bytes). */
+        size_t sn = strlen(t->sn), rest = strlen(ri + sn);
+        memcpy(rn, t->sn, sn);
+        rn[sn] = '_';
+        memcpy(rn + sn + 1, ri + sn, rest + 1);
     }
     if (t->flags & RT_SPECIALIZED) json_object_set_new(attrs, ATTR_INSTANCE_KEY, json_string(key));
     json_object_set_new(attrs, "ty", json_integer(t->ty));
@@ -386,10 +390,15 @@ static int op_create(struct cse *cse, const struct m2m_request *req, struct m2m_
     if (!(t->flags & RT_NO_EXPIRY)) rc = settle_expiration(cse, &ctx, now);
     if (!rc && t->on_create) rc = t->on_create(&ctx);
     for (int attempt = 0; !rc; attempt++) {
-        size_t n = strlen(parent->path) + strlen(res_rn(res)) + 2;
+        size_t pn = strlen(parent->path), rnn = strlen(res_rn(res));
         free(res->path);
-        res->path = malloc(n);
-        snprintf(res->path, n, "%s/%s", parent->path, res_rn(res));
+        if (!(res->path = malloc(pn + rnn + 2))) {
+            rc = m2m_error(rsp, RSC_INTERNAL_SERVER_ERROR, "out of memory");
+            break;
+        }
+        memcpy(res->path, parent->path, pn);
+        res->path[pn] = '/';
+        memcpy(res->path + pn + 1, res_rn(res), rnn + 1);
         rc = store_insert(cse->store, res);
         /* A registrant's ri is its ID, not drawn: a collision is a second registration. */
         if (rc == RSC_ALREADY_EXISTS && !(t->flags & RT_REGISTERS) && attempt < 3) {
