@@ -31,9 +31,9 @@ sys.path.insert(0, os.path.join(HERE, "..", "integration"))
 os.environ.setdefault("M2M_CSE", os.path.join(HERE, "..", "..", "build", "m2m-cse"))
 
 
-def rss_kb(pid):
+def rss_kb(pid, field="VmRSS"):
     for line in open("/proc/%d/status" % pid):
-        if line.startswith("VmRSS:"):
+        if line.startswith(field + ":"):
             return int(line.split()[1])
     return 0
 
@@ -126,8 +126,9 @@ def main():
                     http_total += int(line.split()[0])
                 if "Non-2xx" in line or "Socket errors" in line:
                     http_lines.append(line.strip())
-            samples.append((round(time.time() - t0), rss_kb(pid), http_total, counts["coap_ok"]))
-            print("t=%3ds RSS %6d kB  HTTP %d  CoAP ok %d" % samples[-1], file=sys.stderr)
+            samples.append((round(time.time() - t0), rss_kb(pid), rss_kb(pid, "RssAnon"), rss_kb(pid, "RssFile"),
+                            http_total, counts["coap_ok"]))
+            print("t=%3ds RSS %6d kB (anon %d, file %d)  HTTP %d  CoAP ok %d" % samples[-1], file=sys.stderr)
         stop.set()
         for t in threads:
             t.join()
