@@ -14,6 +14,7 @@
 #include "../cse/core/rsc.h"
 #include "../resources/registry.h"
 
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -174,7 +175,10 @@ static struct acp_entry *acp_get(struct cse *cse, const char *key)
 static const char *ae_at(struct cse *cse, const char *top)
 {
     char key[300];
-    snprintf(key, sizeof key, "\1%s", top);
+    size_t n = strlen(top);   /* < 256: is_owner's bound */
+    if (n >= sizeof key - 1) return NULL;
+    key[0] = '\1';
+    memcpy(key + 1, top, n + 1);
     bool fresh;
     struct acp_entry *e = cache_slot(cse, key, &fresh);
     if (fresh) {
@@ -248,12 +252,13 @@ static void child_specialization(const struct m2m_request *req, struct subject *
 }
 
 /* False when fr is not a well-formed ID: it then names no one, and "all"
- * must not cover what cannot be compared. */
+ * must not cover what cannot be compared. The touched attributes (for aca
+ * rules) only when with_attrs: the default policy needs none. */
 static bool make_subject(struct cse *cse, const struct m2m_request *req, const char *fr,
                          const struct resource *target, int acop, const struct acl_extra *x,
-                         struct subject *sub)
+                         bool with_attrs, struct subject *sub)
 {
-    memset(sub, 0, sizeof *sub);
+    memset(sub, 0, offsetof(struct subject, attrs));   /* attrs[] is filled up to its count */
     struct ident_home home = cse_home(cse);
     if (!ident_forms(&home, fr, &sub->who)) return false;
     sub->probe = (struct group_probe){ cse, &sub->who };
@@ -281,7 +286,7 @@ static bool make_subject(struct cse *cse, const struct m2m_request *req, const c
             s->child_ty = req->ty;
             if (json_is_object(req->pc)) child_specialization(req, sub);
         }
-        touched_attributes(req, target, acop, sub);
+        if (with_attrs) touched_attributes(req, target, acop, sub);
     }
     return true;
 }
@@ -338,6 +343,22 @@ static bool registered_ae(struct cse *cse, const struct ident_forms *who)
     return yes;
 }
 
+/* Does type t have acpi? Remembered for the last few types asked (the
+ * definitions are static: a pointer names one for the process's life). */
+static bool has_acpi(const struct resource_type *t)
+{
+    static const struct resource_type *seen[8];
+    static bool answer[8];
+    static unsigned next;
+    for (unsigned i = 0; i < 8; i++)
+        if (seen[i] == t) return answer[i];
+    bool yes = type_attr(t, "acpi") != NULL;
+    seen[next % 8] = t;
+    answer[next % 8] = yes;
+    next++;
+    return yes;
+}
+
 /* Types without acpi take their parent's (TS-0001 9.6.7 and alike). The
  * result is target itself or an ancestor read from the store (*owned, for
  * the caller to free); NULL when an ancestor is missing. */
@@ -348,7 +369,7 @@ const struct resource *acl_acpi_holder(struct cse *cse, const struct resource *t
     *owned = NULL;
     for (int depth = 0; r && depth < 64; depth++) {
         const struct resource_type *t = registry_find(&cse->types, r->ty);
-        if (!t || type_attr(t, "acpi") || (t->flags & RT_ROOT) || !res_pi(r) || !*res_pi(r)) return r;
+        if (!t || has_acpi(t) || (t->flags & RT_ROOT) || !res_pi(r) || !*res_pi(r)) return r;
         if (depth == 0) {
             /* The usual case (an instance under its container): the parent
              * the retrieve hook will want too, read once. */
@@ -391,7 +412,7 @@ static bool decide(struct cse *cse, const struct m2m_request *req, const char *f
     if (strlen(fr) >= MAX_ID) { *why = "originator ID too long"; return false; }
     if (cse->cfg.admin[0] && !strcmp(fr, cse->cfg.admin)) return true;
     struct subject sub;
-    if (!make_subject(cse, req, fr, target, acop, x, &sub)) { *why = "originator is not a well-formed ID"; return false; }
+    if (!make_subject(cse, req, fr, target, acop, x, false, &sub)) { *why = "originator is not a well-formed ID"; return false; }
     /* The admin in another form of the same local ID; never a foreign SP's
      * or another CSE's originator of the same name. */
     if (is_admin(cse, &sub.who)) return true;
@@ -400,6 +421,7 @@ static bool decide(struct cse *cse, const struct m2m_request *req, const char *f
     if ((type_flags(&cse->types, target->ty) & RT_ROOT) && acop == ACOP_NOTIFY) return true;
     if (target->ty == TY_ACP) {
         /* An ACP answers to its own selfPrivileges. */
+        if (req) touched_attributes(req, target, acop, &sub);
         struct acp_entry *e = acp_get(cse, res_ri(target));
         return e->found && acr_permits(e->pvs, &sub.s, why);
     }
@@ -410,6 +432,7 @@ static bool decide(struct cse *cse, const struct m2m_request *req, const char *f
     bool permit = false;
     if (json_array_size(acpi)) {
         bool self = acop == ACOP_UPDATE && updates_acpi(req) && holder == target;
+        if (req) touched_attributes(req, target, acop, &sub);
         size_t i;
         json_t *id;
         *why = "no referenced ACP exists";
@@ -445,7 +468,7 @@ bool acl_permits_with(struct cse *cse, const struct m2m_request *req, const char
     const char *why;
     if (!x->pv && !x->parsed) return decide(cse, req, fr, target, acop, x, &why);
     struct subject sub;
-    if (!fr || strlen(fr) >= MAX_ID || !make_subject(cse, req, fr, target, acop, x, &sub)) return false;
+    if (!fr || strlen(fr) >= MAX_ID || !make_subject(cse, req, fr, target, acop, x, true, &sub)) return false;
     if (x->parsed) return acr_permits(x->parsed, &sub.s, &why);
     struct acr_set *set = acl_parse_privileges(cse, x->pv);
     bool permit = set && acr_permits(set, &sub.s, &why);
@@ -476,7 +499,7 @@ json_t *acl_role_candidates(struct cse *cse, const struct m2m_request *req, cons
 {
     struct role_list l = { json_array() };
     struct subject sub;
-    if (!fr || strlen(fr) >= MAX_ID || !make_subject(cse, req, fr, target, acop, NULL, &sub)) return l.out;
+    if (!fr || strlen(fr) >= MAX_ID || !make_subject(cse, req, fr, target, acop, NULL, true, &sub)) return l.out;
     struct resource *owned;
     const struct resource *holder = target->ty == TY_ACP ? target : acl_acpi_holder(cse, target, &owned);
     if (target->ty == TY_ACP) owned = NULL;

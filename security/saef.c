@@ -20,8 +20,8 @@ void saef_bind(struct m2m_request *req, const char *credential_id)
      * name another credential. */
     req->sec.authenticated = credential_id && *credential_id &&
                              strlen(credential_id) < sizeof req->sec.credential_id;
-    snprintf(req->sec.credential_id, sizeof req->sec.credential_id, "%s",
-             req->sec.authenticated ? credential_id : "");
+    if (req->sec.authenticated) strcpy(req->sec.credential_id, credential_id);   /* fits: checked above */
+    else req->sec.credential_id[0] = 0;
 }
 
 static int policy_of(const struct config *cfg, enum m2m_binding b)

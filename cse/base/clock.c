@@ -23,8 +23,17 @@ void ts_format(int64_t us, ts_buf out)
     time_t sec = (time_t)(us / 1000000);
     int frac = (int)(us % 1000000);
     if (frac < 0) { frac += 1000000; sec--; }
-    struct tm tm;
-    gmtime_r(&sec, &tm);
+    /* The calendar fields of the last second asked for: gmtime_r costs
+     * more than the rest, and most calls of a request fall in one second. */
+    static _Thread_local bool known;
+    static _Thread_local time_t last_sec;
+    static _Thread_local struct tm last_tm;
+    if (!known || sec != last_sec) {
+        gmtime_r(&sec, &last_tm);
+        last_sec = sec;
+        known = true;
+    }
+    struct tm tm = last_tm;
     /* Fields are range-bound by gmtime; the year is clamped to four digits. */
     unsigned y = (unsigned)(tm.tm_year + 1900) % 10000u;
     /* Written digit by digit: snprintf cost more than the rest of a

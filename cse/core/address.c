@@ -18,6 +18,17 @@ bool address_valid_segment(const char *s, size_t n)
 }
 
 /* Every '/'-separated segment must be a valid identifier segment. */
+/* a followed by b, newly allocated (NULL when out of memory). */
+static char *concat(const char *a, const char *b)
+{
+    size_t na = strlen(a), nb = strlen(b);
+    char *s = malloc(na + nb + 1);
+    if (!s) return NULL;
+    memcpy(s, a, na);
+    memcpy(s + na, b, nb + 1);
+    return s;
+}
+
 static bool valid_segments(const char *p)
 {
     for (;;) {
@@ -137,6 +148,17 @@ struct resource *address_lookup(struct cse *cse, const char *id)
 
 int address_resolve(struct cse *cse, const char *local, struct resource **out)
 {
+    int rc = address_resolve_shared(cse, local, out);
+    if (!rc && !resource_own(*out)) {
+        resource_free(*out);
+        *out = NULL;
+        rc = RSC_INTERNAL_SERVER_ERROR;
+    }
+    return rc;
+}
+
+int address_resolve_shared(struct cse *cse, const char *local, struct resource **out)
+{
     *out = NULL;
     const char *slash = strchr(local, '/');
     size_t first_len = slash ? (size_t)(slash - local) : strlen(local);
@@ -145,9 +167,7 @@ int address_resolve(struct cse *cse, const char *local, struct resource **out)
     if ((first_len == strlen(name) && !strncmp(local, name, first_len)) ||
         (first_len == 1 && local[0] == '-')) {
         /* Structured: CSEBase name (or '-') then resource names. */
-        size_t n = strlen(name) + (slash ? strlen(slash) : 0) + 1;
-        path = malloc(n);
-        snprintf(path, n, "%s%s", name, slash ? slash : "");
+        path = concat(name, slash ? slash : "");
     } else {
         /* Unstructured ri, possibly followed by child names (hybrid). */
         char ri[256];
@@ -158,14 +178,13 @@ int address_resolve(struct cse *cse, const char *local, struct resource **out)
         int rc = store_get(cse->store, ri, &base);
         if (rc) return rc;
         if (!slash) { *out = base; return 0; }
-        size_t n = strlen(base->path) + strlen(slash) + 1;
-        path = malloc(n);
-        snprintf(path, n, "%s%s", base->path, slash);
+        path = concat(base->path, slash);
         resource_free(base);
     }
     /* la/ol are reserved under instance-holding parents, so try the virtual resource first
      * (the common case: polling the latest instance) and fall back to a real
      * child of that name under other parents. */
+    if (!path) return RSC_INTERNAL_SERVER_ERROR;
     int rc = RSC_NOT_FOUND;
     char *last = strrchr(path, '/');
     if (last && (!strcmp(last, "/la") || !strcmp(last, "/ol"))) {

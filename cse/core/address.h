@@ -30,6 +30,10 @@ void address_clear(struct address *a);
  * addressed through `la`/`ol` when it has no instance (for 4004 vs 4005).
  * Returns 0, RSC_NOT_FOUND or RSC_BAD_REQUEST. */
 int address_resolve(struct cse *cse, const char *local, struct resource **out);
+/* The same, but the resource may share its attrs with the store's cache
+ * (res->shared, the hot `la` path): read only, resource_own() before any
+ * change. */
+int address_resolve_shared(struct cse *cse, const char *local, struct resource **out);
 
 /* A stored resource of this CSE by any local identifier (ri, structured,
  * SP-relative), or NULL: another CSE's address, an attribute address,

@@ -368,7 +368,11 @@ static int op_create(struct cse *cse, const struct m2m_request *req, struct m2m_
             { json_decref(attrs); return m2m_error(rsp, RSC_BAD_REQUEST, "resource name '%s' is reserved", given_rn); }
         snprintf(rn, sizeof rn, "%s", given_rn);
     } else {
-        snprintf(rn, sizeof rn, "%s_%s", t->sn, ri + strlen(t->sn));
+        /* "<sn>_<ri after its prefix>": both fit (ri is < 64 bytes). */
+        size_t sn = strlen(t->sn), rest = strlen(ri + sn);
+        memcpy(rn, t->sn, sn);
+        rn[sn] = '_';
+        memcpy(rn + sn + 1, ri + sn, rest + 1);
     }
     if (t->flags & RT_SPECIALIZED) json_object_set_new(attrs, ATTR_INSTANCE_KEY, json_string(key));
     json_object_set_new(attrs, "ty", json_integer(t->ty));
@@ -386,10 +390,15 @@ static int op_create(struct cse *cse, const struct m2m_request *req, struct m2m_
     if (!(t->flags & RT_NO_EXPIRY)) rc = settle_expiration(cse, &ctx, now);
     if (!rc && t->on_create) rc = t->on_create(&ctx);
     for (int attempt = 0; !rc; attempt++) {
-        size_t n = strlen(parent->path) + strlen(res_rn(res)) + 2;
+        size_t pn = strlen(parent->path), rnn = strlen(res_rn(res));
         free(res->path);
-        res->path = malloc(n);
-        snprintf(res->path, n, "%s/%s", parent->path, res_rn(res));
+        if (!(res->path = malloc(pn + rnn + 2))) {
+            rc = m2m_error(rsp, RSC_INTERNAL_SERVER_ERROR, "out of memory");
+            break;
+        }
+        memcpy(res->path, parent->path, pn);
+        res->path[pn] = '/';
+        memcpy(res->path + pn + 1, res_rn(res), rnn + 1);
         rc = store_insert(cse->store, res);
         /* A registrant's ri is its ID, not drawn: a collision is a second registration. */
         if (rc == RSC_ALREADY_EXISTS && !(t->flags & RT_REGISTERS) && attempt < 3) {
@@ -583,6 +592,16 @@ static bool type_refuses(const struct cse *cse, const struct m2m_request *req, c
     }
 }
 
+/* Does this request leave the target's attributes as they are? Then they
+ * may stay shared with the store's cache (address_resolve_shared): a plain
+ * RETRIEVE through a hook that only reads. */
+static bool only_reads(const struct cse *cse, const struct m2m_request *req, const struct resource *target)
+{
+    if (req->op != OP_RETRIEVE || req->fc.fu == 1 || (req->rcn >= 0 && req->rcn != RCN_ATTRIBUTES)) return false;
+    const struct resource_type *t = registry_find(&cse->types, target->ty);
+    return t && (!t->on_retrieve || (t->flags & RT_RETRIEVE_READS_ONLY));
+}
+
 static int execute(struct cse *cse, struct m2m_request *req, struct m2m_response *rsp)
 {
     int rc = saef_check(cse, req, rsp);
@@ -625,7 +644,9 @@ static int execute(struct cse *cse, struct m2m_request *req, struct m2m_response
         return m2m_error(rsp, RSC_INTERNAL_SERVER_ERROR, "the store is unavailable");
     }
     struct resource *target = NULL;
-    rc = address_resolve(cse, addr.local, &target);
+    rc = req->op == OP_RETRIEVE ? address_resolve_shared(cse, addr.local, &target)
+                                : address_resolve(cse, addr.local, &target);
+    if (!rc && !only_reads(cse, req, target) && !resource_own(target)) rc = RSC_INTERNAL_SERVER_ERROR;
     ts_buf now;
     ts_format(clock_now_us(), now);
     if (!rc && res_expired(target, now)) rc = RSC_NOT_FOUND;

@@ -23,6 +23,17 @@ struct resource *resource_dup(const struct resource *r)
     return d;
 }
 
+bool resource_own(struct resource *r)
+{
+    if (!r || !r->shared) return true;
+    json_t *copy = json_deep_copy(r->attrs);
+    if (!copy) return false;
+    json_decref(r->attrs);
+    r->attrs = copy;
+    r->shared = false;
+    return true;
+}
+
 void resource_free(struct resource *r)
 {
     if (!r) return;

@@ -4,6 +4,7 @@
 #define IRONBARK_RESOURCE_H
 
 #include <jansson.h>
+#include <stdbool.h>
 #include <stdint.h>
 
 struct resource {
@@ -12,11 +13,15 @@ struct resource {
     int64_t seq;       /* store order = creation order; 0 before insertion */
     int ty;
     int virtual_of;    /* non-zero when reached through `la` (1) or `ol` (2) */
+    bool shared;       /* attrs are the store's cached copy: read only until resource_own() */
 };
 
 struct resource *resource_new(int ty, json_t *attrs, const char *path);
 struct resource *resource_dup(const struct resource *r);
 void resource_free(struct resource *r);
+/* Gives r attrs of its own when they are shared (copied on the first
+ * change, not on every read); false when out of memory. */
+bool resource_own(struct resource *r);
 
 /* Attribute accessors; NULL / fallback when absent or of another type. */
 const char *res_str(const struct resource *r, const char *sn);

@@ -783,8 +783,12 @@ static struct resource *edge_from_memo(struct store *s, const char *parent_path,
         return NULL;
     const struct cached_body *c = &s->cache[(uint64_t)m->seq % BODY_CACHE_SLOTS];
     if (!c->text || c->seq != m->seq) return NULL;
-    struct resource *r = resource_new(m->ty, json_deep_copy(c->attrs), m->path);
-    if (r) r->seq = m->seq;
+    /* Shared, not copied: whoever changes it copies first (resource_own). */
+    struct resource *r = resource_new(m->ty, json_incref(c->attrs), m->path);
+    if (r) {
+        r->seq = m->seq;
+        r->shared = true;
+    }
     return r;
 }
 

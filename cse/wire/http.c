@@ -153,8 +153,12 @@ struct http_server {
 
 const char *http_header(const struct http_request *req, const char *name)
 {
+    /* A first-letter check before the full comparison: a request's head
+     * is searched a few dozen times (bindings, console, upper tester). */
+    unsigned char first = (unsigned char)name[0] | 0x20;
     for (int i = 0; i < req->nheaders; i++)
-        if (!strcasecmp(req->headers[i].name, name)) return req->headers[i].value;
+        if (((unsigned char)req->headers[i].name[0] | 0x20) == first && !strcasecmp(req->headers[i].name, name))
+            return req->headers[i].value;
     return NULL;
 }
 

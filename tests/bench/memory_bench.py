@@ -11,6 +11,11 @@ seconds, then the resident memory by mapping (heap, anonymous, libraries)
 at the end. Nothing asserts; a lean run, not a test.
 
   tests/bench/memory_bench.py --build build --seconds 60
+  tests/bench/memory_bench.py --build build --requests 1000000 --seconds 900
+
+With --requests N the run stops once N requests (HTTP + CoAP) were answered,
+or after --seconds, whichever comes first (wrk runs in 10 s slices so that
+its count is known as the run goes).
 """
 import argparse
 import json
@@ -26,9 +31,9 @@ sys.path.insert(0, os.path.join(HERE, "..", "integration"))
 os.environ.setdefault("M2M_CSE", os.path.join(HERE, "..", "..", "build", "m2m-cse"))
 
 
-def rss_kb(pid):
+def rss_kb(pid, field="VmRSS"):
     for line in open("/proc/%d/status" % pid):
-        if line.startswith("VmRSS:"):
+        if line.startswith(field + ":"):
             return int(line.split()[1])
     return 0
 
@@ -81,7 +86,8 @@ def coap_client(port, stop, counts, rotate, window):
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--build", default=os.path.join(HERE, "..", "..", "build"))
-    ap.add_argument("--seconds", type=int, default=60)
+    ap.add_argument("--seconds", type=int, default=60, help="time bound of the run")
+    ap.add_argument("--requests", type=int, default=0, help="stop after this many requests (0: run --seconds)")
     ap.add_argument("--clients", type=int, default=2)
     ap.add_argument("--rotate", type=int, default=200, help="CoAP requests per client port")
     ap.add_argument("--window", type=int, default=8)
@@ -102,25 +108,35 @@ def main():
         counts = {"coap_ok": 0, "coap_err": 0, "coap_timeout": 0}
         threads = [threading.Thread(target=coap_client, args=(cse.coap_port, stop, counts, args.rotate, args.window))
                    for _ in range(args.clients)]
-        wrk = subprocess.Popen(["wrk", "-t1", "-c16", "-d%ds" % args.seconds, "-s", os.path.join(HERE, "mixed.lua"),
-                                "http://127.0.0.1:%d/cse-in/bench/ring" % cse.port],
-                               stdout=subprocess.PIPE, text=True)
         for t in threads:
             t.start()
         t0 = time.time()
-        samples = []
-        while wrk.poll() is None:
-            time.sleep(5)
-            samples.append((round(time.time() - t0), rss_kb(pid), counts["coap_ok"]))
-            print("t=%3ds RSS %6d kB  CoAP ok %d" % samples[-1], file=sys.stderr)
+        samples, http_total, http_lines = [], 0, []
+        while True:
+            left = args.seconds - (time.time() - t0)
+            done = http_total + counts["coap_ok"]
+            if left < 1 or (args.requests and done >= args.requests):
+                break
+            wrk = subprocess.Popen(["wrk", "-t1", "-c16", "-d%ds" % min(10, int(left)), "-s",
+                                    os.path.join(HERE, "mixed.lua"), "http://127.0.0.1:%d/cse-in/bench/ring" % cse.port],
+                                   stdout=subprocess.PIPE, text=True)
+            out = wrk.communicate()[0]
+            for line in out.splitlines():
+                if "requests in" in line:
+                    http_total += int(line.split()[0])
+                if "Non-2xx" in line or "Socket errors" in line:
+                    http_lines.append(line.strip())
+            samples.append((round(time.time() - t0), rss_kb(pid), rss_kb(pid, "RssAnon"), rss_kb(pid, "RssFile"),
+                            http_total, counts["coap_ok"]))
+            print("t=%3ds RSS %6d kB (anon %d, file %d)  HTTP %d  CoAP ok %d" % samples[-1], file=sys.stderr)
         stop.set()
         for t in threads:
             t.join()
-        out = wrk.stdout.read()
-        http = [l for l in out.splitlines() if "requests in" in l or "Non-2xx" in l]
+        http = ["%d requests" % http_total] + sorted(set(http_lines))
         final = rss_kb(pid)
         maps = by_mapping(pid)
-    print("idle RSS %d kB; after %d s: %d kB (peak sample %d kB)" % (idle, args.seconds, final, max(s[1] for s in samples)))
+    print("idle RSS %d kB; after %d s and %d requests: %d kB (peak sample %d kB)" %
+          (idle, samples[-1][0], http_total + counts["coap_ok"], final, max(s[1] for s in samples)))
     print("HTTP (wrk, mixed): %s" % "; ".join(x.strip() for x in http))
     print("CoAP: %(coap_ok)d ok, %(coap_err)d errors, %(coap_timeout)d timeouts" % counts)
     print("resident by mapping (kB): " + ", ".join("%s %d" % kv for kv in maps[:10]))

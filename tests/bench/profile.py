@@ -2,11 +2,12 @@
 """Instructions per request of one workload, by callgrind (deterministic,
 unlike wall clock on a shared machine).
 
-    tests/bench/profile.py retrieve|create [--n 500] [--pipeline K] [--sync normal] [--keep DIR]
+    tests/bench/profile.py retrieve|get|create|hello [--n 500] [--pipeline K] [--sync normal] [--keep DIR]
 
 Starts m2m-cse (HTTP only) under callgrind with collection off, prepares the
 bench AE/containers, switches collection on for N keep-alive requests, and
-prints instructions per request; --keep leaves callgrind.out for
+prints instructions per request ('retrieve' is `la`, 'get' a plain RETRIEVE
+of the container, 'hello' the same-loop hello-world of run.py); --keep leaves callgrind.out for
 callgrind_annotate. --pipeline K sends K requests in one write (one loop
 round, so one group commit for K creates)."""
 import argparse
@@ -27,9 +28,12 @@ HDR = {"X-M2M-Origin": "Cbench", "X-M2M-RI": "r", "X-M2M-RVI": "3", "Accept": "a
 CIN = b'{"m2m:cin":{"cnf":"text/plain:0","con":"21.5"}}'
 
 
+PATHS = {"retrieve": "/cse-in/bench/data/la", "get": "/cse-in/bench/data", "create": "/cse-in/bench/data",
+         "hello": "/"}
+
+
 def raw(kind, port_path):
-    path = "/cse-in/bench/data/la" if kind == "retrieve" else "/cse-in/bench/data"
-    head = "%s %s HTTP/1.1\r\nHost: x\r\n" % ("GET" if kind == "retrieve" else "POST", path)
+    head = "%s %s HTTP/1.1\r\nHost: x\r\n" % ("POST" if kind == "create" else "GET", PATHS[kind])
     head += "".join("%s: %s\r\n" % kv for kv in HDR.items())
     if kind == "create":
         head += "Content-Type: application/json;ty=4\r\nContent-Length: %d\r\n" % len(CIN)
@@ -57,8 +61,8 @@ def burst(sock, kind, k):
 
 
 def one(conn, kind):
-    if kind == "retrieve":
-        conn.request("GET", "/cse-in/bench/data/la", headers=HDR)
+    if kind != "create":
+        conn.request("GET", PATHS[kind], headers=HDR)
     else:
         h = dict(HDR, **{"Content-Type": "application/json;ty=4"})
         conn.request("POST", "/cse-in/bench/data", body=CIN, headers=h)
@@ -70,7 +74,7 @@ def one(conn, kind):
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("kind", choices=["retrieve", "create"])
+    ap.add_argument("kind", choices=["retrieve", "get", "create", "hello"])
     ap.add_argument("--n", type=int, default=500)
     ap.add_argument("--sync", default="normal")
     ap.add_argument("--pipeline", type=int, default=1)
@@ -82,9 +86,15 @@ def main():
     work = tempfile.mkdtemp(prefix="ironbark-prof-")
     out = os.path.join(args.keep or work, "callgrind.out")
     wrapper = ["valgrind", "--tool=callgrind", "--instr-atstart=no", "--callgrind-out-file=" + out]
-    srv = run.start_cse(args, os.path.join(work, "data"), sync=args.sync, wrapper=wrapper)
+    if args.kind == "hello":
+        port = run.free_port()
+        srv = run.Server(wrapper + [os.path.join(args.build, "tests", "bench_hello"), str(port)], port,
+                         "bench_hello")
+    else:
+        srv = run.start_cse(args, os.path.join(work, "data"), sync=args.sync, wrapper=wrapper)
     try:
-        run.prepare_cse(srv)
+        if args.kind != "hello":
+            run.prepare_cse(srv)
         conn = http.client.HTTPConnection("127.0.0.1", srv.port, timeout=30)
         for _ in range(20):
             one(conn, args.kind)  # warm caches

@@ -58,6 +58,21 @@ with Cse() as cse:
     t.rsc(cse.create("/cse-in/ret/box", 4, {"m2m:cin": {"con": "second"}}, origin=O), 2001, 201, "second")
     t.eq(cse.get("/cse-in/ret/box/la", origin=O).json["m2m:cin"]["con"], "second", "la follows")
 
+    # la answered from the store's memo shares its cached attributes: requests
+    # through la that are not plain reads (rcn with children, discovery,
+    # DELETE) must leave the next answers intact.
+    first = cse.get("/cse-in/ret/box/la", origin=O).text
+    t.eq(cse.get("/cse-in/ret/box/la", origin=O).text, first, "la twice (the memo): same body")
+    r = cse.get("/cse-in/ret/box/la?rcn=4", origin=O)
+    t.eq((r.status, r.json["m2m:cin"]["con"] if r.json else None), (200, "second"), "la with rcn=4")
+    t.eq(cse.get("/cse-in/ret/box/la", origin=O).text, first, "la after rcn=4: unchanged")
+    t.rsc(cse.update("/cse-in/ret/box/la", {"m2m:cin": {"con": "x"}}, origin=O), 4005, 405,
+          "UPDATE through la is refused (no update of an instance)")
+    t.eq(cse.get("/cse-in/ret/box/la", origin=O).text, first, "la after the refused UPDATE: unchanged")
+    t.rsc(cse.delete("/cse-in/ret/box/la", origin=O), 2002, 200, "DELETE through la")
+    r = cse.get("/cse-in/ret/box/la", origin=O)
+    t.eq((r.status, r.json["m2m:cin"]["con"]), (200, "after"), "la is the previous instance after the DELETE")
+
     # CoAP takes the same text.
     client = RawClient(cse.coap_port)
     try:

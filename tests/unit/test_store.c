@@ -361,10 +361,14 @@ static void expect_newest(struct store *st, const char *ri)
     snprintf(path, sizeof path, "cse-in/c/%s", ri);
     assert_string_equal(r->path, path);
     assert_int_equal(r->ty, 4);
+    /* A memo answer shares the cached attributes (read only); a caller
+     * that changes them takes its own copy first. */
+    assert_true(resource_own(r));
+    assert_false(r->shared);
     json_object_set_new(r->attrs, "con", json_string("changed by the caller"));
     resource_free(r);
     assert_int_equal(store_edge_child_at(st, "cse-in/c", 3, 4, true, &r), 0);
-    assert_null(json_object_get(r->attrs, "con"));   /* each caller gets its own copy */
+    assert_null(json_object_get(r->attrs, "con"));   /* the change stayed the caller's */
     resource_free(r);
 }
 
