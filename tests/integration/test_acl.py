@@ -165,7 +165,9 @@ import datetime, time
 with Cse(expiry_interval=100) as cse:
     cse.register_ae("ae1", origin="Cae1")
     cse.register_ae("ae2", origin="Cae2")
-    et = (datetime.datetime.utcnow() + datetime.timedelta(seconds=1.5)).strftime("%Y%m%dT%H%M%S")
+    # et has whole seconds: 3 s ahead leaves at least 2 s for the requests
+    # below on a loaded machine (1.5 s left as little as 0.5 s).
+    et = (datetime.datetime.utcnow() + datetime.timedelta(seconds=3)).strftime("%Y%m%dT%H%M%S")
     body = acp("brief", [{"acor": ["Cae2"], "acop": 2}], [{"acor": ["Cae1"], "acop": 63}])
     body["m2m:acp"]["et"] = et
     t.rsc(cse.create("/cse-in/ae1", 1, body, origin="Cae1"), 2001, 201, "an ACP with a short lifetime")
@@ -174,7 +176,7 @@ with Cse(expiry_interval=100) as cse:
     t.rsc(cse.create("/cse-in/ae1", 3, {"m2m:cnt": {"rn": "c", "acpi": ["cse-in/ae1/brief"]}}, origin="Cae1"),
           2001, 201, "CREATE with a valid acpi")
     t.rsc(cse.get("/cse-in/ae1/c", origin="Cae2"), 2000, 200, "granted while the ACP lives")
-    deadline = time.time() + 5
+    deadline = time.time() + 8
     while time.time() < deadline and cse.get("/cse-in/ae1/brief", origin="CAdmin").rsc == 2000:
         time.sleep(0.2)
     t.rsc(cse.get("/cse-in/ae1/c", origin="Cae2"), 4103, 403, "refused once the ACP expired")
