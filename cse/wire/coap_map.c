@@ -285,10 +285,17 @@ int coap_to_primitive(const struct coap_msg_in *in, struct m2m_request *req,
 
 /* ---- response ----------------------------------------------------------- */
 
+/* Field by field: the option room (over 2 KiB) is bounded by nopts and
+ * optbuf_used, and zeroing it cost more than the rest of a reply's mapping. */
 void coap_msg_out_init(struct coap_msg_out *out)
 {
-    memset(out, 0, sizeof *out);
+    out->code = 0;
     out->content_format = -1;
+    out->nopts = 0;
+    out->optbuf_used = 0;
+    out->payload = NULL;
+    out->payload_len = 0;
+    out->max_age = 0;
 }
 
 void coap_msg_out_clear(struct coap_msg_out *out)

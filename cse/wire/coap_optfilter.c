@@ -31,18 +31,32 @@ static int is_onem2m_number(unsigned n)
     return 0;
 }
 
+/* Is a number above 255 in filter? Read from the struct coap_option.h
+ * declares (the first COAP_OPT_FILTER_LONG mask bits mark the used
+ * long_opts[]), as libcoap's own lookup reads it: libcoap iterates options
+ * through filters several times per request, and two calls into the library
+ * per oneM2M option were a tenth of a request's instructions. */
+static int has_long_option(const coap_opt_filter_t *filter, uint16_t number)
+{
+    for (unsigned i = 0; i < COAP_OPT_FILTER_LONG; i++)
+        if ((filter->mask & (1u << i)) && filter->long_opts[i] == number) return 1;
+    return 0;
+}
+
 /* Overrides libcoap's exported function of the same name (see header). */
 int coap_option_filter_get(coap_opt_filter_t *filter, coap_option_num_t number)
 {
-    filter_get_fn *real = libcoap_filter_get();
-    if (!real) return 0;
-    int known = real(filter, number);
-    if (known > 0 || !is_onem2m_number(number)) return known;
-    if (real(filter, COAP_OPTFILTER_SENTINEL) > 0) {
+    if (!is_onem2m_number(number)) {
+        filter_get_fn *real = libcoap_filter_get();
+        return real ? real(filter, number) : 0;
+    }
+    if (!filter) return 0;
+    if (has_long_option(filter, number)) return 1;
+    if (has_long_option(filter, COAP_OPTFILTER_SENTINEL)) {
         active = 1;
         return 1;
     }
-    return known;
+    return 0;
 }
 
 void coap_optfilter_install(coap_context_t *ctx)
