@@ -52,6 +52,9 @@ struct coap_server {
     struct coap_dedup *dedup;
     struct dtls *dtls;             /* CoAPS setup, NULL without a DTLS endpoint */
     struct coap_job *jobs;         /* deferred requests waiting for their answer */
+    struct coap_job *held;         /* answered, waiting for the round's group commit */
+    struct coap_job **held_tail;   /* where the next held job goes (answers keep their order) */
+    bool holds;                    /* release_held is registered with the CSE */
     struct coap_blocks *blocks;    /* block-wise transfers in progress (coap_block.h) */
     int64_t piggyback_ms;          /* how long a deferred answer may still go on the ACK */
     long long refused;             /* requests refused for peer misbehaviour */
@@ -249,7 +252,7 @@ static void fill_pdu(struct coap_server *srv, coap_session_t *session, const cha
  * as a separate CON response (RFC 7252 5.2.2). Retransmissions meanwhile are
  * recognised by (peer, MID) and never reach the dispatcher. */
 struct coap_job {
-    struct coap_job *next;         /* in srv->jobs while deferred */
+    struct coap_job *next;         /* in srv->jobs while deferred, srv->held while held */
     struct coap_server *srv;       /* NULL once the server stopped */
     struct m2m_response rsp;
     coap_session_t *session;       /* referenced while deferred */
@@ -302,18 +305,25 @@ static struct coap_job *pending_find(struct coap_server *srv, const char *key, u
 {
     for (struct coap_job *j = srv->jobs; j; j = j->next)
         if (j->mid == mid && !strcmp(j->key, key)) return j;
+    for (struct coap_job *j = srv->held; j; j = j->next)
+        if (j->mid == mid && !strcmp(j->key, key)) return j;
     return NULL;
 }
 
-/* libcoap sends a reply when the handler returns: the round's writes must
- * be durable first (group commit, cse.h); a failed commit turns success into 5000. */
+/* A success whose writes were rolled back with their batch becomes 5000. */
+static void commit_failed(struct m2m_request *req, struct m2m_response *rsp)
+{
+    if (!rsc_is_success(rsp->rsc)) return;
+    m2m_response_clear(rsp);
+    rsp->rqi = req->rqi;
+    m2m_error(rsp, RSC_INTERNAL_SERVER_ERROR, "the change could not be stored");
+}
+
+/* The round's writes must be durable before their answer goes (group
+ * commit, cse.h); for an answer sent at once, that means committing now. */
 static void commit_before_reply(struct cse *cse, struct m2m_request *req, struct m2m_response *rsp)
 {
-    if (cse_commit(cse) && rsc_is_success(rsp->rsc)) {
-        m2m_response_clear(rsp);
-        rsp->rqi = req->rqi;
-        m2m_error(rsp, RSC_INTERNAL_SERVER_ERROR, "the change could not be stored");
-    }
+    if (cse_commit(cse)) commit_failed(req, rsp);
 }
 
 /* The request's options outlive the libcoap PDU they point into. */
@@ -435,6 +445,52 @@ static void defer(struct coap_server *srv, struct coap_job *j, coap_session_t *s
     if (j->con) j->timer = loop_add_timer(srv->loop, srv->piggyback_ms, piggyback_expired, j);
 }
 
+/* An answer that may show this round's uncommitted writes waits for the
+ * group commit (release_held), like HTTP's: one commit for all the writes
+ * of a round instead of one per CoAP request. The commit comes before the
+ * loop sleeps, so the answer still goes piggy-backed on the ACK. */
+static void hold(struct coap_server *srv, struct coap_job *j, coap_session_t *session,
+                 const coap_pdu_t *request, coap_pdu_t *response, const struct coap_msg_in *in)
+{
+    if (keep_options(j, in)) log_warn("coap: out of memory keeping a held request");
+    j->session = coap_session_reference(session);
+    j->con = coap_pdu_get_type(request) == COAP_MESSAGE_CON;
+    coap_bin_const_t tok = coap_pdu_get_token(request);
+    j->toklen = tok.length <= sizeof j->token ? tok.length : 0;
+    memcpy(j->token, tok.s, j->toklen);
+    j->next = NULL;
+    *srv->held_tail = j;
+    srv->held_tail = &j->next;
+    coap_pdu_set_type(response, COAP_MESSAGE_NON);
+    coap_pdu_set_code(response, COAP_EMPTY_CODE);
+}
+
+/* cse_on_commit callback: the round's batch is durable (ok) or rolled back. */
+static void release_held(void *data, bool ok)
+{
+    struct coap_server *srv = data;
+    struct coap_job *j = srv->held;
+    srv->held = NULL;
+    srv->held_tail = &srv->held;
+    int64_t now = loop_now_ms();
+    while (j) {
+        struct coap_job *next = j->next;
+        j->srv = srv;
+        if (!ok) commit_failed(&j->req, &j->rsp);
+        metrics_request(srv->cse->metrics, &j->req, &j->rsp, j->started_us);
+        struct coap_msg_out *out = malloc(sizeof *out);
+        if (out) {
+            coap_msg_out_init(out);
+            coap_from_primitive(&j->req, &j->rsp, out);
+            send_answer(j, out);
+            coap_dedup_put(srv->dedup, j->key, j->mid, out, now);
+        }
+        j->srv = NULL;   /* not in srv->jobs: nothing to unlink */
+        job_free(j);
+        j = next;
+    }
+}
+
 static void on_request(coap_resource_t *resource, coap_session_t *session,
                        const coap_pdu_t *request, const coap_string_t *query,
                        coap_pdu_t *response)
@@ -543,6 +599,9 @@ static void on_request(coap_resource_t *resource, coap_session_t *session,
                 if (keep_options(j, in)) log_warn("coap: out of memory keeping a deferred request");
                 defer(srv, j, session, request, response);
                 j = NULL;   /* answer_later or abandon frees it */
+            } else if (srv->holds && cse_batch_pending(srv->cse) && !srv->self_testing) {
+                hold(srv, j, session, request, response, in);
+                j = NULL;   /* release_held answers and frees it */
             } else {
                 commit_before_reply(srv->cse, &j->req, &j->rsp);
                 if (!srv->self_testing) metrics_request(srv->cse->metrics, &j->req, &j->rsp, j->started_us);
@@ -736,6 +795,9 @@ struct coap_server *coap_server_start(struct loop *loop, struct cse *cse,
     srv->timer = -1;
     srv->max_body = opt->max_body;
     srv->piggyback_ms = opt->piggyback_ms;
+    srv->held_tail = &srv->held;
+    /* Without a free slot answers commit one by one, as they always could. */
+    srv->holds = cse_on_commit(cse, release_held, srv) == 0;
     struct coap_blocks_limits lim = {
         .max_body = (size_t)opt->max_body, .max_entries = COAP_BLOCK_TRANSFERS,
         .per_peer = COAP_BLOCK_TRANSFERS_PER_PEER, .max_bytes = COAP_BLOCK_BYTES,
@@ -756,6 +818,10 @@ struct coap_server *coap_server_start(struct loop *loop, struct cse *cse,
 void coap_server_stop(struct coap_server *srv)
 {
     if (!srv) return;
+    /* Held answers go now, after the commit they wait for. */
+    if (srv->held) cse_commit(srv->cse);
+    if (srv->held) release_held(srv, false);
+    if (srv->holds) cse_off_commit(srv->cse, release_held, srv);
     if (srv->fd >= 0) loop_unwatch(srv->loop, srv->fd, LOOP_READABLE);
     if (srv->timer >= 0) loop_del_timer(srv->loop, srv->timer);
     /* Deferred requests are abandoned later by the CSE: they forget us and
