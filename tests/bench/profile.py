@@ -9,7 +9,7 @@ bench AE/containers, switches collection on for N keep-alive requests, and
 prints instructions per request; --keep leaves callgrind.out for
 callgrind_annotate. --pipeline K sends K requests in one write (one loop
 round, so one group commit for K creates). --coap sends the same requests
-over CoAP (CON, one at a time, from build/tests/coap_load) instead of HTTP."""
+over CoAP (CON from build/tests/coap_load, --pipeline K outstanding) instead of HTTP."""
 import argparse
 import http.client
 import json
@@ -71,9 +71,10 @@ def one(conn, kind):
 
 
 def coap_requests(args, srv, n):
-    """n CoAP requests, one outstanding at a time; the number answered."""
+    """n CoAP requests, --pipeline of them outstanding; the number answered."""
     r = run_coap_load(args.build, srv.coap_port, args.kind, ["--requests", str(n), "--sessions", "1",
-                                                            "--window", "1", "--seconds", "600"])
+                                                            "--window", str(args.pipeline), "--seconds", "600",
+                                                            "--timeout-ms", "60000"])
     if r["answered"] != n or r["timeouts"]:
         sys.exit("CoAP requests failed: %s" % r)
     return r["answered"]
