@@ -195,10 +195,42 @@ static size_t payload_room(coap_session_t *session, size_t toklen, const struct 
     return max > used ? max - used : 0;
 }
 
-static void add_uint(coap_pdu_t *pdu, uint16_t number, uint32_t v)
+/* The binding's own options of a reply (Content-Format, Max-Age, Block2,
+ * Block1, Size2), in ascending order. */
+struct own_opts {
+    int n;
+    struct { uint16_t number; uint8_t len; uint8_t value[4]; } o[5];
+};
+
+static void own_add(struct own_opts *x, uint16_t number, const uint8_t *value, size_t len)
+{
+    x->o[x->n].number = number;
+    x->o[x->n].len = (uint8_t)len;
+    memcpy(x->o[x->n].value, value, len);
+    x->n++;
+}
+
+static void own_uint(struct own_opts *x, uint16_t number, uint32_t v)
 {
     uint8_t buf[4];
-    coap_add_option(pdu, number, coap_encode_var_safe(buf, sizeof buf, v), buf);
+    own_add(x, number, buf, coap_encode_var_safe(buf, sizeof buf, v));
+}
+
+/* Adds out's options and ours merged in ascending order: libcoap appends an
+ * option in order cheaply but re-encodes the PDU to insert one out of order
+ * (as Content-Format after the oneM2M options was). */
+static void add_options_merged(coap_pdu_t *pdu, const struct coap_msg_out *out, const struct own_opts *x)
+{
+    int i = 0, k = 0;
+    while (i < out->nopts || k < x->n) {
+        if (k < x->n && (i == out->nopts || x->o[k].number < out->opts[i].number)) {
+            coap_add_option(pdu, x->o[k].number, x->o[k].len, x->o[k].value);
+            k++;
+        } else {
+            coap_add_option(pdu, out->opts[i].number, out->opts[i].len, out->optbuf + out->opts[i].off);
+            i++;
+        }
+    }
 }
 
 /* Fills pdu (header and token set by the caller) with out: code, options,
@@ -210,33 +242,32 @@ static void fill_pdu(struct coap_server *srv, coap_session_t *session, const cha
                      coap_pdu_t *pdu, const struct coap_msg_out *out, int keep)
 {
     coap_pdu_set_code(pdu, (coap_pdu_code_t)out->code);
-    for (int i = 0; i < out->nopts; i++)   /* libcoap puts them in order */
-        coap_add_option(pdu, out->opts[i].number, out->opts[i].len,
-                        out->optbuf + out->opts[i].off);
-    uint8_t b[3];
-    if (b1echo) coap_add_option(pdu, COAPOPT_BLOCK1, coap_block_encode(b1echo, b), b);
-    if (!out->payload_len) return;
-    struct coap_block asked, piece;
-    int has_asked = in && coap_block_find(in, COAPOPT_BLOCK2, &asked) == 1;
+    struct coap_block piece;
     size_t off = 0, len = out->payload_len;
-    coap_bin_const_t token = coap_pdu_get_token(pdu);
-    int cut = coap_block2_piece(out->payload_len, has_asked ? &asked : NULL,
+    int cut = 0;
+    if (out->payload_len) {
+        struct coap_block asked;
+        int has_asked = in && coap_block_find(in, COAPOPT_BLOCK2, &asked) == 1;
+        coap_bin_const_t token = coap_pdu_get_token(pdu);
+        cut = coap_block2_piece(out->payload_len, has_asked ? &asked : NULL,
                                 payload_room(session, token.length, out), &piece, &off, &len);
-    if (cut < 0) {
         /* A piece past the end (4.00, as RFC 7959 2.2 leaves it open), or
-         * options that leave no room for the smallest block. */
-        coap_pdu_set_code(pdu, cut == -1 ? COAP_RESPONSE_CODE(400) : COAP_RESPONSE_CODE(500));
-        return;
+         * options that leave no room for the smallest block: no body. */
+        if (cut < 0) coap_pdu_set_code(pdu, cut == -1 ? COAP_RESPONSE_CODE(400) : COAP_RESPONSE_CODE(500));
     }
-    if (out->content_format >= 0) add_uint(pdu, COAP_OPTION_CONTENT_FORMAT, (uint32_t)out->content_format);
+    bool body = out->payload_len && cut >= 0;
+    struct own_opts x = { 0 };
+    uint8_t b[3];
+    if (body && out->content_format >= 0) own_uint(&x, COAP_OPTION_CONTENT_FORMAT, (uint32_t)out->content_format);
     /* Max-Age 0: a oneM2M resource must not be served from a CoAP cache
      * (a 4.29 carries its wait instead). */
-    add_uint(pdu, COAP_OPTION_MAXAGE, out->max_age);
-    if (cut == 1) {
-        coap_add_option(pdu, COAPOPT_BLOCK2, coap_block_encode(&piece, b), b);
-        add_uint(pdu, COAPOPT_SIZE2, (uint32_t)out->payload_len);
-        if (keep && in && piece.more) coap_blocks_keep(srv->blocks, peer, in, out, loop_now_ms());
-    }
+    if (body) own_uint(&x, COAP_OPTION_MAXAGE, out->max_age);
+    if (body && cut == 1) own_add(&x, COAPOPT_BLOCK2, b, coap_block_encode(&piece, b));
+    if (b1echo) own_add(&x, COAPOPT_BLOCK1, b, coap_block_encode(b1echo, b));
+    if (body && cut == 1) own_uint(&x, COAPOPT_SIZE2, (uint32_t)out->payload_len);
+    add_options_merged(pdu, out, &x);
+    if (!body) return;
+    if (cut == 1 && keep && in && piece.more) coap_blocks_keep(srv->blocks, peer, in, out, loop_now_ms());
     if (!coap_add_data(pdu, len, (const uint8_t *)out->payload + off)) {
         counter_bump(srv, "cannot attach a response body");
         coap_pdu_set_code(pdu, COAP_RESPONSE_CODE(500));
