@@ -103,6 +103,17 @@ int cse_on_commit(struct cse *cse, cse_commit_fn *fn, void *data)
     return 0;
 }
 
+void cse_off_commit(struct cse *cse, cse_commit_fn *fn, void *data)
+{
+    for (int i = 0; i < cse->non_commit; i++)
+        if (cse->on_commit[i].fn == fn && cse->on_commit[i].data == data) {
+            memmove(&cse->on_commit[i], &cse->on_commit[i + 1],
+                    (size_t)(cse->non_commit - i - 1) * sizeof cse->on_commit[0]);
+            cse->non_commit--;
+            return;
+        }
+}
+
 int cse_on_withdraw(struct cse *cse, cse_withdraw_fn *fn, void *data)
 {
     int max = (int)(sizeof cse->on_withdraw / sizeof *cse->on_withdraw);

@@ -107,6 +107,8 @@ bool cse_batch_pending(const struct cse *cse);
 void **cse_type_state(struct cse *cse, int ty);
 int cse_commit(struct cse *cse);
 int cse_on_commit(struct cse *cse, cse_commit_fn *fn, void *data);
+/* Forgets a callback registered with cse_on_commit (a binding that stops). */
+void cse_off_commit(struct cse *cse, cse_commit_fn *fn, void *data);
 
 /* Withdrawn credentials: bindings register (-1 when full); security code
  * announces one ("12-<KpsaID>") and every registered binding is told. */

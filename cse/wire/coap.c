@@ -23,6 +23,8 @@
 
 #include <arpa/inet.h>
 #include <netdb.h>
+#include <sys/epoll.h>
+#include <stddef.h>
 #include <unistd.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -50,6 +52,9 @@ struct coap_server {
     struct coap_dedup *dedup;
     struct dtls *dtls;             /* CoAPS setup, NULL without a DTLS endpoint */
     struct coap_job *jobs;         /* deferred requests waiting for their answer */
+    struct coap_job *held;         /* answered, waiting for the round's group commit */
+    struct coap_job **held_tail;   /* where the next held job goes (answers keep their order) */
+    bool holds;                    /* release_held is registered with the CSE */
     struct coap_blocks *blocks;    /* block-wise transfers in progress (coap_block.h) */
     int64_t piggyback_ms;          /* how long a deferred answer may still go on the ACK */
     long long refused;             /* requests refused for peer misbehaviour */
@@ -93,20 +98,55 @@ static void libcoap_log(coap_log_t level, const char *message)
 
 /* ---- request handling --------------------------------------------------- */
 
-/* "ip:port" of the remote end, the duplicate-detection key with the MID. */
+/* Appends the decimal digits of v at w; the end. */
+static char *put_decimal(char *w, unsigned v)
+{
+    char digits[10];
+    int n = 0;
+    do digits[n++] = (char)('0' + v % 10); while ((v /= 10));
+    while (n) *w++ = digits[--n];
+    return w;
+}
+
+/* Dotted quad of an IPv4 address (network order) into buf (16 bytes). */
+static void ipv4_text(const struct in_addr *a, char *buf)
+{
+    const uint8_t *b = (const uint8_t *)&a->s_addr;
+    char *w = buf;
+    for (int i = 0; i < 4; i++) {
+        if (i) *w++ = '.';
+        w = put_decimal(w, b[i]);
+    }
+    *w = 0;
+}
+
+/* "proto|ip|port" of the remote end, the duplicate-detection key with the
+ * MID. Written by hand: inet_ntop and snprintf were a tenth of a CoAP
+ * request's instructions outside the dispatcher. */
 static void peer_name(coap_session_t *session, struct m2m_peer *peer, char *key, size_t keylen)
 {
     const coap_address_t *a = coap_session_get_addr_remote(session);
     peer->ip[0] = 0;
     peer->port = 0;
     if (a && a->addr.sa.sa_family == AF_INET) {
-        inet_ntop(AF_INET, &a->addr.sin.sin_addr, peer->ip, sizeof peer->ip);
+        ipv4_text(&a->addr.sin.sin_addr, peer->ip);
         peer->port = ntohs(a->addr.sin.sin_port);
     } else if (a && a->addr.sa.sa_family == AF_INET6) {
         inet_ntop(AF_INET6, &a->addr.sin6.sin6_addr, peer->ip, sizeof peer->ip);
         peer->port = ntohs(a->addr.sin6.sin6_port);
     }
-    snprintf(key, keylen, "%d|%s|%d", (int)coap_session_get_proto(session), peer->ip, peer->port);
+    /* proto (one digit) + '|' + address + '|' + port (5 digits) + NUL */
+    if (keylen < sizeof peer->ip + 10) {
+        key[0] = 0;
+        return;
+    }
+    char *w = put_decimal(key, (unsigned)coap_session_get_proto(session));
+    *w++ = '|';
+    size_t n = strlen(peer->ip);
+    memcpy(w, peer->ip, n);
+    w += n;
+    *w++ = '|';
+    *put_decimal(w, (unsigned)peer->port) = 0;
 }
 
 /* A DTLS session yields the Credential-ID its handshake authenticated (PSK
@@ -155,10 +195,42 @@ static size_t payload_room(coap_session_t *session, size_t toklen, const struct 
     return max > used ? max - used : 0;
 }
 
-static void add_uint(coap_pdu_t *pdu, uint16_t number, uint32_t v)
+/* The binding's own options of a reply (Content-Format, Max-Age, Block2,
+ * Block1, Size2), in ascending order. */
+struct own_opts {
+    int n;
+    struct { uint16_t number; uint8_t len; uint8_t value[4]; } o[5];
+};
+
+static void own_add(struct own_opts *x, uint16_t number, const uint8_t *value, size_t len)
+{
+    x->o[x->n].number = number;
+    x->o[x->n].len = (uint8_t)len;
+    memcpy(x->o[x->n].value, value, len);
+    x->n++;
+}
+
+static void own_uint(struct own_opts *x, uint16_t number, uint32_t v)
 {
     uint8_t buf[4];
-    coap_add_option(pdu, number, coap_encode_var_safe(buf, sizeof buf, v), buf);
+    own_add(x, number, buf, coap_encode_var_safe(buf, sizeof buf, v));
+}
+
+/* Adds out's options and ours merged in ascending order: libcoap appends an
+ * option in order cheaply but re-encodes the PDU to insert one out of order
+ * (as Content-Format after the oneM2M options was). */
+static void add_options_merged(coap_pdu_t *pdu, const struct coap_msg_out *out, const struct own_opts *x)
+{
+    int i = 0, k = 0;
+    while (i < out->nopts || k < x->n) {
+        if (k < x->n && (i == out->nopts || x->o[k].number < out->opts[i].number)) {
+            coap_add_option(pdu, x->o[k].number, x->o[k].len, x->o[k].value);
+            k++;
+        } else {
+            coap_add_option(pdu, out->opts[i].number, out->opts[i].len, out->optbuf + out->opts[i].off);
+            i++;
+        }
+    }
 }
 
 /* Fills pdu (header and token set by the caller) with out: code, options,
@@ -170,33 +242,32 @@ static void fill_pdu(struct coap_server *srv, coap_session_t *session, const cha
                      coap_pdu_t *pdu, const struct coap_msg_out *out, int keep)
 {
     coap_pdu_set_code(pdu, (coap_pdu_code_t)out->code);
-    for (int i = 0; i < out->nopts; i++)   /* libcoap puts them in order */
-        coap_add_option(pdu, out->opts[i].number, out->opts[i].len,
-                        out->optbuf + out->opts[i].off);
-    uint8_t b[3];
-    if (b1echo) coap_add_option(pdu, COAPOPT_BLOCK1, coap_block_encode(b1echo, b), b);
-    if (!out->payload_len) return;
-    struct coap_block asked, piece;
-    int has_asked = in && coap_block_find(in, COAPOPT_BLOCK2, &asked) == 1;
+    struct coap_block piece;
     size_t off = 0, len = out->payload_len;
-    coap_bin_const_t token = coap_pdu_get_token(pdu);
-    int cut = coap_block2_piece(out->payload_len, has_asked ? &asked : NULL,
+    int cut = 0;
+    if (out->payload_len) {
+        struct coap_block asked;
+        int has_asked = in && coap_block_find(in, COAPOPT_BLOCK2, &asked) == 1;
+        coap_bin_const_t token = coap_pdu_get_token(pdu);
+        cut = coap_block2_piece(out->payload_len, has_asked ? &asked : NULL,
                                 payload_room(session, token.length, out), &piece, &off, &len);
-    if (cut < 0) {
         /* A piece past the end (4.00, as RFC 7959 2.2 leaves it open), or
-         * options that leave no room for the smallest block. */
-        coap_pdu_set_code(pdu, cut == -1 ? COAP_RESPONSE_CODE(400) : COAP_RESPONSE_CODE(500));
-        return;
+         * options that leave no room for the smallest block: no body. */
+        if (cut < 0) coap_pdu_set_code(pdu, cut == -1 ? COAP_RESPONSE_CODE(400) : COAP_RESPONSE_CODE(500));
     }
-    if (out->content_format >= 0) add_uint(pdu, COAP_OPTION_CONTENT_FORMAT, (uint32_t)out->content_format);
+    bool body = out->payload_len && cut >= 0;
+    struct own_opts x = { 0 };
+    uint8_t b[3];
+    if (body && out->content_format >= 0) own_uint(&x, COAP_OPTION_CONTENT_FORMAT, (uint32_t)out->content_format);
     /* Max-Age 0: a oneM2M resource must not be served from a CoAP cache
      * (a 4.29 carries its wait instead). */
-    add_uint(pdu, COAP_OPTION_MAXAGE, out->max_age);
-    if (cut == 1) {
-        coap_add_option(pdu, COAPOPT_BLOCK2, coap_block_encode(&piece, b), b);
-        add_uint(pdu, COAPOPT_SIZE2, (uint32_t)out->payload_len);
-        if (keep && in && piece.more) coap_blocks_keep(srv->blocks, peer, in, out, loop_now_ms());
-    }
+    if (body) own_uint(&x, COAP_OPTION_MAXAGE, out->max_age);
+    if (body && cut == 1) own_add(&x, COAPOPT_BLOCK2, b, coap_block_encode(&piece, b));
+    if (b1echo) own_add(&x, COAPOPT_BLOCK1, b, coap_block_encode(b1echo, b));
+    if (body && cut == 1) own_uint(&x, COAPOPT_SIZE2, (uint32_t)out->payload_len);
+    add_options_merged(pdu, out, &x);
+    if (!body) return;
+    if (cut == 1 && keep && in && piece.more) coap_blocks_keep(srv->blocks, peer, in, out, loop_now_ms());
     if (!coap_add_data(pdu, len, (const uint8_t *)out->payload + off)) {
         counter_bump(srv, "cannot attach a response body");
         coap_pdu_set_code(pdu, COAP_RESPONSE_CODE(500));
@@ -212,9 +283,8 @@ static void fill_pdu(struct coap_server *srv, coap_session_t *session, const cha
  * as a separate CON response (RFC 7252 5.2.2). Retransmissions meanwhile are
  * recognised by (peer, MID) and never reach the dispatcher. */
 struct coap_job {
-    struct coap_job *next;         /* in srv->jobs while deferred */
+    struct coap_job *next;         /* in srv->jobs while deferred, srv->held while held */
     struct coap_server *srv;       /* NULL once the server stopped */
-    struct m2m_request req;
     struct m2m_response rsp;
     coap_session_t *session;       /* referenced while deferred */
     char key[80];                  /* duplicate-detection key and MID of the request */
@@ -229,7 +299,21 @@ struct coap_job {
     uint8_t *body;                 /* an assembled Block1 body */
     bool has_b1;
     struct coap_block b1echo;
+    struct m2m_request req;        /* last: job_new() zeroes only what is before it */
 };
+
+/* A job for one request. Not calloc(): the request primitive is 2.6 KiB
+ * that m2m_request_init() zeroes anyway. */
+static struct coap_job *job_new(void)
+{
+    struct coap_job *j = malloc(sizeof *j);
+    if (!j) return NULL;
+    memset(j, 0, offsetof(struct coap_job, req));
+    m2m_request_init(&j->req);
+    m2m_response_init(&j->rsp);
+    j->timer = -1;
+    return j;
+}
 
 static void job_free(struct coap_job *j)
 {
@@ -252,18 +336,25 @@ static struct coap_job *pending_find(struct coap_server *srv, const char *key, u
 {
     for (struct coap_job *j = srv->jobs; j; j = j->next)
         if (j->mid == mid && !strcmp(j->key, key)) return j;
+    for (struct coap_job *j = srv->held; j; j = j->next)
+        if (j->mid == mid && !strcmp(j->key, key)) return j;
     return NULL;
 }
 
-/* libcoap sends a reply when the handler returns: the round's writes must
- * be durable first (group commit, cse.h); a failed commit turns success into 5000. */
+/* A success whose writes were rolled back with their batch becomes 5000. */
+static void commit_failed(struct m2m_request *req, struct m2m_response *rsp)
+{
+    if (!rsc_is_success(rsp->rsc)) return;
+    m2m_response_clear(rsp);
+    rsp->rqi = req->rqi;
+    m2m_error(rsp, RSC_INTERNAL_SERVER_ERROR, "the change could not be stored");
+}
+
+/* The round's writes must be durable before their answer goes (group
+ * commit, cse.h); for an answer sent at once, that means committing now. */
 static void commit_before_reply(struct cse *cse, struct m2m_request *req, struct m2m_response *rsp)
 {
-    if (cse_commit(cse) && rsc_is_success(rsp->rsc)) {
-        m2m_response_clear(rsp);
-        rsp->rqi = req->rqi;
-        m2m_error(rsp, RSC_INTERNAL_SERVER_ERROR, "the change could not be stored");
-    }
+    if (cse_commit(cse)) commit_failed(req, rsp);
 }
 
 /* The request's options outlive the libcoap PDU they point into. */
@@ -385,25 +476,75 @@ static void defer(struct coap_server *srv, struct coap_job *j, coap_session_t *s
     if (j->con) j->timer = loop_add_timer(srv->loop, srv->piggyback_ms, piggyback_expired, j);
 }
 
+/* An answer that may show this round's uncommitted writes waits for the
+ * group commit (release_held), like HTTP's: one commit for all the writes
+ * of a round instead of one per CoAP request. The commit comes before the
+ * loop sleeps, so the answer still goes piggy-backed on the ACK. */
+static void hold(struct coap_server *srv, struct coap_job *j, coap_session_t *session,
+                 const coap_pdu_t *request, coap_pdu_t *response, const struct coap_msg_in *in)
+{
+    if (keep_options(j, in)) log_warn("coap: out of memory keeping a held request");
+    j->session = coap_session_reference(session);
+    j->con = coap_pdu_get_type(request) == COAP_MESSAGE_CON;
+    coap_bin_const_t tok = coap_pdu_get_token(request);
+    j->toklen = tok.length <= sizeof j->token ? tok.length : 0;
+    memcpy(j->token, tok.s, j->toklen);
+    j->next = NULL;
+    *srv->held_tail = j;
+    srv->held_tail = &j->next;
+    coap_pdu_set_type(response, COAP_MESSAGE_NON);
+    coap_pdu_set_code(response, COAP_EMPTY_CODE);
+}
+
+/* cse_on_commit callback: the round's batch is durable (ok) or rolled back. */
+static void release_held(void *data, bool ok)
+{
+    struct coap_server *srv = data;
+    struct coap_job *j = srv->held;
+    srv->held = NULL;
+    srv->held_tail = &srv->held;
+    int64_t now = loop_now_ms();
+    while (j) {
+        struct coap_job *next = j->next;
+        j->srv = srv;
+        if (!ok) commit_failed(&j->req, &j->rsp);
+        metrics_request(srv->cse->metrics, &j->req, &j->rsp, j->started_us);
+        struct coap_msg_out *out = malloc(sizeof *out);
+        if (out) {
+            coap_msg_out_init(out);
+            coap_from_primitive(&j->req, &j->rsp, out);
+            send_answer(j, out);
+            coap_dedup_put(srv->dedup, j->key, j->mid, out, now);
+        }
+        j->srv = NULL;   /* not in srv->jobs: nothing to unlink */
+        job_free(j);
+        j = next;
+    }
+}
+
 static void on_request(coap_resource_t *resource, coap_session_t *session,
                        const coap_pdu_t *request, const coap_string_t *query,
                        coap_pdu_t *response)
 {
     (void)resource; (void)query;
     struct coap_server *srv = coap_get_app_data(coap_session_get_context(session));
-    struct coap_job *j = calloc(1, sizeof *j);
+    struct coap_job *j = job_new();
     struct coap_msg_out *out = malloc(sizeof *out);
-    struct coap_msg_in *in = calloc(1, sizeof *in);
-    if (!j || !out || !in) {
-        free(j); free(out); free(in);
+    /* On the stack, and only its header initialised: read_request() fills
+     * the options it counts (3 KiB of room for 128). */
+    struct coap_msg_in in_buf, *in = &in_buf;
+    in->nopts = 0;
+    in->too_many_opts = false;
+    in->payload = NULL;
+    in->payload_len = 0;
+    if (!j || !out) {
+        job_free(j);
+        free(out);
         coap_pdu_set_code(response, COAP_RESPONSE_CODE(500));
         return;
     }
-    j->timer = -1;
     j->started_us = clock_now_us();
     coap_msg_out_init(out);
-    m2m_request_init(&j->req);
-    m2m_response_init(&j->rsp);
     peer_name(session, &j->req.peer, j->key, sizeof j->key);
     j->mid = (uint16_t)coap_pdu_get_mid(request);
     int64_t now = loop_now_ms();
@@ -489,6 +630,9 @@ static void on_request(coap_resource_t *resource, coap_session_t *session,
                 if (keep_options(j, in)) log_warn("coap: out of memory keeping a deferred request");
                 defer(srv, j, session, request, response);
                 j = NULL;   /* answer_later or abandon frees it */
+            } else if (srv->holds && cse_batch_pending(srv->cse) && !srv->self_testing) {
+                hold(srv, j, session, request, response, in);
+                j = NULL;   /* release_held answers and frees it */
             } else {
                 commit_before_reply(srv->cse, &j->req, &j->rsp);
                 if (!srv->self_testing) metrics_request(srv->cse->metrics, &j->req, &j->rsp, j->started_us);
@@ -503,7 +647,6 @@ static void on_request(coap_resource_t *resource, coap_session_t *session,
         coap_msg_out_clear(out);
         free(out);
     }
-    free(in);
     job_free(j);
 }
 
@@ -625,11 +768,28 @@ static int self_test(struct coap_server *srv)
     return -1;
 }
 
+/* Datagrams handled per wake-up at most, so that HTTP work is not starved. */
+#define COAP_READ_BATCH 32
+
+/* libcoap's epoll fd is readable: its events go to coap_io_do_epoll()
+ * directly, several rounds while more are waiting. coap_io_process() would
+ * also rescan every session's timeouts and re-arm libcoap's timerfd before
+ * each datagram (two timerfd_settime() calls per request); that work stays
+ * with on_timer(), and with coap_io_process() when libcoap's timer fired. */
 static void on_readable(struct loop *loop, int fd, void *data, int mask)
 {
-    (void)loop; (void)fd; (void)mask;
+    (void)loop; (void)mask;
     struct coap_server *srv = data;
-    coap_io_process(srv->ctx, COAP_IO_NO_WAIT);
+    struct epoll_event ev[COAP_MAX_EPOLL_EVENTS];
+    bool timer = false;
+    for (int round = 0; round < COAP_READ_BATCH; round++) {
+        int n = epoll_wait(fd, ev, COAP_MAX_EPOLL_EVENTS, 0);
+        if (n <= 0) break;
+        for (int i = 0; i < n; i++)
+            if (!ev[i].data.ptr) timer = true;   /* libcoap's timerfd */
+        coap_io_do_epoll(srv->ctx, ev, (size_t)n);
+    }
+    if (timer) coap_io_process(srv->ctx, COAP_IO_NO_WAIT);
 }
 
 static int64_t on_timer(struct loop *loop, int64_t id, void *data)
@@ -666,6 +826,9 @@ struct coap_server *coap_server_start(struct loop *loop, struct cse *cse,
     srv->timer = -1;
     srv->max_body = opt->max_body;
     srv->piggyback_ms = opt->piggyback_ms;
+    srv->held_tail = &srv->held;
+    /* Without a free slot answers commit one by one, as they always could. */
+    srv->holds = cse_on_commit(cse, release_held, srv) == 0;
     struct coap_blocks_limits lim = {
         .max_body = (size_t)opt->max_body, .max_entries = COAP_BLOCK_TRANSFERS,
         .per_peer = COAP_BLOCK_TRANSFERS_PER_PEER, .max_bytes = COAP_BLOCK_BYTES,
@@ -686,6 +849,10 @@ struct coap_server *coap_server_start(struct loop *loop, struct cse *cse,
 void coap_server_stop(struct coap_server *srv)
 {
     if (!srv) return;
+    /* Held answers go now, after the commit they wait for. */
+    if (srv->held) cse_commit(srv->cse);
+    if (srv->held) release_held(srv, false);
+    if (srv->holds) cse_off_commit(srv->cse, release_held, srv);
     if (srv->fd >= 0) loop_unwatch(srv->loop, srv->fd, LOOP_READABLE);
     if (srv->timer >= 0) loop_del_timer(srv->loop, srv->timer);
     /* Deferred requests are abandoned later by the CSE: they forget us and

@@ -7,7 +7,10 @@
  * so registering them with coap_register_option() cannot work.
  *
  * libcoap asks coap_option_filter_get() whether an option is known, through
- * its PLT. We define that symbol: it answers from the real function, and
+ * its PLT. We define that symbol: it answers as the real function does
+ * (reading the filter struct coap_option.h declares, which is cheaper than
+ * calling into the library for every option of every iteration; pinned by
+ * tests/unit/test_coap_optfilter.c), and
  * additionally says "known" for a oneM2M option number when the filter being
  * asked is a context's known-options filter. That filter is recognised by a
  * sentinel option registered in it (an elective number, so "knowing" it

@@ -11,12 +11,14 @@ as a table and written as JSON (--out).
   tests/bench/run.sh --flat              # + memory flatness over 1M requests
   tests/bench/run.sh --leak              # + valgrind leak check
   tests/bench/run.sh --duration 5 --syncs normal
+  tests/bench/run.sh --only-coap         # CoAP against HTTP only (see coap_table)
 """
 import argparse
 import json
 import os
 import platform
 import re
+import resource
 import shutil
 import signal
 import socket
@@ -216,8 +218,11 @@ def measure(args, srv, path, script=None, duration=None):
 HTTP_ONLY = ["--https-port", "0", "--coap-port", "0", "--coaps-port", "0"]
 
 
-def start_cse(args, data_dir, sync="normal", wrapper=None, all_transports=False):
+def start_cse(args, data_dir, sync="normal", wrapper=None, all_transports=False, coap=False):
+    """m2m-cse on free ports: HTTP only, HTTP + plain CoAP (coap: the port is
+    srv.coap_port), or every listener (all_transports)."""
     port = free_port()
+    coap_port = free_port() if coap else None
     # wrk opens all its connections from one address: the per-client limit must let them in.
     argv = [args.cse, "--http-port", str(port), "--data-dir", data_dir, "--sync", sync,
             "--log-level", "warn", "--max-connections-per-client", str(max(64, args.connections))]
@@ -225,9 +230,13 @@ def start_cse(args, data_dir, sync="normal", wrapper=None, all_transports=False)
         # The default configuration (every listener on), on free ports.
         argv += ["--https-port", str(free_port()), "--coap-port", str(free_port()),
                  "--coaps-port", str(free_port())]
+    elif coap:
+        argv += ["--https-port", "0", "--coap-port", str(coap_port), "--coaps-port", "0"]
     else:
         argv += HTTP_ONLY
-    return Server(argv, port, "m2m-cse", wrapper)
+    srv = Server(argv, port, "m2m-cse", wrapper)
+    srv.coap_port = coap_port
+    return srv
 
 
 def idle_defaults(args, work, summary):
@@ -380,6 +389,97 @@ def main_table(args, work, summary):
     return base
 
 
+def children_cpu():
+    """CPU seconds used so far by this process's finished children (wrk, coap_load)."""
+    r = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return r.ru_utime + r.ru_stime
+
+
+def coap_load(args, srv, kind):
+    """One tests/bench/coap_load run against the bench container (the same
+    target and body as the HTTP workloads); its JSON line, plus the CSE's CPU
+    time per answer."""
+    if kind == "retrieve":
+        target = ["--path", "cse-in/bench/data/la"]
+    else:
+        target = ["--path", "cse-in/bench/data", "--op", "create", "--ty", "4",
+                  "--payload", '{"m2m:cin":{"cnf":"text/plain:0","con":"21.5"}}']
+    cmd = PIN["client"] + [args.coap_load, "--port", str(srv.coap_port), "--sessions", str(args.coap_sessions),
+                           "--window", str(args.coap_window), "--seconds", str(args.duration)] + target
+    if args.coap_non:
+        cmd.append("--non")
+    cpu0 = cpu_seconds(srv.pid)
+    out = subprocess.run(cmd, capture_output=True, text=True, timeout=args.duration + 60)
+    cpu1 = cpu_seconds(srv.pid)
+    lines = out.stdout.strip().splitlines()
+    if not lines:
+        raise RuntimeError("coap_load measured nothing:\n" + out.stderr)
+    r = json.loads(lines[-1])
+    ok = sum(n for code, n in r["codes"].items() if code.startswith("2."))
+    r["errors"] = r["answered"] - ok + r["timeouts"]
+    r["cpu_us_per_req"] = (cpu1 - cpu0) * 1e6 / r["answered"] if r["answered"] else None
+    r["client_cpu_us_per_req"] = r["cpu_s"] * 1e6 / r["answered"] if r["answered"] else None
+    return r
+
+
+def coap_table(args, work, summary):
+    """CoAP against HTTP on one CSE (HTTP + plain CoAP listening), in
+    alternating rounds: wrk then coap_load for RETRIEVE `la`, then for CREATE
+    into the unbounded container. Each CoAP figure is a ratio to the HTTP run
+    just before it: req/s, and the CSE's CPU per request (HTTP's over
+    CoAP's: the share CoAP would reach with a core to itself). The load
+    generators' own CPU per request is shown beside it: a generator that
+    costs less than the CSE per request is not what limits the figure."""
+    cse = start_cse(args, os.path.join(work, "coap"), coap=True)
+    rounds = []
+    try:
+        prepare_cse(cse)
+        for i in range(args.rounds):
+            rnd = {}
+            for kind, path, script in (("retrieve", "/cse-in/bench/data/la", "retrieve_la.lua"),
+                                       ("create", "/cse-in/bench/data", "create_cin.lua")):
+                c0 = children_cpu()
+                h = measure(args, cse, path, script)
+                h["client_cpu_us_per_req"] = (children_cpu() - c0) * 1e6 / h["requests"]
+                c = coap_load(args, cse, kind)
+                c["rps_ratio"] = c["rps"] / h["rps"] if h["rps"] else None
+                c["cpu_ratio"] = (h["cpu_us_per_req"] / c["cpu_us_per_req"]
+                                  if h["cpu_us_per_req"] and c["cpu_us_per_req"] else None)
+                rnd[kind] = {"http": h, "coap": c}
+            rounds.append(rnd)
+            print("coap round %d: %s" % (i + 1, ", ".join(
+                "%s HTTP %.0f/s CoAP %.0f/s (%.0f%%, cpu %.0f%%)" % (
+                    k, rnd[k]["http"]["rps"], rnd[k]["coap"]["rps"], 100 * (rnd[k]["coap"]["rps_ratio"] or 0),
+                    100 * (rnd[k]["coap"]["cpu_ratio"] or 0)) for k in ("retrieve", "create"))), flush=True)
+    finally:
+        log = cse.stop()
+    out = {"settings": {"sessions": args.coap_sessions, "window": args.coap_window,
+                        "type": "NON" if args.coap_non else "CON", "http_connections": args.connections},
+           "rounds": rounds}
+    print()
+    print("%-22s %8s %8s %8s %8s %9s %9s %7s" % ("CoAP vs HTTP (median)", "req/s", "share", "p99 ms",
+          "cpu/req", "cpu share", "gen/req", "errors"))
+    for kind, label in (("retrieve", "RETRIEVE la"), ("create", "CREATE cin")):
+        for proto in ("http", "coap"):
+            runs = [r[kind][proto] for r in rounds]
+            row = {k: median([x.get(k) for x in runs]) for k in
+                   ("rps", "cpu_us_per_req", "client_cpu_us_per_req", "rps_ratio", "cpu_ratio")}
+            row["p99_ms"] = median([x.get("p99_ms") if proto == "http" else x["p99_us"] / 1000.0 for x in runs])
+            row["errors"] = sum(x["errors"] for x in runs)
+            out.setdefault(kind, {})[proto] = row
+            print("%-22s %8.0f %8s %8s %6sus %9s %7sus %7d" % (
+                "%s %s" % (label, "HTTP (wrk)" if proto == "http" else "CoAP"), row["rps"],
+                "-" if proto == "http" else fmt(100 * row["rps_ratio"], ".0f") + "%", fmt(row["p99_ms"], ".2f"),
+                fmt(row["cpu_us_per_req"], ".1f"),
+                "-" if proto == "http" else fmt(100 * row["cpu_ratio"] if row["cpu_ratio"] else None, ".0f") + "%",
+                fmt(row["client_cpu_us_per_req"], ".1f"), row["errors"]))
+            if row["errors"]:
+                print("warning: %s over %s had %d failed requests; CSE log tail:\n%s" % (label, proto, row["errors"],
+                                                                                      log[-2000:]))
+    print()
+    summary["coap"] = out
+
+
 def sync_levels(args, work, summary, base):
     """CREATE rate per durability level, each on a fresh store, each right
     after its own hello-world run (the ratio is to that run)."""
@@ -493,6 +593,11 @@ def main():
     ap.add_argument("--flat-limit", type=int, default=900, help="time limit of the flatness run, s")
     ap.add_argument("--leak", action="store_true", help="also run the valgrind leak check")
     ap.add_argument("--leak-requests", type=int, default=4000)
+    ap.add_argument("--coap-sessions", type=int, default=4, help="CoAP client sessions (UDP sockets)")
+    ap.add_argument("--coap-window", type=int, default=8, help="CoAP requests outstanding per session")
+    ap.add_argument("--coap-non", action="store_true", help="NON CoAP requests (default CON)")
+    ap.add_argument("--no-coap", action="store_true", help="skip the CoAP against HTTP table")
+    ap.add_argument("--only-coap", action="store_true", help="only the CoAP against HTTP table")
     ap.add_argument("--pin", action="store_true",
                     help="pin the server to CPU 0 and wrk to CPU 1 (taskset): steadier on a shared machine")
     ap.add_argument("--out", default=None, help="JSON summary (default <build>/bench-summary.json)")
@@ -500,7 +605,8 @@ def main():
     args.sync_duration = args.sync_duration or args.duration
     args.cse = os.path.join(args.build, "m2m-cse")
     args.hello = os.path.join(args.build, "tests", "bench_hello")
-    for exe in (args.cse, args.hello):
+    args.coap_load = os.path.join(args.build, "tests", "coap_load")
+    for exe in (args.cse, args.hello) + (() if args.no_coap else (args.coap_load,)):
         if not os.access(exe, os.X_OK):
             sys.exit("%s is missing: build first (make build)" % exe)
     if not shutil.which("wrk"):
@@ -513,13 +619,17 @@ def main():
 
     summary = {"machine": machine_info(), "settings": {
         "duration_s": args.duration, "rounds": args.rounds, "connections": args.connections,
-        "wrk_threads": args.threads, "pinned": args.pin}}
+        "wrk_threads": args.threads, "pinned": args.pin,
+        "coap_sessions": args.coap_sessions, "coap_window": args.coap_window}}
     print("machine: %(cpu)s, %(cores)s cores, kernel %(kernel)s, load %(loadavg_at_start)s" % summary["machine"])
     work = tempfile.mkdtemp(prefix="ironbark-bench-", dir=os.environ.get("BENCH_DIR"))
     try:
-        base = main_table(args, work, summary)
-        idle_defaults(args, work, summary)
-        if args.syncs:
+        if not args.only_coap:
+            base = main_table(args, work, summary)
+            idle_defaults(args, work, summary)
+        if not args.no_coap:
+            coap_table(args, work, summary)
+        if args.syncs and not args.only_coap:
             sync_levels(args, work, summary, base)
         if args.flat:
             flatness(args, work, summary)

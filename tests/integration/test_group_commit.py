@@ -6,7 +6,7 @@ under a pipelined, concurrent write load loses no acknowledged write."""
 import json, os, shutil, socket, sys, tempfile, threading, time
 sys.path.insert(0, os.path.dirname(__file__))
 from harness import Cse, Tap, kill9_under_load
-from coap_peer import POST, RawClient, m2m_options
+from coap_peer import ACK, CON, CONTENT_FORMAT, POST, RawClient, encode, m2m_options, path_options, uint_bytes
 from notify_receiver import Receiver, sgn
 
 t = Tap()
@@ -106,7 +106,7 @@ try:
     t.eq(c.response()[0], 2001, "the next batch commits again")
     c.close()
 
-    # CoAP commits before its reply leaves; a failed commit is 5000 there too.
+    # CoAP answers wait for their round's commit; a failed commit is 5000 there too.
     client = RawClient(cse.coap_port)
     try:
         payload = json.dumps(cin("k1", "1")).encode()
@@ -118,6 +118,28 @@ try:
         rsp = client.request(POST, "/cse-in/grp/box", m2m_options(fr=O, rqi="k2", ty=4), payload, cf=50)
         t.eq(rsp.rsc if rsp else None, 5000, "CoAP create whose commit fails: 5000")
         t.rsc(cse.get("/cse-in/grp/box/k2", origin=O), 4004, 404, "…and it is not stored")
+        # A burst of CON creates on one socket: the CSE reads them in rounds and
+        # holds each answer until its round commits; each still goes
+        # piggy-backed on the ACK of its own request (MID and token).
+        sent = {}
+        for i in range(16):
+            mid, token = client.next_mid(), b"b%03d" % i
+            payload = json.dumps(cin("burst%d" % i, str(i))).encode()
+            opts = path_options("/cse-in/grp/box") + m2m_options(fr=O, rqi="burst%d" % i, ty=4) + \
+                [(CONTENT_FORMAT, uint_bytes(50))]
+            client.send_raw(encode(CON, POST, mid, token, opts, payload))
+            sent[token] = mid
+        got = {}
+        for _ in range(16):
+            m = client.recv(5.0)
+            if m is None:
+                break
+            got[m.token] = m
+        t.eq(sorted(got), sorted(sent), "burst: an answer for each of the 16 creates")
+        t.ok(all(m.type == ACK and m.mid == sent[tok] and m.rsc == 2001 for tok, m in got.items()),
+             "burst: each is 2.01 / 2001 piggy-backed on its request's ACK")
+        t.eq([cse.get("/cse-in/grp/box/burst%d" % i, origin=O).rsc for i in range(16)], [2000] * 16,
+             "burst: all 16 are stored")
     finally:
         client.close()
 
