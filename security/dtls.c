@@ -14,6 +14,7 @@
 
 #include <coap3/coap.h>
 #include <openssl/err.h>
+#include <openssl/rand.h>
 #include <openssl/ssl.h>
 #include <openssl/pem.h>
 #include <openssl/x509.h>
@@ -38,11 +39,15 @@ struct dtls {
     struct metrics *metrics;
     uint8_t key[CRED_KEY_MAX];     /* the key handed to libcoap, which copies it */
     coap_bin_const_t key_bin;
+    uint8_t psk_marker[16];        /* see dtls_setup(): random, never used to authenticate */
     struct certgen_paths id;
+    char *cert_pem, *key_pem, *ca_pem;   /* read once: libcoap parses them per certificate session */
+    size_t cert_len, key_len, ca_len;
     char ca_bundle[512];
     char crl_file[256];            /* "" = no revocation checks */
     struct timespec crl_mtime;
     X509_STORE *crl_store;         /* the trusted CAs and the CRLs, checked per session */
+    const SSL_CTX *suites_ctx;     /* libcoap's SSL_CTX once it has our suites */
 };
 
 /* The verification store with the CRLs, rebuilt when the CRL file changed
@@ -152,8 +157,18 @@ static int prefer_suites(void *tls_session, coap_dtls_pki_t *setup)
     X509_STORE *store = crl_store(d);
     if (store && SSL_set1_verify_cert_store(ssl, store) != 1) return 0;
     ERR_clear_error();   /* see dtls_setup(): stale PEM errors confuse SSL_get_error() */
+    /* Our suites go on libcoap's server SSL_CTX once: parsing the list costs
+     * more than the rest of a PSK session's set-up. The session at hand was
+     * made from the CTX before, so the first one gets them itself. */
+    SSL_CTX *ctx = SSL_get_SSL_CTX(ssl);
+    if (ctx != d->suites_ctx) {
+        if (SSL_CTX_set_cipher_list(ctx, dtls_ciphers) != 1 || SSL_set_cipher_list(ssl, dtls_ciphers) != 1)
+            return 0;
+        SSL_CTX_set_options(ctx, SSL_OP_CIPHER_SERVER_PREFERENCE);
+        d->suites_ctx = ctx;
+    }
     SSL_set_options(ssl, SSL_OP_CIPHER_SERVER_PREFERENCE);
-    return SSL_set_cipher_list(ssl, dtls_ciphers) == 1;
+    return 1;
 }
 
 static int append_ca(void *arg, const char *name, const char *pem)
@@ -162,22 +177,58 @@ static int append_ca(void *arg, const char *name, const char *pem)
     return fputs(pem, arg) < 0 ? -1 : 0;
 }
 
-/* libcoap takes one CA file: our CA plus every trusted CA of the store. */
-static int write_ca_bundle(struct dtls *d, const struct config *cfg)
+/* Appends the file at path to out. */
+static int copy_file(FILE *out, const char *path)
+{
+    FILE *in = fopen(path, "rb");
+    if (!in) return -1;
+    char buf[4096];
+    size_t n;
+    int rc = 0;
+    while ((n = fread(buf, 1, sizeof buf, in)) > 0) if (fwrite(buf, 1, n, out) != n) rc = -1;
+    fclose(in);
+    return rc;
+}
+
+/* A whole PEM file in memory; len counts the terminating NUL, as libcoap's
+ * PEM buffers want it. */
+static char *read_pem(const char *path, size_t *len)
+{
+    char *buf = NULL;
+    size_t n = 0;
+    FILE *m = open_memstream(&buf, &n);
+    if (!m) return NULL;
+    int rc = copy_file(m, path);
+    if (fclose(m) || rc || !n) {
+        if (buf) explicit_bzero(buf, n);
+        free(buf);
+        return NULL;
+    }
+    *len = n + 1;
+    return buf;
+}
+
+static void free_pem(char *pem, size_t len)
+{
+    if (pem) explicit_bzero(pem, len);
+    free(pem);
+}
+
+/* One CA bundle: our CA plus every trusted CA of the store, in memory for
+ * libcoap and in <data-dir>/tls/trusted-cas.pem for the CRL store. */
+static int build_ca_bundle(struct dtls *d, const struct config *cfg)
 {
     snprintf(d->ca_bundle, sizeof d->ca_bundle, "%s/tls/trusted-cas.pem", cfg->data_dir);
+    size_t n = 0;
+    FILE *m = open_memstream(&d->ca_pem, &n);
+    if (!m) return -1;
+    int rc = d->id.ca_cert[0] ? copy_file(m, d->id.ca_cert) : 0;
+    if (cred_each_ca(d->creds, append_ca, m)) rc = -1;
+    if (fclose(m) || !d->ca_pem) return -1;
+    d->ca_len = n + 1;
     FILE *f = fopen(d->ca_bundle, "w");
-    if (!f) return -1;
-    int rc = 0;
-    FILE *own = d->id.ca_cert[0] ? fopen(d->id.ca_cert, "r") : NULL;
-    if (own) {
-        char buf[4096];
-        size_t n;
-        while ((n = fread(buf, 1, sizeof buf, own)) > 0) if (fwrite(buf, 1, n, f) != n) rc = -1;
-        fclose(own);
-    }
-    if (cred_each_ca(d->creds, append_ca, f)) rc = -1;
-    return fclose(f) || rc ? -1 : 0;
+    if (!f || fwrite(d->ca_pem, 1, n, f) != n) rc = -1;
+    return (f && fclose(f)) || rc ? -1 : 0;
 }
 
 struct dtls *dtls_setup(struct coap_context_t *ctx, const struct config *cfg, struct credentials *creds,
@@ -187,7 +238,7 @@ struct dtls *dtls_setup(struct coap_context_t *ctx, const struct config *cfg, st
         log_error("dtls: libcoap was built without DTLS");
         return NULL;
     }
-    /* libcoap 4.3.1 reads the CA file of every new DTLS session until PEM
+    /* libcoap 4.3.1 reads the CA bundle of every new certificate session until PEM
      * "no start line", leaving that error on OpenSSL's queue; only its info
      * callback, at DTLS log level WARNING or above, drains the queue. Below
      * that, SSL_get_error() later reads a plain WANT_READ as a failure and
@@ -201,15 +252,24 @@ struct dtls *dtls_setup(struct coap_context_t *ctx, const struct config *cfg, st
     d->throttle = throttle;
     d->metrics = metrics;
     snprintf(d->crl_file, sizeof d->crl_file, "%s", cfg->crl_file);
-    if (certgen_server_identity(cfg, &d->id) || write_ca_bundle(d, cfg)) {
+    if (certgen_server_identity(cfg, &d->id) || build_ca_bundle(d, cfg) ||
+        !(d->cert_pem = read_pem(d->id.server_cert, &d->cert_len)) ||
+        !(d->key_pem = read_pem(d->id.server_key, &d->key_len)) || RAND_bytes(d->psk_marker, sizeof d->psk_marker) != 1) {
         log_error("dtls: cannot prepare the server certificate and trusted CAs");
-        free(d);
+        dtls_free(d);
         return NULL;
     }
+    /* libcoap 4.3.1 (OpenSSL) treats a ClientHello as a PSK one only when
+     * the context has a default key; without one it sets up the server
+     * certificate, key and CAs for every new session, PSK ones too, parsing
+     * them again each time. So the context gets a random key nobody knows:
+     * psk_for_identity() still decides every PSK handshake (libcoap uses
+     * the default key only when there is no identity callback). */
     coap_dtls_spsk_t psk = {
         .version = COAP_DTLS_SPSK_SETUP_VERSION,
         .validate_id_call_back = psk_for_identity,
         .id_call_back_arg = d,
+        .psk_info.key = { .s = d->psk_marker, .length = sizeof d->psk_marker },
     };
     coap_dtls_pki_t pki = {
         .version = COAP_DTLS_PKI_SETUP_VERSION,
@@ -221,13 +281,16 @@ struct dtls *dtls_setup(struct coap_context_t *ctx, const struct config *cfg, st
         .cn_call_back_arg = d,      /* prefer_suites finds the throttle through it */
         .additional_tls_setup_call_back = prefer_suites,
     };
-    pki.pki_key.key_type = COAP_PKI_KEY_PEM;
-    pki.pki_key.key.pem.ca_file = d->ca_bundle;
-    pki.pki_key.key.pem.public_cert = d->id.server_cert;
-    pki.pki_key.key.pem.private_key = d->id.server_key;
+    /* From memory: libcoap reads them for every certificate session. */
+    pki.pki_key.key_type = COAP_PKI_KEY_PEM_BUF;
+    pki.pki_key.key.pem_buf = (coap_pki_key_pem_buf_t){
+        .ca_cert = (const uint8_t *)d->ca_pem, .ca_cert_len = d->ca_len,
+        .public_cert = (const uint8_t *)d->cert_pem, .public_cert_len = d->cert_len,
+        .private_key = (const uint8_t *)d->key_pem, .private_key_len = d->key_len,
+    };
     if (!coap_context_set_psk2(ctx, &psk) || !coap_context_set_pki(ctx, &pki)) {
         log_error("dtls: libcoap refused the PSK/PKI setup");
-        free(d);
+        dtls_free(d);
         return NULL;
     }
     return d;
@@ -236,7 +299,11 @@ struct dtls *dtls_setup(struct coap_context_t *ctx, const struct config *cfg, st
 void dtls_free(struct dtls *d)
 {
     if (!d) return;
-    memset(d->key, 0, sizeof d->key);
+    explicit_bzero(d->key, sizeof d->key);
+    explicit_bzero(d->psk_marker, sizeof d->psk_marker);
+    free_pem(d->key_pem, d->key_len);
+    free_pem(d->cert_pem, d->cert_len);
+    free_pem(d->ca_pem, d->ca_len);
     X509_STORE_free(d->crl_store);
     free(d);
 }
