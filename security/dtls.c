@@ -95,8 +95,7 @@ static const coap_bin_const_t *psk_for_identity(coap_bin_const_t *identity, coap
     struct cred_psk psk;
     if (strlen(id) != identity->length || cred_get_psk(d->creds, id, &psk) != 0) {
         log_debug("dtls: unknown PSK identity '%.*s'", (int)identity->length, (const char *)identity->s);
-        metrics_handshake_failed(d->metrics, "coaps");
-        return NULL;
+        return NULL;   /* counted by dtls_session_event() */
     }
     memcpy(d->key, psk.key, psk.key_len);
     d->key_bin.s = d->key;
@@ -112,16 +111,14 @@ static int accept_verified(const char *cn, const uint8_t *der, size_t der_len, c
                            unsigned depth, int validated, void *arg)
 {
     (void)session;
-    struct dtls *d = arg;
+    (void)arg;
     if (!validated) {
         log_debug("dtls: certificate '%s' (depth %u) refused", cn ? cn : "", depth);
-        metrics_handshake_failed(d->metrics, "coaps");
-        return 0;
+        return 0;   /* counted by dtls_session_event() */
     }
     char uri[SAN_URI_MAX + 1];
     if (depth == 0 && cert_san_uri(der, der_len, uri, sizeof uri) == SAN_URI_BAD) {
         log_warn("dtls: client certificate with a malformed URI subjectAltName refused");
-        metrics_handshake_failed(d->metrics, "coaps");
         return 0;
     }
     return 1;
@@ -294,6 +291,17 @@ struct dtls *dtls_setup(struct coap_context_t *ctx, const struct config *cfg, st
         return NULL;
     }
     return d;
+}
+
+/* One place counts failed handshakes, whatever failed them: our refusals
+ * end the session with an alert at once, but a wrong PSK does not show
+ * (DTLS silently drops the client's Finished it cannot decrypt), so that
+ * session ends only when the server's retransmissions run out. */
+void dtls_session_event(struct dtls *d, struct coap_session_t *session, int event)
+{
+    if (d && event == COAP_EVENT_DTLS_CLOSED && coap_session_get_type(session) == COAP_SESSION_TYPE_SERVER &&
+        coap_session_get_state(session) == COAP_SESSION_STATE_HANDSHAKE)
+        metrics_handshake_failed(d->metrics, "coaps");
 }
 
 void dtls_free(struct dtls *d)
