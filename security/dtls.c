@@ -41,12 +41,14 @@ struct dtls {
     coap_bin_const_t key_bin;
     uint8_t psk_marker[16];        /* see dtls_setup(): random, never used to authenticate */
     struct certgen_paths id;
-    char *cert_pem, *key_pem, *ca_pem;   /* read once: libcoap parses them per certificate session */
-    size_t cert_len, key_len, ca_len;
+    char *cert_pem, *key_pem;      /* read once: libcoap parses them per certificate session */
+    size_t cert_len, key_len;
     char ca_bundle[512];
     char crl_file[256];            /* "" = no revocation checks */
     struct timespec crl_mtime;
     X509_STORE *crl_store;         /* the trusted CAs and the CRLs, checked per session */
+    X509_STORE *ca_store;          /* the trusted CAs, parsed once (no CRL file) */
+    STACK_OF(X509_NAME) *ca_names; /* their names, for the CertificateRequest; the SSL_CTX's once set */
     const SSL_CTX *suites_ctx;     /* libcoap's SSL_CTX once it has our suites */
 };
 
@@ -152,7 +154,8 @@ static int prefer_suites(void *tls_session, coap_dtls_pki_t *setup)
         return 0;
     }
     X509_STORE *store = crl_store(d);
-    if (store && SSL_set1_verify_cert_store(ssl, store) != 1) return 0;
+    if (!store) store = d->ca_store;
+    if (SSL_set1_verify_cert_store(ssl, store) != 1) return 0;
     ERR_clear_error();   /* see dtls_setup(): stale PEM errors confuse SSL_get_error() */
     /* Our suites go on libcoap's server SSL_CTX once: parsing the list costs
      * more than the rest of a PSK session's set-up. The session at hand was
@@ -162,6 +165,9 @@ static int prefer_suites(void *tls_session, coap_dtls_pki_t *setup)
         if (SSL_CTX_set_cipher_list(ctx, dtls_ciphers) != 1 || SSL_set_cipher_list(ssl, dtls_ciphers) != 1)
             return 0;
         SSL_CTX_set_options(ctx, SSL_OP_CIPHER_SERVER_PREFERENCE);
+        /* Sessions without their own list (all of ours) send the CTX's. */
+        SSL_CTX_set_client_CA_list(ctx, d->ca_names);
+        d->ca_names = NULL;
         d->suites_ctx = ctx;
     }
     SSL_set_options(ssl, SSL_OP_CIPHER_SERVER_PREFERENCE);
@@ -187,8 +193,8 @@ static int copy_file(FILE *out, const char *path)
     return rc;
 }
 
-/* A whole PEM file in memory; len counts the terminating NUL, as libcoap's
- * PEM buffers want it. */
+/* A whole PEM file in memory (the server certificate and key); len counts
+ * the terminating NUL, as libcoap's PEM buffers want it. */
 static char *read_pem(const char *path, size_t *len)
 {
     char *buf = NULL;
@@ -211,21 +217,23 @@ static void free_pem(char *pem, size_t len)
     free(pem);
 }
 
-/* One CA bundle: our CA plus every trusted CA of the store, in memory for
- * libcoap and in <data-dir>/tls/trusted-cas.pem for the CRL store. */
+/* One CA bundle, <data-dir>/tls/trusted-cas.pem: our CA plus every trusted
+ * CA of the store. libcoap would parse it again for every certificate
+ * session, so the verification store and the CA names are made here once
+ * and set by prefer_suites(). */
 static int build_ca_bundle(struct dtls *d, const struct config *cfg)
 {
     snprintf(d->ca_bundle, sizeof d->ca_bundle, "%s/tls/trusted-cas.pem", cfg->data_dir);
-    size_t n = 0;
-    FILE *m = open_memstream(&d->ca_pem, &n);
-    if (!m) return -1;
-    int rc = d->id.ca_cert[0] ? copy_file(m, d->id.ca_cert) : 0;
-    if (cred_each_ca(d->creds, append_ca, m)) rc = -1;
-    if (fclose(m) || !d->ca_pem) return -1;
-    d->ca_len = n + 1;
     FILE *f = fopen(d->ca_bundle, "w");
-    if (!f || fwrite(d->ca_pem, 1, n, f) != n) rc = -1;
-    return (f && fclose(f)) || rc ? -1 : 0;
+    if (!f) return -1;
+    int rc = d->id.ca_cert[0] ? copy_file(f, d->id.ca_cert) : 0;
+    if (cred_each_ca(d->creds, append_ca, f)) rc = -1;
+    if (fclose(f) || rc) return -1;
+    d->ca_store = X509_STORE_new();
+    d->ca_names = SSL_load_client_CA_file(d->ca_bundle);
+    rc = d->ca_store && d->ca_names && X509_STORE_load_file(d->ca_store, d->ca_bundle) == 1 ? 0 : -1;
+    ERR_clear_error();   /* the end of the PEM file */
+    return rc;
 }
 
 struct dtls *dtls_setup(struct coap_context_t *ctx, const struct config *cfg, struct credentials *creds,
@@ -278,10 +286,10 @@ struct dtls *dtls_setup(struct coap_context_t *ctx, const struct config *cfg, st
         .cn_call_back_arg = d,      /* prefer_suites finds the throttle through it */
         .additional_tls_setup_call_back = prefer_suites,
     };
-    /* From memory: libcoap reads them for every certificate session. */
+    /* From memory: libcoap reads them for every certificate session. No
+     * CAs: prefer_suites() sets those parsed once (build_ca_bundle()). */
     pki.pki_key.key_type = COAP_PKI_KEY_PEM_BUF;
     pki.pki_key.key.pem_buf = (coap_pki_key_pem_buf_t){
-        .ca_cert = (const uint8_t *)d->ca_pem, .ca_cert_len = d->ca_len,
         .public_cert = (const uint8_t *)d->cert_pem, .public_cert_len = d->cert_len,
         .private_key = (const uint8_t *)d->key_pem, .private_key_len = d->key_len,
     };
@@ -311,8 +319,9 @@ void dtls_free(struct dtls *d)
     explicit_bzero(d->psk_marker, sizeof d->psk_marker);
     free_pem(d->key_pem, d->key_len);
     free_pem(d->cert_pem, d->cert_len);
-    free_pem(d->ca_pem, d->ca_len);
     X509_STORE_free(d->crl_store);
+    X509_STORE_free(d->ca_store);
+    sk_X509_NAME_pop_free(d->ca_names, X509_NAME_free);
     free(d);
 }
 

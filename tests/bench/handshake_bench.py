@@ -26,12 +26,15 @@ KEY = "00112233445566778899aabbccddeeff"
 BENCH = os.path.join(build, "tests", "handshake_bench")
 DTLS_BENCH = os.path.join(build, "tests", "handshake_bench_dtls")
 DTLS_SECRET = "bench-secret"
-MODES = [("tls13-cert", "no", "TLS 1.3, ECDSA P-256 server certificate"),
-         ("tls12-cert", "no", "TLS 1.2, ECDHE-ECDSA"),
-         ("tls13-psk", "no", "TLS 1.3, PSK (psk_dhe_ke)"),
-         ("tls12-psk", "no", "TLS 1.2, ECDHE-PSK-AES128-CBC-SHA256"),
-         ("tls13-cert", "yes", "TLS 1.3, resumed (session ticket)"),
-         ("tls12-cert", "yes", "TLS 1.2, resumed (session cache)")]
+# (mode, resume, key-exchange group, label)
+MODES = [("tls13-cert", "no", "p256", "TLS 1.3, ECDSA P-256 server certificate"),
+         ("tls12-cert", "no", "p256", "TLS 1.2, ECDHE-ECDSA"),
+         ("tls13-psk", "no", "p256", "TLS 1.3, PSK (psk_dhe_ke, P-256)"),
+         ("tls13-psk", "no", "x25519", "TLS 1.3, PSK (psk_dhe_ke, X25519)"),
+         ("tls13-psk-ke", "no", "p256", "TLS 1.3, PSK without ECDHE (psk_ke)"),
+         ("tls12-psk", "no", "p256", "TLS 1.2, ECDHE-PSK-AES128-CBC-SHA256"),
+         ("tls13-cert", "yes", "p256", "TLS 1.3, resumed (session ticket, psk_dhe_ke)"),
+         ("tls12-cert", "yes", "p256", "TLS 1.2, resumed (session cache)")]
 
 
 def run(cmd, env=None):
@@ -96,9 +99,9 @@ with (Profiled if CALLGRIND else Cse)(psk=psks) as cse:
             return
         print("| %s | %s | %s |" % (label, run(cmd + ["--clients", "1"], env)[1],
                                     run(cmd + ["--clients", clients], env)[1]), flush=True)
-    for mode, resume, label in MODES:
-        row(label, [BENCH, "--port", str(cse.https_port), "--mode", mode, "--ca", cse.tls_ca,
-                    "--psk-id", "bench@x", "--seconds", seconds, "--resume", resume], {"M2M_PSK_KEY": KEY})
+    for mode, resume, group, label in MODES:
+        row(label, [BENCH, "--port", str(cse.https_port), "--mode", mode, "--ca", cse.tls_ca, "--psk-id", "bench@x",
+                    "--seconds", seconds, "--resume", resume, "--group", group], {"M2M_PSK_KEY": KEY})
     row("DTLS 1.2, PSK-AES128-CCM8", [DTLS_BENCH, "--port", str(cse.coaps_port), "--mode", "dtls-psk",
                                       "--psk-id", "dbench@x", "--seconds", seconds],
         {"M2M_PSK_KEY": DTLS_SECRET.encode().hex()})
