@@ -24,6 +24,8 @@
 
 #include <arpa/inet.h>
 
+#include <errno.h>
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -225,17 +227,24 @@ static int load_der(struct dtls *d)
  * and set by prefer_suites(). */
 static int build_ca_bundle(struct dtls *d, const struct config *cfg)
 {
-    snprintf(d->ca_bundle, sizeof d->ca_bundle, "%s/tls/trusted-cas.pem", cfg->data_dir);
+    char dir[400];
+    snprintf(dir, sizeof dir, "%s/tls", cfg->data_dir);
+    /* With a configured tls-cert nothing was generated there yet. */
+    if (mkdir(dir, 0700) && errno != EEXIST) return -1;
+    snprintf(d->ca_bundle, sizeof d->ca_bundle, "%s/trusted-cas.pem", dir);
     FILE *f = fopen(d->ca_bundle, "w");
     if (!f) return -1;
     int rc = d->id.ca_cert[0] ? copy_file(f, d->id.ca_cert) : 0;
     if (cred_each_ca(d->creds, append_ca, f)) rc = -1;
     if (fclose(f) || rc) return -1;
+    /* No CA at all (a configured tls-cert, no trusted CAs) is allowed: then
+     * no client certificate verifies. */
     d->ca_store = X509_STORE_new();
     d->ca_names = SSL_load_client_CA_file(d->ca_bundle);
-    rc = d->ca_store && d->ca_names && X509_STORE_load_file(d->ca_store, d->ca_bundle) == 1 ? 0 : -1;
-    ERR_clear_error();   /* the end of the PEM file */
-    return rc;
+    if (!d->ca_names) d->ca_names = sk_X509_NAME_new_null();
+    if (d->ca_store) X509_STORE_load_file(d->ca_store, d->ca_bundle);
+    ERR_clear_error();   /* the end of the PEM file, or an empty one */
+    return d->ca_store && d->ca_names ? 0 : -1;
 }
 
 struct dtls *dtls_setup(struct coap_context_t *ctx, const struct config *cfg, struct credentials *creds,
@@ -245,12 +254,12 @@ struct dtls *dtls_setup(struct coap_context_t *ctx, const struct config *cfg, st
         log_error("dtls: libcoap was built without DTLS");
         return NULL;
     }
-    /* libcoap 4.3.1 reads the CA bundle of every new certificate session until PEM
-     * "no start line", leaving that error on OpenSSL's queue; only its info
-     * callback, at DTLS log level WARNING or above, drains the queue. Below
-     * that, SSL_get_error() later reads a plain WANT_READ as a failure and
-     * the server never answers the client's Finished (measured). libcoap's
-     * own level still filters what is printed. */
+    /* libcoap 4.3.1 can leave errors on OpenSSL's queue (given PEM files,
+     * it read the CA file of every session until PEM "no start line"); only
+     * its info callback, at DTLS log level WARNING or above, drains the
+     * queue. Below that, SSL_get_error() later reads a plain WANT_READ as a
+     * failure and the server never answers the client's Finished
+     * (measured). libcoap's own level still filters what is printed. */
     int level = coap_get_log_level();
     coap_dtls_set_log_level(level > LOG_WARNING ? level : LOG_WARNING);
     struct dtls *d = calloc(1, sizeof *d);
