@@ -25,6 +25,7 @@ struct credentials {
     struct lease leases[CRED_LEASES];
     cred_miss_fn *miss;
     void *miss_arg;
+    sqlite3_stmt *get_psk, *get_esprim_key;   /* get_key()'s, prepared on first use */
 };
 
 /* Keys at rest: each key column holds SEALED_V1 || nonce || AES-256-GCM
@@ -236,6 +237,8 @@ void cred_close(struct credentials *cs)
     if (!cs) return;
     explicit_bzero(cs->leases, sizeof cs->leases);
     if (cs->kek) cs->seal->close(cs->kek);
+    sqlite3_finalize(cs->get_psk);
+    sqlite3_finalize(cs->get_esprim_key);
     sqlite3_close(cs->db);
     free(cs);
 }
@@ -398,16 +401,27 @@ static int psk_from_row(struct credentials *cs, const char *table, sqlite3_stmt 
     return 0;
 }
 
-static int get_key(struct credentials *cs, const char *table, const char *identity, struct cred_psk *out)
+/* Every (D)TLS PSK handshake and every SAEF check of a PSK session looks a
+ * key up: its statement is prepared once (preparing cost more than the
+ * lookup). table is "psk" or "esprim_key". */
+static sqlite3_stmt *key_query(struct credentials *cs, const char *table)
 {
+    sqlite3_stmt **st = !strcmp(table, "psk") ? &cs->get_psk : &cs->get_esprim_key;
+    if (*st) return *st;
     char sql[128];
     snprintf(sql, sizeof sql, "SELECT identity, key, originators FROM %s WHERE identity = ?", table);
-    sqlite3_stmt *st;
-    if (sqlite3_prepare_v2(cs->db, sql, -1, &st, NULL) != SQLITE_OK) return -1;
+    return sqlite3_prepare_v3(cs->db, sql, -1, SQLITE_PREPARE_PERSISTENT, st, NULL) == SQLITE_OK ? *st : NULL;
+}
+
+static int get_key(struct credentials *cs, const char *table, const char *identity, struct cred_psk *out)
+{
+    sqlite3_stmt *st = key_query(cs, table);
+    if (!st) return -1;
     sqlite3_bind_text(st, 1, identity, -1, SQLITE_TRANSIENT);
     int rc = sqlite3_step(st);
     if (rc == SQLITE_ROW && psk_from_row(cs, table, st, out)) rc = SQLITE_ERROR;
-    sqlite3_finalize(st);
+    sqlite3_reset(st);
+    sqlite3_clear_bindings(st);
     return rc == SQLITE_ROW ? 0 : rc == SQLITE_DONE ? 1 : -1;
 }
 

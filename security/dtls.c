@@ -14,6 +14,7 @@
 
 #include <coap3/coap.h>
 #include <openssl/err.h>
+#include <openssl/rand.h>
 #include <openssl/ssl.h>
 #include <openssl/pem.h>
 #include <openssl/x509.h>
@@ -22,6 +23,8 @@
 #include <sys/stat.h>
 
 #include <arpa/inet.h>
+
+#include <errno.h>
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -38,11 +41,18 @@ struct dtls {
     struct metrics *metrics;
     uint8_t key[CRED_KEY_MAX];     /* the key handed to libcoap, which copies it */
     coap_bin_const_t key_bin;
+    uint8_t psk_marker[16];        /* see dtls_setup(): random, never used to authenticate */
     struct certgen_paths id;
+    unsigned char *cert_der, *key_der;   /* read once: libcoap parses them per certificate session */
+    size_t cert_len, key_len;
+    coap_asn1_privatekey_type_t key_type;
     char ca_bundle[512];
     char crl_file[256];            /* "" = no revocation checks */
     struct timespec crl_mtime;
     X509_STORE *crl_store;         /* the trusted CAs and the CRLs, checked per session */
+    X509_STORE *ca_store;          /* the trusted CAs, parsed once (no CRL file) */
+    STACK_OF(X509_NAME) *ca_names; /* their names, for the CertificateRequest; the SSL_CTX's once set */
+    const SSL_CTX *suites_ctx;     /* libcoap's SSL_CTX once it has our suites */
 };
 
 /* The verification store with the CRLs, rebuilt when the CRL file changed
@@ -90,8 +100,7 @@ static const coap_bin_const_t *psk_for_identity(coap_bin_const_t *identity, coap
     struct cred_psk psk;
     if (strlen(id) != identity->length || cred_get_psk(d->creds, id, &psk) != 0) {
         log_debug("dtls: unknown PSK identity '%.*s'", (int)identity->length, (const char *)identity->s);
-        metrics_handshake_failed(d->metrics, "coaps");
-        return NULL;
+        return NULL;   /* counted by dtls_session_event() */
     }
     memcpy(d->key, psk.key, psk.key_len);
     d->key_bin.s = d->key;
@@ -107,16 +116,14 @@ static int accept_verified(const char *cn, const uint8_t *der, size_t der_len, c
                            unsigned depth, int validated, void *arg)
 {
     (void)session;
-    struct dtls *d = arg;
+    (void)arg;
     if (!validated) {
         log_debug("dtls: certificate '%s' (depth %u) refused", cn ? cn : "", depth);
-        metrics_handshake_failed(d->metrics, "coaps");
-        return 0;
+        return 0;   /* counted by dtls_session_event() */
     }
     char uri[SAN_URI_MAX + 1];
     if (depth == 0 && cert_san_uri(der, der_len, uri, sizeof uri) == SAN_URI_BAD) {
         log_warn("dtls: client certificate with a malformed URI subjectAltName refused");
-        metrics_handshake_failed(d->metrics, "coaps");
         return 0;
     }
     return 1;
@@ -150,10 +157,24 @@ static int prefer_suites(void *tls_session, coap_dtls_pki_t *setup)
         return 0;
     }
     X509_STORE *store = crl_store(d);
-    if (store && SSL_set1_verify_cert_store(ssl, store) != 1) return 0;
+    if (!store) store = d->ca_store;
+    if (SSL_set1_verify_cert_store(ssl, store) != 1) return 0;
     ERR_clear_error();   /* see dtls_setup(): stale PEM errors confuse SSL_get_error() */
+    /* Our suites go on libcoap's server SSL_CTX once: parsing the list costs
+     * more than the rest of a PSK session's set-up. The session at hand was
+     * made from the CTX before, so the first one gets them itself. */
+    SSL_CTX *ctx = SSL_get_SSL_CTX(ssl);
+    if (ctx != d->suites_ctx) {
+        if (SSL_CTX_set_cipher_list(ctx, dtls_ciphers) != 1 || SSL_set_cipher_list(ssl, dtls_ciphers) != 1)
+            return 0;
+        SSL_CTX_set_options(ctx, SSL_OP_CIPHER_SERVER_PREFERENCE);
+        /* Sessions without their own list (all of ours) send the CTX's. */
+        SSL_CTX_set_client_CA_list(ctx, d->ca_names);
+        d->ca_names = NULL;
+        d->suites_ctx = ctx;
+    }
     SSL_set_options(ssl, SSL_OP_CIPHER_SERVER_PREFERENCE);
-    return SSL_set_cipher_list(ssl, dtls_ciphers) == 1;
+    return 1;
 }
 
 static int append_ca(void *arg, const char *name, const char *pem)
@@ -162,22 +183,68 @@ static int append_ca(void *arg, const char *name, const char *pem)
     return fputs(pem, arg) < 0 ? -1 : 0;
 }
 
-/* libcoap takes one CA file: our CA plus every trusted CA of the store. */
-static int write_ca_bundle(struct dtls *d, const struct config *cfg)
+/* Appends the file at path to out. */
+static int copy_file(FILE *out, const char *path)
 {
-    snprintf(d->ca_bundle, sizeof d->ca_bundle, "%s/tls/trusted-cas.pem", cfg->data_dir);
+    FILE *in = fopen(path, "rb");
+    if (!in) return -1;
+    char buf[4096];
+    size_t n;
+    int rc = 0;
+    while ((n = fread(buf, 1, sizeof buf, in)) > 0) if (fwrite(buf, 1, n, out) != n) rc = -1;
+    fclose(in);
+    return rc;
+}
+
+/* The server certificate and key as DER, for libcoap's ASN.1 keys: it
+ * parses them for every certificate session, and DER costs OpenSSL 3 far
+ * less to parse than PEM. EC and RSA keys (a configured tls-key may be RSA). */
+static int load_der(struct dtls *d)
+{
+    FILE *f = fopen(d->id.server_cert, "r");
+    X509 *cert = f ? PEM_read_X509(f, NULL, NULL, NULL) : NULL;
+    if (f) fclose(f);
+    f = fopen(d->id.server_key, "r");
+    EVP_PKEY *key = f ? PEM_read_PrivateKey(f, NULL, NULL, NULL) : NULL;
+    if (f) fclose(f);
+    int type = key ? EVP_PKEY_get_base_id(key) : 0;
+    d->key_type = type == EVP_PKEY_EC ? COAP_ASN1_PKEY_EC : COAP_ASN1_PKEY_RSA;
+    int cert_len = cert ? i2d_X509(cert, &d->cert_der) : -1;
+    int key_len = key && (type == EVP_PKEY_EC || type == EVP_PKEY_RSA) ? i2d_PrivateKey(key, &d->key_der) : -1;
+    if (key && key_len < 0) log_error("dtls: the server key %s is neither EC nor RSA", d->id.server_key);
+    X509_free(cert);
+    EVP_PKEY_free(key);
+    ERR_clear_error();
+    if (cert_len <= 0 || key_len <= 0) return -1;
+    d->cert_len = (size_t)cert_len;
+    d->key_len = (size_t)key_len;
+    return 0;
+}
+
+/* One CA bundle, <data-dir>/tls/trusted-cas.pem: our CA plus every trusted
+ * CA of the store. libcoap would parse it again for every certificate
+ * session, so the verification store and the CA names are made here once
+ * and set by prefer_suites(). */
+static int build_ca_bundle(struct dtls *d, const struct config *cfg)
+{
+    char dir[400];
+    snprintf(dir, sizeof dir, "%s/tls", cfg->data_dir);
+    /* With a configured tls-cert nothing was generated there yet. */
+    if (mkdir(dir, 0700) && errno != EEXIST) return -1;
+    snprintf(d->ca_bundle, sizeof d->ca_bundle, "%s/trusted-cas.pem", dir);
     FILE *f = fopen(d->ca_bundle, "w");
     if (!f) return -1;
-    int rc = 0;
-    FILE *own = d->id.ca_cert[0] ? fopen(d->id.ca_cert, "r") : NULL;
-    if (own) {
-        char buf[4096];
-        size_t n;
-        while ((n = fread(buf, 1, sizeof buf, own)) > 0) if (fwrite(buf, 1, n, f) != n) rc = -1;
-        fclose(own);
-    }
+    int rc = d->id.ca_cert[0] ? copy_file(f, d->id.ca_cert) : 0;
     if (cred_each_ca(d->creds, append_ca, f)) rc = -1;
-    return fclose(f) || rc ? -1 : 0;
+    if (fclose(f) || rc) return -1;
+    /* No CA at all (a configured tls-cert, no trusted CAs) is allowed: then
+     * no client certificate verifies. */
+    d->ca_store = X509_STORE_new();
+    d->ca_names = SSL_load_client_CA_file(d->ca_bundle);
+    if (!d->ca_names) d->ca_names = sk_X509_NAME_new_null();
+    if (d->ca_store) X509_STORE_load_file(d->ca_store, d->ca_bundle);
+    ERR_clear_error();   /* the end of the PEM file, or an empty one */
+    return d->ca_store && d->ca_names ? 0 : -1;
 }
 
 struct dtls *dtls_setup(struct coap_context_t *ctx, const struct config *cfg, struct credentials *creds,
@@ -187,12 +254,12 @@ struct dtls *dtls_setup(struct coap_context_t *ctx, const struct config *cfg, st
         log_error("dtls: libcoap was built without DTLS");
         return NULL;
     }
-    /* libcoap 4.3.1 reads the CA file of every new DTLS session until PEM
-     * "no start line", leaving that error on OpenSSL's queue; only its info
-     * callback, at DTLS log level WARNING or above, drains the queue. Below
-     * that, SSL_get_error() later reads a plain WANT_READ as a failure and
-     * the server never answers the client's Finished (measured). libcoap's
-     * own level still filters what is printed. */
+    /* libcoap 4.3.1 can leave errors on OpenSSL's queue (given PEM files,
+     * it read the CA file of every session until PEM "no start line"); only
+     * its info callback, at DTLS log level WARNING or above, drains the
+     * queue. Below that, SSL_get_error() later reads a plain WANT_READ as a
+     * failure and the server never answers the client's Finished
+     * (measured). libcoap's own level still filters what is printed. */
     int level = coap_get_log_level();
     coap_dtls_set_log_level(level > LOG_WARNING ? level : LOG_WARNING);
     struct dtls *d = calloc(1, sizeof *d);
@@ -201,15 +268,23 @@ struct dtls *dtls_setup(struct coap_context_t *ctx, const struct config *cfg, st
     d->throttle = throttle;
     d->metrics = metrics;
     snprintf(d->crl_file, sizeof d->crl_file, "%s", cfg->crl_file);
-    if (certgen_server_identity(cfg, &d->id) || write_ca_bundle(d, cfg)) {
+    if (certgen_server_identity(cfg, &d->id) || build_ca_bundle(d, cfg) ||
+        load_der(d) || RAND_bytes(d->psk_marker, sizeof d->psk_marker) != 1) {
         log_error("dtls: cannot prepare the server certificate and trusted CAs");
-        free(d);
+        dtls_free(d);
         return NULL;
     }
+    /* libcoap 4.3.1 (OpenSSL) treats a ClientHello as a PSK one only when
+     * the context has a default key; without one it sets up the server
+     * certificate, key and CAs for every new session, PSK ones too, parsing
+     * them again each time. So the context gets a random key nobody knows:
+     * psk_for_identity() still decides every PSK handshake (libcoap uses
+     * the default key only when there is no identity callback). */
     coap_dtls_spsk_t psk = {
         .version = COAP_DTLS_SPSK_SETUP_VERSION,
         .validate_id_call_back = psk_for_identity,
         .id_call_back_arg = d,
+        .psk_info.key = { .s = d->psk_marker, .length = sizeof d->psk_marker },
     };
     coap_dtls_pki_t pki = {
         .version = COAP_DTLS_PKI_SETUP_VERSION,
@@ -221,23 +296,43 @@ struct dtls *dtls_setup(struct coap_context_t *ctx, const struct config *cfg, st
         .cn_call_back_arg = d,      /* prefer_suites finds the throttle through it */
         .additional_tls_setup_call_back = prefer_suites,
     };
-    pki.pki_key.key_type = COAP_PKI_KEY_PEM;
-    pki.pki_key.key.pem.ca_file = d->ca_bundle;
-    pki.pki_key.key.pem.public_cert = d->id.server_cert;
-    pki.pki_key.key.pem.private_key = d->id.server_key;
+    /* DER from memory (load_der()): libcoap parses them for every
+     * certificate session. No CAs: prefer_suites() sets those parsed once
+     * (build_ca_bundle()). */
+    pki.pki_key.key_type = COAP_PKI_KEY_ASN1;
+    pki.pki_key.key.asn1 = (coap_pki_key_asn1_t){
+        .public_cert = d->cert_der, .public_cert_len = d->cert_len,
+        .private_key = d->key_der, .private_key_len = d->key_len, .private_key_type = d->key_type,
+    };
     if (!coap_context_set_psk2(ctx, &psk) || !coap_context_set_pki(ctx, &pki)) {
         log_error("dtls: libcoap refused the PSK/PKI setup");
-        free(d);
+        dtls_free(d);
         return NULL;
     }
     return d;
 }
 
+/* One place counts failed handshakes, whatever failed them: our refusals
+ * end the session with an alert at once, but a wrong PSK does not show
+ * (DTLS silently drops the client's Finished it cannot decrypt), so that
+ * session ends only when the server's retransmissions run out. */
+void dtls_session_event(struct dtls *d, struct coap_session_t *session, int event)
+{
+    if (d && event == COAP_EVENT_DTLS_CLOSED && coap_session_get_type(session) == COAP_SESSION_TYPE_SERVER &&
+        coap_session_get_state(session) == COAP_SESSION_STATE_HANDSHAKE)
+        metrics_handshake_failed(d->metrics, "coaps");
+}
+
 void dtls_free(struct dtls *d)
 {
     if (!d) return;
-    memset(d->key, 0, sizeof d->key);
+    explicit_bzero(d->key, sizeof d->key);
+    explicit_bzero(d->psk_marker, sizeof d->psk_marker);
+    if (d->key_der) OPENSSL_clear_free(d->key_der, d->key_len);
+    OPENSSL_free(d->cert_der);
     X509_STORE_free(d->crl_store);
+    X509_STORE_free(d->ca_store);
+    sk_X509_NAME_pop_free(d->ca_names, X509_NAME_free);
     free(d);
 }
 

@@ -18,12 +18,17 @@ struct metrics;
 
 /* Sets up PSK and PKI on ctx; NULL with a logged reason on failure. The
  * result must outlive the context. Each ClientHello that passed the cookie
- * exchange asks throttle (may be NULL) for a handshake of its address;
- * handshakes it refuses (an unknown PSK identity, a refused certificate)
- * are counted in metrics (may be NULL). */
+ * exchange asks throttle (may be NULL) for a handshake of its address.
+ * Failed handshakes are counted in metrics (may be NULL) through
+ * dtls_session_event(). */
 struct dtls *dtls_setup(struct coap_context_t *ctx, const struct config *cfg,
                         struct credentials *creds, struct throttle *throttle, struct metrics *metrics);
 void dtls_free(struct dtls *d);
+
+/* The context's libcoap events go here (coap_register_event_handler): a
+ * server session that closes before its handshake finished (refused by us,
+ * a wrong PSK, a client that gave up) counts as a failed handshake. */
+void dtls_session_event(struct dtls *d, struct coap_session_t *session, int event);
 
 /* The Credential-ID a DTLS session authenticated ("12-<KpsaID>" or
  * "33-<AE-ID from the certificate's URI SAN>"); false when there is none. */

@@ -26,9 +26,9 @@ void metrics_request(struct metrics *m, const struct m2m_request *req, const str
 /* The decider chain refused an operation; decider names who. */
 void metrics_denial(struct metrics *m, const char *decider);
 /* A handshake failed: transport "https" (failed or timed out) or "coaps"
- * (refused by our checks: an unknown PSK identity, a refused certificate;
- * libcoap 4.3.1 tells the server nothing of a handshake that failed on a
- * wrong PSK, so that one is not counted). */
+ * (a DTLS session that ended before its handshake finished: refused by our
+ * checks at once, a wrong PSK when the server's retransmissions run out,
+ * about 30 s later, see security/dtls.h). */
 void metrics_handshake_failed(struct metrics *m, const char *transport);
 /* A group commit wrote this many primitives' savepoints at once. */
 void metrics_batch(struct metrics *m, int primitives);

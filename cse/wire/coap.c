@@ -669,11 +669,19 @@ static int add_handlers(struct coap_server *srv)
     return 0;
 }
 
+static int on_event(coap_session_t *session, const coap_event_t event)
+{
+    struct coap_server *srv = coap_get_app_data(coap_session_get_context(session));
+    if (srv) dtls_session_event(srv->dtls, session, (int)event);
+    return 0;
+}
+
 static int configure_context(struct coap_server *srv, const struct coap_options *opt)
 {
     srv->ctx = coap_new_context(NULL);
     if (!srv->ctx) return -1;
     coap_set_app_data(srv->ctx, srv);
+    coap_register_event_handler(srv->ctx, on_event);
     coap_optfilter_install(srv->ctx);
     /* Block-wise transfer is ours (coap_block.h), not libcoap's: block mode 0. */
     coap_context_set_block_mode(srv->ctx, 0);

@@ -1,6 +1,10 @@
 /* Handshakes per second against a running m2m-cse HTTPS port: each round is
- * connect, full (D)TLS handshake (no session resumption), one oneM2M
- * RETRIEVE, close. Bounded by --seconds. wolfSSL only (no OpenSSL here). */
+ * connect, full TLS handshake (or, with --resume, a resumption of the
+ * client's previous session), one oneM2M RETRIEVE, close. --clients N such
+ * clients run at once (bench_clients.h); bounded by --seconds. wolfSSL only
+ * (no OpenSSL here). */
+#include "bench_clients.h"
+
 #include <wolfssl/options.h>
 #include <wolfssl/ssl.h>
 
@@ -12,15 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <time.h>
 #include <unistd.h>
-
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + ts.tv_nsec / 1e9;
-}
 
 static const char *psk_identity;
 static unsigned char psk_key[64];
@@ -47,21 +43,36 @@ static int connect_tcp(int port)
     return fd;
 }
 
+struct client {
+    WOLFSSL_CTX *ctx;
+    int port;
+    const char *origin;
+    bool resume;
+    WOLFSSL_SESSION *last;     /* the session to resume (--resume) */
+};
+
 /* One connection: handshake, one request, check for a 200. */
-static int one_round(WOLFSSL_CTX *ctx, int port, const char *origin)
+static int one_round(void *state)
 {
-    int fd = connect_tcp(port);
+    struct client *c = state;
+    int fd = connect_tcp(c->port);
     if (fd < 0) return -1;
-    WOLFSSL *ssl = wolfSSL_new(ctx);
+    WOLFSSL *ssl = wolfSSL_new(c->ctx);
     wolfSSL_set_fd(ssl, fd);
+    if (c->last) wolfSSL_set_session(ssl, c->last);
     wolfSSL_UseSNI(ssl, WOLFSSL_SNI_HOST_NAME, "localhost", 9);
     int ok = -1;
     char req[256], rsp[2048];
     int n = snprintf(req, sizeof req, "GET /cse-in HTTP/1.1\r\nHost: localhost\r\nX-M2M-Origin: %s\r\n"
-                     "X-M2M-RI: b\r\nX-M2M-RVI: 3\r\nConnection: close\r\n\r\n", origin);
+                     "X-M2M-RI: b\r\nX-M2M-RVI: 3\r\nConnection: close\r\n\r\n", c->origin);
     if (wolfSSL_connect(ssl) == WOLFSSL_SUCCESS && wolfSSL_write(ssl, req, n) == n) {
         int got = wolfSSL_read(ssl, rsp, sizeof rsp - 1);
         if (got > 12) { rsp[got] = 0; ok = strncmp(rsp, "HTTP/1.1 200", 12) ? -1 : 0; }
+    }
+    /* TLS 1.3 tickets arrive after the handshake: take the session last. */
+    if (c->resume && !ok) {
+        wolfSSL_SESSION_free(c->last);
+        c->last = wolfSSL_get1_session(ssl);
     }
     wolfSSL_shutdown(ssl);
     wolfSSL_free(ssl);
@@ -69,9 +80,24 @@ static int one_round(WOLFSSL_CTX *ctx, int port, const char *origin)
     return ok;
 }
 
+static void *client_open(void *cfg)
+{
+    struct client *c = malloc(sizeof *c);
+    if (c) *c = *(struct client *)cfg;
+    return c;
+}
+
+static void client_close(void *state)
+{
+    struct client *c = state;
+    wolfSSL_SESSION_free(c->last);
+    free(c);
+}
+
 int main(int argc, char **argv)
 {
-    int port = 0;
+    int port = 0, clients = 1;
+    bool resume = false, x25519 = false;
     double seconds = 2;
     const char *mode = "tls13-cert", *ca = NULL, *psk = NULL, *origin = "CAdmin";
     for (int i = 1; i + 1 < argc; i += 2) {
@@ -81,10 +107,14 @@ int main(int argc, char **argv)
         else if (!strcmp(argv[i], "--ca")) ca = argv[i + 1];
         else if (!strcmp(argv[i], "--psk-id")) psk = argv[i + 1];
         else if (!strcmp(argv[i], "--origin")) origin = argv[i + 1];
+        else if (!strcmp(argv[i], "--clients")) clients = atoi(argv[i + 1]);
+        else if (!strcmp(argv[i], "--resume")) resume = !strcmp(argv[i + 1], "yes");
+        else if (!strcmp(argv[i], "--group")) x25519 = !strcmp(argv[i + 1], "x25519");
     }
-    if (!port || seconds <= 0 || seconds > 60) {
-        fprintf(stderr, "usage: handshake_bench --port P [--mode tls13-cert|tls12-cert|tls13-psk|tls12-psk]\n"
+    if (!port || seconds <= 0 || seconds > 60 || clients < 1 || clients > 64) {
+        fprintf(stderr, "usage: handshake_bench --port P [--mode tls13-cert|tls12-cert|tls13-psk|tls13-psk-ke|tls12-psk]\n"
                         "       [--ca FILE] [--psk-id IDENTITY] [--origin O] [--seconds S<=60]\n"
+                        "       [--clients N<=64] [--resume yes|no] [--group p256|x25519]\n"
                         "The PSK (hex) comes from $M2M_PSK_KEY, never from the command line.\n");
         return 2;
     }
@@ -102,6 +132,7 @@ int main(int argc, char **argv)
         }
         wolfSSL_CTX_set_psk_client_callback(ctx, client_psk);
         if (tls12) wolfSSL_CTX_set_cipher_list(ctx, "ECDHE-PSK-AES128-CBC-SHA256");
+        if (strstr(mode, "psk-ke")) wolfSSL_CTX_no_dhe_psk(ctx);   /* TLS 1.3 psk_ke: no ECDHE */
         wolfSSL_CTX_set_verify(ctx, WOLFSSL_VERIFY_NONE, NULL);
     } else {
         if (!ca || wolfSSL_CTX_load_verify_locations(ctx, ca, NULL) != WOLFSSL_SUCCESS) {
@@ -110,20 +141,18 @@ int main(int argc, char **argv)
         }
     }
     /* Offer P-256 like common clients do (wolfSSL's own default list starts
-     * with P-521, which a TLS 1.2 server then follows). */
-    wolfSSL_CTX_UseSupportedCurve(ctx, WOLFSSL_ECC_SECP256R1);
-    /* Every round is a full handshake: no session cache, no tickets. */
-    wolfSSL_CTX_set_session_cache_mode(ctx, WOLFSSL_SESS_CACHE_OFF);
-    double start = now_s(), end = start + seconds;
-    long rounds = 0, failures = 0;
-    while (now_s() < end && failures < 100) {
-        if (one_round(ctx, port, origin)) failures++;
-        else rounds++;
-    }
-    double took = now_s() - start;
-    printf("%s: %ld handshakes+requests in %.2f s = %.0f/s (%ld failed)\n", mode, rounds, took,
-           rounds / took, failures);
+     * with P-521, which a TLS 1.2 server then follows), or only X25519. */
+    wolfSSL_CTX_UseSupportedCurve(ctx, x25519 ? WOLFSSL_ECC_X25519 : WOLFSSL_ECC_SECP256R1);
+    /* Without --resume every round is a full handshake: no session cache,
+     * no tickets. With it, each client resumes its own previous session. */
+    if (!resume) wolfSSL_CTX_set_session_cache_mode(ctx, WOLFSSL_SESS_CACHE_OFF);
+    struct client cfg = { .ctx = ctx, .port = port, .origin = origin, .resume = resume };
+    struct bench_client bc = { client_open, one_round, client_close, &cfg };
+    struct bench_result r = bench_run(&bc, clients, seconds, 100);
+    char label[64];
+    snprintf(label, sizeof label, "%s%s%s", mode, x25519 ? "-x25519" : "", resume ? "-resumed" : "");
+    bench_report(label, &r, clients);
     wolfSSL_CTX_free(ctx);
     wolfSSL_Cleanup();
-    return failures && !rounds ? 1 : 0;
+    return r.failures && !r.rounds ? 1 : 0;
 }

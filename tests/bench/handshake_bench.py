@@ -1,12 +1,23 @@
 #!/usr/bin/env python3
-"""Runs handshake_bench against a fresh m2m-cse for each TLS mode and prints a
-markdown table (docs/performance.md, "Secure transports"). Bounded: a few
-seconds per mode. Usage: tests/bench/handshake_bench.py [build-dir] [seconds]"""
-import os, shutil, subprocess, sys, tempfile
+"""Runs handshake_bench against a fresh m2m-cse for each (D)TLS mode, with one
+client and with several concurrent clients, and prints a markdown table
+(docs/performance.md, "Secure transports") next to `openssl speed` figures
+taken in the same run, so the rates can be read as ratios of the machine's
+elliptic-curve cost. Bounded: a few seconds per row.
+Usage: tests/bench/handshake_bench.py [--callgrind] [build-dir] [seconds] [clients]
+M2M_CSE=/path/to/other/m2m-cse measures another build (e.g. the one before a
+change) with this build's clients.
+--callgrind runs the CSE under callgrind and prints, per row, the CSE's own
+instructions per handshake + RETRIEVE (one client): a figure that does not
+depend on the machine's load, unlike the rates."""
+import glob, os, re, shutil, subprocess, sys, tempfile
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "integration"))
-build = os.path.abspath(sys.argv[1] if len(sys.argv) > 1 else os.path.join(HERE, "..", "..", "build"))
-seconds = sys.argv[2] if len(sys.argv) > 2 else "3"
+CALLGRIND = "--callgrind" in sys.argv
+argv = [a for a in sys.argv[1:] if a != "--callgrind"]
+build = os.path.abspath(argv[0] if argv else os.path.join(HERE, "..", "..", "build"))
+seconds = argv[1] if len(argv) > 1 else "3"
+clients = argv[2] if len(argv) > 2 else "4"
 os.environ.setdefault("M2M_CSE", os.path.join(build, "m2m-cse"))
 from harness import Cse
 import secure
@@ -15,35 +26,88 @@ KEY = "00112233445566778899aabbccddeeff"
 BENCH = os.path.join(build, "tests", "handshake_bench")
 DTLS_BENCH = os.path.join(build, "tests", "handshake_bench_dtls")
 DTLS_SECRET = "bench-secret"
-MODES = [("tls13-cert", "TLS 1.3, ECDSA P-256 server certificate"),
-         ("tls12-cert", "TLS 1.2, ECDHE-ECDSA"),
-         ("tls13-psk", "TLS 1.3, PSK (psk_dhe_ke)"),
-         ("tls12-psk", "TLS 1.2, ECDHE-PSK-AES128-CBC-SHA256")]
+# (mode, resume, key-exchange group, label)
+MODES = [("tls13-cert", "no", "p256", "TLS 1.3, ECDSA P-256 server certificate"),
+         ("tls12-cert", "no", "p256", "TLS 1.2, ECDHE-ECDSA"),
+         ("tls13-psk", "no", "p256", "TLS 1.3, PSK (psk_dhe_ke, P-256)"),
+         ("tls13-psk", "no", "x25519", "TLS 1.3, PSK (psk_dhe_ke, X25519)"),
+         ("tls13-psk-ke", "no", "p256", "TLS 1.3, PSK without ECDHE (psk_ke)"),
+         ("tls12-psk", "no", "p256", "TLS 1.2, ECDHE-PSK-AES128-CBC-SHA256"),
+         ("tls13-cert", "yes", "p256", "TLS 1.3, resumed (session ticket, psk_dhe_ke)"),
+         ("tls12-cert", "yes", "p256", "TLS 1.2, resumed (session cache)")]
 
 
-
-def rate(cmd, env=None):
-    """Keys reach the benchmarks through the environment, never argv."""
+def run(cmd, env=None):
+    """(rounds, "rate/s" text). Keys reach the benchmarks through the environment, never argv."""
     out = subprocess.run(cmd, capture_output=True, text=True, timeout=120,
                          env=dict(os.environ, **(env or {}))).stdout
-    return out.split("=")[-1].split("/s")[0].strip() if "=" in out else "failed"
+    m = re.search(r"(\d+) handshakes.*\((\d+) failed.*= (\d+)/s", out)
+    if not m:
+        return 0, "failed"
+    return int(m.group(1)), m.group(3) + (" (%s failed)" % m.group(2) if m.group(2) != "0" else "")
 
 
-print("| transport | handshakes + one RETRIEVE per second |")
-print("|---|---|")
+class Profiled(Cse):
+    """The CSE under callgrind; instructions() counts what it ran since the last call."""
+    def __init__(self, **settings):
+        super().__init__(**settings)
+        self.start_timeout = 120
+        self.out = os.path.join(self.data_dir, "callgrind.out")
+
+    def args(self):
+        return ["valgrind", "--tool=callgrind", "--callgrind-out-file=" + self.out] + super().args()
+
+    def instructions(self):
+        subprocess.run(["callgrind_control", "-d", str(self.proc.pid)], capture_output=True, timeout=120)
+        dumps = sorted(glob.glob(self.out + ".*"), key=os.path.getmtime)
+        with open(dumps[-1]) as f:
+            return next(int(ln.split()[1]) for ln in f if ln.startswith(("summary:", "totals:")))
+
+
+def speed():
+    """ECDSA P-256 signs and verifies, ECDH P-256 derivations per second, one core."""
+    out = subprocess.run(["openssl", "speed", "-seconds", "2", "ecdsap256", "ecdhp256"],
+                         capture_output=True, text=True, timeout=60).stdout
+    sign = verify = ecdh = "?"
+    for line in out.splitlines():
+        f = line.split()
+        if line.strip().startswith("256 bits ecdsa"):
+            sign, verify = f[-2], f[-1]
+        elif line.strip().startswith("256 bits ecdh"):
+            ecdh = f[-1]
+    return sign, verify, ecdh
+
+
+if CALLGRIND:
+    print("| transport | CSE instructions per handshake + RETRIEVE (callgrind, 1 client) |")
+    print("|---|---|")
+else:
+    sign, verify, ecdh = speed()
+    print("openssl speed (same run, one core): ECDSA P-256 %s sign/s, %s verify/s; ECDH P-256 %s op/s\n"
+          % (sign, verify, ecdh))
+    print("| transport | 1 client | %s clients |" % clients)
+    print("|---|---|---|")
 certs = tempfile.mkdtemp(prefix="ironbark-bench-")
 psks = ["bench@x:%s:CAdmin" % KEY, "dbench@x:%s:CAdmin" % DTLS_SECRET.encode().hex()]
-with Cse(psk=psks) as cse:
-    for mode, label in MODES:
-        print("| %s | %s |" % (label, rate([BENCH, "--port", str(cse.https_port), "--mode", mode, "--ca",
-                                             cse.tls_ca, "--psk-id", "bench@x", "--seconds", seconds],
-                                            env={"M2M_PSK_KEY": KEY})))
-    print("| DTLS 1.2, PSK-AES128-CCM8 | %s |" % rate(
-        [DTLS_BENCH, "--port", str(cse.coaps_port), "--mode", "dtls-psk", "--psk-id", "dbench@x",
-         "--seconds", seconds], env={"M2M_PSK_KEY": DTLS_SECRET.encode().hex()}))
+with (Profiled if CALLGRIND else Cse)(psk=psks) as cse:
+    def row(label, cmd, env=None):
+        if CALLGRIND:
+            cse.instructions()
+            rounds, _ = run(cmd + ["--clients", "1"], env)
+            used = cse.instructions()
+            print("| %s | %s |" % (label, "{:,}".format(used // rounds) if rounds else "failed"), flush=True)
+            return
+        print("| %s | %s | %s |" % (label, run(cmd + ["--clients", "1"], env)[1],
+                                    run(cmd + ["--clients", clients], env)[1]), flush=True)
+    for mode, resume, group, label in MODES:
+        row(label, [BENCH, "--port", str(cse.https_port), "--mode", mode, "--ca", cse.tls_ca, "--psk-id", "bench@x",
+                    "--seconds", seconds, "--resume", resume, "--group", group], {"M2M_PSK_KEY": KEY})
+    row("DTLS 1.2, PSK-AES128-CCM8", [DTLS_BENCH, "--port", str(cse.coaps_port), "--mode", "dtls-psk",
+                                      "--psk-id", "dbench@x", "--seconds", seconds],
+        {"M2M_PSK_KEY": DTLS_SECRET.encode().hex()})
     own_ca = (cse.tls_ca, os.path.join(cse.data_dir, "tls", "ca.key"))
     cert, key = secure.make_client_cert(certs, "bench", "CAdmin", own_ca)
-    print("| DTLS 1.2, ECDHE-ECDSA-AES128-CCM8 (client certificate) | %s |" % rate(
+    row("DTLS 1.2, ECDHE-ECDSA-AES128-CCM8 (client certificate)",
         [DTLS_BENCH, "--port", str(cse.coaps_port), "--mode", "dtls-cert", "--ca", cse.tls_ca, "--cert", cert,
-         "--key", key, "--seconds", seconds]))
+         "--key", key, "--seconds", seconds])
 shutil.rmtree(certs, ignore_errors=True)

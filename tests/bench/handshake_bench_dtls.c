@@ -1,7 +1,9 @@
 /* DTLS handshakes per second against a running m2m-cse CoAPS port: each
  * round opens a new client session (new socket, full DTLS 1.2 handshake
  * with cookie exchange), sends one oneM2M RETRIEVE and waits for its answer.
- * Bounded by --seconds. libcoap (OpenSSL backend) only. */
+ * --clients N such clients run at once (bench_clients.h); bounded by
+ * --seconds. libcoap (OpenSSL backend) only. */
+#include "bench_clients.h"
 #include "cse/wire/coap_optfilter.h"
 
 #include <coap3/coap.h>
@@ -10,14 +12,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
-
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + ts.tv_nsec / 1e9;
-}
 
 static int answered;
 
@@ -72,14 +66,54 @@ static int one_round(coap_context_t *ctx, coap_session_t *session, const char *o
     coap_delete_optlist(opts);
     if (!ok || coap_send(session, pdu) == COAP_INVALID_MID) return -1;
     answered = 0;
-    double end = now_s() + 5;
-    while (!answered && now_s() < end) coap_io_process(ctx, 50);
+    double end = bench_now() + 5;
+    while (!answered && bench_now() < end) coap_io_process(ctx, 50);
     return answered == 1 ? 0 : -1;
+}
+
+struct client_cfg {
+    coap_address_t dst;
+    const char *mode, *psk_id, *psk_key, *ca, *cert, *key, *origin;
+};
+
+struct client {
+    struct client_cfg cfg;
+    coap_context_t *ctx;
+};
+
+static void *client_open(void *cfg)
+{
+    struct client *c = calloc(1, sizeof *c);
+    if (!c) return NULL;
+    c->cfg = *(struct client_cfg *)cfg;
+    c->ctx = coap_new_context(NULL);
+    if (!c->ctx) { free(c); return NULL; }
+    coap_optfilter_install(c->ctx);
+    coap_register_response_handler(c->ctx, on_response);
+    return c;
+}
+
+/* A new client session (new socket, full handshake), one request, released. */
+static int client_round(void *state)
+{
+    struct client *c = state;
+    struct client_cfg *g = &c->cfg;
+    coap_session_t *s = open_session(c->ctx, &g->dst, g->mode, g->psk_id, g->psk_key, g->ca, g->cert, g->key);
+    int rc = s ? one_round(c->ctx, s, g->origin) : -1;
+    if (s) coap_session_release(s);
+    return rc;
+}
+
+static void client_close(void *state)
+{
+    struct client *c = state;
+    coap_free_context(c->ctx);
+    free(c);
 }
 
 int main(int argc, char **argv)
 {
-    int port = 0;
+    int port = 0, clients = 1;
     double seconds = 2;
     const char *mode = "dtls-psk", *psk = NULL, *ca = NULL, *cert = NULL, *key = NULL, *origin = "CAdmin";
     for (int i = 1; i + 1 < argc; i += 2) {
@@ -91,6 +125,7 @@ int main(int argc, char **argv)
         else if (!strcmp(argv[i], "--cert")) cert = argv[i + 1];
         else if (!strcmp(argv[i], "--key")) key = argv[i + 1];
         else if (!strcmp(argv[i], "--origin")) origin = argv[i + 1];
+        else if (!strcmp(argv[i], "--clients")) clients = atoi(argv[i + 1]);
     }
     /* The key, in hex, from the environment: never on the command line. */
     const char *hex = getenv("M2M_PSK_KEY");
@@ -101,10 +136,11 @@ int main(int argc, char **argv)
         psk_key[i / 2] = (char)b;
     }
     bool pki = !strcmp(mode, "dtls-cert");
-    if (!port || seconds <= 0 || seconds > 60 || (!pki && (!psk || !psk_key[0])) ||
+    if (!port || seconds <= 0 || seconds > 60 || clients < 1 || clients > 64 || (!pki && (!psk || !psk_key[0])) ||
         (pki && (!ca || !cert || !key))) {
         fprintf(stderr, "usage: handshake_bench_dtls --port P [--mode dtls-psk --psk-id ID |\n"
                         "       --mode dtls-cert --ca F --cert F --key F] [--origin O] [--seconds S<=60]\n"
+                        "       [--clients N<=64]\n"
                         "dtls-psk takes the key (hex, no zero bytes) from $M2M_PSK_KEY.\n");
         return 2;
     }
@@ -113,27 +149,16 @@ int main(int argc, char **argv)
     coap_startup();
     coap_set_log_level(LOG_EMERG);
     coap_dtls_set_log_level(LOG_EMERG);
-    coap_context_t *ctx = coap_new_context(NULL);
-    coap_optfilter_install(ctx);
-    coap_register_response_handler(ctx, on_response);
-    coap_address_t dst;
-    coap_address_init(&dst);
-    dst.addr.sin.sin_family = AF_INET;
-    dst.addr.sin.sin_port = htons((uint16_t)port);
-    dst.addr.sin.sin_addr.s_addr = htonl(0x7f000001);
-    dst.size = sizeof dst.addr.sin;
-    double start = now_s(), end = start + seconds;
-    long rounds = 0, failures = 0;
-    while (now_s() < end && failures < 20) {
-        coap_session_t *s = open_session(ctx, &dst, mode, psk_id, psk_key, ca, cert, key);
-        if (s && !one_round(ctx, s, origin)) rounds++;
-        else failures++;
-        if (s) coap_session_release(s);
-    }
-    double took = now_s() - start;
-    printf("%s: %ld handshakes+requests in %.2f s = %.0f/s (%ld failed)\n", mode, rounds, took,
-           rounds / took, failures);
-    coap_free_context(ctx);
+    struct client_cfg cfg = { .mode = mode, .psk_id = psk_id, .psk_key = psk_key, .ca = ca, .cert = cert,
+                              .key = key, .origin = origin };
+    coap_address_init(&cfg.dst);
+    cfg.dst.addr.sin.sin_family = AF_INET;
+    cfg.dst.addr.sin.sin_port = htons((uint16_t)port);
+    cfg.dst.addr.sin.sin_addr.s_addr = htonl(0x7f000001);
+    cfg.dst.size = sizeof cfg.dst.addr.sin;
+    struct bench_client bc = { client_open, client_round, client_close, &cfg };
+    struct bench_result r = bench_run(&bc, clients, seconds, 20);
+    bench_report(mode, &r, clients);
     coap_cleanup();
-    return failures && !rounds ? 1 : 0;
+    return r.failures && !r.rounds ? 1 : 0;
 }

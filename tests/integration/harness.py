@@ -165,6 +165,7 @@ class Cse:
         self.proc = None
         self.rqi = 0
         self.log_path = os.path.join(self.data_dir, "cse.log")
+        self.start_timeout = 10      # seconds; longer when run under valgrind (tests/bench)
 
     def args(self):
         a = [CSE_BIN, "--http-port", str(self.port), "--https-port", str(self.https_port),
@@ -183,7 +184,7 @@ class Cse:
         self.log = open(self.log_path, "ab")
         self.proc = subprocess.Popen(self.args(), stdout=self.log, stderr=self.log,
                                      preexec_fn=self.preexec_fn)
-        deadline = time.time() + 10
+        deadline = time.time() + self.start_timeout
         while time.time() < deadline:
             if self.proc.poll() is not None:
                 raise RuntimeError("m2m-cse exited with %s: %s" % (self.proc.returncode, self.read_log()))

@@ -108,5 +108,15 @@ with Cse(psk=PSK, security_coap="required") as cse:
                     extra=["-k", SECRET, "-u", "dev-key@test.example"], timeout=3)
     t.ok(r.rsc == 2001, "required: a registration over CoAPS with a PSK is served", r)
 
+# A configured server certificate (EC here; RSA keys load too) and no trusted
+# CA at all: CoAPS starts (it used to fail: <data-dir>/tls did not exist) and
+# serves PSK clients.
+own = secure.make_ca(certs, "own-server")
+with Cse(psk=PSK, tls_cert=own[0], tls_key=own[1]) as cse:
+    r = coap_client(cse.coaps_port, "cse-in", "post", hdr("Cmeter1", ty=2),
+                    '{"m2m:ae":{"rn":"m1","api":"Nm","rr":false,"srv":["3"]}}', cf=50, scheme="coaps",
+                    extra=["-k", SECRET, "-u", "dev-key@test.example"], timeout=3)
+    t.ok(r.rsc == 2001, "configured tls-cert, no CA: a registration over CoAPS with a PSK is served", r)
+
 shutil.rmtree(certs, ignore_errors=True)
 t.done()

@@ -1,6 +1,6 @@
 """What an operator watches: the health endpoint, Prometheus metrics for the
 admin only (values move as requests are made over HTTP, CoAP and failed
-TLS and DTLS handshakes), one request log line per request at info, JSON log
+TLS and DTLS handshakes, a wrong DTLS PSK included), one request log line per request at info, JSON log
 lines with log-format = json, and no key material or token in any log line
 even at debug."""
 import json, os, re, sys
@@ -49,6 +49,15 @@ with Cse(psk=PSK, log_level="info") as cse:
          and isinstance(body.get("uptime_s"), int), "GET /__health__ answers 200 with a small JSON body", r)
     r = curl("POST", cse.base + "/__health__", {}, "x")
     t.eq(r.status, 405, "the health endpoint answers GET only")
+
+    # A wrong key for a known identity shows nothing at once: DTLS drops the
+    # client's Finished it cannot decrypt, and the server gives the session up
+    # when its retransmissions run out (about 30 s). Made first, checked last.
+    coaps_failed = 'ironbark_handshake_failures_total{transport="coaps"}'
+    first = value(samples(scrape(cse).text), coaps_failed)
+    wrong = coap_client(cse.coaps_port, "cse-in", "get", hdr("Cmeter"), scheme="coaps",
+                        extra=["-k", SECRET[::-1], "-u", "ops-dev@test.example"], timeout=2)
+    t.ok(wrong.code is None, "a DTLS handshake with a wrong PSK for a known identity fails")
 
     # --- metrics: the admin only ---------------------------------------------
     r = scrape(cse, origin=None)
@@ -114,6 +123,11 @@ with Cse(psk=PSK, log_level="info") as cse:
          log[-600:])
     t.ok("/__metrics__" not in log and "/__health__" not in log, "scrapes and probes are not request lines")
     t.ok(" rqi=s " not in log, "the CoAP binding's start-up self-test is not a request line")
+
+    # The wrong key (first thing above) and the unknown identity: each counted once.
+    wait_for(lambda: value(samples(scrape(cse).text), coaps_failed) - first >= 2, seconds=50, step=1)
+    t.eq(value(samples(scrape(cse).text), coaps_failed) - first, 2,
+         "a DTLS handshake that failed on a wrong PSK is counted too, each failed handshake once")
 
 # --- JSON lines, and no secret in any line at debug ------------------------------
 with Cse(psk=PSK, log_level="debug", log_format="json") as cse:
