@@ -17,9 +17,11 @@
 
 enum stage { REGISTER, ACP_UPDATE, ACP_CREATE, LINK_READ, LINK_WRITE, UNLINK_READ, UNLINK_WRITE, ACP_DELETE, DONE };
 
+struct option0;
+
 struct job {
     struct job *next;
-    struct cse *cse;
+    struct option0 *o;         /* its CSE's option 0 */
     char ri[64];
     json_t *was_data;          /* the consent's resources before the change, or NULL */
     json_t *acp;               /* {"pv", "et"} while the consent grants; NULL: remove */
@@ -30,10 +32,31 @@ struct job {
     json_t *linked, *failed;   /* the outcome: resources linked; {"ri", "what", "rsc"} per failure */
 };
 
-static struct job *queue;      /* one request to the CSE at a time, oldest job first */
-static bool registered, stopping, in_flight;
-static int64_t start_timer, expiry_timer, expiry_at, retry_timer; /* timers: 0 none */
-static ts_buf expiry_seen;     /* consents ending up to here were unlinked */
+/* Option 0's state in a CSE, in the consent type's slot (cse_type_state()):
+ * made by ppm_option0_start(), freed by ppm_option0_stop() or, when a
+ * request was in flight then, once it has ended. */
+struct option0 {
+    struct cse *cse;
+    struct job *queue;         /* one request to the CSE at a time, oldest job first */
+    bool registered, stopping, in_flight;
+    int64_t start_timer, expiry_timer, retry_timer; /* timers: 0 none */
+    int64_t expiry_at;         /* the expiry timer's cet */
+    int64_t expiry_seen;       /* consents ending up to here were unlinked (or ended while the PPM was down) */
+    unsigned long sent;        /* requests sent: their rqi */
+};
+
+static struct option0 *option0_of(struct cse *cse)
+{
+    void **slot = cse_type_state(cse, TY_PPM_CONSENT);
+    return slot ? *slot : NULL;
+}
+
+static void option0_free(struct option0 *o)
+{
+    void **slot = cse_type_state(o->cse, TY_PPM_CONSENT);
+    if (slot && *slot == o) *slot = NULL;
+    free(o);
+}
 
 /* "<cse-name>/<ae>/ppm-<ri>": the ACP's ID as the resources' acpi name it. */
 static void acp_id(const struct job *j, char *out, size_t cap)
@@ -59,37 +82,36 @@ static void job_free(struct job *j)
 }
 
 static void advance(struct job *j, json_t *result);
-static void start_next(void);
-static void watch_expiry(struct cse *cse, const struct resource *c);
+static void start_next(struct option0 *o);
+static void watch_expiry(struct option0 *o, int64_t cet);
 
 static void answered(void *data, json_t *result)
 {
-    in_flight = false;
-    advance(data, result);
+    struct job *j = data;
+    j->o->in_flight = false;
+    advance(j, result);
 }
 
 /* Sends one request of the job as the PPM's AE; the answer comes back to advance(). */
 static void send(struct job *j, int op, const char *url, int ty, json_t *pc)
 {
-    static unsigned long n;
     char rqi[32];
-    snprintf(rqi, sizeof rqi, "ppm-opt0-%lu", ++n);
+    snprintf(rqi, sizeof rqi, "ppm-opt0-%lu", ++j->o->sent);
     json_t *x = json_pack("{s:s,s:[s],s:s,s:s,s:O,s:i,s:i,s:b}", "key", rqi, "urls", url, "from",
                           ppm_settings.ae_id, "rqi", rqi, "pc", pc ? pc : json_null(), "op", op, "timeout_ms", 0,
                           "content", 1);
     if (ty) json_object_set_new(x, "ty", json_integer(ty));
     json_decref(pc);
-    in_flight = true;
-    notify_run_exchange(j->cse, x, answered, j);
+    j->o->in_flight = true;
+    notify_run_exchange(j->o->cse, x, answered, j);
     json_decref(x);
 }
 
 /* The ACP a granting consent stands for: its rule as acr, its cet as et. */
-static json_t *acp_of(const struct resource *c)
+static json_t *acp_of(const struct resource *c, int64_t *cet)
 {
-    int64_t cet;
     const char *end = res_str(c, "cet");
-    if (res_int(c, "acop", 0) <= 0 || !end || !ts_parse(end, &cet) || cet <= clock_now_us()) return NULL;
+    if (res_int(c, "acop", 0) <= 0 || !end || !ts_parse(end, cet) || *cet <= clock_now_us()) return NULL;
     json_t *rule = json_pack("{s:O,s:I}", "acor", json_object_get(c->attrs, "orp"), "acop", res_int(c, "acop", 0));
     json_t *ctw = json_object_get(c->attrs, "ctw");
     if (json_array_size(ctw)) json_object_set_new(rule, "acco", json_pack("[{s:O}]", "actw", ctw));
@@ -100,9 +122,10 @@ static json_t *acp_of(const struct resource *c)
 static void plan(struct job *j)
 {
     struct resource *c = NULL;
-    store_get(j->cse->store, j->ri, &c);
-    j->acp = c ? acp_of(c) : NULL;
-    if (j->acp) watch_expiry(j->cse, c);
+    int64_t cet;
+    store_get(j->o->cse->store, j->ri, &c);
+    j->acp = c ? acp_of(c, &cet) : NULL;
+    if (j->acp) watch_expiry(j->o, cet);
     json_t *now = j->acp ? json_object_get(json_object_get(c->attrs, "cpol"), "data") : NULL;
     j->link = now ? json_incref(now) : json_array();
     j->unlink = json_array();
@@ -144,7 +167,7 @@ static json_t *changed_acpi(json_t *current, const char *id, bool add, const cha
  * (only it may set enf). */
 static void record(struct job *j, const char *id)
 {
-    if (stopping) return;
+    if (j->o->stopping) return;
     ts_buf now;
     ts_format(clock_now_us(), now);
     json_t *enf = json_pack("{s:s?,s:O,s:O,s:s}", "acp", j->acp ? id : NULL, "linked", j->linked, "failed", j->failed,
@@ -159,7 +182,7 @@ static void record(struct job *j, const char *id)
     req.rcn = RCN_NOTHING;
     req.pc = json_pack("{s:{s:o}}", "ppm:cns", "enf", enf);
     struct cse_principal me = { .kind = PRINCIPAL_CSE };
-    cse_submit(j->cse, &me, &req, &rsp, NULL, NULL, NULL);
+    cse_submit(j->o->cse, &me, &req, &rsp, NULL, NULL, NULL);
     if (rsp.rsc != RSC_UPDATED && rsp.rsc != RSC_NOT_FOUND)
         log_warn("ppm: option 0's outcome for consent %s could not be recorded (%d)", j->ri, rsp.rsc);
     m2m_response_clear(&rsp);
@@ -169,8 +192,9 @@ static void record(struct job *j, const char *id)
 static int64_t retry_now(struct loop *loop, int64_t id, void *data)
 {
     (void)loop; (void)id;
-    retry_timer = 0;
-    advance(data, NULL);
+    struct job *j = data;
+    j->o->retry_timer = 0;
+    advance(j, NULL);
     return -1;
 }
 
@@ -181,12 +205,12 @@ static int64_t retry_now(struct loop *loop, int64_t id, void *data)
 enum { RETRIES = 4, RETRY_FIRST_MS = 500 };
 static bool retry_unanswered(struct job *j, int rsc)
 {
-    if (!(rsc == RSC_TARGET_NOT_REACHABLE || rsc == RSC_REQUEST_TIMEOUT) || j->tries >= RETRIES || stopping)
+    if (!(rsc == RSC_TARGET_NOT_REACHABLE || rsc == RSC_REQUEST_TIMEOUT) || j->tries >= RETRIES || j->o->stopping)
         return false;
     log_info("ppm: option 0 for consent %s: no answer from the CSE (%d), retrying", j->ri, rsc);
     j->stage = j->stage == LINK_WRITE ? LINK_READ : j->stage == UNLINK_WRITE ? UNLINK_READ :
                j->stage == ACP_CREATE ? ACP_UPDATE : j->stage;
-    retry_timer = loop_add_timer(j->cse->loop, (int64_t)RETRY_FIRST_MS << j->tries++, retry_now, j);
+    j->o->retry_timer = loop_add_timer(j->o->cse->loop, (int64_t)RETRY_FIRST_MS << j->tries++, retry_now, j);
     return true;
 }
 
@@ -197,7 +221,8 @@ static void advance(struct job *j, json_t *result)
     if (result && retry_unanswered(j, rsc)) return;
     char id[600], url[1200];
     acp_id(j, id, sizeof id);
-    if (stopping) j->stage = DONE;
+    struct option0 *o = j->o;
+    if (o->stopping) j->stage = DONE;
     for (;;) {
         switch (j->stage) {
         case REGISTER:
@@ -207,12 +232,12 @@ static void advance(struct job *j, json_t *result)
                 j->stage = DONE;
                 break;
             }
-            if (!result && !registered) {
+            if (!result && !o->registered) {
                 send(j, OP_CREATE, ppm_settings.cse_url, TY_AE, json_pack("{s:{s:s,s:s,s:b,s:[s]}}", "m2m:ae", "rn", ppm_settings.ae_id,
                                                          "api", "Nppm", "rr", 0, "srv", "3"));
                 return;
             }
-            registered = true;
+            o->registered = true;
             j->stage = j->acp ? ACP_UPDATE : UNLINK_READ;
             result = NULL;
             continue;
@@ -299,75 +324,98 @@ static void advance(struct job *j, json_t *result)
             j->stage = DONE;
             continue;
         case DONE:
-            if (!stopping)
+            if (!o->stopping)
                 log_info("ppm: option 0 for consent %s: %s at %s%s", j->ri, j->acp ? "ACP linked" : "ACP removed",
                          ppm_settings.cse_url, json_array_size(j->failed) ? " with failures (above)" : "");
             record(j, id);
-            queue = j->next;
+            o->queue = j->next;
             job_free(j);
-            start_next();
+            if (o->stopping && !o->queue) option0_free(o); /* the job in flight at the stop */
+            else start_next(o);
             return;
         }
     }
 }
 
-static void start_next(void)
+static void start_next(struct option0 *o)
 {
-    if (!queue || stopping) return;
-    plan(queue);
-    advance(queue, NULL);
+    if (!o->queue || o->stopping) return;
+    plan(o->queue);
+    advance(o->queue, NULL);
 }
 
 static int64_t start_later(struct loop *loop, int64_t id, void *data)
 {
-    (void)loop; (void)id; (void)data;
-    start_timer = 0;
-    start_next();
+    (void)loop; (void)id;
+    struct option0 *o = data;
+    o->start_timer = 0;
+    start_next(o);
     return -1;
+}
+
+enum ppm_consent_end ppm_option0_end_of(int64_t cet, int64_t seen, int64_t now)
+{
+    return cet <= seen ? PPM_END_HANDLED : cet <= now ? PPM_END_DUE : PPM_END_AHEAD;
+}
+
+/* The loop counts whole milliseconds, truncated (loop_now_ms()): a timer of
+ * d ms may run up to 1 ms before d have passed, hence the one more. */
+int64_t ppm_option0_timer_ms(int64_t at, int64_t now)
+{
+    return at <= now ? 0 : (at - now + 999) / 1000 + 1;
 }
 
 static int64_t at_expiry(struct loop *loop, int64_t id, void *data);
 
 /* A consent's end needs its ACP unlinked (the CSE removes the ACP at its et;
- * the acpi entries naming it would stay): one timer, at the soonest cet. */
-static void watch_expiry(struct cse *cse, const struct resource *c)
+ * the acpi entries naming it would stay): one timer, at the soonest cet not
+ * yet scanned. A cet already past is scanned at once: a scan alone marks
+ * ends as handled (expiry_seen), so none is skipped whatever the timer's
+ * jitter or the time a scan takes. */
+static void watch_expiry(struct option0 *o, int64_t cet)
 {
-    int64_t cet, now = clock_now_us();
-    if (!expiry_seen[0]) ts_format(now, expiry_seen);
-    if (!ts_parse(res_str(c, "cet"), &cet) || cet <= now || (expiry_timer && cet >= expiry_at)) return;
-    if (expiry_timer) loop_del_timer(cse->loop, expiry_timer);
-    expiry_at = cet;
-    expiry_timer = loop_add_timer(cse->loop, (cet - now) / 1000 + 1, at_expiry, cse);
+    if (cet <= o->expiry_seen || (o->expiry_timer && cet >= o->expiry_at)) return;
+    if (o->expiry_timer) loop_del_timer(o->cse->loop, o->expiry_timer);
+    o->expiry_at = cet;
+    o->expiry_timer = loop_add_timer(o->cse->loop, ppm_option0_timer_ms(cet, clock_now_us()), at_expiry, o);
 }
 
-struct expiry_scan { struct cse *cse; ts_buf now; json_t *due; };
+struct expiry_scan { struct option0 *o; int64_t now; json_t *due; };
 
-/* Granting consents whose cet passed since the last scan are due; the others are watched. */
+/* Granting consents whose cet passed since the last scan are due; those ahead are watched. */
 static int expiry_visit(struct resource *c, void *data)
 {
     struct expiry_scan *s = data;
-    const char *end = res_str(c, "cet");
-    if (res_int(c, "acop", 0) <= 0 || !end || strcmp(end, expiry_seen) <= 0) return 0;
-    if (strcmp(end, s->now) <= 0)
+    int64_t cet;
+    if (res_int(c, "acop", 0) <= 0 || !ts_parse(res_str(c, "cet"), &cet)) return 0;
+    switch (ppm_option0_end_of(cet, s->o->expiry_seen, s->now)) {
+    case PPM_END_HANDLED:
+        break;
+    case PPM_END_DUE:
         json_array_append_new(s->due, json_pack("{s:s,s:O}", "ri", res_ri(c), "data",
                                                 json_object_get(json_object_get(c->attrs, "cpol"), "data")));
-    else
-        watch_expiry(s->cse, c);
+        break;
+    case PPM_END_AHEAD:
+        watch_expiry(s->o, cet);
+        break;
+    }
     return 0;
 }
 
+/* One clock reading decides for the whole scan: what it did not find due
+ * (cet after it) stays ahead of expiry_seen, so it is watched. */
 static int64_t at_expiry(struct loop *loop, int64_t id, void *data)
 {
     (void)loop; (void)id;
-    struct cse *cse = data;
-    expiry_timer = 0;
+    struct option0 *o = data;
+    struct cse *cse = o->cse;
+    o->expiry_timer = 0;
     struct resource *base = NULL;
-    struct expiry_scan s = { cse, "", json_array() };
-    ts_format(clock_now_us(), s.now);
+    struct expiry_scan s = { o, clock_now_us(), json_array() };
     if (!store_get_path(cse->store, cse->cfg.cse_name, &base) && base)
         store_children(cse->store, res_ri(base), TY_PPM_CONSENT, expiry_visit, &s);
     resource_free(base);
-    memcpy(expiry_seen, s.now, sizeof expiry_seen);
+    o->expiry_seen = s.now;
     size_t i;
     json_t *e;
     json_array_foreach(s.due, i, e)
@@ -378,46 +426,54 @@ static int64_t at_expiry(struct loop *loop, int64_t id, void *data)
 
 void ppm_option0_sync(struct cse *cse, const char *ri, json_t *was_data)
 {
-    if (!*ppm_settings.ae_id || !*ppm_settings.cse_url || !cse->loop || stopping) return;
+    struct option0 *o = option0_of(cse);
+    if (!o || o->stopping) return;
     struct job *j = calloc(1, sizeof *j);
     if (!j) return;
-    j->cse = cse;
+    j->o = o;
     snprintf(j->ri, sizeof j->ri, "%s", ri);
     j->was_data = was_data ? json_incref(was_data) : json_array();
     j->linked = json_array();
     j->failed = json_array();
-    struct job **tail = &queue;
+    struct job **tail = &o->queue;
     while (*tail) tail = &(*tail)->next;
     *tail = j;
     /* From the loop: the consent's request has committed by then, and the
      * job reads the consent as stored. */
-    if (queue == j && !start_timer) start_timer = loop_add_timer(cse->loop, 0, start_later, NULL);
+    if (o->queue == j && !o->start_timer) o->start_timer = loop_add_timer(cse->loop, 0, start_later, o);
 }
 
 void ppm_option0_start(struct cse *cse)
 {
-    if (!*ppm_settings.ae_id || !*ppm_settings.cse_url || !cse->loop) return;
+    void **slot = cse_type_state(cse, TY_PPM_CONSENT);
+    if (!*ppm_settings.ae_id || !*ppm_settings.cse_url || !cse->loop || !slot || *slot) return;
+    struct option0 *o = calloc(1, sizeof *o);
+    if (!o) return;
+    o->cse = cse;
+    *slot = o;
     /* What ended while the PPM was down is not caught up (docs/privacy.md); the rest is watched. */
-    ts_format(clock_now_us(), expiry_seen);
-    at_expiry(cse->loop, 0, cse);
+    o->expiry_seen = clock_now_us();
+    at_expiry(cse->loop, 0, o);
 }
 
 void ppm_option0_stop(struct cse *cse)
 {
-    stopping = true;
-    if (cse->loop) {
-        if (expiry_timer) loop_del_timer(cse->loop, expiry_timer);
-        if (start_timer) loop_del_timer(cse->loop, start_timer);
-        if (retry_timer) loop_del_timer(cse->loop, retry_timer);
-    }
-    expiry_timer = start_timer = retry_timer = 0;
-    /* Jobs not started are dropped; the one in flight ends when its exchange answers (unreachable at close). */
-    struct job *first = in_flight ? queue : NULL, *j = in_flight ? queue->next : queue;
+    struct option0 *o = option0_of(cse);
+    if (!o) return;
+    o->stopping = true;
+    if (o->expiry_timer) loop_del_timer(cse->loop, o->expiry_timer);
+    if (o->start_timer) loop_del_timer(cse->loop, o->start_timer);
+    if (o->retry_timer) loop_del_timer(cse->loop, o->retry_timer);
+    o->expiry_timer = o->start_timer = o->retry_timer = 0;
+    /* Jobs not started are dropped; the one in flight ends when its exchange
+     * answers (unreachable at close), and frees the state then. */
+    struct job *first = o->in_flight ? o->queue : NULL, *j = first ? first->next : o->queue;
     while (j) {
         struct job *next = j->next;
         job_free(j);
         j = next;
     }
     if (first) first->next = NULL;
-    queue = first;
+    o->queue = first;
+    if (!first) option0_free(o);
 }

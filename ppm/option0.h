@@ -14,6 +14,7 @@
 
 #include <jansson.h>
 #include <stddef.h>
+#include <stdint.h>
 
 struct cse;
 
@@ -30,5 +31,14 @@ void ppm_option0_acp_url(const char *ri, char *out, size_t cap);
 
 /* Drops the queued work (on_stop). */
 void ppm_option0_stop(struct cse *cse);
+
+/* A consent's end (cet, µs) as an expiry scan at now sees it, consents
+ * ending up to seen having been handled by the scans before: handled,
+ * due now (its ACP is unlinked), or ahead (watched). */
+enum ppm_consent_end { PPM_END_HANDLED, PPM_END_DUE, PPM_END_AHEAD };
+enum ppm_consent_end ppm_option0_end_of(int64_t cet, int64_t seen, int64_t now);
+
+/* The delay (ms) of a loop timer that must not run before `at` (µs); 0 when past. */
+int64_t ppm_option0_timer_ms(int64_t at, int64_t now);
 
 #endif

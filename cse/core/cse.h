@@ -76,7 +76,8 @@ struct cse {
     int64_t started_us;              /* when it opened (the health endpoint's uptime) */
     /* What a resource type keeps in memory (a timeSeries' missing-data
      * timers), one slot per registered type (cse_type_state()); the type
-     * frees it in its on_cse_stop hook. */
+     * frees it in its on_cse_stop hook, or the server serving the type in
+     * its on_stop (m2m-ppm's option 0, ppm/option0.c). */
     void *type_state[REGISTRY_MAX];
     struct fw_trust *fw_trust;       /* firmware-trust keys (security/firmware_sig.h); NULL = unset */
     struct esprim_receiver *esprim;  /* ESPrim nonces and sessions (security/esprim.h); NULL until used */
