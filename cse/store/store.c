@@ -28,13 +28,20 @@ _Static_assert(TY_CIN == 4, "CIN_SQL must spell TY_CIN");
  * the same for one resource type. Ordering by seq instead would need the
  * whole subtree read and sorted first. */
 
-/* Copies of the attributes discovery filters on, so that an index can find
- * the rows that carry them (store_scan_matching): ct (cra/crb), cs
- * (sza/szb), cnf (cty), and lb, the `lbl` array's text, whose labels are
- * also one row each in `labels` (lbl, lbq). lb is NULL when a resource has
- * no labels, and most have none, so `labels` costs them nothing; cs and cnf
- * are NULL except on contentInstances (and cnf on timeSeries). ct and cnf
- * never change after the CREATE; lb and cs are compared on every UPDATE. */
+/* What lets a filtered discovery read only rows that can match
+ * (store_scan_matching):
+ * - labels (lbl, lbq): `lb` is the `lbl` array's text (NULL without
+ *   labels, compared on every UPDATE), and each label is a row of
+ *   `labels`. Most resources have none, so this costs them nothing.
+ * - ct (cra/crb): the CSE stamps ct when it creates a row, and seq grows
+ *   with every insert, so from store_meta 'ct_ordered_from' on (the seq
+ *   after the last time the clock stepped back, or a row came without ct)
+ *   the rows of a ct interval are one seq interval, found by a binary
+ *   search over the rowid B-tree: no index, nothing per CREATE but a
+ *   comparison. The rows before that seq are read as well (their ct is in
+ *   no order); they leave as old rows are deleted.
+ * - cs (sza/szb) and cnf (cty): not indexed: one more index entry per
+ *   contentInstance CREATE costs about 4 % of it (docs/performance.md). */
 #define LABELS_TABLE_SQL \
     "CREATE TABLE IF NOT EXISTS labels(lbl TEXT NOT NULL, sk BLOB NOT NULL," \
     " PRIMARY KEY(lbl, sk)) WITHOUT ROWID;"
@@ -49,8 +56,9 @@ static const char table_sql[] =
     " et TEXT,"
     " body TEXT NOT NULL,"
     " sk BLOB,"
-    " lb TEXT, ct TEXT, cs INTEGER, cnf TEXT);"
-    LABELS_TABLE_SQL;
+    " lb TEXT);"
+    LABELS_TABLE_SQL
+    "CREATE TABLE IF NOT EXISTS store_meta(k TEXT PRIMARY KEY, v) WITHOUT ROWID;";
 
 static const char index_sql[] =
     "CREATE INDEX IF NOT EXISTS resources_children ON resources(pi, ty);"
@@ -60,11 +68,6 @@ static const char index_sql[] =
      * each would cost every CREATE), and most of any subtree they are in,
      * so a scan for them through (sk) meets few other rows. */
     "CREATE INDEX IF NOT EXISTS resources_subtree_ty ON resources(ty, sk) WHERE ty <> " CIN_SQL ";"
-    /* sk second: one value's rows are then in pre-order, and an equality
-     * bounded to a subtree is one index range. */
-    "CREATE INDEX IF NOT EXISTS resources_ct ON resources(ct, sk);"
-    "CREATE INDEX IF NOT EXISTS resources_cs ON resources(cs, sk) WHERE cs IS NOT NULL;"
-    "CREATE INDEX IF NOT EXISTS resources_cnf ON resources(cnf, sk) WHERE cnf IS NOT NULL;"
     /* The labels of a deleted subtree are one range of this index. */
     "CREATE INDEX IF NOT EXISTS labels_of_row ON labels(sk);";
 
@@ -72,13 +75,7 @@ static const char index_sql[] =
  * from the bodies, and fill `labels`. */
 static const char migrate_filters_sql[] =
     "ALTER TABLE resources ADD COLUMN lb TEXT;"
-    "ALTER TABLE resources ADD COLUMN ct TEXT;"
-    "ALTER TABLE resources ADD COLUMN cs INTEGER;"
-    "ALTER TABLE resources ADD COLUMN cnf TEXT;"
     "UPDATE resources SET"
-    " ct = CASE json_type(body, '$.ct') WHEN 'text' THEN json_extract(body, '$.ct') END,"
-    " cs = CASE json_type(body, '$.cs') WHEN 'integer' THEN json_extract(body, '$.cs') END,"
-    " cnf = CASE json_type(body, '$.cnf') WHEN 'text' THEN json_extract(body, '$.cnf') END,"
     " lb = CASE WHEN json_type(body, '$.lbl') = 'array' AND json_array_length(body, '$.lbl') > 0"
     "      THEN json_extract(body, '$.lbl') END;"
     "INSERT OR IGNORE INTO labels(lbl, sk) SELECT j.value, r.sk FROM resources r, json_each(r.lb) j"
@@ -101,6 +98,7 @@ enum stmt_id {
     S_COUNT, S_EXPIRED, S_NEXT_EXPIRY, S_OLDEST_AT, S_NEWEST_AT,
     S_SAVEPOINT, S_RELEASE, S_ROLLBACK_TO, S_COUNT_TY, S_SCAN, S_SCAN_TY, S_SCAN_KEY,
     S_KEY_OF_RI, S_SCAN_CIN, S_LABEL_ADD, S_LABELS_DROP_ROW, S_LABELS_DROP_RANGE, S_ROW_BY_KEY,
+    S_CT_PROBE, S_CT_DISORDER,
     S_COUNT_STMTS
 };
 
@@ -113,15 +111,15 @@ static const char *const stmt_sql[S_COUNT_STMTS] = {
     [S_ROLLBACK_TO] = "ROLLBACK TO primitive",
     [S_GET] = "SELECT seq, ty, path, body FROM resources WHERE ri = ?1",
     [S_GET_PATH] = "SELECT seq, ty, path, body FROM resources WHERE path = ?1",
-    [S_INSERT] = "INSERT INTO resources(ri, path, pi, ty, et, body, seq, sk, lb, cs, cnf, ct)"
-                 " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+    [S_INSERT] = "INSERT INTO resources(ri, path, pi, ty, et, body, seq, sk, lb)"
+                 " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
     [S_KEY_OF_RI] = "SELECT sk FROM resources WHERE ri = ?1",
-    [S_UPDATE] = "UPDATE resources SET et = ?2, body = ?3, lb = ?4, cs = ?5, cnf = ?6 WHERE ri = ?1",
+    [S_UPDATE] = "UPDATE resources SET et = ?2, body = ?3, lb = ?4 WHERE ri = ?1",
     /* Naming et in SET rewrites its index entry even when unchanged: one more
      * page in the WAL per commit. Most updates (a container's cni/st on every
      * new instance) leave et as it is. */
     [S_UPDATE_BODY] = "UPDATE resources SET body = ?3"
-                      " WHERE ri = ?1 AND et IS ?2 AND lb IS ?4 AND cs IS ?5 AND cnf IS ?6",
+                      " WHERE ri = ?1 AND et IS ?2 AND lb IS ?4",
     [S_DELETE_ONE] = "DELETE FROM resources WHERE ri = ?1",
     [S_SUBTREE] = "SELECT seq, ty, path, body FROM resources WHERE path > ?1 AND path < ?2 ORDER BY seq",
     [S_DELETE_SUBTREE] = "DELETE FROM resources WHERE path > ?1 AND path < ?2",
@@ -149,6 +147,8 @@ static const char *const stmt_sql[S_COUNT_STMTS] = {
     [S_LABELS_DROP_ROW] = "DELETE FROM labels WHERE sk = ?1",
     [S_LABELS_DROP_RANGE] = "DELETE FROM labels WHERE sk >= ?1 AND sk < ?2",
     [S_ROW_BY_KEY] = "SELECT seq, ty, path, body, sk FROM resources WHERE sk = ?1",
+    [S_CT_PROBE] = "SELECT json_extract(body, '$.ct') FROM resources WHERE seq >= ?1 ORDER BY seq LIMIT 1",
+    [S_CT_DISORDER] = "INSERT OR REPLACE INTO store_meta(k, v) VALUES('ct_ordered_from', ?1)",
     [S_NEXT_EXPIRY] = "SELECT min(et) FROM resources WHERE et IS NOT NULL",
     [S_OLDEST_AT] = "SELECT c.seq, c.ty, c.path, c.body FROM resources p JOIN resources c ON c.pi = p.ri"
                     " WHERE p.path = ?1 AND p.ty = ?2 AND c.ty = ?3 ORDER BY c.seq ASC LIMIT 1",
@@ -206,6 +206,8 @@ struct store {
     struct cached_body cache[BODY_CACHE_SLOTS];
     uint64_t generation;       /* bumped by every change (store_generation) */
     bool labels_present;       /* `labels` may hold rows: deletes must clear theirs */
+    int64_t ct_ordered_from;   /* ct does not decrease with seq from here on (store_meta) */
+    char last_ct[32];          /* the greatest ct inserted */
     bool batching;             /* store_batch_enable(): transactions become savepoints */
     bool in_batch;             /* the batch transaction is open */
     bool plain_joined;         /* a store_begin() savepoint is open in the batch */
@@ -341,13 +343,41 @@ static int migrate_scan_keys(struct store *s, char **err)
 /* Adds the filter columns (after the scan keys, which `labels` refers to). */
 static int migrate_filter_columns(struct store *s, char **err)
 {
-    if (has_row(s, "SELECT 1 FROM pragma_table_info('resources') WHERE name = 'ct'")) return SQLITE_OK;
+    if (has_row(s, "SELECT 1 FROM pragma_table_info('resources') WHERE name = 'lb'")) return SQLITE_OK;
     log_info("store: adding the discovery filter columns to an existing database");
     int rc = sqlite3_exec(s->db, "BEGIN IMMEDIATE", NULL, NULL, err);
     if (rc == SQLITE_OK) rc = sqlite3_exec(s->db, migrate_filters_sql, NULL, NULL, err);
     if (rc == SQLITE_OK) rc = sqlite3_exec(s->db, "COMMIT", NULL, NULL, err);
     if (rc != SQLITE_OK) sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
     return rc;
+}
+
+/* Where ct is in seq order: found once per database (every row read, when
+ * an older database is first opened), then kept by note_ct(). */
+static const char ct_order_sql[] =
+    "INSERT INTO store_meta(k, v) SELECT 'ct_ordered_from', ("
+    " SELECT coalesce(max(CASE WHEN ct IS NULL THEN seq + 1 ELSE seq END), 0) FROM"
+    " (SELECT seq, json_extract(body, '$.ct') AS ct,"
+    "  lag(json_extract(body, '$.ct')) OVER (ORDER BY seq) AS prev FROM resources)"
+    " WHERE ct IS NULL OR ct < prev)"
+    " WHERE NOT EXISTS (SELECT 1 FROM store_meta WHERE k = 'ct_ordered_from');";
+
+static int init_ct_order(struct store *s, char **err)
+{
+    int rc = sqlite3_exec(s->db, ct_order_sql, NULL, NULL, err);
+    sqlite3_stmt *st;
+    if (rc == SQLITE_OK)
+        rc = sqlite3_prepare_v2(s->db, "SELECT (SELECT v FROM store_meta WHERE k = 'ct_ordered_from'),"
+                                " (SELECT json_extract(body, '$.ct') FROM resources ORDER BY seq DESC LIMIT 1)",
+                                -1, &st, NULL);
+    if (rc != SQLITE_OK) return rc;
+    if (sqlite3_step(st) == SQLITE_ROW) {
+        s->ct_ordered_from = sqlite3_column_int64(st, 0);
+        if (sqlite3_column_type(st, 1) == SQLITE_TEXT)
+            snprintf(s->last_ct, sizeof s->last_ct, "%s", (const char *)sqlite3_column_text(st, 1));
+    }
+    sqlite3_finalize(st);
+    return SQLITE_OK;
 }
 
 static int64_t first_free_seq(struct store *s)
@@ -414,6 +444,12 @@ int store_open(struct store **out, const char *file, enum store_sync sync)
     }
     s->next_seq = first_free_seq(s);
     s->labels_present = has_row(s, "SELECT 1 FROM labels LIMIT 1");
+    if (init_ct_order(s, &err) != SQLITE_OK) {
+        log_error("store: cannot initialise %s: %s", file, err ? err : "?");
+        sqlite3_free(err);
+        store_close(s);
+        return RSC_INTERNAL_SERVER_ERROR;
+    }
     *out = s;
     return 0;
 }
@@ -613,18 +649,11 @@ static char *labels_text(const struct resource *res, size_t *len)
     return json_is_array(lbl) && json_array_size(lbl) ? json_text(lbl, len) : NULL;
 }
 
-/* Binds lb, cs and cnf to the parameters from `col` on (lb borrowed). */
-static void bind_filter_columns(sqlite3_stmt *st, int col, const struct resource *res,
-                                const char *lb, size_t lb_len)
+/* Binds lb (borrowed; NULL without labels). */
+static void bind_labels_text(sqlite3_stmt *st, int col, const char *lb, size_t lb_len)
 {
     if (lb) sqlite3_bind_text(st, col, lb, (int)lb_len, SQLITE_STATIC);
     else sqlite3_bind_null(st, col);
-    json_t *cs = json_object_get(res->attrs, "cs");
-    if (json_is_integer(cs)) sqlite3_bind_int64(st, col + 1, json_integer_value(cs));
-    else sqlite3_bind_null(st, col + 1);
-    const char *cnf = res_str(res, "cnf");
-    if (cnf) sqlite3_bind_text(st, col + 2, cnf, -1, SQLITE_STATIC);
-    else sqlite3_bind_null(st, col + 2);
 }
 
 /* One `labels` row per distinct string label of res, under its key. */
@@ -662,7 +691,7 @@ static unsigned char *key_lookup(struct store *s, enum stmt_id id, const char *v
     return key;
 }
 
-/* After an UPDATE that changed lb (or et or cs): the row's labels anew. */
+/* After an UPDATE that changed lb (or et): the row's labels anew. */
 static int replace_labels(struct store *s, const struct resource *res, bool has_labels)
 {
     if (!has_labels && !s->labels_present) return 0;
@@ -693,6 +722,26 @@ static int drop_subtree_labels(struct store *s, const struct resource *res)
     sqlite3_reset(st);
     free(key);
     return rc;
+}
+
+/* Moves ct_ordered_from past a row whose ct is earlier than the last one's
+ * (it starts the ordered run) or that has none (the next one does), in
+ * the row's transaction: a rollback takes both. A rolled-back row may have
+ * raised last_ct: the next row then only starts a new run too early. */
+static int note_ct(struct store *s, int64_t seq, const char *ct)
+{
+    if (ct && strcmp(ct, s->last_ct) >= 0 && strlen(ct) < sizeof s->last_ct) {
+        strcpy(s->last_ct, ct);
+        return 0;
+    }
+    bool usable = ct && strlen(ct) < sizeof s->last_ct;
+    snprintf(s->last_ct, sizeof s->last_ct, "%s", usable ? ct : "");
+    s->ct_ordered_from = usable ? seq : seq + 1;
+    sqlite3_stmt *st = stmt(s, S_CT_DISORDER);
+    sqlite3_bind_int64(st, 1, s->ct_ordered_from);
+    int rc = sqlite3_step(st);
+    sqlite3_reset(st);
+    return rc == SQLITE_DONE ? 0 : db_error(s, "ct order");
 }
 
 /* The scan key of the row with ri `pi` into key (at most PARENT_KEY_MAX
@@ -749,13 +798,12 @@ int store_insert(struct store *s, struct resource *res)
     sqlite3_bind_blob(st, 8, key, (int)key_len, SQLITE_STATIC);
     size_t lb_len = 0;
     char *lb = labels_text(res, &lb_len);
-    bind_filter_columns(st, 9, res, lb, lb_len);
-    const char *ct = res_str(res, "ct");
-    if (ct) sqlite3_bind_text(st, 12, ct, -1, SQLITE_STATIC);
+    bind_labels_text(st, 9, lb, lb_len);
     int rc = sqlite3_step(st);
     sqlite3_reset(st);
     sqlite3_clear_bindings(st);
     if (rc == SQLITE_DONE && lb && add_labels(s, res, key, key_len)) rc = SQLITE_ERROR;
+    if (rc == SQLITE_DONE && note_ct(s, seq, res_str(res, "ct"))) rc = SQLITE_ERROR;
     free(lb);
     if (rc == SQLITE_DONE) {
         res->seq = seq;
@@ -786,7 +834,7 @@ int store_update(struct store *s, const struct resource *res)
         sqlite3_bind_text(st, 1, res_ri(res), -1, SQLITE_STATIC);
         bind_et(st, 2, res);
         sqlite3_bind_text(st, 3, body, (int)len, SQLITE_STATIC);
-        bind_filter_columns(st, 4, res, lb, lb_len);
+        bind_labels_text(st, 4, lb, lb_len);
         rc = sqlite3_step(st);
         sqlite3_reset(st);
         sqlite3_clear_bindings(st);
@@ -920,14 +968,56 @@ int store_scan_subtree(struct store *s, const char *path, int max_depth, int ty,
     return result;
 }
 
-/* store_scan_matching(): where each indexed attribute lives. Its index has
- * sk second, so the rows of one value come in pre-order. */
-static const struct { const char *source, *column; } need_sql[] = {
-    [STORE_ATTR_LABEL] = { "labels", "lbl" },
-    [STORE_ATTR_CNF] = { "resources INDEXED BY resources_cnf", "cnf" },
-    [STORE_ATTR_CT] = { "resources INDEXED BY resources_ct", "ct" },
-    [STORE_ATTR_CS] = { "resources INDEXED BY resources_cs", "cs" },
-};
+/* store_scan_matching(): where each indexed attribute's rows are found.
+ * Labels: the `labels` table, (lbl, sk), so one label's rows come in
+ * pre-order and an equality bounded to a subtree is one index range. ct: a
+ * seq interval (ct_seq_bounds()) of the rowid B-tree. cnf, cs: nowhere. */
+static bool indexed(enum store_attr attr)
+{
+    return attr == STORE_ATTR_LABEL || attr == STORE_ATTR_CT;
+}
+
+/* The ct of the first row at or after seq; false when there is none. */
+static bool ct_probe(struct store *s, int64_t seq, char *ct, size_t cap)
+{
+    sqlite3_stmt *st = stmt(s, S_CT_PROBE);
+    sqlite3_bind_int64(st, 1, seq);
+    bool found = sqlite3_step(st) == SQLITE_ROW;
+    if (found) snprintf(ct, cap, "%s", sqlite3_column_type(st, 0) == SQLITE_TEXT ?
+                                       (const char *)sqlite3_column_text(st, 0) : "");
+    s->last_scan.vm_steps += sqlite3_stmt_status(st, SQLITE_STMTSTATUS_VM_STEP, 1);
+    sqlite3_reset(st);
+    return found;
+}
+
+/* The least seq from which every row has ct >= bound (binary search: ct
+ * does not decrease with seq from ct_ordered_from on); rows from
+ * ct_ordered_from up to it have less. */
+static int64_t first_seq_from(struct store *s, const char *bound)
+{
+    int64_t lo = s->ct_ordered_from, hi = s->next_seq;
+    char ct[32];
+    while (lo < hi) {
+        int64_t mid = lo + (hi - lo) / 2;
+        if (!ct_probe(s, mid, ct, sizeof ct) || strcmp(ct, bound) >= 0) hi = mid;
+        else lo = mid + 1;
+    }
+    return lo;
+}
+
+/* A ct term as the seq interval [ilo, ihi) of its ordered rows (the rows
+ * before ct_ordered_from are read besides). */
+static void ct_seq_bounds(struct store *s, struct store_term *t)
+{
+    t->ilo = t->lo ? first_seq_from(s, t->lo) : s->ct_ordered_from;
+    t->ihi = t->hi ? first_seq_from(s, t->hi) : s->next_seq;
+    if (t->eq) {
+        t->ilo = first_seq_from(s, t->eq);
+        char after[40];
+        snprintf(after, sizeof after, "%s\x01", t->eq);
+        t->ihi = first_seq_from(s, after);
+    }
+}
 
 /* A group whose index entries number at least this many is not worth
  * sorting into pre-order: the plain scan, which stops at `lim`, is used. */
@@ -944,46 +1034,57 @@ static void sql_add(struct sql_text *q, const char *part)
     q->len += n;
 }
 
-static bool term_is_eq(const struct store_term *t) { return t->eq && t->attr != STORE_ATTR_CS; }
+/* A label equality is one range of (lbl, sk), in pre-order. */
+static bool term_is_eq(const struct store_term *t) { return t->eq && t->attr == STORE_ATTR_LABEL; }
 
 /* "SELECT <what> FROM <source> WHERE <condition>": parameters in the order
  * bind_term() binds them. The subtree bound goes in only for an equality
  * (there it narrows the index range; for a range it would only filter). */
 static void term_sql(struct sql_text *q, const struct store_term *t, const char *what, bool subtree)
 {
-    const char *col = need_sql[t->attr].column;
-    char part[160];
-    snprintf(part, sizeof part, "SELECT %s FROM %s WHERE %s IS NOT NULL", what, need_sql[t->attr].source, col);
-    sql_add(q, part);
-    if (t->attr == STORE_ATTR_CS || !t->eq) {
-        snprintf(part, sizeof part, " AND %s >= ? AND %s < ?", col, col);
-        if (t->attr == STORE_ATTR_CS || (t->lo && t->hi)) sql_add(q, part);
-        else if (t->lo) { snprintf(part, sizeof part, " AND %s >= ?", col); sql_add(q, part); }
-        else if (t->hi) { snprintf(part, sizeof part, " AND %s < ?", col); sql_add(q, part); }
-    } else {
-        snprintf(part, sizeof part, " AND %s = ?", col);
+    char part[200];
+    if (t->attr == STORE_ATTR_CT) {
+        /* Two rowid ranges; NOT INDEXED: not the (sk) index, which would
+         * read the whole subtree in order instead. */
+        const char *in = subtree ? " AND sk > ? AND sk < ?" : "";
+        snprintf(part, sizeof part, "SELECT %s FROM resources NOT INDEXED WHERE seq < ?%s UNION ALL"
+                 " SELECT %s FROM resources NOT INDEXED WHERE seq >= ? AND seq < ?%s", what, in, what, in);
+        sql_add(q, part);
+        return;
+    }
+    {
+        snprintf(part, sizeof part, "SELECT %s FROM labels WHERE %s", what,
+                 t->eq ? "lbl = ?" : t->lo && t->hi ? "lbl >= ? AND lbl < ?" :
+                 t->lo ? "lbl >= ?" : t->hi ? "lbl < ?" : "1");
         sql_add(q, part);
     }
     if (subtree || term_is_eq(t)) sql_add(q, " AND sk > ? AND sk < ?");
 }
 
-static int bind_term(sqlite3_stmt *st, int at, const struct store_term *t, bool subtree,
+static int bind_subtree(sqlite3_stmt *st, int at, const unsigned char *root, size_t root_len)
+{
+    sqlite3_bind_blob(st, at++, root, (int)root_len, SQLITE_STATIC);
+    sqlite3_bind_blob(st, at++, root, (int)root_len + 1, SQLITE_STATIC);
+    return at;
+}
+
+static int bind_term(const struct store *s, sqlite3_stmt *st, int at, const struct store_term *t, bool subtree,
                      const unsigned char *root, size_t root_len)
 {
-    if (t->attr == STORE_ATTR_CS) {
+    if (t->attr == STORE_ATTR_CT) {
+        sqlite3_bind_int64(st, at++, s->ct_ordered_from);
+        if (subtree) at = bind_subtree(st, at, root, root_len);
         sqlite3_bind_int64(st, at++, t->ilo);
         sqlite3_bind_int64(st, at++, t->ihi);
-    } else if (t->eq) {
+        return subtree ? bind_subtree(st, at, root, root_len) : at;
+    }
+    if (t->eq) {
         sqlite3_bind_text(st, at++, t->eq, -1, SQLITE_STATIC);
     } else {
         if (t->lo) sqlite3_bind_text(st, at++, t->lo, -1, SQLITE_STATIC);
         if (t->hi) sqlite3_bind_text(st, at++, t->hi, -1, SQLITE_STATIC);
     }
-    if (subtree || term_is_eq(t)) {
-        sqlite3_bind_blob(st, at++, root, (int)root_len, SQLITE_STATIC);
-        sqlite3_bind_blob(st, at++, root, (int)root_len + 1, SQLITE_STATIC);
-    }
-    return at;
+    return subtree || term_is_eq(t) ? bind_subtree(st, at, root, root_len) : at;
 }
 
 static void add_stats(struct store *s, sqlite3_stmt *st)
@@ -1006,7 +1107,7 @@ static int64_t term_entries(struct store *s, const struct store_term *t,
     sql_add(&q, limit);
     sqlite3_stmt *st;
     if (q.overflow || sqlite3_prepare_v2(s->db, q.text, -1, &st, NULL) != SQLITE_OK) return -1;
-    bind_term(st, 1, t, false, root, root_len);
+    bind_term(s, st, 1, t, false, root, root_len);
     int64_t n = sqlite3_step(st) == SQLITE_ROW ? sqlite3_column_int64(st, 0) : -1;
     add_stats(s, st);
     sqlite3_finalize(st);
@@ -1021,31 +1122,38 @@ static int pick_group(struct store *s, const struct store_need *need, const unsi
 {
     int64_t entries[STORE_NEED_TERMS] = { 0 };
     int nterms[STORE_NEED_TERMS] = { 0 };
-    bool lone_eq[STORE_NEED_TERMS] = { false };
+    bool lone_eq[STORE_NEED_TERMS] = { false }, unusable[STORE_NEED_TERMS] = { false };
     for (int i = 0; i < need->nterms; i++) {
         const struct store_term *t = &need->term[i];
         if (t->group < 0 || t->group >= STORE_NEED_TERMS) return -1;
+        int g = t->group;
+        lone_eq[g] = ++nterms[g] == 1 && term_is_eq(t);
+        /* A term without an index makes its group unreadable. */
+        unusable[g] = unusable[g] || !indexed(t->attr);
+        if (unusable[g]) continue;
         int64_t n = term_entries(s, t, root, root_len);
         if (n < 0) return -1;
-        entries[t->group] += n;
-        lone_eq[t->group] = ++nterms[t->group] == 1 && term_is_eq(t);
+        entries[g] += n;
     }
     int best = -1;
     for (int g = 0; g < STORE_NEED_TERMS; g++) {
-        if (!nterms[g] || (entries[g] >= NEED_SORT_CAP && !lone_eq[g])) continue;
+        if (!nterms[g] || unusable[g] || (entries[g] >= NEED_SORT_CAP && !lone_eq[g])) continue;
         if (best < 0 || entries[g] < entries[best]) best = g;
     }
     return best;
 }
 
 int store_scan_matching(struct store *s, const char *path, int max_depth, int ty,
-                        const struct store_need *need, store_visit_fn *visit, void *data)
+                        const struct store_need *asked, store_visit_fn *visit, void *data)
 {
     s->last_scan = (struct store_scan_stats){ 0 };
     size_t root_len = 0;
     unsigned char *root = scan_key_of(s, path, &root_len);
     if (!root) return RSC_NOT_IMPLEMENTED;   /* the plain scan says "nothing" */
     root[root_len] = 0xFF;                     /* bind_term() binds [root, root+FF) */
+    struct store_need local = *asked, *need = &local;   /* terms keep pointing at asked's text */
+    for (int i = 0; i < need->nterms; i++)
+        if (need->term[i].attr == STORE_ATTR_CT) ct_seq_bounds(s, &need->term[i]);
     int group = need->nterms ? pick_group(s, need, root, root_len) : -1;
     struct sql_text q = { .len = 0 };
     for (int i = 0; group >= 0 && i < need->nterms; i++) {
@@ -1060,14 +1168,19 @@ int store_scan_matching(struct store *s, const char *path, int max_depth, int ty
         return RSC_NOT_IMPLEMENTED;
     }
     for (int i = 0, at = 1; i < need->nterms; i++)
-        if (need->term[i].group == group) at = bind_term(st, at, &need->term[i], true, root, root_len);
+        if (need->term[i].group == group) at = bind_term(s, st, at, &need->term[i], true, root, root_len);
     size_t deepest = seqkey_levels(root, root_len) + (size_t)(max_depth > 0 ? max_depth : 0);
     sqlite3_stmt *row = stmt(s, S_ROW_BY_KEY);
     sqlite3_stmt_status(row, SQLITE_STMTSTATUS_VM_STEP, 1);
     int rc = SQLITE_DONE, result = 0;
+    unsigned char last[SEQKEY_MAX * 64];
+    size_t last_len = 0;
     while (!result && (rc = sqlite3_step(st)) == SQLITE_ROW) {
         const void *key = sqlite3_column_blob(st, 0);
         size_t key_len = (size_t)sqlite3_column_bytes(st, 0);
+        /* UNION ALL parts (ct) may repeat a key; they come sorted. */
+        if (key_len == last_len && !memcmp(key, last, key_len)) continue;
+        if (key_len <= sizeof last) memcpy(last, key, last_len = key_len);
         if (max_depth > 0 && seqkey_levels(key, key_len) > deepest) continue;
         sqlite3_bind_blob(row, 1, key, (int)key_len, SQLITE_STATIC);
         int found = sqlite3_step(row);
