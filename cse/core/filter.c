@@ -193,3 +193,101 @@ bool filter_match(const struct m2m_filter *fc, struct store *store, const struct
     if (!v.any_cond) return true;
     return v.fo == 2 ? v.some : v.all;
 }
+
+/* A copy of a then b in need's text; NULL when it is full. */
+static const char *need_text(struct store_need *need, const char *a, const char *b)
+{
+    size_t n = strlen(a) + strlen(b) + 1;
+    if (need->used + n > sizeof need->text) return NULL;
+    char *p = need->text + need->used;
+    snprintf(p, n, "%s%s", a, b);
+    need->used += n;
+    return p;
+}
+
+static bool need_add(struct store_need *need, struct store_term t)
+{
+    if (need->nterms >= STORE_NEED_TERMS) return false;
+    need->term[need->nterms++] = t;
+    return true;
+}
+
+static bool need_eq(struct store_need *need, enum store_attr attr, int group, const char *a, const char *b)
+{
+    const char *eq = need_text(need, a, b);
+    return eq && need_add(need, (struct store_term){ .attr = attr, .group = group, .eq = eq });
+}
+
+/* `key` itself or anything that begins "key:" (';' follows ':'): a label
+ * key (lbq) or a media type with or without its encoding (cty). */
+static bool need_key(struct store_need *need, enum store_attr attr, int group, const char *key)
+{
+    const char *lo = need_text(need, key, ":"), *hi = need_text(need, key, ";");
+    return lo && hi && need_eq(need, attr, group, key, "") &&
+           need_add(need, (struct store_term){ .attr = attr, .group = group, .lo = lo, .hi = hi });
+}
+
+/* lbq's forms that need a label (PRESENT, EQ, IN) as terms of one group;
+ * false when one of them is negative (NT, NE, NI: met without labels). */
+static bool need_lbq(struct store_need *need, const struct m2m_filter *fc, int group, bool *ok)
+{
+    struct lbq q;
+    for (int i = 0; i < fc->nlbq; i++)
+        if (lbq_parse(fc->lbq[i], &q) && q.op != LBQ_PRESENT && q.op != LBQ_EQ && q.op != LBQ_IN)
+            return false;
+    for (int i = 0; i < fc->nlbq; i++) {
+        if (!lbq_parse(fc->lbq[i], &q)) continue;
+        if (q.op == LBQ_PRESENT) *ok = *ok && need_key(need, STORE_ATTR_LABEL, group, q.key);
+        for (int k = 0; q.op != LBQ_PRESENT && k < q.nvals; k++) {
+            const char *label = need_text(need, q.key, ":");
+            *ok = *ok && label && need_eq(need, STORE_ATTR_LABEL, group, label, q.vals[k]);
+        }
+    }
+    return true;
+}
+
+bool filter_index_need(const struct m2m_filter *fc, struct store_need *need)
+{
+    need->nterms = 0;
+    need->used = 0;
+    /* With fo=OR every condition must be indexed (one group of all their
+     * terms); with AND each indexed condition is a group of its own. */
+    bool any = fc->fo == 2;
+    bool unindexed = fc->ms[0] || fc->us[0] || fc->exb[0] || fc->exa[0] || fc->sts >= 0 ||
+                     fc->stb >= 0 || fc->nty || fc->nchty || fc->npty || fc->nclbl || fc->npalb ||
+                     fc->natr || fc->ncatr || fc->npatr;
+    if (any && unindexed) return false;
+    int group = 0;
+    bool ok = true;
+    if (fc->nlbl) {
+        for (int i = 0; i < fc->nlbl; i++) ok = ok && need_eq(need, STORE_ATTR_LABEL, group, fc->lbl[i], "");
+        group += !any;
+    }
+    if (fc->ncty) {
+        for (int i = 0; i < fc->ncty; i++) ok = ok && need_key(need, STORE_ATTR_CNF, group, fc->cty[i]);
+        group += !any;
+    }
+    if (fc->nlbq) {
+        if (need_lbq(need, fc, group, &ok)) group += !any;
+        else if (any) return false;
+    }
+    const char *cra = fc->cra[0] ? fc->cra : NULL, *crb = fc->crb[0] ? fc->crb : NULL;
+    if (cra || crb) {
+        if (any && cra && crb)
+            ok = ok && need_add(need, (struct store_term){ .attr = STORE_ATTR_CT, .group = group, .lo = cra }) &&
+                 need_add(need, (struct store_term){ .attr = STORE_ATTR_CT, .group = group, .hi = crb });
+        else
+            ok = ok && need_add(need, (struct store_term){ .attr = STORE_ATTR_CT, .group = group, .lo = cra, .hi = crb });
+        group += !any;
+    }
+    /* A size condition holds only for cs >= 0 (filter_match). */
+    if (fc->sza >= 0 || fc->szb >= 0) {
+        int64_t lo = fc->sza > 0 ? fc->sza : 0, hi = fc->szb >= 0 ? fc->szb : INT64_MAX;
+        if (any && fc->sza >= 0 && fc->szb >= 0)
+            ok = ok && need_add(need, (struct store_term){ .attr = STORE_ATTR_CS, .group = group, .ilo = lo, .ihi = INT64_MAX }) &&
+                 need_add(need, (struct store_term){ .attr = STORE_ATTR_CS, .group = group, .ilo = 0, .ihi = hi });
+        else
+            ok = ok && need_add(need, (struct store_term){ .attr = STORE_ATTR_CS, .group = group, .ilo = lo, .ihi = hi });
+    }
+    return ok && need->nterms > 0;
+}

@@ -17,6 +17,12 @@ bool filter_has_conditions(const struct m2m_filter *fc);
  * there are none. Same-tag values are ORed, different tags combine by fo. */
 bool filter_match(const struct m2m_filter *fc, struct store *store, const struct resource *res);
 
+/* What a store index can narrow a scan to for fc (store_scan_matching):
+ * false when no condition of fc can be answered from an index. Every
+ * resource that matches fc meets the need; the conditions stay to be
+ * checked by filter_match(). Strings are borrowed from fc or kept in need. */
+bool filter_index_need(const struct m2m_filter *fc, struct store_need *need);
+
 /* Is this a well-formed labelsQuery expression ("key", "key:value",
  * "NT key", "key EQ v", "key NE v", "key IN (v1, v2)", "key NI (v1, v2)")? */
 

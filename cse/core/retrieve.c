@@ -38,7 +38,8 @@ struct collect {
     json_t *no_instances;      /* ri set: containers with disableRetrieval */
     const char *target_ri;
     int scan_ty;               /* the store scans this type only (0: every row) */
-    json_t *passed;            /* ri set: ancestors read and found visible (scan_ty) */
+    bool sparse;               /* the scan skips rows, ancestors among them */
+    json_t *passed;            /* ri set: ancestors read and found visible (sparse) */
     ts_buf now;                /* expired resources not yet swept are skipped */
 };
 
@@ -77,7 +78,7 @@ static bool hidden(struct collect *c, const struct resource *r);
 static bool ancestor_hidden(struct collect *c, const char *pi)
 {
     if (json_object_get(c->hidden, pi)) return true;
-    if (!c->scan_ty || !strcmp(pi, c->target_ri) || json_object_get(c->passed, pi)) return false;
+    if (!c->sparse || !strcmp(pi, c->target_ri) || json_object_get(c->passed, pi)) return false;
     struct resource *parent = NULL;
     if (store_get(c->cse->store, pi, &parent)) return false;
     bool hide = hidden(c, parent);
@@ -94,7 +95,7 @@ static bool hidden(struct collect *c, const struct resource *r)
                 (t && t->hidden && t->hidden(r, c->req));
     if (hide) json_object_set_new(c->hidden, ri, json_true());
     else if (res_bool(r, "disr", 0)) json_object_set_new(c->no_instances, ri, json_true());
-    if (!hide && c->scan_ty) json_object_set_new(c->passed, ri, json_true());
+    if (!hide && c->sparse) json_object_set_new(c->passed, ri, json_true());
     return hide;
 }
 
@@ -195,6 +196,21 @@ static int collect_match(struct resource *r, void *data)
     return 0;
 }
 
+/* The subtree's rows for collect_match, through a filter index when the
+ * store has one that fits (it reads only the rows that can match), else
+ * all of them (of type scan_ty); the same matches either way. */
+static int scan(struct collect *c, const char *path, int depth)
+{
+    struct store_need need;
+    if (c->apply_filter && filter_index_need(c->fc, &need)) {
+        c->sparse = true;
+        int rc = store_scan_matching(c->cse->store, path, depth, c->scan_ty, &need, collect_match, c);
+        if (rc != RSC_NOT_IMPLEMENTED) return rc;
+    }
+    c->sparse = c->scan_ty != 0;
+    return store_scan_subtree(c->cse->store, path, depth, c->scan_ty, collect_match, c);
+}
+
 static void init_collect(struct collect *c, struct cse *cse, const struct m2m_request *req,
                          const struct resource *target)
 {
@@ -237,7 +253,7 @@ static int discovery(struct cse *cse, const struct m2m_request *req, struct m2m_
     if (rcn == RCN_CHILD_REFS) c.refs = json_array();
     else c.uris = json_array();
     int lvl = req->fc.lvl > 0 ? (int)req->fc.lvl : 0;
-    int rc = store_scan_subtree(cse->store, target->path, lvl, c.scan_ty, collect_match, &c);
+    int rc = scan(&c, target->path, lvl);
     if (rc > 1) {
         json_decref(c.uris); json_decref(c.refs);
         finish_paging(&c, NULL);
@@ -271,7 +287,7 @@ int build_with_children(struct cse *cse, const struct m2m_request *req, struct m
         depth = req->fc.lvl > 0 ? (int)req->fc.lvl : 0;
         break;
     }
-    int rc = store_scan_subtree(cse->store, target->path, depth, c.scan_ty, collect_match, &c);
+    int rc = scan(&c, target->path, depth);
     json_decref(c.objects);
     if (rc > 1) {
         json_decref(c.refs); json_decref(attrs);

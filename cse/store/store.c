@@ -28,6 +28,24 @@ _Static_assert(TY_CIN == 4, "CIN_SQL must spell TY_CIN");
  * the same for one resource type. Ordering by seq instead would need the
  * whole subtree read and sorted first. */
 
+/* What lets a filtered discovery read only rows that can match
+ * (store_scan_matching):
+ * - labels (lbl, lbq): `lb` is the `lbl` array's text (NULL without
+ *   labels, compared on every UPDATE), and each label is a row of
+ *   `labels`. Most resources have none, so this costs them nothing.
+ * - ct (cra/crb): the CSE stamps ct when it creates a row, and seq grows
+ *   with every insert, so from store_meta 'ct_ordered_from' on (the seq
+ *   after the last time the clock stepped back, or a row came without ct)
+ *   the rows of a ct interval are one seq interval, found by a binary
+ *   search over the rowid B-tree: no index, nothing per CREATE but a
+ *   comparison. The rows before that seq are read as well (their ct is in
+ *   no order); they leave as old rows are deleted.
+ * - cs (sza/szb) and cnf (cty): not indexed: one more index entry per
+ *   contentInstance CREATE costs about 4 % of it (docs/performance.md). */
+#define LABELS_TABLE_SQL \
+    "CREATE TABLE IF NOT EXISTS labels(lbl TEXT NOT NULL, sk BLOB NOT NULL," \
+    " PRIMARY KEY(lbl, sk)) WITHOUT ROWID;"
+
 static const char table_sql[] =
     "CREATE TABLE IF NOT EXISTS resources("
     " seq INTEGER PRIMARY KEY,"
@@ -37,7 +55,10 @@ static const char table_sql[] =
     " ty INTEGER NOT NULL,"
     " et TEXT,"
     " body TEXT NOT NULL,"
-    " sk BLOB);";
+    " sk BLOB,"
+    " lb TEXT);"
+    LABELS_TABLE_SQL
+    "CREATE TABLE IF NOT EXISTS store_meta(k TEXT PRIMARY KEY, v) WITHOUT ROWID;";
 
 static const char index_sql[] =
     "CREATE INDEX IF NOT EXISTS resources_children ON resources(pi, ty);"
@@ -46,7 +67,19 @@ static const char index_sql[] =
     /* Not for contentInstances: they are most of the writes (an index entry
      * each would cost every CREATE), and most of any subtree they are in,
      * so a scan for them through (sk) meets few other rows. */
-    "CREATE INDEX IF NOT EXISTS resources_subtree_ty ON resources(ty, sk) WHERE ty <> " CIN_SQL ";";
+    "CREATE INDEX IF NOT EXISTS resources_subtree_ty ON resources(ty, sk) WHERE ty <> " CIN_SQL ";"
+    /* The labels of a deleted subtree are one range of this index. */
+    "CREATE INDEX IF NOT EXISTS labels_of_row ON labels(sk);";
+
+/* Databases written before the filter columns existed: add them, fill them
+ * from the bodies, and fill `labels`. */
+static const char migrate_filters_sql[] =
+    "ALTER TABLE resources ADD COLUMN lb TEXT;"
+    "UPDATE resources SET"
+    " lb = CASE WHEN json_type(body, '$.lbl') = 'array' AND json_array_length(body, '$.lbl') > 0"
+    "      THEN json_extract(body, '$.lbl') END;"
+    "INSERT OR IGNORE INTO labels(lbl, sk) SELECT j.value, r.sk FROM resources r, json_each(r.lb) j"
+    " WHERE r.lb IS NOT NULL AND j.type = 'text';";
 
 /* Databases written before `sk` existed: add the column and fill it, parents
  * first (a parent's seq is always smaller than its children's), one tree
@@ -64,7 +97,9 @@ enum stmt_id {
     S_SUBTREE, S_DELETE_SUBTREE, S_CHILDREN, S_CHILDREN_TY, S_OLDEST, S_NEWEST,
     S_COUNT, S_EXPIRED, S_NEXT_EXPIRY, S_OLDEST_AT, S_NEWEST_AT,
     S_SAVEPOINT, S_RELEASE, S_ROLLBACK_TO, S_COUNT_TY, S_SCAN, S_SCAN_TY, S_SCAN_KEY,
-    S_KEY_OF_RI, S_SCAN_CIN, S_COUNT_STMTS
+    S_KEY_OF_RI, S_SCAN_CIN, S_LABEL_ADD, S_LABELS_DROP_ROW, S_LABELS_DROP_RANGE, S_ROW_BY_KEY,
+    S_CT_PROBE, S_CT_DISORDER,
+    S_COUNT_STMTS
 };
 
 static const char *const stmt_sql[S_COUNT_STMTS] = {
@@ -76,13 +111,15 @@ static const char *const stmt_sql[S_COUNT_STMTS] = {
     [S_ROLLBACK_TO] = "ROLLBACK TO primitive",
     [S_GET] = "SELECT seq, ty, path, body FROM resources WHERE ri = ?1",
     [S_GET_PATH] = "SELECT seq, ty, path, body FROM resources WHERE path = ?1",
-    [S_INSERT] = "INSERT INTO resources(ri, path, pi, ty, et, body, seq, sk) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+    [S_INSERT] = "INSERT INTO resources(ri, path, pi, ty, et, body, seq, sk, lb)"
+                 " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
     [S_KEY_OF_RI] = "SELECT sk FROM resources WHERE ri = ?1",
-    [S_UPDATE] = "UPDATE resources SET et = ?2, body = ?3 WHERE ri = ?1",
+    [S_UPDATE] = "UPDATE resources SET et = ?2, body = ?3, lb = ?4 WHERE ri = ?1",
     /* Naming et in SET rewrites its index entry even when unchanged: one more
      * page in the WAL per commit. Most updates (a container's cni/st on every
      * new instance) leave et as it is. */
-    [S_UPDATE_BODY] = "UPDATE resources SET body = ?3 WHERE ri = ?1 AND et IS ?2",
+    [S_UPDATE_BODY] = "UPDATE resources SET body = ?3"
+                      " WHERE ri = ?1 AND et IS ?2 AND lb IS ?4",
     [S_DELETE_ONE] = "DELETE FROM resources WHERE ri = ?1",
     [S_SUBTREE] = "SELECT seq, ty, path, body FROM resources WHERE path > ?1 AND path < ?2 ORDER BY seq",
     [S_DELETE_SUBTREE] = "DELETE FROM resources WHERE path > ?1 AND path < ?2",
@@ -106,6 +143,12 @@ static const char *const stmt_sql[S_COUNT_STMTS] = {
     [S_SCAN_CIN] = "SELECT seq, ty, path, body, sk FROM resources"
                    " WHERE sk > ?1 AND sk < ?2 AND ty = ?3 ORDER BY sk",
     [S_SCAN_KEY] = "SELECT sk FROM resources WHERE path = ?1",
+    [S_LABEL_ADD] = "INSERT OR IGNORE INTO labels(lbl, sk) VALUES(?1, ?2)",
+    [S_LABELS_DROP_ROW] = "DELETE FROM labels WHERE sk = ?1",
+    [S_LABELS_DROP_RANGE] = "DELETE FROM labels WHERE sk >= ?1 AND sk < ?2",
+    [S_ROW_BY_KEY] = "SELECT seq, ty, path, body, sk FROM resources WHERE sk = ?1",
+    [S_CT_PROBE] = "SELECT json_extract(body, '$.ct') FROM resources WHERE seq >= ?1 ORDER BY seq LIMIT 1",
+    [S_CT_DISORDER] = "INSERT OR REPLACE INTO store_meta(k, v) VALUES('ct_ordered_from', ?1)",
     [S_NEXT_EXPIRY] = "SELECT min(et) FROM resources WHERE et IS NOT NULL",
     [S_OLDEST_AT] = "SELECT c.seq, c.ty, c.path, c.body FROM resources p JOIN resources c ON c.pi = p.ri"
                     " WHERE p.path = ?1 AND p.ty = ?2 AND c.ty = ?3 ORDER BY c.seq ASC LIMIT 1",
@@ -162,6 +205,9 @@ struct store {
     sqlite3_stmt *stmt[S_COUNT_STMTS];
     struct cached_body cache[BODY_CACHE_SLOTS];
     uint64_t generation;       /* bumped by every change (store_generation) */
+    bool labels_present;       /* `labels` may hold rows: deletes must clear theirs */
+    int64_t ct_ordered_from;   /* ct does not decrease with seq from here on (store_meta) */
+    char last_ct[32];          /* the greatest ct inserted */
     bool batching;             /* store_batch_enable(): transactions become savepoints */
     bool in_batch;             /* the batch transaction is open */
     bool plain_joined;         /* a store_begin() savepoint is open in the batch */
@@ -261,16 +307,19 @@ static void sql_seqkey(sqlite3_context *ctx, int argc, sqlite3_value **argv)
     sqlite3_result_blob(ctx, key, (int)n, sqlite3_free);
 }
 
-static bool has_scan_keys(struct store *s)
+/* Does `sql` return a row? */
+static bool has_row(struct store *s, const char *sql)
 {
     sqlite3_stmt *st;
-    bool found = false;
-    if (sqlite3_prepare_v2(s->db, "SELECT 1 FROM pragma_table_info('resources') WHERE name = 'sk'",
-                           -1, &st, NULL) != SQLITE_OK)
-        return false;
-    found = sqlite3_step(st) == SQLITE_ROW;
+    if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) != SQLITE_OK) return false;
+    bool found = sqlite3_step(st) == SQLITE_ROW;
     sqlite3_finalize(st);
     return found;
+}
+
+static bool has_scan_keys(struct store *s)
+{
+    return has_row(s, "SELECT 1 FROM pragma_table_info('resources') WHERE name = 'sk'");
 }
 
 /* Adds and fills sk in a database from before it existed, in one
@@ -289,6 +338,46 @@ static int migrate_scan_keys(struct store *s, char **err)
     if (rc == SQLITE_OK) rc = sqlite3_exec(s->db, "COMMIT", NULL, NULL, err);
     if (rc != SQLITE_OK) sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
     return rc;
+}
+
+/* Adds the filter columns (after the scan keys, which `labels` refers to). */
+static int migrate_filter_columns(struct store *s, char **err)
+{
+    if (has_row(s, "SELECT 1 FROM pragma_table_info('resources') WHERE name = 'lb'")) return SQLITE_OK;
+    log_info("store: adding the discovery filter columns to an existing database");
+    int rc = sqlite3_exec(s->db, "BEGIN IMMEDIATE", NULL, NULL, err);
+    if (rc == SQLITE_OK) rc = sqlite3_exec(s->db, migrate_filters_sql, NULL, NULL, err);
+    if (rc == SQLITE_OK) rc = sqlite3_exec(s->db, "COMMIT", NULL, NULL, err);
+    if (rc != SQLITE_OK) sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+    return rc;
+}
+
+/* Where ct is in seq order: found once per database (every row read, when
+ * an older database is first opened), then kept by note_ct(). */
+static const char ct_order_sql[] =
+    "INSERT INTO store_meta(k, v) SELECT 'ct_ordered_from', ("
+    " SELECT coalesce(max(CASE WHEN ct IS NULL THEN seq + 1 ELSE seq END), 0) FROM"
+    " (SELECT seq, json_extract(body, '$.ct') AS ct,"
+    "  lag(json_extract(body, '$.ct')) OVER (ORDER BY seq) AS prev FROM resources)"
+    " WHERE ct IS NULL OR ct < prev)"
+    " WHERE NOT EXISTS (SELECT 1 FROM store_meta WHERE k = 'ct_ordered_from');";
+
+static int init_ct_order(struct store *s, char **err)
+{
+    int rc = sqlite3_exec(s->db, ct_order_sql, NULL, NULL, err);
+    sqlite3_stmt *st;
+    if (rc == SQLITE_OK)
+        rc = sqlite3_prepare_v2(s->db, "SELECT (SELECT v FROM store_meta WHERE k = 'ct_ordered_from'),"
+                                " (SELECT json_extract(body, '$.ct') FROM resources ORDER BY seq DESC LIMIT 1)",
+                                -1, &st, NULL);
+    if (rc != SQLITE_OK) return rc;
+    if (sqlite3_step(st) == SQLITE_ROW) {
+        s->ct_ordered_from = sqlite3_column_int64(st, 0);
+        if (sqlite3_column_type(st, 1) == SQLITE_TEXT)
+            snprintf(s->last_ct, sizeof s->last_ct, "%s", (const char *)sqlite3_column_text(st, 1));
+    }
+    sqlite3_finalize(st);
+    return SQLITE_OK;
 }
 
 static int64_t first_free_seq(struct store *s)
@@ -338,6 +427,7 @@ int store_open(struct store **out, const char *file, enum store_sync sync)
         sqlite3_exec(s->db, pragmas, NULL, NULL, &err) != SQLITE_OK ||
         sqlite3_exec(s->db, table_sql, NULL, NULL, &err) != SQLITE_OK ||
         migrate_scan_keys(s, &err) != SQLITE_OK ||
+        migrate_filter_columns(s, &err) != SQLITE_OK ||
         sqlite3_exec(s->db, index_sql, NULL, NULL, &err) != SQLITE_OK) {
         log_error("store: cannot initialise %s: %s", file, err ? err : "?");
         sqlite3_free(err);
@@ -353,6 +443,13 @@ int store_open(struct store **out, const char *file, enum store_sync sync)
         }
     }
     s->next_seq = first_free_seq(s);
+    s->labels_present = has_row(s, "SELECT 1 FROM labels LIMIT 1");
+    if (init_ct_order(s, &err) != SQLITE_OK) {
+        log_error("store: cannot initialise %s: %s", file, err ? err : "?");
+        sqlite3_free(err);
+        store_close(s);
+        return RSC_INTERNAL_SERVER_ERROR;
+    }
     *out = s;
     return 0;
 }
@@ -545,6 +642,108 @@ static void bind_et(sqlite3_stmt *st, int col, const struct resource *res)
     else sqlite3_bind_null(st, col);
 }
 
+/* The `lbl` array's text for the lb column; NULL when there are no labels. */
+static char *labels_text(const struct resource *res, size_t *len)
+{
+    json_t *lbl = json_object_get(res->attrs, "lbl");
+    return json_is_array(lbl) && json_array_size(lbl) ? json_text(lbl, len) : NULL;
+}
+
+/* Binds lb (borrowed; NULL without labels). */
+static void bind_labels_text(sqlite3_stmt *st, int col, const char *lb, size_t lb_len)
+{
+    if (lb) sqlite3_bind_text(st, col, lb, (int)lb_len, SQLITE_STATIC);
+    else sqlite3_bind_null(st, col);
+}
+
+/* One `labels` row per distinct string label of res, under its key. */
+static int add_labels(struct store *s, const struct resource *res, const unsigned char *key, size_t key_len)
+{
+    size_t i;
+    json_t *v;
+    json_array_foreach(json_object_get(res->attrs, "lbl"), i, v) {
+        if (!json_is_string(v)) continue;
+        sqlite3_stmt *st = stmt(s, S_LABEL_ADD);
+        sqlite3_bind_text(st, 1, json_string_value(v), (int)json_string_length(v), SQLITE_STATIC);
+        sqlite3_bind_blob(st, 2, key, (int)key_len, SQLITE_STATIC);
+        int rc = sqlite3_step(st);
+        sqlite3_reset(st);
+        if (rc != SQLITE_DONE) return db_error(s, "labels");
+        s->labels_present = true;
+    }
+    return 0;
+}
+
+/* The scan key of the row that `id` (S_KEY_OF_RI, S_SCAN_KEY) finds by
+ * `value`, into a new buffer with room for one more byte (the upper bound
+ * of its subtree); NULL when absent. */
+static unsigned char *key_lookup(struct store *s, enum stmt_id id, const char *value, size_t *len)
+{
+    sqlite3_stmt *st = stmt(s, id);
+    sqlite3_bind_text(st, 1, value, -1, SQLITE_STATIC);
+    unsigned char *key = NULL;
+    if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_type(st, 0) == SQLITE_BLOB) {
+        *len = (size_t)sqlite3_column_bytes(st, 0);
+        key = malloc(*len + 1);
+        if (key) memcpy(key, sqlite3_column_blob(st, 0), *len);
+    }
+    sqlite3_reset(st);
+    return key;
+}
+
+/* After an UPDATE that changed lb (or et): the row's labels anew. */
+static int replace_labels(struct store *s, const struct resource *res, bool has_labels)
+{
+    if (!has_labels && !s->labels_present) return 0;
+    size_t len;
+    unsigned char *key = key_lookup(s, S_KEY_OF_RI, res_ri(res), &len);
+    if (!key) return db_error(s, "key of an updated row");
+    sqlite3_stmt *st = stmt(s, S_LABELS_DROP_ROW);
+    sqlite3_bind_blob(st, 1, key, (int)len, SQLITE_STATIC);
+    int rc = sqlite3_step(st) == SQLITE_DONE ? 0 : db_error(s, "labels");
+    sqlite3_reset(st);
+    if (!rc && has_labels) rc = add_labels(s, res, key, len);
+    free(key);
+    return rc;
+}
+
+/* Before a subtree is deleted: its rows' labels. */
+static int drop_subtree_labels(struct store *s, const struct resource *res)
+{
+    if (!s->labels_present) return 0;
+    size_t len;
+    unsigned char *key = key_lookup(s, S_KEY_OF_RI, res_ri(res), &len);
+    if (!key) return 0;   /* no such row: the delete reports it */
+    sqlite3_stmt *st = stmt(s, S_LABELS_DROP_RANGE);
+    sqlite3_bind_blob(st, 1, key, (int)len, SQLITE_STATIC);
+    key[len] = 0xFF;
+    sqlite3_bind_blob(st, 2, key, (int)len + 1, SQLITE_STATIC);
+    int rc = sqlite3_step(st) == SQLITE_DONE ? 0 : db_error(s, "labels");
+    sqlite3_reset(st);
+    free(key);
+    return rc;
+}
+
+/* Moves ct_ordered_from past a row whose ct is earlier than the last one's
+ * (it starts the ordered run) or that has none (the next one does), in
+ * the row's transaction: a rollback takes both. A rolled-back row may have
+ * raised last_ct: the next row then only starts a new run too early. */
+static int note_ct(struct store *s, int64_t seq, const char *ct)
+{
+    if (ct && strcmp(ct, s->last_ct) >= 0 && strlen(ct) < sizeof s->last_ct) {
+        strcpy(s->last_ct, ct);
+        return 0;
+    }
+    bool usable = ct && strlen(ct) < sizeof s->last_ct;
+    snprintf(s->last_ct, sizeof s->last_ct, "%s", usable ? ct : "");
+    s->ct_ordered_from = usable ? seq : seq + 1;
+    sqlite3_stmt *st = stmt(s, S_CT_DISORDER);
+    sqlite3_bind_int64(st, 1, s->ct_ordered_from);
+    int rc = sqlite3_step(st);
+    sqlite3_reset(st);
+    return rc == SQLITE_DONE ? 0 : db_error(s, "ct order");
+}
+
 /* The scan key of the row with ri `pi` into key (at most PARENT_KEY_MAX
  * bytes), length into *len; 0 bytes for a root (no such row). False when
  * the key does not fit or SQLite fails. */
@@ -597,9 +796,15 @@ int store_insert(struct store *s, struct resource *res)
     }
     key_len += seqkey(seq, key + key_len);
     sqlite3_bind_blob(st, 8, key, (int)key_len, SQLITE_STATIC);
+    size_t lb_len = 0;
+    char *lb = labels_text(res, &lb_len);
+    bind_labels_text(st, 9, lb, lb_len);
     int rc = sqlite3_step(st);
     sqlite3_reset(st);
     sqlite3_clear_bindings(st);
+    if (rc == SQLITE_DONE && lb && add_labels(s, res, key, key_len)) rc = SQLITE_ERROR;
+    if (rc == SQLITE_DONE && note_ct(s, seq, res_str(res, "ct"))) rc = SQLITE_ERROR;
+    free(lb);
     if (rc == SQLITE_DONE) {
         res->seq = seq;
         /* A fresh resource is usually read back soon (la, the next instance). */
@@ -607,6 +812,7 @@ int store_insert(struct store *s, struct resource *res)
         return 0;
     }
     free(body);
+    if (rc == SQLITE_ERROR) return RSC_INTERNAL_SERVER_ERROR;   /* labels, logged */
     if (rc == SQLITE_CONSTRAINT) {
         const char *msg = sqlite3_errmsg(s->db);
         return strstr(msg, "resources.path") ? RSC_CONFLICT : RSC_ALREADY_EXISTS;
@@ -620,19 +826,27 @@ int store_update(struct store *s, const struct resource *res)
     char *body = json_text(res->attrs, &len);
     if (!body) return RSC_INTERNAL_SERVER_ERROR;
     s->generation++;
-    int rc = SQLITE_DONE, changed = 0;
-    for (int id = S_UPDATE_BODY; rc == SQLITE_DONE && !changed && id >= S_UPDATE; id--) {
+    size_t lb_len = 0;
+    char *lb = labels_text(res, &lb_len);
+    int rc = SQLITE_DONE, changed = 0, id;
+    for (id = S_UPDATE_BODY; rc == SQLITE_DONE && !changed && id >= S_UPDATE; id--) {
         sqlite3_stmt *st = stmt(s, (enum stmt_id)id);
         sqlite3_bind_text(st, 1, res_ri(res), -1, SQLITE_STATIC);
         bind_et(st, 2, res);
         sqlite3_bind_text(st, 3, body, (int)len, SQLITE_STATIC);
+        bind_labels_text(st, 4, lb, lb_len);
         rc = sqlite3_step(st);
         sqlite3_reset(st);
         sqlite3_clear_bindings(st);
         changed = sqlite3_changes(s->db);
     }
+    /* id + 1 is the statement that changed the row: the full one may have
+     * changed lb. */
+    int labels_rc = changed && rc == SQLITE_DONE && id + 1 == S_UPDATE ? replace_labels(s, res, lb != NULL) : 0;
+    free(lb);
     if (rc != SQLITE_DONE) { free(body); return db_error(s, "update"); }
     if (!changed) { free(body); return RSC_NOT_FOUND; }
+    if (labels_rc) { free(body); return labels_rc; }
     /* seq is known when res came from the store; the cache is keyed by it. */
     if (res->seq > 0) cache_put(s, res->seq, body, len, json_deep_copy(res->attrs));
     else free(body);
@@ -657,8 +871,8 @@ int store_delete_subtree(struct store *s, const struct resource *res,
     subtree_bounds(res->path, &lo, &hi);
     s->generation++;
     s->parent.valid = false;
-    int result = 0;
-    if (visit) {
+    int result = drop_subtree_labels(s, res);
+    if (!result && visit) {
         sqlite3_stmt *st = stmt(s, S_SUBTREE);
         sqlite3_bind_text(st, 1, lo, -1, SQLITE_STATIC);
         sqlite3_bind_text(st, 2, hi, -1, SQLITE_STATIC);
@@ -697,19 +911,10 @@ int store_descendants(struct store *s, const char *path, int max_depth,
     return store_scan_subtree(s, path, max_depth, 0, visit, data);
 }
 
-/* The scan key of the resource at path into a new buffer; NULL when absent. */
+/* The scan key of the resource at path; NULL when absent. */
 static unsigned char *scan_key_of(struct store *s, const char *path, size_t *len)
 {
-    sqlite3_stmt *st = stmt(s, S_SCAN_KEY);
-    sqlite3_bind_text(st, 1, path, -1, SQLITE_STATIC);
-    unsigned char *key = NULL;
-    if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_type(st, 0) == SQLITE_BLOB) {
-        *len = (size_t)sqlite3_column_bytes(st, 0);
-        key = malloc(*len + 1);   /* + the 0xFF of the upper bound */
-        if (key) memcpy(key, sqlite3_column_blob(st, 0), *len);
-    }
-    sqlite3_reset(st);
-    return key;
+    return key_lookup(s, S_SCAN_KEY, path, len);
 }
 
 int store_scan_subtree(struct store *s, const char *path, int max_depth, int ty,
@@ -759,6 +964,241 @@ int store_scan_subtree(struct store *s, const char *path, int max_depth, int ty,
     s->last_scan.full_scan_steps = sqlite3_stmt_status(st, SQLITE_STMTSTATUS_FULLSCAN_STEP, 0) +
                                    sqlite3_stmt_status(st, SQLITE_STMTSTATUS_AUTOINDEX, 0);
     sqlite3_reset(st);
+    free(root);
+    return result;
+}
+
+/* store_scan_matching(): where each indexed attribute's rows are found.
+ * Labels: the `labels` table, (lbl, sk), so one label's rows come in
+ * pre-order and an equality bounded to a subtree is one index range. ct: a
+ * seq interval (ct_seq_bounds()) of the rowid B-tree. cnf, cs: nowhere. */
+static bool indexed(enum store_attr attr)
+{
+    return attr == STORE_ATTR_LABEL || attr == STORE_ATTR_CT;
+}
+
+/* The ct of the first row at or after seq; false when there is none. */
+static bool ct_probe(struct store *s, int64_t seq, char *ct, size_t cap)
+{
+    sqlite3_stmt *st = stmt(s, S_CT_PROBE);
+    sqlite3_bind_int64(st, 1, seq);
+    bool found = sqlite3_step(st) == SQLITE_ROW;
+    if (found) snprintf(ct, cap, "%s", sqlite3_column_type(st, 0) == SQLITE_TEXT ?
+                                       (const char *)sqlite3_column_text(st, 0) : "");
+    s->last_scan.vm_steps += sqlite3_stmt_status(st, SQLITE_STMTSTATUS_VM_STEP, 1);
+    sqlite3_reset(st);
+    return found;
+}
+
+/* The least seq from which every row has ct >= bound (binary search: ct
+ * does not decrease with seq from ct_ordered_from on); rows from
+ * ct_ordered_from up to it have less. */
+static int64_t first_seq_from(struct store *s, const char *bound)
+{
+    int64_t lo = s->ct_ordered_from, hi = s->next_seq;
+    char ct[32];
+    while (lo < hi) {
+        int64_t mid = lo + (hi - lo) / 2;
+        if (!ct_probe(s, mid, ct, sizeof ct) || strcmp(ct, bound) >= 0) hi = mid;
+        else lo = mid + 1;
+    }
+    return lo;
+}
+
+/* A ct term as the seq interval [ilo, ihi) of its ordered rows (the rows
+ * before ct_ordered_from are read besides). */
+static void ct_seq_bounds(struct store *s, struct store_term *t)
+{
+    t->ilo = t->lo ? first_seq_from(s, t->lo) : s->ct_ordered_from;
+    t->ihi = t->hi ? first_seq_from(s, t->hi) : s->next_seq;
+    if (t->eq) {
+        t->ilo = first_seq_from(s, t->eq);
+        char after[40];
+        snprintf(after, sizeof after, "%s\x01", t->eq);
+        t->ihi = first_seq_from(s, after);
+    }
+}
+
+/* A group whose index entries number at least this many is not worth
+ * sorting into pre-order: the plain scan, which stops at `lim`, is used. */
+#define NEED_SORT_CAP 4096
+#define NEED_SQL_MAX 16384
+
+struct sql_text { char text[NEED_SQL_MAX]; size_t len; bool overflow; };
+
+static void sql_add(struct sql_text *q, const char *part)
+{
+    size_t n = strlen(part);
+    if (q->len + n >= sizeof q->text) { q->overflow = true; return; }
+    memcpy(q->text + q->len, part, n + 1);
+    q->len += n;
+}
+
+/* A label equality is one range of (lbl, sk), in pre-order. */
+static bool term_is_eq(const struct store_term *t) { return t->eq && t->attr == STORE_ATTR_LABEL; }
+
+/* "SELECT <what> FROM <source> WHERE <condition>": parameters in the order
+ * bind_term() binds them. The subtree bound goes in only for an equality
+ * (there it narrows the index range; for a range it would only filter). */
+static void term_sql(struct sql_text *q, const struct store_term *t, const char *what, bool subtree)
+{
+    char part[200];
+    if (t->attr == STORE_ATTR_CT) {
+        /* Two rowid ranges; NOT INDEXED: not the (sk) index, which would
+         * read the whole subtree in order instead. */
+        const char *in = subtree ? " AND sk > ? AND sk < ?" : "";
+        snprintf(part, sizeof part, "SELECT %s FROM resources NOT INDEXED WHERE seq < ?%s UNION ALL"
+                 " SELECT %s FROM resources NOT INDEXED WHERE seq >= ? AND seq < ?%s", what, in, what, in);
+        sql_add(q, part);
+        return;
+    }
+    {
+        snprintf(part, sizeof part, "SELECT %s FROM labels WHERE %s", what,
+                 t->eq ? "lbl = ?" : t->lo && t->hi ? "lbl >= ? AND lbl < ?" :
+                 t->lo ? "lbl >= ?" : t->hi ? "lbl < ?" : "1");
+        sql_add(q, part);
+    }
+    if (subtree || term_is_eq(t)) sql_add(q, " AND sk > ? AND sk < ?");
+}
+
+static int bind_subtree(sqlite3_stmt *st, int at, const unsigned char *root, size_t root_len)
+{
+    sqlite3_bind_blob(st, at++, root, (int)root_len, SQLITE_STATIC);
+    sqlite3_bind_blob(st, at++, root, (int)root_len + 1, SQLITE_STATIC);
+    return at;
+}
+
+static int bind_term(const struct store *s, sqlite3_stmt *st, int at, const struct store_term *t, bool subtree,
+                     const unsigned char *root, size_t root_len)
+{
+    if (t->attr == STORE_ATTR_CT) {
+        sqlite3_bind_int64(st, at++, s->ct_ordered_from);
+        if (subtree) at = bind_subtree(st, at, root, root_len);
+        sqlite3_bind_int64(st, at++, t->ilo);
+        sqlite3_bind_int64(st, at++, t->ihi);
+        return subtree ? bind_subtree(st, at, root, root_len) : at;
+    }
+    if (t->eq) {
+        sqlite3_bind_text(st, at++, t->eq, -1, SQLITE_STATIC);
+    } else {
+        if (t->lo) sqlite3_bind_text(st, at++, t->lo, -1, SQLITE_STATIC);
+        if (t->hi) sqlite3_bind_text(st, at++, t->hi, -1, SQLITE_STATIC);
+    }
+    return subtree || term_is_eq(t) ? bind_subtree(st, at, root, root_len) : at;
+}
+
+static void add_stats(struct store *s, sqlite3_stmt *st)
+{
+    s->last_scan.vm_steps += sqlite3_stmt_status(st, SQLITE_STMTSTATUS_VM_STEP, 0);
+    s->last_scan.sorts += sqlite3_stmt_status(st, SQLITE_STMTSTATUS_SORT, 0);
+    s->last_scan.full_scan_steps += sqlite3_stmt_status(st, SQLITE_STMTSTATUS_FULLSCAN_STEP, 0) +
+                                    sqlite3_stmt_status(st, SQLITE_STMTSTATUS_AUTOINDEX, 0);
+}
+
+/* How many index entries the term reads (up to NEED_SORT_CAP); -1 on error. */
+static int64_t term_entries(struct store *s, const struct store_term *t,
+                            const unsigned char *root, size_t root_len)
+{
+    struct sql_text q = { .len = 0 };
+    char limit[48];
+    sql_add(&q, "SELECT count(*) FROM (");
+    term_sql(&q, t, "1", false);
+    snprintf(limit, sizeof limit, " LIMIT %d)", NEED_SORT_CAP);
+    sql_add(&q, limit);
+    sqlite3_stmt *st;
+    if (q.overflow || sqlite3_prepare_v2(s->db, q.text, -1, &st, NULL) != SQLITE_OK) return -1;
+    bind_term(s, st, 1, t, false, root, root_len);
+    int64_t n = sqlite3_step(st) == SQLITE_ROW ? sqlite3_column_int64(st, 0) : -1;
+    add_stats(s, st);
+    sqlite3_finalize(st);
+    return n;
+}
+
+/* The group to read rows through: the one with the fewest index entries,
+ * when they are few enough to sort; a lone equality needs no sort (its
+ * entries are in pre-order), so it serves however many it has. -1: none. */
+static int pick_group(struct store *s, const struct store_need *need, const unsigned char *root,
+                      size_t root_len)
+{
+    int64_t entries[STORE_NEED_TERMS] = { 0 };
+    int nterms[STORE_NEED_TERMS] = { 0 };
+    bool lone_eq[STORE_NEED_TERMS] = { false }, unusable[STORE_NEED_TERMS] = { false };
+    for (int i = 0; i < need->nterms; i++) {
+        const struct store_term *t = &need->term[i];
+        if (t->group < 0 || t->group >= STORE_NEED_TERMS) return -1;
+        int g = t->group;
+        lone_eq[g] = ++nterms[g] == 1 && term_is_eq(t);
+        /* A term without an index makes its group unreadable. */
+        unusable[g] = unusable[g] || !indexed(t->attr);
+        if (unusable[g]) continue;
+        int64_t n = term_entries(s, t, root, root_len);
+        if (n < 0) return -1;
+        entries[g] += n;
+    }
+    int best = -1;
+    for (int g = 0; g < STORE_NEED_TERMS; g++) {
+        if (!nterms[g] || unusable[g] || (entries[g] >= NEED_SORT_CAP && !lone_eq[g])) continue;
+        if (best < 0 || entries[g] < entries[best]) best = g;
+    }
+    return best;
+}
+
+int store_scan_matching(struct store *s, const char *path, int max_depth, int ty,
+                        const struct store_need *asked, store_visit_fn *visit, void *data)
+{
+    s->last_scan = (struct store_scan_stats){ 0 };
+    size_t root_len = 0;
+    unsigned char *root = scan_key_of(s, path, &root_len);
+    if (!root) return RSC_NOT_IMPLEMENTED;   /* the plain scan says "nothing" */
+    root[root_len] = 0xFF;                     /* bind_term() binds [root, root+FF) */
+    struct store_need local = *asked, *need = &local;   /* terms keep pointing at asked's text */
+    for (int i = 0; i < need->nterms; i++)
+        if (need->term[i].attr == STORE_ATTR_CT) ct_seq_bounds(s, &need->term[i]);
+    int group = need->nterms ? pick_group(s, need, root, root_len) : -1;
+    struct sql_text q = { .len = 0 };
+    for (int i = 0; group >= 0 && i < need->nterms; i++) {
+        if (need->term[i].group != group) continue;
+        if (q.len) sql_add(&q, " UNION ");
+        term_sql(&q, &need->term[i], "sk", true);
+    }
+    sql_add(&q, " ORDER BY 1");
+    sqlite3_stmt *st = NULL;
+    if (group < 0 || q.overflow || sqlite3_prepare_v2(s->db, q.text, -1, &st, NULL) != SQLITE_OK) {
+        free(root);
+        return RSC_NOT_IMPLEMENTED;
+    }
+    for (int i = 0, at = 1; i < need->nterms; i++)
+        if (need->term[i].group == group) at = bind_term(s, st, at, &need->term[i], true, root, root_len);
+    size_t deepest = seqkey_levels(root, root_len) + (size_t)(max_depth > 0 ? max_depth : 0);
+    sqlite3_stmt *row = stmt(s, S_ROW_BY_KEY);
+    sqlite3_stmt_status(row, SQLITE_STMTSTATUS_VM_STEP, 1);
+    int rc = SQLITE_DONE, result = 0;
+    unsigned char last[SEQKEY_MAX * 64];
+    size_t last_len = 0;
+    while (!result && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+        const void *key = sqlite3_column_blob(st, 0);
+        size_t key_len = (size_t)sqlite3_column_bytes(st, 0);
+        /* UNION ALL parts (ct) may repeat a key; they come sorted. */
+        if (key_len == last_len && !memcmp(key, last, key_len)) continue;
+        if (key_len <= sizeof last) memcpy(last, key, last_len = key_len);
+        if (max_depth > 0 && seqkey_levels(key, key_len) > deepest) continue;
+        sqlite3_bind_blob(row, 1, key, (int)key_len, SQLITE_STATIC);
+        int found = sqlite3_step(row);
+        s->last_scan.rows++;
+        if (found == SQLITE_ROW && (!ty || sqlite3_column_int(row, 1) == ty)) {
+            struct resource *r = row_resource(s, row, false);
+            if (!r) result = RSC_INTERNAL_SERVER_ERROR;
+            else result = visit(r, data);
+            resource_free(r);
+        } else if (found != SQLITE_ROW && found != SQLITE_DONE) {
+            result = db_error(s, "row of a key");
+        }
+        sqlite3_reset(row);
+    }
+    if (!result && rc != SQLITE_DONE) result = db_error(s, "filtered scan");
+    add_stats(s, st);
+    s->last_scan.vm_steps += sqlite3_stmt_status(row, SQLITE_STMTSTATUS_VM_STEP, 0);
+    sqlite3_finalize(st);
     free(root);
     return result;
 }

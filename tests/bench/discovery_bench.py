@@ -16,7 +16,9 @@ as the yardstick of the machine's speed in that run.
   tests/bench/discovery_bench.py --build build --sizes 1000,100000 --requests 100
   tests/bench/discovery_bench.py --build /tmp/old/build      # a build from before
 
-Nothing here asserts: it prints a table and writes JSON (--out).
+Queries marked * read the whole container when few match (no index): above
+10 000 instances they get 3 requests only. Nothing here asserts: it prints
+a table and writes JSON (--out).
 """
 import argparse
 import http.client
@@ -50,7 +52,20 @@ QUERIES = [
     ("rcn=4&lim=10", "/cse-in/bench/data?rcn=4&lim=10"),
     ("rcn=8&lim=10", "/cse-in/bench/data?rcn=8&lim=10"),
     ("rcn=6&lim=10 (CSEBase, lvl 1)", "/cse-in?rcn=6&lim=10"),
+    # Selective filters: RARE instances match (bulk_load()), spread over the container.
+    ("lbl=rare&lim=10", "/cse-in/bench/data?fu=1&lbl=rare&lim=10"),
+    ("lbq=site&lim=10", "/cse-in/bench/data?fu=1&lbq=site&lim=10"),
+    # Not indexed in the SQLite store: they read the subtree up to the lim-th match.
+    ("cty=application/json&lim=10 *", "/cse-in/bench/data?fu=1&cty=application/json&lim=10"),
+    ("sza=4000&lim=10 *", "/cse-in/bench/data?fu=1&sza=4000&lim=10"),
+    ("cra=(the last 20)&lim=10", "/cse-in/bench/data?fu=1&cra=20980101T000000&lim=10"),
+    ("lbl=rare&ty=4&lim=2&ofst=3", "/cse-in/bench/data?fu=1&lbl=rare&ty=4&lim=2&ofst=3"),
+    ("rcn=4&lbl=rare&lim=10", "/cse-in/bench/data?rcn=4&lbl=rare&lim=10"),
 ]
+# Instances that carry the label "rare" (and "site:x"), cnf application/json
+# and cs 5000; the last LATE have a later ct.
+RARE = 5
+LATE = 20
 HEADERS = {"X-M2M-Origin": "Cbench", "X-M2M-RI": "disc", "X-M2M-RVI": "3"}
 
 
@@ -63,13 +78,18 @@ def seqkey(seq):
 
 
 def bulk_load(db_file, total):
-    """Clones the container's one instance until it holds `total`."""
+    """Clones the container's one instance until it holds `total`: RARE of
+    them, spread evenly, with labels, another cnf and a large cs, the last
+    LATE with a later ct. Fills `lb` and `labels` when the schema has them
+    (cse/store/store.c); ct stays in seq order, as the store's
+    store_meta 'ct_order' = 1 says."""
     db = sqlite3.connect(db_file)
     # A bulk load with the CSE stopped: a crash here only loses the run.
     db.execute("PRAGMA synchronous=OFF")
     db.execute("PRAGMA cache_size=-262144")
     cols = [r[1] for r in db.execute("PRAGMA table_info(resources)")]
     has_sk = "sk" in cols
+    has_filters = "lb" in cols
     cnt = db.execute("SELECT seq, ri, body%s FROM resources WHERE path = 'cse-in/bench/data'"
                      % (", sk" if has_sk else "")).fetchone()
     cin = db.execute("SELECT ri, path, pi, ty, et, body FROM resources WHERE pi = ? AND ty = 4",
@@ -77,17 +97,34 @@ def bulk_load(db_file, total):
     base = json.loads(cin[5])
     first = db.execute("SELECT max(seq) FROM resources").fetchone()[0] + 1
 
+    rare = {total * (k + 1) // (RARE + 1) for k in range(RARE)}
+    labels = []
+
     def rows():
         for i in range(1, total):
             seq = first + i
             body = dict(base, ri="cin%08d" % seq, rn="cin_%08d" % seq)
+            if i in rare:
+                body.update(lbl=["rare", "site:x"], cnf="application/json:0", cs=5000)
+            if i >= total - LATE:
+                body["ct"] = "20990101T000000"
             row = (seq, body["ri"], "cse-in/bench/data/" + body["rn"], cin[2], 4, cin[4],
                    json.dumps(body, separators=(",", ":")))
-            yield row + ((cnt[3] + seqkey(seq),) if has_sk else ())
+            sk = cnt[3] + seqkey(seq)
+            if has_filters:
+                lb = json.dumps(body["lbl"], separators=(",", ":")) if "lbl" in body else None
+                row += (sk, lb)
+                labels.extend((lbl, sk) for lbl in body.get("lbl", []))
+            elif has_sk:
+                row += (sk,)
+            yield row
 
     db.execute("BEGIN")
+    extra = ", sk, lb" if has_filters else ", sk" if has_sk else ""
     db.executemany("INSERT INTO resources(seq, ri, path, pi, ty, et, body%s) VALUES(?,?,?,?,?,?,?%s)"
-                   % ((", sk", ",?") if has_sk else ("", "")), rows())
+                   % (extra, ",?" * extra.count(",")), rows())
+    if has_filters:
+        db.executemany("INSERT OR IGNORE INTO labels(lbl, sk) VALUES(?,?)", labels)
     cbody = json.loads(cnt[2])
     cbody["cni"] = total
     cbody["cbs"] = total * base.get("cs", 0)
@@ -171,7 +208,8 @@ def main():
             try:
                 row = {"load_s": load_s, "queries": {}}
                 for name, path in QUERIES:
-                    row["queries"][name] = measure(srv, path, args.requests)
+                    slow = name.endswith("*") and n > 10000
+                    row["queries"][name] = measure(srv, path, min(args.requests, 3) if slow else args.requests)
                 if args.wrk:
                     row["wrk16"] = concurrent(srv, QUERIES[1][1], args.wrk, 16)
                 row["rss_kb"] = int(open("/proc/%d/status" % srv.pid).read().split("VmRSS:")[1].split()[0])

@@ -191,6 +191,81 @@ static void labels_query(void **state)
     resource_free(r);
 }
 
+/* Does r meet need (every group has a term it satisfies)? The definition
+ * store_scan_matching() relies on, evaluated here on the resource. */
+static bool term_met(const struct store_term *t, const struct resource *r)
+{
+    if (t->attr == STORE_ATTR_CS) {
+        json_t *cs = json_object_get(r->attrs, "cs");
+        return json_is_integer(cs) && json_integer_value(cs) >= t->ilo && json_integer_value(cs) < t->ihi;
+    }
+    json_t *values = t->attr == STORE_ATTR_LABEL ? json_object_get(r->attrs, "lbl") : NULL;
+    json_t *one = t->attr == STORE_ATTR_CT ? json_object_get(r->attrs, "ct")
+                                           : t->attr == STORE_ATTR_CNF ? json_object_get(r->attrs, "cnf") : NULL;
+    size_t n = values ? json_array_size(values) : one ? 1 : 0;
+    for (size_t i = 0; i < n; i++) {
+        const char *v = json_string_value(values ? json_array_get(values, i) : one);
+        if (v && (t->eq ? !strcmp(v, t->eq)
+                        : (!t->lo || strcmp(v, t->lo) >= 0) && (!t->hi || strcmp(v, t->hi) < 0)))
+            return true;
+    }
+    return false;
+}
+
+static bool need_met(const struct store_need *need, const struct resource *r)
+{
+    for (int g = 0; g < STORE_NEED_TERMS; g++) {
+        bool any = false, hit = false;
+        for (int i = 0; i < need->nterms; i++)
+            if (need->term[i].group == g) { any = true; hit = hit || term_met(&need->term[i], r); }
+        if (any && !hit) return false;
+    }
+    return true;
+}
+
+/* What an index may narrow a discovery to: never a resource that matches
+ * (checked on resources that match and that do not), and nothing when a
+ * condition no index answers is ORed in. */
+static void index_need(void **state)
+{
+    (void)state;
+    struct resource *rs[] = {
+        mk(4, "{\"ri\":\"a\",\"ct\":\"20250101T000000\",\"cs\":5,\"cnf\":\"text/plain:0\","
+              "\"lbl\":[\"site:berlin\",\"floor:2\",\"indoor\"]}", "cse-in/c/a"),
+        mk(4, "{\"ri\":\"b\",\"ct\":\"20260101T000000\",\"cs\":50,\"cnf\":\"text/plain\"}", "cse-in/c/b"),
+        mk(3, "{\"ri\":\"c\",\"ct\":\"20240101T000000\",\"lbl\":[\"site\",\"indoor:x\"]}", "cse-in/c"),
+        mk(4, "{\"ri\":\"d\",\"ct\":\"20270101T000000\",\"cs\":0,\"cnf\":\"application/json:1\","
+              "\"lbl\":[\"x\"]}", "cse-in/c/d"),
+    };
+    const char *queries[] = {
+        "lbl=indoor", "lbl=indoor+x", "lbl=site", "lbq=site", "lbq=indoor", "lbq=floor IN (1, 2)",
+        "lbq=site EQ berlin&lbq=x", "lbq=NT x&lbl=x", "cty=text/plain", "cty=application/json+text",
+        "cra=20250101T000000", "crb=20260101T000000", "cra=20250101T000000&crb=20260101T000000",
+        "cra=20260101T000000&crb=20250101T000000&fo=2", "sza=5", "szb=5", "sza=5&szb=51",
+        "sza=50&szb=1&fo=2", "lbl=x&cty=text/plain", "lbl=x&cty=text/plain&fo=2",
+        "lbl=indoor&ty=4", "lbl=indoor&cra=20250601T000000&sza=1",
+    };
+    struct store_need need;
+    for (size_t q = 0; q < sizeof queries / sizeof *queries; q++) {
+        struct m2m_filter *f = fc_of(&req, queries[q]);
+        assert_true(filter_index_need(f, &need));
+        for (size_t i = 0; i < sizeof rs / sizeof *rs; i++)
+            if (filter_match(f, NULL, rs[i]) && !need_met(&need, rs[i]))
+                fail_msg("%s: %s matches but does not meet the need", queries[q], res_ri(rs[i]));
+    }
+    /* A narrowing that narrows: the label's group leaves b and c out. */
+    assert_true(filter_index_need(fc_of(&req, "lbl=indoor&ty=4"), &need));
+    assert_false(need_met(&need, rs[1]));
+    assert_false(need_met(&need, rs[2]));
+    /* Nothing to narrow by: no indexed condition, a negative lbq, or an
+     * unindexed condition ORed in. */
+    assert_false(filter_index_need(fc_of(&req, "ty=4"), &need));
+    assert_false(filter_index_need(fc_of(&req, "lbq=NT x"), &need));
+    assert_false(filter_index_need(fc_of(&req, "lbl=x&ty=3&fo=2"), &need));
+    assert_false(filter_index_need(fc_of(&req, "lbl=x&lbq=NT y&fo=2"), &need));
+    for (size_t i = 0; i < sizeof rs / sizeof *rs; i++) resource_free(rs[i]);
+}
+
 static void glob(void **state)
 {
     (void)state;
@@ -265,6 +340,7 @@ int main(void)
         cmocka_unit_test(attributes),
         cmocka_unit_test(filter_operation),
         cmocka_unit_test(labels_query),
+        cmocka_unit_test(index_need),
         cmocka_unit_test(glob),
         cmocka_unit_test(parents_and_children),
     };
