@@ -398,7 +398,7 @@ static int run_simple(struct pg_store *p, enum pg_stmt id)
     bool ok = r && !(id == P_COMMIT && !strcmp(PQcmdStatus(r), "ROLLBACK"));
     PQclear(r);
     if (id == P_BEGIN && ok) p->tx_open = true;
-    if (id == P_COMMIT || id == P_ROLLBACK) p->tx_open = false;
+    if (id == P_COMMIT || id == P_ROLLBACK) p->tx_open = p->tx_lost = false;
     return ok ? 0 : RSC_INTERNAL_SERVER_ERROR;
 }
 

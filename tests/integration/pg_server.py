@@ -94,6 +94,16 @@ class PgServer:
         """A clean restart (pg_ctl restart -m fast): connections are cut."""
         return self.pg_ctl("restart", "-m", "fast").returncode == 0
 
+    def restart_command(self):
+        """A shell command that restarts the server (for a C test)."""
+        return " ".join(_as_owner([os.path.join(PG_BIN, "pg_ctl"), "-D", self.data, "-w", "-t", "30",
+                                   "-l", os.path.join(self.dir, "server.log"), "-m", "fast", "restart"])) \
+            + " >/dev/null"
+
+    def stop_server(self):
+        """Stops the server, keeping its data (start() brings it back)."""
+        return self.pg_ctl("stop", "-m", "fast").returncode == 0
+
     def stop(self):
         if self.data and os.path.isdir(self.data):
             self.pg_ctl("stop", "-m", "immediate")
