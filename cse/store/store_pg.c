@@ -67,7 +67,9 @@ static const char schema_sql[] =
     " et text COLLATE \"C\","
     " body text NOT NULL,"
     " sk bytea NOT NULL);"
-    "CREATE INDEX IF NOT EXISTS resources_children ON resources(pi, ty);"
+    /* seq spelled out: SQLite's indexes end in the rowid implicitly, which
+     * keeps children of one type in creation order (la/ol, pages). */
+    "CREATE INDEX IF NOT EXISTS resources_children ON resources(pi, ty, seq);"
     "CREATE INDEX IF NOT EXISTS resources_expiry ON resources(et) WHERE et IS NOT NULL;"
     "CREATE INDEX IF NOT EXISTS resources_subtree ON resources(sk);"
     "CREATE INDEX IF NOT EXISTS resources_subtree_ty ON resources(ty, sk) WHERE ty <> " CIN_SQL ";"
@@ -274,6 +276,13 @@ static bool pg_setup(struct pg_store *p)
     return true;
 }
 
+/* The schema's CREATE ... IF NOT EXISTS say "already exists" each time. */
+static void ignore_notice(void *data, const char *message)
+{
+    (void)data;
+    (void)message;
+}
+
 /* One bounded connection attempt, when the back-off allows one. */
 static bool pg_connect(struct pg_store *p)
 {
@@ -295,6 +304,7 @@ static bool pg_connect(struct pg_store *p)
         if (st == PGRES_POLLING_FAILED || !pg_wait(p->conn, st == PGRES_POLLING_WRITING, deadline)) ok = false;
         else st = PQconnectPoll(p->conn);
     }
+    if (ok) PQsetNoticeProcessor(p->conn, ignore_notice, NULL);
     if (ok) ok = PQsetnonblocking(p->conn, 1) == 0 && pg_setup(p);
     if (!ok) {
         if (!p->away_logged)

@@ -219,6 +219,15 @@ class Cse:
         finally:
             s.close()
 
+    def stored_bytes(self):
+        """What the store keeps on disk, for tests that look for plaintext:
+        the SQLite files (cse.db*), or the rows of the CSE's PostgreSQL
+        database."""
+        if pg_server.enabled() and "db" not in self.settings:
+            return pg_server.server().dump(self.data_dir).encode()
+        import glob
+        return b"".join(open(p, "rb").read() for p in glob.glob(os.path.join(self.data_dir, "cse.db*")))
+
     def read_log(self):
         try:
             with open(self.log_path, errors="replace") as f:

@@ -127,6 +127,10 @@ class PgServer:
         self.psql("CREATE DATABASE %s STRATEGY = FILE_COPY" % name)
         return name
 
+    def dump(self, data_dir):
+        """Every stored row of a CSE's database as text (COPY)."""
+        return self.psql("COPY resources TO STDOUT", db=self.database_for(data_dir).split("/")[3].split("?")[0])
+
     def database_for(self, data_dir):
         """The database of a CSE data directory (made on first use)."""
         key = os.path.realpath(data_dir)
