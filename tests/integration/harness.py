@@ -12,6 +12,10 @@ Usage in a test file:
 
 Each Cse also listens for CoAP on its own UDP port (cse.coap_port; pass
 coap_port=0 to turn CoAP off); tests/integration/coap_peer.py drives it.
+
+With IRONBARK_TEST_STORE=postgresql in the environment (meson test --setup
+postgresql) every Cse keeps its tree in PostgreSQL: a private server per test
+process (pg_server.py), one database per data directory.
 """
 import json
 import os
@@ -22,6 +26,8 @@ import subprocess
 import sys
 import tempfile
 import time
+
+import pg_server
 
 BUILD = os.environ.get("IRONBARK_BUILD", os.path.join(os.path.dirname(__file__), "..", "..", "build"))
 CSE_BIN = os.environ.get("M2M_CSE", os.path.join(BUILD, "m2m-cse"))
@@ -82,6 +88,13 @@ def read_response(s, timeout=2.0):
             break
         body += chunk
     return head + b"\r\n\r\n" + body
+
+
+def store_flags(data_dir):
+    """The flags that put a CSE started by hand (not through Cse) on the
+    suite's store: the data directory's PostgreSQL database under
+    IRONBARK_TEST_STORE=postgresql, nothing (its SQLite file) otherwise."""
+    return ["--db", pg_server.server().database_for(data_dir)] if pg_server.enabled() else []
 
 
 class Response:
@@ -174,6 +187,8 @@ class Cse:
         if self.psk:
             a += ["--psk-file", write_private(os.path.join(self.data_dir, "psk-file"), "".join(
                 line + "\n" for line in self.psk))]
+        if "db" not in self.settings:
+            a += store_flags(self.data_dir)
         for k, v in self.settings.items():
             # A list value repeats the flag (trusted-ca).
             for item in (v if isinstance(v, (list, tuple)) else [v]):
@@ -211,6 +226,15 @@ class Cse:
             return False
         finally:
             s.close()
+
+    def stored_bytes(self):
+        """What the store keeps on disk, for tests that look for plaintext:
+        the SQLite files (cse.db*), or the rows of the CSE's PostgreSQL
+        database."""
+        if pg_server.enabled() and "db" not in self.settings:
+            return pg_server.server().dump(self.data_dir).encode()
+        import glob
+        return b"".join(open(p, "rb").read() for p in glob.glob(os.path.join(self.data_dir, "cse.db*")))
 
     def read_log(self):
         try:
