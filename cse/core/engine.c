@@ -8,6 +8,7 @@
 #include "../base/clock.h"
 #include "ae_refs.h"
 #include "expiry.h"
+#include "feed.h"
 #include "../base/log.h"
 #include "../base/loop.h"
 #include "nonblocking.h"
@@ -241,6 +242,7 @@ int cse_open_with(struct cse *cse, const struct config *cfg, struct loop *loop,
         store_batch_enable(cse->store, true);
         loop_before_sleep(loop, commit_round, cse);
     }
+    if (feed_open(cse)) log_warn("feed: out of memory: changes of other front-ends are not followed");
     /* Without it (out of memory) the CSE serves on, uncounted. */
     cse->metrics = metrics_new();
     metrics_add_source(cse->metrics, module_metrics, cse);
@@ -266,6 +268,7 @@ void cse_close(struct cse *cse)
     cse->non_commit = 0;       /* the bindings are gone by now */
     cse_commit(cse);
     if (cse->loop && cse->expiry_timer) loop_del_timer(cse->loop, cse->expiry_timer);
+    feed_close(cse);
     stop_types(cse);
     nonblocking_close(cse);
     announce_close(cse);
