@@ -123,7 +123,9 @@ static int ensure_cse_base(struct cse *cse)
     else json_object_del(base->attrs, "esi");
     rc = store_begin(cse->store);
     if (!rc) rc = fresh ? store_insert(cse->store, base) : store_update(cse->store, base);
-    if (rc == RSC_CONFLICT)
+    /* A shared store: another front-end may have made it meanwhile (the
+     * caller tries again, then finds it). */
+    if (rc == RSC_CONFLICT && !(fresh && store_shared(cse->store)))
         log_error("the store at %s already holds a CSEBase '%s' under another CSE-ID than '%s'",
                   cfg->db_file, cfg->cse_name, cfg->cse_id);
     if (!rc) rc = store_commit(cse->store);
@@ -135,11 +137,26 @@ static int ensure_cse_base(struct cse *cse)
 
 /* What start-up makes, in one place for the start and an upper tester Reset:
  * the CSEBase, then the system resources the types hold (defaultNTP). */
-static int ensure_start_resources(struct cse *cse)
+static int make_start_resources(struct cse *cse)
 {
     int rc = ensure_cse_base(cse);
     for (int i = 0; !rc && i < cse->types.n; i++)
         if (cse->types.types[i]->on_cse_start) rc = cse->types.types[i]->on_cse_start(cse);
+    return rc;
+}
+
+/* Front-ends of a shared store starting together race to make the same
+ * resources: the loser of a name finds the winner's copy the second time. */
+static int ensure_start_resources(struct cse *cse)
+{
+    int rc = make_start_resources(cse);
+    if ((rc == RSC_CONFLICT || rc == RSC_ALREADY_EXISTS) && store_shared(cse->store)) {
+        log_info("start-up resources were made by another front-end meanwhile: reading them");
+        rc = make_start_resources(cse);
+        if (rc == RSC_CONFLICT)
+            log_error("the store at %s already holds a CSEBase '%s' under another CSE-ID than '%s'",
+                      cse->cfg.db_file, cse->cfg.cse_name, cse->cfg.cse_id);
+    }
     return rc;
 }
 
