@@ -155,9 +155,10 @@ static int ensure_start_resources(struct cse *cse)
     if ((rc == RSC_CONFLICT || rc == RSC_ALREADY_EXISTS) && store_shared(cse->store)) {
         log_info("start-up resources were made by another front-end meanwhile: reading them");
         rc = make_start_resources(cse);
+        char db[sizeof cse->cfg.db_file];
         if (rc == RSC_CONFLICT)
             log_error("the store at %s already holds a CSEBase '%s' under another CSE-ID than '%s'",
-                      cse->cfg.db_file, cse->cfg.cse_name, cse->cfg.cse_id);
+                      store_printable(cse->cfg.db_file, db, sizeof db), cse->cfg.cse_name, cse->cfg.cse_id);
     }
     return rc;
 }
