@@ -49,7 +49,7 @@ static void follow(const struct store_change *c, void *data)
 {
     struct feed *f = data;
     struct cse *cse = f->cse;
-    if (c->op != STORE_CHANGE_CREATE && c->op != STORE_CHANGE_UPDATE && c->op != STORE_CHANGE_DELETE) {
+    if (c->op == STORE_CHANGE_RESYNC) {
         f->resync = true;      /* the store reconnected: notices between were lost */
         return;
     }
