@@ -1,9 +1,10 @@
 /* Several front-ends on one database: the changes the others commit,
  * followed (store.h's change feed; docs/architecture.md, *Several
- * front-ends*). The feed's descriptor is watched on the loop, so a change
- * committed elsewhere reaches this front-end's caches in the loop round
- * after PostgreSQL delivers its notice; nothing polls. With SQLite there is
- * no feed and feed_open() does nothing. */
+ * front-ends*). The feed's socket wakes the loop and the feed is read at
+ * the end of every round, so a change committed elsewhere reaches this
+ * front-end's caches in the loop round its notice arrives in; no timer
+ * polls while the database is reachable. With SQLite there is no feed and
+ * feed_open() does nothing. */
 #ifndef IRONBARK_FEED_H
 #define IRONBARK_FEED_H
 
