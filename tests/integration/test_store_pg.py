@@ -20,7 +20,8 @@ env = dict(os.environ, CMOCKA_MESSAGE_OUTPUT="TAP", IRONBARK_PG_URI=srv.uri(srv.
            IRONBARK_PG_RESTART=srv.restart_command())
 p = subprocess.run([os.environ["STORE_PG_TEST"]], env=env, capture_output=True, text=True, timeout=120)
 lines = [l for l in p.stdout.splitlines() if l.startswith(("ok ", "not ok "))]
-t.ok(len(lines) == 6, "the store test ran all its cases", p.stdout[-1500:] + p.stderr[-1500:])
+t.ok(len(lines) == 6 and p.returncode == 0, "the store test ran all its cases and exited 0 (sanitizers clean)",
+     p.stdout[-1500:] + p.stderr[-1500:])
 for line in lines:
     t.ok(line.startswith("ok "), "store: " + line.split(" - ", 1)[-1], p.stdout[-2000:])
 
