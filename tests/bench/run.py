@@ -216,7 +216,8 @@ def measure(args, srv, path, script=None, duration=None):
 HTTP_ONLY = ["--https-port", "0", "--coap-port", "0", "--coaps-port", "0"]
 
 
-def start_cse(args, data_dir, sync="normal", wrapper=None, all_transports=False):
+def start_cse(args, data_dir, sync="normal", wrapper=None, all_transports=False, extra=()):
+    """extra: more settings as flags (--db postgresql://...)."""
     port = free_port()
     # wrk opens all its connections from one address: the per-client limit must let them in.
     argv = [args.cse, "--http-port", str(port), "--data-dir", data_dir, "--sync", sync,
@@ -227,7 +228,7 @@ def start_cse(args, data_dir, sync="normal", wrapper=None, all_transports=False)
                  "--coaps-port", str(free_port())]
     else:
         argv += HTTP_ONLY
-    return Server(argv, port, "m2m-cse", wrapper)
+    return Server(argv + list(extra), port, "m2m-cse", wrapper)
 
 
 def idle_defaults(args, work, summary):
