@@ -10,12 +10,16 @@ from harness import CSE_BIN, Cse, Tap
 t = Tap()
 O = "Cmig"
 work = tempfile.mkdtemp(prefix="ironbark-mig-")
+sanitizer_reports = []
 
 
 def store(*args, stdin=None):
     """Runs m2m-cse store ...; returns (exit code, stdout, stderr)."""
     p = subprocess.run([CSE_BIN, "store"] + list(args), input=stdin, capture_output=True, timeout=60)
-    return p.returncode, p.stdout.decode(errors="replace"), p.stderr.decode(errors="replace")
+    err = p.stderr.decode(errors="replace")
+    if "Sanitizer" in err or "runtime error:" in err:   # an ASan/UBSan build's report
+        sanitizer_reports.append((args, err[-2000:]))
+    return p.returncode, p.stdout.decode(errors="replace"), err
 
 
 def summary(text):
@@ -176,6 +180,7 @@ try:
     r = cse_b.get("/cse-in/app/temp/la", origin=O)
     t.ok(r.rsc == 2000 and r.json["m2m:cin"]["con"] == "after", "and la is the new one", r)
     t.eq(cse_b.stop(), 0, "CSE on the imported store stopped cleanly")
+    t.eq(sanitizer_reports, [], "no sanitizer report from any store command")
 finally:
     shutil.rmtree(work, ignore_errors=True)
 t.done()
