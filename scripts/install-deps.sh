@@ -5,7 +5,7 @@
 set -euo pipefail
 packages=(
   build-essential meson ninja-build pkg-config
-  libjansson-dev libsqlite3-dev libcmocka-dev node-llhttp libcbor-dev
+  libjansson-dev libsqlite3-dev libpq-dev postgresql libcmocka-dev node-llhttp libcbor-dev
   libcoap3-dev libcoap3-bin libwolfssl-dev libcjose-dev libssl-dev libc-ares-dev
   curl openssl python3 wrk clang libclang-rt-14-dev systemd iproute2
   python3-jwt python3-jwcrypto python3-cryptography python3-cbor2

@@ -114,7 +114,7 @@ static const struct setting settings[] = {
     STR(admin, "admin", "admin originator (default CAdmin)"),
     INT(cse_type, "cse-type", 1, 3, "1 IN-CSE, 2 MN-CSE, 3 ASN-CSE (default 1)"),
     STR(data_dir, "data-dir", "directory for the database and keys (default ./var)"),
-    STR(db_file, "db", "SQLite file (default <data-dir>/cse.db)"),
+    STR(db_file, "db", "SQLite file (default <data-dir>/cse.db) or postgresql:// URI"),
     STR(http_host, "http-host", "HTTP listen address (default 127.0.0.1)"),
     INT(http_port, "http-port", 0, 65535, "HTTP listen port, 0 = off (default 8080)"),
     STR(coap_host, "coap-host", "CoAP listen address (default 127.0.0.1)"),

@@ -88,8 +88,10 @@ static int ensure_cse_base(struct cse *cse)
     struct resource *base = NULL;
     int rc = store_get(cse->store, cfg->cse_id, &base);
     if (rc && rc != RSC_NOT_FOUND) return rc;
+    char db[sizeof cfg->db_file];
+    store_printable(cfg->db_file, db, sizeof db);   /* a URI's password never logged */
     if (base && strcmp(res_rn(base), cfg->cse_name)) {
-        log_error("the store at %s belongs to CSEBase '%s', not '%s'", cfg->db_file,
+        log_error("the store at %s belongs to CSEBase '%s', not '%s'", db,
                   res_rn(base), cfg->cse_name);
         resource_free(base);
         return RSC_CONFLICT;
@@ -124,7 +126,7 @@ static int ensure_cse_base(struct cse *cse)
     if (!rc) rc = fresh ? store_insert(cse->store, base) : store_update(cse->store, base);
     if (rc == RSC_CONFLICT)
         log_error("the store at %s already holds a CSEBase '%s' under another CSE-ID than '%s'",
-                  cfg->db_file, cfg->cse_name, cfg->cse_id);
+                  db, cfg->cse_name, cfg->cse_id);
     if (!rc) rc = store_commit(cse->store);
     else store_rollback(cse->store);
     resource_free(base);

@@ -259,8 +259,9 @@ int server_main(int argc, char **argv, const struct server_profile *profile)
     else if (cfg.upper_tester)
         log_warn("the upper tester is on: POST /__ut__ (Reset removes every resource)");
     if (registration_start(&cse)) goto out;
+    char db[sizeof cfg.db_file];
     log_info("%s: CSE %s ('%s') ready, admin originator %s, data in %s", profile->name,
-             cse.csi, cfg.cse_name, cfg.admin, cfg.db_file);
+             cse.csi, cfg.cse_name, cfg.admin, store_printable(cfg.db_file, db, sizeof db));
     loop_run(loop);
     status = 0;
     /* A clean stop deregisters, waiting a bounded time for the answer. */

@@ -1,4 +1,5 @@
 #include "store.h"
+#include "store_pg.h"
 
 #include "../base/json_text.h"
 #include "../base/log.h"
@@ -154,6 +155,7 @@ struct parent_memo {
 };
 
 struct store {
+    struct pg_store *pg;       /* the PostgreSQL backend (store_pg.c) when chosen */
     sqlite3 *db;
     struct edge_memo edge;
     struct parent_memo parent;
@@ -305,6 +307,11 @@ static int64_t first_free_seq(struct store *s)
 int store_open(struct store **out, const char *file, enum store_sync sync)
 {
     struct store *s = calloc(1, sizeof *s);
+    if (s && pg_store_wanted(file)) {
+        if (pg_store_open(&s->pg, file, sync)) { free(s); return RSC_INTERNAL_SERVER_ERROR; }
+        *out = s;
+        return 0;
+    }
     if (s) s->fail_flag = getenv("IRONBARK_TEST_FAIL_COMMIT");
     if (!s) return RSC_INTERNAL_SERVER_ERROR;
     /* No allocation statistics: they cost a global mutex per SQLite malloc.
@@ -360,6 +367,7 @@ int store_open(struct store **out, const char *file, enum store_sync sync)
 void store_close(struct store *s)
 {
     if (!s) return;
+    pg_store_close(s->pg);
     for (int i = 0; i < BODY_CACHE_SLOTS; i++) cache_drop(&s->cache[i]);
     for (int i = 0; i < S_COUNT_STMTS; i++) sqlite3_finalize(s->stmt[i]);
     sqlite3_close(s->db);
@@ -398,6 +406,7 @@ static int begin_in_batch(struct store *s)
 
 int store_begin_batched(struct store *s)
 {
+    if (s->pg) return pg_store_begin_batched(s->pg);
     return s->batching ? begin_in_batch(s) : run_simple(s, S_BEGIN);
 }
 
@@ -406,6 +415,7 @@ int store_begin_batched(struct store *s)
  * commits the whole batch. */
 int store_begin(struct store *s)
 {
+    if (s->pg) return pg_store_begin(s->pg);
     if (!s->in_batch) return run_simple(s, S_BEGIN);
     s->plain_joined = true;
     return run_simple(s, S_SAVEPOINT);
@@ -413,6 +423,7 @@ int store_begin(struct store *s)
 
 int store_commit(struct store *s)
 {
+    if (s->pg) return pg_store_commit(s->pg);
     if (!s->in_batch) return run_simple(s, S_COMMIT);
     int rc = run_simple(s, S_RELEASE);
     if (rc || !s->plain_joined) return rc;
@@ -422,14 +433,20 @@ int store_commit(struct store *s)
 
 void store_batch_enable(struct store *s, bool on)
 {
+    if (s->pg) pg_store_batch_enable(s->pg, on);
     s->batching = on;
 }
 
-bool store_batch_pending(const struct store *s) { return s->in_batch; }
-int store_batch_size(const struct store *s) { return s->in_batch ? s->batch_size : 0; }
+bool store_batch_pending(const struct store *s) { return s->pg ? pg_store_batch_pending(s->pg) : s->in_batch; }
+int store_batch_size(const struct store *s)
+{
+    if (s->pg) return pg_store_batch_size(s->pg);
+    return s->in_batch ? s->batch_size : 0;
+}
 
 bool store_batch_take_failure(struct store *s)
 {
+    if (s->pg) return pg_store_batch_take_failure(s->pg);
     bool failed = s->batch_failed;
     s->batch_failed = false;
     return failed;
@@ -445,6 +462,7 @@ static bool commit_fault(struct store *s)
 
 int store_batch_commit(struct store *s)
 {
+    if (s->pg) return pg_store_batch_commit(s->pg);
     if (!s->in_batch) return 0;
     s->in_batch = false;
     int rc = commit_fault(s) ? RSC_INTERNAL_SERVER_ERROR : run_simple(s, S_COMMIT);
@@ -457,7 +475,7 @@ int store_batch_commit(struct store *s)
     return rc;
 }
 
-uint64_t store_generation(const struct store *s) { return s->generation; }
+uint64_t store_generation(const struct store *s) { return s->pg ? pg_store_generation(s->pg) : s->generation; }
 
 const char *store_cached_body(struct store *s, const struct resource *res, size_t *len)
 {
@@ -470,6 +488,7 @@ const char *store_cached_body(struct store *s, const struct resource *res, size_
 
 void store_rollback(struct store *s)
 {
+    if (s->pg) { pg_store_rollback(s->pg); return; }
     s->generation++;
     s->parent.valid = false;
     if (s->in_batch) {
@@ -526,6 +545,7 @@ static int visit_rows(struct store *s, sqlite3_stmt *st, store_visit_fn *visit, 
 
 int store_get(struct store *s, const char *ri, struct resource **out)
 {
+    if (s->pg) return pg_store_get(s->pg, ri, out);
     sqlite3_stmt *st = stmt(s, S_GET);
     sqlite3_bind_text(st, 1, ri, -1, SQLITE_STATIC);
     return fetch_one(s, st, out);
@@ -533,6 +553,7 @@ int store_get(struct store *s, const char *ri, struct resource **out)
 
 int store_get_path(struct store *s, const char *path, struct resource **out)
 {
+    if (s->pg) return pg_store_get_path(s->pg, path, out);
     sqlite3_stmt *st = stmt(s, S_GET_PATH);
     sqlite3_bind_text(st, 1, path, -1, SQLITE_STATIC);
     return fetch_one(s, st, out);
@@ -574,6 +595,7 @@ static bool parent_key(struct store *s, const char *pi, unsigned char *key, size
 
 int store_insert(struct store *s, struct resource *res)
 {
+    if (s->pg) return pg_store_insert(s->pg, res);
     size_t len;
     char *body = json_text(res->attrs, &len);
     if (!body) return RSC_INTERNAL_SERVER_ERROR;
@@ -616,6 +638,7 @@ int store_insert(struct store *s, struct resource *res)
 
 int store_update(struct store *s, const struct resource *res)
 {
+    if (s->pg) return pg_store_update(s->pg, res);
     size_t len;
     char *body = json_text(res->attrs, &len);
     if (!body) return RSC_INTERNAL_SERVER_ERROR;
@@ -653,6 +676,7 @@ static void subtree_bounds(const char *path, char **lo, char **hi)
 int store_delete_subtree(struct store *s, const struct resource *res,
                          store_visit_fn *visit, void *data)
 {
+    if (s->pg) return pg_store_delete_subtree(s->pg, res, visit, data);
     char *lo, *hi;
     subtree_bounds(res->path, &lo, &hi);
     s->generation++;
@@ -685,6 +709,7 @@ int store_delete_subtree(struct store *s, const struct resource *res,
 
 int store_children(struct store *s, const char *pi, int ty, store_visit_fn *visit, void *data)
 {
+    if (s->pg) return pg_store_children(s->pg, pi, ty, visit, data);
     sqlite3_stmt *st = stmt(s, ty ? S_CHILDREN_TY : S_CHILDREN);
     sqlite3_bind_text(st, 1, pi, -1, SQLITE_STATIC);
     if (ty) sqlite3_bind_int(st, 2, ty);
@@ -715,6 +740,7 @@ static unsigned char *scan_key_of(struct store *s, const char *path, size_t *len
 int store_scan_subtree(struct store *s, const char *path, int max_depth, int ty,
                        store_visit_fn *visit, void *data)
 {
+    if (s->pg) return pg_store_scan_subtree(s->pg, path, max_depth, ty, visit, data);
     s->last_scan = (struct store_scan_stats){ 0 };
     size_t root_len = 0;
     unsigned char *root = scan_key_of(s, path, &root_len);
@@ -763,10 +789,16 @@ int store_scan_subtree(struct store *s, const char *path, int max_depth, int ty,
     return result;
 }
 
-struct store_scan_stats store_last_scan(const struct store *s) { return s->last_scan; }
+struct store_scan_stats store_last_scan(const struct store *s)
+{
+    struct store_scan_stats stats = s->last_scan;
+    if (s->pg) pg_store_last_scan(s->pg, &stats);
+    return stats;
+}
 
 int store_edge_child(struct store *s, const char *pi, int ty, bool newest, struct resource **out)
 {
+    if (s->pg) return pg_store_edge_child(s->pg, pi, ty, newest, out);
     sqlite3_stmt *st = stmt(s, newest ? S_NEWEST : S_OLDEST);
     sqlite3_bind_text(st, 1, pi, -1, SQLITE_STATIC);
     sqlite3_bind_int(st, 2, ty);
@@ -807,6 +839,7 @@ static void edge_remember(struct store *s, const char *parent_path, int parent_t
 int store_edge_child_at(struct store *s, const char *parent_path, int parent_ty, int child_ty,
                         bool newest, struct resource **out)
 {
+    if (s->pg) return pg_store_edge_child_at(s->pg, parent_path, parent_ty, child_ty, newest, out);
     if ((*out = edge_from_memo(s, parent_path, parent_ty, child_ty, newest))) return 0;
     sqlite3_stmt *st = stmt(s, newest ? S_NEWEST_AT : S_OLDEST_AT);
     sqlite3_bind_text(st, 1, parent_path, -1, SQLITE_STATIC);
@@ -819,6 +852,7 @@ int store_edge_child_at(struct store *s, const char *parent_path, int parent_ty,
 
 int store_count_children(struct store *s, const char *pi, int ty, int64_t *count)
 {
+    if (s->pg) return pg_store_count_children(s->pg, pi, ty, count);
     sqlite3_stmt *st = stmt(s, ty ? S_COUNT_TY : S_COUNT);
     sqlite3_bind_text(st, 1, pi, -1, SQLITE_STATIC);
     sqlite3_bind_int(st, 2, ty);
@@ -830,6 +864,7 @@ int store_count_children(struct store *s, const char *pi, int ty, int64_t *count
 
 int store_expired(struct store *s, const char *now_ts, store_visit_fn *visit, void *data)
 {
+    if (s->pg) return pg_store_expired(s->pg, now_ts, visit, data);
     sqlite3_stmt *st = stmt(s, S_EXPIRED);
     sqlite3_bind_text(st, 1, now_ts, -1, SQLITE_STATIC);
     return visit_rows(s, st, visit, data);
@@ -837,6 +872,7 @@ int store_expired(struct store *s, const char *now_ts, store_visit_fn *visit, vo
 
 int store_next_expiry(struct store *s, char ts[23])
 {
+    if (s->pg) return pg_store_next_expiry(s->pg, ts);
     sqlite3_stmt *st = stmt(s, S_NEXT_EXPIRY);
     ts[0] = 0;
     int rc = sqlite3_step(st);
@@ -846,11 +882,18 @@ int store_next_expiry(struct store *s, char ts[23])
     return rc == SQLITE_ROW ? 0 : db_error(s, "next expiry");
 }
 
-/* SQLite: this process is the only writer (locking_mode=EXCLUSIVE). */
-bool store_shared(const struct store *s) { (void)s; return false; }
-int store_change_fd(const struct store *s) { (void)s; return -1; }
+/* SQLite: this process is the only writer (locking_mode=EXCLUSIVE): no
+ * feed. PostgreSQL: store_pg.c. */
+bool store_shared(const struct store *s) { return s->pg != NULL; }
+int store_change_fd(const struct store *s) { return s->pg ? pg_store_change_fd(s->pg) : -1; }
 int store_poll_changes(struct store *s, store_change_fn *fn, void *data)
 {
-    (void)s; (void)fn; (void)data;
-    return 0;
+    return s->pg ? pg_store_poll_changes(s->pg, fn, data) : 0;
+}
+
+const char *store_printable(const char *db, char *buf, size_t size)
+{
+    if (pg_store_wanted(db)) return pg_store_printable(db, buf, size);
+    snprintf(buf, size, "%s", db);
+    return buf;
 }

@@ -1,27 +1,27 @@
-/* The resource store: a narrow interface over SQLite (WAL), prepared
- * statements only, one transaction per primitive. Nothing above this header
- * knows SQL, so another backend (PostgreSQL) can stand behind it later. */
+/* The resource store: a narrow interface over SQLite (WAL, store.c, the
+ * embedded default) or PostgreSQL (store_pg.c, chosen by a postgresql://
+ * URI as the `db` setting), prepared statements only, one transaction per
+ * primitive. Nothing above this header knows SQL. */
 #ifndef IRONBARK_STORE_H
 #define IRONBARK_STORE_H
 
-#include "../core/resource.h"
+#include "store_types.h"
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 struct store;
-
-/* Durability of a commit: NORMAL survives a process crash (kill -9), FULL
- * also survives power loss (fsync per commit). */
-enum store_sync { STORE_SYNC_OFF = 0, STORE_SYNC_NORMAL = 1, STORE_SYNC_FULL = 2 };
-
-/* Visitor for scans: the resource is borrowed for the call (resource_dup()
- * to keep it). Return non-zero to stop the scan; that value is returned. */
-typedef int store_visit_fn(struct resource *res, void *data);
+/* enum store_sync, store_visit_fn, struct store_scan_stats and the change
+ * feed's types: store_types.h. */
 
 /* Results are 0, RSC_NOT_FOUND, RSC_CONFLICT (path taken), RSC_ALREADY_EXISTS
- * (ri taken) or RSC_INTERNAL_SERVER_ERROR. */
+ * (ri taken) or RSC_INTERNAL_SERVER_ERROR (also every call while a
+ * PostgreSQL database is unreachable; the store reconnects by itself).
+ * `file` is a SQLite file (or ":memory:") or a postgresql:// URI. */
 int store_open(struct store **out, const char *file, enum store_sync sync);
+/* The `db` setting as it may be logged: a URI's password masked. */
+const char *store_printable(const char *db, char *buf, size_t size);
 void store_close(struct store *s);
 
 int store_begin(struct store *s);
@@ -68,17 +68,6 @@ int store_descendants(struct store *s, const char *path, int max_depth,
 int store_scan_subtree(struct store *s, const char *path, int max_depth, int ty,
                        store_visit_fn *visit, void *data);
 
-/* What the last subtree scan cost SQLite, for tests that pin the plan:
- * rows returned, seeks past too-deep subtrees, virtual machine steps
- * (grow with every row looked at, returned or not), sorts (a temporary
- * B-tree for ORDER BY) and full-scan or automatic-index steps. */
-struct store_scan_stats {
-    int64_t rows;
-    int64_t vm_steps;
-    int64_t seeks;
-    int64_t sorts;
-    int64_t full_scan_steps;
-};
 struct store_scan_stats store_last_scan(const struct store *s);
 /* Oldest (newest=false) or newest direct child of type ty. */
 int store_edge_child(struct store *s, const char *pi, int ty, bool newest, struct resource **out);
@@ -91,7 +80,7 @@ int store_count_children(struct store *s, const char *pi, int ty, int64_t *count
 /* The stored JSON text of res when the store still holds it in memory
  * (recently read or written), NULL otherwise. Borrowed until the next store
  * call; it is the text of res->attrs as they were read, so callers use it
- * only while nothing has modified them. */
+ * only while nothing has modified them. Always NULL with PostgreSQL. */
 const char *store_cached_body(struct store *s, const struct resource *res, size_t *len);
 
 /* A number that changes whenever the store's content may have changed
@@ -110,20 +99,6 @@ int store_next_expiry(struct store *s, char ts[23]);
  * follow the changes they commit, which this feed reports. For SQLite (one
  * process owns the file) there is no feed: fd -1, nothing to poll. */
 bool store_shared(const struct store *s);
-
-enum store_change_op { STORE_CHANGE_CREATE = 'c', STORE_CHANGE_UPDATE = 'u', STORE_CHANGE_DELETE = 'd' };
-
-/* One row changed by a transaction another front-end committed. The strings
- * are borrowed for the callback. Deleting a subtree reports every row. */
-struct store_change {
-    enum store_change_op op;
-    int ty;
-    const char *ri;
-    const char *pi;
-    const char *path;
-    const char *et;            /* NULL when the row has none (or was deleted) */
-};
-typedef void store_change_fn(const struct store_change *change, void *data);
 
 /* Readable when other front-ends have committed changes; -1 when no one
  * else writes this store. The descriptor may change after a reconnection:

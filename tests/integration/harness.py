@@ -12,6 +12,10 @@ Usage in a test file:
 
 Each Cse also listens for CoAP on its own UDP port (cse.coap_port; pass
 coap_port=0 to turn CoAP off); tests/integration/coap_peer.py drives it.
+
+With IRONBARK_TEST_STORE=postgresql in the environment (meson test --setup
+postgresql) every Cse keeps its tree in PostgreSQL: a private server per test
+process (pg_server.py), one database per data directory.
 """
 import json
 import os
@@ -22,6 +26,8 @@ import subprocess
 import sys
 import tempfile
 import time
+
+import pg_server
 
 BUILD = os.environ.get("IRONBARK_BUILD", os.path.join(os.path.dirname(__file__), "..", "..", "build"))
 CSE_BIN = os.environ.get("M2M_CSE", os.path.join(BUILD, "m2m-cse"))
@@ -173,6 +179,8 @@ class Cse:
         if self.psk:
             a += ["--psk-file", write_private(os.path.join(self.data_dir, "psk-file"), "".join(
                 line + "\n" for line in self.psk))]
+        if pg_server.enabled() and "db" not in self.settings:
+            a += ["--db", pg_server.server().database_for(self.data_dir)]
         for k, v in self.settings.items():
             # A list value repeats the flag (trusted-ca).
             for item in (v if isinstance(v, (list, tuple)) else [v]):

@@ -1,0 +1,914 @@
+/* The resource store on PostgreSQL (libpq): the schema semantics of the
+ * SQLite store (store.c), so several front-ends can share one database.
+ *
+ * Waiting: the engine calls the store synchronously, so each call waits for
+ * its round trip. All of that waiting happens in pg_wait() (a bounded poll on
+ * the connection's socket): an asynchronous layer replaces that one function
+ * (docs/decisions.md). The connection itself is non-blocking.
+ *
+ * While the database is away every call fails at once with
+ * RSC_INTERNAL_SERVER_ERROR (after the first failure, reconnection is tried
+ * with a growing back-off, so an outage costs no request more than one
+ * bounded connection attempt); a transaction the connection took with it is
+ * reported failed when it ends, never acknowledged. */
+#include "store_pg.h"
+
+#include "../base/json_text.h"
+#include "../base/log.h"
+#include "../core/rsc.h"
+#include "../../resources/types.h"
+
+#include <errno.h>
+#include <libpq-fe.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+/* Bounds (milliseconds) of a connection attempt, a statement on the server,
+ * and a round trip seen from here (the statement's bound plus slack: past
+ * it the connection is given up as dead), and of the reconnection back-off. */
+#define PG_CONNECT_MS 3000
+#define PG_STATEMENT_MS 10000
+#define PG_ROUND_TRIP_MS (PG_STATEMENT_MS + 2000)
+#define PG_OPEN_MS 10000
+#define PG_BACKOFF_FIRST_MS 100
+#define PG_BACKOFF_MAX_MS 5000
+/* Scans read pages of rows, the first small (a discovery with lim stops
+ * early), growing up to the largest. */
+#define PG_PAGE_FIRST 32
+#define PG_PAGE_MAX 1024
+
+#define PG_CHANNEL "ironbark_changes"
+
+/* contentInstances stay out of the (ty, sk) index, as in store.c. */
+#define CIN_SQL "4"
+_Static_assert(TY_CIN == 4, "CIN_SQL must spell TY_CIN");
+
+/* The schema of store.c in PostgreSQL terms: text in the "C" collation so
+ * that the subtree range ("p/", "p0") and et compare bytewise; sk as bytea
+ * (bytewise order = pre-order); seq from a SEQUENCE, unique across
+ * front-ends. ironbark_seqkey() is store.c's seqkey() in SQL. The trigger
+ * reports every committed row change on PG_CHANNEL as
+ * [op, ty, ri, pi, path, et]. The advisory lock keeps two front-ends
+ * starting together from racing on CREATE. */
+static const char schema_sql[] =
+    "BEGIN;"
+    "SELECT pg_advisory_xact_lock(1919191919);"
+    "CREATE SEQUENCE IF NOT EXISTS resources_seq;"
+    "CREATE TABLE IF NOT EXISTS resources("
+    " seq bigint PRIMARY KEY,"
+    " ri text COLLATE \"C\" NOT NULL UNIQUE,"
+    " path text COLLATE \"C\" NOT NULL UNIQUE,"
+    " pi text COLLATE \"C\" NOT NULL,"
+    " ty integer NOT NULL,"
+    " et text COLLATE \"C\","
+    " body text NOT NULL,"
+    " sk bytea NOT NULL);"
+    "CREATE INDEX IF NOT EXISTS resources_children ON resources(pi, ty);"
+    "CREATE INDEX IF NOT EXISTS resources_expiry ON resources(et) WHERE et IS NOT NULL;"
+    "CREATE INDEX IF NOT EXISTS resources_subtree ON resources(sk);"
+    "CREATE INDEX IF NOT EXISTS resources_subtree_ty ON resources(ty, sk) WHERE ty <> " CIN_SQL ";"
+    "CREATE OR REPLACE FUNCTION ironbark_seqkey(s bigint) RETURNS bytea"
+    " LANGUAGE sql IMMUTABLE STRICT AS $$"
+    " SELECT decode(lpad(to_hex(n), 2, '0') || lpad(to_hex(s), 2 * n, '0'), 'hex')"
+    " FROM (SELECT greatest(1, (length(to_hex(s)) + 1) / 2) AS n) k $$;"
+    "CREATE OR REPLACE FUNCTION ironbark_notify() RETURNS trigger LANGUAGE plpgsql AS $$"
+    " DECLARE r resources;"
+    " BEGIN"
+    "  IF TG_OP = 'DELETE' THEN r := OLD; ELSE r := NEW; END IF;"
+    "  PERFORM pg_notify('" PG_CHANNEL "', json_build_array("
+    "   CASE TG_OP WHEN 'INSERT' THEN 'c' WHEN 'UPDATE' THEN 'u' ELSE 'd' END,"
+    "   r.ty, r.ri, r.pi, r.path, CASE WHEN TG_OP = 'DELETE' THEN NULL ELSE r.et END)::text);"
+    "  RETURN NULL;"
+    " END $$;"
+    "CREATE OR REPLACE TRIGGER resources_changes AFTER INSERT OR UPDATE OR DELETE ON resources"
+    " FOR EACH ROW EXECUTE FUNCTION ironbark_notify();"
+    "COMMIT;"
+    "LISTEN " PG_CHANNEL ";";
+
+enum pg_stmt {
+    P_BEGIN, P_COMMIT, P_ROLLBACK, P_SAVEPOINT, P_RELEASE, P_ROLLBACK_TO,
+    P_GET, P_GET_PATH, P_INSERT, P_TAKEN_PATH, P_UPDATE, P_DELETE_ONE, P_SUBTREE, P_DELETE_SUBTREE,
+    P_CHILDREN, P_CHILDREN_TY, P_OLDEST, P_NEWEST, P_COUNT, P_COUNT_TY, P_EXPIRED,
+    P_SCAN, P_SCAN_TY, P_SCAN_CIN, P_SCAN_KEY, P_NEXT_EXPIRY, P_OLDEST_AT, P_NEWEST_AT,
+    P_COUNT_STMTS
+};
+
+/* Row statements select (seq, ty, path, body[, sk]); the paged ones take
+ * the position after which to continue and the page size as their last two
+ * parameters. */
+static const char *const stmt_sql[P_COUNT_STMTS] = {
+    [P_BEGIN] = "BEGIN",
+    [P_COMMIT] = "COMMIT",
+    [P_ROLLBACK] = "ROLLBACK",
+    [P_SAVEPOINT] = "SAVEPOINT primitive",
+    [P_RELEASE] = "RELEASE primitive",
+    [P_ROLLBACK_TO] = "ROLLBACK TO primitive",
+    [P_GET] = "SELECT seq, ty, path, body FROM resources WHERE ri = $1",
+    [P_GET_PATH] = "SELECT seq, ty, path, body FROM resources WHERE path = $1",
+    /* ON CONFLICT keeps the transaction usable after a taken name (a
+     * failed statement would abort it); P_TAKEN_PATH then tells which. */
+    [P_INSERT] = "INSERT INTO resources(seq, ri, path, pi, ty, et, body, sk)"
+                 " SELECT n.seq, $1::text, $2::text, $3::text, $4::int, $5::text, $6::text,"
+                 " coalesce((SELECT p.sk FROM resources p WHERE p.ri = $3), ''::bytea) || ironbark_seqkey(n.seq)"
+                 " FROM (SELECT nextval('resources_seq') AS seq) n ON CONFLICT DO NOTHING RETURNING seq",
+    [P_TAKEN_PATH] = "SELECT 1 FROM resources WHERE path = $1",
+    [P_UPDATE] = "UPDATE resources SET et = $2, body = $3 WHERE ri = $1",
+    [P_DELETE_ONE] = "DELETE FROM resources WHERE ri = $1",
+    [P_SUBTREE] = "SELECT seq, ty, path, body FROM resources WHERE path > $1 AND path < $2"
+                  " AND seq > $3 ORDER BY seq LIMIT $4",
+    [P_DELETE_SUBTREE] = "DELETE FROM resources WHERE path > $1 AND path < $2",
+    [P_CHILDREN] = "SELECT seq, ty, path, body FROM resources WHERE pi = $1 AND seq > $2 ORDER BY seq LIMIT $3",
+    [P_CHILDREN_TY] = "SELECT seq, ty, path, body FROM resources WHERE pi = $1 AND ty = $2"
+                      " AND seq > $3 ORDER BY seq LIMIT $4",
+    [P_OLDEST] = "SELECT seq, ty, path, body FROM resources WHERE pi = $1 AND ty = $2 ORDER BY seq ASC LIMIT 1",
+    [P_NEWEST] = "SELECT seq, ty, path, body FROM resources WHERE pi = $1 AND ty = $2 ORDER BY seq DESC LIMIT 1",
+    [P_COUNT] = "SELECT count(*) FROM resources WHERE pi = $1",
+    [P_COUNT_TY] = "SELECT count(*) FROM resources WHERE pi = $1 AND ty = $2",
+    [P_EXPIRED] = "SELECT seq, ty, path, body FROM resources WHERE et IS NOT NULL AND et < $1 ORDER BY et LIMIT 256",
+    [P_SCAN] = "SELECT seq, ty, path, body, sk FROM resources WHERE sk < $2 AND sk > $1 ORDER BY sk LIMIT $3",
+    /* `ty <> 4` in the text lets the planner use the partial index. */
+    [P_SCAN_TY] = "SELECT seq, ty, path, body, sk FROM resources WHERE ty = $3 AND ty <> " CIN_SQL
+                  " AND sk < $2 AND sk > $1 ORDER BY sk LIMIT $4",
+    [P_SCAN_CIN] = "SELECT seq, ty, path, body, sk FROM resources WHERE ty = $3"
+                   " AND sk < $2 AND sk > $1 ORDER BY sk LIMIT $4",
+    [P_SCAN_KEY] = "SELECT sk FROM resources WHERE path = $1",
+    [P_NEXT_EXPIRY] = "SELECT min(et) FROM resources WHERE et IS NOT NULL",
+    [P_OLDEST_AT] = "SELECT c.seq, c.ty, c.path, c.body FROM resources p JOIN resources c ON c.pi = p.ri"
+                    " WHERE p.path = $1 AND p.ty = $2 AND c.ty = $3 ORDER BY c.seq ASC LIMIT 1",
+    [P_NEWEST_AT] = "SELECT c.seq, c.ty, c.path, c.body FROM resources p JOIN resources c ON c.pi = p.ri"
+                    " WHERE p.path = $1 AND p.ty = $2 AND c.ty = $3 ORDER BY c.seq DESC LIMIT 1",
+};
+
+struct pg_store {
+    PGconn *conn;              /* NULL while the database is away */
+    char *uri;
+    char *password;            /* masked in every logged message */
+    enum store_sync sync;
+    int64_t retry_at_ms;       /* next reconnection attempt */
+    int backoff_ms;
+    bool ever_connected;
+    bool resync_pending;       /* reconnected: notices may have been missed */
+    bool away_logged;
+    bool tx_open;              /* BEGIN sent on this connection, not ended */
+    bool tx_lost;              /* the connection died with tx_open */
+    bool batching, in_batch, plain_joined, batch_failed;
+    int batch_size;
+    uint64_t generation;
+    struct store_scan_stats last_scan;
+    const char *fail_flag;     /* IRONBARK_TEST_FAIL_COMMIT, as in store.c */
+};
+
+/* Parameters of one statement: text, except scan keys (binary bytea). */
+#define PG_MAX_PARAMS 6
+
+struct pg_params {
+    int n;
+    const char *value[PG_MAX_PARAMS];
+    int len[PG_MAX_PARAMS];
+    int format[PG_MAX_PARAMS];
+    char num[PG_MAX_PARAMS][24];
+};
+
+static void param_text(struct pg_params *q, const char *v)
+{
+    q->value[q->n] = v;
+    q->len[q->n] = 0;
+    q->format[q->n++] = 0;
+}
+
+static void param_int(struct pg_params *q, int64_t v)
+{
+    snprintf(q->num[q->n], sizeof q->num[q->n], "%lld", (long long)v);
+    param_text(q, q->num[q->n]);
+}
+
+static void param_bytes(struct pg_params *q, const unsigned char *v, size_t len)
+{
+    q->value[q->n] = (const char *)v;
+    q->len[q->n] = (int)len;
+    q->format[q->n++] = 1;
+}
+
+static int64_t now_ms(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (int64_t)t.tv_sec * 1000 + t.tv_nsec / 1000000;
+}
+
+/* --- the one place that waits ------------------------------------------- */
+
+/* Waits until the connection's socket is readable (or writable) or the
+ * deadline passes: false then, or on a poll error. */
+static bool pg_wait(PGconn *conn, bool for_write, int64_t deadline_ms)
+{
+    struct pollfd pfd = { .fd = PQsocket(conn), .events = for_write ? POLLOUT : POLLIN };
+    if (pfd.fd < 0) return false;
+    for (;;) {
+        int64_t left = deadline_ms - now_ms();
+        if (left <= 0) return false;
+        int n = poll(&pfd, 1, (int)left);
+        if (n > 0) return true;
+        if (n == 0) return false;
+        if (errno != EINTR) return false;
+    }
+}
+
+/* --- connection ----------------------------------------------------------- */
+
+/* Logs a libpq message with the password (if libpq echoed any part of the
+ * URI) masked. */
+static void log_pg(int level, const char *what, const char *msg, const struct pg_store *p)
+{
+    char buf[512];
+    snprintf(buf, sizeof buf, "%s", msg ? msg : "");
+    size_t n = strlen(buf);
+    while (n && (buf[n - 1] == '\n' || buf[n - 1] == ' ')) buf[--n] = 0;
+    for (char *at; p->password && *p->password && (at = strstr(buf, p->password));)
+        memset(at, '*', strlen(p->password));
+    if (level == LOG_LVL_ERROR) log_error("store: %s: %s", what, buf);
+    else log_warn("store: %s: %s", what, buf);
+}
+
+static void pg_drop_connection(struct pg_store *p)
+{
+    if (!p->conn) return;
+    PQfinish(p->conn);
+    p->conn = NULL;
+    if (p->tx_open) p->tx_lost = true;
+    p->tx_open = false;
+    p->generation++;
+}
+
+/* The connection failed under a statement: drop it, and reconnect at the
+ * next call (then with back-off). */
+static void pg_lost(struct pg_store *p)
+{
+    if (!p->away_logged) log_pg(LOG_LVL_ERROR, "the database is unreachable", PQerrorMessage(p->conn), p);
+    p->away_logged = true;
+    pg_drop_connection(p);
+    p->retry_at_ms = now_ms();
+}
+
+static PGresult *pg_collect(struct pg_store *p, int64_t deadline_ms);
+
+/* Sends the schema (idempotent), LISTEN, and prepares every statement. */
+static bool pg_setup(struct pg_store *p)
+{
+    int64_t deadline = now_ms() + PG_ROUND_TRIP_MS;
+    if (!PQsendQuery(p->conn, schema_sql)) return false;
+    PGresult *r = pg_collect(p, deadline);
+    if (!r) return false;
+    PQclear(r);
+    for (int i = 0; i < P_COUNT_STMTS; i++) {
+        char name[8];
+        snprintf(name, sizeof name, "s%d", i);
+        if (!PQsendPrepare(p->conn, name, stmt_sql[i], 0, NULL)) return false;
+        if (!(r = pg_collect(p, now_ms() + PG_ROUND_TRIP_MS))) return false;
+        PQclear(r);
+    }
+    return true;
+}
+
+/* One bounded connection attempt, when the back-off allows one. */
+static bool pg_connect(struct pg_store *p)
+{
+    int64_t now = now_ms();
+    if (now < p->retry_at_ms) return false;
+    char timeout[16], options[96];
+    snprintf(timeout, sizeof timeout, "%d", PG_CONNECT_MS / 1000);
+    snprintf(options, sizeof options, "-c statement_timeout=%d -c synchronous_commit=%s",
+             PG_STATEMENT_MS, p->sync == STORE_SYNC_OFF ? "off" : "on");
+    /* Ours first, the URI last: what the URI says wins. */
+    const char *const keys[] = { "connect_timeout", "keepalives", "keepalives_idle", "keepalives_interval",
+                                 "keepalives_count", "options", "application_name", "dbname", NULL };
+    const char *const values[] = { timeout, "1", "10", "5", "3", options, "ironbark", p->uri, NULL };
+    p->conn = PQconnectStartParams(keys, values, 1);
+    bool ok = p->conn && PQstatus(p->conn) != CONNECTION_BAD;
+    int64_t deadline = now + PG_CONNECT_MS;
+    for (PostgresPollingStatusType st = PGRES_POLLING_WRITING; ok;) {
+        if (st == PGRES_POLLING_OK) break;
+        if (st == PGRES_POLLING_FAILED || !pg_wait(p->conn, st == PGRES_POLLING_WRITING, deadline)) ok = false;
+        else st = PQconnectPoll(p->conn);
+    }
+    if (ok) ok = PQsetnonblocking(p->conn, 1) == 0 && pg_setup(p);
+    if (!ok) {
+        if (!p->away_logged)
+            log_pg(LOG_LVL_ERROR, "cannot connect to the database", p->conn ? PQerrorMessage(p->conn) : "no memory", p);
+        p->away_logged = true;
+        PQfinish(p->conn);
+        p->conn = NULL;
+        p->retry_at_ms = now_ms() + p->backoff_ms;
+        p->backoff_ms = p->backoff_ms * 2 > PG_BACKOFF_MAX_MS ? PG_BACKOFF_MAX_MS : p->backoff_ms * 2;
+        return false;
+    }
+    if (p->ever_connected) {
+        log_info("store: reconnected to the database");
+        p->resync_pending = true;
+    }
+    p->ever_connected = true;
+    p->away_logged = false;
+    p->backoff_ms = PG_BACKOFF_FIRST_MS;
+    p->generation++;
+    return true;
+}
+
+/* A connection to run a statement on: false while the database is away, or
+ * while a transaction the connection took with it has not been ended. */
+static bool pg_ready(struct pg_store *p)
+{
+    if (p->tx_lost) return false;
+    if (p->conn && PQstatus(p->conn) == CONNECTION_OK) return true;
+    if (p->conn) pg_lost(p);
+    if (p->tx_lost) return false;
+    return pg_connect(p);
+}
+
+/* --- statements ----------------------------------------------------------- */
+
+/* Flushes what was sent and reads the results of one query: the first
+ * result (an error one if any), or NULL when the connection failed (it is
+ * then dropped). */
+static PGresult *pg_collect(struct pg_store *p, int64_t deadline_ms)
+{
+    int flushed;
+    while ((flushed = PQflush(p->conn)) == 1)
+        if (!pg_wait(p->conn, true, deadline_ms)) { flushed = -1; break; }
+    if (flushed < 0) { pg_lost(p); return NULL; }
+    PGresult *first = NULL;
+    for (;;) {
+        while (PQisBusy(p->conn)) {
+            if (!pg_wait(p->conn, false, deadline_ms) || !PQconsumeInput(p->conn)) {
+                PQclear(first);
+                pg_lost(p);
+                return NULL;
+            }
+        }
+        PGresult *r = PQgetResult(p->conn);
+        if (!r) break;
+        ExecStatusType st = PQresultStatus(r);
+        bool failed = st == PGRES_FATAL_ERROR || st == PGRES_BAD_RESPONSE;
+        if (!first || (failed && PQresultStatus(first) != PGRES_FATAL_ERROR)) {
+            PQclear(first);
+            first = r;
+        } else {
+            PQclear(r);
+        }
+    }
+    if (first && PQresultStatus(first) == PGRES_FATAL_ERROR && PQstatus(p->conn) == CONNECTION_BAD) {
+        PQclear(first);
+        pg_lost(p);
+        return NULL;
+    }
+    return first;
+}
+
+/* Runs prepared statement id: its result, or NULL on failure (logged; the
+ * connection is dropped when it was the cause). */
+static PGresult *pg_run(struct pg_store *p, enum pg_stmt id, const struct pg_params *q)
+{
+    if (!pg_ready(p)) return NULL;
+    char name[8];
+    snprintf(name, sizeof name, "s%d", (int)id);
+    if (!PQsendQueryPrepared(p->conn, name, q ? q->n : 0, q ? q->value : NULL, q ? q->len : NULL,
+                             q ? q->format : NULL, 1)) {
+        pg_lost(p);
+        return NULL;
+    }
+    PGresult *r = pg_collect(p, now_ms() + PG_ROUND_TRIP_MS);
+    if (!r) return NULL;
+    ExecStatusType st = PQresultStatus(r);
+    if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) {
+        log_pg(LOG_LVL_ERROR, stmt_sql[id], PQresultErrorMessage(r), p);
+        PQclear(r);
+        return NULL;
+    }
+    return r;
+}
+
+/* Transaction control. COMMIT of an aborted transaction answers ROLLBACK
+ * without an error: that is a failure too. */
+static int run_simple(struct pg_store *p, enum pg_stmt id)
+{
+    PGresult *r = pg_run(p, id, NULL);
+    bool ok = r && !(id == P_COMMIT && !strcmp(PQcmdStatus(r), "ROLLBACK"));
+    PQclear(r);
+    if (id == P_BEGIN && ok) p->tx_open = true;
+    if (id == P_COMMIT || id == P_ROLLBACK) p->tx_open = false;
+    return ok ? 0 : RSC_INTERNAL_SERVER_ERROR;
+}
+
+static int64_t value_i64(const PGresult *r, int row, int col)
+{
+    const unsigned char *v = (const unsigned char *)PQgetvalue(r, row, col);
+    int len = PQgetlength(r, row, col);
+    uint64_t x = 0;
+    for (int i = 0; i < len; i++) x = x << 8 | v[i];
+    if (len == 4) return (int32_t)(uint32_t)x;
+    return (int64_t)x;
+}
+
+/* Builds a resource from row `row` (seq, ty, path, body). */
+static struct resource *row_resource(const PGresult *r, int row)
+{
+    json_error_t jerr = { .text = "out of memory" };
+    json_t *attrs = json_loadb(PQgetvalue(r, row, 3), (size_t)PQgetlength(r, row, 3), 0, &jerr);
+    if (!attrs) {
+        log_error("store: corrupt body of %s: %s", PQgetvalue(r, row, 2), jerr.text);
+        return NULL;
+    }
+    struct resource *res = resource_new((int)value_i64(r, row, 1), attrs, PQgetvalue(r, row, 2));
+    if (res) res->seq = value_i64(r, row, 0);
+    return res;
+}
+
+static int fetch_one(struct pg_store *p, enum pg_stmt id, const struct pg_params *q, struct resource **out)
+{
+    PGresult *r = pg_run(p, id, q);
+    if (!r) return RSC_INTERNAL_SERVER_ERROR;
+    int rc = RSC_NOT_FOUND;
+    if (PQntuples(r) > 0) rc = (*out = row_resource(r, 0)) ? 0 : RSC_INTERNAL_SERVER_ERROR;
+    PQclear(r);
+    return rc;
+}
+
+/* Visits the rows of a statement paged by seq: q holds its fixed
+ * parameters; the position and page size are added here. The visitor runs
+ * between pages, so it may call the store itself. */
+static int visit_by_seq(struct pg_store *p, enum pg_stmt id, struct pg_params q,
+                        store_visit_fn *visit, void *data)
+{
+    int64_t after = 0;
+    int fixed = q.n, limit = PG_PAGE_FIRST, result = 0;
+    for (;;) {
+        q.n = fixed;
+        param_int(&q, after);
+        param_int(&q, limit);
+        PGresult *r = pg_run(p, id, &q);
+        if (!r) return RSC_INTERNAL_SERVER_ERROR;
+        int n = PQntuples(r);
+        for (int i = 0; i < n && !result; i++) {
+            struct resource *res = row_resource(r, i);
+            if (!res) { result = RSC_INTERNAL_SERVER_ERROR; break; }
+            after = res->seq;
+            result = visit(res, data);
+            resource_free(res);
+        }
+        PQclear(r);
+        if (result || n < limit) return result;
+        if (limit < PG_PAGE_MAX) limit *= 4;
+    }
+}
+
+/* --- the public functions ------------------------------------------------- */
+
+bool pg_store_wanted(const char *db)
+{
+    return !strncmp(db, "postgresql://", 13) || !strncmp(db, "postgres://", 11);
+}
+
+const char *pg_store_printable(const char *db, char *buf, size_t size)
+{
+    snprintf(buf, size, "%s", db);
+    /* user:password@ in the authority */
+    char *scheme_end = strstr(buf, "://");
+    if (scheme_end) {
+        char *auth = scheme_end + 3;
+        char *end = auth + strcspn(auth, "/?");
+        char *at = memchr(auth, '@', (size_t)(end - auth));
+        char *colon = at ? memchr(auth, ':', (size_t)(at - auth)) : NULL;
+        if (colon && at - colon > 1) {
+            memmove(colon + 4, at, strlen(at) + 1);
+            memcpy(colon + 1, "***", 3);
+        }
+    }
+    /* password=... in the query */
+    for (char *q = strstr(buf, "password="); q; q = strstr(q + 1, "password=")) {
+        if (q != buf && q[-1] != '?' && q[-1] != '&') continue;
+        char *v = q + 9, *end = v + strcspn(v, "&");
+        memmove(v + 3, end, strlen(end) + 1);
+        memcpy(v, "***", 3);
+    }
+    return buf;
+}
+
+int pg_store_open(struct pg_store **out, const char *uri, enum store_sync sync)
+{
+    struct pg_store *p = calloc(1, sizeof *p);
+    if (!p || !(p->uri = strdup(uri))) { free(p); return RSC_INTERNAL_SERVER_ERROR; }
+    p->sync = sync;
+    p->backoff_ms = PG_BACKOFF_FIRST_MS;
+    p->fail_flag = getenv("IRONBARK_TEST_FAIL_COMMIT");
+    char *err = NULL;
+    PQconninfoOption *opts = PQconninfoParse(uri, &err);
+    if (!opts) {
+        log_pg(LOG_LVL_ERROR, "the db setting is not a valid PostgreSQL URI", "", p);
+        PQfreemem(err);
+        pg_store_close(p);
+        return RSC_INTERNAL_SERVER_ERROR;
+    }
+    for (PQconninfoOption *o = opts; o->keyword; o++)
+        if (!strcmp(o->keyword, "password") && o->val && *o->val) p->password = strdup(o->val);
+    PQconninfoFree(opts);
+    /* A database starting together with the CSE gets a bounded while. */
+    int64_t deadline = now_ms() + PG_OPEN_MS;
+    while (!pg_connect(p) && now_ms() < deadline) {
+        int64_t wait = p->retry_at_ms - now_ms();
+        if (wait > 0) usleep((useconds_t)(wait * 1000));
+    }
+    if (!p->conn) {
+        pg_store_close(p);
+        return RSC_INTERNAL_SERVER_ERROR;
+    }
+    *out = p;
+    return 0;
+}
+
+void pg_store_close(struct pg_store *p)
+{
+    if (!p) return;
+    if (p->conn) PQfinish(p->conn);
+    free(p->uri);
+    free(p->password);
+    free(p);
+}
+
+/* A batch is one transaction, each primitive a savepoint in it (store.h). */
+static int begin_in_batch(struct pg_store *p)
+{
+    if (!p->in_batch) {
+        if (run_simple(p, P_BEGIN)) return RSC_INTERNAL_SERVER_ERROR;
+        p->in_batch = true;
+        p->batch_size = 0;
+    }
+    p->batch_size++;
+    return run_simple(p, P_SAVEPOINT);
+}
+
+int pg_store_begin_batched(struct pg_store *p)
+{
+    return p->batching ? begin_in_batch(p) : run_simple(p, P_BEGIN);
+}
+
+int pg_store_begin(struct pg_store *p)
+{
+    if (!p->in_batch) return run_simple(p, P_BEGIN);
+    p->plain_joined = true;
+    return run_simple(p, P_SAVEPOINT);
+}
+
+int pg_store_commit(struct pg_store *p)
+{
+    if (!p->in_batch) {
+        if (p->tx_lost) { p->tx_lost = false; return RSC_INTERNAL_SERVER_ERROR; }
+        return run_simple(p, P_COMMIT);
+    }
+    int rc = run_simple(p, P_RELEASE);
+    if (rc || !p->plain_joined) return rc;
+    p->plain_joined = false;
+    return pg_store_batch_commit(p);
+}
+
+void pg_store_rollback(struct pg_store *p)
+{
+    p->generation++;
+    if (p->in_batch) {
+        p->plain_joined = false;
+        if (!run_simple(p, P_ROLLBACK_TO)) run_simple(p, P_RELEASE);
+        return;
+    }
+    p->tx_lost = false;
+    if (p->tx_open) run_simple(p, P_ROLLBACK);
+}
+
+void pg_store_batch_enable(struct pg_store *p, bool on) { p->batching = on; }
+bool pg_store_batch_pending(const struct pg_store *p) { return p->in_batch; }
+int pg_store_batch_size(const struct pg_store *p) { return p->in_batch ? p->batch_size : 0; }
+
+bool pg_store_batch_take_failure(struct pg_store *p)
+{
+    bool failed = p->batch_failed;
+    p->batch_failed = false;
+    return failed;
+}
+
+int pg_store_batch_commit(struct pg_store *p)
+{
+    if (!p->in_batch) return 0;
+    p->in_batch = false;
+    bool fault = p->fail_flag && !unlink(p->fail_flag);
+    int rc = fault || p->tx_lost ? RSC_INTERNAL_SERVER_ERROR : run_simple(p, P_COMMIT);
+    p->tx_lost = false;
+    if (rc) {
+        p->generation++;
+        p->batch_failed = true;
+        if (p->tx_open) run_simple(p, P_ROLLBACK);
+    }
+    return rc;
+}
+
+uint64_t pg_store_generation(const struct pg_store *p) { return p->generation; }
+
+int pg_store_get(struct pg_store *p, const char *ri, struct resource **out)
+{
+    struct pg_params q = { 0 };
+    param_text(&q, ri);
+    return fetch_one(p, P_GET, &q, out);
+}
+
+int pg_store_get_path(struct pg_store *p, const char *path, struct resource **out)
+{
+    struct pg_params q = { 0 };
+    param_text(&q, path);
+    return fetch_one(p, P_GET_PATH, &q, out);
+}
+
+int pg_store_insert(struct pg_store *p, struct resource *res)
+{
+    size_t len;
+    char *body = json_text(res->attrs, &len);
+    if (!body) return RSC_INTERNAL_SERVER_ERROR;
+    p->generation++;
+    struct pg_params q = { 0 };
+    param_text(&q, res_ri(res));
+    param_text(&q, res->path);
+    param_text(&q, res_pi(res) ? res_pi(res) : "");
+    param_int(&q, res->ty);
+    param_text(&q, res_str(res, "et"));
+    param_text(&q, body);
+    PGresult *r = pg_run(p, P_INSERT, &q);
+    free(body);
+    if (!r) return RSC_INTERNAL_SERVER_ERROR;
+    int rc = 0;
+    if (PQntuples(r) == 1) {
+        res->seq = value_i64(r, 0, 0);
+    } else {
+        /* Nothing inserted: the path or the ri is taken. */
+        struct pg_params t = { 0 };
+        param_text(&t, res->path);
+        PGresult *taken = pg_run(p, P_TAKEN_PATH, &t);
+        rc = !taken ? RSC_INTERNAL_SERVER_ERROR : PQntuples(taken) ? RSC_CONFLICT : RSC_ALREADY_EXISTS;
+        PQclear(taken);
+    }
+    PQclear(r);
+    return rc;
+}
+
+int pg_store_update(struct pg_store *p, const struct resource *res)
+{
+    size_t len;
+    char *body = json_text(res->attrs, &len);
+    if (!body) return RSC_INTERNAL_SERVER_ERROR;
+    p->generation++;
+    struct pg_params q = { 0 };
+    param_text(&q, res_ri(res));
+    param_text(&q, res_str(res, "et"));
+    param_text(&q, body);
+    PGresult *r = pg_run(p, P_UPDATE, &q);
+    free(body);
+    if (!r) return RSC_INTERNAL_SERVER_ERROR;
+    int rc = strcmp(PQcmdTuples(r), "0") ? 0 : RSC_NOT_FOUND;
+    PQclear(r);
+    return rc;
+}
+
+/* Subtree bounds of path: every descendant lies strictly between "p/" and
+ * "p0" ('0' follows '/'). */
+static void subtree_bounds(const char *path, char **lo, char **hi)
+{
+    size_t n = strlen(path);
+    *lo = malloc(n + 2);
+    *hi = malloc(n + 2);
+    if (!*lo || !*hi) return;
+    memcpy(*lo, path, n); (*lo)[n] = '/'; (*lo)[n + 1] = 0;
+    memcpy(*hi, path, n); (*hi)[n] = '0'; (*hi)[n + 1] = 0;
+}
+
+int pg_store_delete_subtree(struct pg_store *p, const struct resource *res,
+                            store_visit_fn *visit, void *data)
+{
+    char *lo, *hi;
+    subtree_bounds(res->path, &lo, &hi);
+    p->generation++;
+    int result = lo && hi ? 0 : RSC_INTERNAL_SERVER_ERROR;
+    struct pg_params q = { 0 };
+    param_text(&q, lo);
+    param_text(&q, hi);
+    if (!result && visit) result = visit_by_seq(p, P_SUBTREE, q, visit, data);
+    PGresult *r = NULL;
+    if (!result) result = (r = pg_run(p, P_DELETE_SUBTREE, &q)) ? 0 : RSC_INTERNAL_SERVER_ERROR;
+    PQclear(r);
+    r = NULL;
+    if (!result) {
+        struct pg_params one = { 0 };
+        param_text(&one, res_ri(res));
+        r = pg_run(p, P_DELETE_ONE, &one);
+        result = !r ? RSC_INTERNAL_SERVER_ERROR : strcmp(PQcmdTuples(r), "0") ? 0 : RSC_NOT_FOUND;
+        PQclear(r);
+    }
+    free(lo);
+    free(hi);
+    return result;
+}
+
+int pg_store_children(struct pg_store *p, const char *pi, int ty, store_visit_fn *visit, void *data)
+{
+    struct pg_params q = { 0 };
+    param_text(&q, pi);
+    if (ty) param_int(&q, ty);
+    return visit_by_seq(p, ty ? P_CHILDREN_TY : P_CHILDREN, q, visit, data);
+}
+
+/* One sk component's length: its length byte plus that many bytes. */
+static size_t seqkey_prefix(const unsigned char *key, size_t len, size_t levels)
+{
+    size_t at = 0;
+    for (size_t i = 0; i < levels && at < len; i++) at += 1u + key[at];
+    return at < len ? at : len;
+}
+
+static size_t seqkey_levels(const unsigned char *key, size_t len)
+{
+    size_t n = 0;
+    for (size_t at = 0; at < len; at += 1u + key[at]) n++;
+    return n;
+}
+
+#define SCAN_KEY_MAX (9 * 64 + 1)
+
+/* Pages of rows in sk order from after `lo` to below `hi`; a row deeper
+ * than wanted moves lo past its ancestor's subtree (a seek), as in store.c. */
+int pg_store_scan_subtree(struct pg_store *p, const char *path, int max_depth, int ty,
+                          store_visit_fn *visit, void *data)
+{
+    p->last_scan = (struct store_scan_stats){ 0 };
+    struct pg_params kq = { 0 };
+    param_text(&kq, path);
+    PGresult *kr = pg_run(p, P_SCAN_KEY, &kq);
+    if (!kr) return RSC_INTERNAL_SERVER_ERROR;
+    unsigned char lo[SCAN_KEY_MAX], hi[SCAN_KEY_MAX];
+    size_t root_len = PQntuples(kr) ? (size_t)PQgetlength(kr, 0, 0) : 0;
+    bool found = PQntuples(kr) && root_len < SCAN_KEY_MAX;
+    if (found) memcpy(lo, PQgetvalue(kr, 0, 0), root_len);
+    PQclear(kr);
+    if (!found) return 0;
+    memcpy(hi, lo, root_len);
+    hi[root_len] = 0xFF;
+    size_t lo_len = root_len;
+    size_t deepest = seqkey_levels(lo, root_len) + (size_t)(max_depth > 0 ? max_depth : 0);
+    enum pg_stmt id = !ty ? P_SCAN : ty == TY_CIN ? P_SCAN_CIN : P_SCAN_TY;
+    int limit = PG_PAGE_FIRST, result = 0;
+    for (;;) {
+        struct pg_params q = { 0 };
+        param_bytes(&q, lo, lo_len);
+        param_bytes(&q, hi, root_len + 1);
+        if (ty) param_int(&q, ty);
+        param_int(&q, limit);
+        PGresult *r = pg_run(p, id, &q);
+        if (!r) return RSC_INTERNAL_SERVER_ERROR;
+        int n = PQntuples(r), i;
+        bool seek = false;
+        for (i = 0; i < n && !result && !seek; i++) {
+            p->last_scan.rows++;
+            const unsigned char *key = (const unsigned char *)PQgetvalue(r, i, 4);
+            size_t key_len = (size_t)PQgetlength(r, i, 4);
+            if (key_len >= SCAN_KEY_MAX) { result = RSC_INTERNAL_SERVER_ERROR; break; }
+            if (max_depth > 0 && seqkey_levels(key, key_len) > deepest) {
+                lo_len = seqkey_prefix(key, key_len, deepest);
+                memcpy(lo, key, lo_len);
+                lo[lo_len++] = 0xFF;
+                p->last_scan.seeks++;
+                seek = true;
+                break;
+            }
+            memcpy(lo, key, key_len);
+            lo_len = key_len;
+            struct resource *res = row_resource(r, i);
+            if (!res) { result = RSC_INTERNAL_SERVER_ERROR; break; }
+            result = visit(res, data);
+            resource_free(res);
+        }
+        PQclear(r);
+        if (result) return result;
+        if (!seek && n < limit) return 0;
+        if (!seek && limit < PG_PAGE_MAX) limit *= 4;
+    }
+}
+
+/* No statement counters on this side of the wire: rows and seeks only. */
+void pg_store_last_scan(const struct pg_store *p, struct store_scan_stats *out) { *out = p->last_scan; }
+
+int pg_store_edge_child(struct pg_store *p, const char *pi, int ty, bool newest, struct resource **out)
+{
+    struct pg_params q = { 0 };
+    param_text(&q, pi);
+    param_int(&q, ty);
+    return fetch_one(p, newest ? P_NEWEST : P_OLDEST, &q, out);
+}
+
+int pg_store_edge_child_at(struct pg_store *p, const char *parent_path, int parent_ty, int child_ty,
+                           bool newest, struct resource **out)
+{
+    struct pg_params q = { 0 };
+    param_text(&q, parent_path);
+    param_int(&q, parent_ty);
+    param_int(&q, child_ty);
+    return fetch_one(p, newest ? P_NEWEST_AT : P_OLDEST_AT, &q, out);
+}
+
+int pg_store_count_children(struct pg_store *p, const char *pi, int ty, int64_t *count)
+{
+    struct pg_params q = { 0 };
+    param_text(&q, pi);
+    if (ty) param_int(&q, ty);
+    PGresult *r = pg_run(p, ty ? P_COUNT_TY : P_COUNT, &q);
+    if (!r) return RSC_INTERNAL_SERVER_ERROR;
+    *count = PQntuples(r) ? value_i64(r, 0, 0) : 0;
+    PQclear(r);
+    return 0;
+}
+
+int pg_store_expired(struct pg_store *p, const char *now_ts, store_visit_fn *visit, void *data)
+{
+    struct pg_params q = { 0 };
+    param_text(&q, now_ts);
+    PGresult *r = pg_run(p, P_EXPIRED, &q);
+    if (!r) return RSC_INTERNAL_SERVER_ERROR;
+    int result = 0, n = PQntuples(r);
+    for (int i = 0; i < n && !result; i++) {
+        struct resource *res = row_resource(r, i);
+        if (!res) { result = RSC_INTERNAL_SERVER_ERROR; break; }
+        result = visit(res, data);
+        resource_free(res);
+    }
+    PQclear(r);
+    return result;
+}
+
+int pg_store_next_expiry(struct pg_store *p, char ts[23])
+{
+    ts[0] = 0;
+    PGresult *r = pg_run(p, P_NEXT_EXPIRY, NULL);
+    if (!r) return RSC_INTERNAL_SERVER_ERROR;
+    if (PQntuples(r) && !PQgetisnull(r, 0, 0)) snprintf(ts, 23, "%s", PQgetvalue(r, 0, 0));
+    PQclear(r);
+    return 0;
+}
+
+/* --- the change feed ------------------------------------------------------- */
+
+int pg_store_change_fd(const struct pg_store *p)
+{
+    return p->conn && PQstatus(p->conn) == CONNECTION_OK ? PQsocket(p->conn) : -1;
+}
+
+/* One notice's payload [op, ty, ri, pi, path, et] to fn; false when it is
+ * not one (then skipped). */
+static bool report_notice(const char *payload, store_change_fn *fn, void *data)
+{
+    json_t *v = json_loads(payload, 0, NULL);
+    const char *op = json_string_value(json_array_get(v, 0));
+    bool ok = op && strchr("cud", *op) && *op && json_array_size(v) == 6;
+    if (ok) {
+        struct store_change c = {
+            .op = (enum store_change_op)*op,
+            .ty = (int)json_integer_value(json_array_get(v, 1)),
+            .ri = json_string_value(json_array_get(v, 2)),
+            .pi = json_string_value(json_array_get(v, 3)),
+            .path = json_string_value(json_array_get(v, 4)),
+            .et = json_string_value(json_array_get(v, 5)),
+        };
+        ok = c.ri && c.pi && c.path;
+        if (ok && fn) fn(&c, data);
+    }
+    json_decref(v);
+    return ok;
+}
+
+int pg_store_poll_changes(struct pg_store *p, store_change_fn *fn, void *data)
+{
+    if (!p->in_batch && !p->tx_open && !pg_ready(p)) return -1;
+    if (!p->conn) return -1;
+    if (!PQconsumeInput(p->conn)) {
+        pg_lost(p);
+        return -1;
+    }
+    int count = 0;
+    if (p->resync_pending) {
+        /* Notices sent while this front-end was away are gone: everything
+         * may have changed. */
+        p->resync_pending = false;
+        struct store_change c = { .op = STORE_CHANGE_RESYNC, .ri = "", .pi = "", .path = "" };
+        if (fn) fn(&c, data);
+        count++;
+    }
+    int own = PQbackendPID(p->conn);
+    for (PGnotify *n; (n = PQnotifies(p->conn)); PQfreemem(n))
+        if (n->be_pid != own && report_notice(n->extra, fn, data)) count++;
+    if (count) p->generation++;
+    return count;
+}

@@ -1,0 +1,49 @@
+/* The types of store.h, apart so that the store's backends (store_pg.h)
+ * use them without including store.h. */
+#ifndef IRONBARK_STORE_TYPES_H
+#define IRONBARK_STORE_TYPES_H
+
+#include "../core/resource.h"
+
+#include <stdint.h>
+
+/* Durability of a commit: NORMAL survives a process crash (kill -9), FULL
+ * also survives power loss (fsync per commit). */
+enum store_sync { STORE_SYNC_OFF = 0, STORE_SYNC_NORMAL = 1, STORE_SYNC_FULL = 2 };
+
+/* Visitor for scans: the resource is borrowed for the call (resource_dup()
+ * to keep it). Return non-zero to stop the scan; that value is returned. */
+typedef int store_visit_fn(struct resource *res, void *data);
+
+/* What the last subtree scan cost SQLite, for tests that pin the plan:
+ * rows returned, seeks past too-deep subtrees, virtual machine steps
+ * (grow with every row looked at, returned or not), sorts (a temporary
+ * B-tree for ORDER BY) and full-scan or automatic-index steps. PostgreSQL
+ * reports rows and seeks only (the others stay 0). */
+struct store_scan_stats {
+    int64_t rows;
+    int64_t vm_steps;
+    int64_t seeks;
+    int64_t sorts;
+    int64_t full_scan_steps;
+};
+
+/* RESYNC: this front-end lost its connection and reconnected, so notices
+ * of the time between are lost: anything may have changed (its ty is 0 and
+ * its strings empty); in-memory state is rebuilt from the store. */
+enum store_change_op { STORE_CHANGE_CREATE = 'c', STORE_CHANGE_UPDATE = 'u', STORE_CHANGE_DELETE = 'd',
+                       STORE_CHANGE_RESYNC = 'r' };
+
+/* One row changed by a transaction another front-end committed. The strings
+ * are borrowed for the callback. Deleting a subtree reports every row. */
+struct store_change {
+    enum store_change_op op;
+    int ty;
+    const char *ri;
+    const char *pi;
+    const char *path;
+    const char *et;            /* NULL when the row has none (or was deleted) */
+};
+typedef void store_change_fn(const struct store_change *change, void *data);
+
+#endif
