@@ -453,9 +453,11 @@ static int usage(void)
 static struct store *open_target(const struct config *cfg, bool create)
 {
     struct stat st;
+    char shown[sizeof cfg->db_file];
+    store_printable(cfg->db_file, shown, sizeof shown);   /* a URI's password never shown */
     if (!strcmp(cfg->db_file, ":memory:") ||
         (!create && !is_url(cfg->db_file) && stat(cfg->db_file, &st))) {
-        fprintf(stderr, "m2m-cse store: no store at %s: give --data-dir DIR, --db FILE or --config FILE\n", cfg->db_file);
+        fprintf(stderr, "m2m-cse store: no store at %s: give --data-dir DIR, --db FILE or --config FILE\n", shown);
         return NULL;
     }
     char dir[sizeof cfg->db_file];
@@ -468,8 +470,8 @@ static struct store *open_target(const struct config *cfg, bool create)
     }
     struct store *s = NULL;
     if (store_open(&s, cfg->db_file, (enum store_sync)cfg->sync)) {
-        fprintf(stderr, "m2m-cse store: cannot open the store at %s (is a CSE running on it? stop it first)\n",
-                cfg->db_file);
+        fprintf(stderr, "m2m-cse store: cannot open the store at %s (%s)\n", shown,
+                is_url(cfg->db_file) ? "is the database reachable?" : "is a CSE running on it? stop it first");
         return NULL;
     }
     return s;

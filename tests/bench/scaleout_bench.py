@@ -13,10 +13,10 @@ Besides req/s, the CPU time each side spent per request, from
 /proc/<pid>/stat: the front-ends' and the database's (the postmaster and
 every backend it forked), and the database's share of the two. On a shared
 machine absolute req/s drift; the ratios and CPU per request are the
-figures to read (see docs/scale-out.md). PostgreSQL is started in a
-temporary directory by the integration harness's helper; without it
-(harness.Postgres absent, or initdb not installed) only sqlite is measured,
-and the output says so.
+figures to read (see docs/scale-out.md). PostgreSQL is the integration
+tests' private server (tests/integration/pg_server.py: a temporary
+directory, a Unix socket), switched to durable commits (fsync on) for the
+run; front-ends keep sync = normal (synchronous_commit on).
 
   python3 tests/bench/scaleout_bench.py --duration 3 --rounds 1
 """
@@ -31,10 +31,7 @@ sys.path.insert(0, HERE)
 sys.path.insert(0, os.path.join(HERE, "..", "integration"))
 import run as bench  # noqa: E402  (start_cse, prepare_cse, run_wrk, cpu_seconds, median)
 
-try:
-    from harness import Postgres  # noqa: E402
-except ImportError:
-    Postgres = None
+import pg_server  # noqa: E402  (the integration tests' private PostgreSQL server)
 
 WORKLOADS = [
     # name, path, wrk script; the ring container keeps 1000 instances, so
@@ -44,10 +41,23 @@ WORKLOADS = [
 ]
 
 
+def start_postgres():
+    """The integration tests' server, made durable for the measurement: the
+    tests run it with fsync and synchronous_commit off (throw-away data),
+    which would hide what a commit costs."""
+    pg = pg_server.PgServer()
+    for setting in ("fsync = on", "full_page_writes = on", "synchronous_commit = on"):
+        pg.psql("ALTER SYSTEM SET " + setting)
+    if not pg.restart():
+        raise RuntimeError("PostgreSQL did not restart with fsync on")
+    return pg
+
+
 def postgres_pids(pg):
     """The postmaster and its children (one backend per front-end
     connection, plus the background workers)."""
-    root = pg.postmaster_pid()
+    with open(os.path.join(pg.data, "postmaster.pid")) as f:
+        root = int(f.readline())
     pids = {root}
     for entry in os.listdir("/proc"):
         if entry.isdigit():
@@ -113,14 +123,11 @@ def setups(args, work, pg):
     def pg_front_ends(n):
         def start():
             # A fresh schema per set-up: the same starting tree for each.
-            uri = pg.fresh_database("bench%d" % n)
+            uri = pg.uri(pg.new_database())
             return [bench.start_cse(args, os.path.join(work, "pg%d-%d" % (n, i)), extra=["--db", uri])
                     for i in range(n)]
         return start
-    out = [("sqlite", sqlite)]
-    if pg:
-        out += [("pg1", pg_front_ends(1)), ("pg2", pg_front_ends(2))]
-    return out
+    return [("sqlite", sqlite), ("pg1", pg_front_ends(1)), ("pg2", pg_front_ends(2))]
 
 
 def main():
@@ -135,17 +142,7 @@ def main():
     summary = {"machine": bench.machine_info(), "settings": {
         "duration_s": args.duration, "rounds": args.rounds, "connections": args.connections}}
     work = tempfile.mkdtemp(prefix="ironbark-scaleout-", dir=os.environ.get("BENCH_DIR"))
-    pg = None
-    if Postgres is None:
-        summary["postgresql"] = "not measured: the harness has no PostgreSQL helper in this build"
-    else:
-        try:
-            pg = Postgres(os.path.join(work, "pg")).start()
-        except Exception as e:  # initdb missing, no unprivileged user: say so, measure SQLite
-            summary["postgresql"] = "not measured: PostgreSQL did not start: %s" % e
-            pg = None
-    if "postgresql" in summary:
-        print(summary["postgresql"])
+    pg = start_postgres()
     rows = {}
     try:
         for rnd in range(args.rounds):
@@ -154,14 +151,14 @@ def main():
                 try:
                     bench.prepare_cse(front_ends[0])
                     for wl, path, script in WORKLOADS:
-                        rows.setdefault((name, wl), []).append(measure(args, front_ends, pg, path, script))
+                        rows.setdefault((name, wl), []).append(
+                            measure(args, front_ends, None if name == "sqlite" else pg, path, script))
                 finally:
                     for s in front_ends:
                         s.stop()
             print("round %d done" % (rnd + 1), flush=True)
     finally:
-        if pg:
-            pg.stop()
+        pg.stop()
         shutil.rmtree(work, ignore_errors=True)
 
     print()

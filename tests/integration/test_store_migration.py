@@ -2,10 +2,14 @@
 a varied tree moves to a fresh store with the same checksum, the file's
 trailer is the SHA-256 of its row lines (recomputed here with hashlib), a
 CSE on the imported store serves the same resources, and bad inputs are
-refused with a clear message, a non-zero exit and nothing imported."""
+refused with a clear message, a non-zero exit and nothing imported. The tree
+goes SQLite -> SQLite -> PostgreSQL -> SQLite (a private PostgreSQL server,
+tests/integration/pg_server.py), whichever store the suite runs on: each CSE
+here names its store itself."""
 import hashlib, json, os, shutil, subprocess, sys, tempfile
 sys.path.insert(0, os.path.dirname(__file__))
 from harness import CSE_BIN, Cse, Tap
+import pg_server
 
 t = Tap()
 O = "Cmig"
@@ -79,8 +83,13 @@ def fresh_dir(name):
 
 
 try:
+    # A database that is not there: the store tries for a bounded time
+    # (seconds), so that attempt runs beside the rest of the test.
+    unreachable = subprocess.Popen([CSE_BIN, "store", "checksum", "--db",
+                                    "postgresql://ironbark:secret@/cse?host=%s&port=1" % work],
+                                   stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     dir_a = fresh_dir("a")
-    cse = Cse(data_dir=dir_a).start()
+    cse = Cse(data_dir=dir_a, db=os.path.join(dir_a, "cse.db")).start()
     made = fill(cse)
     t.ok(all(rsc in (2001, 2004) for _, rsc in made), "the tree is built (%d requests)" % len(made),
          [m for m in made if m[1] not in (2001, 2004)])
@@ -170,16 +179,41 @@ try:
     rc, out, err = store("frobnicate")
     t.ok(rc == 2 and "usage" in err, "unknown subcommand: usage, exit 2", (rc, err))
 
-    # The CSE starts on the imported store and serves the same tree.
-    cse_b = Cse(data_dir=dir_b).start()
-    after = observe(cse_b)
-    for p in PROBES:
-        t.eq(after[p], before[p], "same answer for %s on the imported store" % p)
-    r = cse_b.create("/cse-in/app/temp", 4, {"m2m:cin": {"con": "after"}}, origin=O)
-    t.rsc(r, 2001, 201, "the imported store takes new instances")
-    r = cse_b.get("/cse-in/app/temp/la", origin=O)
-    t.ok(r.rsc == 2000 and r.json["m2m:cin"]["con"] == "after", "and la is the new one", r)
-    t.eq(cse_b.stop(), 0, "CSE on the imported store stopped cleanly")
+    # Into PostgreSQL and back into SQLite: the same checksum at every step.
+    pg = pg_server.server()
+    pg_uri = pg.uri(pg.new_database())
+    rc, data_b, err = store("export", "-", "--data-dir", dir_b)
+    rc, out, err = store("import", "-", "--db", pg_uri, stdin=data_b.encode())
+    t.ok(rc == 0 and summary(out) == sum_a, "import into PostgreSQL: same checksum", (rc, out, err))
+    rc, out, err = store("checksum", "--db", pg_uri)
+    t.eq(summary(out), sum_a, "checksum of the PostgreSQL store")
+    rc, data_pg, err = store("export", "-", "--db", pg_uri)
+    t.ok(rc == 0 and data_pg.encode() == raw, "export from PostgreSQL is byte-identical to SQLite's", (rc, err))
+    dir_d = fresh_dir("d")
+    rc, out, err = store("import", "-", "--data-dir", dir_d, stdin=data_pg.encode())
+    t.ok(rc == 0 and summary(out) == sum_a, "back into SQLite: same checksum", (rc, out, err))
+    rc, out, err = store("import", export, "--db", pg_uri)
+    t.ok(rc == 3 and "not empty" in err and summary(store("checksum", "--db", pg_uri)[1]) == sum_a,
+         "a PostgreSQL target holding a tree: refused (exit 3), its tree kept", (rc, err))
+    pg_empty = pg.uri(pg.new_database())
+    rc, out, err = store("import", "-", "--db", pg_empty, stdin=damaged)
+    t.ok(rc == 1 and "checksum differs" in err and
+         summary(store("checksum", "--db", pg_empty)[1]) == (0, hashlib.sha256(b"").hexdigest()),
+         "a damaged file into PostgreSQL: refused, nothing imported", (rc, err))
+    rc, err = unreachable.wait(timeout=60), unreachable.stderr.read().decode(errors="replace")
+    t.ok(rc == 1 and "cannot open the store" in err and "reachable" in err and "secret" not in err,
+         "an unreachable database: exit 1 with the reason, its password not shown", (rc, err))
+
+    # A CSE starts on each imported store and serves the same tree.
+    for name, settings in (("SQLite", {"db": os.path.join(dir_b, "cse.db")}), ("PostgreSQL", {"db": pg_uri})):
+        cse_i = Cse(data_dir=fresh_dir("serve-" + name), **settings).start()
+        after = observe(cse_i)
+        t.eq([p for p in PROBES if after[p] != before[p]], [], "every probe answers the same on the imported %s store" % name)
+        r = cse_i.create("/cse-in/app/temp", 4, {"m2m:cin": {"con": "after"}}, origin=O)
+        t.rsc(r, 2001, 201, "the imported %s store takes new instances" % name)
+        r = cse_i.get("/cse-in/app/temp/la", origin=O)
+        t.ok(r.rsc == 2000 and r.json["m2m:cin"]["con"] == "after", "and la is the new one", r)
+        t.eq(cse_i.stop(), 0, "CSE on the imported %s store stopped cleanly" % name)
     t.eq(sanitizer_reports, [], "no sanitizer report from any store command")
 finally:
     shutil.rmtree(work, ignore_errors=True)
