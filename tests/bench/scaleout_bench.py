@@ -115,16 +115,17 @@ def measure(args, front_ends, pg, path, script):
             "db_cpu_share": db / (fe + db) if pg and fe + db > 0 else None}
 
 
-def setups(args, work, pg):
-    """name -> (list of front-end Server) factories, in the order measured."""
+def setups(args, work, pg, rnd):
+    """name -> (list of front-end Server) factories, in the order measured;
+    every round starts from empty stores."""
     def sqlite():
-        return [bench.start_cse(args, os.path.join(work, "sqlite"))]
+        return [bench.start_cse(args, os.path.join(work, "sqlite-%d" % rnd))]
 
     def pg_front_ends(n):
         def start():
             # A fresh schema per set-up: the same starting tree for each.
             uri = pg.uri(pg.new_database())
-            return [bench.start_cse(args, os.path.join(work, "pg%d-%d" % (n, i)), extra=["--db", uri])
+            return [bench.start_cse(args, os.path.join(work, "pg%d-%d-%d" % (n, rnd, i)), extra=["--db", uri])
                     for i in range(n)]
         return start
     return [("sqlite", sqlite), ("pg1", pg_front_ends(1)), ("pg2", pg_front_ends(2))]
@@ -146,7 +147,7 @@ def main():
     rows = {}
     try:
         for rnd in range(args.rounds):
-            for name, start in setups(args, work, pg):
+            for name, start in setups(args, work, pg, rnd):
                 front_ends = start()
                 try:
                     bench.prepare_cse(front_ends[0])
