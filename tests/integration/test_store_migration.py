@@ -154,6 +154,8 @@ try:
         ("a changed value", damaged, ["--data-dir", dir_c], 1, "checksum differs"),
         ("a child before its parent", b"\n".join([body_lines[0], body_lines[5]] + body_lines[1:5] + body_lines[6:]),
          ["--data-dir", dir_c], 1, "parent"),
+        ("a row twice", b"\n".join(body_lines[:-2] + [body_lines[-3]] + body_lines[-2:]),
+         ["--data-dir", dir_c], 1, "taken"),
         ("a row missing a column", raw.replace(b',"ty":2}\n', b"}\n", 1), ["--data-dir", dir_c], 1, "a row needs"),
         ("a path that does not end with the name", raw.replace(b'"path":"cse-in/app"', b'"path":"cse-in/other"', 1),
          ["--data-dir", dir_c], 1, "rn"),
