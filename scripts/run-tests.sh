@@ -1,22 +1,28 @@
 #!/usr/bin/env bash
-# Runs the whole suite twice: a normal build and an ASan+UBSan build, then
+# Runs the whole suite twice: a normal build (its integration tests once more
+# with the PostgreSQL store) and an ASan+UBSan build, then
 # the fuzz targets for a short bounded time each (tests/fuzz/run.sh, clang
 # build in build-fuzz/). Ends with one line "N passed, M failed" summed over
-# all three; each fuzz target's run counts as one test.
+# all of them; each fuzz target's run counts as one test.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 total_pass=0; total_fail=0
+# setup: a meson test setup (tests/meson.build) and the suite it runs; its
+# logs are <dir>.<setup>.test.log and testlog-<setup>.json.
+setup=""; suite=""
 run_suite() {  # name builddir [meson setup args...]
   local name=$1 dir=$2; shift 2
+  local log="$dir${setup:+.$setup}.test.log" json="$dir/meson-logs/testlog${setup:+-$setup}.json"
+  local args=(${setup:+--setup "$setup"} ${suite:+--suite "$suite"})
   if [ ! -d "$dir" ]; then meson setup "$dir" "$@" >/dev/null || { echo "$name: setup failed"; total_fail=$((total_fail+1)); return; }; fi
   if ! ninja -C "$dir" >"$dir.ninja.log" 2>&1; then
     cat "$dir.ninja.log"; echo "$name: build failed"; total_fail=$((total_fail+1)); return
   fi
   ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
-    meson test -C "$dir" --print-errorlogs --num-processes 2 >"$dir.test.log" 2>&1
-  cat "$dir.test.log" | grep -E "^ *[0-9]+/[0-9]+ |^(Ok|Fail|Skipped|Timeout|Expected)" || true
+    meson test -C "$dir" --print-errorlogs --num-processes 2 "${args[@]}" >"$log" 2>&1
+  cat "$log" | grep -E "^ *[0-9]+/[0-9]+ |^(Ok|Fail|Skipped|Timeout|Expected)" || true
   # Count individual TAP results from meson's JSON log.
-  read -r p f < <(python3 - "$dir/meson-logs/testlog.json" <<'PY'
+  read -r p f < <(python3 - "$json" <<'PY'
 import json, sys, re
 p = f = 0
 for line in open(sys.argv[1]):
@@ -46,6 +52,9 @@ run_fuzz() {
   total_pass=$((total_pass+p)); total_fail=$((total_fail+f))
 }
 run_suite plain build
+# The integration suite of the plain build again, every CSE's tree in
+# PostgreSQL (a private server per test process, tests/integration/pg_server.py).
+setup=postgresql suite=integration run_suite postgresql build
 run_suite asan build-asan -Db_sanitize=address,undefined -Db_lundef=false -Dbuildtype=debug
 run_fuzz
 echo "$total_pass passed, $total_fail failed"

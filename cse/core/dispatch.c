@@ -636,6 +636,7 @@ static int execute(struct cse *cse, struct m2m_request *req, struct m2m_response
     if (rc == RSC_NOT_FOUND && acl_conceals_missing(cse, req, addr.local))
         rc = m2m_error(rsp, RSC_ORIGINATOR_HAS_NO_PRIVILEGE, "originator has no privilege");
     else if (rc == RSC_NOT_FOUND) rc = m2m_error(rsp, rc, "resource '%s' does not exist", req->to);
+    else if (rc == RSC_INTERNAL_SERVER_ERROR) rc = m2m_error(rsp, rc, "the store is unavailable");
     else if (rc) rc = m2m_error(rsp, rc, "cannot resolve '%s'", req->to);
     /* AE registration is governed by registration rules, not ACPs. An
      * operation the resource type never allows (creating a CSEBase, updating

@@ -102,7 +102,10 @@ bool store_shared(const struct store *s);
 
 /* Readable when other front-ends have committed changes; -1 when no one
  * else writes this store. The descriptor may change after a reconnection:
- * fetch it again after each store_poll_changes(). */
+ * fetch it again after each store_poll_changes(). Notices that arrived
+ * during another store call were already read off the socket (PostgreSQL
+ * sends them on the same connection), so poll once per loop round too,
+ * not only when the descriptor is readable. */
 int store_change_fd(const struct store *s);
 /* Reads the pending change notices without waiting and calls fn for each
  * (this front-end's own changes are not reported). store_generation()

@@ -4,7 +4,8 @@
  * Waiting: the engine calls the store synchronously, so each call waits for
  * its round trip. All of that waiting happens in pg_wait() (a bounded poll on
  * the connection's socket): an asynchronous layer replaces that one function
- * (docs/decisions.md). The connection itself is non-blocking.
+ * (docs/decisions.md). The connection itself is non-blocking. libpq is
+ * dlopened on first use (pq_load()).
  *
  * While the database is away every call fails at once with
  * RSC_INTERNAL_SERVER_ERROR (after the first failure, reconnection is tried
@@ -18,6 +19,7 @@
 #include "../core/rsc.h"
 #include "../../resources/types.h"
 
+#include <dlfcn.h>
 #include <errno.h>
 #include <libpq-fe.h>
 #include <poll.h>
@@ -26,6 +28,61 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+
+/* libpq is loaded when a PostgreSQL store is opened, not linked: it brings
+ * OpenSSL, which an HTTP-only m2m-cse keeps out of its process (the
+ * transport module, architecture.md). These point into it. */
+#define PQ_FUNCTIONS(X) \
+    X(PQclear) \
+    X(PQntuples) \
+    X(PQgetvalue) \
+    X(PQresultStatus) \
+    X(PQstatus) \
+    X(PQgetlength) \
+    X(PQfinish) \
+    X(PQsocket) \
+    X(PQresultErrorMessage) \
+    X(PQfreemem) \
+    X(PQerrorMessage) \
+    X(PQconsumeInput) \
+    X(PQcmdTuples) \
+    X(PQsetnonblocking) \
+    X(PQsetNoticeProcessor) \
+    X(PQsendQueryPrepared) \
+    X(PQsendQuery) \
+    X(PQsendPrepare) \
+    X(PQnotifies) \
+    X(PQisBusy) \
+    X(PQgetisnull) \
+    X(PQgetResult) \
+    X(PQflush) \
+    X(PQconninfoParse) \
+    X(PQconninfoFree) \
+    X(PQconnectStartParams) \
+    X(PQconnectPoll) \
+    X(PQcmdStatus) \
+    X(PQbackendPID)
+
+#define PQ_POINTER(name) static __typeof__(name) *pq_##name;
+PQ_FUNCTIONS(PQ_POINTER)
+
+/* Loads libpq once; false (logged) when it is not installed. */
+static bool pq_load(void)
+{
+    static void *lib;
+    if (lib) return true;
+    void *l = dlopen("libpq.so.5", RTLD_NOW | RTLD_LOCAL);
+    bool ok = l != NULL;
+#define PQ_RESOLVE(name) ok = ok && (*(void **)&pq_##name = dlsym(l, #name)) != NULL;
+    PQ_FUNCTIONS(PQ_RESOLVE)
+    if (!ok) {
+        log_error("store: a PostgreSQL db needs libpq (Debian libpq5): %s", dlerror());
+        if (l) dlclose(l);
+        return false;
+    }
+    lib = l;
+    return true;
+}
 
 /* Bounds (milliseconds) of a connection attempt, a statement on the server,
  * and a round trip seen from here (the statement's bound plus slack: past
@@ -67,7 +124,9 @@ static const char schema_sql[] =
     " et text COLLATE \"C\","
     " body text NOT NULL,"
     " sk bytea NOT NULL);"
-    "CREATE INDEX IF NOT EXISTS resources_children ON resources(pi, ty);"
+    /* seq spelled out: SQLite's indexes end in the rowid implicitly, which
+     * keeps children of one type in creation order (la/ol, pages). */
+    "CREATE INDEX IF NOT EXISTS resources_children ON resources(pi, ty, seq);"
     "CREATE INDEX IF NOT EXISTS resources_expiry ON resources(et) WHERE et IS NOT NULL;"
     "CREATE INDEX IF NOT EXISTS resources_subtree ON resources(sk);"
     "CREATE INDEX IF NOT EXISTS resources_subtree_ty ON resources(ty, sk) WHERE ty <> " CIN_SQL ";"
@@ -206,7 +265,7 @@ static int64_t now_ms(void)
  * deadline passes: false then, or on a poll error. */
 static bool pg_wait(PGconn *conn, bool for_write, int64_t deadline_ms)
 {
-    struct pollfd pfd = { .fd = PQsocket(conn), .events = for_write ? POLLOUT : POLLIN };
+    struct pollfd pfd = { .fd = pq_PQsocket(conn), .events = for_write ? POLLOUT : POLLIN };
     if (pfd.fd < 0) return false;
     for (;;) {
         int64_t left = deadline_ms - now_ms();
@@ -237,7 +296,7 @@ static void log_pg(int level, const char *what, const char *msg, const struct pg
 static void pg_drop_connection(struct pg_store *p)
 {
     if (!p->conn) return;
-    PQfinish(p->conn);
+    pq_PQfinish(p->conn);
     p->conn = NULL;
     if (p->tx_open) p->tx_lost = true;
     p->tx_open = false;
@@ -248,7 +307,7 @@ static void pg_drop_connection(struct pg_store *p)
  * next call (then with back-off). */
 static void pg_lost(struct pg_store *p)
 {
-    if (!p->away_logged) log_pg(LOG_LVL_ERROR, "the database is unreachable", PQerrorMessage(p->conn), p);
+    if (!p->away_logged) log_pg(LOG_LVL_ERROR, "the database is unreachable", pq_PQerrorMessage(p->conn), p);
     p->away_logged = true;
     pg_drop_connection(p);
     p->retry_at_ms = now_ms();
@@ -256,22 +315,34 @@ static void pg_lost(struct pg_store *p)
 
 static PGresult *pg_collect(struct pg_store *p, int64_t deadline_ms);
 
+/* The result of what was just sent: false (logged) unless it succeeded. */
+static bool pg_succeeded(struct pg_store *p, const char *what)
+{
+    PGresult *r = pg_collect(p, now_ms() + PG_ROUND_TRIP_MS);
+    ExecStatusType st = r ? pq_PQresultStatus(r) : PGRES_FATAL_ERROR;
+    bool ok = st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK;
+    if (r && !ok) log_pg(LOG_LVL_ERROR, what, pq_PQresultErrorMessage(r), p);
+    pq_PQclear(r);
+    return ok;
+}
+
 /* Sends the schema (idempotent), LISTEN, and prepares every statement. */
 static bool pg_setup(struct pg_store *p)
 {
-    int64_t deadline = now_ms() + PG_ROUND_TRIP_MS;
-    if (!PQsendQuery(p->conn, schema_sql)) return false;
-    PGresult *r = pg_collect(p, deadline);
-    if (!r) return false;
-    PQclear(r);
+    if (!pq_PQsendQuery(p->conn, schema_sql) || !pg_succeeded(p, "creating the schema")) return false;
     for (int i = 0; i < P_COUNT_STMTS; i++) {
         char name[8];
         snprintf(name, sizeof name, "s%d", i);
-        if (!PQsendPrepare(p->conn, name, stmt_sql[i], 0, NULL)) return false;
-        if (!(r = pg_collect(p, now_ms() + PG_ROUND_TRIP_MS))) return false;
-        PQclear(r);
+        if (!pq_PQsendPrepare(p->conn, name, stmt_sql[i], 0, NULL) || !pg_succeeded(p, stmt_sql[i])) return false;
     }
     return true;
+}
+
+/* The schema's CREATE ... IF NOT EXISTS say "already exists" each time. */
+static void ignore_notice(void *data, const char *message)
+{
+    (void)data;
+    (void)message;
 }
 
 /* One bounded connection attempt, when the back-off allows one. */
@@ -285,22 +356,24 @@ static bool pg_connect(struct pg_store *p)
              PG_STATEMENT_MS, p->sync == STORE_SYNC_OFF ? "off" : "on");
     /* Ours first, the URI last: what the URI says wins. */
     const char *const keys[] = { "connect_timeout", "keepalives", "keepalives_idle", "keepalives_interval",
-                                 "keepalives_count", "options", "application_name", "dbname", NULL };
-    const char *const values[] = { timeout, "1", "10", "5", "3", options, "ironbark", p->uri, NULL };
-    p->conn = PQconnectStartParams(keys, values, 1);
-    bool ok = p->conn && PQstatus(p->conn) != CONNECTION_BAD;
+                                 "keepalives_count", "options", "application_name", "client_encoding",
+                                 "dbname", NULL };
+    const char *const values[] = { timeout, "1", "10", "5", "3", options, "ironbark", "UTF8", p->uri, NULL };
+    p->conn = pq_PQconnectStartParams(keys, values, 1);
+    bool ok = p->conn && pq_PQstatus(p->conn) != CONNECTION_BAD;
     int64_t deadline = now + PG_CONNECT_MS;
     for (PostgresPollingStatusType st = PGRES_POLLING_WRITING; ok;) {
         if (st == PGRES_POLLING_OK) break;
         if (st == PGRES_POLLING_FAILED || !pg_wait(p->conn, st == PGRES_POLLING_WRITING, deadline)) ok = false;
-        else st = PQconnectPoll(p->conn);
+        else st = pq_PQconnectPoll(p->conn);
     }
-    if (ok) ok = PQsetnonblocking(p->conn, 1) == 0 && pg_setup(p);
+    if (ok) pq_PQsetNoticeProcessor(p->conn, ignore_notice, NULL);
+    if (ok) ok = pq_PQsetnonblocking(p->conn, 1) == 0 && pg_setup(p);
     if (!ok) {
         if (!p->away_logged)
-            log_pg(LOG_LVL_ERROR, "cannot connect to the database", p->conn ? PQerrorMessage(p->conn) : "no memory", p);
+            log_pg(LOG_LVL_ERROR, "cannot connect to the database", p->conn ? pq_PQerrorMessage(p->conn) : "no memory", p);
         p->away_logged = true;
-        PQfinish(p->conn);
+        pq_PQfinish(p->conn);
         p->conn = NULL;
         p->retry_at_ms = now_ms() + p->backoff_ms;
         p->backoff_ms = p->backoff_ms * 2 > PG_BACKOFF_MAX_MS ? PG_BACKOFF_MAX_MS : p->backoff_ms * 2;
@@ -322,7 +395,7 @@ static bool pg_connect(struct pg_store *p)
 static bool pg_ready(struct pg_store *p)
 {
     if (p->tx_lost) return false;
-    if (p->conn && PQstatus(p->conn) == CONNECTION_OK) return true;
+    if (p->conn && pq_PQstatus(p->conn) == CONNECTION_OK) return true;
     if (p->conn) pg_lost(p);
     if (p->tx_lost) return false;
     return pg_connect(p);
@@ -336,31 +409,31 @@ static bool pg_ready(struct pg_store *p)
 static PGresult *pg_collect(struct pg_store *p, int64_t deadline_ms)
 {
     int flushed;
-    while ((flushed = PQflush(p->conn)) == 1)
+    while ((flushed = pq_PQflush(p->conn)) == 1)
         if (!pg_wait(p->conn, true, deadline_ms)) { flushed = -1; break; }
     if (flushed < 0) { pg_lost(p); return NULL; }
     PGresult *first = NULL;
     for (;;) {
-        while (PQisBusy(p->conn)) {
-            if (!pg_wait(p->conn, false, deadline_ms) || !PQconsumeInput(p->conn)) {
-                PQclear(first);
+        while (pq_PQisBusy(p->conn)) {
+            if (!pg_wait(p->conn, false, deadline_ms) || !pq_PQconsumeInput(p->conn)) {
+                pq_PQclear(first);
                 pg_lost(p);
                 return NULL;
             }
         }
-        PGresult *r = PQgetResult(p->conn);
+        PGresult *r = pq_PQgetResult(p->conn);
         if (!r) break;
-        ExecStatusType st = PQresultStatus(r);
+        ExecStatusType st = pq_PQresultStatus(r);
         bool failed = st == PGRES_FATAL_ERROR || st == PGRES_BAD_RESPONSE;
-        if (!first || (failed && PQresultStatus(first) != PGRES_FATAL_ERROR)) {
-            PQclear(first);
+        if (!first || (failed && pq_PQresultStatus(first) != PGRES_FATAL_ERROR)) {
+            pq_PQclear(first);
             first = r;
         } else {
-            PQclear(r);
+            pq_PQclear(r);
         }
     }
-    if (first && PQresultStatus(first) == PGRES_FATAL_ERROR && PQstatus(p->conn) == CONNECTION_BAD) {
-        PQclear(first);
+    if (first && pq_PQresultStatus(first) == PGRES_FATAL_ERROR && pq_PQstatus(p->conn) == CONNECTION_BAD) {
+        pq_PQclear(first);
         pg_lost(p);
         return NULL;
     }
@@ -374,17 +447,17 @@ static PGresult *pg_run(struct pg_store *p, enum pg_stmt id, const struct pg_par
     if (!pg_ready(p)) return NULL;
     char name[8];
     snprintf(name, sizeof name, "s%d", (int)id);
-    if (!PQsendQueryPrepared(p->conn, name, q ? q->n : 0, q ? q->value : NULL, q ? q->len : NULL,
+    if (!pq_PQsendQueryPrepared(p->conn, name, q ? q->n : 0, q ? q->value : NULL, q ? q->len : NULL,
                              q ? q->format : NULL, 1)) {
         pg_lost(p);
         return NULL;
     }
     PGresult *r = pg_collect(p, now_ms() + PG_ROUND_TRIP_MS);
     if (!r) return NULL;
-    ExecStatusType st = PQresultStatus(r);
+    ExecStatusType st = pq_PQresultStatus(r);
     if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) {
-        log_pg(LOG_LVL_ERROR, stmt_sql[id], PQresultErrorMessage(r), p);
-        PQclear(r);
+        log_pg(LOG_LVL_ERROR, stmt_sql[id], pq_PQresultErrorMessage(r), p);
+        pq_PQclear(r);
         return NULL;
     }
     return r;
@@ -395,17 +468,17 @@ static PGresult *pg_run(struct pg_store *p, enum pg_stmt id, const struct pg_par
 static int run_simple(struct pg_store *p, enum pg_stmt id)
 {
     PGresult *r = pg_run(p, id, NULL);
-    bool ok = r && !(id == P_COMMIT && !strcmp(PQcmdStatus(r), "ROLLBACK"));
-    PQclear(r);
+    bool ok = r && !(id == P_COMMIT && !strcmp(pq_PQcmdStatus(r), "ROLLBACK"));
+    pq_PQclear(r);
     if (id == P_BEGIN && ok) p->tx_open = true;
-    if (id == P_COMMIT || id == P_ROLLBACK) p->tx_open = false;
+    if (id == P_COMMIT || id == P_ROLLBACK) p->tx_open = p->tx_lost = false;
     return ok ? 0 : RSC_INTERNAL_SERVER_ERROR;
 }
 
 static int64_t value_i64(const PGresult *r, int row, int col)
 {
-    const unsigned char *v = (const unsigned char *)PQgetvalue(r, row, col);
-    int len = PQgetlength(r, row, col);
+    const unsigned char *v = (const unsigned char *)pq_PQgetvalue(r, row, col);
+    int len = pq_PQgetlength(r, row, col);
     uint64_t x = 0;
     for (int i = 0; i < len; i++) x = x << 8 | v[i];
     if (len == 4) return (int32_t)(uint32_t)x;
@@ -416,12 +489,12 @@ static int64_t value_i64(const PGresult *r, int row, int col)
 static struct resource *row_resource(const PGresult *r, int row)
 {
     json_error_t jerr = { .text = "out of memory" };
-    json_t *attrs = json_loadb(PQgetvalue(r, row, 3), (size_t)PQgetlength(r, row, 3), 0, &jerr);
+    json_t *attrs = json_loadb(pq_PQgetvalue(r, row, 3), (size_t)pq_PQgetlength(r, row, 3), 0, &jerr);
     if (!attrs) {
-        log_error("store: corrupt body of %s: %s", PQgetvalue(r, row, 2), jerr.text);
+        log_error("store: corrupt body of %s: %s", pq_PQgetvalue(r, row, 2), jerr.text);
         return NULL;
     }
-    struct resource *res = resource_new((int)value_i64(r, row, 1), attrs, PQgetvalue(r, row, 2));
+    struct resource *res = resource_new((int)value_i64(r, row, 1), attrs, pq_PQgetvalue(r, row, 2));
     if (res) res->seq = value_i64(r, row, 0);
     return res;
 }
@@ -431,8 +504,8 @@ static int fetch_one(struct pg_store *p, enum pg_stmt id, const struct pg_params
     PGresult *r = pg_run(p, id, q);
     if (!r) return RSC_INTERNAL_SERVER_ERROR;
     int rc = RSC_NOT_FOUND;
-    if (PQntuples(r) > 0) rc = (*out = row_resource(r, 0)) ? 0 : RSC_INTERNAL_SERVER_ERROR;
-    PQclear(r);
+    if (pq_PQntuples(r) > 0) rc = (*out = row_resource(r, 0)) ? 0 : RSC_INTERNAL_SERVER_ERROR;
+    pq_PQclear(r);
     return rc;
 }
 
@@ -450,7 +523,7 @@ static int visit_by_seq(struct pg_store *p, enum pg_stmt id, struct pg_params q,
         param_int(&q, limit);
         PGresult *r = pg_run(p, id, &q);
         if (!r) return RSC_INTERNAL_SERVER_ERROR;
-        int n = PQntuples(r);
+        int n = pq_PQntuples(r);
         for (int i = 0; i < n && !result; i++) {
             struct resource *res = row_resource(r, i);
             if (!res) { result = RSC_INTERNAL_SERVER_ERROR; break; }
@@ -458,7 +531,7 @@ static int visit_by_seq(struct pg_store *p, enum pg_stmt id, struct pg_params q,
             result = visit(res, data);
             resource_free(res);
         }
-        PQclear(r);
+        pq_PQclear(r);
         if (result || n < limit) return result;
         if (limit < PG_PAGE_MAX) limit *= 4;
     }
@@ -498,22 +571,23 @@ const char *pg_store_printable(const char *db, char *buf, size_t size)
 
 int pg_store_open(struct pg_store **out, const char *uri, enum store_sync sync)
 {
+    if (!pq_load()) return RSC_INTERNAL_SERVER_ERROR;
     struct pg_store *p = calloc(1, sizeof *p);
     if (!p || !(p->uri = strdup(uri))) { free(p); return RSC_INTERNAL_SERVER_ERROR; }
     p->sync = sync;
     p->backoff_ms = PG_BACKOFF_FIRST_MS;
     p->fail_flag = getenv("IRONBARK_TEST_FAIL_COMMIT");
     char *err = NULL;
-    PQconninfoOption *opts = PQconninfoParse(uri, &err);
+    PQconninfoOption *opts = pq_PQconninfoParse(uri, &err);
     if (!opts) {
         log_pg(LOG_LVL_ERROR, "the db setting is not a valid PostgreSQL URI", "", p);
-        PQfreemem(err);
+        pq_PQfreemem(err);
         pg_store_close(p);
         return RSC_INTERNAL_SERVER_ERROR;
     }
     for (PQconninfoOption *o = opts; o->keyword; o++)
         if (!strcmp(o->keyword, "password") && o->val && *o->val) p->password = strdup(o->val);
-    PQconninfoFree(opts);
+    pq_PQconninfoFree(opts);
     /* A database starting together with the CSE gets a bounded while. */
     int64_t deadline = now_ms() + PG_OPEN_MS;
     while (!pg_connect(p) && now_ms() < deadline) {
@@ -531,7 +605,7 @@ int pg_store_open(struct pg_store **out, const char *uri, enum store_sync sync)
 void pg_store_close(struct pg_store *p)
 {
     if (!p) return;
-    if (p->conn) PQfinish(p->conn);
+    if (p->conn) pq_PQfinish(p->conn);
     free(p->uri);
     free(p->password);
     free(p);
@@ -644,17 +718,17 @@ int pg_store_insert(struct pg_store *p, struct resource *res)
     free(body);
     if (!r) return RSC_INTERNAL_SERVER_ERROR;
     int rc = 0;
-    if (PQntuples(r) == 1) {
+    if (pq_PQntuples(r) == 1) {
         res->seq = value_i64(r, 0, 0);
     } else {
         /* Nothing inserted: the path or the ri is taken. */
         struct pg_params t = { 0 };
         param_text(&t, res->path);
         PGresult *taken = pg_run(p, P_TAKEN_PATH, &t);
-        rc = !taken ? RSC_INTERNAL_SERVER_ERROR : PQntuples(taken) ? RSC_CONFLICT : RSC_ALREADY_EXISTS;
-        PQclear(taken);
+        rc = !taken ? RSC_INTERNAL_SERVER_ERROR : pq_PQntuples(taken) ? RSC_CONFLICT : RSC_ALREADY_EXISTS;
+        pq_PQclear(taken);
     }
-    PQclear(r);
+    pq_PQclear(r);
     return rc;
 }
 
@@ -671,8 +745,8 @@ int pg_store_update(struct pg_store *p, const struct resource *res)
     PGresult *r = pg_run(p, P_UPDATE, &q);
     free(body);
     if (!r) return RSC_INTERNAL_SERVER_ERROR;
-    int rc = strcmp(PQcmdTuples(r), "0") ? 0 : RSC_NOT_FOUND;
-    PQclear(r);
+    int rc = strcmp(pq_PQcmdTuples(r), "0") ? 0 : RSC_NOT_FOUND;
+    pq_PQclear(r);
     return rc;
 }
 
@@ -701,14 +775,14 @@ int pg_store_delete_subtree(struct pg_store *p, const struct resource *res,
     if (!result && visit) result = visit_by_seq(p, P_SUBTREE, q, visit, data);
     PGresult *r = NULL;
     if (!result) result = (r = pg_run(p, P_DELETE_SUBTREE, &q)) ? 0 : RSC_INTERNAL_SERVER_ERROR;
-    PQclear(r);
+    pq_PQclear(r);
     r = NULL;
     if (!result) {
         struct pg_params one = { 0 };
         param_text(&one, res_ri(res));
         r = pg_run(p, P_DELETE_ONE, &one);
-        result = !r ? RSC_INTERNAL_SERVER_ERROR : strcmp(PQcmdTuples(r), "0") ? 0 : RSC_NOT_FOUND;
-        PQclear(r);
+        result = !r ? RSC_INTERNAL_SERVER_ERROR : strcmp(pq_PQcmdTuples(r), "0") ? 0 : RSC_NOT_FOUND;
+        pq_PQclear(r);
     }
     free(lo);
     free(hi);
@@ -751,10 +825,10 @@ int pg_store_scan_subtree(struct pg_store *p, const char *path, int max_depth, i
     PGresult *kr = pg_run(p, P_SCAN_KEY, &kq);
     if (!kr) return RSC_INTERNAL_SERVER_ERROR;
     unsigned char lo[SCAN_KEY_MAX], hi[SCAN_KEY_MAX];
-    size_t root_len = PQntuples(kr) ? (size_t)PQgetlength(kr, 0, 0) : 0;
-    bool found = PQntuples(kr) && root_len < SCAN_KEY_MAX;
-    if (found) memcpy(lo, PQgetvalue(kr, 0, 0), root_len);
-    PQclear(kr);
+    size_t root_len = pq_PQntuples(kr) ? (size_t)pq_PQgetlength(kr, 0, 0) : 0;
+    bool found = pq_PQntuples(kr) && root_len < SCAN_KEY_MAX;
+    if (found) memcpy(lo, pq_PQgetvalue(kr, 0, 0), root_len);
+    pq_PQclear(kr);
     if (!found) return 0;
     memcpy(hi, lo, root_len);
     hi[root_len] = 0xFF;
@@ -770,12 +844,12 @@ int pg_store_scan_subtree(struct pg_store *p, const char *path, int max_depth, i
         param_int(&q, limit);
         PGresult *r = pg_run(p, id, &q);
         if (!r) return RSC_INTERNAL_SERVER_ERROR;
-        int n = PQntuples(r), i;
+        int n = pq_PQntuples(r), i;
         bool seek = false;
         for (i = 0; i < n && !result && !seek; i++) {
             p->last_scan.rows++;
-            const unsigned char *key = (const unsigned char *)PQgetvalue(r, i, 4);
-            size_t key_len = (size_t)PQgetlength(r, i, 4);
+            const unsigned char *key = (const unsigned char *)pq_PQgetvalue(r, i, 4);
+            size_t key_len = (size_t)pq_PQgetlength(r, i, 4);
             if (key_len >= SCAN_KEY_MAX) { result = RSC_INTERNAL_SERVER_ERROR; break; }
             if (max_depth > 0 && seqkey_levels(key, key_len) > deepest) {
                 lo_len = seqkey_prefix(key, key_len, deepest);
@@ -792,7 +866,7 @@ int pg_store_scan_subtree(struct pg_store *p, const char *path, int max_depth, i
             result = visit(res, data);
             resource_free(res);
         }
-        PQclear(r);
+        pq_PQclear(r);
         if (result) return result;
         if (!seek && n < limit) return 0;
         if (!seek && limit < PG_PAGE_MAX) limit *= 4;
@@ -827,8 +901,8 @@ int pg_store_count_children(struct pg_store *p, const char *pi, int ty, int64_t 
     if (ty) param_int(&q, ty);
     PGresult *r = pg_run(p, ty ? P_COUNT_TY : P_COUNT, &q);
     if (!r) return RSC_INTERNAL_SERVER_ERROR;
-    *count = PQntuples(r) ? value_i64(r, 0, 0) : 0;
-    PQclear(r);
+    *count = pq_PQntuples(r) ? value_i64(r, 0, 0) : 0;
+    pq_PQclear(r);
     return 0;
 }
 
@@ -838,14 +912,14 @@ int pg_store_expired(struct pg_store *p, const char *now_ts, store_visit_fn *vis
     param_text(&q, now_ts);
     PGresult *r = pg_run(p, P_EXPIRED, &q);
     if (!r) return RSC_INTERNAL_SERVER_ERROR;
-    int result = 0, n = PQntuples(r);
+    int result = 0, n = pq_PQntuples(r);
     for (int i = 0; i < n && !result; i++) {
         struct resource *res = row_resource(r, i);
         if (!res) { result = RSC_INTERNAL_SERVER_ERROR; break; }
         result = visit(res, data);
         resource_free(res);
     }
-    PQclear(r);
+    pq_PQclear(r);
     return result;
 }
 
@@ -854,8 +928,8 @@ int pg_store_next_expiry(struct pg_store *p, char ts[23])
     ts[0] = 0;
     PGresult *r = pg_run(p, P_NEXT_EXPIRY, NULL);
     if (!r) return RSC_INTERNAL_SERVER_ERROR;
-    if (PQntuples(r) && !PQgetisnull(r, 0, 0)) snprintf(ts, 23, "%s", PQgetvalue(r, 0, 0));
-    PQclear(r);
+    if (pq_PQntuples(r) && !pq_PQgetisnull(r, 0, 0)) snprintf(ts, 23, "%s", pq_PQgetvalue(r, 0, 0));
+    pq_PQclear(r);
     return 0;
 }
 
@@ -863,7 +937,7 @@ int pg_store_next_expiry(struct pg_store *p, char ts[23])
 
 int pg_store_change_fd(const struct pg_store *p)
 {
-    return p->conn && PQstatus(p->conn) == CONNECTION_OK ? PQsocket(p->conn) : -1;
+    return p->conn && pq_PQstatus(p->conn) == CONNECTION_OK ? pq_PQsocket(p->conn) : -1;
 }
 
 /* One notice's payload [op, ty, ri, pi, path, et] to fn; false when it is
@@ -893,7 +967,7 @@ int pg_store_poll_changes(struct pg_store *p, store_change_fn *fn, void *data)
 {
     if (!p->in_batch && !p->tx_open && !pg_ready(p)) return -1;
     if (!p->conn) return -1;
-    if (!PQconsumeInput(p->conn)) {
+    if (!pq_PQconsumeInput(p->conn)) {
         pg_lost(p);
         return -1;
     }
@@ -906,8 +980,8 @@ int pg_store_poll_changes(struct pg_store *p, store_change_fn *fn, void *data)
         if (fn) fn(&c, data);
         count++;
     }
-    int own = PQbackendPID(p->conn);
-    for (PGnotify *n; (n = PQnotifies(p->conn)); PQfreemem(n))
+    int own = pq_PQbackendPID(p->conn);
+    for (PGnotify *n; (n = pq_PQnotifies(p->conn)); pq_PQfreemem(n))
         if (n->be_pid != own && report_notice(n->extra, fn, data)) count++;
     if (count) p->generation++;
     return count;

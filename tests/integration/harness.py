@@ -90,6 +90,13 @@ def read_response(s, timeout=2.0):
     return head + b"\r\n\r\n" + body
 
 
+def store_flags(data_dir):
+    """The flags that put a CSE started by hand (not through Cse) on the
+    suite's store: the data directory's PostgreSQL database under
+    IRONBARK_TEST_STORE=postgresql, nothing (its SQLite file) otherwise."""
+    return ["--db", pg_server.server().database_for(data_dir)] if pg_server.enabled() else []
+
+
 class Response:
     def __init__(self, status, headers, body):
         self.status = status
@@ -179,8 +186,8 @@ class Cse:
         if self.psk:
             a += ["--psk-file", write_private(os.path.join(self.data_dir, "psk-file"), "".join(
                 line + "\n" for line in self.psk))]
-        if pg_server.enabled() and "db" not in self.settings:
-            a += ["--db", pg_server.server().database_for(self.data_dir)]
+        if "db" not in self.settings:
+            a += store_flags(self.data_dir)
         for k, v in self.settings.items():
             # A list value repeats the flag (trusted-ca).
             for item in (v if isinstance(v, (list, tuple)) else [v]):
@@ -218,6 +225,15 @@ class Cse:
             return False
         finally:
             s.close()
+
+    def stored_bytes(self):
+        """What the store keeps on disk, for tests that look for plaintext:
+        the SQLite files (cse.db*), or the rows of the CSE's PostgreSQL
+        database."""
+        if pg_server.enabled() and "db" not in self.settings:
+            return pg_server.server().dump(self.data_dir).encode()
+        import glob
+        return b"".join(open(p, "rb").read() for p in glob.glob(os.path.join(self.data_dir, "cse.db*")))
 
     def read_log(self):
         try:

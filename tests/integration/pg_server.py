@@ -94,6 +94,16 @@ class PgServer:
         """A clean restart (pg_ctl restart -m fast): connections are cut."""
         return self.pg_ctl("restart", "-m", "fast").returncode == 0
 
+    def restart_command(self):
+        """A shell command that restarts the server (for a C test)."""
+        return " ".join(_as_owner([os.path.join(PG_BIN, "pg_ctl"), "-D", self.data, "-w", "-t", "30",
+                                   "-l", os.path.join(self.dir, "server.log"), "-m", "fast", "restart"])) \
+            + " >/dev/null"
+
+    def stop_server(self):
+        """Stops the server, keeping its data (start() brings it back)."""
+        return self.pg_ctl("stop", "-m", "fast").returncode == 0
+
     def stop(self):
         if self.data and os.path.isdir(self.data):
             self.pg_ctl("stop", "-m", "immediate")
@@ -116,6 +126,10 @@ class PgServer:
         name = "cse_%d" % self.made
         self.psql("CREATE DATABASE %s STRATEGY = FILE_COPY" % name)
         return name
+
+    def dump(self, data_dir):
+        """Every stored row of a CSE's database as text (COPY)."""
+        return self.psql("COPY resources TO STDOUT", db=self.database_for(data_dir).split("/")[3].split("?")[0])
 
     def database_for(self, data_dir):
         """The database of a CSE data directory (made on first use)."""

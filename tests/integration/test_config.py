@@ -2,7 +2,7 @@
 flag precedence, log levels, clean shutdown on SIGTERM/SIGINT."""
 import os, shutil, signal, subprocess, sys, tempfile
 sys.path.insert(0, os.path.dirname(__file__))
-from harness import Cse, Tap, CSE_BIN
+from harness import Cse, Tap, CSE_BIN, store_flags
 
 t = Tap()
 
@@ -48,7 +48,7 @@ try:
 
     # The data directory belongs to one CSEBase: another name or CSE-ID refuses to start.
     for flags, name in ((["--cse-name", "renamed"], "cse-name"), (["--cse-id", "id-other", "--cse-name", "cse-flag"], "cse-id")):
-        p = subprocess.run([CSE_BIN, "--config", conf, "--data-dir", d, "--http-port", "0"] + flags,
+        p = subprocess.run([CSE_BIN, "--config", conf, "--data-dir", d, "--http-port", "0"] + store_flags(d) + flags,
                            capture_output=True, text=True, timeout=10)
         t.ok(p.returncode == 1 and ("belongs to CSEBase" in p.stderr or "already holds a CSEBase" in p.stderr),
              "another %s on the same data directory: exit 1 with a reason" % name, p)

@@ -90,10 +90,10 @@ try:
 
         # --- nothing readable at rest ----------------------------------------
         cse.stop()
-        blobs = b"".join(open(p, "rb").read() for p in glob.glob(os.path.join(cse.data_dir, "cse.db*")))
+        blobs = cse.stored_bytes()
         t.ok(len(blobs) > 0 and SECRET.encode() not in blobs and b"21.5" not in blobs
              and envelope.encode()[-30:] in blobs,
-             "the SQLite files hold the envelope, not the plaintext", len(blobs))
+             "the store (SQLite files or PostgreSQL rows) holds the envelope, not the plaintext", len(blobs))
         cse.start()
 
         # --- wrong key, tampering, missing signature ----------------------------

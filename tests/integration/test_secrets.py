@@ -53,7 +53,10 @@ t.ok(rc == 1 and "bad.psk:4:" in err and "not hexadecimal" in err, "a bad psk-fi
 psk_file = write_private(os.path.join(work, "keys.psk"), "# meters\nmeter@x:%s:Cmeter*\n\n  gw@x:%s:Cgw  \n" % (KEY, KEY))
 d3 = os.path.join(work, "d3")
 os.mkdir(d3)           # the harness keeps its log there
-with Cse(data_dir=d3, psk_file=psk_file, coap_port=0) as cse:
+# The SQLite files' modes are what is checked here, so the store is SQLite
+# whatever the suite's setup (PostgreSQL's files are its server's).
+sqlite_db = os.path.join(d3, "cse.db")
+with Cse(data_dir=d3, psk_file=psk_file, coap_port=0, db=sqlite_db) as cse:
     with open("/proc/%d/cmdline" % cse.proc.pid, "rb") as f:
         cmdline = f.read()
     t.ok(KEY.encode() not in cmdline and b"--psk-file" in cmdline, "the running CSE's cmdline holds no key")
@@ -81,7 +84,7 @@ t.ok(os.path.getsize(os.path.join(d3, "audit.log")) > 0, "the audit log was writ
 # A data directory from an earlier version: open files are restricted at start.
 for f in ("cse.db", "audit.log", "tls/server.key"):
     os.chmod(os.path.join(d3, f), 0o644)
-cse = Cse(data_dir=d3, coap_port=0)
+cse = Cse(data_dir=d3, coap_port=0, db=sqlite_db)
 cse.start()
 log = cse.read_log()
 t.eq(cse.stop(), 0, "restart on the old directory")

@@ -3,7 +3,7 @@ or CoAP library and opens no credential store; the first coap:// notification
 loads ironbark-transports.so and is delivered; a CSE that needs the module
 and cannot load it stops with exit 1 and a message naming the file and the
 setting."""
-import os, subprocess, sys, tempfile
+import os, shutil, subprocess, sys, tempfile
 sys.path.insert(0, os.path.dirname(__file__))
 from harness import Cse, Tap, CSE_BIN
 from notify_receiver import CoapReceiver, sgn
@@ -22,8 +22,11 @@ def has(maps, name):
 
 t = Tap()
 rx = CoapReceiver().start()
+d = tempfile.mkdtemp(prefix="ironbark-test-")
 try:
-    with Cse(https_port=0, coap_port=0, coaps_port=0) as cse:
+    # SQLite, whatever the suite's store: a PostgreSQL db loads libpq, which
+    # brings OpenSSL (docs/architecture.md, The transport module).
+    with Cse(data_dir=d, db=os.path.join(d, "cse.db"), https_port=0, coap_port=0, coaps_port=0) as cse:
         maps = mapped(cse)
         t.ok(not any(has(maps, n) for n in TLS_LIBS), "HTTP-only: no TLS/CoAP library mapped",
              sorted(m for m in maps if any(n in m for n in TLS_LIBS)))
@@ -70,4 +73,5 @@ try:
          "the error names the file and the setting", p.stderr)
 finally:
     rx.stop()
+    shutil.rmtree(d, ignore_errors=True)
 t.done()

@@ -1,0 +1,284 @@
+/* The PostgreSQL store's own edges (cse/store/store_pg.c through store.h):
+ * taken names, savepoints in a batch, a failed batch commit, paged scans,
+ * the change feed between two connections, and a database restart. Needs a
+ * server: tests/integration/test_store_pg.py starts one and passes
+ * IRONBARK_PG_URI (a fresh database) and IRONBARK_PG_RESTART (a command that
+ * restarts the server). */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cse/base/log.h"
+#include "cse/core/rsc.h"
+#include "cse/store/store.h"
+
+static struct store *s, *other;
+static char fail_flag[256];
+
+static int put(struct store *st, const char *ri, const char *pi, int ty, const char *path)
+{
+    json_t *a = json_pack("{s:s,s:s,s:i}", "ri", ri, "pi", pi, "ty", ty);
+    struct resource *r = resource_new(ty, a, path);
+    int rc = store_insert(st, r);
+    if (!rc) assert_true(r->seq > 0);
+    resource_free(r);
+    return rc;
+}
+
+static bool present(struct store *st, const char *ri)
+{
+    struct resource *r = NULL;
+    int rc = store_get(st, ri, &r);
+    resource_free(r);
+    return rc == 0;
+}
+
+static int setup(void **state)
+{
+    (void)state;
+    log_set_level(LOG_LVL_ERROR - 1);   /* the failures below are provoked */
+    snprintf(fail_flag, sizeof fail_flag, "/tmp/ironbark-store-pg-fail-%d", (int)getpid());
+    setenv("IRONBARK_TEST_FAIL_COMMIT", fail_flag, 1);
+    const char *uri = getenv("IRONBARK_PG_URI");
+    if (!uri || store_open(&s, uri, STORE_SYNC_NORMAL) || store_open(&other, uri, STORE_SYNC_NORMAL)) return -1;
+    return put(s, "cb", "", 5, "cse-in") ? -1 : 0;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    store_close(s);
+    store_close(other);
+    return 0;
+}
+
+static void taken_names(void **state)
+{
+    (void)state;
+    assert_true(store_shared(s));
+    assert_int_equal(put(s, "ae1", "cb", 2, "cse-in/a"), 0);
+    assert_int_equal(put(s, "ae2", "cb", 2, "cse-in/a"), RSC_CONFLICT);        /* path taken */
+    assert_int_equal(put(s, "ae1", "cb", 2, "cse-in/b"), RSC_ALREADY_EXISTS);  /* ri taken */
+    /* Inside a transaction the statement after a taken name still works. */
+    assert_int_equal(store_begin(s), 0);
+    assert_int_equal(put(s, "ae3", "cb", 2, "cse-in/a"), RSC_CONFLICT);
+    assert_int_equal(put(s, "ae3", "cb", 2, "cse-in/c"), 0);
+    assert_int_equal(store_commit(s), 0);
+    assert_true(present(s, "ae3"));
+}
+
+static void savepoints_in_a_batch(void **state)
+{
+    (void)state;
+    store_batch_enable(s, true);
+    assert_int_equal(store_begin_batched(s), 0);
+    assert_int_equal(put(s, "keep", "cb", 2, "cse-in/keep"), 0);
+    assert_int_equal(store_commit(s), 0);
+    assert_int_equal(store_begin_batched(s), 0);
+    assert_int_equal(put(s, "undo", "cb", 2, "cse-in/undo"), 0);
+    assert_int_equal(put(s, "undo2", "cb", 2, "cse-in/keep"), RSC_CONFLICT);
+    uint64_t g = store_generation(s);
+    store_rollback(s);                     /* this primitive only */
+    assert_true(store_generation(s) != g);
+    assert_int_equal(store_batch_size(s), 2);
+    assert_true(store_batch_pending(s));
+    assert_false(present(other, "keep"));  /* not committed yet */
+    assert_int_equal(store_batch_commit(s), 0);
+    assert_false(store_batch_take_failure(s));
+    assert_true(present(other, "keep"));
+    assert_false(present(other, "undo"));
+    store_batch_enable(s, false);
+}
+
+static void failed_batch_commit(void **state)
+{
+    (void)state;
+    store_batch_enable(s, true);
+    assert_int_equal(store_begin_batched(s), 0);
+    assert_int_equal(put(s, "lost", "cb", 2, "cse-in/lost"), 0);
+    assert_int_equal(store_commit(s), 0);
+    FILE *f = fopen(fail_flag, "w");
+    assert_non_null(f);
+    fclose(f);
+    assert_int_equal(store_batch_commit(s), RSC_INTERNAL_SERVER_ERROR);
+    assert_true(store_batch_take_failure(s));
+    assert_false(store_batch_take_failure(s));   /* reported once */
+    assert_false(store_batch_pending(s));
+    assert_false(present(s, "lost"));
+    store_batch_enable(s, false);
+}
+
+struct list { int n, stop; char ri[200][16]; };
+
+static int collect(struct resource *r, void *data)
+{
+    struct list *l = data;
+    snprintf(l->ri[l->n++], sizeof l->ri[0], "%s", res_ri(r));
+    return l->n == l->stop ? 1 : 0;
+}
+
+static void paged_scans(void **state)
+{
+    (void)state;
+    assert_int_equal(put(s, "cnt", "ae1", 3, "cse-in/a/box"), 0);
+    assert_int_equal(store_begin(s), 0);
+    for (int i = 0; i < 120; i++) {
+        char ri[16], path[32];
+        snprintf(ri, sizeof ri, "i%03d", i);
+        snprintf(path, sizeof path, "cse-in/a/box/%s", ri);
+        assert_int_equal(put(s, ri, "cnt", 4, path), 0);
+    }
+    assert_int_equal(put(s, "deep", "i005", 4, "cse-in/a/box/i005/deep"), 0);
+    assert_int_equal(store_commit(s), 0);
+    static struct list l;
+    l.n = 0;
+    assert_int_equal(store_children(s, "cnt", 4, collect, &l), 0);
+    assert_int_equal(l.n, 120);                               /* more than one page */
+    assert_string_equal(l.ri[0], "i000");
+    assert_string_equal(l.ri[119], "i119");
+    l.n = 0;
+    assert_int_equal(store_descendants(s, "cse-in/a", 0, collect, &l), 0);
+    assert_int_equal(l.n, 122);                               /* box, 120, deep: pre-order */
+    assert_string_equal(l.ri[0], "cnt");
+    assert_string_equal(l.ri[7], "deep");                     /* right after i005 */
+    l.n = 0;
+    assert_int_equal(store_descendants(s, "cse-in/a", 2, collect, &l), 0);
+    assert_int_equal(l.n, 121);                               /* not deep */
+    l.n = 0;
+    l.stop = 40;
+    assert_int_equal(store_descendants(s, "cse-in", 0, collect, &l), 1);   /* the visitor stopped */
+    assert_int_equal(l.n, 40);
+    l.stop = 0;
+    int64_t count = 0;
+    assert_int_equal(store_count_children(s, "cnt", 4, &count), 0);
+    assert_int_equal(count, 120);
+    struct resource *r = NULL;
+    assert_int_equal(store_edge_child_at(s, "cse-in/a/box", 3, 4, true, &r), 0);
+    assert_string_equal(res_ri(r), "i119");
+    resource_free(r);
+    l.n = 0;
+    struct resource *box = NULL;
+    assert_int_equal(store_get(s, "cnt", &box), 0);
+    assert_int_equal(store_delete_subtree(s, box, collect, &l), 0);
+    assert_int_equal(l.n, 121);
+    resource_free(box);
+    assert_false(present(s, "deep"));
+}
+
+struct seen { int n; char op[64]; char ri[64][16]; };
+
+static void remember(const struct store_change *c, void *data)
+{
+    struct seen *v = data;
+    if (v->n == 64) return;
+    v->op[v->n] = (char)c->op;
+    snprintf(v->ri[v->n++], sizeof v->ri[0], "%s", c->ri);
+}
+
+/* Polls st's feed until it reported at least `want` changes (bounded). */
+static void wait_changes(struct store *st, struct seen *v, int want)
+{
+    for (int i = 0; i < 100 && v->n < want; i++) {
+        struct pollfd p = { .fd = store_change_fd(st), .events = POLLIN };
+        if (p.fd >= 0) poll(&p, 1, 100);
+        else usleep(100000);
+        store_poll_changes(st, remember, v);
+    }
+}
+
+/* Reads notices until none came for 300 ms (bounded). */
+static void drain(struct store *st)
+{
+    for (int i = 0; i < 50; i++) {
+        struct pollfd p = { .fd = store_change_fd(st), .events = POLLIN };
+        if (poll(&p, 1, 300) == 0) return;
+        store_poll_changes(st, NULL, NULL);
+    }
+}
+
+static void change_feed(void **state)
+{
+    (void)state;
+    struct seen mine = { 0 }, theirs = { 0 };
+    drain(other);                              /* what earlier tests did */
+    drain(s);
+    assert_true(store_change_fd(other) >= 0);
+    uint64_t g = store_generation(other);
+    assert_int_equal(store_begin(s), 0);
+    assert_int_equal(put(s, "fed", "cb", 2, "cse-in/fed"), 0);
+    assert_int_equal(store_poll_changes(other, remember, &theirs), 0);   /* not before COMMIT */
+    assert_int_equal(store_commit(s), 0);
+    wait_changes(other, &theirs, 1);
+    assert_int_equal(theirs.n, 1);
+    assert_int_equal(theirs.op[0], STORE_CHANGE_CREATE);
+    assert_string_equal(theirs.ri[0], "fed");
+    assert_true(store_generation(other) != g);
+    struct resource *r = NULL;
+    assert_int_equal(store_get(s, "fed", &r), 0);
+    assert_int_equal(store_update(s, r), 0);
+    assert_int_equal(store_delete_subtree(s, r, NULL, NULL), 0);
+    resource_free(r);
+    wait_changes(other, &theirs, 3);
+    assert_int_equal(theirs.n, 3);
+    assert_int_equal(theirs.op[1], STORE_CHANGE_UPDATE);
+    assert_int_equal(theirs.op[2], STORE_CHANGE_DELETE);
+    assert_int_equal(store_poll_changes(s, remember, &mine), 0);         /* not its own */
+    assert_int_equal(mine.n, 0);
+}
+
+static void database_restart(void **state)
+{
+    (void)state;
+    const char *restart = getenv("IRONBARK_PG_RESTART");
+    assert_non_null(restart);
+    assert_int_equal(store_begin(s), 0);
+    assert_int_equal(put(s, "inflight", "cb", 2, "cse-in/inflight"), 0);
+    assert_int_equal(system(restart), 0);
+    /* The transaction went with the connection: its commit fails, never
+     * acknowledged; later calls fail until the database answers again. */
+    assert_int_equal(store_commit(s), RSC_INTERNAL_SERVER_ERROR);
+    int rc = -1;
+    for (int i = 0; i < 100 && rc; i++) {
+        struct resource *r = NULL;
+        rc = store_get(s, "cb", &r);
+        resource_free(r);
+        if (rc) {
+            assert_int_equal(rc, RSC_INTERNAL_SERVER_ERROR);
+            usleep(100000);
+        }
+    }
+    assert_int_equal(rc, 0);
+    assert_false(present(s, "inflight"));
+    assert_int_equal(put(s, "after", "cb", 2, "cse-in/after"), 0);
+    /* The other connection reconnects too, says it may have missed changes,
+     * and hears again (LISTEN renewed). */
+    struct seen theirs = { 0 };
+    wait_changes(other, &theirs, 1);
+    assert_true(theirs.n >= 1);
+    assert_int_equal(theirs.op[0], STORE_CHANGE_RESYNC);
+    theirs.n = 0;
+    assert_int_equal(put(s, "after2", "cb", 2, "cse-in/after2"), 0);
+    wait_changes(other, &theirs, 1);
+    assert_int_equal(theirs.n, 1);
+    assert_string_equal(theirs.ri[0], "after2");
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(taken_names),
+        cmocka_unit_test(savepoints_in_a_batch),
+        cmocka_unit_test(failed_batch_commit),
+        cmocka_unit_test(paged_scans),
+        cmocka_unit_test(change_feed),
+        cmocka_unit_test(database_restart),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}
