@@ -46,6 +46,13 @@ static int pch_delete(struct op_ctx *ctx)
     return 0;
 }
 
+/* Deleted by another front-end: polls parked here end as if deleted here
+ * (polling_channel_removed checks the store first). */
+static void pch_changed_elsewhere(struct cse *cse, const struct store_change *change)
+{
+    if (change->op == STORE_CHANGE_DELETE) polling_channel_removed(cse, change->ri);
+}
+
 /* A poll ends this much before its rqet: a request handed to it just
  * before would otherwise meet an expired request when the RETRIEVE runs
  * again, and be lost to a 4008. */
@@ -104,6 +111,7 @@ const struct resource_type type_polling_channel = {
     .attrs = ATTRS(attrs),
     .on_create = pch_create,
     .on_delete = pch_delete,
+    .on_changed_elsewhere = pch_changed_elsewhere,
     .on_virtual = pch_virtual,
     .virtual_children = (const char *const[]){ "pcu", NULL },
 };

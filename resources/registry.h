@@ -100,6 +100,7 @@ struct attr_def {
 
 struct cse;
 struct registry;
+struct store_change;
 
 /* What a hook sees of the operation in progress. */
 struct op_ctx {
@@ -154,6 +155,11 @@ struct resource_type {
     /* Frees what the type keeps in memory (cse_type_state(): loop timers and
      * their data), at close and before an upper tester Reset; NULL: nothing. */
     void (*on_cse_stop)(struct cse *cse);
+    /* Another front-end of a shared store committed a change to a resource
+     * of this type (cse/core/feed.h): what the type keeps in memory about
+     * it follows (a pollingChannel another one deleted ends its polls
+     * here); NULL: it keeps nothing that could go stale. */
+    void (*on_changed_elsewhere)(struct cse *cse, const struct store_change *change);
     /* A request carrying an originating timestamp (ot) arrived, whatever
      * its target: types that watch originators' clocks look at it
      * (loss-of-synchronisation timeSyncBeacons); NULL: nothing. */

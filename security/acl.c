@@ -154,6 +154,11 @@ static bool is_policy(int ty)
     return ty == TY_ACP || ty == TY_ACP + TY_ANNC_OFFSET;
 }
 
+bool acl_reads_type(const struct cse *cse, int ty)
+{
+    return is_policy(ty) || ty == TY_GRP || (type_flags(&cse->types, ty) & RT_REGISTERS);
+}
+
 static struct acp_entry *acp_get(struct cse *cse, const char *key)
 {
     bool fresh;

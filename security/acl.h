@@ -116,5 +116,8 @@ const char *acl_acop_name(int acop);
 
 /* Drops every cached policy (e.g. after expiry removed resources). */
 void acl_invalidate(struct cse *cse);
+/* Does the cache read resources of type ty (ACPs, groups, registered
+ * entities)? A change another front-end committed to one drops it. */
+bool acl_reads_type(const struct cse *cse, int ty);
 
 #endif

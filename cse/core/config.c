@@ -117,6 +117,8 @@ static const struct setting settings[] = {
     STR(db_file, "db", "SQLite file (default <data-dir>/cse.db) or postgresql:// URI"),
     STR(http_host, "http-host", "HTTP listen address (default 127.0.0.1)"),
     INT(http_port, "http-port", 0, 65535, "HTTP listen port, 0 = off (default 8080)"),
+    { "reuse-port", K_BOOL, offsetof(struct config, reuse_port), sizeof(bool), 0, 0,
+      "listen on the HTTP(S) ports with SO_REUSEPORT, so several front-ends on one machine share them (default false)", 0, false },
     STR(coap_host, "coap-host", "CoAP listen address (default 127.0.0.1)"),
     INT(coap_port, "coap-port", 0, 65535, "CoAP (UDP) listen port, 0 = off (default 5683)"),
     INT(coaps_port, "coaps-port", 0, 65535, "CoAPS (DTLS) listen port on coap-host, 0 = off (default 5684)"),

@@ -39,6 +39,7 @@ struct config {
     char db_file[300];        /* derived from data_dir unless set */
     char http_host[64];
     int http_port;
+    bool reuse_port;          /* SO_REUSEPORT on the HTTP(S) listeners: front-ends share a port */
     char coap_host[64];
     int coap_port;            /* UDP; 0 = CoAP off */
     int coaps_port;           /* UDP, DTLS; 0 = CoAPS off */

@@ -29,6 +29,7 @@ struct fw_trust;
 struct esprim_receiver;
 struct announcer;
 struct metrics;
+struct feed;
 
 /* After a group commit: ok = the batch is durable; otherwise it was rolled
  * back and every response that depended on it must become an error. */
@@ -71,6 +72,7 @@ struct cse {
     struct parent_cache *parents;    /* cse_parent(); NULL until first used */
     struct throttle *throttle;       /* rate limits the bindings ask (cse/throttle.h) */
     struct metrics *metrics;         /* operator counters, request log (cse/metrics.h) */
+    struct feed *feed;               /* changes other front-ends commit (cse/core/feed.h); NULL = unshared store */
     int64_t started_us;              /* when it opened (the health endpoint's uptime) */
     /* What a resource type keeps in memory (a timeSeries' missing-data
      * timers), one slot per registered type (cse_type_state()); the type

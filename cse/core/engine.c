@@ -8,6 +8,7 @@
 #include "../base/clock.h"
 #include "ae_refs.h"
 #include "expiry.h"
+#include "feed.h"
 #include "../base/log.h"
 #include "../base/loop.h"
 #include "nonblocking.h"
@@ -124,7 +125,9 @@ static int ensure_cse_base(struct cse *cse)
     else json_object_del(base->attrs, "esi");
     rc = store_begin(cse->store);
     if (!rc) rc = fresh ? store_insert(cse->store, base) : store_update(cse->store, base);
-    if (rc == RSC_CONFLICT)
+    /* A shared store: another front-end may have made it meanwhile (the
+     * caller tries again, then finds it). */
+    if (rc == RSC_CONFLICT && !(fresh && store_shared(cse->store)))
         log_error("the store at %s already holds a CSEBase '%s' under another CSE-ID than '%s'",
                   db, cfg->cse_name, cfg->cse_id);
     if (!rc) rc = store_commit(cse->store);
@@ -136,11 +139,27 @@ static int ensure_cse_base(struct cse *cse)
 
 /* What start-up makes, in one place for the start and an upper tester Reset:
  * the CSEBase, then the system resources the types hold (defaultNTP). */
-static int ensure_start_resources(struct cse *cse)
+static int make_start_resources(struct cse *cse)
 {
     int rc = ensure_cse_base(cse);
     for (int i = 0; !rc && i < cse->types.n; i++)
         if (cse->types.types[i]->on_cse_start) rc = cse->types.types[i]->on_cse_start(cse);
+    return rc;
+}
+
+/* Front-ends of a shared store starting together race to make the same
+ * resources: the loser of a name finds the winner's copy the second time. */
+static int ensure_start_resources(struct cse *cse)
+{
+    int rc = make_start_resources(cse);
+    if ((rc == RSC_CONFLICT || rc == RSC_ALREADY_EXISTS) && store_shared(cse->store)) {
+        log_info("start-up resources were made by another front-end meanwhile: reading them");
+        rc = make_start_resources(cse);
+        char db[sizeof cse->cfg.db_file];
+        if (rc == RSC_CONFLICT)
+            log_error("the store at %s already holds a CSEBase '%s' under another CSE-ID than '%s'",
+                      store_printable(cse->cfg.db_file, db, sizeof db), cse->cfg.cse_name, cse->cfg.cse_id);
+    }
     return rc;
 }
 
@@ -243,6 +262,7 @@ int cse_open_with(struct cse *cse, const struct config *cfg, struct loop *loop,
         store_batch_enable(cse->store, true);
         loop_before_sleep(loop, commit_round, cse);
     }
+    if (feed_open(cse)) log_warn("feed: out of memory: changes of other front-ends are not followed");
     /* Without it (out of memory) the CSE serves on, uncounted. */
     cse->metrics = metrics_new();
     metrics_add_source(cse->metrics, module_metrics, cse);
@@ -268,6 +288,7 @@ void cse_close(struct cse *cse)
     cse->non_commit = 0;       /* the bindings are gone by now */
     cse_commit(cse);
     if (cse->loop && cse->expiry_timer) loop_del_timer(cse->loop, cse->expiry_timer);
+    feed_close(cse);
     stop_types(cse);
     nonblocking_close(cse);
     announce_close(cse);

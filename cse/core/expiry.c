@@ -54,7 +54,12 @@ int cse_expire_now(struct cse *cse)
         if (!store_get(cse->store, res_ri(l.items[i]), &still)) {
             struct m2m_response rsp;
             m2m_response_init(&rsp);
-            if (!cse_delete_resource(cse, still, &rsp)) {
+            int mark = notify_removing_mark(cse);
+            if (cse_delete_resource(cse, still, &rsp)) {
+                /* Another front-end of a shared store expired it first: its
+                 * subscribers heard of it from there, not again from here. */
+                notify_removing_rewind(cse, mark);
+            } else {
                 gone[removed++] = l.items[i];
                 l.items[i] = NULL;
                 log_debug("expired %s", still->path);

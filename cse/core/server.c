@@ -79,7 +79,7 @@ static void listener_metrics(void *limits, struct metrics_text *out)
 static struct http_options http_options_of(const struct config *cfg, struct http_limits *limits, int port)
 {
     return (struct http_options){
-        .host = cfg->http_host, .port = port, .limits = limits, .max_body = cfg->max_body,
+        .host = cfg->http_host, .port = port, .reuse_port = cfg->reuse_port, .limits = limits, .max_body = cfg->max_body,
         .idle_timeout_ms = cfg->http_idle_timeout_ms,
         .request_timeout_ms = cfg->http_request_timeout_ms,
     };

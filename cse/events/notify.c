@@ -1490,6 +1490,28 @@ void notify_removed_abort(struct cse *cse)
     nf->nremoving = 0;
 }
 
+int notify_removing_mark(struct cse *cse)
+{
+    struct notifier *nf = nf_of(cse);
+    return nf ? nf->nremoving : 0;
+}
+
+void notify_removing_rewind(struct cse *cse, int mark)
+{
+    struct notifier *nf = nf_of(cse);
+    if (!nf) return;
+    while (nf->nremoving > mark && mark >= 0) resource_free(nf->removing[--nf->nremoving]);
+}
+
+void notify_forget_subscription(struct cse *cse, const char *sub_ri)
+{
+    struct notifier *nf = nf_of(cse);
+    if (!nf || !sub_ri) return;
+    flush_batches_of(nf, sub_ri);
+    drop_holds_of(nf, sub_ri);
+    json_object_del(nf->sub_stats, sub_ri);
+}
+
 void notify_removed_commit(struct cse *cse)
 {
     struct notifier *nf = nf_of(cse);
@@ -1501,9 +1523,7 @@ void notify_removed_commit(struct cse *cse)
     nf->nremoving = nf->capremoving = 0;
     for (int i = 0; i < n; i++) {
         struct resource *sub = v[i];
-        flush_batches_of(nf, res_ri(sub));
-        drop_holds_of(nf, res_ri(sub)); /* never due: the subscription went first */
-        json_object_del(nf->sub_stats, res_ri(sub));
+        notify_forget_subscription(cse, res_ri(sub)); /* holds: never due, the subscription went first */
         const char *su = res_str(sub, "su");
         if (su && *su) {
             char sur[256];

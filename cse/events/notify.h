@@ -80,6 +80,15 @@ int notify_blocking_update(struct cse *cse, const struct m2m_request *req, const
 void notify_removing(struct cse *cse, const struct resource *sub);
 void notify_removed_commit(struct cse *cse);
 void notify_removed_abort(struct cse *cse);
+/* How many removals are noted so far, and forgetting those noted after
+ * `mark`: a removal that failed (another front-end removed the resource
+ * first) owes no deletion notification. */
+int notify_removing_mark(struct cse *cse);
+void notify_removing_rewind(struct cse *cse, int mark);
+/* A subscription another front-end deleted (cse/core/feed.h): its batch
+ * collected here goes out, its held notifications and statistics go; the
+ * front-end that deleted it sent the deletion notification. */
+void notify_forget_subscription(struct cse *cse, const char *sub_ri);
 
 /* Queues one NOTIFY with content pc (borrowed) to a target: a URL or the ID
  * of an entity with a poa. `done` (may be NULL) learns the final RSC; -1

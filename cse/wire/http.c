@@ -1087,6 +1087,10 @@ struct http_server *http_server_start(struct loop *loop, const struct http_optio
     int fd = socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     int one = 1;
     setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    /* Front-ends of one database on one machine: the kernel spreads the
+     * connections over every process listening on the port. */
+    if (fd >= 0 && opt->reuse_port && setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one))
+        log_warn("http: SO_REUSEPORT refused on port %d: %s", opt->port, strerror(errno));
     if (fd < 0 || bind(fd, (struct sockaddr *)&ss, sl) || listen(fd, 1024)) {
         log_error("http: cannot listen on %s:%d: %s", opt->host, opt->port, strerror(errno));
         if (fd >= 0) close(fd);

@@ -91,6 +91,7 @@ int http_limits_open(const struct http_limits *l);
 struct http_options {
     const char *host;
     int port;
+    bool reuse_port;           /* SO_REUSEPORT: other processes may listen on the same port */
     int max_connections;       /* these two apply when limits is NULL */
     int max_per_client;        /* <= 0: no per-address limit */
     struct http_limits *limits;/* shared limits, or NULL for the server's own */

@@ -373,6 +373,28 @@ class Server(Cse):
         return self.base + self.base_path
 
 
+def raw_create(port, path, ty, body, rqi, origin):
+    """One CREATE over a fresh socket; returns (rsc, json body) or None when
+    the connection broke (the write was not acknowledged)."""
+    data = json.dumps(body).encode()
+    req = ("POST %s HTTP/1.1\r\nHost: x\r\nX-M2M-Origin: %s\r\nX-M2M-RI: %s\r\nX-M2M-RVI: 3\r\n"
+           "Content-Type: application/json;ty=%d\r\nContent-Length: %d\r\nConnection: close\r\n\r\n"
+           % (path, origin, rqi, ty, len(data))).encode() + data
+    try:
+        buf = raw_exchange(port, req)
+    except OSError:
+        return None
+    head, _, rest = buf.partition(b"\r\n\r\n")
+    rsc = next((int(line.split(b":")[1]) for line in head.split(b"\r\n")
+                if line.lower().startswith(b"x-m2m-rsc:")), None)
+    if rsc is None:
+        return None
+    try:
+        return rsc, json.loads(rest) if rest else None
+    except ValueError:
+        return None
+
+
 def wait_for(cond, seconds=10.0, step=0.1):
     """Polls cond (bounded); returns its last value."""
     deadline = time.time() + seconds

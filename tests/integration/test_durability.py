@@ -2,33 +2,14 @@
 no acknowledged write, unique names under concurrent creates."""
 import json, os, shutil, sys, tempfile, threading, time
 sys.path.insert(0, os.path.dirname(__file__))
-from harness import Cse, Tap, kill9_under_load, raw_exchange
+from harness import Cse, Tap, kill9_under_load, raw_create as harness_raw_create
 
 t = Tap()
 O = "Cdur"
 
 def raw_create(port, path, ty, body, rqi):
-    """One CREATE over a fresh socket; returns (rsc, json body) or None when
-    the connection broke (the write was not acknowledged)."""
-    data = json.dumps(body).encode()
-    req = ("POST %s HTTP/1.1\r\nHost: x\r\nX-M2M-Origin: %s\r\nX-M2M-RI: %s\r\nX-M2M-RVI: 3\r\n"
-           "Content-Type: application/json;ty=%d\r\nContent-Length: %d\r\nConnection: close\r\n\r\n"
-           % (path, O, rqi, ty, len(data))).encode() + data
-    try:
-        buf = raw_exchange(port, req)
-    except OSError:
-        return None
-    head, _, body = buf.partition(b"\r\n\r\n")
-    rsc = None
-    for line in head.split(b"\r\n"):
-        if line.lower().startswith(b"x-m2m-rsc:"):
-            rsc = int(line.split(b":")[1])
-    if rsc is None:
-        return None
-    try:
-        return rsc, json.loads(body) if body else None
-    except ValueError:
-        return None
+    return harness_raw_create(port, path, ty, body, rqi, O)
+
 
 data_dir = tempfile.mkdtemp(prefix="ironbark-dur-")
 try:

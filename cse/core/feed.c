@@ -1,0 +1,168 @@
+/* The change feed of a shared store, applied to what the engine keeps in
+ * memory (feed.h). What is not here reads through the store on every use
+ * and needs nothing: the subscriptions of a resource (notify.c asks the
+ * store for them per event), <request> records, AE-IDs and names (the
+ * store's unique constraints decide), la/ol, credentials (their own file).
+ * The parent cache and every memo keyed on store_generation() drop
+ * themselves: the generation moves with each change reported. */
+#include "feed.h"
+
+#include "../base/log.h"
+#include "../base/loop.h"
+#include "../events/notify.h"
+#include "../../security/acl.h"
+
+#include <fcntl.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+/* A notice wakes the loop through the feed's socket; the changes are read
+ * at the end of every loop round (before-sleep), because libpq may have
+ * taken notices in while it read a query's answer, leaving the socket
+ * quiet. The socket is watched through a dup() of its own, so a
+ * reconnection inside some store call, which closes the old socket and
+ * may reuse its number, never leaves epoll watching the wrong one: the
+ * socket's inode tells when it changed. While the database is away the
+ * feed is tried again this often (reconnecting happens inside the store). */
+#define RETRY_MS 1000
+
+struct feed {
+    struct cse *cse;
+    int fd;                    /* our dup() of the store's socket, watched; -1 when none */
+    ino_t ino;                 /* the socket's inode, 0 when none */
+    int64_t retry;             /* the retry timer while the database is away */
+    bool lost;                 /* notices may have been missed: drop everything when back */
+    bool acl_stale;            /* this poll's changes touched what the ACP cache read */
+    bool resync;               /* this poll reported a gap: anything may have changed */
+};
+
+/* Everything cached from the store goes: after a gap in the feed nobody
+ * knows what changed. */
+static void drop_all(struct cse *cse)
+{
+    acl_invalidate(cse);
+    store_next_expiry(cse->store, cse->next_expiry);
+}
+
+static void follow(const struct store_change *c, void *data)
+{
+    struct feed *f = data;
+    struct cse *cse = f->cse;
+    if (c->op != STORE_CHANGE_CREATE && c->op != STORE_CHANGE_UPDATE && c->op != STORE_CHANGE_DELETE) {
+        f->resync = true;      /* the store reconnected: notices between were lost */
+        return;
+    }
+    const struct resource_type *t = registry_find(&cse->types, c->ty);
+    unsigned flags = t ? t->flags : 0;
+    /* The sweep that comes due removes it here or finds it gone (whoever
+     * deletes it first sends its deletion notifications, once). */
+    if (c->op != STORE_CHANGE_DELETE && c->et) cse_note_expiry(cse, c->et);
+    if (acl_reads_type(cse, c->ty)) f->acl_stale = true;
+    if (c->op == STORE_CHANGE_DELETE && (flags & RT_SUBSCRIPTION)) notify_forget_subscription(cse, c->ri);
+    if (t && t->on_changed_elsewhere) t->on_changed_elsewhere(cse, c);
+}
+
+static void on_readable(struct loop *loop, int fd, void *data, int mask);
+static int64_t retry_due(struct loop *loop, int64_t id, void *data);
+
+static ino_t socket_inode(int fd)
+{
+    struct stat st;
+    return fd >= 0 && !fstat(fd, &st) ? st.st_ino : 0;
+}
+
+/* Watches the store's current socket (through our own descriptor), or arms
+ * the retry timer when there is none or the database is away. */
+static void rewatch(struct feed *f)
+{
+    struct cse *cse = f->cse;
+    int fd = store_change_fd(cse->store);
+    ino_t ino = socket_inode(fd);
+    if (ino != f->ino || (f->fd < 0) != (fd < 0)) {
+        if (f->fd >= 0) {
+            loop_unwatch(cse->loop, f->fd, LOOP_READABLE);
+            close(f->fd);
+        }
+        f->fd = fd >= 0 ? fcntl(fd, F_DUPFD_CLOEXEC, 0) : -1;
+        f->ino = f->fd >= 0 ? ino : 0;
+        if (f->fd >= 0 && loop_watch(cse->loop, f->fd, LOOP_READABLE, on_readable, f)) {
+            close(f->fd);
+            f->fd = -1;
+            f->ino = 0;
+        }
+    }
+    if ((f->fd < 0 || f->lost) && !f->retry) f->retry = loop_add_timer(cse->loop, RETRY_MS, retry_due, f);
+}
+
+static int64_t retry_due(struct loop *loop, int64_t id, void *data)
+{
+    (void)loop; (void)id;
+    struct feed *f = data;
+    f->retry = 0;
+    feed_poll(f->cse);
+    return -1;
+}
+
+int feed_poll(struct cse *cse)
+{
+    struct feed *f = cse->feed;
+    if (!f) return 0;
+    f->acl_stale = f->resync = false;
+    int n = store_poll_changes(cse->store, follow, f);
+    if (n < 0) {
+        if (!f->lost) log_warn("feed: the database is unreachable: changes of other front-ends are not seen until it is back");
+        f->lost = true;
+        drop_all(cse);
+    } else if (f->lost || f->resync) {
+        f->lost = false;
+        log_info("feed: the database is back: caches dropped, changes of other front-ends followed again");
+        drop_all(cse);
+    } else if (f->acl_stale) {
+        acl_invalidate(cse);
+    }
+    rewatch(f);
+    return n;
+}
+
+static void on_readable(struct loop *loop, int fd, void *data, int mask)
+{
+    (void)loop; (void)fd; (void)mask;
+    struct feed *f = data;
+    feed_poll(f->cse);
+}
+
+/* The end of each loop round: notices libpq took in meanwhile. */
+static void round_over(struct loop *loop, void *data)
+{
+    (void)loop;
+    struct cse *cse = data;
+    if (cse->feed && cse->feed->fd >= 0) feed_poll(cse);
+}
+
+int feed_open(struct cse *cse)
+{
+    if (!cse->loop || !cse->store || !store_shared(cse->store)) return 0;
+    struct feed *f = calloc(1, sizeof *f);
+    if (!f) return -1;
+    f->cse = cse;
+    f->fd = -1;
+    cse->feed = f;
+    rewatch(f);
+    /* After the group commit's hook: the round's own writes are settled. */
+    if (loop_before_sleep(cse->loop, round_over, cse)) log_warn("feed: no before-sleep hook left: changes are read when the socket wakes the loop");
+    return 0;
+}
+
+void feed_close(struct cse *cse)
+{
+    struct feed *f = cse->feed;
+    if (!f) return;
+    if (f->fd >= 0) {
+        loop_unwatch(cse->loop, f->fd, LOOP_READABLE);
+        close(f->fd);
+    }
+    if (f->retry) loop_del_timer(cse->loop, f->retry);
+    free(f);
+    cse->feed = NULL;
+}
