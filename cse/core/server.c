@@ -7,6 +7,7 @@
 #include "config.h"
 #include "engine.h"
 #include "registration.h"
+#include "store_tool.h"
 #include "metrics.h"
 #include "throttle.h"
 #include "../base/fd_limit.h"
@@ -160,6 +161,7 @@ int server_main(int argc, char **argv, const struct server_profile *profile)
     json_pool_install();   /* before any JSON value exists */
     if (argc > 1 && !strcmp(argv[1], "credentials")) return cred_admin_main(argc - 1, argv + 1);
     if (argc > 1 && !strcmp(argv[1], "console-login")) return console_login_main(argc - 1, argv + 1);
+    if (argc > 1 && !strcmp(argv[1], "store")) return store_tool_main(argc - 1, argv + 1);
     struct config cfg;
     config_defaults(&cfg);
     if (profile->defaults) profile->defaults(&cfg);

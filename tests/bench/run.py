@@ -218,9 +218,10 @@ def measure(args, srv, path, script=None, duration=None):
 HTTP_ONLY = ["--https-port", "0", "--coap-port", "0", "--coaps-port", "0"]
 
 
-def start_cse(args, data_dir, sync="normal", wrapper=None, all_transports=False, coap=False):
+def start_cse(args, data_dir, sync="normal", wrapper=None, all_transports=False, coap=False, extra=()):
     """m2m-cse on free ports: HTTP only, HTTP + plain CoAP (coap: the port is
-    srv.coap_port), or every listener (all_transports)."""
+    srv.coap_port), or every listener (all_transports); extra: more settings
+    as flags (--db postgresql://...)."""
     port = free_port()
     coap_port = free_port() if coap else None
     # wrk opens all its connections from one address: the per-client limit must let them in.
@@ -234,7 +235,7 @@ def start_cse(args, data_dir, sync="normal", wrapper=None, all_transports=False,
         argv += ["--https-port", "0", "--coap-port", str(coap_port), "--coaps-port", "0"]
     else:
         argv += HTTP_ONLY
-    srv = Server(argv, port, "m2m-cse", wrapper)
+    srv = Server(argv + list(extra), port, "m2m-cse", wrapper)
     srv.coap_port = coap_port
     return srv
 
