@@ -1,7 +1,8 @@
-/* SHA-256 (FIPS 180-4), streaming. The engine links no crypto library
- * (they live in dlopened modules, docs/architecture.md), yet the store
- * tool's tree checksum needs a digest: a plain one is small enough to carry.
- * Not for secrets: no constant-time or key handling concerns apply to it. */
+/* SHA-256, streaming, from OpenSSL's libcrypto loaded when first used. The
+ * engine links no crypto library (TLS and DTLS live in dlopened modules,
+ * docs/architecture.md, and an HTTP-only CSE must not load one), yet the
+ * store tool's tree checksum needs a digest: the well-kept implementation
+ * is borrowed at run time rather than a copy carried here. */
 #ifndef IRONBARK_SHA256_H
 #define IRONBARK_SHA256_H
 
@@ -11,16 +12,17 @@
 #define SHA256_BYTES 32
 
 struct sha256 {
-    uint32_t h[8];
-    uint64_t bytes;            /* message length so far */
-    uint8_t block[64];
-    size_t used;               /* bytes waiting in block */
+    void *ctx;                 /* libcrypto's EVP_MD_CTX; NULL after a failure */
 };
 
-void sha256_init(struct sha256 *c);
+/* 0, or -1 when libcrypto cannot be loaded or the digest set up (then
+ * update does nothing and hex gives ""). */
+int sha256_init(struct sha256 *c);
 void sha256_update(struct sha256 *c, const void *data, size_t len);
-void sha256_final(struct sha256 *c, uint8_t out[SHA256_BYTES]);
-/* Lowercase hex of the digest of everything hashed so far; c is finished. */
+/* Lowercase hex of the digest of everything hashed so far ("" after a
+ * failure); c is finished and freed. */
 void sha256_hex(struct sha256 *c, char out[2 * SHA256_BYTES + 1]);
+/* Frees an unfinished c (a no-op once finished or failed). */
+void sha256_discard(struct sha256 *c);
 
 #endif

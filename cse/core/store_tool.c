@@ -48,6 +48,12 @@ static void sum_hex(struct tree_sum *t, char hex[2 * SHA256_BYTES + 1])
     sha256_hex(&t->sha, hex);
 }
 
+/* A sum left unfinished by a failure. */
+static void sum_discard(struct tree_sum *t)
+{
+    sha256_discard(&t->sha);
+}
+
 /* A row's canonical line: its columns and its body in one JSON object,
  * keys sorted (at every level), compact. NULL when a value is not valid
  * UTF-8 (the store holds only what jansson wrote, so never in practice). */
@@ -373,11 +379,13 @@ static int run_import(struct store *s, FILE *in, const char *name, bool replace,
     sum_init(&im.sum, "read");
     if (read_header(&im)) {
         free(im.line);
+        sum_discard(&im.sum);
         fprintf(stderr, "m2m-cse store import: nothing was imported\n");
         return 1;
     }
     if (store_begin(s)) {
         free(im.line);
+        sum_discard(&im.sum);
         fprintf(stderr, "m2m-cse store import: the target store cannot start a transaction\n");
         return 1;
     }
@@ -402,6 +410,8 @@ static int run_import(struct store *s, FILE *in, const char *name, bool replace,
         fprintf(stderr, "m2m-cse store import: the commit failed\n");
         rc = 1;
     }
+    sum_discard(&im.sum);
+    sum_discard(&check.sum);
     if (rc) {
         store_rollback(s);
         fprintf(stderr, "m2m-cse store import: nothing was imported\n");
@@ -416,6 +426,7 @@ static int run_dump(struct store *s, FILE *out, char hex[2 * SHA256_BYTES + 1], 
     struct dump d = { .out = out };
     sum_init(&d.sum, out ? "exported" : "read");
     if (store_begin(s)) {
+        sum_discard(&d.sum);
         fprintf(stderr, "m2m-cse store: the store cannot start a transaction\n");
         return 1;
     }
@@ -423,7 +434,10 @@ static int run_dump(struct store *s, FILE *out, char hex[2 * SHA256_BYTES + 1], 
     int rc = walk_tree(s, dump_row, &d);
     store_rollback(s);
     walk_failed(rc, "reading the tree");
-    if (rc) return 1;
+    if (rc) {
+        sum_discard(&d.sum);
+        return 1;
+    }
     sum_hex(&d.sum, hex);
     *rows = d.sum.rows;
     if (out && fprintf(out, "{\"end\":\"" TREE_FORMAT "\",\"rows\":%lld,\"sha256\":\"%s\"}\n", d.sum.rows, hex) < 0) {
@@ -543,6 +557,13 @@ int store_tool_main(int argc, char **argv)
     int rc = config_parse_args(&cfg, nflags, flags);
     if (rc) return rc > 0 ? 0 : 2;
     log_set_level(LOG_LVL_WARN);
+    struct sha256 probe;
+    if (sha256_init(&probe)) {
+        fprintf(stderr, "m2m-cse store: the tree checksum needs OpenSSL's libcrypto.so.3 (Debian package libssl3), "
+                        "which cannot be loaded\n");
+        return 1;
+    }
+    sha256_discard(&probe);
     if (importing && !file) file = "-";
     struct store *s = open_target(&cfg, importing);
     if (!s) return 1;
