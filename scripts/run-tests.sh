@@ -11,7 +11,7 @@ total_pass=0; total_fail=0
 # logs are <dir>.<setup>.test.log and testlog-<setup>.json.
 setup=""; suite=""
 run_suite() {  # name builddir [meson setup args...]
-  local name=$1 dir=$2; shift 2
+  local name=$1 dir=$2 started=$SECONDS; shift 2
   local log="$dir${setup:+.$setup}.test.log" json="$dir/meson-logs/testlog${setup:+-$setup}.json"
   local args=(${setup:+--setup "$setup"} ${suite:+--suite "$suite"})
   if [ ! -d "$dir" ]; then meson setup "$dir" "$@" >/dev/null || { echo "$name: setup failed"; total_fail=$((total_fail+1)); return; }; fi
@@ -36,11 +36,12 @@ for line in open(sys.argv[1]):
 print(p, f)
 PY
 )
-  echo "$name: $p passed, $f failed"
+  echo "$name: $p passed, $f failed ($((SECONDS-started)) s)"
   total_pass=$((total_pass+p)); total_fail=$((total_fail+f))
 }
 # The fuzz stage: tests/fuzz/run.sh prints one TAP line per target.
 run_fuzz() {
+  local started=$SECONDS
   tests/fuzz/run.sh >build-fuzz.test.log 2>&1
   local rc=$?
   grep -E "^(ok|not ok) |^# " build-fuzz.test.log || true
@@ -48,7 +49,7 @@ run_fuzz() {
   p=$(grep -c "^ok " build-fuzz.test.log)
   f=$(grep -c "^not ok " build-fuzz.test.log)
   if [ "$rc" -ne 0 ] && [ "$f" -eq 0 ]; then cat build-fuzz.test.log; f=1; fi
-  echo "fuzz: $p passed, $f failed"
+  echo "fuzz: $p passed, $f failed ($((SECONDS-started)) s)"
   total_pass=$((total_pass+p)); total_fail=$((total_fail+f))
 }
 run_suite plain build
