@@ -7,6 +7,10 @@
 set -uo pipefail
 cd "$(dirname "$0")/.."
 total_pass=0; total_fail=0
+# Tests at a time. The integration tests mostly wait (on timers, on the
+# network, on the CSE), so the 2 cores CI has sit about half idle with 2
+# at a time (load average ~1): 4 keeps them busy. TEST_PROCS overrides.
+procs=${TEST_PROCS:-4}
 # setup: a meson test setup (tests/meson.build) and the suite it runs; its
 # logs are <dir>.<setup>.test.log and testlog-<setup>.json.
 setup=""; suite=""
@@ -19,7 +23,7 @@ run_suite() {  # name builddir [meson setup args...]
     cat "$dir.ninja.log"; echo "$name: build failed"; total_fail=$((total_fail+1)); return
   fi
   ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
-    meson test -C "$dir" --print-errorlogs --num-processes 2 "${args[@]}" >"$log" 2>&1
+    meson test -C "$dir" --print-errorlogs --num-processes "$procs" "${args[@]}" >"$log" 2>&1
   cat "$log" | grep -E "^ *[0-9]+/[0-9]+ |^(Ok|Fail|Skipped|Timeout|Expected)" || true
   # Count individual TAP results from meson's JSON log.
   read -r p f < <(python3 - "$json" <<'PY'
