@@ -1,4 +1,5 @@
 #include "store.h"
+#include "store_keys.h"
 #include "store_pg.h"
 
 #include "../base/json_text.h"
@@ -263,36 +264,6 @@ static int db_error(struct store *s, const char *what)
 {
     log_error("store: %s: %s", what, sqlite3_errmsg(s->db));
     return RSC_INTERNAL_SERVER_ERROR;
-}
-
-/* One sk component: a length byte (1..8, so never 0xFF, which bounds a
- * subtree) and seq in that many big-endian bytes. Byte order is numeric
- * order, and a parent's key is a prefix of its descendants' keys. */
-#define SEQKEY_MAX 9
-
-static size_t seqkey(int64_t seq, unsigned char out[SEQKEY_MAX])
-{
-    uint64_t v = (uint64_t)seq;
-    unsigned n = 1;
-    while (n < 8 && (v >> (8 * n))) n++;
-    out[0] = (unsigned char)n;
-    for (unsigned i = 0; i < n; i++) out[1 + i] = (unsigned char)(v >> (8 * (n - 1 - i)));
-    return n + 1;
-}
-
-/* Length of the first `levels` components of key (all of it when shorter). */
-static size_t seqkey_prefix(const unsigned char *key, size_t len, size_t levels)
-{
-    size_t at = 0;
-    for (size_t i = 0; i < levels && at < len; i++) at += 1u + key[at];
-    return at < len ? at : len;
-}
-
-static size_t seqkey_levels(const unsigned char *key, size_t len)
-{
-    size_t n = 0;
-    for (size_t at = 0; at < len; at += 1u + key[at]) n++;
-    return n;
 }
 
 /* ironbark_seqkey(parent_sk, seq): the key of a row under parent_sk (NULL
@@ -874,17 +845,6 @@ int store_update(struct store *s, const struct resource *res)
     if (res->seq > 0) cache_put(s, res->seq, body, len, json_deep_copy(res->attrs));
     else free(body);
     return 0;
-}
-
-/* Subtree bounds: every descendant path lies strictly between "p/" and "p0"
- * ('0' is the character after '/'). */
-static void subtree_bounds(const char *path, char **lo, char **hi)
-{
-    size_t n = strlen(path);
-    *lo = malloc(n + 2);
-    *hi = malloc(n + 2);
-    memcpy(*lo, path, n); (*lo)[n] = '/'; (*lo)[n + 1] = 0;
-    memcpy(*hi, path, n); (*hi)[n] = '0'; (*hi)[n + 1] = 0;
 }
 
 int store_delete_subtree(struct store *s, const struct resource *res,

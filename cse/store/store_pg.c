@@ -13,6 +13,7 @@
  * bounded connection attempt); a transaction the connection took with it is
  * reported failed when it ends, never acknowledged. */
 #include "store_pg.h"
+#include "store_keys.h"
 
 #include "../base/json_text.h"
 #include "../base/log.h"
@@ -750,18 +751,6 @@ int pg_store_update(struct pg_store *p, const struct resource *res)
     return rc;
 }
 
-/* Subtree bounds of path: every descendant lies strictly between "p/" and
- * "p0" ('0' follows '/'). */
-static void subtree_bounds(const char *path, char **lo, char **hi)
-{
-    size_t n = strlen(path);
-    *lo = malloc(n + 2);
-    *hi = malloc(n + 2);
-    if (!*lo || !*hi) return;
-    memcpy(*lo, path, n); (*lo)[n] = '/'; (*lo)[n + 1] = 0;
-    memcpy(*hi, path, n); (*hi)[n] = '0'; (*hi)[n + 1] = 0;
-}
-
 int pg_store_delete_subtree(struct pg_store *p, const struct resource *res,
                             store_visit_fn *visit, void *data)
 {
@@ -795,21 +784,6 @@ int pg_store_children(struct pg_store *p, const char *pi, int ty, store_visit_fn
     param_text(&q, pi);
     if (ty) param_int(&q, ty);
     return visit_by_seq(p, ty ? P_CHILDREN_TY : P_CHILDREN, q, visit, data);
-}
-
-/* One sk component's length: its length byte plus that many bytes. */
-static size_t seqkey_prefix(const unsigned char *key, size_t len, size_t levels)
-{
-    size_t at = 0;
-    for (size_t i = 0; i < levels && at < len; i++) at += 1u + key[at];
-    return at < len ? at : len;
-}
-
-static size_t seqkey_levels(const unsigned char *key, size_t len)
-{
-    size_t n = 0;
-    for (size_t at = 0; at < len; at += 1u + key[at]) n++;
-    return n;
 }
 
 #define SCAN_KEY_MAX (9 * 64 + 1)
