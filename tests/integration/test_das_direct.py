@@ -118,11 +118,15 @@ with Cse(token_trust_file=keys.trust, das_timeout=1000, expiry_interval=100) as 
     th = threading.Thread(target=slow_request)
     th.start()
     wait_for(lambda: len(das.consultations()) > 0 and das.consultations()[-1]["body"]["m2m:seci"]["dreq"]["trid"].endswith("c_slow"))
-    others = [cse.get("/cse-in/owner/c_deny", origin=A) for _ in range(5)]
+    # The first answer is the one timed: under a heavily loaded machine five
+    # in a row could outlast the 1 s das-timeout without the loop waiting.
+    others = [cse.get("/cse-in/owner/c_deny", origin=A)]
     served = time.time()
+    others += [cse.get("/cse-in/owner/c_deny", origin=A) for _ in range(4)]
     th.join(15)
     t.ok(all(r.rsc == 2000 for r in others), "while the DAS is slow other clients are served", others)
-    t.ok("done" in slow and served <= slow["done"], "... before the waiting request is answered")
+    t.ok("done" in slow and served <= slow["done"], "... before the waiting request is answered",
+         "served %.3f, slow answered %s" % (served, slow.get("done")))
     t.rsc(slow.get("r"), 4103, 403, "a DAS slower than das-timeout means deny")
     das.delay = 0
 
