@@ -55,9 +55,19 @@ struct dtls {
     const SSL_CTX *suites_ctx;     /* libcoap's SSL_CTX once it has our suites */
 };
 
+/* Server-side DTLS session cache (RFC 5246 7.3 session-ID resumption): a
+ * device that sleeps and reconnects within the lifetime skips the
+ * certificate exchange, its signatures and the ECDHE. Bounded in entries
+ * (each holds the client's certificate chain) and in time (a resumed
+ * session is not checked against the certificate's validity again). */
+enum { DTLS_SESSION_CACHE = 512, DTLS_SESSION_LIFETIME_S = 3600 };
+static const unsigned char dtls_sid_ctx[] = "ironbark-coaps";
+
 /* The verification store with the CRLs, rebuilt when the CRL file changed
- * (an m2m-mef rewrote it on a revocation); NULL when there is none. */
-static X509_STORE *crl_store(struct dtls *d)
+ * (an m2m-mef rewrote it on a revocation); NULL when there is none. The
+ * session cache is emptied then, so no session of a revoked certificate is
+ * resumed. */
+static X509_STORE *crl_store(struct dtls *d, SSL_CTX *ctx)
 {
     struct stat st;
     if (!d->crl_file[0] || stat(d->crl_file, &st)) return d->crl_store;
@@ -84,6 +94,7 @@ static X509_STORE *crl_store(struct dtls *d)
     X509_STORE_free(d->crl_store);
     d->crl_store = store;
     d->crl_mtime = st.st_mtim;
+    SSL_CTX_flush_sessions(ctx, 0);   /* 0: every session, not only expired ones */
     log_info("dtls: CRL %s loaded", d->crl_file);
     return store;
 }
@@ -156,24 +167,35 @@ static int prefer_suites(void *tls_session, coap_dtls_pki_t *setup)
         log_debug("dtls: handshake from %s refused by the rate limit", ip);
         return 0;
     }
-    X509_STORE *store = crl_store(d);
+    SSL_CTX *ctx = SSL_get_SSL_CTX(ssl);
+    X509_STORE *store = crl_store(d, ctx);
     if (!store) store = d->ca_store;
     if (SSL_set1_verify_cert_store(ssl, store) != 1) return 0;
     ERR_clear_error();   /* see dtls_setup(): stale PEM errors confuse SSL_get_error() */
     /* Our suites go on libcoap's server SSL_CTX once: parsing the list costs
      * more than the rest of a PSK session's set-up. The session at hand was
      * made from the CTX before, so the first one gets them itself. */
-    SSL_CTX *ctx = SSL_get_SSL_CTX(ssl);
     if (ctx != d->suites_ctx) {
         if (SSL_CTX_set_cipher_list(ctx, dtls_ciphers) != 1 || SSL_set_cipher_list(ssl, dtls_ciphers) != 1)
             return 0;
-        SSL_CTX_set_options(ctx, SSL_OP_CIPHER_SERVER_PREFERENCE);
+        SSL_CTX_set_options(ctx, SSL_OP_CIPHER_SERVER_PREFERENCE | SSL_OP_NO_TICKET);
         /* Sessions without their own list (all of ours) send the CTX's. */
         SSL_CTX_set_client_CA_list(ctx, d->ca_names);
         d->ca_names = NULL;
+        /* A MEF/MAF derives keys from its handshakes (bootstrap.h): full ones only. */
+        SSL_CTX_set_session_cache_mode(ctx, bootstrap_enabled() ? SSL_SESS_CACHE_OFF : SSL_SESS_CACHE_SERVER);
+        SSL_CTX_sess_set_cache_size(ctx, DTLS_SESSION_CACHE);
+        SSL_CTX_set_timeout(ctx, DTLS_SESSION_LIFETIME_S);
         d->suites_ctx = ctx;
     }
-    SSL_set_options(ssl, SSL_OP_CIPHER_SERVER_PREFERENCE);
+    /* No tickets: a ticket cannot be taken back when the CRL changes, and
+     * issuing one re-decodes the client's certificate (OpenSSL 3.0 copies
+     * the session through DER), ~1.5 M instructions per handshake. The
+     * session ID context makes cached sessions resumable at all once a
+     * client certificate is asked for (OpenSSL refuses the handshake
+     * otherwise); it is set here, before OpenSSL looks the session up. */
+    SSL_set_options(ssl, SSL_OP_CIPHER_SERVER_PREFERENCE | SSL_OP_NO_TICKET);
+    if (SSL_set_session_id_context(ssl, dtls_sid_ctx, sizeof dtls_sid_ctx - 1) != 1) return 0;
     return 1;
 }
 
@@ -368,6 +390,11 @@ bool dtls_session_credential(struct coap_session_t *session, char *out, size_t c
     if (!ssl || lib != COAP_TLS_LIBRARY_OPENSSL) return false;
     log_debug("dtls: request over %s", SSL_get_cipher_name(ssl));
     const coap_bin_const_t *id = coap_session_get_psk_identity(session);
+    /* A resumed session never ran libcoap's PSK callback: its identity is
+     * the one stored with the session at its full handshake. */
+    const char *resumed_id = id && id->length ? NULL : SSL_get_psk_identity(ssl);
+    coap_bin_const_t stored = { resumed_id ? strlen(resumed_id) : 0, (const uint8_t *)resumed_id };
+    if (resumed_id) id = &stored;
     if (id && id->length) {
         if (id->length >= CRED_ID_MAX || memchr(id->s, 0, id->length)) return false;
         snprintf(out, cap, "12-%.*s", (int)id->length, (const char *)id->s);
