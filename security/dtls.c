@@ -43,9 +43,8 @@ struct dtls {
     coap_bin_const_t key_bin;
     uint8_t psk_marker[16];        /* see dtls_setup(): random, never used to authenticate */
     struct certgen_paths id;
-    unsigned char *cert_der, *key_der;   /* read once: libcoap parses them per certificate session */
-    size_t cert_len, key_len;
-    coap_asn1_privatekey_type_t key_type;
+    X509 *cert;                    /* the server certificate and key, parsed once (load_identity()) */
+    EVP_PKEY *pkey;
     char ca_bundle[512];
     char crl_file[256];            /* "" = no revocation checks */
     struct timespec crl_mtime;
@@ -186,8 +185,13 @@ static int prefer_suites(void *tls_session, coap_dtls_pki_t *setup)
         SSL_CTX_set_session_cache_mode(ctx, bootstrap_enabled() ? SSL_SESS_CACHE_OFF : SSL_SESS_CACHE_SERVER);
         SSL_CTX_sess_set_cache_size(ctx, DTLS_SESSION_CACHE);
         SSL_CTX_set_timeout(ctx, DTLS_SESSION_LIFETIME_S);
+        if (SSL_CTX_use_certificate(ctx, d->cert) != 1 || SSL_CTX_use_PrivateKey(ctx, d->pkey) != 1) return 0;
         d->suites_ctx = ctx;
     }
+    /* Sessions libcoap made before the CTX had them (its next listener too). */
+    if (!SSL_get_certificate(ssl) &&
+        (SSL_use_certificate(ssl, d->cert) != 1 || SSL_use_PrivateKey(ssl, d->pkey) != 1))
+        return 0;
     /* No tickets: a ticket cannot be taken back when the CRL changes, and
      * issuing one re-decodes the client's certificate (OpenSSL 3.0 copies
      * the session through DER), ~1.5 M instructions per handshake. The
@@ -218,29 +222,22 @@ static int copy_file(FILE *out, const char *path)
     return rc;
 }
 
-/* The server certificate and key as DER, for libcoap's ASN.1 keys: it
- * parses them for every certificate session, and DER costs OpenSSL 3 far
- * less to parse than PEM. EC and RSA keys (a configured tls-key may be RSA). */
-static int load_der(struct dtls *d)
+/* The server certificate and key, parsed once; prefer_suites() sets them
+ * on libcoap's SSL_CTX (see dtls_setup() for why not libcoap). EC and RSA
+ * keys (a configured tls-key may be RSA). */
+static int load_identity(struct dtls *d)
 {
     FILE *f = fopen(d->id.server_cert, "r");
-    X509 *cert = f ? PEM_read_X509(f, NULL, NULL, NULL) : NULL;
+    d->cert = f ? PEM_read_X509(f, NULL, NULL, NULL) : NULL;
     if (f) fclose(f);
     f = fopen(d->id.server_key, "r");
-    EVP_PKEY *key = f ? PEM_read_PrivateKey(f, NULL, NULL, NULL) : NULL;
+    d->pkey = f ? PEM_read_PrivateKey(f, NULL, NULL, NULL) : NULL;
     if (f) fclose(f);
-    int type = key ? EVP_PKEY_get_base_id(key) : 0;
-    d->key_type = type == EVP_PKEY_EC ? COAP_ASN1_PKEY_EC : COAP_ASN1_PKEY_RSA;
-    int cert_len = cert ? i2d_X509(cert, &d->cert_der) : -1;
-    int key_len = key && (type == EVP_PKEY_EC || type == EVP_PKEY_RSA) ? i2d_PrivateKey(key, &d->key_der) : -1;
-    if (key && key_len < 0) log_error("dtls: the server key %s is neither EC nor RSA", d->id.server_key);
-    X509_free(cert);
-    EVP_PKEY_free(key);
+    int type = d->pkey ? EVP_PKEY_get_base_id(d->pkey) : 0;
+    bool usable = type == EVP_PKEY_EC || type == EVP_PKEY_RSA;
+    if (d->pkey && !usable) log_error("dtls: the server key %s is neither EC nor RSA", d->id.server_key);
     ERR_clear_error();
-    if (cert_len <= 0 || key_len <= 0) return -1;
-    d->cert_len = (size_t)cert_len;
-    d->key_len = (size_t)key_len;
-    return 0;
+    return d->cert && usable && X509_check_private_key(d->cert, d->pkey) == 1 ? 0 : -1;
 }
 
 /* One CA bundle, <data-dir>/tls/trusted-cas.pem: our CA plus every trusted
@@ -291,7 +288,7 @@ struct dtls *dtls_setup(struct coap_context_t *ctx, const struct config *cfg, st
     d->metrics = metrics;
     snprintf(d->crl_file, sizeof d->crl_file, "%s", cfg->crl_file);
     if (certgen_server_identity(cfg, &d->id) || build_ca_bundle(d, cfg) ||
-        load_der(d) || RAND_bytes(d->psk_marker, sizeof d->psk_marker) != 1) {
+        load_identity(d) || RAND_bytes(d->psk_marker, sizeof d->psk_marker) != 1) {
         log_error("dtls: cannot prepare the server certificate and trusted CAs");
         dtls_free(d);
         return NULL;
@@ -318,13 +315,21 @@ struct dtls *dtls_setup(struct coap_context_t *ctx, const struct config *cfg, st
         .cn_call_back_arg = d,      /* prefer_suites finds the throttle through it */
         .additional_tls_setup_call_back = prefer_suites,
     };
-    /* DER from memory (load_der()): libcoap parses them for every
-     * certificate session. No CAs: prefer_suites() sets those parsed once
-     * (build_ca_bundle()). */
+    /* libcoap 4.3.1 parses the key it is given for every certificate
+     * session (d2i of the certificate and the key: 3.0 M instructions of
+     * OpenSSL 3.0's decoders, 84 % of a resumed certificate handshake),
+     * ignoring whether that worked. It gets one byte that is no DER at
+     * all, which fails at once (libcoap logs it at warning, below our
+     * libcoap level except at debug); prefer_suites() then sets the
+     * certificate and key parsed at start (load_identity()) on its SSL_CTX,
+     * where every later session inherits them by reference. No CAs either:
+     * prefer_suites() sets those parsed once (build_ca_bundle()). A libcoap
+     * that checked the result would fail every certificate handshake
+     * (test_coaps), never serve a wrong certificate. docs/decisions.md. */
+    static const uint8_t not_der[1] = { 0 };
     pki.pki_key.key_type = COAP_PKI_KEY_ASN1;
     pki.pki_key.key.asn1 = (coap_pki_key_asn1_t){
-        .public_cert = d->cert_der, .public_cert_len = d->cert_len,
-        .private_key = d->key_der, .private_key_len = d->key_len, .private_key_type = d->key_type,
+        .public_cert = not_der, .public_cert_len = sizeof not_der, .private_key_type = COAP_ASN1_PKEY_EC,
     };
     if (!coap_context_set_psk2(ctx, &psk) || !coap_context_set_pki(ctx, &pki)) {
         log_error("dtls: libcoap refused the PSK/PKI setup");
@@ -350,8 +355,8 @@ void dtls_free(struct dtls *d)
     if (!d) return;
     explicit_bzero(d->key, sizeof d->key);
     explicit_bzero(d->psk_marker, sizeof d->psk_marker);
-    if (d->key_der) OPENSSL_clear_free(d->key_der, d->key_len);
-    OPENSSL_free(d->cert_der);
+    X509_free(d->cert);
+    EVP_PKEY_free(d->pkey);
     X509_STORE_free(d->crl_store);
     X509_STORE_free(d->ca_store);
     sk_X509_NAME_pop_free(d->ca_names, X509_NAME_free);
