@@ -1,11 +1,12 @@
 """CoAPS session resumption with a real peer (`openssl s_client -dtls1_2`,
 -sess_out then -sess_in): PSK and certificate sessions resume ("Reused"), a
 resumed session is judged as the credential of its full handshake whatever
-the resuming client now presents, and a CRL change empties the session cache
-so a revoked certificate's session is not resumed."""
+the resuming client now presents, a removed key's resumed session vouches for
+nobody (4106), and a CRL change empties the session cache so a revoked
+certificate's session is not resumed."""
 import os, shutil, sys, tempfile, time
 sys.path.insert(0, os.path.dirname(__file__))
-from harness import Cse, Tap
+from harness import CSE_BIN, Cse, Tap
 from coap_peer import POST, GET
 import secure
 
@@ -68,6 +69,18 @@ with Cse(psk=PSKS, trusted_ca=ca[0], crl_file=crl) as cse:
                                     auth=psk_auth("other-b@test.example", KEY_B), sess_in=sa)
     t.ok(reused is True and rsc(m) == 4106,
          "PSK: a resumed session keeps its original identity (another key's originator: 4106)", (reused, rsc(m)))
+
+    # A key removed from the store while its session is cached: the session
+    # still resumes, but its credential no longer vouches for anyone.
+    sb = os.path.join(d, "psk-b.sess")
+    reused, m = secure.dtls_request(port, "cse-in/meter1", "Cother1", GET,
+                                    auth=psk_auth("other-b@test.example", KEY_B), sess_out=sb)
+    t.ok(reused is False and rsc(m) == 4103, "PSK: key B's own session passes the SAEF check (ACP: 4103)",
+         (reused, rsc(m)))
+    secure.run([CSE_BIN, "credentials", "--data-dir", cse.data_dir, "remove-psk", "other-b@test.example"])
+    reused, m = secure.dtls_request(port, "cse-in/meter1", "Cother1", GET,
+                                    auth=psk_auth("other-b@test.example", KEY_B), sess_in=sb)
+    t.ok(reused is True and rsc(m) == 4106, "PSK: a resumed session of a removed key gets 4106", (reused, rsc(m)))
 
     sc = os.path.join(d, "cert-1.sess")
     reused, m = secure.dtls_request(port, "cse-in", "Cdev1", POST, ty=2, body=AE % ("dev1", "d"),
