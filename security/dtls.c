@@ -52,14 +52,16 @@ struct dtls {
     X509_STORE *ca_store;          /* the trusted CAs, parsed once (no CRL file) */
     STACK_OF(X509_NAME) *ca_names; /* their names, for the CertificateRequest; the SSL_CTX's once set */
     const SSL_CTX *suites_ctx;     /* libcoap's SSL_CTX once it has our suites */
+    int session_cache;             /* sessions kept for resumption, 0 = none */
 };
 
 /* Server-side DTLS session cache (RFC 5246 7.3 session-ID resumption): a
  * device that sleeps and reconnects within the lifetime skips the
  * certificate exchange, its signatures and the ECDHE. Bounded in entries
- * (each holds the client's certificate chain) and in time (a resumed
- * session is not checked against the certificate's validity again). */
-enum { DTLS_SESSION_CACHE = 512, DTLS_SESSION_LIFETIME_S = 3600 };
+ * (coaps-session-cache; each holds the client's certificate chain, ~13 kB)
+ * and in time (a resumed session is not checked against the certificate's
+ * validity again). */
+enum { DTLS_SESSION_LIFETIME_S = 3600 };
 static const unsigned char dtls_sid_ctx[] = "ironbark-coaps";
 
 /* The verification store with the CRLs, rebuilt when the CRL file changed
@@ -182,8 +184,9 @@ static int prefer_suites(void *tls_session, coap_dtls_pki_t *setup)
         SSL_CTX_set_client_CA_list(ctx, d->ca_names);
         d->ca_names = NULL;
         /* A MEF/MAF derives keys from its handshakes (bootstrap.h): full ones only. */
-        SSL_CTX_set_session_cache_mode(ctx, bootstrap_enabled() ? SSL_SESS_CACHE_OFF : SSL_SESS_CACHE_SERVER);
-        SSL_CTX_sess_set_cache_size(ctx, DTLS_SESSION_CACHE);
+        bool resumable = d->session_cache > 0 && !bootstrap_enabled();
+        SSL_CTX_set_session_cache_mode(ctx, resumable ? SSL_SESS_CACHE_SERVER : SSL_SESS_CACHE_OFF);
+        SSL_CTX_sess_set_cache_size(ctx, resumable ? d->session_cache : 1);
         SSL_CTX_set_timeout(ctx, DTLS_SESSION_LIFETIME_S);
         if (SSL_CTX_use_certificate(ctx, d->cert) != 1 || SSL_CTX_use_PrivateKey(ctx, d->pkey) != 1) return 0;
         d->suites_ctx = ctx;
@@ -287,6 +290,7 @@ struct dtls *dtls_setup(struct coap_context_t *ctx, const struct config *cfg, st
     d->throttle = throttle;
     d->metrics = metrics;
     snprintf(d->crl_file, sizeof d->crl_file, "%s", cfg->crl_file);
+    d->session_cache = cfg->coaps_session_cache;
     if (certgen_server_identity(cfg, &d->id) || build_ca_bundle(d, cfg) ||
         load_identity(d) || RAND_bytes(d->psk_marker, sizeof d->psk_marker) != 1) {
         log_error("dtls: cannot prepare the server certificate and trusted CAs");

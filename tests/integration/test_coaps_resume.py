@@ -2,8 +2,8 @@
 -sess_out then -sess_in): PSK and certificate sessions resume ("Reused"), a
 resumed session is judged as the credential of its full handshake whatever
 the resuming client now presents, a removed key's resumed session vouches for
-nobody (4106), and a CRL change empties the session cache so a revoked
-certificate's session is not resumed."""
+nobody (4106), a CRL change empties the session cache so a revoked
+certificate's session is not resumed, and coaps-session-cache = 0 resumes nothing."""
 import os, shutil, sys, tempfile, time
 sys.path.insert(0, os.path.dirname(__file__))
 from harness import CSE_BIN, Cse, Tap
@@ -108,6 +108,19 @@ with Cse(psk=PSKS, trusted_ca=ca[0], crl_file=crl) as cse:
                                     auth=psk_auth("meter-a@test.example", KEY_A), sess_in=sa)
     t.ok(reused is False and rsc(m) == 2000, "the CRL change emptied the cache: PSK sessions start anew", (reused, rsc(m)))
     t.ok(cse.alive(), "the CSE kept serving")
+
+# coaps-session-cache = 0: no session is kept or handed out.
+with Cse(psk=PSKS, coaps_session_cache=0) as cse:
+    s0 = os.path.join(d, "psk-0.sess")
+    reused, m = secure.dtls_request(cse.coaps_port, "cse-in", "Cmeter2", POST, ty=2, body=AE % ("meter2", "m"),
+                                    auth=psk_auth("meter-a@test.example", KEY_A), sess_out=s0)
+    t.ok(reused is False and rsc(m) == 2001, "cache off: a full handshake is served", (reused, rsc(m)))
+    # No session ID and no ticket in the ServerHello: s_client has nothing to save.
+    t.ok(not os.path.exists(s0) or not os.path.getsize(s0), "cache off: the server hands out no session to resume")
+    reused, m = secure.dtls_request(cse.coaps_port, "cse-in/meter2", "Cmeter2", GET,
+                                    auth=psk_auth("meter-a@test.example", KEY_A))
+    t.ok(reused is False and rsc(m) == 2000, "cache off: the next connection is a full handshake, served",
+         (reused, rsc(m)))
 
 shutil.rmtree(d, ignore_errors=True)
 t.done()
