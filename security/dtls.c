@@ -43,9 +43,8 @@ struct dtls {
     coap_bin_const_t key_bin;
     uint8_t psk_marker[16];        /* see dtls_setup(): random, never used to authenticate */
     struct certgen_paths id;
-    unsigned char *cert_der, *key_der;   /* read once: libcoap parses them per certificate session */
-    size_t cert_len, key_len;
-    coap_asn1_privatekey_type_t key_type;
+    X509 *cert;                    /* the server certificate and key, parsed once (load_identity()) */
+    EVP_PKEY *pkey;
     char ca_bundle[512];
     char crl_file[256];            /* "" = no revocation checks */
     struct timespec crl_mtime;
@@ -53,11 +52,23 @@ struct dtls {
     X509_STORE *ca_store;          /* the trusted CAs, parsed once (no CRL file) */
     STACK_OF(X509_NAME) *ca_names; /* their names, for the CertificateRequest; the SSL_CTX's once set */
     const SSL_CTX *suites_ctx;     /* libcoap's SSL_CTX once it has our suites */
+    int session_cache;             /* sessions kept for resumption, 0 = none */
 };
 
+/* Server-side DTLS session cache (RFC 5246 7.3 session-ID resumption): a
+ * device that sleeps and reconnects within the lifetime skips the
+ * certificate exchange, its signatures and the ECDHE. Bounded in entries
+ * (coaps-session-cache; each holds the client's certificate chain, ~13 kB)
+ * and in time (a resumed session is not checked against the certificate's
+ * validity again). */
+enum { DTLS_SESSION_LIFETIME_S = 3600 };
+static const unsigned char dtls_sid_ctx[] = "ironbark-coaps";
+
 /* The verification store with the CRLs, rebuilt when the CRL file changed
- * (an m2m-mef rewrote it on a revocation); NULL when there is none. */
-static X509_STORE *crl_store(struct dtls *d)
+ * (an m2m-mef rewrote it on a revocation); NULL when there is none. The
+ * session cache is emptied then, so no session of a revoked certificate is
+ * resumed. */
+static X509_STORE *crl_store(struct dtls *d, SSL_CTX *ctx)
 {
     struct stat st;
     if (!d->crl_file[0] || stat(d->crl_file, &st)) return d->crl_store;
@@ -84,6 +95,7 @@ static X509_STORE *crl_store(struct dtls *d)
     X509_STORE_free(d->crl_store);
     d->crl_store = store;
     d->crl_mtime = st.st_mtim;
+    SSL_CTX_flush_sessions(ctx, 0);   /* 0: every session, not only expired ones */
     log_info("dtls: CRL %s loaded", d->crl_file);
     return store;
 }
@@ -156,24 +168,41 @@ static int prefer_suites(void *tls_session, coap_dtls_pki_t *setup)
         log_debug("dtls: handshake from %s refused by the rate limit", ip);
         return 0;
     }
-    X509_STORE *store = crl_store(d);
+    SSL_CTX *ctx = SSL_get_SSL_CTX(ssl);
+    X509_STORE *store = crl_store(d, ctx);
     if (!store) store = d->ca_store;
     if (SSL_set1_verify_cert_store(ssl, store) != 1) return 0;
     ERR_clear_error();   /* see dtls_setup(): stale PEM errors confuse SSL_get_error() */
     /* Our suites go on libcoap's server SSL_CTX once: parsing the list costs
      * more than the rest of a PSK session's set-up. The session at hand was
      * made from the CTX before, so the first one gets them itself. */
-    SSL_CTX *ctx = SSL_get_SSL_CTX(ssl);
     if (ctx != d->suites_ctx) {
         if (SSL_CTX_set_cipher_list(ctx, dtls_ciphers) != 1 || SSL_set_cipher_list(ssl, dtls_ciphers) != 1)
             return 0;
-        SSL_CTX_set_options(ctx, SSL_OP_CIPHER_SERVER_PREFERENCE);
+        SSL_CTX_set_options(ctx, SSL_OP_CIPHER_SERVER_PREFERENCE | SSL_OP_NO_TICKET);
         /* Sessions without their own list (all of ours) send the CTX's. */
         SSL_CTX_set_client_CA_list(ctx, d->ca_names);
         d->ca_names = NULL;
+        /* A MEF/MAF derives keys from its handshakes (bootstrap.h): full ones only. */
+        bool resumable = d->session_cache > 0 && !bootstrap_enabled();
+        SSL_CTX_set_session_cache_mode(ctx, resumable ? SSL_SESS_CACHE_SERVER : SSL_SESS_CACHE_OFF);
+        SSL_CTX_sess_set_cache_size(ctx, resumable ? d->session_cache : 1);
+        SSL_CTX_set_timeout(ctx, DTLS_SESSION_LIFETIME_S);
+        if (SSL_CTX_use_certificate(ctx, d->cert) != 1 || SSL_CTX_use_PrivateKey(ctx, d->pkey) != 1) return 0;
         d->suites_ctx = ctx;
     }
-    SSL_set_options(ssl, SSL_OP_CIPHER_SERVER_PREFERENCE);
+    /* Sessions libcoap made before the CTX had them (its next listener too). */
+    if (!SSL_get_certificate(ssl) &&
+        (SSL_use_certificate(ssl, d->cert) != 1 || SSL_use_PrivateKey(ssl, d->pkey) != 1))
+        return 0;
+    /* No tickets: a ticket cannot be taken back when the CRL changes, and
+     * issuing one re-decodes the client's certificate (OpenSSL 3.0 copies
+     * the session through DER), ~1.5 M instructions per handshake. The
+     * session ID context makes cached sessions resumable at all once a
+     * client certificate is asked for (OpenSSL refuses the handshake
+     * otherwise); it is set here, before OpenSSL looks the session up. */
+    SSL_set_options(ssl, SSL_OP_CIPHER_SERVER_PREFERENCE | SSL_OP_NO_TICKET);
+    if (SSL_set_session_id_context(ssl, dtls_sid_ctx, sizeof dtls_sid_ctx - 1) != 1) return 0;
     return 1;
 }
 
@@ -196,29 +225,22 @@ static int copy_file(FILE *out, const char *path)
     return rc;
 }
 
-/* The server certificate and key as DER, for libcoap's ASN.1 keys: it
- * parses them for every certificate session, and DER costs OpenSSL 3 far
- * less to parse than PEM. EC and RSA keys (a configured tls-key may be RSA). */
-static int load_der(struct dtls *d)
+/* The server certificate and key, parsed once; prefer_suites() sets them
+ * on libcoap's SSL_CTX (see dtls_setup() for why not libcoap). EC and RSA
+ * keys (a configured tls-key may be RSA). */
+static int load_identity(struct dtls *d)
 {
     FILE *f = fopen(d->id.server_cert, "r");
-    X509 *cert = f ? PEM_read_X509(f, NULL, NULL, NULL) : NULL;
+    d->cert = f ? PEM_read_X509(f, NULL, NULL, NULL) : NULL;
     if (f) fclose(f);
     f = fopen(d->id.server_key, "r");
-    EVP_PKEY *key = f ? PEM_read_PrivateKey(f, NULL, NULL, NULL) : NULL;
+    d->pkey = f ? PEM_read_PrivateKey(f, NULL, NULL, NULL) : NULL;
     if (f) fclose(f);
-    int type = key ? EVP_PKEY_get_base_id(key) : 0;
-    d->key_type = type == EVP_PKEY_EC ? COAP_ASN1_PKEY_EC : COAP_ASN1_PKEY_RSA;
-    int cert_len = cert ? i2d_X509(cert, &d->cert_der) : -1;
-    int key_len = key && (type == EVP_PKEY_EC || type == EVP_PKEY_RSA) ? i2d_PrivateKey(key, &d->key_der) : -1;
-    if (key && key_len < 0) log_error("dtls: the server key %s is neither EC nor RSA", d->id.server_key);
-    X509_free(cert);
-    EVP_PKEY_free(key);
+    int type = d->pkey ? EVP_PKEY_get_base_id(d->pkey) : 0;
+    bool usable = type == EVP_PKEY_EC || type == EVP_PKEY_RSA;
+    if (d->pkey && !usable) log_error("dtls: the server key %s is neither EC nor RSA", d->id.server_key);
     ERR_clear_error();
-    if (cert_len <= 0 || key_len <= 0) return -1;
-    d->cert_len = (size_t)cert_len;
-    d->key_len = (size_t)key_len;
-    return 0;
+    return d->cert && usable && X509_check_private_key(d->cert, d->pkey) == 1 ? 0 : -1;
 }
 
 /* One CA bundle, <data-dir>/tls/trusted-cas.pem: our CA plus every trusted
@@ -268,8 +290,9 @@ struct dtls *dtls_setup(struct coap_context_t *ctx, const struct config *cfg, st
     d->throttle = throttle;
     d->metrics = metrics;
     snprintf(d->crl_file, sizeof d->crl_file, "%s", cfg->crl_file);
+    d->session_cache = cfg->coaps_session_cache;
     if (certgen_server_identity(cfg, &d->id) || build_ca_bundle(d, cfg) ||
-        load_der(d) || RAND_bytes(d->psk_marker, sizeof d->psk_marker) != 1) {
+        load_identity(d) || RAND_bytes(d->psk_marker, sizeof d->psk_marker) != 1) {
         log_error("dtls: cannot prepare the server certificate and trusted CAs");
         dtls_free(d);
         return NULL;
@@ -296,13 +319,21 @@ struct dtls *dtls_setup(struct coap_context_t *ctx, const struct config *cfg, st
         .cn_call_back_arg = d,      /* prefer_suites finds the throttle through it */
         .additional_tls_setup_call_back = prefer_suites,
     };
-    /* DER from memory (load_der()): libcoap parses them for every
-     * certificate session. No CAs: prefer_suites() sets those parsed once
-     * (build_ca_bundle()). */
+    /* libcoap 4.3.1 parses the key it is given for every certificate
+     * session (d2i of the certificate and the key: 3.0 M instructions of
+     * OpenSSL 3.0's decoders, 84 % of a resumed certificate handshake),
+     * ignoring whether that worked. It gets one byte that is no DER at
+     * all, which fails at once (libcoap logs it at warning, below our
+     * libcoap level except at debug); prefer_suites() then sets the
+     * certificate and key parsed at start (load_identity()) on its SSL_CTX,
+     * where every later session inherits them by reference. No CAs either:
+     * prefer_suites() sets those parsed once (build_ca_bundle()). A libcoap
+     * that checked the result would fail every certificate handshake
+     * (test_coaps), never serve a wrong certificate. docs/decisions.md. */
+    static const uint8_t not_der[1] = { 0 };
     pki.pki_key.key_type = COAP_PKI_KEY_ASN1;
     pki.pki_key.key.asn1 = (coap_pki_key_asn1_t){
-        .public_cert = d->cert_der, .public_cert_len = d->cert_len,
-        .private_key = d->key_der, .private_key_len = d->key_len, .private_key_type = d->key_type,
+        .public_cert = not_der, .public_cert_len = sizeof not_der, .private_key_type = COAP_ASN1_PKEY_EC,
     };
     if (!coap_context_set_psk2(ctx, &psk) || !coap_context_set_pki(ctx, &pki)) {
         log_error("dtls: libcoap refused the PSK/PKI setup");
@@ -328,8 +359,8 @@ void dtls_free(struct dtls *d)
     if (!d) return;
     explicit_bzero(d->key, sizeof d->key);
     explicit_bzero(d->psk_marker, sizeof d->psk_marker);
-    if (d->key_der) OPENSSL_clear_free(d->key_der, d->key_len);
-    OPENSSL_free(d->cert_der);
+    X509_free(d->cert);
+    EVP_PKEY_free(d->pkey);
     X509_STORE_free(d->crl_store);
     X509_STORE_free(d->ca_store);
     sk_X509_NAME_pop_free(d->ca_names, X509_NAME_free);
@@ -368,6 +399,11 @@ bool dtls_session_credential(struct coap_session_t *session, char *out, size_t c
     if (!ssl || lib != COAP_TLS_LIBRARY_OPENSSL) return false;
     log_debug("dtls: request over %s", SSL_get_cipher_name(ssl));
     const coap_bin_const_t *id = coap_session_get_psk_identity(session);
+    /* A resumed session never ran libcoap's PSK callback: its identity is
+     * the one stored with the session at its full handshake. */
+    const char *resumed_id = id && id->length ? NULL : SSL_get_psk_identity(ssl);
+    coap_bin_const_t stored = { resumed_id ? strlen(resumed_id) : 0, (const uint8_t *)resumed_id };
+    if (resumed_id) id = &stored;
     if (id && id->length) {
         if (id->length >= CRED_ID_MAX || memchr(id->s, 0, id->length)) return false;
         snprintf(out, cap, "12-%.*s", (int)id->length, (const char *)id->s);

@@ -4,17 +4,23 @@ client and with several concurrent clients, and prints a markdown table
 (docs/performance.md, "Secure transports") next to `openssl speed` figures
 taken in the same run, so the rates can be read as ratios of the machine's
 elliptic-curve cost. Bounded: a few seconds per row.
-Usage: tests/bench/handshake_bench.py [--callgrind] [build-dir] [seconds] [clients]
+Usage: tests/bench/handshake_bench.py [--callgrind] [--only TEXT] [build-dir] [seconds] [clients]
 M2M_CSE=/path/to/other/m2m-cse measures another build (e.g. the one before a
 change) with this build's clients.
 --callgrind runs the CSE under callgrind and prints, per row, the CSE's own
 instructions per handshake + RETRIEVE (one client): a figure that does not
-depend on the machine's load, unlike the rates."""
+depend on the machine's load, unlike the rates.
+--only TEXT runs only the rows whose label contains TEXT (e.g. "DTLS")."""
 import glob, os, re, shutil, subprocess, sys, tempfile
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "integration"))
 CALLGRIND = "--callgrind" in sys.argv
 argv = [a for a in sys.argv[1:] if a != "--callgrind"]
+ONLY = ""
+if "--only" in argv:
+    i = argv.index("--only")
+    ONLY = argv[i + 1]
+    del argv[i:i + 2]
 build = os.path.abspath(argv[0] if argv else os.path.join(HERE, "..", "..", "build"))
 seconds = argv[1] if len(argv) > 1 else "3"
 clients = argv[2] if len(argv) > 2 else "4"
@@ -64,6 +70,13 @@ class Profiled(Cse):
             return next(int(ln.split()[1]) for ln in f if ln.startswith(("summary:", "totals:")))
 
 
+def cpu_seconds(pid):
+    """The process's user + system CPU time so far (clock ticks of /proc, 10 ms)."""
+    with open("/proc/%d/stat" % pid) as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def speed():
     """ECDSA P-256 signs and verifies, ECDH P-256 derivations per second, one core."""
     out = subprocess.run(["openssl", "speed", "-seconds", "2", "ecdsap256", "ecdhp256"],
@@ -83,31 +96,46 @@ if CALLGRIND:
     print("|---|---|")
 else:
     sign, verify, ecdh = speed()
-    print("openssl speed (same run, one core): ECDSA P-256 %s sign/s, %s verify/s; ECDH P-256 %s op/s\n"
+    print("openssl speed (same run, one core): ECDSA P-256 %s sign/s, %s verify/s; ECDH P-256 %s op/s"
           % (sign, verify, ecdh))
-    print("| transport | 1 client | %s clients |" % clients)
-    print("|---|---|---|")
+    try:
+        # The server's EC work in a DTLS 1.2 ECDHE-ECDSA handshake with a client
+        # certificate: the ECDHE key (a fixed-base multiplication, counted as a
+        # sign), the ECDH derivation, its signature, and two verifications (the
+        # client certificate's signature, its CertificateVerify).
+        bound = 2 / float(sign) + 1 / float(ecdh) + 2 / float(verify)
+        print("crypto bound of a DTLS certificate handshake (2 sign + 1 ECDH + 2 verify): %.0f µs\n" % (bound * 1e6))
+    except ValueError:
+        print()
+    print("| transport | 1 client | %s clients | CSE CPU per handshake, 1 client |" % clients)
+    print("|---|---|---|---|")
 certs = tempfile.mkdtemp(prefix="ironbark-bench-")
 psks = ["bench@x:%s:CAdmin" % KEY, "dbench@x:%s:CAdmin" % DTLS_SECRET.encode().hex()]
 with (Profiled if CALLGRIND else Cse)(psk=psks) as cse:
     def row(label, cmd, env=None):
+        if ONLY not in label:
+            return
         if CALLGRIND:
             cse.instructions()
             rounds, _ = run(cmd + ["--clients", "1"], env)
             used = cse.instructions()
             print("| %s | %s |" % (label, "{:,}".format(used // rounds) if rounds else "failed"), flush=True)
             return
-        print("| %s | %s | %s |" % (label, run(cmd + ["--clients", "1"], env)[1],
-                                    run(cmd + ["--clients", clients], env)[1]), flush=True)
+        cpu = cpu_seconds(cse.proc.pid)
+        rounds, one = run(cmd + ["--clients", "1"], env)
+        cpu = cpu_seconds(cse.proc.pid) - cpu
+        print("| %s | %s | %s | %s |" % (label, one, run(cmd + ["--clients", clients], env)[1],
+                                         "%.0f µs" % (cpu / rounds * 1e6) if rounds else "-"), flush=True)
     for mode, resume, group, label in MODES:
         row(label, [BENCH, "--port", str(cse.https_port), "--mode", mode, "--ca", cse.tls_ca, "--psk-id", "bench@x",
                     "--seconds", seconds, "--resume", resume, "--group", group], {"M2M_PSK_KEY": KEY})
-    row("DTLS 1.2, PSK-AES128-CCM8", [DTLS_BENCH, "--port", str(cse.coaps_port), "--mode", "dtls-psk",
-                                      "--psk-id", "dbench@x", "--seconds", seconds],
-        {"M2M_PSK_KEY": DTLS_SECRET.encode().hex()})
     own_ca = (cse.tls_ca, os.path.join(cse.data_dir, "tls", "ca.key"))
     cert, key = secure.make_client_cert(certs, "bench", "CAdmin", own_ca)
-    row("DTLS 1.2, ECDHE-ECDSA-AES128-CCM8 (client certificate)",
-        [DTLS_BENCH, "--port", str(cse.coaps_port), "--mode", "dtls-cert", "--ca", cse.tls_ca, "--cert", cert,
-         "--key", key, "--seconds", seconds])
+    for resume, how in (("no", ""), ("yes", ", resumed (session cache)")):
+        row("DTLS 1.2, PSK-AES128-CCM8" + how,
+            [DTLS_BENCH, "--port", str(cse.coaps_port), "--mode", "dtls-psk", "--psk-id", "dbench@x",
+             "--seconds", seconds, "--resume", resume], {"M2M_PSK_KEY": DTLS_SECRET.encode().hex()})
+        row("DTLS 1.2, ECDHE-ECDSA-AES128-CCM8 (client certificate)" + how,
+            [DTLS_BENCH, "--port", str(cse.coaps_port), "--mode", "dtls-cert", "--ca", cse.tls_ca, "--cert", cert,
+             "--key", key, "--seconds", seconds, "--resume", resume])
 shutil.rmtree(certs, ignore_errors=True)

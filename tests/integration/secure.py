@@ -5,6 +5,7 @@ as an argument: the tests use throw-away keys on loopback with these
 third-party peers; Ironbark's own tools read keys from files or stdin
 (docs/security.md)."""
 import json
+import re
 import os
 import subprocess
 
@@ -111,3 +112,57 @@ def psk_request(port, identity, key_hex, method, path, origin, ty=None, body=Non
     if i < 0:
         return Response(-1, {}, out + p.stderr.decode(errors="replace"))
     return parse_response(out[i:])
+
+
+def dtls_request(port, path, origin, method=1, ty=None, body=None, auth=(), sess_in=None, sess_out=None,
+                 timeout=5.0):
+    """One CoAP request over DTLS 1.2 with openssl s_client, which (unlike
+    coap-client-openssl) can save its session and resume it. auth: s_client's
+    PSK or certificate arguments. Returns (reused, message): reused is True/False
+    from s_client's "Reused"/"New" line (None without a handshake), message the
+    decoded CoAP answer or None. Bounded: s_client is ended after timeout."""
+    import select, time
+    from coap_peer import CON, decode, encode, m2m_options, path_options, CONTENT_FORMAT
+    token = os.urandom(4)
+    opts = path_options(path) + m2m_options(fr=origin, rqi="dtls-%s" % token.hex(), rvi="3", ty=ty)
+    if body:
+        opts.append((CONTENT_FORMAT, bytes([50])))
+    pdu = encode(CON, method, int.from_bytes(token[:2], "big"), token, opts, body or b"")
+    cmd = ["openssl", "s_client", "-dtls1_2", "-connect", "127.0.0.1:%d" % port, "-ign_eof"] + list(auth)
+    cmd += ["-sess_in", sess_in] if sess_in else []
+    cmd += ["-sess_out", sess_out] if sess_out else []
+    p = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    out, end, sent = b"", time.time() + timeout, False
+    try:
+        while time.time() < end:
+            if not sent and re.search(rb"^(New|Reused), ", out, re.M):
+                p.stdin.write(pdu)      # after the handshake: s_client sends what it reads as one record
+                p.stdin.flush()
+                sent = True
+            i = out.find(token, out.find(b"\n---\n") + 1) if sent else -1
+            if i >= 4:
+                try:
+                    msg = decode(out[i - 4:])
+                    if msg.token == token and msg.payload.rstrip().endswith("}") or not msg.payload:
+                        break
+                except ValueError:
+                    pass
+            r, _, _ = select.select([p.stdout], [], [], 0.1)
+            if r:
+                chunk = os.read(p.stdout.fileno(), 65536)
+                if not chunk:
+                    break
+                out += chunk
+    finally:
+        p.kill()
+        p.wait(timeout=5)
+    m = re.search(rb"^(New|Reused), ", out, re.M)
+    reused = None if not m else m.group(1) == b"Reused"
+    i = out.find(token, out.find(b"\n---\n") + 1)
+    msg = None
+    if i >= 4:
+        try:
+            msg = decode(out[i - 4:])
+        except ValueError:
+            msg = None
+    return reused, msg
