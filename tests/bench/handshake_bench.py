@@ -43,6 +43,25 @@ MODES = [(BENCH, "tls13-cert", "no", "p256", "TLS 1.3, ECDSA P-256 server certif
          (BENCH, "tls12-cert", "yes", "p256", "TLS 1.2, resumed (ticket)")]
 
 
+# The server's elliptic-curve work per handshake, in `openssl speed` units:
+# (fixed-base multiplications, priced as an ECDSA sign: key generation or a
+# signature; ECDH derivations). TLS 1.3/1.2 with a certificate: ephemeral key
+# + derive + the CertificateVerify/ServerKeyExchange signature; ECDHE-PSK and
+# psk_dhe_ke: key + derive; X25519 is not in `openssl speed ecdhp256`.
+EC_WORK = {("tls13-cert", "no", "p256"): (2, 1), ("tls12-cert", "no", "p256"): (2, 1),
+           ("tls13-psk", "no", "p256"): (1, 1), ("tls12-psk", "no", "p256"): (1, 1),
+           ("tls13-psk-ke", "no", "p256"): (0, 0), ("tls12-psk-plain", "no", "p256"): (0, 0),
+           ("tls13-cert", "yes", "p256"): (1, 1), ("tls13-psk-ke", "yes", "p256"): (0, 0),
+           ("tls12-cert", "yes", "p256"): (0, 0)}
+
+
+def cpu_seconds(pid):
+    """User + system CPU the process has used."""
+    with open("/proc/%d/stat" % pid) as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def run(cmd, env=None):
     """(rounds, "rate/s" text). Keys reach the benchmarks through the environment, never argv."""
     out = subprocess.run(cmd, capture_output=True, text=True, timeout=120,
@@ -51,6 +70,14 @@ def run(cmd, env=None):
     if not m:
         return 0, "failed"
     return int(m.group(1)), m.group(3) + (" (%s failed)" % m.group(2) if m.group(2) != "0" else "")
+
+
+def ec_bound(work, sign, ecdh):
+    """The EC work's CPU time by `openssl speed`, in µs ("" when unknown)."""
+    try:
+        return "%.0f" % (1e6 * (work[0] / float(sign) + work[1] / float(ecdh))) if work else ""
+    except (ValueError, ZeroDivisionError):
+        return ""
 
 
 class Profiled(Cse):
@@ -91,23 +118,28 @@ else:
     sign, verify, ecdh = speed()
     print("openssl speed (same run, one core): ECDSA P-256 %s sign/s, %s verify/s; ECDH P-256 %s op/s\n"
           % (sign, verify, ecdh))
-    print("| transport | 1 client | %s clients |" % clients)
-    print("|---|---|---|")
+    print("| transport | 1 client | %s clients | CSE CPU µs per handshake (%s clients) | EC work by `openssl speed`, µs |"
+          % (clients, clients))
+    print("|---|---|---|---|---|")
 certs = tempfile.mkdtemp(prefix="ironbark-bench-")
 psks = ["bench@x:%s:CAdmin" % KEY, "dbench@x:%s:CAdmin" % DTLS_SECRET.encode().hex()]
 with (Profiled if CALLGRIND else Cse)(psk=psks) as cse:
-    def row(label, cmd, env=None):
+    def row(label, cmd, env=None, work=None):
         if CALLGRIND:
             cse.instructions()
             rounds, _ = run(cmd + ["--clients", "1"], env)
             used = cse.instructions()
             print("| %s | %s |" % (label, "{:,}".format(used // rounds) if rounds else "failed"), flush=True)
             return
-        print("| %s | %s | %s |" % (label, run(cmd + ["--clients", "1"], env)[1],
-                                    run(cmd + ["--clients", clients], env)[1]), flush=True)
+        one = run(cmd + ["--clients", "1"], env)[1]
+        before = cpu_seconds(cse.proc.pid)
+        rounds, many = run(cmd + ["--clients", clients], env)
+        cpu = "%.0f" % (1e6 * (cpu_seconds(cse.proc.pid) - before) / rounds) if rounds else "—"
+        print("| %s | %s | %s | %s | %s |" % (label, one, many, cpu, ec_bound(work, sign, ecdh)), flush=True)
     for client, mode, resume, group, label in MODES:
         row(label, [client, "--port", str(cse.https_port), "--mode", mode, "--ca", cse.tls_ca, "--psk-id", "bench@x",
-                    "--seconds", seconds, "--resume", resume, "--group", group], {"M2M_PSK_KEY": KEY})
+                    "--seconds", seconds, "--resume", resume, "--group", group], {"M2M_PSK_KEY": KEY},
+            EC_WORK.get((mode, resume, group)))
     row("DTLS 1.2, PSK-AES128-CCM8", [DTLS_BENCH, "--port", str(cse.coaps_port), "--mode", "dtls-psk",
                                       "--psk-id", "dbench@x", "--seconds", seconds],
         {"M2M_PSK_KEY": DTLS_SECRET.encode().hex()})
