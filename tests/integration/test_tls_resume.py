@@ -3,7 +3,8 @@ openssl s_client -sess_out/-sess_in (TLS 1.3 ticket, TLS 1.2 ticket, TLS 1.2
 session-ID cache) is judged as the originator its first handshake
 authenticated (PSK or client certificate), under the "required" policy where
 an unauthenticated request gets 4107; a withdrawn key's sessions no longer
-resume; a resumed anonymous session stays anonymous."""
+resume; a resumed anonymous session stays anonymous; a revocation (a new CRL) ends
+the resumption of the sessions made before it."""
 import os, shutil, subprocess, sys, tempfile
 sys.path.insert(0, os.path.dirname(__file__))
 from harness import Cse, Tap, CSE_BIN
@@ -85,6 +86,45 @@ with Cse(psk=PSKS, trusted_ca=ca[0], security_http="required") as cse:
     t.eq(r.status, -1, "its TLS 1.2 cached session no longer resumes (nor does the unknown key do a new one)")
     t.ok("resumption of 12-gone@test.example refused" in cse.read_log(), "the refusal is logged")
     t.ok(KEY not in cse.read_log(), "no key in the log")
+    t.ok(cse.alive(), "the CSE is alive")
+
+# A revocation: the CRL file rewritten (as m2m-mef does) ends the resumption of
+# sessions made before it, so the revoked certificate cannot return by ticket.
+cnf = os.path.join(tmp, "ca.cnf")
+open(os.path.join(tmp, "index.txt"), "w").close()
+with open(os.path.join(tmp, "crlnumber"), "w") as f:
+    f.write("01\n")
+with open(cnf, "w") as f:
+    f.write("[ca]\ndefault_ca = dev\n[dev]\ndatabase = %s/index.txt\ncrlnumber = %s/crlnumber\n"
+            "default_md = sha256\ndefault_crl_days = 1\n" % (tmp, tmp))
+crl = os.path.join(tmp, "crl.pem")
+
+
+def ca_cmd(*args):
+    secure.run(["openssl", "ca", "-batch", "-config", cnf, "-keyfile", ca[1], "-cert", ca[0]] + list(args))
+
+
+ca_cmd("-gencrl", "-out", crl)
+with Cse(trusted_ca=ca[0], crl_file=crl, security_http="required") as cse:
+    cert = ["-CAfile", cse.tls_ca, "-cert", client[0], "-key", client[1], "-tls1_3"]
+    r = cse.create("/cse-in", 2, {"m2m:ae": {"rn": "client1", "api": "Nc", "rr": False, "srv": ["3"]}},
+                   origin="Cclient1", base=cse.https_base,
+                   curl_extra=cse.https_curl_options() + ["--cert", client[0], "--key", client[1]])
+    t.rsc(r, 2001, 201, "CRL: a certificate not on the CRL registers its AE")
+    sess = session("crl")
+    secure.s_client_request(cse.https_port, cert + ["-sess_out", sess], "GET", "/cse-in/client1", "Cclient1")
+    r, out = secure.s_client_request(cse.https_port, ["-CAfile", cse.tls_ca, "-tls1_3", "-sess_in", sess],
+                                     "GET", "/cse-in/client1", "Cclient1")
+    t.ok("Reused," in out and r.rsc == 2000, "CRL: its session resumes as Cclient1 before the revocation", r.text[-300:])
+    ca_cmd("-revoke", client[0])
+    ca_cmd("-gencrl", "-out", crl)
+    r, out = secure.s_client_request(cse.https_port, ["-CAfile", cse.tls_ca, "-tls1_3", "-sess_in", sess],
+                                     "GET", "/cse-in/client1", "Cclient1")
+    t.ok("Reused," not in out and r.rsc == 4107,
+         "CRL: after the revocation the old ticket no longer resumes (a new, unauthenticated session: 4107)",
+         r.text[-300:])
+    r, _ = secure.s_client_request(cse.https_port, cert, "GET", "/cse-in/client1", "Cclient1")
+    t.eq(r.status, -1, "CRL: and the revoked certificate's own handshake is refused")
     t.ok(cse.alive(), "the CSE is alive")
 
 shutil.rmtree(tmp, ignore_errors=True)
