@@ -1,56 +1,80 @@
-/* wolfSSL only: this file must never include OpenSSL headers (design.md). */
+/* libssl only: this file must never include wolfSSL headers (design.md). */
 #include "tls.h"
 
 #include "bootstrap.h"
-#include "enrol_keys.h"
 #include "cert_san.h"
 #include "certgen.h"
 #include "credentials.h"
 #include "tls_io.h"
 #include "../cse/base/log.h"
 
-#include <wolfssl/options.h>
-#include <wolfssl/ssl.h>
+#include <openssl/err.h>
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+#include <openssl/x509v3.h>
 
 #include <stdio.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <stdlib.h>
 #include <string.h>
 
-/* TLS 1.3 suites, then the TLS 1.2 ECDHE-ECDSA and ECDHE-PSK ones. Debian's
- * wolfSSL has no plain-PSK TLS 1.2 suites (no WOLFSSL_STATIC_PSK). */
-static const char cipher_list[] =
-    "TLS13-AES128-GCM-SHA256:TLS13-AES256-GCM-SHA384:TLS13-CHACHA20-POLY1305-SHA256:"
-    "TLS13-AES128-CCM-SHA256:"
+/* TLS 1.3 suites (TLS_AES_128_CCM_SHA256 is off in OpenSSL by default), then
+ * TLS 1.2: ECDHE-ECDSA (0xC023 is TS-0003's certificate suite), ECDHE-PSK
+ * (RFC 5489) and the plain-PSK suites, 0x00AE being TS-0003's mandatory one. */
+static const char tls13_suites[] =
+    "TLS_AES_128_GCM_SHA256:TLS_AES_256_GCM_SHA384:TLS_CHACHA20_POLY1305_SHA256:TLS_AES_128_CCM_SHA256";
+static const char tls12_suites[] =
     "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-ECDSA-AES128-SHA256:"
-    "ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-ECDSA-AES128-CCM-8:"
-    "ECDHE-PSK-AES128-CBC-SHA256:ECDHE-PSK-AES128-GCM-SHA256";
+    "ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-ECDSA-AES128-CCM8:"
+    "ECDHE-PSK-AES128-CBC-SHA256:ECDHE-PSK-CHACHA20-POLY1305:PSK-AES128-CBC-SHA256:PSK-AES128-GCM-SHA256";
+
+/* Sessions the server remembers for TLS 1.2 session-ID resumption (OpenSSL's
+ * default, 20 480, would let idle entries grow the CSE by megabytes). TLS 1.3
+ * tickets and TLS 1.2 tickets keep nothing here. */
+#define SESSION_CACHE 1024
 
 struct tls_server {
-    WOLFSSL_CTX *ctx;
+    SSL_CTX *ctx;
     struct credentials *creds;
     char crl_file[256];        /* "" = no revocation checks */
     struct timespec crl_mtime; /* of the CRL file as last loaded */
+    unsigned generation;       /* of the session context: a new CRL ends resumption */
+    char server_name[256];     /* tls-server-name, acknowledged in SNI */
+};
+
+/* What a session remembers of the handshake that made it (its ticket
+ * appdata, sealed in the ticket with the session): the Credential-ID, and
+ * for a PSK a digest of the key, so that a resumption after the key was
+ * withdrawn or replaced is refused. */
+struct session_binding {
+    char credential_id[SAN_URI_MAX + 4];   /* "33-" + URI, or "12-" + KpsaID */
+    unsigned char key_digest[32];          /* SHA-256 of the PSK; zero for a certificate */
 };
 
 struct tls_conn {
-    WOLFSSL *ssl;
+    SSL *ssl;
     struct tls_server *ts;
     bool psk_found;            /* the PSK callback knew the offered identity */
     bool psk_unknown;          /* the client offered an identity we do not know */
-    char psk_identity[CRED_ID_MAX];
     bool bound;
-    char credential_id[SAN_URI_MAX + 4];   /* "33-" + URI, or "12-" + KpsaID */
+    struct session_binding binding;
 };
 
-/* PSK server callback: the identity is a KpsaID in the credential store.
- * wolfSSL reports the offered identity even when it fell back to a
- * certificate handshake, so the outcome is recorded on the connection. */
-static unsigned int psk_lookup(WOLFSSL *ssl, const char *identity, unsigned char *key,
-                               unsigned int key_max)
+static void key_digest(const struct cred_psk *psk, unsigned char out[32])
 {
-    struct tls_conn *c = wolfSSL_get_ex_data(ssl, 0);
+    unsigned int n = 32;
+    if (EVP_Digest(psk->key, psk->key_len, out, &n, EVP_sha256(), NULL) != 1) memset(out, 0, 32);
+}
+
+/* PSK server callback (TLS 1.2 PSK suites and TLS 1.3 external PSKs): the
+ * identity is a KpsaID in the credential store. OpenSSL goes on with a
+ * certificate handshake after an unknown TLS 1.3 identity, so the outcome is
+ * recorded on the connection. */
+static unsigned int psk_lookup(SSL *ssl, const char *identity, unsigned char *key, unsigned int key_max)
+{
+    struct tls_conn *c = SSL_get_app_data(ssl);
     struct cred_psk psk;
     if (!c || !identity || cred_get_psk(c->ts->creds, identity, &psk) != 0 || psk.key_len > key_max) {
         log_debug("tls: unknown PSK identity '%s'", identity ? identity : "");
@@ -59,84 +83,188 @@ static unsigned int psk_lookup(WOLFSSL *ssl, const char *identity, unsigned char
     }
     unsigned int n = (unsigned int)psk.key_len;
     memcpy(key, psk.key, n);
-    memset(&psk, 0, sizeof psk);
     c->psk_found = true;
-    snprintf(c->psk_identity, sizeof c->psk_identity, "%s", identity);
+    snprintf(c->binding.credential_id, sizeof c->binding.credential_id, "12-%s", identity);
+    key_digest(&psk, c->binding.key_digest);
+    OPENSSL_cleanse(&psk, sizeof psk);
     return n;
 }
 
+/* The client certificate, once its chain verified: a URI subjectAltName
+ * names the AE-ID (or CSE-ID) it binds to (cert_san.h, shared with CoAPS).
+ * A malformed URI fails the handshake here, before any ticket is issued:
+ * such a certificate is refused, not bound to a guess. */
+static int verify_peer(int ok, X509_STORE_CTX *x)
+{
+    if (!ok || X509_STORE_CTX_get_error_depth(x) != 0) return ok;
+    SSL *ssl = X509_STORE_CTX_get_ex_data(x, SSL_get_ex_data_X509_STORE_CTX_idx());
+    struct tls_conn *c = ssl ? SSL_get_app_data(ssl) : NULL;
+    if (!c) return 0;
+    unsigned char *der = NULL;
+    int der_len = i2d_X509(X509_STORE_CTX_get_current_cert(x), &der);
+    char uri[SAN_URI_MAX + 1];
+    enum san_uri san = der_len > 0 ? cert_san_uri(der, (size_t)der_len, uri, sizeof uri) : SAN_URI_BAD;
+    OPENSSL_free(der);
+    if (san == SAN_URI_BAD) {
+        log_warn("tls: client certificate with a malformed URI subjectAltName refused");
+        X509_STORE_CTX_set_error(x, X509_V_ERR_APPLICATION_VERIFICATION);
+        return 0;
+    }
+    if (san == SAN_URI_OK) {
+        snprintf(c->binding.credential_id, sizeof c->binding.credential_id, "33-%s", uri);
+        memset(c->binding.key_digest, 0, sizeof c->binding.key_digest);
+    } else {
+        log_debug("tls: client certificate without a URI subjectAltName: not bound");
+    }
+    return 1;
+}
+
+/* A TLS 1.3 external PSK handshake counts as a resumption for OpenSSL
+ * (SSL_session_reused): only a session this handshake did not authenticate
+ * itself is one. */
+static bool resumed(const struct tls_conn *c)
+{
+    return SSL_session_reused(c->ssl) && !c->psk_found;
+}
+
+/* A ticket is about to be sealed (TLS 1.2 at the end of the handshake,
+ * TLS 1.3 just after it): it carries the binding of the handshake that made
+ * it. A resumed session's new tickets keep the binding they inherited. */
+static int seal_binding(SSL *ssl, void *arg)
+{
+    (void)arg;
+    struct tls_conn *c = SSL_get_app_data(ssl);
+    if (!c || !c->binding.credential_id[0] || resumed(c)) return 1;
+    return SSL_SESSION_set1_ticket_appdata(SSL_get0_session(ssl), &c->binding, sizeof c->binding);
+}
+
+/* SNI: the name the server serves is acknowledged in the ServerHello; a
+ * client that sends another name (or none) gets the same certificate. */
+static int server_name(SSL *ssl, int *alert, void *arg)
+{
+    (void)alert;
+    const struct tls_server *ts = arg;
+    const char *name = SSL_get_servername(ssl, TLSEXT_NAMETYPE_host_name);
+    return name && ts->server_name[0] && !strcasecmp(name, ts->server_name) ? SSL_TLSEXT_ERR_OK
+                                                                            : SSL_TLSEXT_ERR_NOACK;
+}
+
 /* The certificate and key: configured ones, or generated under data-dir. */
-static int load_identity(WOLFSSL_CTX *ctx, const struct config *cfg)
+static int load_identity(SSL_CTX *ctx, const struct config *cfg)
 {
     struct certgen_paths id;
     if (certgen_server_identity(cfg, &id)) return -1;
     /* Our own CA may sign client certificates too. */
-    if (id.ca_cert[0] && wolfSSL_CTX_load_verify_locations(ctx, id.ca_cert, NULL) != WOLFSSL_SUCCESS)
-        log_warn("tls: cannot load %s as a trusted CA", id.ca_cert);
-    if (wolfSSL_CTX_use_certificate_chain_file(ctx, id.server_cert) != WOLFSSL_SUCCESS ||
-        wolfSSL_CTX_use_PrivateKey_file(ctx, id.server_key, WOLFSSL_FILETYPE_PEM) != WOLFSSL_SUCCESS) {
+    if (id.ca_cert[0]) {
+        STACK_OF(X509_NAME) *names = SSL_load_client_CA_file(id.ca_cert);
+        if (SSL_CTX_load_verify_locations(ctx, id.ca_cert, NULL) != 1 || !names)
+            log_warn("tls: cannot load %s as a trusted CA", id.ca_cert);
+        if (names) SSL_CTX_set_client_CA_list(ctx, names);
+    }
+    if (SSL_CTX_use_certificate_chain_file(ctx, id.server_cert) != 1 ||
+        SSL_CTX_use_PrivateKey_file(ctx, id.server_key, SSL_FILETYPE_PEM) != 1 ||
+        SSL_CTX_check_private_key(ctx) != 1) {
         log_error("tls: cannot load certificate %s with key %s", id.server_cert, id.server_key);
         return -1;
     }
+    ERR_clear_error();
     return 0;
 }
 
+/* The session context names the CRL generation: sessions and tickets made
+ * before a revocation no longer resume (OpenSSL checks it on every resumption),
+ * so a revoked certificate cannot come back through an old ticket. */
+static void set_session_context(struct tls_server *ts)
+{
+    char sid[32];
+    int n = snprintf(sid, sizeof sid, "ironbark-https-%u", ts->generation);
+    SSL_CTX_set_session_id_context(ts->ctx, (const unsigned char *)sid, (unsigned)n);
+}
+
+/* A verification store of the trusted CAs and the CRLs of file, or NULL. */
+static X509_STORE *store_with_crls(X509_STORE *trusted, const char *file)
+{
+    FILE *f = fopen(file, "r");
+    if (!f) return NULL;
+    X509_STORE *store = X509_STORE_new();
+    STACK_OF(X509) *cas = X509_STORE_get1_all_certs(trusted);
+    for (int i = 0; store && cas && i < sk_X509_num(cas); i++) X509_STORE_add_cert(store, sk_X509_value(cas, i));
+    sk_X509_pop_free(cas, X509_free);
+    int crls = 0;
+    X509_CRL *crl;
+    while (store && (crl = PEM_read_X509_CRL(f, NULL, NULL, NULL))) {
+        if (X509_STORE_add_crl(store, crl) == 1) crls++;
+        X509_CRL_free(crl);
+    }
+    fclose(f);
+    ERR_clear_error();
+    if (!crls) { X509_STORE_free(store); return NULL; }
+    X509_STORE_set_flags(store, X509_V_FLAG_CRL_CHECK);
+    return store;
+}
+
 /* (Re)loads the CRL file when it changed since the last load: a CRL an
- * m2m-mef rewrote on a revocation takes effect at the next handshake. */
+ * m2m-mef rewrote on a revocation takes effect at the next handshake. The
+ * store is rebuilt rather than added to, so a CRL that replaces another for
+ * the same CA is the one consulted. */
 static void refresh_crl(struct tls_server *ts)
 {
     struct stat st;
     if (!ts->crl_file[0] || stat(ts->crl_file, &st)) return;
     if (st.st_mtim.tv_sec == ts->crl_mtime.tv_sec && st.st_mtim.tv_nsec == ts->crl_mtime.tv_nsec) return;
-    if (wolfSSL_CTX_LoadCRLFile(ts->ctx, ts->crl_file, WOLFSSL_FILETYPE_PEM) != WOLFSSL_SUCCESS) {
+    X509_STORE *store = store_with_crls(SSL_CTX_get_cert_store(ts->ctx), ts->crl_file);
+    if (!store) {
         log_warn("tls: cannot load the CRL file %s", ts->crl_file);
         return;
     }
+    SSL_CTX_set_cert_store(ts->ctx, store);
     ts->crl_mtime = st.st_mtim;
+    ts->generation++;
+    set_session_context(ts);
     log_info("tls: CRL %s loaded", ts->crl_file);
 }
 
 struct tls_server *tls_server_create(const struct config *cfg, struct credentials *creds)
 {
-    static bool initialised;
-    if (!initialised) { wolfSSL_Init(); initialised = true; }
     struct tls_server *ts = calloc(1, sizeof *ts);
     if (!ts) return NULL;
     ts->creds = creds;
-    ts->ctx = wolfSSL_CTX_new(wolfSSLv23_server_method());
-    if (!ts->ctx || wolfSSL_CTX_SetMinVersion(ts->ctx, WOLFSSL_TLSV1_2) != WOLFSSL_SUCCESS ||
-        wolfSSL_CTX_set_cipher_list(ts->ctx, cipher_list) != WOLFSSL_SUCCESS ||
-        load_identity(ts->ctx, cfg)) {
+    ts->ctx = SSL_CTX_new(TLS_server_method());
+    if (!ts->ctx || tls_io_setup(ts->ctx) || SSL_CTX_set_ciphersuites(ts->ctx, tls13_suites) != 1 ||
+        SSL_CTX_set_cipher_list(ts->ctx, tls12_suites) != 1 || load_identity(ts->ctx, cfg)) {
         log_error("tls: cannot set up the TLS context");
         tls_server_free(ts);
         return NULL;
     }
-    wolfSSL_CTX_set_psk_server_callback(ts->ctx, psk_lookup);
-    cred_each_ca(creds, tls_io_load_ca, ts->ctx);
-    /* After the CAs: a CRL loads only when its issuer is trusted. */
+    /* Our suite order; no client-initiated renegotiation; TLS 1.3 PSK
+     * handshakes without (EC)DHE (psk_ke) when that is all the client asks. */
+    SSL_CTX_set_options(ts->ctx, SSL_OP_CIPHER_SERVER_PREFERENCE | SSL_OP_NO_RENEGOTIATION |
+                                 SSL_OP_ALLOW_NO_DHE_KEX);
+    SSL_CTX_set_psk_server_callback(ts->ctx, psk_lookup);
+    snprintf(ts->server_name, sizeof ts->server_name, "%s", cfg->tls_server_name);
+    SSL_CTX_set_tlsext_servername_callback(ts->ctx, server_name);
+    SSL_CTX_set_tlsext_servername_arg(ts->ctx, ts);
+    SSL_CTX_set_session_ticket_cb(ts->ctx, seal_binding, NULL, NULL);
+    SSL_CTX_set_num_tickets(ts->ctx, 1);
+    SSL_CTX_sess_set_cache_size(ts->ctx, SESSION_CACHE);
+    set_session_context(ts);
+    cred_each_ca(creds, tls_io_load_client_ca, ts->ctx);
+    /* After the CAs: the CRL store is built from them. Until a CRL loads,
+     * every client certificate is refused (its CA has no CRL). */
     if (cfg->crl_file[0]) {
         snprintf(ts->crl_file, sizeof ts->crl_file, "%s", cfg->crl_file);
-        if (wolfSSL_CTX_EnableCRL(ts->ctx, WOLFSSL_CRL_CHECK) != WOLFSSL_SUCCESS) {
-            log_error("tls: cannot turn on CRL checks");
-            tls_server_free(ts);
-            return NULL;
-        }
+        X509_STORE_set_flags(SSL_CTX_get_cert_store(ts->ctx), X509_V_FLAG_CRL_CHECK);
         refresh_crl(ts);
     }
     /* Ask for a client certificate; whether one is needed is the SAEF policy's call. */
-    wolfSSL_CTX_set_verify(ts->ctx, WOLFSSL_VERIFY_PEER, NULL);
-    const char *sni = cfg->tls_server_name;
-    if (sni[0] && wolfSSL_CTX_UseSNI(ts->ctx, WOLFSSL_SNI_HOST_NAME, sni, (unsigned short)strlen(sni))
-                      == WOLFSSL_SUCCESS)
-        wolfSSL_CTX_SNI_SetOptions(ts->ctx, WOLFSSL_SNI_HOST_NAME,
-                                   WOLFSSL_SNI_CONTINUE_ON_MISMATCH | WOLFSSL_SNI_ANSWER_ON_MISMATCH);
+    SSL_CTX_set_verify(ts->ctx, SSL_VERIFY_PEER, verify_peer);
     return ts;
 }
 
 void tls_server_free(struct tls_server *ts)
 {
     if (!ts) return;
-    if (ts->ctx) wolfSSL_CTX_free(ts->ctx);
+    SSL_CTX_free(ts->ctx);
     free(ts);
 }
 
@@ -149,11 +277,11 @@ static void *tls_attach(void *data, int fd)
     struct tls_conn *c = calloc(1, sizeof *c);
     if (!c) return NULL;
     c->ts = ts;
-    c->ssl = wolfSSL_new(ts->ctx);
-    if (!c->ssl || wolfSSL_set_fd(c->ssl, fd) != WOLFSSL_SUCCESS ||
-        wolfSSL_set_ex_data(c->ssl, 0, c) != WOLFSSL_SUCCESS) {
-        if (c->ssl) wolfSSL_free(c->ssl);
+    c->ssl = SSL_new(ts->ctx);
+    if (!c->ssl || SSL_set_fd(c->ssl, fd) != 1 || SSL_set_app_data(c->ssl, c) != 1) {
+        SSL_free(c->ssl);
         free(c);
+        ERR_clear_error();
         return NULL;
     }
     return c;
@@ -163,45 +291,8 @@ static void tls_detach(void *conn)
 {
     struct tls_conn *c = conn;
     tls_io_close(c->ssl);
+    OPENSSL_cleanse(&c->binding, sizeof c->binding);
     free(c);
-}
-
-static void export_bootstrap(struct tls_conn *c);
-
-/* Binds the finished handshake to a Credential-ID: "12-<KpsaID>" for a PSK,
- * "33-<AE-ID>" for a certificate naming an AE-ID (or CSE-ID) in its URI
- * subjectAltName (cert_san.h, shared with CoAPS). False when the certificate's
- * URI is malformed: such a handshake is refused, not bound to a guess. */
-static bool bind_credential(struct tls_conn *c)
-{
-    bool ok = true;
-    if (c->psk_found) {
-        snprintf(c->credential_id, sizeof c->credential_id, "12-%s", c->psk_identity);
-        c->bound = true;
-        export_bootstrap(c);
-    } else {
-        WOLFSSL_X509 *peer = wolfSSL_get_peer_certificate(c->ssl);
-        int der_len = 0;
-        const unsigned char *der = peer ? wolfSSL_X509_get_der(peer, &der_len) : NULL;
-        char uri[SAN_URI_MAX + 1];
-        enum san_uri san = der && der_len > 0 ? cert_san_uri(der, (size_t)der_len, uri, sizeof uri)
-                                              : SAN_URI_NONE;
-        if (san == SAN_URI_OK) {
-            snprintf(c->credential_id, sizeof c->credential_id, "33-%s", uri);
-            c->bound = true;
-            if (bootstrap_for_certificates()) export_bootstrap(c);   /* a MAF client's certificate */
-        } else if (san == SAN_URI_BAD) {
-            log_warn("tls: client certificate with a malformed URI subjectAltName refused");
-            ok = false;
-        } else if (peer) {
-            log_debug("tls: client certificate without a URI subjectAltName: not bound");
-        }
-        if (peer) wolfSSL_X509_free(peer);
-    }
-    if (ok)
-        log_debug("tls: %s handshake done, %s, credential %s", wolfSSL_get_version(c->ssl),
-                  wolfSSL_get_cipher(c->ssl), c->bound ? c->credential_id : "none");
-    return ok;
 }
 
 /* In a MEF (bootstrap_enabled), a PSK handshake is the MEF handshake: its
@@ -210,27 +301,73 @@ static bool bind_credential(struct tls_conn *c)
 static void export_bootstrap(struct tls_conn *c)
 {
     if (!bootstrap_enabled()) return;
+    if (!strncmp(c->binding.credential_id, "33-", 3) && !bootstrap_for_certificates()) return;
     unsigned char km[BOOTSTRAP_LEN];
-    if (wolfSSL_export_keying_material(c->ssl, km, sizeof km, bootstrap_label(), strlen(bootstrap_label()),
-                                       NULL, 0, 0)
-            == WOLFSSL_SUCCESS)
-        bootstrap_record(c->credential_id, km);
+    if (SSL_export_keying_material(c->ssl, km, sizeof km, bootstrap_label(), strlen(bootstrap_label()),
+                                   NULL, 0, 0) == 1)
+        bootstrap_record(c->binding.credential_id, km);
     else
-        log_warn("tls: cannot export the bootstrap keying material of %s", c->credential_id);
-    explicit_bzero(km, sizeof km);
+        log_warn("tls: cannot export the bootstrap keying material of %s", c->binding.credential_id);
+    OPENSSL_cleanse(km, sizeof km);
+}
+
+/* A resumed session is who its first handshake authenticated (the binding
+ * sealed in its ticket or cached with it), as long as that still holds: a
+ * PSK must still be in the store with the same key. False refuses it. */
+static bool resumed_binding(struct tls_conn *c)
+{
+    const void *data = NULL;
+    size_t len = 0;
+    SSL_SESSION_get0_ticket_appdata(SSL_get0_session(c->ssl), (void **)&data, &len);
+    if (len != sizeof c->binding) return true;   /* an unauthenticated session stays one */
+    memcpy(&c->binding, data, sizeof c->binding);
+    c->binding.credential_id[sizeof c->binding.credential_id - 1] = 0;
+    if (!strncmp(c->binding.credential_id, "12-", 3)) {
+        struct cred_psk psk;
+        unsigned char now[32];
+        bool same = cred_get_psk(c->ts->creds, c->binding.credential_id + 3, &psk) == 0;
+        if (same) key_digest(&psk, now);
+        OPENSSL_cleanse(&psk, sizeof psk);
+        if (!same || CRYPTO_memcmp(now, c->binding.key_digest, sizeof now)) {
+            log_info("tls: resumption of %s refused: the key was withdrawn or replaced", c->binding.credential_id);
+            return false;
+        }
+    }
+    c->bound = true;
+    return true;
+}
+
+/* Binds the finished handshake to its Credential-ID: "12-<KpsaID>" for a
+ * PSK, "33-<AE-ID>" for a certificate naming one (verify_peer). The session
+ * keeps it for resumption: TLS 1.3 and 1.2 tickets got it when sealed, a
+ * TLS 1.2 session-ID cache entry is this very session. */
+static bool bind_credential(struct tls_conn *c)
+{
+    if (resumed(c)) {
+        if (!resumed_binding(c)) return false;
+    } else if (c->binding.credential_id[0]) {
+        c->bound = true;
+        SSL_SESSION_set1_ticket_appdata(SSL_get0_session(c->ssl), &c->binding, sizeof c->binding);
+    }
+    if (c->bound) export_bootstrap(c);
+    log_debug("tls: %s handshake done%s, %s, credential %s", SSL_get_version(c->ssl),
+              resumed(c) ? " (resumed)" : "", SSL_get_cipher_name(c->ssl),
+              c->bound ? c->binding.credential_id : "none");
+    return true;
 }
 
 static int tls_handshake(void *conn)
 {
     struct tls_conn *c = conn;
-    int ret = wolfSSL_accept(c->ssl);
-    if (ret != WOLFSSL_SUCCESS) {
+    ERR_clear_error();
+    int ret = SSL_accept(c->ssl);
+    if (ret != 1) {
         int w = (int)tls_io_want(c->ssl, ret, NULL, 0);
         return w == 0 ? HTTP_IO_ERROR : w;
     }
     /* A client that offered a PSK we do not know gets no fallback to an
      * anonymous session: it asked to be someone we cannot vouch for. */
-    if (c->psk_unknown && !c->psk_found) return HTTP_IO_ERROR;
+    if (c->psk_unknown && !c->psk_found && !resumed(c)) return HTTP_IO_ERROR;
     return bind_credential(c) ? 0 : HTTP_IO_ERROR;
 }
 
@@ -247,7 +384,7 @@ static long tls_write(void *conn, const void *buf, size_t n)
 static const char *tls_credential(void *conn)
 {
     struct tls_conn *c = conn;
-    return c->bound ? c->credential_id : NULL;
+    return c->bound ? c->binding.credential_id : NULL;
 }
 
 static const struct http_transport transport = {

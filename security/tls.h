@@ -1,7 +1,9 @@
-/* HTTPS transport with wolfSSL: TLS 1.3 and 1.2, ECDSA certificates, PSK
- * (TLS 1.3 PSK and TLS 1.2 ECDHE-PSK) from the credential store, SNI, and
- * optional client certificates verified against the trusted CAs. It plugs
- * into the HTTP server as a struct http_transport. */
+/* HTTPS transport with OpenSSL's libssl: TLS 1.3 and 1.2, ECDSA
+ * certificates, PSK (TLS 1.3 external PSK, TLS 1.2 ECDHE-PSK and PSK) from
+ * the credential store, SNI, optional client certificates verified against
+ * the trusted CAs, and session resumption (tickets, TLS 1.2 session cache)
+ * that keeps the first handshake's credential. It plugs into the HTTP
+ * server as a struct http_transport. */
 #ifndef IRONBARK_TLS_H
 #define IRONBARK_TLS_H
 

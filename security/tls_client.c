@@ -1,4 +1,4 @@
-/* wolfSSL only: this file must never include OpenSSL headers (design.md). */
+/* libssl only: this file must never include wolfSSL headers (design.md). */
 #include "tls_client.h"
 
 #include "credentials.h"
@@ -9,6 +9,9 @@
 #include "../cse/wire/http.h"
 #include "../cse/wire/http_client.h"
 
+#include <openssl/err.h>
+#include <openssl/x509v3.h>
+
 #include <arpa/inet.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,52 +19,47 @@
 #include <unistd.h>
 
 struct tls_client {
-    WOLFSSL_CTX *ctx;
+    SSL_CTX *ctx;
     const struct config *cfg;      /* outbound-psk, looked up per connection */
     struct credentials *creds;
 };
 
 struct tls_client_conn {
-    WOLFSSL *ssl;
+    SSL *ssl;
     struct cred_psk psk;           /* outbound-psk for this target; key_len 0: none */
     char error[128];               /* why the handshake failed */
 };
 
-/* The PSK of the connection (ex_data 0), given to wolfSSL during the handshake. */
-static unsigned int give_psk(WOLFSSL *ssl, const char *hint, char *identity, unsigned int id_max,
+/* The PSK of the connection (app data), given to OpenSSL during the
+ * handshake: TLS 1.2 PSK suites, and TLS 1.3 (OpenSSL then takes the key
+ * for TLS_AES_128_GCM_SHA256, i.e. SHA-256, as RFC 8446 expects of an
+ * external PSK without a named hash). */
+static unsigned int give_psk(SSL *ssl, const char *hint, char *identity, unsigned int id_max,
                              unsigned char *key, unsigned int key_max)
 {
     (void)hint;
-    const struct tls_client_conn *c = wolfSSL_get_ex_data(ssl, 0);
+    const struct tls_client_conn *c = SSL_get_app_data(ssl);
     if (!c || !c->psk.key_len || strlen(c->psk.identity) >= id_max || c->psk.key_len > key_max) return 0;
     memcpy(identity, c->psk.identity, strlen(c->psk.identity) + 1);
     memcpy(key, c->psk.key, c->psk.key_len);
     return (unsigned int)c->psk.key_len;
 }
 
-static unsigned int give_psk_tls13(WOLFSSL *ssl, const char *hint, char *identity, unsigned int id_max,
-                                   unsigned char *key, unsigned int key_max, const char **suite)
+static void load_file(SSL_CTX *ctx, const char *file)
 {
-    *suite = "TLS13-AES128-GCM-SHA256";
-    return give_psk(ssl, hint, identity, id_max, key, key_max);
-}
-
-static void load_file(WOLFSSL_CTX *ctx, const char *file)
-{
-    if (wolfSSL_CTX_load_verify_locations(ctx, file, NULL) != WOLFSSL_SUCCESS)
+    if (SSL_CTX_load_verify_locations(ctx, file, NULL) != 1)
         log_warn("tls client: cannot load %s as a trusted CA", file);
+    ERR_clear_error();
 }
 
 struct tls_client *tls_client_create(const struct config *cfg, struct credentials *creds)
 {
-    static bool initialised;
-    if (!initialised) { wolfSSL_Init(); initialised = true; }
     struct tls_client *tc = calloc(1, sizeof *tc);
     if (!tc) return NULL;
     tc->cfg = cfg;
     tc->creds = creds;
-    tc->ctx = wolfSSL_CTX_new(wolfSSLv23_client_method());
-    if (!tc->ctx || wolfSSL_CTX_SetMinVersion(tc->ctx, WOLFSSL_TLSV1_2) != WOLFSSL_SUCCESS) {
+    tc->ctx = SSL_CTX_new(TLS_client_method());
+    if (!tc->ctx || tls_io_setup(tc->ctx)) {
         log_error("tls client: cannot set up the TLS context");
         tls_client_free(tc);
         return NULL;
@@ -74,21 +72,22 @@ struct tls_client *tls_client_create(const struct config *cfg, struct credential
     /* Our own certificate for servers that ask for one (a registrar binds
      * its URI subjectAltName to this CSE's ID, SAEF). */
     if (cfg->outbound_cert[0] &&
-        (wolfSSL_CTX_use_certificate_chain_file(tc->ctx, cfg->outbound_cert) != WOLFSSL_SUCCESS ||
-         wolfSSL_CTX_use_PrivateKey_file(tc->ctx, cfg->outbound_key[0] ? cfg->outbound_key : cfg->outbound_cert,
-                                         WOLFSSL_FILETYPE_PEM) != WOLFSSL_SUCCESS)) {
+        (SSL_CTX_use_certificate_chain_file(tc->ctx, cfg->outbound_cert) != 1 ||
+         SSL_CTX_use_PrivateKey_file(tc->ctx, cfg->outbound_key[0] ? cfg->outbound_key : cfg->outbound_cert,
+                                     SSL_FILETYPE_PEM) != 1)) {
         log_error("tls client: cannot load outbound-cert %s with its key (outbound-key)", cfg->outbound_cert);
         tls_client_free(tc);
         return NULL;
     }
-    wolfSSL_CTX_set_verify(tc->ctx, WOLFSSL_VERIFY_PEER, NULL);
+    ERR_clear_error();
+    SSL_CTX_set_verify(tc->ctx, SSL_VERIFY_PEER, NULL);
     return tc;
 }
 
 void tls_client_free(struct tls_client *tc)
 {
     if (!tc) return;
-    if (tc->ctx) wolfSSL_CTX_free(tc->ctx);
+    SSL_CTX_free(tc->ctx);
     free(tc);
 }
 
@@ -113,25 +112,25 @@ static void *client_attach(void *data, int fd, const char *server_name, const ch
     struct tls_client_conn *c = calloc(1, sizeof *c);
     if (!c) return NULL;
     int psk = outbound_psk(tc->cfg, tc->creds, "https://", hostport, &c->psk);
-    c->ssl = psk < 0 ? NULL : wolfSSL_new(tc->ctx);
-    bool ok = c->ssl && wolfSSL_set_fd(c->ssl, fd) == WOLFSSL_SUCCESS;
+    c->ssl = psk < 0 ? NULL : SSL_new(tc->ctx);
+    bool ok = c->ssl && SSL_set_fd(c->ssl, fd) == 1;
+    bool address = is_address(server_name);
     if (ok && psk == 0) {
-        ok = wolfSSL_set_ex_data(c->ssl, 0, c) == WOLFSSL_SUCCESS;
+        ok = SSL_set_app_data(c->ssl, c) == 1;
         /* No certificate is part of a PSK session: one that comes is refused
          * in client_handshake, with that reason. */
-        wolfSSL_set_verify(c->ssl, WOLFSSL_VERIFY_NONE, NULL);
-        wolfSSL_set_psk_client_callback(c->ssl, give_psk);
-        wolfSSL_set_psk_client_tls13_callback(c->ssl, give_psk_tls13);
+        SSL_set_verify(c->ssl, SSL_VERIFY_NONE, NULL);
+        SSL_set_psk_client_callback(c->ssl, give_psk);
     } else if (ok) {
-        ok = wolfSSL_check_domain_name(c->ssl, server_name) == WOLFSSL_SUCCESS;
+        ok = address ? X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(c->ssl), server_name) == 1
+                     : SSL_set1_host(c->ssl, server_name) == 1;
     }
     /* SNI carries names only (RFC 6066). */
-    if (ok && !is_address(server_name))
-        ok = wolfSSL_UseSNI(c->ssl, WOLFSSL_SNI_HOST_NAME, server_name,
-                            (unsigned short)strlen(server_name)) == WOLFSSL_SUCCESS;
+    if (ok && !address) ok = SSL_set_tlsext_host_name(c->ssl, server_name) == 1;
     if (!ok) {
-        if (c->ssl) wolfSSL_free(c->ssl);
+        SSL_free(c->ssl);
         conn_free(c);
+        ERR_clear_error();
         return NULL;
     }
     return c;
@@ -147,18 +146,17 @@ static void client_detach(void *conn)
 static int client_handshake(void *conn)
 {
     struct tls_client_conn *c = conn;
-    int ret = wolfSSL_connect(c->ssl);
-    if (ret == WOLFSSL_SUCCESS && c->psk.key_len) {
+    ERR_clear_error();
+    int ret = SSL_connect(c->ssl);
+    if (ret == 1 && c->psk.key_len) {
         /* A server that did not take our identity falls back to its
          * certificate, unverified here: the connection would be
          * unauthenticated (4107 at a registrar) and kept alive. */
-        WOLFSSL_X509 *cert = wolfSSL_get_peer_certificate(c->ssl);
-        if (!cert) return 0;
-        wolfSSL_X509_free(cert);
+        if (!SSL_get0_peer_certificate(c->ssl)) return 0;
         snprintf(c->error, sizeof c->error, "the server did not accept the PSK identity %.80s", c->psk.identity);
         return HTTP_IO_ERROR;
     }
-    if (ret == WOLFSSL_SUCCESS) return 0;
+    if (ret == 1) return 0;
     long w = tls_io_want(c->ssl, ret, c->error, sizeof c->error);
     return w == 0 ? HTTP_IO_ERROR : (int)w;
 }

@@ -1,5 +1,5 @@
-/* The TLS client of outbound https:// requests (wolfSSL, in the transport
- * module): verifies the server's chain against the CSE's own CA
+/* The TLS client of outbound https:// requests (OpenSSL's libssl, in the
+ * transport module): verifies the server's chain against the CSE's own CA
  * (<data-dir>/tls/ca.pem when it generated one), the trusted-ca files and
  * the credential store's CAs, and its name against the target's host. */
 #ifndef IRONBARK_TLS_CLIENT_H

@@ -9,7 +9,8 @@ M2M_CSE=/path/to/other/m2m-cse measures another build (e.g. the one before a
 change) with this build's clients.
 --callgrind runs the CSE under callgrind and prints, per row, the CSE's own
 instructions per handshake + RETRIEVE (one client): a figure that does not
-depend on the machine's load, unlike the rates.
+depend on the machine's load, unlike the rates. The HTTPS clients are OpenSSL's
+(handshake_bench) except where a row says wolfSSL (handshake_bench_wolfssl).
 --only TEXT runs only the rows whose label contains TEXT (e.g. "DTLS")."""
 import glob, os, re, shutil, subprocess, sys, tempfile
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -30,17 +31,41 @@ import secure
 
 KEY = "00112233445566778899aabbccddeeff"
 BENCH = os.path.join(build, "tests", "handshake_bench")
+WOLF_BENCH = os.path.join(build, "tests", "handshake_bench_wolfssl")
 DTLS_BENCH = os.path.join(build, "tests", "handshake_bench_dtls")
 DTLS_SECRET = "bench-secret"
-# (mode, resume, key-exchange group, label)
-MODES = [("tls13-cert", "no", "p256", "TLS 1.3, ECDSA P-256 server certificate"),
-         ("tls12-cert", "no", "p256", "TLS 1.2, ECDHE-ECDSA"),
-         ("tls13-psk", "no", "p256", "TLS 1.3, PSK (psk_dhe_ke, P-256)"),
-         ("tls13-psk", "no", "x25519", "TLS 1.3, PSK (psk_dhe_ke, X25519)"),
-         ("tls13-psk-ke", "no", "p256", "TLS 1.3, PSK without ECDHE (psk_ke)"),
-         ("tls12-psk", "no", "p256", "TLS 1.2, ECDHE-PSK-AES128-CBC-SHA256"),
-         ("tls13-cert", "yes", "p256", "TLS 1.3, resumed (session ticket, psk_dhe_ke)"),
-         ("tls12-cert", "yes", "p256", "TLS 1.2, resumed (session cache)")]
+# (client, mode, resume, key-exchange group, label). The OpenSSL client
+# (handshake_bench) unless a row needs what only wolfSSL's offers: TLS 1.3
+# psk_ke alone (OpenSSL 3.0's client always offers psk_dhe_ke too).
+MODES = [(BENCH, "tls13-cert", "no", "p256", "TLS 1.3, ECDSA P-256 server certificate"),
+         (BENCH, "tls12-cert", "no", "p256", "TLS 1.2, ECDHE-ECDSA"),
+         (BENCH, "tls13-psk", "no", "p256", "TLS 1.3, PSK (psk_dhe_ke, P-256)"),
+         (BENCH, "tls13-psk", "no", "x25519", "TLS 1.3, PSK (psk_dhe_ke, X25519)"),
+         (WOLF_BENCH, "tls13-psk-ke", "no", "p256", "TLS 1.3, PSK without ECDHE (psk_ke; wolfSSL client)"),
+         (BENCH, "tls12-psk", "no", "p256", "TLS 1.2, ECDHE-PSK-AES128-CBC-SHA256"),
+         (BENCH, "tls12-psk-plain", "no", "p256", "TLS 1.2, PSK-AES128-CBC-SHA256 (0x00AE)"),
+         (BENCH, "tls13-cert", "yes", "p256", "TLS 1.3, resumed (ticket, psk_dhe_ke P-256)"),
+         (WOLF_BENCH, "tls13-psk-ke", "yes", "p256", "TLS 1.3, resumed (ticket, psk_ke; wolfSSL client)"),
+         (BENCH, "tls12-cert", "yes", "p256", "TLS 1.2, resumed (ticket)")]
+
+
+# The server's elliptic-curve work per handshake, in `openssl speed` units:
+# (fixed-base multiplications, priced as an ECDSA sign: key generation or a
+# signature; ECDH derivations). TLS 1.3/1.2 with a certificate: ephemeral key
+# + derive + the CertificateVerify/ServerKeyExchange signature; ECDHE-PSK and
+# psk_dhe_ke: key + derive; X25519 is not in `openssl speed ecdhp256`.
+EC_WORK = {("tls13-cert", "no", "p256"): (2, 1), ("tls12-cert", "no", "p256"): (2, 1),
+           ("tls13-psk", "no", "p256"): (1, 1), ("tls12-psk", "no", "p256"): (1, 1),
+           ("tls13-psk-ke", "no", "p256"): (0, 0), ("tls12-psk-plain", "no", "p256"): (0, 0),
+           ("tls13-cert", "yes", "p256"): (1, 1), ("tls13-psk-ke", "yes", "p256"): (0, 0),
+           ("tls12-cert", "yes", "p256"): (0, 0)}
+
+
+def cpu_seconds(pid):
+    """User + system CPU the process has used."""
+    with open("/proc/%d/stat" % pid) as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def run(cmd, env=None):
@@ -51,6 +76,14 @@ def run(cmd, env=None):
     if not m:
         return 0, "failed"
     return int(m.group(1)), m.group(3) + (" (%s failed)" % m.group(2) if m.group(2) != "0" else "")
+
+
+def ec_bound(work, sign, ecdh):
+    """The EC work's CPU time by `openssl speed`, in µs ("" when unknown)."""
+    try:
+        return "%.0f" % (1e6 * (work[0] / float(sign) + work[1] / float(ecdh))) if work else ""
+    except (ValueError, ZeroDivisionError):
+        return ""
 
 
 class Profiled(Cse):
@@ -107,12 +140,13 @@ else:
         print("crypto bound of a DTLS certificate handshake (2 sign + 1 ECDH + 2 verify): %.0f µs\n" % (bound * 1e6))
     except ValueError:
         print()
-    print("| transport | 1 client | %s clients | CSE CPU per handshake, 1 client |" % clients)
-    print("|---|---|---|---|")
+    print("| transport | 1 client | %s clients | CSE CPU µs per handshake (%s clients) | EC work by `openssl speed`, µs |"
+          % (clients, clients))
+    print("|---|---|---|---|---|")
 certs = tempfile.mkdtemp(prefix="ironbark-bench-")
 psks = ["bench@x:%s:CAdmin" % KEY, "dbench@x:%s:CAdmin" % DTLS_SECRET.encode().hex()]
 with (Profiled if CALLGRIND else Cse)(psk=psks) as cse:
-    def row(label, cmd, env=None):
+    def row(label, cmd, env=None, work=None):
         if ONLY not in label:
             return
         if CALLGRIND:
@@ -121,14 +155,15 @@ with (Profiled if CALLGRIND else Cse)(psk=psks) as cse:
             used = cse.instructions()
             print("| %s | %s |" % (label, "{:,}".format(used // rounds) if rounds else "failed"), flush=True)
             return
-        cpu = cpu_seconds(cse.proc.pid)
-        rounds, one = run(cmd + ["--clients", "1"], env)
-        cpu = cpu_seconds(cse.proc.pid) - cpu
-        print("| %s | %s | %s | %s |" % (label, one, run(cmd + ["--clients", clients], env)[1],
-                                         "%.0f µs" % (cpu / rounds * 1e6) if rounds else "-"), flush=True)
-    for mode, resume, group, label in MODES:
-        row(label, [BENCH, "--port", str(cse.https_port), "--mode", mode, "--ca", cse.tls_ca, "--psk-id", "bench@x",
-                    "--seconds", seconds, "--resume", resume, "--group", group], {"M2M_PSK_KEY": KEY})
+        one = run(cmd + ["--clients", "1"], env)[1]
+        before = cpu_seconds(cse.proc.pid)
+        rounds, many = run(cmd + ["--clients", clients], env)
+        cpu = "%.0f" % (1e6 * (cpu_seconds(cse.proc.pid) - before) / rounds) if rounds else "—"
+        print("| %s | %s | %s | %s | %s |" % (label, one, many, cpu, ec_bound(work, sign, ecdh)), flush=True)
+    for client, mode, resume, group, label in MODES:
+        row(label, [client, "--port", str(cse.https_port), "--mode", mode, "--ca", cse.tls_ca, "--psk-id", "bench@x",
+                    "--seconds", seconds, "--resume", resume, "--group", group], {"M2M_PSK_KEY": KEY},
+            EC_WORK.get((mode, resume, group)))
     own_ca = (cse.tls_ca, os.path.join(cse.data_dir, "tls", "ca.key"))
     cert, key = secure.make_client_cert(certs, "bench", "CAdmin", own_ca)
     for resume, how in (("no", ""), ("yes", ", resumed (session cache)")):

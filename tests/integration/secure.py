@@ -95,23 +95,29 @@ def raw_request(method, path, origin, ty=None, body=None, rqi="psk-1"):
     return ("\r\n".join(lines) + "\r\n\r\n").encode() + data
 
 
-def psk_request(port, identity, key_hex, method, path, origin, ty=None, body=None, version="1.3",
-                cipher=None, extra=None):
-    """Sends one request over TLS-PSK with openssl s_client. Returns a Response,
-    or one with status -1 (text = s_client's output) when no HTTP answer came."""
+def s_client_request(port, args, method, path, origin, ty=None, body=None):
+    """Sends one request with openssl s_client and the given arguments.
+    Returns (Response, s_client's stdout); the Response has status -1 (text =
+    s_client's output) when no HTTP answer came."""
     cmd = ["openssl", "s_client", "-connect", "127.0.0.1:%d" % port, "-servername", "localhost",
-           "-psk_identity", identity, "-psk", key_hex, "-tls" + version.replace(".", "_"),
-           "-ign_eof", "-quiet"]
-    if cipher:
-        cmd += ["-cipher", cipher]
-    cmd += extra or []
+           "-ign_eof"] + args
     p = subprocess.run(cmd, input=raw_request(method, path, origin, ty, body), capture_output=True,
                        timeout=20)
     out = p.stdout.decode(errors="replace")
     i = out.find("HTTP/1.1 ")
     if i < 0:
-        return Response(-1, {}, out + p.stderr.decode(errors="replace"))
-    return parse_response(out[i:])
+        return Response(-1, {}, out + p.stderr.decode(errors="replace")), out
+    return parse_response(out[i:]), out
+
+
+def psk_request(port, identity, key_hex, method, path, origin, ty=None, body=None, version="1.3",
+                cipher=None, extra=None):
+    """Sends one request over TLS-PSK with openssl s_client. Returns a Response,
+    or one with status -1 (text = s_client's output) when no HTTP answer came."""
+    args = ["-psk_identity", identity, "-psk", key_hex, "-tls" + version.replace(".", "_"), "-quiet"]
+    if cipher:
+        args += ["-cipher", cipher]
+    return s_client_request(port, args + (extra or []), method, path, origin, ty, body)[0]
 
 
 def dtls_request(port, path, origin, method=1, ty=None, body=None, auth=(), sess_in=None, sess_out=None,
