@@ -55,9 +55,13 @@ QUERIES = [
     # Selective filters: RARE instances match (bulk_load()), spread over the container.
     ("lbl=rare&lim=10", "/cse-in/bench/data?fu=1&lbl=rare&lim=10"),
     ("lbq=site&lim=10", "/cse-in/bench/data?fu=1&lbq=site&lim=10"),
-    # Not indexed in the SQLite store: they read the subtree up to the lim-th match.
-    ("cty=application/json&lim=10 *", "/cse-in/bench/data?fu=1&cty=application/json&lim=10"),
-    ("sza=4000&lim=10 *", "/cse-in/bench/data?fu=1&sza=4000&lim=10"),
+    # cnf and cs: the resources_content index (cse/store/store.c).
+    ("cty=application/json&lim=10", "/cse-in/bench/data?fu=1&cty=application/json&lim=10"),
+    ("sza=4000&lim=10", "/cse-in/bench/data?fu=1&sza=4000&lim=10"),
+    ("ty=4&szb=10&cty=text/plain&lim=10", "/cse-in/bench/data?fu=1&ty=4&szb=10&cty=text/plain&lim=10"),
+    # No index answers an attribute condition: it reads the subtree up to
+    # the lim-th match (here none: all of it).
+    ("con=none&lim=10 *", "/cse-in/bench/data?fu=1&con=none&lim=10"),
     ("cra=(the last 20)&lim=10", "/cse-in/bench/data?fu=1&cra=20980101T000000&lim=10"),
     ("lbl=rare&ty=4&lim=2&ofst=3", "/cse-in/bench/data?fu=1&lbl=rare&ty=4&lim=2&ofst=3"),
     ("rcn=4&lbl=rare&lim=10", "/cse-in/bench/data?rcn=4&lbl=rare&lim=10"),
@@ -90,6 +94,7 @@ def bulk_load(db_file, total):
     cols = [r[1] for r in db.execute("PRAGMA table_info(resources)")]
     has_sk = "sk" in cols
     has_filters = "lb" in cols
+    has_content = "cs" in cols
     cnt = db.execute("SELECT seq, ri, body%s FROM resources WHERE path = 'cse-in/bench/data'"
                      % (", sk" if has_sk else "")).fetchone()
     cin = db.execute("SELECT ri, path, pi, ty, et, body FROM resources WHERE pi = ? AND ty = 4",
@@ -114,6 +119,8 @@ def bulk_load(db_file, total):
             if has_filters:
                 lb = json.dumps(body["lbl"], separators=(",", ":")) if "lbl" in body else None
                 row += (sk, lb)
+                if has_content:
+                    row += (body.get("cs"), body.get("cnf"))
                 labels.extend((lbl, sk) for lbl in body.get("lbl", []))
             elif has_sk:
                 row += (sk,)
@@ -121,6 +128,8 @@ def bulk_load(db_file, total):
 
     db.execute("BEGIN")
     extra = ", sk, lb" if has_filters else ", sk" if has_sk else ""
+    if has_content:
+        extra += ", cs, cnf"
     db.executemany("INSERT INTO resources(seq, ri, path, pi, ty, et, body%s) VALUES(?,?,?,?,?,?,?%s)"
                    % (extra, ",?" * extra.count(",")), rows())
     if has_filters:
