@@ -953,10 +953,12 @@ static unsigned char *scan_key_of(struct store *s, const char *path, size_t *len
     return key_lookup(s, S_SCAN_KEY, path, len);
 }
 
-int store_scan_subtree(struct store *s, const char *path, int max_depth, int ty,
-                       store_visit_fn *visit, void *data)
+_Static_assert(STORE_CURSOR_MAX >= SEQKEY_MAX * 64, "a cursor holds a key 64 levels deep");
+
+/* store_scan_subtree(), starting after `at` when given and moving it along. */
+static int scan_subtree(struct store *s, const char *path, int max_depth, int ty,
+                        struct store_cursor *at, store_visit_fn *visit, void *data)
 {
-    if (s->pg) return pg_store_scan_subtree(s->pg, path, max_depth, ty, visit, data);
     s->last_scan = (struct store_scan_stats){ 0 };
     size_t root_len = 0;
     unsigned char *root = scan_key_of(s, path, &root_len);
@@ -967,7 +969,9 @@ int store_scan_subtree(struct store *s, const char *path, int max_depth, int ty,
     sqlite3_stmt_status(st, SQLITE_STMTSTATUS_SORT, 1);
     sqlite3_stmt_status(st, SQLITE_STMTSTATUS_FULLSCAN_STEP, 1);
     sqlite3_stmt_status(st, SQLITE_STMTSTATUS_AUTOINDEX, 1);
-    sqlite3_bind_blob(st, 1, root, (int)root_len, SQLITE_TRANSIENT);
+    /* A cursor from another subtree would read outside this one. */
+    bool resume = at && at->len > root_len && !memcmp(at->key, root, root_len);
+    sqlite3_bind_blob(st, 1, resume ? at->key : root, (int)(resume ? at->len : root_len), SQLITE_TRANSIENT);
     root[root_len] = 0xFF;
     sqlite3_bind_blob(st, 2, root, (int)root_len + 1, SQLITE_TRANSIENT);
     if (ty) sqlite3_bind_int(st, 3, ty);
@@ -976,6 +980,7 @@ int store_scan_subtree(struct store *s, const char *path, int max_depth, int ty,
         s->last_scan.rows++;
         const unsigned char *key = sqlite3_column_blob(st, 4);
         size_t key_len = (size_t)sqlite3_column_bytes(st, 4);
+        if (at && key_len <= sizeof at->key) memcpy(at->key, key, at->len = key_len);
         if (max_depth > 0 && seqkey_levels(key, key_len) > deepest) {
             /* Below the depth wanted: jump past the subtree of its ancestor
              * at the last wanted level instead of reading it. */
@@ -1003,6 +1008,20 @@ int store_scan_subtree(struct store *s, const char *path, int max_depth, int ty,
     sqlite3_reset(st);
     free(root);
     return result;
+}
+
+int store_scan_subtree(struct store *s, const char *path, int max_depth, int ty,
+                       store_visit_fn *visit, void *data)
+{
+    if (s->pg) return pg_store_scan_subtree(s->pg, path, max_depth, ty, visit, data);
+    return scan_subtree(s, path, max_depth, ty, NULL, visit, data);
+}
+
+int store_scan_subtree_from(struct store *s, const char *path, int max_depth, int ty,
+                            struct store_cursor *at, store_visit_fn *visit, void *data)
+{
+    if (s->pg) return RSC_NOT_IMPLEMENTED;   /* no cursor there (yet): one slice */
+    return scan_subtree(s, path, max_depth, ty, at, visit, data);
 }
 
 /* store_scan_matching(): where each indexed attribute's rows are found.
