@@ -317,8 +317,11 @@ static int run_listing(const struct m2m_request *req, struct paused_scan *p, con
     if (!p->c.paused) return rc > 1 ? rc : 0;   /* 1: the visitor stopped it (lim) */
     req->cont->scan = p;
     metrics_listing_yield(p->c.cse->metrics);
-    /* 1 ms: after this round's timers, so the loop polls its sockets first. */
-    req->cont->not_before_us = clock_now_us() + 1000;
+    /* Due at once: the loop polls its sockets without sleeping (a sleep
+     * gives the CPU away, and on a busy machine getting it back took tens
+     * of ms per slice), then runs it on. A slice takes at least the
+     * millisecond that makes it due only after this round's timers. */
+    req->cont->not_before_us = clock_now_us();
     return DISPATCH_PENDING;
 }
 
