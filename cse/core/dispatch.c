@@ -765,8 +765,9 @@ void cse_dispatch(struct cse *cse, struct m2m_request *req, struct m2m_response 
         json_decref(rsp->pc);
         rsp->pc = NULL;
     }
-    /* Waiting is only for something asked for (req->cont->wanted). */
-    if (rc == DISPATCH_PENDING && req->cont && json_array_size(req->cont->wanted)) return;
+    /* Waiting is only for something asked for (req->cont->wanted), or for
+     * the next loop round (a listing part-way, req->cont->scan). */
+    if (rc == DISPATCH_PENDING && req->cont && (json_array_size(req->cont->wanted) || req->cont->scan)) return;
     if (rc == DISPATCH_PENDING)
         rc = m2m_error(rsp, RSC_INTERNAL_SERVER_ERROR, "a decision waited for an answer it never asked for");
     if (rc) {
@@ -788,6 +789,7 @@ struct deferral {
     int outstanding;               /* answers still to come */
     bool abandoned;                /* the CSE closed first: answers are only counted */
     int64_t timer;                 /* waiting for the operation execution time instead */
+    struct paused_scan *scan;      /* with the timer: a listing to go on with */
 };
 
 struct answer {
@@ -801,6 +803,7 @@ static void continuation_free(struct m2m_request *req)
     json_decref(req->cont->wanted);
     json_decref(req->cont->verified);
     json_decref(req->cont->members);
+    paused_scan_free(req->cont->scan);
     free(req->cont);
     req->cont = NULL;
 }
@@ -831,44 +834,54 @@ static void verified(void *data, json_t *result)
     free(d);
 }
 
-/* The operation execution time has come: the request runs as if it had
- * just arrived (it may still wait for outside answers). */
+static int dispatch_async(struct cse *cse, struct m2m_request *req, struct m2m_response *rsp,
+                          cse_done_fn *done, cse_done_fn *abandon, void *data, struct paused_scan *scan);
+
+/* The operation execution time has come (or the next loop round, for a
+ * paused listing): the request runs as if it had just arrived (it may
+ * still wait for outside answers). */
 static int64_t oet_reached(struct loop *loop, int64_t id, void *data)
 {
     (void)loop; (void)id;
     struct deferral *d = data;
     unlink_deferral(d);
     d->req->oet_reached = true;
-    if (!cse_dispatch_async(d->cse, d->req, d->rsp, d->done, d->abandon, d->data)) d->done(d->data);
+    if (!dispatch_async(d->cse, d->req, d->rsp, d->done, d->abandon, d->data, d->scan)) d->done(d->data);
     free(d);
     return -1;
 }
 
 static int wait_for_oet(struct cse *cse, struct m2m_request *req, struct m2m_response *rsp, int64_t at,
-                        cse_done_fn *done, cse_done_fn *abandon, void *data)
+                        cse_done_fn *done, cse_done_fn *abandon, void *data, struct paused_scan *scan)
 {
     struct deferral *d = calloc(1, sizeof *d);
     if (!d) {
+        paused_scan_free(scan);
         m2m_error(rsp, RSC_INTERNAL_SERVER_ERROR, "out of memory");
         return 0;
     }
-    *d = (struct deferral){ cse->deferred, cse, req, rsp, done, abandon, data, 0, false, 0 };
+    *d = (struct deferral){ cse->deferred, cse, req, rsp, done, abandon, data, 0, false, 0, scan };
     int64_t ms = (at - clock_now_us() + 999) / 1000;
     d->timer = loop_add_timer(cse->loop, ms > 0 ? ms : 0, oet_reached, d);
     cse->deferred = d;
     return 1;
 }
 
-int cse_dispatch_async(struct cse *cse, struct m2m_request *req, struct m2m_response *rsp,
-                       cse_done_fn *done, cse_done_fn *abandon, void *data)
+/* cse_dispatch_async(), going on with a paused listing's scan (NULL: none). */
+static int dispatch_async(struct cse *cse, struct m2m_request *req, struct m2m_response *rsp,
+                          cse_done_fn *done, cse_done_fn *abandon, void *data, struct paused_scan *scan)
 {
     /* On the stack first: most requests never defer, and pay nothing more. */
-    struct m2m_continuation first = { .may_defer = cse->loop != NULL };
+    struct m2m_continuation first = { .may_defer = cse->loop != NULL, .scan = scan };
     req->cont = &first;
     cse_dispatch(cse, req, rsp);
     size_t n = json_array_size(first.wanted);
     req->cont = NULL;
-    if (first.not_before_us) return wait_for_oet(cse, req, rsp, first.not_before_us, done, abandon, data);
+    if (first.not_before_us)
+        return wait_for_oet(cse, req, rsp, first.not_before_us, done, abandon, data, first.scan);
+    /* A listing that did not run on (its target is gone, access refused). */
+    paused_scan_free(first.scan);
+    first.scan = NULL;
     if (!n) { json_decref(first.wanted); json_decref(first.members); return 0; }
     struct m2m_continuation *k = malloc(sizeof *k);
     struct deferral *d = k ? calloc(1, sizeof *d) : NULL;
@@ -883,7 +896,7 @@ int cse_dispatch_async(struct cse *cse, struct m2m_request *req, struct m2m_resp
     *k = first;
     k->verified = json_object();
     req->cont = k;
-    *d = (struct deferral){ cse->deferred, cse, req, rsp, done, abandon, data, (int)n, false, 0 };
+    *d = (struct deferral){ cse->deferred, cse, req, rsp, done, abandon, data, (int)n, false, 0, NULL };
     cse->deferred = d;
     size_t i;
     json_t *w;
@@ -896,6 +909,12 @@ int cse_dispatch_async(struct cse *cse, struct m2m_request *req, struct m2m_resp
     return 1;
 }
 
+int cse_dispatch_async(struct cse *cse, struct m2m_request *req, struct m2m_response *rsp,
+                       cse_done_fn *done, cse_done_fn *abandon, void *data)
+{
+    return dispatch_async(cse, req, rsp, done, abandon, data, NULL);
+}
+
 /* Ends every deferred request: answered with rsc (why), or, with rsc 0,
  * abandoned. Their exchanges' answers are then only counted. */
 static void end_deferred(struct cse *cse, int rsc, const char *why)
@@ -905,6 +924,8 @@ static void end_deferred(struct cse *cse, int rsc, const char *why)
         cse->deferred = d->next;
         d->abandoned = true;
         continuation_free(d->req);
+        paused_scan_free(d->scan);
+        d->scan = NULL;
         if (d->timer) loop_del_timer(cse->loop, d->timer);
         if (!rsc) {
             d->abandon(d->data);

@@ -36,6 +36,7 @@ struct metrics {
     int ndenials;
     struct histogram batch;
     uint64_t handshake_failures[2];    /* https, coaps */
+    uint64_t listing_yields;
     struct { metrics_source_fn *fn; void *data; } source[4];
     int nsources;
 };
@@ -114,6 +115,11 @@ void metrics_denial(struct metrics *m, const char *decider)
 void metrics_handshake_failed(struct metrics *m, const char *transport)
 {
     if (m) m->handshake_failures[strcmp(transport, "https") != 0]++;
+}
+
+void metrics_listing_yield(struct metrics *m)
+{
+    if (m) m->listing_yields++;
 }
 
 void metrics_batch(struct metrics *m, int primitives)
@@ -207,6 +213,10 @@ static void own_lines(const struct metrics *m, struct metrics_text *out)
                  (unsigned long long)m->handshake_failures[0]);
     metrics_line(out, "ironbark_handshake_failures_total{transport=\"coaps\"} %llu",
                  (unsigned long long)m->handshake_failures[1]);
+
+    metrics_head(out, "ironbark_listing_yields_total", "counter",
+                 "Discoveries and child listings that yielded the loop to other requests part-way.");
+    metrics_line(out, "ironbark_listing_yields_total %llu", (unsigned long long)m->listing_yields);
 
     metrics_head(out, "ironbark_group_commit_batch_size", "histogram", "Primitives written by one group commit.");
     histogram_lines(out, "ironbark_group_commit_batch_size", "", &m->batch, batch_le, NBATCH, 1);

@@ -30,6 +30,8 @@ void metrics_denial(struct metrics *m, const char *decider);
  * checks at once, a wrong PSK when the server's retransmissions run out,
  * about 30 s later, see security/dtls.h). */
 void metrics_handshake_failed(struct metrics *m, const char *transport);
+/* A discovery or child listing yielded the loop part-way (retrieve.c). */
+void metrics_listing_yield(struct metrics *m);
 /* A group commit wrote this many primitives' savepoints at once. */
 void metrics_batch(struct metrics *m, int primitives);
 

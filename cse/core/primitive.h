@@ -68,6 +68,8 @@ struct m2m_continuation {
     json_t *verified;          /* {"<target>": rsc} gathered meanwhile */
     char ri[64];               /* the resource ID the first run assigned */
     int64_t not_before_us;     /* the first run found oet ahead: run again at this instant */
+    struct paused_scan *scan;  /* a listing that yielded the loop part-way (retrieve.c): the
+                                  run at not_before_us goes on with it */
     json_t *members;           /* fopt fan-out: {"<member>": its response, or the
                                   continuation of a member still waiting} */
 };

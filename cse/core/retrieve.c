@@ -7,6 +7,7 @@
 #include "address.h"
 #include "../base/clock.h"
 #include "filter.h"
+#include "metrics.h"
 #include "rsc.h"
 #include "../../security/acl.h"
 
@@ -41,6 +42,18 @@ struct collect {
     bool sparse;               /* the scan skips rows, ancestors among them */
     json_t *passed;            /* ri set: ancestors read and found visible (sparse) */
     ts_buf now;                /* expired resources not yet swept are skipped */
+    /* Slices (LISTING_ROWS_PER_ROUND): a plain scan that may yield stops
+     * after rows_left rows with `paused` set; `at` is where it goes on. */
+    bool may_pause, paused;
+    int64_t rows_left, slice_end_us;
+    struct store_cursor at;
+};
+
+/* A listing between two loop rounds, and what it builds. */
+struct paused_scan {
+    struct collect c;
+    json_t *attrs;             /* rcn 4/8: the target's representation so far */
+    int rcn;
 };
 
 static json_t *child_ref(const struct resource *r, int drt)
@@ -196,18 +209,39 @@ static int collect_match(struct resource *r, void *data)
     return 0;
 }
 
+/* collect_match for a plain scan in slices: it yields after rows_left rows. */
+static int collect_slice(struct resource *r, void *data)
+{
+    struct collect *c = data;
+    int rc = collect_match(r, data);
+    /* The clock every 64 rows: a row costs microseconds, the clock some 20 ns. */
+    if (!rc && (--c->rows_left <= 0 || (!(c->rows_left & 63) && clock_now_us() >= c->slice_end_us))) {
+        c->paused = true;
+        return 1;
+    }
+    return rc;
+}
+
 /* The subtree's rows for collect_match, through a filter index when the
  * store has one that fits (it reads only the rows that can match), else
- * all of them (of type scan_ty); the same matches either way. */
+ * all of them (of type scan_ty); the same matches either way. Only the
+ * plain scan may yield (c->paused): it reads up to the whole subtree,
+ * while an index reads the matches and few more; it goes on from c->at. */
 static int scan(struct collect *c, const char *path, int depth)
 {
     struct store_need need;
-    if (c->apply_filter && filter_index_need(c->fc, &need)) {
+    if (!c->at.len && c->apply_filter && filter_index_need(c->fc, &need)) {
         c->sparse = true;
         int rc = store_scan_matching(c->cse->store, path, depth, c->scan_ty, &need, collect_match, c);
         if (rc != RSC_NOT_IMPLEMENTED) return rc;
     }
     c->sparse = c->scan_ty != 0;
+    if (c->may_pause) {
+        c->rows_left = LISTING_ROWS_PER_ROUND;
+        c->slice_end_us = clock_now_us() + LISTING_US_PER_ROUND;
+        int rc = store_scan_subtree_from(c->cse->store, path, depth, c->scan_ty, &c->at, collect_slice, c);
+        if (rc != RSC_NOT_IMPLEMENTED) return rc;
+    }
     return store_scan_subtree(c->cse->store, path, depth, c->scan_ty, collect_match, c);
 }
 
@@ -215,6 +249,9 @@ static void init_collect(struct collect *c, struct cse *cse, const struct m2m_re
                          const struct resource *target)
 {
     memset(c, 0, sizeof *c);
+    /* Only a RETRIEVE yields: a DELETE's listing must be whole before the
+     * subtree goes. */
+    c->may_pause = req->op == OP_RETRIEVE && req->cont && req->cont->may_defer;
     c->hidden = json_object();
     c->passed = json_object();
     c->target_ri = res_ri(target);
@@ -244,72 +281,123 @@ static void finish_paging(struct collect *c, struct m2m_response *rsp)
     }
 }
 
+void paused_scan_free(struct paused_scan *p)
+{
+    if (!p) return;
+    json_decref(p->c.uris);
+    json_decref(p->c.refs);
+    json_decref(p->c.objects);
+    json_decref(p->attrs);
+    finish_paging(&p->c, NULL);
+    free(p);
+}
+
+/* The listing a previous round of this request left (its pointers into
+ * the request and target renewed: both were read again), or NULL. */
+static struct paused_scan *resumed(struct cse *cse, const struct m2m_request *req, struct resource *target)
+{
+    struct paused_scan *p = req->cont ? req->cont->scan : NULL;
+    if (!p) return NULL;
+    req->cont->scan = NULL;
+    p->c.cse = cse;
+    p->c.req = req;
+    p->c.fc = &req->fc;
+    p->c.target_ri = res_ri(target);
+    if (p->c.root_ri) p->c.root_ri = res_ri(target);
+    p->c.paused = false;
+    return p;
+}
+
+/* Runs p's scan for this round; DISPATCH_PENDING when it yielded (p then
+ * waits in req->cont for the next round), else its result (p stays the
+ * caller's). */
+static int run_listing(const struct m2m_request *req, struct paused_scan *p, const char *path, int depth)
+{
+    int rc = scan(&p->c, path, depth);
+    if (!p->c.paused) return rc > 1 ? rc : 0;   /* 1: the visitor stopped it (lim) */
+    req->cont->scan = p;
+    metrics_listing_yield(p->c.cse->metrics);
+    /* Due at once: the loop polls its sockets without sleeping (a sleep
+     * gives the CPU away, and on a busy machine getting it back took tens
+     * of ms per slice), then runs it on. A slice takes at least the
+     * millisecond that makes it due only after this round's timers. */
+    req->cont->not_before_us = clock_now_us();
+    return DISPATCH_PENDING;
+}
+
 static int discovery(struct cse *cse, const struct m2m_request *req, struct m2m_response *rsp,
                      struct resource *target)
 {
-    struct collect c;
-    init_collect(&c, cse, req, target);
-    int rcn = req->rcn < 0 ? RCN_DISCOVERY_REFS : req->rcn;
-    if (rcn == RCN_CHILD_REFS) c.refs = json_array();
-    else c.uris = json_array();
+    struct paused_scan *p = resumed(cse, req, target);
+    if (!p) {
+        if (!(p = calloc(1, sizeof *p))) return m2m_error(rsp, RSC_INTERNAL_SERVER_ERROR, "out of memory");
+        init_collect(&p->c, cse, req, target);
+        int rcn = req->rcn < 0 ? RCN_DISCOVERY_REFS : req->rcn;
+        if (rcn == RCN_CHILD_REFS) p->c.refs = json_array();
+        else p->c.uris = json_array();
+    }
+    struct collect *c = &p->c;
     int lvl = req->fc.lvl > 0 ? (int)req->fc.lvl : 0;
-    int rc = scan(&c, target->path, lvl);
+    int rc = run_listing(req, p, target->path, lvl);
+    if (rc == DISPATCH_PENDING) return rc;
     if (rc > 1) {
-        json_decref(c.uris); json_decref(c.refs);
-        finish_paging(&c, NULL);
+        paused_scan_free(p);
         return m2m_error(rsp, rc, "discovery failed");
     }
     rsp->rsc = RSC_OK;
-    rsp->pc = c.refs ? json_pack("{s:{s:o}}", "m2m:rrl", "rrf", c.refs)
-                     : json_pack("{s:o}", "m2m:uril", c.uris);
-    finish_paging(&c, rsp);
+    rsp->pc = c->refs ? json_pack("{s:{s:O}}", "m2m:rrl", "rrf", c->refs)
+                      : json_pack("{s:O}", "m2m:uril", c->uris);
+    finish_paging(c, rsp);
+    c->hidden = c->passed = c->no_instances = NULL;   /* released by finish_paging */
+    paused_scan_free(p);
     return 0;
 }
 
 int build_with_children(struct cse *cse, const struct m2m_request *req, struct m2m_response *rsp,
                         struct resource *target, int rcn)
 {
-    struct collect c;
-    init_collect(&c, cse, req, target);
-    json_t *attrs = NULL;
-    int depth;
-    switch (rcn) {
-    case RCN_ATTRIBUTES_CHILD_REFS:
-    case RCN_CHILD_REFS:
-        c.refs = json_array();
-        depth = req->fc.lvl > 0 ? (int)req->fc.lvl : 1;
-        break;
-    default: /* 4 and 8: nested representations */
-        c.objects = json_object();
-        c.root_ri = res_ri(target);
-        attrs = rcn == RCN_ATTRIBUTES_CHILDREN ? json_copy(target->attrs) : json_object();
-        c.root_attrs = attrs;
-        depth = req->fc.lvl > 0 ? (int)req->fc.lvl : 0;
-        break;
+    struct paused_scan *p = resumed(cse, req, target);
+    if (!p) {
+        if (!(p = calloc(1, sizeof *p))) return m2m_error(rsp, RSC_INTERNAL_SERVER_ERROR, "out of memory");
+        init_collect(&p->c, cse, req, target);
+        p->rcn = rcn;
+        if (rcn == RCN_ATTRIBUTES_CHILD_REFS || rcn == RCN_CHILD_REFS) {
+            p->c.refs = json_array();
+        } else { /* 4 and 8: nested representations */
+            p->c.objects = json_object();
+            p->c.root_ri = res_ri(target);
+            p->attrs = rcn == RCN_ATTRIBUTES_CHILDREN ? json_copy(target->attrs) : json_object();
+            p->c.root_attrs = p->attrs;
+        }
     }
-    int rc = scan(&c, target->path, depth);
-    json_decref(c.objects);
+    struct collect *c = &p->c;
+    int depth = req->fc.lvl > 0 ? (int)req->fc.lvl : c->refs ? 1 : 0;
+    int rc = run_listing(req, p, target->path, depth);
+    if (rc == DISPATCH_PENDING) return rc;
     if (rc > 1) {
-        json_decref(c.refs); json_decref(attrs);
-        finish_paging(&c, NULL);
+        paused_scan_free(p);
         return m2m_error(rsp, rc, "cannot list the children");
     }
+    json_t *attrs = json_incref(p->attrs), *refs = json_incref(c->refs);
     switch (rcn) {
     case RCN_ATTRIBUTES_CHILD_REFS:
-        attrs = json_copy(target->attrs);
-        json_object_set_new(attrs, "ch", c.refs);
-        rsp->pc = representation(cse, target, attrs);
         json_decref(attrs);
+        attrs = json_copy(target->attrs);
+        json_object_set(attrs, "ch", refs);
+        rsp->pc = representation(cse, target, attrs);
         break;
     case RCN_CHILD_REFS:
-        rsp->pc = json_pack("{s:{s:o}}", "m2m:rrl", "rrf", c.refs);
+        rsp->pc = json_pack("{s:{s:O}}", "m2m:rrl", "rrf", refs);
         break;
     default:
         rsp->pc = representation(cse, target, attrs);
-        json_decref(attrs);
         break;
     }
-    finish_paging(&c, rsp);
+    json_decref(attrs);
+    json_decref(refs);
+    finish_paging(c, rsp);
+    c->hidden = c->passed = c->no_instances = NULL;   /* released by finish_paging */
+    paused_scan_free(p);
     return 0;
 }
 

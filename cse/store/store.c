@@ -42,8 +42,12 @@ _Static_assert(TY_CIN == 4, "CIN_SQL must spell TY_CIN");
  *   search over the rowid B-tree: no index, nothing per CREATE but a
  *   comparison. The rows before that seq are read as well (their ct is in
  *   no order); they leave as old rows are deleted.
- * - cs (sza/szb) and cnf (cty): not indexed: one more index entry per
- *   contentInstance CREATE costs about 4 % of it (docs/performance.md). */
+ * - cnf (cty) and cs (sza/szb): columns of their own (NULL for the rows
+ *   without them), both in ONE partial index (cnf, cs, sk) of only the
+ *   rows that have one: an index entry per contentInstance CREATE costs
+ *   about 4 % of it, so the two share one. A cnf is a range of the index;
+ *   a cs interval is one range per distinct cnf (few: media types), read
+ *   by skipping from one cnf to the next (content_groups()). */
 #define LABELS_TABLE_SQL \
     "CREATE TABLE IF NOT EXISTS labels(lbl TEXT NOT NULL, sk BLOB NOT NULL," \
     " PRIMARY KEY(lbl, sk)) WITHOUT ROWID;"
@@ -58,9 +62,18 @@ static const char table_sql[] =
     " et TEXT,"
     " body TEXT NOT NULL,"
     " sk BLOB,"
-    " lb TEXT);"
+    " lb TEXT,"
+    " cs INTEGER,"
+    " cnf TEXT);"
     LABELS_TABLE_SQL
     "CREATE TABLE IF NOT EXISTS store_meta(k TEXT PRIMARY KEY, v) WITHOUT ROWID;";
+
+/* The rows of resources_content; spelled the same in every query that
+ * reads it, so that SQLite knows at prepare time that the index holds them. */
+#define CONTENT_SQL "(cs IS NOT NULL OR cnf IS NOT NULL)"
+/* Named: without statistics SQLite prefers (sk) for a subtree-bounded
+ * range, which reads the whole subtree. */
+#define CONTENT_FROM "resources INDEXED BY resources_content"
 
 static const char index_sql[] =
     "CREATE INDEX IF NOT EXISTS resources_children ON resources(pi, ty);"
@@ -70,6 +83,7 @@ static const char index_sql[] =
      * each would cost every CREATE), and most of any subtree they are in,
      * so a scan for them through (sk) meets few other rows. */
     "CREATE INDEX IF NOT EXISTS resources_subtree_ty ON resources(ty, sk) WHERE ty <> " CIN_SQL ";"
+    "CREATE INDEX IF NOT EXISTS resources_content ON resources(cnf, cs, sk) WHERE " CONTENT_SQL ";"
     /* The labels of a deleted subtree are one range of this index. */
     "CREATE INDEX IF NOT EXISTS labels_of_row ON labels(sk);";
 
@@ -82,6 +96,16 @@ static const char migrate_filters_sql[] =
     "      THEN json_extract(body, '$.lbl') END;"
     "INSERT OR IGNORE INTO labels(lbl, sk) SELECT j.value, r.sk FROM resources r, json_each(r.lb) j"
     " WHERE r.lb IS NOT NULL AND j.type = 'text';";
+
+/* Databases written before the cnf/cs columns existed (typeof: only an
+ * integer cs and a text cnf count, as filter_match() reads them). */
+static const char migrate_content_sql[] =
+    "ALTER TABLE resources ADD COLUMN cs INTEGER;"
+    "ALTER TABLE resources ADD COLUMN cnf TEXT;"
+    "UPDATE resources SET"
+    " cs = CASE WHEN json_type(body, '$.cs') = 'integer' THEN json_extract(body, '$.cs') END,"
+    " cnf = CASE WHEN json_type(body, '$.cnf') = 'text' THEN json_extract(body, '$.cnf') END"
+    " WHERE json_type(body, '$.cs') = 'integer' OR json_type(body, '$.cnf') = 'text';";
 
 /* Databases written before `sk` existed: add the column and fill it, parents
  * first (a parent's seq is always smaller than its children's), one tree
@@ -100,7 +124,7 @@ enum stmt_id {
     S_COUNT, S_EXPIRED, S_NEXT_EXPIRY, S_OLDEST_AT, S_NEWEST_AT,
     S_SAVEPOINT, S_RELEASE, S_ROLLBACK_TO, S_COUNT_TY, S_SCAN, S_SCAN_TY, S_SCAN_KEY,
     S_KEY_OF_RI, S_SCAN_CIN, S_LABEL_ADD, S_LABELS_DROP_ROW, S_LABELS_DROP_RANGE, S_ROW_BY_KEY,
-    S_CT_PROBE, S_CT_DISORDER,
+    S_CT_PROBE, S_CT_DISORDER, S_NEXT_CNF,
     S_COUNT_STMTS
 };
 
@@ -113,15 +137,15 @@ static const char *const stmt_sql[S_COUNT_STMTS] = {
     [S_ROLLBACK_TO] = "ROLLBACK TO primitive",
     [S_GET] = "SELECT seq, ty, path, body FROM resources WHERE ri = ?1",
     [S_GET_PATH] = "SELECT seq, ty, path, body FROM resources WHERE path = ?1",
-    [S_INSERT] = "INSERT INTO resources(ri, path, pi, ty, et, body, seq, sk, lb)"
-                 " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+    [S_INSERT] = "INSERT INTO resources(ri, path, pi, ty, et, body, seq, sk, lb, cs, cnf)"
+                 " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
     [S_KEY_OF_RI] = "SELECT sk FROM resources WHERE ri = ?1",
-    [S_UPDATE] = "UPDATE resources SET et = ?2, body = ?3, lb = ?4 WHERE ri = ?1",
+    [S_UPDATE] = "UPDATE resources SET et = ?2, body = ?3, lb = ?4, cs = ?5, cnf = ?6 WHERE ri = ?1",
     /* Naming et in SET rewrites its index entry even when unchanged: one more
      * page in the WAL per commit. Most updates (a container's cni/st on every
      * new instance) leave et as it is. */
     [S_UPDATE_BODY] = "UPDATE resources SET body = ?3"
-                      " WHERE ri = ?1 AND et IS ?2 AND lb IS ?4",
+                      " WHERE ri = ?1 AND et IS ?2 AND lb IS ?4 AND cs IS ?5 AND cnf IS ?6",
     [S_DELETE_ONE] = "DELETE FROM resources WHERE ri = ?1",
     [S_SUBTREE] = "SELECT seq, ty, path, body FROM resources WHERE path > ?1 AND path < ?2 ORDER BY seq",
     [S_DELETE_SUBTREE] = "DELETE FROM resources WHERE path > ?1 AND path < ?2",
@@ -151,6 +175,9 @@ static const char *const stmt_sql[S_COUNT_STMTS] = {
     [S_ROW_BY_KEY] = "SELECT seq, ty, path, body, sk FROM resources WHERE sk = ?1",
     [S_CT_PROBE] = "SELECT json_extract(body, '$.ct') FROM resources WHERE seq >= ?1 ORDER BY seq LIMIT 1",
     [S_CT_DISORDER] = "INSERT OR REPLACE INTO store_meta(k, v) VALUES('ct_ordered_from', ?1)",
+    /* The least cnf above ?1 (bound to a number for the first: numbers sort
+     * before text): one seek of resources_content. */
+    [S_NEXT_CNF] = "SELECT cnf FROM resources WHERE " CONTENT_SQL " AND cnf > ?1 ORDER BY cnf LIMIT 1",
     [S_NEXT_EXPIRY] = "SELECT min(et) FROM resources WHERE et IS NOT NULL",
     [S_OLDEST_AT] = "SELECT c.seq, c.ty, c.path, c.body FROM resources p JOIN resources c ON c.pi = p.ri"
                     " WHERE p.path = ?1 AND p.ty = ?2 AND c.ty = ?3 ORDER BY c.seq ASC LIMIT 1",
@@ -198,6 +225,11 @@ struct parent_memo {
     unsigned char key[PARENT_KEY_MAX];
 };
 
+/* A cs interval is read as one index range per distinct cnf: with more
+ * cnf values than this (or a longer one), the plain scan is used. */
+#define CNF_GROUPS_MAX 32
+#define CNF_TEXT_MAX 128
+
 struct store {
     struct pg_store *pg;       /* the PostgreSQL backend (store_pg.c) when chosen */
     sqlite3 *db;
@@ -217,6 +249,8 @@ struct store {
     bool batch_failed;         /* a batch commit failed (store_batch_take_failure) */
     int batch_size;            /* savepoints opened in the open batch */
     const char *fail_flag;     /* test hook, see commit_fault() */
+    int ncnf;                  /* distinct cnf values in resources_content (content_groups()) */
+    char cnf[CNF_GROUPS_MAX][CNF_TEXT_MAX];
 };
 
 static void cache_drop(struct cached_body *c)
@@ -313,13 +347,16 @@ static int migrate_scan_keys(struct store *s, char **err)
     return rc;
 }
 
-/* Adds the filter columns (after the scan keys, which `labels` refers to). */
-static int migrate_filter_columns(struct store *s, char **err)
+/* Adds filter columns by `sql` unless `column` exists (after the scan
+ * keys, which `labels` refers to), in one transaction. */
+static int migrate_filter_columns(struct store *s, const char *column, const char *sql, char **err)
 {
-    if (has_row(s, "SELECT 1 FROM pragma_table_info('resources') WHERE name = 'lb'")) return SQLITE_OK;
-    log_info("store: adding the discovery filter columns to an existing database");
+    char probe[128];
+    snprintf(probe, sizeof probe, "SELECT 1 FROM pragma_table_info('resources') WHERE name = '%s'", column);
+    if (has_row(s, probe)) return SQLITE_OK;
+    log_info("store: adding the discovery filter column %s to an existing database", column);
     int rc = sqlite3_exec(s->db, "BEGIN IMMEDIATE", NULL, NULL, err);
-    if (rc == SQLITE_OK) rc = sqlite3_exec(s->db, migrate_filters_sql, NULL, NULL, err);
+    if (rc == SQLITE_OK) rc = sqlite3_exec(s->db, sql, NULL, NULL, err);
     if (rc == SQLITE_OK) rc = sqlite3_exec(s->db, "COMMIT", NULL, NULL, err);
     if (rc != SQLITE_OK) sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
     return rc;
@@ -405,7 +442,8 @@ int store_open(struct store **out, const char *file, enum store_sync sync)
         sqlite3_exec(s->db, pragmas, NULL, NULL, &err) != SQLITE_OK ||
         sqlite3_exec(s->db, table_sql, NULL, NULL, &err) != SQLITE_OK ||
         migrate_scan_keys(s, &err) != SQLITE_OK ||
-        migrate_filter_columns(s, &err) != SQLITE_OK ||
+        migrate_filter_columns(s, "lb", migrate_filters_sql, &err) != SQLITE_OK ||
+        migrate_filter_columns(s, "cs", migrate_content_sql, &err) != SQLITE_OK ||
         sqlite3_exec(s->db, index_sql, NULL, NULL, &err) != SQLITE_OK) {
         log_error("store: cannot initialise %s: %s", file, err ? err : "?");
         sqlite3_free(err);
@@ -634,6 +672,17 @@ static void bind_et(sqlite3_stmt *st, int col, const struct resource *res)
     else sqlite3_bind_null(st, col);
 }
 
+/* The cs and cnf columns (?at, ?at+1): NULL unless an integer / a string. */
+static void bind_content(sqlite3_stmt *st, int at, const struct resource *res)
+{
+    json_t *cs = json_object_get(res->attrs, "cs"), *cnf = json_object_get(res->attrs, "cnf");
+    if (json_is_integer(cs)) sqlite3_bind_int64(st, at, json_integer_value(cs));
+    else sqlite3_bind_null(st, at);
+    if (json_is_string(cnf))
+        sqlite3_bind_text(st, at + 1, json_string_value(cnf), (int)json_string_length(cnf), SQLITE_STATIC);
+    else sqlite3_bind_null(st, at + 1);
+}
+
 /* The `lbl` array's text for the lb column; NULL when there are no labels. */
 static char *labels_text(const struct resource *res, size_t *len)
 {
@@ -792,6 +841,7 @@ int store_insert(struct store *s, struct resource *res)
     size_t lb_len = 0;
     char *lb = labels_text(res, &lb_len);
     bind_labels_text(st, 9, lb, lb_len);
+    bind_content(st, 10, res);
     int rc = sqlite3_step(st);
     sqlite3_reset(st);
     sqlite3_clear_bindings(st);
@@ -829,6 +879,7 @@ int store_update(struct store *s, const struct resource *res)
         bind_et(st, 2, res);
         sqlite3_bind_text(st, 3, body, (int)len, SQLITE_STATIC);
         bind_labels_text(st, 4, lb, lb_len);
+        bind_content(st, 5, res);
         rc = sqlite3_step(st);
         sqlite3_reset(st);
         sqlite3_clear_bindings(st);
@@ -902,10 +953,12 @@ static unsigned char *scan_key_of(struct store *s, const char *path, size_t *len
     return key_lookup(s, S_SCAN_KEY, path, len);
 }
 
-int store_scan_subtree(struct store *s, const char *path, int max_depth, int ty,
-                       store_visit_fn *visit, void *data)
+_Static_assert(STORE_CURSOR_MAX >= SEQKEY_MAX * 64, "a cursor holds a key 64 levels deep");
+
+/* store_scan_subtree(), starting after `at` when given and moving it along. */
+static int scan_subtree(struct store *s, const char *path, int max_depth, int ty,
+                        struct store_cursor *at, store_visit_fn *visit, void *data)
 {
-    if (s->pg) return pg_store_scan_subtree(s->pg, path, max_depth, ty, visit, data);
     s->last_scan = (struct store_scan_stats){ 0 };
     size_t root_len = 0;
     unsigned char *root = scan_key_of(s, path, &root_len);
@@ -916,7 +969,9 @@ int store_scan_subtree(struct store *s, const char *path, int max_depth, int ty,
     sqlite3_stmt_status(st, SQLITE_STMTSTATUS_SORT, 1);
     sqlite3_stmt_status(st, SQLITE_STMTSTATUS_FULLSCAN_STEP, 1);
     sqlite3_stmt_status(st, SQLITE_STMTSTATUS_AUTOINDEX, 1);
-    sqlite3_bind_blob(st, 1, root, (int)root_len, SQLITE_TRANSIENT);
+    /* A cursor from another subtree would read outside this one. */
+    bool resume = at && at->len > root_len && !memcmp(at->key, root, root_len);
+    sqlite3_bind_blob(st, 1, resume ? at->key : root, (int)(resume ? at->len : root_len), SQLITE_TRANSIENT);
     root[root_len] = 0xFF;
     sqlite3_bind_blob(st, 2, root, (int)root_len + 1, SQLITE_TRANSIENT);
     if (ty) sqlite3_bind_int(st, 3, ty);
@@ -925,6 +980,7 @@ int store_scan_subtree(struct store *s, const char *path, int max_depth, int ty,
         s->last_scan.rows++;
         const unsigned char *key = sqlite3_column_blob(st, 4);
         size_t key_len = (size_t)sqlite3_column_bytes(st, 4);
+        if (at && key_len <= sizeof at->key) memcpy(at->key, key, at->len = key_len);
         if (max_depth > 0 && seqkey_levels(key, key_len) > deepest) {
             /* Below the depth wanted: jump past the subtree of its ancestor
              * at the last wanted level instead of reading it. */
@@ -954,13 +1010,48 @@ int store_scan_subtree(struct store *s, const char *path, int max_depth, int ty,
     return result;
 }
 
+int store_scan_subtree(struct store *s, const char *path, int max_depth, int ty,
+                       store_visit_fn *visit, void *data)
+{
+    if (s->pg) return pg_store_scan_subtree(s->pg, path, max_depth, ty, visit, data);
+    return scan_subtree(s, path, max_depth, ty, NULL, visit, data);
+}
+
+int store_scan_subtree_from(struct store *s, const char *path, int max_depth, int ty,
+                            struct store_cursor *at, store_visit_fn *visit, void *data)
+{
+    if (s->pg) return RSC_NOT_IMPLEMENTED;   /* no cursor there (yet): one slice */
+    return scan_subtree(s, path, max_depth, ty, at, visit, data);
+}
+
 /* store_scan_matching(): where each indexed attribute's rows are found.
  * Labels: the `labels` table, (lbl, sk), so one label's rows come in
  * pre-order and an equality bounded to a subtree is one index range. ct: a
- * seq interval (ct_seq_bounds()) of the rowid B-tree. cnf, cs: nowhere. */
-static bool indexed(enum store_attr attr)
+ * seq interval (ct_seq_bounds()) of the rowid B-tree. cnf: a range of
+ * resources_content; cs: a range of it per cnf (content_groups()). */
+static bool indexed(const struct store *s, enum store_attr attr)
 {
-    return attr == STORE_ATTR_LABEL || attr == STORE_ATTR_CT;
+    return attr != STORE_ATTR_CS || s->ncnf >= 0;
+}
+
+/* The distinct cnf values of resources_content into s->cnf, each found by
+ * one seek past the one before (the skip-scan SQLite would do with
+ * statistics); ncnf -1 when there are too many, or one does not fit. */
+static void content_groups(struct store *s)
+{
+    sqlite3_stmt *st = stmt(s, S_NEXT_CNF);
+    s->ncnf = 0;
+    sqlite3_bind_int(st, 1, 0);
+    while (sqlite3_step(st) == SQLITE_ROW) {
+        const char *v = (const char *)sqlite3_column_text(st, 0);
+        size_t n = (size_t)sqlite3_column_bytes(st, 0);
+        if (s->ncnf == CNF_GROUPS_MAX || n >= CNF_TEXT_MAX || strlen(v) != n) { s->ncnf = -1; break; }
+        memcpy(s->cnf[s->ncnf], v, n + 1);
+        sqlite3_reset(st);
+        sqlite3_bind_text(st, 1, s->cnf[s->ncnf++], (int)n, SQLITE_STATIC);
+    }
+    s->last_scan.vm_steps += sqlite3_stmt_status(st, SQLITE_STMTSTATUS_VM_STEP, 1);
+    sqlite3_reset(st);
 }
 
 /* The ct of the first row at or after seq; false when there is none. */
@@ -1026,9 +1117,21 @@ static bool term_is_eq(const struct store_term *t) { return t->eq && t->attr == 
 /* "SELECT <what> FROM <source> WHERE <condition>": parameters in the order
  * bind_term() binds them. The subtree bound goes in only for an equality
  * (there it narrows the index range; for a range it would only filter). */
-static void term_sql(struct sql_text *q, const struct store_term *t, const char *what, bool subtree)
+static void term_sql(const struct store *s, struct sql_text *q, const struct store_term *t,
+                     const char *what, bool subtree)
 {
-    char part[200];
+    char part[300];
+    if (t->attr == STORE_ATTR_CS) {
+        /* One range per cnf, the rows without one first; the subtree bound
+         * only filters (the entries are in cs order). */
+        for (int g = -1; g < s->ncnf; g++) {
+            snprintf(part, sizeof part, "%sSELECT %s FROM " CONTENT_FROM " WHERE " CONTENT_SQL
+                     " AND cnf %s AND cs >= ? AND cs < ?%s", g < 0 ? "" : " UNION ALL ", what,
+                     g < 0 ? "IS NULL" : "= ?", subtree ? " AND sk > ? AND sk < ?" : "");
+            sql_add(q, part);
+        }
+        return;
+    }
     if (t->attr == STORE_ATTR_CT) {
         /* Two rowid ranges; NOT INDEXED: not the (sk) index, which would
          * read the whole subtree in order instead. */
@@ -1038,12 +1141,15 @@ static void term_sql(struct sql_text *q, const struct store_term *t, const char 
         sql_add(q, part);
         return;
     }
-    {
-        snprintf(part, sizeof part, "SELECT %s FROM labels WHERE %s", what,
-                 t->eq ? "lbl = ?" : t->lo && t->hi ? "lbl >= ? AND lbl < ?" :
-                 t->lo ? "lbl >= ?" : t->hi ? "lbl < ?" : "1");
-        sql_add(q, part);
-    }
+    /* A label or a cnf: equal to, or in a range of, text. */
+    const char *col = t->attr == STORE_ATTR_CNF ? "cnf" : "lbl";
+    snprintf(part, sizeof part, "SELECT %s FROM %s WHERE %s%s%s%s%s%s", what,
+             t->attr == STORE_ATTR_CNF ? CONTENT_FROM : "labels",
+             t->attr == STORE_ATTR_CNF ? CONTENT_SQL " AND " : "",
+             col, t->eq ? " = ?" : t->lo ? " >= ?" : t->hi ? " < ?" : " IS NOT NULL",
+             !t->eq && t->lo && t->hi ? " AND " : "", !t->eq && t->lo && t->hi ? col : "",
+             !t->eq && t->lo && t->hi ? " < ?" : "");
+    sql_add(q, part);
     if (subtree || term_is_eq(t)) sql_add(q, " AND sk > ? AND sk < ?");
 }
 
@@ -1057,6 +1163,15 @@ static int bind_subtree(sqlite3_stmt *st, int at, const unsigned char *root, siz
 static int bind_term(const struct store *s, sqlite3_stmt *st, int at, const struct store_term *t, bool subtree,
                      const unsigned char *root, size_t root_len)
 {
+    if (t->attr == STORE_ATTR_CS) {
+        for (int g = -1; g < s->ncnf; g++) {
+            if (g >= 0) sqlite3_bind_text(st, at++, s->cnf[g], -1, SQLITE_STATIC);
+            sqlite3_bind_int64(st, at++, t->ilo);
+            sqlite3_bind_int64(st, at++, t->ihi);
+            if (subtree) at = bind_subtree(st, at, root, root_len);
+        }
+        return at;
+    }
     if (t->attr == STORE_ATTR_CT) {
         sqlite3_bind_int64(st, at++, s->ct_ordered_from);
         if (subtree) at = bind_subtree(st, at, root, root_len);
@@ -1088,7 +1203,7 @@ static int64_t term_entries(struct store *s, const struct store_term *t,
     struct sql_text q = { .len = 0 };
     char limit[48];
     sql_add(&q, "SELECT count(*) FROM (");
-    term_sql(&q, t, "1", false);
+    term_sql(s, &q, t, "1", false);
     snprintf(limit, sizeof limit, " LIMIT %d)", NEED_SORT_CAP);
     sql_add(&q, limit);
     sqlite3_stmt *st;
@@ -1115,7 +1230,7 @@ static int pick_group(struct store *s, const struct store_need *need, const unsi
         int g = t->group;
         lone_eq[g] = ++nterms[g] == 1 && term_is_eq(t);
         /* A term without an index makes its group unreadable. */
-        unusable[g] = unusable[g] || !indexed(t->attr);
+        unusable[g] = unusable[g] || !indexed(s, t->attr);
         if (unusable[g]) continue;
         int64_t n = term_entries(s, t, root, root_len);
         if (n < 0) return -1;
@@ -1139,14 +1254,18 @@ int store_scan_matching(struct store *s, const char *path, int max_depth, int ty
     if (!root) return RSC_NOT_IMPLEMENTED;   /* the plain scan says "nothing" */
     root[root_len] = 0xFF;                     /* bind_term() binds [root, root+FF) */
     struct store_need local = *asked, *need = &local;   /* terms keep pointing at asked's text */
-    for (int i = 0; i < need->nterms; i++)
+    bool sizes = false;
+    for (int i = 0; i < need->nterms; i++) {
         if (need->term[i].attr == STORE_ATTR_CT) ct_seq_bounds(s, &need->term[i]);
+        sizes = sizes || need->term[i].attr == STORE_ATTR_CS;
+    }
+    if (sizes) content_groups(s);
     int group = need->nterms ? pick_group(s, need, root, root_len) : -1;
     struct sql_text q = { .len = 0 };
     for (int i = 0; group >= 0 && i < need->nterms; i++) {
         if (need->term[i].group != group) continue;
         if (q.len) sql_add(&q, " UNION ");
-        term_sql(&q, &need->term[i], "sk", true);
+        term_sql(s, &q, &need->term[i], "sk", true);
     }
     sql_add(&q, " ORDER BY 1");
     sqlite3_stmt *st = NULL;

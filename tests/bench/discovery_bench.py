@@ -15,6 +15,8 @@ as the yardstick of the machine's speed in that run.
   tests/bench/discovery_bench.py --build build
   tests/bench/discovery_bench.py --build build --sizes 1000,100000 --requests 100
   tests/bench/discovery_bench.py --build /tmp/old/build      # a build from before
+  tests/bench/discovery_bench.py --build build --mixed 10    # + 16 connections mixing
+                                                             # unindexed discoveries and la
 
 Queries marked * read the whole container when few match (no index): above
 10 000 instances they get 3 requests only. Nothing here asserts: it prints
@@ -55,9 +57,13 @@ QUERIES = [
     # Selective filters: RARE instances match (bulk_load()), spread over the container.
     ("lbl=rare&lim=10", "/cse-in/bench/data?fu=1&lbl=rare&lim=10"),
     ("lbq=site&lim=10", "/cse-in/bench/data?fu=1&lbq=site&lim=10"),
-    # Not indexed in the SQLite store: they read the subtree up to the lim-th match.
-    ("cty=application/json&lim=10 *", "/cse-in/bench/data?fu=1&cty=application/json&lim=10"),
-    ("sza=4000&lim=10 *", "/cse-in/bench/data?fu=1&sza=4000&lim=10"),
+    # cnf and cs: the resources_content index (cse/store/store.c).
+    ("cty=application/json&lim=10", "/cse-in/bench/data?fu=1&cty=application/json&lim=10"),
+    ("sza=4000&lim=10", "/cse-in/bench/data?fu=1&sza=4000&lim=10"),
+    ("ty=4&szb=10&cty=text/plain&lim=10", "/cse-in/bench/data?fu=1&ty=4&szb=10&cty=text/plain&lim=10"),
+    # No index answers an attribute condition: it reads the subtree up to
+    # the lim-th match (here none: all of it).
+    ("con=none&lim=10 *", "/cse-in/bench/data?fu=1&con=none&lim=10"),
     ("cra=(the last 20)&lim=10", "/cse-in/bench/data?fu=1&cra=20980101T000000&lim=10"),
     ("lbl=rare&ty=4&lim=2&ofst=3", "/cse-in/bench/data?fu=1&lbl=rare&ty=4&lim=2&ofst=3"),
     ("rcn=4&lbl=rare&lim=10", "/cse-in/bench/data?rcn=4&lbl=rare&lim=10"),
@@ -90,6 +96,7 @@ def bulk_load(db_file, total):
     cols = [r[1] for r in db.execute("PRAGMA table_info(resources)")]
     has_sk = "sk" in cols
     has_filters = "lb" in cols
+    has_content = "cs" in cols
     cnt = db.execute("SELECT seq, ri, body%s FROM resources WHERE path = 'cse-in/bench/data'"
                      % (", sk" if has_sk else "")).fetchone()
     cin = db.execute("SELECT ri, path, pi, ty, et, body FROM resources WHERE pi = ? AND ty = 4",
@@ -114,6 +121,8 @@ def bulk_load(db_file, total):
             if has_filters:
                 lb = json.dumps(body["lbl"], separators=(",", ":")) if "lbl" in body else None
                 row += (sk, lb)
+                if has_content:
+                    row += (body.get("cs"), body.get("cnf"))
                 labels.extend((lbl, sk) for lbl in body.get("lbl", []))
             elif has_sk:
                 row += (sk,)
@@ -121,6 +130,8 @@ def bulk_load(db_file, total):
 
     db.execute("BEGIN")
     extra = ", sk, lb" if has_filters else ", sk" if has_sk else ""
+    if has_content:
+        extra += ", cs, cnf"
     db.executemany("INSERT INTO resources(seq, ri, path, pi, ty, et, body%s) VALUES(?,?,?,?,?,?,?%s)"
                    % (extra, ",?" * extra.count(",")), rows())
     if has_filters:
@@ -179,12 +190,53 @@ def concurrent(srv, path, seconds, connections):
             "non2xx": int(non2xx.group(1)) if non2xx else 0}
 
 
+def mixed(srv, seconds, connections, slow_path, quick_path="/cse-in/bench/data/la", timeout=2.0):
+    """`connections` keep-alive clients for `seconds`: half send `slow_path`
+    (a discovery no index answers), half `quick_path`; each request may take
+    `timeout` s. Per kind: answered, timeouts, worst latency."""
+    import threading
+    stop = time.time() + seconds
+    res = {"slow": [], "quick": [], "timeouts": {"slow": 0, "quick": 0}}
+    lock = threading.Lock()
+
+    def client(kind, path):
+        conn = http.client.HTTPConnection("127.0.0.1", srv.port, timeout=timeout)
+        while time.time() < stop:
+            t0 = time.perf_counter()
+            try:
+                conn.request("GET", path, headers=HEADERS)
+                r = conn.getresponse()
+                r.read()
+                ok = r.status == 200
+            except (OSError, http.client.HTTPException):
+                ok = False
+                conn.close()
+                conn = http.client.HTTPConnection("127.0.0.1", srv.port, timeout=timeout)
+            with lock:
+                if ok:
+                    res[kind].append(time.perf_counter() - t0)
+                else:
+                    res["timeouts"][kind] += 1
+        conn.close()
+
+    threads = [threading.Thread(target=client, args=("slow", slow_path) if i % 2 else ("quick", quick_path))
+               for i in range(connections)]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join()
+    return {k: {"answered": len(res[k]), "timeouts": res["timeouts"][k],
+                "max_ms": max(res[k]) * 1000 if res[k] else None} for k in ("slow", "quick")}
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--build", default=os.path.join(HERE, "..", "..", "build"))
     ap.add_argument("--sizes", default="1000,100000,1000000")
     ap.add_argument("--requests", type=int, default=200, help="sequential requests per query and size")
     ap.add_argument("--wrk", type=int, default=3, help="seconds of 16-connection load per size (0: none)")
+    ap.add_argument("--mixed", type=int, default=0,
+                    help="seconds of 16 connections mixing unindexed discoveries with `la` (0: none)")
     ap.add_argument("--out", default=None)
     args = ap.parse_args()
     cse = os.path.join(args.build, "m2m-cse")
@@ -212,6 +264,8 @@ def main():
                     row["queries"][name] = measure(srv, path, min(args.requests, 3) if slow else args.requests)
                 if args.wrk:
                     row["wrk16"] = concurrent(srv, QUERIES[1][1], args.wrk, 16)
+                if args.mixed:
+                    row["mixed16"] = mixed(srv, args.mixed, 16, "/cse-in/bench/data?fu=1&con=none&lim=10")
                 row["rss_kb"] = int(open("/proc/%d/status" % srv.pid).read().split("VmRSS:")[1].split()[0])
             finally:
                 srv.stop()
@@ -234,6 +288,12 @@ def main():
         print("%-32s" % "16 conn. ty=4&lim=10 req/s (timeouts)" +
               "".join("%26s" % ("%.0f (%d)" % (results[n]["wrk16"]["rps"], results[n]["wrk16"]["timeouts"])
                                 if results[n].get("wrk16") else "-") for n in sizes))
+    if args.mixed:
+        for kind in ("slow", "quick"):
+            print("%-32s" % ("16 conn. mixed: %s" % ("con=none" if kind == "slow" else "la")) +
+                  "".join("%26s" % ("%d ok, %d t/o, max %.0f ms" % (
+                      results[n]["mixed16"][kind]["answered"], results[n]["mixed16"][kind]["timeouts"],
+                      results[n]["mixed16"][kind]["max_ms"] or 0)) for n in sizes))
     print("%-32s" % "RSS after (kB)" + "".join("%26d" % results[n]["rss_kb"] for n in sizes))
     if args.out:
         with open(args.out, "w") as f:

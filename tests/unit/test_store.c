@@ -372,6 +372,17 @@ static void put_filterable(struct store *st, int i)
     resource_free(r);
 }
 
+/* The last filtered scan read `rows` rows by index: no full scan, no
+ * sort beyond the matches' keys, few VM steps (a read of all 4 200 rows
+ * takes > 20 000). */
+static void expect_index_only(struct store *st, int64_t rows)
+{
+    struct store_scan_stats stats = store_last_scan(st);
+    assert_int_equal(stats.rows, rows);
+    assert_int_equal(stats.full_scan_steps, 0);
+    assert_true(stats.vm_steps < 1000);
+}
+
 /* Scans st's cse-in/c through need; its result, the rows visited in l. */
 static int scan_need(struct store *st, const struct store_term *terms, int n, struct list *l)
 {
@@ -383,7 +394,8 @@ static int scan_need(struct store *st, const struct store_term *terms, int n, st
 
 /* Only the matching rows are read, in pre-order, without a full scan;
  * the plan falls back (RSC_NOT_IMPLEMENTED) when a condition matches too
- * many rows to sort or has no index (cnf, cs; ct once out of order), and
+ * many rows to sort or has no index (ct once out of order; cs with too
+ * many distinct cnf values), and
  * the labels follow updates and deletes. */
 static void filtered_scan_reads_only_matches(void **state)
 {
@@ -422,10 +434,38 @@ static void filtered_scan_reads_only_matches(void **state)
     const struct store_term json[] = { { .attr = STORE_ATTR_CNF, .eq = "application/json" },
                                        { .attr = STORE_ATTR_CNF, .lo = "application/json:",
                                          .hi = "application/json;" } };
-    assert_int_equal(scan_need(st, json, 2, &l), RSC_NOT_IMPLEMENTED);
-    assert_int_equal(l.n, 0);
+    /* cty: a range of resources_content (cnf, cs, sk), two rows read. */
+    assert_int_equal(scan_need(st, json, 2, &l), 0);
+    assert_int_equal(l.n, 2);
+    assert_string_equal(l.items[0], "f1800");
+    assert_string_equal(l.items[1], "f1900");
+    expect_index_only(st, 2);
+    /* sza: one range per distinct cnf (two here, and the rows without). */
     const struct store_term big = { .attr = STORE_ATTR_CS, .ilo = 1000, .ihi = INT64_MAX };
-    assert_int_equal(scan_need(st, &big, 1, &l), RSC_NOT_IMPLEMENTED);
+    assert_int_equal(scan_need(st, &big, 1, &l), 0);
+    assert_int_equal(l.n, 2);
+    assert_string_equal(l.items[0], "f1500");
+    assert_string_equal(l.items[1], "f1700");
+    expect_index_only(st, 2);
+    /* szb matching nearly every row: too many to sort, the plain scan's job. */
+    const struct store_term small = { .attr = STORE_ATTR_CS, .ilo = 0, .ihi = 100 };
+    assert_int_equal(scan_need(st, &small, 1, &l), RSC_NOT_IMPLEMENTED);
+    assert_int_equal(l.n, 0);
+    /* cs follows updates (a flexContainer's changes). */
+    struct resource *u;
+    assert_int_equal(store_get(st, "f1500", &u), 0);
+    json_object_set_new(u->attrs, "cs", json_integer(7));
+    assert_int_equal(store_update(st, u), 0);
+    resource_free(u);
+    assert_int_equal(store_get(st, "f7", &u), 0);
+    json_object_set_new(u->attrs, "cs", json_integer(6000));
+    json_object_del(u->attrs, "cnf");
+    assert_int_equal(store_update(st, u), 0);
+    resource_free(u);
+    assert_int_equal(scan_need(st, &big, 1, &l), 0);
+    assert_int_equal(l.n, 2);
+    assert_string_equal(l.items[0], "f7");
+    assert_string_equal(l.items[1], "f1700");
     const struct store_term late = { .attr = STORE_ATTR_CT, .lo = "20260101T004190" };
     assert_int_equal(scan_need(st, &late, 1, &l), 0);
     assert_int_equal(l.n, 10);
@@ -506,6 +546,29 @@ static void filtered_scan_reads_only_matches(void **state)
     assert_string_equal(l.items[0], "fcnt2");
     assert_string_equal(l.items[1], "new");
     assert_int_equal(store_last_scan(st).full_scan_steps, 0);
+    /* More distinct cnf values than a cs term is read through: the plain
+     * scan; a cnf is still one range. */
+    assert_int_equal(store_begin(st), 0);
+    for (int i = 0; i < 40; i++) {
+        char ri[16], path[32], cnf[32];
+        snprintf(ri, sizeof ri, "m%d", i);
+        snprintf(path, sizeof path, "cse-in/m%d", i);
+        snprintf(cnf, sizeof cnf, "text/x-%02d:0", i);
+        struct resource *m = mk(ri, "fcb", 4, path, NULL);
+        json_object_set_new(m->attrs, "ct", json_string("20290101T000000"));
+        json_object_set_new(m->attrs, "cnf", json_string(cnf));
+        json_object_set_new(m->attrs, "cs", json_integer(1000));
+        assert_int_equal(store_insert(st, m), 0);
+        resource_free(m);
+    }
+    assert_int_equal(store_commit(st), 0);
+    struct store_need sized = { .nterms = 1, .term = { big } };
+    l.n = 0;
+    assert_int_equal(store_scan_matching(st, "cse-in", 0, 0, &sized, collect, &l), RSC_NOT_IMPLEMENTED);
+    struct store_need typed = { .nterms = 1, .term = { { .attr = STORE_ATTR_CNF, .eq = "text/x-05:0" } } };
+    assert_int_equal(store_scan_matching(st, "cse-in", 0, 0, &typed, collect, &l), 0);
+    assert_int_equal(l.n, 1);
+    assert_string_equal(l.items[0], "m5");
     store_close(st);
 }
 
@@ -588,6 +651,11 @@ static void migrates_old_schema(void **state)
     assert_int_equal(l.n, 2);
     /* The filter columns and labels are filled from the bodies. */
     struct store_need need = { .nterms = 1, .term = { { .attr = STORE_ATTR_LABEL, .eq = "b" } } };
+    l.n = 0;
+    assert_int_equal(store_scan_matching(st, "cse-in", 0, 0, &need, collect, &l), 0);
+    assert_int_equal(l.n, 1);
+    assert_string_equal(l.items[0], "i1");
+    need.term[0] = (struct store_term){ .attr = STORE_ATTR_CS, .ilo = 3, .ihi = 4 };
     l.n = 0;
     assert_int_equal(store_scan_matching(st, "cse-in", 0, 0, &need, collect, &l), 0);
     assert_int_equal(l.n, 1);
