@@ -2,7 +2,8 @@
 (docs/scale-out.md, docs/security.md "The credential store"): a PSK added
 with `m2m-cse credentials` through front-end A's settings lets a client
 handshake with front-end B within the bound; removing it makes B refuse new
-handshakes and end B's live session within the bound; a trusted CA added
+handshakes and end B's live session within the bound, also when it was
+removed while B's connection was cut (B reads everything again); a trusted CA added
 through A is honoured by B (at B's next start, as CA changes are); a
 front-end whose credentials-root.key differs refuses to start; no key is
 in the database in the clear."""
@@ -99,6 +100,25 @@ try:
     t.ok(ended, "B's live session of the removed PSK was ended within %.0f s" % BOUND_S)
     t.ok("closed 1 HTTPS connection of the withdrawn credential 12-%s" % PSK_ID in b.read_log(),
          "B logs the session it ended", b.read_log()[-800:])
+
+    # --- a lost connection: B reads everything again and misses no removal ---
+    r = admin(a, uri, "add-psk", stdin="%s:%s:%s\n" % (PSK_ID, PSK_KEY, ORIGIN))
+    t.ok(r.returncode == 0 and within(lambda: handshake(b), BOUND_S + 5) is not None, "the PSK is back at B", r.stderr)
+    sess, answered = live_session(b)
+    pg.psql("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'ironbark-credentials'",
+            db=db)
+    r = admin(a, uri, "remove-psk", PSK_ID)   # while the front-ends' connections are down: no notice reaches B
+    took = within(lambda: not handshake(b), BOUND_S + 5)
+    t.ok(r.returncode == 0 and took is not None and took < BOUND_S + 1,
+         "after its connection was cut B reconnects, reads the credentials again and refuses the key removed "
+         "meanwhile within one retry (1 s) plus the bound (took %s s)" % (None if took is None else round(took, 2)))
+    try:
+        sess.wait(timeout=BOUND_S)
+        ended = answered
+    except subprocess.TimeoutExpired:
+        ended = False
+        sess.kill()
+    t.ok(ended and "credentials read again" in b.read_log(), "and ends the session made with it", b.read_log()[-600:])
 
     # --- a trusted CA added through A is honoured by B ---
     certs = tempfile.mkdtemp(prefix="ironbark-certs-")
