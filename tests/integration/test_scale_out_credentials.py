@@ -53,6 +53,17 @@ def live_session(fe):
     return p, bool(ready) and p.stdout.read1(4096).startswith(b"HTTP/1.1")
 
 
+def ends(sess):
+    """True when the server ended the s_client session within the bound."""
+    try:
+        sess.wait(timeout=BOUND_S)
+        return True
+    except subprocess.TimeoutExpired:
+        sess.kill()
+        sess.wait()
+        return False
+
+
 pg = pg_server.server()
 db = pg.new_database()
 uri = pg.uri(db)
@@ -91,13 +102,7 @@ try:
     took = within(lambda: not handshake(b), BOUND_S + 5)
     t.ok(took is not None and took < BOUND_S, "B refuses the removed PSK within %.0f s (took %s s)"
          % (BOUND_S, None if took is None else round(took, 2)))
-    try:
-        sess.wait(timeout=BOUND_S)
-        ended = True
-    except subprocess.TimeoutExpired:
-        ended = False
-        sess.kill()
-    t.ok(ended, "B's live session of the removed PSK was ended within %.0f s" % BOUND_S)
+    t.ok(ends(sess), "B's live session of the removed PSK was ended within %.0f s" % BOUND_S)
     t.ok("closed 1 HTTPS connection of the withdrawn credential 12-%s" % PSK_ID in b.read_log(),
          "B logs the session it ended", b.read_log()[-800:])
 
@@ -112,13 +117,7 @@ try:
     t.ok(r.returncode == 0 and took is not None and took < BOUND_S + 1,
          "after its connection was cut B reconnects, reads the credentials again and refuses the key removed "
          "meanwhile within one retry (1 s) plus the bound (took %s s)" % (None if took is None else round(took, 2)))
-    try:
-        sess.wait(timeout=BOUND_S)
-        ended = answered
-    except subprocess.TimeoutExpired:
-        ended = False
-        sess.kill()
-    t.ok(ended and "credentials read again" in b.read_log(), "and ends the session made with it", b.read_log()[-600:])
+    t.ok(answered and ends(sess) and "credentials read again" in b.read_log(), "and ends the session made with it", b.read_log()[-600:])
 
     # --- a trusted CA added through A is honoured by B ---
     certs = tempfile.mkdtemp(prefix="ironbark-certs-")
