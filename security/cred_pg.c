@@ -75,6 +75,7 @@ struct cred_pg {
     struct ca *cas;
     size_t ncas;
     bool cas_stale;            /* a CA changed elsewhere: read them again when wanted */
+    unsigned ca_generation;    /* moves with every CA change seen */
     unsigned generation;       /* of the connection */
     int64_t retry_at_ms;
     int backoff_ms;
@@ -274,6 +275,7 @@ static int reload(struct cred_pg *pg, cred_pg_gone_fn *gone, void *arg)
     int rc = 0;
     for (int t = 0; !rc && t < CRED_T_COUNT; t++) rc = load_table(pg, (enum cred_table)t, &fresh[t]);
     if (!rc) rc = load_cas(pg);
+    pg->ca_generation++;       /* the CAs may have changed meanwhile */
     if (rc) {
         for (int t = 0; t < CRED_T_COUNT; t++) mirror_free(&fresh[t]);
         return -1;
@@ -434,6 +436,7 @@ int cred_pg_put_ca(struct cred_pg *pg, const char *name, const char *pem)
                         " ON CONFLICT (name) DO UPDATE SET pem = EXCLUDED.pem", 2, params))
         return -1;
     pg->cas_stale = true;
+    pg->ca_generation++;
     return 0;
 }
 
@@ -445,7 +448,13 @@ int cred_pg_remove_ca(struct cred_pg *pg, const char *name)
     bool removed = strcmp(pq_PQcmdTuples(r), "0") != 0;
     pq_PQclear(r);
     pg->cas_stale = true;
+    pg->ca_generation++;
     return removed ? 0 : 1;
+}
+
+unsigned cred_pg_ca_generation(const struct cred_pg *pg)
+{
+    return pg->ca_generation;
 }
 
 int cred_pg_each_ca(struct cred_pg *pg, int (*fn)(void *arg, const char *name, const char *pem), void *arg)
@@ -525,6 +534,7 @@ static int apply(struct cred_pg *pg, const char *payload, cred_pg_gone_fn *gone,
     if (table && op && json_is_object(obj)) {
         if (!strcmp(table, "cred_trusted_ca")) {
             pg->cas_stale = true;
+            pg->ca_generation++;
             rc = 0;
         }
         for (int t = 0; rc && t < CRED_T_COUNT; t++) {

@@ -50,6 +50,7 @@ int cred_pg_remove(struct cred_pg *pg, enum cred_table t, const char *identity);
 
 int cred_pg_put_ca(struct cred_pg *pg, const char *name, const char *pem);
 int cred_pg_remove_ca(struct cred_pg *pg, const char *name);
+unsigned cred_pg_ca_generation(const struct cred_pg *pg);
 int cred_pg_each_ca(struct cred_pg *pg, int (*fn)(void *arg, const char *name, const char *pem), void *arg);
 
 int cred_pg_put_login_code(struct cred_pg *pg, const char *code, const char *originator, int64_t now_us,

@@ -505,6 +505,11 @@ int cred_poll_changes(struct credentials *cs, cred_gone_fn *gone, void *arg)
     return cred_pg_poll(cs->pg, relay_gone, &r);
 }
 
+unsigned cred_ca_generation(const struct credentials *cs)
+{
+    return cs && cs->pg ? cred_pg_ca_generation(cs->pg) : 0;
+}
+
 bool cred_shared(const struct credentials *cs)
 {
     return cs && cs->pg;

@@ -92,6 +92,10 @@ void cred_on_miss(struct credentials *cs, cred_miss_fn *fn, void *arg);
 /* Trusted CA certificates (PEM text), by a name of the operator's choice. */
 int cred_put_ca(struct credentials *cs, const char *name, const char *pem);
 int cred_remove_ca(struct credentials *cs, const char *name);
+/* Moves whenever the trusted CAs changed (a shared store follows other
+ * front-ends' changes; an SQLite store's CAs are read at start: always 0).
+ * A TLS listener compares it to reload its trust store. */
+unsigned cred_ca_generation(const struct credentials *cs);
 /* Calls fn for each trusted CA; stops and returns fn's value when non-zero. */
 int cred_each_ca(struct credentials *cs, int (*fn)(void *arg, const char *name, const char *pem),
                  void *arg);

@@ -32,6 +32,8 @@ struct tls_server {
     struct credentials *creds;
     char crl_file[256];        /* "" = no revocation checks */
     struct timespec crl_mtime; /* of the CRL file as last loaded */
+    char own_ca[512];          /* our CA's certificate file, trusted too; "" = none */
+    unsigned ca_generation;    /* cred_ca_generation() when the CAs were loaded */
 };
 
 struct tls_conn {
@@ -66,10 +68,11 @@ static unsigned int psk_lookup(WOLFSSL *ssl, const char *identity, unsigned char
 }
 
 /* The certificate and key: configured ones, or generated under data-dir. */
-static int load_identity(WOLFSSL_CTX *ctx, const struct config *cfg)
+static int load_identity(WOLFSSL_CTX *ctx, const struct config *cfg, char *own_ca, size_t cap)
 {
     struct certgen_paths id;
     if (certgen_server_identity(cfg, &id)) return -1;
+    snprintf(own_ca, cap, "%s", id.ca_cert);
     /* Our own CA may sign client certificates too. */
     if (id.ca_cert[0] && wolfSSL_CTX_load_verify_locations(ctx, id.ca_cert, NULL) != WOLFSSL_SUCCESS)
         log_warn("tls: cannot load %s as a trusted CA", id.ca_cert);
@@ -106,12 +109,13 @@ struct tls_server *tls_server_create(const struct config *cfg, struct credential
     ts->ctx = wolfSSL_CTX_new(wolfSSLv23_server_method());
     if (!ts->ctx || wolfSSL_CTX_SetMinVersion(ts->ctx, WOLFSSL_TLSV1_2) != WOLFSSL_SUCCESS ||
         wolfSSL_CTX_set_cipher_list(ts->ctx, cipher_list) != WOLFSSL_SUCCESS ||
-        load_identity(ts->ctx, cfg)) {
+        load_identity(ts->ctx, cfg, ts->own_ca, sizeof ts->own_ca)) {
         log_error("tls: cannot set up the TLS context");
         tls_server_free(ts);
         return NULL;
     }
     wolfSSL_CTX_set_psk_server_callback(ts->ctx, psk_lookup);
+    ts->ca_generation = cred_ca_generation(creds);
     cred_each_ca(creds, tls_io_load_ca, ts->ctx);
     /* After the CAs: a CRL loads only when its issuer is trusted. */
     if (cfg->crl_file[0]) {
@@ -142,9 +146,27 @@ void tls_server_free(struct tls_server *ts)
 
 /* --- per connection ------------------------------------------------------ */
 
+/* Reloads the trusted CAs when the credential store's changed (another
+ * front-end on a shared store added or removed one): the next handshake
+ * verifies against them. The CRL is loaded again after them (its issuer
+ * must be trusted). */
+static void refresh_cas(struct tls_server *ts)
+{
+    unsigned generation = cred_ca_generation(ts->creds);
+    if (generation == ts->ca_generation) return;
+    ts->ca_generation = generation;
+    wolfSSL_CTX_UnloadCAs(ts->ctx);
+    if (ts->own_ca[0] && wolfSSL_CTX_load_verify_locations(ts->ctx, ts->own_ca, NULL) != WOLFSSL_SUCCESS)
+        log_warn("tls: cannot load %s as a trusted CA", ts->own_ca);
+    cred_each_ca(ts->creds, tls_io_load_ca, ts->ctx);
+    ts->crl_mtime = (struct timespec){ 0 };
+    log_info("tls: trusted CAs reloaded (changed in the credential store)");
+}
+
 static void *tls_attach(void *data, int fd)
 {
     struct tls_server *ts = data;
+    refresh_cas(ts);
     refresh_crl(ts);
     struct tls_conn *c = calloc(1, sizeof *c);
     if (!c) return NULL;
