@@ -495,14 +495,20 @@ int cred_pg_take_login_code(struct cred_pg *pg, const char *code, int64_t now_us
 int cred_pg_meta_claim(struct cred_pg *pg, const char *name, const char *value, char *out, size_t cap)
 {
     const char *params[] = { name, value };
-    PGresult *r = run(pg, "WITH ins AS (INSERT INTO cred_meta(name, value) VALUES ($1, $2)"
-                          " ON CONFLICT (name) DO NOTHING RETURNING value)"
-                          " SELECT value FROM ins UNION ALL SELECT value FROM cred_meta WHERE name = $1",
-                      2, params);
-    if (!r) return -1;
-    int rc = pq_PQntuples(r) > 0 ? 0 : -1;
-    if (!rc) snprintf(out, cap, "%s", pq_PQgetvalue(r, 0, 0));
-    pq_PQclear(r);
+    int rc = -1;
+    /* A second try: a row another front-end committed while our insert
+     * waited for it is not in that statement's snapshot. */
+    for (int attempt = 0; rc && attempt < 2; attempt++) {
+        PGresult *r = run(pg, "WITH ins AS (INSERT INTO cred_meta(name, value) VALUES ($1, $2)"
+                              " ON CONFLICT (name) DO NOTHING RETURNING value)"
+                              " SELECT value FROM ins UNION ALL SELECT value FROM cred_meta WHERE name = $1",
+                          2, params);
+        if (!r) return -1;
+        rc = pq_PQntuples(r) > 0 ? 0 : -1;
+        if (!rc) snprintf(out, cap, "%s", pq_PQgetvalue(r, 0, 0));
+        pq_PQclear(r);
+    }
+    if (rc) log_error("credentials: the database keeps no '%s' row", name);
     return rc;
 }
 
@@ -531,7 +537,7 @@ static int apply(struct cred_pg *pg, const char *payload, cred_pg_gone_fn *gone,
     const char *table = json_string_value(json_array_get(n, 0)), *op = json_string_value(json_array_get(n, 1));
     const json_t *obj = json_array_get(n, 2);
     int rc = -1;
-    if (table && op && json_is_object(obj)) {
+    if (table && op && json_is_object(obj) && !strncmp(table, "cred_", 5)) {
         if (!strcmp(table, "cred_trusted_ca")) {
             pg->cas_stale = true;
             pg->ca_generation++;
