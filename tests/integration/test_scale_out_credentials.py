@@ -150,7 +150,7 @@ try:
     c.stop()
     shutil.rmtree(c.data_dir, ignore_errors=True)
 finally:
-    for fe in (a, b):
-        fe.stop()
+    for name, fe in (("A", a), ("B", b)):
+        t.eq(fe.stop(), 0, "front-end %s shuts down cleanly (a sanitizer build: no report)" % name)
     shutil.rmtree(bdir, ignore_errors=True)
 t.done()
