@@ -4,6 +4,8 @@
 #include "jose_module.h"
 #include "../cse/base/clock.h"
 #include "../cse/base/log.h"
+#include "../cse/store/store.h"
+#include "../cse/store/store_pg.h"   /* pg_store_wanted: the credentials follow the db setting */
 
 #include <errno.h>
 #include <fcntl.h>
@@ -123,7 +125,13 @@ struct credentials *cred_open_provisioned(const struct config *cfg)
     snprintf(root, sizeof root, "%s/%s", cfg->data_dir, CRED_ROOT_FILE);
     /* Keys are sealed at rest by ironbark-jose.so (m2m-cse maps no libcrypto). */
     const struct jose_module *m = jose_load(cfg);
-    struct credentials *cs = cred_open(path, root, m ? m->seal() : NULL);
+    char printable[sizeof cfg->db_file];
+    /* With a PostgreSQL db the credentials live in it too, shared by every
+     * front-end (the root key stays in the data directory). */
+    struct credentials *cs = pg_store_wanted(cfg->db_file)
+        ? cred_open_shared(cfg->db_file, store_printable(cfg->db_file, printable, sizeof printable), root,
+                           m ? m->seal() : NULL)
+        : cred_open(path, root, m ? m->seal() : NULL);
     if (!cs) return NULL;
     for (int i = 0; i < cfg->npsk; i++) {
         struct cred_psk psk;
@@ -242,7 +250,7 @@ static int check_command(const struct config *cfg, int argc, char **argv)
     }
     char path[400];
     cred_store_path(cfg, path, sizeof path);
-    if (!commands[i].creates && access(path, F_OK)) {
+    if (!commands[i].creates && !pg_store_wanted(cfg->db_file) && access(path, F_OK)) {
         fprintf(stderr, "m2m-cse credentials: no credential store %s: nothing is provisioned in %s yet "
                 "(add-psk or add-ca creates it)\n", path, cfg->data_dir);
         return 1;

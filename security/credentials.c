@@ -1,7 +1,10 @@
 #include "credentials.h"
 
+#include "cred_pg.h"
+
 #include "../cse/base/clock.h"
 #include "../cse/base/log.h"
+#include "hex.h"
 #include "key_seal.h"
 
 #include <ctype.h>
@@ -19,7 +22,8 @@ struct lease {
 };
 
 struct credentials {
-    sqlite3 *db;
+    sqlite3 *db;               /* the SQLite store; NULL when pg */
+    struct cred_pg *pg;        /* the PostgreSQL store (db = postgresql://…), NULL otherwise */
     const struct key_seal_ops *seal;   /* ironbark-jose.so's, or linked statically */
     struct key_seal *kek;
     struct lease leases[CRED_LEASES];
@@ -34,7 +38,7 @@ struct credentials {
  * identity, so a sealed key cannot be moved onto another row. store_meta
  * "keys" = "sealed-v1" says every row is sealed (docs/decisions.md). */
 #define SEALED_V1 1
-#define SEALED_MAX (1 + KEY_SEAL_OVERHEAD + CRED_KEY_MAX)
+#define SEALED_MAX CRED_SEALED_MAX
 static const char kek_label[] = "Ironbark CSE credential store KEK v1";
 static const char sealed_mark[] = "sealed-v1";
 static const char *const key_tables[] = { "psk", "esprim_key" };
@@ -193,28 +197,38 @@ fail:
     return -1;
 }
 
-struct credentials *cred_open(const char *file, const char *root_file, const struct key_seal_ops *seal)
+/* A store with its KEK (made from root_file), no backend yet; NULL logged. */
+static struct credentials *with_kek(const char *what, const char *root_file, const struct key_seal_ops *seal)
 {
     if (!seal) {
         log_error("credentials: cannot open %s: keys at rest are sealed by the crypto module "
                   "(ironbark-jose.so, setting jose-module), which is not loaded; keys are never stored in the clear",
-                  file);
+                  what);
         return NULL;
     }
     struct credentials *cs = calloc(1, sizeof *cs);
     if (!cs) return NULL;
     cs->seal = seal;
     char err[600];
-    /* Keys live here: nobody but the CSE's user may read the file. */
     mode_t old = umask(077);
     cs->kek = seal->open(root_file, kek_label, err, sizeof err);
-    int rc = cs->kek ? sqlite3_open(file, &cs->db) : SQLITE_OK;
     umask(old);
     if (!cs->kek) {
-        log_error("credentials: cannot open %s: %s", file, err);
+        log_error("credentials: cannot open %s: %s", what, err);
         cred_close(cs);
         return NULL;
     }
+    return cs;
+}
+
+struct credentials *cred_open(const char *file, const char *root_file, const struct key_seal_ops *seal)
+{
+    struct credentials *cs = with_kek(file, root_file, seal);
+    if (!cs) return NULL;
+    /* Keys live here: nobody but the CSE's user may read the file. */
+    mode_t old = umask(077);
+    int rc = sqlite3_open(file, &cs->db);
+    umask(old);
     if (rc != SQLITE_OK ||
         /* secure_delete: a replaced or removed key (a plain one being sealed)
          * is zeroed in the file, not left in free space. */
@@ -237,6 +251,7 @@ void cred_close(struct credentials *cs)
     if (!cs) return;
     explicit_bzero(cs->leases, sizeof cs->leases);
     if (cs->kek) cs->seal->close(cs->kek);
+    cred_pg_close(cs->pg);
     sqlite3_finalize(cs->get_psk);
     sqlite3_finalize(cs->get_esprim_key);
     sqlite3_close(cs->db);
@@ -345,6 +360,161 @@ static int exec_stmt(struct credentials *cs, const char *sql, int nparams, const
     return rc;
 }
 
+/* --- the shared store (cred_pg.c holds sealed rows) --- */
+
+static int shared_put(struct credentials *cs, enum cred_table t, const struct cred_psk *psk, const uint8_t *blob,
+                      int len, int64_t until_us)
+{
+    struct cred_row row = { .sealed_len = (size_t)len, .until_us = until_us };
+    snprintf(row.identity, sizeof row.identity, "%s", psk->identity);
+    snprintf(row.originators, sizeof row.originators, "%s", psk->originators);
+    memcpy(row.sealed, blob, (size_t)len);
+    return cred_pg_put(cs->pg, t, &row);
+}
+
+/* A mirrored row with its key opened: 0, or -1 logged. */
+static int open_row(struct credentials *cs, enum cred_table t, const struct cred_row *row, struct cred_psk *out)
+{
+    memset(out, 0, sizeof *out);
+    int n = open_key(cs, cred_table_name[t], row->identity, row->sealed, row->sealed_len, out->key);
+    if (n < 0) {
+        log_error("credentials: the %s key '%s' does not open: it was sealed under another credentials-root.key "
+                  "(every front-end needs the same one) or altered", cred_table_name[t], row->identity);
+        memset(out, 0, sizeof *out);
+        return -1;
+    }
+    out->key_len = (size_t)n;
+    snprintf(out->identity, sizeof out->identity, "%s", row->identity);
+    snprintf(out->originators, sizeof out->originators, "%s", row->originators);
+    return 0;
+}
+
+/* From the in-memory mirror: a handshake never waits for the database. */
+static int shared_get(struct credentials *cs, enum cred_table t, const char *identity, struct cred_psk *out)
+{
+    const struct cred_row *row = cred_pg_find(cs->pg, t, identity);
+    return !row ? 1 : open_row(cs, t, row, out);
+}
+
+struct shared_visit {
+    struct credentials *cs;
+    enum cred_table table;
+    int (*psk_fn)(void *arg, const struct cred_psk *psk);
+    int (*lease_fn)(void *arg, const struct cred_psk *psk, int64_t until_us);
+    void *arg;
+};
+
+static int visit_shared(void *arg, const struct cred_row *row)
+{
+    struct shared_visit *v = arg;
+    struct cred_psk psk;
+    int rc = open_row(v->cs, v->table, row, &psk);
+    if (!rc) rc = v->psk_fn ? v->psk_fn(v->arg, &psk) : v->lease_fn(v->arg, &psk, row->until_us);
+    explicit_bzero(&psk, sizeof psk);
+    return rc;
+}
+
+/* The KEK check: a known value sealed under the first front-end's root
+ * key, kept in cred_meta; a root key that does not open it (nor every key
+ * row) stops the start, before this front-end writes keys nobody else can
+ * open. */
+#define KEK_CHECK_ID "kek-check"
+static int check_shared_kek(struct credentials *cs, const char *what)
+{
+    static const uint8_t probe[32];
+    uint8_t blob[SEALED_MAX], opened[CRED_KEY_MAX];
+    char hex[2 * SEALED_MAX + 1], stored[2 * SEALED_MAX + 1];
+    int len = seal_key(cs, "store_meta", KEK_CHECK_ID, probe, sizeof probe, blob);
+    if (len < 0) return -1;
+    hex_encode(blob, (size_t)len, hex);
+    if (cred_pg_meta_claim(cs->pg, KEK_CHECK_ID, hex, stored, sizeof stored)) return -1;
+    int n = hex_decode(stored, blob, sizeof blob);
+    bool ok = n > 0 && open_key(cs, "store_meta", KEK_CHECK_ID, blob, (size_t)n, opened) == (int)sizeof probe &&
+              !memcmp(opened, probe, sizeof probe);
+    if (!ok) {
+        log_error("credentials: %s: this front-end's credentials-root.key does not open the keys in the database: "
+                  "they were sealed under another root key. Every front-end on one database needs the same "
+                  "credentials-root.key (copy the first front-end's into this data directory, mode 0600); "
+                  "refusing to start", what);
+        return -1;
+    }
+    return 0;
+}
+
+/* Every key opens once at start, as in the SQLite store. */
+static int open_each(void *arg, const struct cred_row *row)
+{
+    struct shared_visit *v = arg;
+    struct cred_psk psk;
+    int rc = open_row(v->cs, v->table, row, &psk);
+    explicit_bzero(&psk, sizeof psk);
+    return rc;
+}
+
+struct credentials *cred_open_shared(const char *uri, const char *printable, const char *root_file,
+                                     const struct key_seal_ops *seal)
+{
+    struct credentials *cs = with_kek(printable, root_file, seal);
+    if (!cs) return NULL;
+    char err[512];
+    if (!(cs->pg = cred_pg_open(uri, err, sizeof err))) {
+        log_error("credentials: %s: %s", printable, err);
+        cred_close(cs);
+        return NULL;
+    }
+    if (check_shared_kek(cs, printable)) {
+        cred_close(cs);
+        return NULL;
+    }
+    for (int t = 0; t < CRED_T_COUNT; t++) {
+        struct shared_visit v = { .cs = cs, .table = (enum cred_table)t };
+        if (cred_pg_each(cs->pg, (enum cred_table)t, open_each, &v)) {
+            log_error("credentials: %s: refusing to start (no key is dropped)", printable);
+            cred_close(cs);
+            return NULL;
+        }
+    }
+    return cs;
+}
+
+struct gone_relay {
+    cred_gone_fn *fn;
+    void *arg;
+};
+
+static void relay_gone(void *arg, enum cred_table t, const char *identity)
+{
+    struct gone_relay *r = arg;
+    if (t != CRED_T_ESPRIM) r->fn(r->arg, identity);
+}
+
+int cred_change_fd(struct credentials *cs, unsigned *generation)
+{
+    return cs && cs->pg ? cred_pg_fd(cs->pg, generation) : -1;
+}
+
+bool cred_changes_waiting(const struct credentials *cs)
+{
+    return cs && cs->pg && cred_pg_waiting(cs->pg);
+}
+
+int cred_poll_changes(struct credentials *cs, cred_gone_fn *gone, void *arg)
+{
+    if (!cs || !cs->pg) return 0;
+    struct gone_relay r = { gone, arg };
+    return cred_pg_poll(cs->pg, relay_gone, &r);
+}
+
+unsigned cred_ca_generation(const struct credentials *cs)
+{
+    return cs && cs->pg ? cred_pg_ca_generation(cs->pg) : 0;
+}
+
+bool cred_shared(const struct credentials *cs)
+{
+    return cs && cs->pg;
+}
+
 /* The PSK and ESPrim key tables have the same shape; the key is sealed. */
 static int put_key(struct credentials *cs, const char *table, const struct cred_psk *psk)
 {
@@ -354,6 +524,7 @@ static int put_key(struct credentials *cs, const char *table, const struct cred_
     uint8_t blob[SEALED_MAX];
     int len = seal_key(cs, table, psk->identity, psk->key, psk->key_len, blob);
     if (len < 0) return -1;
+    if (cs->pg) return shared_put(cs, !strcmp(table, "psk") ? CRED_T_PSK : CRED_T_ESPRIM, psk, blob, len, 0);
     char sql[128];
     snprintf(sql, sizeof sql, "INSERT OR REPLACE INTO %s (identity, key, originators) VALUES (?, ?, ?)", table);
     const char *params[] = { psk->identity, NULL, psk->originators };
@@ -380,6 +551,7 @@ static int remove_row(struct credentials *cs, const char *sql, const char *key)
 
 int cred_remove_psk(struct credentials *cs, const char *identity)
 {
+    if (cs->pg) return cred_pg_remove(cs->pg, CRED_T_PSK, identity);
     return remove_row(cs, "DELETE FROM psk WHERE identity = ?", identity);
 }
 
@@ -415,6 +587,7 @@ static sqlite3_stmt *key_query(struct credentials *cs, const char *table)
 
 static int get_key(struct credentials *cs, const char *table, const char *identity, struct cred_psk *out)
 {
+    if (cs->pg) return shared_get(cs, !strcmp(table, "psk") ? CRED_T_PSK : CRED_T_ESPRIM, identity, out);
     sqlite3_stmt *st = key_query(cs, table);
     if (!st) return -1;
     sqlite3_bind_text(st, 1, identity, -1, SQLITE_TRANSIENT);
@@ -443,6 +616,7 @@ static struct lease *lease_of(struct credentials *cs, const char *identity)
 int cred_get_psk(struct credentials *cs, const char *identity, struct cred_psk *out)
 {
     int rc = get_key(cs, "psk", identity, out);
+    if (rc == 1 && cs->pg) rc = shared_get(cs, CRED_T_LEASE, identity, out);
     if (rc != 1) return rc;
     struct lease *l = lease_of(cs, identity);
     if (l) *out = l->psk;
@@ -466,6 +640,14 @@ int cred_lease_psk(struct credentials *cs, const struct cred_psk *psk, int64_t u
     if (!cred_valid_identity(psk->identity) || !psk->key_len || psk->key_len > CRED_KEY_MAX ||
         until_us <= clock_now_us())
         return -1;
+    if (cs->pg) {
+        uint8_t blob[SEALED_MAX];
+        int len = seal_key(cs, "lease", psk->identity, psk->key, psk->key_len, blob);
+        if (len < 0) return -1;
+        if (!shared_put(cs, CRED_T_LEASE, psk, blob, len, until_us)) return 0;
+        log_warn("credentials: the lease of %s is held by this front-end only (the database did not take it)",
+                 psk->identity);
+    }
     struct lease *slot = lease_of(cs, psk->identity);
     for (int i = 0; !slot && i < CRED_LEASES; i++)
         if (!cs->leases[i].until_us) slot = &cs->leases[i];
@@ -484,13 +666,18 @@ int cred_withdraw_lease(struct credentials *cs, const char *identity)
 {
     struct lease *l = lease_of(cs, identity);
     if (l) explicit_bzero(l, sizeof *l);
-    return l ? 0 : 1;
+    int shared = cs->pg ? cred_pg_remove(cs->pg, CRED_T_LEASE, identity) : 1;
+    return l || !shared ? 0 : 1;
 }
 
 int cred_each_lease(struct credentials *cs, int (*fn)(void *arg, const struct cred_psk *psk, int64_t until_us),
                     void *arg)
 {
     int rc = 0;
+    if (cs->pg) {
+        struct shared_visit v = { .cs = cs, .table = CRED_T_LEASE, .lease_fn = fn, .arg = arg };
+        rc = cred_pg_each(cs->pg, CRED_T_LEASE, visit_shared, &v);
+    }
     for (int i = 0; !rc && i < CRED_LEASES; i++)
         if (cs->leases[i].until_us) rc = fn(arg, &cs->leases[i].psk, cs->leases[i].until_us);
     return rc;
@@ -498,6 +685,10 @@ int cred_each_lease(struct credentials *cs, int (*fn)(void *arg, const struct cr
 
 int cred_each_psk(struct credentials *cs, int (*fn)(void *arg, const struct cred_psk *psk), void *arg)
 {
+    if (cs->pg) {
+        struct shared_visit v = { .cs = cs, .table = CRED_T_PSK, .psk_fn = fn, .arg = arg };
+        return cred_pg_each(cs->pg, CRED_T_PSK, visit_shared, &v);
+    }
     sqlite3_stmt *st;
     if (sqlite3_prepare_v2(cs->db, "SELECT identity, key, originators FROM psk ORDER BY identity",
                            -1, &st, NULL) != SQLITE_OK)
@@ -514,6 +705,7 @@ int cred_each_psk(struct credentials *cs, int (*fn)(void *arg, const struct cred
 int cred_put_ca(struct credentials *cs, const char *name, const char *pem)
 {
     if (!*name || !strstr(pem, "-----BEGIN CERTIFICATE-----")) return -1;
+    if (cs->pg) return cred_pg_put_ca(cs->pg, name, pem);
     const char *params[] = { name, pem };
     return exec_stmt(cs, "INSERT OR REPLACE INTO trusted_ca (name, pem) VALUES (?, ?)",
                      2, params, NULL, 0, 0) == SQLITE_DONE ? 0 : -1;
@@ -521,12 +713,14 @@ int cred_put_ca(struct credentials *cs, const char *name, const char *pem)
 
 int cred_remove_ca(struct credentials *cs, const char *name)
 {
+    if (cs->pg) return cred_pg_remove_ca(cs->pg, name);
     return remove_row(cs, "DELETE FROM trusted_ca WHERE name = ?", name);
 }
 
 int cred_each_ca(struct credentials *cs, int (*fn)(void *arg, const char *name, const char *pem),
                  void *arg)
 {
+    if (cs->pg) return cred_pg_each_ca(cs->pg, fn, arg);
     sqlite3_stmt *st;
     if (sqlite3_prepare_v2(cs->db, "SELECT name, pem FROM trusted_ca ORDER BY name", -1, &st, NULL)
         != SQLITE_OK)
@@ -541,6 +735,7 @@ int cred_each_ca(struct credentials *cs, int (*fn)(void *arg, const char *name, 
 int cred_put_login_code(struct credentials *cs, const char *code, const char *originator, int64_t now_us,
                         int64_t until_us)
 {
+    if (cs->pg) return cred_pg_put_login_code(cs->pg, code, originator, now_us, until_us);
     char until[24], now[24];
     snprintf(until, sizeof until, "%lld", (long long)until_us);
     snprintf(now, sizeof now, "%lld", (long long)now_us);
@@ -554,6 +749,7 @@ int cred_put_login_code(struct credentials *cs, const char *code, const char *or
 
 int cred_take_login_code(struct credentials *cs, const char *code, int64_t now_us, char *originator, size_t cap)
 {
+    if (cs->pg) return cred_pg_take_login_code(cs->pg, code, now_us, originator, cap);
     sqlite3_stmt *st;
     if (sqlite3_prepare_v2(cs->db, "DELETE FROM console_code WHERE code = ? RETURNING originator, until_us",
                            -1, &st, NULL) != SQLITE_OK)

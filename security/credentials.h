@@ -12,9 +12,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define CRED_ID_MAX 128        /* KpsaID length limit, '\0' included */
-#define CRED_KEY_MAX 64        /* PSK bytes */
-#define CRED_ORIG_MAX 512      /* comma-separated originator patterns */
+#include "cred_limits.h"
+
 #define CRED_ROOT_FILE "credentials-root.key"   /* in the data dir, beside credentials.db */
 
 struct cred_psk {
@@ -38,6 +37,27 @@ struct key_seal_ops;
 struct credentials *cred_open(const char *file, const char *root_file, const struct key_seal_ops *seal);
 void cred_close(struct credentials *cs);
 
+/* The store in a PostgreSQL database (db = postgresql://…, cred_pg.c),
+ * shared by every front-end on it: the same tables' contents, keys sealed
+ * under root_file's KEK, which must be every front-end's (a root file that
+ * does not open the database's keys is refused, logged). printable is the
+ * URI with its password masked, for messages. Lookups read an in-memory
+ * copy; writes go to the database (a bounded round trip). */
+struct credentials *cred_open_shared(const char *uri, const char *printable, const char *root_file,
+                                     const struct key_seal_ops *seal);
+bool cred_shared(const struct credentials *cs);
+/* Following the other front-ends' changes (shared stores only). The
+ * socket to watch (-1 while the database is away; *generation changes with
+ * each new connection); whether a statement of ours may have left notices
+ * unread on a quiet socket; and applying them: gone is told of each PSK or
+ * lease identity that went (to end its sessions). cred_poll_changes
+ * reconnects, and reads everything again, after a loss; it returns the
+ * changes applied, or -1 while the database is away (call again later). */
+typedef void cred_gone_fn(void *arg, const char *identity);
+int cred_change_fd(struct credentials *cs, unsigned *generation);
+bool cred_changes_waiting(const struct credentials *cs);
+int cred_poll_changes(struct credentials *cs, cred_gone_fn *gone, void *arg);
+
 /* Adds or replaces a PSK. Returns 0, or -1 on a bad identity/key/pattern. */
 int cred_put_psk(struct credentials *cs, const struct cred_psk *psk);
 /* Finds a PSK by identity: 0 found, 1 unknown, -1 store error. */
@@ -54,7 +74,10 @@ int cred_put_esprim_key(struct credentials *cs, const struct cred_psk *key);
 int cred_get_esprim_key(struct credentials *cs, const char *key_id, struct cred_psk *out);
 /* Keys lent by a MEF to this CSE as an enrolment target (TS-0003 8.3.2.1):
  * held in memory only, never in the file, until until_us (clock.h time).
- * cred_get_psk finds them after the stored keys. */
+ * In a shared store they are written to the database (sealed, with their
+ * end) so that every front-end accepts the device; held here only when the
+ * database does not take them. cred_get_psk finds them after the stored
+ * keys. */
 #define CRED_LEASES 256
 int cred_lease_psk(struct credentials *cs, const struct cred_psk *psk, int64_t until_us);
 /* Removes a lease: 0, or 1 when there was none. */
@@ -69,6 +92,10 @@ void cred_on_miss(struct credentials *cs, cred_miss_fn *fn, void *arg);
 /* Trusted CA certificates (PEM text), by a name of the operator's choice. */
 int cred_put_ca(struct credentials *cs, const char *name, const char *pem);
 int cred_remove_ca(struct credentials *cs, const char *name);
+/* Moves whenever the trusted CAs changed (a shared store follows other
+ * front-ends' changes; an SQLite store's CAs are read at start: always 0).
+ * A TLS listener compares it to reload its trust store. */
+unsigned cred_ca_generation(const struct credentials *cs);
 /* Calls fn for each trusted CA; stops and returns fn's value when non-zero. */
 int cred_each_ca(struct credentials *cs, int (*fn)(void *arg, const char *name, const char *pem),
                  void *arg);

@@ -42,6 +42,8 @@ struct tls_server {
     struct timespec crl_mtime; /* of the CRL file as last loaded */
     unsigned generation;       /* of the session context: a new CRL ends resumption */
     char server_name[256];     /* tls-server-name, acknowledged in SNI */
+    char own_ca[512];          /* our CA's certificate file, trusted too; "" = none */
+    unsigned ca_generation;    /* cred_ca_generation() when the CAs were loaded */
 };
 
 /* What a session remembers of the handshake that made it (its ticket
@@ -150,10 +152,11 @@ static int server_name(SSL *ssl, int *alert, void *arg)
 }
 
 /* The certificate and key: configured ones, or generated under data-dir. */
-static int load_identity(SSL_CTX *ctx, const struct config *cfg)
+static int load_identity(SSL_CTX *ctx, const struct config *cfg, char *own_ca, size_t cap)
 {
     struct certgen_paths id;
     if (certgen_server_identity(cfg, &id)) return -1;
+    snprintf(own_ca, cap, "%s", id.ca_cert);
     /* Our own CA may sign client certificates too. */
     if (id.ca_cert[0]) {
         STACK_OF(X509_NAME) *names = SSL_load_client_CA_file(id.ca_cert);
@@ -231,7 +234,7 @@ struct tls_server *tls_server_create(const struct config *cfg, struct credential
     ts->creds = creds;
     ts->ctx = SSL_CTX_new(TLS_server_method());
     if (!ts->ctx || tls_io_setup(ts->ctx) || SSL_CTX_set_ciphersuites(ts->ctx, tls13_suites) != 1 ||
-        SSL_CTX_set_cipher_list(ts->ctx, tls12_suites) != 1 || load_identity(ts->ctx, cfg)) {
+        SSL_CTX_set_cipher_list(ts->ctx, tls12_suites) != 1 || load_identity(ts->ctx, cfg, ts->own_ca, sizeof ts->own_ca)) {
         log_error("tls: cannot set up the TLS context");
         tls_server_free(ts);
         return NULL;
@@ -248,6 +251,7 @@ struct tls_server *tls_server_create(const struct config *cfg, struct credential
     SSL_CTX_set_num_tickets(ts->ctx, 1);
     SSL_CTX_sess_set_cache_size(ts->ctx, SESSION_CACHE);
     set_session_context(ts);
+    ts->ca_generation = cred_ca_generation(creds);
     cred_each_ca(creds, tls_io_load_client_ca, ts->ctx);
     /* After the CAs: the CRL store is built from them. Until a CRL loads,
      * every client certificate is refused (its CA has no CRL). */
@@ -270,9 +274,48 @@ void tls_server_free(struct tls_server *ts)
 
 /* --- per connection ------------------------------------------------------ */
 
+/* Reloads the trusted CAs when the credential store's changed (another
+ * front-end on a shared store added or removed one): the next handshake
+ * verifies against them. The CRL is loaded again after them (its issuer
+ * must be trusted). */
+static void refresh_cas(struct tls_server *ts)
+{
+    unsigned generation = cred_ca_generation(ts->creds);
+    if (generation == ts->ca_generation) return;
+    X509_STORE *store = X509_STORE_new();
+    STACK_OF(X509_NAME) *names = sk_X509_NAME_new_null();
+    if (!store || !names) {
+        X509_STORE_free(store);
+        sk_X509_NAME_free(names);
+        return;                /* out of memory: the old CAs stay, retried next time */
+    }
+    ts->ca_generation = generation;
+    SSL_CTX_set_cert_store(ts->ctx, store);        /* frees the old store */
+    SSL_CTX_set_client_CA_list(ts->ctx, names);
+    if (ts->own_ca[0]) {
+        STACK_OF(X509_NAME) *own = SSL_load_client_CA_file(ts->own_ca);
+        if (SSL_CTX_load_verify_locations(ts->ctx, ts->own_ca, NULL) != 1 || !own)
+            log_warn("tls: cannot load %s as a trusted CA", ts->own_ca);
+        if (own) SSL_CTX_set_client_CA_list(ts->ctx, own);
+    }
+    cred_each_ca(ts->creds, tls_io_load_client_ca, ts->ctx);
+    ERR_clear_error();
+    if (ts->crl_file[0]) {
+        /* As at start: until the CRL loads again onto the new CAs, client
+         * certificates are refused. */
+        X509_STORE_set_flags(store, X509_V_FLAG_CRL_CHECK);
+        ts->crl_mtime = (struct timespec){ 0 };
+    }
+    /* A removed CA must not come back through a resumed session. */
+    ts->generation++;
+    set_session_context(ts);
+    log_info("tls: trusted CAs reloaded (changed in the credential store)");
+}
+
 static void *tls_attach(void *data, int fd)
 {
     struct tls_server *ts = data;
+    refresh_cas(ts);
     refresh_crl(ts);
     struct tls_conn *c = calloc(1, sizeof *c);
     if (!c) return NULL;

@@ -66,7 +66,8 @@ static void usage(void)
          "Signed firmware (see docs/decisions.md):\n"
          "  firmware sign --sign EC-JWK-FILE --body '{\"m2m:fwr\":{...}}' [--image FILE]\n"
          "                prints the body with fwdg (sha256 of the image) and fwsg (detached JWS)\n"
-         "  (the credential store in --data-dir); --jwe-alg dir|A128KW|A192KW|A256KW,\n"
+         "  (the credential store in --data-dir, or with --db postgresql://… in that database);\n"
+         "  --jwe-alg dir|A128KW|A192KW|A256KW,\n"
          "  --jwe-enc A128GCM|A192GCM|A256GCM (default: AnnnKW by key size, ECDH-ES+A256KW for an\n"
          "  EC public JWK, RSA-OAEP-256 for an RSA one, A256GCM); --jwe-alg ECDH-ES+A128KW|\n"
          "  ECDH-ES+A192KW too\n"
@@ -162,6 +163,7 @@ static int take_option(struct cli *c, const char *name, const char *v)
     else if (!strcmp(name, "--grant")) ADD(c->grant, c->ngrant);
     else if (!strcmp(name, "--manage")) ADD(c->manage, c->nmanage);
     else if (!strcmp(name, "--data-dir")) c->data_dir = v;
+    else if (!strcmp(name, "--db")) c->db = v;
     else if (!strcmp(name, "--file")) c->file = v;
     else if (!strcmp(name, "--tail")) c->tail = atoi(v);
     else if (!strcmp(name, "--das")) c->das_url = v;

@@ -23,6 +23,7 @@ struct cli {
     const char *manage[CLI_MAX]; int nmanage;
     bool authenticated, pvs, deny_only;
     const char *data_dir, *file;
+    const char *db;            /* cred:KpsaID in a PostgreSQL credential store (--db) */
     const char *psk_key_file;
     /* das and token commands */
     const char *das_url, *holder, *until, *op, *rate, *lifetime;

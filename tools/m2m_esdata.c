@@ -5,6 +5,8 @@
 #include "m2m.h"
 
 #include "../security/credentials.h"
+#include "../cse/store/store.h"
+#include "../cse/store/store_pg.h"
 #include "../security/key_seal.h"
 #include "../security/firmware_sig.h"
 #include "../security/jose.h"
@@ -30,18 +32,22 @@ static int hexval(int ch)
 }
 
 /* A key from the credential store: "cred:KpsaID" names a pre-provisioned
- * symmetric key in <data-dir>/credentials.db (the same store m2m-cse keeps). */
+ * symmetric key in <data-dir>/credentials.db (the same store m2m-cse keeps),
+ * or in the PostgreSQL database --db names (the store of front-ends on it). */
 static struct jose_key *key_from_store(const struct cli *c, const char *id, char **kid)
 {
     char path[4200];
-    snprintf(path, sizeof path, "%s/credentials.db", c->data_dir ? c->data_dir : "./var");
-    if (access(path, R_OK)) {
+    bool shared = c->db && pg_store_wanted(c->db);
+    if (shared) store_printable(c->db, path, sizeof path);
+    else snprintf(path, sizeof path, "%s/credentials.db", c->data_dir ? c->data_dir : "./var");
+    if (!shared && access(path, R_OK)) {
         fprintf(stderr, "m2m: cannot read the credential store %s (--data-dir): %s\n", path, strerror(errno));
         return NULL;
     }
     char root[4200];
     snprintf(root, sizeof root, "%s/%s", c->data_dir ? c->data_dir : "./var", CRED_ROOT_FILE);
-    struct credentials *cs = cred_open(path, root, key_seal_openssl());
+    struct credentials *cs = shared ? cred_open_shared(c->db, path, root, key_seal_openssl())
+                                    : cred_open(path, root, key_seal_openssl());
     struct cred_psk psk;
     int rc = cs ? cred_get_psk(cs, id, &psk) : -1;
     cred_close(cs);

@@ -2,7 +2,8 @@
  * memory (feed.h). What is not here reads through the store on every use
  * and needs nothing: the subscriptions of a resource (notify.c asks the
  * store for them per event), <request> records, AE-IDs and names (the
- * store's unique constraints decide), la/ol, credentials (their own file).
+ * store's unique constraints decide), la/ol. Credentials follow their own
+ * channel (security/cred_follow.c).
  * The parent cache and every memo keyed on store_generation() drop
  * themselves: the generation moves with each change reported. */
 #include "feed.h"

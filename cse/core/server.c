@@ -20,6 +20,7 @@
 #include "../wire/transport.h"
 #include "../../security/authz.h"
 #include "../../security/cred_admin.h"
+#include "../../security/cred_follow.h"
 #include "../../security/console_session.h"
 #include "../../security/credentials.h"
 #include "../../security/enrol_target.h"
@@ -228,7 +229,7 @@ int server_main(int argc, char **argv, const struct server_profile *profile)
     if ((tm || cfg.npsk || cfg.psk_file[0] || cfg.ntrusted_ca || cfg.esprim || cfg.nesprim_key) &&
         !(cse.creds = cred_open_provisioned(&cfg)))
         goto out;
-    if (cse.creds && enrol_target_open(&cse)) goto out;
+    if (cse.creds && (cred_follow_open(&cse) || enrol_target_open(&cse))) goto out;
     if (cfg.console && !(cse.console = console_sessions_create(cfg.console_session_ttl_s * 1000000LL))) goto out;
     if (cfg.https_port && cfg.security_http != SECURITY_OFF &&
         !(https = start_https(loop, &cfg, &cse, tm, limits, &tls)))
@@ -275,6 +276,7 @@ out:
     http_limits_free(limits);
     if (tls) tm->tls_server_free(tls);
     if (cse.creds) enrol_target_close(&cse);
+    cred_follow_close(&cse);
     cred_close(cse.creds);
     console_sessions_free(cse.console);
     cse.console = NULL;

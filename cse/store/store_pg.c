@@ -13,6 +13,7 @@
  * bounded connection attempt); a transaction the connection took with it is
  * reported failed when it ends, never acknowledged. */
 #include "store_pg.h"
+#include "pq_lib.h"
 #include "store_keys.h"
 
 #include "../base/json_text.h"
@@ -20,70 +21,13 @@
 #include "../core/rsc.h"
 #include "../../resources/types.h"
 
-#include <dlfcn.h>
 #include <errno.h>
-#include <libpq-fe.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
-
-/* libpq is loaded when a PostgreSQL store is opened, not linked: it brings
- * OpenSSL, which an HTTP-only m2m-cse keeps out of its process (the
- * transport module, architecture.md). These point into it. */
-#define PQ_FUNCTIONS(X) \
-    X(PQclear) \
-    X(PQntuples) \
-    X(PQgetvalue) \
-    X(PQresultStatus) \
-    X(PQstatus) \
-    X(PQgetlength) \
-    X(PQfinish) \
-    X(PQsocket) \
-    X(PQresultErrorMessage) \
-    X(PQfreemem) \
-    X(PQerrorMessage) \
-    X(PQconsumeInput) \
-    X(PQcmdTuples) \
-    X(PQsetnonblocking) \
-    X(PQsetNoticeProcessor) \
-    X(PQsendQueryPrepared) \
-    X(PQsendQuery) \
-    X(PQsendPrepare) \
-    X(PQnotifies) \
-    X(PQisBusy) \
-    X(PQgetisnull) \
-    X(PQgetResult) \
-    X(PQflush) \
-    X(PQconninfoParse) \
-    X(PQconninfoFree) \
-    X(PQconnectStartParams) \
-    X(PQconnectPoll) \
-    X(PQcmdStatus) \
-    X(PQbackendPID)
-
-#define PQ_POINTER(name) static __typeof__(name) *pq_##name;
-PQ_FUNCTIONS(PQ_POINTER)
-
-/* Loads libpq once; false (logged) when it is not installed. */
-static bool pq_load(void)
-{
-    static void *lib;
-    if (lib) return true;
-    void *l = dlopen("libpq.so.5", RTLD_NOW | RTLD_LOCAL);
-    bool ok = l != NULL;
-#define PQ_RESOLVE(name) ok = ok && (*(void **)&pq_##name = dlsym(l, #name)) != NULL;
-    PQ_FUNCTIONS(PQ_RESOLVE)
-    if (!ok) {
-        log_error("store: a PostgreSQL db needs libpq (Debian libpq5): %s", dlerror());
-        if (l) dlclose(l);
-        return false;
-    }
-    lib = l;
-    return true;
-}
 
 /* Bounds (milliseconds) of a connection attempt, a statement on the server,
  * and a round trip seen from here (the statement's bound plus slack: past
@@ -572,7 +516,7 @@ const char *pg_store_printable(const char *db, char *buf, size_t size)
 
 int pg_store_open(struct pg_store **out, const char *uri, enum store_sync sync)
 {
-    if (!pq_load()) return RSC_INTERNAL_SERVER_ERROR;
+    if (!pq_load("store")) return RSC_INTERNAL_SERVER_ERROR;
     struct pg_store *p = calloc(1, sizeof *p);
     if (!p || !(p->uri = strdup(uri))) { free(p); return RSC_INTERNAL_SERVER_ERROR; }
     p->sync = sync;

@@ -97,6 +97,14 @@ def store_flags(data_dir):
     return ["--db", pg_server.server().database_for(data_dir)] if pg_server.enabled() else []
 
 
+def admin_flags(data_dir):
+    """The flags that point `m2m-cse credentials` and `console-login` at a
+    CSE's credential store: its data directory (the root key) and, under
+    IRONBARK_TEST_STORE=postgresql, its database, which holds the
+    credentials then (docs/scale-out.md)."""
+    return ["--data-dir", data_dir] + store_flags(data_dir)
+
+
 class Response:
     def __init__(self, status, headers, body):
         self.status = status

@@ -4,14 +4,14 @@ end, sessions honoured over HTTPS only and as their own originator, CORS
 preflights and foreign pages refused, and no key material in any answer."""
 import json, os, subprocess, sys, time
 sys.path.insert(0, os.path.dirname(__file__))
-from harness import Cse, Tap, CSE_BIN, curl
+from harness import Cse, Tap, CSE_BIN, admin_flags, curl
 
 KEY = "00112233445566778899aabbccddeeff"
 t = Tap()
 
 
 def mint(cse, *extra):
-    p = subprocess.run([CSE_BIN, "console-login", "--data-dir", cse.data_dir, *extra],
+    p = subprocess.run([CSE_BIN, "console-login", *admin_flags(cse.data_dir), *extra],
                        capture_output=True, text=True, timeout=20)
     return p.stdout.strip(), p
 

@@ -5,7 +5,7 @@ see the denial it causes in the audit view. Fails (never skips) when the
 browser is missing: scripts/install-deps.sh installs it."""
 import os, shutil, subprocess, sys, tempfile
 sys.path.insert(0, os.path.dirname(__file__))
-from harness import Cse, Tap, CSE_BIN
+from harness import Cse, Tap, CSE_BIN, admin_flags
 
 from selenium import webdriver
 from selenium.webdriver.chrome.service import Service
@@ -38,7 +38,7 @@ with Cse(console="true", coap_port=0, coaps_port=0) as cse:
     t.rsc(r, 2001, 201, "an AE to look at (Cmeter)")
     r = cse.create("/cse-in/meter", 3, {"m2m:cnt": {"rn": "power"}}, origin="Cmeter")
     t.rsc(r, 2001, 201, "and its container")
-    code = subprocess.run([CSE_BIN, "console-login", "--data-dir", cse.data_dir], capture_output=True,
+    code = subprocess.run([CSE_BIN, "console-login", *admin_flags(cse.data_dir)], capture_output=True,
                           text=True, timeout=20).stdout.strip()
 
     d = browser(profile)

@@ -10,7 +10,7 @@ Signing (ES256 with a jwcrypto-made key, HS256) and sign-then-encrypt too;
 sealing to a recipient's EC (ECDH-ES+A256KW) or RSA (RSA-OAEP-256) public JWK."""
 import glob, json, os, subprocess, sys, tempfile
 sys.path.insert(0, os.path.dirname(__file__))
-from harness import Cse, Tap, BUILD, write_private
+from harness import Cse, Tap, BUILD, store_flags, write_private
 from coap_peer import coap_client
 from notify_receiver import Receiver, events
 from jwcrypto import jwk
@@ -70,7 +70,7 @@ try:
         t.ok(rc == 0 and got.get("m2m:cin", {}).get("con") == {"t": 21.5, "id": SECRET}
              and got["m2m:cin"].get("cnf") == "application/json:0",
              "m2m retrieve --decrypt (key file) over HTTP gives the reading back", (rc, out, err))
-        rc, out, err = m2m("--data-dir", cse.data_dir, "retrieve", box + "/r1", "--decrypt", "cred:meter@test")
+        rc, out, err = m2m("--data-dir", cse.data_dir, *store_flags(cse.data_dir), "retrieve", box + "/r1", "--decrypt", "cred:meter@test")
         t.ok(rc == 0 and SECRET in out, "--decrypt cred:meter@test takes the key from the credential store",
              (rc, out, err))
         r = cse.get(box + "/r1", origin="Cmeter")

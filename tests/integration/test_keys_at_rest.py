@@ -6,7 +6,9 @@ with python3-cryptography; after a restart the stored keys still serve CoAPS
 handshakes; a store of plain keys from an earlier version is sealed in place
 at first start (logged as a count, never the keys); a root file group or
 others may read, a wrong root file, or a missing crypto module stop the start
-with a clear message and drop nothing."""
+with a clear message and drop nothing. The CSE runs on SQLite here in every
+setup: with a PostgreSQL db the credentials live in the database instead
+(test_scale_out_credentials checks them there)."""
 import os, shutil, sqlite3, stat, subprocess, sys, tempfile
 sys.path.insert(0, os.path.dirname(__file__))
 from harness import Cse, Tap
@@ -63,7 +65,7 @@ def handshake(cse, secret, identity, what):
 
 
 def refused(d, what, expect, **settings):
-    args = Cse(data_dir=d, **settings).args()
+    args = Cse(data_dir=d, db=os.path.join(d, "cse.db"), **settings).args()
     p = subprocess.run(args, capture_output=True, text=True, timeout=15)
     log = p.stdout + p.stderr
     t.ok(p.returncode != 0 and expect in log, "%s: the CSE does not start (%s)" % (what, expect), log[-800:])
@@ -73,7 +75,7 @@ def refused(d, what, expect, **settings):
 # --- a fresh store: keys sealed, usable after a restart -------------------
 d = os.path.join(work, "fresh")
 os.mkdir(d, 0o700)
-with Cse(data_dir=d, psk=PSK) as cse:
+with Cse(data_dir=d, db=os.path.join(d, "cse.db"), psk=PSK) as cse:
     handshake(cse, SECRET, IDENTITY, "from the config file")
     log = cse.read_log()
 root = os.path.join(d, "credentials-root.key")
@@ -95,7 +97,7 @@ except Exception:
 t.ok(SECRET.hex() not in log and SECRET.decode() not in log, "the key is not in the log")
 
 # Restarted without the key in the configuration: the store's sealed key serves.
-with Cse(data_dir=d) as cse:
+with Cse(data_dir=d, db=os.path.join(d, "cse.db")) as cse:
     handshake(cse, SECRET, IDENTITY, "from the sealed store after a restart")
 
 # --- a store of plain keys from an earlier version ------------------------
@@ -107,7 +109,7 @@ db.commit()
 db.close()
 os.unlink(root)                            # an earlier version had none
 t.ok(OLD_SECRET in file_bytes(d), "the old-style store holds its keys in the clear")
-with Cse(data_dir=d) as cse:
+with Cse(data_dir=d, db=os.path.join(d, "cse.db")) as cse:
     handshake(cse, OLD_SECRET, OLD_IDENTITY, "of a plain store, sealed at start")
     handshake(cse, SECRET, IDENTITY, "of a plain store (second key)")
     log = cse.read_log()
@@ -131,7 +133,7 @@ t.eq(sorted(rows(d)), sorted([IDENTITY, OLD_IDENTITY]), "no key was dropped")
 with open(root, "wb") as f:
     f.write(saved)
 refused(d, "no crypto module", "keys are never stored in the clear", jose_module=os.path.join(work, "none.so"))
-with Cse(data_dir=d) as cse:
+with Cse(data_dir=d, db=os.path.join(d, "cse.db")) as cse:
     handshake(cse, OLD_SECRET, OLD_IDENTITY, "once the right root file is back")
 
 shutil.rmtree(work, ignore_errors=True)

@@ -8,10 +8,14 @@ the Enrolee-ID; the inventory (`m2m mef list|show`); revocation cutting the
 device off at the CSE; bad input (wrong bootstrap key, replayed and expired
 enrolments, unknown KeID at the CSE, unauthenticated or foreign fetches,
 malformed Mmef paths and bodies), each refused, audited, nothing issued;
-and a CSE that keeps serving while its MEF does not answer."""
+and a CSE that keeps serving while its MEF does not answer. With the
+PostgreSQL store (the postgresql setup) the lent key is shared through the
+database, sealed: a second front-end with no MEF settings accepts the
+device enrolled through the first (docs/scale-out.md)."""
 import json
 import os
 import re
+import shutil
 import stat
 import subprocess
 import sys
@@ -20,6 +24,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(__file__))
 import harness  # noqa: E402
+import pg_server  # noqa: E402
 import silent_source  # noqa: E402
 import secure  # noqa: E402
 from harness import Cse, Tap, curl, free_port, write_private  # noqa: E402
@@ -112,8 +117,16 @@ try:
         log = cse.read_log()
         t.ok("fetching the key of %s" % keid in log and "bound to Cmeter1" in log,
              "the CSE fetched the key from the MEF and bound it to the Enrolee-ID")
-        t.ok(keid not in open(os.path.join(cse.data_dir, "credentials.db"), "rb").read().decode("latin-1"),
-             "the lent key is held in memory only, never in the CSE's credential store")
+        kpsa = open(dev_key).read().strip()
+        if pg_server.enabled():
+            db = pg_server.server().database_for(cse.data_dir)
+            rows = pg_server.server().psql("SELECT identity, encode(key, 'hex'), until_us FROM cred_lease",
+                                           db=db.split("/")[3].split("?")[0])
+            t.ok(keid in rows and kpsa not in rows,
+                 "the lent key is shared through the database with its end, sealed (never in the clear)", rows)
+        else:
+            t.ok(keid not in open(os.path.join(cse.data_dir, "credentials.db"), "rb").read().decode("latin-1"),
+                 "the lent key is held in memory only, never in the CSE's credential store")
         t.ok(open(dev_key).read().strip() not in mef.read_log() + cse.read_log(), "no key in any log")
 
         def as_device(*args, key=dev_key, identity=None, origin="Cmeter1"):
@@ -122,6 +135,20 @@ try:
 
         r = as_device("create", "cse-in/meter1", "--ty", "3", "--body", '{"m2m:cnt":{"rn":"data"}}')
         t.ok("RSC 2001" in r.stdout, "the device writes over its enrolled credential", r.stdout + r.stderr)
+        if pg_server.enabled():
+            # A second front-end on the same database, with the first's root
+            # key and no MEF settings (it cannot fetch the key itself).
+            bdir = tempfile.mkdtemp(prefix="ironbark-test-")
+            shutil.copy2(os.path.join(cse.data_dir, "credentials-root.key"), bdir)
+            try:
+                with Cse(data_dir=bdir, db=db, coap_port=0) as b:
+                    r = tool("--url", "coaps://127.0.0.1:%d" % b.coaps_port, "--psk-id", keid, "--psk-key-file",
+                             dev_key, "--from", "Cmeter1", "--handshake-timeout", "1500", "--timeout", "4000",
+                             "retrieve", "cse-in/meter1/data")
+                    t.ok("RSC 2000" in r.stdout and "fetching the key" not in b.read_log(),
+                         "front-end B (no MEF settings) accepts the device enrolled through A", r.stdout + r.stderr)
+            finally:
+                shutil.rmtree(bdir, ignore_errors=True)
         r = as_device("retrieve", "cse-in/meter1", origin="Cother")
         t.ok("RSC 4106" in r.stdout, "the enrolled key speaks only for its Enrolee-ID (4106 for another)",
              r.stdout + r.stderr)

@@ -4,7 +4,7 @@ gate (4106/4107), SNI, and bad input: wrong and unknown PSKs, expired and
 untrusted certificates, a stalled handshake."""
 import os, shutil, socket, subprocess, sys, tempfile, time
 sys.path.insert(0, os.path.dirname(__file__))
-from harness import Cse, Tap, CSE_BIN
+from harness import Cse, Tap, CSE_BIN, admin_flags
 import secure
 
 KEY = "00112233445566778899aabbccddeeff"
@@ -138,7 +138,7 @@ with Cse(psk=PSK, trusted_ca=ca[0], tls_handshake_timeout=1000) as cse:
 
     # The admin interface: a key added while the CSE runs is usable at once.
     # Keys go in on standard input, never as arguments.
-    adm = [CSE_BIN, "credentials", "--data-dir", cse.data_dir]
+    adm = [CSE_BIN, "credentials", *admin_flags(cse.data_dir)]
     p = subprocess.run(adm + ["add-psk"], input=("late@test.example:%s:CAdmin\n" % KEY).encode(),
                        capture_output=True, timeout=10)
     t.eq(p.returncode, 0, "m2m-cse credentials add-psk (key on stdin)")

@@ -5,7 +5,8 @@ and cannot load it stops with exit 1 and a message naming the file and the
 setting."""
 import os, shutil, subprocess, sys, tempfile
 sys.path.insert(0, os.path.dirname(__file__))
-from harness import Cse, Tap, CSE_BIN
+from harness import Cse, Tap, CSE_BIN, admin_flags
+import pg_server
 from notify_receiver import CoapReceiver, sgn
 
 TLS_LIBS = ("libssl.so", "libcrypto.so", "libwolfssl", "libcoap", "ironbark-transports")
@@ -46,9 +47,10 @@ try:
 
     with Cse(https_port=0, coap_port=0, coaps_port=0,
              psk="dev1:00112233445566778899aabbccddeeff:Cdev1") as cse:
-        t.ok(os.path.exists(os.path.join(cse.data_dir, "credentials.db")),
+        # With a PostgreSQL db the credentials are in the database, not in credentials.db.
+        t.ok(os.path.exists(os.path.join(cse.data_dir, "credentials.db")) != pg_server.enabled(),
              "HTTP-only with a configured psk: the store is opened and provisioned")
-        out = subprocess.run([CSE_BIN, "credentials", "--data-dir", cse.data_dir, "list"],
+        out = subprocess.run([CSE_BIN, "credentials", *admin_flags(cse.data_dir), "list"],
                              capture_output=True, text=True, timeout=10)
         t.ok("dev1" in out.stdout, "the credentials CLI lists it", out.stdout + out.stderr)
 
