@@ -7,6 +7,7 @@
 #include "coap_dedup.h"
 #include "coap_map.h"
 #include "coap_optfilter.h"
+#include "coap_optiter.h"
 #include "coap_parse_hook.h"
 #include "coap_wire.h"
 #include "../core/cse.h"
@@ -172,8 +173,7 @@ static void read_request(const coap_pdu_t *pdu, struct coap_msg_in *in)
         }
         struct coap_option_in *o = &in->opts[in->nopts++];
         o->number = (uint16_t)it.number;
-        o->value = coap_opt_value(opt);
-        o->len = coap_opt_length(opt);
+        o->value = coap_optiter_value(opt, &it, &o->len);
     }
     size_t len = 0, offset = 0, total = 0;
     const uint8_t *data = NULL;

@@ -3,6 +3,7 @@
 #include "coap_optfilter.h"
 #include "coap_wire.h"
 
+#include <dlfcn.h>
 #include <string.h>
 
 void coap_optiter_filter_one(coap_opt_filter_t *filter, coap_option_num_t number)
@@ -81,4 +82,69 @@ coap_opt_t *coap_check_option(const coap_pdu_t *pdu, coap_option_num_t number, c
             return NULL;
         }
     }
+}
+
+const uint8_t *coap_optiter_value(const coap_opt_t *opt, const coap_opt_iterator_t *oi, size_t *len)
+{
+    size_t delta;
+    if (!coap_wire_option_at(opt, (size_t)(oi->next_option - opt), &delta, len)) *len = 0;
+    return oi->next_option - *len;
+}
+
+/* RFC 3986's unreserved and sub-delims, ':' and '@' (pchar), as libcoap
+ * leaves them unescaped in a path. */
+static int plain_in_path(uint8_t c)
+{
+    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+           (c && strchr("-._~!$'()*+,;=:@&", c));
+}
+
+typedef coap_string_t *uri_path_fn(const coap_pdu_t *request);
+
+/* Overrides libcoap's exported function of the same name (see header): the
+ * Uri-Path options joined by '/', bytes outside plain_in_path() as %XX, in
+ * a string the caller frees with coap_delete_string(). A request with a
+ * Proxy-Uri goes to libcoap's own function. */
+coap_string_t *coap_get_uri_path(const coap_pdu_t *request)
+{
+    static const char hex[] = "0123456789ABCDEF";
+    coap_opt_iterator_t oi;
+    if (coap_check_option(request, COAP_OPTION_PROXY_URI, &oi)) {
+        static uri_path_fn *real;
+        if (!real) {
+            void *f = dlvsym(RTLD_NEXT, "coap_get_uri_path", "VER_3");
+            real = (uri_path_fn *)(f ? f : dlsym(RTLD_NEXT, "coap_get_uri_path"));
+        }
+        return real ? real(request) : NULL;
+    }
+    coap_opt_filter_t f;
+    coap_optiter_filter_one(&f, COAP_OPTION_URI_PATH);
+    size_t length = 0, seglen;
+    coap_opt_t *q;
+    coap_option_iterator_init(request, &oi, &f);
+    while ((q = coap_option_next(&oi))) {
+        const uint8_t *seg = coap_optiter_value(q, &oi, &seglen);
+        for (size_t i = 0; i < seglen; i++) length += plain_in_path(seg[i]) ? 1 : 3;
+        length += 1;
+    }
+    if (length) length--;   /* no '/' before the first segment */
+    coap_string_t *path = coap_new_string(length);
+    if (!path) return NULL;
+    path->length = length;
+    uint8_t *w = path->s;
+    coap_option_iterator_init(request, &oi, &f);
+    for (int n = 0; (q = coap_option_next(&oi)); n++) {
+        if (n) *w++ = '/';
+        const uint8_t *seg = coap_optiter_value(q, &oi, &seglen);
+        for (size_t i = 0; i < seglen; i++) {
+            if (plain_in_path(seg[i])) {
+                *w++ = seg[i];
+            } else {
+                *w++ = '%';
+                *w++ = (uint8_t)hex[seg[i] >> 4];
+                *w++ = (uint8_t)hex[seg[i] & 15];
+            }
+        }
+    }
+    return path;
 }

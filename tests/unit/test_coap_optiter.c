@@ -17,6 +17,7 @@
 
 typedef coap_opt_t *next_fn(coap_opt_iterator_t *oi);
 typedef coap_opt_t *check_fn(const coap_pdu_t *pdu, coap_option_num_t number, coap_opt_iterator_t *oi);
+typedef coap_string_t *path_fn(const coap_pdu_t *pdu);
 typedef int set_fn(coap_opt_filter_t *filter, coap_option_num_t number);
 
 /* libcoap's definition of name: the next one after ours. */
@@ -154,6 +155,51 @@ static void check_option_matches_libcoap(void **state)
     }
 }
 
+/* Requests with Uri-Path segments of any bytes (and some with a
+ * Proxy-Uri): the same path string as libcoap's. */
+static void uri_path_matches_libcoap(void **state)
+{
+    (void)state;
+    path_fn *real = libcoap_fn("coap_get_uri_path");
+    assert_non_null(real);
+    srand(13);
+    uint8_t dgram[1200];
+    for (int t = 0; t < 20000; t++) {
+        uint8_t *w = dgram;
+        *w++ = 0x40;
+        *w++ = 0x01;
+        *w++ = 0x00;
+        *w++ = 0x07;
+        unsigned last = 0;
+        if (rand() % 4 == 0) w = put_option(w, &last, 3, 1 + (size_t)(rand() % 8));   /* Uri-Host */
+        int segs = rand() % 6;
+        for (int k = 0; k < segs; k++) {
+            size_t len = (size_t)(rand() % 12);
+            w = put_option(w, &last, 11, len);
+            for (size_t i = 0; i < len; i++) w[-(long)len + (long)i] = (uint8_t)(rand() % 3 ? 'a' + rand() % 26 : rand());
+        }
+        if (rand() % 8 == 0) {
+            static const char proxy[] = "coap://h/p/q";
+            uint8_t *v = put_option(w, &last, 35, sizeof proxy - 1);
+            memcpy(v - (sizeof proxy - 1), proxy, sizeof proxy - 1);
+            w = v;
+        }
+        w = put_option(w, &last, 279, 3);
+        coap_pdu_t *pdu = coap_pdu_init(0, 0, 0, sizeof dgram);
+        assert_non_null(pdu);
+        assert_true(coap_pdu_parse(COAP_PROTO_UDP, dgram, (size_t)(w - dgram), pdu));
+        coap_string_t *a = coap_get_uri_path(pdu), *b = real(pdu);
+        assert_true((a == NULL) == (b == NULL));
+        if (a) {
+            if (a->length != b->length || memcmp(a->s, b->s, a->length))
+                fail_msg("case %d: path '%.*s', libcoap '%.*s'", t, (int)a->length, a->s, (int)b->length, b->s);
+        }
+        coap_delete_string(a);
+        coap_delete_string(b);
+        coap_delete_pdu(pdu);
+    }
+}
+
 static void filter_one_as_libcoap_sets_it(void **state)
 {
     (void)state;
@@ -173,6 +219,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(next_matches_libcoap_on_any_bytes),
         cmocka_unit_test(check_option_matches_libcoap),
+        cmocka_unit_test(uri_path_matches_libcoap),
         cmocka_unit_test(filter_one_as_libcoap_sets_it),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
