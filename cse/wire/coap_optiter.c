@@ -48,9 +48,10 @@ static int finished(coap_opt_iterator_t *oi)
  * libcoap's: a finished, bad or payload-reaching iterator is marked bad; a
  * malformed option marks it bad; options the filter leaves out are skipped
  * (what our coap_option_filter_get() answers, as it does for libcoap's).
- * Option numbers only grow, so a filter of numbers below 256 alone (no
- * long slot, hence no sentinel either) matches nothing after a number above
- * 255: the walk stops there with the answer the rest of it would give. */
+ * A filter of numbers below 256 alone (no long slot, hence no sentinel
+ * either) cannot match a number above 255: no filter test for those. The
+ * walk still goes on to the end, as libcoap's does: option numbers grow,
+ * except that a malformed datagram can wrap the 16-bit number around. */
 coap_opt_t *coap_option_next(coap_opt_iterator_t *oi)
 {
     if (finished(oi)) return NULL;
@@ -58,17 +59,15 @@ coap_opt_t *coap_option_next(coap_opt_iterator_t *oi)
     for (;;) {
         coap_opt_t *current = step(oi);
         if (!current || !oi->filtered) return current;
-        if (short_only && oi->number > 255) {
-            oi->bad = 1;
-            return NULL;
-        }
-        if (coap_optfilter_knows(&oi->filter, oi->number)) return current;
+        if (short_only ? oi->number <= 255 && coap_optfilter_has(&oi->filter, oi->number)
+                       : coap_optfilter_knows(&oi->filter, oi->number))
+            return current;
     }
 }
 
 /* Overrides libcoap's exported function of the same name (see header): the
- * iterator is left filtered on number as libcoap leaves it; the walk stops
- * at the first option numbered above it. */
+ * iterator is left filtered on number as libcoap leaves it; each option is
+ * compared with number, without a filter lookup. */
 coap_opt_t *coap_check_option(const coap_pdu_t *pdu, coap_option_num_t number, coap_opt_iterator_t *oi)
 {
     coap_opt_filter_t f;
@@ -77,10 +76,6 @@ coap_opt_t *coap_check_option(const coap_pdu_t *pdu, coap_option_num_t number, c
     for (;;) {
         coap_opt_t *current = step(oi);
         if (!current || oi->number == number) return current;
-        if (oi->number > number) {
-            oi->bad = 1;
-            return NULL;
-        }
     }
 }
 
