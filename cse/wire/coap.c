@@ -7,6 +7,7 @@
 #include "coap_dedup.h"
 #include "coap_map.h"
 #include "coap_optfilter.h"
+#include "coap_optiter.h"
 #include "coap_parse_hook.h"
 #include "coap_wire.h"
 #include "../core/cse.h"
@@ -22,6 +23,7 @@
 #include <coap3/coap.h>
 
 #include <arpa/inet.h>
+#include <dlfcn.h>
 #include <netdb.h>
 #include <sys/epoll.h>
 #include <stddef.h>
@@ -171,8 +173,7 @@ static void read_request(const coap_pdu_t *pdu, struct coap_msg_in *in)
         }
         struct coap_option_in *o = &in->opts[in->nopts++];
         o->number = (uint16_t)it.number;
-        o->value = coap_opt_value(opt);
-        o->len = coap_opt_length(opt);
+        o->value = coap_optiter_value(opt, &it, &o->len);
     }
     size_t len = 0, offset = 0, total = 0;
     const uint8_t *data = NULL;
@@ -779,25 +780,54 @@ static int self_test(struct coap_server *srv)
 /* Datagrams handled per wake-up at most, so that HTTP work is not starved. */
 #define COAP_READ_BATCH 32
 
+typedef unsigned int prepare_epoll_fn(coap_context_t *ctx, coap_tick_t now);
+
+/* The context reading a batch in on_readable(); NULL outside one. */
+static coap_context_t *batching;
+
+/* Overrides libcoap's exported function of the same name, which
+ * coap_io_do_epoll() calls through libcoap's PLT at the end of every call
+ * (like coap_pdu_parse(), coap_parse_hook.h): it scans every session's
+ * timeouts and re-arms libcoap's timerfd, a timerfd_settime() per datagram.
+ * Within a batch it is put off; on_readable() runs it once at the end. */
+unsigned int coap_io_prepare_epoll(coap_context_t *ctx, coap_tick_t now)
+{
+    static prepare_epoll_fn *real;
+    if (ctx == batching) return 0;   /* coap_io_do_epoll() ignores the value */
+    if (!real) {
+        void *f = dlvsym(RTLD_NEXT, "coap_io_prepare_epoll", "VER_3");
+        real = (prepare_epoll_fn *)(f ? f : dlsym(RTLD_NEXT, "coap_io_prepare_epoll"));
+    }
+    return real ? real(ctx, now) : 0;
+}
+
 /* libcoap's epoll fd is readable: its events go to coap_io_do_epoll()
- * directly, several rounds while more are waiting. coap_io_process() would
- * also rescan every session's timeouts and re-arm libcoap's timerfd before
- * each datagram (two timerfd_settime() calls per request); that work stays
- * with on_timer(), and with coap_io_process() when libcoap's timer fired. */
+ * directly, several rounds while more are waiting, and libcoap's timeouts
+ * are looked at once after the batch (coap_io_prepare_epoll() above), or by
+ * coap_io_process() when libcoap's timer fired. */
 static void on_readable(struct loop *loop, int fd, void *data, int mask)
 {
     (void)loop; (void)mask;
     struct coap_server *srv = data;
     struct epoll_event ev[COAP_MAX_EPOLL_EVENTS];
     bool timer = false;
-    for (int round = 0; round < COAP_READ_BATCH; round++) {
+    int round = 0;
+    batching = srv->ctx;
+    for (; round < COAP_READ_BATCH; round++) {
         int n = epoll_wait(fd, ev, COAP_MAX_EPOLL_EVENTS, 0);
         if (n <= 0) break;
         for (int i = 0; i < n; i++)
             if (!ev[i].data.ptr) timer = true;   /* libcoap's timerfd */
         coap_io_do_epoll(srv->ctx, ev, (size_t)n);
     }
-    if (timer) coap_io_process(srv->ctx, COAP_IO_NO_WAIT);
+    batching = NULL;
+    if (timer) {
+        coap_io_process(srv->ctx, COAP_IO_NO_WAIT);
+    } else if (round) {
+        coap_tick_t now;
+        coap_ticks(&now);
+        coap_io_prepare_epoll(srv->ctx, now);
+    }
 }
 
 static int64_t on_timer(struct loop *loop, int64_t id, void *data)

@@ -14,29 +14,6 @@ int coap_wire_option_limits(unsigned number, size_t *min, size_t *max)
     return 0;
 }
 
-/* Reads an option header's extended delta or length (RFC 7252 3.1): nibble
- * 13 adds one byte (+13), 14 two bytes (+269), 15 is reserved. */
-static int read_ext(unsigned nibble, const uint8_t **p, const uint8_t *end, size_t *value)
-{
-    if (nibble < 13) {
-        *value = nibble;
-        return 0;
-    }
-    if (nibble == 13) {
-        if (end - *p < 1) return -1;
-        *value = 13u + (*p)[0];
-        *p += 1;
-        return 0;
-    }
-    if (nibble == 14) {
-        if (end - *p < 2) return -1;
-        *value = 269u + ((size_t)(*p)[0] << 8 | (*p)[1]);
-        *p += 2;
-        return 0;
-    }
-    return -1;
-}
-
 /* Writes an option header for (delta, length) followed by the value; the
  * room needed is never more than the original encoding took. */
 static uint8_t *write_option(uint8_t *w, size_t delta, const uint8_t *value, size_t len)
@@ -76,15 +53,11 @@ static const uint8_t *walk(const uint8_t *p, const uint8_t *end,
 {
     unsigned number = 0;
     while (p < end && *p != 0xff) {
-        unsigned dn = *p >> 4, ln = *p & 15;
-        p++;
         size_t delta, len;
-        if (dn == 15 || ln == 15) {
-            *why = "reserved option nibble 15";
-            return NULL;
-        }
-        if (read_ext(dn, &p, end, &delta) || read_ext(ln, &p, end, &len)) {
-            *why = "option header runs past the end";
+        size_t n = coap_wire_option_at(p, (size_t)(end - p), &delta, &len);
+        if (!n) {
+            *why = (*p >> 4) == 15 || (*p & 15) == 15 ? "reserved option nibble 15"
+                   : "option header or value runs past the end";
             return NULL;
         }
         if (number + delta > 0xffff) {
@@ -92,12 +65,8 @@ static const uint8_t *walk(const uint8_t *p, const uint8_t *end,
             return NULL;
         }
         number += (unsigned)delta;
-        if ((size_t)(end - p) < len) {
-            *why = "option value runs past the end";
-            return NULL;
-        }
-        struct option o = { number, p, len };
-        p += len;
+        struct option o = { number, p + n - len, len };
+        p += n;
         if (fn && fn(ctx, &o)) break;
     }
     return p;

@@ -1,12 +1,15 @@
 /* A CoAP datagram as the server receives it: coap_wire_check() (our check
  * and rewrite in front of libcoap's parser), then the request it carries ->
  * coap_to_primitive() -> coap_from_primitive(), and the Block2 slicing of
- * the answer. The input is the datagram. */
+ * the answer. Our option iterator (coap_optiter.c) walks the same bytes as
+ * libcoap's and must give the same options. The input is the datagram. */
+#include <dlfcn.h>
 #include <stdint.h>
 
 #include "fuzz.h"
 #include "coap_decode.h"
 #include "cse/wire/coap_block.h"
+#include "cse/wire/coap_optiter.h"
 #include "cse/wire/coap_wire.h"
 
 /* The datagram's verdict; a rewrite is checked and replaces msg. */
@@ -65,6 +68,66 @@ static void check_answer(const struct m2m_request *req, const struct m2m_respons
     coap_msg_out_clear(&out);
 }
 
+typedef coap_opt_t *next_fn(coap_opt_iterator_t *oi);
+typedef coap_opt_t *check_fn(const coap_pdu_t *pdu, coap_option_num_t number, coap_opt_iterator_t *oi);
+
+static void *libcoap_fn(const char *name)
+{
+    void *f = dlvsym(RTLD_NEXT, name, "VER_3");
+    return f ? f : dlsym(RTLD_NEXT, name);
+}
+
+/* Both iterators to their end: the same options at the same numbers. */
+static void same_walk(coap_opt_iterator_t *a, coap_opt_iterator_t *b, next_fn *real)
+{
+    for (;;) {
+        coap_opt_t *x = coap_option_next(a), *y = real(b);
+        FUZZ_CHECK(x == y);
+        if (!x) break;
+        FUZZ_CHECK(a->number == b->number);
+    }
+    FUZZ_CHECK(a->bad && b->bad);
+}
+
+/* The datagram's options through our iterator and libcoap's: unfiltered,
+ * filtered on numbers taken from the datagram, and (once libcoap parsed
+ * it) coap_check_option() for those numbers. */
+static void same_options_as_libcoap(const uint8_t *msg, size_t len)
+{
+    static next_fn *real_next;
+    static check_fn *real_check;
+    if (!real_next) real_next = (next_fn *)libcoap_fn("coap_option_next");
+    if (!real_check) real_check = (check_fn *)libcoap_fn("coap_check_option");
+    FUZZ_CHECK(real_next && real_check);
+    size_t head = len >= 4 ? 4u + (msg[0] & 15) : len;
+    if (head > len) return;
+    coap_option_num_t numbers[3] = { 11, 279, 60 };
+    for (size_t i = 0; i < 3 && len >= 2 * i + 2; i++)
+        numbers[i] = (coap_option_num_t)(msg[len - 2 * i - 2] << 8 | msg[len - 2 * i - 1]) % (i ? 65536u : 300u);
+    for (int filtered = 0; filtered < 2; filtered++) {
+        coap_opt_iterator_t a;
+        memset(&a, 0, sizeof a);
+        a.length = len - head;
+        a.next_option = (coap_opt_t *)(msg + head);
+        if (filtered) {
+            a.filtered = 1;
+            for (int i = 0; i < 3; i++) coap_option_filter_set(&a.filter, numbers[i]);
+        }
+        coap_opt_iterator_t b = a;
+        same_walk(&a, &b, real_next);
+    }
+    coap_pdu_t *pdu = coap_pdu_init(0, 0, 0, len + 8);
+    if (pdu && coap_pdu_parse(COAP_PROTO_UDP, msg, len, pdu)) {
+        for (int i = 0; i < 3; i++) {
+            coap_opt_iterator_t a, b;
+            coap_opt_t *x = coap_check_option(pdu, numbers[i], &a), *y = real_check(pdu, numbers[i], &b);
+            FUZZ_CHECK(x == y);
+            if (x) same_walk(&a, &b, real_next);
+        }
+    }
+    if (pdu) coap_delete_pdu(pdu);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     static int quiet;
@@ -72,6 +135,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     uint8_t *copy = malloc(size ? size : 1);
     FUZZ_CHECK(copy);
     size_t copylen = 0;
+    same_options_as_libcoap(data, size);
     enum coap_wire_verdict v = check(data, size, copy, &copylen);
     if (v != COAP_WIRE_MALFORMED) {
         const uint8_t *msg = v == COAP_WIRE_REWRITTEN ? copy : data;
