@@ -419,13 +419,13 @@ static int run_import(struct store *s, FILE *in, const char *name, bool replace,
     return rc;
 }
 
-/* Export (out set) or checksum (out NULL) in one transaction, so that the
- * rows come from one state of the store. */
+/* Export (out set) or checksum (out NULL) in one snapshot, so that the
+ * rows come from one state of the store even while front-ends write. */
 static int run_dump(struct store *s, FILE *out, char hex[2 * SHA256_BYTES + 1], long long *rows)
 {
     struct dump d = { .out = out };
     sum_init(&d.sum, out ? "exported" : "read");
-    if (store_begin(s)) {
+    if (store_begin_snapshot(s)) {
         sum_discard(&d.sum);
         fprintf(stderr, "m2m-cse store: the store cannot start a transaction\n");
         return 1;

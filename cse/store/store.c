@@ -489,6 +489,11 @@ int store_begin(struct store *s)
     return run_simple(s, S_SAVEPOINT);
 }
 
+int store_begin_snapshot(struct store *s)
+{
+    return s->pg ? pg_store_begin_snapshot(s->pg) : store_begin(s);
+}
+
 int store_commit(struct store *s)
 {
     if (s->pg) return pg_store_commit(s->pg);

@@ -27,6 +27,11 @@ void store_close(struct store *s);
 int store_begin(struct store *s);
 int store_commit(struct store *s);
 void store_rollback(struct store *s);
+/* A read-only transaction in which every read, until store_rollback(), sees
+ * the store as it was at one moment, whatever other front-ends commit
+ * meanwhile (an export or checksum of a live PostgreSQL database). SQLite:
+ * store_begin() (this process is the file's only writer). Not inside a batch. */
+int store_begin_snapshot(struct store *s);
 
 /* Group commit. With batching on, store_begin_batched() opens (or joins)
  * one batch transaction and a savepoint in it; store_commit() releases the

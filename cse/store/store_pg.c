@@ -154,6 +154,7 @@ enum pg_stmt {
     P_GET, P_GET_PATH, P_INSERT, P_TAKEN_PATH, P_UPDATE, P_DELETE_ONE, P_SUBTREE, P_DELETE_SUBTREE,
     P_CHILDREN, P_CHILDREN_TY, P_OLDEST, P_NEWEST, P_COUNT, P_COUNT_TY, P_EXPIRED,
     P_SCAN, P_SCAN_TY, P_SCAN_CIN, P_SCAN_KEY, P_NEXT_EXPIRY, P_OLDEST_AT, P_NEWEST_AT,
+    P_BEGIN_SNAPSHOT,
     P_COUNT_STMTS
 };
 
@@ -201,6 +202,9 @@ static const char *const stmt_sql[P_COUNT_STMTS] = {
                     " WHERE p.path = $1 AND p.ty = $2 AND c.ty = $3 ORDER BY c.seq ASC LIMIT 1",
     [P_NEWEST_AT] = "SELECT c.seq, c.ty, c.path, c.body FROM resources p JOIN resources c ON c.pi = p.ri"
                     " WHERE p.path = $1 AND p.ty = $2 AND c.ty = $3 ORDER BY c.seq DESC LIMIT 1",
+    /* Every statement of the transaction reads the snapshot its first one
+     * took: a paged walk of the tree sees one state of it. */
+    [P_BEGIN_SNAPSHOT] = "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY",
 };
 
 struct pg_store {
@@ -634,6 +638,14 @@ int pg_store_begin(struct pg_store *p)
     if (!p->in_batch) return run_simple(p, P_BEGIN);
     p->plain_joined = true;
     return run_simple(p, P_SAVEPOINT);
+}
+
+int pg_store_begin_snapshot(struct pg_store *p)
+{
+    if (p->in_batch) return RSC_INTERNAL_SERVER_ERROR;   /* a batch's writes are no snapshot */
+    int rc = run_simple(p, P_BEGIN_SNAPSHOT);
+    if (!rc) p->tx_open = true;
+    return rc;
 }
 
 int pg_store_commit(struct pg_store *p)

@@ -21,6 +21,7 @@ int pg_store_open(struct pg_store **out, const char *uri, enum store_sync sync);
 void pg_store_close(struct pg_store *p);
 
 int pg_store_begin(struct pg_store *p);
+int pg_store_begin_snapshot(struct pg_store *p);
 int pg_store_commit(struct pg_store *p);
 void pg_store_rollback(struct pg_store *p);
 void pg_store_batch_enable(struct pg_store *p, bool on);

@@ -5,10 +5,11 @@ CSE on the imported store serves the same resources, and bad inputs are
 refused with a clear message, a non-zero exit and nothing imported. The tree
 goes SQLite -> SQLite -> PostgreSQL -> SQLite (a private PostgreSQL server,
 tests/integration/pg_server.py), whichever store the suite runs on: each CSE
-here names its store itself."""
-import hashlib, json, os, shutil, subprocess, sys, tempfile
+here names its store itself. An export from a PostgreSQL database that a
+CSE writes into meanwhile is one state of the tree (one snapshot)."""
+import hashlib, json, os, shutil, subprocess, sys, tempfile, threading
 sys.path.insert(0, os.path.dirname(__file__))
-from harness import CSE_BIN, Cse, Tap
+from harness import CSE_BIN, Cse, Tap, raw_create
 import pg_server
 
 t = Tap()
@@ -216,6 +217,62 @@ try:
         r = cse_i.get("/cse-in/app/temp/la", origin=O)
         t.ok(r.rsc == 2000 and r.json["m2m:cin"]["con"] == "after", "and la is the new one", r)
         t.eq(cse_i.stop(), 0, "CSE on the imported %s store stopped cleanly" % name)
+
+    # --- An export while a CSE writes into the same PostgreSQL database ---
+    # What must hold: the file is one state of the tree. Its trailer matches
+    # its rows, it imports into a fresh SQLite store whose checksum is the
+    # trailer's, and every container's cni and cbs (written in the same
+    # transaction as each instance) agree with the instances exported under
+    # it. The container's row is read before its instances, pages apart: a
+    # walk that saw the writes committed between its pages would export
+    # instances its container does not count.
+    live_uri = pg.uri(pg.new_database())
+    live = Cse(data_dir=fresh_dir("live"), db=live_uri).start()
+    live.register_ae("live", origin=O, rr=False)
+    live.create("/cse-in/live", 3, {"m2m:cnt": {"rn": "box", "mni": 100000}}, origin=O)
+    for i in range(250):   # more than the first pages of a scan (32, then 128)
+        raw_create(live.port, "/cse-in/live/box", 4, {"m2m:cin": {"con": "seed"}}, "seed%d" % i, O)
+    writing, writes = threading.Event(), []
+
+    def writer(n):
+        i = 0
+        while not writing.is_set():
+            res = raw_create(live.port, "/cse-in/live/box", 4, {"m2m:cin": {"con": "w" * (i % 7)}},
+                             "w%d-%d" % (n, i), O)
+            writes.append(res and res[0])
+            i += 1
+    writers = [threading.Thread(target=writer, args=(n,)) for n in range(2)]
+    for w in writers:
+        w.start()
+    results = []
+    try:
+        for k in range(5):
+            f = os.path.join(work, "live%d.jsonl" % k)
+            results.append((f,) + store("export", f, "--db", live_uri))
+    finally:
+        writing.set()
+        for w in writers:
+            w.join(timeout=30)
+    t.ok(writes.count(2001) > 20, "instances were created during the exports (%d)" % writes.count(2001))
+    for k, (f, rc, out, err) in enumerate(results):
+        lines = open(f, "rb").read().split(b"\n") if rc == 0 else [b"{}", b"{}", b""]
+        rows, trailer = lines[1:-2], json.loads(lines[-2])
+        parsed = [json.loads(r) for r in rows]
+        digest = hashlib.sha256(b"".join(r + b"\n" for r in rows)).hexdigest()
+        t.ok(rc == 0 and summary(out) == (len(rows), digest) and trailer["sha256"] == digest,
+             "live export %d: its trailer and printed line match its rows" % k, (rc, err))
+        boxes = [p for p in parsed if p["ty"] == 3]
+        counts = [(p["body"]["cni"], p["body"]["cbs"],
+                   sum(1 for c in parsed if c["pi"] == p["ri"] and c["ty"] == 4),
+                   sum(c["body"]["cs"] for c in parsed if c["pi"] == p["ri"] and c["ty"] == 4)) for p in boxes]
+        t.ok(boxes and all(c[0] == c[2] and c[1] == c[3] for c in counts),
+             "live export %d: one state of the tree (cni/cbs equal the instances exported)" % k, counts)
+        target = fresh_dir("live-into-%d" % k)
+        rc, out, err = store("import", f, "--data-dir", target)
+        t.ok(rc == 0 and summary(out) == (len(rows), digest) and
+             summary(store("checksum", "--data-dir", target)[1]) == (len(rows), digest),
+             "live export %d imports into a fresh SQLite store with the file's checksum" % k, (rc, out, err))
+    t.eq(live.stop(), 0, "the writing CSE stopped cleanly")
     t.eq(sanitizer_reports, [], "no sanitizer report from any store command")
 finally:
     shutil.rmtree(work, ignore_errors=True)
