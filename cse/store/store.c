@@ -1137,7 +1137,7 @@ static int pick_group(struct store *s, const struct store_need *need, const unsi
 int store_scan_matching(struct store *s, const char *path, int max_depth, int ty,
                         const struct store_need *asked, store_visit_fn *visit, void *data)
 {
-    if (s->pg) return RSC_NOT_IMPLEMENTED;   /* no labels table there (yet): the plain scan */
+    if (s->pg) return pg_store_scan_matching(s->pg, path, max_depth, ty, asked, visit, data);
     s->last_scan = (struct store_scan_stats){ 0 };
     size_t root_len = 0;
     unsigned char *root = scan_key_of(s, path, &root_len);

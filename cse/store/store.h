@@ -73,28 +73,8 @@ int store_descendants(struct store *s, const char *path, int max_depth,
 int store_scan_subtree(struct store *s, const char *path, int max_depth, int ty,
                        store_visit_fn *visit, void *data);
 
-/* Conditions a store may answer from an index (store_scan_matching):
- * the row's labels (any one of them), cnf, ct (text) or cs (integer). */
-enum store_attr { STORE_ATTR_LABEL, STORE_ATTR_CNF, STORE_ATTR_CT, STORE_ATTR_CS };
-
-/* One indexed condition: the attribute equals `eq` (text), or lies in
- * [lo, hi) (text; NULL = unbounded), or for CS in [ilo, ihi). A row meets
- * a need when, for every group, it meets at least one term of that group. */
-struct store_term {
-    enum store_attr attr;
-    int group;
-    const char *eq, *lo, *hi;
-    int64_t ilo, ihi;
-};
-
-#define STORE_NEED_TERMS 64
-
-struct store_need {
-    int nterms;
-    struct store_term term[STORE_NEED_TERMS];
-    size_t used;               /* of text: storage for terms built from queries */
-    char text[4096];
-};
+/* The conditions (enum store_attr, struct store_term, struct store_need):
+ * store_types.h. */
 
 /* An optional accelerator of store_scan_subtree() for a filtered discovery:
  * the same rows in the same order, except that rows which do not meet

@@ -24,6 +24,7 @@
 #include <errno.h>
 #include <libpq-fe.h>
 #include <poll.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -50,6 +51,7 @@
     X(PQsetnonblocking) \
     X(PQsetNoticeProcessor) \
     X(PQsendQueryPrepared) \
+    X(PQsendQueryParams) \
     X(PQsendQuery) \
     X(PQsendPrepare) \
     X(PQnotifies) \
@@ -112,6 +114,40 @@ _Static_assert(TY_CIN == 4, "CIN_SQL must spell TY_CIN");
  * reports every committed row change on PG_CHANNEL as
  * [op, ty, ri, pi, path, et]. The advisory lock keeps two front-ends
  * starting together from racing on CREATE. */
+/* What lets a filtered discovery read only rows that can match
+ * (pg_store_scan_matching), as `labels` in store.c: one row (lbl, sk) per
+ * distinct string label of a resource, so one label's rows are one index
+ * range in pre-order. A trigger keeps it in step with `resources` in the
+ * writer's own statement (whichever front-end or import writes); its WHEN
+ * clause, a substring test, spares the rows without labels (most) the JSON
+ * parse. A database made before the table existed gets it filled once. */
+#define LABELS_OF(row) \
+    "SELECT DISTINCT e #>> '{}', " row ".sk FROM jsonb_array_elements(CASE WHEN" \
+    " jsonb_typeof(" row ".body::jsonb -> 'lbl') = 'array' THEN " row ".body::jsonb -> 'lbl'" \
+    " ELSE '[]'::jsonb END) e WHERE jsonb_typeof(e) = 'string'"
+#define HAS_LABELS(row) row ".body LIKE '%\"lbl\"%'"
+#define LABELS_SQL \
+    "DO $$ BEGIN IF to_regclass('labels') IS NULL THEN" \
+    " CREATE TABLE labels(lbl text COLLATE \"C\" NOT NULL, sk bytea NOT NULL, PRIMARY KEY(lbl, sk));" \
+    " CREATE INDEX labels_of_row ON labels(sk);" \
+    " INSERT INTO labels(lbl, sk) SELECT l.* FROM resources r, LATERAL (" LABELS_OF("r") ") l" \
+    " WHERE " HAS_LABELS("r") ";" \
+    " END IF; END $$;" \
+    "CREATE OR REPLACE FUNCTION ironbark_labels() RETURNS trigger LANGUAGE plpgsql AS $$" \
+    " BEGIN" \
+    "  IF TG_OP = 'UPDATE' AND (OLD.body::jsonb -> 'lbl') IS NOT DISTINCT FROM (NEW.body::jsonb -> 'lbl')" \
+    "  THEN RETURN NULL; END IF;" \
+    "  IF TG_OP <> 'INSERT' THEN DELETE FROM labels WHERE sk = OLD.sk; END IF;" \
+    "  IF TG_OP <> 'DELETE' THEN INSERT INTO labels(lbl, sk) " LABELS_OF("NEW") "; END IF;" \
+    "  RETURN NULL;" \
+    " END $$;" \
+    "CREATE OR REPLACE TRIGGER resources_labels_insert AFTER INSERT ON resources FOR EACH ROW" \
+    " WHEN (" HAS_LABELS("NEW") ") EXECUTE FUNCTION ironbark_labels();" \
+    "CREATE OR REPLACE TRIGGER resources_labels_update AFTER UPDATE OF body ON resources FOR EACH ROW" \
+    " WHEN (" HAS_LABELS("OLD") " OR " HAS_LABELS("NEW") ") EXECUTE FUNCTION ironbark_labels();" \
+    "CREATE OR REPLACE TRIGGER resources_labels_delete AFTER DELETE ON resources FOR EACH ROW" \
+    " WHEN (" HAS_LABELS("OLD") ") EXECUTE FUNCTION ironbark_labels();"
+
 static const char schema_sql[] =
     "BEGIN;"
     "SELECT pg_advisory_xact_lock(1919191919);"
@@ -146,6 +182,7 @@ static const char schema_sql[] =
     " END $$;"
     "CREATE OR REPLACE TRIGGER resources_changes AFTER INSERT OR UPDATE OR DELETE ON resources"
     " FOR EACH ROW EXECUTE FUNCTION ironbark_notify();"
+    LABELS_SQL
     "COMMIT;"
     "LISTEN " PG_CHANNEL ";";
 
@@ -800,22 +837,32 @@ int pg_store_children(struct pg_store *p, const char *pi, int ty, store_visit_fn
 
 #define SCAN_KEY_MAX (9 * 64 + 1)
 
+/* The scan key of the resource at path into key (SCAN_KEY_MAX bytes, one
+ * left for the subtree's upper bound): 1, 0 when there is none, -1 when
+ * the database failed. */
+static int scan_key_of(struct pg_store *p, const char *path, unsigned char *key, size_t *len)
+{
+    struct pg_params kq = { 0 };
+    param_text(&kq, path);
+    PGresult *kr = pg_run(p, P_SCAN_KEY, &kq);
+    if (!kr) return -1;
+    *len = pq_PQntuples(kr) ? (size_t)pq_PQgetlength(kr, 0, 0) : 0;
+    int found = pq_PQntuples(kr) && *len < SCAN_KEY_MAX;
+    if (found) memcpy(key, pq_PQgetvalue(kr, 0, 0), *len);
+    pq_PQclear(kr);
+    return found;
+}
+
 /* Pages of rows in sk order from after `lo` to below `hi`; a row deeper
  * than wanted moves lo past its ancestor's subtree (a seek), as in store.c. */
 int pg_store_scan_subtree(struct pg_store *p, const char *path, int max_depth, int ty,
                           store_visit_fn *visit, void *data)
 {
     p->last_scan = (struct store_scan_stats){ 0 };
-    struct pg_params kq = { 0 };
-    param_text(&kq, path);
-    PGresult *kr = pg_run(p, P_SCAN_KEY, &kq);
-    if (!kr) return RSC_INTERNAL_SERVER_ERROR;
     unsigned char lo[SCAN_KEY_MAX], hi[SCAN_KEY_MAX];
-    size_t root_len = pq_PQntuples(kr) ? (size_t)pq_PQgetlength(kr, 0, 0) : 0;
-    bool found = pq_PQntuples(kr) && root_len < SCAN_KEY_MAX;
-    if (found) memcpy(lo, pq_PQgetvalue(kr, 0, 0), root_len);
-    pq_PQclear(kr);
-    if (!found) return 0;
+    size_t root_len = 0;
+    int found = scan_key_of(p, path, lo, &root_len);
+    if (found <= 0) return found < 0 ? RSC_INTERNAL_SERVER_ERROR : 0;
     memcpy(hi, lo, root_len);
     hi[root_len] = 0xFF;
     size_t lo_len = root_len;
@@ -856,6 +903,196 @@ int pg_store_scan_subtree(struct pg_store *p, const char *path, int max_depth, i
         if (result) return result;
         if (!seek && n < limit) return 0;
         if (!seek && limit < PG_PAGE_MAX) limit *= 4;
+    }
+}
+
+/* --- filtered discovery (store_scan_matching) ------------------------------ */
+
+/* Where each indexed attribute's rows are found: a table of (value, sk)
+ * that a trigger keeps in step with `resources` (schema_sql). Another
+ * condition is answered the same way: a table and a trigger there, an entry
+ * here. An attribute without one (cnf, cs, ct: their rows are read by the
+ * plain scan) makes its group unusable. */
+static const struct { const char *table, *column; } index_of[] = {
+    [STORE_ATTR_LABEL] = { "labels", "lbl" },
+};
+
+static bool pg_indexed(enum store_attr attr)
+{
+    return (size_t)attr < sizeof index_of / sizeof *index_of && index_of[attr].table;
+}
+
+/* A group whose index entries number at least this many is not worth
+ * sorting into pre-order: the plain scan, which stops at `lim`, is used
+ * (as in store.c), unless it is one equality, whose entries come in order. */
+#define PG_NEED_SORT_CAP 4096
+#define PG_NEED_PARAMS (2 * STORE_NEED_TERMS + 3)
+
+/* One filtered query: SQL text and its parameters, $1 and $2 the sk range,
+ * the terms' values after them, the page size last. */
+struct need_query {
+    char sql[8192];
+    size_t len;
+    bool overflow;
+    int n;
+    const char *value[PG_NEED_PARAMS];
+    int len_of[PG_NEED_PARAMS], format[PG_NEED_PARAMS];
+    char limit[24];
+};
+
+__attribute__((format(printf, 2, 3)))
+static void need_sql(struct need_query *q, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(q->sql + q->len, sizeof q->sql - q->len, fmt, ap);
+    va_end(ap);
+    if (n < 0 || (size_t)n >= sizeof q->sql - q->len) q->overflow = true;
+    else q->len += (size_t)n;
+}
+
+static int need_param(struct need_query *q, const char *v)
+{
+    if (q->n == PG_NEED_PARAMS) { q->overflow = true; return q->n; }
+    q->value[q->n] = v;
+    q->len_of[q->n] = 0;
+    q->format[q->n] = 0;
+    return ++q->n;
+}
+
+/* The keys of the rows in (lo, hi) meeting some term of `group`, as one
+ * SELECT of sk (the union of one per term: a key once, however many terms
+ * it meets). */
+static void group_keys_sql(struct need_query *q, const struct store_need *need, int group)
+{
+    bool first = true;
+    for (int i = 0; i < need->nterms; i++) {
+        const struct store_term *t = &need->term[i];
+        if (t->group != group) continue;
+        const char *table = index_of[t->attr].table, *col = index_of[t->attr].column;
+        need_sql(q, "%sSELECT DISTINCT sk FROM %s WHERE sk > $1 AND sk < $2", first ? "" : " UNION ", table);
+        first = false;
+        if (t->eq) need_sql(q, " AND %s = $%d", col, need_param(q, t->eq));
+        if (!t->eq && t->lo) need_sql(q, " AND %s >= $%d", col, need_param(q, t->lo));
+        if (!t->eq && t->hi) need_sql(q, " AND %s < $%d", col, need_param(q, t->hi));
+    }
+}
+
+static void need_query_start(struct need_query *q, const unsigned char *lo, size_t lo_len,
+                             const unsigned char *hi, size_t hi_len)
+{
+    q->len = 0;
+    q->overflow = false;
+    q->n = 2;
+    q->value[0] = (const char *)lo;
+    q->len_of[0] = (int)lo_len;
+    q->value[1] = (const char *)hi;
+    q->len_of[1] = (int)hi_len;
+    q->format[0] = q->format[1] = 1;
+}
+
+/* Runs a query that is not one of the prepared statements (its shape
+ * depends on the filter): the result, or NULL (logged) on failure. */
+static PGresult *pg_run_text(struct pg_store *p, struct need_query *q)
+{
+    if (q->overflow || !pg_ready(p)) return NULL;
+    if (!pq_PQsendQueryParams(p->conn, q->sql, q->n, NULL, q->value, q->len_of, q->format, 1)) {
+        pg_lost(p);
+        return NULL;
+    }
+    PGresult *r = pg_collect(p, now_ms() + PG_ROUND_TRIP_MS);
+    if (r && pq_PQresultStatus(r) != PGRES_TUPLES_OK) {
+        log_pg(LOG_LVL_ERROR, "filtered scan", pq_PQresultErrorMessage(r), p);
+        pq_PQclear(r);
+        r = NULL;
+    }
+    return r;
+}
+
+/* The usable group with the fewest index entries in the subtree, when few
+ * enough to sort (a lone equality serves however many); -1 when none, -2
+ * when the database failed. */
+static int pick_group_pg(struct pg_store *p, const struct store_need *need, const unsigned char *root,
+                         size_t root_len, const unsigned char *hi)
+{
+    int best = -1;
+    int64_t best_entries = 0;
+    for (int g = 0; g < STORE_NEED_TERMS; g++) {
+        int nterms = 0;
+        bool usable = true, lone_eq = false;
+        for (int i = 0; i < need->nterms; i++) {
+            if (need->term[i].group != g) continue;
+            usable = usable && pg_indexed(need->term[i].attr);
+            lone_eq = ++nterms == 1 && need->term[i].eq;
+        }
+        if (!nterms || !usable) continue;
+        struct need_query q;
+        need_query_start(&q, root, root_len, hi, root_len + 1);
+        need_sql(&q, "SELECT count(*) FROM (");
+        group_keys_sql(&q, need, g);
+        need_sql(&q, " LIMIT %d) k", PG_NEED_SORT_CAP);
+        PGresult *r = pg_run_text(p, &q);
+        if (!r) return -2;
+        int64_t entries = pq_PQntuples(r) ? value_i64(r, 0, 0) : 0;
+        pq_PQclear(r);
+        if (entries >= PG_NEED_SORT_CAP && !lone_eq) continue;
+        if (best < 0 || entries < best_entries) {
+            best = g;
+            best_entries = entries;
+        }
+    }
+    return best;
+}
+
+int pg_store_scan_matching(struct pg_store *p, const char *path, int max_depth, int ty,
+                           const struct store_need *need, store_visit_fn *visit, void *data)
+{
+    p->last_scan = (struct store_scan_stats){ 0 };
+    for (int i = 0; i < need->nterms; i++)
+        if (need->term[i].group < 0 || need->term[i].group >= STORE_NEED_TERMS) return RSC_NOT_IMPLEMENTED;
+    unsigned char lo[SCAN_KEY_MAX], hi[SCAN_KEY_MAX];
+    size_t root_len = 0;
+    int found = scan_key_of(p, path, hi, &root_len);
+    if (found < 0) return RSC_INTERNAL_SERVER_ERROR;
+    if (!found) return RSC_NOT_IMPLEMENTED;   /* the plain scan says "nothing" */
+    hi[root_len] = 0xFF;
+    int group = need->nterms ? pick_group_pg(p, need, hi, root_len, hi) : -1;
+    if (group == -2) return RSC_INTERNAL_SERVER_ERROR;
+    if (group < 0) return RSC_NOT_IMPLEMENTED;
+    memcpy(lo, hi, root_len);
+    size_t lo_len = root_len;
+    size_t deepest = seqkey_levels(hi, root_len) + (size_t)(max_depth > 0 ? max_depth : 0);
+    int limit = PG_PAGE_FIRST, result = 0;
+    for (;;) {
+        /* A page of keys in pre-order, each with its row (the join keeps
+         * the page's length: a key is never lost to the type test). */
+        struct need_query q;
+        need_query_start(&q, lo, lo_len, hi, root_len + 1);
+        need_sql(&q, "SELECT r.seq, r.ty, r.path, r.body, m.sk FROM (");
+        group_keys_sql(&q, need, group);
+        snprintf(q.limit, sizeof q.limit, "%d", limit);
+        need_sql(&q, " ORDER BY 1 LIMIT $%d) m LEFT JOIN resources r ON r.sk = m.sk ORDER BY m.sk",
+                 need_param(&q, q.limit));
+        PGresult *r = pg_run_text(p, &q);
+        if (!r) return RSC_INTERNAL_SERVER_ERROR;
+        int n = pq_PQntuples(r);
+        for (int i = 0; i < n && !result; i++) {
+            const unsigned char *key = (const unsigned char *)pq_PQgetvalue(r, i, 4);
+            size_t key_len = (size_t)pq_PQgetlength(r, i, 4);
+            if (key_len >= SCAN_KEY_MAX) { result = RSC_INTERNAL_SERVER_ERROR; break; }
+            memcpy(lo, key, key_len);
+            lo_len = key_len;
+            if (pq_PQgetisnull(r, i, 0) || (max_depth > 0 && seqkey_levels(key, key_len) > deepest)) continue;
+            p->last_scan.rows++;
+            if (ty && value_i64(r, i, 1) != ty) continue;
+            struct resource *res = row_resource(r, i);
+            if (!res) { result = RSC_INTERNAL_SERVER_ERROR; break; }
+            result = visit(res, data);
+            resource_free(res);
+        }
+        pq_PQclear(r);
+        if (result || n < limit) return result;
+        if (limit < PG_PAGE_MAX) limit *= 4;
     }
 }
 

@@ -40,6 +40,8 @@ int pg_store_delete_subtree(struct pg_store *p, const struct resource *res,
 int pg_store_children(struct pg_store *p, const char *pi, int ty, store_visit_fn *visit, void *data);
 int pg_store_scan_subtree(struct pg_store *p, const char *path, int max_depth, int ty,
                           store_visit_fn *visit, void *data);
+int pg_store_scan_matching(struct pg_store *p, const char *path, int max_depth, int ty,
+                           const struct store_need *need, store_visit_fn *visit, void *data);
 void pg_store_last_scan(const struct pg_store *p, struct store_scan_stats *out);
 int pg_store_edge_child(struct pg_store *p, const char *pi, int ty, bool newest, struct resource **out);
 int pg_store_edge_child_at(struct pg_store *p, const char *parent_path, int parent_ty, int child_ty,
