@@ -818,6 +818,16 @@ int store_insert(struct store *s, struct resource *res)
     return db_error(s, "insert");
 }
 
+int store_insert_many(struct store *s, struct resource **res, size_t n, size_t *failed)
+{
+    if (s->pg) return pg_store_insert_many(s->pg, res, n, failed);
+    for (*failed = 0; *failed < n; ++*failed) {
+        int rc = store_insert(s, res[*failed]);
+        if (rc) return rc;
+    }
+    return 0;
+}
+
 int store_update(struct store *s, const struct resource *res)
 {
     if (s->pg) return pg_store_update(s->pg, res);

@@ -53,6 +53,14 @@ bool store_batch_take_failure(struct store *s);
 int store_get(struct store *s, const char *ri, struct resource **out);
 int store_get_path(struct store *s, const char *path, struct resource **out);
 int store_insert(struct store *s, struct resource *res);  /* sets res->seq */
+/* Many rows at once (store import): res[0..n) in pre-order, each one's
+ * parent stored already or earlier in res; n at most STORE_INSERT_MANY_MAX.
+ * Sets each res->seq. PostgreSQL: two round trips for all (their seqs, one
+ * multi-row INSERT); SQLite: store_insert() each. On a refusal (an RSC as
+ * store_insert's), *failed is the first row refused and the transaction
+ * may hold some of the others: roll it back. STORE_INSERT_MANY_MAX:
+ * store_types.h. */
+int store_insert_many(struct store *s, struct resource **res, size_t n, size_t *failed);
 int store_update(struct store *s, const struct resource *res);
 /* Removes res and its whole subtree; visit (may be NULL) sees each removed
  * descendant (not res itself), deepest-last in creation order. */

@@ -191,7 +191,7 @@ enum pg_stmt {
     P_GET, P_GET_PATH, P_INSERT, P_TAKEN_PATH, P_UPDATE, P_DELETE_ONE, P_SUBTREE, P_DELETE_SUBTREE,
     P_CHILDREN, P_CHILDREN_TY, P_OLDEST, P_NEWEST, P_COUNT, P_COUNT_TY, P_EXPIRED,
     P_SCAN, P_SCAN_TY, P_SCAN_CIN, P_SCAN_KEY, P_NEXT_EXPIRY, P_OLDEST_AT, P_NEWEST_AT,
-    P_BEGIN_SNAPSHOT,
+    P_BEGIN_SNAPSHOT, P_NEXT_SEQS, P_KEY_OF_RI,
     P_COUNT_STMTS
 };
 
@@ -242,6 +242,9 @@ static const char *const stmt_sql[P_COUNT_STMTS] = {
     /* Every statement of the transaction reads the snapshot its first one
      * took: a paged walk of the tree sees one state of it. */
     [P_BEGIN_SNAPSHOT] = "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY",
+    /* Bulk insertion takes its rows' seqs in one round trip, in order. */
+    [P_NEXT_SEQS] = "SELECT nextval('resources_seq') FROM generate_series(1, $1::int) ORDER BY 1",
+    [P_KEY_OF_RI] = "SELECT sk FROM resources WHERE ri = $1",
 };
 
 struct pg_store {
@@ -992,21 +995,28 @@ static void need_query_start(struct need_query *q, const unsigned char *lo, size
 }
 
 /* Runs a query that is not one of the prepared statements (its shape
- * depends on the filter): the result, or NULL (logged) on failure. */
-static PGresult *pg_run_text(struct pg_store *p, struct need_query *q)
+ * depends on its input) and returns rows: the result, or NULL (logged) on
+ * failure. */
+static PGresult *pg_run_params(struct pg_store *p, const char *what, const char *sql, int n,
+                               const char *const *values, const int *lens, const int *formats)
 {
-    if (q->overflow || !pg_ready(p)) return NULL;
-    if (!pq_PQsendQueryParams(p->conn, q->sql, q->n, NULL, q->value, q->len_of, q->format, 1)) {
+    if (!pg_ready(p)) return NULL;
+    if (!pq_PQsendQueryParams(p->conn, sql, n, NULL, values, lens, formats, 1)) {
         pg_lost(p);
         return NULL;
     }
     PGresult *r = pg_collect(p, now_ms() + PG_ROUND_TRIP_MS);
     if (r && pq_PQresultStatus(r) != PGRES_TUPLES_OK) {
-        log_pg(LOG_LVL_ERROR, "filtered scan", pq_PQresultErrorMessage(r), p);
+        log_pg(LOG_LVL_ERROR, what, pq_PQresultErrorMessage(r), p);
         pq_PQclear(r);
         r = NULL;
     }
     return r;
+}
+
+static PGresult *pg_run_text(struct pg_store *p, struct need_query *q)
+{
+    return q->overflow ? NULL : pg_run_params(p, "filtered scan", q->sql, q->n, q->value, q->len_of, q->format);
 }
 
 /* The usable group with the fewest index entries in the subtree, when few
@@ -1094,6 +1104,152 @@ int pg_store_scan_matching(struct pg_store *p, const char *path, int max_depth, 
         if (result || n < limit) return result;
         if (limit < PG_PAGE_MAX) limit *= 4;
     }
+}
+
+/* --- bulk insertion (store import) ----------------------------------------- */
+
+/* One row's parameters of the multi-row INSERT, in its column order. */
+#define BULK_COLUMNS 8
+
+struct bulk {
+    size_t n;
+    int64_t *seq;
+    unsigned char (*key)[SCAN_KEY_MAX];
+    size_t *key_len;
+    char **body;
+    char (*num)[2][24];
+    const char **value;
+    int *len, *format;
+    char *sql;
+};
+
+static void bulk_free(struct bulk *b)
+{
+    for (size_t i = 0; b->body && i < b->n; i++) free(b->body[i]);
+    free(b->seq); free(b->key); free(b->key_len); free(b->body); free(b->num);
+    free(b->value); free(b->len); free(b->format); free(b->sql);
+}
+
+static bool bulk_alloc(struct bulk *b, size_t n)
+{
+    *b = (struct bulk){ .n = n };
+    b->seq = calloc(n, sizeof *b->seq);
+    b->key = calloc(n, sizeof *b->key);
+    b->key_len = calloc(n, sizeof *b->key_len);
+    b->body = calloc(n, sizeof *b->body);
+    b->num = calloc(n, sizeof *b->num);
+    b->value = calloc(n * BULK_COLUMNS, sizeof *b->value);
+    b->len = calloc(n * BULK_COLUMNS, sizeof *b->len);
+    b->format = calloc(n * BULK_COLUMNS, sizeof *b->format);
+    b->sql = malloc(n * 64 + 128);
+    return b->seq && b->key && b->key_len && b->body && b->num && b->value && b->len && b->format && b->sql;
+}
+
+/* Row i's scan key: its parent's (an earlier row of the batch, in
+ * pre-order usually close before it, or a stored row) and its seq. */
+static int bulk_key(struct pg_store *p, struct bulk *b, struct resource **res, size_t i)
+{
+    const char *pi = res_pi(res[i]) ? res_pi(res[i]) : "";
+    size_t len = 0;
+    bool found = !*pi;
+    for (size_t j = i; !found && j-- > 0;) {
+        const char *ri = res_ri(res[j]);
+        if (ri && !strcmp(ri, pi)) {
+            len = b->key_len[j];
+            memcpy(b->key[i], b->key[j], len);
+            found = true;
+        }
+    }
+    if (!found) {
+        struct pg_params q = { 0 };
+        param_text(&q, pi);
+        PGresult *r = pg_run(p, P_KEY_OF_RI, &q);
+        if (!r) return RSC_INTERNAL_SERVER_ERROR;
+        len = pq_PQntuples(r) ? (size_t)pq_PQgetlength(r, 0, 0) : 0;
+        if (len < SCAN_KEY_MAX) memcpy(b->key[i], pq_PQgetvalue(r, 0, 0), len);
+        pq_PQclear(r);
+    }
+    if (len + SEQKEY_MAX >= SCAN_KEY_MAX) return RSC_INTERNAL_SERVER_ERROR;
+    b->key_len[i] = len + seqkey(b->seq[i], b->key[i] + len);
+    return 0;
+}
+
+/* The multi-row INSERT's text and parameters. */
+static int bulk_statement(struct bulk *b, struct resource **res)
+{
+    size_t at = (size_t)sprintf(b->sql, "INSERT INTO resources(seq, ri, path, pi, ty, et, body, sk) VALUES");
+    for (size_t i = 0; i < b->n; i++) {
+        size_t len;
+        if (!(b->body[i] = json_text(res[i]->attrs, &len))) return RSC_INTERNAL_SERVER_ERROR;
+        snprintf(b->num[i][0], sizeof b->num[i][0], "%lld", (long long)b->seq[i]);
+        snprintf(b->num[i][1], sizeof b->num[i][1], "%d", res[i]->ty);
+        const char *pi = res_pi(res[i]);
+        const char *col[BULK_COLUMNS] = { b->num[i][0], res_ri(res[i]), res[i]->path, pi ? pi : "",
+                                          b->num[i][1], res_str(res[i], "et"), b->body[i],
+                                          (const char *)b->key[i] };
+        size_t base = i * BULK_COLUMNS;
+        for (int c = 0; c < BULK_COLUMNS; c++) {
+            b->value[base + c] = col[c];
+            b->len[base + c] = c == BULK_COLUMNS - 1 ? (int)b->key_len[i] : 0;
+            b->format[base + c] = c == BULK_COLUMNS - 1;
+        }
+        at += (size_t)sprintf(b->sql + at, "%s($%zu,$%zu,$%zu,$%zu,$%zu,$%zu,$%zu,$%zu)", i ? "," : "",
+                              base + 1, base + 2, base + 3, base + 4, base + 5, base + 6, base + 7, base + 8);
+    }
+    strcpy(b->sql + at, " ON CONFLICT DO NOTHING RETURNING seq");
+    return 0;
+}
+
+static int cmp_i64(const void *a, const void *b)
+{
+    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+    return (x > y) - (x < y);
+}
+
+/* Which row the INSERT skipped first (a taken path or ri), and why. */
+static int bulk_refusal(struct pg_store *p, struct bulk *b, struct resource **res, PGresult *r, size_t *failed)
+{
+    int n = pq_PQntuples(r);
+    int64_t *done = calloc((size_t)n + 1, sizeof *done);
+    if (!done) return RSC_INTERNAL_SERVER_ERROR;
+    for (int i = 0; i < n; i++) done[i] = value_i64(r, i, 0);
+    qsort(done, (size_t)n, sizeof *done, cmp_i64);
+    size_t i = 0;
+    while (i < b->n && bsearch(&b->seq[i], done, (size_t)n, sizeof *done, cmp_i64)) i++;
+    free(done);
+    *failed = i;
+    struct pg_params t = { 0 };
+    param_text(&t, res[i]->path);
+    PGresult *taken = pg_run(p, P_TAKEN_PATH, &t);
+    int rc = !taken ? RSC_INTERNAL_SERVER_ERROR : pq_PQntuples(taken) ? RSC_CONFLICT : RSC_ALREADY_EXISTS;
+    pq_PQclear(taken);
+    return rc;
+}
+
+int pg_store_insert_many(struct pg_store *p, struct resource **res, size_t n, size_t *failed)
+{
+    *failed = 0;
+    if (!n) return 0;
+    if (n > STORE_INSERT_MANY_MAX) return RSC_INTERNAL_SERVER_ERROR;
+    p->generation++;
+    struct bulk b;
+    int rc = bulk_alloc(&b, n) ? 0 : RSC_INTERNAL_SERVER_ERROR;
+    struct pg_params q = { 0 };
+    param_int(&q, (int64_t)n);
+    PGresult *r = rc ? NULL : pg_run(p, P_NEXT_SEQS, &q);
+    if (!rc && (!r || pq_PQntuples(r) != (int)n)) rc = RSC_INTERNAL_SERVER_ERROR;
+    for (size_t i = 0; !rc && i < n; i++) b.seq[i] = value_i64(r, (int)i, 0);
+    pq_PQclear(r);
+    for (size_t i = 0; !rc && i < n; i++)
+        if ((rc = bulk_key(p, &b, res, i))) *failed = i;
+    if (!rc) rc = bulk_statement(&b, res);
+    r = rc ? NULL : pg_run_params(p, "bulk insert", b.sql, (int)(n * BULK_COLUMNS), b.value, b.len, b.format);
+    if (!rc && !r) rc = RSC_INTERNAL_SERVER_ERROR;
+    if (!rc && pq_PQntuples(r) != (int)n) rc = bulk_refusal(p, &b, res, r, failed);
+    for (size_t i = 0; !rc && i < n; i++) res[i]->seq = b.seq[i];
+    pq_PQclear(r);
+    bulk_free(&b);
+    return rc;
 }
 
 /* No statement counters on this side of the wire: rows and seeks only. */

@@ -46,6 +46,10 @@ struct store_change {
 };
 typedef void store_change_fn(const struct store_change *change, void *data);
 
+/* The most rows one store_insert_many() takes (a PostgreSQL statement's
+ * parameters are bounded: 8 a row). */
+#define STORE_INSERT_MANY_MAX 500
+
 /* Conditions a store may answer from an index (store_scan_matching):
  * the row's labels (any one of them), cnf, ct (text) or cs (integer). */
 enum store_attr { STORE_ATTR_LABEL, STORE_ATTR_CNF, STORE_ATTR_CT, STORE_ATTR_CS };
