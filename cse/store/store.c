@@ -624,6 +624,11 @@ int store_get(struct store *s, const char *ri, struct resource **out)
     return fetch_one(s, st, out);
 }
 
+int store_get_locked(struct store *s, const char *ri, struct resource **out)
+{
+    return s->pg ? pg_store_get_locked(s->pg, ri, out) : store_get(s, ri, out);
+}
+
 int store_get_path(struct store *s, const char *path, struct resource **out)
 {
     if (s->pg) return pg_store_get_path(s->pg, path, out);

@@ -52,6 +52,11 @@ bool store_batch_take_failure(struct store *s);
 
 int store_get(struct store *s, const char *ri, struct resource **out);
 int store_get_path(struct store *s, const char *path, struct resource **out);
+/* store_get() for a read-modify-write inside a transaction: no other
+ * front-end changes the row until this transaction ends, and one that
+ * locked it first is waited for (PostgreSQL: FOR UPDATE). SQLite:
+ * store_get() (its write transaction already excludes every other). */
+int store_get_locked(struct store *s, const char *ri, struct resource **out);
 int store_insert(struct store *s, struct resource *res);  /* sets res->seq */
 /* Many rows at once (store import): res[0..n) in pre-order, each one's
  * parent stored already or earlier in res; n at most STORE_INSERT_MANY_MAX.

@@ -191,7 +191,7 @@ enum pg_stmt {
     P_GET, P_GET_PATH, P_INSERT, P_TAKEN_PATH, P_UPDATE, P_DELETE_ONE, P_SUBTREE, P_DELETE_SUBTREE,
     P_CHILDREN, P_CHILDREN_TY, P_OLDEST, P_NEWEST, P_COUNT, P_COUNT_TY, P_EXPIRED,
     P_SCAN, P_SCAN_TY, P_SCAN_CIN, P_SCAN_KEY, P_NEXT_EXPIRY, P_OLDEST_AT, P_NEWEST_AT,
-    P_BEGIN_SNAPSHOT, P_NEXT_SEQS, P_KEY_OF_RI,
+    P_BEGIN_SNAPSHOT, P_NEXT_SEQS, P_KEY_OF_RI, P_GET_LOCKED,
     P_COUNT_STMTS
 };
 
@@ -245,6 +245,9 @@ static const char *const stmt_sql[P_COUNT_STMTS] = {
     /* Bulk insertion takes its rows' seqs in one round trip, in order. */
     [P_NEXT_SEQS] = "SELECT nextval('resources_seq') FROM generate_series(1, $1::int) ORDER BY 1",
     [P_KEY_OF_RI] = "SELECT sk FROM resources WHERE ri = $1",
+    /* A read-modify-write (exc) that another front-end may run at once:
+     * the second waits for the first's commit and reads its result. */
+    [P_GET_LOCKED] = "SELECT seq, ty, path, body FROM resources WHERE ri = $1 FOR UPDATE",
 };
 
 struct pg_store {
@@ -745,6 +748,13 @@ int pg_store_get(struct pg_store *p, const char *ri, struct resource **out)
     struct pg_params q = { 0 };
     param_text(&q, ri);
     return fetch_one(p, P_GET, &q, out);
+}
+
+int pg_store_get_locked(struct pg_store *p, const char *ri, struct resource **out)
+{
+    struct pg_params q = { 0 };
+    param_text(&q, ri);
+    return fetch_one(p, P_GET_LOCKED, &q, out);
 }
 
 int pg_store_get_path(struct pg_store *p, const char *path, struct resource **out)

@@ -32,6 +32,7 @@ int pg_store_batch_commit(struct pg_store *p);
 bool pg_store_batch_take_failure(struct pg_store *p);
 
 int pg_store_get(struct pg_store *p, const char *ri, struct resource **out);
+int pg_store_get_locked(struct pg_store *p, const char *ri, struct resource **out);
 int pg_store_get_path(struct pg_store *p, const char *path, struct resource **out);
 int pg_store_insert(struct pg_store *p, struct resource *res);
 int pg_store_insert_many(struct pg_store *p, struct resource **res, size_t n, size_t *failed);
