@@ -1155,20 +1155,24 @@ static bool bulk_alloc(struct bulk *b, size_t n)
     return b->seq && b->key && b->key_len && b->body && b->num && b->value && b->len && b->format && b->sql;
 }
 
-/* Row i's scan key: its parent's (an earlier row of the batch, in
- * pre-order usually close before it, or a stored row) and its seq. */
+/* Row i's scan key: its parent's and its seq. The parent's key is found
+ * at the nearest earlier row of the batch that is the parent or a sibling
+ * (in pre-order usually the row just before: a sibling's key less its own
+ * last component), else read from the store (once a batch, for rows whose
+ * parent came in an earlier one). */
 static int bulk_key(struct pg_store *p, struct bulk *b, struct resource **res, size_t i)
 {
     const char *pi = res_pi(res[i]) ? res_pi(res[i]) : "";
     size_t len = 0;
     bool found = !*pi;
     for (size_t j = i; !found && j-- > 0;) {
-        const char *ri = res_ri(res[j]);
-        if (ri && !strcmp(ri, pi)) {
-            len = b->key_len[j];
-            memcpy(b->key[i], b->key[j], len);
-            found = true;
-        }
+        const char *ri = res_ri(res[j]), *their_pi = res_pi(res[j]);
+        if (ri && !strcmp(ri, pi)) len = b->key_len[j];
+        else if (their_pi && !strcmp(their_pi, pi))
+            len = seqkey_prefix(b->key[j], b->key_len[j], seqkey_levels(b->key[j], b->key_len[j]) - 1);
+        else continue;
+        memcpy(b->key[i], b->key[j], len);
+        found = true;
     }
     if (!found) {
         struct pg_params q = { 0 };
