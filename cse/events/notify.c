@@ -1295,13 +1295,16 @@ static bool deliver_sgn(struct notifier *nf, const struct resource *sub, struct 
     return v != NOT_SENT;
 }
 
-/* exc: one less per notification event; the subscription goes at zero. */
+/* exc: one less per notification event; the subscription goes at zero.
+ * The count is read locked and the decision taken on it, not on the
+ * event's copy: two front-ends counting at once each take one off. */
 static void count_down(struct cse *cse, const struct resource *sub)
 {
     int64_t exc = res_int(sub, "exc", -1);
     if (exc < 0 || store_begin(cse->store)) return;
     struct resource *cur = NULL;
-    int rc = store_get(cse->store, res_ri(sub), &cur);
+    int rc = store_get_locked(cse->store, res_ri(sub), &cur);
+    if (!rc) exc = res_int(cur, "exc", exc);
     if (!rc && exc <= 1) {
         /* The subscription goes: a DELETE the CSE submits for itself, once
          * this transaction is over. */
@@ -1311,7 +1314,7 @@ static void count_down(struct cse *cse, const struct resource *sub)
         if (rsc != RSC_DELETED) log_info("notify: subscription %s reached exc 0 but stays: %d", res_ri(sub), rsc);
         return;
     } else if (!rc) {
-        json_object_set_new(cur->attrs, "exc", json_integer(res_int(cur, "exc", exc) - 1));
+        json_object_set_new(cur->attrs, "exc", json_integer(exc - 1));
         rc = store_update(cse->store, cur);
     }
     resource_free(cur);

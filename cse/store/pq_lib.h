@@ -26,6 +26,7 @@
     X(PQsetnonblocking) \
     X(PQsetNoticeProcessor) \
     X(PQsendQueryPrepared) \
+    X(PQsendQueryParams) \
     X(PQsendQuery) \
     X(PQsendPrepare) \
     X(PQnotifies) \

@@ -527,6 +527,11 @@ int store_begin(struct store *s)
     return run_simple(s, S_SAVEPOINT);
 }
 
+int store_begin_snapshot(struct store *s)
+{
+    return s->pg ? pg_store_begin_snapshot(s->pg) : store_begin(s);
+}
+
 int store_commit(struct store *s)
 {
     if (s->pg) return pg_store_commit(s->pg);
@@ -655,6 +660,11 @@ int store_get(struct store *s, const char *ri, struct resource **out)
     sqlite3_stmt *st = stmt(s, S_GET);
     sqlite3_bind_text(st, 1, ri, -1, SQLITE_STATIC);
     return fetch_one(s, st, out);
+}
+
+int store_get_locked(struct store *s, const char *ri, struct resource **out)
+{
+    return s->pg ? pg_store_get_locked(s->pg, ri, out) : store_get(s, ri, out);
 }
 
 int store_get_path(struct store *s, const char *path, struct resource **out)
@@ -861,6 +871,16 @@ int store_insert(struct store *s, struct resource *res)
         return strstr(msg, "resources.path") ? RSC_CONFLICT : RSC_ALREADY_EXISTS;
     }
     return db_error(s, "insert");
+}
+
+int store_insert_many(struct store *s, struct resource **res, size_t n, size_t *failed)
+{
+    if (s->pg) return pg_store_insert_many(s->pg, res, n, failed);
+    for (*failed = 0; *failed < n; ++*failed) {
+        int rc = store_insert(s, res[*failed]);
+        if (rc) return rc;
+    }
+    return 0;
 }
 
 int store_update(struct store *s, const struct resource *res)
@@ -1247,7 +1267,7 @@ static int pick_group(struct store *s, const struct store_need *need, const unsi
 int store_scan_matching(struct store *s, const char *path, int max_depth, int ty,
                         const struct store_need *asked, store_visit_fn *visit, void *data)
 {
-    if (s->pg) return RSC_NOT_IMPLEMENTED;   /* no labels table there (yet): the plain scan */
+    if (s->pg) return pg_store_scan_matching(s->pg, path, max_depth, ty, asked, visit, data);
     s->last_scan = (struct store_scan_stats){ 0 };
     size_t root_len = 0;
     unsigned char *root = scan_key_of(s, path, &root_len);

@@ -27,6 +27,11 @@ void store_close(struct store *s);
 int store_begin(struct store *s);
 int store_commit(struct store *s);
 void store_rollback(struct store *s);
+/* A read-only transaction in which every read, until store_rollback(), sees
+ * the store as it was at one moment, whatever other front-ends commit
+ * meanwhile (an export or checksum of a live PostgreSQL database). SQLite:
+ * store_begin() (this process is the file's only writer). Not inside a batch. */
+int store_begin_snapshot(struct store *s);
 
 /* Group commit. With batching on, store_begin_batched() opens (or joins)
  * one batch transaction and a savepoint in it; store_commit() releases the
@@ -47,7 +52,20 @@ bool store_batch_take_failure(struct store *s);
 
 int store_get(struct store *s, const char *ri, struct resource **out);
 int store_get_path(struct store *s, const char *path, struct resource **out);
+/* store_get() for a read-modify-write inside a transaction: no other
+ * front-end changes the row until this transaction ends, and one that
+ * locked it first is waited for (PostgreSQL: FOR UPDATE). SQLite:
+ * store_get() (its write transaction already excludes every other). */
+int store_get_locked(struct store *s, const char *ri, struct resource **out);
 int store_insert(struct store *s, struct resource *res);  /* sets res->seq */
+/* Many rows at once (store import): res[0..n) in pre-order, each one's
+ * parent stored already or earlier in res; n at most STORE_INSERT_MANY_MAX.
+ * Sets each res->seq. PostgreSQL: two round trips for all (their seqs, one
+ * multi-row INSERT); SQLite: store_insert() each. On a refusal (an RSC as
+ * store_insert's), *failed is the first row refused and the transaction
+ * may hold some of the others: roll it back. STORE_INSERT_MANY_MAX:
+ * store_types.h. */
+int store_insert_many(struct store *s, struct resource **res, size_t n, size_t *failed);
 int store_update(struct store *s, const struct resource *res);
 /* Removes res and its whole subtree; visit (may be NULL) sees each removed
  * descendant (not res itself), deepest-last in creation order. */
@@ -85,28 +103,8 @@ struct store_cursor {
 int store_scan_subtree_from(struct store *s, const char *path, int max_depth, int ty,
                             struct store_cursor *at, store_visit_fn *visit, void *data);
 
-/* Conditions a store may answer from an index (store_scan_matching):
- * the row's labels (any one of them), cnf, ct (text) or cs (integer). */
-enum store_attr { STORE_ATTR_LABEL, STORE_ATTR_CNF, STORE_ATTR_CT, STORE_ATTR_CS };
-
-/* One indexed condition: the attribute equals `eq` (text), or lies in
- * [lo, hi) (text; NULL = unbounded), or for CS in [ilo, ihi). A row meets
- * a need when, for every group, it meets at least one term of that group. */
-struct store_term {
-    enum store_attr attr;
-    int group;
-    const char *eq, *lo, *hi;
-    int64_t ilo, ihi;
-};
-
-#define STORE_NEED_TERMS 64
-
-struct store_need {
-    int nterms;
-    struct store_term term[STORE_NEED_TERMS];
-    size_t used;               /* of text: storage for terms built from queries */
-    char text[4096];
-};
+/* The conditions (enum store_attr, struct store_term, struct store_need):
+ * store_types.h. */
 
 /* An optional accelerator of store_scan_subtree() for a filtered discovery:
  * the same rows in the same order, except that rows which do not meet

@@ -23,6 +23,7 @@
 
 #include <errno.h>
 #include <poll.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -56,6 +57,40 @@ _Static_assert(TY_CIN == 4, "CIN_SQL must spell TY_CIN");
  * reports every committed row change on PG_CHANNEL as
  * [op, ty, ri, pi, path, et]. The advisory lock keeps two front-ends
  * starting together from racing on CREATE. */
+/* What lets a filtered discovery read only rows that can match
+ * (pg_store_scan_matching), as `labels` in store.c: one row (lbl, sk) per
+ * distinct string label of a resource, so one label's rows are one index
+ * range in pre-order. A trigger keeps it in step with `resources` in the
+ * writer's own statement (whichever front-end or import writes); its WHEN
+ * clause, a substring test, spares the rows without labels (most) the JSON
+ * parse. A database made before the table existed gets it filled once. */
+#define LABELS_OF(row) \
+    "SELECT DISTINCT e #>> '{}', " row ".sk FROM jsonb_array_elements(CASE WHEN" \
+    " jsonb_typeof(" row ".body::jsonb -> 'lbl') = 'array' THEN " row ".body::jsonb -> 'lbl'" \
+    " ELSE '[]'::jsonb END) e WHERE jsonb_typeof(e) = 'string'"
+#define HAS_LABELS(row) row ".body LIKE '%\"lbl\"%'"
+#define LABELS_SQL \
+    "DO $$ BEGIN IF to_regclass('labels') IS NULL THEN" \
+    " CREATE TABLE labels(lbl text COLLATE \"C\" NOT NULL, sk bytea NOT NULL, PRIMARY KEY(lbl, sk));" \
+    " CREATE INDEX labels_of_row ON labels(sk);" \
+    " INSERT INTO labels(lbl, sk) SELECT l.* FROM resources r, LATERAL (" LABELS_OF("r") ") l" \
+    " WHERE " HAS_LABELS("r") ";" \
+    " END IF; END $$;" \
+    "CREATE OR REPLACE FUNCTION ironbark_labels() RETURNS trigger LANGUAGE plpgsql AS $$" \
+    " BEGIN" \
+    "  IF TG_OP = 'UPDATE' AND (OLD.body::jsonb -> 'lbl') IS NOT DISTINCT FROM (NEW.body::jsonb -> 'lbl')" \
+    "  THEN RETURN NULL; END IF;" \
+    "  IF TG_OP <> 'INSERT' THEN DELETE FROM labels WHERE sk = OLD.sk; END IF;" \
+    "  IF TG_OP <> 'DELETE' THEN INSERT INTO labels(lbl, sk) " LABELS_OF("NEW") "; END IF;" \
+    "  RETURN NULL;" \
+    " END $$;" \
+    "CREATE OR REPLACE TRIGGER resources_labels_insert AFTER INSERT ON resources FOR EACH ROW" \
+    " WHEN (" HAS_LABELS("NEW") ") EXECUTE FUNCTION ironbark_labels();" \
+    "CREATE OR REPLACE TRIGGER resources_labels_update AFTER UPDATE OF body ON resources FOR EACH ROW" \
+    " WHEN (" HAS_LABELS("OLD") " OR " HAS_LABELS("NEW") ") EXECUTE FUNCTION ironbark_labels();" \
+    "CREATE OR REPLACE TRIGGER resources_labels_delete AFTER DELETE ON resources FOR EACH ROW" \
+    " WHEN (" HAS_LABELS("OLD") ") EXECUTE FUNCTION ironbark_labels();"
+
 static const char schema_sql[] =
     "BEGIN;"
     "SELECT pg_advisory_xact_lock(1919191919);"
@@ -90,6 +125,7 @@ static const char schema_sql[] =
     " END $$;"
     "CREATE OR REPLACE TRIGGER resources_changes AFTER INSERT OR UPDATE OR DELETE ON resources"
     " FOR EACH ROW EXECUTE FUNCTION ironbark_notify();"
+    LABELS_SQL
     "COMMIT;"
     "LISTEN " PG_CHANNEL ";";
 
@@ -98,6 +134,7 @@ enum pg_stmt {
     P_GET, P_GET_PATH, P_INSERT, P_TAKEN_PATH, P_UPDATE, P_DELETE_ONE, P_SUBTREE, P_DELETE_SUBTREE,
     P_CHILDREN, P_CHILDREN_TY, P_OLDEST, P_NEWEST, P_COUNT, P_COUNT_TY, P_EXPIRED,
     P_SCAN, P_SCAN_TY, P_SCAN_CIN, P_SCAN_KEY, P_NEXT_EXPIRY, P_OLDEST_AT, P_NEWEST_AT,
+    P_BEGIN_SNAPSHOT, P_NEXT_SEQS, P_KEY_OF_RI, P_GET_LOCKED,
     P_COUNT_STMTS
 };
 
@@ -145,6 +182,15 @@ static const char *const stmt_sql[P_COUNT_STMTS] = {
                     " WHERE p.path = $1 AND p.ty = $2 AND c.ty = $3 ORDER BY c.seq ASC LIMIT 1",
     [P_NEWEST_AT] = "SELECT c.seq, c.ty, c.path, c.body FROM resources p JOIN resources c ON c.pi = p.ri"
                     " WHERE p.path = $1 AND p.ty = $2 AND c.ty = $3 ORDER BY c.seq DESC LIMIT 1",
+    /* Every statement of the transaction reads the snapshot its first one
+     * took: a paged walk of the tree sees one state of it. */
+    [P_BEGIN_SNAPSHOT] = "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY",
+    /* Bulk insertion takes its rows' seqs in one round trip, in order. */
+    [P_NEXT_SEQS] = "SELECT nextval('resources_seq') FROM generate_series(1, $1::int) ORDER BY 1",
+    [P_KEY_OF_RI] = "SELECT sk FROM resources WHERE ri = $1",
+    /* A read-modify-write (exc) that another front-end may run at once:
+     * the second waits for the first's commit and reads its result. */
+    [P_GET_LOCKED] = "SELECT seq, ty, path, body FROM resources WHERE ri = $1 FOR UPDATE",
 };
 
 struct pg_store {
@@ -580,6 +626,14 @@ int pg_store_begin(struct pg_store *p)
     return run_simple(p, P_SAVEPOINT);
 }
 
+int pg_store_begin_snapshot(struct pg_store *p)
+{
+    if (p->in_batch) return RSC_INTERNAL_SERVER_ERROR;   /* a batch's writes are no snapshot */
+    int rc = run_simple(p, P_BEGIN_SNAPSHOT);
+    if (!rc) p->tx_open = true;
+    return rc;
+}
+
 int pg_store_commit(struct pg_store *p)
 {
     if (!p->in_batch) {
@@ -637,6 +691,13 @@ int pg_store_get(struct pg_store *p, const char *ri, struct resource **out)
     struct pg_params q = { 0 };
     param_text(&q, ri);
     return fetch_one(p, P_GET, &q, out);
+}
+
+int pg_store_get_locked(struct pg_store *p, const char *ri, struct resource **out)
+{
+    struct pg_params q = { 0 };
+    param_text(&q, ri);
+    return fetch_one(p, P_GET_LOCKED, &q, out);
 }
 
 int pg_store_get_path(struct pg_store *p, const char *path, struct resource **out)
@@ -732,22 +793,32 @@ int pg_store_children(struct pg_store *p, const char *pi, int ty, store_visit_fn
 
 #define SCAN_KEY_MAX (9 * 64 + 1)
 
+/* The scan key of the resource at path into key (SCAN_KEY_MAX bytes, one
+ * left for the subtree's upper bound): 1, 0 when there is none, -1 when
+ * the database failed. */
+static int scan_key_of(struct pg_store *p, const char *path, unsigned char *key, size_t *len)
+{
+    struct pg_params kq = { 0 };
+    param_text(&kq, path);
+    PGresult *kr = pg_run(p, P_SCAN_KEY, &kq);
+    if (!kr) return -1;
+    *len = pq_PQntuples(kr) ? (size_t)pq_PQgetlength(kr, 0, 0) : 0;
+    int found = pq_PQntuples(kr) && *len < SCAN_KEY_MAX;
+    if (found) memcpy(key, pq_PQgetvalue(kr, 0, 0), *len);
+    pq_PQclear(kr);
+    return found;
+}
+
 /* Pages of rows in sk order from after `lo` to below `hi`; a row deeper
  * than wanted moves lo past its ancestor's subtree (a seek), as in store.c. */
 int pg_store_scan_subtree(struct pg_store *p, const char *path, int max_depth, int ty,
                           store_visit_fn *visit, void *data)
 {
     p->last_scan = (struct store_scan_stats){ 0 };
-    struct pg_params kq = { 0 };
-    param_text(&kq, path);
-    PGresult *kr = pg_run(p, P_SCAN_KEY, &kq);
-    if (!kr) return RSC_INTERNAL_SERVER_ERROR;
     unsigned char lo[SCAN_KEY_MAX], hi[SCAN_KEY_MAX];
-    size_t root_len = pq_PQntuples(kr) ? (size_t)pq_PQgetlength(kr, 0, 0) : 0;
-    bool found = pq_PQntuples(kr) && root_len < SCAN_KEY_MAX;
-    if (found) memcpy(lo, pq_PQgetvalue(kr, 0, 0), root_len);
-    pq_PQclear(kr);
-    if (!found) return 0;
+    size_t root_len = 0;
+    int found = scan_key_of(p, path, lo, &root_len);
+    if (found <= 0) return found < 0 ? RSC_INTERNAL_SERVER_ERROR : 0;
     memcpy(hi, lo, root_len);
     hi[root_len] = 0xFF;
     size_t lo_len = root_len;
@@ -789,6 +860,353 @@ int pg_store_scan_subtree(struct pg_store *p, const char *path, int max_depth, i
         if (!seek && n < limit) return 0;
         if (!seek && limit < PG_PAGE_MAX) limit *= 4;
     }
+}
+
+/* --- filtered discovery (store_scan_matching) ------------------------------ */
+
+/* Where each indexed attribute's rows are found: a table of (value, sk)
+ * that a trigger keeps in step with `resources` (schema_sql). Another
+ * condition is answered the same way: a table and a trigger there, an entry
+ * here. An attribute without one (cnf, cs, ct: their rows are read by the
+ * plain scan) makes its group unusable. */
+static const struct { const char *table, *column; } index_of[] = {
+    [STORE_ATTR_LABEL] = { "labels", "lbl" },
+};
+
+static bool pg_indexed(enum store_attr attr)
+{
+    return (size_t)attr < sizeof index_of / sizeof *index_of && index_of[attr].table;
+}
+
+/* A group whose index entries number at least this many is not worth
+ * sorting into pre-order: the plain scan, which stops at `lim`, is used
+ * (as in store.c), unless it is one equality, whose entries come in order. */
+#define PG_NEED_SORT_CAP 4096
+#define PG_NEED_PARAMS (2 * STORE_NEED_TERMS + 3)
+
+/* One filtered query: SQL text and its parameters, $1 and $2 the sk range,
+ * the terms' values after them, the page size last. */
+struct need_query {
+    char sql[8192];
+    size_t len;
+    bool overflow;
+    int n;
+    const char *value[PG_NEED_PARAMS];
+    int len_of[PG_NEED_PARAMS], format[PG_NEED_PARAMS];
+    char limit[24];
+};
+
+__attribute__((format(printf, 2, 3)))
+static void need_sql(struct need_query *q, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(q->sql + q->len, sizeof q->sql - q->len, fmt, ap);
+    va_end(ap);
+    if (n < 0 || (size_t)n >= sizeof q->sql - q->len) q->overflow = true;
+    else q->len += (size_t)n;
+}
+
+static int need_param(struct need_query *q, const char *v)
+{
+    if (q->n == PG_NEED_PARAMS) { q->overflow = true; return q->n; }
+    q->value[q->n] = v;
+    q->len_of[q->n] = 0;
+    q->format[q->n] = 0;
+    return ++q->n;
+}
+
+/* The keys of the rows in (lo, hi) meeting some term of `group`, as one
+ * SELECT of sk (the union of one per term: a key once, however many terms
+ * it meets). */
+static void group_keys_sql(struct need_query *q, const struct store_need *need, int group)
+{
+    bool first = true;
+    for (int i = 0; i < need->nterms; i++) {
+        const struct store_term *t = &need->term[i];
+        if (t->group != group) continue;
+        const char *table = index_of[t->attr].table, *col = index_of[t->attr].column;
+        need_sql(q, "%sSELECT DISTINCT sk FROM %s WHERE sk > $1 AND sk < $2", first ? "" : " UNION ", table);
+        first = false;
+        if (t->eq) need_sql(q, " AND %s = $%d", col, need_param(q, t->eq));
+        if (!t->eq && t->lo) need_sql(q, " AND %s >= $%d", col, need_param(q, t->lo));
+        if (!t->eq && t->hi) need_sql(q, " AND %s < $%d", col, need_param(q, t->hi));
+    }
+}
+
+static void need_query_start(struct need_query *q, const unsigned char *lo, size_t lo_len,
+                             const unsigned char *hi, size_t hi_len)
+{
+    q->len = 0;
+    q->overflow = false;
+    q->n = 2;
+    q->value[0] = (const char *)lo;
+    q->len_of[0] = (int)lo_len;
+    q->value[1] = (const char *)hi;
+    q->len_of[1] = (int)hi_len;
+    q->format[0] = q->format[1] = 1;
+}
+
+/* Runs a query that is not one of the prepared statements (its shape
+ * depends on its input) and returns rows: the result, or NULL (logged) on
+ * failure. */
+static PGresult *pg_run_params(struct pg_store *p, const char *what, const char *sql, int n,
+                               const char *const *values, const int *lens, const int *formats)
+{
+    if (!pg_ready(p)) return NULL;
+    if (!pq_PQsendQueryParams(p->conn, sql, n, NULL, values, lens, formats, 1)) {
+        pg_lost(p);
+        return NULL;
+    }
+    PGresult *r = pg_collect(p, now_ms() + PG_ROUND_TRIP_MS);
+    if (r && pq_PQresultStatus(r) != PGRES_TUPLES_OK) {
+        log_pg(LOG_LVL_ERROR, what, pq_PQresultErrorMessage(r), p);
+        pq_PQclear(r);
+        r = NULL;
+    }
+    return r;
+}
+
+static PGresult *pg_run_text(struct pg_store *p, struct need_query *q)
+{
+    return q->overflow ? NULL : pg_run_params(p, "filtered scan", q->sql, q->n, q->value, q->len_of, q->format);
+}
+
+/* The usable group with the fewest index entries in the subtree, when few
+ * enough to sort (a lone equality serves however many); -1 when none, -2
+ * when the database failed. */
+static int pick_group_pg(struct pg_store *p, const struct store_need *need, const unsigned char *root,
+                         size_t root_len, const unsigned char *hi)
+{
+    int best = -1;
+    int64_t best_entries = 0;
+    for (int g = 0; g < STORE_NEED_TERMS; g++) {
+        int nterms = 0;
+        bool usable = true, lone_eq = false;
+        for (int i = 0; i < need->nterms; i++) {
+            if (need->term[i].group != g) continue;
+            usable = usable && pg_indexed(need->term[i].attr);
+            lone_eq = ++nterms == 1 && need->term[i].eq;
+        }
+        if (!nterms || !usable) continue;
+        struct need_query q;
+        need_query_start(&q, root, root_len, hi, root_len + 1);
+        need_sql(&q, "SELECT count(*) FROM (");
+        group_keys_sql(&q, need, g);
+        need_sql(&q, " LIMIT %d) k", PG_NEED_SORT_CAP);
+        PGresult *r = pg_run_text(p, &q);
+        if (!r) return -2;
+        int64_t entries = pq_PQntuples(r) ? value_i64(r, 0, 0) : 0;
+        pq_PQclear(r);
+        if (entries >= PG_NEED_SORT_CAP && !lone_eq) continue;
+        if (best < 0 || entries < best_entries) {
+            best = g;
+            best_entries = entries;
+        }
+    }
+    return best;
+}
+
+int pg_store_scan_matching(struct pg_store *p, const char *path, int max_depth, int ty,
+                           const struct store_need *need, store_visit_fn *visit, void *data)
+{
+    p->last_scan = (struct store_scan_stats){ 0 };
+    for (int i = 0; i < need->nterms; i++)
+        if (need->term[i].group < 0 || need->term[i].group >= STORE_NEED_TERMS) return RSC_NOT_IMPLEMENTED;
+    unsigned char lo[SCAN_KEY_MAX], hi[SCAN_KEY_MAX];
+    size_t root_len = 0;
+    int found = scan_key_of(p, path, hi, &root_len);
+    if (found < 0) return RSC_INTERNAL_SERVER_ERROR;
+    if (!found) return RSC_NOT_IMPLEMENTED;   /* the plain scan says "nothing" */
+    hi[root_len] = 0xFF;
+    int group = need->nterms ? pick_group_pg(p, need, hi, root_len, hi) : -1;
+    if (group == -2) return RSC_INTERNAL_SERVER_ERROR;
+    if (group < 0) return RSC_NOT_IMPLEMENTED;
+    memcpy(lo, hi, root_len);
+    size_t lo_len = root_len;
+    size_t deepest = seqkey_levels(hi, root_len) + (size_t)(max_depth > 0 ? max_depth : 0);
+    int limit = PG_PAGE_FIRST, result = 0;
+    for (;;) {
+        /* A page of keys in pre-order, each with its row (the join keeps
+         * the page's length: a key is never lost to the type test). */
+        struct need_query q;
+        need_query_start(&q, lo, lo_len, hi, root_len + 1);
+        need_sql(&q, "SELECT r.seq, r.ty, r.path, r.body, m.sk FROM (");
+        group_keys_sql(&q, need, group);
+        snprintf(q.limit, sizeof q.limit, "%d", limit);
+        need_sql(&q, " ORDER BY 1 LIMIT $%d) m LEFT JOIN resources r ON r.sk = m.sk ORDER BY m.sk",
+                 need_param(&q, q.limit));
+        PGresult *r = pg_run_text(p, &q);
+        if (!r) return RSC_INTERNAL_SERVER_ERROR;
+        int n = pq_PQntuples(r);
+        for (int i = 0; i < n && !result; i++) {
+            const unsigned char *key = (const unsigned char *)pq_PQgetvalue(r, i, 4);
+            size_t key_len = (size_t)pq_PQgetlength(r, i, 4);
+            if (key_len >= SCAN_KEY_MAX) { result = RSC_INTERNAL_SERVER_ERROR; break; }
+            memcpy(lo, key, key_len);
+            lo_len = key_len;
+            if (pq_PQgetisnull(r, i, 0) || (max_depth > 0 && seqkey_levels(key, key_len) > deepest)) continue;
+            p->last_scan.rows++;
+            if (ty && value_i64(r, i, 1) != ty) continue;
+            struct resource *res = row_resource(r, i);
+            if (!res) { result = RSC_INTERNAL_SERVER_ERROR; break; }
+            result = visit(res, data);
+            resource_free(res);
+        }
+        pq_PQclear(r);
+        if (result || n < limit) return result;
+        if (limit < PG_PAGE_MAX) limit *= 4;
+    }
+}
+
+/* --- bulk insertion (store import) ----------------------------------------- */
+
+/* One row's parameters of the multi-row INSERT, in its column order. */
+#define BULK_COLUMNS 8
+
+struct bulk {
+    size_t n;
+    int64_t *seq;
+    unsigned char (*key)[SCAN_KEY_MAX];
+    size_t *key_len;
+    char **body;
+    char (*num)[2][24];
+    const char **value;
+    int *len, *format;
+    char *sql;
+};
+
+static void bulk_free(struct bulk *b)
+{
+    for (size_t i = 0; b->body && i < b->n; i++) free(b->body[i]);
+    free(b->seq); free(b->key); free(b->key_len); free(b->body); free(b->num);
+    free(b->value); free(b->len); free(b->format); free(b->sql);
+}
+
+static bool bulk_alloc(struct bulk *b, size_t n)
+{
+    *b = (struct bulk){ .n = n };
+    b->seq = calloc(n, sizeof *b->seq);
+    b->key = calloc(n, sizeof *b->key);
+    b->key_len = calloc(n, sizeof *b->key_len);
+    b->body = calloc(n, sizeof *b->body);
+    b->num = calloc(n, sizeof *b->num);
+    b->value = calloc(n * BULK_COLUMNS, sizeof *b->value);
+    b->len = calloc(n * BULK_COLUMNS, sizeof *b->len);
+    b->format = calloc(n * BULK_COLUMNS, sizeof *b->format);
+    b->sql = malloc(n * 64 + 128);
+    return b->seq && b->key && b->key_len && b->body && b->num && b->value && b->len && b->format && b->sql;
+}
+
+/* Row i's scan key: its parent's and its seq. The parent's key is found
+ * at the nearest earlier row of the batch that is the parent or a sibling
+ * (in pre-order usually the row just before: a sibling's key less its own
+ * last component), else read from the store (once a batch, for rows whose
+ * parent came in an earlier one). */
+static int bulk_key(struct pg_store *p, struct bulk *b, struct resource **res, size_t i)
+{
+    const char *pi = res_pi(res[i]) ? res_pi(res[i]) : "";
+    size_t len = 0;
+    bool found = !*pi;
+    for (size_t j = i; !found && j-- > 0;) {
+        const char *ri = res_ri(res[j]), *their_pi = res_pi(res[j]);
+        if (ri && !strcmp(ri, pi)) len = b->key_len[j];
+        else if (their_pi && !strcmp(their_pi, pi))
+            len = seqkey_prefix(b->key[j], b->key_len[j], seqkey_levels(b->key[j], b->key_len[j]) - 1);
+        else continue;
+        memcpy(b->key[i], b->key[j], len);
+        found = true;
+    }
+    if (!found) {
+        struct pg_params q = { 0 };
+        param_text(&q, pi);
+        PGresult *r = pg_run(p, P_KEY_OF_RI, &q);
+        if (!r) return RSC_INTERNAL_SERVER_ERROR;
+        len = pq_PQntuples(r) ? (size_t)pq_PQgetlength(r, 0, 0) : 0;
+        if (len < SCAN_KEY_MAX) memcpy(b->key[i], pq_PQgetvalue(r, 0, 0), len);
+        pq_PQclear(r);
+    }
+    if (len + SEQKEY_MAX >= SCAN_KEY_MAX) return RSC_INTERNAL_SERVER_ERROR;
+    b->key_len[i] = len + seqkey(b->seq[i], b->key[i] + len);
+    return 0;
+}
+
+/* The multi-row INSERT's text and parameters. */
+static int bulk_statement(struct bulk *b, struct resource **res)
+{
+    size_t at = (size_t)sprintf(b->sql, "INSERT INTO resources(seq, ri, path, pi, ty, et, body, sk) VALUES");
+    for (size_t i = 0; i < b->n; i++) {
+        size_t len;
+        if (!(b->body[i] = json_text(res[i]->attrs, &len))) return RSC_INTERNAL_SERVER_ERROR;
+        snprintf(b->num[i][0], sizeof b->num[i][0], "%lld", (long long)b->seq[i]);
+        snprintf(b->num[i][1], sizeof b->num[i][1], "%d", res[i]->ty);
+        const char *pi = res_pi(res[i]);
+        const char *col[BULK_COLUMNS] = { b->num[i][0], res_ri(res[i]), res[i]->path, pi ? pi : "",
+                                          b->num[i][1], res_str(res[i], "et"), b->body[i],
+                                          (const char *)b->key[i] };
+        size_t base = i * BULK_COLUMNS;
+        for (int c = 0; c < BULK_COLUMNS; c++) {
+            b->value[base + c] = col[c];
+            b->len[base + c] = c == BULK_COLUMNS - 1 ? (int)b->key_len[i] : 0;
+            b->format[base + c] = c == BULK_COLUMNS - 1;
+        }
+        at += (size_t)sprintf(b->sql + at, "%s($%zu,$%zu,$%zu,$%zu,$%zu,$%zu,$%zu,$%zu)", i ? "," : "",
+                              base + 1, base + 2, base + 3, base + 4, base + 5, base + 6, base + 7, base + 8);
+    }
+    strcpy(b->sql + at, " ON CONFLICT DO NOTHING RETURNING seq");
+    return 0;
+}
+
+static int cmp_i64(const void *a, const void *b)
+{
+    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+    return (x > y) - (x < y);
+}
+
+/* Which row the INSERT skipped first (a taken path or ri), and why. */
+static int bulk_refusal(struct pg_store *p, struct bulk *b, struct resource **res, PGresult *r, size_t *failed)
+{
+    int n = pq_PQntuples(r);
+    int64_t *done = calloc((size_t)n + 1, sizeof *done);
+    if (!done) return RSC_INTERNAL_SERVER_ERROR;
+    for (int i = 0; i < n; i++) done[i] = value_i64(r, i, 0);
+    qsort(done, (size_t)n, sizeof *done, cmp_i64);
+    size_t i = 0;
+    while (i < b->n && bsearch(&b->seq[i], done, (size_t)n, sizeof *done, cmp_i64)) i++;
+    free(done);
+    *failed = i;
+    struct pg_params t = { 0 };
+    param_text(&t, res[i]->path);
+    PGresult *taken = pg_run(p, P_TAKEN_PATH, &t);
+    int rc = !taken ? RSC_INTERNAL_SERVER_ERROR : pq_PQntuples(taken) ? RSC_CONFLICT : RSC_ALREADY_EXISTS;
+    pq_PQclear(taken);
+    return rc;
+}
+
+int pg_store_insert_many(struct pg_store *p, struct resource **res, size_t n, size_t *failed)
+{
+    *failed = 0;
+    if (!n) return 0;
+    if (n > STORE_INSERT_MANY_MAX) return RSC_INTERNAL_SERVER_ERROR;
+    p->generation++;
+    struct bulk b;
+    int rc = bulk_alloc(&b, n) ? 0 : RSC_INTERNAL_SERVER_ERROR;
+    struct pg_params q = { 0 };
+    param_int(&q, (int64_t)n);
+    PGresult *r = rc ? NULL : pg_run(p, P_NEXT_SEQS, &q);
+    if (!rc && (!r || pq_PQntuples(r) != (int)n)) rc = RSC_INTERNAL_SERVER_ERROR;
+    for (size_t i = 0; !rc && i < n; i++) b.seq[i] = value_i64(r, (int)i, 0);
+    pq_PQclear(r);
+    for (size_t i = 0; !rc && i < n; i++)
+        if ((rc = bulk_key(p, &b, res, i))) *failed = i;
+    if (!rc) rc = bulk_statement(&b, res);
+    r = rc ? NULL : pg_run_params(p, "bulk insert", b.sql, (int)(n * BULK_COLUMNS), b.value, b.len, b.format);
+    if (!rc && !r) rc = RSC_INTERNAL_SERVER_ERROR;
+    if (!rc && pq_PQntuples(r) != (int)n) rc = bulk_refusal(p, &b, res, r, failed);
+    for (size_t i = 0; !rc && i < n; i++) res[i]->seq = b.seq[i];
+    pq_PQclear(r);
+    bulk_free(&b);
+    return rc;
 }
 
 /* No statement counters on this side of the wire: rows and seeks only. */

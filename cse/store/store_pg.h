@@ -21,6 +21,7 @@ int pg_store_open(struct pg_store **out, const char *uri, enum store_sync sync);
 void pg_store_close(struct pg_store *p);
 
 int pg_store_begin(struct pg_store *p);
+int pg_store_begin_snapshot(struct pg_store *p);
 int pg_store_commit(struct pg_store *p);
 void pg_store_rollback(struct pg_store *p);
 void pg_store_batch_enable(struct pg_store *p, bool on);
@@ -31,14 +32,18 @@ int pg_store_batch_commit(struct pg_store *p);
 bool pg_store_batch_take_failure(struct pg_store *p);
 
 int pg_store_get(struct pg_store *p, const char *ri, struct resource **out);
+int pg_store_get_locked(struct pg_store *p, const char *ri, struct resource **out);
 int pg_store_get_path(struct pg_store *p, const char *path, struct resource **out);
 int pg_store_insert(struct pg_store *p, struct resource *res);
+int pg_store_insert_many(struct pg_store *p, struct resource **res, size_t n, size_t *failed);
 int pg_store_update(struct pg_store *p, const struct resource *res);
 int pg_store_delete_subtree(struct pg_store *p, const struct resource *res,
                             store_visit_fn *visit, void *data);
 int pg_store_children(struct pg_store *p, const char *pi, int ty, store_visit_fn *visit, void *data);
 int pg_store_scan_subtree(struct pg_store *p, const char *path, int max_depth, int ty,
                           store_visit_fn *visit, void *data);
+int pg_store_scan_matching(struct pg_store *p, const char *path, int max_depth, int ty,
+                           const struct store_need *need, store_visit_fn *visit, void *data);
 void pg_store_last_scan(const struct pg_store *p, struct store_scan_stats *out);
 int pg_store_edge_child(struct pg_store *p, const char *pi, int ty, bool newest, struct resource **out);
 int pg_store_edge_child_at(struct pg_store *p, const char *parent_path, int parent_ty, int child_ty,

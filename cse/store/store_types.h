@@ -46,4 +46,31 @@ struct store_change {
 };
 typedef void store_change_fn(const struct store_change *change, void *data);
 
+/* The most rows one store_insert_many() takes (a PostgreSQL statement's
+ * parameters are bounded: 8 a row). */
+#define STORE_INSERT_MANY_MAX 500
+
+/* Conditions a store may answer from an index (store_scan_matching):
+ * the row's labels (any one of them), cnf, ct (text) or cs (integer). */
+enum store_attr { STORE_ATTR_LABEL, STORE_ATTR_CNF, STORE_ATTR_CT, STORE_ATTR_CS };
+
+/* One indexed condition: the attribute equals `eq` (text), or lies in
+ * [lo, hi) (text; NULL = unbounded), or for CS in [ilo, ihi). A row meets
+ * a need when, for every group, it meets at least one term of that group. */
+struct store_term {
+    enum store_attr attr;
+    int group;
+    const char *eq, *lo, *hi;
+    int64_t ilo, ihi;
+};
+
+#define STORE_NEED_TERMS 64
+
+struct store_need {
+    int nterms;
+    struct store_term term[STORE_NEED_TERMS];
+    size_t used;               /* of text: storage for terms built from queries */
+    char text[4096];
+};
+
 #endif

@@ -1,7 +1,8 @@
 """Several front-ends on one PostgreSQL database (docs/scale-out.md): two
 m2m-cse processes with the same CSE-ID serve one tree. Concurrent creates of
 one name give one 2001; a subscription made on A fires once for a change on
-B; an ACP change on A is obeyed by B within the bound; expiry is done once;
+B; exc counts each event once whichever front-end notifies it; an ACP change
+on A is obeyed by B within the bound; expiry is done once;
 kill -9 of a front-end under write load and a restart of PostgreSQL under
 load lose no acknowledged write; reuse-port lets both listen on one port."""
 import json, os, shutil, sys, threading, time
@@ -123,6 +124,30 @@ try:
         wait_for(lambda: sgn_of(rx.snapshot(), cin), seconds=5)
         time.sleep(1.0)          # a second copy from the other front-end would be here by now
         t.eq(len(sgn_of(rx.snapshot(), cin)), 1, "the change on B is notified once")
+
+        # --- exc counted across front-ends: each event takes one off, once ---
+        t.rsc(a.create("/cse-in/app", 3, {"m2m:cnt": {"rn": "counted"}}, origin=O), 2001, 201, "container for exc")
+        r = a.create("/cse-in/app/counted", 23, {"m2m:sub": {"rn": "ex", "nu": [rx.url], "enc": {"net": [3]},
+                                                             "exc": 12}}, origin=O)
+        t.rsc(r, 2001, 201, "subscription with exc 12 made on A")
+        made, lock = [], threading.Lock()
+
+        def burst(fe, n):
+            for i in range(6):
+                res = raw_create(fe.port, "/cse-in/app/counted", 4, {"m2m:cin": {"con": "e"}}, "exc-%d-%d" % (n, i))
+                with lock:
+                    made.append(res[1]["m2m:cin"]["ri"] if res and res[0] == 2001 else None)
+        ths = [threading.Thread(target=burst, args=(fe, n)) for n, fe in enumerate((a, b))]
+        for th in ths:
+            th.start()
+        for th in ths:
+            th.join(timeout=30)
+        t.ok(len(made) == 12 and all(made), "12 instances made on A and B at once", made)
+        gone = wait_for(lambda: b.get("/cse-in/app/counted/ex", origin=O).rsc == 4004, seconds=10)
+        time.sleep(0.5)
+        t.ok(gone, "no count lost: exc reached 0 after the 12 events and the subscription is gone",
+             b.get("/cse-in/app/counted/ex", origin=O).text[:300])
+        t.eq(sum(len(sgn_of(rx.snapshot(), ri)) for ri in made if ri), 12, "each of the 12 events notified once")
 
         # --- expiry once: both sweep every 100 ms, each child's deletion notified once ---
         r = a.create("/cse-in/app", 23, {"m2m:sub": {"rn": "gone", "nu": [rx.url], "enc": {"net": [4]}}}, origin=O)

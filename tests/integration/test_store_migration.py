@@ -5,10 +5,11 @@ CSE on the imported store serves the same resources, and bad inputs are
 refused with a clear message, a non-zero exit and nothing imported. The tree
 goes SQLite -> SQLite -> PostgreSQL -> SQLite (a private PostgreSQL server,
 tests/integration/pg_server.py), whichever store the suite runs on: each CSE
-here names its store itself."""
-import hashlib, json, os, shutil, subprocess, sys, tempfile
+here names its store itself. An export from a PostgreSQL database that a
+CSE writes into meanwhile is one state of the tree (one snapshot)."""
+import hashlib, json, os, shutil, subprocess, sys, tempfile, threading
 sys.path.insert(0, os.path.dirname(__file__))
-from harness import CSE_BIN, Cse, Tap
+from harness import CSE_BIN, Cse, Tap, raw_create
 import pg_server
 
 t = Tap()
@@ -74,6 +75,26 @@ def observe(cse):
         r = cse.get(p, origin=O if "app2" not in p else "Cmig2")
         out[p] = (r.rsc, r.json)
     return out
+
+
+def synthetic_tree(raw, count):
+    """raw (an export) with `count` more contentInstances under its first
+    container, as canonical lines with a fresh trailer."""
+    lines = raw.split(b"\n")
+    rows = [json.loads(r) for r in lines[1:-2]]
+    box = next(r for r in rows if r["ty"] == 3)
+    extra = []
+    for i in range(count):
+        ri = "bulk%05d" % i
+        body = {"ri": ri, "pi": box["ri"], "rn": ri, "ty": 4, "con": "v%d" % i, "cs": 1, "st": 0,
+                "ct": "20261207T000000", "lt": "20261207T000000"}
+        extra.append({"body": body, "et": None, "path": box["path"] + "/" + ri, "pi": box["ri"], "ri": ri, "ty": 4})
+    at = rows.index(box) + 1
+    rows[at:at] = extra
+    out = [json.dumps(r, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode() for r in rows]
+    digest = hashlib.sha256(b"".join(r + b"\n" for r in out)).hexdigest()
+    trailer = json.dumps({"end": "ironbark-tree", "rows": len(out), "sha256": digest}).encode()
+    return b"\n".join([lines[0]] + out + [trailer, b""]), (len(out), digest)
 
 
 def fresh_dir(name):
@@ -202,6 +223,21 @@ try:
     t.ok(rc == 1 and "checksum differs" in err and
          summary(store("checksum", "--db", pg_empty)[1]) == (0, hashlib.sha256(b"").hexdigest()),
          "a damaged file into PostgreSQL: refused, nothing imported", (rc, err))
+    # Into PostgreSQL in several multi-row INSERTs (500 rows each): the
+    # checksum holds across them, and a row refused in a later one is named
+    # by its line, with nothing imported.
+    big, big_sum = synthetic_tree(raw, 1234)
+    pg_big = pg.uri(pg.new_database())
+    rc, out, err = store("import", "-", "--db", pg_big, stdin=big)
+    t.ok(rc == 0 and summary(out) == big_sum and summary(store("checksum", "--db", pg_big)[1]) == big_sum,
+         "%d rows into PostgreSQL: the file's checksum" % big_sum[0], (rc, out, err))
+    big_lines = big.split(b"\n")
+    twice = b"\n".join(big_lines[:1100] + [big_lines[100]] + big_lines[1100:])   # siblings, batches 1 and 3
+    pg_twice = pg.uri(pg.new_database())
+    rc, out, err = store("import", "-", "--db", pg_twice, stdin=twice)
+    t.ok(rc == 1 and ":1101: its path is taken" in err and "nothing was imported" in err and
+         summary(store("checksum", "--db", pg_twice)[1]) == (0, hashlib.sha256(b"").hexdigest()),
+         "a row twice, far apart, into PostgreSQL: refused at its line, nothing imported", (rc, err))
     rc, err = unreachable.wait(timeout=60), unreachable.stderr.read().decode(errors="replace")
     t.ok(rc == 1 and "cannot open the store" in err and "reachable" in err and "secret" not in err,
          "an unreachable database: exit 1 with the reason, its password not shown", (rc, err))
@@ -216,6 +252,62 @@ try:
         r = cse_i.get("/cse-in/app/temp/la", origin=O)
         t.ok(r.rsc == 2000 and r.json["m2m:cin"]["con"] == "after", "and la is the new one", r)
         t.eq(cse_i.stop(), 0, "CSE on the imported %s store stopped cleanly" % name)
+
+    # --- An export while a CSE writes into the same PostgreSQL database ---
+    # What must hold: the file is one state of the tree. Its trailer matches
+    # its rows, it imports into a fresh SQLite store whose checksum is the
+    # trailer's, and every container's cni and cbs (written in the same
+    # transaction as each instance) agree with the instances exported under
+    # it. The container's row is read before its instances, pages apart: a
+    # walk that saw the writes committed between its pages would export
+    # instances its container does not count.
+    live_uri = pg.uri(pg.new_database())
+    live = Cse(data_dir=fresh_dir("live"), db=live_uri).start()
+    live.register_ae("live", origin=O, rr=False)
+    live.create("/cse-in/live", 3, {"m2m:cnt": {"rn": "box", "mni": 100000}}, origin=O)
+    for i in range(200):   # more than the first pages of a scan (32, then 128)
+        raw_create(live.port, "/cse-in/live/box", 4, {"m2m:cin": {"con": "seed"}}, "seed%d" % i, O)
+    writing, writes = threading.Event(), []
+
+    def writer(n):
+        i = 0
+        while not writing.is_set():
+            res = raw_create(live.port, "/cse-in/live/box", 4, {"m2m:cin": {"con": "w" * (i % 7)}},
+                             "w%d-%d" % (n, i), O)
+            writes.append(res and res[0])
+            i += 1
+    writers = [threading.Thread(target=writer, args=(n,)) for n in range(2)]
+    for w in writers:
+        w.start()
+    results = []
+    try:
+        for k in range(3):
+            f = os.path.join(work, "live%d.jsonl" % k)
+            results.append((f,) + store("export", f, "--db", live_uri))
+    finally:
+        writing.set()
+        for w in writers:
+            w.join(timeout=30)
+    t.ok(writes.count(2001) > 20, "instances were created during the exports (%d)" % writes.count(2001))
+    for k, (f, rc, out, err) in enumerate(results):
+        lines = open(f, "rb").read().split(b"\n") if rc == 0 else [b"{}", b"{}", b""]
+        rows, trailer = lines[1:-2], json.loads(lines[-2])
+        parsed = [json.loads(r) for r in rows]
+        digest = hashlib.sha256(b"".join(r + b"\n" for r in rows)).hexdigest()
+        t.ok(rc == 0 and summary(out) == (len(rows), digest) and trailer["sha256"] == digest,
+             "live export %d: its trailer and printed line match its rows" % k, (rc, err))
+        boxes = [p for p in parsed if p["ty"] == 3]
+        counts = [(p["body"]["cni"], p["body"]["cbs"],
+                   sum(1 for c in parsed if c["pi"] == p["ri"] and c["ty"] == 4),
+                   sum(c["body"]["cs"] for c in parsed if c["pi"] == p["ri"] and c["ty"] == 4)) for p in boxes]
+        t.ok(boxes and all(c[0] == c[2] and c[1] == c[3] for c in counts),
+             "live export %d: one state of the tree (cni/cbs equal the instances exported)" % k, counts)
+        target = fresh_dir("live-into-%d" % k)
+        rc, out, err = store("import", f, "--data-dir", target)
+        t.ok(rc == 0 and summary(out) == (len(rows), digest) and
+             summary(store("checksum", "--data-dir", target)[1]) == (len(rows), digest),
+             "live export %d imports into a fresh SQLite store with the file's checksum" % k, (rc, out, err))
+    t.eq(live.stop(), 0, "the writing CSE stopped cleanly")
     t.eq(sanitizer_reports, [], "no sanitizer report from any store command")
 finally:
     shutil.rmtree(work, ignore_errors=True)
