@@ -200,11 +200,15 @@ static void commit_round(struct loop *loop, void *data)
 {
     struct cse *cse = data;
     struct fiber_lock *lock = store_fiber_lock(cse->store);
-    if (!lock || !cse_batch_pending(cse)) {
-        if (!cse->commit_in_fiber) cse_commit(cse);
+    if (!lock) {
+        cse_commit(cse);
         return;
     }
     if (cse->commit_in_fiber || fiber_lock_busy(lock)) return;
+    if (!cse_batch_pending(cse)) {
+        cse_commit(cse);       /* no COMMIT: only the held answers are told */
+        return;
+    }
     cse->commit_in_fiber = true;
     if (fiber_start(loop, commit_in_fiber, cse) < 0) commit_in_fiber(cse);
 }

@@ -634,6 +634,14 @@ void pg_store_close(struct pg_store *p)
     free(p);
 }
 
+/* Transaction control changes state before its statement runs: it takes
+ * the lock first, so that a main-context caller lets a fiber in the middle
+ * of a primitive finish before the batch changes under it. */
+static bool pg_take(struct pg_store *p)
+{
+    return fiber_lock_acquire(&p->lock);
+}
+
 /* A batch is one transaction, each primitive a savepoint in it (store.h). */
 static int begin_in_batch(struct pg_store *p)
 {
@@ -648,11 +656,13 @@ static int begin_in_batch(struct pg_store *p)
 
 int pg_store_begin_batched(struct pg_store *p)
 {
+    if (!pg_take(p)) return RSC_INTERNAL_SERVER_ERROR;
     return p->batching ? begin_in_batch(p) : run_simple(p, P_BEGIN);
 }
 
 int pg_store_begin(struct pg_store *p)
 {
+    if (!pg_take(p)) return RSC_INTERNAL_SERVER_ERROR;
     if (!p->in_batch) return run_simple(p, P_BEGIN);
     p->plain_joined = true;
     return run_simple(p, P_SAVEPOINT);
@@ -660,6 +670,7 @@ int pg_store_begin(struct pg_store *p)
 
 int pg_store_commit(struct pg_store *p)
 {
+    if (!pg_take(p)) return RSC_INTERNAL_SERVER_ERROR;
     if (!p->in_batch) {
         if (p->tx_lost) { p->tx_lost = false; return RSC_INTERNAL_SERVER_ERROR; }
         return run_simple(p, P_COMMIT);
@@ -672,6 +683,7 @@ int pg_store_commit(struct pg_store *p)
 
 void pg_store_rollback(struct pg_store *p)
 {
+    if (!pg_take(p)) return;
     p->generation++;
     if (p->in_batch) {
         p->plain_joined = false;
@@ -698,6 +710,8 @@ bool pg_store_batch_take_failure(struct pg_store *p)
 int pg_store_batch_commit(struct pg_store *p)
 {
     if (!p->in_batch) return 0;
+    if (!pg_take(p)) return RSC_INTERNAL_SERVER_ERROR;
+    if (!p->in_batch) return 0;    /* the fiber it waited for committed it */
     p->in_batch = false;
     bool fault = p->fail_flag && !unlink(p->fail_flag);
     p->committing = true;
