@@ -23,6 +23,7 @@ struct registration;
 struct ae_refs;
 struct coap_client;
 struct deferral;
+struct fiber_call;
 struct nb_pending;
 struct authz_decider;
 struct throttle;
@@ -70,6 +71,9 @@ struct cse {
     struct ae_refs *ae_refs;   /* cse/core/ae_refs.c: AE references told to the IN-CSE; NULL until used */
     struct coap_client *coap_client; /* cse/wire/coap_notify.c (transport module): CoAP/DTLS client */
     struct deferral *deferred; /* requests waiting for outside answers (dispatch.c) */
+    struct fiber_call *in_fibers; /* primitives running in fibers (a PostgreSQL store, dispatch.c) */
+    bool commit_in_fiber;      /* the round's commit waits in a fiber (engine.c) */
+    bool expiry_in_fiber;      /* the expiry sweep waits in a fiber (engine.c) */
     struct nb_pending *nb_unstarted; /* rt 1/2 requests not yet started (nonblocking.c) */
     struct parent_cache *parents;    /* cse_parent(); NULL until first used */
     struct throttle *throttle;       /* rate limits the bindings ask (cse/throttle.h) */
@@ -166,6 +170,11 @@ int cse_run_itself(struct cse *cse, int op, int ty, const char *to, const char *
 void cse_abandon_deferred(struct cse *cse);
 /* At a reset (cse_reset): every deferred request is answered rsc (why) now. */
 void cse_fail_deferred(struct cse *cse, int rsc, const char *why);
+/* Primitives waiting in fibers for a store that waits for a server
+ * (store_fiber_lock()): with abandon, the one holding the store runs to its
+ * end (blocking) and all are abandoned; else all run to their end. From the
+ * main context; before anything they use is closed. */
+void cse_settle_fibers(struct cse *cse, bool abandon);
 
 /* What a resource hook returns when it asked for work through
  * req->cont->wanted: the dispatcher rolls back and runs the request again

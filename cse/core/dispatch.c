@@ -8,6 +8,7 @@
 
 #include "address.h"
 #include "../base/clock.h"
+#include "../base/fiber.h"
 #include "filter.h"
 #include "forward.h"
 #include "route.h"
@@ -797,6 +798,10 @@ struct answer {
     char *target;
 };
 
+static int run_in_fiber(struct cse *cse, struct m2m_request *req, struct m2m_response *rsp,
+                        cse_done_fn *done, cse_done_fn *abandon, void *data, bool rerun,
+                        struct paused_scan *scan);
+
 static void continuation_free(struct m2m_request *req)
 {
     if (!req->cont) return;
@@ -828,9 +833,7 @@ static void verified(void *data, json_t *result)
     d->req->cont->may_defer = false;
     json_array_clear(d->req->cont->wanted);
     m2m_response_clear(d->rsp);
-    cse_dispatch(d->cse, d->req, d->rsp);
-    continuation_free(d->req);
-    d->done(d->data);
+    if (!run_in_fiber(d->cse, d->req, d->rsp, d->done, d->abandon, d->data, true, NULL)) d->done(d->data);
     free(d);
 }
 
@@ -867,9 +870,10 @@ static int wait_for_oet(struct cse *cse, struct m2m_request *req, struct m2m_res
     return 1;
 }
 
-/* cse_dispatch_async(), going on with a paused listing's scan (NULL: none). */
-static int dispatch_async(struct cse *cse, struct m2m_request *req, struct m2m_response *rsp,
-                          cse_done_fn *done, cse_done_fn *abandon, void *data, struct paused_scan *scan)
+/* cse_dispatch_async where the caller stands (the main context with SQLite,
+ * or a fiber already), going on with a paused listing's scan (NULL: none). */
+static int dispatch_here(struct cse *cse, struct m2m_request *req, struct m2m_response *rsp,
+                         cse_done_fn *done, cse_done_fn *abandon, void *data, struct paused_scan *scan)
 {
     /* On the stack first: most requests never defer, and pay nothing more. */
     struct m2m_continuation first = { .may_defer = cse->loop != NULL, .scan = scan };
@@ -909,10 +913,114 @@ static int dispatch_async(struct cse *cse, struct m2m_request *req, struct m2m_r
     return 1;
 }
 
+/* --- primitives in fibers ----------------------------------------------------
+ * With a store that waits for a server (store_fiber_lock()), a primitive
+ * runs in a fiber that holds the store's lock throughout: when it waits for
+ * the database the loop serves on, and other primitives queue for the lock.
+ * The answer is then deferred; done() runs at the fiber's end, still
+ * holding the lock, so whatever the binding does then (commit, the next
+ * pipelined request) runs in the same fiber. */
+
+struct fiber_call {
+    struct fiber_call *next;        /* in cse->in_fibers */
+    struct cse *cse;
+    struct m2m_request *req;
+    struct m2m_response *rsp;
+    cse_done_fn *done, *abandon;
+    void *data;
+    bool rerun;                     /* a deferred request's run after its answers came */
+    struct paused_scan *scan;       /* a paused listing to go on with (first runs only) */
+    bool abandoned;                 /* the CSE closes: abandon(), no answer */
+    bool ran;
+    int deferred;                   /* a deferral took the request over */
+};
+
+static void unlink_call(struct fiber_call *c)
+{
+    for (struct fiber_call **p = &c->cse->in_fibers; *p; p = &(*p)->next)
+        if (*p == c) { *p = c->next; break; }
+}
+
+/* The primitive, under the lock; false when it never ran (the CSE closed). */
+static bool run_call_locked(struct fiber_call *c)
+{
+    struct cse *cse = c->cse;
+    if (c->abandoned || !fiber_lock_acquire(store_fiber_lock(cse->store)) || c->abandoned) return false;
+    if (c->rerun) {
+        cse_dispatch(cse, c->req, c->rsp);
+        continuation_free(c->req);
+    } else {
+        c->deferred = dispatch_here(cse, c->req, c->rsp, c->done, c->abandon, c->data, c->scan);
+    }
+    return true;
+}
+
+static void call_fiber(void *arg)
+{
+    struct fiber_call *c = arg;
+    c->ran = run_call_locked(c);
+    /* Not yielded: fiber_start() returns 0 and the caller answers. */
+    if (!fiber_has_yielded()) return;
+    unlink_call(c);
+    if (!c->ran || c->abandoned) {
+        if (!c->ran && c->rerun) continuation_free(c->req);
+        if (!c->ran && !c->rerun) paused_scan_free(c->scan);   /* nobody took it over */
+        if (!c->deferred) c->abandon(c->data);
+    } else if (!c->deferred) {
+        c->done(c->data);
+    }
+    free(c);
+}
+
+/* 1: done() or abandon() follows from the fiber; else 0, rsp final (or, for
+ * a first run, what dispatch_here returned). Without a fiber to be had the
+ * primitive runs here, the lock taken the main context's way. */
+static int run_in_fiber(struct cse *cse, struct m2m_request *req, struct m2m_response *rsp,
+                        cse_done_fn *done, cse_done_fn *abandon, void *data, bool rerun,
+                        struct paused_scan *scan)
+{
+    bool fibers = cse->loop && store_fiber_lock(cse->store) && !fiber_current();
+    struct fiber_call *c = fibers ? malloc(sizeof *c) : NULL;
+    if (!c) {
+        if (!rerun) return dispatch_here(cse, req, rsp, done, abandon, data, scan);
+        cse_dispatch(cse, req, rsp);
+        continuation_free(req);
+        return 0;
+    }
+    *c = (struct fiber_call){ cse->in_fibers, cse, req, rsp, done, abandon, data, rerun, scan, false, false, 0 };
+    cse->in_fibers = c;
+    int started = fiber_start(cse->loop, call_fiber, c);
+    if (started == 1) return 1;
+    if (started < 0) c->ran = run_call_locked(c);
+    if (!c->ran && !rerun) paused_scan_free(scan);   /* nobody took it over */
+    unlink_call(c);
+    int deferred = c->deferred;
+    free(c);
+    return deferred;
+}
+
+static int dispatch_async(struct cse *cse, struct m2m_request *req, struct m2m_response *rsp,
+                          cse_done_fn *done, cse_done_fn *abandon, void *data, struct paused_scan *scan)
+{
+    return run_in_fiber(cse, req, rsp, done, abandon, data, false, scan);
+}
+
 int cse_dispatch_async(struct cse *cse, struct m2m_request *req, struct m2m_response *rsp,
                        cse_done_fn *done, cse_done_fn *abandon, void *data)
 {
     return dispatch_async(cse, req, rsp, done, abandon, data, NULL);
+}
+
+void cse_settle_fibers(struct cse *cse, bool abandon)
+{
+    struct fiber_lock *lock = cse->store ? store_fiber_lock(cse->store) : NULL;
+    if (!lock || fiber_current()) return;
+    if (!abandon) {
+        fiber_lock_drain(lock);
+        return;
+    }
+    for (struct fiber_call *c = cse->in_fibers; c; c = c->next) c->abandoned = true;
+    fiber_lock_cancel_waiters(lock);
 }
 
 /* Ends every deferred request: answered with rsc (why), or, with rsc 0,

@@ -6,6 +6,7 @@
 #include "engine.h"
 
 #include "../base/clock.h"
+#include "../base/fiber.h"
 #include "ae_refs.h"
 #include "expiry.h"
 #include "feed.h"
@@ -163,19 +164,53 @@ static int ensure_start_resources(struct cse *cse)
     return rc;
 }
 
+/* With a store that waits for a server, the sweep and the round's commit
+ * wait in fibers too, holding the store's lock like a primitive. */
+static void expire_in_fiber(void *data)
+{
+    struct cse *cse = data;
+    if (fiber_lock_acquire(store_fiber_lock(cse->store))) cse_expire_now(cse);
+    cse->expiry_in_fiber = false;
+}
+
 static int64_t expiry_tick(struct loop *loop, int64_t id, void *data)
 {
-    (void)loop; (void)id;
+    (void)id;
     struct cse *cse = data;
-    cse_expire_now(cse);
+    if (!store_fiber_lock(cse->store)) {
+        cse_expire_now(cse);
+    } else if (!cse->expiry_in_fiber) {   /* else the last sweep still waits */
+        cse->expiry_in_fiber = true;
+        if (fiber_start(loop, expire_in_fiber, cse) < 0) expire_in_fiber(cse);
+    }
     return cse->cfg.expiry_interval_ms;
 }
 
-/* The loop round is over: its writes become durable together. */
+static void commit_in_fiber(void *data)
+{
+    struct cse *cse = data;
+    if (fiber_lock_acquire(store_fiber_lock(cse->store))) cse_commit(cse);
+    cse->commit_in_fiber = false;
+}
+
+/* The loop round is over: its writes become durable together. A primitive
+ * waiting mid-way holds the store (its writes are not all made): the round
+ * in which it finishes commits. Nothing to commit costs no round trip. */
 static void commit_round(struct loop *loop, void *data)
 {
-    (void)loop;
-    cse_commit(data);
+    struct cse *cse = data;
+    struct fiber_lock *lock = store_fiber_lock(cse->store);
+    if (!lock) {
+        cse_commit(cse);
+        return;
+    }
+    if (cse->commit_in_fiber || fiber_lock_busy(lock)) return;
+    if (!cse_batch_pending(cse)) {
+        cse_commit(cse);       /* no COMMIT: only the held answers are told */
+        return;
+    }
+    cse->commit_in_fiber = true;
+    if (fiber_start(loop, commit_in_fiber, cse) < 0) commit_in_fiber(cse);
 }
 
 static long long file_bytes(const char *path)
@@ -285,6 +320,7 @@ static void stop_types(struct cse *cse)
 
 void cse_close(struct cse *cse)
 {
+    cse_settle_fibers(cse, true);
     cse->non_commit = 0;       /* the bindings are gone by now */
     cse_commit(cse);
     if (cse->loop && cse->expiry_timer) loop_del_timer(cse->loop, cse->expiry_timer);
@@ -347,6 +383,7 @@ static int remove_below_base(struct cse *cse)
 int cse_reset(struct cse *cse)
 {
     /* What this round wrote so far is settled first: the reset stands alone. */
+    cse_settle_fibers(cse, false);
     if (cse_commit(cse)) return RSC_INTERNAL_SERVER_ERROR;
     cse_fail_deferred(cse, RSC_INTERNAL_SERVER_ERROR, "the CSE was reset while the request waited");
     nonblocking_close(cse);

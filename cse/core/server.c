@@ -269,6 +269,8 @@ int server_main(int argc, char **argv, const struct server_profile *profile)
     registration_stop(&cse, DEREGISTRATION_WAIT_MS);
 
 out:
+    /* Primitives still waiting for the database end before their bindings do. */
+    cse_settle_fibers(&cse, true);
     if (started && profile->on_stop) profile->on_stop(&cse, profile->data);
     if (coap) tm->coap_server_stop(coap);
     http_server_stop(http);

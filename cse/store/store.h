@@ -12,6 +12,7 @@
 #include <stdint.h>
 
 struct store;
+struct fiber_lock;
 /* enum store_sync, store_visit_fn, struct store_scan_stats and the change
  * feed's types: store_types.h. */
 
@@ -161,5 +162,11 @@ int store_change_fd(const struct store *s);
  * moves when any arrived, so memos keyed on it drop themselves. Returns how
  * many were reported, or -1 while the database is unreachable. */
 int store_poll_changes(struct store *s, store_change_fn *fn, void *data);
+
+/* A store that waits for a server (PostgreSQL) is waited for in fibers
+ * (cse/base/fiber.h): the lock a fiber holds from its first store call to
+ * its end, which the engine takes for a whole primitive. NULL for SQLite,
+ * which never waits on a socket and runs without fibers. */
+struct fiber_lock *store_fiber_lock(struct store *s);
 
 #endif

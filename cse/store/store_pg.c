@@ -2,10 +2,14 @@
  * SQLite store (store.c), so several front-ends can share one database.
  *
  * Waiting: the engine calls the store synchronously, so each call waits for
- * its round trip. All of that waiting happens in pg_wait() (a bounded poll on
- * the connection's socket): an asynchronous layer replaces that one function
- * (docs/decisions.md). The connection itself is non-blocking. libpq is
- * dlopened on first use (pq_load()).
+ * its round trip. All of that waiting happens in pg_wait(): inside a fiber
+ * (cse/base/fiber.h; the engine runs every primitive in one) it yields to
+ * the event loop until the socket is ready, elsewhere (start-up, tools) it
+ * polls, bounded. One connection carries one transaction, so a fiber holds
+ * the store's lock from its first statement to its end, and a main-context
+ * call meanwhile first drives that fiber to its end (docs/decisions.md).
+ * The connection itself is non-blocking. libpq is dlopened on first use
+ * (pq_load()).
  *
  * While the database is away every call fails at once with
  * RSC_INTERNAL_SERVER_ERROR (after the first failure, reconnection is tried
@@ -16,8 +20,10 @@
 #include "pq_lib.h"
 #include "store_keys.h"
 
+#include "../base/fiber.h"
 #include "../base/json_text.h"
 #include "../base/log.h"
+#include "../base/loop.h"
 #include "../core/rsc.h"
 #include "../../resources/types.h"
 
@@ -206,7 +212,10 @@ struct pg_store {
     bool tx_open;              /* BEGIN sent on this connection, not ended */
     bool tx_lost;              /* the connection died with tx_open */
     bool batching, in_batch, plain_joined, batch_failed;
+    bool committing;           /* the batch's COMMIT is on its way (a fiber waits for it) */
     int batch_size;
+    struct fiber_lock lock;    /* the fiber whose statements the connection carries */
+    uint64_t blocking_waits;   /* round trips waited for outside a fiber */
     uint64_t generation;
     struct store_scan_stats last_scan;
     const char *fail_flag;     /* IRONBARK_TEST_FAIL_COMMIT, as in store.c */
@@ -253,11 +262,16 @@ static int64_t now_ms(void)
 /* --- the one place that waits ------------------------------------------- */
 
 /* Waits until the connection's socket is readable (or writable) or the
- * deadline passes: false then, or on a poll error. */
-static bool pg_wait(PGconn *conn, bool for_write, int64_t deadline_ms)
+ * deadline passes: false then, on a poll error, or when the fiber waiting
+ * was cancelled. A fiber yields to the loop meanwhile; the main context
+ * blocks (counted). */
+static bool pg_wait(struct pg_store *p, PGconn *conn, bool for_write, int64_t deadline_ms)
 {
     struct pollfd pfd = { .fd = pq_PQsocket(conn), .events = for_write ? POLLOUT : POLLIN };
     if (pfd.fd < 0) return false;
+    enum fiber_wake w = fiber_wait_fd(pfd.fd, for_write ? LOOP_WRITABLE : LOOP_READABLE, deadline_ms);
+    if (w != FIBER_NOT_IN_FIBER) return w == FIBER_READY;
+    p->blocking_waits++;
     for (;;) {
         int64_t left = deadline_ms - now_ms();
         if (left <= 0) return false;
@@ -355,7 +369,7 @@ static bool pg_connect(struct pg_store *p)
     int64_t deadline = now + PG_CONNECT_MS;
     for (PostgresPollingStatusType st = PGRES_POLLING_WRITING; ok;) {
         if (st == PGRES_POLLING_OK) break;
-        if (st == PGRES_POLLING_FAILED || !pg_wait(p->conn, st == PGRES_POLLING_WRITING, deadline)) ok = false;
+        if (st == PGRES_POLLING_FAILED || !pg_wait(p, p->conn, st == PGRES_POLLING_WRITING, deadline)) ok = false;
         else st = pq_PQconnectPoll(p->conn);
     }
     if (ok) pq_PQsetNoticeProcessor(p->conn, ignore_notice, NULL);
@@ -401,12 +415,12 @@ static PGresult *pg_collect(struct pg_store *p, int64_t deadline_ms)
 {
     int flushed;
     while ((flushed = pq_PQflush(p->conn)) == 1)
-        if (!pg_wait(p->conn, true, deadline_ms)) { flushed = -1; break; }
+        if (!pg_wait(p, p->conn, true, deadline_ms)) { flushed = -1; break; }
     if (flushed < 0) { pg_lost(p); return NULL; }
     PGresult *first = NULL;
     for (;;) {
         while (pq_PQisBusy(p->conn)) {
-            if (!pg_wait(p->conn, false, deadline_ms) || !pq_PQconsumeInput(p->conn)) {
+            if (!pg_wait(p, p->conn, false, deadline_ms) || !pq_PQconsumeInput(p->conn)) {
                 pq_PQclear(first);
                 pg_lost(p);
                 return NULL;
@@ -432,10 +446,12 @@ static PGresult *pg_collect(struct pg_store *p, int64_t deadline_ms)
 }
 
 /* Runs prepared statement id: its result, or NULL on failure (logged; the
- * connection is dropped when it was the cause). */
+ * connection is dropped when it was the cause). A fiber takes the lock for
+ * the rest of its life (it may wait its turn); the main context lets a
+ * fiber that holds it finish first. */
 static PGresult *pg_run(struct pg_store *p, enum pg_stmt id, const struct pg_params *q)
 {
-    if (!pg_ready(p)) return NULL;
+    if (!fiber_lock_acquire(&p->lock) || !pg_ready(p)) return NULL;
     char name[8];
     snprintf(name, sizeof name, "s%d", (int)id);
     if (!pq_PQsendQueryPrepared(p->conn, name, q ? q->n : 0, q ? q->value : NULL, q ? q->len : NULL,
@@ -593,13 +609,27 @@ int pg_store_open(struct pg_store **out, const char *uri, enum store_sync sync)
     return 0;
 }
 
+struct fiber_lock *pg_store_fiber_lock(struct pg_store *p) { return &p->lock; }
+
 void pg_store_close(struct pg_store *p)
 {
     if (!p) return;
+    fiber_lock_drain(&p->lock);
+    if (p->lock.driven || p->blocking_waits)
+        log_info("store: %llu round trips waited outside a fiber, %llu times a fiber was finished from outside",
+                 (unsigned long long)p->blocking_waits, (unsigned long long)p->lock.driven);
     if (p->conn) pq_PQfinish(p->conn);
     free(p->uri);
     free(p->password);
     free(p);
+}
+
+/* Transaction control changes state before its statement runs: it takes
+ * the lock first, so that a main-context caller lets a fiber in the middle
+ * of a primitive finish before the batch changes under it. */
+static bool pg_take(struct pg_store *p)
+{
+    return fiber_lock_acquire(&p->lock);
 }
 
 /* A batch is one transaction, each primitive a savepoint in it (store.h). */
@@ -616,11 +646,13 @@ static int begin_in_batch(struct pg_store *p)
 
 int pg_store_begin_batched(struct pg_store *p)
 {
+    if (!pg_take(p)) return RSC_INTERNAL_SERVER_ERROR;
     return p->batching ? begin_in_batch(p) : run_simple(p, P_BEGIN);
 }
 
 int pg_store_begin(struct pg_store *p)
 {
+    if (!pg_take(p)) return RSC_INTERNAL_SERVER_ERROR;
     if (!p->in_batch) return run_simple(p, P_BEGIN);
     p->plain_joined = true;
     return run_simple(p, P_SAVEPOINT);
@@ -636,6 +668,7 @@ int pg_store_begin_snapshot(struct pg_store *p)
 
 int pg_store_commit(struct pg_store *p)
 {
+    if (!pg_take(p)) return RSC_INTERNAL_SERVER_ERROR;
     if (!p->in_batch) {
         if (p->tx_lost) { p->tx_lost = false; return RSC_INTERNAL_SERVER_ERROR; }
         return run_simple(p, P_COMMIT);
@@ -648,6 +681,7 @@ int pg_store_commit(struct pg_store *p)
 
 void pg_store_rollback(struct pg_store *p)
 {
+    if (!pg_take(p)) return;
     p->generation++;
     if (p->in_batch) {
         p->plain_joined = false;
@@ -659,7 +693,9 @@ void pg_store_rollback(struct pg_store *p)
 }
 
 void pg_store_batch_enable(struct pg_store *p, bool on) { p->batching = on; }
-bool pg_store_batch_pending(const struct pg_store *p) { return p->in_batch; }
+/* Until its COMMIT has answered, the batch is still pending for whoever
+ * holds a response meanwhile. */
+bool pg_store_batch_pending(const struct pg_store *p) { return p->in_batch || p->committing; }
 int pg_store_batch_size(const struct pg_store *p) { return p->in_batch ? p->batch_size : 0; }
 
 bool pg_store_batch_take_failure(struct pg_store *p)
@@ -672,9 +708,13 @@ bool pg_store_batch_take_failure(struct pg_store *p)
 int pg_store_batch_commit(struct pg_store *p)
 {
     if (!p->in_batch) return 0;
+    if (!pg_take(p)) return RSC_INTERNAL_SERVER_ERROR;
+    if (!p->in_batch) return 0;    /* the fiber it waited for committed it */
     p->in_batch = false;
     bool fault = p->fail_flag && !unlink(p->fail_flag);
+    p->committing = true;
     int rc = fault || p->tx_lost ? RSC_INTERNAL_SERVER_ERROR : run_simple(p, P_COMMIT);
+    p->committing = false;
     p->tx_lost = false;
     if (rc) {
         p->generation++;
@@ -1301,6 +1341,9 @@ static bool report_notice(const char *payload, store_change_fn *fn, void *data)
 
 int pg_store_poll_changes(struct pg_store *p, store_change_fn *fn, void *data)
 {
+    /* A fiber's answer is on its way over the same socket: it reads that
+     * (and any notices with it); the next round polls again. */
+    if (fiber_lock_busy(&p->lock)) return 0;
     if (!p->in_batch && !p->tx_open && !pg_ready(p)) return -1;
     if (!p->conn) return -1;
     if (!pq_PQconsumeInput(p->conn)) {

@@ -11,6 +11,7 @@
 #include <stddef.h>
 
 struct pg_store;
+struct fiber_lock;
 
 /* True when db names a PostgreSQL database (postgresql:// or postgres://). */
 bool pg_store_wanted(const char *db);
@@ -27,6 +28,8 @@ void pg_store_rollback(struct pg_store *p);
 void pg_store_batch_enable(struct pg_store *p, bool on);
 int pg_store_begin_batched(struct pg_store *p);
 bool pg_store_batch_pending(const struct pg_store *p);
+/* The lock a fiber holds while the connection carries its statements. */
+struct fiber_lock *pg_store_fiber_lock(struct pg_store *p);
 int pg_store_batch_size(const struct pg_store *p);
 int pg_store_batch_commit(struct pg_store *p);
 bool pg_store_batch_take_failure(struct pg_store *p);
