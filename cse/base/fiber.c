@@ -169,7 +169,8 @@ static struct fiber *fiber_make(void)
         free(f);
         return NULL;
     }
-    f->ctx.uc_stack.ss_sp = f->map + guard;
+    /* Not `guard`: getcontext() returns twice, so locals are not used after it. */
+    f->ctx.uc_stack.ss_sp = f->map + (f->map_size - FIBER_STACK);
     f->ctx.uc_stack.ss_size = FIBER_STACK;
     f->ctx.uc_link = NULL;     /* fiber_main never returns */
     makecontext(&f->ctx, fiber_main, 0);
