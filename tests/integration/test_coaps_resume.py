@@ -6,6 +6,7 @@ nobody (4106), a CRL change empties the session cache so a revoked
 certificate's session is not resumed, and coaps-session-cache = 0 resumes nothing."""
 import os, shutil, sys, tempfile, time
 sys.path.insert(0, os.path.dirname(__file__))
+import harness
 from harness import CSE_BIN, Cse, Tap
 from coap_peer import POST, GET
 import secure
@@ -77,7 +78,7 @@ with Cse(psk=PSKS, trusted_ca=ca[0], crl_file=crl) as cse:
                                     auth=psk_auth("other-b@test.example", KEY_B), sess_out=sb)
     t.ok(reused is False and rsc(m) == 4103, "PSK: key B's own session passes the SAEF check (ACP: 4103)",
          (reused, rsc(m)))
-    secure.run([CSE_BIN, "credentials", "--data-dir", cse.data_dir, "remove-psk", "other-b@test.example"])
+    secure.run([CSE_BIN, "credentials"] + harness.admin_flags(cse.data_dir) + ["remove-psk", "other-b@test.example"])
     reused, m = secure.dtls_request(port, "cse-in/meter1", "Cother1", GET,
                                     auth=psk_auth("other-b@test.example", KEY_B), sess_in=sb)
     t.ok(reused is True and rsc(m) == 4106, "PSK: a resumed session of a removed key gets 4106", (reused, rsc(m)))

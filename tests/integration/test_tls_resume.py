@@ -7,6 +7,7 @@ resume; a resumed anonymous session stays anonymous; a revocation (a new CRL) en
 the resumption of the sessions made before it."""
 import os, shutil, subprocess, sys, tempfile
 sys.path.insert(0, os.path.dirname(__file__))
+import harness
 from harness import Cse, Tap, CSE_BIN
 import secure
 
@@ -76,7 +77,7 @@ with Cse(psk=PSKS, trusted_ca=ca[0], security_http="required") as cse:
     r12, _ = request(gone + ["-tls1_2", "-no_ticket", "-cipher", "PSK-AES128-CBC-SHA256", "-sess_out", gone12],
                      "GET", "/cse-in", "Cgone1")
     t.ok(r13.status != -1 and r12.status != -1, "sessions of a second key (TLS 1.3, TLS 1.2)")
-    p = subprocess.run([CSE_BIN, "credentials", "--data-dir", cse.data_dir, "remove-psk", "gone@test.example"],
+    p = subprocess.run([CSE_BIN, "credentials"] + harness.admin_flags(cse.data_dir) + ["remove-psk", "gone@test.example"],
                        capture_output=True, timeout=10)
     t.eq(p.returncode, 0, "the key is removed while the CSE runs")
     r, _ = request(["-tls1_3", "-sess_in", gone13], "GET", "/cse-in", "Cgone1")
