@@ -151,6 +151,8 @@ try:
     shutil.rmtree(c.data_dir, ignore_errors=True)
 finally:
     for name, fe in (("A", a), ("B", b)):
-        t.eq(fe.stop(), 0, "front-end %s shuts down cleanly (a sanitizer build: no report)" % name)
+        rc = fe.stop()
+        if rc: print("# LOG", name, fe.read_log()[-6000:].replace("\n", "\n# "))
+        t.eq(rc, 0, "front-end %s shuts down cleanly (a sanitizer build: no report)" % name)
     shutil.rmtree(bdir, ignore_errors=True)
 t.done()
