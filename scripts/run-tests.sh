@@ -46,10 +46,10 @@ PY
 # The fuzz stage: tests/fuzz/run.sh prints one TAP line per target.
 run_fuzz() {
   local started=$SECONDS
-  # 15 s per target here (run.sh's own default is 20): the whole of make test
+  # 12 s per target here (run.sh's own default is 20): the whole of make test
   # stays under 20 minutes on 2 cores now that the integration suite also
   # runs on PostgreSQL. FUZZ_SECONDS overrides.
-  FUZZ_SECONDS=${FUZZ_SECONDS:-15} tests/fuzz/run.sh >build-fuzz.test.log 2>&1
+  FUZZ_SECONDS=${FUZZ_SECONDS:-12} tests/fuzz/run.sh >build-fuzz.test.log 2>&1
   local rc=$?
   grep -E "^(ok|not ok) |^# " build-fuzz.test.log || true
   local p f
