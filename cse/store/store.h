@@ -163,6 +163,19 @@ int store_change_fd(const struct store *s);
  * many were reported, or -1 while the database is unreachable. */
 int store_poll_changes(struct store *s, store_change_fn *fn, void *data);
 
+/* Requests waiting at polling channels, shared by the front-ends of one
+ * database (polling.c; SQLite: RSC_NOT_IMPLEMENTED, its queues stay in
+ * memory). store_pch_put() queues rqp (an m2m:rqp as JSON text) at channel
+ * pch for timeout_ms, drops every expired one, and reports a change of op
+ * STORE_CHANGE_PCH_QUEUED (ri: pch) to the other front-ends' feeds; beyond
+ * max waiting at pch, the oldest are removed and given to dropped.
+ * store_pch_take() removes up to max unexpired requests of pch, oldest
+ * first, and gives each to fn (borrowed text): one taker only, whichever
+ * front-ends take at once. Returns how many, -1 on failure. */
+int store_pch_put(struct store *s, const char *pch, const char *rqp, int64_t timeout_ms, int max,
+                  store_pch_fn *dropped, void *data);
+int store_pch_take(struct store *s, const char *pch, int max, store_pch_fn *fn, void *data);
+
 /* A store that waits for a server (PostgreSQL) is waited for in fibers
  * (cse/base/fiber.h): the lock a fiber holds from its first store call to
  * its end, which the engine takes for a whole primitive. NULL for SQLite,

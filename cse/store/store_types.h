@@ -31,8 +31,10 @@ struct store_scan_stats {
 /* RESYNC: this front-end lost its connection and reconnected, so notices
  * of the time between are lost: anything may have changed (its ty is 0 and
  * its strings empty); in-memory state is rebuilt from the store. */
+/* PCH_QUEUED: a request was queued at polling channel ri (store_pch_put();
+ * ty 0, other strings empty). */
 enum store_change_op { STORE_CHANGE_CREATE = 'c', STORE_CHANGE_UPDATE = 'u', STORE_CHANGE_DELETE = 'd',
-                       STORE_CHANGE_RESYNC = 'r' };
+                       STORE_CHANGE_RESYNC = 'r', STORE_CHANGE_PCH_QUEUED = 'q' };
 
 /* One row changed by a transaction another front-end committed. The strings
  * are borrowed for the callback. Deleting a subtree reports every row. */
@@ -45,6 +47,8 @@ struct store_change {
     const char *et;            /* NULL when the row has none (or was deleted) */
 };
 typedef void store_change_fn(const struct store_change *change, void *data);
+/* One request taken from a polling channel (store_pch_take()). */
+typedef void store_pch_fn(const char *rqp, void *data);
 
 /* The most rows one store_insert_many() takes (a PostgreSQL statement's
  * parameters are bounded: 8 a row). */
