@@ -62,6 +62,10 @@ static void follow(const struct store_change *c, void *data)
         polling_queued_elsewhere(cse, c->ri);
         return;
     }
+    if (c->op == STORE_CHANGE_PCH_ANSWERED) {
+        polling_answered_elsewhere(cse, c->ri, c->body);
+        return;
+    }
     const struct resource_type *t = registry_find(&cse->types, c->ty);
     unsigned flags = t ? t->flags : 0;
     /* The sweep that comes due removes it here or finds it gone (whoever

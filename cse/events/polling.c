@@ -209,6 +209,12 @@ static int64_t poll_expired(struct loop *loop, int64_t id, void *data)
     return -1;
 }
 
+static const char *rqi_of(json_t *rqp)
+{
+    const char *rqi = json_string_value(json_object_get(json_object_get(rqp, "m2m:rqp"), "rqi"));
+    return rqi ? rqi : "";
+}
+
 static void take_one(const char *rqp, void *data)
 {
     json_t *v = json_loads(rqp, 0, NULL);
@@ -249,7 +255,7 @@ static void channel_pump_shared(struct channel *c)
             json_t *v;
             json_array_foreach(taken, i, v) {
                 char *text = json_dumps(v, JSON_COMPACT);
-                if (!text || store_pch_put(cse->store, c->ri, text, cse->cfg.pch_request_timeout_ms,
+                if (!text || store_pch_put(cse->store, c->ri, rqi_of(v), text, cse->cfg.pch_request_timeout_ms,
                                            (int)cse->cfg.pch_queue, take_one, NULL))
                     log_warn("pch %s: a request taken for a poll that ended could not be queued again", c->ri);
                 free(text);
@@ -381,16 +387,16 @@ static bool queue_shared(struct polling *pl, const char *pch, json_t *rqp)
     char *text = json_dumps(rqp, JSON_COMPACT);
     json_t *dropped = json_array();
     pl->working++;
-    bool ok = text && dropped && !store_pch_put(cse->store, pch, text, cse->cfg.pch_request_timeout_ms,
+    bool ok = text && dropped && !store_pch_put(cse->store, pch, rqi_of(rqp), text, cse->cfg.pch_request_timeout_ms,
                                                 (int)cse->cfg.pch_queue, take_one, dropped);
     free(text);
     struct channel *c = channel_find(pl, pch);
     size_t i;
     json_t *v;
     json_array_foreach(dropped, i, v) {
-        const char *rqi = json_string_value(json_object_get(json_object_get(v, "m2m:rqp"), "rqi"));
-        note_drop(pl, pch, rqi ? rqi : "");
-        struct entry *e = c && rqi ? c->entries : NULL;
+        const char *rqi = rqi_of(v);
+        note_drop(pl, pch, rqi);
+        struct entry *e = c ? c->entries : NULL;
         while (e && strcmp(e->rqi, rqi)) e = e->next;
         if (e) entry_finish(e, RSC_TARGET_NOT_REACHABLE, NULL);
     }
@@ -501,6 +507,24 @@ int polling_wait(struct cse *cse, const struct m2m_request *req, const char *pch
     return (int)json_integer_value(json_object_get(known, "rsc"));
 }
 
+/* The request of channel pch handed out as rqi, waiting for its answer here. */
+static struct entry *handed_entry(struct cse *cse, const char *pch, const char *rqi)
+{
+    struct polling *pl = cse->polling;
+    struct channel *c = pl ? channel_find(pl, pch) : NULL;
+    struct entry *e = c ? c->entries : NULL;
+    while (e && (!e->handed || strcmp(e->rqi, rqi))) e = e->next;
+    return e;
+}
+
+/* e answered by rsp (an m2m:rsp, checked). */
+static void answer_entry(struct entry *e, json_t *rsp)
+{
+    json_t *content = json_object_get(rsp, "pc");
+    entry_finish(e, (int)json_integer_value(json_object_get(rsp, "rsc")),
+                 content ? json_dumps(content, JSON_COMPACT | JSON_ENCODE_ANY) : NULL);
+}
+
 int polling_answer(struct cse *cse, const char *pch, json_t *pc, const char **why)
 {
     json_t *rsp = json_object_get(pc, "m2m:rsp");
@@ -512,15 +536,26 @@ int polling_answer(struct cse *cse, const char *pch, json_t *pc, const char **wh
         *why = "the response primitive has no valid rsc";
         return RSC_BAD_REQUEST;
     }
-    struct polling *pl = cse->polling;
-    struct channel *c = pl ? channel_find(pl, pch) : NULL;
-    struct entry *e = c ? c->entries : NULL;
-    while (e && (!e->handed || strcmp(e->rqi, rqi))) e = e->next;
-    if (!e) { *why = "no request handed out by this polling channel waits for that rqi"; return RSC_NOT_FOUND; }
-    json_t *content = json_object_get(rsp, "pc");
-    entry_finish(e, (int)json_integer_value(rsc),
-                 content ? json_dumps(content, JSON_COMPACT | JSON_ENCODE_ANY) : NULL);
-    return 0;
+    /* Shared store: the request ends in the database, and the answer goes
+     * to the front-end that queued it, whichever that is. */
+    char *text = store_shared(cse->store) ? json_dumps(pc, JSON_COMPACT) : NULL;
+    bool passed = text && !store_pch_answer(cse->store, pch, rqi, text);
+    free(text);
+    struct entry *e = handed_entry(cse, pch, rqi);
+    if (e) answer_entry(e, rsp);
+    if (e || passed) return 0;
+    *why = "no request handed out by this polling channel waits for that rqi";
+    return RSC_NOT_FOUND;
+}
+
+void polling_answered_elsewhere(struct cse *cse, const char *pch, const char *text)
+{
+    json_t *pc = json_loads(text, 0, NULL);
+    json_t *rsp = json_object_get(pc, "m2m:rsp");
+    const char *rqi = json_string_value(json_object_get(rsp, "rqi"));
+    struct entry *e = rqi ? handed_entry(cse, pch, rqi) : NULL;
+    if (e) answer_entry(e, rsp);
+    json_decref(pc);
 }
 
 /* Everything at c ends: polls answered rsc, requests dropped. */
