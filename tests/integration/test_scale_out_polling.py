@@ -78,12 +78,11 @@ try:
     # --- a poll parked on B is woken by a change on A ------------------------
     parked = Bg(lambda: poll(b))
     time.sleep(0.5)
-    t0 = time.time()
     event(a, "c2")
     got = parked.result()
     con, q = con_of(got)
+    # Without the notice B would not look again before the poll's timeout (4008).
     t.ok(got is not None and got.rsc == 2000 and con == "c2", "a poll parked on B wakes for a change on A", got)
-    t.ok(time.time() - t0 < 2.5, "before its own timeout (the notice woke it, not the timer)", time.time() - t0)
     answer(a, q.get("rqi"))
 
     # --- polls parked on both: exactly one gets it ----------------------------
