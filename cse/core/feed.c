@@ -2,7 +2,9 @@
  * memory (feed.h). What is not here reads through the store on every use
  * and needs nothing: the subscriptions of a resource (notify.c asks the
  * store for them per event), <request> records, AE-IDs and names (the
- * store's unique constraints decide), la/ol. Credentials follow their own
+ * store's unique constraints decide), la/ol. Requests queued at polling
+ * channels are in the store; a notice wakes the long polls parked here.
+ * Credentials follow their own
  * channel (security/cred_follow.c).
  * The parent cache and every memo keyed on store_generation() drop
  * themselves: the generation moves with each change reported. */
@@ -11,6 +13,7 @@
 #include "../base/log.h"
 #include "../base/loop.h"
 #include "../events/notify.h"
+#include "../events/polling.h"
 #include "../../security/acl.h"
 
 #include <fcntl.h>
@@ -52,6 +55,15 @@ static void follow(const struct store_change *c, void *data)
     struct cse *cse = f->cse;
     if (c->op == STORE_CHANGE_RESYNC) {
         f->resync = true;      /* the store reconnected: notices between were lost */
+        polling_queued_elsewhere(cse, NULL);
+        return;
+    }
+    if (c->op == STORE_CHANGE_PCH_QUEUED) {
+        polling_queued_elsewhere(cse, c->ri);
+        return;
+    }
+    if (c->op == STORE_CHANGE_PCH_ANSWERED) {
+        polling_answered_elsewhere(cse, c->ri, c->body);
         return;
     }
     const struct resource_type *t = registry_find(&cse->types, c->ty);

@@ -9,6 +9,7 @@
 #include "../base/log.h"
 #include "../base/loop.h"
 #include "../core/rsc.h"
+#include "../store/store.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -53,6 +54,8 @@ struct channel {
     int waiting;                   /* entries not yet handed (what pch-queue bounds) */
     struct poll *polls;            /* oldest first */
     int64_t gone_check;            /* the timer of polling_channel_removed */
+    bool taking;                   /* shared store: a take from the database is under way */
+    bool again;                    /* ... and a request was queued meanwhile */
 };
 
 struct polling {
@@ -61,6 +64,7 @@ struct polling {
     int parked;                    /* polls parked on every channel */
     uint64_t dropped;
     bool closing;                  /* polling_close runs: answers go out at once */
+    int working;                   /* shared-store calls under way: channels are not freed */
     struct log_burst drop_log, expiry_log; /* lines others can provoke: rate-limited */
     /* Answered, their answer waiting for its zero-delay timer: given at
      * once by polling_close, so none outlives the queues it answers into. */
@@ -99,7 +103,8 @@ static struct channel *channel_get(struct polling *pl, const char *ri)
 /* A channel with nothing queued and nobody polling is forgotten. */
 static void channel_release(struct channel *c)
 {
-    if (c->entries || c->polls || c->gone_check) return;
+    /* In a fiber a store call lets the loop run: what it works on stays. */
+    if (c->entries || c->polls || c->gone_check || c->taking || c->pl->working) return;
     for (struct channel **p = &c->pl->channels; *p; p = &(*p)->next)
         if (*p == c) { *p = c->next; break; }
     free(c->ri);
@@ -204,9 +209,85 @@ static int64_t poll_expired(struct loop *loop, int64_t id, void *data)
     return -1;
 }
 
+static const char *rqi_of(json_t *rqp)
+{
+    const char *rqi = json_string_value(json_object_get(json_object_get(rqp, "m2m:rqp"), "rqi"));
+    return rqi ? rqi : "";
+}
+
+static void take_one(const char *rqp, void *data)
+{
+    json_t *v = json_loads(rqp, 0, NULL);
+    if (v) json_array_append_new(data, v);
+    else log_warn("pch: a queued request in the database is not JSON: dropped");
+}
+
+/* Channels left empty while shared-store calls were under way go now. */
+static void work_done(struct polling *pl)
+{
+    if (--pl->working) return;
+    for (struct channel *c = pl->channels, *next; c; c = next) {
+        next = c->next;
+        channel_release(c);
+    }
+}
+
+/* Shared store: the requests wait in the database, and the oldest parked
+ * polls here take them there (docs/scale-out.md). Inside a fiber the take
+ * lets the loop run: a poll may end meanwhile, and a wake for this
+ * channel is remembered (again) rather than run twice at once. */
+static void channel_pump_shared(struct channel *c)
+{
+    struct polling *pl = c->pl;
+    struct cse *cse = pl->cse;
+    if (c->taking) { c->again = true; return; }
+    c->taking = true;
+    pl->working++;
+    while (c->polls && !pl->closing) {
+        c->again = false;
+        bool aggregate = c->polls->aggregate;
+        json_t *taken = json_array();
+        int n = taken ? store_pch_take(cse->store, c->ri, aggregate ? (int)cse->cfg.pch_queue : 1, take_one, taken) : -1;
+        if (!json_array_size(taken) || !c->polls) {
+            /* Taken while its poll ended: back into the queue (at its end,
+             * with a fresh deadline) for the next poll. */
+            size_t i;
+            json_t *v;
+            json_array_foreach(taken, i, v) {
+                char *text = json_dumps(v, JSON_COMPACT);
+                if (!text || store_pch_put(cse->store, c->ri, rqi_of(v), text, cse->cfg.pch_request_timeout_ms,
+                                           (int)cse->cfg.pch_queue, take_one, NULL))
+                    log_warn("pch %s: a request taken for a poll that ended could not be queued again", c->ri);
+                free(text);
+            }
+            json_decref(taken);
+            if (n < 0 || !c->again) break;
+            continue;
+        }
+        json_t *pc;
+        if (aggregate) {
+            json_t *all = json_array();
+            size_t i;
+            json_t *v;
+            json_array_foreach(taken, i, v) json_array_append(all, json_object_get(v, "m2m:rqp"));
+            pc = json_pack("{s:o}", "m2m:agrp", all);
+        } else {
+            pc = json_incref(json_array_get(taken, 0));
+        }
+        json_decref(taken);
+        poll_finish(c->polls, json_pack("{s:i,s:o}", "rsc", RSC_OK, "pc", pc));
+    }
+    c->taking = false;
+    work_done(pl);
+}
+
 /* Hands the oldest waiting requests to the oldest parked polls. */
 static void channel_pump(struct channel *c)
 {
+    if (store_shared(c->pl->cse->store)) {
+        channel_pump_shared(c);
+        return;
+    }
     while (c->polls && c->waiting) {
         /* One m2m:rqp, or with rqag all waiting ones as m2m:agrp (their
          * primitives without the m2m:rqp key, as ACME sends them). */
@@ -287,13 +368,57 @@ static json_t *rqp_of(const char *target, const struct outbound_request *r)
     return json_pack("{s:o}", "m2m:rqp", rqp);
 }
 
+/* The queue bound made room at channel pch by dropping request rqi. */
+static void note_drop(struct polling *pl, const char *pch, const char *rqi)
+{
+    pl->dropped++;
+    log_burst_write(&pl->drop_log, LOG_LVL_WARN, loop_now_ms(), LOG_BURST_MS,
+                    "pch %s: queue full (pch-queue %lld): dropping its oldest request %s (%llu dropped since start)",
+                    pch, (long long)pl->cse->cfg.pch_queue, rqi, (unsigned long long)pl->dropped);
+}
+
+/* Shared store: rqp queued in the database, where a poll on any front-end
+ * takes it. Beyond pch-queue the oldest waiting there are dropped: those
+ * queued by this front-end are answered 5103 here, those of another one
+ * expire there (4008). */
+static bool queue_shared(struct polling *pl, const char *pch, json_t *rqp)
+{
+    struct cse *cse = pl->cse;
+    char *text = json_dumps(rqp, JSON_COMPACT);
+    json_t *dropped = json_array();
+    pl->working++;
+    bool ok = text && dropped && !store_pch_put(cse->store, pch, rqi_of(rqp), text, cse->cfg.pch_request_timeout_ms,
+                                                (int)cse->cfg.pch_queue, take_one, dropped);
+    free(text);
+    struct channel *c = channel_find(pl, pch);
+    size_t i;
+    json_t *v;
+    json_array_foreach(dropped, i, v) {
+        const char *rqi = rqi_of(v);
+        note_drop(pl, pch, rqi);
+        struct entry *e = c ? c->entries : NULL;
+        while (e && strcmp(e->rqi, rqi)) e = e->next;
+        if (e) entry_finish(e, RSC_TARGET_NOT_REACHABLE, NULL);
+    }
+    json_decref(dropped);
+    work_done(pl);
+    return ok;
+}
+
 int polling_send(struct cse *cse, const char *pch, const char *target, const struct outbound_request *r,
                  outbound_done_fn *done, void *data)
 {
     struct polling *pl = pl_of(cse);
-    struct channel *c = pl && !pl->closing ? channel_get(pl, pch) : NULL;
+    json_t *rqp = pl && !pl->closing ? rqp_of(target, r) : NULL;
+    bool shared = store_shared(cse->store);
+    if (rqp && shared && !queue_shared(pl, pch, rqp)) {
+        json_decref(rqp);
+        rqp = NULL;
+    }
+    struct channel *c = rqp && !pl->closing ? channel_get(pl, pch) : NULL;
     struct entry *e = c ? calloc(1, sizeof *e) : NULL;
-    if (e) e->rqp = rqp_of(target, r);
+    if (e) e->rqp = json_incref(rqp);
+    json_decref(rqp);
     if (!e || !e->rqp || !(e->rqi = strdup(r->req->rqi ? r->req->rqi : ""))) {
         if (e) json_decref(e->rqp);
         free(e);
@@ -308,16 +433,16 @@ int polling_send(struct cse *cse, const char *pch, const char *target, const str
     struct entry **tail = &c->entries;
     while (*tail) tail = &(*tail)->next;
     *tail = e;
-    c->waiting++;
+    /* Shared store: it waits in the database; this entry only waits for
+     * its answer, should the entity send it to this front-end. */
+    e->handed = shared;
+    if (!shared) c->waiting++;
     e->timer = loop_add_timer(cse->loop, cse->cfg.pch_request_timeout_ms, entry_expired, e);
     /* The bound: the oldest waiting request makes room. */
     if (c->waiting > cse->cfg.pch_queue) {
         struct entry *old = c->entries;
         while (old->handed) old = old->next;
-        pl->dropped++;
-        log_burst_write(&pl->drop_log, LOG_LVL_WARN, loop_now_ms(), LOG_BURST_MS,
-                        "pch %s: queue full (pch-queue %lld): dropping its oldest request %s (%llu dropped since start)",
-                        c->ri, (long long)cse->cfg.pch_queue, old->rqi, (unsigned long long)pl->dropped);
+        note_drop(pl, c->ri, old->rqi);
         entry_finish(old, RSC_TARGET_NOT_REACHABLE, NULL);
     }
     channel_pump(c);
@@ -382,6 +507,24 @@ int polling_wait(struct cse *cse, const struct m2m_request *req, const char *pch
     return (int)json_integer_value(json_object_get(known, "rsc"));
 }
 
+/* The request of channel pch handed out as rqi, waiting for its answer here. */
+static struct entry *handed_entry(struct cse *cse, const char *pch, const char *rqi)
+{
+    struct polling *pl = cse->polling;
+    struct channel *c = pl ? channel_find(pl, pch) : NULL;
+    struct entry *e = c ? c->entries : NULL;
+    while (e && (!e->handed || strcmp(e->rqi, rqi))) e = e->next;
+    return e;
+}
+
+/* e answered by rsp (an m2m:rsp, checked). */
+static void answer_entry(struct entry *e, json_t *rsp)
+{
+    json_t *content = json_object_get(rsp, "pc");
+    entry_finish(e, (int)json_integer_value(json_object_get(rsp, "rsc")),
+                 content ? json_dumps(content, JSON_COMPACT | JSON_ENCODE_ANY) : NULL);
+}
+
 int polling_answer(struct cse *cse, const char *pch, json_t *pc, const char **why)
 {
     json_t *rsp = json_object_get(pc, "m2m:rsp");
@@ -393,15 +536,26 @@ int polling_answer(struct cse *cse, const char *pch, json_t *pc, const char **wh
         *why = "the response primitive has no valid rsc";
         return RSC_BAD_REQUEST;
     }
-    struct polling *pl = cse->polling;
-    struct channel *c = pl ? channel_find(pl, pch) : NULL;
-    struct entry *e = c ? c->entries : NULL;
-    while (e && (!e->handed || strcmp(e->rqi, rqi))) e = e->next;
-    if (!e) { *why = "no request handed out by this polling channel waits for that rqi"; return RSC_NOT_FOUND; }
-    json_t *content = json_object_get(rsp, "pc");
-    entry_finish(e, (int)json_integer_value(rsc),
-                 content ? json_dumps(content, JSON_COMPACT | JSON_ENCODE_ANY) : NULL);
-    return 0;
+    /* Shared store: the request ends in the database, and the answer goes
+     * to the front-end that queued it, whichever that is. */
+    char *text = store_shared(cse->store) ? json_dumps(pc, JSON_COMPACT) : NULL;
+    bool passed = text && !store_pch_answer(cse->store, pch, rqi, text);
+    free(text);
+    struct entry *e = handed_entry(cse, pch, rqi);
+    if (e) answer_entry(e, rsp);
+    if (e || passed) return 0;
+    *why = "no request handed out by this polling channel waits for that rqi";
+    return RSC_NOT_FOUND;
+}
+
+void polling_answered_elsewhere(struct cse *cse, const char *pch, const char *text)
+{
+    json_t *pc = json_loads(text, 0, NULL);
+    json_t *rsp = json_object_get(pc, "m2m:rsp");
+    const char *rqi = json_string_value(json_object_get(rsp, "rqi"));
+    struct entry *e = rqi ? handed_entry(cse, pch, rqi) : NULL;
+    if (e) answer_entry(e, rsp);
+    json_decref(pc);
 }
 
 /* Everything at c ends: polls answered rsc, requests dropped. */
@@ -429,6 +583,21 @@ static int64_t gone_due(struct loop *loop, int64_t id, void *data)
     }
     resource_free(r);
     return -1;
+}
+
+void polling_queued_elsewhere(struct cse *cse, const char *pch)
+{
+    struct polling *pl = cse->polling;
+    if (!pl || pl->closing) return;
+    if (pch) {
+        struct channel *c = channel_find(pl, pch);
+        if (c && c->polls) channel_pump(c);
+        return;
+    }
+    pl->working++;
+    for (struct channel *c = pl->channels; c; c = c->next)
+        if (c->polls) channel_pump(c);
+    work_done(pl);
 }
 
 void polling_channel_removed(struct cse *cse, const char *pch)

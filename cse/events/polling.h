@@ -3,7 +3,8 @@
  * its <pollingChannel>; the entity long-polls <pch>/pcu (RETRIEVE) for the
  * oldest, as an m2m:rqp, and answers it with its m2m:rsp in a NOTIFY to pcu.
  * The queue and the parked polls live in memory, bounded (pch-queue,
- * pch-max-polls); nothing here blocks: a parked poll is a deferred request
+ * pch-max-polls); with a shared store (PostgreSQL) the queue is in the
+ * database, so a long poll on any front-end takes it (docs/scale-out.md); nothing here blocks: a parked poll is a deferred request
  * (cse_dispatch_async), a queued request is answered through the same
  * callback as a sender's (outbound.h), always later from the loop.
  * docs/subscriptions.md, "Polling channels". */
@@ -44,7 +45,10 @@ int polling_wait(struct cse *cse, const struct m2m_request *req, const char *pch
 
 /* The entity's answer (the content of a NOTIFY to pcu, {"m2m:rsp": ...}) to
  * a request handed over by channel pch. 0, or an RSC with *why set: 4000
- * for a malformed answer, 4004 when no request with its rqi waits there. */
+ * for a malformed answer, 4004 when no request with its rqi waits there.
+ * Shared store: one that waits on no front-end is accepted and passed to
+ * the others (the one that queued the request takes it); 4004 only when
+ * it is too long to pass on. */
 int polling_answer(struct cse *cse, const char *pch, json_t *pc, const char **why);
 
 /* Channel pch may have been deleted: once the current transaction is over,
@@ -54,6 +58,15 @@ void polling_channel_removed(struct cse *cse, const char *pch);
 
 /* An exchange (notify.h) that is a parked poll: takes it and returns true. */
 bool polling_run_exchange(struct cse *cse, json_t *x, void (*done)(void *data, json_t *result), void *data);
+
+/* Shared store (PostgreSQL): another front-end queued a request at channel
+ * pch (NULL: at any channel, as after a gap in the feed): polls parked here
+ * on it take what waits. */
+void polling_queued_elsewhere(struct cse *cse, const char *pch);
+/* Shared store: an answer (JSON text, {"m2m:rsp": ...}) to a request of
+ * channel pch reached another front-end: the request waiting here for it,
+ * if any, is answered. */
+void polling_answered_elsewhere(struct cse *cse, const char *pch, const char *rsp);
 
 /* At close and reset: every poll and queued request ends now. */
 void polling_close(struct cse *cse);

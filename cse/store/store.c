@@ -1436,6 +1436,23 @@ int store_poll_changes(struct store *s, store_change_fn *fn, void *data)
     return s->pg ? pg_store_poll_changes(s->pg, fn, data) : 0;
 }
 
+/* SQLite: one process, so polling.c keeps its queues in memory. */
+int store_pch_put(struct store *s, const char *pch, const char *rqi, const char *rqp, int64_t timeout_ms, int max,
+                  store_pch_fn *dropped, void *data)
+{
+    return s->pg ? pg_store_pch_put(s->pg, pch, rqi, rqp, timeout_ms, max, dropped, data) : RSC_NOT_IMPLEMENTED;
+}
+
+int store_pch_take(struct store *s, const char *pch, int max, store_pch_fn *fn, void *data)
+{
+    return s->pg ? pg_store_pch_take(s->pg, pch, max, fn, data) : -1;
+}
+
+int store_pch_answer(struct store *s, const char *pch, const char *rqi, const char *rsp)
+{
+    return s->pg ? pg_store_pch_answer(s->pg, pch, rqi, rsp) : RSC_NOT_IMPLEMENTED;
+}
+
 const char *store_printable(const char *db, char *buf, size_t size)
 {
     if (pg_store_wanted(db)) return pg_store_printable(db, buf, size);

@@ -163,6 +163,25 @@ int store_change_fd(const struct store *s);
  * many were reported, or -1 while the database is unreachable. */
 int store_poll_changes(struct store *s, store_change_fn *fn, void *data);
 
+/* Requests waiting at polling channels, shared by the front-ends of one
+ * database (polling.c; SQLite: RSC_NOT_IMPLEMENTED, its queues stay in
+ * memory). store_pch_put() queues rqp (an m2m:rqp as JSON text, its rqi)
+ * at channel pch for timeout_ms, drops every expired one, and reports a
+ * change of op STORE_CHANGE_PCH_QUEUED (ri: pch) to the other front-ends'
+ * feeds; beyond max waiting at pch, the oldest are removed and given to
+ * dropped. store_pch_take() hands out up to max unexpired waiting requests
+ * of pch, oldest first, to fn (borrowed text): one taker only, whichever
+ * front-ends take at once. Returns how many, -1 on failure. */
+int store_pch_put(struct store *s, const char *pch, const char *rqi, const char *rqp, int64_t timeout_ms, int max,
+                  store_pch_fn *dropped, void *data);
+int store_pch_take(struct store *s, const char *pch, int max, store_pch_fn *fn, void *data);
+/* An entity's answer (rsp, JSON text) to request rqi handed out by channel
+ * pch: ends the request and passes rsp to the other front-ends
+ * (STORE_CHANGE_PCH_ANSWERED) when the transaction commits. RSC_NOT_FOUND
+ * when no such request was handed out (or it expired, or was answered),
+ * RSC_BAD_REQUEST when rsp is too long for a notice (about 7.9 kB). */
+int store_pch_answer(struct store *s, const char *pch, const char *rqi, const char *rsp);
+
 /* A store that waits for a server (PostgreSQL) is waited for in fibers
  * (cse/base/fiber.h): the lock a fiber holds from its first store call to
  * its end, which the engine takes for a whole primitive. NULL for SQLite,

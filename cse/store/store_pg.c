@@ -51,6 +51,11 @@
 #define PG_PAGE_MAX 1024
 
 #define PG_CHANNEL "ironbark_changes"
+/* A request queued at a polling channel: the notice carries the channel's
+ * ri. An answer to one: "ri\nanswer". */
+#define PG_PCH_CHANNEL "ironbark_pch"
+#define PG_PCH_ANSWER_CHANNEL "ironbark_pch_answer"
+#define PG_NOTICE_MAX 7900         /* a notice's payload is below 8000 bytes */
 
 /* contentInstances stay out of the (ty, sk) index, as in store.c. */
 #define CIN_SQL "4"
@@ -132,15 +137,26 @@ static const char schema_sql[] =
     "CREATE OR REPLACE TRIGGER resources_changes AFTER INSERT OR UPDATE OR DELETE ON resources"
     " FOR EACH ROW EXECUTE FUNCTION ironbark_notify();"
     LABELS_SQL
+    /* Requests at polling channels (polling.c), so that a long poll on any
+     * front-end takes them, and an answer on any front-end finds them
+     * (taken: handed to a poll, waiting for the answer): deadline by the
+     * database's clock, one clock for every front-end. */
+    "CREATE TABLE IF NOT EXISTS pch_requests(seq bigserial PRIMARY KEY,"
+    " pch text COLLATE \"C\" NOT NULL, rqi text COLLATE \"C\" NOT NULL, rqp text NOT NULL,"
+    " taken boolean NOT NULL DEFAULT false, deadline timestamptz NOT NULL);"
+    "CREATE INDEX IF NOT EXISTS pch_requests_channel ON pch_requests(pch, seq);"
+    "CREATE INDEX IF NOT EXISTS pch_requests_deadline ON pch_requests(deadline);"
     "COMMIT;"
-    "LISTEN " PG_CHANNEL ";";
+    "LISTEN " PG_CHANNEL ";"
+    "LISTEN " PG_PCH_CHANNEL ";"
+    "LISTEN " PG_PCH_ANSWER_CHANNEL ";";
 
 enum pg_stmt {
     P_BEGIN, P_COMMIT, P_ROLLBACK, P_SAVEPOINT, P_RELEASE, P_ROLLBACK_TO,
     P_GET, P_GET_PATH, P_INSERT, P_TAKEN_PATH, P_UPDATE, P_DELETE_ONE, P_SUBTREE, P_DELETE_SUBTREE,
     P_CHILDREN, P_CHILDREN_TY, P_OLDEST, P_NEWEST, P_COUNT, P_COUNT_TY, P_EXPIRED,
     P_SCAN, P_SCAN_TY, P_SCAN_CIN, P_SCAN_KEY, P_NEXT_EXPIRY, P_OLDEST_AT, P_NEWEST_AT,
-    P_BEGIN_SNAPSHOT, P_NEXT_SEQS, P_KEY_OF_RI, P_GET_LOCKED,
+    P_BEGIN_SNAPSHOT, P_NEXT_SEQS, P_KEY_OF_RI, P_GET_LOCKED, P_PCH_PUT, P_PCH_TRIM, P_PCH_TAKE, P_PCH_ANSWER,
     P_COUNT_STMTS
 };
 
@@ -197,6 +213,24 @@ static const char *const stmt_sql[P_COUNT_STMTS] = {
     /* A read-modify-write (exc) that another front-end may run at once:
      * the second waits for the first's commit and reads its result. */
     [P_GET_LOCKED] = "SELECT seq, ty, path, body FROM resources WHERE ri = $1 FOR UPDATE",
+    /* Queuing drops the expired requests of every channel (one nobody polls
+     * any more included) and wakes the long polls of every front-end. */
+    [P_PCH_PUT] = "WITH gone AS (DELETE FROM pch_requests WHERE deadline <= clock_timestamp()),"
+                  " woken AS (SELECT pg_notify('" PG_PCH_CHANNEL "', $1::text))"
+                  " INSERT INTO pch_requests(pch, rqi, rqp, deadline) SELECT $1::text, $4::text, $2::text,"
+                  " clock_timestamp() + $3::bigint * interval '1 millisecond' FROM woken",
+    /* The channel's bound: all but its newest $2 waiting go. */
+    [P_PCH_TRIM] = "DELETE FROM pch_requests WHERE seq IN (SELECT seq FROM pch_requests WHERE pch = $1::text"
+                   " AND NOT taken ORDER BY seq DESC OFFSET $2::int FOR UPDATE SKIP LOCKED) RETURNING rqp",
+    /* SKIP LOCKED: two front-ends polling one channel at once take
+     * different requests, each request is taken once. */
+    /* An answer ends its request, and is passed to every front-end. */
+    [P_PCH_ANSWER] = "WITH done AS (DELETE FROM pch_requests WHERE pch = $1::text AND rqi = $2::text AND taken"
+                     " AND deadline > clock_timestamp() RETURNING 1)"
+                     " SELECT pg_notify('" PG_PCH_ANSWER_CHANNEL "', $1::text || chr(10) || $3::text) FROM done",
+    [P_PCH_TAKE] = "WITH handed AS (UPDATE pch_requests SET taken = true WHERE seq IN (SELECT seq FROM pch_requests"
+                   " WHERE pch = $1::text AND NOT taken AND deadline > clock_timestamp() ORDER BY seq LIMIT $2::int"
+                   " FOR UPDATE SKIP LOCKED) RETURNING seq, rqp) SELECT rqp FROM handed ORDER BY seq",
 };
 
 struct pg_store {
@@ -1309,6 +1343,56 @@ int pg_store_next_expiry(struct pg_store *p, char ts[23])
     return 0;
 }
 
+/* --- requests queued at polling channels ----------------------------------- */
+
+/* The rows of a pch statement (rqp only) to fn: how many, -1 on failure. */
+static int pch_rows(struct pg_store *p, enum pg_stmt id, const char *pch, int64_t n, store_pch_fn *fn, void *data)
+{
+    struct pg_params q = { 0 };
+    param_text(&q, pch);
+    param_int(&q, n);
+    PGresult *r = pg_run(p, id, &q);
+    if (!r) return -1;
+    int rows = pq_PQntuples(r);
+    for (int i = 0; i < rows; i++) fn(pq_PQgetvalue(r, i, 0), data);
+    pq_PQclear(r);
+    return rows;
+}
+
+int pg_store_pch_put(struct pg_store *p, const char *pch, const char *rqi, const char *rqp, int64_t timeout_ms,
+                     int max, store_pch_fn *dropped, void *data)
+{
+    struct pg_params q = { 0 };
+    param_text(&q, pch);
+    param_text(&q, rqp);
+    param_int(&q, timeout_ms);
+    param_text(&q, rqi);
+    PGresult *r = pg_run(p, P_PCH_PUT, &q);
+    bool put = r != NULL;
+    pq_PQclear(r);
+    if (!put || pch_rows(p, P_PCH_TRIM, pch, max, dropped, data) < 0) return RSC_INTERNAL_SERVER_ERROR;
+    return 0;
+}
+
+int pg_store_pch_take(struct pg_store *p, const char *pch, int max, store_pch_fn *fn, void *data)
+{
+    return pch_rows(p, P_PCH_TAKE, pch, max, fn, data);
+}
+
+int pg_store_pch_answer(struct pg_store *p, const char *pch, const char *rqi, const char *rsp)
+{
+    if (strlen(pch) + strlen(rsp) + 1 > PG_NOTICE_MAX) return RSC_BAD_REQUEST;
+    struct pg_params q = { 0 };
+    param_text(&q, pch);
+    param_text(&q, rqi);
+    param_text(&q, rsp);
+    PGresult *r = pg_run(p, P_PCH_ANSWER, &q);
+    if (!r) return RSC_INTERNAL_SERVER_ERROR;
+    int rc = pq_PQntuples(r) ? 0 : RSC_NOT_FOUND;
+    pq_PQclear(r);
+    return rc;
+}
+
 /* --- the change feed ------------------------------------------------------- */
 
 int pg_store_change_fd(const struct pg_store *p)
@@ -1360,8 +1444,24 @@ int pg_store_poll_changes(struct pg_store *p, store_change_fn *fn, void *data)
         count++;
     }
     int own = pq_PQbackendPID(p->conn);
-    for (PGnotify *n; (n = pq_PQnotifies(p->conn)); pq_PQfreemem(n))
-        if (n->be_pid != own && report_notice(n->extra, fn, data)) count++;
+    for (PGnotify *n; (n = pq_PQnotifies(p->conn)); pq_PQfreemem(n)) {
+        if (n->be_pid == own) continue;
+        if (!strcmp(n->relname, PG_PCH_CHANNEL)) {
+            struct store_change c = { .op = STORE_CHANGE_PCH_QUEUED, .ri = n->extra, .pi = "", .path = "" };
+            if (fn) fn(&c, data);
+            count++;
+        } else if (!strcmp(n->relname, PG_PCH_ANSWER_CHANNEL)) {
+            char *nl = strchr(n->extra, '\n');
+            if (!nl) continue;
+            *nl = 0;
+            struct store_change c = { .op = STORE_CHANGE_PCH_ANSWERED, .ri = n->extra, .pi = "", .path = "",
+                                      .body = nl + 1 };
+            if (fn) fn(&c, data);
+            count++;
+        } else if (report_notice(n->extra, fn, data)) {
+            count++;
+        }
+    }
     if (count) p->generation++;
     return count;
 }

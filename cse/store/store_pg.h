@@ -56,6 +56,11 @@ uint64_t pg_store_generation(const struct pg_store *p);
 int pg_store_expired(struct pg_store *p, const char *now_ts, store_visit_fn *visit, void *data);
 int pg_store_next_expiry(struct pg_store *p, char ts[23]);
 
+int pg_store_pch_put(struct pg_store *p, const char *pch, const char *rqi, const char *rqp, int64_t timeout_ms,
+                     int max, store_pch_fn *dropped, void *data);
+int pg_store_pch_take(struct pg_store *p, const char *pch, int max, store_pch_fn *fn, void *data);
+int pg_store_pch_answer(struct pg_store *p, const char *pch, const char *rqi, const char *rsp);
+
 int pg_store_change_fd(const struct pg_store *p);
 int pg_store_poll_changes(struct pg_store *p, store_change_fn *fn, void *data);
 

@@ -338,6 +338,55 @@ static void change_feed(void **state)
     assert_int_equal(mine.n, 0);
 }
 
+struct texts { int n; char v[8][64]; };
+
+static void keep_text(const char *text, void *data)
+{
+    struct texts *t = data;
+    if (t->n < 8) snprintf(t->v[t->n++], sizeof t->v[0], "%s", text);
+}
+
+/* The polling channels' queue (store.h, store_pch_*): a request queued
+ * through one connection is announced to the other and taken once; the
+ * bound drops the oldest waiting; an answer ends only a request handed out,
+ * once, and is announced. */
+static void pch_queue(void **state)
+{
+    (void)state;
+    struct seen theirs = { 0 };
+    struct texts dropped = { 0 }, got = { 0 }, none = { 0 };
+    drain(other);
+    assert_int_equal(store_pch_put(s, "pchQ", "q1", "{\"n\":1}", 10000, 2, keep_text, &dropped), 0);
+    assert_int_equal(store_pch_put(s, "pchQ", "q2", "{\"n\":2}", 10000, 2, keep_text, &dropped), 0);
+    assert_int_equal(dropped.n, 0);
+    assert_int_equal(store_pch_put(s, "pchQ", "q3", "{\"n\":3}", 10000, 2, keep_text, &dropped), 0);
+    assert_int_equal(dropped.n, 1);                              /* pch-queue 2: the oldest goes */
+    assert_string_equal(dropped.v[0], "{\"n\":1}");
+    wait_changes(other, &theirs, 3);
+    assert_int_equal(theirs.op[0], STORE_CHANGE_PCH_QUEUED);
+    assert_string_equal(theirs.ri[0], "pchQ");
+    assert_int_equal(store_pch_answer(other, "pchQ", "q2", "{}"), RSC_NOT_FOUND);   /* not handed out yet */
+    assert_int_equal(store_pch_take(other, "pchQ", 1, keep_text, &got), 1);
+    assert_string_equal(got.v[0], "{\"n\":2}");                  /* oldest first */
+    assert_int_equal(store_pch_take(s, "pchQ", 5, keep_text, &got), 1);
+    assert_string_equal(got.v[1], "{\"n\":3}");
+    assert_int_equal(store_pch_take(other, "pchQ", 5, keep_text, &none), 0);  /* each taken once */
+    assert_int_equal(store_pch_take(s, "other", 5, keep_text, &none), 0);
+    struct seen mine = { 0 };
+    drain(s);
+    assert_int_equal(store_pch_answer(other, "pchQ", "q2", "{\"m2m:rsp\":{}}"), 0);
+    assert_int_equal(store_pch_answer(other, "pchQ", "q2", "{}"), RSC_NOT_FOUND);   /* once */
+    wait_changes(s, &mine, 1);
+    assert_int_equal(mine.op[0], STORE_CHANGE_PCH_ANSWERED);
+    assert_string_equal(mine.ri[0], "pchQ");
+    /* An expired request is not handed out. */
+    assert_int_equal(store_pch_put(s, "pchE", "e1", "{}", 1, 8, keep_text, &dropped), 0);
+    usleep(20000);
+    assert_int_equal(store_pch_take(other, "pchE", 5, keep_text, &none), 0);
+    assert_int_equal(none.n, 0);
+    drain(other);                              /* for the tests after this one */
+}
+
 static void database_restart(void **state)
 {
     (void)state;
@@ -384,6 +433,7 @@ int main(void)
         cmocka_unit_test(paged_scans),
         cmocka_unit_test(filtered_scans),
         cmocka_unit_test(change_feed),
+        cmocka_unit_test(pch_queue),
         cmocka_unit_test(database_restart),
     };
     return cmocka_run_group_tests(tests, setup, teardown);

@@ -1,0 +1,117 @@
+"""<pollingChannel> on two front-ends of one PostgreSQL database
+(docs/scale-out.md): a notification produced on A waits in the database and
+is taken by the AE's long poll on B, once; a poll parked on B is woken by
+a change on A; with polls parked on both, one of them gets it; the same
+front-end case still works; the AE's answer reaches the producer whichever
+front-end it is sent to."""
+import os, shutil, sys, tempfile, threading, time
+sys.path.insert(0, os.path.dirname(__file__))
+from harness import Cse, Tap
+import pg_server
+
+t = Tap()
+O = "Csensor"
+BOX = "/cse-in/sensor/box"
+PCU = "/cse-in/sensor/pch/pcu"
+SETTINGS = {"pch-poll-timeout": "3000", "pch-request-timeout": "8000"}
+
+
+class Bg:
+    """Runs fn() in a thread; result() waits for it (bounded)."""
+
+    def __init__(self, fn):
+        self.value = None
+        self.th = threading.Thread(target=lambda: setattr(self, "value", fn()), daemon=True)
+        self.th.start()
+
+    def result(self, timeout=20):
+        self.th.join(timeout)
+        return self.value
+
+
+def poll(fe, ret_ms=None):
+    return fe.get(PCU, origin=O, timeout=15, headers={"X-M2M-RET": str(ret_ms)} if ret_ms else None)
+
+
+def con_of(r):
+    q = ((r.json if r is not None else None) or {}).get("m2m:rqp") or {}
+    return q.get("pc", {}).get("m2m:sgn", {}).get("nev", {}).get("rep", {}).get("m2m:cin", {}).get("con"), q
+
+
+def event(fe, con):
+    return fe.create(BOX, 4, {"m2m:cin": {"con": con}}, origin=O)
+
+
+def answer(fe, rqi):
+    return fe.request("POST", PCU, origin=O, body={"m2m:rsp": {"rqi": rqi, "rsc": 2000, "rvi": "3", "fr": O}})
+
+
+pg = pg_server.server()
+uri = pg.uri(pg.new_database())
+a = Cse(db=uri, **SETTINGS).start()
+bdir = tempfile.mkdtemp(prefix="ironbark-test-")
+# Every front-end needs the first one's root key (docs/scale-out.md).
+shutil.copy2(os.path.join(a.data_dir, "credentials-root.key"), os.path.join(bdir, "credentials-root.key"))
+b = Cse(data_dir=bdir, db=uri, **SETTINGS).start()
+try:
+    a.register_ae("sensor", origin=O, rr=False)
+    t.rsc(a.create("/cse-in/sensor", 15, {"m2m:pch": {"rn": "pch"}}, origin=O), 2001, 201, "pollingChannel on A")
+    a.create("/cse-in/sensor", 3, {"m2m:cnt": {"rn": "box"}}, origin=O)
+    r = a.create(BOX, 23, {"m2m:sub": {"rn": "s", "nu": [O], "nse": True, "enc": {"net": [3]}}}, origin=O)
+    t.rsc(r, 2001, 201, "the AE subscribes itself (its notifications go through its channel)")
+
+    # --- queued on A, taken by a poll on B, once ---------------------------
+    t.rsc(event(a, "c1"), 2001, 201, "an event on A while nobody polls")
+    got = poll(b)
+    con, q = con_of(got)
+    t.ok(got.rsc == 2000 and con == "c1" and q.get("rqi"), "the AE's poll on B gets A's notification", got)
+    t.rsc(answer(a, q.get("rqi")), 2000, 200, "its answer sent to A (the producer) is taken")
+    t.rsc(answer(a, q.get("rqi")), 4004, 404, "a second answer to it -> 4004")
+    event(a, "c1b")
+    con, q = con_of(poll(b))
+    t.eq(con, "c1b", "another event on A, polled on B")
+    t.rsc(answer(b, q.get("rqi")), 2000, 200, "its answer sent to B (not the producer) is taken")
+    t.rsc(answer(a, q.get("rqi")), 4004, 404, "and ends the request everywhere: answered again on A -> 4004")
+    t.rsc(poll(b, 700), 4008, 504, "a second poll on B gets nothing new")
+    t.rsc(poll(a, 700), 4008, 504, "nor does a poll on A: delivered once")
+
+    # --- a poll parked on B is woken by a change on A ------------------------
+    parked = Bg(lambda: poll(b))
+    time.sleep(0.5)
+    event(a, "c2")
+    got = parked.result()
+    con, q = con_of(got)
+    # Without the notice B would not look again before the poll's timeout (4008).
+    t.ok(got is not None and got.rsc == 2000 and con == "c2", "a poll parked on B wakes for a change on A", got)
+    answer(a, q.get("rqi"))
+
+    # --- polls parked on both: exactly one gets it ----------------------------
+    polls = [Bg(lambda fe=fe: poll(fe, 2500)) for fe in (a, b)]
+    time.sleep(0.5)
+    event(b, "c3")
+    got = [p.result() for p in polls]
+    t.eq(sorted(g.rsc if g is not None else None for g in got), [2000, 4008],
+         "with polls parked on A and B, one gets the notification and the other times out")
+    for g in got:
+        if g is not None and g.rsc == 2000:
+            answer(b, con_of(g)[1].get("rqi"))
+
+    # --- the same front-end still works ---------------------------------------
+    parked = Bg(lambda: poll(a))
+    time.sleep(0.5)
+    event(a, "c4")
+    got = parked.result()
+    con, q = con_of(got)
+    t.ok(got is not None and got.rsc == 2000 and con == "c4", "produced and polled on A", got)
+    t.rsc(answer(a, q.get("rqi")), 2000, 200, "answered on A")
+    for _ in range(30):
+        nsi = a.get(BOX + "/s", origin=O).json["m2m:sub"].get("nsi", [])
+        if nsi and nsi[0].get("rsr", 0) >= 4:
+            break
+        time.sleep(0.1)
+    t.ok(nsi and nsi[0].get("rsr", 0) >= 4, "the answers given to the producer count as answered (nsi)", nsi)
+finally:
+    for name, fe in (("A", a), ("B", b)):
+        t.eq(fe.stop(), 0, "front-end %s shuts down cleanly (a sanitizer build: no report)" % name)
+    shutil.rmtree(bdir, ignore_errors=True)
+t.done()
