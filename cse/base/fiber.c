@@ -231,6 +231,18 @@ static int64_t deadline_passed(struct loop *loop, int64_t id, void *data)
     return -1;
 }
 
+/* Yields until the loop (or the main context driving f) resumes it; what
+ * it waits for is recorded for drive_step(). */
+static void park_on_fd(struct fiber *f, int fd, int mask, int64_t deadline_ms)
+{
+    f->wait_fd = fd;
+    f->wait_mask = mask;
+    f->wait_deadline = deadline_ms;
+    f->waiting_fd = true;
+    yield(f);
+    f->waiting_fd = false;
+}
+
 enum fiber_wake fiber_wait_fd(int fd, int mask, int64_t deadline_ms)
 {
     struct fiber *f = current;
@@ -241,15 +253,78 @@ enum fiber_wake fiber_wait_fd(int fd, int mask, int64_t deadline_ms)
     /* Without a watch (fd beyond the loop's table) it blocks like the main context. */
     if (loop_watch(f->loop, fd, mask, fd_ready, f)) return poll_fd(fd, mask, deadline_ms);
     f->timer = loop_add_timer(f->loop, left, deadline_passed, f);
-    f->wait_fd = fd;
-    f->wait_mask = mask;
-    f->wait_deadline = deadline_ms;
-    f->waiting_fd = true;
-    yield(f);
-    f->waiting_fd = false;
+    park_on_fd(f, fd, mask, deadline_ms);
     loop_unwatch(f->loop, fd, mask);
     if (f->timer > 0) loop_del_timer(f->loop, f->timer);
     f->timer = 0;
+    return f->wake;
+}
+
+/* --- a descriptor kept registered ---------------------------------------- */
+
+static void watched_event(struct loop *loop, int fd, void *data, int mask)
+{
+    (void)loop; (void)fd; (void)mask;
+    struct fiber_fd *w = data;
+    /* Any event wakes the waiter (a writer may be woken by input: it tries
+     * again); with nobody waiting, input goes to idle. */
+    if (w->waiter) resume(w->waiter, FIBER_READY);
+    else if (w->idle) w->idle(w->idle_data);
+}
+
+/* Fires at the earliest deadline it was set for: a waiter whose deadline
+ * is later keeps it running until then; with none it ends. */
+static int64_t watched_deadline(struct loop *loop, int64_t id, void *data)
+{
+    (void)loop; (void)id;
+    struct fiber_fd *w = data;
+    int64_t now = loop_now_ms();
+    if (w->waiter && w->deadline > now) {
+        w->timer_at = w->deadline;
+        return w->deadline - now;
+    }
+    w->timer = 0;              /* the loop removes this one */
+    if (w->waiter) resume(w->waiter, FIBER_TIMEOUT);
+    return -1;
+}
+
+void fiber_fd_forget(struct fiber_fd *w)
+{
+    if (!w->loop) return;
+    loop_unwatch(w->loop, w->fd, LOOP_READABLE | LOOP_WRITABLE);
+    if (w->timer) loop_del_timer(w->loop, w->timer);
+    w->timer = 0;
+    w->loop = NULL;
+}
+
+enum fiber_wake fiber_fd_wait(struct fiber_fd *w, int fd, int mask, int64_t deadline_ms)
+{
+    struct fiber *f = current;
+    if (!f) return FIBER_NOT_IN_FIBER;
+    if (f->cancelled) return FIBER_CANCELLED;
+    int64_t left = deadline_ms - loop_now_ms();
+    if (left <= 0) return FIBER_TIMEOUT;
+    if (w->loop && (w->loop != f->loop || w->fd != fd)) fiber_fd_forget(w);
+    if (!w->loop) {
+        if (loop_watch(f->loop, fd, LOOP_READABLE, watched_event, w)) return poll_fd(fd, mask, deadline_ms);
+        w->loop = f->loop;
+        w->fd = fd;
+    }
+    /* One waiter at a time (the store's lock sees to it); another, or a
+     * descriptor the loop cannot watch, blocks like the main context. */
+    if (w->waiter) return poll_fd(fd, mask, deadline_ms);
+    if ((mask & LOOP_WRITABLE) && loop_watch(w->loop, fd, LOOP_WRITABLE, watched_event, w))
+        return poll_fd(fd, mask, deadline_ms);
+    if (!w->timer || deadline_ms < w->timer_at) {
+        if (w->timer) loop_del_timer(w->loop, w->timer);
+        w->timer = loop_add_timer(w->loop, left, watched_deadline, w);
+        w->timer_at = deadline_ms;
+    }
+    w->waiter = f;
+    w->deadline = deadline_ms;
+    park_on_fd(f, fd, mask, deadline_ms);
+    w->waiter = NULL;
+    if ((mask & LOOP_WRITABLE) && w->loop) loop_unwatch(w->loop, fd, LOOP_WRITABLE);
     return f->wake;
 }
 

@@ -30,6 +30,29 @@ enum fiber_wake { FIBER_READY, FIBER_TIMEOUT, FIBER_CANCELLED, FIBER_NOT_IN_FIBE
  * Outside a fiber it returns FIBER_NOT_IN_FIBER at once: callers block
  * their own way then. */
 enum fiber_wake fiber_wait_fd(int fd, int mask, int64_t deadline_ms);
+/* A descriptor fibers wait on again and again (a database connection):
+ * registered with the loop for reading once, while it lives, so that a
+ * wait costs no epoll_ctl; one deadline timer is kept and moved on. Its
+ * readability with no fiber waiting goes to idle (which must read, or the
+ * loop wakes for it again). Zero-initialised = not registered. */
+typedef void fiber_fd_idle_fn(void *data);
+struct fiber_fd {
+    struct loop *loop;         /* NULL while not registered */
+    int fd;
+    struct fiber *waiter;      /* the one fiber waiting on it */
+    int64_t timer, timer_at;   /* the deadline timer and when it fires */
+    int64_t deadline;          /* the waiter's */
+    fiber_fd_idle_fn *idle;
+    void *idle_data;
+};
+/* fiber_wait_fd() on w's descriptor fd, registering it at the first wait.
+ * A wait for writing adds and removes that interest (rare: a full send
+ * buffer). */
+enum fiber_wake fiber_fd_wait(struct fiber_fd *w, int fd, int mask, int64_t deadline_ms);
+/* Unregisters w; before its descriptor is closed (epoll would otherwise
+ * keep reporting a closed descriptor that another still duplicates). */
+void fiber_fd_forget(struct fiber_fd *w);
+
 /* Wakes a yielded fiber with FIBER_CANCELLED; its later waits return it at
  * once. From the main context only. */
 void fiber_cancel(struct fiber *f);

@@ -249,6 +249,7 @@ struct pg_store {
     bool committing;           /* the batch's COMMIT is on its way (a fiber waits for it) */
     int batch_size;
     struct fiber_lock lock;    /* the fiber whose statements the connection carries */
+    struct fiber_fd watch;     /* the connection's socket, registered while it is up */
     uint64_t blocking_waits;   /* round trips waited for outside a fiber */
     uint64_t generation;
     struct store_scan_stats last_scan;
@@ -303,7 +304,11 @@ static bool pg_wait(struct pg_store *p, PGconn *conn, bool for_write, int64_t de
 {
     struct pollfd pfd = { .fd = pq_PQsocket(conn), .events = for_write ? POLLOUT : POLLIN };
     if (pfd.fd < 0) return false;
-    enum fiber_wake w = fiber_wait_fd(pfd.fd, for_write ? LOOP_WRITABLE : LOOP_READABLE, deadline_ms);
+    int mask = for_write ? LOOP_WRITABLE : LOOP_READABLE;
+    /* A connection still being made may change its socket: registered
+     * for good only once it is up. */
+    enum fiber_wake w = pq_PQstatus(conn) == CONNECTION_OK ? fiber_fd_wait(&p->watch, pfd.fd, mask, deadline_ms)
+                                                           : fiber_wait_fd(pfd.fd, mask, deadline_ms);
     if (w != FIBER_NOT_IN_FIBER) return w == FIBER_READY;
     p->blocking_waits++;
     for (;;) {
@@ -335,6 +340,7 @@ static void log_pg(int level, const char *what, const char *msg, const struct pg
 static void pg_drop_connection(struct pg_store *p)
 {
     if (!p->conn) return;
+    fiber_fd_forget(&p->watch);
     pq_PQfinish(p->conn);
     p->conn = NULL;
     if (p->tx_open) p->tx_lost = true;
@@ -353,6 +359,16 @@ static void pg_lost(struct pg_store *p)
 }
 
 static PGresult *pg_collect(struct pg_store *p, int64_t deadline_ms);
+
+/* Input while no fiber waits (another front-end's notice, the server
+ * closing): read now, or the loop would wake for it round after round. The
+ * feed takes the notices at the end of the round; a connection found closed
+ * is unregistered here and dropped by its next statement. */
+static void pg_idle_input(void *data)
+{
+    struct pg_store *p = data;
+    if (!p->conn || !pq_PQconsumeInput(p->conn)) fiber_fd_forget(&p->watch);
+}
 
 /* The result of what was just sent: false (logged) unless it succeeded. */
 static bool pg_succeeded(struct pg_store *p, const char *what)
@@ -412,6 +428,7 @@ static bool pg_connect(struct pg_store *p)
         if (!p->away_logged)
             log_pg(LOG_LVL_ERROR, "cannot connect to the database", p->conn ? pq_PQerrorMessage(p->conn) : "no memory", p);
         p->away_logged = true;
+        fiber_fd_forget(&p->watch);
         pq_PQfinish(p->conn);
         p->conn = NULL;
         p->retry_at_ms = now_ms() + p->backoff_ms;
@@ -618,6 +635,8 @@ int pg_store_open(struct pg_store **out, const char *uri, enum store_sync sync)
     p->sync = sync;
     p->backoff_ms = PG_BACKOFF_FIRST_MS;
     p->fail_flag = getenv("IRONBARK_TEST_FAIL_COMMIT");
+    p->watch.idle = pg_idle_input;
+    p->watch.idle_data = p;
     char *err = NULL;
     PQconninfoOption *opts = pq_PQconninfoParse(uri, &err);
     if (!opts) {
@@ -652,6 +671,7 @@ void pg_store_close(struct pg_store *p)
     if (p->lock.driven || p->blocking_waits)
         log_info("store: %llu round trips waited outside a fiber, %llu times a fiber was finished from outside",
                  (unsigned long long)p->blocking_waits, (unsigned long long)p->lock.driven);
+    fiber_fd_forget(&p->watch);
     if (p->conn) pq_PQfinish(p->conn);
     free(p->uri);
     free(p->password);

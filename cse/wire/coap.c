@@ -414,13 +414,26 @@ static int64_t piggyback_expired(struct loop *loop, int64_t id, void *data)
     return -1;
 }
 
+static void enqueue_held(struct coap_server *srv, struct coap_job *j);
+
 /* The deferred answer is ready. Like any answer it waits for the commit of
- * what it wrote; the duplicate cache keeps it from now on. */
+ * what it wrote: with the round's group commit when there is one to join
+ * (a primitive that waited for PostgreSQL ends inside the round), else at
+ * once. The duplicate cache keeps it from now on. */
 static void answer_later(void *data)
 {
     struct coap_job *j = data;
-    if (!j->srv) { job_free(j); return; }
-    commit_before_reply(j->srv->cse, &j->req, &j->rsp);
+    struct coap_server *srv = j->srv;
+    if (!srv) { job_free(j); return; }
+    if (srv->holds && cse_batch_pending(srv->cse) && !srv->self_testing) {
+        /* From srv->jobs to srv->held; the piggy-back bound keeps running
+         * (release_held stops it), and retransmissions are still found. */
+        for (struct coap_job **p = &srv->jobs; *p; p = &(*p)->next)
+            if (*p == j) { *p = j->next; break; }
+        enqueue_held(srv, j);
+        return;
+    }
+    commit_before_reply(srv->cse, &j->req, &j->rsp);
     metrics_request(j->srv->cse->metrics, &j->req, &j->rsp, j->started_us);
     struct coap_msg_out *out = malloc(sizeof *out);
     if (out) {
@@ -490,11 +503,16 @@ static void hold(struct coap_server *srv, struct coap_job *j, coap_session_t *se
     coap_bin_const_t tok = coap_pdu_get_token(request);
     j->toklen = tok.length <= sizeof j->token ? tok.length : 0;
     memcpy(j->token, tok.s, j->toklen);
+    enqueue_held(srv, j);
+    coap_pdu_set_type(response, COAP_MESSAGE_NON);
+    coap_pdu_set_code(response, COAP_EMPTY_CODE);
+}
+
+static void enqueue_held(struct coap_server *srv, struct coap_job *j)
+{
     j->next = NULL;
     *srv->held_tail = j;
     srv->held_tail = &j->next;
-    coap_pdu_set_type(response, COAP_MESSAGE_NON);
-    coap_pdu_set_code(response, COAP_EMPTY_CODE);
 }
 
 /* cse_on_commit callback: the round's batch is durable (ok) or rolled back. */
@@ -517,6 +535,8 @@ static void release_held(void *data, bool ok)
             send_answer(j, out);
             coap_dedup_put(srv->dedup, j->key, j->mid, out, now);
         }
+        if (j->timer >= 0) loop_del_timer(srv->loop, j->timer);   /* a deferred one's bound */
+        j->timer = -1;
         j->srv = NULL;   /* not in srv->jobs: nothing to unlink */
         job_free(j);
         j = next;

@@ -1,6 +1,7 @@
 /* Fibers on the loop (cse/base/fiber.h): start, yield on a descriptor
  * (pipes, no sockets), resume from the loop, deadlines, cancellation,
- * stack reuse, and the lock that queues fibers in order. */
+ * stack reuse, a descriptor kept registered, and the lock that queues
+ * fibers in order. */
 #include "cse/base/fiber.h"
 #include "cse/base/loop.h"
 
@@ -141,6 +142,76 @@ static void a_deadline_wakes_it(void **state)
     assert_true(j.done);
     assert_int_equal(j.got[0], FIBER_TIMEOUT);
     assert_true(loop_now_ms() - t0 >= 25);
+    close(p[0]); close(p[1]);
+    loop_destroy(l);
+}
+
+/* A descriptor kept registered (struct fiber_fd): one fiber waits on it
+ * three times (ready, ready, deadline); input with nobody waiting goes to
+ * idle; once forgotten, the loop no longer reports it. */
+struct watched_job {
+    struct loop *loop;
+    struct fiber_fd *w;
+    int fd;
+    enum fiber_wake got[3];
+    bool done;
+};
+
+static void watched_waiter(void *arg)
+{
+    struct watched_job *j = arg;
+    for (int i = 0; i < 3; i++) {
+        j->got[i] = fiber_fd_wait(j->w, j->fd, LOOP_READABLE, loop_now_ms() + (i < 2 ? 5000 : 30));
+        char c;
+        if (j->got[i] == FIBER_READY) assert_int_equal(read(j->fd, &c, 1), 1);
+    }
+    j->done = true;
+    loop_stop(j->loop);
+}
+
+static int idle_reads;
+
+static void idle_read(void *data)
+{
+    char c;
+    if (read(*(int *)data, &c, 1) == 1) idle_reads++;
+}
+
+static int64_t stop_now(struct loop *loop, int64_t id, void *data)
+{
+    (void)id; (void)data;
+    loop_stop(loop);
+    return -1;
+}
+
+static void a_registered_descriptor_stays_registered(void **state)
+{
+    (void)state;
+    struct loop *l = loop_create(64);
+    int p[2];
+    assert_int_equal(pipe(p), 0);
+    struct fiber_fd w = { .idle = idle_read, .idle_data = &p[0] };
+    struct watched_job j = { .loop = l, .w = &w, .fd = p[0] };
+    assert_int_equal(fiber_start(l, watched_waiter, &j), 1);
+    assert_true(w.loop == l && w.fd == p[0]);   /* registered at the first wait */
+    assert_int_equal(write(p[1], "ab", 2), 2);
+    assert_int_equal(loop_run(l), 0);
+    assert_true(j.done);
+    assert_int_equal(j.got[0], FIBER_READY);
+    assert_int_equal(j.got[1], FIBER_READY);
+    assert_int_equal(j.got[2], FIBER_TIMEOUT);
+    assert_true(w.loop == l && !w.waiter && !w.timer);   /* still registered, no timer left */
+    idle_reads = 0;
+    assert_int_equal(write(p[1], "c", 1), 1);
+    loop_add_timer(l, 50, stop_now, NULL);
+    assert_int_equal(loop_run(l), 0);
+    assert_int_equal(idle_reads, 1);
+    fiber_fd_forget(&w);
+    assert_null(w.loop);
+    assert_int_equal(write(p[1], "d", 1), 1);
+    loop_add_timer(l, 30, stop_now, NULL);
+    assert_int_equal(loop_run(l), 0);
+    assert_int_equal(idle_reads, 1);
     close(p[0]); close(p[1]);
     loop_destroy(l);
 }
@@ -295,6 +366,7 @@ int main(void)
         cmocka_unit_test(stacks_are_reused),
         cmocka_unit_test(waits_yield_and_resume_from_the_loop),
         cmocka_unit_test(a_deadline_wakes_it),
+        cmocka_unit_test(a_registered_descriptor_stays_registered),
         cmocka_unit_test(cancel_wakes_it_for_good),
         cmocka_unit_test(the_lock_queues_in_order),
         cmocka_unit_test(the_main_context_drives_the_owner),
