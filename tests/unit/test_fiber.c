@@ -250,6 +250,15 @@ static void locker(void *arg)
     finish(j);
 }
 
+/* A job that takes lock and writes its id into order when it has it. */
+static void on_lock(struct job *j, struct fiber_lock *lock, int *order, int *norder, int id)
+{
+    j->lock = lock;
+    j->order = order;
+    j->norder = norder;
+    j->id = id;
+}
+
 static void the_lock_queues_in_order(void **state)
 {
     (void)state;
@@ -261,10 +270,7 @@ static void the_lock_queues_in_order(void **state)
     struct job j[3];
     for (int i = 0; i < 3; i++) {
         j[i] = job_on(l, p[0], i == 0 ? 1 : 0, 5000);
-        j[i].lock = &lock;
-        j[i].order = order;
-        j[i].norder = &norder;
-        j[i].id = i;
+        on_lock(&j[i], &lock, order, &norder, i);
     }
     j[2].stop_loop = true;
     for (int i = 0; i < 3; i++) assert_int_equal(fiber_start(l, locker, &j[i]), 1);
@@ -292,10 +298,8 @@ static void the_main_context_drives_the_owner(void **state)
     struct fiber_lock lock = { 0 };
     int order[2], norder = 0;
     struct job a = job_on(l, p[0], 2, 5000), b = job_on(l, p[0], 0, 5000);
-    a.lock = b.lock = &lock;
-    a.order = b.order = order;
-    a.norder = b.norder = &norder;
-    b.id = 1;
+    on_lock(&a, &lock, order, &norder, 0);
+    on_lock(&b, &lock, order, &norder, 1);
     assert_int_equal(fiber_start(l, locker, &a), 1);
     assert_int_equal(fiber_start(l, locker, &b), 1);
     assert_int_equal(write(p[1], "xx", 2), 2);
@@ -327,10 +331,7 @@ static void drain_runs_everyone(void **state)
     struct job j[3];
     for (int i = 0; i < 3; i++) {
         j[i] = job_on(l, p[0], 1, 5000);
-        j[i].lock = &lock;
-        j[i].order = order;
-        j[i].norder = &norder;
-        j[i].id = i;
+        on_lock(&j[i], &lock, order, &norder, i);
         assert_int_equal(fiber_start(l, locker, &j[i]), 1);
     }
     assert_int_equal(write(p[1], "xyz", 3), 3);
