@@ -151,19 +151,24 @@ static int server_name(SSL *ssl, int *alert, void *arg)
                                                                             : SSL_TLSEXT_ERR_NOACK;
 }
 
+/* Our own CA may sign client certificates too: trusted, and named in the
+ * CertificateRequest (it starts the client-CA list). "" = none. */
+static void trust_own_ca(SSL_CTX *ctx, const char *ca_file)
+{
+    if (!ca_file[0]) return;
+    STACK_OF(X509_NAME) *names = SSL_load_client_CA_file(ca_file);
+    if (SSL_CTX_load_verify_locations(ctx, ca_file, NULL) != 1 || !names)
+        log_warn("tls: cannot load %s as a trusted CA", ca_file);
+    if (names) SSL_CTX_set_client_CA_list(ctx, names);
+}
+
 /* The certificate and key: configured ones, or generated under data-dir. */
 static int load_identity(SSL_CTX *ctx, const struct config *cfg, char *own_ca, size_t cap)
 {
     struct certgen_paths id;
     if (certgen_server_identity(cfg, &id)) return -1;
     snprintf(own_ca, cap, "%s", id.ca_cert);
-    /* Our own CA may sign client certificates too. */
-    if (id.ca_cert[0]) {
-        STACK_OF(X509_NAME) *names = SSL_load_client_CA_file(id.ca_cert);
-        if (SSL_CTX_load_verify_locations(ctx, id.ca_cert, NULL) != 1 || !names)
-            log_warn("tls: cannot load %s as a trusted CA", id.ca_cert);
-        if (names) SSL_CTX_set_client_CA_list(ctx, names);
-    }
+    trust_own_ca(ctx, id.ca_cert);
     if (SSL_CTX_use_certificate_chain_file(ctx, id.server_cert) != 1 ||
         SSL_CTX_use_PrivateKey_file(ctx, id.server_key, SSL_FILETYPE_PEM) != 1 ||
         SSL_CTX_check_private_key(ctx) != 1) {
@@ -292,12 +297,7 @@ static void refresh_cas(struct tls_server *ts)
     ts->ca_generation = generation;
     SSL_CTX_set_cert_store(ts->ctx, store);        /* frees the old store */
     SSL_CTX_set_client_CA_list(ts->ctx, names);
-    if (ts->own_ca[0]) {
-        STACK_OF(X509_NAME) *own = SSL_load_client_CA_file(ts->own_ca);
-        if (SSL_CTX_load_verify_locations(ts->ctx, ts->own_ca, NULL) != 1 || !own)
-            log_warn("tls: cannot load %s as a trusted CA", ts->own_ca);
-        if (own) SSL_CTX_set_client_CA_list(ts->ctx, own);
-    }
+    trust_own_ca(ts->ctx, ts->own_ca);
     cred_each_ca(ts->creds, tls_io_load_client_ca, ts->ctx);
     ERR_clear_error();
     if (ts->crl_file[0]) {
