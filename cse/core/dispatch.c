@@ -941,11 +941,17 @@ static void unlink_call(struct fiber_call *c)
         if (*p == c) { *p = c->next; break; }
 }
 
-/* The primitive, under the lock; false when it never ran (the CSE closed). */
+/* The primitive, under the lock; false when it never ran (the CSE closed):
+ * then what the call carried (a rerun's continuation, a paused listing) is
+ * freed here, since nobody took it over. */
 static bool run_call_locked(struct fiber_call *c)
 {
     struct cse *cse = c->cse;
-    if (c->abandoned || !fiber_lock_acquire(store_fiber_lock(cse->store)) || c->abandoned) return false;
+    if (c->abandoned || !fiber_lock_acquire(store_fiber_lock(cse->store)) || c->abandoned) {
+        if (c->rerun) continuation_free(c->req);
+        else paused_scan_free(c->scan);
+        return false;
+    }
     if (c->rerun) {
         cse_dispatch(cse, c->req, c->rsp);
         continuation_free(c->req);
@@ -963,8 +969,6 @@ static void call_fiber(void *arg)
     if (!fiber_has_yielded()) return;
     unlink_call(c);
     if (!c->ran || c->abandoned) {
-        if (!c->ran && c->rerun) continuation_free(c->req);
-        if (!c->ran && !c->rerun) paused_scan_free(c->scan);   /* nobody took it over */
         if (!c->deferred) c->abandon(c->data);
     } else if (!c->deferred) {
         c->done(c->data);
@@ -992,7 +996,6 @@ static int run_in_fiber(struct cse *cse, struct m2m_request *req, struct m2m_res
     int started = fiber_start(cse->loop, call_fiber, c);
     if (started == 1) return 1;
     if (started < 0) c->ran = run_call_locked(c);
-    if (!c->ran && !rerun) paused_scan_free(scan);   /* nobody took it over */
     unlink_call(c);
     int deferred = c->deferred;
     free(c);
