@@ -2,6 +2,7 @@
 
 #include "hex.h"
 #include "../cse/base/clock.h"
+#include "../cse/base/loop.h"
 #include "../cse/base/log.h"
 #include "../cse/store/pq_lib.h"
 
@@ -82,13 +83,6 @@ struct cred_pg {
     bool away_logged;
     bool ran;                  /* a statement ran: libpq may hold notices it read meanwhile */
 };
-
-static int64_t now_ms(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (int64_t)t.tv_sec * 1000 + t.tv_nsec / 1000000;
-}
 
 /* --- the mirror --------------------------------------------------------- */
 
@@ -183,7 +177,7 @@ static void drop_connection(struct cred_pg *pg)
     if (!pg->conn) return;
     pq_PQfinish(pg->conn);
     pg->conn = NULL;
-    pg->retry_at_ms = now_ms();
+    pg->retry_at_ms = loop_now_ms();
 }
 
 /* Runs one statement with text parameters: its result, or NULL (logged;
@@ -297,7 +291,7 @@ static int reload(struct cred_pg *pg, cred_pg_gone_fn *gone, void *arg)
  * LISTEN. */
 static bool connect_db(struct cred_pg *pg, char *err, size_t errlen)
 {
-    if (now_ms() < pg->retry_at_ms) {
+    if (loop_now_ms() < pg->retry_at_ms) {
         snprintf(err, errlen, "the database is unreachable");
         return false;
     }
@@ -321,7 +315,7 @@ static bool connect_db(struct cred_pg *pg, char *err, size_t errlen)
         pq_PQclear(r);
         pq_PQfinish(pg->conn);
         pg->conn = NULL;
-        pg->retry_at_ms = now_ms() + pg->backoff_ms;
+        pg->retry_at_ms = loop_now_ms() + pg->backoff_ms;
         pg->backoff_ms = pg->backoff_ms * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : pg->backoff_ms * 2;
         return false;
     }

@@ -287,13 +287,6 @@ static void param_bytes(struct pg_params *q, const unsigned char *v, size_t len)
     q->format[q->n++] = 1;
 }
 
-static int64_t now_ms(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (int64_t)t.tv_sec * 1000 + t.tv_nsec / 1000000;
-}
-
 /* --- the one place that waits ------------------------------------------- */
 
 /* Waits until the connection's socket is readable (or writable) or the
@@ -312,7 +305,7 @@ static bool pg_wait(struct pg_store *p, PGconn *conn, bool for_write, int64_t de
     if (w != FIBER_NOT_IN_FIBER) return w == FIBER_READY;
     p->blocking_waits++;
     for (;;) {
-        int64_t left = deadline_ms - now_ms();
+        int64_t left = deadline_ms - loop_now_ms();
         if (left <= 0) return false;
         int n = poll(&pfd, 1, (int)left);
         if (n > 0) return true;
@@ -355,7 +348,7 @@ static void pg_lost(struct pg_store *p)
     if (!p->away_logged) log_pg(LOG_LVL_ERROR, "the database is unreachable", pq_PQerrorMessage(p->conn), p);
     p->away_logged = true;
     pg_drop_connection(p);
-    p->retry_at_ms = now_ms();
+    p->retry_at_ms = loop_now_ms();
 }
 
 static PGresult *pg_collect(struct pg_store *p, int64_t deadline_ms);
@@ -373,7 +366,7 @@ static void pg_idle_input(void *data)
 /* The result of what was just sent: false (logged) unless it succeeded. */
 static bool pg_succeeded(struct pg_store *p, const char *what)
 {
-    PGresult *r = pg_collect(p, now_ms() + PG_ROUND_TRIP_MS);
+    PGresult *r = pg_collect(p, loop_now_ms() + PG_ROUND_TRIP_MS);
     ExecStatusType st = r ? pq_PQresultStatus(r) : PGRES_FATAL_ERROR;
     bool ok = st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK;
     if (r && !ok) log_pg(LOG_LVL_ERROR, what, pq_PQresultErrorMessage(r), p);
@@ -403,7 +396,7 @@ static void ignore_notice(void *data, const char *message)
 /* One bounded connection attempt, when the back-off allows one. */
 static bool pg_connect(struct pg_store *p)
 {
-    int64_t now = now_ms();
+    int64_t now = loop_now_ms();
     if (now < p->retry_at_ms) return false;
     char timeout[16], options[96];
     snprintf(timeout, sizeof timeout, "%d", PG_CONNECT_MS / 1000);
@@ -431,7 +424,7 @@ static bool pg_connect(struct pg_store *p)
         fiber_fd_forget(&p->watch);
         pq_PQfinish(p->conn);
         p->conn = NULL;
-        p->retry_at_ms = now_ms() + p->backoff_ms;
+        p->retry_at_ms = loop_now_ms() + p->backoff_ms;
         p->backoff_ms = p->backoff_ms * 2 > PG_BACKOFF_MAX_MS ? PG_BACKOFF_MAX_MS : p->backoff_ms * 2;
         return false;
     }
@@ -510,7 +503,7 @@ static PGresult *pg_run(struct pg_store *p, enum pg_stmt id, const struct pg_par
         pg_lost(p);
         return NULL;
     }
-    PGresult *r = pg_collect(p, now_ms() + PG_ROUND_TRIP_MS);
+    PGresult *r = pg_collect(p, loop_now_ms() + PG_ROUND_TRIP_MS);
     if (!r) return NULL;
     ExecStatusType st = pq_PQresultStatus(r);
     if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) {
@@ -649,9 +642,9 @@ int pg_store_open(struct pg_store **out, const char *uri, enum store_sync sync)
         if (!strcmp(o->keyword, "password") && o->val && *o->val) p->password = strdup(o->val);
     pq_PQconninfoFree(opts);
     /* A database starting together with the CSE gets a bounded while. */
-    int64_t deadline = now_ms() + PG_OPEN_MS;
-    while (!pg_connect(p) && now_ms() < deadline) {
-        int64_t wait = p->retry_at_ms - now_ms();
+    int64_t deadline = loop_now_ms() + PG_OPEN_MS;
+    while (!pg_connect(p) && loop_now_ms() < deadline) {
+        int64_t wait = p->retry_at_ms - loop_now_ms();
         if (wait > 0) usleep((useconds_t)(wait * 1000));
     }
     if (!p->conn) {
@@ -1052,7 +1045,7 @@ static PGresult *pg_run_params(struct pg_store *p, const char *what, const char 
         pg_lost(p);
         return NULL;
     }
-    PGresult *r = pg_collect(p, now_ms() + PG_ROUND_TRIP_MS);
+    PGresult *r = pg_collect(p, loop_now_ms() + PG_ROUND_TRIP_MS);
     if (r && pq_PQresultStatus(r) != PGRES_TUPLES_OK) {
         log_pg(LOG_LVL_ERROR, what, pq_PQresultErrorMessage(r), p);
         pq_PQclear(r);
