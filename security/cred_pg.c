@@ -295,11 +295,9 @@ static bool connect_db(struct cred_pg *pg, char *err, size_t errlen)
         snprintf(err, errlen, "the database is unreachable");
         return false;
     }
-    const char *const keys[] = { "connect_timeout", "keepalives", "keepalives_idle", "keepalives_interval",
-                                 "keepalives_count", "options", "application_name", "client_encoding",
-                                 "dbname", NULL };
-    const char *const values[] = { CONNECT_S, "1", "10", "5", "3", "-c statement_timeout=" STATEMENT_MS " -c client_min_messages=warning",
-                                   "ironbark-credentials", "UTF8", pg->uri, NULL };
+    const char *keys[PQ_PARAMS], *values[PQ_PARAMS];
+    pq_connect_params(keys, values, CONNECT_S, "-c statement_timeout=" STATEMENT_MS " -c client_min_messages=warning",
+                      "ironbark-credentials", pg->uri);
     pg->conn = pq_PQconnectdbParams(keys, values, 1);
     bool ok = pg->conn && pq_PQstatus(pg->conn) == CONNECTION_OK;
     PGresult *r = NULL;

@@ -23,3 +23,16 @@ bool pq_load(const char *who)
     lib = l;
     return true;
 }
+
+void pq_connect_params(const char *keys[PQ_PARAMS], const char *values[PQ_PARAMS], const char *timeout_s,
+                       const char *options, const char *application, const char *uri)
+{
+    static const char *const names[PQ_PARAMS] = { "connect_timeout", "keepalives", "keepalives_idle",
+                                                   "keepalives_interval", "keepalives_count", "options",
+                                                   "application_name", "client_encoding", "dbname", NULL };
+    const char *const given[PQ_PARAMS] = { timeout_s, "1", "10", "5", "3", options, application, "UTF8", uri, NULL };
+    for (int i = 0; i < PQ_PARAMS; i++) {
+        keys[i] = names[i];
+        values[i] = given[i];
+    }
+}

@@ -51,4 +51,13 @@ PQ_FUNCTIONS(PQ_POINTER_DECL)
 /* Loads libpq once; false (logged, `who` naming the user) when it is not installed. */
 bool pq_load(const char *who);
 
+/* The settings of every connection Ironbark opens (keep-alives that notice
+ * a dead server, UTF-8, a connect timeout, server options, a name in
+ * pg_stat_activity): ours first and the URI last, so that what the URI says
+ * wins. Fills keys/values (NULL-terminated) for PQconnect*Params with
+ * expand_dbname = 1; they point into the arguments. */
+#define PQ_PARAMS 10
+void pq_connect_params(const char *keys[PQ_PARAMS], const char *values[PQ_PARAMS], const char *timeout_s,
+                       const char *options, const char *application, const char *uri);
+
 #endif

@@ -402,11 +402,8 @@ static bool pg_connect(struct pg_store *p)
     snprintf(timeout, sizeof timeout, "%d", PG_CONNECT_MS / 1000);
     snprintf(options, sizeof options, "-c statement_timeout=%d -c synchronous_commit=%s",
              PG_STATEMENT_MS, p->sync == STORE_SYNC_OFF ? "off" : "on");
-    /* Ours first, the URI last: what the URI says wins. */
-    const char *const keys[] = { "connect_timeout", "keepalives", "keepalives_idle", "keepalives_interval",
-                                 "keepalives_count", "options", "application_name", "client_encoding",
-                                 "dbname", NULL };
-    const char *const values[] = { timeout, "1", "10", "5", "3", options, "ironbark", "UTF8", p->uri, NULL };
+    const char *keys[PQ_PARAMS], *values[PQ_PARAMS];
+    pq_connect_params(keys, values, timeout, options, "ironbark", p->uri);
     p->conn = pq_PQconnectStartParams(keys, values, 1);
     bool ok = p->conn && pq_PQstatus(p->conn) != CONNECTION_BAD;
     int64_t deadline = now + PG_CONNECT_MS;
