@@ -78,9 +78,18 @@ def finish(stop, threads):
 
 
 def all_found(fe, parent, acked):
-    r = fe.get(parent + "?fu=1&ty=4&drt=2&lim=100000", origin=O)
-    found = set(r.json["m2m:uril"]) if r.rsc == 2000 else set()
-    return [ri for ri in acked if ri not in found and "/" + ri not in found]
+    """The acknowledged ris a discovery on fe does not return. A front-end
+    that has just lost its database answers 5000 until it reconnects: asked
+    again for up to 20 s, and a read that never succeeds is reported as
+    such, not as writes lost."""
+    r = None
+    for _ in range(100):
+        r = fe.get(parent + "?fu=1&ty=4&drt=2&lim=100000", origin=O)
+        if r.rsc == 2000:
+            found = set(r.json["m2m:uril"])
+            return [ri for ri in acked if ri not in found and "/" + ri not in found]
+        time.sleep(0.2)
+    return ["discovery never answered 2000 (last: %s)" % (r.rsc if r else None)]
 
 
 pg = pg_server.server()
