@@ -10,6 +10,7 @@ from harness import Cse, Tap, CSE_BIN, admin_flags
 from selenium import webdriver
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
+from selenium.common.exceptions import StaleElementReferenceException
 from selenium.webdriver.support.ui import Select, WebDriverWait
 
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
@@ -30,6 +31,20 @@ def browser(profile):
     # The CSE's own generated CA is not in the browser's store.
     opts.accept_insecure_certs = True
     return webdriver.Chrome(service=Service(executable_path=CHROMEDRIVER), options=opts)
+
+
+def clicked(find):
+    """A wait condition that clicks what find(driver) returns. The console
+    redraws its tables when a fetch answers, which can replace an element
+    between finding and clicking it (seen on a loaded machine): then it is
+    found again."""
+    def attempt(d):
+        try:
+            find(d).click()
+            return True
+        except (StaleElementReferenceException, IndexError):
+            return False
+    return attempt
 
 
 profile = tempfile.mkdtemp(prefix="ironbark-chromium-")
@@ -55,7 +70,7 @@ with Cse(console="true", coap_port=0, coaps_port=0) as cse:
         d.find_element(By.ID, "tree-filter").send_keys("power")
         items = d.find_elements(By.CSS_SELECTOR, "#tree-list li")
         t.eq([li.text for li in items], ["cse-in/meter/power"], "the filter finds the container")
-        items[0].click()
+        wait.until(clicked(lambda d: d.find_elements(By.CSS_SELECTOR, "#tree-list li")[0]))
         wait.until(lambda d: "m2m:cnt" in d.find_element(By.ID, "attrs-title").text)
         cells = [td.text for td in d.find_elements(By.CSS_SELECTOR, "#attrs td")]
         t.ok("rn" in cells and "power" in cells and "pi" in cells and "ri" in cells, "its attributes are shown", cells[:12])
@@ -106,11 +121,12 @@ with Cse(console="true", coap_port=0, coaps_port=0) as cse:
         # Edit the policy: Cmeter may create as well.
         d.find_element(By.CSS_SELECTOR, "button[data-tab=acps]").click()
         wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, "#acp-table button"))
-        d.find_element(By.CSS_SELECTOR, "#acp-table button").click()
+        wait.until(clicked(lambda d: d.find_element(By.CSS_SELECTOR, "#acp-table button")))
         wait.until(lambda d: "Edit cse-in/readonly" in d.find_element(By.ID, "acp-form-title").text)
-        rule = [tr for tr in d.find_elements(By.CSS_SELECTOR, "#rule-table tbody tr")
-                if tr.find_element(By.CSS_SELECTOR, ".rule-acor").get_attribute("value") == "Cmeter"][0]
-        rule.find_element(By.CSS_SELECTOR, ".op-create").click()
+        wait.until(clicked(lambda d: [
+            tr for tr in d.find_elements(By.CSS_SELECTOR, "#rule-table tbody tr")
+            if tr.find_element(By.CSS_SELECTOR, ".rule-acor").get_attribute("value") == "Cmeter"][0]
+            .find_element(By.CSS_SELECTOR, ".op-create")))
         d.find_element(By.ID, "acp-save").click()
         wait.until(lambda d: "saved" in d.find_element(By.ID, "status").text)
         t.eq((cse.get("/cse-in/readonly").json or {}).get("m2m:acp", {}).get("pv"),
