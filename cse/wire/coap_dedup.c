@@ -89,7 +89,8 @@ static struct packed_reply *pack(struct coap_msg_out *r, const char *peer)
         memcpy((unsigned char *)optbuf_of(p), r->optbuf, r->optbuf_used);
         if (copy) {
             p->payload = (char *)p + head;
-            memcpy(p->payload, r->payload, r->payload_len + 1);
+            memcpy(p->payload, r->payload, r->payload_len);
+            p->payload[r->payload_len] = 0;
         } else {
             r->payload = NULL;   /* p owns it now */
         }
