@@ -29,6 +29,7 @@ void config_defaults(struct config *c)
     c->coaps_port = 5684;
     c->coap_piggyback_ms = 500;
     c->coaps_session_cache = 128;
+    c->coap_max_sessions = 1024;
     c->sync = 1;
     c->log_level = LOG_LVL_INFO;
     c->max_body = 1 << 20;
@@ -124,6 +125,7 @@ static const struct setting settings[] = {
     INT(coap_port, "coap-port", 0, 65535, "CoAP (UDP) listen port, 0 = off (default 5683)"),
     INT(coaps_port, "coaps-port", 0, 65535, "CoAPS (DTLS) listen port on coap-host, 0 = off (default 5684)"),
     INT(coaps_session_cache, "coaps-session-cache", 0, 100000, "CoAPS sessions kept for resumption (about 13 kB each with a client certificate), 0 = no resumption (default 128)"),
+    INT(coap_max_sessions, "coap-max-sessions", 16, 1000000, "idle CoAP and CoAPS peer sessions kept (about 0.5 kB each for plain CoAP); the oldest idle one is dropped beyond (default 1024)"),
     INT(coap_piggyback_ms, "coap-piggyback", 0, 1500, "a deferred CoAP answer ready within this many ms goes on the ACK; later ones follow an empty ACK (default 500)"),
     { "sync", K_SYNC, offsetof(struct config, sync), sizeof(int), 0, 0,
       "durability: off, normal (survives kill -9; default), full (survives power loss)", 0, false },

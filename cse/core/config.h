@@ -45,6 +45,7 @@ struct config {
     int coaps_port;           /* UDP, DTLS; 0 = CoAPS off */
     int64_t coap_piggyback_ms; /* a deferred CoAP answer ready within this rides on the ACK */
     int coaps_session_cache;  /* DTLS sessions kept for resumption; 0 = none */
+    int coap_max_sessions;    /* idle CoAP/CoAPS peer sessions libcoap keeps */
     int sync;                 /* enum store_sync */
     int log_level;
     int log_format;           /* enum log_format: text or json lines */

@@ -244,7 +244,7 @@ int server_main(int argc, char **argv, const struct server_profile *profile)
     if (cfg.coap_port || coaps_port) {
         struct coap_options copt = {
             .host = cfg.coap_host, .port = cfg.coap_port, .max_body = cfg.max_body,
-            .max_sessions = 1024, .dedup_entries = 4096, .secure_port = coaps_port,
+            .max_sessions = cfg.coap_max_sessions, .dedup_entries = 4096, .secure_port = coaps_port,
             .piggyback_ms = cfg.coap_piggyback_ms,
         };
         if (!(coap = tm->coap_server_start(loop, &cse, &copt))) goto out;

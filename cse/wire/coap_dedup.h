@@ -3,7 +3,7 @@
  * peer, same Message ID) would run the primitive again, e.g. create a second
  * contentInstance. This cache keeps the reply of recent requests, bounded in
  * count, bytes and age (EXCHANGE_LIFETIME), and oldest-first evicted.
- * Replies are kept packed (only the options they use). */
+ * Replies are kept packed: one allocation of the bytes they use. */
 #ifndef IRONBARK_COAP_DEDUP_H
 #define IRONBARK_COAP_DEDUP_H
 
@@ -30,7 +30,10 @@ void coap_dedup_put(struct coap_dedup *d, const char *peer, uint16_t mid,
                     struct coap_msg_out *reply, int64_t now_ms);
 
 int coap_dedup_count(const struct coap_dedup *d);
-/* What remembering reply costs of the byte budget (it is kept packed). */
+/* The bytes of the replies held, counted against max_bytes. */
+size_t coap_dedup_bytes(const struct coap_dedup *d);
+/* What remembering reply costs of the byte budget (it is kept packed in one
+ * allocation), besides the peer's name (one byte a character). */
 size_t coap_dedup_entry_bytes(const struct coap_msg_out *reply);
 
 #endif

@@ -98,7 +98,10 @@ def main():
     import harness
     harness.CSE_BIN = os.environ["M2M_CSE"]
     extra = dict(kv.split("=", 1) for kv in args.cse_args.split(",") if kv)
-    with harness.Cse(log_level="warn", max_connections_per_client=256, **extra) as cse:
+    cse = harness.Cse(log_level="warn", max_connections_per_client=256, **extra)
+    if args.wrapper:
+        cse.start_timeout = 120      # valgrind starts slowly
+    with cse:
         cse.register_ae("bench", origin="Cbench")
         cse.create("/cse-in/bench", 3, {"m2m:cnt": {"rn": "ring", "mni": 1000}}, origin="Cbench")
         cse.create("/cse-in/bench/ring", 4, {"m2m:cin": {"con": "1"}}, origin="Cbench")

@@ -12,7 +12,10 @@ client (tests/integration/coap_peer.py):
   options ignored, unknown critical ones 4.02, malformed datagrams Reset;
 - a deferred answer ready within coap-piggyback rides on the ACK, a
   retransmission meanwhile runs nothing twice, a slow one gets an empty ACK
-  then a separate CON."""
+  then a separate CON;
+- coap-max-sessions: peers beyond the idle-session bound are served, and a
+  peer whose session was dropped still gets its retransmission from the
+  duplicate cache."""
 import json
 import os
 import random
@@ -258,4 +261,33 @@ try:
         c.close()
 finally:
     rx.stop()
+
+# -- the idle-session bound (coap-max-sessions) ----------------------------------
+# 40 peers (fresh ports) against a bound of 16: the first peer's idle session
+# is dropped on the way, yet it is served again, and its retransmitted CREATE
+# still comes from the duplicate cache (keyed by address, not by session).
+with Cse(coap_max_sessions=16) as cse:
+    cse.register_ae("few", origin="Cfew")
+    first = cp.RawClient(cse.coap_port)
+    mid = first.next_mid()
+    create = cp.encode(cp.CON, cp.POST, mid, b"\x01", cp.path_options("cse-in/few") + opts(fr="Cfew", ty=3),
+                       json.dumps({"m2m:cnt": {"rn": "once"}}).encode())
+    first.send_raw(create)
+    made = first.recv(2.0)
+    answered = 0
+    for i in range(40):
+        c = cp.RawClient(cse.coap_port)
+        m = c.request(cp.GET, "cse-in", opts())
+        answered += m is not None and m.rsc == 2000
+        c.close()
+    t.ok(answered == 40, "coap-max-sessions 16: 40 peers in turn, every one answered", answered)
+    first.send_raw(create)
+    again = first.recv(2.0)
+    t.ok(made is not None and made.rsc == 2001 and again is not None and again.rsc == 2001
+         and again.mid == mid and again.payload == made.payload,
+         "the first peer's retransmitted CREATE, its session dropped meanwhile, is answered from the duplicate cache",
+         (made, again))
+    m = first.request(cp.GET, "cse-in/few/once", opts(fr="Cfew"))
+    t.ok(m is not None and m.rsc == 2000, "and the first peer is served again", m)
+    first.close()
 t.done()

@@ -355,6 +355,54 @@ static void dedup(void **state)
     assert_null(coap_dedup_find(d, "p", 1, 1));
     assert_non_null(coap_dedup_find(d, "p", 3, 1));
     coap_dedup_free(d);
+
+    /* A reply without payload comes back without one; peers differ by name. */
+    d = coap_dedup_new(4, 1 << 20, 1000);
+    struct coap_msg_out *empty = reply("");
+    free(empty->payload);
+    empty->payload = NULL;
+    coap_dedup_put(d, "[::1]:5683", 1, empty, 0);
+    assert_null(coap_dedup_find(d, "[::1]:5684", 1, 1));
+    back = coap_dedup_find(d, "[::1]:5683", 1, 1);
+    assert_non_null(back);
+    assert_null(back->payload);
+    assert_int_equal(back->payload_len, 0);
+    /* A payload in a buffer much larger than it is copied to size (and its
+     * buffer freed: ASan and valgrind would see a leak), and comes back whole. */
+    struct coap_msg_out *roomy = reply("");
+    free(roomy->payload);
+    roomy->payload = calloc(1, 1024);
+    memcpy(roomy->payload, "{\"m2m:cin\":{}}", 14);
+    roomy->payload_len = 14;
+    coap_dedup_put(d, "p", 2, roomy, 0);
+    back = coap_dedup_find(d, "p", 2, 1);
+    assert_non_null(back);
+    assert_int_equal(back->payload_len, 14);
+    assert_string_equal(back->payload, "{\"m2m:cin\":{}}");
+    coap_dedup_free(d);
+}
+
+/* The cache's bounds hold whatever comes: never more entries than its count,
+ * never more bytes than its budget (replies of every size, many peers). */
+static void dedup_bounds(void **state)
+{
+    (void)state;
+    const size_t budget = 16 * 1024;
+    struct coap_dedup *d = coap_dedup_new(64, budget, 1000);
+    char body[1200], peer[32];
+    for (int i = 0; i < 2000; i++) {
+        size_t n = (size_t)(i * 37) % sizeof body;
+        memset(body, 'x', n);
+        body[n] = 0;
+        snprintf(peer, sizeof peer, "10.0.%d.%d:%d", i % 7, i % 251, 5683 + i % 3);
+        coap_dedup_put(d, peer, (uint16_t)i, reply(body), i);
+        assert_true(coap_dedup_count(d) <= 64);
+        assert_true(coap_dedup_bytes(d) <= budget);
+        const struct coap_msg_out *back = coap_dedup_find(d, peer, (uint16_t)i, i);
+        assert_non_null(back);
+        assert_int_equal(back->payload_len, n);
+    }
+    coap_dedup_free(d);
 }
 
 static void option_table(void **state)
@@ -503,7 +551,7 @@ int main(void)
         cmocka_unit_test(options_to_primitive), cmocka_unit_test(methods),
         cmocka_unit_test(targets), cmocka_unit_test(option_values),
         cmocka_unit_test(content_formats), cmocka_unit_test(response_options),
-        cmocka_unit_test(dedup), cmocka_unit_test(option_table), cmocka_unit_test(coap_codes),
+        cmocka_unit_test(dedup), cmocka_unit_test(dedup_bounds), cmocka_unit_test(option_table), cmocka_unit_test(coap_codes),
         cmocka_unit_test(rate_limited), cmocka_unit_test(requests_out),
         cmocka_unit_test(response_rsc_of_answer),
     };
