@@ -1040,7 +1040,7 @@ int store_scan_subtree(struct store *s, const char *path, int max_depth, int ty,
 int store_scan_subtree_from(struct store *s, const char *path, int max_depth, int ty,
                             struct store_cursor *at, store_visit_fn *visit, void *data)
 {
-    if (s->pg) return RSC_NOT_IMPLEMENTED;   /* no cursor there (yet): one slice */
+    if (s->pg) return pg_store_scan_subtree_from(s->pg, path, max_depth, ty, at, visit, data);
     return scan_subtree(s, path, max_depth, ty, at, visit, data);
 }
 
