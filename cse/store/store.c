@@ -1431,6 +1431,7 @@ int store_next_expiry(struct store *s, char ts[23])
 bool store_shared(const struct store *s) { return s->pg != NULL; }
 struct fiber_lock *store_fiber_lock(struct store *s) { return s->pg ? pg_store_fiber_lock(s->pg) : NULL; }
 int store_change_fd(const struct store *s) { return s->pg ? pg_store_change_fd(s->pg) : -1; }
+uint64_t store_connections(const struct store *s) { return s->pg ? pg_store_connections(s->pg) : 0; }
 int store_poll_changes(struct store *s, store_change_fn *fn, void *data)
 {
     return s->pg ? pg_store_poll_changes(s->pg, fn, data) : 0;

@@ -150,6 +150,10 @@ bool store_shared(const struct store *s);
  * sends them on the same connection), so poll once per loop round too,
  * not only when the descriptor is readable. */
 int store_change_fd(const struct store *s);
+/* How many connections the store has made so far (0 for SQLite): while it
+ * stays the same, a descriptor store_change_fd() returned is still the
+ * same socket, even if that number was closed and reused meanwhile. */
+uint64_t store_connections(const struct store *s);
 /* Reads the pending change notices without waiting and calls fn for each
  * (this front-end's own changes are not reported). store_generation()
  * moves when any arrived, so memos keyed on it drop themselves. Returns how

@@ -241,6 +241,7 @@ struct pg_store {
     int64_t retry_at_ms;       /* next reconnection attempt */
     int backoff_ms;
     bool ever_connected;
+    uint64_t connections;      /* made so far: the socket changes with each */
     bool resync_pending;       /* reconnected: notices may have been missed */
     bool away_logged;
     bool tx_open;              /* BEGIN sent on this connection, not ended */
@@ -430,6 +431,7 @@ static bool pg_connect(struct pg_store *p)
         p->resync_pending = true;
     }
     p->ever_connected = true;
+    p->connections++;
     p->away_logged = false;
     p->backoff_ms = PG_BACKOFF_FIRST_MS;
     p->generation++;
@@ -1438,6 +1440,8 @@ int pg_store_change_fd(const struct pg_store *p)
 {
     return p->conn && pq_PQstatus(p->conn) == CONNECTION_OK ? pq_PQsocket(p->conn) : -1;
 }
+
+uint64_t pg_store_connections(const struct pg_store *p) { return p->connections; }
 
 /* One notice's payload [op, ty, ri, pi, path, et] to fn; false when it is
  * not one (then skipped). */

@@ -69,6 +69,7 @@ int pg_store_pch_take(struct pg_store *p, const char *pch, int max, store_pch_fn
 int pg_store_pch_answer(struct pg_store *p, const char *pch, const char *rqi, const char *rsp);
 
 int pg_store_change_fd(const struct pg_store *p);
+uint64_t pg_store_connections(const struct pg_store *p);
 int pg_store_poll_changes(struct pg_store *p, store_change_fn *fn, void *data);
 
 #endif
