@@ -35,6 +35,7 @@
 #endif
 
 #ifdef FIBER_ASAN
+#include <sanitizer/asan_interface.h>
 #include <sanitizer/common_interface_defs.h>
 /* Instrumented frames are several times larger. */
 #define FIBER_STACK (4u << 20)
@@ -198,6 +199,12 @@ static struct fiber *fiber_make(void)
         free(f);
         return NULL;
     }
+#ifdef FIBER_ASAN
+    /* A stack unmapped earlier at this address may have left its frames'
+     * red zones in the shadow; swapcontext()'s interceptor used to clear
+     * them at each switch, setcontext() does not. */
+    __asan_unpoison_memory_region(f->map, f->map_size);
+#endif
     /* Not `guard`: getcontext() returns twice, so locals are not used after it. */
     f->ctx.uc_stack.ss_sp = f->map + (f->map_size - FIBER_STACK);
     f->ctx.uc_stack.ss_size = FIBER_STACK;
