@@ -1,14 +1,25 @@
-/* Fibers: glibc's makecontext() makes each one, swapcontext() switches.
- * Stacks are mmap'd with a guard page below them and kept in a small pool
- * for reuse: a fiber's context loops, running one function after another,
- * so a reused stack costs no makecontext(). Under AddressSanitizer every
- * switch is announced to it, so it knows which stack is live. */
+/* Fibers: glibc's makecontext() makes each one and setcontext() enters it
+ * the first time; every later switch is _setjmp()/_longjmp(), which save
+ * and restore registers only. (swapcontext() also saves and restores the
+ * signal mask: two rt_sigprocmask system calls per switch, four per
+ * yield-and-resume; the mask of this thread never differs between its
+ * fibers, so there is nothing to restore.) Stacks are mmap'd with a guard
+ * page below them and kept in a small pool for reuse: a fiber's context
+ * loops, running one function after another, so a reused stack costs no
+ * makecontext(). Under AddressSanitizer every switch is announced to it,
+ * so it knows which stack is live. */
+
+/* Fortified _longjmp() (__longjmp_chk) makes a sigaltstack system call on
+ * every jump to a lower stack address, which a jump into a fiber's stack
+ * often is: it checks nothing that applies here. */
+#undef _FORTIFY_SOURCE
 #include "fiber.h"
 
 #include "loop.h"
 
 #include <errno.h>
 #include <poll.h>
+#include <setjmp.h>
 #include <stddef.h>
 #include <stdlib.h>
 #include <sys/mman.h>
@@ -24,6 +35,7 @@
 #endif
 
 #ifdef FIBER_ASAN
+#include <sanitizer/asan_interface.h>
 #include <sanitizer/common_interface_defs.h>
 /* Instrumented frames are several times larger. */
 #define FIBER_STACK (4u << 20)
@@ -36,7 +48,9 @@
 #define FIBER_ALIVE_MAX 1024
 
 struct fiber {
-    ucontext_t ctx;
+    ucontext_t ctx;            /* its first entry only */
+    jmp_buf jmp;               /* where it yielded, once entered */
+    bool entered;
     char *map;                 /* guard page + stack */
     size_t map_size;
     fiber_fn *fn;
@@ -57,7 +71,7 @@ struct fiber {
 };
 
 static _Thread_local struct fiber *current;
-static _Thread_local ucontext_t main_ctx;
+static _Thread_local jmp_buf main_jmp;
 static _Thread_local struct fiber *pool;
 static _Thread_local int npooled, nalive;
 #ifdef FIBER_ASAN
@@ -78,6 +92,16 @@ static size_t page_size(void)
 
 /* --- switching ------------------------------------------------------------ */
 
+/* The main context's half of a switch: saves where it is and jumps into f
+ * (at its start the first time, else where it last switched out). */
+static void enter(struct fiber *f)
+{
+    if (_setjmp(main_jmp)) return;     /* f switched out */
+    if (f->entered) _longjmp(f->jmp, 1);
+    f->entered = true;
+    setcontext(&f->ctx);               /* into fiber_main; never returns */
+}
+
 /* Main context into f, back when f yields or finishes. */
 static void switch_in(struct fiber *f)
 {
@@ -86,12 +110,18 @@ static void switch_in(struct fiber *f)
     void *fake = NULL;
     size_t guard = page_size();
     __sanitizer_start_switch_fiber(&fake, f->map + guard, f->map_size - guard);
-    swapcontext(&main_ctx, &f->ctx);
+    enter(f);
     __sanitizer_finish_switch_fiber(fake, NULL, NULL);
 #else
-    swapcontext(&main_ctx, &f->ctx);
+    enter(f);
 #endif
     current = NULL;
+}
+
+/* The fiber's half: saves where f is and jumps back to the main context. */
+static void leave(struct fiber *f)
+{
+    if (!_setjmp(f->jmp)) _longjmp(main_jmp, 1);
 }
 
 /* f back to the main context; returns when f is resumed. */
@@ -99,10 +129,10 @@ static void switch_out(struct fiber *f)
 {
 #ifdef FIBER_ASAN
     __sanitizer_start_switch_fiber(&f->fake_stack, main_bottom, main_size);
-    swapcontext(&f->ctx, &main_ctx);
+    leave(f);
     __sanitizer_finish_switch_fiber(f->fake_stack, &main_bottom, &main_size);
 #else
-    swapcontext(&f->ctx, &main_ctx);
+    leave(f);
 #endif
 }
 
@@ -169,6 +199,12 @@ static struct fiber *fiber_make(void)
         free(f);
         return NULL;
     }
+#ifdef FIBER_ASAN
+    /* A stack unmapped earlier at this address may have left its frames'
+     * red zones in the shadow; swapcontext()'s interceptor used to clear
+     * them at each switch, setcontext() does not. */
+    __asan_unpoison_memory_region(f->map, f->map_size);
+#endif
     /* Not `guard`: getcontext() returns twice, so locals are not used after it. */
     f->ctx.uc_stack.ss_sp = f->map + (f->map_size - FIBER_STACK);
     f->ctx.uc_stack.ss_size = FIBER_STACK;

@@ -1,4 +1,4 @@
-/* Fibers on the event loop (glibc ucontext): code written as straight-line
+/* Fibers on the event loop (glibc makecontext, then _setjmp/_longjmp): code written as straight-line
  * calls (the engine calling the store) waits for a socket by yielding to
  * the loop, which resumes it when the socket is ready or a deadline passes.
  * Only the PostgreSQL store uses them; everything else never enters one.

@@ -5,6 +5,7 @@
 #include "../base/clock.h"
 #include "../base/log.h"
 #include "../events/notify.h"
+#include "metrics.h"
 #include "removal.h"
 #include "../../resources/registry.h"
 #include "../../security/acl.h"
@@ -69,7 +70,13 @@ int cse_expire_now(struct cse *cse)
         }
         resource_free(l.items[i]);
     }
-    if (store_commit(cse->store)) {
+    /* Inside the round's open batch the sweep's commit commits the batch
+     * (store.h): its primitives are counted here, as cse_commit() would
+     * have, or the round's commit finds nothing left to count. */
+    int batched = store_batch_size(cse->store);
+    int committed = store_commit(cse->store);
+    if (batched && !store_batch_pending(cse->store)) metrics_batch(cse->metrics, batched);
+    if (committed) {
         store_rollback(cse->store);
         notify_removed_abort(cse);
     } else {

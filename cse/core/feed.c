@@ -18,7 +18,6 @@
 
 #include <fcntl.h>
 #include <stdlib.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 /* A notice wakes the loop through the feed's socket; the changes are read
@@ -27,14 +26,15 @@
  * quiet. The socket is watched through a dup() of its own, so a
  * reconnection inside some store call, which closes the old socket and
  * may reuse its number, never leaves epoll watching the wrong one: the
- * socket's inode tells when it changed. While the database is away the
+ * store's count of connections tells when it changed (no fstat() per
+ * round). While the database is away the
  * feed is tried again this often (reconnecting happens inside the store). */
 #define RETRY_MS 1000
 
 struct feed {
     struct cse *cse;
     int fd;                    /* our dup() of the store's socket, watched; -1 when none */
-    ino_t ino;                 /* the socket's inode, 0 when none */
+    uint64_t connection;       /* store_connections() when fd was dup()ed */
     int64_t retry;             /* the retry timer while the database is away */
     bool lost;                 /* notices may have been missed: drop everything when back */
     bool acl_stale;            /* this poll's changes touched what the ACP cache read */
@@ -79,30 +79,24 @@ static void follow(const struct store_change *c, void *data)
 static void on_readable(struct loop *loop, int fd, void *data, int mask);
 static int64_t retry_due(struct loop *loop, int64_t id, void *data);
 
-static ino_t socket_inode(int fd)
-{
-    struct stat st;
-    return fd >= 0 && !fstat(fd, &st) ? st.st_ino : 0;
-}
-
 /* Watches the store's current socket (through our own descriptor), or arms
  * the retry timer when there is none or the database is away. */
 static void rewatch(struct feed *f)
 {
     struct cse *cse = f->cse;
     int fd = store_change_fd(cse->store);
-    ino_t ino = socket_inode(fd);
-    if (ino != f->ino || (f->fd < 0) != (fd < 0)) {
+    uint64_t connection = store_connections(cse->store);
+    if (connection != f->connection || (f->fd < 0) != (fd < 0)) {
         if (f->fd >= 0) {
             loop_unwatch(cse->loop, f->fd, LOOP_READABLE);
             close(f->fd);
         }
+        /* One that fails stays -1 against a store's descriptor: tried again next time. */
         f->fd = fd >= 0 ? fcntl(fd, F_DUPFD_CLOEXEC, 0) : -1;
-        f->ino = f->fd >= 0 ? ino : 0;
+        f->connection = connection;
         if (f->fd >= 0 && loop_watch(cse->loop, f->fd, LOOP_READABLE, on_readable, f)) {
             close(f->fd);
             f->fd = -1;
-            f->ino = 0;
         }
     }
     if ((f->fd < 0 || f->lost) && !f->retry) f->retry = loop_add_timer(cse->loop, RETRY_MS, retry_due, f);

@@ -239,8 +239,7 @@ static int scan(struct collect *c, const char *path, int depth)
     if (c->may_pause) {
         c->rows_left = LISTING_ROWS_PER_ROUND;
         c->slice_end_us = clock_now_us() + LISTING_US_PER_ROUND;
-        int rc = store_scan_subtree_from(c->cse->store, path, depth, c->scan_ty, &c->at, collect_slice, c);
-        if (rc != RSC_NOT_IMPLEMENTED) return rc;
+        return store_scan_subtree_from(c->cse->store, path, depth, c->scan_ty, &c->at, collect_slice, c);
     }
     return store_scan_subtree(c->cse->store, path, depth, c->scan_ty, collect_match, c);
 }

@@ -1040,7 +1040,7 @@ int store_scan_subtree(struct store *s, const char *path, int max_depth, int ty,
 int store_scan_subtree_from(struct store *s, const char *path, int max_depth, int ty,
                             struct store_cursor *at, store_visit_fn *visit, void *data)
 {
-    if (s->pg) return RSC_NOT_IMPLEMENTED;   /* no cursor there (yet): one slice */
+    if (s->pg) return pg_store_scan_subtree_from(s->pg, path, max_depth, ty, at, visit, data);
     return scan_subtree(s, path, max_depth, ty, at, visit, data);
 }
 
@@ -1431,6 +1431,7 @@ int store_next_expiry(struct store *s, char ts[23])
 bool store_shared(const struct store *s) { return s->pg != NULL; }
 struct fiber_lock *store_fiber_lock(struct store *s) { return s->pg ? pg_store_fiber_lock(s->pg) : NULL; }
 int store_change_fd(const struct store *s) { return s->pg ? pg_store_change_fd(s->pg) : -1; }
+uint64_t store_connections(const struct store *s) { return s->pg ? pg_store_connections(s->pg) : 0; }
 int store_poll_changes(struct store *s, store_change_fn *fn, void *data)
 {
     return s->pg ? pg_store_poll_changes(s->pg, fn, data) : 0;

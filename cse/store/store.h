@@ -87,20 +87,13 @@ int store_descendants(struct store *s, const char *path, int max_depth,
 int store_scan_subtree(struct store *s, const char *path, int max_depth, int ty,
                        store_visit_fn *visit, void *data);
 
-/* A position in a subtree scan: the scan key of a row (len 0: before the
- * first). Opaque to callers; it stays valid while rows come and go. */
-#define STORE_CURSOR_MAX 576
-struct store_cursor {
-    size_t len;
-    unsigned char key[STORE_CURSOR_MAX];
-};
-
-/* store_scan_subtree() in slices: only rows after *at, and *at moves to
- * each row before the visitor sees it, so a scan the visitor stopped goes
- * on with the next call from where it stopped (rows inserted meanwhile
- * behind the cursor are not seen; a deleted one is not visited). Returns
- * RSC_NOT_IMPLEMENTED, before visiting anything, when the backend cannot
- * (PostgreSQL): the caller then uses store_scan_subtree(). */
+/* store_scan_subtree() in slices: only rows after *at (struct
+ * store_cursor: store_types.h), and *at moves to each row before the
+ * visitor sees it, so a scan the visitor stopped goes on with the next call
+ * from where it stopped (rows inserted meanwhile behind the cursor are not
+ * seen; a deleted one is not visited). Each call is a statement of its own
+ * (PostgreSQL: keyset pages, sk > the cursor): nothing stays open between
+ * calls, so other primitives and commits run in between. */
 int store_scan_subtree_from(struct store *s, const char *path, int max_depth, int ty,
                             struct store_cursor *at, store_visit_fn *visit, void *data);
 
@@ -157,6 +150,10 @@ bool store_shared(const struct store *s);
  * sends them on the same connection), so poll once per loop round too,
  * not only when the descriptor is readable. */
 int store_change_fd(const struct store *s);
+/* How many connections the store has made so far (0 for SQLite): while it
+ * stays the same, a descriptor store_change_fd() returned is still the
+ * same socket, even if that number was closed and reused meanwhile. */
+uint64_t store_connections(const struct store *s);
 /* Reads the pending change notices without waiting and calls fn for each
  * (this front-end's own changes are not reported). store_generation()
  * moves when any arrived, so memos keyed on it drop themselves. Returns how

@@ -241,6 +241,7 @@ struct pg_store {
     int64_t retry_at_ms;       /* next reconnection attempt */
     int backoff_ms;
     bool ever_connected;
+    uint64_t connections;      /* made so far: the socket changes with each */
     bool resync_pending;       /* reconnected: notices may have been missed */
     bool away_logged;
     bool tx_open;              /* BEGIN sent on this connection, not ended */
@@ -430,6 +431,7 @@ static bool pg_connect(struct pg_store *p)
         p->resync_pending = true;
     }
     p->ever_connected = true;
+    p->connections++;
     p->away_logged = false;
     p->backoff_ms = PG_BACKOFF_FIRST_MS;
     p->generation++;
@@ -893,10 +895,15 @@ static int scan_key_of(struct pg_store *p, const char *path, unsigned char *key,
     return found;
 }
 
-/* Pages of rows in sk order from after `lo` to below `hi`; a row deeper
- * than wanted moves lo past its ancestor's subtree (a seek), as in store.c. */
-int pg_store_scan_subtree(struct pg_store *p, const char *path, int max_depth, int ty,
-                          store_visit_fn *visit, void *data)
+_Static_assert(STORE_CURSOR_MAX >= SCAN_KEY_MAX - 1, "a cursor holds any key a scan moves to");
+
+/* Pages of rows in sk order from after `lo` to below `hi` (keyset: each
+ * page is one indexed range read, and the next starts after the last row
+ * read); a row deeper than wanted moves lo past its ancestor's subtree (a
+ * seek), as in store.c. With `at`, lo starts there (when it lies in this
+ * subtree) and *at follows lo, before the visitor sees a row. */
+static int scan_pages(struct pg_store *p, const char *path, int max_depth, int ty,
+                      struct store_cursor *at, store_visit_fn *visit, void *data)
 {
     p->last_scan = (struct store_scan_stats){ 0 };
     unsigned char lo[SCAN_KEY_MAX], hi[SCAN_KEY_MAX];
@@ -907,8 +914,13 @@ int pg_store_scan_subtree(struct pg_store *p, const char *path, int max_depth, i
     hi[root_len] = 0xFF;
     size_t lo_len = root_len;
     size_t deepest = seqkey_levels(lo, root_len) + (size_t)(max_depth > 0 ? max_depth : 0);
+    /* A cursor from another subtree would read outside this one. */
+    bool resume = at && at->len > root_len && at->len < SCAN_KEY_MAX && !memcmp(at->key, lo, root_len);
+    if (resume) memcpy(lo, at->key, lo_len = at->len);
     enum pg_stmt id = !ty ? P_SCAN : ty == TY_CIN ? P_SCAN_CIN : P_SCAN_TY;
-    int limit = PG_PAGE_FIRST, result = 0;
+    /* Small first pages for a visitor that stops early (lim); a resumed
+     * scan is a long one: full pages at once. */
+    int limit = resume ? PG_PAGE_MAX : PG_PAGE_FIRST, result = 0;
     for (;;) {
         struct pg_params q = { 0 };
         param_bytes(&q, lo, lo_len);
@@ -930,10 +942,12 @@ int pg_store_scan_subtree(struct pg_store *p, const char *path, int max_depth, i
                 lo[lo_len++] = 0xFF;
                 p->last_scan.seeks++;
                 seek = true;
-                break;
+            } else {
+                memcpy(lo, key, key_len);
+                lo_len = key_len;
             }
-            memcpy(lo, key, key_len);
-            lo_len = key_len;
+            if (at) memcpy(at->key, lo, at->len = lo_len);
+            if (seek) break;
             struct resource *res = row_resource(r, i);
             if (!res) { result = RSC_INTERNAL_SERVER_ERROR; break; }
             result = visit(res, data);
@@ -944,6 +958,23 @@ int pg_store_scan_subtree(struct pg_store *p, const char *path, int max_depth, i
         if (!seek && n < limit) return 0;
         if (!seek && limit < PG_PAGE_MAX) limit *= 4;
     }
+}
+
+int pg_store_scan_subtree(struct pg_store *p, const char *path, int max_depth, int ty,
+                          store_visit_fn *visit, void *data)
+{
+    return scan_pages(p, path, max_depth, ty, NULL, visit, data);
+}
+
+const char *pg_store_scan_sql(int ty)
+{
+    return stmt_sql[!ty ? P_SCAN : ty == TY_CIN ? P_SCAN_CIN : P_SCAN_TY];
+}
+
+int pg_store_scan_subtree_from(struct pg_store *p, const char *path, int max_depth, int ty,
+                               struct store_cursor *at, store_visit_fn *visit, void *data)
+{
+    return scan_pages(p, path, max_depth, ty, at, visit, data);
 }
 
 /* --- filtered discovery (store_scan_matching) ------------------------------ */
@@ -1409,6 +1440,8 @@ int pg_store_change_fd(const struct pg_store *p)
 {
     return p->conn && pq_PQstatus(p->conn) == CONNECTION_OK ? pq_PQsocket(p->conn) : -1;
 }
+
+uint64_t pg_store_connections(const struct pg_store *p) { return p->connections; }
 
 /* One notice's payload [op, ty, ri, pi, path, et] to fn; false when it is
  * not one (then skipped). */

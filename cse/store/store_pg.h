@@ -45,6 +45,13 @@ int pg_store_delete_subtree(struct pg_store *p, const struct resource *res,
 int pg_store_children(struct pg_store *p, const char *pi, int ty, store_visit_fn *visit, void *data);
 int pg_store_scan_subtree(struct pg_store *p, const char *path, int max_depth, int ty,
                           store_visit_fn *visit, void *data);
+int pg_store_scan_subtree_from(struct pg_store *p, const char *path, int max_depth, int ty,
+                               struct store_cursor *at, store_visit_fn *visit, void *data);
+/* The SQL of one page of the subtree scan of type ty (0 = any), also each
+ * continuation of a sliced scan: $1 the key after which it goes on, $2
+ * the subtree's upper bound, then ty (when not 0) and the page size. For
+ * the test that pins its plan (tests/unit/test_store_pg.c). */
+const char *pg_store_scan_sql(int ty);
 int pg_store_scan_matching(struct pg_store *p, const char *path, int max_depth, int ty,
                            const struct store_need *need, store_visit_fn *visit, void *data);
 void pg_store_last_scan(const struct pg_store *p, struct store_scan_stats *out);
@@ -62,6 +69,7 @@ int pg_store_pch_take(struct pg_store *p, const char *pch, int max, store_pch_fn
 int pg_store_pch_answer(struct pg_store *p, const char *pch, const char *rqi, const char *rsp);
 
 int pg_store_change_fd(const struct pg_store *p);
+uint64_t pg_store_connections(const struct pg_store *p);
 int pg_store_poll_changes(struct pg_store *p, store_change_fn *fn, void *data);
 
 #endif

@@ -5,7 +5,17 @@
 
 #include "../core/resource.h"
 
+#include <stddef.h>
 #include <stdint.h>
+
+/* A position in a subtree scan (store_scan_subtree_from): the scan key of
+ * a row (len 0: before the first). Opaque to callers; it stays valid while
+ * rows come and go. */
+#define STORE_CURSOR_MAX 576
+struct store_cursor {
+    size_t len;
+    unsigned char key[STORE_CURSOR_MAX];
+};
 
 /* Durability of a commit: NORMAL survives a process crash (kill -9), FULL
  * also survives power loss (fsync per commit). */

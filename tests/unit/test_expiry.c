@@ -1,5 +1,6 @@
-/* Expiry with a pinned clock: et defaults and clamping, the sweep, and a
- * request that arrives after an et but before the timer. */
+/* Expiry with a pinned clock: et defaults and clamping, the sweep, a
+ * request that arrives after an et but before the timer, and the sweep
+ * committing the round's open batch (counted). */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -12,6 +13,8 @@
 #include "unit_cse.h"
 #include "cse/core/engine.h"
 #include "cse/core/expiry.h"
+#include "cse/core/metrics.h"
+#include "cse/store/store.h"
 
 static struct cse cse;
 static int64_t t0;
@@ -105,12 +108,47 @@ static void update_moves_expiry(void **state)
     assert_int_equal(unit_run(&cse, OP_RETRIEVE, "cse-in/app/u", 0, NULL, NULL, 0, NULL), RSC_NOT_FOUND);
 }
 
+/* The sweep's commit commits the round's open batch (store.h): that batch
+ * is counted once in the group-commit histogram, there, and the round's
+ * commit after it adds nothing. */
+static bool metric_is(const char *line)
+{
+    size_t len = 0;
+    char *text = metrics_render(cse.metrics, &len);
+    bool found = text && strstr(text, line);
+    free(text);
+    return found;
+}
+
+static void sweep_counts_the_batch_it_commits(void **state)
+{
+    (void)state;
+    clock_set_fixed(t0 + 40 * 1000000);
+    store_batch_enable(cse.store, true);
+    assert_int_equal(unit_run(&cse, OP_CREATE, "cse-in/app", 3,
+                              "{\"m2m:cnt\":{\"rn\":\"b\",\"et\":\"20300101T000045\"}}", NULL, 0, NULL), RSC_CREATED);
+    assert_int_equal(unit_run(&cse, OP_CREATE, "cse-in/app", 3, "{\"m2m:cnt\":{\"rn\":\"b1\"}}", NULL, 0, NULL),
+                     RSC_CREATED);
+    assert_int_equal(store_batch_size(cse.store), 2);
+    assert_true(metric_is("ironbark_group_commit_batch_size_count 0\n"));
+    clock_set_fixed(t0 + 46 * 1000000);
+    assert_int_equal(cse_expire_now(&cse), 1);
+    assert_false(store_batch_pending(cse.store));
+    assert_true(metric_is("ironbark_group_commit_batch_size_count 1\n"));
+    assert_true(metric_is("ironbark_group_commit_batch_size_sum 2.000000\n"));
+    assert_int_equal(cse_commit(&cse), 0);
+    assert_true(metric_is("ironbark_group_commit_batch_size_count 1\n"));
+    store_batch_enable(cse.store, false);
+    assert_int_equal(unit_run(&cse, OP_RETRIEVE, "cse-in/app/b1", 0, NULL, NULL, 0, NULL), RSC_OK);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(defaults_and_clamping),
         cmocka_unit_test(expiry_between_sweeps),
         cmocka_unit_test(update_moves_expiry),
+        cmocka_unit_test(sweep_counts_the_batch_it_commits),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -1,5 +1,6 @@
 /* The PostgreSQL store's own edges (cse/store/store_pg.c through store.h):
  * taken names, savepoints in a batch, a failed batch commit, paged scans,
+ * sliced scans (a cursor, and the plan of its continuation query),
  * filtered scans through the labels table,
  * the change feed between two connections, and a database restart. Needs a
  * server: tests/integration/test_store_pg.py starts one and passes
@@ -18,7 +19,9 @@
 
 #include "cse/base/log.h"
 #include "cse/core/rsc.h"
+#include "cse/store/pq_lib.h"
 #include "cse/store/store.h"
+#include "cse/store/store_pg.h"
 
 static struct store *s, *other;
 static char fail_flag[256];
@@ -116,7 +119,7 @@ static void failed_batch_commit(void **state)
     store_batch_enable(s, false);
 }
 
-struct list { int n, stop; char ri[200][16]; };
+struct list { int n, stop; char ri[1024][16]; };
 
 static int collect(struct resource *r, void *data)
 {
@@ -125,19 +128,28 @@ static int collect(struct resource *r, void *data)
     return l->n == l->stop ? 1 : 0;
 }
 
+/* A container (ri cnt_ri at path) with n instances "<prefix>000".., and
+ * one instance under the sixth: one transaction. */
+static void put_box(const char *cnt_ri, const char *pi, const char *path, char prefix, int n)
+{
+    assert_int_equal(put(s, cnt_ri, pi, 3, path), 0);
+    assert_int_equal(store_begin(s), 0);
+    char ri[16], at[48];
+    for (int i = 0; i < n; i++) {
+        snprintf(ri, sizeof ri, "%c%03d", prefix, i);
+        snprintf(at, sizeof at, "%s/%s", path, ri);
+        assert_int_equal(put(s, ri, cnt_ri, 4, at), 0);
+    }
+    snprintf(ri, sizeof ri, "%c005", prefix);
+    snprintf(at, sizeof at, "%s/%s/deep", path, ri);
+    assert_int_equal(put(s, prefix == 'i' ? "deep" : "sdeep", ri, 4, at), 0);
+    assert_int_equal(store_commit(s), 0);
+}
+
 static void paged_scans(void **state)
 {
     (void)state;
-    assert_int_equal(put(s, "cnt", "ae1", 3, "cse-in/a/box"), 0);
-    assert_int_equal(store_begin(s), 0);
-    for (int i = 0; i < 120; i++) {
-        char ri[16], path[32];
-        snprintf(ri, sizeof ri, "i%03d", i);
-        snprintf(path, sizeof path, "cse-in/a/box/%s", ri);
-        assert_int_equal(put(s, ri, "cnt", 4, path), 0);
-    }
-    assert_int_equal(put(s, "deep", "i005", 4, "cse-in/a/box/i005/deep"), 0);
-    assert_int_equal(store_commit(s), 0);
+    put_box("cnt", "ae1", "cse-in/a/box", 'i', 120);
     static struct list l;
     l.n = 0;
     assert_int_equal(store_children(s, "cnt", 4, collect, &l), 0);
@@ -171,6 +183,97 @@ static void paged_scans(void **state)
     assert_int_equal(l.n, 121);
     resource_free(box);
     assert_false(present(s, "deep"));
+}
+
+/* The plan PostgreSQL keeps for a prepared statement once it goes generic
+ * (after five runs), asked on a connection of the test's own. */
+static char *generic_plan(PGconn *c, const char *sql, const char *args)
+{
+    static char plan[4096];
+    char text[1024];
+    plan[0] = 0;
+    PGresult *r = pq_PQexec(c, "DEALLOCATE ALL");
+    pq_PQclear(r);
+    snprintf(text, sizeof text, "PREPARE q AS %s", sql);
+    r = pq_PQexec(c, text);
+    assert_int_equal(pq_PQresultStatus(r), PGRES_COMMAND_OK);
+    pq_PQclear(r);
+    snprintf(text, sizeof text, "EXPLAIN EXECUTE q(%s)", args);
+    r = pq_PQexec(c, text);
+    assert_int_equal(pq_PQresultStatus(r), PGRES_TUPLES_OK);
+    for (int i = 0; i < pq_PQntuples(r); i++) {
+        strncat(plan, pq_PQgetvalue(r, i, 0), sizeof plan - strlen(plan) - 2);
+        strcat(plan, "\n");
+    }
+    pq_PQclear(r);
+    return plan;
+}
+
+static void plan_is_one_range(const char *plan, const char *index)
+{
+    if (!strstr(plan, index) || strstr(plan, "Seq Scan") || strstr(plan, "Sort"))
+        fail_msg("not one ordered range of %s:\n%s", index, plan);
+}
+
+/* A scan in slices (store_scan_subtree_from) visits what one whole scan
+ * does, in order, going on from its cursor; a row made behind the cursor
+ * between slices is not seen, one ahead is; the continuation query (sk
+ * after the cursor, in sk order, LIMIT) is one range of the subtree index
+ * for every type, never a sort of the table: the plans are pinned. */
+static void sliced_scans(void **state)
+{
+    (void)state;
+    put_box("sbox", "cb", "cse-in/sbox", 's', 600);
+    static struct list whole, l;
+    assert_int_equal(store_descendants(s, "cse-in/sbox", 0, collect, &whole), 0);
+    assert_int_equal(whole.n, 601);
+    struct store_cursor at = { 0 };
+    l.stop = 250;
+    int slices = 0, rc;
+    while ((rc = store_scan_subtree_from(s, "cse-in/sbox", 0, 0, &at, collect, &l)) == 1) {
+        l.stop += 250;
+        if (++slices == 1) {         /* s100 is behind the cursor, sbox's new last child ahead */
+            assert_int_equal(put(s, "s100x", "s100", 4, "cse-in/sbox/s100/x"), 0);
+            assert_int_equal(put(s, "s600", "sbox", 4, "cse-in/sbox/s600"), 0);
+        }
+    }
+    assert_int_equal(rc, 0);
+    assert_int_equal(slices, 2);
+    assert_int_equal(l.n, 602);
+    for (int i = 0; i < 601; i++) assert_string_equal(l.ri[i], whole.ri[i]);
+    assert_string_equal(l.ri[601], "s600");
+    /* Depth 1 in slices: the seek past s005's child moves the cursor too. */
+    whole.n = l.n = 0;
+    assert_int_equal(store_descendants(s, "cse-in/sbox", 1, collect, &whole), 0);
+    assert_int_equal(whole.n, 601);
+    at.len = 0;
+    l.stop = 3;                      /* s000..s002, then s003..s005, then past sdeep */
+    for (slices = 0; (rc = store_scan_subtree_from(s, "cse-in/sbox", 1, 0, &at, collect, &l)) == 1; slices++)
+        l.stop += l.n < 9 ? 3 : 300;
+    assert_int_equal(rc, 0);
+    assert_int_equal(l.n, 601);
+    for (int i = 0; i < 601; i++) assert_string_equal(l.ri[i], whole.ri[i]);
+    /* A cursor of another subtree starts this one from its beginning. */
+    l.n = 0;
+    l.stop = 0;
+    assert_int_equal(store_scan_subtree_from(s, "cse-in/a-none", 0, 0, &at, collect, &l), 0);
+    assert_int_equal(l.n, 0);
+
+    assert_true(pq_load("test_store_pg"));
+    const char *keys[] = { "dbname", NULL }, *values[] = { getenv("IRONBARK_PG_URI"), NULL };
+    PGconn *c = pq_PQconnectdbParams(keys, values, 1);
+    assert_int_equal(pq_PQstatus(c), CONNECTION_OK);
+    PGresult *r = pq_PQexec(c, "ANALYZE resources; SET plan_cache_mode = force_generic_plan");
+    pq_PQclear(r);
+    const char *bounds = "'\\x0105'::bytea, '\\x01ff'::bytea";
+    char args[128];
+    snprintf(args, sizeof args, "%s, 1024", bounds);
+    plan_is_one_range(generic_plan(c, pg_store_scan_sql(0), args), "resources_subtree");
+    snprintf(args, sizeof args, "%s, 4, 1024", bounds);
+    plan_is_one_range(generic_plan(c, pg_store_scan_sql(4), args), "resources_subtree");
+    snprintf(args, sizeof args, "%s, 3, 1024", bounds);
+    plan_is_one_range(generic_plan(c, pg_store_scan_sql(3), args), "resources_subtree_ty");
+    pq_PQfinish(c);
 }
 
 /* A contentInstance of cse-in/f/box with labels (NULL: none). */
@@ -431,6 +534,7 @@ int main(void)
         cmocka_unit_test(savepoints_in_a_batch),
         cmocka_unit_test(failed_batch_commit),
         cmocka_unit_test(paged_scans),
+        cmocka_unit_test(sliced_scans),
         cmocka_unit_test(filtered_scans),
         cmocka_unit_test(change_feed),
         cmocka_unit_test(pch_queue),
