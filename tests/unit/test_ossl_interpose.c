@@ -1,7 +1,9 @@
-/* Our EVP_PKEY_derive_set_peer() (security/ecdh_peer.c) stands in for
- * libcrypto's: the same shared secret, the same refusal of a peer key
- * libcrypto's full check refuses, the full check kept for other keys, and
- * libssl's ECDHE reaching ours (a TLS 1.3 handshake in memory). */
+/* Our definitions of libcrypto functions stand in for libcrypto's.
+ * EVP_PKEY_derive_set_peer() (security/ecdh_peer.c): the same shared secret,
+ * the same refusal of a peer key libcrypto's full check refuses, the full
+ * check kept for other keys. The fetches (security/ossl_fetch.c): the same
+ * object, cached only for the default context without properties. And
+ * libssl reaching both (a TLS 1.3 handshake in memory). */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -17,6 +19,7 @@
 #include <openssl/x509.h>
 
 #include "security/ecdh_peer.h"
+#include "security/ossl_fetch.h"
 
 /* The shared secret of mine with peer through set_peer (ours when
  * validate < 0, libcrypto's own with that validation otherwise); its
@@ -82,6 +85,52 @@ static void others_unchanged(void **state)
     EVP_PKEY_free(b);
 }
 
+/* A repeated fetch hands out the same object, a new reference each time,
+ * that works and frees like libcrypto's own. */
+static void fetch_cached(void **state)
+{
+    (void)state;
+    EVP_MD *a = EVP_MD_fetch(NULL, "SHA2-384", NULL);
+    unsigned long before = ossl_fetch_hits();
+    EVP_MD *b = EVP_MD_fetch(OSSL_LIB_CTX_get0_global_default(), "SHA2-384", "");
+    assert_non_null(a);
+    assert_ptr_equal(a, b);
+    assert_int_equal(ossl_fetch_hits(), before + 1);
+    EVP_MD_free(a);
+    unsigned char out[EVP_MAX_MD_SIZE];
+    unsigned int n = 0;
+    assert_int_equal(EVP_Digest("abc", 3, out, &n, b, NULL), 1);
+    assert_int_equal(n, 48);
+    assert_int_equal(out[0], 0xcb);   /* FIPS 180-2's SHA-384("abc") starts cb00753f */
+    EVP_MD_free(b);
+    EVP_CIPHER *c = EVP_CIPHER_fetch(NULL, "AES-128-GCM", NULL);
+    EVP_CIPHER_free(c);
+    c = EVP_CIPHER_fetch(NULL, "AES-128-GCM", NULL);
+    assert_non_null(c);
+    assert_int_equal(EVP_CIPHER_get_key_length(c), 16);
+    EVP_CIPHER_free(c);
+    assert_null(EVP_MD_fetch(NULL, "no-such-digest", NULL));
+    ERR_clear_error();
+}
+
+/* Properties, another library context: libcrypto's fetch, every time. */
+static void fetch_uncached(void **state)
+{
+    (void)state;
+    EVP_MD_free(EVP_MD_fetch(NULL, "SHA2-512", NULL));
+    unsigned long before = ossl_fetch_hits();
+    EVP_MD *p = EVP_MD_fetch(NULL, "SHA2-512", "provider=default");
+    OSSL_LIB_CTX *other = OSSL_LIB_CTX_new();
+    EVP_MD *o = EVP_MD_fetch(other, "SHA2-512", NULL);
+    assert_non_null(p);
+    assert_non_null(o);
+    assert_ptr_not_equal(o, p);
+    assert_int_equal(ossl_fetch_hits(), before);
+    EVP_MD_free(p);
+    EVP_MD_free(o);
+    OSSL_LIB_CTX_free(other);
+}
+
 /* Moves what one side wrote to the other until neither has anything. */
 static void pump(BIO *from, BIO *to)
 {
@@ -108,7 +157,7 @@ static unsigned int psk_client(SSL *ssl, const char *hint, char *id, unsigned in
     return 16;
 }
 
-/* libssl's TLS 1.3 ECDHE (psk_dhe_ke, P-256) goes through our definition. */
+/* libssl's TLS 1.3 ECDHE (psk_dhe_ke, P-256) and its fetches go through ours. */
 static void libssl_calls_ours(void **state)
 {
     (void)state;
@@ -126,7 +175,7 @@ static void libssl_calls_ours(void **state)
     SSL_set_bio(c, c_in, c_out);
     SSL_set_accept_state(s);
     SSL_set_connect_state(c);
-    unsigned long before = ecdh_peer_partial_checks();
+    unsigned long before = ecdh_peer_partial_checks(), hits = ossl_fetch_hits();
     int sdone = 0, cdone = 0;
     for (int round = 0; round < 10 && !(sdone && cdone); round++) {
         if (!cdone) cdone = SSL_do_handshake(c) == 1;
@@ -137,6 +186,7 @@ static void libssl_calls_ours(void **state)
     assert_true(sdone && cdone);
     /* Both ends derive in this process: client and server. */
     assert_int_equal(ecdh_peer_partial_checks(), before + 2);
+    assert_true(ossl_fetch_hits() > hits + 20);
     SSL_free(s);
     SSL_free(c);
     SSL_CTX_free(sctx);
@@ -149,6 +199,8 @@ int main(void)
         cmocka_unit_test(same_secret_for_p256),
         cmocka_unit_test(infinity_refused),
         cmocka_unit_test(others_unchanged),
+        cmocka_unit_test(fetch_cached),
+        cmocka_unit_test(fetch_uncached),
         cmocka_unit_test(libssl_calls_ours),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
