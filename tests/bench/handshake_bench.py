@@ -8,8 +8,9 @@ Usage: tests/bench/handshake_bench.py [--callgrind] [--only TEXT] [build-dir] [s
 M2M_CSE=/path/to/other/m2m-cse measures another build (e.g. the one before a
 change) with this build's clients.
 --callgrind runs the CSE under callgrind and prints, per row, the CSE's own
-instructions per handshake + RETRIEVE (one client): a figure that does not
-depend on the machine's load, unlike the rates. The HTTPS clients are OpenSSL's
+instructions per handshake + RETRIEVE (one client, after a 1 s warm-up of
+the same row): a figure that does not depend on the machine's load, unlike
+the rates. The HTTPS clients are OpenSSL's
 (handshake_bench) except where a row says wolfSSL (handshake_bench_wolfssl).
 --only TEXT runs only the rows whose label contains TEXT (e.g. "DTLS").
 --keep DIR (with --callgrind) keeps each row's callgrind profile in DIR, named
@@ -153,6 +154,12 @@ with (Profiled if CALLGRIND else Cse)(psk=psks) as cse:
         if ONLY not in label:
             return
         if CALLGRIND:
+            # A 1 s warm-up first: a row's first handshakes pay one-time set-up
+            # (libcoap's DTLS context, OpenSSL's first fetches) that would
+            # otherwise weigh on the few rounds callgrind allows.
+            warm = list(cmd)
+            warm[warm.index("--seconds") + 1] = "1"
+            run(warm + ["--clients", "1"], env)
             cse.instructions()
             rounds, _ = run(cmd + ["--clients", "1"], env)
             used = cse.instructions(label if KEEP else None)
