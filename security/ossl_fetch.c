@@ -1,6 +1,7 @@
 /* libcrypto only: this file must never include wolfSSL headers (design.md). */
 #include "ossl_fetch.h"
 
+#include <openssl/ec.h>
 #include <openssl/evp.h>
 #include <openssl/kdf.h>
 
@@ -30,16 +31,28 @@ static atomic_ulong hits;
 
 unsigned long ossl_fetch_hits(void) { return atomic_load_explicit(&hits, memory_order_relaxed); }
 
-/* libcrypto's definition: the next one after ours. */
+/* libcrypto's definition of symbol: the next one after ours. */
+static void *next_definition(const char *symbol)
+{
+    void *sym = dlvsym(RTLD_NEXT, symbol, "OPENSSL_3.0.0");
+    return sym ? sym : dlsym(RTLD_NEXT, symbol);
+}
+
 static fetch_fn *real_fetch(struct fetch_cache *c)
 {
     fetch_fn *f = atomic_load_explicit(&c->real, memory_order_acquire);
     if (!f) {
-        void *sym = dlvsym(RTLD_NEXT, c->symbol, "OPENSSL_3.0.0");
-        f = (fetch_fn *)(sym ? sym : dlsym(RTLD_NEXT, c->symbol));
+        f = (fetch_fn *)next_definition(c->symbol);
         atomic_store_explicit(&c->real, f, memory_order_release);
     }
     return f;
+}
+
+/* Only the default context (never freed) and no properties: any other
+ * context could be freed and another made at the same address. */
+static bool default_context(OSSL_LIB_CTX *libctx, const char *propq)
+{
+    return (!propq || !*propq) && (!libctx || libctx == OSSL_LIB_CTX_get0_global_default());
 }
 
 static void *find(struct fetch_cache *c, const char *name)
@@ -53,10 +66,7 @@ static void *cached_fetch(struct fetch_cache *c, OSSL_LIB_CTX *libctx, const cha
 {
     fetch_fn *real = real_fetch(c);
     if (!real) return NULL;
-    /* Only the default context (never freed) and no properties: any other
-     * context could be freed and another made at the same address. */
-    bool cacheable = name && strlen(name) < NAME_MAX_LEN && (!propq || !*propq) &&
-                     (!libctx || libctx == OSSL_LIB_CTX_get0_global_default());
+    bool cacheable = name && strlen(name) < NAME_MAX_LEN && default_context(libctx, propq);
     if (!cacheable) return real(libctx, name, propq);
     pthread_mutex_lock(&c->lock);
     void *obj = find(c, name);
@@ -93,3 +103,53 @@ FETCH_CACHE(EVP_MD, EVP_MD)
 FETCH_CACHE(EVP_KDF, EVP_KDF)
 FETCH_CACHE(EVP_MAC, EVP_MAC)
 FETCH_CACHE(EVP_CIPHER, EVP_CIPHER)
+
+/* The NIST curves' groups: libcrypto builds one from its parameters for
+ * every ephemeral key and every peer key decoded (Montgomery constants,
+ * generator: ~140 k instructions for P-256); a copy of one built before is
+ * the same group for ~15 k. The copy is the caller's, as a new one is. */
+typedef EC_GROUP *group_fn(OSSL_LIB_CTX *libctx, const char *propq, int nid);
+
+static struct {
+    pthread_mutex_t lock;
+    int used;
+    struct { OSSL_LIB_CTX *libctx; int nid; EC_GROUP *group; } slot[6];
+} groups = { .lock = PTHREAD_MUTEX_INITIALIZER };
+
+static EC_GROUP *prototype(OSSL_LIB_CTX *libctx, int nid)
+{
+    for (int i = 0; i < groups.used; i++)
+        if (groups.slot[i].libctx == libctx && groups.slot[i].nid == nid) return groups.slot[i].group;
+    return NULL;
+}
+
+EC_GROUP *EC_GROUP_new_by_curve_name_ex(OSSL_LIB_CTX *libctx, const char *propq, int nid)
+{
+    static _Atomic(group_fn *) real;
+    group_fn *f = atomic_load_explicit(&real, memory_order_acquire);
+    if (!f) {
+        f = (group_fn *)next_definition("EC_GROUP_new_by_curve_name_ex");
+        atomic_store_explicit(&real, f, memory_order_release);
+    }
+    if (!f) return NULL;
+    bool nist = nid == NID_X9_62_prime256v1 || nid == NID_secp384r1 || nid == NID_secp521r1;
+    if (!nist || !default_context(libctx, propq)) return f(libctx, propq, nid);
+    pthread_mutex_lock(&groups.lock);
+    EC_GROUP *proto = prototype(libctx, nid), *group = proto ? EC_GROUP_dup(proto) : NULL;
+    pthread_mutex_unlock(&groups.lock);
+    if (group) {
+        atomic_fetch_add_explicit(&hits, 1, memory_order_relaxed);
+        return group;
+    }
+    group = f(libctx, propq, nid);
+    if (!group) return NULL;
+    pthread_mutex_lock(&groups.lock);
+    EC_GROUP *copy = !prototype(libctx, nid) && groups.used < 6 ? EC_GROUP_dup(group) : NULL;
+    if (copy) {
+        groups.slot[groups.used].libctx = libctx;
+        groups.slot[groups.used].nid = nid;
+        groups.slot[groups.used++].group = copy;
+    }
+    pthread_mutex_unlock(&groups.lock);
+    return group;
+}

@@ -2,7 +2,8 @@
  * EVP_PKEY_derive_set_peer() (security/ecdh_peer.c): the same shared secret,
  * the same refusal of a peer key libcrypto's full check refuses, the full
  * check kept for other keys. The fetches (security/ossl_fetch.c): the same
- * object, cached only for the default context without properties. And
+ * object, cached only for the default context without properties; the NIST
+ * curves' groups: equal copies. And
  * libssl reaching both (a TLS 1.3 handshake in memory). */
 #include <stdarg.h>
 #include <stddef.h>
@@ -13,6 +14,7 @@
 #include <string.h>
 
 #include <openssl/core_names.h>
+#include <openssl/ec.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/ssl.h>
@@ -131,6 +133,40 @@ static void fetch_uncached(void **state)
     OSSL_LIB_CTX_free(other);
 }
 
+/* A NIST curve's group is a copy of one built before: equal, the caller's
+ * own (freed on its own), and it makes working keys. Other curves are built. */
+static void group_copied(void **state)
+{
+    (void)state;
+    EC_GROUP_free(EC_GROUP_new_by_curve_name(NID_secp384r1));
+    unsigned long before = ossl_fetch_hits();
+    EC_GROUP *a = EC_GROUP_new_by_curve_name(NID_secp384r1);
+    EC_GROUP *b = EC_GROUP_new_by_curve_name_ex(NULL, NULL, NID_secp384r1);
+    assert_non_null(a);
+    assert_ptr_not_equal(a, b);
+    assert_int_equal(ossl_fetch_hits(), before + 2);
+    assert_int_equal(EC_GROUP_cmp(a, b, NULL), 0);
+    assert_int_equal(EC_GROUP_get_curve_name(b), NID_secp384r1);
+    assert_int_equal(EC_GROUP_check(b, NULL), 1);
+    EC_GROUP_free(a);
+    EC_GROUP_free(b);
+    /* The provider asks with its own context pointer: its first key builds. */
+    EVP_PKEY_free(EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-384"));
+    before = ossl_fetch_hits();
+    EVP_PKEY *k = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-384");
+    assert_non_null(k);
+    assert_true(ossl_fetch_hits() > before);
+    EVP_PKEY_CTX *check = EVP_PKEY_CTX_new_from_pkey(NULL, k, NULL);
+    assert_int_equal(EVP_PKEY_check(check), 1);
+    EVP_PKEY_CTX_free(check);
+    EVP_PKEY_free(k);
+    before = ossl_fetch_hits();
+    EC_GROUP *other = EC_GROUP_new_by_curve_name(NID_secp256k1);
+    assert_non_null(other);
+    assert_int_equal(ossl_fetch_hits(), before);
+    EC_GROUP_free(other);
+}
+
 /* Moves what one side wrote to the other until neither has anything. */
 static void pump(BIO *from, BIO *to)
 {
@@ -201,6 +237,7 @@ int main(void)
         cmocka_unit_test(others_unchanged),
         cmocka_unit_test(fetch_cached),
         cmocka_unit_test(fetch_uncached),
+        cmocka_unit_test(group_copied),
         cmocka_unit_test(libssl_calls_ours),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
