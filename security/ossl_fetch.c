@@ -14,10 +14,13 @@
 
 typedef void *fetch_fn(OSSL_LIB_CTX *libctx, const char *name, const char *propq);
 
-enum { SLOTS = 24, NAME_MAX_LEN = 40 };
+/* Names per kind of object; the three NIST curves, each asked for with a
+ * NULL context or the default context's address. */
+enum { SLOTS = 24, NAME_MAX_LEN = 40, GROUP_SLOTS = 6 };
 
-/* One kind of algorithm object: the real fetch, how to take a reference, and the objects fetched so far (each holding one reference of
- * the cache's, kept for the life of the process). */
+/* One kind of algorithm object: the real fetch, how to take a reference,
+ * and the objects fetched so far (each holding one reference of the
+ * cache's, kept for the life of the process). */
 struct fetch_cache {
     const char *symbol;
     _Atomic(fetch_fn *) real;
@@ -91,7 +94,7 @@ static void *cached_fetch(struct fetch_cache *c, OSSL_LIB_CTX *libctx, const cha
 #define FETCH_CACHE(TYPE, PREFIX)                                                                  \
     static int PREFIX##_ref(void *obj) { return PREFIX##_up_ref(obj); }                            \
     static struct fetch_cache PREFIX##_cache = {                                                   \
-        .symbol = #PREFIX "_fetch", .up_ref = PREFIX##_ref,                                           \
+        .symbol = #PREFIX "_fetch", .up_ref = PREFIX##_ref,                                        \
         .lock = PTHREAD_MUTEX_INITIALIZER,                                                         \
     };                                                                                             \
     TYPE *PREFIX##_fetch(OSSL_LIB_CTX *libctx, const char *name, const char *propq)                \
@@ -107,13 +110,13 @@ FETCH_CACHE(EVP_CIPHER, EVP_CIPHER)
 /* The NIST curves' groups: libcrypto builds one from its parameters for
  * every ephemeral key and every peer key decoded (Montgomery constants,
  * generator: ~140 k instructions for P-256); a copy of one built before is
- * the same group for ~15 k. The copy is the caller's, as a new one is. */
+ * the same group for 6.5 k. The copy is the caller's, as a new one is. */
 typedef EC_GROUP *group_fn(OSSL_LIB_CTX *libctx, const char *propq, int nid);
 
 static struct {
     pthread_mutex_t lock;
     int used;
-    struct { OSSL_LIB_CTX *libctx; int nid; EC_GROUP *group; } slot[6];
+    struct { OSSL_LIB_CTX *libctx; int nid; EC_GROUP *group; } slot[GROUP_SLOTS];
 } groups = { .lock = PTHREAD_MUTEX_INITIALIZER };
 
 static EC_GROUP *prototype(OSSL_LIB_CTX *libctx, int nid)
@@ -144,7 +147,7 @@ EC_GROUP *EC_GROUP_new_by_curve_name_ex(OSSL_LIB_CTX *libctx, const char *propq,
     group = f(libctx, propq, nid);
     if (!group) return NULL;
     pthread_mutex_lock(&groups.lock);
-    EC_GROUP *copy = !prototype(libctx, nid) && groups.used < 6 ? EC_GROUP_dup(group) : NULL;
+    EC_GROUP *copy = !prototype(libctx, nid) && groups.used < GROUP_SLOTS ? EC_GROUP_dup(group) : NULL;
     if (copy) {
         groups.slot[groups.used].libctx = libctx;
         groups.slot[groups.used].nid = nid;
