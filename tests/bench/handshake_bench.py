@@ -8,10 +8,13 @@ Usage: tests/bench/handshake_bench.py [--callgrind] [--only TEXT] [build-dir] [s
 M2M_CSE=/path/to/other/m2m-cse measures another build (e.g. the one before a
 change) with this build's clients.
 --callgrind runs the CSE under callgrind and prints, per row, the CSE's own
-instructions per handshake + RETRIEVE (one client): a figure that does not
-depend on the machine's load, unlike the rates. The HTTPS clients are OpenSSL's
+instructions per handshake + RETRIEVE (one client, after a 1 s warm-up of
+the same row): a figure that does not depend on the machine's load, unlike
+the rates. The HTTPS clients are OpenSSL's
 (handshake_bench) except where a row says wolfSSL (handshake_bench_wolfssl).
---only TEXT runs only the rows whose label contains TEXT (e.g. "DTLS")."""
+--only TEXT runs only the rows whose label contains TEXT (e.g. "DTLS").
+--keep DIR (with --callgrind) keeps each row's callgrind profile in DIR, named
+after the row, for callgrind_annotate."""
 import glob, os, re, shutil, subprocess, sys, tempfile
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "integration"))
@@ -21,6 +24,11 @@ ONLY = ""
 if "--only" in argv:
     i = argv.index("--only")
     ONLY = argv[i + 1]
+    del argv[i:i + 2]
+KEEP = ""
+if "--keep" in argv:
+    i = argv.index("--keep")
+    KEEP = argv[i + 1]
     del argv[i:i + 2]
 build = os.path.abspath(argv[0] if argv else os.path.join(HERE, "..", "..", "build"))
 seconds = argv[1] if len(argv) > 1 else "3"
@@ -61,13 +69,6 @@ EC_WORK = {("tls13-cert", "no", "p256"): (2, 1), ("tls12-cert", "no", "p256"): (
            ("tls12-cert", "yes", "p256"): (0, 0)}
 
 
-def cpu_seconds(pid):
-    """User + system CPU the process has used."""
-    with open("/proc/%d/stat" % pid) as f:
-        fields = f.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
 def run(cmd, env=None):
     """(rounds, "rate/s" text). Keys reach the benchmarks through the environment, never argv."""
     out = subprocess.run(cmd, capture_output=True, text=True, timeout=120,
@@ -96,9 +97,12 @@ class Profiled(Cse):
     def args(self):
         return ["valgrind", "--tool=callgrind", "--callgrind-out-file=" + self.out] + super().args()
 
-    def instructions(self):
+    def instructions(self, keep_as=None):
         subprocess.run(["callgrind_control", "-d", str(self.proc.pid)], capture_output=True, timeout=120)
         dumps = sorted(glob.glob(self.out + ".*"), key=os.path.getmtime)
+        if keep_as:
+            os.makedirs(KEEP, exist_ok=True)
+            shutil.copy(dumps[-1], os.path.join(KEEP, re.sub(r"[^A-Za-z0-9.]+", "_", keep_as) + ".callgrind"))
         with open(dumps[-1]) as f:
             return next(int(ln.split()[1]) for ln in f if ln.startswith(("summary:", "totals:")))
 
@@ -150,9 +154,15 @@ with (Profiled if CALLGRIND else Cse)(psk=psks) as cse:
         if ONLY not in label:
             return
         if CALLGRIND:
+            # A 1 s warm-up first: a row's first handshakes pay one-time set-up
+            # (libcoap's DTLS context, OpenSSL's first fetches) that would
+            # otherwise weigh on the few rounds callgrind allows.
+            warm = list(cmd)
+            warm[warm.index("--seconds") + 1] = "1"
+            run(warm + ["--clients", "1"], env)
             cse.instructions()
             rounds, _ = run(cmd + ["--clients", "1"], env)
-            used = cse.instructions()
+            used = cse.instructions(label if KEEP else None)
             print("| %s | %s |" % (label, "{:,}".format(used // rounds) if rounds else "failed"), flush=True)
             return
         one = run(cmd + ["--clients", "1"], env)[1]
