@@ -96,13 +96,15 @@ struct store_cursor {
 };
 
 /* store_scan_subtree() in slices: only rows after *at, and *at moves to
- * each row before the visitor sees it, so a scan the visitor stopped goes
+ * each row before peek or the visitor sees it, so a scan they stopped goes
  * on with the next call from where it stopped (rows inserted meanwhile
- * behind the cursor are not seen; a deleted one is not visited). Returns
- * RSC_NOT_IMPLEMENTED, before visiting anything, when the backend cannot
- * (PostgreSQL): the caller then uses store_scan_subtree(). */
-int store_scan_subtree_from(struct store *s, const char *path, int max_depth, int ty,
-                            struct store_cursor *at, store_visit_fn *visit, void *data);
+ * behind the cursor are not seen; a deleted one is not visited). at may be
+ * NULL (one go). peek (may be NULL) sees each row first and may pass it
+ * over undecoded (store_types.h). Returns RSC_NOT_IMPLEMENTED, before
+ * visiting anything, when the backend cannot (PostgreSQL): the caller then
+ * uses store_scan_subtree(), which visits every row. */
+int store_scan_subtree_from(struct store *s, const char *path, int max_depth, int ty, struct store_cursor *at,
+                            store_peek_fn *peek, store_visit_fn *visit, void *data);
 
 /* The conditions (enum store_attr, struct store_term, struct store_need):
  * store_types.h. */
@@ -115,8 +117,10 @@ int store_scan_subtree_from(struct store *s, const char *path, int max_depth, in
  * the backend has no index that makes it cheaper (no such index, or the
  * need matches too many rows to sort): the caller then uses
  * store_scan_subtree() and gets identical results. */
-int store_scan_matching(struct store *s, const char *path, int max_depth, int ty,
-                        const struct store_need *need, store_visit_fn *visit, void *data);
+/* peek (may be NULL): as for store_scan_subtree_from(); PostgreSQL visits
+ * every row instead. */
+int store_scan_matching(struct store *s, const char *path, int max_depth, int ty, const struct store_need *need,
+                        store_peek_fn *peek, store_visit_fn *visit, void *data);
 
 struct store_scan_stats store_last_scan(const struct store *s);
 /* Oldest (newest=false) or newest direct child of type ty. */

@@ -389,7 +389,7 @@ static int scan_need(struct store *st, const struct store_term *terms, int n, st
     struct store_need need = { .nterms = n };
     memcpy(need.term, terms, (size_t)n * sizeof *terms);
     l->n = 0;
-    return store_scan_matching(st, "cse-in/c", 0, 4, &need, collect, l);
+    return store_scan_matching(st, "cse-in/c", 0, 4, &need, NULL, collect, l);
 }
 
 /* Only the matching rows are read, in pre-order, without a full scan;
@@ -490,9 +490,9 @@ static void filtered_scan_reads_only_matches(void **state)
     /* Depth: the instances are one level below the container. */
     struct store_need need = { .nterms = 1, .term = { hot } };
     l.n = 0;
-    assert_int_equal(store_scan_matching(st, "cse-in", 1, 0, &need, collect, &l), 0);
+    assert_int_equal(store_scan_matching(st, "cse-in", 1, 0, &need, NULL, collect, &l), 0);
     assert_int_equal(l.n, 0);
-    assert_int_equal(store_scan_matching(st, "cse-in", 2, 0, &need, collect, &l), 0);
+    assert_int_equal(store_scan_matching(st, "cse-in", 2, 0, &need, NULL, collect, &l), 0);
     assert_int_equal(l.n, 2);
     /* Labels follow an update (removed from f1200, added to f5) and a delete. */
     assert_int_equal(store_last_scan(st).full_scan_steps, 0);
@@ -528,7 +528,7 @@ static void filtered_scan_reads_only_matches(void **state)
     resource_free(cnt);
     struct store_need at_root = { .nterms = 1, .term = { { .attr = STORE_ATTR_CT, .lo = "20261231T000000" } } };
     l.n = 0;
-    assert_int_equal(store_scan_matching(st, "cse-in", 0, 0, &at_root, collect, &l), 0);
+    assert_int_equal(store_scan_matching(st, "cse-in", 0, 0, &at_root, NULL, collect, &l), 0);
     assert_int_equal(l.n, 1);
     cnt = mk("old", "fcb", 3, "cse-in/old", NULL);
     json_object_set_new(cnt->attrs, "ct", json_string("20200101T000000"));
@@ -541,7 +541,7 @@ static void filtered_scan_reads_only_matches(void **state)
     assert_int_equal(store_insert(st, cnt), 0);
     resource_free(cnt);
     l.n = 0;
-    assert_int_equal(store_scan_matching(st, "cse-in", 0, 0, &at_root, collect, &l), 0);
+    assert_int_equal(store_scan_matching(st, "cse-in", 0, 0, &at_root, NULL, collect, &l), 0);
     assert_int_equal(l.n, 2);
     assert_string_equal(l.items[0], "fcnt2");
     assert_string_equal(l.items[1], "new");
@@ -564,9 +564,9 @@ static void filtered_scan_reads_only_matches(void **state)
     assert_int_equal(store_commit(st), 0);
     struct store_need sized = { .nterms = 1, .term = { big } };
     l.n = 0;
-    assert_int_equal(store_scan_matching(st, "cse-in", 0, 0, &sized, collect, &l), RSC_NOT_IMPLEMENTED);
+    assert_int_equal(store_scan_matching(st, "cse-in", 0, 0, &sized, NULL, collect, &l), RSC_NOT_IMPLEMENTED);
     struct store_need typed = { .nterms = 1, .term = { { .attr = STORE_ATTR_CNF, .eq = "text/x-05:0" } } };
-    assert_int_equal(store_scan_matching(st, "cse-in", 0, 0, &typed, collect, &l), 0);
+    assert_int_equal(store_scan_matching(st, "cse-in", 0, 0, &typed, NULL, collect, &l), 0);
     assert_int_equal(l.n, 1);
     assert_string_equal(l.items[0], "m5");
     store_close(st);
@@ -652,18 +652,18 @@ static void migrates_old_schema(void **state)
     /* The filter columns and labels are filled from the bodies. */
     struct store_need need = { .nterms = 1, .term = { { .attr = STORE_ATTR_LABEL, .eq = "b" } } };
     l.n = 0;
-    assert_int_equal(store_scan_matching(st, "cse-in", 0, 0, &need, collect, &l), 0);
+    assert_int_equal(store_scan_matching(st, "cse-in", 0, 0, &need, NULL, collect, &l), 0);
     assert_int_equal(l.n, 1);
     assert_string_equal(l.items[0], "i1");
     need.term[0] = (struct store_term){ .attr = STORE_ATTR_CS, .ilo = 3, .ihi = 4 };
     l.n = 0;
-    assert_int_equal(store_scan_matching(st, "cse-in", 0, 0, &need, collect, &l), 0);
+    assert_int_equal(store_scan_matching(st, "cse-in", 0, 0, &need, NULL, collect, &l), 0);
     assert_int_equal(l.n, 1);
     assert_string_equal(l.items[0], "i1");
     /* Rows without ct are in no order: a ct condition reads them all. */
     need.term[0] = (struct store_term){ .attr = STORE_ATTR_CT, .lo = "20200101T000000" };
     l.n = 0;
-    assert_int_equal(store_scan_matching(st, "cse-in", 0, 0, &need, collect, &l), 0);
+    assert_int_equal(store_scan_matching(st, "cse-in", 0, 0, &need, NULL, collect, &l), 0);
     assert_int_equal(l.n, 5);
     /* New rows join the migrated tree, after the old ones. */
     struct resource *r = mk("i3", "c", 4, "cse-in/ae/c/i3", NULL);

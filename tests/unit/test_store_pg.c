@@ -193,7 +193,7 @@ static int scan_need(struct store *st, const char *path, int depth, const struct
     struct store_need need = { .nterms = n };
     memcpy(need.term, terms, (size_t)n * sizeof *terms);
     l->n = 0;
-    return store_scan_matching(st, path, depth, 0, &need, collect, l);
+    return store_scan_matching(st, path, depth, 0, &need, NULL, collect, l);
 }
 
 /* Label conditions are answered from the labels table: only the matching
