@@ -169,7 +169,7 @@ CALLGRIND_QUERIES = [
 ]
 
 
-def callgrind_run(cse, data, requests, size):
+def callgrind_run(cse, data, requests, size, only=None):
     """Each CALLGRIND_QUERIES once unmeasured, then `requests` times with
     callgrind collecting: instructions per request, by query (those that
     read all rows only up to 100 000: per row is the figure)."""
@@ -182,7 +182,7 @@ def callgrind_run(cse, data, requests, size):
     result = {}
     try:
         for name, path in CALLGRIND_QUERIES:
-            if "reads all" in name and size > 100000:
+            if ("reads all" in name and size > 100000) or (only and name not in only):
                 continue
             conn = http.client.HTTPConnection("127.0.0.1", srv.port, timeout=3600)
             for measured in (False, True):
@@ -304,6 +304,8 @@ def main():
                     help="instructions per request of CALLGRIND_QUERIES instead of latencies")
     ap.add_argument("--data", default=None,
                     help="keep the loaded tree of each size in DATA/<size> and reuse it when there")
+    ap.add_argument("--only", type=lambda v: v.split(","), default=None,
+                    help="with --callgrind: only these CALLGRIND_QUERIES (names, comma-separated)")
     args = ap.parse_args()
     cse = os.path.join(args.build, "m2m-cse")
     sizes = [int(x) for x in args.sizes.split(",")]
@@ -313,7 +315,7 @@ def main():
         for n in sizes:
             data = os.path.join(args.data or work, str(n))
             if args.callgrind and os.path.exists(os.path.join(data, "loaded")):
-                results[n] = callgrind_run(cse, data, min(args.requests, 3), n)
+                results[n] = callgrind_run(cse, data, min(args.requests, 3), n, args.only)
                 continue
             shutil.rmtree(data, ignore_errors=True)
             srv = start(cse, data)
@@ -329,7 +331,7 @@ def main():
             open(os.path.join(data, "loaded"), "w").close()
             print("size %d loaded in %.1f s" % (n, load_s), file=sys.stderr)
             if args.callgrind:
-                results[n] = callgrind_run(cse, data, min(args.requests, 3), n)
+                results[n] = callgrind_run(cse, data, min(args.requests, 3), n, args.only)
                 continue
             srv = start(cse, data)
             try:
