@@ -52,9 +52,9 @@ def fill(cse):
     return all(ok)
 
 
-FILTERS = ["fu=1", "fu=1&ty=4", "fu=1&lbl=x", "fu=1&con=1*", "fu=1&cty=text/plain", "fu=1&ty=4&lbl=x",
-           "fu=1&lbq=k", "fu=1&fo=2&ty=3&lbl=x", "fu=1&ty=4&cs=2"]
-PAGES = ["", "&ofst=1", "&ofst=2", "&ofst=9&lim=4", "&ofst=27", "&ofst=31&lim=3", "&lim=4", "&ofst=60"]
+FILTERS = ["fu=1", "fu=1&ty=4", "fu=1&lbl=x", "fu=1&con=1*", "fu=1&cty=text/plain", "fu=1&lbq=k",
+           "fu=1&fo=2&ty=3&lbl=x"]
+PAGES = ["", "&ofst=2", "&ofst=9&lim=4", "&ofst=27", "&ofst=60"]
 LISTINGS = ["rcn=4", "rcn=6", "rcn=8", "rcn=4&ty=4"]
 
 
@@ -64,7 +64,7 @@ def queries():
             for p in PAGES:
                 yield target + "?" + f + p
     for lst in LISTINGS:
-        for p in ("", "&ofst=3&lim=5", "&ofst=20", "&lvl=1&ofst=2"):
+        for p in ("", "&ofst=3&lim=5", "&lvl=1&ofst=2"):
             yield "/cse-in/own/pub?" + lst + p
 
 
