@@ -454,6 +454,43 @@ static bool decide(struct cse *cse, const struct m2m_request *req, const char *f
     return permit;
 }
 
+bool acl_permits_children(struct cse *cse, const struct m2m_request *req, const struct resource *parent,
+                          int child_ty, int acop)
+{
+    const struct resource_type *t = registry_find(&cse->types, child_ty);
+    if (!t || has_acpi(t) || child_ty == TY_ACP || (t->flags & RT_ROOT)) return false;
+    /* decide()'s grants that precede any look at the target. */
+    const char *fr = req ? req->fr : NULL;
+    if (!req || req->cse_itself) return true;
+    if (!fr || !*fr || strlen(fr) >= MAX_ID) return false;
+    if (cse->cfg.admin[0] && !strcmp(fr, cse->cfg.admin)) return true;
+    /* A child stands in with its type only: make_subject() reads no more of
+     * it without attributes, and attrs_known stays false. */
+    struct resource child = { .ty = child_ty };
+    struct subject sub;
+    if (!make_subject(cse, req, fr, &child, acop, NULL, false, &sub)) return false;
+    if (is_admin(cse, &sub.who)) return true;
+    struct resource *owned;
+    const struct resource *holder = acl_acpi_holder(cse, parent, &owned);
+    if (!holder) return false;
+    json_t *acpi = json_object_get(holder->attrs, "acpi");
+    const char *why;
+    bool permit = false;
+    if (json_array_size(acpi)) {
+        size_t i;
+        json_t *id;
+        json_array_foreach(acpi, i, id) {
+            if (!json_is_string(id)) continue;
+            struct acp_entry *e = acp_get(cse, json_string_value(id));
+            if (e->found && (permit = acr_permits(e->pv, &sub.s, &why))) break;
+        }
+    } else {
+        permit = default_policy(cse, holder, &sub, &why);
+    }
+    resource_free(owned);
+    return permit;
+}
+
 const char *acl_acop_name(int acop)
 {
     switch (acop) {

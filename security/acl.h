@@ -49,6 +49,15 @@ int acl_check(struct cse *cse, const struct m2m_request *req, const struct resou
  * child listings (a hidden result is not a refused request). */
 bool acl_permits(struct cse *cse, const struct m2m_request *req, const struct resource *target, int acop);
 
+/* Is every resource of type child_ty directly under parent granted acop,
+ * whatever its own attributes? For a type without acpi, which its parent's
+ * policies govern: true when the ACP decider grants without looking at the
+ * child (rules with aca, which do, grant nothing here), so a listing may
+ * count such children without reading them. False means "not known": ask
+ * acl_permits() for each. */
+bool acl_permits_children(struct cse *cse, const struct m2m_request *req, const struct resource *parent,
+                          int child_ty, int acop);
+
 /* Does `originator` hold NOTIFY rights on `target` (e.g. the AE a
  * notificationURI points to)? For the subscription work: call it for the
  * subscription creator and for each local notification target. Returns 0

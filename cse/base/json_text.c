@@ -263,3 +263,95 @@ int json_strlist_index(const json_t *list, const char *s)
         if (json_is_string(v) && !strcmp(json_string_value(v), s)) return (int)i;
     return -1;
 }
+
+/* ---- reading members of an object's text ---------------------------------- */
+
+static size_t skip_space(const char *t, size_t i, size_t n)
+{
+    while (i < n && (t[i] == ' ' || t[i] == '\t' || t[i] == '\n' || t[i] == '\r')) i++;
+    return i;
+}
+
+/* Just past the string opening at t[i]; 0 when it does not end. By
+ * memchr: a quote preceded by an odd run of backslashes is escaped. */
+static size_t string_end(const char *t, size_t i, size_t n, bool *escaped)
+{
+    *escaped = false;
+    for (size_t from = i + 1; from < n;) {
+        const char *q = memchr(t + from, '"', n - from);
+        if (!q) return 0;
+        size_t at = (size_t)(q - t), run = 0;
+        while (at - run > i + 1 && t[at - run - 1] == '\\') run++;
+        if (memchr(t + from, '\\', at - from)) *escaped = true;
+        if (!(run & 1)) return at + 1;
+        from = at + 1;
+    }
+    return 0;
+}
+
+/* Just past the value starting at t[i]; 0 when it does not end. */
+static size_t value_end(const char *t, size_t i, size_t n)
+{
+    bool escaped;
+    if (i >= n) return 0;
+    if (t[i] == '"') return string_end(t, i, n, &escaped);
+    if (t[i] == '{' || t[i] == '[') {
+        char stack[64];   /* deeper than any stored body: the caller decodes */
+        int depth = 0;
+        for (; i < n; i++) {
+            char c = t[i];
+            if (c == '"') {
+                size_t end = string_end(t, i, n, &escaped);
+                if (!end) return 0;
+                i = end - 1;
+            } else if (c == '{' || c == '[') {
+                if (depth == (int)sizeof stack) return 0;
+                stack[depth++] = c == '{' ? '}' : ']';
+            } else if (c == '}' || c == ']') {
+                if (!depth || stack[--depth] != c) return 0;
+                if (!depth) return i + 1;
+            }
+        }
+        return 0;
+    }
+    size_t j = i;
+    while (j < n && t[j] != ',' && t[j] != '}' && t[j] != ']' && t[j] != ' ' && t[j] != '\t' &&
+           t[j] != '\n' && t[j] != '\r')
+        j++;
+    return j > i ? j : 0;
+}
+
+bool json_text_members(const char *t, size_t n, const char *const *names, int count,
+                       const char **value, size_t *value_len)
+{
+    size_t name_len[64];
+    if (count > 64) return false;
+    for (int k = 0; k < count; k++) {
+        value[k] = NULL;
+        name_len[k] = strlen(names[k]);
+    }
+    size_t i = skip_space(t, 0, n);
+    if (i >= n || t[i] != '{') return false;
+    i = skip_space(t, i + 1, n);
+    if (i < n && t[i] == '}') return true;
+    for (;;) {
+        bool escaped;
+        size_t key_end = i < n && t[i] == '"' ? string_end(t, i, n, &escaped) : 0;
+        if (!key_end || escaped) return false;
+        const char *key = t + i + 1;
+        size_t key_len = key_end - i - 2;
+        i = skip_space(t, key_end, n);
+        if (i >= n || t[i] != ':') return false;
+        i = skip_space(t, i + 1, n);
+        size_t end = value_end(t, i, n);
+        if (!end) return false;
+        for (int k = 0; k < count; k++) {
+            if (name_len[k] != key_len || (key_len && names[k][0] != key[0]) || memcmp(names[k], key, key_len)) continue;
+            value[k] = t + i;
+            value_len[k] = end - i;
+        }
+        i = skip_space(t, end, n);
+        if (i < n && t[i] == ',') { i = skip_space(t, i + 1, n); continue; }
+        return i < n && t[i] == '}' && skip_space(t, i + 1, n) == n;
+    }
+}

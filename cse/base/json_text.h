@@ -7,6 +7,7 @@
 #define IRONBARK_JSON_TEXT_H
 
 #include <jansson.h>
+#include <stdbool.h>
 #include <stddef.h>
 
 /* Returns a malloc'ed NUL-terminated text and its length in *len (may be
@@ -28,5 +29,14 @@ void json_pool_release(void);
  * Lists of IDs (acpi, at, nu, mid, hael, …) are asked this everywhere. */
 int json_strlist_index(const json_t *list, const char *s);
 static inline int json_strlist_has(const json_t *list, const char *s) { return json_strlist_index(list, s) >= 0; }
+
+/* Where members of a JSON object's text are, without decoding it (a
+ * stored body whose few attributes a filter needs): for each of names[0..n),
+ * value[i] and value_len[i] span that member's value text (the last one of
+ * that name, as jansson keeps), value[i] NULL when absent. False when the
+ * text is not an object this reader can follow (a key with an escape, bad
+ * nesting): the caller then decodes it. Values are not validated. */
+bool json_text_members(const char *text, size_t len, const char *const *names, int n,
+                       const char **value, size_t *value_len);
 
 #endif

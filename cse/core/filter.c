@@ -145,13 +145,19 @@ static void ts_cond(struct verdict *v, const char *bound, const char *value, boo
 bool filter_match(const struct m2m_filter *fc, struct store *store, const struct resource *res)
 {
     struct verdict v = { fc->fo, false, true, false };
-    ts_cond(&v, fc->crb, res_str(res, "ct"), true);
-    ts_cond(&v, fc->cra, res_str(res, "ct"), false);
-    ts_cond(&v, fc->us, res_str(res, "lt"), true);
-    ts_cond(&v, fc->ms, res_str(res, "lt"), false);
-    ts_cond(&v, fc->exb, res_str(res, "et"), true);
-    ts_cond(&v, fc->exa, res_str(res, "et"), false);
-    int64_t st = res_int(res, "st", -1), cs = res_int(res, "cs", -1);
+    /* Attributes looked up only for the conditions given: a scan asks this
+     * of every row. */
+    const char *ct = fc->crb[0] || fc->cra[0] ? res_str(res, "ct") : NULL;
+    const char *lt = fc->us[0] || fc->ms[0] ? res_str(res, "lt") : NULL;
+    const char *et = fc->exb[0] || fc->exa[0] ? res_str(res, "et") : NULL;
+    ts_cond(&v, fc->crb, ct, true);
+    ts_cond(&v, fc->cra, ct, false);
+    ts_cond(&v, fc->us, lt, true);
+    ts_cond(&v, fc->ms, lt, false);
+    ts_cond(&v, fc->exb, et, true);
+    ts_cond(&v, fc->exa, et, false);
+    int64_t st = fc->sts >= 0 || fc->stb >= 0 ? res_int(res, "st", -1) : -1;
+    int64_t cs = fc->sza >= 0 || fc->szb >= 0 ? res_int(res, "cs", -1) : -1;
     if (fc->sts >= 0) add(&v, st >= 0 && st < fc->sts);
     if (fc->stb >= 0) add(&v, st >= 0 && st >= fc->stb);
     if (fc->sza >= 0) add(&v, cs >= 0 && cs >= fc->sza);
@@ -192,6 +198,53 @@ bool filter_match(const struct m2m_filter *fc, struct store *store, const struct
     }
     if (!v.any_cond) return true;
     return v.fo == 2 ? v.some : v.all;
+}
+
+/* Keep in step with filter_match(): what it reads of the resource itself. */
+int filter_members(const struct m2m_filter *fc, const char **names)
+{
+    if (fc->npty || fc->npalb || fc->npatr || fc->nchty || fc->nclbl || fc->ncatr) return -1;
+    int n = 0;
+    if (fc->crb[0] || fc->cra[0]) names[n++] = "ct";
+    if (fc->us[0] || fc->ms[0]) names[n++] = "lt";
+    if (fc->exb[0] || fc->exa[0]) names[n++] = "et";
+    if (fc->sts >= 0 || fc->stb >= 0) names[n++] = "st";
+    if (fc->sza >= 0 || fc->szb >= 0) names[n++] = "cs";
+    if (fc->ncty) names[n++] = "cnf";
+    if (fc->nlbl || fc->nlbq) names[n++] = "lbl";
+    for (int i = 0; i < fc->natr; i++)
+        if (first_of_name(fc->atr_nm, i)) names[n++] = fc->atr_nm[i];
+    return n;
+}
+
+/* A member's value text as jansson would decode it; a string without
+ * escapes (most) directly, which spares the decoder's set-up. */
+static json_t *member_value(const char *text, size_t len)
+{
+    if (len >= 2 && text[0] == '"' && !memchr(text, '\\', len))
+        return json_stringn(text + 1, len - 2);   /* NULL on bad UTF-8, as the decoder */
+    return json_loadb(text, len, JSON_DECODE_ANY, NULL);
+}
+
+int filter_match_members(const struct m2m_filter *fc, int ty, const char *const *names, int n,
+                         const char *const *value, const size_t *value_len)
+{
+    /* A resource of only those members: filter_match() sees what it would
+     * see of the whole one. */
+    struct resource partial = { .ty = ty, .attrs = json_object() };
+    for (int i = 0; i < n && partial.attrs; i++) {
+        if (!value[i]) continue;
+        json_t *v = member_value(value[i], value_len[i]);
+        if (!v) {
+            json_decref(partial.attrs);
+            return -1;
+        }
+        json_object_set_new(partial.attrs, names[i], v);
+    }
+    if (!partial.attrs) return -1;
+    bool hit = filter_match(fc, NULL, &partial);
+    json_decref(partial.attrs);
+    return hit;
 }
 
 /* A copy of a then b in need's text; NULL when it is full. */

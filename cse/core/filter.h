@@ -17,6 +17,19 @@ bool filter_has_conditions(const struct m2m_filter *fc);
  * there are none. Same-tag values are ORed, different tags combine by fo. */
 bool filter_match(const struct m2m_filter *fc, struct store *store, const struct resource *res);
 
+/* filter_match() on a row as stored, decoding only what the conditions
+ * read: filter_members() names the resource's own attributes that fc
+ * reads (besides its type) into names (room for FILTER_MEMBERS_MAX), or
+ * returns -1 when fc has conditions on the parent or children, which no
+ * body answers. filter_match_members() then evaluates fc on a resource of
+ * type ty of which only those members are known, as JSON value texts
+ * (json_text_members(); NULL: absent): 1 or 0, or -1 when a value does not
+ * decode (decode the row and ask filter_match()). */
+#define FILTER_MEMBERS_MAX (FC_MAX_LIST + 8)
+int filter_members(const struct m2m_filter *fc, const char **names);
+int filter_match_members(const struct m2m_filter *fc, int ty, const char *const *names, int n,
+                         const char *const *value, const size_t *value_len);
+
 /* What a store index can narrow a scan to for fc (store_scan_matching):
  * false when no condition of fc can be answered from an index. Every
  * resource that matches fc meets the need; the conditions stay to be

@@ -6,6 +6,7 @@
 
 #include "address.h"
 #include "../base/clock.h"
+#include "../base/json_text.h"
 #include "filter.h"
 #include "metrics.h"
 #include "rsc.h"
@@ -47,6 +48,9 @@ struct collect {
     bool may_pause, paused;
     int64_t rows_left, slice_end_us;
     struct store_cursor at;
+    /* children_permitted()'s last answer; forgotten between slices (the
+     * policies may change between them). */
+    struct { bool valid, permitted; int ty; char pi[128]; } grant;
 };
 
 /* A listing between two loop rounds, and what it builds. */
@@ -209,13 +213,97 @@ static int collect_match(struct resource *r, void *data)
     return 0;
 }
 
+/* May every child of type ty under pi be counted unread
+ * (acl_permits_children)? Asked once per parent and type in a slice:
+ * instances of one container come one after the other. */
+static bool children_permitted(struct collect *c, const char *pi, int ty)
+{
+    if (c->grant.valid && c->grant.ty == ty && !strcmp(c->grant.pi, pi)) return c->grant.permitted;
+    c->grant.valid = strlen(pi) < sizeof c->grant.pi;
+    c->grant.permitted = false;
+    if (!c->grant.valid) return false;
+    strcpy(c->grant.pi, pi);
+    c->grant.ty = ty;
+    struct resource *parent = NULL;
+    if (!store_get(c->cse->store, pi, &parent))
+        c->grant.permitted = acl_permits_children(c->cse, c->req, parent, ty,
+                                                  c->req->fc.fu == 1 ? ACOP_DISCOVERY : ACOP_RETRIEVE);
+    resource_free(parent);
+    return c->grant.permitted;
+}
+
+/* collect_match() on a row before it is decoded, wherever its outcome is
+ * known without decoding: hidden (hidden()'s verdict recorded as there),
+ * failing the filter (filter_match_stored()), or a match that ofst skips
+ * while its parent's policies grant every such child. The row is then
+ * passed over, the collection left as collect_match() would leave it
+ * (except the `passed` memo, which only saves reads). Rows whose
+ * hidden() would record more (disr, a type's hidden hook) are decoded. */
+static int peek_row(struct collect *c, const struct store_row *row)
+{
+    if (!c->apply_filter && c->skip <= 0) return 0;   /* it is taken: decode it */
+    const struct resource_type *t = registry_find(&c->cse->types, row->ty);
+    if (!t || t->hidden || c->fc->arp) return 0;
+    if (ancestor_hidden(c, row->pi) || (row->et && strcmp(row->et, c->now) < 0) ||
+        ((t->flags & RT_INSTANCE) && json_object_get(c->no_instances, row->pi))) {
+        json_object_set_new(c->hidden, row->ri, json_true());
+        return STORE_ROW_PASS;
+    }
+    /* One pass over the body for disr (hidden() reads it, any value) and
+     * what the filter reads. */
+    const char *names[1 + FILTER_MEMBERS_MAX], *value[1 + FILTER_MEMBERS_MAX];
+    size_t value_len[1 + FILTER_MEMBERS_MAX];
+    names[0] = "disr";
+    int n = c->apply_filter ? filter_members(c->fc, names + 1) : 0;
+    if (n < 0) return 0;
+    /* Only disr wanted: a body that holds no "disr" at all and no escape
+     * (which could spell the name otherwise) cannot have it; two vector
+     * searches instead of following the text. */
+    bool no_disr = !n && !memchr(row->body, '\\', row->body_len) &&
+                   !memmem(row->body, row->body_len, "\"disr\"", 6);
+    if (!no_disr && (!json_text_members(row->body, row->body_len, names, 1 + n, value, value_len) || value[0]))
+        return 0;
+    if (c->apply_filter) {
+        int hit = filter_match_members(c->fc, row->ty, names + 1, n, value + 1, value_len + 1);
+        if (hit < 0) return 0;
+        if (!hit) return STORE_ROW_PASS;
+    }
+    if (c->skip <= 0 || !children_permitted(c, row->pi, row->ty)) return 0;
+    c->seen++;   /* take() of a match before the window */
+    c->skip--;
+    return STORE_ROW_PASS;
+}
+
+static int collect_peek(const struct store_row *row, void *data)
+{
+    return peek_row(data, row);
+}
+
+/* Counts a row of a slice; true when the slice is over. The clock every
+ * 64 rows: a row costs microseconds, the clock some 20 ns. */
+static bool slice_over(struct collect *c)
+{
+    return --c->rows_left <= 0 || (!(c->rows_left & 63) && clock_now_us() >= c->slice_end_us);
+}
+
 /* collect_match for a plain scan in slices: it yields after rows_left rows. */
 static int collect_slice(struct resource *r, void *data)
 {
     struct collect *c = data;
     int rc = collect_match(r, data);
-    /* The clock every 64 rows: a row costs microseconds, the clock some 20 ns. */
-    if (!rc && (--c->rows_left <= 0 || (!(c->rows_left & 63) && clock_now_us() >= c->slice_end_us))) {
+    if (!rc && slice_over(c)) {
+        c->paused = true;
+        return 1;
+    }
+    return rc;
+}
+
+/* collect_peek for a plain scan in slices: rows passed over count too. */
+static int collect_peek_slice(const struct store_row *row, void *data)
+{
+    struct collect *c = data;
+    int rc = peek_row(c, row);
+    if (rc == STORE_ROW_PASS && slice_over(c)) {
         c->paused = true;
         return 1;
     }
@@ -232,16 +320,16 @@ static int scan(struct collect *c, const char *path, int depth)
     struct store_need need;
     if (!c->at.len && c->apply_filter && filter_index_need(c->fc, &need)) {
         c->sparse = true;
-        int rc = store_scan_matching(c->cse->store, path, depth, c->scan_ty, &need, collect_match, c);
+        int rc = store_scan_matching(c->cse->store, path, depth, c->scan_ty, &need, collect_peek, collect_match, c);
         if (rc != RSC_NOT_IMPLEMENTED) return rc;
     }
     c->sparse = c->scan_ty != 0;
-    if (c->may_pause) {
-        c->rows_left = LISTING_ROWS_PER_ROUND;
-        c->slice_end_us = clock_now_us() + LISTING_US_PER_ROUND;
-        return store_scan_subtree_from(c->cse->store, path, depth, c->scan_ty, &c->at, collect_slice, c);
-    }
-    return store_scan_subtree(c->cse->store, path, depth, c->scan_ty, collect_match, c);
+    c->rows_left = LISTING_ROWS_PER_ROUND;
+    c->slice_end_us = clock_now_us() + LISTING_US_PER_ROUND;
+    return c->may_pause ? store_scan_subtree_from(c->cse->store, path, depth, c->scan_ty, &c->at,
+                                                  collect_peek_slice, collect_slice, c)
+                        : store_scan_subtree_from(c->cse->store, path, depth, c->scan_ty, NULL,
+                                                  collect_peek, collect_match, c);
 }
 
 static void init_collect(struct collect *c, struct cse *cse, const struct m2m_request *req,
@@ -304,6 +392,7 @@ static struct paused_scan *resumed(struct cse *cse, const struct m2m_request *re
     p->c.target_ri = res_ri(target);
     if (p->c.root_ri) p->c.root_ri = res_ri(target);
     p->c.paused = false;
+    p->c.grant.valid = false;
     return p;
 }
 

@@ -118,6 +118,10 @@ static const char migrate_level_sql[] =
     "UPDATE resources SET sk = ironbark_seqkey((SELECT p.sk FROM resources p WHERE p.ri = resources.pi), seq)"
     " WHERE sk IS NULL AND (SELECT p.sk FROM resources p WHERE p.ri = resources.pi) IS NOT NULL";
 
+/* What a scan reads of a row: row_resource()'s four, the scan key, and
+ * what a peek (store_row) needs besides. */
+#define SCAN_COLUMNS "seq, ty, path, body, sk, pi, et, ri"
+
 enum stmt_id {
     S_BEGIN, S_COMMIT, S_ROLLBACK, S_GET, S_GET_PATH, S_INSERT, S_UPDATE, S_UPDATE_BODY, S_DELETE_ONE,
     S_SUBTREE, S_DELETE_SUBTREE, S_CHILDREN, S_CHILDREN_TY, S_OLDEST, S_NEWEST,
@@ -161,18 +165,18 @@ static const char *const stmt_sql[S_COUNT_STMTS] = {
     [S_EXPIRED] = "SELECT seq, ty, path, body FROM resources WHERE et IS NOT NULL AND et < ?1 ORDER BY et LIMIT 256",
     /* Subtree scans in sk order (store_scan_subtree); ?1 moves forward past
      * subtrees deeper than the scan wants. */
-    [S_SCAN] = "SELECT seq, ty, path, body, sk FROM resources WHERE sk > ?1 AND sk < ?2 ORDER BY sk",
+    [S_SCAN] = "SELECT " SCAN_COLUMNS " FROM resources WHERE sk > ?1 AND sk < ?2 ORDER BY sk",
     /* `ty <> 4` lets SQLite use the partial index (the condition must be
      * in the query to be known at prepare time). */
-    [S_SCAN_TY] = "SELECT seq, ty, path, body, sk FROM resources"
+    [S_SCAN_TY] = "SELECT " SCAN_COLUMNS " FROM resources"
                   " WHERE ty = ?3 AND ty <> " CIN_SQL " AND sk > ?1 AND sk < ?2 ORDER BY sk",
-    [S_SCAN_CIN] = "SELECT seq, ty, path, body, sk FROM resources"
+    [S_SCAN_CIN] = "SELECT " SCAN_COLUMNS " FROM resources"
                    " WHERE sk > ?1 AND sk < ?2 AND ty = ?3 ORDER BY sk",
     [S_SCAN_KEY] = "SELECT sk FROM resources WHERE path = ?1",
     [S_LABEL_ADD] = "INSERT OR IGNORE INTO labels(lbl, sk) VALUES(?1, ?2)",
     [S_LABELS_DROP_ROW] = "DELETE FROM labels WHERE sk = ?1",
     [S_LABELS_DROP_RANGE] = "DELETE FROM labels WHERE sk >= ?1 AND sk < ?2",
-    [S_ROW_BY_KEY] = "SELECT seq, ty, path, body, sk FROM resources WHERE sk = ?1",
+    [S_ROW_BY_KEY] = "SELECT " SCAN_COLUMNS " FROM resources WHERE sk = ?1",
     [S_CT_PROBE] = "SELECT json_extract(body, '$.ct') FROM resources WHERE seq >= ?1 ORDER BY seq LIMIT 1",
     [S_CT_DISORDER] = "INSERT OR REPLACE INTO store_meta(k, v) VALUES('ct_ordered_from', ?1)",
     /* The least cnf above ?1 (bound to a number for the first: numbers sort
@@ -249,6 +253,7 @@ struct store {
     bool batch_failed;         /* a batch commit failed (store_batch_take_failure) */
     int batch_size;            /* savepoints opened in the open batch */
     const char *fail_flag;     /* test hook, see commit_fault() */
+    bool no_peek;              /* test hook: scans ignore their peek (IRONBARK_TEST_NO_PEEK) */
     int ncnf;                  /* distinct cnf values in resources_content (content_groups()) */
     char cnf[CNF_GROUPS_MAX][CNF_TEXT_MAX];
 };
@@ -410,6 +415,8 @@ int store_open(struct store **out, const char *file, enum store_sync sync)
         return 0;
     }
     if (s) s->fail_flag = getenv("IRONBARK_TEST_FAIL_COMMIT");
+    /* Tests compare listings with and without peeks (test_discovery_peek). */
+    if (s) s->no_peek = getenv("IRONBARK_TEST_NO_PEEK") != NULL;
     if (!s) return RSC_INTERNAL_SERVER_ERROR;
     /* No allocation statistics: they cost a global mutex per SQLite malloc.
      * Only possible before SQLite initialises; later calls fail harmlessly. */
@@ -975,11 +982,26 @@ static unsigned char *scan_key_of(struct store *s, const char *path, size_t *len
 
 _Static_assert(STORE_CURSOR_MAX >= SEQKEY_MAX * 64, "a cursor holds a key 64 levels deep");
 
+/* The peek's answer for the current row of a scan (SCAN_COLUMNS); 0
+ * without one. */
+static int peek_row(sqlite3_stmt *st, store_peek_fn *peek, void *data)
+{
+    if (!peek) return 0;
+    struct store_row row = {
+        sqlite3_column_int(st, 1), (const char *)sqlite3_column_text(st, 7),
+        (const char *)sqlite3_column_text(st, 2), (const char *)sqlite3_column_text(st, 5),
+        (const char *)sqlite3_column_text(st, 6),
+        (const char *)sqlite3_column_text(st, 3), (size_t)sqlite3_column_bytes(st, 3),
+    };
+    return row.ri && row.path && row.pi && row.body ? peek(&row, data) : 0;
+}
+
 /* store_scan_subtree(), starting after `at` when given and moving it along. */
-static int scan_subtree(struct store *s, const char *path, int max_depth, int ty,
-                        struct store_cursor *at, store_visit_fn *visit, void *data)
+static int scan_subtree(struct store *s, const char *path, int max_depth, int ty, struct store_cursor *at,
+                        store_peek_fn *peek, store_visit_fn *visit, void *data)
 {
     s->last_scan = (struct store_scan_stats){ 0 };
+    if (s->no_peek) peek = NULL;
     size_t root_len = 0;
     unsigned char *root = scan_key_of(s, path, &root_len);
     if (!root) return 0;
@@ -1014,6 +1036,9 @@ static int scan_subtree(struct store *s, const char *path, int max_depth, int ty
             s->last_scan.seeks++;
             continue;
         }
+        int peeked = peek_row(st, peek, data);
+        if (peeked == STORE_ROW_PASS) continue;
+        if (peeked) { result = peeked; break; }
         struct resource *r = row_resource(s, st, false);
         if (!r) { result = RSC_INTERNAL_SERVER_ERROR; break; }
         result = visit(r, data);
@@ -1034,14 +1059,14 @@ int store_scan_subtree(struct store *s, const char *path, int max_depth, int ty,
                        store_visit_fn *visit, void *data)
 {
     if (s->pg) return pg_store_scan_subtree(s->pg, path, max_depth, ty, visit, data);
-    return scan_subtree(s, path, max_depth, ty, NULL, visit, data);
+    return scan_subtree(s, path, max_depth, ty, NULL, NULL, visit, data);
 }
 
-int store_scan_subtree_from(struct store *s, const char *path, int max_depth, int ty,
-                            struct store_cursor *at, store_visit_fn *visit, void *data)
+int store_scan_subtree_from(struct store *s, const char *path, int max_depth, int ty, struct store_cursor *at,
+                            store_peek_fn *peek, store_visit_fn *visit, void *data)
 {
     if (s->pg) return pg_store_scan_subtree_from(s->pg, path, max_depth, ty, at, visit, data);
-    return scan_subtree(s, path, max_depth, ty, at, visit, data);
+    return scan_subtree(s, path, max_depth, ty, at, peek, visit, data);
 }
 
 /* store_scan_matching(): where each indexed attribute's rows are found.
@@ -1264,11 +1289,12 @@ static int pick_group(struct store *s, const struct store_need *need, const unsi
     return best;
 }
 
-int store_scan_matching(struct store *s, const char *path, int max_depth, int ty,
-                        const struct store_need *asked, store_visit_fn *visit, void *data)
+int store_scan_matching(struct store *s, const char *path, int max_depth, int ty, const struct store_need *asked,
+                        store_peek_fn *peek, store_visit_fn *visit, void *data)
 {
     if (s->pg) return pg_store_scan_matching(s->pg, path, max_depth, ty, asked, visit, data);
     s->last_scan = (struct store_scan_stats){ 0 };
+    if (s->no_peek) peek = NULL;
     size_t root_len = 0;
     unsigned char *root = scan_key_of(s, path, &root_len);
     if (!root) return RSC_NOT_IMPLEMENTED;   /* the plain scan says "nothing" */
@@ -1311,11 +1337,15 @@ int store_scan_matching(struct store *s, const char *path, int max_depth, int ty
         sqlite3_bind_blob(row, 1, key, (int)key_len, SQLITE_STATIC);
         int found = sqlite3_step(row);
         s->last_scan.rows++;
-        if (found == SQLITE_ROW && (!ty || sqlite3_column_int(row, 1) == ty)) {
+        int peeked = 0;
+        if (found == SQLITE_ROW && (!ty || sqlite3_column_int(row, 1) == ty) &&
+            !(peeked = peek_row(row, peek, data))) {
             struct resource *r = row_resource(s, row, false);
             if (!r) result = RSC_INTERNAL_SERVER_ERROR;
             else result = visit(r, data);
             resource_free(r);
+        } else if (peeked && peeked != STORE_ROW_PASS) {
+            result = peeked;
         } else if (found != SQLITE_ROW && found != SQLITE_DONE) {
             result = db_error(s, "row of a key");
         }

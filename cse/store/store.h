@@ -88,14 +88,17 @@ int store_scan_subtree(struct store *s, const char *path, int max_depth, int ty,
                        store_visit_fn *visit, void *data);
 
 /* store_scan_subtree() in slices: only rows after *at (struct
- * store_cursor: store_types.h), and *at moves to each row before the
- * visitor sees it, so a scan the visitor stopped goes on with the next call
+ * store_cursor: store_types.h), and *at moves to each row before peek or
+ * the visitor sees it, so a scan they stopped goes on with the next call
  * from where it stopped (rows inserted meanwhile behind the cursor are not
- * seen; a deleted one is not visited). Each call is a statement of its own
- * (PostgreSQL: keyset pages, sk > the cursor): nothing stays open between
- * calls, so other primitives and commits run in between. */
-int store_scan_subtree_from(struct store *s, const char *path, int max_depth, int ty,
-                            struct store_cursor *at, store_visit_fn *visit, void *data);
+ * seen; a deleted one is not visited). at may be NULL (one go). Each call is
+ * a statement of its own (PostgreSQL: keyset pages, sk > the cursor):
+ * nothing stays open between calls, so other primitives and commits run in
+ * between. peek (may be NULL) sees each row first and may pass it over
+ * undecoded (store_types.h); PostgreSQL ignores it and decodes every row,
+ * which gives the same answers. */
+int store_scan_subtree_from(struct store *s, const char *path, int max_depth, int ty, struct store_cursor *at,
+                            store_peek_fn *peek, store_visit_fn *visit, void *data);
 
 /* The conditions (enum store_attr, struct store_term, struct store_need):
  * store_types.h. */
@@ -108,8 +111,10 @@ int store_scan_subtree_from(struct store *s, const char *path, int max_depth, in
  * the backend has no index that makes it cheaper (no such index, or the
  * need matches too many rows to sort): the caller then uses
  * store_scan_subtree() and gets identical results. */
-int store_scan_matching(struct store *s, const char *path, int max_depth, int ty,
-                        const struct store_need *need, store_visit_fn *visit, void *data);
+/* peek (may be NULL): as for store_scan_subtree_from(); PostgreSQL visits
+ * every row instead. */
+int store_scan_matching(struct store *s, const char *path, int max_depth, int ty, const struct store_need *need,
+                        store_peek_fn *peek, store_visit_fn *visit, void *data);
 
 struct store_scan_stats store_last_scan(const struct store *s);
 /* Oldest (newest=false) or newest direct child of type ty. */

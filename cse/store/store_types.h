@@ -25,6 +25,23 @@ enum store_sync { STORE_SYNC_OFF = 0, STORE_SYNC_NORMAL = 1, STORE_SYNC_FULL = 2
  * to keep it). Return non-zero to stop the scan; that value is returned. */
 typedef int store_visit_fn(struct resource *res, void *data);
 
+/* A row of a scan as stored, before its body is decoded (store_peek_fn):
+ * strings borrowed for the call; et NULL when the row has none. */
+struct store_row {
+    int ty;
+    const char *ri, *path, *pi, *et;
+    const char *body;          /* its attributes' JSON text, body_len bytes */
+    size_t body_len;
+};
+
+/* What a scan's peek answers to go on without decoding the row or
+ * visiting it (the row counts as read: a cursor moves past it). */
+#define STORE_ROW_PASS (-1)
+/* Looks at a row before the scan decodes it (decoding is most of a row's
+ * cost): 0 to have it decoded and visited, STORE_ROW_PASS, or any other
+ * value to stop the scan (returned). */
+typedef int store_peek_fn(const struct store_row *row, void *data);
+
 /* What the last subtree scan cost SQLite, for tests that pin the plan:
  * rows returned, seeks past too-deep subtrees, virtual machine steps
  * (grow with every row looked at, returned or not), sorts (a temporary

@@ -17,6 +17,9 @@ as the yardstick of the machine's speed in that run.
   tests/bench/discovery_bench.py --build /tmp/old/build      # a build from before
   tests/bench/discovery_bench.py --build build --mixed 10    # + 16 connections mixing
                                                              # unindexed discoveries and la
+  tests/bench/discovery_bench.py --build build --sizes 1000000 --callgrind --data /tmp/disc
+                      # instructions per request of CALLGRIND_QUERIES (the server under
+                      # callgrind, collecting only during each query); --data keeps the tree
 
 Queries marked * read the whole container when few match (no index): above
 10 000 instances they get 3 requests only. Nothing here asserts: it prints
@@ -146,10 +149,69 @@ def bulk_load(db_file, total):
     db.close()
 
 
-def start(cse, data_dir):
+def start(cse, data_dir, wrapper=None):
     port = free_port()
     argv = [cse, "--http-port", str(port), "--data-dir", data_dir, "--log-level", "warn"] + HTTP_ONLY
-    return Server(argv, port, "m2m-cse")
+    return Server(argv, port, "m2m-cse", wrapper=wrapper)
+
+
+# Instructions per request (--callgrind): ofst paging (each skipped match
+# used to be decoded and its access checked) and scans no index narrows,
+# whose cost per row read is the figure (at N rows: instructions / N).
+CALLGRIND_QUERIES = [
+    ("la", "/cse-in/bench/data/la"),
+    ("ty=4&lim=10", "/cse-in/bench/data?fu=1&ty=4&lim=10"),
+    ("ty=4&lim=10&ofst=1000", "/cse-in/bench/data?fu=1&ty=4&lim=10&ofst=1000"),
+    ("ty=4&lim=10&ofst=100000", "/cse-in/bench/data?fu=1&ty=4&lim=10&ofst=100000"),
+    ("lim=10&ofst=100000 (AE)", "/cse-in/bench?fu=1&lim=10&ofst=100000"),
+    ("con=none&lim=10 (reads all)", "/cse-in/bench/data?fu=1&con=none&lim=10"),
+    ("rcn=4&lim=10&ofst=1000", "/cse-in/bench/data?rcn=4&lim=10&ofst=1000"),
+]
+
+
+def callgrind_run(cse, data, requests, size, only=None):
+    """Each CALLGRIND_QUERIES once unmeasured, then `requests` times with
+    callgrind collecting: instructions per request, by query (those that
+    read all rows only up to 100 000: per row is the figure)."""
+    out = os.path.join(data, "callgrind.out")
+    for f in os.listdir(data):
+        if f.startswith("callgrind.out"):   # a previous run's final dump
+            os.remove(os.path.join(data, f))
+    srv = start(cse, data, wrapper=["valgrind", "--tool=callgrind", "--instr-atstart=no",
+                                    "--callgrind-out-file=" + out + ".%p"])
+    result = {}
+    try:
+        for name, path in CALLGRIND_QUERIES:
+            if ("reads all" in name and size > 100000) or (only and name not in only):
+                continue
+            conn = http.client.HTTPConnection("127.0.0.1", srv.port, timeout=3600)
+            for measured in (False, True):
+                if measured:
+                    subprocess.run(["callgrind_control", "-z", str(srv.pid)], check=True, capture_output=True)
+                    subprocess.run(["callgrind_control", "-i", "on", str(srv.pid)], check=True, capture_output=True)
+                for _ in range(requests if measured else 1):
+                    conn.request("GET", path, headers=HEADERS)
+                    r = conn.getresponse()
+                    body = r.read()
+                    if r.status != 200:
+                        raise RuntimeError("%s answered %d: %s" % (path, r.status, body[:200]))
+            subprocess.run(["callgrind_control", "-i", "off", str(srv.pid)], check=True, capture_output=True)
+            subprocess.run(["callgrind_control", "-d", str(srv.pid)], check=True, capture_output=True)
+            conn.close()
+            total = 0
+            for f in os.listdir(data):
+                if not f.startswith("callgrind.out"):
+                    continue
+                with open(os.path.join(data, f)) as dump:
+                    for line in dump:
+                        if line.startswith("summary:") or line.startswith("totals:"):
+                            total += int(line.split()[1])
+                os.remove(os.path.join(data, f))
+            result[name] = total // requests
+            print("%-32s %14d instructions per request" % (name, result[name]), flush=True)
+    finally:
+        srv.stop(timeout=600)
+    return result
 
 
 def measure(srv, path, n):
@@ -238,6 +300,12 @@ def main():
     ap.add_argument("--mixed", type=int, default=0,
                     help="seconds of 16 connections mixing unindexed discoveries with `la` (0: none)")
     ap.add_argument("--out", default=None)
+    ap.add_argument("--callgrind", action="store_true",
+                    help="instructions per request of CALLGRIND_QUERIES instead of latencies")
+    ap.add_argument("--data", default=None,
+                    help="keep the loaded tree of each size in DATA/<size> and reuse it when there")
+    ap.add_argument("--only", type=lambda v: v.split(","), default=None,
+                    help="with --callgrind: only these CALLGRIND_QUERIES (names, comma-separated)")
     args = ap.parse_args()
     cse = os.path.join(args.build, "m2m-cse")
     sizes = [int(x) for x in args.sizes.split(",")]
@@ -245,7 +313,11 @@ def main():
     work = tempfile.mkdtemp(prefix="ironbark-disc-")
     try:
         for n in sizes:
-            data = os.path.join(work, str(n))
+            data = os.path.join(args.data or work, str(n))
+            if args.callgrind and os.path.exists(os.path.join(data, "loaded")):
+                results[n] = callgrind_run(cse, data, min(args.requests, 3), n, args.only)
+                continue
+            shutil.rmtree(data, ignore_errors=True)
             srv = start(cse, data)
             try:
                 request(srv, "POST", "/cse-in", 2, {"m2m:ae": {"rn": "bench", "api": "Nbench", "rr": False, "srv": ["3"]}})
@@ -256,6 +328,11 @@ def main():
             t0 = time.time()
             bulk_load(os.path.join(data, "cse.db"), n)
             load_s = time.time() - t0
+            open(os.path.join(data, "loaded"), "w").close()
+            print("size %d loaded in %.1f s" % (n, load_s), file=sys.stderr)
+            if args.callgrind:
+                results[n] = callgrind_run(cse, data, min(args.requests, 3), n, args.only)
+                continue
             srv = start(cse, data)
             try:
                 row = {"load_s": load_s, "queries": {}}
@@ -270,10 +347,15 @@ def main():
             finally:
                 srv.stop()
             results[n] = row
-            shutil.rmtree(data, ignore_errors=True)
-            print("size %d loaded in %.1f s" % (n, load_s), file=sys.stderr)
+            if not args.data:
+                shutil.rmtree(data, ignore_errors=True)
     finally:
         shutil.rmtree(work, ignore_errors=True)
+    if args.callgrind:
+        if args.out:
+            with open(args.out, "w") as f:
+                json.dump(results, f, indent=1)
+        return
     first = sizes[0]
     print("\nbuild: %s   load average: %s" % (args.build, " ".join(open("/proc/loadavg").read().split()[:3])))
     print("%-32s" % "query (median ms / CPU µs / ×size %d)" % first + "".join("%26d" % n for n in sizes))

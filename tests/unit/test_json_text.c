@@ -128,6 +128,65 @@ static void cycle_fails(void **state)
     json_decref(a);
 }
 
+/* Each member found by json_text_members() decodes to what jansson holds
+ * under that name; names absent are NULL. */
+static void members_of(const json_t *o, const char *text, size_t len)
+{
+    const char *names[] = { "k0", "k1", "k7", "k42", "k99", "none" }, *value[6];
+    size_t value_len[6];
+    assert_true(json_text_members(text, len, names, 6, value, value_len));
+    for (int k = 0; k < 6; k++) {
+        json_t *want = json_object_get(o, names[k]);
+        if (!want) { assert_null(value[k]); continue; }
+        assert_non_null(value[k]);
+        json_t *got = json_loadb(value[k], value_len[k], JSON_DECODE_ANY, NULL);
+        assert_non_null(got);
+        assert_true(json_equal(got, want));
+        json_decref(got);
+    }
+}
+
+static void members_random(void **state)
+{
+    (void)state;
+    unsigned seed = 777;
+    for (int i = 0, objects = 0; objects < 500 && i < 100000; i++) {
+        json_t *v = random_value(&seed, 0);
+        if (json_is_object(v)) {
+            objects++;
+            size_t len;
+            char *text = json_text(v, &len);
+            assert_non_null(text);
+            members_of(v, text, len);
+            free(text);
+            /* With white space, as another writer might leave it. */
+            text = json_dumps(v, JSON_INDENT(2));
+            members_of(v, text, strlen(text));
+            free(text);
+        }
+        json_decref(v);
+    }
+}
+
+static void members_edges(void **state)
+{
+    (void)state;
+    const char *names[] = { "a", "b", "d" }, *value[3];
+    size_t len[3];
+    const char *text = "{\"a\":\"x\\\"}\\\\\",\"b\":[1,{\"c\":\"]\"}],\"d\":2,\"d\":true}";
+    assert_true(json_text_members(text, strlen(text), names, 3, value, len));
+    assert_int_equal(len[0], strlen("\"x\\\"}\\\\\""));   /* "x\"}\\" */
+    assert_memory_equal(value[1], "[1,{\"c\":\"]\"}]", len[1]);
+    assert_memory_equal(value[2], "true", len[2]);       /* the last of a name, as jansson */
+    static const char *const refused[] = {
+        "[1,2]", "{\"a\":1", "{\"a\" 1}", "{\"a\":[1}", "{\"\\u0061\":1}", "{\"a\":1}x", "", "{\"a\":}",
+    };
+    for (size_t i = 0; i < sizeof refused / sizeof *refused; i++)
+        assert_false(json_text_members(refused[i], strlen(refused[i]), names, 3, value, len));
+    assert_true(json_text_members(" { } ", 5, names, 3, value, len));
+    assert_null(value[0]);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -137,6 +196,8 @@ int main(void)
         cmocka_unit_test(containers),
         cmocka_unit_test(random_trees),
         cmocka_unit_test(cycle_fails),
+        cmocka_unit_test(members_random),
+        cmocka_unit_test(members_edges),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -352,6 +352,69 @@ static void limited_scan_reads_only_what_it_takes(void **state)
     store_close(st);
 }
 
+/* A peek (store_peek_fn) that checks what it is shown, passes rows with
+ * an odd number over and stops the scan (9) at "cin50". */
+struct peek_probe { struct list l; int peeked; };
+
+static int peek_odd(const struct store_row *row, void *data)
+{
+    struct peek_probe *p = data;
+    p->peeked++;
+    char path[80];
+    snprintf(path, sizeof path, "cse-in/c/%s", row->ri);
+    assert_string_equal(row->path, path);
+    assert_string_equal(row->pi, "pcnt");
+    assert_int_equal(row->ty, 4);
+    assert_true(row->et && !strcmp(row->et, "20991231T000000"));
+    assert_true(row->body_len > strlen(row->ri) && row->body[0] == '{' && memmem(row->body, row->body_len, row->ri, strlen(row->ri)));
+    if (!strcmp(row->ri, "cin50")) return 9;
+    return (row->ri[strlen(row->ri) - 1] - '0') % 2 ? STORE_ROW_PASS : 0;
+}
+
+static int collect_peeked(struct resource *r, void *data)
+{
+    return collect(r, &((struct peek_probe *)data)->l);
+}
+
+/* A scan's peek sees each row (its ri, path, pi, ty, et and body) before
+ * it is decoded: rows it passes over are not visited, its stop value ends
+ * the scan with the cursor at that row, and the scan goes on after it.
+ * The plan is the same: rows read in order, no sort, no full scan. */
+static void peek_passes_rows_over(void **state)
+{
+    (void)state;
+    struct store *st = open_with_container("pcb", "pcnt");
+    assert_int_equal(store_begin(st), 0);
+    for (int i = 0; i < 100; i++) {
+        char ri[16], path[48];
+        snprintf(ri, sizeof ri, "cin%d", i);
+        snprintf(path, sizeof path, "cse-in/c/%s", ri);
+        struct resource *r = mk(ri, "pcnt", 4, path, "20991231T000000");
+        assert_int_equal(store_insert(st, r), 0);
+        resource_free(r);
+    }
+    assert_int_equal(store_commit(st), 0);
+    for (int ty = 0; ty <= 4; ty += 4) {
+        struct store_cursor at = { .len = 0 };
+        struct peek_probe p = { .peeked = 0 };
+        /* Through (sk) with ty checked in SQL, and through (sk) alone. */
+        assert_int_equal(store_scan_subtree_from(st, "cse-in/c", 0, ty, &at, peek_odd, collect_peeked, &p), 9);
+        assert_int_equal(p.peeked, 51);
+        assert_int_equal(p.l.n, 25);   /* cin0, cin2, ... cin48 */
+        assert_string_equal(p.l.items[0], "cin0");
+        assert_string_equal(p.l.items[24], "cin48");
+        struct store_scan_stats stats = store_last_scan(st);
+        assert_int_equal(stats.rows, 51);
+        assert_int_equal(stats.sorts, 0);
+        assert_int_equal(stats.full_scan_steps, 0);
+        p.l.n = 0;
+        assert_int_equal(store_scan_subtree_from(st, "cse-in/c", 0, ty, &at, NULL, collect_peeked, &p), 0);
+        assert_string_equal(p.l.items[0], "cin51");
+        assert_int_equal(store_last_scan(st).rows, 49);
+    }
+    store_close(st);
+}
+
 /* Instance i of 4 200 under cse-in/c: ct in creation order, cs i % 100
  * (5 000 for two), cnf text/plain (application/json for two), labels on
  * four. */
@@ -389,7 +452,7 @@ static int scan_need(struct store *st, const struct store_term *terms, int n, st
     struct store_need need = { .nterms = n };
     memcpy(need.term, terms, (size_t)n * sizeof *terms);
     l->n = 0;
-    return store_scan_matching(st, "cse-in/c", 0, 4, &need, collect, l);
+    return store_scan_matching(st, "cse-in/c", 0, 4, &need, NULL, collect, l);
 }
 
 /* Only the matching rows are read, in pre-order, without a full scan;
@@ -490,9 +553,9 @@ static void filtered_scan_reads_only_matches(void **state)
     /* Depth: the instances are one level below the container. */
     struct store_need need = { .nterms = 1, .term = { hot } };
     l.n = 0;
-    assert_int_equal(store_scan_matching(st, "cse-in", 1, 0, &need, collect, &l), 0);
+    assert_int_equal(store_scan_matching(st, "cse-in", 1, 0, &need, NULL, collect, &l), 0);
     assert_int_equal(l.n, 0);
-    assert_int_equal(store_scan_matching(st, "cse-in", 2, 0, &need, collect, &l), 0);
+    assert_int_equal(store_scan_matching(st, "cse-in", 2, 0, &need, NULL, collect, &l), 0);
     assert_int_equal(l.n, 2);
     /* Labels follow an update (removed from f1200, added to f5) and a delete. */
     assert_int_equal(store_last_scan(st).full_scan_steps, 0);
@@ -528,7 +591,7 @@ static void filtered_scan_reads_only_matches(void **state)
     resource_free(cnt);
     struct store_need at_root = { .nterms = 1, .term = { { .attr = STORE_ATTR_CT, .lo = "20261231T000000" } } };
     l.n = 0;
-    assert_int_equal(store_scan_matching(st, "cse-in", 0, 0, &at_root, collect, &l), 0);
+    assert_int_equal(store_scan_matching(st, "cse-in", 0, 0, &at_root, NULL, collect, &l), 0);
     assert_int_equal(l.n, 1);
     cnt = mk("old", "fcb", 3, "cse-in/old", NULL);
     json_object_set_new(cnt->attrs, "ct", json_string("20200101T000000"));
@@ -541,7 +604,7 @@ static void filtered_scan_reads_only_matches(void **state)
     assert_int_equal(store_insert(st, cnt), 0);
     resource_free(cnt);
     l.n = 0;
-    assert_int_equal(store_scan_matching(st, "cse-in", 0, 0, &at_root, collect, &l), 0);
+    assert_int_equal(store_scan_matching(st, "cse-in", 0, 0, &at_root, NULL, collect, &l), 0);
     assert_int_equal(l.n, 2);
     assert_string_equal(l.items[0], "fcnt2");
     assert_string_equal(l.items[1], "new");
@@ -564,9 +627,9 @@ static void filtered_scan_reads_only_matches(void **state)
     assert_int_equal(store_commit(st), 0);
     struct store_need sized = { .nterms = 1, .term = { big } };
     l.n = 0;
-    assert_int_equal(store_scan_matching(st, "cse-in", 0, 0, &sized, collect, &l), RSC_NOT_IMPLEMENTED);
+    assert_int_equal(store_scan_matching(st, "cse-in", 0, 0, &sized, NULL, collect, &l), RSC_NOT_IMPLEMENTED);
     struct store_need typed = { .nterms = 1, .term = { { .attr = STORE_ATTR_CNF, .eq = "text/x-05:0" } } };
-    assert_int_equal(store_scan_matching(st, "cse-in", 0, 0, &typed, collect, &l), 0);
+    assert_int_equal(store_scan_matching(st, "cse-in", 0, 0, &typed, NULL, collect, &l), 0);
     assert_int_equal(l.n, 1);
     assert_string_equal(l.items[0], "m5");
     store_close(st);
@@ -652,18 +715,18 @@ static void migrates_old_schema(void **state)
     /* The filter columns and labels are filled from the bodies. */
     struct store_need need = { .nterms = 1, .term = { { .attr = STORE_ATTR_LABEL, .eq = "b" } } };
     l.n = 0;
-    assert_int_equal(store_scan_matching(st, "cse-in", 0, 0, &need, collect, &l), 0);
+    assert_int_equal(store_scan_matching(st, "cse-in", 0, 0, &need, NULL, collect, &l), 0);
     assert_int_equal(l.n, 1);
     assert_string_equal(l.items[0], "i1");
     need.term[0] = (struct store_term){ .attr = STORE_ATTR_CS, .ilo = 3, .ihi = 4 };
     l.n = 0;
-    assert_int_equal(store_scan_matching(st, "cse-in", 0, 0, &need, collect, &l), 0);
+    assert_int_equal(store_scan_matching(st, "cse-in", 0, 0, &need, NULL, collect, &l), 0);
     assert_int_equal(l.n, 1);
     assert_string_equal(l.items[0], "i1");
     /* Rows without ct are in no order: a ct condition reads them all. */
     need.term[0] = (struct store_term){ .attr = STORE_ATTR_CT, .lo = "20200101T000000" };
     l.n = 0;
-    assert_int_equal(store_scan_matching(st, "cse-in", 0, 0, &need, collect, &l), 0);
+    assert_int_equal(store_scan_matching(st, "cse-in", 0, 0, &need, NULL, collect, &l), 0);
     assert_int_equal(l.n, 5);
     /* New rows join the migrated tree, after the old ones. */
     struct resource *r = mk("i3", "c", 4, "cse-in/ae/c/i3", NULL);
@@ -695,6 +758,7 @@ int main(void)
         cmocka_unit_test(subtree_delete),
         cmocka_unit_test(reopen_file),
         cmocka_unit_test(limited_scan_reads_only_what_it_takes),
+        cmocka_unit_test(peek_passes_rows_over),
         cmocka_unit_test(filtered_scan_reads_only_matches),
         cmocka_unit_test(migrates_old_schema),
         cmocka_unit_test(edge_child_memo_follows_changes),

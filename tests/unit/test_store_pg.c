@@ -230,7 +230,7 @@ static void sliced_scans(void **state)
     struct store_cursor at = { 0 };
     l.stop = 250;
     int slices = 0, rc;
-    while ((rc = store_scan_subtree_from(s, "cse-in/sbox", 0, 0, &at, collect, &l)) == 1) {
+    while ((rc = store_scan_subtree_from(s, "cse-in/sbox", 0, 0, &at, NULL, collect, &l)) == 1) {
         l.stop += 250;
         if (++slices == 1) {         /* s100 is behind the cursor, sbox's new last child ahead */
             assert_int_equal(put(s, "s100x", "s100", 4, "cse-in/sbox/s100/x"), 0);
@@ -248,7 +248,7 @@ static void sliced_scans(void **state)
     assert_int_equal(whole.n, 601);
     at.len = 0;
     l.stop = 3;                      /* s000..s002, then s003..s005, then past sdeep */
-    for (slices = 0; (rc = store_scan_subtree_from(s, "cse-in/sbox", 1, 0, &at, collect, &l)) == 1; slices++)
+    for (slices = 0; (rc = store_scan_subtree_from(s, "cse-in/sbox", 1, 0, &at, NULL, collect, &l)) == 1; slices++)
         l.stop += l.n < 9 ? 3 : 300;
     assert_int_equal(rc, 0);
     assert_int_equal(l.n, 601);
@@ -256,7 +256,7 @@ static void sliced_scans(void **state)
     /* A cursor of another subtree starts this one from its beginning. */
     l.n = 0;
     l.stop = 0;
-    assert_int_equal(store_scan_subtree_from(s, "cse-in/a-none", 0, 0, &at, collect, &l), 0);
+    assert_int_equal(store_scan_subtree_from(s, "cse-in/a-none", 0, 0, &at, NULL, collect, &l), 0);
     assert_int_equal(l.n, 0);
 
     assert_true(pq_load("test_store_pg"));
@@ -296,7 +296,7 @@ static int scan_need(struct store *st, const char *path, int depth, const struct
     struct store_need need = { .nterms = n };
     memcpy(need.term, terms, (size_t)n * sizeof *terms);
     l->n = 0;
-    return store_scan_matching(st, path, depth, 0, &need, collect, l);
+    return store_scan_matching(st, path, depth, 0, &need, NULL, collect, l);
 }
 
 /* Label conditions are answered from the labels table: only the matching
