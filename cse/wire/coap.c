@@ -162,19 +162,8 @@ static void session_security(coap_session_t *session, struct m2m_request *req)
 
 static void read_request(const coap_pdu_t *pdu, struct coap_msg_in *in)
 {
-    coap_opt_iterator_t it;
-    coap_opt_t *opt;
     in->code = coap_pdu_get_code(pdu);
-    coap_option_iterator_init(pdu, &it, COAP_OPT_ALL);
-    while ((opt = coap_option_next(&it))) {
-        if (in->nopts == COAP_MAP_MAX_OPTS) {
-            in->too_many_opts = true;
-            break;
-        }
-        struct coap_option_in *o = &in->opts[in->nopts++];
-        o->number = (uint16_t)it.number;
-        o->value = coap_optiter_value(opt, &it, &o->len);
-    }
+    in->nopts = coap_optiter_read(pdu, in->opts, COAP_MAP_MAX_OPTS, &in->too_many_opts);
     size_t len = 0, offset = 0, total = 0;
     const uint8_t *data = NULL;
     if (coap_get_data_large(pdu, &len, &data, &offset, &total) && data) {
