@@ -47,7 +47,7 @@ def counted(tool, pid, load):
     table = {}
     for line in text.splitlines():
         m = re.match(r"\s*[\d.]+\s+[\d.]+\s+\d+\s+(\d+)\s+(?:\d+\s+)?(\w+)$", line)
-        if m:
+        if m and m.group(2) != "total":
             table[m.group(2)] = int(m.group(1))
     return sum(table.values()), table, result
 
