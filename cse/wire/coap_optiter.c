@@ -49,10 +49,13 @@ static inline coap_opt_t *walk_next(struct walk *w)
         n = 1u + ln;
         if (n > w->len) return NULL;
     } else {
-        n = coap_wire_option_at(current, w->len, &delta, &w->vlen);
+        size_t d, v;   /* locals: their addresses taken, w stays in registers */
+        n = coap_wire_option_at(current, w->len, &d, &v);
         /* libcoap refuses a two-byte delta whose first byte is 0xff (it
          * would overflow its 16-bit delta); the same option is malformed here. */
-        if (!n || delta >= 269 + 0xff00) return NULL;
+        if (!n || d >= 269 + 0xff00) return NULL;
+        delta = d;
+        w->vlen = v;
     }
     w->p += n;
     w->len -= n;
