@@ -8,7 +8,8 @@
 
 typedef ssize_t recvmsg_fn(int fd, struct msghdr *msg, int flags);
 
-/* The batch: RECV_BATCH_MAX datagrams as recvmmsg() left them, of one fd. */
+/* The batch: RECV_BATCH_MAX datagrams as recvmmsg() left them, of one fd;
+ * slot 0 is the caller's own buffers (handed out at once). */
 static struct {
     bool armed;
     int fd;
@@ -52,24 +53,35 @@ static bool batchable(const struct msghdr *msg, int flags)
     return flags == 0 && msg->msg_iovlen == 1 && msg->msg_iov[0].iov_len == RECV_BATCH_SLOT;
 }
 
-/* Takes what fd has queued, up to RECV_BATCH_MAX datagrams: how many, or -1
- * with errno as recvmsg() would have set it. */
-static int refill(int fd)
+/* Takes what fd has queued, up to RECV_BATCH_MAX datagrams, the first
+ * straight into the caller's msg (so a batch of one copies nothing): how
+ * many, the first one's length in *len; -1 with errno as recvmsg() would
+ * have set it. */
+static int refill(int fd, struct msghdr *msg, ssize_t *len)
 {
-    for (unsigned i = 0; i < RECV_BATCH_MAX; i++) {
-        rb.iov[i] = (struct iovec){ rb.data[i], RECV_BATCH_SLOT };
-        rb.hdr[i].msg_hdr = (struct msghdr){
-            .msg_name = &rb.name[i], .msg_namelen = sizeof rb.name[i],
-            .msg_iov = &rb.iov[i], .msg_iovlen = 1,
-            .msg_control = rb.control[i].buf, .msg_controllen = sizeof rb.control[i].buf,
-        };
+    if (!rb.hdr[1].msg_hdr.msg_iov) {   /* the slots' fixed parts, once */
+        for (unsigned i = 1; i < RECV_BATCH_MAX; i++) {
+            rb.iov[i] = (struct iovec){ rb.data[i], RECV_BATCH_SLOT };
+            rb.hdr[i].msg_hdr = (struct msghdr){ .msg_name = &rb.name[i], .msg_iov = &rb.iov[i],
+                                                 .msg_iovlen = 1, .msg_control = rb.control[i].buf };
+        }
     }
+    for (unsigned i = 1; i < RECV_BATCH_MAX; i++) {
+        rb.hdr[i].msg_hdr.msg_namelen = sizeof rb.name[i];
+        rb.hdr[i].msg_hdr.msg_controllen = sizeof rb.control[i].buf;
+    }
+    rb.hdr[0].msg_hdr = *msg;
     int n = recvmmsg(fd, rb.hdr, RECV_BATCH_MAX, MSG_DONTWAIT, NULL);
     if (n <= 0) return n;
+    msg->msg_namelen = rb.hdr[0].msg_hdr.msg_namelen;
+    msg->msg_controllen = rb.hdr[0].msg_hdr.msg_controllen;
+    msg->msg_flags = rb.hdr[0].msg_hdr.msg_flags;
     rb.fd = fd;
     rb.count = (unsigned)n;
-    rb.next = 0;
+    rb.next = 1;
     rb.batches++;
+    rb.served++;
+    *len = (ssize_t)rb.hdr[0].msg_len;
     return n;
 }
 
@@ -107,9 +119,10 @@ ssize_t recvmsg(int fd, struct msghdr *msg, int flags)
     }
     if (rb.next < rb.count && fd == rb.fd && batchable(msg, flags)) return hand_out(msg);
     if (rb.armed && rb.next == rb.count && batchable(msg, flags)) {
-        int n = refill(fd);
+        ssize_t len = -1;
+        int n = refill(fd, msg, &len);
         if (n < 0) return -1;
-        if (n > 0) return hand_out(msg);
+        if (n > 0) return len;
     }
     recvmsg_fn *real = libc_recvmsg();
     if (!real) {
