@@ -15,6 +15,7 @@
 #include "../base/clock.h"
 #include "../base/log.h"
 #include "../base/loop.h"
+#include "../base/recv_batch.h"
 #include "../core/rsc.h"
 #include "../core/throttle.h"
 #include "../../security/dtls.h"
@@ -26,6 +27,7 @@
 #include <dlfcn.h>
 #include <netdb.h>
 #include <sys/epoll.h>
+#include <sys/socket.h>
 #include <stddef.h>
 #include <unistd.h>
 #include <stdio.h>
@@ -61,6 +63,7 @@ struct coap_server {
     int64_t piggyback_ms;          /* how long a deferred answer may still go on the ACK */
     long long refused;             /* requests refused for peer misbehaviour */
     bool self_testing;             /* our own probe at start: not a request to count or log */
+    bool batch_reads;              /* libcoap's reads can be batched (recv_batch.h) */
     struct log_burst refused_log;
 };
 
@@ -162,19 +165,8 @@ static void session_security(coap_session_t *session, struct m2m_request *req)
 
 static void read_request(const coap_pdu_t *pdu, struct coap_msg_in *in)
 {
-    coap_opt_iterator_t it;
-    coap_opt_t *opt;
     in->code = coap_pdu_get_code(pdu);
-    coap_option_iterator_init(pdu, &it, COAP_OPT_ALL);
-    while ((opt = coap_option_next(&it))) {
-        if (in->nopts == COAP_MAP_MAX_OPTS) {
-            in->too_many_opts = true;
-            break;
-        }
-        struct coap_option_in *o = &in->opts[in->nopts++];
-        o->number = (uint16_t)it.number;
-        o->value = coap_optiter_value(opt, &it, &o->len);
-    }
+    in->nopts = coap_optiter_read(pdu, in->opts, COAP_MAP_MAX_OPTS, &in->too_many_opts);
     size_t len = 0, offset = 0, total = 0;
     const uint8_t *data = NULL;
     if (coap_get_data_large(pdu, &len, &data, &offset, &total) && data) {
@@ -543,11 +535,8 @@ static void release_held(void *data, bool ok)
     }
 }
 
-static void on_request(coap_resource_t *resource, coap_session_t *session,
-                       const coap_pdu_t *request, const coap_string_t *query,
-                       coap_pdu_t *response)
+static void serve(coap_session_t *session, const coap_pdu_t *request, coap_pdu_t *response)
 {
-    (void)resource; (void)query;
     struct coap_server *srv = coap_get_app_data(coap_session_get_context(session));
     struct coap_job *j = job_new();
     struct coap_msg_out *out = malloc(sizeof *out);
@@ -669,6 +658,19 @@ static void on_request(coap_resource_t *resource, coap_session_t *session,
         free(out);
     }
     job_free(j);
+}
+
+/* libcoap's request handler. What it runs may turn libcoap's own loop
+ * (coap_io_process() to send a deferred answer now): reads made there must
+ * not start a batch (recv_batch.h) that only on_readable() drains. */
+static void on_request(coap_resource_t *resource, coap_session_t *session,
+                       const coap_pdu_t *request, const coap_string_t *query,
+                       coap_pdu_t *response)
+{
+    (void)resource; (void)query;
+    bool armed = recv_batch_arm(false);
+    serve(session, request, response);
+    recv_batch_arm(armed);
 }
 
 /* ---- context, endpoints, loop ------------------------------------------- */
@@ -797,7 +799,8 @@ static int self_test(struct coap_server *srv)
     return -1;
 }
 
-/* Datagrams handled per wake-up at most, so that HTTP work is not starved. */
+/* Datagrams handled per wake-up (at least; a batch read is finished), so
+ * that HTTP work is not starved. */
 #define COAP_READ_BATCH 32
 
 typedef unsigned int prepare_epoll_fn(coap_context_t *ctx, coap_tick_t now);
@@ -821,29 +824,57 @@ unsigned int coap_io_prepare_epoll(coap_context_t *ctx, coap_tick_t now)
     return real ? real(ctx, now) : 0;
 }
 
+/* One event to libcoap, then again while the read it made left datagrams
+ * batched (recv_batch.h): they are this event's socket's, and handled
+ * before the socket is waited for again. Each round must take one, or the
+ * event was not the batch's socket (no read of libcoap's then starts one).
+ * The number of datagrams handled. */
+static int handle_event(struct coap_server *srv, struct epoll_event *ev)
+{
+    int handled = 1;
+    coap_io_do_epoll(srv->ctx, ev, 1);
+    unsigned long long served, batches, before;
+    recv_batch_counts(&served, &batches);
+    while (recv_batch_pending()) {
+        before = served;
+        coap_io_do_epoll(srv->ctx, ev, 1);
+        handled++;
+        recv_batch_counts(&served, &batches);
+        if (served == before) {
+            log_warn("coap: %zu batched datagrams left unread", recv_batch_pending());
+            break;
+        }
+    }
+    return handled;
+}
+
 /* libcoap's epoll fd is readable: its events go to coap_io_do_epoll()
- * directly, several rounds while more are waiting, and libcoap's timeouts
- * are looked at once after the batch (coap_io_prepare_epoll() above), or by
- * coap_io_process() when libcoap's timer fired. */
+ * directly, one by one while more are waiting, their sockets read in
+ * batches (handle_event()); libcoap's timeouts are looked at once after the
+ * wake-up (coap_io_prepare_epoll() above), or by coap_io_process() when
+ * libcoap's timer fired. */
 static void on_readable(struct loop *loop, int fd, void *data, int mask)
 {
     (void)loop; (void)mask;
     struct coap_server *srv = data;
     struct epoll_event ev[COAP_MAX_EPOLL_EVENTS];
     bool timer = false;
-    int round = 0;
+    int handled = 0;
     batching = srv->ctx;
-    for (; round < COAP_READ_BATCH; round++) {
+    bool armed = recv_batch_arm(srv->batch_reads);
+    while (handled < COAP_READ_BATCH) {
         int n = epoll_wait(fd, ev, COAP_MAX_EPOLL_EVENTS, 0);
         if (n <= 0) break;
-        for (int i = 0; i < n; i++)
+        for (int i = 0; i < n; i++) {
             if (!ev[i].data.ptr) timer = true;   /* libcoap's timerfd */
-        coap_io_do_epoll(srv->ctx, ev, (size_t)n);
+            handled += handle_event(srv, &ev[i]);
+        }
     }
+    recv_batch_arm(armed);
     batching = NULL;
     if (timer) {
         coap_io_process(srv->ctx, COAP_IO_NO_WAIT);
-    } else if (round) {
+    } else if (handled) {
         coap_tick_t now;
         coap_ticks(&now);
         coap_io_prepare_epoll(srv->ctx, now);
@@ -900,6 +931,11 @@ struct coap_server *coap_server_start(struct loop *loop, struct cse *cse,
         coap_server_stop(srv);
         return NULL;
     }
+    /* Our recvmsg() (recv_batch.h) sees libcoap's calls only when it sees
+     * this module's: asked with the probe call. */
+    (void)recvmsg(-1, NULL, 0);
+    srv->batch_reads = recv_batch_probe_reached();
+    if (!srv->batch_reads) log_info("coap: datagrams are read one by one (recv_batch.h is not in front of libc)");
     libcoap_serving = 1;
     return srv;
 }

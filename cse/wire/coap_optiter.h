@@ -7,8 +7,8 @@
  * Block1/2, Proxy-Uri, ...), each step through three out-of-line calls per
  * option. That was a quarter of a CoAP RETRIEVE's instructions. Like
  * coap_pdu_parse() (coap_parse_hook.h) and coap_option_filter_get()
- * (coap_optfilter.h), coap_option_next(), coap_check_option() and
- * coap_get_uri_path() are exported and called through libcoap's PLT; we
+ * (coap_optfilter.h), coap_option_next(), coap_check_option(),
+ * coap_get_uri_path() and coap_get_query() are exported and called through libcoap's PLT; we
  * define them with libcoap's semantics (the iterator is the public
  * coap_opt_iterator_t, returning what libcoap's functions return), decoding
  * each option header with coap_wire_option_at(). tests/unit/test_coap_optiter.c
@@ -16,12 +16,21 @@
 #ifndef IRONBARK_COAP_OPTITER_H
 #define IRONBARK_COAP_OPTITER_H
 
+#include "coap_map.h"
+
 #include <coap3/coap.h>
+#include <stdbool.h>
 
 /* The value and its length (*len) of opt, the option coap_option_next(oi)
  * just returned: read from its header, without libcoap's coap_opt_value()
  * and coap_opt_length() (each decodes the header again). */
 const uint8_t *coap_optiter_value(const coap_opt_t *opt, const coap_opt_iterator_t *oi, size_t *len);
+
+/* Every option of pdu in wire order, as coap_option_next() over an
+ * unfiltered iterator yields them (up to a malformed one), into opts: the
+ * count, at most max, with *more set when there were more. One walk
+ * without a call per option. */
+int coap_optiter_read(const coap_pdu_t *pdu, struct coap_option_in *opts, int max, bool *more);
 
 /* Fills an empty filter with number as coap_option_filter_set() would
  * (libcoap takes the highest free slot). */

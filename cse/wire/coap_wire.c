@@ -47,7 +47,7 @@ struct option {
 /* Walks the options of msg from p; calls fn for each (stops early when fn
  * returns non-zero). Returns the position after the options (the payload
  * marker or the end), or NULL on a format error with *why set. */
-static const uint8_t *walk(const uint8_t *p, const uint8_t *end,
+static inline const uint8_t *walk(const uint8_t *p, const uint8_t *end,
                            int (*fn)(void *ctx, const struct option *o), void *ctx,
                            const char **why)
 {
@@ -86,7 +86,7 @@ struct scan {
     const char *bad;
 };
 
-static int scan_option(void *ctx, const struct option *o)
+static inline int scan_option(void *ctx, const struct option *o)
 {
     struct scan *s = ctx;
     size_t min, max;

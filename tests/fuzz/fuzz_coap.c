@@ -70,6 +70,7 @@ static void check_answer(const struct m2m_request *req, const struct m2m_respons
 
 typedef coap_opt_t *next_fn(coap_opt_iterator_t *oi);
 typedef coap_opt_t *check_fn(const coap_pdu_t *pdu, coap_option_num_t number, coap_opt_iterator_t *oi);
+typedef coap_string_t *string_fn(const coap_pdu_t *pdu);
 
 static void *libcoap_fn(const char *name)
 {
@@ -89,16 +90,47 @@ static void same_walk(coap_opt_iterator_t *a, coap_opt_iterator_t *b, next_fn *r
     FUZZ_CHECK(a->bad && b->bad);
 }
 
+/* Our path or query string and libcoap's for the same request. */
+static void same_string(const coap_pdu_t *pdu, string_fn *ours, string_fn *real)
+{
+    coap_string_t *a = ours(pdu), *b = real(pdu);
+    FUZZ_CHECK((a == NULL) == (b == NULL));
+    if (a) FUZZ_CHECK(a->length == b->length && !memcmp(a->s, b->s, a->length));
+    coap_delete_string(a);
+    coap_delete_string(b);
+}
+
+/* coap_optiter_read() and libcoap's unfiltered walk: the same options. */
+static void same_read(const coap_pdu_t *pdu, next_fn *real)
+{
+    struct coap_option_in opts[8];
+    bool more;
+    int n = coap_optiter_read(pdu, opts, 8, &more), k = 0;
+    coap_opt_iterator_t it;
+    coap_option_iterator_init(pdu, &it, COAP_OPT_ALL);
+    coap_opt_t *o;
+    while (k < 8 && (o = real(&it))) {
+        FUZZ_CHECK(k < n && opts[k].number == it.number && opts[k].value == coap_opt_value(o) &&
+                   opts[k].len == coap_opt_length(o));
+        k++;
+    }
+    FUZZ_CHECK(n == k && more == (k == 8 && real(&it) != NULL));
+}
+
 /* The datagram's options through our iterator and libcoap's: unfiltered,
  * filtered on numbers taken from the datagram, and (once libcoap parsed
- * it) coap_check_option() for those numbers. */
+ * it) coap_check_option() for those numbers, the path and query strings
+ * and the one-walk read of every option. */
 static void same_options_as_libcoap(const uint8_t *msg, size_t len)
 {
     static next_fn *real_next;
     static check_fn *real_check;
+    static string_fn *real_path, *real_query;
     if (!real_next) real_next = (next_fn *)libcoap_fn("coap_option_next");
     if (!real_check) real_check = (check_fn *)libcoap_fn("coap_check_option");
-    FUZZ_CHECK(real_next && real_check);
+    if (!real_path) real_path = (string_fn *)libcoap_fn("coap_get_uri_path");
+    if (!real_query) real_query = (string_fn *)libcoap_fn("coap_get_query");
+    FUZZ_CHECK(real_next && real_check && real_path && real_query);
     size_t head = len >= 4 ? 4u + (msg[0] & 15) : len;
     if (head > len) return;
     coap_option_num_t numbers[3] = { 11, 279, 60 };
@@ -124,6 +156,9 @@ static void same_options_as_libcoap(const uint8_t *msg, size_t len)
             FUZZ_CHECK(x == y);
             if (x) same_walk(&a, &b, real_next);
         }
+        same_string(pdu, coap_get_uri_path, real_path);
+        same_string(pdu, coap_get_query, real_query);
+        same_read(pdu, real_next);
     }
     if (pdu) coap_delete_pdu(pdu);
 }

@@ -15,7 +15,11 @@ client (tests/integration/coap_peer.py):
   then a separate CON;
 - coap-max-sessions: peers beyond the idle-session bound are served, and a
   peer whose session was dropped still gets its retransmission from the
-  duplicate cache."""
+  duplicate cache;
+- a burst of datagrams queued from several peers at once (the CSE reads
+  them in batches, docs/decisions.md): each answered once, to its sender,
+  with its own token and Message ID, a malformed and an oversized one among
+  them answered as alone."""
 import json
 import os
 import random
@@ -290,4 +294,42 @@ with Cse(coap_max_sessions=16) as cse:
     m = first.request(cp.GET, "cse-in/few/once", opts(fr="Cfew"))
     t.ok(m is not None and m.rsc == 2000, "and the first peer is served again", m)
     first.close()
+# -- 5. a burst of queued datagrams, read in batches --------------------------
+with Cse() as cse:
+    peers = [cp.RawClient(cse.coap_port) for _ in range(3)]
+    expect = {}   # (peer, mid) -> (token, expected code)
+    big = json.dumps({"m2m:cin": {"con": "b" * 1100}})
+    for k in range(60):
+        p = k % 3
+        mid = peers[p].next_mid()
+        token = bytes([p, k])
+        if k == 31:    # malformed: a Reset with its Message ID
+            peers[p].send_raw(bytes([0x40, 0x01]) + mid.to_bytes(2, "big") + bytes([0xbf, 0x00]))
+            expect[(p, mid)] = (b"", "RST")
+        elif k == 44:  # larger than libcoap takes: 4.13
+            o = cp.path_options("cse-in") + opts(ty=4) + [(cp.CONTENT_FORMAT, cp.uint_bytes(50))]
+            peers[p].send_raw(cp.encode(cp.CON, cp.POST, mid, token, o, big))
+            expect[(p, mid)] = (token, cp.code(4, 13))
+        else:
+            peers[p].send_raw(cp.encode(cp.CON, cp.GET, mid, token, cp.path_options("cse-in") + opts()))
+            expect[(p, mid)] = (token, cp.code(2, 5))
+    got, wrong = {}, []
+    for p, c in enumerate(peers):
+        deadline = time.time() + 5
+        while sum(1 for q, _ in got if q == p) < 20 and time.time() < deadline:
+            m = c.recv(max(0.01, deadline - time.time()))
+            if m is None:
+                break
+            key = (p, m.mid)
+            want = expect.get(key)
+            kind = "RST" if m.type == cp.RST else m.code
+            if want is None or key in got or m.type not in (cp.ACK, cp.RST) or kind != want[1] or \
+                    (m.type == cp.ACK and m.token != want[0]):
+                wrong.append(m)
+            got[key] = m
+    t.eq(sorted(got), sorted(expect), "a burst of 60 datagrams from 3 peers: each answered, to its sender")
+    t.eq(wrong, [], "every answer has its request's Message ID, token and code (2.05, a Reset, a 4.13)")
+    for c in peers:
+        c.close()
+    serves(cse, "after the burst")
 t.done()

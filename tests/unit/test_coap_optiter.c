@@ -1,6 +1,7 @@
-/* Our coap_option_next() and coap_check_option() (cse/wire/coap_optiter.c)
- * stand in for libcoap's: on the same bytes they must return the same
- * options, at the same option numbers, and end (NULL) at the same step. */
+/* Our coap_option_next(), coap_check_option(), coap_get_uri_path() and
+ * coap_get_query() (cse/wire/coap_optiter.c) stand in for libcoap's: on the
+ * same bytes they must return the same options, at the same option numbers,
+ * end (NULL) at the same step, and build the same strings. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -225,6 +226,129 @@ static void uri_path_matches_libcoap(void **state)
     }
 }
 
+/* Requests with Uri-Query segments of any bytes among other options: the
+ * same query string as libcoap's (NULL without one). Parsed by libcoap,
+ * which refuses an empty Uri-Query; those are added by hand below. */
+static void query_matches_libcoap(void **state)
+{
+    (void)state;
+    path_fn *real = libcoap_fn("coap_get_query");
+    assert_non_null(real);
+    srand(14);
+    uint8_t dgram[1200];
+    for (int t = 0; t < 20000; t++) {
+        uint8_t *w = dgram;
+        *w++ = 0x40;
+        *w++ = 0x01;
+        *w++ = 0x00;
+        *w++ = 0x07;
+        unsigned last = 0;
+        for (int k = rand() % 3; k > 0; k--) w = put_option(w, &last, 11, 1 + (size_t)(rand() % 5));
+        if (rand() % 4 == 0) w = put_option(w, &last, 12, 1);
+        int segs = rand() % 6;
+        for (int k = 0; k < segs; k++) {
+            size_t len = 1 + (size_t)(rand() % 12);
+            w = put_option(w, &last, 15, len);
+            for (size_t i = 0; i < len; i++) {
+                static const char some[] = "/?&=%+ ~#";
+                int r = rand() % 4;
+                w[-(long)len + (long)i] = (uint8_t)(r == 0 ? rand() : r == 1 ? some[rand() % 9] : 'a' + rand() % 26);
+            }
+        }
+        if (rand() % 3) w = put_option(w, &last, 279, 3);
+        coap_pdu_t *pdu = coap_pdu_init(0, 0, 0, sizeof dgram);
+        assert_non_null(pdu);
+        assert_true(coap_pdu_parse(COAP_PROTO_UDP, dgram, (size_t)(w - dgram), pdu));
+        coap_string_t *a = coap_get_query(pdu), *b = real(pdu);
+        assert_true((a == NULL) == (b == NULL));
+        if (a && (a->length != b->length || memcmp(a->s, b->s, a->length)))
+            fail_msg("case %d: query '%.*s', libcoap '%.*s'", t, (int)a->length, a->s, (int)b->length, b->s);
+        coap_delete_string(a);
+        coap_delete_string(b);
+        coap_delete_pdu(pdu);
+    }
+    /* Empty segments (built, not parsed): libcoap counts a separator it
+     * does not write after an empty first one; ours answers as it does. */
+    static const char *const sets[][3] = { { "", NULL }, { "", "" }, { "", "a=1" }, { "a", "" },
+                                           { "", "", "b" } };
+    for (size_t t = 0; t < sizeof sets / sizeof *sets; t++) {
+        coap_pdu_t *pdu = coap_pdu_init(COAP_MESSAGE_CON, COAP_REQUEST_CODE_GET, 7, 256);
+        assert_non_null(pdu);
+        for (int k = 0; k < 3 && sets[t][k]; k++)
+            assert_true(coap_add_option(pdu, COAP_OPTION_URI_QUERY, strlen(sets[t][k]),
+                                        (const uint8_t *)sets[t][k]));
+        coap_string_t *a = coap_get_query(pdu), *b = real(pdu);
+        assert_true((a == NULL) == (b == NULL));
+        if (a) assert_int_equal(a->length, b->length);
+        coap_delete_string(a);
+        coap_delete_string(b);
+        coap_delete_pdu(pdu);
+    }
+}
+
+/* coap_optiter_read() (read_request's one walk) yields what libcoap's
+ * unfiltered iterator yields, cut at max with the rest flagged. */
+static void read_matches_libcoap_walk(void **state)
+{
+    (void)state;
+    next_fn *real_next = libcoap_fn("coap_option_next");
+    assert_non_null(real_next);
+    srand(15);
+    uint8_t dgram[1200];
+    for (int t = 0; t < 20000; t++) {
+        uint8_t *w = dgram;
+        *w++ = 0x41;
+        *w++ = 0x01;
+        *w++ = 0x00;
+        *w++ = 0x09;
+        *w++ = 0x5a;
+        unsigned numbers[14], last = 0;
+        int n = rand() % 14;
+        for (int k = 0; k < n; k++) numbers[k] = rnd_number();
+        for (int k = 1; k < n; k++)
+            for (int m = k; m > 0 && numbers[m - 1] > numbers[m]; m--) {
+                unsigned x = numbers[m];
+                numbers[m] = numbers[m - 1];
+                numbers[m - 1] = x;
+            }
+        for (int k = 0; k < n; k++) {
+            size_t min = 0, max = 300;
+            if (coap_wire_option_limits(numbers[k], &min, &max) && max > 300) max = 300;
+            if (numbers[k] == 15 && !min) min = 1;
+            w = put_option(w, &last, numbers[k], min + (size_t)rand() % (max - min + 1) % 40);
+        }
+        if (rand() % 2) {
+            *w++ = 0xff;
+            *w++ = 'p';
+        }
+        coap_pdu_t *pdu = coap_pdu_init(0, 0, 0, sizeof dgram);
+        assert_non_null(pdu);
+        if (!coap_pdu_parse(COAP_PROTO_UDP, dgram, (size_t)(w - dgram), pdu)) {
+            coap_delete_pdu(pdu);   /* a length libcoap refuses: nothing to compare */
+            continue;
+        }
+        struct coap_option_in opts[16];
+        int max = rand() % 2 ? 16 : rand() % 5;
+        bool more;
+        int got = coap_optiter_read(pdu, opts, max, &more);
+        coap_opt_iterator_t it;
+        coap_option_iterator_init(pdu, &it, COAP_OPT_ALL);
+        int k = 0;
+        coap_opt_t *o;
+        while ((o = real_next(&it))) {
+            if (k == max) break;
+            assert_true(k < got);
+            assert_int_equal(opts[k].number, it.number);
+            assert_int_equal(opts[k].len, coap_opt_length(o));
+            assert_ptr_equal(opts[k].value, coap_opt_value(o));
+            k++;
+        }
+        assert_int_equal(got, k);
+        assert_int_equal(more, o != NULL);
+        coap_delete_pdu(pdu);
+    }
+}
+
 static void filter_one_as_libcoap_sets_it(void **state)
 {
     (void)state;
@@ -246,6 +370,8 @@ int main(void)
         cmocka_unit_test(wrapped_numbers_as_libcoap),
         cmocka_unit_test(check_option_matches_libcoap),
         cmocka_unit_test(uri_path_matches_libcoap),
+        cmocka_unit_test(query_matches_libcoap),
+        cmocka_unit_test(read_matches_libcoap_walk),
         cmocka_unit_test(filter_one_as_libcoap_sets_it),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
