@@ -2,8 +2,8 @@
  * SQLite store (store.c), so several front-ends can share one database.
  *
  * Waiting: the engine calls the store synchronously, so each call waits for
- * its round trip. All of that waiting happens in pg_wait(): inside a fiber
- * (cse/base/fiber.h; the engine runs every primitive in one) it yields to
+ * its round trip. All of that waiting happens in pq_wait() (pq_lib.c):
+ * inside a fiber (cse/base/fiber.h; the engine runs every primitive in one) it yields to
  * the event loop until the socket is ready, elsewhere (start-up, tools) it
  * polls, bounded. One connection carries one transaction, so a fiber holds
  * the store's lock from its first statement to its end, and a main-context
@@ -27,8 +27,6 @@
 #include "../core/rsc.h"
 #include "../../resources/types.h"
 
-#include <errno.h>
-#include <poll.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -287,33 +285,6 @@ static void param_bytes(struct pg_params *q, const unsigned char *v, size_t len)
     q->format[q->n++] = 1;
 }
 
-/* --- the one place that waits ------------------------------------------- */
-
-/* Waits until the connection's socket is readable (or writable) or the
- * deadline passes: false then, on a poll error, or when the fiber waiting
- * was cancelled. A fiber yields to the loop meanwhile; the main context
- * blocks (counted). */
-static bool pg_wait(struct pg_store *p, PGconn *conn, bool for_write, int64_t deadline_ms)
-{
-    struct pollfd pfd = { .fd = pq_PQsocket(conn), .events = for_write ? POLLOUT : POLLIN };
-    if (pfd.fd < 0) return false;
-    int mask = for_write ? LOOP_WRITABLE : LOOP_READABLE;
-    /* A connection still being made may change its socket: registered
-     * for good only once it is up. */
-    enum fiber_wake w = pq_PQstatus(conn) == CONNECTION_OK ? fiber_fd_wait(&p->watch, pfd.fd, mask, deadline_ms)
-                                                           : fiber_wait_fd(pfd.fd, mask, deadline_ms);
-    if (w != FIBER_NOT_IN_FIBER) return w == FIBER_READY;
-    p->blocking_waits++;
-    for (;;) {
-        int64_t left = deadline_ms - loop_now_ms();
-        if (left <= 0) return false;
-        int n = poll(&pfd, 1, (int)left);
-        if (n > 0) return true;
-        if (n == 0) return false;
-        if (errno != EINTR) return false;
-    }
-}
-
 /* --- connection ----------------------------------------------------------- */
 
 /* Logs a libpq message with the password (if libpq echoed any part of the
@@ -405,13 +376,7 @@ static bool pg_connect(struct pg_store *p)
     const char *keys[PQ_PARAMS], *values[PQ_PARAMS];
     pq_connect_params(keys, values, timeout, options, "ironbark", p->uri);
     p->conn = pq_PQconnectStartParams(keys, values, 1);
-    bool ok = p->conn && pq_PQstatus(p->conn) != CONNECTION_BAD;
-    int64_t deadline = now + PG_CONNECT_MS;
-    for (PostgresPollingStatusType st = PGRES_POLLING_WRITING; ok;) {
-        if (st == PGRES_POLLING_OK) break;
-        if (st == PGRES_POLLING_FAILED || !pg_wait(p, p->conn, st == PGRES_POLLING_WRITING, deadline)) ok = false;
-        else st = pq_PQconnectPoll(p->conn);
-    }
+    bool ok = pq_connect_wait(&p->watch, p->conn, now + PG_CONNECT_MS, &p->blocking_waits);
     if (ok) pq_PQsetNoticeProcessor(p->conn, ignore_notice, NULL);
     if (ok) ok = pq_PQsetnonblocking(p->conn, 1) == 0 && pg_setup(p);
     if (!ok) {
@@ -454,36 +419,9 @@ static bool pg_ready(struct pg_store *p)
  * then dropped). */
 static PGresult *pg_collect(struct pg_store *p, int64_t deadline_ms)
 {
-    int flushed;
-    while ((flushed = pq_PQflush(p->conn)) == 1)
-        if (!pg_wait(p, p->conn, true, deadline_ms)) { flushed = -1; break; }
-    if (flushed < 0) { pg_lost(p); return NULL; }
-    PGresult *first = NULL;
-    for (;;) {
-        while (pq_PQisBusy(p->conn)) {
-            if (!pg_wait(p, p->conn, false, deadline_ms) || !pq_PQconsumeInput(p->conn)) {
-                pq_PQclear(first);
-                pg_lost(p);
-                return NULL;
-            }
-        }
-        PGresult *r = pq_PQgetResult(p->conn);
-        if (!r) break;
-        ExecStatusType st = pq_PQresultStatus(r);
-        bool failed = st == PGRES_FATAL_ERROR || st == PGRES_BAD_RESPONSE;
-        if (!first || (failed && pq_PQresultStatus(first) != PGRES_FATAL_ERROR)) {
-            pq_PQclear(first);
-            first = r;
-        } else {
-            pq_PQclear(r);
-        }
-    }
-    if (first && pq_PQresultStatus(first) == PGRES_FATAL_ERROR && pq_PQstatus(p->conn) == CONNECTION_BAD) {
-        pq_PQclear(first);
-        pg_lost(p);
-        return NULL;
-    }
-    return first;
+    PGresult *r = pq_collect(&p->watch, p->conn, deadline_ms, &p->blocking_waits);
+    if (!r) pg_lost(p);
+    return r;
 }
 
 /* Runs prepared statement id: its result, or NULL on failure (logged; the
