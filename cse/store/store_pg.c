@@ -54,6 +54,7 @@
 #define PG_PCH_CHANNEL "ironbark_pch"
 #define PG_PCH_ANSWER_CHANNEL "ironbark_pch_answer"
 #define PG_NOTICE_MAX 7900         /* a notice's payload is below 8000 bytes */
+#define PG_PCH_ANSWER_KEEP_MS 60000   /* a long answer's row waits this long for its taker */
 
 /* contentInstances stay out of the (ty, sk) index, as in store.c. */
 #define CIN_SQL "4"
@@ -144,6 +145,10 @@ static const char schema_sql[] =
     " taken boolean NOT NULL DEFAULT false, deadline timestamptz NOT NULL);"
     "CREATE INDEX IF NOT EXISTS pch_requests_channel ON pch_requests(pch, seq);"
     "CREATE INDEX IF NOT EXISTS pch_requests_deadline ON pch_requests(deadline);"
+    /* Answers too long for a notice wait here for the front-end that
+     * queued their request; the notice names the row. */
+    "CREATE TABLE IF NOT EXISTS pch_answers(id bigserial PRIMARY KEY, rsp text NOT NULL,"
+    " deadline timestamptz NOT NULL);"
     "COMMIT;"
     "LISTEN " PG_CHANNEL ";"
     "LISTEN " PG_PCH_CHANNEL ";"
@@ -155,7 +160,7 @@ enum pg_stmt {
     P_CHILDREN, P_CHILDREN_TY, P_OLDEST, P_NEWEST, P_COUNT, P_COUNT_TY, P_EXPIRED,
     P_SCAN, P_SCAN_TY, P_SCAN_CIN, P_SCAN_KEY, P_NEXT_EXPIRY, P_OLDEST_AT, P_NEWEST_AT,
     P_BEGIN_SNAPSHOT, P_NEXT_SEQS, P_KEY_OF_RI, P_GET_LOCKED, P_PCH_PUT, P_PCH_TRIM, P_PCH_TAKE, P_PCH_ANSWER,
-    P_COUNT_STMTS
+    P_PCH_ANSWER_ROW, P_PCH_ANSWER_TAKE, P_COUNT_STMTS
 };
 
 /* Row statements select (seq, ty, path, body[, sk]); the paged ones take
@@ -226,6 +231,16 @@ static const char *const stmt_sql[P_COUNT_STMTS] = {
     [P_PCH_ANSWER] = "WITH done AS (DELETE FROM pch_requests WHERE pch = $1::text AND rqi = $2::text AND taken"
                      " AND deadline > clock_timestamp() RETURNING 1)"
                      " SELECT pg_notify('" PG_PCH_ANSWER_CHANNEL "', $1::text || chr(10) || $3::text) FROM done",
+    /* One too long for a notice: kept as a row (those nobody took go with
+     * the next one kept), the notice carries "@id" and the rqi. */
+    [P_PCH_ANSWER_ROW] = "WITH done AS (DELETE FROM pch_requests WHERE pch = $1::text AND rqi = $2::text AND taken"
+                         " AND deadline > clock_timestamp() RETURNING 1),"
+                         " gone AS (DELETE FROM pch_answers WHERE deadline <= clock_timestamp()),"
+                         " kept AS (INSERT INTO pch_answers(rsp, deadline) SELECT $3::text, clock_timestamp() +"
+                         " $4::bigint * interval '1 millisecond' FROM done RETURNING id)"
+                         " SELECT pg_notify('" PG_PCH_ANSWER_CHANNEL "', $1::text || chr(10) || '@' || id || chr(10)"
+                         " || $2::text) FROM kept",
+    [P_PCH_ANSWER_TAKE] = "DELETE FROM pch_answers WHERE id = $1::bigint RETURNING rsp",
     [P_PCH_TAKE] = "WITH handed AS (UPDATE pch_requests SET taken = true WHERE seq IN (SELECT seq FROM pch_requests"
                    " WHERE pch = $1::text AND NOT taken AND deadline > clock_timestamp() ORDER BY seq LIMIT $2::int"
                    " FOR UPDATE SKIP LOCKED) RETURNING seq, rqp) SELECT rqp FROM handed ORDER BY seq",
@@ -1329,14 +1344,29 @@ int pg_store_pch_take(struct pg_store *p, const char *pch, int max, store_pch_fn
 
 int pg_store_pch_answer(struct pg_store *p, const char *pch, const char *rqi, const char *rsp)
 {
-    if (strlen(pch) + strlen(rsp) + 1 > PG_NOTICE_MAX) return RSC_BAD_REQUEST;
+    bool row = strlen(pch) + strlen(rsp) + 1 > PG_NOTICE_MAX;
+    if (row && strlen(pch) + strlen(rqi) + 24 > PG_NOTICE_MAX) return RSC_BAD_REQUEST;
     struct pg_params q = { 0 };
     param_text(&q, pch);
     param_text(&q, rqi);
     param_text(&q, rsp);
-    PGresult *r = pg_run(p, P_PCH_ANSWER, &q);
+    if (row) param_int(&q, PG_PCH_ANSWER_KEEP_MS);
+    PGresult *r = pg_run(p, row ? P_PCH_ANSWER_ROW : P_PCH_ANSWER, &q);
     if (!r) return RSC_INTERNAL_SERVER_ERROR;
     int rc = pq_PQntuples(r) ? 0 : RSC_NOT_FOUND;
+    pq_PQclear(r);
+    return rc;
+}
+
+int pg_store_pch_answer_take(struct pg_store *p, int64_t id, char **rsp)
+{
+    *rsp = NULL;
+    struct pg_params q = { 0 };
+    param_int(&q, id);
+    PGresult *r = pg_run(p, P_PCH_ANSWER_TAKE, &q);
+    if (!r) return RSC_INTERNAL_SERVER_ERROR;
+    int rc = pq_PQntuples(r) ? 0 : RSC_NOT_FOUND;
+    if (!rc && !(*rsp = strdup(pq_PQgetvalue(r, 0, 0)))) rc = RSC_INTERNAL_SERVER_ERROR;
     pq_PQclear(r);
     return rc;
 }
