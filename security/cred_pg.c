@@ -2,6 +2,7 @@
 
 #include "hex.h"
 #include "../cse/base/clock.h"
+#include "../cse/base/fiber.h"
 #include "../cse/base/loop.h"
 #include "../cse/base/log.h"
 #include "../cse/store/pq_lib.h"
@@ -12,12 +13,17 @@
 #include <string.h>
 #include <time.h>
 
-/* Bounds: a connection attempt, a statement on the server; reconnection
- * back-off while the database is away (as the resource store's). */
+/* Bounds: a connection attempt, a statement on the server, a round trip
+ * with no answer at all (the statement's bound and some); reconnection
+ * back-off while the database is away (as the resource store's), and how
+ * often a front-end that follows the changes tries again. */
 #define CONNECT_S "3"
+#define CONNECT_MS 3000
 #define STATEMENT_MS "10000"
+#define ROUND_TRIP_MS 12000
 #define BACKOFF_FIRST_MS 100
 #define BACKOFF_MAX_MS 5000
+#define RETRY_MS 1000
 
 const char *const cred_table_name[CRED_T_COUNT] = { "psk", "esprim_key", "lease" };
 
@@ -69,15 +75,28 @@ struct ca {
     char *name, *pem;
 };
 
+/* Waiting: every statement goes through run() on a non-blocking connection
+ * and waits in pq_wait(): inside a fiber it yields to the event loop, so a
+ * front-end that follows the changes (cred_pg_follow) does its writes, its
+ * reconnection and its CA reads in fibers and the loop never waits on this
+ * socket; elsewhere (start-up, `m2m-cse credentials`) it polls, bounded.
+ * One fiber at a time owns the connection (lock). */
 struct cred_pg {
     PGconn *conn;              /* NULL while the database is away */
+    struct fiber_lock lock;    /* the fiber whose statements the connection carries */
+    struct fiber_fd watch;     /* the socket, registered with the loop while following */
+    struct loop *loop;         /* while following (cred_pg_follow) */
+    cred_pg_gone_fn *gone;
+    void *gone_arg;
+    int64_t retry_timer;
+    bool connecting;           /* a fiber is making the connection */
+    bool loading_cas;          /* a fiber is reading the CAs */
     char *uri;
     struct mirror table[CRED_T_COUNT];
     struct ca *cas;
     size_t ncas;
-    bool cas_stale;            /* a CA changed elsewhere: read them again when wanted */
+    bool cas_stale;            /* a CA changed elsewhere: read them again */
     unsigned ca_generation;    /* moves with every CA change seen */
-    unsigned generation;       /* of the connection */
     int64_t retry_at_ms;
     int backoff_ms;
     bool away_logged;
@@ -155,6 +174,40 @@ static void cas_free(struct cred_pg *pg)
     pg->ncas = 0;
 }
 
+/* The CA list as this front-end changed it: no round trip to read it back. */
+static int cas_put(struct cred_pg *pg, const char *name, const char *pem)
+{
+    size_t i = 0;
+    while (i < pg->ncas && strcmp(pg->cas[i].name, name)) i++;
+    char *copy = strdup(pem);
+    if (!copy) return -1;
+    if (i < pg->ncas) {
+        free(pg->cas[i].pem);
+        pg->cas[i].pem = copy;
+        return 0;
+    }
+    struct ca *more = realloc(pg->cas, (pg->ncas + 1) * sizeof *more);
+    char *n = more ? strdup(name) : NULL;
+    if (more) pg->cas = more;
+    if (!n) {
+        free(copy);
+        return -1;
+    }
+    pg->cas[pg->ncas++] = (struct ca){ n, copy };
+    return 0;
+}
+
+static void cas_remove(struct cred_pg *pg, const char *name)
+{
+    for (size_t i = 0; i < pg->ncas; i++) {
+        if (strcmp(pg->cas[i].name, name)) continue;
+        free(pg->cas[i].name);
+        free(pg->cas[i].pem);
+        pg->cas[i] = pg->cas[--pg->ncas];
+        return;
+    }
+}
+
 /* A lease counts until its end; an ended one is as good as gone. */
 static bool row_live(enum cred_table t, const struct cred_row *r)
 {
@@ -172,29 +225,42 @@ static void log_pg(const char *what, const char *msg)
     log_error("credentials: %s: %s", what, buf);
 }
 
+static void arm_retry(struct cred_pg *pg);
+
 static void drop_connection(struct cred_pg *pg)
 {
     if (!pg->conn) return;
+    fiber_fd_forget(&pg->watch);
     pq_PQfinish(pg->conn);
     pg->conn = NULL;
     pg->retry_at_ms = loop_now_ms();
+    arm_retry(pg);
 }
 
 /* Runs one statement with text parameters: its result, or NULL (logged;
- * a broken connection is dropped, to be made again by cred_pg_poll). */
+ * a broken connection is dropped, to be made again by cred_pg_poll). A
+ * fiber holds the connection until it ends; the main context lets a fiber
+ * that holds it finish first (blocking: start-up and the admin command,
+ * where no fiber runs, and the console's login, docs/scale-out.md). */
 static PGresult *run(struct cred_pg *pg, const char *sql, int n, const char *const *params)
 {
+    if (!fiber_lock_acquire(&pg->lock)) return NULL;   /* cancelled while it queued */
     if (!pg->conn) {
         log_error("credentials: the database is unreachable");
         return NULL;
     }
-    PGresult *r = pq_PQexecParams(pg->conn, sql, n, NULL, params, NULL, NULL, 0);
+    PGresult *r = pq_PQsendQueryParams(pg->conn, sql, n, NULL, params, NULL, NULL, 0)
+                      ? pq_collect(&pg->watch, pg->conn, loop_now_ms() + ROUND_TRIP_MS, NULL) : NULL;
     pg->ran = true;
-    ExecStatusType st = r ? pq_PQresultStatus(r) : PGRES_FATAL_ERROR;
+    if (!r) {
+        log_pg("the database connection failed under a statement", pq_PQerrorMessage(pg->conn));
+        drop_connection(pg);
+        return NULL;
+    }
+    ExecStatusType st = pq_PQresultStatus(r);
     if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK) return r;
-    log_pg("the database refused a statement", r ? pq_PQresultErrorMessage(r) : pq_PQerrorMessage(pg->conn));
+    log_pg("the database refused a statement", pq_PQresultErrorMessage(r));
     pq_PQclear(r);
-    if (pq_PQstatus(pg->conn) != CONNECTION_OK) drop_connection(pg);
     return NULL;
 }
 
@@ -243,10 +309,16 @@ static int load_table(struct cred_pg *pg, enum cred_table t, struct mirror *m)
     return rc;
 }
 
+/* Reads the CAs whole. A CA change noticed while the answer is on its way
+ * marks them stale again: read once more after this. */
 static int load_cas(struct cred_pg *pg)
 {
+    pg->cas_stale = false;
     PGresult *r = run(pg, "SELECT name, pem FROM cred_trusted_ca ORDER BY name", 0, NULL);
-    if (!r) return -1;
+    if (!r) {
+        pg->cas_stale = true;
+        return -1;
+    }
     cas_free(pg);
     int n = pq_PQntuples(r);
     pg->cas = calloc((size_t)n + 1, sizeof *pg->cas);
@@ -256,7 +328,7 @@ static int load_cas(struct cred_pg *pg)
         pg->ncas++;
     }
     pq_PQclear(r);
-    pg->cas_stale = !pg->cas;
+    pg->cas_stale |= !pg->cas;
     return pg->cas ? 0 : -1;
 }
 
@@ -288,7 +360,7 @@ static int reload(struct cred_pg *pg, cred_pg_gone_fn *gone, void *arg)
 }
 
 /* One bounded connection attempt (when the back-off allows): schema,
- * LISTEN. */
+ * LISTEN. Non-blocking libpq: in a fiber every wait yields. */
 static bool connect_db(struct cred_pg *pg, char *err, size_t errlen)
 {
     if (loop_now_ms() < pg->retry_at_ms) {
@@ -298,19 +370,18 @@ static bool connect_db(struct cred_pg *pg, char *err, size_t errlen)
     const char *keys[PQ_PARAMS], *values[PQ_PARAMS];
     pq_connect_params(keys, values, CONNECT_S, "-c statement_timeout=" STATEMENT_MS " -c client_min_messages=warning",
                       "ironbark-credentials", pg->uri);
-    pg->conn = pq_PQconnectdbParams(keys, values, 1);
-    bool ok = pg->conn && pq_PQstatus(pg->conn) == CONNECTION_OK;
-    PGresult *r = NULL;
-    if (ok) {
-        r = pq_PQexec(pg->conn, schema_sql);
-        ok = r && pq_PQresultStatus(r) == PGRES_COMMAND_OK;
-    }
+    pg->conn = pq_PQconnectStartParams(keys, values, 1);
+    bool ok = pq_connect_wait(&pg->watch, pg->conn, loop_now_ms() + CONNECT_MS, NULL) &&
+              pq_PQsetnonblocking(pg->conn, 1) == 0 && pq_PQsendQuery(pg->conn, schema_sql);
+    PGresult *r = ok ? pq_collect(&pg->watch, pg->conn, loop_now_ms() + ROUND_TRIP_MS, NULL) : NULL;
+    ok = r && pq_PQresultStatus(r) == PGRES_COMMAND_OK;
     if (!ok) {
         char msg[400];
         snprintf(msg, sizeof msg, "%s", r ? pq_PQresultErrorMessage(r) : pg->conn ? pq_PQerrorMessage(pg->conn) : "no memory");
         msg[strcspn(msg, "\n")] = 0;
         snprintf(err, errlen, "cannot use the database: %s", msg);
         pq_PQclear(r);
+        fiber_fd_forget(&pg->watch);
         pq_PQfinish(pg->conn);
         pg->conn = NULL;
         pg->retry_at_ms = loop_now_ms() + pg->backoff_ms;
@@ -319,7 +390,6 @@ static bool connect_db(struct cred_pg *pg, char *err, size_t errlen)
     }
     pq_PQclear(r);
     pg->backoff_ms = BACKOFF_FIRST_MS;
-    pg->generation++;
     return true;
 }
 
@@ -351,6 +421,9 @@ struct cred_pg *cred_pg_open(const char *uri, char *err, size_t errlen)
 void cred_pg_close(struct cred_pg *pg)
 {
     if (!pg) return;
+    cred_pg_unfollow(pg);
+    fiber_lock_drain(&pg->lock);
+    fiber_fd_forget(&pg->watch);
     if (pg->conn) pq_PQfinish(pg->conn);
     for (int t = 0; t < CRED_T_COUNT; t++) mirror_free(&pg->table[t]);
     cas_free(pg);
@@ -427,7 +500,7 @@ int cred_pg_put_ca(struct cred_pg *pg, const char *name, const char *pem)
     if (run_command(pg, "INSERT INTO cred_trusted_ca(name, pem) VALUES ($1, $2)"
                         " ON CONFLICT (name) DO UPDATE SET pem = EXCLUDED.pem", 2, params))
         return -1;
-    pg->cas_stale = true;
+    if (cas_put(pg, name, pem)) pg->cas_stale = true;
     pg->ca_generation++;
     return 0;
 }
@@ -439,7 +512,7 @@ int cred_pg_remove_ca(struct cred_pg *pg, const char *name)
     if (!r) return -1;
     bool removed = strcmp(pq_PQcmdTuples(r), "0") != 0;
     pq_PQclear(r);
-    pg->cas_stale = true;
+    cas_remove(pg, name);
     pg->ca_generation++;
     return removed ? 0 : 1;
 }
@@ -451,7 +524,8 @@ unsigned cred_pg_ca_generation(const struct cred_pg *pg)
 
 int cred_pg_each_ca(struct cred_pg *pg, int (*fn)(void *arg, const char *name, const char *pem), void *arg)
 {
-    if (pg->cas_stale && load_cas(pg)) return -1;
+    /* Following: a fiber reads them (cred_pg_poll); the loop never waits. */
+    if (pg->cas_stale && !pg->loop && load_cas(pg)) return -1;
     int rc = 0;
     for (size_t i = 0; !rc && i < pg->ncas; i++) rc = fn(arg, pg->cas[i].name, pg->cas[i].pem);
     return rc;
@@ -506,12 +580,6 @@ int cred_pg_meta_claim(struct cred_pg *pg, const char *name, const char *value, 
 
 /* --- following the others ------------------------------------------------------ */
 
-int cred_pg_fd(const struct cred_pg *pg, unsigned *generation)
-{
-    if (generation) *generation = pg->generation;
-    return pg->conn ? pq_PQsocket(pg->conn) : -1;
-}
-
 bool cred_pg_waiting(const struct cred_pg *pg)
 {
     return pg->ran && pg->conn;
@@ -523,7 +591,7 @@ static const char *json_text(const json_t *row, const char *key)
 }
 
 /* One notice: [table, op, row]. */
-static int apply(struct cred_pg *pg, const char *payload, cred_pg_gone_fn *gone, void *arg)
+static int apply(struct cred_pg *pg, const char *payload)
 {
     json_t *n = json_loads(payload, 0, NULL);
     const char *table = json_string_value(json_array_get(n, 0)), *op = json_string_value(json_array_get(n, 1));
@@ -531,8 +599,7 @@ static int apply(struct cred_pg *pg, const char *payload, cred_pg_gone_fn *gone,
     int rc = -1;
     if (table && op && json_is_object(obj) && !strncmp(table, "cred_", 5)) {
         if (!strcmp(table, "cred_trusted_ca")) {
-            pg->cas_stale = true;
-            pg->ca_generation++;
+            pg->cas_stale = true;  /* the generation moves once they are read */
             rc = 0;
         }
         for (int t = 0; rc && t < CRED_T_COUNT; t++) {
@@ -545,7 +612,7 @@ static int apply(struct cred_pg *pg, const char *payload, cred_pg_gone_fn *gone,
                 snprintf(id, sizeof id, "%s", identity);
                 bool live = was != NULL;
                 mirror_remove(&pg->table[t], id);
-                if (live && gone) gone(arg, (enum cred_table)t, id);
+                if (live && pg->gone) pg->gone(pg->gone_arg, (enum cred_table)t, id);
                 rc = 0;
                 break;
             }
@@ -563,23 +630,120 @@ static int apply(struct cred_pg *pg, const char *payload, cred_pg_gone_fn *gone,
     return rc;
 }
 
-int cred_pg_poll(struct cred_pg *pg, cred_pg_gone_fn *gone, void *arg)
+/* --- the fibers of a front-end that follows ------------------------------------ */
+
+static int64_t retry_due(struct loop *loop, int64_t id, void *data)
 {
-    if (!pg->conn) {
-        char err[400];
+    (void)loop; (void)id;
+    struct cred_pg *pg = data;
+    pg->retry_timer = 0;
+    cred_pg_poll(pg);
+    return -1;
+}
+
+/* While the database is away (or a fiber could not be had) cred_pg_poll
+ * runs again in a while. */
+static void arm_retry(struct cred_pg *pg)
+{
+    if (pg->loop && !pg->retry_timer) pg->retry_timer = loop_add_timer(pg->loop, RETRY_MS, retry_due, pg);
+}
+
+/* Connects, reads everything again (notices sent meanwhile are lost) and
+ * tells gone of the rows removed meanwhile. */
+static void reconnect_in_fiber(void *arg)
+{
+    struct cred_pg *pg = arg;
+    char err[400];
+    if (fiber_lock_acquire(&pg->lock) && !pg->conn) {
         if (!connect_db(pg, err, sizeof err)) {
             if (!pg->away_logged) log_error("credentials: %s", err);
             pg->away_logged = true;
-            return -1;
-        }
-        /* Notices sent meanwhile are lost: read everything again. */
-        if (reload(pg, gone, arg)) {
+        } else if (reload(pg, pg->gone, pg->gone_arg)) {
             drop_connection(pg);
-            return -1;
+        } else {
+            log_info("credentials: the database is back: credentials read again");
+            pg->away_logged = false;
+            if (pg->loop && fiber_fd_watch(&pg->watch, pg->loop, pq_PQsocket(pg->conn)))
+                log_warn("credentials: the database socket cannot be watched: changes are read when other work wakes the loop");
         }
-        log_info("credentials: the database is back: credentials read again");
-        pg->away_logged = false;
     }
+    pg->connecting = false;
+    if (!pg->conn) arm_retry(pg);
+}
+
+static void load_cas_in_fiber(void *arg)
+{
+    struct cred_pg *pg = arg;
+    if (!load_cas(pg)) pg->ca_generation++;
+    pg->loading_cas = false;
+    if (pg->cas_stale) arm_retry(pg);
+}
+
+/* fn in a fiber (which sets *busy false at its end); without one, later. */
+static void start_fiber(struct cred_pg *pg, bool *busy, fiber_fn *fn)
+{
+    if (*busy) return;
+    *busy = true;
+    if (fiber_start(pg->loop, fn, pg) < 0) {
+        *busy = false;
+        arm_retry(pg);
+    }
+}
+
+/* Input while no fiber waits on the socket (a notice, the server closing):
+ * read now, or the level-triggered loop wakes for it again. While a fiber
+ * owns the connection its notices are applied after it (cred_pg_waiting). */
+static void idle_input(void *data)
+{
+    struct cred_pg *pg = data;
+    if (!fiber_lock_busy(&pg->lock)) {
+        cred_pg_poll(pg);
+        return;
+    }
+    if (!pq_PQconsumeInput(pg->conn)) fiber_fd_forget(&pg->watch);   /* its statement finds out */
+    pg->ran = true;
+}
+
+int cred_pg_follow(struct cred_pg *pg, struct loop *loop, cred_pg_gone_fn *gone, void *arg)
+{
+    pg->loop = loop;
+    pg->gone = gone;
+    pg->gone_arg = arg;
+    pg->watch.idle = idle_input;
+    pg->watch.idle_data = pg;
+    if (!pg->conn) {
+        arm_retry(pg);
+        return 0;
+    }
+    if (fiber_fd_watch(&pg->watch, loop, pq_PQsocket(pg->conn))) {
+        log_error("credentials: the database socket cannot be watched");
+        return -1;
+    }
+    return 0;
+}
+
+void cred_pg_unfollow(struct cred_pg *pg)
+{
+    if (!pg->loop) return;
+    /* Fibers still at work end now, while what they use is there. */
+    fiber_lock_drain(&pg->lock);
+    if (pg->retry_timer) loop_del_timer(pg->loop, pg->retry_timer);
+    pg->retry_timer = 0;
+    fiber_fd_forget(&pg->watch);
+    pg->loop = NULL;
+    pg->gone = NULL;
+}
+
+int cred_pg_poll(struct cred_pg *pg)
+{
+    if (!pg->loop) return -1;
+    if (!pg->conn) {
+        if (loop_now_ms() < pg->retry_at_ms) arm_retry(pg);
+        else start_fiber(pg, &pg->connecting, reconnect_in_fiber);
+        return -1;
+    }
+    /* A fiber's answer is on its way over the socket: it reads that first. */
+    if (fiber_lock_busy(&pg->lock)) return 0;
     if (!pq_PQconsumeInput(pg->conn) || pq_PQstatus(pg->conn) != CONNECTION_OK) {
         if (!pg->away_logged) log_pg("the database is unreachable: credential changes are not followed",
                                      pq_PQerrorMessage(pg->conn));
@@ -590,6 +754,7 @@ int cred_pg_poll(struct cred_pg *pg, cred_pg_gone_fn *gone, void *arg)
     pg->ran = false;
     int count = 0;
     for (PGnotify *n; (n = pq_PQnotifies(pg->conn)); pq_PQfreemem(n))
-        if (!apply(pg, n->extra, gone, arg)) count++;
+        if (!apply(pg, n->extra)) count++;
+    if (pg->cas_stale) start_fiber(pg, &pg->loading_cas, load_cas_in_fiber);
     return count;
 }

@@ -33,8 +33,8 @@ struct cred_row {
 
 struct cred_pg;
 
-/* Connects (bounded), creates the tables, listens and loads the mirror.
- * NULL with err set on failure. */
+/* Connects (bounded, blocking: before the loop runs), creates the tables,
+ * listens and loads the mirror. NULL with err set on failure. */
 struct cred_pg *cred_pg_open(const char *uri, char *err, size_t errlen);
 void cred_pg_close(struct cred_pg *pg);
 
@@ -43,13 +43,17 @@ const struct cred_row *cred_pg_find(struct cred_pg *pg, enum cred_table t, const
 /* Stops and returns fn's value when non-zero. */
 int cred_pg_each(struct cred_pg *pg, enum cred_table t, int (*fn)(void *arg, const struct cred_row *row), void *arg);
 
-/* Writes go to the database first (a bounded round trip), then into the
- * mirror. put: 0 or -1; remove: 0, 1 when unknown, -1. */
+/* Writes go to the database first (a bounded round trip; a fiber yields
+ * meanwhile), then into the mirror. put: 0 or -1; remove: 0, 1 when
+ * unknown, -1. */
 int cred_pg_put(struct cred_pg *pg, enum cred_table t, const struct cred_row *row);
 int cred_pg_remove(struct cred_pg *pg, enum cred_table t, const char *identity);
 
 int cred_pg_put_ca(struct cred_pg *pg, const char *name, const char *pem);
 int cred_pg_remove_ca(struct cred_pg *pg, const char *name);
+/* The generation moves when the CA list this front-end holds changed; while
+ * following, a change elsewhere is read by a fiber first, so each_ca never
+ * waits then. */
 unsigned cred_pg_ca_generation(const struct cred_pg *pg);
 int cred_pg_each_ca(struct cred_pg *pg, int (*fn)(void *arg, const char *name, const char *pem), void *arg);
 
@@ -61,17 +65,25 @@ int cred_pg_take_login_code(struct cred_pg *pg, const char *code, int64_t now_us
  * yet (the first front-end's wins): 0, or -1. */
 int cred_pg_meta_claim(struct cred_pg *pg, const char *name, const char *value, char *out, size_t cap);
 
-/* The socket that carries the notices, -1 while the database is away;
- * *generation changes with each new connection. */
-int cred_pg_fd(const struct cred_pg *pg, unsigned *generation);
-/* Applies the notices that arrived (reconnecting and reloading the mirror
- * when the connection was lost and the back-off allows); gone is told of
- * each key row that left the mirror. The count applied, or -1 while the
- * database is away. */
+/* Following the other front-ends from the event loop: the socket is
+ * watched, notices are applied as they come (gone is told of each key row
+ * that left the mirror), and from then on the database work of this
+ * front-end that the loop starts runs in fibers (fiber.h) that yield while
+ * they wait: reconnecting after a loss (then reading everything again),
+ * reading the CAs after a change. Writes from a fiber yield too; writes from
+ * the main context (start-up, the admin command, a console login) still
+ * wait, bounded. 0, or -1 when the socket cannot be watched. */
+struct loop;
+typedef void cred_pg_gone_fn(void *arg, enum cred_table t, const char *identity);
+int cred_pg_follow(struct cred_pg *pg, struct loop *loop, cred_pg_gone_fn *gone, void *arg);
+/* Lets the fibers at work finish (blocking), then stops following. */
+void cred_pg_unfollow(struct cred_pg *pg);
 /* True when a statement of this front-end ran since the last poll: libpq
  * may have read notices with its answer, leaving the socket quiet. */
 bool cred_pg_waiting(const struct cred_pg *pg);
-typedef void cred_pg_gone_fn(void *arg, enum cred_table t, const char *identity);
-int cred_pg_poll(struct cred_pg *pg, cred_pg_gone_fn *gone, void *arg);
+/* Applies the notices that arrived; starts the reconnection (when the
+ * back-off allows) or the CA read that is due. The count applied, or -1
+ * while the database is away. */
+int cred_pg_poll(struct cred_pg *pg);
 
 #endif

@@ -21,6 +21,12 @@ struct lease {
     int64_t until_us;          /* 0 = free slot */
 };
 
+/* Who is told of key rows removed elsewhere (cred_follow_changes). */
+struct gone_relay {
+    cred_gone_fn *fn;
+    void *arg;
+};
+
 struct credentials {
     sqlite3 *db;               /* the SQLite store; NULL when pg */
     struct cred_pg *pg;        /* the PostgreSQL store (db = postgresql://…), NULL otherwise */
@@ -30,6 +36,7 @@ struct credentials {
     cred_miss_fn *miss;
     void *miss_arg;
     sqlite3_stmt *get_psk, *get_esprim_key;   /* get_key()'s, prepared on first use */
+    struct gone_relay relay;
 };
 
 /* Keys at rest: each key column holds SEALED_V1 || nonce || AES-256-GCM
@@ -477,20 +484,22 @@ struct credentials *cred_open_shared(const char *uri, const char *printable, con
     return cs;
 }
 
-struct gone_relay {
-    cred_gone_fn *fn;
-    void *arg;
-};
-
 static void relay_gone(void *arg, enum cred_table t, const char *identity)
 {
     struct gone_relay *r = arg;
     if (t != CRED_T_ESPRIM) r->fn(r->arg, identity);
 }
 
-int cred_change_fd(struct credentials *cs, unsigned *generation)
+int cred_follow_changes(struct credentials *cs, struct loop *loop, cred_gone_fn *gone, void *arg)
 {
-    return cs && cs->pg ? cred_pg_fd(cs->pg, generation) : -1;
+    if (!cs || !cs->pg) return 0;
+    cs->relay = (struct gone_relay){ gone, arg };
+    return cred_pg_follow(cs->pg, loop, relay_gone, &cs->relay);
+}
+
+void cred_unfollow_changes(struct credentials *cs)
+{
+    if (cs && cs->pg) cred_pg_unfollow(cs->pg);
 }
 
 bool cred_changes_waiting(const struct credentials *cs)
@@ -498,11 +507,9 @@ bool cred_changes_waiting(const struct credentials *cs)
     return cs && cs->pg && cred_pg_waiting(cs->pg);
 }
 
-int cred_poll_changes(struct credentials *cs, cred_gone_fn *gone, void *arg)
+int cred_poll_changes(struct credentials *cs)
 {
-    if (!cs || !cs->pg) return 0;
-    struct gone_relay r = { gone, arg };
-    return cred_pg_poll(cs->pg, relay_gone, &r);
+    return cs && cs->pg ? cred_pg_poll(cs->pg) : 0;
 }
 
 unsigned cred_ca_generation(const struct credentials *cs)

@@ -42,21 +42,27 @@ void cred_close(struct credentials *cs);
  * under root_file's KEK, which must be every front-end's (a root file that
  * does not open the database's keys is refused, logged). printable is the
  * URI with its password masked, for messages. Lookups read an in-memory
- * copy; writes go to the database (a bounded round trip). */
+ * copy; writes go to the database (a bounded round trip, which a fiber
+ * waits for by yielding to the loop). */
 struct credentials *cred_open_shared(const char *uri, const char *printable, const char *root_file,
                                      const struct key_seal_ops *seal);
 bool cred_shared(const struct credentials *cs);
-/* Following the other front-ends' changes (shared stores only). The
- * socket to watch (-1 while the database is away; *generation changes with
- * each new connection); whether a statement of ours may have left notices
- * unread on a quiet socket; and applying them: gone is told of each PSK or
- * lease identity that went (to end its sessions). cred_poll_changes
- * reconnects, and reads everything again, after a loss; it returns the
- * changes applied, or -1 while the database is away (call again later). */
+/* Following the other front-ends' changes from the event loop (shared
+ * stores only; 0 and nothing for SQLite): the database socket is watched
+ * and changes applied as their notices come; gone is told of each PSK or
+ * lease identity that went (to end its sessions). From then on the shared
+ * store's reconnection and CA reads run in fibers, as do writes made from
+ * a fiber (cred_pg.h). cred_changes_waiting: a statement of ours may have
+ * left notices unread on a quiet socket; cred_poll_changes applies them
+ * (the changes applied, or -1 while the database is away: reconnection is
+ * then under way or due). cred_unfollow_changes lets the fibers at work
+ * finish first. */
+struct loop;
 typedef void cred_gone_fn(void *arg, const char *identity);
-int cred_change_fd(struct credentials *cs, unsigned *generation);
+int cred_follow_changes(struct credentials *cs, struct loop *loop, cred_gone_fn *gone, void *arg);
+void cred_unfollow_changes(struct credentials *cs);
 bool cred_changes_waiting(const struct credentials *cs);
-int cred_poll_changes(struct credentials *cs, cred_gone_fn *gone, void *arg);
+int cred_poll_changes(struct credentials *cs);
 
 /* Adds or replaces a PSK. Returns 0, or -1 on a bad identity/key/pattern. */
 int cred_put_psk(struct credentials *cs, const struct cred_psk *psk);

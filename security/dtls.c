@@ -46,6 +46,7 @@ struct dtls {
     X509 *cert;                    /* the server certificate and key, parsed once (load_identity()) */
     EVP_PKEY *pkey;
     char ca_bundle[512];
+    unsigned ca_generation;        /* cred_ca_generation() when the bundle was built */
     char crl_file[256];            /* "" = no revocation checks */
     struct timespec crl_mtime;
     X509_STORE *crl_store;         /* the trusted CAs and the CRLs, checked per session */
@@ -153,6 +154,8 @@ static void peer_address(SSL *ssl, char *ip, size_t cap)
         inet_ntop(AF_INET6, &a->addr.sin6.sin6_addr, ip, (socklen_t)cap);
 }
 
+static void refresh_cas(struct dtls *d, SSL_CTX *ctx);
+
 /* Called with the OpenSSL session during the ClientHello, once the cookie
  * exchange proved the address (so a spoofed one cannot spend another's
  * handshakes), PSK and certificate handshakes alike: the handshake rate
@@ -169,6 +172,7 @@ static int prefer_suites(void *tls_session, coap_dtls_pki_t *setup)
         return 0;
     }
     SSL_CTX *ctx = SSL_get_SSL_CTX(ssl);
+    refresh_cas(d, ctx);
     X509_STORE *store = crl_store(d, ctx);
     if (!store) store = d->ca_store;
     if (SSL_set1_verify_cert_store(ssl, store) != 1) return 0;
@@ -243,17 +247,24 @@ static int load_identity(struct dtls *d)
     return d->cert && usable && X509_check_private_key(d->cert, d->pkey) == 1 ? 0 : -1;
 }
 
-/* One CA bundle, <data-dir>/tls/trusted-cas.pem: our CA plus every trusted
- * CA of the store. libcoap would parse it again for every certificate
- * session, so the verification store and the CA names are made here once
- * and set by prefer_suites(). */
-static int build_ca_bundle(struct dtls *d, const struct config *cfg)
+/* <data-dir>/tls/trusted-cas.pem; with a configured tls-cert nothing was
+ * generated there yet. */
+static int ca_bundle_path(struct dtls *d, const struct config *cfg)
 {
     char dir[400];
     snprintf(dir, sizeof dir, "%s/tls", cfg->data_dir);
-    /* With a configured tls-cert nothing was generated there yet. */
     if (mkdir(dir, 0700) && errno != EEXIST) return -1;
     snprintf(d->ca_bundle, sizeof d->ca_bundle, "%s/trusted-cas.pem", dir);
+    return 0;
+}
+
+/* One CA bundle, <data-dir>/tls/trusted-cas.pem: our CA plus every trusted
+ * CA of the store. libcoap would parse it again for every certificate
+ * session, so the verification store and the CA names are made here once
+ * (and again when the store's CAs change) and set by prefer_suites(). */
+static int build_ca_bundle(struct dtls *d)
+{
+    d->ca_generation = cred_ca_generation(d->creds);
     FILE *f = fopen(d->ca_bundle, "w");
     if (!f) return -1;
     int rc = d->id.ca_cert[0] ? copy_file(f, d->id.ca_cert) : 0;
@@ -261,12 +272,44 @@ static int build_ca_bundle(struct dtls *d, const struct config *cfg)
     if (fclose(f) || rc) return -1;
     /* No CA at all (a configured tls-cert, no trusted CAs) is allowed: then
      * no client certificate verifies. */
-    d->ca_store = X509_STORE_new();
-    d->ca_names = SSL_load_client_CA_file(d->ca_bundle);
-    if (!d->ca_names) d->ca_names = sk_X509_NAME_new_null();
-    if (d->ca_store) X509_STORE_load_file(d->ca_store, d->ca_bundle);
+    X509_STORE *store = X509_STORE_new();
+    STACK_OF(X509_NAME) *names = SSL_load_client_CA_file(d->ca_bundle);
+    if (!names) names = sk_X509_NAME_new_null();
+    if (store) X509_STORE_load_file(store, d->ca_bundle);
     ERR_clear_error();   /* the end of the PEM file, or an empty one */
-    return d->ca_store && d->ca_names ? 0 : -1;
+    if (!store || !names) {
+        X509_STORE_free(store);
+        sk_X509_NAME_pop_free(names, X509_NAME_free);
+        return -1;
+    }
+    X509_STORE_free(d->ca_store);
+    d->ca_store = store;
+    sk_X509_NAME_pop_free(d->ca_names, X509_NAME_free);
+    d->ca_names = names;
+    return 0;
+}
+
+/* The trusted CAs changed in the credential store (the admin command, or
+ * another front-end on a shared store): the bundle is built again, so the
+ * handshake at hand and every later one verify against the new CAs, as
+ * HTTPS does (tls.c, refresh_cas()). The CRL store is rebuilt onto them,
+ * and no cached session made under the old CAs resumes. */
+static void refresh_cas(struct dtls *d, SSL_CTX *ctx)
+{
+    if (cred_ca_generation(d->creds) == d->ca_generation) return;
+    if (build_ca_bundle(d)) {
+        log_warn("dtls: cannot rebuild %s: the trusted CAs stay as they were", d->ca_bundle);
+        return;                /* retried at the next handshake */
+    }
+    if (ctx == d->suites_ctx) {
+        SSL_CTX_set_client_CA_list(ctx, d->ca_names);   /* takes them */
+        d->ca_names = NULL;
+    }
+    X509_STORE_free(d->crl_store);
+    d->crl_store = NULL;
+    d->crl_mtime = (struct timespec){ 0 };
+    SSL_CTX_flush_sessions(ctx, 0);
+    log_info("dtls: trusted CAs reloaded");
 }
 
 struct dtls *dtls_setup(struct coap_context_t *ctx, const struct config *cfg, struct credentials *creds,
@@ -291,7 +334,7 @@ struct dtls *dtls_setup(struct coap_context_t *ctx, const struct config *cfg, st
     d->metrics = metrics;
     snprintf(d->crl_file, sizeof d->crl_file, "%s", cfg->crl_file);
     d->session_cache = cfg->coaps_session_cache;
-    if (certgen_server_identity(cfg, &d->id) || build_ca_bundle(d, cfg) ||
+    if (certgen_server_identity(cfg, &d->id) || ca_bundle_path(d, cfg) || build_ca_bundle(d) ||
         load_identity(d) || RAND_bytes(d->psk_marker, sizeof d->psk_marker) != 1) {
         log_error("dtls: cannot prepare the server certificate and trusted CAs");
         dtls_free(d);

@@ -4,6 +4,7 @@
 #include "audit.h"
 #include "credentials.h"
 #include "../cse/base/clock.h"
+#include "../cse/base/fiber.h"
 #include "../cse/base/log.h"
 #include "../cse/base/loop.h"
 #include "../cse/core/cse.h"
@@ -152,17 +153,59 @@ static void unlink_fetch(struct fetch *f)
     free(f);
 }
 
+/* What the MEF's (MAF's) answer asks of the credential store: a lease, or
+ * a withdrawal. With a shared store each is a round trip, so it runs in a
+ * fiber that yields to the loop while it waits (cred_pg.h). */
+struct store_job {
+    const struct source *src;
+    char keid[CRED_ID_MAX];
+    bool withdraw;
+    char why[300];
+    struct cred_psk psk;
+    int64_t until_us;
+};
+
 /* A key the MEF no longer vouches for (revoked, expired, de-registered)
  * goes at once: its HTTPS connections are closed (cse_credential_withdrawn),
  * requests over CoAPS sessions made with it fail the SAEF gate, and new
  * handshakes with it fail. */
 static void withdraw(const char *keid, const char *why)
 {
-    if (cred_withdraw_lease(tgt.cse->creds, keid) != 0) return;
+    if (cred_withdraw_lease(tgt.cse->creds, keid) != 0 || !tgt.open) return;
     log_info("enrolment: %s withdrawn: %s", keid, why);
     char cred[CRED_ID_MAX + 4];
     snprintf(cred, sizeof cred, "12-%s", keid);
     cse_credential_withdrawn(tgt.cse, cred);
+}
+
+static void take_lease(const struct store_job *j)
+{
+    int rc = cred_lease_psk(tgt.cse->creds, &j->psk, j->until_us);
+    ts_buf until;
+    ts_format(j->until_us, until);
+    if (rc) {
+        log_info("enrolment: the %s's key for %s is unusable (expired or malformed)", j->src->title, j->keid);
+        remember_refusal(j->keid);
+    } else {
+        log_info("enrolment: %s is now known, bound to %s until %s (from the %s)", j->keid, j->psk.originators,
+                 until, j->src->title);
+    }
+}
+
+static void store_job_run(void *arg)
+{
+    struct store_job *j = arg;
+    /* The target closing lets the fibers at work finish (cred_close). */
+    if (j->withdraw) withdraw(j->keid, j->why);
+    else if (tgt.open) take_lease(j);
+    explicit_bzero(j, sizeof *j);
+    free(j);
+}
+
+/* Without a fiber to be had it runs here, waiting (bounded). */
+static void store_job_start(struct store_job *j)
+{
+    if (fiber_start(tgt.cse->loop, store_job_run, j) < 0) store_job_run(j);
 }
 
 static void lend(const struct source *src, const char *keid, bool recheck, const struct outbound_answer *ans)
@@ -171,6 +214,14 @@ static void lend(const struct source *src, const char *keid, bool recheck, const
     outbound_answer_response(ans, &rsp);
     struct lent got;
     char err[300];
+    struct store_job *j = calloc(1, sizeof *j);
+    if (!j) {
+        json_decref(rsp.pc);
+        log_warn("enrolment: no memory for the answer about %s", keid);
+        return;
+    }
+    j->src = src;
+    snprintf(j->keid, sizeof j->keid, "%s", keid);
     if (rsp.rsc != RSC_OK || src->parse(rsp.pc, &got, err, sizeof err)) {
         if (rsp.rsc != RSC_OK) {
             const char *dbg = json_string_value(json_object_get(rsp.pc, "m2m:dbg"));
@@ -179,27 +230,24 @@ static void lend(const struct source *src, const char *keid, bool recheck, const
         log_info("enrolment: no key for %s: %s", keid, err);
         audit_refusal(src, keid, err);
         remember_refusal(keid);
-        if (recheck) withdraw(keid, err);
         json_decref(rsp.pc);
+        if (!recheck) {
+            free(j);
+            return;
+        }
+        j->withdraw = true;
+        snprintf(j->why, sizeof j->why, "%s", err);
+        store_job_start(j);
         return;
     }
     json_decref(rsp.pc);
-    struct cred_psk psk = { .key_len = got.key_len };
-    snprintf(psk.identity, sizeof psk.identity, "%s", keid);
-    memcpy(psk.key, got.key, got.key_len);
-    snprintf(psk.originators, sizeof psk.originators, "%s", got.originator);
-    int rc = cred_lease_psk(tgt.cse->creds, &psk, got.until_us);
-    ts_buf until;
-    ts_format(got.until_us, until);
-    if (rc) {
-        log_info("enrolment: the %s's key for %s is unusable (expired or malformed)", src->title, keid);
-        remember_refusal(keid);
-    } else {
-        log_info("enrolment: %s is now known, bound to %s until %s (from the %s)", keid, got.originator, until,
-                 src->title);
-    }
-    explicit_bzero(&psk, sizeof psk);
+    j->psk.key_len = got.key_len;
+    snprintf(j->psk.identity, sizeof j->psk.identity, "%s", keid);
+    memcpy(j->psk.key, got.key, got.key_len);
+    snprintf(j->psk.originators, sizeof j->psk.originators, "%s", got.originator);
+    j->until_us = got.until_us;
     explicit_bzero(&got, sizeof got);
+    store_job_start(j);
 }
 
 static void fetched(void *data, const struct outbound_answer *ans)

@@ -333,6 +333,16 @@ void fiber_fd_forget(struct fiber_fd *w)
     w->loop = NULL;
 }
 
+int fiber_fd_watch(struct fiber_fd *w, struct loop *loop, int fd)
+{
+    if (w->loop && (w->loop != loop || w->fd != fd)) fiber_fd_forget(w);
+    if (w->loop) return 0;
+    if (loop_watch(loop, fd, LOOP_READABLE, watched_event, w)) return -1;
+    w->loop = loop;
+    w->fd = fd;
+    return 0;
+}
+
 enum fiber_wake fiber_fd_wait(struct fiber_fd *w, int fd, int mask, int64_t deadline_ms)
 {
     struct fiber *f = current;
@@ -340,12 +350,7 @@ enum fiber_wake fiber_fd_wait(struct fiber_fd *w, int fd, int mask, int64_t dead
     if (f->cancelled) return FIBER_CANCELLED;
     int64_t left = deadline_ms - loop_now_ms();
     if (left <= 0) return FIBER_TIMEOUT;
-    if (w->loop && (w->loop != f->loop || w->fd != fd)) fiber_fd_forget(w);
-    if (!w->loop) {
-        if (loop_watch(f->loop, fd, LOOP_READABLE, watched_event, w)) return poll_fd(fd, mask, deadline_ms);
-        w->loop = f->loop;
-        w->fd = fd;
-    }
+    if (fiber_fd_watch(w, f->loop, fd)) return poll_fd(fd, mask, deadline_ms);
     /* One waiter at a time (the store's lock sees to it); another, or a
      * descriptor the loop cannot watch, blocks like the main context. */
     if (w->waiter) return poll_fd(fd, mask, deadline_ms);

@@ -49,6 +49,11 @@ struct fiber_fd {
  * A wait for writing adds and removes that interest (rare: a full send
  * buffer). */
 enum fiber_wake fiber_fd_wait(struct fiber_fd *w, int fd, int mask, int64_t deadline_ms);
+/* Registers w's descriptor fd for reading from the main context, so that
+ * input with no fiber waiting reaches idle before any fiber waited on it
+ * (a connection made before the loop ran). 0, or -1 when the loop cannot
+ * watch it. */
+int fiber_fd_watch(struct fiber_fd *w, struct loop *loop, int fd);
 /* Unregisters w; before its descriptor is closed (epoll would otherwise
  * keep reporting a closed descriptor that another still duplicates). */
 void fiber_fd_forget(struct fiber_fd *w);

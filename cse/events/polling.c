@@ -5,6 +5,7 @@
 
 #include "../core/address.h"
 #include "../base/clock.h"
+#include "../base/fiber.h"
 #include "../core/cse.h"
 #include "../base/log.h"
 #include "../base/loop.h"
@@ -548,8 +549,54 @@ int polling_answer(struct cse *cse, const char *pch, json_t *pc, const char **wh
     return RSC_NOT_FOUND;
 }
 
+/* An answer too long for a notice, kept in the database (store.h): taken
+ * by the front-end whose request it ends. A round trip, so in a fiber. */
+struct kept_answer {
+    struct cse *cse;
+    int64_t id;
+    char *pch, *rqi;
+};
+
+static void take_kept_answer(void *arg)
+{
+    struct kept_answer *k = arg;
+    char *text = NULL;
+    int rc = store_pch_answer_take(k->cse->store, k->id, &text);
+    json_t *pc = text ? json_loads(text, 0, NULL) : NULL;
+    json_t *rsp = json_object_get(pc, "m2m:rsp");
+    /* Looked up again: the request may have ended meanwhile (its deadline). */
+    struct entry *e = handed_entry(k->cse, k->pch, k->rqi);
+    if (e && json_is_object(rsp)) answer_entry(e, rsp);
+    else if (rc && rc != RSC_NOT_FOUND) log_warn("pch %s: the answer to %s could not be read (%d)", k->pch, k->rqi, rc);
+    json_decref(pc);
+    free(text);
+    free(k->pch);
+    free(k->rqi);
+    free(k);
+}
+
+static void kept_answer(struct cse *cse, const char *pch, const char *ref)
+{
+    char *end;
+    long long id = strtoll(ref + 1, &end, 10);
+    if (*end != '\n' || id <= 0 || !handed_entry(cse, pch, end + 1)) return;   /* not ours to take */
+    struct kept_answer *k = calloc(1, sizeof *k);
+    if (k) *k = (struct kept_answer){ cse, id, strdup(pch), strdup(end + 1) };
+    if (!k || !k->pch || !k->rqi) {
+        log_warn("pch %s: no memory to take the answer to %s", pch, end + 1);
+        if (k) { free(k->pch); free(k->rqi); }
+        free(k);
+        return;
+    }
+    if (!cse->loop || fiber_start(cse->loop, take_kept_answer, k) < 0) take_kept_answer(k);
+}
+
 void polling_answered_elsewhere(struct cse *cse, const char *pch, const char *text)
 {
+    if (text[0] == '@') {
+        kept_answer(cse, pch, text);
+        return;
+    }
     json_t *pc = json_loads(text, 0, NULL);
     json_t *rsp = json_object_get(pc, "m2m:rsp");
     const char *rqi = json_string_value(json_object_get(rsp, "rqi"));

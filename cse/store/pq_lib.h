@@ -8,6 +8,9 @@
 
 #include <libpq-fe.h>
 #include <stdbool.h>
+#include <stdint.h>
+
+struct fiber_fd;
 
 #define PQ_FUNCTIONS(X) \
     X(PQclear) \
@@ -59,5 +62,20 @@ bool pq_load(const char *who);
 #define PQ_PARAMS 10
 void pq_connect_params(const char *keys[PQ_PARAMS], const char *values[PQ_PARAMS], const char *timeout_s,
                        const char *options, const char *application, const char *uri);
+
+/* The one way Ironbark waits for a libpq socket: until it is readable (or
+ * writable) or the monotonic deadline (loop_now_ms) passes; false then, on
+ * a poll error, or when the fiber waiting was cancelled. Inside a fiber it
+ * yields to the loop (on watch once the connection is up: it stays
+ * registered); elsewhere (start-up, tools) it polls, counted in *blocking
+ * (may be NULL). */
+bool pq_wait(struct fiber_fd *watch, PGconn *conn, bool for_write, int64_t deadline_ms, uint64_t *blocking);
+/* Drives PQconnectPoll() of a connection PQconnectStartParams() began until
+ * it is made (true) or fails or the deadline passes (false). */
+bool pq_connect_wait(struct fiber_fd *watch, PGconn *conn, int64_t deadline_ms, uint64_t *blocking);
+/* Flushes what was sent on a non-blocking connection and reads the results
+ * of one query: the first result (an error one if any), or NULL when the
+ * connection failed (the caller drops it). */
+PGresult *pq_collect(struct fiber_fd *watch, PGconn *conn, int64_t deadline_ms, uint64_t *blocking);
 
 #endif

@@ -1484,6 +1484,12 @@ int store_pch_answer(struct store *s, const char *pch, const char *rqi, const ch
     return s->pg ? pg_store_pch_answer(s->pg, pch, rqi, rsp) : RSC_NOT_IMPLEMENTED;
 }
 
+int store_pch_answer_take(struct store *s, int64_t id, char **rsp)
+{
+    *rsp = NULL;
+    return s->pg ? pg_store_pch_answer_take(s->pg, id, rsp) : RSC_NOT_IMPLEMENTED;
+}
+
 const char *store_printable(const char *db, char *buf, size_t size)
 {
     if (pg_store_wanted(db)) return pg_store_printable(db, buf, size);

@@ -179,10 +179,15 @@ int store_pch_put(struct store *s, const char *pch, const char *rqi, const char 
 int store_pch_take(struct store *s, const char *pch, int max, store_pch_fn *fn, void *data);
 /* An entity's answer (rsp, JSON text) to request rqi handed out by channel
  * pch: ends the request and passes rsp to the other front-ends
- * (STORE_CHANGE_PCH_ANSWERED) when the transaction commits. RSC_NOT_FOUND
- * when no such request was handed out (or it expired, or was answered),
- * RSC_BAD_REQUEST when rsp is too long for a notice (about 7.9 kB). */
+ * (STORE_CHANGE_PCH_ANSWERED) when the transaction commits. An rsp too long
+ * for a notice (about 7.9 kB) is kept in the database for a minute and the
+ * change's body is "@<id>\n<rqi>" instead: the front-end that waits for
+ * the answer takes it with store_pch_answer_take(). RSC_NOT_FOUND when no
+ * such request was handed out (or it expired, or was answered). */
 int store_pch_answer(struct store *s, const char *pch, const char *rqi, const char *rsp);
+/* The kept answer id, removed as it is read (*rsp: malloc'd JSON text):
+ * 0, RSC_NOT_FOUND (taken, or older than a minute), or another error. */
+int store_pch_answer_take(struct store *s, int64_t id, char **rsp);
 
 /* A store that waits for a server (PostgreSQL) is waited for in fibers
  * (cse/base/fiber.h): the lock a fiber holds from its first store call to

@@ -2,8 +2,8 @@
  * SQLite store (store.c), so several front-ends can share one database.
  *
  * Waiting: the engine calls the store synchronously, so each call waits for
- * its round trip. All of that waiting happens in pg_wait(): inside a fiber
- * (cse/base/fiber.h; the engine runs every primitive in one) it yields to
+ * its round trip. All of that waiting happens in pq_wait() (pq_lib.c):
+ * inside a fiber (cse/base/fiber.h; the engine runs every primitive in one) it yields to
  * the event loop until the socket is ready, elsewhere (start-up, tools) it
  * polls, bounded. One connection carries one transaction, so a fiber holds
  * the store's lock from its first statement to its end, and a main-context
@@ -27,8 +27,6 @@
 #include "../core/rsc.h"
 #include "../../resources/types.h"
 
-#include <errno.h>
-#include <poll.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -56,6 +54,7 @@
 #define PG_PCH_CHANNEL "ironbark_pch"
 #define PG_PCH_ANSWER_CHANNEL "ironbark_pch_answer"
 #define PG_NOTICE_MAX 7900         /* a notice's payload is below 8000 bytes */
+#define PG_PCH_ANSWER_KEEP_MS 60000   /* a long answer's row waits this long for its taker */
 
 /* contentInstances stay out of the (ty, sk) index, as in store.c. */
 #define CIN_SQL "4"
@@ -146,6 +145,10 @@ static const char schema_sql[] =
     " taken boolean NOT NULL DEFAULT false, deadline timestamptz NOT NULL);"
     "CREATE INDEX IF NOT EXISTS pch_requests_channel ON pch_requests(pch, seq);"
     "CREATE INDEX IF NOT EXISTS pch_requests_deadline ON pch_requests(deadline);"
+    /* Answers too long for a notice wait here for the front-end that
+     * queued their request; the notice names the row. */
+    "CREATE TABLE IF NOT EXISTS pch_answers(id bigserial PRIMARY KEY, rsp text NOT NULL,"
+    " deadline timestamptz NOT NULL);"
     "COMMIT;"
     "LISTEN " PG_CHANNEL ";"
     "LISTEN " PG_PCH_CHANNEL ";"
@@ -157,7 +160,7 @@ enum pg_stmt {
     P_CHILDREN, P_CHILDREN_TY, P_OLDEST, P_NEWEST, P_COUNT, P_COUNT_TY, P_EXPIRED,
     P_SCAN, P_SCAN_TY, P_SCAN_CIN, P_SCAN_KEY, P_NEXT_EXPIRY, P_OLDEST_AT, P_NEWEST_AT,
     P_BEGIN_SNAPSHOT, P_NEXT_SEQS, P_KEY_OF_RI, P_GET_LOCKED, P_PCH_PUT, P_PCH_TRIM, P_PCH_TAKE, P_PCH_ANSWER,
-    P_COUNT_STMTS
+    P_PCH_ANSWER_ROW, P_PCH_ANSWER_TAKE, P_COUNT_STMTS
 };
 
 /* Row statements select (seq, ty, path, body[, sk]); the paged ones take
@@ -228,6 +231,16 @@ static const char *const stmt_sql[P_COUNT_STMTS] = {
     [P_PCH_ANSWER] = "WITH done AS (DELETE FROM pch_requests WHERE pch = $1::text AND rqi = $2::text AND taken"
                      " AND deadline > clock_timestamp() RETURNING 1)"
                      " SELECT pg_notify('" PG_PCH_ANSWER_CHANNEL "', $1::text || chr(10) || $3::text) FROM done",
+    /* One too long for a notice: kept as a row (those nobody took go with
+     * the next one kept), the notice carries "@id" and the rqi. */
+    [P_PCH_ANSWER_ROW] = "WITH done AS (DELETE FROM pch_requests WHERE pch = $1::text AND rqi = $2::text AND taken"
+                         " AND deadline > clock_timestamp() RETURNING 1),"
+                         " gone AS (DELETE FROM pch_answers WHERE deadline <= clock_timestamp()),"
+                         " kept AS (INSERT INTO pch_answers(rsp, deadline) SELECT $3::text, clock_timestamp() +"
+                         " $4::bigint * interval '1 millisecond' FROM done RETURNING id)"
+                         " SELECT pg_notify('" PG_PCH_ANSWER_CHANNEL "', $1::text || chr(10) || '@' || id || chr(10)"
+                         " || $2::text) FROM kept",
+    [P_PCH_ANSWER_TAKE] = "DELETE FROM pch_answers WHERE id = $1::bigint RETURNING rsp",
     [P_PCH_TAKE] = "WITH handed AS (UPDATE pch_requests SET taken = true WHERE seq IN (SELECT seq FROM pch_requests"
                    " WHERE pch = $1::text AND NOT taken AND deadline > clock_timestamp() ORDER BY seq LIMIT $2::int"
                    " FOR UPDATE SKIP LOCKED) RETURNING seq, rqp) SELECT rqp FROM handed ORDER BY seq",
@@ -286,33 +299,6 @@ static void param_bytes(struct pg_params *q, const unsigned char *v, size_t len)
     q->value[q->n] = (const char *)v;
     q->len[q->n] = (int)len;
     q->format[q->n++] = 1;
-}
-
-/* --- the one place that waits ------------------------------------------- */
-
-/* Waits until the connection's socket is readable (or writable) or the
- * deadline passes: false then, on a poll error, or when the fiber waiting
- * was cancelled. A fiber yields to the loop meanwhile; the main context
- * blocks (counted). */
-static bool pg_wait(struct pg_store *p, PGconn *conn, bool for_write, int64_t deadline_ms)
-{
-    struct pollfd pfd = { .fd = pq_PQsocket(conn), .events = for_write ? POLLOUT : POLLIN };
-    if (pfd.fd < 0) return false;
-    int mask = for_write ? LOOP_WRITABLE : LOOP_READABLE;
-    /* A connection still being made may change its socket: registered
-     * for good only once it is up. */
-    enum fiber_wake w = pq_PQstatus(conn) == CONNECTION_OK ? fiber_fd_wait(&p->watch, pfd.fd, mask, deadline_ms)
-                                                           : fiber_wait_fd(pfd.fd, mask, deadline_ms);
-    if (w != FIBER_NOT_IN_FIBER) return w == FIBER_READY;
-    p->blocking_waits++;
-    for (;;) {
-        int64_t left = deadline_ms - loop_now_ms();
-        if (left <= 0) return false;
-        int n = poll(&pfd, 1, (int)left);
-        if (n > 0) return true;
-        if (n == 0) return false;
-        if (errno != EINTR) return false;
-    }
 }
 
 /* --- connection ----------------------------------------------------------- */
@@ -406,13 +392,7 @@ static bool pg_connect(struct pg_store *p)
     const char *keys[PQ_PARAMS], *values[PQ_PARAMS];
     pq_connect_params(keys, values, timeout, options, "ironbark", p->uri);
     p->conn = pq_PQconnectStartParams(keys, values, 1);
-    bool ok = p->conn && pq_PQstatus(p->conn) != CONNECTION_BAD;
-    int64_t deadline = now + PG_CONNECT_MS;
-    for (PostgresPollingStatusType st = PGRES_POLLING_WRITING; ok;) {
-        if (st == PGRES_POLLING_OK) break;
-        if (st == PGRES_POLLING_FAILED || !pg_wait(p, p->conn, st == PGRES_POLLING_WRITING, deadline)) ok = false;
-        else st = pq_PQconnectPoll(p->conn);
-    }
+    bool ok = pq_connect_wait(&p->watch, p->conn, now + PG_CONNECT_MS, &p->blocking_waits);
     if (ok) pq_PQsetNoticeProcessor(p->conn, ignore_notice, NULL);
     if (ok) ok = pq_PQsetnonblocking(p->conn, 1) == 0 && pg_setup(p);
     if (!ok) {
@@ -456,36 +436,9 @@ static bool pg_ready(struct pg_store *p)
  * then dropped). */
 static PGresult *pg_collect(struct pg_store *p, int64_t deadline_ms)
 {
-    int flushed;
-    while ((flushed = pq_PQflush(p->conn)) == 1)
-        if (!pg_wait(p, p->conn, true, deadline_ms)) { flushed = -1; break; }
-    if (flushed < 0) { pg_lost(p); return NULL; }
-    PGresult *first = NULL;
-    for (;;) {
-        while (pq_PQisBusy(p->conn)) {
-            if (!pg_wait(p, p->conn, false, deadline_ms) || !pq_PQconsumeInput(p->conn)) {
-                pq_PQclear(first);
-                pg_lost(p);
-                return NULL;
-            }
-        }
-        PGresult *r = pq_PQgetResult(p->conn);
-        if (!r) break;
-        ExecStatusType st = pq_PQresultStatus(r);
-        bool failed = st == PGRES_FATAL_ERROR || st == PGRES_BAD_RESPONSE;
-        if (!first || (failed && pq_PQresultStatus(first) != PGRES_FATAL_ERROR)) {
-            pq_PQclear(first);
-            first = r;
-        } else {
-            pq_PQclear(r);
-        }
-    }
-    if (first && pq_PQresultStatus(first) == PGRES_FATAL_ERROR && pq_PQstatus(p->conn) == CONNECTION_BAD) {
-        pq_PQclear(first);
-        pg_lost(p);
-        return NULL;
-    }
-    return first;
+    PGresult *r = pq_collect(&p->watch, p->conn, deadline_ms, &p->blocking_waits);
+    if (!r) pg_lost(p);
+    return r;
 }
 
 /* Runs prepared statement id: its result, or NULL on failure (logged; the
@@ -1422,14 +1375,29 @@ int pg_store_pch_take(struct pg_store *p, const char *pch, int max, store_pch_fn
 
 int pg_store_pch_answer(struct pg_store *p, const char *pch, const char *rqi, const char *rsp)
 {
-    if (strlen(pch) + strlen(rsp) + 1 > PG_NOTICE_MAX) return RSC_BAD_REQUEST;
+    bool row = strlen(pch) + strlen(rsp) + 1 > PG_NOTICE_MAX;
+    if (row && strlen(pch) + strlen(rqi) + 24 > PG_NOTICE_MAX) return RSC_BAD_REQUEST;
     struct pg_params q = { 0 };
     param_text(&q, pch);
     param_text(&q, rqi);
     param_text(&q, rsp);
-    PGresult *r = pg_run(p, P_PCH_ANSWER, &q);
+    if (row) param_int(&q, PG_PCH_ANSWER_KEEP_MS);
+    PGresult *r = pg_run(p, row ? P_PCH_ANSWER_ROW : P_PCH_ANSWER, &q);
     if (!r) return RSC_INTERNAL_SERVER_ERROR;
     int rc = pq_PQntuples(r) ? 0 : RSC_NOT_FOUND;
+    pq_PQclear(r);
+    return rc;
+}
+
+int pg_store_pch_answer_take(struct pg_store *p, int64_t id, char **rsp)
+{
+    *rsp = NULL;
+    struct pg_params q = { 0 };
+    param_int(&q, id);
+    PGresult *r = pg_run(p, P_PCH_ANSWER_TAKE, &q);
+    if (!r) return RSC_INTERNAL_SERVER_ERROR;
+    int rc = pq_PQntuples(r) ? 0 : RSC_NOT_FOUND;
+    if (!rc && !(*rsp = strdup(pq_PQgetvalue(r, 0, 0)))) rc = RSC_INTERNAL_SERVER_ERROR;
     pq_PQclear(r);
     return rc;
 }

@@ -4,13 +4,14 @@ with `m2m-cse credentials` through front-end A's settings lets a client
 handshake with front-end B within the bound; removing it makes B refuse new
 handshakes and end B's live session within the bound, also when it was
 removed while B's connection was cut (B reads everything again); a trusted CA added
-through A is honoured by B's HTTPS listener within the bound, and no
-longer once removed; a
+through A is honoured by B's HTTPS and CoAPS (DTLS) listeners within the
+bound, and no longer once removed; a
 front-end whose credentials-root.key differs refuses to start; no key is
 in the database in the clear."""
 import os, select, shutil, subprocess, sys, tempfile, time
 sys.path.insert(0, os.path.dirname(__file__))
 from harness import CSE_BIN, Cse, Tap
+from coap_peer import coap_client
 import pg_server
 import secure
 
@@ -126,16 +127,26 @@ try:
     client = secure.make_client_cert(certs, "client1", "Cclient1", ca)
     with_cert = dict(base=b.https_base, curl_extra=b.https_curl_options() + ["--cert", client[0], "--key", client[1]])
     t.eq(b.get("/cse-in", origin="Cclient1", **with_cert).status, -1, "before: B refuses the unknown CA's certificate")
+    # CoAPS too: the CA list built at start is built again on the change (dtls.c refresh_cas()).
+    coaps = lambda: coap_client(b.coaps_port, "cse-in", "get", dict(fr="Cclient1", rqi="ca-%d" % time.time_ns(),
+                                                                  rvi="3"), scheme="coaps", timeout=3,
+                                extra=["-c", client[0], "-j", client[1], "-C", b.tls_ca]).rsc is not None
+    t.ok(not coaps(), "before: B's CoAPS listener refuses it too")
     r = admin(a, uri, "add-ca", "shared-ca", ca[0])
     t.ok(r.returncode == 0, "credentials add-ca into the shared database", r.stderr)
     accepted = lambda: b.get("/cse-in", origin="Cclient1", **with_cert).status != -1
     took = within(accepted, BOUND_S + 5)
     t.ok(took is not None and took < BOUND_S, "B accepts a certificate of the CA added through A over HTTPS "
          "within %.0f s, without a restart (took %s s)" % (BOUND_S, None if took is None else round(took, 2)))
+    took = within(coaps, BOUND_S + 5)
+    t.ok(took is not None and took < BOUND_S, "B's CoAPS listener accepts the certificate of the CA added through A "
+         "within %.0f s, without a restart (took %s s)" % (BOUND_S, None if took is None else round(took, 2)))
+    t.ok("dtls: trusted CAs reloaded" in b.read_log(), "B logs the reload of its DTLS CA list", b.read_log()[-600:])
     r = admin(a, uri, "remove-ca", "shared-ca")
     took = within(lambda: not accepted(), BOUND_S + 5)
     t.ok(r.returncode == 0 and took is not None and took < BOUND_S,
          "and refuses it within %.0f s once the CA is removed through A" % BOUND_S, r.stderr)
+    t.ok(not coaps(), "B's CoAPS listener refuses it too once the CA is removed (no session of it resumes)")
 
     # --- a front-end with another root key refuses to start, saying why ---
     c = Cse(db=uri)

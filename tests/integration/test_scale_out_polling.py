@@ -3,7 +3,7 @@
 is taken by the AE's long poll on B, once; a poll parked on B is woken by
 a change on A; with polls parked on both, one of them gets it; the same
 front-end case still works; the AE's answer reaches the producer whichever
-front-end it is sent to."""
+front-end it is sent to, also one longer than a notice's payload."""
 import os, shutil, sys, tempfile, threading, time
 sys.path.insert(0, os.path.dirname(__file__))
 from harness import Cse, Tap
@@ -110,6 +110,25 @@ try:
             break
         time.sleep(0.1)
     t.ok(nsi and nsi[0].get("rsr", 0) >= 4, "the answers given to the producer count as answered (nsi)", nsi)
+
+    # --- an answer longer than a notice's payload, sent to B, reaches A -----------
+    def answered_on_a():
+        s = a.get(BOX + "/s", origin=O).json["m2m:sub"].get("nsi", [])
+        return s[0].get("rsr", 0) if s else 0
+    before = answered_on_a()
+    event(a, "c5")
+    con, q = con_of(poll(b))
+    big = {"m2m:rsp": {"rqi": q.get("rqi"), "rsc": 2000, "rvi": "3", "fr": O, "pc": {"m2m:dbg": "x" * 20000}}}
+    t.rsc(b.request("POST", PCU, origin=O, body=big), 2000, 200,
+          "a 20 kB answer sent to B (not the producer) is taken (kept as a row, the notice names it)")
+    t.rsc(answer(a, q.get("rqi")), 4004, 404, "and ends the request everywhere: answered again on A -> 4004")
+    for _ in range(50):
+        if answered_on_a() > before:
+            break
+        time.sleep(0.1)
+    t.ok(answered_on_a() == before + 1, "A, the producer, got that answer (nsi counts it answered, not timed out)")
+    t.eq(pg.psql("SELECT count(*) FROM pch_answers", db=uri.split("/")[3].split("?")[0]).strip(), "0",
+         "the kept answer's row went with its taking")
 finally:
     for name, fe in (("A", a), ("B", b)):
         t.eq(fe.stop(), 0, "front-end %s shuts down cleanly (a sanitizer build: no report)" % name)
