@@ -124,7 +124,7 @@ enum stmt_id {
     S_COUNT, S_EXPIRED, S_NEXT_EXPIRY, S_OLDEST_AT, S_NEWEST_AT,
     S_SAVEPOINT, S_RELEASE, S_ROLLBACK_TO, S_COUNT_TY, S_SCAN, S_SCAN_TY, S_SCAN_KEY,
     S_KEY_OF_RI, S_SCAN_CIN, S_LABEL_ADD, S_LABELS_DROP_ROW, S_LABELS_DROP_RANGE, S_ROW_BY_KEY,
-    S_CT_PROBE, S_CT_DISORDER, S_NEXT_CNF,
+    S_CT_PROBE, S_CT_DISORDER, S_NEXT_CNF, S_ANY_OF_TY,
     S_COUNT_STMTS
 };
 
@@ -158,6 +158,8 @@ static const char *const stmt_sql[S_COUNT_STMTS] = {
      * form above reads every child (a container's instances, on each
      * CREATE that asks whether it has subscriptions). */
     [S_COUNT_TY] = "SELECT count(*) FROM resources WHERE pi = ?1 AND ty = ?2",
+    /* Through the (ty, sk) index, hence not for contentInstances. */
+    [S_ANY_OF_TY] = "SELECT 1 FROM resources WHERE ty = ?1 AND ty <> " CIN_SQL " LIMIT 1",
     [S_EXPIRED] = "SELECT seq, ty, path, body FROM resources WHERE et IS NOT NULL AND et < ?1 ORDER BY et LIMIT 256",
     /* Subtree scans in sk order (store_scan_subtree); ?1 moves forward past
      * subtrees deeper than the scan wants. */
@@ -225,6 +227,21 @@ struct parent_memo {
     unsigned char key[PARENT_KEY_MAX];
 };
 
+/* Rows recently found by path (the targets of requests: a container that
+ * instances go into), so that the next lookup of the same path is served
+ * from the body cache without SQLite. A row keeps its path and seq for its
+ * life, and the body cache holds the latest text of every row written
+ * through this store, so an entry is right until the row is deleted or a
+ * rollback returns older text to the table (both clear the memo). */
+#define PATH_MEMO_SLOTS 8
+#define PATH_MEMO_MAX 192
+
+struct path_memo {
+    int64_t seq;               /* 0: unused */
+    int ty;
+    char path[PATH_MEMO_MAX];
+};
+
 /* A cs interval is read as one index range per distinct cnf: with more
  * cnf values than this (or a longer one), the plain scan is used. */
 #define CNF_GROUPS_MAX 32
@@ -235,6 +252,8 @@ struct store {
     sqlite3 *db;
     struct edge_memo edge;
     struct parent_memo parent;
+    struct path_memo paths[PATH_MEMO_SLOTS];
+    unsigned paths_next;       /* the slot a new path takes (round robin) */
     int64_t next_seq;          /* seq of the next insert (its sk needs it first) */
     struct store_scan_stats last_scan;
     sqlite3_stmt *stmt[S_COUNT_STMTS];
@@ -250,6 +269,12 @@ struct store {
     int batch_size;            /* savepoints opened in the open batch */
     const char *fail_flag;     /* test hook, see commit_fault() */
     int ncnf;                  /* distinct cnf values in resources_content (content_groups()) */
+    /* Types (bit ty, below TYPE_BITS) known to have no row at all, so that
+     * store_count_children() answers 0 without SQLite: every CREATE asks
+     * whether its parent has subscriptions, and most CSEs have few or none.
+     * `absent` counts only where `known`; an insert of the type clears it,
+     * a delete or a rollback makes it unknown again. */
+    uint64_t types_known, types_absent;
     char cnf[CNF_GROUPS_MAX][CNF_TEXT_MAX];
 };
 
@@ -283,6 +308,8 @@ static json_t *body_attrs(struct store *s, int64_t seq, const char *body, size_t
     if (c->text && c->seq == seq && c->len == len && !memcmp(c->text, body, len))
         return json_deep_copy(c->attrs);
     json_t *attrs = json_loadb(body, len, 0, jerr);
+    /* Not kept, but no older text of the row may stay either (path memo). */
+    if (remember && len > BODY_CACHE_MAX_TEXT && c->seq == seq) cache_drop(c);
     if (attrs && remember && len <= BODY_CACHE_MAX_TEXT) {
         char *text = malloc(len + 1);
         if (text) {
@@ -293,6 +320,16 @@ static json_t *body_attrs(struct store *s, int64_t seq, const char *body, size_t
     }
     return attrs;
 }
+
+static void paths_forget(struct store *s)
+{
+    for (int i = 0; i < PATH_MEMO_SLOTS; i++) s->paths[i].seq = 0;
+}
+
+/* The bit of a type in types_known/types_absent; 0 (never known) for the
+ * numbers beyond (announced types). */
+#define TYPE_BITS 64
+static uint64_t type_bit(int ty) { return ty > 0 && ty < TYPE_BITS ? UINT64_C(1) << ty : 0; }
 
 static int db_error(struct store *s, const char *what)
 {
@@ -580,6 +617,8 @@ int store_batch_commit(struct store *s)
     if (rc) {
         s->generation++;
         s->parent.valid = false;
+        s->types_known = 0;
+        paths_forget(s);
         s->batch_failed = true;
         if (!sqlite3_get_autocommit(s->db)) run_simple(s, S_ROLLBACK);
     }
@@ -602,6 +641,8 @@ void store_rollback(struct store *s)
     if (s->pg) { pg_store_rollback(s->pg); return; }
     s->generation++;
     s->parent.valid = false;
+    s->types_known = 0;
+    paths_forget(s);
     if (s->in_batch) {
         s->plain_joined = false;
         run_simple(s, S_ROLLBACK_TO);
@@ -654,6 +695,33 @@ static int visit_rows(struct store *s, sqlite3_stmt *st, store_visit_fn *visit, 
     return result;
 }
 
+static void path_remember(struct store *s, const struct resource *r)
+{
+    if (strlen(r->path) >= PATH_MEMO_MAX) return;
+    for (int i = 0; i < PATH_MEMO_SLOTS; i++)
+        if (s->paths[i].seq == r->seq) return;
+    struct path_memo *m = &s->paths[s->paths_next++ % PATH_MEMO_SLOTS];
+    m->seq = r->seq;
+    m->ty = r->ty;
+    strcpy(m->path, r->path);
+}
+
+/* The row at path from the memo and the body cache (an own copy), or NULL. */
+static struct resource *path_from_memo(struct store *s, const char *path)
+{
+    for (int i = 0; i < PATH_MEMO_SLOTS; i++) {
+        const struct path_memo *m = &s->paths[i];
+        if (!m->seq || strcmp(m->path, path)) continue;
+        const struct cached_body *c = &s->cache[(uint64_t)m->seq % BODY_CACHE_SLOTS];
+        if (!c->text || c->seq != m->seq) return NULL;
+        json_t *attrs = json_deep_copy(c->attrs);
+        struct resource *r = attrs ? resource_new(m->ty, attrs, m->path) : NULL;
+        if (r) r->seq = m->seq;
+        return r;
+    }
+    return NULL;
+}
+
 int store_get(struct store *s, const char *ri, struct resource **out)
 {
     if (s->pg) return pg_store_get(s->pg, ri, out);
@@ -670,9 +738,12 @@ int store_get_locked(struct store *s, const char *ri, struct resource **out)
 int store_get_path(struct store *s, const char *path, struct resource **out)
 {
     if (s->pg) return pg_store_get_path(s->pg, path, out);
+    if ((*out = path_from_memo(s, path))) return 0;
     sqlite3_stmt *st = stmt(s, S_GET_PATH);
     sqlite3_bind_text(st, 1, path, -1, SQLITE_STATIC);
-    return fetch_one(s, st, out);
+    int rc = fetch_one(s, st, out);
+    if (!rc) path_remember(s, *out);
+    return rc;
 }
 
 static void bind_et(sqlite3_stmt *st, int col, const struct resource *res)
@@ -829,6 +900,7 @@ int store_insert(struct store *s, struct resource *res)
     char *body = json_text(res->attrs, &len);
     if (!body) return RSC_INTERNAL_SERVER_ERROR;
     s->generation++;
+    s->types_absent &= ~type_bit(res->ty);
     sqlite3_stmt *st = stmt(s, S_INSERT);
     sqlite3_bind_text(st, 1, res_ri(res), -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 2, res->path, -1, SQLITE_STATIC);
@@ -914,7 +986,10 @@ int store_update(struct store *s, const struct resource *res)
     if (labels_rc) { free(body); return labels_rc; }
     /* seq is known when res came from the store; the cache is keyed by it. */
     if (res->seq > 0) cache_put(s, res->seq, body, len, json_deep_copy(res->attrs));
-    else free(body);
+    else {
+        free(body);
+        paths_forget(s);   /* its row's cached body, if any, is now old */
+    }
     return 0;
 }
 
@@ -926,6 +1001,7 @@ int store_delete_subtree(struct store *s, const struct resource *res,
     subtree_bounds(res->path, &lo, &hi);
     s->generation++;
     s->parent.valid = false;
+    paths_forget(s);
     int result = drop_subtree_labels(s, res);
     if (!result && visit) {
         sqlite3_stmt *st = stmt(s, S_SUBTREE);
@@ -938,6 +1014,7 @@ int store_delete_subtree(struct store *s, const struct resource *res,
         sqlite3_bind_text(st, 1, lo, -1, SQLITE_STATIC);
         sqlite3_bind_text(st, 2, hi, -1, SQLITE_STATIC);
         if (sqlite3_step(st) != SQLITE_DONE) result = db_error(s, "delete subtree");
+        else if (sqlite3_changes(s->db)) s->types_known = 0;   /* rows of any type went */
         sqlite3_reset(st);
     }
     if (!result) {
@@ -945,6 +1022,7 @@ int store_delete_subtree(struct store *s, const struct resource *res,
         sqlite3_bind_text(st, 1, res_ri(res), -1, SQLITE_STATIC);
         if (sqlite3_step(st) != SQLITE_DONE) result = db_error(s, "delete");
         else if (!sqlite3_changes(s->db)) result = RSC_NOT_FOUND;
+        s->types_known &= ~type_bit(res->ty);
         sqlite3_reset(st);
     }
     free(lo);
@@ -1394,16 +1472,38 @@ int store_edge_child_at(struct store *s, const char *parent_path, int parent_ty,
     return rc;
 }
 
+/* After a count of 0: whether any row of type ty exists anywhere, once
+ * until an insert, delete or rollback changes the answer. */
+static void learn_absence(struct store *s, int ty)
+{
+    uint64_t bit = type_bit(ty);
+    if (!bit || ty == TY_CIN || (s->types_known & bit)) return;
+    sqlite3_stmt *st = stmt(s, S_ANY_OF_TY);
+    sqlite3_bind_int(st, 1, ty);
+    int rc = sqlite3_step(st);
+    sqlite3_reset(st);
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE) return;
+    s->types_known |= bit;
+    if (rc == SQLITE_DONE) s->types_absent |= bit;
+    else s->types_absent &= ~bit;
+}
+
 int store_count_children(struct store *s, const char *pi, int ty, int64_t *count)
 {
     if (s->pg) return pg_store_count_children(s->pg, pi, ty, count);
+    if (s->types_known & s->types_absent & type_bit(ty)) {
+        *count = 0;
+        return 0;
+    }
     sqlite3_stmt *st = stmt(s, ty ? S_COUNT_TY : S_COUNT);
     sqlite3_bind_text(st, 1, pi, -1, SQLITE_STATIC);
     sqlite3_bind_int(st, 2, ty);
     int rc = sqlite3_step(st);
     if (rc == SQLITE_ROW) *count = sqlite3_column_int64(st, 0);
     sqlite3_reset(st);
-    return rc == SQLITE_ROW ? 0 : db_error(s, "count");
+    if (rc != SQLITE_ROW) return db_error(s, "count");
+    if (!*count) learn_absence(s, ty);
+    return 0;
 }
 
 int store_expired(struct store *s, const char *now_ts, store_visit_fn *visit, void *data)

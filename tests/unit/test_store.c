@@ -616,6 +616,95 @@ static void edge_child_memo_follows_changes(void **state)
     store_close(st);
 }
 
+static int64_t st_val(struct store *st, const char *path)
+{
+    struct resource *r;
+    assert_int_equal(store_get_path(st, path, &r), 0);
+    int64_t v = res_int(r, "st", -1);
+    resource_free(r);
+    return v;
+}
+
+static void set_st(struct store *st, const char *path, int64_t v)
+{
+    struct resource *r;
+    assert_int_equal(store_get_path(st, path, &r), 0);
+    json_object_set_new(r->attrs, "st", json_integer(v));
+    assert_int_equal(store_update(st, r), 0);
+    resource_free(r);
+}
+
+static int64_t subs_of(struct store *st, const char *pi)
+{
+    int64_t n = -1;
+    assert_int_equal(store_count_children(st, pi, 23, &n), 0);
+    return n;
+}
+
+/* A path asked again comes from the path memo and the body cache, without
+ * SQLite: it must follow updates, rollbacks and deletes as a lookup would,
+ * and a caller's changes to its copy stay the caller's. The count of a
+ * type that has no row at all (subscriptions, asked on every CREATE) is
+ * answered without SQLite too, and must follow inserts, deletes and
+ * rollbacks. */
+static void path_memo_and_absent_types_follow_changes(void **state)
+{
+    (void)state;
+    struct store *st = open_with_container("pmcb", "pmc");
+    set_st(st, "cse-in/c", 1);
+    assert_int_equal(st_val(st, "cse-in/c"), 1);
+    assert_int_equal(st_val(st, "cse-in/c"), 1);          /* from the memo */
+    struct resource *r;
+    assert_int_equal(store_get_path(st, "cse-in/c", &r), 0);
+    json_object_set_new(r->attrs, "st", json_integer(99));  /* changed, not stored */
+    resource_free(r);
+    assert_int_equal(st_val(st, "cse-in/c"), 1);
+    assert_int_equal(store_begin(st), 0);
+    set_st(st, "cse-in/c", 2);
+    assert_int_equal(st_val(st, "cse-in/c"), 2);          /* own write seen */
+    store_rollback(st);
+    assert_int_equal(st_val(st, "cse-in/c"), 1);          /* the rollback is seen */
+    assert_int_equal(store_begin(st), 0);
+    set_st(st, "cse-in/c", 3);
+    assert_int_equal(store_commit(st), 0);
+    assert_int_equal(st_val(st, "cse-in/c"), 3);
+    /* Deleted and made again under the same path: the new row. */
+    assert_int_equal(store_get_path(st, "cse-in/c", &r), 0);
+    assert_int_equal(store_delete_subtree(st, r, NULL, NULL), 0);
+    resource_free(r);
+    assert_int_equal(store_get_path(st, "cse-in/c", &r), RSC_NOT_FOUND);
+    struct resource *again = mk("pmc2", "pmcb", 3, "cse-in/c", NULL);
+    assert_int_equal(store_insert(st, again), 0);
+    resource_free(again);
+    assert_int_equal(store_get_path(st, "cse-in/c", &r), 0);
+    assert_string_equal(res_ri(r), "pmc2");
+    assert_int_equal(res_int(r, "st", -1), -1);
+    resource_free(r);
+
+    assert_int_equal(subs_of(st, "pmc2"), 0);
+    assert_int_equal(subs_of(st, "pmc2"), 0);             /* known absent */
+    assert_int_equal(store_begin(st), 0);
+    struct resource *sub = mk("pms", "pmc2", 23, "cse-in/c/s", NULL);
+    assert_int_equal(store_insert(st, sub), 0);
+    assert_int_equal(subs_of(st, "pmc2"), 1);             /* own insert seen */
+    store_rollback(st);
+    assert_int_equal(subs_of(st, "pmc2"), 0);
+    assert_int_equal(store_insert(st, sub), 0);
+    assert_int_equal(subs_of(st, "pmc2"), 1);
+    assert_int_equal(subs_of(st, "pmcb"), 0);             /* elsewhere: still counted */
+    assert_int_equal(store_begin(st), 0);
+    assert_int_equal(store_delete_subtree(st, sub, NULL, NULL), 0);
+    assert_int_equal(subs_of(st, "pmc2"), 0);
+    store_rollback(st);
+    assert_int_equal(subs_of(st, "pmc2"), 1);             /* the delete rolled back */
+    assert_int_equal(store_get_path(st, "cse-in/c", &r), 0);
+    assert_int_equal(store_delete_subtree(st, r, NULL, NULL), 0);   /* the sub goes with it */
+    resource_free(r);
+    assert_int_equal(subs_of(st, "pmc2"), 0);
+    resource_free(sub);
+    store_close(st);
+}
+
 /* A database written before the scan keys and filter columns existed is
  * migrated on open: every row gets its key, its filter columns and its
  * labels, and scans see the tree as before. */
@@ -698,6 +787,7 @@ int main(void)
         cmocka_unit_test(filtered_scan_reads_only_matches),
         cmocka_unit_test(migrates_old_schema),
         cmocka_unit_test(edge_child_memo_follows_changes),
+        cmocka_unit_test(path_memo_and_absent_types_follow_changes),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
