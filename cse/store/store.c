@@ -191,7 +191,9 @@ static const char *const stmt_sql[S_COUNT_STMTS] = {
  * dearest step of a read (jansson's lexer), and the same few resources (a
  * container, its latest instance) are read over and over. An entry serves a
  * row only when the stored text is byte-identical, so it cannot go stale;
- * callers get a deep copy because they change what they get. */
+ * callers get a deep copy because they change what they get. A write keeps
+ * the writer's own attributes (no copy: the writer is done with them,
+ * store.h), which share nothing with a copy handed out. */
 #define BODY_CACHE_SLOTS 64
 #define BODY_CACHE_MAX_TEXT 4096
 
@@ -932,8 +934,9 @@ int store_insert(struct store *s, struct resource *res)
     free(lb);
     if (rc == SQLITE_DONE) {
         res->seq = seq;
-        /* A fresh resource is usually read back soon (la, the next instance). */
-        cache_put(s, res->seq, body, len, json_deep_copy(res->attrs));
+        /* A fresh resource is usually read back soon (la, the next instance).
+         * Its attributes themselves, not a copy (store.h). */
+        cache_put(s, res->seq, body, len, json_incref(res->attrs));
         return 0;
     }
     free(body);
@@ -985,7 +988,7 @@ int store_update(struct store *s, const struct resource *res)
     if (!changed) { free(body); return RSC_NOT_FOUND; }
     if (labels_rc) { free(body); return labels_rc; }
     /* seq is known when res came from the store; the cache is keyed by it. */
-    if (res->seq > 0) cache_put(s, res->seq, body, len, json_deep_copy(res->attrs));
+    if (res->seq > 0) cache_put(s, res->seq, body, len, json_incref(res->attrs));
     else {
         free(body);
         paths_forget(s);   /* its row's cached body, if any, is now old */

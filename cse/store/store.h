@@ -58,6 +58,10 @@ int store_get_path(struct store *s, const char *path, struct resource **out);
  * locked it first is waited for (PostgreSQL: FOR UPDATE). SQLite:
  * store_get() (its write transaction already excludes every other). */
 int store_get_locked(struct store *s, const char *ri, struct resource **out);
+/* store_insert() and store_update() keep res->attrs themselves (not a copy)
+ * as the row's parsed body for later reads: after one returns 0, change
+ * res->attrs only to write them again, or take a copy first
+ * (resource_dup(), resource_own() after setting res->shared). */
 int store_insert(struct store *s, struct resource *res);  /* sets res->seq */
 /* Many rows at once (store import): res[0..n) in pre-order, each one's
  * parent stored already or earlier in res; n at most STORE_INSERT_MANY_MAX.
