@@ -267,6 +267,7 @@ struct store {
     bool batching;             /* store_batch_enable(): transactions become savepoints */
     bool in_batch;             /* the batch transaction is open */
     bool plain_joined;         /* a store_begin() savepoint is open in the batch */
+    bool bare;                 /* the batch's first primitive is open, without a savepoint */
     bool batch_failed;         /* a batch commit failed (store_batch_take_failure) */
     int batch_size;            /* savepoints opened in the open batch */
     const char *fail_flag;     /* test hook, see commit_fault() */
@@ -537,16 +538,27 @@ static int run_simple(struct store *s, enum stmt_id id)
 
 /* In a batch, a transaction is a savepoint in the batch's transaction: a
  * failing primitive rolls back its own changes only, and the batch's one
- * COMMIT (store_batch_commit) makes them all durable at once. */
+ * COMMIT (store_batch_commit) makes them all durable at once. The batch's
+ * first primitive needs none: rolling it back is rolling back the batch,
+ * which holds nothing else yet (a savepoint costs two statements and a
+ * copy of every page the primitive changes, for its undo). */
 static int begin_in_batch(struct store *s)
 {
     if (!s->in_batch) {
         if (run_simple(s, S_BEGIN)) return RSC_INTERNAL_SERVER_ERROR;
         s->in_batch = true;
-        s->batch_size = 0;
+        s->bare = true;
+        s->batch_size = 1;
+        return 0;
     }
     s->batch_size++;
     return run_simple(s, S_SAVEPOINT);
+}
+
+/* Is the open primitive the batch's first, without a savepoint? */
+static bool bare_open(const struct store *s)
+{
+    return s->in_batch && s->bare && !s->plain_joined;
 }
 
 int store_begin_batched(struct store *s)
@@ -575,6 +587,10 @@ int store_commit(struct store *s)
 {
     if (s->pg) return pg_store_commit(s->pg);
     if (!s->in_batch) return run_simple(s, S_COMMIT);
+    if (bare_open(s)) {
+        s->bare = false;   /* done: its changes wait in the batch */
+        return 0;
+    }
     int rc = run_simple(s, S_RELEASE);
     if (rc || !s->plain_joined) return rc;
     s->plain_joined = false;
@@ -615,6 +631,7 @@ int store_batch_commit(struct store *s)
     if (s->pg) return pg_store_batch_commit(s->pg);
     if (!s->in_batch) return 0;
     s->in_batch = false;
+    s->bare = false;
     int rc = commit_fault(s) ? RSC_INTERNAL_SERVER_ERROR : run_simple(s, S_COMMIT);
     if (rc) {
         s->generation++;
@@ -645,6 +662,13 @@ void store_rollback(struct store *s)
     s->parent.valid = false;
     s->types_known = 0;
     paths_forget(s);
+    if (bare_open(s)) {
+        /* The batch held only this primitive: nothing is left to commit. */
+        s->in_batch = s->bare = false;
+        s->batch_size = 0;
+        run_simple(s, S_ROLLBACK);
+        return;
+    }
     if (s->in_batch) {
         s->plain_joined = false;
         run_simple(s, S_ROLLBACK_TO);
