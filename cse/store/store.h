@@ -36,7 +36,9 @@ int store_begin_snapshot(struct store *s);
 
 /* Group commit. With batching on, store_begin_batched() opens (or joins)
  * one batch transaction and a savepoint in it; store_commit() releases the
- * savepoint and store_rollback() undoes that savepoint only. Nothing is
+ * savepoint and store_rollback() undoes that savepoint only (SQLite opens
+ * none for the batch's first primitive: undoing it is undoing the batch,
+ * which then holds nothing else, and the next primitive opens a new one). Nothing is
  * durable until store_batch_commit() commits the batch (on failure the whole
  * batch is rolled back, an RSC returned, and store_batch_take_failure()
  * reports it once). Callers must not acknowledge a write before the batch

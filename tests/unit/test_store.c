@@ -705,6 +705,58 @@ static void path_memo_and_absent_types_follow_changes(void **state)
     store_close(st);
 }
 
+static bool has_ri(struct store *st, const char *ri)
+{
+    struct resource *r = NULL;
+    int rc = store_get(st, ri, &r);
+    resource_free(r);
+    return rc == 0;
+}
+
+static int put_batched(struct store *st, const char *ri, bool keep)
+{
+    char path[64];
+    snprintf(path, sizeof path, "cse-in/c/%s", ri);
+    struct resource *r = mk(ri, "bgc", 4, path, NULL);
+    assert_int_equal(store_begin_batched(st), 0);
+    int rc = store_insert(st, r);
+    resource_free(r);
+    if (rc || !keep) store_rollback(st);
+    else rc = store_commit(st);
+    return rc;
+}
+
+/* The batch's first primitive has no savepoint: rolling it back rolls back
+ * the batch, which holds nothing else; later primitives roll back alone,
+ * and what the others wrote commits with the batch. */
+static void batch_first_primitive_rolls_back_alone(void **state)
+{
+    (void)state;
+    struct store *st = open_with_container("bgcb", "bgc");
+    store_batch_enable(st, true);
+    assert_int_equal(put_batched(st, "f1", false), 0);
+    assert_false(store_batch_pending(st));              /* nothing left to commit */
+    assert_false(has_ri(st, "f1"));
+    assert_int_equal(put_batched(st, "a1", true), 0);   /* first of a new batch */
+    assert_int_equal(put_batched(st, "b1", false), 0);  /* a later one, rolled back */
+    assert_int_equal(put_batched(st, "c1", true), 0);
+    assert_int_equal(put_batched(st, "a1", true), RSC_CONFLICT);   /* name taken: refused alone */
+    assert_true(store_batch_pending(st));
+    assert_int_equal(store_batch_size(st), 4);
+    assert_int_equal(store_batch_commit(st), 0);
+    assert_false(store_batch_pending(st));
+    assert_true(has_ri(st, "a1"));
+    assert_false(has_ri(st, "b1"));
+    assert_true(has_ri(st, "c1"));
+    /* A first primitive refused by the store, then more in the same batch. */
+    assert_int_equal(put_batched(st, "a1", true), RSC_CONFLICT);
+    assert_int_equal(put_batched(st, "d1", true), 0);
+    assert_int_equal(store_batch_commit(st), 0);
+    assert_true(has_ri(st, "d1"));
+    store_batch_enable(st, false);
+    store_close(st);
+}
+
 /* A database written before the scan keys and filter columns existed is
  * migrated on open: every row gets its key, its filter columns and its
  * labels, and scans see the tree as before. */
@@ -788,6 +840,7 @@ int main(void)
         cmocka_unit_test(migrates_old_schema),
         cmocka_unit_test(edge_child_memo_follows_changes),
         cmocka_unit_test(path_memo_and_absent_types_follow_changes),
+        cmocka_unit_test(batch_first_primitive_rolls_back_alone),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
