@@ -100,6 +100,24 @@ static int put_string(struct out *o, const char *str, size_t n)
     static const char hex[] = "0123456789ABCDEF";
     *d++ = '"';
     while (s < end) {
+        /* Eight plain bytes at a time (most strings are all plain): no byte
+         * below 0x20, none from 0x80, no '"', no '\\' in the word. */
+        if (end - s >= 8) {
+            uint64_t w;
+            memcpy(&w, s, 8);
+            const uint64_t ones = 0x0101010101010101u, highs = 0x8080808080808080u;
+            /* (x - ones) & ~x & highs: some byte of x is 0 (below 0x20 for
+             * w - 0x20s); a false alarm only takes the byte-wise path. */
+            uint64_t quote = w ^ (ones * '"'), bslash = w ^ (ones * '\\');
+            uint64_t special = ((w - ones * 0x20) & ~w) | ((quote - ones) & ~quote) |
+                               ((bslash - ones) & ~bslash) | w;
+            if (!(special & highs)) {
+                memcpy(d, s, 8);
+                d += 8;
+                s += 8;
+                continue;
+            }
+        }
         unsigned c = *s;
         if (c >= 0x20 && c < 0x80 && c != '"' && c != '\\') { *d++ = (char)c; s++; continue; }
         if (c >= 0x80) {

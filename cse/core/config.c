@@ -443,7 +443,9 @@ bool config_is_loopback(const char *host)
 {
     struct in_addr a4;
     struct in6_addr a6;
-    if (!strcmp(host, "localhost")) return true;
+    /* The usual texts first: local AEs on a gateway ask on every request
+     * (rate limits, SAEF), and inet_pton costs 200 instructions a call. */
+    if (!strcmp(host, "127.0.0.1") || !strcmp(host, "::1") || !strcmp(host, "localhost")) return true;
     if (inet_pton(AF_INET, host, &a4) == 1) return (ntohl(a4.s_addr) >> 24) == 127;
     if (inet_pton(AF_INET6, host, &a6) != 1) return false;   /* a name: not known to be */
     if (IN6_IS_ADDR_LOOPBACK(&a6)) return true;

@@ -128,7 +128,7 @@ enum stmt_id {
     S_COUNT, S_EXPIRED, S_NEXT_EXPIRY, S_OLDEST_AT, S_NEWEST_AT,
     S_SAVEPOINT, S_RELEASE, S_ROLLBACK_TO, S_COUNT_TY, S_SCAN, S_SCAN_TY, S_SCAN_KEY,
     S_KEY_OF_RI, S_SCAN_CIN, S_LABEL_ADD, S_LABELS_DROP_ROW, S_LABELS_DROP_RANGE, S_ROW_BY_KEY,
-    S_CT_PROBE, S_CT_DISORDER, S_NEXT_CNF,
+    S_CT_PROBE, S_CT_DISORDER, S_NEXT_CNF, S_ANY_OF_TY,
     S_COUNT_STMTS
 };
 
@@ -162,6 +162,8 @@ static const char *const stmt_sql[S_COUNT_STMTS] = {
      * form above reads every child (a container's instances, on each
      * CREATE that asks whether it has subscriptions). */
     [S_COUNT_TY] = "SELECT count(*) FROM resources WHERE pi = ?1 AND ty = ?2",
+    /* Through the (ty, sk) index, hence not for contentInstances. */
+    [S_ANY_OF_TY] = "SELECT 1 FROM resources WHERE ty = ?1 AND ty <> " CIN_SQL " LIMIT 1",
     [S_EXPIRED] = "SELECT seq, ty, path, body FROM resources WHERE et IS NOT NULL AND et < ?1 ORDER BY et LIMIT 256",
     /* Subtree scans in sk order (store_scan_subtree); ?1 moves forward past
      * subtrees deeper than the scan wants. */
@@ -193,7 +195,9 @@ static const char *const stmt_sql[S_COUNT_STMTS] = {
  * dearest step of a read (jansson's lexer), and the same few resources (a
  * container, its latest instance) are read over and over. An entry serves a
  * row only when the stored text is byte-identical, so it cannot go stale;
- * callers get a deep copy because they change what they get. */
+ * callers get a deep copy because they change what they get. A write keeps
+ * the writer's own attributes (no copy: the writer is done with them,
+ * store.h), which share nothing with a copy handed out. */
 #define BODY_CACHE_SLOTS 64
 #define BODY_CACHE_MAX_TEXT 4096
 
@@ -229,6 +233,21 @@ struct parent_memo {
     unsigned char key[PARENT_KEY_MAX];
 };
 
+/* Rows recently found by path (the targets of requests: a container that
+ * instances go into), so that the next lookup of the same path is served
+ * from the body cache without SQLite. A row keeps its path and seq for its
+ * life, and the body cache holds the latest text of every row written
+ * through this store, so an entry is right until the row is deleted or a
+ * rollback returns older text to the table (both clear the memo). */
+#define PATH_MEMO_SLOTS 8
+#define PATH_MEMO_MAX 192
+
+struct path_memo {
+    int64_t seq;               /* 0: unused */
+    int ty;
+    char path[PATH_MEMO_MAX];
+};
+
 /* A cs interval is read as one index range per distinct cnf: with more
  * cnf values than this (or a longer one), the plain scan is used. */
 #define CNF_GROUPS_MAX 32
@@ -239,6 +258,8 @@ struct store {
     sqlite3 *db;
     struct edge_memo edge;
     struct parent_memo parent;
+    struct path_memo paths[PATH_MEMO_SLOTS];
+    unsigned paths_next;       /* the slot a new path takes (round robin) */
     int64_t next_seq;          /* seq of the next insert (its sk needs it first) */
     struct store_scan_stats last_scan;
     sqlite3_stmt *stmt[S_COUNT_STMTS];
@@ -250,11 +271,18 @@ struct store {
     bool batching;             /* store_batch_enable(): transactions become savepoints */
     bool in_batch;             /* the batch transaction is open */
     bool plain_joined;         /* a store_begin() savepoint is open in the batch */
+    bool bare;                 /* the batch's first primitive is open, without a savepoint */
     bool batch_failed;         /* a batch commit failed (store_batch_take_failure) */
     int batch_size;            /* savepoints opened in the open batch */
     const char *fail_flag;     /* test hook, see commit_fault() */
     bool no_peek;              /* test hook: scans ignore their peek (IRONBARK_TEST_NO_PEEK) */
     int ncnf;                  /* distinct cnf values in resources_content (content_groups()) */
+    /* Types (bit ty, below TYPE_BITS) known to have no row at all, so that
+     * store_count_children() answers 0 without SQLite: every CREATE asks
+     * whether its parent has subscriptions, and most CSEs have few or none.
+     * `absent` counts only where `known`; an insert of the type clears it,
+     * a delete or a rollback makes it unknown again. */
+    uint64_t types_known, types_absent;
     char cnf[CNF_GROUPS_MAX][CNF_TEXT_MAX];
 };
 
@@ -288,6 +316,8 @@ static json_t *body_attrs(struct store *s, int64_t seq, const char *body, size_t
     if (c->text && c->seq == seq && c->len == len && !memcmp(c->text, body, len))
         return json_deep_copy(c->attrs);
     json_t *attrs = json_loadb(body, len, 0, jerr);
+    /* Not kept, but no older text of the row may stay either (path memo). */
+    if (remember && len > BODY_CACHE_MAX_TEXT && c->seq == seq) cache_drop(c);
     if (attrs && remember && len <= BODY_CACHE_MAX_TEXT) {
         char *text = malloc(len + 1);
         if (text) {
@@ -298,6 +328,16 @@ static json_t *body_attrs(struct store *s, int64_t seq, const char *body, size_t
     }
     return attrs;
 }
+
+static void paths_forget(struct store *s)
+{
+    for (int i = 0; i < PATH_MEMO_SLOTS; i++) s->paths[i].seq = 0;
+}
+
+/* The bit of a type in types_known/types_absent; 0 (never known) for the
+ * numbers beyond (announced types). */
+#define TYPE_BITS 64
+static uint64_t type_bit(int ty) { return ty > 0 && ty < TYPE_BITS ? UINT64_C(1) << ty : 0; }
 
 static int db_error(struct store *s, const char *what)
 {
@@ -505,16 +545,27 @@ static int run_simple(struct store *s, enum stmt_id id)
 
 /* In a batch, a transaction is a savepoint in the batch's transaction: a
  * failing primitive rolls back its own changes only, and the batch's one
- * COMMIT (store_batch_commit) makes them all durable at once. */
+ * COMMIT (store_batch_commit) makes them all durable at once. The batch's
+ * first primitive needs none: rolling it back is rolling back the batch,
+ * which holds nothing else yet (a savepoint costs two statements and a
+ * copy of every page the primitive changes, for its undo). */
 static int begin_in_batch(struct store *s)
 {
     if (!s->in_batch) {
         if (run_simple(s, S_BEGIN)) return RSC_INTERNAL_SERVER_ERROR;
         s->in_batch = true;
-        s->batch_size = 0;
+        s->bare = true;
+        s->batch_size = 1;
+        return 0;
     }
     s->batch_size++;
     return run_simple(s, S_SAVEPOINT);
+}
+
+/* Is the open primitive the batch's first, without a savepoint? */
+static bool bare_open(const struct store *s)
+{
+    return s->in_batch && s->bare && !s->plain_joined;
 }
 
 int store_begin_batched(struct store *s)
@@ -543,6 +594,10 @@ int store_commit(struct store *s)
 {
     if (s->pg) return pg_store_commit(s->pg);
     if (!s->in_batch) return run_simple(s, S_COMMIT);
+    if (bare_open(s)) {
+        s->bare = false;   /* done: its changes wait in the batch */
+        return 0;
+    }
     int rc = run_simple(s, S_RELEASE);
     if (rc || !s->plain_joined) return rc;
     s->plain_joined = false;
@@ -583,10 +638,13 @@ int store_batch_commit(struct store *s)
     if (s->pg) return pg_store_batch_commit(s->pg);
     if (!s->in_batch) return 0;
     s->in_batch = false;
+    s->bare = false;
     int rc = commit_fault(s) ? RSC_INTERNAL_SERVER_ERROR : run_simple(s, S_COMMIT);
     if (rc) {
         s->generation++;
         s->parent.valid = false;
+        s->types_known = 0;
+        paths_forget(s);
         s->batch_failed = true;
         if (!sqlite3_get_autocommit(s->db)) run_simple(s, S_ROLLBACK);
     }
@@ -609,6 +667,15 @@ void store_rollback(struct store *s)
     if (s->pg) { pg_store_rollback(s->pg); return; }
     s->generation++;
     s->parent.valid = false;
+    s->types_known = 0;
+    paths_forget(s);
+    if (bare_open(s)) {
+        /* The batch held only this primitive: nothing is left to commit. */
+        s->in_batch = s->bare = false;
+        s->batch_size = 0;
+        run_simple(s, S_ROLLBACK);
+        return;
+    }
     if (s->in_batch) {
         s->plain_joined = false;
         run_simple(s, S_ROLLBACK_TO);
@@ -661,6 +728,33 @@ static int visit_rows(struct store *s, sqlite3_stmt *st, store_visit_fn *visit, 
     return result;
 }
 
+static void path_remember(struct store *s, const struct resource *r)
+{
+    if (strlen(r->path) >= PATH_MEMO_MAX) return;
+    for (int i = 0; i < PATH_MEMO_SLOTS; i++)
+        if (s->paths[i].seq == r->seq) return;
+    struct path_memo *m = &s->paths[s->paths_next++ % PATH_MEMO_SLOTS];
+    m->seq = r->seq;
+    m->ty = r->ty;
+    strcpy(m->path, r->path);
+}
+
+/* The row at path from the memo and the body cache (an own copy), or NULL. */
+static struct resource *path_from_memo(struct store *s, const char *path)
+{
+    for (int i = 0; i < PATH_MEMO_SLOTS; i++) {
+        const struct path_memo *m = &s->paths[i];
+        if (!m->seq || strcmp(m->path, path)) continue;
+        const struct cached_body *c = &s->cache[(uint64_t)m->seq % BODY_CACHE_SLOTS];
+        if (!c->text || c->seq != m->seq) return NULL;
+        json_t *attrs = json_deep_copy(c->attrs);
+        struct resource *r = attrs ? resource_new(m->ty, attrs, m->path) : NULL;
+        if (r) r->seq = m->seq;
+        return r;
+    }
+    return NULL;
+}
+
 int store_get(struct store *s, const char *ri, struct resource **out)
 {
     if (s->pg) return pg_store_get(s->pg, ri, out);
@@ -677,9 +771,12 @@ int store_get_locked(struct store *s, const char *ri, struct resource **out)
 int store_get_path(struct store *s, const char *path, struct resource **out)
 {
     if (s->pg) return pg_store_get_path(s->pg, path, out);
+    if ((*out = path_from_memo(s, path))) return 0;
     sqlite3_stmt *st = stmt(s, S_GET_PATH);
     sqlite3_bind_text(st, 1, path, -1, SQLITE_STATIC);
-    return fetch_one(s, st, out);
+    int rc = fetch_one(s, st, out);
+    if (!rc) path_remember(s, *out);
+    return rc;
 }
 
 static void bind_et(sqlite3_stmt *st, int col, const struct resource *res)
@@ -836,6 +933,7 @@ int store_insert(struct store *s, struct resource *res)
     char *body = json_text(res->attrs, &len);
     if (!body) return RSC_INTERNAL_SERVER_ERROR;
     s->generation++;
+    s->types_absent &= ~type_bit(res->ty);
     sqlite3_stmt *st = stmt(s, S_INSERT);
     sqlite3_bind_text(st, 1, res_ri(res), -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 2, res->path, -1, SQLITE_STATIC);
@@ -867,8 +965,9 @@ int store_insert(struct store *s, struct resource *res)
     free(lb);
     if (rc == SQLITE_DONE) {
         res->seq = seq;
-        /* A fresh resource is usually read back soon (la, the next instance). */
-        cache_put(s, res->seq, body, len, json_deep_copy(res->attrs));
+        /* A fresh resource is usually read back soon (la, the next instance).
+         * Its attributes themselves, not a copy (store.h). */
+        cache_put(s, res->seq, body, len, json_incref(res->attrs));
         return 0;
     }
     free(body);
@@ -920,8 +1019,11 @@ int store_update(struct store *s, const struct resource *res)
     if (!changed) { free(body); return RSC_NOT_FOUND; }
     if (labels_rc) { free(body); return labels_rc; }
     /* seq is known when res came from the store; the cache is keyed by it. */
-    if (res->seq > 0) cache_put(s, res->seq, body, len, json_deep_copy(res->attrs));
-    else free(body);
+    if (res->seq > 0) cache_put(s, res->seq, body, len, json_incref(res->attrs));
+    else {
+        free(body);
+        paths_forget(s);   /* its row's cached body, if any, is now old */
+    }
     return 0;
 }
 
@@ -933,6 +1035,7 @@ int store_delete_subtree(struct store *s, const struct resource *res,
     subtree_bounds(res->path, &lo, &hi);
     s->generation++;
     s->parent.valid = false;
+    paths_forget(s);
     int result = drop_subtree_labels(s, res);
     if (!result && visit) {
         sqlite3_stmt *st = stmt(s, S_SUBTREE);
@@ -945,6 +1048,7 @@ int store_delete_subtree(struct store *s, const struct resource *res,
         sqlite3_bind_text(st, 1, lo, -1, SQLITE_STATIC);
         sqlite3_bind_text(st, 2, hi, -1, SQLITE_STATIC);
         if (sqlite3_step(st) != SQLITE_DONE) result = db_error(s, "delete subtree");
+        else if (sqlite3_changes(s->db)) s->types_known = 0;   /* rows of any type went */
         sqlite3_reset(st);
     }
     if (!result) {
@@ -952,6 +1056,7 @@ int store_delete_subtree(struct store *s, const struct resource *res,
         sqlite3_bind_text(st, 1, res_ri(res), -1, SQLITE_STATIC);
         if (sqlite3_step(st) != SQLITE_DONE) result = db_error(s, "delete");
         else if (!sqlite3_changes(s->db)) result = RSC_NOT_FOUND;
+        s->types_known &= ~type_bit(res->ty);
         sqlite3_reset(st);
     }
     free(lo);
@@ -1424,16 +1529,38 @@ int store_edge_child_at(struct store *s, const char *parent_path, int parent_ty,
     return rc;
 }
 
+/* After a count of 0: whether any row of type ty exists anywhere, once
+ * until an insert, delete or rollback changes the answer. */
+static void learn_absence(struct store *s, int ty)
+{
+    uint64_t bit = type_bit(ty);
+    if (!bit || ty == TY_CIN || (s->types_known & bit)) return;
+    sqlite3_stmt *st = stmt(s, S_ANY_OF_TY);
+    sqlite3_bind_int(st, 1, ty);
+    int rc = sqlite3_step(st);
+    sqlite3_reset(st);
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE) return;
+    s->types_known |= bit;
+    if (rc == SQLITE_DONE) s->types_absent |= bit;
+    else s->types_absent &= ~bit;
+}
+
 int store_count_children(struct store *s, const char *pi, int ty, int64_t *count)
 {
     if (s->pg) return pg_store_count_children(s->pg, pi, ty, count);
+    if (s->types_known & s->types_absent & type_bit(ty)) {
+        *count = 0;
+        return 0;
+    }
     sqlite3_stmt *st = stmt(s, ty ? S_COUNT_TY : S_COUNT);
     sqlite3_bind_text(st, 1, pi, -1, SQLITE_STATIC);
     sqlite3_bind_int(st, 2, ty);
     int rc = sqlite3_step(st);
     if (rc == SQLITE_ROW) *count = sqlite3_column_int64(st, 0);
     sqlite3_reset(st);
-    return rc == SQLITE_ROW ? 0 : db_error(s, "count");
+    if (rc != SQLITE_ROW) return db_error(s, "count");
+    if (!*count) learn_absence(s, ty);
+    return 0;
 }
 
 int store_expired(struct store *s, const char *now_ts, store_visit_fn *visit, void *data)

@@ -36,7 +36,9 @@ int store_begin_snapshot(struct store *s);
 
 /* Group commit. With batching on, store_begin_batched() opens (or joins)
  * one batch transaction and a savepoint in it; store_commit() releases the
- * savepoint and store_rollback() undoes that savepoint only. Nothing is
+ * savepoint and store_rollback() undoes that savepoint only (SQLite opens
+ * none for the batch's first primitive: undoing it is undoing the batch,
+ * which then holds nothing else, and the next primitive opens a new one). Nothing is
  * durable until store_batch_commit() commits the batch (on failure the whole
  * batch is rolled back, an RSC returned, and store_batch_take_failure()
  * reports it once). Callers must not acknowledge a write before the batch
@@ -58,6 +60,10 @@ int store_get_path(struct store *s, const char *path, struct resource **out);
  * locked it first is waited for (PostgreSQL: FOR UPDATE). SQLite:
  * store_get() (its write transaction already excludes every other). */
 int store_get_locked(struct store *s, const char *ri, struct resource **out);
+/* store_insert() and store_update() keep res->attrs themselves (not a copy)
+ * as the row's parsed body for later reads: after one returns 0, change
+ * res->attrs only to write them again, or take a copy first
+ * (resource_dup(), resource_own() after setting res->shared). */
 int store_insert(struct store *s, struct resource *res);  /* sets res->seq */
 /* Many rows at once (store import): res[0..n) in pre-order, each one's
  * parent stored already or earlier in res; n at most STORE_INSERT_MANY_MAX.

@@ -331,8 +331,16 @@ static void hold_until_commit(const struct m2m_request *req, struct http_respons
      * without building and serialising it for every held response. */
     static const char failed[] = "{\"m2m:dbg\":\"the change could not be stored\"}";
     hrsp->hold = true;
-    struct http_response *f = hrsp->fallback = calloc(1, sizeof *f);
+    /* Not calloc: zeroing the 4 KiB header buffer showed in every held CREATE. */
+    struct http_response *f = hrsp->fallback = malloc(sizeof *f);
     if (!f) return;
+    f->headers[0] = 0;
+    f->headers_len = 0;
+    f->body = NULL;
+    f->body_len = 0;
+    f->content_type = NULL;
+    f->deferred = f->hold = false;
+    f->fallback = NULL;
     put_status(req, RSC_INTERNAL_SERVER_ERROR, f);
     if (req->cbor_response) {
         json_t *pc = json_loads(failed, 0, NULL);

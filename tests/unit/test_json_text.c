@@ -50,6 +50,28 @@ static void strings(void **state)
     same_as_jansson(json_stringn("nul\0inside", 10));
 }
 
+/* Plain runs are copied eight bytes at a time: every byte that needs care
+ * (each escape, a control byte, the edges 0x1f/0x20/0x7f, UTF-8) at every
+ * offset of strings around that width, so none hides inside a word. */
+static void strings_word_edges(void **state)
+{
+    (void)state;
+    const char *specials[] = { "\"", "\\", "\n", "\x01", "\x1f", " ", "\x7f", "~", "!", "#", "[", "]",
+                               "\xc3\xa9", "\xe2\x82\xac", "\xf0\x9f\x98\x80" };
+    char buf[64];
+    for (size_t k = 0; k < sizeof specials / sizeof *specials; k++)
+        for (size_t len = 1; len <= 24; len++)
+            for (size_t at = 0; at < len; at++) {
+                memset(buf, 'a', len);
+                size_t sl = strlen(specials[k]);
+                memcpy(buf + at, specials[k], sl);
+                memset(buf + at + sl, 'b', len);
+                buf[len + sl] = 0;
+                same_as_jansson(json_string(buf));
+            }
+    same_as_jansson(json_string("a plain run longer than one word, then \"quoted\" and \\ escaped"));
+}
+
 static void invalid_utf8_fails(void **state)
 {
     (void)state;
@@ -192,6 +214,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(scalars),
         cmocka_unit_test(strings),
+        cmocka_unit_test(strings_word_edges),
         cmocka_unit_test(invalid_utf8_fails),
         cmocka_unit_test(containers),
         cmocka_unit_test(random_trees),

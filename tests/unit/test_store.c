@@ -679,6 +679,147 @@ static void edge_child_memo_follows_changes(void **state)
     store_close(st);
 }
 
+static int64_t st_val(struct store *st, const char *path)
+{
+    struct resource *r;
+    assert_int_equal(store_get_path(st, path, &r), 0);
+    int64_t v = res_int(r, "st", -1);
+    resource_free(r);
+    return v;
+}
+
+static void set_st(struct store *st, const char *path, int64_t v)
+{
+    struct resource *r;
+    assert_int_equal(store_get_path(st, path, &r), 0);
+    json_object_set_new(r->attrs, "st", json_integer(v));
+    assert_int_equal(store_update(st, r), 0);
+    resource_free(r);
+}
+
+static int64_t subs_of(struct store *st, const char *pi)
+{
+    int64_t n = -1;
+    assert_int_equal(store_count_children(st, pi, 23, &n), 0);
+    return n;
+}
+
+/* A path asked again comes from the path memo and the body cache, without
+ * SQLite: it must follow updates, rollbacks and deletes as a lookup would,
+ * and a caller's changes to its copy stay the caller's. The count of a
+ * type that has no row at all (subscriptions, asked on every CREATE) is
+ * answered without SQLite too, and must follow inserts, deletes and
+ * rollbacks. */
+static void path_memo_and_absent_types_follow_changes(void **state)
+{
+    (void)state;
+    struct store *st = open_with_container("pmcb", "pmc");
+    set_st(st, "cse-in/c", 1);
+    assert_int_equal(st_val(st, "cse-in/c"), 1);
+    assert_int_equal(st_val(st, "cse-in/c"), 1);          /* from the memo */
+    struct resource *r;
+    assert_int_equal(store_get_path(st, "cse-in/c", &r), 0);
+    json_object_set_new(r->attrs, "st", json_integer(99));  /* changed, not stored */
+    resource_free(r);
+    assert_int_equal(st_val(st, "cse-in/c"), 1);
+    assert_int_equal(store_begin(st), 0);
+    set_st(st, "cse-in/c", 2);
+    assert_int_equal(st_val(st, "cse-in/c"), 2);          /* own write seen */
+    store_rollback(st);
+    assert_int_equal(st_val(st, "cse-in/c"), 1);          /* the rollback is seen */
+    assert_int_equal(store_begin(st), 0);
+    set_st(st, "cse-in/c", 3);
+    assert_int_equal(store_commit(st), 0);
+    assert_int_equal(st_val(st, "cse-in/c"), 3);
+    /* Deleted and made again under the same path: the new row. */
+    assert_int_equal(store_get_path(st, "cse-in/c", &r), 0);
+    assert_int_equal(store_delete_subtree(st, r, NULL, NULL), 0);
+    resource_free(r);
+    assert_int_equal(store_get_path(st, "cse-in/c", &r), RSC_NOT_FOUND);
+    struct resource *again = mk("pmc2", "pmcb", 3, "cse-in/c", NULL);
+    assert_int_equal(store_insert(st, again), 0);
+    resource_free(again);
+    assert_int_equal(store_get_path(st, "cse-in/c", &r), 0);
+    assert_string_equal(res_ri(r), "pmc2");
+    assert_int_equal(res_int(r, "st", -1), -1);
+    resource_free(r);
+
+    assert_int_equal(subs_of(st, "pmc2"), 0);
+    assert_int_equal(subs_of(st, "pmc2"), 0);             /* known absent */
+    assert_int_equal(store_begin(st), 0);
+    struct resource *sub = mk("pms", "pmc2", 23, "cse-in/c/s", NULL);
+    assert_int_equal(store_insert(st, sub), 0);
+    assert_int_equal(subs_of(st, "pmc2"), 1);             /* own insert seen */
+    store_rollback(st);
+    assert_int_equal(subs_of(st, "pmc2"), 0);
+    assert_int_equal(store_insert(st, sub), 0);
+    assert_int_equal(subs_of(st, "pmc2"), 1);
+    assert_int_equal(subs_of(st, "pmcb"), 0);             /* elsewhere: still counted */
+    assert_int_equal(store_begin(st), 0);
+    assert_int_equal(store_delete_subtree(st, sub, NULL, NULL), 0);
+    assert_int_equal(subs_of(st, "pmc2"), 0);
+    store_rollback(st);
+    assert_int_equal(subs_of(st, "pmc2"), 1);             /* the delete rolled back */
+    assert_int_equal(store_get_path(st, "cse-in/c", &r), 0);
+    assert_int_equal(store_delete_subtree(st, r, NULL, NULL), 0);   /* the sub goes with it */
+    resource_free(r);
+    assert_int_equal(subs_of(st, "pmc2"), 0);
+    resource_free(sub);
+    store_close(st);
+}
+
+static bool has_ri(struct store *st, const char *ri)
+{
+    struct resource *r = NULL;
+    int rc = store_get(st, ri, &r);
+    resource_free(r);
+    return rc == 0;
+}
+
+static int put_batched(struct store *st, const char *ri, bool keep)
+{
+    char path[64];
+    snprintf(path, sizeof path, "cse-in/c/%s", ri);
+    struct resource *r = mk(ri, "bgc", 4, path, NULL);
+    assert_int_equal(store_begin_batched(st), 0);
+    int rc = store_insert(st, r);
+    resource_free(r);
+    if (rc || !keep) store_rollback(st);
+    else rc = store_commit(st);
+    return rc;
+}
+
+/* The batch's first primitive has no savepoint: rolling it back rolls back
+ * the batch, which holds nothing else; later primitives roll back alone,
+ * and what the others wrote commits with the batch. */
+static void batch_first_primitive_rolls_back_alone(void **state)
+{
+    (void)state;
+    struct store *st = open_with_container("bgcb", "bgc");
+    store_batch_enable(st, true);
+    assert_int_equal(put_batched(st, "f1", false), 0);
+    assert_false(store_batch_pending(st));              /* nothing left to commit */
+    assert_false(has_ri(st, "f1"));
+    assert_int_equal(put_batched(st, "a1", true), 0);   /* first of a new batch */
+    assert_int_equal(put_batched(st, "b1", false), 0);  /* a later one, rolled back */
+    assert_int_equal(put_batched(st, "c1", true), 0);
+    assert_int_equal(put_batched(st, "a1", true), RSC_CONFLICT);   /* name taken: refused alone */
+    assert_true(store_batch_pending(st));
+    assert_int_equal(store_batch_size(st), 4);
+    assert_int_equal(store_batch_commit(st), 0);
+    assert_false(store_batch_pending(st));
+    assert_true(has_ri(st, "a1"));
+    assert_false(has_ri(st, "b1"));
+    assert_true(has_ri(st, "c1"));
+    /* A first primitive refused by the store, then more in the same batch. */
+    assert_int_equal(put_batched(st, "a1", true), RSC_CONFLICT);
+    assert_int_equal(put_batched(st, "d1", true), 0);
+    assert_int_equal(store_batch_commit(st), 0);
+    assert_true(has_ri(st, "d1"));
+    store_batch_enable(st, false);
+    store_close(st);
+}
+
 /* A database written before the scan keys and filter columns existed is
  * migrated on open: every row gets its key, its filter columns and its
  * labels, and scans see the tree as before. */
@@ -762,6 +903,8 @@ int main(void)
         cmocka_unit_test(filtered_scan_reads_only_matches),
         cmocka_unit_test(migrates_old_schema),
         cmocka_unit_test(edge_child_memo_follows_changes),
+        cmocka_unit_test(path_memo_and_absent_types_follow_changes),
+        cmocka_unit_test(batch_first_primitive_rolls_back_alone),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
