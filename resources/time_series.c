@@ -157,8 +157,10 @@ struct ts_watch {
     struct cse *cse;
     char *ri;
     int64_t expected_us;   /* the dgt the next point should have */
-    int64_t timer;
+    int64_t timer;         /* 0 while a check waits in a fiber for the store */
     json_t *subs;          /* net 8 subscription ri -> {"mdlt": [...], "end": us}: its window */
+    int64_t next_ms;       /* what the last check said: ms to the next one, -1: none */
+    bool in_fiber;         /* the check outlives its timer callback */
 };
 
 static struct ts_watch **watches(struct cse *cse)
@@ -281,13 +283,31 @@ static int64_t watch_check(struct ts_watch *w)
     return wait_us > 0 ? (wait_us + 999) / 1000 : 0;
 }
 
+static int64_t watch_due(struct loop *loop, int64_t id, void *data);
+
+/* The check, holding the store (cse_in_store_fiber): one that waited for
+ * it sets its own next timer. */
+static void watch_run(void *data)
+{
+    struct ts_watch *w = data;
+    w->next_ms = watch_check(w);
+    if (!w->in_fiber) return;  /* watch_due goes on with next_ms */
+    w->in_fiber = false;
+    if (w->next_ms < 0) watch_unlink(w);
+    else w->timer = loop_add_timer(w->cse->loop, w->next_ms, watch_due, w);
+}
+
 static int64_t watch_due(struct loop *loop, int64_t id, void *data)
 {
     (void)loop; (void)id;
     struct ts_watch *w = data;
-    int64_t next = watch_check(w);
-    if (next < 0) watch_unlink(w);
-    return next;
+    if (!cse_in_store_fiber(w->cse, watch_run, NULL, w)) {
+        w->in_fiber = true;
+        w->timer = 0;
+        return -1;
+    }
+    if (w->next_ms < 0) watch_unlink(w);
+    return w->next_ms;
 }
 
 /* A point arrived: the first one starts the watch (unless its period's

@@ -248,6 +248,16 @@ static void module_metrics(void *data, struct metrics_text *out)
     bool on_disk = strcmp(cse->cfg.db_file, ":memory:") != 0;
     metrics_line(out, "ironbark_store_bytes{file=\"db\"} %lld", on_disk ? file_bytes(cse->cfg.db_file) : 0);
     metrics_line(out, "ironbark_store_bytes{file=\"wal\"} %lld", on_disk ? file_bytes(wal) : 0);
+
+    /* A store that waits for a server (PostgreSQL): how often the loop waited for it. */
+    struct fiber_lock *lock = store_fiber_lock(cse->store);
+    metrics_head(out, "ironbark_store_lock_driven_total", "counter",
+                 "Times the main context finished a fiber holding the store, blocking the loop.");
+    metrics_line(out, "ironbark_store_lock_driven_total %llu", (unsigned long long)(lock ? lock->driven : 0));
+    metrics_head(out, "ironbark_store_waits_outside_fiber_total", "counter",
+                 "Database round trips waited for outside a fiber, blocking the loop (start-up included).");
+    metrics_line(out, "ironbark_store_waits_outside_fiber_total %llu",
+                 (unsigned long long)store_waits_outside_fiber(cse->store));
 }
 
 int cse_open(struct cse *cse, const struct config *cfg, struct loop *loop)
