@@ -11,9 +11,9 @@
 
 #include "../cse/base/clock.h"
 #include "../cse/base/log.h"
-#include "../cse/base/loop.h"
 #include "../cse/core/cse.h"
 #include "../cse/core/rsc.h"
+#include "../cse/core/store_job.h"
 #include "../cse/events/notify.h"
 #include "../security/esdata.h"
 
@@ -153,14 +153,12 @@ static int record_missing(struct op_ctx *ctx, struct resource *ts, int64_t dgt_u
  * from the store when the timer fires, so a rolled-back CREATE or an UPDATE
  * in between is simply seen as it is. */
 struct ts_watch {
+    struct store_timer t;  /* first: the timer's callbacks get the watch */
     struct ts_watch *next;
     struct cse *cse;
     char *ri;
     int64_t expected_us;   /* the dgt the next point should have */
-    int64_t timer;         /* 0 while a check waits in a fiber for the store */
     json_t *subs;          /* net 8 subscription ri -> {"mdlt": [...], "end": us}: its window */
-    int64_t next_ms;       /* what the last check said: ms to the next one, -1: none */
-    bool in_fiber;         /* the check outlives its timer callback */
 };
 
 static struct ts_watch **watches(struct cse *cse)
@@ -169,8 +167,10 @@ static struct ts_watch **watches(struct cse *cse)
     return (struct ts_watch **)slot;
 }
 
-static void watch_unlink(struct ts_watch *w)
+/* Its timer is over: unlinked (unless ts_stop did that) and freed. */
+static void watch_unlink(struct store_timer *t)
 {
+    struct ts_watch *w = (struct ts_watch *)t;
     struct ts_watch **p = watches(w->cse);
     while (p && *p && *p != w) p = &(*p)->next;
     if (p && *p) *p = w->next;
@@ -256,8 +256,9 @@ static void report_missing(struct ts_watch *w, int64_t expected_us, int64_t now_
 
 /* Checks the expected point; returns the ms until the next check, or -1
  * when the timeSeries no longer detects with a timer. */
-static int64_t watch_check(struct ts_watch *w)
+static int64_t watch_check(struct store_timer *t)
 {
+    struct ts_watch *w = (struct ts_watch *)t;
     struct resource *ts = NULL, *latest = NULL;
     int64_t dgt_us = 0;
     bool detects = !store_get(w->cse->store, w->ri, &ts) && timer_detects(ts) &&
@@ -283,33 +284,6 @@ static int64_t watch_check(struct ts_watch *w)
     return wait_us > 0 ? (wait_us + 999) / 1000 : 0;
 }
 
-static int64_t watch_due(struct loop *loop, int64_t id, void *data);
-
-/* The check, holding the store (cse_in_store_fiber): one that waited for
- * it sets its own next timer. */
-static void watch_run(void *data)
-{
-    struct ts_watch *w = data;
-    w->next_ms = watch_check(w);
-    if (!w->in_fiber) return;  /* watch_due goes on with next_ms */
-    w->in_fiber = false;
-    if (w->next_ms < 0) watch_unlink(w);
-    else w->timer = loop_add_timer(w->cse->loop, w->next_ms, watch_due, w);
-}
-
-static int64_t watch_due(struct loop *loop, int64_t id, void *data)
-{
-    (void)loop; (void)id;
-    struct ts_watch *w = data;
-    if (!cse_in_store_fiber(w->cse, watch_run, NULL, w)) {
-        w->in_fiber = true;
-        w->timer = 0;
-        return -1;
-    }
-    if (w->next_ms < 0) watch_unlink(w);
-    return w->next_ms;
-}
-
 /* A point arrived: the first one starts the watch (unless its period's
  * detection time is already past, as ACME does). */
 static void watch_arrival(struct cse *cse, const struct resource *ts, int64_t dgt_us)
@@ -330,7 +304,7 @@ static void watch_arrival(struct cse *cse, const struct resource *ts, int64_t dg
     }
     w->cse = cse;
     w->expected_us = expected_us;
-    w->timer = loop_add_timer(cse->loop, (wait_us + 999) / 1000, watch_due, w);
+    store_timer_start(&w->t, cse, (wait_us + 999) / 1000, watch_check, watch_unlink);
     w->next = *head;
     *head = w;
 }
@@ -340,8 +314,8 @@ static void ts_stop(struct cse *cse)
     struct ts_watch **head = watches(cse);
     while (head && *head) {
         struct ts_watch *w = *head;
-        if (cse->loop) loop_del_timer(cse->loop, w->timer);
-        watch_unlink(w);
+        *head = w->next;
+        if (store_timer_stop(&w->t)) watch_unlink(&w->t);
     }
 }
 

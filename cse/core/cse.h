@@ -175,16 +175,7 @@ void cse_fail_deferred(struct cse *cse, int rsc, const char *why);
  * end (blocking) and all are abandoned; else all run to their end. From the
  * main context; before anything they use is closed. */
 void cse_settle_fibers(struct cse *cse, bool abandon);
-/* Work outside a primitive (a timer, an answer from outside) that uses the
- * store: with a store that waits for a server it runs in a fiber holding
- * store_fiber_lock(), as a primitive does, so that the loop serves on
- * while it waits; it may then finish after this returns (false), and what
- * arg points to must live until fn (or drop) ran. With SQLite, in a fiber
- * already, or when no fiber can be had, fn runs here (true). When the CSE
- * closes before the fiber got the store, drop(arg) runs instead (NULL:
- * nothing to free). */
-typedef void cse_job_fn(void *arg);
-bool cse_in_store_fiber(struct cse *cse, cse_job_fn *fn, cse_job_fn *drop, void *arg);
+/* Store work outside primitives (timers, answers): cse/core/store_job.h. */
 
 /* What a resource hook returns when it asked for work through
  * req->cont->wanted: the dispatcher rolls back and runs the request again

@@ -1026,34 +1026,6 @@ void cse_settle_fibers(struct cse *cse, bool abandon)
     fiber_lock_cancel_waiters(lock);
 }
 
-struct store_job {
-    struct cse *cse;
-    cse_job_fn *fn, *drop;
-    void *arg;
-};
-
-static void store_job_run(void *data)
-{
-    struct store_job j = *(struct store_job *)data;
-    free(data);
-    if (fiber_lock_acquire(store_fiber_lock(j.cse->store))) j.fn(j.arg);
-    else if (j.drop) j.drop(j.arg);    /* the CSE closes (cse_settle_fibers) */
-}
-
-bool cse_in_store_fiber(struct cse *cse, cse_job_fn *fn, cse_job_fn *drop, void *arg)
-{
-    bool fibers = cse->loop && cse->store && store_fiber_lock(cse->store) && !fiber_current();
-    struct store_job *j = fibers ? malloc(sizeof *j) : NULL;
-    if (j) {
-        *j = (struct store_job){ cse, fn, drop, arg };
-        int started = fiber_start(cse->loop, store_job_run, j);
-        if (started >= 0) return started == 0;
-        free(j);
-    }
-    fn(arg);
-    return true;
-}
-
 /* Ends every deferred request: answered with rsc (why), or, with rsc 0,
  * abandoned. Their exchanges' answers are then only counted. */
 static void end_deferred(struct cse *cse, int rsc, const char *why)

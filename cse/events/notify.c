@@ -13,6 +13,7 @@
 #include "polling.h"
 #include "../core/route.h"
 #include "../core/rsc.h"
+#include "../core/store_job.h"
 #include "../../security/acl.h"
 #include "../../security/acr.h"
 
@@ -81,15 +82,12 @@ struct batch {
 /* Notifications of one subscription held outside its notificationSchedule
  * (pn 1: the latest only; pn 2: all, up to HOLD_CAP). */
 struct hold {
+    struct store_timer t;          /* first: its callbacks get the hold */
     struct hold *next;
     struct notifier *nf;
     char *sub_ri;
     struct nev_list nevs;
     bool latest;
-    int64_t timer;                 /* 0 while its check waits in a fiber for the store */
-    bool waiting;                  /* its check waits in a fiber (cse_in_store_fiber) */
-    bool gone;                     /* ... and it was freed meanwhile */
-    bool held;                     /* what the last check said */
 };
 
 struct notifier {
@@ -1270,80 +1268,43 @@ static bool in_schedule(json_t *sce, int64_t now_us)
     return false;
 }
 
-static void hold_dispose(struct hold *h)
+static void hold_unlink(struct hold *h)
 {
+    for (struct hold **p = &h->nf->holds; *p; p = &(*p)->next)
+        if (*p == h) { *p = h->next; break; }
+}
+
+/* Its timer is over: unlinked (unless hold_free did that) and freed. */
+static void hold_done(struct store_timer *t)
+{
+    struct hold *h = (struct hold *)t;
+    hold_unlink(h);
     nevs_clear(&h->nevs);
     free(h->sub_ri);
     free(h);
 }
 
+/* A check waiting for the store meanwhile frees it when it is over. */
 static void hold_free(struct hold *h)
 {
-    struct notifier *nf = h->nf;
-    for (struct hold **p = &nf->holds; *p; p = &(*p)->next)
-        if (*p == h) { *p = h->next; break; }
-    if (h->timer) loop_del_timer(nf->cse->loop, h->timer);
-    h->timer = 0;
-    if (h->waiting) h->gone = true;    /* its check disposes of it */
-    else hold_dispose(h);
+    hold_unlink(h);
+    if (store_timer_stop(&h->t)) hold_done(&h->t);
 }
 
-/* Once the schedule admits sending (or is gone), what was held goes out in
- * order, to the subscription as it is now; true while it is still held. */
-static bool hold_check(struct hold *h)
+/* Checked every second: once the schedule admits sending (or is gone),
+ * what was held goes out in order, to the subscription as it is now. */
+static int64_t hold_check(struct store_timer *t)
 {
+    struct hold *h = (struct hold *)t;
     struct notifier *nf = h->nf;
-    if (h->gone) return false;
     json_t *sce = schedule_of(nf->cse, h->sub_ri);
     bool closed = sce && !in_schedule(sce, clock_now_us());
     json_decref(sce);
-    if (closed) return true;
+    if (closed) return HOLD_CHECK_MS;
     struct resource *sub = NULL;
-    if (!store_get(nf->cse->store, h->sub_ri, &sub) && sub && !h->gone)
+    if (!store_get(nf->cse->store, h->sub_ri, &sub) && sub && !t->stopped)
         for (size_t i = 0; i < h->nevs.n; i++) send_sgn(nf, sub, h->nevs.v[i], h->latest);
     resource_free(sub);
-    return false;
-}
-
-static int64_t hold_due(struct loop *loop, int64_t id, void *data);
-
-/* The check, holding the store (cse_in_store_fiber): one that waited for
- * it goes on by itself. */
-static void hold_run(void *data)
-{
-    struct hold *h = data;
-    bool held = hold_check(h);
-    if (!h->waiting) {             /* hold_due goes on */
-        h->held = held;
-        return;
-    }
-    h->waiting = false;
-    if (h->gone) hold_dispose(h);
-    else if (held) h->timer = loop_add_timer(h->nf->cse->loop, HOLD_CHECK_MS, hold_due, h);
-    else hold_free(h);
-}
-
-/* The CSE closes first: notify_close frees it (or did). */
-static void hold_dropped(void *data)
-{
-    struct hold *h = data;
-    h->waiting = false;
-    if (h->gone) hold_dispose(h);
-}
-
-/* Checked every second. */
-static int64_t hold_due(struct loop *loop, int64_t id, void *data)
-{
-    (void)loop; (void)id;
-    struct hold *h = data;
-    if (!cse_in_store_fiber(h->nf->cse, hold_run, hold_dropped, h)) {
-        h->waiting = true;
-        h->timer = 0;
-        return -1;
-    }
-    if (h->held) return HOLD_CHECK_MS;
-    h->timer = 0;
-    hold_free(h);
     return -1;
 }
 
@@ -1373,7 +1334,7 @@ static enum schedule_verdict hold_outside_schedule(struct notifier *nf, const st
         h->nf = nf;
         h->next = nf->holds;
         nf->holds = h;
-        h->timer = loop_add_timer(nf->cse->loop, HOLD_CHECK_MS, hold_due, h);
+        store_timer_start(&h->t, nf->cse, HOLD_CHECK_MS, hold_check, hold_done);
     }
     h->latest = pn == 1;
     if (nevs_keep(&h->nevs, nev, h->latest)) note_drop(nf, NULL, res_ri(sub), 1, DROP_NO_MEMORY);
