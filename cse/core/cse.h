@@ -74,6 +74,9 @@ struct cse {
     struct fiber_call *in_fibers; /* primitives running in fibers (a PostgreSQL store, dispatch.c) */
     bool commit_in_fiber;      /* the round's commit waits in a fiber (engine.c) */
     bool expiry_in_fiber;      /* the expiry sweep waits in a fiber (engine.c) */
+    /* Closing or resetting: store work outside primitives runs in place, so
+     * that no fiber outlives what the close frees (store_job.c). */
+    bool store_fibers_off;
     struct nb_pending *nb_unstarted; /* rt 1/2 requests not yet started (nonblocking.c) */
     struct parent_cache *parents;    /* cse_parent(); NULL until first used */
     struct throttle *throttle;       /* rate limits the bindings ask (cse/throttle.h) */

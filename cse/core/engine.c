@@ -395,6 +395,9 @@ int cse_reset(struct cse *cse)
     /* What this round wrote so far is settled first: the reset stands alone. */
     cse_settle_fibers(cse, false);
     if (cse_commit(cse)) return RSC_INTERNAL_SERVER_ERROR;
+    /* What the modules' closing below sets off runs in place. */
+    bool fibers_off = cse->store_fibers_off;
+    cse->store_fibers_off = true;
     cse_fail_deferred(cse, RSC_INTERNAL_SERVER_ERROR, "the CSE was reset while the request waited");
     nonblocking_close(cse);
     announce_close(cse);
@@ -416,6 +419,7 @@ int cse_reset(struct cse *cse)
         cse->throttle = fresh;
     }
     if (notify_open(cse) && !rc) rc = RSC_INTERNAL_SERVER_ERROR;
+    cse->store_fibers_off = fibers_off;
     if (!rc && cse->on_reset && cse->on_reset(cse, cse->on_reset_data)) rc = RSC_INTERNAL_SERVER_ERROR;
     if (!rc) log_info("reset: CSEBase '%s' is as at start-up", cse->cfg.cse_name);
     return rc;

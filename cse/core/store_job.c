@@ -24,7 +24,8 @@ static void store_job_run(void *data)
 
 bool cse_in_store_fiber(struct cse *cse, cse_job_fn *fn, cse_job_fn *drop, void *arg)
 {
-    bool fibers = cse->loop && cse->store && store_fiber_lock(cse->store) && !fiber_current();
+    bool fibers = cse->loop && cse->store && !cse->store_fibers_off && store_fiber_lock(cse->store) &&
+                  !fiber_current();
     struct store_job *j = fibers ? malloc(sizeof *j) : NULL;
     if (j) {
         *j = (struct store_job){ cse, fn, drop, arg };
