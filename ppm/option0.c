@@ -6,6 +6,7 @@
 #include "cse/base/loop.h"
 #include "cse/core/cse.h"
 #include "cse/core/rsc.h"
+#include "cse/core/store_job.h"
 #include "cse/events/notify.h"
 #include "cse/store/store.h"
 #include "resources/registry.h"
@@ -189,12 +190,20 @@ static void record(struct job *j, const char *id)
     m2m_request_clear(&req);
 }
 
+static void retry_job(void *data)
+{
+    advance(data, NULL);
+}
+
+/* The timers' work reads and writes the store: outside a primitive it waits
+ * in a fiber (cse_in_store_fiber). The job and the state stay until
+ * ppm_option0_stop(), which comes after every such fiber ended. */
 static int64_t retry_now(struct loop *loop, int64_t id, void *data)
 {
     (void)loop; (void)id;
     struct job *j = data;
     j->o->retry_timer = 0;
-    advance(j, NULL);
+    cse_in_store_fiber(j->o->cse, retry_job, NULL, j);
     return -1;
 }
 
@@ -344,12 +353,17 @@ static void start_next(struct option0 *o)
     advance(o->queue, NULL);
 }
 
+static void start_job(void *data)
+{
+    start_next(data);
+}
+
 static int64_t start_later(struct loop *loop, int64_t id, void *data)
 {
     (void)loop; (void)id;
     struct option0 *o = data;
     o->start_timer = 0;
-    start_next(o);
+    cse_in_store_fiber(o->cse, start_job, NULL, o);
     return -1;
 }
 
@@ -404,12 +418,10 @@ static int expiry_visit(struct resource *c, void *data)
 
 /* One clock reading decides for the whole scan: what it did not find due
  * (cet after it) stays ahead of expiry_seen, so it is watched. */
-static int64_t at_expiry(struct loop *loop, int64_t id, void *data)
+static void expiry_scan(void *data)
 {
-    (void)loop; (void)id;
     struct option0 *o = data;
     struct cse *cse = o->cse;
-    o->expiry_timer = 0;
     struct resource *base = NULL;
     struct expiry_scan s = { o, clock_now_us(), json_array() };
     if (!store_get_path(cse->store, cse->cfg.cse_name, &base) && base)
@@ -421,6 +433,14 @@ static int64_t at_expiry(struct loop *loop, int64_t id, void *data)
     json_array_foreach(s.due, i, e)
         ppm_option0_sync(cse, json_string_value(json_object_get(e, "ri")), json_object_get(e, "data"));
     json_decref(s.due);
+}
+
+static int64_t at_expiry(struct loop *loop, int64_t id, void *data)
+{
+    (void)loop; (void)id;
+    struct option0 *o = data;
+    o->expiry_timer = 0;
+    cse_in_store_fiber(o->cse, expiry_scan, NULL, o);
     return -1;
 }
 

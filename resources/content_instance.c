@@ -8,6 +8,7 @@
 #include "../cse/base/loop.h"
 #include "../cse/core/cse.h"
 #include "../cse/core/rsc.h"
+#include "../cse/core/store_job.h"
 #include "../security/esdata.h"
 
 #include <stdio.h>
@@ -128,18 +129,23 @@ static void dcnt_unlink(struct dcnt_due *d)
     struct dcnt_due **p = dcnt_pending(d->cse);
     while (p && *p && *p != d) p = &(*p)->next;
     if (p && *p) *p = d->next;
+}
+
+static void dcnt_count(void *data)
+{
+    struct dcnt_due *d = data;
+    count_down_now(d->cse, d->ri);
     free(d);
 }
 
+/* Unlinked first: it then belongs to the count, which may wait for the
+ * store in a fiber (cse_in_store_fiber; free() when the CSE closes first). */
 static int64_t dcnt_fire(struct loop *loop, int64_t id, void *data)
 {
     (void)loop; (void)id;
     struct dcnt_due *d = data;
-    struct cse *cse = d->cse;
-    char ri[256];
-    snprintf(ri, sizeof ri, "%s", d->ri);
     dcnt_unlink(d);
-    count_down_now(cse, ri);
+    cse_in_store_fiber(d->cse, dcnt_count, free, d);
     return -1;
 }
 
@@ -169,6 +175,7 @@ static void cin_stop(struct cse *cse)
         struct dcnt_due *d = *head;
         if (cse->loop) loop_del_timer(cse->loop, d->timer);
         dcnt_unlink(d);
+        free(d);
     }
 }
 

@@ -11,9 +11,9 @@
 
 #include "../cse/base/clock.h"
 #include "../cse/base/log.h"
-#include "../cse/base/loop.h"
 #include "../cse/core/cse.h"
 #include "../cse/core/rsc.h"
+#include "../cse/core/store_job.h"
 #include "../cse/events/notify.h"
 #include "../security/esdata.h"
 
@@ -153,11 +153,11 @@ static int record_missing(struct op_ctx *ctx, struct resource *ts, int64_t dgt_u
  * from the store when the timer fires, so a rolled-back CREATE or an UPDATE
  * in between is simply seen as it is. */
 struct ts_watch {
+    struct store_timer t;  /* first: the timer's callbacks get the watch */
     struct ts_watch *next;
     struct cse *cse;
     char *ri;
     int64_t expected_us;   /* the dgt the next point should have */
-    int64_t timer;
     json_t *subs;          /* net 8 subscription ri -> {"mdlt": [...], "end": us}: its window */
 };
 
@@ -167,8 +167,10 @@ static struct ts_watch **watches(struct cse *cse)
     return (struct ts_watch **)slot;
 }
 
-static void watch_unlink(struct ts_watch *w)
+/* Its timer is over: unlinked (unless ts_stop did that) and freed. */
+static void watch_unlink(struct store_timer *t)
 {
+    struct ts_watch *w = (struct ts_watch *)t;
     struct ts_watch **p = watches(w->cse);
     while (p && *p && *p != w) p = &(*p)->next;
     if (p && *p) *p = w->next;
@@ -254,8 +256,9 @@ static void report_missing(struct ts_watch *w, int64_t expected_us, int64_t now_
 
 /* Checks the expected point; returns the ms until the next check, or -1
  * when the timeSeries no longer detects with a timer. */
-static int64_t watch_check(struct ts_watch *w)
+static int64_t watch_check(struct store_timer *t)
 {
+    struct ts_watch *w = (struct ts_watch *)t;
     struct resource *ts = NULL, *latest = NULL;
     int64_t dgt_us = 0;
     bool detects = !store_get(w->cse->store, w->ri, &ts) && timer_detects(ts) &&
@@ -281,15 +284,6 @@ static int64_t watch_check(struct ts_watch *w)
     return wait_us > 0 ? (wait_us + 999) / 1000 : 0;
 }
 
-static int64_t watch_due(struct loop *loop, int64_t id, void *data)
-{
-    (void)loop; (void)id;
-    struct ts_watch *w = data;
-    int64_t next = watch_check(w);
-    if (next < 0) watch_unlink(w);
-    return next;
-}
-
 /* A point arrived: the first one starts the watch (unless its period's
  * detection time is already past, as ACME does). */
 static void watch_arrival(struct cse *cse, const struct resource *ts, int64_t dgt_us)
@@ -310,7 +304,7 @@ static void watch_arrival(struct cse *cse, const struct resource *ts, int64_t dg
     }
     w->cse = cse;
     w->expected_us = expected_us;
-    w->timer = loop_add_timer(cse->loop, (wait_us + 999) / 1000, watch_due, w);
+    store_timer_start(&w->t, cse, (wait_us + 999) / 1000, watch_check, watch_unlink);
     w->next = *head;
     *head = w;
 }
@@ -320,8 +314,8 @@ static void ts_stop(struct cse *cse)
     struct ts_watch **head = watches(cse);
     while (head && *head) {
         struct ts_watch *w = *head;
-        if (cse->loop) loop_del_timer(cse->loop, w->timer);
-        watch_unlink(w);
+        *head = w->next;
+        if (store_timer_stop(&w->t)) watch_unlink(&w->t);
     }
 }
 

@@ -12,10 +12,10 @@
 
 #include "../cse/base/clock.h"
 #include "../cse/base/log.h"
-#include "../cse/base/loop.h"
 #include "../cse/core/cse.h"
 #include "../cse/core/ident.h"
 #include "../cse/core/rsc.h"
+#include "../cse/core/store_job.h"
 #include "../cse/events/notify.h"
 #include "../cse/store/store.h"
 
@@ -78,10 +78,10 @@ static int tsb_validate(struct op_ctx *ctx)
 /* One per stored beacon: a periodic one has a loop timer, a loss-of-sync one
  * its requester and threshold, so a request costs no store read. */
 struct beacon {
+    struct store_timer t;      /* first: its callbacks get the beacon; periodic ones only */
     struct beacon *next;
     struct cse *cse;
     char *ri;
-    int64_t timer;
     char *bcnr;                /* loss of sync: the requester watched */
     int64_t threshold_us;      /* loss of sync: bcnt */
     int64_t last_sent_us;      /* loss of sync: the last beacon sent */
@@ -101,15 +101,28 @@ static int64_t period_ms(const struct resource *res)
     return us / 1000 < MIN_PERIOD_MS ? MIN_PERIOD_MS : us / 1000;
 }
 
-static void beacon_free(struct beacon *b)
+static void beacon_unlink(struct beacon *b)
 {
     struct beacon **p = beacons(b->cse);
     while (p && *p && *p != b) p = &(*p)->next;
     if (p && *p) *p = b->next;
-    if (b->timer && b->cse->loop) loop_del_timer(b->cse->loop, b->timer);
+}
+
+/* Its timer is over: unlinked (unless beacon_free did that) and freed. */
+static void beacon_done(struct store_timer *t)
+{
+    struct beacon *b = (struct beacon *)t;
+    beacon_unlink(b);
     free(b->ri);
     free(b->bcnr);
     free(b);
+}
+
+/* A periodic beacon's check waiting for the store meanwhile frees it. */
+static void beacon_free(struct beacon *b)
+{
+    beacon_unlink(b);
+    if (store_timer_stop(&b->t)) beacon_done(&b->t);
 }
 
 /* Sends tsb's beacon to each of its bcnu, from the CSE. */
@@ -125,18 +138,15 @@ static void beacon_send(struct cse *cse, const char *ri, const struct resource *
     json_decref(pc);
 }
 
-static int64_t beacon_due(struct loop *loop, int64_t id, void *data)
+/* A periodic beacon's timer: it goes out while the resource still asks for it. */
+static int64_t beacon_due(struct store_timer *t)
 {
-    (void)loop; (void)id;
-    struct beacon *b = data;
+    struct beacon *b = (struct beacon *)t;
     struct resource *tsb = NULL;
-    int64_t next = store_get(b->cse->store, b->ri, &tsb) || !tsb ? -1 : period_ms(tsb);
+    int64_t next = store_get(b->cse->store, b->ri, &tsb) || !tsb || t->stopped ? -1 : period_ms(tsb);
     if (next > 0) beacon_send(b->cse, b->ri, tsb);
     resource_free(tsb);
-    if (next > 0) return next;
-    b->timer = 0;
-    beacon_free(b);
-    return -1;
+    return next > 0 ? next : -1;
 }
 
 static void beacon_disarm(struct cse *cse, const char *ri)
@@ -166,7 +176,7 @@ static void beacon_arm(struct cse *cse, const struct resource *res)
     }
     b->cse = cse;
     b->threshold_us = threshold;
-    if (!watch) b->timer = loop_add_timer(cse->loop, ms, beacon_due, b);
+    if (!watch) store_timer_start(&b->t, cse, ms, beacon_due, beacon_done);
     b->next = *head;
     *head = b;
 }

@@ -18,6 +18,7 @@
 #include "../cse/core/address.h"
 #include "../cse/core/cse.h"
 #include "../cse/core/rsc.h"
+#include "../cse/core/store_job.h"
 #include "../cse/events/notify.h"
 #include "../resources/registry.h"
 
@@ -692,14 +693,15 @@ static void job_unlink(struct das_state *st, struct acp_job *j)
         if (*p == j) { *p = j->next; break; }
 }
 
-/* The CSE creates the dynamic ACP for itself, after the request that
- * earned it: that request's own transaction is never mixed with it. */
-static int64_t make_dynamic_acp(struct loop *loop, int64_t id, void *data)
+static void job_dropped(void *data)
 {
-    (void)loop; (void)id;
+    job_free(data);
+}
+
+static void create_dynamic_acp(void *data)
+{
     struct acp_job *j = data;
     struct cse *cse = j->cse;
-    job_unlink(cse->das, j);
     char rn[40];
     cse_new_id(DYNAMIC_ACP_PREFIX, rn, 21);
     struct m2m_response rsp;
@@ -719,6 +721,18 @@ static int64_t make_dynamic_acp(struct loop *loop, int64_t id, void *data)
     }
     m2m_response_clear(&rsp);
     job_free(j);
+}
+
+/* The CSE creates the dynamic ACP for itself, after the request that
+ * earned it: that request's own transaction is never mixed with it. The
+ * job, unlinked, is the CREATE's, which may wait for the store in a fiber
+ * (cse_in_store_fiber). */
+static int64_t make_dynamic_acp(struct loop *loop, int64_t id, void *data)
+{
+    (void)loop; (void)id;
+    struct acp_job *j = data;
+    job_unlink(j->cse->das, j);
+    cse_in_store_fiber(j->cse, create_dynamic_acp, job_dropped, j);
     return -1;
 }
 
@@ -955,20 +969,50 @@ static int doom_visit(struct resource *res, void *data)
 }
 
 /* Removes the doomed dynamic ACPs, as the CSE, after the revocation's request. */
+struct doomed_acps {
+    struct cse *cse;
+    json_t *ri;
+};
+
+static void doomed_free(void *data)
+{
+    struct doomed_acps *d = data;
+    json_decref(d->ri);
+    free(d);
+}
+
+static void delete_doomed(void *data)
+{
+    struct doomed_acps *d = data;
+    size_t i;
+    json_t *ri;
+    json_array_foreach(d->ri, i, ri) {
+        int rsc = cse_delete_itself(d->cse, json_string_value(ri), "das-revocation");
+        if (rsc != RSC_DELETED && rsc != RSC_NOT_FOUND)
+            log_info("das: the revoked dynamic ACP %s could not be removed (%d)", json_string_value(ri), rsc);
+    }
+    doomed_free(d);
+}
+
+/* The list is taken over by the DELETEs, which may wait for the store in
+ * a fiber (cse_in_store_fiber); later revocations start a new one. */
 static int64_t remove_doomed(struct loop *loop, int64_t id, void *data)
 {
     (void)loop; (void)id;
     struct cse *cse = data;
     struct das_state *st = cse->das;
-    size_t i;
-    json_t *ri;
-    json_array_foreach(st->doomed, i, ri) {
-        int rsc = cse_delete_itself(cse, json_string_value(ri), "das-revocation");
-        if (rsc != RSC_DELETED && rsc != RSC_NOT_FOUND)
-            log_info("das: the revoked dynamic ACP %s could not be removed (%d)", json_string_value(ri), rsc);
-    }
-    json_array_clear(st->doomed);
+    struct doomed_acps *d = malloc(sizeof *d);
+    json_t *fresh = d ? json_array() : NULL;
     st->doom_timer = 0;
+    if (!fresh) {
+        free(d);
+        json_array_clear(st->doomed);
+        log_warn("das: out of memory: revoked dynamic ACPs stay until they expire");
+        return -1;
+    }
+    *d = (struct doomed_acps){ cse, st->doomed };
+    st->doomed = fresh;
+    cse_in_store_fiber(cse, delete_doomed, doomed_free, d);
     return -1;
 }
 

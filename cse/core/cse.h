@@ -74,6 +74,9 @@ struct cse {
     struct fiber_call *in_fibers; /* primitives running in fibers (a PostgreSQL store, dispatch.c) */
     bool commit_in_fiber;      /* the round's commit waits in a fiber (engine.c) */
     bool expiry_in_fiber;      /* the expiry sweep waits in a fiber (engine.c) */
+    /* Closing or resetting: store work outside primitives runs in place, so
+     * that no fiber outlives what the close frees (store_job.c). */
+    bool store_fibers_off;
     struct nb_pending *nb_unstarted; /* rt 1/2 requests not yet started (nonblocking.c) */
     struct parent_cache *parents;    /* cse_parent(); NULL until first used */
     struct throttle *throttle;       /* rate limits the bindings ask (cse/throttle.h) */
@@ -175,6 +178,7 @@ void cse_fail_deferred(struct cse *cse, int rsc, const char *why);
  * end (blocking) and all are abandoned; else all run to their end. From the
  * main context; before anything they use is closed. */
 void cse_settle_fibers(struct cse *cse, bool abandon);
+/* Store work outside primitives (timers, answers): cse/core/store_job.h. */
 
 /* What a resource hook returns when it asked for work through
  * req->cont->wanted: the dispatcher rolls back and runs the request again

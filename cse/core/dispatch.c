@@ -1018,6 +1018,7 @@ void cse_settle_fibers(struct cse *cse, bool abandon)
 {
     struct fiber_lock *lock = cse->store ? store_fiber_lock(cse->store) : NULL;
     if (!lock || fiber_current()) return;
+    cse->store_fibers_off |= abandon;   /* the CSE closes: nothing new waits */
     if (!abandon) {
         fiber_lock_drain(lock);
         return;

@@ -248,6 +248,16 @@ static void module_metrics(void *data, struct metrics_text *out)
     bool on_disk = strcmp(cse->cfg.db_file, ":memory:") != 0;
     metrics_line(out, "ironbark_store_bytes{file=\"db\"} %lld", on_disk ? file_bytes(cse->cfg.db_file) : 0);
     metrics_line(out, "ironbark_store_bytes{file=\"wal\"} %lld", on_disk ? file_bytes(wal) : 0);
+
+    /* A store that waits for a server (PostgreSQL): how often the loop waited for it. */
+    struct fiber_lock *lock = store_fiber_lock(cse->store);
+    metrics_head(out, "ironbark_store_lock_driven_total", "counter",
+                 "Times the main context finished a fiber holding the store, blocking the loop.");
+    metrics_line(out, "ironbark_store_lock_driven_total %llu", (unsigned long long)(lock ? lock->driven : 0));
+    metrics_head(out, "ironbark_store_waits_outside_fiber_total", "counter",
+                 "Database round trips waited for outside a fiber, blocking the loop (start-up included).");
+    metrics_line(out, "ironbark_store_waits_outside_fiber_total %llu",
+                 (unsigned long long)store_waits_outside_fiber(cse->store));
 }
 
 int cse_open(struct cse *cse, const struct config *cfg, struct loop *loop)
@@ -385,6 +395,9 @@ int cse_reset(struct cse *cse)
     /* What this round wrote so far is settled first: the reset stands alone. */
     cse_settle_fibers(cse, false);
     if (cse_commit(cse)) return RSC_INTERNAL_SERVER_ERROR;
+    /* What the modules' closing below sets off runs in place. */
+    bool fibers_off = cse->store_fibers_off;
+    cse->store_fibers_off = true;
     cse_fail_deferred(cse, RSC_INTERNAL_SERVER_ERROR, "the CSE was reset while the request waited");
     nonblocking_close(cse);
     announce_close(cse);
@@ -406,6 +419,7 @@ int cse_reset(struct cse *cse)
         cse->throttle = fresh;
     }
     if (notify_open(cse) && !rc) rc = RSC_INTERNAL_SERVER_ERROR;
+    cse->store_fibers_off = fibers_off;
     if (!rc && cse->on_reset && cse->on_reset(cse, cse->on_reset_data)) rc = RSC_INTERNAL_SERVER_ERROR;
     if (!rc) log_info("reset: CSEBase '%s' is as at start-up", cse->cfg.cse_name);
     return rc;

@@ -9,6 +9,7 @@
 #include "../base/loop.h"
 #include "../events/notify.h"
 #include "rsc.h"
+#include "store_job.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -170,7 +171,9 @@ static int64_t run_pending(struct loop *loop, int64_t id, void *data)
     m2m_response_init(&p->rsp);
     /* It runs for its originator, with its security association. */
     struct cse_principal who = { PRINCIPAL_ORIGINATOR, p->req->fr, &p->req->sec };
-    if (!cse_submit(p->cse, &who, p->req, &p->rsp, executed, abandoned, p)) executed(p);
+    /* Answered at once: recording the result still waits for the store. */
+    if (!cse_submit(p->cse, &who, p->req, &p->rsp, executed, abandoned, p))
+        cse_in_store_fiber(p->cse, executed, abandoned, p);
     return -1;
 }
 

@@ -13,6 +13,7 @@
 #include "../core/cse.h"
 #include "../core/route.h"
 #include "../core/rsc.h"
+#include "../core/store_job.h"
 #include "../../resources/announced.h"
 #include "../base/json_text.h"
 
@@ -43,6 +44,10 @@ struct link {
     int attempts;
     int64_t timer;
     char *body;                /* the content in flight */
+    bool queued;               /* its next step waits for the store (cse_in_store_fiber) */
+    int rsc;                   /* the answer that step handles (answered()) */
+    char *created;             /* ... the ri a CREATE's answer gave, or NULL */
+    char why[160];
 };
 
 struct noted {
@@ -192,6 +197,7 @@ static struct link *find_link(struct announcer *an, const char *ri, const char *
 static void link_free(struct link *l)
 {
     if (l->timer && l->cse->loop) loop_del_timer(l->cse->loop, l->timer);
+    free(l->created);
     free(l->ri);
     free(l->csi);
     free(l->annc);
@@ -210,18 +216,40 @@ static void link_drop(struct link *l)
 
 static void link_run(struct link *l);
 
+/* The CSE closes before the step got the store: announce_close frees it. */
+static void link_unqueued(void *data)
+{
+    ((struct link *)data)->queued = false;
+}
+
+static void link_step(void *data)
+{
+    struct link *l = data;
+    l->queued = false;
+    link_run(l);
+}
+
+/* A step reads the original and writes where it is announced: outside a
+ * primitive it waits for the store in a fiber, the link kept meanwhile
+ * (nothing else runs it or drops it while it is queued). */
+static void link_queue(struct link *l, cse_job_fn *step)
+{
+    l->queued = true;
+    cse_in_store_fiber(l->cse, step, link_unqueued, l);
+}
+
 static int64_t link_due(struct loop *loop, int64_t id, void *data)
 {
     (void)loop; (void)id;
     struct link *l = data;
     l->timer = 0;
-    link_run(l);
+    link_queue(l, link_step);
     return -1;
 }
 
 static void link_schedule(struct link *l, int64_t ms)
 {
-    if (l->timer || l->in_flight || !l->cse->loop) return;
+    if (l->timer || l->in_flight || l->queued || !l->cse->loop) return;
     l->timer = loop_add_timer(l->cse->loop, ms, link_due, l);
 }
 
@@ -286,25 +314,19 @@ static bool retryable(int rsc)
     return rsc == RSC_NOT_FOUND || rsc >= 5000;
 }
 
-static void answered(void *data, const struct outbound_answer *ans)
+/* The answer (l->rsc, l->created, l->why): recorded in the original, then
+ * the next step. */
+static void link_answered(void *data)
 {
     struct link *l = data;
-    l->in_flight = false;
-    free(l->body);
-    l->body = NULL;
-    if (l->closing) { link_free(l); return; }
-    struct m2m_response rsp;
-    outbound_answer_response(ans, &rsp);
-    int rsc = ans->unreachable ? RSC_TARGET_NOT_REACHABLE : rsp.rsc;
-    char why[160];
-    if (ans->unreachable) snprintf(why, sizeof why, "%s", ans->unreachable);
-    else snprintf(why, sizeof why, "answered %d", rsc);
+    l->queued = false;
+    int rsc = l->rsc;
     bool done = false;
     switch (l->sent) {
     case OP_CREATE:
-        if (rsc == RSC_CREATED && created_ri(rsp.pc)) {
+        if (rsc == RSC_CREATED && l->created) {
             char addr[300];
-            snprintf(addr, sizeof addr, "%s/%s", l->csi, created_ri(rsp.pc));
+            snprintf(addr, sizeof addr, "%s/%s", l->csi, l->created);
             l->annc = strdup(addr);
             record(l, addr);
             log_info("announce: %s announced at %s as %s", l->ri, l->csi, addr);
@@ -330,15 +352,34 @@ static void answered(void *data, const struct outbound_answer *ans)
         }
         break;
     }
-    m2m_response_clear(&rsp);
+    free(l->created);
+    l->created = NULL;
     if (done) {
         l->attempts = 0;
         link_run(l);
     } else {
         l->dirty = true;
         if (!retryable(rsc)) l->attempts = ATTEMPTS_MAX; /* refused: trying again changes nothing */
-        link_retry(l, why);
+        link_retry(l, l->why);
     }
+}
+
+static void answered(void *data, const struct outbound_answer *ans)
+{
+    struct link *l = data;
+    l->in_flight = false;
+    free(l->body);
+    l->body = NULL;
+    if (l->closing) { link_free(l); return; }
+    struct m2m_response rsp;
+    outbound_answer_response(ans, &rsp);
+    l->rsc = ans->unreachable ? RSC_TARGET_NOT_REACHABLE : rsp.rsc;
+    if (ans->unreachable) snprintf(l->why, sizeof l->why, "%s", ans->unreachable);
+    else snprintf(l->why, sizeof l->why, "answered %d", l->rsc);
+    const char *ri = l->rsc == RSC_CREATED ? created_ri(rsp.pc) : NULL;
+    l->created = ri ? strdup(ri) : NULL;
+    m2m_response_clear(&rsp);
+    link_queue(l, link_answered);
 }
 
 static void link_send(struct link *l, enum m2m_op op, const char *to, int ty, json_t *pc)
@@ -400,7 +441,7 @@ static char *annc_parent(struct cse *cse, const struct resource *res, const char
 static void link_run(struct link *l)
 {
     struct cse *cse = l->cse;
-    if (l->in_flight || l->timer) return;
+    if (l->in_flight || l->timer || l->queued) return;
     /* Nothing leaves before the write that caused it is durable. */
     if (cse_batch_pending(cse) && cse_commit(cse)) { link_retry(l, "the store did not commit"); return; }
     struct resource *res = NULL;

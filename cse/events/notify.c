@@ -13,6 +13,7 @@
 #include "polling.h"
 #include "../core/route.h"
 #include "../core/rsc.h"
+#include "../core/store_job.h"
 #include "../../security/acl.h"
 #include "../../security/acr.h"
 
@@ -56,6 +57,7 @@ struct target {
     char *key;                     /* the notificationURI as given (URL or entity ID) */
     struct nq_fifo q;              /* q.head_busy: the head is in flight or waiting for its retry */
     uint64_t dropped;              /* since this target's backlog began */
+    int pins;                      /* pumps waiting for the store (pump()): kept till they ran */
     int64_t retry_timer;
 };
 
@@ -80,12 +82,12 @@ struct batch {
 /* Notifications of one subscription held outside its notificationSchedule
  * (pn 1: the latest only; pn 2: all, up to HOLD_CAP). */
 struct hold {
+    struct store_timer t;          /* first: its callbacks get the hold */
     struct hold *next;
     struct notifier *nf;
     char *sub_ri;
     struct nev_list nevs;
     bool latest;
-    int64_t timer;
 };
 
 struct notifier {
@@ -341,6 +343,7 @@ static void target_free(struct target *t)
  * not the number of targets ever used. */
 static void target_release(struct target *tg)
 {
+    if (tg->pins) return;          /* the last pump releases it */
     for (struct target **p = bucket_of(tg->nf, tg->key); *p; p = &(*p)->next)
         if (*p == tg) { *p = tg->next; break; }
     target_free(tg);
@@ -499,7 +502,7 @@ static int send_body(struct cse *cse, struct outbound_request *a,
 }
 
 /* Starts delivering the head item unless one is already under way. */
-static void pump(struct target *tg)
+static void pump_now(struct target *tg)
 {
     struct notifier *nf = tg->nf;
     while (!tg->q.head_busy && tg->q.head) {
@@ -509,6 +512,8 @@ static void pump(struct target *tg)
         strip_ct(url);
         char pch[256]; /* PCH: an entity reached only by polling (polling.h) */
         bool polled = polling_channel_of(nf->cse, tg->key, url[0] != 0, pch, sizeof pch);
+        /* Those read the store: a fiber waiting for them let the loop change the queue. */
+        if (tg->q.head_busy || !tg->q.head) break;
         if (!url[0] && !polled) {
             /* An entity without a usable poa now may register one later. */
             tg->q.head_busy = true;
@@ -527,6 +532,27 @@ static void pump(struct target *tg)
         }
     }
     if (!tg->q.head_busy && !tg->q.head) target_release(tg);
+}
+
+static void pump_job(void *data)
+{
+    struct target *tg = data;
+    tg->pins--;
+    pump_now(tg);
+}
+
+static void pump_dropped(void *data)
+{
+    ((struct target *)data)->pins--;   /* notify_close frees it */
+}
+
+/* A target's URL is read from the store (its entity's poa): outside a
+ * primitive (an answer, a retry, a batch's timer) that waits in a fiber
+ * (cse_in_store_fiber), with the target kept meanwhile. */
+static void pump(struct target *tg)
+{
+    tg->pins++;
+    cse_in_store_fiber(tg->nf->cse, pump_job, pump_dropped, tg);
 }
 
 /* ln: a newer notification of the same subscription replaces a waiting one
@@ -728,6 +754,8 @@ struct exchange {
     struct cse *cse;
     json_t *x;
     size_t next_url;               /* index of the URL to try next */
+    bool answered;                 /* result holds the answer, to be passed on */
+    json_t *result;
     char *body;                    /* NULL: the request has no content */
     notify_answer_fn *done;
     void *data;
@@ -736,23 +764,49 @@ struct exchange {
 
 static void exchange_try(struct exchange *e);
 
-static void exchange_end(struct exchange *e, const struct outbound_answer *ans)
+static void exchange_finish(struct exchange *e, json_t *result)
 {
     for (struct exchange **p = &nf_of(e->cse)->exchanges; *p; p = &(*p)->next)
         if (*p == e) { *p = e->next; break; }
-    json_t *result = exchange_result(e->x, ans);
     e->done(e->data, result);
     json_decref(result);
+    json_decref(e->result);
     json_decref(e->x);
     free(e->body);
     free(e);
 }
 
+static void exchange_end(struct exchange *e, const struct outbound_answer *ans)
+{
+    exchange_finish(e, exchange_result(e->x, ans));
+}
+
+/* The next attempt, or the answer passed on: both may use the store (a
+ * target's poa, what done() does), so outside a primitive they wait in a
+ * fiber (cse_in_store_fiber); the exchange stays listed until it ends, for
+ * notify_close. */
+static void exchange_go_on(void *data)
+{
+    struct exchange *e = data;
+    if (!e->answered) {
+        exchange_try(e);
+        return;
+    }
+    json_t *result = e->result;
+    e->result = NULL;
+    exchange_finish(e, result);
+}
+
 static void exchange_answered(void *data, const struct outbound_answer *ans)
 {
     struct exchange *e = data;
-    if (ans->unreachable && !nf_of(e->cse)->closing) exchange_try(e);
-    else exchange_end(e, ans->unreachable ? NULL : ans);
+    if (nf_of(e->cse)->closing) {
+        exchange_end(e, ans->unreachable ? NULL : ans);
+        return;
+    }
+    e->answered = !ans->unreachable;
+    if (e->answered) e->result = exchange_result(e->x, ans);
+    cse_in_store_fiber(e->cse, exchange_go_on, NULL, e);
 }
 
 static int64_t exchange_later(struct loop *loop, int64_t id, void *data)
@@ -760,7 +814,7 @@ static int64_t exchange_later(struct loop *loop, int64_t id, void *data)
     (void)loop; (void)id;
     struct exchange *e = data;
     e->timer = 0;
-    exchange_try(e);
+    cse_in_store_fiber(e->cse, exchange_go_on, NULL, e);
     return -1;
 }
 
@@ -791,7 +845,7 @@ void notify_run_exchange(struct cse *cse, json_t *x, notify_answer_fn *done, voi
     struct notifier *nf = nf_of(cse);
     struct exchange *e = calloc(1, sizeof *e);
     json_t *pc = json_object_get(x, "pc");
-    *e = (struct exchange){ nf->exchanges, cse, json_incref(x), 0,
+    *e = (struct exchange){ nf->exchanges, cse, json_incref(x), 0, false, NULL,
                             pc && !json_is_null(pc) ? json_dumps(pc, JSON_COMPACT | JSON_ENCODE_ANY) : NULL,
                             done, data, 0 };
     nf->exchanges = e;
@@ -1214,34 +1268,43 @@ static bool in_schedule(json_t *sce, int64_t now_us)
     return false;
 }
 
-static void hold_free(struct hold *h)
+static void hold_unlink(struct hold *h)
 {
-    struct notifier *nf = h->nf;
-    for (struct hold **p = &nf->holds; *p; p = &(*p)->next)
+    for (struct hold **p = &h->nf->holds; *p; p = &(*p)->next)
         if (*p == h) { *p = h->next; break; }
-    if (h->timer) loop_del_timer(nf->cse->loop, h->timer);
+}
+
+/* Its timer is over: unlinked (unless hold_free did that) and freed. */
+static void hold_done(struct store_timer *t)
+{
+    struct hold *h = (struct hold *)t;
+    hold_unlink(h);
     nevs_clear(&h->nevs);
     free(h->sub_ri);
     free(h);
 }
 
+/* A check waiting for the store meanwhile frees it when it is over. */
+static void hold_free(struct hold *h)
+{
+    hold_unlink(h);
+    if (store_timer_stop(&h->t)) hold_done(&h->t);
+}
+
 /* Checked every second: once the schedule admits sending (or is gone),
  * what was held goes out in order, to the subscription as it is now. */
-static int64_t hold_due(struct loop *loop, int64_t id, void *data)
+static int64_t hold_check(struct store_timer *t)
 {
-    (void)loop; (void)id;
-    struct hold *h = data;
+    struct hold *h = (struct hold *)t;
     struct notifier *nf = h->nf;
     json_t *sce = schedule_of(nf->cse, h->sub_ri);
     bool closed = sce && !in_schedule(sce, clock_now_us());
     json_decref(sce);
     if (closed) return HOLD_CHECK_MS;
-    h->timer = 0;
     struct resource *sub = NULL;
-    if (!store_get(nf->cse->store, h->sub_ri, &sub) && sub)
+    if (!store_get(nf->cse->store, h->sub_ri, &sub) && sub && !t->stopped)
         for (size_t i = 0; i < h->nevs.n; i++) send_sgn(nf, sub, h->nevs.v[i], h->latest);
     resource_free(sub);
-    hold_free(h);
     return -1;
 }
 
@@ -1271,7 +1334,7 @@ static enum schedule_verdict hold_outside_schedule(struct notifier *nf, const st
         h->nf = nf;
         h->next = nf->holds;
         nf->holds = h;
-        h->timer = loop_add_timer(nf->cse->loop, HOLD_CHECK_MS, hold_due, h);
+        store_timer_start(&h->t, nf->cse, HOLD_CHECK_MS, hold_check, hold_done);
     }
     h->latest = pn == 1;
     if (nevs_keep(&h->nevs, nev, h->latest)) note_drop(nf, NULL, res_ri(sub), 1, DROP_NO_MEMORY);

@@ -1587,6 +1587,7 @@ int store_next_expiry(struct store *s, char ts[23])
  * feed. PostgreSQL: store_pg.c. */
 bool store_shared(const struct store *s) { return s->pg != NULL; }
 struct fiber_lock *store_fiber_lock(struct store *s) { return s->pg ? pg_store_fiber_lock(s->pg) : NULL; }
+uint64_t store_waits_outside_fiber(struct store *s) { return s->pg ? pg_store_waits_outside_fiber(s->pg) : 0; }
 int store_change_fd(const struct store *s) { return s->pg ? pg_store_change_fd(s->pg) : -1; }
 uint64_t store_connections(const struct store *s) { return s->pg ? pg_store_connections(s->pg) : 0; }
 int store_poll_changes(struct store *s, store_change_fn *fn, void *data)

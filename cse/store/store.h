@@ -200,5 +200,8 @@ int store_pch_answer_take(struct store *s, int64_t id, char **rsp);
  * its end, which the engine takes for a whole primitive. NULL for SQLite,
  * which never waits on a socket and runs without fibers. */
 struct fiber_lock *store_fiber_lock(struct store *s);
+/* Round trips such a store waited for outside a fiber, blocking the loop
+ * (start-up's included); 0 for SQLite. */
+uint64_t store_waits_outside_fiber(struct store *s);
 
 #endif

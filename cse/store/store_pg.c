@@ -608,6 +608,7 @@ int pg_store_open(struct pg_store **out, const char *uri, enum store_sync sync)
 }
 
 struct fiber_lock *pg_store_fiber_lock(struct pg_store *p) { return &p->lock; }
+uint64_t pg_store_waits_outside_fiber(const struct pg_store *p) { return p->blocking_waits; }
 
 void pg_store_close(struct pg_store *p)
 {

@@ -9,6 +9,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 struct pg_store;
 struct fiber_lock;
@@ -30,6 +31,7 @@ int pg_store_begin_batched(struct pg_store *p);
 bool pg_store_batch_pending(const struct pg_store *p);
 /* The lock a fiber holds while the connection carries its statements. */
 struct fiber_lock *pg_store_fiber_lock(struct pg_store *p);
+uint64_t pg_store_waits_outside_fiber(const struct pg_store *p);
 int pg_store_batch_size(const struct pg_store *p);
 int pg_store_batch_commit(struct pg_store *p);
 bool pg_store_batch_take_failure(struct pg_store *p);

@@ -139,6 +139,39 @@ class PgServer:
         return self.uri(self.databases[key])
 
 
+class TableLock:
+    """LOCK TABLE resources IN ACCESS EXCLUSIVE MODE in a session of its
+    own on database db of srv, held until release(): the CSE's statements
+    on the table wait meanwhile. `held` says whether the lock was taken."""
+
+    def __init__(self, srv, db):
+        self.srv, self.db = srv, db
+        self.p = subprocess.Popen(
+            [os.path.join(PG_BIN, "psql"), "-X", "-q", "-v", "ON_ERROR_STOP=1", "-h", srv.dir,
+             "-p", str(srv.port), "-U", USER, "-d", db],
+            stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, text=True)
+        self.p.stdin.write("BEGIN; LOCK TABLE resources IN ACCESS EXCLUSIVE MODE;\n")
+        self.p.stdin.flush()
+        deadline = time.time() + 10
+        while True:
+            self.held = srv.psql("SELECT count(*) FROM pg_locks WHERE mode = 'AccessExclusiveLock' AND granted"
+                                 " AND relation = 'resources'::regclass", db=db).strip() == "1"
+            if self.held or time.time() > deadline:
+                break
+            time.sleep(0.1)
+
+    def release(self):
+        self.p.stdin.write("COMMIT;\n")
+        self.p.stdin.close()
+        self.p.wait(timeout=10)
+
+
+def waiting_on_lock(srv, db):
+    """Sessions (of a CSE) that wait for a TableLock on database db."""
+    return int(srv.psql("SELECT count(*) FROM pg_locks WHERE NOT granted AND relation = 'resources'::regclass",
+                        db=db).strip() or 0)
+
+
 def enabled():
     return os.environ.get("IRONBARK_TEST_STORE", "sqlite") == "postgresql"
 

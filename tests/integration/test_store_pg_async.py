@@ -11,8 +11,6 @@ resources table while requests are in flight.
 - A lock held past the statement bound (statement_timeout, set short in
   the URI) gives the waiting CREATE 5000, never a hang; the CSE serves
   meanwhile and stores again afterwards."""
-import os
-import subprocess
 import threading
 
 import pg_server
@@ -26,31 +24,12 @@ db = srv.new_database()
 uri = srv.uri(db) + "&options=-c%20statement_timeout%3D2000"
 
 
-class TableLock:
-    """LOCK TABLE resources IN ACCESS EXCLUSIVE MODE in a session of its
-    own, held until release()."""
-
-    def __init__(self):
-        self.p = subprocess.Popen(
-            [os.path.join(pg_server.PG_BIN, "psql"), "-X", "-q", "-v", "ON_ERROR_STOP=1", "-h", srv.dir,
-             "-p", str(srv.port), "-U", pg_server.USER, "-d", db],
-            stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, text=True)
-        self.p.stdin.write("BEGIN; LOCK TABLE resources IN ACCESS EXCLUSIVE MODE;\n")
-        self.p.stdin.flush()
-        self.held = wait_for(lambda: srv.psql(
-            "SELECT count(*) FROM pg_locks WHERE mode = 'AccessExclusiveLock' AND granted"
-            " AND relation = 'resources'::regclass", db=db).strip() == "1", seconds=10)
-
-    def release(self):
-        self.p.stdin.write("COMMIT;\n")
-        self.p.stdin.close()
-        self.p.wait(timeout=10)
+def TableLock():
+    return pg_server.TableLock(srv, db)
 
 
 def waiting_on_lock():
-    """Sessions of the CSE that wait for the table lock."""
-    return int(srv.psql("SELECT count(*) FROM pg_locks WHERE NOT granted AND relation = 'resources'::regclass",
-                        db=db).strip() or 0)
+    return pg_server.waiting_on_lock(srv, db)
 
 
 class InThread(threading.Thread):
