@@ -44,6 +44,10 @@ def probe_fast(cse, name, during):
          "%s: CoAP served meanwhile (%.3fs)" % (name, coap_s))
 
 
+def verifications(requests):
+    return sum(1 for x in requests if (sgn(x["body"]) or {}).get("vrq"))
+
+
 def in_thread(fn):
     out = {}
     th = threading.Thread(target=lambda: out.setdefault("r", fn()), daemon=True)
@@ -232,20 +236,27 @@ try:
         os.environ.pop("IRONBARK_TEST_FAIL_COMMIT")
     try:
         cse3.create("/cse-in", 3, {"m2m:cnt": {"rn": "b"}})
+        seen = verifications(rx.snapshot())
         c = cp.RawClient(cse3.coap_port)
         c.send_raw(cp.encode(cp.CON, cp.POST, c.next_mid(), b"\x02", cp.path_options("cse-in/b") +
                              opts("CAdmin", "f-1", ty=23) + [(cp.CONTENT_FORMAT, cp.uint_bytes(50))],
                              json.dumps({"m2m:sub": {"rn": "lost", "nu": [rx.url]}})))
         c.recv(1.0)
-        time.sleep(0.3)  # past the first run's round (rolled back, nothing to keep)
+        # The first run's round (rolled back, nothing to keep) ends as its
+        # verification goes out; the receiver holds its answer for DELAY, so
+        # the flag set now fails the commit of the run after it.
+        rx.wait(lambda q: verifications(q) > seen, DELAY)
+        time.sleep(0.1)
         open(flag, "w").close()  # the commit of the run after the verification fails
         m = c.recv(DELAY + 2)
         t.ok(m is not None and m.token == b"\x02" and m.rsc == 5000,
              "CoAP deferred CREATE whose commit fails: separate response 5000", m)
         c.close()
         t.eq(cse3.get("/cse-in/b/lost").rsc, 4004, "…and the subscription is not stored")
+        seen = verifications(rx.snapshot())
         th, out = in_thread(lambda: cse3.create("/cse-in/b", 23, {"m2m:sub": {"rn": "lost2", "nu": [rx.url]}}))
-        time.sleep(0.3)
+        rx.wait(lambda q: verifications(q) > seen, DELAY)
+        time.sleep(0.1)
         open(flag, "w").close()
         th.join(DELAY + 5)
         t.eq(out["r"].rsc if "r" in out else None, 5000, "HTTP deferred CREATE whose commit fails: 5000")
