@@ -10,6 +10,7 @@
 static struct follow {
     struct cse *cse;
     bool open;
+    int64_t check_timer;       /* SQLite: the periodic look at the file; 0 otherwise */
 } fol;
 
 static void gone(void *arg, const char *identity)
@@ -17,7 +18,7 @@ static void gone(void *arg, const char *identity)
     struct follow *f = arg;
     char cred[CRED_ID_MAX + 4];
     snprintf(cred, sizeof cred, "12-%s", identity);
-    log_info("credentials: %s was removed from the shared store: its sessions end", identity);
+    log_info("credentials: %s was removed from the credential store: its sessions end", identity);
     cse_credential_withdrawn(f->cse, cred);
 }
 
@@ -29,13 +30,36 @@ static void round_over(struct loop *loop, void *data)
     if (f->open && cred_changes_waiting(f->cse->creds)) cred_poll_changes(f->cse->creds);
 }
 
+/* SQLite has no notices: one cheap read of the file's change counter per
+ * tick (PRAGMA data_version, the WAL index in shared memory), and the
+ * tables only once it moved. */
+static int64_t check_file(struct loop *loop, int64_t id, void *data)
+{
+    (void)loop;
+    (void)id;
+    struct follow *f = data;
+    cred_poll_changes(f->cse->creds);
+    return CRED_FOLLOW_CHECK_MS;
+}
+
 int cred_follow_open(struct cse *cse)
 {
-    if (!cse->loop || !cred_shared(cse->creds)) return 0;
+    if (!cse->loop || !cse->creds) return 0;
     fol = (struct follow){ .cse = cse, .open = true };
-    if (cred_follow_changes(cse->creds, cse->loop, gone, &fol)) return -1;
-    if (loop_before_sleep(cse->loop, round_over, &fol))
+    if (cred_follow_changes(cse->creds, cse->loop, gone, &fol)) {
+        fol = (struct follow){ 0 };
+        return -1;
+    }
+    if (!cred_shared(cse->creds)) {
+        fol.check_timer = loop_add_timer(cse->loop, CRED_FOLLOW_CHECK_MS, check_file, &fol);
+        if (fol.check_timer < 0) {
+            log_error("credentials: cannot add the timer that follows the store's changes");
+            cred_follow_close(cse);
+            return -1;
+        }
+    } else if (loop_before_sleep(cse->loop, round_over, &fol)) {
         log_warn("credentials: no before-sleep hook left: changes are read when the socket wakes the loop");
+    }
     return 0;
 }
 
@@ -43,6 +67,7 @@ void cred_follow_close(struct cse *cse)
 {
     (void)cse;
     if (!fol.open) return;
+    if (fol.check_timer > 0) loop_del_timer(fol.cse->loop, fol.check_timer);
     cred_unfollow_changes(fol.cse->creds);
     fol = (struct follow){ 0 };
 }

@@ -1,10 +1,16 @@
-/* A shared credential store (cred_open_shared) followed from the event
- * loop: the changes other front-ends (and `m2m-cse credentials` run
- * against the same database) commit reach this front-end's in-memory copy
- * through LISTEN/NOTIFY, and a PSK or MEF lease removed there ends its
- * sessions here (cse_credential_withdrawn). Nothing for an SQLite store. */
+/* The credential store followed from the event loop, so that changes made
+ * elsewhere reach a running CSE without a restart. A shared store
+ * (PostgreSQL): other front-ends' commits (and `m2m-cse credentials` run
+ * against the same database) arrive through LISTEN/NOTIFY. An SQLite store:
+ * what `m2m-cse credentials` commits from its own process is seen at the
+ * next check of the file (every CRED_FOLLOW_CHECK_MS). Either way a CA
+ * change moves cred_ca_generation() (the TLS and DTLS listeners reload at
+ * their next handshake), and a PSK or MEF lease removed there ends its
+ * sessions here (cse_credential_withdrawn). */
 #ifndef IRONBARK_CRED_FOLLOW_H
 #define IRONBARK_CRED_FOLLOW_H
+
+#define CRED_FOLLOW_CHECK_MS 1000
 
 struct cse;
 

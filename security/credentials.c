@@ -27,6 +27,18 @@ struct gone_relay {
     void *arg;
 };
 
+/* An SQLite store as this process last read it, for following what other
+ * processes (`m2m-cse credentials`) commit to the file while it runs. */
+struct sqlite_seen {
+    bool following;
+    sqlite3_stmt *data_version;        /* PRAGMA data_version: moves with other connections' commits */
+    int64_t version;
+    uint64_t ca_digest;                /* of every trusted CA row */
+    unsigned ca_generation;
+    char *psk_ids;                     /* the PSK identities in order, each '\0'-terminated */
+    size_t psk_ids_len;
+};
+
 struct credentials {
     sqlite3 *db;               /* the SQLite store; NULL when pg */
     struct cred_pg *pg;        /* the PostgreSQL store (db = postgresql://…), NULL otherwise */
@@ -37,6 +49,7 @@ struct credentials {
     void *miss_arg;
     sqlite3_stmt *get_psk, *get_esprim_key;   /* get_key()'s, prepared on first use */
     struct gone_relay relay;
+    struct sqlite_seen seen;
 };
 
 /* Keys at rest: each key column holds SEALED_V1 || nonce || AES-256-GCM
@@ -253,12 +266,21 @@ struct credentials *cred_open(const char *file, const char *root_file, const str
     return cs;
 }
 
+/* Stops following an SQLite store; the CA generation keeps counting. */
+static void forget_seen(struct credentials *cs)
+{
+    sqlite3_finalize(cs->seen.data_version);
+    free(cs->seen.psk_ids);
+    cs->seen = (struct sqlite_seen){ .ca_generation = cs->seen.ca_generation };
+}
+
 void cred_close(struct credentials *cs)
 {
     if (!cs) return;
     explicit_bzero(cs->leases, sizeof cs->leases);
     if (cs->kek) cs->seal->close(cs->kek);
     cred_pg_close(cs->pg);
+    forget_seen(cs);
     sqlite3_finalize(cs->get_psk);
     sqlite3_finalize(cs->get_esprim_key);
     sqlite3_close(cs->db);
@@ -490,16 +512,131 @@ static void relay_gone(void *arg, enum cred_table t, const char *identity)
     if (t != CRED_T_ESPRIM) r->fn(r->arg, identity);
 }
 
+/* --- an SQLite store changed by another process --- */
+
+/* FNV-1a: a change check, not a secret (the core maps no libcrypto). */
+static uint64_t fnv1a(uint64_t h, const char *s)
+{
+    for (const unsigned char *p = (const unsigned char *)s;; p++) {
+        h = (h ^ *p) * 0x100000001b3ULL;
+        if (!*p) return h;     /* the '\0' too: "ab","c" differs from "a","bc" */
+    }
+}
+
+static int digest_ca(void *arg, const char *name, const char *pem)
+{
+    uint64_t *h = arg;
+    *h = fnv1a(fnv1a(*h, name), pem);
+    return 0;
+}
+
+static int read_ca_digest(struct credentials *cs, uint64_t *out)
+{
+    *out = 0xcbf29ce484222325ULL;
+    return cred_each_ca(cs, digest_ca, out);
+}
+
+/* The PSK identities in the file's order (BINARY: byte order, as strcmp). */
+static int read_psk_ids(struct credentials *cs, char **ids, size_t *len)
+{
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(cs->db, "SELECT identity FROM psk ORDER BY identity", -1, &st, NULL) != SQLITE_OK)
+        return -1;
+    char *buf = NULL;
+    size_t n = 0, cap = 0;
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        const char *id = (const char *)sqlite3_column_text(st, 0);
+        size_t k = strlen(id ? id : "") + 1;
+        if (n + k > cap) {
+            char *more = realloc(buf, cap = 2 * (n + k) + 256);
+            if (!more) { rc = SQLITE_NOMEM; break; }
+            buf = more;
+        }
+        memcpy(buf + n, id ? id : "", k);
+        n += k;
+    }
+    sqlite3_finalize(st);
+    if (rc != SQLITE_DONE) { free(buf); return -1; }
+    *ids = buf;
+    *len = n;
+    return 0;
+}
+
+/* Tells gone of each identity of was (sorted) that now (sorted) lacks. */
+static void tell_removed(const struct gone_relay *r, const char *was, size_t was_len, const char *now,
+                         size_t now_len)
+{
+    const char *n = now, *n_end = now + now_len;
+    for (const char *w = was; r->fn && w < was + was_len; w += strlen(w) + 1) {
+        int cmp = 1;
+        while (n < n_end && (cmp = strcmp(n, w)) < 0) n += strlen(n) + 1;
+        if (n >= n_end || cmp) r->fn(r->arg, w);
+    }
+}
+
+static int64_t data_version(struct credentials *cs)
+{
+    sqlite3_stmt *st = cs->seen.data_version;
+    int64_t v = sqlite3_step(st) == SQLITE_ROW ? sqlite3_column_int64(st, 0) : -1;
+    sqlite3_reset(st);
+    return v;
+}
+
+static int sqlite_follow(struct credentials *cs)
+{
+    struct sqlite_seen *s = &cs->seen;
+    if (sqlite3_prepare_v3(cs->db, "PRAGMA data_version", -1, SQLITE_PREPARE_PERSISTENT, &s->data_version,
+                           NULL) != SQLITE_OK ||
+        (s->version = data_version(cs)) < 0 || read_ca_digest(cs, &s->ca_digest) ||
+        read_psk_ids(cs, &s->psk_ids, &s->psk_ids_len)) {
+        log_error("credentials: cannot follow the store's changes: %s", sqlite3_errmsg(cs->db));
+        return -1;
+    }
+    s->following = true;
+    return 0;
+}
+
+/* Only when another connection committed (data_version moved) is anything
+ * read: the CA rows (the generation moves if they differ) and the PSK
+ * identities (each one gone is told). A failed read is retried at the
+ * next poll: the version is kept until both succeeded. */
+static int sqlite_poll(struct credentials *cs)
+{
+    struct sqlite_seen *s = &cs->seen;
+    int64_t v = s->following ? data_version(cs) : s->version;
+    if (v < 0) return -1;
+    if (v == s->version) return 0;
+    uint64_t digest;
+    char *ids;
+    size_t len;
+    if (read_ca_digest(cs, &digest) || read_psk_ids(cs, &ids, &len)) return -1;
+    int changes = digest != s->ca_digest;
+    if (changes) {
+        s->ca_digest = digest;
+        s->ca_generation++;
+        log_info("credentials: the trusted CAs changed in the store");
+    }
+    tell_removed(&cs->relay, s->psk_ids, s->psk_ids_len, ids, len);
+    changes += len != s->psk_ids_len || (len && memcmp(ids, s->psk_ids, len));
+    free(s->psk_ids);
+    s->psk_ids = ids;
+    s->psk_ids_len = len;
+    s->version = v;
+    return changes;
+}
+
 int cred_follow_changes(struct credentials *cs, struct loop *loop, cred_gone_fn *gone, void *arg)
 {
-    if (!cs || !cs->pg) return 0;
+    if (!cs) return 0;
     cs->relay = (struct gone_relay){ gone, arg };
-    return cred_pg_follow(cs->pg, loop, relay_gone, &cs->relay);
+    return cs->pg ? cred_pg_follow(cs->pg, loop, relay_gone, &cs->relay) : sqlite_follow(cs);
 }
 
 void cred_unfollow_changes(struct credentials *cs)
 {
     if (cs && cs->pg) cred_pg_unfollow(cs->pg);
+    else if (cs) forget_seen(cs);
 }
 
 bool cred_changes_waiting(const struct credentials *cs)
@@ -509,12 +646,12 @@ bool cred_changes_waiting(const struct credentials *cs)
 
 int cred_poll_changes(struct credentials *cs)
 {
-    return cs && cs->pg ? cred_pg_poll(cs->pg) : 0;
+    return !cs ? 0 : cs->pg ? cred_pg_poll(cs->pg) : sqlite_poll(cs);
 }
 
 unsigned cred_ca_generation(const struct credentials *cs)
 {
-    return cs && cs->pg ? cred_pg_ca_generation(cs->pg) : 0;
+    return !cs ? 0 : cs->pg ? cred_pg_ca_generation(cs->pg) : cs->seen.ca_generation;
 }
 
 bool cred_shared(const struct credentials *cs)

@@ -47,16 +47,20 @@ void cred_close(struct credentials *cs);
 struct credentials *cred_open_shared(const char *uri, const char *printable, const char *root_file,
                                      const struct key_seal_ops *seal);
 bool cred_shared(const struct credentials *cs);
-/* Following the other front-ends' changes from the event loop (shared
- * stores only; 0 and nothing for SQLite): the database socket is watched
- * and changes applied as their notices come; gone is told of each PSK or
- * lease identity that went (to end its sessions). From then on the shared
- * store's reconnection and CA reads run in fibers, as do writes made from
- * a fiber (cred_pg.h). cred_changes_waiting: a statement of ours may have
- * left notices unread on a quiet socket; cred_poll_changes applies them
- * (the changes applied, or -1 while the database is away: reconnection is
- * then under way or due). cred_unfollow_changes lets the fibers at work
- * finish first. */
+/* Following changes made elsewhere: gone is told of each PSK or lease
+ * identity that went (to end its sessions), and cred_ca_generation moves
+ * when the trusted CAs changed. A shared store: the database socket is
+ * watched and changes applied as their notices come; from then on its
+ * reconnection and CA reads run in fibers, as do writes made from a fiber
+ * (cred_pg.h). cred_changes_waiting: a statement of ours may have left
+ * notices unread on a quiet socket. An SQLite store watches nothing (loop
+ * unused): the caller calls cred_poll_changes now and then, which reads the
+ * file's change counter (PRAGMA data_version: other connections' commits)
+ * and, only when it moved, the CA rows and the PSK identities.
+ * cred_poll_changes: the changes applied, or -1 while the database is away
+ * (reconnection under way or due) or the file cannot be read (retried at
+ * the next call). cred_unfollow_changes lets the fibers at work finish
+ * first. */
 struct loop;
 typedef void cred_gone_fn(void *arg, const char *identity);
 int cred_follow_changes(struct credentials *cs, struct loop *loop, cred_gone_fn *gone, void *arg);
@@ -98,9 +102,9 @@ void cred_on_miss(struct credentials *cs, cred_miss_fn *fn, void *arg);
 /* Trusted CA certificates (PEM text), by a name of the operator's choice. */
 int cred_put_ca(struct credentials *cs, const char *name, const char *pem);
 int cred_remove_ca(struct credentials *cs, const char *name);
-/* Moves whenever the trusted CAs changed (a shared store follows other
- * front-ends' changes; an SQLite store's CAs are read at start: always 0).
- * A TLS listener compares it to reload its trust store. */
+/* Moves whenever the trusted CAs changed elsewhere (seen while following
+ * changes, cred_follow_changes). A TLS listener compares it to reload its
+ * trust store. */
 unsigned cred_ca_generation(const struct credentials *cs);
 /* Calls fn for each trusted CA; stops and returns fn's value when non-zero. */
 int cred_each_ca(struct credentials *cs, int (*fn)(void *arg, const char *name, const char *pem),

@@ -279,8 +279,9 @@ void tls_server_free(struct tls_server *ts)
 
 /* --- per connection ------------------------------------------------------ */
 
-/* Reloads the trusted CAs when the credential store's changed (another
- * front-end on a shared store added or removed one): the next handshake
+/* Reloads the trusted CAs when the credential store's changed (the admin
+ * command, or another front-end on a shared store, added or removed one:
+ * cred_follow.h): the next handshake
  * verifies against them. The CRL is loaded again after them (its issuer
  * must be trusted). */
 static void refresh_cas(struct tls_server *ts)

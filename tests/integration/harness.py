@@ -414,6 +414,16 @@ def wait_for(cond, seconds=10.0, step=0.1):
         time.sleep(step)
 
 
+def within(cond, seconds, step=0.05):
+    """The seconds cond() took to hold (bounded), or None when it did not."""
+    start = time.time()
+    while time.time() - start < seconds:
+        if cond():
+            return time.time() - start
+        time.sleep(step)
+    return None
+
+
 def kill9_under_load(cse, writer, threads=4, enough=150, seconds=5):
     """Crash test: runs writer(n, stop, ack) in `threads` threads (each calls
     ack(ri) for every acknowledged write and returns when `stop` is set),

@@ -10,7 +10,7 @@ front-end whose credentials-root.key differs refuses to start; no key is
 in the database in the clear."""
 import os, select, shutil, subprocess, sys, tempfile, time
 sys.path.insert(0, os.path.dirname(__file__))
-from harness import CSE_BIN, Cse, Tap
+from harness import CSE_BIN, Cse, Tap, within
 from coap_peer import coap_client
 import pg_server
 import secure
@@ -31,16 +31,6 @@ def admin(fe, uri, *words, stdin=""):
 def handshake(fe):
     """True when B (fe) accepts the PSK handshake (any HTTP answer came)."""
     return secure.psk_request(fe.https_port, PSK_ID, PSK_KEY, "GET", "/cse-in", ORIGIN).status != -1
-
-
-def within(cond, seconds):
-    """The seconds cond() took to hold, or None when it did not within the bound."""
-    start = time.time()
-    while time.time() - start < seconds:
-        if cond():
-            return time.time() - start
-        time.sleep(0.05)
-    return None
 
 
 def live_session(fe):

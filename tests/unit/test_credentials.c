@@ -129,6 +129,69 @@ static void store(void **state)
     drop_store(cs, path);
 }
 
+/* Gone identities, as cred_follow_changes() tells them. */
+struct gone_list {
+    char ids[4][CRED_ID_MAX];
+    int n;
+};
+
+static void note_gone(void *arg, const char *identity)
+{
+    struct gone_list *g = arg;
+    if (g->n < 4) snprintf(g->ids[g->n], sizeof g->ids[0], "%s", identity);
+    g->n++;
+}
+
+/* An SQLite store followed by one connection (the CSE) while another (the
+ * admin command's process) changes it: nothing read until the file's change
+ * counter moves; then a CA change moves the generation once, a removed PSK
+ * is told once, an added or replaced one is not; own writes move nothing. */
+static void follow_sqlite(void **state)
+{
+    (void)state;
+    char path[] = "/tmp/ironbark-follow-XXXXXX";
+    struct credentials *cse = temp_store(path), *admin = temp_store_at(path);
+    struct cred_psk a, b;
+    char err[64];
+    static const char pem[] = "-----BEGIN CERTIFICATE-----\nAA\n-----END CERTIFICATE-----\n";
+    assert_int_equal(cred_parse_psk("a@x:0102:Ca", &a, err, sizeof err), 0);
+    assert_int_equal(cred_parse_psk("b@x:0304:Cb", &b, err, sizeof err), 0);
+    assert_int_equal(cred_put_psk(cse, &a), 0);
+    struct gone_list gone = { 0 };
+    assert_int_equal(cred_follow_changes(cse, NULL, note_gone, &gone), 0);
+    unsigned gen = cred_ca_generation(cse);
+    assert_int_equal(cred_poll_changes(cse), 0);                 /* nothing committed elsewhere */
+
+    assert_int_equal(cred_put_ca(admin, "ca1", pem), 0);
+    assert_int_equal(cred_poll_changes(cse), 1);
+    assert_int_equal(cred_ca_generation(cse), gen + 1);
+    assert_int_equal(cred_poll_changes(cse), 0);                 /* seen once */
+    assert_int_equal(cred_put_ca(admin, "ca1", pem), 0);         /* the same row again */
+    assert_int_equal(cred_poll_changes(cse), 0);
+    assert_int_equal(cred_ca_generation(cse), gen + 1);
+
+    assert_int_equal(cred_put_psk(admin, &b), 0);                /* added: nobody to tell */
+    assert_int_equal(cred_poll_changes(cse), 1);
+    assert_int_equal(gone.n, 0);
+    assert_int_equal(cred_remove_psk(admin, "a@x"), 0);
+    assert_int_equal(cred_remove_ca(admin, "ca1"), 0);
+    assert_int_equal(cred_poll_changes(cse), 2);
+    assert_int_equal(gone.n, 1);
+    assert_string_equal(gone.ids[0], "a@x");
+    assert_int_equal(cred_ca_generation(cse), gen + 2);
+
+    assert_int_equal(cred_remove_psk(cse, "b@x"), 0);            /* its own write: data_version stays */
+    assert_int_equal(cred_poll_changes(cse), 0);
+    assert_int_equal(gone.n, 1);
+    cred_unfollow_changes(cse);
+    assert_int_equal(cred_put_ca(admin, "ca2", pem), 0);
+    assert_int_equal(cred_poll_changes(cse), 0);                 /* no longer followed */
+    memset(&a, 0, sizeof a);
+    memset(&b, 0, sizeof b);
+    cred_close(admin);
+    drop_store(cse, path);
+}
+
 /* ESPrim keys have a table of their own: a PSK of the same name is not one. */
 static void esprim_keys(void **state)
 {
@@ -549,7 +612,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(patterns),
         cmocka_unit_test(parse_psk),
-        cmocka_unit_test(store),
+        cmocka_unit_test(store), cmocka_unit_test(follow_sqlite),
         cmocka_unit_test(esprim_keys),
         cmocka_unit_test(import_lines),
         cmocka_unit_test(seal_round_trip), cmocka_unit_test(root_file_refused),
