@@ -22,6 +22,7 @@
 
 #include "security/ecdh_peer.h"
 #include "security/ossl_fetch.h"
+#include "ssl_mem.h"
 
 /* The shared secret of mine with peer through set_peer (ours when
  * validate < 0, libcrypto's own with that validation otherwise); its
@@ -167,14 +168,6 @@ static void group_copied(void **state)
     EC_GROUP_free(other);
 }
 
-/* Moves what one side wrote to the other until neither has anything. */
-static void pump(BIO *from, BIO *to)
-{
-    char buf[16384];
-    int n;
-    while ((n = BIO_read(from, buf, sizeof buf)) > 0) assert_int_equal(BIO_write(to, buf, n), n);
-}
-
 static unsigned int psk_server(SSL *ssl, const char *id, unsigned char *key, unsigned int max)
 {
     (void)ssl;
@@ -204,22 +197,10 @@ static void libssl_calls_ours(void **state)
     SSL_CTX_set_psk_client_callback(cctx, psk_client);
     SSL_CTX_set_ciphersuites(cctx, "TLS_AES_128_GCM_SHA256");
     assert_int_equal(SSL_CTX_set1_groups_list(cctx, "P-256"), 1);
-    SSL *s = SSL_new(sctx), *c = SSL_new(cctx);
-    BIO *s_in = BIO_new(BIO_s_mem()), *s_out = BIO_new(BIO_s_mem());
-    BIO *c_in = BIO_new(BIO_s_mem()), *c_out = BIO_new(BIO_s_mem());
-    SSL_set_bio(s, s_in, s_out);
-    SSL_set_bio(c, c_in, c_out);
-    SSL_set_accept_state(s);
-    SSL_set_connect_state(c);
+    SSL *c, *s;
+    ssl_mem_pair(cctx, sctx, &c, &s);
     unsigned long before = ecdh_peer_partial_checks(), hits = ossl_fetch_hits();
-    int sdone = 0, cdone = 0;
-    for (int round = 0; round < 10 && !(sdone && cdone); round++) {
-        if (!cdone) cdone = SSL_do_handshake(c) == 1;
-        pump(c_out, s_in);
-        if (!sdone) sdone = SSL_do_handshake(s) == 1;
-        pump(s_out, c_in);
-    }
-    assert_true(sdone && cdone);
+    assert_true(ssl_mem_handshake(c, s));
     /* Both ends derive in this process: client and server. */
     assert_int_equal(ecdh_peer_partial_checks(), before + 2);
     assert_true(ossl_fetch_hits() > hits + 20);

@@ -1,0 +1,417 @@
+/* security/x509_cache.c's d2i_X509() against libcrypto's own (found with
+ * dlsym(RTLD_NEXT)): the same certificate (DER, public key), the input
+ * advanced as far, the same failures on truncated, malformed and mutated
+ * DER, a reused *a replaced or freed as libcrypto does; the bound; and
+ * libssl reaching it in a handshake whose verification still runs. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <dlfcn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/err.h>
+#include <openssl/evp.h>
+#include <openssl/ssl.h>
+#include <openssl/x509.h>
+#include <openssl/x509v3.h>
+
+#include "security/x509_cache.h"
+#include "ssl_mem.h"
+
+typedef X509 *d2i_fn(X509 **a, const unsigned char **in, long len);
+
+static d2i_fn *libcrypto_d2i(void)
+{
+    d2i_fn *f = (d2i_fn *)dlsym(RTLD_NEXT, "d2i_X509");
+    assert_non_null(f);
+    return f;
+}
+
+/* A P-256 certificate for cn, signed by signer (itself when NULL), with
+ * an optional comment of comment_len bytes to make it large. */
+static X509 *make_cert(const char *cn, EVP_PKEY *key, X509 *issuer, EVP_PKEY *signer, long serial, size_t comment_len)
+{
+    X509 *x = X509_new();
+    assert_non_null(x);
+    X509_set_version(x, 2);
+    ASN1_INTEGER_set(X509_get_serialNumber(x), serial);
+    X509_gmtime_adj(X509_getm_notBefore(x), -60);
+    X509_gmtime_adj(X509_getm_notAfter(x), 3600);
+    X509_NAME *name = X509_get_subject_name(x);
+    X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC, (const unsigned char *)cn, -1, -1, 0);
+    X509_set_issuer_name(x, issuer ? X509_get_subject_name(issuer) : name);
+    X509_set_pubkey(x, key);
+    X509V3_CTX v3;
+    X509V3_set_ctx(&v3, issuer ? issuer : x, x, NULL, NULL, 0);
+    X509_EXTENSION *bc = X509V3_EXT_conf_nid(NULL, &v3, NID_basic_constraints, issuer ? "CA:FALSE" : "critical,CA:TRUE");
+    X509_add_ext(x, bc, -1);
+    X509_EXTENSION_free(bc);
+    if (comment_len) {
+        char *text = malloc(comment_len + 1);
+        memset(text, 'c', comment_len);
+        text[comment_len] = 0;
+        X509_EXTENSION *c = X509V3_EXT_conf_nid(NULL, &v3, NID_netscape_comment, text);
+        assert_non_null(c);
+        X509_add_ext(x, c, -1);
+        X509_EXTENSION_free(c);
+        free(text);
+    }
+    assert_true(X509_sign(x, signer ? signer : key, EVP_sha256()) > 0);
+    return x;
+}
+
+static EVP_PKEY *p256(void)
+{
+    EVP_PKEY *k = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256");
+    assert_non_null(k);
+    return k;
+}
+
+/* DER of x in a buffer with room after it. */
+static unsigned char *der_of(X509 *x, int *n, size_t room)
+{
+    *n = i2d_X509(x, NULL);
+    assert_true(*n > 0);
+    unsigned char *der = malloc((size_t)*n + room), *p = der;
+    assert_int_equal(i2d_X509(x, &p), *n);
+    memset(der + *n, 0xa5, room);
+    return der;
+}
+
+/* Both d2i's on the same bytes: the same success or failure, the input
+ * advanced as far, an equal certificate. Returns whether it parsed. */
+static int compare(const unsigned char *der, long len)
+{
+    const unsigned char *p = der, *q = der;
+    ERR_clear_error();
+    X509 *ours = x509_cache_d2i(NULL, &p, len);
+    int our_error = ours == NULL && ERR_peek_error() != 0;
+    ERR_clear_error();
+    X509 *theirs = libcrypto_d2i()(NULL, &q, len);
+    int their_error = theirs == NULL && ERR_peek_error() != 0;
+    ERR_clear_error();
+    assert_int_equal(ours == NULL, theirs == NULL);
+    assert_ptr_equal(p, q);
+    assert_int_equal(our_error, their_error);
+    if (ours) {
+        unsigned char *a = NULL, *b = NULL;
+        int na = i2d_X509(ours, &a), nb = i2d_X509(theirs, &b);
+        assert_true(na > 0);
+        assert_int_equal(na, nb);
+        assert_memory_equal(a, b, (size_t)na);
+        assert_int_equal(X509_cmp(ours, theirs), 0);
+        EVP_PKEY *ka = X509_get0_pubkey(ours), *kb = X509_get0_pubkey(theirs);
+        assert_int_equal(ka == NULL, kb == NULL);
+        if (ka) assert_int_equal(EVP_PKEY_eq(ka, kb), 1);
+        assert_int_equal(X509_get_extension_flags(ours), X509_get_extension_flags(theirs));
+        OPENSSL_free(a);
+        OPENSSL_free(b);
+    }
+    X509_free(ours);
+    X509_free(theirs);
+    return ours != NULL;
+}
+
+/* A certificate parsed twice is one object with two references, equal to
+ * libcrypto's parse; bytes after it are not consumed. */
+static void same_certificate(void **state)
+{
+    (void)state;
+    EVP_PKEY *key = p256();
+    X509 *cert = make_cert("same", key, NULL, NULL, 1, 0);
+    int n;
+    unsigned char *der = der_of(cert, &n, 16);
+    unsigned long before = x509_cache_hits();
+    assert_true(compare(der, n));
+    assert_int_equal(x509_cache_hits(), before);
+    assert_true(compare(der, n + 16));
+    assert_int_equal(x509_cache_hits(), before + 1);
+    const unsigned char *p = der, *q = der;
+    X509 *a = x509_cache_d2i(NULL, &p, n), *b = x509_cache_d2i(NULL, &q, n);
+    assert_ptr_equal(a, b);
+    assert_ptr_equal(p, der + n);
+    X509_free(a);
+    assert_int_equal(X509_check_private_key(b, key), 1);   /* still ours to use */
+    X509_free(b);
+    free(der);
+    X509_free(cert);
+    EVP_PKEY_free(key);
+}
+
+/* d2i_X509(&x, ...) with x allocated: libcrypto returns x with the new
+ * contents; ours frees x and sets it to the certificate. On failure both
+ * free x and set it to NULL. */
+static void reused_object(void **state)
+{
+    (void)state;
+    EVP_PKEY *key = p256();
+    X509 *cert = make_cert("reused", key, NULL, NULL, 2, 0);
+    int n;
+    unsigned char *der = der_of(cert, &n, 0);
+    for (int round = 0; round < 2; round++) {   /* a miss, then a hit */
+        X509 *x = X509_new(), *y = X509_new();
+        const unsigned char *p = der, *q = der;
+        X509 *ours = x509_cache_d2i(&x, &p, n), *theirs = libcrypto_d2i()(&y, &q, n);
+        assert_non_null(ours);
+        assert_ptr_equal(ours, x);
+        assert_ptr_equal(theirs, y);
+        assert_ptr_equal(p, q);
+        assert_int_equal(X509_cmp(x, y), 0);
+        X509_free(x);
+        X509_free(y);
+    }
+    X509 *x = X509_new(), *y = X509_new();
+    const unsigned char *p = der, *q = der;
+    assert_null(x509_cache_d2i(&x, &p, n - 1));
+    assert_null(libcrypto_d2i()(&y, &q, n - 1));
+    assert_null(x);
+    assert_null(y);
+    assert_ptr_equal(p, q);
+    ERR_clear_error();
+    free(der);
+    X509_free(cert);
+    EVP_PKEY_free(key);
+}
+
+/* An object of another library context is parsed into by libcrypto, with
+ * that context, never from or into the cache. */
+static void other_context(void **state)
+{
+    (void)state;
+    EVP_PKEY *key = p256();
+    X509 *cert = make_cert("context", key, NULL, NULL, 3, 0);
+    int n;
+    unsigned char *der = der_of(cert, &n, 0);
+    assert_true(compare(der, n));   /* now cached */
+    OSSL_LIB_CTX *other = OSSL_LIB_CTX_new();
+    unsigned long before = x509_cache_hits();
+    X509 *x = X509_new_ex(other, NULL), *kept = x;
+    const unsigned char *p = der;
+    assert_ptr_equal(x509_cache_d2i(&x, &p, n), kept);
+    assert_ptr_equal(p, der + n);
+    X509_free(x);
+    x = X509_new_ex(NULL, "provider=default");
+    kept = x;
+    p = der;
+    assert_ptr_equal(x509_cache_d2i(&x, &p, n), kept);
+    X509_free(x);
+    assert_int_equal(x509_cache_hits(), before);
+    OSSL_LIB_CTX_free(other);
+    free(der);
+    X509_free(cert);
+    EVP_PKEY_free(key);
+}
+
+/* Truncations, bad lengths, garbage: what libcrypto does, nothing cached. */
+static void malformed(void **state)
+{
+    (void)state;
+    EVP_PKEY *key = p256();
+    X509 *cert = make_cert("malformed", key, NULL, NULL, 4, 0);
+    int n;
+    unsigned char *der = der_of(cert, &n, 8);
+    unsigned long before = x509_cache_hits();
+    for (long len = -1; len < n; len += len < 8 ? 1 : 37) assert_false(compare(der, len));
+    unsigned char indefinite[] = { 0x30, 0x80, 0x30, 0x80, 0x00, 0x00, 0x00, 0x00 };
+    assert_false(compare(indefinite, sizeof indefinite));
+    unsigned char overlong[] = { 0x30, 0x84, 0x7f, 0xff, 0xff, 0xff, 0x00 };
+    assert_false(compare(overlong, sizeof overlong));
+    unsigned char garbage[512];
+    srand(17);
+    for (int i = 0; i < 200; i++) {
+        for (size_t j = 0; j < sizeof garbage; j++) garbage[j] = (unsigned char)rand();
+        if (i % 2) {   /* a plausible header over garbage */
+            garbage[0] = 0x30;
+            garbage[1] = 0x82;
+            garbage[2] = 0x01;
+            garbage[3] = 0xfc;
+        }
+        assert_false(compare(garbage, sizeof garbage));
+    }
+    /* A certificate with a length longer than the input it claims. */
+    memcpy(garbage, der, 4);
+    assert_false(compare(garbage, 4));
+    assert_int_equal(x509_cache_hits(), before);
+    free(der);
+    X509_free(cert);
+    EVP_PKEY_free(key);
+}
+
+/* Mutated certificates: each compared twice (the second from the cache
+ * where the first parsed) against libcrypto. */
+static void mutated(void **state)
+{
+    (void)state;
+    EVP_PKEY *key = p256(), *ca_key = p256();
+    X509 *ca = make_cert("mutation CA", ca_key, NULL, NULL, 5, 0);
+    X509 *cert = make_cert("mutated", key, ca, ca_key, 6, 0);
+    int n;
+    unsigned char *der = der_of(cert, &n, 0), *m = malloc((size_t)n);
+    srand(42);
+    int parsed = 0;
+    for (int i = 0; i < 600; i++) {
+        memcpy(m, der, (size_t)n);
+        int flips = 1 + rand() % 3;
+        for (int f = 0; f < flips; f++) {
+            int at = rand() % n;
+            m[at] = rand() % 4 ? (unsigned char)(m[at] ^ (1u << (rand() % 8))) : (unsigned char)rand();
+        }
+        long len = rand() % 8 ? n : rand() % (n + 1);
+        int first = compare(m, len);
+        assert_int_equal(compare(m, len), first);
+        parsed += first;
+    }
+    assert_true(parsed > 0);   /* some mutations are still certificates */
+    free(m);
+    free(der);
+    X509_free(cert);
+    X509_free(ca);
+    EVP_PKEY_free(key);
+    EVP_PKEY_free(ca_key);
+}
+
+/* At most X509_CACHE_SLOTS certificates: the least recently used goes;
+ * a certificate larger than X509_CACHE_DER_MAX is never kept. */
+static void bounded(void **state)
+{
+    (void)state;
+    EVP_PKEY *key = p256();
+    enum { N = X509_CACHE_SLOTS + 1 };
+    unsigned char *der[N];
+    int len[N];
+    for (int i = 0; i < N; i++) {
+        char cn[32];
+        snprintf(cn, sizeof cn, "bound %d", i);
+        X509 *c = make_cert(cn, key, NULL, NULL, 100 + i, 0);
+        der[i] = der_of(c, &len[i], 0);
+        X509_free(c);
+    }
+    for (int i = 0; i < N; i++) assert_true(compare(der[i], len[i]));
+    unsigned long before = x509_cache_hits();
+    assert_true(compare(der[0], len[0]));   /* evicted by the last */
+    assert_int_equal(x509_cache_hits(), before);
+    assert_true(compare(der[N - 1], len[N - 1]));
+    assert_int_equal(x509_cache_hits(), before + 1);
+    for (int i = 0; i < N; i++) free(der[i]);
+    X509 *big = make_cert("big", key, NULL, NULL, 200, X509_CACHE_DER_MAX);
+    int n;
+    unsigned char *bytes = der_of(big, &n, 0);
+    assert_true(n > X509_CACHE_DER_MAX);
+    assert_true(compare(bytes, n));
+    before = x509_cache_hits();
+    assert_true(compare(bytes, n));
+    assert_int_equal(x509_cache_hits(), before);
+    free(bytes);
+    X509_free(big);
+    EVP_PKEY_free(key);
+}
+
+/* Calls from elsewhere than libssl are libcrypto's: a new object each time. */
+static void others_uncached(void **state)
+{
+    (void)state;
+    EVP_PKEY *key = p256();
+    X509 *cert = make_cert("direct", key, NULL, NULL, 7, 0);
+    int n;
+    unsigned char *der = der_of(cert, &n, 0);
+    const unsigned char *p = der;
+    X509 *a = x509_cache_d2i(NULL, &p, n);   /* cached */
+    unsigned long before = x509_cache_hits();
+    p = der;
+    X509 *b = d2i_X509(NULL, &p, n);
+    assert_non_null(b);
+    assert_ptr_not_equal(a, b);
+    assert_int_equal(x509_cache_hits(), before);
+    X509_free(a);
+    X509_free(b);
+    free(der);
+    X509_free(cert);
+    EVP_PKEY_free(key);
+}
+
+/* One TLS 1.2 handshake in memory, the client sending its certificate
+ * and its CA; whether it succeeded with the chain verified. The server's
+ * peer certificate in *peer. */
+static int handshake(SSL_CTX *sctx, SSL_CTX *cctx, X509 **peer)
+{
+    SSL *c, *s;
+    ssl_mem_pair(cctx, sctx, &c, &s);
+    int ok = ssl_mem_handshake(c, s);
+    *peer = ok ? SSL_get1_peer_certificate(s) : NULL;
+    ok = ok && SSL_get_verify_result(s) == X509_V_OK;
+    SSL_free(s);
+    SSL_free(c);
+    return ok;
+}
+
+static SSL_CTX *client_ctx(X509 *cert, EVP_PKEY *key, X509 *ca)
+{
+    SSL_CTX *c = SSL_CTX_new(TLS_client_method());
+    SSL_CTX_set_max_proto_version(c, TLS1_2_VERSION);
+    assert_int_equal(SSL_CTX_use_certificate(c, cert), 1);
+    assert_int_equal(SSL_CTX_use_PrivateKey(c, key), 1);
+    assert_int_equal(SSL_CTX_add1_chain_cert(c, ca), 1);
+    return c;
+}
+
+/* libssl's Certificate messages go through the cache: the second
+ * handshake's peer certificate is the first's object; a certificate from a
+ * CA the server does not trust fails verification, cached or not. */
+static void libssl_handshake(void **state)
+{
+    (void)state;
+    EVP_PKEY *ca_key = p256(), *server_key = p256(), *client_key = p256(), *rogue_key = p256();
+    X509 *ca = make_cert("handshake CA", ca_key, NULL, NULL, 10, 0);
+    X509 *server = make_cert("server", server_key, ca, ca_key, 11, 0);
+    X509 *client = make_cert("client", client_key, ca, ca_key, 12, 0);
+    X509 *rogue_ca = make_cert("handshake CA", rogue_key, NULL, NULL, 10, 0);   /* same name, other key */
+    X509 *rogue = make_cert("client", client_key, rogue_ca, rogue_key, 12, 0);
+    SSL_CTX *sctx = SSL_CTX_new(TLS_server_method());
+    assert_int_equal(SSL_CTX_use_certificate(sctx, server), 1);
+    assert_int_equal(SSL_CTX_use_PrivateKey(sctx, server_key), 1);
+    assert_int_equal(X509_STORE_add_cert(SSL_CTX_get_cert_store(sctx), ca), 1);
+    SSL_CTX_set_verify(sctx, SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT, NULL);
+    SSL_CTX_set_session_cache_mode(sctx, SSL_SESS_CACHE_OFF);
+    SSL_CTX *good = client_ctx(client, client_key, ca), *bad = client_ctx(rogue, client_key, rogue_ca);
+    X509 *first = NULL, *second = NULL, *none = NULL;
+    assert_true(handshake(sctx, good, &first));
+    unsigned long before = x509_cache_hits();
+    assert_true(handshake(sctx, good, &second));
+    assert_true(x509_cache_hits() >= before + 2);   /* the client's two at the server */
+    assert_ptr_equal(first, second);
+    assert_int_equal(X509_cmp(first, client), 0);
+    for (int i = 0; i < 2; i++) {
+        assert_false(handshake(sctx, bad, &none));
+        assert_null(none);
+    }
+    assert_true(handshake(sctx, good, &none));
+    X509_free(none);
+    X509_free(first);
+    X509_free(second);
+    SSL_CTX_free(good);
+    SSL_CTX_free(bad);
+    SSL_CTX_free(sctx);
+    X509 *all[] = { ca, server, client, rogue_ca, rogue };
+    for (size_t i = 0; i < sizeof all / sizeof *all; i++) X509_free(all[i]);
+    EVP_PKEY *keys[] = { ca_key, server_key, client_key, rogue_key };
+    for (size_t i = 0; i < sizeof keys / sizeof *keys; i++) EVP_PKEY_free(keys[i]);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(same_certificate),
+        cmocka_unit_test(reused_object),
+        cmocka_unit_test(other_context),
+        cmocka_unit_test(malformed),
+        cmocka_unit_test(mutated),
+        cmocka_unit_test(bounded),
+        cmocka_unit_test(others_uncached),
+        cmocka_unit_test(libssl_handshake),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
