@@ -34,8 +34,7 @@ static atomic_ulong hits;
 
 unsigned long ossl_fetch_hits(void) { return atomic_load_explicit(&hits, memory_order_relaxed); }
 
-/* libcrypto's definition of symbol: the next one after ours. */
-static void *next_definition(const char *symbol)
+void *ossl_next_definition(const char *symbol)
 {
     void *sym = dlvsym(RTLD_NEXT, symbol, "OPENSSL_3.0.0");
     return sym ? sym : dlsym(RTLD_NEXT, symbol);
@@ -45,7 +44,7 @@ static fetch_fn *real_fetch(struct fetch_cache *c)
 {
     fetch_fn *f = atomic_load_explicit(&c->real, memory_order_acquire);
     if (!f) {
-        f = (fetch_fn *)next_definition(c->symbol);
+        f = (fetch_fn *)ossl_next_definition(c->symbol);
         atomic_store_explicit(&c->real, f, memory_order_release);
     }
     return f;
@@ -106,6 +105,9 @@ FETCH_CACHE(EVP_MD, EVP_MD)
 FETCH_CACHE(EVP_KDF, EVP_KDF)
 FETCH_CACHE(EVP_MAC, EVP_MAC)
 FETCH_CACHE(EVP_CIPHER, EVP_CIPHER)
+FETCH_CACHE(EVP_SIGNATURE, EVP_SIGNATURE)
+FETCH_CACHE(EVP_KEYEXCH, EVP_KEYEXCH)
+FETCH_CACHE(EVP_KEYMGMT, EVP_KEYMGMT)
 
 /* The NIST curves' groups: libcrypto builds one from its parameters for
  * every ephemeral key and every peer key decoded (Montgomery constants,
@@ -131,7 +133,7 @@ EC_GROUP *EC_GROUP_new_by_curve_name_ex(OSSL_LIB_CTX *libctx, const char *propq,
     static _Atomic(group_fn *) real;
     group_fn *f = atomic_load_explicit(&real, memory_order_acquire);
     if (!f) {
-        f = (group_fn *)next_definition("EC_GROUP_new_by_curve_name_ex");
+        f = (group_fn *)ossl_next_definition("EC_GROUP_new_by_curve_name_ex");
         atomic_store_explicit(&real, f, memory_order_release);
     }
     if (!f) return NULL;

@@ -5,6 +5,7 @@
 #include "cert_san.h"
 #include "certgen.h"
 #include "credentials.h"
+#include "ossl_names.h"
 #include "tls_io.h"
 #include "../cse/base/log.h"
 
@@ -244,6 +245,9 @@ struct tls_server *tls_server_create(const struct config *cfg, struct credential
         tls_server_free(ts);
         return NULL;
     }
+    /* The configuration's providers are loaded (SSL_CTX_new): key-type
+     * names can be answered from a cache from now on (ossl_names.h). */
+    ossl_names_freeze();
     /* Our suite order; no client-initiated renegotiation; TLS 1.3 PSK
      * handshakes without (EC)DHE (psk_ke) when that is all the client asks. */
     SSL_CTX_set_options(ts->ctx, SSL_OP_CIPHER_SERVER_PREFERENCE | SSL_OP_NO_RENEGOTIATION |

@@ -3,8 +3,10 @@
  * the same refusal of a peer key libcrypto's full check refuses, the full
  * check kept for other keys. The fetches (security/ossl_fetch.c): the same
  * object, cached only for the default context without properties; the NIST
- * curves' groups: equal copies. And
- * libssl reaching both (a TLS 1.3 handshake in memory). */
+ * curves' groups: equal copies. The key-type names (security/ossl_names.c):
+ * libcrypto's own names in libcrypto's order, from the cache only once the
+ * name map is frozen and only for the default context. And libssl reaching
+ * them all (a TLS 1.3 handshake in memory). */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -22,6 +24,7 @@
 
 #include "security/ecdh_peer.h"
 #include "security/ossl_fetch.h"
+#include "security/ossl_names.h"
 #include "ssl_mem.h"
 
 /* The shared secret of mine with peer through set_peer (ours when
@@ -168,6 +171,93 @@ static void group_copied(void **state)
     EC_GROUP_free(other);
 }
 
+typedef void name_fn(const char *name, void *data);
+typedef int names_do_all_fn(const EVP_KEYMGMT *keymgmt, name_fn *fn, void *data);
+
+/* A key type's names, joined with ':' in the order they were given. */
+static void join(const char *name, void *data)
+{
+    char *out = data;
+    size_t n = strlen(out);
+    snprintf(out + n, 512 - n, "%s:", name);
+}
+
+struct types {
+    int count;
+    EVP_KEYMGMT *keymgmt[64];
+};
+
+static void each_type(EVP_KEYMGMT *keymgmt, void *data)
+{
+    struct types *t = data;
+    if (t->count < 64 && EVP_KEYMGMT_up_ref(keymgmt) == 1) t->keymgmt[t->count++] = keymgmt;
+}
+
+/* Ours against libcrypto's (the next definition) for every key type of
+ * ctx: the same names in the same order, the same result. */
+static void names_match(OSSL_LIB_CTX *ctx, int *types)
+{
+    names_do_all_fn *theirs = (names_do_all_fn *)ossl_next_definition("EVP_KEYMGMT_names_do_all");
+    assert_non_null(theirs);
+    assert_ptr_not_equal(theirs, EVP_KEYMGMT_names_do_all);
+    struct types t = { 0 };
+    EVP_KEYMGMT_do_all_provided(ctx, each_type, &t);
+    assert_true(t.count >= 10);          /* RSA, EC, X25519, ED25519, DH, DSA, ... */
+    for (int i = 0; i < t.count; i++) {
+        for (int round = 0; round < 2; round++) {
+            char ours[512] = "", libcrypto[512] = "";
+            assert_int_equal(EVP_KEYMGMT_names_do_all(t.keymgmt[i], join, ours),
+                             theirs(t.keymgmt[i], join, libcrypto));
+            assert_string_equal(ours, libcrypto);
+            assert_non_null(strstr(ours, EVP_KEYMGMT_get0_name(t.keymgmt[i])));
+        }
+        EVP_KEYMGMT_free(t.keymgmt[i]);
+    }
+    *types = t.count;
+}
+
+/* Before the freeze libcrypto answers; after it, the cache, with the same
+ * answers, for the default context only; keys typed through it keep
+ * their types. */
+static void names_cached(void **state)
+{
+    (void)state;
+    int types = 0;
+    unsigned long before = ossl_names_hits();
+    names_match(NULL, &types);
+    assert_int_equal(ossl_names_hits(), before);
+    ossl_names_freeze();
+    ossl_names_freeze();
+    names_match(NULL, &types);
+    assert_true(ossl_names_hits() >= before + (unsigned long)types);   /* each type's second round */
+    OSSL_LIB_CTX *other = OSSL_LIB_CTX_new();
+    before = ossl_names_hits();
+    names_match(other, &types);
+    assert_int_equal(ossl_names_hits(), before);
+    OSSL_LIB_CTX_free(other);
+    static const struct { const char *type; int id; } keys[] = {
+        { "EC", EVP_PKEY_EC }, { "X25519", EVP_PKEY_X25519 }, { "ED25519", EVP_PKEY_ED25519 }, { "RSA", EVP_PKEY_RSA },
+    };
+    for (size_t i = 0; i < sizeof keys / sizeof *keys; i++) {
+        EVP_PKEY *k = i == 0 ? EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256")
+                    : i == 3 ? EVP_PKEY_Q_keygen(NULL, NULL, "RSA", (size_t)1024)
+                             : EVP_PKEY_Q_keygen(NULL, NULL, keys[i].type);
+        assert_non_null(k);
+        assert_int_equal(EVP_PKEY_get_base_id(k), keys[i].id);
+        assert_true(EVP_PKEY_is_a(k, keys[i].type));
+        EVP_PKEY_CTX *ctx = EVP_PKEY_CTX_new_from_pkey(NULL, k, NULL);
+        assert_non_null(ctx);
+        EVP_PKEY *copy = EVP_PKEY_dup(k);
+        assert_non_null(copy);
+        assert_int_equal(EVP_PKEY_get_id(copy), keys[i].id);
+        assert_int_equal(EVP_PKEY_eq(k, copy), 1);
+        EVP_PKEY_free(copy);
+        EVP_PKEY_CTX_free(ctx);
+        EVP_PKEY_free(k);
+    }
+}
+
+
 static unsigned int psk_server(SSL *ssl, const char *id, unsigned char *key, unsigned int max)
 {
     (void)ssl;
@@ -199,11 +289,13 @@ static void libssl_calls_ours(void **state)
     assert_int_equal(SSL_CTX_set1_groups_list(cctx, "P-256"), 1);
     SSL *c, *s;
     ssl_mem_pair(cctx, sctx, &c, &s);
-    unsigned long before = ecdh_peer_partial_checks(), hits = ossl_fetch_hits();
+    ossl_names_freeze();
+    unsigned long before = ecdh_peer_partial_checks(), hits = ossl_fetch_hits(), names = ossl_names_hits();
     assert_true(ssl_mem_handshake(c, s));
     /* Both ends derive in this process: client and server. */
     assert_int_equal(ecdh_peer_partial_checks(), before + 2);
     assert_true(ossl_fetch_hits() > hits + 20);
+    assert_true(ossl_names_hits() >= names + 4);   /* key shares, their contexts */
     SSL_free(s);
     SSL_free(c);
     SSL_CTX_free(sctx);
@@ -219,6 +311,7 @@ int main(void)
         cmocka_unit_test(fetch_cached),
         cmocka_unit_test(fetch_uncached),
         cmocka_unit_test(group_copied),
+        cmocka_unit_test(names_cached),
         cmocka_unit_test(libssl_calls_ours),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
