@@ -27,5 +27,13 @@ if os.path.exists(sys.argv[1]):
 print("%d sites of waits outside a fiber" % len(sites))
 for (kind, site), tests in sorted(sites.items(), key=lambda kv: kv[0][1]):
     print("%s (%s)\n    %s" % (site, kind, ", ".join(sorted(tests))))
+# The same by caller: the store call left out, three callers kept (one
+# Reset, say, is a dozen store calls).
+callers = collections.defaultdict(set)
+for (kind, site), tests in sites.items():
+    callers[" < ".join(site.split(" < ")[1:4]) or site].update(tests)
+print("\n%d callers" % len(callers))
+for caller, tests in sorted(callers.items()):
+    print("%s\n    %s" % (caller, ", ".join(sorted(tests))))
 PY
 exit $rc
