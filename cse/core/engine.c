@@ -206,7 +206,9 @@ static void commit_round(struct loop *loop, void *data)
         return;
     }
     if (cse->commit_in_fiber || fiber_lock_busy(lock)) return;
-    if (!cse_batch_pending(cse)) {
+    /* A batch that a plain transaction failed to commit meanwhile has its
+     * next expiry read again (cse_commit()): a round trip, in the fiber. */
+    if (!cse_batch_pending(cse) && !store_batch_failed(cse->store)) {
         cse_commit(cse);       /* no COMMIT: only the held answers are told */
         return;
     }
