@@ -16,6 +16,7 @@
 #include "fiber.h"
 
 #include "loop.h"
+#include "loop_waits.h"
 
 #include <errno.h>
 #include <poll.h>
@@ -429,6 +430,7 @@ static void drive_owner(struct fiber_lock *l)
 {
     while (l->owner && l->owner->waiting_fd) {
         l->driven++;
+        loop_wait_note(LOOP_WAIT_DRIVEN);
         struct fiber *owner = l->owner;
         while (l->owner == owner && owner->waiting_fd) drive_step(owner);
     }

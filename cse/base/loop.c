@@ -196,13 +196,22 @@ void loop_run_before_sleep(struct loop *l)
     for (int i = 0; i < l->nbefore_sleep; i++) l->before_sleep[i].fn(l, l->before_sleep[i].data);
 }
 
+/* Loops this thread is running (loop_run() may nest: deregistration). */
+static _Thread_local int running;
+
+bool loop_running(void) { return running > 0; }
+
 int loop_run(struct loop *l)
 {
+    running++;
     l->stop = 0;
     while (!l->stop) {
         loop_run_before_sleep(l);
         int n = epoll_wait(l->epfd, l->fired, 256, next_timeout(l));
-        if (n < 0 && errno != EINTR) return -1;
+        if (n < 0 && errno != EINTR) {
+            running--;
+            return -1;
+        }
         for (int i = 0; i < n; i++) {
             int fd = l->fired[i].data.fd;
             struct file_event *fe = &l->events[fd];
@@ -216,6 +225,7 @@ int loop_run(struct loop *l)
         run_timers(l);
     }
     loop_run_before_sleep(l);   /* finish the last round's work */
+    running--;
     return 0;
 }
 

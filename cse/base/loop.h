@@ -3,6 +3,7 @@
 #ifndef IRONBARK_LOOP_H
 #define IRONBARK_LOOP_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #define LOOP_READABLE 1
@@ -38,6 +39,8 @@ void loop_run_before_sleep(struct loop *loop);
 /* Runs until loop_stop(); returns 0. */
 int loop_run(struct loop *loop);
 void loop_stop(struct loop *loop);
+/* Whether this thread is inside loop_run(): serving, past start-up. */
+bool loop_running(void);
 /* Monotonic milliseconds, as the loop sees them. */
 int64_t loop_now_ms(void);
 

@@ -12,6 +12,7 @@
 #include "feed.h"
 #include "../base/log.h"
 #include "../base/loop.h"
+#include "../base/loop_waits.h"
 #include "nonblocking.h"
 #include "../events/announce.h"
 #include "../events/notify.h"
@@ -205,7 +206,9 @@ static void commit_round(struct loop *loop, void *data)
         return;
     }
     if (cse->commit_in_fiber || fiber_lock_busy(lock)) return;
-    if (!cse_batch_pending(cse)) {
+    /* A batch that a plain transaction failed to commit meanwhile has its
+     * next expiry read again (cse_commit()): a round trip, in the fiber. */
+    if (!cse_batch_pending(cse) && !store_batch_failed(cse->store)) {
         cse_commit(cse);       /* no COMMIT: only the held answers are told */
         return;
     }
@@ -255,9 +258,18 @@ static void module_metrics(void *data, struct metrics_text *out)
                  "Times the main context finished a fiber holding the store, blocking the loop.");
     metrics_line(out, "ironbark_store_lock_driven_total %llu", (unsigned long long)(lock ? lock->driven : 0));
     metrics_head(out, "ironbark_store_waits_outside_fiber_total", "counter",
-                 "Database round trips waited for outside a fiber, blocking the loop (start-up included).");
+                 "Database round trips waited for outside a fiber, blocking the loop (after start-up).");
     metrics_line(out, "ironbark_store_waits_outside_fiber_total %llu",
                  (unsigned long long)store_waits_outside_fiber(cse->store));
+    /* Where: the resource and credential stores' waits, by the functions that asked. */
+    size_t n_sites;
+    const struct loop_wait_site *sites = loop_wait_sites(&n_sites);
+    metrics_head(out, "ironbark_loop_waits_total", "counter",
+                 "Times the event loop waited itself after start-up (a database round trip outside a fiber, a fiber "
+                 "driven to its end), by kind and site.");
+    for (size_t i = 0; i < n_sites; i++)
+        metrics_line(out, "ironbark_loop_waits_total{kind=\"%s\",site=\"%s\"} %llu",
+                     loop_wait_kind_name(sites[i].kind), sites[i].site, (unsigned long long)sites[i].count);
 }
 
 int cse_open(struct cse *cse, const struct config *cfg, struct loop *loop)

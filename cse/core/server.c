@@ -14,6 +14,7 @@
 #include "../base/json_text.h"
 #include "../base/log.h"
 #include "../base/loop.h"
+#include "../base/loop_waits.h"
 #include "../wire/coap.h"
 #include "../wire/http.h"
 #include "../wire/http_binding.h"
@@ -267,6 +268,7 @@ int server_main(int argc, char **argv, const struct server_profile *profile)
     status = 0;
     /* A clean stop deregisters, waiting a bounded time for the answer. */
     registration_stop(&cse, DEREGISTRATION_WAIT_MS);
+    loop_waits_log();
 
 out:
     /* Primitives still waiting for the database end before their bindings do. */

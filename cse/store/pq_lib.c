@@ -2,6 +2,7 @@
 
 #include "../base/fiber.h"
 #include "../base/log.h"
+#include "../base/loop_waits.h"
 #include "../base/loop.h"
 
 #include <dlfcn.h>
@@ -25,6 +26,7 @@ bool pq_load(const char *who)
         return false;
     }
     lib = l;
+    loop_waits_prepare();      /* a wait in the loop names its site without reading the disk */
     return true;
 }
 
@@ -51,7 +53,7 @@ bool pq_wait(struct fiber_fd *watch, PGconn *conn, bool for_write, int64_t deadl
     enum fiber_wake w = pq_PQstatus(conn) == CONNECTION_OK ? fiber_fd_wait(watch, pfd.fd, mask, deadline_ms)
                                                            : fiber_wait_fd(pfd.fd, mask, deadline_ms);
     if (w != FIBER_NOT_IN_FIBER) return w == FIBER_READY;
-    if (blocking) (*blocking)++;
+    if (loop_wait_note(LOOP_WAIT_ROUND_TRIP) && blocking) (*blocking)++;
     for (;;) {
         int64_t left = deadline_ms - loop_now_ms();
         if (left <= 0) return false;

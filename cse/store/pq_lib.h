@@ -67,8 +67,9 @@ void pq_connect_params(const char *keys[PQ_PARAMS], const char *values[PQ_PARAMS
  * writable) or the monotonic deadline (loop_now_ms) passes; false then, on
  * a poll error, or when the fiber waiting was cancelled. Inside a fiber it
  * yields to the loop (on watch once the connection is up: it stays
- * registered); elsewhere (start-up, tools) it polls, counted in *blocking
- * (may be NULL). */
+ * registered); elsewhere it polls, and while the loop runs (not at
+ * start-up, nor in the tools) that is counted in *blocking (may be NULL)
+ * and under its site (loop_waits.h). */
 bool pq_wait(struct fiber_fd *watch, PGconn *conn, bool for_write, int64_t deadline_ms, uint64_t *blocking);
 /* Drives PQconnectPoll() of a connection PQconnectStartParams() began until
  * it is made (true) or fails or the deadline passes (false). */

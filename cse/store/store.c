@@ -617,6 +617,8 @@ int store_batch_size(const struct store *s)
     return s->in_batch ? s->batch_size : 0;
 }
 
+bool store_batch_failed(const struct store *s) { return s->pg ? pg_store_batch_failed(s->pg) : s->batch_failed; }
+
 bool store_batch_take_failure(struct store *s)
 {
     if (s->pg) return pg_store_batch_take_failure(s->pg);

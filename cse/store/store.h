@@ -52,6 +52,8 @@ bool store_batch_pending(const struct store *s);
 int store_batch_size(const struct store *s);
 int store_batch_commit(struct store *s);
 bool store_batch_take_failure(struct store *s);
+/* Whether store_batch_take_failure() has a failure to report (it stays). */
+bool store_batch_failed(const struct store *s);
 
 int store_get(struct store *s, const char *ri, struct resource **out);
 int store_get_path(struct store *s, const char *path, struct resource **out);

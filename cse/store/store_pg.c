@@ -698,6 +698,8 @@ void pg_store_batch_enable(struct pg_store *p, bool on) { p->batching = on; }
 bool pg_store_batch_pending(const struct pg_store *p) { return p->in_batch || p->committing; }
 int pg_store_batch_size(const struct pg_store *p) { return p->in_batch ? p->batch_size : 0; }
 
+bool pg_store_batch_failed(const struct pg_store *p) { return p->batch_failed; }
+
 bool pg_store_batch_take_failure(struct pg_store *p)
 {
     bool failed = p->batch_failed;

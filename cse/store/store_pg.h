@@ -35,6 +35,7 @@ uint64_t pg_store_waits_outside_fiber(const struct pg_store *p);
 int pg_store_batch_size(const struct pg_store *p);
 int pg_store_batch_commit(struct pg_store *p);
 bool pg_store_batch_take_failure(struct pg_store *p);
+bool pg_store_batch_failed(const struct pg_store *p);
 
 int pg_store_get(struct pg_store *p, const char *ri, struct resource **out);
 int pg_store_get_locked(struct pg_store *p, const char *ri, struct resource **out);

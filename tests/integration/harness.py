@@ -31,6 +31,10 @@ import pg_server
 
 BUILD = os.environ.get("IRONBARK_BUILD", os.path.join(os.path.dirname(__file__), "..", "..", "build"))
 CSE_BIN = os.environ.get("M2M_CSE", os.path.join(BUILD, "m2m-cse"))
+# Every m2m-cse this test starts (through Cse or by hand) inherits the
+# test's name: under IRONBARK_FIBER_AUDIT it labels the loop's waits with it
+# (scripts/fiber-audit.sh).
+os.environ.setdefault("IRONBARK_TEST_NAME", os.path.splitext(os.path.basename(sys.argv[0]))[0])
 
 
 def write_private(path, text):
