@@ -8,6 +8,7 @@
 #include "cert_san.h"
 #include "certgen.h"
 #include "credentials.h"
+#include "ossl_names.h"
 #include "../cse/core/config.h"
 #include "../cse/base/log.h"
 #include "../cse/core/throttle.h"
@@ -383,6 +384,9 @@ struct dtls *dtls_setup(struct coap_context_t *ctx, const struct config *cfg, st
         dtls_free(d);
         return NULL;
     }
+    /* libcoap has made its SSL_CTX: OpenSSL's configuration is loaded, so a
+     * CoAPS-only CSE gets the key-type names cache too (ossl_names.h). */
+    ossl_names_freeze();
     return d;
 }
 
