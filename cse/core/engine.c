@@ -413,11 +413,8 @@ int cse_reset(struct cse *cse)
     cse_forget_parents(cse);
     cse->next_expiry[0] = 0;
     store_next_expiry(cse->store, cse->next_expiry);
-    struct throttle *fresh = throttle_new(&cse->cfg, acl_audit_log(cse));
-    if (fresh) {
-        throttle_free(cse->throttle);
-        cse->throttle = fresh;
-    }
+    if (!cse->throttle) cse->throttle = throttle_new(&cse->cfg, acl_audit_log(cse));
+    else throttle_clear(cse->throttle, &cse->cfg, acl_audit_log(cse));
     if (notify_open(cse) && !rc) rc = RSC_INTERNAL_SERVER_ERROR;
     cse->store_fibers_off = fibers_off;
     if (!rc && cse->on_reset && cse->on_reset(cse, cse->on_reset_data)) rc = RSC_INTERNAL_SERVER_ERROR;
