@@ -47,6 +47,9 @@ void cred_close(struct credentials *cs);
 struct credentials *cred_open_shared(const char *uri, const char *printable, const char *root_file,
                                      const struct key_seal_ops *seal);
 bool cred_shared(const struct credentials *cs);
+/* A shared store's round trips waited for outside a fiber, blocking the
+ * loop (start-up included); 0 for SQLite. */
+uint64_t cred_waits_outside_fiber(const struct credentials *cs);
 /* Following the other front-ends' changes from the event loop (shared
  * stores only; 0 and nothing for SQLite): the database socket is watched
  * and changes applied as their notices come; gone is told of each PSK or
