@@ -4,6 +4,7 @@
 #include "../cse/base/log.h"
 #include "../cse/base/loop.h"
 #include "../cse/core/cse.h"
+#include "../cse/core/metrics.h"
 
 #include <stdio.h>
 
@@ -42,10 +43,21 @@ static int64_t check_file(struct loop *loop, int64_t id, void *data)
     return CRED_FOLLOW_CHECK_MS;
 }
 
+static void waits_metric(void *data, struct metrics_text *out)
+{
+    struct follow *f = data;
+    if (!f->open) return;
+    metrics_head(out, "ironbark_credential_waits_outside_fiber_total", "counter",
+                 "Credential database round trips waited for outside a fiber, blocking the loop (start-up not counted).");
+    metrics_line(out, "ironbark_credential_waits_outside_fiber_total %llu",
+                 (unsigned long long)cred_waits_outside_fiber(f->cse->creds));
+}
+
 int cred_follow_open(struct cse *cse)
 {
     if (!cse->loop || !cse->creds) return 0;
     fol = (struct follow){ .cse = cse, .open = true };
+    metrics_add_source(cse->metrics, waits_metric, &fol);
     if (cred_follow_changes(cse->creds, cse->loop, gone, &fol)) {
         fol = (struct follow){ 0 };
         return -1;

@@ -98,6 +98,7 @@ struct cred_pg {
     bool cas_stale;            /* a CA changed elsewhere: read them again */
     unsigned ca_generation;    /* moves with every CA change seen */
     int64_t retry_at_ms;
+    uint64_t blocking_waits;   /* round trips waited for outside a fiber */
     int backoff_ms;
     bool away_logged;
     bool ran;                  /* a statement ran: libpq may hold notices it read meanwhile */
@@ -241,7 +242,7 @@ static void drop_connection(struct cred_pg *pg)
  * a broken connection is dropped, to be made again by cred_pg_poll). A
  * fiber holds the connection until it ends; the main context lets a fiber
  * that holds it finish first (blocking: start-up and the admin command,
- * where no fiber runs, and the console's login, docs/scale-out.md). */
+ * where no fiber runs; counted in blocking_waits, docs/scale-out.md). */
 static PGresult *run(struct cred_pg *pg, const char *sql, int n, const char *const *params)
 {
     if (!fiber_lock_acquire(&pg->lock)) return NULL;   /* cancelled while it queued */
@@ -250,7 +251,7 @@ static PGresult *run(struct cred_pg *pg, const char *sql, int n, const char *con
         return NULL;
     }
     PGresult *r = pq_PQsendQueryParams(pg->conn, sql, n, NULL, params, NULL, NULL, 0)
-                      ? pq_collect(&pg->watch, pg->conn, loop_now_ms() + ROUND_TRIP_MS, NULL) : NULL;
+                      ? pq_collect(&pg->watch, pg->conn, loop_now_ms() + ROUND_TRIP_MS, &pg->blocking_waits) : NULL;
     pg->ran = true;
     if (!r) {
         log_pg("the database connection failed under a statement", pq_PQerrorMessage(pg->conn));
@@ -371,9 +372,9 @@ static bool connect_db(struct cred_pg *pg, char *err, size_t errlen)
     pq_connect_params(keys, values, CONNECT_S, "-c statement_timeout=" STATEMENT_MS " -c client_min_messages=warning",
                       "ironbark-credentials", pg->uri);
     pg->conn = pq_PQconnectStartParams(keys, values, 1);
-    bool ok = pq_connect_wait(&pg->watch, pg->conn, loop_now_ms() + CONNECT_MS, NULL) &&
+    bool ok = pq_connect_wait(&pg->watch, pg->conn, loop_now_ms() + CONNECT_MS, &pg->blocking_waits) &&
               pq_PQsetnonblocking(pg->conn, 1) == 0 && pq_PQsendQuery(pg->conn, schema_sql);
-    PGresult *r = ok ? pq_collect(&pg->watch, pg->conn, loop_now_ms() + ROUND_TRIP_MS, NULL) : NULL;
+    PGresult *r = ok ? pq_collect(&pg->watch, pg->conn, loop_now_ms() + ROUND_TRIP_MS, &pg->blocking_waits) : NULL;
     ok = r && pq_PQresultStatus(r) == PGRES_COMMAND_OK;
     if (!ok) {
         char msg[400];
@@ -579,6 +580,8 @@ int cred_pg_meta_claim(struct cred_pg *pg, const char *name, const char *value, 
 }
 
 /* --- following the others ------------------------------------------------------ */
+
+uint64_t cred_pg_waits_outside_fiber(const struct cred_pg *pg) { return pg->blocking_waits; }
 
 bool cred_pg_waiting(const struct cred_pg *pg)
 {

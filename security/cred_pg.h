@@ -70,14 +70,16 @@ int cred_pg_meta_claim(struct cred_pg *pg, const char *name, const char *value, 
  * that left the mirror), and from then on the database work of this
  * front-end that the loop starts runs in fibers (fiber.h) that yield while
  * they wait: reconnecting after a loss (then reading everything again),
- * reading the CAs after a change. Writes from a fiber yield too; writes from
- * the main context (start-up, the admin command, a console login) still
- * wait, bounded. 0, or -1 when the socket cannot be watched. */
+ * reading the CAs after a change. Writes from a fiber (a console login's
+ * code check too) yield; from the main context (start-up, the admin
+ * command) they still wait, bounded. 0, or -1 when the socket cannot be watched. */
 struct loop;
 typedef void cred_pg_gone_fn(void *arg, enum cred_table t, const char *identity);
 int cred_pg_follow(struct cred_pg *pg, struct loop *loop, cred_pg_gone_fn *gone, void *arg);
 /* Lets the fibers at work finish (blocking), then stops following. */
 void cred_pg_unfollow(struct cred_pg *pg);
+/* Round trips waited for outside a fiber, blocking (start-up included). */
+uint64_t cred_pg_waits_outside_fiber(const struct cred_pg *pg);
 /* True when a statement of this front-end ran since the last poll: libpq
  * may have read notices with its answer, leaving the socket quiet. */
 bool cred_pg_waiting(const struct cred_pg *pg);

@@ -659,6 +659,11 @@ bool cred_shared(const struct credentials *cs)
     return cs && cs->pg;
 }
 
+uint64_t cred_waits_outside_fiber(const struct credentials *cs)
+{
+    return cred_shared(cs) ? cred_pg_waits_outside_fiber(cs->pg) : 0;
+}
+
 /* The PSK and ESPrim key tables have the same shape; the key is sealed. */
 static int put_key(struct credentials *cs, const char *table, const struct cred_psk *psk)
 {

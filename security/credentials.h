@@ -47,6 +47,9 @@ void cred_close(struct credentials *cs);
 struct credentials *cred_open_shared(const char *uri, const char *printable, const char *root_file,
                                      const struct key_seal_ops *seal);
 bool cred_shared(const struct credentials *cs);
+/* A shared store's round trips waited for outside a fiber while the loop
+ * runs, blocking it (start-up and the tools are not counted); 0 for SQLite. */
+uint64_t cred_waits_outside_fiber(const struct credentials *cs);
 /* Following changes made elsewhere: gone is told of each PSK or lease
  * identity that went (to end its sessions), and cred_ca_generation moves
  * when the trusted CAs changed. A shared store: the database socket is

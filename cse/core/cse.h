@@ -74,9 +74,14 @@ struct cse {
     struct fiber_call *in_fibers; /* primitives running in fibers (a PostgreSQL store, dispatch.c) */
     bool commit_in_fiber;      /* the round's commit waits in a fiber (engine.c) */
     bool expiry_in_fiber;      /* the expiry sweep waits in a fiber (engine.c) */
-    /* Closing or resetting: store work outside primitives runs in place, so
-     * that no fiber outlives what the close frees (store_job.c). */
+    /* Closing or resetting from the main context: store work outside
+     * primitives runs in place, so that no fiber outlives what the close
+     * frees (store_job.c). */
     bool store_fibers_off;
+    /* Store jobs held while an upper tester Reset waits (store_job.h). */
+    struct { struct store_job *head, **tail; bool on; } held_jobs;
+    struct console_login *console_logins; /* code checks waiting in fibers (cse/wire/console.c) */
+    struct cse_reset *reset;   /* a Reset under way in a fiber (engine.c); NULL = none */
     struct nb_pending *nb_unstarted; /* rt 1/2 requests not yet started (nonblocking.c) */
     struct parent_cache *parents;    /* cse_parent(); NULL until first used */
     struct throttle *throttle;       /* rate limits the bindings ask (cse/throttle.h) */
@@ -178,6 +183,8 @@ void cse_fail_deferred(struct cse *cse, int rsc, const char *why);
  * end (blocking) and all are abandoned; else all run to their end. From the
  * main context; before anything they use is closed. */
 void cse_settle_fibers(struct cse *cse, bool abandon);
+/* A Reset waiting in a fiber (cse_reset_async) tells nobody of its end. */
+void cse_abandon_reset(struct cse *cse);
 /* Store work outside primitives (timers, answers): cse/core/store_job.h. */
 
 /* What a resource hook returns when it asked for work through

@@ -1024,6 +1024,7 @@ void cse_settle_fibers(struct cse *cse, bool abandon)
         return;
     }
     for (struct fiber_call *c = cse->in_fibers; c; c = c->next) c->abandoned = true;
+    cse_abandon_reset(cse);
     fiber_lock_cancel_waiters(lock);
 }
 

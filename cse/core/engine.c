@@ -19,6 +19,7 @@
 #include "../events/polling.h"
 #include "metrics.h"
 #include "rsc.h"
+#include "store_job.h"
 #include "throttle.h"
 #include "../../security/firmware_sig.h"
 #include "../../resources/registry.h"
@@ -407,9 +408,10 @@ int cse_reset(struct cse *cse)
     /* What this round wrote so far is settled first: the reset stands alone. */
     cse_settle_fibers(cse, false);
     if (cse_commit(cse)) return RSC_INTERNAL_SERVER_ERROR;
-    /* What the modules' closing below sets off runs in place. */
+    /* What the modules' closing below sets off runs in place (in the
+     * reset's fiber it does anyway; from the main context it blocks). */
     bool fibers_off = cse->store_fibers_off;
-    cse->store_fibers_off = true;
+    if (!fiber_current()) cse->store_fibers_off = true;
     cse_fail_deferred(cse, RSC_INTERNAL_SERVER_ERROR, "the CSE was reset while the request waited");
     nonblocking_close(cse);
     announce_close(cse);
@@ -425,16 +427,69 @@ int cse_reset(struct cse *cse)
     cse_forget_parents(cse);
     cse->next_expiry[0] = 0;
     store_next_expiry(cse->store, cse->next_expiry);
-    struct throttle *fresh = throttle_new(&cse->cfg, acl_audit_log(cse));
-    if (fresh) {
-        throttle_free(cse->throttle);
-        cse->throttle = fresh;
-    }
+    if (!cse->throttle) cse->throttle = throttle_new(&cse->cfg, acl_audit_log(cse));
+    else throttle_clear(cse->throttle, &cse->cfg, acl_audit_log(cse));
     if (notify_open(cse) && !rc) rc = RSC_INTERNAL_SERVER_ERROR;
     cse->store_fibers_off = fibers_off;
     if (!rc && cse->on_reset && cse->on_reset(cse, cse->on_reset_data)) rc = RSC_INTERNAL_SERVER_ERROR;
     if (!rc) log_info("reset: CSEBase '%s' is as at start-up", cse->cfg.cse_name);
     return rc;
+}
+
+/* A Reset waiting in a fiber: who hears of its end. */
+struct cse_reset {
+    cse_reset_done_fn *done;
+    cse_done_fn *abandon;
+    void *data;
+    int rc;                    /* when it ended without yielding */
+    bool abandoned;            /* the CSE closes: nobody to tell */
+};
+
+/* Queued on the store's lock like a primitive, it gets the store once the
+ * primitives and jobs before it finished; primitives after it queue behind
+ * it and see the tree reset. Jobs the loop starts meanwhile are held and
+ * run here before the modules close (store_job.h). */
+static void reset_in_fiber(void *data)
+{
+    struct cse *cse = data;
+    struct cse_reset *r = cse->reset;
+    bool held = fiber_lock_acquire(store_fiber_lock(cse->store)) && !r->abandoned;
+    cse_release_store_jobs(cse, held);
+    int rc = held ? cse_reset(cse) : RSC_INTERNAL_SERVER_ERROR;
+    cse->reset = NULL;
+    if (!fiber_has_yielded()) {
+        r->rc = rc;
+        return;
+    }
+    if (r->abandoned) r->abandon(r->data);
+    else r->done(r->data, rc);
+    free(r);
+}
+
+int cse_reset_async(struct cse *cse, cse_reset_done_fn *done, cse_done_fn *abandon, void *data)
+{
+    struct cse_reset *r = NULL;
+    if (cse->loop && store_fiber_lock(cse->store) && !fiber_current() && !cse->reset && !cse->store_fibers_off)
+        r = malloc(sizeof *r);
+    if (!r) return cse_reset(cse);
+    *r = (struct cse_reset){ done, abandon, data, 0, false };
+    cse->reset = r;
+    cse_hold_store_jobs(cse);
+    int started = fiber_start(cse->loop, reset_in_fiber, cse);
+    if (started == 1) return -1;
+    int rc = r->rc;
+    if (started < 0) {         /* no fiber to be had: as from the main context */
+        cse->reset = NULL;
+        cse_release_store_jobs(cse, true);
+        rc = cse_reset(cse);
+    }
+    free(r);
+    return rc;
+}
+
+void cse_abandon_reset(struct cse *cse)
+{
+    if (cse->reset) cse->reset->abandoned = true;
 }
 
 void cse_set_expiry_interval(struct cse *cse, int64_t ms)

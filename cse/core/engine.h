@@ -23,6 +23,14 @@ void cse_close(struct cse *cse);
  * notification queues, non-blocking and deferred requests (answered 5000)
  * and rate-limit buckets cleared. Settings are kept. Returns 0 or an RSC. */
 int cse_reset(struct cse *cse);
+/* cse_reset() without the loop waiting for a store that waits for a server
+ * (PostgreSQL): it runs in a fiber holding the store, after the primitives
+ * before it; those after it see the reset tree. -1: done(data, rc) follows
+ * from the loop (abandon(data) instead when the CSE closes first); else the
+ * result, at once (SQLite, or no fiber to be had). One at a time:
+ * cse->reset is set while one waits. */
+typedef void cse_reset_done_fn(void *data, int rc);
+int cse_reset_async(struct cse *cse, cse_reset_done_fn *done, cse_done_fn *abandon, void *data);
 
 /* Runs the expiry sweep every ms milliseconds from now on; 0 = as configured. */
 void cse_set_expiry_interval(struct cse *cse, int64_t ms);

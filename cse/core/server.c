@@ -16,6 +16,7 @@
 #include "../base/loop.h"
 #include "../base/loop_waits.h"
 #include "../wire/coap.h"
+#include "../wire/console.h"
 #include "../wire/http.h"
 #include "../wire/http_binding.h"
 #include "../wire/transport.h"
@@ -273,6 +274,7 @@ int server_main(int argc, char **argv, const struct server_profile *profile)
 out:
     /* Primitives still waiting for the database end before their bindings do. */
     cse_settle_fibers(&cse, true);
+    console_abandon_logins(&cse);
     if (started && profile->on_stop) profile->on_stop(&cse, profile->data);
     if (coap) tm->coap_server_stop(coap);
     http_server_stop(http);

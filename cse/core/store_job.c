@@ -4,6 +4,7 @@
 
 #include "cse.h"
 #include "../base/fiber.h"
+#include "../base/log.h"
 #include "../base/loop.h"
 
 #include <stdlib.h>
@@ -12,6 +13,7 @@ struct store_job {
     struct cse *cse;
     cse_job_fn *fn, *drop;
     void *arg;
+    struct store_job *next;    /* held (cse_hold_store_jobs) */
 };
 
 static void store_job_run(void *data)
@@ -27,14 +29,50 @@ bool cse_in_store_fiber(struct cse *cse, cse_job_fn *fn, cse_job_fn *drop, void 
     bool fibers = cse->loop && cse->store && !cse->store_fibers_off && store_fiber_lock(cse->store) &&
                   !fiber_current();
     struct store_job *j = fibers ? malloc(sizeof *j) : NULL;
+    if (j && cse->held_jobs.on) {
+        *j = (struct store_job){ cse, fn, drop, arg, NULL };
+        *cse->held_jobs.tail = j;
+        cse->held_jobs.tail = &j->next;
+        return false;
+    }
     if (j) {
-        *j = (struct store_job){ cse, fn, drop, arg };
+        *j = (struct store_job){ cse, fn, drop, arg, NULL };
         int started = fiber_start(cse->loop, store_job_run, j);
         if (started >= 0) return started == 0;
         free(j);
     }
     fn(arg);
     return true;
+}
+
+void cse_hold_store_jobs(struct cse *cse)
+{
+    cse->held_jobs.on = true;
+    if (!cse->held_jobs.head) cse->held_jobs.tail = &cse->held_jobs.head;
+}
+
+static struct store_job *next_held(struct cse *cse)
+{
+    struct store_job *j = cse->held_jobs.head;
+    if (!j) {
+        cse->held_jobs.on = false;     /* no yield between the check and this */
+        return NULL;
+    }
+    cse->held_jobs.head = j->next;
+    if (!j->next) cse->held_jobs.tail = &cse->held_jobs.head;
+    return j;
+}
+
+void cse_release_store_jobs(struct cse *cse, bool run)
+{
+    int n = 0;
+    for (struct store_job *j; (j = next_held(cse)); n++) {
+        struct store_job copy = *j;
+        free(j);
+        if (run) copy.fn(copy.arg);
+        else if (copy.drop) copy.drop(copy.arg);
+    }
+    if (n) log_info("store: %d job(s) the loop started while a reset waited %s", n, run ? "ran first" : "dropped");
 }
 
 /* --- timers ---------------------------------------------------------------- */

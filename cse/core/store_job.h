@@ -19,6 +19,16 @@ struct cse;
 typedef void cse_job_fn(void *arg);
 bool cse_in_store_fiber(struct cse *cse, cse_job_fn *fn, cse_job_fn *drop, void *arg);
 
+/* An upper tester Reset waiting in a fiber for the store (engine.c): jobs
+ * the main context starts meanwhile are held rather than queued behind it,
+ * since what they point to (a notification target, an announcement link)
+ * may be freed by the reset. cse_release_store_jobs, from the fiber that
+ * holds the store, runs them there (the state is still whole), or drops
+ * them (the reset is abandoned), until none is left; then jobs start as
+ * usual again. */
+void cse_hold_store_jobs(struct cse *cse);
+void cse_release_store_jobs(struct cse *cse, bool run);
+
 /* A loop timer whose check uses the store, run by cse_in_store_fiber():
  * check returns the ms to the next run, or -1, and then done(t) runs (the
  * owner unlinks and frees what embeds t; it may be unlinked already). A

@@ -80,6 +80,17 @@ void throttle_free(struct throttle *t)
     free(t);
 }
 
+int throttle_clear(struct throttle *t, const struct config *cfg, struct audit *audit)
+{
+    struct throttle *fresh = throttle_new(cfg, audit);
+    if (!fresh) return -1;
+    struct throttle old = *t;
+    *t = *fresh;
+    *fresh = old;
+    throttle_free(fresh);      /* the old buckets, their counts logged */
+    return 0;
+}
+
 long long throttle_refused(const struct throttle *t, enum throttle_kind kind)
 {
     return t ? t->refused[kind] : 0;

@@ -30,6 +30,10 @@ enum throttle_kind {
 /* The limits of cfg; audit (may be NULL) receives the repeat offenders. */
 struct throttle *throttle_new(const struct config *cfg, struct audit *audit);
 void throttle_free(struct throttle *t);
+/* Empties every bucket (an upper tester Reset) in place: the listeners that
+ * hold t for their handshake limits keep a valid one. 0, or -1 (out of
+ * memory: t unchanged). */
+int throttle_clear(struct throttle *t, const struct config *cfg, struct audit *audit);
 
 /* For a request from a binding, before it is dispatched: req->peer, and
  * req->fr and req->sec as far as the binding mapped them. Returns 0 to go

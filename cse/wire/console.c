@@ -2,6 +2,7 @@
 
 #include "http.h"
 #include "../base/clock.h"
+#include "../base/fiber.h"
 #include "../base/json_text.h"
 #include "../core/cse.h"
 #include "../core/ident.h"
@@ -161,14 +162,10 @@ static bool read_code(const struct http_request *h, char *code, size_t cap)
     return ok;
 }
 
-static void login(struct cse *cse, const struct http_request *h, struct http_response *rsp)
+/* A login code checked: rc as cred_take_login_code's, who its originator. */
+static void login_answer(struct cse *cse, int rc, const char *who, int64_t now, struct http_response *rsp)
 {
-    char code[CONSOLE_CODE_LEN + 2], who[256];
-    int64_t now = clock_now_us();
     struct audit *log = acl_audit_log(cse);
-    int rc = cse->creds && read_code(h, code, sizeof code)
-                 ? cred_take_login_code(cse->creds, code, now, who, sizeof who) : 1;
-    explicit_bzero(code, sizeof code);
     if (rc) {
         audit_record(log, NULL, "/console", "LOGIN", "deny", "unknown, used or expired login code");
         answer_error(rsp, 403, "the login code is unknown, used or expired: mint another with m2m-cse console-login");
@@ -186,6 +183,75 @@ static void login(struct cse *cse, const struct http_request *h, struct http_res
     ts_format(until, ts);
     answer_json(rsp, 200, json_pack("{s:s,s:s,s:s}", "token", token, "originator", who, "expires", ts));
     explicit_bzero(token, sizeof token);
+}
+
+static void page_headers(struct http_response *rsp);
+
+/* A login whose code is checked in a fiber: with a shared credential store
+ * the check is a round trip on its connection, which the fiber waits for
+ * by yielding to the loop; the answer goes out from there. */
+struct console_login {
+    struct cse *cse;
+    struct http_server *srv;
+    struct http_conn *conn;
+    uint64_t gen;
+    int64_t now;
+    char code[CONSOLE_CODE_LEN + 2], who[256];
+    int rc;
+    bool abandoned;            /* the bindings stop: nobody to answer */
+    struct console_login *next;
+};
+
+static void unlist_login(struct console_login *l)
+{
+    for (struct console_login **p = &l->cse->console_logins; *p; p = &(*p)->next)
+        if (*p == l) { *p = l->next; break; }
+}
+
+static void check_code(void *data)
+{
+    struct console_login *l = data;
+    l->rc = cred_take_login_code(l->cse->creds, l->code, l->now, l->who, sizeof l->who);
+    explicit_bzero(l->code, sizeof l->code);
+    if (!fiber_has_yielded()) return;      /* login() answers */
+    unlist_login(l);
+    if (!l->abandoned) {
+        struct http_response rsp = { .status = 500 };
+        page_headers(&rsp);
+        login_answer(l->cse, l->rc, l->who, l->now, &rsp);
+        http_server_respond(l->srv, l->conn, l->gen, &rsp);
+    }
+    free(l);
+}
+
+static void login(struct cse *cse, const struct http_request *h, struct http_response *rsp)
+{
+    struct console_login *l = malloc(sizeof *l);
+    if (!l) {
+        answer_error(rsp, 503, "no session could be made");
+        return;
+    }
+    *l = (struct console_login){ cse, h->server, h->conn, h->conn_gen, clock_now_us(), .rc = 1 };
+    bool fiber = cse->loop && h->server && cred_shared(cse->creds) && !fiber_current();
+    if (cse->creds && read_code(h, l->code, sizeof l->code)) {
+        l->next = cse->console_logins;
+        cse->console_logins = l;
+        int started = fiber ? fiber_start(cse->loop, check_code, l) : -1;
+        if (started == 1) {
+            rsp->deferred = true;
+            return;
+        }
+        if (started < 0) check_code(l);   /* SQLite: at once */
+        unlist_login(l);
+    }
+    explicit_bzero(l->code, sizeof l->code);
+    login_answer(cse, l->rc, l->who, l->now, rsp);
+    free(l);
+}
+
+void console_abandon_logins(struct cse *cse)
+{
+    for (struct console_login *l = cse->console_logins; l; l = l->next) l->abandoned = true;
 }
 
 static void session_info(struct cse *cse, const char *who, int64_t until, struct http_response *rsp)

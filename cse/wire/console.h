@@ -39,4 +39,8 @@ void console_cors_headers(const char *origin, struct http_response *rsp);
 int console_bind(struct cse *cse, const struct http_request *h, struct m2m_request *req,
                  struct m2m_response *rsp);
 
+/* The bindings stop: logins whose code check still waits for the
+ * credential store (a fiber, with a shared store) answer nobody. */
+void console_abandon_logins(struct cse *cse);
+
 #endif

@@ -362,6 +362,7 @@ struct exchange {
     struct http_conn *conn;
     uint64_t gen;
     int64_t started_us;        /* when the request was read (metrics, request log) */
+    bool uncounted;            /* an upper tester command: not a primitive of the metrics */
     char cors_origin[256];     /* an allowed origin of another page: named in the answer */
 };
 
@@ -386,7 +387,7 @@ static void answer_later(void *data)
     struct http_response h = { .status = 500 };
     http_from_primitive(&x->req, &x->rsp, &h);
     if (cse_batch_pending(x->cse)) hold_until_commit(&x->req, &h);
-    metrics_request(x->cse->metrics, &x->req, &x->rsp, x->started_us);
+    if (!x->uncounted) metrics_request(x->cse->metrics, &x->req, &x->rsp, x->started_us);
     cors_headers(x, &h);
     http_server_respond(x->srv, x->conn, x->gen, &h);
     exchange_free(x);
@@ -419,11 +420,20 @@ void http_binding_handle(void *data, const struct http_request *hreq, struct htt
     x->gen = 0;
     x->cors_origin[0] = 0;
     x->started_us = clock_now_us();
+    x->uncounted = false;
     m2m_request_init(&x->req);
     m2m_response_init(&x->rsp);
     if (upper_tester_addressed(x->cse, hreq)) {
         char utrsp[128];
-        upper_tester_run(x->cse, hreq, &x->req, &x->rsp, utrsp, sizeof utrsp);
+        x->srv = hreq->server;
+        x->conn = hreq->conn;
+        x->gen = hreq->conn_gen;
+        x->uncounted = true;
+        if (upper_tester_run(x->cse, hreq, &x->req, &x->rsp, utrsp, sizeof utrsp, x->srv ? answer_later : NULL,
+                             abandon, x)) {
+            hrsp->deferred = true;
+            return;
+        }
         http_from_primitive(&x->req, &x->rsp, hrsp);
         if (utrsp[0]) http_add_header(hrsp, "X-M2M-UTRSP", utrsp);
         if (cse_batch_pending(x->cse)) hold_until_commit(&x->req, hrsp);

@@ -50,7 +50,50 @@ static bool parse_seconds(const char *s, int64_t *ms)
     return true;
 }
 
-static int run_command(struct cse *cse, char *line, struct m2m_response *rsp, char *utrsp, size_t cap)
+/* A Reset answered later (cse_reset_async). */
+struct later {
+    struct m2m_response *rsp;
+    cse_done_fn *done, *abandon;
+    void *data;
+};
+
+static int reset_answer(struct m2m_response *rsp, int rc)
+{
+    if (rc) return m2m_error(rsp, RSC_INTERNAL_SERVER_ERROR, "the reset failed");
+    rsp->rsc = RSC_OK;
+    return 0;
+}
+
+static void reset_done(void *data, int rc)
+{
+    struct later l = *(struct later *)data;
+    free(data);
+    reset_answer(l.rsp, rc);
+    log_info("upper tester: 'Reset' (after waiting for the store) -> %d", l.rsp->rsc);
+    l.done(l.data);
+}
+
+static void reset_abandoned(void *data)
+{
+    struct later l = *(struct later *)data;
+    free(data);
+    l.abandon(l.data);
+}
+
+/* 1 when the answer follows (see upper_tester_run). */
+static int reset(struct cse *cse, struct m2m_response *rsp, const struct later *how)
+{
+    if (cse->reset) return m2m_error(rsp, RSC_OPERATION_NOT_ALLOWED, "a reset is under way already");
+    struct later *l = how->done ? malloc(sizeof *l) : NULL;
+    if (l) *l = *how;
+    int rc = l ? cse_reset_async(cse, reset_done, reset_abandoned, l) : cse_reset(cse);
+    if (rc == -1) return 1;
+    free(l);
+    return reset_answer(rsp, rc);
+}
+
+static int run_command(struct cse *cse, char *line, struct m2m_response *rsp, char *utrsp, size_t cap,
+                       const struct later *how)
 {
     char *save = NULL;
     const char *cmd = strtok_r(line, " \t", &save);
@@ -67,12 +110,7 @@ static int run_command(struct cse *cse, char *line, struct m2m_response *rsp, ch
         rsp->rsc = RSC_OK;
         return 0;
     }
-    if (!strcasecmp(cmd, "Reset")) {
-        int rc = cse_reset(cse);
-        if (rc) return m2m_error(rsp, RSC_INTERNAL_SERVER_ERROR, "the reset failed");
-        rsp->rsc = RSC_OK;
-        return 0;
-    }
+    if (!strcasecmp(cmd, "Reset")) return reset(cse, rsp, how);
     if (takes_arg) {
         int64_t ms;
         if (!parse_seconds(arg, &ms))
@@ -91,28 +129,31 @@ static int run_command(struct cse *cse, char *line, struct m2m_response *rsp, ch
     return m2m_error(rsp, RSC_BAD_REQUEST, "unknown upper tester command '%s'", cmd);
 }
 
-void upper_tester_run(struct cse *cse, const struct http_request *hreq, struct m2m_request *req,
-                      struct m2m_response *rsp, char *utrsp, size_t cap)
+int upper_tester_run(struct cse *cse, const struct http_request *hreq, struct m2m_request *req,
+                     struct m2m_response *rsp, char *utrsp, size_t cap, cse_done_fn *done, cse_done_fn *abandon,
+                     void *data)
 {
     utrsp[0] = 0;
     ops_http_request_fields(hreq, req);
     rsp->rqi = req->rqi;
-    if (allowed(cse, req, rsp)) return;
+    if (allowed(cse, req, rsp)) return 0;
+    const char *cmd = http_header(hreq, "X-M2M-UTCMD");
+    char line[256];
     if (strcmp(hreq->method, "POST")) {
         m2m_error(rsp, RSC_OPERATION_NOT_ALLOWED, "upper tester commands are POSTed");
-        return;
+        return 0;
     }
-    const char *cmd = http_header(hreq, "X-M2M-UTCMD");
-    if (!cmd) {
-        m2m_error(rsp, RSC_BAD_REQUEST, "X-M2M-UTCMD is missing");
-        return;
-    }
-    char line[256];
-    if (strlen(cmd) >= sizeof line) {
-        m2m_error(rsp, RSC_BAD_REQUEST, "X-M2M-UTCMD is too long");
-        return;
+    if (!cmd || strlen(cmd) >= sizeof line) {
+        m2m_error(rsp, RSC_BAD_REQUEST, cmd ? "X-M2M-UTCMD is too long" : "X-M2M-UTCMD is missing");
+        return 0;
     }
     snprintf(line, sizeof line, "%s", cmd);
-    run_command(cse, line, rsp, utrsp, cap);
-    log_info("upper tester: '%s' from %s -> %d", cmd, req->peer.ip[0] ? req->peer.ip : "-", rsp->rsc);
+    struct later how = { rsp, done, abandon, data };
+    const char *peer = req->peer.ip[0] ? req->peer.ip : "-";
+    if (run_command(cse, line, rsp, utrsp, cap, &how) == 1) {
+        log_info("upper tester: '%s' from %s: waits for the store", cmd, peer);
+        return 1;
+    }
+    log_info("upper tester: '%s' from %s -> %d", cmd, peer, rsp->rsc);
+    return 0;
 }

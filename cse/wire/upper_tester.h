@@ -9,6 +9,7 @@
 #define IRONBARK_UPPER_TESTER_H
 
 #include "http.h"
+#include "../core/cse.h"
 #include "../core/primitive.h"
 
 #include <stdbool.h>
@@ -23,8 +24,12 @@ bool upper_tester_addressed(const struct cse *cse, const struct http_request *hr
 
 /* Runs the command: fills req (rqi, rvi, originator, peer: what the answer
  * echoes) and rsp, and utrsp (capacity cap) with the X-M2M-UTRSP value, ""
- * for none. */
-void upper_tester_run(struct cse *cse, const struct http_request *hreq, struct m2m_request *req,
-                      struct m2m_response *rsp, char *utrsp, size_t cap);
+ * for none. 0: rsp is final. 1: a Reset waits for a store that waits for a
+ * server (cse_reset_async); done(data) follows from the loop with rsp
+ * filled (no UTRSP), or abandon(data) when the CSE closes first. done NULL:
+ * it never waits. */
+int upper_tester_run(struct cse *cse, const struct http_request *hreq, struct m2m_request *req,
+                     struct m2m_response *rsp, char *utrsp, size_t cap, cse_done_fn *done, cse_done_fn *abandon,
+                     void *data);
 
 #endif

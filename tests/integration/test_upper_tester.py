@@ -93,6 +93,8 @@ with Cse(upper_tester="true") as cse:
     t.rsc(d, 2000, 200, "discovery after Reset")
     uril = d.json.get("m2m:uril") if d.json else None
     t.ok(isinstance(uril, list) and not [u for u in uril if "ut" in u], "discovery finds nothing below the CSEBase", uril)
+    r = cse.get("/cse-in", base=cse.https_base, curl_extra=cse.https_curl_options())
+    t.rsc(r, 2000, 200, "HTTPS is served after Reset (the listener's handshake limit outlives it)")
     t.rsc(cse.register_ae("utAE", origin="CutAE"), 2001, 201, "the AE registers again after Reset")
     t.rsc(ut(cse, "Reset"), 2000, 200, "a second Reset")
     t.rsc(cse.get("/cse-in/utAE"), 4004, 404, "the second Reset removed the new AE")
