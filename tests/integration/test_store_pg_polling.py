@@ -19,7 +19,9 @@ t = Tap()
 O = "Csensor"
 BOX = "/cse-in/sensor/box"
 PCU = "/cse-in/sensor/pch/pcu"
-SETTINGS = {"pch-poll-timeout": "3000", "pch-request-timeout": "2500"}
+# Parked polls last 4.5 s and requests 5 s, so that a wake slowed by a loaded
+# machine is still told from a lost one.
+SETTINGS = {"pch-poll-timeout": "4500", "pch-request-timeout": "5000"}
 
 
 class Bg:
@@ -124,7 +126,7 @@ try:
     event(a, "a3")
     got = poll(a)
     t.eq(con_of(got), "a3", "polled, then left unanswered")
-    time.sleep(3.0)
+    time.sleep(5.5)
     t.rsc(answer(a, rqp_of(got).get("rqi")), 4004, 404, "an answer after pch-request-timeout -> 4004")
     t.rsc(poll(a, 600), 4008, 504, "nothing else waits: a poll times out (4008)")
     t.eq(waits(a), before_a, "A alone: no round trip waited for outside a fiber, nothing driven")
@@ -135,7 +137,7 @@ try:
     before_b = waits(b)
     t.ok(before_b[0] is not None and before_b[1] == 0, "B counts waits outside a fiber", before_b)
     # Parked on B, woken by A's notice: B's feed takes it from the store.
-    parked = Bg(lambda: poll(b, 2800))
+    parked = Bg(lambda: poll(b, 4500))
     time.sleep(0.5)
     n = answered(a)
     event(a, "b1")
@@ -152,7 +154,7 @@ try:
     no_rows_left("a short answer through the other front-end")
 
     # --- the channel deleted on A under a poll parked on B -----------------------------
-    parked = Bg(lambda: poll(b, 2800))
+    parked = Bg(lambda: poll(b, 4500))
     time.sleep(0.5)
     t.rsc(a.delete("/cse-in/sensor/pch", origin=O), 2002, 200, "the pollingChannel deleted on A")
     got = parked.result()
