@@ -29,7 +29,8 @@
  * may reuse its number, never leaves epoll watching the wrong one: the
  * store's count of connections tells when it changed (no fstat() per
  * round). While the database is away the
- * feed is tried again this often (reconnecting happens inside the store). */
+ * feed is tried again this often (reconnecting happens inside the store,
+ * in a fiber: reconnect_job). */
 #define RETRY_MS 1000
 
 struct feed {
