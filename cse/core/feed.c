@@ -10,6 +10,7 @@
  * themselves: the generation moves with each change reported. */
 #include "feed.h"
 
+#include "store_job.h"
 #include "../base/log.h"
 #include "../base/loop.h"
 #include "../events/notify.h"
@@ -28,7 +29,8 @@
  * may reuse its number, never leaves epoll watching the wrong one: the
  * store's count of connections tells when it changed (no fstat() per
  * round). While the database is away the
- * feed is tried again this often (reconnecting happens inside the store). */
+ * feed is tried again this often (reconnecting happens inside the store,
+ * in a fiber: reconnect_job). */
 #define RETRY_MS 1000
 
 struct feed {
@@ -36,17 +38,32 @@ struct feed {
     int fd;                    /* our dup() of the store's socket, watched; -1 when none */
     uint64_t connection;       /* store_connections() when fd was dup()ed */
     int64_t retry;             /* the retry timer while the database is away */
+    bool reconnecting;         /* reconnect_job waits in a fiber */
+    bool rereading;            /* drop_all's read of the next expiry waits in a fiber */
     bool lost;                 /* notices may have been missed: drop everything when back */
     bool acl_stale;            /* this poll's changes touched what the ACP cache read */
     bool resync;               /* this poll reported a gap: anything may have changed */
 };
 
+/* The next expiry read again: a round trip, to a database that may just
+ * have been away, so in a fiber. An expiry noted meanwhile is kept when
+ * earlier (a sweep too early finds nothing and reads it again). */
+static void reread_expiry(void *data)
+{
+    struct feed *f = data;
+    f->rereading = false;
+    char next[sizeof f->cse->next_expiry];
+    if (!store_next_expiry(f->cse->store, next) && next[0]) cse_note_expiry(f->cse, next);
+}
+
 /* Everything cached from the store goes: after a gap in the feed nobody
  * knows what changed. */
-static void drop_all(struct cse *cse)
+static void drop_all(struct feed *f)
 {
-    acl_invalidate(cse);
-    store_next_expiry(cse->store, cse->next_expiry);
+    acl_invalidate(f->cse);
+    if (f->rereading) return;
+    f->rereading = true;
+    cse_in_store_fiber(f->cse, reread_expiry, NULL, f);
 }
 
 static void follow(const struct store_change *c, void *data)
@@ -78,6 +95,33 @@ static void follow(const struct store_change *c, void *data)
 
 static void on_readable(struct loop *loop, int fd, void *data, int mask);
 static int64_t retry_due(struct loop *loop, int64_t id, void *data);
+static void rewatch(struct feed *f);
+
+/* Reconnecting waits for the database, so in a fiber, through the round
+ * trip a gap calls for anyway (the next expiry); the loop's next poll
+ * follows the new connection (and reports the gap). */
+static void reconnect_job(void *data)
+{
+    struct feed *f = data;
+    f->reconnecting = false;
+    reread_expiry(f);
+    rewatch(f);
+}
+
+/* From the loop: without a working connection the poll would reconnect
+ * there (pg_ready), so that happens in a fiber first. */
+static void poll_from_loop(struct feed *f)
+{
+    if (store_change_fd(f->cse->store) >= 0) {
+        feed_poll(f->cse);
+        return;
+    }
+    if (f->reconnecting) return;
+    if (f->retry) loop_del_timer(f->cse->loop, f->retry);
+    f->retry = 0;
+    f->reconnecting = true;
+    cse_in_store_fiber(f->cse, reconnect_job, NULL, f);
+}
 
 /* Watches the store's current socket (through our own descriptor), or arms
  * the retry timer when there is none or the database is away. */
@@ -99,7 +143,7 @@ static void rewatch(struct feed *f)
             f->fd = -1;
         }
     }
-    if ((f->fd < 0 || f->lost) && !f->retry) f->retry = loop_add_timer(cse->loop, RETRY_MS, retry_due, f);
+    if ((f->fd < 0 || f->lost) && !f->retry && !f->reconnecting) f->retry = loop_add_timer(cse->loop, RETRY_MS, retry_due, f);
 }
 
 static int64_t retry_due(struct loop *loop, int64_t id, void *data)
@@ -107,7 +151,7 @@ static int64_t retry_due(struct loop *loop, int64_t id, void *data)
     (void)loop; (void)id;
     struct feed *f = data;
     f->retry = 0;
-    feed_poll(f->cse);
+    poll_from_loop(f);
     return -1;
 }
 
@@ -120,11 +164,11 @@ int feed_poll(struct cse *cse)
     if (n < 0) {
         if (!f->lost) log_warn("feed: the database is unreachable: changes of other front-ends are not seen until it is back");
         f->lost = true;
-        drop_all(cse);
+        drop_all(f);
     } else if (f->lost || f->resync) {
         f->lost = false;
         log_info("feed: the database is back: caches dropped, changes of other front-ends followed again");
-        drop_all(cse);
+        drop_all(f);
     } else if (f->acl_stale) {
         acl_invalidate(cse);
     }
@@ -136,7 +180,7 @@ static void on_readable(struct loop *loop, int fd, void *data, int mask)
 {
     (void)loop; (void)fd; (void)mask;
     struct feed *f = data;
-    feed_poll(f->cse);
+    poll_from_loop(f);
 }
 
 /* The end of each loop round: notices libpq took in meanwhile. */
@@ -144,7 +188,7 @@ static void round_over(struct loop *loop, void *data)
 {
     (void)loop;
     struct cse *cse = data;
-    if (cse->feed && cse->feed->fd >= 0) feed_poll(cse);
+    if (cse->feed && cse->feed->fd >= 0) poll_from_loop(cse->feed);
 }
 
 int feed_open(struct cse *cse)

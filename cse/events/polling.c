@@ -5,11 +5,11 @@
 
 #include "../core/address.h"
 #include "../base/clock.h"
-#include "../base/fiber.h"
 #include "../core/cse.h"
 #include "../base/log.h"
 #include "../base/loop.h"
 #include "../core/rsc.h"
+#include "../core/store_job.h"
 #include "../store/store.h"
 
 #include <stdio.h>
@@ -25,6 +25,7 @@ struct entry {
     struct entry *next;            /* in its channel, then in the answers due */
     struct polling *pl;
     struct channel *ch;            /* NULL once it left its channel */
+    uint64_t id;                   /* how a store job finds it again (pch_job) */
     json_t *rqp;                   /* {"m2m:rqp": {...}} */
     char *rqi;
     bool handed;                   /* polled: waits for the entity's m2m:rsp */
@@ -55,8 +56,7 @@ struct channel {
     int waiting;                   /* entries not yet handed (what pch-queue bounds) */
     struct poll *polls;            /* oldest first */
     int64_t gone_check;            /* the timer of polling_channel_removed */
-    bool taking;                   /* shared store: a take from the database is under way */
-    bool again;                    /* ... and a request was queued meanwhile */
+    bool pump_queued;              /* shared store: a take for it waits to start (pump_job) */
 };
 
 struct polling {
@@ -65,7 +65,7 @@ struct polling {
     int parked;                    /* polls parked on every channel */
     uint64_t dropped;
     bool closing;                  /* polling_close runs: answers go out at once */
-    int working;                   /* shared-store calls under way: channels are not freed */
+    uint64_t entry_ids;            /* the last entry's id */
     struct log_burst drop_log, expiry_log; /* lines others can provoke: rate-limited */
     /* Answered, their answer waiting for its zero-delay timer: given at
      * once by polling_close, so none outlives the queues it answers into. */
@@ -104,8 +104,7 @@ static struct channel *channel_get(struct polling *pl, const char *ri)
 /* A channel with nothing queued and nobody polling is forgotten. */
 static void channel_release(struct channel *c)
 {
-    /* In a fiber a store call lets the loop run: what it works on stays. */
-    if (c->entries || c->polls || c->gone_check || c->taking || c->pl->working) return;
+    if (c->entries || c->polls || c->gone_check) return;
     for (struct channel **p = &c->pl->channels; *p; p = &(*p)->next)
         if (*p == c) { *p = c->next; break; }
     free(c->ri);
@@ -223,47 +222,92 @@ static void take_one(const char *rqp, void *data)
     else log_warn("pch: a queued request in the database is not JSON: dropped");
 }
 
-/* Channels left empty while shared-store calls were under way go now. */
-static void work_done(struct polling *pl)
+/* --- shared store: its work in fibers ------------------------------------------ */
+
+/* With a shared store every use of it here runs in a store fiber
+ * (cse_in_store_fiber), which may wait its turn and for the database while
+ * the loop ends polls and requests, frees channels, or closes. So a job
+ * keeps no pointer into the queues, only the CSE and names (a channel's ri,
+ * an entry's id), and looks up what it works on again after each wait:
+ * what ended meanwhile is simply not found. A job the CSE's close drops
+ * before it ran is only freed (job_free). */
+struct pch_job {
+    struct cse *cse;
+    int64_t id;                    /* the entry queued (put), the answer kept (kept answer) */
+    char *rqi, *rqp;
+    char pch[];
+};
+
+static struct pch_job *job_new(struct cse *cse, const char *pch, int64_t id, const char *rqi)
 {
-    if (--pl->working) return;
-    for (struct channel *c = pl->channels, *next; c; c = next) {
-        next = c->next;
-        channel_release(c);
+    size_t n = strlen(pch) + 1;
+    struct pch_job *j = malloc(sizeof *j + n);
+    if (!j) return NULL;
+    *j = (struct pch_job){ cse, id, rqi ? strdup(rqi) : NULL, NULL };
+    memcpy(j->pch, pch, n);
+    if (rqi && !j->rqi) { free(j); return NULL; }
+    return j;
+}
+
+static void job_free(void *arg)
+{
+    struct pch_job *j = arg;
+    free(j->rqi);
+    free(j->rqp);
+    free(j);
+}
+
+/* Channel pch as it is now: NULL when gone or closing. */
+static struct channel *channel_now(struct cse *cse, const char *pch)
+{
+    struct polling *pl = cse->polling;
+    return pl && !pl->closing ? channel_find(pl, pch) : NULL;
+}
+
+static struct entry *entry_now(struct cse *cse, const char *pch, int64_t id)
+{
+    struct channel *c = channel_now(cse, pch);
+    struct entry *e = c ? c->entries : NULL;
+    while (e && e->id != (uint64_t)id) e = e->next;
+    return e;
+}
+
+/* Requests taken for a poll that ended meanwhile go back into the queue (at
+ * its end, with a fresh deadline) for the next poll. */
+static void take_back(struct cse *cse, const char *pch, json_t *taken)
+{
+    size_t i;
+    json_t *v;
+    json_array_foreach(taken, i, v) {
+        char *text = json_dumps(v, JSON_COMPACT);
+        if (!text || store_pch_put(cse->store, pch, rqi_of(v), text, cse->cfg.pch_request_timeout_ms,
+                                   (int)cse->cfg.pch_queue, take_one, NULL))
+            log_warn("pch %s: a request taken for a poll that ended could not be queued again", pch);
+        free(text);
     }
 }
 
 /* Shared store: the requests wait in the database, and the oldest parked
- * polls here take them there (docs/scale-out.md). Inside a fiber the take
- * lets the loop run: a poll may end meanwhile, and a wake for this
- * channel is remembered (again) rather than run twice at once. */
-static void channel_pump_shared(struct channel *c)
+ * polls here take them there (docs/scale-out.md). */
+static void pump_job(void *arg)
 {
-    struct polling *pl = c->pl;
-    struct cse *cse = pl->cse;
-    if (c->taking) { c->again = true; return; }
-    c->taking = true;
-    pl->working++;
-    while (c->polls && !pl->closing) {
-        c->again = false;
+    struct pch_job *j = arg;
+    struct cse *cse = j->cse;
+    for (;;) {
+        struct channel *c = channel_now(cse, j->pch);
+        /* From here on a wake queues another take: none is lost while this one waits. */
+        if (c) c->pump_queued = false;
+        if (!c || !c->polls) break;
         bool aggregate = c->polls->aggregate;
         json_t *taken = json_array();
-        int n = taken ? store_pch_take(cse->store, c->ri, aggregate ? (int)cse->cfg.pch_queue : 1, take_one, taken) : -1;
-        if (!json_array_size(taken) || !c->polls) {
-            /* Taken while its poll ended: back into the queue (at its end,
-             * with a fresh deadline) for the next poll. */
-            size_t i;
-            json_t *v;
-            json_array_foreach(taken, i, v) {
-                char *text = json_dumps(v, JSON_COMPACT);
-                if (!text || store_pch_put(cse->store, c->ri, rqi_of(v), text, cse->cfg.pch_request_timeout_ms,
-                                           (int)cse->cfg.pch_queue, take_one, NULL))
-                    log_warn("pch %s: a request taken for a poll that ended could not be queued again", c->ri);
-                free(text);
-            }
+        int n = taken ? store_pch_take(cse->store, j->pch, aggregate ? (int)cse->cfg.pch_queue : 1, take_one, taken)
+                      : -1;
+        c = channel_now(cse, j->pch);
+        if (!c || !c->polls || !json_array_size(taken)) {
+            take_back(cse, j->pch, taken);
             json_decref(taken);
-            if (n < 0 || !c->again) break;
-            continue;
+            if (n > 0 && c && c->polls) continue;   /* rows that were not JSON: the next ones */
+            break;
         }
         json_t *pc;
         if (aggregate) {
@@ -278,8 +322,20 @@ static void channel_pump_shared(struct channel *c)
         json_decref(taken);
         poll_finish(c->polls, json_pack("{s:i,s:o}", "rsc", RSC_OK, "pc", pc));
     }
-    c->taking = false;
-    work_done(pl);
+    job_free(j);
+}
+
+static void channel_pump_shared(struct channel *c)
+{
+    if (c->pump_queued) return;
+    struct cse *cse = c->pl->cse;
+    struct pch_job *j = job_new(cse, c->ri, 0, NULL);
+    if (!j) {
+        log_warn("pch %s: no memory to take the waiting requests (its polls time out)", c->ri);
+        return;
+    }
+    c->pump_queued = true;
+    cse_in_store_fiber(cse, pump_job, job_free, j);
 }
 
 /* Hands the oldest waiting requests to the oldest parked polls. */
@@ -378,32 +434,40 @@ static void note_drop(struct polling *pl, const char *pch, const char *rqi)
                     pch, (long long)pl->cse->cfg.pch_queue, rqi, (unsigned long long)pl->dropped);
 }
 
-/* Shared store: rqp queued in the database, where a poll on any front-end
- * takes it. Beyond pch-queue the oldest waiting there are dropped: those
- * queued by this front-end are answered 5103 here, those of another one
- * expire there (4008). */
-static bool queue_shared(struct polling *pl, const char *pch, json_t *rqp)
+/* Shared store: the request of entry id queued in the database, where a
+ * poll on any front-end takes it. Beyond pch-queue the oldest waiting
+ * there are dropped: those queued by this front-end are answered 5103
+ * here, those of another one expire there (4008). */
+static void put_job(void *arg)
 {
-    struct cse *cse = pl->cse;
-    char *text = json_dumps(rqp, JSON_COMPACT);
-    json_t *dropped = json_array();
-    pl->working++;
-    bool ok = text && dropped && !store_pch_put(cse->store, pch, rqi_of(rqp), text, cse->cfg.pch_request_timeout_ms,
-                                                (int)cse->cfg.pch_queue, take_one, dropped);
-    free(text);
-    struct channel *c = channel_find(pl, pch);
-    size_t i;
-    json_t *v;
-    json_array_foreach(dropped, i, v) {
-        const char *rqi = rqi_of(v);
-        note_drop(pl, pch, rqi);
-        struct entry *e = c ? c->entries : NULL;
-        while (e && strcmp(e->rqi, rqi)) e = e->next;
-        if (e) entry_finish(e, RSC_TARGET_NOT_REACHABLE, NULL);
+    struct pch_job *j = arg;
+    struct cse *cse = j->cse;
+    /* One that ended before its turn (its deadline, its channel's end) is not queued. */
+    if (entry_now(cse, j->pch, j->id)) {
+        json_t *dropped = json_array();
+        int rc = dropped ? store_pch_put(cse->store, j->pch, j->rqi, j->rqp, cse->cfg.pch_request_timeout_ms,
+                                         (int)cse->cfg.pch_queue, take_one, dropped)
+                         : RSC_INTERNAL_SERVER_ERROR;
+        size_t i;
+        json_t *v;
+        json_array_foreach(dropped, i, v) {
+            const char *rqi = rqi_of(v);
+            struct channel *c = channel_now(cse, j->pch);
+            struct entry *e = c ? c->entries : NULL;
+            while (e && strcmp(e->rqi, rqi)) e = e->next;
+            if (cse->polling) note_drop(cse->polling, j->pch, rqi);
+            if (e) entry_finish(e, RSC_TARGET_NOT_REACHABLE, NULL);
+        }
+        json_decref(dropped);
+        struct entry *e = rc ? entry_now(cse, j->pch, j->id) : NULL;
+        if (e) {
+            log_warn("pch %s: cannot queue a request for %s in the database (%d)", j->pch, j->rqi, rc);
+            entry_finish(e, RSC_TARGET_NOT_REACHABLE, NULL);
+        }
+        struct channel *c = rc ? NULL : channel_now(cse, j->pch);
+        if (c && c->polls) channel_pump_shared(c);
     }
-    json_decref(dropped);
-    work_done(pl);
-    return ok;
+    job_free(j);
 }
 
 int polling_send(struct cse *cse, const char *pch, const char *target, const struct outbound_request *r,
@@ -412,10 +476,6 @@ int polling_send(struct cse *cse, const char *pch, const char *target, const str
     struct polling *pl = pl_of(cse);
     json_t *rqp = pl && !pl->closing ? rqp_of(target, r) : NULL;
     bool shared = store_shared(cse->store);
-    if (rqp && shared && !queue_shared(pl, pch, rqp)) {
-        json_decref(rqp);
-        rqp = NULL;
-    }
     struct channel *c = rqp && !pl->closing ? channel_get(pl, pch) : NULL;
     struct entry *e = c ? calloc(1, sizeof *e) : NULL;
     if (e) e->rqp = json_incref(rqp);
@@ -429,16 +489,29 @@ int polling_send(struct cse *cse, const char *pch, const char *target, const str
     }
     e->pl = pl;
     e->ch = c;
+    e->id = ++pl->entry_ids;
     e->done = done;
     e->data = data;
     struct entry **tail = &c->entries;
     while (*tail) tail = &(*tail)->next;
     *tail = e;
-    /* Shared store: it waits in the database; this entry only waits for
-     * its answer, should the entity send it to this front-end. */
-    e->handed = shared;
-    if (!shared) c->waiting++;
     e->timer = loop_add_timer(cse->loop, cse->cfg.pch_request_timeout_ms, entry_expired, e);
+    if (shared) {
+        /* It waits in the database; this entry only waits for its answer,
+         * should the entity send it to this front-end. */
+        e->handed = true;
+        struct pch_job *j = job_new(cse, pch, (int64_t)e->id, e->rqi);
+        if (j) j->rqp = json_dumps(e->rqp, JSON_COMPACT);
+        if (!j || !j->rqp) {
+            if (j) job_free(j);
+            log_warn("pch %s: cannot queue a request for %s", pch, target);
+            entry_finish(e, RSC_TARGET_NOT_REACHABLE, NULL);
+        } else {
+            cse_in_store_fiber(cse, put_job, job_free, j);
+        }
+        return 0;
+    }
+    c->waiting++;
     /* The bound: the oldest waiting request makes room. */
     if (c->waiting > cse->cfg.pch_queue) {
         struct entry *old = c->entries;
@@ -538,10 +611,17 @@ int polling_answer(struct cse *cse, const char *pch, json_t *pc, const char **wh
         return RSC_BAD_REQUEST;
     }
     /* Shared store: the request ends in the database, and the answer goes
-     * to the front-end that queued it, whichever that is. */
-    char *text = store_shared(cse->store) ? json_dumps(pc, JSON_COMPACT) : NULL;
-    bool passed = text && !store_pch_answer(cse->store, pch, rqi, text);
-    free(text);
+     * to the front-end that queued it, whichever that is; when that is this
+     * one, nothing is passed on (nor kept as a row nobody else takes). */
+    bool passed = false;
+    if (store_shared(cse->store) && handed_entry(cse, pch, rqi)) {
+        passed = !store_pch_end(cse->store, pch, rqi);
+    } else if (store_shared(cse->store)) {
+        char *text = json_dumps(pc, JSON_COMPACT);
+        passed = text && !store_pch_answer(cse->store, pch, rqi, text);
+        free(text);
+    }
+    /* Looked up again: the store call may have waited, and the request ended meanwhile. */
     struct entry *e = handed_entry(cse, pch, rqi);
     if (e) answer_entry(e, rsp);
     if (e || passed) return 0;
@@ -550,16 +630,10 @@ int polling_answer(struct cse *cse, const char *pch, json_t *pc, const char **wh
 }
 
 /* An answer too long for a notice, kept in the database (store.h): taken
- * by the front-end whose request it ends. A round trip, so in a fiber. */
-struct kept_answer {
-    struct cse *cse;
-    int64_t id;
-    char *pch, *rqi;
-};
-
+ * by the front-end whose request it ends (job id: the row, rqi). */
 static void take_kept_answer(void *arg)
 {
-    struct kept_answer *k = arg;
+    struct pch_job *k = arg;
     char *text = NULL;
     int rc = store_pch_answer_take(k->cse->store, k->id, &text);
     json_t *pc = text ? json_loads(text, 0, NULL) : NULL;
@@ -570,9 +644,7 @@ static void take_kept_answer(void *arg)
     else if (rc && rc != RSC_NOT_FOUND) log_warn("pch %s: the answer to %s could not be read (%d)", k->pch, k->rqi, rc);
     json_decref(pc);
     free(text);
-    free(k->pch);
-    free(k->rqi);
-    free(k);
+    job_free(k);
 }
 
 static void kept_answer(struct cse *cse, const char *pch, const char *ref)
@@ -580,15 +652,12 @@ static void kept_answer(struct cse *cse, const char *pch, const char *ref)
     char *end;
     long long id = strtoll(ref + 1, &end, 10);
     if (*end != '\n' || id <= 0 || !handed_entry(cse, pch, end + 1)) return;   /* not ours to take */
-    struct kept_answer *k = calloc(1, sizeof *k);
-    if (k) *k = (struct kept_answer){ cse, id, strdup(pch), strdup(end + 1) };
-    if (!k || !k->pch || !k->rqi) {
+    struct pch_job *k = job_new(cse, pch, id, end + 1);
+    if (!k) {
         log_warn("pch %s: no memory to take the answer to %s", pch, end + 1);
-        if (k) { free(k->pch); free(k->rqi); }
-        free(k);
         return;
     }
-    if (!cse->loop || fiber_start(cse->loop, take_kept_answer, k) < 0) take_kept_answer(k);
+    cse_in_store_fiber(cse, take_kept_answer, job_free, k);
 }
 
 void polling_answered_elsewhere(struct cse *cse, const char *pch, const char *text)
@@ -616,19 +685,33 @@ static void channel_end(struct channel *c, int rsc)
     channel_release(c);
 }
 
+/* Whether the channel was deleted is read from the store, in a fiber. */
+static void gone_job(void *arg)
+{
+    struct pch_job *j = arg;
+    struct resource *r = NULL;
+    int rc = store_get(j->cse->store, j->pch, &r);
+    resource_free(r);
+    struct channel *c = channel_now(j->cse, j->pch);
+    if (c && rc == RSC_NOT_FOUND) {
+        log_info("pch %s: deleted; its polls and queued requests end", c->ri);
+        channel_end(c, RSC_NOT_FOUND);
+    }
+    job_free(j);
+}
+
 static int64_t gone_due(struct loop *loop, int64_t id, void *data)
 {
     (void)loop; (void)id;
     struct channel *c = data;
+    struct cse *cse = c->pl->cse;
     c->gone_check = 0;
-    struct resource *r = NULL;
-    if (store_get(c->pl->cse->store, c->ri, &r) == RSC_NOT_FOUND) {
-        log_info("pch %s: deleted; its polls and queued requests end", c->ri);
-        channel_end(c, RSC_NOT_FOUND);
-    } else {
-        channel_release(c);
-    }
-    resource_free(r);
+    struct pch_job *j = job_new(cse, c->ri, 0, NULL);
+    /* One with nothing waiting goes now: there is nothing to end. */
+    channel_release(c);
+    if (j && channel_now(cse, j->pch)) cse_in_store_fiber(cse, gone_job, job_free, j);
+    else if (j) job_free(j);
+    else log_warn("pch: no memory to check a channel's deletion (its polls and requests time out)");
     return -1;
 }
 
@@ -641,10 +724,18 @@ void polling_queued_elsewhere(struct cse *cse, const char *pch)
         if (c && c->polls) channel_pump(c);
         return;
     }
-    pl->working++;
-    for (struct channel *c = pl->channels; c; c = c->next)
-        if (c->polls) channel_pump(c);
-    work_done(pl);
+    /* Every channel with polls: marked first, since a take started from a
+     * fiber runs at once and may let the loop free channels. */
+    json_t *names = json_array();
+    for (struct channel *c = pl->channels; c && names; c = c->next)
+        if (c->polls && !c->pump_queued) json_array_append_new(names, json_string(c->ri));
+    size_t i;
+    json_t *v;
+    json_array_foreach(names, i, v) {
+        struct channel *c = channel_now(cse, json_string_value(v));
+        if (c && c->polls) channel_pump(c);
+    }
+    json_decref(names);
 }
 
 void polling_channel_removed(struct cse *cse, const char *pch)

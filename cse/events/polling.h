@@ -30,8 +30,10 @@ bool polling_channel_of(struct cse *cse, const char *target, bool has_url, char 
 /* Queues r (its primitive and body) at channel pch for the entity target.
  * done learns the entity's answer (rsc and content), or rsc 4008 when it was
  * not polled and answered within pch-request-timeout, or 5103 when it was
- * dropped (queue bound, channel deleted, CSE closing); never from inside
- * this call. -1 when it cannot be queued (done then not called). */
+ * dropped (queue bound, channel deleted, CSE closing, the shared store
+ * refused it); never from inside this call. -1 when it cannot be queued
+ * (done then not called). With a shared store it is queued there in a
+ * store fiber (cse_in_store_fiber), as is every store use here. */
 int polling_send(struct cse *cse, const char *pch, const char *target, const struct outbound_request *r,
                  outbound_done_fn *done, void *data);
 

@@ -1614,6 +1614,11 @@ int store_pch_answer(struct store *s, const char *pch, const char *rqi, const ch
     return s->pg ? pg_store_pch_answer(s->pg, pch, rqi, rsp) : RSC_NOT_IMPLEMENTED;
 }
 
+int store_pch_end(struct store *s, const char *pch, const char *rqi)
+{
+    return s->pg ? pg_store_pch_end(s->pg, pch, rqi) : RSC_NOT_IMPLEMENTED;
+}
+
 int store_pch_answer_take(struct store *s, int64_t id, char **rsp)
 {
     *rsp = NULL;

@@ -196,6 +196,11 @@ int store_pch_answer(struct store *s, const char *pch, const char *rqi, const ch
 /* The kept answer id, removed as it is read (*rsp: malloc'd JSON text):
  * 0, RSC_NOT_FOUND (taken, or older than a minute), or another error. */
 int store_pch_answer_take(struct store *s, int64_t id, char **rsp);
+/* The answer to request rqi of channel pch reached the front-end that
+ * queued it, which answers it itself: the request ends, nothing is passed
+ * on and nothing kept. 0, RSC_NOT_FOUND as store_pch_answer(), or another
+ * error. */
+int store_pch_end(struct store *s, const char *pch, const char *rqi);
 
 /* A store that waits for a server (PostgreSQL) is waited for in fibers
  * (cse/base/fiber.h): the lock a fiber holds from its first store call to

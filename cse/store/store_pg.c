@@ -160,7 +160,7 @@ enum pg_stmt {
     P_CHILDREN, P_CHILDREN_TY, P_OLDEST, P_NEWEST, P_COUNT, P_COUNT_TY, P_EXPIRED,
     P_SCAN, P_SCAN_TY, P_SCAN_CIN, P_SCAN_KEY, P_NEXT_EXPIRY, P_OLDEST_AT, P_NEWEST_AT,
     P_BEGIN_SNAPSHOT, P_NEXT_SEQS, P_KEY_OF_RI, P_GET_LOCKED, P_PCH_PUT, P_PCH_TRIM, P_PCH_TAKE, P_PCH_ANSWER,
-    P_PCH_ANSWER_ROW, P_PCH_ANSWER_TAKE, P_COUNT_STMTS
+    P_PCH_ANSWER_ROW, P_PCH_ANSWER_TAKE, P_PCH_END, P_COUNT_STMTS
 };
 
 /* Row statements select (seq, ty, path, body[, sk]); the paged ones take
@@ -241,6 +241,9 @@ static const char *const stmt_sql[P_COUNT_STMTS] = {
                          " SELECT pg_notify('" PG_PCH_ANSWER_CHANNEL "', $1::text || chr(10) || '@' || id || chr(10)"
                          " || $2::text) FROM kept",
     [P_PCH_ANSWER_TAKE] = "DELETE FROM pch_answers WHERE id = $1::bigint RETURNING rsp",
+    /* Answered to the front-end that queued it: nothing to pass on, no row. */
+    [P_PCH_END] = "DELETE FROM pch_requests WHERE pch = $1::text AND rqi = $2::text AND taken"
+                  " AND deadline > clock_timestamp() RETURNING 1",
     [P_PCH_TAKE] = "WITH handed AS (UPDATE pch_requests SET taken = true WHERE seq IN (SELECT seq FROM pch_requests"
                    " WHERE pch = $1::text AND NOT taken AND deadline > clock_timestamp() ORDER BY seq LIMIT $2::int"
                    " FOR UPDATE SKIP LOCKED) RETURNING seq, rqp) SELECT rqp FROM handed ORDER BY seq",
@@ -1386,6 +1389,18 @@ int pg_store_pch_answer(struct pg_store *p, const char *pch, const char *rqi, co
     param_text(&q, rsp);
     if (row) param_int(&q, PG_PCH_ANSWER_KEEP_MS);
     PGresult *r = pg_run(p, row ? P_PCH_ANSWER_ROW : P_PCH_ANSWER, &q);
+    if (!r) return RSC_INTERNAL_SERVER_ERROR;
+    int rc = pq_PQntuples(r) ? 0 : RSC_NOT_FOUND;
+    pq_PQclear(r);
+    return rc;
+}
+
+int pg_store_pch_end(struct pg_store *p, const char *pch, const char *rqi)
+{
+    struct pg_params q = { 0 };
+    param_text(&q, pch);
+    param_text(&q, rqi);
+    PGresult *r = pg_run(p, P_PCH_END, &q);
     if (!r) return RSC_INTERNAL_SERVER_ERROR;
     int rc = pq_PQntuples(r) ? 0 : RSC_NOT_FOUND;
     pq_PQclear(r);

@@ -71,6 +71,7 @@ int pg_store_pch_put(struct pg_store *p, const char *pch, const char *rqi, const
 int pg_store_pch_take(struct pg_store *p, const char *pch, int max, store_pch_fn *fn, void *data);
 int pg_store_pch_answer(struct pg_store *p, const char *pch, const char *rqi, const char *rsp);
 int pg_store_pch_answer_take(struct pg_store *p, int64_t id, char **rsp);
+int pg_store_pch_end(struct pg_store *p, const char *pch, const char *rqi);
 
 int pg_store_change_fd(const struct pg_store *p);
 uint64_t pg_store_connections(const struct pg_store *p);

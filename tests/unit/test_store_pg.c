@@ -452,7 +452,7 @@ static void keep_text(const char *text, void *data)
 /* The polling channels' queue (store.h, store_pch_*): a request queued
  * through one connection is announced to the other and taken once; the
  * bound drops the oldest waiting; an answer ends only a request handed out,
- * once, and is announced. */
+ * once, and is announced; store_pch_end() ends one handed out, once. */
 static void pch_queue(void **state)
 {
     (void)state;
@@ -482,6 +482,11 @@ static void pch_queue(void **state)
     wait_changes(s, &mine, 1);
     assert_int_equal(mine.op[0], STORE_CHANGE_PCH_ANSWERED);
     assert_string_equal(mine.ri[0], "pchQ");
+    /* Answered to the front-end that queued it: ended, once, nothing passed on. */
+    assert_int_equal(store_pch_end(s, "pchQ", "q3"), 0);
+    assert_int_equal(store_pch_end(s, "pchQ", "q3"), RSC_NOT_FOUND);
+    assert_int_equal(store_pch_answer(other, "pchQ", "q3", "{}"), RSC_NOT_FOUND);
+    assert_int_equal(store_pch_end(s, "pchQ", "q1"), RSC_NOT_FOUND);     /* dropped, never handed out */
     /* An expired request is not handed out. */
     assert_int_equal(store_pch_put(s, "pchE", "e1", "{}", 1, 8, keep_text, &dropped), 0);
     usleep(20000);
