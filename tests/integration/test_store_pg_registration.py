@@ -13,7 +13,8 @@ refused while the IN is down is not delivered later).
   waits in a fiber, /__health__ is answered meanwhile, and the MN is
   registered again once the lock is gone.
 - Stopped while a registration step waits for the locked table, the MN
-  still stops cleanly (exit 0: no sanitizer report, no leak).
+  still stops cleanly (exit 0: no sanitizer report, no leak), whether the
+  step ends within the stop's bound or after it gave up waiting.
 - Throughout, ironbark_store_waits_outside_fiber_total does not grow and
   ironbark_store_lock_driven_total stays 0."""
 import signal
@@ -90,6 +91,18 @@ try:
     lock.release()
     t.eq(mn.stop(), 0, "it stops cleanly once the lock is gone (exit 0)")
     t.eq(csr(inn, "id-mn")[0], 4004, "... not registered (the registrar did not know it)")
+
+    # --- 4. a stop that gives up waiting for that step --------------------------------
+    mn.start()
+    t.ok(wait_for(lambda: csr(inn, "id-mn")[0] == 2000, seconds=10), "restarted, the MN registered again")
+    lock = pg_server.TableLock(srv, db)
+    t.rsc(inn.delete("/~/id-in/id-mn", origin="CAdmin"), 2002, 200, "the IN loses the registration once more")
+    t.ok(wait_for(lambda: pg_server.waiting_on_lock(srv, db) >= 1, seconds=8), "a registration step waits on the lock")
+    mn.proc.send_signal(signal.SIGTERM)
+    t.ok(wait_for(lambda: "deregistration at /id-in unanswered" in mn.read_log(), seconds=6),
+         "told to stop, the MN gives up waiting for it after its bound")
+    lock.release()
+    t.eq(mn.stop(), 0, "the step's end then frees the registration: exit 0")
 finally:
     for c in (mn, inn):
         c.__exit__(None)
