@@ -1,10 +1,14 @@
 /* The registree's side of CSE registration: one small state machine on the
- * loop, one exchange with the registrar at a time. */
+ * loop, one exchange with the registrar at a time. What reads or writes the
+ * store (a CREATE's or UPDATE's content, handling an answer) runs as a store
+ * job (cse_in_store_fiber): with PostgreSQL in a fiber, so that the loop never
+ * waits on the database; at most one job or one exchange at a time. */
 #include "registration.h"
 
 #include "cse.h"
 #include "route.h"
 #include "rsc.h"
+#include "store_job.h"
 #include "../base/log.h"
 #include "../base/loop.h"
 #include "../events/announce.h"
@@ -34,7 +38,10 @@ struct registration {
     bool in_flight, stopping, registered, dirty;
     bool known;                 /* the registrar holds our <remoteCSE>, as far as we know */
     int stop_wait_ms;
-    bool released;              /* stopped while an exchange was in flight: its answer frees this */
+    bool released;              /* stopped while busy: the answer or the job's end frees this */
+    bool queued;                /* a store job is queued or running (cse_in_store_fiber) */
+    struct m2m_response answer; /* what the queued answer job handles */
+    char why[300];              /* ... and how a failure is told */
     int failures;
     /* What was last logged, so that a registrar down for an hour is one line. */
     int logged_rsc;
@@ -139,6 +146,7 @@ static json_t *wanted(struct cse *cse, bool all)
 
 static void schedule(struct registration *reg, enum step step, int64_t ms);
 static void send_step(struct registration *reg, int timeout_ms);
+static void stopped_idle(struct registration *reg);
 
 /* Logs a failure once per change of what failed, then backs off. */
 static void failed(struct registration *reg, int rsc, const char *why)
@@ -231,11 +239,13 @@ static void note_known(struct registration *reg, const struct outbound_answer *a
         reg->known = false;
 }
 
-/* Stopping: the answer to the DELETE, or to an exchange that was in flight
- * when the stop came (then the DELETE follows, if the registrar knows us). */
-static void answered_while_stopping(struct registration *reg, const struct outbound_answer *ans)
+/* Stopping, nothing in flight or queued any more: freed when the stop gave
+ * up waiting, else the DELETE goes when the registrar knows us, else the
+ * stop's wait ends. */
+static void stopped_idle(struct registration *reg)
 {
-    const char *csi = reg->cse->cfg.registrar_csi;
+    if (reg->timer) loop_del_timer(reg->cse->loop, reg->timer);
+    reg->timer = 0;
     if (reg->released) {
         free(reg);
         return;
@@ -244,11 +254,119 @@ static void answered_while_stopping(struct registration *reg, const struct outbo
         reg->step = STEP_DELETE;
         send_step(reg, reg->stop_wait_ms);
         if (reg->in_flight) return;
-    } else if (reg->step == STEP_DELETE) {
+    }
+    loop_stop(reg->cse->loop);
+}
+
+/* Stopping: the answer to the DELETE, or to an exchange that was in flight
+ * when the stop came (then the DELETE follows, if the registrar knows us). */
+static void answered_while_stopping(struct registration *reg, const struct outbound_answer *ans)
+{
+    const char *csi = reg->cse->cfg.registrar_csi;
+    if (reg->step == STEP_DELETE && !reg->released) {
         if (ans->unreachable) log_info("deregistration at %s: unreachable: %s", csi, ans->unreachable);
         else log_info("deregistered from %s (%d)", csi, ans->rsc);
     }
-    loop_stop(reg->cse->loop);
+    stopped_idle(reg);
+}
+
+/* --- store jobs ------------------------------------------------------------ */
+
+/* The registration is kept while a job waits (reg->queued): a stop meanwhile
+ * lets the job's end (or its drop) go on with the stop, or free it. */
+static void job_over(struct registration *reg)
+{
+    reg->queued = false;
+    if (reg->stopping) stopped_idle(reg);
+}
+
+/* The CSE closes before the job got the store. */
+static void job_dropped(void *data)
+{
+    struct registration *reg = data;
+    free(reg->body);
+    reg->body = NULL;
+    m2m_response_clear(&reg->answer);
+    job_over(reg);
+}
+
+static void queue_job(struct registration *reg, cse_job_fn *job)
+{
+    reg->queued = true;
+    cse_in_store_fiber(reg->cse, job, job_dropped, reg);
+}
+
+/* What an answer means for the next step; reads the store (dcse) and writes
+ * it (the registrar's local <remoteCSE>, announcements to renew). */
+static void handle_answer(struct registration *reg)
+{
+    const struct m2m_response *rsp = &reg->answer;
+    json_t *got = json_object_get(rsp->pc, reg->step == STEP_BASE ? "m2m:cb" : "m2m:csr");
+    switch (reg->step) {
+    case STEP_CREATE:
+        if (rsp->rsc == RSC_CREATED) {
+            /* A new <remoteCSE>: what we had announced there went with the old one. */
+            announce_renew(reg->cse, reg->cse->cfg.registrar_csi);
+            schedule(reg, STEP_BASE, 0);
+        } else if (rsp->rsc == RSC_ORIGINATOR_HAS_ALREADY_REGISTERED) schedule(reg, STEP_UPDATE, 0);
+        else failed(reg, rsp->rsc, reg->why);
+        break;
+    case STEP_UPDATE:
+        if (rsp->rsc == RSC_UPDATED) schedule(reg, STEP_BASE, 0);
+        else if (rsp->rsc == RSC_NOT_FOUND) schedule(reg, STEP_CREATE, 0);
+        else failed(reg, rsp->rsc, reg->why);
+        break;
+    case STEP_CHECK:
+        if (rsp->rsc == RSC_OK && got) {
+            json_t *want = wanted(reg->cse, false);
+            schedule(reg, registration_differs(got, want) ? STEP_UPDATE : STEP_BASE, 0);
+            json_decref(want);
+        } else if (rsp->rsc == RSC_NOT_FOUND) {
+            log_info("registration: %s no longer knows %s; registering again", reg->cse->cfg.registrar_csi,
+                     reg->cse->csi);
+            schedule(reg, STEP_CREATE, 0);
+        } else {
+            failed(reg, rsp->rsc, reg->why);
+        }
+        break;
+    case STEP_BASE:
+        if (rsp->rsc == RSC_OK && got) {
+            keep_registrar(reg->cse, got);
+            became_registered(reg);
+        } else {
+            failed(reg, rsp->rsc, reg->why);
+        }
+        break;
+    case STEP_DELETE:
+        break;
+    }
+}
+
+static void answer_job(void *data)
+{
+    struct registration *reg = data;
+    if (!reg->stopping) handle_answer(reg);
+    m2m_response_clear(&reg->answer);
+    job_over(reg);
+}
+
+/* A CREATE's or UPDATE's content: read from the store, then sent. */
+static void send_job(void *data)
+{
+    struct registration *reg = data;
+    if (!reg->stopping) {
+        json_t *pc = json_pack("{s:o}", "m2m:csr", wanted(reg->cse, reg->step == STEP_CREATE));
+        reg->body = json_dumps(pc, JSON_COMPACT);
+        json_decref(pc);
+    }
+    if (reg->stopping) {       /* perhaps since wanted() waited */
+        free(reg->body);
+        reg->body = NULL;
+        job_over(reg);
+        return;
+    }
+    reg->queued = false;
+    send_step(reg, EXCHANGE_TIMEOUT_MS);
 }
 
 static void answered(void *data, const struct outbound_answer *ans)
@@ -262,52 +380,11 @@ static void answered(void *data, const struct outbound_answer *ans)
         answered_while_stopping(reg, ans);
         return;
     }
-    struct m2m_response rsp;
-    outbound_answer_response(ans, &rsp);
-    const char *dbg = json_string_value(json_object_get(rsp.pc, "m2m:dbg"));
-    char why[300];
-    if (ans->unreachable) snprintf(why, sizeof why, "unreachable: %s", ans->unreachable);
-    else snprintf(why, sizeof why, "%d%s%s", rsp.rsc, dbg ? " " : "", dbg ? dbg : "");
-    json_t *got = json_object_get(rsp.pc, reg->step == STEP_BASE ? "m2m:cb" : "m2m:csr");
-    switch (reg->step) {
-    case STEP_CREATE:
-        if (rsp.rsc == RSC_CREATED) {
-            /* A new <remoteCSE>: what we had announced there went with the old one. */
-            announce_renew(reg->cse, reg->cse->cfg.registrar_csi);
-            schedule(reg, STEP_BASE, 0);
-        } else if (rsp.rsc == RSC_ORIGINATOR_HAS_ALREADY_REGISTERED) schedule(reg, STEP_UPDATE, 0);
-        else failed(reg, rsp.rsc, why);
-        break;
-    case STEP_UPDATE:
-        if (rsp.rsc == RSC_UPDATED) schedule(reg, STEP_BASE, 0);
-        else if (rsp.rsc == RSC_NOT_FOUND) schedule(reg, STEP_CREATE, 0);
-        else failed(reg, rsp.rsc, why);
-        break;
-    case STEP_CHECK:
-        if (rsp.rsc == RSC_OK && got) {
-            json_t *want = wanted(reg->cse, false);
-            schedule(reg, registration_differs(got, want) ? STEP_UPDATE : STEP_BASE, 0);
-            json_decref(want);
-        } else if (rsp.rsc == RSC_NOT_FOUND) {
-            log_info("registration: %s no longer knows %s; registering again", reg->cse->cfg.registrar_csi,
-                     reg->cse->csi);
-            schedule(reg, STEP_CREATE, 0);
-        } else {
-            failed(reg, rsp.rsc, why);
-        }
-        break;
-    case STEP_BASE:
-        if (rsp.rsc == RSC_OK && got) {
-            keep_registrar(reg->cse, got);
-            became_registered(reg);
-        } else {
-            failed(reg, rsp.rsc, why);
-        }
-        break;
-    case STEP_DELETE:
-        break;
-    }
-    m2m_response_clear(&rsp);
+    outbound_answer_response(ans, &reg->answer);
+    const char *dbg = json_string_value(json_object_get(reg->answer.pc, "m2m:dbg"));
+    if (ans->unreachable) snprintf(reg->why, sizeof reg->why, "unreachable: %s", ans->unreachable);
+    else snprintf(reg->why, sizeof reg->why, "%d%s%s", reg->answer.rsc, dbg ? " " : "", dbg ? dbg : "");
+    queue_job(reg, answer_job);
 }
 
 /* Our <remoteCSE> at the registrar by its ri ("/~/id-in/id-mn"), or the
@@ -334,13 +411,8 @@ static void send_step(struct registration *reg, int timeout_ms)
     snprintf(rqi, sizeof rqi, "reg-%s-%lu", cse->cfg.cse_id, ++reg->seq);
     struct m2m_request req = { .op = ops[reg->step], .fr = cse->csi, .rqi = rqi, .rvi = "3", .rcn = -1 };
     if (reg->step == STEP_CREATE) req.ty = TY_CSR;
-    struct iovec body = { 0 };
-    if (reg->step == STEP_CREATE || reg->step == STEP_UPDATE) {
-        json_t *pc = json_pack("{s:o}", "m2m:csr", wanted(cse, reg->step == STEP_CREATE));
-        reg->body = json_dumps(pc, JSON_COMPACT);
-        json_decref(pc);
-        body = (struct iovec){ reg->body, reg->body ? strlen(reg->body) : 0 };
-    }
+    /* A CREATE's or UPDATE's content: send_job put it in reg->body. */
+    struct iovec body = { reg->body, reg->body ? strlen(reg->body) : 0 };
     struct outbound_request r = { .url = url, .req = &req, .body = &body, .nbody = body.iov_len ? 1 : 0,
                                   .len = body.iov_len, .timeout_ms = timeout_ms };
     reg->in_flight = true;
@@ -357,7 +429,8 @@ static int64_t on_timer(struct loop *loop, int64_t id, void *data)
     (void)loop; (void)id;
     struct registration *reg = data;
     reg->timer = 0;
-    send_step(reg, EXCHANGE_TIMEOUT_MS);
+    if (reg->step == STEP_CREATE || reg->step == STEP_UPDATE) queue_job(reg, send_job);
+    else send_step(reg, EXCHANGE_TIMEOUT_MS);
     return -1;
 }
 
@@ -437,19 +510,20 @@ void registration_stop(struct cse *cse, int wait_ms)
     reg->timer = 0;
     reg->stopping = true;
     reg->stop_wait_ms = wait_ms;
-    if (!reg->in_flight && reg->known) {
+    if (!reg->in_flight && !reg->queued && reg->known) {
         reg->step = STEP_DELETE;
         send_step(reg, wait_ms);   /* the exchange's own timeout bounds the wait */
     }
-    /* The DELETE, or the exchange in flight and then the DELETE, within one bound. */
-    if (reg->in_flight) {
+    /* The DELETE, or the exchange in flight or the store job queued and then
+     * the DELETE, within one bound. */
+    if (reg->in_flight || reg->queued) {
         int64_t t = loop_add_timer(cse->loop, wait_ms + 500, give_up, NULL);
         loop_run(cse->loop);
         loop_del_timer(cse->loop, t);
     }
-    /* Still unanswered: outbound_close() ends the exchange, whose answer
-     * frees the state. */
-    if (reg->in_flight) {
+    /* Still busy: outbound_close() ends the exchange, whose answer frees
+     * the state; the job's end, or its drop by cse_settle_fibers(), does. */
+    if (reg->in_flight || reg->queued) {
         log_info("deregistration at %s unanswered after %d ms", cse->cfg.registrar_csi, wait_ms);
         reg->released = true;
         return;
@@ -462,6 +536,6 @@ void registration_descendants_changed(struct cse *cse)
 {
     struct registration *reg = state(cse);
     if (!reg || reg->stopping) return;
-    if (!reg->registered || reg->in_flight || reg->step != STEP_CHECK) reg->dirty = true;
+    if (!reg->registered || reg->in_flight || reg->queued || reg->step != STEP_CHECK) reg->dirty = true;
     else schedule(reg, STEP_UPDATE, 0);
 }

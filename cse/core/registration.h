@@ -4,7 +4,8 @@
  * <remoteCSE> for it; checks the registration every registration-check
  * (re-registering when the registrar lost it, updating poa/dcse when they
  * changed), backs off while the registrar does not answer and deregisters at
- * a clean stop. Everything goes through outbound_send(): the loop never waits. */
+ * a clean stop. Exchanges go through outbound_send(), store work through
+ * cse_in_store_fiber() (store_job.h): the loop never waits. */
 #ifndef IRONBARK_REGISTRATION_H
 #define IRONBARK_REGISTRATION_H
 

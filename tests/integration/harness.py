@@ -428,6 +428,15 @@ def within(cond, seconds, step=0.05):
     return None
 
 
+def metric(cse, name):
+    """A counter or gauge of the CSE's /__metrics__ (as the admin), None when absent."""
+    r = curl("GET", cse.base + "/__metrics__", {"X-M2M-Origin": "CAdmin"})
+    for line in r.text.splitlines():
+        if line.startswith(name + " "):
+            return int(float(line.split()[1]))
+    return None
+
+
 def kill9_under_load(cse, writer, threads=4, enough=150, seconds=5):
     """Crash test: runs writer(n, stop, ack) in `threads` threads (each calls
     ack(ri) for every acknowledged write and returns when `stop` is set),
