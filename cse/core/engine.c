@@ -258,6 +258,9 @@ static void module_metrics(void *data, struct metrics_text *out)
                  "Database round trips waited for outside a fiber, blocking the loop (start-up included).");
     metrics_line(out, "ironbark_store_waits_outside_fiber_total %llu",
                  (unsigned long long)store_waits_outside_fiber(cse->store));
+    metrics_head(out, "ironbark_feed_changes_total", "counter",
+                 "Changes committed by other front-ends of the shared database, applied here.");
+    metrics_line(out, "ironbark_feed_changes_total %llu", (unsigned long long)feed_applied(cse));
 }
 
 int cse_open(struct cse *cse, const struct config *cfg, struct loop *loop)

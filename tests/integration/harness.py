@@ -25,6 +25,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 
 import pg_server
@@ -412,6 +413,31 @@ def wait_for(cond, seconds=10.0, step=0.1):
         if v or time.time() > deadline:
             return v
         time.sleep(step)
+
+
+class Background:
+    """Runs fn() in a thread; result() waits for it (bounded)."""
+
+    def __init__(self, fn):
+        self.value = None
+        self.th = threading.Thread(target=lambda: setattr(self, "value", fn()), daemon=True)
+        self.th.start()
+
+    def result(self, timeout=20):
+        self.th.join(timeout)
+        return self.value
+
+    def running(self):
+        return self.th.is_alive()
+
+
+def metric(cse, name):
+    """The value of an unlabelled metric of cse's /__metrics__ (an int), or None."""
+    r = curl("GET", cse.base + "/__metrics__", {"X-M2M-Origin": "CAdmin"})
+    for line in r.text.splitlines():
+        if line.startswith(name + " "):
+            return int(float(line.split()[1]))
+    return None
 
 
 def kill9_under_load(cse, writer, threads=4, enough=150, seconds=5):

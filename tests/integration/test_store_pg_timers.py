@@ -16,21 +16,13 @@ locks the resources table while timer- and answer-driven work needs it.
 import time
 
 import pg_server
-from harness import Cse, Tap, curl, wait_for
+from harness import Cse, Tap, metric, wait_for
 from notify_receiver import Receiver, events
 
 t = Tap()
 srv = pg_server.server()
 db = srv.new_database()
 O = "Ctimers"
-
-
-def metric(cse, name):
-    r = curl("GET", cse.base + "/__metrics__", {"X-M2M-Origin": "CAdmin"})
-    for line in r.text.splitlines():
-        if line.startswith(name + " "):
-            return int(float(line.split()[1]))
-    return None
 
 
 def serves_meanwhile(cse, lock, what):
