@@ -78,7 +78,7 @@ typedef void cred_pg_gone_fn(void *arg, enum cred_table t, const char *identity)
 int cred_pg_follow(struct cred_pg *pg, struct loop *loop, cred_pg_gone_fn *gone, void *arg);
 /* Lets the fibers at work finish (blocking), then stops following. */
 void cred_pg_unfollow(struct cred_pg *pg);
-/* Round trips waited for outside a fiber, blocking (start-up included). */
+/* Round trips waited for outside a fiber, blocking (start-up and the tools not counted). */
 uint64_t cred_pg_waits_outside_fiber(const struct cred_pg *pg);
 /* True when a statement of this front-end ran since the last poll: libpq
  * may have read notices with its answer, leaving the socket quiet. */

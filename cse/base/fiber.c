@@ -415,6 +415,7 @@ static int64_t wake_head(struct loop *loop, int64_t id, void *data)
     (void)loop; (void)id;
     struct fiber_lock *l = data;
     l->wake_timer = 0;         /* the loop removes this one */
+    if (!l->owner && l->head && l->on_handover) l->on_handover(l->handover_data);
     if (!l->owner && l->head) {
         struct fiber *f = dequeue(l);
         lock_take(l, f);

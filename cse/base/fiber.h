@@ -77,6 +77,13 @@ struct fiber_lock {
     int64_t wake_timer;         /* resumes head once the lock is free */
     struct loop *loop;          /* of the waiters */
     uint64_t driven;            /* times the main context drove the owner */
+    /* Called from the loop each time the lock passes from a fiber that
+     * ended to the next one queued, in between, while it is free (NULL:
+     * nothing). A busy lock passes on within a loop round, so work that
+     * waits for it to be free at a round's end (the store's change feed)
+     * may otherwise wait for as long as fibers keep queueing. */
+    void (*on_handover)(void *data);
+    void *handover_data;
 };
 /* In a fiber: true once it holds l (at once when it already does), false
  * when cancelled while queued. In the main context: true after any yielded

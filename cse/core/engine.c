@@ -271,6 +271,9 @@ static void module_metrics(void *data, struct metrics_text *out)
     for (size_t i = 0; i < n_sites; i++)
         metrics_line(out, "ironbark_loop_waits_total{kind=\"%s\",site=\"%s\"} %llu",
                      loop_wait_kind_name(sites[i].kind), sites[i].site, (unsigned long long)sites[i].count);
+    metrics_head(out, "ironbark_feed_changes_total", "counter",
+                 "Changes committed by other front-ends of the shared database, applied here.");
+    metrics_line(out, "ironbark_feed_changes_total %llu", (unsigned long long)feed_applied(cse));
 }
 
 int cse_open(struct cse *cse, const struct config *cfg, struct loop *loop)

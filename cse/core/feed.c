@@ -11,6 +11,7 @@
 #include "feed.h"
 
 #include "store_job.h"
+#include "../base/fiber.h"
 #include "../base/log.h"
 #include "../base/loop.h"
 #include "../events/notify.h"
@@ -30,7 +31,18 @@
  * store's count of connections tells when it changed (no fstat() per
  * round). While the database is away the
  * feed is tried again this often (reconnecting happens inside the store,
- * in a fiber: reconnect_job). */
+ * in a fiber: reconnect_job).
+ *
+ * While a fiber holds the store's lock a poll reads nothing (the socket
+ * carries that fiber's answer, and the notices PostgreSQL sends just
+ * before a statement's end arrive with it). The socket's readiness brings
+ * the feed back in time only when epoll reports our descriptor after the
+ * store's own (the fiber has ended by then), which depends on which was
+ * registered last; and the end of a round may never find the lock free: a
+ * busy front-end hands it from fiber to fiber within the round. So the
+ * feed is also read at each such hand-over, in between (fiber_lock's
+ * on_handover): a notice waits for the fiber that read it, never for the
+ * queue behind. */
 #define RETRY_MS 1000
 
 struct feed {
@@ -43,6 +55,7 @@ struct feed {
     bool lost;                 /* notices may have been missed: drop everything when back */
     bool acl_stale;            /* this poll's changes touched what the ACP cache read */
     bool resync;               /* this poll reported a gap: anything may have changed */
+    uint64_t applied;          /* changes of other front-ends applied so far */
 };
 
 /* The next expiry read again: a round trip, to a database that may just
@@ -161,6 +174,7 @@ int feed_poll(struct cse *cse)
     if (!f) return 0;
     f->acl_stale = f->resync = false;
     int n = store_poll_changes(cse->store, follow, f);
+    if (n > 0) f->applied += (uint64_t)n;
     if (n < 0) {
         if (!f->lost) log_warn("feed: the database is unreachable: changes of other front-ends are not seen until it is back");
         f->lost = true;
@@ -183,13 +197,21 @@ static void on_readable(struct loop *loop, int fd, void *data, int mask)
     poll_from_loop(f);
 }
 
-/* The end of each loop round: notices libpq took in meanwhile. */
-static void round_over(struct loop *loop, void *data)
+/* Notices libpq took in meanwhile, with the store's lock free. */
+static void lock_free(void *data)
 {
-    (void)loop;
     struct cse *cse = data;
     if (cse->feed && cse->feed->fd >= 0) poll_from_loop(cse->feed);
 }
+
+/* The end of each loop round. */
+static void round_over(struct loop *loop, void *data)
+{
+    (void)loop;
+    lock_free(data);
+}
+
+uint64_t feed_applied(const struct cse *cse) { return cse->feed ? cse->feed->applied : 0; }
 
 int feed_open(struct cse *cse)
 {
@@ -202,6 +224,11 @@ int feed_open(struct cse *cse)
     rewatch(f);
     /* After the group commit's hook: the round's own writes are settled. */
     if (loop_before_sleep(cse->loop, round_over, cse)) log_warn("feed: no before-sleep hook left: changes are read when the socket wakes the loop");
+    struct fiber_lock *lock = store_fiber_lock(cse->store);
+    if (lock) {
+        lock->on_handover = lock_free;
+        lock->handover_data = cse;
+    }
     return 0;
 }
 
@@ -214,6 +241,8 @@ void feed_close(struct cse *cse)
         close(f->fd);
     }
     if (f->retry) loop_del_timer(cse->loop, f->retry);
+    struct fiber_lock *lock = store_fiber_lock(cse->store);
+    if (lock) lock->on_handover = NULL;
     free(f);
     cse->feed = NULL;
 }

@@ -208,7 +208,7 @@ int store_pch_end(struct store *s, const char *pch, const char *rqi);
  * which never waits on a socket and runs without fibers. */
 struct fiber_lock *store_fiber_lock(struct store *s);
 /* Round trips such a store waited for outside a fiber, blocking the loop
- * (start-up's included); 0 for SQLite. */
+ * (start-up and the tools not counted); 0 for SQLite. */
 uint64_t store_waits_outside_fiber(struct store *s);
 
 #endif

@@ -25,6 +25,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 
 import pg_server
@@ -426,6 +427,22 @@ def within(cond, seconds, step=0.05):
             return time.time() - start
         time.sleep(step)
     return None
+
+
+class Background:
+    """Runs fn() in a thread; result() waits for it (bounded)."""
+
+    def __init__(self, fn):
+        self.value = None
+        self.th = threading.Thread(target=lambda: setattr(self, "value", fn()), daemon=True)
+        self.th.start()
+
+    def result(self, timeout=20):
+        self.th.join(timeout)
+        return self.value
+
+    def running(self):
+        return self.th.is_alive()
 
 
 def metric(cse, name):

@@ -139,23 +139,23 @@ class PgServer:
         return self.uri(self.databases[key])
 
 
-class TableLock:
-    """LOCK TABLE resources IN ACCESS EXCLUSIVE MODE in a session of its
-    own on database db of srv, held until release(): the CSE's statements
-    on the table wait meanwhile. `held` says whether the lock was taken."""
+class Held:
+    """A psql session of its own on database db of srv that runs `sql` in a
+    transaction it keeps open until release(): what the statements lock
+    stays locked meanwhile. `held` says whether the query held_sql (run
+    from another session) answered 1 within 10 s."""
 
-    def __init__(self, srv, db):
+    def __init__(self, srv, db, sql, held_sql):
         self.srv, self.db = srv, db
         self.p = subprocess.Popen(
             [os.path.join(PG_BIN, "psql"), "-X", "-q", "-v", "ON_ERROR_STOP=1", "-h", srv.dir,
              "-p", str(srv.port), "-U", USER, "-d", db],
             stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, text=True)
-        self.p.stdin.write("BEGIN; LOCK TABLE resources IN ACCESS EXCLUSIVE MODE;\n")
+        self.p.stdin.write("BEGIN; %s\n" % sql)
         self.p.stdin.flush()
         deadline = time.time() + 10
         while True:
-            self.held = srv.psql("SELECT count(*) FROM pg_locks WHERE mode = 'AccessExclusiveLock' AND granted"
-                                 " AND relation = 'resources'::regclass", db=db).strip() == "1"
+            self.held = srv.psql(held_sql, db=db).strip() == "1"
             if self.held or time.time() > deadline:
                 break
             time.sleep(0.1)
@@ -166,9 +166,20 @@ class TableLock:
         self.p.wait(timeout=10)
 
 
-def waiting_on_lock(srv, db):
+class TableLock(Held):
+    """LOCK TABLE `table` (resources) IN ACCESS EXCLUSIVE MODE in a session
+    of its own on database db of srv, held until release(): the CSE's
+    statements on the table wait meanwhile."""
+
+    def __init__(self, srv, db, table="resources"):
+        super().__init__(srv, db, "LOCK TABLE %s IN ACCESS EXCLUSIVE MODE;" % table,
+                         "SELECT count(*) FROM pg_locks WHERE mode = 'AccessExclusiveLock' AND granted"
+                         " AND relation = '%s'::regclass" % table)
+
+
+def waiting_on_lock(srv, db, table="resources"):
     """Sessions (of a CSE) that wait for a TableLock on database db."""
-    return int(srv.psql("SELECT count(*) FROM pg_locks WHERE NOT granted AND relation = 'resources'::regclass",
+    return int(srv.psql("SELECT count(*) FROM pg_locks WHERE NOT granted AND relation = '%s'::regclass" % table,
                         db=db).strip() or 0)
 
 

@@ -4,9 +4,9 @@ is taken by the AE's long poll on B, once; a poll parked on B is woken by
 a change on A; with polls parked on both, one of them gets it; the same
 front-end case still works; the AE's answer reaches the producer whichever
 front-end it is sent to, also one longer than a notice's payload."""
-import os, shutil, sys, tempfile, threading, time
+import os, shutil, sys, tempfile, time
 sys.path.insert(0, os.path.dirname(__file__))
-from harness import Cse, Tap
+from harness import Background as Bg, Cse, Tap
 import pg_server
 
 t = Tap()
@@ -14,19 +14,6 @@ O = "Csensor"
 BOX = "/cse-in/sensor/box"
 PCU = "/cse-in/sensor/pch/pcu"
 SETTINGS = {"pch-poll-timeout": "3000", "pch-request-timeout": "8000"}
-
-
-class Bg:
-    """Runs fn() in a thread; result() waits for it (bounded)."""
-
-    def __init__(self, fn):
-        self.value = None
-        self.th = threading.Thread(target=lambda: setattr(self, "value", fn()), daemon=True)
-        self.th.start()
-
-    def result(self, timeout=20):
-        self.th.join(timeout)
-        return self.value
 
 
 def poll(fe, ret_ms=None):

@@ -1,7 +1,7 @@
 /* Fibers on the loop (cse/base/fiber.h): start, yield on a descriptor
  * (pipes, no sockets), resume from the loop, deadlines, cancellation,
  * stack reuse, a descriptor kept registered, and the lock that queues
- * fibers in order. */
+ * fibers in order (with its hook between two owners). */
 #include "cse/base/fiber.h"
 #include "cse/base/loop.h"
 
@@ -259,6 +259,23 @@ static void on_lock(struct job *j, struct fiber_lock *lock, int *order, int *nor
     j->id = id;
 }
 
+/* What on_handover saw each time: how many had had the lock, and whether
+ * it was free. */
+struct handovers {
+    struct fiber_lock *lock;
+    int *norder;
+    int n, had[4];
+    bool free[4];
+};
+
+static void handed_over(void *data)
+{
+    struct handovers *h = data;
+    if (h->n == 4) return;
+    h->had[h->n] = *h->norder;
+    h->free[h->n++] = h->lock->owner == NULL && !fiber_current();
+}
+
 static void the_lock_queues_in_order(void **state)
 {
     (void)state;
@@ -267,6 +284,9 @@ static void the_lock_queues_in_order(void **state)
     assert_int_equal(pipe(p), 0);
     struct fiber_lock lock = { 0 };
     int order[3], norder = 0;
+    struct handovers seen = { .lock = &lock, .norder = &norder };
+    lock.on_handover = handed_over;
+    lock.handover_data = &seen;
     struct job j[3];
     for (int i = 0; i < 3; i++) {
         j[i] = job_on(l, p[0], i == 0 ? 1 : 0, 5000);
@@ -275,12 +295,18 @@ static void the_lock_queues_in_order(void **state)
     j[2].stop_loop = true;
     for (int i = 0; i < 3; i++) assert_int_equal(fiber_start(l, locker, &j[i]), 1);
     assert_true(fiber_lock_busy(&lock));   /* the main context sees the owner */
+    assert_int_equal(seen.n, 0);           /* the first took it at once */
     assert_int_equal(write(p[1], "x", 1), 1);
     assert_int_equal(loop_run(l), 0);
     for (int i = 0; i < 3; i++) {
         assert_true(j[i].done && j[i].acquired);
         assert_int_equal(order[i], i);
     }
+    /* Between one's end and the next one's start, from the loop, the lock free. */
+    assert_int_equal(seen.n, 2);
+    assert_int_equal(seen.had[0], 1);
+    assert_int_equal(seen.had[1], 2);
+    assert_true(seen.free[0] && seen.free[1]);
     assert_int_equal(j[0].got[0], FIBER_READY);
     assert_null(lock.owner);
     assert_null(lock.head);

@@ -2,7 +2,8 @@
  * taken names, savepoints in a batch, a failed batch commit, paged scans,
  * sliced scans (a cursor, and the plan of its continuation query),
  * filtered scans through the labels table,
- * the change feed between two connections, and a database restart. Needs a
+ * the change feed between two connections (also behind a fiber that holds
+ * the connection), and a database restart. Needs a
  * server: tests/integration/test_store_pg.py starts one and passes
  * IRONBARK_PG_URI (a fresh database) and IRONBARK_PG_RESTART (a command that
  * restarts the server). */
@@ -17,7 +18,9 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "cse/base/fiber.h"
 #include "cse/base/log.h"
+#include "cse/base/loop.h"
 #include "cse/core/rsc.h"
 #include "cse/store/pq_lib.h"
 #include "cse/store/store.h"
@@ -441,6 +444,95 @@ static void change_feed(void **state)
     assert_int_equal(mine.n, 0);
 }
 
+/* A fiber that holds a store's lock (a primitive): a statement, a wait on
+ * a pipe, another statement (which reads what arrived meanwhile), another
+ * wait. */
+struct holder {
+    struct store *st;
+    int fd;
+    int steps;                 /* statements made */
+    bool done;
+};
+
+static void wait_pipe(struct holder *h)
+{
+    char c;
+    if (fiber_wait_fd(h->fd, LOOP_READABLE, loop_now_ms() + 20000) == FIBER_READY)
+        assert_int_equal(read(h->fd, &c, 1), 1);
+}
+
+static void hold(void *arg)
+{
+    struct holder *h = arg;
+    for (int i = 0; i < 2; i++) {
+        if (present(h->st, "cb")) h->steps++;
+        wait_pipe(h);
+    }
+    h->done = true;
+}
+
+struct until {
+    struct loop *loop;
+    struct holder *h;
+    int steps;
+    int64_t deadline;
+};
+
+static bool reached(const struct until *u) { return u->h->done || u->h->steps >= u->steps; }
+
+static int64_t check(struct loop *loop, int64_t id, void *data)
+{
+    (void)id;
+    struct until *u = data;
+    if (reached(u) || loop_now_ms() > u->deadline) loop_stop(loop);
+    return 5;
+}
+
+/* Runs the loop until the holder made `steps` statements or ended (10 s at most). */
+static bool run_until(struct until *u, int steps)
+{
+    u->steps = steps;
+    u->deadline = loop_now_ms() + 10000;
+    int64_t timer = loop_add_timer(u->loop, 0, check, u);
+    loop_run(u->loop);
+    loop_del_timer(u->loop, timer);
+    return reached(u);
+}
+
+/* Notices that arrive while a fiber holds the connection are read with its
+ * answer; a poll meanwhile reports nothing (the socket is the fiber's), the
+ * first poll after the fiber reports them all, in order: none is lost. */
+static void changes_behind_a_fiber(void **state)
+{
+    (void)state;
+    struct store *st = NULL;
+    assert_int_equal(store_open(&st, getenv("IRONBARK_PG_URI"), STORE_SYNC_NORMAL), 0);
+    struct loop *loop = loop_create(1024);
+    int pipefd[2];
+    assert_int_equal(pipe(pipefd), 0);
+    struct seen v = { 0 };
+    struct holder h = { .st = st, .fd = pipefd[0] };
+    struct until u = { .loop = loop, .h = &h };
+    assert_int_equal(fiber_start(loop, hold, &h), 1);
+    assert_true(run_until(&u, 1));
+    assert_int_equal(put(other, "behind1", "cb", 2, "cse-in/behind1"), 0);
+    assert_int_equal(put(other, "behind2", "cb", 2, "cse-in/behind2"), 0);
+    assert_int_equal(write(pipefd[1], "x", 1), 1);
+    assert_true(run_until(&u, 2));
+    assert_false(h.done);
+    assert_int_equal(store_poll_changes(st, remember, &v), 0);
+    assert_int_equal(v.n, 0);
+    assert_int_equal(write(pipefd[1], "x", 1), 1);
+    assert_true(run_until(&u, 3) && h.done);
+    assert_int_equal(store_poll_changes(st, remember, &v), 2);
+    assert_string_equal(v.ri[0], "behind1");
+    assert_string_equal(v.ri[1], "behind2");
+    store_close(st);
+    loop_destroy(loop);
+    close(pipefd[0]);
+    close(pipefd[1]);
+}
+
 struct texts { int n; char v[8][64]; };
 
 static void keep_text(const char *text, void *data)
@@ -542,6 +634,7 @@ int main(void)
         cmocka_unit_test(sliced_scans),
         cmocka_unit_test(filtered_scans),
         cmocka_unit_test(change_feed),
+        cmocka_unit_test(changes_behind_a_fiber),
         cmocka_unit_test(pch_queue),
         cmocka_unit_test(database_restart),
     };
