@@ -37,6 +37,8 @@ struct sqlite_seen {
     unsigned ca_generation;
     char *psk_ids;                     /* the PSK identities in order, each '\0'-terminated */
     size_t psk_ids_len;
+    const char **psk_index;            /* into psk_ids, for a binary search */
+    size_t psk_count;
 };
 
 struct credentials {
@@ -271,6 +273,7 @@ static void forget_seen(struct credentials *cs)
 {
     sqlite3_finalize(cs->seen.data_version);
     free(cs->seen.psk_ids);
+    free(cs->seen.psk_index);
     cs->seen = (struct sqlite_seen){ .ca_generation = cs->seen.ca_generation };
 }
 
@@ -575,6 +578,55 @@ static void tell_removed(const struct gone_relay *r, const char *was, size_t was
     }
 }
 
+/* The identities' index, made again after psk_ids changed. */
+static int index_psk_ids(struct sqlite_seen *s)
+{
+    size_t n = 0;
+    for (const char *p = s->psk_ids; p < s->psk_ids + s->psk_ids_len; p += strlen(p) + 1) n++;
+    const char **idx = realloc(s->psk_index, (n ? n : 1) * sizeof *idx);
+    if (!idx) return -1;
+    n = 0;
+    for (const char *p = s->psk_ids; p < s->psk_ids + s->psk_ids_len; p += strlen(p) + 1) idx[n++] = p;
+    s->psk_index = idx;
+    s->psk_count = n;
+    return 0;
+}
+
+/* Where id is, or would go, in the sorted identities. */
+static size_t seen_position(const struct sqlite_seen *s, const char *id, bool *found)
+{
+    size_t lo = 0, hi = s->psk_count;
+    *found = false;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        int cmp = strcmp(s->psk_index[mid], id);
+        if (!cmp) { *found = true; return mid; }
+        if (cmp < 0) lo = mid + 1;
+        else hi = mid;
+    }
+    return lo;
+}
+
+/* A key this process just served, added since the last poll (another
+ * process may add it and remove it again within one poll): it joins the
+ * identities the next poll compares with, so that its removal is told and
+ * the sessions made with it end. */
+static void seen_served(struct sqlite_seen *s, const char *id)
+{
+    bool found;
+    if (!s->psk_count && s->psk_ids_len) return;   /* index lost to no memory: until the next poll */
+    size_t at = seen_position(s, id, &found);
+    if (found) return;
+    size_t k = strlen(id) + 1, off = at < s->psk_count ? (size_t)(s->psk_index[at] - s->psk_ids) : s->psk_ids_len;
+    char *grown = realloc(s->psk_ids, s->psk_ids_len + k);
+    if (!grown) return;
+    memmove(grown + off + k, grown + off, s->psk_ids_len - off);
+    memcpy(grown + off, id, k);
+    s->psk_ids = grown;
+    s->psk_ids_len += k;
+    index_psk_ids(s);
+}
+
 static int64_t data_version(struct credentials *cs)
 {
     sqlite3_stmt *st = cs->seen.data_version;
@@ -589,7 +641,7 @@ static int sqlite_follow(struct credentials *cs)
     if (sqlite3_prepare_v3(cs->db, "PRAGMA data_version", -1, SQLITE_PREPARE_PERSISTENT, &s->data_version,
                            NULL) != SQLITE_OK ||
         (s->version = data_version(cs)) < 0 || read_ca_digest(cs, &s->ca_digest) ||
-        read_psk_ids(cs, &s->psk_ids, &s->psk_ids_len)) {
+        read_psk_ids(cs, &s->psk_ids, &s->psk_ids_len) || index_psk_ids(s)) {
         log_error("credentials: cannot follow the store's changes: %s", sqlite3_errmsg(cs->db));
         return -1;
     }
@@ -622,6 +674,7 @@ static int sqlite_poll(struct credentials *cs)
     free(s->psk_ids);
     s->psk_ids = ids;
     s->psk_ids_len = len;
+    if (index_psk_ids(s)) s->psk_count = 0;   /* no memory: compared again at the next poll */
     s->version = v;
     return changes;
 }
@@ -765,6 +818,7 @@ static struct lease *lease_of(struct credentials *cs, const char *identity)
 int cred_get_psk(struct credentials *cs, const char *identity, struct cred_psk *out)
 {
     int rc = get_key(cs, "psk", identity, out);
+    if (rc == 0 && cs->seen.following) seen_served(&cs->seen, identity);
     if (rc == 1 && cs->pg) rc = shared_get(cs, CRED_T_LEASE, identity, out);
     if (rc != 1) return rc;
     struct lease *l = lease_of(cs, identity);

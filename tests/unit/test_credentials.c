@@ -183,6 +183,23 @@ static void follow_sqlite(void **state)
     assert_int_equal(cred_remove_psk(cse, "b@x"), 0);            /* its own write: data_version stays */
     assert_int_equal(cred_poll_changes(cse), 0);
     assert_int_equal(gone.n, 1);
+
+    /* Added, served and removed between two polls: its removal is still
+     * told, since a session was made with it. */
+    struct cred_psk c, got;
+    assert_int_equal(cred_parse_psk("c@x:0506:Cc", &c, err, sizeof err), 0);
+    assert_int_equal(cred_put_psk(admin, &c), 0);
+    assert_int_equal(cred_get_psk(cse, "c@x", &got), 0);
+    assert_int_equal(cred_get_psk(cse, "c@x", &got), 0);         /* served twice, known once */
+    assert_int_equal(cred_remove_psk(admin, "c@x"), 0);
+    assert_int_equal(cred_poll_changes(cse), 1);                 /* c@x, served, is gone */
+    assert_int_equal(gone.n, 3);     /* b@x, which its own write removed unseen, is told now too */
+    assert_string_equal(gone.ids[1], "b@x");
+    assert_string_equal(gone.ids[2], "c@x");
+    assert_int_equal(cred_poll_changes(cse), 0);
+    assert_int_equal(gone.n, 3);                                 /* told once */
+    memset(&c, 0, sizeof c);
+    memset(&got, 0, sizeof got);
     cred_unfollow_changes(cse);
     assert_int_equal(cred_put_ca(admin, "ca2", pem), 0);
     assert_int_equal(cred_poll_changes(cse), 0);                 /* no longer followed */
