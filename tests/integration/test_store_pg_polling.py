@@ -10,9 +10,9 @@ ironbark_store_lock_driven_total stays 0 on either front-end, and after
 every answer no row is left in pch_answers or pch_requests (also when the
 answer reaches the front-end that queued the request, which takes it
 itself)."""
-import os, shutil, sys, tempfile, threading, time
+import os, shutil, sys, tempfile, time
 sys.path.insert(0, os.path.dirname(__file__))
-from harness import Cse, Tap, curl, wait_for
+from harness import Background as Bg, Cse, Tap, metric, wait_for
 import pg_server
 
 t = Tap()
@@ -22,27 +22,6 @@ PCU = "/cse-in/sensor/pch/pcu"
 # Parked polls last 4.5 s and requests 5 s, so that a wake slowed by a loaded
 # machine is still told from a lost one.
 SETTINGS = {"pch-poll-timeout": "4500", "pch-request-timeout": "5000"}
-
-
-class Bg:
-    """Runs fn() in a thread; result() waits for it (bounded)."""
-
-    def __init__(self, fn):
-        self.value = None
-        self.th = threading.Thread(target=lambda: setattr(self, "value", fn()), daemon=True)
-        self.th.start()
-
-    def result(self, timeout=20):
-        self.th.join(timeout)
-        return self.value
-
-
-def metric(fe, name):
-    r = curl("GET", fe.base + "/__metrics__", {"X-M2M-Origin": "CAdmin"})
-    for line in r.text.splitlines():
-        if line.startswith(name + " "):
-            return int(float(line.split()[1]))
-    return None
 
 
 def waits(fe):

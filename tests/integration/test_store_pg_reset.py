@@ -21,20 +21,12 @@ on a private server (pg_server.py), whatever store the rest of the suite uses.
 import json, socket, subprocess, threading
 
 import pg_server
-from harness import CSE_BIN, Cse, Tap, curl, wait_for
+from harness import CSE_BIN, Cse, Tap, curl, metric, wait_for
 
 t = Tap()
 srv = pg_server.server()
 db = srv.new_database()
 O = "Creset"
-
-
-def metric(cse, name):
-    r = curl("GET", cse.base + "/__metrics__", {"X-M2M-Origin": "CAdmin"})
-    for line in r.text.splitlines():
-        if line.startswith(name + " "):
-            return int(float(line.split()[1]))
-    return None
 
 
 class Gate:
