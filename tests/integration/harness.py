@@ -170,16 +170,10 @@ class Cse:
 
     def __init__(self, data_dir=None, preexec_fn=None, **settings):
         self.preexec_fn = preexec_fn
-        self.port = settings.pop("http_port", None) or free_port()
-        # Every CSE gets its own UDP port for CoAP (0 turns CoAP off), so that
-        # parallel tests never collide on the default 5683.
-        coap = settings.pop("coap_port", None)
-        self.coap_port = free_port(socket.SOCK_DGRAM) if coap is None else coap
-        coaps = settings.pop("coaps_port", None)
-        self.coaps_port = free_port(socket.SOCK_DGRAM) if coaps is None else coaps
-        # Every CSE also serves HTTPS (default 8443): give each its own port.
-        https = settings.pop("https_port", None)
-        self.https_port = free_port() if https is None else https  # 0 turns HTTPS off
+        # Ports the caller did not choose are picked here, and picked again
+        # if another process took one between the pick and the CSE's bind.
+        self.given_ports = {k: settings.pop(k, None) for k in ("http_port", "coap_port", "coaps_port", "https_port")}
+        self.pick_ports()
         self.own_dir = data_dir is None
         self.data_dir = data_dir or tempfile.mkdtemp(prefix="ironbark-test-")
         # Keys never go on the command line: psk=... entries are written to an
@@ -192,6 +186,16 @@ class Cse:
         self.rqi = 0
         self.log_path = os.path.join(self.data_dir, "cse.log")
         self.start_timeout = 10      # seconds; longer when run under valgrind (tests/bench)
+
+    def pick_ports(self):
+        g = self.given_ports
+        self.port = g["http_port"] or free_port()
+        # Every CSE gets its own UDP port for CoAP (0 turns CoAP off), so that
+        # parallel tests never collide on the default 5683.
+        self.coap_port = free_port(socket.SOCK_DGRAM) if g["coap_port"] is None else g["coap_port"]
+        self.coaps_port = free_port(socket.SOCK_DGRAM) if g["coaps_port"] is None else g["coaps_port"]
+        # Every CSE also serves HTTPS (default 8443): give each its own port.
+        self.https_port = free_port() if g["https_port"] is None else g["https_port"]  # 0 turns HTTPS off
 
     def args(self):
         a = [CSE_BIN, "--http-port", str(self.port), "--https-port", str(self.https_port),
@@ -209,6 +213,19 @@ class Cse:
         return a
 
     def start(self):
+        # free_port() closes what it bound: another process (an outgoing
+        # connection's ephemeral port, a parallel test) may take the port
+        # before the CSE binds it. Only ports picked here are picked again.
+        for attempt in range(3):
+            try:
+                return self.start_once()
+            except RuntimeError as e:
+                picked = any(v is None for v in self.given_ports.values())
+                if attempt == 2 or not picked or "Address already in use" not in str(e):
+                    raise
+                self.pick_ports()
+
+    def start_once(self):
         self.log = open(self.log_path, "ab")
         self.proc = subprocess.Popen(self.args(), stdout=self.log, stderr=self.log,
                                      preexec_fn=self.preexec_fn)

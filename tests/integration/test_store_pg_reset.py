@@ -124,6 +124,11 @@ try:
         before.append(in_thread(lambda: cse.get(app + "/box", origin=O, timeout=20)))
         t.ok(wait_for(lambda: pg_server.waiting_on_lock(srv, db) >= 1, seconds=8),
              "a request before the Reset waits on the lock")
+        # The other two queue inside the CSE, which pg_locks does not show: their
+        # connections are open (with the metrics request's own, four), so on a
+        # loaded machine the Reset is not sent before they arrived.
+        t.ok(wait_for(lambda: metric(cse, 'ironbark_open_connections{transport="http"}') >= 4, seconds=8),
+             "all three requests before the Reset have arrived")
         reset_th, reset = in_thread(lambda: curl("POST", cse.base + "/__ut__",
                                                  {"X-M2M-UTCMD": "Reset", "X-M2M-RI": "ut-reset"}, timeout=30))
         t.ok(wait_for(lambda: "'Reset' from 127.0.0.1: waits for the store" in cse.read_log(), seconds=8),
