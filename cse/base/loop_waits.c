@@ -164,6 +164,12 @@ static bool is_loop(const char *name)
     return !strcmp(name, "loop_run") || !strcmp(name, "main") || starts(name, "__libc_start");
 }
 
+static bool sanitizer_frame(const char *name)
+{
+    return starts(name, "libasan.") || starts(name, "libubsan.") || starts(name, "libtsan.") ||
+           starts(name, "__interceptor_") || starts(name, "__sanitizer");
+}
+
 /* "pg_store_get < registration.c:wanted < registration.c:send_step <
  * registration.c:on_timer": the outermost store
  * frame (the operation), then its callers up to the loop. */
@@ -177,7 +183,8 @@ static void site_of(char *out, size_t cap)
     for (int i = 0; i < n; i++) {
         const char *file;
         names[i] = frame_name(pcs[i], bufs[i], sizeof bufs[i], &file);
-        if (first == i && in_store(names[i], file)) first = i + 1;
+        /* Leading frames: a sanitizer's backtrace() interceptor, then ours. */
+        if (first == i && (in_store(names[i], file) || sanitizer_frame(names[i]))) first = i + 1;
     }
     if (first > 0 && !starts(names[first - 1], "loop_wait")) first--;
     size_t len = 0;
