@@ -1,10 +1,10 @@
 /* libcrypto only: this file must never include wolfSSL headers (design.md). */
 #include "x509_cache.h"
+#include "ossl_fetch.h"
 
 #include <openssl/asn1t.h>
 #include <openssl/crypto.h>
 
-#include <dlfcn.h>
 #include <link.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -39,8 +39,7 @@ static d2i_fn *real_d2i(void)
     static _Atomic(d2i_fn *) real;
     d2i_fn *f = atomic_load_explicit(&real, memory_order_acquire);
     if (!f) {
-        void *sym = dlvsym(RTLD_NEXT, "d2i_X509", "OPENSSL_3.0.0");
-        f = (d2i_fn *)(sym ? sym : dlsym(RTLD_NEXT, "d2i_X509"));
+        f = (d2i_fn *)ossl_next_definition("d2i_X509");
         atomic_store_explicit(&real, f, memory_order_release);
     }
     return f;
