@@ -18,6 +18,7 @@ import time
 sys.path.insert(0, os.path.dirname(__file__))
 from harness import Background as Bg, Cse, Tap, metric, wait_for
 import pg_server
+from pch_client import con_of
 
 t = Tap()
 O = "Cbusy"
@@ -88,8 +89,7 @@ try:
     held.remove(row)
     t.rsc(second.result(), 2004, 200, "A's update ends once the row is free")
     got = parked.result()
-    con = (((got.json or {}).get("m2m:rqp") or {}).get("pc", {}).get("m2m:sgn", {}).get("nev", {})
-           .get("rep", {}).get("m2m:cin", {}).get("con")) if got is not None else None
+    con = con_of(got)
     t.ok(got is not None and got.rsc == 2000 and con == "on-b", "the poll parked on A gets B's notification", got)
 finally:
     for h in held:

@@ -8,29 +8,10 @@ import os, shutil, sys, tempfile, time
 sys.path.insert(0, os.path.dirname(__file__))
 from harness import Background as Bg, Cse, Tap
 import pg_server
+from pch_client import BOX, O, answer, con_of, event, poll, rqp_of
 
 t = Tap()
-O = "Csensor"
-BOX = "/cse-in/sensor/box"
-PCU = "/cse-in/sensor/pch/pcu"
 SETTINGS = {"pch-poll-timeout": "3000", "pch-request-timeout": "8000"}
-
-
-def poll(fe, ret_ms=None):
-    return fe.get(PCU, origin=O, timeout=15, headers={"X-M2M-RET": str(ret_ms)} if ret_ms else None)
-
-
-def con_of(r):
-    q = ((r.json if r is not None else None) or {}).get("m2m:rqp") or {}
-    return q.get("pc", {}).get("m2m:sgn", {}).get("nev", {}).get("rep", {}).get("m2m:cin", {}).get("con"), q
-
-
-def event(fe, con):
-    return fe.create(BOX, 4, {"m2m:cin": {"con": con}}, origin=O)
-
-
-def answer(fe, rqi):
-    return fe.request("POST", PCU, origin=O, body={"m2m:rsp": {"rqi": rqi, "rsc": 2000, "rvi": "3", "fr": O}})
 
 
 pg = pg_server.server()
@@ -50,12 +31,13 @@ try:
     # --- queued on A, taken by a poll on B, once ---------------------------
     t.rsc(event(a, "c1"), 2001, 201, "an event on A while nobody polls")
     got = poll(b)
-    con, q = con_of(got)
+    con, q = con_of(got), rqp_of(got)
     t.ok(got.rsc == 2000 and con == "c1" and q.get("rqi"), "the AE's poll on B gets A's notification", got)
     t.rsc(answer(a, q.get("rqi")), 2000, 200, "its answer sent to A (the producer) is taken")
     t.rsc(answer(a, q.get("rqi")), 4004, 404, "a second answer to it -> 4004")
     event(a, "c1b")
-    con, q = con_of(poll(b))
+    got = poll(b)
+    con, q = con_of(got), rqp_of(got)
     t.eq(con, "c1b", "another event on A, polled on B")
     t.rsc(answer(b, q.get("rqi")), 2000, 200, "its answer sent to B (not the producer) is taken")
     t.rsc(answer(a, q.get("rqi")), 4004, 404, "and ends the request everywhere: answered again on A -> 4004")
@@ -72,7 +54,7 @@ try:
     event(a, "c2")
     got = parked.result()
     took = time.time() - t0
-    con, q = con_of(got)
+    con, q = con_of(got), rqp_of(got)
     # Without the notice B would not look again before the poll's timeout (4008).
     t.ok(got is not None and got.rsc == 2000 and con == "c2",
          "a poll parked on B wakes for a change on A (%.2f s after it was parked)" % took, got)
@@ -87,14 +69,14 @@ try:
          "with polls parked on A and B, one gets the notification and the other times out")
     for g in got:
         if g is not None and g.rsc == 2000:
-            answer(b, con_of(g)[1].get("rqi"))
+            answer(b, rqp_of(g).get("rqi"))
 
     # --- the same front-end still works ---------------------------------------
     parked = Bg(lambda: poll(a))
     time.sleep(0.5)
     event(a, "c4")
     got = parked.result()
-    con, q = con_of(got)
+    con, q = con_of(got), rqp_of(got)
     t.ok(got is not None and got.rsc == 2000 and con == "c4", "produced and polled on A", got)
     t.rsc(answer(a, q.get("rqi")), 2000, 200, "answered on A")
     for _ in range(30):
@@ -110,9 +92,9 @@ try:
         return s[0].get("rsr", 0) if s else 0
     before = answered_on_a()
     event(a, "c5")
-    con, q = con_of(poll(b))
-    big = {"m2m:rsp": {"rqi": q.get("rqi"), "rsc": 2000, "rvi": "3", "fr": O, "pc": {"m2m:dbg": "x" * 20000}}}
-    t.rsc(b.request("POST", PCU, origin=O, body=big), 2000, 200,
+    got = poll(b)
+    con, q = con_of(got), rqp_of(got)
+    t.rsc(answer(b, q.get("rqi"), big=True), 2000, 200,
           "a 20 kB answer sent to B (not the producer) is taken (kept as a row, the notice names it)")
     t.rsc(answer(a, q.get("rqi")), 4004, 404, "and ends the request everywhere: answered again on A -> 4004")
     for _ in range(50):

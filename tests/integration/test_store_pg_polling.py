@@ -14,11 +14,9 @@ import os, shutil, sys, tempfile, time
 sys.path.insert(0, os.path.dirname(__file__))
 from harness import Background as Bg, Cse, Tap, metric, wait_for
 import pg_server
+from pch_client import BOX, O, answer, con_of, event, poll, rqp_of
 
 t = Tap()
-O = "Csensor"
-BOX = "/cse-in/sensor/box"
-PCU = "/cse-in/sensor/pch/pcu"
 # Parked polls last 4.5 s and requests 5 s, so that a wake slowed by a loaded
 # machine is still told from a lost one.
 SETTINGS = {"pch-poll-timeout": "4500", "pch-request-timeout": "5000"}
@@ -26,29 +24,6 @@ SETTINGS = {"pch-poll-timeout": "4500", "pch-request-timeout": "5000"}
 
 def waits(fe):
     return metric(fe, "ironbark_store_waits_outside_fiber_total"), metric(fe, "ironbark_store_lock_driven_total")
-
-
-def poll(fe, ret_ms=None):
-    return fe.get(PCU, origin=O, timeout=15, headers={"X-M2M-RET": str(ret_ms)} if ret_ms else None)
-
-
-def rqp_of(r):
-    return ((r.json if r is not None else None) or {}).get("m2m:rqp") or {}
-
-
-def con_of(r):
-    return rqp_of(r).get("pc", {}).get("m2m:sgn", {}).get("nev", {}).get("rep", {}).get("m2m:cin", {}).get("con")
-
-
-def event(fe, con):
-    return fe.create(BOX, 4, {"m2m:cin": {"con": con}}, origin=O)
-
-
-def answer(fe, rqi, big=False):
-    rsp = {"rqi": rqi, "rsc": 2000, "rvi": "3", "fr": O}
-    if big:
-        rsp["pc"] = {"m2m:dbg": "x" * 20000}   # longer than a notice: a pch_answers row on the way
-    return fe.request("POST", PCU, origin=O, body={"m2m:rsp": rsp})
 
 
 def answered(fe):
