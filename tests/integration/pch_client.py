@@ -7,6 +7,15 @@ BOX = "/cse-in/sensor/box"
 PCU = "/cse-in/sensor/pch/pcu"
 
 
+def set_up(t, fe):
+    """The AE, its channel and a container whose changes notify the AE itself."""
+    fe.register_ae("sensor", origin=O, rr=False)
+    t.rsc(fe.create("/cse-in/sensor", 15, {"m2m:pch": {"rn": "pch"}}, origin=O), 2001, 201, "pollingChannel on A")
+    fe.create("/cse-in/sensor", 3, {"m2m:cnt": {"rn": "box"}}, origin=O)
+    r = fe.create(BOX, 23, {"m2m:sub": {"rn": "s", "nu": [O], "nse": True, "enc": {"net": [3]}}}, origin=O)
+    t.rsc(r, 2001, 201, "the AE subscribes itself (its notifications go through its channel)")
+
+
 def poll(fe, ret_ms=None):
     return fe.get(PCU, origin=O, timeout=15, headers={"X-M2M-RET": str(ret_ms)} if ret_ms else None)
 

@@ -8,7 +8,7 @@ import os, shutil, sys, tempfile, time
 sys.path.insert(0, os.path.dirname(__file__))
 from harness import Background as Bg, Cse, Tap
 import pg_server
-from pch_client import BOX, O, answer, con_of, event, poll, rqp_of
+from pch_client import BOX, O, answer, con_of, event, poll, rqp_of, set_up
 
 t = Tap()
 SETTINGS = {"pch-poll-timeout": "3000", "pch-request-timeout": "8000"}
@@ -22,11 +22,7 @@ bdir = tempfile.mkdtemp(prefix="ironbark-test-")
 shutil.copy2(os.path.join(a.data_dir, "credentials-root.key"), os.path.join(bdir, "credentials-root.key"))
 b = Cse(data_dir=bdir, db=uri, **SETTINGS).start()
 try:
-    a.register_ae("sensor", origin=O, rr=False)
-    t.rsc(a.create("/cse-in/sensor", 15, {"m2m:pch": {"rn": "pch"}}, origin=O), 2001, 201, "pollingChannel on A")
-    a.create("/cse-in/sensor", 3, {"m2m:cnt": {"rn": "box"}}, origin=O)
-    r = a.create(BOX, 23, {"m2m:sub": {"rn": "s", "nu": [O], "nse": True, "enc": {"net": [3]}}}, origin=O)
-    t.rsc(r, 2001, 201, "the AE subscribes itself (its notifications go through its channel)")
+    set_up(t, a)
 
     # --- queued on A, taken by a poll on B, once ---------------------------
     t.rsc(event(a, "c1"), 2001, 201, "an event on A while nobody polls")

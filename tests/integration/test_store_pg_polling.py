@@ -14,7 +14,7 @@ import os, shutil, sys, tempfile, time
 sys.path.insert(0, os.path.dirname(__file__))
 from harness import Background as Bg, Cse, Tap, metric, wait_for
 import pg_server
-from pch_client import BOX, O, answer, con_of, event, poll, rqp_of
+from pch_client import BOX, O, answer, con_of, event, poll, rqp_of, set_up
 
 t = Tap()
 # Parked polls last 4.5 s and requests 5 s, so that a wake slowed by a loaded
@@ -50,11 +50,7 @@ a = Cse(db=uri, **SETTINGS).start()
 b = None
 bdir = tempfile.mkdtemp(prefix="ironbark-test-")
 try:
-    a.register_ae("sensor", origin=O, rr=False)
-    t.rsc(a.create("/cse-in/sensor", 15, {"m2m:pch": {"rn": "pch"}}, origin=O), 2001, 201, "pollingChannel on A")
-    a.create("/cse-in/sensor", 3, {"m2m:cnt": {"rn": "box"}}, origin=O)
-    r = a.create(BOX, 23, {"m2m:sub": {"rn": "s", "nu": [O], "nse": True, "enc": {"net": [3]}}}, origin=O)
-    t.rsc(r, 2001, 201, "the AE subscribes itself (its notifications go through its channel)")
+    set_up(t, a)
     before_a = waits(a)
     t.ok(before_a[0] is not None and before_a[1] == 0, "A counts waits outside a fiber", before_a)
 
