@@ -10,9 +10,7 @@ rest of the suite uses:
   ironbark_group_commit_batch_size histogram counts commits).
 - After a restart of the CSE all twelve are stored."""
 import json
-import os
 import re
-import subprocess
 import time
 
 import pg_server
@@ -34,32 +32,14 @@ def commits(cse):
     return int(m.group(1)) if m else None
 
 
-def lock_table():
-    """A psql session holding ACCESS EXCLUSIVE on resources until its stdin gets COMMIT."""
-    p = subprocess.Popen(
-        [os.path.join(pg_server.PG_BIN, "psql"), "-X", "-q", "-v", "ON_ERROR_STOP=1", "-h", srv.dir,
-         "-p", str(srv.port), "-U", pg_server.USER, "-d", db],
-        stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, text=True)
-    p.stdin.write("BEGIN; LOCK TABLE resources IN ACCESS EXCLUSIVE MODE;\n")
-    p.stdin.flush()
-    return p
-
-
-def waiting_on_lock():
-    return int(srv.psql("SELECT count(*) FROM pg_locks WHERE NOT granted AND relation = 'resources'::regclass",
-                        db=db).strip() or 0)
-
-
 # The expiry sweep (a plain transaction) commits a pending batch when it
 # joins one, outside the histogram: no sweep during the test.
 with Cse(db=uri, expiry_interval=3600000) as cse:
     box = cse.ae_with_container(O, ae="gc", cnt="box")
     before = commits(cse)
     t.ok(before is not None, "the metrics endpoint counts group commits", before)
-    lock = lock_table()
-    t.ok(wait_for(lambda: srv.psql("SELECT count(*) FROM pg_locks WHERE mode = 'AccessExclusiveLock' AND granted"
-                                   " AND relation = 'resources'::regclass", db=db).strip() == "1", seconds=10),
-         "a second session holds the resources table")
+    lock = pg_server.TableLock(srv, db)
+    t.ok(lock.held, "a second session holds the resources table")
     client = RawClient(cse.coap_port)
     sent = {}
     for i in range(N):
@@ -68,11 +48,9 @@ with Cse(db=uri, expiry_interval=3600000) as cse:
         opts = path_options(box) + m2m_options(fr=O, rqi="gc%d" % i, ty=4) + [(CONTENT_FORMAT, uint_bytes(50))]
         client.send_raw(encode(CON, POST, mid, token, opts, payload))
         sent[token] = mid
-    t.ok(wait_for(lambda: waiting_on_lock() >= 1, seconds=5), "the first CREATE waits on the lock")
+    t.ok(wait_for(lambda: pg_server.waiting_on_lock(srv, db) >= 1, seconds=5), "the first CREATE waits on the lock")
     time.sleep(0.3)   # the other datagrams reach the CSE and queue behind it
-    lock.stdin.write("COMMIT;\n")
-    lock.stdin.close()
-    lock.wait(timeout=10)
+    lock.release()
     got = {}
     deadline = time.time() + 20
     while len(got) < N and time.time() < deadline:

@@ -79,21 +79,6 @@ def healthy(cse):
     return h.status == 200 and '"status":"ok"' in h.text
 
 
-def cred_lock():
-    """A session holding cred_console_code locked, until its stdin closes."""
-    p = subprocess.Popen([pg_server.PG_BIN + "/psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", "-h", srv.dir,
-                          "-p", str(srv.port), "-U", pg_server.USER, "-d", db],
-                         stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, text=True)
-    p.stdin.write("BEGIN; LOCK TABLE cred_console_code IN ACCESS EXCLUSIVE MODE;\n")
-    p.stdin.flush()
-    return p
-
-
-def cred_waiting():
-    return int(srv.psql("SELECT count(*) FROM pg_locks WHERE NOT granted"
-                        " AND relation = 'cred_console_code'::regclass", db=db).strip() or 0)
-
-
 def delivered(cse):
     return metric(cse, 'ironbark_notifications_total{outcome="delivered"}')
 
@@ -164,19 +149,16 @@ try:
         code = p.stdout.strip()
         t.ok(p.returncode == 0 and len(code) == 20, "m2m-cse console-login mints a code in the shared store",
              p.stderr)
-        locker = cred_lock()
-        t.ok(wait_for(lambda: srv.psql("SELECT count(*) FROM pg_locks WHERE granted AND mode = "
-                                       "'AccessExclusiveLock' AND relation = 'cred_console_code'::regclass",
-                                       db=db).strip() == "1", seconds=10), "a second session locks the codes")
+        locker = pg_server.TableLock(srv, db, "cred_console_code")
+        t.ok(locker.held, "a second session locks the codes")
         login_th, login = in_thread(lambda: curl("POST", cse.https_base + "/console/api/login",
                                                  {"Content-Type": "application/json"}, json.dumps({"code": code}),
                                                  extra=cse.https_curl_options(), timeout=20))
-        t.ok(wait_for(lambda: cred_waiting() >= 1, seconds=8), "the code check waits on the lock")
+        t.ok(wait_for(lambda: pg_server.waiting_on_lock(srv, db, "cred_console_code") >= 1, seconds=8),
+             "the code check waits on the lock")
         t.ok(healthy(cse), "/__health__ is answered while the login waits")
         t.ok(login_th.is_alive(), "... and the login still waits")
-        locker.stdin.write("COMMIT;\n")
-        locker.stdin.close()
-        locker.wait(timeout=10)
+        locker.release()
         login_th.join(timeout=20)
         r = login.get("r")
         t.ok(r is not None and r.status == 200 and (r.json or {}).get("originator") == "CAdmin",
