@@ -46,7 +46,7 @@ static int64_t check_file(struct loop *loop, int64_t id, void *data)
 static void waits_metric(void *data, struct metrics_text *out)
 {
     struct follow *f = data;
-    if (!f->open) return;
+    if (!f->open || !cred_shared(f->cse->creds)) return;   /* SQLite never waits on a socket */
     metrics_head(out, "ironbark_credential_waits_outside_fiber_total", "counter",
                  "Credential database round trips waited for outside a fiber, blocking the loop (start-up not counted).");
     metrics_line(out, "ironbark_credential_waits_outside_fiber_total %llu",
