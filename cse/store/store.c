@@ -1,4 +1,5 @@
 #include "store.h"
+#include "wal_gather.h"
 #include "store_keys.h"
 #include "store_pg.h"
 
@@ -461,8 +462,9 @@ int store_open(struct store **out, const char *file, enum store_sync sync)
     /* No allocation statistics: they cost a global mutex per SQLite malloc.
      * Only possible before SQLite initialises; later calls fail harmlessly. */
     sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
+    /* A commit's WAL frames in one write instead of two calls a frame (wal_gather.h). */
     if (sqlite3_open_v2(file, &s->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE |
-                        SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK) {
+                        SQLITE_OPEN_NOMUTEX, wal_gather_vfs()) != SQLITE_OK) {
         log_error("store: cannot open %s: %s", file, s->db ? sqlite3_errmsg(s->db) : "no memory");
         store_close(s);
         return RSC_INTERNAL_SERVER_ERROR;
