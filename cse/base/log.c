@@ -68,31 +68,85 @@ static void stamp_now(char *out, size_t cap)
     snprintf(out + n, cap - n, ".%03dZ", (int)(ts.tv_nsec / 1000000) % 1000);
 }
 
+/* Info and debug lines wait here while this thread's loop runs and are
+ * written when it is about to sleep (log_hold()): one write a round instead
+ * of one a line. On this kind of machine a write costs more than the rest
+ * of a RETRIEVE, and the request log writes a line per request
+ * (docs/performance.md, *Log lines per round*). Warnings and errors are
+ * written at once, after what waits, so the order holds and a crash right
+ * after one still shows it; a kill -9 loses at most one round's info lines.
+ * Per thread: a loop and its lines belong to one thread. */
+static _Thread_local struct {
+    int holding;               /* loop_run() levels of this thread */
+    size_t len;
+    char text[16384];
+} held;
+
+void log_flush(void)
+{
+    if (!held.len) return;
+    fwrite(held.text, 1, held.len, stderr);
+    held.len = 0;
+}
+
+void log_hold(bool on)
+{
+    if (on) {
+        held.holding++;
+        return;
+    }
+    log_flush();
+    if (held.holding) held.holding--;
+}
+
+static void out(int level, const char *line, size_t len)
+{
+    if (!held.holding || level <= LOG_LVL_WARN || len > sizeof held.text) {
+        log_flush();
+        fwrite(line, 1, len, stderr);
+        return;
+    }
+    if (held.len + len > sizeof held.text) log_flush();
+    memcpy(held.text + held.len, line, len);
+    held.len += len;
+}
+
 /* One finished line: the JSON object's closing brace is added here. */
 static void emit(int level, const char *body, bool json_fields)
 {
     char stamp[32];
     stamp_now(stamp, sizeof stamp);
     if (log_format == LOG_FORMAT_TEXT) {
-        fprintf(stderr, "%s %-5s %s\n", stamp, level_names[level], body);
+        char text[2300];
+        int n = snprintf(text, sizeof text, "%s %-5s %s\n", stamp, level_names[level], body);
+        if (n < 0) return;
+        if ((size_t)n >= sizeof text) {          /* cut short: still one line */
+            n = (int)sizeof text - 1;
+            text[n - 1] = '\n';
+        }
+        out(level, text, (size_t)n);
         return;
     }
-    char line[4096];
+    /* The object's members within 4 096 bytes, as before, then its "}\n". */
+    char line[4096 + 2];
+    const size_t cap = 4096;
     size_t len = 0;
     line[0] = 0;
-    put(line, &len, sizeof line, "{\"ts\":\"", 7);
-    put(line, &len, sizeof line, stamp, strlen(stamp));
-    put(line, &len, sizeof line, "\",\"level\":\"", 11);
-    put(line, &len, sizeof line, level_names[level], strlen(level_names[level]));
+    put(line, &len, cap, "{\"ts\":\"", 7);
+    put(line, &len, cap, stamp, strlen(stamp));
+    put(line, &len, cap, "\",\"level\":\"", 11);
+    put(line, &len, cap, level_names[level], strlen(level_names[level]));
     if (json_fields) {
-        put(line, &len, sizeof line, "\",", 2);
-        put(line, &len, sizeof line, body, strlen(body));
+        put(line, &len, cap, "\",", 2);
+        put(line, &len, cap, body, strlen(body));
     } else {
-        put(line, &len, sizeof line, "\",\"msg\":\"", 9);
-        put_escaped(line, &len, sizeof line, body);
-        put(line, &len, sizeof line, "\"", 1);
+        put(line, &len, cap, "\",\"msg\":\"", 9);
+        put_escaped(line, &len, cap, body);
+        put(line, &len, cap, "\"", 1);
     }
-    fprintf(stderr, "%s}\n", line);
+    line[len++] = '}';
+    line[len++] = '\n';
+    out(level, line, len);
 }
 
 void log_fields(int level, const char *event, const struct log_field *fields, int n)

@@ -3,6 +3,8 @@
 #ifndef IRONBARK_LOG_H
 #define IRONBARK_LOG_H
 
+#include <stdbool.h>
+
 enum log_level { LOG_LVL_ERROR, LOG_LVL_WARN, LOG_LVL_INFO, LOG_LVL_DEBUG };
 
 extern int log_level;
@@ -18,6 +20,13 @@ int log_format_parse(const char *name);
 /* Parses "error", "warn", "info", "debug"; returns -1 when unknown. */
 int log_level_parse(const char *name);
 void log_write(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* While held (loop_run() holds its thread's lines), info and debug lines
+ * are kept in a buffer and written by log_flush() (the loop, before it
+ * sleeps), or when the buffer is full or a warning or error comes. Calls
+ * nest; the last release flushes. */
+void log_hold(bool on);
+void log_flush(void);
 
 /* One event with named fields (the request log): "event k=v k=v" in text,
  * where a value with spaces, quotes or control characters is quoted and

@@ -1,4 +1,5 @@
 #include "loop.h"
+#include "log.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -204,11 +205,14 @@ bool loop_running(void) { return running > 0; }
 int loop_run(struct loop *l)
 {
     running++;
+    log_hold(true);
     l->stop = 0;
     while (!l->stop) {
         loop_run_before_sleep(l);
+        log_flush();           /* the round's lines, before waiting */
         int n = epoll_wait(l->epfd, l->fired, 256, next_timeout(l));
         if (n < 0 && errno != EINTR) {
+            log_hold(false);
             running--;
             return -1;
         }
@@ -225,6 +229,7 @@ int loop_run(struct loop *l)
         run_timers(l);
     }
     loop_run_before_sleep(l);   /* finish the last round's work */
+    log_hold(false);
     running--;
     return 0;
 }

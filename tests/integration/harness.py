@@ -242,6 +242,20 @@ class Cse:
                 time.sleep(0.05)
         raise RuntimeError("m2m-cse did not start listening: " + self.read_log())
 
+    def log_barrier(self):
+        """The CSE writes a round's info lines when its loop is about to sleep
+        (cse/base/log.h): one round trip (a CoAP ping, else GET /__health__)
+        is answered in a later round, so every line of the rounds that
+        answered the caller's earlier requests is on file after it."""
+        if self.coap_port and self.coap_ping(timeout=0.5):
+            return
+        try:
+            with socket.create_connection((self.host, self.port), timeout=1) as s:
+                s.sendall(b"GET /__health__ HTTP/1.1\r\nHost: barrier\r\nConnection: close\r\n\r\n")
+                s.recv(256)
+        except OSError:
+            pass
+
     def coap_ping(self, timeout=0.2):
         """True when the CoAP endpoint answers a CoAP ping (empty CON) with RST."""
         host = self.settings.get("coap_host", "127.0.0.1")
@@ -267,6 +281,8 @@ class Cse:
         return b"".join(open(p, "rb").read() for p in glob.glob(os.path.join(self.data_dir, "cse.db*")))
 
     def read_log(self):
+        if self.proc and self.proc.poll() is None:
+            self.log_barrier()
         try:
             with open(self.log_path, errors="replace") as f:
                 return f.read()
