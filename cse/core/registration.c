@@ -43,6 +43,7 @@ struct registration {
     struct m2m_response answer; /* what the queued answer job handles */
     char why[300];              /* ... and how a failure is told */
     int failures;
+    bool reregistering;         /* the registrar lost us: told once until registered again */
     /* What was last logged, so that a registrar down for an hour is one line. */
     int logged_rsc;
     const char *logged_step;
@@ -170,6 +171,7 @@ static void became_registered(struct registration *reg)
         log_info("registered at %s (%s) as %s", reg->cse->cfg.registrar_csi, reg->cse->cfg.registrar_url,
                  reg->cse->csi);
     reg->registered = true;
+    reg->reregistering = false;
     reg->failures = 0;
     reg->logged_rsc = 0;
     reg->logged_step = NULL;
@@ -179,6 +181,17 @@ static void became_registered(struct registration *reg)
     } else {
         schedule(reg, STEP_CHECK, reg->cse->cfg.registration_check_ms);
     }
+}
+
+/* The registrar answered 4004 for our <remoteCSE> (why: to which step):
+ * registering again from scratch, logged once until registered again. */
+static void register_again(struct registration *reg, const char *why)
+{
+    if (!reg->reregistering)
+        log_info("registration: %s no longer knows %s (%s); registering again", reg->cse->cfg.registrar_csi,
+                 reg->cse->csi, why);
+    reg->reregistering = true;
+    schedule(reg, STEP_CREATE, 0);
 }
 
 /* Runs req inside this CSE as the CSE itself; returns the RSC. */
@@ -313,7 +326,7 @@ static void handle_answer(struct registration *reg)
         break;
     case STEP_UPDATE:
         if (rsp->rsc == RSC_UPDATED) schedule(reg, STEP_BASE, 0);
-        else if (rsp->rsc == RSC_NOT_FOUND) schedule(reg, STEP_CREATE, 0);
+        else if (rsp->rsc == RSC_NOT_FOUND) register_again(reg, "its UPDATE answered 4004");
         else failed(reg, rsp->rsc, reg->why);
         break;
     case STEP_CHECK:
@@ -322,9 +335,7 @@ static void handle_answer(struct registration *reg)
             schedule(reg, registration_differs(got, want) ? STEP_UPDATE : STEP_BASE, 0);
             json_decref(want);
         } else if (rsp->rsc == RSC_NOT_FOUND) {
-            log_info("registration: %s no longer knows %s; registering again", reg->cse->cfg.registrar_csi,
-                     reg->cse->csi);
-            schedule(reg, STEP_CREATE, 0);
+            register_again(reg, "the check's RETRIEVE answered 4004");
         } else {
             failed(reg, rsp->rsc, reg->why);
         }

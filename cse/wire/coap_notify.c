@@ -25,6 +25,7 @@ struct coap_client;
 struct pending {
     struct pending *next;
     struct coap_client *cl;
+    coap_session_t *s;
     uint8_t token[8];
     size_t toklen;
     outbound_done_fn *done;
@@ -33,10 +34,13 @@ struct pending {
 };
 
 /* A session per scheme and host:port; a coaps:// one keeps the PSK
- * libcoap was given (it points into it) until the client goes. */
+ * libcoap was given (it points into it) until the session goes. A slot
+ * whose s is NULL is free. A retired session takes no new requests and is
+ * released after libcoap's call in progress (drop_retired). */
 struct session {
     char key[88];                  /* "coaps://host:port" */
     coap_session_t *s;
+    bool retired;
     char identity[CRED_ID_MAX];
     uint8_t psk[CRED_KEY_MAX];
 };
@@ -50,7 +54,7 @@ struct coap_client {
     int64_t tick;
     struct pending *pending;
     struct session sessions[MAX_SESSIONS];
-    int nsessions;
+    int nsessions;                 /* slots in use or freed, the rest never used */
 };
 
 /* --- URL and PDU --------------------------------------------------------------- */
@@ -148,6 +152,49 @@ static void finish(struct pending *x, int rsc, const char *unreachable, const ui
     free(x);
 }
 
+/* A failed exchange whose PDU libcoap still holds (after an ICMP error it
+ * keeps a CON for retransmission; after our own timeout it retransmits on)
+ * must never reach the peer later: its owner moved on, and a stale CREATE
+ * or UPDATE arriving once the peer is up would undo that. libcoap 3 lets go
+ * of a queued PDU only with its whole session, so the session is retired:
+ * no new requests go to it, and drop_retired() ends it. */
+static void retire(struct coap_client *cl, const coap_session_t *s)
+{
+    for (int i = 0; i < cl->nsessions; i++)
+        if (cl->sessions[i].s == s) cl->sessions[i].retired = true;
+}
+
+/* Ends the retired sessions: outside libcoap's own calls (it may be
+ * walking their queues). Exchanges still waiting on one (queued behind the
+ * failed one) are told it is gone; they are answered after libcoap dropped
+ * their PDUs, so their owners' retries go to a fresh session. */
+static void drop_retired(struct coap_client *cl)
+{
+    for (int i = 0; i < cl->nsessions; i++) {
+        struct session *slot = &cl->sessions[i];
+        if (!slot->s || !slot->retired) continue;
+        coap_session_t *s = slot->s;
+        struct pending *orphans = NULL;
+        for (struct pending **p = &cl->pending; *p;) {
+            struct pending *x = *p;
+            if (x->s != s) { p = &x->next; continue; }
+            *p = x->next;
+            if (x->timer) loop_del_timer(cl->loop, x->timer);
+            x->next = orphans;
+            orphans = x;
+        }
+        /* Not an ICMP reason: that one would keep CONs queued again. */
+        coap_session_disconnected(s, COAP_NACK_NOT_DELIVERABLE);
+        coap_session_release(s);
+        memset(slot, 0, sizeof *slot); /* the PSK too */
+        while (orphans) {
+            struct pending *x = orphans;
+            orphans = x->next;
+            finish(x, RSC_TARGET_NOT_REACHABLE, "an earlier request to this peer failed", NULL, 0, NULL);
+        }
+    }
+}
+
 /* The answer's Location-Path options as a oneM2M ID (Content-Location):
  * a first "~" segment starts an SP-relative ID, "_" an absolute one. ""
  * when there are none or they do not fit. */
@@ -216,6 +263,8 @@ static void on_nack(coap_session_t *s, const coap_pdu_t *sent, const coap_nack_r
     if (!cl || !sent) return;
     coap_bin_const_t tok = coap_pdu_get_token(sent);
     struct pending *x = take(cl, tok.s, tok.length);
+    /* The other reasons came with libcoap dropping the PDU itself. */
+    if (reason == COAP_NACK_ICMP_ISSUE) retire(cl, s);
     if (x) finish(x, RSC_TARGET_NOT_REACHABLE, nack_reason(reason), NULL, 0, NULL);
 }
 
@@ -223,9 +272,12 @@ static int64_t on_timeout(struct loop *loop, int64_t id, void *data)
 {
     (void)loop; (void)id;
     struct pending *x = data;
+    struct coap_client *cl = x->cl;
     x->timer = 0;
-    take(x->cl, x->token, x->toklen);
+    take(cl, x->token, x->toklen);
+    retire(cl, x->s);
     finish(x, RSC_TARGET_NOT_REACHABLE, "timeout", NULL, 0, NULL);
+    drop_retired(cl);
     return -1;
 }
 
@@ -234,6 +286,7 @@ static void on_readable(struct loop *loop, int fd, void *data, int mask)
     (void)loop; (void)fd; (void)mask;
     struct coap_client *cl = data;
     coap_io_process(cl->ctx, COAP_IO_NO_WAIT);
+    drop_retired(cl);
 }
 
 static int64_t on_tick(struct loop *loop, int64_t id, void *data)
@@ -241,6 +294,7 @@ static int64_t on_tick(struct loop *loop, int64_t id, void *data)
     (void)loop; (void)id;
     struct coap_client *cl = data;
     coap_io_process(cl->ctx, COAP_IO_NO_WAIT);
+    drop_retired(cl);
     return TICK_MS;
 }
 
@@ -308,16 +362,19 @@ static coap_session_t *session_for(struct coap_client *cl, const struct coap_url
 {
     char key[sizeof cl->sessions[0].key];
     snprintf(key, sizeof key, "%s://%s", u->secure ? "coaps" : "coap", u->ep.hostport);
-    for (int i = 0; i < cl->nsessions; i++)
-        if (!strcmp(cl->sessions[i].key, key)) return cl->sessions[i].s;
-    if (cl->nsessions == MAX_SESSIONS) return NULL;
-    struct session *slot = &cl->sessions[cl->nsessions];
+    struct session *slot = NULL;
+    for (int i = 0; i < cl->nsessions; i++) {
+        struct session *x = &cl->sessions[i];
+        if (x->s && !x->retired && !strcmp(x->key, key)) return x->s;
+        if (!x->s && !slot) slot = x;
+    }
+    if (!slot && cl->nsessions == MAX_SESSIONS) return NULL;
+    if (!slot) slot = &cl->sessions[cl->nsessions++];
     coap_session_t *s = new_session(cl->cse, cl->ctx, u, slot);
     if (!s) { memset(slot, 0, sizeof *slot); return NULL; }
     coap_session_set_app_data(s, cl);
     snprintf(slot->key, sizeof slot->key, "%s", key);
     slot->s = s;
-    cl->nsessions++;
     return s;
 }
 
@@ -335,6 +392,7 @@ static int coap_send_async(struct cse *cse, const struct outbound_request *a, ou
         return -1;
     }
     x->cl = cl;
+    x->s = s;
     x->done = done;
     x->data = data;
     x->timer = loop_add_timer(cl->loop, a->timeout_ms, on_timeout, x);

@@ -3,7 +3,9 @@
  * context of the CSE (cse->coap_client), driven by the event loop, sends
  * each NOTIFY as a confirmable POST with the oneM2M options (RVI, FR, RQI,
  * EC) and reads the RSC option of the answer; coaps:// sessions use DTLS
- * with the PSK that outbound-psk names (docs/security.md). */
+ * with the PSK that outbound-psk names (docs/security.md). A request
+ * reported failed is never sent later (its session is retired;
+ * docs/decisions.md). */
 #ifndef IRONBARK_COAP_NOTIFY_H
 #define IRONBARK_COAP_NOTIFY_H
 

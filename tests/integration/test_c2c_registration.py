@@ -5,20 +5,26 @@ registers over HTTPS with a certificate whose URI SAN is its CSE-ID, and
 appears in the first one's dcse at the IN; impersonation is refused (4106,
 4107); a clean stop deregisters; a registrar that restarts without its data
 is registered at again, and while it is down the MN keeps serving its AEs
-and logs the failure once, not per attempt. An IN-CSE with a registrar,
+and logs the failure once, not per attempt; a registrar that lost the
+registration between a check and the UPDATE it led to (a scripted HTTP
+registrar) is registered at again, logged once with the reason. An IN-CSE
+with a registrar,
 and an unusable public-poa, stop the start with a message (public-poa in
 use: test_c2c_ae_contact_list)."""
+import http.server
+import json
 import os
 import shutil
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 
 sys.path.insert(0, os.path.dirname(__file__))
 import harness  # noqa: E402
 import secure  # noqa: E402
-from harness import Cse, Tap, wait_for, write_private  # noqa: E402
+from harness import Cse, Tap, free_port, wait_for, write_private  # noqa: E402
 
 t = Tap()
 TOOL = os.environ.get("M2M_TOOL", os.path.join(harness.BUILD, "m2m"))
@@ -48,6 +54,73 @@ def mn_of(inn):
                psk=["mn-key:%s:/id-in" % MN_KEY], **FAST)
 
 
+class LosingRegistrar(http.server.BaseHTTPRequestHandler):
+    """An HTTP registrar "/id-in" that keeps the <remoteCSE> it was sent,
+    shows the first check a changed poa and answers the UPDATE that follows
+    4004, as a registrar that lost the registration meanwhile would."""
+    protocol_version = "HTTP/1.1"
+    seen = []       # (method, path)
+    csr = None
+    checks = 0
+
+    def answer(self, rsc, status, key=None, value=None):
+        body = json.dumps({key: value}).encode() if key else b""
+        self.send_response(status)
+        self.send_header("X-M2M-RSC", str(rsc))
+        self.send_header("X-M2M-RI", self.headers.get("X-M2M-RI", ""))
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def handle_one(self):
+        n = int(self.headers.get("Content-Length") or 0)
+        sent = json.loads(self.rfile.read(n)).get("m2m:csr") if n else None
+        cls = LosingRegistrar
+        cls.seen.append((self.command, self.path))
+        if self.path == "/~/id-in/id-in" and self.command == "GET":
+            return self.answer(2000, 200, "m2m:cb", {"rn": "cse-in", "csi": "/id-in", "cst": 1, "srv": ["3"]})
+        if self.path == "/~/id-in/id-in" and self.command == "POST":
+            cls.csr = sent
+            return self.answer(2001, 201, "m2m:csr", sent)
+        if self.command == "GET":
+            cls.checks += 1
+            return self.answer(2000, 200, "m2m:csr", dict(cls.csr, poa=["http://gone.invalid"]) if cls.checks == 1
+                               else cls.csr)
+        if self.command == "PUT" and cls.checks == 1:
+            return self.answer(4004, 404)
+        cls.csr.update(sent or {})
+        return self.answer(2004, 200, "m2m:csr", cls.csr)
+
+    do_GET = do_POST = do_PUT = do_DELETE = handle_one
+
+    def log_message(self, *args):
+        pass
+
+
+def reregistration_is_logged():
+    srv = http.server.ThreadingHTTPServer(("127.0.0.1", free_port()), LosingRegistrar)
+    srv.daemon_threads = True
+    threading.Thread(target=srv.serve_forever, daemon=True).start()
+    mn3 = Cse(cse_id="id-mn3", cse_type=2, registrar="http://127.0.0.1:%d" % srv.server_address[1],
+              registrar_csi="/id-in", **FAST)
+    seen = LosingRegistrar.seen
+    try:
+        mn3.start()
+        flow = [("GET", "/~/id-in/id-mn3"), ("PUT", "/~/id-in/id-mn3"), ("POST", "/~/id-in/id-in"),
+                ("GET", "/~/id-in/id-in")]   # check, UPDATE (4004), CREATE, the registrar's CSEBase
+        t.ok(wait_for(lambda: any(seen[i:i + 4] == flow for i in range(len(seen))), seconds=10),
+             "check, UPDATE answered 4004: the MN registers again", seen)
+        lines = [ln for ln in mn3.read_log().splitlines() if "registering again" in ln]
+        t.ok(len(lines) == 1 and " info " in lines[0] and "no longer knows /id-mn3" in lines[0]
+             and "UPDATE answered 4004" in lines[0], "... logged once at info, with the reason", lines)
+    finally:
+        mn3.__exit__(None)
+        srv.shutdown()
+        srv.server_close()
+
+
+reregistration_is_logged()
 bad = Cse(cse_id="id-bad", registrar="coaps://127.0.0.1:9")
 try:
     bad.start()
