@@ -4,6 +4,8 @@
 
 #include <openssl/asn1t.h>
 #include <openssl/crypto.h>
+#include <openssl/err.h>
+#include <openssl/evp.h>
 
 #include <link.h>
 #include <pthread.h>
@@ -14,6 +16,7 @@
 #include <string.h>
 
 typedef X509 *d2i_fn(X509 **a, const unsigned char **in, long len);
+typedef int verify_fn(X509 *a, EVP_PKEY *r);
 
 /* One certificate: its DER bytes and the X509 libcrypto parsed from them,
  * holding one reference of the cache's. */
@@ -21,6 +24,7 @@ struct slot {
     unsigned char *der;
     size_t len;
     X509 *x509;
+    EVP_PKEY *signer;     /* a copy of the key its signature last verified with, or NULL */
     unsigned long used;   /* tick of the last hit or insert: least recent goes first */
 };
 
@@ -30,19 +34,27 @@ static struct {
     struct slot slot[X509_CACHE_SLOTS];
 } cache = { .lock = PTHREAD_MUTEX_INITIALIZER };
 
-static atomic_ulong hits;
+static atomic_ulong hits, verify_hits;
 
 unsigned long x509_cache_hits(void) { return atomic_load_explicit(&hits, memory_order_relaxed); }
 
-static d2i_fn *real_d2i(void)
+unsigned long x509_cache_verify_hits(void) { return atomic_load_explicit(&verify_hits, memory_order_relaxed); }
+
+/* libcrypto's definition of symbol, looked up once into *found. */
+static void *libcrypto_definition(_Atomic(void *) *found, const char *symbol)
 {
-    static _Atomic(d2i_fn *) real;
-    d2i_fn *f = atomic_load_explicit(&real, memory_order_acquire);
+    void *f = atomic_load_explicit(found, memory_order_acquire);
     if (!f) {
-        f = (d2i_fn *)ossl_next_definition("d2i_X509");
-        atomic_store_explicit(&real, f, memory_order_release);
+        f = ossl_next_definition(symbol);
+        atomic_store_explicit(found, f, memory_order_release);
     }
     return f;
+}
+
+static d2i_fn *real_d2i(void)
+{
+    static _Atomic(void *) real;
+    return (d2i_fn *)libcrypto_definition(&real, "d2i_X509");
 }
 
 /* The length of the DER SEQUENCE at p with its header, if it is one of
@@ -109,6 +121,7 @@ static void insert(const unsigned char *der, size_t len, X509 *x)
     }
     memcpy(copy, der, len);
     X509 *evicted = NULL;
+    EVP_PKEY *evicted_signer = NULL;
     unsigned char *evicted_der = NULL;
     pthread_mutex_lock(&cache.lock);
     struct slot *victim = &cache.slot[0];
@@ -122,6 +135,7 @@ static void insert(const unsigned char *der, size_t len, X509 *x)
     }
     if (victim) {
         evicted = victim->x509;
+        evicted_signer = victim->signer;
         evicted_der = victim->der;
         *victim = (struct slot){ .der = copy, .len = len, .x509 = x, .used = ++cache.tick };
     }
@@ -131,6 +145,7 @@ static void insert(const unsigned char *der, size_t len, X509 *x)
         X509_free(x);
     }
     X509_free(evicted);
+    EVP_PKEY_free(evicted_signer);
     free(evicted_der);
 }
 
@@ -157,6 +172,71 @@ X509 *x509_cache_d2i(X509 **a, const unsigned char **in, long len)
     }
     return x;
 }
+
+static verify_fn *real_verify(void)
+{
+    static _Atomic(void *) real;
+    return (verify_fn *)libcrypto_definition(&real, "X509_verify");
+}
+
+/* Whether x is one of the cache's certificates; if so, *signer is a new
+ * reference to the key its signature verified with before, or NULL. */
+static bool cached_signer(const X509 *x, EVP_PKEY **signer)
+{
+    bool cached = false;
+    *signer = NULL;
+    pthread_mutex_lock(&cache.lock);
+    for (int i = 0; i < X509_CACHE_SLOTS && !cached; i++) {
+        struct slot *s = &cache.slot[i];
+        if (s->x509 != x) continue;
+        cached = true;
+        if (s->signer && EVP_PKEY_up_ref(s->signer) == 1) *signer = s->signer;
+    }
+    pthread_mutex_unlock(&cache.lock);
+    return cached;
+}
+
+/* Remembers that x's signature verified with key: a copy of the key, so
+ * that a later key is compared by value, whatever becomes of this one. */
+static void remember_signer(const X509 *x, EVP_PKEY *key)
+{
+    ERR_set_mark();
+    EVP_PKEY *copy = EVP_PKEY_dup(key);
+    ERR_pop_to_mark();   /* a key that cannot be copied is not remembered; no error of ours */
+    if (!copy) return;
+    pthread_mutex_lock(&cache.lock);
+    for (int i = 0; i < X509_CACHE_SLOTS; i++) {
+        struct slot *s = &cache.slot[i];
+        if (s->x509 != x) continue;
+        EVP_PKEY *old = s->signer;
+        s->signer = copy;
+        copy = old;
+        break;
+    }
+    pthread_mutex_unlock(&cache.lock);
+    EVP_PKEY_free(copy);
+}
+
+int x509_cache_verify(X509 *a, EVP_PKEY *r)
+{
+    verify_fn *real = real_verify();
+    if (!real) return -1;
+    EVP_PKEY *signer;
+    if (!a || !r || !cached_signer(a, &signer)) return real(a, r);
+    ERR_set_mark();   /* EVP_PKEY_eq() of keys of other types may queue an error */
+    bool same = signer && EVP_PKEY_eq(signer, r) == 1;
+    ERR_pop_to_mark();
+    EVP_PKEY_free(signer);
+    if (same) {
+        atomic_fetch_add_explicit(&verify_hits, 1, memory_order_relaxed);
+        return 1;
+    }
+    int rc = real(a, r);
+    if (rc == 1) remember_signer(a, r);
+    return rc;
+}
+
+int X509_verify(X509 *a, EVP_PKEY *r) { return x509_cache_verify(a, r); }
 
 /* libssl's executable segment, found once: only its calls are answered
  * from the cache. Other callers may change what they parsed (libcrypto's

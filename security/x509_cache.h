@@ -5,9 +5,10 @@
  * and, from most devices, the same CA certificate. x509_cache.c defines
  * d2i_X509() in the transports module; a call from libssl (its Certificate
  * messages, HTTPS and libcoap's DTLS) whose DER bytes equal a certificate
- * parsed before gets that X509 with a new reference. Only the parse is
- * shared: chain building, signatures, CRL and expiry are checked on every
- * handshake as before. Bounded: X509_CACHE_SLOTS certificates of at most
+ * parsed before gets that X509 with a new reference. Only the parse, and
+ * the check of such a certificate's signature by a key of equal value
+ * (x509_cache_verify()), are shared: chain building, trust, CRL and expiry
+ * are checked on every handshake as before. Bounded: X509_CACHE_SLOTS certificates of at most
  * X509_CACHE_DER_MAX bytes, least recently used out first
  * (docs/decisions.md, "CoAPS handshakes"). No wolfSSL headers here. */
 #ifndef IRONBARK_X509_CACHE_H
@@ -28,5 +29,19 @@ X509 *x509_cache_d2i(X509 **a, const unsigned char **in, long len);
 
 /* Parses answered from the cache since start: > 0 once libssl reached it. */
 unsigned long x509_cache_hits(void);
+
+/* X509_verify() (the signature of a by the key r; libcrypto's chain
+ * verification calls it for every certificate it checks): for a certificate
+ * of the cache whose signature already verified with a key equal to r
+ * (EVP_PKEY_eq(), against a copy kept with the certificate), 1 without
+ * verifying again; anything else, libcrypto's own, and a success by a cached
+ * certificate is remembered. Only the signature's result is reused, for the
+ * same bytes and the same key: a failure is never remembered, and chain
+ * building, trust, expiry and the CRL are checked on every handshake.
+ * X509_verify() is defined as this in the transports module. */
+int x509_cache_verify(X509 *a, EVP_PKEY *r);
+
+/* Signatures answered from the cache since start. */
+unsigned long x509_cache_verify_hits(void);
 
 #endif

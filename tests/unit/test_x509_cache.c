@@ -1,8 +1,10 @@
 /* security/x509_cache.c's d2i_X509() against libcrypto's own (found with
  * dlsym(RTLD_NEXT)): the same certificate (DER, public key), the input
  * advanced as far, the same failures on truncated, malformed and mutated
- * DER, a reused *a replaced or freed as libcrypto does; the bound; and
- * libssl reaching it in a handshake whose verification still runs. */
+ * DER, a reused *a replaced or freed as libcrypto does; the bound; its
+ * X509_verify() against libcrypto's (a signature remembered only for the
+ * cached certificate and an equal key); and libssl reaching both in a
+ * handshake whose verification still runs. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -333,6 +335,109 @@ static void others_uncached(void **state)
     EVP_PKEY_free(key);
 }
 
+typedef int verify_fn(X509 *a, EVP_PKEY *r);
+
+/* x509_cache_verify() and libcrypto's X509_verify() on the same certificate
+ * and key: the same answer. Returns it; counts whether ours remembered. */
+static int verify_both(X509 *x, EVP_PKEY *key, int *remembered)
+{
+    verify_fn *theirs = (verify_fn *)dlsym(RTLD_NEXT, "X509_verify");
+    assert_non_null(theirs);
+    unsigned long before = x509_cache_verify_hits();
+    int rc = x509_cache_verify(x, key);
+    *remembered = (int)(x509_cache_verify_hits() - before);
+    ERR_clear_error();
+    assert_int_equal(rc, theirs(x, key));
+    ERR_clear_error();
+    return rc;
+}
+
+static X509 *parse(const unsigned char *der, int n)
+{
+    const unsigned char *p = der;
+    X509 *x = x509_cache_d2i(NULL, &p, n);
+    assert_non_null(x);
+    return x;
+}
+
+/* A cached certificate's signature is verified once per key: again with an
+ * equal key (another object) it is answered from the cache; another key, a
+ * certificate outside the cache, a forged signature and an evicted
+ * certificate are libcrypto's answer every time, and a failure is never
+ * remembered. */
+static void signature_remembered(void **state)
+{
+    (void)state;
+    EVP_PKEY *ca_key = p256(), *other = p256(), *leaf_key = p256();
+    X509 *ca = make_cert("signature CA", ca_key, NULL, NULL, 30, 0);
+    X509 *leaf = make_cert("signed", leaf_key, ca, ca_key, 31, 0);
+    int n, hit;
+    unsigned char *der = der_of(leaf, &n, 0);
+    X509 *a = parse(der, n);
+    assert_int_equal(verify_both(a, other, &hit), 0);
+    assert_int_equal(hit, 0);
+    assert_int_equal(verify_both(a, ca_key, &hit), 1);
+    assert_int_equal(hit, 0);                       /* the first is libcrypto's */
+    assert_int_equal(verify_both(a, ca_key, &hit), 1);
+    assert_int_equal(hit, 1);
+    assert_int_equal(verify_both(a, other, &hit), 0);   /* not the key it verified with */
+    assert_int_equal(hit, 0);
+    /* The CA's key as its certificate parsed from DER holds it: equal,
+     * another object. */
+    int ca_n;
+    unsigned char *ca_der = der_of(ca, &ca_n, 0);
+    const unsigned char *q = ca_der;
+    X509 *ca_parsed = d2i_X509(NULL, &q, ca_n);
+    assert_non_null(ca_parsed);
+    assert_ptr_not_equal(X509_get0_pubkey(ca_parsed), ca_key);
+    assert_int_equal(verify_both(a, X509_get0_pubkey(ca_parsed), &hit), 1);
+    assert_int_equal(hit, 1);
+    X509_free(ca_parsed);
+    free(ca_der);
+    /* The same bytes parsed by libcrypto: not the cache's object. */
+    const unsigned char *p = der;
+    X509 *own = d2i_X509(NULL, &p, n);
+    assert_int_equal(verify_both(own, ca_key, &hit), 1);
+    assert_int_equal(hit, 0);
+    X509_free(own);
+    /* A forged signature: other bytes, so another object, failing each time. */
+    unsigned char *forged = malloc((size_t)n);
+    memcpy(forged, der, (size_t)n);
+    forged[n - 1] ^= 1;   /* the last byte of the signature's s */
+    X509 *f = parse(forged, n);
+    assert_ptr_not_equal(f, a);
+    for (int i = 0; i < 2; i++) {
+        assert_true(verify_both(f, ca_key, &hit) <= 0);
+        assert_int_equal(hit, 0);
+    }
+    X509_free(f);
+    free(forged);
+    /* Evicted: parsed again, it is verified again before it is remembered. */
+    for (int i = 0; i < X509_CACHE_SLOTS; i++) {
+        char cn[32];
+        snprintf(cn, sizeof cn, "evict %d", i);
+        X509 *c = make_cert(cn, other, NULL, NULL, 300 + i, 0);
+        int m;
+        unsigned char *d = der_of(c, &m, 0);
+        X509_free(parse(d, m));
+        free(d);
+        X509_free(c);
+    }
+    X509 *b = parse(der, n);
+    assert_ptr_not_equal(b, a);
+    assert_int_equal(verify_both(b, ca_key, &hit), 1);
+    assert_int_equal(hit, 0);
+    assert_int_equal(verify_both(b, ca_key, &hit), 1);
+    assert_int_equal(hit, 1);
+    X509_free(a);
+    X509_free(b);
+    free(der);
+    X509_free(leaf);
+    X509_free(ca);
+    EVP_PKEY *keys[] = { ca_key, other, leaf_key };
+    for (size_t i = 0; i < sizeof keys / sizeof *keys; i++) EVP_PKEY_free(keys[i]);
+}
+
 /* One TLS 1.2 handshake in memory, the client sending its certificate
  * and its CA; whether it succeeded with the chain verified. The server's
  * peer certificate in *peer. */
@@ -358,9 +463,25 @@ static SSL_CTX *client_ctx(X509 *cert, EVP_PKEY *key, X509 *ca)
     return c;
 }
 
+/* A server asking for a client certificate issued by trusted, without a
+ * session cache (every handshake full). */
+static SSL_CTX *server_ctx(X509 *cert, EVP_PKEY *key, X509 *trusted)
+{
+    SSL_CTX *s = SSL_CTX_new(TLS_server_method());
+    assert_int_equal(SSL_CTX_use_certificate(s, cert), 1);
+    assert_int_equal(SSL_CTX_use_PrivateKey(s, key), 1);
+    assert_int_equal(X509_STORE_add_cert(SSL_CTX_get_cert_store(s), trusted), 1);
+    SSL_CTX_set_verify(s, SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT, NULL);
+    SSL_CTX_set_session_cache_mode(s, SSL_SESS_CACHE_OFF);
+    return s;
+}
+
 /* libssl's Certificate messages go through the cache: the second
- * handshake's peer certificate is the first's object; a certificate from a
- * CA the server does not trust fails verification, cached or not. */
+ * handshake's peer certificate is the first's object, its signature not
+ * verified again; a certificate from a CA the server does not trust fails
+ * verification, cached or not, and so does the good client's certificate
+ * at a server trusting another CA of the same name, although its signature
+ * verified before with the first CA's key. */
 static void libssl_handshake(void **state)
 {
     (void)state;
@@ -370,18 +491,14 @@ static void libssl_handshake(void **state)
     X509 *client = make_cert("client", client_key, ca, ca_key, 12, 0);
     X509 *rogue_ca = make_cert("handshake CA", rogue_key, NULL, NULL, 10, 0);   /* same name, other key */
     X509 *rogue = make_cert("client", client_key, rogue_ca, rogue_key, 12, 0);
-    SSL_CTX *sctx = SSL_CTX_new(TLS_server_method());
-    assert_int_equal(SSL_CTX_use_certificate(sctx, server), 1);
-    assert_int_equal(SSL_CTX_use_PrivateKey(sctx, server_key), 1);
-    assert_int_equal(X509_STORE_add_cert(SSL_CTX_get_cert_store(sctx), ca), 1);
-    SSL_CTX_set_verify(sctx, SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT, NULL);
-    SSL_CTX_set_session_cache_mode(sctx, SSL_SESS_CACHE_OFF);
+    SSL_CTX *sctx = server_ctx(server, server_key, ca);
     SSL_CTX *good = client_ctx(client, client_key, ca), *bad = client_ctx(rogue, client_key, rogue_ca);
     X509 *first = NULL, *second = NULL, *none = NULL;
     assert_true(handshake(sctx, good, &first));
-    unsigned long before = x509_cache_hits();
+    unsigned long before = x509_cache_hits(), verified = x509_cache_verify_hits();
     assert_true(handshake(sctx, good, &second));
     assert_true(x509_cache_hits() >= before + 2);   /* the client's two at the server */
+    assert_true(x509_cache_verify_hits() >= verified + 1);   /* the client's, by the CA */
     assert_ptr_equal(first, second);
     assert_int_equal(X509_cmp(first, client), 0);
     for (int i = 0; i < 2; i++) {
@@ -390,6 +507,12 @@ static void libssl_handshake(void **state)
     }
     assert_true(handshake(sctx, good, &none));
     X509_free(none);
+    SSL_CTX *rogue_server = server_ctx(server, server_key, rogue_ca);
+    for (int i = 0; i < 2; i++) {
+        assert_false(handshake(rogue_server, good, &none));
+        assert_null(none);
+    }
+    SSL_CTX_free(rogue_server);
     X509_free(first);
     X509_free(second);
     SSL_CTX_free(good);
@@ -411,6 +534,7 @@ int main(void)
         cmocka_unit_test(mutated),
         cmocka_unit_test(bounded),
         cmocka_unit_test(others_uncached),
+        cmocka_unit_test(signature_remembered),
         cmocka_unit_test(libssl_handshake),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
