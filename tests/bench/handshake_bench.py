@@ -14,7 +14,9 @@ the rates. The HTTPS clients are OpenSSL's
 (handshake_bench) except where a row says wolfSSL (handshake_bench_wolfssl).
 --only TEXT runs only the rows whose label contains TEXT (e.g. "DTLS").
 --keep DIR (with --callgrind) keeps each row's callgrind profile in DIR, named
-after the row, for callgrind_annotate."""
+after the row, for callgrind_annotate. The last row checks a CRL (crl-file, an
+empty CRL of the CSE's CA written just before it), as a deployment with
+revocation does."""
 import glob, os, re, shutil, subprocess, sys, tempfile
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "integration"))
@@ -149,7 +151,9 @@ else:
     print("|---|---|---|---|---|")
 certs = tempfile.mkdtemp(prefix="ironbark-bench-")
 psks = ["bench@x:%s:CAdmin" % KEY, "dbench@x:%s:CAdmin" % DTLS_SECRET.encode().hex()]
-with (Profiled if CALLGRIND else Cse)(psk=psks) as cse:
+# The CSE reads the CRL file once it exists: only the last row's handshakes check it.
+crl = os.path.join(certs, "crl.pem")
+with (Profiled if CALLGRIND else Cse)(psk=psks, crl_file=crl) as cse:
     def row(label, cmd, env=None, work=None):
         if ONLY not in label:
             return
@@ -183,4 +187,12 @@ with (Profiled if CALLGRIND else Cse)(psk=psks) as cse:
         row("DTLS 1.2, ECDHE-ECDSA-AES128-CCM8 (client certificate)" + how,
             [DTLS_BENCH, "--port", str(cse.coaps_port), "--mode", "dtls-cert", "--ca", cse.tls_ca, "--cert", cert,
              "--key", key, "--seconds", seconds, "--resume", resume])
+    # A deployment with revocation: an (empty) CRL of the CSE's CA, checked in every
+    # certificate handshake from now on (crl-file; its signature and the client's).
+    revocation = "DTLS 1.2, ECDHE-ECDSA-AES128-CCM8 (client certificate), CRL checked"
+    if ONLY in revocation:
+        secure.crl_issuer(certs, own_ca)("-gencrl", "-out", crl)
+    row(revocation,
+        [DTLS_BENCH, "--port", str(cse.coaps_port), "--mode", "dtls-cert", "--ca", cse.tls_ca, "--cert", cert,
+         "--key", key, "--seconds", seconds, "--resume", "no"])
 shutil.rmtree(certs, ignore_errors=True)

@@ -2,9 +2,10 @@
  * dlsym(RTLD_NEXT)): the same certificate (DER, public key), the input
  * advanced as far, the same failures on truncated, malformed and mutated
  * DER, a reused *a replaced or freed as libcrypto does; the bound; its
- * X509_verify() against libcrypto's (a signature remembered only for the
- * cached certificate and an equal key); and libssl reaching both in a
- * handshake whose verification still runs. */
+ * X509_verify() and X509_CRL_verify() against libcrypto's (a signature
+ * remembered only for the same certificate or CRL and an equal key); and
+ * libssl reaching them in handshakes whose verification, revocation
+ * included, still runs. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -438,6 +439,120 @@ static void signature_remembered(void **state)
     for (size_t i = 0; i < sizeof keys / sizeof *keys; i++) EVP_PKEY_free(keys[i]);
 }
 
+typedef int crl_verify_fn(X509_CRL *crl, EVP_PKEY *r);
+
+/* A CRL of issuer signed with key, revoking serial (none when < 0). */
+static X509_CRL *make_crl(X509 *issuer, EVP_PKEY *key, long serial, int next_update_s)
+{
+    X509_CRL *crl = X509_CRL_new();
+    assert_non_null(crl);
+    X509_CRL_set_version(crl, 1);
+    X509_CRL_set_issuer_name(crl, X509_get_subject_name(issuer));
+    ASN1_TIME *t = X509_gmtime_adj(NULL, -60);
+    X509_CRL_set1_lastUpdate(crl, t);
+    X509_gmtime_adj(t, next_update_s);
+    X509_CRL_set1_nextUpdate(crl, t);
+    if (serial >= 0) {
+        X509_REVOKED *r = X509_REVOKED_new();
+        ASN1_INTEGER *n = ASN1_INTEGER_new();
+        ASN1_INTEGER_set(n, serial);
+        X509_REVOKED_set_serialNumber(r, n);
+        X509_gmtime_adj(t, -30);
+        X509_REVOKED_set_revocationDate(r, t);
+        X509_CRL_add0_revoked(crl, r);
+        ASN1_INTEGER_free(n);
+    }
+    ASN1_TIME_free(t);
+    X509_CRL_sort(crl);
+    assert_true(X509_CRL_sign(crl, key, EVP_sha256()) > 0);
+    return crl;
+}
+
+/* x509_cache_crl_verify() and libcrypto's X509_CRL_verify() on the same
+ * CRL and key: the same answer. Returns it; counts whether ours remembered. */
+static int crl_verify_both(X509_CRL *crl, EVP_PKEY *key, int *remembered)
+{
+    crl_verify_fn *theirs = (crl_verify_fn *)dlsym(RTLD_NEXT, "X509_CRL_verify");
+    assert_non_null(theirs);
+    unsigned long before = x509_cache_crl_verify_hits();
+    int rc = x509_cache_crl_verify(crl, key);
+    *remembered = (int)(x509_cache_crl_verify_hits() - before);
+    ERR_clear_error();
+    assert_int_equal(rc, theirs(crl, key));
+    ERR_clear_error();
+    return rc;
+}
+
+/* A CRL's signature is verified once per key: again (the same bytes, even
+ * as another object) with an equal key it is answered from the cache;
+ * another key, a CRL changed after it verified, a forged signature and an
+ * evicted CRL are libcrypto's answer, and a failure is never remembered. */
+static void crl_signature_remembered(void **state)
+{
+    (void)state;
+    EVP_PKEY *ca_key = p256(), *other = p256();
+    X509 *ca = make_cert("CRL CA", ca_key, NULL, NULL, 40, 0);
+    X509_CRL *crl = make_crl(ca, ca_key, 41, 3600);
+    int hit;
+    assert_int_equal(crl_verify_both(crl, other, &hit), 0);
+    assert_int_equal(hit, 0);
+    assert_int_equal(crl_verify_both(crl, ca_key, &hit), 1);
+    assert_int_equal(hit, 0);
+    assert_int_equal(crl_verify_both(crl, ca_key, &hit), 1);
+    assert_int_equal(hit, 1);
+    assert_int_equal(crl_verify_both(crl, X509_get0_pubkey(ca), &hit), 1);
+    assert_int_equal(hit, 1);
+    assert_int_equal(crl_verify_both(crl, other, &hit), 0);
+    assert_int_equal(hit, 0);
+    /* The same bytes parsed again: another object, the same answer. */
+    unsigned char *der = NULL;
+    int n = i2d_X509_CRL(crl, &der);
+    assert_true(n > 0);
+    const unsigned char *p = der;
+    X509_CRL *again = d2i_X509_CRL(NULL, &p, n);
+    assert_non_null(again);
+    assert_int_equal(crl_verify_both(again, ca_key, &hit), 1);
+    assert_int_equal(hit, 1);
+    X509_CRL_free(again);
+    /* Forged: one bit of the signature flipped, refused every time. */
+    der[n - 1] ^= 1;
+    p = der;
+    X509_CRL *forged = d2i_X509_CRL(NULL, &p, n);
+    assert_non_null(forged);
+    for (int i = 0; i < 2; i++) {
+        assert_true(crl_verify_both(forged, ca_key, &hit) <= 0);
+        assert_int_equal(hit, 0);
+    }
+    X509_CRL_free(forged);
+    OPENSSL_free(der);
+    /* Changed in place after it verified: other bytes, no longer signed. */
+    ASN1_TIME *t = X509_gmtime_adj(NULL, 7200);
+    X509_CRL_set1_nextUpdate(crl, t);
+    ASN1_TIME_free(t);
+    for (int i = 0; i < 2; i++) {
+        assert_true(crl_verify_both(crl, ca_key, &hit) <= 0);
+        assert_int_equal(hit, 0);
+    }
+    /* Evicted by X509_CACHE_CRLS others, then verified again. */
+    X509_CRL *first = make_crl(ca, ca_key, 50, 3600);
+    assert_int_equal(crl_verify_both(first, ca_key, &hit), 1);
+    for (int i = 0; i < X509_CACHE_CRLS; i++) {
+        X509_CRL *c = make_crl(ca, ca_key, 51 + i, 3600);
+        assert_int_equal(crl_verify_both(c, ca_key, &hit), 1);
+        assert_int_equal(hit, 0);
+        X509_CRL_free(c);
+    }
+    assert_int_equal(crl_verify_both(first, ca_key, &hit), 1);
+    assert_int_equal(hit, 0);
+    assert_int_equal(crl_verify_both(first, ca_key, &hit), 1);
+    assert_int_equal(hit, 1);
+    X509_CRL_free(first);
+    X509_CRL_free(crl);
+    X509_free(ca);
+    EVP_PKEY_free(ca_key);
+    EVP_PKEY_free(other);
+}
+
 /* One TLS 1.2 handshake in memory, the client sending its certificate
  * and its CA; whether it succeeded with the chain verified. The server's
  * peer certificate in *peer. */
@@ -524,6 +639,41 @@ static void libssl_handshake(void **state)
     for (size_t i = 0; i < sizeof keys / sizeof *keys; i++) EVP_PKEY_free(keys[i]);
 }
 
+/* With CRL checking: the second handshake does not verify the CRL's
+ * signature again, and a CRL of the same CA that revokes the client's
+ * certificate refuses it at once, its certificate and signature seen before. */
+static void crl_handshake(void **state)
+{
+    (void)state;
+    EVP_PKEY *ca_key = p256(), *server_key = p256(), *client_key = p256();
+    X509 *ca = make_cert("CRL handshake CA", ca_key, NULL, NULL, 60, 0);
+    X509 *server = make_cert("server", server_key, ca, ca_key, 61, 0);
+    X509 *client = make_cert("client", client_key, ca, ca_key, 62, 0);
+    SSL_CTX *good = client_ctx(client, client_key, ca);
+    X509 *none = NULL;
+    for (int revoked = 0; revoked < 2; revoked++) {
+        SSL_CTX *sctx = server_ctx(server, server_key, ca);
+        X509_STORE *store = SSL_CTX_get_cert_store(sctx);
+        X509_CRL *crl = make_crl(ca, ca_key, revoked ? 62 : 99, 3600);
+        assert_int_equal(X509_STORE_add_crl(store, crl), 1);
+        X509_CRL_free(crl);
+        X509_STORE_set_flags(store, X509_V_FLAG_CRL_CHECK);
+        unsigned long before = x509_cache_crl_verify_hits();
+        for (int i = 0; i < 2; i++) {
+            assert_int_equal(handshake(sctx, good, &none), !revoked);
+            X509_free(none);
+            none = NULL;
+        }
+        assert_true(x509_cache_crl_verify_hits() >= before + 1);
+        SSL_CTX_free(sctx);
+    }
+    SSL_CTX_free(good);
+    X509 *all[] = { ca, server, client };
+    for (size_t i = 0; i < sizeof all / sizeof *all; i++) X509_free(all[i]);
+    EVP_PKEY *keys[] = { ca_key, server_key, client_key };
+    for (size_t i = 0; i < sizeof keys / sizeof *keys; i++) EVP_PKEY_free(keys[i]);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -536,6 +686,8 @@ int main(void)
         cmocka_unit_test(others_uncached),
         cmocka_unit_test(signature_remembered),
         cmocka_unit_test(libssl_handshake),
+        cmocka_unit_test(crl_signature_remembered),
+        cmocka_unit_test(crl_handshake),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
