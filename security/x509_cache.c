@@ -4,6 +4,8 @@
 
 #include <openssl/asn1t.h>
 #include <openssl/crypto.h>
+#include <openssl/err.h>
+#include <openssl/evp.h>
 
 #include <link.h>
 #include <pthread.h>
@@ -14,6 +16,8 @@
 #include <string.h>
 
 typedef X509 *d2i_fn(X509 **a, const unsigned char **in, long len);
+typedef int verify_fn(X509 *a, EVP_PKEY *r);
+typedef int crl_verify_fn(X509_CRL *crl, EVP_PKEY *r);
 
 /* One certificate: its DER bytes and the X509 libcrypto parsed from them,
  * holding one reference of the cache's. */
@@ -21,28 +25,51 @@ struct slot {
     unsigned char *der;
     size_t len;
     X509 *x509;
+    EVP_PKEY *signer;     /* a copy of the key its signature last verified with, or NULL */
     unsigned long used;   /* tick of the last hit or insert: least recent goes first */
+};
+
+/* One CRL whose signature verified: its DER and a copy of the key. */
+struct crl_slot {
+    unsigned char *der;   /* OPENSSL_malloc'd by i2d_X509_CRL() */
+    size_t len;
+    EVP_PKEY *signer;
+    unsigned long used;
 };
 
 static struct {
     pthread_mutex_t lock;   /* outbound TLS may parse beside the event loop */
     unsigned long tick;
     struct slot slot[X509_CACHE_SLOTS];
+    struct crl_slot crl[X509_CACHE_CRLS];
 } cache = { .lock = PTHREAD_MUTEX_INITIALIZER };
 
-static atomic_ulong hits;
+static atomic_ulong hits, verify_hits, crl_verify_hits;
 
 unsigned long x509_cache_hits(void) { return atomic_load_explicit(&hits, memory_order_relaxed); }
 
-static d2i_fn *real_d2i(void)
+unsigned long x509_cache_verify_hits(void) { return atomic_load_explicit(&verify_hits, memory_order_relaxed); }
+
+unsigned long x509_cache_crl_verify_hits(void)
 {
-    static _Atomic(d2i_fn *) real;
-    d2i_fn *f = atomic_load_explicit(&real, memory_order_acquire);
+    return atomic_load_explicit(&crl_verify_hits, memory_order_relaxed);
+}
+
+/* libcrypto's definition of symbol, looked up once into *found. */
+static void *libcrypto_definition(_Atomic(void *) *found, const char *symbol)
+{
+    void *f = atomic_load_explicit(found, memory_order_acquire);
     if (!f) {
-        f = (d2i_fn *)ossl_next_definition("d2i_X509");
-        atomic_store_explicit(&real, f, memory_order_release);
+        f = ossl_next_definition(symbol);
+        atomic_store_explicit(found, f, memory_order_release);
     }
     return f;
+}
+
+static d2i_fn *real_d2i(void)
+{
+    static _Atomic(void *) real;
+    return (d2i_fn *)libcrypto_definition(&real, "d2i_X509");
 }
 
 /* The length of the DER SEQUENCE at p with its header, if it is one of
@@ -109,6 +136,7 @@ static void insert(const unsigned char *der, size_t len, X509 *x)
     }
     memcpy(copy, der, len);
     X509 *evicted = NULL;
+    EVP_PKEY *evicted_signer = NULL;
     unsigned char *evicted_der = NULL;
     pthread_mutex_lock(&cache.lock);
     struct slot *victim = &cache.slot[0];
@@ -122,6 +150,7 @@ static void insert(const unsigned char *der, size_t len, X509 *x)
     }
     if (victim) {
         evicted = victim->x509;
+        evicted_signer = victim->signer;
         evicted_der = victim->der;
         *victim = (struct slot){ .der = copy, .len = len, .x509 = x, .used = ++cache.tick };
     }
@@ -131,6 +160,7 @@ static void insert(const unsigned char *der, size_t len, X509 *x)
         X509_free(x);
     }
     X509_free(evicted);
+    EVP_PKEY_free(evicted_signer);
     free(evicted_der);
 }
 
@@ -157,6 +187,159 @@ X509 *x509_cache_d2i(X509 **a, const unsigned char **in, long len)
     }
     return x;
 }
+
+static verify_fn *real_verify(void)
+{
+    static _Atomic(void *) real;
+    return (verify_fn *)libcrypto_definition(&real, "X509_verify");
+}
+
+/* Whether x is one of the cache's certificates; if so, *signer is a new
+ * reference to the key its signature verified with before, or NULL. */
+static bool cached_signer(const X509 *x, EVP_PKEY **signer)
+{
+    bool cached = false;
+    *signer = NULL;
+    pthread_mutex_lock(&cache.lock);
+    for (int i = 0; i < X509_CACHE_SLOTS && !cached; i++) {
+        struct slot *s = &cache.slot[i];
+        if (s->x509 != x) continue;
+        cached = true;
+        if (s->signer && EVP_PKEY_up_ref(s->signer) == 1) *signer = s->signer;
+    }
+    pthread_mutex_unlock(&cache.lock);
+    return cached;
+}
+
+/* A copy of key, so that a later key is compared by value, whatever
+ * becomes of this one; NULL (and no error queued) if it cannot be copied. */
+static EVP_PKEY *key_copy(EVP_PKEY *key)
+{
+    ERR_set_mark();
+    EVP_PKEY *copy = EVP_PKEY_dup(key);
+    ERR_pop_to_mark();
+    return copy;
+}
+
+/* Whether the remembered key (a reference, released here) equals key. */
+static bool same_key(EVP_PKEY *remembered, EVP_PKEY *key)
+{
+    ERR_set_mark();   /* EVP_PKEY_eq() of keys of other types may queue an error */
+    bool same = remembered && EVP_PKEY_eq(remembered, key) == 1;
+    ERR_pop_to_mark();
+    EVP_PKEY_free(remembered);
+    return same;
+}
+
+/* Remembers that x's signature verified with key. */
+static void remember_signer(const X509 *x, EVP_PKEY *key)
+{
+    EVP_PKEY *copy = key_copy(key);
+    if (!copy) return;
+    pthread_mutex_lock(&cache.lock);
+    for (int i = 0; i < X509_CACHE_SLOTS; i++) {
+        struct slot *s = &cache.slot[i];
+        if (s->x509 != x) continue;
+        EVP_PKEY *old = s->signer;
+        s->signer = copy;
+        copy = old;
+        break;
+    }
+    pthread_mutex_unlock(&cache.lock);
+    EVP_PKEY_free(copy);
+}
+
+int x509_cache_verify(X509 *a, EVP_PKEY *r)
+{
+    verify_fn *real = real_verify();
+    if (!real) return -1;
+    EVP_PKEY *signer;
+    if (!a || !r || !cached_signer(a, &signer)) return real(a, r);
+    if (same_key(signer, r)) {
+        atomic_fetch_add_explicit(&verify_hits, 1, memory_order_relaxed);
+        return 1;
+    }
+    int rc = real(a, r);
+    if (rc == 1) remember_signer(a, r);
+    return rc;
+}
+
+int X509_verify(X509 *a, EVP_PKEY *r) { return x509_cache_verify(a, r); }
+
+static crl_verify_fn *real_crl_verify(void)
+{
+    static _Atomic(void *) real;
+    return (crl_verify_fn *)libcrypto_definition(&real, "X509_CRL_verify");
+}
+
+/* A new reference to the key a CRL of these bytes verified with, or NULL. */
+static EVP_PKEY *crl_signer(const unsigned char *der, size_t len)
+{
+    EVP_PKEY *signer = NULL;
+    pthread_mutex_lock(&cache.lock);
+    for (int i = 0; i < X509_CACHE_CRLS; i++) {
+        struct crl_slot *c = &cache.crl[i];
+        if (c->der && c->len == len && !memcmp(c->der, der, len) && EVP_PKEY_up_ref(c->signer) == 1) {
+            c->used = ++cache.tick;
+            signer = c->signer;
+            break;
+        }
+    }
+    pthread_mutex_unlock(&cache.lock);
+    return signer;
+}
+
+/* Remembers that the CRL of these bytes (der is taken) verified with key,
+ * in the slot of the same bytes or else the least recently used one. */
+static void remember_crl(unsigned char *der, size_t len, EVP_PKEY *key)
+{
+    EVP_PKEY *copy = key_copy(key);
+    if (!copy) {
+        OPENSSL_free(der);
+        return;
+    }
+    pthread_mutex_lock(&cache.lock);
+    struct crl_slot *victim = &cache.crl[0];
+    for (int i = 0; i < X509_CACHE_CRLS; i++) {
+        struct crl_slot *c = &cache.crl[i];
+        if (c->der && c->len == len && !memcmp(c->der, der, len)) {
+            victim = c;
+            break;
+        }
+        if (!c->der || (victim->der && c->used < victim->used)) victim = c;
+    }
+    struct crl_slot old = *victim;
+    *victim = (struct crl_slot){ .der = der, .len = len, .signer = copy, .used = ++cache.tick };
+    pthread_mutex_unlock(&cache.lock);
+    OPENSSL_free(old.der);
+    EVP_PKEY_free(old.signer);
+}
+
+int x509_cache_crl_verify(X509_CRL *crl, EVP_PKEY *r)
+{
+    crl_verify_fn *real = real_crl_verify();
+    if (!real) return -1;
+    if (!crl || !r) return real(crl, r);
+    unsigned char *der = NULL;
+    ERR_set_mark();
+    int len = i2d_X509_CRL(crl, &der);
+    ERR_pop_to_mark();
+    if (len <= 0 || len > X509_CACHE_CRL_DER_MAX) {
+        OPENSSL_free(der);
+        return real(crl, r);
+    }
+    if (same_key(crl_signer(der, (size_t)len), r)) {
+        OPENSSL_free(der);
+        atomic_fetch_add_explicit(&crl_verify_hits, 1, memory_order_relaxed);
+        return 1;
+    }
+    int rc = real(crl, r);
+    if (rc == 1) remember_crl(der, (size_t)len, r);
+    else OPENSSL_free(der);
+    return rc;
+}
+
+int X509_CRL_verify(X509_CRL *crl, EVP_PKEY *r) { return x509_cache_crl_verify(crl, r); }
 
 /* libssl's executable segment, found once: only its calls are answered
  * from the cache. Other callers may change what they parsed (libcrypto's

@@ -14,7 +14,9 @@ the rates. The HTTPS clients are OpenSSL's
 (handshake_bench) except where a row says wolfSSL (handshake_bench_wolfssl).
 --only TEXT runs only the rows whose label contains TEXT (e.g. "DTLS").
 --keep DIR (with --callgrind) keeps each row's callgrind profile in DIR, named
-after the row, for callgrind_annotate."""
+after the row, for callgrind_annotate. The last row runs on a CSE of its own
+that trusts a device CA and checks its (empty) CRL (crl-file), as a deployment
+with revocation does."""
 import glob, os, re, shutil, subprocess, sys, tempfile
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "integration"))
@@ -147,40 +149,55 @@ else:
     print("| transport | 1 client | %s clients | CSE CPU µs per handshake (%s clients) | EC work by `openssl speed`, µs |"
           % (clients, clients))
     print("|---|---|---|---|---|")
+def row(cse, label, cmd, env=None, work=None):
+    if ONLY not in label:
+        return
+    if CALLGRIND:
+        # A 1 s warm-up first: a row's first handshakes pay one-time set-up
+        # (libcoap's DTLS context, OpenSSL's first fetches) that would
+        # otherwise weigh on the few rounds callgrind allows.
+        warm = list(cmd)
+        warm[warm.index("--seconds") + 1] = "1"
+        run(warm + ["--clients", "1"], env)
+        cse.instructions()
+        rounds, _ = run(cmd + ["--clients", "1"], env)
+        used = cse.instructions(label if KEEP else None)
+        print("| %s | %s |" % (label, "{:,}".format(used // rounds) if rounds else "failed"), flush=True)
+        return
+    one = run(cmd + ["--clients", "1"], env)[1]
+    before = cpu_seconds(cse.proc.pid)
+    rounds, many = run(cmd + ["--clients", clients], env)
+    cpu = "%.0f" % (1e6 * (cpu_seconds(cse.proc.pid) - before) / rounds) if rounds else "—"
+    print("| %s | %s | %s | %s | %s |" % (label, one, many, cpu, ec_bound(work, sign, ecdh)), flush=True)
+
+
+def dtls_cert(cse, cert, key, resume):
+    return [DTLS_BENCH, "--port", str(cse.coaps_port), "--mode", "dtls-cert", "--ca", cse.tls_ca, "--cert", cert,
+            "--key", key, "--seconds", seconds, "--resume", resume]
+
+
 certs = tempfile.mkdtemp(prefix="ironbark-bench-")
 psks = ["bench@x:%s:CAdmin" % KEY, "dbench@x:%s:CAdmin" % DTLS_SECRET.encode().hex()]
 with (Profiled if CALLGRIND else Cse)(psk=psks) as cse:
-    def row(label, cmd, env=None, work=None):
-        if ONLY not in label:
-            return
-        if CALLGRIND:
-            # A 1 s warm-up first: a row's first handshakes pay one-time set-up
-            # (libcoap's DTLS context, OpenSSL's first fetches) that would
-            # otherwise weigh on the few rounds callgrind allows.
-            warm = list(cmd)
-            warm[warm.index("--seconds") + 1] = "1"
-            run(warm + ["--clients", "1"], env)
-            cse.instructions()
-            rounds, _ = run(cmd + ["--clients", "1"], env)
-            used = cse.instructions(label if KEEP else None)
-            print("| %s | %s |" % (label, "{:,}".format(used // rounds) if rounds else "failed"), flush=True)
-            return
-        one = run(cmd + ["--clients", "1"], env)[1]
-        before = cpu_seconds(cse.proc.pid)
-        rounds, many = run(cmd + ["--clients", clients], env)
-        cpu = "%.0f" % (1e6 * (cpu_seconds(cse.proc.pid) - before) / rounds) if rounds else "—"
-        print("| %s | %s | %s | %s | %s |" % (label, one, many, cpu, ec_bound(work, sign, ecdh)), flush=True)
     for client, mode, resume, group, label in MODES:
-        row(label, [client, "--port", str(cse.https_port), "--mode", mode, "--ca", cse.tls_ca, "--psk-id", "bench@x",
-                    "--seconds", seconds, "--resume", resume, "--group", group], {"M2M_PSK_KEY": KEY},
-            EC_WORK.get((mode, resume, group)))
+        row(cse, label, [client, "--port", str(cse.https_port), "--mode", mode, "--ca", cse.tls_ca, "--psk-id",
+                         "bench@x", "--seconds", seconds, "--resume", resume, "--group", group],
+            {"M2M_PSK_KEY": KEY}, EC_WORK.get((mode, resume, group)))
     own_ca = (cse.tls_ca, os.path.join(cse.data_dir, "tls", "ca.key"))
     cert, key = secure.make_client_cert(certs, "bench", "CAdmin", own_ca)
     for resume, how in (("no", ""), ("yes", ", resumed (session cache)")):
-        row("DTLS 1.2, PSK-AES128-CCM8" + how,
+        row(cse, "DTLS 1.2, PSK-AES128-CCM8" + how,
             [DTLS_BENCH, "--port", str(cse.coaps_port), "--mode", "dtls-psk", "--psk-id", "dbench@x",
              "--seconds", seconds, "--resume", resume], {"M2M_PSK_KEY": DTLS_SECRET.encode().hex()})
-        row("DTLS 1.2, ECDHE-ECDSA-AES128-CCM8 (client certificate)" + how,
-            [DTLS_BENCH, "--port", str(cse.coaps_port), "--mode", "dtls-cert", "--ca", cse.tls_ca, "--cert", cert,
-             "--key", key, "--seconds", seconds, "--resume", resume])
+        row(cse, "DTLS 1.2, ECDHE-ECDSA-AES128-CCM8 (client certificate)" + how, dtls_cert(cse, cert, key, resume))
+# A deployment with revocation, on a CSE of its own: a device CA it trusts, whose
+# (empty) CRL it checks in every certificate handshake (crl-file).
+REVOCATION = "DTLS 1.2, ECDHE-ECDSA-AES128-CCM8 (client certificate), CRL checked"
+if ONLY in REVOCATION:
+    dev_ca = secure.make_ca(certs, "devca")
+    dev_cert, dev_key = secure.make_client_cert(certs, "dev", "CAdmin", dev_ca)
+    crl = os.path.join(certs, "crl.pem")
+    secure.crl_issuer(certs, dev_ca)("-gencrl", "-out", crl)
+    with (Profiled if CALLGRIND else Cse)(trusted_ca=dev_ca[0], crl_file=crl) as cse:
+        row(cse, REVOCATION, dtls_cert(cse, dev_cert, dev_key, "no"))
 shutil.rmtree(certs, ignore_errors=True)

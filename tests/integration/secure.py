@@ -31,6 +31,23 @@ def make_ca(d, name):
     return cert, key
 
 
+def crl_issuer(d, ca):
+    """`openssl ca` set up in d for ca (cert, key), as a device CA issuing CRLs: returns a
+    function running `openssl ca` with it and more arguments ("-gencrl", "-out", path; or
+    "-revoke", cert)."""
+    cnf = os.path.join(d, "ca.cnf")
+    open(os.path.join(d, "index.txt"), "w").close()
+    with open(os.path.join(d, "crlnumber"), "w") as f:
+        f.write("01\n")
+    with open(cnf, "w") as f:
+        f.write("[ca]\ndefault_ca = dev\n[dev]\ndatabase = %s/index.txt\ncrlnumber = %s/crlnumber\n"
+                "default_md = sha256\ndefault_crl_days = 30\n" % (d, d))
+
+    def ca_cmd(*args):
+        run(["openssl", "ca", "-batch", "-config", cnf, "-keyfile", ca[1], "-cert", ca[0]] + list(args))
+    return ca_cmd
+
+
 def raw_uri_san(*uris):
     """A subjectAltName extension for openssl -addext holding the given URIs
     byte for byte (an embedded NUL or control character included), which the

@@ -91,20 +91,8 @@ with Cse(psk=PSKS, trusted_ca=ca[0], security_http="required") as cse:
 
 # A revocation: the CRL file rewritten (as m2m-mef does) ends the resumption of
 # sessions made before it, so the revoked certificate cannot return by ticket.
-cnf = os.path.join(tmp, "ca.cnf")
-open(os.path.join(tmp, "index.txt"), "w").close()
-with open(os.path.join(tmp, "crlnumber"), "w") as f:
-    f.write("01\n")
-with open(cnf, "w") as f:
-    f.write("[ca]\ndefault_ca = dev\n[dev]\ndatabase = %s/index.txt\ncrlnumber = %s/crlnumber\n"
-            "default_md = sha256\ndefault_crl_days = 1\n" % (tmp, tmp))
+ca_cmd = secure.crl_issuer(tmp, ca)
 crl = os.path.join(tmp, "crl.pem")
-
-
-def ca_cmd(*args):
-    secure.run(["openssl", "ca", "-batch", "-config", cnf, "-keyfile", ca[1], "-cert", ca[0]] + list(args))
-
-
 ca_cmd("-gencrl", "-out", crl)
 with Cse(trusted_ca=ca[0], crl_file=crl, security_http="required") as cse:
     cert = ["-CAfile", cse.tls_ca, "-cert", client[0], "-key", client[1], "-tls1_3"]

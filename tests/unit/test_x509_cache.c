@@ -1,8 +1,11 @@
 /* security/x509_cache.c's d2i_X509() against libcrypto's own (found with
  * dlsym(RTLD_NEXT)): the same certificate (DER, public key), the input
  * advanced as far, the same failures on truncated, malformed and mutated
- * DER, a reused *a replaced or freed as libcrypto does; the bound; and
- * libssl reaching it in a handshake whose verification still runs. */
+ * DER, a reused *a replaced or freed as libcrypto does; the bound; its
+ * X509_verify() and X509_CRL_verify() against libcrypto's (a signature
+ * remembered only for the same certificate or CRL and an equal key); and
+ * libssl reaching them in handshakes whose verification, revocation
+ * included, still runs. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -333,6 +336,223 @@ static void others_uncached(void **state)
     EVP_PKEY_free(key);
 }
 
+typedef int verify_fn(X509 *a, EVP_PKEY *r);
+
+/* x509_cache_verify() and libcrypto's X509_verify() on the same certificate
+ * and key: the same answer. Returns it; counts whether ours remembered. */
+static int verify_both(X509 *x, EVP_PKEY *key, int *remembered)
+{
+    verify_fn *theirs = (verify_fn *)dlsym(RTLD_NEXT, "X509_verify");
+    assert_non_null(theirs);
+    unsigned long before = x509_cache_verify_hits();
+    int rc = x509_cache_verify(x, key);
+    *remembered = (int)(x509_cache_verify_hits() - before);
+    ERR_clear_error();
+    assert_int_equal(rc, theirs(x, key));
+    ERR_clear_error();
+    return rc;
+}
+
+static X509 *parse(const unsigned char *der, int n)
+{
+    const unsigned char *p = der;
+    X509 *x = x509_cache_d2i(NULL, &p, n);
+    assert_non_null(x);
+    return x;
+}
+
+/* A cached certificate's signature is verified once per key: again with an
+ * equal key (another object) it is answered from the cache; another key, a
+ * certificate outside the cache, a forged signature and an evicted
+ * certificate are libcrypto's answer every time, and a failure is never
+ * remembered. */
+static void signature_remembered(void **state)
+{
+    (void)state;
+    EVP_PKEY *ca_key = p256(), *other = p256(), *leaf_key = p256();
+    X509 *ca = make_cert("signature CA", ca_key, NULL, NULL, 30, 0);
+    X509 *leaf = make_cert("signed", leaf_key, ca, ca_key, 31, 0);
+    int n, hit;
+    unsigned char *der = der_of(leaf, &n, 0);
+    X509 *a = parse(der, n);
+    assert_int_equal(verify_both(a, other, &hit), 0);
+    assert_int_equal(hit, 0);
+    assert_int_equal(verify_both(a, ca_key, &hit), 1);
+    assert_int_equal(hit, 0);                       /* the first is libcrypto's */
+    assert_int_equal(verify_both(a, ca_key, &hit), 1);
+    assert_int_equal(hit, 1);
+    assert_int_equal(verify_both(a, other, &hit), 0);   /* not the key it verified with */
+    assert_int_equal(hit, 0);
+    /* The CA's key as its certificate parsed from DER holds it: equal,
+     * another object. */
+    int ca_n;
+    unsigned char *ca_der = der_of(ca, &ca_n, 0);
+    const unsigned char *q = ca_der;
+    X509 *ca_parsed = d2i_X509(NULL, &q, ca_n);
+    assert_non_null(ca_parsed);
+    assert_ptr_not_equal(X509_get0_pubkey(ca_parsed), ca_key);
+    assert_int_equal(verify_both(a, X509_get0_pubkey(ca_parsed), &hit), 1);
+    assert_int_equal(hit, 1);
+    X509_free(ca_parsed);
+    free(ca_der);
+    /* The same bytes parsed by libcrypto: not the cache's object. */
+    const unsigned char *p = der;
+    X509 *own = d2i_X509(NULL, &p, n);
+    assert_int_equal(verify_both(own, ca_key, &hit), 1);
+    assert_int_equal(hit, 0);
+    X509_free(own);
+    /* A forged signature: other bytes, so another object, failing each time. */
+    unsigned char *forged = malloc((size_t)n);
+    memcpy(forged, der, (size_t)n);
+    forged[n - 1] ^= 1;   /* the last byte of the signature's s */
+    X509 *f = parse(forged, n);
+    assert_ptr_not_equal(f, a);
+    for (int i = 0; i < 2; i++) {
+        assert_true(verify_both(f, ca_key, &hit) <= 0);
+        assert_int_equal(hit, 0);
+    }
+    X509_free(f);
+    free(forged);
+    /* Evicted: parsed again, it is verified again before it is remembered. */
+    for (int i = 0; i < X509_CACHE_SLOTS; i++) {
+        char cn[32];
+        snprintf(cn, sizeof cn, "evict %d", i);
+        X509 *c = make_cert(cn, other, NULL, NULL, 300 + i, 0);
+        int m;
+        unsigned char *d = der_of(c, &m, 0);
+        X509_free(parse(d, m));
+        free(d);
+        X509_free(c);
+    }
+    X509 *b = parse(der, n);
+    assert_ptr_not_equal(b, a);
+    assert_int_equal(verify_both(b, ca_key, &hit), 1);
+    assert_int_equal(hit, 0);
+    assert_int_equal(verify_both(b, ca_key, &hit), 1);
+    assert_int_equal(hit, 1);
+    X509_free(a);
+    X509_free(b);
+    free(der);
+    X509_free(leaf);
+    X509_free(ca);
+    EVP_PKEY *keys[] = { ca_key, other, leaf_key };
+    for (size_t i = 0; i < sizeof keys / sizeof *keys; i++) EVP_PKEY_free(keys[i]);
+}
+
+typedef int crl_verify_fn(X509_CRL *crl, EVP_PKEY *r);
+
+/* A CRL of issuer signed with key, revoking serial (none when < 0). */
+static X509_CRL *make_crl(X509 *issuer, EVP_PKEY *key, long serial, int next_update_s)
+{
+    X509_CRL *crl = X509_CRL_new();
+    assert_non_null(crl);
+    X509_CRL_set_version(crl, 1);
+    X509_CRL_set_issuer_name(crl, X509_get_subject_name(issuer));
+    ASN1_TIME *t = X509_gmtime_adj(NULL, -60);
+    X509_CRL_set1_lastUpdate(crl, t);
+    X509_gmtime_adj(t, next_update_s);
+    X509_CRL_set1_nextUpdate(crl, t);
+    if (serial >= 0) {
+        X509_REVOKED *r = X509_REVOKED_new();
+        ASN1_INTEGER *n = ASN1_INTEGER_new();
+        ASN1_INTEGER_set(n, serial);
+        X509_REVOKED_set_serialNumber(r, n);
+        X509_gmtime_adj(t, -30);
+        X509_REVOKED_set_revocationDate(r, t);
+        X509_CRL_add0_revoked(crl, r);
+        ASN1_INTEGER_free(n);
+    }
+    ASN1_TIME_free(t);
+    X509_CRL_sort(crl);
+    assert_true(X509_CRL_sign(crl, key, EVP_sha256()) > 0);
+    return crl;
+}
+
+/* x509_cache_crl_verify() and libcrypto's X509_CRL_verify() on the same
+ * CRL and key: the same answer. Returns it; counts whether ours remembered. */
+static int crl_verify_both(X509_CRL *crl, EVP_PKEY *key, int *remembered)
+{
+    crl_verify_fn *theirs = (crl_verify_fn *)dlsym(RTLD_NEXT, "X509_CRL_verify");
+    assert_non_null(theirs);
+    unsigned long before = x509_cache_crl_verify_hits();
+    int rc = x509_cache_crl_verify(crl, key);
+    *remembered = (int)(x509_cache_crl_verify_hits() - before);
+    ERR_clear_error();
+    assert_int_equal(rc, theirs(crl, key));
+    ERR_clear_error();
+    return rc;
+}
+
+/* A CRL's signature is verified once per key: again (the same bytes, even
+ * as another object) with an equal key it is answered from the cache;
+ * another key, a CRL changed after it verified, a forged signature and an
+ * evicted CRL are libcrypto's answer, and a failure is never remembered. */
+static void crl_signature_remembered(void **state)
+{
+    (void)state;
+    EVP_PKEY *ca_key = p256(), *other = p256();
+    X509 *ca = make_cert("CRL CA", ca_key, NULL, NULL, 40, 0);
+    X509_CRL *crl = make_crl(ca, ca_key, 41, 3600);
+    int hit;
+    assert_int_equal(crl_verify_both(crl, other, &hit), 0);
+    assert_int_equal(hit, 0);
+    assert_int_equal(crl_verify_both(crl, ca_key, &hit), 1);
+    assert_int_equal(hit, 0);
+    assert_int_equal(crl_verify_both(crl, ca_key, &hit), 1);
+    assert_int_equal(hit, 1);
+    assert_int_equal(crl_verify_both(crl, X509_get0_pubkey(ca), &hit), 1);
+    assert_int_equal(hit, 1);
+    assert_int_equal(crl_verify_both(crl, other, &hit), 0);
+    assert_int_equal(hit, 0);
+    /* The same bytes parsed again: another object, the same answer. */
+    unsigned char *der = NULL;
+    int n = i2d_X509_CRL(crl, &der);
+    assert_true(n > 0);
+    const unsigned char *p = der;
+    X509_CRL *again = d2i_X509_CRL(NULL, &p, n);
+    assert_non_null(again);
+    assert_int_equal(crl_verify_both(again, ca_key, &hit), 1);
+    assert_int_equal(hit, 1);
+    X509_CRL_free(again);
+    /* Forged: one bit of the signature flipped, refused every time. */
+    der[n - 1] ^= 1;
+    p = der;
+    X509_CRL *forged = d2i_X509_CRL(NULL, &p, n);
+    assert_non_null(forged);
+    for (int i = 0; i < 2; i++) {
+        assert_true(crl_verify_both(forged, ca_key, &hit) <= 0);
+        assert_int_equal(hit, 0);
+    }
+    X509_CRL_free(forged);
+    OPENSSL_free(der);
+    /* Changed in place after it verified: other bytes, no longer signed. */
+    ASN1_TIME *t = X509_gmtime_adj(NULL, 7200);
+    X509_CRL_set1_nextUpdate(crl, t);
+    ASN1_TIME_free(t);
+    for (int i = 0; i < 2; i++) {
+        assert_true(crl_verify_both(crl, ca_key, &hit) <= 0);
+        assert_int_equal(hit, 0);
+    }
+    /* Evicted by X509_CACHE_CRLS others, then verified again. */
+    X509_CRL *first = make_crl(ca, ca_key, 50, 3600);
+    assert_int_equal(crl_verify_both(first, ca_key, &hit), 1);
+    for (int i = 0; i < X509_CACHE_CRLS; i++) {
+        X509_CRL *c = make_crl(ca, ca_key, 51 + i, 3600);
+        assert_int_equal(crl_verify_both(c, ca_key, &hit), 1);
+        assert_int_equal(hit, 0);
+        X509_CRL_free(c);
+    }
+    assert_int_equal(crl_verify_both(first, ca_key, &hit), 1);
+    assert_int_equal(hit, 0);
+    assert_int_equal(crl_verify_both(first, ca_key, &hit), 1);
+    assert_int_equal(hit, 1);
+    X509_CRL_free(first);
+    X509_CRL_free(crl);
+    X509_free(ca);
+    EVP_PKEY_free(ca_key);
+    EVP_PKEY_free(other);
+}
+
 /* One TLS 1.2 handshake in memory, the client sending its certificate
  * and its CA; whether it succeeded with the chain verified. The server's
  * peer certificate in *peer. */
@@ -358,9 +578,25 @@ static SSL_CTX *client_ctx(X509 *cert, EVP_PKEY *key, X509 *ca)
     return c;
 }
 
+/* A server asking for a client certificate issued by trusted, without a
+ * session cache (every handshake full). */
+static SSL_CTX *server_ctx(X509 *cert, EVP_PKEY *key, X509 *trusted)
+{
+    SSL_CTX *s = SSL_CTX_new(TLS_server_method());
+    assert_int_equal(SSL_CTX_use_certificate(s, cert), 1);
+    assert_int_equal(SSL_CTX_use_PrivateKey(s, key), 1);
+    assert_int_equal(X509_STORE_add_cert(SSL_CTX_get_cert_store(s), trusted), 1);
+    SSL_CTX_set_verify(s, SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT, NULL);
+    SSL_CTX_set_session_cache_mode(s, SSL_SESS_CACHE_OFF);
+    return s;
+}
+
 /* libssl's Certificate messages go through the cache: the second
- * handshake's peer certificate is the first's object; a certificate from a
- * CA the server does not trust fails verification, cached or not. */
+ * handshake's peer certificate is the first's object, its signature not
+ * verified again; a certificate from a CA the server does not trust fails
+ * verification, cached or not, and so does the good client's certificate
+ * at a server trusting another CA of the same name, although its signature
+ * verified before with the first CA's key. */
 static void libssl_handshake(void **state)
 {
     (void)state;
@@ -370,18 +606,14 @@ static void libssl_handshake(void **state)
     X509 *client = make_cert("client", client_key, ca, ca_key, 12, 0);
     X509 *rogue_ca = make_cert("handshake CA", rogue_key, NULL, NULL, 10, 0);   /* same name, other key */
     X509 *rogue = make_cert("client", client_key, rogue_ca, rogue_key, 12, 0);
-    SSL_CTX *sctx = SSL_CTX_new(TLS_server_method());
-    assert_int_equal(SSL_CTX_use_certificate(sctx, server), 1);
-    assert_int_equal(SSL_CTX_use_PrivateKey(sctx, server_key), 1);
-    assert_int_equal(X509_STORE_add_cert(SSL_CTX_get_cert_store(sctx), ca), 1);
-    SSL_CTX_set_verify(sctx, SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT, NULL);
-    SSL_CTX_set_session_cache_mode(sctx, SSL_SESS_CACHE_OFF);
+    SSL_CTX *sctx = server_ctx(server, server_key, ca);
     SSL_CTX *good = client_ctx(client, client_key, ca), *bad = client_ctx(rogue, client_key, rogue_ca);
     X509 *first = NULL, *second = NULL, *none = NULL;
     assert_true(handshake(sctx, good, &first));
-    unsigned long before = x509_cache_hits();
+    unsigned long before = x509_cache_hits(), verified = x509_cache_verify_hits();
     assert_true(handshake(sctx, good, &second));
     assert_true(x509_cache_hits() >= before + 2);   /* the client's two at the server */
+    assert_true(x509_cache_verify_hits() >= verified + 1);   /* the client's, by the CA */
     assert_ptr_equal(first, second);
     assert_int_equal(X509_cmp(first, client), 0);
     for (int i = 0; i < 2; i++) {
@@ -390,6 +622,12 @@ static void libssl_handshake(void **state)
     }
     assert_true(handshake(sctx, good, &none));
     X509_free(none);
+    SSL_CTX *rogue_server = server_ctx(server, server_key, rogue_ca);
+    for (int i = 0; i < 2; i++) {
+        assert_false(handshake(rogue_server, good, &none));
+        assert_null(none);
+    }
+    SSL_CTX_free(rogue_server);
     X509_free(first);
     X509_free(second);
     SSL_CTX_free(good);
@@ -398,6 +636,41 @@ static void libssl_handshake(void **state)
     X509 *all[] = { ca, server, client, rogue_ca, rogue };
     for (size_t i = 0; i < sizeof all / sizeof *all; i++) X509_free(all[i]);
     EVP_PKEY *keys[] = { ca_key, server_key, client_key, rogue_key };
+    for (size_t i = 0; i < sizeof keys / sizeof *keys; i++) EVP_PKEY_free(keys[i]);
+}
+
+/* With CRL checking: the second handshake does not verify the CRL's
+ * signature again, and a CRL of the same CA that revokes the client's
+ * certificate refuses it at once, its certificate and signature seen before. */
+static void crl_handshake(void **state)
+{
+    (void)state;
+    EVP_PKEY *ca_key = p256(), *server_key = p256(), *client_key = p256();
+    X509 *ca = make_cert("CRL handshake CA", ca_key, NULL, NULL, 60, 0);
+    X509 *server = make_cert("server", server_key, ca, ca_key, 61, 0);
+    X509 *client = make_cert("client", client_key, ca, ca_key, 62, 0);
+    SSL_CTX *good = client_ctx(client, client_key, ca);
+    X509 *none = NULL;
+    for (int revoked = 0; revoked < 2; revoked++) {
+        SSL_CTX *sctx = server_ctx(server, server_key, ca);
+        X509_STORE *store = SSL_CTX_get_cert_store(sctx);
+        X509_CRL *crl = make_crl(ca, ca_key, revoked ? 62 : 99, 3600);
+        assert_int_equal(X509_STORE_add_crl(store, crl), 1);
+        X509_CRL_free(crl);
+        X509_STORE_set_flags(store, X509_V_FLAG_CRL_CHECK);
+        unsigned long before = x509_cache_crl_verify_hits();
+        for (int i = 0; i < 2; i++) {
+            assert_int_equal(handshake(sctx, good, &none), !revoked);
+            X509_free(none);
+            none = NULL;
+        }
+        assert_true(x509_cache_crl_verify_hits() >= before + 1);
+        SSL_CTX_free(sctx);
+    }
+    SSL_CTX_free(good);
+    X509 *all[] = { ca, server, client };
+    for (size_t i = 0; i < sizeof all / sizeof *all; i++) X509_free(all[i]);
+    EVP_PKEY *keys[] = { ca_key, server_key, client_key };
     for (size_t i = 0; i < sizeof keys / sizeof *keys; i++) EVP_PKEY_free(keys[i]);
 }
 
@@ -411,7 +684,10 @@ int main(void)
         cmocka_unit_test(mutated),
         cmocka_unit_test(bounded),
         cmocka_unit_test(others_uncached),
+        cmocka_unit_test(signature_remembered),
         cmocka_unit_test(libssl_handshake),
+        cmocka_unit_test(crl_signature_remembered),
+        cmocka_unit_test(crl_handshake),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
