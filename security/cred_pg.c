@@ -695,7 +695,8 @@ static void start_fiber(struct cred_pg *pg, bool *busy, fiber_fn *fn)
 
 /* Input while no fiber waits on the socket (a notice, the server closing):
  * read now, or the level-triggered loop wakes for it again. While a fiber
- * owns the connection its notices are applied after it (cred_pg_waiting). */
+ * owns the connection its notices are applied after it: when the lock
+ * passes on (handed_over) or at the round's end (cred_pg_waiting). */
 static void idle_input(void *data)
 {
     struct cred_pg *pg = data;
@@ -707,6 +708,20 @@ static void idle_input(void *data)
     pg->ran = true;
 }
 
+static int apply_buffered(struct cred_pg *pg);
+
+/* The lock passes from a fiber that ended to the next one queued: the
+ * notices it took in with its answers are applied now, not after the
+ * queue behind it (a busy credential store hands the lock on within the
+ * loop round, so the round's end may not find it free). Only what libpq
+ * holds already: what is still on the socket is read by the next fiber or
+ * idle_input. */
+static void handed_over(void *data)
+{
+    struct cred_pg *pg = data;
+    if (pg->loop && pg->conn) apply_buffered(pg);
+}
+
 int cred_pg_follow(struct cred_pg *pg, struct loop *loop, cred_pg_gone_fn *gone, void *arg)
 {
     pg->loop = loop;
@@ -714,6 +729,8 @@ int cred_pg_follow(struct cred_pg *pg, struct loop *loop, cred_pg_gone_fn *gone,
     pg->gone_arg = arg;
     pg->watch.idle = idle_input;
     pg->watch.idle_data = pg;
+    pg->lock.on_handover = handed_over;
+    pg->lock.handover_data = pg;
     if (!pg->conn) {
         arm_retry(pg);
         return 0;
@@ -733,6 +750,7 @@ void cred_pg_unfollow(struct cred_pg *pg)
     if (pg->retry_timer) loop_del_timer(pg->loop, pg->retry_timer);
     pg->retry_timer = 0;
     fiber_fd_forget(&pg->watch);
+    pg->lock.on_handover = NULL;
     pg->loop = NULL;
     pg->gone = NULL;
 }
@@ -754,6 +772,12 @@ int cred_pg_poll(struct cred_pg *pg)
         drop_connection(pg);
         return -1;
     }
+    return apply_buffered(pg);
+}
+
+/* The notices libpq has read off the socket already (no system call). */
+static int apply_buffered(struct cred_pg *pg)
+{
     pg->ran = false;
     int count = 0;
     for (PGnotify *n; (n = pq_PQnotifies(pg->conn)); pq_PQfreemem(n))

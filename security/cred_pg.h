@@ -66,8 +66,9 @@ int cred_pg_take_login_code(struct cred_pg *pg, const char *code, int64_t now_us
 int cred_pg_meta_claim(struct cred_pg *pg, const char *name, const char *value, char *out, size_t cap);
 
 /* Following the other front-ends from the event loop: the socket is
- * watched, notices are applied as they come (gone is told of each key row
- * that left the mirror), and from then on the database work of this
+ * watched, notices are applied as they come, and those a fiber's statements
+ * brought as soon as the connection passes to the next fiber (gone is told
+ * of each key row that left the mirror), and from then on the database work of this
  * front-end that the loop starts runs in fibers (fiber.h) that yield while
  * they wait: reconnecting after a loss (then reading everything again),
  * reading the CAs after a change. Writes from a fiber (a console login's

@@ -42,7 +42,10 @@
  * busy front-end hands it from fiber to fiber within the round. So the
  * feed is also read at each such hand-over, in between (fiber_lock's
  * on_handover): a notice waits for the fiber that read it, never for the
- * queue behind. */
+ * queue behind. A hand-over reads only what libpq holds already (no recv(),
+ * which would mostly find nothing: one system call per hand-over under
+ * contention); input that arrives later is taken in by whichever reads the
+ * socket next, the next fiber or the store's idle watch. */
 #define RETRY_MS 1000
 
 struct feed {
@@ -168,12 +171,15 @@ static int64_t retry_due(struct loop *loop, int64_t id, void *data)
     return -1;
 }
 
-int feed_poll(struct cse *cse)
+typedef int poll_fn(struct store *s, store_change_fn *fn, void *data);
+
+/* The changes poll reports, applied. */
+static int apply(struct cse *cse, poll_fn *poll)
 {
     struct feed *f = cse->feed;
     if (!f) return 0;
     f->acl_stale = f->resync = false;
-    int n = store_poll_changes(cse->store, follow, f);
+    int n = poll(cse->store, follow, f);
     if (n > 0) f->applied += (uint64_t)n;
     if (n < 0) {
         if (!f->lost) log_warn("feed: the database is unreachable: changes of other front-ends are not seen until it is back");
@@ -190,6 +196,8 @@ int feed_poll(struct cse *cse)
     return n;
 }
 
+int feed_poll(struct cse *cse) { return apply(cse, store_poll_changes); }
+
 static void on_readable(struct loop *loop, int fd, void *data, int mask)
 {
     (void)loop; (void)fd; (void)mask;
@@ -197,18 +205,25 @@ static void on_readable(struct loop *loop, int fd, void *data, int mask)
     poll_from_loop(f);
 }
 
-/* Notices libpq took in meanwhile, with the store's lock free. */
-static void lock_free(void *data)
+/* The end of each loop round: notices libpq took in meanwhile, and what
+ * waits on the socket, with the store's lock free. */
+static void round_over(struct loop *loop, void *data)
 {
+    (void)loop;
     struct cse *cse = data;
     if (cse->feed && cse->feed->fd >= 0) poll_from_loop(cse->feed);
 }
 
-/* The end of each loop round. */
-static void round_over(struct loop *loop, void *data)
+/* The lock passes on: the notices the fiber that ended took in with its
+ * answers, without reading the socket (a busy front-end hands over many
+ * times a round; what is on the socket is taken in by the next fiber's
+ * reads or the store's idle watch, and applied at the next hand-over or
+ * the round's end). */
+static void handed_over(void *data)
 {
-    (void)loop;
-    lock_free(data);
+    struct cse *cse = data;
+    /* After a gap the full poll, at the round's end, tells that it is over. */
+    if (cse->feed && cse->feed->fd >= 0 && !cse->feed->lost) apply(cse, store_poll_buffered_changes);
 }
 
 uint64_t feed_applied(const struct cse *cse) { return cse->feed ? cse->feed->applied : 0; }
@@ -226,7 +241,7 @@ int feed_open(struct cse *cse)
     if (loop_before_sleep(cse->loop, round_over, cse)) log_warn("feed: no before-sleep hook left: changes are read when the socket wakes the loop");
     struct fiber_lock *lock = store_fiber_lock(cse->store);
     if (lock) {
-        lock->on_handover = lock_free;
+        lock->on_handover = handed_over;
         lock->handover_data = cse;
     }
     return 0;

@@ -2,7 +2,7 @@
  * followed (store.h's change feed; docs/architecture.md, *Several
  * front-ends*). The feed's socket wakes the loop and the feed is read at
  * the end of every round and whenever the store's lock passes from one
- * fiber to the next, so a change committed elsewhere reaches this
+ * fiber to the next (then only what libpq has read already), so a change committed elsewhere reaches this
  * front-end's caches in the loop round its notice arrives in, or as soon
  * as the fiber that read it with its own answer ends; no timer polls
  * while the database is reachable. With SQLite there is no feed and

@@ -1599,6 +1599,11 @@ int store_poll_changes(struct store *s, store_change_fn *fn, void *data)
     return s->pg ? pg_store_poll_changes(s->pg, fn, data) : 0;
 }
 
+int store_poll_buffered_changes(struct store *s, store_change_fn *fn, void *data)
+{
+    return s->pg ? pg_store_poll_buffered_changes(s->pg, fn, data) : 0;
+}
+
 /* SQLite: one process, so polling.c keeps its queues in memory. */
 int store_pch_put(struct store *s, const char *pch, const char *rqi, const char *rqp, int64_t timeout_ms, int max,
                   store_pch_fn *dropped, void *data)

@@ -172,6 +172,14 @@ uint64_t store_connections(const struct store *s);
  * moves when any arrived, so memos keyed on it drop themselves. Returns how
  * many were reported, or -1 while the database is unreachable. */
 int store_poll_changes(struct store *s, store_change_fn *fn, void *data);
+/* The same for the notices already read off the socket with the answers of
+ * earlier store calls, without a system call: for when the store's lock
+ * passes from one fiber to the next (fiber_lock's on_handover), where the
+ * fiber that ended took in the notices sent with its answers. What is still
+ * on the socket is read by the next store call or the store's own watch of
+ * the socket, and reported by a later poll. Never -1: 0 while the database
+ * is away (store_poll_changes() reports that). */
+int store_poll_buffered_changes(struct store *s, store_change_fn *fn, void *data);
 
 /* Requests waiting at polling channels, shared by the front-ends of one
  * database (polling.c; SQLite: RSC_NOT_IMPLEMENTED, its queues stay in

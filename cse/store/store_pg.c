@@ -1452,17 +1452,10 @@ static bool report_notice(const char *payload, store_change_fn *fn, void *data)
     return ok;
 }
 
-int pg_store_poll_changes(struct pg_store *p, store_change_fn *fn, void *data)
+/* The notices libpq has already read off the socket, reported without a
+ * system call (PQnotifies only parses its input buffer). */
+static int report_buffered(struct pg_store *p, store_change_fn *fn, void *data)
 {
-    /* A fiber's answer is on its way over the same socket: it reads that
-     * (and any notices with it); the next round polls again. */
-    if (fiber_lock_busy(&p->lock)) return 0;
-    if (!p->in_batch && !p->tx_open && !pg_ready(p)) return -1;
-    if (!p->conn) return -1;
-    if (!pq_PQconsumeInput(p->conn)) {
-        pg_lost(p);
-        return -1;
-    }
     int count = 0;
     if (p->resync_pending) {
         /* Notices sent while this front-end was away are gone: everything
@@ -1493,4 +1486,26 @@ int pg_store_poll_changes(struct pg_store *p, store_change_fn *fn, void *data)
     }
     if (count) p->generation++;
     return count;
+}
+
+int pg_store_poll_changes(struct pg_store *p, store_change_fn *fn, void *data)
+{
+    /* A fiber's answer is on its way over the same socket: it reads that
+     * (and any notices with it); the next round polls again. */
+    if (fiber_lock_busy(&p->lock)) return 0;
+    if (!p->in_batch && !p->tx_open && !pg_ready(p)) return -1;
+    if (!p->conn) return -1;
+    if (!pq_PQconsumeInput(p->conn)) {
+        pg_lost(p);
+        return -1;
+    }
+    return report_buffered(p, fn, data);
+}
+
+/* Whatever is still on the socket is read by the fiber that waits on it or
+ * by pg_idle_input, and reported at the next poll. */
+int pg_store_poll_buffered_changes(struct pg_store *p, store_change_fn *fn, void *data)
+{
+    if (fiber_lock_busy(&p->lock) || !p->conn || pq_PQstatus(p->conn) != CONNECTION_OK) return 0;
+    return report_buffered(p, fn, data);
 }

@@ -76,5 +76,6 @@ int pg_store_pch_end(struct pg_store *p, const char *pch, const char *rqi);
 int pg_store_change_fd(const struct pg_store *p);
 uint64_t pg_store_connections(const struct pg_store *p);
 int pg_store_poll_changes(struct pg_store *p, store_change_fn *fn, void *data);
+int pg_store_poll_buffered_changes(struct pg_store *p, store_change_fn *fn, void *data);
 
 #endif

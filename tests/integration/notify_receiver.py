@@ -31,8 +31,11 @@ class _Handler(http.server.BaseHTTPRequestHandler):
                                 "body": body, "raw": raw, "time": time.time()})
             rsc = rx.reply_rsc
             delay = rx.delay
+            gate = rx.gate
         if delay:
             time.sleep(delay)
+        if gate:
+            gate.wait(60)          # bounded: a test that never opens it still ends
         status = 200 if rsc < 3000 else 403 if rsc in (4101, 4103, 5205) else 400 if rsc < 5000 else 500
         self.send_response(status)
         self.send_header("X-M2M-RSC", str(rsc))
@@ -93,6 +96,7 @@ class Receiver(_Recorder):
         self.path = path
         self.reply_rsc = reply_rsc
         self.delay = 0.0               # seconds to wait before answering
+        self.gate = None               # a threading.Event: answers wait until it is set
         self.requests = []
         self.lock = threading.Lock()
         self.server = None

@@ -137,6 +137,21 @@ def psk_request(port, identity, key_hex, method, path, origin, ty=None, body=Non
     return s_client_request(port, args + (extra or []), method, path, origin, ty, body)[0]
 
 
+def psk_session(port, identity, key_hex, origin):
+    """openssl s_client holding one TLS-PSK session open on port after one
+    answered keep-alive request: (the process, whether the answer came).
+    The process ends when the server ends the session."""
+    import select
+    p = subprocess.Popen(["openssl", "s_client", "-connect", "127.0.0.1:%d" % port, "-servername",
+                          "localhost", "-psk_identity", identity, "-psk", key_hex, "-tls1_3", "-quiet"],
+                         stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+    req = raw_request("GET", "/cse-in", origin).replace(b"Connection: close", b"Connection: keep-alive")
+    p.stdin.write(req)
+    p.stdin.flush()
+    ready, _, _ = select.select([p.stdout], [], [], 10)
+    return p, bool(ready) and p.stdout.read1(4096).startswith(b"HTTP/1.1")
+
+
 def dtls_request(port, path, origin, method=1, ty=None, body=None, auth=(), sess_in=None, sess_out=None,
                  timeout=5.0):
     """One CoAP request over DTLS 1.2 with openssl s_client, which (unlike

@@ -8,7 +8,7 @@ through A is honoured by B's HTTPS and CoAPS (DTLS) listeners within the
 bound, and no longer once removed; a
 front-end whose credentials-root.key differs refuses to start; no key is
 in the database in the clear."""
-import os, select, shutil, subprocess, sys, tempfile, time
+import os, shutil, subprocess, sys, tempfile, time
 sys.path.insert(0, os.path.dirname(__file__))
 from harness import CSE_BIN, Cse, Tap, within
 from coap_peer import coap_client
@@ -35,14 +35,7 @@ def handshake(fe):
 
 def live_session(fe):
     """openssl s_client holding one PSK session open on fe after one answered request."""
-    p = subprocess.Popen(["openssl", "s_client", "-connect", "127.0.0.1:%d" % fe.https_port, "-servername",
-                          "localhost", "-psk_identity", PSK_ID, "-psk", PSK_KEY, "-tls1_3", "-quiet"],
-                         stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
-    req = secure.raw_request("GET", "/cse-in", ORIGIN).replace(b"Connection: close", b"Connection: keep-alive")
-    p.stdin.write(req)
-    p.stdin.flush()
-    ready, _, _ = select.select([p.stdout], [], [], 10)
-    return p, bool(ready) and p.stdout.read1(4096).startswith(b"HTTP/1.1")
+    return secure.psk_session(fe.https_port, PSK_ID, PSK_KEY, ORIGIN)
 
 
 def ends(sess):

@@ -533,6 +533,25 @@ static void changes_behind_a_fiber(void **state)
     close(pipefd[1]);
 }
 
+/* The poll at a lock's hand-over reads nothing off the socket (store.h):
+ * a notice still there is not reported, one a statement took in with its
+ * answer is, and once only. */
+static void buffered_changes(void **state)
+{
+    (void)state;
+    struct seen v = { 0 };
+    drain(s);
+    assert_int_equal(put(other, "buf1", "cb", 2, "cse-in/buf1"), 0);
+    struct pollfd p = { .fd = store_change_fd(s), .events = POLLIN };
+    assert_int_equal(poll(&p, 1, 5000), 1);
+    assert_int_equal(store_poll_buffered_changes(s, remember, &v), 0);   /* still on the socket */
+    assert_true(present(s, "cb"));                                       /* read with its answer */
+    assert_int_equal(store_poll_buffered_changes(s, remember, &v), 1);
+    assert_string_equal(v.ri[0], "buf1");
+    assert_int_equal(store_poll_changes(s, remember, &v), 0);
+    assert_int_equal(v.n, 1);
+}
+
 struct texts { int n; char v[8][64]; };
 
 static void keep_text(const char *text, void *data)
@@ -635,6 +654,7 @@ int main(void)
         cmocka_unit_test(filtered_scans),
         cmocka_unit_test(change_feed),
         cmocka_unit_test(changes_behind_a_fiber),
+        cmocka_unit_test(buffered_changes),
         cmocka_unit_test(pch_queue),
         cmocka_unit_test(database_restart),
     };
