@@ -258,6 +258,11 @@ struct tls_server *tls_server_create(const struct config *cfg, struct credential
     SSL_CTX_set_tlsext_servername_arg(ts->ctx, ts);
     SSL_CTX_set_session_ticket_cb(ts->ctx, seal_binding, NULL, NULL);
     SSL_CTX_set_num_tickets(ts->ctx, 1);
+    /* One read(2) takes whatever the socket holds (a client's Finished and
+     * its request, pipelined records), not a header and then a body per
+     * record. OpenSSL may then hold input the socket no longer signals: the
+     * HTTP server asks tls_pending() before it waits for epoll again. */
+    SSL_CTX_set_read_ahead(ts->ctx, 1);
     SSL_CTX_sess_set_cache_size(ts->ctx, SESSION_CACHE);
     set_session_context(ts);
     ts->ca_generation = cred_ca_generation(creds);
@@ -435,12 +440,18 @@ static const char *tls_credential(void *conn)
     return c->bound ? c->binding.credential_id : NULL;
 }
 
+static bool tls_pending(void *conn)
+{
+    return SSL_has_pending(((struct tls_conn *)conn)->ssl) == 1;
+}
+
 static const struct http_transport transport = {
     .attach = tls_attach,
     .handshake = tls_handshake,
     .read = tls_read,
     .write = tls_write,
     .credential = tls_credential,
+    .pending = tls_pending,
     .detach = tls_detach,
 };
 
