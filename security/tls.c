@@ -74,12 +74,15 @@ static void key_digest(const struct cred_psk *psk, unsigned char out[32])
 /* PSK server callback (TLS 1.2 PSK suites and TLS 1.3 external PSKs): the
  * identity is a KpsaID in the credential store. OpenSSL goes on with a
  * certificate handshake after an unknown TLS 1.3 identity, so the outcome is
- * recorded on the connection. */
+ * recorded on the connection. OpenSSL also asks with the identity of a TLS
+ * 1.3 resumption, its own ticket: no KpsaID can look like that, so the store
+ * (a read transaction, two fcntl locks on SQLite) is not asked. */
 static unsigned int psk_lookup(SSL *ssl, const char *identity, unsigned char *key, unsigned int key_max)
 {
     struct tls_conn *c = SSL_get_app_data(ssl);
     struct cred_psk psk;
-    if (!c || !identity || cred_get_psk(c->ts->creds, identity, &psk) != 0 || psk.key_len > key_max) {
+    if (!c || !identity || !cred_valid_identity(identity) || cred_get_psk(c->ts->creds, identity, &psk) != 0 ||
+        psk.key_len > key_max) {
         log_debug("tls: unknown PSK identity '%s'", identity ? identity : "");
         if (c) c->psk_unknown = true;
         return 0;

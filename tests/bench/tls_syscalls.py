@@ -26,6 +26,7 @@ def main():
     ap.add_argument("--seconds", type=int, default=3)
     ap.add_argument("--mode", default="tls13-cert", help="handshake_bench --mode (tls13-cert, tls12-cert, ...)")
     ap.add_argument("--resume", default="no", choices=["no", "yes"])
+    ap.add_argument("--tool", choices=["strace", "perf"], default="strace")
     args = ap.parse_args()
     os.environ.setdefault("M2M_CSE", os.path.join(os.path.abspath(args.build), "m2m-cse"))
     from harness import Cse  # after M2M_CSE: the harness reads it on import
@@ -42,10 +43,10 @@ def main():
             if not m or m.group(2) != "0":
                 raise RuntimeError("handshake_bench failed: " + out)
             return int(m.group(1))
-        calls, table, n = counted("strace", cse.proc.pid, load)
+        calls, table, n = counted(args.tool, cse.proc.pid, load)
     per = ", ".join("%s %.2f" % (k, v / n) for k, v in sorted(table.items(), key=lambda kv: -kv[1]))
-    print("%s%s: %d connections, %.2f system calls per connection (%s)"
-          % (args.mode, ", resumed" if args.resume == "yes" else "", n, calls / n, per))
+    print("%s%s: %d connections, %.2f system calls per connection%s"
+          % (args.mode, ", resumed" if args.resume == "yes" else "", n, calls / n, " (%s)" % per if per else ""))
 
 
 if __name__ == "__main__":

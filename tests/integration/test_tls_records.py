@@ -6,7 +6,7 @@ write: the handshake's last flight with the request (TLS 1.3, and a resumed
 TLS 1.2 handshake), pipelined requests each in its own record, a request
 split into several records, a request behind a deferred one (a long poll of
 a pollingChannel), responses large enough to pause reading (back-pressure),
-and keep-alive after a pause."""
+and keep-alive after a pause; and how many reads a connection costs."""
 import os, socket, ssl, sys, time
 sys.path.insert(0, os.path.dirname(__file__))
 from harness import Cse, Tap
@@ -193,6 +193,25 @@ with Cse(pch_poll_timeout=500) as cse:
     t.eq(rqis(rs), ["g%d" % i for i in range(9)], "eight large responses, then the request behind them, all answered")
     t.ok(all(r[0] == 200 for r in rs) and all(len(r[2]) > 900000 for r in rs[:8]), "large responses whole")
     c.close()
+
+    # Reads per connection, by the kernel's count of the CSE's read calls
+    # (/proc/PID/io syscr): the ClientHello, at most one that finds nothing
+    # after the server's flight, then the client's Finished with its request
+    # in one; OpenSSL without read-ahead took two per record (about ten).
+    def reads():
+        with open("/proc/%d/io" % cse.proc.pid) as f:
+            return int(next(ln.split()[1] for ln in f if ln.startswith("syscr")))
+    before, answered = reads(), 0
+    for i in range(20):
+        c = Client(cse, tls13)
+        c.handshake()
+        c.record(req("GET", "/cse-in", "n%d" % i)[:-2] + b"Connection: close\r\n\r\n")
+        c.send()
+        answered += rsc(c.responses(1)) == ["2000"]
+        c.close()
+    per = (reads() - before) / 20.0
+    t.eq(answered, 20, "20 connections, each with its request in the handshake's last segment")
+    t.ok(per <= 4, "at most 4 reads per connection (%.1f)" % per)
 
     # TLS 1.2: a resumed handshake ends with the client's flight, sent here
     # with the request.
