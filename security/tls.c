@@ -74,12 +74,15 @@ static void key_digest(const struct cred_psk *psk, unsigned char out[32])
 /* PSK server callback (TLS 1.2 PSK suites and TLS 1.3 external PSKs): the
  * identity is a KpsaID in the credential store. OpenSSL goes on with a
  * certificate handshake after an unknown TLS 1.3 identity, so the outcome is
- * recorded on the connection. */
+ * recorded on the connection. OpenSSL also asks with the identity of a TLS
+ * 1.3 resumption, its own ticket: no KpsaID can look like that, so the store
+ * (a read transaction, two fcntl locks on SQLite) is not asked. */
 static unsigned int psk_lookup(SSL *ssl, const char *identity, unsigned char *key, unsigned int key_max)
 {
     struct tls_conn *c = SSL_get_app_data(ssl);
     struct cred_psk psk;
-    if (!c || !identity || cred_get_psk(c->ts->creds, identity, &psk) != 0 || psk.key_len > key_max) {
+    if (!c || !identity || !cred_valid_identity(identity) || cred_get_psk(c->ts->creds, identity, &psk) != 0 ||
+        psk.key_len > key_max) {
         log_debug("tls: unknown PSK identity '%s'", identity ? identity : "");
         if (c) c->psk_unknown = true;
         return 0;
@@ -258,6 +261,11 @@ struct tls_server *tls_server_create(const struct config *cfg, struct credential
     SSL_CTX_set_tlsext_servername_arg(ts->ctx, ts);
     SSL_CTX_set_session_ticket_cb(ts->ctx, seal_binding, NULL, NULL);
     SSL_CTX_set_num_tickets(ts->ctx, 1);
+    /* One read(2) takes whatever the socket holds (a client's Finished and
+     * its request, pipelined records), not a header and then a body per
+     * record. OpenSSL may then hold input the socket no longer signals: the
+     * HTTP server asks tls_pending() before it waits for epoll again. */
+    SSL_CTX_set_read_ahead(ts->ctx, 1);
     SSL_CTX_sess_set_cache_size(ts->ctx, SESSION_CACHE);
     set_session_context(ts);
     ts->ca_generation = cred_ca_generation(creds);
@@ -435,12 +443,18 @@ static const char *tls_credential(void *conn)
     return c->bound ? c->binding.credential_id : NULL;
 }
 
+static bool tls_pending(void *conn)
+{
+    return SSL_has_pending(((struct tls_conn *)conn)->ssl) == 1;
+}
+
 static const struct http_transport transport = {
     .attach = tls_attach,
     .handshake = tls_handshake,
     .read = tls_read,
     .write = tls_write,
     .credential = tls_credential,
+    .pending = tls_pending,
     .detach = tls_detach,
 };
 

@@ -129,6 +129,11 @@ void loop_unwatch(struct loop *l, int fd, int mask)
     epoll_ctl(l->epfd, fe->mask ? EPOLL_CTL_MOD : EPOLL_CTL_DEL, fd, &ee);
 }
 
+void loop_forget(struct loop *l, int fd)
+{
+    if (fd >= 0 && fd < l->nevents) memset(&l->events[fd], 0, sizeof l->events[fd]);
+}
+
 int64_t loop_add_timer(struct loop *l, int64_t ms, loop_timer_fn *fn, void *data)
 {
     struct timer *t = malloc(sizeof *t);

@@ -24,6 +24,10 @@ void loop_destroy(struct loop *loop);
 int loop_watch(struct loop *loop, int fd, int mask, loop_file_fn *fn, void *data);
 /* Removes mask from the events watched on fd; fd is forgotten when none remain. */
 void loop_unwatch(struct loop *loop, int fd, int mask);
+/* For fd about to be closed when no other descriptor refers to its file (no
+ * dup(), no fork()): the close takes it out of epoll, so the loop only
+ * forgets it, without a system call. */
+void loop_forget(struct loop *loop, int fd);
 
 int64_t loop_add_timer(struct loop *loop, int64_t ms, loop_timer_fn *fn, void *data);
 void loop_del_timer(struct loop *loop, int64_t id);

@@ -149,6 +149,9 @@ struct http_server {
     int in_handler;                /* a handler is running (release must not flush inline) */
     int64_t sweep_timer;
     uint64_t next_gen;
+    /* Linux hands the listener's TCP_NODELAY down to accepted sockets: then
+     * no setsockopt per connection. Checked on the first connection. */
+    enum { NODELAY_UNCHECKED, NODELAY_INHERITED, NODELAY_PER_CONNECTION } nodelay;
 };
 
 const char *http_header(const struct http_request *req, const char *name)
@@ -309,7 +312,8 @@ static void conn_close(struct http_conn *c)
 {
     struct http_server *srv = c->srv;
     struct http_limits *l = srv->limits;
-    loop_unwatch(srv->loop, c->fd, LOOP_READABLE | LOOP_WRITABLE);
+    /* Only this descriptor refers to the socket (nothing dup()s or forks). */
+    loop_forget(srv->loop, c->fd);
     if (c->tx) srv->opt.transport->detach(c->tx);
     close(c->fd);
     if (c->prev) c->prev->next = c->next; else srv->conns = c->next;
@@ -660,6 +664,14 @@ static long conn_send(struct http_conn *c, const char *buf, size_t n)
     }
 }
 
+/* Input the transport already took from the socket (TLS read-ahead) does
+ * not wake epoll: while this is true the connection must be read on. */
+static bool conn_holds_input(const struct http_conn *c)
+{
+    const struct http_transport *t = c->srv->opt.transport;
+    return c->tx && (!t->pending || t->pending(c->tx));
+}
+
 static void conn_flush(struct http_conn *c)
 {
     size_t before = c->out_sent;
@@ -682,8 +694,8 @@ static void conn_flush(struct http_conn *c)
         if (c->reading_paused && !c->waiting) {
             c->reading_paused = false;
             loop_watch(c->srv->loop, c->fd, LOOP_READABLE, conn_io, c);
-            /* A transport may hold decrypted input the socket no longer signals. */
-            if (c->tx) conn_read(c);
+            /* What the socket holds wakes epoll; what the transport holds would not. */
+            if (conn_holds_input(c)) conn_read(c);
         }
         return;
     }
@@ -742,8 +754,8 @@ void http_server_respond(struct http_server *srv, struct http_conn *conn, uint64
     buf_free(&rest);
     if (more && !c->waiting && !c->reading_paused) {
         loop_watch(srv->loop, c->fd, LOOP_READABLE, conn_io, c);
-        /* A transport may hold decrypted input the socket no longer signals. */
-        if (c->tx) {
+        /* What the socket holds wakes epoll; what the transport holds would not. */
+        if (conn_holds_input(c)) {
             conn_read(c); /* flushes; may close c */
             return;
         }
@@ -754,8 +766,9 @@ void http_server_respond(struct http_server *srv, struct http_conn *conn, uint64
 static void conn_read(struct http_conn *c)
 {
     char chunk[READ_CHUNK];
-    /* A transport is drained until it wants more input: data it buffered
-     * would not wake the loop again. */
+    /* A transport is read until it holds no more input (conn_holds_input):
+     * data it buffered would not wake the loop again. The socket itself is
+     * watched level-triggered: what it still holds wakes the loop. */
     int max_rounds = c->tx ? 1 << 20 : 16;
     for (int rounds = 0; rounds < max_rounds && !c->closing && !c->reading_paused && !c->waiting; rounds++) {
         long n = conn_recv(c, chunk, sizeof chunk);
@@ -772,7 +785,8 @@ static void conn_read(struct http_conn *c)
         }
         conn_touch(c);
         if (!conn_feed(c, chunk, (size_t)n)) break;
-        if (!c->tx && (size_t)n < sizeof chunk) break;
+        /* No read(2) that would only say EAGAIN. */
+        if (c->tx ? !conn_holds_input(c) : (size_t)n < sizeof chunk) break;
     }
     conn_flush(c);
 }
@@ -785,7 +799,8 @@ static void conn_handshake(struct http_conn *c)
         c->handshaking = false;
         conn_touch(c);
         loop_unwatch(c->srv->loop, c->fd, LOOP_WRITABLE);
-        conn_read(c); /* may close c */
+        /* The request may have come with the handshake's last flight. */
+        if (conn_holds_input(c)) conn_read(c); /* may close c */
     } else if (rc == HTTP_IO_WANT_READ) {
         loop_unwatch(c->srv->loop, c->fd, LOOP_WRITABLE);
     } else if (rc == HTTP_IO_WANT_WRITE) {
@@ -916,6 +931,18 @@ static void peer_name(const struct sockaddr_storage *ss, char *ip, size_t iplen,
     }
 }
 
+static void set_nodelay(struct http_server *srv, int cfd)
+{
+    int one = 1;
+    if (srv->nodelay == NODELAY_UNCHECKED) {
+        int on = 0;
+        socklen_t len = sizeof on;
+        bool inherited = !getsockopt(cfd, IPPROTO_TCP, TCP_NODELAY, &on, &len) && on;
+        srv->nodelay = inherited ? NODELAY_INHERITED : NODELAY_PER_CONNECTION;
+    }
+    if (srv->nodelay == NODELAY_PER_CONNECTION) setsockopt(cfd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+}
+
 /* A new connection: within the limits it becomes a struct http_conn. */
 static void admit(struct http_server *srv, int cfd, const struct sockaddr_storage *ss)
 {
@@ -954,8 +981,7 @@ static void admit(struct http_server *srv, int cfd, const struct sockaddr_storag
     c->last_active = c->accepted_at = loop_now_ms();
     memcpy(c->peer_ip, ip, sizeof ip);
     c->peer_port = port;
-    int one = 1;
-    setsockopt(cfd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    set_nodelay(srv, cfd);
     parse_init(&c->in, srv->opt.max_body, conn_request);
     c->in.begin = conn_begin;
     if (srv->opt.transport) {
@@ -1091,6 +1117,7 @@ struct http_server *http_server_start(struct loop *loop, const struct http_optio
     int fd = socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     int one = 1;
     setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);   /* for the accepted sockets (set_nodelay) */
     /* Front-ends of one database on one machine: the kernel spreads the
      * connections over every process listening on the port. */
     if (fd >= 0 && opt->reuse_port && setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one))

@@ -74,6 +74,11 @@ struct http_transport {
     long (*write)(void *conn, const void *buf, size_t n);
     /* The Credential-ID the handshake authenticated, or NULL. */
     const char *(*credential)(void *conn);
+    /* Whether the transport holds input it already took from the socket
+     * (TLS read-ahead): epoll does not signal those bytes, so the server
+     * reads on while this is true. NULL: the transport may always hold some,
+     * and is read until it wants more input. */
+    bool (*pending)(void *conn);
     void (*detach)(void *conn);
 };
 

@@ -319,7 +319,8 @@ static void conn_free(struct hc_conn *k)
     cl->nconns--;
     if (k->io) cl->io->detach(k->io);
     if (k->fd >= 0) {
-        loop_unwatch(cl->loop, k->fd, LOOP_READABLE | LOOP_WRITABLE);
+        /* Only this descriptor refers to the socket (nothing dup()s or forks). */
+        loop_forget(cl->loop, k->fd);
         close(k->fd);
     }
     conn_forget_request(k);
