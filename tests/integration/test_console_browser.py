@@ -10,7 +10,7 @@ from harness import Cse, Tap, CSE_BIN, admin_flags
 from selenium import webdriver
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
-from selenium.common.exceptions import StaleElementReferenceException
+from selenium.common.exceptions import StaleElementReferenceException, TimeoutException
 from selenium.webdriver.support.ui import Select, WebDriverWait
 
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
@@ -111,12 +111,26 @@ with Cse(console="true", coap_port=0, coaps_port=0) as cse:
         d.find_element(By.ID, "audit-originator").send_keys("Cmeter")
         Select(d.find_element(By.ID, "audit-decision")).select_by_value("deny")
         d.find_element(By.ID, "audit-search").click()
-        wait.until(lambda d: "entries" in d.find_element(By.ID, "status").text and
-                   d.find_elements(By.CSS_SELECTOR, "#audit-table tr.audit-entry"))
-        rows = [tr.text for tr in d.find_elements(By.CSS_SELECTOR, "#audit-table tr.audit-entry")]
-        t.ok(rows and all("deny" in r and "Cmeter" in r for r in rows) and
-             any("cse-in/meter/power" in r and "CREATE" in r for r in rows),
-             "the audit view shows the denial, filtered by originator and decision", rows)
+        # Typing and choosing each start a search: the table may be redrawn by a
+        # later one while it is read, so it is read again until it shows the
+        # filtered denial (or the wait ends, and the last rows read are reported).
+        seen = {"rows": None}
+
+        def denial_shown(d):
+            try:
+                if "entries" not in d.find_element(By.ID, "status").text:
+                    return False
+                seen["rows"] = [tr.text for tr in d.find_elements(By.CSS_SELECTOR, "#audit-table tr.audit-entry")]
+            except StaleElementReferenceException:
+                return False
+            rows = seen["rows"]
+            return bool(rows) and all("deny" in r and "Cmeter" in r for r in rows) and \
+                any("cse-in/meter/power" in r and "CREATE" in r for r in rows)
+        try:
+            shown = wait.until(denial_shown)
+        except TimeoutException:
+            shown = False
+        t.ok(shown, "the audit view shows the denial, filtered by originator and decision", seen["rows"])
 
         # Edit the policy: Cmeter may create as well.
         d.find_element(By.CSS_SELECTOR, "button[data-tab=acps]").click()
