@@ -244,11 +244,11 @@ class Cse:
 
     def log_barrier(self):
         """The CSE writes a round's info lines when its loop is about to sleep
-        (cse/base/log.h): one round trip (a CoAP ping, else GET /__health__)
-        is answered in a later round, so every line of the rounds that
-        answered the caller's earlier requests is on file after it."""
-        if self.coap_port and self.coap_ping(timeout=0.5):
-            return
+        (cse/base/log.h). A new HTTP connection is accepted in a round whose
+        wait began after it arrived, so once GET /__health__ is answered every
+        line of the rounds that answered the caller's earlier requests is on
+        file. (Not a CoAP ping: libcoap may read the plain endpoint while
+        serving a CoAPS datagram in the same round.)"""
         try:
             with socket.create_connection((self.host, self.port), timeout=1) as s:
                 s.sendall(b"GET /__health__ HTTP/1.1\r\nHost: barrier\r\nConnection: close\r\n\r\n")
