@@ -156,15 +156,18 @@ def events(reqs):
 
 class CoapReceiver(_Recorder):
     """The same for coap:// targets: a UDP thread that answers each
-    confirmable request with a piggy-backed ACK 2.04 carrying the oneM2M RSC
-    option (reply_rsc). Records path, oneM2M options and JSON body."""
+    confirmable request with a piggy-backed ACK (reply_code, 2.04 unless
+    told) carrying the oneM2M RSC option (reply_rsc), or, with reply_rsc
+    None, answers nothing. Records path, oneM2M options, JSON body, Message
+    ID and token."""
 
-    def __init__(self, port=None, path="/notify", reply_rsc=2000):
+    def __init__(self, port=None, path="/notify", reply_rsc=2000, reply_code=(2, 4)):
         import coap_peer
         self.cp = coap_peer
         self.port = port or _free_port(socket.SOCK_DGRAM)
         self.path = path
         self.reply_rsc = reply_rsc
+        self.reply_code = reply_code
         self.requests = []
         self.lock = threading.Lock()
         self.sock = None
@@ -206,9 +209,12 @@ class CoapReceiver(_Recorder):
                 body = None
             with self.lock:
                 self.requests.append({"path": "/" + "/".join(v.decode() for v in m.opts(cp.URI_PATH)),
-                                      "options": opts, "code": m.code, "body": body, "time": time.time()})
+                                      "options": opts, "code": m.code, "body": body, "time": time.time(),
+                                      "mid": m.mid, "token": m.token})
                 rsc = self.reply_rsc
-            reply = cp.encode(cp.ACK, cp.code(2, 4), m.mid, m.token, [(cp.OPT["rsc"], cp.uint_bytes(rsc))])
+            if rsc is None:
+                continue
+            reply = cp.encode(cp.ACK, cp.code(*self.reply_code), m.mid, m.token, [(cp.OPT["rsc"], cp.uint_bytes(rsc))])
             self.sock.sendto(reply, peer)
 
     def stop(self):

@@ -14,11 +14,10 @@ import os
 import re
 import socket
 import sys
-import threading
 import time
 
 sys.path.insert(0, os.path.dirname(__file__))
-import coap_peer as cp  # noqa: E402
+from notify_receiver import CoapReceiver  # noqa: E402
 from harness import Cse, Tap, free_port, wait_for  # noqa: E402
 
 t = Tap()
@@ -27,41 +26,19 @@ t = Tap()
 WINDOW = 4.5
 
 
-class Listener:
-    """A UDP peer on a port that was closed: records every datagram and
-    answers each CON at once (5.03, RSC 5103), so nothing live is resent;
-    silent, it answers nothing."""
+def listen(port, silent=False):
+    """A CoAP peer on a port that was closed: records every request and
+    answers each at once (5.03, RSC 5103), so nothing live is resent; silent,
+    it answers nothing."""
+    return CoapReceiver(port, reply_rsc=None if silent else 5103, reply_code=(5, 3)).start()
 
-    def __init__(self, port, silent=False):
-        self.silent = silent
-        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        self.sock.bind(("127.0.0.1", port))
-        self.sock.settimeout(0.1)
-        self.got = []
-        self.times = []
-        self.running = True
-        self.thread = threading.Thread(target=self.run, daemon=True)
-        self.thread.start()
 
-    def run(self):
-        while self.running:
-            try:
-                data, peer = self.sock.recvfrom(65536)
-            except socket.timeout:
-                continue
-            except OSError:
-                return
-            m = cp.decode(data)
-            rqi = (m.opt(cp.OPT["rqi"]) or b"").decode()
-            self.got.append((m.mid, m.token, rqi))
-            self.times.append(time.time())
-            if m.type == cp.CON and not self.silent:
-                self.sock.sendto(cp.encode(cp.ACK, cp.code(5, 3), m.mid, m.token, cp.m2m_options(rsc=5103)), peer)
-
-    def close(self):
-        self.running = False
-        self.thread.join(2)
-        self.sock.close()
+def seen(rx):
+    """(Message ID, token, Request ID) of each request rx received, and when."""
+    with rx.lock:
+        reqs = list(rx.requests)
+    return ([(r["mid"], r["token"], (r["options"].get("rqi") or b"").decode()) for r in reqs],
+            [r["time"] for r in reqs])
 
 
 def unreachable_lines(cse, port):
@@ -82,7 +59,7 @@ try:
     mn.start()
     t.ok(wait_for(lambda: unreachable_lines(mn, reg_port), seconds=5, step=0.02),
          "the registration's first CREATE meets a closed port: reported unreachable", mn.read_log()[-1500:])
-    registrar = Listener(reg_port)
+    registrar = listen(reg_port)
     listeners.append(registrar)
     time.sleep(0.2)   # a failure of an attempt sent just before the bind is logged by now
     failed_before = len(unreachable_lines(mn, reg_port))   # attempts reg-id-mn-1 .. -n failed
@@ -91,31 +68,32 @@ try:
     url = "coap://127.0.0.1:%d/notify" % nu_port
     r = mn.create(box, 23, {"m2m:sub": {"rn": "s", "nu": [url]}}, origin="Cmon")
     t.rsc(r, 5204, 500, "a subscription whose coap:// notificationURI is a closed port: 5204")
-    receiver = Listener(nu_port)
+    receiver = listen(nu_port)
     listeners.append(receiver)
-    mute = Listener(free_port(socket.SOCK_DGRAM), silent=True)
+    mute = listen(free_port(socket.SOCK_DGRAM), silent=True)
     listeners.append(mute)
-    url = "coap://127.0.0.1:%d/notify" % mute.sock.getsockname()[1]
+    url = "coap://127.0.0.1:%d/notify" % mute.port
     r = mn.create(box, 23, {"m2m:sub": {"rn": "s", "nu": [url]}}, origin="Cmon")
     gave_up = time.time()
     t.rsc(r, 5204, 500, "a subscription whose coap:// notificationURI does not answer: 5204 after the timeout")
 
     time.sleep(WINDOW)
-    got = list(registrar.got)
+    got = seen(registrar)[0]
     stale = [g for g in got if seq(g[2]) is not None and seq(g[2]) <= failed_before]
     fresh = [g for g in got if seq(g[2]) is not None and seq(g[2]) > failed_before]
     t.ok(not stale, "no attempt reported failed (%d) reaches the registrar later" % failed_before, got)
     t.ok(fresh, "the registration's fresh attempts do", got)
     t.eq(len({(g[0], g[1]) for g in got}), len(got), "each with its own Message ID and token, none resent")
-    t.eq(receiver.got, [], "the failed verification request never reaches the notification target later")
+    t.eq(seen(receiver)[0], [], "the failed verification request never reaches the notification target later")
     # libcoap's first retransmission may go just before the CSE's 2 s timeout:
     # at most that one, and none after the answer.
-    t.ok(1 <= len(mute.got) <= 2 and not [x for x in mute.times if x > gave_up + 0.3],
+    muted, times = seen(mute)
+    t.ok(1 <= len(muted) <= 2 and not [x for x in times if x > gave_up + 0.3],
          "the one that timed out is not resent once the CSE gave up",
-         [(g, round(x - gave_up, 2)) for g, x in zip(mute.got, mute.times)])
+         [(g, round(x - gave_up, 2)) for g, x in zip(muted, times)])
     t.ok(mn.alive(), "the CSE runs on")
 finally:
     for x in listeners:
-        x.close()
+        x.stop()
     mn.__exit__(None)
 t.done()
