@@ -10,6 +10,7 @@
 #include "credentials.h"
 #include "ossl_names.h"
 #include "../cse/core/config.h"
+#include "../cse/base/clock.h"
 #include "../cse/base/log.h"
 #include "../cse/core/throttle.h"
 
@@ -36,6 +37,10 @@ static const char dtls_ciphers[] =
     "PSK-AES128-CCM8:ECDHE-ECDSA-AES128-CCM8:"
     "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-PSK-AES128-CBC-SHA256:PSK-AES128-GCM-SHA256";
 
+/* Handshakes bounded by coaps-handshake-timeout at once; one beyond keeps
+ * only libcoap's own bound (five retransmissions, about 31 s). */
+#define DTLS_UNFINISHED_MAX 64
+
 struct dtls {
     struct credentials *creds;
     struct throttle *throttle;
@@ -55,6 +60,12 @@ struct dtls {
     STACK_OF(X509_NAME) *ca_names; /* their names, for the CertificateRequest; the SSL_CTX's once set */
     const SSL_CTX *suites_ctx;     /* libcoap's SSL_CTX once it has our suites */
     int session_cache;             /* sessions kept for resumption, 0 = none */
+    int64_t handshake_limit_us;    /* coaps-handshake-timeout */
+    struct unfinished {            /* server handshakes under way, each session referenced */
+        coap_session_t *session;
+        int64_t deadline_us;
+    } unfinished[DTLS_UNFINISHED_MAX];
+    int nunfinished;
 };
 
 /* Server-side DTLS session cache (RFC 5246 7.3 session-ID resumption): a
@@ -143,10 +154,9 @@ static int accept_verified(const char *cn, const uint8_t *der, size_t der_len, c
     return 1;
 }
 
-/* The remote address of the libcoap session behind ssl ("" when unknown). */
-static void peer_address(SSL *ssl, char *ip, size_t cap)
+/* The remote address of a libcoap session ("" when unknown). */
+static void session_address(const coap_session_t *session, char *ip, size_t cap)
 {
-    coap_session_t *session = SSL_get_app_data(ssl);
     const coap_address_t *a = session ? coap_session_get_addr_remote(session) : NULL;
     ip[0] = 0;
     if (a && a->addr.sa.sa_family == AF_INET)
@@ -156,6 +166,68 @@ static void peer_address(SSL *ssl, char *ip, size_t cap)
 }
 
 static void refresh_cas(struct dtls *d, SSL_CTX *ctx);
+
+/* A server handshake gets coaps-handshake-timeout to finish. The session is
+ * referenced while it is watched: libcoap frees a server session it no
+ * longer needs at any time, and a referenced one never (coap_session_free()
+ * skips it), so the pointer stays ours to look at until released. */
+static void watch_handshake(struct dtls *d, coap_session_t *session)
+{
+    if (!session || !d->handshake_limit_us || d->nunfinished == DTLS_UNFINISHED_MAX) return;
+    for (int i = 0; i < d->nunfinished; i++)
+        if (d->unfinished[i].session == session) return;
+    d->unfinished[d->nunfinished++] = (struct unfinished){
+        coap_session_reference(session), clock_now_us() + d->handshake_limit_us,
+    };
+}
+
+/* Stops watching slot i (the last takes its place); the session is released. */
+static coap_session_t *unwatch_slot(struct dtls *d, int i)
+{
+    coap_session_t *s = d->unfinished[i].session;
+    d->unfinished[i] = d->unfinished[--d->nunfinished];
+    return s;
+}
+
+static void unwatch(struct dtls *d, coap_session_t *session)
+{
+    for (int i = 0; i < d->nunfinished; i++)
+        if (d->unfinished[i].session == session) {
+            coap_session_release(unwatch_slot(d, i));
+            return;
+        }
+}
+
+void dtls_end_slow_handshakes(struct dtls *d)
+{
+    if (!d) return;
+    int64_t now = clock_now_us();
+    for (int i = 0; i < d->nunfinished;) {
+        struct unfinished u = d->unfinished[i];
+        bool open = coap_session_get_state(u.session) == COAP_SESSION_STATE_HANDSHAKE;
+        if (open && now < u.deadline_us) {
+            i++;
+            continue;
+        }
+        unwatch_slot(d, i);
+        if (open) {
+            char ip[INET6_ADDRSTRLEN];
+            session_address(u.session, ip, sizeof ip);
+            log_info("dtls: handshake with %s unfinished after %lld ms: ended", ip,
+                     (long long)(d->handshake_limit_us / 1000));
+            /* Frees the SSL (libcoap's DTLS_CLOSED event counts the failure,
+             * dtls_session_event()); the session, released below, goes at
+             * libcoap's next sweep. */
+            coap_session_disconnected(u.session, COAP_NACK_TLS_FAILED);
+        }
+        coap_session_release(u.session);
+    }
+}
+
+void dtls_forget_handshakes(struct dtls *d)
+{
+    while (d && d->nunfinished) coap_session_release(unwatch_slot(d, 0));
+}
 
 /* Called with the OpenSSL session during the ClientHello, once the cookie
  * exchange proved the address (so a spoofed one cannot spend another's
@@ -167,7 +239,7 @@ static int prefer_suites(void *tls_session, coap_dtls_pki_t *setup)
     SSL *ssl = tls_session;
     struct dtls *d = setup->cn_call_back_arg;
     char ip[INET6_ADDRSTRLEN];
-    peer_address(ssl, ip, sizeof ip);
+    session_address(SSL_get_app_data(ssl), ip, sizeof ip);
     if (!throttle_handshake(d->throttle, ip)) {
         log_debug("dtls: handshake from %s refused by the rate limit", ip);
         return 0;
@@ -208,6 +280,7 @@ static int prefer_suites(void *tls_session, coap_dtls_pki_t *setup)
      * otherwise); it is set here, before OpenSSL looks the session up. */
     SSL_set_options(ssl, SSL_OP_CIPHER_SERVER_PREFERENCE | SSL_OP_NO_TICKET);
     if (SSL_set_session_id_context(ssl, dtls_sid_ctx, sizeof dtls_sid_ctx - 1) != 1) return 0;
+    watch_handshake(d, SSL_get_app_data(ssl));
     return 1;
 }
 
@@ -335,6 +408,7 @@ struct dtls *dtls_setup(struct coap_context_t *ctx, const struct config *cfg, st
     d->metrics = metrics;
     snprintf(d->crl_file, sizeof d->crl_file, "%s", cfg->crl_file);
     d->session_cache = cfg->coaps_session_cache;
+    d->handshake_limit_us = (int64_t)cfg->coaps_handshake_timeout_ms * 1000;
     if (certgen_server_identity(cfg, &d->id) || ca_bundle_path(d, cfg) || build_ca_bundle(d) ||
         load_identity(d) || RAND_bytes(d->psk_marker, sizeof d->psk_marker) != 1) {
         log_error("dtls: cannot prepare the server certificate and trusted CAs");
@@ -396,9 +470,11 @@ struct dtls *dtls_setup(struct coap_context_t *ctx, const struct config *cfg, st
  * session ends only when the server's retransmissions run out. */
 void dtls_session_event(struct dtls *d, struct coap_session_t *session, int event)
 {
-    if (d && event == COAP_EVENT_DTLS_CLOSED && coap_session_get_type(session) == COAP_SESSION_TYPE_SERVER &&
+    if (!d) return;
+    if (event == COAP_EVENT_DTLS_CLOSED && coap_session_get_type(session) == COAP_SESSION_TYPE_SERVER &&
         coap_session_get_state(session) == COAP_SESSION_STATE_HANDSHAKE)
         metrics_handshake_failed(d->metrics, "coaps");
+    if (event == COAP_EVENT_DTLS_CLOSED || event == COAP_EVENT_DTLS_CONNECTED) unwatch(d, session);
 }
 
 void dtls_free(struct dtls *d)

@@ -30,6 +30,16 @@ void dtls_free(struct dtls *d);
  * a wrong PSK, a client that gave up) counts as a failed handshake. */
 void dtls_session_event(struct dtls *d, struct coap_session_t *session, int event);
 
+/* Ends every server handshake that has not finished within
+ * coaps-handshake-timeout (logged, counted as failed); called often (the
+ * CoAP server's timer). A wrong PSK is otherwise seen only when libcoap's
+ * retransmissions run out, about 31 s, and the session held until then. */
+void dtls_end_slow_handshakes(struct dtls *d);
+
+/* Lets go of the sessions dtls_end_slow_handshakes() watches: before the
+ * libcoap context is freed. */
+void dtls_forget_handshakes(struct dtls *d);
+
 /* The Credential-ID a DTLS session authenticated ("12-<KpsaID>" or
  * "33-<AE-ID from the certificate's URI SAN>"); false when there is none. */
 bool dtls_session_credential(struct coap_session_t *session, char *out, size_t cap);

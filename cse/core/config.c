@@ -29,6 +29,9 @@ void config_defaults(struct config *c)
     c->coaps_port = 5684;
     c->coap_piggyback_ms = 500;
     c->coaps_session_cache = 128;
+    /* Longer than HTTPS's: RFC 7925 devices start DTLS retransmissions at
+     * 9 s on slow radio links, and sign slowly. */
+    c->coaps_handshake_timeout_ms = 30000;
     c->coap_max_sessions = 1024;
     c->sync = 1;
     c->log_level = LOG_LVL_INFO;
@@ -124,6 +127,7 @@ static const struct setting settings[] = {
     STR(coap_host, "coap-host", "CoAP listen address (default 127.0.0.1)"),
     INT(coap_port, "coap-port", 0, 65535, "CoAP (UDP) listen port, 0 = off (default 5683)"),
     INT(coaps_port, "coaps-port", 0, 65535, "CoAPS (DTLS) listen port on coap-host, 0 = off (default 5684)"),
+    INT(coaps_handshake_timeout_ms, "coaps-handshake-timeout", 100, 600000, "end a CoAPS (DTLS) handshake still unfinished after this many ms, counted as failed (default 30000)"),
     INT(coaps_session_cache, "coaps-session-cache", 0, 100000, "CoAPS sessions kept for resumption (about 13 kB each with a client certificate), 0 = no resumption (default 128)"),
     INT(coap_max_sessions, "coap-max-sessions", 16, 1000000, "idle CoAP and CoAPS peer sessions kept (about 0.5 kB each for plain CoAP); the oldest idle one is dropped beyond (default 1024)"),
     INT(coap_piggyback_ms, "coap-piggyback", 0, 1500, "a deferred CoAP answer ready within this many ms goes on the ACK; later ones follow an empty ACK (default 500)"),
@@ -160,7 +164,7 @@ static const struct setting settings[] = {
     STR(tls_key, "tls-key", "private key of tls-cert, PEM"),
     STR(tls_server_name, "tls-server-name", "SNI name and generated certificate DNS name (default localhost)"),
     STR(tls_extra_names, "tls-extra-names", "more DNS names and IP addresses for the generated server certificate, comma-separated (default none; 127.0.0.1 and ::1 always)"),
-    INT(tls_handshake_timeout_ms, "tls-handshake-timeout", 100, 600000, "close a (D)TLS handshake that takes longer, ms (default 5000)"),
+    INT(tls_handshake_timeout_ms, "tls-handshake-timeout", 100, 600000, "close an HTTPS (TLS) handshake that takes longer, ms (default 5000; CoAPS: coaps-handshake-timeout)"),
     SECURITY(security_http, "security-http", "SAEF policy for HTTP/HTTPS: off, optional, required (default: optional on a loopback http-host, required otherwise)"),
     SECURITY(security_coap, "security-coap", "SAEF policy for CoAP/CoAPS: off, optional, required (default: optional on a loopback coap-host, required otherwise)"),
     { "psk", K_LIST, offsetof(struct config, psk), sizeof(((struct config *)0)->psk[0]), 0, 0,

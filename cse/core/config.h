@@ -45,6 +45,7 @@ struct config {
     int coaps_port;           /* UDP, DTLS; 0 = CoAPS off */
     int64_t coap_piggyback_ms; /* a deferred CoAP answer ready within this rides on the ACK */
     int coaps_session_cache;  /* DTLS sessions kept for resumption; 0 = none */
+    int coaps_handshake_timeout_ms;   /* a server DTLS handshake still open after it is ended */
     int coap_max_sessions;    /* idle CoAP/CoAPS peer sessions libcoap keeps */
     int sync;                 /* enum store_sync */
     int log_level;

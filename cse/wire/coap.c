@@ -886,6 +886,7 @@ static int64_t on_timer(struct loop *loop, int64_t id, void *data)
     (void)loop; (void)id;
     struct coap_server *srv = data;
     coap_io_process(srv->ctx, COAP_IO_NO_WAIT);
+    dtls_end_slow_handshakes(srv->dtls);
     return COAP_TIMER_MS;
 }
 
@@ -965,6 +966,7 @@ void coap_server_stop(struct coap_server *srv)
     if (srv->refused || ps.malformed)
         log_info("coap: %lld malformed datagrams and %lld requests refused for misbehaviour since "
                  "start", ps.malformed, srv->refused);
+    dtls_forget_handshakes(srv->dtls);   /* libcoap frees only unreferenced sessions */
     if (srv->ctx) coap_free_context(srv->ctx);
     coap_blocks_free(srv->blocks);
     dtls_free(srv->dtls);
