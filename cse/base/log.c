@@ -3,6 +3,7 @@
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -89,9 +90,20 @@ void log_flush(void)
     held.len = 0;
 }
 
+/* exit() from inside a loop callback (a fatal start-up error, a test's
+ * helper) would otherwise lose the round's held lines; exit runs this in
+ * the thread that called it, whose lines they are. */
+static void flush_at_exit(void)
+{
+    log_flush();
+    fflush(stderr);
+}
+
 void log_hold(bool on)
 {
+    static bool registered;
     if (on) {
+        if (!registered) registered = atexit(flush_at_exit) == 0;
         held.holding++;
         return;
     }

@@ -9,8 +9,10 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/wait.h>
 
 #include "cse/base/log.h"
 #include "cse/base/loop.h"
@@ -148,6 +150,31 @@ static void test_loop_writes_before_sleeping(void **state)
     loop_destroy(l);
 }
 
+/* A process that exits inside a loop callback still writes the round's lines. */
+static int64_t exit_now(struct loop *loop, int64_t id, void *data)
+{
+    (void)loop; (void)id; (void)data;
+    log_info("said before exit");
+    exit(0);
+}
+
+static void test_exit_inside_a_loop_writes_held_lines(void **state)
+{
+    (void)state;
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        struct loop *l = loop_create(64);
+        if (l) loop_add_timer(l, 1, exit_now, NULL);
+        if (l) loop_run(l);
+        _exit(3);                /* not reached: the timer exits */
+    }
+    int status = 0;
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    assert_non_null(strstr(written(), "info  said before exit\n"));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -157,6 +184,7 @@ int main(void)
         cmocka_unit_test(test_full_buffer_keeps_every_line),
         cmocka_unit_test(test_json_lines),
         cmocka_unit_test(test_loop_writes_before_sleeping),
+        cmocka_unit_test(test_exit_inside_a_loop_writes_held_lines),
     };
     /* cmocka's own TAP output goes to stdout, not the pipe. */
     return cmocka_run_group_tests(tests, setup, teardown);
