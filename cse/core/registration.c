@@ -161,7 +161,7 @@ static void failed(struct registration *reg, int rsc, const char *why)
         reg->logged_rsc = rsc;
         reg->logged_step = step_name(reg->step);
     }
-    /* From scratch: a CREATE answers 4105 when we are still known there. */
+    /* From scratch: a CREATE answers 4117 when we are still known there. */
     schedule(reg, STEP_CREATE, ms);
 }
 
@@ -184,12 +184,21 @@ static void became_registered(struct registration *reg)
 }
 
 /* The registrar answered 4004 for our <remoteCSE> (why: to which step):
- * registering again from scratch, logged once until registered again. */
+ * registering again from scratch at once, logged once until registered again.
+ * 4004 again before registered is a registrar that contradicts itself (our
+ * CREATE answered 4117, its UPDATE 4004): a failure, with back-off, or the
+ * two would go round as fast as the network allows. */
 static void register_again(struct registration *reg, const char *why)
 {
-    if (!reg->reregistering)
-        log_info("registration: %s no longer knows %s (%s); registering again", reg->cse->cfg.registrar_csi,
-                 reg->cse->csi, why);
+    if (reg->reregistering) {
+        char told[sizeof reg->why + 100];
+        snprintf(told, sizeof told, "%s, though the CREATE before it answered %d", reg->why,
+                 RSC_ORIGINATOR_HAS_ALREADY_REGISTERED);
+        failed(reg, RSC_NOT_FOUND, told);
+        return;
+    }
+    log_info("registration: %s no longer knows %s (%s); registering again", reg->cse->cfg.registrar_csi,
+             reg->cse->csi, why);
     reg->reregistering = true;
     schedule(reg, STEP_CREATE, 0);
 }

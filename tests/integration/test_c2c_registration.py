@@ -7,10 +7,12 @@ appears in the first one's dcse at the IN; impersonation is refused (4106,
 is registered at again, and while it is down the MN keeps serving its AEs
 and logs the failure once, not per attempt; a registrar that lost the
 registration between a check and the UPDATE it led to (a scripted HTTP
-registrar) is registered at again, logged once with the reason. An IN-CSE
-with a registrar,
-and an unusable public-poa, stop the start with a message (public-poa in
+registrar) is registered at again, logged once with the reason; a registrar
+that answers our CREATE 4117 (already registered) and its UPDATE 4004 (a scripted one) is retried
+with back-off, logged once. An IN-CSE with a registrar, and an unusable
+public-poa, stop the start with a message (public-poa in
 use: test_c2c_ae_contact_list)."""
+import contextlib
 import http.server
 import json
 import os
@@ -54,14 +56,9 @@ def mn_of(inn):
                psk=["mn-key:%s:/id-in" % MN_KEY], **FAST)
 
 
-class LosingRegistrar(http.server.BaseHTTPRequestHandler):
-    """An HTTP registrar "/id-in" that keeps the <remoteCSE> it was sent,
-    shows the first check a changed poa and answers the UPDATE that follows
-    4004, as a registrar that lost the registration meanwhile would."""
+class ScriptedRegistrar(http.server.BaseHTTPRequestHandler):
+    """An HTTP registrar "/id-in" whose answers a subclass scripts."""
     protocol_version = "HTTP/1.1"
-    seen = []       # (method, path)
-    csr = None
-    checks = 0
 
     def answer(self, rsc, status, key=None, value=None):
         body = json.dumps({key: value}).encode() if key else b""
@@ -72,6 +69,18 @@ class LosingRegistrar(http.server.BaseHTTPRequestHandler):
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
         self.wfile.write(body)
+
+    def log_message(self, *args):
+        pass
+
+
+class LosingRegistrar(ScriptedRegistrar):
+    """Keeps the <remoteCSE> it was sent, shows the first check a changed poa
+    and answers the UPDATE that follows 4004, as a registrar that lost the
+    registration meanwhile would."""
+    seen = []       # (method, path)
+    csr = None
+    checks = 0
 
     def handle_one(self):
         n = int(self.headers.get("Content-Length") or 0)
@@ -94,19 +103,45 @@ class LosingRegistrar(http.server.BaseHTTPRequestHandler):
 
     do_GET = do_POST = do_PUT = do_DELETE = handle_one
 
-    def log_message(self, *args):
-        pass
+
+class ContradictingRegistrar(ScriptedRegistrar):
+    """Answers every CREATE 4117 (registered) and every UPDATE 4004 (unknown),
+    as a registrar with a stale index would."""
+    seen = []       # methods
+
+    def handle_one(self):
+        n = int(self.headers.get("Content-Length") or 0)
+        self.rfile.read(n)
+        ContradictingRegistrar.seen.append(self.command)
+        if self.command == "POST":
+            return self.answer(4117, 403)
+        if self.command == "PUT":
+            return self.answer(4004, 404)
+        return self.answer(2000, 200, "m2m:cb", {"rn": "cse-in", "csi": "/id-in", "cst": 1, "srv": ["3"]})
+
+    do_GET = do_POST = do_PUT = do_DELETE = handle_one
+
+
+@contextlib.contextmanager
+def registered_at(handler, cse_id):
+    """An MN (cse_id) started against a scripted registrar on loopback."""
+    srv = http.server.ThreadingHTTPServer(("127.0.0.1", free_port()), handler)
+    srv.daemon_threads = True
+    threading.Thread(target=srv.serve_forever, daemon=True).start()
+    mn_ = Cse(cse_id=cse_id, cse_type=2, registrar="http://127.0.0.1:%d" % srv.server_address[1],
+              registrar_csi="/id-in", **FAST)
+    try:
+        mn_.start()
+        yield mn_
+    finally:
+        mn_.__exit__(None)
+        srv.shutdown()
+        srv.server_close()
 
 
 def reregistration_is_logged():
-    srv = http.server.ThreadingHTTPServer(("127.0.0.1", free_port()), LosingRegistrar)
-    srv.daemon_threads = True
-    threading.Thread(target=srv.serve_forever, daemon=True).start()
-    mn3 = Cse(cse_id="id-mn3", cse_type=2, registrar="http://127.0.0.1:%d" % srv.server_address[1],
-              registrar_csi="/id-in", **FAST)
     seen = LosingRegistrar.seen
-    try:
-        mn3.start()
+    with registered_at(LosingRegistrar, "id-mn3") as mn3:
         flow = [("GET", "/~/id-in/id-mn3"), ("PUT", "/~/id-in/id-mn3"), ("POST", "/~/id-in/id-in"),
                 ("GET", "/~/id-in/id-in")]   # check, UPDATE (4004), CREATE, the registrar's CSEBase
         t.ok(wait_for(lambda: any(seen[i:i + 4] == flow for i in range(len(seen))), seconds=10),
@@ -114,13 +149,25 @@ def reregistration_is_logged():
         lines = [ln for ln in mn3.read_log().splitlines() if "registering again" in ln]
         t.ok(len(lines) == 1 and " info " in lines[0] and "no longer knows /id-mn3" in lines[0]
              and "UPDATE answered 4004" in lines[0], "... logged once at info, with the reason", lines)
-    finally:
-        mn3.__exit__(None)
-        srv.shutdown()
-        srv.server_close()
+
+
+def contradiction_backs_off():
+    with registered_at(ContradictingRegistrar, "id-mn4") as mn4:
+        time.sleep(3)
+        # Without back-off this is thousands of CREATE/UPDATE pairs; with it
+        # (500 ms doubling to 800 ms) about a dozen requests.
+        sent = list(ContradictingRegistrar.seen)
+        t.ok(sent.count("POST") >= 3 and len(sent) < 20,
+             "CREATE 4117, UPDATE 4004 again and again: the MN keeps trying, with back-off", (len(sent), sent[:12]))
+        log = mn4.read_log().splitlines()
+        again = [ln for ln in log if "registering again" in ln]
+        warned = [ln for ln in log if "registration at /id-in" in ln and "failed" in ln]
+        t.ok(len(again) == 1 and len(warned) == 1 and " warn " in warned[0] and "update failed: 4004" in warned[0]
+             and "answered 4117" in warned[0], "... logged once, not per round, with both answers", again + warned)
 
 
 reregistration_is_logged()
+contradiction_backs_off()
 bad = Cse(cse_id="id-bad", registrar="coaps://127.0.0.1:9")
 try:
     bad.start()
@@ -208,7 +255,7 @@ try:
     t.ok(wait_for(lambda: not csr(inn, "id-mn")[1].get("dcse")), "... and the MN's dcse at the IN followed")
     mn2.start()
     t.ok(wait_for(lambda: csr(mn, "id-mn2")[0] == 2000), "its restart registered it again")
-    # Killed, it cannot deregister; back on other ports, its CREATE meets 4105 and it updates its poa.
+    # Killed, it cannot deregister; back on other ports, its CREATE meets 4117 and it updates its poa.
     mn2.kill9()
     mn2 = Cse(data_dir=mn2.data_dir, cse_id="id-mn2", cse_name="cse-mn2", cse_type=3,
               registrar="https://127.0.0.1:%d" % mn.https_port, registrar_csi="/id-mn", trusted_ca=mn.tls_ca,
