@@ -17,6 +17,7 @@ With IRONBARK_TEST_STORE=postgresql in the environment (meson test --setup
 postgresql) every Cse keeps its tree in PostgreSQL: a private server per test
 process (pg_server.py), one database per data directory.
 """
+import calendar
 import json
 import os
 import shutil
@@ -450,6 +451,14 @@ def wait_for(cond, seconds=10.0, step=0.1):
         if v or time.time() > deadline:
             return v
         time.sleep(step)
+
+
+def sleep_past(onem2m_time, margin=0.2):
+    """Sleeps until a oneM2M time (UTC, "YYYYMMDDTHHMMSS", as the security
+    servers grant expirationTime, in whole seconds) has passed by margin
+    seconds: servers and tests on this machine read the same clock."""
+    ends = calendar.timegm(time.strptime(onem2m_time[:15], "%Y%m%dT%H%M%S"))
+    time.sleep(max(0.0, ends + margin - time.time()))
 
 
 def within(cond, seconds, step=0.05):
