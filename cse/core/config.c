@@ -44,6 +44,7 @@ void config_defaults(struct config *c)
     c->expiry_interval_ms = 1000;
     c->notify_target_bytes = 4LL << 20;
     c->notify_total_bytes = 64LL << 20;
+    c->notify_drop_report_s = 10;
     c->pch_poll_timeout_ms = 30000;
     c->pch_request_timeout_ms = 30000;
     c->pch_queue = 64;
@@ -146,6 +147,7 @@ static const struct setting settings[] = {
     INT(expiry_interval_ms, "expiry-interval", 10, 3600000, "how often expired resources are removed, ms (default 1000)"),
     INT(notify_target_bytes, "notify-target-bytes", 4096, 1LL << 40, "notifications queued for one target, bytes; oldest dropped beyond (default 4194304)"),
     INT(notify_total_bytes, "notify-total-bytes", 65536, 1LL << 40, "notifications held overall, bytes; new ones refused beyond (default 67108864)"),
+    INT(notify_drop_report_s, "notify-drop-report", 1, 3600, "dropped notifications are summed up in one log line at most this often, seconds (default 10)"),
     INT(pch_poll_timeout_ms, "pch-poll-timeout", 100, 3600000, "a long poll of <pollingChannel>/pcu without rqet waits this long for a request, ms, then 4008 (default 30000)"),
     INT(pch_request_timeout_ms, "pch-request-timeout", 100, 3600000, "a request queued at a polling channel waits this long to be polled and answered, ms (default 30000)"),
     INT(pch_queue, "pch-queue", 1, 100000, "requests waiting per polling channel; the oldest is dropped beyond (default 64)"),

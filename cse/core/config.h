@@ -59,6 +59,7 @@ struct config {
     int64_t expiry_interval_ms;
     int64_t notify_target_bytes; /* notification queue bound per target */
     int64_t notify_total_bytes;  /* ... and for everything the notifier holds */
+    int notify_drop_report_s;    /* drops are summed up in one log line this often */
     int64_t pch_poll_timeout_ms;    /* a pcu long poll without rqet waits this long */
     int64_t pch_request_timeout_ms; /* a request queued at a polling channel waits this long */
     int64_t pch_queue;              /* requests waiting per polling channel; oldest dropped beyond */

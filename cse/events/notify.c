@@ -31,7 +31,6 @@
 #define TARGET_BUCKETS 256
 #define BATCH_CAP 1000             /* a batch is sent when it holds this many, whatever bn.num says */
 #define BATCH_BYTES_SHARE 4        /* ... or a quarter of notify-target-bytes, so a queue holds several */
-#define DROP_REPORT_MS 10000       /* drops are summed up in one log line this often */
 #define HOLD_CAP 1000              /* pn 2: notifications held per subscription outside its schedule */
 #define HOLD_CHECK_MS 1000         /* schedule entries have a resolution of one second */
 
@@ -100,6 +99,7 @@ struct notifier {
     struct notify_stats st;
     struct nq_budget budget;       /* every byte held: queued items, batches, bodies */
     size_t target_limit, total_limit; /* notify-target-bytes, notify-total-bytes */
+    int drop_report_s;             /* notify-drop-report: drops are summed up this often */
     uint64_t period_drops;         /* dropped since the last drop report */
     json_t *period_by_target;      /* {"<target>": dropped since the last report} */
     int64_t drop_timer;            /* the next drop report, 0 when none is due */
@@ -384,7 +384,7 @@ static void report_drops(struct notifier *nf)
     if (more) snprintf(others, sizeof others, " and %d more target%s", more, more == 1 ? "" : "s");
     log_warn("notify: dropped %llu notification%s in the last %d s (%llu since start; queues hold %zu bytes)"
              " - %s%s", (unsigned long long)nf->period_drops, nf->period_drops == 1 ? "" : "s",
-             DROP_REPORT_MS / 1000, (unsigned long long)nf->st.dropped, nf->budget.bytes, most, others);
+             nf->drop_report_s, (unsigned long long)nf->st.dropped, nf->budget.bytes, most, others);
     nf->period_drops = 0;
     json_object_clear(nf->period_by_target);
 }
@@ -398,11 +398,11 @@ static int64_t drops_due(struct loop *loop, int64_t id, void *data)
         return -1;
     }
     report_drops(nf);
-    return DROP_REPORT_MS;
+    return nf->drop_report_s * 1000LL;
 }
 
 /* count notifications to key will not be delivered. The first drop after a
- * quiet period is logged at once, the rest summed up every DROP_REPORT_MS:
+ * quiet period is logged at once, the rest summed up every drop_report_s:
  * an overloaded target must not turn into a log line per notification. */
 static void note_drop(struct notifier *nf, struct target *tg, const char *key, int count,
                       enum drop_reason why)
@@ -416,8 +416,8 @@ static void note_drop(struct notifier *nf, struct target *tg, const char *key, i
     log_warn("notify: dropping notifications to %s (%s); its queue holds %zu bytes (bound %zu),"
              " all queues %zu bytes (bound %zu); drops are reported every %d s", key, drop_reasons[why],
              tg ? tg->q.bytes : 0, nf->target_limit, nf->budget.bytes, nf->total_limit,
-             DROP_REPORT_MS / 1000);
-    nf->drop_timer = loop_add_timer(nf->cse->loop, DROP_REPORT_MS, drops_due, nf);
+             nf->drop_report_s);
+    nf->drop_timer = loop_add_timer(nf->cse->loop, nf->drop_report_s * 1000LL, drops_due, nf);
 }
 
 /* --- delivery ------------------------------------------------------------------ */
@@ -1616,6 +1616,7 @@ int notify_open(struct cse *cse)
     nf->period_by_target = json_object();
     nf->target_limit = (size_t)cse->cfg.notify_target_bytes;
     nf->total_limit = (size_t)cse->cfg.notify_total_bytes;
+    nf->drop_report_s = cse->cfg.notify_drop_report_s;
     cse->notify = nf;
     return 0;
 }

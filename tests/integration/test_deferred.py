@@ -1,5 +1,6 @@
 """Nothing blocks the event loop while an answer from outside is awaited:
-a notification receiver that takes 1.5 s to answer delays only the request
+a notification receiver that holds its answer (until the test has probed
+the CSE, well below the 2 s verification timeout) delays only the request
 that needs it (subscription CREATE over CoAP with its verification, over
 HTTP and CoAP inside a fopt fan-out, the execution of a non-blocking
 request, a NOTIFY forwarded to an AE's poa), while other HTTP and CoAP
@@ -17,8 +18,12 @@ from harness import Cse, Tap
 from notify_receiver import Receiver, sgn
 import coap_peer as cp
 
-DELAY = 1.5   # below the 2 s verification timeout
-FAST = 0.8   # a loop that waited for the verification would take DELAY - 0.3 s: 1.2 s
+# The receiver holds its answers while a gate is closed: each deferred
+# request is probed while the CSE waits for it (the request has reached the
+# receiver), then the gate opens. A loop that waited for the answer would
+# not serve the probes before the 2 s verification timeout.
+FAST = 0.8
+WAIT = 3.5   # bound of every wait for a deferred answer once the gate opened
 
 t = Tap()
 
@@ -27,9 +32,27 @@ def opts(fr, rqi, **kw):
     return cp.m2m_options(fr=fr, rqi=rqi, rvi="3", **kw)
 
 
-def probe_fast(cse, name, during):
-    """While `during` is running: an HTTP and a CoAP retrieve are both fast."""
-    time.sleep(0.3)  # let the deferred request reach its wait
+def hold():
+    """Closes the receiver's gate: it records and holds what arrives from now on."""
+    rx.gate = threading.Event()
+    return len(rx.snapshot())
+
+
+def release():
+    rx.gate.set()
+
+
+def held(seen):
+    """Waits (bounded) until a request beyond the first `seen` reached the
+    receiver: the deferred request now waits for its answer."""
+    return rx.wait(lambda reqs: len(reqs) > seen, WAIT)[seen:]
+
+
+def probe_fast(cse, name, during, seen):
+    """While the receiver holds the answer `during` waits for (a request
+    beyond the first `seen` reached it): an HTTP and a CoAP retrieve are
+    both served, fast."""
+    t.ok(held(seen), "%s: the request reached the receiver, which holds its answer" % name)
     t0 = time.time()
     r = cse.get("/cse-in")
     http_s = time.time() - t0
@@ -38,7 +61,7 @@ def probe_fast(cse, name, during):
     m = c.request(cp.GET, "cse-in", opts("CAdmin", "probe"))
     coap_s = time.time() - t0
     c.close()
-    t.ok(during.is_alive(), "%s: still waiting for the slow receiver when probed" % name)
+    t.ok(during(), "%s: still waiting for the receiver when probed" % name)
     t.ok(r.rsc == 2000 and http_s < FAST, "%s: HTTP served meanwhile (%.3fs)" % (name, http_s))
     t.ok(m is not None and m.rsc == 2000 and coap_s < FAST,
          "%s: CoAP served meanwhile (%.3fs)" % (name, coap_s))
@@ -55,18 +78,27 @@ def in_thread(fn):
     return th, out
 
 
+def no_early_answer(c, name):
+    """No separate response while the receiver holds its answer. One sent
+    without waiting for it would have left before the probes did: 0.2 s
+    more is ample to see it."""
+    early = c.recv(0.2)
+    t.ok(early is None, "%s: no answer before the receiver's" % name, early)
+
+
 def coap_deferred(cse, name, path, options, body, token):
     """A CoAP CON request whose answer is deferred: an empty ACK at once,
     HTTP and CoAP served meanwhile, then the separate response (ACKed)."""
+    seen = hold()
     c = cp.RawClient(cse.coap_port)
     c.send_raw(cp.encode(cp.CON, cp.POST, c.next_mid(), token, cp.path_options(path) + options +
                          [(cp.CONTENT_FORMAT, cp.uint_bytes(50))], body))
     ack = c.recv(1.0)
     t.ok(ack is not None and ack.type == cp.ACK and ack.code == 0, "%s: empty ACK at once" % name, ack)
-    waiter = threading.Thread(target=time.sleep, args=(DELAY - 0.5,), daemon=True)
-    waiter.start()
-    probe_fast(cse, name, waiter)
-    m = c.recv(DELAY + 2)
+    probe_fast(cse, name, lambda: not rx.gate.is_set(), seen)
+    no_early_answer(c, name)
+    release()
+    m = c.recv(WAIT)
     if m is not None and m.type == cp.CON:
         c.send_raw(cp.encode(cp.ACK, 0, m.mid))
     c.close()
@@ -74,7 +106,7 @@ def coap_deferred(cse, name, path, options, body, token):
 
 
 rx = Receiver().start()
-rx.delay = DELAY
+hold()
 try:
     with Cse() as cse:
         cse.create("/cse-in", 3, {"m2m:cnt": {"rn": "box"}})
@@ -86,23 +118,21 @@ try:
         pdu = cp.encode(cp.CON, cp.POST, mid, token,
                         cp.path_options("cse-in/box") + opts("CAdmin", "cs-1", ty=23) +
                         [(cp.CONTENT_FORMAT, cp.uint_bytes(50))], body)
-        t0 = time.time()
+        seen = hold()
         c.send_raw(pdu)
         ack = c.recv(1.0)
         t.ok(ack is not None and ack.type == cp.ACK and ack.code == 0 and ack.mid == mid,
              "CoAP sub CREATE: empty ACK at once (separate response follows)", ack)
-        waiter = threading.Thread(target=time.sleep, args=(DELAY - 0.5,), daemon=True)
-        waiter.start()
-        probe_fast(cse, "CoAP sub CREATE", waiter)
+        probe_fast(cse, "CoAP sub CREATE", lambda: not rx.gate.is_set(), seen)
         c.send_raw(pdu)  # retransmission while pending
         again = c.recv(1.0)
         t.ok(again is not None and again.type == cp.ACK and again.code == 0,
              "retransmitted CON while pending: empty ACK again, not executed twice", again)
-        m = c.recv(DELAY + 2)
-        took = time.time() - t0
+        no_early_answer(c, "CoAP sub CREATE")   # it comes after the receiver answered
+        release()
+        m = c.recv(WAIT)
         t.ok(m is not None and m.type == cp.CON and m.token == token and m.code == cp.code(2, 1)
              and m.rsc == 2001, "separate response: CON 2.01 / 2001 with the request's token", m)
-        t.ok(took >= DELAY - 0.1, "it came after the receiver answered (%.2fs)" % took)
         if m is not None and m.type == cp.CON:
             c.send_raw(cp.encode(cp.ACK, 0, m.mid))
         c.send_raw(pdu)  # a late duplicate: answered from the cache
@@ -111,12 +141,15 @@ try:
              "a late duplicate gets the cached 2.01", dup)
         # NON: nothing at once, a NON response later.
         body = json.dumps({"m2m:sub": {"rn": "s2", "nu": [rx.url]}})
-        t0 = time.time()
+        seen = hold()
         c.send_raw(cp.encode(cp.NON, cp.POST, c.next_mid(), b"\x55", cp.path_options("cse-in/box") +
                              opts("CAdmin", "cs-2", ty=23) + [(cp.CONTENT_FORMAT, cp.uint_bytes(50))], body))
-        m = c.recv(DELAY + 2)
-        t.ok(m is not None and m.type == cp.NON and m.token == b"\x55" and m.rsc == 2001
-             and time.time() - t0 >= DELAY - 0.1, "NON sub CREATE: NON 2.01 after the verification", m)
+        t.ok(held(seen), "NON sub CREATE: its verification reached the receiver, which holds its answer")
+        no_early_answer(c, "NON sub CREATE")
+        release()
+        m = c.recv(WAIT)
+        t.ok(m is not None and m.type == cp.NON and m.token == b"\x55" and m.rsc == 2001,
+             "NON sub CREATE: NON 2.01 after the verification", m)
         c.close()
         r = cse.get("/cse-in/box?fu=1&ty=23")
         t.eq(len((r.json or {}).get("m2m:uril", [])), 2, "exactly one subscription per request was created")
@@ -139,9 +172,11 @@ try:
         cse.create("/cse-in", 9, {"m2m:grp": {"rn": "g", "mnm": 5,
                                               "mid": [ri_of("/cse-in/m1"), ri_of("/cse-in/m2")]}})
         rx.clear()
+        seen = hold()
         th, out = in_thread(lambda: cse.create("/cse-in/g/fopt", 23, {"m2m:sub": {"nu": [rx.url]}}))
-        probe_fast(cse, "fopt sub CREATE over HTTP", th)
-        th.join(DELAY + 5)
+        probe_fast(cse, "fopt sub CREATE over HTTP", th.is_alive, seen)
+        release()
+        th.join(WAIT + 5)
         r = out.get("r")
         rsps = (r.json or {}).get("m2m:agr", {}).get("m2m:rsp", []) if r else []
         t.eq(sorted(x.get("rsc") for x in rsps), [2001, 2001], "fopt: both members answer 2001 in m2m:agr")
@@ -172,9 +207,11 @@ try:
         # the member that completed in the first run is not run again.
         cse.create("/cse-in", 9, {"m2m:grp": {"rn": "gn", "mnm": 5, "mid": [ri_of("/cse-in"), fwd_ri]}})
         rx.clear()
+        seen = hold()
         th, out = in_thread(lambda: cse.request("POST", "/cse-in/gn/fopt", body=json.loads(note)))
-        probe_fast(cse, "fopt NOTIFY forward", th)
-        th.join(DELAY + 5)
+        probe_fast(cse, "fopt NOTIFY forward", th.is_alive, seen)
+        release()
+        th.join(WAIT + 5)
         r = out.get("r")
         rsps = (r.json or {}).get("m2m:agr", {}).get("m2m:rsp", []) if r else []
         t.eq(sorted((x.get("to"), x.get("rsc")) for x in rsps), sorted([(ri_of("/cse-in"), 2000), (fwd_ri, 2000)]),
@@ -186,14 +223,15 @@ try:
         rx2 = Receiver().start()
         try:
             for rt, want in ((1, 1001), (2, 1002)):
+                seen = hold()
                 r = cse.request("POST", "/cse-in/m1?rt=%d" % rt, ty=23, body={"m2m:sub": {"nu": [rx.url]}},
                                 headers={"X-M2M-RTU": rx2.url})
                 t.eq(r.rsc, want, "rt=%d sub CREATE accepted with %d" % (rt, want))
                 rec = (r.json or {}).get("m2m:uri")
-                waiter = threading.Thread(target=time.sleep, args=(DELAY - 0.5,), daemon=True)
-                waiter.start()
-                probe_fast(cse, "rt=%d execution" % rt, waiter)
-                deadline, ors = time.time() + DELAY + 4, None
+                pending = lambda: (cse.get("/" + rec).json or {}).get("m2m:req", {}).get("rs") == 3
+                probe_fast(cse, "rt=%d execution" % rt, pending, seen)
+                release()
+                deadline, ors = time.time() + WAIT + 4, None
                 while time.time() < deadline:
                     q = cse.get("/" + rec).json or {}
                     if q.get("m2m:req", {}).get("rs") == 1:
@@ -214,6 +252,7 @@ try:
         cse2.create("/cse-in", 9, {"m2m:grp": {"rn": "g", "mnm": 2,
                                                "mid": [cse2.get("/cse-in/b").json["m2m:cnt"]["ri"]]}})
         rx.clear()
+        hold()   # opened once the CSE stopped
         c = cp.RawClient(cse2.coap_port)
         c.send_raw(cp.encode(cp.CON, cp.POST, c.next_mid(), b"\x01", cp.path_options("cse-in/b") +
                              opts("CAdmin", "q-1", ty=23) + [(cp.CONTENT_FORMAT, cp.uint_bytes(50))],
@@ -222,6 +261,7 @@ try:
         th, _ = in_thread(lambda: cse2.create("/cse-in/g/fopt", 23, {"m2m:sub": {"nu": [rx.url]}}))
         rx.wait_count(3, timeout=3)
         t.eq(cse2.stop(), 0, "the CSE stops cleanly while deferred CoAP, fopt and rt=1 requests wait")
+        release()
         th.join(10)
         c.close()
 
@@ -237,33 +277,38 @@ try:
     try:
         cse3.create("/cse-in", 3, {"m2m:cnt": {"rn": "b"}})
         seen = verifications(rx.snapshot())
+        hold()
         c = cp.RawClient(cse3.coap_port)
         c.send_raw(cp.encode(cp.CON, cp.POST, c.next_mid(), b"\x02", cp.path_options("cse-in/b") +
                              opts("CAdmin", "f-1", ty=23) + [(cp.CONTENT_FORMAT, cp.uint_bytes(50))],
                              json.dumps({"m2m:sub": {"rn": "lost", "nu": [rx.url]}})))
         c.recv(1.0)
         # The first run's round (rolled back, nothing to keep) ends as its
-        # verification goes out; the receiver holds its answer for DELAY, so
-        # the flag set now fails the commit of the run after it.
-        rx.wait(lambda q: verifications(q) > seen, DELAY)
+        # verification goes out; the receiver holds its answer until the flag
+        # is set, so the flag fails the commit of the run after it.
+        rx.wait(lambda q: verifications(q) > seen, WAIT)
         time.sleep(0.1)
         open(flag, "w").close()  # the commit of the run after the verification fails
-        m = c.recv(DELAY + 2)
+        release()
+        m = c.recv(WAIT)
         t.ok(m is not None and m.token == b"\x02" and m.rsc == 5000,
              "CoAP deferred CREATE whose commit fails: separate response 5000", m)
         c.close()
         t.eq(cse3.get("/cse-in/b/lost").rsc, 4004, "…and the subscription is not stored")
         seen = verifications(rx.snapshot())
+        hold()
         th, out = in_thread(lambda: cse3.create("/cse-in/b", 23, {"m2m:sub": {"rn": "lost2", "nu": [rx.url]}}))
-        rx.wait(lambda q: verifications(q) > seen, DELAY)
+        rx.wait(lambda q: verifications(q) > seen, WAIT)
         time.sleep(0.1)
         open(flag, "w").close()
-        th.join(DELAY + 5)
+        release()
+        th.join(WAIT + 5)
         t.eq(out["r"].rsc if "r" in out else None, 5000, "HTTP deferred CREATE whose commit fails: 5000")
         t.eq(cse3.get("/cse-in/b/lost2").rsc, 4004, "…and it is not stored")
     finally:
         t.eq(cse3.stop(), 0, "that CSE stops cleanly")
         shutil.rmtree(data_dir, ignore_errors=True)
 finally:
+    release()
     rx.stop()
 t.done()

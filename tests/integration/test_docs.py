@@ -15,7 +15,8 @@ Conventions (README.md, *Documentation*, says them too):
   documented refusal (4103) is checked as what it says.
 - A line that only starts a server (`build/m2m-das`, `build/m2m-ppm`,
   `build/m2m-mef`, `build/m2m-maf`, with flags) runs in the background; the
-  next command waits for the ports it listens on.
+  next command waits until the server's log says it is ready (every port
+  bound), or failing that, for the ports it listens on.
 - A block preceded by `<!-- docs-test: skip (reason) -->` is not run. The
   list is tiny: each needs a reason, and the test prints them all.
 """
@@ -98,14 +99,20 @@ def script(path, runnable):
     # A Debian 12 shell: its python3 (with python3-jwcrypto), not a developer's own.
     out = ["set -e -o pipefail", "export PATH=%s:/usr/bin:$PATH" % BUILD,
            "trap 'kill $(jobs -p) 2>/dev/null; wait' EXIT",
-           # Until more TCP ports listen than before (bounded: 10 s).
            "listening() { ss -Htln | wc -l; }",
-           # (or until the server, $2, has exited: it failed, or its ports were taken)
-           "wait_more() { local i; for i in $(seq 200); do [ \"$(listening)\" -gt \"$1\" ] && return 0; "
-           "[ -n \"$2\" ] && ! kill -0 \"$2\" 2>/dev/null && return 0; sleep 0.05; done; return 0; }",
+           # Until the server ($2, logging to $3) is ready: its log says so
+           # once every port is bound (server.c, "... ready, admin
+           # originator"); without that line (another log level), 0.3 s
+           # after more TCP ports listen than before ($1). Or until it
+           # has exited: it failed, or its ports were taken. Bounded: 10 s.
+           "wait_ready() { local i grown=0; for i in $(seq 200); do "
+           "grep -qs 'ready, admin originator' \"$3\" && return 0; "
+           "! kill -0 \"$2\" 2>/dev/null && return 0; "
+           "[ \"$(listening)\" -gt \"$1\" ] && grown=$((grown + 1)) && [ $grown -ge 6 ] && return 0; "
+           "sleep 0.05; done; return 0; }",
            ]
     if not starts_cse(runnable):
-        out += ["build/m2m-cse > cse.log 2>&1 &", "wait_more 0; sleep 0.2"]
+        out += ["build/m2m-cse > cse.log 2>&1 &", "wait_ready 0 $! cse.log"]
     for line, kind, text, _ in runnable:
         out.append("echo '::: block at %s:%d' >&2" % (os.path.relpath(path, ROOT), line))
         for cmd in commands(text, kind):
@@ -116,7 +123,7 @@ def script(path, runnable):
                 name = cmd.split()[0].split("/")[-1]
                 out.append("before=$(listening)")
                 out.append("%s > %s.log 2>&1 &" % (cmd.split("#")[0].strip().rstrip("&").strip(), name))
-                out.append("wait_more $before $!; sleep 0.3")
+                out.append("wait_ready $before $! %s.log" % name)
             elif expect:
                 out.append("{ %s ; } > .out 2>&1 || true; cat .out; grep -q 'RSC %s' .out || "
                            "{ echo 'expected RSC %s from: %s' >&2; exit 1; }"

@@ -7,7 +7,7 @@ with a CSE-ID. Every refusal is checked for its RSC and HTTP status (or
 CoAP code), and that nothing was stored."""
 import datetime, os, re, sys, threading, time
 sys.path.insert(0, os.path.dirname(__file__))
-from harness import Cse, Tap
+from harness import Cse, Tap, wait_for
 from coap_peer import RawClient, m2m_options, GET, POST, CONTENT_FORMAT, code
 
 t = Tap()
@@ -74,6 +74,17 @@ with Cse() as cse:
     else:
         t.ok(False, "X-M2M-RST is the relative rset made absolute")
 
+    # --- oet with a non-blocking request, and X-M2M-RST on the 1001 -----------------
+    r = cnt("nb", {"X-M2M-OET": "1500", "X-M2M-RST": "60000"}, query="?rt=1")
+    t.rsc(r, 1001, 202, "rt=1 with oet: accepted (1001)")
+    t.ok(TS.match(r.headers.get("x-m2m-rst", "")) is not None, "the 1001 carries X-M2M-RST", r.headers)
+    req_ri = r.json.get("m2m:uri") if r.json else None
+    t.rsc(cse.get("/cse-in/rp/nb", origin="Crp"), 4004, 404, "rt=1 with oet: not executed before oet")
+    if req_ri:
+        rq = cse.get("/" + req_ri, origin="Crp")
+        t.eq((rq.json or {}).get("m2m:req", {}).get("rs"), 3, "the <request> is pending before oet")
+    # (its oet passes while the blocking ones below wait for theirs)
+
     # --- oet: delayed execution, blocking -------------------------------------------
     got = {}
 
@@ -96,20 +107,11 @@ with Cse() as cse:
     t.ok(time.time() - start >= 0.9, "oet absolute: not before its time", time.time() - start)
     r = cnt("past", {"X-M2M-OET": ts(-10)})
     t.rsc(r, 2001, 201, "oet in the past: executed at once")
-
-    # --- oet with a non-blocking request, and X-M2M-RST on the 1001 -----------------
-    r = cnt("nb", {"X-M2M-OET": "1500", "X-M2M-RST": "60000"}, query="?rt=1")
-    t.rsc(r, 1001, 202, "rt=1 with oet: accepted (1001)")
-    t.ok(TS.match(r.headers.get("x-m2m-rst", "")) is not None, "the 1001 carries X-M2M-RST", r.headers)
-    req_ri = r.json.get("m2m:uri") if r.json else None
-    t.rsc(cse.get("/cse-in/rp/nb", origin="Crp"), 4004, 404, "rt=1 with oet: not executed before oet")
-    if req_ri:
-        rq = cse.get("/" + req_ri, origin="Crp")
-        t.eq((rq.json or {}).get("m2m:req", {}).get("rs"), 3, "the <request> is pending before oet")
     deadline = time.time() + 10
     while time.time() < deadline and cse.get("/cse-in/rp/nb", origin="Crp").status != 200:
-        time.sleep(0.2)
+        time.sleep(0.05)
     t.rsc(cse.get("/cse-in/rp/nb", origin="Crp"), 2000, 200, "rt=1 with oet: executed after oet")
+
 
     # --- response types ----------------------------------------------------------------
     r = cnt("rt3", query="?rt=3")
@@ -186,8 +188,13 @@ with Cse() as cse:
         t.ok(skew < 60, "ctm is the CSE's current time", skew)
     else:
         t.ok(False, "ctm is the CSE's current time")
-    time.sleep(1.1)
-    ctm2 = cse.get("/cse-in").json["m2m:cb"].get("ctm", "")
+
+    def later_ctm():
+        c = cse.get("/cse-in").json["m2m:cb"].get("ctm", "")
+        return c if c > ctm else None
+    # Polled (bounded) instead of a 1.1 s sleep: ctm has microseconds now,
+    # but whole seconds would pass too.
+    ctm2 = wait_for(later_ctm, seconds=3, step=0.05) or ""
     t.ok(ctm2 > ctm, "ctm advances between retrievals", (ctm, ctm2))
 
     # --- registration with a CSE-ID ----------------------------------------------------
@@ -228,9 +235,12 @@ with Cse(upper_tester="true") as cse:
     t.rsc(cse.register_ae("w", origin="Cw"), 2001, 201, "AE for the waits")
     got = {}
 
+    OET = 2.0   # the Reset (0.5 s in) and the stop come well before it
+
     def waiting(key, rn):
         got[key] = cse.request("POST", "/cse-in/w", ty=3, body={"m2m:cnt": {"rn": rn}}, origin="Cw",
-                               headers={"X-M2M-OET": "3000"})
+                               headers={"X-M2M-OET": str(int(OET * 1000))})
+    sent = time.time()
     th = threading.Thread(target=waiting, args=("reset", "r1"))
     th.start()
     time.sleep(0.5)
@@ -239,7 +249,8 @@ with Cse(upper_tester="true") as cse:
     t.rsc(r, 2000, 200, "Reset while a request waits for its oet")
     th.join(timeout=15)
     t.rsc(got.get("reset"), 5000, 500, "the waiting request is answered 5000 by the reset")
-    time.sleep(3)
+    # Looked at half a second after its oet (counted from before it was sent) has passed.
+    time.sleep(max(0.0, sent + OET + 0.5 - time.time()))
     t.rsc(cse.get("/cse-in/w/r1"), 4004, 404, "it never runs after the reset")
 
     t.rsc(cse.register_ae("w", origin="Cw"), 2001, 201, "AE again")

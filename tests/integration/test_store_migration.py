@@ -21,10 +21,16 @@ sanitizer_reports = []
 def store(*args, stdin=None):
     """Runs m2m-cse store ...; returns (exit code, stdout, stderr)."""
     p = subprocess.run([CSE_BIN, "store"] + list(args), input=stdin, capture_output=True, timeout=60)
-    err = p.stderr.decode(errors="replace")
-    if "Sanitizer" in err or "runtime error:" in err:   # an ASan/UBSan build's report
+    return p.returncode, p.stdout.decode(errors="replace"), checked(args, p.stderr)
+
+
+def checked(args, stderr):
+    """A store command's standard error as text, its sanitizer report (an
+    ASan/UBSan build's) kept for the test's last check."""
+    err = stderr.decode(errors="replace")
+    if "Sanitizer" in err or "runtime error:" in err:
         sanitizer_reports.append((args, err[-2000:]))
-    return p.returncode, p.stdout.decode(errors="replace"), err
+    return err
 
 
 def summary(text):
@@ -103,12 +109,23 @@ def fresh_dir(name):
     return d
 
 
+holder = None
 try:
     # A database that is not there: the store tries for a bounded time
-    # (seconds), so that attempt runs beside the rest of the test.
+    # (10 s), so that attempt runs beside the rest of the test.
     unreachable = subprocess.Popen([CSE_BIN, "store", "checksum", "--db",
                                     "postgresql://ironbark:secret@/cse?host=%s&port=1" % work],
                                    stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    # The store belongs to one process: no export while a CSE runs on it.
+    # The export waits out SQLite's busy timeout (5 s) before it refuses, so
+    # it, too, runs beside the rest of the test, on a CSE of its own that
+    # holds its store (an AE written) until the export has answered.
+    dir_busy = fresh_dir("busy")
+    holder = Cse(data_dir=dir_busy, db=os.path.join(dir_busy, "cse.db"), https_port=0, coaps_port=0).start()
+    holder_ae = holder.register_ae("held", origin=O, rr=False).rsc
+    busy_file = os.path.join(work, "busy.jsonl")
+    busy = subprocess.Popen([CSE_BIN, "store", "export", busy_file, "--data-dir", dir_busy],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     dir_a = fresh_dir("a")
     cse = Cse(data_dir=dir_a, db=os.path.join(dir_a, "cse.db")).start()
     made = fill(cse)
@@ -116,10 +133,6 @@ try:
          [m for m in made if m[1] not in (2001, 2004)])
     before = observe(cse)
 
-    # The store belongs to one process: no export while the CSE runs.
-    rc, out, err = store("export", os.path.join(work, "busy.jsonl"), "--data-dir", dir_a)
-    t.ok(rc == 1 and "stop it first" in err and not os.path.exists(os.path.join(work, "busy.jsonl")),
-         "export while the CSE runs: refused, no file left", (rc, err))
     t.eq(cse.stop(), 0, "CSE stopped cleanly")
 
     rc, out, err = store("checksum", "--data-dir", dir_a)
@@ -238,9 +251,10 @@ try:
     t.ok(rc == 1 and ":1101: its path is taken" in err and "nothing was imported" in err and
          summary(store("checksum", "--db", pg_twice)[1]) == (0, hashlib.sha256(b"").hexdigest()),
          "a row twice, far apart, into PostgreSQL: refused at its line, nothing imported", (rc, err))
-    rc, err = unreachable.wait(timeout=60), unreachable.stderr.read().decode(errors="replace")
-    t.ok(rc == 1 and "cannot open the store" in err and "reachable" in err and "secret" not in err,
-         "an unreachable database: exit 1 with the reason, its password not shown", (rc, err))
+    rc, err = busy.wait(timeout=60), checked(busy.args[2:], busy.stderr.read())
+    t.ok(holder_ae == 2001 and rc == 1 and "stop it first" in err and not os.path.exists(busy_file),
+         "export while the CSE runs: refused, no file left", (holder_ae, rc, err))
+    t.eq(holder.stop(), 0, "the CSE holding that store stopped cleanly")
 
     # A CSE starts on each imported store and serves the same tree.
     for name, settings in (("SQLite", {"db": os.path.join(dir_b, "cse.db")}), ("PostgreSQL", {"db": pg_uri})):
@@ -308,7 +322,14 @@ try:
              summary(store("checksum", "--data-dir", target)[1]) == (len(rows), digest),
              "live export %d imports into a fresh SQLite store with the file's checksum" % k, (rc, out, err))
     t.eq(live.stop(), 0, "the writing CSE stopped cleanly")
+    # Last: the attempt on the unreachable database gives up after its bound
+    # (10 s, longer than the rest of the test takes).
+    rc, err = unreachable.wait(timeout=60), checked(unreachable.args[2:], unreachable.stderr.read())
+    t.ok(rc == 1 and "cannot open the store" in err and "reachable" in err and "secret" not in err,
+         "an unreachable database: exit 1 with the reason, its password not shown", (rc, err))
     t.eq(sanitizer_reports, [], "no sanitizer report from any store command")
 finally:
+    if holder and holder.alive():
+        holder.stop()
     shutil.rmtree(work, ignore_errors=True)
 t.done()
