@@ -26,6 +26,10 @@
 #define BACKOFF_BASE_MS 200        /* 200, 400, 800, 1600, 3200 ms between attempts */
 #define SEND_TIMEOUT_MS 5000       /* one asynchronous attempt */
 #define VERIFY_TIMEOUT_MS 2000     /* one exchange attempt (verification, forwarding) */
+/* ... over CoAP: libcoap retransmits a CON 2-3 s after sending it (RFC 7252
+ * ACK_TIMEOUT x ACK_RANDOM_FACTOR), so 2 s would let one lost datagram fail
+ * a verification; this bound waits for that first retransmission's answer. */
+#define COAP_EXCHANGE_TIMEOUT_MS 5000
 #define DEFAULT_BATCH_MS 60000     /* bn.dur when the subscriber gave only num */
 #define EC_LATEST 4
 #define TARGET_BUCKETS 256
@@ -704,10 +708,12 @@ static struct m2m_request exchange_request(json_t *x)
 #undef FWD
 }
 
-static int exchange_timeout(json_t *x)
+/* The exchange's own bound, else the default for url's binding (NULL: not CoAP). */
+static int exchange_timeout(json_t *x, const char *url)
 {
     json_int_t ms = json_integer_value(json_object_get(x, "timeout_ms"));
-    return ms > 0 ? (int)ms : VERIFY_TIMEOUT_MS;
+    if (ms > 0) return (int)ms;
+    return url && !strncasecmp(url, "coap", 4) ? COAP_EXCHANGE_TIMEOUT_MS : VERIFY_TIMEOUT_MS;
 }
 
 /* The result of x: {"rsc": n} and, when x keeps content, "pc". */
@@ -739,7 +745,7 @@ static json_t *blocking_exchange(struct cse *cse, json_t *x)
         struct iovec iov = { body, body ? strlen(body) : 0 };
         bool has_body = body && json_object_get(x, "pc") && !json_is_null(json_object_get(x, "pc"));
         struct outbound_request a = { .url = url, .req = &req, .body = &iov, .nbody = has_body,
-                                      .len = has_body ? iov.iov_len : 0, .timeout_ms = exchange_timeout(x) };
+                                      .len = has_body ? iov.iov_len : 0, .timeout_ms = exchange_timeout(x, url) };
         struct outbound_answer ans;
         outbound_send_blocking(cse, &a, &ans);
         if (!ans.unreachable) result = exchange_result(x, &ans);
@@ -831,7 +837,7 @@ static void exchange_try(struct exchange *e)
         if (!usable && !polled) continue;
         struct iovec iov = { e->body, e->body ? strlen(e->body) : 0 };
         struct outbound_request a = { .url = url, .req = &req, .body = &iov, .nbody = e->body != NULL,
-                                      .len = iov.iov_len, .timeout_ms = exchange_timeout(e->x) };
+                                      .len = iov.iov_len, .timeout_ms = exchange_timeout(e->x, polled ? NULL : url) };
         if (!(polled ? polling_send(e->cse, pch, target, &a, exchange_answered, e)
                      : outbound_send(e->cse, &a, exchange_answered, e)))
             return;

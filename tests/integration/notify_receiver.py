@@ -158,7 +158,8 @@ class CoapReceiver(_Recorder):
     """The same for coap:// targets: a UDP thread that answers each
     confirmable request with a piggy-backed ACK (reply_code, 2.04 unless
     told) carrying the oneM2M RSC option (reply_rsc), or, with reply_rsc
-    None, answers nothing. Records path, oneM2M options, JSON body, Message
+    None, answers nothing; drop_next(n) leaves the next n requests
+    unanswered, as if lost. Records path, oneM2M options, JSON body, Message
     ID and token."""
 
     def __init__(self, port=None, path="/notify", reply_rsc=2000, reply_code=(2, 4)):
@@ -173,10 +174,15 @@ class CoapReceiver(_Recorder):
         self.sock = None
         self.thread = None
         self.running = False
+        self.dropping = 0
 
     @property
     def url(self):
         return "coap://127.0.0.1:%d%s" % (self.port, self.path)
+
+    def drop_next(self, n):
+        with self.lock:
+            self.dropping = n
 
     def start(self):
         self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
@@ -212,7 +218,9 @@ class CoapReceiver(_Recorder):
                                       "options": opts, "code": m.code, "body": body, "time": time.time(),
                                       "mid": m.mid, "token": m.token})
                 rsc = self.reply_rsc
-            if rsc is None:
+                lost = self.dropping > 0
+                self.dropping -= lost
+            if rsc is None or lost:
                 continue
             reply = cp.encode(cp.ACK, cp.code(*self.reply_code), m.mid, m.token, [(cp.OPT["rsc"], cp.uint_bytes(rsc))])
             self.sock.sendto(reply, peer)

@@ -38,6 +38,17 @@ try:
         r = cse.create(box, 23, {"m2m:sub": {"rn": "bad", "nu": [rx.url]}}, origin="Cmon")
         t.rsc(r, 5204, 500, "a CoAP target answering RSC 4000 fails the verification")
         rx.set_reply(2000)
+
+        # One lost datagram does not fail the verification: libcoap resends the
+        # CON 2-3 s later, within the CSE's bound for CoAP exchanges (5 s).
+        rx.clear()
+        rx.drop_next(1)
+        r = cse.create(box, 23, {"m2m:sub": {"rn": "lossy", "nu": [rx.url]}}, origin="Cmon")
+        t.rsc(r, 2001, 201, "a verification whose first datagram is lost succeeds on the retransmission")
+        got = rx.snapshot()
+        t.ok(len(got) == 2 and got[0]["mid"] == got[1]["mid"] and got[1]["time"] - got[0]["time"] >= 1.9,
+             "... libcoap's retransmission of the same message, 2-3 s later",
+             [(g["mid"], round(g["time"] - got[0]["time"], 2)) for g in got])
         dead = CoapReceiver()
         t0 = time.time()
         r = cse.create(box, 23, {"m2m:sub": {"rn": "bad", "nu": [dead.url]}}, origin="Cmon")
