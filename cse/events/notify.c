@@ -713,7 +713,7 @@ static int exchange_timeout(json_t *x, const char *url)
 {
     json_int_t ms = json_integer_value(json_object_get(x, "timeout_ms"));
     if (ms > 0) return (int)ms;
-    return url && !strncasecmp(url, "coap", 4) ? COAP_EXCHANGE_TIMEOUT_MS : VERIFY_TIMEOUT_MS;
+    return url && outbound_scheme_is_coap(url) ? COAP_EXCHANGE_TIMEOUT_MS : VERIFY_TIMEOUT_MS;
 }
 
 /* The result of x: {"rsc": n} and, when x keeps content, "pc". */

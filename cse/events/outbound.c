@@ -44,6 +44,12 @@ static int scheme_of(const char *url)
 
 bool outbound_scheme_known(const char *url) { return scheme_of(url) >= 0; }
 
+bool outbound_scheme_is_coap(const char *url)
+{
+    int s = scheme_of(url);
+    return s == SCHEME_COAP || s == SCHEME_COAPS;
+}
+
 /* --- http:// ---------------------------------------------------------------------- */
 
 /* The request's header lines (the HTTP codec); -1 when they do not fit. */

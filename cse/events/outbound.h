@@ -83,6 +83,8 @@ int outbound_set_sender(struct cse *cse, const char *scheme, outbound_send_fn *s
                         outbound_send_blocking_fn *send_blocking);
 /* Is the URL's scheme one the CSE can send to? */
 bool outbound_scheme_known(const char *url);
+/* Is it coap:// or coaps:// (datagrams, resent by libcoap from 2-3 s on)? */
+bool outbound_scheme_is_coap(const char *url);
 
 /* Sends r; done as for outbound_send_fn, with unreachable targets logged at
  * info. Returns -1 when it cannot start (malformed URL, unknown scheme,
