@@ -21,6 +21,8 @@ import threading
 import time
 import http.server
 
+from harness import m2m_answer
+
 BASE_PATH = "/~/id-das/das-in"
 
 
@@ -50,15 +52,7 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         raw = body if isinstance(body, bytes) else json.dumps(body).encode() if body is not None else b""
         status = 200 if rsc < 3000 else 403 if rsc in (4101, 4103) else 404 if rsc == 4004 else 400 if rsc < 5000 else 500
         try:
-            self.send_response(status)
-            self.send_header("X-M2M-RSC", str(rsc))
-            if self.headers.get("X-M2M-RI"):
-                self.send_header("X-M2M-RI", self.headers["X-M2M-RI"])
-            if raw:
-                self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(raw)))
-            self.end_headers()
-            self.wfile.write(raw)
+            m2m_answer(self, rsc, status, raw)
         except OSError:
             pass  # the CSE gave up waiting: that is what a slow DAS test wants
 

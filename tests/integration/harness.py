@@ -474,6 +474,20 @@ def wait_for(cond, seconds=10.0, step=0.1):
         time.sleep(step)
 
 
+def m2m_answer(handler, rsc, status, body=b""):
+    """A oneM2M answer from a test's http.server handler: HTTP status, the
+    RSC, the request's RI echoed, and body (bytes; JSON when not empty)."""
+    handler.send_response(status)
+    handler.send_header("X-M2M-RSC", str(rsc))
+    if handler.headers.get("X-M2M-RI"):
+        handler.send_header("X-M2M-RI", handler.headers["X-M2M-RI"])
+    if body:
+        handler.send_header("Content-Type", "application/json")
+    handler.send_header("Content-Length", str(len(body)))
+    handler.end_headers()
+    handler.wfile.write(body)
+
+
 def sleep_past(onem2m_time, margin=0.2):
     """Sleeps until a oneM2M time (UTC, "YYYYMMDDTHHMMSS", as the security
     servers grant expirationTime, in whole seconds) has passed by margin

@@ -14,6 +14,8 @@ import threading
 import time
 import http.server
 
+from harness import m2m_answer
+
 
 class _Handler(http.server.BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
@@ -37,12 +39,7 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         if gate:
             gate.wait(60)          # bounded: a test that never opens it still ends
         status = 200 if rsc < 3000 else 403 if rsc in (4101, 4103, 5205) else 400 if rsc < 5000 else 500
-        self.send_response(status)
-        self.send_header("X-M2M-RSC", str(rsc))
-        if self.headers.get("X-M2M-RI"):
-            self.send_header("X-M2M-RI", self.headers["X-M2M-RI"])
-        self.send_header("Content-Length", "0")
-        self.end_headers()
+        m2m_answer(self, rsc, status)
 
     def log_message(self, *args):
         pass

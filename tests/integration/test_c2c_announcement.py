@@ -9,7 +9,7 @@ up and leaves at. Bad at/aa values: 4000.
 The two CSEs are peered statically by their admins (docs/cse-to-cse.md)."""
 import http.server, os, sys, threading, time
 sys.path.insert(0, os.path.dirname(__file__))
-from harness import Cse, Tap
+from harness import Cse, Tap, m2m_answer
 
 t = Tap()
 A = "Cmeter"          # the AE on the MN
@@ -54,13 +54,7 @@ def at_of(mn, path):
 class Refuser(http.server.BaseHTTPRequestHandler):
     """A peer that refuses everything with 4000: announcing to it is given up at once."""
     def do_POST(self):
-        body = b'{"m2m:dbg":"refused"}'
-        self.send_response(400)
-        self.send_header("X-M2M-RSC", "4000")
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
+        m2m_answer(self, 4000, 400, b'{"m2m:dbg":"refused"}')
 
     def log_message(self, *args):
         pass
